@@ -1,0 +1,22 @@
+package authn
+
+import "errors"
+
+// Sentinel errors reported by a Store. Match them with errors.Is; any other
+// error from a Store means the storage is unavailable or broken, and a caller
+// must fail closed.
+var (
+	// ErrNotFound: no such record (or, for a session, none that is usable).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a record with the same unique key exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrNotForward: a value that may only move forward was at or below the
+	// stored one; nothing was stored.
+	ErrNotForward = errors.New("value does not move forward")
+	// ErrExpired: the record exists but its time is up.
+	ErrExpired = errors.New("expired")
+	// ErrUsed: a single-use record was used or voided before.
+	ErrUsed = errors.New("already used")
+	// ErrSchemaTooNew: the database was migrated by a newer Keyhall.
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+)

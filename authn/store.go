@@ -1,0 +1,136 @@
+package authn
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps Keyhall's state. Implementations must be safe for concurrent
+// use by many goroutines and, for PostgreSQL, by several processes on one
+// database: nothing a request needs may live only in one process's memory,
+// except caches that are dropped on change and live at most SessionCacheTTL.
+//
+// Writes that return nil are durable: committed with the database's full
+// durability settings, so they survive a crash or power loss.
+type Store interface {
+	UserStore
+	GroupStore
+	SessionStore
+	InvitationStore
+	ThrottleStore
+	AuditStore
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close flushes pending writes and releases the database.
+	Close() error
+}
+
+// UserStore keeps people. Every change an administrator makes carries the
+// AuditEvent that records it, written in the same transaction.
+type UserStore interface {
+	// CreateUser stores u (u.ID set by the caller with NewID, u.Username
+	// canonical). ErrAlreadyExists if the ID, username or (Source, ExternalID)
+	// is taken.
+	CreateUser(ctx context.Context, u User, ev AuditEvent) error
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername finds a person by canonical username.
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	GetUserByExternalID(ctx context.Context, source Source, externalID string) (User, error)
+	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUser reads the person, applies fn and stores its result, all in
+	// one transaction, with ev. fn must not change ID; an error from fn
+	// aborts the update and is returned as is.
+	UpdateUser(ctx context.Context, id string, fn func(User) (User, error), ev AuditEvent) (User, error)
+}
+
+// GroupStore keeps groups and memberships.
+type GroupStore interface {
+	// CreateGroup stores g. ErrAlreadyExists if the ID or name is taken.
+	CreateGroup(ctx context.Context, g Group, ev AuditEvent) error
+	GetGroupByName(ctx context.Context, name string) (Group, error)
+	ListGroups(ctx context.Context) ([]Group, error)
+	// AddMember: ErrNotFound if either does not exist, ErrAlreadyExists if
+	// the person is a member already.
+	AddMember(ctx context.Context, groupID, userID string, ev AuditEvent) error
+	// RemoveMember: ErrNotFound if the person is not a member.
+	RemoveMember(ctx context.Context, groupID, userID string, ev AuditEvent) error
+	// UserGroups lists the groups of a person, by name.
+	UserGroups(ctx context.Context, userID string) ([]Group, error)
+	// GroupMembers lists the members of a group, by username.
+	GroupMembers(ctx context.Context, groupID string) ([]User, error)
+}
+
+// SessionCacheTTL is the longest a Store may answer GetSession from a cache
+// in one process after another process changed the session.
+const SessionCacheTTL = time.Second
+
+// SessionStore keeps signed-in sessions by the hash of their id.
+type SessionStore interface {
+	// CreateSession stores s durably. Concurrent calls are committed
+	// together (group commit), so this is cheap under load.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session with hash h, revoked or not (callers
+	// check Session.Usable). ErrNotFound if there is none. A revocation made
+	// through this Store is seen at once; one made by another process within
+	// SessionCacheTTL.
+	GetSession(ctx context.Context, h SessionHash) (Session, error)
+	// TouchSession sets last_seen to at if at is later than the stored
+	// value, in one conditional statement; otherwise ErrNotForward and
+	// nothing is stored. ErrNotFound if there is no such session.
+	TouchSession(ctx context.Context, h SessionHash, at time.Time) error
+	// RevokeSession marks the session revoked at at. ErrNotFound if none.
+	// Revoking a revoked session keeps the first time and returns nil.
+	RevokeSession(ctx context.Context, h SessionHash, at time.Time) error
+	// RevokeUserSessions revokes every unrevoked session of a person and
+	// returns how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error)
+	// ListUserSessions lists a person's unrevoked, unexpired sessions, newest first.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// DeleteSessionsBefore removes sessions that expired or were revoked
+	// before t, and returns how many.
+	DeleteSessionsBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// InvitationStore keeps invitations. Only a token's hash is ever stored.
+type InvitationStore interface {
+	// CreateInvitation stores inv and voids every open invitation of the
+	// same person, in one transaction with ev.
+	CreateInvitation(ctx context.Context, inv Invitation, ev AuditEvent) error
+	// GetInvitation finds an invitation by token hash, whatever its state.
+	GetInvitation(ctx context.Context, h TokenHash) (Invitation, error)
+	// ConsumeInvitation marks the invitation used at now, exactly once:
+	// of many concurrent calls, one succeeds. ErrNotFound if there is none,
+	// ErrUsed if it was used or voided, ErrExpired if now is past its expiry.
+	ConsumeInvitation(ctx context.Context, h TokenHash, now time.Time) (Invitation, error)
+	// Bootstrap, on a database without any person, creates admin, the group
+	// admins with admin in it, and inv for admin, in one transaction with ev.
+	// It returns false and changes nothing if any person exists, also when
+	// several processes call it at once: exactly one of them creates.
+	Bootstrap(ctx context.Context, admin User, admins Group, inv Invitation, ev AuditEvent) (bool, error)
+}
+
+// ThrottleStore keeps counters of failed attempts at guessable secrets.
+type ThrottleStore interface {
+	// HitThrottle counts one attempt under key and returns the count in the
+	// current window, this attempt included. A window starts at the first
+	// attempt and lasts window; an attempt after it starts a new one at 1.
+	// The increment and read are one atomic statement, so n concurrent hits
+	// on a fresh key return 1…n, each once.
+	HitThrottle(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	// ThrottleCount returns the count in the current window without counting.
+	ThrottleCount(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	// ResetThrottle forgets the counter under key.
+	ResetThrottle(ctx context.Context, key string) error
+}
+
+// AuditStore keeps the hash-chained audit log.
+type AuditStore interface {
+	// AppendAudit appends events, in order, to the chain: it assigns Seq,
+	// PrevHash and Hash. Concurrent appends are committed together and
+	// never break the chain, also across processes.
+	AppendAudit(ctx context.Context, events ...AuditEvent) error
+	// ListAudit returns events in order of Seq.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
