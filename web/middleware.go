@@ -1,0 +1,185 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// contentSecurityPolicy allows only the server's own scripts, styles and
+// images (no inline code), and no framing. form-action is left out on
+// purpose: browsers apply it to the redirect after a form, and sign-in ends
+// with a redirect to a tool's registered address.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// securityHeaders sets, on every response, the headers a city's auditor checks.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		if s.secure {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin refuses state-changing requests that a browser marks as coming
+// from another site (Sec-Fetch-Site, or Origin against Host).
+func (s *Server) crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden, msgCrossOrigin, errors.New("cross-origin request refused"))
+	}))
+	return cop.Handler(next)
+}
+
+// recoverPanics turns a panic in a handler into a logged 500, so one bad
+// request cannot take the process down with it.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.fail(w, r, http.StatusInternalServerError, msgInternal, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type ctxKey int
+
+const (
+	clientAddrKey ctxKey = iota
+	routeKey
+)
+
+// clientAddress works out who is asking: the peer's address, or, when the
+// peer is a trusted proxy, the nearest address in X-Forwarded-For that is not
+// one. X-Forwarded-For from anyone else is ignored.
+func (s *Server) clientAddress(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.proxies)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientAddrKey, addr)))
+	})
+}
+
+// ClientAddr returns the client's address for a request from remoteAddr
+// ("host:port") carrying the X-Forwarded-For values xff. The header is read
+// right to left, skipping trusted proxies; a malformed entry stops the walk
+// at the last address known to be good.
+func ClientAddr(remoteAddr string, xff []string, trusted []netip.Prefix) netip.Addr {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := ap.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(xff, ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return addr
+		}
+		addr = a.Unmap()
+		if !isTrusted(addr, trusted) {
+			return addr
+		}
+	}
+	return addr
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr returns the address clientAddress worked out, as text.
+func clientAddr(r *http.Request) string {
+	if a, ok := r.Context().Value(clientAddrKey).(netip.Addr); ok && a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
+// routeOf returns the pattern of the route serving r ("" before routing).
+func routeOf(r *http.Request) string {
+	if p, ok := r.Context().Value(routeKey).(string); ok {
+		return p
+	}
+	return r.Pattern
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument wraps the handler of one route with its metrics and one log
+// line per request. The line names the route pattern, never the path, so
+// secrets in paths (invitation tokens) stay out of the log.
+func (s *Server) instrument(pattern string, h http.HandlerFunc) http.Handler {
+	counter := s.metrics.requests.MustCurryWith(map[string]string{"route": pattern})
+	duration := s.metrics.duration.WithLabelValues(pattern)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), routeKey, pattern))
+		h(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		duration.Observe(elapsed.Seconds())
+		counter.WithLabelValues(statusClass(sw.status)).Inc()
+		if pattern != "GET /healthz" && pattern != "GET /metrics" {
+			s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("route", pattern),
+				slog.Int("status", sw.status), slog.Duration("took", elapsed), slog.String("client", clientAddr(r)))
+		}
+	})
+}
+
+func statusClass(code int) string {
+	return [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}[min(max(code/100, 1), 5)-1]
+}

@@ -1,0 +1,100 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// SessionCookie is the name of the cookie that carries a session id. The
+// __Host- prefix makes the browser insist on Secure, Path=/ and no Domain.
+const SessionCookie = "__Host-keyhall"
+
+// sessionIDLen is the length of a session id in bytes (256 bits).
+const sessionIDLen = 32
+
+// errNoSession means the request carries no usable session: no cookie, a
+// garbled one, an unknown, revoked or expired session, or a disabled person.
+var errNoSession = errors.New("no usable session")
+
+// parseSessionCookie decodes a cookie value into a session id: exactly 32
+// bytes in unpadded base64url, nothing else.
+func parseSessionCookie(v string) ([]byte, error) {
+	if len(v) != base64.RawURLEncoding.EncodedLen(sessionIDLen) {
+		return nil, fmt.Errorf("session cookie has %d characters", len(v))
+	}
+	id, err := base64.RawURLEncoding.Strict().DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("decode session cookie: %w", err)
+	}
+	return id, nil
+}
+
+// currentSession returns the request's signed-in session and person. It
+// returns errNoSession when there is none, and any other error when the
+// database could not be asked (the caller answers 503: fail closed).
+func (s *Server) currentSession(r *http.Request, st authn.Store) (authn.Session, authn.User, error) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return authn.Session{}, authn.User{}, errNoSession
+	}
+	id, err := parseSessionCookie(c.Value)
+	if err != nil {
+		return authn.Session{}, authn.User{}, fmt.Errorf("%w: %v", errNoSession, err)
+	}
+	sess, err := st.GetSession(r.Context(), authn.HashSessionID(id))
+	if errors.Is(err, authn.ErrNotFound) {
+		return authn.Session{}, authn.User{}, errNoSession
+	}
+	if err != nil {
+		return authn.Session{}, authn.User{}, fmt.Errorf("read session: %w", err)
+	}
+	now := s.now()
+	if !sess.Usable(now, s.idle) {
+		return authn.Session{}, authn.User{}, errNoSession
+	}
+	u, err := st.GetUser(r.Context(), sess.UserID)
+	if errors.Is(err, authn.ErrNotFound) {
+		return authn.Session{}, authn.User{}, errNoSession
+	}
+	if err != nil {
+		return authn.Session{}, authn.User{}, fmt.Errorf("read user: %w", err)
+	}
+	if u.Status != authn.StatusActive {
+		return authn.Session{}, authn.User{}, errNoSession
+	}
+	if ls := s.lastSeen.Load(); ls != nil {
+		ls.Seen(sess, now)
+	}
+	return sess, u, nil
+}
+
+// sessionInfo tells the pages' script (and a curious tool) who is signed in.
+func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) {
+	st := s.storeFor(w, r)
+	if st == nil {
+		return
+	}
+	sess, u, err := s.currentSession(r, st)
+	if errors.Is(err, errNoSession) {
+		s.fail(w, r, http.StatusUnauthorized, msgNotSignedIn, nil)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"sub":                u.ID,
+		"preferred_username": u.Username,
+		"name":               u.DisplayName,
+		"amr":                sess.AMR,
+		"acr":                sess.ACR,
+		"auth_time":          sess.AuthTime.Unix(),
+		"expires_at":         sess.ExpiresAt.UTC().Format(time.RFC3339),
+	})
+}
