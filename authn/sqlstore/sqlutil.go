@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// Dialect names, as Store.Dialect reports them.
+const (
+	dialectSQLite   = "sqlite"
+	dialectPostgres = "postgres"
+)
+
+// tv returns t as a query argument: microseconds since the epoch on SQLite,
+// a UTC time.Time truncated to the microsecond on PostgreSQL.
+func (s *Store) tv(t time.Time) any {
+	if s.dialect == dialectSQLite {
+		return t.UnixMicro()
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// tvNull is tv, with NULL for the zero time.
+func (s *Store) tvNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.tv(t)
+}
+
+// timeCol scans a time column of either dialect into *t: NULL is the zero
+// time, an integer is microseconds since the epoch.
+type timeCol struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (c timeCol) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMicro(x).UTC()
+	case time.Time:
+		*c.t = x.UTC()
+	default:
+		return fmt.Errorf("scan time: unexpected %T", v)
+	}
+	return nil
+}
+
+// hashCol scans a 32-byte BLOB/BYTEA column into *h.
+type hashCol struct{ h *[32]byte }
+
+// Scan implements sql.Scanner.
+func (c hashCol) Scan(v any) error {
+	b, ok := v.([]byte)
+	if !ok || len(b) != len(c.h) {
+		return fmt.Errorf("scan hash: want %d bytes, got %T of length %d", len(c.h), v, len(b))
+	}
+	copy(c.h[:], b)
+	return nil
+}
+
+// dbErr maps a driver error to the authn sentinels: a unique or primary key
+// violation is ErrAlreadyExists, a foreign key violation (a row that refers
+// to a missing one) is ErrNotFound, sql.ErrNoRows is ErrNotFound. The
+// driver's error stays in the chain for the log. Other errors pass as is.
+func dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return authn.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", authn.ErrAlreadyExists, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %w", authn.ErrNotFound, err)
+		}
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %w", authn.ErrAlreadyExists, err)
+		case "23503": // foreign_key_violation
+			return fmt.Errorf("%w: %w", authn.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// rowsAffected returns how many rows res changed.
+func rowsAffected(res sql.Result) (int, error) {
+	n, err := res.RowsAffected()
+	return int(n), err
+}
