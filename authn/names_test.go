@@ -15,9 +15,9 @@ func TestCanonicalName(t *testing.T) {
 		{in: "  Anna.Müller ", want: "anna.müller"},
 		{in: "ANNA.MÜLLER", want: "anna.müller"},
 		{in: "Anna.Mu\u0308ller", want: "anna.müller"}, // combining diaeresis → NFKC
-		{in: "Straße", want: "strasse"},                 // full case folding
-		{in: "ＡＮＮＡ", want: "anna"},                      // fullwidth → NFKC
-		{in: "ﬁsch", want: "fisch"},                      // ligature → NFKC
+		{in: "Straße", want: "strasse"},                // full case folding
+		{in: "ＡＮＮＡ", want: "anna"},                     // fullwidth → NFKC
+		{in: "ﬁsch", want: "fisch"},                    // ligature → NFKC
 		{in: "a@stadt.example", want: "a@stadt.example"},
 		{in: "", wantErr: true},
 		{in: "   ", wantErr: true},
