@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -105,4 +106,22 @@ func dbErr(err error) error {
 func rowsAffected(res sql.Result) (int, error) {
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// execRetry runs a multi-row write on the writer pool. On PostgreSQL two
+// transactions that lock the same rows in different orders (this one and a
+// batch touching sessions, say) can deadlock, and the server aborts one;
+// when this one is aborted, it tries again, up to three times.
+func (s *Store) execRetry(ctx context.Context, query string, args ...any) (int, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := s.wdb.ExecContext(ctx, query, args...)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "40P01" && attempt < 3 { // deadlock_detected
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return rowsAffected(res)
+	}
 }

@@ -1,0 +1,134 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// lockAuditHead locks the audit chain's head row until tx ends. On
+// PostgreSQL every transaction that appends takes it before any other row
+// lock, so appends from all processes take turns without deadlocks. On
+// SQLite the writer lock (BEGIN IMMEDIATE) already serialises them.
+func (s *Store) lockAuditHead(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect != dialectPostgres {
+		return nil
+	}
+	var seq int64
+	if err := tx.QueryRowContext(ctx, "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").Scan(&seq); err != nil {
+		return fmt.Errorf("lock audit head: %w", err)
+	}
+	return nil
+}
+
+// appendAudit appends events to the chain in tx: it reads the head, assigns
+// Seq, PrevHash and Hash to each event and moves the head.
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var (
+		seq  int64
+		prev [32]byte
+	)
+	err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+s.forUpdate).Scan(&seq, hashCol{&prev})
+	if err != nil {
+		return fmt.Errorf("read audit head: %w", err)
+	}
+	for _, ev := range events {
+		seq++
+		ev.Seq = seq
+		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+		ev.PrevHash = prev
+		ev.Hash = ev.ChainHash(prev)
+		details, err := encodeDetails(ev.Details)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_events
+			(seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			ev.Seq, s.tv(ev.Time), ev.Actor, ev.Action, ev.Subject, ev.Reason, ev.ClientAddr,
+			details, ev.PrevHash[:], ev.Hash[:])
+		if err != nil {
+			return fmt.Errorf("insert audit event %d: %w", ev.Seq, err)
+		}
+		prev = ev.Hash
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", seq, prev[:])
+	if err != nil {
+		return fmt.Errorf("move audit head: %w", err)
+	}
+	return nil
+}
+
+func encodeDetails(d map[string]string) (string, error) {
+	if len(d) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(d) // keys sorted
+	if err != nil {
+		return "", fmt.Errorf("encode audit details: %w", err)
+	}
+	return string(b), nil
+}
+
+// AppendAudit appends events, in order, to the chain. It goes through the
+// batcher: concurrent appends share a transaction and a commit.
+func (s *Store) AppendAudit(ctx context.Context, events ...authn.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	err := s.batch.do(&writeOp{
+		ctx:  ctx,
+		head: true,
+		run: func(ctx context.Context, tx *sql.Tx) error {
+			return s.appendAudit(ctx, tx, events...)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// ListAudit returns events in order of Seq.
+func (s *Store) ListAudit(ctx context.Context, f authn.AuditFilter) ([]authn.AuditEvent, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash
+		FROM audit_events WHERE seq > $1 AND ($2 = '' OR subject = $2) ORDER BY seq LIMIT $3`
+	rows, err := s.rdb.QueryContext(ctx, q, f.AfterSeq, f.Subject, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []authn.AuditEvent
+	for rows.Next() {
+		var (
+			ev      authn.AuditEvent
+			details string
+		)
+		err := rows.Scan(&ev.Seq, timeCol{&ev.Time}, &ev.Actor, &ev.Action, &ev.Subject, &ev.Reason,
+			&ev.ClientAddr, &details, hashCol{&ev.PrevHash}, hashCol{&ev.Hash})
+		if err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		if details != "{}" {
+			if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
+				return nil, fmt.Errorf("list audit: decode details of event %d: %w", ev.Seq, err)
+			}
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// SQLite connection settings, applied by the driver to every new connection.
+// synchronous=FULL makes each commit durable (fsync of the WAL); WAL lets
+// readers run beside the one writer.
+const (
+	sqliteCommonParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	sqliteWriterParams = sqliteCommonParams + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(4000)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+	sqliteReaderParams = sqliteCommonParams + "&_pragma=query_only(1)"
+)
+
+// openSQLite opens the file at path with a writer pool of one connection and
+// a reader pool of read-only connections.
+func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("open sqlite database: %q is not a file path (want sqlite:///path/keyhall.db)", path)
+	}
+	// Create the file ourselves so that it is private to this user; SQLite
+	// gives its -wal and -shm files the same permissions.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		err = pe.Err // the path is in our message already
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	f.Close()
+
+	wdb, err := sql.Open("sqlite", path+"?"+sqliteWriterParams)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	wdb.SetConnMaxLifetime(0)
+	if err := wdb.PingContext(ctx); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, sqliteHint(err))
+	}
+
+	rdb, err := sql.Open("sqlite", path+"?"+sqliteReaderParams)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	// Readers are cheap to keep and costly to reopen (modernc parses the
+	// schema on every new connection): keep as many idle as may be open.
+	n := opts.MaxOpenConns
+	if n <= 0 {
+		n = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+
+	return &Store{
+		dialect:  dialectSQLite,
+		log:      opts.Logger,
+		wdb:      wdb,
+		rdb:      rdb,
+		location: path,
+	}, nil
+}
+
+// sqliteHint adds a hint to the errors a person can act on.
+func sqliteHint(err error) error {
+	if strings.Contains(err.Error(), "file is not a database") {
+		return fmt.Errorf("the file is not a SQLite database or is corrupt (restore it from a backup): %w", err)
+	}
+	return err
+}
+
+// openPostgres connects one pool to the server named by url, with
+// synchronous_commit forced on for every connection.
+func openPostgres(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password included: do not wrap it.
+		return nil, errors.New("open postgresql database: the storage URL is not valid (see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING)")
+	}
+	if opts.Password != "" {
+		cfg.Password = opts.Password
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	cfg.RuntimeParams["synchronous_commit"] = "on"
+	cfg.RuntimeParams["application_name"] = "keyhall"
+	location := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
+
+	db := stdlib.OpenDB(*cfg)
+	n := opts.MaxOpenConns
+	if n <= 0 {
+		n = max(8, 4*runtime.GOMAXPROCS(0))
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgresql at %s: %w", location, err)
+	}
+	s := &Store{
+		dialect:   dialectPostgres,
+		log:       opts.Logger,
+		wdb:       db,
+		rdb:       db,
+		forUpdate: " FOR UPDATE",
+		location:  location,
+	}
+	if err := s.checkPostgresDurability(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkPostgresDurability refuses a server where commits would not wait for
+// the WAL flush, and warns when the server does not fsync at all.
+func (s *Store) checkPostgresDurability(ctx context.Context) error {
+	d, err := s.DurabilitySettings(ctx)
+	if err != nil {
+		return err
+	}
+	if d["synchronous_commit"] != "on" {
+		return fmt.Errorf("open postgresql database %s: synchronous_commit is %q, want \"on\"", s.location, d["synchronous_commit"])
+	}
+	if d["fsync"] != "on" {
+		s.log.Warn("postgresql runs with fsync off: committed data can be lost in a crash", "server", s.location)
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// sessionData are the columns of a session but its hash; sessionCols all.
+const (
+	sessionData = `user_id, amr, acr, auth_time, created_at, last_seen_at, expires_at,
+	revoked_at, client_addr, user_agent`
+	sessionCols = "hash, " + sessionData
+)
+
+// The hot session statements, prepared at Open.
+const (
+	sqlGetSession    = "SELECT " + sessionData + " FROM sessions WHERE hash = $1"
+	sqlCreateSession = "INSERT INTO sessions (" + sessionCols + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING`
+	sqlTouchSession  = "UPDATE sessions SET last_seen_at = $2 WHERE hash = $1 AND last_seen_at < $2"
+	sqlSessionExists = "SELECT 1 FROM sessions WHERE hash = $1"
+)
+
+// scanSession reads one row of sessionCols.
+func scanSession(row interface{ Scan(...any) error }) (authn.Session, error) {
+	var s authn.Session
+	return s, scanSessionData(row, &s, hashCol{(*[32]byte)(&s.Hash)})
+}
+
+// scanSessionData reads the columns before (if any) and sessionData into s.
+func scanSessionData(row interface{ Scan(...any) error }, s *authn.Session, before ...any) error {
+	var amr string
+	dest := append(before, &s.UserID, &amr, &s.ACR, timeCol{&s.AuthTime}, timeCol{&s.CreatedAt},
+		timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, timeCol{&s.RevokedAt}, &s.ClientAddr, &s.UserAgent)
+	err := row.Scan(dest...)
+	if amr != "" {
+		s.AMR = strings.Split(amr, " ")
+	}
+	return err
+}
+
+// CreateSession stores sess durably. It goes through the batcher, so
+// concurrent calls share one commit.
+func (s *Store) CreateSession(ctx context.Context, sess authn.Session) error {
+	for _, m := range sess.AMR {
+		if m == "" || strings.ContainsAny(m, " \t\n") {
+			return fmt.Errorf("create session: amr value %q is not an RFC 8176 method name", m)
+		}
+	}
+	h := sess.Hash
+	args := []any{h[:], sess.UserID, strings.Join(sess.AMR, " "), sess.ACR, s.tv(sess.AuthTime),
+		s.tv(sess.CreatedAt), s.tv(sess.LastSeenAt), s.tv(sess.ExpiresAt), s.tvNull(sess.RevokedAt),
+		sess.ClientAddr, sess.UserAgent}
+	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.stmt.createSession).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return cmpOr(err, soft(authn.ErrAlreadyExists))
+		}
+		return nil
+	}})
+	if err != nil {
+		return fmt.Errorf("create session: %w", dbErr(err))
+	}
+	return nil
+}
+
+// cmpOr returns err if it is not nil, else alt.
+func cmpOr(err, alt error) error {
+	if err != nil {
+		return err
+	}
+	return alt
+}
+
+// GetSession returns the session with hash h, from the cache if it was read
+// less than defaultCacheTTL ago and not changed through this Store since.
+func (s *Store) GetSession(ctx context.Context, h authn.SessionHash) (authn.Session, error) {
+	var gen uint64
+	if s.cache != nil {
+		sess, ok, g := s.cache.get(h)
+		if ok {
+			sess.AMR = slices.Clone(sess.AMR) // the cached slice is shared
+			return sess, nil
+		}
+		gen = g
+	}
+	sess := authn.Session{Hash: h}
+	err := scanSessionData(s.stmt.getSession.QueryRowContext(ctx, h[:]), &sess)
+	if err != nil {
+		return authn.Session{}, fmt.Errorf("get session: %w", dbErr(err))
+	}
+	if s.cache != nil {
+		s.cache.put(sess, gen)
+		sess.AMR = slices.Clone(sess.AMR)
+	}
+	return sess, nil
+}
+
+// TouchSession sets last_seen to at if at is later than the stored value,
+// in one conditional statement (through the batcher).
+func (s *Store) TouchSession(ctx context.Context, h authn.SessionHash, at time.Time) error {
+	err := s.batch.do(&writeOp{
+		ctx: ctx,
+		run: func(ctx context.Context, tx *sql.Tx) error {
+			res, err := tx.StmtContext(ctx, s.stmt.touchSession).ExecContext(ctx, h[:], s.tv(at))
+			if err != nil {
+				return err
+			}
+			if n, err := rowsAffected(res); err != nil || n == 1 {
+				return err
+			}
+			var one int
+			err = tx.StmtContext(ctx, s.stmt.sessionExists).QueryRowContext(ctx, h[:]).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return soft(authn.ErrNotFound)
+			case err != nil:
+				return err
+			}
+			return soft(authn.ErrNotForward)
+		},
+		onCommit: func() { s.dropSession(h) },
+	})
+	if err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) dropSession(h authn.SessionHash) {
+	if s.cache != nil {
+		s.cache.drop(h)
+	}
+}
+
+// RevokeSession marks the session revoked at at, keeping an earlier
+// revocation's time.
+func (s *Store) RevokeSession(ctx context.Context, h authn.SessionHash, at time.Time) error {
+	res, err := s.wdb.ExecContext(ctx,
+		"UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE hash = $1", h[:], s.tv(at))
+	s.dropSession(h) // also on error: the outcome may be unknown
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("revoke session: %w", authn.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeUserSessions revokes every unrevoked session of a person.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
+	n, err := s.execRetry(ctx,
+		"UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", userID, s.tv(at))
+	if s.cache != nil {
+		s.cache.dropUser(userID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions of user %s: %w", userID, err)
+	}
+	return n, nil
+}
+
+// ListUserSessions lists a person's unrevoked, unexpired sessions, newest
+// first.
+func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]authn.Session, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+sessionCols+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		ORDER BY created_at DESC, hash`, userID, s.tv(now))
+	if err != nil {
+		return nil, fmt.Errorf("list sessions of user %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []authn.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list sessions of user %s: %w", userID, err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sessions of user %s: %w", userID, err)
+	}
+	return out, nil
+}
+
+// DeleteSessionsBefore removes sessions that expired or were revoked before
+// t.
+func (s *Store) DeleteSessionsBefore(ctx context.Context, t time.Time) (int, error) {
+	n, err := s.execRetry(ctx, "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1", s.tv(t))
+	if err != nil {
+		return 0, fmt.Errorf("delete old sessions: %w", err)
+	}
+	return n, nil
+}

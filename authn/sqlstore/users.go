@@ -1,0 +1,208 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+const userCols = "id, external_id, username, display_name, email, status, source, created_at, updated_at"
+
+// adminTx runs fn and appends ev in one writer transaction. The audit head
+// is locked first, as every appending transaction does (see lockAuditHead).
+func (s *Store) adminTx(ctx context.Context, ev authn.AuditEvent, fn func(tx *sql.Tx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := s.lockAuditHead(ctx, tx); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := s.appendAudit(ctx, tx, ev); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// checkCanonical refuses a name that is not in canonical form: stored
+// unchecked, it would slip past the uniqueness of canonical names.
+func checkCanonical(what, name string) error {
+	c, err := authn.CanonicalName(name)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", what, name, err)
+	}
+	if c != name {
+		return fmt.Errorf("%s %q is not canonical (want %q)", what, name, c)
+	}
+	return nil
+}
+
+// searchText is what ListUsers matches a query against: username, display
+// name and e-mail, case-folded.
+func searchText(u authn.User) string {
+	return foldText(u.Username + "\n" + u.DisplayName + "\n" + u.Email)
+}
+
+func foldText(s string) string { return norm.NFKC.String(cases.Fold().String(s)) }
+
+func scanUser(row interface{ Scan(...any) error }) (authn.User, error) {
+	var u authn.User
+	err := row.Scan(&u.ID, &u.ExternalID, &u.Username, &u.DisplayName, &u.Email, &u.Status, &u.Source,
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+	return u, err
+}
+
+func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u authn.User) error {
+	if err := checkCanonical("username", u.Username); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO users ("+userCols+`, search_text)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
+		s.tv(u.CreatedAt), s.tv(u.UpdatedAt), searchText(u))
+	return dbErr(err)
+}
+
+// CreateUser stores u with ev.
+func (s *Store) CreateUser(ctx context.Context, u authn.User, ev authn.AuditEvent) error {
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error { return s.insertUser(ctx, tx, u) })
+	if err != nil {
+		return fmt.Errorf("create user %s: %w", u.Username, err)
+	}
+	return nil
+}
+
+// GetUser finds a person by ID.
+func (s *Store) GetUser(ctx context.Context, id string) (authn.User, error) {
+	u, err := scanUser(s.rdb.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1", id))
+	if err != nil {
+		return authn.User{}, fmt.Errorf("get user %s: %w", id, dbErr(err))
+	}
+	return u, nil
+}
+
+// GetUserByUsername finds a person by canonical username.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (authn.User, error) {
+	u, err := scanUser(s.rdb.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE username = $1", username))
+	if err != nil {
+		return authn.User{}, fmt.Errorf("get user %s: %w", username, dbErr(err))
+	}
+	return u, nil
+}
+
+// GetUserByExternalID finds a person by the directory's stable id.
+func (s *Store) GetUserByExternalID(ctx context.Context, source authn.Source, externalID string) (authn.User, error) {
+	if externalID == "" {
+		return authn.User{}, fmt.Errorf("get user by external id: %w", authn.ErrNotFound)
+	}
+	u, err := scanUser(s.rdb.QueryRowContext(ctx,
+		"SELECT "+userCols+" FROM users WHERE source = $1 AND external_id = $2", source, externalID))
+	if err != nil {
+		return authn.User{}, fmt.Errorf("get user by external id %s: %w", externalID, dbErr(err))
+	}
+	return u, nil
+}
+
+// likePattern returns a LIKE pattern matching q anywhere, with LIKE's
+// special characters escaped by a backslash.
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(foldText(q)) + "%"
+}
+
+// ListUsers lists people in order of username.
+func (s *Store) ListUsers(ctx context.Context, f authn.UserFilter) ([]authn.User, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userCols+` FROM users
+		WHERE username > $1 AND search_text LIKE $2 ESCAPE '\'
+		ORDER BY username LIMIT $3`, f.After, likePattern(f.Query), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return collectUsers(rows)
+}
+
+func collectUsers(rows *sql.Rows) ([]authn.User, error) {
+	defer rows.Close()
+	var out []authn.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// CountUsers returns how many people there are.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// UpdateUser reads the person, applies fn and stores its result with ev, in
+// one transaction. The row is locked (PostgreSQL: FOR UPDATE; SQLite: the
+// writer lock) from the read to the commit.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(authn.User) (authn.User, error), ev authn.AuditEvent) (authn.User, error) {
+	var fnErr error
+	var updated authn.User
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		old, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+s.forUpdate, id))
+		if err != nil {
+			return dbErr(err)
+		}
+		u, err := fn(old)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		if u.ID != old.ID {
+			return fmt.Errorf("the update changes the id to %q", u.ID)
+		}
+		if err := checkCanonical("username", u.Username); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE users SET external_id = $2, username = $3, display_name = $4,
+			email = $5, status = $6, source = $7, created_at = $8, updated_at = $9, search_text = $10
+			WHERE id = $1`, u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
+			s.tv(u.CreatedAt), s.tv(u.UpdatedAt), searchText(u))
+		updated = u
+		return dbErr(err)
+	})
+	switch {
+	case fnErr != nil:
+		return authn.User{}, fnErr
+	case err != nil:
+		return authn.User{}, fmt.Errorf("update user %s: %w", id, err)
+	}
+	return normUser(updated), nil
+}
+
+// normUser returns u as the store gives it back: times in UTC, to the
+// microsecond.
+func normUser(u authn.User) authn.User {
+	u.CreatedAt = u.CreatedAt.UTC().Truncate(time.Microsecond)
+	u.UpdatedAt = u.UpdatedAt.UTC().Truncate(time.Microsecond)
+	return u
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+func usersAddCommand() *command {
+	return &command{
+		name:    "add",
+		args:    "USERNAME",
+		summary: "add a local person",
+		help:    "Adds a local person. The person signs in after enrolling a security key or app.",
+		examples: []string{
+			`keyhall admin users add anna.mueller --name "Anna Müller" --email anna.mueller@example.org`,
+			`keyhall admin users add bernd --config /etc/keyhall/keyhall.yaml --json`,
+		},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
+			name := fs.String("name", "", "the person's display `NAME`")
+			email := fs.String("email", "", "the person's e-mail `ADDRESS` (the address only)")
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := wantArgs(args, "USERNAME"); err != nil {
+					return err
+				}
+				username, err := canonical("username", args[0])
+				if err != nil {
+					return err
+				}
+				addr, err := checkEmail(*email)
+				if err != nil {
+					return err
+				}
+				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+					return addUser(ctx, st, a.stdout, username, strings.TrimSpace(*name), addr, *asJSON)
+				})
+			}
+		},
+	}
+}
+
+// addUser creates a local, active person and prints her.
+func addUser(ctx context.Context, st authn.Store, w io.Writer, username, name, email string, asJSON bool) error {
+	now := time.Now().UTC()
+	u := authn.User{
+		ID: authn.NewID(), Username: username, DisplayName: name, Email: email,
+		Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now,
+	}
+	ev := auditEvent(now, "user.create", "user:"+u.ID, "",
+		map[string]string{"username": username, "display_name": name, "email": email})
+	if err := st.CreateUser(ctx, u, ev); err != nil {
+		if errors.Is(err, authn.ErrAlreadyExists) {
+			return &cliError{msg: fmt.Sprintf("user %q already exists", username), err: err}
+		}
+		return fmt.Errorf("create user %q: %w", username, err)
+	}
+	if asJSON {
+		return writeJSON(w, toUserJSON(u, nil))
+	}
+	_, err := fmt.Fprintf(w, "Created user %q (id %s).\n", u.Username, u.ID)
+	return err
+}
+
+// checkEmail checks that s is an e-mail address alone (no display name,
+// no angle brackets); "" is allowed and means none.
+func checkEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", usagef("e-mail %q is not an address such as anna.mueller@example.org", s)
+	}
+	return s, nil
+}
+
+func usersListCommand() *command {
+	return &command{
+		name:     "list",
+		summary:  "list people",
+		help:     "Lists people by username; --query keeps those whose username, name or e-mail contains Q.",
+		examples: []string{"keyhall admin users list", "keyhall admin users list --query müller --json"},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
+			query := fs.String("query", "", "list only people whose username, name or e-mail contains `Q`")
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := wantArgs(args); err != nil {
+					return err
+				}
+				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+					users, err := listAllUsers(ctx, st, *query)
+					if err != nil {
+						return err
+					}
+					return printUsers(a.stdout, users, *asJSON)
+				})
+			}
+		},
+	}
+}
+
+// listAllUsers reads every person matching query, page by page.
+func listAllUsers(ctx context.Context, st authn.UserStore, query string) ([]authn.User, error) {
+	const page = 100
+	f := authn.UserFilter{Query: query, Limit: page}
+	var all []authn.User
+	for {
+		users, err := st.ListUsers(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		all = append(all, users...)
+		if len(users) < page {
+			return all, nil
+		}
+		f.After = users[len(users)-1].Username
+	}
+}
+
+func printUsers(w io.Writer, users []authn.User, asJSON bool) error {
+	if asJSON {
+		out := make([]userJSON, 0, len(users))
+		for _, u := range users {
+			out = append(out, toUserJSON(u, nil))
+		}
+		return writeJSON(w, out)
+	}
+	rows := [][]string{{"USERNAME", "NAME", "E-MAIL", "STATUS", "SOURCE", "CREATED"}}
+	for _, u := range users {
+		rows = append(rows, []string{
+			cell(u.Username), cell(u.DisplayName), cell(u.Email), string(u.Status), string(u.Source), formatTime(u.CreatedAt),
+		})
+	}
+	return writeTable(w, rows)
+}
+
+func usersShowCommand() *command {
+	return &command{
+		name:     "show",
+		args:     "USERNAME",
+		summary:  "show a person and her groups",
+		help:     "Shows a person: id, names, e-mail, status, where she comes from, and her groups.",
+		examples: []string{"keyhall admin users show anna.mueller", "keyhall admin users show anna.mueller --json"},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := wantArgs(args, "USERNAME"); err != nil {
+					return err
+				}
+				username, err := canonical("username", args[0])
+				if err != nil {
+					return err
+				}
+				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+					u, err := findUser(ctx, st, username)
+					if err != nil {
+						return err
+					}
+					groups, err := st.UserGroups(ctx, u.ID)
+					if err != nil {
+						return fmt.Errorf("list groups of %q: %w", username, err)
+					}
+					return printUser(a.stdout, u, groups, *asJSON)
+				})
+			}
+		},
+	}
+}
+
+// findUser finds a person by canonical username.
+func findUser(ctx context.Context, st authn.UserStore, username string) (authn.User, error) {
+	u, err := st.GetUserByUsername(ctx, username)
+	if errors.Is(err, authn.ErrNotFound) {
+		return u, &cliError{msg: fmt.Sprintf("user %q not found", username), err: err}
+	}
+	if err != nil {
+		return u, fmt.Errorf("find user %q: %w", username, err)
+	}
+	return u, nil
+}
+
+func printUser(w io.Writer, u authn.User, groups []authn.Group, asJSON bool) error {
+	if groups == nil {
+		groups = []authn.Group{}
+	}
+	if asJSON {
+		return writeJSON(w, toUserJSON(u, groups))
+	}
+	return writeTable(w, [][]string{
+		{"Username:", cell(u.Username)},
+		{"ID:", u.ID},
+		{"Name:", cell(u.DisplayName)},
+		{"E-mail:", cell(u.Email)},
+		{"Status:", string(u.Status)},
+		{"Source:", string(u.Source)},
+		{"Created:", formatTime(u.CreatedAt)},
+		{"Groups:", cell(strings.Join(groupNames(groups), ", "))},
+	})
+}
+
+func usersDisableCommand() *command {
+	return &command{
+		name:    "disable",
+		args:    "USERNAME",
+		summary: "disable a person and end her sessions",
+		help: "Disables a person, so she can no longer sign in, and revokes all her sessions.\n" +
+			"The reason is written to the audit log.",
+		examples: []string{`keyhall admin users disable anna.mueller --reason "left the council, ticket 4711"`},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath := configFlag(fs)
+			reason := fs.String("reason", "", "why, for the audit log (required)")
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := wantArgs(args, "USERNAME"); err != nil {
+					return err
+				}
+				username, err := canonical("username", args[0])
+				if err != nil {
+					return err
+				}
+				if strings.TrimSpace(*reason) == "" {
+					return usagef("--reason is required: say why, for the audit log")
+				}
+				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+					return disableUser(ctx, st, a.stdout, username, strings.TrimSpace(*reason))
+				})
+			}
+		},
+	}
+}
+
+// disableUser disables a person (unless she is already) and revokes her
+// sessions, auditing both.
+func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, reason string) error {
+	u, err := findUser(ctx, st, username)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	subject := "user:" + u.ID
+	if u.Status == authn.StatusDisabled {
+		fmt.Fprintf(w, "User %q was disabled already.\n", username)
+	} else {
+		ev := auditEvent(now, "user.disable", subject, reason, map[string]string{"username": username})
+		_, err = st.UpdateUser(ctx, u.ID, func(old authn.User) (authn.User, error) {
+			old.Status, old.UpdatedAt = authn.StatusDisabled, now
+			return old, nil
+		}, ev)
+		if err != nil {
+			return fmt.Errorf("disable user %q: %w", username, err)
+		}
+		fmt.Fprintf(w, "Disabled user %q.\n", username)
+	}
+	n, err := st.RevokeUserSessions(ctx, u.ID, now)
+	if err != nil {
+		return fmt.Errorf("revoke sessions of %q: %w", username, err)
+	}
+	if n > 0 {
+		ev := auditEvent(now, "user.revoke_sessions", subject, reason,
+			map[string]string{"username": username, "count": strconv.Itoa(n)})
+		if err := st.AppendAudit(ctx, ev); err != nil {
+			return fmt.Errorf("audit revoking sessions of %q: %w", username, err)
+		}
+	}
+	_, err = fmt.Fprintf(w, "Revoked %d session(s).\n", n)
+	return err
+}

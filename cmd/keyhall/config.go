@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is Keyhall's configuration: defaults, then the YAML file, then
+// KEYHALL_… environment variables, then command-line flags. The yaml tags
+// are the setting names; environment variable names are derived from them
+// (see envName). Validate reports every invalid value at once.
+type Config struct {
+	// PublicURL is the one source of the OIDC issuer, the WebAuthn RP ID and
+	// origin, the base of every link and the cookies' Secure flag.
+	PublicURL string `yaml:"public_url"`
+	// Listen is the address the HTTP server listens on.
+	Listen string `yaml:"listen"`
+	// Storage is the database URL: sqlite://relative.db, sqlite:///abs.db
+	// or postgres://… (postgresql:// too).
+	Storage string `yaml:"storage"`
+	// StoragePasswordFile names a file holding the PostgreSQL password.
+	StoragePasswordFile string `yaml:"storage_password_file"`
+	Database            struct {
+		// MaxOpenConns caps the open database connections; 0 means the
+		// store's default.
+		MaxOpenConns int `yaml:"max_open_conns"`
+	} `yaml:"database"`
+	// TrustedProxies lists the reverse proxies (CIDRs or single addresses)
+	// whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	TLS            struct {
+		CertFile string `yaml:"cert_file"`
+		KeyFile  string `yaml:"key_file"`
+	} `yaml:"tls"`
+	Log struct {
+		Level  string `yaml:"level"`  // debug, info, warn or error
+		Format string `yaml:"format"` // text or json
+	} `yaml:"log"`
+	// ShutdownTimeout is how long serve waits for requests in flight.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Keys            struct {
+		// File holds the keys not given below; generated on the first
+		// serve when absent.
+		File              string `yaml:"file"`
+		CookieKey         string `yaml:"cookie_key"` // base64, 32 or 64 bytes
+		CookieKeyFile     string `yaml:"cookie_key_file"`
+		EncryptionKey     string `yaml:"encryption_key"` // base64, 32 bytes
+		EncryptionKeyFile string `yaml:"encryption_key_file"`
+		OIDCKey           string `yaml:"oidc_key"` // base64, 32 bytes
+		OIDCKeyFile       string `yaml:"oidc_key_file"`
+	} `yaml:"keys"`
+	// AdminGroup is the canonical name of the group whose members may use
+	// the admin console.
+	AdminGroup string `yaml:"admin_group"`
+	// BootstrapUser is the canonical username of the first administrator,
+	// created on an empty database.
+	BootstrapUser string `yaml:"bootstrap_user"`
+}
+
+// defaultConfig returns the configuration used when nothing is set: a
+// local-only instance on http://localhost:8080 with an embedded SQLite file.
+func defaultConfig() Config {
+	var c Config
+	c.PublicURL = "http://localhost:8080"
+	c.Listen = "127.0.0.1:8080"
+	c.Storage = "sqlite://keyhall.db"
+	c.Log.Level = "info"
+	c.Log.Format = "text"
+	c.ShutdownTimeout = Duration(10 * time.Second)
+	c.Keys.File = "keyhall.keys"
+	c.AdminGroup = "keyhall-admins"
+	c.BootstrapUser = "admin"
+	return c
+}
+
+// Duration is a time.Duration written as in "10s" or "1m30s".
+type Duration time.Duration
+
+// String returns d as time.Duration writes it.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes d as time.Duration writes it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a duration such as "10s" or "1m30s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 10s or 1m30s", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// parsedPublicURL returns PublicURL parsed. The config must be valid.
+func (c Config) parsedPublicURL() (*url.URL, error) {
+	if err := checkPublicURL(c.PublicURL); err != nil {
+		return nil, fmt.Errorf("public_url: %w", err)
+	}
+	return url.Parse(c.PublicURL)
+}
+
+// proxyPrefixes returns TrustedProxies as prefixes, a single address as a
+// prefix of its full length.
+func (c Config) proxyPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for i, s := range c.TrustedProxies {
+		p, err := parseProxy(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// storagePassword returns the database password from StoragePasswordFile,
+// or "" when none is set.
+func (c Config) storagePassword() (string, error) {
+	if c.StoragePasswordFile == "" {
+		return "", nil
+	}
+	return readSecretFile(c.StoragePasswordFile)
+}
+
+// maxSecretFile is the largest secret or certificate file Keyhall reads.
+const maxSecretFile = 1 << 20
+
+// readSecretFile reads a secret from a regular file, without one trailing
+// newline ("\n" or "\r\n"). The error names the file but never its content.
+func readSecretFile(path string) (string, error) {
+	if err := checkRegularFile(path); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	s := string(b)
+	if t, ok := strings.CutSuffix(s, "\n"); ok {
+		s = strings.TrimSuffix(t, "\r")
+	}
+	if s == "" {
+		return "", fmt.Errorf("read secret: %s is empty", path)
+	}
+	return s, nil
+}
+
+// checkRegularFile checks that path names a regular file (or a link to one)
+// of at most maxSecretFile bytes, so that reading it cannot block or fill
+// memory (a FIFO, /dev/zero).
+func checkRegularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("read file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("read file: %s is not a regular file", path)
+	}
+	if fi.Size() > maxSecretFile {
+		return fmt.Errorf("read file: %s is larger than %d bytes", path, maxSecretFile)
+	}
+	return nil
+}
+
+// newLogger returns the logger the configuration asks for, writing to w.
+// The config must be valid; an unknown level or format falls back to info
+// and text.
+func newLogger(c Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+// FuzzLoadConfig feeds arbitrary bytes as the configuration file: loading
+// never panics, and yields either a valid Config or a *configError.
+func FuzzLoadConfig(f *testing.F) {
+	if example, err := os.ReadFile("../../keyhall.example.yaml"); err == nil {
+		f.Add(example)
+	}
+	for _, s := range []string{
+		"",
+		"public_url: https://login.example.org\nlisten: :8443\n",
+		"tls:\n  cert_fle: x\n",
+		"trusted_proxies: [10.0.0.0/8, ::1]\nlog: {level: debug}\n",
+		"a: &x {b: *x}\n",
+		"listen: &l ':1'\nbootstrap_user: *l\n",
+		"<<: {listen: ':1'}\n",
+		"--- \n...\n---\nlisten: [\n",
+		"keys: {cookie_key: AAAA, cookie_key_file: /nonexistent}\n",
+		"database:\n  max_open_conns: 0x7fffffffffffffffff\n",
+		"shutdown_timeout: !!int 5\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := buildConfig("fuzz.yaml", data, nil, nil)
+		if err != nil {
+			var cerr *configError
+			if !errors.As(err, &cerr) {
+				t.Fatalf("error %v (%T) is not a *configError", err, err)
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("loaded an invalid config: %v", err)
+		}
+	})
+}

@@ -1,0 +1,35 @@
+// Command keyhall is Keyhall's one binary: the identity provider (serve),
+// its configuration check (check-config), the administrator's commands for
+// local people and groups (admin users …, admin groups …) and version.
+// Run "keyhall --help", or --help after any command.
+//
+// # Commands
+//
+// main only sets up signal handling and calls run with the arguments, the
+// standard streams and the environment, so tests run every command
+// in-process. run walks the command tree (cli.go, commands.go, admin*.go),
+// built on package flag: a group prints its subcommands, a leaf parses its
+// flags (before or after its arguments) and runs. Bad usage and an invalid
+// configuration exit with status 2, a failure with 1; os.Exit is called
+// only in main.
+//
+// # Configuration
+//
+// loadConfig builds a Config in one place: defaults, then the YAML file,
+// then KEYHALL_… environment variables (named from the yaml tags by
+// reflection), then flags such as serve --listen. The YAML is read into a
+// syntax tree and walked against Config's type, so an unknown key, a wrong
+// type and an invalid value are all reported together, each with the file
+// and line (or the variable) where it was set. Config.Validate checks the
+// values without changing them. keyhall.example.yaml at the root of the
+// repository shows every setting; a test keeps it in step with Config.
+//
+// # Keys
+//
+// The keys every process of an installation shares (cookies, encryption at
+// rest, OIDC) never come from the database: loadKeys takes each from the
+// configuration or, failing that, from the key file, which the first serve
+// generates with mode 0600. The file is linked into place atomically, so of
+// several processes starting at once exactly one writes it and the others
+// read it.
+package main

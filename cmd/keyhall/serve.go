@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/web"
+)
+
+// sessionRetention is how long ended sessions are kept for "recent sign-ins".
+const sessionRetention = 30 * 24 * time.Hour
+
+// serve runs the server until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer) error {
+	logger := newLogger(cfg, stderr)
+	publicURL, err := cfg.parsedPublicURL()
+	if err != nil {
+		return err
+	}
+	proxies, err := cfg.proxyPrefixes()
+	if err != nil {
+		return err
+	}
+	password, err := cfg.storagePassword()
+	if err != nil {
+		return fmt.Errorf("storage_password_file: %w", err)
+	}
+	srv, err := web.New(web.Config{PublicURL: publicURL, TrustedProxies: proxies, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	if cfg.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load tls.cert_file and tls.key_file: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL.String(), "tls", hs.TLSConfig != nil)
+
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	var bg sync.WaitGroup
+	var st *sqlstore.Store
+	bg.Go(func() {
+		var err error
+		if st, err = openStore(ctx, cfg, password, logger); err != nil {
+			stop(err)
+			return
+		}
+		if st == nil {
+			return
+		}
+		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
+	})
+
+	select {
+	case err := <-served:
+		stop(nil)
+		bg.Wait()
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", time.Duration(cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		logger.Warn("requests still running at the end of the grace period were cut off", "err", err)
+	}
+	bg.Wait()
+	if st != nil {
+		if err := st.Close(); err != nil {
+			logger.Error("close database", "err", err)
+		}
+	}
+	logger.Info("stopped")
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
+}
+
+// openStore opens the database, retrying until it answers or ctx ends, so
+// the server starts (and answers 503) while the database is still down.
+// It returns nil when ctx ended first, and an error only for a fault that
+// waiting cannot mend (a schema newer than this binary).
+func openStore(ctx context.Context, cfg Config, password string, logger *slog.Logger) (*sqlstore.Store, error) {
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		st, err := sqlstore.Open(ctx, cfg.Storage, sqlstore.Options{
+			Logger: logger, MaxOpenConns: cfg.Database.MaxOpenConns, Password: password,
+		})
+		if err == nil {
+			logger.Info("database open", "storage", redactURL(cfg.Storage), "dialect", st.Dialect())
+			return st, nil
+		}
+		if errors.Is(err, authn.ErrSchemaTooNew) {
+			return nil, fmt.Errorf("open %s: %w; run the newer Keyhall or restore a backup", redactURL(cfg.Storage), err)
+		}
+		logger.Error("database unavailable; answering 503 until it is back", "storage", redactURL(cfg.Storage),
+			"attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// startStore bootstraps an empty database, hands the store to the web
+// server and starts the background writers.
+func startStore(ctx context.Context, bg *sync.WaitGroup, cfg Config, publicURL *url.URL, st *sqlstore.Store,
+	srv *web.Server, logger *slog.Logger, stdout io.Writer) {
+	var link string
+	var expires time.Time
+	for wait := time.Second; ; wait = min(2*wait, 5*time.Second) {
+		var err error
+		link, expires, err = enroll.Bootstrap(ctx, st, enroll.BootstrapParams{
+			PublicURL: publicURL, Username: cfg.BootstrapUser, Group: cfg.AdminGroup, Now: time.Now(),
+		})
+		if err == nil {
+			break
+		}
+		logger.Error("could not check for the first administrator; retrying", "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+	if link != "" {
+		logger.Info("empty database: created the first administrator and a one-time enrollment link",
+			"user", cfg.BootstrapUser, "group", cfg.AdminGroup, "expires", expires.Format(time.RFC3339))
+		fmt.Fprintf(stdout, "\nEnroll the first administrator (%q) with this one-time link before %s:\n\n    %s\n\n",
+			cfg.BootstrapUser, expires.Local().Format("2006-01-02 15:04 MST"), link)
+	}
+	lastSeen := authn.NewLastSeen(st, logger)
+	srv.SetStore(st, lastSeen)
+	bg.Go(func() { lastSeen.Run(ctx, time.Second) })
+	bg.Go(func() { collectSessions(ctx, st, logger) })
+}
+
+// collectSessions removes long-ended sessions once an hour.
+func collectSessions(ctx context.Context, st authn.SessionStore, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := st.DeleteSessionsBefore(ctx, time.Now().Add(-sessionRetention))
+			if err != nil && ctx.Err() == nil {
+				logger.Warn("remove old sessions", "err", err)
+			} else if n > 0 {
+				logger.Info("removed old sessions", "count", n)
+			}
+		}
+	}
+}
+
+// redactURL hides a password in a storage URL for the log.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable storage URL)"
+	}
+	return u.Redacted()
+}

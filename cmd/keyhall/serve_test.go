@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
+)
+
+func runTests(m *testing.M) int {
+	defer pgtest.StopShared()
+	return m.Run()
+}
+
+var linkRx = `(http://localhost:8080/enroll/[A-Za-z0-9_-]{43})\s`
+
+// TestServeFreshClone is what a new user does: "keyhall serve" in an empty
+// directory, with no configuration and no flags.
+func TestServeFreshClone(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.1:8080"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("port 8080 is taken; the no-config default cannot be tested: %v", err)
+		}
+		t.Skipf("port 8080 is taken: %v", err)
+	} else {
+		ln.Close()
+	}
+	dir := t.TempDir()
+	start := time.Now()
+	p := startKeyhall(t, dir, nil, "serve")
+	p.listening(t)
+	if p.addr != "127.0.0.1:8080" {
+		t.Fatalf("listens on %s, want 127.0.0.1:8080", p.addr)
+	}
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	t.Logf("ready %s after start", time.Since(start).Round(time.Millisecond))
+	link := p.waitFor(t, linkRx, 10*time.Second)
+
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "keyhall_database_up 1"} {
+		if code, body := get(t, p.url(path), ""); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s = %d, body lacks %q", path, code, want)
+		}
+	}
+	for _, f := range []string{"keyhall.db", "keyhall.keys"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("a fresh start should create %s in the working directory: %v", f, err)
+		}
+	}
+	if n := len(p.lines("created the first administrator")); n != 1 {
+		t.Errorf("%d log lines about the first administrator, want 1", n)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status after SIGTERM = %d, want 0", code)
+	}
+	if len(p.lines("msg=stopped")) != 1 {
+		t.Error("no log line saying the server stopped")
+	}
+
+	// The link is the invitation: bound to the administrator, single use, 24 hours.
+	st := openSQLite(t, filepath.Join(dir, "keyhall.db"))
+	token := link[strings.LastIndex(link, "/")+1:]
+	inv, err := st.GetInvitation(context.Background(), authn.HashToken(token))
+	if err != nil {
+		t.Fatalf("the printed link is not a stored invitation: %v", err)
+	}
+	if got := inv.ExpiresAt.Sub(inv.CreatedAt); got != 24*time.Hour || inv.Purpose != authn.PurposeBootstrap {
+		t.Errorf("invitation: purpose %s, valid %s; want bootstrap, 24h", inv.Purpose, got)
+	}
+	admin, err := st.GetUser(context.Background(), inv.UserID)
+	if err != nil || admin.Username != "admin" {
+		t.Fatalf("invitation's person = %+v, %v; want admin", admin, err)
+	}
+	groups, err := st.UserGroups(context.Background(), admin.ID)
+	if err != nil || len(groups) != 1 || groups[0].Name != "keyhall-admins" {
+		t.Errorf("admin's groups = %v, %v; want [keyhall-admins]", groups, err)
+	}
+	st.Close()
+
+	// A second start finds people and prints no new link.
+	p2 := startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	p2.listening(t)
+	eventually(t, 30*time.Second, wantStatus(t, p2.url("/readyz"), "", 200))
+	if p2.stop(t) != 0 || regexp.MustCompile(linkRx).MatchString(p2.out.String()) {
+		t.Errorf("second start printed a new link or failed:\n%s", p2.out.String())
+	}
+}
+
+func openSQLite(t *testing.T, path string) *sqlstore.Store {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), "sqlite://"+path, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// newSession stores a signed-in session for username and returns its cookie value.
+func newSession(t *testing.T, st authn.Store, username string) (string, authn.SessionHash) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := st.GetUserByUsername(ctx, username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := make([]byte, 32)
+	rand.Read(id)
+	now := time.Now()
+	s := authn.Session{
+		Hash: authn.HashSessionID(id), UserID: u.ID, AMR: []string{"hwk", "user"}, ACR: "phrh",
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+	}
+	if err := st.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(id), s.Hash
+}
+
+// TestServeTwoProcessesOnePostgres: two processes on one database act as
+// one service: one bootstrap between them, a session from either is good
+// at both, and a revocation reaches both within a second.
+func TestServeTwoProcessesOnePostgres(t *testing.T) {
+	dsn := pgtest.Shared(t).NewDatabase(t)
+	dir := t.TempDir()
+	env := []string{"KEYHALL_STORAGE=" + dsn}
+	a := startKeyhall(t, dir, env, "serve", "--listen", "127.0.0.1:0")
+	b := startKeyhall(t, dir, env, "serve", "--listen", "127.0.0.1:0")
+	a.listening(t)
+	b.listening(t)
+	for _, p := range []*proc{a, b} {
+		eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	}
+	rx := regexp.MustCompile(linkRx)
+	if n := len(rx.FindAllString(a.out.String()+b.out.String(), -1)); n != 1 {
+		t.Errorf("two processes starting on one empty database printed %d links, want exactly 1", n)
+	}
+
+	st, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cookie, h := newSession(t, st, "admin")
+	for _, p := range []*proc{a, b} {
+		if code, body := get(t, p.url("/api/session"), cookie); code != 200 || !strings.Contains(body, `"preferred_username":"admin"`) {
+			t.Fatalf("session at %s: %d %s", p.addr, code, body)
+		}
+	}
+	if err := st.RevokeSession(context.Background(), h, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	for _, p := range []*proc{a, b} {
+		eventually(t, 2*time.Second, wantStatus(t, p.url("/api/session"), cookie, 401))
+		if d := time.Since(revoked); d > time.Second+200*time.Millisecond {
+			t.Errorf("revocation took %s to reach %s, want ≤ 1 s", d, p.addr)
+		}
+	}
+	if code, _ := get(t, a.url("/api/session"), "garbled"); code != 401 {
+		t.Errorf("garbled cookie: %d, want 401", code)
+	}
+}
+
+// TestServePostgresOutage: a database that is down at start, or goes away
+// while serving, gives 503s (never a signed-in answer), and the process
+// recovers by itself.
+func TestServePostgresOutage(t *testing.T) {
+	pg := pgtest.Start(t)
+	dsn := pg.NewDatabase(t)
+	pg.Stop(t)
+
+	p := startKeyhall(t, t.TempDir(), []string{"KEYHALL_STORAGE=" + dsn}, "serve", "--listen", "127.0.0.1:0")
+	p.listening(t)
+	p.waitFor(t, `database unavailable`, 30*time.Second)
+	for _, path := range []string{"/readyz", "/api/session"} {
+		if code, _ := get(t, p.url(path), strings.Repeat("A", 43)); code != 503 {
+			t.Errorf("GET %s with the database down at start: %d, want 503", path, code)
+		}
+	}
+	if code, _ := get(t, p.url("/healthz"), ""); code != 200 {
+		t.Errorf("/healthz with the database down: %d, want 200 (the process is up)", code)
+	}
+
+	pg.Start(t)
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	p.waitFor(t, linkRx, 10*time.Second)
+
+	st, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, _ := newSession(t, st, "admin")
+	st.Close()
+	eventually(t, 5*time.Second, wantStatus(t, p.url("/api/session"), cookie, 200))
+
+	pg.Stop(t)
+	eventually(t, 10*time.Second, wantStatus(t, p.url("/readyz"), "", 503))
+	// The cached session may live up to a second; after that, never a 200.
+	time.Sleep(authn.SessionCacheTTL)
+	for range 5 {
+		if code, body := get(t, p.url("/api/session"), cookie); code != 503 {
+			t.Fatalf("session check with the database gone: %d %s, want 503", code, body)
+		}
+	}
+	pg.Start(t)
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/api/session"), cookie, 200))
+	eventually(t, 5*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+}
+
+// TestServeCorruptSQLite: a corrupt database file is reported, the server
+// answers 503, and it recovers when the file is replaced.
+func TestServeCorruptSQLite(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "keyhall.db")
+	garbage := make([]byte, 64<<10)
+	rand.Read(garbage)
+	if err := os.WriteFile(db, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	p.listening(t)
+	line := p.waitFor(t, `(.*database unavailable.*)`, 30*time.Second)
+	if !strings.Contains(line, "keyhall.db") {
+		t.Errorf("the log line does not name the file: %s", line)
+	}
+	if code, _ := get(t, p.url("/readyz"), ""); code != 503 {
+		t.Errorf("/readyz on a corrupt database: %d, want 503", code)
+	}
+	if err := os.Remove(db); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+}
+
+// TestServeSchemaTooNew: a database from a newer Keyhall stops start-up
+// with a clear message instead of being touched.
+func TestServeSchemaTooNew(t *testing.T) {
+	dir := t.TempDir()
+	st := openSQLite(t, filepath.Join(dir, "keyhall.db"))
+	if _, err := st.DB().Exec(`UPDATE schema_version SET version = version + 100`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	p := startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("keyhall kept running on a database from a newer version")
+	}
+	if p.code != 1 || !strings.Contains(p.out.String(), "newer") {
+		t.Errorf("exit status %d, output %q; want 1 and a message about a newer schema", p.code, p.out.String())
+	}
+	_, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(dir, "keyhall.db"), sqlstore.Options{})
+	if !errors.Is(err, authn.ErrSchemaTooNew) {
+		t.Errorf("database changed: reopening gives %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// TestServeBadConfig: a broken configuration stops start-up with status 2,
+// naming the file, line and key.
+func TestServeBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "keyhall.yaml")
+	os.WriteFile(cfg, []byte("public_url: http://localhost:8080\nlisten: 127.0.0.1:0\nstorag: sqlite://x.db\n"), 0o600)
+	p := startKeyhall(t, dir, nil, "serve", "--config", cfg)
+	<-p.exited
+	if p.code != 2 || !strings.Contains(p.out.String(), "keyhall.yaml:3") || !strings.Contains(p.out.String(), "storag") {
+		t.Errorf("exit status %d, output %q; want 2 naming keyhall.yaml:3 and storag", p.code, p.out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.db")); err == nil {
+		t.Error("a bad configuration created a database")
+	}
+}
