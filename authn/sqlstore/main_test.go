@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,6 +11,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if url := os.Getenv(crashChildEnv); url != "" {
+		crashChild(url) // never returns: the parent kills it
+	}
 	defer pgtest.StopShared()
 	m.Run() // since Go 1.15 TestMain may return; the test binary exits with m.Run's code
 }
