@@ -32,4 +32,50 @@
 // A session's id is 256 random bits held only in the person's cookie; the
 // store keeps its SHA-256 (SessionHash). A session row exists only after all
 // required factors: there is no "half signed in" session.
+//
+// # Sign-in
+//
+// SignIn runs the sign-in as a small state machine. Its state is a Pending
+// sign-in in the Store, named by a random 256-bit id that lives only in the
+// browser's login cookie. Every step takes the pending sign-in (an atomic,
+// single-use delete) and, unless the sign-in is complete, puts a new one
+// under a new id, so a WebAuthn challenge is used once and a step may run
+// on another process than the one before.
+//
+//	Start(username) ─► key ─┬─ UV done ─────────────────────────► done (hwk|swk, user, mfa)
+//	BeginPasskey ───► key ──┘  no UV ─► password ─────────────────► done (hwk|swk, pwd, mfa)
+//	                  totp ─────────────► password ─────────────────► done (otp, pwd, mfa)
+//	                  recovery ─────────► password ─────────────────► done (otp, pwd, mfa), RecoveryOnly
+//
+// Start leads to the person's strongest factor: key, else app (totp), else
+// recovery code; SwitchTo moves between them while no factor is done. The
+// password is asked only after a possession factor, so nobody can guess it,
+// or lock a person out of the directory, without her key or app in hand. A
+// refused step puts the sign-in back for the same step under a new id
+// (SignInError tells why); an expired or out-of-order one ends it.
+//
+// An unknown username walks the same path: Start answers as for a person
+// with a key, BeginKey offers deterministic fake credential ids (WebAuthn
+// L3 §14.6.2), and every later step fails. A disabled person is told so
+// only after a correct possession factor.
+//
+// Security keys are verified by go-webauthn (WebAuthn L3 §7.2 steps 5–21);
+// SignIn adds the checks it leaves to the relying party: the key belongs to
+// the person (steps 6–7), its backup-eligible flag is the one registered,
+// and its sign count moves forward (step 22) or it is flagged as cloned and
+// refused from then on. App codes follow RFC 6238 (SHA-1, 6 digits, 30 s,
+// one step of drift either way) and a time step at or below the last one
+// accepted is refused (§5.2). Both counters move in one conditional store
+// statement, so two processes racing cannot both win.
+//
+// Guessable secrets (app codes, recovery codes, passwords) are throttled
+// per account and per client address, counted in the store before the
+// comparison and taken back after a right answer, so parallel guesses all
+// count and only failures do; while throttled, right and wrong answers get
+// the same refusal. The key path is never throttled per account, so a
+// stranger cannot lock the owner out of her key.
+//
+// The session records RFC 8176 amr values (hwk, swk, user, pwd, otp, mfa)
+// and a level as acr (phrh, phr, mfa); group policy can require a level,
+// user verification, or forbid apps.
 package authn

@@ -19,6 +19,8 @@ type Store interface {
 	InvitationStore
 	ThrottleStore
 	AuditStore
+	CredentialStore
+	PendingStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -123,6 +125,57 @@ type ThrottleStore interface {
 	ThrottleCount(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
 	// ResetThrottle forgets the counter under key.
 	ResetThrottle(ctx context.Context, key string) error
+	// UndoThrottle takes back one hit (count-1, never below 0): used after
+	// a right answer, so only failures count. A missing key is no error.
+	UndoThrottle(ctx context.Context, key string) error
+}
+
+// CredentialStore keeps security keys, authenticator apps, recovery codes
+// and local passwords.
+type CredentialStore interface {
+	// CreateCredential stores c with ev. ErrAlreadyExists on a taken ID or
+	// WebAuthnID, ErrNotFound if the person does not exist.
+	CreateCredential(ctx context.Context, c Credential, ev AuditEvent) error
+	// ListCredentials lists a person's credentials, oldest first.
+	ListCredentials(ctx context.Context, userID string) ([]Credential, error)
+	// GetCredentialByWebAuthnID finds a security key by its credential id.
+	GetCredentialByWebAuthnID(ctx context.Context, id []byte) (Credential, error)
+	// RecordKeyUse stores signCount and LastUsedAt if signCount > stored, or
+	// both are 0 (keys without a counter), in ONE conditional statement;
+	// else ErrNotForward and nothing stored (WebAuthn L3 §7.2 step 22).
+	// ErrNotFound if there is no such security key.
+	RecordKeyUse(ctx context.Context, id string, signCount uint32, at time.Time) error
+	// FlagCloned marks the credential as possibly cloned, with ev.
+	// ErrNotFound if there is none.
+	FlagCloned(ctx context.Context, id string, ev AuditEvent) error
+	// AcceptTOTPStep stores step (and LastUsedAt) if step > LastStep, in one
+	// conditional statement; else ErrNotForward (RFC 6238 §5.2). ErrNotFound
+	// if there is no such app.
+	AcceptTOTPStep(ctx context.Context, id string, step int64, at time.Time) error
+	// ReplaceRecoveryCodes replaces every recovery code of a person, used or
+	// not, with hashes, in one transaction with ev.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []TokenHash, ev AuditEvent) error
+	// UseRecoveryCode marks one unused code used, exactly once under
+	// concurrency, with ev; ErrNotFound if no unused code has hash h.
+	UseRecoveryCode(ctx context.Context, userID string, h TokenHash, at time.Time, ev AuditEvent) error
+	// CountRecoveryCodes returns how many unused codes a person has.
+	CountRecoveryCodes(ctx context.Context, userID string) (unused int, err error)
+	// SetPasswordHash stores a local password (PHC-format argon2id string),
+	// with ev. ErrNotFound if the person does not exist.
+	SetPasswordHash(ctx context.Context, userID, phc string, ev AuditEvent) error
+	// GetPasswordHash returns the stored PHC string; ErrNotFound when the
+	// person has none.
+	GetPasswordHash(ctx context.Context, userID string) (string, error)
+}
+
+// PendingStore keeps sign-ins in progress by the hash of their id.
+type PendingStore interface {
+	// PutPending stores p. ErrAlreadyExists if its hash is taken.
+	PutPending(ctx context.Context, p Pending) error
+	// TakePending deletes and returns the pending sign-in, exactly once
+	// under concurrency: ErrNotFound if none (or already taken), ErrExpired
+	// if now is not before ExpiresAt (it is deleted too).
+	TakePending(ctx context.Context, h PendingHash, now time.Time) (Pending, error)
 }
 
 // AuditStore keeps the hash-chained audit log.

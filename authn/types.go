@@ -67,6 +67,9 @@ type Session struct {
 	RevokedAt  time.Time // zero while the session is valid
 	ClientAddr string
 	UserAgent  string
+	// RecoveryOnly: signed in with a recovery code; the session may only
+	// enroll a new factor.
+	RecoveryOnly bool
 }
 
 // Usable reports whether the session may be honoured at now: not revoked, not

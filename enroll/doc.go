@@ -1,7 +1,69 @@
-// Package enroll brings people to their first factors: invitations (a
-// secret link, bound to one person, single use, expiring), and, for a new
-// installation, the bootstrap invitation for the first administrator.
+// Package enroll brings people to their factors: invitations, security
+// keys under a per-group key policy, authenticator apps, recovery codes,
+// and IT's reset. It knows nothing of HTTP. Links are built from the
+// configured public URL only, never from a request.
 //
-// It knows nothing of HTTP. Links are built from the configured public URL
-// only, never from a request.
+// # Invitations
+//
+// IT issues an invitation for one person (Service.Issue): a link with a
+// 256-bit token, and a short code to read aloud or type, "K7XM-4RPQ-9TWD-3HNA"
+// (16 symbols of CodeAlphabet, which leaves out 0/O and 1/I/L: 79 bits).
+// The store keeps only hashes: the token's SHA-256, and the code's SHA-256
+// salted with the person's id. Issuing a new invitation voids the older
+// ones; the expiry is checked when the invitation is used. The first
+// administrator's bootstrap invitation (Bootstrap) is a link without a code
+// and is redeemed the same way.
+//
+// # The flow
+//
+// An enrollment is a small state machine kept in the store
+// (authn.EnrollPending), keyed by the SHA-256 of a random 256-bit id that
+// lives only in the browser's cookie. Every step takes it (single use) and
+// puts it back under a new id, so a ceremony is bound to the browser that
+// began it, can finish on another process, and cannot be replayed:
+//
+//	Redeem(token | username+code [+ directory password])    → open, invitation not yet used
+//	BeginKey → FinishKey                                    → key stored; the FIRST factor
+//	BeginTOTP → ConfirmTOTP(code)                             also consumes the invitation,
+//	                                                          in the same transaction
+//	NewRecoveryCodes                                        → ten codes, shown once (needs a factor)
+//	Finish
+//
+// Redeeming does not use the invitation up: the first factor stored does,
+// in one transaction with it (authn.EnrollStore.EnrollFirstCredential), so
+// of two browsers racing with one link exactly one stores a key, and a link
+// replayed after success is refused. Tries at the code, the directory
+// password and the app code are throttled per person and per client address
+// (10 in 15 minutes); right answers are taken back. A refused step returns
+// an *Error, whose DE and EN texts say what is needed, together with a
+// Progress whose new ID lets the person try again.
+//
+// # Key policy
+//
+// Policy maps groups to a KeyPolicy; a person gets the Rules of all her
+// groups (or the default), and a key must satisfy every one. FinishKey runs
+// go-webauthn's registration checks (WebAuthn L3 §7.1 steps 5–21,
+// including the attestation signature of §8.2 packed and §8.6 fido-u2f) and
+// CheckKey: a credential id of at most 1023 bytes (step 25), an ES256, EdDSA
+// or RS256 key, the AAGUID in the attestation certificate equal to the one
+// in the authenticator data (§8.2.1), and per group: the x5c chain verified
+// with crypto/x509 against the group's roots at the current time ("none"
+// and self attestation refused where roots are required, steps 22–24), the
+// AAGUID on the group's list, the backup-eligible flag refused where synced
+// passkeys are, and user verification where required. A credential id
+// already registered is refused (step 26). Keyhall ships Yubico's three
+// FIDO attestation roots and the AAGUIDs of current YubiKeys (YubicoRoots,
+// YubiKeyModels, YubiKeyPolicy; sources in roots/README.md); nothing is
+// downloaded at run time.
+//
+// # Apps, recovery codes, reset
+//
+// BeginTOTP makes a 160-bit secret and renders its QR code on the server;
+// the secret waits, sealed, in the enrollment until ConfirmTOTP gets a right
+// code (RFC 6238, one step of drift): a wrong code stores nothing. A group
+// may forbid apps, or an app as the only factor. NewRecoveryCodes replaces
+// the person's codes and stores their hashes (authn.HashRecoveryCode).
+// Reset removes every key, app and recovery code of a person, revokes her
+// sessions and issues a new invitation, with one audit event naming who,
+// whom, why and what was revoked; RevokeCredential removes one lost key.
 package enroll

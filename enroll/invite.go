@@ -67,3 +67,59 @@ func Bootstrap(ctx context.Context, st authn.InvitationStore, p BootstrapParams)
 	}
 	return Link(p.PublicURL, token), inv.ExpiresAt, nil
 }
+
+// Invitation is what a person needs to enroll: the link, or her username
+// with the code (to read aloud or type), before ExpiresAt. Neither is
+// stored; only their hashes are.
+type Invitation struct {
+	Link      string
+	Code      string // display form, e.g. "K7XM-4RPQ-9TWD-3HNA"
+	ExpiresAt time.Time
+	User      authn.User
+}
+
+// Issue makes a new invitation for a person, valid for validity (0: 14
+// days; at most 90), and voids her older ones. actor and reason go to the
+// audit log.
+func (s *Service) Issue(ctx context.Context, userID string, validity time.Duration, actor, reason string) (Invitation, error) {
+	u, err := s.cfg.Store.GetUser(ctx, userID)
+	if err != nil {
+		return Invitation{}, fmt.Errorf("issue invitation: %w", err)
+	}
+	inv, out, codeHash, err := s.newInvitation(u, validity, actor)
+	if err != nil {
+		return Invitation{}, err
+	}
+	ev := authn.AuditEvent{
+		Time: inv.CreatedAt, Actor: actor, Action: "invitation.create", Subject: "user:" + u.ID, Reason: reason,
+		Details: map[string]string{"invitation_id": inv.ID, "expires_at": inv.ExpiresAt.Format(time.RFC3339)},
+	}
+	if err := s.cfg.Store.CreateInvitationWithCode(ctx, inv, codeHash, ev); err != nil {
+		return Invitation{}, fmt.Errorf("issue invitation for %s: %w", u.Username, err)
+	}
+	return out, nil
+}
+
+// newInvitation makes the secrets of an invitation for u: a 256-bit link
+// token and a code, of which the store keeps only hashes.
+func (s *Service) newInvitation(u authn.User, validity time.Duration, actor string) (authn.Invitation, Invitation, authn.TokenHash, error) {
+	switch {
+	case validity == 0:
+		validity = DefaultValidity
+	case validity < 0 || validity > MaxValidity:
+		return authn.Invitation{}, Invitation{}, authn.TokenHash{},
+			fmt.Errorf("issue invitation: validity %s is not between 0 and %s", validity, MaxValidity)
+	}
+	now := s.now()
+	token, code := NewToken(), NewCode()
+	canonical, err := NormalizeCode(code)
+	if err != nil {
+		return authn.Invitation{}, Invitation{}, authn.TokenHash{}, fmt.Errorf("issue invitation: %w", err)
+	}
+	inv := authn.Invitation{
+		ID: authn.NewID(), UserID: u.ID, TokenHash: authn.HashToken(token), Purpose: authn.PurposeEnroll,
+		CreatedBy: actor, CreatedAt: now, ExpiresAt: now.Add(validity),
+	}
+	out := Invitation{Link: Link(s.cfg.PublicURL, token), Code: code, ExpiresAt: inv.ExpiresAt, User: u}
+	return inv, out, hashCode(u.ID, canonical), nil
+}

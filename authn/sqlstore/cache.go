@@ -39,27 +39,35 @@ func newSessionCache(ttl time.Duration, size int) *sessionCache {
 	return &sessionCache{ttl: ttl, size: size, entries: make(map[authn.SessionHash]cacheEntry)}
 }
 
-// get returns a live entry for h, or the generation to pass to put.
-func (c *sessionCache) get(h authn.SessionHash) (s authn.Session, ok bool, gen uint64) {
+// cacheTicket is what a miss hands to put: the generation and the time
+// before the database read, so that an entry's age counts from before the
+// read and a slow read cannot stretch it past ttl.
+type cacheTicket struct {
+	gen uint64
+	at  time.Time // monotonic
+}
+
+// get returns a live entry for h, or the ticket to pass to put.
+func (c *sessionCache) get(h authn.SessionHash) (s authn.Session, ok bool, t cacheTicket) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[h]
 	if ok && now.Before(e.expires) {
-		return e.s, true, c.gen
+		return e.s, true, cacheTicket{}
 	}
 	if ok {
 		delete(c.entries, e.s.Hash)
 	}
-	return authn.Session{}, false, c.gen
+	return authn.Session{}, false, cacheTicket{gen: c.gen, at: now}
 }
 
-// put stores s unless a session was dropped since gen was taken.
-func (c *sessionCache) put(s authn.Session, gen uint64) {
-	expires := time.Now().Add(c.ttl)
+// put stores s unless a session was dropped since t was taken.
+func (c *sessionCache) put(s authn.Session, t cacheTicket) {
+	expires := t.at.Add(c.ttl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if t.gen != c.gen || !time.Now().Before(expires) {
 		return
 	}
 	if len(c.entries) >= c.size {

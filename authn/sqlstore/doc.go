@@ -30,8 +30,9 @@
 // # Group commit
 //
 // A durable commit costs an fsync (about half a millisecond here), so the
-// hot writes (CreateSession, TouchSession, AppendAudit, and HitThrottle on
-// SQLite) go through a batcher: one goroutine takes every write waiting, up
+// hot writes (CreateSession, TouchSession, AppendAudit, PutPending,
+// TakePending, RecordKeyUse, AcceptTOTPStep, and HitThrottle and
+// UndoThrottle on SQLite) go through a batcher: one goroutine takes every write waiting, up
 // to 256, runs them in one transaction and acknowledges each only after the
 // COMMIT. While one batch commits, the next gathers. A write that fails the
 // transaction (a broken foreign key, say) makes the batcher run each write of
@@ -63,6 +64,15 @@
 // the same. Bootstrap additionally takes an advisory lock (PostgreSQL) or
 // runs under BEGIN IMMEDIATE (SQLite) before it counts the people, so of
 // several processes exactly one finds the database empty.
+//
+// # Sign-in state
+//
+// A pending sign-in is taken with one DELETE … RETURNING, so of concurrent
+// takes exactly one gets it. Abandoned ones are purged now and then: every
+// 256th PutPending also deletes those that expired more than an hour
+// before. Counters that only move forward (a key's sign count, an app's
+// last time step) change in one conditional UPDATE; a recovery code is
+// used with one conditional UPDATE in the transaction of its audit event.
 //
 // # Values
 //

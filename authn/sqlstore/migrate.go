@@ -90,7 +90,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("apply %s: %w", m.name, err)
 		}
-		s.log.Info("applied database migration", "migration", m.name, "dialect", s.dialect)
 	}
 	if current < len(ms) {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM schema_version"); err != nil {
@@ -100,7 +99,13 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("update schema_version: %w", err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migrations: %w", err)
+	}
+	for _, m := range ms[current:] {
+		s.log.Info("applied database migration", "migration", m.name, "dialect", s.dialect)
+	}
+	return nil
 }
 
 // schemaVersion reads the version in schema_version; 0 on a new database.

@@ -122,12 +122,13 @@ func openPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("connect to postgresql at %s: %w", location, err)
 	}
 	s := &Store{
-		dialect:   dialectPostgres,
-		log:       opts.Logger,
-		wdb:       db,
-		rdb:       db,
-		forUpdate: " FOR UPDATE",
-		location:  location,
+		dialect:        dialectPostgres,
+		log:            opts.Logger,
+		wdb:            db,
+		rdb:            db,
+		forUpdate:      " FOR UPDATE",
+		forNoKeyUpdate: " FOR NO KEY UPDATE",
+		location:       location,
 	}
 	if err := s.checkPostgresDurability(ctx); err != nil {
 		db.Close()

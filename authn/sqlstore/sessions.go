@@ -15,7 +15,7 @@ import (
 // sessionData are the columns of a session but its hash; sessionCols all.
 const (
 	sessionData = `user_id, amr, acr, auth_time, created_at, last_seen_at, expires_at,
-	revoked_at, client_addr, user_agent`
+	revoked_at, client_addr, user_agent, recovery_only`
 	sessionCols = "hash, " + sessionData
 )
 
@@ -23,7 +23,7 @@ const (
 const (
 	sqlGetSession    = "SELECT " + sessionData + " FROM sessions WHERE hash = $1"
 	sqlCreateSession = "INSERT INTO sessions (" + sessionCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hash) DO NOTHING`
 	sqlTouchSession  = "UPDATE sessions SET last_seen_at = $2 WHERE hash = $1 AND last_seen_at < $2"
 	sqlSessionExists = "SELECT 1 FROM sessions WHERE hash = $1"
 )
@@ -38,7 +38,8 @@ func scanSession(row interface{ Scan(...any) error }) (authn.Session, error) {
 func scanSessionData(row interface{ Scan(...any) error }, s *authn.Session, before ...any) error {
 	var amr string
 	dest := append(before, &s.UserID, &amr, &s.ACR, timeCol{&s.AuthTime}, timeCol{&s.CreatedAt},
-		timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, timeCol{&s.RevokedAt}, &s.ClientAddr, &s.UserAgent)
+		timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, timeCol{&s.RevokedAt}, &s.ClientAddr, &s.UserAgent,
+		&s.RecoveryOnly)
 	err := row.Scan(dest...)
 	if amr != "" {
 		s.AMR = strings.Split(amr, " ")
@@ -57,7 +58,7 @@ func (s *Store) CreateSession(ctx context.Context, sess authn.Session) error {
 	h := sess.Hash
 	args := []any{h[:], sess.UserID, strings.Join(sess.AMR, " "), sess.ACR, s.tv(sess.AuthTime),
 		s.tv(sess.CreatedAt), s.tv(sess.LastSeenAt), s.tv(sess.ExpiresAt), s.tvNull(sess.RevokedAt),
-		sess.ClientAddr, sess.UserAgent}
+		sess.ClientAddr, sess.UserAgent, sess.RecoveryOnly}
 	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.stmt.createSession).ExecContext(ctx, args...)
 		if err != nil {
@@ -85,14 +86,14 @@ func cmpOr(err, alt error) error {
 // GetSession returns the session with hash h, from the cache if it was read
 // less than defaultCacheTTL ago and not changed through this Store since.
 func (s *Store) GetSession(ctx context.Context, h authn.SessionHash) (authn.Session, error) {
-	var gen uint64
+	var ticket cacheTicket
 	if s.cache != nil {
-		sess, ok, g := s.cache.get(h)
+		sess, ok, t := s.cache.get(h)
 		if ok {
 			sess.AMR = slices.Clone(sess.AMR) // the cached slice is shared
 			return sess, nil
 		}
-		gen = g
+		ticket = t
 	}
 	sess := authn.Session{Hash: h}
 	err := scanSessionData(s.stmt.getSession.QueryRowContext(ctx, h[:]), &sess)
@@ -100,7 +101,7 @@ func (s *Store) GetSession(ctx context.Context, h authn.SessionHash) (authn.Sess
 		return authn.Session{}, fmt.Errorf("get session: %w", dbErr(err))
 	}
 	if s.cache != nil {
-		s.cache.put(sess, gen)
+		s.cache.put(sess, ticket)
 		sess.AMR = slices.Clone(sess.AMR)
 	}
 	return sess, nil

@@ -27,11 +27,15 @@ func TestConformance(t *testing.T) {
 func TestDurabilitySettings(t *testing.T) {
 	want := map[string]map[string]string{
 		"sqlite":   {"synchronous": "2", "journal_mode": "wal", "foreign_keys": "1"},
-		"postgres": {"synchronous_commit": "on"},
+		"postgres": {"synchronous_commit": "on", "fsync": "on"},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			s := openURL(t, b.url(t))
+			url := b.url
+			if b.name == "postgres" { // a cluster that really syncs, as in production
+				url = func(tb testing.TB) string { return pgtest.Start(tb, pgtest.WithFsync()).NewDatabase(tb) }
+			}
+			s := openURL(t, url(t))
 			got, err := s.DurabilitySettings(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -214,12 +218,18 @@ func TestCloseDrains(t *testing.T) {
 	stored := 0
 	for i, err := range errs {
 		if err != nil {
+			if !errors.Is(err, errClosed) {
+				t.Errorf("write %d around Close: %v, want success or errClosed", i, err)
+			}
 			continue
 		}
 		stored++
 		if _, err := s.GetSession(t.Context(), sessions[i].Hash); err != nil {
 			t.Errorf("session %d acknowledged before Close: %v", i, err)
 		}
+	}
+	if stored == 0 {
+		t.Error("no write submitted before Close was committed: Close does not drain")
 	}
 	t.Logf("%d of %d writes were acknowledged around Close", stored, n)
 }

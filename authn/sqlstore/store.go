@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -30,10 +31,15 @@ type Store struct {
 	wdb       *sql.DB // writer pool: on SQLite one connection (BEGIN IMMEDIATE); on PostgreSQL the only pool
 	rdb       *sql.DB // reader pool: on SQLite read-only connections; on PostgreSQL the same as wdb
 	forUpdate string  // " FOR UPDATE" on PostgreSQL, "" on SQLite (its writer lock serialises writes)
-	location  string  // the file or host, for error messages
+	// forNoKeyUpdate locks a row to change columns other than its key: unlike
+	// FOR UPDATE it does not wait for the FOR KEY SHARE lock that every
+	// foreign-key check (a new session of the person) takes.
+	forNoKeyUpdate string
+	location       string // the file or host, for error messages
 
 	stmt   statements
 	batch  *batcher
+	puts   atomic.Uint64 // PutPending calls, to purge abandoned sign-ins now and then
 	cache  *sessionCache // nil when disabled (benchmarks of the database path)
 	closed sync.Once
 }
@@ -45,6 +51,24 @@ type statements struct {
 	touchSession  *sql.Stmt // on wdb, used inside batches
 	sessionExists *sql.Stmt // on wdb, used inside batches
 	hitThrottle   *sql.Stmt // on wdb
+	undoThrottle  *sql.Stmt // on wdb
+
+	listCredentials *sql.Stmt // on rdb
+	getCredentialBy *sql.Stmt // on rdb
+	countRecovery   *sql.Stmt // on rdb
+	recordKeyUse    *sql.Stmt // on wdb, used inside batches
+	acceptTOTPStep  *sql.Stmt // on wdb, used inside batches
+	credentialKind  *sql.Stmt // on wdb, used inside batches
+	putPending      *sql.Stmt // on wdb, used inside batches
+	takePending     *sql.Stmt // on wdb, used inside batches
+	purgePending    *sql.Stmt // on wdb, used inside batches
+}
+
+// all lists the prepared statements, for Close.
+func (st *statements) all() []*sql.Stmt {
+	return []*sql.Stmt{st.getSession, st.createSession, st.touchSession, st.sessionExists, st.hitThrottle,
+		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
+		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending}
 }
 
 // Open connects, applies embedded migrations (refusing with an error
@@ -113,6 +137,17 @@ func (s *Store) prepare(ctx context.Context) error {
 		touchSession:  p(s.wdb, sqlTouchSession),
 		sessionExists: p(s.wdb, sqlSessionExists),
 		hitThrottle:   p(s.wdb, sqlHitThrottle),
+		undoThrottle:  p(s.wdb, sqlUndoThrottle),
+
+		listCredentials: p(s.rdb, sqlListCredentials),
+		getCredentialBy: p(s.rdb, sqlGetCredentialBy),
+		countRecovery:   p(s.rdb, sqlCountRecovery),
+		recordKeyUse:    p(s.wdb, sqlRecordKeyUse),
+		acceptTOTPStep:  p(s.wdb, sqlAcceptTOTPStep),
+		credentialKind:  p(s.wdb, sqlCredentialKind),
+		putPending:      p(s.wdb, sqlPutPending),
+		takePending:     p(s.wdb, sqlTakePending),
+		purgePending:    p(s.wdb, sqlPurgePending),
 	}
 	return err
 }
@@ -139,8 +174,7 @@ func (s *Store) Close() error {
 		if s.batch != nil {
 			s.batch.close()
 		}
-		for _, st := range []*sql.Stmt{s.stmt.getSession, s.stmt.createSession,
-			s.stmt.touchSession, s.stmt.sessionExists, s.stmt.hitThrottle} {
+		for _, st := range s.stmt.all() {
 			if st != nil {
 				st.Close()
 			}

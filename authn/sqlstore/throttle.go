@@ -17,6 +17,9 @@ const sqlHitThrottle = `INSERT INTO throttle (key, hits, window_start) VALUES ($
 		window_start = CASE WHEN throttle.window_start <= $3 THEN $2 ELSE throttle.window_start END
 	RETURNING hits`
 
+// sqlUndoThrottle takes back one hit, never below 0.
+const sqlUndoThrottle = "UPDATE throttle SET hits = hits - 1 WHERE key = $1 AND hits > 0"
+
 // HitThrottle counts one attempt under key and returns the count in the
 // current window, this attempt included. On SQLite it goes through the
 // batcher; on PostgreSQL it is one statement of its own.
@@ -60,6 +63,24 @@ func (s *Store) ThrottleCount(ctx context.Context, key string, now time.Time, wi
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	if _, err := s.wdb.ExecContext(ctx, "DELETE FROM throttle WHERE key = $1", key); err != nil {
 		return fmt.Errorf("reset throttle %q: %w", key, err)
+	}
+	return nil
+}
+
+// UndoThrottle takes back one hit under key (never below 0). On SQLite it
+// goes through the batcher; on PostgreSQL it is one statement of its own.
+func (s *Store) UndoThrottle(ctx context.Context, key string) error {
+	var err error
+	if s.dialect == dialectPostgres {
+		_, err = s.stmt.undoThrottle.ExecContext(ctx, key)
+	} else {
+		err = s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.StmtContext(ctx, s.stmt.undoThrottle).ExecContext(ctx, key)
+			return err
+		}})
+	}
+	if err != nil {
+		return fmt.Errorf("undo throttle %q: %w", key, err)
 	}
 	return nil
 }

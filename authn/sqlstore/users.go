@@ -162,13 +162,14 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 }
 
 // UpdateUser reads the person, applies fn and stores its result with ev, in
-// one transaction. The row is locked (PostgreSQL: FOR UPDATE; SQLite: the
-// writer lock) from the read to the commit.
+// one transaction. The row is locked (PostgreSQL: FOR NO KEY UPDATE; SQLite:
+// the writer lock) from the read to the commit, so fn must not call the
+// Store: on SQLite it would wait for the lock it is holding.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(authn.User) (authn.User, error), ev authn.AuditEvent) (authn.User, error) {
 	var fnErr error
 	var updated authn.User
 	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		old, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+s.forUpdate, id))
+		old, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+s.forNoKeyUpdate, id))
 		if err != nil {
 			return dbErr(err)
 		}

@@ -11,7 +11,8 @@
 //
 // Each named subtest gets a fresh, empty store. The operations that must be
 // atomic (HitThrottle, ConsumeInvitation, Bootstrap, TouchSession,
-// AppendAudit) are run from many goroutines at once.
+// AppendAudit, RecordKeyUse, AcceptTOTPStep, UseRecoveryCode, TakePending,
+// UndoThrottle) are run from many goroutines at once.
 package storetest
 
 import (
@@ -52,6 +53,19 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"ThrottleConcurrent", testThrottleConcurrent},
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"Credentials", testCredentials},
+		{"RecordKeyUse", testRecordKeyUse},
+		{"RecordKeyUseConcurrent", testRecordKeyUseConcurrent},
+		{"FlagCloned", testFlagCloned},
+		{"AcceptTOTPStep", testAcceptTOTPStep},
+		{"AcceptTOTPStepConcurrent", testAcceptTOTPStepConcurrent},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"UseRecoveryCodeConcurrent", testUseRecoveryCodeConcurrent},
+		{"Passwords", testPasswords},
+		{"UndoThrottle", testUndoThrottle},
+		{"SessionRecoveryOnly", testSessionRecoveryOnly},
+		{"Pending", testPending},
+		{"TakePendingConcurrent", testTakePendingConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

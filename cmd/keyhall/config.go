@@ -61,7 +61,68 @@ type Config struct {
 	// BootstrapUser is the canonical username of the first administrator,
 	// created on an empty database.
 	BootstrapUser string `yaml:"bootstrap_user"`
+	Session       struct {
+		// IdleTimeout ends a session not used for this long.
+		IdleTimeout Duration `yaml:"idle_timeout"`
+		// MaxAge ends every session this long after sign-in.
+		MaxAge Duration `yaml:"max_age"`
+	} `yaml:"session"`
+	WebAuthn struct {
+		// RPName is the relying party's name the browser and the
+		// authenticator show (WebAuthn L3 §5.4.1).
+		RPName string `yaml:"rp_name"`
+	} `yaml:"webauthn"`
+	// Passwords are the argon2id parameters for local people's passwords
+	// (RFC 9106) and how many hashes may run at once.
+	Passwords struct {
+		Argon2MemoryKiB   int `yaml:"argon2_memory_kib"`
+		Argon2Iterations  int `yaml:"argon2_iterations"`
+		Argon2Parallelism int `yaml:"argon2_parallelism"`
+		// MaxConcurrent caps concurrent hashes; 0 means 2 × CPUs.
+		MaxConcurrent int `yaml:"max_concurrent"`
+	} `yaml:"passwords"`
+	Policy struct {
+		// Groups says what the members of a group (by canonical name) must
+		// use to sign in.
+		Groups map[string]GroupPolicy `yaml:"groups"`
+	} `yaml:"policy"`
+	ForwardAuth struct {
+		// CookieDomain ("stadt.example"), when set, is the Domain of the
+		// cookie that lets the hosts under it see who signed in.
+		CookieDomain string `yaml:"cookie_domain"`
+		// Rules say who may reach which host behind the reverse proxy.
+		Rules []ForwardAuthRule `yaml:"rules"`
+	} `yaml:"forward_auth"`
 }
+
+// GroupPolicy is what a group asks of its members' sign-ins: one element
+// of policy.groups. Settings inside it have no environment variable.
+type GroupPolicy struct {
+	// Level is the lowest level a member may sign in with: "", mfa, phr
+	// or phrh.
+	Level string `yaml:"level"`
+	// UserVerification asks the key to verify the person (PIN, biometric).
+	UserVerification bool `yaml:"user_verification"`
+	// AllowTOTP lets members use an authenticator app; true by default.
+	AllowTOTP bool `yaml:"allow_totp"`
+}
+
+// setDefaults sets the values a group policy has when the file does not
+// give them.
+func (g *GroupPolicy) setDefaults() { g.AllowTOTP = true }
+
+// ForwardAuthRule admits members of Groups (anyone signed in when empty)
+// who signed in at Level or above to Host under PathPrefix: one element of
+// forward_auth.rules. Settings inside it have no environment variable.
+type ForwardAuthRule struct {
+	Host       string   `yaml:"host"`
+	PathPrefix string   `yaml:"path_prefix"`
+	Groups     []string `yaml:"groups"`
+	Level      string   `yaml:"level"`
+}
+
+// setDefaults sets the values a rule has when the file does not give them.
+func (r *ForwardAuthRule) setDefaults() { r.PathPrefix = "/" }
 
 // defaultConfig returns the configuration used when nothing is set: a
 // local-only instance on http://localhost:8080 with an embedded SQLite file.
@@ -76,6 +137,12 @@ func defaultConfig() Config {
 	c.Keys.File = "keyhall.keys"
 	c.AdminGroup = "keyhall-admins"
 	c.BootstrapUser = "admin"
+	c.Session.IdleTimeout = Duration(30 * time.Minute)
+	c.Session.MaxAge = Duration(12 * time.Hour)
+	c.WebAuthn.RPName = "Keyhall"
+	c.Passwords.Argon2MemoryKiB = 19456 // OWASP's minimum for argon2id
+	c.Passwords.Argon2Iterations = 2
+	c.Passwords.Argon2Parallelism = 1
 	return c
 }
 

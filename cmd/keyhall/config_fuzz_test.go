@@ -24,6 +24,14 @@ func FuzzLoadConfig(f *testing.F) {
 		"keys: {cookie_key: AAAA, cookie_key_file: /nonexistent}\n",
 		"database:\n  max_open_conns: 0x7fffffffffffffffff\n",
 		"shutdown_timeout: !!int 5\n",
+		"public_url: https://login.stadt.example\npolicy:\n  groups:\n    rat: {level: phrh, allow_totp: false}\n" +
+			"    staff:\n      level: mfa\n      user_verification: true\n    guests:\n" +
+			"forward_auth:\n  cookie_domain: stadt.example\n  rules:\n    - host: wiki.stadt.example\n" +
+			"    - {host: wiki.stadt.example, path_prefix: /admin/, groups: [rat], level: phr}\n",
+		"policy: {groups: &g {rat: *g, Rat: {levle: x}, 1: {}, '': {}}}\n",
+		"forward_auth: {rules: [&r {host: a}, *r, [b], ~, {hots: c}]}\n",
+		"forward_auth:\n  rules: &x\n    - groups: *x\n",
+		"session: {idle_timeout: 1h, max_age: 1h}\npasswords: {argon2_parallelism: 0}\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -63,9 +63,15 @@ func (p *problem) Error() string {
 // loader builds a Config from its sources and remembers where each setting
 // was set, to name that place in every problem.
 type loader struct {
-	cfg      Config
-	origins  map[string]origin // yaml path → where it was last set
-	problems []error
+	cfg       Config
+	origins   map[string]origin // yaml path → where it was last set
+	undecoded map[string]bool   // yaml paths of the problems found while decoding
+	problems  []error
+}
+
+// newLoader returns a loader that starts from the defaults.
+func newLoader() *loader {
+	return &loader{cfg: defaultConfig(), origins: map[string]origin{}, undecoded: map[string]bool{}}
 }
 
 func (l *loader) fail(at origin, path, format string, args ...any) {
@@ -101,7 +107,7 @@ func loadConfigWith(path string, env []string, flags []flagSetting) (Config, err
 // buildConfig builds the configuration from the YAML data of file (none if
 // file is ""), env and flags, and validates it.
 func buildConfig(file string, data []byte, env []string, flags []flagSetting) (Config, error) {
-	l := &loader{cfg: defaultConfig(), origins: map[string]origin{}}
+	l := newLoader()
 	if file != "" {
 		l.decodeYAML(file, data)
 	}
@@ -157,40 +163,106 @@ func (l *loader) validate() {
 			l.problems = append(l.problems, e)
 			continue
 		}
-		l.fail(l.originOf(fe.Path), fe.Path, "%s", fe.Msg)
+		if l.follows(fe.Path) {
+			continue
+		}
+		msg := fe.Msg
+		if fe.Other != "" && l.originOf(fe.Other).line > 0 {
+			msg += fmt.Sprintf(" (line %d)", l.originOf(fe.Other).line)
+		}
+		l.fail(l.originOf(fe.Path), fe.Path, "%s", msg)
 	}
 }
 
-// originOf returns where path was set. A list element set in the file has
-// its own line; a list set as a whole (environment, flag) is named whole.
+// follows reports whether a problem Validate found with path follows from
+// one found while decoding: the value at path did not decode, or path kept
+// its default in a section where something did not (a misspelt key, a list
+// element that is not a mapping).
+func (l *loader) follows(path string) bool {
+	if l.undecoded[path] {
+		return true
+	}
+	parent := parentPath(path)
+	if _, set := l.origins[path]; set || parent == "" {
+		return false
+	}
+	for p := range l.undecoded {
+		if p == parent || strings.HasPrefix(p, parent+".") || strings.HasPrefix(p, parent+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// originOf returns where path was set: where the setting itself was or,
+// when it kept its default or was replaced as part of a whole list
+// (environment, flag), where the nearest setting enclosing it was.
 func (l *loader) originOf(path string) origin {
-	whole, _, isElem := strings.Cut(path, "[")
-	if o, ok := l.origins[whole]; ok && (!isElem || o.line == 0) {
-		return o
+	for p := path; p != ""; p = parentPath(p) {
+		if o, ok := l.origins[p]; ok {
+			return o
+		}
 	}
-	return l.origins[path]
+	return origin{}
 }
 
-// applyEnv applies the KEYHALL_… variables; an unknown one is a problem.
+// parentPath returns the path of the setting enclosing path:
+// "forward_auth.rules[1].host" → "forward_auth.rules[1]" →
+// "forward_auth.rules" → "forward_auth" → "".
+func parentPath(path string) string {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndex(path, "["); i > 0 {
+			return path[:i]
+		}
+	}
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// applyEnv applies the KEYHALL_… variables; an unknown one is a problem,
+// and so is one that names a setting inside a list or map of sections.
 func (l *loader) applyEnv(env []string) {
 	byName := map[string]string{}
 	var names []string
+	lists := map[string]string{} // variable prefix → list or map of sections
 	for _, s := range settingPaths() {
-		byName[envName(s)] = s
-		names = append(names, envName(s))
+		if name, ok := envName(s); ok {
+			byName[name] = s
+			names = append(names, name)
+		} else if c := collectionOf(s); c != "" {
+			name, _ := envName(c)
+			lists[name] = c
+		}
 	}
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, envPrefix) {
 			continue
 		}
-		path, ok := byName[name]
-		if !ok {
-			l.fail(origin{env: name}, "", "unknown setting%s", suggest(name, names))
+		if path, ok := byName[name]; ok {
+			l.set(origin{env: name}, path, value)
 			continue
 		}
-		l.set(origin{env: name}, path, value)
+		if c := within(name, lists); c != "" {
+			l.fail(origin{env: name}, c, "the settings in it have no environment variable; write them in the config file")
+			continue
+		}
+		l.fail(origin{env: name}, "", "unknown setting%s", suggest(name, names))
 	}
+}
+
+// within returns the list or map of sections whose variable prefix name
+// is, or starts: lists maps "KEYHALL_POLICY_GROUPS" to "policy.groups".
+func within(name string, lists map[string]string) string {
+	best := ""
+	for prefix, c := range lists {
+		if (name == prefix || strings.HasPrefix(name, prefix+"_")) && len(c) > len(best) {
+			best = c
+		}
+	}
+	return best
 }
 
 // set sets the leaf setting at path from text (environment or flag).
@@ -209,6 +281,11 @@ func (l *loader) set(at origin, path, text string) {
 			delete(l.origins, p)
 		}
 	}
+	for p := range l.undecoded {
+		if strings.HasPrefix(p, path+"[") {
+			delete(l.undecoded, p)
+		}
+	}
 	l.origins[path] = at
 }
 
@@ -221,6 +298,12 @@ func setFromText(v reflect.Value, text string) error {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(text)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(text))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", text)
+		}
+		v.SetBool(b)
 	case reflect.Int:
 		n, err := strconv.Atoi(strings.TrimSpace(text))
 		if err != nil {
@@ -244,14 +327,35 @@ func setFromText(v reflect.Value, text string) error {
 // envPrefix starts the name of every Keyhall environment variable.
 const envPrefix = "KEYHALL_"
 
-// envName returns the environment variable for a yaml path:
-// "tls.cert_file" → "KEYHALL_TLS_CERT_FILE".
-func envName(path string) string {
-	return envPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+// envName returns the environment variable for a setting's path:
+// "tls.cert_file" → "KEYHALL_TLS_CERT_FILE". A setting inside a list or map
+// of sections (a pattern with "[]" or ".*", see settingPaths) has none:
+// ok is false. Those are written in the config file only.
+func envName(path string) (name string, ok bool) {
+	if collectionOf(path) != "" {
+		return "", false
+	}
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_")), true
 }
 
-// settingPaths lists the yaml paths of every leaf setting of Config, in
-// declaration order, found by reflection over the yaml tags.
+// collectionOf returns the list or map of sections that the setting pattern
+// is inside ("forward_auth.rules[].host" → "forward_auth.rules"), or "".
+func collectionOf(pattern string) string {
+	i := strings.Index(pattern, "[]")
+	if j := strings.Index(pattern, ".*"); j >= 0 && (i < 0 || j < i) {
+		i = j
+	}
+	if i < 0 {
+		return ""
+	}
+	return pattern[:i]
+}
+
+// settingPaths lists the patterns of every leaf setting of Config, in
+// declaration order, found by reflection over the yaml tags. A setting in
+// each element of a list of sections is written with "[]"
+// ("forward_auth.rules[].host"), one in each value of a map of sections
+// with "*" for the key ("policy.groups.*.level").
 func settingPaths() []string {
 	var out []string
 	var walk func(t reflect.Type, prefix string)
@@ -259,21 +363,74 @@ func settingPaths() []string {
 		for i := range t.NumField() {
 			f := t.Field(i)
 			p := prefix + yamlName(f)
-			if isSection(f.Type) {
+			switch {
+			case isSection(f.Type):
 				walk(f.Type, p+".")
-				continue
+			case isSectionList(f.Type):
+				walk(f.Type.Elem(), p+"[].")
+			case isSectionMap(f.Type):
+				walk(f.Type.Elem(), p+".*.")
+			default:
+				out = append(out, p)
 			}
-			out = append(out, p)
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
 	return out
 }
 
+// place is where a value sits in Config: its path as messages name it
+// ("forward_auth.rules[1].host", "policy.groups.rat.level") and its
+// pattern as settingPaths lists it ("forward_auth.rules[].host",
+// "policy.groups.*.level").
+type place struct{ path, pattern string }
+
+// field returns the place of the setting name in the section at p.
+func (p place) field(name string) place {
+	return place{joinKeyPath(p.path, name), joinKeyPath(p.pattern, name)}
+}
+
+// index returns the place of element i of the list at p.
+func (p place) index(i int) place {
+	return place{fmt.Sprintf("%s[%d]", p.path, i), p.pattern + "[]"}
+}
+
+// key returns the place of the value for key in the map at p.
+func (p place) key(key string) place {
+	return place{mapKeyPath(p.path, key), p.pattern + ".*"}
+}
+
+func joinKeyPath(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+// mapKeyPath returns the path of the value for key in the map at prefix:
+// "policy.groups.rat", or policy.groups["a.b"] for a key that would
+// make the path ambiguous (or is empty, or holds invisible characters).
+func mapKeyPath(prefix, key string) string {
+	if q := strconv.Quote(key); key == "" || strings.ContainsAny(key, ".[]*\" ") || q[1:len(q)-1] != key {
+		return prefix + "[" + q + "]"
+	}
+	return prefix + "." + key
+}
+
 // isSection reports whether t is a nested mapping of settings (a struct that
 // is not itself a value read from text, like Duration).
 func isSection(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
+}
+
+// isSectionList reports whether t is a list of sections.
+func isSectionList(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && isSection(t.Elem())
+}
+
+// isSectionMap reports whether t is a map of sections by name.
+func isSectionMap(t reflect.Type) bool {
+	return t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && isSection(t.Elem())
 }
 
 // yamlName returns a field's setting name from its yaml tag.

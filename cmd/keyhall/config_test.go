@@ -2,9 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,20 +118,34 @@ func TestLoadConfigEnv(t *testing.T) {
 }
 
 // TestEnvNamesFromTags pins a few derived names and checks that every
-// setting has one.
+// setting outside lists and maps of sections has one, and those inside none.
 func TestEnvNamesFromTags(t *testing.T) {
 	names := map[string]bool{}
+	var inside []string
 	for _, p := range settingPaths() {
-		names[envName(p)] = true
+		name, ok := envName(p)
+		if !ok {
+			inside = append(inside, p)
+			continue
+		}
+		names[name] = true
 	}
 	for _, want := range []string{"KEYHALL_PUBLIC_URL", "KEYHALL_TLS_CERT_FILE", "KEYHALL_KEYS_ENCRYPTION_KEY_FILE",
-		"KEYHALL_DATABASE_MAX_OPEN_CONNS", "KEYHALL_STORAGE_PASSWORD_FILE", "KEYHALL_SHUTDOWN_TIMEOUT"} {
+		"KEYHALL_DATABASE_MAX_OPEN_CONNS", "KEYHALL_STORAGE_PASSWORD_FILE", "KEYHALL_SHUTDOWN_TIMEOUT",
+		"KEYHALL_SESSION_IDLE_TIMEOUT", "KEYHALL_WEBAUTHN_RP_NAME", "KEYHALL_PASSWORDS_ARGON2_MEMORY_KIB",
+		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN"} {
 		if !names[want] {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
 	}
-	if n := len(names); n != 20 {
-		t.Errorf("%d settings, want 20: a new Config field needs a test here and in keyhall.example.yaml", n)
+	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp",
+		"forward_auth.rules[].host", "forward_auth.rules[].path_prefix", "forward_auth.rules[].groups",
+		"forward_auth.rules[].level"}
+	if !reflect.DeepEqual(inside, wantInside) {
+		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
+	}
+	if n := len(names); n != 28 {
+		t.Errorf("%d settings, want 28: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 
@@ -345,7 +363,9 @@ func TestListenFlag(t *testing.T) {
 }
 
 // TestExampleConfig keeps keyhall.example.yaml in step with Config: it must
-// be valid, set every setting, and hold the defaults.
+// be valid, hold the defaults and set every setting; a setting inside a list
+// or map of sections, empty by default, must be shown in a commented
+// example that is itself valid (see commentedExamples).
 func TestExampleConfig(t *testing.T) {
 	const path = "../../keyhall.example.yaml"
 	cfg, err := loadConfig(path, nil)
@@ -359,19 +379,78 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &loader{cfg: defaultConfig(), origins: map[string]origin{}}
+	l := newLoader()
 	l.decodeYAML(path, data)
+	shown := slices.Collect(maps.Keys(l.origins))
+	examples := commentedExamples(string(data))
+	if len(examples) == 0 {
+		t.Error("the example config has no commented examples")
+	}
+	for i, ex := range examples {
+		// The examples' cookie domain needs a public_url under it.
+		l := newLoader()
+		l.decodeYAML(fmt.Sprintf("example %d", i+1), []byte(ex))
+		l.applyEnv([]string{"KEYHALL_PUBLIC_URL=https://login.stadt.example"})
+		l.validate()
+		if len(l.problems) > 0 {
+			t.Errorf("commented example %d:\n%s\nis invalid: %v", i+1, ex, errors.Join(l.problems...))
+		}
+		shown = slices.AppendSeq(shown, maps.Keys(l.origins))
+	}
 	for _, p := range settingPaths() {
-		if _, ok := l.origins[p]; !ok {
+		if !slices.ContainsFunc(shown, patternRegexp(p).MatchString) {
 			t.Errorf("the example config does not show setting %s", p)
 		}
 	}
 }
 
-// withEmptyLists returns c with nil lists made empty, as "key: []" reads.
+// commentedExamples returns the YAML examples in the comments of an example
+// config: each starts with a line "# NAME:" where NAME is a top-level
+// setting, and goes on while lines start with "#" and two spaces.
+func commentedExamples(config string) []string {
+	top := map[string]bool{}
+	for _, p := range settingPaths() {
+		name, _, _ := strings.Cut(p, ".")
+		top[name] = true
+	}
+	var out, cur []string
+	for line := range strings.Lines(config + "\n") {
+		text, comment := strings.CutPrefix(strings.TrimRight(line, "\n"), "# ")
+		if comment && len(cur) > 0 && strings.HasPrefix(text, " ") {
+			cur = append(cur, text)
+			continue
+		}
+		if len(cur) > 0 {
+			out = append(out, strings.Join(cur, "\n")+"\n")
+			cur = nil
+		}
+		if name, _, isKey := strings.Cut(text, ":"); comment && isKey && top[name] {
+			cur = []string{text}
+		}
+	}
+	return out
+}
+
+// patternRegexp returns a regular expression that matches the paths of a
+// setting pattern: "[]" stands for any index, "*" for any map key.
+func patternRegexp(pattern string) *regexp.Regexp {
+	q := regexp.QuoteMeta(pattern)
+	q = strings.ReplaceAll(q, `\[\]`, `\[[0-9]+\]`)
+	q = strings.ReplaceAll(q, `\.\*`, `(\.[^.\[]+|\["[^"]*"\])`)
+	return regexp.MustCompile("^" + q + "$")
+}
+
+// withEmptyLists returns c with nil lists and maps made empty, as "key: []"
+// and "key: {}" read.
 func withEmptyLists(c Config) Config {
 	if c.TrustedProxies == nil {
 		c.TrustedProxies = []string{}
+	}
+	if c.Policy.Groups == nil {
+		c.Policy.Groups = map[string]GroupPolicy{}
+	}
+	if c.ForwardAuth.Rules == nil {
+		c.ForwardAuth.Rules = []ForwardAuthRule{}
 	}
 	return c
 }

@@ -19,6 +19,9 @@ import (
 type fieldError struct {
 	Path string
 	Msg  string
+	// Other, if set, is the path of another setting the problem is about
+	// (the first of two rules that clash); loadConfig adds its line.
+	Other string
 }
 
 func (e *fieldError) Error() string { return e.Path + ": " + e.Msg }
@@ -73,6 +76,8 @@ func (c Config) Validate() error {
 	c.validateKeys(&v)
 	v.check("admin_group", checkCanonical(c.AdminGroup))
 	v.check("bootstrap_user", checkCanonical(c.BootstrapUser))
+	c.validateSignIn(&v)
+	c.validateForwardAuth(&v)
 	return errors.Join(v.errs...)
 }
 

@@ -50,7 +50,7 @@ func (l *loader) decodeYAML(file string, b []byte) {
 		return
 	}
 	d := &yamlDecoder{l: l, file: file, anchors: map[string]ast.Node{}}
-	d.decode(reflect.ValueOf(&l.cfg).Elem(), body, "")
+	d.decode(reflect.ValueOf(&l.cfg).Elem(), body, place{})
 }
 
 // parseYAML parses b, turning a panic in the parser into an error: bad
@@ -89,6 +89,7 @@ func line(n ast.Node) int {
 
 func (d *yamlDecoder) fail(n ast.Node, path, format string, args ...any) {
 	d.l.fail(origin{file: d.file, line: line(n)}, path, format, args...)
+	d.l.undecoded[path] = true
 }
 
 // resolve looks through anchors, tags and aliases to the value node.
@@ -119,44 +120,52 @@ func (d *yamlDecoder) resolve(n ast.Node) (ast.Node, error) {
 	return nil, errors.New("aliases nest too deep")
 }
 
-// decode sets v, at yaml path, from node n.
-func (d *yamlDecoder) decode(v reflect.Value, n ast.Node, path string) {
-	at := n
+// decode sets v, at place at, from node n.
+func (d *yamlDecoder) decode(v reflect.Value, n ast.Node, at place) {
+	node := n
 	n, err := d.resolve(n)
 	if err != nil {
-		d.fail(at, path, "%v", err)
+		d.fail(node, at.path, "%v", err)
 		return
 	}
 	if _, null := n.(*ast.NullNode); null || n == nil {
 		return // "key:" with nothing keeps the default
 	}
-	d.l.origins[path] = origin{file: d.file, line: line(at)}
+	d.l.origins[at.path] = origin{file: d.file, line: line(node)}
 	switch {
 	case isSection(v.Type()):
-		d.decodeSection(v, n, path)
+		d.decodeSection(v, n, at)
+	case isSectionMap(v.Type()):
+		d.decodeMap(v, n, at)
 	case v.Kind() == reflect.Slice:
-		d.decodeList(v, n, path)
+		d.decodeList(v, n, at)
 	default:
 		if err := setFromNode(v, n); err != nil {
-			d.fail(at, path, "%v", err)
+			d.fail(node, at.path, "%v", err)
 		}
 	}
 }
 
-// decodeSection decodes a mapping into the struct v, reporting unknown keys.
-func (d *yamlDecoder) decodeSection(v reflect.Value, n ast.Node, path string) {
-	var values []*ast.MappingValueNode
+// mappingValues returns the entries of a mapping node.
+func mappingValues(n ast.Node) ([]*ast.MappingValueNode, bool) {
 	switch m := n.(type) {
 	case *ast.MappingNode:
-		values = m.Values
+		return m.Values, true
 	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	default:
+		return []*ast.MappingValueNode{m}, true
+	}
+	return nil, false
+}
+
+// decodeSection decodes a mapping into the struct v, reporting unknown keys.
+func (d *yamlDecoder) decodeSection(v reflect.Value, n ast.Node, at place) {
+	values, ok := mappingValues(n)
+	if !ok {
 		what := "the file"
-		if path != "" {
-			what = path
+		if at.path != "" {
+			what = at.path
 		}
-		d.fail(n, path, "expected a mapping of settings for %s, got %s", what, describe(n))
+		d.fail(n, at.path, "expected a mapping of settings for %s, got %s", what, describe(n))
 		return
 	}
 	seen := map[string]int{}
@@ -164,64 +173,159 @@ func (d *yamlDecoder) decodeSection(v reflect.Value, n ast.Node, path string) {
 		if mv == nil || mv.Key == nil {
 			continue
 		}
-		d.decodeEntry(v, mv, path, seen)
+		d.decodeEntry(v, mv, at, seen)
 	}
 }
 
-// decodeEntry decodes one "key: value" of the mapping at path into v.
-func (d *yamlDecoder) decodeEntry(v reflect.Value, mv *ast.MappingValueNode, path string, seen map[string]int) {
-	if mv.Key.IsMergeKey() {
-		d.fail(mv.Key, path, "merge keys (<<) are not supported; write the settings out")
-		return
-	}
-	key, ok := mv.Key.(*ast.StringNode)
+// decodeEntry decodes one "key: value" of the section at into v.
+func (d *yamlDecoder) decodeEntry(v reflect.Value, mv *ast.MappingValueNode, at place, seen map[string]int) {
+	key, ok := d.key(mv, at, "a setting name")
 	if !ok {
-		d.fail(mv.Key, path, "a setting name must be plain text, not %s", describe(mv.Key))
 		return
 	}
-	full := joinPath(path, key.Value)
-	if first, dup := seen[key.Value]; dup {
-		d.fail(mv.Key, full, "set twice (first on line %d)", first)
+	full := at.field(key)
+	if !d.once(mv, full, key, seen) {
 		return
 	}
-	seen[key.Value] = line(mv.Key)
-	f, ok := fieldByName(v, key.Value)
+	f, ok := fieldByName(v, key)
 	if !ok {
-		d.fail(mv.Key, full, "unknown setting%s", suggest(full, settingPaths()))
+		d.fail(mv.Key, full.path, "unknown setting%s", suggest(full.path, candidatesAt(at)))
 		return
 	}
 	d.decode(f, mv.Value, full)
+	d.keyLine(full, mv)
 }
 
-// decodeList decodes a sequence of text into the []string v.
-func (d *yamlDecoder) decodeList(v reflect.Value, n ast.Node, path string) {
-	seq, ok := n.(*ast.SequenceNode)
+// key returns the text of mv's key in the mapping at, which must be plain
+// text (a number is read as written), or reports why it cannot be a key;
+// what names the key in that report ("a setting name").
+func (d *yamlDecoder) key(mv *ast.MappingValueNode, at place, what string) (string, bool) {
+	if mv.Key.IsMergeKey() {
+		d.fail(mv.Key, at.path, "merge keys (<<) are not supported; write the settings out")
+		return "", false
+	}
+	switch k := mv.Key.(type) {
+	case *ast.StringNode:
+		return k.Value, true
+	case *ast.IntegerNode:
+		return k.GetToken().Value, true // a name of digits
+	}
+	d.fail(mv.Key, at.path, "%s must be plain text, not %s", what, describe(mv.Key))
+	return "", false
+}
+
+// once reports whether the key of mv, at place p, is met for the first
+// time in its mapping; seen holds the line of each key met so far.
+func (d *yamlDecoder) once(mv *ast.MappingValueNode, p place, key string, seen map[string]int) bool {
+	if first, dup := seen[key]; dup {
+		d.fail(mv.Key, p.path, "set twice (first on line %d)", first)
+		return false
+	}
+	seen[key] = line(mv.Key)
+	return true
+}
+
+// keyLine names the line of mv's key as where the setting at was set, if it
+// was set: for a section written below its key, the value starts a line
+// later.
+func (d *yamlDecoder) keyLine(at place, mv *ast.MappingValueNode) {
+	if o, ok := d.l.origins[at.path]; ok && line(mv.Key) > 0 {
+		o.line = line(mv.Key)
+		d.l.origins[at.path] = o
+	}
+}
+
+// decodeMap decodes a mapping of names to sections into the map v, such as
+// policy.groups. Its keys are data (group names), not settings: any name is
+// accepted here, and Validate checks them.
+func (d *yamlDecoder) decodeMap(v reflect.Value, n ast.Node, at place) {
+	values, ok := mappingValues(n)
 	if !ok {
-		d.fail(n, path, "expected a list, got %s", describe(n))
+		d.fail(n, at.path, "expected a mapping of names to settings, got %s", describe(n))
 		return
 	}
-	items := make([]string, 0, len(seq.Values))
-	for i, item := range seq.Values {
-		elem := fmt.Sprintf("%s[%d]", path, i)
-		d.l.origins[elem] = origin{file: d.file, line: line(item)}
-		r, err := d.resolve(item)
-		if err == nil {
-			var s string
-			if s, err = textOf(r); err == nil {
-				items = append(items, s)
-				continue
-			}
+	m := reflect.MakeMapWithSize(v.Type(), len(values))
+	seen := map[string]int{}
+	for _, mv := range values {
+		if mv == nil || mv.Key == nil {
+			continue
 		}
-		d.fail(item, elem, "%v", err)
+		key, ok := d.key(mv, at, "a name")
+		if !ok {
+			continue
+		}
+		elem := at.key(key)
+		if !d.once(mv, elem, key, seen) {
+			continue
+		}
+		e := newElement(v.Type().Elem())
+		d.l.origins[elem.path] = origin{file: d.file, line: line(mv.Key)}
+		d.decode(e, mv.Value, elem)
+		d.keyLine(elem, mv)
+		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), e)
 	}
-	v.Set(reflect.ValueOf(items))
+	v.Set(m)
 }
 
-func joinPath(prefix, name string) string {
-	if prefix == "" {
-		return name
+// decodeList decodes a sequence into the slice v: of text, such as
+// trusted_proxies, or of sections, such as forward_auth.rules.
+func (d *yamlDecoder) decodeList(v reflect.Value, n ast.Node, at place) {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		d.fail(n, at.path, "expected a list, got %s", describe(n))
+		return
 	}
-	return prefix + "." + name
+	list := reflect.MakeSlice(v.Type(), 0, len(seq.Values))
+	for i, item := range seq.Values {
+		elem := at.index(i)
+		d.l.origins[elem.path] = origin{file: d.file, line: line(item)}
+		e := newElement(v.Type().Elem())
+		if isSection(e.Type()) {
+			d.decode(e, item, elem)
+			list = reflect.Append(list, e)
+			continue
+		}
+		r, err := d.resolve(item)
+		if err == nil {
+			err = setFromNode(e, r)
+		}
+		if err != nil { // kept as the zero value, so that the indexes stay the file's
+			d.fail(item, elem.path, "%v", err)
+		}
+		list = reflect.Append(list, e)
+	}
+	v.Set(list)
+}
+
+// candidatesAt returns the setting paths to suggest for an unknown key in
+// the section at: settingPaths, with the list indexes and map keys of at
+// filled in ("forward_auth.rules[1].host").
+func candidatesAt(at place) []string {
+	paths := settingPaths()
+	if at.pattern == at.path {
+		return paths
+	}
+	for i, p := range paths {
+		if rest, ok := strings.CutPrefix(p, at.pattern+"."); ok {
+			paths[i] = at.path + "." + rest
+		}
+	}
+	return paths
+}
+
+// elementDefaults is implemented by the element type of a list or map of
+// sections whose settings have defaults other than the zero value: each
+// element written in the file starts from them, as Config starts from
+// defaultConfig.
+type elementDefaults interface{ setDefaults() }
+
+// newElement returns a new, settable element of type t, with its defaults.
+func newElement(t reflect.Type) reflect.Value {
+	p := reflect.New(t)
+	if d, ok := p.Interface().(elementDefaults); ok {
+		d.setDefaults()
+	}
+	return p.Elem()
 }
 
 // setFromNode sets the leaf v from the scalar n, checking its YAML type.
@@ -240,6 +344,12 @@ func setFromNode(v reflect.Value, n ast.Node) error {
 			return err
 		}
 		v.SetString(s)
+	case reflect.Bool:
+		b, ok := n.(*ast.BoolNode)
+		if !ok {
+			return fmt.Errorf("expected true or false, got %s", describe(n))
+		}
+		v.SetBool(b.Value)
 	case reflect.Int:
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {

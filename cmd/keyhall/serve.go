@@ -41,27 +41,9 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	hs, ln, err := listen(cfg, srv, logger)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
-	if cfg.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("load tls.cert_file and tls.key_file: %w", err)
-		}
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-		ln = tls.NewListener(ln, hs.TLSConfig)
+		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL.String(), "tls", hs.TLSConfig != nil)
 
@@ -86,16 +68,15 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 
 	select {
 	case err := <-served:
-		stop(nil)
-		bg.Wait()
-		return fmt.Errorf("serve http: %w", err)
+		stop(fmt.Errorf("serve http: %w", err))
 	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "grace", time.Duration(cfg.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		logger.Warn("requests still running at the end of the grace period were cut off", "err", err)
+		grace := time.Duration(cfg.ShutdownTimeout)
+		logger.Info("shutting down", "grace", grace)
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			logger.Warn("requests still running at the end of the grace period were cut off", "err", err)
+		}
 	}
 	bg.Wait()
 	if st != nil {
@@ -108,6 +89,37 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 		return cause
 	}
 	return nil
+}
+
+// listen opens the listening socket (with TLS when configured) and the
+// HTTP server that will serve on it.
+func listen(cfg Config, h http.Handler, logger *slog.Logger) (*http.Server, net.Listener, error) {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	var cert tls.Certificate
+	if cfg.TLS.CertFile != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return nil, nil, fmt.Errorf("load tls.cert_file and tls.key_file: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if cfg.TLS.CertFile != "" {
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+			NextProtos: []string{"h2", "http/1.1"}}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	return hs, ln, nil
 }
 
 // openStore opens the database, retrying until it answers or ctx ends, so

@@ -1,0 +1,78 @@
+package authn
+
+import (
+	"context"
+	"time"
+)
+
+// EnrollPending is an enrollment in progress: a person who redeemed an
+// invitation (or, signed in, adds a factor) and is registering factors. Like
+// a pending sign-in, its random 256-bit id lives only in the browser's cookie
+// and the store keeps the SHA-256; every step takes it (single use) and puts
+// a new one with a new id.
+type EnrollPending struct {
+	Hash   PendingHash
+	UserID string
+	// InvitationID is the invitation redeemed, until the first factor
+	// consumed it; "" afterwards (or for a signed-in person).
+	InvitationID string
+	// Ceremony is the go-webauthn SessionData (JSON) while a key
+	// registration is open, else nil.
+	Ceremony []byte
+	// TOTPSealed is the secret of an app being set up, sealed with Seal
+	// under the encryption key (additional data: "enroll-totp:" + UserID),
+	// until a correct code confirms it; else nil.
+	TOTPSealed []byte
+	Factors    int // factors stored during this enrollment
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// ResetReport tells what Reset revoked.
+type ResetReport struct {
+	Keys          int
+	Apps          int
+	RecoveryCodes int
+	Sessions      int
+	CredentialIDs []string // the Credential.ID of each key and app removed
+}
+
+// EnrollStore keeps what enrollment needs beyond Store: the short code of an
+// invitation, enrollments in progress, and the writes that must happen in
+// one transaction with another (consuming an invitation and storing the
+// first factor; an IT reset).
+type EnrollStore interface {
+	// CreateInvitationWithCode stores inv and the hash of its short code,
+	// and voids every open invitation of the same person, in one
+	// transaction with ev. ErrAlreadyExists if the token hash is taken.
+	CreateInvitationWithCode(ctx context.Context, inv Invitation, codeHash TokenHash, ev AuditEvent) error
+	// OpenInvitation returns a person's newest invitation that is neither
+	// used nor voided (expired or not) and the hash of its code (zero for an
+	// invitation without a code, such as the bootstrap one). ErrNotFound if
+	// there is none.
+	OpenInvitation(ctx context.Context, userID string) (Invitation, TokenHash, error)
+
+	// PutEnrollPending stores p. ErrAlreadyExists if its hash is taken.
+	PutEnrollPending(ctx context.Context, p EnrollPending) error
+	// TakeEnrollPending deletes and returns the enrollment, exactly once
+	// under concurrency: ErrNotFound if none (or already taken), ErrExpired
+	// if now is not before ExpiresAt (it is deleted too).
+	TakeEnrollPending(ctx context.Context, h PendingHash, now time.Time) (EnrollPending, error)
+
+	// EnrollFirstCredential marks the invitation used at now and stores c,
+	// in one transaction with ev: of concurrent calls on one invitation at
+	// most one succeeds. The invitation must belong to c.UserID. ErrUsed if
+	// it was used or voided, ErrExpired if now is not before its expiry,
+	// ErrNotFound if there is none (or it is another person's),
+	// ErrAlreadyExists if c's ID or WebAuthnID is taken; then nothing is
+	// stored.
+	EnrollFirstCredential(ctx context.Context, invitationID string, now time.Time, c Credential, ev AuditEvent) error
+	// DeleteCredential removes one credential of a person with ev.
+	// ErrNotFound if the person has no credential with that ID.
+	DeleteCredential(ctx context.Context, userID, credentialID string, ev AuditEvent) error
+	// ResetUser removes every key, app and recovery code of a person,
+	// revokes her sessions at at, and stores inv with codeHash (voiding her
+	// open invitations), in one transaction with ev, to whose Details it
+	// adds what was revoked. ErrNotFound if the person does not exist.
+	ResetUser(ctx context.Context, userID string, at time.Time, inv Invitation, codeHash TokenHash, ev AuditEvent) (ResetReport, error)
+}

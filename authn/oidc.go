@@ -1,0 +1,166 @@
+package authn
+
+import (
+	"context"
+	"time"
+)
+
+// OIDCSigningKey is the one key every Keyhall process signs ID tokens and
+// logout tokens with (ES256). Its private part is sealed (Seal) under the
+// installation's encryption key, with the key's ID as additional data, so a
+// copy of the database holds no usable signing key.
+type OIDCSigningKey struct {
+	ID            string // the JWK "kid"
+	Algorithm     string // "ES256"
+	PublicKey     []byte // PKIX, DER
+	PrivateSealed []byte // SEC 1 EC private key, DER, sealed
+	CreatedAt     time.Time
+}
+
+// OIDCAuthRequest is an OpenID Connect authorization request (OIDC Core
+// §3.1.2.1) from the moment a tool sends the browser to Keyhall until its
+// code is redeemed. Only the hashes of the browser binding and the code are
+// stored.
+type OIDCAuthRequest struct {
+	ID                  string // random (NewID); it travels in URLs, so it is no secret
+	ClientID            string
+	RedirectURI         string
+	Scopes              []string
+	State               string
+	Nonce               string
+	ResponseMode        string
+	CodeChallenge       string // RFC 7636 §4.2, always S256
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              time.Duration // -1: none asked for
+	ACRValues           []string
+	LoginHint           string
+	// Binding is the SHA-256 of the random value in the browser cookie set
+	// when the request began: only that browser may complete it.
+	Binding   [32]byte
+	CreatedAt time.Time
+	ExpiresAt time.Time // the person has until then to sign in
+
+	// Set once by CompleteOIDCAuthRequest.
+	UserID   string
+	AMR      []string
+	ACR      string
+	AuthTime time.Time
+	Session  SessionHash // the session that signed in (back-channel logout)
+	DoneAt   time.Time   // zero while the person has not signed in
+
+	// Set by SetOIDCCode and RedeemOIDCCode.
+	CodeHash      TokenHash
+	CodeExpiresAt time.Time
+	CodeUsedAt    time.Time
+}
+
+// Done reports whether the person signed in for the request.
+func (r OIDCAuthRequest) Done() bool { return !r.DoneAt.IsZero() }
+
+// OIDCSignIn is how a person signed in for an authorization request.
+type OIDCSignIn struct {
+	UserID   string
+	AMR      []string
+	ACR      string
+	AuthTime time.Time
+	Session  SessionHash
+}
+
+// OIDCTokenKind tells an access token from a refresh token.
+type OIDCTokenKind string
+
+const (
+	OIDCAccessToken  OIDCTokenKind = "access"
+	OIDCRefreshToken OIDCTokenKind = "refresh"
+)
+
+// OIDCToken is an access or refresh token Keyhall issued. Tokens issued
+// from one authorization code, and from refreshing them, share a GrantID:
+// the family that is revoked together when a code or a refresh token is
+// replayed (RFC 9700 §2.2.2, §4.14.2).
+type OIDCToken struct {
+	ID        string // random (NewID)
+	Kind      OIDCTokenKind
+	Hash      TokenHash // refresh tokens: SHA-256 of the token; zero for access tokens
+	GrantID   string    // the authorization request the family began with
+	ClientID  string
+	UserID    string
+	Session   SessionHash
+	Scopes    []string
+	AMR       []string
+	ACR       string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // refresh tokens: when it was exchanged (rotated)
+	RevokedAt time.Time
+}
+
+// Usable reports whether the token may be honoured at now.
+func (t OIDCToken) Usable(now time.Time) bool {
+	return t.RevokedAt.IsZero() && t.UsedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+// OIDCGrantRef names a client that holds tokens for a person's session:
+// whom to tell, by back-channel logout, that the session ended.
+type OIDCGrantRef struct {
+	ClientID string
+	UserID   string
+	Session  SessionHash
+}
+
+// OIDCStore keeps the state of the OpenID Connect provider. It is composed
+// into Store; a Store that implements it is asserted to it.
+type OIDCStore interface {
+	// EnsureOIDCSigningKey stores k if no signing key exists and returns
+	// the stored key: k, or the one another process stored first. Of many
+	// concurrent calls, also from several processes, all return the same key.
+	EnsureOIDCSigningKey(ctx context.Context, k OIDCSigningKey) (OIDCSigningKey, error)
+
+	// CreateOIDCAuthRequest stores r. ErrAlreadyExists if its ID is taken.
+	CreateOIDCAuthRequest(ctx context.Context, r OIDCAuthRequest) error
+	// GetOIDCAuthRequest returns the request, whatever its state.
+	GetOIDCAuthRequest(ctx context.Context, id string) (OIDCAuthRequest, error)
+	// CompleteOIDCAuthRequest records the sign-in, exactly once: ErrUsed if
+	// the request was completed before, ErrExpired if now is not before its
+	// ExpiresAt, ErrNotFound if there is none.
+	CompleteOIDCAuthRequest(ctx context.Context, id string, in OIDCSignIn, now time.Time) error
+	// SetOIDCCode attaches the hash of the authorization code to a completed
+	// request, exactly once: ErrUsed if it has a code already, ErrNotFound if
+	// there is no completed request with that ID.
+	SetOIDCCode(ctx context.Context, id string, h TokenHash, expires time.Time) error
+	// RedeemOIDCCode marks the code used and returns its request, exactly
+	// once under concurrency. A code used before gets ErrUsed, and every
+	// token issued from it is revoked in the same transaction (RFC 6749
+	// §4.1.2). ErrExpired if now is not before the code's expiry (the code
+	// is used up too), ErrNotFound if no request has that code.
+	RedeemOIDCCode(ctx context.Context, h TokenHash, now time.Time) (OIDCAuthRequest, error)
+
+	// CreateOIDCTokens stores tokens in one transaction.
+	CreateOIDCTokens(ctx context.Context, tokens ...OIDCToken) error
+	// GetOIDCToken returns a token by ID, whatever its state.
+	GetOIDCToken(ctx context.Context, id string) (OIDCToken, error)
+	// GetOIDCRefreshToken returns a refresh token by hash, whatever its state.
+	GetOIDCRefreshToken(ctx context.Context, h TokenHash) (OIDCToken, error)
+	// RotateOIDCRefreshToken marks the refresh token with hash old used and
+	// stores next, in one transaction, exactly once under concurrency. A
+	// token used before gets ErrUsed, and its whole family (GrantID) is
+	// revoked, committed (RFC 9700 §4.14.2). A revoked one gets ErrNotFound,
+	// an expired one ErrExpired; nothing is stored then.
+	RotateOIDCRefreshToken(ctx context.Context, old TokenHash, now time.Time, next ...OIDCToken) error
+	// RevokeOIDCToken revokes one token (and, for a refresh token, its whole
+	// family). ErrNotFound if there is none.
+	RevokeOIDCToken(ctx context.Context, id string, at time.Time) error
+	// RevokeOIDCGrant revokes every token of a family and returns how many.
+	RevokeOIDCGrant(ctx context.Context, grantID string, at time.Time) (int, error)
+	// RevokeOIDCSessionTokens revokes the tokens issued through a session
+	// and returns the clients that hold (or held) tokens for it.
+	RevokeOIDCSessionTokens(ctx context.Context, h SessionHash, at time.Time) ([]OIDCGrantRef, error)
+	// RevokeOIDCUserTokens revokes every token of a person and returns the
+	// clients and sessions concerned.
+	RevokeOIDCUserTokens(ctx context.Context, userID string, at time.Time) ([]OIDCGrantRef, error)
+	// DeleteOIDCBefore removes authorization requests and tokens that
+	// expired before t, and returns how many.
+	DeleteOIDCBefore(ctx context.Context, t time.Time) (int, error)
+}

@@ -1,0 +1,195 @@
+package authn
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+)
+
+// PendingLifetime is how long a step of a sign-in may take.
+const PendingLifetime = 5 * time.Minute
+
+// DefaultSessionMax is the absolute session lifetime when none is configured.
+const DefaultSessionMax = 12 * time.Hour
+
+// ClientInfo describes the browser a step comes from, for throttling per
+// address and for the session record.
+type ClientInfo struct{ Addr, UserAgent string }
+
+// SignInConfig configures NewSignIn.
+type SignInConfig struct {
+	Store         Store
+	RPID          string           // host of public_url
+	RPOrigin      string           // scheme://host[:port] of public_url
+	RPName        string           // "Keyhall"
+	Directory     PasswordVerifier // for people with Source==SourceDirectory; nil = none configured
+	Argon2        Argon2Params     // for local passwords; zero = defaults (m=19456 KiB, t=2, p=1: OWASP)
+	MaxHashing    int              // concurrent argon2id hashes; 0 = 2*GOMAXPROCS
+	EncryptionKey [32]byte         // seals TOTP secrets
+	FakeIDKey     []byte           // HMAC key for fake credential ids of unknown usernames
+	Policy        Policy
+	SessionMax    time.Duration // absolute session lifetime; 0 = 12h
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Policy is the sign-in policy per group.
+type Policy struct {
+	Groups map[string]GroupPolicy // by canonical group name
+}
+
+// GroupPolicy is what a group asks of its members' sign-ins. A person in
+// several groups gets the strictest of each.
+type GroupPolicy struct {
+	Level            Level // the lowest level a member may sign in with
+	UserVerification bool  // the key must verify the person (PIN/biometric)
+	AllowTOTP        bool  // may use an app at all; default true when no policy
+}
+
+// PasswordVerifier checks a directory person's password (LDAP bind).
+// It returns ErrWrongPassword when the password is wrong.
+type PasswordVerifier interface {
+	VerifyPassword(ctx context.Context, u User, password string) error
+}
+
+// SignIn runs the sign-in flow (see the package documentation). It is safe
+// for concurrent use and keeps no state of its own: every step is in the
+// Store, so a sign-in may begin on one process and finish on another.
+type SignIn struct {
+	store      Store
+	wa         *webauthn.WebAuthn
+	hasher     *hasher
+	directory  PasswordVerifier
+	sealKey    [32]byte
+	fakeKey    []byte
+	policy     Policy
+	sessionMax time.Duration
+	log        *slog.Logger
+	now        func() time.Time
+	dummyPHC   string // hashed with the configured parameters, checked when a person has no password
+}
+
+// NewSignIn checks cfg and returns a SignIn.
+func NewSignIn(cfg SignInConfig) (*SignIn, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("no store"))
+	}
+	if len(cfg.FakeIDKey) < 16 {
+		errs = append(errs, errors.New("the fake credential id key must have at least 16 bytes"))
+	}
+	if cfg.EncryptionKey == [32]byte{} {
+		errs = append(errs, errors.New("the encryption key is all zeros"))
+	}
+	if err := cfg.Argon2.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for name, gp := range cfg.Policy.Groups {
+		if !gp.Level.Valid() {
+			errs = append(errs, fmt.Errorf("group %s: unknown level %q (want mfa, phr or phrh)", name, gp.Level))
+		}
+	}
+	rpName := cfg.RPName
+	if rpName == "" {
+		rpName = "Keyhall"
+	}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:          cfg.RPID,
+		RPDisplayName: rpName,
+		RPOrigins:     []string{cfg.RPOrigin},
+		// The pending sign-in's ExpiresAt is the server-side limit.
+		Timeouts: webauthn.TimeoutsConfig{Login: webauthn.TimeoutConfig{Timeout: PendingLifetime, TimeoutUVD: PendingLifetime}},
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("webauthn: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configure sign-in: %w", err)
+	}
+	s := &SignIn{
+		store: cfg.Store, wa: wa, directory: cfg.Directory, sealKey: cfg.EncryptionKey,
+		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
+	}
+	n := cfg.MaxHashing
+	if n <= 0 {
+		n = 2 * runtime.GOMAXPROCS(0)
+	}
+	s.hasher = newHasher(n, cfg.Argon2)
+	if s.sessionMax <= 0 {
+		s.sessionMax = DefaultSessionMax
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.dummyPHC, err = HashPassword("keyhall dummy password", cfg.Argon2); err != nil {
+		return nil, fmt.Errorf("configure sign-in: %w", err)
+	}
+	return s, nil
+}
+
+// Reason tells why a step failed, so that web can say what to do next.
+type Reason string
+
+const (
+	ReasonExpired       Reason = "expired"        // pending missing/expired: start again
+	ReasonWrongCode     Reason = "wrong_code"     // app or recovery code wrong
+	ReasonCodeReused    Reason = "code_reused"    // the app code's time step was used before
+	ReasonKeyRefused    Reason = "key_refused"    // unknown/foreign key, bad signature, replay, BE mismatch
+	ReasonKeyCloned     Reason = "key_cloned"     // the key's sign count went backwards: it is flagged
+	ReasonUVRequired    Reason = "uv_required"    // the key must verify the person (PIN/biometric)
+	ReasonWrongPassword Reason = "wrong_password" // password wrong (or none can be checked)
+	ReasonThrottled     Reason = "throttled"      // too many tries: RetryAfter set
+	ReasonPolicy        Reason = "policy"         // the person's group needs a stronger factor
+	ReasonDisabled      Reason = "disabled"       // the account is disabled
+)
+
+// SignInError is a refused step. Match it with errors.As. Err is the cause,
+// for the log only: never show it to the person.
+type SignInError struct {
+	Reason     Reason
+	RetryAfter time.Duration // with ReasonThrottled: the longest wait that may be needed
+	Err        error
+}
+
+func (e *SignInError) Error() string {
+	if e.Err == nil {
+		return "sign in: " + string(e.Reason)
+	}
+	return "sign in: " + string(e.Reason) + ": " + e.Err.Error()
+}
+
+func (e *SignInError) Unwrap() error { return e.Err }
+
+func refuse(r Reason, format string, args ...any) *SignInError {
+	return &SignInError{Reason: r, Err: fmt.Errorf(format, args...)}
+}
+
+// Progress is what a step leads to.
+type Progress struct {
+	Next      Step
+	PendingID []byte  // the new id for the login cookie (Next != StepDone)
+	Session   Session // when Next == StepDone
+	SessionID []byte  // the new session id for the session cookie (Next == StepDone)
+	User      User    // when Next == StepDone
+	Username  string  // for display on the next page
+	// Which alternatives the page may offer: for an unknown username all
+	// are true, as for a person who has every kind (no enumeration).
+	HasTOTP, HasKey, HasRecovery bool
+	ReturnTo                     string
+}
+
+// newID returns a random 256-bit id.
+func newID() []byte {
+	id := make([]byte, 32)
+	rand.Read(id) // never fails (crypto/rand, Go ≥ 1.24)
+	return id
+}

@@ -1,0 +1,185 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+// dummySecret stands in for an app's secret where a person has none, so the
+// work done does not tell.
+var dummySecret = make([]byte, 20)
+
+// throttled counts one try under keys, before anything is compared. While
+// any counter is over its limit it returns the refusal, for right and wrong
+// answers alike (the caller must not compare).
+func (s *SignIn) throttled(ctx context.Context, keys []hitKey) (*SignInError, error) {
+	wait, err := s.hitThrottle(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if wait > 0 {
+		return &SignInError{Reason: ReasonThrottled, RetryAfter: wait, Err: errors.New("too many tries")}, nil
+	}
+	return nil, nil
+}
+
+// VerifyTOTP checks a code from the person's authenticator app (RFC 6238:
+// SHA-1, 6 digits, 30-second steps, one step of drift either way). A time
+// step at or below the last one accepted is refused (RFC 6238 §5.2: "the
+// verifier MUST NOT accept the second attempt of the OTP"), in the store's
+// one conditional update, so also when two processes race. Tries are
+// counted per account and address before the code is compared.
+func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
+	p, err := s.takeFor(ctx, pendingID, StepTOTP)
+	if err != nil {
+		return Progress{}, err
+	}
+	keys := throttleKeys(throttle2FA, p.Username, c.Addr)
+	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
+		return s.failStep(ctx, p, errors.Join(asErr(se), err))
+	}
+	cred, step, err := s.matchApp(ctx, p, code)
+	if err != nil {
+		return s.failStep(ctx, p, err)
+	}
+	user, err := s.store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return Progress{}, fmt.Errorf("verify app code: %w", err)
+	}
+	pol, err := s.policyFor(ctx, user.ID)
+	if err != nil {
+		return Progress{}, fmt.Errorf("verify app code: %w", err)
+	}
+	if !pol.allowTOTP || !LevelMFA.Meets(pol.level) {
+		s.undo(ctx, keys)
+		return s.retry(ctx, p, refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP))
+	}
+	err = s.store.AcceptTOTPStep(ctx, cred.ID, step, s.now())
+	switch {
+	case errors.Is(err, ErrNotForward):
+		return s.retry(ctx, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
+	case err != nil:
+		return Progress{}, fmt.Errorf("verify app code: %w", err)
+	}
+	s.undo(ctx, keys)
+	if user.Status != StatusActive {
+		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+	}
+	p.AMR, p.Next = []string{"otp"}, StepPassword
+	return s.put(ctx, p, alternatives{known: true})
+}
+
+// asErr turns a nil *SignInError into a nil error.
+func asErr(se *SignInError) error {
+	if se == nil {
+		return nil
+	}
+	return se
+}
+
+// undo takes back the tries of a right answer; a failure only makes the
+// count stricter, so it is logged, not returned.
+func (s *SignIn) undo(ctx context.Context, keys []hitKey) {
+	if err := s.undoThrottle(ctx, keys); err != nil {
+		s.log.Warn("could not take back a right answer's try", "err", err)
+	}
+}
+
+// matchApp finds the app of the person whose code for a step within the
+// drift window is code, and that step. An unknown person's code is checked
+// against a dummy secret, for the same work; it never matches.
+func (s *SignIn) matchApp(ctx context.Context, p Pending, code string) (Credential, int64, error) {
+	digits, ok := parseTOTPCode(code)
+	if !ok {
+		return Credential{}, 0, refuse(ReasonWrongCode, "not a %d-digit code", TOTPDigits)
+	}
+	creds, err := s.store.ListCredentials(ctx, p.UserID)
+	if err != nil {
+		return Credential{}, 0, fmt.Errorf("load apps: %w", err)
+	}
+	now := s.now()
+	checked := false
+	for _, cr := range creds {
+		if cr.Kind != KindTOTP {
+			continue
+		}
+		checked = true
+		secret, err := Open(s.sealKey, cr.SecretSealed, []byte(cr.ID))
+		if err != nil {
+			s.log.Error("cannot open an app's secret (wrong encryption key?)", "credential", cr.ID, "err", err)
+			continue
+		}
+		step, ok, err := matchTOTP(secret, digits, now)
+		if err != nil {
+			return Credential{}, 0, err
+		}
+		if ok {
+			return cr, step, nil
+		}
+	}
+	if !checked {
+		if _, _, err := matchTOTP(dummySecret, digits, now); err != nil {
+			return Credential{}, 0, err
+		}
+	}
+	return Credential{}, 0, refuse(ReasonWrongCode, "no app of %q has this code now", p.Username)
+}
+
+// NormalizeRecoveryCode returns the form of a recovery code that is hashed:
+// letters and digits only, lower case, so "ABCD-efgh 1234" and
+// "abcdefgh1234" are one code.
+func NormalizeRecoveryCode(code string) string {
+	var b strings.Builder
+	for _, r := range code {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// HashRecoveryCode returns the hash under which a recovery code is stored:
+// SHA-256 of its normal form. Recovery codes carry at least 80 random bits,
+// so a fast hash suffices; their tries are throttled like app codes.
+func HashRecoveryCode(code string) TokenHash { return HashToken(NormalizeRecoveryCode(code)) }
+
+// VerifyRecoveryCode uses one of the person's recovery codes, once. It is a
+// possession factor: the password follows, and the session is RecoveryOnly
+// (it may only enroll a new factor and never meets a phishing-resistant
+// policy). Its use is audited.
+func (s *SignIn) VerifyRecoveryCode(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
+	p, err := s.takeFor(ctx, pendingID, StepRecovery)
+	if err != nil {
+		return Progress{}, err
+	}
+	keys := throttleKeys(throttle2FA, p.Username, c.Addr)
+	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
+		return s.failStep(ctx, p, errors.Join(asErr(se), err))
+	}
+	now := s.now()
+	ev := AuditEvent{Time: now, Actor: "user:" + p.UserID, Action: "recovery_code.use", Subject: "user:" + p.UserID, ClientAddr: c.Addr}
+	norm := NormalizeRecoveryCode(code)
+	if len(norm) > 256 {
+		norm = "" // no code is that long, and "" never matches one
+	}
+	err = s.store.UseRecoveryCode(ctx, p.UserID, HashToken(norm), now, ev)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return s.retry(ctx, p, refuse(ReasonWrongCode, "no unused recovery code of %q matches", p.Username))
+	case err != nil:
+		return Progress{}, fmt.Errorf("use recovery code: %w", err)
+	}
+	s.undo(ctx, keys)
+	user, err := s.store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return Progress{}, fmt.Errorf("use recovery code: %w", err)
+	}
+	if user.Status != StatusActive {
+		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+	}
+	p.AMR, p.Next, p.RecoveryOnly = []string{"otp"}, StepPassword, true
+	return s.put(ctx, p, alternatives{known: true})
+}

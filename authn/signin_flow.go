@@ -1,0 +1,243 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxUnknownName bounds what is kept of a username that cannot be
+// canonical (it names nobody, but the flow must look the same).
+const maxUnknownName = 4 * MaxNameLength
+
+// Start begins a sign-in for username. An unknown username gets the same
+// Progress as a person with a security key (Next is StepKey, every
+// alternative offered), after comparable work, so the answer does not tell
+// whether the name exists. A disabled person is told only after a correct
+// possession factor.
+func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientInfo) (Progress, error) {
+	name, err := CanonicalName(username)
+	if err != nil {
+		name = strings.ToValidUTF8(strings.TrimSpace(username), "")
+		for len(name) > maxUnknownName {
+			_, n := utf8.DecodeLastRuneInString(name)
+			name = name[:len(name)-n]
+		}
+	}
+	p := Pending{Username: name, Next: StepKey, ReturnTo: returnTo}
+	if err == nil {
+		u, err := s.store.GetUserByUsername(ctx, name)
+		switch {
+		case err == nil:
+			p.UserID = u.ID
+		case !errors.Is(err, ErrNotFound):
+			return Progress{}, fmt.Errorf("start sign-in: %w", err)
+		}
+	}
+	alt, err := s.alternatives(ctx, p.UserID, nil)
+	if err != nil {
+		return Progress{}, fmt.Errorf("start sign-in: %w", err)
+	}
+	if p.UserID != "" {
+		p.Next = alt.first()
+	}
+	return s.put(ctx, p, alt)
+}
+
+// SwitchTo moves a pending sign-in that has no factor yet to another
+// possession factor (StepKey, StepTOTP or StepRecovery).
+func (s *SignIn) SwitchTo(ctx context.Context, pendingID []byte, next Step) (Progress, error) {
+	if next != StepKey && next != StepTOTP && next != StepRecovery {
+		return Progress{}, fmt.Errorf("switch sign-in to %q: not a possession factor", next)
+	}
+	p, err := s.take(ctx, pendingID)
+	if err != nil {
+		return Progress{}, err
+	}
+	if len(p.AMR) > 0 {
+		return s.retry(ctx, p, refuse(ReasonPolicy, "switch to %s after %v", next, p.AMR))
+	}
+	p.Next, p.Ceremony = next, nil
+	return s.put(ctx, p, alternatives{})
+}
+
+// Restart returns the Progress for the step of a pending sign-in without
+// changing it, for re-rendering a page: it takes the pending sign-in and
+// puts it back as it was, under the same id and with the same expiry.
+func (s *SignIn) Restart(ctx context.Context, pendingID []byte) (Progress, error) {
+	p, err := s.take(ctx, pendingID)
+	if err != nil {
+		return Progress{}, err
+	}
+	if err := s.store.PutPending(ctx, p); err != nil {
+		return Progress{}, fmt.Errorf("restart sign-in: %w", err)
+	}
+	return s.progress(ctx, p, pendingID, alternatives{})
+}
+
+// take takes the pending sign-in with id from the store: ReasonExpired when
+// there is none (never begun, taken before, or timed out).
+func (s *SignIn) take(ctx context.Context, pendingID []byte) (Pending, error) {
+	if len(pendingID) != 32 {
+		return Pending{}, refuse(ReasonExpired, "pending id of %d bytes", len(pendingID))
+	}
+	p, err := s.store.TakePending(ctx, HashPendingID(pendingID), s.now())
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
+		return Pending{}, &SignInError{Reason: ReasonExpired, Err: err}
+	case err != nil:
+		return Pending{}, fmt.Errorf("take pending sign-in: %w", err)
+	}
+	return p, nil
+}
+
+// takeFor takes the pending sign-in for step want. A possession step may be
+// taken while no factor is done yet, whatever step was next (the person
+// chose another factor on the page); the password only after a possession
+// factor. Anything else is out of order and ends the sign-in.
+func (s *SignIn) takeFor(ctx context.Context, pendingID []byte, want Step) (Pending, error) {
+	p, err := s.take(ctx, pendingID)
+	if err != nil {
+		return Pending{}, err
+	}
+	switch {
+	case p.Next == want && (want != StepPassword || len(p.AMR) > 0):
+	case want != StepPassword && len(p.AMR) == 0 && p.Next != StepPassword:
+		p.Next = want
+	default:
+		return Pending{}, refuse(ReasonExpired, "step %s out of order: waiting for %s after %v", want, p.Next, p.AMR)
+	}
+	return p, nil
+}
+
+// put stores p under a new id with a new expiry and returns its Progress.
+func (s *SignIn) put(ctx context.Context, p Pending, alt alternatives) (Progress, error) {
+	id := newID()
+	now := s.now()
+	p.Hash = HashPendingID(id)
+	p.CreatedAt, p.ExpiresAt = now, now.Add(PendingLifetime)
+	if err := s.store.PutPending(ctx, p); err != nil {
+		return Progress{}, fmt.Errorf("store pending sign-in: %w", err)
+	}
+	return s.progress(ctx, p, id, alt)
+}
+
+// retry puts p back for the same step under a new id, so the person can try
+// again, and returns its Progress with the refusal e.
+func (s *SignIn) retry(ctx context.Context, p Pending, e *SignInError) (Progress, error) {
+	p.Ceremony = nil // a challenge is single use
+	prog, err := s.put(ctx, p, alternatives{})
+	if err != nil {
+		return Progress{}, err
+	}
+	return prog, e
+}
+
+// alternatives are the factors a person can use.
+type alternatives struct {
+	known               bool // loaded (or unknown user: all true)
+	key, totp, recovery bool
+}
+
+// first is the strongest factor a person has.
+func (a alternatives) first() Step {
+	switch {
+	case a.key:
+		return StepKey
+	case a.totp:
+		return StepTOTP
+	case a.recovery:
+		return StepRecovery
+	}
+	return StepKey
+}
+
+// alternatives loads which factors the person has (creds, if not nil, are
+// hers already loaded). An unknown person (userID "") has all, after the
+// same reads.
+func (s *SignIn) alternatives(ctx context.Context, userID string, creds []Credential) (alternatives, error) {
+	var err error
+	if creds == nil {
+		if creds, err = s.store.ListCredentials(ctx, userID); err != nil {
+			return alternatives{}, err
+		}
+	}
+	n, err := s.store.CountRecoveryCodes(ctx, userID)
+	if err != nil {
+		return alternatives{}, err
+	}
+	if userID == "" {
+		return alternatives{known: true, key: true, totp: true, recovery: true}, nil
+	}
+	a := alternatives{known: true, recovery: n > 0}
+	for _, c := range creds {
+		a.key = a.key || (c.Kind == KindWebAuthn && !c.Cloned)
+		a.totp = a.totp || c.Kind == KindTOTP
+	}
+	return a, nil
+}
+
+// progress describes pending sign-in p, stored under id.
+func (s *SignIn) progress(ctx context.Context, p Pending, id []byte, alt alternatives) (Progress, error) {
+	if !alt.known {
+		var err error
+		if alt, err = s.alternatives(ctx, p.UserID, nil); err != nil {
+			return Progress{}, fmt.Errorf("load factors: %w", err)
+		}
+	}
+	return Progress{
+		Next: p.Next, PendingID: id, Username: p.Username, ReturnTo: p.ReturnTo,
+		HasKey: alt.key, HasTOTP: alt.totp, HasRecovery: alt.recovery,
+	}, nil
+}
+
+// effectivePolicy is what a person's groups ask, the strictest of each.
+type effectivePolicy struct {
+	level     Level
+	uv        bool
+	allowTOTP bool
+}
+
+// policyFor combines the policies of userID's groups.
+func (s *SignIn) policyFor(ctx context.Context, userID string) (effectivePolicy, error) {
+	ep := effectivePolicy{allowTOTP: true}
+	if len(s.policy.Groups) == 0 {
+		return ep, nil
+	}
+	groups, err := s.store.UserGroups(ctx, userID)
+	if err != nil {
+		return ep, fmt.Errorf("load groups: %w", err)
+	}
+	for _, g := range groups {
+		gp, ok := s.policy.Groups[g.Name]
+		if !ok {
+			continue
+		}
+		if gp.Level.rank() > ep.level.rank() {
+			ep.level = gp.Level
+		}
+		ep.uv = ep.uv || gp.UserVerification
+		ep.allowTOTP = ep.allowTOTP && gp.AllowTOTP
+	}
+	return ep, nil
+}
+
+// amrACR returns the RFC 8176 methods of a sign-in with the factors done
+// ("mfa" added for two or more) and its level: phrh with a hardware key,
+// phr with a synced passkey, else mfa.
+func amrACR(factors []string) ([]string, Level) {
+	amr := slices.Clone(factors)
+	if len(amr) >= 2 {
+		amr = append(amr, "mfa")
+	}
+	switch {
+	case slices.Contains(amr, "hwk"):
+		return amr, LevelPhrh
+	case slices.Contains(amr, "swk"):
+		return amr, LevelPhr
+	}
+	return amr, LevelMFA
+}

@@ -1,0 +1,125 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// errNoDirectory is the logged cause when a directory person's password
+// cannot be checked.
+var errNoDirectory = errors.New("no directory is configured to check the password of a directory person")
+
+// VerifyPassword checks the password, which is asked only after a
+// possession factor (so nobody can guess passwords, or run up the
+// directory's lockout counter, without the key or app in hand). Directory
+// people are checked by the Directory; local people against their argon2id
+// hash, which is replaced when the configured parameters changed. Tries are
+// counted per account and address before the check.
+func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password string, c ClientInfo) (Progress, error) {
+	p, err := s.takeFor(ctx, pendingID, StepPassword)
+	if err != nil {
+		return Progress{}, err
+	}
+	keys := throttleKeys(throttlePwd, p.Username, c.Addr)
+	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
+		return s.failStep(ctx, p, errors.Join(asErr(se), err))
+	}
+	user, err := s.store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return Progress{}, fmt.Errorf("verify password: %w", err)
+	}
+	if err := s.checkPassword(ctx, user, password); err != nil {
+		return s.failStep(ctx, p, err)
+	}
+	s.undo(ctx, keys)
+	if user.Status != StatusActive {
+		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+	}
+	p.AMR = append(p.AMR, "pwd")
+	return s.complete(ctx, p, user, c)
+}
+
+// checkPassword returns nil for the right password, a ReasonWrongPassword
+// refusal for a wrong one, or a storage error.
+func (s *SignIn) checkPassword(ctx context.Context, u User, pw string) error {
+	if len(pw) > MaxPasswordBytes {
+		return refuse(ReasonWrongPassword, "password of %d bytes", len(pw))
+	}
+	if u.Source == SourceDirectory {
+		if s.directory == nil {
+			s.log.Error("cannot check a password", "user", u.ID, "err", errNoDirectory)
+			return &SignInError{Reason: ReasonWrongPassword, Err: errNoDirectory}
+		}
+		err := s.directory.VerifyPassword(ctx, u, pw)
+		switch {
+		case errors.Is(err, ErrWrongPassword):
+			return &SignInError{Reason: ReasonWrongPassword, Err: err}
+		case err != nil:
+			return fmt.Errorf("check directory password: %w", err)
+		}
+		return nil
+	}
+	stored, err := s.store.GetPasswordHash(ctx, u.ID)
+	missing := errors.Is(err, ErrNotFound)
+	switch {
+	case missing:
+		stored = s.dummyPHC // the same work as for a real hash
+	case err != nil:
+		return fmt.Errorf("load password hash: %w", err)
+	}
+	match, rehash, err := s.hasher.check(ctx, stored, pw)
+	switch {
+	case err != nil && ctx.Err() != nil: // gave up waiting for a slot
+		return err
+	case err != nil:
+		s.log.Error("stored password hash is damaged", "user", u.ID, "err", err)
+		return &SignInError{Reason: ReasonWrongPassword, Err: err}
+	case missing || !match:
+		return refuse(ReasonWrongPassword, "password of %s does not match (has one: %t)", u.ID, !missing)
+	case rehash:
+		s.rehash(ctx, u, pw)
+	}
+	return nil
+}
+
+// rehash replaces a password hash made with other parameters. A failure
+// leaves the old hash, which still works, so it is only logged.
+func (s *SignIn) rehash(ctx context.Context, u User, pw string) {
+	phc, err := s.hasher.hash(ctx, pw)
+	if err == nil {
+		ev := AuditEvent{Time: s.now(), Actor: "system", Action: "password.rehash", Subject: "user:" + u.ID}
+		err = s.store.SetPasswordHash(ctx, u.ID, phc, ev)
+	}
+	if err != nil {
+		s.log.Warn("could not re-hash a password with the configured parameters", "user", u.ID, "err", err)
+	}
+}
+
+// complete ends a sign-in: it issues a new session (a new random 256-bit id,
+// its SHA-256 stored) with the methods used as RFC 8176 amr values and the
+// level reached as acr, and audits it. The session and the audit event are
+// written side by side, so the store commits them together.
+func (s *SignIn) complete(ctx context.Context, p Pending, u User, c ClientInfo) (Progress, error) {
+	amr, level := amrACR(p.AMR)
+	now := s.now()
+	id := newID()
+	sess := Session{
+		Hash: HashSessionID(id), UserID: u.ID, AMR: amr, ACR: string(level), AuthTime: now, CreatedAt: now,
+		LastSeenAt: now, ExpiresAt: now.Add(s.sessionMax), ClientAddr: c.Addr, UserAgent: c.UserAgent,
+		RecoveryOnly: p.RecoveryOnly,
+	}
+	details := map[string]string{"amr": strings.Join(amr, " "), "acr": string(level)}
+	if p.RecoveryOnly {
+		details["recovery_only"] = "true"
+	}
+	ev := AuditEvent{Time: now, Actor: "user:" + u.ID, Action: "signin", Subject: "user:" + u.ID, ClientAddr: c.Addr, Details: details}
+	errc := make(chan error, 1)
+	go func() { errc <- s.store.AppendAudit(ctx, ev) }()
+	err := s.store.CreateSession(ctx, sess)
+	if err := errors.Join(err, <-errc); err != nil {
+		return Progress{}, fmt.Errorf("issue session: %w", err)
+	}
+	return Progress{Next: StepDone, Session: sess, SessionID: id, User: u, Username: u.Username, ReturnTo: p.ReturnTo}, nil
+}

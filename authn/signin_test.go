@@ -1,0 +1,245 @@
+package authn_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// wantDone wants a completed sign-in with amr and acr, and checks that the
+// session is stored under the hash of the new id and audited.
+func (e *env) wantDone(p authn.Progress, err error, amr []string, acr authn.Level) authn.Progress {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatalf("step: %v", err)
+	}
+	if p.Next != authn.StepDone || len(p.SessionID) != 32 || p.PendingID != nil {
+		e.t.Fatalf("progress = %+v, want done with a session id", p)
+	}
+	if !slices.Equal(p.Session.AMR, amr) || p.Session.ACR != string(acr) {
+		e.t.Errorf("amr %v acr %q, want %v %q", p.Session.AMR, p.Session.ACR, amr, acr)
+	}
+	got, err := e.store.GetSession(e.ctx(), authn.HashSessionID(p.SessionID))
+	if err != nil {
+		e.t.Fatalf("session not stored: %v", err)
+	}
+	if got.UserID != p.User.ID || !got.ExpiresAt.Equal(e.clock.Now().Add(12*time.Hour)) || got.ClientAddr != client.Addr {
+		e.t.Errorf("stored session %+v", got)
+	}
+	if p.ReturnTo != "/account" && p.ReturnTo != "/" {
+		e.t.Errorf("ReturnTo = %q", p.ReturnTo)
+	}
+	if ev := e.lastAudit(p.User.ID); ev.Action != "signin" || ev.Details["acr"] != string(acr) {
+		e.t.Errorf("last audit event %+v, want signin with acr %s", ev, acr)
+	}
+	return p
+}
+
+func (e *env) lastAudit(userID string) authn.AuditEvent {
+	e.t.Helper()
+	evs, err := e.store.ListAudit(e.ctx(), authn.AuditFilter{Subject: "user:" + userID, Limit: 1000})
+	if err != nil || len(evs) == 0 {
+		e.t.Fatalf("ListAudit: %v (%d events)", err, len(evs))
+	}
+	return evs[len(evs)-1]
+}
+
+func TestKeyAndPassword(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	d := e.addKey(anna, false, false, 5)
+	e.setPassword(anna, "korrekt Pferd Batterie", cheapArgon2)
+
+	p := e.start("Anna", authn.StepKey)
+	if !p.HasKey || p.HasTOTP || p.HasRecovery || p.Username != "anna" {
+		t.Errorf("Start = %+v: want only a key offered", p)
+	}
+	opts, p := e.beginKey(p)
+	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 6), client)
+	if err != nil || p.Next != authn.StepPassword {
+		t.Fatalf("FinishKey = %+v, %v; want the password step", p, err)
+	}
+	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "wrong", client)
+	wantRefused(t, "wrong password", p, err, authn.ReasonWrongPassword)
+	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
+	e.wantDone(p, err, []string{"hwk", "pwd", "mfa"}, authn.LevelPhrh)
+
+	list, _ := e.store.ListCredentials(e.ctx(), anna.ID)
+	if list[0].SignCount != 6 || !list[0].LastUsedAt.Equal(t0) {
+		t.Errorf("sign count %d, last used %v: want 6, %v", list[0].SignCount, list[0].LastUsedAt, t0)
+	}
+}
+
+func TestKeyWithUserVerification(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	d := e.addKey(anna, false, true, 0) // a key without a counter
+	for range 2 {
+		opts, p := e.beginKey(e.start("anna", authn.StepKey))
+		p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 0), client)
+		e.wantDone(p, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
+	}
+}
+
+func TestPasskey(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	d := e.addKey(anna, true, true, 0)
+	opts, p, err := e.si.BeginPasskey(e.ctx(), "/", client)
+	if err != nil || p.Next != authn.StepKey {
+		t.Fatalf("BeginPasskey = %+v, %v", p, err)
+	}
+	var o struct {
+		PublicKey struct {
+			UserVerification string            `json:"userVerification"`
+			Allow            []json.RawMessage `json:"allowCredentials"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal(opts, &o); err != nil || o.PublicKey.UserVerification != "required" || len(o.PublicKey.Allow) != 0 {
+		t.Errorf("passkey options %s: want UV required and no allowCredentials", opts)
+	}
+	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)
+	e.wantDone(p, err, []string{"swk", "user", "mfa"}, authn.LevelPhr)
+
+	// Without user verification a passkey is refused.
+	d.auth.Options.UserNotVerified = true
+	opts, p, _ = e.si.BeginPasskey(e.ctx(), "/", client)
+	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)
+	if err == nil {
+		t.Fatal("passkey without UV succeeded")
+	}
+	// A user handle that does not own the key is refused.
+	d.auth.Options.UserNotVerified = false
+	d.auth.Options.UserHandle = []byte(e.user("bernd", authn.SourceLocal).ID)
+	opts, p, _ = e.si.BeginPasskey(e.ctx(), "/", client)
+	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)
+	wantRefused(t, "passkey with a foreign user handle", p, err, authn.ReasonKeyRefused)
+}
+
+func TestTOTPAndPassword(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	secret, _ := e.addApp(anna)
+	e.setPassword(anna, "korrekt Pferd Batterie", cheapArgon2)
+	p := e.start("anna", authn.StepTOTP)
+	p, err := e.si.VerifyTOTP(e.ctx(), p.PendingID, "000000x", client)
+	wantRefused(t, "malformed code", p, err, authn.ReasonWrongCode)
+	// One step of drift is accepted (RFC 6238 §5.2), written with a space.
+	code := e.code(secret, t0.Add(-30*time.Second))
+	p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, code[:3]+" "+code[3:], client)
+	if err != nil || p.Next != authn.StepPassword {
+		t.Fatalf("VerifyTOTP = %+v, %v", p, err)
+	}
+	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
+	e.wantDone(p, err, []string{"otp", "pwd", "mfa"}, authn.LevelMFA)
+
+	// Two steps away is too far.
+	p = e.start("anna", authn.StepTOTP)
+	p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, e.code(secret, t0.Add(90*time.Second)), client)
+	wantRefused(t, "code two steps ahead", p, err, authn.ReasonWrongCode)
+}
+
+func TestRecoveryCode(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	e.addKey(anna, false, false, 0)
+	e.setPassword(anna, "korrekt Pferd Batterie", cheapArgon2)
+	codes := []string{"abcd-efgh-ijkl-mnop", "qrst-uvwx-yz23-4567"}
+	hashes := []authn.TokenHash{authn.HashRecoveryCode(codes[0]), authn.HashRecoveryCode(codes[1])}
+	if err := e.store.ReplaceRecoveryCodes(e.ctx(), anna.ID, hashes, audit("recovery.replace", anna.ID)); err != nil {
+		t.Fatal(err)
+	}
+	p := e.start("anna", authn.StepKey)
+	if !p.HasRecovery {
+		t.Error("HasRecovery = false with two codes")
+	}
+	p, err := e.si.SwitchTo(e.ctx(), p.PendingID, authn.StepRecovery)
+	if err != nil || p.Next != authn.StepRecovery {
+		t.Fatalf("SwitchTo = %+v, %v", p, err)
+	}
+	p, err = e.si.VerifyRecoveryCode(e.ctx(), p.PendingID, " ABCD efgh IJKL mnop ", client)
+	if err != nil || p.Next != authn.StepPassword {
+		t.Fatalf("VerifyRecoveryCode = %+v, %v", p, err)
+	}
+	if ev := e.lastAudit(anna.ID); ev.Action != "recovery_code.use" {
+		t.Errorf("last audit event %s, want recovery_code.use", ev.Action)
+	}
+	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
+	p = e.wantDone(p, err, []string{"otp", "pwd", "mfa"}, authn.LevelMFA)
+	if !p.Session.RecoveryOnly {
+		t.Error("a recovery-code session is not RecoveryOnly")
+	}
+	if s, _ := e.store.GetSession(e.ctx(), p.Session.Hash); !s.RecoveryOnly {
+		t.Error("stored session is not RecoveryOnly")
+	}
+	// The code is used up.
+	p, _ = e.si.SwitchTo(e.ctx(), e.start("anna", authn.StepKey).PendingID, authn.StepRecovery)
+	p, err = e.si.VerifyRecoveryCode(e.ctx(), p.PendingID, codes[0], client)
+	wantRefused(t, "used recovery code", p, err, authn.ReasonWrongCode)
+}
+
+func TestUnknownUserLooksLikeAKeyUser(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	e.addKey(anna, false, false, 0)
+	e.addApp(anna)
+	e.store.ReplaceRecoveryCodes(e.ctx(), anna.ID, []authn.TokenHash{authn.HashRecoveryCode("x")}, audit("r", anna.ID))
+	known := e.start("anna", authn.StepKey)
+	unknown := e.start("niemand", authn.StepKey)
+	if known.HasKey != unknown.HasKey || known.HasTOTP != unknown.HasTOTP || known.HasRecovery != unknown.HasRecovery ||
+		!unknown.HasKey || !unknown.HasTOTP || !unknown.HasRecovery {
+		t.Errorf("known %+v and unknown %+v differ in shape", known, unknown)
+	}
+	ids := func() []string {
+		opts, _ := e.beginKey(e.start("niemand", authn.StepKey))
+		var o struct {
+			PublicKey struct {
+				Allow []struct {
+					ID string `json:"id"`
+				} `json:"allowCredentials"`
+			} `json:"publicKey"`
+		}
+		if err := json.Unmarshal(opts, &o); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range o.PublicKey.Allow {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	first := ids()
+	if len(first) < 1 || len(first) > 2 || !slices.Equal(first, ids()) {
+		t.Errorf("fake ids %v: want 1–2, the same each time", first)
+	}
+	// Every finish fails the same way.
+	d := e.addKey(e.user("bernd", authn.SourceLocal), false, true, 0)
+	opts, p := e.beginKey(unknown)
+	opts = bytes.Replace(opts, []byte(first[0]), []byte(b64(d.cred.ID)), 1)
+	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 1), client)
+	wantRefused(t, "unknown user, real key", p, err, authn.ReasonKeyRefused)
+	p, err = e.si.VerifyTOTP(e.ctx(), e.start("niemand", authn.StepKey).PendingID, "123456", client)
+	wantRefused(t, "unknown user, app code", p, err, authn.ReasonWrongCode)
+	p, err = e.si.VerifyRecoveryCode(e.ctx(), p.PendingID, "x", client)
+	wantRefused(t, "unknown user, recovery code", p, err, authn.ReasonWrongCode)
+}
+
+func TestForeignKeyRefused(t *testing.T) {
+	e := newEnv(t)
+	anna, bernd := e.user("anna", authn.SourceLocal), e.user("bernd", authn.SourceLocal)
+	e.addKey(anna, false, true, 0)
+	db := e.addKey(bernd, false, true, 0)
+	opts, p := e.beginKey(e.start("anna", authn.StepKey))
+	// Bernd's authenticator answers for his own key, not on anna's list.
+	var o map[string]any
+	json.Unmarshal(opts, &o)
+	o["publicKey"].(map[string]any)["allowCredentials"] = []map[string]string{{"type": "public-key", "id": b64(db.cred.ID)}}
+	opts, _ = json.Marshal(o)
+	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(db, opts, 1), client)
+	wantRefused(t, "bernd's key in anna's sign-in", p, err, authn.ReasonKeyRefused)
+	wantCause(t, err, "belongs to another person")
+}

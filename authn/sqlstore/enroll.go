@@ -1,0 +1,274 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+var _ authn.EnrollStore = (*Store)(nil)
+
+// CreateInvitationWithCode stores inv and the hash of its code, voiding the
+// person's open invitations, in one transaction with ev.
+func (s *Store) CreateInvitationWithCode(ctx context.Context, inv authn.Invitation, codeHash authn.TokenHash, ev authn.AuditEvent) error {
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error { return s.insertInvitationWithCode(ctx, tx, inv, codeHash) })
+	if err != nil {
+		return fmt.Errorf("create invitation for user %s: %w", inv.UserID, err)
+	}
+	return nil
+}
+
+func (s *Store) insertInvitationWithCode(ctx context.Context, tx *sql.Tx, inv authn.Invitation, codeHash authn.TokenHash) error {
+	if err := s.insertInvitation(ctx, tx, inv); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO invitation_codes (invitation_id, code_hash) VALUES ($1, $2)", inv.ID, codeHash[:])
+	return dbErr(err)
+}
+
+// OpenInvitation returns the person's newest invitation that is neither
+// used nor voided, and its code hash (zero when it has no code).
+func (s *Store) OpenInvitation(ctx context.Context, userID string) (authn.Invitation, authn.TokenHash, error) {
+	var code []byte
+	cols := "i." + strings.ReplaceAll(invitationCols, ", ", ", i.")
+	row := s.rdb.QueryRowContext(ctx, "SELECT "+cols+`, c.code_hash
+		FROM invitations i LEFT JOIN invitation_codes c ON c.invitation_id = i.id
+		WHERE i.user_id = $1 AND i.used_at IS NULL AND i.voided_at IS NULL
+		ORDER BY i.created_at DESC LIMIT 1`, userID)
+	var inv authn.Invitation
+	err := row.Scan(&inv.ID, &inv.UserID, hashCol{(*[32]byte)(&inv.TokenHash)}, &inv.Purpose, &inv.CreatedBy,
+		timeCol{&inv.CreatedAt}, timeCol{&inv.ExpiresAt}, timeCol{&inv.UsedAt}, timeCol{&inv.VoidedAt}, &code)
+	if err != nil {
+		return authn.Invitation{}, authn.TokenHash{}, fmt.Errorf("open invitation of user %s: %w", userID, dbErr(err))
+	}
+	var h authn.TokenHash
+	copy(h[:], code)
+	return inv, h, nil
+}
+
+const enrollPendingData = "user_id, invitation_id, ceremony, totp_sealed, factors, created_at, expires_at"
+
+// PutEnrollPending stores p; ErrAlreadyExists if its hash is taken. Now and
+// then it also deletes enrollments that expired over an hour ago.
+func (s *Store) PutEnrollPending(ctx context.Context, p authn.EnrollPending) error {
+	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+		if s.puts.Add(1)%purgeEvery == 0 {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_enrollments WHERE expires_at < $1",
+				s.tv(p.CreatedAt.Add(-purgeAfter))); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO pending_enrollments (hash, "+enrollPendingData+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING`,
+			p.Hash[:], p.UserID, p.InvitationID, nullBytes(p.Ceremony), nullBytes(p.TOTPSealed), p.Factors,
+			s.tv(p.CreatedAt), s.tv(p.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return cmpOr(err, soft(authn.ErrAlreadyExists))
+		}
+		return nil
+	}})
+	if err != nil {
+		return fmt.Errorf("put enrollment: %w", dbErr(err))
+	}
+	return nil
+}
+
+// TakeEnrollPending deletes and returns the enrollment with hash h, in one
+// DELETE … RETURNING, so of concurrent takes exactly one gets it.
+func (s *Store) TakeEnrollPending(ctx context.Context, h authn.PendingHash, now time.Time) (authn.EnrollPending, error) {
+	p := authn.EnrollPending{Hash: h}
+	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, "DELETE FROM pending_enrollments WHERE hash = $1 RETURNING "+enrollPendingData, h[:]).
+			Scan(&p.UserID, &p.InvitationID, &p.Ceremony, &p.TOTPSealed, &p.Factors, timeCol{&p.CreatedAt}, timeCol{&p.ExpiresAt})
+		if errors.Is(err, sql.ErrNoRows) {
+			return soft(authn.ErrNotFound)
+		}
+		return err
+	}})
+	if err != nil {
+		return authn.EnrollPending{}, fmt.Errorf("take enrollment: %w", err)
+	}
+	if !now.Before(p.ExpiresAt) {
+		return authn.EnrollPending{}, fmt.Errorf("take enrollment: %w", authn.ErrExpired)
+	}
+	return p, nil
+}
+
+// EnrollFirstCredential marks the invitation used (one conditional UPDATE:
+// of concurrent calls one changes the row) and stores c, in one
+// transaction with ev.
+func (s *Store) EnrollFirstCredential(ctx context.Context, invitationID string, now time.Time, c authn.Credential, ev authn.AuditEvent) error {
+	if err := checkCredential(c); err != nil {
+		return fmt.Errorf("enroll first credential of user %s: %w", c.UserID, err)
+	}
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		if err := s.consumeInvitationTx(ctx, tx, invitationID, c.UserID, now); err != nil {
+			return err
+		}
+		return s.insertCredentialTx(ctx, tx, c)
+	})
+	if err != nil {
+		return fmt.Errorf("enroll first credential of user %s: %w", c.UserID, err)
+	}
+	return nil
+}
+
+// consumeInvitationTx marks the person's invitation used at now; when no row
+// changes, a second read tells why.
+func (s *Store) consumeInvitationTx(ctx context.Context, tx *sql.Tx, id, userID string, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE invitations SET used_at = $3
+		WHERE id = $1 AND user_id = $2 AND used_at IS NULL AND voided_at IS NULL AND expires_at > $3`,
+		id, userID, s.tv(now))
+	if err != nil {
+		return err
+	}
+	if n, err := rowsAffected(res); err != nil || n == 1 {
+		return err
+	}
+	var used, voided, expires time.Time
+	err = tx.QueryRowContext(ctx, "SELECT used_at, voided_at, expires_at FROM invitations WHERE id = $1 AND user_id = $2",
+		id, userID).Scan(timeCol{&used}, timeCol{&voided}, timeCol{&expires})
+	switch {
+	case err != nil:
+		return dbErr(err)
+	case !used.IsZero() || !voided.IsZero():
+		return authn.ErrUsed
+	}
+	return authn.ErrExpired
+}
+
+func (s *Store) insertCredentialTx(ctx context.Context, tx *sql.Tx, c authn.Credential) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO credentials ("+credentialCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		c.ID, c.UserID, c.Kind, c.Nickname, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt),
+		nullBytes(c.WebAuthnID), nullBytes(c.PublicKey), int64(c.SignCount), nullBytes(c.AAGUID),
+		strings.Join(c.Transports, " "), c.BackupEligible, c.AttestationFmt, c.Cloned,
+		nullBytes(c.SecretSealed), c.LastStep)
+	return dbErr(err)
+}
+
+// DeleteCredential removes one credential of a person with ev.
+func (s *Store) DeleteCredential(ctx context.Context, userID, credentialID string, ev authn.AuditEvent) error {
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM credentials WHERE id = $1 AND user_id = $2", credentialID, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return cmpOr(err, authn.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete credential %s of user %s: %w", credentialID, userID, err)
+	}
+	return nil
+}
+
+// ResetUser removes the person's keys, apps and recovery codes, revokes her
+// sessions and stores a new invitation, in one transaction with ev, whose
+// Details name what was revoked.
+func (s *Store) ResetUser(ctx context.Context, userID string, at time.Time, inv authn.Invitation, codeHash authn.TokenHash, ev authn.AuditEvent) (authn.ResetReport, error) {
+	var rep authn.ResetReport
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return rep, fmt.Errorf("reset user %s: %w", userID, err)
+	}
+	defer tx.Rollback()
+	if err := s.lockAuditHead(ctx, tx); err != nil {
+		return rep, fmt.Errorf("reset user %s: %w", userID, err)
+	}
+	if rep, err = s.revokeFactorsTx(ctx, tx, userID, at); err != nil {
+		return rep, fmt.Errorf("reset user %s: %w", userID, err)
+	}
+	if err := s.insertInvitationWithCode(ctx, tx, inv, codeHash); err != nil {
+		return rep, fmt.Errorf("reset user %s: create invitation: %w", userID, err)
+	}
+	ev.Details = withResetDetails(ev.Details, rep)
+	if err := s.appendAudit(ctx, tx, ev); err != nil {
+		return rep, fmt.Errorf("reset user %s: %w", userID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return rep, fmt.Errorf("reset user %s: commit: %w", userID, err)
+	}
+	if s.cache != nil {
+		s.cache.dropUser(userID)
+	}
+	return rep, nil
+}
+
+// revokeFactorsTx deletes the person's credentials and recovery codes and
+// revokes her sessions, and counts what it did.
+func (s *Store) revokeFactorsTx(ctx context.Context, tx *sql.Tx, userID string, at time.Time) (authn.ResetReport, error) {
+	var rep authn.ResetReport
+	var exists bool
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", userID).Scan(&exists); err != nil {
+		return rep, err
+	}
+	if !exists {
+		return rep, authn.ErrNotFound
+	}
+	rows, err := tx.QueryContext(ctx, "DELETE FROM credentials WHERE user_id = $1 RETURNING id, kind", userID)
+	if err != nil {
+		return rep, err
+	}
+	for rows.Next() {
+		var id string
+		var kind authn.CredentialKind
+		if err := rows.Scan(&id, &kind); err != nil {
+			rows.Close()
+			return rep, err
+		}
+		rep.CredentialIDs = append(rep.CredentialIDs, id)
+		if kind == authn.KindTOTP {
+			rep.Apps++
+		} else {
+			rep.Keys++
+		}
+	}
+	if err := cmpOr(rows.Err(), rows.Close()); err != nil {
+		return rep, err
+	}
+	steps := []struct {
+		n     *int
+		query string
+		args  []any
+	}{
+		{&rep.RecoveryCodes, "DELETE FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL", []any{userID}},
+		{new(int), "DELETE FROM recovery_codes WHERE user_id = $1", []any{userID}},
+		{&rep.Sessions, "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", []any{userID, s.tv(at)}},
+		{new(int), "DELETE FROM pending_enrollments WHERE user_id = $1", []any{userID}},
+	}
+	for _, st := range steps {
+		res, err := tx.ExecContext(ctx, st.query, st.args...)
+		if err != nil {
+			return rep, err
+		}
+		if *st.n, err = rowsAffected(res); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func withResetDetails(d map[string]string, rep authn.ResetReport) map[string]string {
+	out := make(map[string]string, len(d)+5)
+	for k, v := range d {
+		out[k] = v
+	}
+	out["revoked_keys"] = strconv.Itoa(rep.Keys)
+	out["revoked_apps"] = strconv.Itoa(rep.Apps)
+	out["revoked_recovery_codes"] = strconv.Itoa(rep.RecoveryCodes)
+	out["revoked_sessions"] = strconv.Itoa(rep.Sessions)
+	out["revoked_credential_ids"] = strings.Join(rep.CredentialIDs, " ")
+	return out
+}

@@ -1,0 +1,241 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+var _ authn.OIDCStore = (*Store)(nil)
+
+// joinList stores a list of tokens without spaces (scopes, amr values) as
+// one space-separated column.
+func joinList(what string, l []string) (string, error) {
+	for _, v := range l {
+		if v == "" || strings.ContainsAny(v, " \t\r\n") {
+			return "", fmt.Errorf("%s value %q is empty or holds white space", what, v)
+		}
+	}
+	return strings.Join(l, " "), nil
+}
+
+// splitList reads what joinList stored.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}
+
+// nullHashCol scans a nullable 32-byte column: NULL is the zero hash.
+type nullHashCol struct{ h *[32]byte }
+
+// Scan implements sql.Scanner.
+func (c nullHashCol) Scan(v any) error {
+	if v == nil {
+		*c.h = [32]byte{}
+		return nil
+	}
+	return hashCol(c).Scan(v)
+}
+
+// hashOrNull is a query argument for a nullable hash column.
+func hashOrNull(h [32]byte) any {
+	if h == ([32]byte{}) {
+		return nil
+	}
+	return h[:]
+}
+
+// EnsureOIDCSigningKey inserts k into the one slot unless it is taken, then
+// reads the slot back: every caller gets the key that won.
+func (s *Store) EnsureOIDCSigningKey(ctx context.Context, k authn.OIDCSigningKey) (authn.OIDCSigningKey, error) {
+	_, err := s.wdb.ExecContext(ctx, `INSERT INTO oidc_signing_keys
+		(slot, id, algorithm, public_key, private_sealed, created_at) VALUES (1, $1, $2, $3, $4, $5)
+		ON CONFLICT (slot) DO NOTHING`, k.ID, k.Algorithm, k.PublicKey, k.PrivateSealed, s.tv(k.CreatedAt))
+	if err != nil {
+		return authn.OIDCSigningKey{}, fmt.Errorf("store oidc signing key: %w", err)
+	}
+	var got authn.OIDCSigningKey
+	err = s.wdb.QueryRowContext(ctx, `SELECT id, algorithm, public_key, private_sealed, created_at
+		FROM oidc_signing_keys WHERE slot = 1`).
+		Scan(&got.ID, &got.Algorithm, &got.PublicKey, &got.PrivateSealed, timeCol{&got.CreatedAt})
+	if err != nil {
+		return authn.OIDCSigningKey{}, fmt.Errorf("read oidc signing key: %w", dbErr(err))
+	}
+	return got, nil
+}
+
+const authRequestCols = `id, client_id, redirect_uri, scopes, state, nonce, response_mode, code_challenge,
+	challenge_method, prompt, max_age_seconds, acr_values, login_hint, binding, created_at, expires_at,
+	user_id, amr, acr, auth_time, session_hash, done_at, code_hash, code_expires_at, code_used_at`
+
+func scanAuthRequest(row interface{ Scan(...any) error }) (authn.OIDCAuthRequest, error) {
+	var (
+		r                        authn.OIDCAuthRequest
+		scopes, prompt, acr, amr string
+		maxAge                   int64
+	)
+	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &scopes, &r.State, &r.Nonce, &r.ResponseMode,
+		&r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &acr, &r.LoginHint, hashCol{&r.Binding},
+		timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt}, &r.UserID, &amr, &r.ACR, timeCol{&r.AuthTime},
+		nullHashCol{(*[32]byte)(&r.Session)}, timeCol{&r.DoneAt}, nullHashCol{(*[32]byte)(&r.CodeHash)},
+		timeCol{&r.CodeExpiresAt}, timeCol{&r.CodeUsedAt})
+	r.Scopes, r.Prompt, r.ACRValues, r.AMR = splitList(scopes), splitList(prompt), splitList(acr), splitList(amr)
+	r.MaxAge = -1
+	if maxAge >= 0 {
+		r.MaxAge = time.Duration(maxAge) * time.Second
+	}
+	return r, err
+}
+
+// CreateOIDCAuthRequest stores r.
+func (s *Store) CreateOIDCAuthRequest(ctx context.Context, r authn.OIDCAuthRequest) error {
+	lists := make([]string, 4)
+	for i, l := range [][]string{r.Scopes, r.Prompt, r.ACRValues, r.AMR} {
+		var err error
+		if lists[i], err = joinList("auth request list", l); err != nil {
+			return fmt.Errorf("create oidc auth request: %w", err)
+		}
+	}
+	maxAge := int64(-1)
+	if r.MaxAge >= 0 {
+		maxAge = int64(r.MaxAge / time.Second)
+	}
+	_, err := s.wdb.ExecContext(ctx, "INSERT INTO oidc_auth_requests ("+authRequestCols+`) VALUES
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+		r.ID, r.ClientID, r.RedirectURI, lists[0], r.State, r.Nonce, r.ResponseMode, r.CodeChallenge,
+		r.CodeChallengeMethod, lists[1], maxAge, lists[2], r.LoginHint, r.Binding[:], s.tv(r.CreatedAt),
+		s.tv(r.ExpiresAt), r.UserID, lists[3], r.ACR, s.tvNull(r.AuthTime), hashOrNull(r.Session),
+		s.tvNull(r.DoneAt), hashOrNull(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt))
+	if err != nil {
+		return fmt.Errorf("create oidc auth request: %w", dbErr(err))
+	}
+	return nil
+}
+
+// GetOIDCAuthRequest returns the request, whatever its state.
+func (s *Store) GetOIDCAuthRequest(ctx context.Context, id string) (authn.OIDCAuthRequest, error) {
+	r, err := scanAuthRequest(s.rdb.QueryRowContext(ctx,
+		"SELECT "+authRequestCols+" FROM oidc_auth_requests WHERE id = $1", id))
+	if err != nil {
+		return authn.OIDCAuthRequest{}, fmt.Errorf("get oidc auth request: %w", dbErr(err))
+	}
+	return r, nil
+}
+
+// CompleteOIDCAuthRequest records the sign-in in one conditional statement;
+// when it changes nothing, a second read tells why.
+func (s *Store) CompleteOIDCAuthRequest(ctx context.Context, id string, in authn.OIDCSignIn, now time.Time) error {
+	amr, err := joinList("amr", in.AMR)
+	if err != nil {
+		return fmt.Errorf("complete oidc auth request: %w", err)
+	}
+	res, err := s.wdb.ExecContext(ctx, `UPDATE oidc_auth_requests
+		SET user_id = $2, amr = $3, acr = $4, auth_time = $5, session_hash = $6, done_at = $7
+		WHERE id = $1 AND done_at IS NULL AND expires_at > $7`,
+		id, in.UserID, amr, in.ACR, s.tv(in.AuthTime), in.Session[:], s.tv(now))
+	if err != nil {
+		return fmt.Errorf("complete oidc auth request: %w", err)
+	}
+	if n, err := rowsAffected(res); err != nil || n == 1 {
+		return err
+	}
+	r, err := s.GetOIDCAuthRequest(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("complete oidc auth request: %w", err)
+	case r.Done():
+		return fmt.Errorf("complete oidc auth request: %w", authn.ErrUsed)
+	}
+	return fmt.Errorf("complete oidc auth request: %w", authn.ErrExpired)
+}
+
+// SetOIDCCode attaches a code hash to a completed request, once.
+func (s *Store) SetOIDCCode(ctx context.Context, id string, h authn.TokenHash, expires time.Time) error {
+	res, err := s.wdb.ExecContext(ctx, `UPDATE oidc_auth_requests SET code_hash = $2, code_expires_at = $3
+		WHERE id = $1 AND done_at IS NOT NULL AND code_hash IS NULL`, id, h[:], s.tv(expires))
+	if err != nil {
+		return fmt.Errorf("set oidc code: %w", dbErr(err))
+	}
+	if n, err := rowsAffected(res); err != nil || n == 1 {
+		return err
+	}
+	r, err := s.GetOIDCAuthRequest(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("set oidc code: %w", err)
+	case !r.Done():
+		return fmt.Errorf("set oidc code: request not completed: %w", authn.ErrNotFound)
+	}
+	return fmt.Errorf("set oidc code: %w", authn.ErrUsed)
+}
+
+// RedeemOIDCCode marks the code used in one conditional statement. If no
+// row changed, the code was unknown or used before; a reused code revokes
+// its tokens in the same transaction.
+func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.Time) (authn.OIDCAuthRequest, error) {
+	var out authn.OIDCAuthRequest
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		r, err := scanAuthRequest(tx.QueryRowContext(ctx, `UPDATE oidc_auth_requests SET code_used_at = $2
+			WHERE code_hash = $1 AND code_used_at IS NULL RETURNING `+authRequestCols, h[:], s.tv(now)))
+		switch {
+		case err == nil && !now.Before(r.CodeExpiresAt):
+			return soft(authn.ErrExpired) // used up all the same
+		case err == nil:
+			out = r
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var grant string
+		err = tx.QueryRowContext(ctx, "SELECT id FROM oidc_auth_requests WHERE code_hash = $1", h[:]).Scan(&grant)
+		if err != nil {
+			return softIfSentinel(dbErr(err))
+		}
+		if _, err := s.revokeGrantTx(ctx, tx, grant, now); err != nil {
+			return err
+		}
+		return soft(authn.ErrUsed)
+	})
+	if err != nil {
+		return authn.OIDCAuthRequest{}, fmt.Errorf("redeem oidc code: %w", err)
+	}
+	return out, nil
+}
+
+// writeTx runs fn through the batcher, so that concurrent token requests
+// share one commit. fn may run twice (see writeOp.run); a soft error is
+// its result and is committed with the rest.
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.batch.do(&writeOp{ctx: ctx, run: func(_ context.Context, tx *sql.Tx) error { return fn(tx) }})
+}
+
+// softIfSentinel marks the authn sentinels as soft: a statement that found
+// nothing leaves the batch's transaction usable.
+func softIfSentinel(err error) error {
+	if errors.Is(err, authn.ErrNotFound) || errors.Is(err, authn.ErrExpired) || errors.Is(err, authn.ErrUsed) {
+		return soft(err)
+	}
+	return err
+}
+
+// DeleteOIDCBefore removes requests whose sign-in window and code expired
+// before t, and tokens that expired before t.
+func (s *Store) DeleteOIDCBefore(ctx context.Context, t time.Time) (int, error) {
+	n1, err := s.execRetry(ctx, `DELETE FROM oidc_auth_requests WHERE expires_at < $1
+		AND (code_expires_at IS NULL OR code_expires_at < $1)`, s.tv(t))
+	if err != nil {
+		return 0, fmt.Errorf("delete old oidc auth requests: %w", err)
+	}
+	n2, err := s.execRetry(ctx, "DELETE FROM oidc_tokens WHERE expires_at < $1", s.tv(t))
+	if err != nil {
+		return n1, fmt.Errorf("delete old oidc tokens: %w", err)
+	}
+	return n1 + n2, nil
+}

@@ -1,0 +1,87 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+const pendingData = "user_id, username, amr, ceremony, next, recovery_only, return_to, created_at, expires_at"
+
+// The pending sign-in statements, prepared at Open. Taking is one DELETE …
+// RETURNING, so of many concurrent takes exactly one gets the row.
+const (
+	sqlPutPending = "INSERT INTO pending_signins (hash, " + pendingData + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hash) DO NOTHING`
+	sqlTakePending  = "DELETE FROM pending_signins WHERE hash = $1 RETURNING " + pendingData
+	sqlPurgePending = "DELETE FROM pending_signins WHERE expires_at < $1"
+)
+
+// purgeEvery: every so many PutPending calls also delete the pending
+// sign-ins that expired more than purgeAfter ago (abandoned ones).
+const (
+	purgeEvery = 256
+	purgeAfter = time.Hour
+)
+
+// PutPending stores p through the batcher.
+func (s *Store) PutPending(ctx context.Context, p authn.Pending) error {
+	for _, m := range p.AMR {
+		if m == "" || strings.ContainsAny(m, " \t\n") {
+			return fmt.Errorf("put pending sign-in: amr value %q is not an RFC 8176 method name", m)
+		}
+	}
+	args := []any{p.Hash[:], p.UserID, p.Username, strings.Join(p.AMR, " "), nullBytes(p.Ceremony), p.Next,
+		p.RecoveryOnly, p.ReturnTo, s.tv(p.CreatedAt), s.tv(p.ExpiresAt)}
+	purge := s.puts.Add(1)%purgeEvery == 0
+	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+		if purge {
+			if _, err := tx.StmtContext(ctx, s.stmt.purgePending).ExecContext(ctx, s.tv(p.CreatedAt.Add(-purgeAfter))); err != nil {
+				return err
+			}
+		}
+		res, err := tx.StmtContext(ctx, s.stmt.putPending).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return cmpOr(err, soft(authn.ErrAlreadyExists))
+		}
+		return nil
+	}})
+	if err != nil {
+		return fmt.Errorf("put pending sign-in: %w", dbErr(err))
+	}
+	return nil
+}
+
+// TakePending deletes and returns the pending sign-in with hash h, through
+// the batcher; ErrExpired (after deleting it) if now is not before its
+// expiry.
+func (s *Store) TakePending(ctx context.Context, h authn.PendingHash, now time.Time) (authn.Pending, error) {
+	p := authn.Pending{Hash: h}
+	var amr string
+	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+		err := tx.StmtContext(ctx, s.stmt.takePending).QueryRowContext(ctx, h[:]).Scan(&p.UserID, &p.Username,
+			&amr, &p.Ceremony, &p.Next, &p.RecoveryOnly, &p.ReturnTo, timeCol{&p.CreatedAt}, timeCol{&p.ExpiresAt})
+		if errors.Is(err, sql.ErrNoRows) {
+			return soft(authn.ErrNotFound)
+		}
+		return err
+	}})
+	if err != nil {
+		return authn.Pending{}, fmt.Errorf("take pending sign-in: %w", err)
+	}
+	if amr != "" {
+		p.AMR = strings.Split(amr, " ")
+	}
+	if !now.Before(p.ExpiresAt) {
+		return authn.Pending{}, fmt.Errorf("take pending sign-in: %w", authn.ErrExpired)
+	}
+	return p, nil
+}

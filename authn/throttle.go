@@ -1,0 +1,114 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// A throttle rule allows limit tries per window under one counter.
+type throttleRule struct {
+	suffix string // appended to the key; "" for the shortest window
+	window time.Duration
+	limit  int
+}
+
+// Per account: at most 10 failed tries per 15 minutes, 30 per day and 80
+// per 30 days, so that a year of guessing yields at most 80 × 365/30 ≈ 973
+// tries (< 1,000), and the delays grow from 15 minutes to a day to a month.
+// Second-factor codes (app and recovery) and passwords count separately.
+var accountRules = []throttleRule{
+	{"", 15 * time.Minute, 10},
+	{"/1d", 24 * time.Hour, 30},
+	{"/30d", 30 * 24 * time.Hour, 80},
+}
+
+// Per client address, across accounts: generous enough for a city hall
+// behind one NAT, tight enough to stop a spray of guesses.
+var addrRules = []throttleRule{
+	{"", 15 * time.Minute, 100},
+	{"/1d", 24 * time.Hour, 1000},
+}
+
+// Throttle key prefixes. The key of the shortest window is the prefix and
+// the canonical username (or client address); longer windows add a suffix.
+const (
+	throttle2FA  = "2fa:u:" // app codes and recovery codes
+	throttlePwd  = "pwd:u:"
+	throttleAddr = "ip:"
+)
+
+// ThrottleKeys returns every throttle key of an account, for a helpdesk
+// "unlock" (ResetThrottle on each).
+func ThrottleKeys(username string) []string {
+	var keys []string
+	for _, prefix := range []string{throttle2FA, throttlePwd} {
+		for _, r := range accountRules {
+			keys = append(keys, prefix+username+r.suffix)
+		}
+	}
+	return keys
+}
+
+// hitKey is one counter of one try.
+type hitKey struct {
+	key  string
+	rule throttleRule
+}
+
+// throttleKeys returns the counters a try at a guessable secret of username
+// from addr counts under.
+func throttleKeys(prefix, username, addr string) []hitKey {
+	var keys []hitKey
+	for _, r := range accountRules {
+		keys = append(keys, hitKey{prefix + username + r.suffix, r})
+	}
+	if addr != "" {
+		for _, r := range addrRules {
+			keys = append(keys, hitKey{throttleAddr + addr + r.suffix, r})
+		}
+	}
+	return keys
+}
+
+// hitThrottle counts one try under every key BEFORE the secret is compared,
+// so that parallel guesses are all counted. The hits run side by side, so
+// the store commits them together. It returns how long to wait when any
+// counter is over its limit (0 when the try may go ahead); then the caller
+// must not compare at all, so right and wrong answers look the same.
+func (s *SignIn) hitThrottle(ctx context.Context, keys []hitKey) (time.Duration, error) {
+	now := s.now()
+	counts := make([]int, len(keys))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() { counts[i], errs[i] = s.store.HitThrottle(ctx, k.key, now, k.rule.window) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("count try: %w", err)
+	}
+	var wait time.Duration
+	for i, k := range keys {
+		if counts[i] > k.rule.limit {
+			wait = max(wait, k.rule.window)
+		}
+	}
+	return wait, nil
+}
+
+// undoThrottle takes back the hits of a right answer, so only failures count.
+func (s *SignIn) undoThrottle(ctx context.Context, keys []hitKey) error {
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() { errs[i] = s.store.UndoThrottle(ctx, k.key) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("take back try: %w", err)
+	}
+	return nil
+}

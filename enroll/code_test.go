@@ -1,0 +1,44 @@
+package enroll_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/keyhall/keyhall/enroll"
+)
+
+func TestNormalizeCode(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"K7XM-4RPQ-9TWD-3HNA", "K7XM4RPQ9TWD3HNA"},
+		{"k7xm 4rpq 9twd 3hna", "K7XM4RPQ9TWD3HNA"},
+		{"  K7XM–4RPQ—9TWD‐3HNA ", "K7XM4RPQ9TWD3HNA"}, // en dash, em dash, hyphen
+		{"Ｋ７ＸＭ４ＲＰＱ９ＴＷＤ３ＨＮＡ", "K7XM4RPQ9TWD3HNA"},       // full-width
+		{"K7XM-4RPQ-9TWD-3HN0", ""},                    // 0 never occurs
+		{"K7XM-4RPQ-9TWD-3HNO", ""},                    // nor O
+		{"K7XM-4RPQ-9TWD-3HN1", ""},                    // nor 1, I, L
+		{"K7XM-4RPQ-9TWD", ""},
+		{"K7XM-4RPQ-9TWD-3HNA-A", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		got, err := enroll.NormalizeCode(tc.in)
+		if got != tc.want || (tc.want == "") != (err != nil) {
+			t.Errorf("NormalizeCode(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	seen := map[string]bool{}
+	for range 1000 {
+		c := enroll.NewCode()
+		n, err := enroll.NormalizeCode(c)
+		if err != nil || enroll.FormatCode(n) != c || seen[c] {
+			t.Fatalf("NewCode() = %q: normalises to %q, %v (or repeats)", c, n, err)
+		}
+		seen[c] = true
+	}
+}
+
+func ExampleNormalizeCode() {
+	c, err := enroll.NormalizeCode("k7xm 4rpq-9twd 3hna")
+	fmt.Println(enroll.FormatCode(c), err)
+	// Output: K7XM-4RPQ-9TWD-3HNA <nil>
+}

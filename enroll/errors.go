@@ -1,0 +1,122 @@
+package enroll
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Reason tells why enrollment refused something.
+type Reason string
+
+// Reasons a key or a step is refused.
+const (
+	ReasonUntrusted     Reason = "untrusted"      // no attestation, or not chaining to a trusted root
+	ReasonCertExpired   Reason = "cert-expired"   // the attestation certificate is outside its validity
+	ReasonModel         Reason = "model"          // AAGUID not on the group's list, or not matching the certificate
+	ReasonSynced        Reason = "synced"         // backup-eligible (synced passkey) where refused
+	ReasonUV            Reason = "uv"             // the key did not verify the person where required
+	ReasonDuplicate     Reason = "duplicate"      // credential id already registered
+	ReasonIDTooLong     Reason = "id-too-long"    // credential id longer than 1023 bytes
+	ReasonAlgorithm     Reason = "algorithm"      // public key algorithm not ES256, EdDSA or RS256
+	ReasonInvalid       Reason = "invalid"        // the response does not verify (signature, challenge, origin)
+	ReasonTOTPForbidden Reason = "totp-forbidden" // the group does not admit an app (alone)
+	ReasonWrongCode     Reason = "wrong-code"     // wrong or malformed invitation or app code
+	ReasonExpired       Reason = "expired"        // invitation or enrollment step expired
+	ReasonUsed          Reason = "used"           // invitation used or replaced by a newer one
+	ReasonThrottled     Reason = "throttled"      // too many tries: wait RetryAfter
+	ReasonWrongPassword Reason = "wrong-password" // directory password wrong
+	ReasonDisabled      Reason = "disabled"       // the person may not sign in
+	ReasonNoFactor      Reason = "no-factor"      // a key must be registered before this step
+)
+
+// Error is a refusal a person can act on: DE and EN say, in her language,
+// what happened and what is needed; Err is the cause, for the log only.
+// Match it with errors.As. Any other error from this package means the
+// storage is unavailable (the web layer answers 503).
+type Error struct {
+	Reason     Reason
+	Group      string        // the group whose policy refused, "" when none
+	DE, EN     string        // messages for the person
+	RetryAfter time.Duration // with ReasonThrottled
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("enroll: %s: %s: %v", e.Reason, e.EN, e.Err)
+	}
+	return fmt.Sprintf("enroll: %s: %s", e.Reason, e.EN)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsReason reports whether err is an *Error with reason r.
+func IsReason(err error, r Reason) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Reason == r
+}
+
+func refuse(r Reason, de, en string, cause error) *Error {
+	return &Error{Reason: r, DE: de, EN: en, Err: cause}
+}
+
+// Messages for the refusals that do not depend on a group.
+var (
+	msgInvitationWrong = [2]string{
+		"Der Einladungslink oder der Code stimmt nicht. Bitte prüfen Sie Ihre Eingabe oder wenden Sie sich an den IT-Service.",
+		"The invitation link or code is not right. Please check what you typed or contact the IT service desk.",
+	}
+	msgInvitationExpired = [2]string{
+		"Ihre Einladung ist abgelaufen. Der IT-Service stellt Ihnen gern eine neue aus.",
+		"Your invitation has expired. The IT service desk will gladly issue a new one.",
+	}
+	msgInvitationUsed = [2]string{
+		"Diese Einladung wurde schon verwendet oder durch eine neuere ersetzt. Melden Sie sich an oder bitten Sie den IT-Service um eine neue Einladung.",
+		"This invitation was used already or replaced by a newer one. Sign in, or ask the IT service desk for a new invitation.",
+	}
+	msgStepExpired = [2]string{
+		"Dieser Schritt hat zu lange gedauert. Bitte öffnen Sie Ihren Einladungslink noch einmal.",
+		"This step took too long. Please open your invitation link again.",
+	}
+	msgThrottled = [2]string{
+		"Zu viele Versuche. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut.",
+		"Too many attempts. Please wait a few minutes, then try again.",
+	}
+	msgWrongPassword = [2]string{
+		"Das Passwort stimmt nicht. Verwenden Sie das Passwort Ihres Dienstkontos.",
+		"The password is not right. Use the password of your work account.",
+	}
+	msgDisabled = [2]string{
+		"Ihr Konto ist gesperrt. Bitte wenden Sie sich an den IT-Service.",
+		"Your account is disabled. Please contact the IT service desk.",
+	}
+	msgWrongTOTP = [2]string{
+		"Der Code aus der App stimmt nicht. Prüfen Sie, ob die Uhrzeit Ihres Geräts stimmt, und geben Sie den aktuellen Code ein.",
+		"The code from the app is not right. Check that your device's clock is right and enter the current code.",
+	}
+	msgNoFactor = [2]string{
+		"Bitte registrieren Sie zuerst einen Sicherheitsschlüssel.",
+		"Please register a security key first.",
+	}
+	msgDuplicate = [2]string{
+		"Dieser Schlüssel ist bereits registriert. Sie können ihn schon zum Anmelden verwenden.",
+		"This key is registered already. You can already use it to sign in.",
+	}
+	msgIDTooLong = [2]string{
+		"Dieser Schlüssel liefert eine zu lange Kennung (mehr als 1023 Bytes) und kann nicht registriert werden.",
+		"This key sends an identifier that is too long (over 1023 bytes) and cannot be registered.",
+	}
+	msgAlgorithm = [2]string{
+		"Dieser Schlüssel verwendet ein Verfahren, das Keyhall nicht annimmt (zulässig sind ES256, EdDSA und RS256).",
+		"This key uses a method Keyhall does not accept (allowed: ES256, EdDSA and RS256).",
+	}
+	msgInvalid = [2]string{
+		"Der Schlüssel hat die Registrierung nicht gültig bestätigt. Bitte versuchen Sie es noch einmal.",
+		"The key did not confirm the registration validly. Please try again.",
+	}
+)
+
+func refuseMsg(r Reason, msg [2]string, cause error) *Error {
+	return refuse(r, msg[0], msg[1], cause)
+}

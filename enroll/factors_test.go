@@ -1,0 +1,121 @@
+package enroll_test
+
+import (
+	"encoding/base32"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+)
+
+func TestTOTPAndRecoveryCodes(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	anna, rita := f.user(t, "anna"), f.user(t, "rita", "rat")
+	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
+	must(t, err)
+	pr, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	_, pr, err = f.svc.NewRecoveryCodes(ctx, pr.ID)
+	wantReason(t, "recovery codes before a factor", err, enroll.ReasonNoFactor)
+
+	setup, pr, err := f.svc.BeginTOTP(ctx, pr.ID)
+	must(t, err)
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(setup.Secret, "-", ""))
+	if err != nil || len(secret) < 20 || !strings.HasPrefix(setup.URI, "otpauth://totp/") || string(setup.QRPNG[1:4]) != "PNG" {
+		t.Fatalf("setup %q %q (%d bytes of PNG): %v", setup.Secret, setup.URI, len(setup.QRPNG), err)
+	}
+	right, err := authn.TOTPCode(secret, f.clock.now())
+	must(t, err)
+	wrong := "000000"
+	if right == wrong {
+		wrong = "111111"
+	}
+	pr, err = f.svc.ConfirmTOTP(ctx, pr.ID, wrong, "")
+	wantReason(t, "wrong app code", err, enroll.ReasonWrongCode)
+	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 || pr.Consumed {
+		t.Fatalf("a wrong code left %d credentials, consumed=%v", len(creds), pr.Consumed)
+	}
+	pr, err = f.svc.ConfirmTOTP(ctx, pr.ID, right[:3]+" "+right[3:], "Handy")
+	must(t, err)
+	creds, err := f.store.ListCredentials(ctx, anna.ID)
+	must(t, err)
+	if len(creds) != 1 || creds[0].Kind != authn.KindTOTP || !pr.Consumed || creds[0].LastStep != authn.TOTPStep(f.clock.now()) {
+		t.Fatalf("after confirming: %+v, %+v", creds, pr)
+	}
+	if got, err := authn.Open([32]byte{1, 2, 3}, creds[0].SecretSealed, []byte(creds[0].ID)); err != nil || string(got) != string(secret) {
+		t.Errorf("stored secret does not open to the one shown: %v", err)
+	}
+	codes, _, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); len(codes) != 10 || n != 10 {
+		t.Errorf("%d codes shown, %d stored", len(codes), n)
+	}
+	must(t, f.store.UseRecoveryCode(ctx, anna.ID, authn.HashRecoveryCode(strings.ToLower(codes[3])), f.clock.now(),
+		authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "recovery_code.use"}))
+
+	rinv, err := f.svc.Issue(ctx, rita.ID, 0, "cli:root", "")
+	must(t, err)
+	rpr, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(rinv.Link)})
+	must(t, err)
+	_, _, err = f.svc.BeginTOTP(ctx, rpr.ID)
+	wantReason(t, "app for rat", err, enroll.ReasonTOTPForbidden)
+}
+
+func TestResetAndRevoke(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	anna := f.user(t, "anna")
+	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
+	must(t, err)
+	pr, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	first, pr, err := f.register(t, pr.ID, keyReg{fmt: "none"})
+	must(t, err)
+	_, pr, err = f.register(t, pr.ID, keyReg{fmt: "none"})
+	must(t, err)
+	_, _, err = f.svc.NewRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	now := f.clock.now()
+	must(t, f.store.CreateSession(ctx, authn.Session{Hash: authn.HashSessionID([]byte("s1")), UserID: anna.ID,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}))
+
+	err = f.svc.RevokeCredential(ctx, anna.ID, first.Credential.ID, "cli:helpdesk", "")
+	if err == nil {
+		t.Fatal("RevokeCredential without a reason succeeded")
+	}
+	must(t, f.svc.RevokeCredential(ctx, anna.ID, first.Credential.ID, "cli:helpdesk", "Schlüssel verloren"))
+	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 1 {
+		t.Fatalf("%d credentials after revoking one of two", len(creds))
+	}
+
+	newInv, rep, err := f.svc.Reset(ctx, anna.ID, 0, "cli:helpdesk", "Tasche gestohlen, Identität am Telefon geprüft")
+	must(t, err)
+	if rep.Keys != 1 || rep.RecoveryCodes != 10 || rep.Sessions != 1 || rep.Apps != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 {
+		t.Errorf("%d credentials after reset", len(creds))
+	}
+	if s, _ := f.store.GetSession(ctx, authn.HashSessionID([]byte("s1"))); s.RevokedAt.IsZero() {
+		t.Error("session not revoked by reset")
+	}
+	events, err := f.store.ListAudit(ctx, authn.AuditFilter{Subject: "user:" + anna.ID, Limit: 100})
+	must(t, err)
+	var resets []authn.AuditEvent
+	for _, e := range events {
+		if e.Action == "user.reset" {
+			resets = append(resets, e)
+		}
+	}
+	if len(resets) != 1 || resets[0].Actor != "cli:helpdesk" || resets[0].Reason == "" ||
+		resets[0].Details["revoked_keys"] != "1" || resets[0].Details["revoked_sessions"] != "1" {
+		t.Fatalf("reset audit events: %+v", resets)
+	}
+	_, err = f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	wantReason(t, "old link after reset", err, enroll.ReasonUsed)
+	_, err = f.svc.Redeem(ctx, enroll.Redemption{Username: "anna", Code: newInv.Code})
+	must(t, err)
+}

@@ -1,0 +1,132 @@
+package enroll
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// Redemption is what a person brings to start enrolling: the token from her
+// link, or her username and the code; a directory person also her directory
+// password.
+type Redemption struct {
+	Token    string // from the link /enroll/{token}
+	Username string // as typed, with Code
+	Code     string
+	Password string
+	Client   authn.ClientInfo
+}
+
+// Redeem checks an invitation and opens an enrollment for its person. The
+// invitation stays open: the first factor stored consumes it, in the same
+// transaction (see FinishKey, ConfirmTOTP). Every try counts against the
+// client address and the person (throttleLimit in throttleWindow); right
+// answers are taken back.
+func (s *Service) Redeem(ctx context.Context, r Redemption) (Progress, error) {
+	keys := []string{"enroll:ip:" + r.Client.Addr}
+	var username string
+	if r.Token == "" {
+		username, _ = authn.CanonicalName(r.Username)
+		keys = append(keys, "enroll:u:"+username)
+	}
+	if err := s.hit(ctx, keys...); err != nil {
+		return Progress{}, err
+	}
+	inv, err := s.findInvitation(ctx, r, username)
+	if err != nil {
+		return Progress{}, err
+	}
+	u, err := s.cfg.Store.GetUser(ctx, inv.UserID)
+	if err != nil {
+		return Progress{}, fmt.Errorf("redeem invitation: %w", err)
+	}
+	if err := s.checkRedeemer(ctx, u, r.Password); err != nil {
+		return Progress{}, err
+	}
+	s.undo(ctx, keys...)
+	p := authn.EnrollPending{UserID: u.ID, InvitationID: inv.ID}
+	return s.put(ctx, p, IdleTTL, inv.ExpiresAt)
+}
+
+// findInvitation finds the invitation by token, or by username and code,
+// and checks that it is open: single use, expiry checked at use.
+func (s *Service) findInvitation(ctx context.Context, r Redemption, username string) (authn.Invitation, error) {
+	var inv authn.Invitation
+	var err error
+	if r.Token != "" {
+		inv, err = s.cfg.Store.GetInvitation(ctx, authn.HashToken(r.Token))
+	} else {
+		inv, err = s.invitationByCode(ctx, username, r.Code)
+	}
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return inv, refuseMsg(ReasonWrongCode, msgInvitationWrong, err)
+	case err != nil:
+		return inv, fmt.Errorf("redeem invitation: %w", err)
+	case !inv.UsedAt.IsZero() || !inv.VoidedAt.IsZero():
+		return inv, refuseMsg(ReasonUsed, msgInvitationUsed, fmt.Errorf("invitation %s: %w", inv.ID, authn.ErrUsed))
+	case !s.now().Before(inv.ExpiresAt):
+		return inv, refuseMsg(ReasonExpired, msgInvitationExpired, fmt.Errorf("invitation %s: %w", inv.ID, authn.ErrExpired))
+	}
+	return inv, nil
+}
+
+// invitationByCode finds the person's open invitation and compares the
+// code's hash in constant time. An unknown person, a malformed code and a
+// wrong one all give ErrNotFound.
+func (s *Service) invitationByCode(ctx context.Context, username, code string) (authn.Invitation, error) {
+	canonical, cerr := NormalizeCode(code)
+	u, err := s.cfg.Store.GetUserByUsername(ctx, username)
+	if err != nil && !errors.Is(err, authn.ErrNotFound) {
+		return authn.Invitation{}, err
+	}
+	var inv authn.Invitation
+	var stored authn.TokenHash
+	if err == nil {
+		inv, stored, err = s.cfg.Store.OpenInvitation(ctx, u.ID)
+		if err != nil && !errors.Is(err, authn.ErrNotFound) {
+			return authn.Invitation{}, err
+		}
+	}
+	got := hashCode(u.ID, canonical)
+	match := subtle.ConstantTimeCompare(got[:], stored[:]) == 1
+	if err != nil || cerr != nil || !match || stored == (authn.TokenHash{}) {
+		return authn.Invitation{}, fmt.Errorf("no open invitation of %q with this code: %w", username, authn.ErrNotFound)
+	}
+	return inv, nil
+}
+
+// checkRedeemer refuses a disabled person and, for a directory person when
+// a directory is configured, a wrong directory password.
+func (s *Service) checkRedeemer(ctx context.Context, u authn.User, password string) error {
+	if u.Status != authn.StatusActive {
+		return refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
+	}
+	if u.Source != authn.SourceDirectory || s.cfg.Directory == nil {
+		return nil
+	}
+	if err := s.hit(ctx, "enroll:pwd:"+u.Username); err != nil {
+		return err
+	}
+	err := s.cfg.Directory.VerifyPassword(ctx, u, password)
+	switch {
+	case errors.Is(err, authn.ErrWrongPassword):
+		return refuseMsg(ReasonWrongPassword, msgWrongPassword, err)
+	case err != nil:
+		return fmt.Errorf("verify directory password of %s: %w", u.Username, err)
+	}
+	s.undo(ctx, "enroll:pwd:"+u.Username)
+	return nil
+}
+
+// Finish ends an enrollment: its id can no longer be used.
+func (s *Service) Finish(ctx context.Context, id []byte) error {
+	_, err := s.take(ctx, id)
+	if IsReason(err, ReasonExpired) {
+		return nil
+	}
+	return err
+}

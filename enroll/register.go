@@ -1,0 +1,230 @@
+package enroll
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// waUser presents a person to go-webauthn. Her user handle is []byte(ID),
+// as sign-in expects.
+type waUser struct {
+	u     authn.User
+	creds []authn.Credential
+}
+
+func (w waUser) WebAuthnID() []byte                         { return []byte(w.u.ID) }
+func (w waUser) WebAuthnName() string                       { return w.u.Username }
+func (w waUser) WebAuthnDisplayName() string                { return cmpOr(w.u.DisplayName, w.u.Username) }
+func (w waUser) WebAuthnCredentials() []webauthn.Credential { return nil }
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// exclusions lists the person's keys, so that a key registered already is
+// not registered twice (WebAuthn L3 §5.4 excludeCredentials).
+func (w waUser) exclusions() []protocol.CredentialDescriptor {
+	var out []protocol.CredentialDescriptor
+	for _, c := range w.creds {
+		if c.Kind == authn.KindWebAuthn {
+			out = append(out, protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: c.WebAuthnID})
+		}
+	}
+	return out
+}
+
+// BeginKey opens a key registration (WebAuthn L3 §7.1) for the enrollment
+// with id: it returns the options for navigator.credentials.create() as
+// JSON ({"publicKey": …}, as go-webauthn marshals a CredentialCreation)
+// and a new enrollment id. It asks for direct attestation, a discoverable
+// credential where the key can, user verification as the person's rules
+// want, and only ES256, EdDSA and RS256 keys. The ceremony must finish
+// within StepTTL, from the same browser (the id is single use).
+func (s *Service) BeginKey(ctx context.Context, id []byte) ([]byte, Progress, error) {
+	p, err := s.take(ctx, id)
+	if err != nil {
+		return nil, Progress{}, err
+	}
+	user, rules, creds, err := s.keyOwner(ctx, p.UserID)
+	if err != nil {
+		return nil, Progress{}, err
+	}
+	uv := protocol.VerificationPreferred
+	if rules.RequireUV() {
+		uv = protocol.VerificationRequired
+	}
+	w := waUser{u: user, creds: creds}
+	creation, session, err := s.wa.BeginRegistration(w,
+		webauthn.WithConveyancePreference(protocol.PreferDirectAttestation),
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			ResidentKey: protocol.ResidentKeyRequirementPreferred, UserVerification: uv}),
+		webauthn.WithExclusions(w.exclusions()),
+		webauthn.WithCredentialParameters([]protocol.CredentialParameter{
+			{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256},
+			{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgEdDSA},
+			{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgRS256},
+		}))
+	if err != nil {
+		return nil, Progress{}, fmt.Errorf("begin key registration: %w", err)
+	}
+	options, err := json.Marshal(creation)
+	if err != nil {
+		return nil, Progress{}, fmt.Errorf("begin key registration: %w", err)
+	}
+	if p.Ceremony, err = json.Marshal(session); err != nil {
+		return nil, Progress{}, fmt.Errorf("begin key registration: %w", err)
+	}
+	pr, err := s.put(ctx, p, StepTTL, time.Time{})
+	return options, pr, err
+}
+
+func (s *Service) keyOwner(ctx context.Context, userID string) (authn.User, Rules, []authn.Credential, error) {
+	u, rules, err := s.person(ctx, userID)
+	if err != nil {
+		return authn.User{}, Rules{}, nil, err
+	}
+	creds, err := s.cfg.Store.ListCredentials(ctx, userID)
+	if err != nil {
+		return authn.User{}, Rules{}, nil, fmt.Errorf("list credentials of %s: %w", u.Username, err)
+	}
+	return u, rules, creds, nil
+}
+
+// NewKey is a key just registered.
+type NewKey struct {
+	Credential authn.Credential
+	Model      string // e.g. "YubiKey 5 NFC / 5C NFC (Firmware 5.7)"; "" when unknown
+}
+
+// FinishKey verifies the browser's answer (credential.toJSON() of
+// navigator.credentials.create()) and stores the key: WebAuthn L3 §7.1
+// steps 5–21 by go-webauthn, steps 22–25 and the group policy by CheckKey,
+// step 26 (a credential id not registered yet) by the store's unique
+// index. The first factor of an enrollment consumes the invitation in the
+// same transaction, so a replayed link cannot add a second key. A refused
+// key leaves the enrollment open under a new id (Progress.ID).
+func (s *Service) FinishKey(ctx context.Context, id, response []byte, nickname string) (NewKey, Progress, error) {
+	p, err := s.take(ctx, id)
+	if err != nil {
+		return NewKey{}, Progress{}, err
+	}
+	if p.Ceremony == nil {
+		pr, err := s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, errors.New("no key registration open")))
+		return NewKey{}, pr, err
+	}
+	k, c, refusal, err := s.verifyKey(ctx, p, response)
+	if err != nil {
+		return NewKey{}, Progress{}, err
+	}
+	if refusal != nil {
+		pr, err := s.retry(ctx, p, refusal)
+		return NewKey{}, pr, err
+	}
+	c.Nickname = cmpOr(nickname, cmpOr(k.Model, "Sicherheitsschlüssel"))
+	ev := s.credentialEvent(p, c, map[string]string{"model": k.Model, "aaguid": k.AAGUID.String(),
+		"attestation": k.Format, "webauthn_id": hex.EncodeToString(c.WebAuthnID)})
+	pr, err := s.storeFactor(ctx, p, c, ev)
+	return NewKey{Credential: c, Model: k.Model}, pr, err
+}
+
+// verifyKey checks a registration response against the ceremony and the
+// person's rules. A refusal is returned as refusal; err is for storage.
+func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response []byte) (KeyInfo, authn.Credential, *Error, error) {
+	var session webauthn.SessionData
+	if err := json.Unmarshal(p.Ceremony, &session); err != nil {
+		return KeyInfo{}, authn.Credential{}, nil, fmt.Errorf("read key ceremony: %w", err)
+	}
+	user, rules, _, err := s.keyOwner(ctx, p.UserID)
+	if err != nil {
+		return KeyInfo{}, authn.Credential{}, nil, err
+	}
+	pcc, err := parseResponse(response)
+	if err != nil {
+		return KeyInfo{}, authn.Credential{}, asError(err), nil
+	}
+	k, err := keyInfo(pcc.Response.AttestationObject)
+	if err != nil {
+		return k, authn.Credential{}, refuseMsg(ReasonInvalid, msgInvalid, err), nil
+	}
+	if err := rules.CheckKey(k, s.now()); err != nil {
+		return k, authn.Credential{}, asError(err), nil
+	}
+	wc, err := s.wa.CreateCredential(waUser{u: user}, session, pcc)
+	if err != nil {
+		return k, authn.Credential{}, refuseMsg(ReasonInvalid, msgInvalid, describe(err)), nil
+	}
+	if _, err := s.cfg.Store.GetCredentialByWebAuthnID(ctx, wc.ID); err == nil {
+		return k, authn.Credential{}, refuseMsg(ReasonDuplicate, msgDuplicate, authn.ErrAlreadyExists), nil
+	} else if !errors.Is(err, authn.ErrNotFound) {
+		return k, authn.Credential{}, nil, fmt.Errorf("look up credential id: %w", err)
+	}
+	return k, credentialOf(p.UserID, wc, s.now()), nil, nil
+}
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return refuseMsg(ReasonInvalid, msgInvalid, err)
+}
+
+func credentialOf(userID string, wc *webauthn.Credential, now time.Time) authn.Credential {
+	c := authn.Credential{
+		ID: authn.NewID(), UserID: userID, Kind: authn.KindWebAuthn, CreatedAt: now,
+		WebAuthnID: wc.ID, PublicKey: wc.PublicKey, SignCount: wc.Authenticator.SignCount,
+		AAGUID: wc.Authenticator.AAGUID, BackupEligible: wc.Flags.BackupEligible,
+		AttestationFmt: wc.AttestationFormat,
+	}
+	for _, t := range wc.Transport {
+		c.Transports = append(c.Transports, string(t))
+	}
+	return c
+}
+
+func (s *Service) credentialEvent(p authn.EnrollPending, c authn.Credential, details map[string]string) authn.AuditEvent {
+	details["credential_id"], details["kind"] = c.ID, string(c.Kind)
+	if p.InvitationID != "" {
+		details["invitation_id"] = p.InvitationID
+	}
+	return authn.AuditEvent{Time: s.now(), Actor: "user:" + p.UserID, Action: "credential.create",
+		Subject: "user:" + p.UserID, Details: details}
+}
+
+// storeFactor stores c: the first factor of an enrollment together with
+// consuming its invitation, later ones alone. On success the enrollment
+// goes on under a new id.
+func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c authn.Credential, ev authn.AuditEvent) (Progress, error) {
+	var err error
+	if p.InvitationID != "" {
+		err = s.cfg.Store.EnrollFirstCredential(ctx, p.InvitationID, s.now(), c, ev)
+	} else {
+		err = s.cfg.Store.CreateCredential(ctx, c, ev)
+	}
+	switch {
+	case errors.Is(err, authn.ErrUsed):
+		return Progress{}, refuseMsg(ReasonUsed, msgInvitationUsed, err)
+	case errors.Is(err, authn.ErrExpired):
+		return Progress{}, refuseMsg(ReasonExpired, msgInvitationExpired, err)
+	case errors.Is(err, authn.ErrAlreadyExists):
+		return s.retry(ctx, p, refuseMsg(ReasonDuplicate, msgDuplicate, err))
+	case err != nil:
+		return Progress{}, fmt.Errorf("store %s credential: %w", c.Kind, err)
+	}
+	p.InvitationID, p.Ceremony, p.TOTPSealed = "", nil, nil
+	p.Factors++
+	return s.put(ctx, p, IdleTTL, time.Time{})
+}

@@ -1,0 +1,59 @@
+package enroll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// ErrNoReason: an IT action was asked for without a reason.
+var ErrNoReason = errors.New("a reason is required")
+
+// Reset is IT's answer to a lost or stolen set of factors: every key, app
+// and recovery code of the person is removed, every session revoked, and a
+// new invitation issued (voiding older ones), in one transaction with ONE
+// audit event that says who (actor), whom, why (reason) and what was
+// revoked.
+func (s *Service) Reset(ctx context.Context, userID string, validity time.Duration, actor, reason string) (Invitation, authn.ResetReport, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Invitation{}, authn.ResetReport{}, fmt.Errorf("reset: %w", ErrNoReason)
+	}
+	u, err := s.cfg.Store.GetUser(ctx, userID)
+	if err != nil {
+		return Invitation{}, authn.ResetReport{}, fmt.Errorf("reset: %w", err)
+	}
+	inv, out, codeHash, err := s.newInvitation(u, validity, actor)
+	if err != nil {
+		return Invitation{}, authn.ResetReport{}, err
+	}
+	ev := authn.AuditEvent{
+		Time: inv.CreatedAt, Actor: actor, Action: "user.reset", Subject: "user:" + u.ID, Reason: reason,
+		Details: map[string]string{"username": u.Username, "invitation_id": inv.ID,
+			"invitation_expires_at": inv.ExpiresAt.Format(time.RFC3339)},
+	}
+	rep, err := s.cfg.Store.ResetUser(ctx, u.ID, inv.CreatedAt, inv, codeHash, ev)
+	if err != nil {
+		return Invitation{}, authn.ResetReport{}, fmt.Errorf("reset %s: %w", u.Username, err)
+	}
+	s.log.Info("factors reset", "user", u.Username, "actor", actor, "keys", rep.Keys, "apps", rep.Apps,
+		"recovery_codes", rep.RecoveryCodes, "sessions", rep.Sessions)
+	return out, rep, nil
+}
+
+// RevokeCredential removes one key or app of a person (a lost key); she
+// keeps the others. ErrNotFound if she has no credential credID.
+func (s *Service) RevokeCredential(ctx context.Context, userID, credID, actor, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("revoke credential: %w", ErrNoReason)
+	}
+	ev := authn.AuditEvent{Time: s.now(), Actor: actor, Action: "credential.revoke", Subject: "user:" + userID,
+		Reason: reason, Details: map[string]string{"credential_id": credID}}
+	if err := s.cfg.Store.DeleteCredential(ctx, userID, credID, ev); err != nil {
+		return fmt.Errorf("revoke credential: %w", err)
+	}
+	return nil
+}

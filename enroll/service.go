@@ -1,0 +1,204 @@
+package enroll
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// Timing of an enrollment.
+const (
+	// StepTTL is how long a key registration or an app setup may take, from
+	// the options to the answer.
+	StepTTL = 5 * time.Minute
+	// IdleTTL is how long an enrollment waits between steps.
+	IdleTTL = 30 * time.Minute
+	// DefaultValidity is how long an invitation is valid when Issue is
+	// given no validity; MaxValidity is the longest allowed.
+	DefaultValidity = 14 * 24 * time.Hour
+	MaxValidity     = 90 * 24 * time.Hour
+	// RecoveryCodeCount is how many recovery codes a person gets.
+	RecoveryCodeCount = 10
+)
+
+// Throttling of guessable secrets: at most throttleLimit failed tries per
+// person and per client address in throttleWindow (only failures count;
+// right answers are taken back).
+const (
+	throttleLimit  = 10
+	throttleWindow = 15 * time.Minute
+)
+
+// Store is what enrollment needs: the Store and its enrollment part.
+type Store interface {
+	authn.Store
+	authn.EnrollStore
+}
+
+// PasswordChecker verifies a directory person's password (an LDAP bind).
+// authn's PasswordVerifier satisfies it. It returns an error wrapping
+// authn.ErrWrongPassword when the password is wrong.
+type PasswordChecker interface {
+	VerifyPassword(ctx context.Context, u authn.User, password string) error
+}
+
+// Config configures a Service.
+type Config struct {
+	Store         Store
+	PublicURL     *url.URL // the only source of links, the RP ID and the origin
+	RPName        string   // shown by the browser; "" = "Keyhall"
+	Policy        Policy
+	EncryptionKey [32]byte        // seals TOTP secrets (authn.Seal)
+	Directory     PasswordChecker // nil: directory people redeem without a password
+	Logger        *slog.Logger    // nil: slog.Default()
+	Now           func() time.Time
+}
+
+// Service enrolls people: it issues and redeems invitations, registers
+// security keys and authenticator apps under the key policy, hands out
+// recovery codes, and resets people's factors. It is safe for concurrent
+// use; all state lives in the Store.
+type Service struct {
+	cfg Config
+	wa  *webauthn.WebAuthn
+	log *slog.Logger
+}
+
+// New checks cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("no store"))
+	}
+	if cfg.PublicURL == nil || cfg.PublicURL.Hostname() == "" {
+		errs = append(errs, errors.New("public URL without a host name"))
+	}
+	if cfg.EncryptionKey == ([32]byte{}) {
+		errs = append(errs, errors.New("no encryption key"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configure enrollment: %w", err)
+	}
+	if cfg.RPName == "" {
+		cfg.RPName = "Keyhall"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:          cfg.PublicURL.Hostname(),
+		RPDisplayName: cfg.RPName,
+		RPOrigins:     []string{cfg.PublicURL.Scheme + "://" + cfg.PublicURL.Host},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configure enrollment: webauthn: %w", err)
+	}
+	return &Service{cfg: cfg, wa: wa, log: cfg.Logger}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Progress is where an enrollment stands after a step.
+type Progress struct {
+	// ID is the enrollment's new id for the browser's cookie: it changes
+	// at every step. Nil when the enrollment is over.
+	ID        []byte
+	User      authn.User
+	Rules     Rules
+	Factors   int  // factors stored in this enrollment
+	Consumed  bool // the first factor is stored and the invitation used
+	ExpiresAt time.Time
+}
+
+// take takes the enrollment with id (single use).
+func (s *Service) take(ctx context.Context, id []byte) (authn.EnrollPending, error) {
+	p, err := s.cfg.Store.TakeEnrollPending(ctx, authn.HashPendingID(id), s.now())
+	switch {
+	case errors.Is(err, authn.ErrNotFound), errors.Is(err, authn.ErrExpired):
+		return p, refuseMsg(ReasonExpired, msgStepExpired, err)
+	case err != nil:
+		return p, fmt.Errorf("take enrollment: %w", err)
+	}
+	return p, nil
+}
+
+// put stores p under a new id, valid for ttl (at most until the invitation
+// expires while it is not used), and returns the Progress.
+func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Duration, invExpires time.Time) (Progress, error) {
+	var id [32]byte
+	rand.Read(id[:]) // never fails (crypto/rand, Go ≥ 1.24)
+	now := s.now()
+	p.Hash, p.CreatedAt, p.ExpiresAt = authn.HashPendingID(id[:]), now, now.Add(ttl)
+	if p.InvitationID != "" && !invExpires.IsZero() && invExpires.Before(p.ExpiresAt) {
+		p.ExpiresAt = invExpires
+	}
+	if err := s.cfg.Store.PutEnrollPending(ctx, p); err != nil {
+		return Progress{}, fmt.Errorf("store enrollment: %w", err)
+	}
+	u, rules, err := s.person(ctx, p.UserID)
+	if err != nil {
+		return Progress{}, err
+	}
+	return Progress{ID: id[:], User: u, Rules: rules, Factors: p.Factors, Consumed: p.InvitationID == "", ExpiresAt: p.ExpiresAt}, nil
+}
+
+// retry puts p back under a new id after a failed step, so the person can
+// try again, and returns the Progress with the refusal.
+func (s *Service) retry(ctx context.Context, p authn.EnrollPending, refusal error) (Progress, error) {
+	p.Ceremony = nil
+	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	if err != nil {
+		return Progress{}, err
+	}
+	return pr, refusal
+}
+
+// person reads a person and the rules of her groups.
+func (s *Service) person(ctx context.Context, userID string) (authn.User, Rules, error) {
+	u, err := s.cfg.Store.GetUser(ctx, userID)
+	if err != nil {
+		return authn.User{}, Rules{}, fmt.Errorf("read person: %w", err)
+	}
+	groups, err := s.cfg.Store.UserGroups(ctx, userID)
+	if err != nil {
+		return authn.User{}, Rules{}, fmt.Errorf("read groups of %s: %w", u.Username, err)
+	}
+	return u, s.cfg.Policy.For(groups), nil
+}
+
+// hit counts one try under each key, before the secret is compared; it
+// refuses when any key is over the limit.
+func (s *Service) hit(ctx context.Context, keys ...string) error {
+	for _, k := range keys {
+		n, err := s.cfg.Store.HitThrottle(ctx, k, s.now(), throttleWindow)
+		if err != nil {
+			return fmt.Errorf("count try: %w", err)
+		}
+		if n > throttleLimit {
+			e := refuseMsg(ReasonThrottled, msgThrottled, fmt.Errorf("%d tries under %q", n, k))
+			e.RetryAfter = throttleWindow
+			return e
+		}
+	}
+	return nil
+}
+
+// undo takes back the tries of a right answer; a failure is only logged.
+func (s *Service) undo(ctx context.Context, keys ...string) {
+	for _, k := range keys {
+		if err := s.cfg.Store.UndoThrottle(ctx, k); err != nil {
+			s.log.Warn("take back a throttle hit", "key", k, "err", err)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package enroll
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base32"
+	"fmt"
+	"image/png"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// totpSecretBytes: 160 bits, the HMAC-SHA1 key length RFC 4226 §4
+// recommends.
+const totpSecretBytes = 20
+
+// TOTPSetup is what a person needs to add an authenticator app: the QR code
+// (PNG, rendered here, no outside service) or the secret to type.
+type TOTPSetup struct {
+	Secret string // base32, in groups of four for typing
+	URI    string // otpauth://totp/…, what the QR code holds
+	QRPNG  []byte
+}
+
+// BeginTOTP starts adding an authenticator app: a new 160-bit secret,
+// shown once, kept sealed in the enrollment until ConfirmTOTP gets a right
+// code from the app. Refused when a group of the person admits no app, or
+// (before a key) no app alone.
+func (s *Service) BeginTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress, error) {
+	p, err := s.take(ctx, id)
+	if err != nil {
+		return TOTPSetup{}, Progress{}, err
+	}
+	u, rules, err := s.person(ctx, p.UserID)
+	if err != nil {
+		return TOTPSetup{}, Progress{}, err
+	}
+	if g, refused := rules.refusingTOTP(p.InvitationID != ""); refused {
+		pr, err := s.retry(ctx, p, totpRefusal(g, p.InvitationID != ""))
+		return TOTPSetup{}, pr, err
+	}
+	secret := make([]byte, totpSecretBytes)
+	rand.Read(secret) // never fails (crypto/rand, Go ≥ 1.24)
+	setup, err := s.totpSetup(u, secret)
+	if err != nil {
+		return TOTPSetup{}, Progress{}, err
+	}
+	if p.TOTPSealed, err = authn.Seal(s.cfg.EncryptionKey, secret, totpAD(p.UserID)); err != nil {
+		return TOTPSetup{}, Progress{}, fmt.Errorf("begin app setup: %w", err)
+	}
+	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	return setup, pr, err
+}
+
+func totpAD(userID string) []byte { return []byte("enroll-totp:" + userID) }
+
+func totpRefusal(g GroupRule, first bool) *Error {
+	if g.AllowTOTP && first {
+		return refuseMsg(ReasonNoFactor, msgNoFactor, fmt.Errorf("group %q: an app alone is not enough", g.Group))
+	}
+	de, en := "Ihre Organisation lässt keine Authenticator-App zu. Bitte verwenden Sie einen Sicherheitsschlüssel.",
+		"Your organisation does not admit an authenticator app. Please use a security key."
+	if g.Group != "" {
+		de = fmt.Sprintf("Ihre Gruppe „%s“ lässt keine Authenticator-App zu. Sie verlangt %s.", g.Group, cmpOr(g.NeedDE, "einen Sicherheitsschlüssel"))
+		en = fmt.Sprintf("Your group “%s” does not admit an authenticator app. It requires %s.", g.Group, cmpOr(g.NeedEN, "a security key"))
+	}
+	e := refuse(ReasonTOTPForbidden, de, en, nil)
+	e.Group = g.Group
+	return e
+}
+
+// totpSetup renders the key URI (RFC 6238 parameters: SHA-1, 6 digits, 30
+// seconds) and its QR code.
+func (s *Service) totpSetup(u authn.User, secret []byte) (TOTPSetup, error) {
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: s.cfg.RPName, AccountName: u.Username, Secret: secret,
+		Period: authn.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
+	})
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("make app key: %w", err)
+	}
+	img, err := key.Image(256, 256)
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("render QR code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return TOTPSetup{}, fmt.Errorf("render QR code: %w", err)
+	}
+	b32 := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)
+	return TOTPSetup{Secret: FormatCode(b32), URI: key.URL(), QRPNG: buf.Bytes()}, nil
+}
+
+// ConfirmTOTP checks a code from the app (RFC 6238 §5.2, one step of drift)
+// and only then stores the app. A wrong code stores nothing and leaves the
+// setup open under a new id, with the same secret; tries are throttled per
+// person.
+func (s *Service) ConfirmTOTP(ctx context.Context, id []byte, code, nickname string) (Progress, error) {
+	p, err := s.take(ctx, id)
+	if err != nil {
+		return Progress{}, err
+	}
+	if p.TOTPSealed == nil {
+		return s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, fmt.Errorf("no app setup open")))
+	}
+	key := "enroll:totp:" + p.UserID
+	if err := s.hit(ctx, key); err != nil {
+		return s.retry(ctx, p, err)
+	}
+	secret, err := authn.Open(s.cfg.EncryptionKey, p.TOTPSealed, totpAD(p.UserID))
+	if err != nil {
+		return Progress{}, fmt.Errorf("open app secret: %w", err)
+	}
+	step, ok := matchCode(secret, code, s.now())
+	if !ok {
+		return s.retry(ctx, p, refuseMsg(ReasonWrongCode, msgWrongTOTP, fmt.Errorf("wrong app code")))
+	}
+	s.undo(ctx, key)
+	c := authn.Credential{ID: authn.NewID(), UserID: p.UserID, Kind: authn.KindTOTP,
+		Nickname: cmpOr(nickname, "Authenticator-App"), CreatedAt: s.now(), LastStep: step}
+	if c.SecretSealed, err = authn.Seal(s.cfg.EncryptionKey, secret, []byte(c.ID)); err != nil {
+		return Progress{}, fmt.Errorf("seal app secret: %w", err)
+	}
+	return s.storeFactor(ctx, p, c, s.credentialEvent(p, c, map[string]string{}))
+}
+
+// matchCode compares code with the codes of the steps around now, each in
+// constant time, and returns the matching step.
+func matchCode(secret []byte, code string, now time.Time) (int64, bool) {
+	code = strings.NewReplacer(" ", "", "-", "").Replace(code)
+	if len(code) != authn.TOTPDigits {
+		return 0, false
+	}
+	var step int64
+	var ok bool
+	t := authn.TOTPStep(now)
+	for st := t - authn.TOTPSkew; st <= t+authn.TOTPSkew; st++ {
+		want, err := authn.TOTPCode(secret, time.Unix(st*authn.TOTPPeriod, 0))
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			step, ok = st, true
+		}
+	}
+	return step, ok
+}
+
+// NewRecoveryCodes replaces the person's recovery codes with
+// RecoveryCodeCount new ones, to be shown once; only their hashes
+// (authn.HashRecoveryCode) are stored. It needs a factor first.
+func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Progress, error) {
+	p, err := s.take(ctx, id)
+	if err != nil {
+		return nil, Progress{}, err
+	}
+	if p.InvitationID != "" {
+		pr, err := s.retry(ctx, p, refuseMsg(ReasonNoFactor, msgNoFactor, fmt.Errorf("no factor yet")))
+		return nil, pr, err
+	}
+	codes := make([]string, RecoveryCodeCount)
+	hashes := make([]authn.TokenHash, RecoveryCodeCount)
+	for i := range codes {
+		codes[i] = NewCode()
+		hashes[i] = authn.HashRecoveryCode(codes[i])
+	}
+	ev := authn.AuditEvent{Time: s.now(), Actor: "user:" + p.UserID, Action: "recovery_codes.replace",
+		Subject: "user:" + p.UserID, Details: map[string]string{"count": fmt.Sprint(RecoveryCodeCount)}}
+	if err := s.cfg.Store.ReplaceRecoveryCodes(ctx, p.UserID, hashes, ev); err != nil {
+		return nil, Progress{}, fmt.Errorf("store recovery codes: %w", err)
+	}
+	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	return codes, pr, err
+}
