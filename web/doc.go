@@ -26,4 +26,30 @@
 // Config.PublicURL is the only source of absolute links, the cookies' Secure
 // flag and (later) the OIDC issuer and WebAuthn origin. Nothing is built from
 // the request's Host or X-Forwarded-Host.
+//
+// # Signing in
+//
+// The pages (templates/, German first, English by Accept-Language or the
+// switch's lang cookie) and the script static/webauthn.js are embedded in
+// the binary; no page carries inline script or style. authn.SignIn decides
+// every step; web only carries it:
+//
+//	GET  /login                 username, or "Mit Sicherheitsschlüssel anmelden" (passkey, no username)
+//	POST /login                 SignIn.Start → the person's strongest factor
+//	GET  /login/{key,totp,recovery,password}   the page of the pending step (SignIn.Restart)
+//	POST /login/switch          another possession factor, one click away (SignIn.SwitchTo)
+//	POST /login/key/begin, /login/passkey/begin   WebAuthn options (JSON)
+//	POST /login/key/finish, /login/passkey/finish assertion (JSON) → {"next": …}
+//	POST /login/{totp,recovery,password}       the code or password
+//
+// A sign-in in progress lives in the store under the SHA-256 of a random id
+// that only the browser holds, in the __Host-keyhall-login cookie; every step
+// takes it and hands out a new one. When the last factor succeeds, authn has
+// stored the session and web writes its id into __Host-keyhall through a
+// gorilla/sessions Store (sessionstore.go) whose cookie holds only the id.
+// Both cookies are Secure, HttpOnly, SameSite=Lax, Path=/ without Domain.
+// A refused step shows its page again with a message that says what to do
+// next (401; 429 with Retry-After when throttled; 403 for policy); an
+// expired one starts over at /login; a storage error is a 503. The address
+// to return to after signing in must be a path on this server (returnto.go).
 package web

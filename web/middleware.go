@@ -39,9 +39,21 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // from another site (Sec-Fetch-Site, or Origin against Host).
 func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
+	// Browsers without Sec-Fetch-Site are judged by Origin against Host; a
+	// proxy may rewrite Host, so the public URL's origin is trusted by name.
+	origin := s.publicURL.Scheme + "://" + s.publicURL.Host
+	if err := cop.AddTrustedOrigin(origin); err != nil {
+		s.logger.Warn("cross-origin protection: public URL is not an origin", "origin", origin, "err", err)
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, msgCrossOrigin, errors.New("cross-origin request refused"))
 	}))
+	// Forward-auth only reads; a proxy asks it about any request, whatever
+	// the method and origin of the request it guards.
+	cop.AddInsecureBypassPattern("/auth/verify")
+	for _, p := range oidcBypassPatterns {
+		cop.AddInsecureBypassPattern(p)
+	}
 	return cop.Handler(next)
 }
 
@@ -166,17 +178,27 @@ func (s *Server) instrument(pattern string, h http.HandlerFunc) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), routeKey, pattern))
+		defer func() {
+			// A panic in the handler becomes a 500 that is counted and
+			// logged with its route.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.fail(sw, r, http.StatusInternalServerError, msgInternal, fmt.Errorf("panic: %v", v))
+			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			elapsed := time.Since(start)
+			duration.Observe(elapsed.Seconds())
+			counter.WithLabelValues(statusClass(sw.status)).Inc()
+			if pattern != "GET /healthz" && pattern != "GET /metrics" {
+				s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("route", pattern),
+					slog.Int("status", sw.status), slog.Duration("took", elapsed), slog.String("client", clientAddr(r)))
+			}
+		}()
 		h(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		elapsed := time.Since(start)
-		duration.Observe(elapsed.Seconds())
-		counter.WithLabelValues(statusClass(sw.status)).Inc()
-		if pattern != "GET /healthz" && pattern != "GET /metrics" {
-			s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("route", pattern),
-				slog.Int("status", sw.status), slog.Duration("took", elapsed), slog.String("client", clientAddr(r)))
-		}
 	})
 }
 

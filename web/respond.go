@@ -37,9 +37,16 @@ var (
 
 var languages = language.NewMatcher([]language.Tag{language.German, language.English})
 
-// lang returns "de" or "en" from the request's Accept-Language; German
-// unless English is preferred.
+// lang returns "de" or "en": the language asked for with the switch
+// (?lang=, then the lang cookie it sets), else from the request's
+// Accept-Language; German unless English is preferred.
 func lang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "de" || l == "en" {
+		return l
+	}
+	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "de" || c.Value == "en") {
+		return c.Value
+	}
 	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
 	if err != nil || len(tags) == 0 {
 		return "de"
@@ -58,15 +65,27 @@ func (m message) in(lang string) string {
 	return m.DE
 }
 
-// wantsJSON reports whether the client is a script rather than a page.
+// wantsJSON reports whether the client is a script rather than a page: an
+// /api/ path, a WebAuthn begin or finish endpoint, or a request that sends
+// or accepts JSON.
 func wantsJSON(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json")
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/") || strings.HasSuffix(p, "/begin") || strings.HasSuffix(p, "/finish") ||
+		strings.Contains(r.Header.Get("Accept"), "application/json") ||
+		strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
 }
 
 // fail is the one way to answer with an error: the person gets msg in her
 // language, the log gets err (never the page), at a level that follows the
 // status, and nothing is cached.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg message, err error) {
+	s.failPage(w, r, status, msg, err, nil)
+}
+
+// failPage is fail for a form that is shown again with the message: v is
+// the page to render (nil: a plain error page). For a script, v.Next (if
+// set) tells it where to go.
+func (s *Server) failPage(w http.ResponseWriter, r *http.Request, status int, msg message, err error, v *view) {
 	level := slog.LevelDebug
 	switch {
 	case status == http.StatusServiceUnavailable:
@@ -82,7 +101,18 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg me
 	}
 	text := msg.in(lang(r))
 	if wantsJSON(r) {
-		s.writeJSON(w, status, map[string]string{"error": text})
+		body := map[string]string{"error": text}
+		if v != nil && v.Next != "" {
+			body["next"] = v.Next
+		}
+		s.writeJSON(w, status, body)
+		return
+	}
+	if v == nil {
+		v = &view{Page: "error"}
+	}
+	v.Error = text
+	if s.pages != nil && s.render(w, r, status, v) == nil {
 		return
 	}
 	h := w.Header()

@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/keyhall/keyhall/authn"
+)
 
 // routes registers every route; it reads as the server's table of contents.
 func (s *Server) routes(mux *http.ServeMux) {
@@ -9,8 +13,38 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /readyz", s.readyz)
 	s.handle(mux, "GET /metrics", s.metricsHandler().ServeHTTP)
 
-	// The signed-in person, for the pages' script and for tools.
+	// Sign-in: username first, then the strongest factor, alternatives one
+	// click away, the password only after a possession factor.
+	s.handle(mux, "GET /login", s.loginPage)
+	s.handle(mux, "POST /login", s.loginSubmit)
+	s.handle(mux, "POST /login/switch", s.switchFactor)
+	s.handle(mux, "GET /login/key", s.stepPage(authn.StepKey))
+	s.handle(mux, "POST /login/key/begin", s.keyBegin)
+	s.handle(mux, "POST /login/key/finish", s.keyFinish)
+	s.handle(mux, "POST /login/passkey/begin", s.passkeyBegin)
+	s.handle(mux, "POST /login/passkey/finish", s.keyFinish)
+	s.handle(mux, "GET /login/totp", s.stepPage(authn.StepTOTP))
+	s.handle(mux, "POST /login/totp", s.codeStep(authn.StepTOTP, "code"))
+	s.handle(mux, "GET /login/recovery", s.stepPage(authn.StepRecovery))
+	s.handle(mux, "POST /login/recovery", s.codeStep(authn.StepRecovery, "code"))
+	s.handle(mux, "GET /login/password", s.stepPage(authn.StepPassword))
+	s.handle(mux, "POST /login/password", s.codeStep(authn.StepPassword, "password"))
+
+	// The signed-in person: her account, signing out.
+	s.handle(mux, "GET /account", s.account)
+	s.handle(mux, "POST /logout", s.logout)
+	s.handle(mux, "POST /logout/everywhere", s.logoutEverywhere)
 	s.handle(mux, "GET /api/session", s.sessionInfo)
+
+	// Forward-auth for reverse proxies (any method: the proxy asks about
+	// whatever request it guards).
+	s.handle(mux, "/auth/verify", s.verify)
+
+	// The pages' stylesheet and script, from the binary.
+	s.handle(mux, "GET /static/{name}", s.staticFile)
+
+	// OpenID Connect provider (oidc*.go).
+	s.mountOIDC(mux)
 
 	// Everything else.
 	s.handle(mux, "/", s.notFound)

@@ -29,6 +29,14 @@ type Config struct {
 	SessionMax  time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// SignIn configures the sign-in service built in SetStore, everything
+	// but its Store. RPID, RPOrigin, RPName, Logger, Now and SessionMax
+	// default to the public URL, "Keyhall" and this Config's values.
+	SignIn authn.SignInConfig
+	// OIDC configures the OpenID Connect provider (oidc.go); without clients it is off.
+	OIDC OIDCConfig
+	// ForwardAuth configures /auth/verify for reverse proxies.
+	ForwardAuth ForwardAuthConfig
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -44,12 +52,21 @@ type Server struct {
 
 	store    atomic.Pointer[storeRef] // nil until SetStore
 	lastSeen atomic.Pointer[authn.LastSeen]
+	signIn   authn.SignInConfig // without Store: completed in SetStore
+	sessions *sessionStore
+	pages    *pages
+	oidc     *oidcProvider // nil: OIDC off
 
+	fwd     *forwardAuth
 	handler http.Handler
 }
 
-// storeRef wraps the interface so it fits an atomic.Pointer.
-type storeRef struct{ authn.Store }
+// storeRef wraps the interface so it fits an atomic.Pointer, together with
+// the sign-in service built on it (nil when it could not be built).
+type storeRef struct {
+	authn.Store
+	signIn *authn.SignIn
+}
 
 // New builds the server's handlers. It does not listen.
 func New(cfg Config) (*Server, error) {
@@ -65,7 +82,9 @@ func New(cfg Config) (*Server, error) {
 		idle:      cfg.SessionIdle,
 		max:       cfg.SessionMax,
 		now:       cfg.Now,
+		signIn:    cfg.SignIn,
 	}
+	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -87,7 +106,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("web: register metrics: %w", err)
 	}
 	s.metrics = m
+	if s.pages, err = loadPages(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	s.completeSignInConfig()
+	if s.oidc, err = newOIDCProvider(s, cfg.OIDC); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	mux := http.NewServeMux()
+	s.fwd = newForwardAuth(cfg.ForwardAuth)
 	s.routes(mux)
 	s.handler = s.recoverPanics(s.securityHeaders(s.clientAddress(s.crossOrigin(mux))))
 	return s, nil
@@ -96,11 +123,61 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// SetStore makes the database available to requests; lastSeen (may be nil)
-// records session use.
-func (s *Server) SetStore(st authn.Store, lastSeen *authn.LastSeen) {
+// SetStore makes the database available to requests and builds the
+// sign-in service on it; lastSeen (may be nil) records session use. When
+// the sign-in service cannot be built, the error is logged and returned,
+// and every sign-in request gets 503 (fail closed); the rest still works.
+func (s *Server) SetStore(st authn.Store, lastSeen *authn.LastSeen) error {
+	cfg := s.signIn
+	cfg.Store = st
+	si, err := authn.NewSignIn(cfg)
+	if err != nil {
+		err = fmt.Errorf("web: set up sign-in: %w", err)
+		s.logger.Error("sign-in is unavailable", "err", err)
+		si = nil
+	}
 	s.lastSeen.Store(lastSeen)
-	s.store.Store(&storeRef{st})
+	s.store.Store(&storeRef{Store: st, signIn: si})
+	return err
+}
+
+// completeSignInConfig fills in what the sign-in service takes from the
+// public URL and this server's settings, where the caller left it empty.
+func (s *Server) completeSignInConfig() {
+	c := &s.signIn
+	if c.RPID == "" {
+		c.RPID = s.publicURL.Hostname()
+	}
+	if c.RPOrigin == "" {
+		c.RPOrigin = s.publicURL.Scheme + "://" + s.publicURL.Host
+	}
+	if c.RPName == "" {
+		c.RPName = "Keyhall"
+	}
+	if c.Logger == nil {
+		c.Logger = s.logger
+	}
+	if c.Now == nil {
+		c.Now = s.now
+	}
+	if c.SessionMax == 0 {
+		c.SessionMax = s.max
+	}
+}
+
+// signInFor returns the sign-in service, or writes 503 and returns nil when
+// the database is not open yet or the service could not be built.
+func (s *Server) signInFor(w http.ResponseWriter, r *http.Request) *authn.SignIn {
+	ref := s.store.Load()
+	switch {
+	case ref == nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, errors.New("sign-in not available: database not open yet"))
+		return nil
+	case ref.signIn == nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, errors.New("sign-in not available: it could not be set up (see the log of SetStore)"))
+		return nil
+	}
+	return ref.signIn
 }
 
 // storeFor returns the store, or writes 503 and returns nil when there is none yet.

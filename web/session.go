@@ -34,52 +34,29 @@ func parseSessionCookie(v string) ([]byte, error) {
 	return id, nil
 }
 
-// currentSession returns the request's signed-in session and person. It
-// returns errNoSession when there is none, and any other error when the
-// database could not be asked (the caller answers 503: fail closed).
-func (s *Server) currentSession(r *http.Request, st authn.Store) (authn.Session, authn.User, error) {
-	c, err := r.Cookie(SessionCookie)
+// currentSession returns the request's signed-in session and person, read
+// through the gorilla session store. It returns errNoSession when there is
+// none, and any other error when the database could not be asked (the
+// caller answers 503: fail closed).
+func (s *Server) currentSession(r *http.Request) (authn.Session, authn.User, error) {
+	gs, err := s.sessions.Get(r, SessionCookie)
 	if err != nil {
+		return authn.Session{}, authn.User{}, err
+	}
+	sess, ok1 := gs.Values[valSession].(authn.Session)
+	u, ok2 := gs.Values[valUser].(authn.User)
+	if gs.IsNew || !ok1 || !ok2 {
 		return authn.Session{}, authn.User{}, errNoSession
-	}
-	id, err := parseSessionCookie(c.Value)
-	if err != nil {
-		return authn.Session{}, authn.User{}, fmt.Errorf("%w: %v", errNoSession, err)
-	}
-	sess, err := st.GetSession(r.Context(), authn.HashSessionID(id))
-	if errors.Is(err, authn.ErrNotFound) {
-		return authn.Session{}, authn.User{}, errNoSession
-	}
-	if err != nil {
-		return authn.Session{}, authn.User{}, fmt.Errorf("read session: %w", err)
-	}
-	now := s.now()
-	if !sess.Usable(now, s.idle) {
-		return authn.Session{}, authn.User{}, errNoSession
-	}
-	u, err := st.GetUser(r.Context(), sess.UserID)
-	if errors.Is(err, authn.ErrNotFound) {
-		return authn.Session{}, authn.User{}, errNoSession
-	}
-	if err != nil {
-		return authn.Session{}, authn.User{}, fmt.Errorf("read user: %w", err)
-	}
-	if u.Status != authn.StatusActive {
-		return authn.Session{}, authn.User{}, errNoSession
-	}
-	if ls := s.lastSeen.Load(); ls != nil {
-		ls.Seen(sess, now)
 	}
 	return sess, u, nil
 }
 
 // sessionInfo tells the pages' script (and a curious tool) who is signed in.
 func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) {
-	st := s.storeFor(w, r)
-	if st == nil {
+	if s.storeFor(w, r) == nil {
 		return
 	}
-	sess, u, err := s.currentSession(r, st)
+	sess, u, err := s.currentSession(r)
 	if errors.Is(err, errNoSession) {
 		s.fail(w, r, http.StatusUnauthorized, msgNotSignedIn, nil)
 		return

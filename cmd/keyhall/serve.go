@@ -37,7 +37,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("storage_password_file: %w", err)
 	}
-	srv, err := web.New(web.Config{PublicURL: publicURL, TrustedProxies: proxies, Logger: logger})
+	srv, err := web.New(webConfig(cfg, keys, publicURL, proxies, logger))
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,9 @@ func startStore(ctx context.Context, bg *sync.WaitGroup, cfg Config, publicURL *
 			cfg.BootstrapUser, expires.Local().Format("2006-01-02 15:04 MST"), link)
 	}
 	lastSeen := authn.NewLastSeen(st, logger)
-	srv.SetStore(st, lastSeen)
+	if err := srv.SetStore(st, lastSeen); err != nil {
+		logger.Error("sign-in is unavailable until the configuration is fixed", "err", err)
+	}
 	bg.Go(func() { lastSeen.Run(ctx, time.Second) })
 	bg.Go(func() { collectSessions(ctx, st, logger) })
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/web"
+)
+
+// webConfig turns the validated configuration and the shared keys into
+// what the HTTP side needs.
+func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix, logger *slog.Logger) web.Config {
+	idle, maxAge := time.Duration(cfg.Session.IdleTimeout), time.Duration(cfg.Session.MaxAge)
+	return web.Config{
+		PublicURL:      publicURL,
+		TrustedProxies: proxies,
+		Logger:         logger,
+		SessionIdle:    idle,
+		SessionMax:     maxAge,
+		SignIn: authn.SignInConfig{
+			RPName: cfg.WebAuthn.RPName,
+			Argon2: authn.Argon2Params{
+				MemoryKiB: uint32(cfg.Passwords.Argon2MemoryKiB),
+				Time:      uint32(cfg.Passwords.Argon2Iterations),
+				Threads:   uint8(cfg.Passwords.Argon2Parallelism),
+			},
+			MaxHashing:    cfg.Passwords.MaxConcurrent,
+			EncryptionKey: keys.Encryption,
+			FakeIDKey:     deriveKey(keys.Cookie, "keyhall fake credential ids"),
+			Policy:        signInPolicy(cfg),
+			SessionMax:    maxAge,
+			Logger:        logger,
+		},
+		ForwardAuth: forwardAuthConfig(cfg),
+	}
+}
+
+// deriveKey derives a key for one purpose from a shared key, so that no key
+// serves two purposes.
+func deriveKey(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+func signInPolicy(cfg Config) authn.Policy {
+	p := authn.Policy{Groups: make(map[string]authn.GroupPolicy, len(cfg.Policy.Groups))}
+	for name, g := range cfg.Policy.Groups {
+		p.Groups[name] = authn.GroupPolicy{
+			Level:            authn.Level(g.Level),
+			UserVerification: g.UserVerification,
+			AllowTOTP:        g.AllowTOTP,
+		}
+	}
+	return p
+}
+
+func forwardAuthConfig(cfg Config) web.ForwardAuthConfig {
+	fa := web.ForwardAuthConfig{CookieDomain: cfg.ForwardAuth.CookieDomain}
+	for _, r := range cfg.ForwardAuth.Rules {
+		fa.Rules = append(fa.Rules, web.ForwardAuthRule{
+			Host: r.Host, PathPrefix: r.PathPrefix, Groups: r.Groups, Level: authn.Level(r.Level),
+		})
+	}
+	return fa
+}

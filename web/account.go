@@ -1,0 +1,156 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// accountView is what /account shows: who is signed in, since when and
+// how, and her active sessions.
+type accountView struct {
+	Username     string
+	DisplayName  string
+	AuthTime     time.Time
+	AMR          []string // in words
+	ACR          string   // in words
+	RecoveryOnly bool
+	Sessions     []sessionRow
+}
+
+type sessionRow struct {
+	Device     string
+	ClientAddr string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	Current    bool
+}
+
+// account shows the signed-in person her sign-in and sessions; a browser
+// without a session is sent to sign in first.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	st := s.storeFor(w, r)
+	if st == nil {
+		return
+	}
+	sess, u, err := s.currentSession(r)
+	if errors.Is(err, errNoSession) {
+		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	all, err := st.ListUserSessions(r.Context(), u.ID, s.now())
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("list sessions: %w", err))
+		return
+	}
+	l := lang(r)
+	a := &accountView{
+		Username: u.Username, DisplayName: u.DisplayName, AuthTime: sess.AuthTime,
+		ACR: inWords(l, "acr.", sess.ACR), RecoveryOnly: sess.RecoveryOnly,
+	}
+	for _, m := range sess.AMR {
+		a.AMR = append(a.AMR, inWords(l, "amr.", m))
+	}
+	for _, o := range all {
+		a.Sessions = append(a.Sessions, sessionRow{
+			Device: deviceName(o.UserAgent), ClientAddr: o.ClientAddr,
+			CreatedAt: o.CreatedAt, LastSeenAt: o.LastSeenAt, Current: bytes.Equal(o.Hash[:], sess.Hash[:]),
+		})
+	}
+	s.page(w, r, &view{Page: "account", Account: a})
+}
+
+// inWords returns the text for an amr or acr value, or the value itself
+// when there is none.
+func inWords(lang, prefix, v string) string {
+	if t, err := translate(lang, prefix+v); err == nil {
+		return t
+	}
+	return v
+}
+
+// deviceName makes a short "browser · system" from a User-Agent header.
+func deviceName(ua string) string {
+	browser, system := "", ""
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"iPad", "iPadOS"}, {"iPhone", "iOS"}, {"Android", "Android"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " · " + system
+	case browser != "" || system != "":
+		return browser + system
+	case ua == "":
+		return "?"
+	}
+	return strings.ToValidUTF8(ua[:min(len(ua), 60)], "")
+}
+
+// logout ends this browser's session: revoked in the store, cookie deleted.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.sessions.signOut(r, w); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("sign out: %w", err))
+		return
+	}
+	http.Redirect(w, r, "/login?e=signedout", http.StatusSeeOther)
+}
+
+// logoutEverywhere revokes every session of the signed-in person, on every
+// device, and records it in the audit log.
+func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	st := s.storeFor(w, r)
+	if st == nil {
+		return
+	}
+	_, u, err := s.currentSession(r)
+	if errors.Is(err, errNoSession) {
+		s.logout(w, r)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	now := s.now()
+	n, err := st.RevokeUserSessions(r.Context(), u.ID, now)
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("revoke sessions: %w", err))
+		return
+	}
+	ev := authn.AuditEvent{
+		Time: now, Actor: "user:" + u.ID, Action: "session.revoke_all", Subject: "user:" + u.ID,
+		ClientAddr: clientAddr(r), Details: map[string]string{"count": strconv.Itoa(n)},
+	}
+	if err := st.AppendAudit(r.Context(), ev); err != nil {
+		s.logger.Warn("could not record signing out everywhere", "user", u.ID, "err", err)
+	}
+	if err := s.sessions.signOut(r, w); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("sign out: %w", err))
+		return
+	}
+	http.Redirect(w, r, "/login?e=everywhere", http.StatusSeeOther)
+}

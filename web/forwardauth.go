@@ -1,0 +1,252 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// ForwardAuthCookie carries the session for the city's subdomains when
+// forward-auth has a cookie domain: the same id as SessionCookie, sent to
+// every host under the domain, so a reverse proxy in front of another tool
+// can ask /auth/verify about it.
+const ForwardAuthCookie = "__Secure-keyhall"
+
+// ForwardAuthConfig says which tools behind a reverse proxy need whom.
+type ForwardAuthConfig struct {
+	// CookieDomain ("stadt.example"), when set, makes sign-in also set
+	// ForwardAuthCookie with that Domain; without it there is no such cookie.
+	CookieDomain string
+	Rules        []ForwardAuthRule
+}
+
+// ForwardAuthRule admits members of Groups (any signed-in person when
+// empty) who signed in at Level or above to Host (exact, lower-case host
+// name) under PathPrefix ("/" when empty). The rule with the longest
+// matching prefix wins; a host without rules is refused.
+type ForwardAuthRule struct {
+	Host       string
+	PathPrefix string
+	Groups     []string
+	Level      authn.Level
+}
+
+// forwardAuth answers /auth/verify for nginx auth_request, Traefik
+// ForwardAuth and Caddy forward_auth.
+type forwardAuth struct {
+	cfg   ForwardAuthConfig
+	hosts map[string]bool // hosts with rules: the only return addresses allowed
+
+	mu     sync.Mutex            // guards groups
+	groups map[string]groupEntry // user id → group names, for at most groupsTTL
+}
+
+type groupEntry struct {
+	names []string
+	at    time.Time
+}
+
+// groupsTTL bounds how long a change of membership takes to reach forward-auth.
+const groupsTTL = 900 * time.Millisecond
+
+func newForwardAuth(cfg ForwardAuthConfig) *forwardAuth {
+	fa := &forwardAuth{cfg: cfg, hosts: map[string]bool{}, groups: map[string]groupEntry{}}
+	for i, r := range cfg.Rules {
+		r.Host = strings.ToLower(r.Host)
+		if r.PathPrefix == "" {
+			r.PathPrefix = "/"
+		}
+		cfg.Rules[i] = r
+		fa.hosts[r.Host] = true
+	}
+	return fa
+}
+
+// rule returns the rule for u, or false when no rule covers it.
+func (fa *forwardAuth) rule(u *url.URL) (ForwardAuthRule, bool) {
+	host := strings.ToLower(u.Hostname())
+	var best ForwardAuthRule
+	found := false
+	for _, r := range fa.cfg.Rules {
+		if r.Host == host && strings.HasPrefix(u.Path, r.PathPrefix) && (!found || len(r.PathPrefix) > len(best.PathPrefix)) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+// originalURL works out the address the person asked the proxy for: nginx
+// sends it whole in X-Original-URL (see docs/forward-auth.md); Traefik and
+// Caddy send X-Forwarded-Proto, -Host and -Uri. redirect says whether the
+// proxy wants a redirect to sign in (Traefik, Caddy) rather than a 401
+// (nginx). Anything missing or malformed is an error: fail closed.
+func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
+	raw := h.Get("X-Original-URL")
+	if raw == "" {
+		proto, host, uri := h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"), h.Get("X-Forwarded-Uri")
+		if proto == "" || host == "" || uri == "" || !strings.HasPrefix(uri, "/") {
+			return nil, false, errors.New("forwarded headers missing: want X-Original-URL or X-Forwarded-Proto, -Host and -Uri")
+		}
+		raw, redirect = proto+"://"+host+uri, true
+	}
+	if strings.ContainsAny(raw, "\\\x00\r\n") || len(raw) > 8192 {
+		return nil, false, errors.New("forwarded address holds forbidden characters")
+	}
+	u, err = url.Parse(raw)
+	if err != nil {
+		return nil, false, errors.New("forwarded address does not parse")
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return nil, false, errors.New("forwarded address is not an http(s) address")
+	}
+	return u, redirect, nil
+}
+
+// verify is /auth/verify. 200 with Remote-User, -Name, -Email and -Groups
+// when the request's session may use the address; otherwise 401 (nginx),
+// a redirect to sign in (Traefik, Caddy) or 403 (signed in, but not
+// admitted). Never 200 on doubt: an unknown host, a malformed header, a
+// garbled cookie or a database that does not answer all refuse. A request
+// without a session creates no state.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	orig, redirect, err := originalURL(r.Header)
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, msgForwardBadRequest, err)
+		return
+	}
+	rule, ok := s.fwd.rule(orig)
+	if !ok {
+		s.fail(w, r, http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host))
+		return
+	}
+	st := s.storeFor(w, r)
+	if st == nil {
+		return
+	}
+	sess, u, err := s.forwardSession(r, st)
+	if err != nil && !errors.Is(err, errNoSession) {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	if errors.Is(err, errNoSession) || !authn.Level(sess.ACR).Meets(rule.Level) || sess.RecoveryOnly {
+		s.signInFirst(w, r, orig, redirect, rule.Level)
+		return
+	}
+	groups, err := s.fwd.userGroups(r, st, u.ID, s.now())
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	if !admitted(rule.Groups, groups) {
+		s.fail(w, r, http.StatusForbidden, msgForwardNotAdmitted, nil)
+		return
+	}
+	h := w.Header()
+	h.Set("Remote-User", u.Username)
+	h.Set("Remote-Name", headerSafe(u.DisplayName))
+	h.Set("Remote-Email", headerSafe(u.Email))
+	h.Set("Remote-Groups", strings.Join(groups, ","))
+	w.WriteHeader(http.StatusOK)
+}
+
+// forwardSession reads the session from the subdomain cookie, or from the
+// host cookie when the proxy runs on Keyhall's own host.
+func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session, authn.User, error) {
+	for _, name := range []string{ForwardAuthCookie, SessionCookie} {
+		c, err := r.Cookie(name)
+		if err != nil {
+			continue
+		}
+		id, err := parseSessionCookie(c.Value)
+		if err != nil {
+			return authn.Session{}, authn.User{}, errNoSession
+		}
+		return s.lookupSession(r.Context(), st, id)
+	}
+	return authn.Session{}, authn.User{}, errNoSession
+}
+
+// signInFirst sends the person to sign in (or step up) and back to orig.
+func (s *Server) signInFirst(w http.ResponseWriter, r *http.Request, orig *url.URL, redirect bool, level authn.Level) {
+	if !redirect {
+		s.fail(w, r, http.StatusUnauthorized, msgNotSignedIn, nil)
+		return
+	}
+	q := url.Values{"return_to": {orig.String()}}
+	if level != authn.LevelNone {
+		q.Set("acr", string(level))
+	}
+	http.Redirect(w, r, s.publicURL.JoinPath("login").String()+"?"+q.Encode(), http.StatusFound)
+}
+
+// userGroups returns the names of a person's groups, cached briefly.
+func (fa *forwardAuth) userGroups(r *http.Request, st authn.Store, userID string, now time.Time) ([]string, error) {
+	fa.mu.Lock()
+	e, ok := fa.groups[userID]
+	fa.mu.Unlock()
+	if ok && now.Sub(e.at) < groupsTTL {
+		return e.names, nil
+	}
+	gs, err := st.UserGroups(r.Context(), userID)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.Name
+	}
+	fa.mu.Lock()
+	if len(fa.groups) > 100_000 {
+		clear(fa.groups)
+	}
+	fa.groups[userID] = groupEntry{names: names, at: now}
+	fa.mu.Unlock()
+	return names, nil
+}
+
+// admitted reports whether a person in groups may pass a rule asking for
+// want (anyone signed in when want is empty).
+func admitted(want, groups []string) bool {
+	if len(want) == 0 {
+		return true
+	}
+	for _, w := range want {
+		for _, g := range groups {
+			if w == g {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// headerSafe drops characters that cannot stand in an HTTP header value.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+var (
+	msgForwardBadRequest = message{
+		DE: "Der vorgeschaltete Proxy hat die Adresse nicht mitgeschickt. Bitte wenden Sie sich an die IT.",
+		EN: "The reverse proxy did not send the address asked for. Please contact IT.",
+	}
+	msgForwardUnknownHost = message{
+		DE: "Für diese Adresse ist keine Anmeldung über Keyhall eingerichtet. Bitte wenden Sie sich an die IT.",
+		EN: "Signing in through Keyhall is not set up for this address. Please contact IT.",
+	}
+	msgForwardNotAdmitted = message{
+		DE: "Sie sind angemeldet, aber für diese Anwendung nicht freigeschaltet. Bitte wenden Sie sich an die IT, wenn Sie Zugang brauchen.",
+		EN: "You are signed in, but not admitted to this application. Please contact IT if you need access.",
+	}
+)

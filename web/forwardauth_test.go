@@ -1,0 +1,246 @@
+package web
+
+import (
+	"context"
+	"html"
+	"crypto/rand"
+	"encoding/base64"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore"
+)
+
+// fwdFixture is a server with forward-auth rules on a real SQLite store,
+// with anna (group rat) and bob (no group).
+type fwdFixture struct {
+	srv  *Server
+	st   *sqlstore.Store
+	anna authn.User
+	bob  authn.User
+}
+
+func newFwdFixture(t *testing.T) *fwdFixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "k.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	u, _ := url.Parse("http://localhost:8080")
+	srv, err := New(Config{PublicURL: u, ForwardAuth: ForwardAuthConfig{
+		CookieDomain: "stadt.example",
+		Rules: []ForwardAuthRule{
+			{Host: "wiki.stadt.example"},
+			{Host: "rat.stadt.example", Groups: []string{"rat"}},
+			{Host: "rat.stadt.example", PathPrefix: "/geheim/", Groups: []string{"rat"}, Level: authn.LevelPhrh},
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetStore(st, nil)
+	f := &fwdFixture{srv: srv, st: st}
+	now := time.Now().UTC()
+	ev := authn.AuditEvent{Time: now, Actor: "test", Action: "test"}
+	rat := authn.Group{ID: authn.NewID(), Name: "rat", Source: authn.SourceLocal, CreatedAt: now}
+	if err := st.CreateGroup(ctx, rat, ev); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*authn.User{&f.anna, &f.bob} {
+		name := map[*authn.User]string{&f.anna: "anna", &f.bob: "bob"}[p]
+		*p = authn.User{ID: authn.NewID(), Username: name, DisplayName: strings.ToUpper(name[:1]) + name[1:] + " Müller",
+			Email: name + "@stadt.example", Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
+		if err := st.CreateUser(ctx, *p, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.AddMember(ctx, rat.ID, f.anna.ID, ev); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// session stores a session for u at level acr and returns its cookie value.
+func (f *fwdFixture) session(t *testing.T, u authn.User, acr authn.Level) (string, authn.SessionHash) {
+	t.Helper()
+	id := make([]byte, 32)
+	rand.Read(id)
+	now := time.Now()
+	s := authn.Session{Hash: authn.HashSessionID(id), UserID: u.ID, AMR: []string{"hwk", "user", "mfa"}, ACR: string(acr),
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := f.st.CreateSession(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(id), s.Hash
+}
+
+func (f *fwdFixture) verify(headers map[string]string, cookie string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "http://localhost:8080/auth/verify", nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", ForwardAuthCookie+"="+cookie)
+	}
+	rec := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec, req)
+	return rec
+}
+
+func nginxHeaders(u string) map[string]string { return map[string]string{"X-Original-URL": u} }
+
+func traefikHeaders(proto, host, uri string) map[string]string {
+	return map[string]string{"X-Forwarded-Proto": proto, "X-Forwarded-Host": host, "X-Forwarded-Uri": uri, "X-Forwarded-Method": "GET"}
+}
+
+func TestVerify(t *testing.T) {
+	f := newFwdFixture(t)
+	annaKey, _ := f.session(t, f.anna, authn.LevelPhrh)
+	annaApp, _ := f.session(t, f.anna, authn.LevelMFA)
+	bob, _ := f.session(t, f.bob, authn.LevelPhrh)
+	tests := []struct {
+		name    string
+		headers map[string]string
+		cookie  string
+		want    int
+		user    string
+	}{
+		{"no forwarded headers", nil, annaKey, 400, ""},
+		{"half the traefik headers", map[string]string{"X-Forwarded-Host": "wiki.stadt.example"}, annaKey, 400, ""},
+		{"uri without slash", traefikHeaders("https", "wiki.stadt.example", "x"), annaKey, 400, ""},
+		{"other scheme", nginxHeaders("ftp://wiki.stadt.example/"), annaKey, 400, ""},
+		{"user info", nginxHeaders("https://x@wiki.stadt.example/"), annaKey, 400, ""},
+		{"unknown host", nginxHeaders("https://evil.example/"), annaKey, 403, ""},
+		{"look-alike host", nginxHeaders("https://wiki.stadt.example.evil/"), annaKey, 403, ""},
+		{"nginx, no session", nginxHeaders("https://wiki.stadt.example/"), "", 401, ""},
+		{"nginx, garbled cookie", nginxHeaders("https://wiki.stadt.example/"), "garbage", 401, ""},
+		{"nginx, unknown session", nginxHeaders("https://wiki.stadt.example/"), strings.Repeat("A", 43), 401, ""},
+		{"traefik, no session", traefikHeaders("https", "wiki.stadt.example", "/a?b=c"), "", 302, ""},
+		{"anyone signed in", nginxHeaders("https://wiki.stadt.example/"), bob, 200, "bob"},
+		{"group member", nginxHeaders("https://rat.stadt.example/"), annaKey, 200, "anna"},
+		{"not a member", nginxHeaders("https://rat.stadt.example/"), bob, 403, ""},
+		{"member with app, key needed", nginxHeaders("https://rat.stadt.example/geheim/x"), annaApp, 401, ""},
+		{"member with key, key needed", nginxHeaders("https://rat.stadt.example/geheim/x"), annaKey, 200, "anna"},
+		{"member with app, other path", nginxHeaders("https://rat.stadt.example/offen"), annaApp, 200, "anna"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := f.verify(tt.headers, tt.cookie)
+			if rec.Code != tt.want {
+				t.Fatalf("status %d (%s), want %d", rec.Code, strings.TrimSpace(rec.Body.String()), tt.want)
+			}
+			if got := rec.Header().Get("Remote-User"); got != tt.user {
+				t.Errorf("Remote-User %q, want %q", got, tt.user)
+			}
+			if rec.Header().Get("Set-Cookie") != "" {
+				t.Error("a check set a cookie")
+			}
+		})
+	}
+
+	rec := f.verify(nginxHeaders("https://rat.stadt.example/"), annaKey)
+	for k, v := range map[string]string{"Remote-Name": "Anna Müller", "Remote-Email": "anna@stadt.example", "Remote-Groups": "rat"} {
+		if got := rec.Header().Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	rec = f.verify(traefikHeaders("https", "rat.stadt.example", "/geheim/x?y=1"), annaApp)
+	loc, _ := url.Parse(rec.Header().Get("Location"))
+	if rec.Code != 302 || loc.Path != "/login" || loc.Query().Get("return_to") != "https://rat.stadt.example/geheim/x?y=1" ||
+		loc.Query().Get("acr") != "phrh" || !strings.HasPrefix(loc.String(), "http://localhost:8080/") {
+		t.Errorf("step-up redirect: %d %s", rec.Code, loc)
+	}
+}
+
+func TestVerifyRevokedAndDatabaseDown(t *testing.T) {
+	f := newFwdFixture(t)
+	cookie, h := f.session(t, f.bob, authn.LevelPhrh)
+	req := nginxHeaders("https://wiki.stadt.example/")
+	if rec := f.verify(req, cookie); rec.Code != 200 {
+		t.Fatalf("valid session: %d", rec.Code)
+	}
+	if err := f.st.RevokeSession(context.Background(), h, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if rec := f.verify(req, cookie); rec.Code != 401 {
+		t.Fatalf("revoked session, same process: %d, want 401 at once", rec.Code)
+	}
+	cookie, _ = f.session(t, f.bob, authn.LevelPhrh)
+	f.st.Close()
+	time.Sleep(authn.SessionCacheTTL) // past any cached answer
+	if rec := f.verify(req, cookie); rec.Code != 503 {
+		t.Fatalf("database closed: %d, want 503", rec.Code)
+	}
+}
+
+// TestLoginKeepsForwardAuthReturn: /login keeps an address on a forward-auth
+// host to return to after sign-in, and nothing else that is not a path here.
+func TestLoginKeepsForwardAuthReturn(t *testing.T) {
+	f := newFwdFixture(t)
+	for raw, want := range map[string]string{
+		"https://wiki.stadt.example/seite?x=1": "https://wiki.stadt.example/seite?x=1",
+		"https://rat.stadt.example/":           "https://rat.stadt.example/",
+		"https://wiki.stadt.example.evil/":     "/account",
+		"https://evil.example/":                "/account",
+		"//wiki.stadt.example/":                "/account",
+		"/account/keys":                        "/account/keys",
+	} {
+		req := httptest.NewRequest("GET", "/login?return_to="+url.QueryEscape(raw), nil)
+		rec := httptest.NewRecorder()
+		f.srv.ServeHTTP(rec, req)
+		if got := f.srv.returnTo(raw); got != want {
+			t.Errorf("returnTo(%q) = %q, want %q", raw, got, want)
+		}
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `value="`+html.EscapeString(want)+`"`) {
+			t.Errorf("GET /login?return_to=%s: %d, page does not carry %q", raw, rec.Code, want)
+		}
+	}
+}
+
+// TestDomainCookie: with a cookie domain, signing in also sets a copy of
+// the session cookie for the subdomains, and signing out clears it.
+func TestDomainCookie(t *testing.T) {
+	f := newFwdFixture(t)
+	cookie, h := f.session(t, f.bob, authn.LevelPhrh)
+	sess, err := f.st.GetSession(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := base64.RawURLEncoding.DecodeString(cookie)
+	rec0 := httptest.NewRecorder()
+	if err := f.srv.sessions.signIn(httptest.NewRequest("POST", "/login/key/finish", nil), rec0, id, sess, f.bob); err != nil {
+		t.Fatal(err)
+	}
+	var set bool
+	for _, c := range rec0.Result().Cookies() {
+		if c.Name == ForwardAuthCookie && c.Value == cookie && c.Domain == "stadt.example" && c.Secure && c.HttpOnly {
+			set = true
+		}
+	}
+	if !set {
+		t.Errorf("sign-in did not set %s for stadt.example: %v", ForwardAuthCookie, rec0.Result().Cookies())
+	}
+	req := httptest.NewRequest("POST", "/logout", nil)
+	req.Header.Set("Cookie", SessionCookie+"="+cookie)
+	rec := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec, req)
+	var cleared bool
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == ForwardAuthCookie && c.Domain == "stadt.example" && c.MaxAge < 0 && c.Secure && c.HttpOnly {
+			cleared = true
+		}
+	}
+	if !cleared {
+		t.Errorf("sign-out did not clear %s for stadt.example: %v", ForwardAuthCookie, rec.Result().Cookies())
+	}
+	if rec := f.verify(nginxHeaders("https://wiki.stadt.example/"), cookie); rec.Code != 401 {
+		t.Errorf("after sign-out, forward-auth answers %d, want 401", rec.Code)
+	}
+}

@@ -1,0 +1,208 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// maxBody caps every request body on the sign-in path: a form or an
+// assertion is a few KiB; anything larger is refused before it is read.
+const maxBody = 64 << 10
+
+// stepPaths are the pages of the sign-in steps.
+var stepPaths = map[authn.Step]string{
+	authn.StepKey:      "/login/key",
+	authn.StepTOTP:     "/login/totp",
+	authn.StepRecovery: "/login/recovery",
+	authn.StepPassword: "/login/password",
+}
+
+// loginNotices are the messages /login shows after a redirect (?e=), by a
+// fixed code, so no text is ever taken from the address.
+var loginNotices = map[string]struct {
+	msg   message
+	alert bool
+}{
+	"expired":    {msgExpired, true},
+	"signedout":  {msgSignedOut, false},
+	"everywhere": {msgSignedOutEverywhere, false},
+}
+
+// clientInfo is what authn records about the browser asking.
+func clientInfo(r *http.Request) authn.ClientInfo {
+	return authn.ClientInfo{Addr: clientAddr(r), UserAgent: r.UserAgent()}
+}
+
+// parseForm reads a POSTed form of at most maxBody bytes.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		status := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.fail(w, r, status, msgBadRequest, err)
+		return false
+	}
+	return true
+}
+
+// loginPage asks for the username, and offers a passkey sign-in without one.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	v := &view{Page: "login", ReturnTo: s.returnTo(r.URL.Query().Get("return_to"))}
+	if n, ok := loginNotices[r.URL.Query().Get("e")]; ok {
+		if n.alert {
+			v.Error = n.msg.in(lang(r))
+		} else {
+			v.Notice = n.msg.in(lang(r))
+		}
+	}
+	s.page(w, r, v)
+}
+
+// loginSubmit starts a sign-in for the username and leads to its first step.
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	si := s.signInFor(w, r)
+	if si == nil {
+		return
+	}
+	username := strings.TrimSpace(r.PostFormValue("username"))
+	returnTo := s.returnTo(r.PostFormValue("return_to"))
+	if username == "" {
+		s.failPage(w, r, http.StatusBadRequest, msgUsernameMissing, nil, &view{Page: "login", ReturnTo: returnTo})
+		return
+	}
+	p, err := si.Start(r.Context(), username, returnTo, clientInfo(r))
+	if err != nil {
+		s.stepFailed(w, r, "login", p, err)
+		return
+	}
+	s.advance(w, r, p)
+}
+
+// stepPage shows the page of a pending sign-in's step. A browser without a
+// pending sign-in goes back to /login; one on the wrong page goes to the
+// right one.
+func (s *Server) stepPage(step authn.Step) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := pendingID(r)
+		if id == nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		si := s.signInFor(w, r)
+		if si == nil {
+			return
+		}
+		p, err := si.Restart(r.Context(), id)
+		if err != nil {
+			s.stepFailed(w, r, string(step), p, err)
+			return
+		}
+		if p.Next != step {
+			s.advance(w, r, p)
+			return
+		}
+		s.page(w, r, stepView(step, p))
+	}
+}
+
+// stepView is the page of step for Progress p. Every page offers every
+// alternative factor (layout.html), whatever p.HasKey, p.HasTOTP and
+// p.HasRecovery say: offering only the factors a person has would tell a
+// stranger that the username exists.
+func stepView(step authn.Step, p authn.Progress) *view {
+	return &view{Page: string(step), Username: p.Username, ReturnTo: p.ReturnTo}
+}
+
+// switchFactor moves a sign-in that has no factor yet to another one
+// ("Authenticator-App verwenden", "Wiederherstellungscode verwenden").
+func (s *Server) switchFactor(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	to := authn.Step(r.PostFormValue("to"))
+	if to != authn.StepKey && to != authn.StepTOTP && to != authn.StepRecovery {
+		s.fail(w, r, http.StatusBadRequest, msgBadRequest, errors.New("switch to an unknown step"))
+		return
+	}
+	si := s.signInFor(w, r)
+	if si == nil {
+		return
+	}
+	p, err := si.SwitchTo(r.Context(), pendingID(r), to)
+	if err != nil {
+		s.stepFailed(w, r, string(to), p, err)
+		return
+	}
+	s.advance(w, r, p)
+}
+
+// codeStep handles the form of a step that takes one secret: an app code,
+// a recovery code or a password.
+func (s *Server) codeStep(step authn.Step, field string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.parseForm(w, r) {
+			return
+		}
+		si := s.signInFor(w, r)
+		if si == nil {
+			return
+		}
+		id, secret, c := pendingID(r), r.PostFormValue(field), clientInfo(r)
+		var (
+			p   authn.Progress
+			err error
+		)
+		switch step {
+		case authn.StepTOTP:
+			p, err = si.VerifyTOTP(r.Context(), id, secret, c)
+		case authn.StepRecovery:
+			p, err = si.VerifyRecoveryCode(r.Context(), id, secret, c)
+		default:
+			p, err = si.VerifyPassword(r.Context(), id, secret, c)
+		}
+		if err != nil {
+			s.stepFailed(w, r, string(step), p, err)
+			return
+		}
+		s.advance(w, r, p)
+	}
+}
+
+// advance leads a browser to what p says comes next: the next step's page
+// with the new pending id, or, when done, the signed-in session and the
+// address the sign-in was for.
+func (s *Server) advance(w http.ResponseWriter, r *http.Request, p authn.Progress) {
+	next, ok := s.complete(w, r, p)
+	if !ok {
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// complete sets the cookies for Progress p and returns where the browser
+// goes next; false when it has answered with an error already.
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, p authn.Progress) (string, bool) {
+	if p.Next != authn.StepDone {
+		path, ok := stepPaths[p.Next]
+		if !ok {
+			s.fail(w, r, http.StatusInternalServerError, msgInternal, errors.New("sign-in led to an unknown step "+string(p.Next)))
+			return "", false
+		}
+		setPendingCookie(w, p.PendingID)
+		return path, true
+	}
+	clearPendingCookie(w)
+	if err := s.sessions.signIn(r, w, p.SessionID, p.Session, p.User); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return "", false
+	}
+	return s.returnTo(p.ReturnTo), true
+}

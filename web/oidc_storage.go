@@ -1,0 +1,219 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// oidcStorage is op.Storage over Keyhall's store. The store is looked up
+// per call: the server starts before its database is reachable.
+type oidcStorage struct{ p *oidcProvider }
+
+var (
+	_ op.Storage                        = (*oidcStorage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*oidcStorage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*oidcStorage)(nil)
+)
+
+type oidcCtxKey int
+
+const (
+	bindingKey    oidcCtxKey = iota // [32]byte: the browser binding's hash, for CreateAuthRequest
+	endSessionKey                   // *endSessionState, for TerminateSessionFromRequest
+)
+
+// authRequest is a stored authorization request as op.AuthRequest.
+type authRequest struct{ r authn.OIDCAuthRequest }
+
+var _ op.AuthRequest = authRequest{}
+
+func (a authRequest) GetID() string          { return a.r.ID }
+func (a authRequest) GetACR() string         { return a.r.ACR }
+func (a authRequest) GetAMR() []string       { return a.r.AMR }
+func (a authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
+func (a authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
+func (a authRequest) GetClientID() string    { return a.r.ClientID }
+func (a authRequest) GetCodeChallenge() *oidc.CodeChallenge {
+	return &oidc.CodeChallenge{Challenge: a.r.CodeChallenge, Method: oidc.CodeChallengeMethod(a.r.CodeChallengeMethod)}
+}
+func (a authRequest) GetNonce() string                   { return a.r.Nonce }
+func (a authRequest) GetRedirectURI() string             { return a.r.RedirectURI }
+func (a authRequest) GetResponseType() oidc.ResponseType { return oidc.ResponseTypeCode }
+func (a authRequest) GetResponseMode() oidc.ResponseMode {
+	return oidc.ResponseMode(a.r.ResponseMode)
+}
+func (a authRequest) GetScopes() []string { return a.r.Scopes }
+func (a authRequest) GetState() string    { return a.r.State }
+func (a authRequest) GetSubject() string  { return a.r.UserID }
+func (a authRequest) Done() bool          { return a.r.Done() }
+
+// refreshRequest is a stored refresh token as op.RefreshTokenRequest.
+type refreshRequest struct {
+	t      authn.OIDCToken
+	scopes []string
+}
+
+func (r *refreshRequest) GetAMR() []string            { return r.t.AMR }
+func (r *refreshRequest) GetAudience() []string       { return []string{r.t.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.t.AuthTime }
+func (r *refreshRequest) GetClientID() string         { return r.t.ClientID }
+func (r *refreshRequest) GetScopes() []string         { return r.scopes }
+func (r *refreshRequest) GetSubject() string          { return r.t.UserID }
+func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
+
+// notFound is a plain error zitadel/oidc answers as the client's fault.
+type notFound struct{ what string }
+
+func (e notFound) Error() string { return e.what + " not found" }
+
+func (s *oidcStorage) oidcStore() (authn.Store, authn.OIDCStore, error) {
+	st, o := s.p.store()
+	if o == nil {
+		return nil, nil, oidc.ErrServerError().WithParent(errNoStore)
+	}
+	return st, o, nil
+}
+
+// CreateAuthRequest stores a validated request, bound to the browser
+// whose cookie hash the authorize handler put into ctx.
+func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return nil, err
+	}
+	binding, ok := ctx.Value(bindingKey).([32]byte)
+	if !ok {
+		return nil, oidc.ErrServerError().WithParent(errors.New("auth request without browser binding"))
+	}
+	now := s.p.srv.now()
+	r := authn.OIDCAuthRequest{
+		ID: authn.NewID(), ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes,
+		State: req.State, Nonce: req.Nonce, ResponseMode: string(req.ResponseMode),
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt: req.Prompt, MaxAge: -1, ACRValues: req.ACRValues, LoginHint: req.LoginHint,
+		Binding: binding, CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.RequestLifetime),
+	}
+	if req.MaxAge != nil {
+		r.MaxAge = time.Duration(*req.MaxAge) * time.Second
+	}
+	if err := o.CreateOIDCAuthRequest(ctx, r); err != nil {
+		return nil, fmt.Errorf("create auth request: %w", err)
+	}
+	return authRequest{r}, nil
+}
+
+func (s *oidcStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return nil, err
+	}
+	r, err := o.GetOIDCAuthRequest(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get auth request: %w", err)
+	}
+	return authRequest{r}, nil
+}
+
+// AuthRequestByCode redeems the code: single use; a replayed code revokes
+// the tokens issued from it (RFC 6749 §4.1.2).
+func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return nil, err
+	}
+	r, err := o.RedeemOIDCCode(ctx, authn.HashToken(code), s.p.srv.now())
+	if errors.Is(err, authn.ErrUsed) {
+		s.p.srv.logger.Warn("oidc: authorization code used twice; tokens issued from it revoked")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redeem code: %w", err)
+	}
+	return authRequest{r}, nil
+}
+
+// SaveAuthCode attaches a code made by zitadel/oidc (not used by Keyhall's
+// own code response, but kept consistent).
+func (s *oidcStorage) SaveAuthCode(ctx context.Context, id, code string) error {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return err
+	}
+	return o.SetOIDCCode(ctx, id, authn.HashToken(code), s.p.srv.now().Add(s.p.cfg.CodeLifetime))
+}
+
+// DeleteAuthRequest keeps the request: its used code must stay known so
+// that a replay is recognised. DeleteOIDCBefore removes it later.
+func (s *oidcStorage) DeleteAuthRequest(context.Context, string) error { return nil }
+
+func (s *oidcStorage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	return s.p.signingKey(ctx)
+}
+
+func (s *oidcStorage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.ES256}, nil
+}
+
+func (s *oidcStorage) KeySet(ctx context.Context) ([]op.Key, error) {
+	k, err := s.p.signingKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []op.Key{publicKey{k}}, nil
+}
+
+func (s *oidcStorage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+	c, ok := s.p.clients[id]
+	if !ok {
+		return nil, notFound{"client"}
+	}
+	return c, nil
+}
+
+func (s *oidcStorage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
+	c, ok := s.p.clients[id]
+	if !ok || !c.secretMatches(secret) {
+		return errors.New("unknown client or wrong secret")
+	}
+	return nil
+}
+
+func (s *oidcStorage) Health(ctx context.Context) error {
+	st, _ := s.p.store()
+	if st == nil {
+		return errNoStore
+	}
+	return st.Ping(ctx)
+}
+
+// SetUserinfoFromScopes is deprecated in zitadel/oidc; SetUserinfoFromRequest does the work.
+func (s *oidcStorage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+func (s *oidcStorage) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
+	return errors.New("introspection is not offered")
+}
+
+func (s *oidcStorage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+func (s *oidcStorage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("JWT client authentication is not offered")
+}
+
+func (s *oidcStorage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("the JWT profile grant is not offered")
+}
+
+// hasScope reports whether scopes holds s.
+func hasScope(scopes []string, s string) bool { return slices.Contains(scopes, s) }

@@ -1,0 +1,252 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// newSecretToken returns 256 random bits, base64url: refresh tokens and
+// authorization codes. Only their SHA-256 is stored.
+func newSecretToken() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// grantOf returns what every token of a request carries.
+func (s *oidcStorage) grantOf(req op.TokenRequest) (authn.OIDCToken, error) {
+	switch r := req.(type) {
+	case authRequest:
+		return authn.OIDCToken{GrantID: r.r.ID, ClientID: r.r.ClientID, UserID: r.r.UserID, Session: r.r.Session,
+			Scopes: r.r.Scopes, AMR: r.r.AMR, ACR: r.r.ACR, AuthTime: r.r.AuthTime}, nil
+	case *refreshRequest:
+		t := r.t
+		t.Scopes = r.scopes
+		return t, nil
+	}
+	return authn.OIDCToken{}, oidc.ErrServerError().WithParent(fmt.Errorf("unexpected token request %T", req))
+}
+
+// newToken fills in a token of kind for grant g, valid for d from now.
+func newToken(g authn.OIDCToken, kind authn.OIDCTokenKind, now time.Time, d time.Duration) authn.OIDCToken {
+	t := g
+	t.ID, t.Kind, t.Hash = authn.NewID(), kind, authn.TokenHash{}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt, t.RevokedAt = now, now.Add(d), time.Time{}, time.Time{}
+	return t
+}
+
+// CreateAccessToken stores an access token without a refresh token.
+func (s *oidcStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	g, err := s.grantOf(req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	at := newToken(g, authn.OIDCAccessToken, s.p.srv.now(), s.p.clients[g.ClientID].accessLifetime())
+	if err := o.CreateOIDCTokens(ctx, at); err != nil {
+		return "", time.Time{}, fmt.Errorf("create access token: %w", err)
+	}
+	return at.ID, at.ExpiresAt, nil
+}
+
+// CreateAccessAndRefreshTokens stores an access and a refresh token. With
+// a current refresh token it rotates it: the old one is used up, and a
+// reused one revokes its family (RFC 9700 §4.14.2).
+func (s *oidcStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	g, err := s.grantOf(req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	c := s.p.clients[g.ClientID]
+	now := s.p.srv.now()
+	at := newToken(g, authn.OIDCAccessToken, now, c.accessLifetime())
+	rt := newToken(g, authn.OIDCRefreshToken, now, c.refreshLifetime())
+	refresh := newSecretToken()
+	rt.Hash = authn.HashToken(refresh)
+	if current == "" {
+		err = o.CreateOIDCTokens(ctx, at, rt)
+	} else {
+		err = o.RotateOIDCRefreshToken(ctx, authn.HashToken(current), now, at, rt)
+	}
+	if errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrNotFound) || errors.Is(err, authn.ErrExpired) {
+		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token is not valid").WithParent(err)
+	}
+	if err != nil {
+		return "", "", time.Time{}, fmt.Errorf("create tokens: %w", err)
+	}
+	return at.ID, refresh, at.ExpiresAt, nil
+}
+
+// TokenRequestByRefreshToken finds a usable refresh token of an active
+// person. A used one is a replay: its family is revoked.
+func (s *oidcStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	st, o, err := s.oidcStore()
+	if err != nil {
+		return nil, err
+	}
+	now := s.p.srv.now()
+	t, err := o.GetOIDCRefreshToken(ctx, authn.HashToken(token))
+	if err != nil {
+		return nil, fmt.Errorf("find refresh token: %w", err)
+	}
+	if !t.UsedAt.IsZero() && t.RevokedAt.IsZero() {
+		s.p.srv.logger.Warn("oidc: refresh token reused; its family is revoked", "client", t.ClientID, "user", t.UserID)
+		if _, err := o.RevokeOIDCGrant(ctx, t.GrantID, now); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+	}
+	if !t.Usable(now) {
+		return nil, errors.New("refresh token used, revoked or expired")
+	}
+	if u, err := st.GetUser(ctx, t.UserID); err != nil || u.Status != authn.StatusActive {
+		return nil, fmt.Errorf("refresh token of an unknown or disabled person: %w", cmpErr(err, authn.ErrNotFound))
+	}
+	return &refreshRequest{t: t, scopes: t.Scopes}, nil
+}
+
+// cmpErr returns err, or alt when err is nil.
+func cmpErr(err, alt error) error {
+	if err != nil {
+		return err
+	}
+	return alt
+}
+
+// GetRefreshTokenInfo tells the revocation endpoint whose refresh token it is.
+func (s *oidcStorage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return "", "", err
+	}
+	t, err := o.GetOIDCRefreshToken(ctx, authn.HashToken(token))
+	if errors.Is(err, authn.ErrNotFound) {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return t.UserID, t.ID, nil
+}
+
+// RevokeToken revokes a token the client holds (RFC 7009 §2.1): an access
+// token alone, a refresh token with its family. An unknown token is no
+// error (§2.2); another client's token is refused.
+func (s *oidcStorage) RevokeToken(ctx context.Context, tokenID, _ string, clientID string) *oidc.Error {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	t, err := o.GetOIDCToken(ctx, tokenID)
+	if errors.Is(err, authn.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if t.ClientID != clientID {
+		return oidc.ErrUnauthorizedClient().WithDescription("the token was issued to another client")
+	}
+	if err := o.RevokeOIDCToken(ctx, tokenID, s.p.srv.now()); err != nil && !errors.Is(err, authn.ErrNotFound) {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+// SetUserinfoFromToken answers the userinfo endpoint for a usable access
+// token of an active person.
+func (s *oidcStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
+	_, o, err := s.oidcStore()
+	if err != nil {
+		return err
+	}
+	t, err := o.GetOIDCToken(ctx, tokenID)
+	if err != nil {
+		return fmt.Errorf("find access token: %w", err)
+	}
+	if t.Kind != authn.OIDCAccessToken || t.UserID != subject || !t.Usable(s.p.srv.now()) {
+		return oidc.ErrAccessDenied().WithDescription("access token is not valid")
+	}
+	return s.fillUserinfo(ctx, info, t.UserID, t.Scopes, authn.OIDCToken{}, false)
+}
+
+// SetUserinfoFromRequest fills the ID token's claims.
+func (s *oidcStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	g, err := s.grantOf(req)
+	if err != nil {
+		return err
+	}
+	_, isRefresh := req.(*refreshRequest)
+	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes, g, isRefresh)
+}
+
+// fillUserinfo sets the claims of the person for scopes: sub always;
+// name and preferred_username for "profile"; email and email_verified
+// (always present) for "email"; groups for "groups". For an ID token it adds
+// sid (back-channel logout) and, on refresh, acr (which zitadel/oidc only
+// copies from an authorization request).
+func (s *oidcStorage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID string, scopes []string, g authn.OIDCToken, withACR bool) error {
+	st, _, err := s.oidcStore()
+	if err != nil {
+		return err
+	}
+	u, err := st.GetUser(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("read user: %w", err)
+	}
+	if u.Status != authn.StatusActive {
+		return oidc.ErrAccessDenied().WithDescription("the account is disabled")
+	}
+	info.Subject = u.ID
+	if hasScope(scopes, oidc.ScopeProfile) {
+		info.Name, info.PreferredUsername = u.DisplayName, u.Username
+	}
+	if hasScope(scopes, oidc.ScopeEmail) {
+		info.Email = u.Email
+		// The directory is the city's authority on its people's addresses;
+		// a local person's address is not verified by Keyhall (yet).
+		info.AppendClaims("email_verified", u.Email != "" && u.Source == authn.SourceDirectory)
+	}
+	if hasScope(scopes, "groups") {
+		groups, err := st.UserGroups(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("read groups: %w", err)
+		}
+		names := make([]string, 0, len(groups))
+		for _, gr := range groups {
+			names = append(names, gr.Name)
+		}
+		info.AppendClaims("groups", names)
+	}
+	if g.Session != (authn.SessionHash{}) && g.GrantID != "" {
+		info.AppendClaims("sid", sessionSID(g.Session))
+	}
+	if withACR && g.ACR != "" {
+		info.AppendClaims("acr", g.ACR)
+	}
+	return nil
+}
+
+// sessionSID is the "sid" of a session: derived from its hash, so it says
+// nothing about the session id itself.
+func sessionSID(h authn.SessionHash) string {
+	sum := sha256.Sum256(append([]byte("keyhall oidc sid "), h[:]...))
+	return hex.EncodeToString(sum[:16])
+}

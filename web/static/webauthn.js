@@ -1,0 +1,150 @@
+// Keyhall: sign in with a security key or passkey (WebAuthn Level 3).
+// Served from the binary; the pages carry no inline script (CSP script-src 'self').
+//
+// A button with data-webauthn starts one ceremony when pressed:
+//   POST data-begin  -> options (CredentialAssertion JSON)
+//   navigator.credentials.get()
+//   POST data-finish -> {next} on success, {error[, next]} otherwise.
+// Messages come from the button's data-msg-* attributes, in the page's language,
+// and are shown in the page's role="alert" region (#error).
+(function () {
+  "use strict";
+
+  function toBytes(s) {
+    var b64 = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) { b64 += "="; }
+    var bin = atob(b64);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+    return out.buffer;
+  }
+
+  function toB64url(buf) {
+    var bytes = new Uint8Array(buf);
+    var bin = "";
+    for (var i = 0; i < bytes.length; i++) { bin += String.fromCharCode(bytes[i]); }
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  // requestOptions turns the server's JSON into what credentials.get() takes
+  // (WebAuthn L3 §5.1.4.3 parseRequestOptionsFromJSON, or a small fallback).
+  function requestOptions(pk) {
+    if (typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(pk);
+    }
+    var o = Object.assign({}, pk);
+    o.challenge = toBytes(pk.challenge);
+    if (pk.allowCredentials) {
+      o.allowCredentials = pk.allowCredentials.map(function (c) {
+        return Object.assign({}, c, { id: toBytes(c.id) });
+      });
+    }
+    return o;
+  }
+
+  // credentialJSON is credential.toJSON() (WebAuthn L3 §5.1), or a fallback.
+  function credentialJSON(cred) {
+    if (typeof cred.toJSON === "function") {
+      try { return cred.toJSON(); } catch (e) { /* fall back below */ }
+    }
+    var r = cred.response;
+    var out = {
+      id: cred.id,
+      rawId: toB64url(cred.rawId),
+      type: cred.type,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: {
+        clientDataJSON: toB64url(r.clientDataJSON),
+        authenticatorData: toB64url(r.authenticatorData),
+        signature: toB64url(r.signature)
+      }
+    };
+    if (r.userHandle) { out.response.userHandle = toB64url(r.userHandle); }
+    if (cred.authenticatorAttachment) { out.authenticatorAttachment = cred.authenticatorAttachment; }
+    return out;
+  }
+
+  function post(url, body) {
+    return window.fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        return { ok: res.ok, data: data || {} };
+      });
+    });
+  }
+
+  function say(el, text) {
+    if (el) { el.textContent = text || ""; }
+  }
+
+  async function run(btn) {
+    var alertBox = document.getElementById("error");
+    var status = document.getElementById("key-status");
+    var msg = btn.dataset;
+    say(alertBox, "");
+    if (!window.PublicKeyCredential || !navigator.credentials) {
+      say(alertBox, msg.msgUnsupported);
+      return;
+    }
+    var body = {};
+    if (msg.returnTo !== undefined) { body.return_to = msg.returnTo; }
+    var begin, finish, cred;
+    try {
+      begin = await post(msg.begin, body);
+    } catch (e) {
+      say(alertBox, msg.msgNetwork);
+      return;
+    }
+    if (!begin.ok || !begin.data.publicKey) {
+      if (begin.data.next) { window.location.assign(begin.data.next); return; }
+      say(alertBox, begin.data.error || msg.msgNetwork);
+      return;
+    }
+    say(status, msg.msgWorking);
+    try {
+      var req = { publicKey: requestOptions(begin.data.publicKey) };
+      if (begin.data.mediation) { req.mediation = begin.data.mediation; }
+      cred = await navigator.credentials.get(req);
+    } catch (e) {
+      say(status, "");
+      say(alertBox, msg.msgCancelled);
+      return;
+    }
+    try {
+      finish = await post(msg.finish, credentialJSON(cred));
+    } catch (e) {
+      say(status, "");
+      say(alertBox, msg.msgNetwork);
+      return;
+    }
+    say(status, "");
+    if (finish.data.next) { window.location.assign(finish.data.next); }
+    if (!finish.ok) { say(alertBox, finish.data.error || msg.msgNetwork); }
+  }
+
+  function bind() {
+    var buttons = document.querySelectorAll("button[data-webauthn]");
+    Array.prototype.forEach.call(buttons, function (btn) {
+      var busy = false;
+      btn.addEventListener("click", function () {
+        if (busy) { return; }
+        busy = true;
+        btn.setAttribute("aria-busy", "true");
+        run(btn).finally(function () {
+          busy = false;
+          btn.removeAttribute("aria-busy");
+        });
+      });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", bind);
+  } else {
+    bind();
+  }
+})();

@@ -1,0 +1,163 @@
+package web
+
+import "fmt"
+
+// texts are the words on Keyhall's pages, by key, German first. Templates
+// read them with {{t .Lang "key"}}; an unknown key fails the page (and its
+// test) instead of showing a blank.
+var texts = map[string]message{
+	"skip":      {"Zum Inhalt springen", "Skip to content"},
+	"lang.nav":  {"Sprache", "Language"},
+	"lang.name": {"Deutsch", "English"},
+	"or":        {"oder", "or"},
+	"continue":  {"Weiter", "Continue"},
+	"signin":    {"Anmelden", "Sign in"},
+	"signin.as": {"Anmeldung als", "Signing in as"},
+
+	"login.title":         {"Anmelden", "Sign in"},
+	"login.username":      {"Benutzername", "Username"},
+	"login.username.hint": {"Ihr Benutzername bei der Stadt, zum Beispiel anna.mueller.", "Your username at the city, for example anna.mueller."},
+	"login.passkey":       {"Mit Sicherheitsschlüssel anmelden", "Sign in with a security key"},
+	"login.passkey.hint": {"Ohne Benutzernamen: mit einem Schlüssel, der Ihre PIN oder Ihren Fingerabdruck prüft.",
+		"Without a username: with a key that checks your PIN or fingerprint."},
+
+	"key.title": {"Sicherheitsschlüssel", "Security key"},
+	"key.instructions": {"Stecken Sie Ihren Sicherheitsschlüssel ein oder halten Sie ihn an das Gerät (NFC). Drücken Sie dann auf „Schlüssel verwenden“ und berühren Sie den Schlüssel, wenn er blinkt.",
+		"Plug in your security key or hold it to the device (NFC). Then press “Use security key” and touch the key when it flashes."},
+	"key.button": {"Schlüssel verwenden", "Use security key"},
+
+	"alt.title":    {"Andere Möglichkeiten", "Other ways to sign in"},
+	"alt.key":      {"Sicherheitsschlüssel verwenden", "Use a security key"},
+	"alt.totp":     {"Authenticator-App verwenden", "Use an authenticator app"},
+	"alt.recovery": {"Wiederherstellungscode verwenden", "Use a recovery code"},
+	"alt.restart":  {"Mit einem anderen Benutzernamen anmelden", "Sign in with another username"},
+
+	"totp.title": {"Code aus der App", "Code from your app"},
+	"totp.instructions": {"Öffnen Sie Ihre Authenticator-App und geben Sie den sechsstelligen Code für Keyhall ein.",
+		"Open your authenticator app and enter the six-digit code for Keyhall."},
+	"totp.label": {"Sechsstelliger Code", "Six-digit code"},
+
+	"recovery.title": {"Wiederherstellungscode", "Recovery code"},
+	"recovery.instructions": {"Geben Sie einen Ihrer Wiederherstellungscodes ein. Jeder Code gilt nur einmal. Danach können Sie nur einen neuen Schlüssel oder eine neue App einrichten.",
+		"Enter one of your recovery codes. Each code works once. Afterwards you can only set up a new key or app."},
+	"recovery.label": {"Wiederherstellungscode", "Recovery code"},
+
+	"password.title": {"Passwort", "Password"},
+	"password.instructions": {"Der erste Schritt ist geschafft. Bitte geben Sie jetzt Ihr Passwort ein.",
+		"The first step is done. Please enter your password now."},
+	"password.label": {"Passwort", "Password"},
+
+	"account.title":     {"Ihr Konto", "Your account"},
+	"account.who":       {"Angemeldet als", "Signed in as"},
+	"account.since":     {"Angemeldet seit", "Signed in since"},
+	"account.how":       {"Angemeldet mit", "Signed in with"},
+	"account.level":     {"Sicherheitsstufe", "Security level"},
+	"account.sessions":  {"Aktive Anmeldungen", "Active sessions"},
+	"account.this":      {"dieses Gerät", "this device"},
+	"account.started":   {"angemeldet", "signed in"},
+	"account.lastseen":  {"zuletzt aktiv", "last active"},
+	"account.logout":    {"Hier abmelden", "Sign out here"},
+	"account.logoutall": {"Überall abmelden", "Sign out everywhere"},
+	"account.logoutall.hint": {"Beendet alle Ihre Anmeldungen, auch auf anderen Geräten.",
+		"Ends all your sessions, on other devices too."},
+	"account.recoveryonly": {"Sie haben sich mit einem Wiederherstellungscode angemeldet. Bitte richten Sie jetzt einen neuen Sicherheitsschlüssel oder eine neue App ein; bis dahin können Sie keine anderen Dienste nutzen.",
+		"You signed in with a recovery code. Please set up a new security key or app now; until then you cannot use other services."},
+
+	"error.title": {"Das hat nicht geklappt", "That did not work"},
+	"error.back":  {"Zur Anmeldung", "Back to sign-in"},
+
+	"webauthn.working": {"Bitte berühren Sie jetzt Ihren Sicherheitsschlüssel.", "Please touch your security key now."},
+	"webauthn.cancelled": {"Der Schlüssel hat nicht geantwortet oder der Vorgang wurde abgebrochen. Bitte drücken Sie noch einmal auf den Knopf.",
+		"The key did not answer or the request was cancelled. Please press the button again."},
+	"webauthn.unsupported": {"Dieser Browser kann keine Sicherheitsschlüssel verwenden. Bitte nehmen Sie einen aktuellen Browser oder Ihre Authenticator-App.",
+		"This browser cannot use security keys. Please use a current browser or your authenticator app."},
+	"webauthn.network": {"Keyhall ist gerade nicht erreichbar. Bitte prüfen Sie die Verbindung und versuchen Sie es noch einmal.",
+		"Keyhall cannot be reached right now. Please check the connection and try again."},
+
+	"amr.hwk":  {"Sicherheitsschlüssel", "security key"},
+	"amr.swk":  {"Passkey (synchronisiert)", "passkey (synced)"},
+	"amr.user": {"PIN oder Fingerabdruck am Schlüssel", "PIN or fingerprint on the key"},
+	"amr.pwd":  {"Passwort", "password"},
+	"amr.otp":  {"Einmalcode", "one-time code"},
+	"amr.mfa":  {"mehrere Faktoren", "several factors"},
+	"acr.phrh": {"höchste: Hardware-Schlüssel, sicher gegen Phishing", "highest: hardware key, phishing-resistant"},
+	"acr.phr":  {"hoch: sicher gegen Phishing", "high: phishing-resistant"},
+	"acr.mfa":  {"mittel: zwei Faktoren", "medium: two factors"},
+	"acr.":     {"einfach", "basic"},
+}
+
+// Messages of the sign-in path. Each says what to do next and none tells
+// whether a username exists.
+var (
+	msgExpired = message{
+		DE: "Die Anmeldung hat zu lange gedauert. Bitte noch einmal beginnen.",
+		EN: "Signing in took too long. Please start again.",
+	}
+	msgSignedOut = message{
+		DE: "Sie sind abgemeldet.",
+		EN: "You are signed out.",
+	}
+	msgSignedOutEverywhere = message{
+		DE: "Sie sind auf allen Geräten abgemeldet.",
+		EN: "You are signed out on all devices.",
+	}
+	msgUsernameMissing = message{
+		DE: "Bitte geben Sie Ihren Benutzernamen ein.",
+		EN: "Please enter your username.",
+	}
+	msgCodeWrong = message{
+		DE: "Der Code ist abgelaufen oder falsch. Bitte den aktuellen Code aus der App eingeben.",
+		EN: "The code has expired or is wrong. Please enter the current code from the app.",
+	}
+	msgCodeReused = message{
+		DE: "Dieser Code wurde schon verwendet. Bitte warten Sie auf den nächsten Code in der App und geben Sie ihn ein.",
+		EN: "This code was used already. Please wait for the next code in the app and enter it.",
+	}
+	msgRecoveryWrong = message{
+		DE: "Dieser Wiederherstellungscode passt nicht oder wurde schon verwendet. Bitte prüfen Sie die Schreibweise oder nehmen Sie einen anderen Code.",
+		EN: "This recovery code does not match or was used before. Please check how it is written or use another code.",
+	}
+	msgKeyRefused = message{
+		DE: "Dieser Sicherheitsschlüssel wurde nicht angenommen. Bitte verwenden Sie den Schlüssel, den Sie bei Keyhall eingerichtet haben.",
+		EN: "This security key was not accepted. Please use the key you set up with Keyhall.",
+	}
+	msgKeyCloned = message{
+		DE: "Dieser Sicherheitsschlüssel ist gesperrt, weil er kopiert worden sein könnte. Bitte melden Sie sich anders an und wenden Sie sich an die IT.",
+		EN: "This security key is blocked because it may have been copied. Please sign in another way and contact IT.",
+	}
+	msgUVRequired = message{
+		DE: "Bitte bestätigen Sie die Anmeldung am Schlüssel mit Ihrer PIN oder Ihrem Fingerabdruck.",
+		EN: "Please confirm the sign-in on your key with its PIN or your fingerprint.",
+	}
+	msgPasswordWrong = message{
+		DE: "Das Passwort stimmt nicht. Bitte geben Sie es noch einmal ein und achten Sie auf die Feststelltaste.",
+		EN: "The password is wrong. Please enter it again and mind the caps lock key.",
+	}
+	msgPolicy = message{
+		DE: "Für Ihren Zugang ist eine stärkere Anmeldung vorgeschrieben. Bitte melden Sie sich mit Ihrem Sicherheitsschlüssel an.",
+		EN: "Your account needs a stronger sign-in. Please sign in with your security key.",
+	}
+	msgDisabled = message{
+		DE: "Ihr Zugang ist gesperrt. Bitte wenden Sie sich an die IT.",
+		EN: "Your account is locked. Please contact IT.",
+	}
+	msgBadRequest = message{
+		DE: "Diese Anfrage konnte Keyhall nicht lesen. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
+		EN: "Keyhall could not read this request. Please reload the page and try again.",
+	}
+)
+
+// msgThrottled asks the person to wait for retryMinutes, or to use her key,
+// which is never throttled per account.
+func msgThrottled(retryMinutes int) message {
+	if retryMinutes <= 1 {
+		return message{
+			DE: "Zu viele Versuche. Bitte warten Sie 1 Minute oder melden Sie sich mit Ihrem Sicherheitsschlüssel an.",
+			EN: "Too many attempts. Please wait 1 minute or sign in with your security key.",
+		}
+	}
+	return message{
+		DE: fmt.Sprintf("Zu viele Versuche. Bitte warten Sie %d Minuten oder melden Sie sich mit Ihrem Sicherheitsschlüssel an.", retryMinutes),
+		EN: fmt.Sprintf("Too many attempts. Please wait %d minutes or sign in with your security key.", retryMinutes),
+	}
+}
