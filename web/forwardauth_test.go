@@ -2,9 +2,9 @@ package web
 
 import (
 	"context"
-	"html"
 	"crypto/rand"
 	"encoding/base64"
+	"html"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
