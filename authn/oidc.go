@@ -130,12 +130,17 @@ type OIDCStore interface {
 	// request, exactly once: ErrUsed if it has a code already, ErrNotFound if
 	// there is no completed request with that ID.
 	SetOIDCCode(ctx context.Context, id string, h TokenHash, expires time.Time) error
-	// RedeemOIDCCode marks the code used and returns its request, exactly
-	// once under concurrency. A code used before gets ErrUsed, and every
-	// token issued from it is revoked in the same transaction (RFC 6749
-	// §4.1.2). ErrExpired if now is not before the code's expiry (the code
-	// is used up too), ErrNotFound if no request has that code.
-	RedeemOIDCCode(ctx context.Context, h TokenHash, now time.Time) (OIDCAuthRequest, error)
+	// GetOIDCAuthRequestByCode returns the request whose code has hash h,
+	// whatever its state; ErrNotFound if there is none.
+	GetOIDCAuthRequestByCode(ctx context.Context, h TokenHash) (OIDCAuthRequest, error)
+	// RedeemOIDCCode marks the code used, stores tokens (those issued from
+	// it) and returns its request, all in one transaction, exactly once
+	// under concurrency. A code used before gets ErrUsed, tokens are not
+	// stored, and every token issued from the code is revoked, committed
+	// (RFC 6749 §4.1.2). ErrExpired if now is not before the code's expiry
+	// (the code is used up, no token stored), ErrNotFound if no request has
+	// that code.
+	RedeemOIDCCode(ctx context.Context, h TokenHash, now time.Time, tokens ...OIDCToken) (OIDCAuthRequest, error)
 
 	// CreateOIDCTokens stores tokens in one transaction.
 	CreateOIDCTokens(ctx context.Context, tokens ...OIDCToken) error

@@ -21,6 +21,8 @@ type Store interface {
 	AuditStore
 	CredentialStore
 	PendingStore
+	EnrollStore
+	OIDCStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -141,6 +141,9 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("revoke sessions: %w", err))
 		return
 	}
+	if err := s.OIDCUserSignedOut(r.Context(), u.ID); err != nil {
+		s.logger.Warn("could not end the OIDC tokens of a person", "user", u.ID, "err", err)
+	}
 	ev := authn.AuditEvent{
 		Time: now, Actor: "user:" + u.ID, Action: "session.revoke_all", Subject: "user:" + u.ID,
 		ClientAddr: clientAddr(r), Details: map[string]string{"count": strconv.Itoa(n)},

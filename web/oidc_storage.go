@@ -31,8 +31,13 @@ const (
 	endSessionKey                   // *endSessionState, for TerminateSessionFromRequest
 )
 
-// authRequest is a stored authorization request as op.AuthRequest.
-type authRequest struct{ r authn.OIDCAuthRequest }
+// authRequest is a stored authorization request as op.AuthRequest. code
+// is the hash of the code it was found by (zero otherwise): the tokens are
+// stored with the code's redemption, in one transaction.
+type authRequest struct {
+	r    authn.OIDCAuthRequest
+	code authn.TokenHash
+}
 
 var _ op.AuthRequest = authRequest{}
 
@@ -108,7 +113,7 @@ func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthReque
 	if err := o.CreateOIDCAuthRequest(ctx, r); err != nil {
 		return nil, fmt.Errorf("create auth request: %w", err)
 	}
-	return authRequest{r}, nil
+	return authRequest{r: r}, nil
 }
 
 func (s *oidcStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
@@ -120,24 +125,31 @@ func (s *oidcStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRe
 	if err != nil {
 		return nil, fmt.Errorf("get auth request: %w", err)
 	}
-	return authRequest{r}, nil
+	return authRequest{r: r}, nil
 }
 
-// AuthRequestByCode redeems the code: single use; a replayed code revokes
-// the tokens issued from it (RFC 6749 §4.1.2).
+// AuthRequestByCode finds the request of an unused, unexpired code; the
+// code is used up when the tokens are stored (storeTokens). A code used
+// before is a replay: redeeming it again revokes the tokens issued from it
+// (RFC 6749 §4.1.2).
 func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	_, o, err := s.oidcStore()
 	if err != nil {
 		return nil, err
 	}
-	r, err := o.RedeemOIDCCode(ctx, authn.HashToken(code), s.p.srv.now())
-	if errors.Is(err, authn.ErrUsed) {
-		s.p.srv.logger.Warn("oidc: authorization code used twice; tokens issued from it revoked")
-	}
+	h, now := authn.HashToken(code), s.p.srv.now()
+	r, err := o.GetOIDCAuthRequestByCode(ctx, h)
 	if err != nil {
-		return nil, fmt.Errorf("redeem code: %w", err)
+		return nil, fmt.Errorf("find code: %w", err)
 	}
-	return authRequest{r}, nil
+	if r.CodeUsedAt.IsZero() && now.Before(r.CodeExpiresAt) {
+		return authRequest{r: r, code: h}, nil
+	}
+	_, err = o.RedeemOIDCCode(ctx, h, now)
+	if errors.Is(err, authn.ErrUsed) {
+		s.p.srv.logger.Warn("oidc: authorization code used twice; tokens issued from it revoked", "client", r.ClientID)
+	}
+	return nil, fmt.Errorf("redeem code: %w", cmpErr(err, authn.ErrUsed))
 }
 
 // SaveAuthCode attaches a code made by zitadel/oidc (not used by Keyhall's

@@ -312,11 +312,26 @@ func TestOIDCCodeFlow(t *testing.T) {
 		t.Error("userinfo accepted a revoked access token")
 	}
 
-	// Sign out: the tool is told by back-channel logout.
-	if err := e.srv.OIDCSessionEnded(t.Context(), sess); err != nil {
+	// Sign out on Keyhall's page: the tool is told by back-channel logout.
+	req, _ := http.NewRequest("POST", e.issuer+"/logout", nil)
+	req.AddCookie(&http.Cookie{Name: SessionCookie, Value: b.cookies[SessionCookie]})
+	resp, err := b.c.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	checkLogoutToken(t, e, r, <-e.logouts, e.anna.ID, claims.SID)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /logout: %d", resp.StatusCode)
+	}
+	if got, err := e.st.GetSession(t.Context(), sess); err != nil || got.RevokedAt.IsZero() {
+		t.Fatalf("session after sign-out: %+v, %v", got, err)
+	}
+	select {
+	case form := <-e.logouts:
+		checkLogoutToken(t, e, r, form, e.anna.ID, claims.SID)
+	case <-time.After(10 * time.Second):
+		t.Fatal("signing out sent no back-channel logout to the tool")
+	}
 	if _, err := r.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token(); err == nil {
 		t.Error("a refresh token still works after its session ended")
 	}

@@ -56,9 +56,10 @@ func (s *oidcStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	at := newToken(g, authn.OIDCAccessToken, s.p.srv.now(), s.p.clients[g.ClientID].accessLifetime())
-	if err := o.CreateOIDCTokens(ctx, at); err != nil {
-		return "", time.Time{}, fmt.Errorf("create access token: %w", err)
+	now := s.p.srv.now()
+	at := newToken(g, authn.OIDCAccessToken, now, s.p.clients[g.ClientID].accessLifetime())
+	if err := storeTokens(ctx, o, req, "", now, at); err != nil {
+		return "", time.Time{}, err
 	}
 	return at.ID, at.ExpiresAt, nil
 }
@@ -81,18 +82,33 @@ func (s *oidcStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.T
 	rt := newToken(g, authn.OIDCRefreshToken, now, c.refreshLifetime())
 	refresh := newSecretToken()
 	rt.Hash = authn.HashToken(refresh)
-	if current == "" {
-		err = o.CreateOIDCTokens(ctx, at, rt)
-	} else {
-		err = o.RotateOIDCRefreshToken(ctx, authn.HashToken(current), now, at, rt)
-	}
-	if errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrNotFound) || errors.Is(err, authn.ErrExpired) {
-		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token is not valid").WithParent(err)
-	}
-	if err != nil {
-		return "", "", time.Time{}, fmt.Errorf("create tokens: %w", err)
+	if err := storeTokens(ctx, o, req, current, now, at, rt); err != nil {
+		return "", "", time.Time{}, err
 	}
 	return at.ID, refresh, at.ExpiresAt, nil
+}
+
+// storeTokens stores tokens in one transaction with what they are issued
+// for: the redemption of a code (single use), the rotation of the current
+// refresh token (single use), or nothing else.
+func storeTokens(ctx context.Context, o authn.OIDCStore, req op.TokenRequest, current string, now time.Time, tokens ...authn.OIDCToken) error {
+	var err error
+	ar, isCode := req.(authRequest)
+	switch {
+	case current != "":
+		err = o.RotateOIDCRefreshToken(ctx, authn.HashToken(current), now, tokens...)
+	case isCode && ar.code != (authn.TokenHash{}):
+		_, err = o.RedeemOIDCCode(ctx, ar.code, now, tokens...)
+	default:
+		err = o.CreateOIDCTokens(ctx, tokens...)
+	}
+	if errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrNotFound) || errors.Is(err, authn.ErrExpired) {
+		return oidc.ErrInvalidGrant().WithDescription("the code or refresh token is not valid").WithParent(err)
+	}
+	if err != nil {
+		return fmt.Errorf("store tokens: %w", err)
+	}
+	return nil
 }
 
 // TokenRequestByRefreshToken finds a usable refresh token of an active

@@ -95,6 +95,10 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, gs *session
 			if err != nil && !errors.Is(err, authn.ErrNotFound) {
 				return fmt.Errorf("revoke session: %w", err)
 			}
+			// The tools that got tokens through this session hear of its end.
+			if err := ss.srv.OIDCSessionEnded(r.Context(), sess.Hash); err != nil {
+				ss.srv.logger.Warn("could not end the OIDC tokens of a session", "err", err)
+			}
 		}
 		http.SetCookie(w, sessions.NewCookie(gs.Name(), "", gs.Options))
 		ss.setDomainCookie(w, "", -1)

@@ -176,10 +176,21 @@ func (s *Store) SetOIDCCode(ctx context.Context, id string, h authn.TokenHash, e
 	return fmt.Errorf("set oidc code: %w", authn.ErrUsed)
 }
 
-// RedeemOIDCCode marks the code used in one conditional statement. If no
-// row changed, the code was unknown or used before; a reused code revokes
-// its tokens in the same transaction.
-func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.Time) (authn.OIDCAuthRequest, error) {
+// GetOIDCAuthRequestByCode returns the request whose code has hash h.
+func (s *Store) GetOIDCAuthRequestByCode(ctx context.Context, h authn.TokenHash) (authn.OIDCAuthRequest, error) {
+	r, err := scanAuthRequest(s.rdb.QueryRowContext(ctx,
+		"SELECT "+authRequestCols+" FROM oidc_auth_requests WHERE code_hash = $1", h[:]))
+	if err != nil {
+		return authn.OIDCAuthRequest{}, fmt.Errorf("get oidc auth request by code: %w", dbErr(err))
+	}
+	return r, nil
+}
+
+// RedeemOIDCCode marks the code used in one conditional statement and
+// stores the tokens in the same transaction. If no row changed, the code
+// was unknown or used before; a reused code revokes its tokens in the same
+// transaction.
+func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.Time, tokens ...authn.OIDCToken) (authn.OIDCAuthRequest, error) {
 	var out authn.OIDCAuthRequest
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		r, err := scanAuthRequest(tx.QueryRowContext(ctx, `UPDATE oidc_auth_requests SET code_used_at = $2
@@ -189,7 +200,7 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.
 			return soft(authn.ErrExpired) // used up all the same
 		case err == nil:
 			out = r
-			return nil
+			return s.insertTokens(ctx, tx, tokens)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}

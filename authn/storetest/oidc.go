@@ -202,20 +202,31 @@ func testOIDCRedeemConcurrent(t *testing.T, s authn.Store, o authn.OIDCStore) {
 func testOIDCCodeReuse(t *testing.T, s authn.Store, o authn.OIDCStore) {
 	ctx := t.Context()
 	r := signedIn(t, o, mkUser(t, s, "anna"), "code")
-	got, err := o.RedeemOIDCCode(ctx, hashOf("code"), t0)
+	byCode, err := o.GetOIDCAuthRequestByCode(ctx, hashOf("code"))
+	must(t, "GetOIDCAuthRequestByCode", err)
+	if byCode.ID != r.ID || !byCode.CodeUsedAt.IsZero() {
+		t.Fatalf("GetOIDCAuthRequestByCode = %+v, want unused request %s", byCode, r.ID)
+	}
+	toks := newTokens(r, "rt")
+	got, err := o.RedeemOIDCCode(ctx, hashOf("code"), t0, toks...)
 	must(t, "RedeemOIDCCode", err)
 	if got.ID != r.ID || got.UserID != r.UserID {
 		t.Fatalf("redeemed %+v, want request %s", got, r.ID)
 	}
-	toks := newTokens(got, "rt")
-	must(t, "CreateOIDCTokens", o.CreateOIDCTokens(ctx, toks...))
-	_, err = o.RedeemOIDCCode(ctx, hashOf("code"), t0.Add(time.Second))
+	late := newTokens(r, "rt-late")
+	_, err = o.RedeemOIDCCode(ctx, hashOf("code"), t0.Add(time.Second), late...)
 	wantErr(t, "RedeemOIDCCode twice", err, authn.ErrUsed)
 	for _, tok := range toks {
 		if !revoked(t, o, tok.ID) {
 			t.Errorf("%s token from a replayed code is not revoked", tok.Kind)
 		}
 	}
+	for _, tok := range late {
+		_, err := o.GetOIDCToken(ctx, tok.ID)
+		wantErr(t, "token of a refused redemption", err, authn.ErrNotFound)
+	}
+	_, err = o.GetOIDCAuthRequestByCode(ctx, hashOf("nope"))
+	wantErr(t, "GetOIDCAuthRequestByCode(unknown)", err, authn.ErrNotFound)
 }
 
 func testOIDCCodeExpired(t *testing.T, s authn.Store, o authn.OIDCStore) {
