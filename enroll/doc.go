@@ -66,4 +66,22 @@
 // Reset removes every key, app and recovery code of a person, revokes her
 // sessions and issues a new invitation, with one audit event naming who,
 // whom, why and what was revoked; RevokeCredential removes one lost key.
+//
+// # Letters and mail
+//
+// WriteLetter prints an invitation as a German A4 PDF for a DIN lang
+// window envelope (DIN 5008 form B: the address field 85 × 45 mm at 20 mm
+// from the left and 45 mm from the top, the return address on its first
+// line), with three steps, the link as text and as a vector QR code, the
+// code, the expiry and where to get help. Its fonts (DejaVu, fonts/) are
+// embedded, so umlauts print and nothing is read at run time. The postal
+// address is the caller's (Letter.Address).
+//
+// Notices writes the mails that tell a person about her factors (added,
+// removed, a recovery code used, an IT reset) and her invitation, German
+// first and English below, with links from the public URL only. A Mailer
+// sends them: SMTPMailer over net/smtp (STARTTLS when offered or required,
+// AUTH PLAIN, a timeout for the whole exchange), or LogMailer when no SMTP
+// server is configured. A mail that fails never fails the action it tells
+// of: Notify logs it and returns it for the caller to show.
 package enroll

@@ -23,7 +23,7 @@ import (
 func adminCommand() *command {
 	return &command{
 		name:    "admin",
-		summary: "manage people and groups",
+		summary: "manage people, groups and their enrollment",
 		help: "Manages people and groups in Keyhall's database, as the configuration\n" +
 			"(--config FILE and KEYHALL_… variables) names it. Every change is audited.",
 		subs: []*command{
@@ -31,7 +31,8 @@ func adminCommand() *command {
 				name:    "users",
 				summary: "add, list, show and disable people",
 				help:    "Manages people. Usernames are compared in canonical form: \"Anna.Müller\" is \"anna.müller\".",
-				subs:    []*command{usersAddCommand(), usersListCommand(), usersShowCommand(), usersDisableCommand()},
+				subs: []*command{usersAddCommand(), usersListCommand(), usersShowCommand(), usersDisableCommand(),
+					usersCredentialsCommand()},
 			},
 			{
 				name:    "groups",
@@ -39,6 +40,9 @@ func adminCommand() *command {
 				help:    "Manages local groups. Groups synced from the directory are changed there.",
 				subs:    []*command{groupsAddCommand(), groupsListCommand(), groupsAddMemberCommand()},
 			},
+			inviteCommand(),
+			resetCommand(),
+			revokeCredentialCommand(),
 		},
 	}
 }
@@ -71,6 +75,12 @@ func withStore(ctx context.Context, a *app, configPath string, fn func(authn.Sto
 	if err != nil {
 		return err
 	}
+	return withConfigStore(ctx, a, cfg, fn)
+}
+
+// withConfigStore opens the database cfg names, runs fn and closes the
+// database.
+func withConfigStore(ctx context.Context, a *app, cfg Config, fn func(authn.Store) error) error {
 	password, err := cfg.storagePassword()
 	if err != nil {
 		return fmt.Errorf("storage_password_file: %w", err)

@@ -93,6 +93,25 @@ type Config struct {
 		// Rules say who may reach which host behind the reverse proxy.
 		Rules []ForwardAuthRule `yaml:"rules"`
 	} `yaml:"forward_auth"`
+	// Letter is the sender of enrollment letters and mail, and where
+	// people get help.
+	Letter struct {
+		SenderName    string   `yaml:"sender_name"`    // "Stadt Musterstadt"
+		SenderAddress []string `yaml:"sender_address"` // department, street, postcode and city
+		HelpPhone     string   `yaml:"help_phone"`
+		HelpEmail     string   `yaml:"help_email"`
+	} `yaml:"letter"`
+	// Mail is the SMTP server that notices go through; none when SMTPHost
+	// is empty.
+	Mail struct {
+		SMTPHost     string   `yaml:"smtp_host"`
+		SMTPPort     int      `yaml:"smtp_port"`
+		Username     string   `yaml:"username"`
+		PasswordFile string   `yaml:"password_file"`
+		From         string   `yaml:"from"`     // "Stadt Musterstadt <keyhall@stadt.example>"
+		StartTLS     string   `yaml:"starttls"` // auto, required or off
+		Timeout      Duration `yaml:"timeout"`
+	} `yaml:"mail"`
 }
 
 // GroupPolicy is what a group asks of its members' sign-ins: one element
@@ -143,6 +162,9 @@ func defaultConfig() Config {
 	c.Passwords.Argon2MemoryKiB = 19456 // OWASP's minimum for argon2id
 	c.Passwords.Argon2Iterations = 2
 	c.Passwords.Argon2Parallelism = 1
+	c.Mail.SMTPPort = 587
+	c.Mail.StartTLS = "auto"
+	c.Mail.Timeout = Duration(30 * time.Second)
 	return c
 }
 

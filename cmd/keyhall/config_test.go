@@ -133,7 +133,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 	for _, want := range []string{"KEYHALL_PUBLIC_URL", "KEYHALL_TLS_CERT_FILE", "KEYHALL_KEYS_ENCRYPTION_KEY_FILE",
 		"KEYHALL_DATABASE_MAX_OPEN_CONNS", "KEYHALL_STORAGE_PASSWORD_FILE", "KEYHALL_SHUTDOWN_TIMEOUT",
 		"KEYHALL_SESSION_IDLE_TIMEOUT", "KEYHALL_WEBAUTHN_RP_NAME", "KEYHALL_PASSWORDS_ARGON2_MEMORY_KIB",
-		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN"} {
+		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN", "KEYHALL_LETTER_SENDER_ADDRESS", "KEYHALL_MAIL_SMTP_HOST",
+		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS"} {
 		if !names[want] {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
@@ -144,8 +145,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 28 {
-		t.Errorf("%d settings, want 28: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 39 {
+		t.Errorf("%d settings, want 39: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 
@@ -451,6 +452,9 @@ func withEmptyLists(c Config) Config {
 	}
 	if c.ForwardAuth.Rules == nil {
 		c.ForwardAuth.Rules = []ForwardAuthRule{}
+	}
+	if c.Letter.SenderAddress == nil {
+		c.Letter.SenderAddress = []string{}
 	}
 	return c
 }

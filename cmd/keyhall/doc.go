@@ -1,6 +1,7 @@
 // Command keyhall is Keyhall's one binary: the identity provider (serve),
 // its configuration check (check-config), the administrator's commands for
-// local people and groups (admin users …, admin groups …) and version.
+// local people and groups (admin users …, admin groups …), enrollment
+// (admin invite, admin reset, admin revoke-credential) and version.
 // Run "keyhall --help", or --help after any command.
 //
 // # Commands
@@ -32,4 +33,12 @@
 // generates with mode 0600. The file is linked into place atomically, so of
 // several processes starting at once exactly one writes it and the others
 // read it.
+//
+// # Enrollment
+//
+// The enrollment commands build the enroll.Service exactly as serve does
+// (wire_enroll.go: enrollService from the configuration and the keys, the
+// key policy from policy.groups, the mailer from mail.*) and audit each
+// change with the actor "cli:<os user>". A letter is checked before the
+// invitation is issued; a mail that fails only warns.
 package main

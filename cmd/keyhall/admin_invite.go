@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+)
+
+func inviteCommand() *command {
+	return &command{
+		name:    "invite",
+		args:    "USERNAME",
+		summary: "issue an enrollment invitation (link, code, letter)",
+		help: "Issues a new invitation for a person and voids her older ones: a link and a short\n" +
+			"code, valid once until the expiry. Prints both; --letter writes a printable German\n" +
+			"A4 letter (PDF) for a window envelope, which needs --address and the letter.*\n" +
+			"settings; --mail also sends link and code to the person's e-mail address.",
+		examples: []string{
+			`keyhall admin invite anna.mueller`,
+			`keyhall admin invite anna.mueller --expires 21d --letter anna.pdf --address "Große Straße 17|48143 Münster"`,
+			`keyhall admin invite anna.mueller --mail --reason "new councillor, ticket 4711" --json`,
+		},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
+			o := declareIssueFlags(fs)
+			reason := fs.String("reason", "", "why, for the audit log")
+			mail := fs.Bool("mail", false, "also send link and code to the person's e-mail address")
+			return func(ctx context.Context, a *app, args []string) error {
+				username, validity, err := o.parse(args)
+				if err != nil {
+					return err
+				}
+				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
+					u, err := e.prepare(ctx, username, o)
+					if err != nil {
+						return err
+					}
+					inv, err := e.svc.Issue(ctx, u.ID, validity, cliActor(), strings.TrimSpace(*reason))
+					if err != nil {
+						return fmt.Errorf("invite %q: %w", username, err)
+					}
+					d := e.deliver(ctx, a, inv, o, *mail)
+					return d.print(a.stdout, inv, nil, *asJSON)
+				})
+			}
+		},
+	}
+}
+
+func resetCommand() *command {
+	return &command{
+		name:    "reset",
+		args:    "USERNAME",
+		summary: "revoke all factors and sessions, issue a new invitation",
+		help: "Resets a person who lost her keys: every security key, app and recovery code is\n" +
+			"removed, every session ended, and a new invitation issued, with one audit event\n" +
+			"naming who, whom, why and what was revoked. The person is told by e-mail (without\n" +
+			"the link) when mail is configured; --letter writes the new invitation's letter.",
+		examples: []string{
+			`keyhall admin reset anna.mueller --reason "keys stolen, ticket 4712, identity checked by phone"`,
+			`keyhall admin reset anna.mueller --reason "lost keys" --letter anna.pdf --address "Große Straße 17|48143 Münster"`,
+		},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
+			o := declareIssueFlags(fs)
+			reason := fs.String("reason", "", "why, for the audit log (required)")
+			return func(ctx context.Context, a *app, args []string) error {
+				username, validity, err := o.parse(args)
+				if err != nil {
+					return err
+				}
+				if strings.TrimSpace(*reason) == "" {
+					return usagef("--reason is required: say why, for the audit log")
+				}
+				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
+					return e.reset(ctx, a, username, validity, strings.TrimSpace(*reason), o, *asJSON)
+				})
+			}
+		},
+	}
+}
+
+// reset runs "admin reset" for username.
+func (e *enrollEnv) reset(ctx context.Context, a *app, username string, validity time.Duration, reason string,
+	o *issueFlags, asJSON bool) error {
+	u, err := e.prepare(ctx, username, o)
+	if err != nil {
+		return err
+	}
+	inv, rep, err := e.svc.Reset(ctx, u.ID, validity, cliActor(), reason)
+	if err != nil {
+		return fmt.Errorf("reset %q: %w", username, err)
+	}
+	d := e.deliver(ctx, a, inv, o, false)
+	d.notified, d.mailErr = e.notify(ctx, e.notices.Reset(u, rep, time.Now()))
+	if d.mailErr != nil {
+		fmt.Fprintf(a.stderr, "keyhall: warning: %s was not told by e-mail: %v\n", username, d.mailErr)
+	}
+	return d.print(a.stdout, inv, &rep, asJSON)
+}
+
+// issueFlags are the flags invite and reset share.
+type issueFlags struct {
+	expires, letter, address *string
+}
+
+func declareIssueFlags(fs *flag.FlagSet) *issueFlags {
+	return &issueFlags{
+		expires: fs.String("expires", "14d", "how long the invitation is valid: `DURATION` such as 14d, 36h (at most 90d)"),
+		letter:  fs.String("letter", "", "write the enrollment letter (PDF) to `FILE`"),
+		address: fs.String("address", "", "the person's postal `ADDRESS` for --letter, lines separated by | or \\n"),
+	}
+}
+
+// parse checks the positional argument and the flags.
+func (o *issueFlags) parse(args []string) (string, time.Duration, error) {
+	if err := wantArgs(args, "USERNAME"); err != nil {
+		return "", 0, err
+	}
+	username, err := canonical("username", args[0])
+	if err != nil {
+		return "", 0, err
+	}
+	validity, err := parseValidity(*o.expires)
+	if err != nil {
+		return "", 0, err
+	}
+	if *o.letter == "" && *o.address != "" {
+		return "", 0, usagef("--address is only for --letter")
+	}
+	return username, validity, nil
+}
+
+// parseValidity reads an invitation's validity: "14d" (days) or a Go
+// duration such as "36h".
+func parseValidity(s string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 || d > enroll.MaxValidity {
+		return 0, usagef("--expires %q is not a duration from 1h to 90d, such as 14d or 36h", s)
+	}
+	return d, nil
+}
+
+// addressLines splits --address into lines at "|", "\n" (typed as two
+// characters) and line breaks.
+func addressLines(s string) []string {
+	s = strings.NewReplacer(`\n`, "\n", "|", "\n", "\r", "").Replace(s)
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// enrollEnv is what the enrollment commands work with.
+type enrollEnv struct {
+	cfg     Config
+	st      authn.Store
+	svc     *enroll.Service
+	mailer  enroll.Mailer
+	notices enroll.Notices
+	logger  *slog.Logger
+}
+
+// withEnroll loads the configuration and the keys, opens the database and
+// builds the enrollment service and the mailer, as serve does, and runs fn.
+func withEnroll(ctx context.Context, a *app, configPath string, fn func(e *enrollEnv) error) error {
+	cfg, err := loadConfig(configPath, a.env)
+	if err != nil {
+		return err
+	}
+	quiet := cfg
+	if quiet.Log.Level == "info" {
+		quiet.Log.Level = "warn"
+	}
+	logger := newLogger(quiet, a.stderr)
+	keys, err := loadKeys(cfg, logger)
+	if err != nil {
+		return err
+	}
+	notices, err := cfg.notices()
+	if err != nil {
+		return err
+	}
+	mailer, _, err := newMailer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
+		est, ok := st.(enroll.Store)
+		if !ok {
+			return fmt.Errorf("the store %T cannot enroll", st)
+		}
+		svc, err := enrollService(cfg, keys, est, nil, logger)
+		if err != nil {
+			return err
+		}
+		return fn(&enrollEnv{cfg: cfg, st: st, svc: svc, mailer: mailer, notices: notices, logger: logger})
+	})
+}
+
+// prepare finds the person and, with --letter, checks that a letter can
+// be written for her before anything changes.
+func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags) (authn.User, error) {
+	u, err := findUser(ctx, e.st, username)
+	if err != nil || *o.letter == "" {
+		return u, err
+	}
+	dry := e.letter(enroll.Invitation{Link: "https://x", Code: "X", ExpiresAt: time.Now(), User: u}, *o.address)
+	if err := enroll.WriteLetter(io.Discard, dry); err != nil {
+		return u, usagef("--letter: %v (the address comes from --address, the sender from the letter.* settings)", err)
+	}
+	return u, nil
+}
+
+// letter returns the letter for inv.
+func (e *enrollEnv) letter(inv enroll.Invitation, address string) enroll.Letter {
+	return enroll.Letter{
+		Invitation: inv, Address: addressLines(address), Sender: e.cfg.sender(),
+		CodeURL: enroll.EnrollURL(e.notices.PublicURL), Location: time.Local,
+	}
+}
+
+// delivery is what became of an invitation: its letter and its mail.
+type delivery struct {
+	letter    string // the file written
+	letterErr error
+	mailedTo  string // the address the invitation was mailed to
+	notified  string // the address a reset notice was mailed to
+	mailErr   error
+}
+
+// deliver writes the letter (with --letter) and mails the invitation
+// (with --mail). A mail that fails is a warning; a letter that fails is an
+// error, reported after the invitation is printed.
+func (e *enrollEnv) deliver(ctx context.Context, a *app, inv enroll.Invitation, o *issueFlags, mail bool) delivery {
+	var d delivery
+	if *o.letter != "" {
+		var buf bytes.Buffer
+		d.letterErr = enroll.WriteLetter(&buf, e.letter(inv, *o.address))
+		if d.letterErr == nil {
+			d.letterErr = os.WriteFile(*o.letter, buf.Bytes(), 0o600) // it holds the link and code
+		}
+		if d.letterErr == nil {
+			d.letter = *o.letter
+		}
+	}
+	if mail {
+		d.mailedTo, d.mailErr = e.notify(ctx, e.notices.InvitationIssued(inv))
+		if d.mailErr != nil {
+			fmt.Fprintf(a.stderr, "keyhall: warning: the invitation was not mailed: %v\n", d.mailErr)
+		}
+	}
+	return d
+}
+
+// notify sends m when the person has an address; it returns the address
+// mailed to, or the failure (already logged).
+func (e *enrollEnv) notify(ctx context.Context, m enroll.Message) (string, error) {
+	if m.To == "" {
+		return "", fmt.Errorf("the person has no e-mail address")
+	}
+	if err := enroll.Notify(ctx, e.mailer, e.logger, m); err != nil {
+		return "", err
+	}
+	if _, ok := e.mailer.(enroll.LogMailer); ok {
+		return "", fmt.Errorf("no SMTP server is configured (mail.smtp_host)")
+	}
+	return m.To, nil
+}

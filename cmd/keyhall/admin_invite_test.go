@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+)
+
+// inbox is an SMTP server (emersion/go-smtp) in the test process that
+// keeps every mail it gets.
+type inbox struct {
+	port  int
+	mu    sync.Mutex // guards mails
+	mails []*mail.Message
+}
+
+func startInbox(t *testing.T) *inbox {
+	t.Helper()
+	in := &inbox{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return inboxSession{in}, nil }))
+	srv.Domain = "mail.test"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.port = ln.Addr().(*net.TCPAddr).Port
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return in
+}
+
+// take returns the mails received so far and forgets them.
+func (in *inbox) take() []*mail.Message {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	m := in.mails
+	in.mails = nil
+	return m
+}
+
+type inboxSession struct{ in *inbox }
+
+func (s inboxSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s inboxSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s inboxSession) Reset()                               {}
+func (s inboxSession) Logout() error                        { return nil }
+func (s inboxSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	s.in.mu.Lock()
+	s.in.mails = append(s.in.mails, m)
+	s.in.mu.Unlock()
+	return nil
+}
+
+// mailBody returns a received mail's decoded text.
+func mailBody(t *testing.T, m *mail.Message) string {
+	t.Helper()
+	b, err := io.ReadAll(quotedprintable.NewReader(m.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// enrollEnvVars returns an environment with a new database, key file,
+// letter sender and, with in, mail through in.
+func enrollEnvVars(t *testing.T, in *inbox) ([]string, string) {
+	env, url := adminEnv(t)
+	env = append(env, "KEYHALL_KEYS_FILE="+filepath.Join(t.TempDir(), "keyhall.keys"),
+		"KEYHALL_PUBLIC_URL=https://login.stadt.example",
+		"KEYHALL_LETTER_SENDER_NAME=Stadt Münster",
+		"KEYHALL_LETTER_SENDER_ADDRESS=Amt für Informationsverarbeitung,Klemensstraße 10,48143 Münster",
+		"KEYHALL_LETTER_HELP_PHONE=0251 492-1234", "KEYHALL_LETTER_HELP_EMAIL=it@stadt.example")
+	if in != nil {
+		env = append(env, "KEYHALL_MAIL_SMTP_HOST=127.0.0.1", "KEYHALL_MAIL_SMTP_PORT="+strconv.Itoa(in.port),
+			"KEYHALL_MAIL_FROM=Stadt Münster <keyhall@stadt.example>", "KEYHALL_MAIL_TIMEOUT=5s")
+	}
+	return env, url
+}
+
+// addCredentials gives a person a YubiKey and an app, and returns the
+// key's id.
+func addCredentials(t *testing.T, st authn.Store, userID string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	aaguid := enroll.YubiKeyAAGUIDs()[0]
+	wid := make([]byte, 32)
+	rand.Read(wid)
+	key := authn.Credential{ID: authn.NewID(), UserID: userID, Kind: authn.KindWebAuthn, Nickname: "Büro",
+		CreatedAt: now, WebAuthnID: wid, PublicKey: []byte{1}, AAGUID: aaguid[:], AttestationFmt: "packed"}
+	app := authn.Credential{ID: authn.NewID(), UserID: userID, Kind: authn.KindTOTP, CreatedAt: now.Add(time.Second),
+		SecretSealed: []byte{1, 2, 3}}
+	for _, c := range []authn.Credential{key, app} {
+		ev := authn.AuditEvent{Time: now, Actor: "test", Action: "credential.create", Subject: "user:" + userID}
+		if err := st.CreateCredential(context.Background(), c, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return key.ID
+}
+
+func TestAdminInviteLetterAndMail(t *testing.T) {
+	pdftotext := needPdftotext(t)
+	in := startInbox(t)
+	env, url := enrollEnvVars(t, in)
+	mustRun(t, env, 0, "admin", "users", "add", "anna.müller", "--name", "Anna Müller", "--email", "anna@stadt.example")
+	letter := filepath.Join(t.TempDir(), "anna.pdf")
+	var got invitationJSON
+	out := mustRun(t, env, 0, "admin", "invite", "Anna.Müller", "--expires", "21d", "--letter", letter,
+		"--address", `Große Straße 17\n48143 Münster`, "--mail", "--reason", "new councillor", "--json")
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("invite --json printed %q: %v", out, err)
+	}
+	if got.Username != "anna.müller" || !strings.HasPrefix(got.Link, "https://login.stadt.example/enroll/") ||
+		len(got.Code) != 19 || got.Letter != letter || got.MailedTo != "anna@stadt.example" ||
+		time.Until(got.ExpiresAt) < 20*24*time.Hour || time.Until(got.ExpiresAt) > 21*24*time.Hour {
+		t.Errorf("invite --json: %+v", got)
+	}
+	if fi, err := os.Stat(letter); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("letter file: %v, %v", fi, err)
+	}
+	text, err := exec.Command(pdftotext, "-layout", letter, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, text)
+	}
+	for _, want := range []string{"Anna Müller", "Große Straße 17", "Stadt Münster", got.Code, got.Link,
+		enroll.GermanDateTime(got.ExpiresAt.Local())} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the letter lacks %q:\n%s", want, text)
+		}
+	}
+	mails := in.take()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want the invitation", len(mails))
+	}
+	if body := mailBody(t, mails[0]); !strings.Contains(body, got.Link) || !strings.Contains(body, got.Code) {
+		t.Errorf("the invitation mail lacks link or code:\n%s", body)
+	}
+
+	st := openTestStore(t, url)
+	u, _ := st.GetUserByUsername(context.Background(), "anna.müller")
+	events, _ := st.ListAudit(context.Background(), authn.AuditFilter{Subject: "user:" + u.ID})
+	last := events[len(events)-1]
+	if last.Action != "invitation.create" || !strings.HasPrefix(last.Actor, "cli:") || last.Reason != "new councillor" {
+		t.Errorf("audit: %+v", last)
+	}
+
+	// Text output, without a letter or mail; a second invitation voids the first.
+	out = mustRun(t, env, 0, "admin", "invite", "anna.müller")
+	if !strings.Contains(out, "Link: https://login.stadt.example/enroll/") || !strings.Contains(out, "Code: ") ||
+		strings.Contains(out, got.Code) {
+		t.Errorf("invite printed:\n%s", out)
+	}
+	if n := len(in.take()); n != 0 {
+		t.Errorf("%d mails without --mail", n)
+	}
+}
+
+func TestAdminInviteRefusals(t *testing.T) {
+	env, url := enrollEnvVars(t, nil)
+	mustRun(t, env, 0, "admin", "users", "add", "anna")
+	letter := filepath.Join(t.TempDir(), "a.pdf")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--expires", "100d"}, "--expires \"100d\""},
+		{[]string{"--expires", "soon"}, "--expires \"soon\""},
+		{[]string{"--letter", letter}, "no postal address"},
+		{[]string{"--address", "Weg 1"}, "--address is only for --letter"},
+	} {
+		if e := mustRun(t, env, 2, append([]string{"admin", "invite", "anna"}, tt.args...)...); !strings.Contains(e, tt.want) {
+			t.Errorf("invite %v: stderr %q, want %q", tt.args, e, tt.want)
+		}
+	}
+	if _, err := os.Stat(letter); err == nil {
+		t.Error("a refused invite wrote a letter")
+	}
+	mustRun(t, env, 1, "admin", "invite", "nobody")
+	mustRun(t, env, 2, "admin", "reset", "anna")
+	mustRun(t, env, 2, "admin", "revoke-credential", "anna", "x")
+
+	// Without a sender the letter is refused before anything is issued.
+	noSender := append(env[:len(env):len(env)], "KEYHALL_LETTER_SENDER_NAME=")
+	if e := mustRun(t, noSender, 2, "admin", "invite", "anna", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "no sender name") {
+		t.Errorf("no sender: %q", e)
+	}
+	st := openTestStore(t, url)
+	u, _ := st.GetUserByUsername(context.Background(), "anna")
+	for _, e := range mustListAll(t, st) {
+		if e.Subject == "user:"+u.ID && e.Action != "user.create" {
+			t.Errorf("a refused command wrote %s", e.Action)
+		}
+	}
+}
+
+func TestAdminCredentialsRevokeReset(t *testing.T) {
+	in := startInbox(t)
+	env, url := enrollEnvVars(t, in)
+	mustRun(t, env, 0, "admin", "users", "add", "anna", "--name", "Anna Müller", "--email", "anna@stadt.example")
+	st := openTestStore(t, url)
+	u, _ := st.GetUserByUsername(context.Background(), "anna")
+	keyID := addCredentials(t, st, u.ID)
+
+	var creds []credentialJSON
+	if err := json.Unmarshal([]byte(mustRun(t, env, 0, "admin", "users", "credentials", "anna", "--json")), &creds); err != nil {
+		t.Fatal(err)
+	}
+	model := enroll.ModelName(enroll.YubiKeyAAGUIDs()[0])
+	if len(creds) != 2 || creds[0].ID != keyID || creds[0].Model != model || model == "" ||
+		creds[0].Nickname != "Büro" || creds[1].Kind != "totp" {
+		t.Errorf("users credentials --json: %+v", creds)
+	}
+	if out := mustRun(t, env, 0, "admin", "users", "credentials", "anna"); !strings.Contains(out, model) {
+		t.Errorf("users credentials:\n%s", out)
+	}
+
+	if e := mustRun(t, env, 1, "admin", "revoke-credential", "anna", "nope", "--reason", "lost"); !strings.Contains(e, `no credential "nope"`) {
+		t.Errorf("unknown credential: %q", e)
+	}
+	out := mustRun(t, env, 0, "admin", "revoke-credential", "anna", keyID, "--reason", "lost on the train")
+	if !strings.Contains(out, "Revoked Büro ("+model+")") || !strings.Contains(out, "Notice mailed to anna@stadt.example") {
+		t.Errorf("revoke-credential printed:\n%s", out)
+	}
+	if mails := in.take(); len(mails) != 1 || !strings.Contains(mailBody(t, mails[0]), "Büro ("+model+")") {
+		t.Errorf("revoke notice: %d mails", len(mails))
+	}
+
+	addCredentials(t, st, u.ID)
+	var rj resetJSON
+	out = mustRun(t, env, 0, "admin", "reset", "anna", "--reason", "keys stolen", "--json")
+	if err := json.Unmarshal([]byte(out), &rj); err != nil {
+		t.Fatalf("reset --json printed %q: %v", out, err)
+	}
+	if rj.Revoked.Keys != 1 || rj.Revoked.Apps != 2 || len(rj.Revoked.CredentialIDs) != 3 ||
+		rj.Invitation.Code == "" || rj.Notified != "anna@stadt.example" {
+		t.Errorf("reset --json: %+v", rj)
+	}
+	mails := in.take()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails after reset, want the notice", len(mails))
+	}
+	if body := mailBody(t, mails[0]); !strings.Contains(body, "1 Sicherheitsschlüssel, 2 Apps") || strings.Contains(body, rj.Invitation.Link) {
+		t.Errorf("reset notice:\n%s", body)
+	}
+	if left, _ := st.ListCredentials(context.Background(), u.ID); len(left) != 0 {
+		t.Errorf("%d credentials left after reset", len(left))
+	}
+}
+
+// needPdftotext returns pdftotext's path, skipping the test without it
+// (failing it under CI=true).
+func needPdftotext(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("pdftotext")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pdftotext not found (apt-get install -y poppler-utils): %v", err)
+		}
+		t.Skip("pdftotext not found (apt-get install -y poppler-utils)")
+	}
+	return p
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keyhall/keyhall/enroll"
+)
+
+// enrollService builds the enrollment service from the configuration, as
+// both serve and the admin commands use it: the public URL, the relying
+// party's name, the key policy of policy.groups, and the encryption key
+// that seals TOTP secrets. dir checks directory people's passwords (nil:
+// none).
+func enrollService(cfg Config, keys Keys, st enroll.Store, dir enroll.PasswordChecker, logger *slog.Logger) (*enroll.Service, error) {
+	publicURL, err := cfg.parsedPublicURL()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := enroll.New(enroll.Config{
+		Store: st, PublicURL: publicURL, RPName: cfg.WebAuthn.RPName, Policy: enrollPolicy(cfg),
+		EncryptionKey: keys.Encryption, Directory: dir, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set up enrollment: %w", err)
+	}
+	return svc, nil
+}
+
+// enrollPolicy translates policy.groups into key policies: a group at
+// level phrh refuses synced passkeys (the secret stays on the hardware
+// key); user_verification requires a PIN or fingerprint at registration;
+// allow_totp admits an app, which may be the only factor only where the
+// level asks for no phishing-resistant key. People in no such group get
+// enroll.DefaultKeyPolicy.
+func enrollPolicy(cfg Config) enroll.Policy {
+	p := enroll.Policy{Groups: map[string]enroll.KeyPolicy{}, Default: enroll.DefaultKeyPolicy()}
+	for name, g := range cfg.Policy.Groups {
+		keyOnly := g.Level == "phr" || g.Level == "phrh"
+		kp := enroll.KeyPolicy{
+			RefuseSynced: g.Level == "phrh",
+			RequireUV:    g.UserVerification,
+			AllowTOTP:    g.AllowTOTP,
+			TOTPAlone:    g.AllowTOTP && !keyOnly,
+		}
+		if kp.RefuseSynced {
+			kp.NeedDE, kp.NeedEN = "einen Hardware-Sicherheitsschlüssel (kein synchronisierter Passkey)",
+				"a hardware security key (not a synced passkey)"
+		}
+		p.Groups[name] = kp
+	}
+	return p
+}
+
+// sender returns the organisation named in letter.*.
+func (c Config) sender() enroll.Sender {
+	l := c.Letter
+	return enroll.Sender{Name: l.SenderName, Address: l.SenderAddress, HelpPhone: l.HelpPhone, HelpEmail: l.HelpEmail}
+}
+
+// notices returns the mail texts for the configuration.
+func (c Config) notices() (enroll.Notices, error) {
+	publicURL, err := c.parsedPublicURL()
+	if err != nil {
+		return enroll.Notices{}, err
+	}
+	return enroll.Notices{PublicURL: publicURL, Sender: c.sender(), Location: time.Local}, nil
+}
+
+// newMailer returns the SMTP mailer mail.* configures, or an
+// enroll.LogMailer when mail.smtp_host is empty. configured tells which.
+func newMailer(cfg Config, logger *slog.Logger) (m enroll.Mailer, configured bool, err error) {
+	mc := cfg.Mail
+	if mc.SMTPHost == "" {
+		return enroll.LogMailer{Logger: logger}, false, nil
+	}
+	var password string
+	if mc.PasswordFile != "" {
+		if password, err = readSecretFile(mc.PasswordFile); err != nil {
+			return nil, false, fmt.Errorf("mail.password_file: %w", err)
+		}
+	}
+	sm, err := enroll.NewSMTPMailer(enroll.SMTPConfig{
+		Host: mc.SMTPHost, Port: mc.SMTPPort, Username: mc.Username, Password: password, From: mc.From,
+		StartTLS: enroll.StartTLS(mc.StartTLS), Timeout: time.Duration(mc.Timeout),
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return sm, true, nil
+}

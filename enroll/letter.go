@@ -1,0 +1,394 @@
+package enroll
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/boombuler/barcode/qr"
+	"github.com/go-pdf/fpdf"
+)
+
+// The letter's fonts: DejaVu Sans and Sans Mono (Bitstream Vera licence,
+// see fonts/LICENSE), embedded so that umlauts print and nothing is read
+// at run time.
+var (
+	//go:embed fonts/DejaVuSans.ttf
+	fontSans []byte
+	//go:embed fonts/DejaVuSans-Bold.ttf
+	fontSansBold []byte
+	//go:embed fonts/DejaVuSansMono.ttf
+	fontMono []byte
+)
+
+// LetterSubject is the subject line of the enrollment letter.
+const LetterSubject = "Ihre Anmeldung bei Keyhall"
+
+// Sender is the organisation that sends letters and mail: its name, its
+// address, and where people get help.
+type Sender struct {
+	Name      string   // "Stadt Musterstadt"
+	Address   []string // lines under the name: department, street, postcode and city
+	HelpPhone string   // the IT service's phone number, as printed
+	HelpEmail string   // the IT service's e-mail address
+}
+
+// Letter is an enrollment letter for one person.
+type Letter struct {
+	Invitation Invitation
+	// Address is the person's postal address without her name (that is
+	// Invitation.User's): street, postcode and city; at most
+	// MaxAddressLines lines.
+	Address []string
+	Sender  Sender
+	// CodeURL is where the code can be typed instead of opening the link
+	// (EnrollURL); "" leaves that hint out.
+	CodeURL string
+	// Date is the letter's date; zero means now.
+	Date time.Time
+	// Location is the time zone of the dates printed; nil means time.Local.
+	Location *time.Location
+}
+
+// MaxAddressLines is how many address lines fit the window under the name
+// (DIN 5008: six lines in the address zone).
+const MaxAddressLines = 5
+
+// EnrollURL returns the page where a person types her username and code.
+func EnrollURL(publicURL *url.URL) string { return publicURL.JoinPath("enroll").String() }
+
+// Page geometry in millimetres: A4 with DIN 5008 form B, so the address
+// shows in the window of a DIN lang (DL) envelope.
+const (
+	pageW, pageH = 210.0, 297.0
+	marginLeft   = 25.0 // text starts here; the address field at 20
+	marginRight  = 20.0
+	textW        = pageW - marginLeft - marginRight
+	fieldX       = 20.0 // address field: 85 × 45 mm at (20, 45)
+	fieldY       = 45.0
+	fieldW       = 85.0
+	addressY     = fieldY + 17.7 // below the 17.7 mm return-address zone
+	infoX        = 125.0         // information block, right of the field
+	subjectY     = 98.46
+	lineH        = 4.5
+	qrSize       = 34.0
+	pageBottom   = 287.0 // nothing is printed below this (10 mm margin)
+)
+
+// WriteLetter writes l as a one-page A4 PDF, in German, ready for a DIN
+// lang window envelope (DIN 5008 form B): the return address and the
+// person's name and address in the window, the sender's block with the
+// date, the subject, three steps, the link as text and QR code, the code,
+// the expiry and where to get help.
+func WriteLetter(w io.Writer, l Letter) error {
+	if err := l.check(); err != nil {
+		return fmt.Errorf("write letter: %w", err)
+	}
+	if l.Date.IsZero() {
+		l.Date = time.Now()
+	}
+	if l.Location == nil {
+		l.Location = time.Local
+	}
+	p := newLetterPDF(l)
+	p.window(l)
+	p.infoBlock(l)
+	p.body(l)
+	if err := p.access(l); err != nil {
+		return fmt.Errorf("write letter: %w", err)
+	}
+	p.closing(l)
+	if p.f.GetY() > pageBottom {
+		return fmt.Errorf("write letter: the text (to %.0f mm) does not fit on one page; shorten the sender's lines or the public URL", p.f.GetY())
+	}
+	if err := p.f.Output(w); err != nil {
+		return fmt.Errorf("write letter: %w", err)
+	}
+	return nil
+}
+
+// check reports every missing or unprintable part of l.
+func (l Letter) check() error {
+	var errs []error
+	if len(l.Address) == 0 {
+		errs = append(errs, errors.New("no postal address for the window envelope"))
+	}
+	if len(l.Address) > MaxAddressLines {
+		errs = append(errs, fmt.Errorf("the postal address has %d lines; at most %d fit the window", len(l.Address), MaxAddressLines))
+	}
+	for i, s := range l.Address {
+		if strings.TrimSpace(s) == "" || strings.ContainsFunc(s, unicode.IsControl) {
+			errs = append(errs, fmt.Errorf("address line %d is empty or holds a control character", i+1))
+		}
+	}
+	if strings.TrimSpace(l.Sender.Name) == "" {
+		errs = append(errs, errors.New("no sender name"))
+	}
+	if l.Sender.HelpPhone == "" && l.Sender.HelpEmail == "" {
+		errs = append(errs, errors.New("no help phone or e-mail: the letter must say where to get help"))
+	}
+	if l.Invitation.Link == "" || l.Invitation.Code == "" || l.Invitation.ExpiresAt.IsZero() {
+		errs = append(errs, errors.New("the invitation has no link, code or expiry"))
+	}
+	return errors.Join(errs...)
+}
+
+// recipient returns the person's name as addressed.
+func (l Letter) recipient() string {
+	if n := strings.TrimSpace(l.Invitation.User.DisplayName); n != "" {
+		return n
+	}
+	return l.Invitation.User.Username
+}
+
+// GermanDate formats t as a German date, "26.03.2026".
+func GermanDate(t time.Time) string { return t.Format("02.01.2006") }
+
+// GermanDateTime formats t as a German date and time, "26.03.2026, 14:30 Uhr".
+func GermanDateTime(t time.Time) string { return t.Format("02.01.2006, 15:04") + " Uhr" }
+
+// letterPDF draws a letter.
+type letterPDF struct {
+	f *fpdf.Fpdf
+}
+
+func newLetterPDF(l Letter) *letterPDF {
+	f := fpdf.New("P", "mm", "A4", "")
+	f.AddUTF8FontFromBytes("sans", "", fontSans)
+	f.AddUTF8FontFromBytes("sans", "B", fontSansBold)
+	f.AddUTF8FontFromBytes("mono", "", fontMono)
+	f.SetTitle(LetterSubject, true)
+	f.SetAuthor(l.Sender.Name, true)
+	f.SetCreator("Keyhall", true)
+	f.SetLang("de-DE")
+	f.SetCreationDate(l.Date)
+	f.SetModificationDate(l.Date)
+	f.SetMargins(marginLeft, 20, marginRight)
+	f.SetAutoPageBreak(false, 0)
+	f.AddPage()
+	f.SetDrawColor(0, 0, 0)
+	f.SetTextColor(0, 0, 0)
+	return &letterPDF{f: f}
+}
+
+// window draws the fold and punch marks and the address field: the return
+// address on one small line at the bottom of the 17.7 mm zone, then the
+// person's name and address.
+func (p *letterPDF) window(l Letter) {
+	f := p.f
+	f.SetLineWidth(0.2)
+	for _, y := range []float64{105, 210} { // fold marks (DIN 5008 form B)
+		f.Line(4, y, 9, y)
+	}
+	f.Line(4, pageH/2, 11, pageH/2) // punch mark
+	ret := strings.Join(append([]string{l.Sender.Name}, l.Sender.Address...), " · ")
+	size := 7.0
+	f.SetFont("sans", "", size)
+	for size > 5 && f.GetStringWidth(ret) > fieldW-5 {
+		size -= 0.5
+		f.SetFontSize(size)
+	}
+	f.Text(marginLeft, addressY-2.2, ret)
+	f.SetLineWidth(0.1)
+	f.Line(marginLeft, addressY-1.4, marginLeft+min(f.GetStringWidth(ret), fieldW-5), addressY-1.4)
+	f.SetFont("sans", "", 10)
+	f.SetXY(marginLeft, addressY)
+	for _, s := range append([]string{l.recipient()}, l.Address...) {
+		f.SetX(marginLeft)
+		f.CellFormat(fieldX+fieldW-marginLeft, lineH, s, "", 1, "L", false, 0, "")
+	}
+}
+
+// infoBlock draws the sender's block right of the address field, with
+// the help contacts and the date.
+func (p *letterPDF) infoBlock(l Letter) {
+	f := p.f
+	w := pageW - marginRight - infoX
+	f.SetXY(infoX, fieldY+5)
+	f.SetFont("sans", "B", 9)
+	f.MultiCell(w, 4.2, l.Sender.Name, "", "L", false)
+	f.SetFont("sans", "", 9)
+	for _, s := range l.Sender.Address {
+		f.SetX(infoX)
+		f.MultiCell(w, 4.2, s, "", "L", false)
+	}
+	f.Ln(2)
+	if l.Sender.HelpPhone != "" {
+		f.SetX(infoX)
+		f.MultiCell(w, 4.2, "Telefon: "+l.Sender.HelpPhone, "", "L", false)
+	}
+	if l.Sender.HelpEmail != "" {
+		f.SetX(infoX)
+		f.MultiCell(w, 4.2, "E-Mail: "+l.Sender.HelpEmail, "", "L", false)
+	}
+	f.Ln(2)
+	f.SetX(infoX)
+	f.MultiCell(w, 4.2, "Datum: "+GermanDate(l.Date.In(l.Location)), "", "L", false)
+}
+
+// body draws the subject, the greeting, and the three steps.
+func (p *letterPDF) body(l Letter) {
+	f := p.f
+	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
+	f.SetFont("sans", "B", 12)
+	f.CellFormat(textW, 6, LetterSubject, "", 1, "L", false, 0, "")
+	f.Ln(3)
+	f.SetFont("sans", "", 10)
+	p.para("Guten Tag " + l.recipient() + ",")
+	f.Ln(1)
+	p.para("für Sie ist ein Zugang zu Keyhall eingerichtet. Sie melden sich dort künftig mit einem " +
+		"Sicherheitsschlüssel (etwa einem YubiKey) oder einer Authentifizierungs-App an. Den Zugang richten " +
+		"Sie selbst ein, auf Ihrem eigenen Gerät und ohne Termin – in drei Schritten:")
+	f.Ln(2)
+	open := "Scannen Sie den QR-Code unten mit der Kamera Ihres Tablets oder Smartphones, oder geben Sie " +
+		"den Link unten in Ihren Browser ein."
+	if l.CodeURL != "" {
+		open += " Es geht auch ohne Link: Öffnen Sie " + l.CodeURL + " und geben Sie Ihren Benutzernamen und den Code ein."
+	}
+	p.step(1, "Einladung öffnen", open)
+	p.step(2, "Sicherheitsschlüssel registrieren", "Melden Sie sich, wenn Sie gefragt werden, mit Ihrem gewohnten "+
+		"Passwort an. Stecken Sie den Schlüssel ein oder halten Sie ihn an das Gerät (NFC), und berühren Sie ihn, "+
+		"sobald er blinkt. Wo es erlaubt ist, können Sie stattdessen eine Authentifizierungs-App einrichten.")
+	p.step(3, "Vorsorgen", "Registrieren Sie einen zweiten Schlüssel als Ersatz, und bewahren Sie die zehn "+
+		"Wiederherstellungscodes, die Ihnen am Ende angezeigt werden, sicher auf.")
+}
+
+// para writes a paragraph across the text width.
+func (p *letterPDF) para(s string) {
+	p.f.SetX(marginLeft)
+	p.f.MultiCell(textW, lineH, s, "", "L", false)
+}
+
+// step writes a numbered step: a bold title and its text, indented.
+func (p *letterPDF) step(n int, title, text string) {
+	f := p.f
+	const indent = 7.0
+	f.SetX(marginLeft)
+	f.SetFont("sans", "B", 10)
+	f.CellFormat(indent, lineH, fmt.Sprintf("%d.", n), "", 0, "L", false, 0, "")
+	f.MultiCell(textW-indent, lineH, title, "", "L", false)
+	f.SetFont("sans", "", 10)
+	f.SetX(marginLeft + indent)
+	f.MultiCell(textW-indent, lineH, text, "", "L", false)
+	f.Ln(1)
+}
+
+// access draws the framed box with the username, expiry and code, the
+// link's QR code on their right, and the link as text across the box.
+func (p *letterPDF) access(l Letter) error {
+	f := p.f
+	const pad, labelW = 4.0, 11.0
+	inv := l.Invitation
+	f.SetFont("mono", "", 8)
+	link := breakAnywhere(f, inv.Link, textW-2*pad-labelW)
+	top := f.GetY() + 2
+	boxH := pad + qrSize + 1.5 + float64(len(link))*3.8 + pad - 1
+	f.SetLineWidth(0.3)
+	f.Rect(marginLeft, top, textW, boxH, "D")
+	colW := textW - qrSize - 3*pad
+	f.SetXY(marginLeft+pad, top+pad)
+	f.SetFont("sans", "B", 11)
+	f.CellFormat(colW, 6, "Ihre Zugangsdaten", "", 1, "L", false, 0, "")
+	p.labelled(colW, "Benutzername:", "sans", 10, inv.User.Username)
+	p.labelled(colW, "Gültig bis:", "sans", 10, GermanDateTime(inv.ExpiresAt.In(l.Location)))
+	p.labelled(colW, "Code:", "mono", 13, inv.Code)
+	if err := drawQR(f, inv.Link, marginLeft+textW-pad-qrSize, top+pad, qrSize); err != nil {
+		return err
+	}
+	f.SetXY(marginLeft+pad, top+pad+qrSize+1.5)
+	f.SetFont("sans", "", 8)
+	f.CellFormat(labelW, 3.8, "Link:", "", 0, "L", false, 0, "")
+	f.SetFont("mono", "", 8)
+	for _, s := range link {
+		f.SetX(marginLeft + pad + labelW)
+		f.CellFormat(textW-2*pad-labelW, 3.8, s, "", 1, "L", false, 0, "")
+	}
+	f.SetY(top + boxH + 3)
+	return nil
+}
+
+// labelled writes one line "label value" in the access box, the value in
+// the given font.
+func (p *letterPDF) labelled(w float64, label, font string, size float64, value string) {
+	f := p.f
+	const labelW = 30.0
+	f.SetX(marginLeft + 4)
+	f.SetFont("sans", "", 10)
+	f.CellFormat(labelW, 6.5, label, "", 0, "L", false, 0, "")
+	f.SetFont(font, "", size)
+	f.CellFormat(w-labelW, 6.5, value, "", 1, "L", false, 0, "")
+}
+
+// closing draws the security note, where to get help, and the greeting.
+func (p *letterPDF) closing(l Letter) {
+	f := p.f
+	f.SetFont("sans", "", 10)
+	p.para("Link und Code gelten nur für Sie und nur einmal. Geben Sie sie nicht weiter, und bewahren Sie " +
+		"diesen Brief nicht bei Ihrem Schlüssel auf. Ist die Frist abgelaufen, erhalten Sie vom IT-Service eine " +
+		"neue Einladung.")
+	f.Ln(2)
+	var how []string
+	if l.Sender.HelpPhone != "" {
+		how = append(how, "Telefon "+l.Sender.HelpPhone)
+	}
+	if l.Sender.HelpEmail != "" {
+		how = append(how, "E-Mail "+l.Sender.HelpEmail)
+	}
+	p.para("Fragen oder Probleme? Der IT-Service hilft Ihnen gern: " + strings.Join(how, ", ") + ".")
+	f.Ln(3)
+	p.para("Mit freundlichen Grüßen")
+	p.para(l.Sender.Name)
+}
+
+// breakAnywhere splits s into lines no wider than w in f's current font,
+// breaking between any two characters (a link has no spaces).
+func breakAnywhere(f *fpdf.Fpdf, s string, w float64) []string {
+	var lines []string
+	var cur []rune
+	for _, r := range s {
+		if len(cur) > 0 && f.GetStringWidth(string(append(cur, r))) > w {
+			lines = append(lines, string(cur))
+			cur = cur[:0]
+		}
+		cur = append(cur, r)
+	}
+	return append(lines, string(cur))
+}
+
+// drawQR draws content as a QR code (ISO/IEC 18004, error correction
+// level M) of size × size mm at (x, y), as vector squares that print
+// sharp. Runs of dark modules in a row are drawn as one rectangle.
+func drawQR(f *fpdf.Fpdf, content string, x, y, size float64) error {
+	code, err := qr.Encode(content, qr.M, qr.Auto)
+	if err != nil {
+		return fmt.Errorf("encode QR code: %w", err)
+	}
+	b := code.Bounds()
+	n := b.Dx()
+	m := size / float64(n)
+	f.SetFillColor(0, 0, 0)
+	dark := func(col, row int) bool {
+		r, _, _, _ := code.At(b.Min.X+col, b.Min.Y+row).RGBA()
+		return r < 0x8000
+	}
+	for row := range n {
+		for col := 0; col < n; {
+			if !dark(col, row) {
+				col++
+				continue
+			}
+			start := col
+			for col < n && dark(col, row) {
+				col++
+			}
+			// A hair taller than a module, so that no seam shows between rows.
+			f.Rect(x+float64(start)*m, y+float64(row)*m, float64(col-start)*m, m+0.01, "F")
+		}
+	}
+	return nil
+}

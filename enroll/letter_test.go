@@ -1,0 +1,154 @@
+package enroll_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+)
+
+// needTool returns the path of a command-line tool, skipping the test when
+// it is missing, or failing it under CI=true.
+func needTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found (apt-get install -y %s): %v", name, pkg, err)
+		}
+		t.Skipf("%s not found (apt-get install -y %s)", name, pkg)
+	}
+	return p
+}
+
+func testLetter() enroll.Letter {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	return enroll.Letter{
+		Invitation: enroll.Invitation{
+			Link:      "https://login.stadt.example/enroll/Qm9ndXMtdG9rZW4tZm9yLXRoZS1sZXR0ZXItdGVzdA",
+			Code:      "K7XM-4RPQ-9TWD-3HNA",
+			ExpiresAt: time.Date(2026, 3, 26, 13, 30, 0, 0, time.UTC),
+			User:      authn.User{Username: "anna.müller", DisplayName: "Anna Müller"},
+		},
+		Address: []string{"Große Straße 17", "48143 Münster"},
+		Sender: enroll.Sender{
+			Name:      "Stadt Münster",
+			Address:   []string{"Amt für Informationsverarbeitung", "Klemensstraße 10", "48143 Münster"},
+			HelpPhone: "0251 492-1234",
+			HelpEmail: "it-service@stadt.example",
+		},
+		CodeURL:  "https://login.stadt.example/enroll",
+		Date:     time.Date(2026, 3, 12, 9, 0, 0, 0, berlin),
+		Location: berlin,
+	}
+}
+
+func TestWriteLetter(t *testing.T) {
+	pdftotext := needTool(t, "pdftotext", "poppler-utils")
+	pdftoppm := needTool(t, "pdftoppm", "poppler-utils")
+	dir := t.TempDir()
+	pdf := filepath.Join(dir, "letter.pdf")
+	var buf bytes.Buffer
+	if err := enroll.WriteLetter(&buf, testLetter()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pdf, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pdftotext, "-layout", pdf, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"Anna Müller", "Große Straße 17", "48143 Münster", "Stadt Münster · Amt für Informationsverarbeitung",
+		"Ihre Anmeldung bei Keyhall", "K7XM-4RPQ-9TWD-3HNA", "anna.müller", "26.03.2026, 14:30 Uhr",
+		"Datum: 12.03.2026", "https://login.stadt.example/enroll/Qm9ndXMtdG9rZW4tZm9yLXRoZS1sZXR0ZXItdGVzdA",
+		"0251 492-1234", "it-service@stadt.example", "Sicherheitsschlüssel registrieren", "Grüßen",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the letter's text lacks %q:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "\f"); n != 1 {
+		t.Errorf("the letter has %d pages, want 1", n)
+	}
+
+	// The name must sit in the envelope's window: 20–105 mm from the left,
+	// 45–90 mm from the top (A4 at 72 dpi: 1 mm = 2.835 pt).
+	box, err := exec.Command(pdftotext, "-bbox", pdf, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext -bbox: %v\n%s", err, box)
+	}
+	if !inWindow(string(box), "Anna") {
+		t.Errorf("the name is not inside the address window:\n%s", box)
+	}
+
+	if out, err := exec.Command(pdftoppm, "-png", "-r", "100", "-singlefile", pdf, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	png, err := os.ReadFile(filepath.Join(dir, "page.png"))
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) || len(png) < 10_000 {
+		t.Fatalf("pdftoppm made no page image (%d bytes): %v", len(png), err)
+	}
+	if err := os.MkdirAll("/tmp/keyhall-shots", 0o755); err == nil {
+		os.WriteFile("/tmp/keyhall-shots/letter.png", png, 0o644)
+	}
+}
+
+// inWindow reports whether the first word w in pdftotext's -bbox output
+// lies inside the DIN 5008 address field.
+func inWindow(bbox, w string) bool {
+	const mm = 72 / 25.4
+	for line := range strings.Lines(bbox) {
+		if !strings.Contains(line, ">"+w+"<") {
+			continue
+		}
+		var xMin, yMin, xMax, yMax float64
+		i := strings.Index(line, "xMin=")
+		if i < 0 {
+			return false
+		}
+		if _, err := fmt.Sscanf(line[i:], `xMin="%f" yMin="%f" xMax="%f" yMax="%f"`, &xMin, &yMin, &xMax, &yMax); err != nil {
+			return false
+		}
+		return xMin >= 20*mm && xMax <= 105*mm && yMin >= 45*mm && yMax <= 90*mm
+	}
+	return false
+}
+
+func TestWriteLetterRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*enroll.Letter)
+		want   string
+	}{
+		{"no address", func(l *enroll.Letter) { l.Address = nil }, "no postal address"},
+		{"too many lines", func(l *enroll.Letter) { l.Address = []string{"a", "b", "c", "d", "e", "f"} }, "at most 5"},
+		{"control character", func(l *enroll.Letter) { l.Address = []string{"a\tb"} }, "control character"},
+		{"no sender", func(l *enroll.Letter) { l.Sender.Name = "" }, "no sender name"},
+		{"no help", func(l *enroll.Letter) { l.Sender.HelpPhone, l.Sender.HelpEmail = "", "" }, "where to get help"},
+		{"no code", func(l *enroll.Letter) { l.Invitation.Code = "" }, "no link, code or expiry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := testLetter()
+			tt.change(&l)
+			var buf bytes.Buffer
+			err := enroll.WriteLetter(&buf, l)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("WriteLetter: %v, want an error with %q", err, tt.want)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("WriteLetter wrote %d bytes despite the error", buf.Len())
+			}
+		})
+	}
+}

@@ -1,0 +1,162 @@
+package enroll
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// Notices writes the mails that tell a person what happened to her
+// factors, German first and English below. Every link is built from
+// PublicURL.
+type Notices struct {
+	PublicURL *url.URL
+	Sender    Sender         // the organisation's name and where to get help
+	Location  *time.Location // of the times written; nil: time.Local
+}
+
+// FactorLabel names a credential for a person and for IT: its nickname
+// and model ("Büro (YubiKey 5 NFC)"), or its kind.
+func FactorLabel(c authn.Credential) string {
+	kind := "Authenticator-App"
+	if c.Kind == authn.KindWebAuthn {
+		kind = "Sicherheitsschlüssel / security key"
+		if id, err := uuid.FromBytes(c.AAGUID); err == nil {
+			if name := ModelName(id); name != "" {
+				kind = name
+			}
+		}
+	}
+	if c.Nickname == "" {
+		return kind
+	}
+	return c.Nickname + " (" + kind + ")"
+}
+
+// FactorAdded tells a person that a key or app was added to her account.
+func (n Notices) FactorAdded(u authn.User, factor string, at time.Time) Message {
+	de, en := n.when(at)
+	return n.message(u, "Neues Anmeldemittel / New sign-in factor",
+		fmt.Sprintf("zu Ihrem Zugang wurde am %s ein Anmeldemittel hinzugefügt:\n\n    %s\n\n"+
+			"Waren Sie das nicht, wenden Sie sich bitte sofort an den IT-Service. Ihre Anmeldemittel sehen Sie unter:\n%s",
+			de, factor, n.link("account")),
+		fmt.Sprintf("a sign-in factor was added to your account on %s:\n\n    %s\n\n"+
+			"If this was not you, please contact IT at once. Your factors are listed at:\n%s",
+			en, factor, n.link("account")))
+}
+
+// FactorRemoved tells a person that a key or app was removed.
+func (n Notices) FactorRemoved(u authn.User, factor string, at time.Time) Message {
+	de, en := n.when(at)
+	return n.message(u, "Anmeldemittel entfernt / Sign-in factor removed",
+		fmt.Sprintf("von Ihrem Zugang wurde am %s ein Anmeldemittel entfernt:\n\n    %s\n\n"+
+			"Damit kann sich niemand mehr bei Ihnen anmelden. Waren Sie oder der IT-Service das nicht, "+
+			"wenden Sie sich bitte sofort an den IT-Service. Ihre übrigen Anmeldemittel sehen Sie unter:\n%s",
+			de, factor, n.link("account")),
+		fmt.Sprintf("a sign-in factor was removed from your account on %s:\n\n    %s\n\n"+
+			"It can no longer be used to sign in as you. If neither you nor IT did this, please contact IT at once. "+
+			"Your other factors are listed at:\n%s",
+			en, factor, n.link("account")))
+}
+
+// RecoveryCodeUsed tells a person that one of her recovery codes was used
+// to sign in, and how many are left.
+func (n Notices) RecoveryCodeUsed(u authn.User, left int, at time.Time) Message {
+	de, en := n.when(at)
+	return n.message(u, "Wiederherstellungscode verwendet / Recovery code used",
+		fmt.Sprintf("am %s hat sich jemand mit einem Ihrer Wiederherstellungscodes angemeldet. "+
+			"Sie haben noch %d Codes. Registrieren Sie einen neuen Sicherheitsschlüssel und erzeugen Sie neue Codes unter:\n%s\n\n"+
+			"Waren Sie das nicht, wenden Sie sich bitte sofort an den IT-Service.",
+			de, left, n.link("account")),
+		fmt.Sprintf("on %s someone signed in with one of your recovery codes. You have %d codes left. "+
+			"Register a new security key and make new codes at:\n%s\n\nIf this was not you, please contact IT at once.",
+			en, left, n.link("account")))
+}
+
+// InvitationIssued gives a person her invitation: the link, and her
+// username with the code, valid until the expiry.
+func (n Notices) InvitationIssued(inv Invitation) Message {
+	de, en := n.when(inv.ExpiresAt)
+	return n.message(inv.User, "Ihre Anmeldung bei Keyhall / Your Keyhall sign-in",
+		fmt.Sprintf("für Sie ist ein Zugang zu Keyhall eingerichtet. Öffnen Sie diesen Link auf dem Gerät, "+
+			"an dem Sie Ihren Sicherheitsschlüssel oder Ihre App einrichten wollen:\n\n    %s\n\n"+
+			"Oder öffnen Sie %s und geben Sie ein:\n\n    Benutzername: %s\n    Code:         %s\n\n"+
+			"Die Einladung gilt einmal und bis %s. Geben Sie Link und Code nicht weiter.",
+			inv.Link, n.link("enroll"), inv.User.Username, inv.Code, de),
+		fmt.Sprintf("an account on Keyhall is ready for you. Open this link on the device where you want to set up "+
+			"your security key or app:\n\n    %s\n\nOr open %s and enter:\n\n    Username: %s\n    Code:     %s\n\n"+
+			"The invitation works once and until %s. Do not pass the link or the code on.",
+			inv.Link, n.link("enroll"), inv.User.Username, inv.Code, en))
+}
+
+// Reset tells a person that IT removed all her factors and ended her
+// sessions. The new invitation reaches her by letter or from IT, not in
+// this mail: whoever reads her mailbox must not be able to enroll.
+func (n Notices) Reset(u authn.User, rep authn.ResetReport, at time.Time) Message {
+	de, en := n.when(at)
+	return n.message(u, "Zugang zurückgesetzt / Account reset",
+		fmt.Sprintf("der IT-Service hat am %s Ihre Anmeldemittel zurückgesetzt: %d Sicherheitsschlüssel, %d Apps "+
+			"und %d Wiederherstellungscodes wurden entfernt und %d Sitzungen beendet. Sie erhalten eine neue Einladung "+
+			"per Brief oder vom IT-Service.\n\nHaben Sie das nicht veranlasst, wenden Sie sich bitte sofort an den IT-Service.",
+			de, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions),
+		fmt.Sprintf("IT reset your sign-in factors on %s: %d security keys, %d apps and %d recovery codes were "+
+			"removed and %d sessions ended. You will get a new invitation by letter or from IT.\n\n"+
+			"If you did not ask for this, please contact IT at once.",
+			en, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions))
+}
+
+// message puts the two texts under greetings, German first, and adds where
+// to get help.
+func (n Notices) message(u authn.User, subject, de, en string) Message {
+	name := strings.TrimSpace(u.DisplayName)
+	if name == "" {
+		name = u.Username
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Guten Tag %s,\n\n%s\n\n", name, de)
+	if h := n.help("Fragen? IT-Service: ", "Telefon", "E-Mail"); h != "" {
+		b.WriteString(h + "\n")
+	}
+	b.WriteString("\n----- English -----\n\n")
+	fmt.Fprintf(&b, "Hello %s,\n\n%s\n\n", name, en)
+	if h := n.help("Questions? IT service: ", "phone", "e-mail"); h != "" {
+		b.WriteString(h + "\n")
+	}
+	if n.Sender.Name != "" {
+		b.WriteString("\n-- \n" + n.Sender.Name + "\n")
+	}
+	return Message{To: u.Email, Subject: subject, Body: b.String()}
+}
+
+// help returns the help line, or "" when no contact is configured.
+func (n Notices) help(lead, phone, email string) string {
+	var how []string
+	if n.Sender.HelpPhone != "" {
+		how = append(how, phone+" "+n.Sender.HelpPhone)
+	}
+	if n.Sender.HelpEmail != "" {
+		how = append(how, email+" "+n.Sender.HelpEmail)
+	}
+	if len(how) == 0 {
+		return ""
+	}
+	return lead + strings.Join(how, ", ")
+}
+
+// link returns the address of a page under PublicURL.
+func (n Notices) link(page string) string { return n.PublicURL.JoinPath(page).String() }
+
+// when formats t in German and English.
+func (n Notices) when(t time.Time) (de, en string) {
+	loc := n.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	t = t.In(loc)
+	return GermanDateTime(t), t.Format("2 January 2006, 15:04 MST")
+}
