@@ -2,6 +2,8 @@ package authn
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,8 +45,25 @@ func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientI
 	}
 	if p.UserID != "" {
 		p.Next = alt.first()
+	} else {
+		p.Next = fakeFirstStep(s.fakeKey, name)
 	}
 	return s.put(ctx, p, alt)
+}
+
+// fakeFirstStep is the first step shown for an unknown username: the
+// security key for most names and the app for some, always the same for the
+// same name. A known person without a key starts at the app; were unknown
+// names always sent to the key, that difference would tell which names
+// exist (WebAuthn L3 §14.6.2).
+func fakeFirstStep(key []byte, username string) Step {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte("first step\x00"))
+	h.Write([]byte(username))
+	if h.Sum(nil)[0]%4 == 0 {
+		return StepTOTP
+	}
+	return StepKey
 }
 
 // SwitchTo moves a pending sign-in that has no factor yet to another

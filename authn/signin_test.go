@@ -3,6 +3,7 @@ package authn_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -242,4 +243,33 @@ func TestForeignKeyRefused(t *testing.T) {
 	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(db, opts, 1), client)
 	wantRefused(t, "bernd's key in anna's sign-in", p, err, authn.ReasonKeyRefused)
 	wantCause(t, err, "belongs to another person")
+}
+
+// TestUnknownUserFirstStep: a known person without a key starts at the app,
+// so unknown names must not always start at the key: some start at the app,
+// each always the same way, and nothing tells them from real people.
+func TestUnknownUserFirstStep(t *testing.T) {
+	e := newEnv(t)
+	counts := map[authn.Step]int{}
+	for i := range 200 {
+		name := fmt.Sprintf("niemand%d", i)
+		p, err := e.si.Start(e.ctx(), name, "/account", client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := e.si.Start(e.ctx(), name, "/account", client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Next != p.Next {
+			t.Fatalf("%s: first step %s, then %s: must be the same each time", name, p.Next, again.Next)
+		}
+		if !p.HasKey || !p.HasTOTP || !p.HasRecovery {
+			t.Fatalf("%s: alternatives %+v, want all (like a person with every factor)", name, p)
+		}
+		counts[p.Next]++
+	}
+	if counts[authn.StepTOTP] < 20 || counts[authn.StepKey] < 100 || counts[authn.StepKey]+counts[authn.StepTOTP] != 200 {
+		t.Errorf("first steps of 200 unknown names: %v; want mostly key, some app, nothing else", counts)
+	}
 }
