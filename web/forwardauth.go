@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -41,21 +39,10 @@ type ForwardAuthRule struct {
 type forwardAuth struct {
 	cfg   ForwardAuthConfig
 	hosts map[string]bool // hosts with rules: the only return addresses allowed
-
-	mu     sync.Mutex            // guards groups
-	groups map[string]groupEntry // user id → group names, for at most groupsTTL
 }
-
-type groupEntry struct {
-	names []string
-	at    time.Time
-}
-
-// groupsTTL bounds how long a change of membership takes to reach forward-auth.
-const groupsTTL = 900 * time.Millisecond
 
 func newForwardAuth(cfg ForwardAuthConfig) *forwardAuth {
-	fa := &forwardAuth{cfg: cfg, hosts: map[string]bool{}, groups: map[string]groupEntry{}}
+	fa := &forwardAuth{cfg: cfg, hosts: map[string]bool{}}
 	for i, r := range cfg.Rules {
 		r.Host = strings.ToLower(r.Host)
 		if r.PathPrefix == "" {
@@ -138,7 +125,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.signInFirst(w, r, orig, redirect, rule.Level)
 		return
 	}
-	groups, err := s.fwd.userGroups(r, st, u.ID, s.now())
+	groups, err := s.groupNames(r.Context(), st, u)
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
@@ -183,31 +170,6 @@ func (s *Server) signInFirst(w http.ResponseWriter, r *http.Request, orig *url.U
 		q.Set("acr", string(level))
 	}
 	http.Redirect(w, r, s.publicURL.JoinPath("login").String()+"?"+q.Encode(), http.StatusFound)
-}
-
-// userGroups returns the names of a person's groups, cached briefly.
-func (fa *forwardAuth) userGroups(r *http.Request, st authn.Store, userID string, now time.Time) ([]string, error) {
-	fa.mu.Lock()
-	e, ok := fa.groups[userID]
-	fa.mu.Unlock()
-	if ok && now.Sub(e.at) < groupsTTL {
-		return e.names, nil
-	}
-	gs, err := st.UserGroups(r.Context(), userID)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(gs))
-	for i, g := range gs {
-		names[i] = g.Name
-	}
-	fa.mu.Lock()
-	if len(fa.groups) > 100_000 {
-		clear(fa.groups)
-	}
-	fa.groups[userID] = groupEntry{names: names, at: now}
-	fa.mu.Unlock()
-	return names, nil
 }
 
 // admitted reports whether a person in groups may pass a rule asking for

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/keyhall/keyhall/authn"
@@ -52,8 +53,12 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 
 // loginPage asks for the username, and offers a passkey sign-in without one.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	v := &view{Page: "login", ReturnTo: s.returnTo(r.URL.Query().Get("return_to"))}
-	if n, ok := loginNotices[r.URL.Query().Get("e")]; ok {
+	q := r.URL.Query()
+	v := &view{Page: "login", ReturnTo: s.returnTo(q.Get("return_to")), NeedKey: needsKey(q)}
+	if v.NeedKey {
+		v.Notice = msgKeyNeeded.in(lang(r))
+	}
+	if n, ok := loginNotices[q.Get("e")]; ok {
 		if n.alert {
 			v.Error = n.msg.in(lang(r))
 		} else {
@@ -79,11 +84,32 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := si.Start(r.Context(), username, returnTo, clientInfo(r))
+	if err == nil && p.Next != authn.StepKey && r.PostFormValue("need") == "key" {
+		// Step-up: a tool asked for a phishing-resistant sign-in, so
+		// begin at the key (the app stays one click away, but its
+		// sign-in will not be enough for that tool).
+		p, err = si.SwitchTo(r.Context(), p.PendingID, authn.StepKey)
+	}
 	if err != nil {
 		s.stepFailed(w, r, "login", p, err)
 		return
 	}
 	s.advance(w, r, p)
+}
+
+// needsKey reports whether the sign-in was asked for by a tool that needs a
+// phishing-resistant level: OIDC's step-up (need=key, level=phr|phrh) or
+// forward-auth's (acr=phr|phrh).
+func needsKey(q url.Values) bool {
+	if q.Get("need") == "key" {
+		return true
+	}
+	for _, l := range []string{q.Get("level"), q.Get("acr")} {
+		if authn.Level(l).Meets(authn.LevelPhr) {
+			return true
+		}
+	}
+	return false
 }
 
 // stepPage shows the page of a pending sign-in's step. A browser without a

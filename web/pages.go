@@ -22,7 +22,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the pages, one template file each, all drawn in layout.html.
-var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error"}
+var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error",
+	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_done", "enroll_invalid", "account_factors"}
 
 // view is what a page template sees.
 type view struct {
@@ -34,7 +35,9 @@ type view struct {
 	Notice     string // shown in the role=status region
 	Username   string
 	ReturnTo   string
+	NeedKey    bool // a tool asked for a key (step-up): the sign-in starts at the key
 	Account    *accountView
+	Enroll     *enrollView // enrollment pages and /account/factors (enroll*.go)
 	// Next is, for a script, where to go after an error (JSON only).
 	Next string
 }
@@ -92,6 +95,9 @@ func loadPages() (*pages, error) {
 // so a page with a typo fails instead of showing a blank.
 func translate(lang, key string) (string, error) {
 	m, ok := texts[key]
+	if !ok {
+		m, ok = enrollTexts[key]
+	}
 	if !ok {
 		return "", fmt.Errorf("no text %q", key)
 	}

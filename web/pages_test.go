@@ -1,6 +1,7 @@
 package web
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -28,6 +29,7 @@ func TestPagesRender(t *testing.T) {
 			RecoveryOnly: true, Sessions: []sessionRow{{Device: "Chrome · Linux", Current: true}, {Device: "Safari · iPadOS"}},
 		}},
 	}
+	maps.Copy(views, enrollTestViews())
 	if len(views) != len(pageNames) {
 		t.Fatalf("test covers %d pages, there are %d", len(views), len(pageNames))
 	}

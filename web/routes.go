@@ -46,6 +46,28 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// OpenID Connect provider (oidc*.go).
 	s.mountOIDC(mux)
 
+	// Enrollment (enroll*.go): the invitation link or the code from the
+	// letter, a key or an app, recovery codes; and the person's own factors.
+	s.handle(mux, "GET /enroll", s.enrollPage)
+	s.handle(mux, "POST /enroll", s.enrollRedeem)
+	s.handle(mux, "GET /enroll/{token}", s.enrollLinkPage)
+	s.handle(mux, "POST /enroll/{token}", s.enrollRedeem)
+	s.handle(mux, "GET /enroll/key", s.enrollKeyPage)
+	s.handle(mux, "POST /enroll/key/begin", s.enrollKeyBegin)
+	s.handle(mux, "POST /enroll/key", s.enrollKeyFinish)
+	s.handle(mux, "POST /enroll/app", s.enrollAppBegin)
+	s.handle(mux, "POST /enroll/app/confirm", s.enrollAppConfirm)
+	s.handle(mux, "POST /enroll/recovery", s.enrollRecovery)
+	s.handle(mux, "POST /enroll/done", s.enrollDone)
+	s.handle(mux, "GET /enroll/app/confirm", s.enrollResume)
+	s.handle(mux, "GET /enroll/app", s.enrollResume)
+	s.handle(mux, "GET /enroll/recovery", s.enrollResume)
+	s.handle(mux, "GET /enroll/done", s.enrollResume)
+	s.handle(mux, "GET /account/factors", s.accountFactors)
+	s.handle(mux, "POST /account/factors/add", s.accountAddFactor)
+	s.handle(mux, "POST /account/factors/remove", s.accountRemoveFactor)
+	s.handle(mux, "POST /account/factors/recovery", s.accountRecoveryCodes)
+
 	// Everything else.
 	s.handle(mux, "/", s.notFound)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	OIDC OIDCConfig
 	// ForwardAuth configures /auth/verify for reverse proxies.
 	ForwardAuth ForwardAuthConfig
+	// Enroll configures the enrollment service built in SetStore, everything
+	// but its Store (enroll.go: newEnroll fills in the rest).
+	Enroll enroll.Config
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -50,14 +54,16 @@ type Server struct {
 	idle, max time.Duration
 	now       func() time.Time
 
-	store    atomic.Pointer[storeRef] // nil until SetStore
-	lastSeen atomic.Pointer[authn.LastSeen]
-	signIn   authn.SignInConfig // without Store: completed in SetStore
-	sessions *sessionStore
-	pages    *pages
-	oidc     *oidcProvider // nil: OIDC off
+	store     atomic.Pointer[storeRef] // nil until SetStore
+	lastSeen  atomic.Pointer[authn.LastSeen]
+	signIn    authn.SignInConfig // without Store: completed in SetStore
+	enrollCfg enroll.Config      // without Store: completed in SetStore
+	sessions  *sessionStore
+	pages     *pages
+	oidc      *oidcProvider // nil: OIDC off
 
 	fwd     *forwardAuth
+	people  identities // short-lived cache of people and their groups
 	handler http.Handler
 }
 
@@ -66,6 +72,7 @@ type Server struct {
 type storeRef struct {
 	authn.Store
 	signIn *authn.SignIn
+	enroll *enroll.Service // nil when it could not be built
 }
 
 // New builds the server's handlers. It does not listen.
@@ -83,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 		max:       cfg.SessionMax,
 		now:       cfg.Now,
 		signIn:    cfg.SignIn,
+		enrollCfg: cfg.Enroll,
 	}
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
@@ -137,7 +145,7 @@ func (s *Server) SetStore(st authn.Store, lastSeen *authn.LastSeen) error {
 		si = nil
 	}
 	s.lastSeen.Store(lastSeen)
-	s.store.Store(&storeRef{Store: st, signIn: si})
+	s.store.Store(&storeRef{Store: st, signIn: si, enroll: s.newEnroll(st)})
 	return err
 }
 

@@ -175,7 +175,7 @@ func (s *Server) lookupSession(ctx context.Context, st authn.Store, id []byte) (
 	if !sess.Usable(now, s.idle) {
 		return authn.Session{}, authn.User{}, errNoSession
 	}
-	u, err := st.GetUser(ctx, sess.UserID)
+	u, err := s.user(ctx, st, sess.UserID)
 	if errors.Is(err, authn.ErrNotFound) {
 		return authn.Session{}, authn.User{}, errNoSession
 	}

@@ -101,6 +101,10 @@ var (
 		DE: "Sie sind auf allen Geräten abgemeldet.",
 		EN: "You are signed out on all devices.",
 	}
+	msgKeyNeeded = message{
+		DE: "Diese Anwendung verlangt eine Anmeldung mit Ihrem Sicherheitsschlüssel. Bitte halten Sie ihn bereit.",
+		EN: "This application needs you to sign in with your security key. Please have it at hand.",
+	}
 	msgUsernameMissing = message{
 		DE: "Bitte geben Sie Ihren Benutzernamen ein.",
 		EN: "Please enter your username.",

@@ -5,6 +5,9 @@
 //   POST data-begin  -> options (CredentialAssertion JSON)
 //   navigator.credentials.get()
 //   POST data-finish -> {next} on success, {error[, next]} otherwise.
+// A button with data-webauthn and data-create inside a form registers a key
+// instead (register below): begin, navigator.credentials.create(), then the
+// form is sent with the credential.
 // Messages come from the button's data-msg-* attributes, in the page's language,
 // and are shown in the page's role="alert" region (#error).
 (function () {
@@ -126,6 +129,88 @@
     if (!finish.ok) { say(alertBox, finish.data.error || msg.msgNetwork); }
   }
 
+  // creationOptions turns the server's JSON into what credentials.create()
+  // takes (WebAuthn L3 §5.1.3 parseCreationOptionsFromJSON, or a fallback).
+  function creationOptions(pk) {
+    if (typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(pk);
+    }
+    var o = Object.assign({}, pk);
+    o.challenge = toBytes(pk.challenge);
+    o.user = Object.assign({}, pk.user, { id: toBytes(pk.user.id) });
+    if (pk.excludeCredentials) {
+      o.excludeCredentials = pk.excludeCredentials.map(function (c) {
+        return Object.assign({}, c, { id: toBytes(c.id) });
+      });
+    }
+    return o;
+  }
+
+  // registrationJSON is credential.toJSON() of a new credential, or a fallback.
+  function registrationJSON(cred) {
+    if (typeof cred.toJSON === "function") {
+      try { return cred.toJSON(); } catch (e) { /* fall back below */ }
+    }
+    var r = cred.response;
+    return {
+      id: cred.id,
+      rawId: toB64url(cred.rawId),
+      type: cred.type,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      response: {
+        clientDataJSON: toB64url(r.clientDataJSON),
+        attestationObject: toB64url(r.attestationObject),
+        transports: r.getTransports ? r.getTransports() : []
+      }
+    };
+  }
+
+  // register runs a registration for a button with data-create inside a
+  // form: POST data-begin -> options, navigator.credentials.create(), then
+  // the form is sent with the credential in its "credential" field, and the
+  // server answers with the next page.
+  async function register(btn) {
+    var alertBox = document.getElementById("error");
+    var status = document.getElementById("key-status");
+    var msg = btn.dataset;
+    say(alertBox, "");
+    if (!window.PublicKeyCredential || !navigator.credentials || !btn.form) {
+      say(alertBox, msg.msgUnsupported);
+      return;
+    }
+    var begin, cred;
+    try {
+      begin = await post(msg.begin, {});
+    } catch (e) {
+      say(alertBox, msg.msgNetwork);
+      return;
+    }
+    if (!begin.ok || !begin.data.publicKey) {
+      if (begin.data.next) { window.location.assign(begin.data.next); return; }
+      say(alertBox, begin.data.error || msg.msgNetwork);
+      return;
+    }
+    say(status, msg.msgWorking);
+    try {
+      cred = await navigator.credentials.create({ publicKey: creationOptions(begin.data.publicKey) });
+    } catch (e) {
+      say(status, "");
+      say(alertBox, msg.msgCancelled);
+      return;
+    }
+    btn.form.elements.credential.value = JSON.stringify(registrationJSON(cred));
+    btn.form.submit();
+  }
+
+  // A button with data-print prints the page (the print stylesheet shows
+  // only what is meant for paper).
+  function bindPrint() {
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), function (btn) {
+      btn.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   function bind() {
     var buttons = document.querySelectorAll("button[data-webauthn]");
     Array.prototype.forEach.call(buttons, function (btn) {
@@ -134,7 +219,7 @@
         if (busy) { return; }
         busy = true;
         btn.setAttribute("aria-busy", "true");
-        run(btn).finally(function () {
+        (btn.hasAttribute("data-create") ? register : run)(btn).finally(function () {
           busy = false;
           btn.removeAttribute("aria-busy");
         });
@@ -144,7 +229,9 @@
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", bind);
+    document.addEventListener("DOMContentLoaded", bindPrint);
   } else {
     bind();
+    bindPrint();
   }
 })();

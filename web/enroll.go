@@ -1,0 +1,280 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+)
+
+// EnrollCookie carries the id of an enrollment in progress (enroll.Progress.ID).
+// Like the pending sign-in's, it changes at every step.
+const EnrollCookie = "__Host-keyhall-enroll"
+
+// enrollView is what the enrollment pages and /account/factors show.
+type enrollView struct {
+	Token        string // the link's token, for the start form on /enroll/{token}
+	Name         string // the person's name, when known
+	NeedPassword bool   // ask for the directory password
+	AllowApp     bool   // the person's policy admits an authenticator app here
+	SelfService  bool   // a signed-in person adds a factor from /account
+	Kind         string // "key" or "app": what was just added
+	Nickname     string
+	Model        string
+	QR           template.URL // data:image/png;base64,… of the app's key
+	Secret       string       // the app's key to type, shown once
+	Codes        []string     // recovery codes, shown once
+	Factors      []factorRow
+	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
+}
+
+// enrollFor returns the enrollment service, or writes 503 and returns nil
+// when the database is not open yet or the service could not be built.
+func (s *Server) enrollFor(w http.ResponseWriter, r *http.Request) *enroll.Service {
+	ref := s.store.Load()
+	switch {
+	case ref == nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, errors.New("enrollment not available: database not open yet"))
+		return nil
+	case ref.enroll == nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, errors.New("enrollment not available: it could not be set up (see the log of SetStore)"))
+		return nil
+	}
+	return ref.enroll
+}
+
+// newEnroll builds the enrollment service on st from Config.Enroll, taking
+// the public URL, the encryption key, the directory, the logger and the
+// clock from the server and the sign-in settings where they are unset. It
+// logs and returns nil when it cannot: then /enroll answers 503.
+func (s *Server) newEnroll(st authn.Store) *enroll.Service {
+	es, ok := st.(enroll.Store)
+	if !ok {
+		s.logger.Error("enrollment is unavailable", "err", fmt.Errorf("web: the store %T cannot keep enrollments", st))
+		return nil
+	}
+	cfg := s.enrollCfg
+	cfg.Store = es
+	if cfg.PublicURL == nil {
+		cfg.PublicURL = s.publicURL
+	}
+	if cfg.RPName == "" {
+		cfg.RPName = s.signIn.RPName
+	}
+	if cfg.EncryptionKey == ([32]byte{}) {
+		cfg.EncryptionKey = s.signIn.EncryptionKey // sign-in must open the app secrets enrollment seals
+	}
+	if cfg.Directory == nil && s.signIn.Directory != nil {
+		cfg.Directory = s.signIn.Directory
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = s.logger
+	}
+	if cfg.Now == nil {
+		cfg.Now = s.now
+	}
+	svc, err := enroll.New(cfg)
+	if err != nil {
+		s.logger.Error("enrollment is unavailable", "err", fmt.Errorf("web: set up enrollment: %w", err))
+		return nil
+	}
+	return svc
+}
+
+// setEnrollCookie hands the browser the id of its enrollment's next step;
+// a nil id (the enrollment is over) deletes the cookie.
+func setEnrollCookie(w http.ResponseWriter, id []byte) {
+	if len(id) == 0 {
+		http.SetCookie(w, hostCookie(EnrollCookie, "", -1))
+		return
+	}
+	http.SetCookie(w, hostCookie(EnrollCookie, base64.RawURLEncoding.EncodeToString(id), int(enroll.IdleTTL/time.Second)))
+}
+
+// enrollID returns the enrollment id from the request's cookie, or nil.
+func enrollID(r *http.Request) []byte {
+	c, err := r.Cookie(EnrollCookie)
+	if err != nil {
+		return nil
+	}
+	id, err := parseSessionCookie(c.Value)
+	if err != nil {
+		return nil
+	}
+	return id
+}
+
+// enrollPage is the start page: the link's greeting or the form for the
+// username and the code from the letter.
+func (s *Server) enrollPage(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, &view{Page: "enroll", Enroll: &enrollView{NeedPassword: s.enrollCfgAsksPassword()}})
+}
+
+// enrollCfgAsksPassword reports whether people may need their directory
+// password to redeem an invitation by code: a directory is configured.
+func (s *Server) enrollCfgAsksPassword() bool {
+	return s.enrollCfg.Directory != nil || s.signIn.Directory != nil
+}
+
+// enrollLinkPage greets the person an invitation link is for. It only
+// looks: the link is redeemed by the form it shows, so a mail scanner that
+// follows links changes nothing. A link that can no longer be used gets the
+// page that says to ask IT for a new letter.
+func (s *Server) enrollLinkPage(w http.ResponseWriter, r *http.Request) {
+	st := s.storeFor(w, r)
+	if st == nil {
+		return
+	}
+	token := r.PathValue("token")
+	inv, err := st.GetInvitation(r.Context(), authn.HashToken(token))
+	var u authn.User
+	if err == nil {
+		u, err = st.GetUser(r.Context(), inv.UserID)
+	}
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		s.enrollInvalid(w, r, http.StatusNotFound, msgEnrollLinkWrong, err)
+		return
+	case err != nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("read invitation: %w", err))
+		return
+	case !inv.UsedAt.IsZero() || !inv.VoidedAt.IsZero():
+		s.enrollInvalid(w, r, http.StatusGone, msgEnrollLinkUsed, nil)
+		return
+	case !s.now().Before(inv.ExpiresAt):
+		s.enrollInvalid(w, r, http.StatusGone, msgEnrollLinkExpired, nil)
+		return
+	}
+	ev := &enrollView{Token: token, Name: cmpOr(u.DisplayName, u.Username),
+		NeedPassword: u.Source == authn.SourceDirectory && s.enrollCfgAsksPassword()}
+	s.page(w, r, &view{Page: "enroll", Enroll: ev})
+}
+
+// enrollRedeem redeems an invitation, from the link (token in the path) or
+// from the form with username and code, and shows the choice of factor.
+func (s *Server) enrollRedeem(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	svc := s.enrollFor(w, r)
+	if svc == nil {
+		return
+	}
+	red := enroll.Redemption{
+		Token:    r.PathValue("token"),
+		Username: strings.TrimSpace(r.PostFormValue("username")),
+		Code:     r.PostFormValue("code"),
+		Password: r.PostFormValue("password"),
+		Client:   clientInfo(r),
+	}
+	if red.Token == "" && (red.Username == "" || strings.TrimSpace(red.Code) == "") {
+		s.failPage(w, r, http.StatusBadRequest, msgEnrollFormMissing, nil, s.redeemView(r, red))
+		return
+	}
+	p, err := svc.Redeem(r.Context(), red)
+	if err != nil {
+		s.enrollFailed(w, r, p, err, s.redeemView(r, red))
+		return
+	}
+	setEnrollCookie(w, p.ID)
+	s.page(w, r, &view{Page: "enroll_choose", Enroll: chooseView(p)})
+}
+
+// redeemView is the start form again after a refusal, as it was filled in.
+func (s *Server) redeemView(r *http.Request, red enroll.Redemption) *view {
+	ev := &enrollView{Token: red.Token, NeedPassword: red.Token == "" && s.enrollCfgAsksPassword()}
+	if red.Token != "" && r.PostForm.Has("password") {
+		ev.NeedPassword = true
+	}
+	return &view{Page: "enroll", Username: red.Username, Enroll: ev}
+}
+
+// chooseView offers the factors the person's policy admits at this point:
+// an app first only where an app alone is enough.
+func chooseView(p enroll.Progress) *enrollView {
+	allow := p.Rules.AllowTOTP()
+	if !p.Consumed {
+		allow = p.Rules.TOTPAlone()
+	}
+	return &enrollView{Name: cmpOr(p.User.DisplayName, p.User.Username), AllowApp: allow}
+}
+
+// enrollFailed answers a refused enrollment step. An *enroll.Error shows
+// its text in the person's language: an invitation or step that can no
+// longer be used on the page that says to ask IT, anything else on the page
+// v, with the new enrollment id so the person can try again. Any other
+// error means the storage is unavailable (503).
+func (s *Server) enrollFailed(w http.ResponseWriter, r *http.Request, p enroll.Progress, err error, v *view) {
+	e, ok := errors.AsType[*enroll.Error](err)
+	if !ok {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	msg := message{DE: e.DE, EN: e.EN}
+	if len(p.ID) > 0 {
+		setEnrollCookie(w, p.ID)
+	}
+	status := enrollStatus(e.Reason)
+	switch e.Reason {
+	case enroll.ReasonThrottled:
+		wait := max(e.RetryAfter, time.Minute)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+		msg = msgEnrollThrottled(int((wait + time.Minute - 1) / time.Minute))
+	case enroll.ReasonUsed, enroll.ReasonDisabled:
+		setEnrollCookie(w, nil)
+		s.enrollInvalid(w, r, status, msg, err)
+		return
+	case enroll.ReasonExpired:
+		if len(p.ID) == 0 {
+			setEnrollCookie(w, nil)
+			s.enrollInvalid(w, r, status, msg, err)
+			return
+		}
+	case enroll.ReasonWrongCode:
+		if v != nil && v.Page == "enroll" && v.Enroll != nil && v.Enroll.Token != "" {
+			s.enrollInvalid(w, r, http.StatusNotFound, msgEnrollLinkWrong, err)
+			return
+		}
+	}
+	if v != nil && v.Page == "enroll_choose" && len(p.ID) > 0 {
+		v.Enroll = chooseView(p)
+	}
+	s.failPage(w, r, status, msg, err, v)
+}
+
+// enrollStatus is the HTTP status of a refusal.
+func enrollStatus(reason enroll.Reason) int {
+	switch reason {
+	case enroll.ReasonThrottled:
+		return http.StatusTooManyRequests
+	case enroll.ReasonWrongCode, enroll.ReasonWrongPassword:
+		return http.StatusUnauthorized
+	case enroll.ReasonExpired, enroll.ReasonUsed:
+		return http.StatusGone
+	case enroll.ReasonDuplicate:
+		return http.StatusConflict
+	case enroll.ReasonInvalid, enroll.ReasonNoFactor:
+		return http.StatusBadRequest
+	}
+	return http.StatusForbidden // disabled, and what a group's policy refuses
+}
+
+// enrollInvalid is the page for an invitation that cannot be used: msg and
+// the advice to ask IT for a new letter.
+func (s *Server) enrollInvalid(w http.ResponseWriter, r *http.Request, status int, msg message, err error) {
+	s.failPage(w, r, status, msg, err, &view{Page: "enroll_invalid"})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
