@@ -56,7 +56,8 @@ func (b *lockedBuffer) String() string {
 // testArgon2 keeps password hashing fast in tests.
 var testArgon2 = authn.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
 
-func newFixture(t testing.TB) *fixture {
+// newFixture starts the server; opts may change its Config first.
+func newFixture(t testing.TB, opts ...func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	// Not t.TempDir: a fuzz seed's name ("seed#0") is no valid SQLite path.
@@ -80,9 +81,13 @@ func newFixture(t testing.TB) *fixture {
 	fake := make([]byte, 32)
 	rand.Read(fake)
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.srv, err = New(Config{PublicURL: pub, Logger: logger, SignIn: authn.SignInConfig{
+	cfg := Config{PublicURL: pub, Logger: logger, SignIn: authn.SignInConfig{
 		EncryptionKey: f.sealer, FakeIDKey: fake, Argon2: testArgon2,
-	}})
+	}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f.srv, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
