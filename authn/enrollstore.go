@@ -37,6 +37,14 @@ type ResetReport struct {
 	CredentialIDs []string // the Credential.ID of each key and app removed
 }
 
+// Keep says what a person removing one of her own factors must keep
+// besides another key or app.
+type Keep struct {
+	// Key: another security key, because her policy does not admit an app
+	// as the only factor.
+	Key bool
+}
+
 // EnrollStore keeps what enrollment needs beyond Store: the short code of an
 // invitation, enrollments in progress, and the writes that must happen in
 // one transaction with another (consuming an invitation and storing the
@@ -70,6 +78,14 @@ type EnrollStore interface {
 	// DeleteCredential removes one credential of a person with ev.
 	// ErrNotFound if the person has no credential with that ID.
 	DeleteCredential(ctx context.Context, userID, credentialID string, ev AuditEvent) error
+	// RemoveCredential removes one key or app of a person, with ev, only if
+	// she keeps another key or app afterwards (another key when keep.Key):
+	// checked and deleted in one transaction that holds the person's row, so
+	// of two concurrent removals of her last two factors one fails. It
+	// returns the credential removed; ErrNotFound if the person has no
+	// credential with that ID, ErrLastFactor if it must stay. IT's revocation
+	// of a lost key, which may take the last one, is DeleteCredential.
+	RemoveCredential(ctx context.Context, userID, credentialID string, keep Keep, ev AuditEvent) (Credential, error)
 	// ResetUser removes every key, app and recovery code of a person,
 	// revokes her sessions at at, and stores inv with codeHash (voiding her
 	// open invitations), in one transaction with ev, to whose Details it

@@ -17,6 +17,10 @@ var (
 	ErrExpired = errors.New("expired")
 	// ErrUsed: a single-use record was used or voided before.
 	ErrUsed = errors.New("already used")
+	// ErrLastFactor: removing a credential would leave the person without
+	// the key or app she must keep (EnrollStore.RemoveCredential); nothing
+	// was removed.
+	ErrLastFactor = errors.New("the last factor that must remain")
 	// ErrSchemaTooNew: the database was migrated by a newer Keyhall.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 )

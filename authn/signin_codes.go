@@ -64,12 +64,13 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	case err != nil:
 		return Progress{}, fmt.Errorf("verify app code: %w", err)
 	}
-	s.undo(ctx, keys)
-	if user.Status != StatusActive {
-		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
-	}
-	p.AMR, p.Next = []string{"otp"}, StepPassword
-	return s.put(ctx, p, alternatives{known: true})
+	return s.undoBeside(ctx, keys, func() (Progress, error) {
+		if user.Status != StatusActive {
+			return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+		}
+		p.AMR, p.Next = []string{"otp"}, StepPassword
+		return s.put(ctx, p, alternatives{known: true})
+	})
 }
 
 // asErr turns a nil *SignInError into a nil error.
@@ -86,6 +87,19 @@ func (s *SignIn) undo(ctx context.Context, keys []hitKey) {
 	if err := s.undoThrottle(ctx, keys); err != nil {
 		s.log.Warn("could not take back a right answer's try", "err", err)
 	}
+}
+
+// undoBeside takes back the tries of a right answer while next runs, so
+// that the store commits both writes together, and returns next's result.
+func (s *SignIn) undoBeside(ctx context.Context, keys []hitKey, next func() (Progress, error)) (Progress, error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.undo(ctx, keys)
+	}()
+	p, err := next()
+	<-done
+	return p, err
 }
 
 // matchApp finds the app of the person whose code for a step within the

@@ -132,6 +132,52 @@ func (s *SignIn) takeFor(ctx context.Context, pendingID []byte, want Step) (Pend
 	return p, nil
 }
 
+// peekFor reads the pending sign-in for step want without taking it, for
+// a step that leads to the next through replace. The order of steps is
+// checked as in takeFor; a step out of order takes the pending sign-in, and
+// so ends it.
+func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pending, error) {
+	if len(pendingID) != 32 {
+		return Pending{}, refuse(ReasonExpired, "pending id of %d bytes", len(pendingID))
+	}
+	p, err := s.store.GetPending(ctx, HashPendingID(pendingID), s.now())
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
+		return Pending{}, &SignInError{Reason: ReasonExpired, Err: err}
+	case err != nil:
+		return Pending{}, fmt.Errorf("read pending sign-in: %w", err)
+	}
+	switch {
+	case p.Next == want && (want != StepPassword || len(p.AMR) > 0):
+	case want != StepPassword && len(p.AMR) == 0 && p.Next != StepPassword:
+		p.Next = want
+	default:
+		if _, err := s.take(ctx, pendingID); err != nil {
+			return Pending{}, err
+		}
+		return Pending{}, refuse(ReasonExpired, "step %s out of order: waiting for %s after %v", want, p.Next, p.AMR)
+	}
+	return p, nil
+}
+
+// replace stores p under a new id with a new expiry in place of the
+// pending sign-in with id old, which must still be there (one write: it is
+// taken exactly once), and returns p's Progress.
+func (s *SignIn) replace(ctx context.Context, old []byte, p Pending, alt alternatives) (Progress, error) {
+	id := newID()
+	now := s.now()
+	p.Hash = HashPendingID(id)
+	p.CreatedAt, p.ExpiresAt = now, now.Add(PendingLifetime)
+	err := s.store.ReplacePending(ctx, HashPendingID(old), now, p)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Progress{}, &SignInError{Reason: ReasonExpired, Err: err}
+	case err != nil:
+		return Progress{}, fmt.Errorf("store pending sign-in: %w", err)
+	}
+	return s.progress(ctx, p, id, alt)
+}
+
 // put stores p under a new id with a new expiry and returns its Progress.
 func (s *SignIn) put(ctx context.Context, p Pending, alt alternatives) (Progress, error) {
 	id := newID()

@@ -92,7 +92,7 @@ func fakeCredentialIDs(key []byte, username string) [][]byte {
 // "preferred" for everyone, so the options do not reveal a group's policy;
 // FinishKey enforces it.
 func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progress, error) {
-	p, err := s.takeFor(ctx, pendingID, StepKey)
+	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
 		return nil, Progress{}, err
 	}
@@ -105,7 +105,7 @@ func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progre
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("begin key sign-in: %w", err)
 	}
-	return s.putCeremony(ctx, p, assertion, sd, creds)
+	return s.putCeremony(ctx, p, assertion, sd, creds, pendingID)
 }
 
 // BeginPasskey opens a discoverable assertion with user verification
@@ -115,11 +115,12 @@ func (s *SignIn) BeginPasskey(ctx context.Context, returnTo string, c ClientInfo
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("begin passkey sign-in: %w", err)
 	}
-	return s.putCeremony(ctx, Pending{Next: StepKey, ReturnTo: returnTo}, assertion, sd, []Credential{})
+	return s.putCeremony(ctx, Pending{Next: StepKey, ReturnTo: returnTo}, assertion, sd, []Credential{}, nil)
 }
 
-// putCeremony stores p with the ceremony sd under a new id.
-func (s *SignIn) putCeremony(ctx context.Context, p Pending, assertion *protocol.CredentialAssertion, sd *webauthn.SessionData, creds []Credential) ([]byte, Progress, error) {
+// putCeremony stores p with the ceremony sd under a new id, in place of
+// the pending sign-in with id old when old is not nil.
+func (s *SignIn) putCeremony(ctx context.Context, p Pending, assertion *protocol.CredentialAssertion, sd *webauthn.SessionData, creds []Credential, old []byte) ([]byte, Progress, error) {
 	options, err := json.Marshal(assertion)
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("encode assertion options: %w", err)
@@ -134,7 +135,12 @@ func (s *SignIn) putCeremony(ctx context.Context, p Pending, assertion *protocol
 	} else if alt, err = s.alternatives(ctx, p.UserID, creds); err != nil {
 		return nil, Progress{}, fmt.Errorf("load factors: %w", err)
 	}
-	prog, err := s.put(ctx, p, alt)
+	var prog Progress
+	if old == nil {
+		prog, err = s.put(ctx, p, alt)
+	} else {
+		prog, err = s.replace(ctx, old, p, alt)
+	}
 	if err != nil {
 		return nil, Progress{}, err
 	}

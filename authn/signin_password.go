@@ -33,12 +33,13 @@ func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password 
 	if err := s.checkPassword(ctx, user, password); err != nil {
 		return s.failStep(ctx, p, err)
 	}
-	s.undo(ctx, keys)
-	if user.Status != StatusActive {
-		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
-	}
-	p.AMR = append(p.AMR, "pwd")
-	return s.complete(ctx, p, user, c)
+	return s.undoBeside(ctx, keys, func() (Progress, error) {
+		if user.Status != StatusActive {
+			return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+		}
+		p.AMR = append(p.AMR, "pwd")
+		return s.complete(ctx, p, user, c)
+	})
 }
 
 // checkPassword returns nil for the right password, a ReasonWrongPassword

@@ -123,6 +123,9 @@ type ThrottleStore interface {
 	// The increment and read are one atomic statement, so n concurrent hits
 	// on a fresh key return 1…n, each once.
 	HitThrottle(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	// HitThrottles counts one attempt under each key, as HitThrottle does,
+	// in one transaction, and returns the counts in the order of keys.
+	HitThrottles(ctx context.Context, keys []ThrottleKey, now time.Time) ([]int, error)
 	// ThrottleCount returns the count in the current window without counting.
 	ThrottleCount(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
 	// ResetThrottle forgets the counter under key.
@@ -130,6 +133,15 @@ type ThrottleStore interface {
 	// UndoThrottle takes back one hit (count-1, never below 0): used after
 	// a right answer, so only failures count. A missing key is no error.
 	UndoThrottle(ctx context.Context, key string) error
+	// UndoThrottles takes back one hit under each key, as UndoThrottle
+	// does, in one transaction.
+	UndoThrottles(ctx context.Context, keys []string) error
+}
+
+// ThrottleKey names one throttle counter and the length of its window.
+type ThrottleKey struct {
+	Key    string
+	Window time.Duration
 }
 
 // CredentialStore keeps security keys, authenticator apps, recovery codes
@@ -160,6 +172,10 @@ type CredentialStore interface {
 	// UseRecoveryCode marks one unused code used, exactly once under
 	// concurrency, with ev; ErrNotFound if no unused code has hash h.
 	UseRecoveryCode(ctx context.Context, userID string, h TokenHash, at time.Time, ev AuditEvent) error
+	// RenameCredential sets the nickname of one key or app of a person, with
+	// ev. ErrNotFound if the person has no credential with that ID. The
+	// caller checks the nickname.
+	RenameCredential(ctx context.Context, userID, credentialID, nickname string, ev AuditEvent) error
 	// CountRecoveryCodes returns how many unused codes a person has.
 	CountRecoveryCodes(ctx context.Context, userID string) (unused int, err error)
 	// SetPasswordHash stores a local password (PHC-format argon2id string),
@@ -178,6 +194,15 @@ type PendingStore interface {
 	// under concurrency: ErrNotFound if none (or already taken), ErrExpired
 	// if now is not before ExpiresAt (it is deleted too).
 	TakePending(ctx context.Context, h PendingHash, now time.Time) (Pending, error)
+	// GetPending returns the pending sign-in without taking it:
+	// ErrNotFound if none, ErrExpired if now is not before ExpiresAt.
+	GetPending(ctx context.Context, h PendingHash, now time.Time) (Pending, error)
+	// ReplacePending takes the pending sign-in old and stores p in its
+	// place, in one transaction, exactly once under concurrency: of many
+	// calls for one old, one succeeds. ErrNotFound, and p is not stored, if
+	// old is gone (taken before) or now is not before its expiry.
+	// ErrAlreadyExists if p's hash is taken.
+	ReplacePending(ctx context.Context, old PendingHash, now time.Time, p Pending) error
 }
 
 // AuditStore keeps the hash-chained audit log.
@@ -188,4 +213,8 @@ type AuditStore interface {
 	AppendAudit(ctx context.Context, events ...AuditEvent) error
 	// ListAudit returns events in order of Seq.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// RecentAudit returns the newest events about subject with action, at
+	// most limit (≤ 0 means 10), newest first: e.g. a person's last
+	// sign-ins ("user:ID", "signin").
+	RecentAudit(ctx context.Context, subject, action string, limit int) ([]AuditEvent, error)
 }

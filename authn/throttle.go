@@ -2,9 +2,7 @@ package authn
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -74,20 +72,17 @@ func throttleKeys(prefix, username, addr string) []hitKey {
 }
 
 // hitThrottle counts one try under every key BEFORE the secret is compared,
-// so that parallel guesses are all counted. The hits run side by side, so
-// the store commits them together. It returns how long to wait when any
-// counter is over its limit (0 when the try may go ahead); then the caller
-// must not compare at all, so right and wrong answers look the same.
+// so that parallel guesses are all counted, in one transaction. It returns
+// how long to wait when any counter is over its limit (0 when the try may go
+// ahead); then the caller must not compare at all, so right and wrong
+// answers look the same.
 func (s *SignIn) hitThrottle(ctx context.Context, keys []hitKey) (time.Duration, error) {
-	now := s.now()
-	counts := make([]int, len(keys))
-	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
+	tk := make([]ThrottleKey, len(keys))
 	for i, k := range keys {
-		wg.Go(func() { counts[i], errs[i] = s.store.HitThrottle(ctx, k.key, now, k.rule.window) })
+		tk[i] = ThrottleKey{Key: k.key, Window: k.rule.window}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	counts, err := s.store.HitThrottles(ctx, tk, s.now())
+	if err != nil {
 		return 0, fmt.Errorf("count try: %w", err)
 	}
 	var wait time.Duration
@@ -101,13 +96,11 @@ func (s *SignIn) hitThrottle(ctx context.Context, keys []hitKey) (time.Duration,
 
 // undoThrottle takes back the hits of a right answer, so only failures count.
 func (s *SignIn) undoThrottle(ctx context.Context, keys []hitKey) error {
-	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
+	names := make([]string, len(keys))
 	for i, k := range keys {
-		wg.Go(func() { errs[i] = s.store.UndoThrottle(ctx, k.key) })
+		names[i] = k.key
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := s.store.UndoThrottles(ctx, names); err != nil {
 		return fmt.Errorf("take back try: %w", err)
 	}
 	return nil

@@ -67,6 +67,25 @@
 // sessions and issues a new invitation, with one audit event naming who,
 // whom, why and what was revoked; RevokeCredential removes one lost key.
 //
+// # Self-service
+//
+// A signed-in person manages her own factors (the caller checks that her
+// sign-in is fresh): Open starts an enrollment without an invitation, in
+// which she adds a key or an app and gets new recovery codes as after her
+// first factor; Rename gives a key or app a nickname (CheckNickname: 1–64
+// characters, no control characters); Remove takes one away, but never the
+// last key or app, nor the last key where her groups admit no app alone.
+// That rule is checked inside the store's transaction
+// (authn.EnrollStore.RemoveCredential), so two removals at once cannot
+// both pass. IT's RevokeCredential may take the last one. Inspect shows
+// whom an invitation link is for without using it, throttled like Redeem.
+//
+// With Config.Mailer set, the person is told by mail whenever a key or app
+// is stored (by invitation or self-service) or removed by her, and when
+// sign-in accepts one of her recovery codes (RecoveryCodeUsed, called by
+// the web layer, since authn knows no mail). IT's Reset and
+// RevokeCredential leave the mail to their caller, which reports it.
+//
 // # Letters and mail
 //
 // WriteLetter prints an invitation as a German A4 PDF for a DIN lang

@@ -28,6 +28,9 @@ const (
 	ReasonWrongPassword Reason = "wrong-password" // directory password wrong
 	ReasonDisabled      Reason = "disabled"       // the person may not sign in
 	ReasonNoFactor      Reason = "no-factor"      // a key must be registered before this step
+	ReasonNickname      Reason = "nickname"       // a nickname empty, too long or with control characters
+	ReasonLastFactor    Reason = "last-factor"    // removing it would leave the person without a factor
+	ReasonKeyNeeded     Reason = "key-needed"     // removing it would leave only an app where a key is required
 )
 
 // Error is a refusal a person can act on: DE and EN say, in her language,
@@ -110,6 +113,18 @@ var (
 	msgAlgorithm = [2]string{
 		"Dieser Schlüssel verwendet ein Verfahren, das Keyhall nicht annimmt (zulässig sind ES256, EdDSA und RS256).",
 		"This key uses a method Keyhall does not accept (allowed: ES256, EdDSA and RS256).",
+	}
+	msgNickname = [2]string{
+		"Bitte geben Sie einen Namen mit 1 bis 64 Zeichen ein, ohne Steuerzeichen.",
+		"Please enter a name of 1 to 64 characters, without control characters.",
+	}
+	msgLastFactor = [2]string{
+		"Das ist Ihre letzte Anmeldemethode. Fügen Sie zuerst eine weitere hinzu.",
+		"This is your last sign-in method. Add another one first.",
+	}
+	msgKeyNeeded = [2]string{
+		"Ihre Gruppe verlangt einen Sicherheitsschlüssel. Fügen Sie zuerst einen weiteren Schlüssel hinzu.",
+		"Your group requires a security key. Add another key first.",
 	}
 	msgInvalid = [2]string{
 		"Der Schlüssel hat die Registrierung nicht gültig bestätigt. Bitte versuchen Sie es noch einmal.",

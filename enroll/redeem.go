@@ -100,7 +100,8 @@ func (s *Service) invitationByCode(ctx context.Context, username, code string) (
 }
 
 // checkRedeemer refuses a disabled person and, for a directory person when
-// a directory is configured, a wrong directory password.
+// a directory is configured, a wrong or empty directory password (an empty
+// one counts as a wrong try and never reaches the directory).
 func (s *Service) checkRedeemer(ctx context.Context, u authn.User, password string) error {
 	if u.Status != authn.StatusActive {
 		return refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
@@ -110,6 +111,11 @@ func (s *Service) checkRedeemer(ctx context.Context, u authn.User, password stri
 	}
 	if err := s.hit(ctx, "enroll:pwd:"+u.Username); err != nil {
 		return err
+	}
+	if password == "" {
+		// An LDAP bind with an empty password is an anonymous bind, which
+		// succeeds (RFC 4513 §5.1.2): never ask the directory.
+		return refuseMsg(ReasonWrongPassword, msgWrongPassword, fmt.Errorf("empty directory password for %s", u.Username))
 	}
 	err := s.cfg.Directory.VerifyPassword(ctx, u, password)
 	switch {

@@ -205,8 +205,8 @@ func (s *Service) credentialEvent(p authn.EnrollPending, c authn.Credential, det
 }
 
 // storeFactor stores c: the first factor of an enrollment together with
-// consuming its invitation, later ones alone. On success the enrollment
-// goes on under a new id.
+// consuming its invitation, later ones alone. On success the person is
+// told by mail and the enrollment goes on under a new id.
 func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c authn.Credential, ev authn.AuditEvent) (Progress, error) {
 	var err error
 	if p.InvitationID != "" {
@@ -226,5 +226,9 @@ func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c auth
 	}
 	p.InvitationID, p.Ceremony, p.TOTPSealed = "", nil, nil
 	p.Factors++
-	return s.put(ctx, p, IdleTTL, time.Time{})
+	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	if err == nil {
+		s.tell(ctx, pr.User, s.cfg.Notices.FactorAdded(pr.User, FactorLabel(c), c.CreatedAt))
+	}
+	return pr, err
 }

@@ -60,6 +60,13 @@ type Config struct {
 	Directory     PasswordChecker // nil: directory people redeem without a password
 	Logger        *slog.Logger    // nil: slog.Default()
 	Now           func() time.Time
+	// Mailer tells a person by mail when a key or app is added to or
+	// removed from her account by her own hand, or a recovery code of hers
+	// is used (nil: no mail; IT's Reset and RevokeCredential leave the mail
+	// to their caller, which reports it at the terminal). Notices writes
+	// the mails; its PublicURL defaults to PublicURL.
+	Mailer  Mailer
+	Notices Notices
 }
 
 // Service enrolls people: it issues and redeems invitations, registers
@@ -95,6 +102,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Notices.PublicURL == nil {
+		cfg.Notices.PublicURL = cfg.PublicURL
 	}
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:          cfg.PublicURL.Hostname(),

@@ -145,7 +145,7 @@ func TestIssueAndRedeem(t *testing.T) {
 	wantReason(t, "anna's code for bernd", err, enroll.ReasonWrongCode)
 	_, err = f.svc.Redeem(ctx, enroll.Redemption{Username: "anna", Code: "O0O0-1111-IIII-LLLL"})
 	wantReason(t, "malformed code", err, enroll.ReasonWrongCode)
-	_, err = f.svc.Redeem(ctx, enroll.Redemption{Token: "x" + token(inv.Link)[1:]})
+	_, err = f.svc.Redeem(ctx, enroll.Redemption{Token: otherToken(token(inv.Link))})
 	wantReason(t, "wrong token", err, enroll.ReasonWrongCode)
 
 	newer, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "Brief verloren")

@@ -22,9 +22,11 @@ type accountView struct {
 	ACR          string   // in words
 	RecoveryOnly bool
 	Sessions     []sessionRow
+	SignIns      []signInRow
 }
 
 type sessionRow struct {
+	Handle     string // sessionHandle: names the session in the form, never its hash
 	Device     string
 	ClientAddr string
 	CreatedAt  time.Time
@@ -63,11 +65,19 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, o := range all {
 		a.Sessions = append(a.Sessions, sessionRow{
-			Device: deviceName(o.UserAgent), ClientAddr: o.ClientAddr,
+			Handle: sessionHandle(o.Hash), Device: deviceName(o.UserAgent), ClientAddr: o.ClientAddr,
 			CreatedAt: o.CreatedAt, LastSeenAt: o.LastSeenAt, Current: bytes.Equal(o.Hash[:], sess.Hash[:]),
 		})
 	}
-	s.page(w, r, &view{Page: "account", Account: a})
+	if a.SignIns, err = s.recentSignIns(r.Context(), st, u.ID, l); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	v := &view{Page: "account", Account: a}
+	if n, ok := accountNotices[r.URL.Query().Get("e")]; ok {
+		v.Notice = n.in(l)
+	}
+	s.page(w, r, v)
 }
 
 // inWords returns the text for an amr or acr value, or the value itself

@@ -128,33 +128,37 @@ func (s *Server) enrollCfgAsksPassword() bool {
 // follows links changes nothing. A link that can no longer be used gets the
 // page that says to ask IT for a new letter.
 func (s *Server) enrollLinkPage(w http.ResponseWriter, r *http.Request) {
-	st := s.storeFor(w, r)
-	if st == nil {
+	svc := s.enrollFor(w, r)
+	if svc == nil {
 		return
 	}
 	token := r.PathValue("token")
-	inv, err := st.GetInvitation(r.Context(), authn.HashToken(token))
-	var u authn.User
-	if err == nil {
-		u, err = st.GetUser(r.Context(), inv.UserID)
-	}
-	switch {
-	case errors.Is(err, authn.ErrNotFound):
-		s.enrollInvalid(w, r, http.StatusNotFound, msgEnrollLinkWrong, err)
-		return
-	case err != nil:
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("read invitation: %w", err))
-		return
-	case !inv.UsedAt.IsZero() || !inv.VoidedAt.IsZero():
-		s.enrollInvalid(w, r, http.StatusGone, msgEnrollLinkUsed, nil)
-		return
-	case !s.now().Before(inv.ExpiresAt):
-		s.enrollInvalid(w, r, http.StatusGone, msgEnrollLinkExpired, nil)
+	info, err := svc.Inspect(r.Context(), token, clientInfo(r))
+	if err != nil {
+		s.enrollLinkRefused(w, r, err)
 		return
 	}
-	ev := &enrollView{Token: token, Name: cmpOr(u.DisplayName, u.Username),
-		NeedPassword: u.Source == authn.SourceDirectory && s.enrollCfgAsksPassword()}
+	ev := &enrollView{Token: token, Name: cmpOr(info.User.DisplayName, info.User.Username), NeedPassword: info.NeedsPassword}
 	s.page(w, r, &view{Page: "enroll", Enroll: ev})
+}
+
+// enrollLinkRefused answers a link that cannot be used: unknown (404),
+// used or expired (410), too many tries (429); any other error means the
+// storage is unavailable.
+func (s *Server) enrollLinkRefused(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := errors.AsType[*enroll.Error](err)
+	switch {
+	case !ok:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	case e.Reason == enroll.ReasonUsed:
+		s.enrollInvalid(w, r, http.StatusGone, msgEnrollLinkUsed, err)
+	case e.Reason == enroll.ReasonExpired:
+		s.enrollInvalid(w, r, http.StatusGone, msgEnrollLinkExpired, err)
+	case e.Reason == enroll.ReasonWrongCode:
+		s.enrollInvalid(w, r, http.StatusNotFound, msgEnrollLinkWrong, err)
+	default:
+		s.enrollFailed(w, r, enroll.Progress{}, err, nil)
+	}
 }
 
 // enrollRedeem redeems an invitation, from the link (token in the path) or

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,6 +35,7 @@ type factorRow struct {
 var factorNotices = map[string]message{
 	"codes":   msgFactorCodesDone,
 	"removed": msgFactorRemoved,
+	"renamed": msgFactorRenamed,
 }
 
 // accountFactors lists the signed-in person's keys and apps with what she
@@ -115,7 +115,7 @@ func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	st, svc := s.storeAndEnroll(w, r)
+	svc := s.enrollFor(w, r)
 	if svc == nil {
 		return
 	}
@@ -123,45 +123,17 @@ func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := s.openSelfService(r.Context(), st, u.ID)
+	p, err := svc.Open(r.Context(), u.ID, "user:"+u.ID)
 	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		s.enrollFailed(w, r, p, err, nil)
 		return
 	}
 	if r.PostFormValue("kind") == "app" {
-		s.beginApp(w, r, svc, id)
+		s.beginApp(w, r, svc, p.ID)
 		return
 	}
-	setEnrollCookie(w, id)
+	setEnrollCookie(w, p.ID)
 	http.Redirect(w, r, "/enroll/key", http.StatusSeeOther)
-}
-
-// storeAndEnroll returns the store and the enrollment service, or writes
-// 503 and returns nils.
-func (s *Server) storeAndEnroll(w http.ResponseWriter, r *http.Request) (authn.Store, *enroll.Service) {
-	svc := s.enrollFor(w, r)
-	if svc == nil {
-		return nil, nil
-	}
-	return s.store.Load().Store, svc
-}
-
-// openSelfService opens an enrollment without an invitation for a person
-// who proved herself by signing in: later factors only (the enrollment
-// domain treats an EnrollPending without an invitation so).
-func (s *Server) openSelfService(ctx context.Context, st authn.Store, userID string) ([]byte, error) {
-	es, ok := st.(authn.EnrollStore)
-	if !ok {
-		return nil, fmt.Errorf("open self-service enrollment: the store %T cannot keep enrollments", st)
-	}
-	id := make([]byte, 32)
-	rand.Read(id) // never fails (crypto/rand, Go ≥ 1.24)
-	now := s.now().UTC()
-	p := authn.EnrollPending{Hash: authn.HashPendingID(id), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(enroll.IdleTTL)}
-	if err := es.PutEnrollPending(ctx, p); err != nil {
-		return nil, fmt.Errorf("open self-service enrollment: %w", err)
-	}
-	return id, nil
 }
 
 // accountRecoveryCodes replaces the person's recovery codes with new ones,
@@ -170,7 +142,7 @@ func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	st, svc := s.storeAndEnroll(w, r)
+	svc := s.enrollFor(w, r)
 	if svc == nil {
 		return
 	}
@@ -182,87 +154,102 @@ func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, msgFactorRecoveryOnly, errors.New("a recovery-only session asked for new recovery codes"))
 		return
 	}
-	id, err := s.openSelfService(r.Context(), st, u.ID)
+	p, err := svc.Open(r.Context(), u.ID, "user:"+u.ID)
 	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		s.enrollFailed(w, r, p, err, nil)
 		return
 	}
-	s.newCodes(w, r, svc, id)
+	s.newCodes(w, r, svc, p.ID)
 }
 
-// accountRemoveFactor removes one key or app of the signed-in person,
-// never her last one nor the last that her group's policy requires.
-func (s *Server) accountRemoveFactor(w http.ResponseWriter, r *http.Request) {
+// factorChange is the common start of renaming and removing a factor: the
+// form, the enrollment service, and a fresh session that did not come from
+// a recovery code. It answers itself and returns false otherwise.
+func (s *Server) factorChange(w http.ResponseWriter, r *http.Request, what string) (*enroll.Service, authn.Session, authn.User, bool) {
 	if !s.parseForm(w, r) {
-		return
+		return nil, authn.Session{}, authn.User{}, false
 	}
-	st, svc := s.storeAndEnroll(w, r)
+	svc := s.enrollFor(w, r)
 	if svc == nil {
-		return
+		return nil, authn.Session{}, authn.User{}, false
 	}
 	sess, u, ok := s.factorSession(w, r, true)
 	if !ok {
-		return
+		return nil, sess, u, false
 	}
 	if sess.RecoveryOnly {
-		s.fail(w, r, http.StatusForbidden, msgFactorRecoveryOnly, errors.New("a recovery-only session tried to remove a factor"))
+		s.fail(w, r, http.StatusForbidden, msgFactorRecoveryOnly, errors.New("a recovery-only session tried to "+what+" a factor"))
+		return nil, sess, u, false
+	}
+	return svc, sess, u, true
+}
+
+// accountRemoveFactor removes one key or app of the signed-in person,
+// never her last one nor the last that her group's policy requires (the
+// enrollment service checks that in the store's transaction).
+func (s *Server) accountRemoveFactor(w http.ResponseWriter, r *http.Request) {
+	svc, sess, u, ok := s.factorChange(w, r, "remove")
+	if !ok {
 		return
 	}
-	id := r.PostFormValue("id")
-	if msg, err := s.mayRemove(r.Context(), st, u.ID, id); err != nil || msg != nil {
-		if err != nil {
-			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
-			return
-		}
-		v, verr := s.factorsView(r.Context(), st, u, sess)
-		if verr != nil {
-			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, verr)
-			return
-		}
-		s.failPage(w, r, http.StatusConflict, *msg, nil, v)
-		return
-	}
-	err := svc.RevokeCredential(r.Context(), u.ID, id, "user:"+u.ID, "self-service")
-	if err != nil && !errors.Is(err, authn.ErrNotFound) {
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	_, err := svc.Remove(r.Context(), u.ID, r.PostFormValue("id"), "user:"+u.ID)
+	if err != nil {
+		s.factorRefused(w, r, u, sess, err)
 		return
 	}
 	http.Redirect(w, r, factorsPath+"?e=removed", http.StatusSeeOther)
 }
 
-// mayRemove returns a message when removing credential id would leave the
-// person without a factor, or with only an app where her policy needs a
-// key; nil when it may go.
-func (s *Server) mayRemove(ctx context.Context, st authn.Store, userID, id string) (*message, error) {
-	creds, err := st.ListCredentials(ctx, userID)
+// accountRenameFactor gives one key or app of the signed-in person a new
+// nickname.
+func (s *Server) accountRenameFactor(w http.ResponseWriter, r *http.Request) {
+	svc, sess, u, ok := s.factorChange(w, r, "rename")
+	if !ok {
+		return
+	}
+	err := svc.Rename(r.Context(), u.ID, r.PostFormValue("id"), r.PostFormValue("nickname"), "user:"+u.ID)
 	if err != nil {
-		return nil, fmt.Errorf("list credentials: %w", err)
+		s.factorRefused(w, r, u, sess, err)
+		return
 	}
-	keys, apps, found := 0, 0, false
-	for _, c := range creds {
-		switch {
-		case c.ID == id:
-			found = true
-		case c.Kind == authn.KindTOTP:
-			apps++
-		default:
-			keys++
+	http.Redirect(w, r, factorsPath+"?e=renamed", http.StatusSeeOther)
+}
+
+// factorRefusals are the messages of a refused change on /account/factors,
+// by reason.
+var factorRefusals = map[enroll.Reason]struct {
+	status int
+	msg    message
+}{
+	enroll.ReasonLastFactor: {http.StatusConflict, msgFactorLast},
+	enroll.ReasonKeyNeeded:  {http.StatusConflict, msgFactorKeyNeeded},
+	enroll.ReasonNickname:   {http.StatusBadRequest, msgFactorNickname},
+}
+
+// factorRefused shows the factor list again with why a change was refused:
+// an unknown factor, one that must stay, a bad nickname; any other error
+// means the storage is unavailable.
+func (s *Server) factorRefused(w http.ResponseWriter, r *http.Request, u authn.User, sess authn.Session, err error) {
+	status, msg := http.StatusConflict, msgFactorUnknown
+	if e, ok := errors.AsType[*enroll.Error](err); ok {
+		ref, known := factorRefusals[e.Reason]
+		if !known {
+			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+			return
 		}
+		status, msg = ref.status, ref.msg
+	} else if !errors.Is(err, authn.ErrNotFound) {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
 	}
-	if !found {
-		return &msgFactorUnknown, nil
+	st := s.storeFor(w, r)
+	if st == nil {
+		return
 	}
-	if keys+apps == 0 {
-		return &msgFactorLast, nil
+	v, verr := s.factorsView(r.Context(), st, u, sess)
+	if verr != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, verr)
+		return
 	}
-	if keys == 0 {
-		groups, err := st.UserGroups(ctx, userID)
-		if err != nil {
-			return nil, fmt.Errorf("read groups: %w", err)
-		}
-		if !s.enrollCfg.Policy.For(groups).TOTPAlone() {
-			return &msgFactorKeyNeeded, nil
-		}
-	}
-	return nil, nil
+	s.failPage(w, r, status, msg, err, v)
 }

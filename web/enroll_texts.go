@@ -81,6 +81,8 @@ var enrollTexts = map[string]message{
 	"factors.added":      {"hinzugefügt", "added"},
 	"factors.lastused":   {"zuletzt verwendet", "last used"},
 	"factors.remove":     {"Entfernen", "Remove"},
+	"factors.rename":     {"Umbenennen", "Rename"},
+	"factors.nickname":   {"Name", "Name"},
 	"factors.addkey":     {"Weiteren Sicherheitsschlüssel hinzufügen", "Add another security key"},
 	"factors.addapp":     {"Authenticator-App hinzufügen", "Add an authenticator app"},
 	"factors.codes":      {"Neue Wiederherstellungscodes erzeugen", "Make new recovery codes"},
@@ -119,6 +121,14 @@ var (
 	msgFactorRemoved = message{
 		DE: "Die Anmeldemethode wurde entfernt.",
 		EN: "The sign-in method was removed.",
+	}
+	msgFactorRenamed = message{
+		DE: "Die Anmeldemethode wurde umbenannt.",
+		EN: "The sign-in method was renamed.",
+	}
+	msgFactorNickname = message{
+		DE: "Bitte geben Sie einen Namen mit 1 bis 64 Zeichen ein, ohne Steuerzeichen.",
+		EN: "Please enter a name of 1 to 64 characters, without control characters.",
 	}
 	msgFactorUnknown = message{
 		DE: "Diese Anmeldemethode gibt es nicht (mehr). Bitte laden Sie die Seite neu.",

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -191,6 +192,9 @@ func (s *Server) codeStep(step authn.Step, field string) http.HandlerFunc {
 			p, err = si.VerifyTOTP(r.Context(), id, secret, c)
 		case authn.StepRecovery:
 			p, err = si.VerifyRecoveryCode(r.Context(), id, secret, c)
+			if err == nil {
+				s.recoveryCodeUsed(r, p)
+			}
 		default:
 			p, err = si.VerifyPassword(r.Context(), id, secret, c)
 		}
@@ -231,4 +235,16 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p authn.Progre
 		return "", false
 	}
 	return s.returnTo(p.ReturnTo), true
+}
+
+// recoveryCodeUsed tells the person by mail that one of her recovery codes
+// was just accepted (the enrollment service writes and sends it). The mail
+// goes out in the background: sign-in does not wait for a slow mail server.
+func (s *Server) recoveryCodeUsed(r *http.Request, p authn.Progress) {
+	ref := s.store.Load()
+	if ref == nil || ref.enroll == nil {
+		s.logger.Warn("mail about a recovery code not sent: enrollment is unavailable", "user", p.Username)
+		return
+	}
+	go ref.enroll.RecoveryCodeUsed(context.WithoutCancel(r.Context()), p.Username)
 }

@@ -26,7 +26,8 @@ func TestPagesRender(t *testing.T) {
 		"error":    {Page: "error", Error: "kaputt"},
 		"account": {Page: "account", Account: &accountView{
 			Username: "anna", DisplayName: "Anna Müller", AuthTime: time.Now(), AMR: []string{"a", "b"}, ACR: "c",
-			RecoveryOnly: true, Sessions: []sessionRow{{Device: "Chrome · Linux", Current: true}, {Device: "Safari · iPadOS"}},
+			RecoveryOnly: true, Sessions: []sessionRow{{Device: "Chrome · Linux", Current: true}, {Device: "Safari · iPadOS", Handle: "0123456789abcdef"}},
+			SignIns: []signInRow{{Time: time.Now(), ClientAddr: "192.0.2.7", ACR: "Schlüssel", RecoveryOnly: true}},
 		}},
 	}
 	maps.Copy(views, enrollTestViews())

@@ -34,6 +34,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /account", s.account)
 	s.handle(mux, "POST /logout", s.logout)
 	s.handle(mux, "POST /logout/everywhere", s.logoutEverywhere)
+	s.handle(mux, "POST /account/sessions/revoke", s.accountRevokeSession)
 	s.handle(mux, "GET /api/session", s.sessionInfo)
 
 	// Forward-auth for reverse proxies (any method: the proxy asks about
@@ -66,6 +67,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /account/factors", s.accountFactors)
 	s.handle(mux, "POST /account/factors/add", s.accountAddFactor)
 	s.handle(mux, "POST /account/factors/remove", s.accountRemoveFactor)
+	s.handle(mux, "POST /account/factors/rename", s.accountRenameFactor)
 	s.handle(mux, "POST /account/factors/recovery", s.accountRecoveryCodes)
 
 	// Everything else.

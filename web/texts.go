@@ -47,17 +47,21 @@ var texts = map[string]message{
 		"The first step is done. Please enter your password now."},
 	"password.label": {"Passwort", "Password"},
 
-	"account.title":     {"Ihr Konto", "Your account"},
-	"account.who":       {"Angemeldet als", "Signed in as"},
-	"account.since":     {"Angemeldet seit", "Signed in since"},
-	"account.how":       {"Angemeldet mit", "Signed in with"},
-	"account.level":     {"Sicherheitsstufe", "Security level"},
-	"account.sessions":  {"Aktive Anmeldungen", "Active sessions"},
-	"account.this":      {"dieses Gerät", "this device"},
-	"account.started":   {"angemeldet", "signed in"},
-	"account.lastseen":  {"zuletzt aktiv", "last active"},
-	"account.logout":    {"Hier abmelden", "Sign out here"},
-	"account.logoutall": {"Überall abmelden", "Sign out everywhere"},
+	"account.title":        {"Ihr Konto", "Your account"},
+	"account.who":          {"Angemeldet als", "Signed in as"},
+	"account.since":        {"Angemeldet seit", "Signed in since"},
+	"account.how":          {"Angemeldet mit", "Signed in with"},
+	"account.level":        {"Sicherheitsstufe", "Security level"},
+	"account.sessions":     {"Aktive Anmeldungen", "Active sessions"},
+	"account.this":         {"dieses Gerät", "this device"},
+	"account.started":      {"angemeldet", "signed in"},
+	"account.lastseen":     {"zuletzt aktiv", "last active"},
+	"account.logout":       {"Hier abmelden", "Sign out here"},
+	"account.revoke":       {"Dort abmelden", "Sign out there"},
+	"account.signins":      {"Letzte Anmeldungen", "Recent sign-ins"},
+	"account.signins.none": {"Keine Anmeldungen aufgezeichnet.", "No sign-ins recorded."},
+	"account.recovery":     {"mit Wiederherstellungscode", "with a recovery code"},
+	"account.logoutall":    {"Überall abmelden", "Sign out everywhere"},
 	"account.logoutall.hint": {"Beendet alle Ihre Anmeldungen, auch auf anderen Geräten.",
 		"Ends all your sessions, on other devices too."},
 	"account.recoveryonly": {"Sie haben sich mit einem Wiederherstellungscode angemeldet. Bitte richten Sie jetzt einen neuen Sicherheitsschlüssel oder eine neue App ein; bis dahin können Sie keine anderen Dienste nutzen.",
@@ -96,6 +100,14 @@ var (
 	msgSignedOut = message{
 		DE: "Sie sind abgemeldet.",
 		EN: "You are signed out.",
+	}
+	msgSessionRevoked = message{
+		DE: "Die Anmeldung auf dem anderen Gerät wurde beendet.",
+		EN: "The session on the other device was ended.",
+	}
+	msgSessionUnknown = message{
+		DE: "Diese Anmeldung gibt es nicht (mehr). Bitte laden Sie die Seite neu.",
+		EN: "This session does not exist (any more). Please reload the page.",
 	}
 	msgSignedOutEverywhere = message{
 		DE: "Sie sind auf allen Geräten abgemeldet.",

@@ -10,6 +10,16 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
+// The audit chain's statements, prepared at Open (sqlReadAuditHead with
+// FOR UPDATE on PostgreSQL).
+const (
+	sqlReadAuditHead = "SELECT seq, hash FROM audit_head WHERE id = 1"
+	sqlInsertAudit   = `INSERT INTO audit_events
+		(seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	sqlMoveAuditHead = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"
+)
+
 // lockAuditHead locks the audit chain's head row until tx ends. On
 // PostgreSQL every transaction that appends takes it before any other row
 // lock, so appends from all processes take turns without deadlocks. On
@@ -35,10 +45,11 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.Aud
 		seq  int64
 		prev [32]byte
 	)
-	err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+s.forUpdate).Scan(&seq, hashCol{&prev})
+	err := tx.StmtContext(ctx, s.stmt.readAuditHead).QueryRowContext(ctx).Scan(&seq, hashCol{&prev})
 	if err != nil {
 		return fmt.Errorf("read audit head: %w", err)
 	}
+	insert := tx.StmtContext(ctx, s.stmt.insertAudit)
 	for _, ev := range events {
 		seq++
 		ev.Seq = seq
@@ -49,17 +60,14 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.Aud
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_events
-			(seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			ev.Seq, s.tv(ev.Time), ev.Actor, ev.Action, ev.Subject, ev.Reason, ev.ClientAddr,
+		_, err = insert.ExecContext(ctx, ev.Seq, s.tv(ev.Time), ev.Actor, ev.Action, ev.Subject, ev.Reason, ev.ClientAddr,
 			details, ev.PrevHash[:], ev.Hash[:])
 		if err != nil {
 			return fmt.Errorf("insert audit event %d: %w", ev.Seq, err)
 		}
 		prev = ev.Hash
 	}
-	_, err = tx.ExecContext(ctx, "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", seq, prev[:])
+	_, err = tx.StmtContext(ctx, s.stmt.moveAuditHead).ExecContext(ctx, seq, prev[:])
 	if err != nil {
 		return fmt.Errorf("move audit head: %w", err)
 	}

@@ -99,11 +99,14 @@ func (s *Store) RemoveMember(ctx context.Context, groupID, userID string, ev aut
 	return nil
 }
 
+// sqlUserGroups lists a person's groups by name; prepared at Open.
+const sqlUserGroups = `SELECT g.id, g.external_id, g.name, g.display_name, g.source, g.created_at
+	FROM groups g JOIN memberships m ON m.group_id = g.id
+	WHERE m.user_id = $1 ORDER BY g.name`
+
 // UserGroups lists the groups of a person, by name.
 func (s *Store) UserGroups(ctx context.Context, userID string) ([]authn.Group, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT g.id, g.external_id, g.name, g.display_name, g.source, g.created_at
-		FROM groups g JOIN memberships m ON m.group_id = g.id
-		WHERE m.user_id = $1 ORDER BY g.name`, userID)
+	rows, err := s.stmt.userGroups.QueryContext(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list groups of user %s: %w", userID, err)
 	}

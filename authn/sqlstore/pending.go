@@ -20,6 +20,9 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hash) DO NOTHING`
 	sqlTakePending  = "DELETE FROM pending_signins WHERE hash = $1 RETURNING " + pendingData
 	sqlPurgePending = "DELETE FROM pending_signins WHERE expires_at < $1"
+	sqlGetPending   = "SELECT " + pendingData + " FROM pending_signins WHERE hash = $1"
+	// sqlDropPending takes a pending sign-in that has not expired.
+	sqlDropPending = "DELETE FROM pending_signins WHERE hash = $1 AND expires_at > $2"
 )
 
 // purgeEvery: every so many PutPending calls also delete the pending
@@ -31,15 +34,35 @@ const (
 
 // PutPending stores p through the batcher.
 func (s *Store) PutPending(ctx context.Context, p authn.Pending) error {
+	insert, err := s.insertPending(p)
+	if err == nil {
+		err = s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+			err := insert(ctx, tx)
+			if errors.Is(err, authn.ErrAlreadyExists) {
+				return soft(err)
+			}
+			return err
+		}})
+	}
+	if err != nil {
+		return fmt.Errorf("put pending sign-in: %w", dbErr(err))
+	}
+	return nil
+}
+
+// insertPending checks p and returns the write that stores it (and, every
+// purgeEvery calls, deletes the abandoned pending sign-ins first). The write
+// returns authn.ErrAlreadyExists, unwrapped, if p's hash is taken.
+func (s *Store) insertPending(p authn.Pending) (func(ctx context.Context, tx *sql.Tx) error, error) {
 	for _, m := range p.AMR {
 		if m == "" || strings.ContainsAny(m, " \t\n") {
-			return fmt.Errorf("put pending sign-in: amr value %q is not an RFC 8176 method name", m)
+			return nil, fmt.Errorf("amr value %q is not an RFC 8176 method name", m)
 		}
 	}
 	args := []any{p.Hash[:], p.UserID, p.Username, strings.Join(p.AMR, " "), nullBytes(p.Ceremony), p.Next,
 		p.RecoveryOnly, p.ReturnTo, s.tv(p.CreatedAt), s.tv(p.ExpiresAt)}
 	purge := s.puts.Add(1)%purgeEvery == 0
-	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
 		if purge {
 			if _, err := tx.StmtContext(ctx, s.stmt.purgePending).ExecContext(ctx, s.tv(p.CreatedAt.Add(-purgeAfter))); err != nil {
 				return err
@@ -50,14 +73,59 @@ func (s *Store) PutPending(ctx context.Context, p authn.Pending) error {
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, soft(authn.ErrAlreadyExists))
+			return cmpOr(err, authn.ErrAlreadyExists)
 		}
 		return nil
-	}})
+	}, nil
+}
+
+// GetPending returns the pending sign-in with hash h without taking it,
+// from a reader.
+func (s *Store) GetPending(ctx context.Context, h authn.PendingHash, now time.Time) (authn.Pending, error) {
+	p := authn.Pending{Hash: h}
+	if err := scanPending(s.stmt.getPending.QueryRowContext(ctx, h[:]), &p); err != nil {
+		return authn.Pending{}, fmt.Errorf("get pending sign-in: %w", dbErr(err))
+	}
+	if !now.Before(p.ExpiresAt) {
+		return authn.Pending{}, fmt.Errorf("get pending sign-in: %w", authn.ErrExpired)
+	}
+	return p, nil
+}
+
+// ReplacePending takes the pending sign-in old, if it has not expired at
+// now, and stores p, as one op of the batcher: one write and one commit
+// for a step that leads to the next.
+func (s *Store) ReplacePending(ctx context.Context, old authn.PendingHash, now time.Time, p authn.Pending) error {
+	insert, err := s.insertPending(p)
+	if err == nil {
+		err = s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+			res, err := tx.StmtContext(ctx, s.stmt.dropPending).ExecContext(ctx, old[:], s.tv(now))
+			if err != nil {
+				return err
+			}
+			if n, err := rowsAffected(res); err != nil || n == 0 {
+				return cmpOr(err, soft(authn.ErrNotFound)) // nothing changed
+			}
+			// A taken hash (of 256 random bits) fails the op, so the take
+			// above is rolled back too.
+			return insert(ctx, tx)
+		}})
+	}
 	if err != nil {
-		return fmt.Errorf("put pending sign-in: %w", dbErr(err))
+		return fmt.Errorf("replace pending sign-in: %w", dbErr(err))
 	}
 	return nil
+}
+
+// scanPending reads one row of pendingData into p.
+func scanPending(row interface{ Scan(...any) error }, p *authn.Pending) error {
+	var amr string
+	err := row.Scan(&p.UserID, &p.Username, &amr, &p.Ceremony, &p.Next, &p.RecoveryOnly, &p.ReturnTo,
+		timeCol{&p.CreatedAt}, timeCol{&p.ExpiresAt})
+	if amr != "" {
+		p.AMR = strings.Split(amr, " ")
+	}
+	return err
 }
 
 // TakePending deletes and returns the pending sign-in with hash h, through

@@ -62,13 +62,24 @@ type statements struct {
 	putPending      *sql.Stmt // on wdb, used inside batches
 	takePending     *sql.Stmt // on wdb, used inside batches
 	purgePending    *sql.Stmt // on wdb, used inside batches
+
+	getUser           *sql.Stmt // on rdb
+	getUserByUsername *sql.Stmt // on rdb
+	userGroups        *sql.Stmt // on rdb
+	readAuditHead     *sql.Stmt // on wdb, used inside transactions
+	insertAudit       *sql.Stmt // on wdb, used inside transactions
+	moveAuditHead     *sql.Stmt // on wdb, used inside transactions
+	getPending        *sql.Stmt // on rdb
+	dropPending       *sql.Stmt // on wdb, used inside batches
 }
 
 // all lists the prepared statements, for Close.
 func (st *statements) all() []*sql.Stmt {
 	return []*sql.Stmt{st.getSession, st.createSession, st.touchSession, st.sessionExists, st.hitThrottle,
 		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
-		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending}
+		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
+		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
+		st.getPending, st.dropPending}
 }
 
 // Open connects, applies embedded migrations (refusing with an error
@@ -148,6 +159,15 @@ func (s *Store) prepare(ctx context.Context) error {
 		putPending:      p(s.wdb, sqlPutPending),
 		takePending:     p(s.wdb, sqlTakePending),
 		purgePending:    p(s.wdb, sqlPurgePending),
+
+		getUser:           p(s.rdb, sqlGetUser),
+		getUserByUsername: p(s.rdb, sqlGetUserByUsername),
+		userGroups:        p(s.rdb, sqlUserGroups),
+		readAuditHead:     p(s.wdb, sqlReadAuditHead+s.forUpdate),
+		insertAudit:       p(s.wdb, sqlInsertAudit),
+		moveAuditHead:     p(s.wdb, sqlMoveAuditHead),
+		getPending:        p(s.rdb, sqlGetPending),
+		dropPending:       p(s.wdb, sqlDropPending),
 	}
 	return err
 }

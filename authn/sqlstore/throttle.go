@@ -1,11 +1,15 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // sqlHitThrottle counts one attempt and returns the count, in one atomic
@@ -83,4 +87,67 @@ func (s *Store) UndoThrottle(ctx context.Context, key string) error {
 		return fmt.Errorf("undo throttle %q: %w", key, err)
 	}
 	return nil
+}
+
+// HitThrottles counts one attempt under each key and returns the counts in
+// the order of keys, in one transaction: on SQLite one op of the batcher,
+// on PostgreSQL a transaction that takes the rows in the order of their
+// keys, so that two of them never wait for each other.
+func (s *Store) HitThrottles(ctx context.Context, keys []authn.ThrottleKey, now time.Time) ([]int, error) {
+	order := make([]int, len(keys)) // indexes of keys, by key
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(keys[a].Key, keys[b].Key) })
+	counts := make([]int, len(keys))
+	run := func(ctx context.Context, tx *sql.Tx) error {
+		st := tx.StmtContext(ctx, s.stmt.hitThrottle)
+		for _, i := range order {
+			k := keys[i]
+			if err := st.QueryRowContext(ctx, k.Key, s.tv(now), s.tv(now.Add(-k.Window))).Scan(&counts[i]); err != nil {
+				return fmt.Errorf("%q: %w", k.Key, err)
+			}
+		}
+		return nil
+	}
+	if err := s.throttleTx(ctx, run); err != nil {
+		return nil, fmt.Errorf("hit throttles: %w", err)
+	}
+	return counts, nil
+}
+
+// UndoThrottles takes back one hit under each key (never below 0), in one
+// transaction, taking the rows in the order of their keys.
+func (s *Store) UndoThrottles(ctx context.Context, keys []string) error {
+	sorted := slices.Sorted(slices.Values(keys))
+	err := s.throttleTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		st := tx.StmtContext(ctx, s.stmt.undoThrottle)
+		for _, k := range sorted {
+			if _, err := st.ExecContext(ctx, k); err != nil {
+				return fmt.Errorf("%q: %w", k, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("undo throttles: %w", err)
+	}
+	return nil
+}
+
+// throttleTx runs fn in one transaction: on SQLite as an op of the
+// batcher, on PostgreSQL in a transaction of its own.
+func (s *Store) throttleTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if s.dialect != dialectPostgres {
+		return s.batch.do(&writeOp{ctx: ctx, run: fn})
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

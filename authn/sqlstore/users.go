@@ -15,6 +15,12 @@ import (
 
 const userCols = "id, external_id, username, display_name, email, status, source, created_at, updated_at"
 
+// The hot user statements, prepared at Open.
+const (
+	sqlGetUser           = "SELECT " + userCols + " FROM users WHERE id = $1"
+	sqlGetUserByUsername = "SELECT " + userCols + " FROM users WHERE username = $1"
+)
+
 // adminTx runs fn and appends ev in one writer transaction. The audit head
 // is locked first, as every appending transaction does (see lockAuditHead).
 func (s *Store) adminTx(ctx context.Context, ev authn.AuditEvent, fn func(tx *sql.Tx) error) error {
@@ -85,7 +91,7 @@ func (s *Store) CreateUser(ctx context.Context, u authn.User, ev authn.AuditEven
 
 // GetUser finds a person by ID.
 func (s *Store) GetUser(ctx context.Context, id string) (authn.User, error) {
-	u, err := scanUser(s.rdb.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1", id))
+	u, err := scanUser(s.stmt.getUser.QueryRowContext(ctx, id))
 	if err != nil {
 		return authn.User{}, fmt.Errorf("get user %s: %w", id, dbErr(err))
 	}
@@ -94,7 +100,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (authn.User, error) {
 
 // GetUserByUsername finds a person by canonical username.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (authn.User, error) {
-	u, err := scanUser(s.rdb.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE username = $1", username))
+	u, err := scanUser(s.stmt.getUserByUsername.QueryRowContext(ctx, username))
 	if err != nil {
 		return authn.User{}, fmt.Errorf("get user %s: %w", username, dbErr(err))
 	}

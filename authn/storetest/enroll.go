@@ -22,6 +22,8 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"EnrollFirstCredential", testEnrollFirstCredential},
 		{"EnrollFirstCredentialConcurrent", testEnrollFirstCredentialConcurrent},
 		{"DeleteCredential", testDeleteCredential},
+		{"RemoveCredential", testRemoveCredential},
+		{"RemoveCredentialConcurrent", testRemoveCredentialConcurrent},
 		{"ResetUser", testResetUser},
 	}
 	for _, tc := range tests {

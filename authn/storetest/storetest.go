@@ -51,6 +51,9 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"BootstrapConcurrent", testBootstrapConcurrent},
 		{"Throttle", testThrottle},
 		{"ThrottleConcurrent", testThrottleConcurrent},
+		{"HitThrottles", testHitThrottles},
+		{"HitThrottlesConcurrent", testHitThrottlesConcurrent},
+		{"UndoThrottles", testUndoThrottles},
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"Credentials", testCredentials},
@@ -66,6 +69,10 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"SessionRecoveryOnly", testSessionRecoveryOnly},
 		{"Pending", testPending},
 		{"TakePendingConcurrent", testTakePendingConcurrent},
+		{"ReplacePending", testReplacePending},
+		{"ReplacePendingConcurrent", testReplacePendingConcurrent},
+		{"RenameCredential", testRenameCredential},
+		{"RecentAudit", testRecentAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

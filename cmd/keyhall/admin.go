@@ -25,7 +25,8 @@ func adminCommand() *command {
 		name:    "admin",
 		summary: "manage people, groups and their enrollment",
 		help: "Manages people and groups in Keyhall's database, as the configuration\n" +
-			"(--config FILE and KEYHALL_… variables) names it. Every change is audited.",
+			"(--config FILE and KEYHALL_… variables) names it. Every change is audited.\n" +
+			"oidc-secret makes a secret for a tool registered in oidc.clients.",
 		subs: []*command{
 			{
 				name:    "users",
@@ -43,6 +44,7 @@ func adminCommand() *command {
 			inviteCommand(),
 			resetCommand(),
 			revokeCredentialCommand(),
+			oidcSecretCommand(),
 		},
 	}
 }

@@ -101,6 +101,9 @@ func (e *enrollEnv) reset(ctx context.Context, a *app, username string, validity
 	if err != nil {
 		return fmt.Errorf("reset %q: %w", username, err)
 	}
+	if err := tellTools(ctx, e.cfg, e.st, u.ID, a.stderr, e.logger); err != nil {
+		fmt.Fprintf(a.stderr, "keyhall: warning: the tools were not told that %s's sessions ended: %v\n", username, err)
+	}
 	d := e.deliver(ctx, a, inv, o, false)
 	d.notified, d.mailErr = e.notify(ctx, e.notices.Reset(u, rep, time.Now()))
 	if d.mailErr != nil {

@@ -230,8 +230,16 @@ func usersDisableCommand() *command {
 				if strings.TrimSpace(*reason) == "" {
 					return usagef("--reason is required: say why, for the audit log")
 				}
-				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
-					return disableUser(ctx, st, a.stdout, username, strings.TrimSpace(*reason))
+				cfg, err := loadConfig(*cfgPath, a.env)
+				if err != nil {
+					return err
+				}
+				return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
+					u, err := disableUser(ctx, st, a.stdout, username, strings.TrimSpace(*reason))
+					if err != nil {
+						return err
+					}
+					return tellTools(ctx, cfg, st, u.ID, a.stderr, newLogger(cfg, a.stderr))
 				})
 			}
 		},
@@ -239,11 +247,11 @@ func usersDisableCommand() *command {
 }
 
 // disableUser disables a person (unless she is already) and revokes her
-// sessions, auditing both.
-func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, reason string) error {
+// sessions, auditing both, and returns her.
+func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, reason string) (authn.User, error) {
 	u, err := findUser(ctx, st, username)
 	if err != nil {
-		return err
+		return authn.User{}, err
 	}
 	now := time.Now().UTC()
 	subject := "user:" + u.ID
@@ -256,21 +264,21 @@ func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, rea
 			return old, nil
 		}, ev)
 		if err != nil {
-			return fmt.Errorf("disable user %q: %w", username, err)
+			return authn.User{}, fmt.Errorf("disable user %q: %w", username, err)
 		}
 		fmt.Fprintf(w, "Disabled user %q.\n", username)
 	}
 	n, err := st.RevokeUserSessions(ctx, u.ID, now)
 	if err != nil {
-		return fmt.Errorf("revoke sessions of %q: %w", username, err)
+		return authn.User{}, fmt.Errorf("revoke sessions of %q: %w", username, err)
 	}
 	if n > 0 {
 		ev := auditEvent(now, "user.revoke_sessions", subject, reason,
 			map[string]string{"username": username, "count": strconv.Itoa(n)})
 		if err := st.AppendAudit(ctx, ev); err != nil {
-			return fmt.Errorf("audit revoking sessions of %q: %w", username, err)
+			return authn.User{}, fmt.Errorf("audit revoking sessions of %q: %w", username, err)
 		}
 	}
 	_, err = fmt.Fprintf(w, "Revoked %d session(s).\n", n)
-	return err
+	return u, err
 }

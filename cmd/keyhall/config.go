@@ -93,6 +93,15 @@ type Config struct {
 		// Rules say who may reach which host behind the reverse proxy.
 		Rules []ForwardAuthRule `yaml:"rules"`
 	} `yaml:"forward_auth"`
+	// OIDC is the OpenID Connect provider for the city's tools; it is off
+	// while no client is configured.
+	OIDC struct {
+		// CodeLifetime is how long an authorization code may be redeemed:
+		// at most 10 minutes (RFC 6749 §4.1.2).
+		CodeLifetime Duration `yaml:"code_lifetime"`
+		// Clients are the tools that may ask who signed in.
+		Clients []OIDCClient `yaml:"clients"`
+	} `yaml:"oidc"`
 	// Letter is the sender of enrollment letters and mail, and where
 	// people get help.
 	Letter struct {
@@ -124,6 +133,14 @@ type GroupPolicy struct {
 	UserVerification bool `yaml:"user_verification"`
 	// AllowTOTP lets members use an authenticator app; true by default.
 	AllowTOTP bool `yaml:"allow_totp"`
+	// Attestation, when set, admits only keys whose attestation chains to
+	// this set of roots shipped in the binary: "yubico" (Yubico's FIDO
+	// roots). Keys without attestation (synced passkeys, self attestation)
+	// are refused.
+	Attestation string `yaml:"attestation"`
+	// AAGUIDs, when set, admits only these authenticator models: AAGUIDs,
+	// or "yubikey" for every current YubiKey model.
+	AAGUIDs []string `yaml:"aaguids"`
 }
 
 // setDefaults sets the values a group policy has when the file does not
@@ -162,6 +179,7 @@ func defaultConfig() Config {
 	c.Passwords.Argon2MemoryKiB = 19456 // OWASP's minimum for argon2id
 	c.Passwords.Argon2Iterations = 2
 	c.Passwords.Argon2Parallelism = 1
+	c.OIDC.CodeLifetime = Duration(time.Minute)
 	c.Mail.SMTPPort = 587
 	c.Mail.StartTLS = "auto"
 	c.Mail.Timeout = Duration(30 * time.Second)

@@ -250,7 +250,7 @@ func TestValidateDoesNotChangeLists(t *testing.T) {
 		}
 	}
 	if c.ForwardAuth.Rules[0].PathPrefix != "" || c.ForwardAuth.Rules[0].Groups[0] != "Rat" || len(c.Policy.Groups) != 1 ||
-		c.Policy.Groups["Rat"] != (GroupPolicy{Level: "phrh"}) {
+		!reflect.DeepEqual(c.Policy.Groups["Rat"], GroupPolicy{Level: "phrh"}) {
 		t.Errorf("Validate changed the config: %+v", c)
 	}
 }

@@ -134,19 +134,22 @@ func TestEnvNamesFromTags(t *testing.T) {
 		"KEYHALL_DATABASE_MAX_OPEN_CONNS", "KEYHALL_STORAGE_PASSWORD_FILE", "KEYHALL_SHUTDOWN_TIMEOUT",
 		"KEYHALL_SESSION_IDLE_TIMEOUT", "KEYHALL_WEBAUTHN_RP_NAME", "KEYHALL_PASSWORDS_ARGON2_MEMORY_KIB",
 		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN", "KEYHALL_LETTER_SENDER_ADDRESS", "KEYHALL_MAIL_SMTP_HOST",
-		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS"} {
+		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS", "KEYHALL_OIDC_CODE_LIFETIME"} {
 		if !names[want] {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
 	}
-	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp",
+	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp", "policy.groups.*.attestation", "policy.groups.*.aaguids",
 		"forward_auth.rules[].host", "forward_auth.rules[].path_prefix", "forward_auth.rules[].groups",
-		"forward_auth.rules[].level"}
+		"forward_auth.rules[].level", "oidc.clients[].id", "oidc.clients[].secret_sha256", "oidc.clients[].native",
+		"oidc.clients[].redirect_uris", "oidc.clients[].post_logout_redirect_uris", "oidc.clients[].groups",
+		"oidc.clients[].level", "oidc.clients[].access_token_lifetime", "oidc.clients[].id_token_lifetime",
+		"oidc.clients[].refresh_token_lifetime", "oidc.clients[].backchannel_logout_uri", "oidc.clients[].cors_origins"}
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 39 {
-		t.Errorf("%d settings, want 39: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 40 {
+		t.Errorf("%d settings, want 40: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 
@@ -452,6 +455,9 @@ func withEmptyLists(c Config) Config {
 	}
 	if c.ForwardAuth.Rules == nil {
 		c.ForwardAuth.Rules = []ForwardAuthRule{}
+	}
+	if c.OIDC.Clients == nil {
+		c.OIDC.Clients = []OIDCClient{}
 	}
 	if c.Letter.SenderAddress == nil {
 		c.Letter.SenderAddress = []string{}

@@ -78,6 +78,7 @@ func (c Config) Validate() error {
 	v.check("bootstrap_user", checkCanonical(c.BootstrapUser))
 	c.validateSignIn(&v)
 	c.validateForwardAuth(&v)
+	c.validateOIDC(&v)
 	c.validateLetterMail(&v)
 	return errors.Join(v.errs...)
 }

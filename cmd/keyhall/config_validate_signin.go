@@ -10,7 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
 )
 
 // Bounds on the argon2id parameters (RFC 9106). The upper ones are the
@@ -105,8 +107,19 @@ func (c Config) validatePolicy(v *validator) {
 			}
 		}
 		v.check(path+".level", checkLevel(groups[name].Level))
+		if a := groups[name].Attestation; a != "" && a != enroll.RootSetYubico {
+			v.add(path+".attestation", "%q is not a root set Keyhall ships; use %q or leave it empty", a, enroll.RootSetYubico)
+		}
+		for i, id := range groups[name].AAGUIDs {
+			if _, err := uuid.Parse(id); err != nil && id != aaguidsYubiKey {
+				v.add(fmt.Sprintf("%s.aaguids[%d]", path, i), "%q is neither an AAGUID (like cb69481e-8ff7-4039-93ec-0a2729a154a8) nor %q", id, aaguidsYubiKey)
+			}
+		}
 	}
 }
+
+// aaguidsYubiKey in policy.groups.*.aaguids stands for every current YubiKey model.
+const aaguidsYubiKey = "yubikey"
 
 // validateForwardAuth checks forward_auth: the cookie domain, and each
 // rule's host, path prefix, groups and level, and that no two rules are

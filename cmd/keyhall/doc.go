@@ -1,7 +1,8 @@
 // Command keyhall is Keyhall's one binary: the identity provider (serve),
 // its configuration check (check-config), the administrator's commands for
 // local people and groups (admin users …, admin groups …), enrollment
-// (admin invite, admin reset, admin revoke-credential) and version.
+// (admin invite, admin reset, admin revoke-credential), OIDC client
+// secrets (admin oidc-secret) and version.
 // Run "keyhall --help", or --help after any command.
 //
 // # Commands
@@ -33,6 +34,19 @@
 // generates with mode 0600. The file is linked into place atomically, so of
 // several processes starting at once exactly one writes it and the others
 // read it.
+//
+// # Wiring
+//
+// serve turns the configuration into web.Config (wire.go): the sign-in
+// settings, forward-auth rules, the OIDC provider's clients from
+// oidc.clients (each secret's SHA-256 decoded; keys.oidc_key encrypts
+// tokens, keys.encryption_key seals the signing key) and the enrollment
+// settings with the mail that tells people of changes to their factors.
+// Validate runs web.OIDCConfig.Validate on the converted clients too, so
+// check-config refuses what the provider would. At shutdown serve waits,
+// within shutdown_timeout, for requests and then for back-channel logout
+// notices; once an hour it removes long-ended sessions and expired OIDC
+// state.
 //
 // # Enrollment
 //

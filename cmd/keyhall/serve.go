@@ -19,7 +19,8 @@ import (
 	"github.com/keyhall/keyhall/web"
 )
 
-// sessionRetention is how long ended sessions are kept for "recent sign-ins".
+// sessionRetention is how long ended sessions are kept for "recent sign-ins",
+// and how long expired OIDC authorization requests and tokens are kept.
 const sessionRetention = 30 * 24 * time.Hour
 
 // serve runs the server until ctx ends, then shuts it down gracefully.
@@ -29,15 +30,11 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	proxies, err := cfg.proxyPrefixes()
-	if err != nil {
-		return err
-	}
 	password, err := cfg.storagePassword()
 	if err != nil {
 		return fmt.Errorf("storage_password_file: %w", err)
 	}
-	srv, err := web.New(webConfig(cfg, keys, publicURL, proxies, logger))
+	srv, err := newWebServer(cfg, keys, publicURL, logger)
 	if err != nil {
 		return err
 	}
@@ -70,13 +67,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	case err := <-served:
 		stop(fmt.Errorf("serve http: %w", err))
 	case <-ctx.Done():
-		grace := time.Duration(cfg.ShutdownTimeout)
-		logger.Info("shutting down", "grace", grace)
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		if err := hs.Shutdown(sctx); err != nil {
-			logger.Warn("requests still running at the end of the grace period were cut off", "err", err)
-		}
+		shutdown(hs, srv, time.Duration(cfg.ShutdownTimeout), logger)
 	}
 	bg.Wait()
 	if st != nil {
@@ -89,6 +80,34 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 		return cause
 	}
 	return nil
+}
+
+// newWebServer builds the HTTP side from the configuration and the keys.
+func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger) (*web.Server, error) {
+	proxies, err := cfg.proxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	wc, err := webConfig(cfg, keys, publicURL, proxies, logger)
+	if err != nil {
+		return nil, err
+	}
+	return web.New(wc)
+}
+
+// shutdown stops hs within grace: it waits for the requests in flight, then,
+// with what is left of grace, for the back-channel logout notices they
+// started, so that tools still learn of a sign-out made just before.
+func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slog.Logger) {
+	logger.Info("shutting down", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		logger.Warn("requests still running at the end of the grace period were cut off", "err", err)
+	}
+	if err := srv.WaitOIDCLogouts(ctx); err != nil {
+		logger.Warn("back-channel logout notices still being sent at the end of the grace period were given up", "err", err)
+	}
 }
 
 // listen opens the listening socket (with TLS when configured) and the
@@ -185,8 +204,16 @@ func startStore(ctx context.Context, bg *sync.WaitGroup, cfg Config, publicURL *
 	bg.Go(func() { collectSessions(ctx, st, logger) })
 }
 
-// collectSessions removes long-ended sessions once an hour.
-func collectSessions(ctx context.Context, st authn.SessionStore, logger *slog.Logger) {
+// collectedStore is what collectSessions cleans up: sessions, and the OIDC
+// requests and tokens issued through them.
+type collectedStore interface {
+	authn.SessionStore
+	authn.OIDCStore
+}
+
+// collectSessions removes long-ended sessions, and OIDC authorization
+// requests and tokens that expired as long ago, once an hour.
+func collectSessions(ctx context.Context, st collectedStore, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -194,11 +221,18 @@ func collectSessions(ctx context.Context, st authn.SessionStore, logger *slog.Lo
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := st.DeleteSessionsBefore(ctx, time.Now().Add(-sessionRetention))
+			before := time.Now().Add(-sessionRetention)
+			n, err := st.DeleteSessionsBefore(ctx, before)
 			if err != nil && ctx.Err() == nil {
 				logger.Warn("remove old sessions", "err", err)
 			} else if n > 0 {
 				logger.Info("removed old sessions", "count", n)
+			}
+			n, err = st.DeleteOIDCBefore(ctx, before)
+			if err != nil && ctx.Err() == nil {
+				logger.Warn("remove expired OIDC requests and tokens", "err", err)
+			} else if n > 0 {
+				logger.Info("removed expired OIDC requests and tokens", "count", n)
 			}
 		}
 	}

@@ -3,9 +3,12 @@ package main
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
@@ -14,8 +17,16 @@ import (
 
 // webConfig turns the validated configuration and the shared keys into
 // what the HTTP side needs.
-func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix, logger *slog.Logger) web.Config {
+func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix, logger *slog.Logger) (web.Config, error) {
 	idle, maxAge := time.Duration(cfg.Session.IdleTimeout), time.Duration(cfg.Session.MaxAge)
+	oidc, err := oidcConfig(cfg, keys)
+	if err != nil {
+		return web.Config{}, err
+	}
+	enrollCfg, err := serveEnrollConfig(cfg, keys, publicURL, logger)
+	if err != nil {
+		return web.Config{}, err
+	}
 	return web.Config{
 		PublicURL:      publicURL,
 		TrustedProxies: proxies,
@@ -37,7 +48,9 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 			Logger:        logger,
 		},
 		ForwardAuth: forwardAuthConfig(cfg),
-	}
+		OIDC:        oidc,
+		Enroll:      enrollCfg,
+	}, nil
 }
 
 // deriveKey derives a key for one purpose from a shared key, so that no key
@@ -68,4 +81,39 @@ func forwardAuthConfig(cfg Config) web.ForwardAuthConfig {
 		})
 	}
 	return fa
+}
+
+// oidcConfig turns oidc.* into the provider's configuration: the clients,
+// with each secret's SHA-256 decoded, and the keys that seal the signing
+// key (keys.encryption_key) and encrypt tokens (keys.oidc_key).
+func oidcConfig(cfg Config, keys Keys) (web.OIDCConfig, error) {
+	oc := web.OIDCConfig{
+		CryptoKey:     keys.OIDC,
+		EncryptionKey: keys.Encryption,
+		CodeLifetime:  time.Duration(cfg.OIDC.CodeLifetime),
+	}
+	for i, c := range cfg.OIDC.Clients {
+		var sum []byte
+		if c.SecretSHA256 != "" {
+			var err error
+			if sum, err = hex.DecodeString(c.SecretSHA256); err != nil {
+				return web.OIDCConfig{}, fmt.Errorf("oidc.clients[%d].secret_sha256: is not hex", i)
+			}
+		}
+		oc.Clients = append(oc.Clients, web.OIDCClient{
+			ID:                     c.ID,
+			SecretSHA256:           sum,
+			Native:                 c.Native,
+			RedirectURIs:           slices.Clone(c.RedirectURIs),
+			PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
+			Groups:                 slices.Clone(c.Groups),
+			Level:                  authn.Level(c.Level),
+			AccessTokenLifetime:    time.Duration(c.AccessTokenLifetime),
+			IDTokenLifetime:        time.Duration(c.IDTokenLifetime),
+			RefreshTokenLifetime:   time.Duration(c.RefreshTokenLifetime),
+			BackchannelLogoutURI:   c.BackchannelLogoutURI,
+			CORSOrigins:            slices.Clone(c.CORSOrigins),
+		})
+	}
+	return oc, nil
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/google/uuid"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/keyhall/keyhall/enroll"
@@ -18,14 +20,39 @@ func enrollService(cfg Config, keys Keys, st enroll.Store, dir enroll.PasswordCh
 	if err != nil {
 		return nil, err
 	}
-	svc, err := enroll.New(enroll.Config{
-		Store: st, PublicURL: publicURL, RPName: cfg.WebAuthn.RPName, Policy: enrollPolicy(cfg),
-		EncryptionKey: keys.Encryption, Directory: dir, Logger: logger,
-	})
+	ec := enrollConfig(cfg, keys, publicURL, logger)
+	ec.Store, ec.Directory = st, dir
+	svc, err := enroll.New(ec)
 	if err != nil {
 		return nil, fmt.Errorf("set up enrollment: %w", err)
 	}
 	return svc, nil
+}
+
+// enrollConfig is the enrollment service's configuration but its Store,
+// Directory and mail; enrollService adds the first two for the admin
+// commands, which send their own mail.
+func enrollConfig(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger) enroll.Config {
+	return enroll.Config{
+		PublicURL: publicURL, RPName: cfg.WebAuthn.RPName, Policy: enrollPolicy(cfg),
+		EncryptionKey: keys.Encryption, Logger: logger,
+	}
+}
+
+// serveEnrollConfig is what serve hands to web (web.Config.Enroll), which
+// adds the store when the database is open: enrollConfig with the mail
+// that tells people of changes to their own factors, sent through mail.*
+// or, without mail.smtp_host, only logged.
+func serveEnrollConfig(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger) (enroll.Config, error) {
+	ec := enrollConfig(cfg, keys, publicURL, logger)
+	var err error
+	if ec.Notices, err = cfg.notices(); err != nil {
+		return enroll.Config{}, err
+	}
+	if ec.Mailer, _, err = newMailer(cfg, logger); err != nil {
+		return enroll.Config{}, err
+	}
+	return ec, nil
 }
 
 // enrollPolicy translates policy.groups into key policies: a group at
@@ -47,6 +74,17 @@ func enrollPolicy(cfg Config) enroll.Policy {
 		if kp.RefuseSynced {
 			kp.NeedDE, kp.NeedEN = "einen Hardware-Sicherheitsschlüssel (kein synchronisierter Passkey)",
 				"a hardware security key (not a synced passkey)"
+		}
+		if g.Attestation == enroll.RootSetYubico {
+			kp.TrustedRoots, kp.RefuseSynced = enroll.YubicoRoots(), true
+			kp.NeedDE, kp.NeedEN = "einen YubiKey (FIDO-zertifiziert)", "a YubiKey (FIDO certified)"
+		}
+		for _, id := range g.AAGUIDs {
+			if id == aaguidsYubiKey {
+				kp.AAGUIDs = append(kp.AAGUIDs, enroll.YubiKeyAAGUIDs()...)
+			} else if u, err := uuid.Parse(id); err == nil {
+				kp.AAGUIDs = append(kp.AAGUIDs, u)
+			}
 		}
 		p.Groups[name] = kp
 	}

@@ -1,0 +1,169 @@
+package enroll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// MaxNicknameLength is the longest nickname of a key or app, in characters.
+const MaxNicknameLength = 64
+
+// InvitationInfo is what the page behind an invitation link shows before
+// anything is redeemed: whom it is for, until when, and whether the
+// directory password will be asked.
+type InvitationInfo struct {
+	User          authn.User
+	ExpiresAt     time.Time
+	NeedsPassword bool
+}
+
+// Inspect looks at the invitation of a link without using it up, with
+// Redeem's refusals (ReasonWrongCode for an unknown token, ReasonUsed,
+// ReasonExpired) and its throttling: a lookup counts as a try against the
+// client address, taken back when the invitation is open, so following
+// links cannot be used to guess tokens faster than redeeming them.
+func (s *Service) Inspect(ctx context.Context, token string, client authn.ClientInfo) (InvitationInfo, error) {
+	key := "enroll:ip:" + client.Addr
+	if err := s.hit(ctx, key); err != nil {
+		return InvitationInfo{}, err
+	}
+	inv, err := s.findInvitation(ctx, Redemption{Token: token}, "")
+	if err != nil {
+		return InvitationInfo{}, err
+	}
+	u, err := s.cfg.Store.GetUser(ctx, inv.UserID)
+	if err != nil {
+		return InvitationInfo{}, fmt.Errorf("inspect invitation: %w", err)
+	}
+	s.undo(ctx, key)
+	need := u.Source == authn.SourceDirectory && s.cfg.Directory != nil
+	return InvitationInfo{User: u, ExpiresAt: inv.ExpiresAt, NeedsPassword: need}, nil
+}
+
+// Open starts an enrollment without an invitation for a person who proved
+// herself by signing in (the caller checks how recently): she may add a
+// key or an app (BeginKey, BeginTOTP) and get new recovery codes, as after
+// her first factor. actor is who asked, for the log.
+func (s *Service) Open(ctx context.Context, userID, actor string) (Progress, error) {
+	u, err := s.cfg.Store.GetUser(ctx, userID)
+	if err != nil {
+		return Progress{}, fmt.Errorf("open enrollment: %w", err)
+	}
+	if u.Status != authn.StatusActive {
+		return Progress{}, refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
+	}
+	s.log.Debug("self-service enrollment opened", "user", u.Username, "actor", actor)
+	return s.put(ctx, authn.EnrollPending{UserID: u.ID}, IdleTTL, time.Time{})
+}
+
+// CheckNickname returns the nickname trimmed, or a refusal (ReasonNickname)
+// when it is empty, longer than MaxNicknameLength characters, not UTF-8, or
+// holds control characters.
+func CheckNickname(nickname string) (string, error) {
+	n := strings.TrimSpace(nickname)
+	ok := n != "" && utf8.ValidString(n) && utf8.RuneCountInString(n) <= MaxNicknameLength &&
+		strings.IndexFunc(n, unicode.IsControl) < 0
+	if !ok {
+		return "", refuseMsg(ReasonNickname, msgNickname, fmt.Errorf("nickname %q", nickname))
+	}
+	return n, nil
+}
+
+// Rename gives one of a person's keys or apps a new nickname (CheckNickname),
+// audited with actor. An error wrapping authn.ErrNotFound when she has no
+// credential credID.
+func (s *Service) Rename(ctx context.Context, userID, credID, nickname, actor string) error {
+	n, err := CheckNickname(nickname)
+	if err != nil {
+		return err
+	}
+	ev := authn.AuditEvent{Time: s.now(), Actor: actor, Action: "credential.rename", Subject: "user:" + userID,
+		Details: map[string]string{"credential_id": credID, "nickname": n}}
+	if err := s.cfg.Store.RenameCredential(ctx, userID, credID, n, ev); err != nil {
+		return fmt.Errorf("rename credential: %w", err)
+	}
+	return nil
+}
+
+// Remove is a person's removal of one of her own keys or apps. It never
+// takes the last factor that her policy requires: another key or app must
+// remain, and a key where her groups admit no app alone. That is checked
+// in the store's transaction (authn.EnrollStore.RemoveCredential), so two
+// removals at once cannot both pass. A refusal is an *Error with
+// ReasonLastFactor or ReasonKeyNeeded; an unknown credID wraps
+// authn.ErrNotFound. The person is told by mail. (IT's RevokeCredential
+// may remove the last one.)
+func (s *Service) Remove(ctx context.Context, userID, credID, actor string) (authn.Credential, error) {
+	u, rules, err := s.person(ctx, userID)
+	if err != nil {
+		return authn.Credential{}, err
+	}
+	keep := authn.Keep{Key: !rules.TOTPAlone()}
+	now := s.now()
+	ev := authn.AuditEvent{Time: now, Actor: actor, Action: "credential.revoke", Subject: "user:" + userID,
+		Reason: "self-service", Details: map[string]string{"credential_id": credID}}
+	c, err := s.cfg.Store.RemoveCredential(ctx, userID, credID, keep, ev)
+	if errors.Is(err, authn.ErrLastFactor) {
+		return authn.Credential{}, s.lastFactorRefusal(ctx, userID, credID, keep, err)
+	}
+	if err != nil {
+		return authn.Credential{}, fmt.Errorf("remove credential: %w", err)
+	}
+	s.tell(ctx, u, s.cfg.Notices.FactorRemoved(u, FactorLabel(c), now))
+	return c, nil
+}
+
+// lastFactorRefusal tells why a removal was refused: no other factor at
+// all, or no other key where one is required.
+func (s *Service) lastFactorRefusal(ctx context.Context, userID, credID string, keep authn.Keep, cause error) error {
+	if !keep.Key {
+		return refuseMsg(ReasonLastFactor, msgLastFactor, cause)
+	}
+	creds, err := s.cfg.Store.ListCredentials(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("remove credential: %w", err)
+	}
+	for _, c := range creds {
+		if c.ID != credID {
+			return refuseMsg(ReasonKeyNeeded, msgKeyNeeded, cause)
+		}
+	}
+	return refuseMsg(ReasonLastFactor, msgLastFactor, cause)
+}
+
+// RecoveryCodeUsed tells the person with the canonical username that one
+// of her recovery codes was just used to sign in, and how many are left.
+// Sign-in calls it after the code was accepted; nothing fails with it.
+func (s *Service) RecoveryCodeUsed(ctx context.Context, username string) {
+	if s.cfg.Mailer == nil {
+		return
+	}
+	u, err := s.cfg.Store.GetUserByUsername(ctx, username)
+	if err != nil {
+		s.log.Warn("mail about a recovery code not sent", "user", username, "err", err)
+		return
+	}
+	left, err := s.cfg.Store.CountRecoveryCodes(ctx, u.ID)
+	if err != nil {
+		s.log.Warn("mail about a recovery code not sent", "user", username, "err", err)
+		return
+	}
+	s.tell(ctx, u, s.cfg.Notices.RecoveryCodeUsed(u, left, s.now()))
+}
+
+// tell sends m to u when a Mailer is configured and she has an address. A
+// failure is logged (Notify) and never fails the action; the request's end
+// does not cut the mail off.
+func (s *Service) tell(ctx context.Context, u authn.User, m Message) {
+	if s.cfg.Mailer == nil || u.Email == "" {
+		return
+	}
+	Notify(context.WithoutCancel(ctx), s.cfg.Mailer, s.log, m)
+}

@@ -1,0 +1,481 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base32"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/descope/virtualwebauthn"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// The load runs of the sign-in path, through the real handlers on
+// 127.0.0.1 and a real SQLite store (synchronous=FULL, group commit). The
+// client runs in the same process, so its CPU counts against the server's
+// (the load tool is included). They run only when KEYHALL_LOAD=1:
+//
+//	KEYHALL_LOAD=1 go test ./web -run 'TestLoadKeySignIn|TestLoadTOTPStep|TestLoadPasswordMemory' -v -count=1
+//
+// Each reports requests per second, p99 latency, the process's resident
+// memory and the machine's load average before the run.
+
+// loadWorkers is how many sign-ins run at once.
+const loadWorkers = 64
+
+// loadDuration is how long a timed phase runs (KEYHALL_LOAD_SECONDS).
+func loadDuration() time.Duration {
+	if n, err := strconv.Atoi(os.Getenv("KEYHALL_LOAD_SECONDS")); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 10 * time.Second
+}
+
+func skipUnlessLoad(t *testing.T) {
+	t.Helper()
+	if os.Getenv("KEYHALL_LOAD") != "1" {
+		t.Skip("a load run; set KEYHALL_LOAD=1")
+	}
+}
+
+// logLoadAvg logs the machine's load average, as uptime shows it: another
+// build on the machine lowers every figure.
+func logLoadAvg(t *testing.T, when string) {
+	b, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("load average %s: %s", when, strings.TrimSpace(string(b)))
+}
+
+// loadClient sends the browser's requests with keep-alive connections to
+// 127.0.0.1, carrying the cookies by hand.
+type loadClient struct {
+	base string // http://127.0.0.1:PORT
+	http *http.Client
+}
+
+func newLoadClient(f *fixture) *loadClient {
+	port := strings.TrimPrefix(f.base, "http://localhost:")
+	return &loadClient{base: "http://127.0.0.1:" + port, http: &http.Client{
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 2 * loadWorkers, MaxConnsPerHost: 2 * loadWorkers},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// loadReply is what one request brought back.
+type loadReply struct {
+	status   int
+	location string
+	pending  string // the new pending cookie, if set
+	session  bool   // a session cookie was set
+	body     []byte
+}
+
+func (c *loadClient) post(path, ctype string, body []byte, pending string) (loadReply, error) {
+	req, err := http.NewRequest("POST", c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return loadReply{}, err
+	}
+	req.Header.Set("Content-Type", ctype)
+	if pending != "" {
+		req.Header.Set("Cookie", PendingCookie+"="+pending)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return loadReply{}, err
+	}
+	defer res.Body.Close()
+	r := loadReply{status: res.StatusCode, location: res.Header.Get("Location")}
+	if r.body, err = io.ReadAll(res.Body); err != nil {
+		return loadReply{}, err
+	}
+	for _, ck := range res.Cookies() {
+		switch {
+		case ck.Name == PendingCookie && ck.MaxAge >= 0:
+			r.pending = ck.Value
+		case ck.Name == SessionCookie && ck.MaxAge >= 0:
+			r.session = true
+		}
+	}
+	return r, nil
+}
+
+func (c *loadClient) form(path string, v url.Values, pending string) (loadReply, error) {
+	return c.post(path, "application/x-www-form-urlencoded", []byte(v.Encode()), pending)
+}
+
+// latencies collects the duration of each operation of a run.
+type latencies struct {
+	mu  sync.Mutex // guards all
+	all []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, d...)
+}
+
+// p99 returns the 99th percentile.
+func (l *latencies) p99() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.all) == 0 {
+		return 0
+	}
+	slices.Sort(l.all)
+	return l.all[len(l.all)*99/100]
+}
+
+// rssPeak samples the resident memory every 10 ms until stop is called, and
+// returns the highest sample in MiB.
+func rssPeak() (stop func() int) {
+	var peak atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if r := int64(rssMiB()); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() int {
+		close(done)
+		wg.Wait()
+		return int(peak.Load())
+	}
+}
+
+// runLoad runs op from loadWorkers goroutines, each with its worker index
+// and a running count, until d has passed (d > 0) or op reports that it has
+// no more work. It returns the operations done, per second, and their p99.
+func runLoad(t *testing.T, d time.Duration, op func(worker, i int) (bool, error)) (int, float64, time.Duration) {
+	t.Helper()
+	var (
+		lat    latencies
+		done   atomic.Int64
+		failed atomic.Bool
+		wg     sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	for w := range loadWorkers {
+		wg.Go(func() {
+			var mine []time.Duration
+			defer func() { lat.add(mine) }()
+			for i := 0; !failed.Load() && (d <= 0 || time.Now().Before(deadline)); i++ {
+				t0 := time.Now()
+				more, err := op(w, i)
+				if err != nil {
+					if failed.CompareAndSwap(false, true) {
+						t.Errorf("worker %d, op %d: %v", w, i, err)
+					}
+					return
+				}
+				if !more {
+					return
+				}
+				mine = append(mine, time.Since(t0))
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	n := int(done.Load())
+	return n, float64(n) / time.Since(start).Seconds(), lat.p99()
+}
+
+// loadKey is a security key of the load run: a virtual authenticator that
+// verifies the person (PIN), with its credential.
+type loadKey struct {
+	auth virtualwebauthn.Authenticator
+	cred virtualwebauthn.Credential
+}
+
+// newLoadKey registers a key for u that verifies the person, so that the
+// key alone signs her in.
+func (f *fixture) newLoadKey(t *testing.T, u authn.User) *loadKey {
+	t.Helper()
+	var k loadKey
+	for {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := priv.PublicKey.Bytes()
+		if pub[1] == 0 || pub[33] == 0 {
+			continue // virtualwebauthn drops a coordinate's leading zero byte
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.cred = virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
+		break
+	}
+	k.auth = virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(u.ID)})
+	k.auth.AddCredential(k.cred)
+	c := authn.Credential{
+		ID: authn.NewID(), UserID: u.ID, Kind: authn.KindWebAuthn, Nickname: "YubiKey", CreatedAt: time.Now(),
+		WebAuthnID: k.cred.ID, PublicKey: k.cred.Key.AttestationData(), AAGUID: k.auth.Aaguid[:],
+		Transports: []string{"usb"}, AttestationFmt: "packed",
+	}
+	if err := f.store.CreateCredential(context.Background(), c, f.audit("credential.create")); err != nil {
+		t.Fatal(err)
+	}
+	return &k
+}
+
+// TestLoadKeySignIn runs complete security-key sign-ins through the
+// handlers: POST /login, POST /login/key/begin, the key's signature, POST
+// /login/key/finish (durable sign count, session issued), from 64 people
+// at once, each with her own key whose count moves forward.
+func TestLoadKeySignIn(t *testing.T) {
+	skipUnlessLoad(t)
+	f := newFixture(t)
+	rp := virtualwebauthn.RelyingParty{Name: "Keyhall", ID: "localhost", Origin: f.base}
+	names := make([]string, loadWorkers)
+	keys := make([]*loadKey, loadWorkers)
+	for i := range keys {
+		names[i] = fmt.Sprintf("rat%03d", i)
+		keys[i] = f.newLoadKey(t, f.addUser(names[i]))
+	}
+	c := newLoadClient(f)
+	signIn := func(w, i int) (bool, error) {
+		r, err := c.form("/login", url.Values{"username": {names[w]}, "return_to": {"/account"}}, "")
+		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/key" {
+			return false, fmt.Errorf("POST /login: %d → %s, %v", r.status, r.location, err)
+		}
+		r, err = c.post("/login/key/begin", "application/json", []byte("{}"), r.pending)
+		if err != nil || r.status != http.StatusOK {
+			return false, fmt.Errorf("POST /login/key/begin: %d %s, %v", r.status, r.body, err)
+		}
+		opts, err := virtualwebauthn.ParseAssertionOptions(string(r.body))
+		if err != nil {
+			return false, fmt.Errorf("parse options: %w", err)
+		}
+		k := keys[w]
+		k.cred.Counter++
+		assertion := virtualwebauthn.CreateAssertionResponse(rp, k.auth, k.cred, *opts)
+		r, err = c.post("/login/key/finish", "application/json", []byte(assertion), r.pending)
+		if err != nil || r.status != http.StatusOK || !r.session {
+			return false, fmt.Errorf("POST /login/key/finish: %d %s (session cookie %t), %v", r.status, r.body, r.session, err)
+		}
+		return true, nil
+	}
+	runLoad(t, time.Second, signIn) // warm up: connections, caches
+	logLoadAvg(t, "before the run")
+	stop := rssPeak()
+	n, rate, p99 := runLoad(t, loadDuration(), signIn)
+	t.Logf("key sign-in: %d in %v, %.0f/s (3 requests each), p99 %.1f ms, RSS peak %d MiB",
+		n, loadDuration(), rate, float64(p99.Microseconds())/1000, stop())
+}
+
+// totpPeople is how many people the app-code run has: enough that no code
+// is ever used twice (each person signs in once in a run).
+const totpPeople = 200_000
+
+// bulkAddAppPeople inserts n active local people ("app000000"…), each with
+// an authenticator app, straight into the database in transactions of
+// 10,000 rows, and returns the apps' secrets. It skips the audit chain and
+// the store's checks: it is a fixture for the load run only.
+func (f *fixture) bulkAddAppPeople(t *testing.T, prefix string, n int) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	db := f.store.DB()
+	now := time.Now().UnixMicro()
+	secrets := make([][]byte, n)
+	const chunk = 10_000
+	for lo := 0; lo < n; lo += chunk {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, err := tx.PrepareContext(ctx, `INSERT INTO users (id, external_id, username, display_name, email,
+			status, source, search_text, created_at, updated_at) VALUES ($1, '', $2, $3, '', $4, $5, $6, $7, $7)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds, err := tx.PrepareContext(ctx, `INSERT INTO credentials (id, user_id, kind, nickname, created_at,
+			secret_sealed) VALUES ($1, $2, $3, 'App', $4, $5)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := lo; i < min(lo+chunk, n); i++ {
+			name := fmt.Sprintf("%s%06d", prefix, i)
+			uid, cid := authn.NewID(), authn.NewID()
+			secrets[i] = make([]byte, 20)
+			rand.Read(secrets[i])
+			sealed, err := authn.Seal(f.sealer, secrets[i], []byte(cid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := users.ExecContext(ctx, uid, name, name, authn.StatusActive, authn.SourceLocal,
+				name+"\n"+name+"\n", now); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := creds.ExecContext(ctx, cid, uid, authn.KindTOTP, now, sealed); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return secrets
+}
+
+// appCode is the app's code now, as the person's phone computes it.
+func appCode(secret []byte) (string, error) {
+	return totp.GenerateCodeCustom(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret),
+		time.Now(), totp.ValidateOpts{Period: authn.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+}
+
+// TestLoadTOTPStep runs the app-code step through the handlers over 200,000
+// people, each at most once, so that no code is replayed (replay
+// protection stays on). First POST /login for as many people as it can in
+// the run's time (the step before, measured too), then POST /login/totp
+// for each of them (throttle counted and taken back, code checked, durable
+// replay mark, the next step's pending sign-in issued).
+func TestLoadTOTPStep(t *testing.T) {
+	skipUnlessLoad(t)
+	f := newFixture(t)
+	start := time.Now()
+	secrets := f.bulkAddAppPeople(t, "app", totpPeople)
+	t.Logf("%d people with an app added in %v", totpPeople, time.Since(start).Round(time.Millisecond))
+	c := newLoadClient(f)
+	var next atomic.Int64
+	pending := make([]string, totpPeople)
+	begin := func(_, _ int) (bool, error) {
+		i := int(next.Add(1) - 1)
+		if i >= totpPeople {
+			return false, nil
+		}
+		r, err := c.form("/login", url.Values{"username": {fmt.Sprintf("app%06d", i)}}, "")
+		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/totp" {
+			return false, fmt.Errorf("POST /login: %d → %s, %v", r.status, r.location, err)
+		}
+		pending[i] = r.pending
+		return true, nil
+	}
+	runLoad(t, time.Second, begin) // warm up
+	warm := int(next.Load())
+	logLoadAvg(t, "before the run")
+	stop := rssPeak()
+	n, rate, p99 := runLoad(t, loadDuration(), begin)
+	t.Logf("POST /login (app people): %d, %.0f/s, p99 %.1f ms", n, rate, float64(p99.Microseconds())/1000)
+	started := min(int(next.Load()), totpPeople)
+	var step atomic.Int64
+	step.Store(int64(warm))
+	check := func(_, _ int) (bool, error) {
+		i := int(step.Add(1) - 1)
+		if i >= started {
+			return false, nil
+		}
+		code, err := appCode(secrets[i])
+		if err != nil {
+			return false, err
+		}
+		r, err := c.form("/login/totp", url.Values{"code": {code}}, pending[i])
+		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/password" || r.pending == "" {
+			return false, fmt.Errorf("POST /login/totp (person %d): %d → %s, %v", i, r.status, r.location, err)
+		}
+		return true, nil
+	}
+	n, rate, p99 = runLoad(t, 0, check)
+	t.Logf("app-code step: %d people, %.0f/s, p99 %.1f ms, RSS peak %d MiB",
+		n, rate, float64(p99.Microseconds())/1000, stop())
+}
+
+// TestLoadPasswordMemory runs 64 password steps at once, with the default
+// argon2id parameters (m=19456 KiB, t=2, p=1), three rounds, and samples
+// the resident memory every 10 ms. The app-code step before each is done
+// beforehand and not measured.
+func TestLoadPasswordMemory(t *testing.T) {
+	skipUnlessLoad(t)
+	f := newFixture(t, func(c *Config) { c.SignIn.Argon2 = authn.Argon2Params{} })
+	const people = 3 * loadWorkers
+	secrets := f.bulkAddAppPeople(t, "pw", people)
+	phc, err := authn.HashPassword("Rathaus am Markt 1", authn.Argon2Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var ids []string
+	rows, err := f.store.DB().QueryContext(ctx, "SELECT id FROM users WHERE username LIKE 'pw%' ORDER BY username")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if err := f.store.SetPasswordHash(ctx, id, phc, f.audit("password.set")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newLoadClient(f)
+	pending := make([]string, people)
+	for i := range people {
+		r, err := c.form("/login", url.Values{"username": {fmt.Sprintf("pw%06d", i)}}, "")
+		if err != nil || r.location != "/login/totp" {
+			t.Fatalf("POST /login: %d → %s, %v", r.status, r.location, err)
+		}
+		code, _ := appCode(secrets[i])
+		r, err = c.form("/login/totp", url.Values{"code": {code}}, r.pending)
+		if err != nil || r.location != "/login/password" {
+			t.Fatalf("POST /login/totp: %d → %s, %v", r.status, r.location, err)
+		}
+		pending[i] = r.pending
+	}
+	runtime.GC()
+	logLoadAvg(t, "before the run")
+	before := rssMiB()
+	var next atomic.Int64
+	stop := rssPeak()
+	n, rate, p99 := runLoad(t, 0, func(_, _ int) (bool, error) {
+		i := int(next.Add(1) - 1)
+		if i >= people {
+			return false, nil
+		}
+		r, err := c.form("/login/password", url.Values{"password": {"Rathaus am Markt 1"}}, pending[i])
+		if err != nil || r.status != http.StatusSeeOther || !r.session {
+			return false, fmt.Errorf("POST /login/password: %d → %s (session %t), %v", r.status, r.location, r.session, err)
+		}
+		return true, nil
+	})
+	peak := stop()
+	t.Logf("password step (64 at once, default argon2id): %d, %.1f/s, p99 %.0f ms; RSS %d MiB before, peak %d MiB",
+		n, rate, float64(p99.Microseconds())/1000, before, peak)
+	if peak >= 300 {
+		t.Errorf("RSS peaked at %d MiB, want < 300", peak)
+	}
+}
