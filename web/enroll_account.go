@@ -119,8 +119,15 @@ func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		return
 	}
-	_, u, ok := s.factorSession(w, r, true)
+	sess, u, ok := s.factorSession(w, r, true)
 	if !ok {
+		return
+	}
+	// A key grants a phishing-resistant level, so adding one needs a
+	// sign-in at that level (or a recovery code, which exists for the lost
+	// key): a phished password and app code cannot register an attacker's key.
+	if r.PostFormValue("kind") != "app" && !sess.RecoveryOnly && !authn.Level(sess.ACR).Meets(authn.LevelPhr) {
+		s.fail(w, r, http.StatusForbidden, msgFactorKeyNeedsKey, fmt.Errorf("session at level %q asked to add a key", sess.ACR))
 		return
 	}
 	p, err := svc.Open(r.Context(), u.ID, "user:"+u.ID)

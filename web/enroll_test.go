@@ -206,6 +206,8 @@ func TestEnrollAccountFactors(t *testing.T) {
 	fresh := f.sessionCookie(anna, time.Now(), false)
 	stale := f.sessionCookie(anna, time.Now().Add(-10*time.Minute), false)
 	recovery := f.sessionCookie(anna, time.Now(), true)
+	app := f.sessionCookie(anna, time.Now(), false)
+	f.setACR(app, authn.LevelMFA)
 
 	w := serve(f.srv, "GET", "/account/factors", nil)
 	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?return_to=%2Faccount%2Ffactors") {
@@ -226,6 +228,9 @@ func TestEnrollAccountFactors(t *testing.T) {
 		{"stale session must sign in again", "/account/factors/add", url.Values{"kind": {"key"}}, stale, http.StatusSeeOther, "/login?return_to="},
 		{"fresh session adds a key", "/account/factors/add", url.Values{"kind": {"key"}}, fresh, http.StatusSeeOther, "/enroll/key"},
 		{"recovery session adds an app", "/account/factors/add", url.Values{"kind": {"app"}}, recovery, http.StatusOK, "totp-secret"},
+		{"recovery session adds a key", "/account/factors/add", url.Values{"kind": {"key"}}, recovery, http.StatusSeeOther, "/enroll/key"},
+		{"app session may not add a key", "/account/factors/add", url.Values{"kind": {"key"}}, app, http.StatusForbidden, msgFactorKeyNeedsKey.DE},
+		{"app session adds an app", "/account/factors/add", url.Values{"kind": {"app"}}, app, http.StatusOK, "totp-secret"},
 		{"recovery session may not remove", "/account/factors/remove", url.Values{"id": {k.credID}}, recovery, http.StatusForbidden, "nur einen neuen Schlüssel"},
 		{"recovery session may not renew codes", "/account/factors/recovery", url.Values{}, recovery, http.StatusForbidden, "nur einen neuen Schlüssel"},
 		{"never the last factor", "/account/factors/remove", url.Values{"id": {k.credID}}, fresh, http.StatusConflict, msgFactorLast.DE},
@@ -257,5 +262,19 @@ func TestEnrollAccountFactors(t *testing.T) {
 	}
 	if !revoked {
 		t.Error("no audit event for the self-service removal")
+	}
+}
+
+// setACR changes the level of the session behind c (signed in with an app
+// instead of a key, say).
+func (f *fixture) setACR(c *http.Cookie, acr authn.Level) {
+	f.t.Helper()
+	id, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	h := authn.HashSessionID(id)
+	if _, err := f.store.DB().Exec("UPDATE sessions SET acr = $1, amr = 'otp pwd mfa' WHERE hash = $2", string(acr), h[:]); err != nil {
+		f.t.Fatal(err)
 	}
 }

@@ -134,6 +134,10 @@ var (
 		DE: "Diese Anmeldemethode gibt es nicht (mehr). Bitte laden Sie die Seite neu.",
 		EN: "This sign-in method does not exist (any more). Please reload the page.",
 	}
+	msgFactorKeyNeedsKey = message{
+		DE: "Einen Sicherheitsschlüssel können Sie hier nur hinzufügen, wenn Sie sich mit einem Sicherheitsschlüssel oder einem Wiederherstellungscode angemeldet haben. Sonst erhalten Sie von der IT eine neue Einladung.",
+		EN: "You can add a security key here only after signing in with a security key or a recovery code. Otherwise, IT will send you a new invitation.",
+	}
 	msgFactorLast = message{
 		DE: "Das ist Ihre letzte Anmeldemethode. Fügen Sie zuerst eine andere hinzu, dann können Sie diese entfernen.",
 		EN: "This is your last sign-in method. Add another one first, then you can remove this one.",
