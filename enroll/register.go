@@ -91,6 +91,11 @@ func (s *Service) BeginKey(ctx context.Context, id []byte) ([]byte, Progress, er
 	return options, pr, err
 }
 
+// keyOwner returns the person registering a key, the rules her key must
+// meet and the keys she has. A person without a password Keyhall can check
+// (a local person who has none, or anyone from a directory that is not
+// configured) can later sign in with the key alone only if the key verifies
+// her, so for her the key must do so (PIN or fingerprint).
 func (s *Service) keyOwner(ctx context.Context, userID string) (authn.User, Rules, []authn.Credential, error) {
 	u, rules, err := s.person(ctx, userID)
 	if err != nil {
@@ -100,7 +105,31 @@ func (s *Service) keyOwner(ctx context.Context, userID string) (authn.User, Rule
 	if err != nil {
 		return authn.User{}, Rules{}, nil, fmt.Errorf("list credentials of %s: %w", u.Username, err)
 	}
+	noPassword, err := s.withoutPassword(ctx, u)
+	if err != nil {
+		return authn.User{}, Rules{}, nil, err
+	}
+	if noPassword && !rules.RequireUV() {
+		rules.Groups = append(rules.Groups, GroupRule{KeyPolicy: KeyPolicy{RequireUV: true, AllowTOTP: true, TOTPAlone: true,
+			NeedDE: "einen Schlüssel mit PIN oder Fingerabdruck (Sie haben kein Passwort)",
+			NeedEN: "a key with a PIN or fingerprint (you have no password)"}})
+	}
 	return u, rules, creds, nil
+}
+
+// withoutPassword reports whether Keyhall cannot check a password of u.
+func (s *Service) withoutPassword(ctx context.Context, u authn.User) (bool, error) {
+	if u.Source == authn.SourceDirectory {
+		return s.cfg.Directory == nil, nil
+	}
+	_, err := s.cfg.Store.GetPasswordHash(ctx, u.ID)
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("look up the password of %s: %w", u.Username, err)
+	}
+	return false, nil
 }
 
 // NewKey is a key just registered.

@@ -273,3 +273,30 @@ func TestBootstrapLeadsThroughRedemption(t *testing.T) {
 		t.Errorf("bootstrap enrollment: %+v", pr)
 	}
 }
+
+// TestKeyWithoutPasswordMustVerify: a person Keyhall holds no password for
+// could never complete a sign-in with a key that does not verify her, so
+// such a key is refused for her; with a password it is accepted.
+func TestKeyWithoutPasswordMustVerify(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	paul := f.user(t, "paul")
+	inv, err := f.svc.Issue(ctx, paul.ID, 0, "cli:root", "")
+	must(t, err)
+	pr, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	opts, pr, err := f.svc.BeginKey(ctx, pr.ID)
+	must(t, err)
+	if !strings.Contains(string(opts), `"userVerification":"required"`) {
+		t.Errorf("options for a person without a password do not require user verification:\n%s", opts)
+	}
+	noPIN := keyReg{fmt: "none", flags: flagUP | flagAT}
+	_, pr, err = f.register(t, pr.ID, noPIN)
+	wantReason(t, "key without PIN, person without password", err, enroll.ReasonUV)
+
+	phc, err := authn.HashPassword("ein langes Passwort", authn.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1})
+	must(t, err)
+	must(t, f.store.SetPasswordHash(ctx, paul.ID, phc, authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "password.set"}))
+	_, _, err = f.register(t, pr.ID, noPIN)
+	must(t, err)
+}
