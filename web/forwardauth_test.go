@@ -25,7 +25,7 @@ type fwdFixture struct {
 	bob  authn.User
 }
 
-func newFwdFixture(t *testing.T) *fwdFixture {
+func newFwdFixture(t testing.TB) *fwdFixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "k.db"), sqlstore.Options{})
@@ -68,7 +68,7 @@ func newFwdFixture(t *testing.T) *fwdFixture {
 }
 
 // session stores a session for u at level acr and returns its cookie value.
-func (f *fwdFixture) session(t *testing.T, u authn.User, acr authn.Level) (string, authn.SessionHash) {
+func (f *fwdFixture) session(t testing.TB, u authn.User, acr authn.Level) (string, authn.SessionHash) {
 	t.Helper()
 	id := make([]byte, 32)
 	rand.Read(id)
