@@ -188,21 +188,10 @@ func usersCredentialsCommand() *command {
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := wantArgs(args, "USERNAME"); err != nil {
-					return err
-				}
-				username, err := canonical("username", args[0])
-				if err != nil {
-					return err
-				}
-				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
-					u, err := findUser(ctx, st, username)
-					if err != nil {
-						return err
-					}
+				return withUser(ctx, a, *cfgPath, args, func(st authn.Store, u authn.User) error {
 					creds, err := st.ListCredentials(ctx, u.ID)
 					if err != nil {
-						return fmt.Errorf("list credentials of %q: %w", username, err)
+						return fmt.Errorf("list credentials of %q: %w", u.Username, err)
 					}
 					return printCredentials(a.stdout, creds, *asJSON)
 				})

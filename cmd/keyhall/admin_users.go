@@ -154,21 +154,10 @@ func usersShowCommand() *command {
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
 			return func(ctx context.Context, a *app, args []string) error {
-				if err := wantArgs(args, "USERNAME"); err != nil {
-					return err
-				}
-				username, err := canonical("username", args[0])
-				if err != nil {
-					return err
-				}
-				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
-					u, err := findUser(ctx, st, username)
-					if err != nil {
-						return err
-					}
+				return withUser(ctx, a, *cfgPath, args, func(st authn.Store, u authn.User) error {
 					groups, err := st.UserGroups(ctx, u.ID)
 					if err != nil {
-						return fmt.Errorf("list groups of %q: %w", username, err)
+						return fmt.Errorf("list groups of %q: %w", u.Username, err)
 					}
 					return printUser(a.stdout, u, groups, *asJSON)
 				})
@@ -281,4 +270,23 @@ func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, rea
 	}
 	_, err = fmt.Fprintf(w, "Revoked %d session(s).\n", n)
 	return u, err
+}
+
+// withUser runs fn on the person named by the command's one USERNAME
+// argument, with the database open.
+func withUser(ctx context.Context, a *app, cfgPath string, args []string, fn func(authn.Store, authn.User) error) error {
+	if err := wantArgs(args, "USERNAME"); err != nil {
+		return err
+	}
+	username, err := canonical("username", args[0])
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, a, cfgPath, func(st authn.Store) error {
+		u, err := findUser(ctx, st, username)
+		if err != nil {
+			return err
+		}
+		return fn(st, u)
+	})
 }
