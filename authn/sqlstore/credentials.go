@@ -79,15 +79,7 @@ func (s *Store) CreateCredential(ctx context.Context, c authn.Credential, ev aut
 	if err := checkCredential(c); err != nil {
 		return fmt.Errorf("create credential for user %s: %w", c.UserID, err)
 	}
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO credentials ("+credentialCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			c.ID, c.UserID, c.Kind, c.Nickname, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt),
-			nullBytes(c.WebAuthnID), nullBytes(c.PublicKey), int64(c.SignCount), nullBytes(c.AAGUID),
-			strings.Join(c.Transports, " "), c.BackupEligible, c.AttestationFmt, c.Cloned,
-			nullBytes(c.SecretSealed), c.LastStep)
-		return dbErr(err)
-	})
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error { return s.insertCredentialTx(ctx, tx, c) })
 	if err != nil {
 		return fmt.Errorf("create credential for user %s: %w", c.UserID, err)
 	}
