@@ -51,5 +51,25 @@
 // A refused step shows its page again with a message that says what to do
 // next (401; 429 with Retry-After when throttled; 403 for policy); an
 // expired one starts over at /login; a storage error is a 503. The address
-// to return to after signing in must be a path on this server (returnto.go).
+// to return to after signing in must be a path on this server, or an
+// address on a host with a forward-auth rule (returnto.go, returnurl.go).
+//
+// # Enrollment and self-service
+//
+// /enroll/{token} (the invitation link) and /enroll (username and the code
+// from the letter) lead through the enroll package's steps: a security key
+// under the group's policy, or an app, then recovery codes. /account and
+// /account/factors let a signed-in person see her sessions and factors,
+// add (after a fresh sign-in; a key only after a sign-in with a key or a
+// recovery code), rename and remove them (enroll*.go, account*.go).
+//
+// # Tools: OpenID Connect and forward-auth
+//
+// oidc*.go is the OpenID Connect provider (zitadel/oidc's op, with our own
+// authorize and continue handlers): code flow only, PKCE S256 for every
+// client, the request bound to the browser, back-channel logout when a
+// session ends (OIDCSessionEnded, OIDCUserSignedOut). forwardauth.go is
+// /auth/verify for nginx, Traefik and Caddy; it fails closed and keeps no
+// state for a request without a session. See docs/oidc.md and
+// docs/forward-auth.md.
 package web
