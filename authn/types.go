@@ -30,10 +30,14 @@ type User struct {
 	Username    string // canonical (CanonicalName), unique
 	DisplayName string
 	Email       string
-	Status      UserStatus
-	Source      Source
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// PostalAddress holds the lines of the address enrollment letters go to
+	// (street, postcode and town, …); kept locally now, from the directory
+	// later. Lines hold no newline.
+	PostalAddress []string
+	Status        UserStatus
+	Source        Source
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Group is a set of people, used by sign-in policy and passed to tools.

@@ -13,7 +13,7 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-const userCols = "id, external_id, username, display_name, email, status, source, created_at, updated_at"
+const userCols = "id, external_id, username, display_name, email, status, source, created_at, updated_at, postal_address"
 
 // The hot user statements, prepared at Open.
 const (
@@ -64,8 +64,12 @@ func foldText(s string) string { return norm.NFKC.String(cases.Fold().String(s))
 
 func scanUser(row interface{ Scan(...any) error }) (authn.User, error) {
 	var u authn.User
+	var address string
 	err := row.Scan(&u.ID, &u.ExternalID, &u.Username, &u.DisplayName, &u.Email, &u.Status, &u.Source,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &address)
+	if address != "" {
+		u.PostalAddress = strings.Split(address, "\n")
+	}
 	return u, err
 }
 
@@ -74,9 +78,9 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u authn.User) error 
 		return err
 	}
 	_, err := tx.ExecContext(ctx, "INSERT INTO users ("+userCols+`, search_text)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
-		s.tv(u.CreatedAt), s.tv(u.UpdatedAt), searchText(u))
+		s.tv(u.CreatedAt), s.tv(u.UpdatedAt), strings.Join(u.PostalAddress, "\n"), searchText(u))
 	return dbErr(err)
 }
 
@@ -191,9 +195,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(authn.User) (
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET external_id = $2, username = $3, display_name = $4,
-			email = $5, status = $6, source = $7, created_at = $8, updated_at = $9, search_text = $10
+			email = $5, status = $6, source = $7, created_at = $8, updated_at = $9, search_text = $10,
+			postal_address = $11
 			WHERE id = $1`, u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
-			s.tv(u.CreatedAt), s.tv(u.UpdatedAt), searchText(u))
+			s.tv(u.CreatedAt), s.tv(u.UpdatedAt), searchText(u), strings.Join(u.PostalAddress, "\n"))
 		updated = u
 		return dbErr(err)
 	})

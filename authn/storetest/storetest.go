@@ -110,7 +110,8 @@ func newUser(t *testing.T, name string) authn.User {
 	}
 	return authn.User{
 		ID: authn.NewID(), Username: c, DisplayName: name, Email: c + "@example.org",
-		Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: t0, UpdatedAt: t0,
+		PostalAddress: []string{"Große Straße " + c, "48143 Münster"},
+		Status:        authn.StatusActive, Source: authn.SourceLocal, CreatedAt: t0, UpdatedAt: t0,
 	}
 }
 

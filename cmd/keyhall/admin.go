@@ -32,7 +32,7 @@ func adminCommand() *command {
 				name:    "users",
 				summary: "add, list, show and disable people",
 				help:    "Manages people. Usernames are compared in canonical form: \"Anna.Müller\" is \"anna.müller\".",
-				subs: []*command{usersAddCommand(), usersListCommand(), usersShowCommand(), usersDisableCommand(),
+				subs: []*command{usersAddCommand(), usersListCommand(), usersShowCommand(), usersSetAddressCommand(), usersDisableCommand(),
 					usersCredentialsCommand()},
 			},
 			{
@@ -147,6 +147,7 @@ type userJSON struct {
 	Email       string    `json:"email"`
 	Status      string    `json:"status"`
 	Source      string    `json:"source"`
+	Address     []string  `json:"postal_address,omitzero"`
 	Groups      []string  `json:"groups,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
 }
@@ -154,7 +155,7 @@ type userJSON struct {
 func toUserJSON(u authn.User, groups []authn.Group) userJSON {
 	j := userJSON{
 		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email,
-		Status: string(u.Status), Source: string(u.Source), CreatedAt: u.CreatedAt.UTC(),
+		Status: string(u.Status), Source: string(u.Source), CreatedAt: u.CreatedAt.UTC(), Address: u.PostalAddress,
 	}
 	if groups != nil {
 		j.Groups = groupNames(groups)

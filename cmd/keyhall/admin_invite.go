@@ -236,10 +236,15 @@ func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags)
 	return u, nil
 }
 
-// letter returns the letter for inv.
+// letter returns the letter for inv, to address (--address) or else to the
+// person's stored postal address.
 func (e *enrollEnv) letter(inv enroll.Invitation, address string) enroll.Letter {
+	lines := addressLines(address)
+	if len(lines) == 0 {
+		lines = inv.User.PostalAddress
+	}
 	return enroll.Letter{
-		Invitation: inv, Address: addressLines(address), Sender: e.cfg.sender(),
+		Invitation: inv, Address: lines, Sender: e.cfg.sender(),
 		CodeURL: enroll.EnrollURL(e.notices.PublicURL), Location: time.Local,
 	}
 }

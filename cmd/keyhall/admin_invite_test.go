@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,4 +286,34 @@ func needPdftotext(t *testing.T) string {
 		t.Skip("pdftotext not found (apt-get install -y poppler-utils)")
 	}
 	return p
+}
+
+// TestAdminStoredAddress: the postal address is a field of the person, set
+// with users add or set-address, and the letter goes to it when --address
+// is not given.
+func TestAdminStoredAddress(t *testing.T) {
+	pdftotext := needPdftotext(t)
+	env, url := enrollEnvVars(t, nil)
+	mustRun(t, env, 0, "admin", "users", "add", "bernd", "--name", "Bernd Weiß", "--address", "Alter Steinweg 4|48143 Münster")
+	var shown userJSON
+	if err := json.Unmarshal([]byte(mustRun(t, env, 0, "admin", "users", "show", "bernd", "--json")), &shown); err != nil ||
+		!slices.Equal(shown.Address, []string{"Alter Steinweg 4", "48143 Münster"}) {
+		t.Fatalf("users show --json: %+v, %v", shown, err)
+	}
+	mustRun(t, env, 0, "admin", "users", "set-address", "bernd", "--address", `Prinzipalmarkt 10\n48143 Münster`)
+	letter := filepath.Join(t.TempDir(), "bernd.pdf")
+	mustRun(t, env, 0, "admin", "invite", "bernd", "--letter", letter)
+	text, err := exec.Command(pdftotext, "-layout", letter, "-").CombinedOutput()
+	if err != nil || !strings.Contains(string(text), "Prinzipalmarkt 10") || strings.Contains(string(text), "Steinweg") {
+		t.Errorf("the letter does not go to the stored (new) address: %v\n%s", err, text)
+	}
+	st := openTestStore(t, url)
+	u, _ := st.GetUserByUsername(context.Background(), "bernd")
+	events, _ := st.ListAudit(context.Background(), authn.AuditFilter{Subject: "user:" + u.ID})
+	if !slices.ContainsFunc(events, func(e authn.AuditEvent) bool { return e.Action == "user.set_address" }) {
+		t.Error("set-address was not audited")
+	}
+	if e := mustRun(t, env, 2, "admin", "users", "set-address", "bernd", "--address", "1|2|3|4|5|6"); !strings.Contains(e, "at most 5") {
+		t.Errorf("six lines: %q", e)
+	}
 }

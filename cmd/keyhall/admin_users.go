@@ -28,6 +28,7 @@ func usersAddCommand() *command {
 			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
 			name := fs.String("name", "", "the person's display `NAME`")
 			email := fs.String("email", "", "the person's e-mail `ADDRESS` (the address only)")
+			postal := fs.String("address", "", "the person's postal `ADDRESS` for letters, lines separated by | or \\n")
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := wantArgs(args, "USERNAME"); err != nil {
 					return err
@@ -40,23 +41,27 @@ func usersAddCommand() *command {
 				if err != nil {
 					return err
 				}
+				lines, err := postalAddress(*postal)
+				if err != nil {
+					return err
+				}
 				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
-					return addUser(ctx, st, a.stdout, username, strings.TrimSpace(*name), addr, *asJSON)
+					return addUser(ctx, st, a.stdout, authn.User{Username: username, DisplayName: strings.TrimSpace(*name),
+						Email: addr, PostalAddress: lines}, *asJSON)
 				})
 			}
 		},
 	}
 }
 
-// addUser creates a local, active person and prints her.
-func addUser(ctx context.Context, st authn.Store, w io.Writer, username, name, email string, asJSON bool) error {
+// addUser creates u (username, names, addresses given) as a local, active
+// person and prints her.
+func addUser(ctx context.Context, st authn.Store, w io.Writer, u authn.User, asJSON bool) error {
 	now := time.Now().UTC()
-	u := authn.User{
-		ID: authn.NewID(), Username: username, DisplayName: name, Email: email,
-		Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now,
-	}
+	username := u.Username
+	u.ID, u.Status, u.Source, u.CreatedAt, u.UpdatedAt = authn.NewID(), authn.StatusActive, authn.SourceLocal, now, now
 	ev := auditEvent(now, "user.create", "user:"+u.ID, "",
-		map[string]string{"username": username, "display_name": name, "email": email})
+		map[string]string{"username": username, "display_name": u.DisplayName, "email": u.Email})
 	if err := st.CreateUser(ctx, u, ev); err != nil {
 		if errors.Is(err, authn.ErrAlreadyExists) {
 			return &cliError{msg: fmt.Sprintf("user %q already exists", username), err: err}
@@ -190,6 +195,7 @@ func printUser(w io.Writer, u authn.User, groups []authn.Group, asJSON bool) err
 		{"ID:", u.ID},
 		{"Name:", cell(u.DisplayName)},
 		{"E-mail:", cell(u.Email)},
+		{"Address:", cell(strings.Join(u.PostalAddress, ", "))},
 		{"Status:", string(u.Status)},
 		{"Source:", string(u.Source)},
 		{"Created:", formatTime(u.CreatedAt)},

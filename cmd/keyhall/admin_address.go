@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// Bounds of a postal address: what fits the window of a DIN-lang envelope.
+const (
+	maxAddressLines   = 5
+	maxAddressLineLen = 60
+)
+
+// postalAddress splits and checks an --address value: at most
+// maxAddressLines lines of at most maxAddressLineLen characters, no
+// control characters. An empty value is no address.
+func postalAddress(s string) ([]string, error) {
+	lines := addressLines(s)
+	if len(lines) > maxAddressLines {
+		return nil, usagef("--address has %d lines; a letter's window takes at most %d", len(lines), maxAddressLines)
+	}
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > maxAddressLineLen {
+			return nil, usagef("--address line %q has %d characters; at most %d fit", l, n, maxAddressLineLen)
+		}
+		if strings.IndexFunc(l, unicode.IsControl) >= 0 {
+			return nil, usagef("--address line %q contains a control character", l)
+		}
+	}
+	return lines, nil
+}
+
+func usersSetAddressCommand() *command {
+	return &command{
+		name:    "set-address",
+		args:    "USERNAME",
+		summary: "set the postal address enrollment letters go to",
+		help: "Sets (or, with an empty --address, clears) the postal address of a person, which\n" +
+			"`admin invite --letter` and `admin reset --letter` print in the envelope's window.",
+		examples: []string{`keyhall admin users set-address anna.mueller --address "Große Straße 17|48143 Münster"`},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath := configFlag(fs)
+			postal := fs.String("address", "", "the postal `ADDRESS`, lines separated by | or \\n")
+			return func(ctx context.Context, a *app, args []string) error {
+				lines, err := postalAddress(*postal)
+				if err != nil {
+					return err
+				}
+				return withUser(ctx, a, *cfgPath, args, func(st authn.Store, u authn.User) error {
+					now := time.Now().UTC()
+					ev := auditEvent(now, "user.set_address", "user:"+u.ID, "", map[string]string{"username": u.Username})
+					_, err := st.UpdateUser(ctx, u.ID, func(old authn.User) (authn.User, error) {
+						old.PostalAddress, old.UpdatedAt = lines, now
+						return old, nil
+					}, ev)
+					if err != nil {
+						return fmt.Errorf("set the address of %q: %w", u.Username, err)
+					}
+					_, err = fmt.Fprintf(a.stdout, "Address of %q: %s\n", u.Username, cell(strings.Join(lines, ", ")))
+					return err
+				})
+			}
+		},
+	}
+}
