@@ -42,6 +42,10 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		opts.Logger.Warn("the database file can be read by other users of this machine; it holds password hashes, "+
+			"sealed secrets and the audit log: chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
+	}
 	f.Close()
 
 	wdb, err := sql.Open("sqlite", path+"?"+sqliteWriterParams)
