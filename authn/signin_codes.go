@@ -32,18 +32,22 @@ func (s *SignIn) throttled(ctx context.Context, keys []hitKey) (*SignInError, er
 // verifier MUST NOT accept the second attempt of the OTP"), in the store's
 // one conditional update, so also when two processes race. Tries are
 // counted per account and address before the code is compared.
+//
+// The pending sign-in is read, not taken, while the code is checked; then
+// one write (CompleteFactorStep) takes it, exactly once, with the time step,
+// the next step and the take-back of a right answer's tries.
 func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
-	p, err := s.takeFor(ctx, pendingID, StepTOTP)
+	p, err := s.peekFor(ctx, pendingID, StepTOTP)
 	if err != nil {
 		return Progress{}, err
 	}
 	keys := throttleKeys(throttle2FA, p.Username, c.Addr)
 	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
-		return s.failStep(ctx, p, errors.Join(asErr(se), err))
+		return s.failPeeked(ctx, pendingID, p, errors.Join(asErr(se), err))
 	}
 	cred, step, err := s.matchApp(ctx, p, code)
 	if err != nil {
-		return s.failStep(ctx, p, err)
+		return s.failPeeked(ctx, pendingID, p, err)
 	}
 	user, err := s.store.GetUser(ctx, p.UserID)
 	if err != nil {
@@ -55,22 +59,33 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	}
 	if !pol.allowTOTP || !LevelMFA.Meets(pol.level) {
 		s.undo(ctx, keys)
-		return s.retry(ctx, p, refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP))
+		return s.failPeeked(ctx, pendingID, p, refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP))
 	}
-	err = s.store.AcceptTOTPStep(ctx, cred.ID, step, s.now())
+	st := FactorStep{Pending: HashPendingID(pendingID), Credential: cred.ID, Kind: KindTOTP, TOTPStep: step}
+	for _, k := range keys {
+		st.UndoThrottles = append(st.UndoThrottles, k.key)
+	}
+	next, alt := p, alternatives{known: true}
+	var refusal *SignInError
+	if user.Status != StatusActive {
+		// The code was right: its time step is used up, and the same step
+		// is offered again.
+		refusal, next.Ceremony, alt = refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status), nil, alternatives{}
+	} else {
+		next.AMR, next.Next = []string{"otp"}, StepPassword
+	}
+	prog, err := s.commitFactor(ctx, st, next, nil, alt, c)
 	switch {
 	case errors.Is(err, ErrNotForward):
-		return s.retry(ctx, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
+		return s.failPeeked(ctx, pendingID, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
+	case errors.Is(err, ErrNotFound): // the app was removed meanwhile
+		return s.failPeeked(ctx, pendingID, p, refuse(ReasonWrongCode, "app %s removed during its sign-in", cred.ID))
 	case err != nil:
-		return Progress{}, fmt.Errorf("verify app code: %w", err)
+		return Progress{}, err
+	case refusal != nil:
+		return prog, refusal
 	}
-	return s.undoBeside(ctx, keys, func() (Progress, error) {
-		if user.Status != StatusActive {
-			return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
-		}
-		p.AMR, p.Next = []string{"otp"}, StepPassword
-		return s.put(ctx, p, alternatives{known: true})
-	})
+	return prog, nil
 }
 
 // asErr turns a nil *SignInError into a nil error.

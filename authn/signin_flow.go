@@ -201,6 +201,55 @@ func (s *SignIn) retry(ctx context.Context, p Pending, e *SignInError) (Progress
 	return prog, e
 }
 
+// failPeeked is failStep for a pending sign-in read with peekFor (not yet
+// taken): a refusal replaces it, in one write, with p for another try.
+func (s *SignIn) failPeeked(ctx context.Context, old []byte, p Pending, err error) (Progress, error) {
+	var se *SignInError
+	if !errors.As(err, &se) {
+		return Progress{}, err
+	}
+	p.Ceremony = nil // a challenge is single use
+	prog, err := s.replace(ctx, old, p, alternatives{})
+	if err != nil {
+		return Progress{}, err
+	}
+	return prog, se
+}
+
+// commitFactor stores a verified possession step st (Pending, Credential
+// and counter set by the caller) in one write with what it leads to: the
+// session of u ending sign-in p, and its audit event, when u is not nil;
+// else p as the next pending sign-in, under a new id (alt as for put). A
+// pending sign-in taken meanwhile or expired is a ReasonExpired refusal;
+// the store's other refusals (ErrNotForward, ErrNotFound) are returned
+// wrapped, for the caller.
+func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *User, alt alternatives, c ClientInfo) (Progress, error) {
+	st.At = s.now()
+	var (
+		prog Progress
+		id   []byte
+	)
+	if u != nil {
+		sess, ev, pr := s.newSession(p, *u, c)
+		st.Session, st.Audit, prog = &sess, []AuditEvent{ev}, pr
+	} else {
+		id = newID()
+		p.Hash = HashPendingID(id)
+		p.CreatedAt, p.ExpiresAt = st.At, st.At.Add(PendingLifetime)
+		st.Next = &p
+	}
+	err := s.store.CompleteFactorStep(ctx, st)
+	switch {
+	case errors.Is(err, ErrUsed), errors.Is(err, ErrExpired):
+		return Progress{}, &SignInError{Reason: ReasonExpired, Err: err}
+	case err != nil:
+		return Progress{}, fmt.Errorf("store sign-in step: %w", err)
+	case u != nil:
+		return prog, nil
+	}
+	return s.progress(ctx, p, id, alt)
+}
+
 // alternatives are the factors a person can use.
 type alternatives struct {
 	known               bool // loaded (or unknown user: all true)

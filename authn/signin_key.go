@@ -164,42 +164,89 @@ type keyResult struct {
 // count moves forward (step 22: otherwise it is flagged as cloned and
 // audited), user verification where policy asks for it, the person's
 // status and her groups' level.
+//
+// The pending sign-in is read, not taken, while the assertion is checked;
+// then one write (CompleteFactorStep) takes it, exactly once, together with
+// the sign count and the next step or the session. Of two finishes of one
+// ceremony, at most one gets past that write, so the challenge stays single
+// use; the other is told the sign-in expired.
 func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c ClientInfo) (Progress, error) {
-	p, err := s.takeFor(ctx, pendingID, StepKey)
+	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
 		return Progress{}, err
 	}
 	res, err := s.verifyAssertion(ctx, p, response)
 	if err != nil {
-		return s.failStep(ctx, p, err)
+		return s.failPeeked(ctx, pendingID, p, err)
 	}
-	if err := s.recordKeyUse(ctx, res, c); err != nil {
-		return s.failStep(ctx, p, err)
+	if !signCountForward(res) {
+		return s.failPeeked(ctx, pendingID, p, s.flagCloned(ctx, res, c))
 	}
-	if res.user.Status != StatusActive {
-		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", res.user.ID, res.user.Status))
-	}
-	pol, err := s.policyFor(ctx, res.user.ID)
+	refusal, err := s.keyRefusal(ctx, res)
 	if err != nil {
 		return Progress{}, fmt.Errorf("finish key sign-in: %w", err)
 	}
-	factor := "hwk" // WebAuthn L3 §6.1.3: BE clear, the key cannot be copied
-	if res.cred.BackupEligible {
-		factor = "swk"
+	st := FactorStep{Pending: HashPendingID(pendingID), Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
+	next := p
+	var prog Progress
+	switch {
+	case refusal != nil:
+		// The assertion was right: its sign count is stored, and the same
+		// step is offered again, with a new challenge.
+		next.Ceremony = nil
+		prog, err = s.commitFactor(ctx, st, next, nil, alternatives{}, c)
+	default:
+		factor := keyFactor(res.cred)
+		next.UserID, next.Username, next.AMR, next.Ceremony = res.user.ID, res.user.Username, []string{factor}, nil
+		if res.uv {
+			next.AMR = append(next.AMR, "user")
+			prog, err = s.commitFactor(ctx, st, next, &res.user, alternatives{}, c)
+		} else {
+			next.Next = StepPassword
+			prog, err = s.commitFactor(ctx, st, next, nil, alternatives{known: true}, c)
+		}
 	}
+	switch {
+	case errors.Is(err, ErrNotForward): // a race with another use of the key
+		return s.failPeeked(ctx, pendingID, p, s.flagCloned(ctx, res, c))
+	case errors.Is(err, ErrNotFound): // the key was removed meanwhile
+		return s.failPeeked(ctx, pendingID, p, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID))
+	case err != nil:
+		return Progress{}, err
+	case refusal != nil:
+		return prog, refusal
+	}
+	return prog, nil
+}
+
+// keyFactor is the RFC 8176 method of a key: WebAuthn L3 §6.1.3, BE clear,
+// the key cannot be copied.
+func keyFactor(c Credential) string {
+	if c.BackupEligible {
+		return "swk"
+	}
+	return "hwk"
+}
+
+// keyRefusal is why a right assertion still does not sign the person in:
+// her status, her groups' level or their demand for user verification; nil
+// if nothing stands in the way. Other errors mean the storage failed.
+func (s *SignIn) keyRefusal(ctx context.Context, res keyResult) (*SignInError, error) {
+	if res.user.Status != StatusActive {
+		return refuse(ReasonDisabled, "user %s is %s", res.user.ID, res.user.Status), nil
+	}
+	pol, err := s.policyFor(ctx, res.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	factor := keyFactor(res.cred)
 	if _, level := amrACR([]string{factor}); !level.Meets(pol.level) {
-		return s.retry(ctx, p, refuse(ReasonPolicy, "a %s key gives %s, policy needs %s", factor, level, pol.level))
+		return refuse(ReasonPolicy, "a %s key gives %s, policy needs %s", factor, level, pol.level), nil
 	}
 	if pol.uv && !res.uv {
-		return s.retry(ctx, p, refuse(ReasonUVRequired, "key %s did not verify the person", res.cred.ID))
+		return refuse(ReasonUVRequired, "key %s did not verify the person", res.cred.ID), nil
 	}
-	p.UserID, p.Username, p.AMR, p.Ceremony = res.user.ID, res.user.Username, []string{factor}, nil
-	if res.uv {
-		p.AMR = append(p.AMR, "user")
-		return s.complete(ctx, p, res.user, c)
-	}
-	p.Next = StepPassword
-	return s.put(ctx, p, alternatives{known: true})
+	return nil, nil
 }
 
 // failStep puts p back for another try when err is a refusal; other
@@ -212,23 +259,19 @@ func (s *SignIn) failStep(ctx context.Context, p Pending, err error) (Progress, 
 	return Progress{}, err
 }
 
-// recordKeyUse stores the sign count (WebAuthn L3 §7.2 step 22). A count
-// that does not move forward, here or in the store's conditional update
-// (a race with another process), marks the key as possibly cloned.
-func (s *SignIn) recordKeyUse(ctx context.Context, res keyResult, c ClientInfo) error {
-	now := s.now()
-	forward := res.sign > res.cred.SignCount || (res.sign == 0 && res.cred.SignCount == 0)
-	if forward {
-		err := s.store.RecordKeyUse(ctx, res.cred.ID, res.sign, now)
-		if !errors.Is(err, ErrNotForward) {
-			if err != nil {
-				return fmt.Errorf("record key use: %w", err)
-			}
-			return nil
-		}
-	}
+// signCountForward reports whether the assertion's sign count moves past
+// the stored one (WebAuthn L3 §7.2 step 22), or both are 0 (a key without a
+// counter).
+func signCountForward(res keyResult) bool {
+	return res.sign > res.cred.SignCount || (res.sign == 0 && res.cred.SignCount == 0)
+}
+
+// flagCloned marks the key of an assertion whose sign count did not move
+// forward, here or in the store's conditional update (a race with another
+// process), as possibly cloned, audits it, and returns the refusal.
+func (s *SignIn) flagCloned(ctx context.Context, res keyResult, c ClientInfo) error {
 	ev := AuditEvent{
-		Time: now, Actor: "user:" + res.user.ID, Action: "credential.cloned", Subject: "user:" + res.user.ID,
+		Time: s.now(), Actor: "user:" + res.user.ID, Action: "credential.cloned", Subject: "user:" + res.user.ID,
 		ClientAddr: c.Addr, Details: map[string]string{
 			"credential": res.cred.ID, "stored_count": fmt.Sprint(res.cred.SignCount), "count": fmt.Sprint(res.sign),
 		},

@@ -103,6 +103,19 @@ func (s *SignIn) rehash(ctx context.Context, u User, pw string) {
 // level reached as acr, and audits it. The session and the audit event are
 // written side by side, so the store commits them together.
 func (s *SignIn) complete(ctx context.Context, p Pending, u User, c ClientInfo) (Progress, error) {
+	sess, ev, prog := s.newSession(p, u, c)
+	errc := make(chan error, 1)
+	go func() { errc <- s.store.AppendAudit(ctx, ev) }()
+	err := s.store.CreateSession(ctx, sess)
+	if err := errors.Join(err, <-errc); err != nil {
+		return Progress{}, fmt.Errorf("issue session: %w", err)
+	}
+	return prog, nil
+}
+
+// newSession returns the session that ends sign-in p of u, the audit event
+// that records it and the Progress to return once both are stored.
+func (s *SignIn) newSession(p Pending, u User, c ClientInfo) (Session, AuditEvent, Progress) {
 	amr, level := amrACR(p.AMR)
 	now := s.now()
 	id := newID()
@@ -116,11 +129,5 @@ func (s *SignIn) complete(ctx context.Context, p Pending, u User, c ClientInfo) 
 		details["recovery_only"] = "true"
 	}
 	ev := AuditEvent{Time: now, Actor: "user:" + u.ID, Action: "signin", Subject: "user:" + u.ID, ClientAddr: c.Addr, Details: details}
-	errc := make(chan error, 1)
-	go func() { errc <- s.store.AppendAudit(ctx, ev) }()
-	err := s.store.CreateSession(ctx, sess)
-	if err := errors.Join(err, <-errc); err != nil {
-		return Progress{}, fmt.Errorf("issue session: %w", err)
-	}
-	return Progress{Next: StepDone, Session: sess, SessionID: id, User: u, Username: u.Username, ReturnTo: p.ReturnTo}, nil
+	return sess, ev, Progress{Next: StepDone, Session: sess, SessionID: id, User: u, Username: u.Username, ReturnTo: p.ReturnTo}
 }

@@ -203,6 +203,47 @@ type PendingStore interface {
 	// old is gone (taken before) or now is not before its expiry.
 	// ErrAlreadyExists if p's hash is taken.
 	ReplacePending(ctx context.Context, old PendingHash, now time.Time, p Pending) error
+	// CompleteFactorStep stores everything a verified security-key or app
+	// step leads to, in ONE transaction (one write, one commit): it takes
+	// the pending sign-in st.Pending, moves the credential's counter forward
+	// (as RecordKeyUse or AcceptTOTPStep does), stores st.Next or
+	// st.Session, and appends st.Audit. Either all of it is stored or
+	// nothing. Of many concurrent calls for one pending sign-in, at most one
+	// succeeds. The throttle hits st.UndoThrottles are taken back only if
+	// the step is stored: in its transaction, or right after it (an
+	// implementation that keeps throttle rows out of shared transactions;
+	// a failure there is logged, not returned, as it only makes the counts
+	// stricter). Errors, with nothing stored:
+	//   - ErrUsed if the pending sign-in is gone (taken before), ErrExpired
+	//     if st.At is not before its expiry;
+	//   - ErrNotForward if the counter does not move forward (the pending
+	//     sign-in stays, for the caller to end);
+	//   - ErrNotFound if there is no such credential of st.Kind;
+	//   - ErrAlreadyExists if the hash of st.Next or st.Session is taken.
+	CompleteFactorStep(ctx context.Context, st FactorStep) error
+}
+
+// FactorStep is the durable outcome of a verified possession factor: see
+// PendingStore.CompleteFactorStep.
+type FactorStep struct {
+	Pending PendingHash // the pending sign-in the step ends
+	At      time.Time   // now: the pending sign-in must not have expired, and the credential's LastUsedAt
+
+	Credential string         // the ID of the key or app used
+	Kind       CredentialKind // KindWebAuthn: SignCount is stored; KindTOTP: TOTPStep
+	SignCount  uint32         // stored if above the stored count, or both 0 (WebAuthn L3 §7.2 step 22)
+	TOTPStep   int64          // stored if above LastStep (RFC 6238 §5.2)
+
+	// Exactly one of Next (the step that follows, or the same step again
+	// after a refusal) and Session (the sign-in is done) is set.
+	Next    *Pending
+	Session *Session
+	Audit   []AuditEvent // appended to the chain, in order
+
+	// UndoThrottles are the throttle keys of a right answer: once the step
+	// is stored, one hit is taken back under each, as UndoThrottles does.
+	// Never when the step is refused (a reused code counts as a failure).
+	UndoThrottles []string
 }
 
 // AuditStore keeps the hash-chained audit log.

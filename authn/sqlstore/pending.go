@@ -59,8 +59,7 @@ func (s *Store) insertPending(p authn.Pending) (func(ctx context.Context, tx *sq
 			return nil, fmt.Errorf("amr value %q is not an RFC 8176 method name", m)
 		}
 	}
-	args := []any{p.Hash[:], p.UserID, p.Username, strings.Join(p.AMR, " "), nullBytes(p.Ceremony), p.Next,
-		p.RecoveryOnly, p.ReturnTo, s.tv(p.CreatedAt), s.tv(p.ExpiresAt)}
+	args := s.pendingArgs(p)
 	purge := s.puts.Add(1)%purgeEvery == 0
 	return func(ctx context.Context, tx *sql.Tx) error {
 		if purge {
@@ -77,6 +76,12 @@ func (s *Store) insertPending(p authn.Pending) (func(ctx context.Context, tx *sq
 		}
 		return nil
 	}, nil
+}
+
+// pendingArgs are the arguments of sqlPutPending for p.
+func (s *Store) pendingArgs(p authn.Pending) []any {
+	return []any{p.Hash[:], p.UserID, p.Username, strings.Join(p.AMR, " "), nullBytes(p.Ceremony), p.Next,
+		p.RecoveryOnly, p.ReturnTo, s.tv(p.CreatedAt), s.tv(p.ExpiresAt)}
 }
 
 // GetPending returns the pending sign-in with hash h without taking it,

@@ -50,16 +50,11 @@ func scanSessionData(row interface{ Scan(...any) error }, s *authn.Session, befo
 // CreateSession stores sess durably. It goes through the batcher, so
 // concurrent calls share one commit.
 func (s *Store) CreateSession(ctx context.Context, sess authn.Session) error {
-	for _, m := range sess.AMR {
-		if m == "" || strings.ContainsAny(m, " \t\n") {
-			return fmt.Errorf("create session: amr value %q is not an RFC 8176 method name", m)
-		}
+	args, err := s.sessionArgs(sess)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
 	}
-	h := sess.Hash
-	args := []any{h[:], sess.UserID, strings.Join(sess.AMR, " "), sess.ACR, s.tv(sess.AuthTime),
-		s.tv(sess.CreatedAt), s.tv(sess.LastSeenAt), s.tv(sess.ExpiresAt), s.tvNull(sess.RevokedAt),
-		sess.ClientAddr, sess.UserAgent, sess.RecoveryOnly}
-	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+	err = s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.stmt.createSession).ExecContext(ctx, args...)
 		if err != nil {
 			return err
@@ -73,6 +68,19 @@ func (s *Store) CreateSession(ctx context.Context, sess authn.Session) error {
 		return fmt.Errorf("create session: %w", dbErr(err))
 	}
 	return nil
+}
+
+// sessionArgs checks sess and returns the arguments of sqlCreateSession.
+func (s *Store) sessionArgs(sess authn.Session) ([]any, error) {
+	for _, m := range sess.AMR {
+		if m == "" || strings.ContainsAny(m, " \t\n") {
+			return nil, fmt.Errorf("amr value %q is not an RFC 8176 method name", m)
+		}
+	}
+	h := sess.Hash
+	return []any{h[:], sess.UserID, strings.Join(sess.AMR, " "), sess.ACR, s.tv(sess.AuthTime),
+		s.tv(sess.CreatedAt), s.tv(sess.LastSeenAt), s.tv(sess.ExpiresAt), s.tvNull(sess.RevokedAt),
+		sess.ClientAddr, sess.UserAgent, sess.RecoveryOnly}, nil
 }
 
 // cmpOr returns err if it is not nil, else alt.

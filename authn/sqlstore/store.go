@@ -71,6 +71,8 @@ type statements struct {
 	moveAuditHead     *sql.Stmt // on wdb, used inside transactions
 	getPending        *sql.Stmt // on rdb
 	dropPending       *sql.Stmt // on wdb, used inside batches
+	takeLivePending   *sql.Stmt // on wdb, used inside batches
+	undoThrottles     *sql.Stmt // on wdb, used inside batches
 }
 
 // all lists the prepared statements, for Close.
@@ -79,7 +81,7 @@ func (st *statements) all() []*sql.Stmt {
 		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
 		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
-		st.getPending, st.dropPending}
+		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles}
 }
 
 // Open connects, applies embedded migrations (refusing with an error
@@ -168,6 +170,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		moveAuditHead:     p(s.wdb, sqlMoveAuditHead),
 		getPending:        p(s.rdb, sqlGetPending),
 		dropPending:       p(s.wdb, sqlDropPending),
+		takeLivePending:   p(s.wdb, sqlTakeLivePending),
+		undoThrottles:     p(s.wdb, sqlUndoThrottles),
 	}
 	return err
 }

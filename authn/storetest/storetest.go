@@ -71,6 +71,9 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"TakePendingConcurrent", testTakePendingConcurrent},
 		{"ReplacePending", testReplacePending},
 		{"ReplacePendingConcurrent", testReplacePendingConcurrent},
+		{"CompleteFactorStep", testCompleteFactorStep},
+		{"CompleteFactorStepApp", testCompleteFactorStepApp},
+		{"CompleteFactorStepConcurrent", testCompleteFactorStepConcurrent},
 		{"RenameCredential", testRenameCredential},
 		{"RecentAudit", testRecentAudit},
 	}

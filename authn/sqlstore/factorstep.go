@@ -1,0 +1,166 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// sqlTakeLivePending takes a pending sign-in that has not expired and
+// returns it. sqlUndoThrottles takes back one hit under each of up to
+// undoBatch keys (a key given twice counts once, so fewer are padded).
+const (
+	sqlTakeLivePending = "DELETE FROM pending_signins WHERE hash = $1 AND expires_at > $2 RETURNING " + pendingData
+	sqlUndoThrottles   = "UPDATE throttle SET hits = hits - 1 WHERE key IN ($1, $2, $3, $4, $5) AND hits > 0"
+	undoBatch          = 5
+)
+
+// CompleteFactorStep stores a verified key or app step as one op of the
+// batcher, in as few statements as it can (the single writer runs them all):
+// it takes the pending sign-in (DELETE … RETURNING), moves the counter (one
+// conditional UPDATE), inserts the next pending sign-in or the session,
+// takes back the throttle hits and appends the audit events. The pending
+// sign-in is taken first, so that the loser of a race for it gets ErrUsed,
+// never ErrNotForward (which would flag the key). A refusal is a soft
+// result that leaves the batch's transaction usable and changed nothing: a
+// counter that does not move puts the taken row back as it was.
+func (s *Store) CompleteFactorStep(ctx context.Context, st authn.FactorStep) error {
+	if err := s.completeFactorStep(ctx, st); err != nil {
+		return fmt.Errorf("complete sign-in step with credential %s: %w", st.Credential, dbErr(err))
+	}
+	return nil
+}
+
+func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) error {
+	var (
+		update     *sql.Stmt
+		updateArgs []any
+	)
+	switch st.Kind {
+	case authn.KindWebAuthn:
+		update, updateArgs = s.stmt.recordKeyUse, []any{st.Credential, int64(st.SignCount), s.tv(st.At)}
+	case authn.KindTOTP:
+		update, updateArgs = s.stmt.acceptTOTPStep, []any{st.Credential, st.TOTPStep, s.tv(st.At)}
+	default:
+		return fmt.Errorf("credential kind %q has no counter", st.Kind)
+	}
+	var writeNext func(ctx context.Context, tx *sql.Tx) error
+	switch {
+	case (st.Next == nil) == (st.Session == nil):
+		return errors.New("want exactly one of a next step and a session")
+	case st.Next != nil:
+		insert, err := s.insertPending(*st.Next)
+		if err != nil {
+			return err
+		}
+		writeNext = insert
+	default:
+		args, err := s.sessionArgs(*st.Session)
+		if err != nil {
+			return err
+		}
+		writeNext = func(ctx context.Context, tx *sql.Tx) error {
+			res, err := tx.StmtContext(ctx, s.stmt.createSession).ExecContext(ctx, args...)
+			if err != nil {
+				return err
+			}
+			if n, err := rowsAffected(res); err != nil || n == 0 {
+				return cmpOr(err, authn.ErrAlreadyExists) // fails the op: the take is rolled back
+			}
+			return nil
+		}
+	}
+	pending := st.Pending
+	// The tries of a right answer are taken back in the step's transaction
+	// on SQLite; on PostgreSQL throttle rows stay out of batches (see
+	// throttleTx), so after it.
+	undo := slices.Compact(slices.Sorted(slices.Values(st.UndoThrottles)))
+	var undoAfter []string
+	if s.dialect == dialectPostgres {
+		undo, undoAfter = nil, undo
+	}
+	err := s.batch.do(&writeOp{ctx: ctx, head: len(st.Audit) > 0, run: func(ctx context.Context, tx *sql.Tx) error {
+		// 1. Take the pending sign-in, if it has not expired (one DELETE
+		// … RETURNING: of concurrent steps one gets it, and the others are
+		// told it was used, whatever their counter).
+		taken := authn.Pending{Hash: pending}
+		err := scanPending(tx.StmtContext(ctx, s.stmt.takeLivePending).QueryRowContext(ctx, pending[:], s.tv(st.At)), &taken)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			var one int
+			err := tx.QueryRowContext(ctx, "SELECT 1 FROM pending_signins WHERE hash = $1", pending[:]).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return soft(authn.ErrUsed)
+			case err != nil:
+				return err
+			}
+			return soft(authn.ErrExpired) // still there, so it expired
+		case err != nil:
+			return err
+		}
+		// 2. Move the counter in one conditional statement. If it does not
+		// move, put the pending sign-in back as it was, so that the op
+		// changed nothing, and tell why.
+		res, err := tx.StmtContext(ctx, update).ExecContext(ctx, updateArgs...)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n != 1 {
+			if err != nil {
+				return err
+			}
+			if _, err := tx.StmtContext(ctx, s.stmt.putPending).ExecContext(ctx, s.pendingArgs(taken)...); err != nil {
+				return fmt.Errorf("put back pending sign-in: %w", err)
+			}
+			var k authn.CredentialKind
+			err = tx.StmtContext(ctx, s.stmt.credentialKind).QueryRowContext(ctx, st.Credential).Scan(&k)
+			switch {
+			case errors.Is(err, sql.ErrNoRows) || (err == nil && k != st.Kind):
+				return soft(authn.ErrNotFound)
+			case err != nil:
+				return err
+			}
+			return soft(authn.ErrNotForward)
+		}
+		// 3. The next step or the session, the take-back of the tries, the
+		// audit events.
+		if err := writeNext(ctx, tx); err != nil {
+			return err
+		}
+		if err := s.undoThrottlesTx(ctx, tx, undo); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, st.Audit...)
+	}})
+	if err == nil && len(undoAfter) > 0 {
+		if uerr := s.UndoThrottles(ctx, undoAfter); uerr != nil {
+			s.log.Warn("could not take back a right answer's try", "err", uerr)
+		}
+	}
+	return err
+}
+
+// undoThrottlesTx takes back one hit under each of keys (sorted, distinct)
+// in tx, undoBatch keys a statement.
+func (s *Store) undoThrottlesTx(ctx context.Context, tx *sql.Tx, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	stmt := tx.StmtContext(ctx, s.stmt.undoThrottles)
+	args := make([]any, undoBatch)
+	for lo := 0; lo < len(keys); lo += undoBatch {
+		chunk := keys[lo:min(lo+undoBatch, len(keys))]
+		for i := range args {
+			args[i] = chunk[min(i, len(chunk)-1)]
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("undo throttles %q: %w", chunk, err)
+		}
+	}
+	return nil
+}
