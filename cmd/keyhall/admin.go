@@ -45,6 +45,7 @@ func adminCommand() *command {
 			resetCommand(),
 			revokeCredentialCommand(),
 			oidcSecretCommand(),
+			auditCommand(),
 		},
 	}
 }
