@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -48,6 +49,15 @@ func (s *Server) enrollFor(w http.ResponseWriter, r *http.Request) *enroll.Servi
 		return nil
 	}
 	return ref.enroll
+}
+
+// enrollForm is the start of every enrollment POST: the form parsed and
+// the enrollment service, or nil when it answered already.
+func (s *Server) enrollForm(w http.ResponseWriter, r *http.Request) *enroll.Service {
+	if !s.parseForm(w, r) {
+		return nil
+	}
+	return s.enrollFor(w, r)
 }
 
 // newEnroll builds the enrollment service on st from Config.Enroll, taking
@@ -138,7 +148,7 @@ func (s *Server) enrollLinkPage(w http.ResponseWriter, r *http.Request) {
 		s.enrollLinkRefused(w, r, err)
 		return
 	}
-	ev := &enrollView{Token: token, Name: cmpOr(info.User.DisplayName, info.User.Username), NeedPassword: info.NeedsPassword}
+	ev := &enrollView{Token: token, Name: cmp.Or(info.User.DisplayName, info.User.Username), NeedPassword: info.NeedsPassword}
 	s.page(w, r, &view{Page: "enroll", Enroll: ev})
 }
 
@@ -164,10 +174,7 @@ func (s *Server) enrollLinkRefused(w http.ResponseWriter, r *http.Request, err e
 // enrollRedeem redeems an invitation, from the link (token in the path) or
 // from the form with username and code, and shows the choice of factor.
 func (s *Server) enrollRedeem(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
@@ -207,7 +214,7 @@ func chooseView(p enroll.Progress) *enrollView {
 	if !p.Consumed {
 		allow = p.Rules.TOTPAlone()
 	}
-	return &enrollView{Name: cmpOr(p.User.DisplayName, p.User.Username), AllowApp: allow}
+	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow}
 }
 
 // enrollFailed answers a refused enrollment step. An *enroll.Error shows
@@ -274,11 +281,4 @@ func enrollStatus(reason enroll.Reason) int {
 // the advice to ask IT for a new letter.
 func (s *Server) enrollInvalid(w http.ResponseWriter, r *http.Request, status int, msg message, err error) {
 	s.failPage(w, r, status, msg, err, &view{Page: "enroll_invalid"})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,7 +67,7 @@ func (s *Server) factorsView(ctx context.Context, st authn.Store, u authn.User, 
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
-	ev := &enrollView{Name: cmpOr(u.DisplayName, u.Username), RecoveryOnly: sess.RecoveryOnly,
+	ev := &enrollView{Name: cmp.Or(u.DisplayName, u.Username), RecoveryOnly: sess.RecoveryOnly,
 		AllowApp: !slicesHasApp(creds)}
 	for _, c := range creds {
 		row := factorRow{ID: c.ID, App: c.Kind == authn.KindTOTP, Nickname: c.Nickname, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt}
@@ -112,10 +113,7 @@ func (s *Server) factorSession(w http.ResponseWriter, r *http.Request, change bo
 // her to add a key (the key page) or an app (its QR code at once). Allowed
 // to a session from a recovery code too: that is what it is for.
 func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
@@ -146,10 +144,7 @@ func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
 // accountRecoveryCodes replaces the person's recovery codes with new ones,
 // shown once. Not for a session from a recovery code.
 func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}

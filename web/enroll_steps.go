@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"html/template"
@@ -60,10 +61,7 @@ func (s *Server) enrollKeyBegin(w http.ResponseWriter, r *http.Request) {
 // the page then names its model. A refusal shows the policy's message on
 // the key page, ready for another try.
 func (s *Server) enrollKeyFinish(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
@@ -85,7 +83,7 @@ func (s *Server) enrollKeyFinish(w http.ResponseWriter, r *http.Request) {
 // goes on (a spare key, an app, then the recovery codes); a signed-in
 // person adding a factor from /account is done.
 func (s *Server) enrollAdded(w http.ResponseWriter, r *http.Request, svc *enroll.Service, p enroll.Progress, ev *enrollView) {
-	ev.Name = cmpOr(p.User.DisplayName, p.User.Username)
+	ev.Name = cmp.Or(p.User.DisplayName, p.User.Username)
 	if _, u, err := s.currentSession(r); err == nil && u.ID == p.User.ID {
 		ev.SelfService = true
 		if err := svc.Finish(r.Context(), p.ID); err != nil {
@@ -101,10 +99,7 @@ func (s *Server) enrollAdded(w http.ResponseWriter, r *http.Request, svc *enroll
 // enrollAppBegin starts adding an authenticator app: the QR code and the
 // key to type, both shown once.
 func (s *Server) enrollAppBegin(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
@@ -126,10 +121,7 @@ func (s *Server) beginApp(w http.ResponseWriter, r *http.Request, svc *enroll.Se
 // enrollAppConfirm stores the app after a right code from it. A wrong code
 // stores nothing; the page asks again (the key stays the same).
 func (s *Server) enrollAppConfirm(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
@@ -139,15 +131,12 @@ func (s *Server) enrollAppConfirm(w http.ResponseWriter, r *http.Request) {
 		s.enrollFailed(w, r, p, err, &view{Page: "enroll_app", Enroll: &enrollView{Nickname: nickname}})
 		return
 	}
-	s.enrollAdded(w, r, svc, p, &enrollView{Kind: "app", Nickname: cmpOr(nickname, "Authenticator-App"), AllowApp: false})
+	s.enrollAdded(w, r, svc, p, &enrollView{Kind: "app", Nickname: cmp.Or(nickname, "Authenticator-App"), AllowApp: false})
 }
 
 // enrollRecovery makes the person's ten recovery codes and shows them once.
 func (s *Server) enrollRecovery(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
@@ -162,16 +151,13 @@ func (s *Server) newCodes(w http.ResponseWriter, r *http.Request, svc *enroll.Se
 		return
 	}
 	setEnrollCookie(w, p.ID)
-	s.page(w, r, &view{Page: "enroll_codes", Enroll: &enrollView{Codes: codes, Name: cmpOr(p.User.DisplayName, p.User.Username)}})
+	s.page(w, r, &view{Page: "enroll_codes", Enroll: &enrollView{Codes: codes, Name: cmp.Or(p.User.DisplayName, p.User.Username)}})
 }
 
 // enrollDone ends the enrollment once the person confirms she keeps the
 // codes safe, and leads her to sign in (or back to her account).
 func (s *Server) enrollDone(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	svc := s.enrollFor(w, r)
+	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}

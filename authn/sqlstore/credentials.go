@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -169,7 +170,7 @@ func (s *Store) FlagCloned(ctx context.Context, id string, ev authn.AuditEvent) 
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, authn.ErrNotFound)
+			return cmp.Or(err, authn.ErrNotFound)
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -23,7 +24,7 @@ func (s *Store) RenameCredential(ctx context.Context, userID, credentialID, nick
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, authn.ErrNotFound)
+			return cmp.Or(err, authn.ErrNotFound)
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -72,7 +73,7 @@ func (s *Store) PutEnrollPending(ctx context.Context, p authn.EnrollPending) err
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, soft(authn.ErrAlreadyExists))
+			return cmp.Or(err, soft(authn.ErrAlreadyExists))
 		}
 		return nil
 	}})
@@ -164,7 +165,7 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, credentialID strin
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, authn.ErrNotFound)
+			return cmp.Or(err, authn.ErrNotFound)
 		}
 		return nil
 	})
@@ -235,7 +236,7 @@ func (s *Store) revokeFactorsTx(ctx context.Context, tx *sql.Tx, userID string, 
 			rep.Keys++
 		}
 	}
-	if err := cmpOr(rows.Err(), rows.Close()); err != nil {
+	if err := cmp.Or(rows.Err(), rows.Close()); err != nil {
 		return rep, err
 	}
 	steps := []struct {

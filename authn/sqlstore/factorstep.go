@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -69,7 +70,7 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 				return err
 			}
 			if n, err := rowsAffected(res); err != nil || n == 0 {
-				return cmpOr(err, authn.ErrAlreadyExists) // fails the op: the take is rolled back
+				return cmp.Or(err, authn.ErrAlreadyExists) // fails the op: the take is rolled back
 			}
 			return nil
 		}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -89,7 +90,7 @@ func (s *Store) RemoveMember(ctx context.Context, groupID, userID string, ev aut
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, authn.ErrNotFound)
+			return cmp.Or(err, authn.ErrNotFound)
 		}
 		return nil
 	})

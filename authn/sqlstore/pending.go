@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -72,7 +73,7 @@ func (s *Store) insertPending(p authn.Pending) (func(ctx context.Context, tx *sq
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, authn.ErrAlreadyExists)
+			return cmp.Or(err, authn.ErrAlreadyExists)
 		}
 		return nil
 	}, nil
@@ -109,7 +110,7 @@ func (s *Store) ReplacePending(ctx context.Context, old authn.PendingHash, now t
 				return err
 			}
 			if n, err := rowsAffected(res); err != nil || n == 0 {
-				return cmpOr(err, soft(authn.ErrNotFound)) // nothing changed
+				return cmp.Or(err, soft(authn.ErrNotFound)) // nothing changed
 			}
 			// A taken hash (of 256 random bits) fails the op, so the take
 			// above is rolled back too.

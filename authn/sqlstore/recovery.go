@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -47,7 +48,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID string, h authn.Toke
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, authn.ErrNotFound)
+			return cmp.Or(err, authn.ErrNotFound)
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -60,7 +61,7 @@ func (s *Store) CreateSession(ctx context.Context, sess authn.Session) error {
 			return err
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmpOr(err, soft(authn.ErrAlreadyExists))
+			return cmp.Or(err, soft(authn.ErrAlreadyExists))
 		}
 		return nil
 	}})
@@ -81,14 +82,6 @@ func (s *Store) sessionArgs(sess authn.Session) ([]any, error) {
 	return []any{h[:], sess.UserID, strings.Join(sess.AMR, " "), sess.ACR, s.tv(sess.AuthTime),
 		s.tv(sess.CreatedAt), s.tv(sess.LastSeenAt), s.tv(sess.ExpiresAt), s.tvNull(sess.RevokedAt),
 		sess.ClientAddr, sess.UserAgent, sess.RecoveryOnly}, nil
-}
-
-// cmpOr returns err if it is not nil, else alt.
-func cmpOr(err, alt error) error {
-	if err != nil {
-		return err
-	}
-	return alt
 }
 
 // GetSession returns the session with hash h, from the cache if it was read
