@@ -37,11 +37,9 @@ const (
 	throttleWindow = 15 * time.Minute
 )
 
-// Store is what enrollment needs: the Store and its enrollment part.
-type Store interface {
-	authn.Store
-	authn.EnrollStore
-}
+// Store is what enrollment needs: authn.Store, which includes its
+// enrollment part (authn.EnrollStore).
+type Store = authn.Store
 
 // PasswordChecker verifies a directory person's password (an LDAP bind).
 // authn's PasswordVerifier satisfies it. It returns an error wrapping

@@ -65,13 +65,8 @@ func (s *Server) enrollForm(w http.ResponseWriter, r *http.Request) *enroll.Serv
 // clock from the server and the sign-in settings where they are unset. It
 // logs and returns nil when it cannot: then /enroll answers 503.
 func (s *Server) newEnroll(st authn.Store) *enroll.Service {
-	es, ok := st.(enroll.Store)
-	if !ok {
-		s.logger.Error("enrollment is unavailable", "err", fmt.Errorf("web: the store %T cannot keep enrollments", st))
-		return nil
-	}
 	cfg := s.enrollCfg
-	cfg.Store = es
+	cfg.Store = st
 	if cfg.PublicURL == nil {
 		cfg.PublicURL = s.publicURL
 	}

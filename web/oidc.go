@@ -270,11 +270,7 @@ func (p *oidcProvider) store() (authn.Store, authn.OIDCStore) {
 	if ref == nil {
 		return nil, nil
 	}
-	o, _ := ref.Store.(authn.OIDCStore)
-	if o == nil {
-		return nil, nil
-	}
-	return ref.Store, o
+	return ref.Store, ref.Store
 }
 
 // errNoStore: the database is not open yet (or keeps no OIDC state).

@@ -210,11 +210,7 @@ func withEnroll(ctx context.Context, a *app, configPath string, fn func(e *enrol
 		return err
 	}
 	return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
-		est, ok := st.(enroll.Store)
-		if !ok {
-			return fmt.Errorf("the store %T cannot enroll", st)
-		}
-		svc, err := enrollService(cfg, keys, est, nil, logger)
+		svc, err := enrollService(cfg, keys, st, nil, logger)
 		if err != nil {
 			return err
 		}
