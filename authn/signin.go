@@ -181,10 +181,7 @@ type Progress struct {
 	SessionID []byte  // the new session id for the session cookie (Next == StepDone)
 	User      User    // when Next == StepDone
 	Username  string  // for display on the next page
-	// Which alternatives the page may offer: for an unknown username all
-	// are true, as for a person who has every kind (no enumeration).
-	HasTOTP, HasKey, HasRecovery bool
-	ReturnTo                     string
+	ReturnTo  string
 }
 
 // newID returns a random 256-bit id.

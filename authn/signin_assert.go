@@ -1,10 +1,12 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -17,37 +19,56 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	if p.Ceremony == nil {
 		return keyResult{}, refuse(ReasonKeyRefused, "no key ceremony open")
 	}
-	var sd webauthn.SessionData
-	if err := json.Unmarshal(p.Ceremony, &sd); err != nil {
+	var c keyCeremony
+	if err := json.Unmarshal(p.Ceremony, &c); err != nil {
 		return keyResult{}, fmt.Errorf("decode ceremony: %w", err)
 	}
+	sd := c.Session
 	// WebAuthn L3 §7.2 steps 1–3: parse the response.
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {
 		return keyResult{}, &SignInError{Reason: ReasonKeyRefused, Err: fmt.Errorf("parse assertion: %w", err)}
 	}
-	// Step 8 (credential record lookup), before any signature is checked.
-	cred, err := s.store.GetCredentialByWebAuthnID(ctx, parsed.RawID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return keyResult{}, refuse(ReasonKeyRefused, "unknown key %x", parsed.RawID)
-	case err != nil:
-		return keyResult{}, fmt.Errorf("look up key: %w", err)
-	}
+	// Steps 6–8: the key must belong to the person being signed in, named
+	// by the username or, for a passkey, by the user handle; its record is
+	// looked up before any signature is checked.
 	discoverable := len(sd.UserID) == 0
-	// Steps 6–7: the key must belong to the person being signed in, named by
-	// the username or, for a passkey, by the user handle.
-	switch {
-	case discoverable && string(parsed.Response.UserHandle) != cred.UserID:
-		return keyResult{}, refuse(ReasonKeyRefused, "user handle %q does not own key %s", parsed.Response.UserHandle, cred.ID)
-	case !discoverable && (p.UserID == "" || cred.UserID != p.UserID):
-		return keyResult{}, refuse(ReasonKeyRefused, "key %s belongs to another person", cred.ID)
-	case cred.Cloned:
+	ownerID := p.UserID
+	if discoverable {
+		cred, err := s.store.GetCredentialByWebAuthnID(ctx, parsed.RawID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return keyResult{}, refuse(ReasonKeyRefused, "unknown key %x", parsed.RawID)
+		case err != nil:
+			return keyResult{}, fmt.Errorf("look up key: %w", err)
+		case string(parsed.Response.UserHandle) != cred.UserID:
+			return keyResult{}, refuse(ReasonKeyRefused, "user handle %q does not own key %s", parsed.Response.UserHandle, cred.ID)
+		}
+		ownerID = cred.UserID
+	}
+	// Every key of hers, cloned ones too: go-webauthn wants the person to
+	// own each id it offered. For an unknown username ("") the same read
+	// finds none, so the refusal takes as long as for a known one.
+	creds, err := s.store.ListCredentials(ctx, ownerID)
+	if err != nil {
+		return keyResult{}, fmt.Errorf("load keys: %w", err)
+	}
+	creds = slices.DeleteFunc(creds, func(c Credential) bool { return c.Kind != KindWebAuthn })
+	i := slices.IndexFunc(creds, func(c Credential) bool { return bytes.Equal(c.WebAuthnID, parsed.RawID) })
+	if i < 0 {
+		return keyResult{}, refuse(ReasonKeyRefused, "key %x is not one of user %q's", parsed.RawID, ownerID)
+	}
+	cred := creds[i]
+	if cred.Cloned {
 		return keyResult{}, refuse(ReasonKeyCloned, "key %s is flagged as cloned", cred.ID)
 	}
-	user, wu, err := s.keyOwner(ctx, cred.UserID)
+	user, err := s.store.GetUser(ctx, ownerID)
 	if err != nil {
-		return keyResult{}, err
+		return keyResult{}, fmt.Errorf("load key owner: %w", err)
+	}
+	wu := &waUser{id: []byte(user.ID), name: user.Username}
+	for _, c := range creds {
+		wu.credentials = append(wu.credentials, toWebAuthn(c))
 	}
 	// Steps 5 and 9–21 in go-webauthn: challenge, origin, RP ID hash, UP
 	// (and UV when required), BE/BS consistency, signature.
@@ -68,26 +89,6 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 		return keyResult{}, refuse(ReasonUVRequired, "passkey %s did not verify the person", cred.ID)
 	}
 	return keyResult{user: user, cred: cred, uv: flags.HasUserVerified(), sign: parsed.Response.AuthenticatorData.Counter}, nil
-}
-
-// keyOwner loads a person and every security key of hers (cloned ones too:
-// go-webauthn wants the person to own each id it offered).
-func (s *SignIn) keyOwner(ctx context.Context, userID string) (User, *waUser, error) {
-	user, err := s.store.GetUser(ctx, userID)
-	if err != nil {
-		return User{}, nil, fmt.Errorf("load key owner: %w", err)
-	}
-	creds, err := s.store.ListCredentials(ctx, userID)
-	if err != nil {
-		return User{}, nil, fmt.Errorf("load keys: %w", err)
-	}
-	wu := &waUser{id: []byte(user.ID), name: user.Username}
-	for _, c := range creds {
-		if c.Kind == KindWebAuthn {
-			wu.credentials = append(wu.credentials, toWebAuthn(c))
-		}
-	}
-	return user, wu, nil
 }
 
 // protocolDetail adds go-webauthn's developer detail to its error, for the

@@ -65,16 +65,16 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	for _, k := range keys {
 		st.UndoThrottles = append(st.UndoThrottles, k.key)
 	}
-	next, alt := p, alternatives{known: true}
+	next := p
 	var refusal *SignInError
 	if user.Status != StatusActive {
 		// The code was right: its time step is used up, and the same step
 		// is offered again.
-		refusal, next.Ceremony, alt = refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status), nil, alternatives{}
+		refusal, next.Ceremony = refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status), nil
 	} else {
 		next.AMR, next.Next = []string{"otp"}, StepPassword
 	}
-	prog, err := s.commitFactor(ctx, st, next, nil, alt, c)
+	prog, err := s.commitFactor(ctx, st, next, nil, c)
 	switch {
 	case errors.Is(err, ErrNotForward):
 		return s.failPeeked(ctx, pendingID, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
@@ -210,5 +210,5 @@ func (s *SignIn) VerifyRecoveryCode(ctx context.Context, pendingID []byte, code 
 		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
 	}
 	p.AMR, p.Next, p.RecoveryOnly = []string{"otp"}, StepPassword, true
-	return s.put(ctx, p, alternatives{known: true})
+	return s.put(ctx, p)
 }

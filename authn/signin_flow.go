@@ -39,16 +39,25 @@ func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientI
 			return Progress{}, fmt.Errorf("start sign-in: %w", err)
 		}
 	}
-	alt, err := s.alternatives(ctx, p.UserID, nil)
+	creds, err := s.store.ListCredentials(ctx, p.UserID)
 	if err != nil {
 		return Progress{}, fmt.Errorf("start sign-in: %w", err)
 	}
 	if p.UserID != "" {
-		p.Next = alt.first()
+		if p.Next, err = s.firstStep(ctx, p.UserID, creds); err != nil {
+			return Progress{}, fmt.Errorf("start sign-in: %w", err)
+		}
 	} else {
 		p.Next = fakeFirstStep(s.fakeKey, name)
 	}
-	return s.put(ctx, p, alt)
+	// The key's ceremony opens now, in the same write, so that the key
+	// page's request for its options is only a read (BeginKey).
+	if p.Next == StepKey {
+		if _, err := s.openCeremony(&p, creds); err != nil {
+			return Progress{}, err
+		}
+	}
+	return s.put(ctx, p)
 }
 
 // fakeFirstStep is the first step shown for an unknown username: the
@@ -80,21 +89,33 @@ func (s *SignIn) SwitchTo(ctx context.Context, pendingID []byte, next Step) (Pro
 		return s.retry(ctx, p, refuse(ReasonPolicy, "switch to %s after %v", next, p.AMR))
 	}
 	p.Next, p.Ceremony = next, nil
-	return s.put(ctx, p, alternatives{})
+	return s.put(ctx, p)
 }
 
 // Restart returns the Progress for the step of a pending sign-in without
-// changing it, for re-rendering a page: it takes the pending sign-in and
-// puts it back as it was, under the same id and with the same expiry.
+// changing it (a read), for showing its page again.
 func (s *SignIn) Restart(ctx context.Context, pendingID []byte) (Progress, error) {
-	p, err := s.take(ctx, pendingID)
+	p, err := s.read(ctx, pendingID)
 	if err != nil {
 		return Progress{}, err
 	}
-	if err := s.store.PutPending(ctx, p); err != nil {
-		return Progress{}, fmt.Errorf("restart sign-in: %w", err)
+	return s.progress(p, pendingID), nil
+}
+
+// read reads the pending sign-in with id without taking it: ReasonExpired
+// when there is none.
+func (s *SignIn) read(ctx context.Context, pendingID []byte) (Pending, error) {
+	if len(pendingID) != 32 {
+		return Pending{}, refuse(ReasonExpired, "pending id of %d bytes", len(pendingID))
 	}
-	return s.progress(ctx, p, pendingID, alternatives{})
+	p, err := s.store.GetPending(ctx, HashPendingID(pendingID), s.now())
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
+		return Pending{}, &SignInError{Reason: ReasonExpired, Err: err}
+	case err != nil:
+		return Pending{}, fmt.Errorf("read pending sign-in: %w", err)
+	}
+	return p, nil
 }
 
 // take takes the pending sign-in with id from the store: ReasonExpired when
@@ -137,15 +158,9 @@ func (s *SignIn) takeFor(ctx context.Context, pendingID []byte, want Step) (Pend
 // checked as in takeFor; a step out of order takes the pending sign-in, and
 // so ends it.
 func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pending, error) {
-	if len(pendingID) != 32 {
-		return Pending{}, refuse(ReasonExpired, "pending id of %d bytes", len(pendingID))
-	}
-	p, err := s.store.GetPending(ctx, HashPendingID(pendingID), s.now())
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
-		return Pending{}, &SignInError{Reason: ReasonExpired, Err: err}
-	case err != nil:
-		return Pending{}, fmt.Errorf("read pending sign-in: %w", err)
+	p, err := s.read(ctx, pendingID)
+	if err != nil {
+		return Pending{}, err
 	}
 	switch {
 	case p.Next == want && (want != StepPassword || len(p.AMR) > 0):
@@ -163,7 +178,7 @@ func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pend
 // replace stores p under a new id with a new expiry in place of the
 // pending sign-in with id old, which must still be there (one write: it is
 // taken exactly once), and returns p's Progress.
-func (s *SignIn) replace(ctx context.Context, old []byte, p Pending, alt alternatives) (Progress, error) {
+func (s *SignIn) replace(ctx context.Context, old []byte, p Pending) (Progress, error) {
 	id := newID()
 	now := s.now()
 	p.Hash = HashPendingID(id)
@@ -175,11 +190,11 @@ func (s *SignIn) replace(ctx context.Context, old []byte, p Pending, alt alterna
 	case err != nil:
 		return Progress{}, fmt.Errorf("store pending sign-in: %w", err)
 	}
-	return s.progress(ctx, p, id, alt)
+	return s.progress(p, id), nil
 }
 
 // put stores p under a new id with a new expiry and returns its Progress.
-func (s *SignIn) put(ctx context.Context, p Pending, alt alternatives) (Progress, error) {
+func (s *SignIn) put(ctx context.Context, p Pending) (Progress, error) {
 	id := newID()
 	now := s.now()
 	p.Hash = HashPendingID(id)
@@ -187,14 +202,14 @@ func (s *SignIn) put(ctx context.Context, p Pending, alt alternatives) (Progress
 	if err := s.store.PutPending(ctx, p); err != nil {
 		return Progress{}, fmt.Errorf("store pending sign-in: %w", err)
 	}
-	return s.progress(ctx, p, id, alt)
+	return s.progress(p, id), nil
 }
 
 // retry puts p back for the same step under a new id, so the person can try
 // again, and returns its Progress with the refusal e.
 func (s *SignIn) retry(ctx context.Context, p Pending, e *SignInError) (Progress, error) {
 	p.Ceremony = nil // a challenge is single use
-	prog, err := s.put(ctx, p, alternatives{})
+	prog, err := s.put(ctx, p)
 	if err != nil {
 		return Progress{}, err
 	}
@@ -209,7 +224,7 @@ func (s *SignIn) failPeeked(ctx context.Context, old []byte, p Pending, err erro
 		return Progress{}, err
 	}
 	p.Ceremony = nil // a challenge is single use
-	prog, err := s.replace(ctx, old, p, alternatives{})
+	prog, err := s.replace(ctx, old, p)
 	if err != nil {
 		return Progress{}, err
 	}
@@ -219,11 +234,11 @@ func (s *SignIn) failPeeked(ctx context.Context, old []byte, p Pending, err erro
 // commitFactor stores a verified possession step st (Pending, Credential
 // and counter set by the caller) in one write with what it leads to: the
 // session of u ending sign-in p, and its audit event, when u is not nil;
-// else p as the next pending sign-in, under a new id (alt as for put). A
+// else p as the next pending sign-in, under a new id. A
 // pending sign-in taken meanwhile or expired is a ReasonExpired refusal;
 // the store's other refusals (ErrNotForward, ErrNotFound) are returned
 // wrapped, for the caller.
-func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *User, alt alternatives, c ClientInfo) (Progress, error) {
+func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *User, c ClientInfo) (Progress, error) {
 	st.At = s.now()
 	var (
 		prog Progress
@@ -247,65 +262,38 @@ func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *
 	case u != nil:
 		return prog, nil
 	}
-	return s.progress(ctx, p, id, alt)
+	return s.progress(p, id), nil
 }
 
-// alternatives are the factors a person can use.
-type alternatives struct {
-	known               bool // loaded (or unknown user: all true)
-	key, totp, recovery bool
-}
-
-// first is the strongest factor a person has.
-func (a alternatives) first() Step {
-	switch {
-	case a.key:
-		return StepKey
-	case a.totp:
-		return StepTOTP
-	case a.recovery:
-		return StepRecovery
-	}
-	return StepKey
-}
-
-// alternatives loads which factors the person has (creds, if not nil, are
-// hers already loaded). An unknown person (userID "") has all, after the
-// same reads.
-func (s *SignIn) alternatives(ctx context.Context, userID string, creds []Credential) (alternatives, error) {
-	var err error
-	if creds == nil {
-		if creds, err = s.store.ListCredentials(ctx, userID); err != nil {
-			return alternatives{}, err
+// firstStep is the strongest factor of the person with userID, whose
+// credentials are creds: her key, else her app, else a recovery code (read
+// only then: a person without key and app is rare, and an unknown
+// username, sent to a key or an app, does the same reads as someone with
+// one).
+func (s *SignIn) firstStep(ctx context.Context, userID string, creds []Credential) (Step, error) {
+	app := false
+	for _, c := range creds {
+		if c.Kind == KindWebAuthn && !c.Cloned {
+			return StepKey, nil
 		}
+		app = app || c.Kind == KindTOTP
+	}
+	if app {
+		return StepTOTP, nil
 	}
 	n, err := s.store.CountRecoveryCodes(ctx, userID)
-	if err != nil {
-		return alternatives{}, err
+	switch {
+	case err != nil:
+		return "", err
+	case n > 0:
+		return StepRecovery, nil
 	}
-	if userID == "" {
-		return alternatives{known: true, key: true, totp: true, recovery: true}, nil
-	}
-	a := alternatives{known: true, recovery: n > 0}
-	for _, c := range creds {
-		a.key = a.key || (c.Kind == KindWebAuthn && !c.Cloned)
-		a.totp = a.totp || c.Kind == KindTOTP
-	}
-	return a, nil
+	return StepKey, nil
 }
 
 // progress describes pending sign-in p, stored under id.
-func (s *SignIn) progress(ctx context.Context, p Pending, id []byte, alt alternatives) (Progress, error) {
-	if !alt.known {
-		var err error
-		if alt, err = s.alternatives(ctx, p.UserID, nil); err != nil {
-			return Progress{}, fmt.Errorf("load factors: %w", err)
-		}
-	}
-	return Progress{
-		Next: p.Next, PendingID: id, Username: p.Username, ReturnTo: p.ReturnTo,
-		HasKey: alt.key, HasTOTP: alt.totp, HasRecovery: alt.recovery,
-	}, nil
+func (s *SignIn) progress(p Pending, id []byte) Progress {
+	return Progress{Next: p.Next, PendingID: id, Username: p.Username, ReturnTo: p.ReturnTo}
 }
 
 // effectivePolicy is what a person's groups ask, the strictest of each.

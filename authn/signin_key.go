@@ -83,29 +83,75 @@ func fakeCredentialIDs(key []byte, username string) [][]byte {
 	return [][]byte{first, mac(2)}
 }
 
-// BeginKey opens a WebAuthn assertion for the pending sign-in: it returns
-// the options JSON (protocol.CredentialAssertion, as go-webauthn marshals
-// it) and the new Progress (new pending id). The challenge is random
-// (WebAuthn L3 §13.4.3) and kept, single use, in the pending sign-in. For an
-// unknown username, allowCredentials holds deterministic fake ids
-// (HMAC(FakeIDKey, username)), WebAuthn L3 §14.6.2. User verification is
+// keyCeremony is an open key ceremony, kept in Pending.Ceremony:
+// go-webauthn's session data, which FinishKey checks the assertion against,
+// and the options sent to the browser (protocol.CredentialAssertion as JSON),
+// sent again unchanged when the page asks again.
+type keyCeremony struct {
+	Session webauthn.SessionData `json:"session"`
+	Options json.RawMessage      `json:"options"`
+}
+
+// openCeremony opens an assertion for p into p.Ceremony, with
+// allowCredentials from creds (deterministic fake ids for an unknown
+// username or a person without keys: WebAuthn L3 §14.6.2). The challenge
+// is random (WebAuthn L3 §13.4.3) and single use: the pending sign-in that
+// holds it is taken when the assertion is checked. User verification is
 // "preferred" for everyone, so the options do not reveal a group's policy;
 // FinishKey enforces it.
+func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
+	assertion, sd, err := s.wa.BeginLogin(s.keyUser(*p, creds),
+		webauthn.WithUserVerification(protocol.VerificationPreferred))
+	if err != nil {
+		return nil, fmt.Errorf("begin key sign-in: %w", err)
+	}
+	return keepCeremony(p, assertion, sd)
+}
+
+// keepCeremony puts the ceremony of assertion and sd into p.Ceremony and
+// returns its options.
+func keepCeremony(p *Pending, assertion *protocol.CredentialAssertion, sd *webauthn.SessionData) ([]byte, error) {
+	options, err := json.Marshal(assertion)
+	if err != nil {
+		return nil, fmt.Errorf("encode assertion options: %w", err)
+	}
+	if p.Ceremony, err = json.Marshal(keyCeremony{Session: *sd, Options: options}); err != nil {
+		return nil, fmt.Errorf("encode ceremony: %w", err)
+	}
+	return options, nil
+}
+
+// BeginKey returns the options of the pending sign-in's key ceremony (the
+// JSON of protocol.CredentialAssertion) and its Progress. Start opens the
+// ceremony when the key is the first step, so this is then a read: the
+// same options, under the same pending id, however often the page asks,
+// and the first assertion checked against them ends the ceremony. Where
+// none is open (the person switched to the key, or a try failed), it opens
+// one and stores it under a new pending id.
 func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
 		return nil, Progress{}, err
 	}
+	if p.Ceremony != nil {
+		var c keyCeremony
+		if err := json.Unmarshal(p.Ceremony, &c); err == nil && len(c.Options) > 0 {
+			return c.Options, Progress{Next: StepKey, PendingID: pendingID, Username: p.Username, ReturnTo: p.ReturnTo}, nil
+		}
+	}
 	creds, err := s.store.ListCredentials(ctx, p.UserID)
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("begin key sign-in: %w", err)
 	}
-	assertion, sd, err := s.wa.BeginLogin(s.keyUser(p, creds),
-		webauthn.WithUserVerification(protocol.VerificationPreferred))
+	options, err := s.openCeremony(&p, creds)
 	if err != nil {
-		return nil, Progress{}, fmt.Errorf("begin key sign-in: %w", err)
+		return nil, Progress{}, err
 	}
-	return s.putCeremony(ctx, p, assertion, sd, creds, pendingID)
+	prog, err := s.replace(ctx, pendingID, p)
+	if err != nil {
+		return nil, Progress{}, err
+	}
+	return options, prog, nil
 }
 
 // BeginPasskey opens a discoverable assertion with user verification
@@ -115,32 +161,12 @@ func (s *SignIn) BeginPasskey(ctx context.Context, returnTo string, c ClientInfo
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("begin passkey sign-in: %w", err)
 	}
-	return s.putCeremony(ctx, Pending{Next: StepKey, ReturnTo: returnTo}, assertion, sd, []Credential{}, nil)
-}
-
-// putCeremony stores p with the ceremony sd under a new id, in place of
-// the pending sign-in with id old when old is not nil.
-func (s *SignIn) putCeremony(ctx context.Context, p Pending, assertion *protocol.CredentialAssertion, sd *webauthn.SessionData, creds []Credential, old []byte) ([]byte, Progress, error) {
-	options, err := json.Marshal(assertion)
+	p := Pending{Next: StepKey, ReturnTo: returnTo}
+	options, err := keepCeremony(&p, assertion, sd)
 	if err != nil {
-		return nil, Progress{}, fmt.Errorf("encode assertion options: %w", err)
+		return nil, Progress{}, err
 	}
-	if p.Ceremony, err = json.Marshal(sd); err != nil {
-		return nil, Progress{}, fmt.Errorf("encode ceremony: %w", err)
-	}
-	p.Next = StepKey
-	alt := alternatives{}
-	if p.UserID == "" && p.Username == "" {
-		alt = alternatives{known: true} // passkey: nobody known yet
-	} else if alt, err = s.alternatives(ctx, p.UserID, creds); err != nil {
-		return nil, Progress{}, fmt.Errorf("load factors: %w", err)
-	}
-	var prog Progress
-	if old == nil {
-		prog, err = s.put(ctx, p, alt)
-	} else {
-		prog, err = s.replace(ctx, old, p, alt)
-	}
+	prog, err := s.put(ctx, p)
 	if err != nil {
 		return nil, Progress{}, err
 	}
@@ -194,16 +220,16 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 		// The assertion was right: its sign count is stored, and the same
 		// step is offered again, with a new challenge.
 		next.Ceremony = nil
-		prog, err = s.commitFactor(ctx, st, next, nil, alternatives{}, c)
+		prog, err = s.commitFactor(ctx, st, next, nil, c)
 	default:
 		factor := keyFactor(res.cred)
 		next.UserID, next.Username, next.AMR, next.Ceremony = res.user.ID, res.user.Username, []string{factor}, nil
 		if res.uv {
 			next.AMR = append(next.AMR, "user")
-			prog, err = s.commitFactor(ctx, st, next, &res.user, alternatives{}, c)
+			prog, err = s.commitFactor(ctx, st, next, &res.user, c)
 		} else {
 			next.Next = StepPassword
-			prog, err = s.commitFactor(ctx, st, next, nil, alternatives{known: true}, c)
+			prog, err = s.commitFactor(ctx, st, next, nil, c)
 		}
 	}
 	switch {

@@ -1,6 +1,7 @@
 package authn_test
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"testing"
@@ -8,12 +9,14 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-// TestBeginKeyOnce checks that a pending sign-in opens one key ceremony:
-// of several BeginKey calls with its id, also at once, one succeeds and the
-// others are told to start again.
-func TestBeginKeyOnce(t *testing.T) {
+// TestBeginKeyOneCeremony checks that a pending sign-in has one key
+// ceremony: BeginKey, asked several times, also at once, answers every time
+// with the same options (the same challenge) under the same pending id,
+// and of several right assertions for that challenge, also at once, exactly
+// one signs the person in; the others are told to start again.
+func TestBeginKeyOneCeremony(t *testing.T) {
 	e := newEnv(t)
-	e.addKey(e.user("anna", authn.SourceLocal), false, true, 0)
+	d := e.addKey(e.user("anna", authn.SourceLocal), false, true, 0)
 	tests := []struct {
 		name     string
 		parallel int
@@ -21,6 +24,7 @@ func TestBeginKeyOnce(t *testing.T) {
 		{"one after another", 1},
 		{"at once", 8},
 	}
+	count := int64(0)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := e.si.Start(e.ctx(), "anna", "/", client)
@@ -28,16 +32,39 @@ func TestBeginKeyOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			calls := max(tt.parallel, 2)
-			errs := make([]error, calls)
-			var wg sync.WaitGroup
-			for i := range calls {
-				if tt.parallel == 1 {
-					_, _, errs[i] = e.si.BeginKey(e.ctx(), p.PendingID)
-					continue
+			run := func(f func(i int)) {
+				var wg sync.WaitGroup
+				for i := range calls {
+					if tt.parallel == 1 {
+						f(i)
+						continue
+					}
+					wg.Go(func() { f(i) })
 				}
-				wg.Go(func() { _, _, errs[i] = e.si.BeginKey(e.ctx(), p.PendingID) })
+				wg.Wait()
 			}
-			wg.Wait()
+			opts := make([][]byte, calls)
+			ids := make([][]byte, calls)
+			errs := make([]error, calls)
+			run(func(i int) {
+				var bp authn.Progress
+				opts[i], bp, errs[i] = e.si.BeginKey(e.ctx(), p.PendingID)
+				ids[i] = bp.PendingID
+			})
+			for i := range calls {
+				if errs[i] != nil {
+					t.Fatalf("BeginKey %d: %v", i, errs[i])
+				}
+				if !bytes.Equal(opts[i], opts[0]) || !bytes.Equal(ids[i], p.PendingID) {
+					t.Fatalf("BeginKey %d gave other options or another pending id:\n%s\n%s", i, opts[i], opts[0])
+				}
+			}
+			assertions := make([][]byte, calls)
+			for i := range calls {
+				count++
+				assertions[i] = e.sign(d, opts[0], count)
+			}
+			run(func(i int) { _, errs[i] = e.si.FinishKey(e.ctx(), p.PendingID, assertions[i], client) })
 			ok := 0
 			for _, err := range errs {
 				var se *authn.SignInError
@@ -45,11 +72,11 @@ func TestBeginKeyOnce(t *testing.T) {
 				case err == nil:
 					ok++
 				case !errors.As(err, &se) || se.Reason != authn.ReasonExpired:
-					t.Errorf("BeginKey: %v, want nil or %s", err, authn.ReasonExpired)
+					t.Errorf("FinishKey: %v, want nil or %s", err, authn.ReasonExpired)
 				}
 			}
 			if ok != 1 {
-				t.Errorf("%d of %d BeginKey calls succeeded, want 1", ok, calls)
+				t.Errorf("%d of %d FinishKey calls signed in, want 1", ok, calls)
 			}
 		})
 	}

@@ -1,7 +1,7 @@
 package web
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +10,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -64,19 +65,25 @@ func logLoadAvg(t *testing.T, when string) {
 	t.Logf("load average %s: %s", when, strings.TrimSpace(string(b)))
 }
 
-// loadClient sends the browser's requests with keep-alive connections to
-// 127.0.0.1, carrying the cookies by hand.
+// loadClient sends the browser's requests to 127.0.0.1 over one keep-alive
+// connection per worker, carrying the cookies by hand. It is a lean
+// HTTP/1.1 client, as wrk is, so that the load tool's share of the two
+// cores stays small: it writes each request whole and reads the response
+// with net/http's parser.
 type loadClient struct {
-	base string // http://127.0.0.1:PORT
-	http *http.Client
+	addr  string // 127.0.0.1:PORT
+	conns [loadWorkers]*loadConn
+}
+
+// loadConn is one worker's connection, dialled on first use.
+type loadConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
 }
 
 func newLoadClient(f *fixture) *loadClient {
-	port := strings.TrimPrefix(f.base, "http://localhost:")
-	return &loadClient{base: "http://127.0.0.1:" + port, http: &http.Client{
-		Transport:     &http.Transport{MaxIdleConnsPerHost: 2 * loadWorkers, MaxConnsPerHost: 2 * loadWorkers},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &loadClient{addr: "127.0.0.1:" + strings.TrimPrefix(f.base, "http://localhost:")}
 }
 
 // loadReply is what one request brought back.
@@ -88,37 +95,63 @@ type loadReply struct {
 	body     []byte
 }
 
-func (c *loadClient) post(path, ctype string, body []byte, pending string) (loadReply, error) {
-	req, err := http.NewRequest("POST", c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return loadReply{}, err
+// post sends a POST from worker w (one request at a time per worker).
+func (c *loadClient) post(w int, path, ctype string, body []byte, pending string) (loadReply, error) {
+	lc := c.conns[w]
+	if lc == nil {
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			return loadReply{}, err
+		}
+		lc = &loadConn{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}
+		c.conns[w] = lc
 	}
-	req.Header.Set("Content-Type", ctype)
+	fmt.Fprintf(lc.w, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\nContent-Length: %d\r\n", path, ctype, len(body))
 	if pending != "" {
-		req.Header.Set("Cookie", PendingCookie+"="+pending)
+		fmt.Fprintf(lc.w, "Cookie: %s=%s\r\n", PendingCookie, pending)
 	}
-	res, err := c.http.Do(req)
+	lc.w.WriteString("\r\n")
+	lc.w.Write(body)
+	if err := lc.w.Flush(); err != nil {
+		return loadReply{}, err
+	}
+	res, err := http.ReadResponse(lc.r, nil)
 	if err != nil {
 		return loadReply{}, err
 	}
-	defer res.Body.Close()
 	r := loadReply{status: res.StatusCode, location: res.Header.Get("Location")}
-	if r.body, err = io.ReadAll(res.Body); err != nil {
+	r.body, err = io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
 		return loadReply{}, err
 	}
-	for _, ck := range res.Cookies() {
-		switch {
-		case ck.Name == PendingCookie && ck.MaxAge >= 0:
-			r.pending = ck.Value
-		case ck.Name == SessionCookie && ck.MaxAge >= 0:
+	for _, line := range res.Header["Set-Cookie"] {
+		name, rest, _ := strings.Cut(line, "=")
+		value, attrs, _ := strings.Cut(rest, ";")
+		if strings.Contains(attrs, "Max-Age=0") {
+			continue // a cookie being cleared
+		}
+		switch name {
+		case PendingCookie:
+			r.pending = value
+		case SessionCookie:
 			r.session = true
 		}
 	}
 	return r, nil
 }
 
-func (c *loadClient) form(path string, v url.Values, pending string) (loadReply, error) {
-	return c.post(path, "application/x-www-form-urlencoded", []byte(v.Encode()), pending)
+func (c *loadClient) form(w int, path string, v url.Values, pending string) (loadReply, error) {
+	return c.post(w, path, "application/x-www-form-urlencoded", []byte(v.Encode()), pending)
+}
+
+// close closes the workers' connections.
+func (c *loadClient) close() {
+	for _, lc := range c.conns {
+		if lc != nil {
+			lc.conn.Close()
+		}
+	}
 }
 
 // latencies collects the duration of each operation of a run.
@@ -266,12 +299,13 @@ func TestLoadKeySignIn(t *testing.T) {
 		keys[i] = f.newLoadKey(t, f.addUser(names[i]))
 	}
 	c := newLoadClient(f)
+	defer c.close()
 	signIn := func(w, i int) (bool, error) {
-		r, err := c.form("/login", url.Values{"username": {names[w]}, "return_to": {"/account"}}, "")
+		r, err := c.form(w, "/login", url.Values{"username": {names[w]}, "return_to": {"/account"}}, "")
 		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/key" {
 			return false, fmt.Errorf("POST /login: %d → %s, %v", r.status, r.location, err)
 		}
-		r, err = c.post("/login/key/begin", "application/json", []byte("{}"), r.pending)
+		r, err = c.post(w, "/login/key/begin", "application/json", []byte("{}"), r.pending)
 		if err != nil || r.status != http.StatusOK {
 			return false, fmt.Errorf("POST /login/key/begin: %d %s, %v", r.status, r.body, err)
 		}
@@ -282,7 +316,7 @@ func TestLoadKeySignIn(t *testing.T) {
 		k := keys[w]
 		k.cred.Counter++
 		assertion := virtualwebauthn.CreateAssertionResponse(rp, k.auth, k.cred, *opts)
-		r, err = c.post("/login/key/finish", "application/json", []byte(assertion), r.pending)
+		r, err = c.post(w, "/login/key/finish", "application/json", []byte(assertion), r.pending)
 		if err != nil || r.status != http.StatusOK || !r.session {
 			return false, fmt.Errorf("POST /login/key/finish: %d %s (session cookie %t), %v", r.status, r.body, r.session, err)
 		}
@@ -369,14 +403,15 @@ func TestLoadTOTPStep(t *testing.T) {
 	secrets := f.bulkAddAppPeople(t, "app", totpPeople)
 	t.Logf("%d people with an app added in %v", totpPeople, time.Since(start).Round(time.Millisecond))
 	c := newLoadClient(f)
+	defer c.close()
 	var next atomic.Int64
 	pending := make([]string, totpPeople)
-	begin := func(_, _ int) (bool, error) {
+	begin := func(w, _ int) (bool, error) {
 		i := int(next.Add(1) - 1)
 		if i >= totpPeople {
 			return false, nil
 		}
-		r, err := c.form("/login", url.Values{"username": {fmt.Sprintf("app%06d", i)}}, "")
+		r, err := c.form(w, "/login", url.Values{"username": {fmt.Sprintf("app%06d", i)}}, "")
 		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/totp" {
 			return false, fmt.Errorf("POST /login: %d → %s, %v", r.status, r.location, err)
 		}
@@ -392,7 +427,7 @@ func TestLoadTOTPStep(t *testing.T) {
 	started := min(int(next.Load()), totpPeople)
 	var step atomic.Int64
 	step.Store(int64(warm))
-	check := func(_, _ int) (bool, error) {
+	check := func(w, _ int) (bool, error) {
 		i := int(step.Add(1) - 1)
 		if i >= started {
 			return false, nil
@@ -401,7 +436,7 @@ func TestLoadTOTPStep(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		r, err := c.form("/login/totp", url.Values{"code": {code}}, pending[i])
+		r, err := c.form(w, "/login/totp", url.Values{"code": {code}}, pending[i])
 		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/password" || r.pending == "" {
 			return false, fmt.Errorf("POST /login/totp (person %d): %d → %s, %v", i, r.status, r.location, err)
 		}
@@ -443,14 +478,15 @@ func TestLoadPasswordMemory(t *testing.T) {
 		}
 	}
 	c := newLoadClient(f)
+	defer c.close()
 	pending := make([]string, people)
 	for i := range people {
-		r, err := c.form("/login", url.Values{"username": {fmt.Sprintf("pw%06d", i)}}, "")
+		r, err := c.form(0, "/login", url.Values{"username": {fmt.Sprintf("pw%06d", i)}}, "")
 		if err != nil || r.location != "/login/totp" {
 			t.Fatalf("POST /login: %d → %s, %v", r.status, r.location, err)
 		}
 		code, _ := appCode(secrets[i])
-		r, err = c.form("/login/totp", url.Values{"code": {code}}, r.pending)
+		r, err = c.form(0, "/login/totp", url.Values{"code": {code}}, r.pending)
 		if err != nil || r.location != "/login/password" {
 			t.Fatalf("POST /login/totp: %d → %s, %v", r.status, r.location, err)
 		}
@@ -461,12 +497,12 @@ func TestLoadPasswordMemory(t *testing.T) {
 	before := rssMiB()
 	var next atomic.Int64
 	stop := rssPeak()
-	n, rate, p99 := runLoad(t, 0, func(_, _ int) (bool, error) {
+	n, rate, p99 := runLoad(t, 0, func(w, _ int) (bool, error) {
 		i := int(next.Add(1) - 1)
 		if i >= people {
 			return false, nil
 		}
-		r, err := c.form("/login/password", url.Values{"password": {"Rathaus am Markt 1"}}, pending[i])
+		r, err := c.form(w, "/login/password", url.Values{"password": {"Rathaus am Markt 1"}}, pending[i])
 		if err != nil || r.status != http.StatusSeeOther || !r.session {
 			return false, fmt.Errorf("POST /login/password: %d → %s (session %t), %v", r.status, r.location, r.session, err)
 		}

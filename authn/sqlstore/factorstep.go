@@ -84,7 +84,13 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 	if s.dialect == dialectPostgres {
 		undo, undoAfter = nil, undo
 	}
-	err := s.batch.do(&writeOp{ctx: ctx, head: len(st.Audit) > 0, run: func(ctx context.Context, tx *sql.Tx) error {
+	var onCommit func()
+	if st.Next != nil {
+		next := *st.Next
+		onCommit = func() { s.pending.put(next) }
+	}
+	s.pending.drop(pending)
+	err := s.batch.do(&writeOp{ctx: ctx, head: len(st.Audit) > 0, onCommit: onCommit, run: func(ctx context.Context, tx *sql.Tx) error {
 		// 1. Take the pending sign-in, if it has not expired (one DELETE
 		// … RETURNING: of concurrent steps one gets it, and the others are
 		// told it was used, whatever their counter).

@@ -43,7 +43,7 @@ func (s *Store) PutPending(ctx context.Context, p authn.Pending) error {
 				return soft(err)
 			}
 			return err
-		}})
+		}, onCommit: func() { s.pending.put(p) }})
 	}
 	if err != nil {
 		return fmt.Errorf("put pending sign-in: %w", dbErr(err))
@@ -85,9 +85,12 @@ func (s *Store) pendingArgs(p authn.Pending) []any {
 		p.RecoveryOnly, p.ReturnTo, s.tv(p.CreatedAt), s.tv(p.ExpiresAt)}
 }
 
-// GetPending returns the pending sign-in with hash h without taking it,
-// from a reader.
+// GetPending returns the pending sign-in with hash h without taking it:
+// from memory if this process stored it, else from a reader.
 func (s *Store) GetPending(ctx context.Context, h authn.PendingHash, now time.Time) (authn.Pending, error) {
+	if p, ok := s.pending.get(h, now); ok {
+		return p, nil
+	}
 	p := authn.Pending{Hash: h}
 	if err := scanPending(s.stmt.getPending.QueryRowContext(ctx, h[:]), &p); err != nil {
 		return authn.Pending{}, fmt.Errorf("get pending sign-in: %w", dbErr(err))
@@ -104,7 +107,8 @@ func (s *Store) GetPending(ctx context.Context, h authn.PendingHash, now time.Ti
 func (s *Store) ReplacePending(ctx context.Context, old authn.PendingHash, now time.Time, p authn.Pending) error {
 	insert, err := s.insertPending(p)
 	if err == nil {
-		err = s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+		s.pending.drop(old)
+		err = s.batch.do(&writeOp{ctx: ctx, onCommit: func() { s.pending.put(p) }, run: func(ctx context.Context, tx *sql.Tx) error {
 			res, err := tx.StmtContext(ctx, s.stmt.dropPending).ExecContext(ctx, old[:], s.tv(now))
 			if err != nil {
 				return err
@@ -140,6 +144,7 @@ func scanPending(row interface{ Scan(...any) error }, p *authn.Pending) error {
 func (s *Store) TakePending(ctx context.Context, h authn.PendingHash, now time.Time) (authn.Pending, error) {
 	p := authn.Pending{Hash: h}
 	var amr string
+	s.pending.drop(h)
 	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.StmtContext(ctx, s.stmt.takePending).QueryRowContext(ctx, h[:]).Scan(&p.UserID, &p.Username,
 			&amr, &p.Ceremony, &p.Next, &p.RecoveryOnly, &p.ReturnTo, timeCol{&p.CreatedAt}, timeCol{&p.ExpiresAt})

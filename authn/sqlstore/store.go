@@ -41,6 +41,8 @@ type Store struct {
 	batch  *batcher
 	puts   atomic.Uint64 // PutPending calls, to purge abandoned sign-ins now and then
 	cache  *sessionCache // nil when disabled (benchmarks of the database path)
+	// pending keeps the pending sign-ins this process stored (pendingcache.go).
+	pending *pendingCache
 	closed sync.Once
 }
 
@@ -121,7 +123,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 }
 
 // start migrates the schema, prepares the hot statements and starts the
-// batcher and the session cache.
+// batcher and the caches.
 func (s *Store) start(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return fmt.Errorf("migrate %s database %s: %w", s.dialect, s.location, err)
@@ -131,6 +133,7 @@ func (s *Store) start(ctx context.Context) error {
 	}
 	s.batch = newBatcher(s.wdb, s.lockAuditHead)
 	s.cache = newSessionCache(defaultCacheTTL, defaultCacheSize)
+	s.pending = newPendingCache()
 	return nil
 }
 
