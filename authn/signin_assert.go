@@ -46,12 +46,13 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 		}
 		ownerID = cred.UserID
 	}
-	// Every key of hers, cloned ones too: go-webauthn wants the person to
-	// own each id it offered. For an unknown username ("") the same read
-	// finds none, so the refusal takes as long as for a known one.
-	creds, err := s.store.ListCredentials(ctx, ownerID)
-	if err != nil {
-		return keyResult{}, fmt.Errorf("load keys: %w", err)
+	// The person and every key of hers, cloned ones too: go-webauthn wants
+	// the person to own each id it offered. For an unknown username ("")
+	// the same read finds no one, so the refusal takes as long as for a
+	// known one.
+	user, creds, err := s.store.GetUserCredentials(ctx, ownerID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return keyResult{}, fmt.Errorf("load key owner: %w", err)
 	}
 	creds = slices.DeleteFunc(creds, func(c Credential) bool { return c.Kind != KindWebAuthn })
 	i := slices.IndexFunc(creds, func(c Credential) bool { return bytes.Equal(c.WebAuthnID, parsed.RawID) })
@@ -61,10 +62,6 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	cred := creds[i]
 	if cred.Cloned {
 		return keyResult{}, refuse(ReasonKeyCloned, "key %s is flagged as cloned", cred.ID)
-	}
-	user, err := s.store.GetUser(ctx, ownerID)
-	if err != nil {
-		return keyResult{}, fmt.Errorf("load key owner: %w", err)
 	}
 	wu := &waUser{id: []byte(user.ID), name: user.Username}
 	for _, c := range creds {

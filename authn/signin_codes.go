@@ -45,13 +45,15 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
 		return s.failPeeked(ctx, pendingID, p, errors.Join(asErr(se), err))
 	}
-	cred, step, err := s.matchApp(ctx, p, code)
+	// The person and her apps, in one read; for an unknown username ("")
+	// the same read finds no one.
+	user, creds, err := s.store.GetUserCredentials(ctx, p.UserID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Progress{}, fmt.Errorf("verify app code: %w", err)
+	}
+	cred, step, err := s.matchApp(p, creds, code)
 	if err != nil {
 		return s.failPeeked(ctx, pendingID, p, err)
-	}
-	user, err := s.store.GetUser(ctx, p.UserID)
-	if err != nil {
-		return Progress{}, fmt.Errorf("verify app code: %w", err)
 	}
 	pol, err := s.policyFor(ctx, user.ID)
 	if err != nil {
@@ -117,17 +119,13 @@ func (s *SignIn) undoBeside(ctx context.Context, keys []hitKey, next func() (Pro
 	return p, err
 }
 
-// matchApp finds the app of the person whose code for a step within the
-// drift window is code, and that step. An unknown person's code is checked
-// against a dummy secret, for the same work; it never matches.
-func (s *SignIn) matchApp(ctx context.Context, p Pending, code string) (Credential, int64, error) {
+// matchApp finds the app among creds (the person's) whose code for a step
+// within the drift window is code, and that step. An unknown person's code
+// is checked against a dummy secret, for the same work; it never matches.
+func (s *SignIn) matchApp(p Pending, creds []Credential, code string) (Credential, int64, error) {
 	digits, ok := parseTOTPCode(code)
 	if !ok {
 		return Credential{}, 0, refuse(ReasonWrongCode, "not a %d-digit code", TOTPDigits)
-	}
-	creds, err := s.store.ListCredentials(ctx, p.UserID)
-	if err != nil {
-		return Credential{}, 0, fmt.Errorf("load apps: %w", err)
 	}
 	now := s.now()
 	checked := false

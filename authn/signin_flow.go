@@ -30,17 +30,20 @@ func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientI
 		}
 	}
 	p := Pending{Username: name, Next: StepKey, ReturnTo: returnTo}
+	var (
+		u     User
+		creds []Credential
+	)
 	if err == nil {
-		u, err := s.store.GetUserByUsername(ctx, name)
-		switch {
-		case err == nil:
-			p.UserID = u.ID
-		case !errors.Is(err, ErrNotFound):
-			return Progress{}, fmt.Errorf("start sign-in: %w", err)
-		}
+		u, creds, err = s.store.GetUserCredentialsByUsername(ctx, name)
+	} else {
+		// No such person can exist: the same read, for the same time.
+		u, creds, err = s.store.GetUserCredentials(ctx, "")
 	}
-	creds, err := s.store.ListCredentials(ctx, p.UserID)
-	if err != nil {
+	switch {
+	case err == nil:
+		p.UserID = u.ID
+	case !errors.Is(err, ErrNotFound):
 		return Progress{}, fmt.Errorf("start sign-in: %w", err)
 	}
 	if p.UserID != "" {

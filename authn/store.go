@@ -152,6 +152,13 @@ type CredentialStore interface {
 	CreateCredential(ctx context.Context, c Credential, ev AuditEvent) error
 	// ListCredentials lists a person's credentials, oldest first.
 	ListCredentials(ctx context.Context, userID string) ([]Credential, error)
+	// GetUserCredentials returns the person with id and her credentials,
+	// oldest first, in one read (the sign-in path's). ErrNotFound if there
+	// is no such person.
+	GetUserCredentials(ctx context.Context, id string) (User, []Credential, error)
+	// GetUserCredentialsByUsername is GetUserCredentials by canonical
+	// username.
+	GetUserCredentialsByUsername(ctx context.Context, username string) (User, []Credential, error)
 	// GetCredentialByWebAuthnID finds a security key by its credential id.
 	GetCredentialByWebAuthnID(ctx context.Context, id []byte) (Credential, error)
 	// RecordKeyUse stores signCount and LastUsedAt if signCount > stored, or

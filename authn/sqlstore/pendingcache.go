@@ -8,9 +8,10 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-// maxPendingCache caps the pending sign-ins kept in memory; past it, the
-// cache starts again empty.
-const maxPendingCache = 20_000
+// maxPendingCache caps the pending sign-ins kept in memory (a few hundred
+// bytes each, a key's ceremony about a kilobyte): when full, the expired
+// ones go, and if that is not enough the cache starts again empty.
+const maxPendingCache = 50_000
 
 // pendingCache keeps the pending sign-ins this process stored until they
 // are taken or expire, so that the next step of a sign-in, seconds later,
@@ -53,7 +54,14 @@ func (c *pendingCache) put(p authn.Pending) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= maxPendingCache {
-		c.m = make(map[authn.PendingHash]authn.Pending)
+		for h, q := range c.m {
+			if !p.CreatedAt.Before(q.ExpiresAt) {
+				delete(c.m, h)
+			}
+		}
+		if len(c.m) >= maxPendingCache*9/10 {
+			c.m = make(map[authn.PendingHash]authn.Pending)
+		}
 	}
 	c.m[p.Hash] = p
 }

@@ -37,13 +37,13 @@ type Store struct {
 	forNoKeyUpdate string
 	location       string // the file or host, for error messages
 
-	stmt   statements
-	batch  *batcher
-	puts   atomic.Uint64 // PutPending calls, to purge abandoned sign-ins now and then
-	cache  *sessionCache // nil when disabled (benchmarks of the database path)
+	stmt  statements
+	batch *batcher
+	puts  atomic.Uint64 // PutPending calls, to purge abandoned sign-ins now and then
+	cache *sessionCache // nil when disabled (benchmarks of the database path)
 	// pending keeps the pending sign-ins this process stored (pendingcache.go).
 	pending *pendingCache
-	closed sync.Once
+	closed  sync.Once
 }
 
 // statements are the hot queries, prepared once at Open.
@@ -67,14 +67,16 @@ type statements struct {
 
 	getUser           *sql.Stmt // on rdb
 	getUserByUsername *sql.Stmt // on rdb
-	userGroups        *sql.Stmt // on rdb
-	readAuditHead     *sql.Stmt // on wdb, used inside transactions
-	insertAudit       *sql.Stmt // on wdb, used inside transactions
-	moveAuditHead     *sql.Stmt // on wdb, used inside transactions
-	getPending        *sql.Stmt // on rdb
-	dropPending       *sql.Stmt // on wdb, used inside batches
-	takeLivePending   *sql.Stmt // on wdb, used inside batches
-	undoThrottles     *sql.Stmt // on wdb, used inside batches
+	// getUserCredentials and getUserCredentialsByName: signinread.go.
+	getUserCredentials, getUserCredentialsByName *sql.Stmt // on rdb
+	userGroups                                   *sql.Stmt // on rdb
+	readAuditHead                                *sql.Stmt // on wdb, used inside transactions
+	insertAudit                                  *sql.Stmt // on wdb, used inside transactions
+	moveAuditHead                                *sql.Stmt // on wdb, used inside transactions
+	getPending                                   *sql.Stmt // on rdb
+	dropPending                                  *sql.Stmt // on wdb, used inside batches
+	takeLivePending                              *sql.Stmt // on wdb, used inside batches
+	undoThrottles                                *sql.Stmt // on wdb, used inside batches
 }
 
 // all lists the prepared statements, for Close.
@@ -83,7 +85,8 @@ func (st *statements) all() []*sql.Stmt {
 		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
 		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
-		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles}
+		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles, st.getUserCredentials,
+		st.getUserCredentialsByName}
 }
 
 // Open connects, applies embedded migrations (refusing with an error
@@ -165,16 +168,18 @@ func (s *Store) prepare(ctx context.Context) error {
 		takePending:     p(s.wdb, sqlTakePending),
 		purgePending:    p(s.wdb, sqlPurgePending),
 
-		getUser:           p(s.rdb, sqlGetUser),
-		getUserByUsername: p(s.rdb, sqlGetUserByUsername),
-		userGroups:        p(s.rdb, sqlUserGroups),
-		readAuditHead:     p(s.wdb, sqlReadAuditHead+s.forUpdate),
-		insertAudit:       p(s.wdb, sqlInsertAudit),
-		moveAuditHead:     p(s.wdb, sqlMoveAuditHead),
-		getPending:        p(s.rdb, sqlGetPending),
-		dropPending:       p(s.wdb, sqlDropPending),
-		takeLivePending:   p(s.wdb, sqlTakeLivePending),
-		undoThrottles:     p(s.wdb, sqlUndoThrottles),
+		getUser:                  p(s.rdb, sqlGetUser),
+		getUserByUsername:        p(s.rdb, sqlGetUserByUsername),
+		getUserCredentials:       p(s.rdb, sqlGetUserCredentials),
+		getUserCredentialsByName: p(s.rdb, sqlGetUserCredentialsByUsername),
+		userGroups:               p(s.rdb, sqlUserGroups),
+		readAuditHead:            p(s.wdb, sqlReadAuditHead+s.forUpdate),
+		insertAudit:              p(s.wdb, sqlInsertAudit),
+		moveAuditHead:            p(s.wdb, sqlMoveAuditHead),
+		getPending:               p(s.rdb, sqlGetPending),
+		dropPending:              p(s.wdb, sqlDropPending),
+		takeLivePending:          p(s.wdb, sqlTakeLivePending),
+		undoThrottles:            p(s.wdb, sqlUndoThrottles),
 	}
 	return err
 }

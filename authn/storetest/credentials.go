@@ -360,3 +360,45 @@ func testSessionRecoveryOnly(t *testing.T, s authn.Store) {
 		t.Errorf("ListUserSessions = %+v, want the one recovery-only session", list)
 	}
 }
+
+// testGetUserCredentials: the person and her credentials in one read, by id
+// and by username, the same as GetUser and ListCredentials give; a person
+// without credentials has none; an unknown one is ErrNotFound.
+func testGetUserCredentials(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna, bernd, carla := mkUser(t, s, "anna"), mkUser(t, s, "bernd"), mkUser(t, s, "carla")
+	k1 := mkCredential(t, s, newKey(anna, t0))
+	app := mkCredential(t, s, newApp(anna, t0.Add(time.Minute)))
+	k2 := newKey(anna, t0.Add(2*time.Minute))
+	k2.BackupEligible, k2.Transports, k2.AAGUID = true, nil, nil
+	mkCredential(t, s, k2)
+	mkCredential(t, s, newKey(bernd, t0))
+	must(t, "FlagCloned", s.FlagCloned(ctx, k1.ID, ev("credential.cloned", "user:"+anna.ID)))
+	k1.Cloned = true
+	want := []authn.Credential{k1, app, k2}
+	for _, by := range []string{"id", "username"} {
+		var (
+			u     authn.User
+			creds []authn.Credential
+			err   error
+		)
+		if by == "id" {
+			u, creds, err = s.GetUserCredentials(ctx, anna.ID)
+		} else {
+			u, creds, err = s.GetUserCredentialsByUsername(ctx, anna.Username)
+		}
+		must(t, "GetUserCredentials by "+by, err)
+		same(t, "GetUserCredentials by "+by+": person", u, anna, normUser)
+		same(t, "GetUserCredentials by "+by+": credentials (oldest first)", creds, want, normCredentials)
+	}
+	u, creds, err := s.GetUserCredentials(ctx, carla.ID)
+	must(t, "GetUserCredentials (no credentials)", err)
+	same(t, "GetUserCredentials (no credentials): person", u, carla, normUser)
+	if len(creds) != 0 {
+		t.Errorf("GetUserCredentials (no credentials) = %+v, want none", creds)
+	}
+	_, _, err = s.GetUserCredentials(ctx, "")
+	wantErr(t, `GetUserCredentials("")`, err, authn.ErrNotFound)
+	_, _, err = s.GetUserCredentialsByUsername(ctx, "niemand")
+	wantErr(t, "GetUserCredentialsByUsername(unknown)", err, authn.ErrNotFound)
+}
