@@ -322,19 +322,48 @@ func (k *loadKey) assert(rpID, origin string, options []byte) ([]byte, error) {
 		`","signature":"` + b64(sig) + `","userHandle":"` + b64(k.userHandle) + `"}}`), nil
 }
 
+// councilPolicy is the sign-in policy of the load runs, as a city sets it:
+// the council ("rat") signs in with a hardware key that verifies the
+// person; everyone else as they can. With a policy, every step also reads
+// the person's groups.
+func councilPolicy(c *Config) {
+	c.SignIn.Policy = authn.Policy{Groups: map[string]authn.GroupPolicy{
+		"rat": {Level: authn.LevelPhrh, UserVerification: true},
+	}}
+}
+
+// addGroup creates the local group name with members.
+func (f *fixture) addGroup(t *testing.T, name string, members ...authn.User) {
+	t.Helper()
+	ctx := context.Background()
+	g := authn.Group{ID: authn.NewID(), Name: name, DisplayName: name, Source: authn.SourceLocal, CreatedAt: time.Now()}
+	if err := f.store.CreateGroup(ctx, g, f.audit("group.create")); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range members {
+		if err := f.store.AddMember(ctx, g.ID, u.ID, f.audit("group.add_member")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestLoadKeySignIn runs complete security-key sign-ins through the
 // handlers: POST /login, POST /login/key/begin, the key's signature, POST
 // /login/key/finish (durable sign count, session issued), from 64 people
-// at once, each with her own key whose count moves forward.
+// at once, each with her own key whose count moves forward, all in the
+// council, whose policy asks for a hardware key that verifies the person.
 func TestLoadKeySignIn(t *testing.T) {
 	skipUnlessLoad(t)
-	f := newFixture(t)
+	f := newFixture(t, councilPolicy)
 	names := make([]string, loadWorkers)
 	keys := make([]*loadKey, loadWorkers)
+	council := make([]authn.User, loadWorkers)
 	for i := range keys {
 		names[i] = fmt.Sprintf("rat%03d", i)
-		keys[i] = f.newLoadKey(t, f.addUser(names[i]))
+		council[i] = f.addUser(names[i])
+		keys[i] = f.newLoadKey(t, council[i])
 	}
+	f.addGroup(t, "rat", council...)
 	c := newLoadClient(f)
 	defer c.close()
 	signIn := func(w, i int) (bool, error) {
@@ -432,7 +461,7 @@ func appCode(secret []byte) (string, error) {
 // replay mark, the next step's pending sign-in issued).
 func TestLoadTOTPStep(t *testing.T) {
 	skipUnlessLoad(t)
-	f := newFixture(t)
+	f := newFixture(t, councilPolicy)
 	start := time.Now()
 	secrets := f.bulkAddAppPeople(t, "app", totpPeople)
 	t.Logf("%d people with an app added in %v", totpPeople, time.Since(start).Round(time.Millisecond))
