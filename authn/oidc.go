@@ -131,16 +131,17 @@ type OIDCStore interface {
 	// there is no completed request with that ID.
 	SetOIDCCode(ctx context.Context, id string, h TokenHash, expires time.Time) error
 	// GetOIDCAuthRequestByCode returns the request whose code has hash h,
-	// whatever its state; ErrNotFound if there is none.
-	GetOIDCAuthRequestByCode(ctx context.Context, h TokenHash) (OIDCAuthRequest, error)
-	// RedeemOIDCCode marks the code used, stores tokens (those issued from
-	// it) and returns its request, all in one transaction, exactly once
-	// under concurrency. A code used before gets ErrUsed, tokens are not
-	// stored, and every token issued from the code is revoked, committed
-	// (RFC 6749 §4.1.2). ErrExpired if now is not before the code's expiry
-	// (the code is used up, no token stored), ErrNotFound if no request has
-	// that code.
-	RedeemOIDCCode(ctx context.Context, h TokenHash, now time.Time, tokens ...OIDCToken) (OIDCAuthRequest, error)
+	// whatever its state, and the person who signed in for it, read
+	// together (the zero User if the request is not completed or the person
+	// is gone); ErrNotFound if there is no such request.
+	GetOIDCAuthRequestByCode(ctx context.Context, h TokenHash) (OIDCAuthRequest, User, error)
+	// RedeemOIDCCode marks the code used and stores tokens (those issued
+	// from it), in one transaction, exactly once under concurrency. A code
+	// used before gets ErrUsed, tokens are not stored, and every token
+	// issued from the code is revoked, committed (RFC 6749 §4.1.2).
+	// ErrExpired if now is not before the code's expiry (the code is used
+	// up, no token stored), ErrNotFound if no request has that code.
+	RedeemOIDCCode(ctx context.Context, h TokenHash, now time.Time, tokens ...OIDCToken) error
 
 	// CreateOIDCTokens stores tokens in one transaction.
 	CreateOIDCTokens(ctx context.Context, tokens ...OIDCToken) error

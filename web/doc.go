@@ -66,7 +66,8 @@
 // # Tools: OpenID Connect and forward-auth
 //
 // oidc*.go is the OpenID Connect provider (zitadel/oidc's op, with our own
-// authorize and continue handlers): code flow only, PKCE S256 for every
+// authorize and continue handlers, and our own ID tokens at the token
+// endpoint, oidc_idtoken.go): code flow only, PKCE S256 for every
 // client, the request bound to the browser, back-channel logout when a
 // session ends (OIDCSessionEnded, OIDCUserSignedOut). forwardauth.go is
 // /auth/verify for nginx, Traefik and Caddy; it fails closed and keeps no

@@ -50,18 +50,18 @@ func (p *oidcProvider) keys(w http.ResponseWriter, r *http.Request) {
 }
 
 // token is the token endpoint: the authorization code and refresh token
-// grants only.
+// grants only (oidc_idtoken.go).
 func (p *oidcProvider) token(w http.ResponseWriter, r *http.Request) {
 	switch gt := r.FormValue("grant_type"); oidc.GrantType(gt) {
-	case oidc.GrantTypeCode, oidc.GrantTypeRefreshToken:
+	case oidc.GrantTypeCode:
+		p.codeExchange(w, r)
+	case oidc.GrantTypeRefreshToken:
+		p.refreshExchange(w, r)
 	case "":
 		op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("grant_type missing"), nil)
-		return
 	default:
 		op.RequestError(w, r, oidc.ErrUnsupportedGrantType().WithDescription("only authorization_code and refresh_token are offered"), nil)
-		return
 	}
-	op.Exchange(w, r, p.op)
 }
 
 func (p *oidcProvider) userinfo(w http.ResponseWriter, r *http.Request) { op.Userinfo(w, r, p.op) }

@@ -17,8 +17,9 @@ import (
 
 // signingKey is the provider's ES256 key, as op.SigningKey and op.Key.
 type signingKey struct {
-	id   string
-	priv *ecdsa.PrivateKey
+	id     string
+	priv   *ecdsa.PrivateKey
+	header string // of the ID tokens it signs (jwtHeader)
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.ES256 }
@@ -69,7 +70,11 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", stored.ID, err)
 	}
-	p.key = &signingKey{id: stored.ID, priv: priv}
+	header, err := jwtHeader(stored.ID)
+	if err != nil {
+		return nil, fmt.Errorf("encode header of signing key %s: %w", stored.ID, err)
+	}
+	p.key = &signingKey{id: stored.ID, priv: priv, header: header}
 	return p.key, nil
 }
 

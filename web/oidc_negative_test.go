@@ -11,6 +11,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 func TestOIDCRedirectURIExact(t *testing.T) {
@@ -333,5 +335,32 @@ func TestOIDCEndSession(t *testing.T) {
 	}
 	if _, err := r.provider.UserInfo(t.Context(), oauth2.StaticTokenSource(tok)); err == nil {
 		t.Error("the access token still works after logout")
+	}
+}
+
+// TestOIDCDisabledPersonGetsNoTokens: the person is read with the code (or
+// the refresh token); once disabled, neither gives tokens.
+func TestOIDCDisabledPersonGetsNoTokens(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	b := newBrowser(t)
+	e.signIn(b, e.anna, "phrh", "hwk")
+	r := e.rp("wiki", e.secret, wikiRedirect, oidc.ScopeOfflineAccess)
+	tok, err := r.conf.Exchange(t.Context(), e.code(b, r), oauth2.VerifierOption(r.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := e.code(b, r)
+	_, err = e.st.UpdateUser(t.Context(), e.anna.ID, func(u authn.User) (authn.User, error) {
+		u.Status = authn.StatusDisabled
+		return u, nil
+	}, authn.AuditEvent{Time: e.clock.Now(), Actor: "test", Action: "user.disable", Subject: e.anna.ID, Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.conf.Exchange(t.Context(), code, oauth2.VerifierOption(r.verifier)); err == nil {
+		t.Error("a disabled person's code was exchanged for tokens")
+	}
+	if _, err := r.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Error("a disabled person's refresh token was exchanged for tokens")
 	}
 }

@@ -20,7 +20,6 @@ type oidcStorage struct{ p *oidcProvider }
 
 var (
 	_ op.Storage                        = (*oidcStorage)(nil)
-	_ op.CanSetUserinfoFromRequest      = (*oidcStorage)(nil)
 	_ op.CanTerminateSessionFromRequest = (*oidcStorage)(nil)
 )
 
@@ -33,10 +32,13 @@ const (
 
 // authRequest is a stored authorization request as op.AuthRequest. code
 // is the hash of the code it was found by (zero otherwise): the tokens are
-// stored with the code's redemption, in one transaction.
+// stored with the code's redemption, in one transaction. user is the
+// person, read with the request by its code (nil otherwise), for the ID
+// token's claims.
 type authRequest struct {
 	r    authn.OIDCAuthRequest
 	code authn.TokenHash
+	user *authn.User
 }
 
 var _ op.AuthRequest = authRequest{}
@@ -61,10 +63,12 @@ func (a authRequest) GetState() string    { return a.r.State }
 func (a authRequest) GetSubject() string  { return a.r.UserID }
 func (a authRequest) Done() bool          { return a.r.Done() }
 
-// refreshRequest is a stored refresh token as op.RefreshTokenRequest.
+// refreshRequest is a stored refresh token as op.RefreshTokenRequest, with
+// its person, read when the token was found.
 type refreshRequest struct {
 	t      authn.OIDCToken
 	scopes []string
+	user   authn.User
 }
 
 func (r *refreshRequest) GetAMR() []string            { return r.t.AMR }
@@ -128,24 +132,28 @@ func (s *oidcStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRe
 	return authRequest{r: r}, nil
 }
 
-// AuthRequestByCode finds the request of an unused, unexpired code; the
-// code is used up when the tokens are stored (storeTokens). A code used
-// before is a replay: redeeming it again revokes the tokens issued from it
-// (RFC 6749 §4.1.2).
+// AuthRequestByCode finds the request of an unused, unexpired code of an
+// active person, read with the person in one query; the code is used up
+// when the tokens are stored (storeTokens). A code used before is a
+// replay: redeeming it again revokes the tokens issued from it (RFC 6749
+// §4.1.2).
 func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	_, o, err := s.oidcStore()
 	if err != nil {
 		return nil, err
 	}
 	h, now := authn.HashToken(code), s.p.srv.now()
-	r, err := o.GetOIDCAuthRequestByCode(ctx, h)
+	r, u, err := o.GetOIDCAuthRequestByCode(ctx, h)
 	if err != nil {
 		return nil, fmt.Errorf("find code: %w", err)
 	}
 	if r.CodeUsedAt.IsZero() && now.Before(r.CodeExpiresAt) {
-		return authRequest{r: r, code: h}, nil
+		if u.ID != r.UserID || u.Status != authn.StatusActive {
+			return nil, errors.New("code of an unknown or disabled person")
+		}
+		return authRequest{r: r, code: h, user: &u}, nil
 	}
-	_, err = o.RedeemOIDCCode(ctx, h, now)
+	err = o.RedeemOIDCCode(ctx, h, now)
 	if errors.Is(err, authn.ErrUsed) {
 		s.p.srv.logger.Warn("oidc: authorization code used twice; tokens issued from it revoked", "client", r.ClientID)
 	}
@@ -206,7 +214,9 @@ func (s *oidcStorage) Health(ctx context.Context) error {
 	return st.Ping(ctx)
 }
 
-// SetUserinfoFromScopes is deprecated in zitadel/oidc; SetUserinfoFromRequest does the work.
+// SetUserinfoFromScopes is deprecated in zitadel/oidc, which calls it only
+// when it makes an ID token itself; Keyhall's token endpoint makes them
+// (oidcProvider.idToken).
 func (s *oidcStorage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
 	return nil
 }

@@ -98,7 +98,7 @@ func storeTokens(ctx context.Context, o authn.OIDCStore, req op.TokenRequest, cu
 	case current != "":
 		err = o.RotateOIDCRefreshToken(ctx, authn.HashToken(current), now, tokens...)
 	case isCode && ar.code != (authn.TokenHash{}):
-		_, err = o.RedeemOIDCCode(ctx, ar.code, now, tokens...)
+		err = o.RedeemOIDCCode(ctx, ar.code, now, tokens...)
 	default:
 		err = o.CreateOIDCTokens(ctx, tokens...)
 	}
@@ -132,10 +132,11 @@ func (s *oidcStorage) TokenRequestByRefreshToken(ctx context.Context, token stri
 	if !t.Usable(now) {
 		return nil, errors.New("refresh token used, revoked or expired")
 	}
-	if u, err := st.GetUser(ctx, t.UserID); err != nil || u.Status != authn.StatusActive {
+	u, err := st.GetUser(ctx, t.UserID)
+	if err != nil || u.Status != authn.StatusActive {
 		return nil, fmt.Errorf("refresh token of an unknown or disabled person: %w", cmpErr(err, authn.ErrNotFound))
 	}
-	return &refreshRequest{t: t, scopes: t.Scopes}, nil
+	return &refreshRequest{t: t, scopes: t.Scopes, user: u}, nil
 }
 
 // cmpErr returns err, or alt when err is nil.
@@ -200,62 +201,85 @@ func (s *oidcStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserI
 	if t.Kind != authn.OIDCAccessToken || t.UserID != subject || !t.Usable(s.p.srv.now()) {
 		return oidc.ErrAccessDenied().WithDescription("access token is not valid")
 	}
-	return s.fillUserinfo(ctx, info, t.UserID, t.Scopes, authn.OIDCToken{}, false)
-}
-
-// SetUserinfoFromRequest fills the ID token's claims.
-func (s *oidcStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	g, err := s.grantOf(req)
+	c, err := s.userClaims(ctx, t.UserID, nil, t.Scopes)
 	if err != nil {
 		return err
 	}
-	_, isRefresh := req.(*refreshRequest)
-	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes, g, isRefresh)
+	info.Subject = t.UserID
+	info.Name, info.PreferredUsername, info.Email = c.Name, c.PreferredUsername, c.Email
+	if c.EmailVerified != nil {
+		info.AppendClaims("email_verified", *c.EmailVerified)
+	}
+	if c.Groups != nil {
+		info.AppendClaims("groups", c.Groups)
+	}
+	return nil
 }
 
-// fillUserinfo sets the claims of the person for scopes: sub always;
-// name and preferred_username for "profile"; email and email_verified
-// (always present) for "email"; groups for "groups". For an ID token it adds
-// sid (back-channel logout) and, on refresh, acr (which zitadel/oidc only
-// copies from an authorization request).
-func (s *oidcStorage) fillUserinfo(ctx context.Context, info *oidc.UserInfo, userID string, scopes []string, g authn.OIDCToken, withACR bool) error {
+// userClaims are the claims about a person for the scopes granted, in the
+// ID token and at the userinfo endpoint: name and preferred_username for
+// "profile"; email and email_verified (always present) for "email"; groups
+// (a list, perhaps empty) for "groups".
+type userClaims struct {
+	Name              string   `json:"name,omitempty"`
+	PreferredUsername string   `json:"preferred_username,omitempty"`
+	Email             string   `json:"email,omitempty"`
+	EmailVerified     *bool    `json:"email_verified,omitempty"`
+	Groups            []string `json:"groups,omitzero"` // nil: not asked for
+}
+
+// userClaims returns the claims of u, or of the person userID read now if
+// u is nil, for scopes. A disabled or unknown person gets none.
+func (s *oidcStorage) userClaims(ctx context.Context, userID string, u *authn.User, scopes []string) (userClaims, error) {
 	st, _, err := s.oidcStore()
 	if err != nil {
-		return err
+		return userClaims{}, err
 	}
-	u, err := st.GetUser(ctx, userID)
-	if err != nil {
-		return fmt.Errorf("read user: %w", err)
+	if u == nil {
+		read, err := st.GetUser(ctx, userID)
+		if err != nil {
+			return userClaims{}, fmt.Errorf("read user: %w", err)
+		}
+		u = &read
 	}
-	if u.Status != authn.StatusActive {
-		return oidc.ErrAccessDenied().WithDescription("the account is disabled")
+	switch {
+	case u.ID != userID:
+		return userClaims{}, oidc.ErrAccessDenied().WithDescription("the account does not exist")
+	case u.Status != authn.StatusActive:
+		return userClaims{}, oidc.ErrAccessDenied().WithDescription("the account is disabled")
 	}
-	info.Subject = u.ID
+	var c userClaims
 	if hasScope(scopes, oidc.ScopeProfile) {
-		info.Name, info.PreferredUsername = u.DisplayName, u.Username
+		c.Name, c.PreferredUsername = u.DisplayName, u.Username
 	}
 	if hasScope(scopes, oidc.ScopeEmail) {
-		info.Email = u.Email
+		c.Email = u.Email
 		// The directory is the city's authority on its people's addresses;
 		// a local person's address is not verified by Keyhall (yet).
-		info.AppendClaims("email_verified", u.Email != "" && u.Source == authn.SourceDirectory)
+		verified := u.Email != "" && u.Source == authn.SourceDirectory
+		c.EmailVerified = &verified
 	}
 	if hasScope(scopes, "groups") {
 		groups, err := st.UserGroups(ctx, u.ID)
 		if err != nil {
-			return fmt.Errorf("read groups: %w", err)
+			return userClaims{}, fmt.Errorf("read groups: %w", err)
 		}
-		names := make([]string, 0, len(groups))
+		c.Groups = make([]string, 0, len(groups))
 		for _, gr := range groups {
-			names = append(names, gr.Name)
+			c.Groups = append(c.Groups, gr.Name)
 		}
-		info.AppendClaims("groups", names)
 	}
-	if g.Session != (authn.SessionHash{}) && g.GrantID != "" {
-		info.AppendClaims("sid", sessionSID(g.Session))
-	}
-	if withACR && g.ACR != "" {
-		info.AppendClaims("acr", g.ACR)
+	return c, nil
+}
+
+// userOf returns the person read with the code or the refresh token of
+// req, or nil.
+func userOf(req op.TokenRequest) *authn.User {
+	switch r := req.(type) {
+	case authRequest:
+		return r.user
+	case *refreshRequest:
+		return &r.user
 	}
 	return nil
 }

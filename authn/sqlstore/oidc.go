@@ -75,23 +75,60 @@ const authRequestCols = `id, client_id, redirect_uri, scopes, state, nonce, resp
 	challenge_method, prompt, max_age_seconds, acr_values, login_hint, binding, created_at, expires_at,
 	user_id, amr, acr, auth_time, session_hash, done_at, code_hash, code_expires_at, code_used_at`
 
-func scanAuthRequest(row interface{ Scan(...any) error }) (authn.OIDCAuthRequest, error) {
-	var (
-		r                        authn.OIDCAuthRequest
-		scopes, prompt, acr, amr string
-		maxAge                   int64
-	)
-	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &scopes, &r.State, &r.Nonce, &r.ResponseMode,
-		&r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &acr, &r.LoginHint, hashCol{&r.Binding},
-		timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt}, &r.UserID, &amr, &r.ACR, timeCol{&r.AuthTime},
-		nullHashCol{(*[32]byte)(&r.Session)}, timeCol{&r.DoneAt}, nullHashCol{(*[32]byte)(&r.CodeHash)},
-		timeCol{&r.CodeExpiresAt}, timeCol{&r.CodeUsedAt})
-	r.Scopes, r.Prompt, r.ACRValues, r.AMR = splitList(scopes), splitList(prompt), splitList(acr), splitList(amr)
-	r.MaxAge = -1
-	if maxAge >= 0 {
-		r.MaxAge = time.Duration(maxAge) * time.Second
+// The token endpoint's statements, prepared at Open: the request of a code
+// with its person (one read), and its redemption (which marks the code
+// used, once, and returns its expiry).
+var sqlAuthRequestByCode = "SELECT " + qualify("r.", authRequestCols) + ", " + userColsOrEmpty + `
+	FROM oidc_auth_requests r LEFT JOIN users u ON u.id = r.user_id WHERE r.code_hash = $1`
+
+const sqlRedeemCode = `UPDATE oidc_auth_requests SET code_used_at = $2
+	WHERE code_hash = $1 AND code_used_at IS NULL RETURNING code_expires_at`
+
+// userColsOrEmpty are userCols of the person "u" of a LEFT JOIN: empty
+// strings and NULL times when there is none.
+const userColsOrEmpty = `COALESCE(u.id, ''), COALESCE(u.external_id, ''), COALESCE(u.username, ''),
+	COALESCE(u.display_name, ''), COALESCE(u.email, ''), COALESCE(u.status, ''), COALESCE(u.source, ''),
+	u.created_at, u.updated_at, COALESCE(u.postal_address, '')`
+
+// qualify puts prefix before each column of the comma-separated cols.
+func qualify(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
 	}
-	return r, err
+	return strings.Join(parts, ", ")
+}
+
+func scanAuthRequest(row interface{ Scan(...any) error }) (authn.OIDCAuthRequest, error) {
+	var x authRequestRow
+	err := row.Scan(x.dest()...)
+	return x.request(), err
+}
+
+// authRequestRow is what a row of authRequestCols is scanned into.
+type authRequestRow struct {
+	r                        authn.OIDCAuthRequest
+	scopes, prompt, acr, amr string
+	maxAge                   int64
+}
+
+func (x *authRequestRow) dest() []any {
+	r := &x.r
+	return []any{&r.ID, &r.ClientID, &r.RedirectURI, &x.scopes, &r.State, &r.Nonce, &r.ResponseMode,
+		&r.CodeChallenge, &r.CodeChallengeMethod, &x.prompt, &x.maxAge, &x.acr, &r.LoginHint, hashCol{&r.Binding},
+		timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt}, &r.UserID, &x.amr, &r.ACR, timeCol{&r.AuthTime},
+		nullHashCol{(*[32]byte)(&r.Session)}, timeCol{&r.DoneAt}, nullHashCol{(*[32]byte)(&r.CodeHash)},
+		timeCol{&r.CodeExpiresAt}, timeCol{&r.CodeUsedAt}}
+}
+
+func (x *authRequestRow) request() authn.OIDCAuthRequest {
+	r := x.r
+	r.Scopes, r.Prompt, r.ACRValues, r.AMR = splitList(x.scopes), splitList(x.prompt), splitList(x.acr), splitList(x.amr)
+	r.MaxAge = -1
+	if x.maxAge >= 0 {
+		r.MaxAge = time.Duration(x.maxAge) * time.Second
+	}
+	return r
 }
 
 // CreateOIDCAuthRequest stores r.
@@ -176,30 +213,31 @@ func (s *Store) SetOIDCCode(ctx context.Context, id string, h authn.TokenHash, e
 	return fmt.Errorf("set oidc code: %w", authn.ErrUsed)
 }
 
-// GetOIDCAuthRequestByCode returns the request whose code has hash h.
-func (s *Store) GetOIDCAuthRequestByCode(ctx context.Context, h authn.TokenHash) (authn.OIDCAuthRequest, error) {
-	r, err := scanAuthRequest(s.rdb.QueryRowContext(ctx,
-		"SELECT "+authRequestCols+" FROM oidc_auth_requests WHERE code_hash = $1", h[:]))
-	if err != nil {
-		return authn.OIDCAuthRequest{}, fmt.Errorf("get oidc auth request by code: %w", dbErr(err))
+// GetOIDCAuthRequestByCode returns the request whose code has hash h and
+// its person, in one query.
+func (s *Store) GetOIDCAuthRequestByCode(ctx context.Context, h authn.TokenHash) (authn.OIDCAuthRequest, authn.User, error) {
+	var (
+		r authRequestRow
+		u userRow
+	)
+	if err := s.stmt.authRequestByCode.QueryRowContext(ctx, h[:]).Scan(append(r.dest(), u.dest()...)...); err != nil {
+		return authn.OIDCAuthRequest{}, authn.User{}, fmt.Errorf("get oidc auth request by code: %w", dbErr(err))
 	}
-	return r, nil
+	return r.request(), u.user(), nil
 }
 
 // RedeemOIDCCode marks the code used in one conditional statement and
 // stores the tokens in the same transaction. If no row changed, the code
 // was unknown or used before; a reused code revokes its tokens in the same
 // transaction.
-func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.Time, tokens ...authn.OIDCToken) (authn.OIDCAuthRequest, error) {
-	var out authn.OIDCAuthRequest
+func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.Time, tokens ...authn.OIDCToken) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		r, err := scanAuthRequest(tx.QueryRowContext(ctx, `UPDATE oidc_auth_requests SET code_used_at = $2
-			WHERE code_hash = $1 AND code_used_at IS NULL RETURNING `+authRequestCols, h[:], s.tv(now)))
+		var expires time.Time
+		err := tx.StmtContext(ctx, s.stmt.redeemCode).QueryRowContext(ctx, h[:], s.tv(now)).Scan(timeCol{&expires})
 		switch {
-		case err == nil && !now.Before(r.CodeExpiresAt):
+		case err == nil && !now.Before(expires):
 			return soft(authn.ErrExpired) // used up all the same
 		case err == nil:
-			out = r
 			return s.insertTokens(ctx, tx, tokens)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
@@ -215,9 +253,9 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.
 		return soft(authn.ErrUsed)
 	})
 	if err != nil {
-		return authn.OIDCAuthRequest{}, fmt.Errorf("redeem oidc code: %w", err)
+		return fmt.Errorf("redeem oidc code: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // writeTx runs fn through the batcher, so that concurrent token requests

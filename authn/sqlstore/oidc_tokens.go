@@ -13,6 +13,17 @@ import (
 const tokenCols = `id, kind, hash, grant_id, client_id, user_id, session_hash, scopes, amr, acr,
 	auth_time, created_at, expires_at, used_at, revoked_at`
 
+// The token endpoint's statements, prepared at Open: storing a token,
+// finding a refresh token, and using one up (once).
+const (
+	sqlInsertToken = "INSERT INTO oidc_tokens (" + tokenCols + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+	sqlRefreshToken  = "SELECT " + tokenCols + " FROM oidc_tokens WHERE hash = $1 AND kind = 'refresh'"
+	sqlRotateRefresh = `UPDATE oidc_tokens SET used_at = $2
+		WHERE hash = $1 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+		RETURNING grant_id`
+)
+
 func scanToken(row interface{ Scan(...any) error }) (authn.OIDCToken, error) {
 	var (
 		t           authn.OIDCToken
@@ -27,6 +38,10 @@ func scanToken(row interface{ Scan(...any) error }) (authn.OIDCToken, error) {
 
 // insertTokens stores tokens in tx.
 func (s *Store) insertTokens(ctx context.Context, tx *sql.Tx, tokens []authn.OIDCToken) error {
+	if len(tokens) == 0 {
+		return nil
+	}
+	insert := tx.StmtContext(ctx, s.stmt.insertToken)
 	for _, t := range tokens {
 		scopes, err := joinList("scope", t.Scopes)
 		if err != nil {
@@ -36,8 +51,7 @@ func (s *Store) insertTokens(ctx context.Context, tx *sql.Tx, tokens []authn.OID
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO oidc_tokens ("+tokenCols+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		_, err = insert.ExecContext(ctx,
 			t.ID, t.Kind, hashOrNull(t.Hash), t.GrantID, t.ClientID, t.UserID, t.Session[:], scopes, amr, t.ACR,
 			s.tv(t.AuthTime), s.tv(t.CreatedAt), s.tv(t.ExpiresAt), s.tvNull(t.UsedAt), s.tvNull(t.RevokedAt))
 		if err != nil {
@@ -67,8 +81,7 @@ func (s *Store) GetOIDCToken(ctx context.Context, id string) (authn.OIDCToken, e
 
 // GetOIDCRefreshToken returns a refresh token by hash, whatever its state.
 func (s *Store) GetOIDCRefreshToken(ctx context.Context, h authn.TokenHash) (authn.OIDCToken, error) {
-	t, err := scanToken(s.rdb.QueryRowContext(ctx,
-		"SELECT "+tokenCols+" FROM oidc_tokens WHERE hash = $1 AND kind = 'refresh'", h[:]))
+	t, err := scanToken(s.stmt.refreshToken.QueryRowContext(ctx, h[:]))
 	if err != nil {
 		return authn.OIDCToken{}, fmt.Errorf("get oidc refresh token: %w", dbErr(err))
 	}
@@ -81,17 +94,14 @@ func (s *Store) GetOIDCRefreshToken(ctx context.Context, h authn.TokenHash) (aut
 func (s *Store) RotateOIDCRefreshToken(ctx context.Context, old authn.TokenHash, now time.Time, next ...authn.OIDCToken) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		var grant string
-		err := tx.QueryRowContext(ctx, `UPDATE oidc_tokens SET used_at = $2
-			WHERE hash = $1 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
-			RETURNING grant_id`, old[:], s.tv(now)).Scan(&grant)
+		err := tx.StmtContext(ctx, s.stmt.rotateRefresh).QueryRowContext(ctx, old[:], s.tv(now)).Scan(&grant)
 		if err == nil {
 			return s.insertTokens(ctx, tx, next)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		t, err := scanToken(tx.QueryRowContext(ctx,
-			"SELECT "+tokenCols+" FROM oidc_tokens WHERE hash = $1 AND kind = 'refresh'", old[:]))
+		t, err := scanToken(tx.QueryRowContext(ctx, sqlRefreshToken, old[:]))
 		switch {
 		case err != nil:
 			return softIfSentinel(dbErr(err))

@@ -55,26 +55,21 @@ func scanUserCredentials(ctx context.Context, stmt *sql.Stmt, arg string) (authn
 	}
 	defer rows.Close()
 	var (
-		u     authn.User
-		found bool
+		person userRow
+		found  bool
 	)
 	creds := []authn.Credential{}
 	for rows.Next() {
 		var (
 			c          authn.Credential
-			address    string
 			signCount  int64
 			transports string
 		)
-		if err := rows.Scan(&u.ID, &u.ExternalID, &u.Username, &u.DisplayName, &u.Email, &u.Status, &u.Source,
-			timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &address,
-			&c.ID, &c.UserID, &c.Kind, &c.Nickname, timeCol{&c.CreatedAt}, timeCol{&c.LastUsedAt},
-			&c.WebAuthnID, &c.PublicKey, &signCount, &c.AAGUID, &transports, &c.BackupEligible,
-			&c.AttestationFmt, &c.Cloned, &c.SecretSealed, &c.LastStep); err != nil {
+		dest := append(person.dest(), &c.ID, &c.UserID, &c.Kind, &c.Nickname, timeCol{&c.CreatedAt},
+			timeCol{&c.LastUsedAt}, &c.WebAuthnID, &c.PublicKey, &signCount, &c.AAGUID, &transports,
+			&c.BackupEligible, &c.AttestationFmt, &c.Cloned, &c.SecretSealed, &c.LastStep)
+		if err := rows.Scan(dest...); err != nil {
 			return authn.User{}, nil, err
-		}
-		if !found && address != "" {
-			u.PostalAddress = strings.Split(address, "\n")
 		}
 		found = true
 		if c.ID == "" {
@@ -92,5 +87,5 @@ func scanUserCredentials(ctx context.Context, stmt *sql.Stmt, arg string) (authn
 	if !found {
 		return authn.User{}, nil, sql.ErrNoRows
 	}
-	return u, creds, nil
+	return person.user(), creds, nil
 }

@@ -77,6 +77,12 @@ type statements struct {
 	dropPending                                  *sql.Stmt // on wdb, used inside batches
 	takeLivePending                              *sql.Stmt // on wdb, used inside batches
 	undoThrottles                                *sql.Stmt // on wdb, used inside batches
+
+	authRequestByCode *sql.Stmt // on rdb
+	redeemCode        *sql.Stmt // on wdb, used inside batches
+	insertToken       *sql.Stmt // on wdb, used inside batches
+	refreshToken      *sql.Stmt // on rdb
+	rotateRefresh     *sql.Stmt // on wdb, used inside batches
 }
 
 // all lists the prepared statements, for Close.
@@ -86,7 +92,8 @@ func (st *statements) all() []*sql.Stmt {
 		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
 		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles, st.getUserCredentials,
-		st.getUserCredentialsByName}
+		st.getUserCredentialsByName, st.authRequestByCode, st.redeemCode, st.insertToken, st.refreshToken,
+		st.rotateRefresh}
 }
 
 // Open connects, applies embedded migrations (refusing with an error
@@ -180,6 +187,12 @@ func (s *Store) prepare(ctx context.Context) error {
 		dropPending:              p(s.wdb, sqlDropPending),
 		takeLivePending:          p(s.wdb, sqlTakeLivePending),
 		undoThrottles:            p(s.wdb, sqlUndoThrottles),
+
+		authRequestByCode: p(s.rdb, sqlAuthRequestByCode),
+		redeemCode:        p(s.wdb, sqlRedeemCode),
+		insertToken:       p(s.wdb, sqlInsertToken),
+		refreshToken:      p(s.rdb, sqlRefreshToken),
+		rotateRefresh:     p(s.wdb, sqlRotateRefresh),
 	}
 	return err
 }

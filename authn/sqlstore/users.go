@@ -63,14 +63,30 @@ func searchText(u authn.User) string {
 func foldText(s string) string { return norm.NFKC.String(cases.Fold().String(s)) }
 
 func scanUser(row interface{ Scan(...any) error }) (authn.User, error) {
-	var u authn.User
-	var address string
-	err := row.Scan(&u.ID, &u.ExternalID, &u.Username, &u.DisplayName, &u.Email, &u.Status, &u.Source,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &address)
-	if address != "" {
-		u.PostalAddress = strings.Split(address, "\n")
+	var x userRow
+	err := row.Scan(x.dest()...)
+	return x.user(), err
+}
+
+// userRow is what a row of userCols is scanned into, for queries that read
+// a person with something else.
+type userRow struct {
+	u       authn.User
+	address string
+}
+
+func (x *userRow) dest() []any {
+	u := &x.u
+	return []any{&u.ID, &u.ExternalID, &u.Username, &u.DisplayName, &u.Email, &u.Status, &u.Source,
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &x.address}
+}
+
+func (x *userRow) user() authn.User {
+	u := x.u
+	if x.address != "" {
+		u.PostalAddress = strings.Split(x.address, "\n")
 	}
-	return u, err
+	return u
 }
 
 func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u authn.User) error {

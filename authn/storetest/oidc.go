@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/sha256"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -176,7 +177,7 @@ func testOIDCRedeemConcurrent(t *testing.T, s authn.Store, o authn.OIDCStore) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { _, errs[i] = o.RedeemOIDCCode(t.Context(), hashOf("code"), t0) })
+		wg.Go(func() { errs[i] = o.RedeemOIDCCode(t.Context(), hashOf("code"), t0) })
 	}
 	wg.Wait()
 	ok := 0
@@ -190,7 +191,7 @@ func testOIDCRedeemConcurrent(t *testing.T, s authn.Store, o authn.OIDCStore) {
 	if ok != 1 {
 		t.Fatalf("%d of %d concurrent redemptions succeeded, want 1", ok, n)
 	}
-	_, err := o.RedeemOIDCCode(t.Context(), hashOf("other"), t0)
+	err := o.RedeemOIDCCode(t.Context(), hashOf("other"), t0)
 	wantErr(t, "RedeemOIDCCode(unknown)", err, authn.ErrNotFound)
 	got, err := o.GetOIDCAuthRequest(t.Context(), r.ID)
 	must(t, "GetOIDCAuthRequest", err)
@@ -201,20 +202,23 @@ func testOIDCRedeemConcurrent(t *testing.T, s authn.Store, o authn.OIDCStore) {
 
 func testOIDCCodeReuse(t *testing.T, s authn.Store, o authn.OIDCStore) {
 	ctx := t.Context()
-	r := signedIn(t, o, mkUser(t, s, "anna"), "code")
-	byCode, err := o.GetOIDCAuthRequestByCode(ctx, hashOf("code"))
+	anna := mkUser(t, s, "anna")
+	r := signedIn(t, o, anna, "code")
+	byCode, person, err := o.GetOIDCAuthRequestByCode(ctx, hashOf("code"))
 	must(t, "GetOIDCAuthRequestByCode", err)
 	if byCode.ID != r.ID || !byCode.CodeUsedAt.IsZero() {
 		t.Fatalf("GetOIDCAuthRequestByCode = %+v, want unused request %s", byCode, r.ID)
 	}
+	if want, err := s.GetUser(ctx, anna.ID); err != nil || !reflect.DeepEqual(person, want) {
+		t.Errorf("GetOIDCAuthRequestByCode: person %+v, want %+v (%v)", person, want, err)
+	}
 	toks := newTokens(r, "rt")
-	got, err := o.RedeemOIDCCode(ctx, hashOf("code"), t0, toks...)
-	must(t, "RedeemOIDCCode", err)
-	if got.ID != r.ID || got.UserID != r.UserID {
-		t.Fatalf("redeemed %+v, want request %s", got, r.ID)
+	must(t, "RedeemOIDCCode", o.RedeemOIDCCode(ctx, hashOf("code"), t0, toks...))
+	if got, err := o.GetOIDCAuthRequest(ctx, r.ID); err != nil || got.CodeUsedAt.IsZero() {
+		t.Fatalf("redeemed request: %+v, %v", got, err)
 	}
 	late := newTokens(r, "rt-late")
-	_, err = o.RedeemOIDCCode(ctx, hashOf("code"), t0.Add(time.Second), late...)
+	err = o.RedeemOIDCCode(ctx, hashOf("code"), t0.Add(time.Second), late...)
 	wantErr(t, "RedeemOIDCCode twice", err, authn.ErrUsed)
 	for _, tok := range toks {
 		if !revoked(t, o, tok.ID) {
@@ -225,15 +229,15 @@ func testOIDCCodeReuse(t *testing.T, s authn.Store, o authn.OIDCStore) {
 		_, err := o.GetOIDCToken(ctx, tok.ID)
 		wantErr(t, "token of a refused redemption", err, authn.ErrNotFound)
 	}
-	_, err = o.GetOIDCAuthRequestByCode(ctx, hashOf("nope"))
+	_, _, err = o.GetOIDCAuthRequestByCode(ctx, hashOf("nope"))
 	wantErr(t, "GetOIDCAuthRequestByCode(unknown)", err, authn.ErrNotFound)
 }
 
 func testOIDCCodeExpired(t *testing.T, s authn.Store, o authn.OIDCStore) {
 	signedIn(t, o, mkUser(t, s, "anna"), "code")
-	_, err := o.RedeemOIDCCode(t.Context(), hashOf("code"), t0.Add(time.Minute))
+	err := o.RedeemOIDCCode(t.Context(), hashOf("code"), t0.Add(time.Minute))
 	wantErr(t, "RedeemOIDCCode after expiry", err, authn.ErrExpired)
-	_, err = o.RedeemOIDCCode(t.Context(), hashOf("code"), t0)
+	err = o.RedeemOIDCCode(t.Context(), hashOf("code"), t0)
 	wantErr(t, "RedeemOIDCCode after the expired try", err, authn.ErrUsed)
 }
 

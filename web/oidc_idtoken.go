@@ -1,0 +1,204 @@
+package web
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// The token endpoint parses and checks a request with zitadel/oidc
+// (op.ParseAccessTokenRequest, op.ValidateAccessTokenRequest and their
+// refresh token twins: the client, PKCE, the redirect URI) and stores the
+// tokens through oidcStorage (op.CreateAccessToken), but makes the ID token
+// itself: zitadel/oidc's op.CreateIDToken marshals the claims three times
+// (struct, map, merged map) and builds a signer per token, which was most
+// of the endpoint's CPU time.
+
+// codeExchange answers the authorization code grant (RFC 6749 §4.1.3, OIDC
+// Core §3.1.3), as op.CodeExchange does.
+func (p *oidcProvider) codeExchange(w http.ResponseWriter, r *http.Request) {
+	req, err := op.ParseAccessTokenRequest(r, p.op.Decoder())
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	if req.Code == "" {
+		op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code missing"), nil)
+		return
+	}
+	ar, client, err := op.ValidateAccessTokenRequest(r.Context(), req, p.op)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	p.respondTokens(w, r, ar, client, req.Code, "")
+}
+
+// refreshExchange answers the refresh token grant (RFC 6749 §6, OIDC Core
+// §12), as op.RefreshTokenExchange does.
+func (p *oidcProvider) refreshExchange(w http.ResponseWriter, r *http.Request) {
+	req, err := op.ParseRefreshTokenRequest(r, p.op.Decoder())
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	rr, client, err := op.ValidateRefreshTokenRequest(r.Context(), req, p.op)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	p.respondTokens(w, r, rr, client, "", req.RefreshToken)
+}
+
+// tokenRequest is what both grants hand to respondTokens: authRequest or
+// *refreshRequest.
+type tokenRequest interface {
+	op.TokenRequest
+	op.IDTokenRequest
+}
+
+// respondTokens stores the access token (and refresh token) of req, makes
+// the ID token and answers (RFC 6749 §5.1), as op.CreateTokenResponse does.
+func (p *oidcProvider) respondTokens(w http.ResponseWriter, r *http.Request, req tokenRequest, client op.Client, code, refreshToken string) {
+	ctx := r.Context()
+	c, ok := client.(*oidcClient)
+	if !ok {
+		op.RequestError(w, r, oidc.ErrServerError().WithParent(fmt.Errorf("unexpected client %T", client)), nil)
+		return
+	}
+	access, refresh, validity, err := op.CreateAccessToken(ctx, req, c.AccessTokenType(), p.op, c, refreshToken)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	idToken, err := p.idToken(ctx, req, c, access, code)
+	if err != nil {
+		op.RequestError(w, r, err, nil)
+		return
+	}
+	httphelper.MarshalJSON(w, &oidc.AccessTokenResponse{
+		AccessToken:  access,
+		IDToken:      idToken,
+		RefreshToken: refresh,
+		TokenType:    oidc.BearerToken,
+		ExpiresIn:    uint64(validity.Seconds()),
+		Scope:        req.GetScopes(),
+	})
+}
+
+// idTokenClaims are the claims of an ID token (OIDC Core §2, §3.1.3.6,
+// §5.1), the ones zitadel/oidc's op.CreateIDToken writes for Keyhall.
+type idTokenClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+	Nonce    string   `json:"nonce,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+	AZP      string   `json:"azp"`
+	ClientID string   `json:"client_id"`
+	AtHash   string   `json:"at_hash,omitempty"`
+	CHash    string   `json:"c_hash,omitempty"`
+	SID      string   `json:"sid,omitempty"`
+	userClaims
+}
+
+// idToken makes the signed ID token of req for client c, bound to the
+// access token and the code by their hashes (OIDC Core §3.1.3.6, §3.3.2.11).
+func (p *oidcProvider) idToken(ctx context.Context, req tokenRequest, c *oidcClient, accessToken, code string) (string, error) {
+	k, err := p.signingKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	g, err := p.storage.grantOf(req)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now() // as zitadel/oidc: the token's times are the real ones
+	claims := idTokenClaims{
+		Issuer:   op.IssuerFromContext(ctx),
+		Subject:  req.GetSubject(),
+		Audience: oidc.AppendClientIDToAudience(c.GetID(), req.GetAudience()),
+		Expiry:   now.Add(c.IDTokenLifetime()).Unix(),
+		IssuedAt: now.Unix(),
+		ACR:      g.ACR,
+		AMR:      req.GetAMR(),
+		AZP:      c.GetID(),
+		ClientID: c.GetID(),
+	}
+	if t := req.GetAuthTime(); !t.IsZero() {
+		claims.AuthTime = t.Unix()
+	}
+	if ar, ok := req.(authRequest); ok {
+		claims.Nonce = ar.r.Nonce
+	}
+	if accessToken != "" {
+		claims.AtHash = halfHash(accessToken)
+	}
+	if code != "" {
+		claims.CHash = halfHash(code)
+	}
+	if g.Session != (authn.SessionHash{}) && g.GrantID != "" {
+		claims.SID = sessionSID(g.Session)
+	}
+	claims.userClaims, err = p.storage.userClaims(ctx, req.GetSubject(), userOf(req), c.RestrictAdditionalIdTokenScopes()(req.GetScopes()))
+	if err != nil {
+		return "", err
+	}
+	return k.signJWT(claims)
+}
+
+// halfHash is at_hash and c_hash for ES256: the left half of the SHA-256,
+// base64url (OIDC Core §3.1.3.6).
+func halfHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// jwtHeader is the protected header of the ID tokens k signs, as go-jose
+// writes it (keys in order), base64url, with the dot that follows it.
+func jwtHeader(kid string) (string, error) {
+	h, err := json.Marshal(map[string]string{"alg": "ES256", "kid": kid, "typ": "JWT"})
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(h) + ".", nil
+}
+
+// signJWT signs claims as a compact JWS with ES256 (RFC 7515 §7.1, RFC 7518
+// §3.4: the signature is R and S, 32 bytes each).
+func (k *signingKey) signJWT(claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("encode claims: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	b := make([]byte, 0, len(k.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(64))
+	b = append(b, k.header...)
+	b = enc.AppendEncode(b, payload)
+	sum := sha256.Sum256(b)
+	r, s, err := ecdsa.Sign(rand.Reader, k.priv, sum[:])
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	var sig [64]byte
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	b = append(b, '.')
+	return string(enc.AppendEncode(b, sig[:])), nil
+}
