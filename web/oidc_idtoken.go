@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -22,9 +20,10 @@ import (
 // (op.ParseAccessTokenRequest, op.ValidateAccessTokenRequest and their
 // refresh token twins: the client, PKCE, the redirect URI) and stores the
 // tokens through oidcStorage (op.CreateAccessToken), but makes the ID token
-// itself: zitadel/oidc's op.CreateIDToken marshals the claims three times
-// (struct, map, merged map) and builds a signer per token, which was most
-// of the endpoint's CPU time.
+// itself, signed with go-jose as zitadel/oidc signs it: zitadel/oidc's
+// op.CreateIDToken marshals the claims three times (struct, map, merged
+// map) and builds a signer per token, which was most of the endpoint's CPU
+// time.
 
 // codeExchange answers the authorization code grant (RFC 6749 §4.1.3, OIDC
 // Core §3.1.3), as op.CodeExchange does.
@@ -170,35 +169,16 @@ func halfHash(s string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
-// jwtHeader is the protected header of the ID tokens k signs, as go-jose
-// writes it (keys in order), base64url, with the dot that follows it.
-func jwtHeader(kid string) (string, error) {
-	h, err := json.Marshal(map[string]string{"alg": "ES256", "kid": kid, "typ": "JWT"})
-	if err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(h) + ".", nil
-}
-
-// signJWT signs claims as a compact JWS with ES256 (RFC 7515 §7.1, RFC 7518
-// §3.4: the signature is R and S, 32 bytes each).
+// signJWT signs claims as a compact JWS with ES256 (RFC 7515 §7.1), with
+// go-jose and the signer kept with the key.
 func (k *signingKey) signJWT(claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}
-	enc := base64.RawURLEncoding
-	b := make([]byte, 0, len(k.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(64))
-	b = append(b, k.header...)
-	b = enc.AppendEncode(b, payload)
-	sum := sha256.Sum256(b)
-	r, s, err := ecdsa.Sign(rand.Reader, k.priv, sum[:])
+	jws, err := k.signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
-	var sig [64]byte
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	b = append(b, '.')
-	return string(enc.AppendEncode(b, sig[:])), nil
+	return jws.CompactSerialize()
 }

@@ -19,7 +19,7 @@ import (
 type signingKey struct {
 	id     string
 	priv   *ecdsa.PrivateKey
-	header string // of the ID tokens it signs (jwtHeader)
+	signer jose.Signer // of the ID tokens (idToken): ES256, kid and typ JWT
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.ES256 }
@@ -70,11 +70,12 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", stored.ID, err)
 	}
-	header, err := jwtHeader(stored.ID)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: stored.ID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
-		return nil, fmt.Errorf("encode header of signing key %s: %w", stored.ID, err)
+		return nil, fmt.Errorf("signer for signing key %s: %w", stored.ID, err)
 	}
-	p.key = &signingKey{id: stored.ID, priv: priv, header: header}
+	p.key = &signingKey{id: stored.ID, priv: priv, signer: signer}
 	return p.key, nil
 }
 
