@@ -40,7 +40,12 @@
 // browser's login cookie. Every step takes the pending sign-in (an atomic,
 // single-use delete) and, unless the sign-in is complete, puts a new one
 // under a new id, so a WebAuthn challenge is used once and a step may run
-// on another process than the one before.
+// on another process than the one before. When the key comes first, Start
+// opens its ceremony in the same write, and BeginKey only reads it: asked
+// again, it hands out the same challenge, which the first assertion checked
+// against it uses up. The process that stored a pending sign-in keeps a copy
+// in memory for the next step's read; the step's write is always checked
+// in the store.
 //
 //	Start(username) ─► key ─┬─ UV done ─────────────────────────► done (hwk|swk, user, mfa)
 //	BeginPasskey ───► key ──┘  no UV ─► password ─────────────────► done (hwk|swk, pwd, mfa)

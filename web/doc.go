@@ -38,7 +38,7 @@
 //	POST /login                 SignIn.Start → the person's strongest factor
 //	GET  /login/{key,totp,recovery,password}   the page of the pending step (SignIn.Restart)
 //	POST /login/switch          another possession factor, one click away (SignIn.SwitchTo)
-//	POST /login/key/begin, /login/passkey/begin   WebAuthn options (JSON)
+//	POST /login/key/begin, /login/passkey/begin   WebAuthn options (JSON; the key's opened by POST /login)
 //	POST /login/key/finish, /login/passkey/finish assertion (JSON) → {"next": …}
 //	POST /login/{totp,recovery,password}       the code or password
 //
