@@ -156,7 +156,7 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := authn.AuditEvent{
 		Time: now, Actor: "user:" + u.ID, Action: "session.revoke_all", Subject: "user:" + u.ID,
-		ClientAddr: clientAddr(r), Details: map[string]string{"count": strconv.Itoa(n)},
+		ClientAddr: s.clientAddr(r), Details: map[string]string{"count": strconv.Itoa(n)},
 	}
 	if err := st.AppendAudit(r.Context(), ev); err != nil {
 		s.logger.Warn("could not record signing out everywhere", "user", u.ID, "err", err)

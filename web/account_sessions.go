@@ -122,7 +122,7 @@ func (s *Server) endSession(r *http.Request, st authn.Store, u authn.User, targe
 		s.logger.Warn("could not end the OIDC tokens of a session", "user", u.ID, "err", err)
 	}
 	ev := authn.AuditEvent{
-		Time: now, Actor: "user:" + u.ID, Action: "session.revoke", Subject: "user:" + u.ID, ClientAddr: clientAddr(r),
+		Time: now, Actor: "user:" + u.ID, Action: "session.revoke", Subject: "user:" + u.ID, ClientAddr: s.clientAddr(r),
 		Details: map[string]string{"session": sessionHandle(target.Hash), "device": deviceName(target.UserAgent),
 			"client_addr": target.ClientAddr},
 	}

@@ -7,11 +7,12 @@
 // Every request passes, outermost first, through: panic recovery; the
 // security headers an auditor checks (Content-Security-Policy with
 // frame-ancestors 'none', nosniff, COOP, no-referrer, HSTS for an https
-// public URL); the client address (X-Forwarded-For is believed only from
-// the configured trusted proxies); cross-origin protection for
-// state-changing requests (http.CrossOriginProtection); and finally the
-// route, registered in routes.go, where each route records its own metrics
-// and one log line.
+// public URL); cross-origin protection for state-changing requests
+// (http.CrossOriginProtection); and finally the route, registered in
+// routes.go, where each route records its own metrics and one log line.
+// The client address is worked out only when a log line, an audit event or
+// the throttle asks for it (Server.clientAddr: X-Forwarded-For is believed
+// only from the configured trusted proxies).
 //
 // # The store may be missing
 //

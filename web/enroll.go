@@ -138,7 +138,7 @@ func (s *Server) enrollLinkPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PathValue("token")
-	info, err := svc.Inspect(r.Context(), token, clientInfo(r))
+	info, err := svc.Inspect(r.Context(), token, s.clientInfo(r))
 	if err != nil {
 		s.enrollLinkRefused(w, r, err)
 		return
@@ -178,7 +178,7 @@ func (s *Server) enrollRedeem(w http.ResponseWriter, r *http.Request) {
 		Username: strings.TrimSpace(r.PostFormValue("username")),
 		Code:     r.PostFormValue("code"),
 		Password: r.PostFormValue("password"),
-		Client:   clientInfo(r),
+		Client:   s.clientInfo(r),
 	}
 	if red.Token == "" && (red.Username == "" || strings.TrimSpace(red.Code) == "") {
 		s.failPage(w, r, http.StatusBadRequest, msgEnrollFormMissing, nil, s.redeemView(r, red))

@@ -73,7 +73,7 @@ func (fa *forwardAuth) rule(u *url.URL) (ForwardAuthRule, bool) {
 // proxy wants a redirect to sign in (Traefik, Caddy) rather than a 401
 // (nginx). Anything missing or malformed is an error: fail closed.
 func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
-	raw := h.Get("X-Original-URL")
+	raw := h.Get("X-Original-Url") // canonical spelling: nothing to convert per request
 	if raw == "" {
 		proto, host, uri := h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"), h.Get("X-Forwarded-Uri")
 		if proto == "" || host == "" || uri == "" || !strings.HasPrefix(uri, "/") {
@@ -101,7 +101,7 @@ func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
 // garbled cookie or a database that does not answer all refuse. A request
 // without a session creates no state.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = noStoreValue
 	orig, redirect, err := originalURL(r.Header)
 	if err != nil {
 		s.fail(w, r, http.StatusBadRequest, msgForwardBadRequest, err)
@@ -116,7 +116,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return
 	}
-	sess, u, err := s.forwardSession(r, st)
+	sess, p, err := s.forwardSession(r, st)
 	if err != nil && !errors.Is(err, errNoSession) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
@@ -125,26 +125,25 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.signInFirst(w, r, orig, redirect, rule.Level)
 		return
 	}
-	groups, err := s.groupNames(r.Context(), st, u)
-	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
-		return
-	}
-	if !admitted(rule.Groups, groups) {
+	if !admitted(rule.Groups, p.groups) {
 		s.fail(w, r, http.StatusForbidden, msgForwardNotAdmitted, nil)
 		return
 	}
+	// Canonical keys, shared values: see remoteHeaders.
 	h := w.Header()
-	h.Set("Remote-User", u.Username)
-	h.Set("Remote-Name", headerSafe(u.DisplayName))
-	h.Set("Remote-Email", headerSafe(u.Email))
-	h.Set("Remote-Groups", strings.Join(groups, ","))
+	h["Remote-User"] = p.remote.user
+	h["Remote-Name"] = p.remote.name
+	h["Remote-Email"] = p.remote.email
+	h["Remote-Groups"] = p.remote.groups
 	w.WriteHeader(http.StatusOK)
 }
 
+// noStoreValue is Cache-Control: no-store, shared between responses; never modify it.
+var noStoreValue = []string{"no-store"}
+
 // forwardSession reads the session from the subdomain cookie, or from the
 // host cookie when the proxy runs on Keyhall's own host.
-func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session, authn.User, error) {
+func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session, *identity, error) {
 	for _, name := range []string{ForwardAuthCookie, SessionCookie} {
 		c, err := r.Cookie(name)
 		if err != nil {
@@ -152,11 +151,11 @@ func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session,
 		}
 		id, err := parseSessionCookie(c.Value)
 		if err != nil {
-			return authn.Session{}, authn.User{}, errNoSession
+			return authn.Session{}, nil, errNoSession
 		}
 		return s.lookupSession(r.Context(), st, id)
 	}
-	return authn.Session{}, authn.User{}, errNoSession
+	return authn.Session{}, nil, errNoSession
 }
 
 // signInFirst sends the person to sign in (or step up) and back to orig.

@@ -16,8 +16,8 @@ import (
 	"github.com/keyhall/keyhall/authn/sqlstore"
 )
 
-// fwdFixture is a server with forward-auth rules on a real SQLite store,
-// with anna (group rat) and bob (no group).
+// fwdFixture is a server with forward-auth rules on a real store (SQLite
+// unless said otherwise), with anna (group rat) and bob (no group).
 type fwdFixture struct {
 	srv  *Server
 	st   *sqlstore.Store
@@ -27,8 +27,14 @@ type fwdFixture struct {
 
 func newFwdFixture(t testing.TB) *fwdFixture {
 	t.Helper()
+	return newFwdFixtureAt(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
+}
+
+// newFwdFixtureAt is newFwdFixture on the database at dsn (sqlstore.Open).
+func newFwdFixtureAt(t testing.TB, dsn string) *fwdFixture {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "k.db"), sqlstore.Options{})
+	st, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,32 +8,53 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 )
 
 // TestLoadVerify is a load run of /auth/verify with wrk (Debian package
-// wrk) against a real server on 127.0.0.1 and a real SQLite store, next to
-// a trivial handler measured the same way in the same run. It runs only
-// when KEYHALL_LOAD=1:
+// wrk) against a real server on 127.0.0.1, on a real SQLite store and on a
+// real PostgreSQL, each next to a trivial handler measured the same way in
+// the same run. It runs only when KEYHALL_LOAD=1:
 //
 //	KEYHALL_LOAD=1 go test ./web -run TestLoadVerify -v -count=1
+//	KEYHALL_LOAD=1 go test ./web -run TestLoadVerify/sqlite -v -count=1
 //
-// It reports requests per second and p99 latency for both, and the
-// process's resident memory before and after.
+// Without PostgreSQL the postgres run is skipped, or fails under CI=true.
+// For every wrk run it reports requests per second, p99 latency, the
+// process's CPU time per request (user and system, which on a shared
+// machine is steadier than the throughput), the bytes it allocated per
+// request and its garbage collections, and the load average before the
+// run; at the end, resident memory before, at its peak and after.
+// With KEYHALL_LOAD_CPUPROFILE=prefix each wrk run also writes a CPU
+// profile to prefix-<store>-<handler>.prof.
 func TestLoadVerify(t *testing.T) {
 	if os.Getenv("KEYHALL_LOAD") != "1" {
 		t.Skip("a load run; set KEYHALL_LOAD=1")
 	}
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
+	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Fatal("wrk not found; apt-get install wrk")
 	}
-	f := newFwdFixture(t)
+	t.Run("sqlite", func(t *testing.T) {
+		loadVerify(t, "sqlite", newFwdFixture(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		pg := pgtest.Start(t)
+		loadVerify(t, "postgres", newFwdFixtureAt(t, pg.NewDatabase(t)))
+	})
+}
+
+// loadVerify runs wrk against a trivial handler and then /auth/verify with
+// a valid session of a group member, served the way cmd/keyhall serves.
+func loadVerify(t *testing.T, store string, f *fwdFixture) {
 	cookie, _ := f.session(t, f.anna, authn.LevelPhrh)
 	mux := http.NewServeMux()
 	mux.Handle("/auth/verify", f.srv)
@@ -42,8 +63,17 @@ func TestLoadVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go http.Serve(ln, mux)
-	defer ln.Close()
+	// The timeouts of cmd/keyhall's listen: each costs a deadline per request.
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go hs.Serve(ln)
+	defer hs.Close()
 	base := "http://" + ln.Addr().String()
 
 	script := filepath.Join(t.TempDir(), "headers.lua")
@@ -51,53 +81,109 @@ func TestLoadVerify(t *testing.T) {
 wrk.headers["Cookie"] = "%s=%s"
 `, ForwardAuthCookie, cookie)), 0o600)
 
-	run := func(path string) (rps, p99 float64) {
-		out, err := exec.Command(wrk, "-t2", "-c64", "-d10s", "--latency", "-s", script, base+path).CombinedOutput()
-		if err != nil {
-			t.Fatalf("wrk: %v\n%s", err, out)
-		}
-		t.Logf("wrk %s:\n%s", path, out)
-		if strings.Contains(string(out), "Non-2xx") {
-			t.Errorf("%s answered non-2xx during the run", path)
-		}
-		return parseWrk(t, string(out))
-	}
 	rssBefore := rssMiB()
-	trivialRPS, trivialP99 := run("/trivial")
-	verifyRPS, verifyP99 := run("/auth/verify")
+	trivial := runWrk(t, base+"/trivial", script, store+"-trivial")
+	verify := runWrk(t, base+"/auth/verify", script, store+"-verify")
 	time.Sleep(time.Second)
-	t.Logf("trivial: %.0f req/s, p99 %.2f ms; /auth/verify: %.0f req/s, p99 %.2f ms; RSS %d MiB before, %d MiB after",
-		trivialRPS, trivialP99, verifyRPS, verifyP99, rssBefore, rssMiB())
+	t.Logf("%s: trivial %s; /auth/verify %s; RSS %d MiB before, %d MiB peak, %d MiB after",
+		store, trivial, verify, rssBefore, memMiB("VmHWM"), rssMiB())
+}
+
+// wrkResult is what one wrk run measured.
+type wrkResult struct {
+	rps        float64 // requests per second
+	p99        float64 // 99th percentile latency, ms
+	cpuPerRq   float64 // this process's CPU time (user + system) per request, µs
+	allocPerRq float64 // bytes allocated per request (net/http's and the handler's)
+	gcs        uint32  // garbage collections during the run
+}
+
+func (r wrkResult) String() string {
+	return fmt.Sprintf("%.0f req/s, p99 %.2f ms, %.1f µs CPU/request, %.0f B allocated/request, %d GCs",
+		r.rps, r.p99, r.cpuPerRq, r.allocPerRq, r.gcs)
+}
+
+// runWrk runs wrk -t2 -c64 -d10s against url with the headers of script.
+func runWrk(t *testing.T, url, script, name string) wrkResult {
+	t.Helper()
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("load average before %s: %s", name, strings.TrimSpace(string(load)))
+	if prefix := os.Getenv("KEYHALL_LOAD_CPUPROFILE"); prefix != "" {
+		pf, err := os.Create(prefix + "-" + name + ".prof")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var memBefore, memAfter runtime.MemStats
+	runtime.ReadMemStats(&memBefore)
+	cpuBefore := cpuTime()
+	out, err := exec.Command("wrk", "-t2", "-c64", "-d10s", "--latency", "-s", script, url).CombinedOutput()
+	cpu := cpuTime() - cpuBefore
+	runtime.ReadMemStats(&memAfter)
+	if err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	t.Logf("wrk %s:\n%s", name, out)
+	if strings.Contains(string(out), "Non-2xx") {
+		t.Errorf("%s answered non-2xx during the run", name)
+	}
+	r := parseWrk(t, string(out))
+	if n := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(string(out)); n != nil {
+		requests, _ := strconv.ParseFloat(n[1], 64)
+		r.cpuPerRq = float64(cpu.Microseconds()) / requests
+		r.allocPerRq = float64(memAfter.TotalAlloc-memBefore.TotalAlloc) / requests
+		r.gcs = memAfter.NumGC - memBefore.NumGC
+	}
+	return r
 }
 
 // parseWrk reads "Requests/sec" and the 99% latency (in ms) from wrk's output.
-func parseWrk(t *testing.T, out string) (rps, p99 float64) {
+func parseWrk(t *testing.T, out string) wrkResult {
 	m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindStringSubmatch(out)
 	l := regexp.MustCompile(`99%\s+([\d.]+)(us|ms|s)`).FindStringSubmatch(out)
 	if m == nil || l == nil {
 		t.Fatalf("cannot read wrk's output:\n%s", out)
 	}
-	rps, _ = strconv.ParseFloat(m[1], 64)
-	p99, _ = strconv.ParseFloat(l[1], 64)
+	var r wrkResult
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	r.p99, _ = strconv.ParseFloat(l[1], 64)
 	switch l[2] {
 	case "us":
-		p99 /= 1000
+		r.p99 /= 1000
 	case "s":
-		p99 *= 1000
+		r.p99 *= 1000
 	}
-	return rps, p99
+	return r
 }
 
-// rssMiB returns this process's resident memory in MiB (Linux).
-func rssMiB() int {
+// cpuTime returns the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// memMiB returns a memory figure of this process from /proc/self/status in
+// MiB (Linux): VmRSS is resident memory now, VmHWM its peak.
+func memMiB(field string) int {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return -1
 	}
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
+	m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(b)
 	if m == nil {
 		return -1
 	}
 	kb, _ := strconv.Atoi(string(m[1]))
 	return kb / 1024
 }
+
+// rssMiB returns this process's resident memory in MiB (Linux).
+func rssMiB() int { return memMiB("VmRSS") }

@@ -34,8 +34,8 @@ var loginNotices = map[string]struct {
 }
 
 // clientInfo is what authn records about the browser asking.
-func clientInfo(r *http.Request) authn.ClientInfo {
-	return authn.ClientInfo{Addr: clientAddr(r), UserAgent: r.UserAgent()}
+func (s *Server) clientInfo(r *http.Request) authn.ClientInfo {
+	return authn.ClientInfo{Addr: s.clientAddr(r), UserAgent: r.UserAgent()}
 }
 
 // parseForm reads a POSTed form of at most maxBody bytes.
@@ -84,7 +84,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusBadRequest, msgUsernameMissing, nil, &view{Page: "login", ReturnTo: returnTo})
 		return
 	}
-	p, err := si.Start(r.Context(), username, returnTo, clientInfo(r))
+	p, err := si.Start(r.Context(), username, returnTo, s.clientInfo(r))
 	if err == nil && p.Next != authn.StepKey && r.PostFormValue("need") == "key" {
 		// Step-up: a tool asked for a phishing-resistant sign-in, so
 		// begin at the key (the app stays one click away, but its
@@ -182,7 +182,7 @@ func (s *Server) codeStep(step authn.Step, field string) http.HandlerFunc {
 		if si == nil {
 			return
 		}
-		id, secret, c := pendingID(r), r.PostFormValue(field), clientInfo(r)
+		id, secret, c := pendingID(r), r.PostFormValue(field), s.clientInfo(r)
 		var (
 			p   authn.Progress
 			err error

@@ -82,7 +82,7 @@ func (s *Server) passkeyBegin(w http.ResponseWriter, r *http.Request) {
 	if si == nil {
 		return
 	}
-	options, p, err := si.BeginPasskey(r.Context(), s.returnTo(req.ReturnTo), clientInfo(r))
+	options, p, err := si.BeginPasskey(r.Context(), s.returnTo(req.ReturnTo), s.clientInfo(r))
 	if err != nil {
 		s.stepFailed(w, r, "login", p, err)
 		return
@@ -102,7 +102,7 @@ func (s *Server) keyFinish(w http.ResponseWriter, r *http.Request) {
 	if si == nil {
 		return
 	}
-	p, err := si.FinishKey(r.Context(), pendingID(r), body, clientInfo(r))
+	p, err := si.FinishKey(r.Context(), pendingID(r), body, s.clientInfo(r))
 	if err != nil {
 		s.stepFailed(w, r, string(authn.StepKey), p, err)
 		return

@@ -1,15 +1,15 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // contentSecurityPolicy allows only the server's own scripts, styles and
@@ -88,25 +88,16 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-type ctxKey int
-
-// reqInfoKey holds a *reqInfo: what the middleware learnt about a request,
-// in one context value so that a request is copied once, not per fact.
-const reqInfoKey ctxKey = 0
-
-type reqInfo struct {
-	addr  netip.Addr // the client, as clientAddress worked it out
-	route string     // the pattern of the route serving it, set by instrument
-}
-
-// clientAddress works out who is asking: the peer's address, or, when the
-// peer is a trusted proxy, the nearest address in X-Forwarded-For that is not
-// one. X-Forwarded-For from anyone else is ignored.
-func (s *Server) clientAddress(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.proxies)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqInfoKey, &reqInfo{addr: addr})))
-	})
+// clientAddr returns who is asking, as text: the peer's address, or, when
+// the peer is a trusted proxy, the nearest address in X-Forwarded-For that
+// is not one (see ClientAddr); "" when the peer's address does not parse.
+// It is worked out when a log line, an audit event or the throttle asks
+// for it, not for every request.
+func (s *Server) clientAddr(r *http.Request) string {
+	if a := ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.proxies); a.IsValid() {
+		return a.String()
+	}
+	return ""
 }
 
 // ClientAddr returns the client's address for a request from remoteAddr
@@ -149,22 +140,6 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// clientAddr returns the address clientAddress worked out, as text.
-func clientAddr(r *http.Request) string {
-	if ri, ok := r.Context().Value(reqInfoKey).(*reqInfo); ok && ri.addr.IsValid() {
-		return ri.addr.String()
-	}
-	return ""
-}
-
-// routeOf returns the pattern of the route serving r ("" before routing).
-func routeOf(r *http.Request) string {
-	if ri, ok := r.Context().Value(reqInfoKey).(*reqInfo); ok && ri.route != "" {
-		return ri.route
-	}
-	return r.Pattern
-}
-
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
@@ -199,11 +174,6 @@ func (s *Server) instrument(pattern string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		if ri, ok := r.Context().Value(reqInfoKey).(*reqInfo); ok {
-			ri.route = pattern
-		} else { // a handler called without the middleware (tests)
-			r = r.WithContext(context.WithValue(r.Context(), reqInfoKey, &reqInfo{route: pattern}))
-		}
 		defer func() {
 			// A panic in the handler becomes a 500 that is counted and
 			// logged with its route.
@@ -219,9 +189,11 @@ func (s *Server) instrument(pattern string, h http.HandlerFunc) http.Handler {
 			elapsed := time.Since(start)
 			duration.Observe(elapsed.Seconds())
 			byClass[statusIndex(sw.status)].Inc()
-			if pattern != "GET /healthz" && pattern != "GET /metrics" {
+			// Enabled first: the attributes cost allocations even when the
+			// line is not written.
+			if pattern != "GET /healthz" && pattern != "GET /metrics" && s.logger.Enabled(r.Context(), slog.LevelDebug) {
 				s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("route", pattern),
-					slog.Int("status", sw.status), slog.Duration("took", elapsed), slog.String("client", clientAddr(r)))
+					slog.Int("status", sw.status), slog.Duration("took", elapsed), slog.String("client", s.clientAddr(r)))
 			}
 		}()
 		h(sw, r)

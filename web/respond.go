@@ -96,8 +96,8 @@ func (s *Server) failPage(w http.ResponseWriter, r *http.Request, status int, ms
 		level = slog.LevelInfo
 	}
 	if err != nil || level > slog.LevelDebug {
-		s.logger.Log(r.Context(), level, "request failed", "method", r.Method, "route", routeOf(r),
-			"status", status, "client", clientAddr(r), "err", err)
+		s.logger.Log(r.Context(), level, "request failed", "method", r.Method, "route", r.Pattern,
+			"status", status, "client", s.clientAddr(r), "err", err)
 	}
 	text := msg.in(lang(r))
 	if wantsJSON(r) {

@@ -124,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	s.fwd = newForwardAuth(cfg.ForwardAuth)
 	s.routes(mux)
-	s.handler = s.recoverPanics(s.securityHeaders(s.clientAddress(s.crossOrigin(mux))))
+	s.handler = s.recoverPanics(s.securityHeaders(s.crossOrigin(mux)))
 	return s, nil
 }
 

@@ -21,13 +21,17 @@ const sessionIDLen = 32
 // garbled one, an unknown, revoked or expired session, or a disabled person.
 var errNoSession = errors.New("no usable session")
 
+// sessionIDEncoding is unpadded base64url that refuses non-zero trailing
+// bits, made once (Strict returns a new Encoding on every call).
+var sessionIDEncoding = base64.RawURLEncoding.Strict()
+
 // parseSessionCookie decodes a cookie value into a session id: exactly 32
 // bytes in unpadded base64url, nothing else.
 func parseSessionCookie(v string) ([]byte, error) {
 	if len(v) != base64.RawURLEncoding.EncodedLen(sessionIDLen) {
 		return nil, fmt.Errorf("session cookie has %d characters", len(v))
 	}
-	id, err := base64.RawURLEncoding.Strict().DecodeString(v)
+	id, err := sessionIDEncoding.DecodeString(v)
 	if err != nil {
 		return nil, fmt.Errorf("decode session cookie: %w", err)
 	}

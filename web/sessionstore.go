@@ -65,7 +65,7 @@ func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, er
 	if ref == nil {
 		return gs, errStoreNotOpen
 	}
-	sess, u, err := ss.srv.lookupSession(r.Context(), ref.Store, id)
+	sess, p, err := ss.srv.lookupSession(r.Context(), ref.Store, id)
 	if errors.Is(err, errNoSession) {
 		return gs, nil
 	}
@@ -74,7 +74,7 @@ func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, er
 	}
 	gs.ID = c.Value
 	gs.Values[valSession] = sess
-	gs.Values[valUser] = u
+	gs.Values[valUser] = p.user
 	gs.IsNew = false
 	return gs, nil
 }
@@ -161,32 +161,32 @@ func (ss *sessionStore) signOut(r *http.Request, w http.ResponseWriter) error {
 }
 
 // lookupSession returns the usable session with the given id and its
-// person; errNoSession when there is none, any other error when the
+// person with her groups; errNoSession when there is none, any other error when the
 // database could not be asked.
-func (s *Server) lookupSession(ctx context.Context, st authn.Store, id []byte) (authn.Session, authn.User, error) {
+func (s *Server) lookupSession(ctx context.Context, st authn.Store, id []byte) (authn.Session, *identity, error) {
 	sess, err := st.GetSession(ctx, authn.HashSessionID(id))
 	if errors.Is(err, authn.ErrNotFound) {
-		return authn.Session{}, authn.User{}, errNoSession
+		return authn.Session{}, nil, errNoSession
 	}
 	if err != nil {
-		return authn.Session{}, authn.User{}, fmt.Errorf("read session: %w", err)
+		return authn.Session{}, nil, fmt.Errorf("read session: %w", err)
 	}
 	now := s.now()
 	if !sess.Usable(now, s.idle) {
-		return authn.Session{}, authn.User{}, errNoSession
+		return authn.Session{}, nil, errNoSession
 	}
-	u, err := s.user(ctx, st, sess.UserID)
+	p, err := s.identity(ctx, st, sess.UserID)
 	if errors.Is(err, authn.ErrNotFound) {
-		return authn.Session{}, authn.User{}, errNoSession
+		return authn.Session{}, nil, errNoSession
 	}
 	if err != nil {
-		return authn.Session{}, authn.User{}, fmt.Errorf("read user: %w", err)
+		return authn.Session{}, nil, fmt.Errorf("read user: %w", err)
 	}
-	if u.Status != authn.StatusActive {
-		return authn.Session{}, authn.User{}, errNoSession
+	if p.user.Status != authn.StatusActive {
+		return authn.Session{}, nil, errNoSession
 	}
 	if ls := s.lastSeen.Load(); ls != nil {
 		ls.Seen(sess, now)
 	}
-	return sess, u, nil
+	return sess, p, nil
 }

@@ -29,7 +29,7 @@ func (s *Server) stepFailed(w http.ResponseWriter, r *http.Request, page string,
 			s.failPage(w, r, http.StatusUnauthorized, msgExpired, err, &view{Next: expiredURL})
 			return
 		}
-		s.logger.Debug("sign-in expired", "route", routeOf(r), "client", clientAddr(r), "err", err)
+		s.logger.Debug("sign-in expired", "route", r.Pattern, "client", s.clientAddr(r), "err", err)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, expiredURL, http.StatusSeeOther)
 		return

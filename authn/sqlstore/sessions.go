@@ -87,23 +87,23 @@ func (s *Store) sessionArgs(sess authn.Session) ([]any, error) {
 // GetSession returns the session with hash h, from the cache if it was read
 // less than defaultCacheTTL ago and not changed through this Store since.
 func (s *Store) GetSession(ctx context.Context, h authn.SessionHash) (authn.Session, error) {
-	var ticket cacheTicket
-	if s.cache != nil {
-		sess, ok, t := s.cache.get(h)
-		if ok {
-			sess.AMR = slices.Clone(sess.AMR) // the cached slice is shared
-			return sess, nil
-		}
-		ticket = t
+	if s.cache == nil {
+		return s.readSession(ctx, h)
 	}
+	sess, err := s.cache.load(ctx, h, s.readSession)
+	if err != nil {
+		return authn.Session{}, err
+	}
+	sess.AMR = slices.Clone(sess.AMR) // the cached slice is shared
+	return sess, nil
+}
+
+// readSession reads the session with hash h from the database.
+func (s *Store) readSession(ctx context.Context, h authn.SessionHash) (authn.Session, error) {
 	sess := authn.Session{Hash: h}
 	err := scanSessionData(s.stmt.getSession.QueryRowContext(ctx, h[:]), &sess)
 	if err != nil {
 		return authn.Session{}, fmt.Errorf("get session: %w", dbErr(err))
-	}
-	if s.cache != nil {
-		s.cache.put(sess, ticket)
-		sess.AMR = slices.Clone(sess.AMR)
 	}
 	return sess, nil
 }
