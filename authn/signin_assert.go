@@ -50,11 +50,12 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	// the person to own each id it offered. For an unknown username ("")
 	// the same read finds no one, so the refusal takes as long as for a
 	// known one.
-	user, creds, err := s.store.GetUserCredentials(ctx, ownerID)
+	rec, err := s.store.GetSignInRecord(ctx, ownerID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return keyResult{}, fmt.Errorf("load key owner: %w", err)
 	}
-	creds = slices.DeleteFunc(creds, func(c Credential) bool { return c.Kind != KindWebAuthn })
+	user := rec.User
+	creds := slices.DeleteFunc(rec.Credentials, func(c Credential) bool { return c.Kind != KindWebAuthn })
 	i := slices.IndexFunc(creds, func(c Credential) bool { return bytes.Equal(c.WebAuthnID, parsed.RawID) })
 	if i < 0 {
 		return keyResult{}, refuse(ReasonKeyRefused, "key %x is not one of user %q's", parsed.RawID, ownerID)
@@ -85,7 +86,8 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	if discoverable && !flags.HasUserVerified() {
 		return keyResult{}, refuse(ReasonUVRequired, "passkey %s did not verify the person", cred.ID)
 	}
-	return keyResult{user: user, cred: cred, uv: flags.HasUserVerified(), sign: parsed.Response.AuthenticatorData.Counter}, nil
+	return keyResult{user: user, groups: rec.Groups, cred: cred, uv: flags.HasUserVerified(),
+		sign: parsed.Response.AuthenticatorData.Counter}, nil
 }
 
 // protocolDetail adds go-webauthn's developer detail to its error, for the

@@ -47,18 +47,15 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	}
 	// The person and her apps, in one read; for an unknown username ("")
 	// the same read finds no one.
-	user, creds, err := s.store.GetUserCredentials(ctx, p.UserID)
+	rec, err := s.store.GetSignInRecord(ctx, p.UserID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Progress{}, fmt.Errorf("verify app code: %w", err)
 	}
-	cred, step, err := s.matchApp(p, creds, code)
+	cred, step, err := s.matchApp(p, rec.Credentials, code)
 	if err != nil {
 		return s.failPeeked(ctx, pendingID, p, err)
 	}
-	pol, err := s.policyFor(ctx, user.ID)
-	if err != nil {
-		return Progress{}, fmt.Errorf("verify app code: %w", err)
-	}
+	user, pol := rec.User, s.policyOf(rec.Groups)
 	if !pol.allowTOTP || !LevelMFA.Meets(pol.level) {
 		s.undo(ctx, keys)
 		return s.failPeeked(ctx, pendingID, p, refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP))

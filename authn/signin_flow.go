@@ -30,22 +30,20 @@ func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientI
 		}
 	}
 	p := Pending{Username: name, Next: StepKey, ReturnTo: returnTo}
-	var (
-		u     User
-		creds []Credential
-	)
+	var rec SignInRecord
 	if err == nil {
-		u, creds, err = s.store.GetUserCredentialsByUsername(ctx, name)
+		rec, err = s.store.GetSignInRecordByUsername(ctx, name)
 	} else {
 		// No such person can exist: the same read, for the same time.
-		u, creds, err = s.store.GetUserCredentials(ctx, "")
+		rec, err = s.store.GetSignInRecord(ctx, "")
 	}
 	switch {
 	case err == nil:
-		p.UserID = u.ID
+		p.UserID = rec.User.ID
 	case !errors.Is(err, ErrNotFound):
 		return Progress{}, fmt.Errorf("start sign-in: %w", err)
 	}
+	creds := rec.Credentials
 	if p.UserID != "" {
 		if p.Next, err = s.firstStep(ctx, p.UserID, creds); err != nil {
 			return Progress{}, fmt.Errorf("start sign-in: %w", err)
@@ -306,18 +304,12 @@ type effectivePolicy struct {
 	allowTOTP bool
 }
 
-// policyFor combines the policies of userID's groups.
-func (s *SignIn) policyFor(ctx context.Context, userID string) (effectivePolicy, error) {
+// policyOf combines the policies of the groups a person is in (their
+// names).
+func (s *SignIn) policyOf(groups []string) effectivePolicy {
 	ep := effectivePolicy{allowTOTP: true}
-	if len(s.policy.Groups) == 0 {
-		return ep, nil
-	}
-	groups, err := s.store.UserGroups(ctx, userID)
-	if err != nil {
-		return ep, fmt.Errorf("load groups: %w", err)
-	}
 	for _, g := range groups {
-		gp, ok := s.policy.Groups[g.Name]
+		gp, ok := s.policy.Groups[g]
 		if !ok {
 			continue
 		}
@@ -327,7 +319,7 @@ func (s *SignIn) policyFor(ctx context.Context, userID string) (effectivePolicy,
 		ep.uv = ep.uv || gp.UserVerification
 		ep.allowTOTP = ep.allowTOTP && gp.AllowTOTP
 	}
-	return ep, nil
+	return ep
 }
 
 // amrACR returns the RFC 8176 methods of a sign-in with the factors done

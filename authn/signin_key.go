@@ -175,10 +175,11 @@ func (s *SignIn) BeginPasskey(ctx context.Context, returnTo string, c ClientInfo
 
 // keyResult is a verified assertion.
 type keyResult struct {
-	user User
-	cred Credential
-	uv   bool   // the authenticator verified the person (UV flag)
-	sign uint32 // the assertion's signature counter
+	user   User
+	groups []string // the names of her groups
+	cred   Credential
+	uv     bool   // the authenticator verified the person (UV flag)
+	sign   uint32 // the assertion's signature counter
 }
 
 // FinishKey verifies the browser's assertion (the JSON body of
@@ -208,10 +209,7 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	if !signCountForward(res) {
 		return s.failPeeked(ctx, pendingID, p, s.flagCloned(ctx, res, c))
 	}
-	refusal, err := s.keyRefusal(ctx, res)
-	if err != nil {
-		return Progress{}, fmt.Errorf("finish key sign-in: %w", err)
-	}
+	refusal := s.keyRefusal(res)
 	st := FactorStep{Pending: HashPendingID(pendingID), Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
 	next := p
 	var prog Progress
@@ -256,23 +254,20 @@ func keyFactor(c Credential) string {
 
 // keyRefusal is why a right assertion still does not sign the person in:
 // her status, her groups' level or their demand for user verification; nil
-// if nothing stands in the way. Other errors mean the storage failed.
-func (s *SignIn) keyRefusal(ctx context.Context, res keyResult) (*SignInError, error) {
+// if nothing stands in the way.
+func (s *SignIn) keyRefusal(res keyResult) *SignInError {
 	if res.user.Status != StatusActive {
-		return refuse(ReasonDisabled, "user %s is %s", res.user.ID, res.user.Status), nil
+		return refuse(ReasonDisabled, "user %s is %s", res.user.ID, res.user.Status)
 	}
-	pol, err := s.policyFor(ctx, res.user.ID)
-	if err != nil {
-		return nil, err
-	}
+	pol := s.policyOf(res.groups)
 	factor := keyFactor(res.cred)
 	if _, level := amrACR([]string{factor}); !level.Meets(pol.level) {
-		return refuse(ReasonPolicy, "a %s key gives %s, policy needs %s", factor, level, pol.level), nil
+		return refuse(ReasonPolicy, "a %s key gives %s, policy needs %s", factor, level, pol.level)
 	}
 	if pol.uv && !res.uv {
-		return refuse(ReasonUVRequired, "key %s did not verify the person", res.cred.ID), nil
+		return refuse(ReasonUVRequired, "key %s did not verify the person", res.cred.ID)
 	}
-	return nil, nil
+	return nil
 }
 
 // failStep puts p back for another try when err is a refusal; other

@@ -144,6 +144,13 @@ type ThrottleKey struct {
 	Window time.Duration
 }
 
+// SignInRecord is what a sign-in step reads about a person.
+type SignInRecord struct {
+	User        User
+	Credentials []Credential // oldest first
+	Groups      []string     // the names of her groups, sorted
+}
+
 // CredentialStore keeps security keys, authenticator apps, recovery codes
 // and local passwords.
 type CredentialStore interface {
@@ -152,13 +159,12 @@ type CredentialStore interface {
 	CreateCredential(ctx context.Context, c Credential, ev AuditEvent) error
 	// ListCredentials lists a person's credentials, oldest first.
 	ListCredentials(ctx context.Context, userID string) ([]Credential, error)
-	// GetUserCredentials returns the person with id and her credentials,
-	// oldest first, in one read (the sign-in path's). ErrNotFound if there
-	// is no such person.
-	GetUserCredentials(ctx context.Context, id string) (User, []Credential, error)
-	// GetUserCredentialsByUsername is GetUserCredentials by canonical
-	// username.
-	GetUserCredentialsByUsername(ctx context.Context, username string) (User, []Credential, error)
+	// GetSignInRecord returns the person with id, her credentials and her
+	// groups in one read (the sign-in path's). ErrNotFound if there is no
+	// such person.
+	GetSignInRecord(ctx context.Context, id string) (SignInRecord, error)
+	// GetSignInRecordByUsername is GetSignInRecord by canonical username.
+	GetSignInRecordByUsername(ctx context.Context, username string) (SignInRecord, error)
 	// GetCredentialByWebAuthnID finds a security key by its credential id.
 	GetCredentialByWebAuthnID(ctx context.Context, id []byte) (Credential, error)
 	// RecordKeyUse stores signCount and LastUsedAt if signCount > stored, or

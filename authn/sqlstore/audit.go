@@ -35,20 +35,57 @@ func (s *Store) lockAuditHead(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+// auditTail is the head of the audit chain as a batch's transaction has
+// moved it so far: in a batch, appendAudit reads the head from the database
+// once and the batcher moves it once, before COMMIT (flushAuditTail),
+// rather than once for each op.
+type auditTail struct {
+	loaded, moved bool
+	seq           int64
+	prev          [32]byte
+}
+
+type auditTailKey struct{}
+
+// withAuditTail returns ctx carrying a new auditTail, for one batch
+// transaction.
+func withAuditTail(ctx context.Context) context.Context {
+	return context.WithValue(ctx, auditTailKey{}, &auditTail{})
+}
+
+// flushAuditTail moves the head of the chain to where the batch's
+// transaction tx left it, if it appended anything.
+func (s *Store) flushAuditTail(ctx context.Context, tx *sql.Tx) error {
+	t, _ := ctx.Value(auditTailKey{}).(*auditTail)
+	if t == nil || !t.moved {
+		return nil
+	}
+	if _, err := tx.StmtContext(ctx, s.stmt.moveAuditHead).ExecContext(ctx, t.seq, t.prev[:]); err != nil {
+		return fmt.Errorf("move audit head: %w", err)
+	}
+	return nil
+}
+
 // appendAudit appends events to the chain in tx: it reads the head, assigns
-// Seq, PrevHash and Hash to each event and moves the head.
+// Seq, PrevHash and Hash to each event and moves the head. In a batch (ctx
+// from withAuditTail), the head is read on the batch's first append and
+// moved by flushAuditTail.
 func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var (
-		seq  int64
-		prev [32]byte
-	)
-	err := tx.StmtContext(ctx, s.stmt.readAuditHead).QueryRowContext(ctx).Scan(&seq, hashCol{&prev})
-	if err != nil {
-		return fmt.Errorf("read audit head: %w", err)
+	tail, batched := ctx.Value(auditTailKey{}).(*auditTail)
+	if !batched {
+		tail = &auditTail{}
 	}
+	if !tail.loaded {
+		err := tx.StmtContext(ctx, s.stmt.readAuditHead).QueryRowContext(ctx).Scan(&tail.seq, hashCol{&tail.prev})
+		if err != nil {
+			return fmt.Errorf("read audit head: %w", err)
+		}
+		tail.loaded = true
+	}
+	seq, prev := tail.seq, tail.prev
 	insert := tx.StmtContext(ctx, s.stmt.insertAudit)
 	for _, ev := range events {
 		seq++
@@ -67,11 +104,11 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.Aud
 		}
 		prev = ev.Hash
 	}
-	_, err = tx.StmtContext(ctx, s.stmt.moveAuditHead).ExecContext(ctx, seq, prev[:])
-	if err != nil {
-		return fmt.Errorf("move audit head: %w", err)
+	tail.seq, tail.prev, tail.moved = seq, prev, true
+	if batched {
+		return nil
 	}
-	return nil
+	return s.flushAuditTail(context.WithValue(ctx, auditTailKey{}, tail), tx)
 }
 
 func encodeDetails(d map[string]string) (string, error) {

@@ -54,21 +54,25 @@ func soft(err error) error { return softError{err} }
 type batcher struct {
 	db       *sql.DB
 	lockHead func(ctx context.Context, tx *sql.Tx) error
-	ops      chan *writeOp
-	quit     chan struct{}
-	stopped  chan struct{}
+	// flushTail moves the audit chain's head once per batch, before COMMIT
+	// (see appendAudit).
+	flushTail func(ctx context.Context, tx *sql.Tx) error
+	ops       chan *writeOp
+	quit      chan struct{}
+	stopped   chan struct{}
 
 	mu     sync.RWMutex // guards closed; held for reading while submitting
 	closed bool
 }
 
-func newBatcher(db *sql.DB, lockHead func(context.Context, *sql.Tx) error) *batcher {
+func newBatcher(db *sql.DB, lockHead, flushTail func(context.Context, *sql.Tx) error) *batcher {
 	b := &batcher{
-		db:       db,
-		lockHead: lockHead,
-		ops:      make(chan *writeOp, maxBatch),
-		quit:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+		db:        db,
+		lockHead:  lockHead,
+		flushTail: flushTail,
+		ops:       make(chan *writeOp, maxBatch),
+		quit:      make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 	go b.loop()
 	return b
@@ -197,6 +201,7 @@ func (b *batcher) runTx(ctx context.Context, ops []*writeOp) (results []error, c
 			break
 		}
 	}
+	ctx = withAuditTail(ctx)
 	results = make([]error, len(ops))
 	for i, op := range ops {
 		err := op.run(ctx, tx)
@@ -207,6 +212,9 @@ func (b *batcher) runTx(ctx context.Context, ops []*writeOp) (results []error, c
 		if err != nil {
 			results[i] = se.err
 		}
+	}
+	if err := b.flushTail(ctx, tx); err != nil {
+		return nil, nil, err
 	}
 	return results, tx.Commit(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keyhall/keyhall/authn"
@@ -17,45 +18,52 @@ const joinedCredentialCols = `COALESCE(c.id, ''), COALESCE(c.user_id, ''), COALE
 	COALESCE(c.sign_count, 0), c.aaguid, COALESCE(c.transports, ''), COALESCE(c.backup_eligible, FALSE),
 	COALESCE(c.attestation_fmt, ''), COALESCE(c.cloned, FALSE), c.secret_sealed, COALESCE(c.last_step, 0)`
 
-// The statements of GetUserCredentials, prepared at Open: a person and her
-// credentials in one read, the sign-in path's.
-const (
-	sqlUserCredentials = `SELECT u.id, u.external_id, u.username, u.display_name, u.email, u.status, u.source,
-		u.created_at, u.updated_at, u.postal_address, ` + joinedCredentialCols + `
-		FROM users u LEFT JOIN credentials c ON c.user_id = u.id`
-	sqlGetUserCredentials           = sqlUserCredentials + " WHERE u.id = $1 ORDER BY c.created_at, c.id"
-	sqlGetUserCredentialsByUsername = sqlUserCredentials + " WHERE u.username = $1 ORDER BY c.created_at, c.id"
-)
-
-// GetUserCredentials returns the person with id and her credentials,
-// oldest first, in one read.
-func (s *Store) GetUserCredentials(ctx context.Context, id string) (authn.User, []authn.Credential, error) {
-	u, creds, err := scanUserCredentials(ctx, s.stmt.getUserCredentials, id)
-	if err != nil {
-		return authn.User{}, nil, fmt.Errorf("get user %s and credentials: %w", id, dbErr(err))
+// signInRecordQuery is the query of GetSignInRecord on dialect, by the
+// column where: a person, her group names joined by newlines (group names
+// are canonical: no newline), and one row per credential.
+func signInRecordQuery(dialect, where string) string {
+	agg := "group_concat(g.name, char(10))"
+	if dialect == dialectPostgres {
+		agg = "string_agg(g.name, E'\\n')"
 	}
-	return u, creds, nil
+	return `SELECT u.id, u.external_id, u.username, u.display_name, u.email, u.status, u.source,
+		u.created_at, u.updated_at, u.postal_address,
+		COALESCE((SELECT ` + agg + ` FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id), ''),
+		` + joinedCredentialCols + `
+		FROM users u LEFT JOIN credentials c ON c.user_id = u.id
+		WHERE u.` + where + ` = $1 ORDER BY c.created_at, c.id`
 }
 
-// GetUserCredentialsByUsername is GetUserCredentials by canonical username.
-func (s *Store) GetUserCredentialsByUsername(ctx context.Context, username string) (authn.User, []authn.Credential, error) {
-	u, creds, err := scanUserCredentials(ctx, s.stmt.getUserCredentialsByName, username)
+// GetSignInRecord returns the person with id, her credentials and her
+// groups in one read.
+func (s *Store) GetSignInRecord(ctx context.Context, id string) (authn.SignInRecord, error) {
+	r, err := scanSignInRecord(ctx, s.stmt.getSignInRecord, id)
 	if err != nil {
-		return authn.User{}, nil, fmt.Errorf("get user %s and credentials: %w", username, dbErr(err))
+		return authn.SignInRecord{}, fmt.Errorf("get user %s for sign-in: %w", id, dbErr(err))
 	}
-	return u, creds, nil
+	return r, nil
 }
 
-// scanUserCredentials runs stmt with arg and reads the person of its
-// first row and the credential of each.
-func scanUserCredentials(ctx context.Context, stmt *sql.Stmt, arg string) (authn.User, []authn.Credential, error) {
+// GetSignInRecordByUsername is GetSignInRecord by canonical username.
+func (s *Store) GetSignInRecordByUsername(ctx context.Context, username string) (authn.SignInRecord, error) {
+	r, err := scanSignInRecord(ctx, s.stmt.getSignInRecordByName, username)
+	if err != nil {
+		return authn.SignInRecord{}, fmt.Errorf("get user %s for sign-in: %w", username, dbErr(err))
+	}
+	return r, nil
+}
+
+// scanSignInRecord runs stmt with arg and reads the person and her groups
+// from its first row, and the credential of each.
+func scanSignInRecord(ctx context.Context, stmt *sql.Stmt, arg string) (authn.SignInRecord, error) {
 	rows, err := stmt.QueryContext(ctx, arg)
 	if err != nil {
-		return authn.User{}, nil, err
+		return authn.SignInRecord{}, err
 	}
 	defer rows.Close()
 	var (
 		person userRow
+		groups string
 		found  bool
 	)
 	creds := []authn.Credential{}
@@ -65,11 +73,11 @@ func scanUserCredentials(ctx context.Context, stmt *sql.Stmt, arg string) (authn
 			signCount  int64
 			transports string
 		)
-		dest := append(person.dest(), &c.ID, &c.UserID, &c.Kind, &c.Nickname, timeCol{&c.CreatedAt},
+		dest := append(person.dest(), &groups, &c.ID, &c.UserID, &c.Kind, &c.Nickname, timeCol{&c.CreatedAt},
 			timeCol{&c.LastUsedAt}, &c.WebAuthnID, &c.PublicKey, &signCount, &c.AAGUID, &transports,
 			&c.BackupEligible, &c.AttestationFmt, &c.Cloned, &c.SecretSealed, &c.LastStep)
 		if err := rows.Scan(dest...); err != nil {
-			return authn.User{}, nil, err
+			return authn.SignInRecord{}, err
 		}
 		found = true
 		if c.ID == "" {
@@ -82,10 +90,15 @@ func scanUserCredentials(ctx context.Context, stmt *sql.Stmt, arg string) (authn
 		creds = append(creds, c)
 	}
 	if err := rows.Err(); err != nil {
-		return authn.User{}, nil, err
+		return authn.SignInRecord{}, err
 	}
 	if !found {
-		return authn.User{}, nil, sql.ErrNoRows
+		return authn.SignInRecord{}, sql.ErrNoRows
 	}
-	return person.user(), creds, nil
+	r := authn.SignInRecord{User: person.user(), Credentials: creds, Groups: []string{}}
+	if groups != "" {
+		r.Groups = strings.Split(groups, "\n")
+		slices.Sort(r.Groups)
+	}
+	return r, nil
 }

@@ -67,16 +67,16 @@ type statements struct {
 
 	getUser           *sql.Stmt // on rdb
 	getUserByUsername *sql.Stmt // on rdb
-	// getUserCredentials and getUserCredentialsByName: signinread.go.
-	getUserCredentials, getUserCredentialsByName *sql.Stmt // on rdb
-	userGroups                                   *sql.Stmt // on rdb
-	readAuditHead                                *sql.Stmt // on wdb, used inside transactions
-	insertAudit                                  *sql.Stmt // on wdb, used inside transactions
-	moveAuditHead                                *sql.Stmt // on wdb, used inside transactions
-	getPending                                   *sql.Stmt // on rdb
-	dropPending                                  *sql.Stmt // on wdb, used inside batches
-	takeLivePending                              *sql.Stmt // on wdb, used inside batches
-	undoThrottles                                *sql.Stmt // on wdb, used inside batches
+	// getSignInRecord and getSignInRecordByName: signinread.go.
+	getSignInRecord, getSignInRecordByName *sql.Stmt // on rdb
+	userGroups                             *sql.Stmt // on rdb
+	readAuditHead                          *sql.Stmt // on wdb, used inside transactions
+	insertAudit                            *sql.Stmt // on wdb, used inside transactions
+	moveAuditHead                          *sql.Stmt // on wdb, used inside transactions
+	getPending                             *sql.Stmt // on rdb
+	dropPending                            *sql.Stmt // on wdb, used inside batches
+	takeLivePending                        *sql.Stmt // on wdb, used inside batches
+	undoThrottles                          *sql.Stmt // on wdb, used inside batches
 
 	authRequestByCode *sql.Stmt // on rdb
 	redeemCode        *sql.Stmt // on wdb, used inside batches
@@ -91,8 +91,8 @@ func (st *statements) all() []*sql.Stmt {
 		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
 		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
-		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles, st.getUserCredentials,
-		st.getUserCredentialsByName, st.authRequestByCode, st.redeemCode, st.insertToken, st.refreshToken,
+		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles, st.getSignInRecord,
+		st.getSignInRecordByName, st.authRequestByCode, st.redeemCode, st.insertToken, st.refreshToken,
 		st.rotateRefresh}
 }
 
@@ -141,7 +141,7 @@ func (s *Store) start(ctx context.Context) error {
 	if err := s.prepare(ctx); err != nil {
 		return fmt.Errorf("prepare statements on %s: %w", s.location, err)
 	}
-	s.batch = newBatcher(s.wdb, s.lockAuditHead)
+	s.batch = newBatcher(s.wdb, s.lockAuditHead, s.flushAuditTail)
 	s.cache = newSessionCache(defaultCacheTTL, defaultCacheSize)
 	s.pending = newPendingCache()
 	return nil
@@ -175,18 +175,18 @@ func (s *Store) prepare(ctx context.Context) error {
 		takePending:     p(s.wdb, sqlTakePending),
 		purgePending:    p(s.wdb, sqlPurgePending),
 
-		getUser:                  p(s.rdb, sqlGetUser),
-		getUserByUsername:        p(s.rdb, sqlGetUserByUsername),
-		getUserCredentials:       p(s.rdb, sqlGetUserCredentials),
-		getUserCredentialsByName: p(s.rdb, sqlGetUserCredentialsByUsername),
-		userGroups:               p(s.rdb, sqlUserGroups),
-		readAuditHead:            p(s.wdb, sqlReadAuditHead+s.forUpdate),
-		insertAudit:              p(s.wdb, sqlInsertAudit),
-		moveAuditHead:            p(s.wdb, sqlMoveAuditHead),
-		getPending:               p(s.rdb, sqlGetPending),
-		dropPending:              p(s.wdb, sqlDropPending),
-		takeLivePending:          p(s.wdb, sqlTakeLivePending),
-		undoThrottles:            p(s.wdb, sqlUndoThrottles),
+		getUser:               p(s.rdb, sqlGetUser),
+		getUserByUsername:     p(s.rdb, sqlGetUserByUsername),
+		getSignInRecord:       p(s.rdb, signInRecordQuery(s.dialect, "id")),
+		getSignInRecordByName: p(s.rdb, signInRecordQuery(s.dialect, "username")),
+		userGroups:            p(s.rdb, sqlUserGroups),
+		readAuditHead:         p(s.wdb, sqlReadAuditHead+s.forUpdate),
+		insertAudit:           p(s.wdb, sqlInsertAudit),
+		moveAuditHead:         p(s.wdb, sqlMoveAuditHead),
+		getPending:            p(s.rdb, sqlGetPending),
+		dropPending:           p(s.wdb, sqlDropPending),
+		takeLivePending:       p(s.wdb, sqlTakeLivePending),
+		undoThrottles:         p(s.wdb, sqlUndoThrottles),
 
 		authRequestByCode: p(s.rdb, sqlAuthRequestByCode),
 		redeemCode:        p(s.wdb, sqlRedeemCode),

@@ -361,10 +361,11 @@ func testSessionRecoveryOnly(t *testing.T, s authn.Store) {
 	}
 }
 
-// testGetUserCredentials: the person and her credentials in one read, by id
-// and by username, the same as GetUser and ListCredentials give; a person
-// without credentials has none; an unknown one is ErrNotFound.
-func testGetUserCredentials(t *testing.T, s authn.Store) {
+// testGetSignInRecord: the person, her credentials and her groups in one
+// read, by id and by username, the same as GetUser, ListCredentials and
+// UserGroups give; a person without credentials or groups has none; an
+// unknown one is ErrNotFound.
+func testGetSignInRecord(t *testing.T, s authn.Store) {
 	ctx := t.Context()
 	anna, bernd, carla := mkUser(t, s, "anna"), mkUser(t, s, "bernd"), mkUser(t, s, "carla")
 	k1 := mkCredential(t, s, newKey(anna, t0))
@@ -375,30 +376,38 @@ func testGetUserCredentials(t *testing.T, s authn.Store) {
 	mkCredential(t, s, newKey(bernd, t0))
 	must(t, "FlagCloned", s.FlagCloned(ctx, k1.ID, ev("credential.cloned", "user:"+anna.ID)))
 	k1.Cloned = true
-	want := []authn.Credential{k1, app, k2}
+	for _, name := range []string{"rat", "it", "ausschuss"} {
+		g := authn.Group{ID: authn.NewID(), Name: name, DisplayName: name, Source: authn.SourceLocal, CreatedAt: t0}
+		must(t, "CreateGroup", s.CreateGroup(ctx, g, ev("group.create", "")))
+		must(t, "AddMember", s.AddMember(ctx, g.ID, anna.ID, ev("group.add", "user:"+anna.ID)))
+		if name == "rat" {
+			must(t, "AddMember", s.AddMember(ctx, g.ID, bernd.ID, ev("group.add", "user:"+bernd.ID)))
+		}
+	}
+	want := authn.SignInRecord{User: anna, Credentials: []authn.Credential{k1, app, k2}, Groups: []string{"ausschuss", "it", "rat"}}
+	norm := func(r authn.SignInRecord) authn.SignInRecord {
+		r.User, r.Credentials = normUser(r.User), normCredentials(r.Credentials)
+		return r
+	}
 	for _, by := range []string{"id", "username"} {
 		var (
-			u     authn.User
-			creds []authn.Credential
-			err   error
+			got authn.SignInRecord
+			err error
 		)
 		if by == "id" {
-			u, creds, err = s.GetUserCredentials(ctx, anna.ID)
+			got, err = s.GetSignInRecord(ctx, anna.ID)
 		} else {
-			u, creds, err = s.GetUserCredentialsByUsername(ctx, anna.Username)
+			got, err = s.GetSignInRecordByUsername(ctx, anna.Username)
 		}
-		must(t, "GetUserCredentials by "+by, err)
-		same(t, "GetUserCredentials by "+by+": person", u, anna, normUser)
-		same(t, "GetUserCredentials by "+by+": credentials (oldest first)", creds, want, normCredentials)
+		must(t, "GetSignInRecord by "+by, err)
+		same(t, "GetSignInRecord by "+by, got, want, norm)
 	}
-	u, creds, err := s.GetUserCredentials(ctx, carla.ID)
-	must(t, "GetUserCredentials (no credentials)", err)
-	same(t, "GetUserCredentials (no credentials): person", u, carla, normUser)
-	if len(creds) != 0 {
-		t.Errorf("GetUserCredentials (no credentials) = %+v, want none", creds)
-	}
-	_, _, err = s.GetUserCredentials(ctx, "")
-	wantErr(t, `GetUserCredentials("")`, err, authn.ErrNotFound)
-	_, _, err = s.GetUserCredentialsByUsername(ctx, "niemand")
-	wantErr(t, "GetUserCredentialsByUsername(unknown)", err, authn.ErrNotFound)
+	got, err := s.GetSignInRecord(ctx, carla.ID)
+	must(t, "GetSignInRecord (no credentials, no groups)", err)
+	same(t, "GetSignInRecord (no credentials, no groups)", got,
+		authn.SignInRecord{User: carla, Credentials: []authn.Credential{}, Groups: []string{}}, norm)
+	_, err = s.GetSignInRecord(ctx, "")
+	wantErr(t, `GetSignInRecord("")`, err, authn.ErrNotFound)
+	_, err = s.GetSignInRecordByUsername(ctx, "niemand")
+	wantErr(t, "GetSignInRecordByUsername(unknown)", err, authn.ErrNotFound)
 }
