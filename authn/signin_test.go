@@ -119,6 +119,13 @@ func TestPasskey(t *testing.T) {
 	opts, p, _ = e.si.BeginPasskey(e.ctx(), "/", client)
 	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)
 	wantRefused(t, "passkey with a foreign user handle", p, err, authn.ReasonKeyRefused)
+	// So is one without a user handle, and one naming nobody.
+	for _, handle := range [][]byte{nil, []byte("niemand")} {
+		d.auth.Options.UserHandle = handle
+		opts, p, _ = e.si.BeginPasskey(e.ctx(), "/", client)
+		p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)
+		wantRefused(t, fmt.Sprintf("passkey with user handle %q", handle), p, err, authn.ReasonKeyRefused)
+	}
 }
 
 func TestTOTPAndPassword(t *testing.T) {

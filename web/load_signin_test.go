@@ -38,7 +38,7 @@ import (
 // client runs in the same process, so its CPU counts against the server's
 // (the load tool is included). They run only when KEYHALL_LOAD=1:
 //
-//	KEYHALL_LOAD=1 go test ./web -run 'TestLoadKeySignIn|TestLoadTOTPStep|TestLoadPasswordMemory' -v -count=1
+//	KEYHALL_LOAD=1 go test ./web -run 'TestLoad(Key|Passkey)SignIn|TestLoadTOTPStep|TestLoadPasswordMemory' -v -count=1
 //
 // Each reports requests per second, p99 latency, the process's resident
 // memory and the machine's load average before the run.
@@ -347,13 +347,10 @@ func (f *fixture) addGroup(t *testing.T, name string, members ...authn.User) {
 	}
 }
 
-// TestLoadKeySignIn runs complete security-key sign-ins through the
-// handlers: POST /login, POST /login/key/begin, the key's signature, POST
-// /login/key/finish (durable sign count, session issued), from 64 people
-// at once, each with her own key whose count moves forward, all in the
-// council, whose policy asks for a hardware key that verifies the person.
-func TestLoadKeySignIn(t *testing.T) {
-	skipUnlessLoad(t)
+// councilKeys sets up the key runs: a server under the council policy and
+// 64 people in the council ("rat000"…), each with her own key that verifies
+// the person.
+func councilKeys(t *testing.T) (*fixture, []string, []*loadKey) {
 	f := newFixture(t, councilPolicy)
 	names := make([]string, loadWorkers)
 	keys := make([]*loadKey, loadWorkers)
@@ -364,9 +361,31 @@ func TestLoadKeySignIn(t *testing.T) {
 		keys[i] = f.newLoadKey(t, council[i])
 	}
 	f.addGroup(t, "rat", council...)
+	return f, names, keys
+}
+
+// measureLoad warms up with op for a second, then runs it for the run's
+// time and logs what, the rate, p99 and the peak resident memory.
+func measureLoad(t *testing.T, what string, op func(w, i int) (bool, error)) {
+	runLoad(t, time.Second, op) // warm up: connections, caches
+	logLoadAvg(t, "before the run")
+	stop := rssPeak()
+	n, rate, p99 := runLoad(t, loadDuration(), op)
+	t.Logf("%s: %d in %v, %.0f/s, p99 %.1f ms, RSS peak %d MiB",
+		what, n, loadDuration(), rate, float64(p99.Microseconds())/1000, stop())
+}
+
+// TestLoadKeySignIn runs complete security-key sign-ins through the
+// handlers: POST /login, POST /login/key/begin, the key's signature, POST
+// /login/key/finish (durable sign count, session issued), from 64 people
+// at once, each with her own key whose count moves forward, all in the
+// council, whose policy asks for a hardware key that verifies the person.
+func TestLoadKeySignIn(t *testing.T) {
+	skipUnlessLoad(t)
+	f, names, keys := councilKeys(t)
 	c := newLoadClient(f)
 	defer c.close()
-	signIn := func(w, i int) (bool, error) {
+	measureLoad(t, "key sign-in with username (3 requests)", func(w, i int) (bool, error) {
 		r, err := c.form(w, "/login", url.Values{"username": {names[w]}, "return_to": {"/account"}}, "")
 		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/key" {
 			return false, fmt.Errorf("POST /login: %d → %s, %v", r.status, r.location, err)
@@ -384,13 +403,35 @@ func TestLoadKeySignIn(t *testing.T) {
 			return false, fmt.Errorf("POST /login/key/finish: %d %s (session cookie %t), %v", r.status, r.body, r.session, err)
 		}
 		return true, nil
-	}
-	runLoad(t, time.Second, signIn) // warm up: connections, caches
-	logLoadAvg(t, "before the run")
-	stop := rssPeak()
-	n, rate, p99 := runLoad(t, loadDuration(), signIn)
-	t.Logf("key sign-in: %d in %v, %.0f/s (3 requests each), p99 %.1f ms, RSS peak %d MiB",
-		n, loadDuration(), rate, float64(p99.Microseconds())/1000, stop())
+	})
+}
+
+// TestLoadPasskeySignIn runs the sign-in with the key alone, without a
+// username ("Mit Sicherheitsschlüssel anmelden"): POST /login/passkey/begin
+// (a new ceremony, stored durably), the key's signature with its user
+// handle, POST /login/passkey/finish (the key looked up, durable sign
+// count, session issued), as TestLoadKeySignIn, from 64 council members at
+// once.
+func TestLoadPasskeySignIn(t *testing.T) {
+	skipUnlessLoad(t)
+	f, _, keys := councilKeys(t)
+	c := newLoadClient(f)
+	defer c.close()
+	measureLoad(t, "key sign-in without username (begin + finish)", func(w, i int) (bool, error) {
+		r, err := c.post(w, "/login/passkey/begin", "application/json", []byte(`{"return_to":"/account"}`), "")
+		if err != nil || r.status != http.StatusOK || r.pending == "" {
+			return false, fmt.Errorf("POST /login/passkey/begin: %d %s, %v", r.status, r.body, err)
+		}
+		assertion, err := keys[w].assert("localhost", f.base, r.body)
+		if err != nil {
+			return false, err
+		}
+		r, err = c.post(w, "/login/passkey/finish", "application/json", []byte(assertion), r.pending)
+		if err != nil || r.status != http.StatusOK || !r.session {
+			return false, fmt.Errorf("POST /login/passkey/finish: %d %s (session cookie %t), %v", r.status, r.body, r.session, err)
+		}
+		return true, nil
+	})
 }
 
 // totpPeople is how many people the app-code run has: enough that no code
