@@ -9,6 +9,9 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
+// verifyPath is forward-auth's endpoint.
+const verifyPath = "/auth/verify"
+
 // ForwardAuthCookie carries the session for the city's subdomains when
 // forward-auth has a cookie domain: the same id as SessionCookie, sent to
 // every host under the domain, so a reverse proxy in front of another tool
@@ -101,36 +104,44 @@ func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
 // garbled cookie or a database that does not answer all refuse. A request
 // without a session creates no state.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	w.Header()["Cache-Control"] = noStoreValue
+	h := w.Header()
+	h["Cache-Control"] = noStoreValue
+	// Every refusal may reach a browser (Traefik and Caddy pass it on), so
+	// it carries the security headers; the 200 does not (securityHeaders).
+	refuse := func(status int, msg message, err error) {
+		s.setSecurityHeaders(h)
+		s.fail(w, r, status, msg, err)
+	}
 	orig, redirect, err := originalURL(r.Header)
 	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, msgForwardBadRequest, err)
+		refuse(http.StatusBadRequest, msgForwardBadRequest, err)
 		return
 	}
 	rule, ok := s.fwd.rule(orig)
 	if !ok {
-		s.fail(w, r, http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host))
+		refuse(http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host))
 		return
 	}
-	st := s.storeFor(w, r)
-	if st == nil {
+	ref := s.store.Load()
+	if ref == nil {
+		refuse(http.StatusServiceUnavailable, msgUnavailable, errors.New("database not open yet"))
 		return
 	}
-	sess, p, err := s.forwardSession(r, st)
-	if err != nil && !errors.Is(err, errNoSession) {
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	sess, p, err := s.forwardSession(r, ref.Store)
+	switch {
+	case err != nil && !errors.Is(err, errNoSession):
+		refuse(http.StatusServiceUnavailable, msgUnavailable, err)
 		return
-	}
-	if errors.Is(err, errNoSession) || !authn.Level(sess.ACR).Meets(rule.Level) || sess.RecoveryOnly {
+	case errors.Is(err, errNoSession) || !authn.Level(sess.ACR).Meets(rule.Level) || sess.RecoveryOnly:
+		s.setSecurityHeaders(h)
 		s.signInFirst(w, r, orig, redirect, rule.Level)
 		return
-	}
-	if !admitted(rule.Groups, p.groups) {
-		s.fail(w, r, http.StatusForbidden, msgForwardNotAdmitted, nil)
+	case !admitted(rule.Groups, p.groups):
+		refuse(http.StatusForbidden, msgForwardNotAdmitted, nil)
 		return
 	}
-	// Canonical keys, shared values: see remoteHeaders.
-	h := w.Header()
+	// Canonical keys, shared values: see remoteHeaders. No security
+	// headers: see securityHeaders.
 	h["Remote-User"] = p.remote.user
 	h["Remote-Name"] = p.remote.name
 	h["Remote-Email"] = p.remote.email

@@ -148,6 +148,14 @@ func TestVerify(t *testing.T) {
 			if rec.Header().Get("Set-Cookie") != "" {
 				t.Error("a check set a cookie")
 			}
+			// A refusal may reach the browser (Traefik, Caddy): it carries
+			// the security headers. The 200 goes only to the proxy.
+			if csp := rec.Header().Get("Content-Security-Policy"); (csp != "") != (tt.want != 200) {
+				t.Errorf("status %d with Content-Security-Policy %q", rec.Code, csp)
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", rec.Header().Get("Cache-Control"))
+			}
 		})
 	}
 

@@ -19,20 +19,28 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// securityHeaders sets, on every response, the headers a city's auditor checks.
+// securityHeaders sets, on every response a browser may see, the headers a
+// city's auditor checks. /auth/verify sets them itself on its refusals
+// only: its 200 answers a reverse proxy's subrequest, and the proxy passes
+// on nothing of it but the Remote-* headers it is told to.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		// Shared, never-modified value slices in canonical form: no
-		// allocation per request on the hot paths (forward-auth).
-		for _, kv := range securityHeaderValues {
-			h[kv.key] = kv.value
-		}
-		if s.secure {
-			h["Strict-Transport-Security"] = hstsValue
+		if r.URL.Path != verifyPath {
+			s.setSecurityHeaders(w.Header())
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// setSecurityHeaders sets the security headers in h. The value slices are
+// shared and never modified, in canonical form: no allocation per request.
+func (s *Server) setSecurityHeaders(h http.Header) {
+	for _, kv := range securityHeaderValues {
+		h[kv.key] = kv.value
+	}
+	if s.secure {
+		h["Strict-Transport-Security"] = hstsValue
+	}
 }
 
 var (
@@ -65,7 +73,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	}))
 	// Forward-auth only reads; a proxy asks it about any request, whatever
 	// the method and origin of the request it guards.
-	cop.AddInsecureBypassPattern("/auth/verify")
+	cop.AddInsecureBypassPattern(verifyPath)
 	for _, p := range oidcBypassPatterns {
 		cop.AddInsecureBypassPattern(p)
 	}

@@ -39,7 +39,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// Forward-auth for reverse proxies (any method: the proxy asks about
 	// whatever request it guards).
-	s.handle(mux, "/auth/verify", s.verify)
+	s.handle(mux, verifyPath, s.verify)
 
 	// The pages' stylesheet and script, from the binary.
 	s.handle(mux, "GET /static/{name}", s.staticFile)
