@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -106,31 +107,28 @@ func (s *SignIn) Restart(ctx context.Context, pendingID []byte) (Progress, error
 // read reads the pending sign-in with id without taking it: ReasonExpired
 // when there is none.
 func (s *SignIn) read(ctx context.Context, pendingID []byte) (Pending, error) {
-	if len(pendingID) != 32 {
-		return Pending{}, refuse(ReasonExpired, "pending id of %d bytes", len(pendingID))
-	}
-	p, err := s.store.GetPending(ctx, HashPendingID(pendingID), s.now())
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
-		return Pending{}, &SignInError{Reason: ReasonExpired, Err: err}
-	case err != nil:
-		return Pending{}, fmt.Errorf("read pending sign-in: %w", err)
-	}
-	return p, nil
+	return s.pending(ctx, pendingID, "read", s.store.GetPending)
 }
 
 // take takes the pending sign-in with id from the store: ReasonExpired when
 // there is none (never begun, taken before, or timed out).
 func (s *SignIn) take(ctx context.Context, pendingID []byte) (Pending, error) {
+	return s.pending(ctx, pendingID, "take", s.store.TakePending)
+}
+
+// pending gets the pending sign-in with id with get (the store's
+// GetPending or TakePending): ReasonExpired when there is none.
+func (s *SignIn) pending(ctx context.Context, pendingID []byte, verb string,
+	get func(context.Context, PendingHash, time.Time) (Pending, error)) (Pending, error) {
 	if len(pendingID) != 32 {
 		return Pending{}, refuse(ReasonExpired, "pending id of %d bytes", len(pendingID))
 	}
-	p, err := s.store.TakePending(ctx, HashPendingID(pendingID), s.now())
+	p, err := get(ctx, HashPendingID(pendingID), s.now())
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
 		return Pending{}, &SignInError{Reason: ReasonExpired, Err: err}
 	case err != nil:
-		return Pending{}, fmt.Errorf("take pending sign-in: %w", err)
+		return Pending{}, fmt.Errorf("%s pending sign-in: %w", verb, err)
 	}
 	return p, nil
 }

@@ -63,15 +63,9 @@ func loadVerify(t *testing.T, store string, f *fwdFixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The timeouts of cmd/keyhall's listen: each costs a deadline per request.
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	// The server cmd/keyhall serves with: each timeout costs a deadline
+	// per request.
+	hs := HTTPServer(mux)
 	go hs.Serve(ln)
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()

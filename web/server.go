@@ -75,6 +75,20 @@ type storeRef struct {
 	enroll *enroll.Service // nil when it could not be built
 }
 
+// HTTPServer is the HTTP server Keyhall serves h with: timeouts that keep
+// a slow or stalled client from holding a connection, and a cap on request
+// headers.
+func HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 // New builds the server's handlers. It does not listen.
 func New(cfg Config) (*Server, error) {
 	if cfg.PublicURL == nil || cfg.PublicURL.Host == "" {

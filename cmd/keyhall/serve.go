@@ -113,15 +113,8 @@ func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slo
 // listen opens the listening socket (with TLS when configured) and the
 // HTTP server that will serve on it.
 func listen(cfg Config, h http.Handler, logger *slog.Logger) (*http.Server, net.Listener, error) {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
+	hs := web.HTTPServer(h)
+	hs.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	var cert tls.Certificate
 	if cfg.TLS.CertFile != "" {
 		var err error
