@@ -44,6 +44,19 @@ func CanonicalName(s string) (string, error) {
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
+// isID reports whether s has the form of an id NewID makes.
+func isID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
+
 // NewID returns a new random, stable identifier (128 bits, 26 characters of
 // lower-case base32). It is never derived from a name, so it survives
 // renames and is never reused.

@@ -35,10 +35,12 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	discoverable := len(sd.UserID) == 0
 	ownerID := p.UserID
 	if discoverable {
-		if len(parsed.Response.UserHandle) == 0 {
-			return keyResult{}, refuse(ReasonKeyRefused, "passkey %x sent no user handle", parsed.RawID)
-		}
+		// Keyhall's user handles are ids (NewID); anything else, even
+		// nothing, names nobody and goes to no query.
 		ownerID = string(parsed.Response.UserHandle)
+		if !isID(ownerID) {
+			return keyResult{}, refuse(ReasonKeyRefused, "passkey %x sent user handle %q, not an id", parsed.RawID, parsed.Response.UserHandle)
+		}
 	}
 	// The person and every key of hers, cloned ones too: go-webauthn wants
 	// the person to own each id it offered. For an unknown username ("")

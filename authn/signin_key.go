@@ -196,7 +196,9 @@ type keyResult struct {
 // then one write (CompleteFactorStep) takes it, exactly once, together with
 // the sign count and the next step or the session. Of two finishes of one
 // ceremony, at most one gets past that write, so the challenge stays single
-// use; the other is told the sign-in expired.
+// use; the other is told the sign-in expired. A sign count that does not
+// move forward fails that write (ErrNotForward) with the pending sign-in
+// still there: then the key is flagged.
 func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c ClientInfo) (Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
@@ -206,9 +208,11 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	if err != nil {
 		return s.failPeeked(ctx, pendingID, p, err)
 	}
-	if !signCountForward(res) {
-		return s.failPeeked(ctx, pendingID, p, s.flagCloned(ctx, res, c))
-	}
+	// Whether the sign count moves forward is left to CompleteFactorStep's
+	// one conditional write, after it has taken the pending sign-in: only
+	// a ceremony still open may flag a key as cloned, not a finish sent
+	// again after another process completed it (from a copy of the
+	// pending sign-in in this one's cache).
 	refusal := s.keyRefusal(res)
 	st := FactorStep{Pending: HashPendingID(pendingID), Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
 	next := p
@@ -231,7 +235,7 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 		}
 	}
 	switch {
-	case errors.Is(err, ErrNotForward): // a race with another use of the key
+	case errors.Is(err, ErrNotForward): // not forward: cloned, or a race with another use of the key
 		return s.failPeeked(ctx, pendingID, p, s.flagCloned(ctx, res, c))
 	case errors.Is(err, ErrNotFound): // the key was removed meanwhile
 		return s.failPeeked(ctx, pendingID, p, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID))
@@ -280,16 +284,9 @@ func (s *SignIn) failStep(ctx context.Context, p Pending, err error) (Progress, 
 	return Progress{}, err
 }
 
-// signCountForward reports whether the assertion's sign count moves past
-// the stored one (WebAuthn L3 §7.2 step 22), or both are 0 (a key without a
-// counter).
-func signCountForward(res keyResult) bool {
-	return res.sign > res.cred.SignCount || (res.sign == 0 && res.cred.SignCount == 0)
-}
-
 // flagCloned marks the key of an assertion whose sign count did not move
-// forward, here or in the store's conditional update (a race with another
-// process), as possibly cloned, audits it, and returns the refusal.
+// forward in the store's conditional update as possibly cloned, audits it,
+// and returns the refusal.
 func (s *SignIn) flagCloned(ctx context.Context, res keyResult, c ClientInfo) error {
 	ev := AuditEvent{
 		Time: s.now(), Actor: "user:" + res.user.ID, Action: "credential.cloned", Subject: "user:" + res.user.ID,

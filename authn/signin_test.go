@@ -119,8 +119,9 @@ func TestPasskey(t *testing.T) {
 	opts, p, _ = e.si.BeginPasskey(e.ctx(), "/", client)
 	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)
 	wantRefused(t, "passkey with a foreign user handle", p, err, authn.ReasonKeyRefused)
-	// So is one without a user handle, and one naming nobody.
-	for _, handle := range [][]byte{nil, []byte("niemand")} {
+	// So is one without a user handle, one naming nobody, and ones that
+	// are no id at all (which PostgreSQL would not take as text).
+	for _, handle := range [][]byte{nil, []byte("niemand"), []byte(authn.NewID()), {0xff, 0xfe}, []byte("a\x00b")} {
 		d.auth.Options.UserHandle = handle
 		opts, p, _ = e.si.BeginPasskey(e.ctx(), "/", client)
 		p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)

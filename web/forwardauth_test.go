@@ -258,3 +258,49 @@ func TestDomainCookie(t *testing.T) {
 		t.Errorf("after sign-out, forward-auth answers %d, want 401", rec.Code)
 	}
 }
+
+// TestVerifySeesChangesToAPerson: a person taken out of a group, or
+// disabled, while her session lives, is refused by forward-auth within
+// about a second (the identity cache's lifetime), without any revocation.
+func TestVerifySeesChangesToAPerson(t *testing.T) {
+	f := newFwdFixture(t)
+	ctx := context.Background()
+	ev := authn.AuditEvent{Time: time.Now().UTC(), Actor: "test", Action: "test"}
+	annaKey, _ := f.session(t, f.anna, authn.LevelPhrh)
+	bobKey, _ := f.session(t, f.bob, authn.LevelPhrh)
+	refusedWithin := func(what, cookie, addr string, change func()) {
+		t.Helper()
+		if rec := f.verify(nginxHeaders(addr), cookie); rec.Code != 200 {
+			t.Fatalf("%s: before the change: %d", what, rec.Code)
+		}
+		change()
+		start := time.Now()
+		for f.verify(nginxHeaders(addr), cookie).Code == 200 {
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("%s: still admitted after %v", what, time.Since(start))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Errorf("%s: refused only after %v, want about a second at most", what, d)
+		}
+	}
+	refusedWithin("taken out of rat", annaKey, "https://rat.stadt.example/", func() {
+		rat, err := f.st.GetGroupByName(ctx, "rat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.st.RemoveMember(ctx, rat.ID, f.anna.ID, ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+	refusedWithin("disabled", bobKey, "https://wiki.stadt.example/", func() {
+		_, err := f.st.UpdateUser(ctx, f.bob.ID, func(u authn.User) (authn.User, error) {
+			u.Status = authn.StatusDisabled
+			return u, nil
+		}, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

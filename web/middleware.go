@@ -25,7 +25,9 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // on nothing of it but the Remote-* headers it is told to.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != verifyPath {
+		// The escaped path, as ServeMux routes by it: /auth%2Fverify is
+		// not verify (but a 404 page that needs the headers).
+		if r.URL.EscapedPath() != verifyPath {
 			s.setSecurityHeaders(w.Header())
 		}
 		next.ServeHTTP(w, r)

@@ -94,7 +94,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}{{"http://localhost:8080", false}, {"https://login.stadt.example", true}} {
 		t.Run(tt.publicURL, func(t *testing.T) {
 			s := newTestServer(t, tt.publicURL)
-			for _, path := range []string{"/healthz", "/no-such-page", "/readyz"} {
+			for _, path := range []string{"/healthz", "/no-such-page", "/readyz", "/auth%2Fverify"} {
 				rec := httptest.NewRecorder()
 				s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 				h := rec.Header()

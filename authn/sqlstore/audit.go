@@ -35,48 +35,41 @@ func (s *Store) lockAuditHead(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// auditTail is the head of the audit chain as a batch's transaction has
-// moved it so far: in a batch, appendAudit reads the head from the database
-// once and the batcher moves it once, before COMMIT (flushAuditTail),
-// rather than once for each op.
+// auditTail is the head of the audit chain as one transaction has moved
+// it so far. In the batcher's transaction (batchTail), appendAudit reads the
+// head from the database on the first append and the batcher moves it once,
+// before COMMIT (flushAuditTail), rather than once for each op.
 type auditTail struct {
+	tx            *sql.Tx
 	loaded, moved bool
 	seq           int64
 	prev          [32]byte
 }
 
-type auditTailKey struct{}
-
-// withAuditTail returns ctx carrying a new auditTail, for one batch
-// transaction.
-func withAuditTail(ctx context.Context) context.Context {
-	return context.WithValue(ctx, auditTailKey{}, &auditTail{})
-}
-
-// flushAuditTail moves the head of the chain to where the batch's
-// transaction tx left it, if it appended anything.
-func (s *Store) flushAuditTail(ctx context.Context, tx *sql.Tx) error {
-	t, _ := ctx.Value(auditTailKey{}).(*auditTail)
-	if t == nil || !t.moved {
+// flushAuditTail moves the head of the chain to where tx left it, if it
+// appended anything.
+func (s *Store) flushAuditTail(ctx context.Context, t *auditTail) error {
+	if !t.moved {
 		return nil
 	}
-	if _, err := tx.StmtContext(ctx, s.stmt.moveAuditHead).ExecContext(ctx, t.seq, t.prev[:]); err != nil {
+	if _, err := t.tx.StmtContext(ctx, s.stmt.moveAuditHead).ExecContext(ctx, t.seq, t.prev[:]); err != nil {
 		return fmt.Errorf("move audit head: %w", err)
 	}
 	return nil
 }
 
 // appendAudit appends events to the chain in tx: it reads the head, assigns
-// Seq, PrevHash and Hash to each event and moves the head. In a batch (ctx
-// from withAuditTail), the head is read on the batch's first append and
-// moved by flushAuditTail.
+// Seq, PrevHash and Hash to each event and moves the head. In the batcher's
+// transaction, the head is read on the batch's first append and moved by
+// the batcher before COMMIT.
 func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	tail, batched := ctx.Value(auditTailKey{}).(*auditTail)
+	tail := s.batch.tail(tx)
+	batched := tail != nil
 	if !batched {
-		tail = &auditTail{}
+		tail = &auditTail{tx: tx}
 	}
 	if !tail.loaded {
 		err := tx.StmtContext(ctx, s.stmt.readAuditHead).QueryRowContext(ctx).Scan(&tail.seq, hashCol{&tail.prev})
@@ -108,7 +101,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.Aud
 	if batched {
 		return nil
 	}
-	return s.flushAuditTail(context.WithValue(ctx, auditTailKey{}, tail), tx)
+	return s.flushAuditTail(ctx, tail)
 }
 
 func encodeDetails(d map[string]string) (string, error) {

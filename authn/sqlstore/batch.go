@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,16 +57,19 @@ type batcher struct {
 	lockHead func(ctx context.Context, tx *sql.Tx) error
 	// flushTail moves the audit chain's head once per batch, before COMMIT
 	// (see appendAudit).
-	flushTail func(ctx context.Context, tx *sql.Tx) error
-	ops       chan *writeOp
-	quit      chan struct{}
-	stopped   chan struct{}
+	flushTail func(ctx context.Context, t *auditTail) error
+	// current is the audit tail of the transaction running, whatever
+	// context its ops use (tail).
+	current atomic.Pointer[auditTail]
+	ops     chan *writeOp
+	quit    chan struct{}
+	stopped chan struct{}
 
 	mu     sync.RWMutex // guards closed; held for reading while submitting
 	closed bool
 }
 
-func newBatcher(db *sql.DB, lockHead, flushTail func(context.Context, *sql.Tx) error) *batcher {
+func newBatcher(db *sql.DB, lockHead func(context.Context, *sql.Tx) error, flushTail func(context.Context, *auditTail) error) *batcher {
 	b := &batcher{
 		db:        db,
 		lockHead:  lockHead,
@@ -201,7 +205,9 @@ func (b *batcher) runTx(ctx context.Context, ops []*writeOp) (results []error, c
 			break
 		}
 	}
-	ctx = withAuditTail(ctx)
+	tail := &auditTail{tx: tx}
+	b.current.Store(tail)
+	defer b.current.Store(nil)
 	results = make([]error, len(ops))
 	for i, op := range ops {
 		err := op.run(ctx, tx)
@@ -213,10 +219,22 @@ func (b *batcher) runTx(ctx context.Context, ops []*writeOp) (results []error, c
 			results[i] = se.err
 		}
 	}
-	if err := b.flushTail(ctx, tx); err != nil {
+	if err := b.flushTail(ctx, tail); err != nil {
 		return nil, nil, err
 	}
 	return results, tx.Commit(), nil
+}
+
+// tail returns the audit tail of tx if tx is the batch transaction running,
+// else nil.
+func (b *batcher) tail(tx *sql.Tx) *auditTail {
+	if b == nil {
+		return nil
+	}
+	if t := b.current.Load(); t != nil && t.tx == tx {
+		return t
+	}
+	return nil
 }
 
 // runAlone runs op in a transaction of its own.

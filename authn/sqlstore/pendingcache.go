@@ -8,10 +8,21 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-// maxPendingCache caps the pending sign-ins kept in memory (a few hundred
-// bytes each, a key's ceremony about a kilobyte): when full, the expired
-// ones go, and if that is not enough the cache starts again empty.
-const maxPendingCache = 50_000
+// maxPendingCache caps the memory the kept pending sign-ins take, as
+// counted by pendingSize (a few hundred bytes each, a key's ceremony about
+// a kilobyte more; a flood of POST /login cannot take more than this): when
+// full, the expired ones go, and if that is not enough the cache starts
+// again empty.
+const maxPendingCache = 32 << 20
+
+// pendingSize is about the memory one kept pending sign-in takes.
+func pendingSize(p authn.Pending) int {
+	n := 256 + len(p.UserID) + len(p.Username) + len(p.Ceremony) + len(p.ReturnTo)
+	for _, m := range p.AMR {
+		n += 16 + len(m)
+	}
+	return n
+}
 
 // pendingCache keeps the pending sign-ins this process stored until they
 // are taken or expire, so that the next step of a sign-in, seconds later,
@@ -20,8 +31,9 @@ const maxPendingCache = 50_000
 // the same write that stores what follows, so an entry that another process
 // took meanwhile costs some work and is then refused as expired there.
 type pendingCache struct {
-	mu sync.Mutex // guards m
-	m  map[authn.PendingHash]authn.Pending
+	mu   sync.Mutex // guards m and size
+	m    map[authn.PendingHash]authn.Pending
+	size int // the sum of pendingSize over m
 }
 
 func newPendingCache() *pendingCache {
@@ -34,7 +46,7 @@ func (c *pendingCache) get(h authn.PendingHash, now time.Time) (authn.Pending, b
 	c.mu.Lock()
 	p, ok := c.m[h]
 	if ok && !now.Before(p.ExpiresAt) {
-		delete(c.m, h)
+		c.remove(h)
 		ok = false
 	}
 	c.mu.Unlock()
@@ -53,23 +65,33 @@ func (c *pendingCache) put(p authn.Pending) {
 	p.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Microsecond)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= maxPendingCache {
+	if c.size+pendingSize(p) > maxPendingCache {
 		for h, q := range c.m {
 			if !p.CreatedAt.Before(q.ExpiresAt) {
-				delete(c.m, h)
+				c.remove(h)
 			}
 		}
-		if len(c.m) >= maxPendingCache*9/10 {
-			c.m = make(map[authn.PendingHash]authn.Pending)
+		if c.size > maxPendingCache*9/10 {
+			c.m, c.size = make(map[authn.PendingHash]authn.Pending), 0
 		}
 	}
+	c.remove(p.Hash)
 	c.m[p.Hash] = p
+	c.size += pendingSize(p)
+}
+
+// remove forgets the entry under h, if any; c.mu is held.
+func (c *pendingCache) remove(h authn.PendingHash) {
+	if q, ok := c.m[h]; ok {
+		c.size -= pendingSize(q)
+		delete(c.m, h)
+	}
 }
 
 // drop forgets the pending sign-in with hash h, before it is taken.
 func (c *pendingCache) drop(h authn.PendingHash) {
 	c.mu.Lock()
-	delete(c.m, h)
+	c.remove(h)
 	c.mu.Unlock()
 }
 

@@ -34,7 +34,9 @@ func TestPendingCache(t *testing.T) {
 		t.Error("a dropped pending sign-in was returned")
 	}
 
-	for i := range maxPendingCache {
+	// Fill the cache to its limit, every other entry expiring soon.
+	full := maxPendingCache / pendingSize(p)
+	for i := range full {
 		q := p
 		q.Hash = authn.PendingHash{byte(i), byte(i >> 8), byte(i >> 16), 2}
 		if i%2 == 0 {
@@ -42,10 +44,19 @@ func TestPendingCache(t *testing.T) {
 		}
 		c.put(q)
 	}
+	if len(c.m) != full || c.size != full*pendingSize(p) {
+		t.Fatalf("filled: %d entries of %d bytes, want %d of %d", len(c.m), c.size, full, full*pendingSize(p))
+	}
 	later := p
 	later.Hash, later.CreatedAt, later.ExpiresAt = authn.PendingHash{3}, t0.Add(time.Minute), t0.Add(time.Hour)
 	c.put(later)
-	if n := len(c.m); n != maxPendingCache/2+1 {
-		t.Errorf("after putting into a full cache: %d entries, want the %d live ones and the new one", n, maxPendingCache/2)
+	if n, live := len(c.m), full-(full+1)/2; n != live+1 || c.size != n*pendingSize(p) {
+		t.Errorf("after putting into a full cache: %d entries (%d bytes), want the %d live ones and the new one", n, c.size, live)
+	}
+	c.drop(later.Hash)
+	c.put(later)
+	c.put(later)
+	if n, live := len(c.m), full-(full+1)/2; n != live+1 || c.size != n*pendingSize(p) {
+		t.Errorf("after dropping and putting one twice: %d entries (%d bytes)", n, c.size)
 	}
 }
