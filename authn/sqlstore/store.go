@@ -67,6 +67,8 @@ type statements struct {
 
 	getUser           *sql.Stmt // on rdb
 	getUserByUsername *sql.Stmt // on rdb
+	// hitThrottles[n-1] counts n keys (sqlHitThrottles); on wdb.
+	hitThrottles [maxHitBatch]*sql.Stmt
 	// getSignInRecord and getSignInRecordByName: signinread.go.
 	getSignInRecord, getSignInRecordByName *sql.Stmt // on rdb
 	userGroups                             *sql.Stmt // on rdb
@@ -87,13 +89,15 @@ type statements struct {
 
 // all lists the prepared statements, for Close.
 func (st *statements) all() []*sql.Stmt {
-	return []*sql.Stmt{st.getSession, st.createSession, st.touchSession, st.sessionExists, st.hitThrottle,
+	list := []*sql.Stmt{st.getSession, st.createSession, st.touchSession, st.sessionExists, st.hitThrottle,
 		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
 		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
 		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles, st.getSignInRecord,
 		st.getSignInRecordByName, st.authRequestByCode, st.redeemCode, st.insertToken, st.refreshToken,
 		st.rotateRefresh}
+	list = append(list, st.hitThrottles[:]...)
+	return list
 }
 
 // Open connects, applies embedded migrations (refusing with an error
@@ -193,6 +197,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		insertToken:       p(s.wdb, sqlInsertToken),
 		refreshToken:      p(s.rdb, sqlRefreshToken),
 		rotateRefresh:     p(s.wdb, sqlRotateRefresh),
+	}
+	for n := range maxHitBatch {
+		s.stmt.hitThrottles[n] = p(s.wdb, sqlHitThrottles(s.dialect, n+1))
 	}
 	return err
 }

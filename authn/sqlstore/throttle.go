@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
@@ -89,23 +90,61 @@ func (s *Store) UndoThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
+// maxHitBatch is how many keys sqlHitThrottles counts in one statement.
+const maxHitBatch = 6
+
+// sqlHitThrottles is sqlHitThrottle for n distinct keys in one statement:
+// $1 is now; key i is $(2i+2), the start of its window $(2i+3). It returns
+// each key with its count. PostgreSQL inserts in the order of the keys, so
+// that two such statements never wait for each other.
+func sqlHitThrottles(dialect string, n int) string {
+	vals := make([]string, n)
+	now, cast := "$1", func(p int, typ string) string { return fmt.Sprintf("$%d", p) }
+	if dialect == dialectPostgres {
+		now, cast = "$1::timestamptz", func(p int, typ string) string { return fmt.Sprintf("$%d::%s", p, typ) }
+	}
+	for i := range vals {
+		vals[i] = "(" + cast(2*i+2, "text") + ", " + cast(2*i+3, "timestamptz") + ")"
+	}
+	since := "(SELECT since FROM v WHERE v.k = excluded.key)"
+	return "WITH v(k, since) AS (VALUES " + strings.Join(vals, ", ") + `)
+	INSERT INTO throttle (key, hits, window_start) SELECT k, 1, ` + now + ` FROM v WHERE true ORDER BY k
+	ON CONFLICT (key) DO UPDATE SET
+		hits = CASE WHEN throttle.window_start <= ` + since + ` THEN 1 ELSE throttle.hits + 1 END,
+		window_start = CASE WHEN throttle.window_start <= ` + since + ` THEN excluded.window_start ELSE throttle.window_start END
+	RETURNING key, hits`
+}
+
 // HitThrottles counts one attempt under each key and returns the counts in
 // the order of keys, in one transaction: on SQLite one op of the batcher,
 // on PostgreSQL a transaction that takes the rows in the order of their
-// keys, so that two of them never wait for each other.
+// keys, so that two of them never wait for each other. Distinct keys are
+// counted maxHitBatch to a statement.
 func (s *Store) HitThrottles(ctx context.Context, keys []authn.ThrottleKey, now time.Time) ([]int, error) {
 	order := make([]int, len(keys)) // indexes of keys, by key
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(keys[a].Key, keys[b].Key) })
+	distinct := true
+	for j := 1; j < len(order); j++ {
+		distinct = distinct && keys[order[j-1]].Key != keys[order[j]].Key
+	}
 	counts := make([]int, len(keys))
 	run := func(ctx context.Context, tx *sql.Tx) error {
-		st := tx.StmtContext(ctx, s.stmt.hitThrottle)
-		for _, i := range order {
-			k := keys[i]
-			if err := st.QueryRowContext(ctx, k.Key, s.tv(now), s.tv(now.Add(-k.Window))).Scan(&counts[i]); err != nil {
-				return fmt.Errorf("%q: %w", k.Key, err)
+		if !distinct { // a key twice: one statement each, in order
+			st := tx.StmtContext(ctx, s.stmt.hitThrottle)
+			for _, i := range order {
+				k := keys[i]
+				if err := st.QueryRowContext(ctx, k.Key, s.tv(now), s.tv(now.Add(-k.Window))).Scan(&counts[i]); err != nil {
+					return fmt.Errorf("%q: %w", k.Key, err)
+				}
+			}
+			return nil
+		}
+		for lo := 0; lo < len(order); lo += maxHitBatch {
+			if err := s.hitBatch(ctx, tx, keys, order[lo:min(lo+maxHitBatch, len(order))], now, counts); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -114,6 +153,45 @@ func (s *Store) HitThrottles(ctx context.Context, keys []authn.ThrottleKey, now 
 		return nil, fmt.Errorf("hit throttles: %w", err)
 	}
 	return counts, nil
+}
+
+// hitBatch counts one attempt under keys[i] for each i of batch (distinct
+// keys) in one statement, into counts[i].
+func (s *Store) hitBatch(ctx context.Context, tx *sql.Tx, keys []authn.ThrottleKey, batch []int, now time.Time, counts []int) error {
+	args := []any{s.tv(now)}
+	at := make(map[string]int, len(batch))
+	for _, i := range batch {
+		args = append(args, keys[i].Key, s.tv(now.Add(-keys[i].Window)))
+		at[keys[i].Key] = i
+	}
+	rows, err := tx.StmtContext(ctx, s.stmt.hitThrottles[len(batch)-1]).QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var (
+			key string
+			n   int
+		)
+		if err := rows.Scan(&key, &n); err != nil {
+			return err
+		}
+		i, ok := at[key]
+		if !ok {
+			return fmt.Errorf("counted a key not asked for: %q", key)
+		}
+		counts[i] = n
+		got++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if got != len(batch) {
+		return fmt.Errorf("counted %d of %d keys", got, len(batch))
+	}
+	return nil
 }
 
 // UndoThrottles takes back one hit under each key (never below 0), in one

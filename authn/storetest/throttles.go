@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -41,6 +42,31 @@ func testHitThrottles(t *testing.T, s authn.Store) {
 	// HitThrottle and HitThrottles count under the same counters.
 	if n, err := s.HitThrottle(ctx, keys[0].Key, t0.Add(short+time.Minute), short); err != nil || n != 2 {
 		t.Errorf("HitThrottle after HitThrottles = %d, %v, want 2", n, err)
+	}
+	// Many keys at once, in no order, each with its own window and count.
+	var many []authn.ThrottleKey
+	want := []int{}
+	for i := range 13 {
+		k := authn.ThrottleKey{Key: fmt.Sprintf("many:%02d", (i*7)%13), Window: time.Duration(i+1) * time.Minute}
+		many = append(many, k)
+		want = append(want, 1)
+	}
+	got, err := s.HitThrottles(ctx, many, t0)
+	must(t, "HitThrottles(13 keys)", err)
+	if !slices.Equal(got, want) {
+		t.Errorf("HitThrottles(13 keys) = %v, want %v", got, want)
+	}
+	// Five minutes on, the windows of up to five minutes are over.
+	for i := range want {
+		want[i] = 2
+		if i < 5 {
+			want[i] = 1
+		}
+	}
+	got, err = s.HitThrottles(ctx, many, t0.Add(5*time.Minute))
+	must(t, "HitThrottles(13 keys, later)", err)
+	if !slices.Equal(got, want) {
+		t.Errorf("HitThrottles(13 keys, 5 minutes later) = %v, want %v", got, want)
 	}
 }
 
