@@ -36,7 +36,7 @@ func (s *Store) lockAuditHead(ctx context.Context, tx *sql.Tx) error {
 }
 
 // auditTail is the head of the audit chain as one transaction has moved
-// it so far. In the batcher's transaction (batchTail), appendAudit reads the
+// it so far. In the batcher's transaction (batcher.tail), appendAudit reads the
 // head from the database on the first append and the batcher moves it once,
 // before COMMIT (flushAuditTail), rather than once for each op.
 type auditTail struct {
