@@ -357,10 +357,23 @@ func TestOIDCDisabledPersonGetsNoTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tokens := func() int {
+		var n int
+		if err := e.st.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM oidc_tokens").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := tokens()
 	if _, err := r.conf.Exchange(t.Context(), code, oauth2.VerifierOption(r.verifier)); err == nil {
 		t.Error("a disabled person's code was exchanged for tokens")
 	}
 	if _, err := r.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
 		t.Error("a disabled person's refresh token was exchanged for tokens")
+	}
+	// Refused before anything is stored: no token rows for her, not even
+	// unusable ones.
+	if after := tokens(); after != before {
+		t.Errorf("%d token rows stored for a disabled person", after-before)
 	}
 }
