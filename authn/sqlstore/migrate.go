@@ -86,6 +86,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: the database has schema version %d, this binary knows up to %d (upgrade Keyhall)",
 			authn.ErrSchemaTooNew, current, len(ms))
 	}
+	if s.existing && current < len(ms) {
+		return fmt.Errorf("the database has schema version %d, this binary's is %d: start keyhall serve with this binary first, which upgrades it", current, len(ms))
+	}
 	for _, m := range ms[current:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("apply %s: %w", m.name, err)

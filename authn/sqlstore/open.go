@@ -35,9 +35,16 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	}
 	// Create the file ourselves so that it is private to this user; SQLite
 	// gives its -wal and -shm files the same permissions.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	flags := os.O_RDWR | os.O_CREATE
+	if opts.Existing {
+		flags = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
 	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 		err = pe.Err // the path is in our message already
+	}
+	if opts.Existing && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open sqlite database %s: there is none (keyhall serve creates it: run this with the configuration serve uses, --config, or from its directory)", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)

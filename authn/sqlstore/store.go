@@ -20,12 +20,18 @@ type Options struct {
 	Logger       *slog.Logger // nil: slog.Default()
 	MaxOpenConns int          // 0: a sensible default per backend (SQLite: the readers; it always has one writer)
 	Password     string       // PostgreSQL password read from a secret file; overrides one in the URL when non-empty
+	// Existing opens only a database that keyhall serve has set up: a
+	// SQLite file that is not there, or a schema older than this binary's,
+	// is an error instead of a new file or a migration (for the admin
+	// commands, which must not set up a database of their own somewhere).
+	Existing bool
 }
 
 // Store implements authn.Store on database/sql, for SQLite and PostgreSQL.
 // It is safe for concurrent use. Create it with Open and release it with
 // Close.
 type Store struct {
+	existing  bool // Options.Existing
 	dialect   string
 	log       *slog.Logger
 	wdb       *sql.DB // writer pool: on SQLite one connection (BEGIN IMMEDIATE); on PostgreSQL the only pool
@@ -129,6 +135,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.existing = opts.Existing
 	if err := s.start(ctx); err != nil {
 		s.closeDBs()
 		return nil, err

@@ -93,6 +93,7 @@ func withConfigStore(ctx context.Context, a *app, cfg Config, fn func(authn.Stor
 	}
 	st, err := sqlstore.Open(ctx, cfg.Storage, sqlstore.Options{
 		Logger: newLogger(cfg, a.stderr), MaxOpenConns: cfg.Database.MaxOpenConns, Password: password,
+		Existing: true, // a command never sets up a database of its own: serve does
 	})
 	if err != nil {
 		return err

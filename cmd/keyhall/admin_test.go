@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,10 +17,54 @@ import (
 )
 
 // adminEnv returns an environment that points keyhall at a new SQLite
-// database, and the database's URL.
+// database, set up as keyhall serve sets it up, and the database's URL.
 func adminEnv(t *testing.T) ([]string, string) {
 	url := "sqlite://" + filepath.Join(t.TempDir(), "keyhall.db")
+	setUpDatabase(t, url)
 	return []string{"KEYHALL_STORAGE=" + url}, url
+}
+
+// setUpDatabase creates the database at url with the current schema, as
+// keyhall serve does on its first start.
+func setUpDatabase(t *testing.T, url string) {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), url, sqlstore.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+// TestAdminNeedsServesDatabase: a command run where there is no database
+// (another directory, a wrong --config) says so and creates none; one run
+// on a database serve has not upgraded yet says to start serve first and
+// changes nothing.
+func TestAdminNeedsServesDatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyhall.db")
+	env := []string{"KEYHALL_STORAGE=sqlite://" + path}
+	if e := mustRun(t, env, 1, "admin", "users", "add", "anna"); !strings.Contains(e, "there is none (keyhall serve creates it") {
+		t.Errorf("no database: %q", e)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a command created a database: %v", err)
+	}
+	setUpDatabase(t, "sqlite://"+path)
+	st := openTestStore(t, "sqlite://"+path)
+	db := st.(*sqlstore.Store).DB()
+	var version int
+	if err := db.QueryRow("SELECT version FROM schema_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE schema_version SET version = $1", version-1); err != nil {
+		t.Fatal(err)
+	}
+	if e := mustRun(t, env, 1, "admin", "users", "list"); !strings.Contains(e, "start keyhall serve with this binary first") {
+		t.Errorf("older schema: %q", e)
+	}
+	if err := db.QueryRow("SELECT version FROM schema_version").Scan(&version); err != nil || version == 0 {
+		t.Fatalf("schema version after the command: %d, %v", version, err)
+	}
 }
 
 // mustRun runs keyhall and fails the test unless it exits with want.
@@ -207,6 +253,7 @@ func mustListAll(t *testing.T, st authn.Store) []authn.AuditEvent {
 func TestAdminConfigFlag(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "keyhall.yaml", "storage: sqlite://"+filepath.Join(dir, "k.db")+"\n")
+	setUpDatabase(t, "sqlite://"+filepath.Join(dir, "k.db"))
 	mustRun(t, nil, 0, "admin", "groups", "add", "rat", "--config", cfg)
 	if out := mustRun(t, nil, 0, "admin", "groups", "list", "--config", cfg); !strings.Contains(out, "rat") {
 		t.Errorf("groups list with --config: %q", out)

@@ -29,6 +29,7 @@ func TestAdminDisableTellsTools(t *testing.T) {
 	dir := t.TempDir()
 	_, sum := web.NewOIDCClientSecret()
 	dbURL := "sqlite://" + filepath.Join(dir, "keyhall.db")
+	setUpDatabase(t, dbURL)
 	cfg := writeFile(t, dir, "keyhall.yaml", fmt.Sprintf(`storage: %s
 keys:
   file: %s
