@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +18,19 @@ import (
 	"slices"
 	"strings"
 )
+
+// Fingerprint identifies the keys without revealing them (128 bits of a
+// SHA-256 over them, 96 random bytes and more): the database keeps the
+// first process's, so that a process started with other keys is refused
+// (checkKeys).
+func (k Keys) Fingerprint() string {
+	h := sha256.New()
+	h.Write([]byte("keyhall keys fingerprint v1\x00"))
+	h.Write(k.Cookie)
+	h.Write(k.Encryption[:])
+	h.Write(k.OIDC[:])
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
 
 // Keys are the secrets every Keyhall process of one installation must
 // share. They come from the configuration (keys.*_key or keys.*_key_file)

@@ -60,6 +60,10 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 		if st == nil {
 			return
 		}
+		if err := checkKeys(ctx, st, keys); err != nil {
+			stop(err)
+			return
+		}
 		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
 	})
 
@@ -78,6 +82,21 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	logger.Info("stopped")
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
+	}
+	return nil
+}
+
+// checkKeys refuses a database that was set up with other keys: a process
+// with keys of its own would seal app secrets and sign tokens that the
+// others cannot read, and could not read theirs.
+func checkKeys(ctx context.Context, st *sqlstore.Store, keys Keys) error {
+	mine := keys.Fingerprint()
+	stored, err := st.EnsureSetting(ctx, "keys_fingerprint", mine)
+	if err != nil {
+		return err
+	}
+	if stored != mine {
+		return fmt.Errorf("the database was set up with other keys (fingerprint %s, this process has %s): every Keyhall process of an installation must use the same keys; copy keys.file (or the keys.* settings) from the first one", stored, mine)
 	}
 	return nil
 }

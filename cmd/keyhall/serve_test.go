@@ -287,3 +287,42 @@ func TestServeBadConfig(t *testing.T) {
 		t.Error("a bad configuration created a database")
 	}
 }
+
+// TestServeRefusesOtherKeys: a database remembers the fingerprint of the
+// keys it was set up with; a process started on it with other keys (here:
+// its key file lost, so a new one is made) stops with status 1 and says
+// to copy the keys, before it serves anything from the database. With the
+// right keys it starts again.
+func TestServeRefusesOtherKeys(t *testing.T) {
+	dir := t.TempDir()
+	p := startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	p.waitFor(t, `empty database: created the first administrator`, 30*time.Second)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("first start: exit status %d", code)
+	}
+	keys := filepath.Join(dir, "keyhall.keys")
+	saved, err := os.ReadFile(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(keys); err != nil {
+		t.Fatal(err)
+	}
+	p = startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("keyhall kept running with keys other than the database's")
+	}
+	if p.code != 1 || !strings.Contains(p.out.String(), "set up with other keys") || !strings.Contains(p.out.String(), "copy keys.file") {
+		t.Errorf("exit status %d, output %q; want 1 and a message to copy the keys", p.code, p.out.String())
+	}
+	if err := os.WriteFile(keys, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	p.listening(t)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("start with the first keys again: exit status %d", code)
+	}
+}
