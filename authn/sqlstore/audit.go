@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -169,4 +170,37 @@ func (s *Store) ListAudit(ctx context.Context, f authn.AuditFilter) ([]authn.Aud
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
+}
+
+// CheckAuditHead compares the head of the audit chain with the last event
+// in the log, in one snapshot: they differ when events at the end were
+// removed, or the last one was changed or put there by hand. VerifyChain
+// over the whole log finds that too, and more; this costs two reads, so
+// serve runs it at every start.
+func (s *Store) CheckAuditHead(ctx context.Context) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == dialectPostgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.rdb.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("check audit head: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		head, last       [32]byte
+		headSeq, lastSeq int64
+	)
+	if err := tx.QueryRowContext(ctx, sqlReadAuditHead).Scan(&headSeq, hashCol{&head}); err != nil {
+		return fmt.Errorf("check audit head: read head: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").Scan(&lastSeq, hashCol{&last})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("check audit head: read last event: %w", err)
+	}
+	if headSeq != lastSeq || head != last {
+		return fmt.Errorf("the audit log's head names event %d (hash %x…), but its last event is %d (hash %x…): "+
+			"events were removed or changed; keyhall admin audit verify shows where", headSeq, head[:4], lastSeq, last[:4])
+	}
+	return nil
 }

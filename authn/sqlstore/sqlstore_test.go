@@ -317,3 +317,38 @@ func TestPostgresGoesAway(t *testing.T) {
 		t.Errorf("CreateSession after the server is back: %v", err)
 	}
 }
+
+// TestCheckAuditHead: the head and the last event agree on an empty log and
+// after appends; removing the last event, or changing its hash, is found.
+func TestCheckAuditHead(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := openURL(t, b.url(t))
+			ctx := t.Context()
+			if err := s.CheckAuditHead(ctx); err != nil {
+				t.Fatalf("empty log: %v", err)
+			}
+			for i := range 3 {
+				e := authn.AuditEvent{Time: time.Now(), Actor: "system", Action: "test", Reason: "r" + string(rune('0'+i))}
+				if err := s.AppendAudit(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.CheckAuditHead(ctx); err != nil {
+				t.Fatalf("after three events: %v", err)
+			}
+			if _, err := s.DB().ExecContext(ctx, "UPDATE audit_events SET hash = prev_hash WHERE seq = 3"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CheckAuditHead(ctx); err == nil || !strings.Contains(err.Error(), "audit verify") {
+				t.Errorf("last event's hash changed: %v", err)
+			}
+			if _, err := s.DB().ExecContext(ctx, "DELETE FROM audit_events WHERE seq = 3"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CheckAuditHead(ctx); err == nil {
+				t.Error("last event removed: not found")
+			}
+		})
+	}
+}

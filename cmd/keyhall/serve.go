@@ -64,6 +64,10 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 			stop(err)
 			return
 		}
+		// A broken audit log is for IT to look into; sign-in goes on.
+		if err := st.CheckAuditHead(ctx); err != nil {
+			logger.Error("audit log damaged", "err", err)
+		}
 		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
 	})
 

@@ -326,3 +326,24 @@ func TestServeRefusesOtherKeys(t *testing.T) {
 		t.Errorf("start with the first keys again: exit status %d", code)
 	}
 }
+
+// TestServeReportsDamagedAuditLog: events removed from the end of the audit
+// log are reported at start, as an error in the log; the server serves on.
+func TestServeReportsDamagedAuditLog(t *testing.T) {
+	dir := t.TempDir()
+	p := startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	p.waitFor(t, `empty database: created the first administrator`, 30*time.Second)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("first start: exit status %d", code)
+	}
+	st := openSQLite(t, filepath.Join(dir, "keyhall.db"))
+	if _, err := st.DB().Exec(`DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	p = startKeyhall(t, dir, nil, "serve", "--listen", "127.0.0.1:0")
+	p.waitFor(t, `level=ERROR msg="audit log damaged".*audit verify`, 30*time.Second)
+	p.listening(t)
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	p.stop(t)
+}
