@@ -37,6 +37,11 @@ func newMetrics(reg prometheus.Registerer, storeUp func() float64) (*metrics, er
 	return m, nil
 }
 
-func (s *Server) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: nil})
+// MetricsHandler serves the metrics in the Prometheus text format at
+// /metrics, for a listener of their own (metrics_listen): on the public
+// one, anyone could read how busy each route is.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: nil}))
+	return mux
 }

@@ -201,7 +201,7 @@ func (s *Server) instrument(pattern string, h http.HandlerFunc) http.Handler {
 			byClass[statusIndex(sw.status)].Inc()
 			// Enabled first: the attributes cost allocations even when the
 			// line is not written.
-			if pattern != "GET /healthz" && pattern != "GET /metrics" && s.logger.Enabled(r.Context(), slog.LevelDebug) {
+			if pattern != "GET /healthz" && s.logger.Enabled(r.Context(), slog.LevelDebug) {
 				s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("route", pattern),
 					slog.Int("status", sw.status), slog.Duration("took", elapsed), slog.String("client", s.clientAddr(r)))
 			}

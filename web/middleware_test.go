@@ -157,8 +157,14 @@ func TestWithoutStore(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	s := newTestServer(t, "http://localhost:8080")
 	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/healthz", nil))
+	// Not on the public listener.
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "keyhall_") {
+		t.Errorf("GET /metrics on the public handler: %d %q, want 404", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	s.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
 	for _, want := range []string{
 		`keyhall_http_requests_total{code="2xx",route="GET /healthz"} 1`,

@@ -11,7 +11,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Operations.
 	s.handle(mux, "GET /healthz", s.healthz)
 	s.handle(mux, "GET /readyz", s.readyz)
-	s.handle(mux, "GET /metrics", s.metricsHandler().ServeHTTP)
+	// /metrics is not here but on a listener of its own (MetricsHandler).
 
 	// Sign-in: username first, then the strongest factor, alternatives one
 	// click away, the password only after a possession factor.

@@ -21,6 +21,9 @@ type Config struct {
 	PublicURL string `yaml:"public_url"`
 	// Listen is the address the HTTP server listens on.
 	Listen string `yaml:"listen"`
+	// MetricsListen is the address /metrics is served on, apart from the
+	// public listener; "" serves no metrics.
+	MetricsListen string `yaml:"metrics_listen"`
 	// Storage is the database URL: sqlite://relative.db, sqlite:///abs.db
 	// or postgres://… (postgresql:// too).
 	Storage string `yaml:"storage"`

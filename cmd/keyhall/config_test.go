@@ -134,7 +134,7 @@ func TestEnvNamesFromTags(t *testing.T) {
 		"KEYHALL_DATABASE_MAX_OPEN_CONNS", "KEYHALL_STORAGE_PASSWORD_FILE", "KEYHALL_SHUTDOWN_TIMEOUT",
 		"KEYHALL_SESSION_IDLE_TIMEOUT", "KEYHALL_WEBAUTHN_RP_NAME", "KEYHALL_PASSWORDS_ARGON2_MEMORY_KIB",
 		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN", "KEYHALL_LETTER_SENDER_ADDRESS", "KEYHALL_MAIL_SMTP_HOST",
-		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS", "KEYHALL_OIDC_CODE_LIFETIME"} {
+		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS", "KEYHALL_OIDC_CODE_LIFETIME", "KEYHALL_METRICS_LISTEN"} {
 		if !names[want] {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
@@ -148,8 +148,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 40 {
-		t.Errorf("%d settings, want 40: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 41 {
+		t.Errorf("%d settings, want 41: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 

@@ -50,6 +50,9 @@ func (c Config) Validate() error {
 	var v validator
 	v.check("public_url", checkPublicURL(c.PublicURL))
 	v.check("listen", checkListen(c.Listen))
+	if c.MetricsListen != "" {
+		v.check("metrics_listen", checkListen(c.MetricsListen))
+	}
 	c.validateStorage(&v)
 	if c.Database.MaxOpenConns < 0 {
 		v.add("database.max_open_conns", "must be 0 (the default) or more, not %d", c.Database.MaxOpenConns)

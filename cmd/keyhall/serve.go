@@ -43,11 +43,19 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL.String(), "tls", hs.TLSConfig != nil)
+	ms, err := listenMetrics(cfg, srv, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	if ms != nil {
+		defer ms.Close()
+	}
 
 	var bg sync.WaitGroup
 	var st *sqlstore.Store
@@ -131,6 +139,23 @@ func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slo
 	if err := srv.WaitOIDCLogouts(ctx); err != nil {
 		logger.Warn("back-channel logout notices still being sent at the end of the grace period were given up", "err", err)
 	}
+}
+
+// listenMetrics serves /metrics on metrics_listen, apart from the public
+// listener; nil when metrics_listen is empty.
+func listenMetrics(cfg Config, srv *web.Server, logger *slog.Logger) (*http.Server, error) {
+	if cfg.MetricsListen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (metrics_listen): %w", cfg.MetricsListen, err)
+	}
+	ms := web.HTTPServer(srv.MetricsHandler())
+	ms.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+	go ms.Serve(ln)
+	logger.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	return ms, nil
 }
 
 // listen opens the listening socket (with TLS when configured) and the

@@ -47,10 +47,12 @@ func TestServeFreshClone(t *testing.T) {
 	t.Logf("ready %s after start", time.Since(start).Round(time.Millisecond))
 	link := p.waitFor(t, linkRx, 10*time.Second)
 
-	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "keyhall_database_up 1"} {
-		if code, body := get(t, p.url(path), ""); code != 200 || !strings.Contains(body, want) {
-			t.Errorf("GET %s = %d, body lacks %q", path, code, want)
-		}
+	if code, body := get(t, p.url("/healthz"), ""); code != 200 || !strings.Contains(body, "ok") {
+		t.Errorf("GET /healthz = %d %q", code, body)
+	}
+	// Metrics are off unless metrics_listen names a listener of their own.
+	if code, body := get(t, p.url("/metrics"), ""); code != 404 || strings.Contains(body, "keyhall_") {
+		t.Errorf("GET /metrics on the public listener = %d, want 404", code)
 	}
 	for _, f := range []string{"keyhall.db", "keyhall.keys"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
@@ -345,5 +347,21 @@ func TestServeReportsDamagedAuditLog(t *testing.T) {
 	p.waitFor(t, `level=ERROR msg="audit log damaged".*audit verify`, 30*time.Second)
 	p.listening(t)
 	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	p.stop(t)
+}
+
+// TestServeMetricsListener: with metrics_listen, /metrics is served there,
+// and still not on the public listener.
+func TestServeMetricsListener(t *testing.T) {
+	p := startKeyhall(t, t.TempDir(), []string{"KEYHALL_METRICS_LISTEN=127.0.0.1:0"}, "serve", "--listen", "127.0.0.1:0")
+	addr := p.waitFor(t, `msg="serving metrics" addr=(\S+)`, 30*time.Second)
+	p.listening(t)
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	if code, body := get(t, "http://"+addr+"/metrics", ""); code != 200 || !strings.Contains(body, "keyhall_database_up 1") {
+		t.Errorf("GET /metrics on metrics_listen = %d, body lacks keyhall_database_up 1", code)
+	}
+	if code, _ := get(t, p.url("/metrics"), ""); code != 404 {
+		t.Errorf("GET /metrics on the public listener = %d, want 404", code)
+	}
 	p.stop(t)
 }
