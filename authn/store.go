@@ -88,8 +88,9 @@ type SessionStore interface {
 	// Revoking a revoked session keeps the first time and returns nil.
 	RevokeSession(ctx context.Context, h SessionHash, at time.Time) error
 	// RevokeUserSessions revokes every unrevoked session of a person and
-	// returns how many it revoked.
-	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error)
+	// returns how many it revoked; when it revoked any, it appends ev, with
+	// the number under Details["count"], in the same transaction.
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time, ev AuditEvent) (int, error)
 	// ListUserSessions lists a person's unrevoked, unexpired sessions, newest first.
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// DeleteSessionsBefore removes sessions that expired or were revoked

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -146,20 +145,16 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	n, err := st.RevokeUserSessions(r.Context(), u.ID, now)
-	if err != nil {
+	ev := authn.AuditEvent{
+		Time: now, Actor: "user:" + u.ID, Action: "session.revoke_all", Subject: "user:" + u.ID,
+		ClientAddr: s.clientAddr(r),
+	}
+	if _, err := st.RevokeUserSessions(r.Context(), u.ID, now, ev); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("revoke sessions: %w", err))
 		return
 	}
 	if err := s.OIDCUserSignedOut(r.Context(), u.ID); err != nil {
 		s.logger.Warn("could not end the OIDC tokens of a person", "user", u.ID, "err", err)
-	}
-	ev := authn.AuditEvent{
-		Time: now, Actor: "user:" + u.ID, Action: "session.revoke_all", Subject: "user:" + u.ID,
-		ClientAddr: s.clientAddr(r), Details: map[string]string{"count": strconv.Itoa(n)},
-	}
-	if err := st.AppendAudit(r.Context(), ev); err != nil {
-		s.logger.Warn("could not record signing out everywhere", "user", u.ID, "err", err)
 	}
 	if err := s.sessions.signOut(r, w); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("sign out: %w", err))

@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,17 +166,45 @@ func (s *Store) RevokeSession(ctx context.Context, h authn.SessionHash, at time.
 	return nil
 }
 
-// RevokeUserSessions revokes every unrevoked session of a person.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
-	n, err := s.execRetry(ctx,
-		"UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", userID, s.tv(at))
+// RevokeUserSessions revokes every unrevoked session of a person and,
+// when it revoked any, appends ev with their number, in one transaction.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID string, at time.Time, ev authn.AuditEvent) (int, error) {
+	n, err := s.revokeUserSessions(ctx, userID, at, ev)
 	if s.cache != nil {
 		s.cache.dropUser(userID)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("revoke sessions of user %s: %w", userID, err)
+		return 0, fmt.Errorf("revoke sessions of user %s: %w", userID, dbErr(err))
 	}
 	return n, nil
+}
+
+func (s *Store) revokeUserSessions(ctx context.Context, userID string, at time.Time, ev authn.AuditEvent) (int, error) {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if err := s.lockAuditHead(ctx, tx); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", userID, s.tv(at))
+	if err != nil {
+		return 0, err
+	}
+	n, err := rowsAffected(res)
+	if err != nil || n == 0 {
+		return 0, err // nothing changed: nothing to audit
+	}
+	ev.Details = maps.Clone(ev.Details)
+	if ev.Details == nil {
+		ev.Details = map[string]string{}
+	}
+	ev.Details["count"] = strconv.Itoa(n)
+	if err := s.appendAudit(ctx, tx, ev); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 // ListUserSessions lists a person's unrevoked, unexpired sessions, newest

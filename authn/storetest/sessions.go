@@ -4,6 +4,7 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -82,10 +83,26 @@ func testSessionRevocation(t *testing.T, s authn.Store) {
 	}
 	wantErr(t, "RevokeSession(unknown)", s.RevokeSession(ctx, authn.HashSessionID([]byte("x")), first), authn.ErrNotFound)
 
-	n, err := s.RevokeUserSessions(ctx, anna.ID, second)
+	n, err := s.RevokeUserSessions(ctx, anna.ID, second, ev("session.revoke_all", "user:"+anna.ID))
 	must(t, "RevokeUserSessions", err)
 	if n != 2 {
 		t.Errorf("RevokeUserSessions = %d, want 2 (one of three was revoked before)", n)
+	}
+	// Audited in the same transaction, with the count; nothing to revoke,
+	// nothing audited.
+	if n, err := s.RevokeUserSessions(ctx, anna.ID, second, ev("session.revoke_all", "user:"+anna.ID)); err != nil || n != 0 {
+		t.Errorf("RevokeUserSessions again = %d, %v; want 0", n, err)
+	}
+	evs, err := s.ListAudit(ctx, authn.AuditFilter{Subject: "user:" + anna.ID, Limit: 100})
+	must(t, "ListAudit", err)
+	var counts []string
+	for _, e := range evs {
+		if e.Action == "session.revoke_all" {
+			counts = append(counts, e.Details["count"])
+		}
+	}
+	if !slices.Equal(counts, []string{"2"}) {
+		t.Errorf("audit events of RevokeUserSessions carry counts %q, want one with 2", counts)
 	}
 	for _, h := range []authn.SessionHash{a2.Hash, a3.Hash} {
 		if got := getSession(t, s, h).RevokedAt; !got.Equal(micro(second)) {
@@ -118,7 +135,7 @@ func testSessionChangesSeenAtOnce(t *testing.T, s authn.Store) {
 	if got := getSession(t, s, a2.Hash).LastSeenAt; !got.Equal(micro(t0.Add(time.Minute))) {
 		t.Errorf("LastSeenAt right after TouchSession = %v", got)
 	}
-	_, err := s.RevokeUserSessions(ctx, anna.ID, t0.Add(time.Hour))
+	_, err := s.RevokeUserSessions(ctx, anna.ID, t0.Add(time.Hour), ev("session.revoke_all", "user:"+anna.ID))
 	must(t, "RevokeUserSessions", err)
 	if got := getSession(t, s, a2.Hash); got.RevokedAt.IsZero() {
 		t.Errorf("GetSession right after RevokeUserSessions: %+v, want it revoked", got)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 
@@ -263,16 +262,10 @@ func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, rea
 		}
 		fmt.Fprintf(w, "Disabled user %q.\n", username)
 	}
-	n, err := st.RevokeUserSessions(ctx, u.ID, now)
+	ev := auditEvent(now, "user.revoke_sessions", subject, reason, map[string]string{"username": username})
+	n, err := st.RevokeUserSessions(ctx, u.ID, now, ev)
 	if err != nil {
 		return authn.User{}, fmt.Errorf("revoke sessions of %q: %w", username, err)
-	}
-	if n > 0 {
-		ev := auditEvent(now, "user.revoke_sessions", subject, reason,
-			map[string]string{"username": username, "count": strconv.Itoa(n)})
-		if err := st.AppendAudit(ctx, ev); err != nil {
-			return authn.User{}, fmt.Errorf("audit revoking sessions of %q: %w", username, err)
-		}
 	}
 	_, err = fmt.Fprintf(w, "Revoked %d session(s).\n", n)
 	return u, err
