@@ -133,23 +133,32 @@ func (s *SignIn) pending(ctx context.Context, pendingID []byte, verb string,
 	return p, nil
 }
 
-// takeFor takes the pending sign-in for step want. A possession step may be
-// taken while no factor is done yet, whatever step was next (the person
-// chose another factor on the page); the password only after a possession
-// factor. Anything else is out of order and ends the sign-in.
+// takeFor takes the pending sign-in for step want (inOrder); a step out of
+// order ends the sign-in.
 func (s *SignIn) takeFor(ctx context.Context, pendingID []byte, want Step) (Pending, error) {
 	p, err := s.take(ctx, pendingID)
 	if err != nil {
 		return Pending{}, err
 	}
-	switch {
-	case p.Next == want && (want != StepPassword || len(p.AMR) > 0):
-	case want != StepPassword && len(p.AMR) == 0 && p.Next != StepPassword:
-		p.Next = want
-	default:
+	if !inOrder(&p, want) {
 		return Pending{}, refuse(ReasonExpired, "step %s out of order: waiting for %s after %v", want, p.Next, p.AMR)
 	}
 	return p, nil
+}
+
+// inOrder reports whether step want may come now in p, and makes it p's
+// next step: the step p waits for, or, while no factor is done, any
+// possession factor (the person chose another on the page); the password
+// only after a possession factor.
+func inOrder(p *Pending, want Step) bool {
+	switch {
+	case p.Next == want && (want != StepPassword || len(p.AMR) > 0):
+		return true
+	case want != StepPassword && len(p.AMR) == 0 && p.Next != StepPassword:
+		p.Next = want
+		return true
+	}
+	return false
 }
 
 // peekFor reads the pending sign-in for step want without taking it, for
@@ -161,11 +170,7 @@ func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pend
 	if err != nil {
 		return Pending{}, err
 	}
-	switch {
-	case p.Next == want && (want != StepPassword || len(p.AMR) > 0):
-	case want != StepPassword && len(p.AMR) == 0 && p.Next != StepPassword:
-		p.Next = want
-	default:
+	if !inOrder(&p, want) {
 		if _, err := s.take(ctx, pendingID); err != nil {
 			return Pending{}, err
 		}

@@ -33,20 +33,31 @@ type sessionRow struct {
 	Current    bool
 }
 
-// account shows the signed-in person her sign-in and sessions; a browser
-// without a session is sent to sign in first.
-func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+// accountSession returns the store and the signed-in person of an
+// /account request and her session; a browser without a session is sent
+// to sign in first, and false means the request is answered.
+func (s *Server) accountSession(w http.ResponseWriter, r *http.Request) (authn.Store, authn.Session, authn.User, bool) {
 	st := s.storeFor(w, r)
 	if st == nil {
-		return
+		return nil, authn.Session{}, authn.User{}, false
 	}
 	sess, u, err := s.currentSession(r)
 	if errors.Is(err, errNoSession) {
 		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
-		return
+		return nil, authn.Session{}, authn.User{}, false
 	}
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return nil, authn.Session{}, authn.User{}, false
+	}
+	return st, sess, u, true
+}
+
+// account shows the signed-in person her sign-in and sessions; a browser
+// without a session is sent to sign in first.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	st, sess, u, ok := s.accountSession(w, r)
+	if !ok {
 		return
 	}
 	all, err := st.ListUserSessions(r.Context(), u.ID, s.now())

@@ -60,17 +60,8 @@ func (s *Server) accountRevokeSession(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	st := s.storeFor(w, r)
-	if st == nil {
-		return
-	}
-	sess, u, err := s.currentSession(r)
-	if errors.Is(err, errNoSession) {
-		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
-		return
-	}
-	if err != nil {
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	st, sess, u, ok := s.accountSession(w, r)
+	if !ok {
 		return
 	}
 	target, found, err := s.ownSession(r.Context(), st, u.ID, r.PostFormValue("session"))

@@ -93,26 +93,23 @@ func (s *oidcStorage) TerminateSession(context.Context, string, string) error { 
 // each client that holds some and has a back-channel logout URI. Delivery
 // runs in the background, with retries; failures are logged.
 func (s *Server) OIDCSessionEnded(ctx context.Context, h authn.SessionHash) error {
-	p := s.oidc
-	if p == nil {
-		return nil
-	}
-	_, o := p.store()
-	if o == nil {
-		return errNoStore
-	}
-	refs, err := o.RevokeOIDCSessionTokens(ctx, h, s.now())
-	if err != nil {
-		return err
-	}
-	p.notify(refs)
-	return nil
+	return s.endOIDCTokens(func(o authn.OIDCStore) ([]authn.OIDCGrantRef, error) {
+		return o.RevokeOIDCSessionTokens(ctx, h, s.now())
+	})
 }
 
 // OIDCUserSignedOut is the hook for sign out everywhere, an IT reset and a
 // disabled account: every OIDC token of the person is revoked and each
 // client holding some is told, per session, by back-channel logout.
 func (s *Server) OIDCUserSignedOut(ctx context.Context, userID string) error {
+	return s.endOIDCTokens(func(o authn.OIDCStore) ([]authn.OIDCGrantRef, error) {
+		return o.RevokeOIDCUserTokens(ctx, userID, s.now())
+	})
+}
+
+// endOIDCTokens revokes tokens with revoke and tells the clients that held
+// them (notify); nothing when there is no OIDC provider.
+func (s *Server) endOIDCTokens(revoke func(authn.OIDCStore) ([]authn.OIDCGrantRef, error)) error {
 	p := s.oidc
 	if p == nil {
 		return nil
@@ -121,7 +118,7 @@ func (s *Server) OIDCUserSignedOut(ctx context.Context, userID string) error {
 	if o == nil {
 		return errNoStore
 	}
-	refs, err := o.RevokeOIDCUserTokens(ctx, userID, s.now())
+	refs, err := revoke(o)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -164,16 +163,7 @@ func (s *Store) AcceptTOTPStep(ctx context.Context, id string, step int64, at ti
 
 // FlagCloned marks a security key as possibly cloned, with ev.
 func (s *Store) FlagCloned(ctx context.Context, id string, ev authn.AuditEvent) error {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE credentials SET cloned = $2 WHERE id = $1 AND kind = 'webauthn'", id, true)
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmp.Or(err, authn.ErrNotFound)
-		}
-		return nil
-	})
+	err := s.auditedExec(ctx, ev, "UPDATE credentials SET cloned = $2 WHERE id = $1 AND kind = 'webauthn'", id, true)
 	if err != nil {
 		return fmt.Errorf("flag key %s as cloned: %w", id, err)
 	}

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -17,17 +16,8 @@ import (
 // RenameCredential sets the nickname of one of the person's credentials,
 // with ev.
 func (s *Store) RenameCredential(ctx context.Context, userID, credentialID, nickname string, ev authn.AuditEvent) error {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE credentials SET nickname = $3 WHERE id = $1 AND user_id = $2",
-			credentialID, userID, nickname)
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmp.Or(err, authn.ErrNotFound)
-		}
-		return nil
-	})
+	err := s.auditedExec(ctx, ev, "UPDATE credentials SET nickname = $3 WHERE id = $1 AND user_id = $2",
+		credentialID, userID, nickname)
 	if err != nil {
 		return fmt.Errorf("rename credential %s of user %s: %w", credentialID, userID, err)
 	}

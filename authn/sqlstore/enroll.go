@@ -159,16 +159,7 @@ func (s *Store) insertCredentialTx(ctx context.Context, tx *sql.Tx, c authn.Cred
 
 // DeleteCredential removes one credential of a person with ev.
 func (s *Store) DeleteCredential(ctx context.Context, userID, credentialID string, ev authn.AuditEvent) error {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM credentials WHERE id = $1 AND user_id = $2", credentialID, userID)
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmp.Or(err, authn.ErrNotFound)
-		}
-		return nil
-	})
+	err := s.auditedExec(ctx, ev, "DELETE FROM credentials WHERE id = $1 AND user_id = $2", credentialID, userID)
 	if err != nil {
 		return fmt.Errorf("delete credential %s of user %s: %w", credentialID, userID, err)
 	}

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -84,16 +83,7 @@ func (s *Store) AddMember(ctx context.Context, groupID, userID string, ev authn.
 
 // RemoveMember removes a person from a group, with ev.
 func (s *Store) RemoveMember(ctx context.Context, groupID, userID string, ev authn.AuditEvent) error {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM memberships WHERE group_id = $1 AND user_id = $2", groupID, userID)
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmp.Or(err, authn.ErrNotFound)
-		}
-		return nil
-	})
+	err := s.auditedExec(ctx, ev, "DELETE FROM memberships WHERE group_id = $1 AND user_id = $2", groupID, userID)
 	if err != nil {
 		return fmt.Errorf("remove user %s from group %s: %w", userID, groupID, err)
 	}

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -41,17 +40,8 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes 
 // UseRecoveryCode marks one unused code used, in one conditional statement:
 // of many concurrent calls exactly one changes the row.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID string, h authn.TokenHash, at time.Time, ev authn.AuditEvent) error {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $3
+	err := s.auditedExec(ctx, ev, `UPDATE recovery_codes SET used_at = $3
 			WHERE user_id = $1 AND hash = $2 AND used_at IS NULL`, userID, h[:], s.tv(at))
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmp.Or(err, authn.ErrNotFound)
-		}
-		return nil
-	})
 	if err != nil {
 		return fmt.Errorf("use recovery code of user %s: %w", userID, err)
 	}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -20,6 +21,22 @@ const (
 	sqlGetUser           = "SELECT " + userCols + " FROM users WHERE id = $1"
 	sqlGetUserByUsername = "SELECT " + userCols + " FROM users WHERE username = $1"
 )
+
+// auditedExec runs one statement that must change a row, and appends ev,
+// in one writer transaction (adminTx); authn.ErrNotFound when it changed
+// none.
+func (s *Store) auditedExec(ctx context.Context, ev authn.AuditEvent, query string, args ...any) error {
+	return s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return cmp.Or(err, authn.ErrNotFound)
+		}
+		return nil
+	})
+}
 
 // adminTx runs fn and appends ev in one writer transaction. The audit head
 // is locked first, as every appending transaction does (see lockAuditHead).

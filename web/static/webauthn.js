@@ -29,6 +29,11 @@
     return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
+  // descriptors are credential descriptors with their ids as bytes.
+  function descriptors(list) {
+    return list.map(function (c) { return Object.assign({}, c, { id: toBytes(c.id) }); });
+  }
+
   // requestOptions turns the server's JSON into what credentials.get() takes
   // (WebAuthn L3 §5.1.4.3 parseRequestOptionsFromJSON, or a small fallback).
   function requestOptions(pk) {
@@ -37,11 +42,7 @@
     }
     var o = Object.assign({}, pk);
     o.challenge = toBytes(pk.challenge);
-    if (pk.allowCredentials) {
-      o.allowCredentials = pk.allowCredentials.map(function (c) {
-        return Object.assign({}, c, { id: toBytes(c.id) });
-      });
-    }
+    if (pk.allowCredentials) { o.allowCredentials = descriptors(pk.allowCredentials); }
     return o;
   }
 
@@ -138,11 +139,7 @@
     var o = Object.assign({}, pk);
     o.challenge = toBytes(pk.challenge);
     o.user = Object.assign({}, pk.user, { id: toBytes(pk.user.id) });
-    if (pk.excludeCredentials) {
-      o.excludeCredentials = pk.excludeCredentials.map(function (c) {
-        return Object.assign({}, c, { id: toBytes(c.id) });
-      });
-    }
+    if (pk.excludeCredentials) { o.excludeCredentials = descriptors(pk.excludeCredentials); }
     return o;
   }
 
