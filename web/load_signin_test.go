@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -364,13 +365,37 @@ func councilKeys(t *testing.T) (*fixture, []string, []*loadKey) {
 	return f, names, keys
 }
 
+// profileLoad writes a CPU profile of the measured part of a run to the
+// file KEYHALL_LOAD_CPUPROFILE names, if set (go test's -cpuprofile would
+// include the setup); the returned func stops it.
+func profileLoad(t *testing.T) (stop func()) {
+	path := os.Getenv("KEYHALL_LOAD_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // measureLoad warms up with op for a second, then runs it for the run's
 // time and logs what, the rate, p99 and the peak resident memory.
 func measureLoad(t *testing.T, what string, op func(w, i int) (bool, error)) {
 	runLoad(t, time.Second, op) // warm up: connections, caches
 	logLoadAvg(t, "before the run")
-	stop := rssPeak()
+	stop, prof := rssPeak(), profileLoad(t)
 	n, rate, p99 := runLoad(t, loadDuration(), op)
+	prof()
 	t.Logf("%s: %d in %v, %.0f/s, p99 %.1f ms, RSS peak %d MiB",
 		what, n, loadDuration(), rate, float64(p99.Microseconds())/1000, stop())
 }
@@ -546,7 +571,9 @@ func TestLoadTOTPStep(t *testing.T) {
 		}
 		return true, nil
 	}
+	prof := profileLoad(t)
 	n, rate, p99 = runLoad(t, 0, check)
+	prof()
 	t.Logf("app-code step: %d people, %.0f/s, p99 %.1f ms, RSS peak %d MiB",
 		n, rate, float64(p99.Microseconds())/1000, stop())
 }
