@@ -1,6 +1,10 @@
 package authn
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Sentinel errors reported by a Store. Match them with errors.Is; any other
 // error from a Store means the storage is unavailable or broken, and a caller
@@ -24,3 +28,10 @@ var (
 	// ErrSchemaTooNew: the database was migrated by a newer Keyhall.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 )
+
+// ThrottledError is a try refused because a throttle counter is over its
+// limit (PendingStore.CompleteFactorStep): it was counted, and nothing else
+// was stored. Wait is the longest window over its limit.
+type ThrottledError struct{ Wait time.Duration }
+
+func (e *ThrottledError) Error() string { return fmt.Sprintf("too many tries: wait up to %v", e.Wait) }

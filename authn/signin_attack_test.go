@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,65 @@ func TestThrottleCountsParallelGuesses(t *testing.T) {
 	}
 	if throttled != n-10 {
 		t.Errorf("%d of %d parallel guesses throttled, want %d", throttled, n, n-10)
+	}
+}
+
+// TestThrottleParallelRightCode: a right code among 29 parallel wrong ones
+// (each try on a pending sign-in of its own): at most 10 wrong codes are
+// answered as wrong, the others as throttled, and every try but a stored
+// right one is counted.
+func TestThrottleParallelRightCode(t *testing.T) {
+	e := newEnv(t)
+	for round := range 3 {
+		name := fmt.Sprintf("anna%d", round)
+		u := e.user(name, authn.SourceLocal)
+		secret, _ := e.addApp(u)
+		right := e.code(secret, t0)
+		wrong := "000000"
+		if right == wrong {
+			wrong = "111111"
+		}
+		const n = 30
+		pend := make([]authn.Progress, n)
+		for i := range pend {
+			pend[i] = e.start(name, authn.StepTOTP)
+		}
+		reasons := make([]authn.Reason, n)
+		var wg sync.WaitGroup
+		for i := range pend {
+			wg.Go(func() {
+				code := wrong
+				if i == round*7 {
+					code = right
+				}
+				c := authn.ClientInfo{Addr: fmt.Sprintf("198.51.100.%d", i)}
+				_, err := e.si.VerifyTOTP(e.ctx(), pend[i].PendingID, code, c)
+				var se *authn.SignInError
+				switch {
+				case errors.As(err, &se):
+					reasons[i] = se.Reason
+				case err != nil:
+					t.Errorf("try %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		answered, rightStored := 0, reasons[round*7] == ""
+		for _, r := range reasons {
+			if r == authn.ReasonWrongCode {
+				answered++
+			}
+		}
+		if answered > 10 {
+			t.Errorf("round %d: %d of %d parallel wrong codes answered as wrong, want at most 10 (%v)", round, answered, n-1, reasons)
+		}
+		want := n - 1
+		if !rightStored {
+			want = n
+		}
+		if got, err := e.store.ThrottleCount(e.ctx(), "2fa:u:"+name, t0, 15*time.Minute); err != nil || got != want {
+			t.Errorf("round %d: ThrottleCount = %d, %v; want %d (right code stored: %t)", round, got, err, want, rightStored)
+		}
 	}
 }
 

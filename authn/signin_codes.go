@@ -30,21 +30,25 @@ func (s *SignIn) throttled(ctx context.Context, keys []hitKey) (*SignInError, er
 // SHA-1, 6 digits, 30-second steps, one step of drift either way). A time
 // step at or below the last one accepted is refused (RFC 6238 §5.2: "the
 // verifier MUST NOT accept the second attempt of the OTP"), in the store's
-// one conditional update, so also when two processes race. Tries are
-// counted per account and address before the code is compared.
+// one conditional update, so also when two processes race.
+//
+// Tries are counted per account and address, and no answer is given
+// before its try is counted: a wrong code is counted, then answered (as
+// throttled if a counter is over its limit); a right one goes to the store
+// with its counters (FactorStep.Throttle), which refuses it as throttled,
+// and counts it, when a counter is at its limit. So parallel guesses are
+// all counted, and while throttled right and wrong codes get the same
+// answer.
 //
 // The pending sign-in is read, not taken, while the code is checked; then
-// one write (CompleteFactorStep) takes it, exactly once, with the time step,
-// the next step and the take-back of a right answer's tries.
+// one write (CompleteFactorStep) takes it, exactly once, with the time step
+// and the next step.
 func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepTOTP)
 	if err != nil {
 		return Progress{}, err
 	}
 	keys := throttleKeys(throttle2FA, p.Username, c.Addr)
-	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
-		return s.failPeeked(ctx, pendingID, p, errors.Join(asErr(se), err))
-	}
 	// The person and her apps, in one read; for an unknown username ("")
 	// the same read finds no one.
 	rec, err := s.store.GetSignInRecord(ctx, p.UserID)
@@ -52,17 +56,25 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 		return Progress{}, fmt.Errorf("verify app code: %w", err)
 	}
 	cred, step, err := s.matchApp(p, rec.Credentials, code)
-	if err != nil {
-		return s.failPeeked(ctx, pendingID, p, err)
-	}
 	user, pol := rec.User, s.policyOf(rec.Groups)
-	if !pol.allowTOTP || !LevelMFA.Meets(pol.level) {
-		s.undo(ctx, keys)
-		return s.failPeeked(ctx, pendingID, p, refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP))
+	right := err == nil
+	if right && (!pol.allowTOTP || !LevelMFA.Meets(pol.level)) {
+		err = refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP)
+	}
+	if err != nil {
+		// Counted before it is answered; a right code that the policy
+		// refuses takes its try back.
+		if se, terr := s.throttled(ctx, keys); se != nil || terr != nil {
+			return s.failPeeked(ctx, pendingID, p, errors.Join(asErr(se), terr))
+		}
+		if right {
+			s.undo(ctx, keys)
+		}
+		return s.failPeeked(ctx, pendingID, p, err)
 	}
 	st := FactorStep{Pending: HashPendingID(pendingID), Credential: cred.ID, Kind: KindTOTP, TOTPStep: step}
 	for _, k := range keys {
-		st.UndoThrottles = append(st.UndoThrottles, k.key)
+		st.Throttle = append(st.Throttle, ThrottleLimit{ThrottleKey{k.key, k.rule.window}, k.rule.limit})
 	}
 	next := p
 	var refusal *SignInError
@@ -74,7 +86,10 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 		next.AMR, next.Next = []string{"otp"}, StepPassword
 	}
 	prog, err := s.commitFactor(ctx, st, next, nil, c)
+	var te *ThrottledError
 	switch {
+	case errors.As(err, &te):
+		return s.failPeeked(ctx, pendingID, p, &SignInError{Reason: ReasonThrottled, RetryAfter: te.Wait, Err: err})
 	case errors.Is(err, ErrNotForward):
 		return s.failPeeked(ctx, pendingID, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
 	case errors.Is(err, ErrNotFound): // the app was removed meanwhile

@@ -145,6 +145,12 @@ type ThrottleKey struct {
 	Window time.Duration
 }
 
+// ThrottleLimit is a throttle counter with the most tries its window allows.
+type ThrottleLimit struct {
+	ThrottleKey
+	Limit int
+}
+
 // SignInRecord is what a sign-in step reads about a person.
 type SignInRecord struct {
 	User        User
@@ -223,17 +229,15 @@ type PendingStore interface {
 	// (as RecordKeyUse or AcceptTOTPStep does), stores st.Next or
 	// st.Session, and appends st.Audit. Either all of it is stored or
 	// nothing. Of many concurrent calls for one pending sign-in, at most one
-	// succeeds. The throttle hits st.UndoThrottles are taken back only if
-	// the step is stored: in its transaction, or right after it (an
-	// implementation that keeps throttle rows out of shared transactions;
-	// a failure there is logged, not returned, as it only makes the counts
-	// stricter). Errors, with nothing stored:
+	// succeeds. The try is throttled under st.Throttle (see there).
+	// Errors, with nothing stored:
 	//   - ErrUsed if the pending sign-in is gone (taken before), ErrExpired
 	//     if st.At is not before its expiry;
 	//   - ErrNotForward if the counter does not move forward (the pending
 	//     sign-in stays, for the caller to end);
 	//   - ErrNotFound if there is no such credential of st.Kind;
-	//   - ErrAlreadyExists if the hash of st.Next or st.Session is taken.
+	//   - ErrAlreadyExists if the hash of st.Next or st.Session is taken;
+	//   - a *ThrottledError if a counter of st.Throttle is over its limit.
 	CompleteFactorStep(ctx context.Context, st FactorStep) error
 }
 
@@ -254,10 +258,18 @@ type FactorStep struct {
 	Session *Session
 	Audit   []AuditEvent // appended to the chain, in order
 
-	// UndoThrottles are the throttle keys of a right answer: once the step
-	// is stored, one hit is taken back under each, as UndoThrottles does.
-	// Never when the step is refused (a reused code counts as a failure).
-	UndoThrottles []string
+	// Throttle are the counters of this try at a guessable secret (a right
+	// answer, checked by the caller before) with their limits. No answer
+	// leaves the store uncounted: if, with this try, any counter is over its
+	// limit, the try is counted under each key, nothing else is stored, and
+	// a *ThrottledError is returned (the caller answers as for a wrong code
+	// while throttled); if the step is refused otherwise, the try is counted
+	// too; if it is stored, it is not (only failures count). A store that
+	// serialises its writes checks the counters in the step's transaction;
+	// one that does not counts the try in a transaction of its own first
+	// and takes it back once the step is stored (a failure there is logged,
+	// not returned: it only makes the counts stricter).
+	Throttle []ThrottleLimit
 }
 
 // AuditStore keeps the hash-chained audit log.

@@ -6,19 +6,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
+	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
 
 // sqlTakeLivePending takes a pending sign-in that has not expired and
-// returns it. sqlUndoThrottles takes back one hit under each of up to
-// undoBatch keys (a key given twice counts once, so fewer are padded).
-const (
-	sqlTakeLivePending = "DELETE FROM pending_signins WHERE hash = $1 AND expires_at > $2 RETURNING " + pendingData
-	sqlUndoThrottles   = "UPDATE throttle SET hits = hits - 1 WHERE key IN ($1, $2, $3, $4, $5) AND hits > 0"
-	undoBatch          = 5
-)
+// returns it.
+const sqlTakeLivePending = "DELETE FROM pending_signins WHERE hash = $1 AND expires_at > $2 RETURNING " + pendingData
 
 // CompleteFactorStep stores a verified key or app step as one op of the
 // batcher, in as few statements as it can (the single writer runs them all):
@@ -76,13 +71,19 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 		}
 	}
 	pending := st.Pending
-	// The tries of a right answer are taken back in the step's transaction
-	// on SQLite; on PostgreSQL throttle rows stay out of batches (see
-	// throttleTx), so after it.
-	undo := slices.Compact(slices.Sorted(slices.Values(st.UndoThrottles)))
+	tries := make([]authn.ThrottleKey, len(st.Throttle))
+	for i, l := range st.Throttle {
+		tries[i] = l.ThrottleKey
+	}
+	inTx := len(tries) > 0 && s.dialect != dialectPostgres
 	var undoAfter []string
-	if s.dialect == dialectPostgres {
-		undo, undoAfter = nil, undo
+	if len(tries) > 0 && !inTx {
+		if err := s.countTry(ctx, st.Throttle, st.At); err != nil {
+			return err
+		}
+		for _, k := range tries {
+			undoAfter = append(undoAfter, k.Key)
+		}
 	}
 	var onCommit func()
 	if st.Next != nil {
@@ -90,7 +91,7 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 		onCommit = func() { s.pending.put(next) }
 	}
 	s.pending.drop(pending)
-	err := s.batch.do(&writeOp{ctx: ctx, head: len(st.Audit) > 0, onCommit: onCommit, run: func(ctx context.Context, tx *sql.Tx) error {
+	step := func(ctx context.Context, tx *sql.Tx) error {
 		// 1. Take the pending sign-in, if it has not expired (one DELETE
 		// … RETURNING: of concurrent steps one gets it, and the others are
 		// told it was used, whatever their counter).
@@ -134,15 +135,35 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 			}
 			return soft(authn.ErrNotForward)
 		}
-		// 3. The next step or the session, the take-back of the tries, the
-		// audit events.
+		// 3. The next step or the session, the audit events.
 		if err := writeNext(ctx, tx); err != nil {
 			return err
 		}
-		if err := s.undoThrottlesTx(ctx, tx, undo); err != nil {
+		return s.appendAudit(ctx, tx, st.Audit...)
+	}
+	err := s.batch.do(&writeOp{ctx: ctx, head: len(st.Audit) > 0, onCommit: onCommit, run: func(ctx context.Context, tx *sql.Tx) error {
+		if !inTx {
+			return step(ctx, tx)
+		}
+		// 0. The counters: over a limit, the try is counted and refused.
+		wait, err := s.overLimit(ctx, tx, st.Throttle, st.At)
+		if err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, tx, st.Audit...)
+		if wait > 0 {
+			if err := s.hitThrottlesTx(ctx, tx, tries, st.At, make([]int, len(tries))); err != nil {
+				return err
+			}
+			return soft(&authn.ThrottledError{Wait: wait})
+		}
+		// A step refused in the store counts as a failed try.
+		err = step(ctx, tx)
+		if _, refused := errors.AsType[softError](err); refused {
+			if herr := s.hitThrottlesTx(ctx, tx, tries, st.At, make([]int, len(tries))); herr != nil {
+				return herr
+			}
+		}
+		return err
 	}})
 	if err == nil && len(undoAfter) > 0 {
 		if uerr := s.UndoThrottles(ctx, undoAfter); uerr != nil {
@@ -152,22 +173,25 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 	return err
 }
 
-// undoThrottlesTx takes back one hit under each of keys (sorted, distinct)
-// in tx, undoBatch keys a statement.
-func (s *Store) undoThrottlesTx(ctx context.Context, tx *sql.Tx, keys []string) error {
-	if len(keys) == 0 {
-		return nil
+// countTry counts one try under each counter of limits in a transaction of
+// its own, and returns a *authn.ThrottledError if any is then over its limit.
+func (s *Store) countTry(ctx context.Context, limits []authn.ThrottleLimit, now time.Time) error {
+	keys := make([]authn.ThrottleKey, len(limits))
+	for i, l := range limits {
+		keys[i] = l.ThrottleKey
 	}
-	stmt := tx.StmtContext(ctx, s.stmt.undoThrottles)
-	args := make([]any, undoBatch)
-	for lo := 0; lo < len(keys); lo += undoBatch {
-		chunk := keys[lo:min(lo+undoBatch, len(keys))]
-		for i := range args {
-			args[i] = chunk[min(i, len(chunk)-1)]
+	counts, err := s.HitThrottles(ctx, keys, now)
+	if err != nil {
+		return err
+	}
+	var wait time.Duration
+	for i, l := range limits {
+		if counts[i] > l.Limit {
+			wait = max(wait, l.Window)
 		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("undo throttles %q: %w", chunk, err)
-		}
+	}
+	if wait > 0 {
+		return &authn.ThrottledError{Wait: wait}
 	}
 	return nil
 }

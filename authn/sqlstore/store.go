@@ -84,7 +84,7 @@ type statements struct {
 	getPending                             *sql.Stmt // on rdb
 	dropPending                            *sql.Stmt // on wdb, used inside batches
 	takeLivePending                        *sql.Stmt // on wdb, used inside batches
-	undoThrottles                          *sql.Stmt // on wdb, used inside batches
+	throttleCounts                         *sql.Stmt // on wdb, used inside batches
 
 	authRequestByCode *sql.Stmt // on rdb
 	redeemCode        *sql.Stmt // on wdb, used inside batches
@@ -99,7 +99,7 @@ func (st *statements) all() []*sql.Stmt {
 		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
 		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
-		st.getPending, st.dropPending, st.takeLivePending, st.undoThrottles, st.getSignInRecord,
+		st.getPending, st.dropPending, st.takeLivePending, st.throttleCounts, st.getSignInRecord,
 		st.getSignInRecordByName, st.authRequestByCode, st.redeemCode, st.insertToken, st.refreshToken,
 		st.rotateRefresh}
 	list = append(list, st.hitThrottles[:]...)
@@ -197,7 +197,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		getPending:            p(s.rdb, sqlGetPending),
 		dropPending:           p(s.wdb, sqlDropPending),
 		takeLivePending:       p(s.wdb, sqlTakeLivePending),
-		undoThrottles:         p(s.wdb, sqlUndoThrottles),
+		throttleCounts:        p(s.wdb, sqlThrottleCounts),
 
 		authRequestByCode: p(s.rdb, sqlAuthRequestByCode),
 		redeemCode:        p(s.wdb, sqlRedeemCode),

@@ -58,7 +58,7 @@ func (s *Store) ThrottleCount(ctx context.Context, key string, now time.Time, wi
 		return 0, nil
 	case err != nil:
 		return 0, fmt.Errorf("read throttle %q: %w", key, err)
-	case !start.After(now.Add(-window).Truncate(time.Microsecond)): // as in sqlHitThrottle
+	case !windowLive(start, now, window):
 		return 0, nil
 	}
 	return n, nil
@@ -121,6 +121,19 @@ func sqlHitThrottles(dialect string, n int) string {
 // keys, so that two of them never wait for each other. Distinct keys are
 // counted maxHitBatch to a statement.
 func (s *Store) HitThrottles(ctx context.Context, keys []authn.ThrottleKey, now time.Time) ([]int, error) {
+	counts := make([]int, len(keys))
+	err := s.throttleTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return s.hitThrottlesTx(ctx, tx, keys, now, counts)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hit throttles: %w", err)
+	}
+	return counts, nil
+}
+
+// hitThrottlesTx counts one attempt under each key in tx, into counts (in
+// the order of keys), taking the rows in the order of their keys.
+func (s *Store) hitThrottlesTx(ctx context.Context, tx *sql.Tx, keys []authn.ThrottleKey, now time.Time, counts []int) error {
 	order := make([]int, len(keys)) // indexes of keys, by key
 	for i := range order {
 		order[i] = i
@@ -130,29 +143,76 @@ func (s *Store) HitThrottles(ctx context.Context, keys []authn.ThrottleKey, now 
 	for j := 1; j < len(order); j++ {
 		distinct = distinct && keys[order[j-1]].Key != keys[order[j]].Key
 	}
-	counts := make([]int, len(keys))
-	run := func(ctx context.Context, tx *sql.Tx) error {
-		if !distinct { // a key twice: one statement each, in order
-			st := tx.StmtContext(ctx, s.stmt.hitThrottle)
-			for _, i := range order {
-				k := keys[i]
-				if err := st.QueryRowContext(ctx, k.Key, s.tv(now), s.tv(now.Add(-k.Window))).Scan(&counts[i]); err != nil {
-					return fmt.Errorf("%q: %w", k.Key, err)
-				}
-			}
-			return nil
-		}
-		for lo := 0; lo < len(order); lo += maxHitBatch {
-			if err := s.hitBatch(ctx, tx, keys, order[lo:min(lo+maxHitBatch, len(order))], now, counts); err != nil {
-				return err
+	if !distinct { // a key twice: one statement each, in order
+		st := tx.StmtContext(ctx, s.stmt.hitThrottle)
+		for _, i := range order {
+			k := keys[i]
+			if err := st.QueryRowContext(ctx, k.Key, s.tv(now), s.tv(now.Add(-k.Window))).Scan(&counts[i]); err != nil {
+				return fmt.Errorf("%q: %w", k.Key, err)
 			}
 		}
 		return nil
 	}
-	if err := s.throttleTx(ctx, run); err != nil {
-		return nil, fmt.Errorf("hit throttles: %w", err)
+	for lo := 0; lo < len(order); lo += maxHitBatch {
+		if err := s.hitBatch(ctx, tx, keys, order[lo:min(lo+maxHitBatch, len(order))], now, counts); err != nil {
+			return err
+		}
 	}
-	return counts, nil
+	return nil
+}
+
+// sqlThrottleCounts reads the counters under up to maxHitBatch keys (fewer
+// are padded with the last).
+const sqlThrottleCounts = "SELECT key, hits, window_start FROM throttle WHERE key IN ($1, $2, $3, $4, $5, $6)"
+
+// overLimit reads the counters of limits in tx and returns the longest
+// window whose count, with one more try, would be over its limit: 0 when
+// the try may go ahead. In a transaction of the single writer no other
+// write comes between this read and what the caller writes next.
+func (s *Store) overLimit(ctx context.Context, tx *sql.Tx, limits []authn.ThrottleLimit, now time.Time) (time.Duration, error) {
+	var wait time.Duration
+	stmt := tx.StmtContext(ctx, s.stmt.throttleCounts)
+	args := make([]any, maxHitBatch)
+	for lo := 0; lo < len(limits); lo += maxHitBatch {
+		chunk := limits[lo:min(lo+maxHitBatch, len(limits))]
+		for i := range args {
+			args[i] = chunk[min(i, len(chunk)-1)].Key
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		for rows.Next() {
+			var (
+				key   string
+				hits  int
+				start time.Time
+			)
+			if err := rows.Scan(&key, &hits, timeCol{&start}); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			for _, l := range chunk {
+				if l.Key == key && windowLive(start, now, l.Window) && hits+1 > l.Limit {
+					wait = max(wait, l.Window)
+				}
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return 0, err
+		}
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+	}
+	return wait, nil
+}
+
+// windowLive reports whether a counter whose window started at start still
+// counts at now (as sqlHitThrottle decides: a window that started at or
+// before now minus its length is over).
+func windowLive(start, now time.Time, window time.Duration) bool {
+	return start.After(now.Add(-window).Truncate(time.Microsecond))
 }
 
 // hitBatch counts one attempt under keys[i] for each i of batch (distinct

@@ -112,11 +112,14 @@ func testCompleteFactorStep(t *testing.T, s authn.Store) {
 }
 
 // testCompleteFactorStepApp: an app step leading to the next pending
-// sign-in; the tries of a right answer are taken back only if it is stored.
+// sign-in, with its throttle counters (seven, so more than one statement's
+// worth): a step refused in the store counts as a failed try, a stored one
+// does not, and a try over a limit is counted and refused with nothing
+// else stored.
 func testCompleteFactorStepApp(t *testing.T, s authn.Store) {
 	ctx := t.Context()
 	f := newFactorFixture(t, s)
-	keys := []string{"2fa:u:anna", "2fa:u:anna/1d", "2fa:u:anna/30d", "ip:192.0.2.7", "ip:192.0.2.7/1d", "other"}
+	keys := []string{"2fa:u:anna", "2fa:u:anna/1d", "2fa:u:anna/30d", "ip:192.0.2.7", "ip:192.0.2.7/1d", "other", "other/2"}
 	var tk []authn.ThrottleKey
 	for _, k := range keys {
 		tk = append(tk, authn.ThrottleKey{Key: k, Window: time.Hour})
@@ -125,31 +128,42 @@ func testCompleteFactorStepApp(t *testing.T, s authn.Store) {
 		_, err := s.HitThrottles(ctx, tk, f.at)
 		must(t, "HitThrottles", err)
 	}
-	hits := func(want int) {
+	hits := func(what string, want int, keys ...string) {
 		t.Helper()
 		for _, k := range keys {
 			n, err := s.ThrottleCount(ctx, k, f.at, time.Hour)
 			must(t, "ThrottleCount", err)
 			if n != want {
-				t.Errorf("throttle %s at %d, want %d", k, n, want)
+				t.Errorf("%s: throttle %s at %d, want %d", what, k, n, want)
 			}
 		}
+	}
+	limits := func(limit int) []authn.ThrottleLimit {
+		var l []authn.ThrottleLimit
+		for i, k := range tk {
+			l = append(l, authn.ThrottleLimit{ThrottleKey: k, Limit: 100})
+			if i == 4 {
+				l[i].Limit, l[i].Window = limit, 2*time.Hour
+			}
+		}
+		return l
 	}
 	next := newPending(f.at)
 	st := authn.FactorStep{
 		Pending: f.pending.Hash, At: f.at, Credential: f.app.ID, Kind: authn.KindTOTP, TOTPStep: 100,
-		Next: &next, UndoThrottles: keys,
+		Next: &next, Throttle: limits(10),
 	}
 	wantErr(t, "CompleteFactorStep(step used)", s.CompleteFactorStep(ctx, st), authn.ErrNotForward)
-	hits(3)
+	hits("after a reused step", 4, keys...)
 	_, err := s.GetPending(ctx, next.Hash, f.at)
 	wantErr(t, "GetPending(next of a refused step)", err, authn.ErrNotFound)
 	st.Kind = authn.KindWebAuthn
 	wantErr(t, "CompleteFactorStep(an app as a key)", s.CompleteFactorStep(ctx, st), authn.ErrNotFound)
+	hits("after an app as a key", 5, keys...)
 
 	st.Kind, st.TOTPStep = authn.KindTOTP, 101
 	must(t, "CompleteFactorStep", s.CompleteFactorStep(ctx, st))
-	hits(2)
+	hits("after a stored step", 5, keys...)
 	got, err := s.GetPending(ctx, next.Hash, f.at)
 	must(t, "GetPending(next)", err)
 	same(t, "GetPending(next)", got, next, normPending)
@@ -160,7 +174,33 @@ func testCompleteFactorStepApp(t *testing.T, s authn.Store) {
 	}
 	st.TOTPStep = 102
 	wantErr(t, "CompleteFactorStep(again)", s.CompleteFactorStep(ctx, st), authn.ErrUsed)
-	hits(2)
+	hits("after a step on a taken pending sign-in", 6, keys...)
+
+	// At its limit (6 + this try > 6): counted, refused, nothing else stored.
+	third := newPending(f.at)
+	st = authn.FactorStep{
+		Pending: next.Hash, At: f.at, Credential: f.app.ID, Kind: authn.KindTOTP, TOTPStep: 102,
+		Next: &third, Throttle: limits(6),
+	}
+	err = s.CompleteFactorStep(ctx, st)
+	var te *authn.ThrottledError
+	if !errors.As(err, &te) || te.Wait != 2*time.Hour {
+		t.Fatalf("CompleteFactorStep(over a limit) = %v, want a ThrottledError of 2h", err)
+	}
+	hits("after a throttled step", 7, keys...)
+	_, err = s.GetPending(ctx, next.Hash, f.at)
+	must(t, "GetPending(the pending sign-in of a throttled step)", err)
+	_, err = s.GetPending(ctx, third.Hash, f.at)
+	wantErr(t, "GetPending(next of a throttled step)", err, authn.ErrNotFound)
+	if c := credByID(t, s, f.anna.ID, f.app.ID); c.LastStep != 101 {
+		t.Errorf("a throttled step moved the last step to %d", c.LastStep)
+	}
+	// Under the limit (7 + this try ≤ 8), and past the window of another
+	// (whose count, 7, is over its limit of 1 no more).
+	st.Throttle, st.At = limits(8), f.at.Add(2*time.Minute)
+	st.Throttle[0].Limit, st.Throttle[0].Window = 1, time.Minute
+	must(t, "CompleteFactorStep(under the limits)", s.CompleteFactorStep(ctx, st))
+	hits("after a stored step", 7, keys[1:]...)
 }
 
 // testCompleteFactorStepConcurrent: 20 goroutines finish one pending
