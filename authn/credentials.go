@@ -85,15 +85,13 @@ type Credential struct {
 // PendingHash is the SHA-256 of a pending sign-in's id.
 type PendingHash [32]byte
 
-// HashPendingID returns the hash under which a pending sign-in is stored.
+// HashPendingID returns the hash under which a pending sign-in's use is
+// marked.
 func HashPendingID(id []byte) PendingHash { return sha256.Sum256(id) }
 
-// Pending is a sign-in in progress. Its random 256-bit id lives only in the
-// browser's cookie (__Host-keyhall-login); the store keeps the SHA-256.
-// Every step TAKES it (single use, atomic delete) and, unless the sign-in is
-// complete, puts a NEW one with a new id: so a WebAuthn challenge is single
-// use, bound to the browser that began it, can finish on another process,
-// and the id changes at every step.
+// Pending is a sign-in in progress. It travels sealed as its id in the
+// browser's cookie (__Host-keyhall-login; see pendingtoken.go); the store
+// marks the SHA-256 of the id when a step uses it.
 type Pending struct {
 	Hash     PendingHash
 	UserID   string   // "" when the username is unknown (the flow still looks the same)

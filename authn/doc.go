@@ -36,16 +36,18 @@
 // # Sign-in
 //
 // SignIn runs the sign-in as a small state machine. Its state is a Pending
-// sign-in in the Store, named by a random 256-bit id that lives only in the
-// browser's login cookie. Every step takes the pending sign-in (an atomic,
-// single-use delete) and, unless the sign-in is complete, puts a new one
-// under a new id, so a WebAuthn challenge is used once and a step may run
-// on another process than the one before. When the key comes first, Start
-// opens its ceremony in the same write, and BeginKey only reads it: asked
-// again, it hands out the same challenge, which the first assertion checked
-// against it uses up. The process that stored a pending sign-in keeps a copy
-// in memory for the next step's read; the step's write is always checked
-// in the store.
+// sign-in that travels with the browser: its id, in the login cookie, is
+// the pending sign-in itself, sealed (XChaCha20-Poly1305 under a key
+// derived from the installation's encryption key), so any process can open
+// it and nobody else can read or change it. The store keeps only which ids
+// were used (UsePending): every step that acts uses its id up in the
+// store, atomically and once, in the same write as its outcome, and hands
+// out a new id unless the sign-in is complete. So a WebAuthn challenge is
+// used once, a step may run on another process than the one before, and
+// starting a sign-in (or a passkey ceremony) writes nothing at all. When
+// the key comes first, Start opens its ceremony, and BeginKey only opens
+// the id again: asked again, it hands out the same challenge, which the
+// first assertion checked against it uses up.
 //
 //	Start(username) ─► key ─┬─ UV done ─────────────────────────► done (hwk|swk, user, mfa)
 //	BeginPasskey ───► key ──┘  no UV ─► password ─────────────────► done (hwk|swk, pwd, mfa)

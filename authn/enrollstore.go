@@ -6,10 +6,10 @@ import (
 )
 
 // EnrollPending is an enrollment in progress: a person who redeemed an
-// invitation (or, signed in, adds a factor) and is registering factors. Like
-// a pending sign-in, its random 256-bit id lives only in the browser's cookie
-// and the store keeps the SHA-256; every step takes it (single use) and puts
-// a new one with a new id.
+// invitation (or, signed in, adds a factor) and is registering factors. Its
+// random 256-bit id lives only in the browser's cookie and the store keeps
+// the SHA-256; every step takes it (single use) and puts a new one with a
+// new id.
 type EnrollPending struct {
 	Hash   PendingHash
 	UserID string

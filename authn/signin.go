@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -59,20 +60,23 @@ type PasswordVerifier interface {
 }
 
 // SignIn runs the sign-in flow (see the package documentation). It is safe
-// for concurrent use and keeps no state of its own: every step is in the
-// Store, so a sign-in may begin on one process and finish on another.
+// for concurrent use and keeps no state of its own: a pending sign-in
+// travels sealed in its id (pendingtoken.go) and the Store knows which ids
+// were used, so a sign-in may begin on one process and finish on another.
 type SignIn struct {
-	store      Store
-	wa         *webauthn.WebAuthn
-	hasher     *hasher
-	directory  PasswordVerifier
-	sealKey    [32]byte
-	fakeKey    []byte
-	policy     Policy
-	sessionMax time.Duration
-	log        *slog.Logger
-	now        func() time.Time
-	dummyPHC   string // hashed with the configured parameters, checked when a person has no password
+	store     Store
+	wa        *webauthn.WebAuthn
+	hasher    *hasher
+	directory PasswordVerifier
+	sealKey   [32]byte
+	// pendingAEAD seals pending sign-ins into their ids (pendingtoken.go).
+	pendingAEAD cipher.AEAD
+	fakeKey     []byte
+	policy      Policy
+	sessionMax  time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+	dummyPHC    string // hashed with the configured parameters, checked when a person has no password
 }
 
 // NewSignIn checks cfg and returns a SignIn.
@@ -109,10 +113,14 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("webauthn: %w", err))
 	}
+	pendingAEAD, err := newPendingAEAD(cfg.EncryptionKey)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("pending sign-in key: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
-	s := &SignIn{
+	s := &SignIn{pendingAEAD: pendingAEAD,
 		store: cfg.Store, wa: wa, directory: cfg.Directory, sealKey: cfg.EncryptionKey,
 		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
 	}

@@ -23,7 +23,10 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	if err := json.Unmarshal(p.Ceremony, &c); err != nil {
 		return keyResult{}, fmt.Errorf("decode ceremony: %w", err)
 	}
-	sd := c.Session
+	sd, err := c.session()
+	if err != nil {
+		return keyResult{}, err
+	}
 	// WebAuthn L3 §7.2 steps 1–3: parse the response.
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {

@@ -40,9 +40,9 @@ func (s *SignIn) throttled(ctx context.Context, keys []hitKey) (*SignInError, er
 // all counted, and while throttled right and wrong codes get the same
 // answer.
 //
-// The pending sign-in is read, not taken, while the code is checked; then
-// one write (CompleteFactorStep) takes it, exactly once, with the time step
-// and the next step.
+// The pending sign-in is read, not used, while the code is checked; then
+// one write (CompleteFactorStep) uses it up, exactly once, with the time
+// step.
 func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepTOTP)
 	if err != nil {
@@ -65,12 +65,12 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 		// Counted before it is answered; a right code that the policy
 		// refuses takes its try back.
 		if se, terr := s.throttled(ctx, keys); se != nil || terr != nil {
-			return s.failPeeked(ctx, pendingID, p, errors.Join(asErr(se), terr))
+			return s.failPeeked(ctx, p, errors.Join(asErr(se), terr))
 		}
 		if right {
 			s.undo(ctx, keys)
 		}
-		return s.failPeeked(ctx, pendingID, p, err)
+		return s.failPeeked(ctx, p, err)
 	}
 	st := FactorStep{Pending: HashPendingID(pendingID), Credential: cred.ID, Kind: KindTOTP, TOTPStep: step}
 	for _, k := range keys {
@@ -89,11 +89,11 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	var te *ThrottledError
 	switch {
 	case errors.As(err, &te):
-		return s.failPeeked(ctx, pendingID, p, &SignInError{Reason: ReasonThrottled, RetryAfter: te.Wait, Err: err})
+		return s.failPeeked(ctx, p, &SignInError{Reason: ReasonThrottled, RetryAfter: te.Wait, Err: err})
 	case errors.Is(err, ErrNotForward):
-		return s.failPeeked(ctx, pendingID, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
+		return s.failPeeked(ctx, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
 	case errors.Is(err, ErrNotFound): // the app was removed meanwhile
-		return s.failPeeked(ctx, pendingID, p, refuse(ReasonWrongCode, "app %s removed during its sign-in", cred.ID))
+		return s.failPeeked(ctx, p, refuse(ReasonWrongCode, "app %s removed during its sign-in", cred.ID))
 	case err != nil:
 		return Progress{}, err
 	case refusal != nil:

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -95,7 +94,7 @@ func (s *SignIn) SwitchTo(ctx context.Context, pendingID []byte, next Step) (Pro
 }
 
 // Restart returns the Progress for the step of a pending sign-in without
-// changing it (a read), for showing its page again.
+// changing it, for showing its page again.
 func (s *SignIn) Restart(ctx context.Context, pendingID []byte) (Progress, error) {
 	p, err := s.read(ctx, pendingID)
 	if err != nil {
@@ -104,33 +103,41 @@ func (s *SignIn) Restart(ctx context.Context, pendingID []byte) (Progress, error
 	return s.progress(p, pendingID), nil
 }
 
-// read reads the pending sign-in with id without taking it: ReasonExpired
-// when there is none.
-func (s *SignIn) read(ctx context.Context, pendingID []byte) (Pending, error) {
-	return s.pending(ctx, pendingID, "read", s.store.GetPending)
-}
-
-// take takes the pending sign-in with id from the store: ReasonExpired when
-// there is none (never begun, taken before, or timed out).
-func (s *SignIn) take(ctx context.Context, pendingID []byte) (Pending, error) {
-	return s.pending(ctx, pendingID, "take", s.store.TakePending)
-}
-
-// pending gets the pending sign-in with id with get (the store's
-// GetPending or TakePending): ReasonExpired when there is none.
-func (s *SignIn) pending(ctx context.Context, pendingID []byte, verb string,
-	get func(context.Context, PendingHash, time.Time) (Pending, error)) (Pending, error) {
-	if len(pendingID) != 32 {
-		return Pending{}, refuse(ReasonExpired, "pending id of %d bytes", len(pendingID))
-	}
-	p, err := get(ctx, HashPendingID(pendingID), s.now())
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
+// read opens the pending sign-in with id without using it: ReasonExpired
+// when it cannot be opened or has expired. An id used before still opens:
+// every step that acts on it uses it in the store, and is refused there.
+func (s *SignIn) read(_ context.Context, pendingID []byte) (Pending, error) {
+	p, err := s.openPending(pendingID, s.now())
+	if err != nil {
 		return Pending{}, &SignInError{Reason: ReasonExpired, Err: err}
-	case err != nil:
-		return Pending{}, fmt.Errorf("%s pending sign-in: %w", verb, err)
 	}
 	return p, nil
+}
+
+// take opens the pending sign-in with id and uses it up (one write):
+// ReasonExpired when it cannot be opened, has expired or was used before.
+func (s *SignIn) take(ctx context.Context, pendingID []byte) (Pending, error) {
+	p, err := s.read(ctx, pendingID)
+	if err != nil {
+		return Pending{}, err
+	}
+	if err := s.use(ctx, p); err != nil {
+		return Pending{}, err
+	}
+	return p, nil
+}
+
+// use marks the id of p (read before) as used, exactly once under
+// concurrency: ReasonExpired if it was used before.
+func (s *SignIn) use(ctx context.Context, p Pending) error {
+	err := s.store.UsePending(ctx, p.Hash, p.ExpiresAt)
+	switch {
+	case errors.Is(err, ErrUsed):
+		return &SignInError{Reason: ReasonExpired, Err: err}
+	case err != nil:
+		return fmt.Errorf("use pending sign-in: %w", err)
+	}
+	return nil
 }
 
 // takeFor takes the pending sign-in for step want (inOrder); a step out of
@@ -161,17 +168,17 @@ func inOrder(p *Pending, want Step) bool {
 	return false
 }
 
-// peekFor reads the pending sign-in for step want without taking it, for
-// a step that leads to the next through replace. The order of steps is
-// checked as in takeFor; a step out of order takes the pending sign-in, and
-// so ends it.
+// peekFor reads the pending sign-in for step want without using it, for
+// a step that leads to the next through replace or commitFactor. The order
+// of steps is checked as in takeFor; a step out of order uses the pending
+// sign-in up, and so ends it.
 func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pending, error) {
 	p, err := s.read(ctx, pendingID)
 	if err != nil {
 		return Pending{}, err
 	}
 	if !inOrder(&p, want) {
-		if _, err := s.take(ctx, pendingID); err != nil {
+		if err := s.use(ctx, p); err != nil {
 			return Pending{}, err
 		}
 		return Pending{}, refuse(ReasonExpired, "step %s out of order: waiting for %s after %v", want, p.Next, p.AMR)
@@ -179,33 +186,31 @@ func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pend
 	return p, nil
 }
 
-// replace stores p under a new id with a new expiry in place of the
-// pending sign-in with id old, which must still be there (one write: it is
-// taken exactly once), and returns p's Progress.
-func (s *SignIn) replace(ctx context.Context, old []byte, p Pending) (Progress, error) {
-	id := newID()
-	now := s.now()
-	p.Hash = HashPendingID(id)
-	p.CreatedAt, p.ExpiresAt = now, now.Add(PendingLifetime)
-	err := s.store.ReplacePending(ctx, HashPendingID(old), now, p)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return Progress{}, &SignInError{Reason: ReasonExpired, Err: err}
-	case err != nil:
-		return Progress{}, fmt.Errorf("store pending sign-in: %w", err)
+// replace uses up the pending sign-in that p was read as (p.Hash,
+// p.ExpiresAt: one write, so it is replaced exactly once) and returns p's
+// Progress under a new id.
+func (s *SignIn) replace(ctx context.Context, p Pending) (Progress, error) {
+	if err := s.use(ctx, p); err != nil {
+		return Progress{}, err
 	}
-	return s.progress(p, id), nil
+	return s.put(ctx, p)
 }
 
-// put stores p under a new id with a new expiry and returns its Progress.
-func (s *SignIn) put(ctx context.Context, p Pending) (Progress, error) {
-	id := newID()
-	now := s.now()
-	p.Hash = HashPendingID(id)
-	p.CreatedAt, p.ExpiresAt = now, now.Add(PendingLifetime)
-	if err := s.store.PutPending(ctx, p); err != nil {
-		return Progress{}, fmt.Errorf("store pending sign-in: %w", err)
+// put seals p, with a new expiry, into a new id and returns its Progress.
+// Nothing is stored.
+func (s *SignIn) put(_ context.Context, p Pending) (Progress, error) {
+	for _, m := range p.AMR {
+		if m == "" || strings.ContainsAny(m, " \t\n") {
+			return Progress{}, fmt.Errorf("amr value %q is not an RFC 8176 method name", m)
+		}
 	}
+	now := s.now()
+	p.CreatedAt, p.ExpiresAt = now, now.Add(PendingLifetime)
+	id, err := s.sealPending(p)
+	if err != nil {
+		return Progress{}, err
+	}
+	p.Hash = HashPendingID(id)
 	return s.progress(p, id), nil
 }
 
@@ -221,52 +226,46 @@ func (s *SignIn) retry(ctx context.Context, p Pending, e *SignInError) (Progress
 }
 
 // failPeeked is failStep for a pending sign-in read with peekFor (not yet
-// taken): a refusal replaces it, in one write, with p for another try.
-func (s *SignIn) failPeeked(ctx context.Context, old []byte, p Pending, err error) (Progress, error) {
+// used): a refusal uses it up and returns p under a new id for another try.
+func (s *SignIn) failPeeked(ctx context.Context, p Pending, err error) (Progress, error) {
 	var se *SignInError
 	if !errors.As(err, &se) {
 		return Progress{}, err
 	}
 	p.Ceremony = nil // a challenge is single use
-	prog, err := s.replace(ctx, old, p)
+	prog, err := s.replace(ctx, p)
 	if err != nil {
 		return Progress{}, err
 	}
 	return prog, se
 }
 
-// commitFactor stores a verified possession step st (Pending, Credential
-// and counter set by the caller) in one write with what it leads to: the
-// session of u ending sign-in p, and its audit event, when u is not nil;
-// else p as the next pending sign-in, under a new id. A
-// pending sign-in taken meanwhile or expired is a ReasonExpired refusal;
-// the store's other refusals (ErrNotForward, ErrNotFound) are returned
+// commitFactor stores a verified possession step st (Credential and
+// counter set by the caller) in one write with what it leads to: the step
+// uses up the pending sign-in that p was read as; then the session of u
+// ending sign-in p, and its audit event, are stored with it when u is not
+// nil, else p is the next pending sign-in, under a new id. A pending
+// sign-in used meanwhile is a ReasonExpired refusal; the store's other
+// refusals (ErrNotForward, ErrNotFound, *ThrottledError) are returned
 // wrapped, for the caller.
 func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *User, c ClientInfo) (Progress, error) {
 	st.At = s.now()
-	var (
-		prog Progress
-		id   []byte
-	)
+	st.Pending, st.PendingExpires = p.Hash, p.ExpiresAt
+	var prog Progress
 	if u != nil {
 		sess, ev, pr := s.newSession(p, *u, c)
 		st.Session, st.Audit, prog = &sess, []AuditEvent{ev}, pr
-	} else {
-		id = newID()
-		p.Hash = HashPendingID(id)
-		p.CreatedAt, p.ExpiresAt = st.At, st.At.Add(PendingLifetime)
-		st.Next = &p
 	}
 	err := s.store.CompleteFactorStep(ctx, st)
 	switch {
-	case errors.Is(err, ErrUsed), errors.Is(err, ErrExpired):
+	case errors.Is(err, ErrUsed):
 		return Progress{}, &SignInError{Reason: ReasonExpired, Err: err}
 	case err != nil:
 		return Progress{}, fmt.Errorf("store sign-in step: %w", err)
 	case u != nil:
 		return prog, nil
 	}
-	return s.progress(p, id), nil
+	return s.put(ctx, p)
 }
 
 // firstStep is the strongest factor of the person with userID, whose

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -50,7 +51,9 @@ func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 		}
 	}
 	if len(u.credentials) == 0 {
-		u.id = []byte("unknown")
+		// A stand-in id as long as a real one: the ceremony is sealed into
+		// the pending id, whose length must not tell.
+		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
 		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username) {
 			u.credentials = append(u.credentials, webauthn.Credential{
 				ID: id, Transport: []protocol.AuthenticatorTransport{protocol.USB, protocol.NFC},
@@ -58,6 +61,15 @@ func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 		}
 	}
 	return u
+}
+
+// fakeUserID derives an id (as NewID makes them) from username, for the
+// stand-in of keyUser.
+func fakeUserID(key []byte, username string) string {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte("user id\x00"))
+	h.Write([]byte(username))
+	return idEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
 // fakeCredentialIDs derives 1 or 2 credential ids from username, always the
@@ -84,12 +96,25 @@ func fakeCredentialIDs(key []byte, username string) [][]byte {
 }
 
 // keyCeremony is an open key ceremony, kept in Pending.Ceremony:
-// go-webauthn's session data, which FinishKey checks the assertion against,
-// and the options sent to the browser (protocol.CredentialAssertion as JSON),
-// sent again unchanged when the page asks again.
+// go-webauthn's session data, which FinishKey checks the assertion against
+// (its allowed credential ids left out: they are those of the options),
+// and the options sent to the browser (protocol.CredentialAssertion as
+// JSON), sent again unchanged when the page asks again.
 type keyCeremony struct {
 	Session webauthn.SessionData `json:"session"`
 	Options json.RawMessage      `json:"options"`
+}
+
+// session returns the ceremony's session data with the allowed credential
+// ids of its options.
+func (c keyCeremony) session() (webauthn.SessionData, error) {
+	sd := c.Session
+	var opts protocol.CredentialAssertion
+	if err := json.Unmarshal(c.Options, &opts); err != nil {
+		return sd, fmt.Errorf("decode ceremony options: %w", err)
+	}
+	sd.AllowedCredentialIDs = opts.Response.GetAllowedCredentialIDs()
+	return sd, nil
 }
 
 // openCeremony opens an assertion for p into p.Ceremony, with
@@ -111,10 +136,16 @@ func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
 // keepCeremony puts the ceremony of assertion and sd into p.Ceremony and
 // returns its options.
 func keepCeremony(p *Pending, assertion *protocol.CredentialAssertion, sd *webauthn.SessionData) ([]byte, error) {
+	// Whole seconds, so the ceremony's length does not vary with the
+	// clock (the pending sign-in's own expiry is the one that counts).
+	sd.Expires = sd.Expires.UTC().Truncate(time.Second)
 	options, err := json.Marshal(assertion)
 	if err != nil {
 		return nil, fmt.Errorf("encode assertion options: %w", err)
 	}
+	// The allowed ids are in the options already; verifyAssertion takes
+	// them from there, so the pending id holds them once.
+	sd.AllowedCredentialIDs = nil
 	if p.Ceremony, err = json.Marshal(keyCeremony{Session: *sd, Options: options}); err != nil {
 		return nil, fmt.Errorf("encode ceremony: %w", err)
 	}
@@ -127,7 +158,7 @@ func keepCeremony(p *Pending, assertion *protocol.CredentialAssertion, sd *webau
 // same options, under the same pending id, however often the page asks,
 // and the first assertion checked against them ends the ceremony. Where
 // none is open (the person switched to the key, or a try failed), it opens
-// one and stores it under a new pending id.
+// one under a new pending id, using up the old one.
 func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
@@ -147,7 +178,7 @@ func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progre
 	if err != nil {
 		return nil, Progress{}, err
 	}
-	prog, err := s.replace(ctx, pendingID, p)
+	prog, err := s.replace(ctx, p)
 	if err != nil {
 		return nil, Progress{}, err
 	}
@@ -192,13 +223,13 @@ type keyResult struct {
 // audited), user verification where policy asks for it, the person's
 // status and her groups' level.
 //
-// The pending sign-in is read, not taken, while the assertion is checked;
-// then one write (CompleteFactorStep) takes it, exactly once, together with
-// the sign count and the next step or the session. Of two finishes of one
+// The pending sign-in is read, not used, while the assertion is checked;
+// then one write (CompleteFactorStep) uses it up, exactly once, together
+// with the sign count and the session, if the step ends the sign-in. Of two finishes of one
 // ceremony, at most one gets past that write, so the challenge stays single
 // use; the other is told the sign-in expired. A sign count that does not
 // move forward fails that write (ErrNotForward) with the pending sign-in
-// still there: then the key is flagged.
+// still unused: then the key is flagged.
 func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c ClientInfo) (Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
@@ -206,13 +237,12 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	}
 	res, err := s.verifyAssertion(ctx, p, response)
 	if err != nil {
-		return s.failPeeked(ctx, pendingID, p, err)
+		return s.failPeeked(ctx, p, err)
 	}
 	// Whether the sign count moves forward is left to CompleteFactorStep's
-	// one conditional write, after it has taken the pending sign-in: only
-	// a ceremony still open may flag a key as cloned, not a finish sent
-	// again after another process completed it (from a copy of the
-	// pending sign-in in this one's cache).
+	// one conditional write, after it has used up the pending sign-in:
+	// only a ceremony still open may flag a key as cloned, not a finish
+	// sent again after another process completed it.
 	refusal := s.keyRefusal(res)
 	st := FactorStep{Pending: HashPendingID(pendingID), Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
 	next := p
@@ -236,9 +266,9 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	}
 	switch {
 	case errors.Is(err, ErrNotForward): // not forward: cloned, or a race with another use of the key
-		return s.failPeeked(ctx, pendingID, p, s.flagCloned(ctx, res, c))
+		return s.failPeeked(ctx, p, s.flagCloned(ctx, res, c))
 	case errors.Is(err, ErrNotFound): // the key was removed meanwhile
-		return s.failPeeked(ctx, pendingID, p, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID))
+		return s.failPeeked(ctx, p, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID))
 	case err != nil:
 		return Progress{}, err
 	case refusal != nil:

@@ -202,8 +202,21 @@ func TestUnknownUserLooksLikeAKeyUser(t *testing.T) {
 	e.store.ReplaceRecoveryCodes(e.ctx(), anna.ID, []authn.TokenHash{authn.HashRecoveryCode("x")}, audit("r", anna.ID))
 	known := e.start("anna", authn.StepKey)
 	unknown := e.start("niemand", authn.StepKey)
-	if known.Next != unknown.Next || len(known.PendingID) != len(unknown.PendingID) {
-		t.Errorf("known %+v and unknown %+v differ in shape", known, unknown)
+	// The pending id holds the username and the key ceremony, so it
+	// differs in length only as they do: the name typed, and the options
+	// the page shows (the transports of the key, or of the fake one).
+	ko, _ := e.beginKey(known)
+	uo, _ := e.beginKey(unknown)
+	if known.Next != unknown.Next ||
+		len(known.PendingID)-len(ko)-len("anna") != len(unknown.PendingID)-len(uo)-len("niemand") {
+		t.Errorf("known (%s, id of %d bytes) and unknown (%s, %d bytes) differ in shape", ko, len(known.PendingID), uo, len(unknown.PendingID))
+	}
+	// Without a ceremony, the ids are the same length.
+	e.addApp(e.user("carla", authn.SourceLocal))
+	app := e.start("carla", authn.StepTOTP)
+	fake := e.start(unknownAppName(t, e), authn.StepTOTP)
+	if len(app.PendingID) != len(fake.PendingID) {
+		t.Errorf("pending id of a known person %d bytes long, of an unknown name %d", len(app.PendingID), len(fake.PendingID))
 	}
 	ids := func() []string {
 		opts, _ := e.beginKey(e.start("niemand", authn.StepKey))
@@ -279,4 +292,35 @@ func TestUnknownUserFirstStep(t *testing.T) {
 	if counts[authn.StepTOTP] < 20 || counts[authn.StepKey] < 100 || counts[authn.StepKey]+counts[authn.StepTOTP] != 200 {
 		t.Errorf("first steps of 200 unknown names: %v; want mostly key, some app, nothing else", counts)
 	}
+}
+
+// unknownAppName returns an unknown username of five characters (as
+// "carla") whose first step is the app.
+func unknownAppName(t *testing.T, e *env) string {
+	t.Helper()
+	for i := range 1000 {
+		name := fmt.Sprintf("n%04d", i)
+		if p, err := e.si.Start(e.ctx(), name, "/account", client); err == nil && p.Next == authn.StepTOTP {
+			return name
+		}
+	}
+	t.Fatal("no unknown name of five characters starts at the app")
+	return ""
+}
+
+// TestManyKeys: a person with fifteen keys signs in with the last one (the
+// key ceremony with all their ids still fits the pending id).
+func TestManyKeys(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	var d *device
+	for range 15 {
+		d = e.addKey(anna, false, true, 0)
+	}
+	opts, p := e.beginKey(e.start("anna", authn.StepKey))
+	if len(p.PendingID) > authn.MaxPendingIDLen {
+		t.Fatalf("pending id of %d bytes", len(p.PendingID))
+	}
+	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 1), client)
+	e.wantDone(p, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
 }

@@ -206,37 +206,28 @@ type CredentialStore interface {
 	GetPasswordHash(ctx context.Context, userID string) (string, error)
 }
 
-// PendingStore keeps sign-ins in progress by the hash of their id.
+// PendingStore keeps which pending sign-ins were used. A pending sign-in
+// itself travels sealed in its id (the login cookie); the store sees only
+// the hash of the id.
 type PendingStore interface {
-	// PutPending stores p. ErrAlreadyExists if its hash is taken.
-	PutPending(ctx context.Context, p Pending) error
-	// TakePending deletes and returns the pending sign-in, exactly once
-	// under concurrency: ErrNotFound if none (or already taken), ErrExpired
-	// if now is not before ExpiresAt (it is deleted too).
-	TakePending(ctx context.Context, h PendingHash, now time.Time) (Pending, error)
-	// GetPending returns the pending sign-in without taking it:
-	// ErrNotFound if none, ErrExpired if now is not before ExpiresAt.
-	GetPending(ctx context.Context, h PendingHash, now time.Time) (Pending, error)
-	// ReplacePending takes the pending sign-in old and stores p in its
-	// place, in one transaction, exactly once under concurrency: of many
-	// calls for one old, one succeeds. ErrNotFound, and p is not stored, if
-	// old is gone (taken before) or now is not before its expiry.
-	// ErrAlreadyExists if p's hash is taken.
-	ReplacePending(ctx context.Context, old PendingHash, now time.Time, p Pending) error
+	// UsePending marks the pending sign-in h as used, exactly once under
+	// concurrency: ErrUsed if it was used before. The mark is kept at least
+	// until expires (the pending sign-in's own expiry: after it, its id is
+	// refused anyway).
+	UsePending(ctx context.Context, h PendingHash, expires time.Time) error
 	// CompleteFactorStep stores everything a verified security-key or app
-	// step leads to, in ONE transaction (one write, one commit): it takes
-	// the pending sign-in st.Pending, moves the credential's counter forward
-	// (as RecordKeyUse or AcceptTOTPStep does), stores st.Next or
-	// st.Session, and appends st.Audit. Either all of it is stored or
+	// step leads to, in ONE transaction (one write, one commit): it uses up
+	// the pending sign-in st.Pending (as UsePending), moves the credential's
+	// counter forward (as RecordKeyUse or AcceptTOTPStep does), and stores
+	// st.Session and appends st.Audit if set. Either all of it is stored or
 	// nothing. Of many concurrent calls for one pending sign-in, at most one
 	// succeeds. The try is throttled under st.Throttle (see there).
 	// Errors, with nothing stored:
-	//   - ErrUsed if the pending sign-in is gone (taken before), ErrExpired
-	//     if st.At is not before its expiry;
+	//   - ErrUsed if the pending sign-in was used before;
 	//   - ErrNotForward if the counter does not move forward (the pending
-	//     sign-in stays, for the caller to end);
+	//     sign-in stays unused, for the caller to end);
 	//   - ErrNotFound if there is no such credential of st.Kind;
-	//   - ErrAlreadyExists if the hash of st.Next or st.Session is taken;
+	//   - ErrAlreadyExists if the hash of st.Session is taken;
 	//   - a *ThrottledError if a counter of st.Throttle is over its limit.
 	CompleteFactorStep(ctx context.Context, st FactorStep) error
 }
@@ -244,17 +235,17 @@ type PendingStore interface {
 // FactorStep is the durable outcome of a verified possession factor: see
 // PendingStore.CompleteFactorStep.
 type FactorStep struct {
-	Pending PendingHash // the pending sign-in the step ends
-	At      time.Time   // now: the pending sign-in must not have expired, and the credential's LastUsedAt
+	Pending        PendingHash // the pending sign-in the step uses up
+	PendingExpires time.Time   // its expiry, as UsePending's
+	At             time.Time   // now: the credential's LastUsedAt
 
 	Credential string         // the ID of the key or app used
 	Kind       CredentialKind // KindWebAuthn: SignCount is stored; KindTOTP: TOTPStep
 	SignCount  uint32         // stored if above the stored count, or both 0 (WebAuthn L3 §7.2 step 22)
 	TOTPStep   int64          // stored if above LastStep (RFC 6238 §5.2)
 
-	// Exactly one of Next (the step that follows, or the same step again
-	// after a refusal) and Session (the sign-in is done) is set.
-	Next    *Pending
+	// Session, if set, is the session the step ends the sign-in with;
+	// else a next step follows (the caller seals it into a new id).
 	Session *Session
 	Audit   []AuditEvent // appended to the chain, in order
 

@@ -4,13 +4,16 @@ import (
 	"encoding/base64"
 	"net/http"
 	"time"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // Cookie names. The __Host- prefix makes the browser insist on Secure,
 // Path=/ and no Domain, so no other host (a subdomain included) can set or
 // read them.
 const (
-	// PendingCookie carries the id of a sign-in in progress.
+	// PendingCookie carries the id of a sign-in in progress: the pending
+	// sign-in itself, sealed (authn).
 	PendingCookie = "__Host-keyhall-login"
 	// langCookie remembers the language a person chose with the switch. It
 	// holds nothing secret, so it has no prefix.
@@ -58,7 +61,12 @@ func pendingID(r *http.Request) []byte {
 	if err != nil {
 		return nil
 	}
-	id, err := parseSessionCookie(c.Value)
+	// The id is the sealed pending sign-in (authn opens and checks it);
+	// anything far longer than one is not one.
+	if len(c.Value) > base64.RawURLEncoding.EncodedLen(authn.MaxPendingIDLen) {
+		return nil
+	}
+	id, err := base64.RawURLEncoding.DecodeString(c.Value)
 	if err != nil {
 		return nil
 	}

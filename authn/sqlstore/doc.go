@@ -30,8 +30,8 @@
 // # Group commit
 //
 // A durable commit costs an fsync (about half a millisecond here), so the
-// hot writes (CreateSession, TouchSession, AppendAudit, PutPending,
-// TakePending, RecordKeyUse, AcceptTOTPStep, and HitThrottle and
+// hot writes (CreateSession, TouchSession, AppendAudit, UsePending,
+// CompleteFactorStep, RecordKeyUse, AcceptTOTPStep, and HitThrottle and
 // UndoThrottle on SQLite) go through a batcher: one goroutine takes every write waiting, up
 // to 256, runs them in one transaction and acknowledges each only after the
 // COMMIT. While one batch commits, the next gathers. A write that fails the
@@ -67,10 +67,12 @@
 //
 // # Sign-in state
 //
-// A pending sign-in is taken with one DELETE … RETURNING, so of concurrent
-// takes exactly one gets it. Abandoned ones are purged now and then: every
-// 256th PutPending also deletes those that expired more than an hour
-// before. Counters that only move forward (a key's sign count, an app's
+// A pending sign-in travels sealed in its id (see authn); the database
+// keeps only the marks of used ones, each inserted with one INSERT … ON
+// CONFLICT DO NOTHING, so of concurrent uses exactly one inserts it. Every
+// 1024th use also deletes the marks that expired more than an hour before
+// (their ids are refused as expired anyway; the hour covers clocks that
+// differ between processes). Counters that only move forward (a key's sign count, an app's
 // last time step) change in one conditional UPDATE; a recovery code is
 // used with one conditional UPDATE in the transaction of its audit event.
 //

@@ -59,7 +59,7 @@ const enrollPendingData = "user_id, invitation_id, ceremony, totp_sealed, factor
 // then it also deletes enrollments that expired over an hour ago.
 func (s *Store) PutEnrollPending(ctx context.Context, p authn.EnrollPending) error {
 	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
-		if s.puts.Add(1)%purgeEvery == 0 {
+		if s.purgeTick.Add(1)%purgeEvery == 0 {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM pending_enrollments WHERE expires_at < $1",
 				s.tv(p.CreatedAt.Add(-purgeAfter))); err != nil {
 				return err

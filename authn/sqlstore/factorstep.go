@@ -11,19 +11,15 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-// sqlTakeLivePending takes a pending sign-in that has not expired and
-// returns it.
-const sqlTakeLivePending = "DELETE FROM pending_signins WHERE hash = $1 AND expires_at > $2 RETURNING " + pendingData
-
 // CompleteFactorStep stores a verified key or app step as one op of the
 // batcher, in as few statements as it can (the single writer runs them all):
-// it takes the pending sign-in (DELETE … RETURNING), moves the counter (one
-// conditional UPDATE), inserts the next pending sign-in or the session,
-// takes back the throttle hits and appends the audit events. The pending
-// sign-in is taken first, so that the loser of a race for it gets ErrUsed,
-// never ErrNotForward (which would flag the key). A refusal is a soft
-// result that leaves the batch's transaction usable and changed nothing: a
-// counter that does not move puts the taken row back as it was.
+// it uses up the pending sign-in (one INSERT of its mark), moves the
+// counter (one conditional UPDATE), inserts the session if the step ends
+// the sign-in, and appends the audit events. The pending sign-in is used
+// first, so that the loser of a race for it gets ErrUsed, never
+// ErrNotForward (which would flag the key). A refusal is a soft result that
+// leaves the batch's transaction usable and changed nothing: a counter that
+// does not move deletes the mark again.
 func (s *Store) CompleteFactorStep(ctx context.Context, st authn.FactorStep) error {
 	if err := s.completeFactorStep(ctx, st); err != nil {
 		return fmt.Errorf("complete sign-in step with credential %s: %w", st.Credential, dbErr(err))
@@ -44,22 +40,13 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 	default:
 		return fmt.Errorf("credential kind %q has no counter", st.Kind)
 	}
-	var writeNext func(ctx context.Context, tx *sql.Tx) error
-	switch {
-	case (st.Next == nil) == (st.Session == nil):
-		return errors.New("want exactly one of a next step and a session")
-	case st.Next != nil:
-		insert, err := s.insertPending(*st.Next)
-		if err != nil {
-			return err
-		}
-		writeNext = insert
-	default:
+	var writeSession func(ctx context.Context, tx *sql.Tx) error
+	if st.Session != nil {
 		args, err := s.sessionArgs(*st.Session)
 		if err != nil {
 			return err
 		}
-		writeNext = func(ctx context.Context, tx *sql.Tx) error {
+		writeSession = func(ctx context.Context, tx *sql.Tx) error {
 			res, err := tx.StmtContext(ctx, s.stmt.createSession).ExecContext(ctx, args...)
 			if err != nil {
 				return err
@@ -85,35 +72,17 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 			undoAfter = append(undoAfter, k.Key)
 		}
 	}
-	var onCommit func()
-	if st.Next != nil {
-		next := *st.Next
-		onCommit = func() { s.pending.put(next) }
-	}
-	s.pending.drop(pending)
+	use := s.usePending(pending, st.PendingExpires)
 	step := func(ctx context.Context, tx *sql.Tx) error {
-		// 1. Take the pending sign-in, if it has not expired (one DELETE
-		// … RETURNING: of concurrent steps one gets it, and the others are
-		// told it was used, whatever their counter).
-		taken := authn.Pending{Hash: pending}
-		err := scanPending(tx.StmtContext(ctx, s.stmt.takeLivePending).QueryRowContext(ctx, pending[:], s.tv(st.At)), &taken)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			var one int
-			err := tx.QueryRowContext(ctx, "SELECT 1 FROM pending_signins WHERE hash = $1", pending[:]).Scan(&one)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				return soft(authn.ErrUsed)
-			case err != nil:
-				return err
-			}
-			return soft(authn.ErrExpired) // still there, so it expired
-		case err != nil:
+		// 1. Use up the pending sign-in (one INSERT: of concurrent steps
+		// one gets it, and the others are told it was used, whatever their
+		// counter).
+		if err := use(ctx, tx); err != nil {
 			return err
 		}
 		// 2. Move the counter in one conditional statement. If it does not
-		// move, put the pending sign-in back as it was, so that the op
-		// changed nothing, and tell why.
+		// move, delete the mark again, so that the op changed nothing, and
+		// tell why.
 		res, err := tx.StmtContext(ctx, update).ExecContext(ctx, updateArgs...)
 		if err != nil {
 			return err
@@ -122,8 +91,8 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 			if err != nil {
 				return err
 			}
-			if _, err := tx.StmtContext(ctx, s.stmt.putPending).ExecContext(ctx, s.pendingArgs(taken)...); err != nil {
-				return fmt.Errorf("put back pending sign-in: %w", err)
+			if _, err := tx.StmtContext(ctx, s.stmt.unusePending).ExecContext(ctx, s.tv(st.PendingExpires), pending[:]); err != nil {
+				return fmt.Errorf("unmark pending sign-in: %w", err)
 			}
 			var k authn.CredentialKind
 			err = tx.StmtContext(ctx, s.stmt.credentialKind).QueryRowContext(ctx, st.Credential).Scan(&k)
@@ -135,13 +104,15 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 			}
 			return soft(authn.ErrNotForward)
 		}
-		// 3. The next step or the session, the audit events.
-		if err := writeNext(ctx, tx); err != nil {
-			return err
+		// 3. The session, the audit events.
+		if writeSession != nil {
+			if err := writeSession(ctx, tx); err != nil {
+				return err
+			}
 		}
 		return s.appendAudit(ctx, tx, st.Audit...)
 	}
-	err := s.batch.do(&writeOp{ctx: ctx, head: len(st.Audit) > 0, onCommit: onCommit, run: func(ctx context.Context, tx *sql.Tx) error {
+	err := s.batch.do(&writeOp{ctx: ctx, head: len(st.Audit) > 0, run: func(ctx context.Context, tx *sql.Tx) error {
 		if !inTx {
 			return step(ctx, tx)
 		}

@@ -43,13 +43,11 @@ type Store struct {
 	forNoKeyUpdate string
 	location       string // the file or host, for error messages
 
-	stmt  statements
-	batch *batcher
-	puts  atomic.Uint64 // PutPending calls, to purge abandoned sign-ins now and then
-	cache *sessionCache // nil when disabled (benchmarks of the database path)
-	// pending keeps the pending sign-ins this process stored (pendingcache.go).
-	pending *pendingCache
-	closed  sync.Once
+	stmt      statements
+	batch     *batcher
+	purgeTick atomic.Uint64 // counts the writes that purge old rows now and then (purgeEvery)
+	cache     *sessionCache // nil when disabled (benchmarks of the database path)
+	closed    sync.Once
 }
 
 // statements are the hot queries, prepared once at Open.
@@ -67,9 +65,9 @@ type statements struct {
 	recordKeyUse    *sql.Stmt // on wdb, used inside batches
 	acceptTOTPStep  *sql.Stmt // on wdb, used inside batches
 	credentialKind  *sql.Stmt // on wdb, used inside batches
-	putPending      *sql.Stmt // on wdb, used inside batches
-	takePending     *sql.Stmt // on wdb, used inside batches
-	purgePending    *sql.Stmt // on wdb, used inside batches
+	usePending      *sql.Stmt // on wdb, used inside batches
+	unusePending    *sql.Stmt // on wdb, used inside batches
+	purgeUsed       *sql.Stmt // on wdb, used inside batches
 
 	getUser           *sql.Stmt // on rdb
 	getUserByUsername *sql.Stmt // on rdb
@@ -81,9 +79,6 @@ type statements struct {
 	readAuditHead                          *sql.Stmt // on wdb, used inside transactions
 	insertAudit                            *sql.Stmt // on wdb, used inside transactions
 	moveAuditHead                          *sql.Stmt // on wdb, used inside transactions
-	getPending                             *sql.Stmt // on rdb
-	dropPending                            *sql.Stmt // on wdb, used inside batches
-	takeLivePending                        *sql.Stmt // on wdb, used inside batches
 	throttleCounts                         *sql.Stmt // on wdb, used inside batches
 
 	authRequestByCode *sql.Stmt // on rdb
@@ -97,9 +92,9 @@ type statements struct {
 func (st *statements) all() []*sql.Stmt {
 	list := []*sql.Stmt{st.getSession, st.createSession, st.touchSession, st.sessionExists, st.hitThrottle,
 		st.undoThrottle, st.listCredentials, st.getCredentialBy, st.countRecovery, st.recordKeyUse,
-		st.acceptTOTPStep, st.credentialKind, st.putPending, st.takePending, st.purgePending,
+		st.acceptTOTPStep, st.credentialKind, st.usePending, st.unusePending, st.purgeUsed,
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
-		st.getPending, st.dropPending, st.takeLivePending, st.throttleCounts, st.getSignInRecord,
+		st.throttleCounts, st.getSignInRecord,
 		st.getSignInRecordByName, st.authRequestByCode, st.redeemCode, st.insertToken, st.refreshToken,
 		st.rotateRefresh}
 	list = append(list, st.hitThrottles[:]...)
@@ -154,7 +149,6 @@ func (s *Store) start(ctx context.Context) error {
 	}
 	s.batch = newBatcher(s.wdb, s.lockAuditHead, s.flushAuditTail)
 	s.cache = newSessionCache(defaultCacheTTL, defaultCacheSize)
-	s.pending = newPendingCache()
 	return nil
 }
 
@@ -182,9 +176,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		recordKeyUse:    p(s.wdb, sqlRecordKeyUse),
 		acceptTOTPStep:  p(s.wdb, sqlAcceptTOTPStep),
 		credentialKind:  p(s.wdb, sqlCredentialKind),
-		putPending:      p(s.wdb, sqlPutPending),
-		takePending:     p(s.wdb, sqlTakePending),
-		purgePending:    p(s.wdb, sqlPurgePending),
+		usePending:      p(s.wdb, sqlUsePending),
+		unusePending:    p(s.wdb, sqlUnusePending),
+		purgeUsed:       p(s.wdb, sqlPurgeUsed),
 
 		getUser:               p(s.rdb, sqlGetUser),
 		getUserByUsername:     p(s.rdb, sqlGetUserByUsername),
@@ -194,9 +188,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		readAuditHead:         p(s.wdb, sqlReadAuditHead+s.forUpdate),
 		insertAudit:           p(s.wdb, sqlInsertAudit),
 		moveAuditHead:         p(s.wdb, sqlMoveAuditHead),
-		getPending:            p(s.rdb, sqlGetPending),
-		dropPending:           p(s.wdb, sqlDropPending),
-		takeLivePending:       p(s.wdb, sqlTakeLivePending),
 		throttleCounts:        p(s.wdb, sqlThrottleCounts),
 
 		authRequestByCode: p(s.rdb, sqlAuthRequestByCode),

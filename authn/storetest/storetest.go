@@ -11,7 +11,7 @@
 //
 // Each named subtest gets a fresh, empty store. The operations that must be
 // atomic (HitThrottle, ConsumeInvitation, Bootstrap, TouchSession,
-// AppendAudit, RecordKeyUse, AcceptTOTPStep, UseRecoveryCode, TakePending,
+// AppendAudit, RecordKeyUse, AcceptTOTPStep, UseRecoveryCode, UsePending,
 // UndoThrottle) are run from many goroutines at once.
 package storetest
 
@@ -68,10 +68,9 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"Passwords", testPasswords},
 		{"UndoThrottle", testUndoThrottle},
 		{"SessionRecoveryOnly", testSessionRecoveryOnly},
-		{"Pending", testPending},
-		{"TakePendingConcurrent", testTakePendingConcurrent},
-		{"ReplacePending", testReplacePending},
-		{"ReplacePendingConcurrent", testReplacePendingConcurrent},
+		{"UsePending", testUsePending},
+		{"UsePendingConcurrent", testUsePendingConcurrent},
+		{"UsePendingPurge", testUsePendingPurge},
 		{"CompleteFactorStep", testCompleteFactorStep},
 		{"CompleteFactorStepApp", testCompleteFactorStepApp},
 		{"CompleteFactorStepConcurrent", testCompleteFactorStepConcurrent},
