@@ -365,15 +365,16 @@ func councilKeys(t *testing.T) (*fixture, []string, []*loadKey) {
 	return f, names, keys
 }
 
-// profileLoad writes a CPU profile of the measured part of a run to the
-// file KEYHALL_LOAD_CPUPROFILE names, if set (go test's -cpuprofile would
-// include the setup); the returned func stops it.
-func profileLoad(t *testing.T) (stop func()) {
-	path := os.Getenv("KEYHALL_LOAD_CPUPROFILE")
-	if path == "" {
+// profileLoad writes a CPU profile of the measured part of a run, if
+// KEYHALL_LOAD_CPUPROFILE is set, to that prefix, "-", name and ".prof"
+// (go test's -cpuprofile would include the setup); the returned func stops
+// it.
+func profileLoad(t *testing.T, name string) (stop func()) {
+	prefix := os.Getenv("KEYHALL_LOAD_CPUPROFILE")
+	if prefix == "" {
 		return func() {}
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(prefix + "-" + name + ".prof")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func profileLoad(t *testing.T) (stop func()) {
 func measureLoad(t *testing.T, what string, op func(w, i int) (bool, error)) {
 	runLoad(t, time.Second, op) // warm up: connections, caches
 	logLoadAvg(t, "before the run")
-	stop, prof := rssPeak(), profileLoad(t)
+	stop, prof := rssPeak(), profileLoad(t, t.Name())
 	n, rate, p99 := runLoad(t, loadDuration(), op)
 	prof()
 	t.Logf("%s: %d in %v, %.0f/s, p99 %.1f ms, RSS peak %d MiB",
@@ -571,7 +572,7 @@ func TestLoadTOTPStep(t *testing.T) {
 		}
 		return true, nil
 	}
-	prof := profileLoad(t)
+	prof := profileLoad(t, t.Name())
 	n, rate, p99 = runLoad(t, 0, check)
 	prof()
 	t.Logf("app-code step: %d people, %.0f/s, p99 %.1f ms, RSS peak %d MiB",
