@@ -189,7 +189,11 @@ func newOIDCProvider(s *Server, cfg OIDCConfig) (*oidcProvider, error) {
 	if p.insecure {
 		opts = append(opts, op.WithAllowInsecure())
 	}
-	var err error
+	crypto, err := newAccessTokenCrypto(cfg.CryptoKey)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: %w", err)
+	}
+	opts = append(opts, op.WithCrypto(crypto))
 	p.op, err = op.NewProvider(&op.Config{
 		CryptoKey:                  cfg.CryptoKey,
 		DefaultLogoutRedirectURI:   p.issuer + "/login",

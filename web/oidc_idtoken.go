@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -20,10 +23,11 @@ import (
 // (op.ParseAccessTokenRequest, op.ValidateAccessTokenRequest and their
 // refresh token twins: the client, PKCE, the redirect URI) and stores the
 // tokens through oidcStorage (op.CreateAccessToken), but makes the ID token
-// itself, signed with go-jose as zitadel/oidc signs it: zitadel/oidc's
-// op.CreateIDToken marshals the claims three times (struct, map, merged
-// map) and builds a signer per token, which was most of the endpoint's CPU
-// time.
+// itself, a JWS like the one go-jose makes for zitadel/oidc (signJWT):
+// zitadel/oidc's op.CreateIDToken marshals the claims three times (struct,
+// map, merged map) and builds a signer per token, which was most of the
+// endpoint's CPU time. The access token's encryption is Keyhall's too
+// (accessTokenCrypto).
 
 // codeExchange answers the authorization code grant (RFC 6749 §4.1.3, OIDC
 // Core §3.1.3), as op.CodeExchange does.
@@ -169,16 +173,44 @@ func halfHash(s string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
-// signJWT signs claims as a compact JWS with ES256 (RFC 7515 §7.1), with
-// go-jose and the signer kept with the key.
+// signJWT signs claims as a compact JWS with ES256 (RFC 7515 §7.1, RFC 7518
+// §3.4: the signature is R and S, 32 bytes each), as go-jose does, but
+// with the header encoded once per key (jwsHeader): go-jose marshals the
+// header and copies the token several times per signature.
 func (k *signingKey) signJWT(claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}
-	jws, err := k.signer.Sign(payload)
+	enc := base64.RawURLEncoding
+	n := len(k.header) + 1 + enc.EncodedLen(len(payload))
+	tok := make([]byte, 0, n+1+enc.EncodedLen(2*p256Size))
+	tok = append(append(tok, k.header...), '.')
+	tok = enc.AppendEncode(tok, payload)
+	sum := sha256.Sum256(tok)
+	r, s, err := ecdsa.Sign(rand.Reader, k.priv, sum[:])
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
-	return jws.CompactSerialize()
+	var sig [2 * p256Size]byte
+	r.FillBytes(sig[:p256Size])
+	s.FillBytes(sig[p256Size:])
+	return string(enc.AppendEncode(append(tok, '.'), sig[:])), nil
+}
+
+// p256Size is the size of a P-256 scalar in bytes.
+const p256Size = 32
+
+// jwsHeader is the protected header of the ID tokens signed with key id,
+// base64url: what go-jose writes for ES256 with typ JWT.
+func jwsHeader(id string) (string, error) {
+	h, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{string(jose.ES256), id, "JWT"})
+	if err != nil {
+		return "", fmt.Errorf("encode header: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(h), nil
 }

@@ -19,7 +19,7 @@ import (
 type signingKey struct {
 	id     string
 	priv   *ecdsa.PrivateKey
-	signer jose.Signer // of the ID tokens (idToken): ES256, kid and typ JWT
+	header string // of the ID tokens (signJWT): ES256, kid and typ JWT, base64url
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.ES256 }
@@ -70,12 +70,11 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", stored.ID, err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: stored.ID}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	header, err := jwsHeader(stored.ID)
 	if err != nil {
-		return nil, fmt.Errorf("signer for signing key %s: %w", stored.ID, err)
+		return nil, fmt.Errorf("header for signing key %s: %w", stored.ID, err)
 	}
-	p.key = &signingKey{id: stored.ID, priv: priv, signer: signer}
+	p.key = &signingKey{id: stored.ID, priv: priv, header: header}
 	return p.key, nil
 }
 

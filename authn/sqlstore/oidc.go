@@ -76,12 +76,18 @@ const authRequestCols = `id, client_id, redirect_uri, scopes, state, nonce, resp
 	user_id, amr, acr, auth_time, session_hash, done_at, code_hash, code_expires_at, code_used_at`
 
 // The token endpoint's statements, prepared at Open: the request of a code
-// with its person (one read), and its redemption (which marks the code
-// used, once, and returns its expiry).
+// with its person (one read), and its redemption (which marks an unused,
+// unexpired code used, once).
 var sqlAuthRequestByCode = "SELECT " + qualify("r.", authRequestCols) + ", " + userColsOrEmpty + `
 	FROM oidc_auth_requests r LEFT JOIN users u ON u.id = r.user_id WHERE r.code_hash = $1`
 
 const sqlRedeemCode = `UPDATE oidc_auth_requests SET code_used_at = $2
+	WHERE code_hash = $1 AND code_used_at IS NULL AND code_expires_at > $2`
+
+// sqlUseUpCode marks an unused code used whatever its expiry and returns
+// the expiry: when sqlRedeemCode changed nothing, an expired code is used
+// up all the same.
+const sqlUseUpCode = `UPDATE oidc_auth_requests SET code_used_at = $2
 	WHERE code_hash = $1 AND code_used_at IS NULL RETURNING code_expires_at`
 
 // userColsOrEmpty are userCols of the person "u" of a LEFT JOIN: empty
@@ -220,25 +226,35 @@ func (s *Store) GetOIDCAuthRequestByCode(ctx context.Context, h authn.TokenHash)
 		r authRequestRow
 		u userRow
 	)
-	if err := s.stmt.authRequestByCode.QueryRowContext(ctx, h[:]).Scan(append(r.dest(), u.dest()...)...); err != nil {
+	row := s.stmt.authRequestByCode.QueryRowContext(s.quick(ctx), h[:])
+	if err := row.Scan(append(r.dest(), u.dest()...)...); err != nil {
 		return authn.OIDCAuthRequest{}, authn.User{}, fmt.Errorf("get oidc auth request by code: %w", dbErr(err))
 	}
 	return r.request(), u.user(), nil
 }
 
-// RedeemOIDCCode marks the code used in one conditional statement and
-// stores the tokens in the same transaction. If no row changed, the code
-// was unknown or used before; a reused code revokes its tokens in the same
-// transaction.
+// RedeemOIDCCode marks an unused, unexpired code used in one conditional
+// statement and stores the tokens in the same transaction. If no row
+// changed, the code was expired (and is used up all the same), unknown or
+// used before; a reused code revokes its tokens in the same transaction.
 func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.Time, tokens ...authn.OIDCToken) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		qctx := s.quick(ctx)
+		res, err := tx.StmtContext(qctx, s.stmt.redeemCode).ExecContext(qctx, h[:], s.tv(now))
+		if err != nil {
+			return err
+		}
+		switch n, err := rowsAffected(res); {
+		case err != nil:
+			return err
+		case n == 1:
+			return s.insertTokens(qctx, tx, tokens)
+		}
 		var expires time.Time
-		err := tx.StmtContext(ctx, s.stmt.redeemCode).QueryRowContext(ctx, h[:], s.tv(now)).Scan(timeCol{&expires})
+		err = tx.QueryRowContext(ctx, sqlUseUpCode, h[:], s.tv(now)).Scan(timeCol{&expires})
 		switch {
-		case err == nil && !now.Before(expires):
-			return soft(authn.ErrExpired) // used up all the same
 		case err == nil:
-			return s.insertTokens(ctx, tx, tokens)
+			return soft(authn.ErrExpired)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}

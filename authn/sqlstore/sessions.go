@@ -103,7 +103,7 @@ func (s *Store) GetSession(ctx context.Context, h authn.SessionHash) (authn.Sess
 // readSession reads the session with hash h from the database.
 func (s *Store) readSession(ctx context.Context, h authn.SessionHash) (authn.Session, error) {
 	sess := authn.Session{Hash: h}
-	err := scanSessionData(s.stmt.getSession.QueryRowContext(ctx, h[:]), &sess)
+	err := scanSessionData(s.stmt.getSession.QueryRowContext(s.quick(ctx), h[:]), &sess)
 	if err != nil {
 		return authn.Session{}, fmt.Errorf("get session: %w", dbErr(err))
 	}

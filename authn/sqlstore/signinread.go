@@ -37,7 +37,7 @@ func signInRecordQuery(dialect, where string) string {
 // GetSignInRecord returns the person with id, her credentials and her
 // groups in one read.
 func (s *Store) GetSignInRecord(ctx context.Context, id string) (authn.SignInRecord, error) {
-	r, err := scanSignInRecord(ctx, s.stmt.getSignInRecord, id)
+	r, err := scanSignInRecord(s.quick(ctx), s.stmt.getSignInRecord, id)
 	if err != nil {
 		return authn.SignInRecord{}, fmt.Errorf("get user %s for sign-in: %w", id, dbErr(err))
 	}
@@ -46,7 +46,7 @@ func (s *Store) GetSignInRecord(ctx context.Context, id string) (authn.SignInRec
 
 // GetSignInRecordByUsername is GetSignInRecord by canonical username.
 func (s *Store) GetSignInRecordByUsername(ctx context.Context, username string) (authn.SignInRecord, error) {
-	r, err := scanSignInRecord(ctx, s.stmt.getSignInRecordByName, username)
+	r, err := scanSignInRecord(s.quick(ctx), s.stmt.getSignInRecordByName, username)
 	if err != nil {
 		return authn.SignInRecord{}, fmt.Errorf("get user %s for sign-in: %w", username, dbErr(err))
 	}

@@ -147,7 +147,7 @@ func (s *Store) start(ctx context.Context) error {
 	if err := s.prepare(ctx); err != nil {
 		return fmt.Errorf("prepare statements on %s: %w", s.location, err)
 	}
-	s.batch = newBatcher(s.wdb, s.lockAuditHead, s.flushAuditTail)
+	s.batch = newBatcher(s.wdb, s.dialect == dialectSQLite, s.lockAuditHead, s.flushAuditTail)
 	s.cache = newSessionCache(defaultCacheTTL, defaultCacheSize)
 	return nil
 }
