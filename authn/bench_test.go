@@ -48,8 +48,8 @@ func BenchmarkKeySignIn(b *testing.B) {
 }
 
 // BenchmarkTOTPSignIn is the app-code step through SignIn on SQLite
-// (Start, then VerifyTOTP: throttle counted and taken back, code checked,
-// durable replay mark, next pending stored), from 64 goroutines. Replay
+// (Start, then VerifyTOTP: code checked, throttle counters read, durable
+// replay mark, next pending sign-in sealed), from 64 goroutines. Replay
 // protection stays on: operation i uses person i mod people at time step
 // base + i/people, and the clock follows the operations, so no (person,
 // step) pair is ever used twice.

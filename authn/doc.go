@@ -76,10 +76,11 @@
 // statement, so two processes racing cannot both win.
 //
 // Guessable secrets (app codes, recovery codes, passwords) are throttled
-// per account and per client address, counted in the store before the
-// comparison and taken back after a right answer, so parallel guesses all
-// count and only failures do; while throttled, right and wrong answers get
-// the same refusal. The key path is never throttled per account, so a
+// per account and per client address, counted in the store before any
+// answer is given (a right app code is checked against the counters in
+// the write that accepts it, and counted only if refused), so parallel
+// guesses all count and only failures do; while throttled, right and wrong
+// answers get the same refusal. The key path is never throttled per account, so a
 // stranger cannot lock the owner out of her key.
 //
 // The session records RFC 8176 amr values (hwk, swk, user, pwd, otp, mfa)

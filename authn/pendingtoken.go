@@ -16,11 +16,16 @@ import (
 
 // A pending sign-in travels with the browser, not in the database. Its id
 // (the login cookie's value) is the pending sign-in itself, sealed with
-// AES-256-GCM under the encryption key that every process of an
-// installation shares: any process can open it, and nobody else can read or
-// change it. The store keeps only which ids were used (UsePending), until
-// they expire anyway, so every step is single use; starting a sign-in, or a
-// key ceremony without a username, writes nothing at all.
+// XChaCha20-Poly1305 under a key derived from the encryption key that every
+// process of an installation shares: any process can open it, and nobody
+// else can read or change it. (XChaCha20's 192-bit random nonces never
+// repeat in practice, however many sign-ins a key sees; AES-GCM's 96-bit
+// ones would limit a key to about 2^32 of them.) The store keeps only which
+// ids were used (UsePending), until an hour after they expire, so every
+// step is single use; starting a sign-in, or a key ceremony without a
+// username, writes nothing at all. The hour is the margin for clocks that
+// differ between processes: they must agree far better than that (app
+// codes need them within seconds anyway).
 
 // pendingAAD binds a sealed pending sign-in to its purpose, so that nothing
 // else sealed under the same key (an app's secret) passes for one.
@@ -31,6 +36,9 @@ var pendingAAD = []byte("keyhall pending sign-in v1")
 // there in base64): a key ceremony takes about 110 bytes a key, so a person
 // may have some twenty. A longer one is neither made nor opened.
 const MaxPendingIDLen = 2800
+
+// errPendingTooLong: a pending sign-in that does not fit MaxPendingIDLen.
+var errPendingTooLong = fmt.Errorf("longer than %d bytes sealed", MaxPendingIDLen)
 
 // errBadPending: an id that cannot be opened, or whose content is damaged.
 var errBadPending = errors.New("not a pending sign-in of this installation")
@@ -52,8 +60,8 @@ func (s *SignIn) sealPending(p Pending) ([]byte, error) {
 	plain := encodePending(p)
 	n := s.pendingAEAD.NonceSize()
 	if size := n + len(plain) + s.pendingAEAD.Overhead(); size > MaxPendingIDLen {
-		return nil, fmt.Errorf("pending sign-in of %q: %d bytes sealed, more than %d (a key ceremony with %d bytes)",
-			p.Username, size, MaxPendingIDLen, len(p.Ceremony))
+		return nil, fmt.Errorf("pending sign-in of %q: %w: %d bytes sealed (a key ceremony of %d bytes, a return address of %d)",
+			p.Username, errPendingTooLong, size, len(p.Ceremony), len(p.ReturnTo))
 	}
 	nonce := make([]byte, n, n+len(plain)+s.pendingAEAD.Overhead())
 	rand.Read(nonce) // never fails (crypto/rand, Go ≥ 1.24)

@@ -3,6 +3,7 @@ package authn_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -238,6 +239,50 @@ func TestThrottleParallelRightCode(t *testing.T) {
 		if got, err := e.store.ThrottleCount(e.ctx(), "2fa:u:"+name, t0, 15*time.Minute); err != nil || got != want {
 			t.Errorf("round %d: ThrottleCount = %d, %v; want %d (right code stored: %t)", round, got, err, want, rightStored)
 		}
+	}
+}
+
+// TestThrottleRightCodeAmongParallelTries: once 15 wrong codes are
+// counted, a right code sent among 14 more wrong ones, all at once, is
+// refused as throttled like them, and all 30 tries are counted.
+func TestThrottleRightCodeAmongParallelTries(t *testing.T) {
+	e := newEnv(t)
+	u := e.user("anna", authn.SourceLocal)
+	secret, _ := e.addApp(u)
+	right := e.code(secret, t0)
+	wrong := "000000"
+	if right == wrong {
+		wrong = "111111"
+	}
+	try := func(codes []string) []authn.Reason {
+		pend := make([]authn.Progress, len(codes))
+		for i := range pend {
+			pend[i] = e.start("anna", authn.StepTOTP)
+		}
+		reasons := make([]authn.Reason, len(codes))
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Go(func() {
+				c := authn.ClientInfo{Addr: fmt.Sprintf("198.51.100.%d", i)}
+				_, err := e.si.VerifyTOTP(e.ctx(), pend[i].PendingID, codes[i], c)
+				if se := (*authn.SignInError)(nil); errors.As(err, &se) {
+					reasons[i] = se.Reason
+				}
+			})
+		}
+		wg.Wait()
+		return reasons
+	}
+	try(slices.Repeat([]string{wrong}, 15))
+	second := append([]string{right}, slices.Repeat([]string{wrong}, 14)...)
+	reasons := try(second)
+	for i, r := range reasons {
+		if r != authn.ReasonThrottled {
+			t.Errorf("try %d (%s) after 15 wrong codes: %q, want throttled", i, second[i], r)
+		}
+	}
+	if got, err := e.store.ThrottleCount(e.ctx(), "2fa:u:anna", t0, 15*time.Minute); err != nil || got != 30 {
+		t.Errorf("ThrottleCount = %d, %v; want 30", got, err)
 	}
 }
 

@@ -188,25 +188,40 @@ func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pend
 
 // replace uses up the pending sign-in that p was read as (p.Hash,
 // p.ExpiresAt: one write, so it is replaced exactly once) and returns p's
-// Progress under a new id.
+// Progress under a new id, sealed first, so that nothing is used up for a
+// step that cannot go on.
 func (s *SignIn) replace(ctx context.Context, p Pending) (Progress, error) {
+	prog, err := s.put(ctx, p)
+	if err != nil {
+		return Progress{}, err
+	}
 	if err := s.use(ctx, p); err != nil {
 		return Progress{}, err
 	}
-	return s.put(ctx, p)
+	return prog, nil
 }
 
 // put seals p, with a new expiry, into a new id and returns its Progress.
-// Nothing is stored.
+// Nothing is stored. A key ceremony goes along only to the key's step. A
+// return address too long to fit the id (MaxPendingIDLen) is dropped, with
+// a warning: the person then lands on her account page after signing in.
 func (s *SignIn) put(_ context.Context, p Pending) (Progress, error) {
 	for _, m := range p.AMR {
 		if m == "" || strings.ContainsAny(m, " \t\n") {
 			return Progress{}, fmt.Errorf("amr value %q is not an RFC 8176 method name", m)
 		}
 	}
+	if p.Next != StepKey {
+		p.Ceremony = nil
+	}
 	now := s.now()
 	p.CreatedAt, p.ExpiresAt = now, now.Add(PendingLifetime)
 	id, err := s.sealPending(p)
+	if errors.Is(err, errPendingTooLong) && p.ReturnTo != "" {
+		s.log.Warn("return address too long to keep through the sign-in: dropped", "user", p.UserID, "length", len(p.ReturnTo))
+		p.ReturnTo = ""
+		id, err = s.sealPending(p)
+	}
 	if err != nil {
 		return Progress{}, err
 	}
@@ -251,21 +266,24 @@ func (s *SignIn) failPeeked(ctx context.Context, p Pending, err error) (Progress
 func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *User, c ClientInfo) (Progress, error) {
 	st.At = s.now()
 	st.Pending, st.PendingExpires = p.Hash, p.ExpiresAt
-	var prog Progress
+	var (
+		prog Progress
+		err  error
+	)
 	if u != nil {
 		sess, ev, pr := s.newSession(p, *u, c)
 		st.Session, st.Audit, prog = &sess, []AuditEvent{ev}, pr
+	} else if prog, err = s.put(ctx, p); err != nil { // sealed before anything is used up
+		return Progress{}, err
 	}
-	err := s.store.CompleteFactorStep(ctx, st)
+	err = s.store.CompleteFactorStep(ctx, st)
 	switch {
 	case errors.Is(err, ErrUsed):
 		return Progress{}, &SignInError{Reason: ReasonExpired, Err: err}
 	case err != nil:
 		return Progress{}, fmt.Errorf("store sign-in step: %w", err)
-	case u != nil:
-		return prog, nil
 	}
-	return s.put(ctx, p)
+	return prog, nil
 }
 
 // firstStep is the strongest factor of the person with userID, whose

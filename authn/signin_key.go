@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -121,7 +120,7 @@ func (c keyCeremony) session() (webauthn.SessionData, error) {
 // allowCredentials from creds (deterministic fake ids for an unknown
 // username or a person without keys: WebAuthn L3 §14.6.2). The challenge
 // is random (WebAuthn L3 §13.4.3) and single use: the pending sign-in that
-// holds it is taken when the assertion is checked. User verification is
+// holds it is used up when the assertion is checked. User verification is
 // "preferred" for everyone, so the options do not reveal a group's policy;
 // FinishKey enforces it.
 func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
@@ -136,9 +135,6 @@ func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
 // keepCeremony puts the ceremony of assertion and sd into p.Ceremony and
 // returns its options.
 func keepCeremony(p *Pending, assertion *protocol.CredentialAssertion, sd *webauthn.SessionData) ([]byte, error) {
-	// Whole seconds, so the ceremony's length does not vary with the
-	// clock (the pending sign-in's own expiry is the one that counts).
-	sd.Expires = sd.Expires.UTC().Truncate(time.Second)
 	options, err := json.Marshal(assertion)
 	if err != nil {
 		return nil, fmt.Errorf("encode assertion options: %w", err)

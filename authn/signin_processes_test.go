@@ -11,9 +11,8 @@ import (
 )
 
 // TestKeyFinishSentAgainToAnotherProcess: two processes on one database
-// (two stores on one SQLite file). The sign-in starts on A, which keeps its
-// pending sign-in in memory; the finish succeeds on B; the browser's retry
-// of the same POST lands on A. A must say the sign-in expired and leave the
+// (two stores on one SQLite file). The sign-in starts on A; the finish
+// succeeds on B; the browser's retry of the same POST lands on A. A must say the sign-in expired and leave the
 // key alone (its count did not move past the one B stored, but the
 // ceremony was over), and a later sign-in with the key works.
 func TestKeyFinishSentAgainToAnotherProcess(t *testing.T) {

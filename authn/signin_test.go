@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -312,15 +313,47 @@ func unknownAppName(t *testing.T, e *env) string {
 // key ceremony with all their ids still fits the pending id).
 func TestManyKeys(t *testing.T) {
 	e := newEnv(t)
-	anna := e.user("anna", authn.SourceLocal)
-	var d *device
-	for range 15 {
-		d = e.addKey(anna, false, true, 0)
-	}
+	d := e.keys("anna", 15)
 	opts, p := e.beginKey(e.start("anna", authn.StepKey))
 	if len(p.PendingID) > authn.MaxPendingIDLen {
 		t.Fatalf("pending id of %d bytes", len(p.PendingID))
 	}
 	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 1), client)
 	e.wantDone(p, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
+}
+
+// TestLongReturnTo: a return address too long to travel in the pending id
+// with a person's key ceremony (2 KB, with three keys) is dropped, and the
+// sign-in goes on; a shorter one is kept.
+func TestLongReturnTo(t *testing.T) {
+	e := newEnv(t)
+	d := e.keys("anna", 3)
+	long := "/account?x=" + strings.Repeat("a", 2048-len("/account?x="))
+	p, err := e.si.Start(e.ctx(), "anna", long, client)
+	if err != nil || p.Next != authn.StepKey || p.ReturnTo != "" {
+		t.Fatalf("Start with a 2 KB return address: %v, next %s, return to %d bytes; want the key, no return address", err, p.Next, len(p.ReturnTo))
+	}
+	opts, p := e.beginKey(p)
+	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 1), client)
+	if err != nil || p.Next != authn.StepDone || p.ReturnTo != "" {
+		t.Errorf("FinishKey: %v, next %s, return to %q; want done, to the default page", err, p.Next, p.ReturnTo)
+	}
+	// An unknown username, a forward-auth address of 3,000 bytes.
+	if p, err := e.si.Start(e.ctx(), "niemand", "https://wiki.stadt.example/"+strings.Repeat("a", 3000), client); err != nil || p.ReturnTo != "" {
+		t.Errorf("Start(unknown, 3 KB return address): %v, return to %d bytes", err, len(p.ReturnTo))
+	}
+	if p, err := e.si.Start(e.ctx(), "anna", "/account?x=1", client); err != nil || p.ReturnTo != "/account?x=1" {
+		t.Errorf("Start with a short return address: %v, return to %q", err, p.ReturnTo)
+	}
+}
+
+// keys adds a local person with n keys that verify her and returns the
+// last key.
+func (e *env) keys(name string, n int) *device {
+	u := e.user(name, authn.SourceLocal)
+	var d *device
+	for range n {
+		d = e.addKey(u, false, true, 0)
+	}
+	return d
 }

@@ -43,9 +43,9 @@
 //	POST /login/key/finish, /login/passkey/finish assertion (JSON) → {"next": …}
 //	POST /login/{totp,recovery,password}       the code or password
 //
-// A sign-in in progress lives in the store under the SHA-256 of a random id
-// that only the browser holds, in the __Host-keyhall-login cookie; every step
-// takes it and hands out a new one. When the last factor succeeds, authn has
+// A sign-in in progress lives in the browser, sealed (authn), in the
+// __Host-keyhall-login cookie; the store marks each one used when a step
+// acts on it, and the step hands out a new one. When the last factor succeeds, authn has
 // stored the session and web writes its id into __Host-keyhall through a
 // gorilla/sessions Store (sessionstore.go) whose cookie holds only the id.
 // Both cookies are Secure, HttpOnly, SameSite=Lax, Path=/ without Domain.

@@ -524,8 +524,8 @@ func appCode(secret []byte) (string, error) {
 // people, each at most once, so that no code is replayed (replay
 // protection stays on). First POST /login for as many people as it can in
 // the run's time (the step before, measured too), then POST /login/totp
-// for each of them (throttle counted and taken back, code checked, durable
-// replay mark, the next step's pending sign-in issued).
+// for each of them (code checked, throttle counters read, durable replay
+// mark, the next step's pending sign-in issued).
 func TestLoadTOTPStep(t *testing.T) {
 	skipUnlessLoad(t)
 	f := newFixture(t, councilPolicy)

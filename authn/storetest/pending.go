@@ -40,20 +40,25 @@ func testUsePendingConcurrent(t *testing.T, s authn.Store) {
 
 // testUsePendingPurge: old marks are purged now and then, never ones that
 // some process may still accept: after thousands of uses a day later, the
-// day-old marks are gone (their hashes may be marked again) and the recent
-// ones are kept.
+// day-old mark is gone (its hash may be marked again), and the marks of an
+// id still live, of one expired 30 minutes before (the margin for clocks)
+// and of the recent ones are kept.
 func testUsePendingPurge(t *testing.T, s authn.Store) {
 	ctx := t.Context()
-	old := newPending(t0)
-	must(t, "UsePending(old)", s.UsePending(ctx, old.Hash, old.ExpiresAt))
 	later := t0.Add(24 * time.Hour)
+	old, live, expired := newPending(t0), newPending(later.Add(-3*time.Minute)), newPending(later.Add(-35*time.Minute))
+	for _, p := range []authn.Pending{old, live, expired} {
+		must(t, "UsePending", s.UsePending(ctx, p.Hash, p.ExpiresAt))
+	}
 	var recent []authn.Pending
 	for range 2100 { // two purges at least, whatever the counter's start
 		p := newPending(later)
 		must(t, "UsePending", s.UsePending(ctx, p.Hash, p.ExpiresAt))
 		recent = append(recent, p)
 	}
-	must(t, "UsePending(old, after the purge)", s.UsePending(ctx, old.Hash, old.ExpiresAt))
+	must(t, "UsePending(a day old, after the purges)", s.UsePending(ctx, old.Hash, old.ExpiresAt))
+	wantErr(t, "UsePending(live, after the purges)", s.UsePending(ctx, live.Hash, live.ExpiresAt), authn.ErrUsed)
+	wantErr(t, "UsePending(expired 30 minutes before, after the purges)", s.UsePending(ctx, expired.Hash, expired.ExpiresAt), authn.ErrUsed)
 	for _, p := range recent[len(recent)-50:] {
 		wantErr(t, "UsePending(recent)", s.UsePending(ctx, p.Hash, p.ExpiresAt), authn.ErrUsed)
 	}
