@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -71,12 +72,19 @@ type SignIn struct {
 	sealKey   [32]byte
 	// pendingAEAD seals pending sign-ins into their ids (pendingtoken.go).
 	pendingAEAD cipher.AEAD
-	fakeKey     []byte
-	policy      Policy
-	sessionMax  time.Duration
-	log         *slog.Logger
-	now         func() time.Time
-	dummyPHC    string // hashed with the configured parameters, checked when a person has no password
+	// typical is the shape of the most common key, for fake ceremonies
+	// (typicalKey), and when it was read.
+	typical struct {
+		sync.Mutex
+		shape KeyShape
+		at    time.Time
+	}
+	fakeKey    []byte
+	policy     Policy
+	sessionMax time.Duration
+	log        *slog.Logger
+	now        func() time.Time
+	dummyPHC   string // hashed with the configured parameters, checked when a person has no password
 }
 
 // NewSignIn checks cfg and returns a SignIn.

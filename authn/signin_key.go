@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -41,8 +42,10 @@ func toWebAuthn(c Credential) webauthn.Credential {
 // keyUser is the person of a pending sign-in with the keys she may use
 // (cloned ones left out of allowCredentials, kept for the lookup), or, for
 // an unknown username or a person without keys, a stand-in with 1–2
-// deterministic fake credential ids (WebAuthn L3 §14.6.2).
-func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
+// deterministic fake credential ids (WebAuthn L3 §14.6.2), shaped like the
+// installation's most common key (typicalKey): the same id length and
+// transports, so the options do not tell a fake from a real one.
+func (s *SignIn) keyUser(ctx context.Context, p Pending, creds []Credential) *waUser {
 	u := &waUser{id: []byte(p.UserID), name: p.Username}
 	for _, c := range creds {
 		if c.Kind == KindWebAuthn && !c.Cloned {
@@ -53,10 +56,13 @@ func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 		// A stand-in id as long as a real one: the ceremony is sealed into
 		// the pending id, whose length must not tell.
 		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
-		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username) {
-			u.credentials = append(u.credentials, webauthn.Credential{
-				ID: id, Transport: []protocol.AuthenticatorTransport{protocol.USB, protocol.NFC},
-			})
+		shape := s.typicalKey(ctx)
+		tr := make([]protocol.AuthenticatorTransport, len(shape.Transports))
+		for i, t := range shape.Transports {
+			tr[i] = protocol.AuthenticatorTransport(t)
+		}
+		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, shape.IDLen) {
+			u.credentials = append(u.credentials, webauthn.Credential{ID: id, Transport: tr})
 		}
 	}
 	return u
@@ -71,27 +77,59 @@ func fakeUserID(key []byte, username string) string {
 	return idEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// fakeCredentialIDs derives 1 or 2 credential ids from username, always the
-// same for the same name, so that asking twice for an unknown name gives the
-// same answer (WebAuthn L3 §14.6.2 "username enumeration"). Each is
-// HMAC-SHA256(key, username ‖ i), truncated to 16 or 32 bytes (lengths
-// authenticators commonly use).
-func fakeCredentialIDs(key []byte, username string) [][]byte {
+// fakeCredentialIDs derives 1 or 2 credential ids of n bytes from
+// username, always the same for the same name and length, so that asking
+// twice for an unknown name gives the same answer (WebAuthn L3 §14.6.2
+// "username enumeration"). Their bytes are HMAC-SHA256(key, username ‖ 0 ‖
+// i ‖ block), as many blocks as n needs.
+func fakeCredentialIDs(key []byte, username string, n int) [][]byte {
+	n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
 	mac := func(i byte) []byte {
-		h := hmac.New(sha256.New, key)
-		h.Write([]byte(username))
-		h.Write([]byte{0, i})
-		sum := h.Sum(nil)
-		if sum[1]&1 == 0 {
-			return sum[:16]
+		out := make([]byte, 0, n+sha256.Size)
+		for block := byte(0); len(out) < n; block++ {
+			h := hmac.New(sha256.New, key)
+			h.Write([]byte(username))
+			h.Write([]byte{0, i, block})
+			out = h.Sum(out)
 		}
-		return sum
+		return out[:n]
 	}
 	first := mac(1)
 	if first[0]&1 == 0 {
 		return [][]byte{first}
 	}
 	return [][]byte{first, mac(2)}
+}
+
+// typicalKeyTTL is how long the shape of the most common key is kept
+// before it is read again.
+const typicalKeyTTL = 10 * time.Minute
+
+// defaultKeyShape stands in for the most common key while there is none.
+var defaultKeyShape = KeyShape{IDLen: 32, Transports: []string{"usb", "nfc"}}
+
+// typicalKey returns the shape of the installation's most common security
+// key (Store.TypicalKey), read at most every typicalKeyTTL.
+func (s *SignIn) typicalKey(ctx context.Context) KeyShape {
+	s.typical.Lock()
+	defer s.typical.Unlock()
+	now := s.now()
+	if !s.typical.at.IsZero() && now.Sub(s.typical.at) < typicalKeyTTL {
+		return s.typical.shape
+	}
+	shape, err := s.store.TypicalKey(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		shape = defaultKeyShape
+	case err != nil:
+		s.log.Warn("cannot read the most common key's shape; fake key ceremonies keep the last one", "err", err)
+		if s.typical.at.IsZero() {
+			return defaultKeyShape
+		}
+		return s.typical.shape
+	}
+	s.typical.shape, s.typical.at = shape, now
+	return shape
 }
 
 // keyCeremony is an open key ceremony, kept in Pending.Ceremony:
@@ -123,8 +161,8 @@ func (c keyCeremony) session() (webauthn.SessionData, error) {
 // holds it is used up when the assertion is checked. User verification is
 // "preferred" for everyone, so the options do not reveal a group's policy;
 // FinishKey enforces it.
-func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
-	assertion, sd, err := s.wa.BeginLogin(s.keyUser(*p, creds),
+func (s *SignIn) openCeremony(ctx context.Context, p *Pending, creds []Credential) ([]byte, error) {
+	assertion, sd, err := s.wa.BeginLogin(s.keyUser(ctx, *p, creds),
 		webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		return nil, fmt.Errorf("begin key sign-in: %w", err)
@@ -170,7 +208,7 @@ func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progre
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("begin key sign-in: %w", err)
 	}
-	options, err := s.openCeremony(&p, creds)
+	options, err := s.openCeremony(ctx, &p, creds)
 	if err != nil {
 		return nil, Progress{}, err
 	}

@@ -219,20 +219,25 @@ func TestUnknownUserLooksLikeAKeyUser(t *testing.T) {
 	if len(app.PendingID) != len(fake.PendingID) {
 		t.Errorf("pending id of a known person %d bytes long, of an unknown name %d", len(app.PendingID), len(fake.PendingID))
 	}
-	ids := func() []string {
-		opts, _ := e.beginKey(e.start("niemand", authn.StepKey))
+	type allowed struct {
+		ID         string   `json:"id"`
+		Transports []string `json:"transports"`
+	}
+	allow := func(name string) []allowed {
+		opts, _ := e.beginKey(e.start(name, authn.StepKey))
 		var o struct {
 			PublicKey struct {
-				Allow []struct {
-					ID string `json:"id"`
-				} `json:"allowCredentials"`
+				Allow []allowed `json:"allowCredentials"`
 			} `json:"publicKey"`
 		}
 		if err := json.Unmarshal(opts, &o); err != nil {
 			t.Fatal(err)
 		}
+		return o.PublicKey.Allow
+	}
+	ids := func() []string {
 		var out []string
-		for _, a := range o.PublicKey.Allow {
+		for _, a := range allow("niemand") {
 			out = append(out, a.ID)
 		}
 		return out
@@ -240,6 +245,13 @@ func TestUnknownUserLooksLikeAKeyUser(t *testing.T) {
 	first := ids()
 	if len(first) < 1 || len(first) > 2 || !slices.Equal(first, ids()) {
 		t.Errorf("fake ids %v: want 1–2, the same each time", first)
+	}
+	// A fake key looks like the most common real one: anna's.
+	real := allow("anna")[0]
+	for _, a := range allow("niemand") {
+		if len(a.ID) != len(real.ID) || !slices.Equal(a.Transports, real.Transports) {
+			t.Errorf("fake key %+v, real key %+v: want the same id length and transports", a, real)
+		}
 	}
 	// Every finish fails the same way.
 	d := e.addKey(e.user("bernd", authn.SourceLocal), false, true, 0)

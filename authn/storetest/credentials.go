@@ -4,6 +4,7 @@ import (
 	"bytes"
 	crand "crypto/rand"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -410,4 +411,35 @@ func testGetSignInRecord(t *testing.T, s authn.Store) {
 	wantErr(t, `GetSignInRecord("")`, err, authn.ErrNotFound)
 	_, err = s.GetSignInRecordByUsername(ctx, "niemand")
 	wantErr(t, "GetSignInRecordByUsername(unknown)", err, authn.ErrNotFound)
+}
+
+// testTypicalKey: the most common shape of the keys not flagged as cloned
+// (apps left out), and ErrNotFound without any.
+func testTypicalKey(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	_, err := s.TypicalKey(ctx)
+	wantErr(t, "TypicalKey(no keys)", err, authn.ErrNotFound)
+	anna, bert := mkUser(t, s, "anna"), mkUser(t, s, "bert")
+	mkCredential(t, s, newApp(anna, t0))
+	short := func(u authn.User) authn.Credential {
+		c := newKey(u, t0)
+		c.WebAuthnID, c.Transports = c.WebAuthnID[:16], []string{"hybrid", "internal"}
+		return mkCredential(t, s, c)
+	}
+	short(bert)
+	mkCredential(t, s, newKey(anna, t0))
+	got, err := s.TypicalKey(ctx)
+	must(t, "TypicalKey", err)
+	if want := (authn.KeyShape{IDLen: 16, Transports: []string{"hybrid", "internal"}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("TypicalKey of one key each = %+v, want %+v (the shorter first)", got, want)
+	}
+	mkCredential(t, s, newKey(bert, t0))
+	for range 3 {
+		must(t, "FlagCloned", s.FlagCloned(ctx, short(anna).ID, ev("credential.cloned", "user:"+anna.ID)))
+	}
+	got, err = s.TypicalKey(ctx)
+	must(t, "TypicalKey", err)
+	if want := (authn.KeyShape{IDLen: 48, Transports: []string{"usb", "nfc"}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("TypicalKey = %+v, want %+v", got, want)
+	}
 }
