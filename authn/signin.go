@@ -76,8 +76,9 @@ type SignIn struct {
 	// (typicalKey), and when it was read.
 	typical struct {
 		sync.Mutex
-		shape KeyShape
-		at    time.Time
+		shape   KeyShape
+		at      time.Time
+		reading bool // a read in the background is under way
 	}
 	fakeKey    []byte
 	policy     Policy

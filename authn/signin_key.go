@@ -109,26 +109,43 @@ const typicalKeyTTL = 10 * time.Minute
 var defaultKeyShape = KeyShape{IDLen: 32, Transports: []string{"usb", "nfc"}}
 
 // typicalKey returns the shape of the installation's most common security
-// key (Store.TypicalKey), read at most every typicalKeyTTL.
+// key (Store.TypicalKey). It is read when first needed, and again in the
+// background when it is older than typicalKeyTTL, so that no request of
+// an unknown name waits for the read (which would make it slower than a
+// known one's).
 func (s *SignIn) typicalKey(ctx context.Context) KeyShape {
 	s.typical.Lock()
 	defer s.typical.Unlock()
 	now := s.now()
-	if !s.typical.at.IsZero() && now.Sub(s.typical.at) < typicalKeyTTL {
-		return s.typical.shape
+	switch {
+	case s.typical.at.IsZero():
+		s.typical.shape, s.typical.at = s.readTypicalKey(ctx, defaultKeyShape), now
+	case now.Sub(s.typical.at) >= typicalKeyTTL && !s.typical.reading:
+		s.typical.reading = true
+		last := s.typical.shape
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			shape := s.readTypicalKey(ctx, last)
+			s.typical.Lock()
+			s.typical.shape, s.typical.at, s.typical.reading = shape, s.now(), false
+			s.typical.Unlock()
+		}()
 	}
+	return s.typical.shape
+}
+
+// readTypicalKey reads the most common key's shape: defaultKeyShape if
+// there is no key, last if the store fails.
+func (s *SignIn) readTypicalKey(ctx context.Context, last KeyShape) KeyShape {
 	shape, err := s.store.TypicalKey(ctx)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		shape = defaultKeyShape
+		return defaultKeyShape
 	case err != nil:
 		s.log.Warn("cannot read the most common key's shape; fake key ceremonies keep the last one", "err", err)
-		if s.typical.at.IsZero() {
-			return defaultKeyShape
-		}
-		return s.typical.shape
+		return last
 	}
-	s.typical.shape, s.typical.at = shape, now
 	return shape
 }
 

@@ -369,3 +369,35 @@ func (e *env) keys(name string, n int) *device {
 	}
 	return d
 }
+
+// TestFakeKeysFollowTheTypicalKey: before any key exists the fake keys
+// have a default shape; once the most common key has another, they take it
+// within typicalKeyTTL (read in the background, so a request never waits).
+func TestFakeKeysFollowTheTypicalKey(t *testing.T) {
+	e := newEnv(t)
+	fake := func() []byte { // the allowCredentials of an unknown name's options
+		opts, _ := e.beginKey(e.start("niemand", authn.StepKey))
+		var o struct {
+			PublicKey struct {
+				Allow json.RawMessage `json:"allowCredentials"`
+			} `json:"publicKey"`
+		}
+		if err := json.Unmarshal(opts, &o); err != nil {
+			t.Fatal(err)
+		}
+		return o.PublicKey.Allow
+	}
+	before := fake()
+	e.keys("anna", 1)
+	if got := fake(); !bytes.Equal(got, before) {
+		t.Errorf("fake keys changed before their shape was read again:\n%s\n%s", before, got)
+	}
+	e.clock.Add(11 * time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for bytes.Equal(fake(), before) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fake keys kept the default shape 11 minutes after a key was added")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
