@@ -99,8 +99,19 @@ type loadReply struct {
 	body     []byte
 }
 
-// post sends a POST from worker w (one request at a time per worker).
+// post sends a POST from worker w (one request at a time per worker), with
+// the pending sign-in's cookie if pending is set.
 func (c *loadClient) post(w int, path, ctype string, body []byte, pending string) (loadReply, error) {
+	var header string
+	if pending != "" {
+		header = "Cookie: " + PendingCookie + "=" + pending + "\r\n"
+	}
+	return c.send(w, path, ctype, body, header)
+}
+
+// send sends a POST from worker w with the header lines header (each
+// ending in CRLF) and reads the whole reply.
+func (c *loadClient) send(w int, path, ctype string, body []byte, header string) (loadReply, error) {
 	lc := c.conns[w]
 	if lc == nil {
 		conn, err := net.Dial("tcp", c.addr)
@@ -111,9 +122,7 @@ func (c *loadClient) post(w int, path, ctype string, body []byte, pending string
 		c.conns[w] = lc
 	}
 	fmt.Fprintf(lc.w, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\nContent-Length: %d\r\n", path, ctype, len(body))
-	if pending != "" {
-		fmt.Fprintf(lc.w, "Cookie: %s=%s\r\n", PendingCookie, pending)
-	}
+	lc.w.WriteString(header)
 	lc.w.WriteString("\r\n")
 	lc.w.Write(body)
 	if err := lc.w.Flush(); err != nil {

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,9 +19,11 @@ import (
 // through the real server and a SQLite store, with many tools at once.
 // The codes are made beforehand, straight in the store (one completed
 // request with its code per statement). The clients keep their
-// connections open, as a tool's HTTP client does: each reads the whole
-// response. Besides the rate it reports the process's CPU time per
-// request (server and clients together, from getrusage).
+// connections open, as a tool's HTTP client does, and each reads and
+// checks the whole response; they are the load runs' lean HTTP/1.1 client
+// (loadClient), so that most of the CPU goes to the server, as with wrk.
+// Besides the rate it reports the process's CPU time per request (server
+// and clients together, from getrusage).
 func BenchmarkTokenEndpoint(b *testing.B) {
 	e := newOIDCEnv(b, nil)
 	verifier := strings.Repeat("v", 43)
@@ -41,29 +43,23 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	defer client.CloseIdleConnections()
-	var next atomic.Int64
-	b.SetParallelism(32)
+	client := &loadClient{addr: strings.TrimPrefix(e.issuer, "http://localhost:")}
+	client.addr = "127.0.0.1:" + client.addr
+	defer client.close()
+	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("wiki:"+e.secret)) + "\r\n"
+	var next, workers atomic.Int64
+	b.SetParallelism(max(1, loadWorkers/runtime.GOMAXPROCS(0))) // at most loadWorkers clients
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		w := int(workers.Add(1) - 1)
 		for pb.Next() {
 			code := codes[next.Add(1)-1]
 			form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
 				"redirect_uri": {wikiRedirect}, "code_verifier": {verifier}}
-			req, _ := http.NewRequest("POST", e.issuer+oidcTokenPath, strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("wiki", e.secret)
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"id_token":"ey`)) {
-				b.Errorf("token endpoint: status %d, %v: %.200s", resp.StatusCode, err, body)
+			r, err := client.send(w, oidcTokenPath, "application/x-www-form-urlencoded", []byte(form.Encode()), auth)
+			if err != nil || r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"id_token":"ey`)) {
+				b.Errorf("token endpoint: status %d, %v: %.200s", r.status, err, r.body)
 				return
 			}
 		}
