@@ -77,8 +77,8 @@ type SignIn struct {
 	typical struct {
 		sync.Mutex
 		shape   KeyShape
-		at      time.Time
-		reading bool // a read in the background is under way
+		next    time.Time // when to read it again
+		reading bool      // a read in the background is under way
 	}
 	fakeKey    []byte
 	policy     Policy
@@ -150,6 +150,8 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	if s.dummyPHC, err = HashPassword("keyhall dummy password", cfg.Argon2); err != nil {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
+	s.typical.shape = defaultKeyShape
+	s.refreshTypicalKey()
 	return s, nil
 }
 

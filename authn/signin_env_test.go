@@ -86,6 +86,17 @@ func newEnv(tb testing.TB, opts ...func(*authn.SignInConfig)) *env {
 
 func (e *env) ctx() context.Context { return context.Background() }
 
+// restart makes a new SignIn on the same store and configuration, as a
+// process that starts now.
+func (e *env) restart() {
+	e.t.Helper()
+	si, err := authn.NewSignIn(e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.si = si
+}
+
 func (e *env) user(name string, src authn.Source) authn.User {
 	e.t.Helper()
 	u := authn.User{ID: authn.NewID(), Username: name, DisplayName: name, Email: name + "@example.org",

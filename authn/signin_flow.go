@@ -54,7 +54,7 @@ func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientI
 	// The key's ceremony opens now, in the same write, so that the key
 	// page's request for its options is only a read (BeginKey).
 	if p.Next == StepKey {
-		if _, err := s.openCeremony(ctx, &p, creds); err != nil {
+		if _, err := s.openCeremony(&p, creds); err != nil {
 			return Progress{}, err
 		}
 	}

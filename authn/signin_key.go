@@ -45,7 +45,7 @@ func toWebAuthn(c Credential) webauthn.Credential {
 // deterministic fake credential ids (WebAuthn L3 §14.6.2), shaped like the
 // installation's most common key (typicalKey): the same id length and
 // transports, so the options do not tell a fake from a real one.
-func (s *SignIn) keyUser(ctx context.Context, p Pending, creds []Credential) *waUser {
+func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 	u := &waUser{id: []byte(p.UserID), name: p.Username}
 	for _, c := range creds {
 		if c.Kind == KindWebAuthn && !c.Cloned {
@@ -56,7 +56,7 @@ func (s *SignIn) keyUser(ctx context.Context, p Pending, creds []Credential) *wa
 		// A stand-in id as long as a real one: the ceremony is sealed into
 		// the pending id, whose length must not tell.
 		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
-		shape := s.typicalKey(ctx)
+		shape := s.typicalKey()
 		tr := make([]protocol.AuthenticatorTransport, len(shape.Transports))
 		for i, t := range shape.Transports {
 			tr[i] = protocol.AuthenticatorTransport(t)
@@ -102,51 +102,56 @@ func fakeCredentialIDs(key []byte, username string, n int) [][]byte {
 }
 
 // typicalKeyTTL is how long the shape of the most common key is kept
-// before it is read again.
-const typicalKeyTTL = 10 * time.Minute
+// before it is read again; typicalKeyRetry, after a failed read.
+const (
+	typicalKeyTTL   = 10 * time.Minute
+	typicalKeyRetry = 30 * time.Second
+)
 
 // defaultKeyShape stands in for the most common key while there is none.
 var defaultKeyShape = KeyShape{IDLen: 32, Transports: []string{"usb", "nfc"}}
 
 // typicalKey returns the shape of the installation's most common security
-// key (Store.TypicalKey). It is read when first needed, and again in the
-// background when it is older than typicalKeyTTL, so that no request of
-// an unknown name waits for the read (which would make it slower than a
+// key (Store.TypicalKey). NewSignIn reads it first; afterwards it is read
+// again in the background when it is older than typicalKeyTTL, so that no
+// request waits for the read (an unknown name's would be slower than a
 // known one's).
-func (s *SignIn) typicalKey(ctx context.Context) KeyShape {
+func (s *SignIn) typicalKey() KeyShape {
 	s.typical.Lock()
 	defer s.typical.Unlock()
-	now := s.now()
-	switch {
-	case s.typical.at.IsZero():
-		s.typical.shape, s.typical.at = s.readTypicalKey(ctx, defaultKeyShape), now
-	case now.Sub(s.typical.at) >= typicalKeyTTL && !s.typical.reading:
+	if !s.typical.reading && !s.now().Before(s.typical.next) {
 		s.typical.reading = true
-		last := s.typical.shape
 		go func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			shape := s.readTypicalKey(ctx, last)
+			s.refreshTypicalKey()
 			s.typical.Lock()
-			s.typical.shape, s.typical.at, s.typical.reading = shape, s.now(), false
+			s.typical.reading = false
 			s.typical.Unlock()
 		}()
 	}
 	return s.typical.shape
 }
 
-// readTypicalKey reads the most common key's shape: defaultKeyShape if
-// there is no key, last if the store fails.
-func (s *SignIn) readTypicalKey(ctx context.Context, last KeyShape) KeyShape {
+// refreshTypicalKey reads the most common key's shape (defaultKeyShape if
+// there is no key) and when to read it next: after typicalKeyTTL, or,
+// when the store fails, after typicalKeyRetry with the shape it had.
+func (s *SignIn) refreshTypicalKey() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	shape, err := s.store.TypicalKey(ctx)
+	wait := typicalKeyTTL
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return defaultKeyShape
+		shape = defaultKeyShape
 	case err != nil:
-		s.log.Warn("cannot read the most common key's shape; fake key ceremonies keep the last one", "err", err)
-		return last
+		s.log.Warn("cannot read the most common key's shape; fake key ceremonies keep the one they had", "err", err)
+		wait = typicalKeyRetry
 	}
-	return shape
+	s.typical.Lock()
+	defer s.typical.Unlock()
+	if err == nil || errors.Is(err, ErrNotFound) {
+		s.typical.shape = shape
+	}
+	s.typical.next = s.now().Add(wait)
 }
 
 // keyCeremony is an open key ceremony, kept in Pending.Ceremony:
@@ -178,8 +183,8 @@ func (c keyCeremony) session() (webauthn.SessionData, error) {
 // holds it is used up when the assertion is checked. User verification is
 // "preferred" for everyone, so the options do not reveal a group's policy;
 // FinishKey enforces it.
-func (s *SignIn) openCeremony(ctx context.Context, p *Pending, creds []Credential) ([]byte, error) {
-	assertion, sd, err := s.wa.BeginLogin(s.keyUser(ctx, *p, creds),
+func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
+	assertion, sd, err := s.wa.BeginLogin(s.keyUser(*p, creds),
 		webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		return nil, fmt.Errorf("begin key sign-in: %w", err)
@@ -225,7 +230,7 @@ func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progre
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("begin key sign-in: %w", err)
 	}
-	options, err := s.openCeremony(ctx, &p, creds)
+	options, err := s.openCeremony(&p, creds)
 	if err != nil {
 		return nil, Progress{}, err
 	}

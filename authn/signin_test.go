@@ -201,6 +201,7 @@ func TestUnknownUserLooksLikeAKeyUser(t *testing.T) {
 	e.addKey(anna, false, false, 0)
 	e.addApp(anna)
 	e.store.ReplaceRecoveryCodes(e.ctx(), anna.ID, []authn.TokenHash{authn.HashRecoveryCode("x")}, audit("r", anna.ID))
+	e.restart() // a process that starts with anna's key the most common one
 	known := e.start("anna", authn.StepKey)
 	unknown := e.start("niemand", authn.StepKey)
 	// The pending id holds the username and the key ceremony, so it

@@ -76,7 +76,7 @@ func logLoadAvg(t *testing.T, when string) {
 // with net/http's parser.
 type loadClient struct {
 	addr  string // 127.0.0.1:PORT
-	conns [loadWorkers]*loadConn
+	conns []*loadConn // one per worker
 }
 
 // loadConn is one worker's connection, dialled on first use.
@@ -87,7 +87,7 @@ type loadConn struct {
 }
 
 func newLoadClient(f *fixture) *loadClient {
-	return &loadClient{addr: "127.0.0.1:" + strings.TrimPrefix(f.base, "http://localhost:")}
+	return &loadClient{addr: "127.0.0.1:" + strings.TrimPrefix(f.base, "http://localhost:"), conns: make([]*loadConn, loadWorkers)}
 }
 
 // loadReply is what one request brought back.

@@ -43,12 +43,13 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	client := &loadClient{addr: strings.TrimPrefix(e.issuer, "http://localhost:")}
-	client.addr = "127.0.0.1:" + client.addr
+	parallelism := max(1, loadWorkers/runtime.GOMAXPROCS(0)) // about loadWorkers clients
+	client := &loadClient{addr: "127.0.0.1:" + strings.TrimPrefix(e.issuer, "http://localhost:"),
+		conns: make([]*loadConn, parallelism*runtime.GOMAXPROCS(0))}
 	defer client.close()
 	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("wiki:"+e.secret)) + "\r\n"
 	var next, workers atomic.Int64
-	b.SetParallelism(max(1, loadWorkers/runtime.GOMAXPROCS(0))) // at most loadWorkers clients
+	b.SetParallelism(parallelism)
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -58,7 +59,8 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 			form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
 				"redirect_uri": {wikiRedirect}, "code_verifier": {verifier}}
 			r, err := client.send(w, oidcTokenPath, "application/x-www-form-urlencoded", []byte(form.Encode()), auth)
-			if err != nil || r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"id_token":"ey`)) {
+			if err != nil || r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"id_token":"ey`)) ||
+				!bytes.Contains(r.body, []byte(`"access_token":"ey`)) || !bytes.Contains(r.body, []byte(`"token_type":"Bearer"`)) {
 				b.Errorf("token endpoint: status %d, %v: %.200s", r.status, err, r.body)
 				return
 			}

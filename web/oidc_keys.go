@@ -70,6 +70,9 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", stored.ID, err)
 	}
+	if priv.Curve != elliptic.P256() { // ES256 (signJWT) is P-256 only
+		return nil, fmt.Errorf("signing key %s is on %s, not P-256", stored.ID, priv.Curve.Params().Name)
+	}
 	header, err := jwsHeader(stored.ID)
 	if err != nil {
 		return nil, fmt.Errorf("header for signing key %s: %w", stored.ID, err)

@@ -251,7 +251,7 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.
 			return s.insertTokens(qctx, tx, tokens)
 		}
 		var expires time.Time
-		err = tx.QueryRowContext(ctx, sqlUseUpCode, h[:], s.tv(now)).Scan(timeCol{&expires})
+		err = tx.QueryRowContext(qctx, sqlUseUpCode, h[:], s.tv(now)).Scan(timeCol{&expires})
 		switch {
 		case err == nil:
 			return soft(authn.ErrExpired)
@@ -259,11 +259,11 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, h authn.TokenHash, now time.
 			return err
 		}
 		var grant string
-		err = tx.QueryRowContext(ctx, "SELECT id FROM oidc_auth_requests WHERE code_hash = $1", h[:]).Scan(&grant)
+		err = tx.QueryRowContext(qctx, "SELECT id FROM oidc_auth_requests WHERE code_hash = $1", h[:]).Scan(&grant)
 		if err != nil {
 			return softIfSentinel(dbErr(err))
 		}
-		if _, err := s.revokeGrantTx(ctx, tx, grant, now); err != nil {
+		if _, err := s.revokeGrantTx(qctx, tx, grant, now); err != nil {
 			return err
 		}
 		return soft(authn.ErrUsed)

@@ -33,8 +33,8 @@ func (s *Store) tv(t time.Time) any {
 // (sign-in reads, the token endpoint, the batcher's transactions). On
 // SQLite it is ctx without its cancellation: database/sql and the driver
 // each start a goroutine per statement to watch a context that can end,
-// which cost as much as a short statement itself, and a local statement
-// is bounded by busy_timeout anyway. (A statement of a batch cut off
+// which cost as much as a short statement itself; these statements are
+// short, and their waits for a lock are bounded by busy_timeout. (A statement of a batch cut off
 // because its caller left would also fail the whole batch, to be run
 // again op by op.) On PostgreSQL, over a network, ctx stays as it is.
 func (s *Store) quick(ctx context.Context) context.Context {
