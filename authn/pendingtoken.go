@@ -27,14 +27,14 @@ import (
 // differ between processes: they must agree far better than that (app
 // codes need them within seconds anyway).
 
-// pendingAAD binds a sealed pending sign-in to its purpose, so that nothing
-// else sealed under the same key (an app's secret) passes for one.
+// pendingAAD binds a sealed pending sign-in to its purpose and version, so
+// that nothing else ever sealed under its key passes for one.
 var pendingAAD = []byte("keyhall pending sign-in v1")
 
 // MaxPendingIDLen bounds a pending id, so that it fits a cookie (browsers
 // keep 4096 bytes of one, name and attributes included, and the id goes
-// there in base64): a key ceremony takes about 110 bytes a key, so a person
-// may have some twenty. A longer one is neither made nor opened.
+// there in base64): a key ceremony takes 110–150 bytes a key, so a person
+// may have some fifteen to twenty. A longer one is neither made nor opened.
 const MaxPendingIDLen = 2800
 
 // errPendingTooLong: a pending sign-in that does not fit MaxPendingIDLen.
