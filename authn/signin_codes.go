@@ -72,7 +72,7 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 		}
 		return s.failPeeked(ctx, p, err)
 	}
-	st := FactorStep{Pending: HashPendingID(pendingID), Credential: cred.ID, Kind: KindTOTP, TOTPStep: step}
+	st := FactorStep{Credential: cred.ID, Kind: KindTOTP, TOTPStep: step}
 	for _, k := range keys {
 		st.Throttle = append(st.Throttle, ThrottleLimit{ThrottleKey{k.key, k.rule.window}, k.rule.limit})
 	}

@@ -51,8 +51,8 @@ func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientI
 	} else {
 		p.Next = fakeFirstStep(s.fakeKey, name)
 	}
-	// The key's ceremony opens now, in the same write, so that the key
-	// page's request for its options is only a read (BeginKey).
+	// The key's ceremony opens now, sealed into the pending sign-in, so
+	// that the key page's request for its options only opens it (BeginKey).
 	if p.Next == StepKey {
 		if _, err := s.openCeremony(&p, creds); err != nil {
 			return Progress{}, err
@@ -140,15 +140,15 @@ func (s *SignIn) use(ctx context.Context, p Pending) error {
 	return nil
 }
 
-// takeFor takes the pending sign-in for step want (inOrder); a step out of
-// order ends the sign-in.
+// takeFor takes the pending sign-in for step want (inOrder, as peekFor);
+// a step out of order ends the sign-in.
 func (s *SignIn) takeFor(ctx context.Context, pendingID []byte, want Step) (Pending, error) {
-	p, err := s.take(ctx, pendingID)
+	p, err := s.peekFor(ctx, pendingID, want)
 	if err != nil {
 		return Pending{}, err
 	}
-	if !inOrder(&p, want) {
-		return Pending{}, refuse(ReasonExpired, "step %s out of order: waiting for %s after %v", want, p.Next, p.AMR)
+	if err := s.use(ctx, p); err != nil {
+		return Pending{}, err
 	}
 	return p, nil
 }
@@ -169,9 +169,9 @@ func inOrder(p *Pending, want Step) bool {
 }
 
 // peekFor reads the pending sign-in for step want without using it, for
-// a step that leads to the next through replace or commitFactor. The order
-// of steps is checked as in takeFor; a step out of order uses the pending
-// sign-in up, and so ends it.
+// a step that leads to the next through replace or commitFactor (and for
+// takeFor). A step out of order (inOrder) uses the pending sign-in up, and
+// so ends it.
 func (s *SignIn) peekFor(ctx context.Context, pendingID []byte, want Step) (Pending, error) {
 	p, err := s.read(ctx, pendingID)
 	if err != nil {

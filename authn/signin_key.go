@@ -300,7 +300,7 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	// only a ceremony still open may flag a key as cloned, not a finish
 	// sent again after another process completed it.
 	refusal := s.keyRefusal(res)
-	st := FactorStep{Pending: HashPendingID(pendingID), Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
+	st := FactorStep{Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
 	next := p
 	var prog Progress
 	switch {

@@ -75,7 +75,7 @@ func logLoadAvg(t *testing.T, when string) {
 // cores stays small: it writes each request whole and reads the response
 // with net/http's parser.
 type loadClient struct {
-	addr  string // 127.0.0.1:PORT
+	addr  string      // 127.0.0.1:PORT
 	conns []*loadConn // one per worker
 }
 
