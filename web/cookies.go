@@ -3,6 +3,8 @@ package web
 import (
 	"encoding/base64"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
@@ -84,4 +86,53 @@ func rememberLang(w http.ResponseWriter, r *http.Request) {
 		Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// maxCookies is net/http's limit on the cookies of a request: with more,
+// it reads none (GODEBUG httpcookiemaxnum aside).
+const maxCookies = 3000
+
+// requestCookie returns the value of the first cookie named name in h, as
+// http.Request.Cookie does (FuzzRequestCookie holds the two to the same
+// answers), but without allocating: forward-auth reads its cookie on every
+// request a proxy guards, and Request.Cookie makes a Cookie and a slice
+// for it each time. name must be a valid cookie name.
+func requestCookie(h http.Header, name string) (string, bool) {
+	lines := h["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxCookies {
+		return "", false
+	}
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		var part string
+		for len(line) > 0 {
+			part, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(k) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// validCookieValue reports whether v may stand as a cookie's value
+// (RFC 6265's cookie-octets, with space and comma allowed as net/http does).
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }

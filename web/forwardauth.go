@@ -155,16 +155,16 @@ var noStoreValue = []string{"no-store"}
 // forwardSession reads the session from the subdomain cookie, or from the
 // host cookie when the proxy runs on Keyhall's own host.
 func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session, *identity, error) {
-	for _, name := range []string{ForwardAuthCookie, SessionCookie} {
-		c, err := r.Cookie(name)
-		if err != nil {
+	for _, name := range [...]string{ForwardAuthCookie, SessionCookie} {
+		v, ok := requestCookie(r.Header, name)
+		if !ok {
 			continue
 		}
-		id, err := parseSessionCookie(c.Value)
-		if err != nil {
+		h, ok := sessionCookieHash(v)
+		if !ok {
 			return authn.Session{}, nil, errNoSession
 		}
-		return s.lookupSession(r.Context(), st, id)
+		return s.lookupSession(r.Context(), st, h)
 	}
 	return authn.Session{}, nil, errNoSession
 }

@@ -304,3 +304,38 @@ func TestVerifySeesChangesToAPerson(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyShortcut: /auth/verify skips the routing table (Server.ServeHTTP);
+// it must answer as the table would, for any method, and count under its
+// route. Other spellings of the path take the table and get the same answer.
+func TestVerifyShortcut(t *testing.T) {
+	f := newFwdFixture(t)
+	anna, _ := f.session(t, f.anna, authn.LevelPhrh)
+	for _, tc := range []struct {
+		method, target string
+		want           int
+		user           string
+	}{
+		{"GET", "/auth/verify", 200, "anna"},
+		{"POST", "/auth/verify", 200, "anna"},
+		{"HEAD", "/auth/verify?x=1", 200, "anna"},
+		{"GET", "/auth/%76erify", 200, "anna"}, // the table decodes it
+		{"GET", "/auth/verify/", 404, ""},
+		{"GET", "/auth/Verify", 404, ""},
+		{"GET", "/auth/./verify", 307, ""}, // the table cleans it
+	} {
+		req := httptest.NewRequest(tc.method, "http://localhost:8080"+tc.target, nil)
+		req.Header.Set("X-Original-URL", "https://rat.stadt.example/")
+		req.Header.Set("Cookie", "lang=de; "+ForwardAuthCookie+"="+anna)
+		rec := httptest.NewRecorder()
+		f.srv.ServeHTTP(rec, req)
+		if rec.Code != tc.want || rec.Header().Get("Remote-User") != tc.user {
+			t.Errorf("%s %s: %d, Remote-User %q; want %d, %q", tc.method, tc.target, rec.Code, rec.Header().Get("Remote-User"), tc.want, tc.user)
+		}
+	}
+	rec := httptest.NewRecorder()
+	f.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `keyhall_http_requests_total{code="2xx",route="/auth/verify"} 4`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("/metrics lacks %q", want)
+	}
+}

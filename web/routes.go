@@ -39,7 +39,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// Forward-auth for reverse proxies (any method: the proxy asks about
 	// whatever request it guards).
-	s.handle(mux, verifyPath, s.verify)
+	s.verifyRoute = s.instrument(verifyPath, s.verify)
+	mux.Handle(verifyPath, s.verifyRoute)
 
 	// The pages' stylesheet and script, from the binary.
 	s.handle(mux, "GET /static/{name}", s.staticFile)

@@ -65,6 +65,8 @@ type Server struct {
 	fwd     *forwardAuth
 	people  identities // short-lived cache of people and their groups
 	handler http.Handler
+	// verifyRoute is /auth/verify with its metrics (see ServeHTTP).
+	verifyRoute http.Handler
 }
 
 // storeRef wraps the interface so it fits an atomic.Pointer, together with
@@ -143,7 +145,22 @@ func New(cfg Config) (*Server, error) {
 }
 
 // ServeHTTP serves a request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+//
+// A reverse proxy asks /auth/verify about every request it guards, so that
+// path goes straight to its route: the routing table would choose the same
+// one, and the middleware between them does nothing for it (verify sets
+// the security headers on its refusals itself, is exempt from the
+// cross-origin check, and its route recovers from panics). Only the exact
+// unescaped path takes the shortcut; any other spelling goes through the
+// table.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == verifyPath && r.URL.RawPath == "" && r.Method != http.MethodConnect {
+		r.Pattern = verifyPath // as the table sets it, for the log lines
+		s.verifyRoute.ServeHTTP(w, r)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 // SetStore makes the database available to requests and builds the
 // sign-in service on it; lastSeen (may be nil) records session use. When

@@ -57,15 +57,15 @@ func (ss *sessionStore) New(r *http.Request, name string) (*sessions.Session, er
 	if err != nil {
 		return gs, nil
 	}
-	id, err := parseSessionCookie(c.Value)
-	if err != nil {
+	h, ok := sessionCookieHash(c.Value)
+	if !ok {
 		return gs, nil
 	}
 	ref := ss.srv.store.Load()
 	if ref == nil {
 		return gs, errStoreNotOpen
 	}
-	sess, p, err := ss.srv.lookupSession(r.Context(), ref.Store, id)
+	sess, p, err := ss.srv.lookupSession(r.Context(), ref.Store, h)
 	if errors.Is(err, errNoSession) {
 		return gs, nil
 	}
@@ -160,11 +160,11 @@ func (ss *sessionStore) signOut(r *http.Request, w http.ResponseWriter) error {
 	return gs.Save(r, w)
 }
 
-// lookupSession returns the usable session with the given id and its
+// lookupSession returns the usable session whose id hashes to h and its
 // person with her groups; errNoSession when there is none, any other error when the
 // database could not be asked.
-func (s *Server) lookupSession(ctx context.Context, st authn.Store, id []byte) (authn.Session, *identity, error) {
-	sess, err := st.GetSession(ctx, authn.HashSessionID(id))
+func (s *Server) lookupSession(ctx context.Context, st authn.Store, h authn.SessionHash) (authn.Session, *identity, error) {
+	sess, err := st.GetSession(ctx, h)
 	if errors.Is(err, authn.ErrNotFound) {
 		return authn.Session{}, nil, errNoSession
 	}
