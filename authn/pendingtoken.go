@@ -33,8 +33,9 @@ var pendingAAD = []byte("keyhall pending sign-in v1")
 
 // MaxPendingIDLen bounds a pending id, so that it fits a cookie (browsers
 // keep 4096 bytes of one, name and attributes included, and the id goes
-// there in base64): a key ceremony takes 110–150 bytes a key, so a person
-// may have some fifteen to twenty. A longer one is neither made nor opened.
+// there in base64). A key ceremony takes the same ~250 bytes however many
+// keys the person has (keyCeremony), so only a long return address comes
+// near it, and is dropped (put). A longer id is neither made nor opened.
 const MaxPendingIDLen = 2800
 
 // errPendingTooLong: a pending sign-in that does not fit MaxPendingIDLen.

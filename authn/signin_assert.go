@@ -23,10 +23,7 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	if err := json.Unmarshal(p.Ceremony, &c); err != nil {
 		return keyResult{}, fmt.Errorf("decode ceremony: %w", err)
 	}
-	sd, err := c.session()
-	if err != nil {
-		return keyResult{}, err
-	}
+	sd := c.Session
 	// WebAuthn L3 §7.2 steps 1–3: parse the response.
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {
@@ -63,9 +60,14 @@ func (s *SignIn) verifyAssertion(ctx context.Context, p Pending, response []byte
 	if cred.Cloned {
 		return keyResult{}, refuse(ReasonKeyCloned, "key %s is flagged as cloned", cred.ID)
 	}
+	// Any of her keys that is not flagged may answer (keyCeremony): the
+	// ones she has now, whatever she had when the ceremony opened.
 	wu := &waUser{id: []byte(user.ID), name: user.Username}
 	for _, c := range creds {
 		wu.credentials = append(wu.credentials, toWebAuthn(c))
+		if !c.Cloned {
+			sd.AllowedCredentialIDs = append(sd.AllowedCredentialIDs, c.WebAuthnID)
+		}
 	}
 	// Steps 5 and 9–21 in go-webauthn: challenge, origin, RP ID hash, UP
 	// (and UV when required), BE/BS consistency, signature.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,64 +156,97 @@ func (s *SignIn) refreshTypicalKey() {
 }
 
 // keyCeremony is an open key ceremony, kept in Pending.Ceremony:
-// go-webauthn's session data, which FinishKey checks the assertion against
-// (its allowed credential ids left out: they are those of the options),
-// and the options sent to the browser (protocol.CredentialAssertion as
-// JSON), sent again unchanged when the page asks again.
+// go-webauthn's session data (the challenge, the user handle, user
+// verification), without the allowed credential ids. The options are made
+// again from the person's keys whenever the page asks for them (BeginKey),
+// and the assertion is checked against her keys as they are when it comes
+// (verifyAssertion); so the pending id has the same size however many keys
+// she has, and its size tells nothing about them.
 type keyCeremony struct {
 	Session webauthn.SessionData `json:"session"`
-	Options json.RawMessage      `json:"options"`
 }
 
-// session returns the ceremony's session data with the allowed credential
-// ids of its options.
-func (c keyCeremony) session() (webauthn.SessionData, error) {
-	sd := c.Session
-	var opts protocol.CredentialAssertion
-	if err := json.Unmarshal(c.Options, &opts); err != nil {
-		return sd, fmt.Errorf("decode ceremony options: %w", err)
-	}
-	sd.AllowedCredentialIDs = opts.Response.GetAllowedCredentialIDs()
-	return sd, nil
-}
-
-// openCeremony opens an assertion for p into p.Ceremony, with
-// allowCredentials from creds (deterministic fake ids for an unknown
-// username or a person without keys: WebAuthn L3 §14.6.2). The challenge
-// is random (WebAuthn L3 §13.4.3) and single use: the pending sign-in that
-// holds it is used up when the assertion is checked. User verification is
-// "preferred" for everyone, so the options do not reveal a group's policy;
-// FinishKey enforces it.
+// openCeremony opens an assertion for p into p.Ceremony (a new random
+// challenge: WebAuthn L3 §13.4.3) and returns its options. The challenge is
+// single use: the pending sign-in that holds it is used up when the
+// assertion is checked.
 func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
-	assertion, sd, err := s.wa.BeginLogin(s.keyUser(*p, creds),
-		webauthn.WithUserVerification(protocol.VerificationPreferred))
+	assertion, sd, err := s.beginLogin(*p, creds, nil)
 	if err != nil {
-		return nil, fmt.Errorf("begin key sign-in: %w", err)
+		return nil, err
 	}
 	return keepCeremony(p, assertion, sd)
 }
 
-// keepCeremony puts the ceremony of assertion and sd into p.Ceremony and
-// returns its options.
+// beginLogin makes the options of a key ceremony for p with
+// allowCredentials from creds (deterministic fake ids for an unknown
+// username or a person without keys: WebAuthn L3 §14.6.2), under challenge
+// or, when it is nil, a new one. User verification is "preferred" for
+// everyone, so the options do not reveal a group's policy; FinishKey
+// enforces it.
+func (s *SignIn) beginLogin(p Pending, creds []Credential, challenge []byte) (*protocol.CredentialAssertion, *webauthn.SessionData, error) {
+	opts := []webauthn.LoginOption{webauthn.WithUserVerification(protocol.VerificationPreferred)}
+	if challenge != nil {
+		opts = append(opts, webauthn.WithChallenge(challenge))
+	}
+	assertion, sd, err := s.wa.BeginLogin(s.keyUser(p, creds), opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin key sign-in: %w", err)
+	}
+	return assertion, sd, nil
+}
+
+// keepCeremony puts the ceremony of sd into p.Ceremony and returns the
+// options of assertion.
 func keepCeremony(p *Pending, assertion *protocol.CredentialAssertion, sd *webauthn.SessionData) ([]byte, error) {
 	options, err := json.Marshal(assertion)
 	if err != nil {
 		return nil, fmt.Errorf("encode assertion options: %w", err)
 	}
-	// The allowed ids are in the options already; verifyAssertion takes
-	// them from there, so the pending id holds them once.
-	sd.AllowedCredentialIDs = nil
-	if p.Ceremony, err = json.Marshal(keyCeremony{Session: *sd, Options: options}); err != nil {
+	sd.AllowedCredentialIDs = nil // see keyCeremony
+	if p.Ceremony, err = json.Marshal(keyCeremony{Session: *sd}); err != nil {
 		return nil, fmt.Errorf("encode ceremony: %w", err)
+	}
+	return options, nil
+}
+
+// ceremonyOptions makes again the options of the ceremony c that p holds:
+// the same challenge, and allowCredentials from the person's keys as they
+// are now (none for a passkey ceremony, which names nobody).
+func (s *SignIn) ceremonyOptions(ctx context.Context, p Pending, c keyCeremony) ([]byte, error) {
+	challenge, err := base64.RawURLEncoding.DecodeString(c.Session.Challenge)
+	if err != nil {
+		return nil, fmt.Errorf("decode ceremony challenge: %w", err)
+	}
+	var assertion *protocol.CredentialAssertion
+	if len(c.Session.UserID) == 0 {
+		assertion, _, err = s.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired),
+			webauthn.WithChallenge(challenge))
+	} else {
+		// For an unknown name (no user id) the same read finds nothing,
+		// and keyUser makes the fake keys.
+		var creds []Credential
+		if creds, err = s.store.ListCredentials(ctx, p.UserID); err != nil {
+			return nil, fmt.Errorf("begin key sign-in: %w", err)
+		}
+		assertion, _, err = s.beginLogin(p, creds, challenge)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("begin key sign-in: %w", err)
+	}
+	options, err := json.Marshal(assertion)
+	if err != nil {
+		return nil, fmt.Errorf("encode assertion options: %w", err)
 	}
 	return options, nil
 }
 
 // BeginKey returns the options of the pending sign-in's key ceremony (the
 // JSON of protocol.CredentialAssertion) and its Progress. Start opens the
-// ceremony when the key is the first step, so this is then a read: the
-// same options, under the same pending id, however often the page asks,
-// and the first assertion checked against them ends the ceremony. Where
+// ceremony when the key is the first step, so this then only reads the
+// person's keys: the same challenge, under the same pending id, however
+// often the page asks, and the first assertion checked against it ends the
+// ceremony. Where
 // none is open (the person switched to the key, or a try failed), it opens
 // one under a new pending id, using up the old one.
 func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progress, error) {
@@ -222,8 +256,12 @@ func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progre
 	}
 	if p.Ceremony != nil {
 		var c keyCeremony
-		if err := json.Unmarshal(p.Ceremony, &c); err == nil && len(c.Options) > 0 {
-			return c.Options, Progress{Next: StepKey, PendingID: pendingID, Username: p.Username, ReturnTo: p.ReturnTo}, nil
+		if err := json.Unmarshal(p.Ceremony, &c); err == nil && c.Session.Challenge != "" {
+			options, err := s.ceremonyOptions(ctx, p, c)
+			if err != nil {
+				return nil, Progress{}, err
+			}
+			return options, Progress{Next: StepKey, PendingID: pendingID, Username: p.Username, ReturnTo: p.ReturnTo}, nil
 		}
 	}
 	creds, err := s.store.ListCredentials(ctx, p.UserID)

@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -79,5 +80,83 @@ func TestBeginKeyOneCeremony(t *testing.T) {
 				t.Errorf("%d of %d FinishKey calls signed in, want 1", ok, calls)
 			}
 		})
+	}
+}
+
+// TestKeyCeremonyManyKeys: a person with many keys (here 60, each with a
+// 64-byte id as YubiKeys make them) signs in with any of them, and her
+// pending id is as long as a person's with one key: the ceremony keeps the
+// challenge, not the keys. Before, some twenty keys filled the cookie and
+// the sign-in failed.
+func TestKeyCeremonyManyKeys(t *testing.T) {
+	e := newEnv(t)
+	one := e.user("bernd", authn.SourceLocal)
+	e.addKey(one, false, true, 0)
+	anna := e.user("anna", authn.SourceLocal)
+	var devs []*device
+	for range 60 {
+		devs = append(devs, e.addKey(anna, false, true, 0))
+	}
+	p := e.start("anna", authn.StepKey)
+	if short := e.start("bernd", authn.StepKey); len(p.PendingID)-len("anna") != len(short.PendingID)-len("bernd") {
+		t.Errorf("pending id with 60 keys %d bytes, with one %d", len(p.PendingID), len(short.PendingID))
+	}
+	opts, _ := e.beginKey(p)
+	var o struct {
+		PublicKey struct {
+			Allow []json.RawMessage `json:"allowCredentials"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal(opts, &o); err != nil || len(o.PublicKey.Allow) != 60 {
+		t.Fatalf("options offer %d keys (%v), want 60", len(o.PublicKey.Allow), err)
+	}
+	prog, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(devs[41], opts, 1), client)
+	if err != nil || prog.Next != authn.StepDone || prog.User.ID != anna.ID {
+		t.Fatalf("sign-in with the 42nd of 60 keys: %+v, %v", prog, err)
+	}
+}
+
+// TestKeyCeremonyKeysChange: the keys a ceremony accepts are the person's
+// keys when the assertion arrives. One enrolled after the ceremony opened
+// may answer it; one removed meanwhile may not; and asking for the options
+// again shows the keys as they are, under the same challenge.
+func TestKeyCeremonyKeysChange(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	old := e.addKey(anna, false, true, 0)
+	p := e.start("anna", authn.StepKey)
+	first, _ := e.beginKey(p)
+
+	added := e.addKey(anna, false, true, 0)
+	if err := e.store.DeleteCredential(e.ctx(), anna.ID, old.rec.ID, audit("credential.delete", anna.ID)); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := e.beginKey(p)
+	challenge := func(opts []byte) string {
+		var o struct {
+			PublicKey struct {
+				Challenge string            `json:"challenge"`
+				Allow     []json.RawMessage `json:"allowCredentials"`
+			} `json:"publicKey"`
+		}
+		if err := json.Unmarshal(opts, &o); err != nil || len(o.PublicKey.Allow) != 1 {
+			t.Fatalf("options %s: want one key (%v)", opts, err)
+		}
+		return o.PublicKey.Challenge
+	}
+	if challenge(first) != challenge(again) || bytes.Equal(first, again) {
+		t.Errorf("options asked again: want the same challenge and the keys as they are now\n%s\n%s", first, again)
+	}
+
+	prog, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(old, first, 1), client)
+	wantRefused(t, "a key removed after the ceremony opened", prog, err, authn.ReasonKeyRefused)
+	p = e.start("anna", authn.StepKey)
+	opts, _ := e.beginKey(p)
+	later := e.addKey(anna, false, true, 0)
+	if prog, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(later, opts, 1), client); err != nil || prog.Next != authn.StepDone || prog.User.ID != anna.ID {
+		t.Fatalf("a key enrolled after the ceremony opened: %+v, %v", prog, err)
+	}
+	if prog, err := e.si.FinishKey(e.ctx(), prog.PendingID, e.sign(added, again, 1), client); err == nil {
+		t.Errorf("a refused ceremony's challenge was taken again: %+v", prog)
 	}
 }

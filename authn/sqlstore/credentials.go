@@ -88,7 +88,7 @@ func (s *Store) CreateCredential(ctx context.Context, c authn.Credential, ev aut
 
 // ListCredentials lists a person's credentials, oldest first.
 func (s *Store) ListCredentials(ctx context.Context, userID string) ([]authn.Credential, error) {
-	rows, err := s.stmt.listCredentials.QueryContext(ctx, userID)
+	rows, err := s.stmt.listCredentials.QueryContext(s.quick(ctx), userID) // on the key sign-in's path (BeginKey)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials of user %s: %w", userID, err)
 	}
