@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
@@ -38,7 +41,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	hs, ln, err := listen(cfg, srv, logger)
+	hs, ln, certs, err := listen(cfg, srv, logger)
 	if err != nil {
 		return err
 	}
@@ -53,6 +56,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	defer stop(nil)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	go watchHangup(ctx, certs, logger)
 	if ms != nil {
 		defer ms.Close()
 	}
@@ -158,28 +162,50 @@ func listenMetrics(cfg Config, srv *web.Server, logger *slog.Logger) (*http.Serv
 	return ms, nil
 }
 
-// listen opens the listening socket (with TLS when configured) and the
-// HTTP server that will serve on it.
-func listen(cfg Config, h http.Handler, logger *slog.Logger) (*http.Server, net.Listener, error) {
+// listen opens the listening socket (with TLS when configured, from
+// certificate files that are taken up again when they change) and the HTTP
+// server that will serve on it.
+func listen(cfg Config, h http.Handler, logger *slog.Logger) (*http.Server, net.Listener, *certFiles, error) {
 	hs := web.HTTPServer(h)
 	hs.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
-	var cert tls.Certificate
+	var certs *certFiles
 	if cfg.TLS.CertFile != "" {
 		var err error
-		if cert, err = tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-			return nil, nil, fmt.Errorf("load tls.cert_file and tls.key_file: %w", err)
+		if certs, err = loadCertFiles(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger); err != nil {
+			return nil, nil, nil, err
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return nil, nil, nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	if cfg.TLS.CertFile != "" {
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+	if certs != nil {
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate,
 			NextProtos: []string{"h2", "http/1.1"}}
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
-	return hs, ln, nil
+	return hs, ln, certs, nil
+}
+
+// watchHangup takes up renewed certificate files (certFiles.watch) until
+// ctx ends. Without TLS it only keeps SIGHUP (systemctl reload) from
+// ending the process, which it would by default.
+func watchHangup(ctx context.Context, certs *certFiles, logger *slog.Logger) {
+	if certs != nil {
+		certs.watch(ctx, certCheckInterval)
+		return
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			logger.Info("SIGHUP: nothing to load again (no TLS); restart Keyhall to apply a changed configuration")
+		}
+	}
 }
 
 // openStore opens the database, retrying until it answers or ctx ends, so

@@ -8,10 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,5 +73,92 @@ func TestServeTLS(t *testing.T) {
 	}
 	if code := p.stop(t); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
+	}
+}
+
+// TestServeTLSReload: renewed certificate files are taken up without a
+// restart, on SIGHUP (here) or when the files are next looked at; files
+// that do not load leave the previous certificate serving; and without TLS
+// SIGHUP does not end the process.
+func TestServeTLSReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	p := startKeyhall(t, dir, []string{
+		"KEYHALL_PUBLIC_URL=https://localhost:8443", "KEYHALL_TLS_CERT_FILE=" + certFile, "KEYHALL_TLS_KEY_FILE=" + keyFile,
+	}, "serve", "--listen", "127.0.0.1:0")
+	p.listening(t)
+	served := func() []byte {
+		t.Helper()
+		conn, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true}) // the test's own certificates
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Raw
+	}
+	first := served()
+	pemOf := func(f string) []byte { b, _ := os.ReadFile(f); return b }
+
+	writeSelfSigned(t, dir) // renewed: another key, another certificate
+	renewed := pemOf(certFile)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitFor(t, `TLS certificate loaded again`, 10*time.Second)
+	if now := served(); string(now) == string(first) {
+		t.Fatal("still the old certificate after SIGHUP")
+	}
+
+	// A half-written renewal: the previous certificate stays.
+	second := served()
+	os.WriteFile(certFile, []byte("-----BEGIN CERTIFICATE-----\ngarbage"), 0o600)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitFor(t, `do not load; still serving the previous certificate`, 10*time.Second)
+	if now := served(); string(now) != string(second) {
+		t.Error("a broken certificate file replaced the serving certificate")
+	}
+	os.WriteFile(certFile, renewed, 0o600)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+
+	plain := startKeyhall(t, t.TempDir(), nil, "serve", "--listen", "127.0.0.1:0")
+	plain.listening(t)
+	plain.cmd.Process.Signal(syscall.SIGHUP)
+	plain.waitFor(t, `SIGHUP: nothing to load again`, 10*time.Second)
+	if code, _ := get(t, plain.url("/healthz"), ""); code != 200 {
+		t.Errorf("after SIGHUP without TLS: /healthz %d", code)
+	}
+	if code := plain.stop(t); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+}
+
+// TestCertFilesReload: the files are loaded again only when they changed,
+// and a renewal is found without a signal.
+func TestCertFilesReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	var log strings.Builder
+	c, err := loadCertFiles(certFile, keyFile, slog.New(slog.NewTextHandler(&log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.GetCertificate(nil)
+	if c.reload(false) {
+		t.Error("loaded again although the files did not change")
+	}
+	time.Sleep(10 * time.Millisecond) // a later modification time
+	writeSelfSigned(t, dir)
+	if !c.reload(false) {
+		t.Fatalf("renewed files not taken up; log:\n%s", log.String())
+	}
+	if after, _ := c.GetCertificate(nil); string(after.Certificate[0]) == string(before.Certificate[0]) {
+		t.Error("GetCertificate still gives the old certificate")
+	}
+	// The test certificates end within the hour: warned of.
+	if !strings.Contains(log.String(), "expires soon") {
+		t.Errorf("no expiry warning for a certificate ending within the hour; log:\n%s", log.String())
+	}
+	if _, err := loadCertFiles(certFile, filepath.Join(dir, "missing.pem"), slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("loadCertFiles with a missing key file succeeded")
 	}
 }
