@@ -171,7 +171,7 @@ type keyCeremony struct {
 // single use: the pending sign-in that holds it is used up when the
 // assertion is checked.
 func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
-	assertion, sd, err := s.beginLogin(*p, creds, nil)
+	assertion, sd, err := s.beginLogin(*p, creds)
 	if err != nil {
 		return nil, err
 	}
@@ -180,15 +180,12 @@ func (s *SignIn) openCeremony(p *Pending, creds []Credential) ([]byte, error) {
 
 // beginLogin makes the options of a key ceremony for p with
 // allowCredentials from creds (deterministic fake ids for an unknown
-// username or a person without keys: WebAuthn L3 §14.6.2), under challenge
-// or, when it is nil, a new one. User verification is "preferred" for
-// everyone, so the options do not reveal a group's policy; FinishKey
-// enforces it.
-func (s *SignIn) beginLogin(p Pending, creds []Credential, challenge []byte) (*protocol.CredentialAssertion, *webauthn.SessionData, error) {
-	opts := []webauthn.LoginOption{webauthn.WithUserVerification(protocol.VerificationPreferred)}
-	if challenge != nil {
-		opts = append(opts, webauthn.WithChallenge(challenge))
-	}
+// username or a person without keys: WebAuthn L3 §14.6.2), then more
+// (a challenge to make them again: ceremonyOptions; otherwise a new one).
+// User verification is "preferred" for everyone, so the options do not
+// reveal a group's policy; FinishKey enforces it.
+func (s *SignIn) beginLogin(p Pending, creds []Credential, more ...webauthn.LoginOption) (*protocol.CredentialAssertion, *webauthn.SessionData, error) {
+	opts := append([]webauthn.LoginOption{webauthn.WithUserVerification(protocol.VerificationPreferred)}, more...)
 	assertion, sd, err := s.wa.BeginLogin(s.keyUser(p, creds), opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("begin key sign-in: %w", err)
@@ -218,10 +215,12 @@ func (s *SignIn) ceremonyOptions(ctx context.Context, p Pending, c keyCeremony) 
 	if err != nil {
 		return nil, fmt.Errorf("decode ceremony challenge: %w", err)
 	}
+	// The sealed session decides: its challenge, its user verification.
+	// Options given here come after beginLogin's own, so they win.
+	same := []webauthn.LoginOption{webauthn.WithUserVerification(c.Session.UserVerification), webauthn.WithChallenge(challenge)}
 	var assertion *protocol.CredentialAssertion
 	if len(c.Session.UserID) == 0 {
-		assertion, _, err = s.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired),
-			webauthn.WithChallenge(challenge))
+		assertion, _, err = s.wa.BeginDiscoverableLogin(same...)
 	} else {
 		// For an unknown name (no user id) the same read finds nothing,
 		// and keyUser makes the fake keys.
@@ -229,7 +228,7 @@ func (s *SignIn) ceremonyOptions(ctx context.Context, p Pending, c keyCeremony) 
 		if creds, err = s.store.ListCredentials(ctx, p.UserID); err != nil {
 			return nil, fmt.Errorf("begin key sign-in: %w", err)
 		}
-		assertion, _, err = s.beginLogin(p, creds, challenge)
+		assertion, _, err = s.beginLogin(p, creds, same...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("begin key sign-in: %w", err)

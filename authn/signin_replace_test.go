@@ -160,3 +160,30 @@ func TestKeyCeremonyKeysChange(t *testing.T) {
 		t.Errorf("a refused ceremony's challenge was taken again: %+v", prog)
 	}
 }
+
+// TestBeginKeyAgainSameOptions: asked again on one pending sign-in, BeginKey
+// gives byte-identical options for a passkey (no username: no keys, user
+// verification required) and for an unknown name (the same fake keys), and
+// the passkey's options asked again still sign in.
+func TestBeginKeyAgainSameOptions(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	d := e.addKey(anna, true, true, 0)
+	e.restart()
+	opts, p, err := e.si.BeginPasskey(e.ctx(), "/", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, p2, err := e.si.BeginKey(e.ctx(), p.PendingID)
+	if err != nil || !bytes.Equal(again, opts) || !bytes.Equal(p2.PendingID, p.PendingID) {
+		t.Fatalf("passkey options asked again (%v):\n%s\nfirst:\n%s", err, again, opts)
+	}
+	prog, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, again, -1), client)
+	e.wantDone(prog, err, []string{"swk", "user", "mfa"}, authn.LevelPhr)
+
+	u := e.start("niemand", authn.StepKey)
+	first, _ := e.beginKey(u)
+	if second, _ := e.beginKey(u); !bytes.Equal(first, second) {
+		t.Errorf("an unknown name's options asked again differ:\n%s\n%s", first, second)
+	}
+}

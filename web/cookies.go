@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/textproto"
+	"os"
 	"strings"
 	"time"
 
@@ -89,8 +90,12 @@ func rememberLang(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxCookies is net/http's limit on the cookies of a request: with more,
-// it reads none (GODEBUG httpcookiemaxnum aside).
+// it reads none.
 const maxCookies = 3000
+
+// cookieLimitChanged: GODEBUG sets another limit (httpcookiemaxnum), which
+// requestCookie leaves to net/http.
+var cookieLimitChanged = strings.Contains(os.Getenv("GODEBUG"), "httpcookiemaxnum")
 
 // requestCookie returns the value of the first cookie named name in h, as
 // http.Request.Cookie does (FuzzRequestCookie holds the two to the same
@@ -98,6 +103,13 @@ const maxCookies = 3000
 // request a proxy guards, and Request.Cookie makes a Cookie and a slice
 // for it each time. name must be a valid cookie name.
 func requestCookie(h http.Header, name string) (string, bool) {
+	if cookieLimitChanged {
+		c, err := (&http.Request{Header: h}).Cookie(name)
+		if err != nil {
+			return "", false
+		}
+		return c.Value, true
+	}
 	lines := h["Cookie"]
 	n := 0
 	for _, line := range lines {

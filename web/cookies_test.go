@@ -43,7 +43,8 @@ func TestRequestCookie(t *testing.T) {
 		{[]string{many}, "", false}, // over net/http's limit: it reads none
 	} {
 		got, ok := checkRequestCookie(t, tc.lines, ForwardAuthCookie)
-		if got != tc.want || ok != tc.found {
+		// Under another GODEBUG limit only net/http's answers count.
+		if !cookieLimitChanged && (got != tc.want || ok != tc.found) {
 			t.Errorf("requestCookie(%q) = %q, %v; want %q, %v", tc.lines, got, ok, tc.want, tc.found)
 		}
 	}

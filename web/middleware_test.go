@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 func newTestServer(t *testing.T, publicURL string, proxies ...string) *Server {
@@ -202,10 +204,17 @@ func FuzzParseSessionCookie(f *testing.F) {
 	f.Add(strings.Repeat("A", 43))
 	f.Add("")
 	f.Add(strings.Repeat("_", 43))
+	f.Add(strings.Repeat("A", 42) + "\n")
+	f.Add(strings.Repeat("A", 42) + "B") // non-zero trailing bits
 	f.Fuzz(func(t *testing.T, v string) {
 		id, err := parseSessionCookie(v)
 		if err == nil && len(id) != sessionIDLen {
 			t.Fatalf("parseSessionCookie(%q) gave %d bytes", v, len(id))
+		}
+		// forward-auth's allocation-free reading agrees.
+		h, ok := sessionCookieHash(v)
+		if ok != (err == nil) || (ok && h != authn.HashSessionID(id)) {
+			t.Fatalf("sessionCookieHash(%q) = %x, %v; parseSessionCookie: %x, %v", v, h, ok, id, err)
 		}
 	})
 }

@@ -38,6 +38,9 @@ func parseSessionCookie(v string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode session cookie: %w", err)
 	}
+	if len(id) != sessionIDLen { // base64 skips CR and LF
+		return nil, fmt.Errorf("session cookie holds %d bytes", len(id))
+	}
 	return id, nil
 }
 
