@@ -1,13 +1,16 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"html"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -337,5 +340,54 @@ func TestVerifyShortcut(t *testing.T) {
 	f.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if want := `keyhall_http_requests_total{code="2xx",route="/auth/verify"} 4`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("/metrics lacks %q", want)
+	}
+}
+
+// TestVerifyShortcutSameAsTable holds the shortcut to the routing table and
+// its middleware (Server.handler) over many shapes of request: every
+// answer, status, headers and body, must be the same. A route or a
+// middleware added later that /auth/verify should have fails it.
+func TestVerifyShortcutSameAsTable(t *testing.T) {
+	f := newFwdFixture(t)
+	anna, _ := f.session(t, f.anna, authn.LevelPhrh)
+	bob, _ := f.session(t, f.bob, authn.LevelPhrh)
+	targets := []string{"/auth/verify", "/auth/verify?x=1", "http://localhost:8080/auth/verify", "http://evil.example/auth/verify",
+		"/auth/verify/", "/auth//verify", "/auth/../auth/verify", "/auth/%76erify", "/Auth/verify", "/auth/verify#x"}
+	methods := []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "FOO"}
+	extras := []string{"", "Cookie: " + ForwardAuthCookie + "=" + anna + "\r\n", "Cookie: lang=en; " + ForwardAuthCookie + "=" + bob + "\r\n",
+		"Cookie: " + ForwardAuthCookie + "=" + anna + "\r\nSec-Fetch-Site: cross-site\r\nOrigin: https://evil.example\r\n"}
+	forwarded := []string{"X-Original-URL: https://rat.stadt.example/\r\n",
+		"X-Forwarded-Proto: https\r\nX-Forwarded-Host: wiki.stadt.example\r\nX-Forwarded-Uri: /a\r\n", ""}
+	n := 0
+	for _, target := range targets {
+		for _, method := range methods {
+			for _, extra := range extras {
+				for _, fwd := range forwarded {
+					raw := method + " " + target + " HTTP/1.1\r\nHost: localhost:8080\r\n" + fwd + extra + "\r\n"
+					answer := func(h http.Handler) *httptest.ResponseRecorder {
+						req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+						if err != nil {
+							return nil
+						}
+						req.RemoteAddr = "192.0.2.1:1234"
+						rec := httptest.NewRecorder()
+						h.ServeHTTP(rec, req)
+						return rec
+					}
+					short, table := answer(f.srv), answer(f.srv.handler)
+					if short == nil {
+						continue
+					}
+					n++
+					if short.Code != table.Code || !reflect.DeepEqual(short.Header(), table.Header()) || short.Body.String() != table.Body.String() {
+						t.Errorf("%q:\nshortcut %d %v %q\ntable    %d %v %q", raw, short.Code, short.Header(), short.Body.String(),
+							table.Code, table.Header(), table.Body.String())
+					}
+				}
+			}
+		}
+	}
+	if n < 500 {
+		t.Errorf("only %d requests compared", n)
 	}
 }
