@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -186,4 +187,29 @@ func TestBeginKeyAgainSameOptions(t *testing.T) {
 	if second, _ := e.beginKey(u); !bytes.Equal(first, second) {
 		t.Errorf("an unknown name's options asked again differ:\n%s\n%s", first, second)
 	}
+}
+
+// TestKeyCeremonyKeyFlagged: a key flagged as cloned after the ceremony
+// opened is refused as cloned, the options asked again leave it out (fake
+// keys when she has no other), and another key of hers still signs in.
+func TestKeyCeremonyKeyFlagged(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	cloned := e.addKey(anna, false, true, 0)
+	p := e.start("anna", authn.StepKey)
+	opts, _ := e.beginKey(p)
+	if err := e.store.FlagCloned(e.ctx(), cloned.rec.ID, audit("credential.cloned", anna.ID)); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := e.beginKey(p)
+	if bytes.Contains(again, []byte(base64.RawURLEncoding.EncodeToString(cloned.rec.WebAuthnID))) {
+		t.Errorf("options asked again offer the flagged key: %s", again)
+	}
+	prog, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(cloned, opts, 1), client)
+	wantRefused(t, "a key flagged after the ceremony opened", prog, err, authn.ReasonKeyCloned)
+
+	other := e.addKey(anna, false, true, 0)
+	opts, p = e.beginKey(e.start("anna", authn.StepKey))
+	prog, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(other, opts, 1), client)
+	e.wantDone(prog, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
 }
