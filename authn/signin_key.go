@@ -222,8 +222,8 @@ func (s *SignIn) ceremonyOptions(ctx context.Context, p Pending, c keyCeremony) 
 	if len(c.Session.UserID) == 0 {
 		assertion, _, err = s.wa.BeginDiscoverableLogin(same...)
 	} else {
-		// For an unknown name (no user id) the same read finds nothing,
-		// and keyUser makes the fake keys.
+		// For an unknown name (p.UserID is "") the same read finds
+		// nothing, and keyUser makes the same fake keys as before.
 		var creds []Credential
 		if creds, err = s.store.ListCredentials(ctx, p.UserID); err != nil {
 			return nil, fmt.Errorf("begin key sign-in: %w", err)
@@ -245,9 +245,8 @@ func (s *SignIn) ceremonyOptions(ctx context.Context, p Pending, c keyCeremony) 
 // ceremony when the key is the first step, so this then only reads the
 // person's keys: the same challenge, under the same pending id, however
 // often the page asks, and the first assertion checked against it ends the
-// ceremony. Where
-// none is open (the person switched to the key, or a try failed), it opens
-// one under a new pending id, using up the old one.
+// ceremony. Where none is open (the person switched to the key, or a try
+// failed), it opens one under a new pending id, using up the old one.
 func (s *SignIn) BeginKey(ctx context.Context, pendingID []byte) ([]byte, Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
