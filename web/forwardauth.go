@@ -152,6 +152,13 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 // noStoreValue is Cache-Control: no-store, shared between responses; never modify it.
 var noStoreValue = []string{"no-store"}
 
+// textPlainValue and notSignedInBody make verify's 401 for nginx; shared
+// between responses, never modify them.
+var (
+	textPlainValue  = []string{"text/plain; charset=utf-8"}
+	notSignedInBody = []byte(msgNotSignedIn.DE + " / " + msgNotSignedIn.EN + "\n")
+)
+
 // forwardSession reads the session from the subdomain cookie, or from the
 // host cookie when the proxy runs on Keyhall's own host.
 func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session, *identity, error) {
@@ -172,7 +179,14 @@ func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session,
 // signInFirst sends the person to sign in (or step up) and back to orig.
 func (s *Server) signInFirst(w http.ResponseWriter, r *http.Request, orig *url.URL, redirect bool, level authn.Level) {
 	if !redirect {
-		s.fail(w, r, http.StatusUnauthorized, msgNotSignedIn, nil)
+		// nginx's auth_request reads only the status and answers the
+		// browser itself (error_page), so the body is a line of text, in
+		// both languages: no page to render for every check without a
+		// session, the most common one and the cheapest to send.
+		h := w.Header()
+		h["Content-Type"] = textPlainValue
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write(notSignedInBody)
 		return
 	}
 	q := url.Values{"return_to": {orig.String()}}

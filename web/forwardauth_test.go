@@ -162,7 +162,14 @@ func TestVerify(t *testing.T) {
 		})
 	}
 
-	rec := f.verify(nginxHeaders("https://rat.stadt.example/"), annaKey)
+	// nginx's 401 is a line of text (nginx shows its own error_page).
+	rec := f.verify(nginxHeaders("https://wiki.stadt.example/"), "")
+	if rec.Code != 401 || rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" ||
+		rec.Body.String() != "Sie sind nicht angemeldet. / You are not signed in.\n" {
+		t.Errorf("401 for nginx: %d %q %q", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+	}
+
+	rec = f.verify(nginxHeaders("https://rat.stadt.example/"), annaKey)
 	for k, v := range map[string]string{"Remote-Name": "Anna Müller", "Remote-Email": "anna@stadt.example", "Remote-Groups": "rat"} {
 		if got := rec.Header().Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
