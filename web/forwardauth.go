@@ -75,8 +75,19 @@ func (fa *forwardAuth) rule(u *url.URL) (ForwardAuthRule, bool) {
 // Caddy send X-Forwarded-Proto, -Host and -Uri. redirect says whether the
 // proxy wants a redirect to sign in (Traefik, Caddy) rather than a 401
 // (nginx). Anything missing or malformed is an error: fail closed.
+//
+// Both at once is refused too. Traefik and Caddy set X-Forwarded-Uri
+// themselves but pass on the headers the client sent, X-Original-URL
+// among them: were that one believed, a person could have an address she
+// may use checked while asking for one she may not. (nginx sets
+// X-Original-URL itself; a client adding X-Forwarded-Uri there only
+// refuses herself.)
 func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
 	raw := h.Get("X-Original-Url") // canonical spelling: nothing to convert per request
+	if raw != "" && len(h["X-Forwarded-Uri"]) > 0 {
+		return nil, false, errors.New("both X-Original-URL and X-Forwarded-Uri sent: a client's header passed on by the proxy? " +
+			"Traefik and Caddy must not pass on X-Original-URL (docs/forward-auth.md)")
+	}
 	if raw == "" {
 		proto, host, uri := h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"), h.Get("X-Forwarded-Uri")
 		if proto == "" || host == "" || uri == "" || !strings.HasPrefix(uri, "/") {

@@ -105,6 +105,13 @@ func (f *fwdFixture) verify(headers map[string]string, cookie string) *httptest.
 
 func nginxHeaders(u string) map[string]string { return map[string]string{"X-Original-URL": u} }
 
+// withClientOriginal adds an X-Original-URL to h, as a client would send it
+// through Traefik or Caddy.
+func withClientOriginal(h map[string]string, u string) map[string]string {
+	h["X-Original-URL"] = u
+	return h
+}
+
 func traefikHeaders(proto, host, uri string) map[string]string {
 	return map[string]string{"X-Forwarded-Proto": proto, "X-Forwarded-Host": host, "X-Forwarded-Uri": uri, "X-Forwarded-Method": "GET"}
 }
@@ -135,6 +142,12 @@ func TestVerify(t *testing.T) {
 		{"anyone signed in", nginxHeaders("https://wiki.stadt.example/"), bob, 200, "bob"},
 		{"group member", nginxHeaders("https://rat.stadt.example/"), annaKey, 200, "anna"},
 		{"not a member", nginxHeaders("https://rat.stadt.example/"), bob, 403, ""},
+		// Traefik and Caddy pass on a client's own headers: an X-Original-URL
+		// for an address bob may use must not stand for the one he asked for.
+		{"client's X-Original-URL through traefik", withClientOriginal(traefikHeaders("https", "rat.stadt.example", "/vertraulich/"),
+			"https://wiki.stadt.example/"), bob, 400, ""},
+		{"client's X-Original-URL, no session", withClientOriginal(traefikHeaders("https", "rat.stadt.example", "/"),
+			"https://wiki.stadt.example/"), "", 400, ""},
 		{"member with app, key needed", nginxHeaders("https://rat.stadt.example/geheim/x"), annaApp, 401, ""},
 		{"member with key, key needed", nginxHeaders("https://rat.stadt.example/geheim/x"), annaKey, 200, "anna"},
 		{"member with app, other path", nginxHeaders("https://rat.stadt.example/offen"), annaApp, 200, "anna"},
@@ -397,4 +410,34 @@ func TestVerifyShortcutSameAsTable(t *testing.T) {
 	if n < 500 {
 		t.Errorf("only %d requests compared", n)
 	}
+}
+
+// FuzzOriginalURL: whatever a proxy or a client puts in the forwarded
+// headers, originalURL never panics, and an address it accepts is an
+// absolute http(s) address without user info, never one chosen by an
+// X-Original-URL next to Traefik's or Caddy's X-Forwarded-Uri.
+func FuzzOriginalURL(f *testing.F) {
+	f.Add("https://wiki.stadt.example/", "", "", "")
+	f.Add("", "https", "rat.stadt.example", "/a?b=c")
+	f.Add("https://wiki.stadt.example/", "https", "rat.stadt.example", "/vertraulich/")
+	f.Add("https://x@wiki.stadt.example\\@evil/", "", "", "")
+	f.Fuzz(func(t *testing.T, original, proto, host, uri string) {
+		h := http.Header{}
+		for k, v := range map[string]string{"X-Original-Url": original, "X-Forwarded-Proto": proto,
+			"X-Forwarded-Host": host, "X-Forwarded-Uri": uri} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		u, _, err := originalURL(h)
+		if err != nil {
+			return
+		}
+		if original != "" && uri != "" {
+			t.Fatalf("accepted %v with both X-Original-URL and X-Forwarded-Uri", u)
+		}
+		if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			t.Fatalf("accepted %#v", u)
+		}
+	})
 }
