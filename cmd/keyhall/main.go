@@ -11,6 +11,10 @@ import (
 )
 
 func main() {
+	// SIGHUP (systemctl reload) must never end the process, which is what
+	// it does by default: this channel takes it for the process's whole
+	// life, before serve listens for it and after (while it drains).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Environ())
 	stop()

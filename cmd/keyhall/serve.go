@@ -45,6 +45,11 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	// Listened for before the server says it listens, so that a SIGHUP
+	// from then on is acted on.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL.String(), "tls", hs.TLSConfig != nil)
 	ms, err := listenMetrics(cfg, srv, logger)
 	if err != nil {
@@ -56,7 +61,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	defer stop(nil)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	go watchHangup(ctx, certs, logger)
+	go watchHangup(ctx, hup, certs, logger)
 	if ms != nil {
 		defer ms.Close()
 	}
@@ -187,17 +192,14 @@ func listen(cfg Config, h http.Handler, logger *slog.Logger) (*http.Server, net.
 	return hs, ln, certs, nil
 }
 
-// watchHangup takes up renewed certificate files (certFiles.watch) until
-// ctx ends. Without TLS it only keeps SIGHUP (systemctl reload) from
-// ending the process, which it would by default.
-func watchHangup(ctx context.Context, certs *certFiles, logger *slog.Logger) {
+// watchHangup takes up renewed certificate files (certFiles.watch, on
+// hup and every certCheckInterval) until ctx ends. Without TLS it says
+// that a SIGHUP has nothing to load.
+func watchHangup(ctx context.Context, hup <-chan os.Signal, certs *certFiles, logger *slog.Logger) {
 	if certs != nil {
-		certs.watch(ctx, certCheckInterval)
+		certs.watch(ctx, certCheckInterval, hup)
 		return
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -132,32 +133,66 @@ func TestServeTLSReload(t *testing.T) {
 	}
 }
 
-// TestCertFilesReload: the files are loaded again only when they changed,
-// and a renewal is found without a signal.
+// TestCertFilesReload: the files are loaded again only when they changed;
+// watch finds a renewal by itself, also one that swaps a symlink (as
+// certbot's live/ directory does), and warns of the renewed certificate's
+// near end.
 func TestCertFilesReload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeSelfSigned(t, dir)
-	var log strings.Builder
-	c, err := loadCertFiles(certFile, keyFile, slog.New(slog.NewTextHandler(&log, nil)))
+	log := &lockedBuffer{}
+	c, err := loadCertFiles(certFile, keyFile, slog.New(slog.NewTextHandler(log, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := c.GetCertificate(nil)
 	if c.reload(false) {
 		t.Error("loaded again although the files did not change")
 	}
-	time.Sleep(10 * time.Millisecond) // a later modification time
-	writeSelfSigned(t, dir)
-	if !c.reload(false) {
-		t.Fatalf("renewed files not taken up; log:\n%s", log.String())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go c.watch(ctx, 5*time.Millisecond, nil)
+	servingChanges := func(what string) {
+		t.Helper()
+		before, _ := c.GetCertificate(nil)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if now, _ := c.GetCertificate(nil); string(now.Certificate[0]) != string(before.Certificate[0]) {
+				return
+			}
+		}
+		t.Fatalf("%s not taken up; log:\n%s", what, log.String())
 	}
-	if after, _ := c.GetCertificate(nil); string(after.Certificate[0]) == string(before.Certificate[0]) {
-		t.Error("GetCertificate still gives the old certificate")
+	// Renewed in place.
+	go func() { time.Sleep(20 * time.Millisecond); writeSelfSigned(t, dir) }()
+	servingChanges("files renewed in place")
+	if n := strings.Count(log.String(), "expires soon"); n < 2 {
+		t.Errorf("the renewed certificate, ending within the hour, was not warned of; log:\n%s", log.String())
 	}
-	// The test certificates end within the hour: warned of.
-	if !strings.Contains(log.String(), "expires soon") {
-		t.Errorf("no expiry warning for a certificate ending within the hour; log:\n%s", log.String())
+	// certbot: live/cert.pem is a symlink, renewed by pointing it elsewhere.
+	archive := t.TempDir()
+	c2, k2 := writeSelfSigned(t, archive)
+	link := filepath.Join(dir, "live-cert.pem")
+	if err := os.Symlink(c2, link); err != nil {
+		t.Fatal(err)
 	}
+	cancel()
+	lc, err := loadCertFiles(link, k2, slog.New(slog.NewTextHandler(log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = lc
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	go c.watch(ctx, 5*time.Millisecond, nil)
+	next := t.TempDir()
+	c3, k3 := writeSelfSigned(t, next)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		os.Rename(k3, k2) // the key first, then the certificate: half a pair for a moment
+		tmp := link + ".new"
+		os.Symlink(c3, tmp)
+		os.Rename(tmp, link)
+	}()
+	servingChanges("a swapped symlink")
 	if _, err := loadCertFiles(certFile, filepath.Join(dir, "missing.pem"), slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("loadCertFiles with a missing key file succeeded")
 	}

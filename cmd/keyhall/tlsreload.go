@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,7 +67,11 @@ func (c *certFiles) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	return c.cert.Load(), nil
 }
 
-// fileStamp names the files' present state; "" when one cannot be read.
+// fileStamp names the files' present state (through symlinks): size,
+// modification time and, where the system has them, inode numbers, since
+// a renewal that points a symlink at another file (certbot) may bring one
+// of the same size and, to the file system's clock, the same time. "" when
+// a file cannot be read.
 func (c *certFiles) fileStamp() string {
 	s := ""
 	for _, f := range []string{c.certFile, c.keyFile} {
@@ -76,7 +79,11 @@ func (c *certFiles) fileStamp() string {
 		if err != nil {
 			return ""
 		}
-		s += fmt.Sprintf("%d/%d;", fi.Size(), fi.ModTime().UnixNano())
+		s += fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			s += fmt.Sprintf("/%d/%d", st.Dev, st.Ino)
+		}
+		s += ";"
 	}
 	return s
 }
@@ -118,11 +125,9 @@ func (c *certFiles) warnExpiry(cert *tls.Certificate, now time.Time) {
 }
 
 // watch reloads the pair when the files change (looked at every interval)
-// and on SIGHUP, until ctx ends. It also repeats the expiry warning daily.
-func (c *certFiles) watch(ctx context.Context, interval time.Duration) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// and on every signal from hup (SIGHUP), until ctx ends. It also repeats
+// the expiry warning daily.
+func (c *certFiles) watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	lastWarned := time.Now()
