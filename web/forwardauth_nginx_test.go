@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -41,7 +42,8 @@ func freePort(t *testing.T) int {
 }
 
 // nginxConf is the documented nginx setup (docs/forward-auth.md) with the
-// test's ports.
+// test's ports, for two tools: wiki (anyone signed in) and rat (the
+// council), on one port, and rat alone on another.
 const nginxConf = `
 daemon off;
 worker_processes 1;
@@ -61,7 +63,7 @@ http {
 			proxy_pass http://127.0.0.1:{{KEYHALL}}/auth/verify;
 			proxy_pass_request_body off;
 			proxy_set_header Content-Length "";
-			proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+			proxy_set_header X-Original-URL $scheme://$server_name$request_uri;
 		}
 		location / {
 			auth_request /_keyhall_verify;
@@ -73,7 +75,33 @@ http {
 			proxy_set_header Remote-Name   $keyhall_name;
 			proxy_set_header Remote-Email  $keyhall_email;
 			proxy_set_header Remote-Groups $keyhall_groups;
-			error_page 401 =302 http://localhost:{{KEYHALL}}/login?return_to=$scheme://$http_host$request_uri;
+			error_page 401 =302 http://localhost:{{KEYHALL}}/login?return_to=$scheme://$server_name$request_uri;
+			proxy_pass http://127.0.0.1:{{UPSTREAM}};
+		}
+	}
+	server {
+		listen 127.0.0.1:{{PROXY}};
+		listen 127.0.0.1:{{RAT}};
+		server_name rat.stadt.example;
+
+		location = /_keyhall_verify {
+			internal;
+			proxy_pass http://127.0.0.1:{{KEYHALL}}/auth/verify;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+			proxy_set_header X-Original-URL $scheme://$server_name$request_uri;
+		}
+		location / {
+			auth_request /_keyhall_verify;
+			auth_request_set $keyhall_user   $upstream_http_remote_user;
+			auth_request_set $keyhall_name   $upstream_http_remote_name;
+			auth_request_set $keyhall_email  $upstream_http_remote_email;
+			auth_request_set $keyhall_groups $upstream_http_remote_groups;
+			proxy_set_header Remote-User   $keyhall_user;
+			proxy_set_header Remote-Name   $keyhall_name;
+			proxy_set_header Remote-Email  $keyhall_email;
+			proxy_set_header Remote-Groups $keyhall_groups;
+			error_page 401 =302 http://localhost:{{KEYHALL}}/login?return_to=$scheme://$server_name$request_uri;
 			proxy_pass http://127.0.0.1:{{UPSTREAM}};
 		}
 	}
@@ -102,8 +130,8 @@ func TestForwardAuthNginx(t *testing.T) {
 
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "tmp"), 0o700)
-	proxyPort := freePort(t)
-	conf := strings.NewReplacer("{{DIR}}", dir, "{{PROXY}}", fmt.Sprint(proxyPort),
+	proxyPort, ratPort := freePort(t), freePort(t)
+	conf := strings.NewReplacer("{{DIR}}", dir, "{{PROXY}}", fmt.Sprint(proxyPort), "{{RAT}}", fmt.Sprint(ratPort),
 		"{{KEYHALL}}", fmt.Sprint(keyhallLn.Addr().(*net.TCPAddr).Port),
 		"{{UPSTREAM}}", strings.TrimPrefix(upstream.URL, "http://127.0.0.1:")).Replace(nginxConf)
 	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600)
@@ -161,6 +189,42 @@ func TestForwardAuthNginx(t *testing.T) {
 	want := "Remote-User=bob\nRemote-Name=Bob Müller\nRemote-Email=bob@stadt.example\nRemote-Groups=\n"
 	if body != want {
 		t.Errorf("upstream saw:\n%s\nwant:\n%s", body, want)
+	}
+
+	// Bob is not of the council. nginx chooses the server by the request
+	// line's host (absolute form) or, on a port where rat is alone, by
+	// nothing at all; the Host header he sends must not decide which
+	// tool Keyhall checks.
+	raw := func(port int, request string) int {
+		t.Helper()
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprint(conn, request)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", request, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cookie := "Cookie: " + ForwardAuthCookie + "=" + bob + "\r\n"
+	for _, tc := range []struct {
+		port    int
+		request string
+	}{
+		{proxyPort, "GET http://rat.stadt.example/seite HTTP/1.1\r\nHost: wiki.stadt.example\r\n" + cookie + "Connection: close\r\n\r\n"},
+		{ratPort, "GET /seite HTTP/1.1\r\nHost: wiki.stadt.example\r\n" + cookie + "Connection: close\r\n\r\n"},
+	} {
+		if code := raw(tc.port, tc.request); code != http.StatusForbidden {
+			t.Errorf("bob asked rat for %q: %d, want 403", tc.request, code)
+		}
+	}
+	anna, _ := f.session(t, f.anna, authn.LevelPhrh)
+	if code := raw(proxyPort, "GET /seite HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+anna+"\r\nConnection: close\r\n\r\n"); code != 200 {
+		t.Errorf("anna asked rat: %d, want 200", code)
 	}
 
 	// A person without e-mail: the forged header is dropped, not passed on.
