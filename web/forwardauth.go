@@ -2,8 +2,10 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/keyhall/keyhall/authn"
@@ -42,10 +44,11 @@ type ForwardAuthRule struct {
 type forwardAuth struct {
 	cfg   ForwardAuthConfig
 	hosts map[string]bool // hosts with rules: the only return addresses allowed
+	paths map[string]bool // hosts with a rule for a path below "/"
 }
 
 func newForwardAuth(cfg ForwardAuthConfig) *forwardAuth {
-	fa := &forwardAuth{cfg: cfg, hosts: map[string]bool{}}
+	fa := &forwardAuth{cfg: cfg, hosts: map[string]bool{}, paths: map[string]bool{}}
 	for i, r := range cfg.Rules {
 		r.Host = strings.ToLower(r.Host)
 		if r.PathPrefix == "" {
@@ -53,21 +56,95 @@ func newForwardAuth(cfg ForwardAuthConfig) *forwardAuth {
 		}
 		cfg.Rules[i] = r
 		fa.hosts[r.Host] = true
+		if r.PathPrefix != "/" {
+			fa.paths[r.Host] = true
+		}
 	}
 	return fa
 }
 
-// rule returns the rule for u, or false when no rule covers it.
-func (fa *forwardAuth) rule(u *url.URL) (ForwardAuthRule, bool) {
-	host := strings.ToLower(u.Hostname())
+// rule returns the rule for path on host, or false when no rule covers it.
+func (fa *forwardAuth) rule(host, path string, fold bool) (ForwardAuthRule, bool) {
 	var best ForwardAuthRule
 	found := false
 	for _, r := range fa.cfg.Rules {
-		if r.Host == host && strings.HasPrefix(u.Path, r.PathPrefix) && (!found || len(r.PathPrefix) > len(best.PathPrefix)) {
+		prefix := r.PathPrefix
+		if fold {
+			prefix = strings.ToLower(prefix)
+		}
+		if r.Host == host && strings.HasPrefix(path, prefix) && (!found || len(r.PathPrefix) > len(best.PathPrefix)) {
 			best, found = r, true
 		}
 	}
 	return best, found
+}
+
+// rules returns the rules u must pass, or false when one of them is
+// missing. Where a host has rules for paths below "/", the tool behind it
+// may read a path otherwise than its bytes say: case-insensitively (IIS,
+// some routers), or without the parameters after a ";" in a segment
+// (Tomcat, Spring). So the path is matched as it is, without parameters,
+// and in lower case, and every rule any of these readings finds must let
+// the person pass. Paths that tools resolve in still other ways (empty,
+// "." or ".." segments, a backslash, control bytes) are refused
+// (ambiguousPath). The rules are appended to out (which the caller may
+// keep on its stack).
+func (fa *forwardAuth) rules(u *url.URL, out []ForwardAuthRule) ([]ForwardAuthRule, bool) {
+	host := strings.ToLower(u.Hostname())
+	r, ok := fa.rule(host, u.Path, false)
+	out = append(out, r)
+	if !ok || !fa.paths[host] {
+		return out, ok
+	}
+	bare := withoutParams(u.Path)
+	for _, reading := range [...]struct {
+		path string
+		fold bool
+	}{{bare, false}, {strings.ToLower(u.Path), true}, {strings.ToLower(bare), true}} {
+		r, ok := fa.rule(host, reading.path, reading.fold)
+		if !ok {
+			return nil, false
+		}
+		if !slices.ContainsFunc(out, func(o ForwardAuthRule) bool { return o.PathPrefix == r.PathPrefix }) {
+			out = append(out, r)
+		}
+	}
+	return out, true
+}
+
+// withoutParams drops the parameters after a ";" in each segment of p.
+func withoutParams(p string) string {
+	if !strings.Contains(p, ";") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i], _, _ = strings.Cut(s, ";")
+	}
+	return strings.Join(segs, "/")
+}
+
+// ambiguousPath says why tools may resolve the decoded path p to another
+// one than it reads as (so that a rule for /geheim/ would be passed by
+// //geheim/, /offen/../geheim/ or /./geheim/), or "" when it is plain.
+func ambiguousPath(p string) string {
+	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return "a control character or backslash"
+	}
+	rest := p
+	for i := 0; ; i++ {
+		seg, after, more := strings.Cut(rest, "/")
+		seg, _, _ = strings.Cut(seg, ";")
+		switch {
+		case seg == "." || seg == "..":
+			return "a dot segment"
+		case seg == "" && i > 0 && more:
+			return "an empty segment"
+		case !more:
+			return ""
+		}
+		rest = after
+	}
 }
 
 // originalURL works out the address the person asked the proxy for: nginx
@@ -128,10 +205,24 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, msgForwardBadRequest, err)
 		return
 	}
-	rule, ok := s.fwd.rule(orig)
+	var buf [4]ForwardAuthRule
+	rules, ok := s.fwd.rules(orig, buf[:0])
 	if !ok {
-		refuse(http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host))
+		refuse(http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host+orig.Path))
 		return
+	}
+	if s.fwd.paths[strings.ToLower(orig.Hostname())] {
+		if why := ambiguousPath(orig.Path); why != "" {
+			refuse(http.StatusBadRequest, msgForwardBadRequest, fmt.Errorf("forwarded path %q has %s", orig.Path, why))
+			return
+		}
+	}
+	// The strictest level any of the rules asks for.
+	level := rules[0].Level
+	for _, r := range rules[1:] {
+		if r.Level.Meets(level) {
+			level = r.Level
+		}
 	}
 	ref := s.store.Load()
 	if ref == nil {
@@ -143,13 +234,16 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	case err != nil && !errors.Is(err, errNoSession):
 		refuse(http.StatusServiceUnavailable, msgUnavailable, err)
 		return
-	case errors.Is(err, errNoSession) || !authn.Level(sess.ACR).Meets(rule.Level) || sess.RecoveryOnly:
+	case errors.Is(err, errNoSession) || !authn.Level(sess.ACR).Meets(level) || sess.RecoveryOnly:
 		s.setSecurityHeaders(h)
-		s.signInFirst(w, r, orig, redirect, rule.Level)
+		s.signInFirst(w, r, orig, redirect, level)
 		return
-	case !admitted(rule.Groups, p.groups):
-		refuse(http.StatusForbidden, msgForwardNotAdmitted, nil)
-		return
+	}
+	for _, rule := range rules {
+		if !admitted(rule.Groups, p.groups) {
+			refuse(http.StatusForbidden, msgForwardNotAdmitted, nil)
+			return
+		}
 	}
 	// Canonical keys, shared values: see remoteHeaders. No security
 	// headers: see securityHeaders.

@@ -226,6 +226,14 @@ func TestForwardAuthNginx(t *testing.T) {
 	if code := raw(proxyPort, "GET /seite HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+anna+"\r\nConnection: close\r\n\r\n"); code != 200 {
 		t.Errorf("anna asked rat: %d, want 200", code)
 	}
+	// /geheim/ asks for a hardware key; signed in with an app, she may not
+	// reach it by another spelling nginx passes on as it is.
+	annaApp, _ := f.session(t, f.anna, authn.LevelMFA)
+	for _, path := range []string{"/geheim/x", "//geheim/x", "/./geheim/x", "/offen/../geheim/x", "/%2Fgeheim/x", "/GEHEIM/x"} {
+		if code := raw(proxyPort, "GET "+path+" HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+annaApp+"\r\nConnection: close\r\n\r\n"); code == 200 {
+			t.Errorf("anna, signed in with an app, reached %s through nginx", path)
+		}
+	}
 
 	// A person without e-mail: the forged header is dropped, not passed on.
 	ctx := context.Background()
