@@ -64,7 +64,9 @@ func newForwardAuth(cfg ForwardAuthConfig) *forwardAuth {
 }
 
 // rule returns the rule for path on host, or false when no rule covers it.
-func (fa *forwardAuth) rule(host, path string, fold bool) (ForwardAuthRule, bool) {
+// fold compares with the prefixes in lower case (path must be so already);
+// dir lets a prefix ending in "/" also stand for the path without it.
+func (fa *forwardAuth) rule(host, path string, fold, dir bool) (ForwardAuthRule, bool) {
 	var best ForwardAuthRule
 	found := false
 	for _, r := range fa.cfg.Rules {
@@ -72,7 +74,8 @@ func (fa *forwardAuth) rule(host, path string, fold bool) (ForwardAuthRule, bool
 		if fold {
 			prefix = strings.ToLower(prefix)
 		}
-		if r.Host == host && strings.HasPrefix(path, prefix) && (!found || len(r.PathPrefix) > len(best.PathPrefix)) {
+		matches := strings.HasPrefix(path, prefix) || (dir && len(prefix) > 1 && path == strings.TrimSuffix(prefix, "/"))
+		if r.Host == host && matches && (!found || len(r.PathPrefix) > len(best.PathPrefix)) {
 			best, found = r, true
 		}
 	}
@@ -82,26 +85,27 @@ func (fa *forwardAuth) rule(host, path string, fold bool) (ForwardAuthRule, bool
 // rules returns the rules u must pass, or false when one of them is
 // missing. Where a host has rules for paths below "/", the tool behind it
 // may read a path otherwise than its bytes say: case-insensitively (IIS,
-// some routers), or without the parameters after a ";" in a segment
-// (Tomcat, Spring). So the path is matched as it is, without parameters,
-// and in lower case, and every rule any of these readings finds must let
-// the person pass. Paths that tools resolve in still other ways (empty,
+// some routers), without the parameters after a ";" in a segment (Tomcat,
+// Spring), or /vertraulich as /vertraulich/. So the path is matched as it
+// is, without parameters, in lower case and as a directory, and every rule
+// any of these readings finds must let the person pass. Paths that tools resolve in still other ways (empty,
 // "." or ".." segments, a backslash, control bytes) are refused
 // (ambiguousPath). The rules are appended to out (which the caller may
 // keep on its stack).
 func (fa *forwardAuth) rules(u *url.URL, out []ForwardAuthRule) ([]ForwardAuthRule, bool) {
 	host := strings.ToLower(u.Hostname())
-	r, ok := fa.rule(host, u.Path, false)
+	r, ok := fa.rule(host, u.Path, false, false)
 	out = append(out, r)
 	if !ok || !fa.paths[host] {
 		return out, ok
 	}
 	bare := withoutParams(u.Path)
+	lower := strings.ToLower(bare)
 	for _, reading := range [...]struct {
-		path string
-		fold bool
-	}{{bare, false}, {strings.ToLower(u.Path), true}, {strings.ToLower(bare), true}} {
-		r, ok := fa.rule(host, reading.path, reading.fold)
+		path      string
+		fold, dir bool
+	}{{bare, false, true}, {strings.ToLower(u.Path), true, false}, {lower, true, true}} {
+		r, ok := fa.rule(host, reading.path, reading.fold, reading.dir)
 		if !ok {
 			return nil, false
 		}

@@ -166,6 +166,9 @@ func TestVerify(t *testing.T) {
 		{"upper case, key", nginxHeaders("https://rat.stadt.example/GEHEIM/x"), annaKey, 200, "anna"},
 		{"parameter, app", nginxHeaders("https://rat.stadt.example/geheim;jsessionid=1/x"), annaApp, 401, ""},
 		{"parameter, key", nginxHeaders("https://rat.stadt.example/geheim;jsessionid=1/x"), annaKey, 200, "anna"},
+		{"the prefix without its slash, app", nginxHeaders("https://rat.stadt.example/geheim"), annaApp, 401, ""},
+		{"the prefix without its slash, upper case, app", nginxHeaders("https://rat.stadt.example/Geheim?x"), annaApp, 401, ""},
+		{"a longer name, app", nginxHeaders("https://rat.stadt.example/geheimnisse"), annaApp, 200, "anna"},
 		{"upper case elsewhere, not a member", nginxHeaders("https://rat.stadt.example/OFFEN"), bob, 403, ""},
 		{"empty segment where no path has rules", nginxHeaders("https://wiki.stadt.example//a"), bob, 200, "bob"},
 	}
