@@ -88,10 +88,10 @@ func (fa *forwardAuth) rule(host, path string, fold, dir bool) (ForwardAuthRule,
 // some routers), without the parameters after a ";" in a segment (Tomcat,
 // Spring), or /vertraulich as /vertraulich/. So the path is matched as it
 // is, without parameters, in lower case and as a directory, and every rule
-// any of these readings finds must let the person pass. Paths that tools resolve in still other ways (empty,
-// "." or ".." segments, a backslash, control bytes) are refused
-// (ambiguousPath). The rules are appended to out (which the caller may
-// keep on its stack).
+// any of these readings finds must let the person pass. Paths that tools
+// resolve in still other ways (empty, "." or ".." segments, a backslash,
+// control bytes) are refused (ambiguousPath). The rules are appended to
+// out (which the caller may keep on its stack).
 func (fa *forwardAuth) rules(u *url.URL, out []ForwardAuthRule) ([]ForwardAuthRule, bool) {
 	host := strings.ToLower(u.Hostname())
 	r, ok := fa.rule(host, u.Path, false, false)
