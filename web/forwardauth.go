@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -212,12 +211,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	var buf [4]ForwardAuthRule
 	rules, ok := s.fwd.rules(orig, buf[:0])
 	if !ok {
-		refuse(http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host+orig.Path))
+		refuse(http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host)) // never the path: it may hold secrets
 		return
 	}
 	if s.fwd.paths[strings.ToLower(orig.Hostname())] {
 		if why := ambiguousPath(orig.Path); why != "" {
-			refuse(http.StatusBadRequest, msgForwardBadRequest, fmt.Errorf("forwarded path %q has %s", orig.Path, why))
+			refuse(http.StatusBadRequest, msgForwardBadRequest, errors.New("forwarded path has "+why))
 			return
 		}
 	}
