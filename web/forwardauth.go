@@ -270,11 +270,17 @@ var (
 // forwardSession reads the session from the subdomain cookie, or from the
 // host cookie when the proxy runs on Keyhall's own host.
 func (s *Server) forwardSession(r *http.Request, st authn.Store) (authn.Session, *identity, error) {
-	for _, name := range [...]string{ForwardAuthCookie, SessionCookie} {
-		v, ok := requestCookie(r.Header, name)
+	if v, ok := requestCookie(r.Header, ForwardAuthCookie); ok {
+		h, ok := s.openForwardCookie(v)
 		if !ok {
-			continue
+			// Cookies set before the value was sealed carry the id.
+			if h, ok = sessionCookieHash(v); !ok {
+				return authn.Session{}, nil, errNoSession
+			}
 		}
+		return s.lookupSession(r.Context(), st, h)
+	}
+	if v, ok := requestCookie(r.Header, SessionCookie); ok {
 		h, ok := sessionCookieHash(v)
 		if !ok {
 			return authn.Session{}, nil, errNoSession

@@ -30,7 +30,7 @@ func benchVerify(b *testing.B, f *fwdFixture) {
 	newRequest := func() *http.Request {
 		req := httptest.NewRequest("GET", "http://localhost:8080/auth/verify", nil)
 		req.Header.Set("X-Original-URL", "https://rat.stadt.example/")
-		req.Header.Set("Cookie", ForwardAuthCookie+"="+cookie)
+		req.Header.Set("Cookie", ForwardAuthCookie+"="+f.fwdCookie(cookie))
 		return req
 	}
 	b.Run("serial", func(b *testing.B) {

@@ -154,7 +154,7 @@ func TestForwardAuthNginx(t *testing.T) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/seite?x=1", proxyPort), nil)
 		req.Host = "wiki.stadt.example"
 		if cookie != "" {
-			req.Header.Set("Cookie", ForwardAuthCookie+"="+cookie)
+			req.Header.Set("Cookie", ForwardAuthCookie+"="+f.fwdCookie(cookie))
 		}
 		for i := 0; i+1 < len(headers); i += 2 {
 			req.Header.Set(headers[i], headers[i+1])
@@ -210,7 +210,7 @@ func TestForwardAuthNginx(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	cookie := "Cookie: " + ForwardAuthCookie + "=" + bob + "\r\n"
+	cookie := "Cookie: " + ForwardAuthCookie + "=" + f.fwdCookie(bob) + "\r\n"
 	for _, tc := range []struct {
 		port    int
 		request string
@@ -223,14 +223,14 @@ func TestForwardAuthNginx(t *testing.T) {
 		}
 	}
 	anna, _ := f.session(t, f.anna, authn.LevelPhrh)
-	if code := raw(proxyPort, "GET /seite HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+anna+"\r\nConnection: close\r\n\r\n"); code != 200 {
+	if code := raw(proxyPort, "GET /seite HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+f.fwdCookie(anna)+"\r\nConnection: close\r\n\r\n"); code != 200 {
 		t.Errorf("anna asked rat: %d, want 200", code)
 	}
 	// /geheim/ asks for a hardware key; signed in with an app, she may not
 	// reach it by another spelling nginx passes on as it is.
 	annaApp, _ := f.session(t, f.anna, authn.LevelMFA)
 	for _, path := range []string{"/geheim/x", "//geheim/x", "/./geheim/x", "/offen/../geheim/x", "/%2Fgeheim/x", "/GEHEIM/x"} {
-		if code := raw(proxyPort, "GET "+path+" HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+annaApp+"\r\nConnection: close\r\n\r\n"); code == 200 {
+		if code := raw(proxyPort, "GET "+path+" HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+f.fwdCookie(annaApp)+"\r\nConnection: close\r\n\r\n"); code == 200 {
 			t.Errorf("anna, signed in with an app, reached %s through nginx", path)
 		}
 	}

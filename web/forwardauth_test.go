@@ -43,7 +43,9 @@ func newFwdFixtureAt(t testing.TB, dsn string) *fwdFixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	u, _ := url.Parse("http://localhost:8080")
-	srv, err := New(Config{PublicURL: u, ForwardAuth: ForwardAuthConfig{
+	var key [32]byte
+	rand.Read(key[:])
+	srv, err := New(Config{PublicURL: u, SignIn: authn.SignInConfig{EncryptionKey: key}, ForwardAuth: ForwardAuthConfig{
 		CookieDomain: "stadt.example",
 		Rules: []ForwardAuthRule{
 			{Host: "wiki.stadt.example"},
@@ -76,6 +78,15 @@ func newFwdFixtureAt(t testing.TB, dsn string) *fwdFixture {
 	return f
 }
 
+// fwdCookie returns the forward-auth cookie's value for the session whose
+// host cookie is cookie (anything else unchanged: a garbled cookie).
+func (f *fwdFixture) fwdCookie(cookie string) string {
+	if h, ok := sessionCookieHash(cookie); ok {
+		return f.srv.sealForwardCookie(h)
+	}
+	return cookie
+}
+
 // session stores a session for u at level acr and returns its cookie value.
 func (f *fwdFixture) session(t testing.TB, u authn.User, acr authn.Level) (string, authn.SessionHash) {
 	t.Helper()
@@ -96,7 +107,7 @@ func (f *fwdFixture) verify(headers map[string]string, cookie string) *httptest.
 		req.Header.Set(k, v)
 	}
 	if cookie != "" {
-		req.Header.Set("Cookie", ForwardAuthCookie+"="+cookie)
+		req.Header.Set("Cookie", ForwardAuthCookie+"="+f.fwdCookie(cookie))
 	}
 	rec := httptest.NewRecorder()
 	f.srv.ServeHTTP(rec, req)
@@ -195,6 +206,17 @@ func TestVerify(t *testing.T) {
 		})
 	}
 
+	// A domain cookie set before its value was sealed (the session id
+	// itself) still passes until its session ends.
+	req := httptest.NewRequest("GET", "http://localhost:8080/auth/verify", nil)
+	req.Header.Set("X-Original-URL", "https://rat.stadt.example/")
+	req.Header.Set("Cookie", ForwardAuthCookie+"="+annaKey)
+	unsealed := httptest.NewRecorder()
+	f.srv.ServeHTTP(unsealed, req)
+	if unsealed.Code != 200 || unsealed.Header().Get("Remote-User") != "anna" {
+		t.Errorf("an unsealed domain cookie: %d %q", unsealed.Code, unsealed.Header().Get("Remote-User"))
+	}
+
 	// nginx's 401 is a line of text (nginx shows its own error_page).
 	rec := f.verify(nginxHeaders("https://wiki.stadt.example/"), "")
 	if rec.Code != 401 || rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" ||
@@ -275,14 +297,45 @@ func TestDomainCookie(t *testing.T) {
 	if err := f.srv.sessions.signIn(httptest.NewRequest("POST", "/login/key/finish", nil), rec0, id, sess, f.bob); err != nil {
 		t.Fatal(err)
 	}
-	var set bool
+	var domainValue string
 	for _, c := range rec0.Result().Cookies() {
-		if c.Name == ForwardAuthCookie && c.Value == cookie && c.Domain == "stadt.example" && c.Secure && c.HttpOnly {
-			set = true
+		if c.Name == ForwardAuthCookie && c.Domain == "stadt.example" && c.Secure && c.HttpOnly {
+			domainValue = c.Value
 		}
 	}
-	if !set {
-		t.Errorf("sign-in did not set %s for stadt.example: %v", ForwardAuthCookie, rec0.Result().Cookies())
+	if domainValue == "" {
+		t.Fatalf("sign-in did not set %s for stadt.example: %v", ForwardAuthCookie, rec0.Result().Cookies())
+	}
+	// The tools receive it, so it is not the session id: it passes
+	// forward-auth and is worth nothing at Keyhall itself.
+	if strings.Contains(domainValue, cookie) {
+		t.Errorf("the domain cookie %q carries the session id %q", domainValue, cookie)
+	}
+	req0 := httptest.NewRequest("GET", "http://wiki.stadt.example/auth/verify", nil)
+	req0.Header.Set("X-Original-URL", "https://wiki.stadt.example/")
+	req0.Header.Set("Cookie", ForwardAuthCookie+"="+domainValue)
+	rec1 := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec1, req0)
+	if rec1.Code != 200 || rec1.Header().Get("Remote-User") != "bob" {
+		t.Errorf("forward-auth with the domain cookie: %d %q", rec1.Code, rec1.Header().Get("Remote-User"))
+	}
+	for _, path := range []string{"/account", "/api/session"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Cookie", SessionCookie+"="+domainValue)
+		rec := httptest.NewRecorder()
+		f.srv.ServeHTTP(rec, req)
+		if strings.Contains(rec.Body.String(), "bob") || rec.Code == 200 && path == "/api/session" {
+			t.Errorf("the domain cookie's value as the session cookie at %s: %d %.200s", path, rec.Code, rec.Body.String())
+		}
+	}
+	// Another installation's key, or a changed byte, opens nothing.
+	other := &Server{}
+	other.fwdAEAD, _ = newFwdCookieAEAD([32]byte{1})
+	if _, ok := other.openForwardCookie(domainValue); ok {
+		t.Error("a forward-auth cookie opened under another key")
+	}
+	if _, ok := f.srv.openForwardCookie(domainValue[:10] + string('A'+'B'-rune(domainValue[10])%2) + domainValue[11:]); ok {
+		t.Error("a changed forward-auth cookie opened")
 	}
 	req := httptest.NewRequest("POST", "/logout", nil)
 	req.Header.Set("Cookie", SessionCookie+"="+cookie)
@@ -299,6 +352,12 @@ func TestDomainCookie(t *testing.T) {
 	}
 	if rec := f.verify(nginxHeaders("https://wiki.stadt.example/"), cookie); rec.Code != 401 {
 		t.Errorf("after sign-out, forward-auth answers %d, want 401", rec.Code)
+	}
+	req0.Header.Set("Cookie", ForwardAuthCookie+"="+domainValue)
+	rec2 := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec2, req0)
+	if rec2.Code != 401 {
+		t.Errorf("after sign-out, forward-auth with the domain cookie answers %d, want 401", rec2.Code)
 	}
 }
 

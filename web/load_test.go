@@ -89,7 +89,7 @@ func loadVerify(t *testing.T, store string, f *fwdFixture) {
 	script := filepath.Join(t.TempDir(), "headers.lua")
 	os.WriteFile(script, []byte(fmt.Sprintf(`wrk.headers["X-Original-URL"] = "https://rat.stadt.example/"
 wrk.headers["Cookie"] = "%s=%s"
-`, ForwardAuthCookie, cookie)), 0o600)
+`, ForwardAuthCookie, f.fwdCookie(cookie))), 0o600)
 
 	rssBefore := rssMiB()
 	trivial := runWrk(t, base+"/trivial", script, store+"-trivial", true)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,7 +64,8 @@ type Server struct {
 	oidc      *oidcProvider // nil: OIDC off
 
 	fwd     *forwardAuth
-	people  identities // short-lived cache of people and their groups
+	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
+	people  identities  // short-lived cache of people and their groups
 	handler http.Handler
 	// verifyRoute is /auth/verify with its metrics (see ServeHTTP).
 	verifyRoute http.Handler
@@ -139,6 +141,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.fwd = newForwardAuth(cfg.ForwardAuth)
+	if s.fwdAEAD, err = newFwdCookieAEAD(cfg.SignIn.EncryptionKey); err != nil {
+		return nil, fmt.Errorf("web: forward-auth cookie: %w", err)
+	}
+	if s.fwd.cfg.CookieDomain != "" && s.fwdAEAD == nil {
+		s.logger.Warn("forward_auth.cookie_domain is set but there is no encryption key: no forward-auth cookie is set")
+	}
 	s.routes(mux)
 	s.handler = s.recoverPanics(s.securityHeaders(s.crossOrigin(mux)))
 	return s, nil

@@ -108,16 +108,19 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, gs *session
 		return fmt.Errorf("save session: %w", err)
 	}
 	http.SetCookie(w, sessions.NewCookie(gs.Name(), gs.ID, gs.Options))
-	ss.setDomainCookie(w, gs.ID, gs.Options.MaxAge)
+	if h, ok := sessionCookieHash(gs.ID); ok {
+		ss.setDomainCookie(w, ss.srv.sealForwardCookie(h), gs.Options.MaxAge)
+	}
 	return nil
 }
 
-// setDomainCookie sets (or, with maxAge < 0, deletes) the copy of the
-// session cookie that the city's subdomains receive for forward-auth, when
-// a cookie domain is configured; otherwise there is no such cookie.
+// setDomainCookie sets (or, with maxAge < 0, deletes) the cookie that the
+// city's subdomains receive for forward-auth (its value sealed: see
+// fwdcookie.go), when a cookie domain is configured; otherwise there is no
+// such cookie.
 func (ss *sessionStore) setDomainCookie(w http.ResponseWriter, value string, maxAge int) {
 	domain := ss.srv.fwd.cfg.CookieDomain
-	if domain == "" {
+	if domain == "" || (value == "" && maxAge >= 0) {
 		return
 	}
 	c := hostCookie(ForwardAuthCookie, value, maxAge)
