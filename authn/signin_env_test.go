@@ -174,6 +174,31 @@ func (e *env) sign(d *device, options []byte, count int64) []byte {
 	return []byte(virtualwebauthn.CreateAssertionResponse(e.rp, d.auth, c, *opts))
 }
 
+// keyOptions is what the tests read of a key ceremony's options.
+type keyOptions struct {
+	Challenge        string       `json:"challenge"`
+	UserVerification string       `json:"userVerification"`
+	Allow            []allowedKey `json:"allowCredentials"`
+}
+
+// allowedKey is one entry of allowCredentials.
+type allowedKey struct {
+	ID         string   `json:"id"`
+	Transports []string `json:"transports"`
+}
+
+// readOptions decodes options (from BeginKey or BeginPasskey), or fails.
+func readOptions(tb testing.TB, options []byte) keyOptions {
+	tb.Helper()
+	var o struct {
+		PublicKey keyOptions `json:"publicKey"`
+	}
+	if err := json.Unmarshal(options, &o); err != nil {
+		tb.Fatalf("options %s: %v", options, err)
+	}
+	return o.PublicKey
+}
+
 // addApp gives u an authenticator app and returns its raw secret.
 func (e *env) addApp(u authn.User) ([]byte, authn.Credential) {
 	e.t.Helper()

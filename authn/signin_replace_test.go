@@ -3,7 +3,6 @@ package authn_test
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -103,13 +102,8 @@ func TestKeyCeremonyManyKeys(t *testing.T) {
 		t.Errorf("pending id with 60 keys %d bytes, with one %d", len(p.PendingID), len(short.PendingID))
 	}
 	opts, _ := e.beginKey(p)
-	var o struct {
-		PublicKey struct {
-			Allow []json.RawMessage `json:"allowCredentials"`
-		} `json:"publicKey"`
-	}
-	if err := json.Unmarshal(opts, &o); err != nil || len(o.PublicKey.Allow) != 60 {
-		t.Fatalf("options offer %d keys (%v), want 60", len(o.PublicKey.Allow), err)
+	if n := len(readOptions(t, opts).Allow); n != 60 {
+		t.Fatalf("options offer %d keys, want 60", n)
 	}
 	prog, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(devs[41], opts, 1), client)
 	if err != nil || prog.Next != authn.StepDone || prog.User.ID != anna.ID {
@@ -134,16 +128,11 @@ func TestKeyCeremonyKeysChange(t *testing.T) {
 	}
 	again, _ := e.beginKey(p)
 	challenge := func(opts []byte) string {
-		var o struct {
-			PublicKey struct {
-				Challenge string            `json:"challenge"`
-				Allow     []json.RawMessage `json:"allowCredentials"`
-			} `json:"publicKey"`
+		o := readOptions(t, opts)
+		if len(o.Allow) != 1 {
+			t.Fatalf("options %s: want one key", opts)
 		}
-		if err := json.Unmarshal(opts, &o); err != nil || len(o.PublicKey.Allow) != 1 {
-			t.Fatalf("options %s: want one key (%v)", opts, err)
-		}
-		return o.PublicKey.Challenge
+		return o.Challenge
 	}
 	if challenge(first) != challenge(again) || bytes.Equal(first, again) {
 		t.Errorf("options asked again: want the same challenge and the keys as they are now\n%s\n%s", first, again)

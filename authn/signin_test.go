@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -95,13 +96,7 @@ func TestPasskey(t *testing.T) {
 	if err != nil || p.Next != authn.StepKey {
 		t.Fatalf("BeginPasskey = %+v, %v", p, err)
 	}
-	var o struct {
-		PublicKey struct {
-			UserVerification string            `json:"userVerification"`
-			Allow            []json.RawMessage `json:"allowCredentials"`
-		} `json:"publicKey"`
-	}
-	if err := json.Unmarshal(opts, &o); err != nil || o.PublicKey.UserVerification != "required" || len(o.PublicKey.Allow) != 0 {
+	if o := readOptions(t, opts); o.UserVerification != "required" || len(o.Allow) != 0 {
 		t.Errorf("passkey options %s: want UV required and no allowCredentials", opts)
 	}
 	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, -1), client)
@@ -218,21 +213,9 @@ func TestUnknownUserLooksLikeAKeyUser(t *testing.T) {
 	if len(app.PendingID) != len(fake.PendingID) {
 		t.Errorf("pending id of a known person %d bytes long, of an unknown name %d", len(app.PendingID), len(fake.PendingID))
 	}
-	type allowed struct {
-		ID         string   `json:"id"`
-		Transports []string `json:"transports"`
-	}
-	allow := func(name string) []allowed {
+	allow := func(name string) []allowedKey {
 		opts, _ := e.beginKey(e.start(name, authn.StepKey))
-		var o struct {
-			PublicKey struct {
-				Allow []allowed `json:"allowCredentials"`
-			} `json:"publicKey"`
-		}
-		if err := json.Unmarshal(opts, &o); err != nil {
-			t.Fatal(err)
-		}
-		return o.PublicKey.Allow
+		return readOptions(t, opts).Allow
 	}
 	ids := func() []string {
 		var out []string
@@ -365,26 +348,18 @@ func (e *env) keys(name string, n int) *device {
 // within typicalKeyTTL (read in the background, so a request never waits).
 func TestFakeKeysFollowTheTypicalKey(t *testing.T) {
 	e := newEnv(t)
-	fake := func() []byte { // the allowCredentials of an unknown name's options
+	fake := func() []allowedKey { // the allowCredentials of an unknown name's options
 		opts, _ := e.beginKey(e.start("niemand", authn.StepKey))
-		var o struct {
-			PublicKey struct {
-				Allow json.RawMessage `json:"allowCredentials"`
-			} `json:"publicKey"`
-		}
-		if err := json.Unmarshal(opts, &o); err != nil {
-			t.Fatal(err)
-		}
-		return o.PublicKey.Allow
+		return readOptions(t, opts).Allow
 	}
 	before := fake()
 	e.keys("anna", 1)
-	if got := fake(); !bytes.Equal(got, before) {
+	if got := fake(); !reflect.DeepEqual(got, before) {
 		t.Errorf("fake keys changed before their shape was read again:\n%s\n%s", before, got)
 	}
 	e.clock.Add(11 * time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
-	for bytes.Equal(fake(), before) {
+	for reflect.DeepEqual(fake(), before) {
 		if time.Now().After(deadline) {
 			t.Fatal("the fake keys kept the default shape 11 minutes after a key was added")
 		}

@@ -81,8 +81,8 @@ func (fa *forwardAuth) rule(host, path string, fold, dir bool) (ForwardAuthRule,
 	return best, found
 }
 
-// rules returns the rules u must pass, or false when one of them is
-// missing. Where a host has rules for paths below "/", the tool behind it
+// rules returns the rules u must pass (host is its host in lower case),
+// or false when one of them is missing. Where a host has rules for paths below "/", the tool behind it
 // may read a path otherwise than its bytes say: case-insensitively (IIS,
 // some routers), without the parameters after a ";" in a segment (Tomcat,
 // Spring), or /vertraulich as /vertraulich/. So the path is matched as it
@@ -91,8 +91,7 @@ func (fa *forwardAuth) rule(host, path string, fold, dir bool) (ForwardAuthRule,
 // resolve in still other ways (empty, "." or ".." segments, a backslash,
 // control bytes) are refused (ambiguousPath). The rules are appended to
 // out (which the caller may keep on its stack).
-func (fa *forwardAuth) rules(u *url.URL, out []ForwardAuthRule) ([]ForwardAuthRule, bool) {
-	host := strings.ToLower(u.Hostname())
+func (fa *forwardAuth) rules(host string, u *url.URL, out []ForwardAuthRule) ([]ForwardAuthRule, bool) {
 	r, ok := fa.rule(host, u.Path, false, false)
 	out = append(out, r)
 	if !ok || !fa.paths[host] {
@@ -208,13 +207,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, msgForwardBadRequest, err)
 		return
 	}
+	host := strings.ToLower(orig.Hostname())
 	var buf [4]ForwardAuthRule
-	rules, ok := s.fwd.rules(orig, buf[:0])
+	rules, ok := s.fwd.rules(host, orig, buf[:0])
 	if !ok {
 		refuse(http.StatusForbidden, msgForwardUnknownHost, errors.New("no forward-auth rule for "+orig.Host)) // never the path: it may hold secrets
 		return
 	}
-	if s.fwd.paths[strings.ToLower(orig.Hostname())] {
+	if s.fwd.paths[host] {
 		if why := ambiguousPath(orig.Path); why != "" {
 			refuse(http.StatusBadRequest, msgForwardBadRequest, errors.New("forwarded path has "+why))
 			return

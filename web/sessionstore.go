@@ -104,13 +104,12 @@ func (ss *sessionStore) Save(r *http.Request, w http.ResponseWriter, gs *session
 		ss.setDomainCookie(w, "", -1)
 		return nil
 	}
-	if _, err := parseSessionCookie(gs.ID); err != nil {
-		return fmt.Errorf("save session: %w", err)
+	h, ok := sessionCookieHash(gs.ID)
+	if !ok {
+		return errors.New("save session: the id is not a session id")
 	}
 	http.SetCookie(w, sessions.NewCookie(gs.Name(), gs.ID, gs.Options))
-	if h, ok := sessionCookieHash(gs.ID); ok {
-		ss.setDomainCookie(w, ss.srv.sealForwardCookie(h), gs.Options.MaxAge)
-	}
+	ss.setDomainCookie(w, ss.srv.sealForwardCookie(h), gs.Options.MaxAge)
 	return nil
 }
 
