@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -133,6 +134,11 @@ func ambiguousPath(p string) string {
 	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "a control character or backslash"
 	}
+	// Decoded leniently, an overlong or broken UTF-8 sequence may become
+	// a "/" or "." ("%C0%AF" was "/" to IIS).
+	if !utf8.ValidString(p) {
+		return "bytes that are not UTF-8"
+	}
 	rest := p
 	for i := 0; ; i++ {
 		seg, after, more := strings.Cut(rest, "/")
@@ -174,8 +180,8 @@ func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
 		}
 		raw, redirect = proto+"://"+host+uri, true
 	}
-	if strings.ContainsAny(raw, "\\\x00\r\n") || len(raw) > 8192 {
-		return nil, false, errors.New("forwarded address holds forbidden characters")
+	if len(raw) > 8192 || forbiddenInTarget(raw) {
+		return nil, false, errors.New("forwarded address holds characters that have no place in a request target")
 	}
 	u, err = url.Parse(raw)
 	if err != nil {
@@ -184,7 +190,33 @@ func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return nil, false, errors.New("forwarded address is not an http(s) address")
 	}
+	// The request target is a path: "http://host?x" or "http://host:" +
+	// "/x" are not what a proxy sends. Through Traefik and Caddy the host
+	// is the client's Host header: it must stay the host, whole.
+	if !strings.HasPrefix(u.Path, "/") || (redirect && u.Host != h.Get("X-Forwarded-Host")) {
+		return nil, false, errors.New("forwarded address is not a host and a path")
+	}
 	return u, redirect, nil
+}
+
+// forbiddenInTarget says whether s holds a byte that has no place in a request target (RFC
+// 9112, RFC 3986) and is read otherwise by url.Parse than by the tool
+// behind the proxy, or is never sent by a browser: "#" (url.Parse takes
+// the rest for a fragment; nginx and Caddy pass it on, and a file server
+// behind them resolves "/offen#/../geheim" to /geheim), a space, a
+// control character, a backslash, a byte outside ASCII (browsers
+// percent-encode them all), and '"', "<" and ">" (browsers encode them
+// too). "{", "}", "|", "^" and "`" are not allowed either, but browsers
+// send them as they are in a query (and "|", "^" in a path), and
+// url.Parse reads them as the tools do: they pass.
+func forbiddenInTarget(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ' || c >= 0x7f, c == '#', c == '\\', c == '"', c == '<', c == '>':
+			return true
+		}
+	}
+	return false
 }
 
 // verify is /auth/verify. 200 with Remote-User, -Name, -Email and -Groups

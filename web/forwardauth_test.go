@@ -182,6 +182,30 @@ func TestVerify(t *testing.T) {
 		{"a longer name, app", nginxHeaders("https://rat.stadt.example/geheimnisse"), annaApp, 200, "anna"},
 		{"upper case elsewhere, not a member", nginxHeaders("https://rat.stadt.example/OFFEN"), bob, 403, ""},
 		{"empty segment where no path has rules", nginxHeaders("https://wiki.stadt.example//a"), bob, 200, "bob"},
+		// A "#" has no place in a request target, but nginx and Caddy pass
+		// it on: url.Parse would take "/offen" for the path and the rest
+		// for a fragment, while a file server behind resolves /geheim/x.
+		{"raw #, nginx", nginxHeaders("https://rat.stadt.example/offen#/../geheim/x"), annaApp, 400, ""},
+		{"raw #, traefik", traefikHeaders("https", "rat.stadt.example", "/offen#/../geheim/x"), annaApp, 400, ""},
+		{"raw # in the query", nginxHeaders("https://rat.stadt.example/offen?#/../geheim/x"), annaApp, 400, ""},
+		{"raw # where no path has rules", nginxHeaders("https://wiki.stadt.example/a#b"), bob, 400, ""},
+		{"encoded #", nginxHeaders("https://rat.stadt.example/offen%23/../geheim/x"), annaApp, 400, ""},
+		{"encoded ? before dot segments", nginxHeaders("https://rat.stadt.example/offen%3F/../geheim/x"), annaApp, 400, ""},
+		{"raw space", nginxHeaders("https://wiki.stadt.example/a b"), bob, 400, ""},
+		{"raw space, traefik", traefikHeaders("https", "wiki.stadt.example", "/a b"), bob, 400, ""},
+		{"raw non-ASCII", nginxHeaders("https://wiki.stadt.example/b\u00fcrger"), bob, 400, ""},
+		{"raw bytes that are not UTF-8", nginxHeaders("https://rat.stadt.example/offen/\xc0\xaf../geheim/x"), annaApp, 400, ""},
+		{"raw quote", nginxHeaders("https://wiki.stadt.example/a\"b"), bob, 400, ""},
+		{"raw tab", traefikHeaders("https", "wiki.stadt.example", "/a\tb"), bob, 400, ""},
+		{"raw NUL, traefik", traefikHeaders("https", "wiki.stadt.example", "/a\x00"), bob, 400, ""},
+		{"encoded NUL on a host with path rules", nginxHeaders("https://rat.stadt.example/geheim%00/x"), annaApp, 400, ""},
+		{"overlong encoded slash", nginxHeaders("https://rat.stadt.example/offen%C0%AF..%C0%AFgeheim/x"), annaApp, 400, ""},
+		{"encoded umlaut", nginxHeaders("https://rat.stadt.example/b%C3%BCrger"), annaApp, 200, "anna"},
+		{"what browsers send raw in a query", nginxHeaders("https://wiki.stadt.example/a|b^?q={x}|`y`"), bob, 200, "bob"},
+		{"no path, nginx", nginxHeaders("https://rat.stadt.example?/geheim/x"), annaApp, 400, ""},
+		{"a path in the forwarded host", traefikHeaders("https", "rat.stadt.example/offen?", "/geheim/x"), annaApp, 400, ""},
+		{"a fragment in the forwarded host", traefikHeaders("https", "rat.stadt.example/offen#", "/geheim/x"), annaApp, 400, ""},
+		{"user info in the forwarded host", traefikHeaders("https", "wiki.stadt.example@rat.stadt.example", "/"), bob, 400, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,6 +524,11 @@ func FuzzOriginalURL(f *testing.F) {
 	f.Add("", "https", "rat.stadt.example", "/a?b=c")
 	f.Add("https://wiki.stadt.example/", "https", "rat.stadt.example", "/vertraulich/")
 	f.Add("https://x@wiki.stadt.example\\@evil/", "", "", "")
+	f.Add("https://rat.stadt.example/offen#/../geheim/x", "", "", "")
+	f.Add("", "https", "rat.stadt.example", "/offen#/../geheim/x")
+	f.Add("", "https", "rat.stadt.example/offen?", "/geheim/x")
+	f.Add("https://rat.stadt.example?/geheim/x", "", "", "")
+	f.Add("https://wiki.stadt.example/b\xfcrger", "", "", "")
 	f.Fuzz(func(t *testing.T, original, proto, host, uri string) {
 		h := http.Header{}
 		for k, v := range map[string]string{"X-Original-Url": original, "X-Forwarded-Proto": proto,
@@ -517,6 +546,15 @@ func FuzzOriginalURL(f *testing.F) {
 		}
 		if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 			t.Fatalf("accepted %#v", u)
+		}
+		// What the rules see is what the tool gets: the path is the whole
+		// request target up to its query, nothing is left over as a
+		// fragment, and the host is the forwarded host, whole.
+		if u.Fragment != "" || u.RawFragment != "" || !strings.HasPrefix(u.Path, "/") || forbiddenInTarget(u.String()) {
+			t.Fatalf("accepted %q, read as %#v", original+proto+host+uri, u)
+		}
+		if uri != "" && (u.Host != host || u.RequestURI() != uri && u.EscapedPath()+"?"+u.RawQuery != uri) {
+			t.Fatalf("accepted host %q, uri %q, read as %#v", host, uri, u)
 		}
 	})
 }
