@@ -92,6 +92,12 @@ func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}
+	// A session from a recovery code may only add a factor: to a script
+	// asking who is signed in, it is no one's sign-in yet.
+	if sess.RecoveryOnly {
+		s.fail(w, r, http.StatusForbidden, msgFactorRecoveryOnly, errors.New("a recovery-only session asked who is signed in"))
+		return
+	}
 	s.writeJSON(w, http.StatusOK, map[string]any{
 		"sub":                u.ID,
 		"preferred_username": u.Username,
