@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/keyhall/keyhall/authn"
@@ -64,7 +65,7 @@ func newForwardAuth(cfg ForwardAuthConfig) *forwardAuth {
 }
 
 // rule returns the rule for path on host, or false when no rule covers it.
-// fold compares with the prefixes in lower case (path must be so already);
+// fold compares with the prefixes case-folded (foldCase; path must be so already);
 // dir lets a prefix ending in "/" also stand for the path without it.
 func (fa *forwardAuth) rule(host, path string, fold, dir bool) (ForwardAuthRule, bool) {
 	var best ForwardAuthRule
@@ -72,7 +73,7 @@ func (fa *forwardAuth) rule(host, path string, fold, dir bool) (ForwardAuthRule,
 	for _, r := range fa.cfg.Rules {
 		prefix := r.PathPrefix
 		if fold {
-			prefix = strings.ToLower(prefix)
+			prefix = foldCase(prefix)
 		}
 		matches := strings.HasPrefix(path, prefix) || (dir && len(prefix) > 1 && path == strings.TrimSuffix(prefix, "/"))
 		if r.Host == host && matches && (!found || len(r.PathPrefix) > len(best.PathPrefix)) {
@@ -99,11 +100,11 @@ func (fa *forwardAuth) rules(host string, u *url.URL, out []ForwardAuthRule) ([]
 		return out, ok
 	}
 	bare := withoutParams(u.Path)
-	lower := strings.ToLower(bare)
+	lower := foldCase(bare)
 	for _, reading := range [...]struct {
 		path      string
 		fold, dir bool
-	}{{bare, false, true}, {strings.ToLower(u.Path), true, false}, {lower, true, true}} {
+	}{{bare, false, true}, {foldCase(u.Path), true, false}, {lower, true, true}} {
 		r, ok := fa.rule(host, reading.path, reading.fold, reading.dir)
 		if !ok {
 			return nil, false
@@ -113,6 +114,18 @@ func (fa *forwardAuth) rules(host string, u *url.URL, out []ForwardAuthRule) ([]
 		}
 	}
 	return out, true
+}
+
+// foldCase lowers s as a case-insensitive tool compares it: by upper
+// case too, so that "ı" and "ſ" are "i" and "s" (as to Windows' file
+// systems and Java's equalsIgnoreCase), and "/GEHEıM" finds /geheim/.
+func foldCase(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
+		}
+	}
+	return strings.ToLower(s)
 }
 
 // withoutParams drops the parameters after a ";" in each segment of p.

@@ -219,7 +219,7 @@ func TestForwardAuthNginx(t *testing.T) {
 	// /geheim/x to it).
 	for _, path := range []string{"/geheim/x", "//geheim/x", "/./geheim/x", "/offen/../geheim/x", "/%2Fgeheim/x", "/GEHEIM/x",
 		"/offen#/../geheim/x", "/offen?#/../geheim/x", "/offen%23/../geheim/x", "/offen%C0%AF..%C0%AFgeheim/x",
-		"/offen/\xc0\xaf../geheim/x", "http://rat.stadt.example/offen#/../geheim/x"} {
+		"/offen/\xc0\xaf../geheim/x", "http://rat.stadt.example/offen#/../geheim/x", "/gehe%C4%B1m/x"} {
 		if code := raw(proxyPort, "GET "+path+" HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+f.fwdCookie(annaApp)+"\r\nConnection: close\r\n\r\n"); code == 200 {
 			t.Errorf("anna, signed in with an app, reached %q through nginx", path)
 		}
