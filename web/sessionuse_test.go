@@ -141,6 +141,31 @@ var accountUses = []sessionUse{
 	}},
 }
 
+// The uses that end sessions: last, as they may end the one used too.
+var endingUses = []sessionUse{
+	{"end another session", func(t *testing.T, e *sessionEnv, c *http.Cookie) (bool, string) {
+		other := e.session(nil)
+		h, _ := sessionCookieHash(other.Value)
+		w := serve(e.f.srv, "POST", "/account/sessions/revoke", url.Values{"session": {sessionHandle(h)}}, c)
+		return e.revoked(other), w.Result().Status + " " + w.Header().Get("Location")
+	}},
+	{"sign out everywhere", func(t *testing.T, e *sessionEnv, c *http.Cookie) (bool, string) {
+		other := e.session(nil)
+		w := serve(e.f.srv, "POST", "/logout/everywhere", url.Values{}, c)
+		return e.revoked(other), w.Result().Status + " " + w.Header().Get("Location")
+	}},
+}
+
+// revoked says whether the session behind c has been revoked.
+func (e *sessionEnv) revoked(c *http.Cookie) bool {
+	h, _ := sessionCookieHash(c.Value)
+	s, err := e.f.store.GetSession(context.Background(), h)
+	if err != nil {
+		e.f.t.Fatal(err)
+	}
+	return !s.RevokedAt.IsZero()
+}
+
 // verify asks /auth/verify with the session in the domain cookie (sealed)
 // or in the host cookie, and the forwarded headers kv.
 func (e *sessionEnv) verify(c *http.Cookie, domain bool, kv ...string) (bool, string) {
@@ -193,11 +218,12 @@ func names(uses ...[]sessionUse) []string {
 	return out
 }
 
-// checkReach fails t unless c is admitted by exactly the uses named in want.
-func (e *sessionEnv) checkReach(t *testing.T, what string, c *http.Cookie, want []string) {
+// checkReach fails t unless, of uses, c is admitted by exactly those
+// named in want.
+func (e *sessionEnv) checkReach(t *testing.T, what string, c *http.Cookie, uses []sessionUse, want []string) {
 	t.Helper()
-	got, answers := e.reach(t, c, slices.Concat(toolUses, accountUses))
-	for _, n := range names(toolUses, accountUses) {
+	got, answers := e.reach(t, c, uses)
+	for _, n := range names(uses) {
 		if slices.Contains(got, n) != slices.Contains(want, n) {
 			t.Errorf("%s, %s: admitted %v, want %v (answer: %s)", what, n, slices.Contains(got, n), slices.Contains(want, n), answers[n])
 		}
@@ -210,7 +236,8 @@ func (e *sessionEnv) checkReach(t *testing.T, what string, c *http.Cookie, want 
 // these uses refusing.
 func TestSessionUsesAdmitAGoodSession(t *testing.T) {
 	e := newSessionEnv(t)
-	e.checkReach(t, "a session with a key", e.session(nil), names(toolUses, accountUses))
+	all := slices.Concat(toolUses, accountUses, endingUses)
+	e.checkReach(t, "a session with a key", e.session(nil), all, names(all))
 }
 
 // TestRecoveryOnlySession: a session from a recovery code may only add a
@@ -222,7 +249,7 @@ func TestRecoveryOnlySession(t *testing.T) {
 	recovery := e.session(func(s *authn.Session) {
 		s.RecoveryOnly, s.AMR, s.ACR = true, []string{"otp", "pwd", "mfa"}, string(authn.LevelMFA)
 	})
-	e.checkReach(t, "a recovery-only session", recovery, []string{"/account", "/account/factors", "add an app", "add a key"})
+	e.checkReach(t, "a recovery-only session", recovery, slices.Concat(toolUses, accountUses), []string{"/account", "/account/factors", "add an app", "add a key"})
 
 	// A script asking who is signed in is told why not.
 	w := serve(e.f.srv, "GET", "/api/session", nil, recovery)
@@ -248,7 +275,7 @@ func TestTimedOutSession(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
-			e.checkReach(t, "a session "+tc.what, e.session(tc.change), nil)
+			e.checkReach(t, "a session "+tc.what, e.session(tc.change), slices.Concat(toolUses, accountUses, endingUses), nil)
 		})
 	}
 	// Just within both, it is still good (the limits are where they say).
