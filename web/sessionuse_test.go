@@ -243,7 +243,9 @@ func TestSessionUsesAdmitAGoodSession(t *testing.T) {
 // TestRecoveryOnlySession: a session from a recovery code may only add a
 // new factor. It reaches no tool (forward-auth in both modes and with
 // either cookie, OIDC, /api/session) and no account action but adding a
-// key or an app; it sees her account, to be led there.
+// key or an app; it sees her account, to be led there. (Ending sessions,
+// endingUses, takes access away rather than giving it, and the account
+// page offers it to her: not judged here.)
 func TestRecoveryOnlySession(t *testing.T) {
 	e := newSessionEnv(t)
 	recovery := e.session(func(s *authn.Session) {
