@@ -3,6 +3,8 @@ package web
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -209,6 +211,20 @@ func TestForwardAuthNginx(t *testing.T) {
 	anna, _ := f.session(t, f.anna, authn.LevelPhrh)
 	if code := raw(proxyPort, "GET /seite HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+f.fwdCookie(anna)+"\r\nConnection: close\r\n\r\n"); code != 200 {
 		t.Errorf("anna asked rat: %d, want 200", code)
+	}
+	// A session from a recovery code may only add a factor: it reaches no
+	// tool, though anna may use rat.
+	id := make([]byte, sessionIDLen)
+	rand.Read(id)
+	now := time.Now()
+	if err := f.st.CreateSession(context.Background(), authn.Session{Hash: authn.HashSessionID(id), UserID: f.anna.ID,
+		AMR: []string{"otp", "pwd", "mfa"}, ACR: string(authn.LevelMFA), AuthTime: now, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(time.Hour), RecoveryOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	recovery := base64.RawURLEncoding.EncodeToString(id)
+	if code := raw(proxyPort, "GET /seite HTTP/1.1\r\nHost: rat.stadt.example\r\nCookie: "+ForwardAuthCookie+"="+f.fwdCookie(recovery)+"\r\nConnection: close\r\n\r\n"); code != http.StatusFound {
+		t.Errorf("anna, signed in with a recovery code, asked rat: %d, want 302 to sign in", code)
 	}
 	// /geheim/ asks for a hardware key; signed in with an app, she may not
 	// reach it by another spelling nginx passes on as it is.
