@@ -203,23 +203,24 @@ func originalURL(h http.Header) (u *url.URL, redirect bool, err error) {
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return nil, false, errors.New("forwarded address is not an http(s) address")
 	}
-	// The request target is a path: "http://host?x" or "http://host:" +
-	// "/x" are not what a proxy sends. Through Traefik and Caddy the host
-	// is the client's Host header: it must stay the host, whole.
+	// The request target is a path ("http://host?x" is not what a proxy
+	// sends). Through Traefik and Caddy the host is the client's Host
+	// header: it must stay the host, whole ("host/offen?" would make the
+	// path the tool gets a query).
 	if !strings.HasPrefix(u.Path, "/") || (redirect && u.Host != h.Get("X-Forwarded-Host")) {
 		return nil, false, errors.New("forwarded address is not a host and a path")
 	}
 	return u, redirect, nil
 }
 
-// forbiddenInTarget says whether s holds a byte that has no place in a request target (RFC
-// 9112, RFC 3986) and is read otherwise by url.Parse than by the tool
-// behind the proxy, or is never sent by a browser: "#" (url.Parse takes
-// the rest for a fragment; nginx and Caddy pass it on, and a file server
-// behind them resolves "/offen#/../geheim" to /geheim), a space, a
-// control character, a backslash, a byte outside ASCII (browsers
-// percent-encode them all), and '"', "<" and ">" (browsers encode them
-// too). "{", "}", "|", "^" and "`" are not allowed either, but browsers
+// forbiddenInTarget says whether s holds a byte that has no place in a
+// request target (RFC 9112, RFC 3986) and that url.Parse reads otherwise
+// than the tool behind the proxy, or that browsers never send as it is:
+// "#" (url.Parse takes the rest for a fragment; nginx passes it on, and a
+// file server behind it resolves "/offen#/../geheim" to /geheim), a
+// space, a control character, a backslash, a byte outside ASCII
+// (browsers percent-encode them all), '"', "<" and ">" (browsers encode
+// them too). "{", "}", "|", "^" and "`" have no place either, but browsers
 // send them as they are in a query (and "|", "^" in a path), and
 // url.Parse reads them as the tools do: they pass.
 func forbiddenInTarget(s string) bool {
