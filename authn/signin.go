@@ -39,6 +39,9 @@ type SignInConfig struct {
 	SessionMax    time.Duration // absolute session lifetime; 0 = 12h
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// KeyPolicy checks a key against its owner's groups' key policies at
+	// every sign-in; nil admits every key the level admits.
+	KeyPolicy KeyPolicy
 }
 
 // Policy is the sign-in policy per group.
@@ -82,6 +85,7 @@ type SignIn struct {
 	}
 	fakeKey    []byte
 	policy     Policy
+	keyPolicy  KeyPolicy // nil: none
 	sessionMax time.Duration
 	log        *slog.Logger
 	now        func() time.Time
@@ -131,7 +135,7 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	}
 	s := &SignIn{pendingAEAD: pendingAEAD,
 		store: cfg.Store, wa: wa, directory: cfg.Directory, sealKey: cfg.EncryptionKey,
-		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
+		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, keyPolicy: cfg.KeyPolicy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
 	}
 	n := cfg.MaxHashing
 	if n <= 0 {

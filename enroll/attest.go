@@ -211,6 +211,24 @@ func verifyChain(k KeyInfo, roots []*x509.Certificate, now time.Time) (Reason, e
 	return "", nil
 }
 
+// attestation tells whether k's attestation vouches for it as hardware of a
+// known maker: a certificate chain (x5c) that ends in one of roots at now
+// (WebAuthn L3 §7.1 step 24). "none" and self attestation never do. It
+// returns the chain too, DER certificates one after the other, leaf
+// first, as authn.Credential keeps it (nil without a chain). The
+// attestation signature is go-webauthn's to check (step 21), before the
+// key is stored.
+func attestation(k KeyInfo, roots []*x509.Certificate, now time.Time) (attested bool, chain []byte) {
+	for _, c := range k.Chain {
+		chain = append(chain, c.Raw...)
+	}
+	if len(k.Chain) == 0 || checkCertAAGUID(k) != nil {
+		return false, chain
+	}
+	reason, _ := verifyChain(k, roots, now)
+	return reason == "", chain
+}
+
 // checkCertAAGUID: when the attestation certificate names a model
 // (extension 1.3.6.1.4.1.45724.1.1.4), it must be the one in the
 // authenticator data (WebAuthn L3 §8.2.1 step 2).
