@@ -43,6 +43,10 @@ type KeyInfo struct {
 	// Chain is the attestation certificate chain (attStmt x5c), leaf first;
 	// empty for "none" and for self attestation.
 	Chain []*x509.Certificate
+	// Attested: the attestation verified and Chain ends in a trusted root
+	// (Yubico's shipped ones or a group's), so the key will sign in as a
+	// hardware key (amr hwk, acr phrh). Set once the key is accepted.
+	Attested bool
 }
 
 // keyInfo reads a parsed attestation object (WebAuthn L3 §6.5.4).
@@ -109,7 +113,18 @@ func CheckResponse(response []byte, rules Rules, now time.Time) (KeyInfo, error)
 	if err := ao.VerifyAttestation(hash[:], nil, protocol.AttestationPolicy{}, protocol.SignaturePolicy{}); err != nil {
 		return k, refuseMsg(ReasonInvalid, msgInvalid, describe(err))
 	}
+	k.Attested, _ = attestation(k, rules.trustedRoots(), now)
 	return k, nil
+}
+
+// trustedRoots are Yubico's shipped roots and those of every rule, each
+// once.
+func (r Rules) trustedRoots() []*x509.Certificate {
+	p := Policy{Groups: map[string]KeyPolicy{}}
+	for i, g := range r.Groups {
+		p.Groups[fmt.Sprint(i)] = g.KeyPolicy
+	}
+	return p.TrustedRoots()
 }
 
 // parseResponse parses a registration response (WebAuthn L3 §7.1 steps

@@ -203,6 +203,7 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 	}
 	c := credentialOf(p.UserID, wc, s.now())
 	c.Attested, c.AttestationChain = attestation(k, s.cfg.Policy.TrustedRoots(), s.now())
+	k.Attested = c.Attested
 	return k, c, nil, nil
 }
 
