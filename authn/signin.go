@@ -173,6 +173,10 @@ const (
 	ReasonThrottled     Reason = "throttled"      // too many tries: RetryAfter set
 	ReasonPolicy        Reason = "policy"         // the person's group needs a stronger factor
 	ReasonDisabled      Reason = "disabled"       // the account is disabled
+	// ReasonKeyNotAdmitted: a right assertion, but the key does not meet
+	// what her groups ask of a key (their level, or their key policy:
+	// attestation, model, no synced passkey); IT must give her one that does.
+	ReasonKeyNotAdmitted Reason = "key_not_admitted"
 )
 
 // SignInError is a refused step. Match it with errors.As. Err is the cause,

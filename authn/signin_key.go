@@ -379,11 +379,11 @@ func (s *SignIn) keyRefusal(res keyResult) *SignInError {
 	pol := s.policyOf(res.groups)
 	factor := keyFactor(res.cred)
 	if _, level := amrACR([]string{factor}); !level.Meets(pol.level) {
-		return refuse(ReasonPolicy, "a %s key gives %s, policy needs %s", factor, level, pol.level)
+		return refuse(ReasonKeyNotAdmitted, "a %s key gives %s, policy needs %s", factor, level, pol.level)
 	}
 	if s.keyPolicy != nil {
 		if err := s.keyPolicy.CheckStoredKey(res.groups, res.cred); err != nil {
-			return refuse(ReasonPolicy, "key %s does not meet its owner's group policy: %v", res.cred.ID, err)
+			return refuse(ReasonKeyNotAdmitted, "key %s does not meet its owner's group policy: %v", res.cred.ID, err)
 		}
 	}
 	if pol.uv && !res.uv {

@@ -21,11 +21,11 @@ func TestKeyLevelFromAttestation(t *testing.T) {
 		phrhDoor authn.Reason // what a group at phrh says; "" = admitted
 	}{
 		{"attested, BE clear", func(e *env, u authn.User) *device { return e.addAttestedKey(u, true, nil) }, "hwk", authn.LevelPhrh, ""},
-		{"not attested, BE clear", func(e *env, u authn.User) *device { return e.addKey(u, false, true, 0) }, "pop", authn.LevelPhr, authn.ReasonPolicy},
-		{"BE set", func(e *env, u authn.User) *device { return e.addKey(u, true, true, 0) }, "swk", authn.LevelPhr, authn.ReasonPolicy},
+		{"not attested, BE clear", func(e *env, u authn.User) *device { return e.addKey(u, false, true, 0) }, "pop", authn.LevelPhr, authn.ReasonKeyNotAdmitted},
+		{"BE set", func(e *env, u authn.User) *device { return e.addKey(u, true, true, 0) }, "swk", authn.LevelPhr, authn.ReasonKeyNotAdmitted},
 		{"BE set, attested", func(e *env, u authn.User) *device {
 			return e.addKeyAs(u, true, true, 0, func(c *authn.Credential) { c.Attested = true })
-		}, "swk", authn.LevelPhr, authn.ReasonPolicy},
+		}, "swk", authn.LevelPhr, authn.ReasonKeyNotAdmitted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, withPolicy(map[string]authn.GroupPolicy{"rat": {Level: authn.LevelPhrh}}))
@@ -68,7 +68,7 @@ func TestKeyPolicyAtSignIn(t *testing.T) {
 	d := e.addAttestedKey(anna, true, nil)
 	opts, p := e.beginKey(e.start("anna", authn.StepKey))
 	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 1), client)
-	wantRefused(t, "key the key policy refuses", p, err, authn.ReasonPolicy)
+	wantRefused(t, "key the key policy refuses", p, err, authn.ReasonKeyNotAdmitted)
 	if calls != 1 {
 		t.Errorf("key policy asked %d times, want 1", calls)
 	}

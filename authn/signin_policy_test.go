@@ -43,7 +43,7 @@ func TestGroupPolicy(t *testing.T) {
 		return e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, replaceAllow(t, opts, d.cred.ID), 1), client)
 	}
 	p, err := try(synced)
-	wantRefused(t, "synced passkey where phrh is required", p, err, authn.ReasonPolicy)
+	wantRefused(t, "synced passkey where phrh is required", p, err, authn.ReasonKeyNotAdmitted)
 	p, err = try(noUV)
 	wantRefused(t, "key without UV where UV is required", p, err, authn.ReasonUVRequired)
 	p, err = e.si.VerifyTOTP(e.ctx(), e.start("anna", authn.StepKey).PendingID, e.code(secret, t0), client)

@@ -143,7 +143,7 @@ func TestGroupKeyPolicyAtSignIn(t *testing.T) {
 	must(t, f.store.AddMember(t.Context(), rat.ID, anna.ID, authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "group.add"}))
 
 	p, err = f.signIn(t, si, "anna", selfAttested, 2)
-	if se := (*authn.SignInError)(nil); !errors.As(err, &se) || se.Reason != authn.ReasonPolicy {
+	if se := (*authn.SignInError)(nil); !errors.As(err, &se) || se.Reason != authn.ReasonKeyNotAdmitted {
 		t.Fatalf("member of rat with a key rat refuses: %+v, %v; want a policy refusal", p, err)
 	}
 	p, err = f.signIn(t, si, "anna", attested, 1)
