@@ -12,8 +12,8 @@ type Level string
 const (
 	LevelNone Level = ""     // no requirement
 	LevelMFA  Level = "mfa"  // two factors, not phishing-resistant (app code or recovery code + password)
-	LevelPhr  Level = "phr"  // a phishing-resistant key (synced passkeys included)
-	LevelPhrh Level = "phrh" // a phishing-resistant hardware key (backup-eligible flag clear)
+	LevelPhr  Level = "phr"  // a phishing-resistant key (synced passkeys and unattested keys included)
+	LevelPhrh Level = "phrh" // a hardware key: attested at registration by a trusted root, backup-eligible flag clear
 )
 
 // rank orders the levels; an unknown level ranks above all, so that a
@@ -72,7 +72,18 @@ type Credential struct {
 	Transports     []string
 	BackupEligible bool // BE flag at registration: a synced passkey
 	AttestationFmt string
-	Cloned         bool // a sign count went backwards: refused until IT looks
+	// Attested: at registration, the key's attestation statement verified
+	// and its certificate chain ended in a trusted root (a group's roots or
+	// Yubico's shipped ones; WebAuthn L3 §7.1 steps 21–24). Only then is it
+	// known to be hardware of a known maker (amr "hwk"); a key's own flags
+	// cannot show that, since the authenticator sets them itself.
+	Attested bool
+	// AttestationChain is the attestation certificate chain the key sent
+	// at registration (attStmt x5c), DER certificates one after the other,
+	// leaf first (x509.ParseCertificates reads it); nil for "none" and self
+	// attestation. A group's roots are checked against it at sign-in.
+	AttestationChain []byte
+	Cloned           bool // a sign count went backwards: refused until IT looks
 
 	// TOTP
 	// SecretSealed is the raw TOTP secret (the bytes behind the base32
@@ -117,3 +128,29 @@ const (
 	StepPassword Step = "password" // after a possession factor, when the key did not verify the person
 	StepDone     Step = "done"
 )
+
+// keyFactor is the RFC 8176 method of a security key: "swk" for a synced
+// passkey (BE set, WebAuthn L3 §6.1.3: the secret may leave the device);
+// "hwk" for a key with BE clear whose attestation a trusted root vouched
+// for at registration; "pop" (proof of possession, hardware or software
+// unknown) for any other key. The BE flag alone proves no hardware: the
+// authenticator sets it itself, and a software one may leave it clear.
+func keyFactor(c Credential) string {
+	switch {
+	case c.BackupEligible:
+		return "swk"
+	case c.Attested:
+		return "hwk"
+	}
+	return "pop"
+}
+
+// KeyPolicy applies the groups' key policies to a stored security key at
+// sign-in, so that a group's policy holds for every use of a key, not only
+// at its registration: a key registered before its owner joined a group
+// must meet that group's policy too. enroll.Policy implements it.
+type KeyPolicy interface {
+	// CheckStoredKey returns why the key c does not meet the key policy of
+	// groups (the owner's group names), or nil.
+	CheckStoredKey(groups []string, c Credential) error
+}

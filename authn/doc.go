@@ -49,8 +49,8 @@
 // the id again: asked again, it hands out the same challenge, which the
 // first assertion checked against it uses up.
 //
-//	Start(username) ─► key ─┬─ UV done ─────────────────────────► done (hwk|swk, user, mfa)
-//	BeginPasskey ───► key ──┘  no UV ─► password ─────────────────► done (hwk|swk, pwd, mfa)
+//	Start(username) ─► key ─┬─ UV done ─────────────────────────► done (hwk|pop|swk, user, mfa)
+//	BeginPasskey ───► key ──┘  no UV ─► password ─────────────────► done (hwk|pop|swk, pwd, mfa)
 //	                  totp ─────────────► password ─────────────────► done (otp, pwd, mfa)
 //	                  recovery ─────────► password ─────────────────► done (otp, pwd, mfa), RecoveryOnly
 //
@@ -83,7 +83,13 @@
 // answers get the same refusal. The key path is never throttled per account, so a
 // stranger cannot lock the owner out of her key.
 //
-// The session records RFC 8176 amr values (hwk, swk, user, pwd, otp, mfa)
-// and a level as acr (phrh, phr, mfa); group policy can require a level,
-// user verification, or forbid apps.
+// The session records RFC 8176 amr values (hwk, pop, swk, user, pwd, otp,
+// mfa) and a level as acr (phrh, phr, mfa). A key is hwk, at phrh, only if
+// Credential.Attested: registration verified its attestation against a
+// trusted root. Its own flags prove no hardware (a software authenticator
+// may leave backup-eligible clear), so another key is pop, and a synced
+// passkey swk, both at phr. Group policy can require a level, user
+// verification, or forbid apps; a group's key policy (KeyPolicy: roots,
+// models, no synced passkeys) is asked again at every key sign-in, so it
+// binds keys registered before their owner joined the group.
 package authn

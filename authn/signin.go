@@ -39,6 +39,9 @@ type SignInConfig struct {
 	SessionMax    time.Duration // absolute session lifetime; 0 = 12h
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// KeyPolicy checks a key against its owner's groups' key policies at
+	// every sign-in; nil admits every key the level admits.
+	KeyPolicy KeyPolicy
 }
 
 // Policy is the sign-in policy per group.
@@ -82,6 +85,7 @@ type SignIn struct {
 	}
 	fakeKey    []byte
 	policy     Policy
+	keyPolicy  KeyPolicy // nil: none
 	sessionMax time.Duration
 	log        *slog.Logger
 	now        func() time.Time
@@ -131,7 +135,7 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	}
 	s := &SignIn{pendingAEAD: pendingAEAD,
 		store: cfg.Store, wa: wa, directory: cfg.Directory, sealKey: cfg.EncryptionKey,
-		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
+		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, keyPolicy: cfg.KeyPolicy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
 	}
 	n := cfg.MaxHashing
 	if n <= 0 {
@@ -169,6 +173,10 @@ const (
 	ReasonThrottled     Reason = "throttled"      // too many tries: RetryAfter set
 	ReasonPolicy        Reason = "policy"         // the person's group needs a stronger factor
 	ReasonDisabled      Reason = "disabled"       // the account is disabled
+	// ReasonKeyNotAdmitted: a right assertion, but the key does not meet
+	// what her groups ask of a key (their level, or their key policy:
+	// attestation, model, no synced passkey); IT must give her one that does.
+	ReasonKeyNotAdmitted Reason = "key_not_admitted"
 )
 
 // SignInError is a refused step. Match it with errors.As. Err is the cause,

@@ -19,7 +19,7 @@ func TestReplayedAssertionRefused(t *testing.T) {
 	opts, begun := e.beginKey(e.start("anna", authn.StepKey))
 	resp := e.sign(d, opts, 11)
 	p, err := e.si.FinishKey(e.ctx(), begun.PendingID, resp, client)
-	e.wantDone(p, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
+	e.wantDone(p, err, []string{"pop", "user", "mfa"}, authn.LevelPhr)
 
 	// The same pending again: it was taken (single-use challenge).
 	p, err = e.si.FinishKey(e.ctx(), begun.PendingID, resp, client)
@@ -133,7 +133,7 @@ func TestThrottle(t *testing.T) {
 	// The key path stays open.
 	opts, p2 := e.beginKey(e.start("anna", authn.StepKey))
 	p2, err = e.si.FinishKey(e.ctx(), p2.PendingID, e.sign(d, opts, 0), client)
-	e.wantDone(p2, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
+	e.wantDone(p2, err, []string{"pop", "user", "mfa"}, authn.LevelPhr)
 	// After the window, codes are compared again; a right one takes its try back.
 	e.clock.Add(15 * time.Minute)
 	p, err = e.si.VerifyTOTP(e.ctx(), e.start("anna", authn.StepKey).PendingID, e.code(secret, e.clock.Now()), client)

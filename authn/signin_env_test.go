@@ -142,6 +142,19 @@ func newP256(tb testing.TB) virtualwebauthn.Credential {
 // person.
 func (e *env) addKey(u authn.User, be, uv bool, count uint32) *device {
 	e.t.Helper()
+	return e.addKeyAs(u, be, uv, count, nil)
+}
+
+// addAttestedKey registers a key for u as registration stores one whose
+// attestation chain (DER, leaf first) ended in a trusted root.
+func (e *env) addAttestedKey(u authn.User, uv bool, chain []byte) *device {
+	e.t.Helper()
+	return e.addKeyAs(u, false, uv, 0, func(c *authn.Credential) { c.Attested, c.AttestationChain = true, chain })
+}
+
+// addKeyAs is addKey with the stored record changed by rec (nil: none).
+func (e *env) addKeyAs(u authn.User, be, uv bool, count uint32, rec func(*authn.Credential)) *device {
+	e.t.Helper()
 	d := &device{cred: newP256(e.t)}
 	d.auth = virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{
 		UserNotVerified: !uv, BackupEligible: be, BackupState: be, UserHandle: []byte(u.ID),
@@ -152,6 +165,9 @@ func (e *env) addKey(u authn.User, be, uv bool, count uint32) *device {
 		ID: authn.NewID(), UserID: u.ID, Kind: authn.KindWebAuthn, Nickname: "key", CreatedAt: t0,
 		WebAuthnID: d.cred.ID, PublicKey: d.cred.Key.AttestationData(), SignCount: count,
 		AAGUID: d.auth.Aaguid[:], Transports: []string{"usb"}, BackupEligible: be, AttestationFmt: "packed",
+	}
+	if rec != nil {
+		rec(&d.rec)
 	}
 	if err := e.store.CreateCredential(e.ctx(), d.rec, audit("credential.create", u.ID)); err != nil {
 		e.t.Fatal(err)

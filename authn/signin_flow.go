@@ -343,8 +343,9 @@ func (s *SignIn) policyOf(groups []string) effectivePolicy {
 }
 
 // amrACR returns the RFC 8176 methods of a sign-in with the factors done
-// ("mfa" added for two or more) and its level: phrh with a hardware key,
-// phr with a synced passkey, else mfa.
+// ("mfa" added for two or more) and its level: phrh with an attested
+// hardware key (hwk), phr with a synced passkey (swk) or another key (pop),
+// else mfa.
 func amrACR(factors []string) ([]string, Level) {
 	amr := slices.Clone(factors)
 	if len(amr) >= 2 {
@@ -353,7 +354,7 @@ func amrACR(factors []string) ([]string, Level) {
 	switch {
 	case slices.Contains(amr, "hwk"):
 		return amr, LevelPhrh
-	case slices.Contains(amr, "swk"):
+	case slices.Contains(amr, "swk"), slices.Contains(amr, "pop"):
 		return amr, LevelPhr
 	}
 	return amr, LevelMFA

@@ -369,15 +369,6 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	return prog, nil
 }
 
-// keyFactor is the RFC 8176 method of a key: WebAuthn L3 §6.1.3, BE clear,
-// the key cannot be copied.
-func keyFactor(c Credential) string {
-	if c.BackupEligible {
-		return "swk"
-	}
-	return "hwk"
-}
-
 // keyRefusal is why a right assertion still does not sign the person in:
 // her status, her groups' level or their demand for user verification; nil
 // if nothing stands in the way.
@@ -388,7 +379,12 @@ func (s *SignIn) keyRefusal(res keyResult) *SignInError {
 	pol := s.policyOf(res.groups)
 	factor := keyFactor(res.cred)
 	if _, level := amrACR([]string{factor}); !level.Meets(pol.level) {
-		return refuse(ReasonPolicy, "a %s key gives %s, policy needs %s", factor, level, pol.level)
+		return refuse(ReasonKeyNotAdmitted, "a %s key gives %s, policy needs %s", factor, level, pol.level)
+	}
+	if s.keyPolicy != nil {
+		if err := s.keyPolicy.CheckStoredKey(res.groups, res.cred); err != nil {
+			return refuse(ReasonKeyNotAdmitted, "key %s does not meet its owner's group policy: %v", res.cred.ID, err)
+		}
 	}
 	if pol.uv && !res.uv {
 		return refuse(ReasonUVRequired, "key %s did not verify the person", res.cred.ID)

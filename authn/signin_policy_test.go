@@ -35,7 +35,7 @@ func TestGroupPolicy(t *testing.T) {
 	e.member(anna, "rat")
 	e.member(anna, "stadt")
 	synced := e.addKey(anna, true, true, 0)
-	noUV := e.addKey(anna, false, false, 0)
+	noUV := e.addAttestedKey(anna, false, nil)
 	secret, _ := e.addApp(anna)
 
 	try := func(d *device) (authn.Progress, error) {
@@ -43,7 +43,7 @@ func TestGroupPolicy(t *testing.T) {
 		return e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, replaceAllow(t, opts, d.cred.ID), 1), client)
 	}
 	p, err := try(synced)
-	wantRefused(t, "synced passkey where phrh is required", p, err, authn.ReasonPolicy)
+	wantRefused(t, "synced passkey where phrh is required", p, err, authn.ReasonKeyNotAdmitted)
 	p, err = try(noUV)
 	wantRefused(t, "key without UV where UV is required", p, err, authn.ReasonUVRequired)
 	p, err = e.si.VerifyTOTP(e.ctx(), e.start("anna", authn.StepKey).PendingID, e.code(secret, t0), client)
@@ -121,7 +121,7 @@ func TestDirectoryPassword(t *testing.T) {
 			}
 			p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "Geheim!2025", client)
 			if tc.want == "" {
-				e.wantDone(p, err, []string{"hwk", "pwd", "mfa"}, authn.LevelPhrh)
+				e.wantDone(p, err, []string{"pop", "pwd", "mfa"}, authn.LevelPhr)
 				return
 			}
 			wantRefused(t, tc.name, p, err, tc.want)
@@ -141,7 +141,7 @@ func TestPasswordRehashedWhenParametersChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
-	e.wantDone(p, err, []string{"hwk", "pwd", "mfa"}, authn.LevelPhrh)
+	e.wantDone(p, err, []string{"pop", "pwd", "mfa"}, authn.LevelPhr)
 	phc, _ := e.store.GetPasswordHash(e.ctx(), anna.ID)
 	if !strings.HasPrefix(phc, "$argon2id$v=19$m=64,t=1,p=1$") {
 		t.Errorf("hash after sign-in %q, want the configured parameters", phc)

@@ -200,5 +200,5 @@ func TestKeyCeremonyKeyFlagged(t *testing.T) {
 	other := e.addKey(anna, false, true, 0)
 	opts, p = e.beginKey(e.start("anna", authn.StepKey))
 	prog, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(other, opts, 1), client)
-	e.wantDone(prog, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
+	e.wantDone(prog, err, []string{"pop", "user", "mfa"}, authn.LevelPhr)
 }

@@ -69,7 +69,7 @@ func TestKeyAndPassword(t *testing.T) {
 	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "wrong", client)
 	wantRefused(t, "wrong password", p, err, authn.ReasonWrongPassword)
 	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
-	e.wantDone(p, err, []string{"hwk", "pwd", "mfa"}, authn.LevelPhrh)
+	e.wantDone(p, err, []string{"pop", "pwd", "mfa"}, authn.LevelPhr)
 
 	list, _ := e.store.ListCredentials(e.ctx(), anna.ID)
 	if list[0].SignCount != 6 || !list[0].LastUsedAt.Equal(t0) {
@@ -84,7 +84,7 @@ func TestKeyWithUserVerification(t *testing.T) {
 	for range 2 {
 		opts, p := e.beginKey(e.start("anna", authn.StepKey))
 		p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 0), client)
-		e.wantDone(p, err, []string{"hwk", "user", "mfa"}, authn.LevelPhrh)
+		e.wantDone(p, err, []string{"pop", "user", "mfa"}, authn.LevelPhr)
 	}
 }
 

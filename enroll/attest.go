@@ -43,6 +43,10 @@ type KeyInfo struct {
 	// Chain is the attestation certificate chain (attStmt x5c), leaf first;
 	// empty for "none" and for self attestation.
 	Chain []*x509.Certificate
+	// Attested: the attestation verified and Chain ends in a trusted root
+	// (Yubico's shipped ones or a group's), so the key will sign in as a
+	// hardware key (amr hwk, acr phrh). Set once the key is accepted.
+	Attested bool
 }
 
 // keyInfo reads a parsed attestation object (WebAuthn L3 §6.5.4).
@@ -109,7 +113,18 @@ func CheckResponse(response []byte, rules Rules, now time.Time) (KeyInfo, error)
 	if err := ao.VerifyAttestation(hash[:], nil, protocol.AttestationPolicy{}, protocol.SignaturePolicy{}); err != nil {
 		return k, refuseMsg(ReasonInvalid, msgInvalid, describe(err))
 	}
+	k.Attested, _ = attestation(k, rules.trustedRoots(), now)
 	return k, nil
+}
+
+// trustedRoots are Yubico's shipped roots and those of every rule, each
+// once.
+func (r Rules) trustedRoots() []*x509.Certificate {
+	p := Policy{Groups: map[string]KeyPolicy{}}
+	for i, g := range r.Groups {
+		p.Groups[fmt.Sprint(i)] = g.KeyPolicy
+	}
+	return p.TrustedRoots()
 }
 
 // parseResponse parses a registration response (WebAuthn L3 §7.1 steps
@@ -209,6 +224,24 @@ func verifyChain(k KeyInfo, roots []*x509.Certificate, now time.Time) (Reason, e
 		return ReasonUntrusted, fmt.Errorf("verify attestation chain of %q: %w", k.Chain[0].Subject.CommonName, err)
 	}
 	return "", nil
+}
+
+// attestation tells whether k's attestation vouches for it as hardware of a
+// known maker: a certificate chain (x5c) that ends in one of roots at now
+// (WebAuthn L3 §7.1 step 24). "none" and self attestation never do. It
+// returns the chain too, DER certificates one after the other, leaf
+// first, as authn.Credential keeps it (nil without a chain). The
+// attestation signature is go-webauthn's to check (step 21), before the
+// key is stored.
+func attestation(k KeyInfo, roots []*x509.Certificate, now time.Time) (attested bool, chain []byte) {
+	for _, c := range k.Chain {
+		chain = append(chain, c.Raw...)
+	}
+	if len(k.Chain) == 0 || checkCertAAGUID(k) != nil {
+		return false, chain
+	}
+	reason, _ := verifyChain(k, roots, now)
+	return reason == "", chain
 }
 
 // checkCertAAGUID: when the attestation certificate names a model

@@ -58,6 +58,12 @@ func TestCheckResponseOwnChain(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
+				// A hardware key only with a chain to a trusted root: the
+				// test root is trusted only where the policy names it.
+				want := len(tc.policy.TrustedRoots) > 0 && tc.reg.attest != nil && tc.reg.fmt != "none"
+				if k.Attested != want {
+					t.Errorf("attested %t, want %t", k.Attested, want)
+				}
 				return
 			}
 			if !enroll.IsReason(err, tc.want) {
@@ -105,6 +111,11 @@ func TestRealYubicoSamples(t *testing.T) {
 		{"gowebauthn-fido-u2f-yubico.json", "Security Key by Yubico (Firmware 5.1)", yubico, ""},
 		{"pywebauthn-packed-security-key-nfc.json", "Security Key NFC by Yubico (Firmware 5.1)",
 			enroll.KeyPolicy{TrustedRoots: []*x509.Certificate{newRootCA(t, "Not Yubico").cert}}, enroll.ReasonUntrusted},
+		// With no policy at all, a real YubiKey is still a hardware key:
+		// Yubico's shipped roots are always trusted.
+		{"pywebauthn-packed-security-key-nfc.json", "Security Key NFC by Yubico (Firmware 5.1)", enroll.KeyPolicy{}, ""},
+		{"pywebauthn-packed-yubikey-5ci-eddsa.json", "YubiKey 5Ci (Firmware 5.2/5.4)", enroll.KeyPolicy{}, ""},
+		{"gowebauthn-fido-u2f-yubico.json", "Security Key by Yubico (Firmware 5.1)", enroll.KeyPolicy{}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -121,6 +132,9 @@ func TestRealYubicoSamples(t *testing.T) {
 			}
 			if k.Model != tc.model {
 				t.Errorf("model %q (AAGUID %s), want %q", k.Model, k.AAGUID, tc.model)
+			}
+			if tc.want == "" && !k.Attested {
+				t.Errorf("a real Yubico key is not attested: it would not sign in as a hardware key (phrh)")
 			}
 		})
 	}

@@ -97,6 +97,7 @@ type keyReg struct {
 	attest       *testCA // signs a packed statement with x5c; nil: self attestation
 	alg          int64   // COSE algorithm in the credential key; 0 = ES256
 	breakSig     bool
+	credKey      *ecdsa.PrivateKey // the credential's key; nil: a new one
 }
 
 // build returns the JSON of a PublicKeyCredential, as credential.toJSON()
@@ -113,7 +114,10 @@ func (r keyReg) build(t *testing.T) []byte {
 	if r.alg == 0 {
 		r.alg = -7
 	}
-	credKey := newKey(t)
+	credKey := r.credKey
+	if credKey == nil {
+		credKey = newKey(t)
+	}
 	authData := r.authData(credKey)
 	clientData, _ := json.Marshal(map[string]any{"type": "webauthn.create", "challenge": r.challenge, "origin": r.origin, "crossOrigin": false})
 	cdHash := sha256.Sum256(clientData)

@@ -56,6 +56,13 @@
 // YubiKeyModels, YubiKeyPolicy; sources in roots/README.md); nothing is
 // downloaded at run time.
 //
+// Every registration asks for direct attestation. A key whose chain ends in
+// a trusted root (Policy.TrustedRoots: Yubico's, always, and every group's)
+// is stored as Attested, with its chain: only such a key signs in as a
+// hardware key (amr hwk, acr phrh), so a YubiKey does with no policy at
+// all. Policy.CheckStoredKey applies a group's roots, models and refusal
+// of synced passkeys to a stored key at every sign-in (authn.KeyPolicy).
+//
 // # Apps, recovery codes, reset
 //
 // BeginTOTP makes a 160-bit secret and renders its QR code on the server;

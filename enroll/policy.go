@@ -1,8 +1,12 @@
 package enroll
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/x509"
+	"errors"
+	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/google/uuid"
@@ -59,10 +63,20 @@ type Rules struct {
 
 // For returns the rules of a person who is a member of groups.
 func (p Policy) For(groups []authn.Group) Rules {
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.Name
+	}
+	return p.forNames(names)
+}
+
+// forNames returns the rules of a person who is a member of the groups
+// named.
+func (p Policy) forNames(groups []string) Rules {
 	var r Rules
 	for _, g := range groups {
-		if kp, ok := p.Groups[g.Name]; ok {
-			r.Groups = append(r.Groups, GroupRule{Group: g.Name, KeyPolicy: kp})
+		if kp, ok := p.Groups[g]; ok {
+			r.Groups = append(r.Groups, GroupRule{Group: g, KeyPolicy: kp})
 		}
 	}
 	if len(r.Groups) == 0 {
@@ -102,4 +116,88 @@ func (r Rules) refusingTOTP(alone bool) (GroupRule, bool) {
 		}
 	}
 	return GroupRule{}, false
+}
+
+// TrustedRoots are the roots whose attestation makes a key a hardware key
+// (authn.Credential.Attested, amr "hwk"): Yubico's shipped roots and every
+// group's TrustedRoots, each once. Yubico's are always among them, so that
+// a YubiKey reaches phrh with no policy at all.
+func (p Policy) TrustedRoots() []*x509.Certificate {
+	out := YubicoRoots()
+	add := func(roots []*x509.Certificate) {
+		for _, r := range roots {
+			if !slices.ContainsFunc(out, func(c *x509.Certificate) bool { return bytes.Equal(c.Raw, r.Raw) }) {
+				out = append(out, r)
+			}
+		}
+	}
+	add(p.Default.TrustedRoots)
+	for _, name := range slices.Sorted(maps.Keys(p.Groups)) {
+		add(p.Groups[name].TrustedRoots)
+	}
+	return out
+}
+
+// CheckStoredKey applies the key policies of groups (the owner's group
+// names) to a stored security key at sign-in (authn.KeyPolicy): a group's
+// policy holds for every use of a key, also of one registered before its
+// owner joined the group. It checks what the stored key still shows: a
+// synced passkey where the group refuses them, an attestation chain that
+// was verified at registration and ends in one of the group's roots (at
+// the time of registration, as WebAuthn L3 §7.1 step 24 checked it), and
+// the model. User verification is asked at sign-in by the sign-in policy.
+func (p Policy) CheckStoredKey(groups []string, c authn.Credential) error {
+	if c.Kind != authn.KindWebAuthn {
+		return nil
+	}
+	for _, g := range p.forNames(groups).Groups {
+		if err := g.checkStored(c); err != nil {
+			if g.Group == "" {
+				return err
+			}
+			return fmt.Errorf("group %s: %w", g.Group, err)
+		}
+	}
+	return nil
+}
+
+// checkStored returns why g refuses the stored key c, or nil.
+func (g GroupRule) checkStored(c authn.Credential) error {
+	if g.RefuseSynced && c.BackupEligible {
+		return errors.New("a synced passkey (backup-eligible), the group refuses them")
+	}
+	if len(g.TrustedRoots) > 0 {
+		if !c.Attested {
+			return fmt.Errorf("attestation %q was not verified against a trusted root at registration", c.AttestationFmt)
+		}
+		chain, err := x509.ParseCertificates(c.AttestationChain)
+		if err != nil {
+			return fmt.Errorf("read stored attestation chain: %w", err)
+		}
+		k := KeyInfo{Format: c.AttestationFmt, Chain: chain}
+		if reason, err := verifyChain(k, g.TrustedRoots, c.CreatedAt); reason != "" {
+			return fmt.Errorf("not attested by one of the group's roots: %w", err)
+		}
+	}
+	if len(g.AAGUIDs) > 0 && !slices.Contains(g.AAGUIDs, storedAAGUID(c)) {
+		return fmt.Errorf("model %s is not on the group's list", storedAAGUID(c))
+	}
+	return nil
+}
+
+// storedAAGUID is the model of a stored key as registration saw it: the
+// AAGUID of its authenticator data or, where that is zero (fido-u2f,
+// WebAuthn L3 §8.6), the one its attestation certificate names.
+func storedAAGUID(c authn.Credential) uuid.UUID {
+	var v uuid.UUID
+	copy(v[:], c.AAGUID)
+	if v != (uuid.UUID{}) || len(c.AttestationChain) == 0 {
+		return v
+	}
+	if chain, err := x509.ParseCertificates(c.AttestationChain); err == nil && len(chain) > 0 {
+		if a, ok := certAAGUID(chain[0]); ok {
+			return a
+		}
+	}
+	return v
 }

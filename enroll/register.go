@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -164,7 +165,7 @@ func (s *Service) FinishKey(ctx context.Context, id, response []byte, nickname s
 	}
 	c.Nickname = cmpOr(nickname, cmpOr(k.Model, "Sicherheitsschlüssel"))
 	ev := s.credentialEvent(p, c, map[string]string{"model": k.Model, "aaguid": k.AAGUID.String(),
-		"attestation": k.Format, "webauthn_id": hex.EncodeToString(c.WebAuthnID)})
+		"attestation": k.Format, "attested": strconv.FormatBool(c.Attested), "webauthn_id": hex.EncodeToString(c.WebAuthnID)})
 	pr, err := s.storeFactor(ctx, p, c, ev)
 	return NewKey{Credential: c, Model: k.Model}, pr, err
 }
@@ -200,7 +201,10 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 	} else if !errors.Is(err, authn.ErrNotFound) {
 		return k, authn.Credential{}, nil, fmt.Errorf("look up credential id: %w", err)
 	}
-	return k, credentialOf(p.UserID, wc, s.now()), nil, nil
+	c := credentialOf(p.UserID, wc, s.now())
+	c.Attested, c.AttestationChain = attestation(k, s.cfg.Policy.TrustedRoots(), s.now())
+	k.Attested = c.Attested
+	return k, c, nil, nil
 }
 
 func asError(err error) *Error {

@@ -31,11 +31,12 @@ func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 type fixture struct {
-	svc   *enroll.Service
-	store *sqlstore.Store
-	clock *clock
-	root  testCA
-	leaf  testCA
+	svc    *enroll.Service
+	store  *sqlstore.Store
+	clock  *clock
+	root   testCA
+	leaf   testCA
+	policy enroll.Policy
 }
 
 const origin = "http://localhost:8080"
@@ -53,13 +54,13 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{store: st, clock: &clock{t: time.Now().UTC()}, root: newRootCA(t, "Test Root")}
 	f.leaf = f.root.leaf(t, testAAGUID, time.Now().AddDate(0, -1, 0), time.Now().AddDate(5, 0, 0))
 	pub, _ := url.Parse(origin)
+	f.policy = enroll.Policy{Default: enroll.DefaultKeyPolicy(), Groups: map[string]enroll.KeyPolicy{
+		"rat": {NeedDE: "einen Testschlüssel", NeedEN: "a test key", TrustedRoots: []*x509.Certificate{f.root.cert},
+			AAGUIDs: []uuid.UUID{testAAGUID}, RefuseSynced: true, RequireUV: true},
+	}}
 	f.svc, err = enroll.New(enroll.Config{
 		Store: st, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: f.clock.now,
-		Logger: slog.New(slog.DiscardHandler),
-		Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(), Groups: map[string]enroll.KeyPolicy{
-			"rat": {NeedDE: "einen Testschlüssel", NeedEN: "a test key", TrustedRoots: []*x509.Certificate{f.root.cert},
-				AAGUIDs: []uuid.UUID{testAAGUID}, RefuseSynced: true, RequireUV: true},
-		}},
+		Logger: slog.New(slog.DiscardHandler), Policy: f.policy,
 	})
 	if err != nil {
 		t.Fatal(err)

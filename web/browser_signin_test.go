@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -53,8 +54,15 @@ func TestBrowserKeyAndPassword(t *testing.T) {
 	}
 	run(t, ctx, "touch the key", chromedp.Click(chromedp.ID("use-key")), waitPath("/login/password"))
 	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account"),
-		waitText("dl.facts", "Sicherheitsschlüssel, Passwort, mehrere Faktoren"), waitText("dl.facts", "Hardware-Schlüssel"))
+		waitText("dl.facts", "Sicherheitsschlüssel, Passwort, mehrere Faktoren"), waitText("dl.facts", "hoch: sicher gegen Phishing"))
 	shot(t, ctx, "account")
+	// Chromium's virtual key attests itself: no trusted root vouches for
+	// it, so it is no hardware key (phrh), though its backup-eligible flag
+	// is clear.
+	if facts, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("dl.facts").innerText`)); err != nil ||
+		strings.Contains(facts, "Hardware") || strings.Contains(facts, "höchste") {
+		t.Errorf("the virtual key's sign-in (%v):\n%s\nwant phr, not a hardware key", err, facts)
+	}
 	c, err := f.store.GetCredentialByWebAuthnID(context.Background(), k.id)
 	if err != nil || c.SignCount == 0 || c.LastUsedAt.IsZero() {
 		t.Errorf("the key's use was not recorded: %+v, %v", c, err)

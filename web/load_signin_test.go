@@ -293,6 +293,7 @@ func (f *fixture) newLoadKey(t *testing.T, u authn.User) *loadKey {
 		ID: authn.NewID(), UserID: u.ID, Kind: authn.KindWebAuthn, Nickname: "YubiKey", CreatedAt: time.Now(),
 		WebAuthnID: cred.ID, PublicKey: cred.Key.AttestationData(), AAGUID: make([]byte, 16),
 		Transports: []string{"usb"}, AttestationFmt: "packed",
+		Attested: true, // as a YubiKey registered with its attestation: the council's phrh admits it
 	}
 	if err := f.store.CreateCredential(context.Background(), c, f.audit("credential.create")); err != nil {
 		t.Fatal(err)

@@ -74,6 +74,8 @@ func refusal(se *authn.SignInError, page string) (int, message) {
 		return http.StatusTooManyRequests, msgThrottled(minutes)
 	case authn.ReasonPolicy:
 		return http.StatusForbidden, msgPolicy
+	case authn.ReasonKeyNotAdmitted:
+		return http.StatusForbidden, msgKeyNotAdmitted
 	case authn.ReasonDisabled:
 		return http.StatusForbidden, msgDisabled
 	}

@@ -78,7 +78,8 @@ var texts = map[string]message{
 	"webauthn.network": {"Keyhall ist gerade nicht erreichbar. Bitte prüfen Sie die Verbindung und versuchen Sie es noch einmal.",
 		"Keyhall cannot be reached right now. Please check the connection and try again."},
 
-	"amr.hwk":  {"Sicherheitsschlüssel", "security key"},
+	"amr.hwk":  {"Hardware-Sicherheitsschlüssel (vom Hersteller bestätigt)", "hardware security key (confirmed by its maker)"},
+	"amr.pop":  {"Sicherheitsschlüssel", "security key"},
 	"amr.swk":  {"Passkey (synchronisiert)", "passkey (synced)"},
 	"amr.user": {"PIN oder Fingerabdruck am Schlüssel", "PIN or fingerprint on the key"},
 	"amr.pwd":  {"Passwort", "password"},
@@ -152,6 +153,10 @@ var (
 	msgPolicy = message{
 		DE: "Für Ihren Zugang ist eine stärkere Anmeldung vorgeschrieben. Bitte melden Sie sich mit Ihrem Sicherheitsschlüssel an.",
 		EN: "Your account needs a stronger sign-in. Please sign in with your security key.",
+	}
+	msgKeyNotAdmitted = message{
+		DE: "Ihr Sicherheitsschlüssel erfüllt nicht, was Ihre Gruppe verlangt (etwa einen von der IT zugelassenen Hardware-Schlüssel). Bitte wenden Sie sich an die IT: Sie richtet Ihnen einen passenden Schlüssel ein.",
+		EN: "Your security key does not meet what your group requires (for example a hardware key approved by IT). Please contact IT, who will set up a suitable key for you.",
 	}
 	msgDisabled = message{
 		DE: "Ihr Zugang ist gesperrt. Bitte wenden Sie sich an die IT.",

@@ -12,7 +12,8 @@ import (
 )
 
 const credentialCols = `id, user_id, kind, nickname, created_at, last_used_at, webauthn_id, public_key,
-	sign_count, aaguid, transports, backup_eligible, attestation_fmt, cloned, secret_sealed, last_step`
+	sign_count, aaguid, transports, backup_eligible, attestation_fmt, cloned, secret_sealed, last_step,
+	attested, attestation_chain`
 
 // The hot credential statements, prepared at Open. sqlRecordKeyUse and
 // sqlAcceptTOTPStep are the one conditional statement that moves a counter
@@ -35,7 +36,7 @@ func scanCredential(row interface{ Scan(...any) error }) (authn.Credential, erro
 	)
 	err := row.Scan(&c.ID, &c.UserID, &c.Kind, &c.Nickname, timeCol{&c.CreatedAt}, timeCol{&c.LastUsedAt},
 		&c.WebAuthnID, &c.PublicKey, &signCount, &c.AAGUID, &transports, &c.BackupEligible,
-		&c.AttestationFmt, &c.Cloned, &c.SecretSealed, &c.LastStep)
+		&c.AttestationFmt, &c.Cloned, &c.SecretSealed, &c.LastStep, &c.Attested, &c.AttestationChain)
 	c.SignCount = uint32(signCount)
 	if transports != "" {
 		c.Transports = strings.Split(transports, " ")

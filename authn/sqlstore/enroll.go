@@ -149,11 +149,11 @@ func (s *Store) consumeInvitationTx(ctx context.Context, tx *sql.Tx, id, userID 
 
 func (s *Store) insertCredentialTx(ctx context.Context, tx *sql.Tx, c authn.Credential) error {
 	_, err := tx.ExecContext(ctx, "INSERT INTO credentials ("+credentialCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		c.ID, c.UserID, c.Kind, c.Nickname, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt),
 		nullBytes(c.WebAuthnID), nullBytes(c.PublicKey), int64(c.SignCount), nullBytes(c.AAGUID),
 		strings.Join(c.Transports, " "), c.BackupEligible, c.AttestationFmt, c.Cloned,
-		nullBytes(c.SecretSealed), c.LastStep)
+		nullBytes(c.SecretSealed), c.LastStep, c.Attested, nullBytes(c.AttestationChain))
 	return dbErr(err)
 }
 

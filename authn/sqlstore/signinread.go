@@ -16,7 +16,8 @@ import (
 const joinedCredentialCols = `COALESCE(c.id, ''), COALESCE(c.user_id, ''), COALESCE(c.kind, ''),
 	COALESCE(c.nickname, ''), c.created_at, c.last_used_at, c.webauthn_id, c.public_key,
 	COALESCE(c.sign_count, 0), c.aaguid, COALESCE(c.transports, ''), COALESCE(c.backup_eligible, FALSE),
-	COALESCE(c.attestation_fmt, ''), COALESCE(c.cloned, FALSE), c.secret_sealed, COALESCE(c.last_step, 0)`
+	COALESCE(c.attestation_fmt, ''), COALESCE(c.cloned, FALSE), c.secret_sealed, COALESCE(c.last_step, 0),
+	COALESCE(c.attested, FALSE), c.attestation_chain`
 
 // signInRecordQuery is the query of GetSignInRecord on dialect, by the
 // column where: a person, her group names joined by newlines (group names
@@ -75,7 +76,7 @@ func scanSignInRecord(ctx context.Context, stmt *sql.Stmt, arg string) (authn.Si
 		)
 		dest := append(person.dest(), &groups, &c.ID, &c.UserID, &c.Kind, &c.Nickname, timeCol{&c.CreatedAt},
 			timeCol{&c.LastUsedAt}, &c.WebAuthnID, &c.PublicKey, &signCount, &c.AAGUID, &transports,
-			&c.BackupEligible, &c.AttestationFmt, &c.Cloned, &c.SecretSealed, &c.LastStep)
+			&c.BackupEligible, &c.AttestationFmt, &c.Cloned, &c.SecretSealed, &c.LastStep, &c.Attested, &c.AttestationChain)
 		if err := rows.Scan(dest...); err != nil {
 			return authn.SignInRecord{}, err
 		}

@@ -49,7 +49,9 @@ func normCredentials(cs []authn.Credential) []authn.Credential { return slicesMa
 func testCredentials(t *testing.T, s authn.Store) {
 	ctx := t.Context()
 	anna, bernd := mkUser(t, s, "anna"), mkUser(t, s, "bernd")
-	k1 := mkCredential(t, s, newKey(anna, t0))
+	k1 := newKey(anna, t0)
+	k1.Attested, k1.AttestationChain = true, []byte("\x30\x82 DER of the leaf, then of its issuer")
+	mkCredential(t, s, k1)
 	app := mkCredential(t, s, newApp(anna, t0.Add(time.Minute)))
 	k2 := newKey(anna, t0.Add(2*time.Minute))
 	k2.BackupEligible, k2.Transports, k2.AAGUID = true, nil, nil
@@ -369,7 +371,9 @@ func testSessionRecoveryOnly(t *testing.T, s authn.Store) {
 func testGetSignInRecord(t *testing.T, s authn.Store) {
 	ctx := t.Context()
 	anna, bernd, carla := mkUser(t, s, "anna"), mkUser(t, s, "bernd"), mkUser(t, s, "carla")
-	k1 := mkCredential(t, s, newKey(anna, t0))
+	k1 := newKey(anna, t0)
+	k1.Attested, k1.AttestationChain = true, []byte("\x30\x82 DER of the leaf, then of its issuer")
+	mkCredential(t, s, k1)
 	app := mkCredential(t, s, newApp(anna, t0.Add(time.Minute)))
 	k2 := newKey(anna, t0.Add(2*time.Minute))
 	k2.BackupEligible, k2.Transports, k2.AAGUID = true, nil, nil

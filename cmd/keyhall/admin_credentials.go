@@ -159,18 +159,22 @@ func (e *enrollEnv) revoke(ctx context.Context, a *app, username, credID, reason
 
 // credentialJSON is the stable JSON form of a key or app.
 type credentialJSON struct {
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"`
-	Model      string    `json:"model"`
-	AAGUID     string    `json:"aaguid,omitempty"`
-	Nickname   string    `json:"nickname"`
-	Synced     bool      `json:"synced"`
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Model    string `json:"model"`
+	AAGUID   string `json:"aaguid,omitempty"`
+	Nickname string `json:"nickname"`
+	Synced   bool   `json:"synced"`
+	// Attested: a trusted root vouched for the key at registration, so
+	// it signs in as a hardware key (phrh); false for keys registered
+	// before schema 8, which kept no attestation.
+	Attested   bool      `json:"attested"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 func toCredentialJSON(c authn.Credential) credentialJSON {
-	j := credentialJSON{ID: c.ID, Kind: string(c.Kind), Nickname: c.Nickname, Synced: c.BackupEligible,
+	j := credentialJSON{ID: c.ID, Kind: string(c.Kind), Nickname: c.Nickname, Synced: c.BackupEligible, Attested: c.Attested,
 		CreatedAt: c.CreatedAt.UTC(), LastUsedAt: c.LastUsedAt.UTC()}
 	if id, err := uuid.FromBytes(c.AAGUID); err == nil && c.Kind == authn.KindWebAuthn {
 		j.AAGUID, j.Model = id.String(), enroll.ModelName(id)
@@ -183,7 +187,7 @@ func usersCredentialsCommand() *command {
 		name:     "credentials",
 		args:     "USERNAME",
 		summary:  "list a person's security keys and apps",
-		help:     "Lists a person's security keys and authenticator apps: id, kind, model, nickname,\nwhen added and when last used.",
+		help:     "Lists a person's security keys and authenticator apps: id, kind, model, nickname,\nwhether synced, whether attested by a trusted root (only those reach phrh), when\nadded and when last used.",
 		examples: []string{"keyhall admin users credentials anna.mueller", "keyhall admin users credentials anna.mueller --json"},
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
@@ -208,10 +212,10 @@ func printCredentials(w io.Writer, creds []authn.Credential, asJSON bool) error 
 	if asJSON {
 		return writeJSON(w, out)
 	}
-	rows := [][]string{{"ID", "KIND", "MODEL", "NICKNAME", "SYNCED", "ADDED", "LAST USED"}}
+	rows := [][]string{{"ID", "KIND", "MODEL", "NICKNAME", "SYNCED", "ATTESTED", "ADDED", "LAST USED"}}
 	for i, c := range out {
 		rows = append(rows, []string{c.ID, c.Kind, cell(c.Model), cell(c.Nickname),
-			strconv.FormatBool(c.Synced), formatTime(creds[i].CreatedAt), formatTime(creds[i].LastUsedAt)})
+			strconv.FormatBool(c.Synced), strconv.FormatBool(c.Attested), formatTime(creds[i].CreatedAt), formatTime(creds[i].LastUsedAt)})
 	}
 	return writeTable(w, rows)
 }

@@ -113,7 +113,7 @@ func addCredentials(t *testing.T, st authn.Store, userID string) string {
 	wid := make([]byte, 32)
 	rand.Read(wid)
 	key := authn.Credential{ID: authn.NewID(), UserID: userID, Kind: authn.KindWebAuthn, Nickname: "Büro",
-		CreatedAt: now, WebAuthnID: wid, PublicKey: []byte{1}, AAGUID: aaguid[:], AttestationFmt: "packed"}
+		CreatedAt: now, WebAuthnID: wid, PublicKey: []byte{1}, AAGUID: aaguid[:], AttestationFmt: "packed", Attested: true}
 	app := authn.Credential{ID: authn.NewID(), UserID: userID, Kind: authn.KindTOTP, CreatedAt: now.Add(time.Second),
 		SecretSealed: []byte{1, 2, 3}}
 	for _, c := range []authn.Credential{key, app} {
@@ -234,7 +234,7 @@ func TestAdminCredentialsRevokeReset(t *testing.T) {
 	}
 	model := enroll.ModelName(enroll.YubiKeyAAGUIDs()[0])
 	if len(creds) != 2 || creds[0].ID != keyID || creds[0].Model != model || model == "" ||
-		creds[0].Nickname != "Büro" || creds[1].Kind != "totp" {
+		creds[0].Nickname != "Büro" || !creds[0].Attested || creds[1].Kind != "totp" || creds[1].Attested {
 		t.Errorf("users credentials --json: %+v", creds)
 	}
 	if out := mustRun(t, env, 0, "admin", "users", "credentials", "anna"); !strings.Contains(out, model) {

@@ -81,7 +81,8 @@ func checkConfigCommand() *command {
 		args:    "FILE",
 		summary: "check a configuration file without starting",
 		help: "Reads FILE and the KEYHALL_… variables as serve would, and reports every\n" +
-			"unknown or invalid setting with its line. Exits with 0 if the configuration is\n" +
+			"unknown or invalid setting with its line, and warns of settings that cannot work\n" +
+			"as meant (a level phrh no key can reach). Exits with 0 if the configuration is\n" +
 			"valid and 2 if not. It reads the key file if there is one, but creates nothing\n" +
 			"and does not open the database.",
 		examples: []string{"keyhall check-config /etc/keyhall/keyhall.yaml"},
@@ -96,6 +97,9 @@ func checkConfigCommand() *command {
 				}
 				if _, _, err := readKeys(cfg); err != nil && !errors.Is(err, errNoKeyFile) {
 					return &configError{err: err}
+				}
+				for _, w := range cfg.Warnings() {
+					fmt.Fprintf(a.stderr, "%s: warning: %s\n", args[0], w)
 				}
 				fmt.Fprintf(a.stdout, "%s: ok\n", args[0])
 				return nil

@@ -39,7 +39,7 @@ func TestKeyPolicyConfig(t *testing.T) {
 	bad := writeFile(t, dir, "bad.yaml", `policy:
   groups:
     rat:
-      attestation: feitian
+      attestation: notYubiKey
       aaguids: [yubikey, nonsense]
 `)
 	_, err = loadConfig(bad, nil)
@@ -47,5 +47,67 @@ func TestKeyPolicyConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("loadConfig = %v; want a problem at %q", err, want)
 		}
+	}
+}
+
+// TestCheckConfigWarnsUnreachablePhrh: only a key attested by a trusted root
+// (Yubico's) signs in at phrh, so where a rule, a client or a group needs
+// phrh of people whose group admits no YubiKey model, check-config warns;
+// it still accepts the file. A group that admits YubiKeys, or no list at
+// all, raises no warning.
+func TestCheckConfigWarnsUnreachablePhrh(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	notYubiKey := "12ded745-4bed-47d4-abaa-e713f51d6393"
+	file := writeFile(t, dir, "keyhall.yaml", `public_url: https://login.stadt.example
+policy:
+  groups:
+    ausschuss:
+      level: phrh
+      aaguids: [`+notYubiKey+`]
+    rat:
+      level: phr
+      aaguids: [yubikey]
+    kantine:
+      aaguids: [`+notYubiKey+`]
+forward_auth:
+  cookie_domain: stadt.example
+  rules:
+    - host: geheim.stadt.example
+      groups: [ausschuss, kantine]
+      level: phrh
+    - host: rat.stadt.example
+      groups: [ausschuss, rat]
+      level: phrh
+    - host: alle.stadt.example
+      level: phrh
+oidc:
+  clients:
+    - id: ris
+      secret_sha256: `+sumHex+`
+      redirect_uris: [https://ris.stadt.example/cb]
+      groups: [kantine]
+      level: phrh
+    - id: ris2
+      secret_sha256: `+sumHex+`
+      redirect_uris: [https://ris2.stadt.example/cb]
+      groups: [rat]
+      level: phrh
+`)
+	cfg, err := loadConfig(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"policy.groups.ausschuss.level: phrh needs a key attested by Yubico's roots, but policy.groups.ausschuss.aaguids admits no YubiKey model: no member can sign in",
+		"forward_auth.rules[0].level: phrh, but no key of a member of ausschuss, kantine can reach it (" + phrhHint + ")",
+		"oidc.clients[0].level: phrh, but no key of a member of kantine can reach it (" + phrhHint + ")",
+	}
+	if got := cfg.Warnings(); !slices.Equal(got, want) {
+		t.Errorf("Warnings() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	code, out, errOut := runKeyhall(t, nil, "check-config", file)
+	if code != 0 || out != file+": ok\n" || !strings.Contains(errOut, file+": warning: "+want[1]+"\n") {
+		t.Errorf("check-config: exit %d, stdout %q, stderr %q; want 0, ok and the warnings", code, out, errOut)
 	}
 }

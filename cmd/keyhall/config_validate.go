@@ -4,13 +4,17 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
 )
 
 // fieldError is one invalid setting, named by its yaml path (for example
@@ -302,4 +306,52 @@ func checkCanonical(name string) error {
 		return fmt.Errorf("write %q as %q (canonical form)", name, c)
 	}
 	return nil
+}
+
+// Warnings reports settings that are valid but cannot work as meant, each
+// naming its setting; check-config prints them and still exits 0. Today:
+// a level phrh that no member of the groups it is for can reach. Only a
+// key attested by a trusted root signs in at phrh, and the roots Keyhall
+// trusts are Yubico's (shipped) and those policy.groups.*.attestation
+// names, which are Yubico's too; so a group whose aaguids admit no YubiKey
+// model cannot reach phrh.
+func (c Config) Warnings() []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(c.Policy.Groups)) {
+		if c.Policy.Groups[name].Level == string(authn.LevelPhrh) && !c.reachesPhrh(name) {
+			out = append(out, fmt.Sprintf("%s.level: phrh needs a key attested by Yubico's roots, but %s.aaguids admits no YubiKey model: no member can sign in",
+				mapKeyPath("policy.groups", name), mapKeyPath("policy.groups", name)))
+		}
+	}
+	for i, r := range c.ForwardAuth.Rules {
+		if r.Level == string(authn.LevelPhrh) && len(r.Groups) > 0 && !slices.ContainsFunc(r.Groups, c.reachesPhrh) {
+			out = append(out, fmt.Sprintf("forward_auth.rules[%d].level: phrh, but no key of a member of %s can reach it (%s)",
+				i, strings.Join(r.Groups, ", "), phrhHint))
+		}
+	}
+	for i, cl := range c.OIDC.Clients {
+		if cl.Level == string(authn.LevelPhrh) && len(cl.Groups) > 0 && !slices.ContainsFunc(cl.Groups, c.reachesPhrh) {
+			out = append(out, fmt.Sprintf("oidc.clients[%d].level: phrh, but no key of a member of %s can reach it (%s)",
+				i, strings.Join(cl.Groups, ", "), phrhHint))
+		}
+	}
+	return out
+}
+
+// phrhHint says why a level phrh cannot be reached.
+const phrhHint = "phrh needs a key attested by Yubico's roots, and their policy.groups.*.aaguids admit no YubiKey model"
+
+// reachesPhrh reports whether a member of group could sign in at phrh: her
+// group's key policy admits some key Keyhall can verify as hardware,
+// which is a YubiKey (see Warnings).
+func (c Config) reachesPhrh(group string) bool {
+	g, ok := c.Policy.Groups[group]
+	if !ok || len(g.AAGUIDs) == 0 {
+		return true
+	}
+	yubiKeys := enroll.YubiKeyAAGUIDs()
+	return slices.ContainsFunc(g.AAGUIDs, func(id string) bool {
+		u, err := uuid.Parse(id)
+		return id == aaguidsYubiKey || (err == nil && slices.Contains(yubiKeys, u))
+	})
 }

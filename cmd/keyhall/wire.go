@@ -46,6 +46,7 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 			Policy:        signInPolicy(cfg),
 			SessionMax:    maxAge,
 			Logger:        logger,
+			KeyPolicy:     enrollPolicy(cfg), // a group's key policy holds at sign-in too
 		},
 		ForwardAuth: forwardAuthConfig(cfg),
 		OIDC:        oidc,
