@@ -43,7 +43,7 @@ func (p *oidcProvider) codeExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	ar, client, err := op.ValidateAccessTokenRequest(r.Context(), req, p.op)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	p.respondTokens(w, r, ar, client, req.Code, "")
@@ -59,7 +59,7 @@ func (p *oidcProvider) refreshExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	rr, client, err := op.ValidateRefreshTokenRequest(r.Context(), req, p.op)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	p.respondTokens(w, r, rr, client, "", req.RefreshToken)
@@ -83,12 +83,12 @@ func (p *oidcProvider) respondTokens(w http.ResponseWriter, r *http.Request, req
 	}
 	access, refresh, validity, err := op.CreateAccessToken(ctx, req, c.AccessTokenType(), p.op, c, refreshToken)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	idToken, err := p.idToken(ctx, req, c, access, code)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	httphelper.MarshalJSON(w, &oidc.AccessTokenResponse{
