@@ -338,6 +338,63 @@ func TestOIDCEndSession(t *testing.T) {
 	}
 }
 
+// TestOIDCEndSessionOnlyItsOwnSession: an ID token ends the session it was
+// issued in, not a later one of the same person, whether a tool sends the
+// browser (GET) or another site posts the form; the person keeps her
+// session and is shown the account page, where she may sign out.
+func TestOIDCEndSessionOnlyItsOwnSession(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	b := newBrowser(t)
+	r := e.rp("wiki", e.secret, wikiRedirect)
+	idToken := func() string {
+		t.Helper()
+		tok, err := r.conf.Exchange(t.Context(), e.code(b, r), oauth2.VerifierOption(r.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Extra("id_token").(string)
+	}
+	e.signIn(b, e.anna, "phrh", "hwk")
+	old := idToken()
+	q := url.Values{"id_token_hint": {old}, "post_logout_redirect_uri": {"https://wiki.example/bye"}}
+	if status, loc := b.get(e.issuer, oidcEndSessionPath+"?"+q.Encode()); status != http.StatusFound || loc != "https://wiki.example/bye" {
+		t.Fatalf("end_session with the session's own ID token: %d to %q", status, loc)
+	}
+
+	now := e.signIn(b, e.anna, "phrh", "hwk") // a new session of the same person
+	current := idToken()
+	req, _ := http.NewRequest("POST", e.issuer+oidcEndSessionPath, strings.NewReader(q.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.AddCookie(&http.Cookie{Name: SessionCookie, Value: b.cookies[SessionCookie]})
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/account" {
+		t.Errorf("cross-site POST end_session with an earlier session's ID token: %d to %q, want the account page", resp.StatusCode, loc)
+	}
+	if got, err := e.st.GetSession(t.Context(), now); err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("the current session after a cross-site end_session with an earlier one's ID token: %+v, %v", got, err)
+	}
+	if status, loc := b.get(e.issuer, oidcEndSessionPath+"?"+q.Encode()); status != http.StatusFound || loc != "/account" {
+		t.Errorf("end_session with an earlier session's ID token: %d to %q, want the account page", status, loc)
+	}
+	if got, err := e.st.GetSession(t.Context(), now); err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("the current session after end_session with an earlier one's ID token: %+v, %v", got, err)
+	}
+
+	q.Set("id_token_hint", current)
+	if status, loc := b.get(e.issuer, oidcEndSessionPath+"?"+q.Encode()); status != http.StatusFound || loc != "https://wiki.example/bye" {
+		t.Fatalf("end_session with the current session's ID token: %d to %q", status, loc)
+	}
+	if got, err := e.st.GetSession(t.Context(), now); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("the session after end_session with its own ID token: %+v, %v", got, err)
+	}
+}
+
 // TestOIDCDisabledPersonGetsNoTokens: the person is read with the code (or
 // the refresh token); once disabled, neither gives tokens.
 func TestOIDCDisabledPersonGetsNoTokens(t *testing.T) {
