@@ -121,8 +121,9 @@ func (s *oidcStorage) oidcStore() (authn.Store, authn.OIDCStore, error) {
 }
 
 // CreateAuthRequest stores a validated request, bound to the browser
-// whose cookie hash the authorize handler put into ctx.
-func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// whose cookie hash the authorize handler put into ctx; hintSubject is the
+// subject of its id_token_hint ("" for none).
+func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	_, o, err := s.oidcStore()
 	if err != nil {
 		return nil, err
@@ -136,7 +137,7 @@ func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthReque
 		ID: authn.NewID(), ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes,
 		State: req.State, Nonce: req.Nonce, ResponseMode: string(req.ResponseMode),
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
-		Prompt: req.Prompt, MaxAge: -1, ACRValues: req.ACRValues, LoginHint: req.LoginHint,
+		Prompt: req.Prompt, MaxAge: -1, ACRValues: req.ACRValues, LoginHint: req.LoginHint, HintSubject: hintSubject,
 		Binding: binding, CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.RequestLifetime),
 	}
 	if req.MaxAge != nil {
