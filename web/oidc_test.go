@@ -293,7 +293,7 @@ func TestOIDCCodeFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	if claims.Sub != e.anna.ID || claims.Name != "Anna" || claims.PreferredUsername != "anna" ||
-		claims.Email != "anna@stadt.example" || claims.EmailVerified == nil || !*claims.EmailVerified ||
+		claims.Email != "anna@stadt.example" || claims.EmailVerified == nil || *claims.EmailVerified ||
 		claims.Nonce != "n0nce" || claims.ACR != "phrh" || len(claims.AMR) != 4 || claims.AuthTime == 0 || claims.SID == "" {
 		t.Errorf("ID token claims: %+v", claims)
 	}

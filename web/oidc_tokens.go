@@ -257,9 +257,11 @@ func (s *oidcStorage) userClaims(ctx context.Context, userID string, u *authn.Us
 	}
 	if hasScope(scopes, oidc.ScopeEmail) {
 		c.Email = u.Email
-		// The directory is the city's authority on its people's addresses;
-		// a local person's address is not verified by Keyhall (yet).
-		verified := u.Email != "" && u.Source == authn.SourceDirectory
+		// Verified only when the person proved the address by the link
+		// mailed to it (enroll.Service.ConfirmEmail) and it has not changed
+		// since. An address typed in by IT, or read from a directory, is
+		// not verified by that alone.
+		verified := u.EmailVerified()
 		c.EmailVerified = &verified
 	}
 	if hasScope(scopes, "groups") {
