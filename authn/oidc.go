@@ -35,6 +35,9 @@ type OIDCAuthRequest struct {
 	MaxAge              time.Duration // -1: none asked for
 	ACRValues           []string
 	LoginHint           string
+	// HintSubject is the subject of the request's id_token_hint, "" for
+	// none: with prompt=none, only that person may be answered.
+	HintSubject string
 	// Binding is the SHA-256 of the random value in the browser cookie set
 	// when the request began: only that browser may complete it.
 	Binding   [32]byte

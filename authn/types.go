@@ -38,7 +38,14 @@ type User struct {
 	Source        Source
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// VerifiedEmail is the address the person proved she receives mail at
+	// (ConfirmEmail); see EmailVerified.
+	VerifiedEmail string
 }
+
+// EmailVerified reports whether the person's address is verified: she
+// proved it, and it has not changed since.
+func (u User) EmailVerified() bool { return u.Email != "" && u.VerifiedEmail == u.Email }
 
 // Group is a set of people, used by sign-in policy and passed to tools.
 type Group struct {

@@ -63,6 +63,9 @@
 // /account/factors let a signed-in person see her sessions and factors,
 // add (after a fresh sign-in; a key only after a sign-in with a key or a
 // recovery code), rename and remove them (enroll*.go, account*.go).
+// /email/confirm/{token}, a link mailed by "keyhall admin confirm-email",
+// confirms the person's address with a button (email.go): then tools see
+// it as verified.
 //
 // # Tools: OpenID Connect and forward-auth
 //

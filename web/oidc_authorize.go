@@ -32,7 +32,7 @@ func (p *oidcProvider) authorize(w http.ResponseWriter, r *http.Request) {
 		p.authError(w, r, nil, err)
 		return
 	}
-	redirectOK, err := p.validateAuthRequest(r.Context(), req)
+	hintSubject, redirectOK, err := p.validateAuthRequest(r.Context(), req, r.Form.Get("request_uri"))
 	if err != nil {
 		if !redirectOK {
 			req = nil
@@ -42,7 +42,7 @@ func (p *oidcProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	binding := p.bindBrowser(w, r)
 	ctx := context.WithValue(r.Context(), bindingKey, sha256.Sum256(binding))
-	ar, err := p.storage.CreateAuthRequest(ctx, req, "")
+	ar, err := p.storage.CreateAuthRequest(ctx, req, hintSubject)
 	if err != nil {
 		p.authError(w, r, req, oidc.DefaultToServerError(err, "could not store the request"))
 		return
@@ -50,33 +50,55 @@ func (p *oidcProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, oidcContinuePath+"?id="+url.QueryEscape(ar.GetID()), http.StatusFound)
 }
 
-// validateAuthRequest checks req beyond what zitadel/oidc checks. redirectOK
-// tells whether the redirect URI was verified, so an error may be sent there.
-func (p *oidcProvider) validateAuthRequest(ctx context.Context, req *oidc.AuthRequest) (redirectOK bool, err error) {
+// validateAuthRequest checks req beyond what zitadel/oidc checks, with the
+// request's request_uri (which zitadel/oidc does not read). It returns the
+// subject of a valid id_token_hint ("" for none). redirectOK tells whether
+// the redirect URI was verified, so an error may be sent there.
+func (p *oidcProvider) validateAuthRequest(ctx context.Context, req *oidc.AuthRequest, requestURI string) (hintSubject string, redirectOK bool, err error) {
 	c, ok := p.clients[req.ClientID]
 	if !ok {
-		return false, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client_id")
+		return "", false, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client_id")
 	}
 	if !c.redirectAllowed(req.RedirectURI) {
-		return false, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
+		return "", false, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
 	}
+	if err := checkAuthRequest(req, requestURI); err != nil {
+		return "", true, err
+	}
+	sub, err := op.ValidateAuthRequestClient(ctx, req, c, p.op.IDTokenHintVerifier(ctx))
+	if err != nil {
+		return "", true, err
+	}
+	return sub, true, nil
+}
+
+// oauthRequestURINotSupported is the error for a request_uri (OIDC Core
+// §6.3; RFC 9101 §10.2 registers the code).
+const oauthRequestURINotSupported = "request_uri_not_supported"
+
+// checkAuthRequest refuses what Keyhall does not offer: request objects,
+// by value or by reference, other response types and modes, and a request
+// without PKCE S256.
+func checkAuthRequest(req *oidc.AuthRequest, requestURI string) error {
 	switch {
 	case req.RequestParam != "":
-		return true, oidc.ErrRequestNotSupported()
+		return oidc.ErrRequestNotSupported()
+	case requestURI != "":
+		return &oidc.Error{ErrorType: oauthRequestURINotSupported, Description: "request_uri is not offered"}
 	case req.ResponseType != oidc.ResponseTypeCode:
-		return true, oidc.ErrUnauthorizedClient().WithDescription("only response_type=code is offered")
+		return oidc.ErrUnauthorizedClient().WithDescription("only response_type=code is offered")
 	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery:
-		return true, oidc.ErrInvalidRequest().WithDescription("only response_mode=query is offered")
+		return oidc.ErrInvalidRequest().WithDescription("only response_mode=query is offered")
 	case req.CodeChallenge == "":
 		// RFC 9700 §2.1.1: PKCE for every client, confidential ones too.
-		return true, oidc.ErrInvalidRequest().WithDescription("code_challenge is required (PKCE with S256)")
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge is required (PKCE with S256)")
 	case req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
-		return true, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	case len(req.CodeChallenge) != 43:
+		// RFC 7636 §4.2: BASE64URL(SHA256(code_verifier)), 43 characters.
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge must be the 43-character S256 hash of the code_verifier")
 	}
-	if _, err := op.ValidateAuthRequestClient(ctx, req, c, p.op.IDTokenHintVerifier(ctx)); err != nil {
-		return true, err
-	}
-	return true, nil
+	return nil
 }
 
 // bindBrowser returns the browser's binding value, setting a new one when

@@ -83,7 +83,7 @@ func (p *oidcProvider) continueAuth(w http.ResponseWriter, r *http.Request) {
 	if !p.signInGoodEnough(w, r, ar, c, sess, err == nil) {
 		return
 	}
-	if !p.inClientGroups(w, r, st, c, u) {
+	if !p.inClientGroups(w, r, st, ar, c, u) {
 		return
 	}
 	p.issueCode(w, r, o, ar, sess)
@@ -93,7 +93,18 @@ func (p *oidcProvider) continueAuth(w http.ResponseWriter, r *http.Request) {
 // short it sends the person to sign in (or, for prompt=none, the client an
 // error) and returns false.
 func (p *oidcProvider) signInGoodEnough(w http.ResponseWriter, r *http.Request, ar authn.OIDCAuthRequest, c *oidcClient, sess authn.Session, ok bool) bool {
+	silent := slices.Contains(ar.Prompt, oidc.PromptNone)
+	if silent && ar.HintSubject != "" && (!ok || sess.UserID != ar.HintSubject) {
+		// OIDC Core §3.1.2.1: the person the id_token_hint names is not
+		// signed in here; whoever is must not be answered in her place.
+		p.redirectError(w, r, ar.RedirectURI, ar.State, oidc.ErrLoginRequired().WithDescription("the person of id_token_hint is not signed in"))
+		return false
+	}
 	if ok && sess.RecoveryOnly {
+		if silent {
+			p.redirectError(w, r, ar.RedirectURI, ar.State, oidc.ErrInteractionRequired().WithDescription("the person must set up a new factor first"))
+			return false
+		}
 		p.srv.fail(w, r, http.StatusForbidden, msgOIDCRecoveryOnly, errors.New("recovery-only session"))
 		return false
 	}
@@ -105,7 +116,7 @@ func (p *oidcProvider) signInGoodEnough(w http.ResponseWriter, r *http.Request, 
 	if ok && !stale && !weak {
 		return true
 	}
-	if slices.Contains(ar.Prompt, oidc.PromptNone) {
+	if silent {
 		e := oidc.ErrLoginRequired()
 		if ok {
 			e = oidc.ErrInteractionRequired().WithDescription("a fresh or stronger sign-in is needed")
@@ -122,9 +133,10 @@ func (p *oidcProvider) signInGoodEnough(w http.ResponseWriter, r *http.Request, 
 	return false
 }
 
-// inClientGroups shows a clear page and returns false when the client is
-// limited to groups the person is in none of.
-func (p *oidcProvider) inClientGroups(w http.ResponseWriter, r *http.Request, st authn.Store, c *oidcClient, u authn.User) bool {
+// inClientGroups shows a clear page (for prompt=none: answers the client
+// access_denied) and returns false when the client is limited to groups
+// the person is in none of.
+func (p *oidcProvider) inClientGroups(w http.ResponseWriter, r *http.Request, st authn.Store, ar authn.OIDCAuthRequest, c *oidcClient, u authn.User) bool {
 	if len(c.c.Groups) == 0 {
 		return true
 	}
@@ -137,6 +149,10 @@ func (p *oidcProvider) inClientGroups(w http.ResponseWriter, r *http.Request, st
 		if slices.Contains(c.c.Groups, g.Name) {
 			return true
 		}
+	}
+	if slices.Contains(ar.Prompt, oidc.PromptNone) {
+		p.redirectError(w, r, ar.RedirectURI, ar.State, oidc.ErrAccessDenied().WithDescription("the person may not use this client"))
+		return false
 	}
 	p.srv.fail(w, r, http.StatusForbidden, msgOIDCNotAllowed, errors.New("person outside the client's groups"))
 	return false

@@ -2,8 +2,11 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -64,14 +67,113 @@ func (p *oidcProvider) token(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (p *oidcProvider) userinfo(w http.ResponseWriter, r *http.Request) { op.Userinfo(w, r, p.op) }
-
-func (p *oidcProvider) revoke(w http.ResponseWriter, r *http.Request) { op.Revoke(w, r, p.op) }
-
 // writeJSONCached writes v as JSON with the Cache-Control already set.
 func (s *Server) writeJSONCached(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		s.logger.Debug("write response", "err", err)
 	}
+}
+
+// tokenError answers a failed token request: 503 when the database failed
+// (unavailable), else the OAuth error zitadel/oidc makes of err.
+func (p *oidcProvider) tokenError(w http.ResponseWriter, r *http.Request, err error) {
+	if isStorageFailure(err) {
+		p.unavailable(w, r, err)
+		return
+	}
+	op.RequestError(w, r, err, nil)
+}
+
+// unavailable answers 503 with OAuth's temporarily_unavailable and a
+// Retry-After: the database failed, so nothing is known about the token or
+// code the client sent, and the client must keep it and try again later
+// (RFC 6749 §4.1.2.1; RFC 9110 §15.6.4).
+func (p *oidcProvider) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	p.srv.logger.Warn("oidc: database unavailable", "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", "5")
+	httphelper.MarshalJSONWithStatus(w, &oidc.Error{ErrorType: oauthTemporarilyUnavailable,
+		Description: "the service is temporarily unavailable; please try again shortly"}, http.StatusServiceUnavailable)
+}
+
+// oauthTemporarilyUnavailable is OAuth's error code for a server that
+// cannot answer for now (RFC 6749 §4.1.2.1).
+const oauthTemporarilyUnavailable = "temporarily_unavailable"
+
+// userinfo is the userinfo endpoint (OIDC Core §5.3), as op.Userinfo, but a
+// storage failure is a 503, not a 403.
+func (p *oidcProvider) userinfo(w http.ResponseWriter, r *http.Request) {
+	token, err := op.ParseUserinfoRequest(r, p.op.Decoder())
+	if err != nil || token == "" {
+		http.Error(w, "access token missing", http.StatusUnauthorized)
+		return
+	}
+	tokenID, subject, ok := p.accessTokenID(token)
+	if !ok {
+		http.Error(w, "access token invalid", http.StatusUnauthorized)
+		return
+	}
+	info := new(oidc.UserInfo)
+	if err := p.storage.SetUserinfoFromToken(r.Context(), info, tokenID, subject, r.Header.Get("Origin")); err != nil {
+		if isStorageFailure(err) {
+			p.unavailable(w, r, err)
+			return
+		}
+		e := oidc.ErrAccessDenied().WithDescription("access token is not valid").WithParent(err)
+		errors.As(err, &e)
+		httphelper.MarshalJSONWithStatus(w, e, http.StatusForbidden)
+		return
+	}
+	httphelper.MarshalJSON(w, info)
+}
+
+// accessTokenID returns the token ID and subject an access token carries
+// (encrypted "id:subject", accessTokenCrypto).
+func (p *oidcProvider) accessTokenID(token string) (id, subject string, ok bool) {
+	plain, err := p.op.Crypto().Decrypt(token)
+	if err != nil {
+		return "", "", false
+	}
+	id, subject, ok = strings.Cut(plain, ":")
+	return id, subject, ok && !strings.Contains(subject, ":")
+}
+
+// revoke is the revocation endpoint (RFC 7009), as op.Revoke, but a
+// storage failure is a 503, not a 500.
+func (p *oidcProvider) revoke(w http.ResponseWriter, r *http.Request) {
+	token, hint, clientID, err := op.ParseTokenRevocationRequest(r, p.op)
+	if err != nil {
+		op.RevocationRequestError(w, r, err)
+		return
+	}
+	var subject string
+	found := false
+	if hint != "access_token" {
+		userID, tokenID, err := p.storage.GetRefreshTokenInfo(r.Context(), clientID, token)
+		switch {
+		case err == nil:
+			token, subject, found = tokenID, userID, true
+		case !errors.Is(err, op.ErrInvalidRefreshToken):
+			p.revocationError(w, r, oidc.ErrServerError().WithParent(err))
+			return
+		}
+	}
+	if !found {
+		if id, sub, ok := p.accessTokenID(token); ok {
+			token, subject = id, sub
+		}
+	}
+	if err := p.storage.RevokeToken(r.Context(), token, subject, clientID); err != nil {
+		p.revocationError(w, r, err)
+		return
+	}
+	httphelper.MarshalJSON(w, nil)
+}
+
+func (p *oidcProvider) revocationError(w http.ResponseWriter, r *http.Request, err error) {
+	if isStorageFailure(err) {
+		p.unavailable(w, r, err)
+		return
+	}
+	op.RevocationRequestError(w, r, err)
 }

@@ -41,12 +41,33 @@ func (p *oidcProvider) codeExchange(w http.ResponseWriter, r *http.Request) {
 		op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code missing"), nil)
 		return
 	}
+	if !validCodeVerifier(req.CodeVerifier) {
+		op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)"), nil)
+		return
+	}
 	ar, client, err := op.ValidateAccessTokenRequest(r.Context(), req, p.op)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	p.respondTokens(w, r, ar, client, req.Code, "")
+}
+
+// validCodeVerifier reports whether v is a code_verifier as RFC 7636 §4.1
+// defines it: 43 to 128 unreserved characters. A shorter one could be
+// guessed from its challenge.
+func validCodeVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, c := range []byte(v) {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // refreshExchange answers the refresh token grant (RFC 6749 §6, OIDC Core
@@ -59,7 +80,7 @@ func (p *oidcProvider) refreshExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	rr, client, err := op.ValidateRefreshTokenRequest(r.Context(), req, p.op)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	p.respondTokens(w, r, rr, client, "", req.RefreshToken)
@@ -83,12 +104,12 @@ func (p *oidcProvider) respondTokens(w http.ResponseWriter, r *http.Request, req
 	}
 	access, refresh, validity, err := op.CreateAccessToken(ctx, req, c.AccessTokenType(), p.op, c, refreshToken)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	idToken, err := p.idToken(ctx, req, c, access, code)
 	if err != nil {
-		op.RequestError(w, r, err, nil)
+		p.tokenError(w, r, err)
 		return
 	}
 	httphelper.MarshalJSON(w, &oidc.AccessTokenResponse{

@@ -28,6 +28,7 @@ func TestOIDCIDTokenLikeZitadel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	anna.VerifiedEmail = anna.Email // as read after she confirmed it
 	code := authRequest{user: &anna, r: authn.OIDCAuthRequest{ID: authn.NewID(), ClientID: "wiki",
 		RedirectURI: wikiRedirect, Scopes: []string{"openid", "profile", "email", "groups"}, Nonce: "n0nce",
 		UserID: anna.ID, AMR: []string{"hwk", "pwd"}, ACR: "phrh", AuthTime: now.Add(-time.Minute), Session: session}}

@@ -52,7 +52,7 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	}
 	_, o := p.store()
 	if o == nil {
-		return nil, errNoStore
+		return nil, storageFailure{errNoStore}
 	}
 	fresh, err := newSealedKey(p.cfg.EncryptionKey, p.srv.now())
 	if err != nil {
@@ -60,7 +60,7 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	}
 	stored, err := o.EnsureOIDCSigningKey(ctx, fresh)
 	if err != nil {
-		return nil, fmt.Errorf("load signing key: %w", err)
+		return nil, fmt.Errorf("load signing key: %w", storageFailure{err})
 	}
 	der, err := authn.Open(p.cfg.EncryptionKey, stored.PrivateSealed, keyAAD(stored.ID))
 	if err != nil {

@@ -24,11 +24,15 @@ type endSessionState struct {
 }
 
 // endSession is RP-initiated logout (OpenID Connect RP-Initiated Logout
-// 1.0 §2): with a valid id_token_hint of the person signed in in this
-// browser, Keyhall ends that session, revokes the tokens issued through
-// it, tells the other clients by back-channel logout, and sends the
-// browser to the registered post_logout_redirect_uri. Without a hint it
-// ends nothing and shows the account page, where the person may sign out.
+// 1.0 §2): with a valid id_token_hint whose sid names the session signed
+// in in this browser, Keyhall ends that session, revokes the tokens issued
+// through it, tells the other clients by back-channel logout, and sends the
+// browser to the registered post_logout_redirect_uri. A request that does
+// not name this session ends nothing, whoever sends it: without a hint, or
+// with the ID token of an earlier session (one that ended already) or of
+// another person, it shows the account page, where the person may sign out
+// herself (§2: the OP asks the person when the request does not show that
+// she wants to). A browser without a session goes straight back.
 func (p *oidcProvider) endSession(w http.ResponseWriter, r *http.Request) {
 	state := &endSessionState{}
 	if sess, _, err := p.srv.currentSession(r); err == nil {
@@ -64,10 +68,14 @@ func (w *clearOnEnd) Write(b []byte) (int, error) {
 func (w *clearOnEnd) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // TerminateSessionFromRequest ends the browser's session when the
-// id_token_hint names its person.
+// id_token_hint names it: its sid is this session's (sessionSID).
 func (s *oidcStorage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	state, _ := ctx.Value(endSessionKey).(*endSessionState)
-	if req.IDTokenHintClaims == nil || state == nil || state.session == nil || state.session.UserID != req.UserID {
+	switch hint := req.IDTokenHintClaims; {
+	case state == nil || state.session == nil:
+		return req.RedirectURI, nil // nobody is signed in here: nothing to end
+	case hint == nil || hint.SessionID == "" || hint.SessionID != sessionSID(state.session.Hash) ||
+		state.session.UserID != req.UserID:
 		return "/account", nil
 	}
 	st, _, err := s.oidcStore()

@@ -94,6 +94,16 @@ func TestOIDCPKCE(t *testing.T) {
 			t.Errorf("%s: exchange succeeded", name)
 		}
 	}
+	// A verifier must be 43 to 128 characters (RFC 7636 §4.1): a shorter
+	// one could be guessed from its challenge.
+	for _, n := range []int{42, 43, 128, 129} {
+		short := e.rp("wiki", e.secret, wikiRedirect)
+		short.verifier = strings.Repeat("v", n)
+		_, err := short.conf.Exchange(t.Context(), e.code(b, short), oauth2.VerifierOption(short.verifier))
+		if ok := n >= 43 && n <= 128; (err == nil) != ok {
+			t.Errorf("a verifier of %d characters: exchange error %v, want success %v", n, err, ok)
+		}
+	}
 	// Unknown parameters are ignored (oauth2-proxy sends some).
 	code := e.code(b, r, param("approval_prompt", "force"), param("x-whatever", "1"))
 	if _, err := r.conf.Exchange(t.Context(), code, oauth2.VerifierOption(r.verifier)); err != nil {
@@ -237,6 +247,54 @@ func TestOIDCStepUpGroupsAndBinding(t *testing.T) {
 	}
 }
 
+// TestOIDCPromptNone: prompt=none never shows a page and never answers for
+// someone other than the person the tool names: a person the client's
+// groups exclude, or one other than the id_token_hint's, gets the client
+// an error, not a page or a code. request_uri is refused, not ignored.
+func TestOIDCPromptNone(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	anna, bert := newBrowser(t), newBrowser(t)
+	e.signIn(anna, e.anna, "phrh", "hwk")
+	berta := e.mkUser("bert", "rat")
+	e.signIn(bert, berta, "phrh", "hwk")
+	none := oauth2.SetAuthURLParam("prompt", "none")
+	errorTo := func(b *oidcBrowser, authURL, redirect string) string {
+		t.Helper()
+		status, loc := b.get(e.issuer, authURL)
+		if status == http.StatusFound && strings.HasPrefix(loc, oidcContinuePath) {
+			status, loc = b.get(e.issuer, loc)
+		}
+		q := mustQuery(t, loc)
+		if status != http.StatusFound || !strings.HasPrefix(loc, redirect) || q.Get("code") != "" {
+			t.Errorf("%s: %d to %q, want an error sent to %s", authURL, status, loc, redirect)
+		}
+		return q.Get("error")
+	}
+
+	council := e.rp("council", e.secret, "https://ris.example/cb")
+	if got := errorTo(anna, council.authURL(none), "https://ris.example/cb"); got != "access_denied" {
+		t.Errorf("prompt=none, person outside the client's groups: error %q, want access_denied", got)
+	}
+
+	wiki := e.rp("wiki", e.secret, wikiRedirect)
+	tok, err := wiki.conf.Exchange(t.Context(), e.code(bert, wiki), oauth2.VerifierOption(wiki.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := oauth2.SetAuthURLParam("id_token_hint", tok.Extra("id_token").(string))
+	if got := errorTo(anna, wiki.authURL(none, hint), wikiRedirect); got != "login_required" {
+		t.Errorf("prompt=none, id_token_hint of bert, anna signed in: error %q, want login_required", got)
+	}
+	if q := e.authorize(bert, wiki.authURL(none, hint)); q.Get("code") == "" {
+		t.Errorf("prompt=none, id_token_hint of bert, bert signed in: no code: %v", q)
+	}
+
+	requestURI := oauth2.SetAuthURLParam("request_uri", "https://wiki.example/request.jwt")
+	if got := errorTo(anna, wiki.authURL(requestURI), wikiRedirect); got != oauthRequestURINotSupported {
+		t.Errorf("request_uri: error %q, want %s", got, oauthRequestURINotSupported)
+	}
+}
+
 func TestOIDCSignInNeeded(t *testing.T) {
 	e := newOIDCEnv(t, nil)
 	b := newBrowser(t)
@@ -335,6 +393,63 @@ func TestOIDCEndSession(t *testing.T) {
 	}
 	if _, err := r.provider.UserInfo(t.Context(), oauth2.StaticTokenSource(tok)); err == nil {
 		t.Error("the access token still works after logout")
+	}
+}
+
+// TestOIDCEndSessionOnlyItsOwnSession: an ID token ends the session it was
+// issued in, not a later one of the same person, whether a tool sends the
+// browser (GET) or another site posts the form; the person keeps her
+// session and is shown the account page, where she may sign out.
+func TestOIDCEndSessionOnlyItsOwnSession(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	b := newBrowser(t)
+	r := e.rp("wiki", e.secret, wikiRedirect)
+	idToken := func() string {
+		t.Helper()
+		tok, err := r.conf.Exchange(t.Context(), e.code(b, r), oauth2.VerifierOption(r.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Extra("id_token").(string)
+	}
+	e.signIn(b, e.anna, "phrh", "hwk")
+	old := idToken()
+	q := url.Values{"id_token_hint": {old}, "post_logout_redirect_uri": {"https://wiki.example/bye"}}
+	if status, loc := b.get(e.issuer, oidcEndSessionPath+"?"+q.Encode()); status != http.StatusFound || loc != "https://wiki.example/bye" {
+		t.Fatalf("end_session with the session's own ID token: %d to %q", status, loc)
+	}
+
+	now := e.signIn(b, e.anna, "phrh", "hwk") // a new session of the same person
+	current := idToken()
+	req, _ := http.NewRequest("POST", e.issuer+oidcEndSessionPath, strings.NewReader(q.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.AddCookie(&http.Cookie{Name: SessionCookie, Value: b.cookies[SessionCookie]})
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/account" {
+		t.Errorf("cross-site POST end_session with an earlier session's ID token: %d to %q, want the account page", resp.StatusCode, loc)
+	}
+	if got, err := e.st.GetSession(t.Context(), now); err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("the current session after a cross-site end_session with an earlier one's ID token: %+v, %v", got, err)
+	}
+	if status, loc := b.get(e.issuer, oidcEndSessionPath+"?"+q.Encode()); status != http.StatusFound || loc != "/account" {
+		t.Errorf("end_session with an earlier session's ID token: %d to %q, want the account page", status, loc)
+	}
+	if got, err := e.st.GetSession(t.Context(), now); err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("the current session after end_session with an earlier one's ID token: %+v, %v", got, err)
+	}
+
+	q.Set("id_token_hint", current)
+	if status, loc := b.get(e.issuer, oidcEndSessionPath+"?"+q.Encode()); status != http.StatusFound || loc != "https://wiki.example/bye" {
+		t.Fatalf("end_session with the current session's ID token: %d to %q", status, loc)
+	}
+	if got, err := e.st.GetSession(t.Context(), now); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("the session after end_session with its own ID token: %+v, %v", got, err)
 	}
 }
 

@@ -84,17 +84,46 @@ type notFound struct{ what string }
 
 func (e notFound) Error() string { return e.what + " not found" }
 
+// storageFailure marks an error of the database, not of the request: a
+// token, code or session that could not be read is not known to be bad.
+// The token, userinfo and revocation endpoints answer it with 503
+// temporarily_unavailable (oidcProvider.unavailable), never with
+// invalid_grant, 401 or 403, which tools take as final and drop the
+// person's session for.
+type storageFailure struct{ err error }
+
+func (e storageFailure) Error() string { return "database: " + e.err.Error() }
+func (e storageFailure) Unwrap() error { return e.err }
+
+// storageErr returns err marked as a storage failure, unless it is nil or
+// one of the store's answers about the thing asked for (ErrNotFound,
+// ErrUsed, ErrExpired).
+func storageErr(err error) error {
+	if err == nil || errors.Is(err, authn.ErrNotFound) || errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrExpired) {
+		return err
+	}
+	return storageFailure{err}
+}
+
+// isStorageFailure reports whether err, or an error it wraps (zitadel/oidc
+// keeps ours as the parent of its own), is a storage failure.
+func isStorageFailure(err error) bool {
+	var f storageFailure
+	return errors.As(err, &f)
+}
+
 func (s *oidcStorage) oidcStore() (authn.Store, authn.OIDCStore, error) {
 	st, o := s.p.store()
 	if o == nil {
-		return nil, nil, oidc.ErrServerError().WithParent(errNoStore)
+		return nil, nil, storageFailure{errNoStore}
 	}
 	return st, o, nil
 }
 
 // CreateAuthRequest stores a validated request, bound to the browser
-// whose cookie hash the authorize handler put into ctx.
-func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// whose cookie hash the authorize handler put into ctx; hintSubject is the
+// subject of its id_token_hint ("" for none).
+func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	_, o, err := s.oidcStore()
 	if err != nil {
 		return nil, err
@@ -108,7 +137,7 @@ func (s *oidcStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthReque
 		ID: authn.NewID(), ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes,
 		State: req.State, Nonce: req.Nonce, ResponseMode: string(req.ResponseMode),
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
-		Prompt: req.Prompt, MaxAge: -1, ACRValues: req.ACRValues, LoginHint: req.LoginHint,
+		Prompt: req.Prompt, MaxAge: -1, ACRValues: req.ACRValues, LoginHint: req.LoginHint, HintSubject: hintSubject,
 		Binding: binding, CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.RequestLifetime),
 	}
 	if req.MaxAge != nil {
@@ -145,7 +174,7 @@ func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.Au
 	h, now := authn.HashToken(code), s.p.srv.now()
 	r, u, err := o.GetOIDCAuthRequestByCode(ctx, h)
 	if err != nil {
-		return nil, fmt.Errorf("find code: %w", err)
+		return nil, fmt.Errorf("find code: %w", storageErr(err))
 	}
 	if r.CodeUsedAt.IsZero() && now.Before(r.CodeExpiresAt) {
 		if u.ID != r.UserID || u.Status != authn.StatusActive {
@@ -157,7 +186,7 @@ func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.Au
 	if errors.Is(err, authn.ErrUsed) {
 		s.p.srv.logger.Warn("oidc: authorization code used twice; tokens issued from it revoked", "client", r.ClientID)
 	}
-	return nil, fmt.Errorf("redeem code: %w", cmpErr(err, authn.ErrUsed))
+	return nil, fmt.Errorf("redeem code: %w", storageErr(cmpErr(err, authn.ErrUsed)))
 }
 
 // SaveAuthCode attaches a code made by zitadel/oidc (not used by Keyhall's

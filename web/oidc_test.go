@@ -58,6 +58,14 @@ const wikiRedirect = "https://wiki.example/callback"
 
 func newOIDCEnv(t testing.TB, mutate func(*OIDCConfig)) *oidcEnv {
 	t.Helper()
+	return newOIDCEnvOn(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"), mutate)
+}
+
+// newOIDCEnvOn is newOIDCEnv on the database at storage (a sqlite:// or
+// postgres:// URL). Its sign-in service works: SetStore must not refuse
+// the fixture's keys.
+func newOIDCEnvOn(t testing.TB, storage string, mutate func(*OIDCConfig)) *oidcEnv {
+	t.Helper()
 	e := &oidcEnv{t: t, clock: &testClock{t: time.Now().UTC()}, logouts: make(chan url.Values, 10)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,16 +92,19 @@ func newOIDCEnv(t testing.TB, mutate func(*OIDCConfig)) *oidcEnv {
 	}
 	pub, _ := url.Parse(e.issuer)
 	quiet := slog.New(slog.DiscardHandler)
-	e.srv, err = New(Config{PublicURL: pub, Logger: quiet, Now: e.clock.Now, OIDC: cfg})
+	fake := make([]byte, 32)
+	rand.Read(fake)
+	signIn := authn.SignInConfig{EncryptionKey: cfg.EncryptionKey, FakeIDKey: fake, Argon2: testArgon2}
+	e.srv, err = New(Config{PublicURL: pub, Logger: quiet, Now: e.clock.Now, OIDC: cfg, SignIn: signIn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.st, err = sqlstore.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "k.db"), sqlstore.Options{Logger: quiet})
+	e.st, err = sqlstore.Open(t.Context(), storage, sqlstore.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.srv.SetStore(e.st, nil); err != nil {
-		t.Logf("SetStore: %v (sign-in pages are not needed here)", err)
+		t.Fatalf("SetStore: %v", err)
 	}
 	hs := &http.Server{Handler: e.srv}
 	go hs.Serve(ln)
@@ -282,7 +293,7 @@ func TestOIDCCodeFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	if claims.Sub != e.anna.ID || claims.Name != "Anna" || claims.PreferredUsername != "anna" ||
-		claims.Email != "anna@stadt.example" || claims.EmailVerified == nil || !*claims.EmailVerified ||
+		claims.Email != "anna@stadt.example" || claims.EmailVerified == nil || *claims.EmailVerified ||
 		claims.Nonce != "n0nce" || claims.ACR != "phrh" || len(claims.AMR) != 4 || claims.AuthTime == 0 || claims.SID == "" {
 		t.Errorf("ID token claims: %+v", claims)
 	}

@@ -106,7 +106,7 @@ func storeTokens(ctx context.Context, o authn.OIDCStore, req op.TokenRequest, cu
 		return oidc.ErrInvalidGrant().WithDescription("the code or refresh token is not valid").WithParent(err)
 	}
 	if err != nil {
-		return fmt.Errorf("store tokens: %w", err)
+		return fmt.Errorf("store tokens: %w", storageErr(err))
 	}
 	return nil
 }
@@ -121,18 +121,21 @@ func (s *oidcStorage) TokenRequestByRefreshToken(ctx context.Context, token stri
 	now := s.p.srv.now()
 	t, err := o.GetOIDCRefreshToken(ctx, authn.HashToken(token))
 	if err != nil {
-		return nil, fmt.Errorf("find refresh token: %w", err)
+		return nil, fmt.Errorf("find refresh token: %w", storageErr(err))
 	}
 	if !t.UsedAt.IsZero() && t.RevokedAt.IsZero() {
 		s.p.srv.logger.Warn("oidc: refresh token reused; its family is revoked", "client", t.ClientID, "user", t.UserID)
 		if _, err := o.RevokeOIDCGrant(ctx, t.GrantID, now); err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+			return nil, fmt.Errorf("revoke family: %w", storageFailure{err})
 		}
 	}
 	if !t.Usable(now) {
 		return nil, errors.New("refresh token used, revoked or expired")
 	}
 	u, err := st.GetUser(ctx, t.UserID)
+	if err = storageErr(err); isStorageFailure(err) {
+		return nil, fmt.Errorf("read person of refresh token: %w", err)
+	}
 	if err != nil || u.Status != authn.StatusActive {
 		return nil, fmt.Errorf("refresh token of an unknown or disabled person: %w", cmpErr(err, authn.ErrNotFound))
 	}
@@ -158,7 +161,7 @@ func (s *oidcStorage) GetRefreshTokenInfo(ctx context.Context, clientID, token s
 		return "", "", op.ErrInvalidRefreshToken
 	}
 	if err != nil {
-		return "", "", err
+		return "", "", storageErr(err)
 	}
 	return t.UserID, t.ID, nil
 }
@@ -176,13 +179,13 @@ func (s *oidcStorage) RevokeToken(ctx context.Context, tokenID, _ string, client
 		return nil
 	}
 	if err != nil {
-		return oidc.ErrServerError().WithParent(err)
+		return oidc.ErrServerError().WithParent(storageErr(err))
 	}
 	if t.ClientID != clientID {
 		return oidc.ErrUnauthorizedClient().WithDescription("the token was issued to another client")
 	}
 	if err := o.RevokeOIDCToken(ctx, tokenID, s.p.srv.now()); err != nil && !errors.Is(err, authn.ErrNotFound) {
-		return oidc.ErrServerError().WithParent(err)
+		return oidc.ErrServerError().WithParent(storageErr(err))
 	}
 	return nil
 }
@@ -196,7 +199,7 @@ func (s *oidcStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserI
 	}
 	t, err := o.GetOIDCToken(ctx, tokenID)
 	if err != nil {
-		return fmt.Errorf("find access token: %w", err)
+		return fmt.Errorf("find access token: %w", storageErr(err))
 	}
 	if t.Kind != authn.OIDCAccessToken || t.UserID != subject || !t.Usable(s.p.srv.now()) {
 		return oidc.ErrAccessDenied().WithDescription("access token is not valid")
@@ -238,7 +241,7 @@ func (s *oidcStorage) userClaims(ctx context.Context, userID string, u *authn.Us
 	if u == nil {
 		read, err := st.GetUser(ctx, userID)
 		if err != nil {
-			return userClaims{}, fmt.Errorf("read user: %w", err)
+			return userClaims{}, fmt.Errorf("read user: %w", storageErr(err))
 		}
 		u = &read
 	}
@@ -254,15 +257,17 @@ func (s *oidcStorage) userClaims(ctx context.Context, userID string, u *authn.Us
 	}
 	if hasScope(scopes, oidc.ScopeEmail) {
 		c.Email = u.Email
-		// The directory is the city's authority on its people's addresses;
-		// a local person's address is not verified by Keyhall (yet).
-		verified := u.Email != "" && u.Source == authn.SourceDirectory
+		// Verified only when the person proved the address by the link
+		// mailed to it (enroll.Service.ConfirmEmail) and it has not changed
+		// since. An address typed in by IT, or read from a directory, is
+		// not verified by that alone.
+		verified := u.EmailVerified()
 		c.EmailVerified = &verified
 	}
 	if hasScope(scopes, "groups") {
 		groups, err := st.UserGroups(ctx, u.ID)
 		if err != nil {
-			return userClaims{}, fmt.Errorf("read groups: %w", err)
+			return userClaims{}, fmt.Errorf("read groups: %w", storageFailure{err})
 		}
 		c.Groups = make([]string, 0, len(groups))
 		for _, gr := range groups {

@@ -29,6 +29,7 @@ func TestPagesRender(t *testing.T) {
 			RecoveryOnly: true, Sessions: []sessionRow{{Device: "Chrome · Linux", Current: true}, {Device: "Safari · iPadOS", Handle: "0123456789abcdef"}},
 			SignIns: []signInRow{{Time: time.Now(), ClientAddr: "192.0.2.7", ACR: "Schlüssel", RecoveryOnly: true}},
 		}},
+		"email_confirm": {Page: "email_confirm"},
 	}
 	maps.Copy(views, enrollTestViews())
 	if len(views) != len(pageNames) {

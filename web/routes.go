@@ -71,6 +71,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST /account/factors/rename", s.accountRenameFactor)
 	s.handle(mux, "POST /account/factors/recovery", s.accountRecoveryCodes)
 
+	// Confirming an e-mail address by the link mailed to it (email.go).
+	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)
+	s.handle(mux, "POST /email/confirm/{token}", s.emailConfirm)
+
 	// Everything else.
 	s.handle(mux, "/", s.notFound)
 }

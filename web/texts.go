@@ -70,6 +70,12 @@ var texts = map[string]message{
 	"error.title": {"Das hat nicht geklappt", "That did not work"},
 	"error.back":  {"Zur Anmeldung", "Back to sign-in"},
 
+	"email.title": {"E-Mail-Adresse bestätigen", "Confirm your e-mail address"},
+	"email.text": {"Mit einem Klick bestätigen Sie, dass diese E-Mail-Adresse Ihnen gehört. Anwendungen, bei denen Sie sich mit Keyhall anmelden, sehen sie dann als bestätigt.",
+		"One click confirms that this e-mail address is yours. Applications you sign in to with Keyhall then see it as confirmed."},
+	"email.confirm": {"Bestätigen", "Confirm"},
+	"email.account": {"Zu Ihrem Konto", "To your account"},
+
 	"webauthn.working": {"Bitte berühren Sie jetzt Ihren Sicherheitsschlüssel.", "Please touch your security key now."},
 	"webauthn.cancelled": {"Der Schlüssel hat nicht geantwortet oder der Vorgang wurde abgebrochen. Bitte drücken Sie noch einmal auf den Knopf.",
 		"The key did not answer or the request was cancelled. Please press the button again."},

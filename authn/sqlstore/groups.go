@@ -107,7 +107,7 @@ func (s *Store) UserGroups(ctx context.Context, userID string) ([]authn.Group, e
 // GroupMembers lists the members of a group, by username.
 func (s *Store) GroupMembers(ctx context.Context, groupID string) ([]authn.User, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT u.id, u.external_id, u.username, u.display_name, u.email,
-		u.status, u.source, u.created_at, u.updated_at, u.postal_address
+		u.status, u.source, u.created_at, u.updated_at, u.postal_address, u.verified_email
 		FROM users u JOIN memberships m ON m.user_id = u.id
 		WHERE m.group_id = $1 ORDER BY u.username`, groupID)
 	if err != nil {

@@ -73,7 +73,7 @@ func (s *Store) EnsureOIDCSigningKey(ctx context.Context, k authn.OIDCSigningKey
 
 const authRequestCols = `id, client_id, redirect_uri, scopes, state, nonce, response_mode, code_challenge,
 	challenge_method, prompt, max_age_seconds, acr_values, login_hint, binding, created_at, expires_at,
-	user_id, amr, acr, auth_time, session_hash, done_at, code_hash, code_expires_at, code_used_at`
+	user_id, amr, acr, auth_time, session_hash, done_at, code_hash, code_expires_at, code_used_at, hint_subject`
 
 // The token endpoint's statements, prepared at Open: the request of a code
 // with its person (one read), and its redemption (which marks an unused,
@@ -94,7 +94,7 @@ const sqlUseUpCode = `UPDATE oidc_auth_requests SET code_used_at = $2
 // strings and NULL times when there is none.
 const userColsOrEmpty = `COALESCE(u.id, ''), COALESCE(u.external_id, ''), COALESCE(u.username, ''),
 	COALESCE(u.display_name, ''), COALESCE(u.email, ''), COALESCE(u.status, ''), COALESCE(u.source, ''),
-	u.created_at, u.updated_at, COALESCE(u.postal_address, '')`
+	u.created_at, u.updated_at, COALESCE(u.postal_address, ''), COALESCE(u.verified_email, '')`
 
 // qualify puts prefix before each column of the comma-separated cols.
 func qualify(prefix, cols string) string {
@@ -124,7 +124,7 @@ func (x *authRequestRow) dest() []any {
 		&r.CodeChallenge, &r.CodeChallengeMethod, &x.prompt, &x.maxAge, &x.acr, &r.LoginHint, hashCol{&r.Binding},
 		timeCol{&r.CreatedAt}, timeCol{&r.ExpiresAt}, &r.UserID, &x.amr, &r.ACR, timeCol{&r.AuthTime},
 		nullHashCol{(*[32]byte)(&r.Session)}, timeCol{&r.DoneAt}, nullHashCol{(*[32]byte)(&r.CodeHash)},
-		timeCol{&r.CodeExpiresAt}, timeCol{&r.CodeUsedAt}}
+		timeCol{&r.CodeExpiresAt}, timeCol{&r.CodeUsedAt}, &r.HintSubject}
 }
 
 func (x *authRequestRow) request() authn.OIDCAuthRequest {
@@ -151,11 +151,11 @@ func (s *Store) CreateOIDCAuthRequest(ctx context.Context, r authn.OIDCAuthReque
 		maxAge = int64(r.MaxAge / time.Second)
 	}
 	_, err := s.wdb.ExecContext(ctx, "INSERT INTO oidc_auth_requests ("+authRequestCols+`) VALUES
-		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
 		r.ID, r.ClientID, r.RedirectURI, lists[0], r.State, r.Nonce, r.ResponseMode, r.CodeChallenge,
 		r.CodeChallengeMethod, lists[1], maxAge, lists[2], r.LoginHint, r.Binding[:], s.tv(r.CreatedAt),
 		s.tv(r.ExpiresAt), r.UserID, lists[3], r.ACR, s.tvNull(r.AuthTime), hashOrNull(r.Session),
-		s.tvNull(r.DoneAt), hashOrNull(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt))
+		s.tvNull(r.DoneAt), hashOrNull(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt), r.HintSubject)
 	if err != nil {
 		return fmt.Errorf("create oidc auth request: %w", dbErr(err))
 	}

@@ -50,7 +50,7 @@ func newAuthRequest() authn.OIDCAuthRequest {
 		ID: authn.NewID(), ClientID: "wiki", RedirectURI: "https://wiki.example/cb",
 		Scopes: []string{"openid", "email"}, State: "st", Nonce: "n", CodeChallenge: "abc",
 		CodeChallengeMethod: "S256", Prompt: []string{"login"}, MaxAge: 5 * time.Minute,
-		ACRValues: []string{"phr"}, LoginHint: "anna", Binding: sha256.Sum256([]byte("b")),
+		ACRValues: []string{"phr"}, LoginHint: "anna", HintSubject: "u-anna", Binding: sha256.Sum256([]byte("b")),
 		CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute),
 	}
 }

@@ -42,6 +42,7 @@ func adminCommand() *command {
 				subs:    []*command{groupsAddCommand(), groupsListCommand(), groupsAddMemberCommand()},
 			},
 			inviteCommand(),
+			confirmEmailCommand(),
 			resetCommand(),
 			revokeCredentialCommand(),
 			oidcSecretCommand(),
