@@ -32,7 +32,7 @@ const (
 	ReasonLastFactor    Reason = "last-factor"    // removing it would leave the person without a factor
 	ReasonKeyNeeded     Reason = "key-needed"     // removing it would leave only an app where a key is required
 	ReasonScope         Reason = "scope"          // the enrollment, or the sign-in that opened it, may not add this
-	ReasonSignIn        Reason = "sign-in"        // the sign-in of a self-service enrollment ended or is no longer fresh
+	ReasonSignIn        Reason = "sign-in"        // the sign-in of a self-service enrollment ended, or was not fresh when it opened
 	ReasonKeyLevel      Reason = "key-level"      // removing a key needs a sign-in at least at the key's level
 )
 

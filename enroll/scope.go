@@ -12,11 +12,13 @@ import (
 // Timing of a self-service enrollment.
 const (
 	// FreshSignIn is how recent the sign-in must be that opens a
-	// self-service enrollment, and at every step of it, and that removes
-	// a factor.
+	// self-service enrollment, or removes a factor.
 	FreshSignIn = 5 * time.Minute
 	// SelfServiceTTL is the absolute lifetime of a self-service
-	// enrollment, from Open: no step renews it.
+	// enrollment, counted from the sign-in that opened it: no step renews
+	// it. Opened at the end of the fresh window, it still leaves the
+	// person ten minutes for a key ceremony; a step does not ask for a
+	// fresh sign-in again, which would end her ceremony in the middle.
 	SelfServiceTTL = 15 * time.Minute
 )
 
@@ -52,8 +54,8 @@ func ScopeOf(sess authn.Session) authn.EnrollScope {
 // (ReasonSignIn) when sess is not live or its sign-in is older than
 // FreshSignIn. The enrollment keeps want and the session's hash: every
 // step checks again that it adds only what want includes, that the
-// session is still live and fresh, and that the person is active; it ends
-// SelfServiceTTL after Open at the latest.
+// session is still live, and that the person is active; it ends
+// SelfServiceTTL after the session's sign-in at the latest.
 func (s *Service) Open(ctx context.Context, sess authn.Session, want authn.EnrollScope) (Progress, error) {
 	u, err := s.cfg.Store.GetUser(ctx, sess.UserID)
 	if err != nil {
@@ -66,18 +68,25 @@ func (s *Service) Open(ctx context.Context, sess authn.Session, want authn.Enrol
 	if err != nil {
 		return Progress{}, err
 	}
+	if s.now().Sub(live.AuthTime) > FreshSignIn {
+		return Progress{}, refuseMsg(ReasonSignIn, msgSignInEnded, fmt.Errorf("signed in at %v, more than %v ago", live.AuthTime, FreshSignIn))
+	}
 	if !ScopeOf(live).Has(want) {
 		return Progress{}, scopeRefusal(live, want)
 	}
 	s.log.Debug("self-service enrollment opened", "user", u.Username, "scope", want, "acr", live.ACR,
 		"recovery_only", live.RecoveryOnly)
-	p := authn.EnrollPending{UserID: u.ID, Scope: want, Session: sess.Hash, EndsAt: s.now().Add(SelfServiceTTL)}
+	from := s.now()
+	if live.AuthTime.Before(from) {
+		from = live.AuthTime
+	}
+	p := authn.EnrollPending{UserID: u.ID, Scope: want, Session: sess.Hash, EndsAt: from.Add(SelfServiceTTL)}
 	return s.put(ctx, p, IdleTTL, time.Time{})
 }
 
 // step takes the enrollment with id (single use) for a step that adds
 // need, and admits it: the person is active, and, for a self-service
-// enrollment, its session is live and fresh and its absolute end not
+// enrollment, its session is live and its absolute end not
 // reached. Then it must include need; if not, it is put back under a new
 // id (Progress) for what it may do, with a refusal (ReasonScope). Any
 // other refusal ends it.
@@ -116,8 +125,7 @@ func (s *Service) step(ctx context.Context, id []byte, need authn.EnrollScope) (
 
 // liveSession reads the session with hash h of the person userID and
 // refuses it (ReasonSignIn) unless it is live (not revoked, not expired,
-// not idle longer than Config.SessionIdle) and its sign-in at most
-// FreshSignIn old.
+// not idle longer than Config.SessionIdle).
 func (s *Service) liveSession(ctx context.Context, h authn.SessionHash, userID string) (authn.Session, error) {
 	sess, err := s.cfg.Store.GetSession(ctx, h)
 	now := s.now()
@@ -131,8 +139,6 @@ func (s *Service) liveSession(ctx context.Context, h authn.SessionHash, userID s
 	case !sess.Usable(now, s.cfg.SessionIdle):
 		return sess, refuseMsg(ReasonSignIn, msgSignInEnded, fmt.Errorf("session revoked at %v, expires at %v, last seen at %v",
 			sess.RevokedAt, sess.ExpiresAt, sess.LastSeenAt))
-	case now.Sub(sess.AuthTime) > FreshSignIn:
-		return sess, refuseMsg(ReasonSignIn, msgSignInEnded, fmt.Errorf("signed in at %v, more than %v ago", sess.AuthTime, FreshSignIn))
 	}
 	return sess, nil
 }

@@ -101,8 +101,8 @@ func TestSelfServiceScopeAtEveryStep(t *testing.T) {
 }
 
 // TestSelfServiceEndsWithItsSignIn: every step, FinishKey included, checks
-// that the session is live and fresh, the person active and the
-// enrollment within its absolute lifetime; then it is over.
+// that the session is live, the person active and the enrollment within
+// its absolute lifetime (from the sign-in); then it is over.
 func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -112,9 +112,10 @@ func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 		{"revoked", func(t *testing.T, f *fixture, _ authn.User, sess authn.Session) {
 			must(t, f.store.RevokeSession(t.Context(), sess.Hash, f.clock.now()))
 		}, enroll.ReasonSignIn},
-		{"no longer fresh", func(t *testing.T, f *fixture, _ authn.User, _ authn.Session) {
-			f.clock.add(time.Minute + time.Second) // signed in FreshSignIn-1m before the key's ceremony began
-		}, enroll.ReasonSignIn},
+		{"past its sign-in's window", func(t *testing.T, f *fixture, _ authn.User, _ authn.Session) {
+			// signed in FreshSignIn-1m before the key's ceremony began
+			f.clock.add(enroll.SelfServiceTTL - enroll.FreshSignIn + time.Minute + time.Second)
+		}, enroll.ReasonExpired},
 		{"disabled", func(t *testing.T, f *fixture, anna authn.User, _ authn.Session) {
 			_, err := f.store.UpdateUser(t.Context(), anna.ID, func(u authn.User) (authn.User, error) {
 				u.Status = authn.StatusDisabled
@@ -146,6 +147,22 @@ func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a ceremony that outlasts the fresh window", func(t *testing.T) {
+		f := newFixture(t)
+		ctx := t.Context()
+		anna := f.user(t, "anna")
+		sess := f.session(t, anna, authn.LevelPhrh, false)
+		f.clock.add(enroll.FreshSignIn - time.Second) // opened at the end of the window
+		pr, err := f.svc.Open(ctx, sess, authn.ScopeKey)
+		must(t, err)
+		opts, pr, err := f.svc.BeginKey(ctx, pr.ID)
+		must(t, err)
+		f.clock.add(2 * time.Minute) // she reads, finds her key, touches it
+		reg := keyReg{fmt: "none", origin: origin, rpID: "localhost", challenge: challengeOf(t, opts)}
+		if _, _, err := f.svc.FinishKey(ctx, pr.ID, reg.build(t), ""); err != nil {
+			t.Fatalf("a key touched within the enrollment's lifetime, after the fresh window: %v", err)
+		}
+	})
 	t.Run("absolute lifetime", func(t *testing.T) {
 		f := newFixture(t)
 		ctx := t.Context()

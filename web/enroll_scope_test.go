@@ -205,7 +205,7 @@ func TestSelfServiceRecoverySession(t *testing.T) {
 
 // TestSelfServiceEndsWithItsSession: an enrollment opened from a key
 // sign-in can no longer add a key once that sign-in is over, or no longer
-// fresh, or the person is disabled, reset, or loses a credential, even
+// older than the enrollment's lifetime, or the person is disabled, reset, or loses a credential, even
 // with a key ceremony begun before.
 func TestSelfServiceEndsWithItsSession(t *testing.T) {
 	tests := []struct {
@@ -231,8 +231,8 @@ func TestSelfServiceEndsWithItsSession(t *testing.T) {
 				t.Fatalf("sign out there: %d", w.Code)
 			}
 		}},
-		{"sign-in no longer fresh", freshAuth - time.Minute, func(t *testing.T, _ *fixture, clk *testClock, _ authn.User, _ *client) {
-			clk.Add(time.Minute + time.Second)
+		{"sign-in older than the enrollment's lifetime", freshAuth - time.Minute, func(t *testing.T, _ *fixture, clk *testClock, _ authn.User, _ *client) {
+			clk.Add(enroll.SelfServiceTTL - freshAuth + time.Minute + time.Second)
 		}},
 		{"disabled", 0, func(t *testing.T, f *fixture, _ *testClock, anna authn.User, _ *client) {
 			_, err := f.store.UpdateUser(context.Background(), anna.ID, func(u authn.User) (authn.User, error) {
