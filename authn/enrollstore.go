@@ -2,8 +2,50 @@ package authn
 
 import (
 	"context"
+	"strings"
 	"time"
 )
+
+// EnrollScope is the set of things an enrollment may add (the bits below).
+// The zero scope adds nothing.
+type EnrollScope uint8
+
+// What an enrollment may add.
+const (
+	ScopeKey           EnrollScope = 1 << iota // a security key or passkey
+	ScopeApp                                   // an authenticator app
+	ScopeRecoveryCodes                         // a new set of recovery codes, replacing the old
+	// ScopeAll is an invitation's: everything.
+	ScopeAll = ScopeKey | ScopeApp | ScopeRecoveryCodes
+)
+
+// Has reports whether s includes every part of want.
+func (s EnrollScope) Has(want EnrollScope) bool { return want != 0 && s&want == want }
+
+// String names the parts of s, e.g. "key+app".
+func (s EnrollScope) String() string {
+	var parts []string
+	for _, p := range []struct {
+		bit  EnrollScope
+		name string
+	}{{ScopeKey, "key"}, {ScopeApp, "app"}, {ScopeRecoveryCodes, "recovery-codes"}} {
+		if s&p.bit != 0 {
+			parts = append(parts, p.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "+")
+}
+
+// KeyLevel is the level a sign-in with the key c alone reaches: the level
+// sign-in gives its RFC 8176 method (hwk or swk, keyFactor). Whatever
+// counts as a hardware key there counts here.
+func KeyLevel(c Credential) Level {
+	_, l := amrACR([]string{keyFactor(c)})
+	return l
+}
 
 // EnrollPending is an enrollment in progress: a person who redeemed an
 // invitation (or, signed in, adds a factor) and is registering factors. Its
@@ -16,6 +58,15 @@ type EnrollPending struct {
 	// InvitationID is the invitation redeemed, until the first factor
 	// consumed it; "" afterwards (or for a signed-in person).
 	InvitationID string
+	// Scope is what the enrollment may add: ScopeAll for an invitation;
+	// for a self-service one what the session that opened it may add.
+	Scope EnrollScope
+	// Session is the hash of the session a self-service enrollment belongs
+	// to: it ends with that session. Zero for an invitation.
+	Session SessionHash
+	// EndsAt is the absolute end of a self-service enrollment, which no
+	// step renews (ExpiresAt never passes it). Zero for an invitation.
+	EndsAt time.Time
 	// Ceremony is the go-webauthn SessionData (JSON) while a key
 	// registration is open, else nil.
 	Ceremony []byte
@@ -75,8 +126,9 @@ type EnrollStore interface {
 	// ErrAlreadyExists if c's ID or WebAuthnID is taken; then nothing is
 	// stored.
 	EnrollFirstCredential(ctx context.Context, invitationID string, now time.Time, c Credential, ev AuditEvent) error
-	// DeleteCredential removes one credential of a person with ev.
-	// ErrNotFound if the person has no credential with that ID.
+	// DeleteCredential removes one credential of a person with ev, and
+	// ends her enrollments in progress, in one transaction. ErrNotFound if
+	// the person has no credential with that ID.
 	DeleteCredential(ctx context.Context, userID, credentialID string, ev AuditEvent) error
 	// RemoveCredential removes one key or app of a person, with ev, only if
 	// she keeps another key or app afterwards (another key when keep.Key):

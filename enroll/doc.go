@@ -76,12 +76,24 @@
 //
 // # Self-service
 //
-// A signed-in person manages her own factors (the caller checks that her
-// sign-in is fresh): Open starts an enrollment without an invitation, in
-// which she adds a key or an app and gets new recovery codes as after her
-// first factor; Rename gives a key or app a nickname (CheckNickname: 1–64
-// characters, no control characters); Remove takes one away, but never the
-// last key or app, nor the last key where her groups admit no app alone.
+// A signed-in person manages her own factors. Open starts an enrollment
+// without an invitation for what her session may add, by one rule
+// (ScopeOf): after a key sign-in a key, an app or new recovery codes;
+// after a recovery code a key or an app; after an app code and password an
+// app only. The enrollment keeps what it was opened for (its
+// authn.EnrollScope), the hash of the session and an absolute end
+// (SelfServiceTTL after Open, never renewed). Every step (BeginKey,
+// FinishKey, BeginTOTP, ConfirmTOTP, NewRecoveryCodes) checks, in this
+// package and not in the handler that opened it, that the person is
+// active, the session live and signed in at most FreshSignIn ago, the end
+// not reached, and the scope: so it ends with its session (sign-out,
+// revocation, reset, disabling), and IT's revocation of a credential ends
+// it too (authn.EnrollStore.DeleteCredential). An invitation's enrollment
+// has the whole scope and no session. Rename gives a key or app a nickname
+// (CheckNickname: 1–64 characters, no control characters); Remove takes
+// one away, a key only for a sign-in at least at the key's level
+// (authn.KeyLevel), but never the last key or app, nor the last key where
+// her groups admit no app alone.
 // That rule is checked inside the store's transaction
 // (authn.EnrollStore.RemoveCredential), so two removals at once cannot
 // both pass. IT's RevokeCredential may take the last one. Inspect shows

@@ -31,6 +31,9 @@ const (
 	ReasonNickname      Reason = "nickname"       // a nickname empty, too long or with control characters
 	ReasonLastFactor    Reason = "last-factor"    // removing it would leave the person without a factor
 	ReasonKeyNeeded     Reason = "key-needed"     // removing it would leave only an app where a key is required
+	ReasonScope         Reason = "scope"          // the enrollment, or the sign-in that opened it, may not add this
+	ReasonSignIn        Reason = "sign-in"        // the sign-in of a self-service enrollment ended, or was not fresh when it opened
+	ReasonKeyLevel      Reason = "key-level"      // removing a key needs a sign-in at least at the key's level
 )
 
 // Error is a refusal a person can act on: DE and EN say, in her language,
@@ -125,6 +128,38 @@ var (
 	msgKeyNeeded = [2]string{
 		"Ihre Gruppe verlangt einen Sicherheitsschlüssel. Fügen Sie zuerst einen weiteren Schlüssel hinzu.",
 		"Your group requires a security key. Add another key first.",
+	}
+	msgKeyNeedsKey = [2]string{
+		"Einen Sicherheitsschlüssel können Sie hier nur hinzufügen, wenn Sie sich mit einem Sicherheitsschlüssel oder einem Wiederherstellungscode angemeldet haben. Sonst erhalten Sie von der IT eine neue Einladung.",
+		"You can add a security key here only after signing in with a security key or a recovery code. Otherwise, IT will send you a new invitation.",
+	}
+	msgCodesNotFromCode = [2]string{
+		"Sie haben sich mit einem Wiederherstellungscode angemeldet und können jetzt nur einen neuen Schlüssel oder eine neue App hinzufügen.",
+		"You signed in with a recovery code and can only add a new key or app now.",
+	}
+	msgCodesNeedKey = [2]string{
+		"Neue Wiederherstellungscodes erhalten Sie nur nach einer Anmeldung mit einem Sicherheitsschlüssel.",
+		"You can get new recovery codes only after signing in with a security key.",
+	}
+	msgSignInTooWeak = [2]string{
+		"Dafür reicht Ihre Anmeldung nicht aus. Bitte melden Sie sich mit einem Sicherheitsschlüssel an.",
+		"Your sign-in is not enough for this. Please sign in with a security key.",
+	}
+	msgNotThisEnrollment = [2]string{
+		"Das gehört nicht zu dem, was Sie begonnen haben. Bitte beginnen Sie auf der Seite Ihrer Anmeldemethoden neu.",
+		"This is not part of what you started. Please start again from the page of your sign-in methods.",
+	}
+	msgSignInEnded = [2]string{
+		"Ihre Anmeldung ist beendet oder liegt zu lange zurück. Bitte melden Sie sich erneut an und beginnen Sie noch einmal.",
+		"Your sign-in has ended or is too long ago. Please sign in again and start over.",
+	}
+	msgSelfServiceEnded = [2]string{
+		"Das Hinzufügen hat zu lange gedauert. Bitte beginnen Sie auf der Seite Ihrer Anmeldemethoden neu.",
+		"Adding took too long. Please start again from the page of your sign-in methods.",
+	}
+	msgRemoveNeedsLevel = [2]string{
+		"Diesen Schlüssel können Sie nur entfernen, wenn Sie sich mit einem ebenso sicheren Schlüssel angemeldet haben.",
+		"You can remove this key only after signing in with a key at least as secure.",
 	}
 	msgInvalid = [2]string{
 		"Der Schlüssel hat die Registrierung nicht gültig bestätigt. Bitte versuchen Sie es noch einmal.",

@@ -47,22 +47,6 @@ func (s *Service) Inspect(ctx context.Context, token string, client authn.Client
 	return InvitationInfo{User: u, ExpiresAt: inv.ExpiresAt, NeedsPassword: need}, nil
 }
 
-// Open starts an enrollment without an invitation for a person who proved
-// herself by signing in (the caller checks how recently): she may add a
-// key or an app (BeginKey, BeginTOTP) and get new recovery codes, as after
-// her first factor. actor is who asked, for the log.
-func (s *Service) Open(ctx context.Context, userID, actor string) (Progress, error) {
-	u, err := s.cfg.Store.GetUser(ctx, userID)
-	if err != nil {
-		return Progress{}, fmt.Errorf("open enrollment: %w", err)
-	}
-	if u.Status != authn.StatusActive {
-		return Progress{}, refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
-	}
-	s.log.Debug("self-service enrollment opened", "user", u.Username, "actor", actor)
-	return s.put(ctx, authn.EnrollPending{UserID: u.ID}, IdleTTL, time.Time{})
-}
-
 // CheckNickname returns the nickname trimmed, or a refusal (ReasonNickname)
 // when it is empty, longer than MaxNicknameLength characters, not UTF-8, or
 // holds control characters.
@@ -92,17 +76,24 @@ func (s *Service) Rename(ctx context.Context, userID, credID, nickname, actor st
 	return nil
 }
 
-// Remove is a person's removal of one of her own keys or apps. It never
-// takes the last factor that her policy requires: another key or app must
-// remain, and a key where her groups admit no app alone. That is checked
-// in the store's transaction (authn.EnrollStore.RemoveCredential), so two
-// removals at once cannot both pass. A refusal is an *Error with
-// ReasonLastFactor or ReasonKeyNeeded; an unknown credID wraps
-// authn.ErrNotFound. The person is told by mail. (IT's RevokeCredential
-// may remove the last one.)
-func (s *Service) Remove(ctx context.Context, userID, credID, actor string) (authn.Credential, error) {
+// Remove is the removal of one of her own keys or apps by the person
+// signed in with sess (the caller checks that the sign-in is fresh). A key
+// needs a sign-in at least at the level the key signs in at
+// (authn.KeyLevel): an app and a password do not remove a hardware key,
+// nor does a synced passkey (ReasonKeyLevel). It never takes the last
+// factor that her policy requires: another key or app must remain, and a
+// key where her groups admit no app alone. That is checked in the store's
+// transaction (authn.EnrollStore.RemoveCredential), so two removals at
+// once cannot both pass. A refusal is an *Error with ReasonLastFactor or
+// ReasonKeyNeeded; an unknown credID wraps authn.ErrNotFound. The person
+// is told by mail. (IT's RevokeCredential may remove the last one.)
+func (s *Service) Remove(ctx context.Context, sess authn.Session, credID string) (authn.Credential, error) {
+	userID, actor := sess.UserID, "user:"+sess.UserID
 	u, rules, err := s.person(ctx, userID)
 	if err != nil {
+		return authn.Credential{}, err
+	}
+	if err := s.mayRemove(ctx, sess, credID); err != nil {
 		return authn.Credential{}, err
 	}
 	keep := authn.Keep{Key: !rules.TOTPAlone()}
@@ -118,6 +109,26 @@ func (s *Service) Remove(ctx context.Context, userID, credID, actor string) (aut
 	}
 	s.tell(ctx, u, s.cfg.Notices.FactorRemoved(u, FactorLabel(c), now))
 	return c, nil
+}
+
+// mayRemove refuses the removal of a key by a sign-in below the key's
+// level. The level of a stored key does not change, so it is read before
+// the removal's transaction.
+func (s *Service) mayRemove(ctx context.Context, sess authn.Session, credID string) error {
+	creds, err := s.cfg.Store.ListCredentials(ctx, sess.UserID)
+	if err != nil {
+		return fmt.Errorf("remove credential: %w", err)
+	}
+	for _, c := range creds {
+		if c.ID != credID || c.Kind != authn.KindWebAuthn {
+			continue
+		}
+		if need := authn.KeyLevel(c); !authn.Level(sess.ACR).Meets(need) {
+			return refuseMsg(ReasonKeyLevel, msgRemoveNeedsLevel,
+				fmt.Errorf("a session at %q asked to remove key %s, which signs in at %q", sess.ACR, c.ID, need))
+		}
+	}
+	return nil
 }
 
 // lastFactorRefusal tells why a removal was refused: no other factor at

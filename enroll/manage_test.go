@@ -132,7 +132,8 @@ func TestSelfService(t *testing.T) {
 	anna := f.user(t, "anna")
 	f.setEmail(t, anna, "anna@stadt.example")
 
-	pr, err := f.svc.Open(ctx, anna.ID, "user:"+anna.ID)
+	sess := f.session(t, anna, authn.LevelPhrh, false)
+	pr, err := f.svc.Open(ctx, sess, authn.ScopeKey)
 	must(t, err)
 	if !pr.Consumed || pr.User.ID != anna.ID || len(pr.ID) != 32 {
 		t.Fatalf("Open = %+v", pr)
@@ -155,7 +156,7 @@ func TestSelfService(t *testing.T) {
 	}
 	must(t, f.svc.Rename(ctx, anna.ID, first.Credential.ID, "  "+strings.Repeat("ü", 64)+" ", "user:"+anna.ID))
 
-	removed, err := f.svc.Remove(ctx, anna.ID, first.Credential.ID, "user:"+anna.ID)
+	removed, err := f.svc.Remove(ctx, sess, first.Credential.ID)
 	must(t, err)
 	if removed.Nickname != strings.Repeat("ü", 64) {
 		t.Errorf("removed %+v", removed)
@@ -166,9 +167,9 @@ func TestSelfService(t *testing.T) {
 	}
 	creds, err := f.store.ListCredentials(ctx, anna.ID)
 	must(t, err)
-	_, err = f.svc.Remove(ctx, anna.ID, creds[0].ID, "user:"+anna.ID)
+	_, err = f.svc.Remove(ctx, sess, creds[0].ID)
 	wantReason(t, "the last key", err, enroll.ReasonLastFactor)
-	if _, err := f.svc.Remove(ctx, anna.ID, "nope", "user:"+anna.ID); !errors.Is(err, authn.ErrNotFound) {
+	if _, err := f.svc.Remove(ctx, sess, "nope"); !errors.Is(err, authn.ErrNotFound) {
 		t.Errorf("Remove(unknown) = %v, want ErrNotFound", err)
 	}
 	// IT may take the last one.
@@ -191,9 +192,10 @@ func TestRemoveKeepsTheKeyThePolicyNeeds(t *testing.T) {
 	for _, c := range []authn.Credential{key, app} {
 		must(t, f.store.CreateCredential(ctx, c, authn.AuditEvent{Time: now, Actor: "test", Action: "credential.create"}))
 	}
-	_, err := f.svc.Remove(ctx, rita.ID, key.ID, "user:"+rita.ID)
+	sess := f.session(t, rita, authn.LevelPhrh, false)
+	_, err := f.svc.Remove(ctx, sess, key.ID)
 	wantReason(t, "rat's only key", err, enroll.ReasonKeyNeeded)
-	_, err = f.svc.Remove(ctx, rita.ID, app.ID, "user:"+rita.ID)
+	_, err = f.svc.Remove(ctx, sess, app.ID)
 	must(t, err)
 }
 

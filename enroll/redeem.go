@@ -47,7 +47,7 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Progress, error) {
 		return Progress{}, err
 	}
 	s.undo(ctx, keys...)
-	p := authn.EnrollPending{UserID: u.ID, InvitationID: inv.ID}
+	p := authn.EnrollPending{UserID: u.ID, InvitationID: inv.ID, Scope: authn.ScopeAll}
 	return s.put(ctx, p, IdleTTL, inv.ExpiresAt)
 }
 

@@ -53,11 +53,12 @@ func (w waUser) exclusions() []protocol.CredentialDescriptor {
 // and a new enrollment id. It asks for direct attestation, a discoverable
 // credential where the key can, user verification as the person's rules
 // want, and only ES256, EdDSA and RS256 keys. The ceremony must finish
-// within StepTTL, from the same browser (the id is single use).
+// within StepTTL, from the same browser (the id is single use). The
+// enrollment must be one that may add a key (see step).
 func (s *Service) BeginKey(ctx context.Context, id []byte) ([]byte, Progress, error) {
-	p, err := s.take(ctx, id)
+	p, pr, err := s.step(ctx, id, authn.ScopeKey)
 	if err != nil {
-		return nil, Progress{}, err
+		return nil, pr, err
 	}
 	user, rules, creds, err := s.keyOwner(ctx, p.UserID)
 	if err != nil {
@@ -88,7 +89,7 @@ func (s *Service) BeginKey(ctx context.Context, id []byte) ([]byte, Progress, er
 	if p.Ceremony, err = json.Marshal(session); err != nil {
 		return nil, Progress{}, fmt.Errorf("begin key registration: %w", err)
 	}
-	pr, err := s.put(ctx, p, StepTTL, time.Time{})
+	pr, err = s.put(ctx, p, StepTTL, time.Time{})
 	return options, pr, err
 }
 
@@ -145,11 +146,13 @@ type NewKey struct {
 // step 26 (a credential id not registered yet) by the store's unique
 // index. The first factor of an enrollment consumes the invitation in the
 // same transaction, so a replayed link cannot add a second key. A refused
-// key leaves the enrollment open under a new id (Progress.ID).
+// key leaves the enrollment open under a new id (Progress.ID). The
+// enrollment is checked again as at BeginKey (see step): a session ended
+// since stores nothing.
 func (s *Service) FinishKey(ctx context.Context, id, response []byte, nickname string) (NewKey, Progress, error) {
-	p, err := s.take(ctx, id)
+	p, pr, err := s.step(ctx, id, authn.ScopeKey)
 	if err != nil {
-		return NewKey{}, Progress{}, err
+		return NewKey{}, pr, err
 	}
 	if p.Ceremony == nil {
 		pr, err := s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, errors.New("no key registration open")))
@@ -166,7 +169,7 @@ func (s *Service) FinishKey(ctx context.Context, id, response []byte, nickname s
 	c.Nickname = cmpOr(nickname, cmpOr(k.Model, "Sicherheitsschlüssel"))
 	ev := s.credentialEvent(p, c, map[string]string{"model": k.Model, "aaguid": k.AAGUID.String(),
 		"attestation": k.Format, "attested": strconv.FormatBool(c.Attested), "webauthn_id": hex.EncodeToString(c.WebAuthnID)})
-	pr, err := s.storeFactor(ctx, p, c, ev)
+	pr, err = s.storeFactor(ctx, p, c, ev)
 	return NewKey{Credential: c, Model: k.Model}, pr, err
 }
 

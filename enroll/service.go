@@ -65,6 +65,10 @@ type Config struct {
 	// the mails; its PublicURL defaults to PublicURL.
 	Mailer  Mailer
 	Notices Notices
+	// SessionIdle is how long a session may go unseen before it ends, as
+	// the web layer enforces it; a self-service enrollment ends with it.
+	// Zero: no idle limit is checked here.
+	SessionIdle time.Duration
 }
 
 // Service enrolls people: it issues and redeems invitations, registers
@@ -121,12 +125,15 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 type Progress struct {
 	// ID is the enrollment's new id for the browser's cookie: it changes
 	// at every step. Nil when the enrollment is over.
-	ID        []byte
-	User      authn.User
-	Rules     Rules
-	Factors   int  // factors stored in this enrollment
-	Consumed  bool // the first factor is stored and the invitation used
-	ExpiresAt time.Time
+	ID       []byte
+	User     authn.User
+	Rules    Rules
+	Factors  int  // factors stored in this enrollment
+	Consumed bool // the first factor is stored and the invitation used
+	// SelfService: a signed-in person's enrollment (Open), not an
+	// invitation's; it belongs to her session.
+	SelfService bool
+	ExpiresAt   time.Time
 }
 
 // take takes the enrollment with id (single use).
@@ -142,7 +149,8 @@ func (s *Service) take(ctx context.Context, id []byte) (authn.EnrollPending, err
 }
 
 // put stores p under a new id, valid for ttl (at most until the invitation
-// expires while it is not used), and returns the Progress.
+// expires while it is not used, and never past p.EndsAt), and returns the
+// Progress.
 func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Duration, invExpires time.Time) (Progress, error) {
 	var id [32]byte
 	rand.Read(id[:]) // never fails (crypto/rand, Go ≥ 1.24)
@@ -151,6 +159,9 @@ func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Durat
 	if p.InvitationID != "" && !invExpires.IsZero() && invExpires.Before(p.ExpiresAt) {
 		p.ExpiresAt = invExpires
 	}
+	if !p.EndsAt.IsZero() && p.EndsAt.Before(p.ExpiresAt) {
+		p.ExpiresAt = p.EndsAt
+	}
 	if err := s.cfg.Store.PutEnrollPending(ctx, p); err != nil {
 		return Progress{}, fmt.Errorf("store enrollment: %w", err)
 	}
@@ -158,7 +169,8 @@ func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Durat
 	if err != nil {
 		return Progress{}, err
 	}
-	return Progress{ID: id[:], User: u, Rules: rules, Factors: p.Factors, Consumed: p.InvitationID == "", ExpiresAt: p.ExpiresAt}, nil
+	return Progress{ID: id[:], User: u, Rules: rules, Factors: p.Factors, Consumed: p.InvitationID == "",
+		SelfService: p.Session != (authn.SessionHash{}), ExpiresAt: p.ExpiresAt}, nil
 }
 
 // retry puts p back under a new id after a failed step, so the person can

@@ -32,11 +32,12 @@ type TOTPSetup struct {
 // BeginTOTP starts adding an authenticator app: a new 160-bit secret,
 // shown once, kept sealed in the enrollment until ConfirmTOTP gets a right
 // code from the app. Refused when a group of the person admits no app, or
-// (before a key) no app alone.
+// (before a key) no app alone, and for an enrollment that may not add an
+// app (see step).
 func (s *Service) BeginTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress, error) {
-	p, err := s.take(ctx, id)
+	p, pr, err := s.step(ctx, id, authn.ScopeApp)
 	if err != nil {
-		return TOTPSetup{}, Progress{}, err
+		return TOTPSetup{}, pr, err
 	}
 	u, rules, err := s.person(ctx, p.UserID)
 	if err != nil {
@@ -55,7 +56,7 @@ func (s *Service) BeginTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress
 	if p.TOTPSealed, err = authn.Seal(s.cfg.EncryptionKey, secret, totpAD(p.UserID)); err != nil {
 		return TOTPSetup{}, Progress{}, fmt.Errorf("begin app setup: %w", err)
 	}
-	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
 	return setup, pr, err
 }
 
@@ -101,11 +102,11 @@ func (s *Service) totpSetup(u authn.User, secret []byte) (TOTPSetup, error) {
 // ConfirmTOTP checks a code from the app (RFC 6238 §5.2, one step of drift)
 // and only then stores the app. A wrong code stores nothing and leaves the
 // setup open under a new id, with the same secret; tries are throttled per
-// person.
+// person. The enrollment is checked again as at BeginTOTP (see step).
 func (s *Service) ConfirmTOTP(ctx context.Context, id []byte, code, nickname string) (Progress, error) {
-	p, err := s.take(ctx, id)
+	p, pr, err := s.step(ctx, id, authn.ScopeApp)
 	if err != nil {
-		return Progress{}, err
+		return pr, err
 	}
 	if p.TOTPSealed == nil {
 		return s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, fmt.Errorf("no app setup open")))
@@ -152,11 +153,12 @@ func matchCode(secret []byte, code string, now time.Time) (int64, bool) {
 
 // NewRecoveryCodes replaces the person's recovery codes with
 // RecoveryCodeCount new ones, to be shown once; only their hashes
-// (authn.HashRecoveryCode) are stored. It needs a factor first.
+// (authn.HashRecoveryCode) are stored. It needs a factor first, and an
+// enrollment that may add recovery codes (see step).
 func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Progress, error) {
-	p, err := s.take(ctx, id)
+	p, pr, err := s.step(ctx, id, authn.ScopeRecoveryCodes)
 	if err != nil {
-		return nil, Progress{}, err
+		return nil, pr, err
 	}
 	if p.InvitationID != "" {
 		pr, err := s.retry(ctx, p, refuseMsg(ReasonNoFactor, msgNoFactor, fmt.Errorf("no factor yet")))
@@ -173,6 +175,6 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Pr
 	if err := s.cfg.Store.ReplaceRecoveryCodes(ctx, p.UserID, hashes, ev); err != nil {
 		return nil, Progress{}, fmt.Errorf("store recovery codes: %w", err)
 	}
-	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
 	return codes, pr, err
 }

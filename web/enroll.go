@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,9 @@ func (s *Server) newEnroll(st authn.Store) *enroll.Service {
 	}
 	if cfg.Now == nil {
 		cfg.Now = s.now
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = s.idle // a self-service enrollment ends with its session
 	}
 	svc, err := enroll.New(cfg)
 	if err != nil {
@@ -236,6 +240,11 @@ func (s *Server) enrollFailed(w http.ResponseWriter, r *http.Request, p enroll.P
 	case enroll.ReasonUsed, enroll.ReasonDisabled:
 		setEnrollCookie(w, nil)
 		s.enrollInvalid(w, r, status, msg, err)
+		return
+	case enroll.ReasonSignIn:
+		// The sign-in a self-service enrollment belongs to is over: it is too.
+		setEnrollCookie(w, nil)
+		s.failPage(w, r, status, msg, err, &view{Page: "error", Next: "/login?return_to=" + url.QueryEscape(factorsPath)})
 		return
 	case enroll.ReasonExpired:
 		if len(p.ID) == 0 {

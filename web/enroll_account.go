@@ -15,8 +15,9 @@ import (
 	"github.com/keyhall/keyhall/enroll"
 )
 
-// freshAuth is how recent a sign-in must be to change one's factors.
-const freshAuth = 5 * time.Minute
+// freshAuth is how recent a sign-in must be to change one's factors; the
+// enrollment service checks it again at every step of adding one.
+const freshAuth = enroll.FreshSignIn
 
 // factorsPath is the self-service page of one's keys, apps and codes.
 const factorsPath = "/account/factors"
@@ -110,30 +111,29 @@ func (s *Server) factorSession(w http.ResponseWriter, r *http.Request, change bo
 }
 
 // accountAddFactor opens an enrollment for the signed-in person and leads
-// her to add a key (the key page) or an app (its QR code at once). Allowed
-// to a session from a recovery code too: that is what it is for.
+// her to add a key (the key page) or an app (its QR code at once). What
+// her sign-in may add is the enrollment service's rule (enroll.ScopeOf):
+// a key needs a sign-in with a key or a recovery code; the enrollment
+// remembers what it was opened for and to which session it belongs.
 func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
 	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
-	sess, u, ok := s.factorSession(w, r, true)
+	sess, _, ok := s.factorSession(w, r, true)
 	if !ok {
 		return
 	}
-	// A key grants a phishing-resistant level, so adding one needs a
-	// sign-in at that level (or a recovery code, which exists for the lost
-	// key): a phished password and app code cannot register an attacker's key.
-	if r.PostFormValue("kind") != "app" && !sess.RecoveryOnly && !authn.Level(sess.ACR).Meets(authn.LevelPhr) {
-		s.fail(w, r, http.StatusForbidden, msgFactorKeyNeedsKey, fmt.Errorf("session at level %q asked to add a key", sess.ACR))
-		return
+	want := authn.ScopeKey
+	if r.PostFormValue("kind") == "app" {
+		want = authn.ScopeApp
 	}
-	p, err := svc.Open(r.Context(), u.ID, "user:"+u.ID)
+	p, err := svc.Open(r.Context(), sess, want)
 	if err != nil {
 		s.enrollFailed(w, r, p, err, nil)
 		return
 	}
-	if r.PostFormValue("kind") == "app" {
+	if want == authn.ScopeApp {
 		s.beginApp(w, r, svc, p.ID)
 		return
 	}
@@ -142,21 +142,17 @@ func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
 }
 
 // accountRecoveryCodes replaces the person's recovery codes with new ones,
-// shown once. Not for a session from a recovery code.
+// shown once: only after a sign-in with a key (enroll.ScopeOf).
 func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
-	sess, u, ok := s.factorSession(w, r, true)
+	sess, _, ok := s.factorSession(w, r, true)
 	if !ok {
 		return
 	}
-	if sess.RecoveryOnly {
-		s.fail(w, r, http.StatusForbidden, msgFactorRecoveryOnly, errors.New("a recovery-only session asked for new recovery codes"))
-		return
-	}
-	p, err := svc.Open(r.Context(), u.ID, "user:"+u.ID)
+	p, err := svc.Open(r.Context(), sess, authn.ScopeRecoveryCodes)
 	if err != nil {
 		s.enrollFailed(w, r, p, err, nil)
 		return
@@ -188,13 +184,14 @@ func (s *Server) factorChange(w http.ResponseWriter, r *http.Request, what strin
 
 // accountRemoveFactor removes one key or app of the signed-in person,
 // never her last one nor the last that her group's policy requires (the
-// enrollment service checks that in the store's transaction).
+// enrollment service checks that in the store's transaction), and a key
+// only after a sign-in at the key's level.
 func (s *Server) accountRemoveFactor(w http.ResponseWriter, r *http.Request) {
 	svc, sess, u, ok := s.factorChange(w, r, "remove")
 	if !ok {
 		return
 	}
-	_, err := svc.Remove(r.Context(), u.ID, r.PostFormValue("id"), "user:"+u.ID)
+	_, err := svc.Remove(r.Context(), sess, r.PostFormValue("id"))
 	if err != nil {
 		s.factorRefused(w, r, u, sess, err)
 		return
@@ -226,6 +223,7 @@ var factorRefusals = map[enroll.Reason]struct {
 	enroll.ReasonLastFactor: {http.StatusConflict, msgFactorLast},
 	enroll.ReasonKeyNeeded:  {http.StatusConflict, msgFactorKeyNeeded},
 	enroll.ReasonNickname:   {http.StatusBadRequest, msgFactorNickname},
+	enroll.ReasonKeyLevel:   {http.StatusForbidden, msgFactorRemoveNeedsLevel},
 }
 
 // factorRefused shows the factor list again with why a change was refused:

@@ -84,10 +84,10 @@ func (s *Server) enrollKeyFinish(w http.ResponseWriter, r *http.Request) {
 // person adding a factor from /account is done.
 func (s *Server) enrollAdded(w http.ResponseWriter, r *http.Request, svc *enroll.Service, p enroll.Progress, ev *enrollView) {
 	ev.Name = cmp.Or(p.User.DisplayName, p.User.Username)
-	if _, u, err := s.currentSession(r); err == nil && u.ID == p.User.ID {
+	if p.SelfService {
 		ev.SelfService = true
 		if err := svc.Finish(r.Context(), p.ID); err != nil {
-			s.logger.Warn("end a self-service enrollment", "user", u.ID, "err", err)
+			s.logger.Warn("end a self-service enrollment", "user", p.User.ID, "err", err)
 		}
 		setEnrollCookie(w, nil)
 	} else {

@@ -229,7 +229,7 @@ func TestEnrollAccountFactors(t *testing.T) {
 		{"fresh session adds a key", "/account/factors/add", url.Values{"kind": {"key"}}, fresh, http.StatusSeeOther, "/enroll/key"},
 		{"recovery session adds an app", "/account/factors/add", url.Values{"kind": {"app"}}, recovery, http.StatusOK, "totp-secret"},
 		{"recovery session adds a key", "/account/factors/add", url.Values{"kind": {"key"}}, recovery, http.StatusSeeOther, "/enroll/key"},
-		{"app session may not add a key", "/account/factors/add", url.Values{"kind": {"key"}}, app, http.StatusForbidden, msgFactorKeyNeedsKey.DE},
+		{"app session may not add a key", "/account/factors/add", url.Values{"kind": {"key"}}, app, http.StatusForbidden, "nur hinzufügen, wenn Sie sich mit einem Sicherheitsschlüssel oder einem Wiederherstellungscode"},
 		{"app session adds an app", "/account/factors/add", url.Values{"kind": {"app"}}, app, http.StatusOK, "totp-secret"},
 		{"recovery session may not remove", "/account/factors/remove", url.Values{"id": {k.credID}}, recovery, http.StatusForbidden, "nur einen neuen Schlüssel"},
 		{"recovery session may not renew codes", "/account/factors/recovery", url.Values{}, recovery, http.StatusForbidden, "nur einen neuen Schlüssel"},

@@ -134,9 +134,9 @@ var (
 		DE: "Diese Anmeldemethode gibt es nicht (mehr). Bitte laden Sie die Seite neu.",
 		EN: "This sign-in method does not exist (any more). Please reload the page.",
 	}
-	msgFactorKeyNeedsKey = message{
-		DE: "Einen Sicherheitsschlüssel können Sie hier nur hinzufügen, wenn Sie sich mit einem Sicherheitsschlüssel oder einem Wiederherstellungscode angemeldet haben. Sonst erhalten Sie von der IT eine neue Einladung.",
-		EN: "You can add a security key here only after signing in with a security key or a recovery code. Otherwise, IT will send you a new invitation.",
+	msgFactorRemoveNeedsLevel = message{
+		DE: "Diesen Schlüssel können Sie nur entfernen, wenn Sie sich mit einem ebenso sicheren Schlüssel angemeldet haben. Bitte melden Sie sich mit einem Sicherheitsschlüssel an.",
+		EN: "You can remove this key only after signing in with a key at least as secure. Please sign in with a security key.",
 	}
 	msgFactorLast = message{
 		DE: "Das ist Ihre letzte Anmeldemethode. Fügen Sie zuerst eine andere hinzu, dann können Sie diese entfernen.",

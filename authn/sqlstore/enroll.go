@@ -53,7 +53,7 @@ func (s *Store) OpenInvitation(ctx context.Context, userID string) (authn.Invita
 	return inv, h, nil
 }
 
-const enrollPendingData = "user_id, invitation_id, ceremony, totp_sealed, factors, created_at, expires_at"
+const enrollPendingData = "user_id, invitation_id, ceremony, totp_sealed, factors, created_at, expires_at, scope, session_hash, ends_at"
 
 // PutEnrollPending stores p; ErrAlreadyExists if its hash is taken. Now and
 // then it also deletes enrollments that expired over an hour ago.
@@ -66,9 +66,9 @@ func (s *Store) PutEnrollPending(ctx context.Context, p authn.EnrollPending) err
 			}
 		}
 		res, err := tx.ExecContext(ctx, "INSERT INTO pending_enrollments (hash, "+enrollPendingData+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (hash) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING`,
 			p.Hash[:], p.UserID, p.InvitationID, nullBytes(p.Ceremony), nullBytes(p.TOTPSealed), p.Factors,
-			s.tv(p.CreatedAt), s.tv(p.ExpiresAt))
+			s.tv(p.CreatedAt), s.tv(p.ExpiresAt), int(p.Scope), nullSessionHash(p.Session), s.tvNull(p.EndsAt))
 		if err != nil {
 			return err
 		}
@@ -87,9 +87,12 @@ func (s *Store) PutEnrollPending(ctx context.Context, p authn.EnrollPending) err
 // DELETE … RETURNING, so of concurrent takes exactly one gets it.
 func (s *Store) TakeEnrollPending(ctx context.Context, h authn.PendingHash, now time.Time) (authn.EnrollPending, error) {
 	p := authn.EnrollPending{Hash: h}
+	var scope int
+	var session []byte
 	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "DELETE FROM pending_enrollments WHERE hash = $1 RETURNING "+enrollPendingData, h[:]).
-			Scan(&p.UserID, &p.InvitationID, &p.Ceremony, &p.TOTPSealed, &p.Factors, timeCol{&p.CreatedAt}, timeCol{&p.ExpiresAt})
+			Scan(&p.UserID, &p.InvitationID, &p.Ceremony, &p.TOTPSealed, &p.Factors, timeCol{&p.CreatedAt}, timeCol{&p.ExpiresAt},
+				&scope, &session, timeCol{&p.EndsAt})
 		if errors.Is(err, sql.ErrNoRows) {
 			return soft(authn.ErrNotFound)
 		}
@@ -98,10 +101,23 @@ func (s *Store) TakeEnrollPending(ctx context.Context, h authn.PendingHash, now 
 	if err != nil {
 		return authn.EnrollPending{}, fmt.Errorf("take enrollment: %w", err)
 	}
+	if len(session) != 0 && len(session) != len(p.Session) {
+		return authn.EnrollPending{}, fmt.Errorf("take enrollment: session hash of %d bytes", len(session))
+	}
+	p.Scope = authn.EnrollScope(scope)
+	copy(p.Session[:], session)
 	if !now.Before(p.ExpiresAt) {
 		return authn.EnrollPending{}, fmt.Errorf("take enrollment: %w", authn.ErrExpired)
 	}
 	return p, nil
+}
+
+// nullSessionHash is h for a column, NULL for the zero hash (an invitation).
+func nullSessionHash(h authn.SessionHash) any {
+	if h == (authn.SessionHash{}) {
+		return nil
+	}
+	return h[:]
 }
 
 // EnrollFirstCredential marks the invitation used (one conditional UPDATE:
@@ -157,9 +173,20 @@ func (s *Store) insertCredentialTx(ctx context.Context, tx *sql.Tx, c authn.Cred
 	return dbErr(err)
 }
 
-// DeleteCredential removes one credential of a person with ev.
+// DeleteCredential removes one credential of a person with ev, and her
+// enrollments in progress, in one transaction.
 func (s *Store) DeleteCredential(ctx context.Context, userID, credentialID string, ev authn.AuditEvent) error {
-	err := s.auditedExec(ctx, ev, "DELETE FROM credentials WHERE id = $1 AND user_id = $2", credentialID, userID)
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM credentials WHERE id = $1 AND user_id = $2", credentialID, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return cmp.Or(err, authn.ErrNotFound)
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM pending_enrollments WHERE user_id = $1", userID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete credential %s of user %s: %w", credentialID, userID, err)
 	}

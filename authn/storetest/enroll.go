@@ -22,6 +22,7 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"EnrollFirstCredential", testEnrollFirstCredential},
 		{"EnrollFirstCredentialConcurrent", testEnrollFirstCredentialConcurrent},
 		{"DeleteCredential", testDeleteCredential},
+		{"DeleteCredentialEndsEnrollments", testDeleteCredentialEndsEnrollments},
 		{"RemoveCredential", testRemoveCredential},
 		{"RemoveCredentialConcurrent", testRemoveCredentialConcurrent},
 		{"ResetUser", testResetUser},
@@ -73,7 +74,17 @@ func testInvitationCodes(t *testing.T, s authn.Store, e authn.EnrollStore) {
 
 func newEnrollPending(u authn.User, key string, expires time.Time) authn.EnrollPending {
 	return authn.EnrollPending{Hash: authn.HashPendingID([]byte(key)), UserID: u.ID, InvitationID: "inv-1",
-		Ceremony: []byte(`{"challenge":"x"}`), TOTPSealed: []byte("sealed"), Factors: 2, CreatedAt: t0, ExpiresAt: expires}
+		Ceremony: []byte(`{"challenge":"x"}`), TOTPSealed: []byte("sealed"), Factors: 2, CreatedAt: t0, ExpiresAt: expires,
+		Scope: authn.ScopeAll}
+}
+
+// newSelfService is an enrollment a signed-in person opened: it keeps the
+// session it belongs to, what it may add and its absolute end.
+func newSelfService(u authn.User, key string, expires time.Time) authn.EnrollPending {
+	p := newEnrollPending(u, key, expires)
+	p.InvitationID, p.Factors = "", 0
+	p.Scope, p.Session, p.EndsAt = authn.ScopeApp|authn.ScopeRecoveryCodes, authn.SessionHash{7, 1, 2}, expires.Add(10*time.Minute)
+	return p
 }
 
 func testEnrollPending(t *testing.T, s authn.Store, e authn.EnrollStore) {
@@ -85,12 +96,18 @@ func testEnrollPending(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	got, err := e.TakeEnrollPending(ctx, p.Hash, t0.Add(time.Minute))
 	must(t, "TakeEnrollPending", err)
 	norm := func(p authn.EnrollPending) authn.EnrollPending {
-		p.CreatedAt, p.ExpiresAt = micro(p.CreatedAt), micro(p.ExpiresAt)
+		p.CreatedAt, p.ExpiresAt, p.EndsAt = micro(p.CreatedAt), micro(p.ExpiresAt), micro(p.EndsAt)
 		return p
 	}
 	same(t, "TakeEnrollPending", got, p, norm)
 	_, err = e.TakeEnrollPending(ctx, p.Hash, t0.Add(time.Minute))
 	wantErr(t, "TakeEnrollPending(again)", err, authn.ErrNotFound)
+
+	self := newSelfService(anna, "self", t0.Add(5*time.Minute))
+	must(t, "PutEnrollPending(self-service)", e.PutEnrollPending(ctx, self))
+	got, err = e.TakeEnrollPending(ctx, self.Hash, t0.Add(time.Minute))
+	must(t, "TakeEnrollPending(self-service)", err)
+	same(t, "TakeEnrollPending(self-service)", got, self, norm)
 
 	old := newEnrollPending(anna, "old", t0.Add(5*time.Minute))
 	old.Ceremony, old.TOTPSealed = nil, nil
@@ -192,6 +209,32 @@ func testDeleteCredential(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	creds, err := s.ListCredentials(ctx, anna.ID)
 	must(t, "ListCredentials", err)
 	same(t, "credentials", creds, []authn.Credential{app}, normCredentials)
+}
+
+// testDeleteCredentialEndsEnrollments: revoking one of a person's
+// credentials ends her enrollments in progress (an attacker's, maybe,
+// opened with the key now revoked), and nobody else's; a refused
+// revocation ends nothing.
+func testDeleteCredentialEndsEnrollments(t *testing.T, s authn.Store, e authn.EnrollStore) {
+	ctx := t.Context()
+	anna, bernd := mkUser(t, s, "anna"), mkUser(t, s, "bernd")
+	key := mkCredential(t, s, newKey(anna, t0))
+	mkCredential(t, s, newApp(anna, t0))
+	later := t0.Add(time.Hour)
+	annas := []authn.EnrollPending{newSelfService(anna, "anna-self", later), newEnrollPending(anna, "anna-inv", later)}
+	berndsOwn := newSelfService(bernd, "bernd-self", later)
+	for _, p := range append(annas, berndsOwn) {
+		must(t, "PutEnrollPending", e.PutEnrollPending(ctx, p))
+	}
+	wantErr(t, "DeleteCredential(bernd, anna's key)", e.DeleteCredential(ctx, bernd.ID, key.ID, ev("credential.revoke", "")), authn.ErrNotFound)
+	must(t, "DeleteCredential", e.DeleteCredential(ctx, anna.ID, key.ID, ev("credential.revoke", "")))
+	for _, p := range annas {
+		_, err := e.TakeEnrollPending(ctx, p.Hash, t0)
+		wantErr(t, "TakeEnrollPending(after her credential was revoked)", err, authn.ErrNotFound)
+	}
+	if _, err := e.TakeEnrollPending(ctx, berndsOwn.Hash, t0); err != nil {
+		t.Errorf("bernd's enrollment ended with anna's revocation: %v", err)
+	}
 }
 
 func testResetUser(t *testing.T, s authn.Store, e authn.EnrollStore) {
