@@ -15,36 +15,28 @@ func TestMigrationKeysNotAttested(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.url(t)
-			s, err := Open(t.Context(), url, quiet)
-			if err != nil {
-				t.Fatal(err)
-			}
 			ctx := t.Context()
-			// Back to schema version 7, with a key stored as version 7 did.
-			for _, q := range []string{
-				"ALTER TABLE credentials DROP COLUMN attested",
-				"ALTER TABLE credentials DROP COLUMN attestation_chain",
-				"UPDATE schema_version SET version = 7",
-			} {
-				if _, err := s.DB().ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
+			db := openAtVersion(t, b.name, url, 7) // a key stored as version 7 did
 			u := authn.User{ID: authn.NewID(), Username: "rita", Status: authn.StatusActive, Source: authn.SourceLocal}
-			if _, err := s.DB().ExecContext(ctx, `INSERT INTO users (id, external_id, username, display_name, email, status, source,
+			var created any = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+			if b.name == dialectSQLite {
+				created = created.(time.Time).UnixMicro()
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO users (id, external_id, username, display_name, email, status, source,
 				search_text, created_at, updated_at) VALUES ($1, '', 'rita', 'Rita', '', 'active', 'local', 'rita', $2, $2)`,
-				u.ID, s.tv(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC))); err != nil {
+				u.ID, created); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.DB().ExecContext(ctx, `INSERT INTO credentials (id, user_id, kind, nickname, created_at,
+			if _, err := db.ExecContext(ctx, `INSERT INTO credentials (id, user_id, kind, nickname, created_at,
 				webauthn_id, public_key, sign_count, aaguid, transports, backup_eligible, attestation_fmt)
 				VALUES ('k1', $1, 'webauthn', 'YubiKey', $2, $3, $4, 7, $5, 'usb nfc', $6, 'packed')`,
-				u.ID, s.tv(time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)), []byte("credential-id"), []byte("cose key"), make([]byte, 16), false); err != nil {
+				u.ID, created, []byte("credential-id"), []byte("cose key"), make([]byte, 16), false); err != nil {
 				t.Fatal(err)
 			}
-			s.Close()
+			db.Close()
 
-			s = openURL(t, url) // applies 0008
+
+			s := openURL(t, url) // applies 0008 and after
 			creds, err := s.ListCredentials(ctx, u.ID)
 			if err != nil {
 				t.Fatal(err)

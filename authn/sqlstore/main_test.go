@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
@@ -50,6 +52,40 @@ var backends = []struct {
 }{
 	{"sqlite", sqliteURL},
 	{"postgres", postgresURL},
+}
+
+// openAtVersion makes the fresh database at url (of dialect) as a binary
+// that knew only the first version migrations left it, and returns a plain
+// connection to it: an upgrade test stores rows as that version did, then
+// opens it with Open.
+func openAtVersion(tb testing.TB, dialect, url string, version int) *sql.DB {
+	tb.Helper()
+	ms, err := migrations(dialect)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var db *sql.DB
+	if dialect == dialectSQLite {
+		db, err = sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
+	} else {
+		db, err = sql.Open("pgx", url)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	for _, m := range ms[:version] {
+		if _, err := db.Exec(m.sql); err != nil {
+			tb.Fatalf("apply %s: %v", m.name, err)
+		}
+	}
+	if _, err := db.Exec("CREATE TABLE schema_version (version INTEGER NOT NULL)"); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := db.Exec("INSERT INTO schema_version (version) VALUES ($1)", version); err != nil {
+		tb.Fatal(err)
+	}
+	return db
 }
 
 // knownSchemaVersion is the newest schema version this binary knows.
