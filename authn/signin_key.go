@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -40,32 +42,51 @@ func toWebAuthn(c Credential) webauthn.Credential {
 	}
 }
 
+// allowListLen is how many entries the allowCredentials of every key
+// ceremony has: a person's keys, padded with deterministic fake ids, or
+// only fake ids for an unknown username or a person without keys. A list
+// of the same length for everyone tells nothing about who exists or how
+// many keys she has (WebAuthn L3 §14.6.2); only a person with more keys
+// than this gets a longer list (all of them: a key left out of the list
+// could not sign her in). Authenticators are asked about a longer list in
+// batches by the browser, so the padding costs no touch.
+const allowListLen = 4
+
 // keyUser is the person of a pending sign-in with the keys she may use
-// (cloned ones left out of allowCredentials, kept for the lookup), or, for
-// an unknown username or a person without keys, a stand-in with 1–2
-// deterministic fake credential ids (WebAuthn L3 §14.6.2), shaped like the
-// installation's most common key (typicalKey): the same id length and
-// transports, so the options do not tell a fake from a real one.
+// (cloned ones left out of allowCredentials, kept for the lookup), padded
+// to allowListLen entries with deterministic fake credential ids
+// (fakeCredentialIDs) as long as the installation's most common key
+// (typicalKey), in an order derived from the ids, so that a real key's
+// place does not tell either. An unknown username or a person without
+// keys gets a stand-in with only fake ids. No entry names transports: a
+// key's own would tell a real one from a fake one, and they are only
+// hints (WebAuthn L3 §5.8.3); the browser then offers every transport.
 func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 	u := &waUser{id: []byte(p.UserID), name: p.Username}
 	for _, c := range creds {
 		if c.Kind == KindWebAuthn && !c.Cloned {
-			u.credentials = append(u.credentials, toWebAuthn(c))
+			wc := toWebAuthn(c)
+			wc.Transport = nil
+			u.credentials = append(u.credentials, wc)
 		}
 	}
 	if len(u.credentials) == 0 {
 		// A stand-in id as long as a real one: the ceremony is sealed into
 		// the pending id, whose length must not tell.
 		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
-		shape := s.typicalKey()
-		tr := make([]protocol.AuthenticatorTransport, len(shape.Transports))
-		for i, t := range shape.Transports {
-			tr[i] = protocol.AuthenticatorTransport(t)
-		}
-		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, shape.IDLen) {
-			u.credentials = append(u.credentials, webauthn.Credential{ID: id, Transport: tr})
+	}
+	if pad := allowListLen - len(u.credentials); pad > 0 {
+		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, s.typicalKey().IDLen, pad) {
+			u.credentials = append(u.credentials, webauthn.Credential{ID: id})
 		}
 	}
+	order := func(id []byte) []byte {
+		h := hmac.New(sha256.New, s.fakeKey)
+		h.Write([]byte("order\x00"))
+		h.Write(id)
+		return h.Sum(nil)
+	}
+	slices.SortFunc(u.credentials, func(a, b webauthn.Credential) int { return bytes.Compare(order(a.ID), order(b.ID)) })
 	return u
 }
 
@@ -78,12 +99,12 @@ func fakeUserID(key []byte, username string) string {
 	return idEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// fakeCredentialIDs derives 1 or 2 credential ids of n bytes from
+// fakeCredentialIDs derives count credential ids of n bytes from
 // username, always the same for the same name and length, so that asking
-// twice for an unknown name gives the same answer (WebAuthn L3 §14.6.2
-// "username enumeration"). Their bytes are HMAC-SHA256(key, username ‖ 0 ‖
-// i ‖ block), as many blocks as n needs.
-func fakeCredentialIDs(key []byte, username string, n int) [][]byte {
+// twice gives the same answer (WebAuthn L3 §14.6.2 "username
+// enumeration"). Their bytes are HMAC-SHA256(key, username ‖ 0 ‖ i ‖
+// block), as many blocks as n needs.
+func fakeCredentialIDs(key []byte, username string, n, count int) [][]byte {
 	n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
 	mac := func(i byte) []byte {
 		out := make([]byte, 0, n+sha256.Size)
@@ -95,11 +116,11 @@ func fakeCredentialIDs(key []byte, username string, n int) [][]byte {
 		}
 		return out[:n]
 	}
-	first := mac(1)
-	if first[0]&1 == 0 {
-		return [][]byte{first}
+	ids := make([][]byte, count)
+	for i := range ids {
+		ids[i] = mac(byte(i + 1))
 	}
-	return [][]byte{first, mac(2)}
+	return ids
 }
 
 // typicalKeyTTL is how long the shape of the most common key is kept
@@ -110,7 +131,7 @@ const (
 )
 
 // defaultKeyShape stands in for the most common key while there is none.
-var defaultKeyShape = KeyShape{IDLen: 32, Transports: []string{"usb", "nfc"}}
+var defaultKeyShape = KeyShape{IDLen: 32}
 
 // typicalKey returns the shape of the installation's most common security
 // key (Store.TypicalKey). NewSignIn reads it first; afterwards it is read
