@@ -142,10 +142,21 @@ func TestTOTPAndPassword(t *testing.T) {
 	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
 	e.wantDone(p, err, []string{"otp", "pwd", "mfa"}, authn.LevelMFA)
 
-	// Two steps away is too far.
-	p = e.start("anna", authn.StepTOTP)
-	p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, e.code(secret, t0.Add(90*time.Second)), client)
-	wantRefused(t, "code two steps ahead", p, err, authn.ReasonWrongCode)
+	// Two steps away (and more) is too far, either way.
+	for _, steps := range []int{2, -2, 3, -3} {
+		at := t0.Add(time.Duration(steps) * authn.TOTPPeriod * time.Second)
+		p = e.start("anna", authn.StepTOTP)
+		p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, e.code(secret, at), client)
+		wantRefused(t, fmt.Sprintf("code %d steps away", steps), p, err, authn.ReasonWrongCode)
+	}
+	// One step behind was used above; the current step and one ahead pass.
+	for _, steps := range []int{0, 1} {
+		at := t0.Add(time.Duration(steps) * authn.TOTPPeriod * time.Second)
+		p = e.start("anna", authn.StepTOTP)
+		if p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, e.code(secret, at), client); err != nil || p.Next != authn.StepPassword {
+			t.Errorf("code %d steps away: %+v, %v; want the password next", steps, p, err)
+		}
+	}
 }
 
 func TestRecoveryCode(t *testing.T) {
