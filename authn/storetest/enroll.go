@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"RemoveCredential", testRemoveCredential},
 		{"RemoveCredentialConcurrent", testRemoveCredentialConcurrent},
 		{"ResetUser", testResetUser},
+		{"SessionsEndedWhileCached", testSessionsEndedWhileCached},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,4 +245,51 @@ func testResetUser(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	}
 	_, err = e.ResetUser(ctx, "nobody", t0, newInvitation(authn.User{ID: "nobody"}, "x", t0), codeHash(8), ev("user.reset", ""))
 	wantErr(t, "ResetUser(nobody)", err, authn.ErrNotFound)
+}
+
+// testSessionsEndedWhileCached: every change that ends a person's sessions
+// (revoking one, revoking all as disabling does, resetting her) is seen by
+// the next GetSession, however often her sessions were read just before
+// (a warm session cache); another person's session stays usable.
+func testSessionsEndedWhileCached(t *testing.T, s authn.Store, e authn.EnrollStore) {
+	ctx := t.Context()
+	at := t0.Add(time.Hour)
+	for i, tc := range []struct {
+		name string
+		end  func(u authn.User, sess authn.Session) error
+		all  bool // every session of hers ends, not only sess
+	}{
+		{"revoke one", func(_ authn.User, sess authn.Session) error { return s.RevokeSession(ctx, sess.Hash, at) }, false},
+		{"revoke all (disable)", func(u authn.User, _ authn.Session) error {
+			_, err := s.RevokeUserSessions(ctx, u.ID, at, ev("user.revoke_sessions", "user:"+u.ID))
+			return err
+		}, true},
+		{"reset", func(u authn.User, _ authn.Session) error {
+			_, err := e.ResetUser(ctx, u.ID, at, newInvitation(u, "reset-"+u.Username, at), codeHash(8), ev("user.reset", "user:"+u.ID))
+			return err
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, other := mkUser(t, s, fmt.Sprintf("anna%d", i)), mkUser(t, s, fmt.Sprintf("bernd%d", i))
+			mine := []authn.Session{mkSession(t, s, u, t0), mkSession(t, s, u, t0)}
+			theirs := mkSession(t, s, other, t0)
+			for range 3 { // warm any cache
+				for _, sess := range append(mine, theirs) {
+					if got := getSession(t, s, sess.Hash); !got.Usable(at, 0) {
+						t.Fatalf("session %x not usable before the change: %+v", sess.Hash[:4], got)
+					}
+				}
+			}
+			must(t, tc.name, tc.end(u, mine[0]))
+			for i, sess := range mine {
+				ended := i == 0 || tc.all
+				if got := getSession(t, s, sess.Hash); got.Usable(at, 0) == ended {
+					t.Errorf("session %d right after %s: revoked at %v, want ended %t", i, tc.name, got.RevokedAt, ended)
+				}
+			}
+			if got := getSession(t, s, theirs.Hash); !got.Usable(at, 0) {
+				t.Errorf("another person's session right after %s: %+v, want usable", tc.name, got)
+			}
+		})
+	}
 }
