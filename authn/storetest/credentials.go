@@ -340,7 +340,9 @@ func testUndoThrottle(t *testing.T, s authn.Store) {
 	}
 	wg.Wait()
 	must(t, "UndoThrottle (concurrent)", errors.Join(errs...))
-	if n, _ := s.ThrottleCount(ctx, "2fa:u:anna", t0, window); n != 0 {
+	n, err = s.ThrottleCount(ctx, "2fa:u:anna", t0, window)
+	must(t, "ThrottleCount", err)
+	if n != 0 {
 		t.Errorf("count after many undos = %d, want 0", n)
 	}
 	if n, _ := s.HitThrottle(ctx, "2fa:u:anna", t0, window); n != 1 {

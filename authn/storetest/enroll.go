@@ -57,15 +57,21 @@ func testInvitationCodes(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	}
 	second := newInvitation(anna, "second", t0.Add(time.Hour))
 	must(t, "CreateInvitationWithCode", e.CreateInvitationWithCode(ctx, second, codeHash(2), ev("invitation.create", "")))
-	if got, h, _ := e.OpenInvitation(ctx, anna.ID); got.ID != second.ID || h != codeHash(2) {
+	got, h, err = e.OpenInvitation(ctx, anna.ID)
+	must(t, "OpenInvitation", err)
+	if got.ID != second.ID || h != codeHash(2) {
 		t.Errorf("after a second invitation OpenInvitation = %s (%x), want the second", got.ID, h)
 	}
-	if old, _ := s.GetInvitation(ctx, first.TokenHash); old.VoidedAt.IsZero() {
+	old, err := s.GetInvitation(ctx, first.TokenHash)
+	must(t, "GetInvitation", err)
+	if old.VoidedAt.IsZero() {
 		t.Error("the first invitation was not voided")
 	}
 	plain := newInvitation(anna, "plain", t0.Add(2*time.Hour))
 	must(t, "CreateInvitation", s.CreateInvitation(ctx, plain, ev("invitation.create", "")))
-	if got, h, _ := e.OpenInvitation(ctx, anna.ID); got.ID != plain.ID || h != (authn.TokenHash{}) {
+	got, h, err = e.OpenInvitation(ctx, anna.ID)
+	must(t, "OpenInvitation", err)
+	if got.ID != plain.ID || h != (authn.TokenHash{}) {
 		t.Errorf("an invitation without a code: OpenInvitation = %s (%x)", got.ID, h)
 	}
 	dup := newInvitation(anna, "plain", t0)
@@ -149,12 +155,16 @@ func testEnrollFirstCredential(t *testing.T, s authn.Store, e authn.EnrollStore)
 	dup.WebAuthnID = taken.WebAuthnID
 	err = e.EnrollFirstCredential(ctx, inv.ID, now, dup, ev("credential.create", ""))
 	wantErr(t, "EnrollFirstCredential(taken key)", err, authn.ErrAlreadyExists)
-	if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.IsZero() {
+	got, err := s.GetInvitation(ctx, inv.TokenHash)
+	must(t, "GetInvitation", err)
+	if !got.UsedAt.IsZero() {
 		t.Fatal("a refused EnrollFirstCredential consumed the invitation")
 	}
 	key := newKey(anna, now)
 	must(t, "EnrollFirstCredential", e.EnrollFirstCredential(ctx, inv.ID, now, key, ev("credential.create", "")))
-	if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.Equal(micro(now)) {
+	got, err = s.GetInvitation(ctx, inv.TokenHash)
+	must(t, "GetInvitation", err)
+	if !got.UsedAt.Equal(micro(now)) {
 		t.Errorf("invitation UsedAt = %v, want %v", got.UsedAt, micro(now))
 	}
 	err = e.EnrollFirstCredential(ctx, inv.ID, now, newApp(anna, now), ev("credential.create", ""))
@@ -179,7 +189,9 @@ func testEnrollFirstCredentialConcurrent(t *testing.T, s authn.Store, e authn.En
 	if ok := countOK(t, errs, authn.ErrUsed); ok != 1 {
 		t.Errorf("%d of %d concurrent first credentials stored, want 1", ok, n)
 	}
-	if creds, _ := s.ListCredentials(t.Context(), anna.ID); len(creds) != 1 {
+	creds, err := s.ListCredentials(t.Context(), anna.ID)
+	must(t, "ListCredentials", err)
+	if len(creds) != 1 {
 		t.Errorf("%d credentials stored, want 1", len(creds))
 	}
 }
@@ -216,22 +228,32 @@ func testResetUser(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	if rep.Keys != 1 || rep.Apps != 1 || rep.RecoveryCodes != 3 || rep.Sessions != 1 || len(rep.CredentialIDs) != 2 {
 		t.Errorf("report %+v", rep)
 	}
-	if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 0 {
+	creds, err := s.ListCredentials(ctx, anna.ID)
+	must(t, "ListCredentials", err)
+	if len(creds) != 0 {
 		t.Errorf("%d credentials left", len(creds))
 	}
-	if creds, _ := s.ListCredentials(ctx, bernd.ID); len(creds) != 1 || creds[0].ID != other.ID {
+	creds, err = s.ListCredentials(ctx, bernd.ID)
+	must(t, "ListCredentials", err)
+	if len(creds) != 1 || creds[0].ID != other.ID {
 		t.Errorf("another person's credentials changed: %+v", creds)
 	}
-	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 0 {
+	n, err := s.CountRecoveryCodes(ctx, anna.ID)
+	must(t, "CountRecoveryCodes", err)
+	if n != 0 {
 		t.Errorf("%d recovery codes left", n)
 	}
-	if got, _ := s.GetSession(ctx, sess.Hash); got.RevokedAt.IsZero() {
+	if got := getSession(t, s, sess.Hash); got.RevokedAt.IsZero() {
 		t.Error("session not revoked")
 	}
-	if got, _ := s.GetInvitation(ctx, old.TokenHash); got.VoidedAt.IsZero() {
+	oldInv, err := s.GetInvitation(ctx, old.TokenHash)
+	must(t, "GetInvitation", err)
+	if oldInv.VoidedAt.IsZero() {
 		t.Error("old invitation not voided")
 	}
-	if got, h, _ := e.OpenInvitation(ctx, anna.ID); got.ID != inv.ID || h != codeHash(7) {
+	got, h, err := e.OpenInvitation(ctx, anna.ID)
+	must(t, "OpenInvitation", err)
+	if got.ID != inv.ID || h != codeHash(7) {
 		t.Errorf("new invitation not open: %s", got.ID)
 	}
 	events := verifyAudit(t, s, 100)
