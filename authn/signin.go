@@ -72,11 +72,11 @@ type SignIn struct {
 	sealKey   [32]byte
 	// pendingAEAD seals pending sign-ins into their ids (pendingtoken.go).
 	pendingAEAD cipher.AEAD
-	// typical is the shape of the most common key, for fake ceremonies
-	// (typicalKey), and when it was read.
-	typical struct {
+	// idLengths is how many keys have each credential id length, for
+	// the fake ids of key ceremonies (keyIDLengths), and when it was read.
+	idLengths struct {
 		sync.Mutex
-		shape   KeyShape
+		counts  []lengthCount
 		next    time.Time // when to read it again
 		reading bool      // a read in the background is under way
 	}
@@ -150,8 +150,8 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	if s.dummyPHC, err = HashPassword("keyhall dummy password", cfg.Argon2); err != nil {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
-	s.typical.shape = defaultKeyShape
-	s.refreshTypicalKey()
+	s.idLengths.counts = defaultIDLengths
+	s.refreshIDLengths()
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,19 +49,19 @@ func toWebAuthn(c Credential) webauthn.Credential {
 // of the same length for everyone tells nothing about who exists or how
 // many keys she has (WebAuthn L3 §14.6.2); only a person with more keys
 // than this gets a longer list (all of them: a key left out of the list
-// could not sign her in). Authenticators are asked about a longer list in
-// batches by the browser, so the padding costs no touch.
+// could not sign her in). The browser asks the authenticator about a long
+// list in batches, so the padding costs no touch.
 const allowListLen = 4
 
 // keyUser is the person of a pending sign-in with the keys she may use
 // (cloned ones left out of allowCredentials, kept for the lookup), padded
 // to allowListLen entries with deterministic fake credential ids
-// (fakeCredentialIDs) as long as the installation's most common key
-// (typicalKey), in an order derived from the ids, so that a real key's
-// place does not tell either. An unknown username or a person without
-// keys gets a stand-in with only fake ids. No entry names transports: a
-// key's own would tell a real one from a fake one, and they are only
-// hints (WebAuthn L3 §5.8.3); the browser then offers every transport.
+// (fakeCredentialIDs), in an order derived from the ids, so that a real
+// key's place does not tell either. An unknown username or a person
+// without keys gets a stand-in with only fake ids. No entry names
+// transports: a key's own would tell a real one from a fake one, and they
+// are only hints (WebAuthn L3 §5.8.3); the browser then offers every
+// transport.
 func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 	u := &waUser{id: []byte(p.UserID), name: p.Username}
 	for _, c := range creds {
@@ -76,7 +77,7 @@ func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
 	}
 	if pad := allowListLen - len(u.credentials); pad > 0 {
-		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, s.typicalKey().IDLen, pad) {
+		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, s.keyIDLengths(), pad) {
 			u.credentials = append(u.credentials, webauthn.Credential{ID: id})
 		}
 	}
@@ -99,81 +100,108 @@ func fakeUserID(key []byte, username string) string {
 	return idEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// fakeCredentialIDs derives count credential ids of n bytes from
-// username, always the same for the same name and length, so that asking
-// twice gives the same answer (WebAuthn L3 §14.6.2 "username
-// enumeration"). Their bytes are HMAC-SHA256(key, username ‖ 0 ‖ i ‖
-// block), as many blocks as n needs.
-func fakeCredentialIDs(key []byte, username string, n, count int) [][]byte {
-	n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
-	mac := func(i byte) []byte {
-		out := make([]byte, 0, n+sha256.Size)
-		for block := byte(0); len(out) < n; block++ {
-			h := hmac.New(sha256.New, key)
-			h.Write([]byte(username))
-			h.Write([]byte{0, i, block})
-			out = h.Sum(out)
-		}
-		return out[:n]
+// lengthCount is how many security keys have credential ids of one length.
+type lengthCount struct{ len, count int }
+
+// fakeCredentialIDs derives count credential ids from username, always the
+// same for the same name and lengths, so that asking twice gives the same
+// answer (WebAuthn L3 §14.6.2 "username enumeration"). The length of each
+// is drawn, by HMAC-SHA256(key, "length" ‖ 0 ‖ username ‖ 0 ‖ i), from
+// lengths as the installation's keys have them, so that a real key of a
+// rarer length among fake ones does not stand out; its bytes are
+// HMAC-SHA256(key, username ‖ 0 ‖ i ‖ block), as many blocks as it needs.
+func fakeCredentialIDs(key []byte, username string, lengths []lengthCount, count int) [][]byte {
+	total := 0
+	for _, l := range lengths {
+		total += l.count
 	}
 	ids := make([][]byte, count)
 	for i := range ids {
-		ids[i] = mac(byte(i + 1))
+		n := 32
+		if total > 0 {
+			h := hmac.New(sha256.New, key)
+			h.Write([]byte("length\x00" + username + "\x00"))
+			h.Write([]byte{byte(i + 1)})
+			pick := int(binary.BigEndian.Uint64(h.Sum(nil)) % uint64(total))
+			for _, l := range lengths {
+				if pick < l.count {
+					n = l.len
+					break
+				}
+				pick -= l.count
+			}
+		}
+		n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
+		id := make([]byte, 0, n+sha256.Size)
+		for block := byte(0); len(id) < n; block++ {
+			h := hmac.New(sha256.New, key)
+			h.Write([]byte(username))
+			h.Write([]byte{0, byte(i + 1), block})
+			id = h.Sum(id)
+		}
+		ids[i] = id[:n]
 	}
 	return ids
 }
 
-// typicalKeyTTL is how long the shape of the most common key is kept
-// before it is read again; typicalKeyRetry, after a failed read.
+// idLengthsTTL is how long the keys' id lengths are kept before they are
+// read again; idLengthsRetry, after a failed read.
 const (
-	typicalKeyTTL   = 10 * time.Minute
-	typicalKeyRetry = 30 * time.Second
+	idLengthsTTL   = 10 * time.Minute
+	idLengthsRetry = 30 * time.Second
 )
 
-// defaultKeyShape stands in for the most common key while there is none.
-var defaultKeyShape = KeyShape{IDLen: 32}
+// defaultIDLengths stands in for the keys' id lengths while there is no key.
+var defaultIDLengths = []lengthCount{{len: 32, count: 1}}
 
-// typicalKey returns the shape of the installation's most common security
-// key (Store.TypicalKey). NewSignIn reads it first; afterwards it is read
-// again in the background when it is older than typicalKeyTTL, so that no
-// request waits for the read (an unknown name's would be slower than a
-// known one's).
-func (s *SignIn) typicalKey() KeyShape {
-	s.typical.Lock()
-	defer s.typical.Unlock()
-	if !s.typical.reading && !s.now().Before(s.typical.next) {
-		s.typical.reading = true
+// keyIDLengths returns how many of the installation's security keys have
+// each credential id length (Store.KeyIDLengths), by length. NewSignIn
+// reads them first; afterwards they are read again in the background when
+// older than idLengthsTTL, so that no request waits for the read (an
+// unknown name's would be slower than a known one's).
+func (s *SignIn) keyIDLengths() []lengthCount {
+	s.idLengths.Lock()
+	defer s.idLengths.Unlock()
+	if !s.idLengths.reading && !s.now().Before(s.idLengths.next) {
+		s.idLengths.reading = true
 		go func() {
-			s.refreshTypicalKey()
-			s.typical.Lock()
-			s.typical.reading = false
-			s.typical.Unlock()
+			s.refreshIDLengths()
+			s.idLengths.Lock()
+			s.idLengths.reading = false
+			s.idLengths.Unlock()
 		}()
 	}
-	return s.typical.shape
+	return s.idLengths.counts
 }
 
-// refreshTypicalKey reads the most common key's shape (defaultKeyShape if
-// there is no key) and when to read it next: after typicalKeyTTL, or,
-// when the store fails, after typicalKeyRetry with the shape it had.
-func (s *SignIn) refreshTypicalKey() {
+// refreshIDLengths reads the keys' id lengths (defaultIDLengths if there
+// is no key) and when to read them next: after idLengthsTTL, or, when the
+// store fails, after idLengthsRetry with the lengths it had.
+func (s *SignIn) refreshIDLengths() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	shape, err := s.store.TypicalKey(ctx)
-	wait := typicalKeyTTL
-	switch {
-	case errors.Is(err, ErrNotFound):
-		shape = defaultKeyShape
-	case err != nil:
-		s.log.Warn("cannot read the most common key's shape; fake key ceremonies keep the one they had", "err", err)
-		wait = typicalKeyRetry
+	counts, err := s.store.KeyIDLengths(ctx)
+	wait := idLengthsTTL
+	if err != nil {
+		s.log.Warn("cannot read the security keys' id lengths; fake key ceremonies keep the ones they had", "err", err)
+		wait = idLengthsRetry
 	}
-	s.typical.Lock()
-	defer s.typical.Unlock()
-	if err == nil || errors.Is(err, ErrNotFound) {
-		s.typical.shape = shape
+	var lengths []lengthCount
+	for n, c := range counts {
+		if c > 0 {
+			lengths = append(lengths, lengthCount{len: n, count: c})
+		}
 	}
-	s.typical.next = s.now().Add(wait)
+	slices.SortFunc(lengths, func(a, b lengthCount) int { return a.len - b.len })
+	if len(lengths) == 0 {
+		lengths = defaultIDLengths
+	}
+	s.idLengths.Lock()
+	defer s.idLengths.Unlock()
+	if err == nil {
+		s.idLengths.counts = lengths
+	}
+	s.idLengths.next = s.now().Add(wait)
 }
 
 // keyCeremony is an open key ceremony, kept in Pending.Ceremony:

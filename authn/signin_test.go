@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -345,11 +346,11 @@ func (e *env) keys(name string, n int) *device {
 	return d
 }
 
-// TestFakeKeysFollowTheTypicalKey: before any key exists the fake keys
-// have a default id length (32 bytes); once the most common key has
-// another (48), they take it
-// within typicalKeyTTL (read in the background, so a request never waits).
-func TestFakeKeysFollowTheTypicalKey(t *testing.T) {
+// TestFakeKeysFollowTheKeyLengths: before any key exists the fake keys
+// have a default id length (32 bytes); once the only key has another (48),
+// they take it within idLengthsTTL (read in the background, so a request
+// never waits).
+func TestFakeKeysFollowTheKeyLengths(t *testing.T) {
 	e := newEnv(t)
 	fake := func() []allowedKey { // the allowCredentials of an unknown name's options
 		opts, _ := e.beginKey(e.start("niemand", authn.StepKey))
@@ -365,11 +366,25 @@ func TestFakeKeysFollowTheTypicalKey(t *testing.T) {
 	if got := fake(); !reflect.DeepEqual(got, before) {
 		t.Errorf("fake keys changed before their shape was read again:\n%s\n%s", before, got)
 	}
+	idLens := func(keys []allowedKey) []int {
+		var out []int
+		for _, k := range keys {
+			id, err := base64.RawURLEncoding.DecodeString(k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, len(id))
+		}
+		return out
+	}
+	if got := idLens(before); !slices.Equal(got, []int{32, 32, 32, 32}) {
+		t.Errorf("fake ids of %v bytes before any key, want four of 32", got)
+	}
 	e.clock.Add(11 * time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
-	for reflect.DeepEqual(fake(), before) {
+	for !slices.Equal(idLens(fake()), []int{48, 48, 48, 48}) {
 		if time.Now().After(deadline) {
-			t.Fatal("the fake keys kept the default shape 11 minutes after a key was added")
+			t.Fatalf("fake ids of %v bytes 11 minutes after a key of 48 was added, want 48", idLens(fake()))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -145,13 +145,6 @@ type ThrottleKey struct {
 	Window time.Duration
 }
 
-// KeyShape is what the options of a key ceremony show of a security key:
-// the length of its credential id and its transports.
-type KeyShape struct {
-	IDLen      int
-	Transports []string
-}
-
 // ThrottleLimit is a throttle counter with the most tries its window allows.
 type ThrottleLimit struct {
 	ThrottleKey
@@ -203,11 +196,10 @@ type CredentialStore interface {
 	// ev. ErrNotFound if the person has no credential with that ID. The
 	// caller checks the nickname.
 	RenameCredential(ctx context.Context, userID, credentialID, nickname string, ev AuditEvent) error
-	// TypicalKey returns the most common shape (credential id length and
-	// transports) among the security keys not flagged as cloned, the first
-	// by length and transports among equally common ones; ErrNotFound if
-	// there is none.
-	TypicalKey(ctx context.Context) (KeyShape, error)
+	// KeyIDLengths returns how many security keys not flagged as cloned
+	// have each credential id length, in bytes; an empty map when there is
+	// none.
+	KeyIDLengths(ctx context.Context) (map[int]int, error)
 	// CountRecoveryCodes returns how many unused codes a person has.
 	CountRecoveryCodes(ctx context.Context, userID string) (unused int, err error)
 	// SetPasswordHash stores a local password (PHC-format argon2id string),

@@ -170,27 +170,33 @@ func (s *Store) FlagCloned(ctx context.Context, id string, ev authn.AuditEvent) 
 	return nil
 }
 
-// sqlTypicalKey is TypicalKey's query; %s is the dialect's byte length.
-const sqlTypicalKey = `SELECT %s(webauthn_id) AS n, transports, count(*) AS c FROM credentials
-	WHERE kind = 'webauthn' AND NOT cloned GROUP BY n, transports ORDER BY c DESC, n, transports LIMIT 1`
+// sqlKeyIDLengths is KeyIDLengths' query; %s is the dialect's byte length.
+const sqlKeyIDLengths = `SELECT %s(webauthn_id), count(*) FROM credentials
+	WHERE kind = 'webauthn' AND NOT cloned GROUP BY 1`
 
-// TypicalKey returns the most common shape of the security keys: a scan
-// of the credentials, for the fake ceremonies of unknown usernames, which
-// authn asks for now and then.
-func (s *Store) TypicalKey(ctx context.Context) (authn.KeyShape, error) {
+// KeyIDLengths counts the security keys by the length of their credential
+// id: a scan of the credentials, for the fake ceremonies of unknown
+// usernames, which authn asks for now and then.
+func (s *Store) KeyIDLengths(ctx context.Context) (map[int]int, error) {
 	length := "length"
 	if s.dialect == dialectPostgres {
 		length = "octet_length"
 	}
-	var (
-		k          authn.KeyShape
-		transports string
-		count      int
-	)
-	err := s.rdb.QueryRowContext(ctx, fmt.Sprintf(sqlTypicalKey, length)).Scan(&k.IDLen, &transports, &count)
+	rows, err := s.rdb.QueryContext(ctx, fmt.Sprintf(sqlKeyIDLengths, length))
 	if err != nil {
-		return authn.KeyShape{}, fmt.Errorf("typical security key: %w", dbErr(err))
+		return nil, fmt.Errorf("count security keys by id length: %w", dbErr(err))
 	}
-	k.Transports = strings.Fields(transports)
-	return k, nil
+	defer rows.Close()
+	counts := map[int]int{}
+	for rows.Next() {
+		var n, c int
+		if err := rows.Scan(&n, &c); err != nil {
+			return nil, fmt.Errorf("count security keys by id length: %w", dbErr(err))
+		}
+		counts[n] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count security keys by id length: %w", dbErr(err))
+	}
+	return counts, nil
 }

@@ -415,33 +415,31 @@ func testGetSignInRecord(t *testing.T, s authn.Store) {
 	wantErr(t, "GetSignInRecordByUsername(unknown)", err, authn.ErrNotFound)
 }
 
-// testTypicalKey: the most common shape of the keys not flagged as cloned
-// (apps left out), and ErrNotFound without any.
-func testTypicalKey(t *testing.T, s authn.Store) {
+// testKeyIDLengths: the security keys not flagged as cloned counted by
+// the length of their credential id (apps left out); none without keys.
+func testKeyIDLengths(t *testing.T, s authn.Store) {
 	ctx := t.Context()
-	_, err := s.TypicalKey(ctx)
-	wantErr(t, "TypicalKey(no keys)", err, authn.ErrNotFound)
+	got, err := s.KeyIDLengths(ctx)
+	must(t, "KeyIDLengths(no keys)", err)
+	if len(got) != 0 {
+		t.Errorf("KeyIDLengths without keys = %v, want none", got)
+	}
 	anna, bert := mkUser(t, s, "anna"), mkUser(t, s, "bert")
 	mkCredential(t, s, newApp(anna, t0))
 	short := func(u authn.User) authn.Credential {
 		c := newKey(u, t0)
-		c.WebAuthnID, c.Transports = c.WebAuthnID[:16], []string{"hybrid", "internal"}
+		c.WebAuthnID = c.WebAuthnID[:16]
 		return mkCredential(t, s, c)
 	}
 	short(bert)
 	mkCredential(t, s, newKey(anna, t0))
-	got, err := s.TypicalKey(ctx)
-	must(t, "TypicalKey", err)
-	if want := (authn.KeyShape{IDLen: 16, Transports: []string{"hybrid", "internal"}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("TypicalKey of one key each = %+v, want %+v (the shorter first)", got, want)
-	}
 	mkCredential(t, s, newKey(bert, t0))
 	for range 3 {
 		must(t, "FlagCloned", s.FlagCloned(ctx, short(anna).ID, ev("credential.cloned", "user:"+anna.ID)))
 	}
-	got, err = s.TypicalKey(ctx)
-	must(t, "TypicalKey", err)
-	if want := (authn.KeyShape{IDLen: 48, Transports: []string{"usb", "nfc"}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("TypicalKey = %+v, want %+v", got, want)
+	got, err = s.KeyIDLengths(ctx)
+	must(t, "KeyIDLengths", err)
+	if want := map[int]int{16: 1, 48: 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("KeyIDLengths = %v, want %v", got, want)
 	}
 }
