@@ -40,10 +40,10 @@ func optionsShape(tb testing.TB, options []byte) string {
 
 // TestKeyOptionsTellNothing: the first step and the options of the key
 // ceremony have the same shape for a person with one key, with three,
-// without a key, with only recovery codes, and for 300 unknown names
-// (those first sent to the app switch to the key, as a person without a
-// key may): as many entries, ids as long, no transports (a real key's own
-// would tell it from a fake one).
+// without any factor, with only recovery codes, with only an app (who
+// starts at the app and switches to the key), and for 300 unknown names
+// (those first sent to the app switch too): as many entries, ids as long,
+// no transports (a real key's own would tell it from a fake one).
 func TestKeyOptionsTellNothing(t *testing.T) {
 	e := newEnv(t)
 	e.keys("anna", 1)
@@ -52,6 +52,7 @@ func TestKeyOptionsTellNothing(t *testing.T) {
 		e.addKey(bernd, false, true, 0) // transports "usb"
 	}
 	e.user("carla", authn.SourceLocal) // nothing yet
+	e.addApp(e.user("erik", authn.SourceLocal))
 	dora := e.user("dora", authn.SourceLocal)
 	if err := e.store.ReplaceRecoveryCodes(e.ctx(), dora.ID, []authn.TokenHash{authn.HashRecoveryCode("x")}, audit("recovery.replace", dora.ID)); err != nil {
 		t.Fatal(err)
@@ -74,8 +75,8 @@ func TestKeyOptionsTellNothing(t *testing.T) {
 		return optionsShape(t, opts)
 	}
 	want := shape("anna", authn.StepKey)
-	for _, name := range []string{"bernd", "carla", "dora"} {
-		if got := shape(name, authn.StepKey); got != want {
+	for name, first := range map[string]authn.Step{"bernd": authn.StepKey, "carla": authn.StepKey, "dora": authn.StepKey, "erik": authn.StepTOTP} {
+		if got := shape(name, first); got != want {
 			t.Errorf("%s: options\n%s\nanna's\n%s", name, got, want)
 		}
 	}
