@@ -65,8 +65,10 @@
 // An unknown username walks the same path: Start answers as for a person
 // with a key (or, for some names, an app), BeginKey offers deterministic
 // fake credential ids (WebAuthn L3 §14.6.2), and every later step fails.
-// Every key ceremony's allowCredentials has the same number of entries,
-// real ones padded with fake ones, and none names transports. A disabled person is told so
+// Every key ceremony's allowCredentials has at least four entries, real
+// ones padded with fake ones whose lengths (and, for an unknown name, whose
+// number) follow the installation's keys (Store.KeyStats), and none names
+// transports. A disabled person is told so
 // only after a correct possession factor.
 //
 // Security keys are verified by go-webauthn (WebAuthn L3 §7.2 steps 5–21);

@@ -72,13 +72,14 @@ type SignIn struct {
 	sealKey   [32]byte
 	// pendingAEAD seals pending sign-ins into their ids (pendingtoken.go).
 	pendingAEAD cipher.AEAD
-	// idLengths is how many keys have each credential id length, for
-	// the fake ids of key ceremonies (keyIDLengths), and when it was read.
-	idLengths struct {
+	// keyStats is how the keys are spread, for the fake ids of key
+	// ceremonies (keySpread), and when it was read.
+	keyStats struct {
 		sync.Mutex
-		counts  []lengthCount
-		next    time.Time // when to read it again
-		reading bool      // a read in the background is under way
+		lengths   spread    // of the keys' credential id lengths
+		perPerson spread    // of the number of keys people with keys have
+		next      time.Time // when to read it again
+		reading   bool      // a read in the background is under way
 	}
 	fakeKey    []byte
 	policy     Policy
@@ -150,8 +151,8 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	if s.dummyPHC, err = HashPassword("keyhall dummy password", cfg.Argon2); err != nil {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
-	s.idLengths.counts = defaultIDLengths
-	s.refreshIDLengths()
+	s.keyStats.lengths = defaultIDLengths
+	s.refreshKeyStats()
 	return s, nil
 }
 

@@ -43,14 +43,14 @@ func toWebAuthn(c Credential) webauthn.Credential {
 	}
 }
 
-// allowListLen is how many entries the allowCredentials of every key
-// ceremony has: a person's keys, padded with deterministic fake ids, or
-// only fake ids for an unknown username or a person without keys. A list
-// of the same length for everyone tells nothing about who exists or how
-// many keys she has (WebAuthn L3 §14.6.2); only a person with more keys
-// than this gets a longer list (all of them: a key left out of the list
-// could not sign her in). The browser asks the authenticator about a long
-// list in batches, so the padding costs no touch.
+// allowListLen is how many entries the allowCredentials of a key ceremony
+// has at least: a person's keys, padded with deterministic fake ids. So
+// the options tell nothing about who exists, or how many keys up to this
+// she has (WebAuthn L3 §14.6.2). A person with more keys gets them all
+// (a key left out of the list could not sign her in), and so, for as
+// many unknown names as there are such people, does an unknown name
+// (keyUser). The browser asks the authenticator about a long list in
+// batches, so the padding costs no touch.
 const allowListLen = 4
 
 // keyUser is the person of a pending sign-in with the keys she may use
@@ -58,10 +58,11 @@ const allowListLen = 4
 // to allowListLen entries with deterministic fake credential ids
 // (fakeCredentialIDs), in an order derived from the ids, so that a real
 // key's place does not tell either. An unknown username or a person
-// without keys gets a stand-in with only fake ids. No entry names
-// transports: a key's own would tell a real one from a fake one, and they
-// are only hints (WebAuthn L3 §5.8.3); the browser then offers every
-// transport.
+// without keys gets a stand-in with only fake ids, as many as a person
+// drawn (by the name) from the installation's people with keys has,
+// allowListLen at least. No entry names transports: a key's own would
+// tell a real one from a fake one, and they are only hints (WebAuthn L3
+// §5.8.3); the browser then offers every transport.
 func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 	u := &waUser{id: []byte(p.UserID), name: p.Username}
 	for _, c := range creds {
@@ -71,15 +72,16 @@ func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 			u.credentials = append(u.credentials, wc)
 		}
 	}
+	lengths, perPerson := s.keySpread()
+	want := allowListLen
 	if len(u.credentials) == 0 {
 		// A stand-in id as long as a real one: the ceremony is sealed into
 		// the pending id, whose length must not tell.
 		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
+		want = max(want, perPerson.draw(fakeMAC(s.fakeKey, "keys", p.Username, 0), 0))
 	}
-	if pad := allowListLen - len(u.credentials); pad > 0 {
-		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, s.keyIDLengths(), pad) {
-			u.credentials = append(u.credentials, webauthn.Credential{ID: id})
-		}
+	for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, lengths, want-len(u.credentials)) {
+		u.credentials = append(u.credentials, webauthn.Credential{ID: id})
 	}
 	order := func(id []byte) []byte {
 		h := hmac.New(sha256.New, s.fakeKey)
@@ -100,37 +102,65 @@ func fakeUserID(key []byte, username string) string {
 	return idEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// lengthCount is how many security keys have credential ids of one length.
-type lengthCount struct{ len, count int }
+// fakeMAC is HMAC-SHA256(key, purpose ‖ 0 ‖ username ‖ 0 ‖ i), a
+// deterministic draw for a fake ceremony.
+func fakeMAC(key []byte, purpose, username string, i int) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(purpose + "\x00" + username + "\x00"))
+	h.Write([]byte{byte(i)})
+	return h.Sum(nil)
+}
+
+// valueCount is how often one value occurs: keys with ids of that many
+// bytes, or people with that many keys.
+type valueCount struct{ value, count int }
+
+// spread is how values are spread, by value.
+type spread []valueCount
+
+// spreadOf returns the spread of counts (value → how often).
+func spreadOf(counts map[int]int) spread {
+	var s spread
+	for v, c := range counts {
+		if c > 0 {
+			s = append(s, valueCount{value: v, count: c})
+		}
+	}
+	slices.SortFunc(s, func(a, b valueCount) int { return a.value - b.value })
+	return s
+}
+
+// draw picks a value of s, each as often as it occurs, by mac (a
+// deterministic draw); def when s is empty.
+func (s spread) draw(mac []byte, def int) int {
+	total := 0
+	for _, vc := range s {
+		total += vc.count
+	}
+	if total == 0 {
+		return def
+	}
+	pick := int(binary.BigEndian.Uint64(mac) % uint64(total))
+	for _, vc := range s {
+		if pick < vc.count {
+			return vc.value
+		}
+		pick -= vc.count
+	}
+	return def
+}
 
 // fakeCredentialIDs derives count credential ids from username, always the
 // same for the same name and lengths, so that asking twice gives the same
 // answer (WebAuthn L3 §14.6.2 "username enumeration"). The length of each
-// is drawn, by HMAC-SHA256(key, "length" ‖ 0 ‖ username ‖ 0 ‖ i), from
-// lengths as the installation's keys have them, so that a real key of a
-// rarer length among fake ones does not stand out; its bytes are
-// HMAC-SHA256(key, username ‖ 0 ‖ i ‖ block), as many blocks as it needs.
-func fakeCredentialIDs(key []byte, username string, lengths []lengthCount, count int) [][]byte {
-	total := 0
-	for _, l := range lengths {
-		total += l.count
-	}
-	ids := make([][]byte, count)
+// is drawn from lengths, the installation's keys' (fakeMAC "length"), so
+// that a real key of a rarer length among fake ones does not stand out;
+// its bytes are HMAC-SHA256(key, username ‖ 0 ‖ i ‖ block), as many
+// blocks as it needs.
+func fakeCredentialIDs(key []byte, username string, lengths spread, count int) [][]byte {
+	ids := make([][]byte, max(count, 0))
 	for i := range ids {
-		n := 32
-		if total > 0 {
-			h := hmac.New(sha256.New, key)
-			h.Write([]byte("length\x00" + username + "\x00"))
-			h.Write([]byte{byte(i + 1)})
-			pick := int(binary.BigEndian.Uint64(h.Sum(nil)) % uint64(total))
-			for _, l := range lengths {
-				if pick < l.count {
-					n = l.len
-					break
-				}
-				pick -= l.count
-			}
-		}
+		n := lengths.draw(fakeMAC(key, "length", username, i+1), 32)
 		n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
 		id := make([]byte, 0, n+sha256.Size)
 		for block := byte(0); len(id) < n; block++ {
@@ -144,64 +174,58 @@ func fakeCredentialIDs(key []byte, username string, lengths []lengthCount, count
 	return ids
 }
 
-// idLengthsTTL is how long the keys' id lengths are kept before they are
-// read again; idLengthsRetry, after a failed read.
+// keyStatsTTL is how long the keys' spread is kept before it is read
+// again; keyStatsRetry, after a failed read.
 const (
-	idLengthsTTL   = 10 * time.Minute
-	idLengthsRetry = 30 * time.Second
+	keyStatsTTL   = 10 * time.Minute
+	keyStatsRetry = 30 * time.Second
 )
 
 // defaultIDLengths stands in for the keys' id lengths while there is no key.
-var defaultIDLengths = []lengthCount{{len: 32, count: 1}}
+var defaultIDLengths = spread{{value: 32, count: 1}}
 
-// keyIDLengths returns how many of the installation's security keys have
-// each credential id length (Store.KeyIDLengths), by length. NewSignIn
-// reads them first; afterwards they are read again in the background when
-// older than idLengthsTTL, so that no request waits for the read (an
-// unknown name's would be slower than a known one's).
-func (s *SignIn) keyIDLengths() []lengthCount {
-	s.idLengths.Lock()
-	defer s.idLengths.Unlock()
-	if !s.idLengths.reading && !s.now().Before(s.idLengths.next) {
-		s.idLengths.reading = true
+// keySpread returns how the installation's security keys are spread
+// (Store.KeyStats): their id lengths, and how many keys people have.
+// NewSignIn reads them first; afterwards they are read again in the
+// background when older than keyStatsTTL, so that no request waits for the
+// read (an unknown name's would be slower than a known one's).
+func (s *SignIn) keySpread() (lengths, perPerson spread) {
+	s.keyStats.Lock()
+	defer s.keyStats.Unlock()
+	if !s.keyStats.reading && !s.now().Before(s.keyStats.next) {
+		s.keyStats.reading = true
 		go func() {
-			s.refreshIDLengths()
-			s.idLengths.Lock()
-			s.idLengths.reading = false
-			s.idLengths.Unlock()
+			s.refreshKeyStats()
+			s.keyStats.Lock()
+			s.keyStats.reading = false
+			s.keyStats.Unlock()
 		}()
 	}
-	return s.idLengths.counts
+	return s.keyStats.lengths, s.keyStats.perPerson
 }
 
-// refreshIDLengths reads the keys' id lengths (defaultIDLengths if there
-// is no key) and when to read them next: after idLengthsTTL, or, when the
-// store fails, after idLengthsRetry with the lengths it had.
-func (s *SignIn) refreshIDLengths() {
+// refreshKeyStats reads the keys' spread (defaultIDLengths if there is no
+// key) and when to read it next: after keyStatsTTL, or, when the store
+// fails, after keyStatsRetry with the spread it had.
+func (s *SignIn) refreshKeyStats() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	counts, err := s.store.KeyIDLengths(ctx)
-	wait := idLengthsTTL
+	st, err := s.store.KeyStats(ctx)
+	wait := keyStatsTTL
 	if err != nil {
-		s.log.Warn("cannot read the security keys' id lengths; fake key ceremonies keep the ones they had", "err", err)
-		wait = idLengthsRetry
+		s.log.Warn("cannot read how the security keys are spread; fake key ceremonies keep what they had", "err", err)
+		wait = keyStatsRetry
 	}
-	var lengths []lengthCount
-	for n, c := range counts {
-		if c > 0 {
-			lengths = append(lengths, lengthCount{len: n, count: c})
-		}
-	}
-	slices.SortFunc(lengths, func(a, b lengthCount) int { return a.len - b.len })
+	lengths := spreadOf(st.IDLengths)
 	if len(lengths) == 0 {
 		lengths = defaultIDLengths
 	}
-	s.idLengths.Lock()
-	defer s.idLengths.Unlock()
+	s.keyStats.Lock()
+	defer s.keyStats.Unlock()
 	if err == nil {
-		s.idLengths.counts = lengths
+		s.keyStats.lengths, s.keyStats.perPerson = lengths, spreadOf(st.PerPerson)
 	}
-	s.idLengths.next = s.now().Add(wait)
+	s.keyStats.next = s.now().Add(wait)
 }
 
 // keyCeremony is an open key ceremony, kept in Pending.Ceremony:

@@ -13,7 +13,7 @@ import (
 func TestFakeCredentialIDs(t *testing.T) {
 	key := []byte("0123456789abcdef")
 	for _, n := range []int{10, 16, 32, 64, 2000} {
-		lengths := []lengthCount{{len: n, count: 3}}
+		lengths := spread{{value: n, count: 3}}
 		a, b := fakeCredentialIDs(key, "anna", lengths, 3), fakeCredentialIDs(key, "anna", lengths, 3)
 		want := min(max(n, 16), 1023)
 		if len(a) != 3 || !reflect.DeepEqual(a, b) {
@@ -39,7 +39,7 @@ func TestFakeCredentialIDs(t *testing.T) {
 // stand out.
 func TestFakeCredentialIDLengths(t *testing.T) {
 	key := []byte("0123456789abcdef")
-	lengths := []lengthCount{{len: 16, count: 10}, {len: 64, count: 30}}
+	lengths := spread{{value: 16, count: 10}, {value: 64, count: 30}}
 	got := map[int]int{}
 	for i := range 1000 {
 		for _, id := range fakeCredentialIDs(key, fmt.Sprintf("niemand%d", i), lengths, allowListLen) {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/keyhall/keyhall/authn"
@@ -43,7 +44,10 @@ func optionsShape(tb testing.TB, options []byte) string {
 // without any factor, with only recovery codes, with only an app (who
 // starts at the app and switches to the key), and for 300 unknown names
 // (those first sent to the app switch too): as many entries, ids as long,
-// no transports (a real key's own would tell it from a fake one).
+// no transports (a real key's own would tell it from a fake one). A
+// person with six keys gets six entries, and so do about as many unknown
+// names (and people without keys) as there are such people among those
+// with keys (here a third).
 func TestKeyOptionsTellNothing(t *testing.T) {
 	e := newEnv(t)
 	e.keys("anna", 1)
@@ -51,13 +55,17 @@ func TestKeyOptionsTellNothing(t *testing.T) {
 	for range 3 {
 		e.addKey(bernd, false, true, 0) // transports "usb"
 	}
+	frida := e.user("frida", authn.SourceLocal)
+	for range 6 {
+		e.addKey(frida, false, true, 0)
+	}
 	e.user("carla", authn.SourceLocal) // nothing yet
 	e.addApp(e.user("erik", authn.SourceLocal))
 	dora := e.user("dora", authn.SourceLocal)
 	if err := e.store.ReplaceRecoveryCodes(e.ctx(), dora.ID, []authn.TokenHash{authn.HashRecoveryCode("x")}, audit("recovery.replace", dora.ID)); err != nil {
 		t.Fatal(err)
 	}
-	e.restart() // a process that starts with their keys the most common
+	e.restart() // a process that starts with these keys
 
 	shape := func(name string, first authn.Step) string {
 		t.Helper()
@@ -75,8 +83,16 @@ func TestKeyOptionsTellNothing(t *testing.T) {
 		return optionsShape(t, opts)
 	}
 	want := shape("anna", authn.StepKey)
-	for name, first := range map[string]authn.Step{"bernd": authn.StepKey, "carla": authn.StepKey, "dora": authn.StepKey, "erik": authn.StepTOTP} {
-		if got := shape(name, first); got != want {
+	if got := shape("bernd", authn.StepKey); got != want {
+		t.Errorf("bernd: options\n%s\nanna's\n%s", got, want)
+	}
+	six := shape("frida", authn.StepKey)
+	if n := strings.Count(six, `"public-key"`); n != 6 {
+		t.Errorf("frida's options list %d keys, want her 6", n)
+	}
+	// People without keys get fake ones as unknown names do.
+	for name, first := range map[string]authn.Step{"carla": authn.StepKey, "dora": authn.StepKey, "erik": authn.StepTOTP} {
+		if got := shape(name, first); got != want && got != six {
 			t.Errorf("%s: options\n%s\nanna's\n%s", name, got, want)
 		}
 	}
@@ -87,11 +103,13 @@ func TestKeyOptionsTellNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := shape(name, p.Next); got != want {
-			unknown[got]++
-		}
+		unknown[shape(name, p.Next)]++
 	}
-	for got, n := range unknown {
-		t.Errorf("%d unknown names: options\n%s\nanna's\n%s", n, got, want)
+	if unknown[six] < 70 || unknown[six] > 130 || unknown[want]+unknown[six] != 300 {
+		for got, n := range unknown {
+			t.Logf("%d unknown names: options\n%s", n, got)
+		}
+		t.Errorf("of 300 unknown names, %d have anna's options and %d frida's; want all one or the other, about a third frida's\n%s\n%s",
+			unknown[want], unknown[six], want, six)
 	}
 }

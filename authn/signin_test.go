@@ -348,7 +348,7 @@ func (e *env) keys(name string, n int) *device {
 
 // TestFakeKeysFollowTheKeyLengths: before any key exists the fake keys
 // have a default id length (32 bytes); once the only key has another (48),
-// they take it within idLengthsTTL (read in the background, so a request
+// they take it within keyStatsTTL (read in the background, so a request
 // never waits).
 func TestFakeKeysFollowTheKeyLengths(t *testing.T) {
 	e := newEnv(t)

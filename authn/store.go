@@ -145,6 +145,13 @@ type ThrottleKey struct {
 	Window time.Duration
 }
 
+// KeyStats is how an installation's security keys are spread, which the
+// fake key ceremonies of unknown usernames follow.
+type KeyStats struct {
+	IDLengths map[int]int // how many keys have each credential id length, in bytes
+	PerPerson map[int]int // how many people have each number of keys (1 or more)
+}
+
 // ThrottleLimit is a throttle counter with the most tries its window allows.
 type ThrottleLimit struct {
 	ThrottleKey
@@ -196,10 +203,9 @@ type CredentialStore interface {
 	// ev. ErrNotFound if the person has no credential with that ID. The
 	// caller checks the nickname.
 	RenameCredential(ctx context.Context, userID, credentialID, nickname string, ev AuditEvent) error
-	// KeyIDLengths returns how many security keys not flagged as cloned
-	// have each credential id length, in bytes; an empty map when there is
-	// none.
-	KeyIDLengths(ctx context.Context) (map[int]int, error)
+	// KeyStats returns how the security keys not flagged as cloned are
+	// spread; empty maps when there is none.
+	KeyStats(ctx context.Context) (KeyStats, error)
 	// CountRecoveryCodes returns how many unused codes a person has.
 	CountRecoveryCodes(ctx context.Context, userID string) (unused int, err error)
 	// SetPasswordHash stores a local password (PHC-format argon2id string),

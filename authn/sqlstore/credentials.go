@@ -170,33 +170,51 @@ func (s *Store) FlagCloned(ctx context.Context, id string, ev authn.AuditEvent) 
 	return nil
 }
 
-// sqlKeyIDLengths is KeyIDLengths' query; %s is the dialect's byte length.
-const sqlKeyIDLengths = `SELECT %s(webauthn_id), count(*) FROM credentials
+// KeyStats' queries; %s is the dialect's byte length.
+const (
+	sqlKeyIDLengths = `SELECT %s(webauthn_id), count(*) FROM credentials
 	WHERE kind = 'webauthn' AND NOT cloned GROUP BY 1`
+	sqlKeysPerPerson = `SELECT n, count(*) FROM (SELECT count(*) AS n FROM credentials
+	WHERE kind = 'webauthn' AND NOT cloned GROUP BY user_id) AS per_person GROUP BY n`
+)
 
-// KeyIDLengths counts the security keys by the length of their credential
-// id: a scan of the credentials, for the fake ceremonies of unknown
-// usernames, which authn asks for now and then.
-func (s *Store) KeyIDLengths(ctx context.Context) (map[int]int, error) {
+// KeyStats counts the security keys by the length of their credential id,
+// and the people by their number of keys: scans of the credentials, for
+// the fake ceremonies of unknown usernames, which authn asks for now and
+// then.
+func (s *Store) KeyStats(ctx context.Context) (authn.KeyStats, error) {
 	length := "length"
 	if s.dialect == dialectPostgres {
 		length = "octet_length"
 	}
-	rows, err := s.rdb.QueryContext(ctx, fmt.Sprintf(sqlKeyIDLengths, length))
+	var st authn.KeyStats
+	var err error
+	if st.IDLengths, err = s.countBy(ctx, fmt.Sprintf(sqlKeyIDLengths, length)); err != nil {
+		return authn.KeyStats{}, fmt.Errorf("count security keys by id length: %w", err)
+	}
+	if st.PerPerson, err = s.countBy(ctx, sqlKeysPerPerson); err != nil {
+		return authn.KeyStats{}, fmt.Errorf("count people by their number of keys: %w", err)
+	}
+	return st, nil
+}
+
+// countBy runs query, whose rows are a value and its count.
+func (s *Store) countBy(ctx context.Context, query string) (map[int]int, error) {
+	rows, err := s.rdb.QueryContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("count security keys by id length: %w", dbErr(err))
+		return nil, dbErr(err)
 	}
 	defer rows.Close()
 	counts := map[int]int{}
 	for rows.Next() {
 		var n, c int
 		if err := rows.Scan(&n, &c); err != nil {
-			return nil, fmt.Errorf("count security keys by id length: %w", dbErr(err))
+			return nil, dbErr(err)
 		}
 		counts[n] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count security keys by id length: %w", dbErr(err))
+		return nil, dbErr(err)
 	}
 	return counts, nil
 }

@@ -415,17 +415,19 @@ func testGetSignInRecord(t *testing.T, s authn.Store) {
 	wantErr(t, "GetSignInRecordByUsername(unknown)", err, authn.ErrNotFound)
 }
 
-// testKeyIDLengths: the security keys not flagged as cloned counted by
-// the length of their credential id (apps left out); none without keys.
-func testKeyIDLengths(t *testing.T, s authn.Store) {
+// testKeyStats: the security keys not flagged as cloned (apps left out)
+// counted by the length of their credential id, and the people by their
+// number of such keys; nothing without keys.
+func testKeyStats(t *testing.T, s authn.Store) {
 	ctx := t.Context()
-	got, err := s.KeyIDLengths(ctx)
-	must(t, "KeyIDLengths(no keys)", err)
-	if len(got) != 0 {
-		t.Errorf("KeyIDLengths without keys = %v, want none", got)
+	got, err := s.KeyStats(ctx)
+	must(t, "KeyStats(no keys)", err)
+	if len(got.IDLengths) != 0 || len(got.PerPerson) != 0 {
+		t.Errorf("KeyStats without keys = %+v, want none", got)
 	}
-	anna, bert := mkUser(t, s, "anna"), mkUser(t, s, "bert")
+	anna, bert, carla := mkUser(t, s, "anna"), mkUser(t, s, "bert"), mkUser(t, s, "carla")
 	mkCredential(t, s, newApp(anna, t0))
+	mkCredential(t, s, newApp(carla, t0))
 	short := func(u authn.User) authn.Credential {
 		c := newKey(u, t0)
 		c.WebAuthnID = c.WebAuthnID[:16]
@@ -437,9 +439,10 @@ func testKeyIDLengths(t *testing.T, s authn.Store) {
 	for range 3 {
 		must(t, "FlagCloned", s.FlagCloned(ctx, short(anna).ID, ev("credential.cloned", "user:"+anna.ID)))
 	}
-	got, err = s.KeyIDLengths(ctx)
-	must(t, "KeyIDLengths", err)
-	if want := map[int]int{16: 1, 48: 2}; !reflect.DeepEqual(got, want) {
-		t.Errorf("KeyIDLengths = %v, want %v", got, want)
+	got, err = s.KeyStats(ctx)
+	must(t, "KeyStats", err)
+	want := authn.KeyStats{IDLengths: map[int]int{16: 1, 48: 2}, PerPerson: map[int]int{1: 1, 2: 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("KeyStats = %+v, want %+v", got, want)
 	}
 }
