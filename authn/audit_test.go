@@ -1,6 +1,10 @@
 package authn
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +56,20 @@ func TestVerifyChain(t *testing.T) {
 			e[2].Hash = e[2].ChainHash(e[2].PrevHash)
 			return e
 		}, "event 4 does not point"},
+		// Relinking the next event is not enough either: its hash covers
+		// the hash it points to.
+		{"event rehashed, next relinked", func(e []AuditEvent) []AuditEvent {
+			e[2].Actor = "someone"
+			e[2].Hash = e[2].ChainHash(e[2].PrevHash)
+			e[3].PrevHash = e[2].Hash
+			return e
+		}, "event 4 was changed"},
+		{"first event pointing elsewhere, rehashed", func(e []AuditEvent) []AuditEvent {
+			e[0].PrevHash = [32]byte{1}
+			e[0].Hash = e[0].ChainHash(e[0].PrevHash)
+			e[1].PrevHash = e[0].Hash
+			return e
+		}, "event 1 does not point"},
 	}
 	for _, tt := range tamper {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,5 +91,45 @@ func TestChainHashUnambiguous(t *testing.T) {
 	d := AuditEvent{Details: map[string]string{"kv": ""}}
 	if c.ChainHash([32]byte{}) == d.ChainHash([32]byte{}) {
 		t.Fatal("moving a character between a detail's key and value must change the hash")
+	}
+}
+
+// TestChainHashKnownAnswer pins the chain's encoding, built here by hand:
+// SHA-256 over the previous event's hash, then Seq and the time in
+// microseconds (8 bytes big-endian each), actor, action, subject, reason
+// and client address (each an 8-byte length and its bytes), the number of
+// details and each key and value in key order. Logs already written must
+// keep verifying, so this must never change; and the previous hash is
+// part of it, so no event can be moved to another place in the chain.
+func TestChainHashKnownAnswer(t *testing.T) {
+	prev := sha256.Sum256([]byte("the event before"))
+	e := AuditEvent{
+		Seq: 7, Time: time.Date(2026, 11, 26, 9, 0, 0, 1500, time.FixedZone("CET", 3600)),
+		Actor: "cli:root", Action: "user.disable", Subject: "user:abc", Reason: "left the council",
+		ClientAddr: "192.0.2.1", Details: map[string]string{"b": "2", "a": "1"},
+	}
+	var pre bytes.Buffer
+	pre.Write(prev[:])
+	num := func(v int64) { binary.Write(&pre, binary.BigEndian, v) }
+	str := func(s string) { num(int64(len(s))); pre.WriteString(s) }
+	num(7)
+	num(time.Date(2026, 11, 26, 8, 0, 0, 1000, time.UTC).UnixMicro())
+	for _, s := range []string{"cli:root", "user.disable", "user:abc", "left the council", "192.0.2.1"} {
+		str(s)
+	}
+	num(2)
+	for _, s := range []string{"a", "1", "b", "2"} {
+		str(s)
+	}
+	want := sha256.Sum256(pre.Bytes())
+	if got := e.ChainHash(prev); got != want {
+		t.Fatalf("ChainHash = %x, want %x (SHA-256 of %x)", got, want, pre.Bytes())
+	}
+	const pinned = "543f8aea909ea7ff88da209076c8f6e647e86a30e5d7cd76daeb01a7accd5108"
+	if got := e.ChainHash(prev); hex.EncodeToString(got[:]) != pinned {
+		t.Errorf("ChainHash = %x, want %s", got, pinned)
+	}
+	if e.ChainHash([32]byte{}) == e.ChainHash(prev) {
+		t.Error("the hash does not cover the previous event's hash")
 	}
 }

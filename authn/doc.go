@@ -55,15 +55,20 @@
 //	                  recovery ─────────► password ─────────────────► done (otp, pwd, mfa), RecoveryOnly
 //
 // Start leads to the person's strongest factor: key, else app (totp), else
-// recovery code; SwitchTo moves between them while no factor is done. The
+// the key step with fake options (a person with only recovery codes, as an
+// unknown name); SwitchTo moves between them while no factor is done. The
 // password is asked only after a possession factor, so nobody can guess it,
 // or lock a person out of the directory, without her key or app in hand. A
 // refused step puts the sign-in back for the same step under a new id
 // (SignInError tells why); an expired or out-of-order one ends it.
 //
 // An unknown username walks the same path: Start answers as for a person
-// with a key, BeginKey offers deterministic fake credential ids (WebAuthn
-// L3 §14.6.2), and every later step fails. A disabled person is told so
+// with a key (or, for some names, an app), BeginKey offers deterministic
+// fake credential ids (WebAuthn L3 §14.6.2), and every later step fails.
+// Every key ceremony's allowCredentials has at least four entries, real
+// ones padded with fake ones whose lengths (and, for an unknown name, whose
+// number) follow the installation's keys (Store.KeyStats), and none names
+// transports. A disabled person is told so
 // only after a correct possession factor.
 //
 // Security keys are verified by go-webauthn (WebAuthn L3 §7.2 steps 5–21);

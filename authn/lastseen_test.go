@@ -49,14 +49,18 @@ func TestLastSeenWritesAtMostOncePerInterval(t *testing.T) {
 }
 
 func TestLastSeenSeenDoesNotBlock(t *testing.T) {
-	block := make(chan struct{})
-	ls := NewLastSeen(blockingStore{block: block}, nil)
+	block, entered := make(chan struct{}), make(chan struct{}, 1)
+	ls := NewLastSeen(blockingStore{block: block, entered: entered}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ls.Run(ctx, time.Millisecond); close(done) }()
 	old := time.Now().Add(-time.Hour)
 	ls.Seen(Session{Hash: SessionHash{1}, LastSeenAt: old}, time.Now())
-	time.Sleep(20 * time.Millisecond) // the flush is now stuck in the store
+	select { // the flush is now stuck in the store
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no flush reached the store")
+	}
 	returned := make(chan struct{})
 	go func() {
 		ls.Seen(Session{Hash: SessionHash{2}, LastSeenAt: old}, time.Now())
@@ -72,13 +76,19 @@ func TestLastSeenSeenDoesNotBlock(t *testing.T) {
 	<-done
 }
 
-// blockingStore hangs in TouchSession until block is closed.
+// blockingStore tells on entered (without waiting) when TouchSession is
+// called and hangs in it until block is closed.
 type blockingStore struct {
 	SessionStore
-	block chan struct{}
+	block   chan struct{}
+	entered chan<- struct{}
 }
 
 func (b blockingStore) TouchSession(ctx context.Context, _ SessionHash, _ time.Time) error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
 	<-b.block
 	return nil
 }

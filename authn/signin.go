@@ -75,13 +75,14 @@ type SignIn struct {
 	sealKey   [32]byte
 	// pendingAEAD seals pending sign-ins into their ids (pendingtoken.go).
 	pendingAEAD cipher.AEAD
-	// typical is the shape of the most common key, for fake ceremonies
-	// (typicalKey), and when it was read.
-	typical struct {
+	// keyStats is how the keys are spread, for the fake ids of key
+	// ceremonies (keySpread), and when it was read.
+	keyStats struct {
 		sync.Mutex
-		shape   KeyShape
-		next    time.Time // when to read it again
-		reading bool      // a read in the background is under way
+		lengths   spread    // of the keys' credential id lengths
+		perPerson spread    // of the number of keys people with keys have
+		next      time.Time // when to read it again
+		reading   bool      // a read in the background is under way
 	}
 	fakeKey    []byte
 	policy     Policy
@@ -154,8 +155,8 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	if s.dummyPHC, err = HashPassword("keyhall dummy password", cfg.Argon2); err != nil {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
-	s.typical.shape = defaultKeyShape
-	s.refreshTypicalKey()
+	s.keyStats.lengths = defaultIDLengths
+	s.refreshKeyStats()
 	return s, nil
 }
 

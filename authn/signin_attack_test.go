@@ -140,7 +140,11 @@ func TestThrottle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("right code after the window: %v", err)
 	}
-	if n, _ := e.store.ThrottleCount(e.ctx(), "2fa:u:anna", e.clock.Now(), 15*time.Minute); n != 0 {
+	n, err := e.store.ThrottleCount(e.ctx(), "2fa:u:anna", e.clock.Now(), 15*time.Minute)
+	if err != nil {
+		t.Fatalf("ThrottleCount: %v", err)
+	}
+	if n != 0 {
 		t.Errorf("count after a right code = %d, want 0", n)
 	}
 }
@@ -294,7 +298,11 @@ func TestPasswordOnlyAfterPossession(t *testing.T) {
 	p := e.start("anna", authn.StepKey)
 	p, err := e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
 	wantRefused(t, "password before the key", p, err, authn.ReasonExpired)
-	if n, _ := e.store.ThrottleCount(e.ctx(), "pwd:u:anna", t0, 15*time.Minute); n != 0 {
+	n, err := e.store.ThrottleCount(e.ctx(), "pwd:u:anna", t0, 15*time.Minute)
+	if err != nil {
+		t.Fatalf("ThrottleCount: %v", err)
+	}
+	if n != 0 {
 		t.Errorf("a password try without a possession factor was counted (%d)", n)
 	}
 	// SwitchTo cannot skip to the password either.

@@ -45,9 +45,7 @@ func (s *SignIn) Start(ctx context.Context, username, returnTo string, c ClientI
 	}
 	creds := rec.Credentials
 	if p.UserID != "" {
-		if p.Next, err = s.firstStep(ctx, p.UserID, creds); err != nil {
-			return Progress{}, fmt.Errorf("start sign-in: %w", err)
-		}
+		p.Next = firstStep(creds)
 	} else {
 		p.Next = fakeFirstStep(s.fakeKey, name)
 	}
@@ -286,30 +284,25 @@ func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *
 	return prog, nil
 }
 
-// firstStep is the strongest factor of the person with userID, whose
-// credentials are creds: her key, else her app, else a recovery code (read
-// only then: a person without key and app is rare, and an unknown
-// username, sent to a key or an app, does the same reads as someone with
-// one).
-func (s *SignIn) firstStep(ctx context.Context, userID string, creds []Credential) (Step, error) {
+// firstStep is the strongest factor of the person whose credentials are
+// creds: her key, else her app, else the key step all the same. A person
+// with nothing but recovery codes starts there too, with fake key options
+// as an unknown username gets, and switches to a recovery code from its
+// page (which offers every factor): were she sent to the recovery code at
+// once, where no unknown name is ever sent, that would tell that she
+// exists (WebAuthn L3 §14.6.2).
+func firstStep(creds []Credential) Step {
 	app := false
 	for _, c := range creds {
 		if c.Kind == KindWebAuthn && !c.Cloned {
-			return StepKey, nil
+			return StepKey
 		}
 		app = app || c.Kind == KindTOTP
 	}
 	if app {
-		return StepTOTP, nil
+		return StepTOTP
 	}
-	n, err := s.store.CountRecoveryCodes(ctx, userID)
-	switch {
-	case err != nil:
-		return "", err
-	case n > 0:
-		return StepRecovery, nil
-	}
-	return StepKey, nil
+	return StepKey
 }
 
 // progress describes pending sign-in p, stored under id.

@@ -1,13 +1,16 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -40,32 +43,53 @@ func toWebAuthn(c Credential) webauthn.Credential {
 	}
 }
 
+// allowListLen is how many entries the allowCredentials of a key ceremony
+// has at least: a person's keys, padded with deterministic fake ids. So
+// the options tell nothing about who exists, or how many keys up to this
+// she has (WebAuthn L3 §14.6.2). A person with more keys gets them all
+// (a key left out of the list could not sign her in), and so, for as
+// many unknown names as there are such people, does an unknown name
+// (keyUser). The browser asks the authenticator about a long list in
+// batches, so the padding costs no touch.
+const allowListLen = 4
+
 // keyUser is the person of a pending sign-in with the keys she may use
-// (cloned ones left out of allowCredentials, kept for the lookup), or, for
-// an unknown username or a person without keys, a stand-in with 1–2
-// deterministic fake credential ids (WebAuthn L3 §14.6.2), shaped like the
-// installation's most common key (typicalKey): the same id length and
-// transports, so the options do not tell a fake from a real one.
+// (cloned ones left out of allowCredentials, kept for the lookup), padded
+// to allowListLen entries with deterministic fake credential ids
+// (fakeCredentialIDs), in an order derived from the ids, so that a real
+// key's place does not tell either. An unknown username or a person
+// without keys gets a stand-in with only fake ids, as many as a person
+// drawn (by the name) from the installation's people with keys has,
+// allowListLen at least. No entry names transports: a key's own would
+// tell a real one from a fake one, and they are only hints (WebAuthn L3
+// §5.8.3); the browser then offers every transport.
 func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 	u := &waUser{id: []byte(p.UserID), name: p.Username}
 	for _, c := range creds {
 		if c.Kind == KindWebAuthn && !c.Cloned {
-			u.credentials = append(u.credentials, toWebAuthn(c))
+			wc := toWebAuthn(c)
+			wc.Transport = nil
+			u.credentials = append(u.credentials, wc)
 		}
 	}
+	lengths, perPerson := s.keySpread()
+	want := allowListLen
 	if len(u.credentials) == 0 {
 		// A stand-in id as long as a real one: the ceremony is sealed into
 		// the pending id, whose length must not tell.
 		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
-		shape := s.typicalKey()
-		tr := make([]protocol.AuthenticatorTransport, len(shape.Transports))
-		for i, t := range shape.Transports {
-			tr[i] = protocol.AuthenticatorTransport(t)
-		}
-		for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, shape.IDLen) {
-			u.credentials = append(u.credentials, webauthn.Credential{ID: id, Transport: tr})
-		}
+		want = max(want, perPerson.draw(fakeMAC(s.fakeKey, "keys", p.Username, 0), 0))
 	}
+	for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, lengths, want-len(u.credentials)) {
+		u.credentials = append(u.credentials, webauthn.Credential{ID: id})
+	}
+	order := func(id []byte) []byte {
+		h := hmac.New(sha256.New, s.fakeKey)
+		h.Write([]byte("order\x00"))
+		h.Write(id)
+		return h.Sum(nil)
+	}
+	slices.SortFunc(u.credentials, func(a, b webauthn.Credential) int { return bytes.Compare(order(a.ID), order(b.ID)) })
 	return u
 }
 
@@ -78,81 +102,130 @@ func fakeUserID(key []byte, username string) string {
 	return idEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// fakeCredentialIDs derives 1 or 2 credential ids of n bytes from
-// username, always the same for the same name and length, so that asking
-// twice for an unknown name gives the same answer (WebAuthn L3 §14.6.2
-// "username enumeration"). Their bytes are HMAC-SHA256(key, username ‖ 0 ‖
-// i ‖ block), as many blocks as n needs.
-func fakeCredentialIDs(key []byte, username string, n int) [][]byte {
-	n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
-	mac := func(i byte) []byte {
-		out := make([]byte, 0, n+sha256.Size)
-		for block := byte(0); len(out) < n; block++ {
+// fakeMAC is HMAC-SHA256(key, purpose ‖ 0 ‖ username ‖ 0 ‖ i), a
+// deterministic draw for a fake ceremony.
+func fakeMAC(key []byte, purpose, username string, i int) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(purpose + "\x00" + username + "\x00"))
+	h.Write([]byte{byte(i)})
+	return h.Sum(nil)
+}
+
+// valueCount is how often one value occurs: keys with ids of that many
+// bytes, or people with that many keys.
+type valueCount struct{ value, count int }
+
+// spread is how values are spread, by value.
+type spread []valueCount
+
+// spreadOf returns the spread of counts (value → how often).
+func spreadOf(counts map[int]int) spread {
+	var s spread
+	for v, c := range counts {
+		if c > 0 {
+			s = append(s, valueCount{value: v, count: c})
+		}
+	}
+	slices.SortFunc(s, func(a, b valueCount) int { return a.value - b.value })
+	return s
+}
+
+// draw picks a value of s, each as often as it occurs, by mac (a
+// deterministic draw); def when s is empty.
+func (s spread) draw(mac []byte, def int) int {
+	total := 0
+	for _, vc := range s {
+		total += vc.count
+	}
+	if total == 0 {
+		return def
+	}
+	pick := int(binary.BigEndian.Uint64(mac) % uint64(total))
+	for _, vc := range s {
+		if pick < vc.count {
+			return vc.value
+		}
+		pick -= vc.count
+	}
+	return def
+}
+
+// fakeCredentialIDs derives count credential ids from username, always the
+// same for the same name and lengths, so that asking twice gives the same
+// answer (WebAuthn L3 §14.6.2 "username enumeration"). The length of each
+// is drawn from lengths, the installation's keys' (fakeMAC "length"), so
+// that a real key of a rarer length among fake ones does not stand out;
+// its bytes are HMAC-SHA256(key, username ‖ 0 ‖ i ‖ block), as many
+// blocks as it needs.
+func fakeCredentialIDs(key []byte, username string, lengths spread, count int) [][]byte {
+	ids := make([][]byte, max(count, 0))
+	for i := range ids {
+		n := lengths.draw(fakeMAC(key, "length", username, i+1), 32)
+		n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
+		id := make([]byte, 0, n+sha256.Size)
+		for block := byte(0); len(id) < n; block++ {
 			h := hmac.New(sha256.New, key)
 			h.Write([]byte(username))
-			h.Write([]byte{0, i, block})
-			out = h.Sum(out)
+			h.Write([]byte{0, byte(i + 1), block})
+			id = h.Sum(id)
 		}
-		return out[:n]
+		ids[i] = id[:n]
 	}
-	first := mac(1)
-	if first[0]&1 == 0 {
-		return [][]byte{first}
-	}
-	return [][]byte{first, mac(2)}
+	return ids
 }
 
-// typicalKeyTTL is how long the shape of the most common key is kept
-// before it is read again; typicalKeyRetry, after a failed read.
+// keyStatsTTL is how long the keys' spread is kept before it is read
+// again; keyStatsRetry, after a failed read.
 const (
-	typicalKeyTTL   = 10 * time.Minute
-	typicalKeyRetry = 30 * time.Second
+	keyStatsTTL   = 10 * time.Minute
+	keyStatsRetry = 30 * time.Second
 )
 
-// defaultKeyShape stands in for the most common key while there is none.
-var defaultKeyShape = KeyShape{IDLen: 32, Transports: []string{"usb", "nfc"}}
+// defaultIDLengths stands in for the keys' id lengths while there is no key.
+var defaultIDLengths = spread{{value: 32, count: 1}}
 
-// typicalKey returns the shape of the installation's most common security
-// key (Store.TypicalKey). NewSignIn reads it first; afterwards it is read
-// again in the background when it is older than typicalKeyTTL, so that no
-// request waits for the read (an unknown name's would be slower than a
-// known one's).
-func (s *SignIn) typicalKey() KeyShape {
-	s.typical.Lock()
-	defer s.typical.Unlock()
-	if !s.typical.reading && !s.now().Before(s.typical.next) {
-		s.typical.reading = true
+// keySpread returns how the installation's security keys are spread
+// (Store.KeyStats): their id lengths, and how many keys people have.
+// NewSignIn reads them first; afterwards they are read again in the
+// background when older than keyStatsTTL, so that no request waits for the
+// read (an unknown name's would be slower than a known one's).
+func (s *SignIn) keySpread() (lengths, perPerson spread) {
+	s.keyStats.Lock()
+	defer s.keyStats.Unlock()
+	if !s.keyStats.reading && !s.now().Before(s.keyStats.next) {
+		s.keyStats.reading = true
 		go func() {
-			s.refreshTypicalKey()
-			s.typical.Lock()
-			s.typical.reading = false
-			s.typical.Unlock()
+			s.refreshKeyStats()
+			s.keyStats.Lock()
+			s.keyStats.reading = false
+			s.keyStats.Unlock()
 		}()
 	}
-	return s.typical.shape
+	return s.keyStats.lengths, s.keyStats.perPerson
 }
 
-// refreshTypicalKey reads the most common key's shape (defaultKeyShape if
-// there is no key) and when to read it next: after typicalKeyTTL, or,
-// when the store fails, after typicalKeyRetry with the shape it had.
-func (s *SignIn) refreshTypicalKey() {
+// refreshKeyStats reads the keys' spread (defaultIDLengths if there is no
+// key) and when to read it next: after keyStatsTTL, or, when the store
+// fails, after keyStatsRetry with the spread it had.
+func (s *SignIn) refreshKeyStats() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	shape, err := s.store.TypicalKey(ctx)
-	wait := typicalKeyTTL
-	switch {
-	case errors.Is(err, ErrNotFound):
-		shape = defaultKeyShape
-	case err != nil:
-		s.log.Warn("cannot read the most common key's shape; fake key ceremonies keep the one they had", "err", err)
-		wait = typicalKeyRetry
+	st, err := s.store.KeyStats(ctx)
+	wait := keyStatsTTL
+	if err != nil {
+		s.log.Warn("cannot read how the security keys are spread; fake key ceremonies keep what they had", "err", err)
+		wait = keyStatsRetry
 	}
-	s.typical.Lock()
-	defer s.typical.Unlock()
-	if err == nil || errors.Is(err, ErrNotFound) {
-		s.typical.shape = shape
+	lengths := spreadOf(st.IDLengths)
+	if len(lengths) == 0 {
+		lengths = defaultIDLengths
 	}
-	s.typical.next = s.now().Add(wait)
+	s.keyStats.Lock()
+	defer s.keyStats.Unlock()
+	if err == nil {
+		s.keyStats.lengths, s.keyStats.perPerson = lengths, spreadOf(st.PerPerson)
+	}
+	s.keyStats.next = s.now().Add(wait)
 }
 
 // keyCeremony is an open key ceremony, kept in Pending.Ceremony:

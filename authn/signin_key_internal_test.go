@@ -2,27 +2,54 @@ package authn
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"testing"
 )
 
-// TestFakeCredentialIDs: 1 or 2 ids of the length asked (16 at least),
-// the same each time for a name, others for another name.
+// TestFakeCredentialIDs: as many ids as asked, of the one length there is
+// (16 at least, 1023 at most), the same each time for a name, others for
+// another name.
 func TestFakeCredentialIDs(t *testing.T) {
 	key := []byte("0123456789abcdef")
-	for _, n := range []int{10, 16, 32, 64, 100} {
-		a, b := fakeCredentialIDs(key, "anna", n), fakeCredentialIDs(key, "anna", n)
-		want := max(n, 16)
-		if len(a) < 1 || len(a) > 2 || !reflect.DeepEqual(a, b) {
-			t.Fatalf("n=%d: %x then %x; want 1–2 ids, the same twice", n, a, b)
+	for _, n := range []int{10, 16, 32, 64, 2000} {
+		lengths := spread{{value: n, count: 3}}
+		a, b := fakeCredentialIDs(key, "anna", lengths, 3), fakeCredentialIDs(key, "anna", lengths, 3)
+		want := min(max(n, 16), 1023)
+		if len(a) != 3 || !reflect.DeepEqual(a, b) {
+			t.Fatalf("n=%d: %x then %x; want 3 ids, the same twice", n, a, b)
 		}
 		for _, id := range a {
 			if len(id) != want {
 				t.Errorf("n=%d: id of %d bytes, want %d", n, len(id), want)
 			}
 		}
-		if other := fakeCredentialIDs(key, "bert", n); bytes.Equal(other[0], a[0]) {
+		if bytes.Equal(a[0], a[1]) || bytes.Equal(a[1], a[2]) {
+			t.Errorf("n=%d: the same fake id twice in one list", n)
+		}
+		if other := fakeCredentialIDs(key, "bert", lengths, 1); bytes.Equal(other[0], a[0]) {
 			t.Errorf("n=%d: anna and bert get the same fake id", n)
 		}
+	}
+}
+
+// TestFakeCredentialIDLengths: over many names, the fake ids' lengths
+// follow the installation's keys (here a quarter 16 bytes, three quarters
+// 64), so that a real key of the rarer length among fake ones does not
+// stand out.
+func TestFakeCredentialIDLengths(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	lengths := spread{{value: 16, count: 10}, {value: 64, count: 30}}
+	got := map[int]int{}
+	for i := range 1000 {
+		for _, id := range fakeCredentialIDs(key, fmt.Sprintf("niemand%d", i), lengths, allowListLen) {
+			got[len(id)]++
+		}
+	}
+	if n := got[16] + got[64]; n != 1000*allowListLen {
+		t.Fatalf("fake id lengths %v: want only 16 and 64", got)
+	}
+	if share := float64(got[16]) / float64(1000*allowListLen); share < 0.22 || share > 0.28 {
+		t.Errorf("fake id lengths %v: 16 bytes in %.3f of them, want about 0.25", got, share)
 	}
 }

@@ -2,6 +2,7 @@ package authn_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -142,10 +143,21 @@ func TestTOTPAndPassword(t *testing.T) {
 	p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "korrekt Pferd Batterie", client)
 	e.wantDone(p, err, []string{"otp", "pwd", "mfa"}, authn.LevelMFA)
 
-	// Two steps away is too far.
-	p = e.start("anna", authn.StepTOTP)
-	p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, e.code(secret, t0.Add(90*time.Second)), client)
-	wantRefused(t, "code two steps ahead", p, err, authn.ReasonWrongCode)
+	// Two steps away (and more) is too far, either way.
+	for _, steps := range []int{2, -2, 3, -3} {
+		at := t0.Add(time.Duration(steps) * authn.TOTPPeriod * time.Second)
+		p = e.start("anna", authn.StepTOTP)
+		p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, e.code(secret, at), client)
+		wantRefused(t, fmt.Sprintf("code %d steps away", steps), p, err, authn.ReasonWrongCode)
+	}
+	// One step behind was used above; the current step and one ahead pass.
+	for _, steps := range []int{0, 1} {
+		at := t0.Add(time.Duration(steps) * authn.TOTPPeriod * time.Second)
+		p = e.start("anna", authn.StepTOTP)
+		if p, err = e.si.VerifyTOTP(e.ctx(), p.PendingID, e.code(secret, at), client); err != nil || p.Next != authn.StepPassword {
+			t.Errorf("code %d steps away: %+v, %v; want the password next", steps, p, err)
+		}
+	}
 }
 
 func TestRecoveryCode(t *testing.T) {
@@ -163,9 +175,18 @@ func TestRecoveryCode(t *testing.T) {
 	if err := e.store.ReplaceRecoveryCodes(e.ctx(), bernd.ID, hashes[:1], audit("recovery.replace", bernd.ID)); err != nil {
 		t.Fatal(err)
 	}
-	e.start("bernd", authn.StepRecovery)
-	p := e.start("anna", authn.StepKey)
+	// Someone with nothing but recovery codes starts at the key, as an
+	// unknown name does, and switches to a code.
+	p := e.start("bernd", authn.StepKey)
 	p, err := e.si.SwitchTo(e.ctx(), p.PendingID, authn.StepRecovery)
+	if err != nil || p.Next != authn.StepRecovery {
+		t.Fatalf("bernd: SwitchTo = %+v, %v", p, err)
+	}
+	if p, err = e.si.VerifyRecoveryCode(e.ctx(), p.PendingID, codes[0], client); err != nil || p.Next != authn.StepPassword {
+		t.Fatalf("bernd: VerifyRecoveryCode = %+v, %v", p, err)
+	}
+	p = e.start("anna", authn.StepKey)
+	p, err = e.si.SwitchTo(e.ctx(), p.PendingID, authn.StepRecovery)
 	if err != nil || p.Next != authn.StepRecovery {
 		t.Fatalf("SwitchTo = %+v, %v", p, err)
 	}
@@ -213,32 +234,14 @@ func TestUnknownUserLooksLikeAKeyUser(t *testing.T) {
 	if len(app.PendingID) != len(fake.PendingID) {
 		t.Errorf("pending id of a known person %d bytes long, of an unknown name %d", len(app.PendingID), len(fake.PendingID))
 	}
-	allow := func(name string) []allowedKey {
-		opts, _ := e.beginKey(e.start(name, authn.StepKey))
-		return readOptions(t, opts).Allow
-	}
-	ids := func() []string {
-		var out []string
-		for _, a := range allow("niemand") {
-			out = append(out, a.ID)
-		}
-		return out
-	}
-	first := ids()
-	if len(first) < 1 || len(first) > 2 || !slices.Equal(first, ids()) {
-		t.Errorf("fake ids %v: want 1–2, the same each time", first)
-	}
-	// A fake key looks like the most common real one: anna's.
-	real := allow("anna")[0]
-	for _, a := range allow("niemand") {
-		if len(a.ID) != len(real.ID) || !slices.Equal(a.Transports, real.Transports) {
-			t.Errorf("fake key %+v, real key %+v: want the same id length and transports", a, real)
-		}
+	first := readOptions(t, uo).Allow
+	if again, _ := e.beginKey(e.start("niemand", authn.StepKey)); !reflect.DeepEqual(first, readOptions(t, again).Allow) {
+		t.Errorf("fake keys %v, then %s: want the same each time", first, again)
 	}
 	// Every finish fails the same way.
 	d := e.addKey(e.user("bernd", authn.SourceLocal), false, true, 0)
 	opts, p := e.beginKey(unknown)
-	opts = bytes.Replace(opts, []byte(first[0]), []byte(b64(d.cred.ID)), 1)
+	opts = bytes.Replace(opts, []byte(first[0].ID), []byte(b64(d.cred.ID)), 1)
 	p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 1), client)
 	wantRefused(t, "unknown user, real key", p, err, authn.ReasonKeyRefused)
 	p, err = e.si.VerifyTOTP(e.ctx(), e.start("niemand", authn.StepKey).PendingID, "123456", client)
@@ -343,25 +346,45 @@ func (e *env) keys(name string, n int) *device {
 	return d
 }
 
-// TestFakeKeysFollowTheTypicalKey: before any key exists the fake keys
-// have a default shape; once the most common key has another, they take it
-// within typicalKeyTTL (read in the background, so a request never waits).
-func TestFakeKeysFollowTheTypicalKey(t *testing.T) {
+// TestFakeKeysFollowTheKeyLengths: before any key exists the fake keys
+// have a default id length (32 bytes); once the only key has another (48),
+// they take it within keyStatsTTL (read in the background, so a request
+// never waits).
+func TestFakeKeysFollowTheKeyLengths(t *testing.T) {
 	e := newEnv(t)
 	fake := func() []allowedKey { // the allowCredentials of an unknown name's options
 		opts, _ := e.beginKey(e.start("niemand", authn.StepKey))
 		return readOptions(t, opts).Allow
 	}
 	before := fake()
-	e.keys("anna", 1)
+	anna := e.user("anna", authn.SourceLocal)
+	long := authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindWebAuthn, Nickname: "key", CreatedAt: t0,
+		WebAuthnID: bytes.Repeat([]byte{7}, 48), PublicKey: []byte{1}, Transports: []string{"usb"}}
+	if err := e.store.CreateCredential(e.ctx(), long, audit("credential.create", anna.ID)); err != nil {
+		t.Fatal(err)
+	}
 	if got := fake(); !reflect.DeepEqual(got, before) {
 		t.Errorf("fake keys changed before their shape was read again:\n%s\n%s", before, got)
 	}
+	idLens := func(keys []allowedKey) []int {
+		var out []int
+		for _, k := range keys {
+			id, err := base64.RawURLEncoding.DecodeString(k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, len(id))
+		}
+		return out
+	}
+	if got := idLens(before); !slices.Equal(got, []int{32, 32, 32, 32}) {
+		t.Errorf("fake ids of %v bytes before any key, want four of 32", got)
+	}
 	e.clock.Add(11 * time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
-	for reflect.DeepEqual(fake(), before) {
+	for !slices.Equal(idLens(fake()), []int{48, 48, 48, 48}) {
 		if time.Now().After(deadline) {
-			t.Fatal("the fake keys kept the default shape 11 minutes after a key was added")
+			t.Fatalf("fake ids of %v bytes 11 minutes after a key of 48 was added, want 48", idLens(fake()))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

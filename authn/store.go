@@ -145,11 +145,11 @@ type ThrottleKey struct {
 	Window time.Duration
 }
 
-// KeyShape is what the options of a key ceremony show of a security key:
-// the length of its credential id and its transports.
-type KeyShape struct {
-	IDLen      int
-	Transports []string
+// KeyStats is how an installation's security keys are spread, which the
+// fake key ceremonies of unknown usernames follow.
+type KeyStats struct {
+	IDLengths map[int]int // how many keys have each credential id length, in bytes
+	PerPerson map[int]int // how many people have each number of keys (1 or more)
 }
 
 // ThrottleLimit is a throttle counter with the most tries its window allows.
@@ -203,11 +203,9 @@ type CredentialStore interface {
 	// ev. ErrNotFound if the person has no credential with that ID. The
 	// caller checks the nickname.
 	RenameCredential(ctx context.Context, userID, credentialID, nickname string, ev AuditEvent) error
-	// TypicalKey returns the most common shape (credential id length and
-	// transports) among the security keys not flagged as cloned, the first
-	// by length and transports among equally common ones; ErrNotFound if
-	// there is none.
-	TypicalKey(ctx context.Context) (KeyShape, error)
+	// KeyStats returns how the security keys not flagged as cloned are
+	// spread; empty maps when there is none.
+	KeyStats(ctx context.Context) (KeyStats, error)
 	// CountRecoveryCodes returns how many unused codes a person has.
 	CountRecoveryCodes(ctx context.Context, userID string) (unused int, err error)
 	// SetPasswordHash stores a local password (PHC-format argon2id string),

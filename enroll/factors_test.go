@@ -35,12 +35,14 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	}
 	pr, err = f.svc.ConfirmTOTP(ctx, pr.ID, wrong, "")
 	wantReason(t, "wrong app code", err, enroll.ReasonWrongCode)
-	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 || pr.Consumed {
+	creds, err := f.store.ListCredentials(ctx, anna.ID)
+	must(t, err)
+	if len(creds) != 0 || pr.Consumed {
 		t.Fatalf("a wrong code left %d credentials, consumed=%v", len(creds), pr.Consumed)
 	}
 	pr, err = f.svc.ConfirmTOTP(ctx, pr.ID, right[:3]+" "+right[3:], "Handy")
 	must(t, err)
-	creds, err := f.store.ListCredentials(ctx, anna.ID)
+	creds, err = f.store.ListCredentials(ctx, anna.ID)
 	must(t, err)
 	if len(creds) != 1 || creds[0].Kind != authn.KindTOTP || !pr.Consumed || creds[0].LastStep != authn.TOTPStep(f.clock.now()) {
 		t.Fatalf("after confirming: %+v, %+v", creds, pr)
@@ -96,10 +98,14 @@ func TestResetAndRevoke(t *testing.T) {
 	if rep.Keys != 1 || rep.RecoveryCodes != 10 || rep.Sessions != 1 || rep.Apps != 0 {
 		t.Errorf("report %+v", rep)
 	}
-	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 {
+	creds, err := f.store.ListCredentials(ctx, anna.ID)
+	must(t, err)
+	if len(creds) != 0 {
 		t.Errorf("%d credentials after reset", len(creds))
 	}
-	if s, _ := f.store.GetSession(ctx, authn.HashSessionID([]byte("s1"))); s.RevokedAt.IsZero() {
+	s, err := f.store.GetSession(ctx, authn.HashSessionID([]byte("s1")))
+	must(t, err)
+	if s.RevokedAt.IsZero() {
 		t.Error("session not revoked by reset")
 	}
 	events, err := f.store.ListAudit(ctx, authn.AuditFilter{Subject: "user:" + anna.ID, Limit: 100})

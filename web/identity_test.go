@@ -31,9 +31,10 @@ func TestIdentitiesShareRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var c identities
 			var reads atomic.Int32
-			release := make(chan struct{})
+			reading, release := make(chan struct{}), make(chan struct{})
 			read := func(context.Context) (*identity, error) {
 				if reads.Add(1) == 1 {
+					close(reading)
 					<-release
 					if tt.firstErr != nil {
 						return nil, tt.firstErr
@@ -49,21 +50,27 @@ func TestIdentitiesShareRead(t *testing.T) {
 				_, err := c.get(t.Context(), anna.ID, read)
 				first <- err
 			}()
-			for reads.Load() == 0 {
-				time.Sleep(time.Millisecond)
-			}
+			<-reading
+			waiting := make(chan struct{}, 10)
+			ctx := waitingContext{Context: t.Context(), waiting: waiting}
 			errs := make([]error, 10)
 			var wg sync.WaitGroup
 			for i := range errs {
 				wg.Go(func() {
-					p, err := c.get(t.Context(), anna.ID, read)
+					p, err := c.get(ctx, anna.ID, read)
 					if err == nil && (p.user.Username != "anna" || p.remote.groups[0] != "rat,bau" || p.remote.name[0] != "AnnaMüller") {
 						err = errors.New("wrong identity")
 					}
 					errs[i] = err
 				})
 			}
-			time.Sleep(50 * time.Millisecond) // let them wait for the first read
+			for i := range errs {
+				select {
+				case <-waiting:
+				case <-time.After(5 * time.Second):
+					t.Fatalf("%d of %d requests wait for the first read", i, len(errs))
+				}
+			}
 			close(release)
 			wg.Wait()
 			if err := <-first; !errors.Is(err, tt.firstErr) {
@@ -79,4 +86,20 @@ func TestIdentitiesShareRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitingContext tells on waiting when a request begins to wait on it: a
+// request that joins a read under way waits for that read or its own
+// context's end (Done), whichever comes first.
+type waitingContext struct {
+	context.Context
+	waiting chan<- struct{}
+}
+
+func (c waitingContext) Done() <-chan struct{} {
+	select {
+	case c.waiting <- struct{}{}:
+	default: // more calls than the test waits for
+	}
+	return c.Context.Done()
 }

@@ -22,11 +22,21 @@ func (c *client) startAt(username string) string {
 	return res.Header.Get("Location")
 }
 
+// TestUnknownUsernameLooksTheSame: an unknown name, a person with one key,
+// one with three and one with only recovery codes all start at the key
+// page, which offers every factor, and get key options of one shape (as
+// many credentials, ids as long, no transports).
 func TestUnknownUsernameLooksTheSame(t *testing.T) {
 	f := newFixture(t)
 	anna := f.addUser("anna")
 	k := newTestKey(t)
 	f.addKey(anna, &k, 0)
+	bernd := f.addUser("bernd")
+	for range 3 {
+		k := newTestKey(t)
+		f.addKey(bernd, &k, 0)
+	}
+	f.addRecoveryCodes(f.addUser("carla"), "AAAA-BBBB-CCCC-DDDD")
 	// Most unknown names start at the key, some at the app (as a known
 	// person without a key does); compare one that starts at the key.
 	unknown := ""
@@ -35,7 +45,8 @@ func TestUnknownUsernameLooksTheSame(t *testing.T) {
 			unknown = name
 		}
 	}
-	for _, name := range []string{"anna", unknown} {
+	shapes := map[string]string{}
+	for _, name := range []string{"anna", "bernd", "carla", unknown} {
 		c := f.client()
 		if got := c.startAt(name); got != "/login/key" {
 			t.Fatalf("%s: first step %s, want /login/key", name, got)
@@ -52,14 +63,37 @@ func TestUnknownUsernameLooksTheSame(t *testing.T) {
 		res = c.do("POST", "/login/key/begin", "application/json", strings.NewReader("{}"))
 		var opts struct {
 			PublicKey struct {
-				AllowCredentials []json.RawMessage `json:"allowCredentials"`
+				AllowCredentials []struct {
+					Type       string   `json:"type"`
+					ID         string   `json:"id"`
+					Transports []string `json:"transports"`
+				} `json:"allowCredentials"`
 			} `json:"publicKey"`
 		}
-		json.NewDecoder(res.Body).Decode(&opts)
+		err := json.NewDecoder(res.Body).Decode(&opts)
 		res.Body.Close()
-		if res.StatusCode != 200 || len(opts.PublicKey.AllowCredentials) == 0 {
-			t.Errorf("%s: begin %d with %d credentials", name, res.StatusCode, len(opts.PublicKey.AllowCredentials))
+		if err != nil || res.StatusCode != 200 || len(opts.PublicKey.AllowCredentials) == 0 {
+			t.Fatalf("%s: begin %d with %d credentials (%v)", name, res.StatusCode, len(opts.PublicKey.AllowCredentials), err)
 		}
+		var shape []string
+		for _, a := range opts.PublicKey.AllowCredentials {
+			shape = append(shape, fmt.Sprintf("%s/%d/%v", a.Type, len(a.ID), a.Transports))
+		}
+		shapes[name] = strings.Join(shape, " ")
+	}
+	for name, shape := range shapes {
+		if shape != shapes[unknown] {
+			t.Errorf("allowCredentials of %s: %s; of an unknown name: %s", name, shape, shapes[unknown])
+		}
+	}
+	// The person with only recovery codes signs in from the key page.
+	c := f.client()
+	c.startAt("carla")
+	if res, _ := c.form("/login/switch", url.Values{"to": {"recovery"}}); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login/recovery" {
+		t.Fatalf("carla: switch to a recovery code: %d → %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, body := c.form("/login/recovery", url.Values{"code": {"aaaa bbbb cccc dddd"}}); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login/password" {
+		t.Fatalf("carla: recovery code: %d → %s %s", res.StatusCode, res.Header.Get("Location"), body)
 	}
 }
 

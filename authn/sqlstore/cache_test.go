@@ -38,27 +38,56 @@ func (b *blockingRead) read(_ context.Context, h authn.SessionHash) (authn.Sessi
 	return authn.Session{Hash: h, UserID: "anna"}, nil
 }
 
-// loadAll starts n loads of h that join the read under way, and returns
-// their answers once that read is released.
+// waitingContext tells on waiting when a request begins to wait on it: a
+// load that joins a read under way waits for that read or its own
+// context's end (Done), whichever comes first.
+type waitingContext struct {
+	context.Context
+	waiting chan<- struct{}
+}
+
+func (c waitingContext) Done() <-chan struct{} {
+	select {
+	case c.waiting <- struct{}{}:
+	default: // more calls than the test waits for
+	}
+	return c.Context.Done()
+}
+
+// loadAll starts the read of h that b blocks, then n loads of h, waits
+// until each of them waits for that read, releases it and returns their
+// answers.
 func loadAll(t *testing.T, c *sessionCache, h authn.SessionHash, b *blockingRead, n int) []error {
 	t.Helper()
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.load(t.Context(), h, b.read)
+		first <- err
+	}()
+	<-b.started
+	waiting := make(chan struct{}, n)
+	ctx := waitingContext{Context: t.Context(), waiting: waiting}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			s, err := c.load(t.Context(), h, b.read)
+			s, err := c.load(ctx, h, b.read)
 			if err == nil && s.UserID != "anna" {
 				err = errors.New("wrong session")
 			}
 			errs[i] = err
 		})
 	}
-	// Let the loads reach the wait before the read ends. A load that comes
-	// too late finds the cached entry: the test still holds.
-	time.Sleep(50 * time.Millisecond)
+	for i := range n {
+		select {
+		case <-waiting:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d loads wait for the read under way", i, n)
+		}
+	}
 	close(b.release)
 	wg.Wait()
-	return errs
+	return append(errs, <-first)
 }
 
 // TestSessionCacheSharesRead: requests that miss together share one read
@@ -76,7 +105,7 @@ func TestSessionCacheSharesRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := b.calls.Load(); n != 1 {
-		t.Errorf("%d reads for 21 loads of one session, want 1", n)
+		t.Errorf("%d reads for 22 loads of one session, want 1", n)
 	}
 }
 

@@ -171,27 +171,51 @@ func (s *Store) FlagCloned(ctx context.Context, id string, ev authn.AuditEvent) 
 	return nil
 }
 
-// sqlTypicalKey is TypicalKey's query; %s is the dialect's byte length.
-const sqlTypicalKey = `SELECT %s(webauthn_id) AS n, transports, count(*) AS c FROM credentials
-	WHERE kind = 'webauthn' AND NOT cloned GROUP BY n, transports ORDER BY c DESC, n, transports LIMIT 1`
+// KeyStats' queries; %s is the dialect's byte length.
+const (
+	sqlKeyIDLengths = `SELECT %s(webauthn_id), count(*) FROM credentials
+	WHERE kind = 'webauthn' AND NOT cloned GROUP BY 1`
+	sqlKeysPerPerson = `SELECT n, count(*) FROM (SELECT count(*) AS n FROM credentials
+	WHERE kind = 'webauthn' AND NOT cloned GROUP BY user_id) AS per_person GROUP BY n`
+)
 
-// TypicalKey returns the most common shape of the security keys: a scan
-// of the credentials, for the fake ceremonies of unknown usernames, which
-// authn asks for now and then.
-func (s *Store) TypicalKey(ctx context.Context) (authn.KeyShape, error) {
+// KeyStats counts the security keys by the length of their credential id,
+// and the people by their number of keys: scans of the credentials, for
+// the fake ceremonies of unknown usernames, which authn asks for now and
+// then.
+func (s *Store) KeyStats(ctx context.Context) (authn.KeyStats, error) {
 	length := "length"
 	if s.dialect == dialectPostgres {
 		length = "octet_length"
 	}
-	var (
-		k          authn.KeyShape
-		transports string
-		count      int
-	)
-	err := s.rdb.QueryRowContext(ctx, fmt.Sprintf(sqlTypicalKey, length)).Scan(&k.IDLen, &transports, &count)
-	if err != nil {
-		return authn.KeyShape{}, fmt.Errorf("typical security key: %w", dbErr(err))
+	var st authn.KeyStats
+	var err error
+	if st.IDLengths, err = s.countBy(ctx, fmt.Sprintf(sqlKeyIDLengths, length)); err != nil {
+		return authn.KeyStats{}, fmt.Errorf("count security keys by id length: %w", err)
 	}
-	k.Transports = strings.Fields(transports)
-	return k, nil
+	if st.PerPerson, err = s.countBy(ctx, sqlKeysPerPerson); err != nil {
+		return authn.KeyStats{}, fmt.Errorf("count people by their number of keys: %w", err)
+	}
+	return st, nil
+}
+
+// countBy runs query, whose rows are a value and its count.
+func (s *Store) countBy(ctx context.Context, query string) (map[int]int, error) {
+	rows, err := s.rdb.QueryContext(ctx, query)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	counts := map[int]int{}
+	for rows.Next() {
+		var n, c int
+		if err := rows.Scan(&n, &c); err != nil {
+			return nil, dbErr(err)
+		}
+		counts[n] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	return counts, nil
 }

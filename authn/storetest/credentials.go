@@ -342,7 +342,9 @@ func testUndoThrottle(t *testing.T, s authn.Store) {
 	}
 	wg.Wait()
 	must(t, "UndoThrottle (concurrent)", errors.Join(errs...))
-	if n, _ := s.ThrottleCount(ctx, "2fa:u:anna", t0, window); n != 0 {
+	n, err = s.ThrottleCount(ctx, "2fa:u:anna", t0, window)
+	must(t, "ThrottleCount", err)
+	if n != 0 {
 		t.Errorf("count after many undos = %d, want 0", n)
 	}
 	if n, _ := s.HitThrottle(ctx, "2fa:u:anna", t0, window); n != 1 {
@@ -417,33 +419,34 @@ func testGetSignInRecord(t *testing.T, s authn.Store) {
 	wantErr(t, "GetSignInRecordByUsername(unknown)", err, authn.ErrNotFound)
 }
 
-// testTypicalKey: the most common shape of the keys not flagged as cloned
-// (apps left out), and ErrNotFound without any.
-func testTypicalKey(t *testing.T, s authn.Store) {
+// testKeyStats: the security keys not flagged as cloned (apps left out)
+// counted by the length of their credential id, and the people by their
+// number of such keys; nothing without keys.
+func testKeyStats(t *testing.T, s authn.Store) {
 	ctx := t.Context()
-	_, err := s.TypicalKey(ctx)
-	wantErr(t, "TypicalKey(no keys)", err, authn.ErrNotFound)
-	anna, bert := mkUser(t, s, "anna"), mkUser(t, s, "bert")
+	got, err := s.KeyStats(ctx)
+	must(t, "KeyStats(no keys)", err)
+	if len(got.IDLengths) != 0 || len(got.PerPerson) != 0 {
+		t.Errorf("KeyStats without keys = %+v, want none", got)
+	}
+	anna, bert, carla := mkUser(t, s, "anna"), mkUser(t, s, "bert"), mkUser(t, s, "carla")
 	mkCredential(t, s, newApp(anna, t0))
+	mkCredential(t, s, newApp(carla, t0))
 	short := func(u authn.User) authn.Credential {
 		c := newKey(u, t0)
-		c.WebAuthnID, c.Transports = c.WebAuthnID[:16], []string{"hybrid", "internal"}
+		c.WebAuthnID = c.WebAuthnID[:16]
 		return mkCredential(t, s, c)
 	}
 	short(bert)
 	mkCredential(t, s, newKey(anna, t0))
-	got, err := s.TypicalKey(ctx)
-	must(t, "TypicalKey", err)
-	if want := (authn.KeyShape{IDLen: 16, Transports: []string{"hybrid", "internal"}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("TypicalKey of one key each = %+v, want %+v (the shorter first)", got, want)
-	}
 	mkCredential(t, s, newKey(bert, t0))
 	for range 3 {
 		must(t, "FlagCloned", s.FlagCloned(ctx, short(anna).ID, ev("credential.cloned", "user:"+anna.ID)))
 	}
-	got, err = s.TypicalKey(ctx)
-	must(t, "TypicalKey", err)
-	if want := (authn.KeyShape{IDLen: 48, Transports: []string{"usb", "nfc"}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("TypicalKey = %+v, want %+v", got, want)
+	got, err = s.KeyStats(ctx)
+	must(t, "KeyStats", err)
+	want := authn.KeyStats{IDLengths: map[int]int{16: 1, 48: 2}, PerPerson: map[int]int{1: 1, 2: 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("KeyStats = %+v, want %+v", got, want)
 	}
 }

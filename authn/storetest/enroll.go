@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"RemoveCredential", testRemoveCredential},
 		{"RemoveCredentialConcurrent", testRemoveCredentialConcurrent},
 		{"ResetUser", testResetUser},
+		{"SessionsEndedWhileCached", testSessionsEndedWhileCached},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,15 +58,21 @@ func testInvitationCodes(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	}
 	second := newInvitation(anna, "second", t0.Add(time.Hour))
 	must(t, "CreateInvitationWithCode", e.CreateInvitationWithCode(ctx, second, codeHash(2), ev("invitation.create", "")))
-	if got, h, _ := e.OpenInvitation(ctx, anna.ID); got.ID != second.ID || h != codeHash(2) {
+	got, h, err = e.OpenInvitation(ctx, anna.ID)
+	must(t, "OpenInvitation", err)
+	if got.ID != second.ID || h != codeHash(2) {
 		t.Errorf("after a second invitation OpenInvitation = %s (%x), want the second", got.ID, h)
 	}
-	if old, _ := s.GetInvitation(ctx, first.TokenHash); old.VoidedAt.IsZero() {
+	old, err := s.GetInvitation(ctx, first.TokenHash)
+	must(t, "GetInvitation", err)
+	if old.VoidedAt.IsZero() {
 		t.Error("the first invitation was not voided")
 	}
 	plain := newInvitation(anna, "plain", t0.Add(2*time.Hour))
 	must(t, "CreateInvitation", s.CreateInvitation(ctx, plain, ev("invitation.create", "")))
-	if got, h, _ := e.OpenInvitation(ctx, anna.ID); got.ID != plain.ID || h != (authn.TokenHash{}) {
+	got, h, err = e.OpenInvitation(ctx, anna.ID)
+	must(t, "OpenInvitation", err)
+	if got.ID != plain.ID || h != (authn.TokenHash{}) {
 		t.Errorf("an invitation without a code: OpenInvitation = %s (%x)", got.ID, h)
 	}
 	dup := newInvitation(anna, "plain", t0)
@@ -164,12 +172,16 @@ func testEnrollFirstCredential(t *testing.T, s authn.Store, e authn.EnrollStore)
 	dup.WebAuthnID = taken.WebAuthnID
 	err = e.EnrollFirstCredential(ctx, inv.ID, now, dup, ev("credential.create", ""))
 	wantErr(t, "EnrollFirstCredential(taken key)", err, authn.ErrAlreadyExists)
-	if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.IsZero() {
+	got, err := s.GetInvitation(ctx, inv.TokenHash)
+	must(t, "GetInvitation", err)
+	if !got.UsedAt.IsZero() {
 		t.Fatal("a refused EnrollFirstCredential consumed the invitation")
 	}
 	key := newKey(anna, now)
 	must(t, "EnrollFirstCredential", e.EnrollFirstCredential(ctx, inv.ID, now, key, ev("credential.create", "")))
-	if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.Equal(micro(now)) {
+	got, err = s.GetInvitation(ctx, inv.TokenHash)
+	must(t, "GetInvitation", err)
+	if !got.UsedAt.Equal(micro(now)) {
 		t.Errorf("invitation UsedAt = %v, want %v", got.UsedAt, micro(now))
 	}
 	err = e.EnrollFirstCredential(ctx, inv.ID, now, newApp(anna, now), ev("credential.create", ""))
@@ -194,7 +206,9 @@ func testEnrollFirstCredentialConcurrent(t *testing.T, s authn.Store, e authn.En
 	if ok := countOK(t, errs, authn.ErrUsed); ok != 1 {
 		t.Errorf("%d of %d concurrent first credentials stored, want 1", ok, n)
 	}
-	if creds, _ := s.ListCredentials(t.Context(), anna.ID); len(creds) != 1 {
+	creds, err := s.ListCredentials(t.Context(), anna.ID)
+	must(t, "ListCredentials", err)
+	if len(creds) != 1 {
 		t.Errorf("%d credentials stored, want 1", len(creds))
 	}
 }
@@ -257,22 +271,32 @@ func testResetUser(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	if rep.Keys != 1 || rep.Apps != 1 || rep.RecoveryCodes != 3 || rep.Sessions != 1 || len(rep.CredentialIDs) != 2 {
 		t.Errorf("report %+v", rep)
 	}
-	if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 0 {
+	creds, err := s.ListCredentials(ctx, anna.ID)
+	must(t, "ListCredentials", err)
+	if len(creds) != 0 {
 		t.Errorf("%d credentials left", len(creds))
 	}
-	if creds, _ := s.ListCredentials(ctx, bernd.ID); len(creds) != 1 || creds[0].ID != other.ID {
+	creds, err = s.ListCredentials(ctx, bernd.ID)
+	must(t, "ListCredentials", err)
+	if len(creds) != 1 || creds[0].ID != other.ID {
 		t.Errorf("another person's credentials changed: %+v", creds)
 	}
-	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 0 {
+	n, err := s.CountRecoveryCodes(ctx, anna.ID)
+	must(t, "CountRecoveryCodes", err)
+	if n != 0 {
 		t.Errorf("%d recovery codes left", n)
 	}
-	if got, _ := s.GetSession(ctx, sess.Hash); got.RevokedAt.IsZero() {
+	if got := getSession(t, s, sess.Hash); got.RevokedAt.IsZero() {
 		t.Error("session not revoked")
 	}
-	if got, _ := s.GetInvitation(ctx, old.TokenHash); got.VoidedAt.IsZero() {
+	oldInv, err := s.GetInvitation(ctx, old.TokenHash)
+	must(t, "GetInvitation", err)
+	if oldInv.VoidedAt.IsZero() {
 		t.Error("old invitation not voided")
 	}
-	if got, h, _ := e.OpenInvitation(ctx, anna.ID); got.ID != inv.ID || h != codeHash(7) {
+	got, h, err := e.OpenInvitation(ctx, anna.ID)
+	must(t, "OpenInvitation", err)
+	if got.ID != inv.ID || h != codeHash(7) {
 		t.Errorf("new invitation not open: %s", got.ID)
 	}
 	events := verifyAudit(t, s, 100)
@@ -286,4 +310,51 @@ func testResetUser(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	}
 	_, err = e.ResetUser(ctx, "nobody", t0, newInvitation(authn.User{ID: "nobody"}, "x", t0), codeHash(8), ev("user.reset", ""))
 	wantErr(t, "ResetUser(nobody)", err, authn.ErrNotFound)
+}
+
+// testSessionsEndedWhileCached: every change that ends a person's sessions
+// (revoking one, revoking all as disabling does, resetting her) is seen by
+// the next GetSession, however often her sessions were read just before
+// (a warm session cache); another person's session stays usable.
+func testSessionsEndedWhileCached(t *testing.T, s authn.Store, e authn.EnrollStore) {
+	ctx := t.Context()
+	at := t0.Add(time.Hour)
+	for i, tc := range []struct {
+		name string
+		end  func(u authn.User, sess authn.Session) error
+		all  bool // every session of hers ends, not only sess
+	}{
+		{"revoke one", func(_ authn.User, sess authn.Session) error { return s.RevokeSession(ctx, sess.Hash, at) }, false},
+		{"revoke all (disable)", func(u authn.User, _ authn.Session) error {
+			_, err := s.RevokeUserSessions(ctx, u.ID, at, ev("user.revoke_sessions", "user:"+u.ID))
+			return err
+		}, true},
+		{"reset", func(u authn.User, _ authn.Session) error {
+			_, err := e.ResetUser(ctx, u.ID, at, newInvitation(u, "reset-"+u.Username, at), codeHash(8), ev("user.reset", "user:"+u.ID))
+			return err
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, other := mkUser(t, s, fmt.Sprintf("anna%d", i)), mkUser(t, s, fmt.Sprintf("bernd%d", i))
+			mine := []authn.Session{mkSession(t, s, u, t0), mkSession(t, s, u, t0)}
+			theirs := mkSession(t, s, other, t0)
+			for range 3 { // warm any cache
+				for _, sess := range append(mine, theirs) {
+					if got := getSession(t, s, sess.Hash); !got.Usable(at, 0) {
+						t.Fatalf("session %x not usable before the change: %+v", sess.Hash[:4], got)
+					}
+				}
+			}
+			must(t, tc.name, tc.end(u, mine[0]))
+			for i, sess := range mine {
+				ended := i == 0 || tc.all
+				if got := getSession(t, s, sess.Hash); got.Usable(at, 0) == ended {
+					t.Errorf("session %d right after %s: revoked at %v, want ended %t", i, tc.name, got.RevokedAt, ended)
+				}
+			}
+			if got := getSession(t, s, theirs.Hash); !got.Usable(at, 0) {
+				t.Errorf("another person's session right after %s: %+v, want usable", tc.name, got)
+			}
+		})
+	}
 }

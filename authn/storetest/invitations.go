@@ -65,7 +65,9 @@ func testInvitations(t *testing.T, s authn.Store) {
 	dup := newInvitation(bernd, "other", t0)
 	err = s.CreateInvitation(ctx, dup, ev("invitation.create", ""))
 	wantErr(t, "CreateInvitation(same token)", err, authn.ErrAlreadyExists)
-	if got, _ := s.GetInvitation(ctx, other.TokenHash); !got.VoidedAt.IsZero() {
+	got, err = s.GetInvitation(ctx, other.TokenHash)
+	must(t, "GetInvitation", err)
+	if !got.VoidedAt.IsZero() {
 		t.Errorf("a refused CreateInvitation voided the person's invitation: %+v", got)
 	}
 }
@@ -159,10 +161,14 @@ func testBootstrapNotEmpty(t *testing.T, s authn.Store) {
 	if created {
 		t.Error("Bootstrap with a person present returned true")
 	}
-	if n, _ := s.CountUsers(ctx); n != 1 {
+	n, err := s.CountUsers(ctx)
+	must(t, "CountUsers", err)
+	if n != 1 {
 		t.Errorf("CountUsers = %d, want 1", n)
 	}
-	if gs, _ := s.ListGroups(ctx); len(gs) != 0 {
+	gs, err := s.ListGroups(ctx)
+	must(t, "ListGroups", err)
+	if len(gs) != 0 {
 		t.Errorf("groups after a refused Bootstrap: %+v", gs)
 	}
 	if _, err := s.GetInvitation(ctx, inv.TokenHash); !errors.Is(err, authn.ErrNotFound) {

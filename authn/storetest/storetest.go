@@ -57,7 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"Credentials", testCredentials},
-		{"TypicalKey", testTypicalKey},
+		{"KeyStats", testKeyStats},
 		{"GetSignInRecord", testGetSignInRecord},
 		{"RecordKeyUse", testRecordKeyUse},
 		{"RecordKeyUseConcurrent", testRecordKeyUseConcurrent},

@@ -269,7 +269,11 @@ func TestAdminCredentialsRevokeReset(t *testing.T) {
 	if body := mailBody(t, mails[0]); !strings.Contains(body, "1 Sicherheitsschlüssel, 2 Apps") || strings.Contains(body, rj.Invitation.Link) {
 		t.Errorf("reset notice:\n%s", body)
 	}
-	if left, _ := st.ListCredentials(context.Background(), u.ID); len(left) != 0 {
+	left, err := st.ListCredentials(context.Background(), u.ID)
+	if err != nil {
+		t.Fatalf("ListCredentials: %v", err)
+	}
+	if len(left) != 0 {
 		t.Errorf("%d credentials left after reset", len(left))
 	}
 }

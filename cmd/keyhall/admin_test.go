@@ -219,7 +219,11 @@ func TestAdminDisable(t *testing.T) {
 	if u, _ = st.GetUserByUsername(ctx, "anna"); u.Status != authn.StatusDisabled {
 		t.Errorf("status %q after disable", u.Status)
 	}
-	if live, _ := st.ListUserSessions(ctx, u.ID, time.Now()); len(live) != 0 {
+	live, err := st.ListUserSessions(ctx, u.ID, time.Now())
+	if err != nil {
+		t.Fatalf("ListUserSessions: %v", err)
+	}
+	if len(live) != 0 {
 		t.Errorf("%d sessions left after disable", len(live))
 	}
 	events, err := st.ListAudit(ctx, authn.AuditFilter{Subject: "user:" + u.ID})
