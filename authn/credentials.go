@@ -145,6 +145,14 @@ func keyFactor(c Credential) string {
 	return "pop"
 }
 
+// KeyLevel is the level a sign-in with the key c alone reaches: the level
+// sign-in gives its RFC 8176 method (keyFactor). Whatever
+// counts as a hardware key there counts here.
+func KeyLevel(c Credential) Level {
+	_, l := amrACR([]string{keyFactor(c)})
+	return l
+}
+
 // KeyPolicy applies the groups' key policies to a stored security key at
 // sign-in, so that a group's policy holds for every use of a key, not only
 // at its registration: a key registered before its owner joined a group

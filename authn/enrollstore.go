@@ -39,14 +39,6 @@ func (s EnrollScope) String() string {
 	return strings.Join(parts, "+")
 }
 
-// KeyLevel is the level a sign-in with the key c alone reaches: the level
-// sign-in gives its RFC 8176 method (hwk or swk, keyFactor). Whatever
-// counts as a hardware key there counts here.
-func KeyLevel(c Credential) Level {
-	_, l := amrACR([]string{keyFactor(c)})
-	return l
-}
-
 // EnrollPending is an enrollment in progress: a person who redeemed an
 // invitation (or, signed in, adds a factor) and is registering factors. Its
 // random 256-bit id lives only in the browser's cookie and the store keeps
