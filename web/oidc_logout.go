@@ -35,8 +35,15 @@ type endSessionState struct {
 // she wants to). A browser without a session goes straight back.
 func (p *oidcProvider) endSession(w http.ResponseWriter, r *http.Request) {
 	state := &endSessionState{}
-	if sess, _, err := p.srv.currentSession(r); err == nil {
+	sess, _, err := p.srv.currentSession(r)
+	switch {
+	case err == nil:
 		state.session = &sess
+	case !errors.Is(err, errNoSession):
+		// Not knowing the session is not "nobody is signed in here": the
+		// tool would be told she signed out while her session lives on.
+		p.srv.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("end session: read session: %w", err))
+		return
 	}
 	ctx := context.WithValue(r.Context(), endSessionKey, state)
 	op.EndSession(&clearOnEnd{ResponseWriter: w, state: state}, r.WithContext(ctx), p.op)

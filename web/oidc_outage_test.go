@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -73,8 +74,27 @@ func TestOIDCDatabaseOutageIsNotRevocation(t *testing.T) {
 				!strings.Contains(body, oauthTemporarilyUnavailable) {
 				t.Errorf("revocation with the database down: %d %s, want 503 %s", status, body, oauthTemporarilyUnavailable)
 			}
+			// RP-initiated logout that cannot read the session must not send
+			// the tool "signed out" while the session lives on: with the
+			// session cache warm (it cannot be ended) and cold (past the
+			// cache's 900 ms: it cannot be read).
+			q := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://wiki.example/bye"}}
+			for _, when := range []string{"warm", "cold"} {
+				if when == "cold" {
+					time.Sleep(time.Second) // the session cache's entries live 900 ms
+				}
+				if status, loc := b.get(e.issuer, oidcEndSessionPath+"?"+q.Encode()); status < 500 {
+					t.Errorf("end_session with the database down (cache %s): %d to %q, want 5xx", when, status, loc)
+				}
+				if _, ok := b.cookies[SessionCookie]; !ok {
+					t.Fatalf("end_session with the database down (cache %s) cleared the session cookie", when)
+				}
+			}
 
 			up(e)
+			if status, _ := b.get(e.issuer, "/api/session"); status != http.StatusOK {
+				t.Errorf("the session after the database is back: %d, want 200 (a failed end_session ended it)", status)
+			}
 			if _, err := r.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 				t.Errorf("refresh after the database is back: %v", err)
 			}
