@@ -143,6 +143,11 @@ func withoutParams(p string) string {
 // ambiguousPath says why tools may resolve the decoded path p to another
 // one than it reads as (so that a rule for /geheim/ would be passed by
 // //geheim/, /offen/../geheim/ or /./geheim/), or "" when it is plain.
+// Windows file systems, and so IIS and file servers on Windows, also take
+// a name with trailing dots or spaces for the name without them
+// (/geheim./, /geheim%20/), an NTFS stream of a folder for the folder
+// (/geheim::$INDEX_ALLOCATION/) and an 8.3 short name for the long one
+// (/GEHEIM~1/): those segments are refused too.
 func ambiguousPath(p string) string {
 	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "a control character or backslash"
@@ -161,11 +166,33 @@ func ambiguousPath(p string) string {
 			return "a dot segment"
 		case seg == "" && i > 0 && more:
 			return "an empty segment"
+		case strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " "):
+			return "a segment ending in a dot or a space"
+		case strings.Contains(seg, "::") || strings.Contains(seg, ":$"):
+			return "an NTFS stream"
+		case shortName(seg):
+			return "an 8.3 short name"
 		case !more:
 			return ""
 		}
 		rest = after
 	}
+}
+
+// shortName reports whether seg holds a "~" and a digit, as Windows' 8.3
+// short names do (GEHEIM~1 for geheimnisse).
+func shortName(seg string) bool {
+	for i := strings.IndexByte(seg, '~'); i >= 0 && i+1 < len(seg); {
+		if c := seg[i+1]; c >= '0' && c <= '9' {
+			return true
+		}
+		j := strings.IndexByte(seg[i+1:], '~')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // originalURL works out the address the person asked the proxy for: nginx

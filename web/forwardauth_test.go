@@ -45,7 +45,9 @@ func newFwdFixtureAt(t testing.TB, dsn string) *fwdFixture {
 	u, _ := url.Parse("http://localhost:8080")
 	var key [32]byte
 	rand.Read(key[:])
-	srv, err := New(Config{PublicURL: u, SignIn: authn.SignInConfig{EncryptionKey: key}, ForwardAuth: ForwardAuthConfig{
+	fake := make([]byte, 32)
+	rand.Read(fake)
+	srv, err := New(Config{PublicURL: u, SignIn: authn.SignInConfig{EncryptionKey: key, FakeIDKey: fake, Argon2: testArgon2}, ForwardAuth: ForwardAuthConfig{
 		CookieDomain: "stadt.example",
 		Rules: []ForwardAuthRule{
 			{Host: "wiki.stadt.example"},
@@ -56,7 +58,9 @@ func newFwdFixtureAt(t testing.TB, dsn string) *fwdFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.SetStore(st, nil)
+	if err := srv.SetStore(st, nil); err != nil {
+		t.Fatalf("SetStore: %v", err) // the sign-in service must work, as in serve
+	}
 	f := &fwdFixture{srv: srv, st: st}
 	now := time.Now().UTC()
 	ev := authn.AuditEvent{Time: now, Actor: "test", Action: "test"}
@@ -173,6 +177,17 @@ func TestVerify(t *testing.T) {
 		{"encoded slash", nginxHeaders("https://rat.stadt.example/%2Fgeheim/x"), annaApp, 400, ""},
 		{"encoded backslash", nginxHeaders("https://rat.stadt.example/offen%5C..%5Cgeheim/x"), annaApp, 400, ""},
 		{"dot segments through traefik", traefikHeaders("https", "rat.stadt.example", "/offen/../geheim/x"), annaApp, 400, ""},
+		// Windows (IIS, a file server on Windows) reads these as /geheim/.
+		{"trailing dot", nginxHeaders("https://rat.stadt.example/geheim./x"), annaApp, 400, ""},
+		{"encoded trailing dot", nginxHeaders("https://rat.stadt.example/geheim%2e/x"), annaApp, 400, ""},
+		{"trailing space", nginxHeaders("https://rat.stadt.example/geheim%20/x"), annaApp, 400, ""},
+		{"trailing dot, traefik", traefikHeaders("https", "rat.stadt.example", "/geheim./x"), annaApp, 400, ""},
+		{"NTFS stream", nginxHeaders("https://rat.stadt.example/geheim::$INDEX_ALLOCATION/x"), annaApp, 400, ""},
+		{"NTFS named stream", nginxHeaders("https://rat.stadt.example/geheim:$I30:$INDEX_ALLOCATION/x"), annaApp, 400, ""},
+		{"8.3 short name", nginxHeaders("https://rat.stadt.example/GEHEIM~1/x"), annaApp, 400, ""},
+		{"a dot inside a name", nginxHeaders("https://rat.stadt.example/offen/bericht.pdf"), annaApp, 200, "anna"},
+		{"a colon inside a name", nginxHeaders("https://rat.stadt.example/offen/Spezial:Suche"), annaApp, 200, "anna"},
+		{"a tilde inside a name", nginxHeaders("https://rat.stadt.example/~anna/x~y"), annaApp, 200, "anna"},
 		{"upper case, app", nginxHeaders("https://rat.stadt.example/GEHEIM/x"), annaApp, 401, ""},
 		{"upper case, key", nginxHeaders("https://rat.stadt.example/GEHEIM/x"), annaKey, 200, "anna"},
 		{"dotless i, app", nginxHeaders("https://rat.stadt.example/gehe%C4%B1m/x"), annaApp, 401, ""},
