@@ -36,11 +36,15 @@ func cmpOr(a, b string) string {
 }
 
 // exclusions lists the person's keys, so that a key registered already is
-// not registered twice (WebAuthn L3 §5.4 excludeCredentials).
+// not registered twice (WebAuthn L3 §5.4 excludeCredentials). A key with
+// the backup-eligible flag clear whose attestation was not verified (every
+// key registered before schema 8) is left out: registered again, a
+// YubiKey becomes a hardware key (phrh), after which she removes the old
+// entry.
 func (w waUser) exclusions() []protocol.CredentialDescriptor {
 	var out []protocol.CredentialDescriptor
 	for _, c := range w.creds {
-		if c.Kind == authn.KindWebAuthn {
+		if c.Kind == authn.KindWebAuthn && (c.Attested || c.BackupEligible) {
 			out = append(out, protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: c.WebAuthnID})
 		}
 	}

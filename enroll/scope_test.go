@@ -2,6 +2,7 @@ package enroll_test
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"testing"
 	"time"
@@ -232,4 +233,48 @@ func TestRemoveNeedsTheKeysLevel(t *testing.T) {
 	}
 	_, err := f.svc.Remove(ctx, mfa, app.ID)
 	wantReason(t, "the last factor", err, enroll.ReasonLastFactor)
+}
+
+// TestRegisterAgainToBeAttested: a key registered before its attestation
+// was kept (not attested, BE clear) may be registered again, so that a
+// YubiKey becomes a hardware key without IT; attested keys and synced
+// passkeys are still excluded (WebAuthn L3 §5.4 excludeCredentials).
+func TestRegisterAgainToBeAttested(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	anna := f.user(t, "anna")
+	now := f.clock.now()
+	ids := map[string][]byte{}
+	for _, k := range []struct {
+		name             string
+		attested, synced bool
+	}{{"old", false, false}, {"attested", true, false}, {"synced", false, true}} {
+		id := make([]byte, 32)
+		rand.Read(id)
+		ids[k.name] = id
+		c := authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindWebAuthn, CreatedAt: now, WebAuthnID: id,
+			PublicKey: []byte{1}, Attested: k.attested, BackupEligible: k.synced}
+		must(t, f.store.CreateCredential(ctx, c, authn.AuditEvent{Time: now, Actor: "test", Action: "credential.create"}))
+	}
+	pr, err := f.svc.Open(ctx, f.session(t, anna, authn.LevelPhr, false), authn.ScopeKey)
+	must(t, err)
+	opts, _, err := f.svc.BeginKey(ctx, pr.ID)
+	must(t, err)
+	var o struct {
+		PublicKey struct {
+			Exclude []struct {
+				ID string `json:"id"`
+			} `json:"excludeCredentials"`
+		} `json:"publicKey"`
+	}
+	must(t, json.Unmarshal(opts, &o))
+	excluded := map[string]bool{}
+	for _, e := range o.PublicKey.Exclude {
+		excluded[e.ID] = true
+	}
+	for name, want := range map[string]bool{"old": false, "attested": true, "synced": true} {
+		if got := excluded[base64.RawURLEncoding.EncodeToString(ids[name])]; got != want {
+			t.Errorf("%s key excluded: %t, want %t", name, got, want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,68 @@ func TestMigrationKeysNotAttested(t *testing.T) {
 			}
 			if c.SignCount != 7 || c.AttestationFmt != "packed" || c.BackupEligible || string(c.WebAuthnID) != "credential-id" {
 				t.Errorf("old key after the upgrade: %+v", c)
+			}
+		})
+	}
+}
+
+// TestMigrationSessionsNotHardware: sessions and OIDC tokens signed in
+// before schema 8 with a key that is no longer a hardware key (none is
+// attested, see 0008) lose hwk and phrh with it (0011): a forward-auth rule
+// or a tool asking for phrh does not let them in on the old sign-in.
+func TestMigrationSessionsNotHardware(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			s := openURL(t, url)
+			ctx := t.Context()
+			now := time.Now().UTC().Truncate(time.Second)
+			u := authn.User{ID: authn.NewID(), Username: "rita", Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
+			if err := s.CreateUser(ctx, u, authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}); err != nil {
+				t.Fatal(err)
+			}
+			sessions := map[string]authn.Session{}
+			for i, amr := range [][]string{{"hwk", "user", "mfa"}, {"hwk", "pwd", "mfa"}, {"otp", "pwd", "mfa"}} {
+				acr := "phrh"
+				if amr[0] == "otp" {
+					acr = "mfa"
+				}
+				sess := authn.Session{Hash: authn.HashSessionID([]byte{byte(i)}), UserID: u.ID, AMR: amr, ACR: acr, AuthTime: now,
+					CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+				if err := s.CreateSession(ctx, sess); err != nil {
+					t.Fatal(err)
+				}
+				sessions[amr[0]+amr[1]] = sess
+			}
+			if _, err := s.DB().ExecContext(ctx, `INSERT INTO oidc_tokens (id, kind, grant_id, client_id, user_id, session_hash,
+				scopes, amr, acr, auth_time, created_at, expires_at) VALUES ('t1', 'refresh', 'g1', 'wiki', $1, $2, 'openid', 'hwk user mfa', 'phrh', $3, $3, $4)`,
+				u.ID, []byte("session"), s.tv(now), s.tv(now.Add(time.Hour))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DB().ExecContext(ctx, "UPDATE schema_version SET version = 10"); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+
+			s = openURL(t, url) // applies 0011
+			for name, want := range map[string]struct {
+				amr string
+				acr string
+			}{"hwkuser": {"pop user mfa", "phr"}, "hwkpwd": {"pop pwd mfa", "phr"}, "otppwd": {"otp pwd mfa", "mfa"}} {
+				got, err := s.GetSession(ctx, sessions[name].Hash)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Join(got.AMR, " ") != want.amr || got.ACR != want.acr {
+					t.Errorf("session %s after the upgrade: amr %v acr %q, want %q %q", name, got.AMR, got.ACR, want.amr, want.acr)
+				}
+			}
+			var amr, acr string
+			if err := s.DB().QueryRowContext(ctx, "SELECT amr, acr FROM oidc_tokens WHERE id = 't1'").Scan(&amr, &acr); err != nil {
+				t.Fatal(err)
+			}
+			if amr != "pop user mfa" || acr != "phr" {
+				t.Errorf("refresh token after the upgrade: amr %q acr %q, want pop user mfa, phr", amr, acr)
 			}
 		})
 	}
