@@ -102,12 +102,22 @@ func (p *oidcProvider) respondTokens(w http.ResponseWriter, r *http.Request, req
 		op.RequestError(w, r, oidc.ErrServerError().WithParent(fmt.Errorf("unexpected client %T", client)), nil)
 		return
 	}
+	// Everything the ID token needs is read first: creating the access
+	// token uses the refresh token up (rotation), so a read failing after
+	// it would leave the tool with a 503 and a used refresh token, whose
+	// retry looks like reuse and ends the whole grant.
+	k, claims, err := p.idTokenClaims(ctx, req, c, code)
+	if err != nil {
+		p.tokenError(w, r, err)
+		return
+	}
 	access, refresh, validity, err := op.CreateAccessToken(ctx, req, c.AccessTokenType(), p.op, c, refreshToken)
 	if err != nil {
 		p.tokenError(w, r, err)
 		return
 	}
-	idToken, err := p.idToken(ctx, req, c, access, code)
+	claims.AtHash = halfHash(access)
+	idToken, err := k.signJWT(claims)
 	if err != nil {
 		p.tokenError(w, r, err)
 		return
@@ -145,13 +155,26 @@ type idTokenClaims struct {
 // idToken makes the signed ID token of req for client c, bound to the
 // access token and the code by their hashes (OIDC Core §3.1.3.6, §3.3.2.11).
 func (p *oidcProvider) idToken(ctx context.Context, req tokenRequest, c *oidcClient, accessToken, code string) (string, error) {
-	k, err := p.signingKey(ctx)
+	k, claims, err := p.idTokenClaims(ctx, req, c, code)
 	if err != nil {
 		return "", err
 	}
+	if accessToken != "" {
+		claims.AtHash = halfHash(accessToken)
+	}
+	return k.signJWT(claims)
+}
+
+// idTokenClaims reads what the ID token of req for client c says, and the
+// key to sign it with; the access token's hash is the caller's to add.
+func (p *oidcProvider) idTokenClaims(ctx context.Context, req tokenRequest, c *oidcClient, code string) (*signingKey, idTokenClaims, error) {
+	k, err := p.signingKey(ctx)
+	if err != nil {
+		return nil, idTokenClaims{}, err
+	}
 	g, err := p.storage.grantOf(req)
 	if err != nil {
-		return "", err
+		return nil, idTokenClaims{}, err
 	}
 	now := time.Now() // as zitadel/oidc: the token's times are the real ones
 	claims := idTokenClaims{
@@ -171,9 +194,6 @@ func (p *oidcProvider) idToken(ctx context.Context, req tokenRequest, c *oidcCli
 	if ar, ok := req.(authRequest); ok {
 		claims.Nonce = ar.r.Nonce
 	}
-	if accessToken != "" {
-		claims.AtHash = halfHash(accessToken)
-	}
 	if code != "" {
 		claims.CHash = halfHash(code)
 	}
@@ -182,9 +202,9 @@ func (p *oidcProvider) idToken(ctx context.Context, req tokenRequest, c *oidcCli
 	}
 	claims.userClaims, err = p.storage.userClaims(ctx, req.GetSubject(), userOf(req), c.RestrictAdditionalIdTokenScopes()(req.GetScopes()))
 	if err != nil {
-		return "", err
+		return nil, idTokenClaims{}, err
 	}
-	return k.signJWT(claims)
+	return k, claims, nil
 }
 
 // halfHash is at_hash and c_hash for ES256: the left half of the SHA-256,

@@ -1,17 +1,20 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
 	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 )
@@ -146,4 +149,44 @@ func doRead(t *testing.T, req *http.Request) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, readBody(t, resp)
+}
+
+// groupsDown is a store whose reads of a person's groups fail while down
+// is set: a database that fails one statement after another succeeded.
+type groupsDown struct {
+	authn.Store
+	down atomic.Bool
+}
+
+func (s *groupsDown) UserGroups(ctx context.Context, userID string) ([]authn.Group, error) {
+	if s.down.Load() {
+		return nil, errors.New("injected: database failed")
+	}
+	return s.Store.UserGroups(ctx, userID)
+}
+
+// TestOIDCRefreshPartialOutage: a refresh whose answer cannot be made (the
+// groups for the ID token cannot be read) uses nothing up: the tool's retry
+// with the same refresh token works once the database answers, instead of
+// being taken for reuse, which would end the whole grant.
+func TestOIDCRefreshPartialOutage(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	b := newBrowser(t)
+	e.signIn(b, e.anna, "phr", "pop", "user")
+	r := e.rp("wiki", e.secret, wikiRedirect, "groups", oidc.ScopeOfflineAccess)
+	tok, err := r.conf.Exchange(t.Context(), e.code(b, r), oauth2.VerifierOption(r.verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	st := &groupsDown{Store: e.st}
+	if err := e.srv.SetStore(st, nil); err != nil {
+		t.Fatal(err)
+	}
+	st.down.Store(true)
+	_, err = r.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	wantUnavailable(t, "refresh with the groups unreadable", err)
+	st.down.Store(false)
+	if _, err := r.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Errorf("the same refresh token once the database answers: %v", err)
+	}
 }
