@@ -116,3 +116,41 @@ func TestMigrationSessionsNotHardware(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationEnrollScope: an invitation's enrollment in progress during
+// the upgrade to schema 10 keeps what it may add; one that cannot be told
+// from a self-service enrollment adds nothing (its person starts again).
+func TestMigrationEnrollScope(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			ctx := t.Context()
+			db := openAtVersion(t, b.name, url, 9)
+			var now any = time.Now().UTC()
+			if b.name == dialectSQLite {
+				now = now.(time.Time).UnixMicro()
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO users (id, external_id, username, display_name, email, status, source,
+				search_text, created_at, updated_at) VALUES ('u1', '', 'rita', 'Rita', '', 'active', 'local', 'rita', $1, $1)`, now); err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range []struct{ hash, invitation string }{{"a", "inv-1"}, {"b", ""}} {
+				if _, err := db.ExecContext(ctx, `INSERT INTO pending_enrollments (hash, user_id, invitation_id, factors, created_at, expires_at)
+					VALUES ($1, 'u1', $2, 0, $3, $3)`, []byte(row.hash), row.invitation, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close()
+			s := openURL(t, url)
+			for hash, want := range map[string]authn.EnrollScope{"a": authn.ScopeAll, "b": 0} {
+				var got authn.EnrollScope
+				if err := s.DB().QueryRowContext(ctx, "SELECT scope FROM pending_enrollments WHERE hash = $1", []byte(hash)).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("enrollment %s after the upgrade: scope %v, want %v", hash, got, want)
+				}
+			}
+		})
+	}
+}
