@@ -292,6 +292,13 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			refuse(http.StatusBadRequest, msgForwardBadRequest, errors.New("forwarded path has "+why))
 			return
 		}
+		// Traefik's stripPrefix ahead of forwardAuth hands on the path
+		// without the prefix the person asked for: rules written for the
+		// public path would not hold. forwardAuth goes first.
+		if _, ok := r.Header["X-Forwarded-Prefix"]; ok {
+			refuse(http.StatusBadRequest, msgForwardBadRequest, errors.New("X-Forwarded-Prefix on a host with path rules: put forwardAuth before stripPrefix"))
+			return
+		}
 	}
 	// The strictest level any of the rules asks for.
 	level := rules[0].Level

@@ -122,6 +122,12 @@ func nginxHeaders(u string) map[string]string { return map[string]string{"X-Orig
 
 // withClientOriginal adds an X-Original-URL to h, as a client would send it
 // through Traefik or Caddy.
+// withHeader returns h with name set to value.
+func withHeader(h map[string]string, name, value string) map[string]string {
+	h[name] = value
+	return h
+}
+
 func withClientOriginal(h map[string]string, u string) map[string]string {
 	h["X-Original-URL"] = u
 	return h
@@ -188,6 +194,8 @@ func TestVerify(t *testing.T) {
 		{"a dot inside a name", nginxHeaders("https://rat.stadt.example/offen/bericht.pdf"), annaApp, 200, "anna"},
 		{"a colon inside a name", nginxHeaders("https://rat.stadt.example/offen/Spezial:Suche"), annaApp, 200, "anna"},
 		{"a tilde inside a name", nginxHeaders("https://rat.stadt.example/~anna/x~y"), annaApp, 200, "anna"},
+		{"a prefix stripped ahead (Traefik stripPrefix)", withHeader(traefikHeaders("https", "rat.stadt.example", "/x"), "X-Forwarded-Prefix", "/geheim"), annaApp, 400, ""},
+		{"a prefix stripped where no path has rules", withHeader(traefikHeaders("https", "wiki.stadt.example", "/x"), "X-Forwarded-Prefix", "/app"), bob, 200, "bob"},
 		{"upper case, app", nginxHeaders("https://rat.stadt.example/GEHEIM/x"), annaApp, 401, ""},
 		{"upper case, key", nginxHeaders("https://rat.stadt.example/GEHEIM/x"), annaKey, 200, "anna"},
 		{"dotless i, app", nginxHeaders("https://rat.stadt.example/gehe%C4%B1m/x"), annaApp, 401, ""},
