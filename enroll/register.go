@@ -241,15 +241,17 @@ func (s *Service) credentialEvent(p authn.EnrollPending, c authn.Credential, det
 }
 
 // storeFactor stores c: the first factor of an enrollment together with
-// consuming its invitation, later ones alone. On success the person is
-// told by mail and the enrollment goes on under a new id.
+// consuming its invitation, later ones alone, and in the same transaction
+// the enrollment's next step, so that a stored factor always leads on. On
+// success the person is told by mail and the enrollment goes on under a
+// new id; after it, Progress has the new id even with an error.
 func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c authn.Credential, ev authn.AuditEvent) (Progress, error) {
-	var err error
-	if p.InvitationID != "" {
-		err = s.cfg.Store.EnrollFirstCredential(ctx, p.InvitationID, s.now(), c, ev)
-	} else {
-		err = s.cfg.Store.CreateCredential(ctx, c, ev)
-	}
+	next := p
+	next.InvitationID, next.Ceremony, next.TOTPSealed = "", nil, nil
+	next.Factors++
+	id, next := s.nextStep(next, IdleTTL, time.Time{})
+	err := s.cfg.Store.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: p.UserID, InvitationID: p.InvitationID,
+		At: s.now(), Credential: &c, Event: ev, Next: next})
 	switch {
 	case errors.Is(err, authn.ErrUsed):
 		return Progress{}, refuseMsg(ReasonUsed, msgInvitationUsed, err)
@@ -260,9 +262,7 @@ func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c auth
 	case err != nil:
 		return Progress{}, fmt.Errorf("store %s credential: %w", c.Kind, err)
 	}
-	p.InvitationID, p.Ceremony, p.TOTPSealed = "", nil, nil
-	p.Factors++
-	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	pr, err := s.progress(ctx, id, next)
 	if err == nil {
 		s.tell(ctx, pr.User, s.cfg.Notices.FactorAdded(pr.User, FactorLabel(c), c.CreatedAt))
 	}
