@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -139,6 +140,30 @@ func (s *Service) verifyDirectory(ctx context.Context, u authn.User, password st
 		return fmt.Errorf("verify directory password of %s: %w", u.Username, err)
 	}
 	return nil
+}
+
+// Resume takes up the enrollment with id where it stands, for a browser
+// that comes back to it with its invitation link (token): a reload, or
+// after an error that followed a stored factor. The link must be one of
+// the enrollment's person: another person's used link leads nowhere. The
+// enrollment goes on under a new id (Progress.ID, also with a refusal),
+// with a key registration or app setup it had open closed. Refused as
+// any step is (see step).
+func (s *Service) Resume(ctx context.Context, id []byte, token string) (Progress, error) {
+	p, pr, err := s.step(ctx, id, 0)
+	if err != nil {
+		return pr, err
+	}
+	p.TOTPSealed = nil
+	inv, err := s.cfg.Store.GetInvitation(ctx, authn.HashToken(token))
+	switch {
+	case err != nil && !errors.Is(err, authn.ErrNotFound):
+		pr, perr := s.retry(ctx, p, nil)
+		return pr, cmp.Or(perr, fmt.Errorf("resume enrollment: %w", err))
+	case err != nil || inv.UserID != p.UserID || p.Session != (authn.SessionHash{}):
+		return s.retry(ctx, p, refuseMsg(ReasonUsed, msgInvitationUsed, errors.New("the link is not the enrollment's")))
+	}
+	return s.retry(ctx, p, nil)
 }
 
 // Finish ends an enrollment: its id can no longer be used.
