@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
 )
 
 // afterFactorFault is the real store, failing the next save of an
@@ -104,5 +105,35 @@ func TestEnrollErrorAfterKeyLeadsOn(t *testing.T) {
 	// Reloaded once more, the link still leads on, now past the codes.
 	if res, body := b.form(linkPath(t, inv.Link), url.Values{}); res.StatusCode != http.StatusOK || !strings.Contains(body, msgEnrollResumed.DE) {
 		t.Errorf("the start form of her link posted again: %d\n%s", res.StatusCode, body)
+	}
+}
+
+// TestEnrollUsedLinkReloadNotThrottled: a used link reloaded more often than
+// the throttle allows guesses (by its holder, without her enrollment) is
+// answered 410 each time and counts nothing: the address may still redeem
+// another link.
+func TestEnrollUsedLinkReloadNotThrottled(t *testing.T) {
+	f := newFixture(t)
+	f.withEnroll(enroll.Config{})
+	anna, bernd := f.addUser("anna"), f.addUser("bernd")
+	used, other := f.invite(anna), f.invite(bernd)
+	b := f.client()
+	if res, body := b.form(linkPath(t, used.Link), url.Values{}); res.StatusCode != http.StatusOK {
+		t.Fatalf("redeem: %d\n%s", res.StatusCode, body)
+	}
+	_, options := b.beginKey()
+	if res, body := b.finishKey(t, options); res.StatusCode != http.StatusOK {
+		t.Fatalf("finish key: %d\n%s", res.StatusCode, body)
+	}
+	for i := range 15 {
+		if res, body := f.client().get(linkPath(t, used.Link)); res.StatusCode != http.StatusGone {
+			t.Fatalf("reload %d of the used link: %d, want 410\n%s", i+1, res.StatusCode, body)
+		}
+		if res, body := f.client().form(linkPath(t, used.Link), url.Values{}); res.StatusCode != http.StatusGone {
+			t.Fatalf("start form %d of the used link: %d, want 410\n%s", i+1, res.StatusCode, body)
+		}
+	}
+	if res, body := f.client().form(linkPath(t, other.Link), url.Values{}); res.StatusCode != http.StatusOK {
+		t.Fatalf("another link from the same address after the reloads: %d\n%s", res.StatusCode, body)
 	}
 }
