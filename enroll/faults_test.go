@@ -2,7 +2,9 @@ package enroll_test
 
 import (
 	"context"
+	"encoding/base32"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,5 +216,52 @@ func TestFaultAfterKeyLeadsOn(t *testing.T) {
 	codes, _, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
 	if err != nil || len(codes) != enroll.RecoveryCodeCount {
 		t.Fatalf("recovery codes after the fault: %d, %v", len(codes), err)
+	}
+}
+
+func (s *faultStore) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []authn.TokenHash, ev authn.AuditEvent) error {
+	err := s.Store.ReplaceRecoveryCodes(ctx, userID, hashes, ev)
+	if err == nil {
+		s.afterStore.Store(true)
+	}
+	return err
+}
+
+// A fault right after an app or new recovery codes are stored leads on as
+// well: the app's enrollment goes on under its new id, and the codes, once
+// stored, are shown (they replaced her old ones).
+func TestFaultAfterAppAndCodesLeadsOn(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	anna := f.user(t, "anna")
+	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
+	must(t, err)
+	fs := &faultStore{Store: f.store}
+	svc := f.serviceOn(t, fs)
+	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	setup, pr, err := svc.BeginTOTP(ctx, pr.ID)
+	must(t, err)
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(setup.Secret, "-", ""))
+	must(t, err)
+	code, err := authn.TOTPCode(secret, f.clock.now())
+	must(t, err)
+	pr, err = svc.ConfirmTOTP(ctx, pr.ID, code, "")
+	if !fs.afterStore.Load() {
+		t.Fatalf("the app was not stored: %v", err)
+	}
+	if len(pr.ID) == 0 {
+		t.Fatalf("the app is stored, but the enrollment has no next step (%v)", err)
+	}
+	fs.afterStore.Store(false)
+	codes, pr, err := svc.NewRecoveryCodes(ctx, pr.ID)
+	if !fs.afterStore.Load() {
+		t.Fatalf("the codes were not stored: %v", err)
+	}
+	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); err != nil || len(codes) != n || n != enroll.RecoveryCodeCount || len(pr.ID) == 0 {
+		t.Fatalf("after a fault behind the codes' write: %d shown, %d stored, next id %x: %v", len(codes), n, pr.ID, err)
+	}
+	if _, _, err := f.svc.BeginKey(ctx, pr.ID); err != nil {
+		t.Fatalf("the next step after the codes: %v", err)
 	}
 }
