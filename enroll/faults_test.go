@@ -24,6 +24,8 @@ type faultStore struct {
 	// afterStore: once set, every PutEnrollPending and GetUser fails, as
 	// when the database goes away right after a step's write.
 	afterStore atomic.Bool
+	// failStep: the next write of a step fails (and stores nothing).
+	failStep atomic.Bool
 }
 
 var errInjected = errors.New("injected fault")
@@ -52,6 +54,9 @@ func (s *faultStore) GetUser(ctx context.Context, id string) (authn.User, error)
 }
 
 func (s *faultStore) CompleteEnrollStep(ctx context.Context, st authn.EnrollStep) error {
+	if s.failStep.CompareAndSwap(true, false) {
+		return errInjected
+	}
 	err := s.Store.CompleteEnrollStep(ctx, st)
 	if err == nil {
 		s.afterStore.Store(true)
@@ -263,5 +268,30 @@ func TestFaultAfterAppAndCodesLeadsOn(t *testing.T) {
 	}
 	if _, _, err := f.svc.BeginKey(ctx, pr.ID); err != nil {
 		t.Fatalf("the next step after the codes: %v", err)
+	}
+}
+
+// A step whose write fails (and stores nothing) leaves the enrollment
+// open under a new id: the person tries again where she was.
+func TestFailedStepKeepsEnrollment(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	anna := f.user(t, "anna")
+	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
+	must(t, err)
+	fs := &faultStore{Store: f.store}
+	svc := f.serviceOn(t, fs)
+	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	fs.failStep.Store(true)
+	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"})
+	if err == nil || errors.As(err, new(*enroll.Error)) {
+		t.Fatalf("FinishKey with a failing write: %v, want a storage error", err)
+	}
+	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 || len(pr.ID) == 0 {
+		t.Fatalf("after a failed write: %d keys, next id %x; want none and an id", len(creds), pr.ID)
+	}
+	if _, pr, err = f.register(t, pr.ID, keyReg{fmt: "none"}); err != nil || !pr.Consumed {
+		t.Fatalf("the key again after the fault: %v", err)
 	}
 }

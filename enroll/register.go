@@ -260,11 +260,23 @@ func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c auth
 	case errors.Is(err, authn.ErrAlreadyExists):
 		return s.retry(ctx, p, refuseMsg(ReasonDuplicate, msgDuplicate, err))
 	case err != nil:
-		return Progress{}, fmt.Errorf("store %s credential: %w", c.Kind, err)
+		return s.keepOn(ctx, p, fmt.Errorf("store %s credential: %w", c.Kind, err))
 	}
 	pr, err := s.progress(ctx, id, next)
 	if err == nil {
 		s.tell(ctx, pr.User, s.cfg.Notices.FactorAdded(pr.User, FactorLabel(c), c.CreatedAt))
+	}
+	return pr, err
+}
+
+// keepOn puts p back under a new id after a step that stored nothing failed
+// with the storage error err, so that the person can try again where she
+// was (a passing fault ends no enrollment), and returns err with the
+// Progress, whose ID is nil if p could not be put back either.
+func (s *Service) keepOn(ctx context.Context, p authn.EnrollPending, err error) (Progress, error) {
+	pr, perr := s.retry(ctx, p, nil)
+	if perr != nil {
+		s.log.Warn("keep an enrollment open after a failed step", "user", p.UserID, "err", perr)
 	}
 	return pr, err
 }

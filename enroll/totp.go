@@ -179,7 +179,8 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Pr
 	err = s.cfg.Store.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: p.UserID, At: s.now(), RecoveryCodes: hashes,
 		Event: ev, Next: next})
 	if err != nil {
-		return nil, Progress{}, fmt.Errorf("store recovery codes: %w", err)
+		pr, err := s.keepOn(ctx, p, fmt.Errorf("store recovery codes: %w", err))
+		return nil, pr, err
 	}
 	pr, err = s.progress(ctx, nextID, next)
 	if err != nil {
