@@ -118,6 +118,12 @@ type EnrollStore interface {
 	// ErrAlreadyExists if c's ID or WebAuthnID is taken; then nothing is
 	// stored.
 	EnrollFirstCredential(ctx context.Context, invitationID string, now time.Time, c Credential, ev AuditEvent) error
+	// CompleteEnrollStep stores what a step of an enrollment adds together
+	// with the enrollment's next step, in one transaction: both or
+	// neither. Errors as EnrollFirstCredential's (ErrNotFound also for a
+	// person who does not exist); ErrAlreadyExists also if st.Next's hash
+	// is taken.
+	CompleteEnrollStep(ctx context.Context, st EnrollStep) error
 	// DeleteCredential removes one credential of a person with ev, and
 	// ends her enrollments in progress, in one transaction. ErrNotFound if
 	// the person has no credential with that ID.
@@ -135,4 +141,22 @@ type EnrollStore interface {
 	// open invitations), in one transaction with ev, to whose Details it
 	// adds what was revoked. ErrNotFound if the person does not exist.
 	ResetUser(ctx context.Context, userID string, at time.Time, inv Invitation, codeHash TokenHash, ev AuditEvent) (ResetReport, error)
+}
+
+// EnrollStep is what a step of an enrollment stores (CompleteEnrollStep):
+// a key or app, or new recovery codes, with its audit event, and the
+// enrollment under the id of its next step. A person never has her factor
+// stored without the step that leads her on.
+type EnrollStep struct {
+	UserID string
+	// InvitationID, when not "", is marked used at At with Credential (the
+	// first factor of an invitation), as EnrollFirstCredential does.
+	InvitationID string
+	At           time.Time
+	Credential   *Credential // nil: none; else its UserID is UserID
+	// RecoveryCodes, when not nil, replace every recovery code of the
+	// person (as ReplaceRecoveryCodes).
+	RecoveryCodes []TokenHash
+	Event         AuditEvent
+	Next          EnrollPending // its UserID is UserID
 }

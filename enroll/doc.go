@@ -30,11 +30,16 @@
 //	Finish
 //
 // Redeeming does not use the invitation up: the first factor stored does,
-// in one transaction with it (authn.EnrollStore.EnrollFirstCredential), so
+// in one transaction with it (authn.EnrollStore.CompleteEnrollStep), so
 // of two browsers racing with one link exactly one stores a key, and a link
-// replayed after success is refused. Tries at the code, the directory
-// password and the app code are throttled per person and per client address
-// (10 in 15 minutes); right answers are taken back. A refused step returns
+// replayed after success is refused. The same transaction stores the
+// enrollment's next step: a stored factor or new recovery codes always lead
+// on, and after an error past that write Progress still has the new ID.
+// Failed tries at the link or code, the directory password and the app code
+// are throttled per person and per client address (10 in 15 minutes): only
+// failures count, each before its refusal is answered, while the tries in
+// flight count against the limit; a right answer, and a real link that is
+// used or expired, count nothing. A refused step returns
 // an *Error, whose DE and EN texts say what is needed, together with a
 // Progress whose new ID lets the person try again.
 //

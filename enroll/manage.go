@@ -30,19 +30,18 @@ type InvitationInfo struct {
 // client address, taken back when the invitation is open, so following
 // links cannot be used to guess tokens faster than redeeming them.
 func (s *Service) Inspect(ctx context.Context, token string, client authn.ClientInfo) (InvitationInfo, error) {
-	key := "enroll:ip:" + client.Addr
-	if err := s.hit(ctx, key); err != nil {
+	a, err := s.try(ctx, "enroll:ip:"+client.Addr)
+	if err != nil {
 		return InvitationInfo{}, err
 	}
 	inv, err := s.findInvitation(ctx, Redemption{Token: token}, "")
-	if err != nil {
+	if err = a.end(ctx, err); err != nil {
 		return InvitationInfo{}, err
 	}
 	u, err := s.cfg.Store.GetUser(ctx, inv.UserID)
 	if err != nil {
 		return InvitationInfo{}, fmt.Errorf("inspect invitation: %w", err)
 	}
-	s.undo(ctx, key)
 	need := u.Source == authn.SourceDirectory && s.cfg.Directory != nil
 	return InvitationInfo{User: u, ExpiresAt: inv.ExpiresAt, NeedsPassword: need}, nil
 }

@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -22,9 +23,11 @@ type Redemption struct {
 
 // Redeem checks an invitation and opens an enrollment for its person. The
 // invitation stays open: the first factor stored consumes it, in the same
-// transaction (see FinishKey, ConfirmTOTP). Every try counts against the
-// client address and the person (throttleLimit in throttleWindow); right
-// answers are taken back.
+// transaction (see FinishKey, ConfirmTOTP). A wrong or unknown link or code
+// and a wrong directory password count as failed tries against the client
+// address and the person (throttleLimit in throttleWindow, see tries); a
+// right one, and a real link that is used or expired (its holder reloaded
+// it), count nothing.
 func (s *Service) Redeem(ctx context.Context, r Redemption) (Progress, error) {
 	keys := []string{"enroll:ip:" + r.Client.Addr}
 	var username string
@@ -32,23 +35,29 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Progress, error) {
 		username, _ = authn.CanonicalName(r.Username)
 		keys = append(keys, "enroll:u:"+username)
 	}
-	if err := s.hit(ctx, keys...); err != nil {
-		return Progress{}, err
-	}
-	inv, err := s.findInvitation(ctx, r, username)
+	a, err := s.try(ctx, keys...)
 	if err != nil {
 		return Progress{}, err
+	}
+	u, inv, err := s.redeemer(ctx, r, username)
+	if err = a.end(ctx, err); err != nil {
+		return Progress{}, err
+	}
+	p := authn.EnrollPending{UserID: u.ID, InvitationID: inv.ID, Scope: authn.ScopeAll}
+	return s.put(ctx, p, IdleTTL, inv.ExpiresAt)
+}
+
+// redeemer finds the open invitation of r and checks its person.
+func (s *Service) redeemer(ctx context.Context, r Redemption, username string) (authn.User, authn.Invitation, error) {
+	inv, err := s.findInvitation(ctx, r, username)
+	if err != nil {
+		return authn.User{}, inv, err
 	}
 	u, err := s.cfg.Store.GetUser(ctx, inv.UserID)
 	if err != nil {
-		return Progress{}, fmt.Errorf("redeem invitation: %w", err)
+		return u, inv, fmt.Errorf("redeem invitation: %w", err)
 	}
-	if err := s.checkRedeemer(ctx, u, r.Password); err != nil {
-		return Progress{}, err
-	}
-	s.undo(ctx, keys...)
-	p := authn.EnrollPending{UserID: u.ID, InvitationID: inv.ID, Scope: authn.ScopeAll}
-	return s.put(ctx, p, IdleTTL, inv.ExpiresAt)
+	return u, inv, s.checkRedeemer(ctx, u, r.Password)
 }
 
 // findInvitation finds the invitation by token, or by username and code,
@@ -109,9 +118,15 @@ func (s *Service) checkRedeemer(ctx context.Context, u authn.User, password stri
 	if u.Source != authn.SourceDirectory || s.cfg.Directory == nil {
 		return nil
 	}
-	if err := s.hit(ctx, "enroll:pwd:"+u.Username); err != nil {
+	a, err := s.try(ctx, "enroll:pwd:"+u.Username)
+	if err != nil {
 		return err
 	}
+	return a.end(ctx, s.verifyDirectory(ctx, u, password))
+}
+
+// verifyDirectory asks the directory whether password is u's.
+func (s *Service) verifyDirectory(ctx context.Context, u authn.User, password string) error {
 	if password == "" {
 		// An LDAP bind with an empty password is an anonymous bind, which
 		// succeeds (RFC 4513 §5.1.2): never ask the directory.
@@ -124,8 +139,31 @@ func (s *Service) checkRedeemer(ctx context.Context, u authn.User, password stri
 	case err != nil:
 		return fmt.Errorf("verify directory password of %s: %w", u.Username, err)
 	}
-	s.undo(ctx, "enroll:pwd:"+u.Username)
 	return nil
+}
+
+// Resume takes up the enrollment with id where it stands, for a browser
+// that comes back to it with its invitation link (token): a reload, or
+// after an error that followed a stored factor. The link must be one of
+// the enrollment's person: another person's used link leads nowhere. The
+// enrollment goes on under a new id (Progress.ID, also with a refusal),
+// with a key registration or app setup it had open closed. Refused as
+// any step is (see step).
+func (s *Service) Resume(ctx context.Context, id []byte, token string) (Progress, error) {
+	p, pr, err := s.step(ctx, id, 0)
+	if err != nil {
+		return pr, err
+	}
+	p.TOTPSealed = nil
+	inv, err := s.cfg.Store.GetInvitation(ctx, authn.HashToken(token))
+	switch {
+	case err != nil && !errors.Is(err, authn.ErrNotFound):
+		pr, perr := s.retry(ctx, p, nil)
+		return pr, cmp.Or(perr, fmt.Errorf("resume enrollment: %w", err))
+	case err != nil || inv.UserID != p.UserID || p.Session != (authn.SessionHash{}):
+		return s.retry(ctx, p, refuseMsg(ReasonUsed, msgInvitationUsed, errors.New("the link is not the enrollment's")))
+	}
+	return s.retry(ctx, p, nil)
 }
 
 // Finish ends an enrollment: its id can no longer be used.

@@ -245,15 +245,17 @@ func (s *Service) credentialEvent(p authn.EnrollPending, c authn.Credential, det
 }
 
 // storeFactor stores c: the first factor of an enrollment together with
-// consuming its invitation, later ones alone. On success the person is
-// told by mail and the enrollment goes on under a new id.
+// consuming its invitation, later ones alone, and in the same transaction
+// the enrollment's next step, so that a stored factor always leads on. On
+// success the person is told by mail and the enrollment goes on under a
+// new id; after it, Progress has the new id even with an error.
 func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c authn.Credential, ev authn.AuditEvent) (Progress, error) {
-	var err error
-	if p.InvitationID != "" {
-		err = s.cfg.Store.EnrollFirstCredential(ctx, p.InvitationID, s.now(), c, ev)
-	} else {
-		err = s.cfg.Store.CreateCredential(ctx, c, ev)
-	}
+	next := p
+	next.InvitationID, next.Ceremony, next.TOTPSealed = "", nil, nil
+	next.Factors++
+	id, next := s.nextStep(next, IdleTTL, time.Time{})
+	err := s.cfg.Store.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: p.UserID, InvitationID: p.InvitationID,
+		At: s.now(), Credential: &c, Event: ev, Next: next})
 	switch {
 	case errors.Is(err, authn.ErrUsed):
 		return Progress{}, refuseMsg(ReasonUsed, msgInvitationUsed, err)
@@ -262,13 +264,23 @@ func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c auth
 	case errors.Is(err, authn.ErrAlreadyExists):
 		return s.retry(ctx, p, refuseMsg(ReasonDuplicate, msgDuplicate, err))
 	case err != nil:
-		return Progress{}, fmt.Errorf("store %s credential: %w", c.Kind, err)
+		return s.keepOn(ctx, p, fmt.Errorf("store %s credential: %w", c.Kind, err))
 	}
-	p.InvitationID, p.Ceremony, p.TOTPSealed = "", nil, nil
-	p.Factors++
-	pr, err := s.put(ctx, p, IdleTTL, time.Time{})
+	pr, err := s.progress(ctx, id, next)
 	if err == nil {
 		s.tell(ctx, pr.User, s.cfg.Notices.FactorAdded(pr.User, FactorLabel(c), c.CreatedAt))
+	}
+	return pr, err
+}
+
+// keepOn puts p back under a new id after a step that stored nothing failed
+// with the storage error err, so that the person can try again where she
+// was (a passing fault ends no enrollment), and returns err with the
+// Progress, whose ID is nil if p could not be put back either.
+func (s *Service) keepOn(ctx context.Context, p authn.EnrollPending, err error) (Progress, error) {
+	pr, perr := s.retry(ctx, p, nil)
+	if perr != nil {
+		s.log.Warn("keep an enrollment open after a failed step", "user", p.UserID, "err", perr)
 	}
 	return pr, err
 }

@@ -87,9 +87,9 @@ func (s *Service) Open(ctx context.Context, sess authn.Session, want authn.Enrol
 // step takes the enrollment with id (single use) for a step that adds
 // need, and admits it: the person is active, and, for a self-service
 // enrollment, its session is live and its absolute end not
-// reached. Then it must include need; if not, it is put back under a new
-// id (Progress) for what it may do, with a refusal (ReasonScope). Any
-// other refusal ends it.
+// reached. Then it must include need (need 0: anything); if not, it is put
+// back under a new id (Progress) for what it may do, with a refusal
+// (ReasonScope). Any other refusal ends it.
 func (s *Service) step(ctx context.Context, id []byte, need authn.EnrollScope) (authn.EnrollPending, Progress, error) {
 	p, err := s.take(ctx, id)
 	if err != nil {
@@ -111,7 +111,7 @@ func (s *Service) step(ctx context.Context, id []byte, need authn.EnrollScope) (
 			return p, Progress{}, refuseMsg(ReasonExpired, msgSelfServiceEnded, fmt.Errorf("self-service enrollment ended at %v", p.EndsAt))
 		}
 	}
-	if !p.Scope.Has(need) {
+	if need != 0 && !p.Scope.Has(need) {
 		cause := scopeRefusal(sess, need)
 		if p.Session == (authn.SessionHash{}) || ScopeOf(sess).Has(need) {
 			cause = refuseMsg(ReasonScope, msgNotThisEnrollment, nil)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -30,8 +31,8 @@ const (
 )
 
 // Throttling of guessable secrets: at most throttleLimit failed tries per
-// person and per client address in throttleWindow (only failures count;
-// right answers are taken back).
+// person and per client address in throttleWindow (only failures count, see
+// tries).
 const (
 	throttleLimit  = 10
 	throttleWindow = 15 * time.Minute
@@ -76,9 +77,10 @@ type Config struct {
 // recovery codes, and resets people's factors. It is safe for concurrent
 // use; all state lives in the Store.
 type Service struct {
-	cfg Config
-	wa  *webauthn.WebAuthn
-	log *slog.Logger
+	cfg   Config
+	wa    *webauthn.WebAuthn
+	log   *slog.Logger
+	tries tries
 }
 
 // New checks cfg and returns a Service.
@@ -152,6 +154,15 @@ func (s *Service) take(ctx context.Context, id []byte) (authn.EnrollPending, err
 // expires while it is not used, and never past p.EndsAt), and returns the
 // Progress.
 func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Duration, invExpires time.Time) (Progress, error) {
+	id, p := s.nextStep(p, ttl, invExpires)
+	if err := s.cfg.Store.PutEnrollPending(ctx, p); err != nil {
+		return Progress{}, fmt.Errorf("store enrollment: %w", err)
+	}
+	return s.progress(ctx, id, p)
+}
+
+// nextStep gives p a new id, valid for ttl as put says, and returns the id.
+func (s *Service) nextStep(p authn.EnrollPending, ttl time.Duration, invExpires time.Time) ([]byte, authn.EnrollPending) {
 	var id [32]byte
 	rand.Read(id[:]) // never fails (crypto/rand, Go ≥ 1.24)
 	now := s.now()
@@ -162,15 +173,18 @@ func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Durat
 	if !p.EndsAt.IsZero() && p.EndsAt.Before(p.ExpiresAt) {
 		p.ExpiresAt = p.EndsAt
 	}
-	if err := s.cfg.Store.PutEnrollPending(ctx, p); err != nil {
-		return Progress{}, fmt.Errorf("store enrollment: %w", err)
-	}
-	u, rules, err := s.person(ctx, p.UserID)
-	if err != nil {
-		return Progress{}, err
-	}
-	return Progress{ID: id[:], User: u, Rules: rules, Factors: p.Factors, Consumed: p.InvitationID == "",
-		SelfService: p.Session != (authn.SessionHash{}), ExpiresAt: p.ExpiresAt}, nil
+	return id[:], p
+}
+
+// progress is the Progress of p, stored under id. When the person cannot
+// be read, it still has the id (the step is stored: the browser must get
+// it), with the error.
+func (s *Service) progress(ctx context.Context, id []byte, p authn.EnrollPending) (Progress, error) {
+	pr := Progress{ID: id, Factors: p.Factors, Consumed: p.InvitationID == "",
+		SelfService: p.Session != (authn.SessionHash{}), ExpiresAt: p.ExpiresAt}
+	var err error
+	pr.User, pr.Rules, err = s.person(ctx, p.UserID)
+	return pr, err
 }
 
 // retry puts p back under a new id after a failed step, so the person can
@@ -197,28 +211,92 @@ func (s *Service) person(ctx context.Context, userID string) (authn.User, Rules,
 	return u, s.cfg.Policy.For(groups), nil
 }
 
-// hit counts one try under each key, before the secret is compared; it
-// refuses when any key is over the limit.
-func (s *Service) hit(ctx context.Context, keys ...string) error {
-	for _, k := range keys {
-		n, err := s.cfg.Store.HitThrottle(ctx, k, s.now(), throttleWindow)
-		if err != nil {
-			return fmt.Errorf("count try: %w", err)
-		}
-		if n > throttleLimit {
-			e := refuseMsg(ReasonThrottled, msgThrottled, fmt.Errorf("%d tries under %q", n, k))
-			e.RetryAfter = throttleWindow
-			return e
-		}
-	}
-	return nil
+// tries is the throttle of the guessable secrets of enrollment
+// (invitation links and codes, directory passwords, app codes): only
+// failures count. A try is admitted (try) when every counter of its keys,
+// with the tries of this process still in flight under it, is below
+// throttleLimit; a failed try is counted in the store before its refusal
+// is answered (attempt.end); a right answer, and a real link that is used
+// or expired, count nothing. A request cut off before its answer leaves
+// nothing behind. The reads and writes of the counters run under one lock,
+// so a burst of parallel guesses in one process never passes the limit;
+// across P processes sharing a store it passes it by at most
+// (P-1)·throttleLimit in a window.
+type tries struct {
+	mu       sync.Mutex
+	inFlight map[string]int
 }
 
-// undo takes back the tries of a right answer; a failure is only logged.
-func (s *Service) undo(ctx context.Context, keys ...string) {
+// attempt is one admitted try under keys; end must be called once.
+type attempt struct {
+	s    *Service
+	keys []string
+	over bool
+}
+
+// try admits a try under keys, or refuses it (ReasonThrottled) when a key
+// has throttleLimit failures, counting those in flight, in throttleWindow.
+func (s *Service) try(ctx context.Context, keys ...string) (*attempt, error) {
+	s.tries.mu.Lock()
+	defer s.tries.mu.Unlock()
+	now := s.now()
 	for _, k := range keys {
-		if err := s.cfg.Store.UndoThrottle(ctx, k); err != nil {
-			s.log.Warn("take back a throttle hit", "key", k, "err", err)
+		n, err := s.cfg.Store.ThrottleCount(ctx, k, now, throttleWindow)
+		if err != nil {
+			return nil, fmt.Errorf("read tries: %w", err)
+		}
+		if n+s.tries.inFlight[k] >= throttleLimit {
+			e := refuseMsg(ReasonThrottled, msgThrottled, fmt.Errorf("%d failed tries and %d in flight under %q", n, s.tries.inFlight[k], k))
+			e.RetryAfter = throttleWindow
+			return nil, e
 		}
 	}
+	if s.tries.inFlight == nil {
+		s.tries.inFlight = make(map[string]int)
+	}
+	for _, k := range keys {
+		s.tries.inFlight[k]++
+	}
+	return &attempt{s: s, keys: keys}, nil
 }
+
+// guessFailed reports whether err refuses a guess: a wrong or unknown link
+// or code, a wrong password or app code.
+func guessFailed(err error) bool {
+	return IsReason(err, ReasonWrongCode) || IsReason(err, ReasonWrongPassword)
+}
+
+// end ends the try with the outcome err and returns err. A failed guess
+// (guessFailed) is counted under each key first, even when the request was
+// cancelled meanwhile; if it cannot be counted, end returns a storage
+// error instead of the refusal, so that no guess is answered uncounted.
+func (a *attempt) end(ctx context.Context, err error) error {
+	s := a.s
+	s.tries.mu.Lock()
+	defer s.tries.mu.Unlock()
+	if a.over {
+		return err
+	}
+	a.over = true
+	defer func() {
+		for _, k := range a.keys {
+			if s.tries.inFlight[k]--; s.tries.inFlight[k] <= 0 {
+				delete(s.tries.inFlight, k)
+			}
+		}
+	}()
+	if !guessFailed(err) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countTimeout)
+	defer cancel()
+	for _, k := range a.keys {
+		if _, herr := s.cfg.Store.HitThrottle(ctx, k, s.now(), throttleWindow); herr != nil {
+			return fmt.Errorf("count a failed try (%v): %w", err, herr)
+		}
+	}
+	return err
+}
+
+// countTimeout bounds the write that counts a failed try.
+const countTimeout = 10 * time.Second

@@ -37,6 +37,7 @@ type fixture struct {
 	root   testCA
 	leaf   testCA
 	policy enroll.Policy
+	cfg    enroll.Config
 }
 
 const origin = "http://localhost:8080"
@@ -58,14 +59,25 @@ func newFixture(t *testing.T) *fixture {
 		"rat": {NeedDE: "einen Testschlüssel", NeedEN: "a test key", TrustedRoots: []*x509.Certificate{f.root.cert},
 			AAGUIDs: []uuid.UUID{testAAGUID}, RefuseSynced: true, RequireUV: true},
 	}}
-	f.svc, err = enroll.New(enroll.Config{
+	f.cfg = enroll.Config{
 		Store: st, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: f.clock.now,
 		Logger: slog.New(slog.DiscardHandler), Policy: f.policy,
-	})
+	}
+	f.svc = f.serviceOn(t, st)
+	return f
+}
+
+// serviceOn is another Service like f.svc, on st: another process on the
+// same database, or st wrapping f.store to inject a fault.
+func (f *fixture) serviceOn(t *testing.T, st enroll.Store) *enroll.Service {
+	t.Helper()
+	cfg := f.cfg
+	cfg.Store = st
+	svc, err := enroll.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f
+	return svc
 }
 
 func (f *fixture) user(t *testing.T, name string, groups ...string) authn.User {
@@ -106,7 +118,13 @@ func token(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 // register runs BeginKey and answers with reg, built for its challenge.
 func (f *fixture) register(t *testing.T, id []byte, reg keyReg) (enroll.NewKey, enroll.Progress, error) {
 	t.Helper()
-	opts, pr, err := f.svc.BeginKey(t.Context(), id)
+	return f.registerOn(t, f.svc, id, reg)
+}
+
+// registerOn is register with the Service svc.
+func (f *fixture) registerOn(t *testing.T, svc *enroll.Service, id []byte, reg keyReg) (enroll.NewKey, enroll.Progress, error) {
+	t.Helper()
+	opts, pr, err := svc.BeginKey(t.Context(), id)
 	if err != nil {
 		t.Fatalf("BeginKey: %v", err)
 	}
@@ -118,7 +136,7 @@ func (f *fixture) register(t *testing.T, id []byte, reg keyReg) (enroll.NewKey, 
 	}
 	must(t, json.Unmarshal(opts, &o))
 	reg.challenge, reg.rpID, reg.origin = o.PublicKey.Challenge, o.PublicKey.RP.ID, origin
-	return f.svc.FinishKey(t.Context(), pr.ID, reg.build(t), "")
+	return svc.FinishKey(t.Context(), pr.ID, reg.build(t), "")
 }
 
 func (f *fixture) attested() keyReg { return keyReg{aaguid: testAAGUID, attest: &f.leaf} }

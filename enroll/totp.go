@@ -111,19 +111,20 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id []byte, code, nickname str
 	if p.TOTPSealed == nil {
 		return s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, fmt.Errorf("no app setup open")))
 	}
-	key := "enroll:totp:" + p.UserID
-	if err := s.hit(ctx, key); err != nil {
+	a, err := s.try(ctx, "enroll:totp:"+p.UserID)
+	if err != nil {
 		return s.retry(ctx, p, err)
 	}
 	secret, err := authn.Open(s.cfg.EncryptionKey, p.TOTPSealed, totpAD(p.UserID))
 	if err != nil {
-		return Progress{}, fmt.Errorf("open app secret: %w", err)
+		return Progress{}, a.end(ctx, fmt.Errorf("open app secret: %w", err))
 	}
 	step, ok := matchCode(secret, code, s.now())
 	if !ok {
-		return s.retry(ctx, p, refuseMsg(ReasonWrongCode, msgWrongTOTP, fmt.Errorf("wrong app code")))
+		pr, err := s.retry(ctx, p, refuseMsg(ReasonWrongCode, msgWrongTOTP, fmt.Errorf("wrong app code")))
+		return pr, a.end(ctx, err)
 	}
-	s.undo(ctx, key)
+	a.end(ctx, nil)
 	c := authn.Credential{ID: authn.NewID(), UserID: p.UserID, Kind: authn.KindTOTP,
 		Nickname: cmpOr(nickname, "Authenticator-App"), CreatedAt: s.now(), LastStep: step}
 	if c.SecretSealed, err = authn.Seal(s.cfg.EncryptionKey, secret, []byte(c.ID)); err != nil {
@@ -172,9 +173,19 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Pr
 	}
 	ev := authn.AuditEvent{Time: s.now(), Actor: "user:" + p.UserID, Action: "recovery_codes.replace",
 		Subject: "user:" + p.UserID, Details: map[string]string{"count": fmt.Sprint(RecoveryCodeCount)}}
-	if err := s.cfg.Store.ReplaceRecoveryCodes(ctx, p.UserID, hashes, ev); err != nil {
-		return nil, Progress{}, fmt.Errorf("store recovery codes: %w", err)
+	next := p
+	next.Ceremony, next.TOTPSealed = nil, nil
+	nextID, next := s.nextStep(next, IdleTTL, time.Time{})
+	err = s.cfg.Store.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: p.UserID, At: s.now(), RecoveryCodes: hashes,
+		Event: ev, Next: next})
+	if err != nil {
+		pr, err := s.keepOn(ctx, p, fmt.Errorf("store recovery codes: %w", err))
+		return nil, pr, err
 	}
-	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
-	return codes, pr, err
+	pr, err = s.progress(ctx, nextID, next)
+	if err != nil {
+		// The codes are stored: she must see them, if without her name.
+		s.log.Warn("show recovery codes without the person's name", "user", p.UserID, "err", err)
+	}
+	return codes, pr, nil
 }

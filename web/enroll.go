@@ -35,6 +35,7 @@ type enrollView struct {
 	Codes        []string     // recovery codes, shown once
 	Factors      []factorRow
 	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
+	Consumed     bool // a factor is stored: the person may go on to her recovery codes
 }
 
 // enrollFor returns the enrollment service, or writes 503 and returns nil
@@ -144,11 +145,35 @@ func (s *Server) enrollLinkPage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	info, err := svc.Inspect(r.Context(), token, s.clientInfo(r))
 	if err != nil {
-		s.enrollLinkRefused(w, r, err)
+		if !s.enrollGoOn(w, r, svc, token, err) {
+			s.enrollLinkRefused(w, r, err)
+		}
 		return
 	}
 	ev := &enrollView{Token: token, Name: cmp.Or(info.User.DisplayName, info.User.Username), NeedPassword: info.NeedsPassword}
 	s.page(w, r, &view{Page: "enroll", Enroll: ev})
+}
+
+// enrollGoOn answers the used invitation link (token; refused with err) of
+// a browser whose enrollment for the link's person is still open with the
+// step that enrollment is at, and reports whether it answered: after an
+// error that followed a stored factor, or a reload, the link leads the
+// person on, never to a dead end.
+func (s *Server) enrollGoOn(w http.ResponseWriter, r *http.Request, svc *enroll.Service, token string, err error) bool {
+	id := enrollID(r)
+	if id == nil || token == "" || !enroll.IsReason(err, enroll.ReasonUsed) {
+		return false
+	}
+	p, err := svc.Resume(r.Context(), id, token)
+	if len(p.ID) > 0 {
+		setEnrollCookie(w, p.ID)
+	}
+	if err != nil {
+		s.logger.Debug("a used link does not lead on", "err", err)
+		return false
+	}
+	s.page(w, r, &view{Page: "enroll_choose", Notice: msgEnrollResumed.in(lang(r)), Enroll: chooseView(p)})
+	return true
 }
 
 // enrollLinkRefused answers a link that cannot be used: unknown (404),
@@ -190,7 +215,9 @@ func (s *Server) enrollRedeem(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := svc.Redeem(r.Context(), red)
 	if err != nil {
-		s.enrollFailed(w, r, p, err, s.redeemView(r, red))
+		if !s.enrollGoOn(w, r, svc, red.Token, err) {
+			s.enrollFailed(w, r, p, err, s.redeemView(r, red))
+		}
 		return
 	}
 	setEnrollCookie(w, p.ID)
@@ -213,17 +240,22 @@ func chooseView(p enroll.Progress) *enrollView {
 	if !p.Consumed {
 		allow = p.Rules.TOTPAlone()
 	}
-	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow}
+	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow, Consumed: p.Consumed && !p.SelfService}
 }
 
 // enrollFailed answers a refused enrollment step. An *enroll.Error shows
 // its text in the person's language: an invitation or step that can no
 // longer be used on the page that says to ask IT, anything else on the page
 // v, with the new enrollment id so the person can try again. Any other
-// error means the storage is unavailable (503).
+// error means the storage is unavailable (503); if a step was stored before
+// it (p.ID), the browser still gets the new id, so that its next request
+// (the invitation link again, see enrollGoOn) leads on from there.
 func (s *Server) enrollFailed(w http.ResponseWriter, r *http.Request, p enroll.Progress, err error, v *view) {
 	e, ok := errors.AsType[*enroll.Error](err)
 	if !ok {
+		if len(p.ID) > 0 {
+			setEnrollCookie(w, p.ID)
+		}
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}

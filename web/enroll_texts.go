@@ -106,6 +106,10 @@ var (
 		DE: "Diese Einladung wurde schon verwendet oder durch eine neuere ersetzt.",
 		EN: "This invitation was used already or replaced by a newer one.",
 	}
+	msgEnrollResumed = message{
+		DE: "Ihre Einrichtung ist gespeichert, so weit Sie gekommen sind. Hier geht es weiter.",
+		EN: "Your set-up is saved as far as you got. Carry on here.",
+	}
 	msgEnrollLinkExpired = message{
 		DE: "Diese Einladung ist abgelaufen.",
 		EN: "This invitation has expired.",

@@ -65,20 +65,73 @@ func (s *Store) PutEnrollPending(ctx context.Context, p authn.EnrollPending) err
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO pending_enrollments (hash, "+enrollPendingData+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING`,
-			p.Hash[:], p.UserID, p.InvitationID, nullBytes(p.Ceremony), nullBytes(p.TOTPSealed), p.Factors,
-			s.tv(p.CreatedAt), s.tv(p.ExpiresAt), int(p.Scope), nullSessionHash(p.Session), s.tvNull(p.EndsAt))
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return cmp.Or(err, soft(authn.ErrAlreadyExists))
-		}
-		return nil
+		return s.insertEnrollPendingTx(ctx, tx, p, soft(authn.ErrAlreadyExists))
 	}})
 	if err != nil {
 		return fmt.Errorf("put enrollment: %w", dbErr(err))
+	}
+	return nil
+}
+
+// insertEnrollPendingTx inserts p in tx; taken is the error if its hash is.
+func (s *Store) insertEnrollPendingTx(ctx context.Context, tx *sql.Tx, p authn.EnrollPending, taken error) error {
+	res, err := tx.ExecContext(ctx, "INSERT INTO pending_enrollments (hash, "+enrollPendingData+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING`,
+		p.Hash[:], p.UserID, p.InvitationID, nullBytes(p.Ceremony), nullBytes(p.TOTPSealed), p.Factors,
+		s.tv(p.CreatedAt), s.tv(p.ExpiresAt), int(p.Scope), nullSessionHash(p.Session), s.tvNull(p.EndsAt))
+	if err != nil {
+		return err
+	}
+	if n, err := rowsAffected(res); err != nil || n == 0 {
+		return cmp.Or(err, taken)
+	}
+	return nil
+}
+
+// CompleteEnrollStep stores the factor or the recovery codes of st and its
+// next step in one transaction with its audit event.
+func (s *Store) CompleteEnrollStep(ctx context.Context, st authn.EnrollStep) error {
+	if err := checkEnrollStep(st); err != nil {
+		return fmt.Errorf("complete enrollment step of user %s: %w", st.UserID, err)
+	}
+	err := s.adminTx(ctx, st.Event, func(tx *sql.Tx) error {
+		if st.InvitationID != "" {
+			if err := s.consumeInvitationTx(ctx, tx, st.InvitationID, st.UserID, st.At); err != nil {
+				return err
+			}
+		}
+		if st.Credential != nil {
+			if err := s.insertCredentialTx(ctx, tx, *st.Credential); err != nil {
+				return err
+			}
+		}
+		if st.RecoveryCodes != nil {
+			if err := s.replaceRecoveryCodesTx(ctx, tx, st.UserID, st.RecoveryCodes); err != nil {
+				return err
+			}
+		}
+		return s.insertEnrollPendingTx(ctx, tx, st.Next, authn.ErrAlreadyExists)
+	})
+	if err != nil {
+		return fmt.Errorf("complete enrollment step of user %s: %w", st.UserID, dbErr(err))
+	}
+	return nil
+}
+
+// checkEnrollStep refuses a step whose parts belong to different people, or
+// that stores nothing.
+func checkEnrollStep(st authn.EnrollStep) error {
+	switch {
+	case st.UserID == "" || st.Next.UserID != st.UserID:
+		return fmt.Errorf("next step of user %q", st.Next.UserID)
+	case st.Credential == nil && st.RecoveryCodes == nil:
+		return errors.New("neither a credential nor recovery codes")
+	case st.InvitationID != "" && st.Credential == nil:
+		return errors.New("an invitation is consumed only by a credential")
+	case st.Credential != nil && st.Credential.UserID != st.UserID:
+		return fmt.Errorf("credential of user %q", st.Credential.UserID)
+	case st.Credential != nil:
+		return checkCredential(*st.Credential)
 	}
 	return nil
 }

@@ -12,27 +12,31 @@ import (
 // ReplaceRecoveryCodes replaces every recovery code of a person with hashes,
 // in one transaction with ev.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []authn.TokenHash, ev authn.AuditEvent) error {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", userID).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return authn.ErrNotFound
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM recovery_codes WHERE user_id = $1", userID); err != nil {
-			return err
-		}
-		for _, h := range hashes {
-			_, err := tx.ExecContext(ctx, "INSERT INTO recovery_codes (user_id, hash) VALUES ($1, $2)", userID, h[:])
-			if err != nil {
-				return dbErr(err)
-			}
-		}
-		return nil
-	})
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error { return s.replaceRecoveryCodesTx(ctx, tx, userID, hashes) })
 	if err != nil {
 		return fmt.Errorf("replace recovery codes of user %s: %w", userID, err)
+	}
+	return nil
+}
+
+// replaceRecoveryCodesTx replaces the person's recovery codes in tx;
+// ErrNotFound if she does not exist.
+func (s *Store) replaceRecoveryCodesTx(ctx context.Context, tx *sql.Tx, userID string, hashes []authn.TokenHash) error {
+	var exists bool
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", userID).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return authn.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM recovery_codes WHERE user_id = $1", userID); err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		_, err := tx.ExecContext(ctx, "INSERT INTO recovery_codes (user_id, hash) VALUES ($1, $2)", userID, h[:])
+		if err != nil {
+			return dbErr(err)
+		}
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"EnrollPendingConcurrent", testEnrollPendingConcurrent},
 		{"EnrollFirstCredential", testEnrollFirstCredential},
 		{"EnrollFirstCredentialConcurrent", testEnrollFirstCredentialConcurrent},
+		{"CompleteEnrollStep", testCompleteEnrollStep},
+		{"CompleteEnrollStepConcurrent", testCompleteEnrollStepConcurrent},
 		{"DeleteCredential", testDeleteCredential},
 		{"DeleteCredentialEndsEnrollments", testDeleteCredentialEndsEnrollments},
 		{"RemoveCredential", testRemoveCredential},
@@ -356,5 +358,140 @@ func testSessionsEndedWhileCached(t *testing.T, s authn.Store, e authn.EnrollSto
 				t.Errorf("another person's session right after %s: %+v, want usable", tc.name, got)
 			}
 		})
+	}
+}
+
+// nextStep is the enrollment after a stored factor: under a new id, the
+// invitation consumed.
+func nextStep(u authn.User, key string, expires time.Time) authn.EnrollPending {
+	p := newEnrollPending(u, key, expires)
+	p.InvitationID, p.Ceremony, p.TOTPSealed = "", nil, nil
+	return p
+}
+
+// testCompleteEnrollStep: a factor (consuming the invitation) or new
+// recovery codes are stored together with the enrollment's next step, or
+// neither is: a refused step leaves the invitation open, no credential, no
+// codes changed and no next step.
+func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
+	ctx := t.Context()
+	anna, bernd := mkUser(t, s, "anna"), mkUser(t, s, "bernd")
+	inv := mkInvitation(t, s, anna, "anna", t0)
+	now := t0.Add(time.Hour)
+	later := now.Add(30 * time.Minute)
+	taken := mkCredential(t, s, newKey(bernd, now))
+	busy := newEnrollPending(bernd, "busy", later)
+	must(t, "PutEnrollPending", e.PutEnrollPending(ctx, busy))
+	first := func(c authn.Credential, next authn.EnrollPending) authn.EnrollStep {
+		return authn.EnrollStep{UserID: anna.ID, InvitationID: inv.ID, At: now, Credential: &c,
+			Event: ev("credential.create", "user:"+anna.ID), Next: next}
+	}
+	noTrace := func(what string, next authn.EnrollPending) {
+		t.Helper()
+		if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.IsZero() {
+			t.Fatalf("%s consumed the invitation", what)
+		}
+		if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 0 {
+			t.Fatalf("%s stored %d credentials", what, len(creds))
+		}
+		if next.Hash != busy.Hash {
+			if _, err := e.TakeEnrollPending(ctx, next.Hash, now); !errors.Is(err, authn.ErrNotFound) {
+				t.Fatalf("%s stored the next step: %v", what, err)
+			}
+		}
+	}
+
+	dup := newKey(anna, now)
+	dup.WebAuthnID = taken.WebAuthnID
+	next := nextStep(anna, "dup", later)
+	wantErr(t, "CompleteEnrollStep(taken key)", e.CompleteEnrollStep(ctx, first(dup, next)), authn.ErrAlreadyExists)
+	noTrace("a step with a taken key", next)
+	clash := nextStep(anna, "busy", later)
+	wantErr(t, "CompleteEnrollStep(taken next id)", e.CompleteEnrollStep(ctx, first(newKey(anna, now), clash)), authn.ErrAlreadyExists)
+	noTrace("a step whose next id is taken", clash)
+	expired := first(newKey(anna, now), nextStep(anna, "expired", later))
+	expired.At = inv.ExpiresAt
+	wantErr(t, "CompleteEnrollStep(expired invitation)", e.CompleteEnrollStep(ctx, expired), authn.ErrExpired)
+	noTrace("a step after the invitation expired", expired.Next)
+	foreign := first(newKey(anna, now), nextStep(bernd, "foreign", later))
+	if err := e.CompleteEnrollStep(ctx, foreign); err == nil {
+		t.Fatal("CompleteEnrollStep stored a next step of another person")
+	}
+	noTrace("a step with another person's next step", foreign.Next)
+
+	key := newKey(anna, now)
+	next = nextStep(anna, "after-key", later)
+	before := auditCount(t, s)
+	must(t, "CompleteEnrollStep(first key)", e.CompleteEnrollStep(ctx, first(key, next)))
+	if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.Equal(micro(now)) {
+		t.Errorf("invitation UsedAt = %v, want %v", got.UsedAt, micro(now))
+	}
+	creds, err := s.ListCredentials(ctx, anna.ID)
+	must(t, "ListCredentials", err)
+	same(t, "credentials", creds, []authn.Credential{key}, normCredentials)
+	if n := auditCount(t, s); n != before+1 {
+		t.Errorf("%d audit events, want %d", n, before+1)
+	}
+	got, err := e.TakeEnrollPending(ctx, next.Hash, now)
+	must(t, "TakeEnrollPending(the next step)", err)
+	if got.UserID != anna.ID || got.InvitationID != "" || got.Factors != next.Factors {
+		t.Errorf("next step %+v", got)
+	}
+	wantErr(t, "CompleteEnrollStep(invitation again)", e.CompleteEnrollStep(ctx, first(newApp(anna, now), nextStep(anna, "again", later))), authn.ErrUsed)
+
+	app := newApp(anna, now)
+	next = nextStep(anna, "after-app", later)
+	must(t, "CompleteEnrollStep(an app, no invitation)", e.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: anna.ID, At: now,
+		Credential: &app, Event: ev("credential.create", ""), Next: next}))
+	if _, err := e.TakeEnrollPending(ctx, next.Hash, now); err != nil {
+		t.Errorf("TakeEnrollPending(after the app): %v", err)
+	}
+	codes := []authn.TokenHash{{1}, {2}, {3}}
+	next = nextStep(anna, "after-codes", later)
+	must(t, "CompleteEnrollStep(recovery codes)", e.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: anna.ID, At: now,
+		RecoveryCodes: codes, Event: ev("recovery_codes.replace", ""), Next: next}))
+	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 3 {
+		t.Errorf("%d recovery codes, want 3", n)
+	}
+	clash = nextStep(anna, "busy", later)
+	wantErr(t, "CompleteEnrollStep(codes, taken next id)", e.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: anna.ID, At: now,
+		RecoveryCodes: codes[:1], Event: ev("recovery_codes.replace", ""), Next: clash}), authn.ErrAlreadyExists)
+	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 3 {
+		t.Errorf("a refused step replaced the recovery codes: %d, want 3", n)
+	}
+	if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 2 {
+		t.Errorf("%d credentials, want 2", len(creds))
+	}
+}
+
+// testCompleteEnrollStepConcurrent: of concurrent first factors of one
+// invitation one is stored, with its next step only.
+func testCompleteEnrollStepConcurrent(t *testing.T, s authn.Store, e authn.EnrollStore) {
+	anna := mkUser(t, s, "anna")
+	inv := mkInvitation(t, s, anna, "anna", t0)
+	const n = 10
+	errs := make([]error, n)
+	nexts := make([]authn.EnrollPending, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		nexts[i] = nextStep(anna, fmt.Sprint("next-", i), t0.Add(time.Hour))
+		wg.Go(func() {
+			c := newKey(anna, t0)
+			errs[i] = e.CompleteEnrollStep(t.Context(), authn.EnrollStep{UserID: anna.ID, InvitationID: inv.ID,
+				At: t0.Add(time.Minute), Credential: &c, Event: ev("credential.create", ""), Next: nexts[i]})
+		})
+	}
+	wg.Wait()
+	if ok := countOK(t, errs, authn.ErrUsed); ok != 1 {
+		t.Errorf("%d of %d concurrent first factors stored, want 1", ok, n)
+	}
+	if creds, _ := s.ListCredentials(t.Context(), anna.ID); len(creds) != 1 {
+		t.Errorf("%d credentials stored, want 1", len(creds))
+	}
+	for i := range n {
+		_, err := e.TakeEnrollPending(t.Context(), nexts[i].Hash, t0)
+		if (err == nil) != (errs[i] == nil) {
+			t.Errorf("step %d: stored %v, its next step taken: %v", i, errs[i], err)
+		}
 	}
 }
