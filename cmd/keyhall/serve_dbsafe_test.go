@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 )
 
 // firstStart runs keyhall serve once in dir (a new installation), makes a
@@ -151,5 +152,26 @@ func TestServePlacesChecked(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServePostgresEmptyWithKeys: on PostgreSQL the administrator makes
+// the database, and the processes of a new installation may all start with
+// the key file copied to them beforehand; so an empty database beside an
+// existing key file is set up (one link), but with a warning that says to
+// restore the backup if this installation had people.
+func TestServePostgresEmptyWithKeys(t *testing.T) {
+	pg := pgtest.Shared(t)
+	dir := t.TempDir()
+	p := startKeyhall(t, dir, []string{"KEYHALL_STORAGE=" + pg.NewDatabase(t)}, "serve", "--listen", "127.0.0.1:0")
+	p.waitFor(t, linkRx, 30*time.Second)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("first start: exit status %d", code)
+	}
+	p = startKeyhall(t, dir, []string{"KEYHALL_STORAGE=" + pg.NewDatabase(t)}, "serve", "--listen", "127.0.0.1:0")
+	p.waitFor(t, `level=WARN msg="the database is empty although the key file existed before this start.*restore the database from the backup`, 30*time.Second)
+	p.waitFor(t, linkRx, 30*time.Second)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit status %d", code)
 	}
 }
