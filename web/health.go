@@ -13,8 +13,15 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// readyz answers 200 when the database answers within two seconds, and 503
-// otherwise, so a load balancer sends people elsewhere.
+// readier is a store that can tell whether it can serve: that a read and a
+// small write succeed (sqlstore.Store.Ready, which caches its answer).
+type readier interface {
+	Ready(ctx context.Context) error
+}
+
+// readyz answers 200 when the store can serve (a read and a small write
+// succeed within two seconds; a store that cannot tell: it answers a ping),
+// and 503 otherwise, so a load balancer sends people elsewhere.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	st := s.storeFor(w, r)
 	if st == nil {
@@ -22,7 +29,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := st.Ping(ctx); err != nil {
+	check := st.Ping
+	if rd, ok := st.(readier); ok {
+		check = rd.Ready
+	}
+	if err := check(ctx); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}

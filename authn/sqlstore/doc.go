@@ -27,6 +27,21 @@
 // third cheaper. On PostgreSQL one pool serves both, and every connection
 // sets synchronous_commit=on, which Open checks.
 //
+// # The SQLite file must stay the one opened
+//
+// Keyhall creates the SQLite file itself (mode 0600); SQLite opens it with
+// mode=rw and never creates it. With Options.Installed (serve found its key
+// file, so this is not a first start) a missing or empty file is refused
+// with ErrNoDatabase instead of being set up afresh: that would lose every
+// person and make a new first administrator. While the store runs, each
+// commit (a commit hook), each new connection, Ping, Ready and a watcher
+// every two seconds check that the path still names the file opened (same
+// device and inode). Once it does not (deleted, replaced), the store is
+// broken for good: commits are rolled back, pooled connections dropped,
+// every call fails, one ERROR is logged; only a restart opens it again.
+// Ready reports whether the store can serve: a read and an in-place rewrite
+// of the settings row "ready_probe", probed at most every two seconds.
+//
 // # Group commit
 //
 // A durable commit costs an fsync (about half a millisecond here), so the

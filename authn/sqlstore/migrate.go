@@ -89,6 +89,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	if s.existing && current < len(ms) {
 		return fmt.Errorf("the database has schema version %d, this binary's is %d: start keyhall serve with this binary first, which upgrades it", current, len(ms))
 	}
+	if current == 0 && s.installed {
+		// PostgreSQL: the administrator makes the database, and the
+		// processes of a new installation may all start with the key file
+		// copied to them beforehand; an empty one is set up, but said.
+		s.log.Warn("the database is empty although the key file existed before this start: setting it up as a new installation; "+
+			"if this installation had people, stop Keyhall and restore the database from the backup", "database", s.location)
+	}
 	for _, m := range ms[current:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("apply %s: %w", m.name, err)

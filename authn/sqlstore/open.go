@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // SQLite connection settings, applied by the driver to every new connection.
@@ -34,9 +34,11 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("open sqlite database: %q is not a file path (want sqlite:///path/keyhall.db)", path)
 	}
 	// Create the file ourselves so that it is private to this user; SQLite
-	// gives its -wal and -shm files the same permissions.
+	// gives its -wal and -shm files the same permissions. SQLite itself
+	// never creates it (mode=rw below): a connection opened after the file
+	// was deleted must fail, not start a new, empty database.
 	flags := os.O_RDWR | os.O_CREATE
-	if opts.Existing {
+	if opts.Existing || opts.Installed {
 		flags = os.O_RDWR
 	}
 	f, err := os.OpenFile(path, flags, 0o600)
@@ -46,19 +48,33 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	if opts.Existing && errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open sqlite database %s: there is none (keyhall serve creates it: run this with the configuration serve uses, --config, or from its directory)", path)
 	}
+	if opts.Installed && errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open sqlite database %s: %w: there is no file", path, ErrNoDatabase)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	fi, err := f.Stat()
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	if opts.Installed && fi.Size() == 0 {
+		return nil, fmt.Errorf("open sqlite database %s: %w: the file is empty (0 bytes)", path, ErrNoDatabase)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
 		opts.Logger.Warn("the database file can be read by other users of this machine; it holds password hashes, "+
 			"sealed secrets and the audit log: chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
 	}
-	f.Close()
+	guard := newFileGuard(path, fi)
+	// The file: URI form makes SQLite read mode=rw; % is its escape character.
+	uri := "file:" + strings.ReplaceAll(path, "%", "%25") + "?mode=rw&"
 
-	wdb, err := sql.Open("sqlite", path+"?"+sqliteWriterParams)
+	wconn, err := sqlite.NewConnector(uri + sqliteWriterParams)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
+	wdb := sql.OpenDB(guardedConnector{Connector: wconn, guard: guard, writer: true})
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
@@ -68,11 +84,12 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, sqliteHint(err))
 	}
 
-	rdb, err := sql.Open("sqlite", path+"?"+sqliteReaderParams)
+	rconn, err := sqlite.NewConnector(uri + sqliteReaderParams)
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
+	rdb := sql.OpenDB(guardedConnector{Connector: rconn, guard: guard})
 	// Readers are cheap to keep and costly to reopen (modernc parses the
 	// schema on every new connection): keep as many idle as may be open.
 	n := opts.MaxOpenConns
@@ -84,13 +101,16 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	rdb.SetConnMaxIdleTime(0)
 	rdb.SetConnMaxLifetime(0)
 
-	return &Store{
+	s := &Store{
 		dialect:  dialectSQLite,
 		log:      opts.Logger,
 		wdb:      wdb,
 		rdb:      rdb,
 		location: path,
-	}, nil
+		guard:    guard,
+	}
+	guard.onGone = s.fileGone
+	return s, nil
 }
 
 // sqliteHint adds a hint to the errors a person can act on.

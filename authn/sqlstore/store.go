@@ -25,6 +25,10 @@ type Options struct {
 	// is an error instead of a new file or a migration (for the admin
 	// commands, which must not set up a database of their own somewhere).
 	Existing bool
+	// Installed says the installation was set up before (serve found its
+	// key file): a SQLite file that is missing or empty is then an error
+	// wrapping ErrNoDatabase instead of a new database.
+	Installed bool
 }
 
 // Store implements authn.Store on database/sql, for SQLite and PostgreSQL.
@@ -32,6 +36,7 @@ type Options struct {
 // Close.
 type Store struct {
 	existing  bool // Options.Existing
+	installed bool // Options.Installed
 	dialect   string
 	log       *slog.Logger
 	wdb       *sql.DB // writer pool: on SQLite one connection (BEGIN IMMEDIATE); on PostgreSQL the only pool
@@ -41,7 +46,9 @@ type Store struct {
 	// FOR UPDATE it does not wait for the FOR KEY SHARE lock that every
 	// foreign-key check (a new session of the person) takes.
 	forNoKeyUpdate string
-	location       string // the file or host, for error messages
+	location       string     // the file or host, for error messages
+	guard          *fileGuard // SQLite: whether the file is still the one opened; nil on PostgreSQL
+	ready          readiness  // the last readiness probe (Ready)
 
 	stmt      statements
 	batch     *batcher
@@ -131,6 +138,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.existing = opts.Existing
+	s.installed = opts.Installed
 	if err := s.start(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -149,6 +157,9 @@ func (s *Store) start(ctx context.Context) error {
 	}
 	s.batch = newBatcher(s.wdb, s.dialect == dialectSQLite, s.lockAuditHead, s.flushAuditTail)
 	s.cache = newSessionCache(defaultCacheTTL, defaultCacheSize)
+	if s.guard != nil {
+		go s.guard.watch(fileCheckInterval)
+	}
 	return nil
 }
 
@@ -208,8 +219,14 @@ func (s *Store) Dialect() string { return s.dialect }
 // DB returns the writer pool, for tests and integrity checks.
 func (s *Store) DB() *sql.DB { return s.wdb }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers (and, on SQLite, its file is
+// still the one opened).
 func (s *Store) Ping(ctx context.Context) error {
+	if s.guard != nil {
+		if err := s.guard.check(); err != nil {
+			return err
+		}
+	}
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping %s: %w", s.location, err)
 	}
@@ -221,6 +238,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {
+		if s.guard != nil {
+			close(s.guard.stop)
+		}
 		if s.batch != nil {
 			s.batch.close()
 		}

@@ -89,7 +89,9 @@ func TestCheckConfig(t *testing.T) {
 	}
 	dir := t.TempDir()
 	t.Chdir(dir) // the default key file and database would be here
-	good := writeFile(t, dir, "good.yaml", "public_url: https://login.example.org\n")
+	// check-config tries the listen address: port 0 is always free, where
+	// the default 8080 may be taken by another test's serve.
+	good := writeFile(t, dir, "good.yaml", "public_url: https://login.example.org\nlisten: 127.0.0.1:0\n")
 	bad := writeFile(t, dir, "bad.yaml", "public_url: https://login.example.org/x\nlistn: :1\n")
 	badKeys := writeFile(t, dir, "badkeys.yaml", "keys:\n  file: "+filepath.Join(dir, "open.keys")+"\n")
 	writeFile(t, dir, "open.keys", "")
@@ -104,7 +106,7 @@ func TestCheckConfig(t *testing.T) {
 		out, err string
 	}{
 		{"ok", []string{"check-config", good}, nil, 0, good + ": ok\n", ""},
-		{"example", []string{"check-config", example}, nil, 0, example + ": ok\n", ""},
+		{"example", []string{"check-config", example}, []string{"KEYHALL_LISTEN=127.0.0.1:0"}, 0, example + ": ok\n", ""},
 		{"problems", []string{"check-config", bad}, nil, 2, "",
 			bad + ":1: public_url: must not have a path (\"/x\"): Keyhall needs a host of its own\n" +
 				bad + ":2: listn: unknown setting (did you mean listen?)\n"},

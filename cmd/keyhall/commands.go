@@ -65,11 +65,7 @@ func serveCommand() *command {
 				if err != nil {
 					return err
 				}
-				keys, err := loadKeys(cfg, newLogger(cfg, a.stderr))
-				if err != nil {
-					return err
-				}
-				return serve(ctx, cfg, keys, a.stdout, a.stderr)
+				return runServe(ctx, cfg, a.stdout, a.stderr)
 			}
 		},
 	}
@@ -97,6 +93,9 @@ func checkConfigCommand() *command {
 				}
 				if _, _, err := readKeys(cfg); err != nil && !errors.Is(err, errNoKeyFile) {
 					return &configError{err: err}
+				}
+				if err := cfg.checkPlaces(true); err != nil {
+					return &configError{err: prefixLines(args[0], err)}
 				}
 				for _, w := range cfg.Warnings() {
 					fmt.Fprintf(a.stderr, "%s: warning: %s\n", args[0], w)

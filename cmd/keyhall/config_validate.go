@@ -4,10 +4,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -354,4 +357,86 @@ func (c Config) reachesPhrh(group string) bool {
 		u, err := uuid.Parse(id)
 		return id == aaguidsYubiKey || (err == nil && slices.Contains(yubiKeys, u))
 	})
+}
+
+// checkPlaces checks what serve needs from this machine beyond the values
+// themselves, so that a configuration check-config passes also starts: the
+// directories of the SQLite file and of keys.file exist (serve would answer
+// 503 for ever, or stop after writing some of its files), and, when
+// probeListen is set, the listen addresses are free (serve opens them
+// itself, before it writes anything). Each problem is a *fieldError.
+func (c Config) checkPlaces(probeListen bool) error {
+	var v validator
+	if path, ok := strings.CutPrefix(c.Storage, "sqlite://"); ok {
+		v.check("storage", checkDir(path, "the database file"))
+	}
+	if c.Keys.File != "" && c.usesKeyFile() {
+		v.check("keys.file", checkDir(c.Keys.File, "the key file"))
+	}
+	if probeListen {
+		listens := [][2]string{{"listen", c.Listen}}
+		if c.MetricsListen != "" {
+			listens = append(listens, [2]string{"metrics_listen", c.MetricsListen})
+		}
+		for _, l := range listens {
+			ln, err := net.Listen("tcp", l[1])
+			if err != nil {
+				v.add(l[0], "cannot listen on %s: %v (is another program, or Keyhall already, using it?)", l[1], unwrapOp(err))
+				continue
+			}
+			ln.Close()
+		}
+	}
+	return errors.Join(v.errs...)
+}
+
+// usesKeyFile reports whether some key is not given in the configuration,
+// so that it is read from (or on the first start written to) keys.file.
+func (c Config) usesKeyFile() bool {
+	for _, k := range c.keySettings() {
+		if k.value == "" && k.file == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDir checks that the directory file is to be in exists; what names
+// the file for the message.
+func checkDir(file, what string) error {
+	dir := filepath.Dir(file)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("the directory %s for %s does not exist or cannot be read (%v): create it, owned by the user Keyhall runs as", dir, what, unwrapOp(err))
+	case !fi.IsDir():
+		return fmt.Errorf("%s, where %s should be, is not a directory", dir, what)
+	}
+	return nil
+}
+
+// unwrapOp drops the operation and path that os and net errors repeat.
+func unwrapOp(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Err
+	}
+	return err
+}
+
+// prefixLines puts "file: " before each problem that err joins.
+func prefixLines(file string, err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s: %w", file, e)
+	}
+	return errors.Join(out...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,9 +27,70 @@ import (
 // and how long expired OIDC authorization requests and tokens are kept.
 const sessionRetention = 30 * 24 * time.Hour
 
+// runServe checks and takes what serve needs from this machine before it
+// writes anything (the directories of the database and the key file, the
+// listen addresses), notes whether this installation was set up before,
+// loads the keys (making the key file on a first start), and serves.
+func runServe(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	if err := cfg.checkPlaces(false); err != nil {
+		return &configError{err: err}
+	}
+	installed := installedBefore(cfg)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (listen): %w", cfg.Listen, err)
+	}
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (metrics_listen): %w", cfg.MetricsListen, err)
+		}
+	}
+	keys, err := loadKeys(cfg, newLogger(cfg, stderr))
+	if err != nil {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+		return err
+	}
+	return serve(ctx, cfg, keys, serveStart{installed: installed, ln: ln, metricsLn: mln}, stdout, stderr)
+}
+
+// serveStart is what runServe found and opened for serve.
+type serveStart struct {
+	// installed: the key file existed before this start, so Keyhall was
+	// set up here before; a missing or empty SQLite file is then not a
+	// first start but a lost database (sqlstore.Options.Installed).
+	installed bool
+	ln        net.Listener // on listen
+	metricsLn net.Listener // on metrics_listen; nil without
+}
+
+// installedBefore reports whether this installation was set up before:
+// serve reads keys from keys.file, and the file is there. (When the
+// configuration gives every key, there is no key file to tell: a missing
+// database is then taken for a first start.)
+func installedBefore(cfg Config) bool {
+	if !cfg.usesKeyFile() {
+		return false
+	}
+	_, err := os.Lstat(cfg.Keys.File)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
 // serve runs the server until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout, stderr io.Writer) error {
 	logger := newLogger(cfg, stderr)
+	ln := start.ln
+	defer func() {
+		// Closed already when served; here for the errors before that.
+		ln.Close()
+		if start.metricsLn != nil {
+			start.metricsLn.Close()
+		}
+	}()
 	publicURL, err := cfg.parsedPublicURL()
 	if err != nil {
 		return err
@@ -41,7 +103,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	hs, ln, certs, err := listen(cfg, srv, logger)
+	hs, ln, certs, err := listen(cfg, srv, ln, logger)
 	if err != nil {
 		return err
 	}
@@ -51,11 +113,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL.String(), "tls", hs.TLSConfig != nil)
-	ms, err := listenMetrics(cfg, srv, logger)
-	if err != nil {
-		ln.Close()
-		return err
-	}
+	ms := serveMetrics(srv, start.metricsLn, logger)
 
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -70,7 +128,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, stdout, stderr io.Writer)
 	var st *sqlstore.Store
 	bg.Go(func() {
 		var err error
-		if st, err = openStore(ctx, cfg, password, logger); err != nil {
+		if st, err = openStore(ctx, cfg, password, start.installed, logger); err != nil {
 			stop(err)
 			return
 		}
@@ -150,27 +208,23 @@ func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slo
 	}
 }
 
-// listenMetrics serves /metrics on metrics_listen, apart from the public
-// listener; nil when metrics_listen is empty.
-func listenMetrics(cfg Config, srv *web.Server, logger *slog.Logger) (*http.Server, error) {
-	if cfg.MetricsListen == "" {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", cfg.MetricsListen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (metrics_listen): %w", cfg.MetricsListen, err)
+// serveMetrics serves /metrics on ln (metrics_listen), apart from the
+// public listener; nil when ln is nil.
+func serveMetrics(srv *web.Server, ln net.Listener, logger *slog.Logger) *http.Server {
+	if ln == nil {
+		return nil
 	}
 	ms := web.HTTPServer(srv.MetricsHandler())
 	ms.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	go ms.Serve(ln)
 	logger.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
-	return ms, nil
+	return ms
 }
 
-// listen opens the listening socket (with TLS when configured, from
-// certificate files that are taken up again when they change) and the HTTP
-// server that will serve on it.
-func listen(cfg Config, h http.Handler, logger *slog.Logger) (*http.Server, net.Listener, *certFiles, error) {
+// listen makes the HTTP server for ln, the listening socket runServe
+// opened, with TLS when configured, from certificate files that are taken
+// up again when they change. It returns ln, wrapped in TLS if need be.
+func listen(cfg Config, h http.Handler, ln net.Listener, logger *slog.Logger) (*http.Server, net.Listener, *certFiles, error) {
 	hs := web.HTTPServer(h)
 	hs.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	var certs *certFiles
@@ -179,10 +233,6 @@ func listen(cfg Config, h http.Handler, logger *slog.Logger) (*http.Server, net.
 		if certs, err = loadCertFiles(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger); err != nil {
 			return nil, nil, nil, err
 		}
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	if certs != nil {
 		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate,
@@ -213,13 +263,21 @@ func watchHangup(ctx context.Context, hup <-chan os.Signal, certs *certFiles, lo
 // openStore opens the database, retrying until it answers or ctx ends, so
 // the server starts (and answers 503) while the database is still down.
 // It returns nil when ctx ended first, and an error only for a fault that
-// waiting cannot mend (a schema newer than this binary).
-func openStore(ctx context.Context, cfg Config, password string, logger *slog.Logger) (*sqlstore.Store, error) {
+// waiting cannot mend: a schema newer than this binary, or, when the
+// installation was set up before (installed), a SQLite file that is
+// missing or empty: setting up a new one would lose every person and
+// print a new link that makes whoever holds it administrator.
+func openStore(ctx context.Context, cfg Config, password string, installed bool, logger *slog.Logger) (*sqlstore.Store, error) {
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		st, err := sqlstore.Open(ctx, cfg.Storage, sqlstore.Options{
-			Logger: logger, MaxOpenConns: cfg.Database.MaxOpenConns, Password: password,
+			Logger: logger, MaxOpenConns: cfg.Database.MaxOpenConns, Password: password, Installed: installed,
 		})
+		if errors.Is(err, sqlstore.ErrNoDatabase) {
+			return nil, fmt.Errorf("%w; but keys.file %s exists, so Keyhall was set up here before and this is not a first start. "+
+				"Restore the database (with its -wal file) from the backup; or, to set up a new installation with nobody in it, "+
+				"move the key file away and start again", err, cfg.Keys.File)
+		}
 		if err == nil {
 			logger.Info("database open", "storage", redactURL(cfg.Storage), "dialect", st.Dialect())
 			return st, nil
