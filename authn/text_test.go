@@ -1,0 +1,101 @@
+package authn_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+func TestCheckText(t *testing.T) {
+	for _, tc := range []struct {
+		kind authn.TextKind
+		s    string
+		want string // part of the error; "" for none
+	}{
+		{authn.TextDisplayName, "", ""},
+		{authn.TextDisplayName, "Anna Müller", ""},
+		{authn.TextDisplayName, strings.Repeat("ä", 200), ""},
+		{authn.TextDisplayName, strings.Repeat("ä", 201), "display name is too long: at most 200 characters"},
+		{authn.TextDisplayName, strings.Repeat("x", 100_000), "too long"},
+		{authn.TextDisplayName, "Anna \xe4", "display name is not valid UTF-8"},
+		{authn.TextDisplayName, "Anna\nMüller", "control character (U+000A)"},
+		{authn.TextDisplayName, "Anna\x00", "control character (U+0000)"},
+		{authn.TextNickname, strings.Repeat("k", 65), "nickname is too long"},
+		{authn.TextReason, "lost\non the train\r\n\tticket 4711", ""},
+		{authn.TextReason, "lost\x1b[31m", "control character (U+001B)"},
+		{authn.TextAddressLine, strings.Repeat("s", 61), "at most 60"},
+	} {
+		err := authn.CheckText(tc.kind, tc.s)
+		var te *authn.TextError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("CheckText(%s, %.20q): %v", tc.kind.Name, tc.s, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("CheckText(%s, %.20q) = %v; want %q", tc.kind.Name, tc.s, err, tc.want)
+		case err != nil && (!errors.As(err, &te) || te.Kind != tc.kind):
+			t.Errorf("CheckText(%s, %.20q) = %#v; want a *TextError of the kind", tc.kind.Name, tc.s, err)
+		}
+	}
+}
+
+func TestCleanTransports(t *testing.T) {
+	many := make([]string, 0, 5000)
+	for i := range 5000 {
+		many = append(many, []string{"usb", "nfc", "x-" + strings.Repeat("z", i%50), "internal"}[i%4])
+	}
+	for _, tc := range []struct{ in, want []string }{
+		{nil, nil},
+		{[]string{"usb", "nfc"}, []string{"usb", "nfc"}},
+		{[]string{"hybrid", "internal", "usb", "usb", "cable", "", "USB"}, []string{"hybrid", "internal", "usb"}},
+		{many, []string{"usb", "nfc", "internal"}},
+	} {
+		if got := authn.CleanTransports(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("CleanTransports(%.5q…) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzCheckText: CheckText never panics, and what it lets through is valid
+// UTF-8, within the bound and free of control characters (but line breaks
+// and tabs in a multi-line kind).
+func FuzzCheckText(f *testing.F) {
+	for _, s := range []string{"", "Anna Müller", "Anna \xe4", "a\nb", "\x00", strings.Repeat("ä", 65), "\uFFFD"} {
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, multiline bool) {
+		k := authn.TextKind{Name: "text", MaxChars: 64, Multiline: multiline}
+		if authn.CheckText(k, s) != nil {
+			return
+		}
+		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > k.MaxChars {
+			t.Fatalf("accepted %q", s)
+		}
+		for _, r := range s {
+			if unicode.IsControl(r) && !(multiline && strings.ContainsRune("\n\r\t", r)) {
+				t.Fatalf("accepted %q with %U", s, r)
+			}
+		}
+	})
+}
+
+// FuzzCleanTransports: whatever a browser reports, at most the six known
+// transports remain, each once.
+func FuzzCleanTransports(f *testing.F) {
+	f.Add("usb nfc usb x")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := authn.CleanTransports(strings.Fields(s))
+		if len(got) > 6 {
+			t.Fatalf("%d transports: %q", len(got), got)
+		}
+		for i, tr := range got {
+			if slices.Contains(got[:i], tr) || !slices.Contains([]string{"usb", "nfc", "ble", "smart-card", "hybrid", "internal"}, tr) {
+				t.Fatalf("kept %q in %q", tr, got)
+			}
+		}
+	})
+}
