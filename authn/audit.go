@@ -118,20 +118,44 @@ func storedText(s string) string {
 	return b.String()
 }
 
+// ChainBreak is where an audit log's chain does not hold: event Seq does
+// not fit after event After, for Reason.
+type ChainBreak struct {
+	Seq, After int64
+	Reason     string // "an event is missing", "does not point to the event before it", "was changed after it was written"
+}
+
+func (b *ChainBreak) Error() string {
+	if b.Reason == BreakMissing {
+		return fmt.Sprintf("audit event %d follows %d: %s", b.Seq, b.After, b.Reason)
+	}
+	return fmt.Sprintf("audit event %d %s", b.Seq, b.Reason)
+}
+
+// The reasons of a ChainBreak.
+const (
+	BreakMissing = "an event is missing"
+	BreakLink    = "does not point to the event before it"
+	BreakChanged = "was changed after it was written"
+)
+
 // VerifyChain checks that events, in order, continue a chain whose last hash
 // was prev (zero at the start of the log) and have consecutive sequence
 // numbers from prevSeq+1. It returns the last hash and Seq, to verify the
-// next page with, or an error naming the first event that does not fit.
+// next page with, or a *ChainBreak naming the first event that does not fit.
 func VerifyChain(prev [32]byte, prevSeq int64, events []AuditEvent) ([32]byte, int64, error) {
 	for _, e := range events {
-		if e.Seq != prevSeq+1 {
-			return prev, prevSeq, fmt.Errorf("audit event %d follows %d: an event is missing", e.Seq, prevSeq)
+		reason := ""
+		switch {
+		case e.Seq != prevSeq+1:
+			reason = BreakMissing
+		case e.PrevHash != prev:
+			reason = BreakLink
+		case e.Hash != e.ChainHash(prev):
+			reason = BreakChanged
 		}
-		if e.PrevHash != prev {
-			return prev, prevSeq, fmt.Errorf("audit event %d does not point to the event before it", e.Seq)
-		}
-		if e.Hash != e.ChainHash(prev) {
-			return prev, prevSeq, fmt.Errorf("audit event %d was changed after it was written", e.Seq)
+		if reason != "" {
+			return prev, prevSeq, &ChainBreak{Seq: e.Seq, After: prevSeq, Reason: reason}
 		}
 		prev, prevSeq = e.Hash, e.Seq
 	}

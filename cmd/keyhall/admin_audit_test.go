@@ -55,3 +55,45 @@ func TestAdminAuditVerifyNotUTF8(t *testing.T) {
 		t.Errorf("audit verify printed %q", out)
 	}
 }
+
+// TestAdminAuditVerifySkipBroken (#17): a database that already holds an
+// event broken the way #17 broke it (hashed over a Latin-1 byte, stored
+// with U+FFFD) is checked to its end with --skip-broken, which names each
+// event it skipped and why, and never calls the log intact.
+func TestAdminAuditVerifySkipBroken(t *testing.T) {
+	env, url := adminEnv(t)
+	for _, u := range []string{"anna", "bernd", "carla", "dora", "emil"} {
+		mustRun(t, env, 0, "admin", "users", "add", u, "--name", "Anna Müller")
+	}
+	if out := mustRun(t, env, 0, "admin", "audit", "verify", "--skip-broken"); !strings.HasPrefix(out, "5 audit events, chain intact") {
+		t.Errorf("audit verify --skip-broken of an intact log: %q", out)
+	}
+	db := openTestStore(t, url).(*sqlstore.Store).DB()
+	for _, q := range []string{
+		`UPDATE audit_events SET details = replace(details, 'ü', '` + "\uFFFD" + `') WHERE seq = 2`,
+		`UPDATE audit_events SET reason = 'nothing happened' WHERE seq = 4`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e := mustRun(t, env, 1, "admin", "audit", "verify"); !strings.Contains(e, "broken after 1 intact events") ||
+		!strings.Contains(e, "event 2 was changed") || !strings.Contains(e, "--skip-broken") {
+		t.Errorf("audit verify: %q", e)
+	}
+	code, out, e := runKeyhall(t, env, "admin", "audit", "verify", "--skip-broken")
+	want := "event 2 (after 1): was changed after it was written; skipped, checking on from its stored hash\n" +
+		"event 4 (after 3): was changed after it was written; skipped, checking on from its stored hash\n"
+	if code != 1 || out != want || strings.Contains(out+e, "intact;") ||
+		!strings.Contains(e, "NOT intact: 2 event(s) did not fit the chain and were skipped (2, 4); 5 events read") {
+		t.Errorf("audit verify --skip-broken: exit %d\nstdout: %s\nstderr: %s", code, out, e)
+	}
+	// A removed event is named too, and the events after it are checked.
+	if _, err := db.Exec(`DELETE FROM audit_events WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runKeyhall(t, env, "admin", "audit", "verify", "--skip-broken"); code != 1 ||
+		!strings.Contains(out, "event 4 (after 2): an event is missing; skipped") {
+		t.Errorf("audit verify --skip-broken with event 3 removed: exit %d, %q", code, out)
+	}
+}
