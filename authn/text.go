@@ -25,7 +25,7 @@ var (
 	TextAddressLine = TextKind{Name: "address line", MaxChars: 60} // a DIN-lang envelope's window
 	TextEmail       = TextKind{Name: "e-mail address", MaxChars: 254}
 	TextReason      = TextKind{Name: "reason", MaxChars: 1000, Multiline: true}
-	TextSetting     = TextKind{Name: "setting", MaxChars: 4096, Multiline: true}
+	TextSetting     = TextKind{Name: "value", MaxChars: 65536, Multiline: true} // of any setting in the config
 )
 
 // TextError says what is wrong with a text: Kind.Name and Problem, e.g.
