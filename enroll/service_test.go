@@ -106,6 +106,12 @@ func token(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 // register runs BeginKey and answers with reg, built for its challenge.
 func (f *fixture) register(t *testing.T, id []byte, reg keyReg) (enroll.NewKey, enroll.Progress, error) {
 	t.Helper()
+	return f.registerNamed(t, id, reg, "")
+}
+
+// registerNamed is register with the nickname typed for the key.
+func (f *fixture) registerNamed(t *testing.T, id []byte, reg keyReg, nickname string) (enroll.NewKey, enroll.Progress, error) {
+	t.Helper()
 	opts, pr, err := f.svc.BeginKey(t.Context(), id)
 	if err != nil {
 		t.Fatalf("BeginKey: %v", err)
@@ -118,7 +124,7 @@ func (f *fixture) register(t *testing.T, id []byte, reg keyReg) (enroll.NewKey, 
 	}
 	must(t, json.Unmarshal(opts, &o))
 	reg.challenge, reg.rpID, reg.origin = o.PublicKey.Challenge, o.PublicKey.RP.ID, origin
-	return f.svc.FinishKey(t.Context(), pr.ID, reg.build(t), "")
+	return f.svc.FinishKey(t.Context(), pr.ID, reg.build(t), nickname)
 }
 
 func (f *fixture) attested() keyReg { return keyReg{aaguid: testAAGUID, attest: &f.leaf} }

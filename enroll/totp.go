@@ -111,6 +111,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id []byte, code, nickname str
 	if p.TOTPSealed == nil {
 		return s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, fmt.Errorf("no app setup open")))
 	}
+	if nickname, err = optionalNickname(nickname); err != nil {
+		return s.retry(ctx, p, err)
+	}
 	key := "enroll:totp:" + p.UserID
 	if err := s.hit(ctx, key); err != nil {
 		return s.retry(ctx, p, err)
