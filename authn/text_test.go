@@ -99,3 +99,20 @@ func FuzzCleanTransports(f *testing.F) {
 		}
 	})
 }
+
+// TestSignInTransportsOfOldKey (#17): a key stored before transports were
+// checked, with 5,000 of them, is offered at sign-in with the known ones
+// only, each once.
+func TestSignInTransportsOfOldKey(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	many := make([]string, 5000)
+	for i := range many {
+		many[i] = []string{"usb", "x-" + strings.Repeat("y", i%40), "nfc"}[i%3]
+	}
+	e.addKeyAs(anna, false, true, 0, func(c *authn.Credential) { c.Transports = many })
+	opts, _ := e.beginKey(e.start("anna", authn.StepKey))
+	if n := strings.Count(string(opts), `"transports"`); n != 1 || !strings.Contains(string(opts), `"transports":["usb","nfc"]`) {
+		t.Errorf("options offer the key with transports: %.300s", opts)
+	}
+}
