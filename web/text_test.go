@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // TestEnrollKeyText (#17): on /enroll/key, a nickname that is not UTF-8 or
@@ -64,5 +67,28 @@ func TestEnrollKeyText(t *testing.T) {
 		if k.ID != old.credID && (k.Nickname != "Ersatz" || !slices.Equal(k.Transports, []string{"usb", "nfc", "hybrid"})) {
 			t.Errorf("new key stored as %q with %d transports %.8q", k.Nickname, len(k.Transports), k.Transports)
 		}
+	}
+}
+
+// TestForwardAuthLongName (#17): a display name stored before names were
+// bounded (100 KB, with a byte that is not UTF-8) reaches the application
+// as a bounded, valid UTF-8 Remote-Name header.
+func TestForwardAuthLongName(t *testing.T) {
+	f := newFwdFixture(t)
+	ctx := context.Background()
+	long := "Bob \xfc" + strings.Repeat("Müller ", 15_000)
+	_, err := f.st.UpdateUser(ctx, f.bob.ID, func(u authn.User) (authn.User, error) {
+		u.DisplayName = long
+		return u, nil
+	}, authn.AuditEvent{Time: time.Now(), Actor: "system", Action: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, _ := f.session(t, f.bob, authn.LevelPhrh)
+	rec := f.verify(nginxHeaders("https://wiki.stadt.example/"), cookie)
+	name := rec.Header().Get("Remote-Name")
+	if rec.Code != 200 || !utf8.ValidString(name) || utf8.RuneCountInString(name) > authn.TextEmail.MaxChars ||
+		!strings.HasPrefix(name, "Bob \uFFFDMüller Müller") {
+		t.Errorf("%d: Remote-Name of %d bytes: %.80q", rec.Code, len(name), name)
 	}
 }
