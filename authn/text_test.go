@@ -1,10 +1,12 @@
 package authn_test
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -115,4 +117,31 @@ func TestSignInTransportsOfOldKey(t *testing.T) {
 	if n := strings.Count(string(opts), `"transports"`); n != 1 || !strings.Contains(string(opts), `"transports":["usb","nfc"]`) {
 		t.Errorf("options offer the key with transports: %.300s", opts)
 	}
+}
+
+// FuzzAuditSeal: whatever text an event holds, the event as the store keeps
+// it (the texts Seal returns, the details decoded from the JSON it returns)
+// hashes to the Hash Seal set, and every text in it is valid UTF-8.
+func FuzzAuditSeal(f *testing.F) {
+	f.Add("cli:root", "Grund", "display_name", "Anna \xe4", "k\xff")
+	f.Add("", "", "", "", "")
+	f.Fuzz(func(t *testing.T, actor, reason, key, value, key2 string) {
+		e := authn.AuditEvent{Time: time.Unix(1, 1234567), Actor: actor, Action: "user.create", Reason: reason,
+			Details: map[string]string{key: value, key2: reason}}
+		sealed, details, err := e.Seal(7, [32]byte{1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := sealed
+		stored.Details = nil
+		if err := json.Unmarshal(details, &stored.Details); err != nil {
+			t.Fatalf("details %q: %v", details, err)
+		}
+		if stored.ChainHash([32]byte{1}) != sealed.Hash || sealed.Seq != 7 || sealed.PrevHash != [32]byte{1} {
+			t.Fatalf("the stored event does not hash to its Hash: %+v", stored)
+		}
+		if !utf8.ValidString(stored.Actor) || !utf8.ValidString(stored.Reason) || !utf8.Valid(details) {
+			t.Fatalf("stored text is not UTF-8: %+v %q", stored, details)
+		}
+	})
 }
