@@ -5,7 +5,22 @@ import (
 	"testing"
 
 	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 )
+
+// onBothBackends runs test on a new SQLite database and a new PostgreSQL
+// one, each set up as keyhall serve sets it up.
+func onBothBackends(t *testing.T, test func(t *testing.T, env []string, url string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		env, url := adminEnv(t)
+		test(t, env, url)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.Shared(t).NewDatabase(t)
+		setUpDatabase(t, url)
+		test(t, []string{"KEYHALL_STORAGE=" + url}, url)
+	})
+}
 
 // TestAdminAuditVerify: an intact log verifies; an event edited in the
 // database afterwards is found, and the command fails.
@@ -31,7 +46,10 @@ func TestAdminAuditVerify(t *testing.T) {
 // Latin-1 "ä" from a script) is refused, and nothing is written; the log
 // still verifies afterwards.
 func TestAdminAuditVerifyNotUTF8(t *testing.T) {
-	env, _ := adminEnv(t)
+	onBothBackends(t, testAuditVerifyNotUTF8)
+}
+
+func testAuditVerifyNotUTF8(t *testing.T, env []string, _ string) {
 	mustRun(t, env, 0, "admin", "users", "add", "bernd")
 	if e := mustRun(t, env, 2, "admin", "users", "add", "anna", "--name", "Anna \xe4"); !strings.Contains(e, "not valid UTF-8") {
 		t.Errorf("users add --name with a Latin-1 byte: %q", e)
@@ -61,7 +79,10 @@ func TestAdminAuditVerifyNotUTF8(t *testing.T) {
 // with U+FFFD) is checked to its end with --skip-broken, which names each
 // event it skipped and why, and never calls the log intact.
 func TestAdminAuditVerifySkipBroken(t *testing.T) {
-	env, url := adminEnv(t)
+	onBothBackends(t, testAuditVerifySkipBroken)
+}
+
+func testAuditVerifySkipBroken(t *testing.T, env []string, url string) {
 	for _, u := range []string{"anna", "bernd", "carla", "dora", "emil"} {
 		mustRun(t, env, 0, "admin", "users", "add", u, "--name", "Anna Müller")
 	}
