@@ -28,6 +28,7 @@ type yamlDecoder struct {
 
 // decodeYAML parses b, the content of file, and decodes it into l.cfg.
 func (l *loader) decodeYAML(file string, b []byte) {
+	defer l.refuseNotUTF8(file, b) // after decoding, to name the settings
 	f, err := parseYAML(b)
 	if err != nil {
 		line := 0
@@ -55,7 +56,6 @@ func (l *loader) decodeYAML(file string, b []byte) {
 	}
 	d := &yamlDecoder{l: l, file: file, anchors: map[string]ast.Node{}}
 	d.decode(reflect.ValueOf(&l.cfg).Elem(), body, place{})
-	l.refuseNotUTF8(file, b)
 }
 
 // refuseNotUTF8 names each line of the file that is not valid UTF-8 (a
@@ -73,10 +73,15 @@ func (l *loader) refuseNotUTF8(file string, b []byte) {
 				path, at = p, o.line
 			}
 		}
-		if path != "" {
+		switch {
+		case at == i+1: // the setting's own line
 			l.undecoded[path] = true
+			l.fail(origin{file: file, line: i + 1}, path, "value is not valid UTF-8; save the file as UTF-8")
+		case path != "": // a comment, or a later line of a block
+			l.fail(origin{file: file, line: i + 1}, "", "this line (after %s) is not valid UTF-8; save the file as UTF-8", path)
+		default:
+			l.fail(origin{file: file, line: i + 1}, "", "this line is not valid UTF-8; save the file as UTF-8")
 		}
-		l.fail(origin{file: file, line: i + 1}, path, "value is not valid UTF-8; save the file as UTF-8")
 	}
 }
 
