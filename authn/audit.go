@@ -3,9 +3,12 @@ package authn
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // AuditEvent records who did what to whom, and why. Events are append-only
@@ -26,8 +29,8 @@ type AuditEvent struct {
 
 // ChainHash returns the hash of e chained to prev: SHA-256 over prev and an
 // unambiguous encoding of every field but Hash and PrevHash (each string
-// length-prefixed, details in key order). The store sets e.PrevHash = prev and
-// e.Hash = e.ChainHash(prev) as it appends.
+// length-prefixed, details in key order). The store appends e as e.Seal
+// returns it, whose Hash is ChainHash over what the store keeps.
 func (e AuditEvent) ChainHash(prev [32]byte) [32]byte {
 	h := sha256.New()
 	h.Write(prev[:])
@@ -62,20 +65,97 @@ func (e AuditEvent) ChainHash(prev [32]byte) [32]byte {
 	return sum
 }
 
+// Seal returns e as the store keeps it when it appends e with Seq seq after
+// the event whose hash is prev, and the JSON of its Details that the store
+// writes. It encodes the details once; e.Details becomes what those bytes
+// decode to, and every other text what the store gives back: text that is
+// not valid UTF-8 has each stray byte replaced by U+FFFD, as encoding/json
+// does, and Time is UTC to the microsecond. Hash is ChainHash over exactly
+// that, so a verifier reading the stored event computes the hash that was
+// written (#17: it used to hash the bytes given and store the JSON's
+// U+FFFD, and the chain broke for good). Entrances refuse such text first
+// (CheckText); Seal makes sure the chain holds even if some path does not.
+func (e AuditEvent) Seal(seq int64, prev [32]byte) (AuditEvent, []byte, error) {
+	details := []byte("{}")
+	var m map[string]string
+	if len(e.Details) > 0 {
+		b, err := json.Marshal(e.Details) // keys sorted; invalid UTF-8 coerced
+		if err != nil {
+			return e, nil, fmt.Errorf("encode audit details: %w", err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return e, nil, fmt.Errorf("decode audit details: %w", err)
+		}
+		details = b
+	}
+	e.Details = m
+	e.Actor, e.Action, e.Subject = storedText(e.Actor), storedText(e.Action), storedText(e.Subject)
+	e.Reason, e.ClientAddr = storedText(e.Reason), storedText(e.ClientAddr)
+	e.Seq = seq
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	e.PrevHash = prev
+	e.Hash = e.ChainHash(prev)
+	return e, details, nil
+}
+
+// storedText returns s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD, as encoding/json coerces strings; PostgreSQL would
+// refuse s, SQLite keep it.
+func storedText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// ChainBreak is where an audit log's chain does not hold: event Seq does
+// not fit after event After, for Reason.
+type ChainBreak struct {
+	Seq, After int64
+	Reason     string // "an event is missing", "does not point to the event before it", "was changed after it was written"
+}
+
+func (b *ChainBreak) Error() string {
+	if b.Reason == BreakMissing {
+		return fmt.Sprintf("audit event %d follows %d: %s", b.Seq, b.After, b.Reason)
+	}
+	return fmt.Sprintf("audit event %d %s", b.Seq, b.Reason)
+}
+
+// The reasons of a ChainBreak.
+const (
+	BreakMissing = "an event is missing"
+	BreakLink    = "does not point to the event before it"
+	BreakChanged = "was changed after it was written"
+)
+
 // VerifyChain checks that events, in order, continue a chain whose last hash
 // was prev (zero at the start of the log) and have consecutive sequence
 // numbers from prevSeq+1. It returns the last hash and Seq, to verify the
-// next page with, or an error naming the first event that does not fit.
+// next page with, or a *ChainBreak naming the first event that does not fit.
 func VerifyChain(prev [32]byte, prevSeq int64, events []AuditEvent) ([32]byte, int64, error) {
 	for _, e := range events {
-		if e.Seq != prevSeq+1 {
-			return prev, prevSeq, fmt.Errorf("audit event %d follows %d: an event is missing", e.Seq, prevSeq)
+		reason := ""
+		switch {
+		case e.Seq != prevSeq+1:
+			reason = BreakMissing
+		case e.PrevHash != prev:
+			reason = BreakLink
+		case e.Hash != e.ChainHash(prev):
+			reason = BreakChanged
 		}
-		if e.PrevHash != prev {
-			return prev, prevSeq, fmt.Errorf("audit event %d does not point to the event before it", e.Seq)
-		}
-		if e.Hash != e.ChainHash(prev) {
-			return prev, prevSeq, fmt.Errorf("audit event %d was changed after it was written", e.Seq)
+		if reason != "" {
+			return prev, prevSeq, &ChainBreak{Seq: e.Seq, After: prevSeq, Reason: reason}
 		}
 		prev, prevSeq = e.Hash, e.Seq
 	}

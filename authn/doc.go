@@ -25,7 +25,13 @@
 // Every administrative action writes an AuditEvent in the same transaction as
 // the change it records. The log is append-only and hash-chained: each event
 // carries the hash of the one before (see AuditEvent.ChainHash), so removing
-// or editing an entry breaks the chain at that point, which VerifyChain finds.
+// or editing an entry breaks the chain at that point, which VerifyChain finds
+// (a *ChainBreak names the event and why). The store appends an event as
+// AuditEvent.Seal returns it, so the hash covers exactly the text stored.
+//
+// Free text that people type (display names, nicknames, addresses, reasons)
+// is checked at every entrance by CheckText, one TextKind per kind of field:
+// valid UTF-8, bounded, no control characters.
 //
 // # Sessions
 //

@@ -32,8 +32,9 @@ func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.credenti
 
 // toWebAuthn is the credential record of WebAuthn L3 §4 for c.
 func toWebAuthn(c Credential) webauthn.Credential {
-	tr := make([]protocol.AuthenticatorTransport, len(c.Transports))
-	for i, t := range c.Transports {
+	ts := CleanTransports(c.Transports) // a key stored before #17 may have thousands
+	tr := make([]protocol.AuthenticatorTransport, len(ts))
+	for i, t := range ts {
 		tr[i] = protocol.AuthenticatorTransport(t)
 	}
 	return webauthn.Credential{

@@ -98,6 +98,7 @@ type keyReg struct {
 	alg          int64   // COSE algorithm in the credential key; 0 = ES256
 	breakSig     bool
 	credKey      *ecdsa.PrivateKey // the credential's key; nil: a new one
+	transports   []string          // response.transports; nil: ["usb"]
 }
 
 // build returns the JSON of a PublicKeyCredential, as credential.toJSON()
@@ -145,9 +146,12 @@ func (r keyReg) build(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	b64 := base64.RawURLEncoding.EncodeToString
+	if r.transports == nil {
+		r.transports = []string{"usb"}
+	}
 	out, _ := json.Marshal(map[string]any{
 		"id": b64(r.credID), "rawId": b64(r.credID), "type": "public-key",
-		"response":               map[string]any{"clientDataJSON": b64(clientData), "attestationObject": b64(attObj), "transports": []string{"usb"}},
+		"response":               map[string]any{"clientDataJSON": b64(clientData), "attestationObject": b64(attObj), "transports": r.transports},
 		"clientExtensionResults": map[string]any{},
 	})
 	return out

@@ -207,7 +207,7 @@ func TestFaultAfterKeyLeadsOn(t *testing.T) {
 	svc := f.serviceOn(t, fs)
 	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
 	must(t, err)
-	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"})
+	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"}, "")
 	if !fs.afterStore.Load() {
 		t.Fatalf("the key was not stored: %v", err)
 	}
@@ -284,7 +284,7 @@ func TestFailedStepKeepsEnrollment(t *testing.T) {
 	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
 	must(t, err)
 	fs.failStep.Store(true)
-	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"})
+	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"}, "")
 	if err == nil || errors.As(err, new(*enroll.Error)) {
 		t.Fatalf("FinishKey with a failing write: %v, want a storage error", err)
 	}

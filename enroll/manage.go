@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/keyhall/keyhall/authn"
 )
 
 // MaxNicknameLength is the longest nickname of a key or app, in characters.
-const MaxNicknameLength = 64
+const MaxNicknameLength = 64 // authn.TextNickname.MaxChars
 
 // InvitationInfo is what the page behind an invitation link shows before
 // anything is redeemed: whom it is for, until when, and whether the
@@ -48,15 +46,25 @@ func (s *Service) Inspect(ctx context.Context, token string, client authn.Client
 
 // CheckNickname returns the nickname trimmed, or a refusal (ReasonNickname)
 // when it is empty, longer than MaxNicknameLength characters, not UTF-8, or
-// holds control characters.
+// holds control characters (authn.TextNickname).
 func CheckNickname(nickname string) (string, error) {
 	n := strings.TrimSpace(nickname)
-	ok := n != "" && utf8.ValidString(n) && utf8.RuneCountInString(n) <= MaxNicknameLength &&
-		strings.IndexFunc(n, unicode.IsControl) < 0
-	if !ok {
-		return "", refuseMsg(ReasonNickname, msgNickname, fmt.Errorf("nickname %q", nickname))
+	if n == "" {
+		return "", refuseMsg(ReasonNickname, msgNickname, errors.New("nickname is empty"))
+	}
+	if err := authn.CheckText(authn.TextNickname, n); err != nil {
+		return "", refuseMsg(ReasonNickname, msgNickname, err)
 	}
 	return n, nil
+}
+
+// optionalNickname is CheckNickname for the nickname given with a new key
+// or app, where none ("") means a default.
+func optionalNickname(nickname string) (string, error) {
+	if strings.TrimSpace(nickname) == "" {
+		return "", nil
+	}
+	return CheckNickname(nickname)
 }
 
 // Rename gives one of a person's keys or apps a new nickname (CheckNickname),

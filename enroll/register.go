@@ -162,6 +162,10 @@ func (s *Service) FinishKey(ctx context.Context, id, response []byte, nickname s
 		pr, err := s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, errors.New("no key registration open")))
 		return NewKey{}, pr, err
 	}
+	if nickname, err = optionalNickname(nickname); err != nil {
+		pr, err := s.retry(ctx, p, err)
+		return NewKey{}, pr, err
+	}
 	k, c, refusal, err := s.verifyKey(ctx, p, response)
 	if err != nil {
 		return NewKey{}, Progress{}, err
@@ -229,9 +233,11 @@ func credentialOf(userID string, wc *webauthn.Credential, now time.Time) authn.C
 		AAGUID: wc.Authenticator.AAGUID, BackupEligible: wc.Flags.BackupEligible,
 		AttestationFmt: wc.AttestationFormat,
 	}
+	var ts []string
 	for _, t := range wc.Transport {
-		c.Transports = append(c.Transports, string(t))
+		ts = append(ts, string(t))
 	}
+	c.Transports = authn.CleanTransports(ts) // the browser's list, as sent: 5,000 entries were stored (#17)
 	return c
 }
 

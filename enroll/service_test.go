@@ -118,11 +118,17 @@ func token(link string) string { return link[strings.LastIndex(link, "/")+1:] }
 // register runs BeginKey and answers with reg, built for its challenge.
 func (f *fixture) register(t *testing.T, id []byte, reg keyReg) (enroll.NewKey, enroll.Progress, error) {
 	t.Helper()
-	return f.registerOn(t, f.svc, id, reg)
+	return f.registerOn(t, f.svc, id, reg, "")
 }
 
-// registerOn is register with the Service svc.
-func (f *fixture) registerOn(t *testing.T, svc *enroll.Service, id []byte, reg keyReg) (enroll.NewKey, enroll.Progress, error) {
+// registerNamed is register with the nickname typed for the key.
+func (f *fixture) registerNamed(t *testing.T, id []byte, reg keyReg, nickname string) (enroll.NewKey, enroll.Progress, error) {
+	t.Helper()
+	return f.registerOn(t, f.svc, id, reg, nickname)
+}
+
+// registerOn is registerNamed with the Service svc.
+func (f *fixture) registerOn(t *testing.T, svc *enroll.Service, id []byte, reg keyReg, nickname string) (enroll.NewKey, enroll.Progress, error) {
 	t.Helper()
 	opts, pr, err := svc.BeginKey(t.Context(), id)
 	if err != nil {
@@ -136,7 +142,7 @@ func (f *fixture) registerOn(t *testing.T, svc *enroll.Service, id []byte, reg k
 	}
 	must(t, json.Unmarshal(opts, &o))
 	reg.challenge, reg.rpID, reg.origin = o.PublicKey.Challenge, o.PublicKey.RP.ID, origin
-	return svc.FinishKey(t.Context(), pr.ID, reg.build(t), "")
+	return svc.FinishKey(t.Context(), pr.ID, reg.build(t), nickname)
 }
 
 func (f *fixture) attested() keyReg { return keyReg{aaguid: testAAGUID, attest: &f.leaf} }

@@ -111,6 +111,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id []byte, code, nickname str
 	if p.TOTPSealed == nil {
 		return s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, fmt.Errorf("no app setup open")))
 	}
+	if nickname, err = optionalNickname(nickname); err != nil {
+		return s.retry(ctx, p, err)
+	}
 	a, err := s.try(ctx, "enroll:totp:"+p.UserID)
 	if err != nil {
 		return s.retry(ctx, p, err)

@@ -36,6 +36,8 @@ func TestAccountRenameFactor(t *testing.T) {
 		{"empty", k.credID, "   ", fresh, http.StatusBadRequest, msgFactorNickname.DE},
 		{"too long", k.credID, strings.Repeat("ä", 65), fresh, http.StatusBadRequest, msgFactorNickname.DE},
 		{"control character", k.credID, "a\u0007b", fresh, http.StatusBadRequest, msgFactorNickname.DE},
+		{"not UTF-8", k.credID, "B\xfcro", fresh, http.StatusBadRequest, msgFactorNickname.DE},
+		{"10 KB", k.credID, strings.Repeat("Schlüssel", 1100), fresh, http.StatusBadRequest, msgFactorNickname.DE},
 		{"someone else's key", other.credID, "meins", fresh, http.StatusConflict, msgFactorUnknown.DE},
 	}
 	for _, tt := range tests {

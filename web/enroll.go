@@ -307,7 +307,7 @@ func enrollStatus(reason enroll.Reason) int {
 		return http.StatusGone
 	case enroll.ReasonDuplicate:
 		return http.StatusConflict
-	case enroll.ReasonInvalid, enroll.ReasonNoFactor:
+	case enroll.ReasonInvalid, enroll.ReasonNoFactor, enroll.ReasonNickname:
 		return http.StatusBadRequest
 	}
 	return http.StatusForbidden // disabled, and what a group's policy refuses

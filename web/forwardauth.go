@@ -406,14 +406,25 @@ func admitted(want, groups []string) bool {
 	return false
 }
 
-// headerSafe drops characters that cannot stand in an HTTP header value.
+// headerSafe drops characters that cannot stand in an HTTP header value
+// and bounds its length.
 func headerSafe(s string) string {
-	return strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune { // also turns bytes that are not UTF-8 into U+FFFD
 		if r < 0x20 || r == 0x7f {
 			return -1
 		}
 		return r
 	}, s)
+	// A name or address stored before they were bounded (#17) is cut to
+	// the longest any may be now (authn.TextEmail), not sent as 100 KB.
+	n := 0
+	for i := range s {
+		if n == authn.TextEmail.MaxChars {
+			return s[:i]
+		}
+		n++
+	}
+	return s
 }
 
 var (

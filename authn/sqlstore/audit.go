@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -83,16 +82,12 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.Aud
 	insert := tx.StmtContext(ctx, s.stmt.insertAudit)
 	for _, ev := range events {
 		seq++
-		ev.Seq = seq
-		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
-		ev.PrevHash = prev
-		ev.Hash = ev.ChainHash(prev)
-		details, err := encodeDetails(ev.Details)
+		ev, details, err := ev.Seal(seq, prev) // the hash covers what is stored
 		if err != nil {
 			return err
 		}
 		_, err = insert.ExecContext(ctx, ev.Seq, s.tv(ev.Time), ev.Actor, ev.Action, ev.Subject, ev.Reason, ev.ClientAddr,
-			details, ev.PrevHash[:], ev.Hash[:])
+			string(details), ev.PrevHash[:], ev.Hash[:])
 		if err != nil {
 			return fmt.Errorf("insert audit event %d: %w", ev.Seq, err)
 		}
@@ -103,17 +98,6 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, events ...authn.Aud
 		return nil
 	}
 	return s.flushAuditTail(ctx, tail)
-}
-
-func encodeDetails(d map[string]string) (string, error) {
-	if len(d) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(d) // keys sorted
-	if err != nil {
-		return "", fmt.Errorf("encode audit details: %w", err)
-	}
-	return string(b), nil
 }
 
 // AppendAudit appends events, in order, to the chain. It goes through the

@@ -72,8 +72,9 @@
 //
 // Events are appended in the transaction of the change they record. The
 // transaction reads the chain's head (table audit_head, one row), assigns
-// consecutive Seq numbers, sets PrevHash and Hash (authn.AuditEvent.ChainHash)
-// and moves the head. On PostgreSQL every appending transaction locks the
+// consecutive Seq numbers, seals each event (authn.AuditEvent.Seal: the
+// details encoded once, Hash over exactly the texts and bytes stored) and
+// moves the head. On PostgreSQL every appending transaction locks the
 // head row first (SELECT … FOR UPDATE), before any other row, so appends from
 // all processes take turns without deadlocks; on SQLite the writer lock does
 // the same. Bootstrap additionally takes an advisory lock (PostgreSQL) or

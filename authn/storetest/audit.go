@@ -91,3 +91,21 @@ func testAuditConcurrent(t *testing.T, s authn.Store) {
 		}
 	}
 }
+
+// testAuditNotUTF8 (#17): an event whose texts are not valid UTF-8 (a
+// Latin-1 "ä" in a name, a stray byte in a reason, a detail's key) is
+// stored, and the chain verifies over what is stored: the hash covers the
+// text as kept (U+FFFD for each stray byte), not the bytes given. The
+// event after it still fits, and so does the head.
+func testAuditNotUTF8(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	must(t, "AppendAudit", s.AppendAudit(ctx,
+		authn.AuditEvent{Time: t0, Actor: "cli:r\xf6ot", Action: "user.create", Subject: "user:x",
+			Reason: "Gr\xfc\xdfe", Details: map[string]string{"display_name": "Anna \xe4", "k\xff": "v", "k\xfe": "w"}},
+		authn.AuditEvent{Time: t0, Actor: "system", Action: "test", Details: map[string]string{"a": "<b>&"}}))
+	got := verifyAudit(t, s, 2)
+	if len(got) != 2 || got[0].Details["display_name"] != "Anna \uFFFD" || got[0].Reason != "Gr\uFFFD\uFFFDe" ||
+		got[0].Actor != "cli:r\uFFFDot" || got[1].Details["a"] != "<b>&" {
+		t.Errorf("stored as %+v", got)
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"UndoThrottles", testUndoThrottles},
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditNotUTF8", testAuditNotUTF8},
 		{"Credentials", testCredentials},
 		{"KeyStats", testKeyStats},
 		{"GetSignInRecord", testGetSignInRecord},

@@ -6,32 +6,25 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/keyhall/keyhall/authn"
 )
 
-// Bounds of a postal address: what fits the window of a DIN-lang envelope.
-const (
-	maxAddressLines   = 5
-	maxAddressLineLen = 60
-)
+// maxAddressLines is how many lines of a postal address fit the window of a
+// DIN-lang envelope; authn.TextAddressLine bounds each line.
+const maxAddressLines = 5
 
 // postalAddress splits and checks an --address value: at most
-// maxAddressLines lines of at most maxAddressLineLen characters, no
-// control characters. An empty value is no address.
+// maxAddressLines lines, each valid UTF-8 of at most 60 characters
+// without control characters (authn.TextAddressLine). An empty value is no address.
 func postalAddress(s string) ([]string, error) {
 	lines := addressLines(s)
 	if len(lines) > maxAddressLines {
 		return nil, usagef("--address has %d lines; a letter's window takes at most %d", len(lines), maxAddressLines)
 	}
 	for _, l := range lines {
-		if n := utf8.RuneCountInString(l); n > maxAddressLineLen {
-			return nil, usagef("--address line %q has %d characters; at most %d fit", l, n, maxAddressLineLen)
-		}
-		if strings.IndexFunc(l, unicode.IsControl) >= 0 {
-			return nil, usagef("--address line %q contains a control character", l)
+		if err := authn.CheckText(authn.TextAddressLine, l); err != nil {
+			return nil, usagef("--address line %q: %v", l, err)
 		}
 	}
 	return lines, nil

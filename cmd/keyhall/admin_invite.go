@@ -141,6 +141,9 @@ func (o *issueFlags) parse(args []string) (string, time.Duration, error) {
 	if *o.letter == "" && *o.address != "" {
 		return "", 0, usagef("--address is only for --letter")
 	}
+	if _, err := postalAddress(*o.address); err != nil {
+		return "", 0, err
+	}
 	return username, validity, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // action runs a command with its positional arguments, after its flags
@@ -93,7 +95,34 @@ func (c *command) runLeaf(ctx context.Context, a *app, path string, args []strin
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+	if err := checkTextFlags(fs); err != nil {
+		return err
+	}
 	return act(ctx, a, pos)
+}
+
+// textFlags are the flags, in any command, whose values Keyhall stores,
+// audits or prints as text, and their bounds (#17). Usernames and group
+// names are checked by authn.CanonicalName, --address by postalAddress.
+var textFlags = map[string]authn.TextKind{
+	"name":   authn.TextDisplayName,
+	"reason": authn.TextReason,
+	"email":  authn.TextEmail,
+	"query":  authn.TextDisplayName,
+}
+
+// checkTextFlags refuses a text flag that is not valid UTF-8, too long or
+// holds control characters, naming the flag, before the command runs.
+func checkTextFlags(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if k, ok := textFlags[f.Name]; ok && err == nil {
+			if e := authn.CheckText(k, strings.TrimSpace(f.Value.String())); e != nil {
+				err = usagef("--%s: %v", f.Name, e)
+			}
+		}
+	})
+	return err
 }
 
 // printUsage writes c's help: usage line, description, subcommands or

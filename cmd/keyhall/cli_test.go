@@ -93,6 +93,8 @@ func TestCheckConfig(t *testing.T) {
 	// the default 8080 may be taken by another test's serve.
 	good := writeFile(t, dir, "good.yaml", "public_url: https://login.example.org\nlisten: 127.0.0.1:0\n")
 	bad := writeFile(t, dir, "bad.yaml", "public_url: https://login.example.org/x\nlistn: :1\n")
+	latin1 := writeFile(t, dir, "latin1.yaml", "public_url: https://login.example.org\nwebauthn:\n  rp_name: \"Stadt M\xfcnster\"\n")
+	long := writeFile(t, dir, "long.yaml", "public_url: https://login.example.org\nwebauthn:\n  rp_name: \""+strings.Repeat("x", 70_000)+"\"\n")
 	badKeys := writeFile(t, dir, "badkeys.yaml", "keys:\n  file: "+filepath.Join(dir, "open.keys")+"\n")
 	writeFile(t, dir, "open.keys", "")
 	os.Chmod(filepath.Join(dir, "open.keys"), 0o644)
@@ -112,6 +114,10 @@ func TestCheckConfig(t *testing.T) {
 				bad + ":2: listn: unknown setting (did you mean listen?)\n"},
 		{"environment", []string{"check-config", good}, []string{"KEYHALL_LOG_LEVEL=x"}, 2, "",
 			"environment KEYHALL_LOG_LEVEL: log.level: \"x\" is not one of debug, info, warn, error\n"},
+		{"not UTF-8", []string{"check-config", latin1}, nil, 2, "", latin1 + ":3: webauthn.rp_name: value is not valid UTF-8; save the file as UTF-8\n"},
+		{"not UTF-8 in the environment", []string{"check-config", good}, []string{"KEYHALL_WEBAUTHN_RP_NAME=M\xfcnster"}, 2, "",
+			"environment KEYHALL_WEBAUTHN_RP_NAME: webauthn.rp_name: value is not valid UTF-8\n"},
+		{"too long", []string{"check-config", long}, nil, 2, "", long + ":3: webauthn.rp_name: value is too long: at most 65536 characters"},
 		{"missing", []string{"check-config", filepath.Join(dir, "none.yaml")}, nil, 2, "", "no such file"},
 		{"open key file", []string{"check-config", badKeys}, nil, 2, "", "can be read by group or others"},
 		{"incomplete key file", []string{"check-config", partKeys}, nil, 2, "", "part.keys has no cookie_key"},

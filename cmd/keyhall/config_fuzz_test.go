@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzLoadConfig feeds arbitrary bytes as the configuration file: loading
@@ -32,11 +33,16 @@ func FuzzLoadConfig(f *testing.F) {
 		"forward_auth: {rules: [&r {host: a}, *r, [b], ~, {hots: c}]}\n",
 		"forward_auth:\n  rules: &x\n    - groups: *x\n",
 		"session: {idle_timeout: 1h, max_age: 1h}\npasswords: {argon2_parallelism: 0}\n",
+		"webauthn:\n  rp_name: \"Stadt M\xfcnster\" # M\xfcnster\n",
+		"letter:\n  sender_address: [Rathaus, \"M\xfcnster\"]\n  footer: |\n    Gr\xfc\xdfe\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := buildConfig("fuzz.yaml", data, nil, nil)
+		if err == nil && !utf8.Valid(data) {
+			t.Fatalf("loaded a file that is not UTF-8")
+		}
 		if err != nil {
 			var cerr *configError
 			if !errors.As(err, &cerr) {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // origin tells where a setting's value came from, to name it in errors.
@@ -292,6 +294,9 @@ func (l *loader) set(at origin, path, text string) {
 // setFromText sets a leaf from text: a list is comma-separated, with empty
 // items dropped.
 func setFromText(v reflect.Value, text string) error {
+	if err := authn.CheckText(authn.TextSetting, text); err != nil {
+		return err
+	}
 	if u, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
 		return u.UnmarshalText([]byte(text))
 	}

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"encoding"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // yamlDecoder walks a YAML syntax tree against Config's type, setting each
@@ -24,6 +28,7 @@ type yamlDecoder struct {
 
 // decodeYAML parses b, the content of file, and decodes it into l.cfg.
 func (l *loader) decodeYAML(file string, b []byte) {
+	defer l.refuseNotUTF8(file, b) // after decoding, to name the settings
 	f, err := parseYAML(b)
 	if err != nil {
 		line := 0
@@ -51,6 +56,33 @@ func (l *loader) decodeYAML(file string, b []byte) {
 	}
 	d := &yamlDecoder{l: l, file: file, anchors: map[string]ast.Node{}}
 	d.decode(reflect.ValueOf(&l.cfg).Elem(), body, place{})
+}
+
+// refuseNotUTF8 names each line of the file that is not valid UTF-8 (a
+// Latin-1 "ü" from an old editor), with the setting written there: the
+// YAML parser reads such a byte as U+FFFD, so the decoded value cannot
+// tell (#17).
+func (l *loader) refuseNotUTF8(file string, b []byte) {
+	for i, ln := range bytes.Split(b, []byte("\n")) {
+		if utf8.Valid(ln) {
+			continue
+		}
+		path, at := "", 0 // the setting that starts last at or before the line
+		for p, o := range l.origins {
+			if o.file == file && o.line <= i+1 && (o.line > at || o.line == at && len(p) > len(path)) {
+				path, at = p, o.line
+			}
+		}
+		switch {
+		case at == i+1: // the setting's own line
+			l.undecoded[path] = true
+			l.fail(origin{file: file, line: i + 1}, path, "value is not valid UTF-8; save the file as UTF-8")
+		case path != "": // a comment, or a later line of a block
+			l.fail(origin{file: file, line: i + 1}, "", "this line (after %s) is not valid UTF-8; save the file as UTF-8", path)
+		default:
+			l.fail(origin{file: file, line: i + 1}, "", "this line is not valid UTF-8; save the file as UTF-8")
+		}
+	}
 }
 
 // parseYAML parses b, turning a panic in the parser into an error: bad
@@ -381,10 +413,10 @@ func setFromNode(v reflect.Value, n ast.Node) error {
 func textOf(n ast.Node) (string, error) {
 	switch s := n.(type) {
 	case *ast.StringNode:
-		return s.Value, nil
+		return s.Value, authn.CheckText(authn.TextSetting, s.Value)
 	case *ast.LiteralNode:
 		if s.Value != nil {
-			return s.Value.Value, nil
+			return s.Value.Value, authn.CheckText(authn.TextSetting, s.Value.Value)
 		}
 		return "", nil
 	case *ast.IntegerNode, *ast.FloatNode:

@@ -11,7 +11,9 @@
 // standard streams and the environment, so tests run every command
 // in-process. run walks the command tree (cli.go, commands.go, admin*.go),
 // built on package flag: a group prints its subcommands, a leaf parses its
-// flags (before or after its arguments) and runs. Bad usage and an invalid
+// flags (before or after its arguments), checks every text flag
+// (textFlags: --name, --reason, --email, --query) with authn.CheckText, and
+// runs. Bad usage and an invalid
 // configuration exit with status 2, a failure with 1; os.Exit is called
 // only in main.
 //
@@ -23,7 +25,10 @@
 // syntax tree and walked against Config's type, so an unknown key, a wrong
 // type and an invalid value are all reported together, each with the file
 // and line (or the variable) where it was set. Config.Validate checks the
-// values without changing them. keyhall.example.yaml at the root of the
+// values without changing them. Every text value must be valid UTF-8, at
+// most 64 KiB, without control characters but line breaks and tabs; a line
+// of the file that is not UTF-8 is named with its setting, as the YAML
+// parser would read U+FFFD there. keyhall.example.yaml at the root of the
 // repository shows every setting; a test keeps it in step with Config.
 //
 // # Keys
