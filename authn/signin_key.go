@@ -30,15 +30,11 @@ func (u *waUser) WebAuthnName() string                       { return u.name }
 func (u *waUser) WebAuthnDisplayName() string                { return u.name }
 func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.credentials }
 
-// toWebAuthn is the credential record of WebAuthn L3 §4 for c.
+// toWebAuthn is the credential record of WebAuthn L3 §4 for c, without
+// its transports: sign-in names none (see keyUser).
 func toWebAuthn(c Credential) webauthn.Credential {
-	ts := CleanTransports(c.Transports) // a key stored before #17 may have thousands
-	tr := make([]protocol.AuthenticatorTransport, len(ts))
-	for i, t := range ts {
-		tr[i] = protocol.AuthenticatorTransport(t)
-	}
 	return webauthn.Credential{
-		ID: c.WebAuthnID, PublicKey: c.PublicKey, AttestationFormat: c.AttestationFmt, Transport: tr,
+		ID: c.WebAuthnID, PublicKey: c.PublicKey, AttestationFormat: c.AttestationFmt,
 		Flags:         webauthn.CredentialFlags{UserPresent: true, BackupEligible: c.BackupEligible},
 		Authenticator: webauthn.Authenticator{AAGUID: c.AAGUID, SignCount: c.SignCount},
 	}
@@ -68,9 +64,7 @@ func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 	u := &waUser{id: []byte(p.UserID), name: p.Username}
 	for _, c := range creds {
 		if c.Kind == KindWebAuthn && !c.Cloned {
-			wc := toWebAuthn(c)
-			wc.Transport = nil
-			u.credentials = append(u.credentials, wc)
+			u.credentials = append(u.credentials, toWebAuthn(c))
 		}
 	}
 	lengths, perPerson := s.keySpread()

@@ -103,8 +103,8 @@ func FuzzCleanTransports(f *testing.F) {
 }
 
 // TestSignInTransportsOfOldKey (#17): a key stored before transports were
-// checked, with 5,000 of them, is offered at sign-in with the known ones
-// only, each once.
+// checked, with 5,000 of them, is offered at sign-in without them (the
+// options name no transports, #11), not with 100 KB of them.
 func TestSignInTransportsOfOldKey(t *testing.T) {
 	e := newEnv(t)
 	anna := e.user("anna", authn.SourceLocal)
@@ -114,7 +114,7 @@ func TestSignInTransportsOfOldKey(t *testing.T) {
 	}
 	e.addKeyAs(anna, false, true, 0, func(c *authn.Credential) { c.Transports = many })
 	opts, _ := e.beginKey(e.start("anna", authn.StepKey))
-	if n := strings.Count(string(opts), `"transports"`); n != 1 || !strings.Contains(string(opts), `"transports":["usb","nfc"]`) {
+	if strings.Contains(string(opts), `"transports"`) || len(opts) > 2000 {
 		t.Errorf("options offer the key with transports: %.300s", opts)
 	}
 }
