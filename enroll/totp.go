@@ -60,6 +60,35 @@ func (s *Service) BeginTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress
 	return setup, pr, err
 }
 
+// ShowTOTP returns the setup BeginTOTP started, with the same secret, under
+// a new id: after a wrong code, a language switch or a reload the entry the
+// person may already have made in her app stays right. Refused
+// (ReasonExpired) when no app setup is open.
+func (s *Service) ShowTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress, error) {
+	p, pr, err := s.step(ctx, id, authn.ScopeApp)
+	if err != nil {
+		return TOTPSetup{}, pr, err
+	}
+	if p.TOTPSealed == nil {
+		pr, err := s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, fmt.Errorf("no app setup open")))
+		return TOTPSetup{}, pr, err
+	}
+	u, err := s.cfg.Store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return TOTPSetup{}, Progress{}, fmt.Errorf("read person: %w", err)
+	}
+	secret, err := authn.Open(s.cfg.EncryptionKey, p.TOTPSealed, totpAD(p.UserID))
+	if err != nil {
+		return TOTPSetup{}, Progress{}, fmt.Errorf("open app secret: %w", err)
+	}
+	setup, err := s.totpSetup(u, secret)
+	if err != nil {
+		return TOTPSetup{}, Progress{}, err
+	}
+	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
+	return setup, pr, err
+}
+
 func totpAD(userID string) []byte { return []byte("enroll-totp:" + userID) }
 
 func totpRefusal(g GroupRule, first bool) *Error {
@@ -151,10 +180,12 @@ func matchCode(secret []byte, code string, now time.Time) (int64, bool) {
 	return step, ok
 }
 
-// NewRecoveryCodes replaces the person's recovery codes with
-// RecoveryCodeCount new ones, to be shown once; only their hashes
-// (authn.HashRecoveryCode) are stored. It needs a factor first, and an
-// enrollment that may add recovery codes (see step).
+// NewRecoveryCodes makes RecoveryCodeCount new recovery codes for the
+// person, to be shown; they wait sealed in the enrollment, and replace her
+// old codes only when she confirms she stored them (KeepRecoveryCodes).
+// Until then ShowRecoveryCodes shows the same codes again (a language
+// switch, a reload). It needs a factor first, and an enrollment that may
+// add recovery codes (see step).
 func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Progress, error) {
 	p, pr, err := s.step(ctx, id, authn.ScopeRecoveryCodes)
 	if err != nil {
@@ -165,15 +196,11 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Pr
 		return nil, pr, err
 	}
 	codes := make([]string, RecoveryCodeCount)
-	hashes := make([]authn.TokenHash, RecoveryCodeCount)
 	for i := range codes {
 		codes[i] = NewCode()
-		hashes[i] = authn.HashRecoveryCode(codes[i])
 	}
-	ev := authn.AuditEvent{Time: s.now(), Actor: "user:" + p.UserID, Action: "recovery_codes.replace",
-		Subject: "user:" + p.UserID, Details: map[string]string{"count": fmt.Sprint(RecoveryCodeCount)}}
-	if err := s.cfg.Store.ReplaceRecoveryCodes(ctx, p.UserID, hashes, ev); err != nil {
-		return nil, Progress{}, fmt.Errorf("store recovery codes: %w", err)
+	if p.CodesSealed, err = authn.Seal(s.cfg.EncryptionKey, []byte(strings.Join(codes, "\n")), codesAD(p.UserID)); err != nil {
+		return nil, Progress{}, fmt.Errorf("seal recovery codes: %w", err)
 	}
 	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
 	return codes, pr, err

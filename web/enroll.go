@@ -30,8 +30,9 @@ type enrollView struct {
 	Kind         string // "key" or "app": what was just added
 	Nickname     string
 	Model        string
-	QR           template.URL // data:image/png;base64,… of the app's key
-	Secret       string       // the app's key to type, shown once
+	QR           template.URL // data:image/png;base64,… of the app's secret
+	URI          template.URL // otpauth://totp/…: opens the app on the same device
+	Secret       string       // the app's secret to type
 	Codes        []string     // recovery codes, shown once
 	Factors      []factorRow
 	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
