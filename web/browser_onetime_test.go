@@ -171,3 +171,36 @@ func TestBrowserOneTimePagesSelfService(t *testing.T) {
 		t.Errorf("%d apps stored, want 1", apps)
 	}
 }
+
+// TestBrowserAfterReset: IT resets anna while she is signed in. Her next
+// request says what happened; her old key, as a passkey and after her
+// username, gets the "no longer registered" message with the IT service's
+// phone and e-mail, not only "press again".
+func TestBrowserAfterReset(t *testing.T) {
+	f, ctx, anna, _ := userWithKey(t, authenticatorOpts{uv: true}, true)
+	const phone, mail = "0251 492-1234", "it-service@stadt.example"
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()},
+		Notices: enroll.Notices{Sender: enroll.Sender{Name: "Stadt Münster", HelpPhone: phone, HelpEmail: mail}}})
+	startSignIn(t, ctx, f, "anna", "/login/key")
+	run(t, ctx, "touch the key", chromedp.Click(chromedp.ID("use-key")), waitPath("/account"))
+
+	if _, _, err := f.srv.store.Load().enroll.Reset(context.Background(), anna.ID, 0, "cli:helpdesk", "keys lost"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "her next request", chromedp.Navigate(f.base+"/account"), waitPath("/login"),
+		waitText("#error", msgAccountReset.DE), waitText("#error", phone))
+	shot(t, ctx, "after-reset")
+
+	run(t, ctx, "her old key as a passkey", chromedp.Click(chromedp.ID("passkey")),
+		waitText("#error", "nicht mehr registriert"), waitText("#error", phone), waitText("#error", mail))
+
+	run(t, ctx, "username", chromedp.Navigate(f.base+"/login"), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "anna\r"), chromedp.WaitVisible(chromedp.ID("alt-title")))
+	run(t, ctx, "to the key", js(`(() => { const b = document.querySelector('button[value="key"]'); if (b) b.click(); })()`),
+		waitPath("/login/key"), chromedp.WaitVisible(chromedp.ID("use-key")))
+	run(t, ctx, "her old key after the username", chromedp.Click(chromedp.ID("use-key")),
+		waitText("#error", "nicht mehr registriert"), waitText("#error", phone))
+	if s, err := f.store.ListUserSessions(context.Background(), anna.ID, f.srv.now()); err != nil || len(s) != 0 {
+		t.Fatalf("sessions after the reset: %d, %v; want none", len(s), err)
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/keyhall/keyhall/enroll"
 )
 
 // TestHomeLeadsToAccount: the bare address, printed at start, leads to the
@@ -97,5 +100,22 @@ func TestFocusRingContrast(t *testing.T) {
 	}
 	if c := contrast(t, header, colour("blue")); c < 3 {
 		t.Errorf("focus ring %s in the header on --blue: %.2f:1, want at least 3:1", header, c)
+	}
+}
+
+// TestInvalidInvitationNamesITService: the page for an invitation that no
+// longer works says how to reach the IT service (as the letter prints it).
+func TestInvalidInvitationNamesITService(t *testing.T) {
+	f := newFixture(t)
+	f.withEnroll(enroll.Config{Notices: enroll.Notices{Sender: enroll.Sender{Name: "Stadt Münster",
+		HelpPhone: "0251 492-1234", HelpEmail: "it-service@stadt.example"}}})
+	res, body := f.client().get("/enroll/bm8tc3VjaC1pbnZpdGF0aW9uLWF0LWFsbC1oZXJlLXRvZGF5")
+	if res.StatusCode < 400 || !strings.Contains(body, "enroll-invalid") && !strings.Contains(body, "invalid-help") {
+		t.Fatalf("an unknown invitation link: %d\n%s", res.StatusCode, body)
+	}
+	for _, want := range []string{"0251 492-1234", "it-service@stadt.example"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the invalid-invitation page lacks %q:\n%s", want, body)
+		}
 	}
 }

@@ -37,6 +37,7 @@ type view struct {
 	LangPath string
 	Error    string // shown in the role=alert region
 	Notice   string // shown in the role=status region
+	HelpLine string // where the IT service is reached, "" if not configured
 	Username string
 	ReturnTo string
 	NeedKey  bool // a tool asked for a key (step-up): the sign-in starts at the key
@@ -140,6 +141,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v *v
 	v.Lang = lang(r)
 	v.OtherLang = map[string]string{"de": "en", "en": "de"}[v.Lang]
 	v.SwitchLang = switchLangURL(r, v.OtherLang)
+	v.HelpLine = s.helpLine(v.Lang)
 	if v.LangPath != "" {
 		v.SwitchLang = v.LangPath + "?lang=" + v.OtherLang
 	}
