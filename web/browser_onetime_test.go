@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
@@ -53,7 +54,8 @@ func sameCodes(t *testing.T, what string, got, want []string) {
 // 320 px.
 func TestBrowserOneTimePagesInvitation(t *testing.T) {
 	f := newFixture(t)
-	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()},
+		Notices: enroll.Notices{Sender: enroll.Sender{Name: "Stadt Münster", HelpPhone: "0251 492-1234"}}})
 	anna := f.addUser("anna")
 	inv := f.invite(anna)
 	ctx := newTab(t)
@@ -99,6 +101,16 @@ func TestBrowserOneTimePagesInvitation(t *testing.T) {
 		}
 	}
 	run(t, ctx, "back to the tablet", chromedp.EmulateViewport(810, 1080))
+
+	// Printed, the sheet names the organisation and the date.
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "printed: organisation", waitText("#codes-sheet", "Stadt Münster"))
+	run(t, ctx, "printed: date", waitText("#codes-sheet", time.Now().Format("2 Jan 2006")))
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+		t.Fatal(err)
+	}
 
 	if n, err := f.store.CountRecoveryCodes(context.Background(), anna.ID); err != nil || n != 0 {
 		t.Errorf("before she confirmed: %d recovery codes stored (%v), want 0", n, err)

@@ -199,8 +199,14 @@ func (s *Server) newCodes(w http.ResponseWriter, r *http.Request, svc *enroll.Se
 // language switch leads to the same codes (enrollCodesShow).
 func (s *Server) showCodes(w http.ResponseWriter, r *http.Request, p enroll.Progress, codes []string) {
 	setEnrollCookie(w, p.ID)
-	s.page(w, r, &view{Page: "enroll_codes", LangPath: "/enroll/recovery",
-		Enroll: &enrollView{Codes: codes, Name: cmp.Or(p.User.DisplayName, p.User.Username)}})
+	s.page(w, r, &view{Page: "enroll_codes", LangPath: "/enroll/recovery", Enroll: s.codesView(p, codes)})
+}
+
+// codesView is the codes page's content; printed, it names the person,
+// the organisation and the date.
+func (s *Server) codesView(p enroll.Progress, codes []string) *enrollView {
+	return &enrollView{Codes: codes, Name: cmp.Or(p.User.DisplayName, p.User.Username),
+		Org: cmp.Or(s.enrollCfg.Notices.Sender.Name, s.signIn.RPName), Shown: s.now()}
 }
 
 // enrollCodesShow answers a GET of the codes page (the language switch, a
@@ -239,7 +245,7 @@ func (s *Server) enrollDone(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			setEnrollCookie(w, p.ID)
-			v.Enroll = &enrollView{Codes: codes, Name: cmp.Or(p.User.DisplayName, p.User.Username)}
+			v.Enroll = s.codesView(p, codes)
 		}
 		s.failPage(w, r, http.StatusBadRequest, msgEnrollConfirmCodes, nil, v)
 		return

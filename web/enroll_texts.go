@@ -68,6 +68,7 @@ var enrollTexts = map[string]message{
 		"With one of these codes you can reach your account when key and app are missing, and then set up a new key. Each code works once. Print the codes or write them down, and keep them apart from your key."},
 	"enroll.codes.once":   {"Die Codes werden nur dieses eine Mal angezeigt.", "The codes are shown this one time only."},
 	"enroll.codes.print":  {"Codes drucken", "Print codes"},
+	"enroll.codes.sheet":  {"Wiederherstellungscodes für Keyhall", "Recovery codes for Keyhall"},
 	"enroll.codes.stored": {"Ich habe die Codes sicher aufbewahrt", "I have stored the codes safely"},
 	"enroll.codes.done":   {"Fertig", "Done"},
 
