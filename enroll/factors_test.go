@@ -2,6 +2,7 @@ package enroll_test
 
 import (
 	"encoding/base32"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,13 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	wantReason(t, "wrong app code", err, enroll.ReasonWrongCode)
 	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 || pr.Consumed {
 		t.Fatalf("a wrong code left %d credentials, consumed=%v", len(creds), pr.Consumed)
+	}
+	// One name everywhere: the app's entry is "Keyhall", as the sign-in
+	// page and the letter say, even where the relying party is named
+	// otherwise.
+	if u, err := url.Parse(setup.URI); err != nil || u.Query().Get("issuer") != enroll.TOTPIssuer ||
+		!strings.HasPrefix(u.Path, "/"+enroll.TOTPIssuer+":") {
+		t.Errorf("the app's entry: %q, want issuer %s", setup.URI, enroll.TOTPIssuer)
 	}
 	shown, pr, err := f.svc.ShowTOTP(ctx, pr.ID)
 	must(t, err)

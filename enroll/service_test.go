@@ -60,7 +60,7 @@ func newFixture(t *testing.T) *fixture {
 	}}
 	f.svc, err = enroll.New(enroll.Config{
 		Store: st, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: f.clock.now,
-		Logger: slog.New(slog.DiscardHandler), Policy: f.policy,
+		Logger: slog.New(slog.DiscardHandler), Policy: f.policy, RPName: "Stadt Münster",
 	})
 	if err != nil {
 		t.Fatal(err)
