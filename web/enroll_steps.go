@@ -142,7 +142,7 @@ func (s *Server) enrollAppShow(w http.ResponseWriter, r *http.Request) {
 	}
 	setup, p, err := svc.ShowTOTP(r.Context(), enrollID(r))
 	if err != nil {
-		s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
+		s.showFailed(w, r, p, err)
 		return
 	}
 	setEnrollCookie(w, p.ID)
@@ -222,10 +222,24 @@ func (s *Server) enrollCodesShow(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, p, err := svc.ShowRecoveryCodes(r.Context(), enrollID(r))
 	if err != nil {
-		s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
+		s.showFailed(w, r, p, err)
 		return
 	}
 	s.showCodes(w, r, p, codes)
+}
+
+// showFailed answers a GET of a one-time page that has nothing to show
+// again (no app setup or codes waiting: the page was left already) while
+// the enrollment goes on: as enrollResume (the request carries the
+// enrollment's cookie), under its new id. Anything
+// else is a refusal as for any step.
+func (s *Server) showFailed(w http.ResponseWriter, r *http.Request, p enroll.Progress, err error) {
+	if e, ok := errors.AsType[*enroll.Error](err); ok && e.Reason == enroll.ReasonExpired && len(p.ID) > 0 {
+		setEnrollCookie(w, p.ID)
+		s.enrollResume(w, r)
+		return
+	}
+	s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
 }
 
 // enrollDone ends the enrollment once the person confirms she keeps the

@@ -3,6 +3,7 @@ package web
 import (
 	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -117,5 +118,26 @@ func TestInvalidInvitationNamesITService(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("the invalid-invitation page lacks %q:\n%s", want, body)
 		}
+	}
+}
+
+// TestOneTimePageLeftAlready: the switch on a page after the app was
+// stored asks GET /enroll/app/confirm, which has no QR code to show again:
+// the enrollment goes on at the key page, with no error.
+func TestOneTimePageLeftAlready(t *testing.T) {
+	f := newFixture(t)
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	anna := f.addUser("anna")
+	inv := f.invite(anna)
+	c := f.client()
+	if res, body := c.form("/enroll", url.Values{"username": {"anna"}, "code": {inv.Code}}); res.StatusCode != http.StatusOK {
+		t.Fatalf("redeem: %d %s", res.StatusCode, body)
+	}
+	res, body := c.get("/enroll/recovery?lang=en")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/enroll/key?lang=en" {
+		t.Fatalf("GET /enroll/recovery before any codes: %d to %q\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	if res, body := c.get("/enroll/key?lang=en"); res.StatusCode != http.StatusOK || !strings.Contains(body, `id="register-key"`) {
+		t.Errorf("the key page after it: %d\n%s", res.StatusCode, body)
 	}
 }
