@@ -41,6 +41,18 @@ func appSecret(t *testing.T, ctx context.Context) (secret, href string) {
 	return strings.ReplaceAll(s[0], "-", ""), h
 }
 
+// fits320 checks that the page reflows at 320 CSS pixels (WCAG 1.4.10):
+// no horizontal scroll.
+func fits320(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	run(t, ctx, "320 px wide", chromedp.EmulateViewport(320, 640))
+	wide, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 320).map(e => e.tagName + "#" + e.id).join(" ")`))
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.scrollingElement.scrollWidth`)); err != nil || w > 320 {
+		t.Errorf("%s at 320 px is %d px wide (%v); too wide: %s", what, w, err, wide)
+	}
+	run(t, ctx, "back to the tablet", chromedp.EmulateViewport(810, 1080))
+}
+
 func sameCodes(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if len(want) != enroll.RecoveryCodeCount || strings.Join(got, " ") != strings.Join(want, " ") {
@@ -77,7 +89,9 @@ func TestBrowserOneTimePagesInvitation(t *testing.T) {
 		t.Errorf("after a wrong code the app page shows secret %q, want the same %q", s, secret)
 	}
 	run(t, ctx, "the hint on a new QR code", waitText("#restart-hint", "stop working"))
+	fits320(t, ctx, "the app page (English)")
 	run(t, ctx, "switch to German", chromedp.Click(chromedp.ID("lang-switch")), waitText("h1", "Authenticator-App einrichten"))
+	fits320(t, ctx, "the app page (German)")
 	code, err := totp.GenerateCode(secret, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -89,18 +103,12 @@ func TestBrowserOneTimePagesInvitation(t *testing.T) {
 	run(t, ctx, "switch to English", chromedp.Click(chromedp.ID("lang-switch")), waitText("h1", "Your recovery codes"))
 	sameCodes(t, "after the language switch", pageTexts(t, ctx, "#recovery-codes code"), codes)
 
-	// WCAG 1.4.10: at 320 CSS pixels the page reflows, no horizontal
-	// scroll, in either language.
-	run(t, ctx, "320 px wide", chromedp.EmulateViewport(320, 640))
+	// WCAG 1.4.10, in either language.
 	for _, h1 := range []string{"Ihre Wiederherstellungscodes", "Your recovery codes"} {
 		run(t, ctx, "switch the language", chromedp.Click(chromedp.ID("lang-switch")), waitText("h1", h1))
 		sameCodes(t, "after the language switch", pageTexts(t, ctx, "#recovery-codes code"), codes)
-		wide, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 320).map(e => e.tagName + "#" + e.id).join(" ")`))
-		if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.scrollingElement.scrollWidth`)); err != nil || w > 320 {
-			t.Errorf("the codes page (%s) at 320 px is %d px wide (%v); too wide: %s", h1, w, err, wide)
-		}
+		fits320(t, ctx, "the codes page ("+h1+")")
 	}
-	run(t, ctx, "back to the tablet", chromedp.EmulateViewport(810, 1080))
 
 	// Printed, the sheet names the organisation and the date.
 	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
