@@ -66,9 +66,13 @@ type EnrollPending struct {
 	// under the encryption key (additional data: "enroll-totp:" + UserID),
 	// until a correct code confirms it; else nil.
 	TOTPSealed []byte
-	Factors    int // factors stored during this enrollment
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	// CodesSealed are new recovery codes shown but not yet confirmed as
+	// stored, sealed like TOTPSealed (additional data: "enroll-codes:" +
+	// UserID); the old codes stay valid until then. Else nil.
+	CodesSealed []byte
+	Factors     int // factors stored during this enrollment
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
 // ResetReport tells what Reset revoked.

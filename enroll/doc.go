@@ -72,9 +72,13 @@
 //
 // BeginTOTP makes a 160-bit secret and renders its QR code on the server;
 // the secret waits, sealed, in the enrollment until ConfirmTOTP gets a right
-// code (RFC 6238, one step of drift): a wrong code stores nothing. A group
-// may forbid apps, or an app as the only factor. NewRecoveryCodes replaces
-// the person's codes and stores their hashes (authn.HashRecoveryCode).
+// code (RFC 6238, one step of drift): a wrong code stores nothing, and
+// ShowTOTP shows the same secret again (after a wrong code, a language
+// switch). The app's entry is named TOTPIssuer. A group may forbid apps,
+// or an app as the only factor. NewRecoveryCodes makes new codes that wait,
+// sealed, in the enrollment (ShowRecoveryCodes shows the same ones again);
+// only KeepRecoveryCodes, when she confirms she stored them, replaces her
+// old codes and stores their hashes (authn.HashRecoveryCode).
 // Reset removes every key, app and recovery code of a person, revokes her
 // sessions and issues a new invitation, with one audit event naming who,
 // whom, why and what was revoked; RevokeCredential removes one lost key.
@@ -116,7 +120,9 @@
 // window envelope (DIN 5008 form B: the address field 85 × 45 mm at 20 mm
 // from the left and 45 mm from the top, the return address on its first
 // line), with three steps, the link as text and as a vector QR code, the
-// code, the expiry and where to get help. Its fonts (DejaVu, fonts/) are
+// code, the expiry and where to get help. It speaks of her password only
+// when Keyhall can check one (Letter.Password, HasPassword), else of the
+// key's PIN; after a reset (Letter.Reset) it says her old keys are blocked. Its fonts (DejaVu, fonts/) are
 // embedded, so umlauts print and nothing is read at run time. The postal
 // address is the caller's (Letter.Address).
 //

@@ -2,6 +2,7 @@ package enroll_test
 
 import (
 	"encoding/base32"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,18 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	if len(creds) != 0 || pr.Consumed {
 		t.Fatalf("a wrong code left %d credentials, consumed=%v", len(creds), pr.Consumed)
 	}
+	// One name everywhere: the app's entry is "Keyhall", as the sign-in
+	// page and the letter say, even where the relying party is named
+	// otherwise.
+	if u, err := url.Parse(setup.URI); err != nil || u.Query().Get("issuer") != enroll.TOTPIssuer ||
+		!strings.HasPrefix(u.Path, "/"+enroll.TOTPIssuer+":") {
+		t.Errorf("the app's entry: %q, want issuer %s", setup.URI, enroll.TOTPIssuer)
+	}
+	shown, pr, err := f.svc.ShowTOTP(ctx, pr.ID)
+	must(t, err)
+	if shown.Secret != setup.Secret || shown.URI != setup.URI {
+		t.Errorf("after a wrong code the setup shows %q, want the same %q", shown.Secret, setup.Secret)
+	}
 	pr, err = f.svc.ConfirmTOTP(ctx, pr.ID, right[:3]+" "+right[3:], "Handy")
 	must(t, err)
 	creds, err = f.store.ListCredentials(ctx, anna.ID)
@@ -50,10 +63,20 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	if got, err := authn.Open([32]byte{1, 2, 3}, creds[0].SecretSealed, []byte(creds[0].ID)); err != nil || string(got) != string(secret) {
 		t.Errorf("stored secret does not open to the one shown: %v", err)
 	}
-	codes, _, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
+	codes, pr, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
 	must(t, err)
-	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); len(codes) != 10 || n != 10 {
-		t.Errorf("%d codes shown, %d stored", len(codes), n)
+	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); len(codes) != 10 || n != 0 {
+		t.Errorf("%d codes shown, %d stored before she confirmed them", len(codes), n)
+	}
+	again, pr, err := f.svc.ShowRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	if strings.Join(again, " ") != strings.Join(codes, " ") {
+		t.Errorf("shown again: %q, want the same %q", again, codes)
+	}
+	_, err = f.svc.KeepRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); n != 10 {
+		t.Errorf("%d codes stored after she confirmed them", n)
 	}
 	must(t, f.store.UseRecoveryCode(ctx, anna.ID, authn.HashRecoveryCode(strings.ToLower(codes[3])), f.clock.now(),
 		authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "recovery_code.use"}))
@@ -78,7 +101,9 @@ func TestResetAndRevoke(t *testing.T) {
 	must(t, err)
 	_, pr, err = f.register(t, pr.ID, keyReg{fmt: "none"})
 	must(t, err)
-	_, _, err = f.svc.NewRecoveryCodes(ctx, pr.ID)
+	_, pr, err = f.svc.NewRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	_, err = f.svc.KeepRecoveryCodes(ctx, pr.ID)
 	must(t, err)
 	now := f.clock.now()
 	must(t, f.store.CreateSession(ctx, authn.Session{Hash: authn.HashSessionID([]byte("s1")), UserID: anna.ID,

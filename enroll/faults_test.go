@@ -233,8 +233,8 @@ func (s *faultStore) ReplaceRecoveryCodes(ctx context.Context, userID string, ha
 }
 
 // A fault right after an app or new recovery codes are stored leads on as
-// well: the app's enrollment goes on under its new id, and the codes, once
-// stored, are shown (they replaced her old ones).
+// well: the enrollment goes on under its new id (the codes are stored when
+// she confirms she kept them, KeepRecoveryCodes).
 func TestFaultAfterAppAndCodesLeadsOn(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
@@ -260,11 +260,13 @@ func TestFaultAfterAppAndCodesLeadsOn(t *testing.T) {
 	}
 	fs.afterStore.Store(false)
 	codes, pr, err := svc.NewRecoveryCodes(ctx, pr.ID)
+	must(t, err) // shown; they wait for her word that she stored them
+	pr, err = svc.KeepRecoveryCodes(ctx, pr.ID)
 	if !fs.afterStore.Load() {
 		t.Fatalf("the codes were not stored: %v", err)
 	}
-	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); err != nil || len(codes) != n || n != enroll.RecoveryCodeCount || len(pr.ID) == 0 {
-		t.Fatalf("after a fault behind the codes' write: %d shown, %d stored, next id %x: %v", len(codes), n, pr.ID, err)
+	if n, cerr := f.store.CountRecoveryCodes(ctx, anna.ID); cerr != nil || len(codes) != n || n != enroll.RecoveryCodeCount || len(pr.ID) == 0 {
+		t.Fatalf("after a fault behind the codes' write: %d shown, %d stored, next id %x: %v, %v", len(codes), n, pr.ID, err, cerr)
 	}
 	if _, _, err := f.svc.BeginKey(ctx, pr.ID); err != nil {
 		t.Fatalf("the next step after the codes: %v", err)

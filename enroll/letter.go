@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/boombuler/barcode/qr"
 	"github.com/go-pdf/fpdf"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // The letter's fonts: DejaVu Sans and Sans Mono (Bitstream Vera licence,
@@ -28,6 +31,16 @@ var (
 
 // LetterSubject is the subject line of the enrollment letter.
 const LetterSubject = "Ihre Anmeldung bei Keyhall"
+
+// ResetSubject is the subject line of the letter after an IT reset.
+const ResetSubject = "Ihr Zugang zu Keyhall wurde zurückgesetzt"
+
+func (l Letter) subject() string {
+	if l.Reset {
+		return ResetSubject
+	}
+	return LetterSubject
+}
 
 // Sender is the organisation that sends letters and mail: its name, its
 // address, and where people get help.
@@ -53,6 +66,20 @@ type Letter struct {
 	Date time.Time
 	// Location is the time zone of the dates printed; nil means time.Local.
 	Location *time.Location
+	// Password: Keyhall can check a password of hers (Service.HasPassword),
+	// so the letter may tell her to use it. Without one, her key must
+	// guard itself with a PIN, and the letter says so instead.
+	Password bool
+	// Reset: the letter follows an IT reset (Service.Reset); it says that
+	// her old keys, apps and recovery codes are blocked.
+	Reset bool
+}
+
+// HasPassword reports whether Keyhall can check a password of u (her
+// directory's, or one stored here): only then may her letter speak of it.
+func (s *Service) HasPassword(ctx context.Context, u authn.User) (bool, error) {
+	none, err := s.withoutPassword(ctx, u)
+	return !none, err
 }
 
 // MaxAddressLines is how many address lines fit the window under the name
@@ -162,7 +189,7 @@ func newLetterPDF(l Letter) *letterPDF {
 	f.AddUTF8FontFromBytes("sans", "", fontSans)
 	f.AddUTF8FontFromBytes("sans", "B", fontSansBold)
 	f.AddUTF8FontFromBytes("mono", "", fontMono)
-	f.SetTitle(LetterSubject, true)
+	f.SetTitle(l.subject(), true)
 	f.SetAuthor(l.Sender.Name, true)
 	f.SetCreator("Keyhall", true)
 	f.SetLang("de-DE")
@@ -236,14 +263,20 @@ func (p *letterPDF) body(l Letter) {
 	f := p.f
 	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
 	f.SetFont("sans", "B", 12)
-	f.CellFormat(textW, 6, LetterSubject, "", 1, "L", false, 0, "")
+	f.CellFormat(textW, 6, l.subject(), "", 1, "L", false, 0, "")
 	f.Ln(3)
 	f.SetFont("sans", "", 10)
 	p.para("Guten Tag " + l.recipient() + ",")
 	f.Ln(1)
-	p.para("für Sie ist ein Zugang zu Keyhall eingerichtet. Sie melden sich dort künftig mit einem " +
-		"Sicherheitsschlüssel (etwa einem YubiKey) oder einer Authentifizierungs-App an. Den Zugang richten " +
-		"Sie selbst ein, auf Ihrem eigenen Gerät und ohne Termin – in drei Schritten:")
+	if l.Reset {
+		p.para("der IT-Service hat Ihren Zugang zu Keyhall zurückgesetzt. Ihre bisherigen Sicherheitsschlüssel, " +
+			"Authenticator-Apps und Wiederherstellungscodes sind gesperrt und funktionieren nicht mehr. Mit diesem " +
+			"Brief richten Sie Ihren Zugang neu ein, auf Ihrem eigenen Gerät und ohne Termin – in drei Schritten:")
+	} else {
+		p.para("für Sie ist ein Zugang zu Keyhall eingerichtet. Sie melden sich dort künftig mit einem " +
+			"Sicherheitsschlüssel (etwa einem YubiKey) oder einer Authenticator-App an. Den Zugang richten " +
+			"Sie selbst ein, auf Ihrem eigenen Gerät und ohne Termin – in drei Schritten:")
+	}
 	f.Ln(2)
 	open := "Scannen Sie den QR-Code unten mit der Kamera Ihres Tablets oder Smartphones, oder geben Sie " +
 		"den Link unten in Ihren Browser ein."
@@ -251,9 +284,16 @@ func (p *letterPDF) body(l Letter) {
 		open += " Es geht auch ohne Link: Öffnen Sie " + l.CodeURL + " und geben Sie Ihren Benutzernamen und den Code ein."
 	}
 	p.step(1, "Einladung öffnen", open)
-	p.step(2, "Sicherheitsschlüssel registrieren", "Melden Sie sich, wenn Sie gefragt werden, mit Ihrem gewohnten "+
-		"Passwort an. Stecken Sie den Schlüssel ein oder halten Sie ihn an das Gerät (NFC), und berühren Sie ihn, "+
-		"sobald er blinkt. Wo es erlaubt ist, können Sie stattdessen eine Authentifizierungs-App einrichten.")
+	key := "Ihren Sicherheitsschlüssel erhalten Sie vom IT-Service (Kontakt unten). "
+	if l.Password {
+		key += "Melden Sie sich, wenn Sie gefragt werden, mit Ihrem gewohnten Passwort an. "
+	} else {
+		key += "Ein Passwort brauchen Sie nicht; dafür schützt eine PIN den Schlüssel: Legen Sie sie fest oder " +
+			"geben Sie sie ein, wenn Sie danach gefragt werden. "
+	}
+	key += "Stecken Sie den Schlüssel ein oder halten Sie ihn an das Gerät (NFC), und berühren Sie ihn, " +
+		"sobald er blinkt. Wo es erlaubt ist, können Sie stattdessen eine Authenticator-App einrichten."
+	p.step(2, "Sicherheitsschlüssel registrieren", key)
 	p.step(3, "Vorsorgen", "Registrieren Sie einen zweiten Schlüssel als Ersatz, und bewahren Sie die zehn "+
 		"Wiederherstellungscodes, die Ihnen am Ende angezeigt werden, sicher auf.")
 }

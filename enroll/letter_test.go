@@ -152,3 +152,81 @@ func TestWriteLetterRefuses(t *testing.T) {
 		})
 	}
 }
+
+// letterText writes l and returns pdftotext's text of it, which must fit
+// one page.
+func letterText(t *testing.T, l enroll.Letter) string {
+	t.Helper()
+	pdftotext := needTool(t, "pdftotext", "poppler-utils")
+	pdf := filepath.Join(t.TempDir(), "letter.pdf")
+	var buf bytes.Buffer
+	if err := enroll.WriteLetter(&buf, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pdf, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pdftotext, pdf, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "\f"); n != 1 {
+		t.Errorf("the letter has %d pages, want 1", n)
+	}
+	// One line per paragraph, so that a phrase is found across line breaks.
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// TestLetterPasswordOnlyWhereTrue: step 2 speaks of her password only when
+// Keyhall can check one (Service.HasPassword); otherwise of the key's PIN.
+// The letter says "Authenticator-App" as the pages do, and where the key
+// comes from.
+func TestLetterPasswordOnlyWhereTrue(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	paul := f.user(t, "paul")
+	l := testLetter()
+	has, err := f.svc.HasPassword(ctx, paul)
+	must(t, err)
+	l.Password = has
+	text := letterText(t, l)
+	if has || strings.Contains(text, "Passwort an") || !strings.Contains(text, "Ein Passwort brauchen Sie nicht") ||
+		!strings.Contains(text, "PIN") {
+		t.Errorf("the letter for a person without a password (HasPassword %v):\n%s", has, text)
+	}
+	for _, want := range []string{"Authenticator-App", "Sicherheitsschlüssel erhalten Sie vom IT-Service"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the letter lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Authentifizierungs-App") {
+		t.Errorf("the letter calls the app otherwise than the pages:\n%s", text)
+	}
+
+	phc, err := authn.HashPassword("ein langes Passwort", authn.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	must(t, err)
+	must(t, f.store.SetPasswordHash(ctx, paul.ID, phc, authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "password.set"}))
+	has, err = f.svc.HasPassword(ctx, paul)
+	must(t, err)
+	l.Password = has
+	if text := letterText(t, l); !has || !strings.Contains(text, "mit Ihrem gewohnten Passwort an") {
+		t.Errorf("the letter for a person with a password (HasPassword %v):\n%s", has, text)
+	}
+}
+
+// TestLetterAfterReset: the letter after an IT reset is not the first
+// invitation word for word: it says her old keys were blocked.
+func TestLetterAfterReset(t *testing.T) {
+	l := testLetter()
+	first := letterText(t, l)
+	l.Reset = true
+	text := letterText(t, l)
+	for _, want := range []string{enroll.ResetSubject, "Sicherheitsschlüssel, Authenticator-Apps und Wiederherstellungscodes sind gesperrt"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the reset letter lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(first, "gesperrt") {
+		t.Errorf("the first letter speaks of blocked keys:\n%s", first)
+	}
+}

@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 	}}
 	f.cfg = enroll.Config{
 		Store: st, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: f.clock.now,
-		Logger: slog.New(slog.DiscardHandler), Policy: f.policy,
+		Logger: slog.New(slog.DiscardHandler), Policy: f.policy, RPName: "Stadt Münster",
 	}
 	f.svc = f.serviceOn(t, st)
 	return f

@@ -60,6 +60,35 @@ func (s *Service) BeginTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress
 	return setup, pr, err
 }
 
+// ShowTOTP returns the setup BeginTOTP started, with the same secret, under
+// a new id: after a wrong code, a language switch or a reload the entry the
+// person may already have made in her app stays right. Refused
+// (ReasonExpired) when no app setup is open.
+func (s *Service) ShowTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress, error) {
+	p, pr, err := s.step(ctx, id, authn.ScopeApp)
+	if err != nil {
+		return TOTPSetup{}, pr, err
+	}
+	if p.TOTPSealed == nil {
+		pr, err := s.retry(ctx, p, refuseMsg(ReasonExpired, msgStepExpired, fmt.Errorf("no app setup open")))
+		return TOTPSetup{}, pr, err
+	}
+	u, err := s.cfg.Store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return TOTPSetup{}, Progress{}, fmt.Errorf("read person: %w", err)
+	}
+	secret, err := authn.Open(s.cfg.EncryptionKey, p.TOTPSealed, totpAD(p.UserID))
+	if err != nil {
+		return TOTPSetup{}, Progress{}, fmt.Errorf("open app secret: %w", err)
+	}
+	setup, err := s.totpSetup(u, secret)
+	if err != nil {
+		return TOTPSetup{}, Progress{}, err
+	}
+	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
+	return setup, pr, err
+}
+
 func totpAD(userID string) []byte { return []byte("enroll-totp:" + userID) }
 
 func totpRefusal(g GroupRule, first bool) *Error {
@@ -77,11 +106,16 @@ func totpRefusal(g GroupRule, first bool) *Error {
 	return e
 }
 
+// TOTPIssuer is the name of the entry in the person's app: the name the
+// sign-in page and the letter use ("den Code für Keyhall"), whatever the
+// WebAuthn relying party's display name (Config.RPName) is.
+const TOTPIssuer = "Keyhall"
+
 // totpSetup renders the key URI (RFC 6238 parameters: SHA-1, 6 digits, 30
 // seconds) and its QR code.
 func (s *Service) totpSetup(u authn.User, secret []byte) (TOTPSetup, error) {
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: s.cfg.RPName, AccountName: u.Username, Secret: secret,
+		Issuer: TOTPIssuer, AccountName: u.Username, Secret: secret,
 		Period: authn.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
 	})
 	if err != nil {
@@ -155,10 +189,12 @@ func matchCode(secret []byte, code string, now time.Time) (int64, bool) {
 	return step, ok
 }
 
-// NewRecoveryCodes replaces the person's recovery codes with
-// RecoveryCodeCount new ones, to be shown once; only their hashes
-// (authn.HashRecoveryCode) are stored. It needs a factor first, and an
-// enrollment that may add recovery codes (see step).
+// NewRecoveryCodes makes RecoveryCodeCount new recovery codes for the
+// person, to be shown; they wait sealed in the enrollment, and replace her
+// old codes only when she confirms she stored them (KeepRecoveryCodes).
+// Until then ShowRecoveryCodes shows the same codes again (a language
+// switch, a reload). It needs a factor first, and an enrollment that may
+// add recovery codes (see step).
 func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Progress, error) {
 	p, pr, err := s.step(ctx, id, authn.ScopeRecoveryCodes)
 	if err != nil {
@@ -169,26 +205,12 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Pr
 		return nil, pr, err
 	}
 	codes := make([]string, RecoveryCodeCount)
-	hashes := make([]authn.TokenHash, RecoveryCodeCount)
 	for i := range codes {
 		codes[i] = NewCode()
-		hashes[i] = authn.HashRecoveryCode(codes[i])
 	}
-	ev := authn.AuditEvent{Time: s.now(), Actor: "user:" + p.UserID, Action: "recovery_codes.replace",
-		Subject: "user:" + p.UserID, Details: map[string]string{"count": fmt.Sprint(RecoveryCodeCount)}}
-	next := p
-	next.Ceremony, next.TOTPSealed = nil, nil
-	nextID, next := s.nextStep(next, IdleTTL, time.Time{})
-	err = s.cfg.Store.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: p.UserID, At: s.now(), RecoveryCodes: hashes,
-		Event: ev, Next: next})
-	if err != nil {
-		pr, err := s.keepOn(ctx, p, fmt.Errorf("store recovery codes: %w", err))
-		return nil, pr, err
+	if p.CodesSealed, err = authn.Seal(s.cfg.EncryptionKey, []byte(strings.Join(codes, "\n")), codesAD(p.UserID)); err != nil {
+		return nil, Progress{}, fmt.Errorf("seal recovery codes: %w", err)
 	}
-	pr, err = s.progress(ctx, nextID, next)
-	if err != nil {
-		// The codes are stored: she must see them, if without her name.
-		s.log.Warn("show recovery codes without the person's name", "user", p.UserID, "err", err)
-	}
-	return codes, pr, nil
+	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
+	return codes, pr, err
 }

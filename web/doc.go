@@ -51,7 +51,12 @@
 // Both cookies are Secure, HttpOnly, SameSite=Lax, Path=/ without Domain.
 // A refused step shows its page again with a message that says what to do
 // next (401; 429 with Retry-After when throttled; 403 for policy); an
-// expired one starts over at /login; a storage error is a 503. The address
+// expired one starts over at /login; a storage error is a 503. GET / leads
+// to /account, and from there to sign-in. A person whose session an IT
+// reset ended reads so on /login (login_reset.go); a refused key, or one
+// that does not answer, is told that an old key no longer registered will
+// not work by pressing again, with the IT service's phone and e-mail
+// (enroll.Notices.Sender). The address
 // to return to after signing in must be a path on this server, or an
 // address on a host with a forward-auth rule (returnto.go, returnurl.go).
 //
@@ -59,7 +64,11 @@
 //
 // /enroll/{token} (the invitation link) and /enroll (username and the code
 // from the letter) lead through the enroll package's steps: a security key
-// under the group's policy, or an app, then recovery codes. /account and
+// under the group's policy, or an app, then recovery codes. A page shown
+// once after a form (the app's QR code, new recovery codes) has a GET
+// address that shows the same content again (view.LangPath): the language
+// switch and a reload lose nothing, and new codes replace the old only
+// when she confirms she stored them. /account and
 // /account/factors let a signed-in person see her sessions and factors,
 // add (after a fresh sign-in; a key only after a sign-in with a key or a
 // recovery code), rename and remove them (enroll*.go, account*.go).

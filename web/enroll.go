@@ -30,9 +30,12 @@ type enrollView struct {
 	Kind         string // "key" or "app": what was just added
 	Nickname     string
 	Model        string
-	QR           template.URL // data:image/png;base64,… of the app's key
-	Secret       string       // the app's key to type, shown once
-	Codes        []string     // recovery codes, shown once
+	QR           template.URL // data:image/png;base64,… of the app's secret
+	URI          template.URL // otpauth://totp/…: opens the app on the same device
+	Secret       string       // the app's secret to type
+	Codes        []string     // recovery codes, shown until she confirms them
+	Org          string       // the organisation, on the printed codes
+	Shown        time.Time    // when the codes were shown, on the printed codes
 	Factors      []factorRow
 	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
 	Consumed     bool // a factor is stored: the person may go on to her recovery codes

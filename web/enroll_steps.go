@@ -114,8 +114,39 @@ func (s *Server) beginApp(w http.ResponseWriter, r *http.Request, svc *enroll.Se
 		return
 	}
 	setEnrollCookie(w, p.ID)
-	qr := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(setup.QRPNG))
-	s.page(w, r, &view{Page: "enroll_app", Enroll: &enrollView{QR: qr, Secret: setup.Secret}})
+	s.page(w, r, &view{Page: "enroll_app", LangPath: "/enroll/app", Enroll: appView(setup, "")})
+}
+
+// appView is the app page's content: the QR code, the otpauth:// link for
+// an app on the same device, and the secret to type.
+func appView(setup enroll.TOTPSetup, nickname string) *enrollView {
+	return &enrollView{
+		QR:       template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(setup.QRPNG)),
+		URI:      template.URL(setup.URI), // otpauth://totp/…, made by enroll, not from the request
+		Secret:   setup.Secret,
+		Nickname: nickname,
+	}
+}
+
+// enrollAppShow answers a GET of the app page (the language switch, a
+// reload): the same QR code and secret again, so the entry she may have
+// made in her app stays right.
+func (s *Server) enrollAppShow(w http.ResponseWriter, r *http.Request) {
+	if enrollID(r) == nil {
+		s.enrollResume(w, r)
+		return
+	}
+	svc := s.enrollFor(w, r)
+	if svc == nil {
+		return
+	}
+	setup, p, err := svc.ShowTOTP(r.Context(), enrollID(r))
+	if err != nil {
+		s.showFailed(w, r, p, err)
+		return
+	}
+	setEnrollCookie(w, p.ID)
+	s.page(w, r, &view{Page: "enroll_app", LangPath: "/enroll/app", Enroll: appView(setup, "")})
 }
 
 // enrollAppConfirm stores the app after a right code from it. A wrong code
@@ -128,7 +159,18 @@ func (s *Server) enrollAppConfirm(w http.ResponseWriter, r *http.Request) {
 	nickname := strings.TrimSpace(r.PostFormValue("nickname"))
 	p, err := svc.ConfirmTOTP(r.Context(), enrollID(r), r.PostFormValue("code"), nickname)
 	if err != nil {
-		s.enrollFailed(w, r, p, err, &view{Page: "enroll_app", Enroll: &enrollView{Nickname: nickname}})
+		v := &view{Page: "enroll_app", LangPath: "/enroll/app", Enroll: &enrollView{Nickname: nickname}}
+		// A wrong code (or too many): the same QR code and secret again.
+		if e, ok := errors.AsType[*enroll.Error](err); ok && len(p.ID) > 0 &&
+			(e.Reason == enroll.ReasonWrongCode || e.Reason == enroll.ReasonThrottled) {
+			setup, again, showErr := svc.ShowTOTP(r.Context(), p.ID)
+			if showErr != nil {
+				s.enrollFailed(w, r, again, showErr, &view{Page: "enroll_choose"})
+				return
+			}
+			p, v.Enroll = again, appView(setup, nickname)
+		}
+		s.enrollFailed(w, r, p, err, v)
 		return
 	}
 	s.enrollAdded(w, r, svc, p, &enrollView{Kind: "app", Nickname: cmp.Or(nickname, "Authenticator-App"), AllowApp: false})
@@ -150,23 +192,86 @@ func (s *Server) newCodes(w http.ResponseWriter, r *http.Request, svc *enroll.Se
 		s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
 		return
 	}
+	s.showCodes(w, r, p, codes)
+}
+
+// showCodes shows the recovery codes waiting for her confirmation; the
+// language switch leads to the same codes (enrollCodesShow).
+func (s *Server) showCodes(w http.ResponseWriter, r *http.Request, p enroll.Progress, codes []string) {
 	setEnrollCookie(w, p.ID)
-	s.page(w, r, &view{Page: "enroll_codes", Enroll: &enrollView{Codes: codes, Name: cmp.Or(p.User.DisplayName, p.User.Username)}})
+	s.page(w, r, &view{Page: "enroll_codes", LangPath: "/enroll/recovery", Enroll: s.codesView(p, codes)})
+}
+
+// codesView is the codes page's content; printed, it names the person,
+// the organisation and the date.
+func (s *Server) codesView(p enroll.Progress, codes []string) *enrollView {
+	return &enrollView{Codes: codes, Name: cmp.Or(p.User.DisplayName, p.User.Username),
+		Org: cmp.Or(s.enrollCfg.Notices.Sender.Name, s.signIn.RPName), Shown: s.now()}
+}
+
+// enrollCodesShow answers a GET of the codes page (the language switch, a
+// reload): the same codes again, still waiting for her confirmation.
+func (s *Server) enrollCodesShow(w http.ResponseWriter, r *http.Request) {
+	if enrollID(r) == nil {
+		s.enrollResume(w, r)
+		return
+	}
+	svc := s.enrollFor(w, r)
+	if svc == nil {
+		return
+	}
+	codes, p, err := svc.ShowRecoveryCodes(r.Context(), enrollID(r))
+	if err != nil {
+		s.showFailed(w, r, p, err)
+		return
+	}
+	s.showCodes(w, r, p, codes)
+}
+
+// showFailed answers a GET of a one-time page that has nothing to show
+// again (no app setup or codes waiting: the page was left already) while
+// the enrollment goes on: as enrollResume (the request carries the
+// enrollment's cookie), under its new id. Anything
+// else is a refusal as for any step.
+func (s *Server) showFailed(w http.ResponseWriter, r *http.Request, p enroll.Progress, err error) {
+	if e, ok := errors.AsType[*enroll.Error](err); ok && e.Reason == enroll.ReasonExpired && len(p.ID) > 0 {
+		setEnrollCookie(w, p.ID)
+		s.enrollResume(w, r)
+		return
+	}
+	s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
 }
 
 // enrollDone ends the enrollment once the person confirms she keeps the
-// codes safe, and leads her to sign in (or back to her account).
+// codes safe: only now do the new codes replace her old ones. Then it
+// leads her to sign in (or back to her account).
 func (s *Server) enrollDone(w http.ResponseWriter, r *http.Request) {
 	svc := s.enrollForm(w, r)
 	if svc == nil {
 		return
 	}
 	if r.PostFormValue("stored") != "yes" {
-		s.failPage(w, r, http.StatusBadRequest, msgEnrollConfirmCodes, nil, &view{Page: "enroll_codes", Enroll: &enrollView{}})
+		v := &view{Page: "enroll_codes", LangPath: "/enroll/recovery", Enroll: &enrollView{}}
+		if id := enrollID(r); id != nil {
+			codes, p, err := svc.ShowRecoveryCodes(r.Context(), id)
+			if err != nil {
+				s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
+				return
+			}
+			setEnrollCookie(w, p.ID)
+			v.Enroll = s.codesView(p, codes)
+		}
+		s.failPage(w, r, http.StatusBadRequest, msgEnrollConfirmCodes, nil, v)
 		return
 	}
 	if id := enrollID(r); id != nil {
-		if err := svc.Finish(r.Context(), id); err != nil && !errors.As(err, new(*enroll.Error)) {
+		p, err := svc.KeepRecoveryCodes(r.Context(), id)
+		if err != nil {
+			// The codes shown are not stored: she must hear it.
+			s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
+			return
+		}
+		if err := svc.Finish(r.Context(), p.ID); err != nil && !errors.As(err, new(*enroll.Error)) {
 			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 			return
 		}

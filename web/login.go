@@ -65,6 +65,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		} else {
 			v.Notice = n.msg.in(lang(r))
 		}
+	} else if s.endedByReset(r) {
+		// She lands here from a tool or her account: tell her why.
+		v.Error = s.withHelp(msgAccountReset).in(lang(r))
 	}
 	s.page(w, r, v)
 }

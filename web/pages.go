@@ -31,13 +31,18 @@ type view struct {
 	Lang       string // "de" or "en"
 	OtherLang  string // the language the switch leads to
 	SwitchLang string // the current address with ?lang=OtherLang
-	Error      string // shown in the role=alert region
-	Notice     string // shown in the role=status region
-	Username   string
-	ReturnTo   string
-	NeedKey    bool // a tool asked for a key (step-up): the sign-in starts at the key
-	Account    *accountView
-	Enroll     *enrollView // enrollment pages and /account/factors (enroll*.go)
+	// LangPath, when set, is the GET address that shows this page again
+	// with the same content (a page shown once after a form: the switch
+	// must not lose it); the switch leads there.
+	LangPath string
+	Error    string // shown in the role=alert region
+	Notice   string // shown in the role=status region
+	HelpLine string // where the IT service is reached, "" if not configured
+	Username string
+	ReturnTo string
+	NeedKey  bool // a tool asked for a key (step-up): the sign-in starts at the key
+	Account  *accountView
+	Enroll   *enrollView // enrollment pages and /account/factors (enroll*.go)
 	// Next is, for a script, where to go after an error (JSON only).
 	Next string
 }
@@ -136,6 +141,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v *v
 	v.Lang = lang(r)
 	v.OtherLang = map[string]string{"de": "en", "en": "de"}[v.Lang]
 	v.SwitchLang = switchLangURL(r, v.OtherLang)
+	v.HelpLine = s.helpLine(v.Lang)
+	if v.LangPath != "" {
+		v.SwitchLang = v.LangPath + "?lang=" + v.OtherLang
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
 		return fmt.Errorf("render %s: %w", v.Page, err)

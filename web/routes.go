@@ -61,9 +61,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST /enroll/app/confirm", s.enrollAppConfirm)
 	s.handle(mux, "POST /enroll/recovery", s.enrollRecovery)
 	s.handle(mux, "POST /enroll/done", s.enrollDone)
-	s.handle(mux, "GET /enroll/app/confirm", s.enrollResume)
-	s.handle(mux, "GET /enroll/app", s.enrollResume)
-	s.handle(mux, "GET /enroll/recovery", s.enrollResume)
+	s.handle(mux, "GET /enroll/app/confirm", s.enrollAppShow)
+	s.handle(mux, "GET /enroll/app", s.enrollAppShow)
+	s.handle(mux, "GET /enroll/recovery", s.enrollCodesShow)
 	s.handle(mux, "GET /enroll/done", s.enrollResume)
 	s.handle(mux, "GET /account/factors", s.accountFactors)
 	s.handle(mux, "POST /account/factors/add", s.accountAddFactor)
@@ -75,6 +75,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)
 	s.handle(mux, "POST /email/confirm/{token}", s.emailConfirm)
 
+	// The address printed at start: her account, which leads to sign-in.
+	s.handle(mux, "GET /{$}", s.home)
+
 	// Everything else.
 	s.handle(mux, "/", s.notFound)
 }
@@ -82,6 +85,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 // handle registers h under pattern with its metrics and log line.
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	mux.Handle(pattern, s.instrument(pattern, h))
+}
+
+// home sends whoever opens the bare address to her account (and from
+// there, when she is not signed in, to the sign-in).
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

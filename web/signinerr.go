@@ -41,6 +41,10 @@ func (s *Server) stepFailed(w http.ResponseWriter, r *http.Request, page string,
 		page = string(p.Next)
 	}
 	status, msg := refusal(se, page)
+	if se.Reason == authn.ReasonKeyRefused {
+		msg.DE, msg.EN = msg.DE+" "+msgKeyNotRegistered.DE, msg.EN+" "+msgKeyNotRegistered.EN
+		msg = s.withHelp(msg)
+	}
 	if se.Reason == authn.ReasonThrottled {
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(se.RetryAfter, time.Second).Seconds())))
 	}

@@ -79,6 +79,8 @@ var texts = map[string]message{
 	"webauthn.working": {"Bitte berühren Sie jetzt Ihren Sicherheitsschlüssel.", "Please touch your security key now."},
 	"webauthn.cancelled": {"Der Schlüssel hat nicht geantwortet oder der Vorgang wurde abgebrochen. Bitte drücken Sie noch einmal auf den Knopf.",
 		"The key did not answer or the request was cancelled. Please press the button again."},
+	"webauthn.notregistered": {"Ist der Schlüssel nicht mehr registriert (etwa nach einem Zurücksetzen Ihres Zugangs), hilft erneutes Drücken nicht: Melden Sie sich mit einem Wiederherstellungscode an oder wenden Sie sich an den IT-Service.",
+		"If the key is no longer registered (for example after your access was reset), pressing again will not help: sign in with a recovery code or contact the IT service."},
 	"webauthn.unsupported": {"Dieser Browser kann keine Sicherheitsschlüssel verwenden. Bitte nehmen Sie einen aktuellen Browser oder Ihre Authenticator-App.",
 		"This browser cannot use security keys. Please use a current browser or your authenticator app."},
 	"webauthn.network": {"Keyhall ist gerade nicht erreichbar. Bitte prüfen Sie die Verbindung und versuchen Sie es noch einmal.",

@@ -63,47 +63,46 @@ func TestMigrationSessionsNotHardware(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.url(t)
-			s := openURL(t, url)
 			ctx := t.Context()
+			db := openAtVersion(t, b.name, url, 10)
 			now := time.Now().UTC().Truncate(time.Second)
-			u := authn.User{ID: authn.NewID(), Username: "rita", Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
-			if err := s.CreateUser(ctx, u, authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}); err != nil {
-				t.Fatal(err)
+			var at, until any = now, now.Add(time.Hour)
+			if b.name == dialectSQLite {
+				at, until = now.UnixMicro(), now.Add(time.Hour).UnixMicro()
 			}
-			sessions := map[string]authn.Session{}
-			for i, amr := range [][]string{{"hwk", "user", "mfa"}, {"hwk", "pwd", "mfa"}, {"otp", "pwd", "mfa"}} {
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q, args...); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			exec(`INSERT INTO users (id, external_id, username, display_name, email, status, source,
+				search_text, created_at, updated_at) VALUES ('u1', '', 'rita', 'Rita', '', 'active', 'local', 'rita', $1, $1)`, at)
+			sessions := map[string]authn.SessionHash{}
+			for i, amr := range []string{"hwk user mfa", "hwk pwd mfa", "otp pwd mfa"} {
 				acr := "phrh"
-				if amr[0] == "otp" {
+				if strings.HasPrefix(amr, "otp") {
 					acr = "mfa"
 				}
-				sess := authn.Session{Hash: authn.HashSessionID([]byte{byte(i)}), UserID: u.ID, AMR: amr, ACR: acr, AuthTime: now,
-					CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
-				if err := s.CreateSession(ctx, sess); err != nil {
-					t.Fatal(err)
-				}
-				sessions[amr[0]+amr[1]] = sess
+				h := authn.HashSessionID([]byte{byte(i)})
+				sessions[amr] = h
+				exec(`INSERT INTO sessions (hash, user_id, amr, acr, auth_time, created_at, last_seen_at, expires_at, client_addr, user_agent)
+					VALUES ($1, 'u1', $2, $3, $4, $4, $4, $5, '', '')`, h[:], amr, acr, at, until)
 			}
-			if _, err := s.DB().ExecContext(ctx, `INSERT INTO oidc_tokens (id, kind, grant_id, client_id, user_id, session_hash,
-				scopes, amr, acr, auth_time, created_at, expires_at) VALUES ('t1', 'refresh', 'g1', 'wiki', $1, $2, 'openid', 'hwk user mfa', 'phrh', $3, $3, $4)`,
-				u.ID, []byte("session"), s.tv(now), s.tv(now.Add(time.Hour))); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.DB().ExecContext(ctx, "UPDATE schema_version SET version = 10"); err != nil {
-				t.Fatal(err)
-			}
-			s.Close()
+			exec(`INSERT INTO oidc_tokens (id, kind, grant_id, client_id, user_id, session_hash, scopes, amr, acr, auth_time,
+				created_at, expires_at) VALUES ('t1', 'refresh', 'g1', 'wiki', 'u1', $1, 'openid', 'hwk user mfa', 'phrh', $2, $2, $3)`,
+				[]byte("session"), at, until)
+			db.Close()
 
-			s = openURL(t, url) // applies 0011
-			for name, want := range map[string]struct {
-				amr string
-				acr string
-			}{"hwkuser": {"pop user mfa", "phr"}, "hwkpwd": {"pop pwd mfa", "phr"}, "otppwd": {"otp pwd mfa", "mfa"}} {
-				got, err := s.GetSession(ctx, sessions[name].Hash)
+			s := openURL(t, url) // applies 0011 and after
+			for amr, want := range map[string]struct{ amr, acr string }{
+				"hwk user mfa": {"pop user mfa", "phr"}, "hwk pwd mfa": {"pop pwd mfa", "phr"}, "otp pwd mfa": {"otp pwd mfa", "mfa"}} {
+				got, err := s.GetSession(ctx, sessions[amr])
 				if err != nil {
 					t.Fatal(err)
 				}
 				if strings.Join(got.AMR, " ") != want.amr || got.ACR != want.acr {
-					t.Errorf("session %s after the upgrade: amr %v acr %q, want %q %q", name, got.AMR, got.ACR, want.amr, want.acr)
+					t.Errorf("session %q after the upgrade: amr %v acr %q, want %q %q", amr, got.AMR, got.ACR, want.amr, want.acr)
 				}
 			}
 			var amr, acr string

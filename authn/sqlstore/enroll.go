@@ -53,7 +53,7 @@ func (s *Store) OpenInvitation(ctx context.Context, userID string) (authn.Invita
 	return inv, h, nil
 }
 
-const enrollPendingData = "user_id, invitation_id, ceremony, totp_sealed, factors, created_at, expires_at, scope, session_hash, ends_at"
+const enrollPendingData = "user_id, invitation_id, ceremony, totp_sealed, factors, created_at, expires_at, scope, session_hash, ends_at, codes_sealed"
 
 // PutEnrollPending stores p; ErrAlreadyExists if its hash is taken. Now and
 // then it also deletes enrollments that expired over an hour ago.
@@ -76,9 +76,9 @@ func (s *Store) PutEnrollPending(ctx context.Context, p authn.EnrollPending) err
 // insertEnrollPendingTx inserts p in tx; taken is the error if its hash is.
 func (s *Store) insertEnrollPendingTx(ctx context.Context, tx *sql.Tx, p authn.EnrollPending, taken error) error {
 	res, err := tx.ExecContext(ctx, "INSERT INTO pending_enrollments (hash, "+enrollPendingData+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hash) DO NOTHING`,
 		p.Hash[:], p.UserID, p.InvitationID, nullBytes(p.Ceremony), nullBytes(p.TOTPSealed), p.Factors,
-		s.tv(p.CreatedAt), s.tv(p.ExpiresAt), int(p.Scope), nullSessionHash(p.Session), s.tvNull(p.EndsAt))
+		s.tv(p.CreatedAt), s.tv(p.ExpiresAt), int(p.Scope), nullSessionHash(p.Session), s.tvNull(p.EndsAt), nullBytes(p.CodesSealed))
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (s *Store) TakeEnrollPending(ctx context.Context, h authn.PendingHash, now 
 	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "DELETE FROM pending_enrollments WHERE hash = $1 RETURNING "+enrollPendingData, h[:]).
 			Scan(&p.UserID, &p.InvitationID, &p.Ceremony, &p.TOTPSealed, &p.Factors, timeCol{&p.CreatedAt}, timeCol{&p.ExpiresAt},
-				&scope, &session, timeCol{&p.EndsAt})
+				&scope, &session, timeCol{&p.EndsAt}, &p.CodesSealed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return soft(authn.ErrNotFound)
 		}

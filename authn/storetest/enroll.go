@@ -84,7 +84,7 @@ func testInvitationCodes(t *testing.T, s authn.Store, e authn.EnrollStore) {
 
 func newEnrollPending(u authn.User, key string, expires time.Time) authn.EnrollPending {
 	return authn.EnrollPending{Hash: authn.HashPendingID([]byte(key)), UserID: u.ID, InvitationID: "inv-1",
-		Ceremony: []byte(`{"challenge":"x"}`), TOTPSealed: []byte("sealed"), Factors: 2, CreatedAt: t0, ExpiresAt: expires,
+		Ceremony: []byte(`{"challenge":"x"}`), TOTPSealed: []byte("sealed"), CodesSealed: []byte("codes"), Factors: 2, CreatedAt: t0, ExpiresAt: expires,
 		Scope: authn.ScopeAll}
 }
 
@@ -120,7 +120,7 @@ func testEnrollPending(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	same(t, "TakeEnrollPending(self-service)", got, self, norm)
 
 	old := newEnrollPending(anna, "old", t0.Add(5*time.Minute))
-	old.Ceremony, old.TOTPSealed = nil, nil
+	old.Ceremony, old.TOTPSealed, old.CodesSealed = nil, nil, nil
 	must(t, "PutEnrollPending", e.PutEnrollPending(ctx, old))
 	_, err = e.TakeEnrollPending(ctx, old.Hash, t0.Add(5*time.Minute))
 	wantErr(t, "TakeEnrollPending(expired)", err, authn.ErrExpired)

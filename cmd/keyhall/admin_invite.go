@@ -97,6 +97,7 @@ func (e *enrollEnv) reset(ctx context.Context, a *app, username string, validity
 	if err != nil {
 		return err
 	}
+	e.afterReset = true
 	inv, rep, err := e.svc.Reset(ctx, u.ID, validity, cliActor(), reason)
 	if err != nil {
 		return fmt.Errorf("reset %q: %w", username, err)
@@ -186,6 +187,8 @@ type enrollEnv struct {
 	mailer  enroll.Mailer
 	notices enroll.Notices
 	logger  *slog.Logger
+	// reset: the letters written follow an IT reset.
+	afterReset bool
 }
 
 // withEnroll loads the configuration and the keys, opens the database and
@@ -228,7 +231,10 @@ func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags)
 	if err != nil || *o.letter == "" {
 		return u, err
 	}
-	dry := e.letter(enroll.Invitation{Link: "https://x", Code: "X", ExpiresAt: time.Now(), User: u}, *o.address)
+	dry, err := e.letter(ctx, enroll.Invitation{Link: "https://x", Code: "X", ExpiresAt: time.Now(), User: u}, *o.address)
+	if err != nil {
+		return u, err
+	}
 	if err := enroll.WriteLetter(io.Discard, dry); err != nil {
 		return u, usagef("--letter: %v (the address comes from --address, the sender from the letter.* settings)", err)
 	}
@@ -236,16 +242,22 @@ func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags)
 }
 
 // letter returns the letter for inv, to address (--address) or else to the
-// person's stored postal address.
-func (e *enrollEnv) letter(inv enroll.Invitation, address string) enroll.Letter {
+// person's stored postal address. It speaks of her password only when
+// Keyhall can check one.
+func (e *enrollEnv) letter(ctx context.Context, inv enroll.Invitation, address string) (enroll.Letter, error) {
 	lines := addressLines(address)
 	if len(lines) == 0 {
 		lines = inv.User.PostalAddress
 	}
+	pw, err := e.svc.HasPassword(ctx, inv.User)
+	if err != nil {
+		return enroll.Letter{}, err
+	}
 	return enroll.Letter{
 		Invitation: inv, Address: lines, Sender: e.cfg.sender(),
 		CodeURL: enroll.EnrollURL(e.notices.PublicURL), Location: time.Local,
-	}
+		Password: pw, Reset: e.afterReset,
+	}, nil
 }
 
 // delivery is what became of an invitation: its letter and its mail.
@@ -264,7 +276,11 @@ func (e *enrollEnv) deliver(ctx context.Context, a *app, inv enroll.Invitation, 
 	var d delivery
 	if *o.letter != "" {
 		var buf bytes.Buffer
-		d.letterErr = enroll.WriteLetter(&buf, e.letter(inv, *o.address))
+		l, err := e.letter(ctx, inv, *o.address)
+		d.letterErr = err
+		if d.letterErr == nil {
+			d.letterErr = enroll.WriteLetter(&buf, l)
+		}
 		if d.letterErr == nil {
 			d.letterErr = os.WriteFile(*o.letter, buf.Bytes(), 0o600) // it holds the link and code
 		}

@@ -170,6 +170,25 @@ func TestAdminInviteLetterAndMail(t *testing.T) {
 	if last.Action != "invitation.create" || !strings.HasPrefix(last.Actor, "cli:") || last.Reason != "new councillor" {
 		t.Errorf("audit: %+v", last)
 	}
+	// Anna has no password Keyhall can check: her letter speaks of the PIN.
+	flat := strings.Join(strings.Fields(string(text)), " ")
+	if strings.Contains(flat, "Passwort an") || !strings.Contains(flat, "Ein Passwort brauchen Sie nicht") {
+		t.Errorf("the letter for a person without a password:\n%s", text)
+	}
+
+	// After a reset the letter says her old keys are blocked.
+	resetLetter := filepath.Join(t.TempDir(), "anna-reset.pdf")
+	mustRun(t, env, 0, "admin", "reset", "anna.müller", "--reason", "keys lost", "--letter", resetLetter,
+		"--address", `Große Straße 17\n48143 Münster`)
+	text, err = exec.Command(pdftotext, resetLetter, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, text)
+	}
+	if flat := strings.Join(strings.Fields(string(text)), " "); !strings.Contains(flat, enroll.ResetSubject) ||
+		!strings.Contains(flat, "sind gesperrt") {
+		t.Errorf("the reset letter does not say the old keys are blocked:\n%s", text)
+	}
+	in.take()
 
 	// Text output, without a letter or mail; a second invitation voids the first.
 	out = mustRun(t, env, 0, "admin", "invite", "anna.müller")

@@ -1,0 +1,5 @@
+-- Keyhall schema (SQLite): new recovery codes an enrollment showed, sealed,
+-- until the person confirms she stored them; only then do they replace her
+-- old codes (enroll.Service.KeepRecoveryCodes).
+
+ALTER TABLE pending_enrollments ADD COLUMN codes_sealed BLOB; -- NULL when none are waiting
