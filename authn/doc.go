@@ -54,6 +54,13 @@
 //	                  totp ─────────────► password ─────────────────► done (otp, pwd, mfa)
 //	                  recovery ─────────► password ─────────────────► done (otp, pwd, mfa), RecoveryOnly
 //
+// A recovery code is checked at its step but used up only in the write
+// that completes the sign-in (with the session and its audit event), so a
+// wrong password leaves it unused and of two sign-ins with one code at
+// most one completes. A person whose factor needs a password after it and
+// who has none Keyhall can check is told so (ReasonNoPassword) after the
+// right factor, instead of being led to a password page she cannot pass.
+//
 // Start leads to the person's strongest factor: key, else app (totp), else
 // recovery code; SwitchTo moves between them while no factor is done. The
 // password is asked only after a possession factor, so nobody can guess it,

@@ -35,7 +35,6 @@ func TestMigrationKeysNotAttested(t *testing.T) {
 			}
 			db.Close()
 
-
 			s := openURL(t, url) // applies 0008 and after
 			creds, err := s.ListCredentials(ctx, u.ID)
 			if err != nil {
