@@ -54,9 +54,10 @@ type Config struct {
 	PublicURL     *url.URL // the only source of links, the RP ID and the origin
 	RPName        string   // shown by the browser; "" = "Keyhall"
 	Policy        Policy
-	EncryptionKey [32]byte        // seals TOTP secrets (authn.Seal)
-	Directory     PasswordChecker // nil: directory people redeem without a password
-	Logger        *slog.Logger    // nil: slog.Default()
+	EncryptionKey [32]byte           // seals TOTP secrets (authn.Seal)
+	Argon2        authn.Argon2Params // for the local passwords people set (zero: authn.DefaultArgon2Params)
+	Directory     PasswordChecker    // nil: directory people redeem without a password
+	Logger        *slog.Logger       // nil: slog.Default()
 	Now           func() time.Time
 	// Mailer tells a person by mail when a key or app is added to or
 	// removed from her account by her own hand, or a recovery code of hers
@@ -134,6 +135,8 @@ type Progress struct {
 	// invitation's; it belongs to her session.
 	SelfService bool
 	ExpiresAt   time.Time
+	// Offer is what the person may be offered next (Service.Offers).
+	Offer Offer
 }
 
 // take takes the enrollment with id (single use).
@@ -169,8 +172,12 @@ func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Durat
 	if err != nil {
 		return Progress{}, err
 	}
+	offer, err := s.offer(ctx, u, rules)
+	if err != nil {
+		return Progress{}, err
+	}
 	return Progress{ID: id[:], User: u, Rules: rules, Factors: p.Factors, Consumed: p.InvitationID == "",
-		SelfService: p.Session != (authn.SessionHash{}), ExpiresAt: p.ExpiresAt}, nil
+		SelfService: p.Session != (authn.SessionHash{}), ExpiresAt: p.ExpiresAt, Offer: offer}, nil
 }
 
 // retry puts p back under a new id after a failed step, so the person can

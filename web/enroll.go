@@ -77,6 +77,9 @@ func (s *Server) newEnroll(st authn.Store) *enroll.Service {
 	if cfg.EncryptionKey == ([32]byte{}) {
 		cfg.EncryptionKey = s.signIn.EncryptionKey // sign-in must open the app secrets enrollment seals
 	}
+	if cfg.Argon2 == (authn.Argon2Params{}) {
+		cfg.Argon2 = s.signIn.Argon2 // the passwords people set are checked at sign-in
+	}
 	if cfg.Directory == nil && s.signIn.Directory != nil {
 		cfg.Directory = s.signIn.Directory
 	}
