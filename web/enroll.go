@@ -35,6 +35,9 @@ type enrollView struct {
 	Codes        []string     // recovery codes, shown once
 	Factors      []factorRow
 	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
+	SetPassword  bool // a local person without a password: her enrollment asks for one next
+	OfferCodes   bool // recovery codes would work for her (she has a password Keyhall can check)
+	MinPassword  int  // the shortest password she may choose
 }
 
 // enrollFor returns the enrollment service, or writes 503 and returns nil
@@ -212,9 +215,9 @@ func (s *Server) redeemView(r *http.Request, red enroll.Redemption) *view {
 // chooseView offers the factors the person's policy admits at this point:
 // an app first only where an app alone is enough.
 func chooseView(p enroll.Progress) *enrollView {
-	allow := p.Rules.AllowTOTP()
+	allow := p.Offer.App
 	if !p.Consumed {
-		allow = p.Rules.TOTPAlone()
+		allow = allow && p.Rules.TOTPAlone()
 	}
 	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow}
 }
@@ -278,7 +281,7 @@ func enrollStatus(reason enroll.Reason) int {
 		return http.StatusGone
 	case enroll.ReasonDuplicate:
 		return http.StatusConflict
-	case enroll.ReasonInvalid, enroll.ReasonNoFactor:
+	case enroll.ReasonInvalid, enroll.ReasonNoFactor, enroll.ReasonPasswordWeak:
 		return http.StatusBadRequest
 	}
 	return http.StatusForbidden // disabled, and what a group's policy refuses

@@ -9,3 +9,14 @@ var (
 		EN: "This step needs a password after it, and your account has none. Sign in with a security key that recognises you by PIN or fingerprint, or ask IT for a new invitation: while setting up you then choose a password.",
 	}
 )
+
+var (
+	msgPasswordsDiffer = message{
+		DE: "Die beiden Passwörter sind nicht gleich. Bitte geben Sie dasselbe Passwort zweimal ein.",
+		EN: "The two passwords differ. Please enter the same password twice.",
+	}
+	msgPasswordChanged = message{
+		DE: "Ihr Passwort ist gespeichert. Es gilt ab der nächsten Anmeldung.",
+		EN: "Your password is saved. It applies from your next sign-in.",
+	}
+)
