@@ -76,7 +76,8 @@ func (s *Service) passwordState(ctx context.Context, u authn.User) (PasswordStat
 type Offer struct {
 	Password PasswordState
 	// App: her rules admit an authenticator app (never where a group's
-	// level is phr or phrh, which an app does not reach).
+	// level is phr or phrh, which an app does not reach), and she has or
+	// can choose the password that follows it.
 	App bool
 	// RecoveryCodes: codes would work for her, because she has a
 	// password Keyhall can check (a code is followed by it at sign-in).
@@ -101,7 +102,9 @@ func (s *Service) offer(ctx context.Context, u authn.User, rules Rules) (Offer, 
 	if err != nil {
 		return Offer{}, err
 	}
-	o := Offer{Password: pw, App: rules.AllowTOTP(), RecoveryCodes: pw.Has}
+	// An app is followed by a password: offered where she has one, or
+	// (a local person) can choose one.
+	o := Offer{Password: pw, App: rules.AllowTOTP() && (pw.Has || pw.Local), RecoveryCodes: pw.Has}
 	o.SetPassword = pw.Local && !pw.Has
 	return o, nil
 }

@@ -46,7 +46,7 @@ func TestChangePassword(t *testing.T) {
 	must(t, f.store.CreateUser(ctx, dora, authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}))
 	ds := f.session(t, dora, authn.LevelPhr, false)
 	wantReason(t, "directory person", f.svc.ChangePassword(ctx, ds, good, authn.ClientInfo{}), enroll.ReasonNoLocalPassword)
-	if o, err := f.svc.Offers(ctx, dora.ID); err != nil || o.RecoveryCodes || o.SetPassword || o.Password.Local {
+	if o, err := f.svc.Offers(ctx, dora.ID); err != nil || o.RecoveryCodes || o.App || o.SetPassword || o.Password.Local {
 		t.Errorf("offer for a directory person without a directory: %+v, %v", o, err)
 	}
 	inv, err := f.svc.Issue(ctx, dora.ID, 0, "cli:root", "")
