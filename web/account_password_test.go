@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
 )
@@ -100,5 +102,42 @@ func TestNoPasswordSignInSaysWhatToDo(t *testing.T) {
 	}
 	if c.cookies[SessionCookie] != "" {
 		t.Error("a session without a password")
+	}
+}
+
+// TestEnrollWithoutAPasswordToGive: a directory person where no directory
+// is configured has no password Keyhall can check. Her enrollment offers
+// no app and no recovery codes (they would end at a password she cannot
+// give) and says what to do instead: a second key with PIN.
+func TestEnrollWithoutAPasswordToGive(t *testing.T) {
+	f := newFixture(t)
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	dora := authn.User{ID: authn.NewID(), Username: "dora", DisplayName: "Dora", Status: authn.StatusActive,
+		Source: authn.SourceDirectory, ExternalID: "uid=dora", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := f.store.CreateUser(context.Background(), dora, f.audit("user.create")); err != nil {
+		t.Fatal(err)
+	}
+	inv := f.invite(dora)
+	c := f.client()
+	res, body := c.form(strings.TrimPrefix(inv.Link, f.base), url.Values{})
+	if res.StatusCode != http.StatusOK || strings.Contains(body, `id="choose-app"`) {
+		t.Fatalf("redeem: %d, want the choice without an app\n%s", res.StatusCode, body)
+	}
+	res = c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}"))
+	options := readBody(t, res)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("begin: %d %s", res.StatusCode, options)
+	}
+	cred := noneRegistration(t, []byte(options), f.base, uuid.MustParse("ee882879-721c-4913-9775-3dfcce97072a"))
+	res, body = c.form("/enroll/key", url.Values{"credential": {string(cred)}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="no-codes"`) || !strings.Contains(body, `id="to-done"`) ||
+		strings.Contains(body, `id="to-codes"`) || strings.Contains(body, `id="add-app"`) || strings.Contains(body, `id="to-password"`) {
+		t.Fatalf("after the key: %d, want no codes, no app, no password, a way to finish\n%s", res.StatusCode, body)
+	}
+	if res, body := c.form("/enroll/recovery", url.Values{}); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Sicherheitsschlüssel mit PIN") {
+		t.Errorf("recovery codes asked for anyway: %d\n%s", res.StatusCode, body)
+	}
+	if n, _ := f.store.CountRecoveryCodes(context.Background(), dora.ID); n != 0 {
+		t.Errorf("%d recovery codes stored", n)
 	}
 }
