@@ -170,14 +170,10 @@ const (
 	ReasonKeyCloned     Reason = "key_cloned"     // the key's sign count went backwards: it is flagged
 	ReasonUVRequired    Reason = "uv_required"    // the key must verify the person (PIN/biometric)
 	ReasonWrongPassword Reason = "wrong_password" // password wrong (or none can be checked)
-	// ReasonNoPassword: a right possession factor that needs a password
-	// after it, and the person has none Keyhall can check (a local person
-	// who never set one, a directory person with no directory configured).
-	// Told only after the factor was right.
-	ReasonNoPassword Reason = "no_password"
-	ReasonThrottled  Reason = "throttled" // too many tries: RetryAfter set
-	ReasonPolicy     Reason = "policy"    // the person's group needs a stronger factor
-	ReasonDisabled   Reason = "disabled"  // the account is disabled
+	ReasonNoPassword    Reason = "no_password"    // a right factor needs a password after it, and she has none Keyhall can check
+	ReasonThrottled     Reason = "throttled"      // too many tries: RetryAfter set
+	ReasonPolicy        Reason = "policy"         // the person's group needs a stronger factor
+	ReasonDisabled      Reason = "disabled"       // the account is disabled
 	// ReasonKeyNotAdmitted: a right assertion, but the key does not meet
 	// what her groups ask of a key (their level, or their key policy:
 	// attestation, model, no synced passkey); IT must give her one that does.

@@ -35,6 +35,7 @@ func TestMigrationKeysNotAttested(t *testing.T) {
 			}
 			db.Close()
 
+
 			s := openURL(t, url) // applies 0008 and after
 			creds, err := s.ListCredentials(ctx, u.ID)
 			if err != nil {
