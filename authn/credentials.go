@@ -46,6 +46,9 @@ type CredentialKind string
 const (
 	KindWebAuthn CredentialKind = "webauthn"
 	KindTOTP     CredentialKind = "totp"
+	// KindRecoveryCode is not a stored credential's kind: it marks a
+	// FactorStep that uses up a recovery code.
+	KindRecoveryCode CredentialKind = "recovery_code"
 )
 
 // MaxWebAuthnIDLength is the longest credential id WebAuthn allows
@@ -113,6 +116,9 @@ type Pending struct {
 	// RecoveryOnly: the possession factor was a recovery code, so the
 	// session will be RecoveryOnly.
 	RecoveryOnly bool
+	// RecoveryCode, with RecoveryOnly, is the hash of the recovery code
+	// given: it is used up only in the write that completes the sign-in.
+	RecoveryCode TokenHash
 	ReturnTo     string // where to go after sign-in: a path on public_url, validated by web
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // 5 minutes after the step began

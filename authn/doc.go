@@ -60,6 +60,13 @@
 //	                  totp ─────────────► password ─────────────────► done (otp, pwd, mfa)
 //	                  recovery ─────────► password ─────────────────► done (otp, pwd, mfa), RecoveryOnly
 //
+// A recovery code is checked at its step but used up only in the write
+// that completes the sign-in (with the session and its audit event), so a
+// wrong password leaves it unused and of two sign-ins with one code at
+// most one completes. A person whose factor needs a password after it and
+// who has none Keyhall can check is told so (ReasonNoPassword) after the
+// right factor, instead of being led to a password page she cannot pass.
+//
 // Start leads to the person's strongest factor: key, else app (totp), else
 // the key step with fake options (a person with only recovery codes, as an
 // unknown name); SwitchTo moves between them while no factor is done. The

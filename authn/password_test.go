@@ -16,13 +16,15 @@ func TestCheckNewPassword(t *testing.T) {
 	}{
 		{"kurz", authn.ErrPasswordTooShort},
 		{"1234567", authn.ErrPasswordTooShort},
-		{"password", authn.ErrPasswordCommon},
-		{"PassWord", authn.ErrPasswordCommon},
-		{"ＰＡＳＳＷＯＲＤ", authn.ErrPasswordCommon}, // full-width: NFKC
-		{"qwertyuiop", authn.ErrPasswordCommon},
+		{"password", authn.ErrPasswordTooShort},    // at least 12 characters (NIST SP 800-63B-4)
+		{"elf Zeichen", authn.ErrPasswordTooShort}, // 11
+		{"passwordpassword", authn.ErrPasswordCommon},
+		{"PassWord1234", authn.ErrPasswordCommon},
+		{"ＰＡＳＳＷＯＲＤ１２３４", authn.ErrPasswordCommon}, // full-width: NFKC
+		{"qwertyuiop12", authn.ErrPasswordCommon},
 		{"korrekt Pferd Batterie", nil},
 		{"Grüße aus Münster", nil},
-		{"日本語のパスワード", nil},
+		{"日本語のパスワードです。", nil},
 		{strings.Repeat("x", 64) + "y", nil},
 		{strings.Repeat("ab", 512), nil},
 		{strings.Repeat("ab", 513), authn.ErrPasswordTooLong},

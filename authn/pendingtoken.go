@@ -105,7 +105,8 @@ var idLen = len(NewID())
 
 // encodePending writes p's fields (Hash aside) as a version byte, six
 // length-prefixed byte strings (the first padded with zeros to idLen), a
-// flag byte and two times in microseconds.
+// flag byte (1: RecoveryOnly, followed by the 32 bytes of RecoveryCode)
+// and two times in microseconds.
 func encodePending(p Pending) []byte {
 	b := make([]byte, 0, 64+idLen+len(p.Username)+len(p.Ceremony)+len(p.ReturnTo))
 	b = append(b, pendingVersion)
@@ -122,6 +123,9 @@ func encodePending(p Pending) []byte {
 		flag = 1
 	}
 	b = append(b, flag)
+	if p.RecoveryOnly {
+		b = append(b, p.RecoveryCode[:]...) // the code, used up at the end
+	}
 	b = binary.AppendVarint(b, p.CreatedAt.UnixMicro())
 	return binary.AppendVarint(b, p.ExpiresAt.UnixMicro())
 }
@@ -162,6 +166,12 @@ func decodePending(b []byte) (Pending, error) {
 		p.Ceremony = fields[3]
 	}
 	b = b[1:]
+	if p.RecoveryOnly {
+		if len(b) < len(p.RecoveryCode) {
+			return Pending{}, errBadPending
+		}
+		b = b[copy(p.RecoveryCode[:], b):]
+	}
 	var times [2]time.Time
 	for i := range times {
 		us, k := binary.Varint(b)

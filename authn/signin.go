@@ -171,6 +171,7 @@ const (
 	ReasonKeyCloned     Reason = "key_cloned"     // the key's sign count went backwards: it is flagged
 	ReasonUVRequired    Reason = "uv_required"    // the key must verify the person (PIN/biometric)
 	ReasonWrongPassword Reason = "wrong_password" // password wrong (or none can be checked)
+	ReasonNoPassword    Reason = "no_password"    // a right factor needs a password after it, and she has none Keyhall can check
 	ReasonThrottled     Reason = "throttled"      // too many tries: RetryAfter set
 	ReasonPolicy        Reason = "policy"         // the person's group needs a stronger factor
 	ReasonDisabled      Reason = "disabled"       // the account is disabled

@@ -73,6 +73,7 @@ func TestTOTPReplayRefused(t *testing.T) {
 	e := newEnv(t)
 	anna := e.user("anna", authn.SourceLocal)
 	secret, _ := e.addApp(anna)
+	e.setPassword(anna, "korrekt Pferd Batterie", cheapArgon2) // the app needs a password after it
 	code := e.code(secret, t0)
 	p, err := e.si.VerifyTOTP(e.ctx(), e.start("anna", authn.StepTOTP).PendingID, code, client)
 	if err != nil {
@@ -108,6 +109,7 @@ func TestThrottle(t *testing.T) {
 	e := newEnv(t)
 	anna := e.user("anna", authn.SourceLocal)
 	secret, _ := e.addApp(anna)
+	e.setPassword(anna, "korrekt Pferd Batterie", cheapArgon2) // the app needs a password after it
 	d := e.addKey(anna, false, true, 0)
 	p := e.start("anna", authn.StepKey)
 	wrong := func() string {
@@ -197,6 +199,7 @@ func TestThrottleParallelRightCode(t *testing.T) {
 		name := fmt.Sprintf("anna%d", round)
 		u := e.user(name, authn.SourceLocal)
 		secret, _ := e.addApp(u)
+		e.setPassword(u, "korrekt Pferd Batterie", cheapArgon2) // the app needs a password after it
 		right := e.code(secret, t0)
 		wrong := "000000"
 		if right == wrong {

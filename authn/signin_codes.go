@@ -61,6 +61,15 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	if right && (!pol.allowTOTP || !LevelMFA.Meets(pol.level)) {
 		err = refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP)
 	}
+	if right && err == nil && user.Status == StatusActive {
+		se, perr := s.needPassword(ctx, user)
+		if perr != nil {
+			return Progress{}, fmt.Errorf("verify app code: %w", perr)
+		}
+		if se != nil {
+			err = se // the code is not used: nothing follows from it
+		}
+	}
 	if err != nil {
 		// Counted before it is answered; a right code that the policy
 		// refuses takes its try back.
@@ -185,10 +194,14 @@ func NormalizeRecoveryCode(code string) string {
 // so a fast hash suffices; their tries are throttled like app codes.
 func HashRecoveryCode(code string) TokenHash { return HashToken(NormalizeRecoveryCode(code)) }
 
-// VerifyRecoveryCode uses one of the person's recovery codes, once. It is a
+// VerifyRecoveryCode checks one of the person's recovery codes. It is a
 // possession factor: the password follows, and the session is RecoveryOnly
 // (it may only enroll a new factor and never meets a phishing-resistant
-// policy). Its use is audited.
+// policy). The code is not used up here: the pending sign-in carries its
+// hash, and the step that completes the sign-in uses it up, once, in the
+// same write as the session and the audit event "recovery_code.use"
+// (VerifyPassword). So a wrong password leaves the code as it was, and of
+// two sign-ins with one code at most one completes.
 func (s *SignIn) VerifyRecoveryCode(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
 	p, err := s.takeFor(ctx, pendingID, StepRecovery)
 	if err != nil {
@@ -198,27 +211,29 @@ func (s *SignIn) VerifyRecoveryCode(ctx context.Context, pendingID []byte, code 
 	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
 		return s.failStep(ctx, p, errors.Join(asErr(se), err))
 	}
-	now := s.now()
-	ev := AuditEvent{Time: now, Actor: "user:" + p.UserID, Action: "recovery_code.use", Subject: "user:" + p.UserID, ClientAddr: c.Addr}
 	norm := NormalizeRecoveryCode(code)
 	if len(norm) > 256 {
 		norm = "" // no code is that long, and "" never matches one
 	}
-	err = s.store.UseRecoveryCode(ctx, p.UserID, HashToken(norm), now, ev)
+	h := HashToken(norm)
+	ok, err := s.store.HasRecoveryCode(ctx, p.UserID, h)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return s.retry(ctx, p, refuse(ReasonWrongCode, "no unused recovery code of %q matches", p.Username))
 	case err != nil:
-		return Progress{}, fmt.Errorf("use recovery code: %w", err)
+		return Progress{}, fmt.Errorf("check recovery code: %w", err)
+	case !ok:
+		return s.retry(ctx, p, refuse(ReasonWrongCode, "no unused recovery code of %q matches", p.Username))
 	}
 	s.undo(ctx, keys)
 	user, err := s.store.GetUser(ctx, p.UserID)
 	if err != nil {
-		return Progress{}, fmt.Errorf("use recovery code: %w", err)
+		return Progress{}, fmt.Errorf("check recovery code: %w", err)
 	}
 	if user.Status != StatusActive {
 		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
 	}
-	p.AMR, p.Next, p.RecoveryOnly = []string{"otp"}, StepPassword, true
+	if se, err := s.needPassword(ctx, user); se != nil || err != nil {
+		return s.failStep(ctx, p, errors.Join(asErr(se), err))
+	}
+	p.AMR, p.Next, p.RecoveryOnly, p.RecoveryCode = []string{"otp"}, StepPassword, true, h
 	return s.put(ctx, p)
 }

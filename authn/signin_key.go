@@ -404,6 +404,11 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	// only a ceremony still open may flag a key as cloned, not a finish
 	// sent again after another process completed it.
 	refusal := s.keyRefusal(res)
+	if refusal == nil && !res.uv {
+		if refusal, err = s.needPassword(ctx, res.user); err != nil {
+			return Progress{}, err
+		}
+	}
 	st := FactorStep{Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
 	next := p
 	var prog Progress

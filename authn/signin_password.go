@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,7 +18,16 @@ var errNoDirectory = errors.New("no directory is configured to check the passwor
 // people are checked by the Directory; local people against their argon2id
 // hash, which is replaced when the configured parameters changed. Tries are
 // counted per account and address before the check.
+//
+// After a recovery code, the right password completes the sign-in in one
+// write that uses up the pending sign-in and the code and stores the
+// session (CompleteFactorStep): a code used meanwhile by another sign-in
+// sends this one back to the recovery step, and a wrong password uses
+// nothing up but the pending id.
 func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password string, c ClientInfo) (Progress, error) {
+	if p, err := s.read(ctx, pendingID); err == nil && p.RecoveryOnly {
+		return s.passwordAfterCode(ctx, pendingID, password, c)
+	}
 	p, err := s.takeFor(ctx, pendingID, StepPassword)
 	if err != nil {
 		return Progress{}, err
@@ -40,6 +50,80 @@ func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password 
 		p.AMR = append(p.AMR, "pwd")
 		return s.complete(ctx, p, user, c)
 	})
+}
+
+// passwordAfterCode is VerifyPassword after a recovery code: the pending
+// sign-in is read, not used, while the password is checked; then one
+// write uses it up with the code and stores the session.
+func (s *SignIn) passwordAfterCode(ctx context.Context, pendingID []byte, password string, c ClientInfo) (Progress, error) {
+	p, err := s.peekFor(ctx, pendingID, StepPassword)
+	if err != nil {
+		return Progress{}, err
+	}
+	keys := throttleKeys(throttlePwd, p.Username, c.Addr)
+	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
+		return s.failPeeked(ctx, p, errors.Join(asErr(se), err))
+	}
+	user, err := s.store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return Progress{}, fmt.Errorf("verify password: %w", err)
+	}
+	if err := s.checkPassword(ctx, user, password); err != nil {
+		return s.failPeeked(ctx, p, err)
+	}
+	s.undo(ctx, keys)
+	if user.Status != StatusActive {
+		return s.failPeeked(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+	}
+	done := p
+	done.AMR = append(slices.Clone(p.AMR), "pwd")
+	st := FactorStep{Credential: user.ID, Kind: KindRecoveryCode, RecoveryCode: p.RecoveryCode}
+	use := AuditEvent{Time: s.now(), Actor: "user:" + user.ID, Action: "recovery_code.use", Subject: "user:" + user.ID, ClientAddr: c.Addr}
+	st.Audit = append(st.Audit, use)
+	st.At = s.now()
+	st.Pending, st.PendingExpires = p.Hash, p.ExpiresAt
+	sess, ev, prog := s.newSession(done, user, c)
+	st.Session, st.Audit = &sess, append(st.Audit, ev)
+	err = s.store.CompleteFactorStep(ctx, st)
+	switch {
+	case errors.Is(err, ErrUsed):
+		return Progress{}, &SignInError{Reason: ReasonExpired, Err: err}
+	case errors.Is(err, ErrNotFound):
+		// Another sign-in used the code meanwhile: back to the codes.
+		again := p
+		again.AMR, again.Next, again.RecoveryOnly, again.RecoveryCode = nil, StepRecovery, false, TokenHash{}
+		prog, err := s.put(ctx, again)
+		if err != nil {
+			return Progress{}, err
+		}
+		if err := s.use(ctx, p); err != nil {
+			return Progress{}, err
+		}
+		return prog, refuse(ReasonWrongCode, "recovery code of %s used meanwhile", user.ID)
+	case err != nil:
+		return Progress{}, fmt.Errorf("complete sign-in with a recovery code: %w", err)
+	}
+	return prog, nil
+}
+
+// needPassword returns a ReasonNoPassword refusal when a right possession
+// factor of u needs a password after it and u has none Keyhall can check;
+// nil when she has one.
+func (s *SignIn) needPassword(ctx context.Context, u User) (*SignInError, error) {
+	if u.Source == SourceDirectory {
+		if s.directory == nil {
+			return refuse(ReasonNoPassword, "directory person %s, and no directory is configured", u.ID), nil
+		}
+		return nil, nil
+	}
+	_, err := s.store.GetPasswordHash(ctx, u.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return refuse(ReasonNoPassword, "local person %s has no password", u.ID), nil
+	case err != nil:
+		return nil, fmt.Errorf("look up password: %w", err)
+	}
+	return nil, nil
 }
 
 // checkPassword returns nil for the right password, a ReasonWrongPassword

@@ -53,6 +53,7 @@ func TestGroupPolicy(t *testing.T) {
 	bernd := e.user("bernd", authn.SourceLocal)
 	e.member(bernd, "stadt")
 	bs, _ := e.addApp(bernd)
+	e.setPassword(bernd, "korrekt Pferd Batterie", cheapArgon2) // the app needs a password after it
 	if _, err := e.si.VerifyTOTP(e.ctx(), e.start("bernd", authn.StepTOTP).PendingID, e.code(bs, t0), client); err != nil {
 		t.Errorf("app code for a member of stadt: %v", err)
 	}
@@ -107,7 +108,7 @@ func TestDirectoryPassword(t *testing.T) {
 		dir  authn.PasswordVerifier
 		want authn.Reason // "" for success
 	}{
-		{"no directory configured", nil, authn.ReasonWrongPassword},
+		{"no directory configured", nil, authn.ReasonNoPassword},
 		{"directory says yes", directory{"Geheim!2025"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +117,10 @@ func TestDirectoryPassword(t *testing.T) {
 			d := e.addKey(anna, false, false, 0)
 			opts, p := e.beginKey(e.start("anna", authn.StepKey))
 			p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 1), client)
+			if tc.want == authn.ReasonNoPassword { // told after the key, not at a password page
+				wantRefused(t, tc.name, p, err, tc.want)
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

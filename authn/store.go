@@ -199,6 +199,10 @@ type CredentialStore interface {
 	// UseRecoveryCode marks one unused code used, exactly once under
 	// concurrency, with ev; ErrNotFound if no unused code has hash h.
 	UseRecoveryCode(ctx context.Context, userID string, h TokenHash, at time.Time, ev AuditEvent) error
+	// HasRecoveryCode reports whether the person has an unused code with
+	// hash h, and changes nothing (sign-in uses the code up only with its
+	// session: FactorStep with KindRecoveryCode).
+	HasRecoveryCode(ctx context.Context, userID string, h TokenHash) (bool, error)
 	// RenameCredential sets the nickname of one key or app of a person, with
 	// ev. ErrNotFound if the person has no credential with that ID. The
 	// caller checks the nickname.
@@ -236,7 +240,8 @@ type PendingStore interface {
 	//   - ErrUsed if the pending sign-in was used before;
 	//   - ErrNotForward if the counter does not move forward (the pending
 	//     sign-in stays unused, for the caller to end);
-	//   - ErrNotFound if there is no such credential of st.Kind;
+	//   - ErrNotFound if there is no such credential of st.Kind (no such
+	//     unused recovery code);
 	//   - ErrAlreadyExists if the hash of st.Session is taken;
 	//   - a *ThrottledError if a counter of st.Throttle is over its limit.
 	CompleteFactorStep(ctx context.Context, st FactorStep) error
@@ -249,10 +254,13 @@ type FactorStep struct {
 	PendingExpires time.Time   // its expiry, as UsePending's
 	At             time.Time   // now: the credential's LastUsedAt
 
-	Credential string         // the ID of the key or app used
-	Kind       CredentialKind // KindWebAuthn: SignCount is stored; KindTOTP: TOTPStep
+	Credential string         // the ID of the key or app used; with KindRecoveryCode the person's ID
+	Kind       CredentialKind // KindWebAuthn: SignCount is stored; KindTOTP: TOTPStep; KindRecoveryCode: RecoveryCode is used up
 	SignCount  uint32         // stored if above the stored count, or both 0 (WebAuthn L3 §7.2 step 22)
 	TOTPStep   int64          // stored if above LastStep (RFC 6238 §5.2)
+	// RecoveryCode is the hash of the person's recovery code to mark used,
+	// in one conditional statement (ErrNotFound if no unused code has it).
+	RecoveryCode TokenHash
 
 	// Session, if set, is the session the step ends the sign-in with;
 	// else a next step follows (the caller seals it into a new id).

@@ -26,7 +26,8 @@
 //	BeginKey → FinishKey                                    → key stored; the FIRST factor
 //	BeginTOTP → ConfirmTOTP(code)                             also consumes the invitation,
 //	                                                          in the same transaction
-//	NewRecoveryCodes                                        → ten codes, shown once (needs a factor)
+//	SetPassword(password)                                   → a local person's password (after a factor)
+//	NewRecoveryCodes                                        → ten codes, shown once (needs a factor and a password)
 //	Finish
 //
 // Redeeming does not use the invitation up: the first factor stored does,
@@ -67,6 +68,23 @@
 // hardware key (amr hwk, acr phrh), so a YubiKey does with no policy at
 // all. Policy.CheckStoredKey applies a group's roots, models and refusal
 // of synced passkeys to a stored key at every sign-in (authn.KeyPolicy).
+//
+// # Passwords
+//
+// An app code, a recovery code and a key without PIN are followed at
+// sign-in by the password. So a local person without one chooses it in
+// her enrollment, after her first factor (SetPassword; Offer.SetPassword
+// tells the pages to ask): at least authn.MinPasswordLength characters,
+// not on the list of common passwords shipped with the binary, no
+// composition rules (NIST SP 800-63B-4), hashed with argon2id. She
+// changes it, or sets a first one, on /account with a fresh sign-in that
+// did not come from a recovery code (ChangePassword). A directory
+// person's password stays the directory's. Recovery codes, and an app
+// outside an invitation, are added only for a person with a password
+// Keyhall can check; where she has none to give, they are not offered
+// (Offers), and a key with PIN is what remains. An app is not offered
+// where a group's sign-in level (KeyPolicy.SignInLevel) is phr or phrh,
+// which an app does not reach.
 //
 // # Apps, recovery codes, reset
 //
@@ -110,8 +128,8 @@
 //
 // With Config.Mailer set, the person is told by mail whenever a key or app
 // is stored (by invitation or self-service) or removed by her, and when
-// sign-in accepts one of her recovery codes (RecoveryCodeUsed, called by
-// the web layer, since authn knows no mail). IT's Reset and
+// a sign-in completed with one of her recovery codes used it up
+// (RecoveryCodeUsed, called by the web layer, since authn knows no mail). IT's Reset and
 // RevokeCredential leave the mail to their caller, which reports it.
 //
 // # Letters and mail

@@ -2,6 +2,7 @@ package enroll_test
 
 import (
 	"encoding/base32"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -63,6 +64,32 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	if got, err := authn.Open([32]byte{1, 2, 3}, creds[0].SecretSealed, []byte(creds[0].ID)); err != nil || string(got) != string(secret) {
 		t.Errorf("stored secret does not open to the one shown: %v", err)
 	}
+	// An app needs the password after it: no codes before she chose one,
+	// and a password of her choosing only if it is long and not common.
+	_, pr, err = f.svc.NewRecoveryCodes(ctx, pr.ID)
+	wantReason(t, "codes before the password", err, enroll.ReasonPasswordNeeded)
+	if !pr.Offer.SetPassword || pr.Offer.RecoveryCodes {
+		t.Errorf("offer without a password: %+v", pr.Offer)
+	}
+	for _, weak := range []string{"kurz", "elf Zeichen", "passwordpassword", "Password1234"} {
+		pr, err = f.svc.SetPassword(ctx, pr.ID, weak, authn.ClientInfo{})
+		wantReason(t, "password "+weak, err, enroll.ReasonPasswordWeak)
+	}
+	if _, err := f.store.GetPasswordHash(ctx, anna.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Fatalf("a refused password was stored: %v", err)
+	}
+	pr, err = f.svc.SetPassword(ctx, pr.ID, "Rathaus am Prinzipalmarkt", authn.ClientInfo{})
+	must(t, err)
+	if !pr.Offer.Password.Has || pr.Offer.SetPassword || !pr.Offer.RecoveryCodes {
+		t.Errorf("offer after setting the password: %+v", pr.Offer)
+	}
+	phc, err := f.store.GetPasswordHash(ctx, anna.ID)
+	must(t, err)
+	if ok, _, err := authn.CheckPasswordHash(phc, "Rathaus am Prinzipalmarkt", cheapArgon2); !ok || err != nil || !strings.HasPrefix(phc, "$argon2id$") {
+		t.Errorf("stored hash %q does not check: %t, %v", phc, ok, err)
+	}
+	pr, err = f.svc.SetPassword(ctx, pr.ID, "noch ein langes Passwort", authn.ClientInfo{})
+	wantReason(t, "a second password in the enrollment", err, enroll.ReasonScope)
 	codes, pr, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
 	must(t, err)
 	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); len(codes) != 10 || n != 0 {
@@ -92,7 +119,7 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 func TestResetAndRevoke(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	anna := f.user(t, "anna")
+	anna := f.withPassword(t, f.user(t, "anna")) // codes need a password after them
 	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
 	must(t, err)
 	pr, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})

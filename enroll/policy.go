@@ -37,7 +37,15 @@ type KeyPolicy struct {
 	// RequireUV requires the key to verify the person (PIN, fingerprint)
 	// at registration: user verification "required" (WebAuthn L3 §5.4.6).
 	RequireUV bool
+	// SignInLevel is the lowest level the group's sign-ins must reach
+	// (authn.GroupPolicy.Level). An app signs in at mfa: where the level
+	// is phr or phrh, sign-in refuses it, so it is not offered either,
+	// whatever AllowTOTP says.
+	SignInLevel authn.Level
 }
+
+// appAdmitted reports whether k admits an app that can also sign in.
+func (k KeyPolicy) appAdmitted() bool { return k.AllowTOTP && authn.LevelMFA.Meets(k.SignInLevel) }
 
 // DefaultKeyPolicy is the policy of a person in no group with a policy: any
 // key, an app also alone.
@@ -95,7 +103,8 @@ func (r Rules) all(f func(KeyPolicy) bool) bool {
 func (r Rules) RequireUV() bool { return !r.all(func(k KeyPolicy) bool { return !k.RequireUV }) }
 
 // AllowTOTP reports whether every group admits an authenticator app.
-func (r Rules) AllowTOTP() bool { return r.all(func(k KeyPolicy) bool { return k.AllowTOTP }) }
+// An app is never admitted where a group's sign-in level is phr or phrh.
+func (r Rules) AllowTOTP() bool { return r.all(KeyPolicy.appAdmitted) }
 
 // TOTPAlone reports whether an app may be the person's only factor.
 func (r Rules) TOTPAlone() bool {
@@ -111,7 +120,7 @@ func (r Rules) RequireAttestation() bool {
 // alone is true), or "" and false when none does.
 func (r Rules) refusingTOTP(alone bool) (GroupRule, bool) {
 	for _, g := range r.Groups {
-		if !g.AllowTOTP || (alone && !g.TOTPAlone) {
+		if !g.appAdmitted() || (alone && !g.TOTPAlone) {
 			return g, true
 		}
 	}

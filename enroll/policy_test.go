@@ -62,3 +62,34 @@ func TestCheckStoredKey(t *testing.T) {
 		})
 	}
 }
+
+// TestNoAppWhereTheLevelRefusesIt: an app signs in at mfa, so where a
+// group's level is phr or phrh it is not offered, whatever allow_totp
+// says (sign-in would refuse it).
+func TestNoAppWhereTheLevelRefusesIt(t *testing.T) {
+	for _, tc := range []struct {
+		level authn.Level
+		app   bool
+	}{{"", true}, {authn.LevelMFA, true}, {authn.LevelPhr, false}, {authn.LevelPhrh, false}} {
+		p := enroll.Policy{Default: enroll.DefaultKeyPolicy(), Groups: map[string]enroll.KeyPolicy{
+			"rat": {AllowTOTP: true, SignInLevel: tc.level},
+		}}
+		if got := p.For([]authn.Group{{Name: "rat"}}).AllowTOTP(); got != tc.app {
+			t.Errorf("level %q with an app allowed: AllowTOTP() = %t, want %t", tc.level, got, tc.app)
+		}
+	}
+	f := newFixture(t)
+	ctx := t.Context()
+	f.policy.Groups["hoch"] = enroll.KeyPolicy{AllowTOTP: true, TOTPAlone: true, SignInLevel: authn.LevelPhrh} // the service's map
+	svc := f.svc
+	hanna := f.withPassword(t, f.user(t, "hanna", "hoch"))
+	inv, err := svc.Issue(ctx, hanna.ID, 0, "cli:root", "")
+	must(t, err)
+	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	if pr.Offer.App {
+		t.Error("an app is offered at level phrh")
+	}
+	_, _, err = svc.BeginTOTP(ctx, pr.ID)
+	wantReason(t, "an app at level phrh", err, enroll.ReasonTOTPForbidden)
+}

@@ -58,7 +58,7 @@ func TestScopeOf(t *testing.T) {
 func TestSelfServiceScopeAtEveryStep(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	anna := f.user(t, "anna")
+	anna := f.withPassword(t, f.user(t, "anna")) // app and codes need a password after them
 	type opening struct {
 		level        authn.Level
 		recoveryOnly bool
@@ -129,7 +129,7 @@ func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			ctx := t.Context()
-			anna := f.user(t, "anna")
+			anna := f.withPassword(t, f.user(t, "anna")) // app and codes need a password after them
 			sess := f.session(t, anna, authn.LevelPhrh, false)
 			f.clock.add(enroll.FreshSignIn - time.Minute)
 			pr, err := f.svc.Open(ctx, sess, authn.ScopeKey)
@@ -151,7 +151,7 @@ func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 	t.Run("a ceremony that outlasts the fresh window", func(t *testing.T) {
 		f := newFixture(t)
 		ctx := t.Context()
-		anna := f.user(t, "anna")
+		anna := f.withPassword(t, f.user(t, "anna")) // app and codes need a password after them
 		sess := f.session(t, anna, authn.LevelPhrh, false)
 		f.clock.add(enroll.FreshSignIn - time.Second) // opened at the end of the window
 		pr, err := f.svc.Open(ctx, sess, authn.ScopeKey)
@@ -167,7 +167,7 @@ func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 	t.Run("absolute lifetime", func(t *testing.T) {
 		f := newFixture(t)
 		ctx := t.Context()
-		anna := f.user(t, "anna")
+		anna := f.withPassword(t, f.user(t, "anna")) // app and codes need a password after them
 		start := f.clock.now()
 		f.clock.add(enroll.SelfServiceTTL) // a sign-in that stays fresh throughout
 		sess := f.session(t, anna, authn.LevelPhrh, false)
@@ -204,7 +204,7 @@ func challengeOf(t *testing.T, opts []byte) string {
 func TestRemoveNeedsTheKeysLevel(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	anna := f.user(t, "anna")
+	anna := f.withPassword(t, f.user(t, "anna")) // app and codes need a password after them
 	now := f.clock.now()
 	var creds []authn.Credential
 	for _, synced := range []bool{false, true} {

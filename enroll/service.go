@@ -55,9 +55,10 @@ type Config struct {
 	PublicURL     *url.URL // the only source of links, the RP ID and the origin
 	RPName        string   // shown by the browser; "" = "Keyhall"
 	Policy        Policy
-	EncryptionKey [32]byte        // seals TOTP secrets (authn.Seal)
-	Directory     PasswordChecker // nil: directory people redeem without a password
-	Logger        *slog.Logger    // nil: slog.Default()
+	EncryptionKey [32]byte           // seals TOTP secrets (authn.Seal)
+	Argon2        authn.Argon2Params // for the local passwords people set (zero: authn.DefaultArgon2Params)
+	Directory     PasswordChecker    // nil: directory people redeem without a password
+	Logger        *slog.Logger       // nil: slog.Default()
 	Now           func() time.Time
 	// Mailer tells a person by mail when a key or app is added to or
 	// removed from her account by her own hand, or a recovery code of hers
@@ -136,6 +137,8 @@ type Progress struct {
 	// invitation's; it belongs to her session.
 	SelfService bool
 	ExpiresAt   time.Time
+	// Offer is what the person may be offered next (Service.Offers).
+	Offer Offer
 }
 
 // take takes the enrollment with id (single use).
@@ -183,7 +186,10 @@ func (s *Service) progress(ctx context.Context, id []byte, p authn.EnrollPending
 	pr := Progress{ID: id, Factors: p.Factors, Consumed: p.InvitationID == "",
 		SelfService: p.Session != (authn.SessionHash{}), ExpiresAt: p.ExpiresAt}
 	var err error
-	pr.User, pr.Rules, err = s.person(ctx, p.UserID)
+	if pr.User, pr.Rules, err = s.person(ctx, p.UserID); err != nil {
+		return pr, err
+	}
+	pr.Offer, err = s.offer(ctx, pr.User, pr.Rules)
 	return pr, err
 }
 

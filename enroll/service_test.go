@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 	}}
 	f.cfg = enroll.Config{
 		Store: st, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: f.clock.now,
-		Logger: slog.New(slog.DiscardHandler), Policy: f.policy, RPName: "Stadt Münster",
+		Logger: slog.New(slog.DiscardHandler), Policy: f.policy, RPName: "Stadt Münster", Argon2: cheapArgon2,
 	}
 	f.svc = f.serviceOn(t, st)
 	return f
@@ -324,4 +324,17 @@ func TestKeyWithoutPasswordMustVerify(t *testing.T) {
 	must(t, f.store.SetPasswordHash(ctx, paul.ID, phc, authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "password.set"}))
 	_, _, err = f.register(t, pr.ID, noPIN)
 	must(t, err)
+}
+
+// cheapArgon2 keeps the tests' password hashing fast.
+var cheapArgon2 = authn.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+// withPassword gives u a local password, as her enrollment or /account
+// would, and returns u.
+func (f *fixture) withPassword(t *testing.T, u authn.User) authn.User {
+	t.Helper()
+	phc, err := authn.HashPassword("ein langes Passwort", cheapArgon2)
+	must(t, err)
+	must(t, f.store.SetPasswordHash(t.Context(), u.ID, phc, authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "password.set"}))
+	return u
 }

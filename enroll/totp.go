@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"image/png"
 	"strings"
@@ -46,6 +47,17 @@ func (s *Service) BeginTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress
 	if g, refused := rules.refusingTOTP(p.InvitationID != ""); refused {
 		pr, err := s.retry(ctx, p, totpRefusal(g, p.InvitationID != ""))
 		return TOTPSetup{}, pr, err
+	}
+	// The app is followed by the password at sign-in. In an invitation a
+	// local person chooses hers after the app (Offer.SetPassword).
+	if err := s.needPassword(ctx, p); err != nil {
+		if _, refused := errors.AsType[*Error](err); !refused {
+			return TOTPSetup{}, Progress{}, err
+		}
+		if p.Session != (authn.SessionHash{}) || u.Source == authn.SourceDirectory {
+			pr, err := s.retry(ctx, p, err)
+			return TOTPSetup{}, pr, err
+		}
 	}
 	secret := make([]byte, totpSecretBytes)
 	rand.Read(secret) // never fails (crypto/rand, Go ≥ 1.24)
@@ -92,7 +104,7 @@ func (s *Service) ShowTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress,
 func totpAD(userID string) []byte { return []byte("enroll-totp:" + userID) }
 
 func totpRefusal(g GroupRule, first bool) *Error {
-	if g.AllowTOTP && first {
+	if g.appAdmitted() && first {
 		return refuseMsg(ReasonNoFactor, msgNoFactor, fmt.Errorf("group %q: an app alone is not enough", g.Group))
 	}
 	de, en := "Ihre Organisation lässt keine Authenticator-App zu. Bitte verwenden Sie einen Sicherheitsschlüssel.",
@@ -202,6 +214,13 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Pr
 	}
 	if p.InvitationID != "" {
 		pr, err := s.retry(ctx, p, refuseMsg(ReasonNoFactor, msgNoFactor, fmt.Errorf("no factor yet")))
+		return nil, pr, err
+	}
+	if err := s.needPassword(ctx, p); err != nil {
+		if _, ok := errors.AsType[*Error](err); !ok {
+			return nil, Progress{}, err
+		}
+		pr, err := s.retry(ctx, p, err) // codes are followed by the password at sign-in
 		return nil, pr, err
 	}
 	codes := make([]string, RecoveryCodeCount)

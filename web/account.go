@@ -22,6 +22,10 @@ type accountView struct {
 	RecoveryOnly bool
 	Sessions     []sessionRow
 	SignIns      []signInRow
+	// LocalPassword: she is a local person, whose password Keyhall
+	// keeps; HasPassword: she has one. She sets or changes it here.
+	LocalPassword, HasPassword bool
+	MinPassword                int
 }
 
 type sessionRow struct {
@@ -79,6 +83,11 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 			CreatedAt: o.CreatedAt, LastSeenAt: o.LastSeenAt, Current: bytes.Equal(o.Hash[:], sess.Hash[:]),
 		})
 	}
+	if a.LocalPassword, a.HasPassword, err = s.passwordOf(r.Context(), st, u); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	a.MinPassword = authn.MinPasswordLength
 	if a.SignIns, err = s.recentSignIns(r.Context(), st, u.ID, l); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return

@@ -201,15 +201,28 @@ func TestAccountFactorMail(t *testing.T) {
 	}
 	checkLinks(t, f.base, bodies[0])
 
+	// The mail about a recovery code goes out when the code is used up:
+	// when the sign-in completes, not at a wrong password after it.
+	f.setPassword(anna, testPassword)
 	f.addRecoveryCodes(anna, "AAAA-BBBB-CCCC-DDDD", "EEEE-FFFF-GGGG-HHHH")
-	signin := f.client()
-	if got := signin.startAt("anna"); got != "/login/recovery" {
-		if res, _ := signin.form("/login/switch", url.Values{"to": {"recovery"}}); res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("switch to recovery from %s: %d", got, res.StatusCode)
+	for _, pw := range []string{"falsch", testPassword} {
+		signin := f.client()
+		if got := signin.startAt("anna"); got != "/login/recovery" {
+			if res, _ := signin.form("/login/switch", url.Values{"to": {"recovery"}}); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("switch to recovery from %s: %d", got, res.StatusCode)
+			}
 		}
-	}
-	if res, body := signin.form("/login/recovery", url.Values{"code": {"aaaa bbbb cccc dddd"}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("recovery code: %d %s", res.StatusCode, body)
+		if res, body := signin.form("/login/recovery", url.Values{"code": {"aaaa bbbb cccc dddd"}}); res.StatusCode != http.StatusSeeOther ||
+			res.Header.Get("Location") != "/login/password" {
+			t.Fatalf("recovery code (then password %q): %d %s", pw, res.StatusCode, body)
+		}
+		res, body := signin.form("/login/password", url.Values{"password": {pw}})
+		if pw == testPassword && res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("right password: %d %s", res.StatusCode, body)
+		}
+		if pw != testPassword && res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d %s", res.StatusCode, body)
+		}
 	}
 	if heads, bodies = mb.wait(1); len(heads) != 1 || !strings.Contains(bodies[0], "noch 1 Codes") {
 		t.Fatalf("mails after a recovery code: %d %v", len(heads), bodies)

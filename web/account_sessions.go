@@ -18,7 +18,8 @@ const recentSignInCount = 10
 
 // accountNotices are the messages /account shows after a redirect (?e=).
 var accountNotices = map[string]message{
-	"revoked": msgSessionRevoked,
+	"revoked":  msgSessionRevoked,
+	"password": msgPasswordChanged,
 }
 
 // signInRow is one of the person's recent sign-ins, from the audit log.

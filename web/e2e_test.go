@@ -117,6 +117,7 @@ func TestEndToEndCouncillor(t *testing.T) {
 	ctx := newTab(t)
 	addAuthenticator(t, ctx, authenticatorOpts{uv: true})
 	enrollKey(t, ctx, inv.Link, "Dienstschlüssel", "e2e-")
+	choosePassword(t, ctx, "e2e-") // for the recovery codes, which a password follows at sign-in
 	finishEnrollment(t, ctx, f, "e2e-")
 
 	run(t, ctx, "open the tool", chromedp.Navigate(base+"/start"), waitPath("/login"),

@@ -39,6 +39,9 @@ type enrollView struct {
 	Factors      []factorRow
 	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
 	Consumed     bool // a factor is stored: the person may go on to her recovery codes
+	SetPassword  bool // a local person without a password: her enrollment asks for one next
+	OfferCodes   bool // recovery codes would work for her (she has a password Keyhall can check)
+	MinPassword  int  // the shortest password she may choose
 }
 
 // enrollFor returns the enrollment service, or writes 503 and returns nil
@@ -80,6 +83,9 @@ func (s *Server) newEnroll(st authn.Store) *enroll.Service {
 	}
 	if cfg.EncryptionKey == ([32]byte{}) {
 		cfg.EncryptionKey = s.signIn.EncryptionKey // sign-in must open the app secrets enrollment seals
+	}
+	if cfg.Argon2 == (authn.Argon2Params{}) {
+		cfg.Argon2 = s.signIn.Argon2 // the passwords people set are checked at sign-in
 	}
 	if cfg.Directory == nil && s.signIn.Directory != nil {
 		cfg.Directory = s.signIn.Directory
@@ -239,9 +245,9 @@ func (s *Server) redeemView(r *http.Request, red enroll.Redemption) *view {
 // chooseView offers the factors the person's policy admits at this point:
 // an app first only where an app alone is enough.
 func chooseView(p enroll.Progress) *enrollView {
-	allow := p.Rules.AllowTOTP()
+	allow := p.Offer.App
 	if !p.Consumed {
-		allow = p.Rules.TOTPAlone()
+		allow = allow && p.Rules.TOTPAlone()
 	}
 	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow, Consumed: p.Consumed && !p.SelfService}
 }
@@ -310,7 +316,7 @@ func enrollStatus(reason enroll.Reason) int {
 		return http.StatusGone
 	case enroll.ReasonDuplicate:
 		return http.StatusConflict
-	case enroll.ReasonInvalid, enroll.ReasonNoFactor, enroll.ReasonNickname:
+	case enroll.ReasonInvalid, enroll.ReasonNoFactor, enroll.ReasonNickname, enroll.ReasonPasswordWeak:
 		return http.StatusBadRequest
 	}
 	return http.StatusForbidden // disabled, and what a group's policy refuses

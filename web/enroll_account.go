@@ -70,6 +70,17 @@ func (s *Server) factorsView(ctx context.Context, st authn.Store, u authn.User, 
 	}
 	ev := &enrollView{Name: cmp.Or(u.DisplayName, u.Username), RecoveryOnly: sess.RecoveryOnly,
 		AllowApp: !slicesHasApp(creds)}
+	// What her policy and her password admit (enroll.Service.Offers): no
+	// app where her group's level refuses one, no app or codes without a
+	// password that Keyhall can check.
+	if ref := s.store.Load(); ref != nil && ref.enroll != nil {
+		offer, err := ref.enroll.Offers(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		ev.AllowApp = ev.AllowApp && offer.App && offer.Password.Has
+		ev.OfferCodes = offer.RecoveryCodes
+	}
 	for _, c := range creds {
 		row := factorRow{ID: c.ID, App: c.Kind == authn.KindTOTP, Nickname: c.Nickname, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt}
 		if a, err := uuid.FromBytes(c.AAGUID); err == nil {

@@ -29,6 +29,7 @@ func scopeFixture(t *testing.T) (*fixture, *testClock, authn.User) {
 	f := newFixture(t, func(c *Config) { c.Now = clk.Now })
 	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
 	anna := f.addUser("anna")
+	f.setPassword(anna, testPassword) // a recovery code and an app need it after them
 	k := newTestKey(t)
 	f.addKey(anna, &k, 0)
 	f.addRecoveryCodes(anna, "AAAA-BBBB-CCCC-DDDD", "EEEE-FFFF-GGGG-HHHH")

@@ -75,7 +75,7 @@ func (s *Server) enrollKeyFinish(w http.ResponseWriter, r *http.Request) {
 		s.enrollFailed(w, r, p, err, &view{Page: "enroll_key", Enroll: ev})
 		return
 	}
-	ev := &enrollView{Kind: "key", Nickname: k.Credential.Nickname, Model: k.Model, AllowApp: p.Rules.AllowTOTP()}
+	ev := &enrollView{Kind: "key", Nickname: k.Credential.Nickname, Model: k.Model, AllowApp: p.Offer.App}
 	s.enrollAdded(w, r, svc, p, ev)
 }
 
@@ -84,6 +84,7 @@ func (s *Server) enrollKeyFinish(w http.ResponseWriter, r *http.Request) {
 // person adding a factor from /account is done.
 func (s *Server) enrollAdded(w http.ResponseWriter, r *http.Request, svc *enroll.Service, p enroll.Progress, ev *enrollView) {
 	ev.Name = cmp.Or(p.User.DisplayName, p.User.Username)
+	ev.SetPassword, ev.OfferCodes = p.Offer.SetPassword, p.Offer.RecoveryCodes
 	if p.SelfService {
 		ev.SelfService = true
 		if err := svc.Finish(r.Context(), p.ID); err != nil {

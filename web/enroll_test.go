@@ -19,14 +19,15 @@ import (
 func enrollTestViews() map[string]*view {
 	codes := []string{"K7XM-4RPQ-9TWD-3HNA", "ABCD-EFGH-JKMN-PQRS"}
 	return map[string]*view{
-		"enroll":         {Page: "enroll", Error: "falsch", Enroll: &enrollView{NeedPassword: true}},
-		"enroll_choose":  {Page: "enroll_choose", Enroll: &enrollView{Name: "Anna Müller", AllowApp: true}},
-		"enroll_key":     {Page: "enroll_key", Enroll: &enrollView{AllowApp: true}},
-		"enroll_app":     {Page: "enroll_app", Enroll: &enrollView{QR: "data:image/png;base64,AAAA", Secret: "ABCD-EFGH"}},
-		"enroll_added":   {Page: "enroll_added", Enroll: &enrollView{Kind: "key", Nickname: "Schlüsselbund", Model: "YubiKey 5 NFC"}},
-		"enroll_codes":   {Page: "enroll_codes", Enroll: &enrollView{Codes: codes, Name: "Anna"}},
-		"enroll_done":    {Page: "enroll_done"},
-		"enroll_invalid": {Page: "enroll_invalid", Error: "abgelaufen"},
+		"enroll":          {Page: "enroll", Error: "falsch", Enroll: &enrollView{NeedPassword: true}},
+		"enroll_choose":   {Page: "enroll_choose", Enroll: &enrollView{Name: "Anna Müller", AllowApp: true}},
+		"enroll_key":      {Page: "enroll_key", Enroll: &enrollView{AllowApp: true}},
+		"enroll_app":      {Page: "enroll_app", Enroll: &enrollView{QR: "data:image/png;base64,AAAA", Secret: "ABCD-EFGH"}},
+		"enroll_added":    {Page: "enroll_added", Enroll: &enrollView{Kind: "key", Nickname: "Schlüsselbund", Model: "YubiKey 5 NFC"}},
+		"enroll_codes":    {Page: "enroll_codes", Enroll: &enrollView{Codes: codes, Name: "Anna"}},
+		"enroll_done":     {Page: "enroll_done"},
+		"enroll_password": {Page: "enroll_password", Error: "zu kurz", Enroll: &enrollView{Name: "anna", MinPassword: 12}},
+		"enroll_invalid":  {Page: "enroll_invalid", Error: "abgelaufen"},
 		"account_factors": {Page: "account_factors", Enroll: &enrollView{Factors: []factorRow{
 			{ID: "1", Nickname: "Schlüsselbund", Model: "YubiKey 5 NFC", CreatedAt: time.Now()}, {ID: "2", App: true, Nickname: "App"},
 		}, AllowApp: true}},
@@ -201,6 +202,7 @@ func TestEnrollAccountFactors(t *testing.T) {
 	f := newFixture(t)
 	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
 	anna := f.addUser("anna")
+	f.setPassword(anna, testPassword) // an app and recovery codes need it after them
 	k := newTestKey(t)
 	f.addKey(anna, &k, 0)
 	fresh := f.sessionCookie(anna, time.Now(), false)

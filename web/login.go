@@ -195,11 +195,11 @@ func (s *Server) codeStep(step authn.Step, field string) http.HandlerFunc {
 			p, err = si.VerifyTOTP(r.Context(), id, secret, c)
 		case authn.StepRecovery:
 			p, err = si.VerifyRecoveryCode(r.Context(), id, secret, c)
-			if err == nil {
-				s.recoveryCodeUsed(r, p)
-			}
 		default:
 			p, err = si.VerifyPassword(r.Context(), id, secret, c)
+			if err == nil && p.Next == authn.StepDone && p.Session.RecoveryOnly {
+				s.recoveryCodeUsed(r, p) // the code is used up only now
+			}
 		}
 		if err != nil {
 			s.stepFailed(w, r, string(step), p, err)
@@ -241,7 +241,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p authn.Progre
 }
 
 // recoveryCodeUsed tells the person by mail that one of her recovery codes
-// was just accepted (the enrollment service writes and sends it). The mail
+// was just used up by a completed sign-in (the enrollment service writes and sends it). The mail
 // goes out in the background: sign-in does not wait for a slow mail server.
 func (s *Server) recoveryCodeUsed(r *http.Request, p authn.Progress) {
 	ref := s.store.Load()

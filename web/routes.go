@@ -59,6 +59,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST /enroll/key", s.enrollKeyFinish)
 	s.handle(mux, "POST /enroll/app", s.enrollAppBegin)
 	s.handle(mux, "POST /enroll/app/confirm", s.enrollAppConfirm)
+	s.handle(mux, "GET /enroll/password", s.enrollPasswordPage)
+	s.handle(mux, "POST /enroll/password", s.enrollPasswordSet)
 	s.handle(mux, "POST /enroll/recovery", s.enrollRecovery)
 	s.handle(mux, "POST /enroll/done", s.enrollDone)
 	s.handle(mux, "GET /enroll/app/confirm", s.enrollAppShow)
@@ -70,6 +72,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST /account/factors/remove", s.accountRemoveFactor)
 	s.handle(mux, "POST /account/factors/rename", s.accountRenameFactor)
 	s.handle(mux, "POST /account/factors/recovery", s.accountRecoveryCodes)
+	s.handle(mux, "POST /account/password", s.accountPassword)
 
 	// Confirming an e-mail address by the link mailed to it (email.go).
 	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)

@@ -40,6 +40,7 @@ func newSessionEnv(t *testing.T) *sessionEnv {
 	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
 	e := &sessionEnv{f: f, anna: f.addUser("anna"), key: newTestKey(t)}
 	f.addKey(e.anna, &e.key, 0)
+	f.setPassword(e.anna, testPassword) // an app and recovery codes need it after them
 	return e
 }
 

@@ -73,6 +73,8 @@ func refusal(se *authn.SignInError, page string) (int, message) {
 		return http.StatusUnauthorized, msgUVRequired
 	case authn.ReasonWrongPassword:
 		return http.StatusUnauthorized, msgPasswordWrong
+	case authn.ReasonNoPassword:
+		return http.StatusForbidden, msgNoPassword
 	case authn.ReasonThrottled:
 		minutes := int((se.RetryAfter + time.Minute - 1) / time.Minute)
 		return http.StatusTooManyRequests, msgThrottled(minutes)

@@ -28,15 +28,21 @@ func (s *Store) CompleteFactorStep(ctx context.Context, st authn.FactorStep) err
 }
 
 func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) error {
-	var (
-		update     *sql.Stmt
-		updateArgs []any
-	)
+	var update func(ctx context.Context, tx *sql.Tx) (sql.Result, error)
+	stmt := func(st *sql.Stmt, args ...any) func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
+		return func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
+			return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		}
+	}
 	switch st.Kind {
 	case authn.KindWebAuthn:
-		update, updateArgs = s.stmt.recordKeyUse, []any{st.Credential, int64(st.SignCount), s.tv(st.At)}
+		update = stmt(s.stmt.recordKeyUse, st.Credential, int64(st.SignCount), s.tv(st.At))
 	case authn.KindTOTP:
-		update, updateArgs = s.stmt.acceptTOTPStep, []any{st.Credential, st.TOTPStep, s.tv(st.At)}
+		update = stmt(s.stmt.acceptTOTPStep, st.Credential, st.TOTPStep, s.tv(st.At))
+	case authn.KindRecoveryCode:
+		update = func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
+			return tx.ExecContext(ctx, sqlUseRecoveryCode, st.Credential, st.RecoveryCode[:], s.tv(st.At))
+		}
 	default:
 		return fmt.Errorf("credential kind %q has no counter", st.Kind)
 	}
@@ -83,7 +89,7 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 		// 2. Move the counter in one conditional statement. If it does not
 		// move, delete the mark again, so that the op changed nothing, and
 		// tell why.
-		res, err := tx.StmtContext(ctx, update).ExecContext(ctx, updateArgs...)
+		res, err := update(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -93,6 +99,9 @@ func (s *Store) completeFactorStep(ctx context.Context, st authn.FactorStep) err
 			}
 			if _, err := tx.StmtContext(ctx, s.stmt.unusePending).ExecContext(ctx, s.tv(st.PendingExpires), pending[:]); err != nil {
 				return fmt.Errorf("unmark pending sign-in: %w", err)
+			}
+			if st.Kind == authn.KindRecoveryCode {
+				return soft(authn.ErrNotFound) // no such unused code (any more)
 			}
 			var k authn.CredentialKind
 			err = tx.StmtContext(ctx, s.stmt.credentialKind).QueryRowContext(ctx, st.Credential).Scan(&k)

@@ -44,12 +44,28 @@ func (s *Store) replaceRecoveryCodesTx(ctx context.Context, tx *sql.Tx, userID s
 // UseRecoveryCode marks one unused code used, in one conditional statement:
 // of many concurrent calls exactly one changes the row.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID string, h authn.TokenHash, at time.Time, ev authn.AuditEvent) error {
-	err := s.auditedExec(ctx, ev, `UPDATE recovery_codes SET used_at = $3
-			WHERE user_id = $1 AND hash = $2 AND used_at IS NULL`, userID, h[:], s.tv(at))
+	err := s.auditedExec(ctx, ev, sqlUseRecoveryCode, userID, h[:], s.tv(at))
 	if err != nil {
 		return fmt.Errorf("use recovery code of user %s: %w", userID, err)
 	}
 	return nil
+}
+
+// sqlUseRecoveryCode marks one unused code used: of many concurrent
+// statements exactly one changes the row.
+const sqlUseRecoveryCode = `UPDATE recovery_codes SET used_at = $3
+			WHERE user_id = $1 AND hash = $2 AND used_at IS NULL`
+
+// HasRecoveryCode reports whether the person has an unused code with hash
+// h.
+func (s *Store) HasRecoveryCode(ctx context.Context, userID string, h authn.TokenHash) (bool, error) {
+	var ok bool
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM recovery_codes
+			WHERE user_id = $1 AND hash = $2 AND used_at IS NULL)`, userID, h[:]).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look up recovery code of user %s: %w", userID, err)
+	}
+	return ok, nil
 }
 
 // CountRecoveryCodes returns how many unused codes a person has.

@@ -229,3 +229,65 @@ func testCompleteFactorStepConcurrent(t *testing.T, s authn.Store) {
 		t.Errorf("%d audit events, want %d", got, audit+1)
 	}
 }
+
+// testCompleteFactorStepRecovery: a sign-in that ends with a recovery code
+// uses the code up in the step's write, once: a code that is not (or no
+// longer) unused stores nothing and leaves the pending sign-in unused;
+// HasRecoveryCode only looks.
+func testCompleteFactorStepRecovery(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	f := newFactorFixture(t, s)
+	code := authn.HashToken("recovery")
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, f.anna.ID, []authn.TokenHash{code}, ev("recovery.replace", "")))
+	has := func(h authn.TokenHash, want bool) {
+		t.Helper()
+		got, err := s.HasRecoveryCode(ctx, f.anna.ID, h)
+		must(t, "HasRecoveryCode", err)
+		if got != want {
+			t.Errorf("HasRecoveryCode = %t, want %t", got, want)
+		}
+	}
+	has(code, true)
+	has(code, true) // looking uses nothing
+	has(authn.HashToken("other"), false)
+	step := func(h authn.TokenHash, p authn.Pending) (authn.FactorStep, authn.Session) {
+		sess := newSession(f.anna, f.at)
+		return authn.FactorStep{Pending: p.Hash, PendingExpires: p.ExpiresAt, At: f.at,
+			Credential: f.anna.ID, Kind: authn.KindRecoveryCode, RecoveryCode: h, Session: &sess,
+			Audit: []authn.AuditEvent{ev("recovery_code.use", "user:"+f.anna.ID), ev("signin", "user:"+f.anna.ID)}}, sess
+	}
+	audit := auditCount(t, s)
+	st, sess := step(authn.HashToken("other"), f.pending)
+	wantErr(t, "CompleteFactorStep(wrong code)", s.CompleteFactorStep(ctx, st), authn.ErrNotFound)
+	f.nothingStored(t, s, "wrong code", audit, sess)
+
+	// Many sign-ins with the one code: exactly one completes.
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		p := f.pending
+		if i > 0 {
+			p = newPending(t0)
+		}
+		st, _ := step(code, p)
+		wg.Go(func() { errs[i] = s.CompleteFactorStep(ctx, st) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, authn.ErrNotFound):
+			t.Errorf("loser: %v, want ErrNotFound", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d sign-ins used one recovery code, want 1", won)
+	}
+	has(code, false)
+	if got := auditCount(t, s); got != audit+2 {
+		t.Errorf("%d audit events, want %d", got, audit+2)
+	}
+}

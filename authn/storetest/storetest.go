@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"AcceptTOTPStepConcurrent", testAcceptTOTPStepConcurrent},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"UseRecoveryCodeConcurrent", testUseRecoveryCodeConcurrent},
+		{"CompleteFactorStepRecovery", testCompleteFactorStepRecovery},
 		{"Passwords", testPasswords},
 		{"UndoThrottle", testUndoThrottle},
 		{"SessionRecoveryOnly", testSessionRecoveryOnly},

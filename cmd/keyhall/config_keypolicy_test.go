@@ -64,9 +64,11 @@ policy:
   groups:
     ausschuss:
       level: phrh
+      allow_totp: false
       aaguids: [`+notYubiKey+`]
     rat:
       level: phr
+      allow_totp: false
       aaguids: [yubikey]
     kantine:
       aaguids: [`+notYubiKey+`]
@@ -109,5 +111,42 @@ oidc:
 	code, out, errOut := runKeyhall(t, nil, "check-config", file)
 	if code != 0 || out != file+": ok\n" || !strings.Contains(errOut, file+": warning: "+want[1]+"\n") {
 		t.Errorf("check-config: exit %d, stdout %q, stderr %q; want 0, ok and the warnings", code, out, errOut)
+	}
+}
+
+// TestCheckConfigWarnsAppAtPhrh: an app signs in at mfa, so a group at phr
+// or phrh that allows one (allow_totp is true unless set) gets a warning:
+// its members are not offered an app. The file is still accepted.
+func TestCheckConfigWarnsAppAtPhrh(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	file := writeFile(t, dir, "keyhall.yaml", `public_url: https://login.stadt.example
+policy:
+  groups:
+    rat:
+      level: phrh
+      allow_totp: true
+    ausschuss:
+      level: phr
+    verwaltung:
+      level: mfa
+    kantine:
+      level: phrh
+      allow_totp: false
+`)
+	cfg, err := loadConfig(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"policy.groups.ausschuss.allow_totp: true (the default) with level phr: an app signs in at mfa, below phr, so members are not offered one; set allow_totp: false",
+		"policy.groups.rat.allow_totp: true (the default) with level phrh: an app signs in at mfa, below phrh, so members are not offered one; set allow_totp: false",
+	}
+	if got := cfg.Warnings(); !slices.Equal(got, want) {
+		t.Errorf("Warnings() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	code, out, errOut := runKeyhall(t, nil, "check-config", file)
+	if code != 0 || out != file+": ok\n" || !strings.Contains(errOut, file+": warning: "+want[1]+"\n") {
+		t.Errorf("check-config: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

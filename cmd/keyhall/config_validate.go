@@ -313,7 +313,8 @@ func checkCanonical(name string) error {
 
 // Warnings reports settings that are valid but cannot work as meant, each
 // naming its setting; check-config prints them and still exits 0. Today:
-// a level phrh that no member of the groups it is for can reach. Only a
+// a level phrh that no member of the groups it is for can reach, and an
+// app allowed where the level (phr, phrh) refuses it. Only a
 // key attested by a trusted root signs in at phrh, and the roots Keyhall
 // trusts are Yubico's (shipped) and those policy.groups.*.attestation
 // names, which are Yubico's too; so a group whose aaguids admit no YubiKey
@@ -324,6 +325,12 @@ func (c Config) Warnings() []string {
 		if c.Policy.Groups[name].Level == string(authn.LevelPhrh) && !c.reachesPhrh(name) {
 			out = append(out, fmt.Sprintf("%s.level: phrh needs a key attested by Yubico's roots, but %s.aaguids admits no YubiKey model: no member can sign in",
 				mapKeyPath("policy.groups", name), mapKeyPath("policy.groups", name)))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Policy.Groups)) {
+		if g := c.Policy.Groups[name]; g.AllowTOTP && !authn.LevelMFA.Meets(authn.Level(g.Level)) {
+			out = append(out, fmt.Sprintf("%s.allow_totp: true (the default) with level %s: an app signs in at mfa, below %s, so members are not offered one; set allow_totp: false",
+				mapKeyPath("policy.groups", name), g.Level, g.Level))
 		}
 	}
 	for i, r := range c.ForwardAuth.Rules {

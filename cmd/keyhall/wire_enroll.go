@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
 )
 
@@ -70,6 +71,7 @@ func enrollPolicy(cfg Config) enroll.Policy {
 			RequireUV:    g.UserVerification,
 			AllowTOTP:    g.AllowTOTP,
 			TOTPAlone:    g.AllowTOTP && !keyOnly,
+			SignInLevel:  authn.Level(g.Level), // an app is not offered at phr or phrh
 		}
 		if kp.RefuseSynced {
 			kp.NeedDE, kp.NeedEN = "einen Hardware-Sicherheitsschlüssel (kein synchronisierter Passkey)",

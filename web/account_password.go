@@ -1,0 +1,68 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+)
+
+// passwordOf reports whether u is a local person (whose password Keyhall
+// keeps) and whether she has one.
+func (s *Server) passwordOf(ctx context.Context, st authn.Store, u authn.User) (local, has bool, err error) {
+	if u.Source != authn.SourceLocal {
+		return false, false, nil
+	}
+	_, err = st.GetPasswordHash(ctx, u.ID)
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return true, false, nil
+	case err != nil:
+		return true, false, fmt.Errorf("look up password: %w", err)
+	}
+	return true, true, nil
+}
+
+// accountPassword sets or changes the signed-in local person's password,
+// after a fresh sign-in that did not come from a recovery code (the
+// enrollment service's rule); a sign-in older than that is sent to sign
+// in again and come back.
+func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
+	svc := s.enrollForm(w, r)
+	if svc == nil {
+		return
+	}
+	sess, _, err := s.currentSession(r)
+	again := "/login?return_to=" + url.QueryEscape("/account")
+	switch {
+	case errors.Is(err, errNoSession):
+		http.Redirect(w, r, again, http.StatusSeeOther)
+		return
+	case err != nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	case s.now().Sub(sess.AuthTime) > freshAuth:
+		http.Redirect(w, r, again, http.StatusSeeOther)
+		return
+	}
+	back := &view{Page: "error", Next: "/account"}
+	pw := r.PostFormValue("password")
+	if pw != r.PostFormValue("password2") {
+		s.failPage(w, r, http.StatusBadRequest, msgPasswordsDiffer, nil, back)
+		return
+	}
+	if err := svc.ChangePassword(r.Context(), sess, pw, s.clientInfo(r)); err != nil {
+		e, ok := errors.AsType[*enroll.Error](err)
+		if !ok {
+			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+			return
+		}
+		s.failPage(w, r, enrollStatus(e.Reason), message{DE: e.DE, EN: e.EN}, err, back)
+		return
+	}
+	http.Redirect(w, r, "/account?e=password", http.StatusSeeOther)
+}
