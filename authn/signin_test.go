@@ -172,6 +172,7 @@ func TestRecoveryCode(t *testing.T) {
 	}
 	// Someone with nothing but recovery codes starts with one.
 	bernd := e.user("bernd", authn.SourceLocal)
+	e.setPassword(bernd, "bernds langes Passwort", cheapArgon2) // codes need one after them
 	if err := e.store.ReplaceRecoveryCodes(e.ctx(), bernd.ID, hashes[:1], audit("recovery.replace", bernd.ID)); err != nil {
 		t.Fatal(err)
 	}

@@ -200,7 +200,7 @@ func TestParallelGuessesBounded(t *testing.T) {
 func TestFaultAfterKeyLeadsOn(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	anna := f.user(t, "anna")
+	anna := f.withPassword(t, f.user(t, "anna")) // codes need a password after them
 	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
 	must(t, err)
 	fs := &faultStore{Store: f.store}
@@ -238,7 +238,7 @@ func (s *faultStore) ReplaceRecoveryCodes(ctx context.Context, userID string, ha
 func TestFaultAfterAppAndCodesLeadsOn(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	anna := f.user(t, "anna")
+	anna := f.withPassword(t, f.user(t, "anna")) // codes need a password after them
 	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
 	must(t, err)
 	fs := &faultStore{Store: f.store}
