@@ -69,6 +69,7 @@ func TestBrowserOneTimePagesInvitation(t *testing.T) {
 	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()},
 		Notices: enroll.Notices{Sender: enroll.Sender{Name: "Stadt Münster", HelpPhone: "0251 492-1234"}}})
 	anna := f.addUser("anna")
+	f.setPassword(anna, "annas langes Passwort") // else the enrollment asks for one before the codes (TestBrowserLostKey)
 	inv := f.invite(anna)
 	ctx := newTab(t)
 

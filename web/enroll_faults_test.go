@@ -72,6 +72,7 @@ func TestEnrollErrorAfterKeyLeadsOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	anna, bernd := f.addUser("anna"), f.addUser("bernd")
+	f.setPassword(anna, "annas langes Passwort") // recovery codes need one after them
 	inv := f.invite(anna)
 	old := f.invite(bernd)
 	f.invite(bernd) // voids the old one: a used link of another person
@@ -98,13 +99,20 @@ func TestEnrollErrorAfterKeyLeadsOn(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, msgEnrollResumed.DE) || !strings.Contains(body, `id="choose-codes"`) {
 		t.Fatalf("her link after the error: %d, want the step she is at\n%s", res.StatusCode, body)
 	}
-	res, body = b.form("/enroll/recovery", url.Values{})
-	if _, _, codes := f.count(anna); res.StatusCode != http.StatusOK || codes != 10 {
-		t.Fatalf("recovery codes after the error: %d, %d codes stored\n%s", res.StatusCode, codes, body)
-	}
-	// Reloaded once more, the link still leads on, now past the codes.
 	if res, body := b.form(linkPath(t, inv.Link), url.Values{}); res.StatusCode != http.StatusOK || !strings.Contains(body, msgEnrollResumed.DE) {
 		t.Errorf("the start form of her link posted again: %d\n%s", res.StatusCode, body)
+	}
+	res, body = b.form("/enroll/recovery", url.Values{})
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="recovery-codes"`) {
+		t.Fatalf("recovery codes after the error: %d\n%s", res.StatusCode, body)
+	}
+	res, body = b.form("/enroll/done", url.Values{"stored": {"yes"}})
+	if _, _, codes := f.count(anna); res.StatusCode != http.StatusOK || codes != 10 {
+		t.Fatalf("recovery codes confirmed after the error: %d, %d codes stored\n%s", res.StatusCode, codes, body)
+	}
+	// Her enrollment is done: now the link is used up for good.
+	if res, body := b.form(linkPath(t, inv.Link), url.Values{}); res.StatusCode != http.StatusGone {
+		t.Errorf("the start form of her link posted after she finished: %d, want 410\n%s", res.StatusCode, body)
 	}
 }
 
