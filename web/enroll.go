@@ -41,6 +41,8 @@ type enrollView struct {
 	Consumed     bool // a factor is stored: the person may go on to her recovery codes
 	SetPassword  bool // a local person without a password: her enrollment asks for one next
 	OfferCodes   bool // recovery codes would work for her (she has a password Keyhall can check)
+	MayAddKey    bool // this sign-in may add a key (enroll.ScopeOf)
+	MayNewCodes  bool // this sign-in may replace her recovery codes (enroll.ScopeOf)
 	MinPassword  int  // the shortest password she may choose
 }
 

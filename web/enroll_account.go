@@ -68,8 +68,12 @@ func (s *Server) factorsView(ctx context.Context, st authn.Store, u authn.User, 
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
+	// Offer only what this sign-in may add (enroll.ScopeOf), so that no
+	// button leads to a refusal.
+	scope := enroll.ScopeOf(sess)
 	ev := &enrollView{Name: cmp.Or(u.DisplayName, u.Username), RecoveryOnly: sess.RecoveryOnly,
-		AllowApp: !slicesHasApp(creds)}
+		AllowApp: !slicesHasApp(creds) && scope.Has(authn.ScopeApp), MayAddKey: scope.Has(authn.ScopeKey),
+		MayNewCodes: scope.Has(authn.ScopeRecoveryCodes)}
 	// What her policy and her password admit (enroll.Service.Offers): no
 	// app where her group's level refuses one, no app or codes without a
 	// password that Keyhall can check.

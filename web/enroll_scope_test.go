@@ -353,3 +353,32 @@ func TestRemoveKeyNeedsItsLevel(t *testing.T) {
 		t.Errorf("keys %d, apps %d; want 0, 1", keys, apps)
 	}
 }
+
+// TestFactorsPageOffersWhatTheSignInMayAdd: the factors page shows only the
+// buttons that the sign-in may use (enroll.ScopeOf), and says how to add a
+// key otherwise, instead of offering one that answers 403.
+func TestFactorsPageOffersWhatTheSignInMayAdd(t *testing.T) {
+	f, clk, anna := scopeFixture(t)
+	tests := []struct {
+		name                string
+		cookie              *http.Cookie
+		key, codes, keyHint bool
+	}{
+		{"key", f.sessionCookie(anna, clk.Now(), false), true, true, false},
+		{"app and password", f.appSession(anna, clk.Now()), false, false, true},
+		{"recovery code", f.recoverySession(anna, clk.Now()), true, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := f.browser(tt.cookie).get(factorsPath)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("factors page: %d", res.StatusCode)
+			}
+			for what, want := range map[string]bool{`id="add-key"`: tt.key, `id="new-codes"`: tt.codes, `id="key-needs-key"`: tt.keyHint} {
+				if got := strings.Contains(body, what); got != want {
+					t.Errorf("%s shown: %t, want %t", what, got, want)
+				}
+			}
+		})
+	}
+}

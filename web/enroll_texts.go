@@ -109,6 +109,8 @@ var enrollTexts = map[string]message{
 	"factors.addkey":     {"Weiteren Sicherheitsschlüssel hinzufügen", "Add another security key"},
 	"factors.addapp":     {"Authenticator-App hinzufügen", "Add an authenticator app"},
 	"factors.codes":      {"Neue Wiederherstellungscodes erzeugen", "Make new recovery codes"},
+	"factors.keyneedskey": {"Einen Sicherheitsschlüssel hinzufügen oder neue Wiederherstellungscodes erhalten können Sie, wenn Sie sich mit einem Sicherheitsschlüssel angemeldet haben (oder, wenn Ihr Schlüssel verloren ist, mit einem Wiederherstellungscode). So kann niemand, der Ihr Passwort und einen App-Code abgefangen hat, einen eigenen Schlüssel anmelden. Ohne Schlüssel und Codes hilft Ihnen der IT-Service.",
+		"You can add a security key or get new recovery codes when you signed in with a security key (or, if your key is lost, with a recovery code). That way nobody who caught your password and an app code can register a key of their own. Without a key and codes, the IT service desk helps you."},
 	"factors.codes.hint": {"Die bisherigen Codes werden damit ungültig.", "Your current codes stop working."},
 	"factors.fresh": {"Zum Ändern werden Sie gebeten, sich erneut anzumelden, wenn Ihre Anmeldung länger als 5 Minuten zurückliegt.",
 		"To change anything, you are asked to sign in again when you signed in more than 5 minutes ago."},
