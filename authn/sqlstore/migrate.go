@@ -89,6 +89,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	if s.existing && current < len(ms) {
 		return fmt.Errorf("the database has schema version %d, this binary's is %d: start keyhall serve with this binary first, which upgrades it", current, len(ms))
 	}
+	if current == 0 && s.installed && s.dialect == dialectSQLite {
+		// A SQLite file with no schema beside a key file that existed
+		// before (a file emptied by a tool, or a fresh one put in its
+		// place) is not a new installation: setting it up would make a new
+		// administrator and a bootstrap link.
+		return fmt.Errorf("%w: %s has no Keyhall schema although the key file existed before this start; restore the database from the backup, or move the key file away to set up a new installation", ErrNoDatabase, s.location)
+	}
 	if current == 0 && s.installed {
 		// PostgreSQL: the administrator makes the database, and the
 		// processes of a new installation may all start with the key file

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -58,6 +59,10 @@ func (g *fileGuard) check() error {
 	}
 	fi, err := os.Stat(g.path)
 	switch {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		// Not known to be gone (a permission or network file system error):
+		// this check fails, the next may pass.
+		return fmt.Errorf("check database file %s: %w", g.path, err)
 	case err != nil:
 		err = fmt.Errorf("%w: %s: %v", errFileGone, g.path, err)
 	case !os.SameFile(fi, g.opened):

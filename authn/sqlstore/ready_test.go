@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"os"
@@ -34,6 +35,20 @@ func TestInstalledRefusesMissingOrEmptyFile(t *testing.T) {
 	}
 	if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
 		t.Errorf("the refused open changed the empty file: %v, %v", fi, err)
+	}
+	// A SQLite file with no schema that is not 0 bytes (emptied by a tool,
+	// or a fresh one put in place) is no new installation either.
+	blank := filepath.Join(dir, "blank.db")
+	db, err := sql.Open("sqlite", blank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE t (x INTEGER); DROP TABLE t"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(context.Background(), "sqlite://"+blank, Options{Installed: true}); !errors.Is(err, ErrNoDatabase) {
+		t.Errorf("a SQLite file with no schema: %v, want ErrNoDatabase", err)
 	}
 	s, err := Open(context.Background(), "sqlite://"+empty, Options{})
 	if err != nil {
