@@ -152,14 +152,16 @@ func (s *Service) SetPassword(ctx context.Context, id []byte, pw string, c authn
 	if err != nil {
 		return pr, err
 	}
+	// A failed read or write ends nothing: she tries again where she was
+	// (keepOn), as at the factor steps.
 	u, err := s.cfg.Store.GetUser(ctx, p.UserID)
 	if err != nil {
-		return Progress{}, fmt.Errorf("read person: %w", err)
+		return s.keepOn(ctx, p, fmt.Errorf("read person: %w", err))
 	}
 	state, err := s.passwordState(ctx, u)
 	switch {
 	case err != nil:
-		return Progress{}, err
+		return s.keepOn(ctx, p, err)
 	case !state.Local:
 		return s.retry(ctx, p, refuseMsg(ReasonNoLocalPassword, msgPasswordDirectory, fmt.Errorf("%s is a directory person", u.Username)))
 	case p.Session != (authn.SessionHash{}) || state.Has:
@@ -171,7 +173,7 @@ func (s *Service) SetPassword(ctx context.Context, id []byte, pw string, c authn
 		return s.retry(ctx, p, err)
 	}
 	if err := s.storePassword(ctx, u, pw, "password.set", c); err != nil {
-		return Progress{}, err
+		return s.keepOn(ctx, p, err)
 	}
 	return s.put(ctx, p, IdleTTL, time.Time{})
 }
