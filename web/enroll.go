@@ -251,7 +251,9 @@ func chooseView(p enroll.Progress) *enrollView {
 	if !p.Consumed {
 		allow = allow && p.Rules.TOTPAlone()
 	}
-	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow, Consumed: p.Consumed && !p.SelfService}
+	consumed := p.Consumed && !p.SelfService
+	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow, Consumed: consumed,
+		SetPassword: consumed && p.Offer.SetPassword, OfferCodes: p.Offer.RecoveryCodes}
 }
 
 // enrollFailed answers a refused enrollment step. An *enroll.Error shows
