@@ -92,8 +92,11 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	wantReason(t, "a second password in the enrollment", err, enroll.ReasonScope)
 	codes, pr, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
 	must(t, err)
-	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); len(codes) != 10 || n != 0 {
-		t.Errorf("%d codes shown, %d stored before she confirmed them", len(codes), n)
+	// Her first codes are stored at once (she has none a late confirmation
+	// could leave in place); codes that replace others wait for her word
+	// (TestBrowserOneTimePagesSelfService, TestReplacedCodesWaitForHerWord).
+	if n, err := f.store.CountRecoveryCodes(ctx, anna.ID); err != nil || len(codes) != 10 || n != 10 {
+		t.Errorf("%d codes shown, %d stored (%v) before she confirmed her first ones, want 10 at once", len(codes), n, err)
 	}
 	again, pr, err := f.svc.ShowRecoveryCodes(ctx, pr.ID)
 	must(t, err)
@@ -102,8 +105,8 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	}
 	_, err = f.svc.KeepRecoveryCodes(ctx, pr.ID)
 	must(t, err)
-	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); n != 10 {
-		t.Errorf("%d codes stored after she confirmed them", n)
+	if n, err := f.store.CountRecoveryCodes(ctx, anna.ID); err != nil || n != 10 {
+		t.Errorf("%d codes stored (%v) after she confirmed them", n, err)
 	}
 	must(t, f.store.UseRecoveryCode(ctx, anna.ID, authn.HashRecoveryCode(strings.ToLower(codes[3])), f.clock.now(),
 		authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "recovery_code.use"}))
@@ -176,4 +179,47 @@ func TestResetAndRevoke(t *testing.T) {
 	wantReason(t, "old link after reset", err, enroll.ReasonUsed)
 	_, err = f.svc.Redeem(ctx, enroll.Redemption{Username: "anna", Code: newInv.Code})
 	must(t, err)
+}
+
+// TestReplacedCodesWaitForHerWord: new codes that would replace codes she
+// still has wait for her word, and her old ones work until then; her first
+// codes are stored when shown, so a confirmation that comes too late (the
+// enrollment ended) leaves them stored.
+func TestReplacedCodesWaitForHerWord(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	anna := f.withPassword(t, f.user(t, "anna"))
+	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
+	must(t, err)
+	pr, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	_, pr, err = f.register(t, pr.ID, keyReg{fmt: "none"})
+	must(t, err)
+	first, pr, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	f.clock.add(enroll.IdleTTL + time.Minute) // she prints them, and comes back late
+	if _, err := f.svc.KeepRecoveryCodes(ctx, pr.ID); err == nil {
+		t.Fatal("confirmed after the enrollment ended")
+	}
+	if n, err := f.store.CountRecoveryCodes(ctx, anna.ID); err != nil || n != len(first) {
+		t.Fatalf("her first codes after a late confirmation: %d stored (%v), want %d", n, err, len(first))
+	}
+
+	// Later, signed in with her key, she asks for new ones.
+	pr, err = f.svc.Open(ctx, f.session(t, anna, authn.LevelPhr, false), authn.ScopeRecoveryCodes)
+	must(t, err)
+	second, pr, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	old := authn.HashRecoveryCode(strings.ToLower(first[0]))
+	if ok, err := f.store.HasRecoveryCode(ctx, anna.ID, old); err != nil || !ok {
+		t.Fatalf("her old code before she confirmed the new ones: %t, %v; want valid", ok, err)
+	}
+	_, err = f.svc.KeepRecoveryCodes(ctx, pr.ID)
+	must(t, err)
+	if ok, err := f.store.HasRecoveryCode(ctx, anna.ID, old); err != nil || ok {
+		t.Errorf("her old code after she confirmed the new ones: %t, %v; want void", ok, err)
+	}
+	if ok, err := f.store.HasRecoveryCode(ctx, anna.ID, authn.HashRecoveryCode(strings.ToLower(second[0]))); err != nil || !ok {
+		t.Errorf("a new code after she confirmed: %t, %v; want valid", ok, err)
+	}
 }

@@ -259,9 +259,7 @@ func TestFaultAfterAppAndCodesLeadsOn(t *testing.T) {
 		t.Fatalf("the app is stored, but the enrollment has no next step (%v)", err)
 	}
 	fs.afterStore.Store(false)
-	codes, pr, err := svc.NewRecoveryCodes(ctx, pr.ID)
-	must(t, err) // shown; they wait for her word that she stored them
-	pr, err = svc.KeepRecoveryCodes(ctx, pr.ID)
+	codes, pr, err := svc.NewRecoveryCodes(ctx, pr.ID) // her first codes: stored at once
 	if !fs.afterStore.Load() {
 		t.Fatalf("the codes were not stored: %v", err)
 	}

@@ -202,11 +202,14 @@ func matchCode(secret []byte, code string, now time.Time) (int64, bool) {
 }
 
 // NewRecoveryCodes makes RecoveryCodeCount new recovery codes for the
-// person, to be shown; they wait sealed in the enrollment, and replace her
-// old codes only when she confirms she stored them (KeepRecoveryCodes).
-// Until then ShowRecoveryCodes shows the same codes again (a language
-// switch, a reload). It needs a factor first, and an enrollment that may
-// add recovery codes (see step).
+// person, to be shown; they wait sealed in the enrollment, so that
+// ShowRecoveryCodes shows the same codes again (a language switch, a
+// reload). Where they would replace codes she still has, they replace them
+// only when she confirms she stored the new ones (KeepRecoveryCodes):
+// until then her old sheet works. Where she has none unused (her first
+// enrollment, after a reset), they are stored at once, with the next step,
+// so that a confirmation that comes too late loses nothing. It needs a
+// factor first, and an enrollment that may add recovery codes (see step).
 func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Progress, error) {
 	p, pr, err := s.step(ctx, id, authn.ScopeRecoveryCodes)
 	if err != nil {
@@ -227,9 +230,22 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id []byte) ([]string, Pr
 	for i := range codes {
 		codes[i] = NewCode()
 	}
-	if p.CodesSealed, err = authn.Seal(s.cfg.EncryptionKey, []byte(strings.Join(codes, "\n")), codesAD(p.UserID)); err != nil {
-		return nil, Progress{}, fmt.Errorf("seal recovery codes: %w", err)
+	unused, err := s.cfg.Store.CountRecoveryCodes(ctx, p.UserID)
+	if err != nil {
+		pr, err := s.keepOn(ctx, p, fmt.Errorf("count recovery codes: %w", err))
+		return nil, pr, err
 	}
-	pr, err = s.put(ctx, p, IdleTTL, time.Time{})
+	storeNow := unused == 0
+	if p.CodesSealed, err = s.sealCodes(p.UserID, codes, storeNow); err != nil {
+		return nil, Progress{}, err
+	}
+	if !storeNow {
+		pr, err = s.put(ctx, p, IdleTTL, time.Time{})
+		return codes, pr, err
+	}
+	pr, err = s.storeCodes(ctx, p, codes)
+	if err != nil && len(pr.ID) == 0 {
+		return nil, pr, err // nothing stored: not shown
+	}
 	return codes, pr, err
 }

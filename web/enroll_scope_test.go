@@ -382,3 +382,22 @@ func TestFactorsPageOffersWhatTheSignInMayAdd(t *testing.T) {
 		})
 	}
 }
+
+// TestLateConfirmationKeepsOldCodes: new codes confirmed after the
+// enrollment ended are not stored, her old ones still work, and the page
+// says so (she must not throw her old sheet away).
+func TestLateConfirmationKeepsOldCodes(t *testing.T) {
+	f, clk, anna := scopeFixture(t)
+	b := f.browser(f.sessionCookie(anna, clk.Now(), false))
+	if res, body := b.form("/account/factors/recovery", url.Values{}); res.StatusCode != http.StatusOK || !strings.Contains(body, `id="recovery-codes"`) {
+		t.Fatalf("new codes: %d\n%s", res.StatusCode, body)
+	}
+	clk.Add(enroll.SelfServiceTTL + time.Minute)
+	res, body := b.form("/enroll/done", url.Values{"stored": {"yes"}})
+	if res.StatusCode != http.StatusGone || !strings.Contains(body, "bisherigen Codes gelten weiter") {
+		t.Errorf("a late confirmation: %d, want 410 saying her old codes still work\n%s", res.StatusCode, body)
+	}
+	if n, err := f.store.CountRecoveryCodes(context.Background(), anna.ID); err != nil || n != 2 {
+		t.Errorf("after a late confirmation: %d codes (%v), want her 2 old ones", n, err)
+	}
+}

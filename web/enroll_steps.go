@@ -267,6 +267,14 @@ func (s *Server) enrollDone(w http.ResponseWriter, r *http.Request) {
 	}
 	if id := enrollID(r); id != nil {
 		p, err := svc.KeepRecoveryCodes(r.Context(), id)
+		if e, ok := errors.AsType[*enroll.Error](err); ok && len(p.ID) == 0 &&
+			(e.Reason == enroll.ReasonExpired || e.Reason == enroll.ReasonSignIn) {
+			// Too late: codes that were to replace hers are not stored, and
+			// she must not throw her old sheet away.
+			setEnrollCookie(w, nil)
+			s.failPage(w, r, http.StatusGone, msgCodesNotKept, err, &view{Page: "error", Next: factorsPath})
+			return
+		}
 		if err != nil {
 			// The codes shown are not stored: she must hear it.
 			s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})

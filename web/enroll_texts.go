@@ -139,6 +139,10 @@ var (
 		DE: "Diese Einladung ist abgelaufen.",
 		EN: "This invitation has expired.",
 	}
+	msgCodesNotKept = message{
+		DE: "Die Zeit für diesen Schritt ist abgelaufen. Ihre ersten Wiederherstellungscodes sind gespeichert und gelten. Sollten die eben gezeigten Codes aber bisherige ersetzen, wurden sie nicht gespeichert: Ihre bisherigen Codes gelten weiter, bewahren Sie sie auf. Neue Codes erhalten Sie nach der Anmeldung unter „Anmeldemethoden“.",
+		EN: "The time for this step ran out. Your first recovery codes are stored and work. But if the codes just shown were to replace earlier ones, they were not stored: your earlier codes still work, so keep them. You can get new codes under \"Sign-in methods\" after signing in.",
+	}
 	msgEnrollConfirmCodes = message{
 		DE: "Bitte bestätigen Sie, dass Sie die Wiederherstellungscodes sicher aufbewahrt haben.",
 		EN: "Please confirm that you have stored the recovery codes safely.",
