@@ -484,6 +484,11 @@ func (f *fixture) bulkAddAppPeople(t *testing.T, prefix string, n int) [][]byte 
 	db := f.store.DB()
 	now := time.Now().UnixMicro()
 	secrets := make([][]byte, n)
+	// Each has the password loadPassword: an app code needs one after it.
+	phc, err := authn.HashPassword(loadPassword, authn.Argon2Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const chunk = 10_000
 	for lo := 0; lo < n; lo += chunk {
 		tx, err := db.BeginTx(ctx, nil)
@@ -497,6 +502,10 @@ func (f *fixture) bulkAddAppPeople(t *testing.T, prefix string, n int) [][]byte 
 		}
 		creds, err := tx.PrepareContext(ctx, `INSERT INTO credentials (id, user_id, kind, nickname, created_at,
 			secret_sealed) VALUES ($1, $2, $3, 'App', $4, $5)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		passwords, err := tx.PrepareContext(ctx, `INSERT INTO passwords (user_id, phc, updated_at) VALUES ($1, $2, $3)`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -516,6 +525,9 @@ func (f *fixture) bulkAddAppPeople(t *testing.T, prefix string, n int) [][]byte 
 			if _, err := creds.ExecContext(ctx, cid, uid, authn.KindTOTP, now, sealed); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := passwords.ExecContext(ctx, uid, phc, now); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
@@ -523,6 +535,9 @@ func (f *fixture) bulkAddAppPeople(t *testing.T, prefix string, n int) [][]byte 
 	}
 	return secrets
 }
+
+// loadPassword is the password of the people bulkAddAppPeople adds.
+const loadPassword = "Rathaus am Markt 1"
 
 // appCode is the app's code now, as the person's phone computes it.
 func appCode(secret []byte) (string, error) {
@@ -598,27 +613,6 @@ func TestLoadPasswordMemory(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.SignIn.Argon2 = authn.Argon2Params{} })
 	const people = 3 * loadWorkers
 	secrets := f.bulkAddAppPeople(t, "pw", people)
-	phc, err := authn.HashPassword("Rathaus am Markt 1", authn.Argon2Params{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	var ids []string
-	rows, err := f.store.DB().QueryContext(ctx, "SELECT id FROM users WHERE username LIKE 'pw%' ORDER BY username")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
-	for _, id := range ids {
-		if err := f.store.SetPasswordHash(ctx, id, phc, f.audit("password.set")); err != nil {
-			t.Fatal(err)
-		}
-	}
 	c := newLoadClient(f)
 	defer c.close()
 	pending := make([]string, people)
@@ -644,7 +638,7 @@ func TestLoadPasswordMemory(t *testing.T) {
 		if i >= people {
 			return false, nil
 		}
-		r, err := c.form(w, "/login/password", url.Values{"password": {"Rathaus am Markt 1"}}, pending[i])
+		r, err := c.form(w, "/login/password", url.Values{"password": {loadPassword}}, pending[i])
 		if err != nil || r.status != http.StatusSeeOther || !r.session {
 			return false, fmt.Errorf("POST /login/password: %d → %s (session %t), %v", r.status, r.location, r.session, err)
 		}
