@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -58,14 +57,6 @@ func (s *faultStore) CompleteEnrollStep(ctx context.Context, st authn.EnrollStep
 		return errInjected
 	}
 	err := s.Store.CompleteEnrollStep(ctx, st)
-	if err == nil {
-		s.afterStore.Store(true)
-	}
-	return err
-}
-
-func (s *faultStore) EnrollFirstCredential(ctx context.Context, invID string, now time.Time, c authn.Credential, ev authn.AuditEvent) error {
-	err := s.Store.EnrollFirstCredential(ctx, invID, now, c, ev)
 	if err == nil {
 		s.afterStore.Store(true)
 	}
