@@ -92,8 +92,8 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	wantReason(t, "a second password in the enrollment", err, enroll.ReasonScope)
 	codes, pr, err := f.svc.NewRecoveryCodes(ctx, pr.ID)
 	must(t, err)
-	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); len(codes) != 10 || n != 0 {
-		t.Errorf("%d codes shown, %d stored before she confirmed them", len(codes), n)
+	if n, err := f.store.CountRecoveryCodes(ctx, anna.ID); err != nil || len(codes) != 10 || n != 0 {
+		t.Errorf("%d codes shown, %d stored before she confirmed them (read: %v)", len(codes), n, err)
 	}
 	again, pr, err := f.svc.ShowRecoveryCodes(ctx, pr.ID)
 	must(t, err)
@@ -102,8 +102,8 @@ func TestTOTPAndRecoveryCodes(t *testing.T) {
 	}
 	_, err = f.svc.KeepRecoveryCodes(ctx, pr.ID)
 	must(t, err)
-	if n, _ := f.store.CountRecoveryCodes(ctx, anna.ID); n != 10 {
-		t.Errorf("%d codes stored after she confirmed them", n)
+	if n, err := f.store.CountRecoveryCodes(ctx, anna.ID); err != nil || n != 10 {
+		t.Errorf("%d codes stored after she confirmed them (read: %v)", n, err)
 	}
 	must(t, f.store.UseRecoveryCode(ctx, anna.ID, authn.HashRecoveryCode(strings.ToLower(codes[3])), f.clock.now(),
 		authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "recovery_code.use"}))
@@ -141,8 +141,8 @@ func TestResetAndRevoke(t *testing.T) {
 		t.Fatal("RevokeCredential without a reason succeeded")
 	}
 	must(t, f.svc.RevokeCredential(ctx, anna.ID, first.Credential.ID, "cli:helpdesk", "Schlüssel verloren"))
-	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 1 {
-		t.Fatalf("%d credentials after revoking one of two", len(creds))
+	if creds, err := f.store.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 1 {
+		t.Fatalf("%d credentials after revoking one of two (read: %v)", len(creds), err)
 	}
 
 	newInv, rep, err := f.svc.Reset(ctx, anna.ID, 0, "cli:helpdesk", "Tasche gestohlen, Identität am Telefon geprüft")

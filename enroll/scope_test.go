@@ -143,8 +143,8 @@ func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 			if pr.ID != nil {
 				t.Errorf("the enrollment goes on after a refusal for %s", tt.name)
 			}
-			if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 {
-				t.Errorf("%d credentials stored", len(creds))
+			if creds, err := f.store.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 0 {
+				t.Errorf("%d credentials stored (read: %v)", len(creds), err)
 			}
 		})
 	}

@@ -330,11 +330,11 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	}
 	noTrace := func(what string, next authn.EnrollPending) {
 		t.Helper()
-		if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.IsZero() {
-			t.Fatalf("%s consumed the invitation", what)
+		if got, err := s.GetInvitation(ctx, inv.TokenHash); err != nil || !got.UsedAt.IsZero() {
+			t.Fatalf("%s consumed the invitation (read: %v)", what, err)
 		}
-		if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 0 {
-			t.Fatalf("%s stored %d credentials", what, len(creds))
+		if creds, err := s.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 0 {
+			t.Fatalf("%s stored %d credentials (read: %v)", what, len(creds), err)
 		}
 		if next.Hash != busy.Hash {
 			if _, err := e.TakeEnrollPending(ctx, next.Hash, now); !errors.Is(err, authn.ErrNotFound) {
@@ -373,8 +373,8 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	next = nextStep(anna, "after-key", later)
 	before := auditCount(t, s)
 	must(t, "CompleteEnrollStep(first key)", e.CompleteEnrollStep(ctx, first(key, next)))
-	if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.Equal(micro(now)) {
-		t.Errorf("invitation UsedAt = %v, want %v", got.UsedAt, micro(now))
+	if got, err := s.GetInvitation(ctx, inv.TokenHash); err != nil || !got.UsedAt.Equal(micro(now)) {
+		t.Errorf("invitation UsedAt = %v, want %v (read: %v)", got.UsedAt, micro(now), err)
 	}
 	creds, err := s.ListCredentials(ctx, anna.ID)
 	must(t, "ListCredentials", err)
@@ -400,17 +400,17 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	next = nextStep(anna, "after-codes", later)
 	must(t, "CompleteEnrollStep(recovery codes)", e.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: anna.ID, At: now,
 		RecoveryCodes: codes, Event: ev("recovery_codes.replace", ""), Next: next}))
-	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 3 {
-		t.Errorf("%d recovery codes, want 3", n)
+	if n, err := s.CountRecoveryCodes(ctx, anna.ID); err != nil || n != 3 {
+		t.Errorf("%d recovery codes, want 3 (read: %v)", n, err)
 	}
 	clash = nextStep(anna, "busy", later)
 	wantErr(t, "CompleteEnrollStep(codes, taken next id)", e.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: anna.ID, At: now,
 		RecoveryCodes: codes[:1], Event: ev("recovery_codes.replace", ""), Next: clash}), authn.ErrAlreadyExists)
-	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 3 {
-		t.Errorf("a refused step replaced the recovery codes: %d, want 3", n)
+	if n, err := s.CountRecoveryCodes(ctx, anna.ID); err != nil || n != 3 {
+		t.Errorf("a refused step replaced the recovery codes: %d, want 3 (read: %v)", n, err)
 	}
-	if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 2 {
-		t.Errorf("%d credentials, want 2", len(creds))
+	if creds, err := s.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 2 {
+		t.Errorf("%d credentials, want 2 (read: %v)", len(creds), err)
 	}
 }
 
@@ -435,8 +435,8 @@ func testCompleteEnrollStepConcurrent(t *testing.T, s authn.Store, e authn.Enrol
 	if ok := countOK(t, errs, authn.ErrUsed); ok != 1 {
 		t.Errorf("%d of %d concurrent first factors stored, want 1", ok, n)
 	}
-	if creds, _ := s.ListCredentials(t.Context(), anna.ID); len(creds) != 1 {
-		t.Errorf("%d credentials stored, want 1", len(creds))
+	if creds, err := s.ListCredentials(t.Context(), anna.ID); err != nil || len(creds) != 1 {
+		t.Errorf("%d credentials stored, want 1 (read: %v)", len(creds), err)
 	}
 	for i := range n {
 		_, err := e.TakeEnrollPending(t.Context(), nexts[i].Hash, t0)
