@@ -114,19 +114,13 @@ type EnrollStore interface {
 	// if now is not before ExpiresAt (it is deleted too).
 	TakeEnrollPending(ctx context.Context, h PendingHash, now time.Time) (EnrollPending, error)
 
-	// EnrollFirstCredential marks the invitation used at now and stores c,
-	// in one transaction with ev: of concurrent calls on one invitation at
-	// most one succeeds. The invitation must belong to c.UserID. ErrUsed if
-	// it was used or voided, ErrExpired if now is not before its expiry,
-	// ErrNotFound if there is none (or it is another person's),
-	// ErrAlreadyExists if c's ID or WebAuthnID is taken; then nothing is
-	// stored.
-	EnrollFirstCredential(ctx context.Context, invitationID string, now time.Time, c Credential, ev AuditEvent) error
 	// CompleteEnrollStep stores what a step of an enrollment adds together
 	// with the enrollment's next step, in one transaction: both or
-	// neither. Errors as EnrollFirstCredential's (ErrNotFound also for a
-	// person who does not exist); ErrAlreadyExists also if st.Next's hash
-	// is taken.
+	// neither; of concurrent steps on one invitation at most one succeeds.
+	// ErrUsed if the invitation was used or voided, ErrExpired if At is not
+	// before its expiry, ErrNotFound if there is none (or it is another
+	// person's) or the person does not exist, ErrAlreadyExists if the
+	// credential's ID or WebAuthnID or st.Next's hash is taken.
 	CompleteEnrollStep(ctx context.Context, st EnrollStep) error
 	// DeleteCredential removes one credential of a person with ev, and
 	// ends her enrollments in progress, in one transaction. ErrNotFound if
@@ -154,7 +148,7 @@ type EnrollStore interface {
 type EnrollStep struct {
 	UserID string
 	// InvitationID, when not "", is marked used at At with Credential (the
-	// first factor of an invitation), as EnrollFirstCredential does.
+	// first factor of an invitation).
 	InvitationID string
 	At           time.Time
 	Credential   *Credential // nil: none; else its UserID is UserID

@@ -44,8 +44,8 @@ func TestRecoveryCodeUsedOnlyAtCompletion(t *testing.T) {
 	p := e.codeStep("anna", codes[0])
 	p, err := e.si.VerifyPassword(e.ctx(), p.PendingID, "falsch", client)
 	wantRefused(t, "wrong password", p, err, authn.ReasonWrongPassword)
-	if n, _ := e.store.CountRecoveryCodes(e.ctx(), anna.ID); n != 2 {
-		t.Errorf("after a wrong password %d unused codes, want 2", n)
+	if n, err := e.store.CountRecoveryCodes(e.ctx(), anna.ID); err != nil || n != 2 {
+		t.Errorf("after a wrong password %d unused codes, want 2 (read: %v)", n, err)
 	}
 	if ev := e.lastAudit(anna.ID); ev.Action == "recovery_code.use" {
 		t.Error("a failed sign-in recorded the recovery code as used")
@@ -57,8 +57,8 @@ func TestRecoveryCodeUsedOnlyAtCompletion(t *testing.T) {
 	if !p.Session.RecoveryOnly {
 		t.Error("session is not RecoveryOnly")
 	}
-	if n, _ := e.store.CountRecoveryCodes(e.ctx(), anna.ID); n != 1 {
-		t.Errorf("after the sign-in %d unused codes, want 1", n)
+	if n, err := e.store.CountRecoveryCodes(e.ctx(), anna.ID); err != nil || n != 1 {
+		t.Errorf("after the sign-in %d unused codes, want 1 (read: %v)", n, err)
 	}
 	evs, err := e.store.ListAudit(e.ctx(), authn.AuditFilter{})
 	if err != nil {
@@ -110,8 +110,8 @@ func TestRecoveryCodeSingleUseInParallel(t *testing.T) {
 	if done != 1 {
 		t.Errorf("%d sign-ins completed with one recovery code, want 1", done)
 	}
-	if c, _ := e.store.CountRecoveryCodes(e.ctx(), anna.ID); c != 1 {
-		t.Errorf("%d unused codes, want 1", c)
+	if c, err := e.store.CountRecoveryCodes(e.ctx(), anna.ID); err != nil || c != 1 {
+		t.Errorf("%d unused codes, want 1 (read: %v)", c, err)
 	}
 }
 
@@ -134,8 +134,8 @@ func TestNoPasswordNoDeadEnd(t *testing.T) {
 	p, _ = e.si.SwitchTo(e.ctx(), e.start("bea", authn.StepTOTP).PendingID, authn.StepRecovery)
 	p, err = e.si.VerifyRecoveryCode(e.ctx(), p.PendingID, "code-eins", client)
 	wantRefused(t, "recovery code without a password", p, err, authn.ReasonNoPassword)
-	if n, _ := e.store.CountRecoveryCodes(e.ctx(), bea.ID); n != 1 {
-		t.Errorf("%d unused codes, want 1", n)
+	if n, err := e.store.CountRecoveryCodes(e.ctx(), bea.ID); err != nil || n != 1 {
+		t.Errorf("%d unused codes, want 1 (read: %v)", n, err)
 	}
 	// A key without user verification needs the password too; with it,
 	// she signs in.

@@ -113,18 +113,26 @@ func CheckResponse(response []byte, rules Rules, now time.Time) (KeyInfo, error)
 	if err := ao.VerifyAttestation(hash[:], nil, protocol.AttestationPolicy{}, protocol.SignaturePolicy{}); err != nil {
 		return k, refuseMsg(ReasonInvalid, msgInvalid, describe(err))
 	}
-	k.Attested, _ = attestation(k, rules.trustedRoots(), now)
+	k.Attested, _ = rules.attested(k, now)
 	return k, nil
 }
 
-// trustedRoots are Yubico's shipped roots and those of every rule, each
-// once.
-func (r Rules) trustedRoots() []*x509.Certificate {
-	p := Policy{Groups: map[string]KeyPolicy{}}
-	for i, g := range r.Groups {
-		p.Groups[fmt.Sprint(i)] = g.KeyPolicy
+// attested reports whether k is a hardware key (authn.Credential.Attested)
+// and returns its chain to store: whether its chain ends in one of the
+// roots of the policy the rules come from (Policy.TrustedRoots), not only
+// in the person's groups' roots. Registration and CheckResponse both ask
+// here, so IT's look at a key gives the answer registration stored. Rules
+// made without Policy.For count as a policy of their own groups.
+func (r Rules) attested(k KeyInfo, now time.Time) (bool, []byte) {
+	roots := r.roots
+	if roots == nil {
+		p := Policy{Groups: map[string]KeyPolicy{}}
+		for i, g := range r.Groups {
+			p.Groups[fmt.Sprint(i)] = g.KeyPolicy
+		}
+		roots = p.TrustedRoots()
 	}
-	return p.TrustedRoots()
+	return attestation(k, roots, now)
 }
 
 // parseResponse parses a registration response (WebAuthn L3 §7.1 steps

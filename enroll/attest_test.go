@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
 )
 
@@ -73,6 +74,30 @@ func TestCheckResponseOwnChain(t *testing.T) {
 				t.Errorf("no key info with the refusal")
 			}
 		})
+	}
+}
+
+// TestCheckResponseAttestedAsRegistered: a key whose chain ends in a root
+// only another group trusts is a hardware key at registration
+// (Policy.TrustedRoots), so IT's look at it says so too, also for a person
+// outside that group.
+func TestCheckResponseAttestedAsRegistered(t *testing.T) {
+	root := newRootCA(t, "IT Root")
+	now := time.Now()
+	leaf := root.leaf(t, testAAGUID, now.AddDate(0, -1, 0), now.AddDate(5, 0, 0))
+	reg := keyReg{rpID: "localhost", origin: "http://localhost:8080", challenge: "Y2hhbGxlbmdlY2hhbGxlbmdl", aaguid: testAAGUID, attest: &leaf}
+	p := enroll.Policy{Default: enroll.DefaultKeyPolicy(), Groups: map[string]enroll.KeyPolicy{
+		"it":  {TrustedRoots: []*x509.Certificate{root.cert}},
+		"rat": enroll.DefaultKeyPolicy(),
+	}}
+	for _, groups := range [][]authn.Group{{{Name: "rat"}}, nil, {{Name: "it"}}} {
+		k, err := enroll.CheckResponse(reg.build(t), p.For(groups), now)
+		if err != nil {
+			t.Fatalf("groups %v: refused: %v", groups, err)
+		}
+		if !k.Attested {
+			t.Errorf("groups %v: not attested, though registration stores the key as a hardware key", groups)
+		}
 	}
 }
 

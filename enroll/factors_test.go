@@ -144,8 +144,8 @@ func TestResetAndRevoke(t *testing.T) {
 		t.Fatal("RevokeCredential without a reason succeeded")
 	}
 	must(t, f.svc.RevokeCredential(ctx, anna.ID, first.Credential.ID, "cli:helpdesk", "Schlüssel verloren"))
-	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 1 {
-		t.Fatalf("%d credentials after revoking one of two", len(creds))
+	if creds, err := f.store.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 1 {
+		t.Fatalf("%d credentials after revoking one of two (read: %v)", len(creds), err)
 	}
 
 	newInv, rep, err := f.svc.Reset(ctx, anna.ID, 0, "cli:helpdesk", "Tasche gestohlen, Identität am Telefon geprüft")

@@ -67,15 +67,19 @@ func optionalNickname(nickname string) (string, error) {
 	return CheckNickname(nickname)
 }
 
-// Rename gives one of a person's keys or apps a new nickname (CheckNickname),
-// audited with actor. An error wrapping authn.ErrNotFound when she has no
-// credential credID.
-func (s *Service) Rename(ctx context.Context, userID, credID, nickname, actor string) error {
+// Rename gives one of her own keys or apps a new nickname
+// (CheckNickname), for the person signed in with sess (mayChange). An
+// error wrapping authn.ErrNotFound when she has no credential credID.
+func (s *Service) Rename(ctx context.Context, sess authn.Session, credID, nickname string) error {
+	if err := s.mayChange(sess, "rename"); err != nil {
+		return err
+	}
 	n, err := CheckNickname(nickname)
 	if err != nil {
 		return err
 	}
-	ev := authn.AuditEvent{Time: s.now(), Actor: actor, Action: "credential.rename", Subject: "user:" + userID,
+	userID := sess.UserID
+	ev := authn.AuditEvent{Time: s.now(), Actor: "user:" + userID, Action: "credential.rename", Subject: "user:" + userID,
 		Details: map[string]string{"credential_id": credID, "nickname": n}}
 	if err := s.cfg.Store.RenameCredential(ctx, userID, credID, n, ev); err != nil {
 		return fmt.Errorf("rename credential: %w", err)
@@ -83,8 +87,22 @@ func (s *Service) Rename(ctx context.Context, userID, credID, nickname, actor st
 	return nil
 }
 
+// mayChange is the rule for renaming or removing one's own factor: a
+// fresh sign-in (SignInFresh, ReasonSignIn) that did not come from a
+// recovery code (ReasonScope): with one she may only add a key or an app
+// (ScopeOf), lest a stolen code and password lock the owner out.
+func (s *Service) mayChange(sess authn.Session, what string) error {
+	if err := signInFresh(sess, s.now()); err != nil {
+		return err
+	}
+	if sess.RecoveryOnly {
+		return refuseMsg(ReasonScope, msgCodesNotFromCode, errors.New("a recovery-only session tried to "+what+" a factor"))
+	}
+	return nil
+}
+
 // Remove is the removal of one of her own keys or apps by the person
-// signed in with sess (the caller checks that the sign-in is fresh). A key
+// signed in with sess (mayChange: fresh, not from a recovery code). A key
 // needs a sign-in at least at the level the key signs in at
 // (authn.KeyLevel): an app and a password do not remove a hardware key,
 // nor does a synced passkey (ReasonKeyLevel). It never takes the last
@@ -92,12 +110,15 @@ func (s *Service) Rename(ctx context.Context, userID, credID, nickname, actor st
 // key where her groups admit no app alone. That is checked in the store's
 // transaction (authn.EnrollStore.RemoveCredential), so two removals at
 // once cannot both pass. A refusal is an *Error with ReasonLastFactor or
-// ReasonKeyNeeded; an unknown credID wraps authn.ErrNotFound. The person
+// ReasonKeyNeeded (or ReasonSignIn, ReasonScope, ReasonKeyLevel); an unknown credID wraps authn.ErrNotFound. The person
 // is told by mail. (IT's RevokeCredential may remove the last one.)
 func (s *Service) Remove(ctx context.Context, sess authn.Session, credID string) (authn.Credential, error) {
 	userID, actor := sess.UserID, "user:"+sess.UserID
 	u, rules, err := s.person(ctx, userID)
 	if err != nil {
+		return authn.Credential{}, err
+	}
+	if err := s.mayChange(sess, "remove"); err != nil {
 		return authn.Credential{}, err
 	}
 	if err := s.mayRemove(ctx, sess, credID); err != nil {

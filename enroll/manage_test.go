@@ -149,12 +149,12 @@ func TestSelfService(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", "   ", strings.Repeat("x", 65), "a\nb", "tab\there", "\x7f"} {
-		wantReason(t, "nickname "+bad, f.svc.Rename(ctx, anna.ID, first.Credential.ID, bad, "user:"+anna.ID), enroll.ReasonNickname)
+		wantReason(t, "nickname "+bad, f.svc.Rename(ctx, sess, first.Credential.ID, bad), enroll.ReasonNickname)
 	}
-	if err := f.svc.Rename(ctx, anna.ID, "nope", "Büro", "user:"+anna.ID); !errors.Is(err, authn.ErrNotFound) {
+	if err := f.svc.Rename(ctx, sess, "nope", "Büro"); !errors.Is(err, authn.ErrNotFound) {
 		t.Errorf("Rename(unknown) = %v, want ErrNotFound", err)
 	}
-	must(t, f.svc.Rename(ctx, anna.ID, first.Credential.ID, "  "+strings.Repeat("ü", 64)+" ", "user:"+anna.ID))
+	must(t, f.svc.Rename(ctx, sess, first.Credential.ID, "  "+strings.Repeat("ü", 64)+" "))
 
 	removed, err := f.svc.Remove(ctx, sess, first.Credential.ID)
 	must(t, err)

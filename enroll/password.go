@@ -195,8 +195,8 @@ func (s *Service) ChangePassword(ctx context.Context, sess authn.Session, pw str
 	if err != nil {
 		return err
 	}
-	if s.now().Sub(live.AuthTime) > FreshSignIn {
-		return refuseMsg(ReasonSignIn, msgSignInEnded, fmt.Errorf("signed in at %v, more than %v ago", live.AuthTime, FreshSignIn))
+	if err := signInFresh(live, s.now()); err != nil {
+		return err
 	}
 	if live.RecoveryOnly {
 		return refuseMsg(ReasonScope, msgPasswordRecoveryOnly, errors.New("a recovery-only session tried to change the password"))

@@ -67,6 +67,9 @@ type GroupRule struct {
 // groups that have one, or the default. A factor must satisfy every rule.
 type Rules struct {
 	Groups []GroupRule
+	// roots are Policy.TrustedRoots of the policy the rules come from
+	// (For): what makes a key attested (Rules.attested).
+	roots []*x509.Certificate
 }
 
 // For returns the rules of a person who is a member of groups.
@@ -91,6 +94,7 @@ func (p Policy) forNames(groups []string) Rules {
 		r.Groups = []GroupRule{{KeyPolicy: p.Default}}
 	}
 	slices.SortFunc(r.Groups, func(a, b GroupRule) int { return cmp.Compare(a.Group, b.Group) })
+	r.roots = p.TrustedRoots()
 	return r
 }
 

@@ -213,7 +213,7 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 		return k, authn.Credential{}, nil, fmt.Errorf("look up credential id: %w", err)
 	}
 	c := credentialOf(p.UserID, wc, s.now())
-	c.Attested, c.AttestationChain = attestation(k, s.cfg.Policy.TrustedRoots(), s.now())
+	c.Attested, c.AttestationChain = rules.attested(k, s.now())
 	k.Attested = c.Attested
 	return k, c, nil, nil
 }

@@ -68,8 +68,8 @@ func (s *Service) Open(ctx context.Context, sess authn.Session, want authn.Enrol
 	if err != nil {
 		return Progress{}, err
 	}
-	if s.now().Sub(live.AuthTime) > FreshSignIn {
-		return Progress{}, refuseMsg(ReasonSignIn, msgSignInEnded, fmt.Errorf("signed in at %v, more than %v ago", live.AuthTime, FreshSignIn))
+	if err := signInFresh(live, s.now()); err != nil {
+		return Progress{}, err
 	}
 	if !ScopeOf(live).Has(want) {
 		return Progress{}, scopeRefusal(live, want)
@@ -141,6 +141,21 @@ func (s *Service) liveSession(ctx context.Context, h authn.SessionHash, userID s
 			sess.RevokedAt, sess.ExpiresAt, sess.LastSeenAt))
 	}
 	return sess, nil
+}
+
+// SignInFresh reports whether sess signed in at most FreshSignIn before
+// now: the rule for opening an enrollment and for changing one's factors
+// or password. A page may send a stale session to sign in again first.
+func SignInFresh(sess authn.Session, now time.Time) bool {
+	return now.Sub(sess.AuthTime) <= FreshSignIn
+}
+
+// signInFresh refuses a sign-in that is not fresh (SignInFresh).
+func signInFresh(sess authn.Session, now time.Time) error {
+	if !SignInFresh(sess, now) {
+		return refuseMsg(ReasonSignIn, msgSignInEnded, fmt.Errorf("signed in at %v, more than %v ago", sess.AuthTime, FreshSignIn))
+	}
+	return nil
 }
 
 // scopeRefusal says why a sign-in like sess may not add want.

@@ -143,8 +143,8 @@ func TestSelfServiceEndsWithItsSignIn(t *testing.T) {
 			if pr.ID != nil {
 				t.Errorf("the enrollment goes on after a refusal for %s", tt.name)
 			}
-			if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 0 {
-				t.Errorf("%d credentials stored", len(creds))
+			if creds, err := f.store.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 0 {
+				t.Errorf("%d credentials stored (read: %v)", len(creds), err)
 			}
 		})
 	}
@@ -233,6 +233,37 @@ func TestRemoveNeedsTheKeysLevel(t *testing.T) {
 	}
 	_, err := f.svc.Remove(ctx, mfa, app.ID)
 	wantReason(t, "the last factor", err, enroll.ReasonLastFactor)
+}
+
+// TestChangeNeedsAFreshSignInWithoutRecoveryCode: renaming or removing
+// one's factor is the service's rule, not only the page's: a sign-in from
+// a recovery code may only add (ReasonScope), a stale one must sign in
+// again (ReasonSignIn); nothing changes.
+func TestChangeNeedsAFreshSignInWithoutRecoveryCode(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	anna := f.withPassword(t, f.user(t, "anna"))
+	now := f.clock.now()
+	var creds []authn.Credential
+	for range 2 {
+		c := authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindTOTP, CreatedAt: now, SecretSealed: []byte{1}}
+		must(t, f.store.CreateCredential(ctx, c, authn.AuditEvent{Time: now, Actor: "test", Action: "credential.create"}))
+		creds = append(creds, c)
+	}
+	recovery := f.session(t, anna, authn.LevelMFA, true)
+	_, err := f.svc.Remove(ctx, recovery, creds[0].ID)
+	wantReason(t, "a recovery-code sign-in removes an app", err, enroll.ReasonScope)
+	wantReason(t, "a recovery-code sign-in renames an app", f.svc.Rename(ctx, recovery, creds[0].ID, "Büro"), enroll.ReasonScope)
+	stale := f.session(t, anna, authn.LevelMFA, false)
+	f.clock.add(enroll.FreshSignIn + time.Second)
+	_, err = f.svc.Remove(ctx, stale, creds[0].ID)
+	wantReason(t, "a stale sign-in removes an app", err, enroll.ReasonSignIn)
+	wantReason(t, "a stale sign-in renames an app", f.svc.Rename(ctx, stale, creds[0].ID, "Büro"), enroll.ReasonSignIn)
+	got, err := f.store.ListCredentials(ctx, anna.ID)
+	must(t, err)
+	if len(got) != 2 || got[0].Nickname == "Büro" || got[1].Nickname == "Büro" {
+		t.Errorf("a refused change changed her factors: %+v", got)
+	}
 }
 
 // TestRegisterAgainToBeAttested: a key registered before its attestation

@@ -45,7 +45,7 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
-	case s.now().Sub(sess.AuthTime) > freshAuth:
+	case !enroll.SignInFresh(sess, s.now()):
 		http.Redirect(w, r, again, http.StatusSeeOther)
 		return
 	}

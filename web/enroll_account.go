@@ -15,10 +15,6 @@ import (
 	"github.com/keyhall/keyhall/enroll"
 )
 
-// freshAuth is how recent a sign-in must be to change one's factors; the
-// enrollment service checks it again at every step of adding one.
-const freshAuth = enroll.FreshSignIn
-
 // factorsPath is the self-service page of one's keys, apps and codes.
 const factorsPath = "/account/factors"
 
@@ -105,8 +101,9 @@ func slicesHasApp(creds []authn.Credential) bool {
 }
 
 // factorSession returns the signed-in session for a factor page. For a
-// change (change true) the sign-in must be at most freshAuth old, else the
-// browser is sent to sign in again and come back. It answers itself and
+// change (change true) the sign-in must be fresh (enroll.SignInFresh, the
+// enrollment service's rule, which it checks again), else the browser is
+// sent to sign in again and come back. It answers itself and
 // returns false when there is no usable session.
 func (s *Server) factorSession(w http.ResponseWriter, r *http.Request, change bool) (authn.Session, authn.User, bool) {
 	sess, u, err := s.currentSession(r)
@@ -118,7 +115,7 @@ func (s *Server) factorSession(w http.ResponseWriter, r *http.Request, change bo
 	case err != nil:
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return sess, u, false
-	case change && s.now().Sub(sess.AuthTime) > freshAuth:
+	case change && !enroll.SignInFresh(sess, s.now()):
 		http.Redirect(w, r, again, http.StatusSeeOther)
 		return sess, u, false
 	}
@@ -176,9 +173,11 @@ func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 }
 
 // factorChange is the common start of renaming and removing a factor: the
-// form, the enrollment service, and a fresh session that did not come from
-// a recovery code. It answers itself and returns false otherwise.
-func (s *Server) factorChange(w http.ResponseWriter, r *http.Request, what string) (*enroll.Service, authn.Session, authn.User, bool) {
+// form, the enrollment service, and a fresh session (a stale one is sent to
+// sign in again). Whether the session may change factors at all is the
+// enrollment service's rule (Rename, Remove). It answers itself and
+// returns false otherwise.
+func (s *Server) factorChange(w http.ResponseWriter, r *http.Request) (*enroll.Service, authn.Session, authn.User, bool) {
 	if !s.parseForm(w, r) {
 		return nil, authn.Session{}, authn.User{}, false
 	}
@@ -190,10 +189,6 @@ func (s *Server) factorChange(w http.ResponseWriter, r *http.Request, what strin
 	if !ok {
 		return nil, sess, u, false
 	}
-	if sess.RecoveryOnly {
-		s.fail(w, r, http.StatusForbidden, msgFactorRecoveryOnly, errors.New("a recovery-only session tried to "+what+" a factor"))
-		return nil, sess, u, false
-	}
 	return svc, sess, u, true
 }
 
@@ -202,7 +197,7 @@ func (s *Server) factorChange(w http.ResponseWriter, r *http.Request, what strin
 // enrollment service checks that in the store's transaction), and a key
 // only after a sign-in at the key's level.
 func (s *Server) accountRemoveFactor(w http.ResponseWriter, r *http.Request) {
-	svc, sess, u, ok := s.factorChange(w, r, "remove")
+	svc, sess, u, ok := s.factorChange(w, r)
 	if !ok {
 		return
 	}
@@ -217,11 +212,11 @@ func (s *Server) accountRemoveFactor(w http.ResponseWriter, r *http.Request) {
 // accountRenameFactor gives one key or app of the signed-in person a new
 // nickname.
 func (s *Server) accountRenameFactor(w http.ResponseWriter, r *http.Request) {
-	svc, sess, u, ok := s.factorChange(w, r, "rename")
+	svc, sess, u, ok := s.factorChange(w, r)
 	if !ok {
 		return
 	}
-	err := svc.Rename(r.Context(), u.ID, r.PostFormValue("id"), r.PostFormValue("nickname"), "user:"+u.ID)
+	err := svc.Rename(r.Context(), sess, r.PostFormValue("id"), r.PostFormValue("nickname"))
 	if err != nil {
 		s.factorRefused(w, r, u, sess, err)
 		return
@@ -239,6 +234,7 @@ var factorRefusals = map[enroll.Reason]struct {
 	enroll.ReasonKeyNeeded:  {http.StatusConflict, msgFactorKeyNeeded},
 	enroll.ReasonNickname:   {http.StatusBadRequest, msgFactorNickname},
 	enroll.ReasonKeyLevel:   {http.StatusForbidden, msgFactorRemoveNeedsLevel},
+	enroll.ReasonScope:      {http.StatusForbidden, msgFactorRecoveryOnly},
 }
 
 // factorRefused shows the factor list again with why a change was refused:
@@ -247,6 +243,10 @@ var factorRefusals = map[enroll.Reason]struct {
 func (s *Server) factorRefused(w http.ResponseWriter, r *http.Request, u authn.User, sess authn.Session, err error) {
 	status, msg := http.StatusConflict, msgFactorUnknown
 	if e, ok := errors.AsType[*enroll.Error](err); ok {
+		if e.Reason == enroll.ReasonSignIn { // it went stale since factorSession
+			http.Redirect(w, r, "/login?return_to="+url.QueryEscape(factorsPath), http.StatusSeeOther)
+			return
+		}
 		ref, known := factorRefusals[e.Reason]
 		if !known {
 			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)

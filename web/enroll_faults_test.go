@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -33,14 +32,6 @@ func (s *afterFactorFault) arm() {
 
 func (s *afterFactorFault) CompleteEnrollStep(ctx context.Context, st authn.EnrollStep) error {
 	err := s.Store.CompleteEnrollStep(ctx, st)
-	if err == nil {
-		s.arm()
-	}
-	return err
-}
-
-func (s *afterFactorFault) EnrollFirstCredential(ctx context.Context, invID string, now time.Time, c authn.Credential, ev authn.AuditEvent) error {
-	err := s.Store.EnrollFirstCredential(ctx, invID, now, c, ev)
 	if err == nil {
 		s.arm()
 	}

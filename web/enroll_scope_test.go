@@ -232,8 +232,8 @@ func TestSelfServiceEndsWithItsSession(t *testing.T) {
 				t.Fatalf("sign out there: %d", w.Code)
 			}
 		}},
-		{"sign-in older than the enrollment's lifetime", freshAuth - time.Minute, func(t *testing.T, _ *fixture, clk *testClock, _ authn.User, _ *client) {
-			clk.Add(enroll.SelfServiceTTL - freshAuth + time.Minute + time.Second)
+		{"sign-in older than the enrollment's lifetime", enroll.FreshSignIn - time.Minute, func(t *testing.T, _ *fixture, clk *testClock, _ authn.User, _ *client) {
+			clk.Add(enroll.SelfServiceTTL - enroll.FreshSignIn + time.Minute + time.Second)
 		}},
 		{"disabled", 0, func(t *testing.T, f *fixture, _ *testClock, anna authn.User, _ *client) {
 			_, err := f.store.UpdateUser(context.Background(), anna.ID, func(u authn.User) (authn.User, error) {

@@ -173,25 +173,6 @@ func nullSessionHash(h authn.SessionHash) any {
 	return h[:]
 }
 
-// EnrollFirstCredential marks the invitation used (one conditional UPDATE:
-// of concurrent calls one changes the row) and stores c, in one
-// transaction with ev.
-func (s *Store) EnrollFirstCredential(ctx context.Context, invitationID string, now time.Time, c authn.Credential, ev authn.AuditEvent) error {
-	if err := checkCredential(c); err != nil {
-		return fmt.Errorf("enroll first credential of user %s: %w", c.UserID, err)
-	}
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		if err := s.consumeInvitationTx(ctx, tx, invitationID, c.UserID, now); err != nil {
-			return err
-		}
-		return s.insertCredentialTx(ctx, tx, c)
-	})
-	if err != nil {
-		return fmt.Errorf("enroll first credential of user %s: %w", c.UserID, err)
-	}
-	return nil
-}
-
 // consumeInvitationTx marks the person's invitation used at now; when no row
 // changes, a second read tells why.
 func (s *Store) consumeInvitationTx(ctx context.Context, tx *sql.Tx, id, userID string, now time.Time) error {

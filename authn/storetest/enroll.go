@@ -20,8 +20,6 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"InvitationCodes", testInvitationCodes},
 		{"EnrollPending", testEnrollPending},
 		{"EnrollPendingConcurrent", testEnrollPendingConcurrent},
-		{"EnrollFirstCredential", testEnrollFirstCredential},
-		{"EnrollFirstCredentialConcurrent", testEnrollFirstCredentialConcurrent},
 		{"CompleteEnrollStep", testCompleteEnrollStep},
 		{"CompleteEnrollStepConcurrent", testCompleteEnrollStepConcurrent},
 		{"DeleteCredential", testDeleteCredential},
@@ -157,62 +155,6 @@ func countOK(t *testing.T, errs []error, allowed error) int {
 		}
 	}
 	return ok
-}
-
-func testEnrollFirstCredential(t *testing.T, s authn.Store, e authn.EnrollStore) {
-	ctx := t.Context()
-	anna, bernd := mkUser(t, s, "anna"), mkUser(t, s, "bernd")
-	inv := mkInvitation(t, s, anna, "anna", t0)
-	binv := mkInvitation(t, s, bernd, "bernd", t0)
-	now := t0.Add(time.Hour)
-	err := e.EnrollFirstCredential(ctx, binv.ID, now, newKey(anna, now), ev("credential.create", ""))
-	wantErr(t, "EnrollFirstCredential(foreign invitation)", err, authn.ErrNotFound)
-	err = e.EnrollFirstCredential(ctx, inv.ID, inv.ExpiresAt, newKey(anna, now), ev("credential.create", ""))
-	wantErr(t, "EnrollFirstCredential(expired)", err, authn.ErrExpired)
-	taken := mkCredential(t, s, newKey(bernd, now))
-	dup := newKey(anna, now)
-	dup.WebAuthnID = taken.WebAuthnID
-	err = e.EnrollFirstCredential(ctx, inv.ID, now, dup, ev("credential.create", ""))
-	wantErr(t, "EnrollFirstCredential(taken key)", err, authn.ErrAlreadyExists)
-	got, err := s.GetInvitation(ctx, inv.TokenHash)
-	must(t, "GetInvitation", err)
-	if !got.UsedAt.IsZero() {
-		t.Fatal("a refused EnrollFirstCredential consumed the invitation")
-	}
-	key := newKey(anna, now)
-	must(t, "EnrollFirstCredential", e.EnrollFirstCredential(ctx, inv.ID, now, key, ev("credential.create", "")))
-	got, err = s.GetInvitation(ctx, inv.TokenHash)
-	must(t, "GetInvitation", err)
-	if !got.UsedAt.Equal(micro(now)) {
-		t.Errorf("invitation UsedAt = %v, want %v", got.UsedAt, micro(now))
-	}
-	err = e.EnrollFirstCredential(ctx, inv.ID, now, newApp(anna, now), ev("credential.create", ""))
-	wantErr(t, "EnrollFirstCredential(again)", err, authn.ErrUsed)
-	creds, err := s.ListCredentials(ctx, anna.ID)
-	must(t, "ListCredentials", err)
-	same(t, "credentials", creds, []authn.Credential{key}, normCredentials)
-}
-
-func testEnrollFirstCredentialConcurrent(t *testing.T, s authn.Store, e authn.EnrollStore) {
-	anna := mkUser(t, s, "anna")
-	inv := mkInvitation(t, s, anna, "anna", t0)
-	const n = 10
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			errs[i] = e.EnrollFirstCredential(t.Context(), inv.ID, t0.Add(time.Minute), newKey(anna, t0), ev("credential.create", ""))
-		})
-	}
-	wg.Wait()
-	if ok := countOK(t, errs, authn.ErrUsed); ok != 1 {
-		t.Errorf("%d of %d concurrent first credentials stored, want 1", ok, n)
-	}
-	creds, err := s.ListCredentials(t.Context(), anna.ID)
-	must(t, "ListCredentials", err)
-	if len(creds) != 1 {
-		t.Errorf("%d credentials stored, want 1", len(creds))
-	}
 }
 
 func testDeleteCredential(t *testing.T, s authn.Store, e authn.EnrollStore) {
@@ -388,11 +330,11 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	}
 	noTrace := func(what string, next authn.EnrollPending) {
 		t.Helper()
-		if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.IsZero() {
-			t.Fatalf("%s consumed the invitation", what)
+		if got, err := s.GetInvitation(ctx, inv.TokenHash); err != nil || !got.UsedAt.IsZero() {
+			t.Fatalf("%s consumed the invitation (read: %v)", what, err)
 		}
-		if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 0 {
-			t.Fatalf("%s stored %d credentials", what, len(creds))
+		if creds, err := s.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 0 {
+			t.Fatalf("%s stored %d credentials (read: %v)", what, len(creds), err)
 		}
 		if next.Hash != busy.Hash {
 			if _, err := e.TakeEnrollPending(ctx, next.Hash, now); !errors.Is(err, authn.ErrNotFound) {
@@ -418,13 +360,21 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 		t.Fatal("CompleteEnrollStep stored a next step of another person")
 	}
 	noTrace("a step with another person's next step", foreign.Next)
+	binv := mkInvitation(t, s, bernd, "bernd", t0)
+	theirs := first(newKey(anna, now), nextStep(anna, "theirs", later))
+	theirs.InvitationID = binv.ID
+	wantErr(t, "CompleteEnrollStep(another person's invitation)", e.CompleteEnrollStep(ctx, theirs), authn.ErrNotFound)
+	noTrace("a step with another person's invitation", theirs.Next)
+	if got, err := s.GetInvitation(ctx, binv.TokenHash); err != nil || !got.UsedAt.IsZero() {
+		t.Fatalf("a step of anna consumed bernd's invitation (%v)", err)
+	}
 
 	key := newKey(anna, now)
 	next = nextStep(anna, "after-key", later)
 	before := auditCount(t, s)
 	must(t, "CompleteEnrollStep(first key)", e.CompleteEnrollStep(ctx, first(key, next)))
-	if got, _ := s.GetInvitation(ctx, inv.TokenHash); !got.UsedAt.Equal(micro(now)) {
-		t.Errorf("invitation UsedAt = %v, want %v", got.UsedAt, micro(now))
+	if got, err := s.GetInvitation(ctx, inv.TokenHash); err != nil || !got.UsedAt.Equal(micro(now)) {
+		t.Errorf("invitation UsedAt = %v, want %v (read: %v)", got.UsedAt, micro(now), err)
 	}
 	creds, err := s.ListCredentials(ctx, anna.ID)
 	must(t, "ListCredentials", err)
@@ -450,17 +400,17 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	next = nextStep(anna, "after-codes", later)
 	must(t, "CompleteEnrollStep(recovery codes)", e.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: anna.ID, At: now,
 		RecoveryCodes: codes, Event: ev("recovery_codes.replace", ""), Next: next}))
-	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 3 {
-		t.Errorf("%d recovery codes, want 3", n)
+	if n, err := s.CountRecoveryCodes(ctx, anna.ID); err != nil || n != 3 {
+		t.Errorf("%d recovery codes, want 3 (read: %v)", n, err)
 	}
 	clash = nextStep(anna, "busy", later)
 	wantErr(t, "CompleteEnrollStep(codes, taken next id)", e.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: anna.ID, At: now,
 		RecoveryCodes: codes[:1], Event: ev("recovery_codes.replace", ""), Next: clash}), authn.ErrAlreadyExists)
-	if n, _ := s.CountRecoveryCodes(ctx, anna.ID); n != 3 {
-		t.Errorf("a refused step replaced the recovery codes: %d, want 3", n)
+	if n, err := s.CountRecoveryCodes(ctx, anna.ID); err != nil || n != 3 {
+		t.Errorf("a refused step replaced the recovery codes: %d, want 3 (read: %v)", n, err)
 	}
-	if creds, _ := s.ListCredentials(ctx, anna.ID); len(creds) != 2 {
-		t.Errorf("%d credentials, want 2", len(creds))
+	if creds, err := s.ListCredentials(ctx, anna.ID); err != nil || len(creds) != 2 {
+		t.Errorf("%d credentials, want 2 (read: %v)", len(creds), err)
 	}
 }
 
@@ -485,8 +435,8 @@ func testCompleteEnrollStepConcurrent(t *testing.T, s authn.Store, e authn.Enrol
 	if ok := countOK(t, errs, authn.ErrUsed); ok != 1 {
 		t.Errorf("%d of %d concurrent first factors stored, want 1", ok, n)
 	}
-	if creds, _ := s.ListCredentials(t.Context(), anna.ID); len(creds) != 1 {
-		t.Errorf("%d credentials stored, want 1", len(creds))
+	if creds, err := s.ListCredentials(t.Context(), anna.ID); err != nil || len(creds) != 1 {
+		t.Errorf("%d credentials stored, want 1 (read: %v)", len(creds), err)
 	}
 	for i := range n {
 		_, err := e.TakeEnrollPending(t.Context(), nexts[i].Hash, t0)
