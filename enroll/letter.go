@@ -78,8 +78,8 @@ type Letter struct {
 // HasPassword reports whether Keyhall can check a password of u (her
 // directory's, or one stored here): only then may her letter speak of it.
 func (s *Service) HasPassword(ctx context.Context, u authn.User) (bool, error) {
-	none, err := s.withoutPassword(ctx, u)
-	return !none, err
+	pw, err := s.PasswordState(ctx, u)
+	return pw.Has, err
 }
 
 // MaxAddressLines is how many address lines fit the window under the name

@@ -62,13 +62,21 @@ type PasswordState struct {
 	Local bool
 }
 
-// passwordState reads u's PasswordState.
-func (s *Service) passwordState(ctx context.Context, u authn.User) (PasswordState, error) {
+// PasswordState reads u's PasswordState: the one answer to whether she
+// has a password, for the enrollment, the letter (HasPassword) and
+// /account.
+func (s *Service) PasswordState(ctx context.Context, u authn.User) (PasswordState, error) {
 	if u.Source == authn.SourceDirectory {
 		return PasswordState{Has: s.cfg.Directory != nil}, nil
 	}
-	none, err := s.withoutPassword(ctx, u)
-	return PasswordState{Has: !none, Local: true}, err
+	_, err := s.cfg.Store.GetPasswordHash(ctx, u.ID)
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return PasswordState{Local: true}, nil
+	case err != nil:
+		return PasswordState{Local: true}, fmt.Errorf("look up the password of %s: %w", u.Username, err)
+	}
+	return PasswordState{Has: true, Local: true}, nil
 }
 
 // Offer is what a person may be offered to add, by her groups' rules and
@@ -98,7 +106,7 @@ func (s *Service) Offers(ctx context.Context, userID string) (Offer, error) {
 }
 
 func (s *Service) offer(ctx context.Context, u authn.User, rules Rules) (Offer, error) {
-	pw, err := s.passwordState(ctx, u)
+	pw, err := s.PasswordState(ctx, u)
 	if err != nil {
 		return Offer{}, err
 	}
@@ -158,7 +166,7 @@ func (s *Service) SetPassword(ctx context.Context, id []byte, pw string, c authn
 	if err != nil {
 		return s.keepOn(ctx, p, fmt.Errorf("read person: %w", err))
 	}
-	state, err := s.passwordState(ctx, u)
+	state, err := s.PasswordState(ctx, u)
 	switch {
 	case err != nil:
 		return s.keepOn(ctx, p, err)
@@ -219,7 +227,7 @@ func (s *Service) needPassword(ctx context.Context, p authn.EnrollPending) error
 	if err != nil {
 		return fmt.Errorf("read person: %w", err)
 	}
-	state, err := s.passwordState(ctx, u)
+	state, err := s.PasswordState(ctx, u)
 	switch {
 	case err != nil:
 		return err

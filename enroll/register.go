@@ -111,31 +111,16 @@ func (s *Service) keyOwner(ctx context.Context, userID string) (authn.User, Rule
 	if err != nil {
 		return authn.User{}, Rules{}, nil, fmt.Errorf("list credentials of %s: %w", u.Username, err)
 	}
-	noPassword, err := s.withoutPassword(ctx, u)
+	pw, err := s.PasswordState(ctx, u)
 	if err != nil {
 		return authn.User{}, Rules{}, nil, err
 	}
-	if noPassword && !rules.RequireUV() {
+	if !pw.Has && !rules.RequireUV() {
 		rules.Groups = append(rules.Groups, GroupRule{KeyPolicy: KeyPolicy{RequireUV: true, AllowTOTP: true, TOTPAlone: true,
 			NeedDE: "einen Schlüssel mit PIN oder Fingerabdruck (Sie haben kein Passwort)",
 			NeedEN: "a key with a PIN or fingerprint (you have no password)"}})
 	}
 	return u, rules, creds, nil
-}
-
-// withoutPassword reports whether Keyhall cannot check a password of u.
-func (s *Service) withoutPassword(ctx context.Context, u authn.User) (bool, error) {
-	if u.Source == authn.SourceDirectory {
-		return s.cfg.Directory == nil, nil
-	}
-	_, err := s.cfg.Store.GetPasswordHash(ctx, u.ID)
-	switch {
-	case errors.Is(err, authn.ErrNotFound):
-		return true, nil
-	case err != nil:
-		return false, fmt.Errorf("look up the password of %s: %w", u.Username, err)
-	}
-	return false, nil
 }
 
 // NewKey is a key just registered.
