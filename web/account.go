@@ -83,7 +83,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 			CreatedAt: o.CreatedAt, LastSeenAt: o.LastSeenAt, Current: bytes.Equal(o.Hash[:], sess.Hash[:]),
 		})
 	}
-	if a.LocalPassword, a.HasPassword, err = s.passwordOf(r.Context(), st, u); err != nil {
+	if a.LocalPassword, a.HasPassword, err = s.passwordOf(r.Context(), u); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}

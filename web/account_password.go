@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -12,19 +11,16 @@ import (
 )
 
 // passwordOf reports whether u is a local person (whose password Keyhall
-// keeps) and whether she has one.
-func (s *Server) passwordOf(ctx context.Context, st authn.Store, u authn.User) (local, has bool, err error) {
-	if u.Source != authn.SourceLocal {
+// keeps) and whether she has one: the enrollment service's answer
+// (enroll.Service.PasswordState). Without that service she can set none
+// here, so the page offers none.
+func (s *Server) passwordOf(ctx context.Context, u authn.User) (local, has bool, err error) {
+	ref := s.store.Load()
+	if ref == nil || ref.enroll == nil {
 		return false, false, nil
 	}
-	_, err = st.GetPasswordHash(ctx, u.ID)
-	switch {
-	case errors.Is(err, authn.ErrNotFound):
-		return true, false, nil
-	case err != nil:
-		return true, false, fmt.Errorf("look up password: %w", err)
-	}
-	return true, true, nil
+	pw, err := ref.enroll.PasswordState(ctx, u)
+	return pw.Local, pw.Has, err
 }
 
 // accountPassword sets or changes the signed-in local person's password,
