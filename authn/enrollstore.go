@@ -67,8 +67,11 @@ type EnrollPending struct {
 	// until a correct code confirms it; else nil.
 	TOTPSealed []byte
 	// CodesSealed are new recovery codes shown but not yet confirmed as
-	// stored, sealed like TOTPSealed (additional data: "enroll-codes:" +
-	// UserID); the old codes stay valid until then. Else nil.
+	// kept, sealed like TOTPSealed (additional data: "enroll-codes:" +
+	// UserID), so that they can be shown again. A person's first codes are
+	// stored already when shown (marked so inside the seal); codes that
+	// replace others wait here, and her old codes stay valid, until she
+	// confirms. Else nil.
 	CodesSealed []byte
 	Factors     int // factors stored during this enrollment
 	CreatedAt   time.Time

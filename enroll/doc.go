@@ -27,7 +27,7 @@
 //	BeginTOTP → ConfirmTOTP(code)                             also consumes the invitation,
 //	                                                          in the same transaction
 //	SetPassword(password)                                   → a local person's password (after a factor)
-//	NewRecoveryCodes                                        → ten codes, shown once (needs a factor and a password)
+//	NewRecoveryCodes → KeepRecoveryCodes                    → ten codes, shown until she confirms (needs a factor and a password)
 //	Finish
 //
 // Redeeming does not use the invitation up: the first factor stored does,
@@ -94,9 +94,12 @@
 // ShowTOTP shows the same secret again (after a wrong code, a language
 // switch). The app's entry is named TOTPIssuer. A group may forbid apps,
 // or an app as the only factor. NewRecoveryCodes makes new codes that wait,
-// sealed, in the enrollment (ShowRecoveryCodes shows the same ones again);
-// only KeepRecoveryCodes, when she confirms she stored them, replaces her
-// old codes and stores their hashes (authn.HashRecoveryCode).
+// sealed, in the enrollment (ShowRecoveryCodes shows the same ones again).
+// Her first codes (she has none unused: a first enrollment, after a reset)
+// are stored as they are shown; codes that would replace others are stored
+// only by KeepRecoveryCodes, when she confirms she stored them, so her old
+// sheet works until then. Only their hashes are kept
+// (authn.HashRecoveryCode).
 // Reset removes every key, app and recovery code of a person, revokes her
 // sessions and issues a new invitation, with one audit event naming who,
 // whom, why and what was revoked; RevokeCredential removes one lost key.

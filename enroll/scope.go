@@ -12,7 +12,8 @@ import (
 // Timing of a self-service enrollment.
 const (
 	// FreshSignIn is how recent the sign-in must be that opens a
-	// self-service enrollment, or removes a factor.
+	// self-service enrollment, renames or removes a factor, or changes
+	// the password (SignInFresh).
 	FreshSignIn = 5 * time.Minute
 	// SelfServiceTTL is the absolute lifetime of a self-service
 	// enrollment, counted from the sign-in that opened it: no step renews

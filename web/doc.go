@@ -67,8 +67,8 @@
 // under the group's policy, or an app, then recovery codes. A page shown
 // once after a form (the app's QR code, new recovery codes) has a GET
 // address that shows the same content again (view.LangPath): the language
-// switch and a reload lose nothing, and new codes replace the old only
-// when she confirms she stored them. /account and
+// switch and a reload lose nothing. Her first codes are stored as they are
+// shown; codes that replace others only when she confirms she stored them. /account and
 // /account/factors let a signed-in person see her sessions and factors,
 // add (after a fresh sign-in; a key only after a sign-in with a key or a
 // recovery code), rename and remove them (enroll*.go, account*.go).

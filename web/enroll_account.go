@@ -153,8 +153,10 @@ func (s *Server) accountAddFactor(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/enroll/key", http.StatusSeeOther)
 }
 
-// accountRecoveryCodes replaces the person's recovery codes with new ones,
-// shown once: only after a sign-in with a key (enroll.ScopeOf).
+// accountRecoveryCodes makes new recovery codes for the person, which
+// replace her old ones when she confirms she stored them
+// (enroll.Service.KeepRecoveryCodes): only after a sign-in with a key
+// (enroll.ScopeOf).
 func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	svc := s.enrollForm(w, r)
 	if svc == nil {

@@ -98,7 +98,7 @@ func (s *Server) enrollAdded(w http.ResponseWriter, r *http.Request, svc *enroll
 }
 
 // enrollAppBegin starts adding an authenticator app: the QR code and the
-// key to type, both shown once.
+// secret to type, shown again only during this set-up (enrollAppShow).
 func (s *Server) enrollAppBegin(w http.ResponseWriter, r *http.Request) {
 	svc := s.enrollForm(w, r)
 	if svc == nil {
