@@ -1,7 +1,6 @@
 package enroll
 
 import (
-	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -158,8 +157,7 @@ func (s *Service) Resume(ctx context.Context, id []byte, token string) (Progress
 	inv, err := s.cfg.Store.GetInvitation(ctx, authn.HashToken(token))
 	switch {
 	case err != nil && !errors.Is(err, authn.ErrNotFound):
-		pr, perr := s.retry(ctx, p, nil)
-		return pr, cmp.Or(perr, fmt.Errorf("resume enrollment: %w", err))
+		return s.keepOn(ctx, p, fmt.Errorf("resume enrollment: %w", err))
 	case err != nil || inv.UserID != p.UserID || p.Session != (authn.SessionHash{}):
 		return s.retry(ctx, p, refuseMsg(ReasonUsed, msgInvitationUsed, errors.New("the link is not the enrollment's")))
 	}
