@@ -152,19 +152,6 @@ type idTokenClaims struct {
 	userClaims
 }
 
-// idToken makes the signed ID token of req for client c, bound to the
-// access token and the code by their hashes (OIDC Core §3.1.3.6, §3.3.2.11).
-func (p *oidcProvider) idToken(ctx context.Context, req tokenRequest, c *oidcClient, accessToken, code string) (string, error) {
-	k, claims, err := p.idTokenClaims(ctx, req, c, code)
-	if err != nil {
-		return "", err
-	}
-	if accessToken != "" {
-		claims.AtHash = halfHash(accessToken)
-	}
-	return k.signJWT(claims)
-}
-
 // idTokenClaims reads what the ID token of req for client c says, and the
 // key to sign it with; the access token's hash is the caller's to add.
 func (p *oidcProvider) idTokenClaims(ctx context.Context, req tokenRequest, c *oidcClient, code string) (*signingKey, idTokenClaims, error) {

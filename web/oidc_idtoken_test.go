@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"math"
@@ -117,4 +118,18 @@ func claimsOf(t *testing.T, raw string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// idToken makes the signed ID token of req for client c, bound to the
+// access token and the code by their hashes (OIDC Core §3.1.3.6, §3.3.2.11),
+// as respondTokens does: for the tests of the claims.
+func (p *oidcProvider) idToken(ctx context.Context, req tokenRequest, c *oidcClient, accessToken, code string) (string, error) {
+	k, claims, err := p.idTokenClaims(ctx, req, c, code)
+	if err != nil {
+		return "", err
+	}
+	if accessToken != "" {
+		claims.AtHash = halfHash(accessToken)
+	}
+	return k.signJWT(claims)
 }
