@@ -18,8 +18,6 @@ var enrollTexts = map[string]message{
 	"enroll.password": {"Passwort Ihres Dienstkontos", "Password of your work account"},
 	"enroll.password.hint": {"Das Passwort, mit dem Sie sich am Dienstrechner anmelden. Wenn Sie kein Dienstkonto haben, lassen Sie das Feld leer.",
 		"The password you use on your work computer. If you have no work account, leave it empty."},
-	"enroll.link.hint": {"Sie haben einen Brief ohne Link? Geben Sie Benutzername und Code auf der Seite „Zugang einrichten“ ein.",
-		"Your letter has no link? Enter your username and code on the “Set up your access” page."},
 
 	"enroll.choose.title": {"Womit möchten Sie sich anmelden?", "How do you want to sign in?"},
 	"enroll.choose.intro": {"Ein Sicherheitsschlüssel (zum Beispiel ein YubiKey) ist die sicherste Wahl. Eine Authenticator-App auf dem Smartphone geht auch, wo Ihre Organisation es erlaubt.",
