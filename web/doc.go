@@ -68,10 +68,11 @@
 // once after a form (the app's QR code, new recovery codes) has a GET
 // address that shows the same content again (view.LangPath): the language
 // switch and a reload lose nothing. Her first codes are stored as they are
-// shown; codes that replace others only when she confirms she stored them. /account and
-// /account/factors let a signed-in person see her sessions and factors,
-// add (after a fresh sign-in; a key only after a sign-in with a key or a
-// recovery code), rename and remove them (enroll*.go, account*.go).
+// shown; codes that replace others only when she confirms she stored
+// them. /account and /account/factors let a signed-in person see her
+// sessions and factors, add (after a fresh sign-in; a key only after a
+// sign-in with a key or a recovery code), rename and remove them
+// (enroll*.go, account*.go), and set or change her password.
 // /email/confirm/{token}, a link mailed by "keyhall admin confirm-email",
 // confirms the person's address with a button (email.go): then tools see
 // it as verified.
