@@ -78,11 +78,15 @@ func (p Policy) For(groups []authn.Group) Rules {
 	for i, g := range groups {
 		names[i] = g.Name
 	}
-	return p.forNames(names)
+	r := p.forNames(names)
+	r.roots = p.TrustedRoots()
+	return r
 }
 
 // forNames returns the rules of a person who is a member of the groups
-// named.
+// named, without the roots that For adds: CheckStoredKey, at every key
+// sign-in, needs only the groups' own, and parsing Yubico's roots there
+// cost more than the rest of the check.
 func (p Policy) forNames(groups []string) Rules {
 	var r Rules
 	for _, g := range groups {
@@ -94,7 +98,6 @@ func (p Policy) forNames(groups []string) Rules {
 		r.Groups = []GroupRule{{KeyPolicy: p.Default}}
 	}
 	slices.SortFunc(r.Groups, func(a, b GroupRule) int { return cmp.Compare(a.Group, b.Group) })
-	r.roots = p.TrustedRoots()
 	return r
 }
 
