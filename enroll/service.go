@@ -55,7 +55,7 @@ type Config struct {
 	PublicURL     *url.URL // the only source of links, the RP ID and the origin
 	RPName        string   // shown by the browser; "" = "Keyhall"
 	Policy        Policy
-	EncryptionKey [32]byte           // seals TOTP secrets (authn.Seal)
+	EncryptionKey [32]byte           // seals app secrets and waiting recovery codes (authn.Seal)
 	Argon2        authn.Argon2Params // for the local passwords people set (zero: authn.DefaultArgon2Params)
 	Directory     PasswordChecker    // nil: directory people redeem without a password
 	Logger        *slog.Logger       // nil: slog.Default()
