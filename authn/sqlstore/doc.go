@@ -88,9 +88,11 @@
 // CONFLICT DO NOTHING, so of concurrent uses exactly one inserts it. Every
 // 1024th use also deletes the marks that expired more than an hour before
 // (their ids are refused as expired anyway; the hour covers clocks that
-// differ between processes). Counters that only move forward (a key's sign count, an app's
-// last time step) change in one conditional UPDATE; a recovery code is
-// used with one conditional UPDATE in the transaction of its audit event.
+// differ between processes). Counters that only move forward (a key's
+// sign count, an app's last time step) change in one conditional UPDATE;
+// a recovery code is used with one conditional UPDATE in the transaction
+// that completes its sign-in (CompleteFactorStep: with the session and the
+// audit events).
 //
 // # Values
 //
