@@ -16,10 +16,9 @@ var (
 	// msgKeyNotRegistered: a key sign-in refused the key, or the key did
 	// not answer (the browser found none of hers on it): after a reset her
 	// old key is no longer registered, and pressing again will not help.
-	msgKeyNotRegistered = message{
-		DE: "Ist dieser Schlüssel nicht mehr registriert – etwa weil Ihr Zugang zurückgesetzt wurde –, hilft erneutes Drücken nicht: Melden Sie sich mit einem Wiederherstellungscode an oder wenden Sie sich an den IT-Service.",
-		EN: "If this key is no longer registered – for example because your access was reset – pressing again will not help: sign in with a recovery code or contact the IT service.",
-	}
+	// The same words as the key pages' script says when the key did not
+	// answer (layout.html).
+	msgKeyNotRegistered = texts["webauthn.notregistered"]
 )
 
 // helpLine is where the IT service is reached, as the letters print it
