@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -32,17 +31,8 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		return
 	}
-	sess, _, err := s.currentSession(r)
-	again := "/login?return_to=" + url.QueryEscape("/account")
-	switch {
-	case errors.Is(err, errNoSession):
-		http.Redirect(w, r, again, http.StatusSeeOther)
-		return
-	case err != nil:
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
-		return
-	case !enroll.SignInFresh(sess, s.now()):
-		http.Redirect(w, r, again, http.StatusSeeOther)
+	sess, _, ok := s.signedIn(w, r, "/account", true)
+	if !ok {
 		return
 	}
 	back := &view{Page: "error", Next: "/account"}

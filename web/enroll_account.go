@@ -106,8 +106,14 @@ func slicesHasApp(creds []authn.Credential) bool {
 // sent to sign in again and come back. It answers itself and
 // returns false when there is no usable session.
 func (s *Server) factorSession(w http.ResponseWriter, r *http.Request, change bool) (authn.Session, authn.User, bool) {
+	return s.signedIn(w, r, factorsPath, change)
+}
+
+// signedIn is factorSession for the page back (factorsPath, /account): the
+// browser is sent to sign in and come back there.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, back string, change bool) (authn.Session, authn.User, bool) {
 	sess, u, err := s.currentSession(r)
-	again := "/login?return_to=" + url.QueryEscape(factorsPath)
+	again := "/login?return_to=" + url.QueryEscape(back)
 	switch {
 	case errors.Is(err, errNoSession):
 		http.Redirect(w, r, again, http.StatusSeeOther)
