@@ -112,14 +112,16 @@
 // after a recovery code a key or an app; after an app code and password an
 // app only. The enrollment keeps what it was opened for (its
 // authn.EnrollScope), the hash of the session and an absolute end
-// (SelfServiceTTL after Open, never renewed). Every step (BeginKey,
-// FinishKey, BeginTOTP, ConfirmTOTP, NewRecoveryCodes) checks, in this
-// package and not in the handler that opened it, that the person is
-// active, the session live and signed in at most FreshSignIn ago, the end
-// not reached, and the scope: so it ends with its session (sign-out,
-// revocation, reset, disabling), and IT's revocation of a credential ends
-// it too (authn.EnrollStore.DeleteCredential). An invitation's enrollment
-// has the whole scope and no session. Rename gives a key or app a nickname
+// (SelfServiceTTL after the session's sign-in, never renewed). Open asks
+// for a sign-in at most FreshSignIn old; every step (BeginKey, FinishKey,
+// BeginTOTP, ConfirmTOTP, NewRecoveryCodes) checks, in this package and
+// not in the handler that opened it, that the person is active, the
+// session live, the end not reached, and the scope: so it ends with its
+// session (sign-out, revocation, reset, disabling), and IT's revocation
+// of a credential ends it too (authn.EnrollStore.DeleteCredential). An
+// invitation's enrollment has the whole scope and no session. Rename and Remove, like
+// ChangePassword, need a fresh sign-in (SignInFresh) that did not come
+// from a recovery code. Rename gives a key or app a nickname
 // (CheckNickname: 1–64 characters, no control characters); Remove takes
 // one away, a key only for a sign-in at least at the key's level
 // (authn.KeyLevel), but never the last key or app, nor the last key where
@@ -132,8 +134,9 @@
 // With Config.Mailer set, the person is told by mail whenever a key or app
 // is stored (by invitation or self-service) or removed by her, and when
 // a sign-in completed with one of her recovery codes used it up
-// (RecoveryCodeUsed, called by the web layer, since authn knows no mail). IT's Reset and
-// RevokeCredential leave the mail to their caller, which reports it.
+// (RecoveryCodeUsed, called by the web layer, since authn knows no mail).
+// IT's Reset and RevokeCredential leave the mail to their caller, which
+// reports it.
 //
 // # Letters and mail
 //
@@ -143,8 +146,9 @@
 // line), with three steps, the link as text and as a vector QR code, the
 // code, the expiry and where to get help. It speaks of her password only
 // when Keyhall can check one (Letter.Password, HasPassword), else of the
-// key's PIN; after a reset (Letter.Reset) it says her old keys are blocked. Its fonts (DejaVu, fonts/) are
-// embedded, so umlauts print and nothing is read at run time. The postal
+// key's PIN; after a reset (Letter.Reset) it says her old keys are
+// blocked. Its fonts (DejaVu, fonts/) are embedded, so umlauts print and
+// nothing is read at run time. The postal
 // address is the caller's (Letter.Address).
 //
 // Notices writes the mails that tell a person about her factors (added,
