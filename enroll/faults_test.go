@@ -192,12 +192,10 @@ func TestFaultAfterKeyLeadsOn(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	anna := f.withPassword(t, f.user(t, "anna")) // codes need a password after them
-	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
-	must(t, err)
 	fs := &faultStore{Store: f.store}
 	svc := f.serviceOn(t, fs)
-	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
-	must(t, err)
+	pr := f.redeemOn(t, svc, anna)
+	var err error
 	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"}, "")
 	if !fs.afterStore.Load() {
 		t.Fatalf("the key was not stored: %v", err)
@@ -230,12 +228,10 @@ func TestFaultAfterAppAndCodesLeadsOn(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	anna := f.withPassword(t, f.user(t, "anna")) // codes need a password after them
-	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
-	must(t, err)
 	fs := &faultStore{Store: f.store}
 	svc := f.serviceOn(t, fs)
-	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
-	must(t, err)
+	pr := f.redeemOn(t, svc, anna)
+	var err error
 	setup, pr, err := svc.BeginTOTP(ctx, pr.ID)
 	must(t, err)
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(setup.Secret, "-", ""))
@@ -268,12 +264,10 @@ func TestFailedStepKeepsEnrollment(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	anna := f.user(t, "anna")
-	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
-	must(t, err)
 	fs := &faultStore{Store: f.store}
 	svc := f.serviceOn(t, fs)
-	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
-	must(t, err)
+	pr := f.redeemOn(t, svc, anna)
+	var err error
 	fs.failStep.Store(true)
 	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"}, "")
 	if err == nil || errors.As(err, new(*enroll.Error)) {

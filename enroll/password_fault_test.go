@@ -31,12 +31,10 @@ func TestFailedPasswordWriteKeepsEnrollment(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	anna := f.user(t, "anna")
-	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "")
-	must(t, err)
 	fs := &passwordFault{Store: f.store}
 	svc := f.serviceOn(t, fs)
-	pr, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)})
-	must(t, err)
+	pr := f.redeemOn(t, svc, anna)
+	var err error
 	_, pr, err = f.registerOn(t, svc, pr.ID, keyReg{fmt: "none"}, "")
 	must(t, err)
 	fs.fail.Store(true)

@@ -121,6 +121,18 @@ func (f *fixture) register(t *testing.T, id []byte, reg keyReg) (enroll.NewKey, 
 	return f.registerOn(t, f.svc, id, reg, "")
 }
 
+// redeemOn issues an invitation for u and redeems it with svc (another
+// Service on the same database, or one on a store wrapped to inject a
+// fault): the enrollment as it stands before the first factor.
+func (f *fixture) redeemOn(t *testing.T, svc *enroll.Service, u authn.User) enroll.Progress {
+	t.Helper()
+	inv, err := f.svc.Issue(t.Context(), u.ID, 0, "cli:root", "")
+	must(t, err)
+	pr, err := svc.Redeem(t.Context(), enroll.Redemption{Token: token(inv.Link)})
+	must(t, err)
+	return pr
+}
+
 // registerNamed is register with the nickname typed for the key.
 func (f *fixture) registerNamed(t *testing.T, id []byte, reg keyReg, nickname string) (enroll.NewKey, enroll.Progress, error) {
 	t.Helper()
