@@ -1,0 +1,27 @@
+// Package ldapsync mirrors a city's directory (Microsoft Active Directory,
+// Samba AD or OpenLDAP) into Keyhall's Store, read only: it never writes to
+// the directory.
+//
+// The parts, each a seam of its own:
+//
+//   - Config (config.go) describes one directory; presets (PresetActiveDirectory,
+//     PresetOpenLDAP) fill in every attribute name, each one overridable.
+//   - The reader (read.go) connects (ldaps://, or ldap:// with StartTLS; plain
+//     ldap:// only to 127.0.0.1 with InsecurePlaintext), binds as the service
+//     account and reads people and the mapped groups with the paged-results
+//     control in its own cookie loop, page by page, with a timeout on every
+//     request and a deadline on the whole read. Group membership is read from
+//     the groups' side (member, with AD's range retrieval) and nesting is
+//     computed here. Its result is a Snapshot: complete, or an error — never
+//     a partial result that looks complete.
+//   - The syncer (sync.go) compares a Snapshot with what the Store holds for
+//     the directory, applies the difference in one transaction, disables
+//     leavers at once and deletes them after a grace period, and refuses to
+//     disable anybody when the read looks wrong (the safety valve).
+//   - The verifier (bind.go) checks a directory person's password by binding
+//     as her (authn.PasswordVerifier) and checks that she is still enabled
+//     for passwordless sign-ins.
+//
+// People are matched by the directory's stable id (Person.ExternalID:
+// entryUUID, or AD's objectGUID in its canonical string form), never by name.
+package ldapsync
