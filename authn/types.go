@@ -36,8 +36,13 @@ type User struct {
 	PostalAddress []string
 	Status        UserStatus
 	Source        Source
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Directory is the name of the configured directory (ldapsync.Config.Name)
+	// a SourceDirectory person comes from; "" for local people.
+	Directory string
+	// Phone is the telephone number (from the directory), for IT's call-back.
+	Phone     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// VerifiedEmail is the address the person proved she receives mail at
 	// (ConfirmEmail); see EmailVerified.
 	VerifiedEmail string

@@ -1,0 +1,64 @@
+package ldapsync
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// SyncConfig configures NewSyncer (sync.go).
+type SyncConfig struct {
+	Store     authn.Store
+	Directory Config
+	Reader    Reader // nil: read the directory Directory describes
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// OnDisabled is called after a sync disabled people (leavers), with
+	// their ids, so that the caller ends their OIDC tokens and tells the
+	// tools (web.Server.OIDCUserSignedOut); their sessions were revoked in
+	// the sync's own transaction already.
+	OnDisabled func(ctx context.Context, userIDs []string)
+}
+
+// RunOptions are the choices of one sync run.
+type RunOptions struct {
+	DryRun          bool   // compute and report, change nothing
+	AllowMassChange bool   // pass the mass-change valve (audited)
+	Actor           string // audit actor, e.g. "system:sync", "cli:root"
+}
+
+// Change is one person or group a run changed (or, dry, would change).
+type Change struct {
+	Kind    string   `json:"kind"` // "person" or "group"
+	Name    string   `json:"name"` // username or group name after the run
+	OldName string   `json:"old_name,omitempty"`
+	ID      string   `json:"id,omitempty"`     // Keyhall id; "" for a person not yet created
+	Fields  []string `json:"fields,omitempty"` // what changed: "display_name", "email", "groups", …
+	Reason  string   `json:"reason,omitempty"` // for disabled: "disabled in directory", "expired", "not found"
+}
+
+// Result is what a run did or, dry, would do.
+type Result struct {
+	Directory string        `json:"directory"`
+	DryRun    bool          `json:"dry_run"`
+	Started   time.Time     `json:"started"`
+	Duration  time.Duration `json:"duration_ns"`
+	Created   []Change      `json:"created"`
+	Updated   []Change      `json:"updated"`
+	Renamed   []Change      `json:"renamed"`
+	Disabled  []Change      `json:"disabled"`
+	Enabled   []Change      `json:"enabled"`
+	Deleted   []Change      `json:"deleted"`
+	Unchanged int           `json:"unchanged"`
+	Conflicts []Change      `json:"conflicts"`
+	Errors    []string      `json:"errors"`
+	// Aborted: the safety valve stopped the run; nothing was disabled or
+	// deleted. AbortReason says why in plain words.
+	Aborted     bool   `json:"aborted"`
+	AbortReason string `json:"abort_reason,omitempty"`
+	// HeldBack: people the mass-change valve kept from being disabled or
+	// deleted (the rest of the run was applied).
+	HeldBack int `json:"held_back"`
+}
