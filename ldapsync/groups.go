@@ -104,7 +104,7 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 	}
 
 	var out []Group
-	byName := map[string]string{}  // Keyhall name → DN key
+	byName := map[string]string{} // Keyhall name → DN key
 	taken := map[[2]string]bool{} // (name, DN key) already out
 	for _, w := range want {
 		if taken[[2]string{w.name, w.key}] {

@@ -246,7 +246,7 @@ func (d *Directory) Read(ctx context.Context) (Snapshot, error) {
 func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error) {
 	snap := Snapshot{Directory: d.cfg.Name}
 	people := map[string]string{} // DN key → ExternalID
-	ids := map[string]string{}     // ExternalID → DN, to catch one id twice
+	ids := map[string]string{}    // ExternalID → DN, to catch one id twice
 	attrs := d.personAttrs()
 	for _, base := range d.cfg.BaseDNs {
 		err := d.pagedSearch(ctx, conn, base, d.cfg.UserFilter, attrs, func(e *ldap.Entry) error {
