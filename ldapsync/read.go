@@ -95,8 +95,14 @@ func (d *Directory) connect(ctx context.Context) (*ldap.Conn, error) {
 	}
 	if u.Scheme == "ldaps" {
 		tc := tls.Client(nc, d.tls)
-		if err := tc.HandshakeContext(cctx); err != nil {
+		hctx, hcancel := context.WithTimeout(cctx, d.cfg.Timeout)
+		err := tc.HandshakeContext(hctx)
+		hcancel()
+		if err != nil {
 			nc.Close()
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("no answer within directory.timeout (%v): %w", d.cfg.Timeout, err)
+			}
 			return nil, &stepError{step: "TLS handshake with " + addr, err: err}
 		}
 		nc = tc
@@ -108,7 +114,7 @@ func (d *Directory) connect(ctx context.Context) (*ldap.Conn, error) {
 	fail := func(step string, err error) (*ldap.Conn, error) {
 		conn.Close()
 		if cctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w (no answer within %v)", err, 2*d.cfg.Timeout)
+			err = fmt.Errorf("no answer within %v: %w", 2*d.cfg.Timeout, err)
 		}
 		return nil, &stepError{step: step, err: err}
 	}
