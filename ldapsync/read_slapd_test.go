@@ -264,4 +264,3 @@ func TestReadSlapdCancelled(t *testing.T) {
 		t.Fatalf("Read with a cancelled context: %d people, no error", len(snap.People))
 	}
 }
-
