@@ -119,7 +119,13 @@ func (d *Directory) connect(ctx context.Context) (*ldap.Conn, error) {
 		return nil, &stepError{step: step, err: err}
 	}
 	if d.cfg.StartTLS {
-		if err := conn.StartTLS(d.tls); err != nil {
+		var verifyErr error
+		if err := conn.StartTLS(capturingVerify(d.tls, &verifyErr)); err != nil {
+			if verifyErr != nil {
+				// go-ldap reports the handshake's error as text only;
+				// keep its type for Check's plain words.
+				err = fmt.Errorf("TLS handshake: %w", verifyErr)
+			}
 			return fail("StartTLS with "+addr, err)
 		}
 	}
@@ -131,6 +137,37 @@ func (d *Directory) connect(ctx context.Context) (*ldap.Conn, error) {
 	}
 	context.AfterFunc(ctx, func() { conn.Close() })
 	return conn, nil
+}
+
+// capturingVerify returns a copy of c that verifies the server's
+// certificate chain and name exactly as crypto/tls would (roots, the
+// intermediates the server sent, ServerName, server auth usage) and stores
+// the verification error in *verifyErr. It is used for StartTLS, where
+// go-ldap flattens the handshake error to text.
+func capturingVerify(c *tls.Config, verifyErr *error) *tls.Config {
+	v := c.Clone()
+	v.InsecureSkipVerify = true // verified in VerifyConnection below
+	v.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			*verifyErr = errors.New("the server sent no certificate")
+			return *verifyErr
+		}
+		opts := x509.VerifyOptions{
+			Roots:         c.RootCAs,
+			DNSName:       c.ServerName,
+			Intermediates: x509.NewCertPool(),
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		for _, ic := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(ic)
+		}
+		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+			*verifyErr = &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+			return *verifyErr
+		}
+		return nil
+	}
+	return v
 }
 
 // stepError names the step of a read that failed.

@@ -53,6 +53,9 @@ type SlapdOptions struct {
 	// LDIFFile is loaded the same way, after LDIF; for big loads
 	// (slapadd -q takes about a second for 50,000 people).
 	LDIFFile string
+	// CertHosts are the names the server's certificate is made out for;
+	// default 127.0.0.1 and localhost.
+	CertHosts []string
 }
 
 // Slapd is a running slapd.
@@ -94,7 +97,7 @@ func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 	}
 	dir := tb.TempDir()
 	s := &Slapd{Dir: dir, CAFile: filepath.Join(dir, "ca.pem"), done: make(chan struct{})}
-	if err := WriteTestCertificates(dir, "ca.pem", "server.pem", "server.key"); err != nil {
+	if err := WriteTestCertificates(dir, "ca.pem", "server.pem", "server.key", opts.CertHosts...); err != nil {
 		tb.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
@@ -302,9 +305,21 @@ func slapdFreePort(tb testing.TB) int {
 }
 
 // WriteTestCertificates writes into dir a new CA (caName) and a server
-// certificate it signed (certName, keyName; PEM) for 127.0.0.1 and
-// localhost, valid for a day.
-func WriteTestCertificates(dir, caName, certName, keyName string) error {
+// certificate it signed (certName, keyName; PEM) for hosts (IP addresses
+// and DNS names; default 127.0.0.1 and localhost), valid for a day.
+func WriteTestCertificates(dir, caName, certName, keyName string, hosts ...string) error {
+	if len(hosts) == 0 {
+		hosts = []string{"127.0.0.1", "localhost"}
+	}
+	var ips []net.IP
+	var names []string
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			names = append(names, h)
+		}
+	}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -330,11 +345,11 @@ func WriteTestCertificates(dir, caName, certName, keyName string) error {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		Subject:      pkix.Name{CommonName: hosts[0]},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
+		IPAddresses:  ips,
+		DNSNames:     names,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
