@@ -39,7 +39,7 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 	all := map[string]*dirGroup{} // DN key → group
 	attrs := append([]string{a.ID, a.GroupName, a.DisplayName}, d.memberAttrs()...)
 	for _, base := range d.cfg.BaseDNs {
-		err := d.pagedSearch(ctx, conn, base, d.cfg.GroupFilter, attrs, func(e *ldap.Entry) error {
+		err := d.pagedSearchN(ctx, conn, groupPageSize, base, d.cfg.GroupFilter, attrs, func(e *ldap.Entry) error {
 			key := dnKey(e.DN)
 			if _, seen := all[key]; seen {
 				return nil

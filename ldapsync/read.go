@@ -210,7 +210,18 @@ func explain(err error) string {
 // not) and a closed connection (ctx ended). Continuation references
 // (referrals) are ignored.
 func (d *Directory) pagedSearch(ctx context.Context, conn *ldap.Conn, base, filter string, attrs []string, each func(*ldap.Entry) error) error {
-	paging := ldap.NewControlPaging(uint32(d.cfg.PageSize))
+	return d.pagedSearchN(ctx, conn, d.cfg.PageSize, base, filter, attrs, each)
+}
+
+// groupPageSize is the page size for groups: a group's entry carries its
+// members (up to 1500 values from AD, all of them from OpenLDAP), so a page
+// of groups weighs as much as thousands of people; small pages keep the
+// memory of a read low.
+const groupPageSize = 20
+
+// pagedSearchN is pagedSearch with a page size of its own.
+func (d *Directory) pagedSearchN(ctx context.Context, conn *ldap.Conn, pageSize int, base, filter string, attrs []string, each func(*ldap.Entry) error) error {
+	paging := ldap.NewControlPaging(uint32(min(pageSize, d.cfg.PageSize)))
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -319,6 +330,9 @@ func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error)
 	}
 	sort.Slice(snap.People, func(i, j int) bool { return snap.People[i].Username < snap.People[j].Username })
 
+	if len(d.cfg.Groups) == 0 {
+		return snap, nil // no group is imported: no need to read any
+	}
 	groups, err := d.readGroups(ctx, conn, people)
 	if err != nil {
 		return Snapshot{}, err
