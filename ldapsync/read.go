@@ -199,6 +199,10 @@ func explain(err error) string {
 		return "the directory refused the filter (code 87): " + err.Error()
 	case ldap.LDAPResultInsufficientAccessRights:
 		return "the service account may not read this (code 50): " + err.Error()
+	case ldap.ErrorNetwork:
+		if strings.Contains(le.Error(), "timed out") {
+			return "the directory did not answer within directory.timeout: " + err.Error()
+		}
 	}
 	return err.Error()
 }

@@ -264,3 +264,45 @@ func TestReadSlapdCancelled(t *testing.T) {
 		t.Fatalf("Read with a cancelled context: %d people, no error", len(snap.People))
 	}
 }
+
+// TestReadSlapdPausedMidRead stops slapd with SIGSTOP while the reader is
+// between pages: the read fails within the request timeout, with no
+// snapshot.
+func TestReadSlapdPausedMidRead(t *testing.T) {
+	path := writeLoadLDIF(t, 20_000, 10)
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIFFile: path})
+	cfg := slapdConfig(s)
+	cfg.UserFilter = "(objectClass=inetOrgPerson)"
+	cfg.PageSize = 50
+	cfg.Groups = nil
+	d, err := ldapsync.NewDirectory(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		snap ldapsync.Snapshot
+		err  error
+		at   time.Time
+	}
+	done := make(chan result, 1)
+	go func() {
+		snap, err := d.Read(context.Background())
+		done <- result{snap, err, time.Now()}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.Pause(t)
+	paused := time.Now()
+	defer s.Resume(t)
+	r := <-done
+	if r.at.Before(paused) {
+		t.Fatalf("the read finished (%d people, %v) before the pause; give the test more people", len(r.snap.People), r.err)
+	}
+	if r.err == nil || r.snap.People != nil {
+		t.Fatalf("Read of a slapd paused mid-read = %d people, %v; want an error and no snapshot", len(r.snap.People), r.err)
+	}
+	took := r.at.Sub(paused)
+	t.Logf("failed %v after the pause: %v", took.Round(time.Millisecond), r.err)
+	if took > cfg.Timeout+2*time.Second {
+		t.Fatalf("Read failed %v after the pause, want < %v", took, cfg.Timeout+2*time.Second)
+	}
+}
