@@ -10,7 +10,7 @@ import (
 	"github.com/keyhall/keyhall/ldapsync/ldaptest"
 )
 
-func check(t *testing.T, cfg ldapsync.Config) (ldapsync.CheckReport, error) {
+func checkDir(t *testing.T, cfg ldapsync.Config) (ldapsync.CheckReport, error) {
 	t.Helper()
 	d, err := ldapsync.NewDirectory(cfg, nil)
 	if err != nil {
@@ -21,7 +21,7 @@ func check(t *testing.T, cfg ldapsync.Config) (ldapsync.CheckReport, error) {
 
 func TestCheckSlapd(t *testing.T) {
 	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: slapdLDIF + "\n" + manyPeople(600)})
-	r, err := check(t, slapdConfig(s))
+	r, err := checkDir(t, slapdConfig(s))
 	if err != nil {
 		t.Fatalf("Check of a good directory: %v\n%+v", err, r)
 	}
@@ -69,7 +69,7 @@ func TestCheckSlapd(t *testing.T) {
 			cfg := slapdConfig(s)
 			cfg.Groups = append([]ldapsync.GroupMapping(nil), cfg.Groups...)
 			tc.change(&cfg)
-			r, err := check(t, cfg)
+			r, err := checkDir(t, cfg)
 			if err == nil {
 				t.Fatalf("Check: no error; report %+v", r)
 			}
@@ -85,7 +85,7 @@ func TestCheckSlapdCertificateWithoutHost(t *testing.T) {
 	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{CertHosts: []string{"ldap.example.org"}})
 	cfg := slapdConfig(s)
 	cfg.Groups = nil
-	r, err := check(t, cfg)
+	r, err := checkDir(t, cfg)
 	if err == nil || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], `certificate is not made out for "127.0.0.1" (it names ldap.example.org)`) {
 		t.Fatalf("Check = %v; problems %q", err, r.Problems)
 	}

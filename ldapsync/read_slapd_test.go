@@ -33,7 +33,7 @@ func slapdConfig(s *ldaptest.Slapd) ldapsync.Config {
 	}
 }
 
-func person(uid string, extra ...string) string {
+func slapdPerson(uid string, extra ...string) string {
 	return fmt.Sprintf("dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nobjectClass: shadowAccount\nuid: %s\ncn: %s Example\nsn: Example\n%s\n",
 		uid, uid, uid, strings.Join(extra, "\n"))
 }
@@ -43,14 +43,14 @@ func person(uid string, extra ...string) string {
 // back to rat; otto (outside the base DNs) and xaver (not found by the user
 // filter) are members but no people Keyhall reads.
 var slapdLDIF = strings.Join([]string{
-	person("anna", "displayName: Anna Ärger", "mail: anna@example.org", "telephoneNumber: +49 251 1", "street: Prinzipalmarkt 1", "postalCode: 48143", "l: Münster"),
-	person("bert"),
-	person("carla"),
-	person("dora", "pwdAccountLockedTime: 000001010000Z"),
-	person("emil", "pwdAccountLockedTime: 20250101120000Z"),
-	person("fritz", "shadowExpire: 1"),
-	person("gerd", "shadowExpire: -1"),
-	person("xaver", "employeeType: external"),
+	slapdPerson("anna", "displayName: Anna Ärger", "mail: anna@example.org", "telephoneNumber: +49 251 1", "street: Prinzipalmarkt 1", "postalCode: 48143", "l: Münster"),
+	slapdPerson("bert"),
+	slapdPerson("carla"),
+	slapdPerson("dora", "pwdAccountLockedTime: 000001010000Z"),
+	slapdPerson("emil", "pwdAccountLockedTime: 20250101120000Z"),
+	slapdPerson("fritz", "shadowExpire: 1"),
+	slapdPerson("gerd", "shadowExpire: -1"),
+	slapdPerson("xaver", "employeeType: external"),
 	"dn: uid=has space,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: has space\ncn: Space\nsn: Space\n",
 	"dn: uid=otto,ou=outside,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: otto\ncn: Otto\nsn: O\n",
 	"dn: cn=Rat,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: Rat\nmember: UID=Anna,OU=People,DC=example,DC=org\nmember: cn=g1,ou=groups,dc=example,dc=org\n",
@@ -154,7 +154,7 @@ func TestReadSlapdMappedGroupMissing(t *testing.T) {
 func manyPeople(n int) string {
 	var b strings.Builder
 	for i := range n {
-		b.WriteString(person(fmt.Sprintf("p%05d", i)))
+		b.WriteString(slapdPerson(fmt.Sprintf("p%05d", i)))
 		b.WriteString("\n")
 	}
 	return b.String()

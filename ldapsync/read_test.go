@@ -15,7 +15,7 @@ func testDirectory(p Preset) *Directory {
 	return &Directory{cfg: cfg, now: time.Now}
 }
 
-func entry(dn string, attrs map[string]string) *ldap.Entry {
+func testEntry(dn string, attrs map[string]string) *ldap.Entry {
 	e := &ldap.Entry{DN: dn}
 	for k, v := range attrs {
 		e.Attributes = append(e.Attributes, &ldap.EntryAttribute{Name: k, Values: []string{v}, ByteValues: [][]byte{[]byte(v)}})
@@ -53,7 +53,7 @@ func TestMapPersonAD(t *testing.T) {
 		{"bad expiry", map[string]string{"objectGUID": string(guid), "sAMAccountName": "x", "accountExpires": "soon"}, nil, true, true},
 	}
 	for _, c := range cases {
-		p, reason := d.mapPerson(entry("CN=x,DC=ad", c.attrs))
+		p, reason := d.mapPerson(testEntry("CN=x,DC=ad", c.attrs))
 		if (reason != "") != c.skip {
 			t.Errorf("%s: skip reason %q, want skip %v", c.name, reason, c.skip)
 			continue
@@ -78,7 +78,7 @@ func FuzzMapPerson(f *testing.F) {
 			a := d.cfg.Attributes
 			attrs := map[string]string{a.ID: id, a.Username: name, "userAccountControl": uac, "accountExpires": expires,
 				"pwdAccountLockedTime": locked, "shadowExpire": shadow}
-			pp, reason := d.mapPerson(entry("cn=x", attrs))
+			pp, reason := d.mapPerson(testEntry("cn=x", attrs))
 			if reason != "" {
 				continue
 			}
