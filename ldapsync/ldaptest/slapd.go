@@ -72,6 +72,24 @@ type Slapd struct {
 	done   chan struct{} // closed when slapd exited
 }
 
+// slapdDirs are where slapd's programs are looked for when they are not on
+// PATH (Debian puts them in /usr/sbin, often not on a user's PATH).
+var slapdDirs = []string{"/usr/sbin"}
+
+// slapdFind returns the path of one of slapd's programs.
+func slapdFind(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range slapdDirs {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH or in %s", name, strings.Join(slapdDirs, ", "))
+}
+
 // slapdMissing fails the test under CI=true and skips it elsewhere.
 func slapdMissing(tb testing.TB, err error) {
 	tb.Helper()
@@ -88,12 +106,15 @@ func slapdMissing(tb testing.TB, err error) {
 // and ppolicy; SlapdSyncDN may read without size or time limit.
 func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 	tb.Helper()
-	for _, bin := range []string{"slapd", "slapadd"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if _, err2 := os.Stat("/usr/sbin/" + bin); err2 != nil {
-				slapdMissing(tb, err)
-			}
-		}
+	slapdBin, err := slapdFind("slapd")
+	if err != nil {
+		slapdMissing(tb, err)
+		return nil
+	}
+	slapaddBin, err := slapdFind("slapadd")
+	if err != nil {
+		slapdMissing(tb, err)
+		return nil
 	}
 	dir := tb.TempDir()
 	s := &Slapd{Dir: dir, CAFile: filepath.Join(dir, "ca.pem"), done: make(chan struct{})}
@@ -115,7 +136,7 @@ func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 		if f == "" {
 			continue
 		}
-		out, err := exec.Command("/usr/sbin/slapadd", "-q", "-f", conf, "-l", f).CombinedOutput()
+		out, err := exec.Command(slapaddBin, "-q", "-f", conf, "-l", f).CombinedOutput()
 		if err != nil {
 			tb.Fatalf("slapadd %s: %v\n%s", f, err, out)
 		}
@@ -124,7 +145,7 @@ func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 	plain, ldaps := slapdFreePort(tb), slapdFreePort(tb)
 	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d/", plain)
 	s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d/", ldaps)
-	cmd := exec.Command("/usr/sbin/slapd", "-f", conf, "-h", s.URL+" "+s.LDAPSURL, "-d", "0")
+	cmd := exec.Command(slapdBin, "-f", conf, "-h", s.URL+" "+s.LDAPSURL, "-d", "0")
 	cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
 	cmd.Stdout = cmd.Stderr
 	// slapd dies with the test binary, even when that is killed.
