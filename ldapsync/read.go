@@ -21,7 +21,8 @@ import (
 )
 
 // Directory reads one configured directory. It holds no connection between
-// reads: each Read and Check dials, binds, reads and closes.
+// reads: each Read and Check dials, binds, reads and closes, so a Directory
+// is safe for concurrent use.
 type Directory struct {
 	cfg  Config
 	log  *slog.Logger
