@@ -22,6 +22,24 @@
 //     as her (authn.PasswordVerifier) and checks that she is still enabled
 //     for passwordless sign-ins.
 //
+// The reader's choices, each to keep a wrong read from looking right:
+//
+//   - An entry the user filter finds but Keyhall cannot map (no id, a
+//     username authn.CanonicalName refuses, an unreadable userAccountControl,
+//     accountExpires or shadowExpire) is left out of People and listed in
+//     Snapshot.Skipped with the reason and, where it could be read, its id;
+//     it is logged, and the rest of the read stands.
+//   - A group mapping by DN whose group is not found fails the whole read:
+//     otherwise every member would lose the group. A mapping by filter that
+//     finds nothing is logged.
+//   - Groups are read whole (every group under the base DNs, mapped or not,
+//     with its member values) so that a mapped group holding unmapped groups
+//     that hold people resolves; nesting is walked in Keyhall, each group
+//     once (cycles are harmless). Member DNs are compared as DNs, without
+//     case. Groups are read in small pages (a group carries its members).
+//   - `keyhall directory check` calls Directory.Check: connect, bind, count,
+//     three samples, the group mappings, and each problem in plain words.
+//
 // People are matched by the directory's stable id (Person.ExternalID:
 // entryUUID, or AD's objectGUID in its canonical string form), never by name.
 package ldapsync

@@ -52,6 +52,19 @@ type Snapshot struct {
 	People    []Person
 	Groups    []Group
 	ReadAt    time.Time
+	// Skipped are entries under the base DNs and the user filter that could
+	// not be mapped to a Person (no id, a username Keyhall refuses, a value
+	// it cannot read). They are not in People and not group members; one
+	// whose id could be read carries it, so that the syncer can leave that
+	// person as she is instead of treating her as gone.
+	Skipped []Skipped
+}
+
+// Skipped is one directory entry a read could not map, and why.
+type Skipped struct {
+	DN         string
+	ExternalID string // "" when the id itself could not be read
+	Reason     string
 }
 
 // Reader reads a directory. *Directory (read.go) reads a real one; tests of

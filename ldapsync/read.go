@@ -1,0 +1,469 @@
+package ldapsync
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// Directory reads one configured directory. It holds no connection between
+// reads: each Read and Check dials, binds, reads and closes, so a Directory
+// is safe for concurrent use.
+type Directory struct {
+	cfg  Config
+	log  *slog.Logger
+	tls  *tls.Config
+	host string // the URL's host name, for TLS and messages
+	now  func() time.Time
+}
+
+var _ Reader = (*Directory)(nil)
+
+// NewDirectory returns a reader of the directory cfg describes. It fills in
+// cfg's defaults, refuses an invalid cfg (Validate's problems) and loads the
+// CA file.
+func NewDirectory(cfg Config, log *slog.Logger) (*Directory, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("directory.url: %w", err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("directory.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("directory.ca_file: %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return &Directory{
+		cfg:  cfg,
+		log:  log.With("directory", cfg.Name),
+		tls:  tc,
+		host: u.Hostname(),
+		now:  time.Now,
+	}, nil
+}
+
+// Config returns the directory's configuration with its defaults filled in.
+func (d *Directory) Config() Config { return d.cfg }
+
+// connect dials, upgrades to TLS and binds as the service account. The
+// connection is closed when ctx ends, which ends any request waiting on it;
+// the dial, the TLS handshake and the bind together get at most twice the
+// request timeout.
+func (d *Directory) connect(ctx context.Context) (*ldap.Conn, error) {
+	u, _ := url.Parse(d.cfg.URL) // checked by NewDirectory
+	port := u.Port()
+	if port == "" {
+		port = "389"
+		if u.Scheme == "ldaps" {
+			port = "636"
+		}
+	}
+	addr := net.JoinHostPort(u.Hostname(), port)
+	cctx, cancel := context.WithTimeout(ctx, 2*d.cfg.Timeout)
+	defer cancel()
+
+	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
+	nc, err := dialer.DialContext(cctx, "tcp", addr)
+	if err != nil {
+		return nil, &stepError{step: "connect to " + addr, err: err}
+	}
+	if u.Scheme == "ldaps" {
+		tc := tls.Client(nc, d.tls)
+		hctx, hcancel := context.WithTimeout(cctx, d.cfg.Timeout)
+		err := tc.HandshakeContext(hctx)
+		hcancel()
+		if err != nil {
+			nc.Close()
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("no answer within directory.timeout (%v): %w", d.cfg.Timeout, err)
+			}
+			return nil, &stepError{step: "TLS handshake with " + addr, err: err}
+		}
+		nc = tc
+	}
+	conn := ldap.NewConn(nc, u.Scheme == "ldaps")
+	conn.Start()
+	conn.SetTimeout(d.cfg.Timeout)
+	stopConnect := context.AfterFunc(cctx, func() { conn.Close() })
+	fail := func(step string, err error) (*ldap.Conn, error) {
+		conn.Close()
+		if cctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %v: %w", 2*d.cfg.Timeout, err)
+		}
+		return nil, &stepError{step: step, err: err}
+	}
+	if d.cfg.StartTLS {
+		var verifyErr error
+		if err := conn.StartTLS(capturingVerify(d.tls, &verifyErr)); err != nil {
+			if verifyErr != nil {
+				// go-ldap reports the handshake's error as text only;
+				// keep its type for Check's plain words.
+				err = fmt.Errorf("TLS handshake: %w", verifyErr)
+			}
+			return fail("StartTLS with "+addr, err)
+		}
+	}
+	if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+		return fail("bind as "+d.cfg.BindDN, err)
+	}
+	if !stopConnect() {
+		return fail("connect to "+addr, context.DeadlineExceeded)
+	}
+	context.AfterFunc(ctx, func() { conn.Close() })
+	return conn, nil
+}
+
+// capturingVerify returns a copy of c that verifies the server's
+// certificate chain and name exactly as crypto/tls would (roots, the
+// intermediates the server sent, ServerName, server auth usage) and stores
+// the verification error in *verifyErr. It is used for StartTLS, where
+// go-ldap flattens the handshake error to text.
+func capturingVerify(c *tls.Config, verifyErr *error) *tls.Config {
+	v := c.Clone()
+	v.InsecureSkipVerify = true // verified in VerifyConnection below
+	v.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			*verifyErr = errors.New("the server sent no certificate")
+			return *verifyErr
+		}
+		opts := x509.VerifyOptions{
+			Roots:         c.RootCAs,
+			DNSName:       c.ServerName,
+			Intermediates: x509.NewCertPool(),
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		for _, ic := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(ic)
+		}
+		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+			*verifyErr = &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+			return *verifyErr
+		}
+		return nil
+	}
+	return v
+}
+
+// stepError names the step of a read that failed.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + explain(e.err) }
+func (e *stepError) Unwrap() error { return e.err }
+
+// explain adds plain words to the LDAP result codes a person running a sync
+// must act on.
+func explain(err error) string {
+	var le *ldap.Error
+	if !errors.As(err, &le) {
+		return err.Error()
+	}
+	switch le.ResultCode {
+	case ldap.LDAPResultSizeLimitExceeded:
+		return "the directory stopped the search at the service account's size limit (code 4); allow it unlimited results (OpenLDAP: limits … size=unlimited; AD: MaxPageSize is per page and fine): " + err.Error()
+	case ldap.LDAPResultTimeLimitExceeded:
+		return "the directory stopped the search at its time limit (code 11): " + err.Error()
+	case ldap.LDAPResultInvalidCredentials:
+		return "the directory refused the service account's DN or password (code 49): " + err.Error()
+	case ldap.LDAPResultNoSuchObject:
+		return "the base DN does not exist in the directory (code 32): " + err.Error()
+	case ldap.LDAPResultFilterError:
+		return "the directory refused the filter (code 87): " + err.Error()
+	case ldap.LDAPResultInsufficientAccessRights:
+		return "the service account may not read this (code 50): " + err.Error()
+	case ldap.ErrorNetwork:
+		if strings.Contains(le.Error(), "timed out") {
+			return "the directory did not answer within directory.timeout: " + err.Error()
+		}
+	}
+	return err.Error()
+}
+
+// pagedSearch runs one search with the paged-results control (RFC 2696) in
+// its own cookie loop and hands each page's entries to each as the page
+// arrives; no page is kept. Any error ends the search with that error,
+// including a server's size or time limit (the search looks complete but is
+// not) and a closed connection (ctx ended). Continuation references
+// (referrals) are ignored.
+func (d *Directory) pagedSearch(ctx context.Context, conn *ldap.Conn, base, filter string, attrs []string, each func(*ldap.Entry) error) error {
+	return d.pagedSearchN(ctx, conn, d.cfg.PageSize, base, filter, attrs, each)
+}
+
+// groupPageSize is the page size for groups: a group's entry carries its
+// members (up to 1500 values from AD, all of them from OpenLDAP), so a page
+// of groups weighs as much as thousands of people; small pages keep the
+// memory of a read low.
+const groupPageSize = 20
+
+// pagedSearchN is pagedSearch with a page size of its own.
+func (d *Directory) pagedSearchN(ctx context.Context, conn *ldap.Conn, pageSize int, base, filter string, attrs []string, each func(*ldap.Entry) error) error {
+	paging := ldap.NewControlPaging(uint32(min(pageSize, d.cfg.PageSize)))
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			filter, attrs, []ldap.Control{paging})
+		res, err := conn.Search(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+			}
+			return err
+		}
+		for _, e := range res.Entries {
+			if err := each(e); err != nil {
+				return err
+			}
+		}
+		ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if !ok || len(ctrl.Cookie) == 0 {
+			// No control: the server did not page and sent everything
+			// (or it would have ended with code 4). An empty cookie: the
+			// last page.
+			return ctx.Err()
+		}
+		paging.SetCookie(ctrl.Cookie)
+	}
+}
+
+// personAttrs are the attributes a person's entry is read with.
+func (d *Directory) personAttrs() []string {
+	a := d.cfg.Attributes
+	var out []string
+	for _, n := range []string{a.ID, a.Username, a.DisplayName, a.GroupName, a.Email, a.Phone, a.Street,
+		a.PostalCode, a.Locality, a.AccountControl, a.AccountExpires, a.LockedTime, a.ShadowExpire} {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Read reads every person under the base DNs that the user filter finds
+// and the mapped groups with their members, nested groups resolved. It
+// returns a complete Snapshot or an error, never a partial one: any failed
+// request, a size or time limit, ctx ending or the sync deadline passing
+// fails the whole read.
+func (d *Directory) Read(ctx context.Context) (Snapshot, error) {
+	start := d.now()
+	ctx, cancel := context.WithTimeoutCause(ctx, d.cfg.SyncDeadline,
+		fmt.Errorf("directory.sync_deadline of %v passed", d.cfg.SyncDeadline))
+	defer cancel()
+	conn, err := d.connect(ctx)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("read directory %s: %w", d.cfg.Name, err)
+	}
+	defer conn.Close()
+
+	snap, err := d.read(ctx, conn)
+	if err == nil {
+		err = ctx.Err() // a search that ended because ctx did is no read
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
+			err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+		}
+		return Snapshot{}, fmt.Errorf("read directory %s: %w", d.cfg.Name, err)
+	}
+	snap.ReadAt = start
+	d.log.Info("directory read", "people", len(snap.People), "groups", len(snap.Groups),
+		"skipped", len(snap.Skipped), "duration", d.now().Sub(start))
+	return snap, nil
+}
+
+// read does Read's work on a bound connection.
+func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error) {
+	snap := Snapshot{Directory: d.cfg.Name}
+	people := map[string]string{} // DN key → ExternalID
+	ids := map[string]string{}    // ExternalID → DN, to catch one id twice
+	attrs := d.personAttrs()
+	for _, base := range d.cfg.BaseDNs {
+		err := d.pagedSearch(ctx, conn, base, d.cfg.UserFilter, attrs, func(e *ldap.Entry) error {
+			key := dnKey(e.DN)
+			if _, seen := people[key]; seen {
+				return nil // under two overlapping base DNs
+			}
+			p, skip := d.mapPerson(e)
+			if skip == "" {
+				if other, dup := ids[p.ExternalID]; dup {
+					skip = "its id " + p.ExternalID + " is also the id of " + other
+				}
+			}
+			if skip != "" {
+				d.log.Warn("directory entry skipped", "dn", e.DN, "reason", skip)
+				snap.Skipped = append(snap.Skipped, Skipped{DN: e.DN, ExternalID: p.ExternalID, Reason: skip})
+				return nil
+			}
+			people[key] = p.ExternalID
+			ids[p.ExternalID] = p.DN
+			snap.People = append(snap.People, p)
+			return nil
+		})
+		if err != nil {
+			return Snapshot{}, &stepError{step: "read people under " + base, err: err}
+		}
+	}
+	sort.Slice(snap.People, func(i, j int) bool { return snap.People[i].Username < snap.People[j].Username })
+
+	if len(d.cfg.Groups) == 0 {
+		return snap, nil // no group is imported: no need to read any
+	}
+	groups, err := d.readGroups(ctx, conn, people)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap.Groups = groups
+	return snap, nil
+}
+
+// mapPerson maps one entry. A non-empty reason says why the entry is
+// skipped; p.ExternalID is set when the id could be read.
+func (d *Directory) mapPerson(e *ldap.Entry) (p Person, reason string) {
+	a := d.cfg.Attributes
+	p.DN = e.DN
+	id, err := d.externalID(e)
+	if err != nil {
+		return p, err.Error()
+	}
+	p.ExternalID = id
+
+	name := first(e, a.Username)
+	if name == "" {
+		return p, "no " + a.Username + " (directory.attributes.username)"
+	}
+	if p.Username, err = authn.CanonicalName(name); err != nil {
+		return p, fmt.Sprintf("username %q: %v", name, err)
+	}
+	p.DisplayName = first(e, a.DisplayName)
+	if p.DisplayName == "" {
+		p.DisplayName = first(e, a.GroupName) // cn
+	}
+	p.Email = first(e, a.Email)
+	p.Phone = first(e, a.Phone)
+	if s := first(e, a.Street); s != "" {
+		p.PostalAddress = append(p.PostalAddress, s)
+	}
+	if town := strings.TrimSpace(first(e, a.PostalCode) + " " + first(e, a.Locality)); town != "" {
+		p.PostalAddress = append(p.PostalAddress, town)
+	}
+
+	if v := first(e, a.AccountControl); v != "" {
+		uac, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			// AD sends a signed 32-bit number.
+			n, err2 := strconv.ParseInt(v, 10, 32)
+			if err2 != nil {
+				return p, fmt.Sprintf("%s %q is not a number", a.AccountControl, v)
+			}
+			uac = uint64(uint32(n))
+		}
+		p.Disabled = uac&0x2 != 0
+	}
+	if v := first(e, a.AccountExpires); v != "" {
+		if p.ExpiresAt, err = parseFileTime(v); err != nil {
+			return p, a.AccountExpires + ": " + err.Error()
+		}
+	}
+	if v := first(e, a.ShadowExpire); v != "" {
+		if p.ExpiresAt, err = parseShadowExpire(v); err != nil {
+			return p, a.ShadowExpire + ": " + err.Error()
+		}
+	}
+	if v := first(e, a.LockedTime); v != "" {
+		// 000001010000Z: locked by an administrator for good, a leaver.
+		// Any other value: locked by the password policy for now. A value
+		// that cannot be read counts as locked for now (not a leaver).
+		if t, err := parseGeneralizedTime(v); err == nil && lockedForGood(t) {
+			p.Disabled = true
+		} else {
+			p.Locked = true
+		}
+	}
+	return p, ""
+}
+
+// externalID reads the entry's stable id in canonical form: objectGUID's 16
+// bytes as a GUID string; any other attribute as text, lower-cased when it
+// is a UUID (entryUUID), else as it is.
+func (d *Directory) externalID(e *ldap.Entry) (string, error) {
+	name := d.cfg.Attributes.ID
+	vals := e.GetEqualFoldRawAttributeValues(name)
+	switch {
+	case len(vals) == 0 || len(vals[0]) == 0:
+		return "", fmt.Errorf("no %s (directory.attributes.id)", name)
+	case len(vals) > 1:
+		return "", fmt.Errorf("%s has %d values", name, len(vals))
+	}
+	if strings.EqualFold(name, "objectGUID") {
+		return guidString(vals[0])
+	}
+	s := strings.TrimSpace(string(vals[0]))
+	if u, err := canonicalUUID(s); err == nil {
+		return u, nil
+	}
+	if !isPrintable(s) {
+		return "", fmt.Errorf("%s is not printable text", name)
+	}
+	return s, nil
+}
+
+func isPrintable(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			return false
+		}
+	}
+	return true
+}
+
+// first returns the first value of attr (its name compared without case),
+// trimmed; "" when attr is "" or absent.
+func first(e *ldap.Entry, attr string) string {
+	if attr == "" {
+		return ""
+	}
+	return strings.TrimSpace(e.GetEqualFoldAttributeValue(attr))
+}
+
+// dnKey is the form of a DN two equal DNs share (distinguishedNameMatch
+// without case, RFC 4517 §4.2.15): ParseDN's normal form, lower-cased.
+func dnKey(dn string) string {
+	p, err := ldap.ParseDN(dn)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(dn))
+	}
+	return strings.ToLower(p.String())
+}
