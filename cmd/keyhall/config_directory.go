@@ -196,10 +196,38 @@ func (c Config) validateDirectories(v *validator) {
 		e.dir.validate(v, e.path)
 		if lc, err := e.dir.ldapConfig("", true); err == nil {
 			for _, err := range unjoin(validateLDAPConfig(lc)) {
-				v.add(e.path, "%s", err.Error())
+				path, msg := ldapProblem(err, e.path)
+				if path == e.path || !v.reported(path) {
+					v.add(path, "%s", msg)
+				}
 			}
 		}
 	}
+}
+
+// ldapProblem splits a problem ldapsync.Config.Validate names
+// ("directory.page_size: …") into its setting's path under at
+// ("directories[1].page_size") and its message.
+func ldapProblem(err error, at string) (path, msg string) {
+	msg = err.Error()
+	if rest, ok := strings.CutPrefix(msg, "directory."); ok {
+		if name, m, ok := strings.Cut(rest, ": "); ok && !strings.ContainsAny(name, " ") {
+			return at + "." + name, m
+		}
+	}
+	return at, msg
+}
+
+// reported reports whether a problem with path, or a setting inside it,
+// was found already.
+func (v *validator) reported(path string) bool {
+	for _, err := range v.errs {
+		var fe *fieldError
+		if errors.As(err, &fe) && (fe.Path == path || strings.HasPrefix(fe.Path, path+".") || strings.HasPrefix(fe.Path, path+"[")) {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -462,7 +490,11 @@ func (d DirectoryConfig) ldapConfig(path string, noSecret bool) (ldapsync.Config
 	for _, g := range d.Groups {
 		lc.Groups = append(lc.Groups, ldapsync.GroupMapping{DN: g.DN, Filter: g.Filter, Name: g.Name})
 	}
-	if !noSecret {
+	if noSecret {
+		if d.BindPasswordFile != "" {
+			lc.BindPassword = "(read at load)" // readDirectoryFiles reads it
+		}
+	} else {
 		pw, err := readSecretFile(d.BindPasswordFile)
 		if err != nil {
 			return ldapsync.Config{}, fmt.Errorf("%s.bind_password_file: %w", path, err)
@@ -474,8 +506,9 @@ func (d DirectoryConfig) ldapConfig(path string, noSecret bool) (ldapsync.Config
 
 // ldapWithDefaults fills in what the preset and ldapsync's defaults give.
 //
-// MERGE: becomes `return c.WithDefaults()` (ldapsync, s6-read). Until then
-// it fills in the durations serve needs, as ldapsync/config.go documents.
+// MERGE: becomes `var ldapWithDefaults = ldapsync.Config.WithDefaults`
+// (s6-read). Until then it fills in the durations serve needs, as
+// ldapsync/config.go documents.
 var ldapWithDefaults = func(c ldapsync.Config) ldapsync.Config {
 	if c.Interval == 0 {
 		c.Interval = 5 * time.Minute
@@ -494,8 +527,9 @@ var ldapWithDefaults = func(c ldapsync.Config) ldapsync.Config {
 
 // validateLDAPConfig runs ldapsync's own checks of a mapped config.
 //
-// MERGE: becomes `return c.Validate()` (ldapsync, s6-read); cmd's checks
-// above stay, as they name each setting's path.
+// MERGE: becomes `var validateLDAPConfig = ldapsync.Config.Validate`
+// (s6-read); a problem cmd's own checks found already for the same setting
+// is not repeated (validateDirectories).
 var validateLDAPConfig = func(c ldapsync.Config) error { return nil }
 
 // errNoDirectory is returned by the directory commands when none is

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"reflect"
 	"strings"
@@ -262,5 +263,39 @@ func TestDirectoryWarnings(t *testing.T) {
 	code, _, errOut = runKeyhall(t, nil, "check-config", bad)
 	if code != 2 || !strings.Contains(errOut, bad+":3: directory.url: is ldap:// without start_tls") {
 		t.Errorf("check-config of an ldap:// URL: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestDirectoryLDAPValidate: the problems ldapsync.Config.Validate finds
+// are named with the setting's path where it is written, once: one cmd
+// found already is not repeated.
+func TestDirectoryLDAPValidate(t *testing.T) {
+	old := validateLDAPConfig
+	defer func() { validateLDAPConfig = old }()
+	validateLDAPConfig = func(c ldapsync.Config) error {
+		if c.BindPassword == "" {
+			return errors.New("directory.bind_password_file: the service account's password is missing or empty")
+		}
+		return errors.Join(errors.New("directory.url: is ldap:// without StartTLS"),
+			errors.New("directory.page_size: 5000; use 1 to 1000"), errors.New("something about the whole directory"))
+	}
+	dir := t.TempDir()
+	pw := writeFile(t, dir, "pw", "x")
+	file := writeFile(t, dir, "keyhall.yaml", `directories:
+  - name: kreis
+    preset: openldap
+    url: ldap://ldap.kreis.example
+    bind_dn: cn=x
+    bind_password_file: `+pw+`
+    base_dns: ["dc=kreis"]
+    page_size: 5000
+`)
+	_, err := loadConfig(file, nil)
+	got := strings.Join(problems(t, err), "\n")
+	want := file + `:2: directories[0]: something about the whole directory
+` + file + `:4: directories[0].url: is ldap:// without start_tls: passwords would cross the network unencrypted; use ldaps:// or set start_tls: true
+` + file + `:8: directories[0].page_size: 5000; use 1 to 1000`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
