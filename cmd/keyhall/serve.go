@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
 	"github.com/keyhall/keyhall/enroll"
@@ -99,7 +101,16 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 	if err != nil {
 		return fmt.Errorf("storage_password_file: %w", err)
 	}
-	srv, err := newWebServer(cfg, keys, publicURL, logger)
+	reg := newRegistry()
+	srv, err := newWebServer(cfg, keys, publicURL, logger, reg)
+	if err != nil {
+		return err
+	}
+	dirs, err := cfg.ldapConfigs()
+	if err != nil {
+		return err
+	}
+	dm, err := newDirectoryMetrics(reg)
 	if err != nil {
 		return err
 	}
@@ -144,6 +155,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 			logger.Error("audit log damaged", "err", err)
 		}
 		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
+		startDirectorySyncs(ctx, &bg, dirs, st, srv, dm, logger)
 	})
 
 	select {
@@ -180,14 +192,20 @@ func checkKeys(ctx context.Context, st *sqlstore.Store, keys Keys) error {
 	return nil
 }
 
-// newWebServer builds the HTTP side from the configuration and the keys.
-func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger) (*web.Server, error) {
+// newWebServer builds the HTTP side from the configuration and the keys,
+// with its metrics on reg and directory people's passwords checked by the
+// directory.
+func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger, reg *prometheus.Registry) (*web.Server, error) {
 	proxies, err := cfg.proxyPrefixes()
 	if err != nil {
 		return nil, err
 	}
 	wc, err := webConfig(cfg, keys, publicURL, proxies, logger)
 	if err != nil {
+		return nil, err
+	}
+	wc.Registry = reg
+	if wc.SignIn.Directory, err = directoryVerifier(cfg, logger); err != nil {
 		return nil, err
 	}
 	return web.New(wc)
