@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/ldapsync"
 )
 
@@ -159,4 +160,35 @@ func TestServeDirectoryMetrics(t *testing.T) {
 		return ""
 	})
 	p.stop(t)
+}
+
+type fakeVerifier struct{ dirs []ldapsync.Config }
+
+func (fakeVerifier) VerifyPassword(context.Context, authn.User, string) error {
+	return authn.ErrWrongPassword
+}
+
+// TestDirectoryVerifier: serve's verifier for directory people gets every
+// configured directory with its bind password read; none without a
+// directory.
+func TestDirectoryVerifier(t *testing.T) {
+	old := newVerifier
+	defer func() { newVerifier = old }()
+	newVerifier = func(dirs []ldapsync.Config, log *slog.Logger) (authn.PasswordVerifier, error) {
+		return fakeVerifier{dirs}, nil
+	}
+	v, err := directoryVerifier(defaultConfig(), discardLogger())
+	if err != nil || v != nil {
+		t.Errorf("without a directory: %v, %v; want none", v, err)
+	}
+	dir := t.TempDir()
+	cfg, err := loadConfig(syncTestConfig(t, dir, "sqlite://"+filepath.Join(dir, "keyhall.db"), ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err = directoryVerifier(cfg, discardLogger())
+	fv, ok := v.(fakeVerifier)
+	if err != nil || !ok || len(fv.dirs) != 1 || fv.dirs[0].Name != "stadt" || fv.dirs[0].BindPassword != "Sommer2026!" {
+		t.Errorf("verifier %+v, %v", v, err)
+	}
 }

@@ -114,6 +114,9 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.directoryWarnings() {
+		logger.Warn("directory: " + w)
+	}
 	hs, ln, certs, err := listen(cfg, srv, ln, logger)
 	if err != nil {
 		return err
