@@ -195,10 +195,10 @@ func syncOnce(ctx context.Context, a *app, cfg Config, st authn.Store, d ldapsyn
 // syncFailure says why a sync counts as failed, or "" if it does not.
 func syncFailure(rep syncReport) string {
 	switch {
+	case rep.Aborted: // ldapsync returns an error (ErrAborted) with it
+		return "aborted: " + rep.AbortReason
 	case rep.Error != "":
 		return rep.Error
-	case rep.Aborted:
-		return "aborted: " + rep.AbortReason
 	case len(rep.Errors) > 0:
 		return fmt.Sprintf("%d error(s): %s", len(rep.Errors), rep.Errors[0])
 	case rep.HeldBack > 0:
@@ -228,12 +228,12 @@ func printSyncReport(w io.Writer, rep syncReport) {
 		head += " (dry run: nothing was changed; this is what a sync would do)"
 	}
 	fmt.Fprintln(w, head+":")
-	if rep.Error != "" {
+	switch {
+	case rep.Aborted:
+		fmt.Fprintf(w, "  ABORTED: %s\n  Nobody was disabled or deleted; the previous state is kept.\n", cell(rep.AbortReason))
+	case rep.Error != "":
 		fmt.Fprintf(w, "  FAILED: %s\n  Nothing was changed.\n", cell(rep.Error))
 		return
-	}
-	if rep.Aborted {
-		fmt.Fprintf(w, "  ABORTED: %s\n  Nobody was disabled or deleted; the previous state is kept.\n", cell(rep.AbortReason))
 	}
 	for _, l := range []struct {
 		what    string

@@ -96,6 +96,9 @@ func recordSyncs(t *testing.T) *runRecorder {
 // store not in the snapshot is disabled, unless more than 10 % would be
 // and AllowMassChange is not set (held back). The tests' data keep within
 // these rules so that they hold for ldapsync's syncer too.
+// errStubAborted is returned with an aborted Result, as ldapsync.ErrAborted.
+var errStubAborted = errors.New("sync aborted by the safety valve")
+
 type stubSyncer struct {
 	c        ldapsync.SyncConfig
 	lastGood *int // people in the last read that was not aborted (one directory per test)
@@ -119,7 +122,7 @@ func (s stubSyncer) Run(ctx context.Context, opts ldapsync.RunOptions) (ldapsync
 	}
 	if len(snap.People) == 0 || len(snap.People)*10 < *s.lastGood*9 {
 		res.Aborted, res.AbortReason = true, fmt.Sprintf("the directory returned %d people, fewer than 90 %% of %d", len(snap.People), *s.lastGood)
-		return res, nil
+		return res, errStubAborted
 	}
 	*s.lastGood = len(snap.People)
 	seen := map[string]bool{}

@@ -32,6 +32,12 @@ func directoryVerifier(cfg Config, logger *slog.Logger) (authn.PasswordVerifier,
 	return newVerifier(dirs, logger)
 }
 
+// syncBusy reports whether a run did nothing because another process
+// holds the directory's sync lock: not a failure in serve.
+//
+// MERGE (s6-sync): return errors.Is(err, ldapsync.ErrBusy).
+var syncBusy = func(err error) bool { return false }
+
 // directoryMetrics are the metrics of serve's directory syncs.
 type directoryMetrics struct {
 	lastSuccess *prometheus.GaugeVec   // {directory}: unix time of the last complete sync
@@ -147,18 +153,22 @@ func syncRun(ctx context.Context, name string, s directorySyncer, m *directoryMe
 		log.Info("directory sync stopped: Keyhall is shutting down", "took", took)
 		return
 	}
+	if syncBusy(err) {
+		log.Debug("directory sync skipped: another Keyhall process is syncing this directory")
+		return
+	}
 	m.duration.WithLabelValues(name).Set(took.Seconds())
 	counts := []any{"took", took.Round(time.Millisecond), "created", len(res.Created), "updated", len(res.Updated),
 		"renamed", len(res.Renamed), "disabled", len(res.Disabled), "enabled", len(res.Enabled), "deleted", len(res.Deleted),
 		"unchanged", res.Unchanged, "conflicts", len(res.Conflicts), "held_back", res.HeldBack, "errors", len(res.Errors)}
 	switch {
+	case res.Aborted: // ldapsync returns an error (ErrAborted) with it
+		m.aborted.WithLabelValues(name).Inc()
+		log.Error("directory sync aborted by the safety valve; nobody was disabled or deleted", append(counts, "reason", res.AbortReason)...)
+		return
 	case err != nil:
 		m.errors.WithLabelValues(name).Inc()
 		log.Error("directory sync failed; nothing was disabled or deleted", append(counts, "err", err)...)
-		return
-	case res.Aborted:
-		m.aborted.WithLabelValues(name).Inc()
-		log.Error("directory sync aborted by the safety valve; nobody was disabled or deleted", append(counts, "reason", res.AbortReason)...)
 		return
 	}
 	for outcome, n := range map[string]int{
