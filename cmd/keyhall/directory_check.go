@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -64,7 +66,7 @@ func directoryCheckCommand() *command {
 					if i > 0 {
 						fmt.Fprintln(a.stdout)
 					}
-					if n := checkDirectory(ctx, a.stdout, d, func() (ldapsync.Reader, error) { return newReader(d, logger) }); n > 0 {
+					if n := checkDirectory(ctx, a.stdout, d, logger); n > 0 {
 						bad = append(bad, fmt.Sprintf("%s: %d problem(s)", d.Name, n))
 					}
 				}
@@ -77,109 +79,85 @@ func directoryCheckCommand() *command {
 	}
 }
 
-// checkDirectory reads the directory d as a sync would and writes what it
-// found to w; it returns the number of problems.
-func checkDirectory(ctx context.Context, w io.Writer, d ldapsync.Config, reader func() (ldapsync.Reader, error)) int {
-	fmt.Fprintf(w, "Directory %s: %s, preset %s, as %s\n", d.Name, d.URL, d.Preset, cell(d.BindDN))
-	problems := 0
-	problem := func(format string, args ...any) {
-		problems++
-		fmt.Fprintf(w, "  PROBLEM: "+format+"\n", args...)
-	}
-	r, err := reader()
-	if err != nil {
-		problem("%s", cell(err.Error()))
-		return problems
-	}
-	start := time.Now()
-	snap, err := r.Read(ctx)
-	if err != nil {
-		problem("the read failed: %s", cell(err.Error()))
-		fmt.Fprintln(w, "  A sync would change nothing while this is so.")
-		return problems
-	}
-	fmt.Fprintf(w, "  connected, bound and read everything in %s: %d people, %d mapped groups\n",
-		time.Since(start).Round(time.Millisecond), len(snap.People), len(snap.Groups))
+// checkReport is what `keyhall directory check` prints: what it found
+// and, in plain words, what is wrong (Problems stop a sync from working;
+// Notes are worth a look). Its shape is ldapsync.CheckReport's (s6-read).
+//
+// MERGE (s6-read): `type checkReport = ldapsync.CheckReport`,
+// `type baseCount = ldapsync.BaseCount`, `type groupCheck =
+// ldapsync.GroupCheck`, and directoryCheck below becomes
+//
+//	func(ctx context.Context, c ldapsync.Config, log *slog.Logger) (checkReport, error) {
+//		d, err := ldapsync.NewDirectory(c, log)
+//		if err != nil {
+//			return checkReport{Directory: c.Name, URL: c.URL, BindDN: c.BindDN, Problems: []string{err.Error()}}, err
+//		}
+//		return d.Check(ctx)
+//	}
+//
+// with readCheck deleted.
+type checkReport struct {
+	Directory string
+	URL       string
+	TLS       string // "LDAPS", "StartTLS" or "none (insecure_plaintext)"
+	Connected bool   // TCP and TLS up
+	Bound     bool   // the service account's bind succeeded
+	BindDN    string
+	Bases     []baseCount
+	Samples   []ldapsync.Person // up to three people as Keyhall would map them
+	Groups    []groupCheck      // each group mapping and what it found
+	Problems  []string
+	Notes     []string
+}
 
-	// People under each base DN.
-	for _, base := range d.BaseDNs {
-		n := 0
-		for _, p := range snap.People {
-			if dnUnder(p.DN, base) {
-				n++
-			}
-		}
-		if n == 0 {
-			problem("no people under base DN %s: check the DN, user_filter and that the service account may read there", cell(base))
-			continue
-		}
-		fmt.Fprintf(w, "  %d people under %s\n", n, cell(base))
-	}
-	inactive := 0
-	for _, p := range snap.People {
-		if p.Inactive(time.Now()) {
-			inactive++
-		}
-	}
-	if inactive > 0 {
-		fmt.Fprintf(w, "  %d of them disabled or expired in the directory: Keyhall keeps them disabled\n", inactive)
-	}
+type baseCount struct {
+	DN     string
+	People int
+	Groups int
+}
 
-	// Each mapped group.
-	found := map[string]bool{}
-	for _, m := range d.Groups {
-		if m.DN == "" {
-			continue
-		}
-		i := slices.IndexFunc(snap.Groups, func(g ldapsync.Group) bool { return sameDN(g.DN, m.DN) })
-		if i < 0 {
-			problem("group %s was not found: check groups[].dn and group_filter", cell(m.DN))
-			continue
-		}
-		g := snap.Groups[i]
-		found[g.DN] = true
-		fmt.Fprintf(w, "  group %s (%s): %d members\n", cell(g.Name), cell(g.DN), len(g.Members))
-	}
-	byFilter := 0
-	for _, g := range snap.Groups {
-		if !found[g.DN] {
-			byFilter++
-			fmt.Fprintf(w, "  group %s (%s, by filter): %d members\n", cell(g.Name), cell(g.DN), len(g.Members))
-		}
-	}
-	if byFilter == 0 && slices.ContainsFunc(d.Groups, func(m ldapsync.GroupMapping) bool { return m.Filter != "" }) {
-		problem("the groups[].filter settings found no group: check them and group_filter")
-	}
-	if len(d.Groups) == 0 {
-		fmt.Fprintln(w, "  no groups are mapped (groups): people come without groups")
-	}
+type groupCheck struct {
+	Mapping string   // "dn CN=Rat,…" or "filter (cn=Fraktion-*)"
+	Found   []string // DNs of the directory groups it takes
+}
 
-	// Attributes no person has.
-	if len(snap.People) > 0 {
-		for _, a := range []struct {
-			what, setting, attr string
-			has                 func(ldapsync.Person) bool
-		}{
-			{"a display name", "display_name", d.Attributes.DisplayName, func(p ldapsync.Person) bool { return p.DisplayName != "" }},
-			{"an e-mail address", "email", d.Attributes.Email, func(p ldapsync.Person) bool { return p.Email != "" }},
-		} {
-			if !slices.ContainsFunc(snap.People, a.has) {
-				attr := ""
-				if a.attr != "" {
-					attr = " (" + a.attr + ")"
-				}
-				problem("no person has %s: check attributes.%s%s and that the service account may read it", a.what, a.setting, attr)
-			}
+// directoryCheck checks the directory c; the error is nil when the report
+// names no problem.
+var directoryCheck = readCheck
+
+// checkDirectory checks the directory d, writes the report to w, and
+// returns the number of problems.
+func checkDirectory(ctx context.Context, w io.Writer, d ldapsync.Config, log *slog.Logger) int {
+	r, err := directoryCheck(ctx, d, log)
+	if err != nil && len(r.Problems) == 0 {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	printCheckReport(w, r)
+	return len(r.Problems)
+}
+
+// printCheckReport writes r in plain words.
+func printCheckReport(w io.Writer, r checkReport) {
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	fmt.Fprintf(w, "Directory %s: %s\n", cell(r.Directory), cell(r.URL))
+	fmt.Fprintf(w, "  encryption: %s\n", cell(r.TLS))
+	fmt.Fprintf(w, "  connected: %s\n", yes(r.Connected))
+	fmt.Fprintf(w, "  signed in (bind) as %s: %s\n", cell(r.BindDN), yes(r.Bound))
+	for _, b := range r.Bases {
+		fmt.Fprintf(w, "  under %s: %d people, %d groups\n", cell(b.DN), b.People, b.Groups)
+	}
+	for _, g := range r.Groups {
+		fmt.Fprintf(w, "  group mapping %s: %d group(s)\n", cell(g.Mapping), len(g.Found))
+		for _, dn := range g.Found {
+			fmt.Fprintf(w, "    %s\n", cell(dn))
 		}
 	}
-
-	// Three people as Keyhall would take them.
-	people := slices.Clone(snap.People)
-	slices.SortFunc(people, func(a, b ldapsync.Person) int { return strings.Compare(a.Username, b.Username) })
-	if len(people) > 3 {
-		people = people[:3]
-	}
-	for _, p := range people {
+	for _, p := range r.Samples {
 		fmt.Fprintf(w, "  person %s\n", cell(p.Username))
 		fmt.Fprintf(w, "    name:    %s\n    e-mail:  %s\n    phone:   %s\n    address: %s\n    id:      %s\n    DN:      %s\n",
 			cell(p.DisplayName), cell(p.Email), cell(p.Phone), cell(strings.Join(p.PostalAddress, ", ")), cell(p.ExternalID), cell(p.DN))
@@ -197,10 +175,113 @@ func checkDirectory(ctx context.Context, w io.Writer, d ldapsync.Config, reader 
 		}
 		fmt.Fprintf(w, "    status:  %s\n", status)
 	}
-	if problems == 0 {
-		fmt.Fprintln(w, "  ok")
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", cell(n))
 	}
-	return problems
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  PROBLEM: %s\n", cell(p))
+	}
+	if len(r.Problems) == 0 {
+		fmt.Fprintln(w, "  ok")
+	} else {
+		fmt.Fprintln(w, "  A sync would change nothing, or not what you expect, while this is so.")
+	}
+}
+
+// readCheck checks the directory c through the contract that exists
+// before ldapsync's own Check: a full read (Reader.Read), whose error
+// names the step that failed, and what the Snapshot shows.
+func readCheck(ctx context.Context, c ldapsync.Config, log *slog.Logger) (checkReport, error) {
+	r := checkReport{Directory: c.Name, URL: c.URL, BindDN: c.BindDN, TLS: "none (insecure_plaintext)"}
+	switch {
+	case strings.HasPrefix(c.URL, "ldaps:"):
+		r.TLS = "LDAPS"
+	case c.StartTLS:
+		r.TLS = "StartTLS"
+	}
+	fail := func(err error) (checkReport, error) {
+		r.Problems = append(r.Problems, err.Error())
+		return r, err
+	}
+	reader, err := newReader(c, log)
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := reader.Read(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("the read failed: %w", err))
+	}
+	r.Connected, r.Bound = true, true
+	for _, base := range c.BaseDNs {
+		b := baseCount{DN: base}
+		for _, p := range snap.People {
+			if dnUnder(p.DN, base) {
+				b.People++
+			}
+		}
+		for _, g := range snap.Groups {
+			if dnUnder(g.DN, base) {
+				b.Groups++
+			}
+		}
+		if b.People == 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("nobody under %s: check the DN, user_filter and that %s may read people there", base, c.BindDN))
+		}
+		r.Bases = append(r.Bases, b)
+	}
+	byDN := map[string]bool{}
+	for i, m := range c.Groups {
+		if m.DN == "" {
+			continue
+		}
+		g := groupCheck{Mapping: "dn " + m.DN}
+		if j := slices.IndexFunc(snap.Groups, func(g ldapsync.Group) bool { return sameDN(g.DN, m.DN) }); j >= 0 {
+			g.Found = []string{snap.Groups[j].DN}
+			byDN[snap.Groups[j].DN] = true
+		} else {
+			r.Problems = append(r.Problems, fmt.Sprintf("groups[%d].dn: %s was not found (under base_dns, by group_filter)", i, m.DN))
+		}
+		r.Groups = append(r.Groups, g)
+	}
+	var rest []string // the groups the filters found, all filters together
+	for _, g := range snap.Groups {
+		if !byDN[g.DN] {
+			rest = append(rest, g.DN)
+		}
+	}
+	var filters []string
+	for _, m := range c.Groups {
+		if m.Filter != "" {
+			filters = append(filters, m.Filter)
+		}
+	}
+	if len(filters) > 0 {
+		r.Groups = append(r.Groups, groupCheck{Mapping: "filter " + strings.Join(filters, " or "), Found: rest})
+		if len(rest) == 0 {
+			r.Notes = append(r.Notes, "the groups[].filter settings find no group")
+		}
+	}
+	if len(snap.People) > 0 {
+		for _, a := range []struct{ what, setting, attr string }{
+			{"a display name", "display_name", c.Attributes.DisplayName},
+			{"an e-mail address", "email", c.Attributes.Email},
+		} {
+			has := slices.ContainsFunc(snap.People, func(p ldapsync.Person) bool {
+				return (a.setting == "email" && p.Email != "") || (a.setting == "display_name" && p.DisplayName != "")
+			})
+			if !has {
+				r.Problems = append(r.Problems, fmt.Sprintf("no person has %s (attributes.%s %s): check the name and the service account's right to read it",
+					a.what, a.setting, a.attr))
+			}
+		}
+	}
+	people := slices.Clone(snap.People)
+	slices.SortFunc(people, func(a, b ldapsync.Person) int { return strings.Compare(a.Username, b.Username) })
+	r.Samples = people[:min(3, len(people))]
+	if len(r.Problems) > 0 {
+		return r, errors.New(strings.Join(r.Problems, "; "))
+	}
+	return r, nil
 }
 
 // dnUnder reports whether dn is base or below it, compared as DNs (case

@@ -423,12 +423,12 @@ func TestDirectoryCheck(t *testing.T) {
 		t.Errorf("exit %d, stderr %s", code, errOut)
 	}
 	for _, want := range []string{
-		"Directory stadt: ldap://127.0.0.1:3389, preset openldap, as cn=keyhall,dc=stadt,dc=example\n",
-		": 2 people, 1 mapped groups\n",
-		"  2 people under ou=people,dc=stadt,dc=example\n",
-		"  1 of them disabled or expired in the directory",
-		"  group rat (CN=Rat,OU=Groups,DC=stadt,DC=example): 1 members\n",
-		"  PROBLEM: group cn=missing,ou=groups,dc=stadt,dc=example was not found",
+		"Directory stadt: ldap://127.0.0.1:3389\n  encryption: none (insecure_plaintext)\n  connected: yes\n",
+		"  signed in (bind) as cn=keyhall,dc=stadt,dc=example: yes\n",
+		"  under ou=people,dc=stadt,dc=example: 2 people, 0 groups\n",
+		"  group mapping dn cn=rat,ou=groups,dc=stadt,dc=example: 1 group(s)\n    CN=Rat,OU=Groups,DC=stadt,DC=example\n",
+		"  group mapping dn cn=missing,ou=groups,dc=stadt,dc=example: 0 group(s)\n",
+		"  PROBLEM: groups[1].dn: cn=missing,ou=groups,dc=stadt,dc=example was not found",
 		"  person anna\n    name:    Anna Müller\n    e-mail:  anna@stadt.example\n    phone:   +49 251 1234\n    address: Rathausplatz 1, 48143 Münster\n",
 		"  person bert\n", "    status:  disabled in the directory\n",
 	} {
@@ -440,9 +440,30 @@ func TestDirectoryCheck(t *testing.T) {
 	// A read that fails is named, and nothing else is claimed.
 	useReader(t, snapshotReader{err: errors.New("connect: x509: certificate is valid for dc1, not 127.0.0.1")})
 	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", cfg)
-	if code != 1 || !strings.Contains(out, "PROBLEM: the read failed: connect: x509: certificate is valid for dc1, not 127.0.0.1") || strings.Contains(out, "person") {
+	if code != 1 || !strings.Contains(out, "PROBLEM: the read failed: connect: x509: certificate is valid for dc1, not 127.0.0.1") ||
+		!strings.Contains(out, "  connected: no\n") || strings.Contains(out, "person") {
 		t.Errorf("failed read: exit %d\n%s", code, out)
 	}
+
+	// Printed as it comes: a report with problems and notes (as
+	// ldapsync's own Check gives) exits with 1; names from the directory
+	// cannot move the terminal's cursor.
+	old := directoryCheck
+	t.Cleanup(func() { directoryCheck = old })
+	directoryCheck = func(ctx context.Context, c ldapsync.Config, log *slog.Logger) (checkReport, error) {
+		return checkReport{Directory: c.Name, URL: c.URL, TLS: "LDAPS", Connected: true, BindDN: c.BindDN,
+			Samples:  []ldapsync.Person{{Username: "eve\x1b[2J", DisplayName: "Eve"}},
+			Notes:    []string{"directory.groups[0].filter (cn=x) finds no group"},
+			Problems: []string{"bind: invalid credentials (49): check bind_dn and bind_password_file"}}, errors.New("x")
+	}
+	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", cfg)
+	for _, want := range []string{"  signed in (bind) as cn=keyhall,dc=stadt,dc=example: no\n", "  person eve [2J\n",
+		"  note: directory.groups[0].filter (cn=x) finds no group\n", "  PROBLEM: bind: invalid credentials (49)"} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, no %q in\n%s", code, want, out)
+		}
+	}
+	directoryCheck = old
 
 	// All well: ok, exit 0; no e-mail anywhere is a problem.
 	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{anna},
