@@ -102,7 +102,14 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 		return fmt.Errorf("storage_password_file: %w", err)
 	}
 	reg := newRegistry()
-	srv, err := newWebServer(cfg, keys, publicURL, logger, reg)
+	verifier, err := directoryVerifier(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if c, ok := verifier.(io.Closer); ok {
+		defer c.Close() // after the requests and syncs that use it
+	}
+	srv, err := newWebServer(cfg, keys, publicURL, logger, reg, verifier)
 	if err != nil {
 		return err
 	}
@@ -198,7 +205,8 @@ func checkKeys(ctx context.Context, st *sqlstore.Store, keys Keys) error {
 // newWebServer builds the HTTP side from the configuration and the keys,
 // with its metrics on reg and directory people's passwords checked by the
 // directory.
-func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger, reg *prometheus.Registry) (*web.Server, error) {
+func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger, reg *prometheus.Registry,
+	verifier authn.PasswordVerifier) (*web.Server, error) {
 	proxies, err := cfg.proxyPrefixes()
 	if err != nil {
 		return nil, err
@@ -208,9 +216,7 @@ func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger
 		return nil, err
 	}
 	wc.Registry = reg
-	if wc.SignIn.Directory, err = directoryVerifier(cfg, logger); err != nil {
-		return nil, err
-	}
+	wc.SignIn.Directory = verifier
 	return web.New(wc)
 }
 
