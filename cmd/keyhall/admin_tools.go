@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,7 +21,14 @@ const toolsLogoutWait = 30 * time.Second
 // person signs out: the command is the only process that knows. It does
 // nothing when no OIDC client is configured.
 func tellTools(ctx context.Context, cfg Config, st authn.Store, userID string, stderr io.Writer, logger *slog.Logger) error {
-	if len(cfg.OIDC.Clients) == 0 {
+	return tellToolsAll(ctx, cfg, st, []string{userID}, stderr, logger)
+}
+
+// tellToolsAll is tellTools for several people at once (the leavers a
+// sync disabled): one provider, every person's tokens ended, and one wait
+// for all the notices.
+func tellToolsAll(ctx context.Context, cfg Config, st authn.Store, userIDs []string, stderr io.Writer, logger *slog.Logger) error {
+	if len(cfg.OIDC.Clients) == 0 || len(userIDs) == 0 {
 		return nil
 	}
 	keys, err := loadKeys(cfg, logger)
@@ -40,13 +48,16 @@ func tellTools(ctx context.Context, cfg Config, st authn.Store, userID string, s
 		return err
 	}
 	srv.SetStore(st, nil) // an error here concerns sign-in pages only, not OIDC
-	if err := srv.OIDCUserSignedOut(ctx, userID); err != nil {
-		return fmt.Errorf("end the person's tokens at the tools: %w", err)
+	var errs []error
+	for _, id := range userIDs {
+		if err := srv.OIDCUserSignedOut(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("end the tokens of person %s at the tools: %w", id, err))
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, toolsLogoutWait)
 	defer cancel()
 	if err := srv.WaitOIDCLogouts(wctx); err != nil {
 		fmt.Fprintf(stderr, "keyhall: warning: not every tool confirmed the logout within %s: %v\n", toolsLogoutWait, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }

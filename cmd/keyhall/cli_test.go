@@ -43,7 +43,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "keyhall: missing command; one of: serve, check-config, admin, version\nRun 'keyhall --help' for usage.\n"},
+		{nil, "keyhall: missing command; one of: serve, check-config, admin, sync, directory, version\nRun 'keyhall --help' for usage.\n"},
 		{[]string{"serv"}, "keyhall: unknown command \"serv\" (did you mean serve?)\nRun 'keyhall --help' for usage.\n"},
 		{[]string{"--verbose"}, "keyhall: unknown flag --verbose before a command\n"},
 		{[]string{"admin"}, "keyhall: missing command; one of: users, groups, invite, confirm-email, reset, revoke-credential, oidc-secret, audit\nRun 'keyhall admin --help' for usage.\n"},

@@ -27,11 +27,14 @@ func rootCommand() *command {
 			"keyhall serve --config /etc/keyhall/keyhall.yaml",
 			"keyhall check-config /etc/keyhall/keyhall.yaml",
 			"keyhall admin users add anna.mueller --name \"Anna Müller\"",
+			"keyhall sync --config /etc/keyhall/keyhall.yaml --dry-run",
 		},
 		subs: []*command{
 			serveCommand(),
 			checkConfigCommand(),
 			adminCommand(),
+			syncCommand(),
+			directoryCommand(),
 			versionCommand(),
 		},
 	}

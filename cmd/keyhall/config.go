@@ -124,6 +124,11 @@ type Config struct {
 		StartTLS     string   `yaml:"starttls"` // auto, required or off
 		Timeout      Duration `yaml:"timeout"`
 	} `yaml:"mail"`
+	// Directory is the one directory (Active Directory, OpenLDAP) people
+	// and groups are synced from; Directories, several, each with a name.
+	// Not both. See docs/directory.md.
+	Directory   DirectoryConfig   `yaml:"directory"`
+	Directories []DirectoryConfig `yaml:"directories"`
 }
 
 // GroupPolicy is what a group asks of its members' sign-ins: one element
@@ -186,6 +191,7 @@ func defaultConfig() Config {
 	c.Mail.SMTPPort = 587
 	c.Mail.StartTLS = "auto"
 	c.Mail.Timeout = Duration(30 * time.Second)
+	c.Directory.Name = defaultDirectoryName
 	return c
 }
 

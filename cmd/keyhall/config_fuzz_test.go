@@ -35,6 +35,11 @@ func FuzzLoadConfig(f *testing.F) {
 		"session: {idle_timeout: 1h, max_age: 1h}\npasswords: {argon2_parallelism: 0}\n",
 		"webauthn:\n  rp_name: \"Stadt M\xfcnster\" # M\xfcnster\n",
 		"letter:\n  sender_address: [Rathaus, \"M\xfcnster\"]\n  footer: |\n    Gr\xfc\xdfe\n",
+		"directory:\n  preset: activedirectory\n  url: ldaps://dc1.stadt.example\n  bind_dn: CN=svc,DC=stadt,DC=example\n" +
+			"  bind_password_file: /nonexistent\n  base_dns: [OU=A,DC=stadt, \"OU=B,DC=stadt\"]\n  max_disable_fraction: 10%\n" +
+			"  attributes: {id: objectGUID, member: member;range=0-1499}\n  groups:\n    - {dn: \"CN=Rat,DC=stadt\", name: rat}\n    - filter: (cn=*\n",
+		"directories:\n  - name: a\n    preset: openldap\n    url: ldap://127.0.0.1:389\n    insecure_plaintext: true\n" +
+			"  - &d {name: a, max_disable_fraction: 1e400, page_size: -1}\n  - *d\ndirectory: {name: x}\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -120,6 +120,7 @@ func buildConfig(file string, data []byte, env []string, flags []flagSetting) (C
 	// A value that did not decode kept its valid default, so validating
 	// now adds only the other problems.
 	l.validate()
+	l.readDirectoryFiles()
 	slices.SortStableFunc(l.problems, byPlace)
 	if len(l.problems) > 0 {
 		return Config{}, &configError{err: errors.Join(l.problems...)}

@@ -134,7 +134,9 @@ func TestEnvNamesFromTags(t *testing.T) {
 		"KEYHALL_DATABASE_MAX_OPEN_CONNS", "KEYHALL_STORAGE_PASSWORD_FILE", "KEYHALL_SHUTDOWN_TIMEOUT",
 		"KEYHALL_SESSION_IDLE_TIMEOUT", "KEYHALL_WEBAUTHN_RP_NAME", "KEYHALL_PASSWORDS_ARGON2_MEMORY_KIB",
 		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN", "KEYHALL_LETTER_SENDER_ADDRESS", "KEYHALL_MAIL_SMTP_HOST",
-		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS", "KEYHALL_OIDC_CODE_LIFETIME", "KEYHALL_METRICS_LISTEN"} {
+		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS", "KEYHALL_OIDC_CODE_LIFETIME", "KEYHALL_METRICS_LISTEN",
+		"KEYHALL_DIRECTORY_URL", "KEYHALL_DIRECTORY_BIND_PASSWORD_FILE", "KEYHALL_DIRECTORY_BASE_DNS",
+		"KEYHALL_DIRECTORY_MAX_DISABLE_FRACTION", "KEYHALL_DIRECTORY_ATTRIBUTES_CHANGE_MARKER"} {
 		if !names[want] {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
@@ -144,12 +146,18 @@ func TestEnvNamesFromTags(t *testing.T) {
 		"forward_auth.rules[].level", "oidc.clients[].id", "oidc.clients[].secret_sha256", "oidc.clients[].native",
 		"oidc.clients[].redirect_uris", "oidc.clients[].post_logout_redirect_uris", "oidc.clients[].groups",
 		"oidc.clients[].level", "oidc.clients[].access_token_lifetime", "oidc.clients[].id_token_lifetime",
-		"oidc.clients[].refresh_token_lifetime", "oidc.clients[].backchannel_logout_uri", "oidc.clients[].cors_origins"}
+		"oidc.clients[].refresh_token_lifetime", "oidc.clients[].backchannel_logout_uri", "oidc.clients[].cors_origins",
+		"directory.groups[].dn", "directory.groups[].filter", "directory.groups[].name"}
+	for _, p := range settingPaths() {
+		if strings.HasPrefix(p, "directories[].") {
+			wantInside = append(wantInside, p)
+		}
+	}
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 41 {
-		t.Errorf("%d settings, want 41: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 78 {
+		t.Errorf("%d settings, want 78: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 
@@ -415,6 +423,7 @@ func commentedExamples(config string) []string {
 	top := map[string]bool{}
 	for _, p := range settingPaths() {
 		name, _, _ := strings.Cut(p, ".")
+		name, _, _ = strings.Cut(name, "[") // a list of sections: "directories[].name"
 		top[name] = true
 	}
 	var out, cur []string
@@ -461,6 +470,15 @@ func withEmptyLists(c Config) Config {
 	}
 	if c.Letter.SenderAddress == nil {
 		c.Letter.SenderAddress = []string{}
+	}
+	if c.Directory.BaseDNs == nil {
+		c.Directory.BaseDNs = DNList{}
+	}
+	if c.Directory.Groups == nil {
+		c.Directory.Groups = []DirectoryGroup{}
+	}
+	if c.Directories == nil {
+		c.Directories = []DirectoryConfig{}
 	}
 	return c
 }

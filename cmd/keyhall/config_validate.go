@@ -90,6 +90,7 @@ func (c Config) Validate() error {
 	c.validateForwardAuth(&v)
 	c.validateOIDC(&v)
 	c.validateLetterMail(&v)
+	c.validateDirectories(&v)
 	return errors.Join(v.errs...)
 }
 
@@ -345,7 +346,7 @@ func (c Config) Warnings() []string {
 				i, strings.Join(cl.Groups, ", "), phrhHint))
 		}
 	}
-	return out
+	return append(out, c.directoryWarnings()...)
 }
 
 // phrhHint says why a level phrh cannot be reached.

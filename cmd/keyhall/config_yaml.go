@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -311,6 +312,11 @@ func (d *yamlDecoder) decodeList(v reflect.Value, n ast.Node, at place) {
 	for i, item := range seq.Values {
 		elem := at.index(i)
 		d.l.origins[elem.path] = origin{file: d.file, line: line(item)}
+		if plain, ok := item.(*ast.StringNode); ok && seq.IsFlowStyle && v.Type() == reflect.TypeFor[DNList]() &&
+			plain.GetToken().Type == token.StringType {
+			d.fail(item, at.path, "%q: in [ ], commas separate the items, which splits a DN; put each DN in quotes or write one per line (- …)", plain.Value)
+			return
+		}
 		e := newElement(v.Type().Elem())
 		if isSection(e.Type()) {
 			d.decode(e, item, elem)

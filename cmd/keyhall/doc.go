@@ -2,8 +2,8 @@
 // its configuration check (check-config), the administrator's commands for
 // local people and groups (admin users …, admin groups …), enrollment
 // (admin invite, admin reset, admin revoke-credential), OIDC client
-// secrets (admin oidc-secret) and version.
-// Run "keyhall --help", or --help after any command.
+// secrets (admin oidc-secret), directory sync (sync, directory check) and
+// version. Run "keyhall --help", or --help after any command.
 //
 // # Commands
 //
@@ -60,4 +60,17 @@
 // key policy from policy.groups, the mailer from mail.*) and audit each
 // change with the actor "cli:<os user>". A letter is checked before the
 // invitation is issued; a mail that fails only warns.
+//
+// # Directory sync
+//
+// directory: (or directories:) becomes ldapsync.Config
+// (config_directory.go): the bind password is read from its file at load,
+// and check-config warns of a lockout threshold Keyhall's own limit does
+// not stay below. keyhall sync and keyhall directory check
+// (directory_cmd.go, directory_check.go) and serve's sync loop
+// (directory_serve.go: every interval, leavers' tokens ended at the tools
+// through web.Server.OIDCUserSignedOut, metrics keyhall_directory_sync_*)
+// reach ldapsync through the package variables newReader, newSyncer,
+// newVerifier, directoryCheck, ldapWithDefaults, validateLDAPConfig and
+// syncBusy, which tests replace with a directory of their own.
 package main

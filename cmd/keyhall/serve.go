@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
 	"github.com/keyhall/keyhall/enroll"
@@ -99,9 +101,28 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 	if err != nil {
 		return fmt.Errorf("storage_password_file: %w", err)
 	}
-	srv, err := newWebServer(cfg, keys, publicURL, logger)
+	reg := newRegistry()
+	verifier, err := directoryVerifier(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if c, ok := verifier.(io.Closer); ok {
+		defer c.Close() // after the requests and syncs that use it
+	}
+	srv, err := newWebServer(cfg, keys, publicURL, logger, reg, verifier)
+	if err != nil {
+		return err
+	}
+	dirs, err := cfg.ldapConfigs()
+	if err != nil {
+		return err
+	}
+	dm, err := newDirectoryMetrics(reg)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.directoryWarnings() {
+		logger.Warn("directory: " + w)
 	}
 	hs, ln, certs, err := listen(cfg, srv, ln, logger)
 	if err != nil {
@@ -144,6 +165,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 			logger.Error("audit log damaged", "err", err)
 		}
 		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
+		startDirectorySyncs(ctx, &bg, dirs, st, srv, dm, logger)
 	})
 
 	select {
@@ -180,8 +202,11 @@ func checkKeys(ctx context.Context, st *sqlstore.Store, keys Keys) error {
 	return nil
 }
 
-// newWebServer builds the HTTP side from the configuration and the keys.
-func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger) (*web.Server, error) {
+// newWebServer builds the HTTP side from the configuration and the keys,
+// with its metrics on reg and directory people's passwords checked by the
+// directory.
+func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger, reg *prometheus.Registry,
+	verifier authn.PasswordVerifier) (*web.Server, error) {
 	proxies, err := cfg.proxyPrefixes()
 	if err != nil {
 		return nil, err
@@ -190,6 +215,8 @@ func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	wc.Registry = reg
+	wc.SignIn.Directory = verifier
 	return web.New(wc)
 }
 

@@ -1,0 +1,480 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/ldapsync"
+	"github.com/keyhall/keyhall/web"
+)
+
+// snapshotReader is a directory that answers with a Snapshot built by the
+// test, or with an error.
+type snapshotReader struct {
+	snap ldapsync.Snapshot
+	err  error
+}
+
+func (r snapshotReader) Read(ctx context.Context) (ldapsync.Snapshot, error) { return r.snap, r.err }
+
+// useReader makes the commands read r instead of a real directory, for the
+// test's duration.
+func useReader(t *testing.T, r ldapsync.Reader) {
+	old := newReader
+	t.Cleanup(func() { newReader = old })
+	newReader = func(ldapsync.Config, *slog.Logger) (ldapsync.Reader, error) { return r, nil }
+}
+
+// runRecorder records the options of every run of the syncer.
+type runRecorder struct {
+	mu   sync.Mutex
+	runs []ldapsync.RunOptions
+	dirs []string
+}
+
+func (r *runRecorder) all() ([]ldapsync.RunOptions, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.runs), slices.Clone(r.dirs)
+}
+
+type recordingSyncer struct {
+	directorySyncer
+	rec *runRecorder
+	dir string
+}
+
+func (s recordingSyncer) Run(ctx context.Context, opts ldapsync.RunOptions) (ldapsync.Result, error) {
+	s.rec.mu.Lock()
+	s.rec.runs = append(s.rec.runs, opts)
+	s.rec.dirs = append(s.rec.dirs, s.dir)
+	s.rec.mu.Unlock()
+	return s.directorySyncer.Run(ctx, opts)
+}
+
+// recordSyncs wraps the syncer the commands use (ldapsync's; until it is
+// built in, stubSyncer) to record each run's options.
+func recordSyncs(t *testing.T) *runRecorder {
+	old := newSyncer
+	t.Cleanup(func() { newSyncer = old })
+	rec := &runRecorder{}
+	lastGood := new(int)
+	newSyncer = func(c ldapsync.SyncConfig) (directorySyncer, error) {
+		s, err := old(c)
+		if errors.Is(err, errNotBuiltIn) {
+			s, err = stubSyncer{c, lastGood}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return recordingSyncer{s, rec, c.Directory.Name}, nil
+	}
+	return rec
+}
+
+// stubSyncer stands in for ldapsync's syncer until it is built in, on the
+// real SQLite store, as the issue describes the syncer: a read with no
+// people or fewer than 90 % of the last good read's aborts;
+// a person of the snapshot not in the store is created, one there is
+// unchanged (changes are not compared here), a directory person of the
+// store not in the snapshot is disabled, unless more than 10 % would be
+// and AllowMassChange is not set (held back). The tests' data keep within
+// these rules so that they hold for ldapsync's syncer too.
+// errStubAborted is returned with an aborted Result, as ldapsync.ErrAborted.
+var errStubAborted = errors.New("sync aborted by the safety valve")
+
+type stubSyncer struct {
+	c        ldapsync.SyncConfig
+	lastGood *int // people in the last read that was not aborted (one directory per test)
+}
+
+func (s stubSyncer) Run(ctx context.Context, opts ldapsync.RunOptions) (ldapsync.Result, error) {
+	res := ldapsync.Result{Directory: s.c.Directory.Name, DryRun: opts.DryRun, Started: time.Now()}
+	snap, err := s.c.Reader.Read(ctx)
+	if err != nil {
+		return res, err
+	}
+	users, err := s.c.Store.ListUsers(ctx, authn.UserFilter{Limit: 1000})
+	if err != nil {
+		return res, err
+	}
+	active := 0
+	for _, u := range users {
+		if u.Source == authn.SourceDirectory && u.Status == authn.StatusActive {
+			active++
+		}
+	}
+	if len(snap.People) == 0 || len(snap.People)*10 < *s.lastGood*9 {
+		res.Aborted, res.AbortReason = true, fmt.Sprintf("the directory returned %d people, fewer than 90 %% of %d", len(snap.People), *s.lastGood)
+		return res, errStubAborted
+	}
+	*s.lastGood = len(snap.People)
+	seen := map[string]bool{}
+	for _, p := range snap.People {
+		seen[p.ExternalID] = true
+		if _, err := s.c.Store.GetUserByExternalID(ctx, authn.SourceDirectory, p.ExternalID); err == nil {
+			res.Unchanged++
+			continue
+		}
+		if _, err := s.c.Store.GetUserByUsername(ctx, p.Username); err == nil {
+			res.Conflicts = append(res.Conflicts, ldapsync.Change{Kind: "person", Name: p.Username, Reason: "a local person has this username"})
+			continue
+		}
+		u := authn.User{ID: authn.NewID(), ExternalID: p.ExternalID, Username: p.Username, DisplayName: p.DisplayName,
+			Email: p.Email, Status: authn.StatusActive, Source: authn.SourceDirectory, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if !opts.DryRun {
+			if err := s.c.Store.CreateUser(ctx, u, authn.AuditEvent{Time: time.Now(), Actor: opts.Actor, Action: "user.create", Subject: u.ID}); err != nil {
+				return res, err
+			}
+		} else {
+			u.ID = ""
+		}
+		res.Created = append(res.Created, ldapsync.Change{Kind: "person", Name: p.Username, ID: u.ID})
+	}
+	var leavers []authn.User
+	for _, u := range users {
+		if u.Source == authn.SourceDirectory && u.Status == authn.StatusActive && !seen[u.ExternalID] {
+			leavers = append(leavers, u)
+		}
+	}
+	if len(leavers)*10 > active && !opts.AllowMassChange {
+		res.HeldBack = len(leavers)
+		return res, nil
+	}
+	var ids []string
+	for _, u := range leavers {
+		res.Disabled = append(res.Disabled, ldapsync.Change{Kind: "person", Name: u.Username, ID: u.ID, Reason: "not found"})
+		if opts.DryRun {
+			continue
+		}
+		ev := authn.AuditEvent{Time: time.Now(), Actor: opts.Actor, Action: "user.disable", Subject: u.ID}
+		if _, err := s.c.Store.UpdateUser(ctx, u.ID, func(u authn.User) (authn.User, error) {
+			u.Status = authn.StatusDisabled
+			return u, nil
+		}, ev); err != nil {
+			return res, err
+		}
+		if _, err := s.c.Store.RevokeUserSessions(ctx, u.ID, time.Now(), ev); err != nil {
+			return res, err
+		}
+		ids = append(ids, u.ID)
+	}
+	if len(ids) > 0 && s.c.OnDisabled != nil {
+		s.c.OnDisabled(ctx, ids)
+	}
+	return res, nil
+}
+
+// syncTestConfig writes a configuration with one directory (named name)
+// and the database at dbURL, plus extra; it returns its path.
+func syncTestConfig(t *testing.T, dir, dbURL, extra string) string {
+	pw := writeFile(t, dir, "ldap-password", "Sommer2026!")
+	return writeFile(t, dir, "keyhall.yaml", fmt.Sprintf(`storage: %s
+keys:
+  file: %s
+directory:
+  name: stadt
+  preset: openldap
+  url: ldap://127.0.0.1:3389
+  insecure_plaintext: true
+  bind_dn: cn=keyhall,dc=stadt,dc=example
+  bind_password_file: %s
+  base_dns: ["ou=people,dc=stadt,dc=example"]
+%s`, dbURL, filepath.Join(dir, "keyhall.keys"), pw, extra))
+}
+
+func person(id, username, name string) ldapsync.Person {
+	return ldapsync.Person{ExternalID: id, Username: username, DisplayName: name, Email: username + "@stadt.example",
+		DN: "uid=" + username + ",ou=people,dc=stadt,dc=example"}
+}
+
+// TestSyncDryRunJSON: `keyhall sync --dry-run --json` prints, for scripts,
+// each directory's result with every list present and the people's names,
+// passes --dry-run on and changes nothing in the database.
+func TestSyncDryRunJSON(t *testing.T) {
+	dir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "keyhall.db")
+	setUpDatabase(t, dbURL)
+	cfg := syncTestConfig(t, dir, dbURL, "")
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{
+		person("6f1c1d7e-0000-4000-8000-000000000001", "anna.mueller", "Anna Müller"),
+		person("6f1c1d7e-0000-4000-8000-000000000002", "bert", "Bert Brecht"),
+	}}})
+	rec := recordSyncs(t)
+
+	out := mustRun(t, nil, 0, "sync", "--config", cfg, "--dry-run", "--json")
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &raw); err != nil || len(raw) != 1 {
+		t.Fatalf("output is not a JSON list of one result: %v\n%s", err, out)
+	}
+	for _, key := range []string{"directory", "dry_run", "created", "updated", "renamed", "disabled", "enabled", "deleted",
+		"unchanged", "conflicts", "errors", "aborted", "held_back"} {
+		if _, ok := raw[0][key]; !ok {
+			t.Errorf("no %q in %s", key, out)
+		}
+	}
+	for _, key := range []string{"updated", "renamed", "disabled", "enabled", "deleted", "conflicts", "errors"} {
+		if string(raw[0][key]) != "[]" {
+			t.Errorf("%s = %s, want []", key, raw[0][key])
+		}
+	}
+	var res []syncReport
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	var created []string
+	for _, c := range res[0].Created {
+		created = append(created, c.Name)
+	}
+	if res[0].Directory != "stadt" || !res[0].DryRun || !reflect.DeepEqual(created, []string{"anna.mueller", "bert"}) || res[0].Error != "" {
+		t.Errorf("result: %+v", res[0])
+	}
+	runs, dirs := rec.all()
+	if len(runs) != 1 || !runs[0].DryRun || runs[0].AllowMassChange || !strings.HasPrefix(runs[0].Actor, "cli:") || dirs[0] != "stadt" {
+		t.Errorf("runs %+v of %v; want one dry run by the CLI's actor", runs, dirs)
+	}
+	st := openTestStore(t, dbURL)
+	if _, err := st.GetUserByUsername(context.Background(), "anna.mueller"); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("a dry run created anna: %v", err)
+	}
+	if strings.Contains(out, "Sommer2026") {
+		t.Error("the bind password is printed")
+	}
+
+	// Without --dry-run, in words.
+	out = mustRun(t, nil, 0, "sync", "--config", cfg)
+	for _, want := range []string{"Directory stadt:\n", "  created: 2\n    anna.mueller\n    bert\n", "  unchanged: 0\n", "  disabled: none\n", "  errors: none\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "dry run") {
+		t.Errorf("a real sync says dry run:\n%s", out)
+	}
+}
+
+// TestSyncExitCodes: a failed read, an aborted sync and people held back
+// exit with 1 and say why; --allow-mass-change is passed on; a wrong
+// --directory or none configured is a usage or configuration error (2).
+func TestSyncExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "keyhall.db")
+	setUpDatabase(t, dbURL)
+	cfg := syncTestConfig(t, dir, dbURL, "")
+	rec := recordSyncs(t)
+
+	useReader(t, snapshotReader{err: errors.New("bind: invalid credentials (49): check bind_dn and bind_password_file")})
+	code, out, errOut := runKeyhall(t, nil, "sync", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, "keyhall: sync stadt: bind: invalid credentials (49)") ||
+		!strings.Contains(out, "FAILED: bind: invalid credentials (49)") {
+		t.Errorf("failed read: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	code, out, _ = runKeyhall(t, nil, "sync", "--config", cfg, "--json")
+	if code != 1 || !strings.Contains(out, `"error": "bind: invalid credentials (49)`) {
+		t.Errorf("failed read, --json: exit %d\n%s", code, out)
+	}
+
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt"}})
+	code, out, errOut = runKeyhall(t, nil, "sync", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "ABORTED: ") || !strings.Contains(errOut, "keyhall: sync stadt: aborted: ") {
+		t.Errorf("aborted: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+
+	// 20 directory people synced; then 3 of them gone and 3 new: the read
+	// looks complete (as many people as before), but 15 % would be
+	// disabled: held back, then passed with --allow-mass-change.
+	people := make([]ldapsync.Person, 23)
+	for i := range people {
+		people[i] = person(fmt.Sprintf("6f1c1d7e-0000-4000-8000-%012d", i), fmt.Sprintf("p%02d", i), "P")
+	}
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: people[:20]}})
+	mustRun(t, nil, 0, "sync", "--config", cfg)
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: people[3:]}})
+	code, out, errOut = runKeyhall(t, nil, "sync", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "held back: 3 people") || !strings.Contains(errOut, "held back by the mass-change valve") {
+		t.Errorf("held back: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	out = mustRun(t, nil, 0, "sync", "--config", cfg, "--allow-mass-change")
+	if !strings.Contains(out, "  disabled: 3\n    p00: not found\n    p01: not found\n    p02: not found\n") {
+		t.Errorf("--allow-mass-change:\n%s", out)
+	}
+	runs, _ := rec.all()
+	if last := runs[len(runs)-1]; !last.AllowMassChange || last.DryRun {
+		t.Errorf("last run %+v: --allow-mass-change not passed on", last)
+	}
+	for _, r := range runs[:len(runs)-1] {
+		if r.AllowMassChange {
+			t.Errorf("a run without the flag allowed a mass change: %+v", r)
+		}
+	}
+
+	if e := mustRun(t, nil, 2, "sync", "--config", cfg, "--directory", "kreis"); !strings.Contains(e, `--directory "kreis": no directory of that name is configured (stadt)`) {
+		t.Errorf("unknown directory: %s", e)
+	}
+	if e := mustRun(t, nil, 2, "sync", "--config", cfg, "--dry-run", "--allow-mass-change"); !strings.Contains(e, "a dry run changes nothing") {
+		t.Errorf("--dry-run with --allow-mass-change: %s", e)
+	}
+	if e := mustRun(t, []string{"KEYHALL_STORAGE=" + dbURL}, 2, "sync"); !strings.Contains(e, "no directory is configured") {
+		t.Errorf("no directory: %s", e)
+	}
+}
+
+// TestSyncTellsTools: the people a sync disabled are logged out of the
+// tools (back-channel logout) and their OIDC tokens revoked, as with
+// `admin users disable`.
+func TestSyncTellsTools(t *testing.T) {
+	logouts := make(chan url.Values, 4)
+	tool := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		logouts <- r.PostForm
+	}))
+	defer tool.Close()
+	dir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "keyhall.db")
+	setUpDatabase(t, dbURL)
+	_, sum := web.NewOIDCClientSecret()
+	cfg := syncTestConfig(t, dir, dbURL, fmt.Sprintf(`oidc:
+  clients:
+    - id: wiki
+      secret_sha256: %s
+      redirect_uris: [https://wiki.stadt.example/cb]
+      backchannel_logout_uri: %s/backchannel
+`, hex.EncodeToString(sum[:]), tool.URL))
+	recordSyncs(t)
+	people := []ldapsync.Person{person("6f1c1d7e-0000-4000-8000-000000000000", "anna", "Anna")}
+	for i := 1; i < 11; i++ { // so that anna leaving is within the safety valves
+		people = append(people, person(fmt.Sprintf("6f1c1d7e-0000-4000-8000-%012d", i), fmt.Sprintf("p%02d", i), "P"))
+	}
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: people}})
+	mustRun(t, nil, 0, "sync", "--config", cfg)
+
+	st := openTestStore(t, dbURL)
+	ctx := context.Background()
+	u, err := st.GetUserByUsername(ctx, "anna")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := make([]byte, 32)
+	rand.Read(id)
+	now := time.Now()
+	s := authn.Session{Hash: authn.HashSessionID(id), UserID: u.ID, AMR: []string{"hwk", "user", "mfa"}, ACR: "phrh",
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := st.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	tok := authn.OIDCToken{ID: authn.NewID(), Kind: authn.OIDCAccessToken, GrantID: authn.NewID(), ClientID: "wiki",
+		UserID: u.ID, Session: s.Hash, Scopes: []string{"openid"}, AMR: s.AMR, ACR: s.ACR, AuthTime: now,
+		CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+	if err := st.CreateOIDCTokens(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: people[1:]}})
+	if out := mustRun(t, nil, 0, "sync", "--config", cfg); !strings.Contains(out, "  disabled: 1\n    anna: not found\n") {
+		t.Errorf("anna not disabled:\n%s", out)
+	}
+	select {
+	case form := <-logouts:
+		if form.Get("logout_token") == "" {
+			t.Errorf("back-channel logout without a logout token: %v", form)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the tool was not told that anna left")
+	}
+	if got, err := st.GetOIDCToken(ctx, tok.ID); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("anna's access token after the sync: %+v, %v; want revoked", got, err)
+	}
+}
+
+// TestDirectoryCheck: `keyhall directory check` says in plain words what
+// it found and what is wrong, and exits with 1 when something is.
+func TestDirectoryCheck(t *testing.T) {
+	dir := t.TempDir()
+	cfg := syncTestConfig(t, dir, "sqlite://"+filepath.Join(dir, "keyhall.db"), `  groups:
+    - dn: cn=rat,ou=groups,dc=stadt,dc=example
+      name: rat
+    - dn: cn=missing,ou=groups,dc=stadt,dc=example
+`)
+	anna := person("6f1c1d7e-0000-4000-8000-000000000001", "anna", "Anna Müller")
+	anna.Phone = "+49 251 1234"
+	anna.PostalAddress = []string{"Rathausplatz 1", "48143 Münster"}
+	bert := person("6f1c1d7e-0000-4000-8000-000000000002", "bert", "Bert")
+	bert.Disabled = true
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{bert, anna},
+		Groups: []ldapsync.Group{{Name: "rat", DN: "CN=Rat,OU=Groups,DC=stadt,DC=example", Members: []string{anna.ExternalID}}}}})
+	code, out, errOut := runKeyhall(t, nil, "directory", "check", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, "keyhall: directory check stadt: 1 problem(s)") {
+		t.Errorf("exit %d, stderr %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Directory stadt: ldap://127.0.0.1:3389\n  encryption: none (insecure_plaintext)\n  connected: yes\n",
+		"  signed in (bind) as cn=keyhall,dc=stadt,dc=example: yes\n",
+		"  under ou=people,dc=stadt,dc=example: 2 people, 0 groups\n",
+		"  group mapping dn cn=rat,ou=groups,dc=stadt,dc=example: 1 group(s)\n    CN=Rat,OU=Groups,DC=stadt,DC=example\n",
+		"  group mapping dn cn=missing,ou=groups,dc=stadt,dc=example: 0 group(s)\n",
+		"  PROBLEM: groups[1].dn: cn=missing,ou=groups,dc=stadt,dc=example was not found",
+		"  person anna\n    name:    Anna Müller\n    e-mail:  anna@stadt.example\n    phone:   +49 251 1234\n    address: Rathausplatz 1, 48143 Münster\n",
+		"  person bert\n", "    status:  disabled in the directory\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+
+	// A read that fails is named, and nothing else is claimed.
+	useReader(t, snapshotReader{err: errors.New("connect: x509: certificate is valid for dc1, not 127.0.0.1")})
+	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "PROBLEM: the read failed: connect: x509: certificate is valid for dc1, not 127.0.0.1") ||
+		!strings.Contains(out, "  connected: no\n") || strings.Contains(out, "person") {
+		t.Errorf("failed read: exit %d\n%s", code, out)
+	}
+
+	// Printed as it comes: a report with problems and notes (as
+	// ldapsync's own Check gives) exits with 1; names from the directory
+	// cannot move the terminal's cursor.
+	old := directoryCheck
+	t.Cleanup(func() { directoryCheck = old })
+	directoryCheck = func(ctx context.Context, c ldapsync.Config, log *slog.Logger) (checkReport, error) {
+		return checkReport{Directory: c.Name, URL: c.URL, TLS: "LDAPS", Connected: true, BindDN: c.BindDN,
+			Samples:  []ldapsync.Person{{Username: "eve\x1b[2J", DisplayName: "Eve"}},
+			Notes:    []string{"directory.groups[0].filter (cn=x) finds no group"},
+			Problems: []string{"bind: invalid credentials (49): check bind_dn and bind_password_file"}}, errors.New("x")
+	}
+	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", cfg)
+	for _, want := range []string{"  signed in (bind) as cn=keyhall,dc=stadt,dc=example: no\n", "  person eve [2J\n",
+		"  note: directory.groups[0].filter (cn=x) finds no group\n", "  PROBLEM: bind: invalid credentials (49)"} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, no %q in\n%s", code, want, out)
+		}
+	}
+	directoryCheck = old
+
+	// All well: ok, exit 0; no e-mail anywhere is a problem.
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{anna},
+		Groups: []ldapsync.Group{{Name: "rat", DN: "cn=rat,ou=groups,dc=stadt,dc=example"}, {Name: "missing", DN: "cn=missing,ou=groups,dc=stadt,dc=example"}}}})
+	if out := mustRun(t, nil, 0, "directory", "check", "--config", cfg); !strings.HasSuffix(out, "  ok\n") {
+		t.Errorf("all well:\n%s", out)
+	}
+	anna.Email = ""
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{anna},
+		Groups: []ldapsync.Group{{Name: "rat", DN: "cn=rat,ou=groups,dc=stadt,dc=example"}, {Name: "missing", DN: "cn=missing,ou=groups,dc=stadt,dc=example"}}}})
+	if e := mustRun(t, nil, 1, "directory", "check", "--config", cfg); !strings.Contains(e, "1 problem(s)") {
+		t.Errorf("no e-mail: %s", e)
+	}
+}
