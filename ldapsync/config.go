@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -378,10 +377,7 @@ func (c Config) validateURL() []error {
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
 		errs = append(errs, fmt.Errorf("directory.url: %q has a path or query; give only scheme, host and port (base DNs go in directory.base_dns)", c.URL))
 	}
-	if c.CAFile != "" {
-		if _, err := os.Stat(c.CAFile); err != nil {
-			errs = append(errs, fmt.Errorf("directory.ca_file: %v", err))
-		}
-	}
+	// The CA file is read by NewDirectory (and by cmd/keyhall at load),
+	// not here: Validate checks the settings, not the machine.
 	return errs
 }

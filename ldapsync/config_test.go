@@ -98,7 +98,6 @@ func TestValidate(t *testing.T) {
 		{"timeout", func(c *Config) { c.Timeout = -time.Second }, []string{"directory.timeout"}},
 		{"deadline below timeout", func(c *Config) { c.SyncDeadline = time.Second }, []string{"directory.sync_deadline"}},
 		{"fraction", func(c *Config) { c.MaxDisableFraction = 1.5 }, []string{"directory.max_disable_fraction"}},
-		{"ca file", func(c *Config) { c.CAFile = "/nonexistent/ca.pem" }, []string{"directory.ca_file"}},
 		{"no id attribute", func(c *Config) { c.Preset = "x"; c.Attributes = Attributes{} }, []string{"directory.attributes.id: missing"}},
 	}
 	for _, tc := range cases {

@@ -505,32 +505,12 @@ func (d DirectoryConfig) ldapConfig(path string, noSecret bool) (ldapsync.Config
 }
 
 // ldapWithDefaults fills in what the preset and ldapsync's defaults give.
-//
-// MERGE: becomes `var ldapWithDefaults = ldapsync.Config.WithDefaults`
-// (s6-read). Until then it fills in the durations serve needs, as
-// ldapsync/config.go documents.
-var ldapWithDefaults = func(c ldapsync.Config) ldapsync.Config {
-	if c.Interval == 0 {
-		c.Interval = 5 * time.Minute
-	}
-	if c.FullInterval == 0 {
-		c.FullInterval = 24 * time.Hour
-	}
-	if c.GracePeriod == 0 {
-		c.GracePeriod = 30 * 24 * time.Hour
-	}
-	if c.MaxStaleness == 0 {
-		c.MaxStaleness = 15 * time.Minute
-	}
-	return c
-}
+var ldapWithDefaults = ldapsync.Config.WithDefaults
 
-// validateLDAPConfig runs ldapsync's own checks of a mapped config.
-//
-// MERGE: becomes `var validateLDAPConfig = ldapsync.Config.Validate`
-// (s6-read); a problem cmd's own checks found already for the same setting
-// is not repeated (validateDirectories).
-var validateLDAPConfig = func(c ldapsync.Config) error { return nil }
+// validateLDAPConfig runs ldapsync's own checks of a mapped config; a
+// problem cmd's own checks found already for the same setting is not
+// repeated (validateDirectories).
+var validateLDAPConfig = ldapsync.Config.Validate
 
 // errNoDirectory is returned by the directory commands when none is
 // configured.

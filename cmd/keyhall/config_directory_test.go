@@ -239,7 +239,8 @@ func TestDirectoryWarnings(t *testing.T) {
 	dir := t.TempDir()
 	pw := writeFile(t, dir, "pw", "Sommer2026!")
 	yaml := strings.ReplaceAll(strings.ReplaceAll(directoryYAML, "%PW%", pw), "lockout_threshold: 20", "lockout_threshold: 5")
-	file := writeFile(t, dir, "keyhall.yaml", yaml)
+	// listen on a free port: check-config tries the address, and 8080 may be in use.
+	file := writeFile(t, dir, "keyhall.yaml", "listen: 127.0.0.1:0\n"+yaml)
 	if err := os.Chmod(pw, 0o644); err != nil {
 		t.Fatal(err)
 	}

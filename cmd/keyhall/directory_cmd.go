@@ -25,11 +25,12 @@ type directorySyncer interface {
 var errNotBuiltIn = errors.New("this Keyhall was built without directory sync")
 
 // newReader returns the reader of the directory c describes.
-//
-// MERGE (s6-read): d, err := ldapsync.NewDirectory(c, log); if err != nil
-// { return nil, err }; return d, nil.
 var newReader = func(c ldapsync.Config, log *slog.Logger) (ldapsync.Reader, error) {
-	return nil, fmt.Errorf("%w (ldapsync.NewDirectory)", errNotBuiltIn)
+	d, err := ldapsync.NewDirectory(c, log)
+	if err != nil {
+		return nil, err // not a typed nil in a non-nil interface
+	}
+	return d, nil
 }
 
 // newSyncer returns the syncer for one directory.

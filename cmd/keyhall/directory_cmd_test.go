@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/ldapsync"
+	"github.com/keyhall/keyhall/ldapsync/ldaptest"
 	"github.com/keyhall/keyhall/web"
 )
 
@@ -402,52 +403,76 @@ func TestSyncTellsTools(t *testing.T) {
 	}
 }
 
-// TestDirectoryCheck: `keyhall directory check` says in plain words what
-// it found and what is wrong, and exits with 1 when something is.
+// TestDirectoryCheck: `keyhall directory check`, against a real slapd,
+// says in plain words what it found and what is wrong, and exits with 1
+// when something is.
 func TestDirectoryCheck(t *testing.T) {
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: `dn: uid=anna,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: anna
+cn: Anna Müller
+sn: Müller
+mail: anna@stadt.example
+telephoneNumber: +49 251 1234
+street: Rathausplatz 1
+postalCode: 48143
+l: Münster
+
+dn: cn=rat,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: rat
+member: uid=anna,ou=people,dc=example,dc=org
+`})
 	dir := t.TempDir()
-	cfg := syncTestConfig(t, dir, "sqlite://"+filepath.Join(dir, "keyhall.db"), `  groups:
-    - dn: cn=rat,ou=groups,dc=stadt,dc=example
-      name: rat
-    - dn: cn=missing,ou=groups,dc=stadt,dc=example
-`)
-	anna := person("6f1c1d7e-0000-4000-8000-000000000001", "anna", "Anna Müller")
-	anna.Phone = "+49 251 1234"
-	anna.PostalAddress = []string{"Rathausplatz 1", "48143 Münster"}
-	bert := person("6f1c1d7e-0000-4000-8000-000000000002", "bert", "Bert")
-	bert.Disabled = true
-	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{bert, anna},
-		Groups: []ldapsync.Group{{Name: "rat", DN: "CN=Rat,OU=Groups,DC=stadt,DC=example", Members: []string{anna.ExternalID}}}}})
-	code, out, errOut := runKeyhall(t, nil, "directory", "check", "--config", cfg)
-	if code != 1 || !strings.Contains(errOut, "keyhall: directory check stadt: 1 problem(s)") {
-		t.Errorf("exit %d, stderr %s", code, errOut)
+	config := func(password, groups string) string {
+		pw := writeFile(t, dir, "ldap-password", password)
+		return writeFile(t, dir, "keyhall.yaml", fmt.Sprintf(`storage: sqlite://%s
+keys:
+  file: %s
+directory:
+  name: stadt
+  preset: openldap
+  url: %s
+  start_tls: true
+  ca_file: %s
+  bind_dn: %s
+  bind_password_file: %s
+  base_dns: ["%s", "%s"]
+  groups:
+%s`, filepath.Join(dir, "keyhall.db"), filepath.Join(dir, "keyhall.keys"), s.URL, s.CAFile, ldaptest.SlapdSyncDN, pw,
+			ldaptest.SlapdPeopleDN, ldaptest.SlapdGroupsDN, groups))
 	}
+	good := config(ldaptest.SlapdSyncPassword, "    - dn: cn=rat,ou=groups,dc=example,dc=org\n      name: rat\n")
+	out := mustRun(t, nil, 0, "directory", "check", "--config", good)
 	for _, want := range []string{
-		"Directory stadt: ldap://127.0.0.1:3389\n  encryption: none (insecure_plaintext)\n  connected: yes\n",
-		"  signed in (bind) as cn=keyhall,dc=stadt,dc=example: yes\n",
-		"  under ou=people,dc=stadt,dc=example: 2 people, 0 groups\n",
-		"  group mapping dn cn=rat,ou=groups,dc=stadt,dc=example: 1 group(s)\n    CN=Rat,OU=Groups,DC=stadt,DC=example\n",
-		"  group mapping dn cn=missing,ou=groups,dc=stadt,dc=example: 0 group(s)\n",
-		"  PROBLEM: groups[1].dn: cn=missing,ou=groups,dc=stadt,dc=example was not found",
+		"Directory stadt: " + s.URL + "\n  encryption: StartTLS\n  connected: yes\n",
+		"  signed in (bind) as " + ldaptest.SlapdSyncDN + ": yes\n",
+		"  under " + ldaptest.SlapdPeopleDN + ": 1 people",
+		"  group mapping dn cn=rat,ou=groups,dc=example,dc=org: 1 group(s)\n",
 		"  person anna\n    name:    Anna Müller\n    e-mail:  anna@stadt.example\n    phone:   +49 251 1234\n    address: Rathausplatz 1, 48143 Münster\n",
-		"  person bert\n", "    status:  disabled in the directory\n",
+		"    status:  enabled\n", "  ok\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
 		}
 	}
 
-	// A read that fails is named, and nothing else is claimed.
-	useReader(t, snapshotReader{err: errors.New("connect: x509: certificate is valid for dc1, not 127.0.0.1")})
-	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", cfg)
-	if code != 1 || !strings.Contains(out, "PROBLEM: the read failed: connect: x509: certificate is valid for dc1, not 127.0.0.1") ||
-		!strings.Contains(out, "  connected: no\n") || strings.Contains(out, "person") {
-		t.Errorf("failed read: exit %d\n%s", code, out)
+	// A wrong bind password and a mapped group that is not there are each
+	// named; the command exits with 1.
+	bad := config("wrong", "    - dn: cn=missing,ou=groups,dc=example,dc=org\n      name: rat\n")
+	code, out, errOut := runKeyhall(t, nil, "directory", "check", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, "keyhall: directory check stadt:") ||
+		!strings.Contains(out, "PROBLEM: ") || !strings.Contains(out, "(code 49)") {
+		t.Errorf("wrong password: exit %d\n%s\n%s", code, out, errOut)
+	}
+	bad = config(ldaptest.SlapdSyncPassword, "    - dn: cn=missing,ou=groups,dc=example,dc=org\n      name: rat\n")
+	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", bad)
+	if code != 1 || !strings.Contains(out, "PROBLEM: directory.groups[0].dn: cn=missing,ou=groups,dc=example,dc=org does not exist") {
+		t.Errorf("missing group: exit %d\n%s", code, out)
 	}
 
-	// Printed as it comes: a report with problems and notes (as
-	// ldapsync's own Check gives) exits with 1; names from the directory
-	// cannot move the terminal's cursor.
+	// Printed as it comes: names from the directory cannot move the
+	// terminal's cursor.
 	old := directoryCheck
 	t.Cleanup(func() { directoryCheck = old })
 	directoryCheck = func(ctx context.Context, c ldapsync.Config, log *slog.Logger) (checkReport, error) {
@@ -456,25 +481,11 @@ func TestDirectoryCheck(t *testing.T) {
 			Notes:    []string{"directory.groups[0].filter (cn=x) finds no group"},
 			Problems: []string{"bind: invalid credentials (49): check bind_dn and bind_password_file"}}, errors.New("x")
 	}
-	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", cfg)
-	for _, want := range []string{"  signed in (bind) as cn=keyhall,dc=stadt,dc=example: no\n", "  person eve [2J\n",
+	code, out, _ = runKeyhall(t, nil, "directory", "check", "--config", good)
+	for _, want := range []string{"  signed in (bind) as " + ldaptest.SlapdSyncDN + ": no\n", "  person eve [2J\n",
 		"  note: directory.groups[0].filter (cn=x) finds no group\n", "  PROBLEM: bind: invalid credentials (49)"} {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("exit %d, no %q in\n%s", code, want, out)
 		}
-	}
-	directoryCheck = old
-
-	// All well: ok, exit 0; no e-mail anywhere is a problem.
-	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{anna},
-		Groups: []ldapsync.Group{{Name: "rat", DN: "cn=rat,ou=groups,dc=stadt,dc=example"}, {Name: "missing", DN: "cn=missing,ou=groups,dc=stadt,dc=example"}}}})
-	if out := mustRun(t, nil, 0, "directory", "check", "--config", cfg); !strings.HasSuffix(out, "  ok\n") {
-		t.Errorf("all well:\n%s", out)
-	}
-	anna.Email = ""
-	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: []ldapsync.Person{anna},
-		Groups: []ldapsync.Group{{Name: "rat", DN: "cn=rat,ou=groups,dc=stadt,dc=example"}, {Name: "missing", DN: "cn=missing,ou=groups,dc=stadt,dc=example"}}}})
-	if e := mustRun(t, nil, 1, "directory", "check", "--config", cfg); !strings.Contains(e, "1 problem(s)") {
-		t.Errorf("no e-mail: %s", e)
 	}
 }
