@@ -16,7 +16,7 @@ import (
 )
 
 // sambaCerts makes a CA and a server certificate it issues for ip and
-// localhost (Samba's own has no subjectAltName, which Go refuses) and
+// 127.0.0.1 and localhost (Samba's own has no subjectAltName, which Go refuses) and
 // writes ca.pem, cert.pem and key.pem (0600) into dir. It returns the CA
 // certificate's PEM.
 func sambaCerts(dir string, ip net.IP) (caPEM []byte, err error) {
@@ -53,7 +53,7 @@ func sambaCerts(dir string, ip net.IP) (caPEM []byte, err error) {
 		NotAfter:     now.Add(7 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{ip},
+		IPAddresses:  []net.IP{ip, net.IPv4(127, 0, 0, 1)}, // 127.0.0.1: for a proxy in front
 		DNSNames:     []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
