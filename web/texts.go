@@ -171,8 +171,8 @@ var (
 		EN: "Your account is locked. Please contact IT.",
 	}
 	msgDirectoryUnavailable = message{
-		DE: "Anmeldung gerade nicht möglich: Das Verzeichnis der Stadt antwortet nicht. Bitte versuchen Sie es in einigen Minuten noch einmal; dieser Versuch zählt nicht als falsches Passwort.",
-		EN: "Signing in is not possible right now: the city's directory does not answer. Please try again in a few minutes; this try does not count as a wrong password.",
+		DE: "Anmeldung gerade nicht möglich: Das Verzeichnis der Stadt antwortet nicht. Bitte versuchen Sie es in einigen Minuten noch einmal.",
+		EN: "Signing in is not possible right now: the city's directory does not answer. Please try again in a few minutes.",
 	}
 	msgAccountExpired = message{
 		DE: "Ihr Zugang ist abgelaufen. Wenn Sie ihn weiter brauchen, wenden Sie sich bitte an die IT.",
