@@ -37,6 +37,9 @@ const (
 	// keeps open; maxBinds how many people's binds may run at once.
 	idleConns = 4
 	maxBinds  = 16
+	// unboundIdle is how long a connection for binds as people may lie
+	// idle before it is closed rather than used (servers close idle ones).
+	unboundIdle = time.Minute
 	// sweepAt is the size of a map of the Verifier at which old entries
 	// are swept out.
 	sweepAt = 10_000
@@ -65,7 +68,7 @@ const ppolicyLockedForGood = "000001010000Z"
 // A password check finds the person's DN by her stable id with the service
 // account (AD: a base search of <GUID=…>; OpenLDAP: (entryUUID=…) under the
 // base DNs) — never by what she typed — and then binds as her, once, on a
-// fresh connection over TLS that is closed afterwards. An empty password is
+// connection over TLS used for nothing else. An empty password is
 // refused before the directory is asked; a person AD reports locked out is
 // not bound at all (no bind would succeed, and each would count); and a
 // wrong password typed again within a few minutes is refused without being
@@ -105,6 +108,13 @@ type accountStatus struct {
 	goodAt time.Time
 }
 
+// idleConn is an anonymous connection for binds as people, and since when
+// it lies idle.
+type idleConn struct {
+	c     *ldap.Conn
+	since time.Time
+}
+
 // bindDir is one configured directory.
 type bindDir struct {
 	cfg     Config
@@ -117,6 +127,7 @@ type bindDir struct {
 	bases   []*ldap.DN
 	idle    chan *ldap.Conn // service-account connections, bound
 	binds   chan struct{}   // a slot per bind as a person
+	unbound chan idleConn   // connections for binds as people, anonymous
 }
 
 // NewVerifier returns a Verifier for the directories dirs (by Config.Name).
@@ -147,7 +158,8 @@ func NewVerifier(dirs []Config, log *slog.Logger) (*Verifier, error) {
 
 func newBindDir(c Config) (*bindDir, error) {
 	d := &bindDir{cfg: c, timeout: c.Timeout, stale: c.MaxStaleness,
-		idle: make(chan *ldap.Conn, idleConns), binds: make(chan struct{}, maxBinds)}
+		idle: make(chan *ldap.Conn, idleConns), binds: make(chan struct{}, maxBinds),
+		unbound: make(chan idleConn, idleConns)}
 	if c.Name == "" {
 		return nil, errors.New("no name")
 	}
@@ -232,6 +244,9 @@ func (v *Verifier) Close() error {
 			select {
 			case c := <-d.idle:
 				c.Close()
+				continue
+			case ic := <-d.unbound:
+				ic.c.Close()
 				continue
 			default:
 			}
@@ -633,8 +648,11 @@ func (v *Verifier) dial(ctx context.Context, d *bindDir) (*ldap.Conn, error) {
 	return c, nil
 }
 
-// bind binds as dn with password once, on a connection of its own that is
-// closed afterwards (never pooled, so none stays bound as a person).
+// bind binds as dn with password once, on a connection used for nothing
+// but binds as people: a new one, or one whose last bind failed (which
+// leaves it anonymous, RFC 4513 §4) or was followed by an anonymous bind.
+// So no connection is left bound as a person, and none that was is used
+// for anything but another bind.
 func (v *Verifier) bind(ctx context.Context, d *bindDir, dn, password string) error {
 	select {
 	case d.binds <- struct{}{}:
@@ -642,11 +660,10 @@ func (v *Verifier) bind(ctx context.Context, d *bindDir, dn, password string) er
 	case <-ctx.Done():
 		return unavailable("wait to bind", ctx.Err(), false)
 	}
-	c, err := v.dial(ctx, d)
+	c, err := v.unboundConn(ctx, d)
 	if err != nil {
 		return unavailable("connect to bind", err, false)
 	}
-	defer c.Close()
 	req := &ldap.SimpleBindRequest{Username: dn, Password: password}
 	if !d.ad {
 		req.Controls = []ldap.Control{ldap.NewControlBeheraPasswordPolicy()}
@@ -661,11 +678,19 @@ func (v *Verifier) bind(ctx context.Context, d *bindDir, dn, password string) er
 		pp, _ = ldap.FindControl(res.Controls, ldap.ControlTypeBeheraPasswordPolicy).(*ldap.ControlBeheraPasswordPolicy)
 	}
 	switch {
-	case err == nil && pp != nil && pp.Error == 2: // changeAfterReset
-		return fmt.Errorf("%w: %s (ppolicy: change after reset)", authn.ErrPasswordMustChange, dn)
 	case err == nil:
+		// Bound as her: anonymous again before it goes back.
+		if v.guard(ctx, c, func() error { return c.UnauthenticatedBind("") }) == nil {
+			v.putUnbound(d, c)
+		} else {
+			c.Close()
+		}
+		if pp != nil && pp.Error == 2 { // changeAfterReset
+			return fmt.Errorf("%w: %s (ppolicy: change after reset)", authn.ErrPasswordMustChange, dn)
+		}
 		return nil
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
+		v.putUnbound(d, c)
 		if pp != nil {
 			switch pp.Error {
 			case 0:
@@ -676,7 +701,34 @@ func (v *Verifier) bind(ctx context.Context, d *bindDir, dn, password string) er
 		}
 		return bindRefusal(dn, err)
 	}
+	c.Close()
 	return unavailable("bind", err, true)
+}
+
+// unboundConn returns an idle anonymous connection that is still open and
+// not idle too long, or a new one.
+func (v *Verifier) unboundConn(ctx context.Context, d *bindDir) (*ldap.Conn, error) {
+	for {
+		select {
+		case ic := <-d.unbound:
+			if ic.c.IsClosing() || v.now().Sub(ic.since) > unboundIdle || v.now().Before(ic.since) {
+				ic.c.Close()
+				continue
+			}
+			return ic.c, nil
+		default:
+			return v.dial(ctx, d)
+		}
+	}
+}
+
+// putUnbound keeps an anonymous connection for the next bind, or closes it.
+func (v *Verifier) putUnbound(d *bindDir, c *ldap.Conn) {
+	select {
+	case d.unbound <- idleConn{c: c, since: v.now()}:
+	default:
+		c.Close()
+	}
 }
 
 // bindRefusal maps AD's answer to a bind with invalid credentials (49) by

@@ -7,13 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,47 +26,6 @@ func TestMain(m *testing.M) {
 	defer ldaptest.StopSamba()
 	m.Run()
 }
-
-// proxy forwards TCP connections on 127.0.0.1 to a directory and counts
-// them: each bind as a person opens one.
-type proxy struct {
-	ln    net.Listener
-	to    string
-	conns atomic.Int64
-}
-
-// newProxy forwards to the LDAPS port of s; URL is its ldaps:// URL.
-func newProxy(tb testing.TB, s *ldaptest.Samba) *proxy {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &proxy{ln: ln, to: net.JoinHostPort(s.Addr, "636")}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.conns.Add(1)
-			go func() {
-				defer c.Close()
-				up, err := net.Dial("tcp", p.to)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				go func() { io.Copy(up, c); up.Close() }()
-				io.Copy(c, up)
-			}()
-		}
-	}()
-	return p
-}
-
-func (p *proxy) URL() string { return "ldaps://" + p.ln.Addr().String() }
 
 // quiet is the logger of the tests; KEYHALL_TEST_LOG=1 shows it.
 func quiet() *slog.Logger {

@@ -162,9 +162,15 @@ func startSamba() (*Samba, error) {
 	s.cmd = exec.Command(sambaBin, "-s", f("etc/smb.conf"), "-i", "--no-process-group", "-M", "single",
 		"--option=pid directory="+f("run"), "--option=server services=ldap cldap kdc",
 		"--option=tls keyfile="+f("key.pem"), "--option=tls certfile="+f("cert.pem"),
-		"--option=tls cafile="+f("ca.pem"), "--option=log file="+f("log/samba.log"))
-	var out bytes.Buffer
-	s.cmd.Stdout, s.cmd.Stderr = &out, &out
+		"--option=tls cafile="+f("ca.pem"), "--option=log file="+f("log/samba.log"),
+		"--option=log level=1 auth_audit:3")
+	// With -i samba logs to its standard output: into log/samba.out.
+	out, err := os.Create(f("log/samba.out"))
+	if err != nil {
+		return fail(err)
+	}
+	defer out.Close() // samba has its own copy
+	s.cmd.Stdout, s.cmd.Stderr = out, out
 	// Killed with the test binary: PR_SET_PDEATHSIG fires when the thread
 	// that started it ends, so it is started from a thread of its own that
 	// ends only after samba has.
@@ -193,7 +199,7 @@ func startSamba() (*Samba, error) {
 		}
 		select {
 		case <-s.exited:
-			return fail(fmt.Errorf("samba exited: %s\n%s", sambaTail(out.Bytes()), s.logTail()))
+			return fail(fmt.Errorf("samba exited:\n%s", s.logTail()))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -561,6 +567,23 @@ func (s *Samba) Pause(tb testing.TB) (resume func()) {
 	return resume
 }
 
+// Binds returns how many simple binds as dn samba has answered (right or
+// wrong; anonymous ones are not counted), from its authentication log.
+func (s *Samba) Binds(tb testing.TB, dn string) int {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(s.Dir, "log", "samba.out"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Auth: [LDAP,simple bind") && strings.Contains(line, `\[`+dn+`] at [`) {
+			n++
+		}
+	}
+	return n
+}
+
 // sambaTail is the last 2 KB of out.
 func sambaTail(out []byte) string {
 	if len(out) > 2048 {
@@ -570,6 +593,6 @@ func sambaTail(out []byte) string {
 }
 
 func (s *Samba) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.Dir, "log", "samba.log"))
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "log", "samba.out"))
 	return sambaTail(b)
 }
