@@ -318,6 +318,10 @@ func (v *Verifier) VerifyPassword(ctx context.Context, u authn.User, password st
 	}
 	err = v.bind(ctx, d, p.dn, password)
 	switch {
+	case errors.Is(err, authn.ErrWrongPassword) && p.locked:
+		// OpenLDAP's ppolicy answers a locked account as a wrong password
+		// (unless ppolicy_use_lockout); she was locked when looked up.
+		return fmt.Errorf("%w: %s (pwdAccountLockedTime set; %v)", authn.ErrAccountLocked, p.dn, err)
 	case errors.Is(err, authn.ErrWrongPassword):
 		v.rememberWrong(who, mac)
 	case err == nil:
@@ -550,7 +554,8 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
 	}
 	// Locked by ppolicy for a while: for as long as the policy says, which
 	// is not read here; the attribute stays until her next successful bind,
-	// so VerifyPassword binds her all the same and slapd answers.
+	// so VerifyPassword binds her all the same, and takes a refusal then
+	// for the lock.
 	locked := e.GetAttributeValue(d.attrs[0])
 	p.disabled = locked == ppolicyLockedForGood
 	p.locked = locked != "" && !p.disabled
