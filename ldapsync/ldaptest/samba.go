@@ -10,8 +10,9 @@
 // it runs: test binaries running at once get different addresses.
 //
 // The samba process is killed when the test binary ends, also when it
-// crashes (PR_SET_PDEATHSIG); a package that uses StartSamba should still
-// stop it in TestMain, which also removes its directory:
+// crashes (PR_SET_PDEATHSIG), and the next StartSamba removes the directory
+// such a binary left; a package that uses StartSamba should still stop it
+// in TestMain, which also removes its directory:
 //
 //	func TestMain(m *testing.M) {
 //		defer ldaptest.StopSamba()
@@ -132,8 +133,13 @@ func startSamba() (*Samba, error) {
 		return nil, err
 	}
 	s.URL = "ldaps://" + s.Addr + ":636"
+	sambaRemoveStale()
 	if s.Dir, err = os.MkdirTemp("", "keyhall-samba-"); err != nil {
 		s.lock.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		s.stop()
 		return nil, err
 	}
 	fail := func(err error) (*Samba, error) {
@@ -204,6 +210,22 @@ func startSamba() (*Samba, error) {
 		}
 		if time.Now().After(deadline) {
 			return fail(fmt.Errorf("samba does not answer on %s: %v\n%s", s.URL, err, s.logTail()))
+		}
+	}
+}
+
+// sambaRemoveStale removes the directories of test binaries that were
+// killed before they could (their samba died with them).
+func sambaRemoveStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "keyhall-samba-*", "owner.pid"))
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		pid, err2 := strconv.Atoi(string(b))
+		if err != nil || err2 != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(filepath.Dir(f))
 		}
 	}
 }
