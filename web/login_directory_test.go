@@ -55,3 +55,23 @@ func TestDirectoryDown(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryRefusalTexts (#13): what a directory says of a person's
+// account reaches her as what to do, German first, not as a bad request.
+func TestDirectoryRefusalTexts(t *testing.T) {
+	for r, want := range map[authn.Reason]struct {
+		status int
+		de, en string
+	}{
+		authn.ReasonDirectoryUnavailable: {http.StatusServiceUnavailable, "Anmeldung gerade nicht möglich", "not possible right now"},
+		authn.ReasonAccountExpired:       {http.StatusForbidden, "Ihr Zugang ist abgelaufen", "has expired"},
+		authn.ReasonPasswordMustChange:   {http.StatusForbidden, "Bitte ändern Sie es zuerst", "change it first"},
+		authn.ReasonAccountLocked:        {http.StatusForbidden, "vorübergehend gesperrt", "locked for now"},
+		authn.ReasonDisabled:             {http.StatusForbidden, "Ihr Zugang ist gesperrt", "Your account is locked"},
+	} {
+		status, msg := refusal(&authn.SignInError{Reason: r}, "password")
+		if status != want.status || !strings.Contains(msg.DE, want.de) || !strings.Contains(msg.EN, want.en) {
+			t.Errorf("%s: %d %q / %q", r, status, msg.DE, msg.EN)
+		}
+	}
+}
