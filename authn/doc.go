@@ -101,6 +101,15 @@
 // answers get the same refusal. The key path is never throttled per account, so a
 // stranger cannot lock the owner out of her key.
 //
+// A directory person's password is checked by her directory
+// (SignInConfig.Directory, a bind), after the throttle has counted the try;
+// SignInConfig.PasswordLimit keeps Keyhall's limit below the directory's
+// lockout threshold. Its answers are refusals of their own (disabled,
+// expired, password must change, locked); a directory that does not answer
+// is ReasonDirectoryUnavailable, and the try is taken back unless the
+// password had reached it (ErrPasswordSent). A key with PIN, which asks the
+// directory nothing, is checked live by SignInConfig.DirectoryStatus.
+//
 // The session records RFC 8176 amr values (hwk, pop, swk, user, pwd, otp,
 // mfa) and a level as acr (phrh, phr, mfa). A key is hwk, at phrh, only if
 // Credential.Attested: registration verified its attestation against a

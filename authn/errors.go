@@ -35,3 +35,27 @@ var (
 type ThrottledError struct{ Wait time.Duration }
 
 func (e *ThrottledError) Error() string { return fmt.Sprintf("too many tries: wait up to %v", e.Wait) }
+
+// Errors of a directory (PasswordVerifier, AccountChecker), for a directory
+// person. Each has its own message on the sign-in page.
+var (
+	// ErrDirectoryUnavailable: the directory did not answer (or not in
+	// time). It is not a wrong password, and the try is not counted,
+	// unless it is joined with ErrPasswordSent.
+	ErrDirectoryUnavailable = errors.New("the directory does not answer")
+	// ErrPasswordSent, joined with ErrDirectoryUnavailable: the password
+	// reached the directory before its answer was lost, so the directory
+	// may have counted it; so does the throttle.
+	ErrPasswordSent = errors.New("the password was sent to the directory")
+	// ErrAccountDisabled: the directory says the account is disabled
+	// (AD 533) or no longer there.
+	ErrAccountDisabled = errors.New("account disabled in the directory")
+	// ErrAccountExpired: the account's end date has passed (AD 701).
+	ErrAccountExpired = errors.New("account expired in the directory")
+	// ErrPasswordMustChange: the password is right but must be changed
+	// first, or has expired (AD 773, 532).
+	ErrPasswordMustChange = errors.New("the password must be changed first")
+	// ErrAccountLocked: the directory locked the account after too many
+	// wrong passwords (AD 775).
+	ErrAccountLocked = errors.New("account locked by the directory")
+)

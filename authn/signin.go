@@ -42,6 +42,17 @@ type SignInConfig struct {
 	// KeyPolicy checks a key against its owner's groups' key policies at
 	// every sign-in; nil admits every key the level admits.
 	KeyPolicy KeyPolicy
+	// DirectoryStatus checks live that a directory person is still enabled
+	// when she signs in with her key and PIN, which asks the directory
+	// nothing else; nil = no such check (the last sync's state counts).
+	DirectoryStatus AccountChecker
+	// PasswordLimit is how many passwords an account may try per
+	// PasswordWindow before the password step is throttled; 0 = 10 per
+	// 15 minutes. For directory people set it below the directory's lockout
+	// threshold, and the window to at least its observation window, so that
+	// Keyhall never locks anybody out of her Windows account.
+	PasswordLimit  int
+	PasswordWindow time.Duration
 }
 
 // Policy is the sign-in policy per group.
@@ -63,6 +74,13 @@ type PasswordVerifier interface {
 	VerifyPassword(ctx context.Context, u User, password string) error
 }
 
+// AccountChecker checks live that a directory person may still sign in:
+// nil, or ErrAccountDisabled, ErrAccountExpired, ErrAccountLocked,
+// ErrDirectoryUnavailable (when the last known state is too old to rely on).
+type AccountChecker interface {
+	CheckAccount(ctx context.Context, u User) error
+}
+
 // SignIn runs the sign-in flow (see the package documentation). It is safe
 // for concurrent use and keeps no state of its own: a pending sign-in
 // travels sealed in its id (pendingtoken.go) and the Store knows which ids
@@ -72,6 +90,8 @@ type SignIn struct {
 	wa        *webauthn.WebAuthn
 	hasher    *hasher
 	directory PasswordVerifier
+	dirStatus AccountChecker
+	pwdRule   throttleRule // the shortest window of password tries
 	sealKey   [32]byte
 	// pendingAEAD seals pending sign-ins into their ids (pendingtoken.go).
 	pendingAEAD cipher.AEAD
@@ -135,7 +155,7 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
 	s := &SignIn{pendingAEAD: pendingAEAD,
-		store: cfg.Store, wa: wa, directory: cfg.Directory, sealKey: cfg.EncryptionKey,
+		store: cfg.Store, wa: wa, directory: cfg.Directory, dirStatus: cfg.DirectoryStatus, sealKey: cfg.EncryptionKey,
 		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, keyPolicy: cfg.KeyPolicy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
 	}
 	n := cfg.MaxHashing
@@ -143,6 +163,13 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 		n = 2 * runtime.GOMAXPROCS(0)
 	}
 	s.hasher = newHasher(n, cfg.Argon2)
+	s.pwdRule = accountRules[0]
+	if cfg.PasswordLimit > 0 {
+		s.pwdRule.limit = cfg.PasswordLimit
+	}
+	if cfg.PasswordWindow > 0 {
+		s.pwdRule.window = cfg.PasswordWindow
+	}
 	if s.sessionMax <= 0 {
 		s.sessionMax = DefaultSessionMax
 	}
@@ -179,6 +206,12 @@ const (
 	// what her groups ask of a key (their level, or their key policy:
 	// attestation, model, no synced passkey); IT must give her one that does.
 	ReasonKeyNotAdmitted Reason = "key_not_admitted"
+	// A directory person's account, as her directory reports it (the
+	// disabled one is ReasonDisabled).
+	ReasonDirectoryUnavailable Reason = "directory_unavailable" // the directory does not answer: try again later
+	ReasonAccountExpired       Reason = "account_expired"
+	ReasonPasswordMustChange   Reason = "password_must_change" // change it at a city computer first
+	ReasonAccountLocked        Reason = "account_locked"       // too many wrong passwords in the directory
 )
 
 // SignInError is a refused step. Match it with errors.As. Err is the cause,

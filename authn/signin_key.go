@@ -409,6 +409,9 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 			return Progress{}, err
 		}
 	}
+	if refusal == nil && res.uv {
+		refusal = s.checkDirectory(ctx, res.user)
+	}
 	st := FactorStep{Credential: res.cred.ID, Kind: KindWebAuthn, SignCount: res.sign}
 	next := p
 	var prog Progress
@@ -463,6 +466,27 @@ func (s *SignIn) keyRefusal(res keyResult) *SignInError {
 		return refuse(ReasonUVRequired, "key %s did not verify the person", res.cred.ID)
 	}
 	return nil
+}
+
+// checkDirectory asks a directory person's directory live whether she may
+// still sign in, for a key with PIN (no password follows, which would ask
+// it): a refusal, or nil.
+func (s *SignIn) checkDirectory(ctx context.Context, u User) *SignInError {
+	if u.Source != SourceDirectory || s.dirStatus == nil {
+		return nil
+	}
+	err := s.dirStatus.CheckAccount(ctx, u)
+	if err == nil {
+		return nil
+	}
+	if se := directoryRefusal(err); se != nil && se.Reason != ReasonWrongPassword {
+		if se.Reason == ReasonDirectoryUnavailable {
+			s.log.Warn("the directory cannot confirm a key sign-in", "user", u.ID, "directory", u.Directory, "err", err)
+		}
+		return se
+	}
+	s.log.Error("the directory check of a key sign-in failed", "user", u.ID, "directory", u.Directory, "err", err)
+	return &SignInError{Reason: ReasonDirectoryUnavailable, Err: err}
 }
 
 // failStep puts p back for another try when err is a refusal; other

@@ -32,7 +32,7 @@ func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password 
 	if err != nil {
 		return Progress{}, err
 	}
-	keys := throttleKeys(throttlePwd, p.Username, c.Addr)
+	keys := s.passwordKeys(p.Username, c.Addr)
 	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
 		return s.failStep(ctx, p, errors.Join(asErr(se), err))
 	}
@@ -41,6 +41,9 @@ func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password 
 		return Progress{}, fmt.Errorf("verify password: %w", err)
 	}
 	if err := s.checkPassword(ctx, user, password); err != nil {
+		if notTried(err) {
+			s.undo(ctx, keys)
+		}
 		return s.failStep(ctx, p, err)
 	}
 	return s.undoBeside(ctx, keys, func() (Progress, error) {
@@ -60,7 +63,7 @@ func (s *SignIn) passwordAfterCode(ctx context.Context, pendingID []byte, passwo
 	if err != nil {
 		return Progress{}, err
 	}
-	keys := throttleKeys(throttlePwd, p.Username, c.Addr)
+	keys := s.passwordKeys(p.Username, c.Addr)
 	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
 		return s.failPeeked(ctx, p, errors.Join(asErr(se), err))
 	}
@@ -69,6 +72,9 @@ func (s *SignIn) passwordAfterCode(ctx context.Context, pendingID []byte, passwo
 		return Progress{}, fmt.Errorf("verify password: %w", err)
 	}
 	if err := s.checkPassword(ctx, user, password); err != nil {
+		if notTried(err) {
+			s.undo(ctx, keys)
+		}
 		return s.failPeeked(ctx, p, err)
 	}
 	s.undo(ctx, keys)
@@ -138,10 +144,13 @@ func (s *SignIn) checkPassword(ctx context.Context, u User, pw string) error {
 			return &SignInError{Reason: ReasonWrongPassword, Err: errNoDirectory}
 		}
 		err := s.directory.VerifyPassword(ctx, u, pw)
-		switch {
-		case errors.Is(err, ErrWrongPassword):
-			return &SignInError{Reason: ReasonWrongPassword, Err: err}
-		case err != nil:
+		if se := directoryRefusal(err); se != nil {
+			if se.Reason == ReasonDirectoryUnavailable {
+				s.log.Warn("the directory cannot check a password", "user", u.ID, "directory", u.Directory, "err", err)
+			}
+			return se
+		}
+		if err != nil {
 			return fmt.Errorf("check directory password: %w", err)
 		}
 		return nil
@@ -167,6 +176,37 @@ func (s *SignIn) checkPassword(ctx context.Context, u User, pw string) error {
 		s.rehash(ctx, u, pw)
 	}
 	return nil
+}
+
+// directoryRefusal is the refusal for an error of a directory
+// (PasswordVerifier, AccountChecker); nil for nil or any other error.
+func directoryRefusal(err error) *SignInError {
+	var r Reason
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrWrongPassword):
+		r = ReasonWrongPassword
+	case errors.Is(err, ErrDirectoryUnavailable):
+		r = ReasonDirectoryUnavailable
+	case errors.Is(err, ErrAccountDisabled):
+		r = ReasonDisabled
+	case errors.Is(err, ErrAccountExpired):
+		r = ReasonAccountExpired
+	case errors.Is(err, ErrPasswordMustChange):
+		r = ReasonPasswordMustChange
+	case errors.Is(err, ErrAccountLocked):
+		r = ReasonAccountLocked
+	default:
+		return nil
+	}
+	return &SignInError{Reason: r, Err: err}
+}
+
+// notTried reports whether a password check failed before the password
+// reached the directory (it did not answer): then the try is taken back.
+func notTried(err error) bool {
+	return errors.Is(err, ErrDirectoryUnavailable) && !errors.Is(err, ErrPasswordSent)
 }
 
 // rehash replaces a password hash made with other parameters. A failure

@@ -50,6 +50,14 @@ func ThrottleKeys(username string) []string {
 	return keys
 }
 
+// passwordKeys is throttleKeys for a password, with the configured limit
+// of its shortest window (SignInConfig.PasswordLimit, PasswordWindow).
+func (s *SignIn) passwordKeys(username, addr string) []hitKey {
+	keys := throttleKeys(throttlePwd, username, addr)
+	keys[0].rule = s.pwdRule
+	return keys
+}
+
 // hitKey is one counter of one try.
 type hitKey struct {
 	key  string

@@ -84,6 +84,14 @@ func refusal(se *authn.SignInError, page string) (int, message) {
 		return http.StatusForbidden, msgKeyNotAdmitted
 	case authn.ReasonDisabled:
 		return http.StatusForbidden, msgDisabled
+	case authn.ReasonDirectoryUnavailable:
+		return http.StatusServiceUnavailable, msgDirectoryUnavailable
+	case authn.ReasonAccountExpired:
+		return http.StatusForbidden, msgAccountExpired
+	case authn.ReasonPasswordMustChange:
+		return http.StatusForbidden, msgPasswordMustChange
+	case authn.ReasonAccountLocked:
+		return http.StatusForbidden, msgAccountLocked
 	}
 	return http.StatusBadRequest, msgBadRequest
 }

@@ -170,6 +170,22 @@ var (
 		DE: "Ihr Zugang ist gesperrt. Bitte wenden Sie sich an die IT.",
 		EN: "Your account is locked. Please contact IT.",
 	}
+	msgDirectoryUnavailable = message{
+		DE: "Anmeldung gerade nicht möglich: Das Verzeichnis der Stadt antwortet nicht. Bitte versuchen Sie es in einigen Minuten noch einmal.",
+		EN: "Signing in is not possible right now: the city's directory does not answer. Please try again in a few minutes.",
+	}
+	msgAccountExpired = message{
+		DE: "Ihr Zugang ist abgelaufen. Wenn Sie ihn weiter brauchen, wenden Sie sich bitte an die IT.",
+		EN: "Your account has expired. If you still need it, please contact IT.",
+	}
+	msgPasswordMustChange = message{
+		DE: "Ihr Passwort ist abgelaufen oder muss geändert werden. Bitte ändern Sie es zuerst an einem Computer der Stadt (Strg+Alt+Entf, „Kennwort ändern“) und melden Sie sich dann mit dem neuen Passwort an.",
+		EN: "Your password has expired or must be changed. Please change it first at a city computer (Ctrl+Alt+Del, “Change a password”), then sign in with the new password.",
+	}
+	msgAccountLocked = message{
+		DE: "Ihr Zugang ist nach zu vielen falschen Passwörtern vorübergehend gesperrt. Bitte warten Sie, bis die Sperre abläuft, oder bitten Sie die IT, ihn zu entsperren.",
+		EN: "Your account is locked for now after too many wrong passwords. Please wait until the lock ends, or ask IT to unlock it.",
+	}
 	msgBadRequest = message{
 		DE: "Diese Anfrage konnte Keyhall nicht lesen. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.",
 		EN: "Keyhall could not read this request. Please reload the page and try again.",
