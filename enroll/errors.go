@@ -34,6 +34,11 @@ const (
 	ReasonScope         Reason = "scope"          // the enrollment, or the sign-in that opened it, may not add this
 	ReasonSignIn        Reason = "sign-in"        // the sign-in of a self-service enrollment ended, or was not fresh when it opened
 	ReasonKeyLevel      Reason = "key-level"      // removing a key needs a sign-in at least at the key's level
+	// ReasonDirectoryUnavailable: the directory did not answer; try later.
+	ReasonDirectoryUnavailable Reason = "directory-unavailable"
+	// ReasonDirectoryAccount: the directory refuses the account for now
+	// (expired, password must be changed, locked out); the message says what to do.
+	ReasonDirectoryAccount Reason = "directory-account"
 )
 
 // Error is a refusal a person can act on: DE and EN say, in her language,
@@ -96,6 +101,22 @@ var (
 	msgDisabled = [2]string{
 		"Ihr Konto ist gesperrt. Bitte wenden Sie sich an den IT-Service.",
 		"Your account is disabled. Please contact the IT service desk.",
+	}
+	msgDirectoryUnavailable = [2]string{
+		"Gerade nicht möglich: Das Verzeichnis der Stadt antwortet nicht. Bitte versuchen Sie es in einigen Minuten noch einmal.",
+		"Not possible right now: the city's directory does not answer. Please try again in a few minutes.",
+	}
+	msgAccountExpired = [2]string{
+		"Ihr Zugang ist laut Verzeichnis der Stadt abgelaufen. Wenn Sie ihn weiter brauchen, wenden Sie sich bitte an die IT.",
+		"Your account has expired in the city's directory. If you still need it, please contact IT.",
+	}
+	msgPasswordMustChange = [2]string{
+		"Ihr Passwort ist abgelaufen oder muss geändert werden. Bitte ändern Sie es zuerst an einem Computer der Stadt (Strg+Alt+Entf, „Kennwort ändern“) und geben Sie dann das neue Passwort ein.",
+		"Your password has expired or must be changed. Please change it first at a city computer (Ctrl+Alt+Del, “Change a password”), then enter the new password.",
+	}
+	msgAccountLocked = [2]string{
+		"Ihr Zugang ist nach zu vielen falschen Passwörtern vorübergehend gesperrt. Bitte warten Sie, bis die Sperre abläuft, oder bitten Sie die IT, ihn zu entsperren.",
+		"Your account is locked for now after too many wrong passwords. Please wait until the lock ends, or ask IT to unlock it.",
 	}
 	msgWrongTOTP = [2]string{
 		"Der Code aus der App stimmt nicht. Prüfen Sie, ob die Uhrzeit Ihres Geräts stimmt, und geben Sie den aktuellen Code ein.",

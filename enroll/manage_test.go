@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +235,68 @@ func otherToken(tok string) string {
 		return "y" + tok[1:]
 	}
 	return "x" + tok[1:]
+}
+
+// answering is a PasswordChecker that answers every password with err.
+type answering struct {
+	err   error
+	calls int
+}
+
+func (d *answering) VerifyPassword(context.Context, authn.User, string) error {
+	d.calls++
+	return d.err
+}
+
+// TestDirectoryRefusalsAtEnrollment: what the directory says of a
+// person's account at redemption reaches her as its own refusal, a
+// directory that does not answer is not a wrong password (and not a
+// storage failure), and wrong directory passwords stop at the configured
+// limit, below the directory's lockout threshold.
+func TestDirectoryRefusalsAtEnrollment(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	now := f.clock.now()
+	dora := authn.User{ID: authn.NewID(), Username: "dora", Status: authn.StatusActive, Source: authn.SourceDirectory,
+		ExternalID: "uid=dora", CreatedAt: now, UpdatedAt: now}
+	must(t, f.store.CreateUser(ctx, dora, authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}))
+	inv, err := f.svc.Issue(ctx, dora.ID, 0, "cli:root", "")
+	must(t, err)
+	for _, tc := range []struct {
+		err  error
+		want enroll.Reason
+	}{
+		{authn.ErrDirectoryUnavailable, enroll.ReasonDirectoryUnavailable},
+		{authn.ErrAccountDisabled, enroll.ReasonDisabled},
+		{authn.ErrAccountExpired, enroll.ReasonDirectoryAccount},
+		{authn.ErrPasswordMustChange, enroll.ReasonDirectoryAccount},
+		{authn.ErrAccountLocked, enroll.ReasonDirectoryAccount},
+	} {
+		f.rebuild(t, nil, &answering{err: tc.err})
+		for range 12 { // more than any limit: none of these is a counted guess
+			_, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link), Password: "Sommer2026!"})
+			wantReason(t, tc.err.Error(), err, tc.want)
+		}
+	}
+
+	// With a limit of 3, the 4th wrong password is not sent.
+	pub, _ := url.Parse(origin)
+	dir := &answering{err: authn.ErrWrongPassword}
+	svc, err := enroll.New(enroll.Config{Store: f.store, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: f.clock.now,
+		Logger: slog.New(slog.DiscardHandler), Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()},
+		Directory: dir, PasswordLimit: 3, PasswordWindow: 30 * time.Minute})
+	must(t, err)
+	for i := range 3 {
+		_, err := svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link), Password: "wrong" + strconv.Itoa(i)})
+		wantReason(t, "wrong password", err, enroll.ReasonWrongPassword)
+	}
+	_, err = svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link), Password: "wrong3"})
+	wantReason(t, "4th wrong password", err, enroll.ReasonThrottled)
+	if dir.calls != 3 {
+		t.Errorf("the directory was asked %d times, want 3", dir.calls)
+	}
+	// The window is the configured one: after 16 minutes she is still stopped.
+	f.clock.add(16 * time.Minute)
+	_, err = svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link), Password: "wrong4"})
+	wantReason(t, "after 16 minutes", err, enroll.ReasonThrottled)
 }

@@ -117,7 +117,7 @@ func (s *Service) checkRedeemer(ctx context.Context, u authn.User, password stri
 	if u.Source != authn.SourceDirectory || s.cfg.Directory == nil {
 		return nil
 	}
-	a, err := s.try(ctx, "enroll:pwd:"+u.Username)
+	a, err := s.try(ctx, passwordKey+u.Username)
 	if err != nil {
 		return err
 	}
@@ -135,6 +135,20 @@ func (s *Service) verifyDirectory(ctx context.Context, u authn.User, password st
 	switch {
 	case errors.Is(err, authn.ErrWrongPassword):
 		return refuseMsg(ReasonWrongPassword, msgWrongPassword, err)
+	case errors.Is(err, authn.ErrDirectoryUnavailable) && errors.Is(err, authn.ErrPasswordSent):
+		// The directory may have counted it: so does the throttle.
+		e := refuseMsg(ReasonWrongPassword, msgDirectoryUnavailable, err)
+		return e
+	case errors.Is(err, authn.ErrDirectoryUnavailable):
+		return refuseMsg(ReasonDirectoryUnavailable, msgDirectoryUnavailable, err)
+	case errors.Is(err, authn.ErrAccountDisabled):
+		return refuseMsg(ReasonDisabled, msgDisabled, err)
+	case errors.Is(err, authn.ErrAccountExpired):
+		return refuseMsg(ReasonDirectoryAccount, msgAccountExpired, err)
+	case errors.Is(err, authn.ErrPasswordMustChange):
+		return refuseMsg(ReasonDirectoryAccount, msgPasswordMustChange, err)
+	case errors.Is(err, authn.ErrAccountLocked):
+		return refuseMsg(ReasonDirectoryAccount, msgAccountLocked, err)
 	case err != nil:
 		return fmt.Errorf("verify directory password of %s: %w", u.Username, err)
 	}

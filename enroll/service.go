@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,12 @@ type Config struct {
 	// the web layer enforces it; a self-service enrollment ends with it.
 	// Zero: no idle limit is checked here.
 	SessionIdle time.Duration
+	// PasswordLimit and PasswordWindow bound the wrong directory passwords
+	// a person may try at enrollment, as authn.SignInConfig's do at sign-in
+	// (kept below the directory's lockout threshold); 0 = throttleLimit
+	// per throttleWindow.
+	PasswordLimit  int
+	PasswordWindow time.Duration
 }
 
 // Service enrolls people: it issues and redeems invitations, registers
@@ -247,13 +254,14 @@ func (s *Service) try(ctx context.Context, keys ...string) (*attempt, error) {
 	defer s.tries.mu.Unlock()
 	now := s.now()
 	for _, k := range keys {
-		n, err := s.cfg.Store.ThrottleCount(ctx, k, now, throttleWindow)
+		limit, window := s.throttleRule(k)
+		n, err := s.cfg.Store.ThrottleCount(ctx, k, now, window)
 		if err != nil {
 			return nil, fmt.Errorf("read tries: %w", err)
 		}
-		if n+s.tries.inFlight[k] >= throttleLimit {
+		if n+s.tries.inFlight[k] >= limit {
 			e := refuseMsg(ReasonThrottled, msgThrottled, fmt.Errorf("%d failed tries and %d in flight under %q", n, s.tries.inFlight[k], k))
-			e.RetryAfter = throttleWindow
+			e.RetryAfter = window
 			return nil, e
 		}
 	}
@@ -264,6 +272,26 @@ func (s *Service) try(ctx context.Context, keys ...string) (*attempt, error) {
 		s.tries.inFlight[k]++
 	}
 	return &attempt{s: s, keys: keys}, nil
+}
+
+// passwordKey is the prefix of the throttle keys of directory passwords.
+const passwordKey = "enroll:pwd:"
+
+// throttleRule is the limit and window of the throttle key k: a directory
+// password's are the configured ones (below the directory's lockout
+// threshold), the rest throttleLimit per throttleWindow.
+func (s *Service) throttleRule(k string) (int, time.Duration) {
+	if strings.HasPrefix(k, passwordKey) {
+		limit, window := throttleLimit, throttleWindow
+		if s.cfg.PasswordLimit > 0 {
+			limit = s.cfg.PasswordLimit
+		}
+		if s.cfg.PasswordWindow > 0 {
+			window = s.cfg.PasswordWindow
+		}
+		return limit, window
+	}
+	return throttleLimit, throttleWindow
 }
 
 // guessFailed reports whether err refuses a guess: a wrong or unknown link
@@ -297,7 +325,8 @@ func (a *attempt) end(ctx context.Context, err error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countTimeout)
 	defer cancel()
 	for _, k := range a.keys {
-		if _, herr := s.cfg.Store.HitThrottle(ctx, k, s.now(), throttleWindow); herr != nil {
+		_, window := s.throttleRule(k)
+		if _, herr := s.cfg.Store.HitThrottle(ctx, k, s.now(), window); herr != nil {
 			return fmt.Errorf("count a failed try (%v): %w", err, herr)
 		}
 	}

@@ -1,8 +1,3 @@
-//go:build slapd_fixture
-
-// Built with -tags slapd_fixture until ldaptest.StartSlapd (branch s6-read)
-// is merged; then the build tag goes.
-
 package ldapsync_test
 
 import (
@@ -20,7 +15,7 @@ import (
 	"github.com/keyhall/keyhall/ldapsync/ldaptest"
 )
 
-func slapdConfig(s *ldaptest.Slapd) ldapsync.Config {
+func bindSlapdConfig(s *ldaptest.Slapd) ldapsync.Config {
 	return ldapsync.Config{
 		Name: "ol", URL: s.LDAPSURL, CAFile: s.CAFile, BindDN: ldaptest.SlapdSyncDN, BindPassword: ldaptest.SlapdSyncPassword,
 		BaseDNs: []string{ldaptest.SlapdPeopleDN}, Preset: ldapsync.PresetOpenLDAP,
@@ -30,7 +25,7 @@ func slapdConfig(s *ldaptest.Slapd) ldapsync.Config {
 
 // slapdPerson adds uid=name under dn's parent with password pw and
 // returns how Keyhall holds her.
-func slapdPerson(t testing.TB, s *ldaptest.Slapd, parent, name, pw string) (authn.User, string) {
+func bindSlapdPerson(t testing.TB, s *ldaptest.Slapd, parent, name, pw string) (authn.User, string) {
 	dn := "uid=" + name + "," + parent
 	s.Add(t, dn, map[string][]string{"objectClass": {"inetOrgPerson", "shadowAccount"}, "uid": {name},
 		"cn": {name}, "sn": {name}, "userPassword": {pw}})
@@ -52,9 +47,9 @@ func pwdFailures(t testing.TB, s *ldaptest.Slapd, dn string) int {
 // found by entryUUID (escaped), bound once, locked and expired told apart.
 func TestVerifyPasswordSlapd(t *testing.T) {
 	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{})
-	v := newVerifier(t, slapdConfig(s))
+	v := newVerifier(t, bindSlapdConfig(s))
 	ctx := context.Background()
-	anna, annaDN := slapdPerson(t, s, ldaptest.SlapdPeopleDN, "anna", rightPW)
+	anna, annaDN := bindSlapdPerson(t, s, ldaptest.SlapdPeopleDN, "anna", rightPW)
 	if err := v.VerifyPassword(ctx, anna, rightPW); err != nil {
 		t.Fatalf("right password: %v", err)
 	}
@@ -74,13 +69,13 @@ func TestVerifyPasswordSlapd(t *testing.T) {
 		}
 	}
 	// Outside the base DN: not found.
-	out, _ := slapdPerson(t, s, ldaptest.SlapdOutsideDN, "otto", rightPW)
+	out, _ := bindSlapdPerson(t, s, ldaptest.SlapdOutsideDN, "otto", rightPW)
 	if err := v.VerifyPassword(ctx, out, rightPW); !errors.Is(err, authn.ErrAccountDisabled) {
 		t.Errorf("person outside the base DN: %v", err)
 	}
 	// Locked by ppolicy after 5 wrong passwords: the right one is refused
 	// as locked.
-	berta, bertaDN := slapdPerson(t, s, ldaptest.SlapdPeopleDN, "berta", rightPW)
+	berta, bertaDN := bindSlapdPerson(t, s, ldaptest.SlapdPeopleDN, "berta", rightPW)
 	for i := range 5 {
 		v.VerifyPassword(ctx, berta, "Falsch!"+string(rune('a'+i)))
 	}
@@ -88,16 +83,16 @@ func TestVerifyPasswordSlapd(t *testing.T) {
 		t.Errorf("locked by ppolicy: %v", err)
 	}
 	// Locked for good, and expired: CheckAccount refuses her key.
-	clara, claraDN := slapdPerson(t, s, ldaptest.SlapdPeopleDN, "clara", rightPW)
+	clara, claraDN := bindSlapdPerson(t, s, ldaptest.SlapdPeopleDN, "clara", rightPW)
 	if err := v.CheckAccount(ctx, clara); err != nil {
 		t.Fatalf("CheckAccount: %v", err)
 	}
 	s.Modify(t, claraDN, map[string][]string{"pwdAccountLockedTime": {"000001010000Z"}})
-	if err := newVerifier(t, slapdConfig(s)).CheckAccount(ctx, clara); !errors.Is(err, authn.ErrAccountDisabled) {
+	if err := newVerifier(t, bindSlapdConfig(s)).CheckAccount(ctx, clara); !errors.Is(err, authn.ErrAccountDisabled) {
 		t.Errorf("locked for good: %v", err)
 	}
 	s.Modify(t, bertaDN, map[string][]string{"shadowExpire": {"1"}})
-	if err := newVerifier(t, slapdConfig(s)).CheckAccount(ctx, berta); !errors.Is(err, authn.ErrAccountExpired) {
+	if err := newVerifier(t, bindSlapdConfig(s)).CheckAccount(ctx, berta); !errors.Is(err, authn.ErrAccountExpired) {
 		t.Errorf("shadowExpire passed: %v", err)
 	}
 }
@@ -106,8 +101,8 @@ func TestVerifyPasswordSlapd(t *testing.T) {
 // slapd (target: ≤ 5 ms at the median).
 func BenchmarkVerifyPasswordSlapd(b *testing.B) {
 	s := ldaptest.StartSlapd(b, ldaptest.SlapdOptions{})
-	v := newVerifier(b, slapdConfig(s))
-	u, _ := slapdPerson(b, s, ldaptest.SlapdPeopleDN, "bench", rightPW)
+	v := newVerifier(b, bindSlapdConfig(s))
+	u, _ := bindSlapdPerson(b, s, ldaptest.SlapdPeopleDN, "bench", rightPW)
 	ctx := context.Background()
 	var times []time.Duration
 	for b.Loop() {

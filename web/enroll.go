@@ -92,6 +92,11 @@ func (s *Server) newEnroll(st authn.Store) *enroll.Service {
 	if cfg.Directory == nil && s.signIn.Directory != nil {
 		cfg.Directory = s.signIn.Directory
 	}
+	if cfg.PasswordLimit == 0 && cfg.PasswordWindow == 0 {
+		// Directory passwords at enrollment count as at sign-in: below
+		// the directory's lockout threshold.
+		cfg.PasswordLimit, cfg.PasswordWindow = s.signIn.PasswordLimit, s.signIn.PasswordWindow
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = s.logger
 	}
@@ -320,6 +325,8 @@ func enrollStatus(reason enroll.Reason) int {
 		return http.StatusGone
 	case enroll.ReasonDuplicate:
 		return http.StatusConflict
+	case enroll.ReasonDirectoryUnavailable:
+		return http.StatusServiceUnavailable
 	case enroll.ReasonInvalid, enroll.ReasonNoFactor, enroll.ReasonNickname, enroll.ReasonPasswordWeak:
 		return http.StatusBadRequest
 	}

@@ -425,15 +425,16 @@ func checkCAFile(path string) error {
 }
 
 // directoryWarnings names what is valid but risky in the directories: a
-// lockout threshold Keyhall's own per-account limit does not stay below,
-// and a password file anyone on the machine may read.
+// lockout threshold Keyhall's own per-account limit (passwordLimit) cannot
+// stay below, and a password file anyone on the machine may read.
 func (c Config) directoryWarnings() []string {
 	var out []string
+	limit, window := passwordLimit(c.directoryList())
 	for _, e := range c.directoryList() {
-		if t := e.dir.LockoutThreshold; t > 0 && keyhallPasswordLimit >= t {
-			out = append(out, fmt.Sprintf("%s.lockout_threshold: %d, but Keyhall lets a person try %d wrong passwords (per %s) before it stops her: "+
+		if t := e.dir.LockoutThreshold; t > 0 && limit >= t {
+			out = append(out, fmt.Sprintf("%s.lockout_threshold: %d, but Keyhall lets a person try at least %d wrong password(s) (per %s) before it stops her: "+
 				"wrong passwords typed at Keyhall could lock her Windows account; raise the directory's threshold above %d",
-				e.path, t, keyhallPasswordLimit, keyhallPasswordWindow, keyhallPasswordLimit))
+				e.path, t, limit, window, limit))
 		}
 		if f := e.dir.BindPasswordFile; f != "" {
 			if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o004 != 0 {
@@ -444,13 +445,6 @@ func (c Config) directoryWarnings() []string {
 	}
 	return out
 }
-
-// Keyhall's per-account limit on wrong passwords: authn/throttle.go,
-// accountRules[0] (10 per 15 minutes); not exported by authn. Keep equal.
-const (
-	keyhallPasswordLimit  = 10
-	keyhallPasswordWindow = 15 * time.Minute
-)
 
 // ldapConfigs returns the configured directories as ldapsync wants them,
 // with each bind password read from its file and the defaults filled in.

@@ -232,13 +232,43 @@ func TestLoadDirectoryPasswordFile(t *testing.T) {
 	}
 }
 
+// TestPasswordLimit: with a directory that locks people out, Keyhall's
+// per-account limit of wrong passwords is half its threshold (rounded up),
+// counted over at least AD's default observation window, so that Keyhall
+// alone never locks a Windows account; without one it is authn's default.
+func TestPasswordLimit(t *testing.T) {
+	entry := func(threshold int) directoryEntry {
+		return directoryEntry{dir: DirectoryConfig{LockoutThreshold: threshold}}
+	}
+	for _, tc := range []struct {
+		thresholds []int
+		limit      int
+		window     time.Duration
+	}{
+		{nil, 10, 15 * time.Minute},
+		{[]int{0}, 10, 15 * time.Minute},
+		{[]int{5}, 3, 30 * time.Minute},
+		{[]int{50}, 10, 30 * time.Minute},
+		{[]int{20, 4}, 2, 30 * time.Minute},
+		{[]int{1}, 1, 30 * time.Minute},
+	} {
+		var dirs []directoryEntry
+		for _, th := range tc.thresholds {
+			dirs = append(dirs, entry(th))
+		}
+		if limit, window := passwordLimit(dirs); limit != tc.limit || window != tc.window {
+			t.Errorf("thresholds %v: limit %d per %v, want %d per %v", tc.thresholds, limit, window, tc.limit, tc.window)
+		}
+	}
+}
+
 // TestDirectoryWarnings: check-config warns where Keyhall's own limit of
 // wrong passwords could lock a person out of her Windows account, and of a
 // password file anyone may read.
 func TestDirectoryWarnings(t *testing.T) {
 	dir := t.TempDir()
 	pw := writeFile(t, dir, "pw", "Sommer2026!")
-	yaml := strings.ReplaceAll(strings.ReplaceAll(directoryYAML, "%PW%", pw), "lockout_threshold: 20", "lockout_threshold: 5")
+	yaml := strings.ReplaceAll(strings.ReplaceAll(directoryYAML, "%PW%", pw), "lockout_threshold: 20", "lockout_threshold: 1")
 	// listen on a free port: check-config tries the address, and 8080 may be in use.
 	file := writeFile(t, dir, "keyhall.yaml", "listen: 127.0.0.1:0\n"+yaml)
 	if err := os.Chmod(pw, 0o644); err != nil {
@@ -249,7 +279,7 @@ func TestDirectoryWarnings(t *testing.T) {
 		t.Fatalf("check-config: %d %s %s", code, out, errOut)
 	}
 	for _, want := range []string{
-		file + ": warning: directory.lockout_threshold: 5, but Keyhall lets a person try 10 wrong passwords",
+		file + ": warning: directory.lockout_threshold: 1, but Keyhall lets a person try at least 1 wrong password(s) (per 30m0s)",
 		file + ": warning: directory.bind_password_file: " + pw + " may be read by anyone on this machine",
 	} {
 		if !strings.Contains(errOut, want) {

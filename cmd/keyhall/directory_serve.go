@@ -13,13 +13,14 @@ import (
 )
 
 // newVerifier returns the password verifier for directory people (a bind
-// as the person), for authn.SignInConfig.Directory; nil when no directory
-// is configured.
-//
-// MERGE (s6-ad): return ldapsync.NewVerifier(dirs, log), with the
-// typed-nil care newReader's note shows.
+// as the person, ldapsync.Verifier), which also checks a passwordless
+// sign-in live (authn.AccountChecker); nil when no directory is configured.
 var newVerifier = func(dirs []ldapsync.Config, log *slog.Logger) (authn.PasswordVerifier, error) {
-	return nil, nil
+	v, err := ldapsync.NewVerifier(dirs, log)
+	if err != nil {
+		return nil, err // not a typed nil in a non-nil interface
+	}
+	return v, nil
 }
 
 // directoryVerifier returns the verifier serve puts in
@@ -30,6 +31,33 @@ func directoryVerifier(cfg Config, logger *slog.Logger) (authn.PasswordVerifier,
 		return nil, err
 	}
 	return newVerifier(dirs, logger)
+}
+
+// Keyhall's per-account limit on wrong passwords without a directory
+// lockout threshold: authn's default (authn/throttle.go).
+const (
+	keyhallPasswordLimit  = 10
+	keyhallPasswordWindow = 15 * time.Minute
+	// lockoutWindow is the window Keyhall counts wrong passwords in when a
+	// directory locks people out: AD's default "reset account lockout
+	// counter after" (30 minutes), so that Keyhall's tries within the
+	// directory's window stay below its threshold.
+	lockoutWindow = 30 * time.Minute
+)
+
+// passwordLimit is how many wrong passwords Keyhall lets a person try per
+// window: half the lowest lockout threshold of the directories (rounded
+// up), so that Keyhall alone never locks her Windows account and leaves
+// room for her own mistakes in Outlook or at the desktop; at most authn's
+// default.
+func passwordLimit(dirs []directoryEntry) (int, time.Duration) {
+	limit, window := keyhallPasswordLimit, keyhallPasswordWindow
+	for _, e := range dirs {
+		if t := e.dir.LockoutThreshold; t > 0 {
+			limit, window = min(limit, max(1, (t+1)/2)), max(window, lockoutWindow)
+		}
+	}
+	return limit, window
 }
 
 // syncBusy reports whether a run did nothing because another process

@@ -216,7 +216,13 @@ func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger
 		return nil, err
 	}
 	wc.Registry = reg
-	wc.SignIn.Directory = verifier
+	if verifier != nil {
+		wc.SignIn.Directory = verifier
+		if c, ok := verifier.(authn.AccountChecker); ok {
+			wc.SignIn.DirectoryStatus = c // a passwordless sign-in is checked live
+		}
+		wc.SignIn.PasswordLimit, wc.SignIn.PasswordWindow = passwordLimit(cfg.directoryList())
+	}
 	return web.New(wc)
 }
 
