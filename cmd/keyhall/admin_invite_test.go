@@ -212,7 +212,6 @@ func TestAdminInviteRefusals(t *testing.T) {
 		{[]string{"--expires", "100d"}, "--expires \"100d\""},
 		{[]string{"--expires", "soon"}, "--expires \"soon\""},
 		{[]string{"--letter", letter}, "no postal address"},
-		{[]string{"--address", "Weg 1"}, "--address is only for --letter"},
 	} {
 		if e := mustRun(t, env, 2, append([]string{"admin", "invite", "anna"}, tt.args...)...); !strings.Contains(e, tt.want) {
 			t.Errorf("invite %v: stderr %q, want %q", tt.args, e, tt.want)
