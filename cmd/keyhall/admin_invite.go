@@ -232,6 +232,9 @@ func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags,
 		return u, err
 	}
 	if *o.letter != "" {
+		if missing := e.cfg.letterMissing(*o.address != "" || len(u.PostalAddress) > 0); len(missing) > 0 {
+			return u, usagef("--letter: %s", strings.Join(missing, "; "))
+		}
 		dry, err := e.letter(ctx, enroll.Invitation{Link: "https://x", Code: "X", ExpiresAt: time.Now(), User: u}, *o.address)
 		if err != nil {
 			return u, err
@@ -315,4 +318,21 @@ func (e *enrollEnv) notify(ctx context.Context, m enroll.Message) (string, error
 		return "", fmt.Errorf("no SMTP server is configured (mail.smtp_host)")
 	}
 	return m.To, nil
+}
+
+// letterMissing names, by setting (YAML path and environment variable),
+// each thing a letter needs that is not given: the sender, where to get
+// help, and (hasAddress false) the person's postal address.
+func (c Config) letterMissing(hasAddress bool) []string {
+	var out []string
+	if strings.TrimSpace(c.Letter.SenderName) == "" {
+		out = append(out, "letter.sender_name is not set (KEYHALL_LETTER_SENDER_NAME): the sender the letter comes from")
+	}
+	if strings.TrimSpace(c.Letter.HelpPhone) == "" && strings.TrimSpace(c.Letter.HelpEmail) == "" {
+		out = append(out, "neither letter.help_phone nor letter.help_email is set (KEYHALL_LETTER_HELP_PHONE, KEYHALL_LETTER_HELP_EMAIL): the letter must say where to get help")
+	}
+	if !hasAddress {
+		out = append(out, "no postal address: give --address, or store one with \"keyhall admin users set-address\"")
+	}
+	return out
 }

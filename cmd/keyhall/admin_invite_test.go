@@ -224,10 +224,15 @@ func TestAdminInviteRefusals(t *testing.T) {
 	mustRun(t, env, 2, "admin", "reset", "anna")
 	mustRun(t, env, 2, "admin", "revoke-credential", "anna", "x")
 
-	// Without a sender the letter is refused before anything is issued.
+	// Without a sender or a help contact the letter is refused before
+	// anything is issued, naming the setting to add.
 	noSender := append(env[:len(env):len(env)], "KEYHALL_LETTER_SENDER_NAME=")
-	if e := mustRun(t, noSender, 2, "admin", "invite", "anna", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "no sender name") {
+	if e := mustRun(t, noSender, 2, "admin", "invite", "anna", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "letter.sender_name is not set") {
 		t.Errorf("no sender: %q", e)
+	}
+	noHelp := append(env[:len(env):len(env)], "KEYHALL_LETTER_HELP_PHONE=", "KEYHALL_LETTER_HELP_EMAIL=")
+	if e := mustRun(t, noHelp, 2, "admin", "reset", "anna", "--reason", "x", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "letter.help_phone") || !strings.Contains(e, "letter.help_email") {
+		t.Errorf("no help contact: %q", e)
 	}
 	st := openTestStore(t, url)
 	u, _ := st.GetUserByUsername(context.Background(), "anna")
