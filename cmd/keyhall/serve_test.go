@@ -23,7 +23,7 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-var linkRx = `(http://localhost:8080/enroll/[A-Za-z0-9_-]{43})\s`
+var linkRx = `(http://localhost:8080/enroll/[2-9A-HJKMNP-Z-]{64})\s`
 
 // TestServeFreshClone is what a new user does: "keyhall serve" in an empty
 // directory, with no configuration and no flags.
@@ -396,7 +396,7 @@ func TestServeListenElsewhere(t *testing.T) {
 
 	p = startKeyhall(t, t.TempDir(), []string{"KEYHALL_PUBLIC_URL=http://localhost:" + port}, "serve", "--listen", addr)
 	p.listening(t)
-	p.waitFor(t, `(http://localhost:`+port+`/enroll/[A-Za-z0-9_-]{43})\s`, 30*time.Second)
+	p.waitFor(t, `(http://localhost:`+port+`/enroll/[2-9A-HJKMNP-Z-]{64})\s`, 30*time.Second)
 	p.stop(t)
 	if strings.Contains(p.out.String(), "public_url is") {
 		t.Errorf("warned though public_url matches --listen:\n%s", p.out.String())
