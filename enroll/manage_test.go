@@ -71,6 +71,16 @@ func TestInspect(t *testing.T) {
 	if info.User.ID != anna.ID || !info.ExpiresAt.Equal(inv.ExpiresAt.Truncate(time.Microsecond)) || info.NeedsPassword {
 		t.Errorf("Inspect = %+v", info)
 	}
+	// A link of an invitation issued before tokens used the code alphabet
+	// (base64url, case and dashes meaningful) still works.
+	old := f.user(t, "otto")
+	oldToken := "Qm9n-dXMt_b2xkLXRva2VuLWZvci1hLWxldHRlci10ZXN0"
+	must(t, f.store.CreateInvitation(ctx, authn.Invitation{ID: authn.NewID(), UserID: old.ID, TokenHash: authn.HashToken(oldToken),
+		Purpose: authn.PurposeEnroll, CreatedBy: "cli:root", CreatedAt: f.clock.now(), ExpiresAt: f.clock.now().Add(time.Hour)},
+		authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "invitation.create"}))
+	if info, err := f.svc.Inspect(ctx, oldToken, here); err != nil || info.User.ID != old.ID {
+		t.Errorf("an old link: %+v, %v", info, err)
+	}
 	// A link typed from the letter in small letters, without its dashes,
 	// is the same link.
 	typed := strings.ToLower(strings.ReplaceAll(token(inv.Link), "-", ""))
