@@ -23,7 +23,7 @@ func factorRowsOf(creds []authn.Credential) []factorRow {
 			row.Model = enroll.ModelName(a)
 		}
 		row.Name = c.Nickname
-		if defaultNickname(c.Nickname) {
+		if enroll.DefaultNickname(c.Nickname) {
 			row.Name = ""
 		}
 		if row.Name == row.Model { // the model, named once
@@ -35,17 +35,6 @@ func factorRowsOf(creds []authn.Credential) []factorRow {
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-// defaultNickname reports whether n is the nickname a key or app gets when
-// the person gives none (enroll's FinishKey and FinishApp): it names the
-// method, not the thing.
-func defaultNickname(n string) bool {
-	switch strings.TrimSpace(n) {
-	case "", "Sicherheitsschlüssel", "Authenticator-App":
-		return true
-	}
-	return false
 }
 
 // methodWords says in plain words how a sign-in was made, from its RFC
