@@ -88,7 +88,7 @@ func (s *Server) toolOf(ctx context.Context, returnTo string) string {
 		return ""
 	}
 	if u.Host != "" && !strings.EqualFold(u.Host, s.publicURL.Host) {
-		return u.Hostname()
+		return strings.ToLower(u.Hostname())
 	}
 	if u.Path != oidcContinuePath || s.oidc == nil {
 		return ""

@@ -110,3 +110,23 @@ func TestAccountRemoveAsksFirst(t *testing.T) {
 		t.Fatalf("after confirming: %+v, %v", creds, err)
 	}
 }
+
+// TestToolOf: a sign-in is recorded as for the tool it returns to: a
+// forward-auth host, or Keyhall itself for its own pages and for an OIDC
+// request that is gone (the OIDC client's id is checked end to end in
+// TestEndToEndCouncillor).
+func TestToolOf(t *testing.T) {
+	f := newFixture(t)
+	for returnTo, want := range map[string]string{
+		"https://wiki.stadt.example/seite?x=1":   "wiki.stadt.example",
+		"/account":                               "",
+		"":                                       "",
+		f.srv.publicURL.String() + "/account":    "",
+		oidcContinuePath + "?id=nope&n=1":        "",
+		"https://WIKI.stadt.example:8443/seite/": "wiki.stadt.example",
+	} {
+		if got := f.srv.toolOf(context.Background(), returnTo); got != want {
+			t.Errorf("toolOf(%q) = %q, want %q", returnTo, got, want)
+		}
+	}
+}
