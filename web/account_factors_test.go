@@ -89,6 +89,9 @@ func TestAccountRemoveAsksFirst(t *testing.T) {
 	fresh := f.sessionCookie(anna, time.Now(), false)
 	ctx := context.Background()
 
+	if page := serve(f.srv, "GET", "/account", nil, fresh).Body.String(); !strings.Contains(page, "Wiederherstellungscodes</span>\n<span class=\"meta\">keine mehr übrig") {
+		t.Errorf("/account does not say she has no recovery codes left:\n%s", page)
+	}
 	page := serve(f.srv, "GET", factorsPath, nil, fresh).Body.String()
 	if !strings.Contains(page, `<button type="submit" class="danger" aria-label="Entfernen: YubiKey">`) ||
 		!strings.Contains(page, `<button type="submit" class="secondary" aria-label="Umbenennen: YubiKey">`) {

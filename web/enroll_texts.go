@@ -117,6 +117,7 @@ var enrollTexts = map[string]message{
 	"factors.addedon":     {"hinzugefügt am", "added on"},
 	"factors.codeslabel":  {"Wiederherstellungscodes", "Recovery codes"},
 	"factors.codesleft":   {"unbenutzt übrig", "unused left"},
+	"factors.codesnone":   {"keine mehr übrig", "none left"},
 	"factors.remove.ask":  {"Wirklich entfernen?", "Remove it?"},
 	"factors.remove.hint": {"Danach können Sie sich damit nicht mehr anmelden.", "You can no longer sign in with it afterwards."},
 	"factors.remove.yes":  {"Ja, entfernen", "Yes, remove"},
