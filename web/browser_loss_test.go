@@ -81,8 +81,9 @@ func TestBrowserLostKey(t *testing.T) {
 		t.Errorf("rename and remove look alike: %q, %v", colours, err)
 	}
 	run(t, ctx, "remove the lost key", chromedp.Click(chromedp.CSS(`form[action="/account/factors/remove"] button[aria-label$=": Schlüsselbund"]`)),
-		waitText("#confirm-remove", "Wirklich entfernen?"), waitText("#confirm-remove", "Schlüsselbund"),
-		chromedp.Click(chromedp.ID("confirm-remove-button")), waitText("#notice", msgFactorRemoved.DE))
+		waitText("#confirm-remove", "Wirklich entfernen?"), waitText("#confirm-remove", "Schlüsselbund"))
+	shot(t, ctx, "loss-confirm-remove")
+	run(t, ctx, "confirm", chromedp.Click(chromedp.ID("confirm-remove-button")), waitText("#notice", msgFactorRemoved.DE))
 	shot(t, ctx, "loss-done")
 	creds, err := f.store.ListCredentials(context.Background(), anna.ID)
 	if err != nil {
