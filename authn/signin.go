@@ -53,6 +53,10 @@ type SignInConfig struct {
 	// Keyhall never locks anybody out of her Windows account.
 	PasswordLimit  int
 	PasswordWindow time.Duration
+	// ToolOf names the tool a sign-in is for, from the address it returns
+	// to (an OIDC client's id, a forward-auth host), recorded with the
+	// sign-in as Details["tool"]; "" or a nil ToolOf: Keyhall itself.
+	ToolOf func(ctx context.Context, returnTo string) string
 }
 
 // Policy is the sign-in policy per group.
@@ -106,7 +110,8 @@ type SignIn struct {
 	}
 	fakeKey    []byte
 	policy     Policy
-	keyPolicy  KeyPolicy // nil: none
+	keyPolicy  KeyPolicy                                         // nil: none
+	toolOf     func(ctx context.Context, returnTo string) string // nil: every sign-in is for Keyhall
 	sessionMax time.Duration
 	log        *slog.Logger
 	now        func() time.Time
@@ -156,7 +161,7 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	}
 	s := &SignIn{pendingAEAD: pendingAEAD,
 		store: cfg.Store, wa: wa, directory: cfg.Directory, dirStatus: cfg.DirectoryStatus, sealKey: cfg.EncryptionKey,
-		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, keyPolicy: cfg.KeyPolicy, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
+		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, keyPolicy: cfg.KeyPolicy, toolOf: cfg.ToolOf, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
 	}
 	n := cfg.MaxHashing
 	if n <= 0 {

@@ -269,7 +269,7 @@ func (s *SignIn) commitFactor(ctx context.Context, st FactorStep, p Pending, u *
 		err  error
 	)
 	if u != nil {
-		sess, ev, pr := s.newSession(p, *u, c)
+		sess, ev, pr := s.newSession(ctx, p, *u, c)
 		st.Session, st.Audit, prog = &sess, []AuditEvent{ev}, pr
 	} else if prog, err = s.put(ctx, p); err != nil { // sealed before anything is used up
 		return Progress{}, err

@@ -88,7 +88,7 @@ func (s *SignIn) passwordAfterCode(ctx context.Context, pendingID []byte, passwo
 	st.Audit = append(st.Audit, use)
 	st.At = s.now()
 	st.Pending, st.PendingExpires = p.Hash, p.ExpiresAt
-	sess, ev, prog := s.newSession(done, user, c)
+	sess, ev, prog := s.newSession(ctx, done, user, c)
 	st.Session, st.Audit = &sess, append(st.Audit, ev)
 	err = s.store.CompleteFactorStep(ctx, st)
 	switch {
@@ -227,7 +227,7 @@ func (s *SignIn) rehash(ctx context.Context, u User, pw string) {
 // level reached as acr, and audits it. The session and the audit event are
 // written side by side, so the store commits them together.
 func (s *SignIn) complete(ctx context.Context, p Pending, u User, c ClientInfo) (Progress, error) {
-	sess, ev, prog := s.newSession(p, u, c)
+	sess, ev, prog := s.newSession(ctx, p, u, c)
 	errc := make(chan error, 1)
 	go func() { errc <- s.store.AppendAudit(ctx, ev) }()
 	err := s.store.CreateSession(ctx, sess)
@@ -238,8 +238,9 @@ func (s *SignIn) complete(ctx context.Context, p Pending, u User, c ClientInfo) 
 }
 
 // newSession returns the session that ends sign-in p of u, the audit event
-// that records it and the Progress to return once both are stored.
-func (s *SignIn) newSession(p Pending, u User, c ClientInfo) (Session, AuditEvent, Progress) {
+// that records it (with the methods, the level and the tool it is for) and
+// the Progress to return once both are stored.
+func (s *SignIn) newSession(ctx context.Context, p Pending, u User, c ClientInfo) (Session, AuditEvent, Progress) {
 	amr, level := amrACR(p.AMR)
 	now := s.now()
 	id := newID()
@@ -251,6 +252,11 @@ func (s *SignIn) newSession(p Pending, u User, c ClientInfo) (Session, AuditEven
 	details := map[string]string{"amr": strings.Join(amr, " "), "acr": string(level)}
 	if p.RecoveryOnly {
 		details["recovery_only"] = "true"
+	}
+	if s.toolOf != nil {
+		if t := s.toolOf(ctx, p.ReturnTo); t != "" {
+			details["tool"] = t
+		}
 	}
 	ev := AuditEvent{Time: now, Actor: "user:" + u.ID, Action: "signin", Subject: "user:" + u.ID, ClientAddr: c.Addr, Details: details}
 	return sess, ev, Progress{Next: StepDone, Session: sess, SessionID: id, User: u, Username: u.Username, ReturnTo: p.ReturnTo}

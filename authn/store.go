@@ -105,6 +105,9 @@ type InvitationStore interface {
 	CreateInvitation(ctx context.Context, inv Invitation, ev AuditEvent) error
 	// GetInvitation finds an invitation by token hash, whatever its state.
 	GetInvitation(ctx context.Context, h TokenHash) (Invitation, error)
+	// LatestInvitation returns the person's newest invitation, whatever
+	// its state; ErrNotFound if she never had one.
+	LatestInvitation(ctx context.Context, userID string) (Invitation, error)
 	// ConsumeInvitation marks the invitation used at now, exactly once:
 	// of many concurrent calls, one succeeds. ErrNotFound if there is none,
 	// ErrUsed if it was used or voided, ErrExpired if now is past its expiry.

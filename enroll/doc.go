@@ -6,8 +6,10 @@
 // # Invitations
 //
 // IT issues an invitation for one person (Service.Issue): a link with a
-// 256-bit token, and a short code to read aloud or type, "K7XM-4RPQ-9TWD-3HNA"
-// (16 symbols of CodeAlphabet, which leaves out 0/O and 1/I/L: 79 bits).
+// token of 52 symbols of CodeAlphabet in groups of four (257 bits; case
+// and dashes do not matter, NormalizeToken), and a short code to read
+// aloud or type, "K7XM-4RPQ-9TWD-3HNA" (16 symbols of CodeAlphabet, which
+// leaves out 0/O and 1/I/L: 79 bits).
 // The store keeps only hashes: the token's SHA-256, and the code's SHA-256
 // salted with the person's id. Issuing a new invitation voids the older
 // ones; the expiry is checked when the invitation is used. The first
@@ -143,11 +145,13 @@
 // WriteLetter prints an invitation as a German A4 PDF for a DIN lang
 // window envelope (DIN 5008 form B: the address field 85 × 45 mm at 20 mm
 // from the left and 45 mm from the top, the return address on its first
-// line), with three steps, the link as text and as a vector QR code, the
+// line), with three steps, the link as text (10 pt, broken between the
+// token's groups) and as a vector QR code, the
 // code, the expiry and where to get help. It speaks of her password only
 // when Keyhall can check one (Letter.Password, HasPassword), else of the
 // key's PIN; after a reset (Letter.Reset) it says her old keys are
-// blocked. Its fonts (DejaVu, fonts/) are embedded, so umlauts print and
+// blocked. It is not a tagged PDF: go-pdf/fpdf writes no structure tree
+// (StructTreeRoot, marked content); it sets the language and title. Its fonts (DejaVu, fonts/) are embedded, so umlauts print and
 // nothing is read at run time. The postal
 // address is the caller's (Letter.Address).
 //

@@ -3,10 +3,11 @@ package enroll
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -14,12 +15,62 @@ import (
 // BootstrapValidity is how long the first administrator's link is valid.
 const BootstrapValidity = 24 * time.Hour
 
-// NewToken returns a new invitation token: 256 random bits in base64url.
-// Only its hash (authn.HashToken) is stored.
+// NewToken returns a new invitation token: 52 symbols of CodeAlphabet
+// (52·log2(31) ≈ 257.6 random bits) in thirteen groups of four, e.g.
+// "K7XM-4RPQ-…". The alphabet has no look-alikes (0/O, 1/I/L), and case
+// and dashes do not matter (NormalizeToken), so a link typed from the
+// letter works however it was read. Only its hash (authn.HashToken of
+// this form) is stored.
 func NewToken() string {
-	var b [32]byte
-	rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for i := 0; i < tokenLen; {
+		rand.Read(buf)     // never fails (crypto/rand, Go ≥ 1.24)
+		if buf[0] >= 248 { // 248 = 8·31: keep the draw uniform
+			continue
+		}
+		if i > 0 && i%tokenGroupLen == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(CodeAlphabet[int(buf[0])%len(CodeAlphabet)])
+		i++
+	}
+	return b.String()
+}
+
+// Token layout: 52 symbols of CodeAlphabet in groups of four.
+const (
+	tokenLen      = 52
+	tokenGroupLen = 4
+)
+
+// NormalizeToken returns the form of a link's token whose hash is stored:
+// a token of CodeAlphabet typed in any case, with or without its dashes
+// (or with spaces), becomes its grouped upper-case form. Anything else,
+// such as the base64url tokens of invitations issued before, is returned
+// as it is.
+func NormalizeToken(s string) string {
+	if len(s) > 2*tokenLen {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '-' || r == ' ':
+			continue
+		case r < unicode.MaxASCII && strings.ContainsRune(CodeAlphabet, unicode.ToUpper(r)):
+			if b.Len() > 0 && (b.Len()+1)%(tokenGroupLen+1) == 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(unicode.ToUpper(r))
+		default:
+			return s
+		}
+	}
+	if b.Len() != tokenLen+tokenLen/tokenGroupLen-1 {
+		return s
+	}
+	return b.String()
 }
 
 // Link returns the address at which an invitation token is redeemed.

@@ -103,7 +103,7 @@ const (
 	infoX        = 125.0         // information block, right of the field
 	subjectY     = 98.46
 	lineH        = 4.5
-	qrSize       = 34.0
+	qrSize       = 32.0
 	pageBottom   = 287.0 // nothing is printed below this (10 mm margin)
 )
 
@@ -318,19 +318,21 @@ func (p *letterPDF) step(n int, title, text string) {
 	f.Ln(1)
 }
 
-// access draws the framed box with the username, expiry and code, the
-// link's QR code on their right, and the link as text across the box.
+// access draws the framed box with the username, expiry, code and link,
+// and the link's QR code on their right. The link is as large as the body
+// text (linkSize), broken between its token's groups (breakLink).
 func (p *letterPDF) access(l Letter) error {
 	f := p.f
 	const pad, labelW = 4.0, 11.0
 	inv := l.Invitation
-	f.SetFont("mono", "", 8)
-	link := breakAnywhere(f, inv.Link, textW-2*pad-labelW)
+	colW := textW - qrSize - 3*pad
+	f.SetFont("mono", "", linkSize)
+	link := breakLink(f, inv.Link, colW-labelW)
 	top := f.GetY() + 2
-	boxH := pad + qrSize + 1.5 + float64(len(link))*3.8 + pad - 1
+	textH := 6 + 3*6.5 + 1 + float64(len(link))*linkLineH
+	boxH := pad + max(qrSize, textH) + pad
 	f.SetLineWidth(0.3)
 	f.Rect(marginLeft, top, textW, boxH, "D")
-	colW := textW - qrSize - 3*pad
 	f.SetXY(marginLeft+pad, top+pad)
 	f.SetFont("sans", "B", 11)
 	f.CellFormat(colW, 6, "Ihre Zugangsdaten", "", 1, "L", false, 0, "")
@@ -340,13 +342,13 @@ func (p *letterPDF) access(l Letter) error {
 	if err := drawQR(f, inv.Link, marginLeft+textW-pad-qrSize, top+pad, qrSize); err != nil {
 		return err
 	}
-	f.SetXY(marginLeft+pad, top+pad+qrSize+1.5)
-	f.SetFont("sans", "", 8)
-	f.CellFormat(labelW, 3.8, "Link:", "", 0, "L", false, 0, "")
-	f.SetFont("mono", "", 8)
+	f.SetXY(marginLeft+pad, f.GetY()+1)
+	f.SetFont("sans", "", 10)
+	f.CellFormat(labelW, linkLineH, "Link:", "", 0, "L", false, 0, "")
+	f.SetFont("mono", "", linkSize)
 	for _, s := range link {
 		f.SetX(marginLeft + pad + labelW)
-		f.CellFormat(textW-2*pad-labelW, 3.8, s, "", 1, "L", false, 0, "")
+		f.CellFormat(colW-labelW, linkLineH, s, "", 1, "L", false, 0, "")
 	}
 	f.SetY(top + boxH + 3)
 	return nil
@@ -383,6 +385,43 @@ func (p *letterPDF) closing(l Letter) {
 	f.Ln(3)
 	p.para("Mit freundlichen Grüßen")
 	p.para(l.Sender.Name)
+}
+
+// The link is printed as large as the body text, in DejaVu Sans Mono,
+// whose 0/O and 1/l/I differ; its token has none of them anyway
+// (NewToken).
+const (
+	linkSize  = 10.0 // pt
+	linkLineH = 4.6  // mm
+)
+
+// breakLink splits a link into lines no wider than w in f's current font,
+// after a slash or between the groups of its token (after a dash), so that
+// no group is cut in two; a part wider than w alone is broken anywhere.
+func breakLink(f *fpdf.Fpdf, s string, w float64) []string {
+	var parts []string
+	start := 0
+	for i, r := range s {
+		if r == '/' || r == '-' {
+			parts = append(parts, s[start:i+1])
+			start = i + 1
+		}
+	}
+	parts = append(parts, s[start:])
+	var lines []string
+	cur := ""
+	for _, p := range parts {
+		if cur != "" && f.GetStringWidth(cur+p) > w {
+			lines, cur = append(lines, cur), ""
+		}
+		if f.GetStringWidth(cur+p) > w {
+			sub := breakAnywhere(f, cur+p, w)
+			lines, cur = append(lines, sub[:len(sub)-1]...), sub[len(sub)-1]
+			continue
+		}
+		cur += p
+	}
+	return append(lines, cur)
 }
 
 // breakAnywhere splits s into lines no wider than w in f's current font,

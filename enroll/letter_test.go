@@ -32,7 +32,7 @@ func testLetter() enroll.Letter {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	return enroll.Letter{
 		Invitation: enroll.Invitation{
-			Link:      "https://login.stadt.example/enroll/Qm9ndXMtdG9rZW4tZm9yLXRoZS1sZXR0ZXItdGVzdA",
+			Link:      "https://login.stadt.example/enroll/K7XM-4RPQ-9TWD-3HNA-2BCD-EFGH-JKMN-PQRS-TUVW-XYZ2-3456-789A-BCDE",
 			Code:      "K7XM-4RPQ-9TWD-3HNA",
 			ExpiresAt: time.Date(2026, 3, 26, 13, 30, 0, 0, time.UTC),
 			User:      authn.User{Username: "anna.müller", DisplayName: "Anna Müller"},
@@ -70,7 +70,7 @@ func TestWriteLetter(t *testing.T) {
 	for _, want := range []string{
 		"Anna Müller", "Große Straße 17", "48143 Münster", "Stadt Münster · Amt für Informationsverarbeitung",
 		"Ihre Anmeldung bei Keyhall", "K7XM-4RPQ-9TWD-3HNA", "anna.müller", "26.03.2026, 14:30 Uhr",
-		"Datum: 12.03.2026", "https://login.stadt.example/enroll/Qm9ndXMtdG9rZW4tZm9yLXRoZS1sZXR0ZXItdGVzdA",
+		"Datum: 12.03.2026", "https://login.stadt.example/enroll/K7XM-4RPQ-",
 		"0251 492-1234", "it-service@stadt.example", "Sicherheitsschlüssel registrieren", "Grüßen",
 	} {
 		if !strings.Contains(text, want) {
@@ -228,5 +228,66 @@ func TestLetterAfterReset(t *testing.T) {
 	}
 	if strings.Contains(first, "gesperrt") {
 		t.Errorf("the first letter speaks of blocked keys:\n%s", first)
+	}
+}
+
+// TestLetterLinkReadable: the link is printed as large as the body text
+// (10 pt), broken only between its token's groups, so that it reads back
+// whole; its token has no look-alike characters (NewToken), and the code
+// stays the fallback.
+func TestLetterLinkReadable(t *testing.T) {
+	pdftotext := needTool(t, "pdftotext", "poppler-utils")
+	l := testLetter()
+	l.Invitation.Link = "https://login.stadt.example/enroll/" + enroll.NewToken()
+	// pdftotext joins a line ending in a dash to the next without it;
+	// dashes do not matter in a token (NormalizeToken).
+	text := strings.ReplaceAll(letterText(t, l), " ", "")
+	prefix := "Link:https://login.stadt.example/enroll/"
+	i := strings.Index(text, prefix)
+	token := l.Invitation.Link[strings.LastIndex(l.Invitation.Link, "/")+1:]
+	if i < 0 || len(text) < i+len(prefix)+64 || enroll.NormalizeToken(strings.ReplaceAll(text[i+len(prefix):i+len(prefix)+64], "-", "")[:52]) != token {
+		t.Errorf("the link does not read back whole (%s):\n%s", l.Invitation.Link, text)
+	}
+	pdf := filepath.Join(t.TempDir(), "letter.pdf")
+	var buf bytes.Buffer
+	if err := enroll.WriteLetter(&buf, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pdf, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	box, err := exec.Command(pdftotext, "-bbox", pdf, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext -bbox: %v\n%s", err, box)
+	}
+	// Word heights, which follow the font size (DejaVu Sans and Sans Mono
+	// share their ascent and descent): the link's lines against "Guten" of
+	// the 10 pt greeting.
+	height := func(word func(string) bool) (float64, int) {
+		var h float64
+		n := 0
+		for line := range strings.Lines(string(box)) {
+			i, j := strings.Index(line, ">"), strings.LastIndex(line, "<")
+			k := strings.Index(line, "xMin=")
+			if i < 0 || j <= i || k < 0 || !word(line[i+1:j]) {
+				continue
+			}
+			var xMin, yMin, xMax, yMax float64
+			if _, err := fmt.Sscanf(line[k:], `xMin="%f" yMin="%f" xMax="%f" yMax="%f"`, &xMin, &yMin, &xMax, &yMax); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 || yMax-yMin < h {
+				h = yMax - yMin
+			}
+			n++
+		}
+		return h, n
+	}
+	body, _ := height(func(w string) bool { return w == "Guten" })
+	link, n := height(func(w string) bool {
+		return strings.HasPrefix(w, "https://login.stadt.example/") || (len(w) >= 4 && strings.Contains(token, w))
+	})
+	if n < 2 || body == 0 || link < 0.98*body {
+		t.Errorf("the link's %d lines are %.1f pt high, the 10 pt body text %.1f pt: want the link as large", n, link, body)
 	}
 }

@@ -72,7 +72,23 @@ func TestInspect(t *testing.T) {
 	if info.User.ID != anna.ID || !info.ExpiresAt.Equal(inv.ExpiresAt.Truncate(time.Microsecond)) || info.NeedsPassword {
 		t.Errorf("Inspect = %+v", info)
 	}
-	if _, err := f.svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link)}); err != nil {
+	// A link of an invitation issued before tokens used the code alphabet
+	// (base64url, case and dashes meaningful) still works.
+	old := f.user(t, "otto")
+	oldToken := "Qm9n-dXMt_b2xkLXRva2VuLWZvci1hLWxldHRlci10ZXN0"
+	must(t, f.store.CreateInvitation(ctx, authn.Invitation{ID: authn.NewID(), UserID: old.ID, TokenHash: authn.HashToken(oldToken),
+		Purpose: authn.PurposeEnroll, CreatedBy: "cli:root", CreatedAt: f.clock.now(), ExpiresAt: f.clock.now().Add(time.Hour)},
+		authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "invitation.create"}))
+	if info, err := f.svc.Inspect(ctx, oldToken, here); err != nil || info.User.ID != old.ID {
+		t.Errorf("an old link: %+v, %v", info, err)
+	}
+	// A link typed from the letter in small letters, without its dashes,
+	// is the same link.
+	typed := strings.ToLower(strings.ReplaceAll(token(inv.Link), "-", ""))
+	if info, err := f.svc.Inspect(ctx, typed, here); err != nil || info.User.ID != anna.ID {
+		t.Errorf("Inspect(%q) = %+v, %v", typed, info, err)
+	}
+	if _, err := f.svc.Redeem(ctx, enroll.Redemption{Token: typed}); err != nil {
 		t.Fatalf("Redeem after Inspect: %v", err)
 	}
 	_, err = f.svc.Inspect(ctx, otherToken(token(inv.Link)), here)
@@ -231,10 +247,10 @@ func (f *fixture) setEmail(t *testing.T, u authn.User, email string) {
 
 // otherToken returns tok with its first character changed.
 func otherToken(tok string) string {
-	if tok[0] == 'x' {
-		return "y" + tok[1:]
+	if tok[0] == 'A' {
+		return "B" + tok[1:]
 	}
-	return "x" + tok[1:]
+	return "A" + tok[1:]
 }
 
 // answering is a PasswordChecker that answers every password with err.

@@ -32,10 +32,21 @@ func FactorLabel(c authn.Credential) string {
 			}
 		}
 	}
-	if c.Nickname == "" {
+	if DefaultNickname(c.Nickname) || c.Nickname == kind {
 		return kind
 	}
 	return c.Nickname + " (" + kind + ")"
+}
+
+// DefaultNickname reports whether n is the nickname a key or app gets when
+// the person gives none (FinishKey, FinishApp): it names the method, not
+// the thing, so it is not shown as a name.
+func DefaultNickname(n string) bool {
+	switch strings.TrimSpace(n) {
+	case "", "Sicherheitsschlüssel", "Authenticator-App":
+		return true
+	}
+	return false
 }
 
 // FactorAdded tells a person that a key or app was added to her account.

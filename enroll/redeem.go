@@ -65,7 +65,7 @@ func (s *Service) findInvitation(ctx context.Context, r Redemption, username str
 	var inv authn.Invitation
 	var err error
 	if r.Token != "" {
-		inv, err = s.cfg.Store.GetInvitation(ctx, authn.HashToken(r.Token))
+		inv, err = s.cfg.Store.GetInvitation(ctx, authn.HashToken(NormalizeToken(r.Token)))
 	} else {
 		inv, err = s.invitationByCode(ctx, username, r.Code)
 	}
@@ -168,7 +168,7 @@ func (s *Service) Resume(ctx context.Context, id []byte, token string) (Progress
 		return pr, err
 	}
 	p.TOTPSealed = nil
-	inv, err := s.cfg.Store.GetInvitation(ctx, authn.HashToken(token))
+	inv, err := s.cfg.Store.GetInvitation(ctx, authn.HashToken(NormalizeToken(token)))
 	switch {
 	case err != nil && !errors.Is(err, authn.ErrNotFound):
 		return s.keepOn(ctx, p, fmt.Errorf("resume enrollment: %w", err))

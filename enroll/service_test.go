@@ -159,7 +159,10 @@ func (f *fixture) registerOn(t *testing.T, svc *enroll.Service, id []byte, reg k
 
 func (f *fixture) attested() keyReg { return keyReg{aaguid: testAAGUID, attest: &f.leaf} }
 
-var codeFormat = regexp.MustCompile(`^[2-9A-HJKMNP-Z]{4}(-[2-9A-HJKMNP-Z]{4}){3}$`)
+var (
+	codeFormat  = regexp.MustCompile(`^[2-9A-HJKMNP-Z]{4}(-[2-9A-HJKMNP-Z]{4}){3}$`)
+	tokenFormat = regexp.MustCompile(`^[2-9A-HJKMNP-Z]{4}(-[2-9A-HJKMNP-Z]{4}){12}$`)
+)
 
 func TestIssueAndRedeem(t *testing.T) {
 	f := newFixture(t)
@@ -167,7 +170,7 @@ func TestIssueAndRedeem(t *testing.T) {
 	anna, bernd := f.user(t, "anna"), f.user(t, "bernd")
 	inv, err := f.svc.Issue(ctx, anna.ID, 0, "cli:root", "neue Ratsfrau")
 	must(t, err)
-	if !strings.HasPrefix(inv.Link, origin+"/enroll/") || len(token(inv.Link)) != 43 || !codeFormat.MatchString(inv.Code) {
+	if !strings.HasPrefix(inv.Link, origin+"/enroll/") || !tokenFormat.MatchString(token(inv.Link)) || !codeFormat.MatchString(inv.Code) {
 		t.Fatalf("invitation %+v", inv)
 	}
 	typed := strings.ToLower(strings.ReplaceAll(inv.Code, "-", " "))

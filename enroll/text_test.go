@@ -63,3 +63,26 @@ func TestNewFactorText(t *testing.T) {
 		}
 	}
 }
+
+// TestFactorLabel: a key or app named in mails and by the CLI by its
+// nickname and model, but a nickname that only names the method (given
+// when she named none) is not repeated: no "Sicherheitsschlüssel
+// (Sicherheitsschlüssel / security key)".
+func TestFactorLabel(t *testing.T) {
+	yubi := enroll.YubiKeyAAGUIDs()[0]
+	for _, tt := range []struct {
+		c    authn.Credential
+		want string
+	}{
+		{authn.Credential{Kind: authn.KindWebAuthn, Nickname: "Sicherheitsschlüssel", AAGUID: make([]byte, 16)}, "Sicherheitsschlüssel / security key"},
+		{authn.Credential{Kind: authn.KindWebAuthn, Nickname: "Sicherheitsschlüssel", AAGUID: yubi[:]}, enroll.ModelName(yubi)},
+		{authn.Credential{Kind: authn.KindWebAuthn, Nickname: enroll.ModelName(yubi), AAGUID: yubi[:]}, enroll.ModelName(yubi)},
+		{authn.Credential{Kind: authn.KindWebAuthn, Nickname: "Büro", AAGUID: yubi[:]}, "Büro (" + enroll.ModelName(yubi) + ")"},
+		{authn.Credential{Kind: authn.KindTOTP, Nickname: "Authenticator-App"}, "Authenticator-App"},
+		{authn.Credential{Kind: authn.KindTOTP, Nickname: "Tablet"}, "Tablet (Authenticator-App)"},
+	} {
+		if got := enroll.FactorLabel(tt.c); got != tt.want {
+			t.Errorf("FactorLabel(%q) = %q, want %q", tt.c.Nickname, got, tt.want)
+		}
+	}
+}

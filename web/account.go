@@ -17,11 +17,14 @@ type accountView struct {
 	Username     string
 	DisplayName  string
 	AuthTime     time.Time
-	AMR          []string // in words
-	ACR          string   // in words
+	Method       string // how she signed in, in plain words (methodWords)
+	ACR          string // in words
 	RecoveryOnly bool
 	Sessions     []sessionRow
 	SignIns      []signInRow
+	// Factors are her keys and apps, CodesLeft her unused recovery codes.
+	Factors   []factorRow
+	CodesLeft int
 	// LocalPassword: she is a local person, whose password Keyhall
 	// keeps; HasPassword: she has one. She sets or changes it here.
 	LocalPassword, HasPassword bool
@@ -74,8 +77,16 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		Username: u.Username, DisplayName: u.DisplayName, AuthTime: sess.AuthTime,
 		ACR: inWords(l, "acr.", sess.ACR), RecoveryOnly: sess.RecoveryOnly,
 	}
-	for _, m := range sess.AMR {
-		a.AMR = append(a.AMR, inWords(l, "amr.", m))
+	a.Method = methodWords(l, sess.AMR, sess.RecoveryOnly)
+	creds, err := st.ListCredentials(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("list credentials: %w", err))
+		return
+	}
+	a.Factors = factorRowsOf(creds)
+	if a.CodesLeft, err = st.CountRecoveryCodes(r.Context(), u.ID); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("count recovery codes: %w", err))
+		return
 	}
 	for _, o := range all {
 		a.Sessions = append(a.Sessions, sessionRow{

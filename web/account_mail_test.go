@@ -191,7 +191,7 @@ func TestAccountFactorMail(t *testing.T) {
 	}
 	checkLinks(t, f.base, bodies[0])
 
-	res, body = c.form("/account/factors/remove", url.Values{"id": {old.credID}})
+	res, body = c.form("/account/factors/remove", url.Values{"id": {old.credID}, "confirm": {"yes"}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("remove: %d %s", res.StatusCode, body)
 	}

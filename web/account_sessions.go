@@ -26,6 +26,8 @@ var accountNotices = map[string]message{
 type signInRow struct {
 	Time         time.Time
 	ClientAddr   string
+	Method       string // in plain words (methodWords)
+	Tool         string // the OIDC client or forward-auth host it was for; "" for Keyhall itself
 	ACR          string // in words
 	RecoveryOnly bool
 }
@@ -38,8 +40,9 @@ func (s *Server) recentSignIns(ctx context.Context, st authn.Store, userID, lang
 	}
 	out := make([]signInRow, 0, len(evs))
 	for _, e := range evs {
+		recovery := e.Details["recovery_only"] == "true"
 		out = append(out, signInRow{Time: e.Time, ClientAddr: e.ClientAddr, ACR: inWords(lang, "acr.", e.Details["acr"]),
-			RecoveryOnly: e.Details["recovery_only"] == "true"})
+			Method: methodWords(lang, strings.Fields(e.Details["amr"]), recovery), Tool: e.Details["tool"], RecoveryOnly: recovery})
 	}
 	return out, nil
 }

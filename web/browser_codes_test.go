@@ -23,7 +23,7 @@ func TestBrowserAppAndPasswordNoReplay(t *testing.T) {
 	startSignIn(t, ctx, f, "anna", "/login/totp")
 	run(t, ctx, "app code", chromedp.SendKeys(chromedp.ID("code"), code+"\r"), waitPath("/login/password"))
 	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account"),
-		waitText("dl.facts", "Einmalcode, Passwort, mehrere Faktoren"), waitText("dl.facts", "mittel: zwei Faktoren"))
+		waitText("dl.facts", "Authenticator-App und Passwort"), waitText("dl.facts", "mittel: zwei Faktoren"))
 	run(t, ctx, "sign out", chromedp.Click(chromedp.ID("logout")), waitPath("/login"), waitText("#notice", msgSignedOut.DE))
 
 	startSignIn(t, ctx, f, "anna", "/login/totp")

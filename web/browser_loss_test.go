@@ -73,10 +73,17 @@ func TestBrowserLostKey(t *testing.T) {
 		chromedp.Click(chromedp.ID("logout")), waitPath("/login"))
 	startSignIn(t, ctx, f, "anna", "/login/key")
 	run(t, ctx, "the new key with PIN", chromedp.Click(chromedp.ID("use-key")), waitPath("/account"),
-		waitText("dl.facts", "PIN oder Fingerabdruck am Schlüssel"))
+		waitText("dl.facts", "Sicherheitsschlüssel mit PIN oder Fingerabdruck"))
 	run(t, ctx, "factors", chromedp.Navigate(f.base+"/account/factors"), chromedp.WaitVisible(chromedp.ID("factors")))
+	// "Entfernen" does not look like "Umbenennen" beside it.
+	colours, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#factors li:first-child button")].map(b => getComputedStyle(b).color + " " + getComputedStyle(b).borderColor)`))
+	if err != nil || len(colours) != 2 || colours[0] == colours[1] {
+		t.Errorf("rename and remove look alike: %q, %v", colours, err)
+	}
 	run(t, ctx, "remove the lost key", chromedp.Click(chromedp.CSS(`form[action="/account/factors/remove"] button[aria-label$=": Schlüsselbund"]`)),
-		waitText("#notice", msgFactorRemoved.DE))
+		waitText("#confirm-remove", "Wirklich entfernen?"), waitText("#confirm-remove", "Schlüsselbund"))
+	shot(t, ctx, "loss-confirm-remove")
+	run(t, ctx, "confirm", chromedp.Click(chromedp.ID("confirm-remove-button")), waitText("#notice", msgFactorRemoved.DE))
 	shot(t, ctx, "loss-done")
 	creds, err := f.store.ListCredentials(context.Background(), anna.ID)
 	if err != nil {

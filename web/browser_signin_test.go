@@ -54,7 +54,7 @@ func TestBrowserKeyAndPassword(t *testing.T) {
 	}
 	run(t, ctx, "touch the key", chromedp.Click(chromedp.ID("use-key")), waitPath("/login/password"))
 	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account"),
-		waitText("dl.facts", "Sicherheitsschlüssel, Passwort, mehrere Faktoren"), waitText("dl.facts", "hoch: sicher gegen Phishing"))
+		waitText("dl.facts", "Sicherheitsschlüssel und Passwort"), waitText("dl.facts", "hoch: sicher gegen Phishing"))
 	shot(t, ctx, "account")
 	// Chromium's virtual key attests itself: no trusted root vouches for
 	// it, so it is no hardware key (phrh), though its backup-eligible flag
@@ -81,7 +81,7 @@ func TestBrowserKeyWithPIN(t *testing.T) {
 		t.Errorf("focus on the key page is on %q, want the key button (%v)", focused, err)
 	}
 	run(t, ctx, "Enter on the key button", chromedp.SendKeys(chromedp.ID("use-key"), "\r"), waitPath("/account"),
-		waitText("dl.facts", "Sicherheitsschlüssel, PIN oder Fingerabdruck am Schlüssel"))
+		waitText("dl.facts", "Sicherheitsschlüssel mit PIN oder Fingerabdruck"))
 }
 
 func TestBrowserPasskeyWithoutUsername(t *testing.T) {

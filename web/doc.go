@@ -70,9 +70,11 @@
 // switch and a reload lose nothing. Her first codes are stored as they are
 // shown; codes that replace others only when she confirms she stored
 // them. /account and /account/factors let a signed-in person see her
-// sessions and factors, add (after a fresh sign-in; a key only after a
-// sign-in with a key or a recovery code), rename and remove them
-// (enroll*.go, account*.go), and set or change her password.
+// sessions, her factors (method, last use, recovery codes left) and her
+// recent sign-ins (method and tool, from their audit events), add factors
+// (after a fresh sign-in; a key only after a sign-in with a key or a
+// recovery code), rename and remove them (removing asks first, on a page:
+// no script), and set or change her password (enroll*.go, account*.go).
 // /email/confirm/{token}, a link mailed by "keyhall admin confirm-email",
 // confirms the person's address with a button (email.go): then tools see
 // it as verified.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,4 +136,15 @@ func TestEndToEndCouncillor(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the tool got no ID token")
 	}
+	// On /account she sees her key and codes, and that this sign-in was
+	// with her key and its PIN, for the council tool.
+	left, err := f.store.CountRecoveryCodes(context.Background(), anna.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "her account", chromedp.Navigate(f.base+"/account"),
+		waitText("#signins", "Sicherheitsschlüssel mit PIN oder Fingerabdruck · für ratsinfo"),
+		waitText("#account-factors", "Sicherheitsschlüssel: Dienstschlüssel"),
+		waitText("#account-factors", strconv.Itoa(left)+" unbenutzt übrig"))
+	shot(t, ctx, "e2e-account")
 }

@@ -44,6 +44,11 @@ type enrollView struct {
 	MayAddKey    bool // this sign-in may add a key (enroll.ScopeOf)
 	MayNewCodes  bool // this sign-in may replace her recovery codes (enroll.ScopeOf)
 	MinPassword  int  // the shortest password she may choose
+
+	// On /account/factors: her unused recovery codes, and the factor she
+	// asked to remove, until she confirms.
+	CodesLeft int
+	Confirm   *factorRow
 }
 
 // enrollFor returns the enrollment service, or writes 503 and returns nil

@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
 )
@@ -22,8 +20,9 @@ const factorsPath = "/account/factors"
 type factorRow struct {
 	ID         string
 	App        bool
-	Nickname   string
-	Model      string // "" when unknown
+	Nickname   string // as stored, for the rename form
+	Name       string // what names it beside its method (factorRowsOf); "" for none
+	Model      string // "" when unknown or already its Name
 	CreatedAt  time.Time
 	LastUsedAt time.Time
 }
@@ -81,12 +80,9 @@ func (s *Server) factorsView(ctx context.Context, st authn.Store, u authn.User, 
 		ev.AllowApp = ev.AllowApp && offer.App && offer.Password.Has
 		ev.OfferCodes = offer.RecoveryCodes
 	}
-	for _, c := range creds {
-		row := factorRow{ID: c.ID, App: c.Kind == authn.KindTOTP, Nickname: c.Nickname, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt}
-		if a, err := uuid.FromBytes(c.AAGUID); err == nil {
-			row.Model = enroll.ModelName(a)
-		}
-		ev.Factors = append(ev.Factors, row)
+	ev.Factors = factorRowsOf(creds)
+	if ev.CodesLeft, err = st.CountRecoveryCodes(ctx, u.ID); err != nil {
+		return nil, fmt.Errorf("count recovery codes: %w", err)
 	}
 	return &view{Page: "account_factors", Username: u.Username, Enroll: ev}, nil
 }
@@ -203,10 +199,16 @@ func (s *Server) factorChange(w http.ResponseWriter, r *http.Request) (*enroll.S
 // accountRemoveFactor removes one key or app of the signed-in person,
 // never her last one nor the last that her group's policy requires (the
 // enrollment service checks that in the store's transaction), and a key
-// only after a sign-in at the key's level.
+// only after a sign-in at the key's level. It asks first: a form without
+// confirm=yes gets the question, with the factor named, and removes nothing
+// (a page, not a script: the CSP allows no inline code).
 func (s *Server) accountRemoveFactor(w http.ResponseWriter, r *http.Request) {
 	svc, sess, u, ok := s.factorChange(w, r)
 	if !ok {
+		return
+	}
+	if r.PostFormValue("confirm") != "yes" && !sess.RecoveryOnly { // a recovery-only session is refused below
+		s.confirmRemove(w, r, u, sess, r.PostFormValue("id"))
 		return
 	}
 	_, err := svc.Remove(r.Context(), sess, r.PostFormValue("id"))
@@ -275,4 +277,27 @@ func (s *Server) factorRefused(w http.ResponseWriter, r *http.Request, u authn.U
 		return
 	}
 	s.failPage(w, r, status, msg, err, v)
+}
+
+// confirmRemove shows the question before a factor is removed: the factor
+// list with the one to remove named and a button that removes it. An id
+// that is not one of hers gets the list with the "not found" refusal.
+func (s *Server) confirmRemove(w http.ResponseWriter, r *http.Request, u authn.User, sess authn.Session, id string) {
+	st := s.storeFor(w, r)
+	if st == nil {
+		return
+	}
+	v, err := s.factorsView(r.Context(), st, u, sess)
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	for i := range v.Enroll.Factors {
+		if v.Enroll.Factors[i].ID == id {
+			v.Enroll.Confirm = &v.Enroll.Factors[i]
+			s.page(w, r, v)
+			return
+		}
+	}
+	s.factorRefused(w, r, u, sess, fmt.Errorf("remove factor %q: %w", id, authn.ErrNotFound))
 }

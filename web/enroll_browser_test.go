@@ -94,7 +94,7 @@ func TestEnrollBrowserKeyThenSignIn(t *testing.T) {
 	startSignIn(t, ctx, f, "anna", "/login/key")
 	run(t, ctx, "touch the new key", chromedp.Click(chromedp.ID("use-key")), waitPath("/login/password"))
 	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account"),
-		waitText("dl.facts", "Sicherheitsschlüssel, Passwort"))
+		waitText("dl.facts", "Sicherheitsschlüssel und Passwort"))
 	run(t, ctx, "factors", chromedp.Click(chromedp.ID("manage-factors")), waitPath("/account/factors"),
 		waitText("#factors", "Schlüsselbund"))
 	shot(t, ctx, "enroll-account-factors")
@@ -148,7 +148,7 @@ func TestEnrollBrowserApp(t *testing.T) {
 	startSignIn(t, ctx, f, "anna", "/login/totp")
 	run(t, ctx, "sign in with the app", chromedp.SendKeys(chromedp.ID("code"), code+"\r"), waitPath("/login/password"))
 	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account"),
-		waitText("dl.facts", "Einmalcode, Passwort"))
+		waitText("dl.facts", "Authenticator-App und Passwort"))
 }
 
 // TestEnrollBrowserBootstrap: the first administrator, from the bootstrap
@@ -168,7 +168,7 @@ func TestEnrollBrowserBootstrap(t *testing.T) {
 	finishEnrollment(t, ctx, f, "enroll-bootstrap-")
 	startSignIn(t, ctx, f, "admin", "/login/key")
 	run(t, ctx, "key with PIN", chromedp.Click(chromedp.ID("use-key")), waitPath("/account"),
-		waitText("dl.facts", "PIN oder Fingerabdruck am Schlüssel"), waitText("dl.facts", "Administrator (admin)"))
+		waitText("dl.facts", "Sicherheitsschlüssel mit PIN oder Fingerabdruck"), waitText("dl.facts", "Administrator (admin)"))
 }
 
 // TestEnrollBrowserAttestationPolicy: a group that needs a YubiKey refuses

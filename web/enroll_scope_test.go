@@ -339,13 +339,13 @@ func TestRemoveKeyNeedsItsLevel(t *testing.T) {
 		level authn.Level
 	}{{synced.credID, authn.LevelPhr}, {hw.ID, authn.KeyLevel(hw)}} {
 		app := f.appSession(anna, clk.Now())
-		w := serve(f.srv, "POST", "/account/factors/remove", url.Values{"id": {c.id}}, app)
+		w := serve(f.srv, "POST", "/account/factors/remove", url.Values{"id": {c.id}, "confirm": {"yes"}}, app)
 		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), msgFactorRemoveNeedsLevel.DE) {
 			t.Errorf("app sign-in removes key %s: %d\n%s", c.id, w.Code, w.Body.String())
 		}
 		at := f.sessionCookie(anna, clk.Now(), false)
 		f.setACR(at, c.level)
-		if w := serve(f.srv, "POST", "/account/factors/remove", url.Values{"id": {c.id}}, at); w.Code != http.StatusSeeOther {
+		if w := serve(f.srv, "POST", "/account/factors/remove", url.Values{"id": {c.id}, "confirm": {"yes"}}, at); w.Code != http.StatusSeeOther {
 			t.Errorf("sign-in at %s removes key %s: %d\n%s", c.level, c.id, w.Code, w.Body.String())
 		}
 	}

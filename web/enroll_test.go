@@ -29,8 +29,8 @@ func enrollTestViews() map[string]*view {
 		"enroll_password": {Page: "enroll_password", Error: "zu kurz", Enroll: &enrollView{Name: "anna", MinPassword: 12}},
 		"enroll_invalid":  {Page: "enroll_invalid", Error: "abgelaufen"},
 		"account_factors": {Page: "account_factors", Enroll: &enrollView{Factors: []factorRow{
-			{ID: "1", Nickname: "Schlüsselbund", Model: "YubiKey 5 NFC", CreatedAt: time.Now()}, {ID: "2", App: true, Nickname: "App"},
-		}, AllowApp: true}},
+			{ID: "1", Nickname: "Schlüsselbund", Name: "Schlüsselbund", Model: "YubiKey 5 NFC", CreatedAt: time.Now()}, {ID: "2", App: true, Nickname: "App"},
+		}, AllowApp: true, CodesLeft: 4, Confirm: &factorRow{ID: "1", Name: "Schlüsselbund"}}},
 	}
 }
 
@@ -233,10 +233,10 @@ func TestEnrollAccountFactors(t *testing.T) {
 		{"recovery session adds a key", "/account/factors/add", url.Values{"kind": {"key"}}, recovery, http.StatusSeeOther, "/enroll/key"},
 		{"app session may not add a key", "/account/factors/add", url.Values{"kind": {"key"}}, app, http.StatusForbidden, "nur hinzufügen, wenn Sie sich mit einem Sicherheitsschlüssel oder einem Wiederherstellungscode"},
 		{"app session adds an app", "/account/factors/add", url.Values{"kind": {"app"}}, app, http.StatusOK, "totp-secret"},
-		{"recovery session may not remove", "/account/factors/remove", url.Values{"id": {k.credID}}, recovery, http.StatusForbidden, "nur einen neuen Schlüssel"},
+		{"recovery session may not remove", "/account/factors/remove", url.Values{"id": {k.credID}, "confirm": {"yes"}}, recovery, http.StatusForbidden, "nur einen neuen Schlüssel"},
 		{"recovery session may not renew codes", "/account/factors/recovery", url.Values{}, recovery, http.StatusForbidden, "nur einen neuen Schlüssel"},
-		{"never the last factor", "/account/factors/remove", url.Values{"id": {k.credID}}, fresh, http.StatusConflict, msgFactorLast.DE},
-		{"unknown factor", "/account/factors/remove", url.Values{"id": {"nope"}}, fresh, http.StatusConflict, msgFactorUnknown.DE},
+		{"never the last factor", "/account/factors/remove", url.Values{"id": {k.credID}, "confirm": {"yes"}}, fresh, http.StatusConflict, msgFactorLast.DE},
+		{"unknown factor", "/account/factors/remove", url.Values{"id": {"nope"}, "confirm": {"yes"}}, fresh, http.StatusConflict, msgFactorUnknown.DE},
 		{"new recovery codes", "/account/factors/recovery", url.Values{}, fresh, http.StatusOK, "recovery-codes"},
 	}
 	for _, tt := range tests {
@@ -250,7 +250,7 @@ func TestEnrollAccountFactors(t *testing.T) {
 	}
 	// With a second factor, the key may go; it is revoked with an audit reason.
 	f.addTOTP(anna)
-	w = serve(f.srv, "POST", "/account/factors/remove", url.Values{"id": {k.credID}}, fresh)
+	w = serve(f.srv, "POST", "/account/factors/remove", url.Values{"id": {k.credID}, "confirm": {"yes"}}, fresh)
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/account/factors?e=removed" {
 		t.Fatalf("remove with a second factor: %d\n%s", w.Code, w.Body.String())
 	}

@@ -25,7 +25,8 @@ func TestPagesRender(t *testing.T) {
 		"password": {Page: "password", Username: "anna"},
 		"error":    {Page: "error", Error: "kaputt"},
 		"account": {Page: "account", Account: &accountView{
-			Username: "anna", DisplayName: "Anna Müller", AuthTime: time.Now(), AMR: []string{"a", "b"}, ACR: "c",
+			Username: "anna", DisplayName: "Anna Müller", AuthTime: time.Now(), Method: "Sicherheitsschlüssel und Passwort", ACR: "c",
+			Factors: []factorRow{{ID: "k1", Name: "YubiKey 5 NFC"}, {ID: "a1", App: true}}, CodesLeft: 3,
 			RecoveryOnly: true, Sessions: []sessionRow{{Device: "Chrome · Linux", Current: true}, {Device: "Safari · iPadOS", Handle: "0123456789abcdef"}},
 			SignIns: []signInRow{{Time: time.Now(), ClientAddr: "192.0.2.7", ACR: "Schlüssel", RecoveryOnly: true}},
 		}},

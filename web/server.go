@@ -210,6 +210,9 @@ func (s *Server) completeSignInConfig() {
 	if c.SessionMax == 0 {
 		c.SessionMax = s.max
 	}
+	if c.ToolOf == nil {
+		c.ToolOf = s.toolOf
+	}
 }
 
 // signInFor returns the sign-in service, or writes 503 and returns nil when

@@ -132,7 +132,7 @@ var accountUses = []sessionUse{
 	{"remove a factor", func(t *testing.T, e *sessionEnv, c *http.Cookie) (bool, string) {
 		// Her only key: the removal itself is refused, but only after the
 		// session was let through.
-		w := serve(e.f.srv, "POST", "/account/factors/remove", url.Values{"id": {e.key.credID}}, c)
+		w := serve(e.f.srv, "POST", "/account/factors/remove", url.Values{"id": {e.key.credID}, "confirm": {"yes"}}, c)
 		return w.Code == http.StatusConflict && strings.Contains(w.Body.String(), msgFactorLast.DE),
 			w.Result().Status + " " + w.Header().Get("Location")
 	}},

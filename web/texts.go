@@ -60,7 +60,7 @@ var texts = map[string]message{
 	"account.revoke":       {"Dort abmelden", "Sign out there"},
 	"account.signins":      {"Letzte Anmeldungen", "Recent sign-ins"},
 	"account.signins.none": {"Keine Anmeldungen aufgezeichnet.", "No sign-ins recorded."},
-	"account.recovery":     {"mit Wiederherstellungscode", "with a recovery code"},
+	"account.for":          {"für", "for"},
 	"account.logoutall":    {"Überall abmelden", "Sign out everywhere"},
 	"account.logoutall.hint": {"Beendet alle Ihre Anmeldungen, auch auf anderen Geräten.",
 		"Ends all your sessions, on other devices too."},
@@ -86,17 +86,19 @@ var texts = map[string]message{
 	"webauthn.network": {"Keyhall ist gerade nicht erreichbar. Bitte prüfen Sie die Verbindung und versuchen Sie es noch einmal.",
 		"Keyhall cannot be reached right now. Please check the connection and try again."},
 
-	"amr.hwk":  {"Hardware-Sicherheitsschlüssel (vom Hersteller bestätigt)", "hardware security key (confirmed by its maker)"},
-	"amr.pop":  {"Sicherheitsschlüssel", "security key"},
-	"amr.swk":  {"Passkey (synchronisiert)", "passkey (synced)"},
-	"amr.user": {"PIN oder Fingerabdruck am Schlüssel", "PIN or fingerprint on the key"},
-	"amr.pwd":  {"Passwort", "password"},
-	"amr.otp":  {"Einmalcode", "one-time code"},
-	"amr.mfa":  {"mehrere Faktoren", "several factors"},
 	"acr.phrh": {"höchste: Hardware-Schlüssel, sicher gegen Phishing", "highest: hardware key, phishing-resistant"},
 	"acr.phr":  {"hoch: sicher gegen Phishing", "high: phishing-resistant"},
 	"acr.mfa":  {"mittel: zwei Faktoren", "medium: two factors"},
 	"acr.":     {"einfach", "basic"},
+
+	// How a sign-in was made, in plain words (methodWords).
+	"method.key":         {"Sicherheitsschlüssel", "security key"},
+	"method.passkey":     {"Passkey", "passkey"},
+	"method.app":         {"Authenticator-App", "authenticator app"},
+	"method.recovery":    {"Wiederherstellungscode", "recovery code"},
+	"method.pin":         {"mit PIN oder Fingerabdruck", "with PIN or fingerprint"},
+	"method.andpassword": {"und Passwort", "and password"},
+	"method.password":    {"Passwort", "password"},
 }
 
 // Messages of the sign-in path. Each says what to do next and none tells

@@ -57,6 +57,17 @@ func (s *Store) GetInvitation(ctx context.Context, h authn.TokenHash) (authn.Inv
 	return inv, nil
 }
 
+// LatestInvitation returns the person's newest invitation, whatever its
+// state.
+func (s *Store) LatestInvitation(ctx context.Context, userID string) (authn.Invitation, error) {
+	inv, err := scanInvitation(s.rdb.QueryRowContext(ctx,
+		"SELECT "+invitationCols+" FROM invitations WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1", userID))
+	if err != nil {
+		return authn.Invitation{}, fmt.Errorf("get latest invitation: %w", dbErr(err))
+	}
+	return inv, nil
+}
+
 // ConsumeInvitation marks the invitation used at now, in one conditional
 // statement: of many concurrent calls exactly one changes the row. When none
 // changes, a second read tells why.

@@ -62,6 +62,17 @@ func testInvitations(t *testing.T, s authn.Store) {
 		t.Errorf("an expired invitation was marked used: %+v", got)
 	}
 
+	latest, err := s.LatestInvitation(ctx, anna.ID)
+	must(t, "LatestInvitation", err)
+	want = second
+	want.UsedAt = now
+	same(t, "LatestInvitation", latest, want, normInvitation)
+	latest, err = s.LatestInvitation(ctx, bernd.ID)
+	must(t, "LatestInvitation", err)
+	same(t, "LatestInvitation(bernd)", latest, other, normInvitation)
+	_, err = s.LatestInvitation(ctx, mkUser(t, s, "carla").ID)
+	wantErr(t, "LatestInvitation(none)", err, authn.ErrNotFound)
+
 	dup := newInvitation(bernd, "other", t0)
 	err = s.CreateInvitation(ctx, dup, ev("invitation.create", ""))
 	wantErr(t, "CreateInvitation(same token)", err, authn.ErrAlreadyExists)

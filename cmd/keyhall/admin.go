@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/enroll"
 )
 
 // adminCommand returns "keyhall admin", the commands for local people and
@@ -153,6 +154,25 @@ type userJSON struct {
 	Address     []string  `json:"postal_address,omitzero"`
 	Groups      []string  `json:"groups,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Enrollment is in "users list" and "users show".
+	Enrollment *enrollmentJSON `json:"enrollment,omitempty"`
+}
+
+// enrollmentJSON is the stable JSON form of how far a person's enrollment
+// got (enroll.State).
+type enrollmentJSON struct {
+	Invitation          string    `json:"invitation"` // none, pending, expired, used, voided
+	InvitationIssuedAt  time.Time `json:"invitation_issued_at,omitzero"`
+	InvitationExpiresAt time.Time `json:"invitation_expires_at,omitzero"`
+	InvitationUsedAt    time.Time `json:"invitation_used_at,omitzero"`
+	Keys                int       `json:"keys"`
+	Apps                int       `json:"apps"`
+	RecoveryCodes       int       `json:"recovery_codes_left"`
+}
+
+func toEnrollmentJSON(e enroll.State) *enrollmentJSON {
+	return &enrollmentJSON{Invitation: string(e.Invitation), InvitationIssuedAt: e.Issued.UTC(), InvitationExpiresAt: e.Expires.UTC(),
+		InvitationUsedAt: e.Used.UTC(), Keys: e.Keys, Apps: e.Apps, RecoveryCodes: e.RecoveryCodes}
 }
 
 func toUserJSON(u authn.User, groups []authn.Group) userJSON {

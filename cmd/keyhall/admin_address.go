@@ -47,14 +47,8 @@ func usersSetAddressCommand() *command {
 					return err
 				}
 				return withUser(ctx, a, *cfgPath, args, func(st authn.Store, u authn.User) error {
-					now := time.Now().UTC()
-					ev := auditEvent(now, "user.set_address", "user:"+u.ID, "", map[string]string{"username": u.Username})
-					_, err := st.UpdateUser(ctx, u.ID, func(old authn.User) (authn.User, error) {
-						old.PostalAddress, old.UpdatedAt = lines, now
-						return old, nil
-					}, ev)
-					if err != nil {
-						return fmt.Errorf("set the address of %q: %w", u.Username, err)
+					if _, err := storeAddress(ctx, st, u, lines, "", "set-address"); err != nil {
+						return err
 					}
 					_, err = fmt.Fprintf(a.stdout, "Address of %q: %s\n", u.Username, cell(strings.Join(lines, ", ")))
 					return err
@@ -62,4 +56,20 @@ func usersSetAddressCommand() *command {
 			}
 		},
 	}
+}
+
+// storeAddress stores lines as u's postal address, audited
+// (user.set_address, naming the command it came with and, when given, why),
+// and returns her as stored.
+func storeAddress(ctx context.Context, st authn.Store, u authn.User, lines []string, reason, via string) (authn.User, error) {
+	now := time.Now().UTC()
+	ev := auditEvent(now, "user.set_address", "user:"+u.ID, reason, map[string]string{"username": u.Username, "via": via})
+	u, err := st.UpdateUser(ctx, u.ID, func(old authn.User) (authn.User, error) {
+		old.PostalAddress, old.UpdatedAt = lines, now
+		return old, nil
+	}, ev)
+	if err != nil {
+		return u, fmt.Errorf("set the address of %q: %w", u.Username, err)
+	}
+	return u, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,9 @@ func inviteCommand() *command {
 		summary: "issue an enrollment invitation (link, code, letter)",
 		help: "Issues a new invitation for a person and voids her older ones: a link and a short\n" +
 			"code, valid once until the expiry. Prints both; --letter writes a printable German\n" +
-			"A4 letter (PDF) for a window envelope, which needs --address and the letter.*\n" +
-			"settings; --mail also sends link and code to the person's e-mail address.",
+			"A4 letter (PDF) for a window envelope, which needs the person's postal address and\n" +
+			"the letter.* settings; --address stores her address (audited) for this and later\n" +
+			"letters; --mail also sends link and code to the person's e-mail address.",
 		examples: []string{
 			`keyhall admin invite anna.mueller`,
 			`keyhall admin invite anna.mueller --expires 21d --letter anna.pdf --address "Große Straße 17|48143 Münster"`,
@@ -41,7 +43,7 @@ func inviteCommand() *command {
 					return err
 				}
 				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
-					u, err := e.prepare(ctx, username, o)
+					u, err := e.prepare(ctx, username, o, strings.TrimSpace(*reason), "invite")
 					if err != nil {
 						return err
 					}
@@ -93,7 +95,7 @@ func resetCommand() *command {
 // reset runs "admin reset" for username.
 func (e *enrollEnv) reset(ctx context.Context, a *app, username string, validity time.Duration, reason string,
 	o *issueFlags, asJSON bool) error {
-	u, err := e.prepare(ctx, username, o)
+	u, err := e.prepare(ctx, username, o, reason, "reset")
 	if err != nil {
 		return err
 	}
@@ -122,7 +124,7 @@ func declareIssueFlags(fs *flag.FlagSet) *issueFlags {
 	return &issueFlags{
 		expires: fs.String("expires", "14d", "how long the invitation is valid: `DURATION` such as 14d, 36h (at most 90d)"),
 		letter:  fs.String("letter", "", "write the enrollment letter (PDF) to `FILE`"),
-		address: fs.String("address", "", "the person's postal `ADDRESS` for --letter, lines separated by | or \\n"),
+		address: fs.String("address", "", "store `ADDRESS` as the person's postal address (for --letter and later letters), lines separated by | or \\n"),
 	}
 }
 
@@ -138,9 +140,6 @@ func (o *issueFlags) parse(args []string) (string, time.Duration, error) {
 	validity, err := parseValidity(*o.expires)
 	if err != nil {
 		return "", 0, err
-	}
-	if *o.letter == "" && *o.address != "" {
-		return "", 0, usagef("--address is only for --letter")
 	}
 	if _, err := postalAddress(*o.address); err != nil {
 		return "", 0, err
@@ -225,18 +224,27 @@ func withEnroll(ctx context.Context, a *app, configPath string, fn func(e *enrol
 }
 
 // prepare finds the person and, with --letter, checks that a letter can
-// be written for her before anything changes.
-func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags) (authn.User, error) {
+// be written for her before anything changes; then it stores --address as
+// her postal address (audited, with reason), where it differs.
+func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags, reason, via string) (authn.User, error) {
 	u, err := findUser(ctx, e.st, username)
-	if err != nil || *o.letter == "" {
-		return u, err
-	}
-	dry, err := e.letter(ctx, enroll.Invitation{Link: "https://x", Code: "X", ExpiresAt: time.Now(), User: u}, *o.address)
 	if err != nil {
 		return u, err
 	}
-	if err := enroll.WriteLetter(io.Discard, dry); err != nil {
-		return u, usagef("--letter: %v (the address comes from --address, the sender from the letter.* settings)", err)
+	if *o.letter != "" {
+		if missing := e.cfg.letterMissing(*o.address != "" || len(u.PostalAddress) > 0); len(missing) > 0 {
+			return u, usagef("--letter: %s", strings.Join(missing, "; "))
+		}
+		dry, err := e.letter(ctx, enroll.Invitation{Link: "https://x", Code: "X", ExpiresAt: time.Now(), User: u}, *o.address)
+		if err != nil {
+			return u, err
+		}
+		if err := enroll.WriteLetter(io.Discard, dry); err != nil {
+			return u, usagef("--letter: %v (the address comes from --address, the sender from the letter.* settings)", err)
+		}
+	}
+	if lines := addressLines(*o.address); len(lines) > 0 && !slices.Equal(lines, u.PostalAddress) {
+		return storeAddress(ctx, e.st, u, lines, reason, via)
 	}
 	return u, nil
 }
@@ -310,4 +318,21 @@ func (e *enrollEnv) notify(ctx context.Context, m enroll.Message) (string, error
 		return "", fmt.Errorf("no SMTP server is configured (mail.smtp_host)")
 	}
 	return m.To, nil
+}
+
+// letterMissing names, by setting (YAML path and environment variable),
+// each thing a letter needs that is not given: the sender, where to get
+// help, and (hasAddress false) the person's postal address.
+func (c Config) letterMissing(hasAddress bool) []string {
+	var out []string
+	if strings.TrimSpace(c.Letter.SenderName) == "" {
+		out = append(out, "letter.sender_name is not set (KEYHALL_LETTER_SENDER_NAME): the sender the letter comes from")
+	}
+	if strings.TrimSpace(c.Letter.HelpPhone) == "" && strings.TrimSpace(c.Letter.HelpEmail) == "" {
+		out = append(out, "neither letter.help_phone nor letter.help_email is set (KEYHALL_LETTER_HELP_PHONE, KEYHALL_LETTER_HELP_EMAIL): the letter must say where to get help")
+	}
+	if !hasAddress {
+		out = append(out, "no postal address: give --address, or store one with \"keyhall admin users set-address\"")
+	}
+	return out
 }

@@ -149,11 +149,17 @@ func TestAdminInviteLetterAndMail(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pdftotext: %v\n%s", err, text)
 	}
-	for _, want := range []string{"Anna Müller", "Große Straße 17", "Stadt Münster", got.Code, got.Link,
+	for _, want := range []string{"Anna Müller", "Große Straße 17", "Stadt Münster", got.Code,
 		enroll.GermanDateTime(got.ExpiresAt.Local())} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("the letter lacks %q:\n%s", want, text)
 		}
+	}
+	// The link is broken between its token's groups, whose dashes do not
+	// matter (enroll.NormalizeToken).
+	squash := strings.NewReplacer(" ", "", "\n", "", "-", "")
+	if !strings.Contains(squash.Replace(string(text)), squash.Replace(got.Link)) {
+		t.Errorf("the letter lacks the link %s:\n%s", got.Link, text)
 	}
 	mails := in.take()
 	if len(mails) != 1 {
@@ -212,7 +218,6 @@ func TestAdminInviteRefusals(t *testing.T) {
 		{[]string{"--expires", "100d"}, "--expires \"100d\""},
 		{[]string{"--expires", "soon"}, "--expires \"soon\""},
 		{[]string{"--letter", letter}, "no postal address"},
-		{[]string{"--address", "Weg 1"}, "--address is only for --letter"},
 	} {
 		if e := mustRun(t, env, 2, append([]string{"admin", "invite", "anna"}, tt.args...)...); !strings.Contains(e, tt.want) {
 			t.Errorf("invite %v: stderr %q, want %q", tt.args, e, tt.want)
@@ -225,10 +230,15 @@ func TestAdminInviteRefusals(t *testing.T) {
 	mustRun(t, env, 2, "admin", "reset", "anna")
 	mustRun(t, env, 2, "admin", "revoke-credential", "anna", "x")
 
-	// Without a sender the letter is refused before anything is issued.
+	// Without a sender or a help contact the letter is refused before
+	// anything is issued, naming the setting to add.
 	noSender := append(env[:len(env):len(env)], "KEYHALL_LETTER_SENDER_NAME=")
-	if e := mustRun(t, noSender, 2, "admin", "invite", "anna", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "no sender name") {
+	if e := mustRun(t, noSender, 2, "admin", "invite", "anna", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "letter.sender_name is not set") {
 		t.Errorf("no sender: %q", e)
+	}
+	noHelp := append(env[:len(env):len(env)], "KEYHALL_LETTER_HELP_PHONE=", "KEYHALL_LETTER_HELP_EMAIL=")
+	if e := mustRun(t, noHelp, 2, "admin", "reset", "anna", "--reason", "x", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "letter.help_phone") || !strings.Contains(e, "letter.help_email") {
+		t.Errorf("no help contact: %q", e)
 	}
 	st := openTestStore(t, url)
 	u, _ := st.GetUserByUsername(context.Background(), "anna")

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
 )
 
 func usersAddCommand() *command {
@@ -106,7 +108,11 @@ func usersListCommand() *command {
 					if err != nil {
 						return err
 					}
-					return printUsers(a.stdout, users, *asJSON)
+					states, err := enrollStates(ctx, st, users)
+					if err != nil {
+						return err
+					}
+					return printUsers(a.stdout, users, states, *asJSON)
 				})
 			}
 		},
@@ -131,21 +137,53 @@ func listAllUsers(ctx context.Context, st authn.UserStore, query string) ([]auth
 	}
 }
 
-func printUsers(w io.Writer, users []authn.User, asJSON bool) error {
+// enrollStates reads how far each person's enrollment got
+// (enroll.StateOf), in the order of users.
+func enrollStates(ctx context.Context, st authn.Store, users []authn.User) ([]enroll.State, error) {
+	now := time.Now()
+	out := make([]enroll.State, len(users))
+	for i, u := range users {
+		var err error
+		if out[i], err = enroll.StateOf(ctx, st, u.ID, now); err != nil {
+			return nil, fmt.Errorf("read the enrollment of %q: %w", u.Username, err)
+		}
+	}
+	return out, nil
+}
+
+func printUsers(w io.Writer, users []authn.User, states []enroll.State, asJSON bool) error {
 	if asJSON {
 		out := make([]userJSON, 0, len(users))
-		for _, u := range users {
-			out = append(out, toUserJSON(u, nil))
+		for i, u := range users {
+			j := toUserJSON(u, nil)
+			j.Enrollment = toEnrollmentJSON(states[i])
+			out = append(out, j)
 		}
 		return writeJSON(w, out)
 	}
-	rows := [][]string{{"USERNAME", "NAME", "E-MAIL", "STATUS", "SOURCE", "CREATED"}}
-	for _, u := range users {
+	rows := [][]string{{"USERNAME", "NAME", "E-MAIL", "STATUS", "SOURCE", "CREATED", "INVITATION", "KEYS", "APPS", "CODES"}}
+	for i, u := range users {
+		e := states[i]
 		rows = append(rows, []string{
 			cell(u.Username), cell(u.DisplayName), cell(u.Email), string(u.Status), string(u.Source), formatTime(u.CreatedAt),
+			invitationWords(e), strconv.Itoa(e.Keys), strconv.Itoa(e.Apps), strconv.Itoa(e.RecoveryCodes),
 		})
 	}
 	return writeTable(w, rows)
+}
+
+// invitationWords says where a person's newest invitation stands, with the
+// time that matters: "pending until …", "expired …", "used …", "none".
+func invitationWords(e enroll.State) string {
+	switch e.Invitation {
+	case enroll.InvitationPending:
+		return "pending until " + formatTime(e.Expires)
+	case enroll.InvitationExpired:
+		return "expired " + formatTime(e.Expires)
+	case enroll.InvitationUsed:
+		return "used " + formatTime(e.Used)
+	}
+	return string(e.Invitation)
 }
 
 func usersShowCommand() *command {
@@ -163,7 +201,11 @@ func usersShowCommand() *command {
 					if err != nil {
 						return fmt.Errorf("list groups of %q: %w", u.Username, err)
 					}
-					return printUser(a.stdout, u, groups, *asJSON)
+					states, err := enrollStates(ctx, st, []authn.User{u})
+					if err != nil {
+						return err
+					}
+					return printUser(a.stdout, u, groups, states[0], *asJSON)
 				})
 			}
 		},
@@ -182,12 +224,14 @@ func findUser(ctx context.Context, st authn.UserStore, username string) (authn.U
 	return u, nil
 }
 
-func printUser(w io.Writer, u authn.User, groups []authn.Group, asJSON bool) error {
+func printUser(w io.Writer, u authn.User, groups []authn.Group, e enroll.State, asJSON bool) error {
 	if groups == nil {
 		groups = []authn.Group{}
 	}
 	if asJSON {
-		return writeJSON(w, toUserJSON(u, groups))
+		j := toUserJSON(u, groups)
+		j.Enrollment = toEnrollmentJSON(e)
+		return writeJSON(w, j)
 	}
 	return writeTable(w, [][]string{
 		{"Username:", cell(u.Username)},
@@ -199,6 +243,10 @@ func printUser(w io.Writer, u authn.User, groups []authn.Group, asJSON bool) err
 		{"Source:", string(u.Source)},
 		{"Created:", formatTime(u.CreatedAt)},
 		{"Groups:", cell(strings.Join(groupNames(groups), ", "))},
+		{"Invitation:", invitationWords(e)},
+		{"Keys:", strconv.Itoa(e.Keys)},
+		{"Apps:", strconv.Itoa(e.Apps)},
+		{"Recovery codes:", strconv.Itoa(e.RecoveryCodes) + " unused"},
 	})
 }
 

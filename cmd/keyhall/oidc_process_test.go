@@ -52,7 +52,7 @@ oidc:
 	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
 	// serve hands web the enrollment settings: the first administrator's
 	// link, on public_url, opens her enrollment.
-	link := p.waitFor(t, `(`+public+`/enroll/[A-Za-z0-9_-]{43})\s`, 10*time.Second)
+	link := p.waitFor(t, `(`+public+`/enroll/[2-9A-HJKMNP-Z-]{64})\s`, 10*time.Second)
 	if code, body := get(t, link, ""); code != 200 || !strings.Contains(body, "<form") {
 		t.Errorf("GET %s = %d; want the enrollment page", link, code)
 	}

@@ -134,6 +134,9 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL.String(), "tls", hs.TLSConfig != nil)
+	if w := publicURLWarning(publicURL, cfg.Listen); w != "" {
+		fmt.Fprintf(stderr, "keyhall: warning: %s\n", w)
+	}
 	ms := serveMetrics(srv, start.metricsLn, logger)
 
 	ctx, stop := context.WithCancelCause(ctx)
@@ -355,6 +358,9 @@ func startStore(ctx context.Context, bg *sync.WaitGroup, cfg Config, publicURL *
 			"user", cfg.BootstrapUser, "group", cfg.AdminGroup, "expires", expires.Format(time.RFC3339))
 		fmt.Fprintf(stdout, "\nEnroll the first administrator (%q) with this one-time link before %s:\n\n    %s\n\n",
 			cfg.BootstrapUser, expires.Local().Format("2006-01-02 15:04 MST"), link)
+		if w := publicURLWarning(publicURL, cfg.Listen); w != "" {
+			fmt.Fprintf(stdout, "Warning: %s.\n\n", w)
+		}
 	}
 	lastSeen := authn.NewLastSeen(st, logger)
 	if err := srv.SetStore(st, lastSeen); err != nil {

@@ -23,7 +23,7 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-var linkRx = `(http://localhost:8080/enroll/[A-Za-z0-9_-]{43})\s`
+var linkRx = `(http://localhost:8080/enroll/[2-9A-HJKMNP-Z-]{64})\s`
 
 // TestServeFreshClone is what a new user does: "keyhall serve" in an empty
 // directory, with no configuration and no flags.
@@ -370,4 +370,35 @@ func TestServeMetricsListener(t *testing.T) {
 		t.Errorf("GET /metrics on the public listener = %d, want 404", code)
 	}
 	p.stop(t)
+}
+
+// TestServeListenElsewhere: "serve --listen 127.0.0.1:PORT" with the
+// default public_url (http://localhost:8080) prints a first link that would
+// not reach it; so serve warns, next to the link, naming both and the
+// setting to change. With public_url on that port, no warning.
+func TestServeListenElsewhere(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	p := startKeyhall(t, t.TempDir(), nil, "serve", "--listen", addr)
+	p.listening(t)
+	p.waitFor(t, linkRx, 30*time.Second)
+	p.waitFor(t, `Warning: public_url is http://localhost:8080, but the server listens on `+regexp.QuoteMeta(addr)+
+		` \(listen, --listen\).*set public_url \(KEYHALL_PUBLIC_URL\) to http://localhost:`+port, 5*time.Second)
+	if n := len(p.lines("keyhall: warning: public_url is http://localhost:8080")); n != 1 {
+		t.Errorf("%d warnings on stderr at start, want 1:\n%s", n, p.out.String())
+	}
+	p.stop(t)
+
+	p = startKeyhall(t, t.TempDir(), []string{"KEYHALL_PUBLIC_URL=http://localhost:" + port}, "serve", "--listen", addr)
+	p.listening(t)
+	p.waitFor(t, `(http://localhost:`+port+`/enroll/[2-9A-HJKMNP-Z-]{64})\s`, 30*time.Second)
+	p.stop(t)
+	if strings.Contains(p.out.String(), "public_url is") {
+		t.Errorf("warned though public_url matches --listen:\n%s", p.out.String())
+	}
 }
