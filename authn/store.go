@@ -23,6 +23,7 @@ type Store interface {
 	PendingStore
 	EnrollStore
 	OIDCStore
+	DirectoryStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
