@@ -371,7 +371,9 @@ func testUpdateAndMove(t *testing.T, e *env) {
 	e.sync()
 	before := e.user("bert")
 	e.now = e.now.Add(time.Hour)
-	people = with(people, "anna", func(p *Person) { p.Email, p.PostalAddress = "a.neu@muenster.de", []string{"Neue Str. 1", "48149 Münster"} })
+	people = with(people, "anna", func(p *Person) {
+		p.Email, p.PostalAddress = "a.neu@muenster.de", []string{"Neue Str. 1", "48149 Münster"}
+	})
 	people = with(people, "bert", func(p *Person) { p.DN = "uid=bert,ou=moved,dc=muenster,dc=de"; p.Locked = true })
 	e.reader.set(people)
 	res := e.sync()
