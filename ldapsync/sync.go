@@ -1,5 +1,47 @@
 package ldapsync
 
+// The syncer's rules, decided here:
+//
+//   - A run is staged: read the whole directory (Reader), compute the
+//     difference against the Store, apply it in ONE transaction
+//     (authn.DirectoryStore.ApplyDirectorySync), under a lease on the
+//     directory (TryLockDirectory, checked again in the transaction), so
+//     that of several processes on one PostgreSQL database one syncs. A dry
+//     run takes no lease and writes nothing.
+//   - People are matched by ExternalID within the directory, never by name.
+//     Only the mapped attributes (username, display name, e-mail, phone,
+//     postal address) count as a change; a new DN alone is none. A new
+//     username is a rename: id, factors and sessions stay.
+//   - A username held by a local person or a person of another directory
+//     is a conflict: reported, and neither is changed (the directory person
+//     is not created, or keeps her old name and attributes; her status and
+//     groups are still synced). Within the directory, a name is taken over
+//     from a person who leaves (she is renamed to "~" + her id), so a person
+//     deleted and created again under the same name is a new person and
+//     the old one is disabled.
+//   - A mapped group whose name is a local group's (or another
+//     directory's) is a conflict and is left alone: a directory never takes
+//     over a Keyhall group such as "admins". Directory groups the read no
+//     longer has lose their members.
+//   - Leavers (Person.Inactive, or no longer read) are disabled at once: her
+//     sessions and OIDC tokens end in the same transaction, and OnDisabled
+//     tells the caller (see SyncConfig). People who were inactive before
+//     Keyhall ever saw them are not created. A person the directory disabled
+//     who is read active again within GracePeriod is enabled with her
+//     factors; after it she is deleted (audit kept). A person an
+//     administrator disabled is never enabled or deleted by the sync.
+//   - The safety valve aborts the run (nothing at all is changed; the state
+//     records the abort, with an audit event and an error log) on a read
+//     error, an empty read where the last good one found people, or fewer
+//     than 90 % of the last good count. AllowMassChange passes the 90 %
+//     check, never the other two.
+//   - The mass-change valve: if more than MaxDisableFraction of the
+//     directory's people in Keyhall, or more than MaxDisableCount, would be
+//     disabled or deleted, none of them is (Result.HeldBack, and they keep
+//     their groups), while creates, updates and renames are applied: they
+//     take nothing from anybody. AllowMassChange lets them pass, audited as
+//     "directory.mass_change". Deletions after the grace period count too.
+
 import (
 	"cmp"
 	"context"
@@ -168,6 +210,9 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 		return res, cmp.Or(err, ErrBusy)
 	}
 	done, err := st.ApplyDirectorySync(ctx, name, p.ch, events...)
+	if errors.Is(err, authn.ErrNotLocked) {
+		return res, fmt.Errorf("%w: %w", ErrBusy, err) // the lease ran out; another process syncs now
+	}
 	if err != nil {
 		s.fail(ctx, state, err, actor)
 		return res, err
