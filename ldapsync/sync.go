@@ -507,14 +507,28 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 
 	// A username taken by a local person or one of another directory is a
 	// conflict: neither is changed.
+	var claims []*personPlan
 	for _, x := range all {
-		if !x.claims() {
-			continue
+		if _, ours := byName[x.want.Username]; x.claims() && !ours {
+			claims = append(claims, x)
 		}
-		if _, ours := byName[x.want.Username]; ours {
-			continue
+	}
+	lookup := func(username string) (authn.User, error) { return store.GetUserByUsername(ctx, username) }
+	if len(claims) > 200 { // the first sync of a city: read everybody once
+		everybody, err := s.allUsers(ctx)
+		if err != nil {
+			pl.err = err
+			return pl
 		}
-		other, err := store.GetUserByUsername(ctx, x.want.Username)
+		lookup = func(username string) (authn.User, error) {
+			if u, ok := everybody[username]; ok {
+				return u, nil
+			}
+			return authn.User{}, authn.ErrNotFound
+		}
+	}
+	for _, x := range claims {
+		other, err := lookup(x.want.Username)
 		switch {
 		case errors.Is(err, authn.ErrNotFound):
 		case err != nil:
@@ -623,6 +637,25 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 		pl.err = err
 	}
 	return pl
+}
+
+// allUsers returns every person Keyhall knows, by username.
+func (s *Syncer) allUsers(ctx context.Context) (map[string]authn.User, error) {
+	out := map[string]authn.User{}
+	after := ""
+	for {
+		page, err := s.cfg.Store.ListUsers(ctx, authn.UserFilter{After: after, Limit: 5000})
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			return out, nil
+		}
+		for _, u := range page {
+			out[u.Username] = u
+		}
+		after = page[len(page)-1].Username
+	}
 }
 
 // groups reconciles the mapped groups: created, their members added and

@@ -65,7 +65,7 @@ var t0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 
 // env is one test's database, directory and clock.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	store    *sqlstore.Store
 	reader   *snapReader
@@ -78,20 +78,20 @@ type env struct {
 // the dialect's subtest, returns the maker of databases.
 type backend struct {
 	name  string
-	start func(t *testing.T) func(t *testing.T) string
+	start func(t testing.TB) func(t testing.TB) string
 }
 
 var backends = []backend{
-	{"sqlite", func(*testing.T) func(t *testing.T) string {
-		return func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "keyhall.db") }
+	{"sqlite", func(testing.TB) func(t testing.TB) string {
+		return func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "keyhall.db") }
 	}},
-	{"postgres", func(t *testing.T) func(t *testing.T) string {
+	{"postgres", func(t testing.TB) func(t testing.TB) string {
 		pg := pgtest.Start(t) // one cluster for the dialect's subtests, stopped at its end
-		return func(t *testing.T) string { return pg.NewDatabase(t) }
+		return func(t testing.TB) string { return pg.NewDatabase(t) }
 	}},
 }
 
-func openStore(t *testing.T, url string) *sqlstore.Store {
+func openStore(t testing.TB, url string) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), url, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -101,7 +101,7 @@ func openStore(t *testing.T, url string) *sqlstore.Store {
 	return s
 }
 
-func newEnv(t *testing.T, url string) *env {
+func newEnv(t testing.TB, url string) *env {
 	e := &env{t: t, url: url, store: openStore(t, url), reader: &snapReader{}, now: t0,
 		cfg: Config{Name: "rathaus", GracePeriod: 30 * 24 * time.Hour, MaxDisableFraction: 0.5, MaxDisableCount: 100}}
 	return e

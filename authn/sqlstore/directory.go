@@ -266,9 +266,21 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 		if u.Directory != dir || u.Source != authn.SourceDirectory {
 			return fmt.Errorf("create %s: not a person of directory %s", u.Username, dir)
 		}
-		if err := s.insertUser(ctx, tx, u); err != nil {
-			return fmt.Errorf("create %s: %w", u.Username, err)
+		if err := checkCanonical("username", u.Username); err != nil {
+			return err
 		}
+	}
+	// Many rows per statement: the first sync of a city creates tens of
+	// thousands.
+	err := insertRows(ctx, tx, "INSERT INTO users ("+userCols+", search_text) VALUES ", 14, len(ch.Create),
+		func(i int) []any {
+			u := ch.Create[i]
+			return []any{u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
+				s.tv(u.CreatedAt), s.tv(u.UpdatedAt), strings.Join(u.PostalAddress, "\n"), u.VerifiedEmail,
+				u.Directory, u.Phone, searchText(u)}
+		}, "")
+	if err != nil {
+		return fmt.Errorf("create people: %w", dbErr(err))
 	}
 	for _, id := range ch.Enable {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $3, disabled_by = '', disabled_at = NULL, updated_at = $4
@@ -316,19 +328,31 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 			return fmt.Errorf("remove %s from group %s: %w", m.UserID, m.GroupID, err)
 		}
 	}
+	ours := map[string]bool{}
 	if len(ch.AddMembers) > 0 {
-		add, err := tx.PrepareContext(ctx, `INSERT INTO memberships (group_id, user_id)
-			SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM groups WHERE id = $1 AND directory = $3)
-			ON CONFLICT (group_id, user_id) DO NOTHING`)
+		rows, err := tx.QueryContext(ctx, "SELECT id FROM groups WHERE directory = $1", dir)
 		if err != nil {
 			return err
 		}
-		defer add.Close()
-		for _, m := range ch.AddMembers {
-			if _, err := add.ExecContext(ctx, m.GroupID, m.UserID, dir); err != nil {
-				return fmt.Errorf("add %s to group %s: %w", m.UserID, m.GroupID, dbErr(err))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
 			}
+			ours[id] = true
 		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	add := slices.DeleteFunc(slices.Clone(ch.AddMembers), func(m authn.Membership) bool { return !ours[m.GroupID] })
+	err = insertRows(ctx, tx, "INSERT INTO memberships (group_id, user_id) VALUES ", 2, len(add),
+		func(i int) []any { return []any{add[i].GroupID, add[i].UserID} },
+		" ON CONFLICT (group_id, user_id) DO NOTHING")
+	if err != nil {
+		return fmt.Errorf("add members: %w", dbErr(err))
 	}
 	if ch.State != nil {
 		st := *ch.State
@@ -363,4 +387,35 @@ func (s *Store) revokeUserTokensTx(ctx context.Context, tx *sql.Tx, userID strin
 	rows.Close()
 	_, err = tx.ExecContext(ctx, "UPDATE oidc_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", userID, s.tv(at))
 	return refs, err
+}
+
+// insertRows inserts n rows of cols values each (row(i) gives them) with
+// prefix ("INSERT INTO t (…) VALUES ") and suffix, many rows per statement.
+func insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols, n int, row func(i int) []any, suffix string) error {
+	per := max(1, 900/cols) // well below either dialect's limit of parameters
+	for start := 0; start < n; start += per {
+		end := min(n, start+per)
+		var q strings.Builder
+		q.WriteString(prefix)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteString(", ")
+			}
+			q.WriteString("(")
+			for c := range cols {
+				if c > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "$%d", len(args)+c+1)
+			}
+			q.WriteString(")")
+			args = append(args, row(i)...)
+		}
+		q.WriteString(suffix)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
