@@ -312,6 +312,7 @@ func TestSync(t *testing.T) {
 		{"DeletedAfterGrace", testDeletedAfterGrace},
 		{"RecreatedSameName", testRecreatedSameName},
 		{"LocalConflict", testLocalConflict},
+		{"LocalConflictManyNew", testLocalConflictManyNew},
 		{"OtherDirectoryConflict", testOtherDirectoryConflict},
 		{"ValveReadError", testValveReadError},
 		{"ValveEmpty", testValveEmpty},
@@ -604,6 +605,25 @@ func testLocalConflict(t *testing.T, e *env) {
 		t.Errorf("bert became %+v", b)
 	}
 	if got := e.user("lena"); got.ID != lena.ID || got.DisplayName != "Lena (lokal)" {
+		t.Errorf("the local lena became %+v", got)
+	}
+}
+
+// The first sync of a city brings many new people at once (the names are
+// checked against one read of everybody): a local name is a conflict too.
+func testLocalConflictManyNew(t *testing.T, e *env) {
+	lena := authn.User{ID: authn.NewID(), Username: "lena", DisplayName: "Lena (lokal)", Status: authn.StatusActive,
+		Source: authn.SourceLocal, CreatedAt: t0, UpdatedAt: t0}
+	if err := e.store.CreateUser(t.Context(), lena, authn.AuditEvent{Time: t0, Actor: "cli:root", Action: "user.create"}); err != nil {
+		t.Fatal(err)
+	}
+	e.reader.set(append(staff(300), person("lena")))
+	res := e.sync()
+	wantNames(t, "Conflicts", res.Conflicts, "person:lena")
+	if len(res.Created) != 300 {
+		t.Errorf("created %d, want 300", len(res.Created))
+	}
+	if got := e.user("lena"); got.ID != lena.ID || got.Source != authn.SourceLocal {
 		t.Errorf("the local lena became %+v", got)
 	}
 }
