@@ -417,6 +417,19 @@ func testRename(t *testing.T, e *env) {
 	if _, err := e.store.GetUserByUsername(t.Context(), "anna"); !errors.Is(err, authn.ErrNotFound) {
 		t.Errorf("the old name still finds someone: %v", err)
 	}
+	// Two people swap their names in one read: both are renames.
+	s1, s2 := e.user("staff01"), e.user("staff02")
+	people = with(people, "staff01", func(p *Person) { p.Username = "tmp" })
+	people = with(people, "staff02", func(p *Person) { p.Username = "staff01" })
+	people = with(people, "tmp", func(p *Person) { p.Username = "staff02" })
+	e.reader.set(people)
+	res = e.sync()
+	if len(res.Renamed) != 2 || len(res.Conflicts) != 0 {
+		t.Errorf("swap: Renamed %+v Conflicts %+v", res.Renamed, res.Conflicts)
+	}
+	if e.user("staff01").ID != s2.ID || e.user("staff02").ID != s1.ID {
+		t.Error("the swap did not swap")
+	}
 }
 
 // leavers: anna disabled in the directory, bert expired, cora gone.
