@@ -439,7 +439,7 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 	// Leavers the directory disabled before the grace period are deleted.
 	for _, x := range all {
 		if x.cur != nil && x.cur.Status == authn.StatusDisabled && x.cur.DisabledBy == authn.DisabledByDirectory &&
-			!x.enable && !x.cur.DisabledAt.After(now.Add(-s.dir.GracePeriod)) {
+			!x.enable && (x.p == nil || x.p.Inactive(now)) && !x.cur.DisabledAt.After(now.Add(-s.dir.GracePeriod)) {
 			x.delete = true
 		}
 	}
@@ -596,7 +596,9 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 				continue // not created
 			}
 		}
-		keep[x.want.ExternalID] = x.want.ID
+		if !x.delete {
+			keep[x.want.ExternalID] = x.want.ID
+		}
 		switch {
 		case x.cur == nil:
 			c.Fields = nil
