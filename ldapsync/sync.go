@@ -605,6 +605,12 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 			ch.Create = append(ch.Create, x.want)
 			res.Created = append(res.Created, c)
 		case x.conflict != "":
+		case release[x.id()] != nil: // she leaves and lets another have her name
+			if len(x.fields) > 0 {
+				x.want.Username = "~" + x.id()
+				ch.Update = append(ch.Update, x.want)
+				res.Updated = append(res.Updated, c)
+			}
 		case x.renames():
 			c.Name, c.OldName = x.want.Username, x.cur.Username
 			ch.Update = append(ch.Update, x.want)

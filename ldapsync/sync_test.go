@@ -311,6 +311,7 @@ func TestSync(t *testing.T) {
 		{"ComeBackWithinGrace", testComeBack},
 		{"DeletedAfterGrace", testDeletedAfterGrace},
 		{"RecreatedSameName", testRecreatedSameName},
+		{"RecreatedOldStillRead", testRecreatedOldStillRead},
 		{"LocalConflict", testLocalConflict},
 		{"LocalConflictManyNew", testLocalConflictManyNew},
 		{"OtherDirectoryConflict", testOtherDirectoryConflict},
@@ -581,6 +582,28 @@ func testRecreatedSameName(t *testing.T, e *env) {
 	}
 	gone := e.userByID(old.ID)
 	if gone.Status != authn.StatusDisabled || gone.Username == "anna" || e.keys(old.ID) != 1 || e.sessionUsable(h) {
+		t.Errorf("the old anna is %+v", gone)
+	}
+}
+
+// The old person is still read, disabled and with a new display name,
+// when a new one takes her username.
+func testRecreatedOldStillRead(t *testing.T, e *env) {
+	people := append(staff(20), person("anna"))
+	e.reader.set(people)
+	e.sync()
+	old := e.user("anna")
+	e.now = e.now.Add(time.Hour)
+	people = with(people, "anna", func(p *Person) { p.Disabled, p.DisplayName = true, "Anna (alt)" })
+	again := person("anna")
+	again.ExternalID = "uuid-anna-2"
+	e.reader.set(append(people, again))
+	res := e.sync()
+	wantNames(t, "Created", res.Created, "person:anna")
+	if anna := e.user("anna"); anna.ID == old.ID {
+		t.Error("the old anna kept the name")
+	}
+	if gone := e.userByID(old.ID); gone.Status != authn.StatusDisabled || gone.DisplayName != "Anna (alt)" {
 		t.Errorf("the old anna is %+v", gone)
 	}
 }
