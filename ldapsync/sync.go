@@ -680,7 +680,7 @@ func (s *Syncer) groups(ctx context.Context, res *Result, ch *authn.DirectoryCha
 	for i := range groups {
 		have[groups[i].Name] = &groups[i]
 	}
-	seen := map[string]bool{}
+	seen, seenID := map[string]bool{}, map[string]bool{}
 	for _, g := range read {
 		gname, err := authn.CanonicalName(g.Name)
 		if err != nil {
@@ -691,7 +691,11 @@ func (s *Syncer) groups(ctx context.Context, res *Result, ch *authn.DirectoryCha
 			res.Errors = append(res.Errors, fmt.Sprintf("group %s: the name %q is mapped twice; the second is skipped", g.DN, gname))
 			continue
 		}
-		seen[gname] = true
+		if g.ExternalID != "" && seenID[g.ExternalID] {
+			res.Errors = append(res.Errors, fmt.Sprintf("group %s is mapped twice; %q is skipped", g.DN, gname))
+			continue
+		}
+		seen[gname], seenID[g.ExternalID] = true, true
 		c := Change{Kind: kindGroup, Name: gname}
 		cur := have[gname]
 		var current []string

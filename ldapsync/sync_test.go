@@ -353,6 +353,9 @@ func testCreate(t *testing.T, e *env) {
 	if got := e.members("rat"); !slices.Equal(got, []string{"anna", "staff01"}) {
 		t.Errorf("rat = %v", got)
 	}
+	if len(res.Errors) != 0 {
+		t.Errorf("Errors = %v", res.Errors)
+	}
 	if st := e.state(); st.LastGoodPeople != 4 || !st.LastSuccessAt.Equal(t0) || st.LastOutcome != "ok" {
 		t.Errorf("state = %+v", st)
 	}
@@ -360,8 +363,14 @@ func testCreate(t *testing.T, e *env) {
 	if len(evs) != 1 || evs[0].Details["created"] != "5" || evs[0].Details["people"] != "4" {
 		t.Errorf("audit = %+v", evs)
 	}
-	// The same read again changes nothing.
+	// The same read again changes nothing. A group mapped twice (under a
+	// second name) is an error of the read, not a failed run.
+	e.reader.set(people, Group{Name: "rat", ExternalID: "uuid-rat", DN: "cn=rat", DisplayName: "Rat der Stadt",
+		Members: []string{"uuid-anna", "uuid-staff01"}}, Group{Name: "council", ExternalID: "uuid-rat", DN: "cn=rat"})
 	res = e.sync()
+	if len(res.Errors) != 1 {
+		t.Errorf("Errors = %v, want the group mapped twice", res.Errors)
+	}
 	if len(res.Created)+len(res.Updated)+len(res.Renamed) != 0 || res.Unchanged != 4 {
 		t.Errorf("second run: %+v", res)
 	}
