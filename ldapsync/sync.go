@@ -178,7 +178,7 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 		return res, err
 	}
 	if reason := s.valve(snap, readErr, state, users, opts); reason != "" {
-		return s.abort(ctx, &res, state, reason, actor, opts)
+		return s.abort(ctx, &res, state, reason, readErr, actor, opts)
 	}
 	groups, err := st.ListDirectoryGroups(ctx, name)
 	if err != nil {
@@ -255,7 +255,8 @@ func (s *Syncer) valve(snap Snapshot, readErr error, state authn.DirectoryState,
 
 // abort records a run the safety valve stopped: nothing changes but the
 // state's record of the last run, with an audit event.
-func (s *Syncer) abort(ctx context.Context, res *Result, state authn.DirectoryState, reason, actor string, opts RunOptions) (Result, error) {
+// The error wraps ErrAborted and the read's error, if any.
+func (s *Syncer) abort(ctx context.Context, res *Result, state authn.DirectoryState, reason string, readErr error, actor string, opts RunOptions) (Result, error) {
 	res.Aborted, res.AbortReason = true, reason
 	s.log.Error("directory sync aborted: nobody was disabled or deleted", "reason", reason, "dry_run", opts.DryRun)
 	if !opts.DryRun {
@@ -266,6 +267,9 @@ func (s *Syncer) abort(ctx context.Context, res *Result, state authn.DirectorySt
 		if err := s.cfg.Store.PutDirectoryState(ctx, state, ev); err != nil {
 			return *res, fmt.Errorf("%w: %s (and recording it failed: %w)", ErrAborted, reason, err)
 		}
+	}
+	if readErr != nil {
+		return *res, fmt.Errorf("%w: reading the directory: %w", ErrAborted, readErr)
 	}
 	return *res, fmt.Errorf("%w: %s", ErrAborted, reason)
 }

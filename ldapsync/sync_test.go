@@ -318,6 +318,7 @@ func TestSync(t *testing.T) {
 		{"ValveReadError", testValveReadError},
 		{"ValveEmpty", testValveEmpty},
 		{"ValveFewer", testValveFewer},
+		{"ValveDeadline", testValveDeadline},
 		{"MassChange", testMassChange},
 		{"MassChangeCount", testMassChangeCount},
 		{"AdminDisabledStays", testAdminDisabledStays},
@@ -775,6 +776,32 @@ func testValveFewer(t *testing.T, e *env) {
 	if st := e.state(); st.LastGoodPeople != 17 || st.LastOutcome != "ok" {
 		t.Errorf("state after the allowed run: %+v", st)
 	}
+}
+
+// A directory that stops answering fails the run at the deadline, and
+// nobody is disabled.
+func testValveDeadline(t *testing.T, e *env) {
+	_, h := e.valveSetup()
+	e.cfg.SyncDeadline = 300 * time.Millisecond
+	e.reader.release = make(chan struct{}) // never closed: the read hangs
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := e.syncer().Run(context.WithoutCancel(t.Context()), RunOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrAborted) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run: %v, want aborted at the deadline", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("the run took %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run hangs on a directory that does not answer")
+	}
+	e.nothingChanged(h, 20)
 }
 
 func testMassChange(t *testing.T, e *env) {
