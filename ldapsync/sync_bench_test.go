@@ -15,7 +15,7 @@ func BenchmarkSync50k(b *testing.B) {
 	const people, groups = 50_000, 500
 	ps := make([]Person, people)
 	for i := range ps {
-		ps[i] = person(fmt.Sprintf("p%05d", i))
+		ps[i] = dirPerson(fmt.Sprintf("p%05d", i))
 	}
 	gs := make([]Group, groups)
 	for g := range gs {
@@ -24,10 +24,10 @@ func BenchmarkSync50k(b *testing.B) {
 			gs[g].Members = append(gs[g].Members, ps[i].ExternalID)
 		}
 	}
-	for _, bk := range backends {
+	for _, bk := range syncBackends {
 		b.Run(bk.name, func(b *testing.B) {
 			newDB := bk.start(b)
-			e := newEnv(b, newDB(b))
+			e := newSyncEnv(b, newDB(b))
 			e.reader.set(ps, gs...)
 			start := time.Now()
 			res := e.sync()

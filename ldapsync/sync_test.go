@@ -61,10 +61,10 @@ func (r *snapReader) fail(err error) {
 	r.err = err
 }
 
-var t0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+var syncT0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 
-// env is one test's database, directory and clock.
-type env struct {
+// syncEnv is one test's database, directory and clock.
+type syncEnv struct {
 	t        testing.TB
 	url      string
 	store    *sqlstore.Store
@@ -74,14 +74,14 @@ type env struct {
 	disabled []string // the ids OnDisabled was called with
 }
 
-// backend gives each subtest a fresh database of one dialect: start, at
+// syncBackend gives each subtest a fresh database of one dialect: start, at
 // the dialect's subtest, returns the maker of databases.
-type backend struct {
+type syncBackend struct {
 	name  string
 	start func(t testing.TB) func(t testing.TB) string
 }
 
-var backends = []backend{
+var syncBackends = []syncBackend{
 	{"sqlite", func(testing.TB) func(t testing.TB) string {
 		return func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "keyhall.db") }
 	}},
@@ -91,7 +91,7 @@ var backends = []backend{
 	}},
 }
 
-func openStore(t testing.TB, url string) *sqlstore.Store {
+func openSyncStore(t testing.TB, url string) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), url, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -101,13 +101,13 @@ func openStore(t testing.TB, url string) *sqlstore.Store {
 	return s
 }
 
-func newEnv(t testing.TB, url string) *env {
-	e := &env{t: t, url: url, store: openStore(t, url), reader: &snapReader{}, now: t0,
+func newSyncEnv(t testing.TB, url string) *syncEnv {
+	e := &syncEnv{t: t, url: url, store: openSyncStore(t, url), reader: &snapReader{}, now: syncT0,
 		cfg: Config{Name: "rathaus", GracePeriod: 30 * 24 * time.Hour, MaxDisableFraction: 0.5, MaxDisableCount: 100}}
 	return e
 }
 
-func (e *env) syncer() *Syncer {
+func (e *syncEnv) syncer() *Syncer {
 	e.t.Helper()
 	s, err := NewSyncer(SyncConfig{
 		Store: e.store, Directory: e.cfg, Reader: e.reader, Logger: slog.New(slog.DiscardHandler),
@@ -120,7 +120,7 @@ func (e *env) syncer() *Syncer {
 	return s
 }
 
-func (e *env) run(opts RunOptions) Result {
+func (e *syncEnv) run(opts RunOptions) Result {
 	e.t.Helper()
 	res, err := e.syncer().Run(e.t.Context(), opts)
 	if err != nil {
@@ -129,10 +129,10 @@ func (e *env) run(opts RunOptions) Result {
 	return res
 }
 
-func (e *env) sync() Result { e.t.Helper(); return e.run(RunOptions{}) }
+func (e *syncEnv) sync() Result { e.t.Helper(); return e.run(RunOptions{}) }
 
 // aborted runs a sync that the safety valve must stop.
-func (e *env) aborted(opts RunOptions) Result {
+func (e *syncEnv) aborted(opts RunOptions) Result {
 	e.t.Helper()
 	res, err := e.syncer().Run(e.t.Context(), opts)
 	if !errors.Is(err, ErrAborted) || !res.Aborted || res.AbortReason == "" {
@@ -141,7 +141,7 @@ func (e *env) aborted(opts RunOptions) Result {
 	return res
 }
 
-func (e *env) user(username string) authn.User {
+func (e *syncEnv) user(username string) authn.User {
 	e.t.Helper()
 	u, err := e.store.GetUserByUsername(e.t.Context(), username)
 	if err != nil {
@@ -150,7 +150,7 @@ func (e *env) user(username string) authn.User {
 	return u
 }
 
-func (e *env) userByID(id string) authn.User {
+func (e *syncEnv) userByID(id string) authn.User {
 	e.t.Helper()
 	u, err := e.store.GetUser(e.t.Context(), id)
 	if err != nil {
@@ -159,7 +159,7 @@ func (e *env) userByID(id string) authn.User {
 	return u
 }
 
-func (e *env) count() int {
+func (e *syncEnv) count() int {
 	e.t.Helper()
 	n, err := e.store.CountUsers(e.t.Context())
 	if err != nil {
@@ -170,7 +170,7 @@ func (e *env) count() int {
 
 // signIn gives the person a key and a session, and an OIDC refresh token
 // for the client "wiki" in that session; it returns the session's hash.
-func (e *env) signIn(u authn.User) authn.SessionHash {
+func (e *syncEnv) signIn(u authn.User) authn.SessionHash {
 	e.t.Helper()
 	ctx := e.t.Context()
 	key := authn.Credential{ID: authn.NewID(), UserID: u.ID, Kind: authn.KindWebAuthn, Nickname: "YubiKey",
@@ -193,7 +193,7 @@ func (e *env) signIn(u authn.User) authn.SessionHash {
 	return h
 }
 
-func (e *env) sessionUsable(h authn.SessionHash) bool {
+func (e *syncEnv) sessionUsable(h authn.SessionHash) bool {
 	e.t.Helper()
 	s, err := e.store.GetSession(e.t.Context(), h)
 	if err != nil {
@@ -202,7 +202,7 @@ func (e *env) sessionUsable(h authn.SessionHash) bool {
 	return s.Usable(e.now, 0)
 }
 
-func (e *env) keys(id string) int {
+func (e *syncEnv) keys(id string) int {
 	e.t.Helper()
 	c, err := e.store.ListCredentials(e.t.Context(), id)
 	if err != nil {
@@ -211,7 +211,7 @@ func (e *env) keys(id string) int {
 	return len(c)
 }
 
-func (e *env) members(group string) []string {
+func (e *syncEnv) members(group string) []string {
 	e.t.Helper()
 	g, err := e.store.GetGroupByName(e.t.Context(), group)
 	if err != nil {
@@ -228,7 +228,7 @@ func (e *env) members(group string) []string {
 	return out
 }
 
-func (e *env) state() authn.DirectoryState {
+func (e *syncEnv) state() authn.DirectoryState {
 	e.t.Helper()
 	st, err := e.store.GetDirectoryState(e.t.Context(), "rathaus")
 	if err != nil {
@@ -237,7 +237,7 @@ func (e *env) state() authn.DirectoryState {
 	return st
 }
 
-func (e *env) audit(action string) []authn.AuditEvent {
+func (e *syncEnv) audit(action string) []authn.AuditEvent {
 	e.t.Helper()
 	evs, err := e.store.ListAudit(e.t.Context(), authn.AuditFilter{Limit: 1000})
 	if err != nil {
@@ -252,23 +252,23 @@ func (e *env) audit(action string) []authn.AuditEvent {
 	return out
 }
 
-// person is a directory person with a stable id derived from her name.
-func person(name string) Person {
+// dirPerson is a directory person with a stable id derived from her name.
+func dirPerson(name string) Person {
 	return Person{ExternalID: "uuid-" + name, DN: "uid=" + name + ",ou=people,dc=muenster,dc=de", Username: name,
 		DisplayName: "Name " + name, Email: name + "@muenster.de", Phone: "+49 251 492-1",
 		PostalAddress: []string{"Klemensstraße 10", "48143 Münster"}}
 }
 
-// staff returns n people staff01…
-func staff(n int) []Person {
+// staffPeople returns n people staff01…
+func staffPeople(n int) []Person {
 	var out []Person
 	for i := range n {
-		out = append(out, person(fmt.Sprintf("staff%02d", i+1)))
+		out = append(out, dirPerson(fmt.Sprintf("staff%02d", i+1)))
 	}
 	return out
 }
 
-func names(cs []Change) []string {
+func changeNames(cs []Change) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.Kind+":"+c.Name)
@@ -277,19 +277,19 @@ func names(cs []Change) []string {
 	return out
 }
 
-func wantNames(t *testing.T, what string, cs []Change, want ...string) {
+func wantChanges(t *testing.T, what string, cs []Change, want ...string) {
 	t.Helper()
 	slices.Sort(want)
-	if got := names(cs); !slices.Equal(got, want) {
+	if got := changeNames(cs); !slices.Equal(got, want) {
 		t.Errorf("%s = %v, want %v", what, got, want)
 	}
 }
 
-func without(people []Person, name string) []Person {
+func withoutPerson(people []Person, name string) []Person {
 	return slices.DeleteFunc(slices.Clone(people), func(p Person) bool { return p.Username == name })
 }
 
-func with(people []Person, name string, fn func(*Person)) []Person {
+func withPerson(people []Person, name string, fn func(*Person)) []Person {
 	out := slices.Clone(people)
 	for i := range out {
 		if out[i].Username == name {
@@ -302,7 +302,7 @@ func with(people []Person, name string, fn func(*Person)) []Person {
 func TestSync(t *testing.T) {
 	cases := []struct {
 		name string
-		run  func(t *testing.T, e *env)
+		run  func(t *testing.T, e *syncEnv)
 	}{
 		{"Create", testCreate},
 		{"UpdateAndMove", testUpdateAndMove},
@@ -325,24 +325,24 @@ func TestSync(t *testing.T) {
 		{"DryRun", testDryRun},
 		{"OneSyncAtATime", testOneSyncAtATime},
 	}
-	for _, b := range backends {
+	for _, b := range syncBackends {
 		t.Run(b.name, func(t *testing.T) {
 			newDB := b.start(t)
 			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) { tc.run(t, newEnv(t, newDB(t))) })
+				t.Run(tc.name, func(t *testing.T) { tc.run(t, newSyncEnv(t, newDB(t))) })
 			}
 		})
 	}
 }
 
-func testCreate(t *testing.T, e *env) {
-	people := append(staff(3), person("anna"))
+func testCreate(t *testing.T, e *syncEnv) {
+	people := append(staffPeople(3), dirPerson("anna"))
 	e.reader.set(people, Group{Name: "rat", ExternalID: "uuid-rat", DN: "cn=rat", DisplayName: "Rat der Stadt",
 		Members: []string{"uuid-anna", "uuid-staff01"}})
 	res := e.sync()
-	wantNames(t, "Created", res.Created, "person:anna", "person:staff01", "person:staff02", "person:staff03", "group:rat")
+	wantChanges(t, "Created", res.Created, "person:anna", "person:staff01", "person:staff02", "person:staff03", "group:rat")
 	anna := e.user("anna")
-	want := person("anna")
+	want := dirPerson("anna")
 	if anna.Source != authn.SourceDirectory || anna.Directory != "rathaus" || anna.ExternalID != want.ExternalID ||
 		anna.DisplayName != want.DisplayName || anna.Email != want.Email || anna.Phone != want.Phone ||
 		!slices.Equal(anna.PostalAddress, want.PostalAddress) || anna.Status != authn.StatusActive {
@@ -357,7 +357,7 @@ func testCreate(t *testing.T, e *env) {
 	if len(res.Errors) != 0 {
 		t.Errorf("Errors = %v", res.Errors)
 	}
-	if st := e.state(); st.LastGoodPeople != 4 || !st.LastSuccessAt.Equal(t0) || st.LastOutcome != "ok" {
+	if st := e.state(); st.LastGoodPeople != 4 || !st.LastSuccessAt.Equal(syncT0) || st.LastOutcome != "ok" {
 		t.Errorf("state = %+v", st)
 	}
 	evs := e.audit("directory.sync")
@@ -377,16 +377,16 @@ func testCreate(t *testing.T, e *env) {
 	}
 }
 
-func testUpdateAndMove(t *testing.T, e *env) {
-	people := append(staff(2), person("anna"), person("bert"))
+func testUpdateAndMove(t *testing.T, e *syncEnv) {
+	people := append(staffPeople(2), dirPerson("anna"), dirPerson("bert"))
 	e.reader.set(people)
 	e.sync()
 	before := e.user("bert")
 	e.now = e.now.Add(time.Hour)
-	people = with(people, "anna", func(p *Person) {
+	people = withPerson(people, "anna", func(p *Person) {
 		p.Email, p.PostalAddress = "a.neu@muenster.de", []string{"Neue Str. 1", "48149 Münster"}
 	})
-	people = with(people, "bert", func(p *Person) { p.DN = "uid=bert,ou=moved,dc=muenster,dc=de"; p.Locked = true })
+	people = withPerson(people, "bert", func(p *Person) { p.DN = "uid=bert,ou=moved,dc=muenster,dc=de"; p.Locked = true })
 	e.reader.set(people)
 	res := e.sync()
 	if len(res.Updated) != 1 || res.Updated[0].Name != "anna" || !slices.Equal(res.Updated[0].Fields, []string{"email", "postal_address"}) {
@@ -403,13 +403,13 @@ func testUpdateAndMove(t *testing.T, e *env) {
 	}
 }
 
-func testRename(t *testing.T, e *env) {
-	people := append(staff(3), person("anna"))
+func testRename(t *testing.T, e *syncEnv) {
+	people := append(staffPeople(3), dirPerson("anna"))
 	e.reader.set(people, Group{Name: "rat", Members: []string{"uuid-anna"}})
 	e.sync()
 	anna := e.user("anna")
 	h := e.signIn(anna)
-	people = with(people, "anna", func(p *Person) { p.Username, p.DisplayName = "anna.schmidt", "Anna Schmidt" })
+	people = withPerson(people, "anna", func(p *Person) { p.Username, p.DisplayName = "anna.schmidt", "Anna Schmidt" })
 	e.reader.set(people, Group{Name: "rat", Members: []string{"uuid-anna"}})
 	res := e.sync()
 	if len(res.Renamed) != 1 || res.Renamed[0].Name != "anna.schmidt" || res.Renamed[0].OldName != "anna" || res.Renamed[0].ID != anna.ID {
@@ -430,9 +430,9 @@ func testRename(t *testing.T, e *env) {
 	}
 	// Two people swap their names in one read: both are renames.
 	s1, s2 := e.user("staff01"), e.user("staff02")
-	people = with(people, "staff01", func(p *Person) { p.Username = "tmp" })
-	people = with(people, "staff02", func(p *Person) { p.Username = "staff01" })
-	people = with(people, "tmp", func(p *Person) { p.Username = "staff02" })
+	people = withPerson(people, "staff01", func(p *Person) { p.Username = "tmp" })
+	people = withPerson(people, "staff02", func(p *Person) { p.Username = "staff01" })
+	people = withPerson(people, "tmp", func(p *Person) { p.Username = "staff02" })
 	e.reader.set(people)
 	res = e.sync()
 	if len(res.Renamed) != 2 || len(res.Conflicts) != 0 {
@@ -444,9 +444,9 @@ func testRename(t *testing.T, e *env) {
 }
 
 // leavers: anna disabled in the directory, bert expired, cora gone.
-func (e *env) leave() ([]Person, map[string]authn.SessionHash, map[string]string) {
+func (e *syncEnv) leave() ([]Person, map[string]authn.SessionHash, map[string]string) {
 	e.t.Helper()
-	people := append(staff(27), person("anna"), person("bert"), person("cora"), person("dora"))
+	people := append(staffPeople(27), dirPerson("anna"), dirPerson("bert"), dirPerson("cora"), dirPerson("dora"))
 	e.reader.set(people, Group{Name: "rat", Members: []string{"uuid-anna", "uuid-cora", "uuid-dora"}})
 	e.sync()
 	sessions, ids := map[string]authn.SessionHash{}, map[string]string{}
@@ -456,15 +456,15 @@ func (e *env) leave() ([]Person, map[string]authn.SessionHash, map[string]string
 		sessions[n] = e.signIn(u)
 	}
 	e.now = e.now.Add(time.Hour)
-	people = with(people, "anna", func(p *Person) { p.Disabled = true })
-	people = with(people, "bert", func(p *Person) { p.ExpiresAt = e.now.Add(-time.Minute) })
-	people = with(people, "dora", func(p *Person) { p.ExpiresAt = e.now.Add(24 * time.Hour) }) // not yet
-	people = without(people, "cora")
+	people = withPerson(people, "anna", func(p *Person) { p.Disabled = true })
+	people = withPerson(people, "bert", func(p *Person) { p.ExpiresAt = e.now.Add(-time.Minute) })
+	people = withPerson(people, "dora", func(p *Person) { p.ExpiresAt = e.now.Add(24 * time.Hour) }) // not yet
+	people = withoutPerson(people, "cora")
 	e.reader.set(people, Group{Name: "rat", Members: []string{"uuid-anna", "uuid-dora"}})
 	return people, sessions, ids
 }
 
-func testLeavers(t *testing.T, e *env) {
+func testLeavers(t *testing.T, e *syncEnv) {
 	_, sessions, ids := e.leave()
 	res := e.sync()
 	reasons := map[string]string{}
@@ -514,15 +514,15 @@ func testLeavers(t *testing.T, e *env) {
 	}
 }
 
-func testComeBack(t *testing.T, e *env) {
+func testComeBack(t *testing.T, e *syncEnv) {
 	people, _, ids := e.leave()
 	e.sync()
 	e.now = e.now.Add(10 * 24 * time.Hour)
-	people = append(with(people, "anna", func(p *Person) { p.Disabled = false }), person("cora"))
+	people = append(withPerson(people, "anna", func(p *Person) { p.Disabled = false }), dirPerson("cora"))
 	e.reader.set(people, Group{Name: "rat", Members: []string{"uuid-anna", "uuid-cora", "uuid-dora"}})
 	res := e.sync()
-	wantNames(t, "Enabled", res.Enabled, "person:anna", "person:cora")
-	wantNames(t, "Deleted", res.Deleted)
+	wantChanges(t, "Enabled", res.Enabled, "person:anna", "person:cora")
+	wantChanges(t, "Deleted", res.Deleted)
 	for _, n := range []string{"anna", "cora"} {
 		u := e.user(n)
 		if u.ID != ids[n] || u.Status != authn.StatusActive || e.keys(u.ID) != 1 {
@@ -537,7 +537,7 @@ func testComeBack(t *testing.T, e *env) {
 	}
 }
 
-func testDeletedAfterGrace(t *testing.T, e *env) {
+func testDeletedAfterGrace(t *testing.T, e *syncEnv) {
 	people, _, ids := e.leave()
 	e.sync()
 	e.now = e.now.Add(29 * 24 * time.Hour)
@@ -548,7 +548,7 @@ func testDeletedAfterGrace(t *testing.T, e *env) {
 	// bert, expired but still read, was put into a group meanwhile.
 	e.reader.set(people, Group{Name: "rat", Members: []string{"uuid-anna", "uuid-bert", "uuid-dora"}})
 	res := e.sync()
-	wantNames(t, "Deleted", res.Deleted, "person:anna", "person:bert", "person:cora")
+	wantChanges(t, "Deleted", res.Deleted, "person:anna", "person:bert", "person:cora")
 	for _, n := range []string{"anna", "bert", "cora"} {
 		if _, err := e.store.GetUser(t.Context(), ids[n]); !errors.Is(err, authn.ErrNotFound) {
 			t.Errorf("%s after the grace period: %v", n, err)
@@ -563,26 +563,26 @@ func testDeletedAfterGrace(t *testing.T, e *env) {
 		t.Errorf("audit after the delete: %+v; credential.create events %d", last.Details, len(e.audit("credential.create")))
 	}
 	// Back after the grace period: a new person, without factors.
-	e.reader.set(append(people, person("cora")))
+	e.reader.set(append(people, dirPerson("cora")))
 	res = e.sync()
-	wantNames(t, "Created", res.Created, "person:cora")
+	wantChanges(t, "Created", res.Created, "person:cora")
 	if c := e.user("cora"); c.ID == ids["cora"] || e.keys(c.ID) != 0 {
 		t.Errorf("cora came back after the grace period as %+v", c)
 	}
 }
 
-func testRecreatedSameName(t *testing.T, e *env) {
-	people := append(staff(20), person("anna"))
+func testRecreatedSameName(t *testing.T, e *syncEnv) {
+	people := append(staffPeople(20), dirPerson("anna"))
 	e.reader.set(people)
 	e.sync()
 	old := e.user("anna")
 	h := e.signIn(old)
 	e.now = e.now.Add(time.Hour)
-	again := person("anna")
+	again := dirPerson("anna")
 	again.ExternalID = "uuid-anna-2"
-	e.reader.set(append(without(people, "anna"), again))
+	e.reader.set(append(withoutPerson(people, "anna"), again))
 	res := e.sync()
-	wantNames(t, "Created", res.Created, "person:anna")
+	wantChanges(t, "Created", res.Created, "person:anna")
 	if len(res.Disabled) != 1 || res.Disabled[0].ID != old.ID {
 		t.Errorf("Disabled = %+v, want the old anna", res.Disabled)
 	}
@@ -598,18 +598,18 @@ func testRecreatedSameName(t *testing.T, e *env) {
 
 // The old person is still read, disabled and with a new display name,
 // when a new one takes her username.
-func testRecreatedOldStillRead(t *testing.T, e *env) {
-	people := append(staff(20), person("anna"))
+func testRecreatedOldStillRead(t *testing.T, e *syncEnv) {
+	people := append(staffPeople(20), dirPerson("anna"))
 	e.reader.set(people)
 	e.sync()
 	old := e.user("anna")
 	e.now = e.now.Add(time.Hour)
-	people = with(people, "anna", func(p *Person) { p.Disabled, p.DisplayName = true, "Anna (alt)" })
-	again := person("anna")
+	people = withPerson(people, "anna", func(p *Person) { p.Disabled, p.DisplayName = true, "Anna (alt)" })
+	again := dirPerson("anna")
 	again.ExternalID = "uuid-anna-2"
 	e.reader.set(append(people, again))
 	res := e.sync()
-	wantNames(t, "Created", res.Created, "person:anna")
+	wantChanges(t, "Created", res.Created, "person:anna")
 	if anna := e.user("anna"); anna.ID == old.ID {
 		t.Error("the old anna kept the name")
 	}
@@ -618,22 +618,22 @@ func testRecreatedOldStillRead(t *testing.T, e *env) {
 	}
 }
 
-func testLocalConflict(t *testing.T, e *env) {
+func testLocalConflict(t *testing.T, e *syncEnv) {
 	ctx := t.Context()
 	lena := authn.User{ID: authn.NewID(), Username: "lena", DisplayName: "Lena (lokal)", Status: authn.StatusActive,
-		Source: authn.SourceLocal, CreatedAt: t0, UpdatedAt: t0}
-	if err := e.store.CreateUser(ctx, lena, authn.AuditEvent{Time: t0, Actor: "cli:root", Action: "user.create"}); err != nil {
+		Source: authn.SourceLocal, CreatedAt: syncT0, UpdatedAt: syncT0}
+	if err := e.store.CreateUser(ctx, lena, authn.AuditEvent{Time: syncT0, Actor: "cli:root", Action: "user.create"}); err != nil {
 		t.Fatal(err)
 	}
-	admins := authn.Group{ID: authn.NewID(), Name: "admins", DisplayName: "admins", Source: authn.SourceLocal, CreatedAt: t0}
-	if err := e.store.CreateGroup(ctx, admins, authn.AuditEvent{Time: t0, Actor: "cli:root", Action: "group.create"}); err != nil {
+	admins := authn.Group{ID: authn.NewID(), Name: "admins", DisplayName: "admins", Source: authn.SourceLocal, CreatedAt: syncT0}
+	if err := e.store.CreateGroup(ctx, admins, authn.AuditEvent{Time: syncT0, Actor: "cli:root", Action: "group.create"}); err != nil {
 		t.Fatal(err)
 	}
-	people := append(staff(3), person("lena"), person("bert"))
+	people := append(staffPeople(3), dirPerson("lena"), dirPerson("bert"))
 	e.reader.set(people, Group{Name: "admins", Members: []string{"uuid-bert"}})
 	res := e.sync()
-	wantNames(t, "Conflicts", res.Conflicts, "person:lena", "group:admins")
-	wantNames(t, "Created", res.Created, "person:staff01", "person:staff02", "person:staff03", "person:bert")
+	wantChanges(t, "Conflicts", res.Conflicts, "person:lena", "group:admins")
+	wantChanges(t, "Created", res.Created, "person:staff01", "person:staff02", "person:staff03", "person:bert")
 	got := e.user("lena")
 	if got.ID != lena.ID || got.Source != authn.SourceLocal || got.Directory != "" || got.DisplayName != "Lena (lokal)" {
 		t.Errorf("the local lena became %+v", got)
@@ -643,7 +643,7 @@ func testLocalConflict(t *testing.T, e *env) {
 	}
 	// A directory person renamed onto the local name: neither changes.
 	bert := e.user("bert")
-	people = with(people, "bert", func(p *Person) { p.Username, p.DisplayName = "lena", "Bert Neu" })
+	people = withPerson(people, "bert", func(p *Person) { p.Username, p.DisplayName = "lena", "Bert Neu" })
 	e.reader.set(people)
 	res = e.sync()
 	if len(res.Conflicts) != 2 || len(res.Renamed) != 0 {
@@ -659,15 +659,15 @@ func testLocalConflict(t *testing.T, e *env) {
 
 // The first sync of a city brings many new people at once (the names are
 // checked against one read of everybody): a local name is a conflict too.
-func testLocalConflictManyNew(t *testing.T, e *env) {
+func testLocalConflictManyNew(t *testing.T, e *syncEnv) {
 	lena := authn.User{ID: authn.NewID(), Username: "lena", DisplayName: "Lena (lokal)", Status: authn.StatusActive,
-		Source: authn.SourceLocal, CreatedAt: t0, UpdatedAt: t0}
-	if err := e.store.CreateUser(t.Context(), lena, authn.AuditEvent{Time: t0, Actor: "cli:root", Action: "user.create"}); err != nil {
+		Source: authn.SourceLocal, CreatedAt: syncT0, UpdatedAt: syncT0}
+	if err := e.store.CreateUser(t.Context(), lena, authn.AuditEvent{Time: syncT0, Actor: "cli:root", Action: "user.create"}); err != nil {
 		t.Fatal(err)
 	}
-	e.reader.set(append(staff(300), person("lena")))
+	e.reader.set(append(staffPeople(300), dirPerson("lena")))
 	res := e.sync()
-	wantNames(t, "Conflicts", res.Conflicts, "person:lena")
+	wantChanges(t, "Conflicts", res.Conflicts, "person:lena")
 	if len(res.Created) != 300 {
 		t.Errorf("created %d, want 300", len(res.Created))
 	}
@@ -676,19 +676,19 @@ func testLocalConflictManyNew(t *testing.T, e *env) {
 	}
 }
 
-func testOtherDirectoryConflict(t *testing.T, e *env) {
-	e.reader.set(append(staff(3), person("anna")))
+func testOtherDirectoryConflict(t *testing.T, e *syncEnv) {
+	e.reader.set(append(staffPeople(3), dirPerson("anna")))
 	e.sync()
 	anna := e.user("anna")
-	kreis := &env{t: t, store: e.store, reader: &snapReader{}, now: e.now, cfg: e.cfg}
+	kreis := &syncEnv{t: t, store: e.store, reader: &snapReader{}, now: e.now, cfg: e.cfg}
 	kreis.cfg.Name = "kreis"
-	other := person("anna")
+	other := dirPerson("anna")
 	other.ExternalID = "uuid-kreis-anna"
-	kreis.reader.set([]Person{other, person("karl")})
+	kreis.reader.set([]Person{other, dirPerson("karl")})
 	kreis.reader.snap.Directory = "kreis"
 	res := kreis.sync()
-	wantNames(t, "Conflicts", res.Conflicts, "person:anna")
-	wantNames(t, "Created", res.Created, "person:karl")
+	wantChanges(t, "Conflicts", res.Conflicts, "person:anna")
+	wantChanges(t, "Created", res.Created, "person:karl")
 	if got := e.user("anna"); got.ID != anna.ID || got.Directory != "rathaus" {
 		t.Errorf("anna became %+v", got)
 	}
@@ -702,9 +702,9 @@ func testOtherDirectoryConflict(t *testing.T, e *env) {
 }
 
 // valveSetup syncs 20 people and signs in staff01.
-func (e *env) valveSetup() ([]Person, authn.SessionHash) {
+func (e *syncEnv) valveSetup() ([]Person, authn.SessionHash) {
 	e.t.Helper()
-	people := staff(20)
+	people := staffPeople(20)
 	e.reader.set(people)
 	e.sync()
 	return people, e.signIn(e.user("staff01"))
@@ -712,7 +712,7 @@ func (e *env) valveSetup() ([]Person, authn.SessionHash) {
 
 // nothingChanged checks that the aborted run left everyone as she was and
 // recorded the abort.
-func (e *env) nothingChanged(h authn.SessionHash, n int) {
+func (e *syncEnv) nothingChanged(h authn.SessionHash, n int) {
 	e.t.Helper()
 	if c := e.count(); c != n {
 		e.t.Errorf("%d people after the abort, want %d", c, n)
@@ -741,7 +741,7 @@ func (e *env) nothingChanged(h authn.SessionHash, n int) {
 	}
 }
 
-func testValveReadError(t *testing.T, e *env) {
+func testValveReadError(t *testing.T, e *syncEnv) {
 	_, h := e.valveSetup()
 	e.reader.fail(errors.New("LDAP Result Code 4 \"Size Limit Exceeded\""))
 	res := e.aborted(RunOptions{AllowMassChange: true})
@@ -751,19 +751,19 @@ func testValveReadError(t *testing.T, e *env) {
 	e.nothingChanged(h, 20)
 }
 
-func testValveEmpty(t *testing.T, e *env) {
+func testValveEmpty(t *testing.T, e *syncEnv) {
 	_, h := e.valveSetup()
 	e.reader.set(nil)
 	e.aborted(RunOptions{AllowMassChange: true})
 	e.nothingChanged(h, 20)
 }
 
-func testValveFewer(t *testing.T, e *env) {
+func testValveFewer(t *testing.T, e *syncEnv) {
 	people, h := e.valveSetup()
-	e.reader.set(append(people[4:], person("neu"))) // 17 of 20
+	e.reader.set(append(people[4:], dirPerson("neu"))) // 17 of 20
 	e.aborted(RunOptions{})
 	e.nothingChanged(h, 20)
-	if e.state().LastSuccessAt != t0 {
+	if e.state().LastSuccessAt != syncT0 {
 		t.Error("the abort moved the last success")
 	}
 	// Still the same after the abort: the last good count is kept.
@@ -780,7 +780,7 @@ func testValveFewer(t *testing.T, e *env) {
 
 // A directory that stops answering fails the run at the deadline, and
 // nobody is disabled.
-func testValveDeadline(t *testing.T, e *env) {
+func testValveDeadline(t *testing.T, e *syncEnv) {
 	_, h := e.valveSetup()
 	e.cfg.SyncDeadline = 300 * time.Millisecond
 	e.reader.release = make(chan struct{}) // never closed: the read hangs
@@ -804,21 +804,21 @@ func testValveDeadline(t *testing.T, e *env) {
 	e.nothingChanged(h, 20)
 }
 
-func testMassChange(t *testing.T, e *env) {
+func testMassChange(t *testing.T, e *syncEnv) {
 	e.cfg.MaxDisableFraction = 0.10
 	people, h := e.valveSetup()
 	e.now = e.now.Add(time.Hour)
 	for _, n := range []string{"staff01", "staff02", "staff03"} { // 3 of 20 = 15 %
-		people = with(people, n, func(p *Person) { p.Disabled = true })
+		people = withPerson(people, n, func(p *Person) { p.Disabled = true })
 	}
-	people = with(people, "staff04", func(p *Person) { p.DisplayName = "Neuer Name" })
-	e.reader.set(append(people, person("neu")))
+	people = withPerson(people, "staff04", func(p *Person) { p.DisplayName = "Neuer Name" })
+	e.reader.set(append(people, dirPerson("neu")))
 	res := e.sync()
 	if res.HeldBack != 3 || res.HeldBackReason == "" || len(res.Disabled) != 0 {
 		t.Errorf("HeldBack %d (%q), Disabled %v", res.HeldBack, res.HeldBackReason, res.Disabled)
 	}
-	wantNames(t, "Created", res.Created, "person:neu")
-	wantNames(t, "Updated", res.Updated, "person:staff04")
+	wantChanges(t, "Created", res.Created, "person:neu")
+	wantChanges(t, "Updated", res.Updated, "person:staff04")
 	if e.user("staff04").DisplayName != "Neuer Name" || e.user("neu").Status != authn.StatusActive {
 		t.Error("the rest of the held-back run was not applied")
 	}
@@ -829,7 +829,7 @@ func testMassChange(t *testing.T, e *env) {
 		t.Errorf("state = %+v", st)
 	}
 	res = e.run(RunOptions{AllowMassChange: true, Actor: "cli:root"})
-	wantNames(t, "Disabled", res.Disabled, "person:staff01", "person:staff02", "person:staff03")
+	wantChanges(t, "Disabled", res.Disabled, "person:staff01", "person:staff02", "person:staff03")
 	if e.sessionUsable(h) {
 		t.Error("staff01's session outlived the allowed run")
 	}
@@ -839,11 +839,11 @@ func testMassChange(t *testing.T, e *env) {
 	}
 }
 
-func testMassChangeCount(t *testing.T, e *env) {
+func testMassChangeCount(t *testing.T, e *syncEnv) {
 	e.cfg.MaxDisableFraction, e.cfg.MaxDisableCount = 1, 2
 	people, _ := e.valveSetup()
 	for _, n := range []string{"staff01", "staff02", "staff03"} {
-		people = with(people, n, func(p *Person) { p.Disabled = true })
+		people = withPerson(people, n, func(p *Person) { p.Disabled = true })
 	}
 	e.reader.set(people)
 	if res := e.sync(); res.HeldBack != 3 || len(res.Disabled) != 0 {
@@ -855,8 +855,8 @@ func testMassChangeCount(t *testing.T, e *env) {
 	}
 }
 
-func testAdminDisabledStays(t *testing.T, e *env) {
-	people := append(staff(20), person("anna"), person("bert"))
+func testAdminDisabledStays(t *testing.T, e *syncEnv) {
+	people := append(staffPeople(20), dirPerson("anna"), dirPerson("bert"))
 	e.reader.set(people)
 	e.sync()
 	anna := e.user("anna")
@@ -872,7 +872,7 @@ func testAdminDisabledStays(t *testing.T, e *env) {
 		t.Errorf("the sync enabled a person an administrator disabled: %+v", res.Enabled)
 	}
 	// Nor after she left the directory and came back, nor is she deleted.
-	e.reader.set(without(people, "anna"))
+	e.reader.set(withoutPerson(people, "anna"))
 	e.sync()
 	e.now = e.now.Add(40 * 24 * time.Hour)
 	e.reader.set(people)
@@ -882,8 +882,8 @@ func testAdminDisabledStays(t *testing.T, e *env) {
 	}
 }
 
-func testDryRun(t *testing.T, e *env) {
-	e.reader.set(append(staff(20), person("anna")), Group{Name: "rat", Members: []string{"uuid-anna"}})
+func testDryRun(t *testing.T, e *syncEnv) {
+	e.reader.set(append(staffPeople(20), dirPerson("anna")), Group{Name: "rat", Members: []string{"uuid-anna"}})
 	res := e.run(RunOptions{DryRun: true})
 	if !res.DryRun || len(res.Created) != 22 {
 		t.Errorf("dry run: %+v", res)
@@ -896,9 +896,9 @@ func testDryRun(t *testing.T, e *env) {
 	}
 	e.sync()
 	h := e.signIn(e.user("anna"))
-	e.reader.set(staff(20))
+	e.reader.set(staffPeople(20))
 	res = e.run(RunOptions{DryRun: true})
-	wantNames(t, "Disabled (dry)", res.Disabled, "person:anna")
+	wantChanges(t, "Disabled (dry)", res.Disabled, "person:anna")
 	if e.user("anna").Status != authn.StatusActive || !e.sessionUsable(h) || len(e.disabled) != 0 {
 		t.Error("a dry run disabled anna")
 	}
@@ -909,11 +909,11 @@ func testDryRun(t *testing.T, e *env) {
 
 // Two processes (two Stores on one database) sync at once: exactly one
 // runs, the other gets ErrBusy and changes nothing.
-func testOneSyncAtATime(t *testing.T, e *env) {
-	e.reader.set(staff(5))
+func testOneSyncAtATime(t *testing.T, e *syncEnv) {
+	e.reader.set(staffPeople(5))
 	e.reader.reading, e.reader.release = make(chan struct{}), make(chan struct{})
-	other := &env{t: t, store: openStore(t, e.url), reader: &snapReader{}, now: e.now, cfg: e.cfg}
-	other.reader.set(staff(7))
+	other := &syncEnv{t: t, store: openSyncStore(t, e.url), reader: &snapReader{}, now: e.now, cfg: e.cfg}
+	other.reader.set(staffPeople(7))
 
 	type outcome struct {
 		res Result
