@@ -23,6 +23,7 @@ type Store interface {
 	PendingStore
 	EnrollStore
 	OIDCStore
+	DirectoryStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -34,8 +35,8 @@ type Store interface {
 // AuditEvent that records it, written in the same transaction.
 type UserStore interface {
 	// CreateUser stores u (u.ID set by the caller with NewID, u.Username
-	// canonical). ErrAlreadyExists if the ID, username or (Source, ExternalID)
-	// is taken.
+	// canonical). ErrAlreadyExists if the ID, username or (Source,
+	// Directory, ExternalID) is taken.
 	CreateUser(ctx context.Context, u User, ev AuditEvent) error
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByUsername finds a person by canonical username.

@@ -59,7 +59,10 @@ type Group struct {
 	Name        string // canonical (CanonicalName), unique
 	DisplayName string
 	Source      Source
-	CreatedAt   time.Time
+	// Directory is the configured directory a SourceDirectory group comes
+	// from; "" for local groups.
+	Directory string
+	CreatedAt time.Time
 }
 
 // SessionHash is the SHA-256 of a session id. Only the hash is stored, so a

@@ -16,16 +16,27 @@ type SyncConfig struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 	// OnDisabled is called after a sync disabled people (leavers), with
-	// their ids, so that the caller ends their OIDC tokens and tells the
-	// tools (web.Server.OIDCUserSignedOut); their sessions were revoked in
-	// the sync's own transaction already.
+	// their ids, so that the caller tells the tools by back-channel logout:
+	// cmd/keyhall calls web.Server.OIDCUserSignedOut for each.
+	//
+	// The design: the sync's own transaction (authn.DirectoryStore.
+	// ApplyDirectorySync) disables her AND revokes her sessions and her OIDC
+	// tokens, so that nothing she holds outlives the commit, even if the
+	// process dies right after it. OIDCUserSignedOut then revokes nothing
+	// new, but RevokeOIDCUserTokens still names every client and session of
+	// her tokens, revoked or not (a conformance test pins this), and web
+	// sends the logouts to them. Result.Logouts carries the same clients for
+	// a caller that has no web.Server.
 	OnDisabled func(ctx context.Context, userIDs []string)
 }
 
 // RunOptions are the choices of one sync run.
 type RunOptions struct {
-	DryRun          bool   // compute and report, change nothing
-	AllowMassChange bool   // pass the mass-change valve (audited)
+	DryRun bool // compute and report, change nothing
+	// AllowMassChange passes the mass-change valve and the "fewer than
+	// 90 % of the last good read" check (audited); never an empty read or
+	// a read error.
+	AllowMassChange bool
 	Actor           string // audit actor, e.g. "system:sync", "cli:root"
 }
 
@@ -59,6 +70,11 @@ type Result struct {
 	Aborted     bool   `json:"aborted"`
 	AbortReason string `json:"abort_reason,omitempty"`
 	// HeldBack: people the mass-change valve kept from being disabled or
-	// deleted (the rest of the run was applied).
-	HeldBack int `json:"held_back"`
+	// deleted (the rest of the run was applied); HeldBackReason says why
+	// (also when AllowMassChange let them pass).
+	HeldBack       int    `json:"held_back"`
+	HeldBackReason string `json:"held_back_reason,omitempty"`
+	// Logouts are the OIDC clients and sessions whose tokens the run
+	// revoked with the people it disabled (see SyncConfig.OnDisabled).
+	Logouts []authn.OIDCGrantRef `json:"-"`
 }

@@ -94,6 +94,19 @@
 // that completes its sign-in (CompleteFactorStep: with the session and the
 // audit events).
 //
+// # Directory sync
+//
+// ApplyDirectorySync stores a whole sync run in one transaction: the
+// leavers are disabled with their sessions and OIDC tokens revoked in it
+// (and dropped from this process's session cache after it), and every
+// statement names the directory, so a local person or one of another
+// directory is never changed. Renames set the old names aside ("~" + id)
+// before any new one is taken, so two people may swap names. Which process
+// syncs a directory is a lease in table directory_locks, taken with one
+// INSERT … ON CONFLICT DO UPDATE … WHERE the lease ran out (so of several
+// processes one gets it) and checked again, locked, in the run's
+// transaction.
+//
 // # Values
 //
 // Times are kept in UTC to the microsecond: INTEGER microseconds since the

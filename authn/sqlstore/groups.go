@@ -8,11 +8,11 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-const groupCols = "id, external_id, name, display_name, source, created_at"
+const groupCols = "id, external_id, name, display_name, source, created_at, directory"
 
 func scanGroup(row interface{ Scan(...any) error }) (authn.Group, error) {
 	var g authn.Group
-	err := row.Scan(&g.ID, &g.ExternalID, &g.Name, &g.DisplayName, &g.Source, timeCol{&g.CreatedAt})
+	err := row.Scan(&g.ID, &g.ExternalID, &g.Name, &g.DisplayName, &g.Source, timeCol{&g.CreatedAt}, &g.Directory)
 	return g, err
 }
 
@@ -20,8 +20,8 @@ func (s *Store) insertGroup(ctx context.Context, tx *sql.Tx, g authn.Group) erro
 	if err := checkCanonical("group name", g.Name); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, "INSERT INTO groups ("+groupCols+") VALUES ($1, $2, $3, $4, $5, $6)",
-		g.ID, g.ExternalID, g.Name, g.DisplayName, g.Source, s.tv(g.CreatedAt))
+	_, err := tx.ExecContext(ctx, "INSERT INTO groups ("+groupCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		g.ID, g.ExternalID, g.Name, g.DisplayName, g.Source, s.tv(g.CreatedAt), g.Directory)
 	return dbErr(err)
 }
 
@@ -91,7 +91,7 @@ func (s *Store) RemoveMember(ctx context.Context, groupID, userID string, ev aut
 }
 
 // sqlUserGroups lists a person's groups by name; prepared at Open.
-const sqlUserGroups = `SELECT g.id, g.external_id, g.name, g.display_name, g.source, g.created_at
+const sqlUserGroups = `SELECT g.id, g.external_id, g.name, g.display_name, g.source, g.created_at, g.directory
 	FROM groups g JOIN memberships m ON m.group_id = g.id
 	WHERE m.user_id = $1 ORDER BY g.name`
 
@@ -107,7 +107,7 @@ func (s *Store) UserGroups(ctx context.Context, userID string) ([]authn.Group, e
 // GroupMembers lists the members of a group, by username.
 func (s *Store) GroupMembers(ctx context.Context, groupID string) ([]authn.User, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT u.id, u.external_id, u.username, u.display_name, u.email,
-		u.status, u.source, u.created_at, u.updated_at, u.postal_address, u.verified_email
+		u.status, u.source, u.created_at, u.updated_at, u.postal_address, u.verified_email, u.directory, u.phone
 		FROM users u JOIN memberships m ON m.user_id = u.id
 		WHERE m.group_id = $1 ORDER BY u.username`, groupID)
 	if err != nil {

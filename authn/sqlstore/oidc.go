@@ -94,7 +94,8 @@ const sqlUseUpCode = `UPDATE oidc_auth_requests SET code_used_at = $2
 // strings and NULL times when there is none.
 const userColsOrEmpty = `COALESCE(u.id, ''), COALESCE(u.external_id, ''), COALESCE(u.username, ''),
 	COALESCE(u.display_name, ''), COALESCE(u.email, ''), COALESCE(u.status, ''), COALESCE(u.source, ''),
-	u.created_at, u.updated_at, COALESCE(u.postal_address, ''), COALESCE(u.verified_email, '')`
+	u.created_at, u.updated_at, COALESCE(u.postal_address, ''), COALESCE(u.verified_email, ''),
+	COALESCE(u.directory, ''), COALESCE(u.phone, '')`
 
 // qualify puts prefix before each column of the comma-separated cols.
 func qualify(prefix, cols string) string {

@@ -28,7 +28,7 @@ func signInRecordQuery(dialect, where string) string {
 		agg = "string_agg(g.name, E'\\n')"
 	}
 	return `SELECT u.id, u.external_id, u.username, u.display_name, u.email, u.status, u.source,
-		u.created_at, u.updated_at, u.postal_address, u.verified_email,
+		u.created_at, u.updated_at, u.postal_address, u.verified_email, u.directory, u.phone,
 		COALESCE((SELECT ` + agg + ` FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id), ''),
 		` + joinedCredentialCols + `
 		FROM users u LEFT JOIN credentials c ON c.user_id = u.id

@@ -14,7 +14,7 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-const userCols = "id, external_id, username, display_name, email, status, source, created_at, updated_at, postal_address, verified_email"
+const userCols = "id, external_id, username, display_name, email, status, source, created_at, updated_at, postal_address, verified_email, directory, phone"
 
 // The hot user statements, prepared at Open.
 const (
@@ -95,7 +95,7 @@ type userRow struct {
 func (x *userRow) dest() []any {
 	u := &x.u
 	return []any{&u.ID, &u.ExternalID, &u.Username, &u.DisplayName, &u.Email, &u.Status, &u.Source,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &x.address, &u.VerifiedEmail}
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &x.address, &u.VerifiedEmail, &u.Directory, &u.Phone}
 }
 
 func (x *userRow) user() authn.User {
@@ -111,9 +111,10 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u authn.User) error 
 		return err
 	}
 	_, err := tx.ExecContext(ctx, "INSERT INTO users ("+userCols+`, search_text)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
-		s.tv(u.CreatedAt), s.tv(u.UpdatedAt), strings.Join(u.PostalAddress, "\n"), u.VerifiedEmail, searchText(u))
+		s.tv(u.CreatedAt), s.tv(u.UpdatedAt), strings.Join(u.PostalAddress, "\n"), u.VerifiedEmail,
+		u.Directory, u.Phone, searchText(u))
 	return dbErr(err)
 }
 
@@ -229,11 +230,25 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(authn.User) (
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET external_id = $2, username = $3, display_name = $4,
 			email = $5, status = $6, source = $7, created_at = $8, updated_at = $9, search_text = $10,
-			postal_address = $11, verified_email = $12
+			postal_address = $11, verified_email = $12, directory = $13, phone = $14
 			WHERE id = $1`, u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
-			s.tv(u.CreatedAt), s.tv(u.UpdatedAt), searchText(u), strings.Join(u.PostalAddress, "\n"), u.VerifiedEmail)
+			s.tv(u.CreatedAt), s.tv(u.UpdatedAt), searchText(u), strings.Join(u.PostalAddress, "\n"), u.VerifiedEmail,
+			u.Directory, u.Phone)
+		if err != nil {
+			return dbErr(err)
+		}
 		updated = u
-		return dbErr(err)
+		if u.Status == old.Status {
+			return nil
+		}
+		// Who disabled her: an administrator, through UpdateUser; enabled,
+		// nobody (the directory sync enables only whom it disabled).
+		by, at := "", any(nil)
+		if u.Status == authn.StatusDisabled {
+			by, at = authn.DisabledByAdmin, s.tv(u.UpdatedAt)
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE users SET disabled_by = $2, disabled_at = $3 WHERE id = $1", u.ID, by, at)
+		return err
 	})
 	switch {
 	case fnErr != nil:
