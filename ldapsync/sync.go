@@ -56,12 +56,9 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-// Defaults of the syncer, where Config leaves a value zero.
+// The syncer fills in the defaults of config.go where Config leaves a
+// value zero.
 const (
-	DefaultGracePeriod        = 30 * 24 * time.Hour
-	DefaultMaxDisableFraction = 0.10
-	DefaultMaxDisableCount    = 500
-	DefaultSyncDeadline       = 10 * time.Minute
 	// minGoodFraction: a read that finds fewer people than this share of
 	// the last good read is refused (unless AllowMassChange).
 	minGoodFraction = 0.9
@@ -118,9 +115,11 @@ func NewSyncer(cfg SyncConfig) (*Syncer, error) {
 	}
 	r := cfg.Reader
 	if r == nil {
-		// The reader of a real directory (read.go, NewDirectory) is wired
-		// in here when it is merged.
-		return nil, fmt.Errorf("ldapsync: directory %s: no Reader given and no directory reader built in", d.Name)
+		dir, err := NewDirectory(cfg.Directory, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		r = dir
 	}
 	s := &Syncer{cfg: cfg, dir: d, reader: r, log: cfg.Logger, now: cfg.Now}
 	if s.log == nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,9 +20,6 @@ type directorySyncer interface {
 	Run(ctx context.Context, opts ldapsync.RunOptions) (ldapsync.Result, error)
 }
 
-// errNotBuiltIn: a part of package ldapsync this build does not have yet.
-var errNotBuiltIn = errors.New("this Keyhall was built without directory sync")
-
 // newReader returns the reader of the directory c describes.
 var newReader = func(c ldapsync.Config, log *slog.Logger) (ldapsync.Reader, error) {
 	d, err := ldapsync.NewDirectory(c, log)
@@ -34,11 +30,12 @@ var newReader = func(c ldapsync.Config, log *slog.Logger) (ldapsync.Reader, erro
 }
 
 // newSyncer returns the syncer for one directory.
-//
-// MERGE (s6-sync): return ldapsync.NewSyncer(c), with the typed-nil care
-// newReader's note shows.
 var newSyncer = func(c ldapsync.SyncConfig) (directorySyncer, error) {
-	return nil, fmt.Errorf("%w (ldapsync.NewSyncer)", errNotBuiltIn)
+	s, err := ldapsync.NewSyncer(c)
+	if err != nil {
+		return nil, err // not a typed nil in a non-nil interface
+	}
+	return s, nil
 }
 
 // selectDirectories returns the configured directories, or only the one
@@ -256,8 +253,12 @@ func printSyncReport(w io.Writer, rep syncReport) {
 		}
 	}
 	if rep.HeldBack > 0 {
-		fmt.Fprintf(w, "  held back: %d people were not disabled or deleted: more than max_disable_fraction or max_disable_count allow.\n"+
-			"    Check them with --dry-run; if they are right, run keyhall sync --allow-mass-change.\n", rep.HeldBack)
+		why := rep.HeldBackReason
+		if why == "" {
+			why = "more than max_disable_fraction or max_disable_count allow"
+		}
+		fmt.Fprintf(w, "  held back: %d people were not disabled or deleted: %s.\n"+
+			"    Check them with --dry-run; if they are right, run keyhall sync --allow-mass-change.\n", rep.HeldBack, cell(why))
 	}
 	if rep.Duration > 0 {
 		fmt.Fprintf(w, "  took %s\n", rep.Duration.Round(time.Millisecond))

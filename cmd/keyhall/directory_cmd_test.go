@@ -69,117 +69,20 @@ func (s recordingSyncer) Run(ctx context.Context, opts ldapsync.RunOptions) (lda
 	return s.directorySyncer.Run(ctx, opts)
 }
 
-// recordSyncs wraps the syncer the commands use (ldapsync's; until it is
-// built in, stubSyncer) to record each run's options.
+// recordSyncs wraps the syncer the commands use (ldapsync's) to record
+// each run's options.
 func recordSyncs(t *testing.T) *runRecorder {
 	old := newSyncer
 	t.Cleanup(func() { newSyncer = old })
 	rec := &runRecorder{}
-	lastGood := new(int)
 	newSyncer = func(c ldapsync.SyncConfig) (directorySyncer, error) {
 		s, err := old(c)
-		if errors.Is(err, errNotBuiltIn) {
-			s, err = stubSyncer{c, lastGood}, nil
-		}
 		if err != nil {
 			return nil, err
 		}
 		return recordingSyncer{s, rec, c.Directory.Name}, nil
 	}
 	return rec
-}
-
-// stubSyncer stands in for ldapsync's syncer until it is built in, on the
-// real SQLite store, as the issue describes the syncer: a read with no
-// people or fewer than 90 % of the last good read's aborts;
-// a person of the snapshot not in the store is created, one there is
-// unchanged (changes are not compared here), a directory person of the
-// store not in the snapshot is disabled, unless more than 10 % would be
-// and AllowMassChange is not set (held back). The tests' data keep within
-// these rules so that they hold for ldapsync's syncer too.
-// errStubAborted is returned with an aborted Result, as ldapsync.ErrAborted.
-var errStubAborted = errors.New("sync aborted by the safety valve")
-
-type stubSyncer struct {
-	c        ldapsync.SyncConfig
-	lastGood *int // people in the last read that was not aborted (one directory per test)
-}
-
-func (s stubSyncer) Run(ctx context.Context, opts ldapsync.RunOptions) (ldapsync.Result, error) {
-	res := ldapsync.Result{Directory: s.c.Directory.Name, DryRun: opts.DryRun, Started: time.Now()}
-	snap, err := s.c.Reader.Read(ctx)
-	if err != nil {
-		return res, err
-	}
-	users, err := s.c.Store.ListUsers(ctx, authn.UserFilter{Limit: 1000})
-	if err != nil {
-		return res, err
-	}
-	active := 0
-	for _, u := range users {
-		if u.Source == authn.SourceDirectory && u.Status == authn.StatusActive {
-			active++
-		}
-	}
-	if len(snap.People) == 0 || len(snap.People)*10 < *s.lastGood*9 {
-		res.Aborted, res.AbortReason = true, fmt.Sprintf("the directory returned %d people, fewer than 90 %% of %d", len(snap.People), *s.lastGood)
-		return res, errStubAborted
-	}
-	*s.lastGood = len(snap.People)
-	seen := map[string]bool{}
-	for _, p := range snap.People {
-		seen[p.ExternalID] = true
-		if _, err := s.c.Store.GetUserByExternalID(ctx, authn.SourceDirectory, p.ExternalID); err == nil {
-			res.Unchanged++
-			continue
-		}
-		if _, err := s.c.Store.GetUserByUsername(ctx, p.Username); err == nil {
-			res.Conflicts = append(res.Conflicts, ldapsync.Change{Kind: "person", Name: p.Username, Reason: "a local person has this username"})
-			continue
-		}
-		u := authn.User{ID: authn.NewID(), ExternalID: p.ExternalID, Username: p.Username, DisplayName: p.DisplayName,
-			Email: p.Email, Status: authn.StatusActive, Source: authn.SourceDirectory, CreatedAt: time.Now(), UpdatedAt: time.Now()}
-		if !opts.DryRun {
-			if err := s.c.Store.CreateUser(ctx, u, authn.AuditEvent{Time: time.Now(), Actor: opts.Actor, Action: "user.create", Subject: u.ID}); err != nil {
-				return res, err
-			}
-		} else {
-			u.ID = ""
-		}
-		res.Created = append(res.Created, ldapsync.Change{Kind: "person", Name: p.Username, ID: u.ID})
-	}
-	var leavers []authn.User
-	for _, u := range users {
-		if u.Source == authn.SourceDirectory && u.Status == authn.StatusActive && !seen[u.ExternalID] {
-			leavers = append(leavers, u)
-		}
-	}
-	if len(leavers)*10 > active && !opts.AllowMassChange {
-		res.HeldBack = len(leavers)
-		return res, nil
-	}
-	var ids []string
-	for _, u := range leavers {
-		res.Disabled = append(res.Disabled, ldapsync.Change{Kind: "person", Name: u.Username, ID: u.ID, Reason: "not found"})
-		if opts.DryRun {
-			continue
-		}
-		ev := authn.AuditEvent{Time: time.Now(), Actor: opts.Actor, Action: "user.disable", Subject: u.ID}
-		if _, err := s.c.Store.UpdateUser(ctx, u.ID, func(u authn.User) (authn.User, error) {
-			u.Status = authn.StatusDisabled
-			return u, nil
-		}, ev); err != nil {
-			return res, err
-		}
-		if _, err := s.c.Store.RevokeUserSessions(ctx, u.ID, time.Now(), ev); err != nil {
-			return res, err
-		}
-		ids = append(ids, u.ID)
-	}
-	if len(ids) > 0 && s.c.OnDisabled != nil {
-		s.c.OnDisabled(ctx, ids)
-	}
-	return res, nil
 }
 
 // syncTestConfig writes a configuration with one directory (named name)
@@ -282,19 +185,14 @@ func TestSyncExitCodes(t *testing.T) {
 
 	useReader(t, snapshotReader{err: errors.New("bind: invalid credentials (49): check bind_dn and bind_password_file")})
 	code, out, errOut := runKeyhall(t, nil, "sync", "--config", cfg)
-	if code != 1 || !strings.Contains(errOut, "keyhall: sync stadt: bind: invalid credentials (49)") ||
-		!strings.Contains(out, "FAILED: bind: invalid credentials (49)") {
+	if code != 1 || !strings.Contains(errOut, "keyhall: sync stadt: aborted: the directory could not be read completely: bind: invalid credentials (49)") ||
+		!strings.Contains(out, "ABORTED: the directory could not be read completely: bind: invalid credentials (49)") ||
+		!strings.Contains(out, "Nobody was disabled or deleted") {
 		t.Errorf("failed read: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	code, out, _ = runKeyhall(t, nil, "sync", "--config", cfg, "--json")
-	if code != 1 || !strings.Contains(out, `"error": "bind: invalid credentials (49)`) {
+	if code != 1 || !strings.Contains(out, `"aborted": true`) || !strings.Contains(out, `"abort_reason": "the directory could not be read completely: bind: invalid credentials (49)`) {
 		t.Errorf("failed read, --json: exit %d\n%s", code, out)
-	}
-
-	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt"}})
-	code, out, errOut = runKeyhall(t, nil, "sync", "--config", cfg)
-	if code != 1 || !strings.Contains(out, "ABORTED: ") || !strings.Contains(errOut, "keyhall: sync stadt: aborted: ") {
-		t.Errorf("aborted: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 
 	// 20 directory people synced; then 3 of them gone and 3 new: the read
@@ -306,6 +204,13 @@ func TestSyncExitCodes(t *testing.T) {
 	}
 	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: people[:20]}})
 	mustRun(t, nil, 0, "sync", "--config", cfg)
+
+	// Now an empty read, where the last one found 20, is stopped.
+	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt"}})
+	code, out, errOut = runKeyhall(t, nil, "sync", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "ABORTED: ") || !strings.Contains(errOut, "keyhall: sync stadt: aborted: ") {
+		t.Errorf("aborted: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
 	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: people[3:]}})
 	code, out, errOut = runKeyhall(t, nil, "sync", "--config", cfg)
 	if code != 1 || !strings.Contains(out, "held back: 3 people") || !strings.Contains(errOut, "held back by the mass-change valve") {

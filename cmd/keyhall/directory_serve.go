@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -62,9 +63,7 @@ func passwordLimit(dirs []directoryEntry) (int, time.Duration) {
 
 // syncBusy reports whether a run did nothing because another process
 // holds the directory's sync lock: not a failure in serve.
-//
-// MERGE (s6-sync): return errors.Is(err, ldapsync.ErrBusy).
-var syncBusy = func(err error) bool { return false }
+func syncBusy(err error) bool { return errors.Is(err, ldapsync.ErrBusy) }
 
 // directoryMetrics are the metrics of serve's directory syncs.
 type directoryMetrics struct {
