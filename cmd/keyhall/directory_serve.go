@@ -122,21 +122,21 @@ func startDirectorySyncs(ctx context.Context, bg *sync.WaitGroup, dirs []ldapsyn
 		return
 	}
 	for _, d := range dirs {
-		log := logger.With("directory", d.Name)
 		m.errors.WithLabelValues(d.Name) // shown as 0 from the start
 		m.aborted.WithLabelValues(d.Name)
-		bg.Go(func() { syncLoop(ctx, d, st, tools, m, log) })
+		bg.Go(func() { syncLoop(ctx, d, st, tools, m, logger) })
 	}
 }
 
 // syncLoop syncs the directory d now and then every d.Interval until ctx
 // ends.
-func syncLoop(ctx context.Context, d ldapsync.Config, st authn.Store, tools signedOut, m *directoryMetrics, log *slog.Logger) {
+func syncLoop(ctx context.Context, d ldapsync.Config, st authn.Store, tools signedOut, m *directoryMetrics, logger *slog.Logger) {
+	log := logger.With("directory", d.Name) // the syncer adds it to its own lines
 	var s directorySyncer
 	for {
 		if s == nil {
 			var err error
-			if s, err = newDirectorySyncer(d, st, tools, log); err != nil {
+			if s, err = newDirectorySyncer(d, st, tools, logger); err != nil {
 				m.errors.WithLabelValues(d.Name).Inc()
 				log.Error("directory sync cannot start; trying again at the next interval", "err", err)
 			}
