@@ -48,6 +48,12 @@ type UserStore interface {
 	// one transaction, with ev. fn must not change ID; an error from fn
 	// aborts the update and is returned as is.
 	UpdateUser(ctx context.Context, id string, fn func(User) (User, error), ev AuditEvent) (User, error)
+	// DisableUser marks the person disabled by an administrator at at, with
+	// ev, in one transaction: also a person the directory sync disabled
+	// already, so that the sync never enables her again. It returns false,
+	// storing nothing, when an administrator had disabled her already;
+	// ErrNotFound when there is no such person.
+	DisableUser(ctx context.Context, id string, at time.Time, ev AuditEvent) (bool, error)
 }
 
 // GroupStore keeps groups and memberships.

@@ -38,6 +38,11 @@ const (
 	throttleAddr = "ip:"
 )
 
+// PasswordThrottleKey is the counter of a person's wrong passwords in the
+// shortest window, shared by sign-in and enrollment: a directory counts
+// every wrong password, wherever Keyhall asked for it.
+func PasswordThrottleKey(username string) string { return throttlePwd + username }
+
 // ThrottleKeys returns every throttle key of an account, for a helpdesk
 // "unlock" (ResetThrottle on each).
 func ThrottleKeys(username string) []string {

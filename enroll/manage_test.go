@@ -311,6 +311,11 @@ func TestDirectoryRefusalsAtEnrollment(t *testing.T) {
 	if dir.calls != 3 {
 		t.Errorf("the directory was asked %d times, want 3", dir.calls)
 	}
+	// They count where sign-in counts wrong passwords: together both stay
+	// below the directory's lockout threshold.
+	if n, err := f.store.ThrottleCount(ctx, authn.PasswordThrottleKey("dora"), f.clock.now(), 30*time.Minute); err != nil || n != 3 {
+		t.Errorf("sign-in's password counter = %d, %v; want 3", n, err)
+	}
 	// The window is the configured one: after 16 minutes she is still stopped.
 	f.clock.add(16 * time.Minute)
 	_, err = svc.Redeem(ctx, enroll.Redemption{Token: token(inv.Link), Password: "wrong4"})

@@ -274,8 +274,10 @@ func (s *Service) try(ctx context.Context, keys ...string) (*attempt, error) {
 	return &attempt{s: s, keys: keys}, nil
 }
 
-// passwordKey is the prefix of the throttle keys of directory passwords.
-const passwordKey = "enroll:pwd:"
+// passwordKey is the prefix of the throttle keys of directory passwords:
+// sign-in's counter (authn.PasswordThrottleKey), so that enrollment and
+// sign-in together stay below the directory's lockout threshold.
+var passwordKey = authn.PasswordThrottleKey("")
 
 // throttleRule is the limit and window of the throttle key k: a directory
 // password's are the configured ones (below the directory's lockout

@@ -119,6 +119,7 @@ type idleConn struct {
 type bindDir struct {
 	cfg     Config
 	ad      bool
+	ldaps   bool   // TLS from the first byte (the URL's scheme, as url.Parse reads it)
 	host    string // for dialling: host:port
 	tls     *tls.Config
 	timeout time.Duration
@@ -193,7 +194,8 @@ func newBindDir(c Config) (*bindDir, error) {
 		return nil, fmt.Errorf("url %q has no host", c.URL)
 	}
 	d.host = net.JoinHostPort(host, port)
-	if u.Scheme == "ldaps" || c.StartTLS {
+	d.ldaps = u.Scheme == "ldaps"
+	if d.ldaps || c.StartTLS {
 		d.tls = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 		if c.CAFile != "" {
 			pem, err := os.ReadFile(c.CAFile)
@@ -313,6 +315,14 @@ func (v *Verifier) VerifyPassword(ctx context.Context, u authn.User, password st
 		return fmt.Errorf("%w: %s %v", authn.ErrAccountDisabled, id, err)
 	case err != nil:
 		return err
+	case p.disabled:
+		// Not bound: a directory that does not enforce its own flag on a
+		// bind (OpenLDAP's shadowExpire) must not let her in either.
+		v.setState(who, accountStatus{at: v.now(), err: fmt.Errorf("%w: %s", authn.ErrAccountDisabled, p.dn)})
+		return fmt.Errorf("%w: %s (not bound)", authn.ErrAccountDisabled, p.dn)
+	case p.expired:
+		v.setState(who, accountStatus{at: v.now(), err: fmt.Errorf("%w: %s", authn.ErrAccountExpired, p.dn)})
+		return fmt.Errorf("%w: %s (not bound)", authn.ErrAccountExpired, p.dn)
 	case p.locked && d.ad:
 		return fmt.Errorf("%w: %s (not bound)", authn.ErrAccountLocked, p.dn)
 	}
@@ -332,6 +342,17 @@ func (v *Verifier) VerifyPassword(ctx context.Context, u authn.User, password st
 		v.mu.Unlock()
 	}
 	return err
+}
+
+// setState records what the directory last said of who, keeping when it
+// last said yes.
+func (v *Verifier) setState(who string, st accountStatus) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if st.goodAt.IsZero() {
+		st.goodAt = v.states[who].goodAt
+	}
+	v.states[who] = st
 }
 
 // dirOf returns the directory u comes from: by u.Directory, or the only
@@ -427,6 +448,11 @@ func (v *Verifier) CheckAccount(ctx context.Context, u authn.User) error {
 	}
 	p, err := v.lookup(ctx, d, id)
 	if err != nil && !errors.Is(err, errNotFound) {
+		if known && st.err != nil && !st.at.Before(st.goodAt) {
+			// The newest answer she has refused her: an outage after it
+			// does not turn it into a yes.
+			return st.err
+		}
 		last := st.goodAt
 		if v.LastSync != nil {
 			if t := v.LastSync(d.cfg.Name); t.After(last) {
@@ -540,8 +566,9 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
 	if d.ad {
 		uac, _ := strconv.ParseInt(e.GetAttributeValue(d.attrs[0]), 10, 64)
 		p.disabled = uac&uacDisabled != 0
-		if exp, ok := fileTime(e.GetAttributeValue(d.attrs[1])); ok {
-			p.expired = !now.Before(exp)
+		if v := e.GetAttributeValue(d.attrs[1]); v != "" {
+			exp, err := parseFileTime(v)
+			p.expired = err != nil || (!exp.IsZero() && !now.Before(exp))
 		}
 		if computed := e.GetAttributeValue(d.attrs[3]); computed != "" {
 			n, _ := strconv.ParseInt(computed, 10, 64)
@@ -559,22 +586,13 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
 	locked := e.GetAttributeValue(d.attrs[0])
 	p.disabled = locked == ppolicyLockedForGood
 	p.locked = locked != "" && !p.disabled
-	if days, err := strconv.ParseInt(e.GetAttributeValue(d.attrs[1]), 10, 64); err == nil && days > 0 {
-		p.expired = !now.Before(time.Unix(days*86400, 0))
+	if v := e.GetAttributeValue(d.attrs[1]); v != "" {
+		exp, err := parseShadowExpire(v)
+		// An unreadable value is taken as expired, as the reader skips
+		// such a person rather than guess.
+		p.expired = err != nil || (!exp.IsZero() && !now.Before(exp))
 	}
 	return p
-}
-
-// fileTime parses AD's accountExpires (100 ns since 1601); 0 and 2^63−1
-// mean never (ok false).
-func fileTime(s string) (time.Time, bool) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n == 1<<63-1 {
-		return time.Time{}, false
-	}
-	const epochDiff = 116444736000000000 // 1601 → 1970 in 100 ns
-	n -= epochDiff
-	return time.Unix(n/10_000_000, (n%10_000_000)*100), true
 }
 
 // withService runs f on a connection bound as the service account, from
@@ -632,7 +650,7 @@ func (v *Verifier) dial(ctx context.Context, d *bindDir) (*ldap.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ldaps := strings.HasPrefix(d.cfg.URL, "ldaps:")
+	ldaps := d.ldaps
 	if ldaps {
 		tc := tls.Client(raw, d.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {

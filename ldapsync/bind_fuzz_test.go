@@ -46,16 +46,3 @@ func FuzzADBindData(f *testing.F) {
 		}
 	})
 }
-
-// TestFileTime: accountExpires 0 and 2^63−1 mean never; others are
-// 100 ns since 1601.
-func TestFileTime(t *testing.T) {
-	for _, s := range []string{"0", "9223372036854775807", "", "x", "-5"} {
-		if _, ok := fileTime(s); ok {
-			t.Errorf("fileTime(%q) is a time", s)
-		}
-	}
-	if got, ok := fileTime("133000000000000000"); !ok || got.UTC().Format("2006-01-02") != "2022-06-18" {
-		t.Errorf("fileTime = %v %v", got, ok)
-	}
-}

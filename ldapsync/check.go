@@ -53,7 +53,7 @@ type GroupCheck struct {
 func (d *Directory) Check(ctx context.Context) (CheckReport, error) {
 	r := CheckReport{Directory: d.cfg.Name, URL: d.cfg.URL, BindDN: d.cfg.BindDN}
 	switch {
-	case strings.HasPrefix(d.cfg.URL, "ldaps:"):
+	case strings.HasPrefix(strings.ToLower(d.cfg.URL), "ldaps:"):
 		r.TLS = "LDAPS"
 	case d.cfg.StartTLS:
 		r.TLS = "StartTLS"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -240,6 +241,12 @@ func (c Config) Validate() error {
 		bad("directory.preset: missing; use %q or %q", PresetActiveDirectory, PresetOpenLDAP)
 	default:
 		bad("directory.preset: %q is unknown; use %q or %q", c.Preset, PresetActiveDirectory, PresetOpenLDAP)
+	}
+
+	if want := presetAttributes[c.Preset].ID; want != "" && c.Attributes.ID != "" && !strings.EqualFold(c.Attributes.ID, want) {
+		// The verifier finds a person by her id (<GUID=…>, entryUUID=…),
+		// and ids are UUIDs in canonical form everywhere.
+		bad("directory.attributes.id: %q; Keyhall identifies people by %s with this preset, and no other attribute yet", c.Attributes.ID, want)
 	}
 
 	errs = append(errs, c.validateURL()...)

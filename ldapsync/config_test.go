@@ -71,6 +71,8 @@ func TestValidate(t *testing.T) {
 		{"nothing", func(c *Config) { *c = Config{}.WithDefaults() },
 			[]string{"directory.name: missing", "directory.url: missing", "directory.bind_dn: missing",
 				"directory.bind_password_file", "directory.base_dns: missing", "directory.preset: missing"}},
+		{"other id attribute", func(c *Config) { c.Attributes.ID = "employeeID" }, []string{"directory.attributes.id", "objectGUID"}},
+		{"id attribute, other case", func(c *Config) { c.Attributes.ID = "OBJECTGUID" }, nil},
 		{"plain ldap", func(c *Config) { c.URL = "ldap://dc1.example.org" }, []string{"directory.url", "plain text"}},
 		{"plain ldap with start_tls", func(c *Config) { c.URL = "ldap://dc1.example.org"; c.StartTLS = true }, nil},
 		{"insecure to another host", func(c *Config) { c.URL = "ldap://dc1.example.org"; c.InsecurePlaintext = true },

@@ -430,6 +430,19 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 			x.enable = true
 		}
 	}
+	// Entries the reader found but could not map (Snapshot.Skipped) are
+	// still in the directory: a person among them whose id it read is no
+	// leaver. She is left as she is, memberships included, and reported.
+	held := map[string]bool{}
+	for _, sk := range snap.Skipped {
+		res.Errors = append(res.Errors, fmt.Sprintf("%s: skipped by the read (%s); she is not changed", sk.DN, sk.Reason))
+		if x := byExt[sk.ExternalID]; sk.ExternalID != "" && x != nil && x.p == nil {
+			x.p = &Person{ExternalID: sk.ExternalID, DN: sk.DN}
+			x.conflict = "skipped by the read: " + sk.Reason
+			all = append(all, x)
+			held[x.id()] = true
+		}
+	}
 	for i := range users {
 		x := byExt[users[i].ExternalID]
 		if x.p == nil {
@@ -448,7 +461,6 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 	}
 
 	// The mass-change valve: too many leavers at once are held back.
-	held := map[string]bool{}
 	leavers := 0
 	for _, x := range all {
 		if x.disable != "" || x.delete {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -204,6 +205,42 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// DisableUser marks the person disabled by an administrator (see
+// authn.UserStore).
+func (s *Store) DisableUser(ctx context.Context, id string, at time.Time, ev authn.AuditEvent) (bool, error) {
+	changed := false
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $2, disabled_by = $3,
+			disabled_at = COALESCE(disabled_at, $4), updated_at = $4
+			WHERE id = $1 AND NOT (status = $2 AND disabled_by = $3)`,
+			id, authn.StatusDisabled, authn.DisabledByAdmin, s.tv(at))
+		if err != nil {
+			return dbErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			changed = true
+			return nil
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = $1", id).Scan(&one); err != nil {
+			return dbErr(err)
+		}
+		return errUnchanged // roll back: the audit event is not written
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("disable user %s: %w", id, err)
+	}
+	return changed, nil
+}
+
+// errUnchanged rolls back a transaction that found nothing to change.
+var errUnchanged = errors.New("nothing to change")
 
 // UpdateUser reads the person, applies fn and stores its result with ev, in
 // one transaction. The row is locked (PostgreSQL: FOR NO KEY UPDATE; SQLite:

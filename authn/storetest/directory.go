@@ -27,6 +27,7 @@ func RunDirectory(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"DirectoryState", testDirectoryState},
 		{"DirectoryLock", testDirectoryLock},
 		{"DirectoryLockConcurrent", testDirectoryLockConcurrent},
+		{"DirectoryAdminDisable", testDirectoryAdminDisable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -475,4 +476,45 @@ func testDirectoryLockConcurrent(t *testing.T, s authn.Store) {
 	if len(won) != 1 {
 		t.Errorf("%d holders got the lock at once: %v", len(won), won)
 	}
+}
+
+// An administrator's disable (DisableUser) of a person the directory
+// disabled already makes her disabled by the administrator: the sync's
+// Enable no longer enables her. A second one stores nothing, not even an
+// audit event; an unknown person is ErrNotFound.
+func testDirectoryAdminDisable(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna, bert := dirUser(t, "anna"), dirUser(t, "bert")
+	apply(t, s, authn.DirectoryChanges{Create: []authn.User{anna, bert}})
+	at := t0.Add(time.Minute)
+	apply(t, s, authn.DirectoryChanges{At: at, Disable: []authn.DirectoryDisable{{UserID: anna.ID, Reason: "disabled in directory"}}})
+
+	changed, err := s.DisableUser(ctx, anna.ID, at.Add(time.Hour), ev("user.disable", "user:"+anna.ID))
+	must(t, "DisableUser", err)
+	u := dirUsers(t, s)[anna.ID]
+	if !changed || u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdmin || !u.DisabledAt.Equal(micro(at)) {
+		t.Errorf("anna after DisableUser: changed %v, status %s by %q at %v", changed, u.Status, u.DisabledBy, u.DisabledAt)
+	}
+	apply(t, s, authn.DirectoryChanges{At: at.Add(2 * time.Hour), Enable: []string{anna.ID}})
+	if u := dirUsers(t, s)[anna.ID]; u.Status != authn.StatusDisabled {
+		t.Errorf("the sync enabled anna, whom an administrator disabled: %s", u.Status)
+	}
+
+	before, err := s.ListAudit(ctx, authn.AuditFilter{Limit: 1000})
+	must(t, "ListAudit", err)
+	changed, err = s.DisableUser(ctx, anna.ID, at.Add(3*time.Hour), ev("user.disable", "user:"+anna.ID))
+	must(t, "DisableUser again", err)
+	after, err := s.ListAudit(ctx, authn.AuditFilter{Limit: 1000})
+	must(t, "ListAudit", err)
+	if changed || len(after) != len(before) {
+		t.Errorf("a second DisableUser: changed %v, audit events %d → %d", changed, len(before), len(after))
+	}
+
+	changed, err = s.DisableUser(ctx, bert.ID, at, ev("user.disable", "user:"+bert.ID))
+	must(t, "DisableUser(bert)", err)
+	if u := dirUsers(t, s)[bert.ID]; !changed || u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdmin {
+		t.Errorf("bert after DisableUser: changed %v, %s by %q", changed, u.Status, u.DisabledBy)
+	}
+	_, err = s.DisableUser(ctx, authn.NewID(), at, ev("user.disable", "user:x"))
+	wantErr(t, "DisableUser(unknown)", err, authn.ErrNotFound)
 }

@@ -297,20 +297,21 @@ func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, rea
 	}
 	now := time.Now().UTC()
 	subject := "user:" + u.ID
-	if u.Status == authn.StatusDisabled {
-		fmt.Fprintf(w, "User %q was disabled already.\n", username)
-	} else {
-		ev := auditEvent(now, "user.disable", subject, reason, map[string]string{"username": username})
-		_, err = st.UpdateUser(ctx, u.ID, func(old authn.User) (authn.User, error) {
-			old.Status, old.UpdatedAt = authn.StatusDisabled, now
-			return old, nil
-		}, ev)
-		if err != nil {
-			return authn.User{}, fmt.Errorf("disable user %q: %w", username, err)
-		}
+	// Also a person the directory disabled: then the directory's enabling
+	// her again does not enable her in Keyhall.
+	ev := auditEvent(now, "user.disable", subject, reason, map[string]string{"username": username})
+	changed, err := st.DisableUser(ctx, u.ID, now, ev)
+	switch {
+	case err != nil:
+		return authn.User{}, fmt.Errorf("disable user %q: %w", username, err)
+	case changed && u.Status == authn.StatusDisabled:
+		fmt.Fprintf(w, "User %q was disabled by the directory; now by an administrator too: a directory sync will not enable her again.\n", username)
+	case changed:
 		fmt.Fprintf(w, "Disabled user %q.\n", username)
+	default:
+		fmt.Fprintf(w, "User %q was disabled already.\n", username)
 	}
-	ev := auditEvent(now, "user.revoke_sessions", subject, reason, map[string]string{"username": username})
+	ev = auditEvent(now, "user.revoke_sessions", subject, reason, map[string]string{"username": username})
 	n, err := st.RevokeUserSessions(ctx, u.ID, now, ev)
 	if err != nil {
 		return authn.User{}, fmt.Errorf("revoke sessions of %q: %w", username, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -228,4 +229,53 @@ func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return reg
+}
+
+// lastSyncTTL is how long serve keeps a directory's last sync time read
+// from the database for Verifier.LastSync.
+const lastSyncTTL = 30 * time.Second
+
+// lastSyncs answers Verifier.LastSync from the database: when the
+// directory's last sync succeeded (the state a live check falls back on
+// while the directory does not answer). Zero until the database is open,
+// and when it cannot be read.
+type lastSyncs struct {
+	st    atomic.Value // authn.DirectoryStore, once open
+	mu    sync.Mutex
+	cache map[string]lastSync
+	now   func() time.Time
+}
+
+type lastSync struct{ at, read time.Time }
+
+func newLastSyncs() *lastSyncs {
+	return &lastSyncs{cache: map[string]lastSync{}, now: time.Now}
+}
+
+// use makes l read from st.
+func (l *lastSyncs) use(st authn.DirectoryStore) { l.st.Store(st) }
+
+// of returns when the directory dir was last synced successfully.
+func (l *lastSyncs) of(dir string) time.Time {
+	st, _ := l.st.Load().(authn.DirectoryStore)
+	if st == nil {
+		return time.Time{}
+	}
+	now := l.now()
+	l.mu.Lock()
+	c, ok := l.cache[dir]
+	l.mu.Unlock()
+	if ok && now.Sub(c.read) < lastSyncTTL {
+		return c.at
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	state, err := st.GetDirectoryState(ctx, dir)
+	if err != nil {
+		return c.at // what was known; an outage of the database is no news
+	}
+	l.mu.Lock()
+	l.cache[dir] = lastSync{at: state.LastSuccessAt, read: now}
+	l.mu.Unlock()
+	return state.LastSuccessAt
 }

@@ -197,3 +197,43 @@ func TestDirectoryVerifier(t *testing.T) {
 		t.Errorf("verifier %+v, %v", v, err)
 	}
 }
+
+// TestLastSyncs: the verifier's fallback during a directory outage learns
+// from the database when the directory was last synced (nothing before
+// the database is open), read again after lastSyncTTL.
+func TestLastSyncs(t *testing.T) {
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "keyhall.db")
+	setUpDatabase(t, dbURL)
+	st := openTestStore(t, dbURL)
+	l := newLastSyncs()
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	if got := l.of("stadt"); !got.IsZero() {
+		t.Errorf("before the database is open: %v", got)
+	}
+	l.use(st)
+	if got := l.of("stadt"); !got.IsZero() {
+		t.Errorf("never synced: %v", got)
+	}
+	synced := now.Add(-time.Minute).UTC().Truncate(time.Second)
+	put := func(at time.Time) {
+		t.Helper()
+		if err := st.PutDirectoryState(t.Context(), authn.DirectoryState{Directory: "stadt", LastSuccessAt: at, LastOutcome: "ok"},
+			authn.AuditEvent{Time: at, Actor: "test", Action: "directory.sync"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(synced)
+	now = now.Add(lastSyncTTL)
+	if got := l.of("stadt"); !got.Equal(synced) {
+		t.Errorf("after a sync: %v, want %v", got, synced)
+	}
+	put(synced.Add(time.Minute))
+	if got := l.of("stadt"); !got.Equal(synced) {
+		t.Errorf("within lastSyncTTL: %v, want the cached %v", got, synced)
+	}
+	now = now.Add(lastSyncTTL)
+	if got := l.of("stadt"); !got.Equal(synced.Add(time.Minute)) {
+		t.Errorf("after lastSyncTTL: %v, want %v", got, synced.Add(time.Minute))
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/ldapsync"
 	"github.com/keyhall/keyhall/web"
 )
 
@@ -106,6 +107,10 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 	if err != nil {
 		return err
 	}
+	lastSync := newLastSyncs()
+	if v, ok := verifier.(*ldapsync.Verifier); ok {
+		v.LastSync = lastSync.of // set before any request can read it
+	}
 	if c, ok := verifier.(io.Closer); ok {
 		defer c.Close() // after the requests and syncs that use it
 	}
@@ -169,6 +174,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 		}
 		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
 		startDirectorySyncs(ctx, &bg, dirs, st, srv, dm, logger)
+		lastSync.use(st)
 	})
 
 	select {
