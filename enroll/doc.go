@@ -86,7 +86,11 @@
 // Keyhall can check; where she has none to give, they are not offered
 // (Offers), and a key with PIN is what remains. An app is not offered
 // where a group's sign-in level (KeyPolicy.SignInLevel) is phr or phrh,
-// which an app does not reach.
+// which an app does not reach. IT can require the password at invitation
+// (Terms.RequirePassword, keyhall admin invite|reset --require-password;
+// refused for a directory person): then the invitation's enrollment does
+// not finish (Finish) while the local person has none, and Offer.
+// PasswordRequired tells the pages to say so.
 //
 // # Apps, recovery codes, reset
 //
