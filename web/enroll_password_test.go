@@ -122,3 +122,18 @@ func TestEnrollPasswordNamesHer(t *testing.T) {
 		t.Fatalf("a refused password: %d\n%s", res.StatusCode, body)
 	}
 }
+
+// TestEnrollWelcomeNoFalseCount: the start page does not promise "three
+// steps": a local person without a password has a fourth (her password),
+// and a person without a password Keyhall can check gets no recovery
+// codes. It names what may come instead.
+func TestEnrollWelcomeNoFalseCount(t *testing.T) {
+	f := newFixture(t)
+	for _, lang := range []string{"de", "en"} {
+		res, body := f.client().get("/enroll?lang=" + lang)
+		if res.StatusCode != http.StatusOK || strings.Contains(body, "drei Schritten") || strings.Contains(body, "three steps") ||
+			!(strings.Contains(body, "Passwort fest") || strings.Contains(body, "choose a password")) {
+			t.Errorf("GET /enroll?lang=%s: %d\n%s", lang, res.StatusCode, body)
+		}
+	}
+}

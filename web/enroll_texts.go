@@ -6,8 +6,8 @@ import "fmt"
 // German first; translate looks here after texts.
 var enrollTexts = map[string]message{
 	"enroll.title": {"Zugang einrichten", "Set up your access"},
-	"enroll.welcome": {"Willkommen bei Keyhall. In drei Schritten richten Sie Ihren Zugang ein: Einladung bestätigen, Sicherheitsschlüssel (oder App) registrieren, Wiederherstellungscodes aufbewahren.",
-		"Welcome to Keyhall. Set up your access in three steps: confirm the invitation, register a security key (or app), keep your recovery codes."},
+	"enroll.welcome": {"Willkommen bei Keyhall. Hier richten Sie Ihren Zugang ein: Sie bestätigen die Einladung und registrieren einen Sicherheitsschlüssel (oder eine App); je nach Zugang legen Sie danach ein Passwort fest und bewahren Wiederherstellungscodes auf.",
+		"Welcome to Keyhall. Set up your access here: confirm the invitation and register a security key (or an app); depending on your access, you then choose a password and keep recovery codes."},
 	"enroll.for":           {"Einladung für", "Invitation for"},
 	"enroll.start":         {"Einrichtung beginnen", "Begin set-up"},
 	"enroll.username":      {"Benutzername", "Username"},

@@ -265,22 +265,18 @@ func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags,
 }
 
 // letter returns the letter for inv, to address (--address) or else to the
-// person's stored postal address. It speaks of her password only when
-// Keyhall can check one.
+// person's stored postal address. It speaks of her password and her
+// recovery codes as her enrollment will (enroll.Service.LetterFacts).
 func (e *enrollEnv) letter(ctx context.Context, inv enroll.Invitation, address string) (enroll.Letter, error) {
 	lines := addressLines(address)
 	if len(lines) == 0 {
 		lines = inv.User.PostalAddress
 	}
-	pw, err := e.svc.HasPassword(ctx, inv.User)
-	if err != nil {
-		return enroll.Letter{}, err
-	}
-	return enroll.Letter{
+	return e.svc.LetterFacts(ctx, enroll.Letter{
 		Invitation: inv, Address: lines, Sender: e.cfg.sender(),
 		CodeURL: enroll.EnrollURL(e.notices.PublicURL), Location: time.Local,
-		Password: pw, Reset: e.afterReset,
-	}, nil
+		Reset: e.afterReset,
+	})
 }
 
 // delivery is what became of an invitation: its letter and its mail.

@@ -177,9 +177,11 @@ func TestAdminInviteLetterAndMail(t *testing.T) {
 	if last.Action != "invitation.create" || !strings.HasPrefix(last.Actor, "cli:") || last.Reason != "new councillor" {
 		t.Errorf("audit: %+v", last)
 	}
-	// Anna has no password Keyhall can check: her letter speaks of the PIN.
+	// Anna, a local person, has no password yet: her letter speaks of the
+	// PIN, and of the password she chooses after her key.
 	flat := strings.Join(strings.Fields(string(text)), " ")
-	if strings.Contains(flat, "Passwort an") || !strings.Contains(flat, "Ein Passwort brauchen Sie nicht") {
+	if strings.Contains(flat, "Passwort an") || strings.Contains(flat, "Ein Passwort brauchen Sie nicht") ||
+		!strings.Contains(flat, "PIN") || !strings.Contains(flat, "Passwort festlegen") {
 		t.Errorf("the letter for a person without a password:\n%s", text)
 	}
 
