@@ -127,6 +127,10 @@ type Invitation struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero until consumed
 	VoidedAt  time.Time // set when a newer invitation for the same person replaces it
+	// RequirePassword: IT requires that the person (a local one) chooses
+	// a password in the enrollment this invitation opens; it does not
+	// finish without one.
+	RequirePassword bool
 }
 
 // UserFilter selects people for ListUsers.

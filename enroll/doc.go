@@ -86,7 +86,11 @@
 // Keyhall can check; where she has none to give, they are not offered
 // (Offers), and a key with PIN is what remains. An app is not offered
 // where a group's sign-in level (KeyPolicy.SignInLevel) is phr or phrh,
-// which an app does not reach.
+// which an app does not reach. IT can require the password at invitation
+// (Terms.RequirePassword, keyhall admin invite|reset --require-password;
+// refused for a directory person): then the invitation's enrollment does
+// not finish (Finish) while the local person has none, and Offer.
+// PasswordRequired tells the pages to say so.
 //
 // # Apps, recovery codes, reset
 //
@@ -145,11 +149,13 @@
 // WriteLetter prints an invitation as a German A4 PDF for a DIN lang
 // window envelope (DIN 5008 form B: the address field 85 × 45 mm at 20 mm
 // from the left and 45 mm from the top, the return address on its first
-// line), with three steps, the link as text (10 pt, broken between the
-// token's groups) and as a vector QR code, the
-// code, the expiry and where to get help. It speaks of her password only
-// when Keyhall can check one (Letter.Password, HasPassword), else of the
-// key's PIN; after a reset (Letter.Reset) it says her old keys are
+// line), with three or four steps (a password step only where she chooses
+// one, recovery codes only where they will be shown: LetterFacts), the
+// link as text (10 pt, broken between the token's groups) and as a vector
+// QR code, the code, the expiry and where to get help. It tells her to
+// use her password only when Keyhall can check one (Letter.Password),
+// else of the key's PIN, and of the password she chooses after the key
+// (Letter.ChoosePassword, RequirePassword); after a reset (Letter.Reset) it says her old keys are
 // blocked. It is not a tagged PDF: go-pdf/fpdf writes no structure tree
 // (StructTreeRoot, marked content); it sets the language and title. Its fonts (DejaVu, fonts/) are embedded, so umlauts print and
 // nothing is read at run time. The postal

@@ -127,23 +127,47 @@ type Invitation struct {
 	Code      string // display form, e.g. "K7XM-4RPQ-9TWD-3HNA"
 	ExpiresAt time.Time
 	User      authn.User
+	// RequirePassword: IT requires that she (a local person) chooses a
+	// password in her enrollment (Terms.RequirePassword).
+	RequirePassword bool
+}
+
+// Terms are what IT sets on an invitation (IssueWith, ResetWith).
+type Terms struct {
+	// Validity is how long the invitation is valid (0: DefaultValidity;
+	// at most MaxValidity).
+	Validity time.Duration
+	// RequirePassword: a local person without a password must choose one
+	// in the enrollment this invitation opens; it does not finish without
+	// one (Finish). Refused for a directory person, whose password is the
+	// directory's.
+	RequirePassword bool
 }
 
 // Issue makes a new invitation for a person, valid for validity (0: 14
 // days; at most 90), and voids her older ones. actor and reason go to the
 // audit log.
 func (s *Service) Issue(ctx context.Context, userID string, validity time.Duration, actor, reason string) (Invitation, error) {
+	return s.IssueWith(ctx, userID, Terms{Validity: validity}, actor, reason)
+}
+
+// IssueWith is Issue with IT's terms: the validity, and whether she must
+// choose a password (audited as the detail require_password).
+func (s *Service) IssueWith(ctx context.Context, userID string, t Terms, actor, reason string) (Invitation, error) {
 	u, err := s.cfg.Store.GetUser(ctx, userID)
 	if err != nil {
 		return Invitation{}, fmt.Errorf("issue invitation: %w", err)
 	}
-	inv, out, codeHash, err := s.newInvitation(u, validity, actor)
+	inv, out, codeHash, err := s.newInvitation(u, t, actor)
 	if err != nil {
 		return Invitation{}, err
 	}
 	ev := authn.AuditEvent{
 		Time: inv.CreatedAt, Actor: actor, Action: "invitation.create", Subject: "user:" + u.ID, Reason: reason,
 		Details: map[string]string{"invitation_id": inv.ID, "expires_at": inv.ExpiresAt.Format(time.RFC3339)},
+	}
+	if inv.RequirePassword {
+		ev.Details["require_password"] = "true"
 	}
 	if err := s.cfg.Store.CreateInvitationWithCode(ctx, inv, codeHash, ev); err != nil {
 		return Invitation{}, fmt.Errorf("issue invitation for %s: %w", u.Username, err)
@@ -153,7 +177,11 @@ func (s *Service) Issue(ctx context.Context, userID string, validity time.Durati
 
 // newInvitation makes the secrets of an invitation for u: a 256-bit link
 // token and a code, of which the store keeps only hashes.
-func (s *Service) newInvitation(u authn.User, validity time.Duration, actor string) (authn.Invitation, Invitation, authn.TokenHash, error) {
+func (s *Service) newInvitation(u authn.User, t Terms, actor string) (authn.Invitation, Invitation, authn.TokenHash, error) {
+	if t.RequirePassword && u.Source == authn.SourceDirectory {
+		return authn.Invitation{}, Invitation{}, authn.TokenHash{}, fmt.Errorf("issue invitation: %w", ErrDirectoryPassword)
+	}
+	validity := t.Validity
 	switch {
 	case validity == 0:
 		validity = DefaultValidity
@@ -169,8 +197,9 @@ func (s *Service) newInvitation(u authn.User, validity time.Duration, actor stri
 	}
 	inv := authn.Invitation{
 		ID: authn.NewID(), UserID: u.ID, TokenHash: authn.HashToken(token), Purpose: authn.PurposeEnroll,
-		CreatedBy: actor, CreatedAt: now, ExpiresAt: now.Add(validity),
+		CreatedBy: actor, CreatedAt: now, ExpiresAt: now.Add(validity), RequirePassword: t.RequirePassword,
 	}
-	out := Invitation{Link: Link(s.cfg.PublicURL, token), Code: code, ExpiresAt: inv.ExpiresAt, User: u}
+	out := Invitation{Link: Link(s.cfg.PublicURL, token), Code: code, ExpiresAt: inv.ExpiresAt, User: u,
+		RequirePassword: t.RequirePassword}
 	return inv, out, hashCode(u.ID, canonical), nil
 }

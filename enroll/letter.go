@@ -70,6 +70,17 @@ type Letter struct {
 	// so the letter may tell her to use it. Without one, her key must
 	// guard itself with a PIN, and the letter says so instead.
 	Password bool
+	// ChoosePassword: she is a local person without a password, who
+	// chooses one in her enrollment after the key (Offer.SetPassword); it
+	// is asked at sign-in only with the app, a recovery code or a key
+	// without PIN. RequirePassword: IT requires it (Terms.RequirePassword,
+	// from Invitation): she cannot finish without it.
+	ChoosePassword, RequirePassword bool
+	// NoRecoveryCodes: none will be shown at the end of her enrollment
+	// (she has no password Keyhall can check and chooses none: a
+	// directory person where no directory is configured), so the letter
+	// does not promise them.
+	NoRecoveryCodes bool
 	// Reset: the letter follows an IT reset (Service.Reset); it says that
 	// her old keys, apps and recovery codes are blocked.
 	Reset bool
@@ -80,6 +91,22 @@ type Letter struct {
 func (s *Service) HasPassword(ctx context.Context, u authn.User) (bool, error) {
 	pw, err := s.PasswordState(ctx, u)
 	return pw.Has, err
+}
+
+// LetterFacts fills in what l says of the password and the recovery codes
+// of l.Invitation.User, from what Keyhall knows of her (PasswordState, the
+// one rule the enrollment follows): Password, ChoosePassword,
+// RequirePassword (from l.Invitation) and NoRecoveryCodes.
+func (s *Service) LetterFacts(ctx context.Context, l Letter) (Letter, error) {
+	pw, err := s.PasswordState(ctx, l.Invitation.User)
+	if err != nil {
+		return l, err
+	}
+	l.Password = pw.Has
+	l.ChoosePassword = pw.Local && !pw.Has
+	l.RequirePassword = l.ChoosePassword && l.Invitation.RequirePassword
+	l.NoRecoveryCodes = !pw.Has && !pw.Local
+	return l, nil
 }
 
 // MaxAddressLines is how many address lines fit the window under the name
@@ -110,8 +137,8 @@ const (
 // WriteLetter writes l as a one-page A4 PDF, in German, ready for a DIN
 // lang window envelope (DIN 5008 form B): the return address and the
 // person's name and address in the window, the sender's block with the
-// date, the subject, three steps, the link as text and QR code, the code,
-// the expiry and where to get help.
+// date, the subject, its steps (three or four), the link as text and QR
+// code, the code, the expiry and where to get help.
 func WriteLetter(w io.Writer, l Letter) error {
 	if err := l.check(); err != nil {
 		return fmt.Errorf("write letter: %w", err)
@@ -258,7 +285,7 @@ func (p *letterPDF) infoBlock(l Letter) {
 	f.MultiCell(w, 4.2, "Datum: "+GermanDate(l.Date.In(l.Location)), "", "L", false)
 }
 
-// body draws the subject, the greeting, and the three steps.
+// body draws the subject, the greeting, and the steps (Letter.steps).
 func (p *letterPDF) body(l Letter) {
 	f := p.f
 	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
@@ -268,34 +295,68 @@ func (p *letterPDF) body(l Letter) {
 	f.SetFont("sans", "", 10)
 	p.para("Guten Tag " + l.recipient() + ",")
 	f.Ln(1)
+	steps := l.steps()
+	count := "in drei Schritten:"
 	if l.Reset {
 		p.para("der IT-Service hat Ihren Zugang zu Keyhall zurückgesetzt. Ihre bisherigen Sicherheitsschlüssel, " +
 			"Authenticator-Apps und Wiederherstellungscodes sind gesperrt und funktionieren nicht mehr. Mit diesem " +
-			"Brief richten Sie Ihren Zugang neu ein, auf Ihrem eigenen Gerät und ohne Termin – in drei Schritten:")
+			"Brief richten Sie Ihren Zugang neu ein, auf Ihrem eigenen Gerät und ohne Termin – " + count)
 	} else {
 		p.para("für Sie ist ein Zugang zu Keyhall eingerichtet. Sie melden sich dort künftig mit einem " +
 			"Sicherheitsschlüssel (etwa einem YubiKey) oder einer Authenticator-App an. Den Zugang richten " +
-			"Sie selbst ein, auf Ihrem eigenen Gerät und ohne Termin – in drei Schritten:")
+			"Sie selbst ein, auf Ihrem eigenen Gerät und ohne Termin – " + count)
 	}
 	f.Ln(2)
+	for i, st := range steps {
+		p.step(i+1, st[0], st[1])
+	}
+}
+
+// steps are the letter's three steps, title and text: what her
+// enrollment will ask of her, and only that. The password a local person
+// chooses goes with the third (the letter must stay one page).
+func (l Letter) steps() [][2]string {
 	open := "Scannen Sie den QR-Code unten mit der Kamera Ihres Tablets oder Smartphones, oder geben Sie " +
 		"den Link unten in Ihren Browser ein."
 	if l.CodeURL != "" {
-		open += " Es geht auch ohne Link: Öffnen Sie " + l.CodeURL + " und geben Sie Ihren Benutzernamen und den Code ein."
+		open += " Ohne Link geben Sie Ihren Benutzernamen und den Code auf " + l.CodeURL + " ein."
 	}
-	p.step(1, "Einladung öffnen", open)
+	steps := [][2]string{{"Einladung öffnen", open}}
 	key := "Ihren Sicherheitsschlüssel erhalten Sie vom IT-Service (Kontakt unten). "
-	if l.Password {
+	if l.ChoosePassword { // shorter: the third step is longer
+		key = "Ihren Sicherheitsschlüssel erhalten Sie vom IT-Service. "
+	}
+	switch {
+	case l.Password:
 		key += "Melden Sie sich, wenn Sie gefragt werden, mit Ihrem gewohnten Passwort an. "
-	} else {
+	case l.ChoosePassword:
+		key += "Legen Sie seine PIN fest oder geben Sie sie ein, wenn Sie gefragt werden. "
+	default:
 		key += "Ein Passwort brauchen Sie nicht; dafür schützt eine PIN den Schlüssel: Legen Sie sie fest oder " +
 			"geben Sie sie ein, wenn Sie danach gefragt werden. "
 	}
 	key += "Stecken Sie den Schlüssel ein oder halten Sie ihn an das Gerät (NFC), und berühren Sie ihn, " +
-		"sobald er blinkt. Wo es erlaubt ist, können Sie stattdessen eine Authenticator-App einrichten."
-	p.step(2, "Sicherheitsschlüssel registrieren", key)
-	p.step(3, "Vorsorgen", "Registrieren Sie einen zweiten Schlüssel als Ersatz, und bewahren Sie die zehn "+
-		"Wiederherstellungscodes, die Ihnen am Ende angezeigt werden, sicher auf.")
+		"sobald er blinkt."
+	if !l.ChoosePassword { // else the third step names the app
+		key += " Wo es erlaubt ist, können Sie stattdessen eine Authenticator-App einrichten."
+	}
+	steps = append(steps, [2]string{"Sicherheitsschlüssel registrieren", key})
+	title, spare := "Vorsorgen", "Registrieren Sie einen zweiten Schlüssel als Ersatz, und bewahren Sie die zehn "+
+		"Wiederherstellungscodes, die Ihnen am Ende angezeigt werden, sicher auf."
+	switch {
+	case l.ChoosePassword:
+		title = "Passwort festlegen und vorsorgen"
+		spare = "Danach wählen Sie ein Passwort (mindestens 12 Zeichen); Keyhall fragt es nur bei " +
+			"Authenticator-App, Wiederherstellungscode oder Schlüssel ohne PIN ab. "
+		if l.RequirePassword {
+			spare += "Ihr IT-Service verlangt es: Ohne Passwort lässt sich die Einrichtung nicht abschließen. "
+		}
+		spare += "Registrieren Sie einen zweiten Schlüssel als Ersatz; bewahren Sie die zehn " +
+			"Wiederherstellungscodes vom Ende sicher auf."
+	case l.NoRecoveryCodes:
+		spare = "Registrieren Sie einen zweiten Schlüssel als Ersatz, und bewahren Sie ihn getrennt vom ersten auf."
+	}
+	return append(steps, [2]string{title, spare})
 }
 
 // para writes a paragraph across the text width.

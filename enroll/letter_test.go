@@ -177,41 +177,78 @@ func letterText(t *testing.T, l enroll.Letter) string {
 	return strings.Join(strings.Fields(string(out)), " ")
 }
 
-// TestLetterPasswordOnlyWhereTrue: step 2 speaks of her password only when
-// Keyhall can check one (Service.HasPassword); otherwise of the key's PIN.
-// The letter says "Authenticator-App" as the pages do, and where the key
-// comes from.
+// TestLetterPasswordOnlyWhereTrue: the letter says of the password and
+// the recovery codes what her enrollment will do (LetterFacts), in three
+// steps (the password goes with the third), on one page also after a reset:
+//   - a local person without a password: a PIN guards the key, and she
+//     chooses a password after it, asked only with the app, a recovery
+//     code or a key without PIN (with --require-password: she must);
+//   - a person with a password: sign in with it;
+//   - a directory person where no directory is configured: no password,
+//     and no recovery codes promised (none will be shown).
 func TestLetterPasswordOnlyWhereTrue(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	paul := f.user(t, "paul")
-	l := testLetter()
-	has, err := f.svc.HasPassword(ctx, paul)
-	must(t, err)
-	l.Password = has
-	text := letterText(t, l)
-	if has || strings.Contains(text, "Passwort an") || !strings.Contains(text, "Ein Passwort brauchen Sie nicht") ||
-		!strings.Contains(text, "PIN") {
-		t.Errorf("the letter for a person without a password (HasPassword %v):\n%s", has, text)
+	facts := func(inv enroll.Invitation) enroll.Letter {
+		t.Helper()
+		l := testLetter()
+		inv.Link, inv.Code = l.Invitation.Link, l.Invitation.Code
+		l.Invitation = inv
+		l, err := f.svc.LetterFacts(ctx, l)
+		must(t, err)
+		return l
 	}
-	for _, want := range []string{"Authenticator-App", "Sicherheitsschlüssel erhalten Sie vom IT-Service"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("the letter lacks %q:\n%s", want, text)
+	check := func(who, text string, want, not []string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: the letter lacks %q:\n%s", who, w, text)
+			}
+		}
+		for _, n := range not {
+			if strings.Contains(text, n) {
+				t.Errorf("%s: the letter says %q:\n%s", who, n, text)
+			}
 		}
 	}
-	if strings.Contains(text, "Authentifizierungs-App") {
-		t.Errorf("the letter calls the app otherwise than the pages:\n%s", text)
-	}
+	codes := "zehn Wiederherstellungscodes"
 
-	phc, err := authn.HashPassword("ein langes Passwort", authn.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	inv, err := f.svc.Issue(ctx, paul.ID, 0, "cli:root", "")
 	must(t, err)
-	must(t, f.store.SetPasswordHash(ctx, paul.ID, phc, authn.AuditEvent{Time: f.clock.now(), Actor: "test", Action: "password.set"}))
-	has, err = f.svc.HasPassword(ctx, paul)
+	check("local, no password", letterText(t, facts(inv)),
+		[]string{"in drei Schritten", "PIN", "Passwort festlegen", "Danach wählen Sie ein Passwort",
+			"fragt es nur bei Authenticator-App, Wiederherstellungscode oder Schlüssel ohne PIN ab",
+			codes, "Authenticator-App", "Sicherheitsschlüssel erhalten Sie vom IT-Service", "3. Passwort festlegen und vorsorgen"},
+		[]string{"Ein Passwort brauchen Sie nicht", "Passwort an", "vier Schritten", "verlangt", "Authentifizierungs-App"})
+
+	inv, err = f.svc.IssueWith(ctx, paul.ID, enroll.Terms{RequirePassword: true}, "cli:root", "")
 	must(t, err)
-	l.Password = has
-	if text := letterText(t, l); !has || !strings.Contains(text, "mit Ihrem gewohnten Passwort an") {
-		t.Errorf("the letter for a person with a password (HasPassword %v):\n%s", has, text)
-	}
+	check("local, no password, --require-password", letterText(t, facts(inv)),
+		[]string{"in drei Schritten", "Passwort festlegen", "Ihr IT-Service verlangt es",
+			"Ohne Passwort lässt sich die Einrichtung nicht abschließen"},
+		[]string{"Ein Passwort brauchen Sie nicht"})
+	reset := facts(inv)
+	reset.Reset = true
+	check("local, no password, reset --require-password", letterText(t, reset),
+		[]string{"gesperrt", "Ihr IT-Service verlangt es", codes}, nil)
+
+	f.withPassword(t, paul)
+	inv, err = f.svc.Issue(ctx, paul.ID, 0, "cli:root", "")
+	must(t, err)
+	check("local, with a password", letterText(t, facts(inv)),
+		[]string{"in drei Schritten", "mit Ihrem gewohnten Passwort an", codes, "3. Vorsorgen"},
+		[]string{"Passwort festlegen", "Ein Passwort brauchen Sie nicht"})
+
+	now := f.clock.now()
+	dora := authn.User{ID: authn.NewID(), Username: "dora", Status: authn.StatusActive, Source: authn.SourceDirectory,
+		ExternalID: "uid=dora", CreatedAt: now, UpdatedAt: now}
+	must(t, f.store.CreateUser(ctx, dora, authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}))
+	inv, err = f.svc.Issue(ctx, dora.ID, 0, "cli:root", "")
+	must(t, err)
+	check("directory person, no directory", letterText(t, facts(inv)),
+		[]string{"in drei Schritten", "Ein Passwort brauchen Sie nicht", "PIN", "zweiten Schlüssel als Ersatz"},
+		[]string{"Wiederherstellungscode", "Passwort festlegen", "Passwort an"})
 }
 
 // TestLetterAfterReset: the letter after an IT reset is not the first

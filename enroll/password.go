@@ -37,6 +37,10 @@ var (
 		"Wiederherstellungscodes und die Authenticator-App brauchen bei der Anmeldung ein Passwort, und Keyhall kann Ihres nicht prüfen. Bitte registrieren Sie einen zweiten Sicherheitsschlüssel mit PIN als Ersatz.",
 		"Recovery codes and the authenticator app need a password at sign-in, and Keyhall cannot check yours. Please register a second security key with a PIN as a spare.",
 	}
+	msgPasswordRequired = [2]string{
+		"Ihr IT-Service verlangt ein Passwort: Bitte legen Sie jetzt Ihr Passwort fest. Ohne Passwort lässt sich die Einrichtung nicht abschließen.",
+		"Your IT service requires a password: please choose your password now. Without one, the setup cannot be finished.",
+	}
 	msgPasswordDirectory = [2]string{
 		"Ihr Passwort ist das Ihres Dienstkontos. Bitte ändern Sie es dort.",
 		"Your password is that of your work account. Please change it there.",
@@ -94,6 +98,10 @@ type Offer struct {
 	// admit a factor that needs one after it (an app, a key without PIN, a
 	// recovery code): her enrollment asks her to choose one.
 	SetPassword bool
+	// PasswordRequired: SetPassword, in an invitation's enrollment whose
+	// invitation requires a password (Terms.RequirePassword): she cannot
+	// finish without one (Finish).
+	PasswordRequired bool
 }
 
 // Offers returns what the person with userID may be offered.
@@ -115,6 +123,38 @@ func (s *Service) offer(ctx context.Context, u authn.User, rules Rules) (Offer, 
 	o := Offer{Password: pw, App: rules.AllowTOTP() && (pw.Has || pw.Local), RecoveryCodes: pw.Has}
 	o.SetPassword = pw.Local && !pw.Has
 	return o, nil
+}
+
+// passwordRequired reports whether the invitation of the person with
+// userID requires a password: her newest invitation, the one her
+// enrollment opened with or, if IT issued another since, IT's latest word.
+func (s *Service) passwordRequired(ctx context.Context, userID string) (bool, error) {
+	inv, err := s.cfg.Store.LatestInvitation(ctx, userID)
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read invitation: %w", err)
+	}
+	return inv.RequirePassword, nil
+}
+
+// passwordMissing reports whether the invitation's enrollment p may not
+// finish yet: its invitation requires a password and the local person
+// has none.
+func (s *Service) passwordMissing(ctx context.Context, p authn.EnrollPending) (bool, error) {
+	if p.Session != (authn.SessionHash{}) {
+		return false, nil
+	}
+	u, err := s.cfg.Store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return false, fmt.Errorf("read person: %w", err)
+	}
+	state, err := s.PasswordState(ctx, u)
+	if err != nil || !state.Local || state.Has {
+		return false, err
+	}
+	return s.passwordRequired(ctx, p.UserID)
 }
 
 // checkNewPassword refuses a password a person may not choose: shorter

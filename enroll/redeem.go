@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -178,11 +179,39 @@ func (s *Service) Resume(ctx context.Context, id []byte, token string) (Progress
 	return s.retry(ctx, p, nil)
 }
 
-// Finish ends an enrollment: its id can no longer be used.
-func (s *Service) Finish(ctx context.Context, id []byte) error {
-	_, err := s.take(ctx, id)
-	if IsReason(err, ReasonExpired) {
-		return nil
+// Current returns where the enrollment with id stands, under a new id,
+// for a page that shows it (the password page names her). Refused as any
+// step is (see step).
+func (s *Service) Current(ctx context.Context, id []byte) (Progress, error) {
+	p, pr, err := s.step(ctx, id, 0)
+	if err != nil {
+		return pr, err
 	}
-	return err
+	return s.put(ctx, p, IdleTTL, time.Time{})
+}
+
+// Finish ends an enrollment: its id can no longer be used. An
+// invitation's enrollment whose invitation requires a password
+// (Terms.RequirePassword) does not end while the local person has none:
+// it is refused (ReasonPasswordNeeded) and goes on under Progress.ID, for
+// her to set it (SetPassword).
+func (s *Service) Finish(ctx context.Context, id []byte) (Progress, error) {
+	p, err := s.take(ctx, id)
+	switch {
+	case IsReason(err, ReasonExpired):
+		return Progress{}, nil
+	case err != nil:
+		return Progress{}, err
+	case p.Session != (authn.SessionHash{}):
+		return Progress{}, nil
+	}
+	need, err := s.passwordMissing(ctx, p)
+	switch {
+	case err != nil:
+		return s.keepOn(ctx, p, err)
+	case need:
+		return s.retry(ctx, p, refuseMsg(ReasonPasswordNeeded, msgPasswordRequired,
+			errors.New("the invitation requires a password and she has none")))
+	}
+	return Progress{}, nil
 }

@@ -13,12 +13,21 @@ import (
 // ErrNoReason: an IT action was asked for without a reason.
 var ErrNoReason = errors.New("a reason is required")
 
+// ErrDirectoryPassword: IT asked to require a password of a directory
+// person, whose password is the directory's (Terms.RequirePassword).
+var ErrDirectoryPassword = errors.New("a directory person's password is the directory's: Keyhall cannot require her to choose one")
+
 // Reset is IT's answer to a lost or stolen set of factors: every key, app
 // and recovery code of the person is removed, every session revoked, and a
 // new invitation issued (voiding older ones), in one transaction with ONE
 // audit event that says who (actor), whom, why (reason) and what was
 // revoked.
 func (s *Service) Reset(ctx context.Context, userID string, validity time.Duration, actor, reason string) (Invitation, authn.ResetReport, error) {
+	return s.ResetWith(ctx, userID, Terms{Validity: validity}, actor, reason)
+}
+
+// ResetWith is Reset with IT's terms for the new invitation.
+func (s *Service) ResetWith(ctx context.Context, userID string, t Terms, actor, reason string) (Invitation, authn.ResetReport, error) {
 	if strings.TrimSpace(reason) == "" {
 		return Invitation{}, authn.ResetReport{}, fmt.Errorf("reset: %w", ErrNoReason)
 	}
@@ -26,7 +35,7 @@ func (s *Service) Reset(ctx context.Context, userID string, validity time.Durati
 	if err != nil {
 		return Invitation{}, authn.ResetReport{}, fmt.Errorf("reset: %w", err)
 	}
-	inv, out, codeHash, err := s.newInvitation(u, validity, actor)
+	inv, out, codeHash, err := s.newInvitation(u, t, actor)
 	if err != nil {
 		return Invitation{}, authn.ResetReport{}, err
 	}
@@ -34,6 +43,9 @@ func (s *Service) Reset(ctx context.Context, userID string, validity time.Durati
 		Time: inv.CreatedAt, Actor: actor, Action: "user.reset", Subject: "user:" + u.ID, Reason: reason,
 		Details: map[string]string{"username": u.Username, "invitation_id": inv.ID,
 			"invitation_expires_at": inv.ExpiresAt.Format(time.RFC3339)},
+	}
+	if inv.RequirePassword {
+		ev.Details["require_password"] = "true"
 	}
 	rep, err := s.cfg.Store.ResetUser(ctx, u.ID, inv.CreatedAt, inv, codeHash, ev)
 	if err != nil {

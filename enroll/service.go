@@ -196,7 +196,10 @@ func (s *Service) progress(ctx context.Context, id []byte, p authn.EnrollPending
 	if pr.User, pr.Rules, err = s.person(ctx, p.UserID); err != nil {
 		return pr, err
 	}
-	pr.Offer, err = s.offer(ctx, pr.User, pr.Rules)
+	if pr.Offer, err = s.offer(ctx, pr.User, pr.Rules); err != nil || pr.SelfService || !pr.Offer.SetPassword {
+		return pr, err
+	}
+	pr.Offer.PasswordRequired, err = s.passwordRequired(ctx, p.UserID)
 	return pr, err
 }
 

@@ -29,6 +29,9 @@ type State struct {
 	Issued, Expires, Used time.Time
 	Keys, Apps            int // her security keys and authenticator apps
 	RecoveryCodes         int // her unused recovery codes
+	// PasswordRequired: the newest invitation requires that she chooses
+	// a password (Terms.RequirePassword); HasPassword: she has a local one.
+	PasswordRequired, HasPassword bool
 }
 
 // StateOf reads the enrollment state of the person with userID at now.
@@ -42,6 +45,7 @@ func StateOf(ctx context.Context, st authn.Store, userID string, now time.Time) 
 		return State{}, err
 	default:
 		s.Issued, s.Expires, s.Used = inv.CreatedAt, inv.ExpiresAt, inv.UsedAt
+		s.PasswordRequired = inv.RequirePassword
 		switch {
 		case !inv.UsedAt.IsZero():
 			s.Invitation = InvitationUsed
@@ -67,6 +71,12 @@ func StateOf(ctx context.Context, st authn.Store, userID string, now time.Time) 
 	}
 	if s.RecoveryCodes, err = st.CountRecoveryCodes(ctx, userID); err != nil {
 		return State{}, fmt.Errorf("count recovery codes: %w", err)
+	}
+	switch _, err := st.GetPasswordHash(ctx, userID); {
+	case err == nil:
+		s.HasPassword = true
+	case !errors.Is(err, authn.ErrNotFound):
+		return State{}, fmt.Errorf("look up password: %w", err)
 	}
 	return s, nil
 }

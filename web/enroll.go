@@ -24,6 +24,7 @@ const EnrollCookie = "__Host-keyhall-enroll"
 type enrollView struct {
 	Token        string // the link's token, for the start form on /enroll/{token}
 	Name         string // the person's name, when known
+	Username     string // her username, for a password manager (autocomplete="username")
 	NeedPassword bool   // ask for the directory password
 	AllowApp     bool   // the person's policy admits an authenticator app here
 	SelfService  bool   // a signed-in person adds a factor from /account
@@ -40,10 +41,13 @@ type enrollView struct {
 	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
 	Consumed     bool // a factor is stored: the person may go on to her recovery codes
 	SetPassword  bool // a local person without a password: her enrollment asks for one next
-	OfferCodes   bool // recovery codes would work for her (she has a password Keyhall can check)
-	MayAddKey    bool // this sign-in may add a key (enroll.ScopeOf)
-	MayNewCodes  bool // this sign-in may replace her recovery codes (enroll.ScopeOf)
-	MinPassword  int  // the shortest password she may choose
+	// PasswordRequired: SetPassword, and her invitation requires it: she
+	// cannot finish without one.
+	PasswordRequired bool
+	OfferCodes       bool // recovery codes would work for her (she has a password Keyhall can check)
+	MayAddKey        bool // this sign-in may add a key (enroll.ScopeOf)
+	MayNewCodes      bool // this sign-in may replace her recovery codes (enroll.ScopeOf)
+	MinPassword      int  // the shortest password she may choose
 
 	// On /account/factors: her unused recovery codes, and the factor she
 	// asked to remove, until she confirms.
@@ -263,7 +267,8 @@ func chooseView(p enroll.Progress) *enrollView {
 	}
 	consumed := p.Consumed && !p.SelfService
 	return &enrollView{Name: cmp.Or(p.User.DisplayName, p.User.Username), AllowApp: allow, Consumed: consumed,
-		SetPassword: consumed && p.Offer.SetPassword, OfferCodes: p.Offer.RecoveryCodes}
+		SetPassword: consumed && p.Offer.SetPassword, PasswordRequired: consumed && p.Offer.PasswordRequired,
+		OfferCodes: p.Offer.RecoveryCodes}
 }
 
 // enrollFailed answers a refused enrollment step. An *enroll.Error shows

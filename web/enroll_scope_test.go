@@ -401,3 +401,45 @@ func TestLateConfirmationKeepsOldCodes(t *testing.T) {
 		t.Errorf("after a late confirmation: %d codes (%v), want her 2 old ones", n, err)
 	}
 }
+
+// TestFactorsPageNoAppWherePhrh: where a group's sign-in level is phrh,
+// which an app does not reach, /account/factors offers no "add app" to its
+// members (it would be set up and then refused at sign-in); a person
+// outside the group, signed in the same way, is offered it.
+func TestFactorsPageNoAppWherePhrh(t *testing.T) {
+	clk := &testClock{t: time.Now()}
+	f := newFixture(t, func(c *Config) { c.Now = clk.Now })
+	strict := enroll.DefaultKeyPolicy()
+	strict.SignInLevel = authn.LevelPhrh
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{
+		Groups: map[string]enroll.KeyPolicy{"rat": strict}, Default: enroll.DefaultKeyPolicy()}})
+	ctx := context.Background()
+	rat := authn.Group{ID: authn.NewID(), Name: "rat", DisplayName: "Rat", Source: authn.SourceLocal, CreatedAt: time.Now()}
+	if err := f.store.CreateGroup(ctx, rat, f.audit("group.create")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		member bool
+	}{{"anna", true}, {"bernd", false}} {
+		u := f.addUser(tc.name)
+		f.setPassword(u, testPassword)
+		k := newTestKey(t)
+		f.addKey(u, &k, 0)
+		if tc.member {
+			if err := f.store.AddMember(ctx, rat.ID, u.ID, f.audit("group.add")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, body := f.browser(f.sessionCookie(u, clk.Now(), false)).get(factorsPath)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: factors page: %d", tc.name, res.StatusCode)
+		}
+		if got := strings.Contains(body, `id="add-app"`); got == tc.member {
+			t.Errorf("%s (member of the phrh group: %t): add-app shown %t", tc.name, tc.member, got)
+		}
+		if !strings.Contains(body, `id="add-key"`) {
+			t.Errorf("%s: no add-key on the factors page", tc.name)
+		}
+	}
+}

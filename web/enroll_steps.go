@@ -85,9 +85,10 @@ func (s *Server) enrollKeyFinish(w http.ResponseWriter, r *http.Request) {
 func (s *Server) enrollAdded(w http.ResponseWriter, r *http.Request, svc *enroll.Service, p enroll.Progress, ev *enrollView) {
 	ev.Name = cmp.Or(p.User.DisplayName, p.User.Username)
 	ev.SetPassword, ev.OfferCodes = p.Offer.SetPassword, p.Offer.RecoveryCodes
+	ev.PasswordRequired = p.Offer.PasswordRequired
 	if p.SelfService {
 		ev.SelfService = true
-		if err := svc.Finish(r.Context(), p.ID); err != nil {
+		if _, err := svc.Finish(r.Context(), p.ID); err != nil {
 			s.logger.Warn("end a self-service enrollment", "user", p.User.ID, "err", err)
 		}
 		setEnrollCookie(w, nil)
@@ -280,7 +281,14 @@ func (s *Server) enrollDone(w http.ResponseWriter, r *http.Request) {
 			s.enrollFailed(w, r, p, err, &view{Page: "enroll_choose"})
 			return
 		}
-		if err := svc.Finish(r.Context(), p.ID); err != nil && !errors.As(err, new(*enroll.Error)) {
+		fp, err := svc.Finish(r.Context(), p.ID)
+		if len(fp.ID) > 0 {
+			// Not finished: her invitation requires a password she has
+			// not set yet. The choose page says so and leads to it.
+			s.enrollFailed(w, r, fp, err, &view{Page: "enroll_choose"})
+			return
+		}
+		if err != nil && !errors.As(err, new(*enroll.Error)) {
 			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 			return
 		}

@@ -6,8 +6,8 @@ import "fmt"
 // German first; translate looks here after texts.
 var enrollTexts = map[string]message{
 	"enroll.title": {"Zugang einrichten", "Set up your access"},
-	"enroll.welcome": {"Willkommen bei Keyhall. In drei Schritten richten Sie Ihren Zugang ein: Einladung bestätigen, Sicherheitsschlüssel (oder App) registrieren, Wiederherstellungscodes aufbewahren.",
-		"Welcome to Keyhall. Set up your access in three steps: confirm the invitation, register a security key (or app), keep your recovery codes."},
+	"enroll.welcome": {"Willkommen bei Keyhall. Hier richten Sie Ihren Zugang ein: Sie bestätigen die Einladung und registrieren einen Sicherheitsschlüssel (oder eine App); je nach Zugang legen Sie danach ein Passwort fest und bewahren Wiederherstellungscodes auf.",
+		"Welcome to Keyhall. Set up your access here: confirm the invitation and register a security key (or an app); depending on your access, you then choose a password and keep recovery codes."},
 	"enroll.for":           {"Einladung für", "Invitation for"},
 	"enroll.start":         {"Einrichtung beginnen", "Begin set-up"},
 	"enroll.username":      {"Benutzername", "Username"},
@@ -56,7 +56,9 @@ var enrollTexts = map[string]message{
 	"enroll.added.password":       {"Weiter: Passwort festlegen", "Next: choose your password"},
 	"enroll.added.nocodes": {"Wiederherstellungscodes brauchen bei der Anmeldung ein Passwort, das Keyhall prüfen kann. Registrieren Sie deshalb bitte einen zweiten Schlüssel mit PIN als Ersatz.",
 		"Recovery codes need a password at sign-in that Keyhall can check. So please register a second key with a PIN as a spare."},
-	"enroll.added.finish":   {"Einrichtung abschließen", "Finish set-up"},
+	"enroll.added.finish": {"Einrichtung abschließen", "Finish set-up"},
+	"enroll.password.required": {"Ihr IT-Service verlangt ein Passwort: Ohne Passwort lässt sich die Einrichtung nicht abschließen.",
+		"Your IT service requires a password: without one, the setup cannot be finished."},
 	"enroll.password.title": {"Passwort festlegen", "Choose your password"},
 	"enroll.password.why": {"Mit der Authenticator-App, einem Wiederherstellungscode oder einem Schlüssel ohne PIN fragt Keyhall bei der Anmeldung zusätzlich nach einem Passwort. Legen Sie es jetzt fest.",
 		"With the authenticator app, a recovery code or a key without a PIN, Keyhall also asks for a password at sign-in. Choose it now."},

@@ -44,7 +44,7 @@ func (s *Store) OpenInvitation(ctx context.Context, userID string) (authn.Invita
 		ORDER BY i.created_at DESC LIMIT 1`, userID)
 	var inv authn.Invitation
 	err := row.Scan(&inv.ID, &inv.UserID, hashCol{(*[32]byte)(&inv.TokenHash)}, &inv.Purpose, &inv.CreatedBy,
-		timeCol{&inv.CreatedAt}, timeCol{&inv.ExpiresAt}, timeCol{&inv.UsedAt}, timeCol{&inv.VoidedAt}, &code)
+		timeCol{&inv.CreatedAt}, timeCol{&inv.ExpiresAt}, timeCol{&inv.UsedAt}, timeCol{&inv.VoidedAt}, &inv.RequirePassword, &code)
 	if err != nil {
 		return authn.Invitation{}, authn.TokenHash{}, fmt.Errorf("open invitation of user %s: %w", userID, dbErr(err))
 	}

@@ -10,12 +10,12 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-const invitationCols = "id, user_id, token_hash, purpose, created_by, created_at, expires_at, used_at, voided_at"
+const invitationCols = "id, user_id, token_hash, purpose, created_by, created_at, expires_at, used_at, voided_at, require_password"
 
 func scanInvitation(row interface{ Scan(...any) error }) (authn.Invitation, error) {
 	var inv authn.Invitation
 	err := row.Scan(&inv.ID, &inv.UserID, hashCol{(*[32]byte)(&inv.TokenHash)}, &inv.Purpose, &inv.CreatedBy,
-		timeCol{&inv.CreatedAt}, timeCol{&inv.ExpiresAt}, timeCol{&inv.UsedAt}, timeCol{&inv.VoidedAt})
+		timeCol{&inv.CreatedAt}, timeCol{&inv.ExpiresAt}, timeCol{&inv.UsedAt}, timeCol{&inv.VoidedAt}, &inv.RequirePassword)
 	return inv, err
 }
 
@@ -31,9 +31,9 @@ func (s *Store) insertInvitation(ctx context.Context, tx *sql.Tx, inv authn.Invi
 		return fmt.Errorf("void older invitations: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO invitations ("+invitationCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		inv.ID, inv.UserID, inv.TokenHash[:], inv.Purpose, inv.CreatedBy, s.tv(inv.CreatedAt),
-		s.tv(inv.ExpiresAt), s.tvNull(inv.UsedAt), s.tvNull(inv.VoidedAt))
+		s.tv(inv.ExpiresAt), s.tvNull(inv.UsedAt), s.tvNull(inv.VoidedAt), inv.RequirePassword)
 	return dbErr(err)
 }
 

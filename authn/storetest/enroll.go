@@ -27,6 +27,7 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"RemoveCredential", testRemoveCredential},
 		{"RemoveCredentialConcurrent", testRemoveCredentialConcurrent},
 		{"ResetUser", testResetUser},
+		{"InvitationRequiresPassword", testInvitationRequiresPassword},
 		{"SessionsEndedWhileCached", testSessionsEndedWhileCached},
 	}
 	for _, tc := range tests {
@@ -254,6 +255,49 @@ func testResetUser(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	}
 	_, err = e.ResetUser(ctx, "nobody", t0, newInvitation(authn.User{ID: "nobody"}, "x", t0), codeHash(8), ev("user.reset", ""))
 	wantErr(t, "ResetUser(nobody)", err, authn.ErrNotFound)
+}
+
+// testInvitationRequiresPassword: IT's requirement of a password, made at
+// invitation (CreateInvitationWithCode) or at a reset (ResetUser), is kept
+// with the invitation and read back by every read (GetInvitation,
+// LatestInvitation, OpenInvitation, ConsumeInvitation), and an invitation
+// made without it does not require one.
+func testInvitationRequiresPassword(t *testing.T, s authn.Store, e authn.EnrollStore) {
+	ctx := t.Context()
+	anna := mkUser(t, s, "anna")
+	plain := newInvitation(anna, "plain", t0)
+	must(t, "CreateInvitationWithCode", e.CreateInvitationWithCode(ctx, plain, codeHash(1), ev("invitation.create", "")))
+	got, _, err := e.OpenInvitation(ctx, anna.ID)
+	must(t, "OpenInvitation", err)
+	if got.RequirePassword {
+		t.Error("an invitation made without --require-password requires a password")
+	}
+	strict := newInvitation(anna, "strict", t0.Add(time.Minute))
+	strict.RequirePassword = true
+	must(t, "CreateInvitationWithCode", e.CreateInvitationWithCode(ctx, strict, codeHash(2), ev("invitation.create", "")))
+	read := func(what string) {
+		t.Helper()
+		got, _, err := e.OpenInvitation(ctx, anna.ID)
+		must(t, what+": OpenInvitation", err)
+		same(t, what+": OpenInvitation", got, strict, normInvitation)
+		got, err = s.GetInvitation(ctx, strict.TokenHash)
+		must(t, what+": GetInvitation", err)
+		same(t, what+": GetInvitation", got, strict, normInvitation)
+		got, err = s.LatestInvitation(ctx, anna.ID)
+		must(t, what+": LatestInvitation", err)
+		same(t, what+": LatestInvitation", got, strict, normInvitation)
+	}
+	read("invite")
+	strict = newInvitation(anna, "reset", t0.Add(2*time.Minute))
+	strict.RequirePassword = true
+	_, err = e.ResetUser(ctx, anna.ID, strict.CreatedAt, strict, codeHash(3), ev("user.reset", "user:"+anna.ID))
+	must(t, "ResetUser", err)
+	read("reset")
+	used, err := s.ConsumeInvitation(ctx, strict.TokenHash, t0.Add(3*time.Minute))
+	must(t, "ConsumeInvitation", err)
+	if !used.RequirePassword {
+		t.Error("ConsumeInvitation lost the requirement of a password")
+	}
 }
 
 // testSessionsEndedWhileCached: every change that ends a person's sessions

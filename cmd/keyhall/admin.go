@@ -168,11 +168,16 @@ type enrollmentJSON struct {
 	Keys                int       `json:"keys"`
 	Apps                int       `json:"apps"`
 	RecoveryCodes       int       `json:"recovery_codes_left"`
+	// PasswordRequired: her newest invitation requires her to choose a
+	// password (--require-password); PasswordSet: she has a local one.
+	PasswordRequired bool `json:"password_required"`
+	PasswordSet      bool `json:"password_set"`
 }
 
 func toEnrollmentJSON(e enroll.State) *enrollmentJSON {
 	return &enrollmentJSON{Invitation: string(e.Invitation), InvitationIssuedAt: e.Issued.UTC(), InvitationExpiresAt: e.Expires.UTC(),
-		InvitationUsedAt: e.Used.UTC(), Keys: e.Keys, Apps: e.Apps, RecoveryCodes: e.RecoveryCodes}
+		InvitationUsedAt: e.Used.UTC(), Keys: e.Keys, Apps: e.Apps, RecoveryCodes: e.RecoveryCodes,
+		PasswordRequired: e.PasswordRequired, PasswordSet: e.HasPassword}
 }
 
 func toUserJSON(u authn.User, groups []authn.Group) userJSON {

@@ -24,6 +24,9 @@ type invitationJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Letter    string    `json:"letter,omitempty"`
 	MailedTo  string    `json:"mailed_to,omitempty"`
+	// RequirePassword: she must choose a password before her enrollment
+	// can finish (--require-password).
+	RequirePassword bool `json:"require_password,omitempty"`
 }
 
 // resetJSON is the stable JSON form of a reset.
@@ -43,7 +46,7 @@ type resetJSON struct {
 // letter's failure, if any.
 func (d delivery) print(w io.Writer, inv enroll.Invitation, rep *authn.ResetReport, asJSON bool) error {
 	ij := invitationJSON{Username: inv.User.Username, Link: inv.Link, Code: inv.Code,
-		ExpiresAt: inv.ExpiresAt.UTC(), Letter: d.letter, MailedTo: d.mailedTo}
+		ExpiresAt: inv.ExpiresAt.UTC(), Letter: d.letter, MailedTo: d.mailedTo, RequirePassword: inv.RequirePassword}
 	var err error
 	switch {
 	case asJSON && rep != nil:
@@ -77,6 +80,9 @@ func (d delivery) printText(w io.Writer, inv enroll.Invitation, rep *authn.Reset
 	}
 	fmt.Fprintf(w, "Invitation for %q, valid until %s:\n  Link: %s\n  Code: %s\n",
 		inv.User.Username, formatTime(inv.ExpiresAt), inv.Link, inv.Code)
+	if inv.RequirePassword {
+		fmt.Fprintln(w, "  She must choose a password before her enrollment can finish.")
+	}
 	if d.letter != "" {
 		fmt.Fprintf(w, "Letter written to %s.\n", d.letter)
 	}

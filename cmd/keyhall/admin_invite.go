@@ -26,11 +26,14 @@ func inviteCommand() *command {
 			"code, valid once until the expiry. Prints both; --letter writes a printable German\n" +
 			"A4 letter (PDF) for a window envelope, which needs the person's postal address and\n" +
 			"the letter.* settings; --address stores her address (audited) for this and later\n" +
-			"letters; --mail also sends link and code to the person's e-mail address.",
+			"letters; --mail also sends link and code to the person's e-mail address;\n" +
+			"--require-password makes a local person choose a password before her enrollment\n" +
+			"can finish (not for directory people, whose password is the directory's).",
 		examples: []string{
 			`keyhall admin invite anna.mueller`,
 			`keyhall admin invite anna.mueller --expires 21d --letter anna.pdf --address "Große Straße 17|48143 Münster"`,
 			`keyhall admin invite anna.mueller --mail --reason "new councillor, ticket 4711" --json`,
+			`keyhall admin invite bernd --require-password`,
 		},
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath, asJSON := configFlag(fs), jsonFlag(fs)
@@ -47,7 +50,7 @@ func inviteCommand() *command {
 					if err != nil {
 						return err
 					}
-					inv, err := e.svc.Issue(ctx, u.ID, validity, cliActor(), strings.TrimSpace(*reason))
+					inv, err := e.svc.IssueWith(ctx, u.ID, o.terms(validity), cliActor(), strings.TrimSpace(*reason))
 					if err != nil {
 						return fmt.Errorf("invite %q: %w", username, err)
 					}
@@ -100,7 +103,7 @@ func (e *enrollEnv) reset(ctx context.Context, a *app, username string, validity
 		return err
 	}
 	e.afterReset = true
-	inv, rep, err := e.svc.Reset(ctx, u.ID, validity, cliActor(), reason)
+	inv, rep, err := e.svc.ResetWith(ctx, u.ID, o.terms(validity), cliActor(), reason)
 	if err != nil {
 		return fmt.Errorf("reset %q: %w", username, err)
 	}
@@ -118,6 +121,7 @@ func (e *enrollEnv) reset(ctx context.Context, a *app, username string, validity
 // issueFlags are the flags invite and reset share.
 type issueFlags struct {
 	expires, letter, address *string
+	requirePassword          *bool
 }
 
 func declareIssueFlags(fs *flag.FlagSet) *issueFlags {
@@ -125,7 +129,14 @@ func declareIssueFlags(fs *flag.FlagSet) *issueFlags {
 		expires: fs.String("expires", "14d", "how long the invitation is valid: `DURATION` such as 14d, 36h (at most 90d)"),
 		letter:  fs.String("letter", "", "write the enrollment letter (PDF) to `FILE`"),
 		address: fs.String("address", "", "store `ADDRESS` as the person's postal address (for --letter and later letters), lines separated by | or \\n"),
+		requirePassword: fs.Bool("require-password", false,
+			"a local person must choose a password in her enrollment before it can finish (refused for directory people)"),
 	}
+}
+
+// terms are the invitation's terms from the flags.
+func (o *issueFlags) terms(validity time.Duration) enroll.Terms {
+	return enroll.Terms{Validity: validity, RequirePassword: *o.requirePassword}
 }
 
 // parse checks the positional argument and the flags.
@@ -231,6 +242,10 @@ func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags,
 	if err != nil {
 		return u, err
 	}
+	if *o.requirePassword && u.Source == authn.SourceDirectory {
+		return u, usagef("--require-password: %q is a directory person; her password is the directory's, "+
+			"Keyhall cannot require her to choose one", username)
+	}
 	if *o.letter != "" {
 		if missing := e.cfg.letterMissing(*o.address != "" || len(u.PostalAddress) > 0); len(missing) > 0 {
 			return u, usagef("--letter: %s", strings.Join(missing, "; "))
@@ -250,22 +265,18 @@ func (e *enrollEnv) prepare(ctx context.Context, username string, o *issueFlags,
 }
 
 // letter returns the letter for inv, to address (--address) or else to the
-// person's stored postal address. It speaks of her password only when
-// Keyhall can check one.
+// person's stored postal address. It speaks of her password and her
+// recovery codes as her enrollment will (enroll.Service.LetterFacts).
 func (e *enrollEnv) letter(ctx context.Context, inv enroll.Invitation, address string) (enroll.Letter, error) {
 	lines := addressLines(address)
 	if len(lines) == 0 {
 		lines = inv.User.PostalAddress
 	}
-	pw, err := e.svc.HasPassword(ctx, inv.User)
-	if err != nil {
-		return enroll.Letter{}, err
-	}
-	return enroll.Letter{
+	return e.svc.LetterFacts(ctx, enroll.Letter{
 		Invitation: inv, Address: lines, Sender: e.cfg.sender(),
 		CodeURL: enroll.EnrollURL(e.notices.PublicURL), Location: time.Local,
-		Password: pw, Reset: e.afterReset,
-	}, nil
+		Reset: e.afterReset,
+	})
 }
 
 // delivery is what became of an invitation: its letter and its mail.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/quotedprintable"
 	"net"
@@ -176,9 +177,11 @@ func TestAdminInviteLetterAndMail(t *testing.T) {
 	if last.Action != "invitation.create" || !strings.HasPrefix(last.Actor, "cli:") || last.Reason != "new councillor" {
 		t.Errorf("audit: %+v", last)
 	}
-	// Anna has no password Keyhall can check: her letter speaks of the PIN.
+	// Anna, a local person, has no password yet: her letter speaks of the
+	// PIN, and of the password she chooses after her key.
 	flat := strings.Join(strings.Fields(string(text)), " ")
-	if strings.Contains(flat, "Passwort an") || !strings.Contains(flat, "Ein Passwort brauchen Sie nicht") {
+	if strings.Contains(flat, "Passwort an") || strings.Contains(flat, "Ein Passwort brauchen Sie nicht") ||
+		!strings.Contains(flat, "PIN") || !strings.Contains(flat, "Passwort festlegen") {
 		t.Errorf("the letter for a person without a password:\n%s", text)
 	}
 
@@ -348,5 +351,67 @@ func TestAdminStoredAddress(t *testing.T) {
 	}
 	if e := mustRun(t, env, 2, "admin", "users", "set-address", "bernd", "--address", "1|2|3|4|5|6"); !strings.Contains(e, "at most 5") {
 		t.Errorf("six lines: %q", e)
+	}
+}
+
+// TestAdminInviteRequirePassword: --require-password on invite and reset is
+// stored with the invitation and audited, and users show tells it; for a
+// directory person, whose password is the directory's, it is refused with
+// a clear error before anything changes.
+func TestAdminInviteRequirePassword(t *testing.T) {
+	env, url := enrollEnvVars(t, nil)
+	mustRun(t, env, 0, "admin", "users", "add", "anna")
+	out := mustRun(t, env, 0, "admin", "invite", "anna", "--require-password")
+	if !strings.Contains(out, "must choose a password") {
+		t.Errorf("invite --require-password printed:\n%s", out)
+	}
+	if out := mustRun(t, env, 0, "admin", "users", "show", "anna"); !strings.Contains(out, "required by her invitation, not set yet") {
+		t.Errorf("users show after invite --require-password:\n%s", out)
+	}
+	mustRun(t, env, 0, "admin", "reset", "anna", "--reason", "lost key", "--require-password")
+	var shown userJSON
+	if err := json.Unmarshal([]byte(mustRun(t, env, 0, "admin", "users", "show", "anna", "--json")), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if shown.Enrollment == nil || !shown.Enrollment.PasswordRequired || shown.Enrollment.PasswordSet {
+		t.Errorf("users show --json after reset --require-password: %+v", shown.Enrollment)
+	}
+	mustRun(t, env, 0, "admin", "invite", "anna")
+	if out := mustRun(t, env, 0, "admin", "users", "show", "anna"); !strings.Contains(out, "Password:") || strings.Contains(out, "required") {
+		t.Errorf("users show after an invitation without --require-password:\n%s", out)
+	}
+
+	st := openTestStore(t, url)
+	ctx := context.Background()
+	anna, err := st.GetUserByUsername(ctx, "anna")
+	if err != nil {
+		t.Fatal(err)
+	}
+	required := map[string]int{}
+	for _, e := range mustListAll(t, st) {
+		if e.Subject == "user:"+anna.ID && e.Details["require_password"] == "true" {
+			required[e.Action]++
+		}
+	}
+	if required["invitation.create"] != 1 || required["user.reset"] != 1 {
+		t.Errorf("audit events with require_password: %v", required)
+	}
+
+	now := time.Now()
+	dora := authn.User{ID: authn.NewID(), Username: "dora", Status: authn.StatusActive, Source: authn.SourceDirectory,
+		ExternalID: "uid=dora", CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, dora, authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"admin", "invite", "dora", "--require-password"},
+		{"admin", "reset", "dora", "--reason", "lost key", "--require-password"},
+	} {
+		if e := mustRun(t, env, 2, args...); !strings.Contains(e, "--require-password") || !strings.Contains(e, "directory person") {
+			t.Errorf("%v: stderr %q", args, e)
+		}
+	}
+	if _, err := st.LatestInvitation(ctx, dora.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("a refused --require-password issued an invitation for a directory person: %v", err)
 	}
 }

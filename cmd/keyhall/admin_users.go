@@ -247,7 +247,22 @@ func printUser(w io.Writer, u authn.User, groups []authn.Group, e enroll.State, 
 		{"Keys:", strconv.Itoa(e.Keys)},
 		{"Apps:", strconv.Itoa(e.Apps)},
 		{"Recovery codes:", strconv.Itoa(e.RecoveryCodes) + " unused"},
+		{"Password:", passwordWords(u, e)},
 	})
+}
+
+// passwordWords says what Keyhall knows of a person's password: the
+// directory's, set, none, or required by her invitation and not set yet.
+func passwordWords(u authn.User, e enroll.State) string {
+	switch {
+	case u.Source == authn.SourceDirectory:
+		return "the directory's"
+	case e.HasPassword:
+		return "set"
+	case e.PasswordRequired:
+		return "required by her invitation, not set yet"
+	}
+	return "none"
 }
 
 func usersDisableCommand() *command {
