@@ -309,7 +309,9 @@ func TestIncrementalSamba(t *testing.T) {
 	}{
 		{"restored: another invocationId", func(m map[string]any) { m["invocation_id"] = "00000000-0000-4000-8000-000000000001" }, "invocationId"},
 		{"restored: highestCommittedUSN went back", func(m map[string]any) { m["usn"] = m["usn"].(float64) + 1e6 }, "went back"},
-		{"another domain controller", func(m map[string]any) { m["dc"] = "CN=NTDS Settings,CN=DC9,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration," + s.BaseDN }, "domain controller is"},
+		{"another domain controller", func(m map[string]any) {
+			m["dc"] = "CN=NTDS Settings,CN=DC9,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration," + s.BaseDN
+		}, "domain controller is"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.t = t
