@@ -3,6 +3,7 @@ package ldapsync_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -38,15 +39,21 @@ func newIncrEnv(t *testing.T, cfg ldapsync.Config) *incrEnv {
 	return &incrEnv{t: t, cfg: cfg, store: st, now: time.Now()}
 }
 
-// run runs one sync: incremental (if the syncer can) or full.
-func (e *incrEnv) run(incremental bool) ldapsync.Result {
+// try runs one sync: incremental (if the syncer can) or full.
+func (e *incrEnv) try(incremental bool) (ldapsync.Result, error) {
 	e.t.Helper()
 	s, err := ldapsync.NewSyncer(ldapsync.SyncConfig{Store: e.store, Directory: e.cfg, Logger: quiet(),
 		Now: func() time.Time { return e.now }})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	res, err := s.Run(context.Background(), ldapsync.RunOptions{Incremental: incremental, Actor: "test"})
+	return s.Run(context.Background(), ldapsync.RunOptions{Incremental: incremental, Actor: "test"})
+}
+
+// run is try, which must succeed.
+func (e *incrEnv) run(incremental bool) ldapsync.Result {
+	e.t.Helper()
+	res, err := e.try(incremental)
 	if err != nil {
 		e.t.Fatalf("Run: %v (%+v)", err, res)
 	}
@@ -244,6 +251,22 @@ func TestIncrementalSlapd(t *testing.T) {
 	e.now = e.now.Add(12*time.Hour + time.Minute)
 	if res := e.run(true); res.Incremental || !strings.Contains(res.FullReason, "full_interval") {
 		t.Errorf("a day after the full sync: incremental %t, reason %q; want a full sync", res.Incremental, res.FullReason)
+	}
+
+	// The safety valve: an incremental run that cannot read changes
+	// nothing.
+	s.Modify(t, "uid=anna,ou=people,dc=example,dc=org", map[string][]string{"pwdAccountLockedTime": {"000001010000Z"}})
+	s.Pause(t)
+	defer s.Resume(t)
+	e.cfg.Timeout, e.cfg.SyncDeadline = 500*time.Millisecond, 2*time.Second
+	res, err := e.try(true)
+	if !errors.Is(err, ldapsync.ErrAborted) || !res.Aborted || !res.Incremental {
+		t.Fatalf("incremental run against a paused slapd: %v, aborted %t, incremental %t", err, res.Aborted, res.Incremental)
+	}
+	s.Resume(t)
+	wantNames(t, "rat after the aborted run", e.members("rat"), "anna", "bert", "carla", "neu", "zoe")
+	if u := e.user("anna"); u.Status != authn.StatusActive {
+		t.Errorf("anna is %s after an aborted run", u.Status)
 	}
 }
 
