@@ -836,14 +836,32 @@ func (m syncMarkers) encode() string {
 }
 
 // read reads the directory: only its changes when opts ask for it and the
-// markers allow it (see RunOptions.Incremental), else in full. It returns
-// the directory's people as the Store holds them, listed before an
-// incremental read (which must know whom Keyhall holds) and after a full
-// one. readErr is the read's error (the safety valve's), err the Store's.
+// markers allow it (see RunOptions.Incremental), else in full. It also
+// returns the directory's people as the Store holds them, listed while the
+// directory is read (an incremental read asks whom Keyhall holds only at
+// its end). readErr is the read's error (the safety valve's), err the
+// Store's.
 func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts RunOptions) (snap Snapshot, users []authn.DirectoryUser, readErr, err error) {
 	readCtx, cancel := context.WithTimeout(ctx, s.dir.SyncDeadline)
 	defer cancel()
-	st := s.cfg.Store
+	type listing struct {
+		users []authn.DirectoryUser
+		err   error
+		known map[string]bool
+	}
+	listed := make(chan listing, 1)
+	go func() {
+		users, err := s.cfg.Store.ListDirectoryUsers(ctx, s.dir.Name)
+		listed <- listing{users: users, err: err}
+	}()
+	var l *listing // set by wait
+	wait := func() *listing {
+		if l == nil {
+			v := <-listed
+			l = &v
+		}
+		return l
+	}
 	done := false // read, incrementally or (a ChangeReader's choice) in full
 	if opts.Incremental {
 		cr, ok := s.reader.(ChangeReader)
@@ -856,14 +874,20 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 			res.FullReason = fmt.Sprintf("the last full sync (%s) is older than directory.full_interval (%v)",
 				marks.FullAt.Format(time.RFC3339), s.dir.FullInterval)
 		default:
-			if users, err = st.ListDirectoryUsers(ctx, s.dir.Name); err != nil {
-				return snap, nil, nil, err
+			known := func(id string) bool {
+				l := wait()
+				if l.err != nil {
+					return true // the run fails below
+				}
+				if l.known == nil {
+					l.known = make(map[string]bool, len(l.users))
+					for _, u := range l.users {
+						l.known[u.ExternalID] = true
+					}
+				}
+				return l.known[id]
 			}
-			known := make(map[string]bool, len(users))
-			for _, u := range users {
-				known[u.ExternalID] = true
-			}
-			snap, readErr = cr.ReadChanges(readCtx, marks.Reader, func(id string) bool { return known[id] })
+			snap, readErr = cr.ReadChanges(readCtx, marks.Reader, known)
 			if errors.Is(readErr, ErrFullReadNeeded) {
 				res.FullReason, readErr = readErr.Error(), nil
 				s.log.Info("directory sync: a full sync instead of an incremental one", "reason", res.FullReason)
@@ -876,9 +900,9 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 	if !done {
 		snap, readErr = s.reader.Read(readCtx)
 		snap.Incremental = false
-		if users, err = st.ListDirectoryUsers(ctx, s.dir.Name); err != nil {
-			return snap, nil, nil, err
-		}
 	}
-	return snap, users, readErr, nil
+	if l := wait(); l.err != nil {
+		return snap, nil, nil, l.err
+	}
+	return snap, l.users, readErr, nil
 }
