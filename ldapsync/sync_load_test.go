@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -72,18 +73,22 @@ func TestSyncSlapd50kLoad(t *testing.T) {
 
 			runtime.GC()
 			resetPeakRSS()
+			t.Logf("RSS before the first sync: %d MB", peakRSS()>>20)
+			stop := sampleLiveHeap()
 			res := run("first full sync", false, 30*time.Second)
 			rss := peakRSS()
-			t.Logf("peak RSS of the first full sync: %d MB", rss>>20)
+			t.Logf("peak RSS of the first full sync: %d MB; peak live heap (after a GC) %d MB", rss>>20, stop()>>20)
 			if len(res.Created) != 50_000+500 {
 				t.Errorf("created %d, want 50,500 people and groups", len(res.Created))
 			}
 			if rss > 150<<20 {
 				t.Errorf("peak RSS %d MB, want ≤ 150 MB", rss>>20)
 			}
+			stop = sampleLiveHeap()
 			if res := run("full sync, nothing changed", false, 10*time.Second); res.Unchanged != 50_000 {
 				t.Errorf("unchanged %d", res.Unchanged)
 			}
+			t.Logf("peak live heap of the unchanged full sync: %d MB", stop()>>20)
 
 			conn := s.Root(t)
 			for i := range 100 {
@@ -99,4 +104,28 @@ func TestSyncSlapd50kLoad(t *testing.T) {
 			t.Logf("peak RSS of the test process over all three: %d MB", peakRSS()>>20)
 		})
 	}
+}
+
+// sampleLiveHeap samples the live heap (the heap the last GC found in use)
+// until the returned func is called, which returns its peak.
+func sampleLiveHeap() (stop func() uint64) {
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var max uint64
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > max {
+				max = v
+			}
+			select {
+			case <-done:
+				peak <- max
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-peak }
 }
