@@ -35,6 +35,16 @@ package ldapsync
 //     error, an empty read where the last good one found people, or fewer
 //     than 90 % of the last good count. AllowMassChange passes the 90 %
 //     check, never the other two.
+//   - An incremental run (RunOptions.Incremental; read_changes.go) applies
+//     creates, updates, renames, disables and enables of the people it read
+//     and reconciles every mapped group; a person it did not read is
+//     unchanged: never disabled or deleted for not being read (the full
+//     run's job). It is a full run instead when no full run has been done,
+//     the last one is older than Directory.FullInterval, or the reader says
+//     the markers cannot be used. The safety valve counts the people the
+//     read found (Snapshot.Found). The markers (DirectoryState.Markers) and
+//     the time of the last full run advance only with a run that held
+//     nobody back, so held-back people are read again.
 //   - The mass-change valve: if more than MaxDisableFraction of the
 //     directory's people in Keyhall, or more than MaxDisableCount, would be
 //     disabled or deleted, none of them is (Result.HeldBack, and they keep
