@@ -18,6 +18,14 @@
 //     the directory, applies the difference in one transaction, disables
 //     leavers at once and deletes them after a grace period, and refuses to
 //     disable anybody when the read looks wrong (the safety valve).
+//   - Incremental reads (read_changes.go): between full syncs, ReadChanges
+//     reads only the people changed since the markers the last read left
+//     (AD: uSNChanged with the domain controller's name, invocationId and
+//     highestCommittedUSN, so that a restored or another controller gets a
+//     full sync; OpenLDAP: modifyTimestamp with an overlap), every mapped
+//     group in full, and unknown members of those groups. The syncer runs
+//     it when RunOptions.Incremental asks and a full sync is not due
+//     (Config.FullInterval); it never disables anybody for not being read.
 //   - The verifier (bind.go) checks a directory person's password by binding
 //     as her (authn.PasswordVerifier) and checks that she is still enabled
 //     for passwordless sign-ins.

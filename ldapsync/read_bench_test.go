@@ -17,6 +17,9 @@ import (
 	"github.com/keyhall/keyhall/ldapsync/ldaptest"
 )
 
+// loadChanged is when the first person of writeLoadLDIF was changed.
+var loadChanged = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // writeLoadLDIF writes n people in groups groups (each person in three
 // groups; every tenth group also holds the next one, so nesting is
 // resolved too) to a file, streamed, and returns its path.
@@ -29,8 +32,11 @@ func writeLoadLDIF(tb testing.TB, n, groups int) string {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	for i := range n {
-		fmt.Fprintf(w, "dn: uid=u%06d,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nobjectClass: shadowAccount\nuid: u%06d\ncn: User %d\nsn: %d\ndisplayName: User Nummer %d\nmail: u%06d@example.org\ntelephoneNumber: +49 251 %d\nstreet: Weg %d\npostalCode: 48143\nl: Münster\n\n",
-			i, i, i, i, i, i, i, i)
+		// Changed at different times in the past, as people of a real
+		// directory are (the incremental sync reads by modifyTimestamp).
+		changed := loadChanged.Add(time.Duration(i) * time.Minute).Format("20060102150405Z")
+		fmt.Fprintf(w, "dn: uid=u%06d,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nobjectClass: shadowAccount\nuid: u%06d\ncn: User %d\nsn: %d\ndisplayName: User Nummer %d\nmail: u%06d@example.org\ntelephoneNumber: +49 251 %d\nstreet: Weg %d\npostalCode: 48143\nl: Münster\nmodifyTimestamp: %s\n\n",
+			i, i, i, i, i, i, i, i, changed)
 	}
 	members := make([][]int, groups)
 	for i := range n {

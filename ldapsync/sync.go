@@ -35,6 +35,16 @@ package ldapsync
 //     error, an empty read where the last good one found people, or fewer
 //     than 90 % of the last good count. AllowMassChange passes the 90 %
 //     check, never the other two.
+//   - An incremental run (RunOptions.Incremental; read_changes.go) applies
+//     creates, updates, renames, disables and enables of the people it read
+//     and reconciles every mapped group; a person it did not read is
+//     unchanged: never disabled or deleted for not being read (the full
+//     run's job). It is a full run instead when no full run has been done,
+//     the last one is older than Directory.FullInterval, or the reader says
+//     the markers cannot be used. The safety valve counts the people the
+//     read found (Snapshot.Found). The markers (DirectoryState.Markers) and
+//     the time of the last full run advance only with a run that held
+//     nobody back, so held-back people are read again.
 //   - The mass-change valve: if more than MaxDisableFraction of the
 //     directory's people in Keyhall, or more than MaxDisableCount, would be
 //     disabled or deleted, none of them is (Result.HeldBack, and they keep
@@ -45,6 +55,7 @@ package ldapsync
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,6 +124,9 @@ func NewSyncer(cfg SyncConfig) (*Syncer, error) {
 	if d.SyncDeadline <= 0 {
 		d.SyncDeadline = DefaultSyncDeadline
 	}
+	if d.FullInterval <= 0 {
+		d.FullInterval = DefaultFullInterval
+	}
 	r := cfg.Reader
 	if r == nil {
 		dir, err := NewDirectory(cfg.Directory, cfg.Logger)
@@ -169,10 +183,8 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 		return res, err
 	}
 
-	readCtx, cancel := context.WithTimeout(ctx, s.dir.SyncDeadline)
-	snap, readErr := s.reader.Read(readCtx)
-	cancel()
-	users, err := st.ListDirectoryUsers(ctx, name)
+	marks := decodeSyncMarkers(state.Markers)
+	snap, users, readErr, err := s.read(ctx, &res, marks, opts)
 	if err != nil {
 		return res, err
 	}
@@ -194,15 +206,23 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 
 	now := s.now().UTC()
 	newState := state
-	newState.LastGoodPeople, newState.LastSuccessAt, newState.LastRunAt = len(snap.People), now, now
+	newState.LastGoodPeople, newState.LastSuccessAt, newState.LastRunAt = found(snap), now, now
 	newState.LastOutcome, newState.LastError = outcomeOK, ""
 	if res.HeldBack > 0 {
+		// The markers stay: the next run reads the held-back people again
+		// (and, after a full run, is full again), so the warning stays too.
 		newState.LastOutcome, newState.LastError = outcomeHeldBack, res.HeldBackReason
+	} else {
+		next := syncMarkers{FullAt: marks.FullAt, Reader: snap.Markers}
+		if !snap.Incremental {
+			next.FullAt = start
+		}
+		newState.Markers = next.encode()
 	}
 	p.ch.Holder, p.ch.At, p.ch.DeleteBefore, p.ch.State = holder, now, now.Add(-s.dir.GracePeriod), &newState
-	events := []authn.AuditEvent{s.event(now, actor, "directory.sync", "", res, len(snap.People))}
+	events := []authn.AuditEvent{s.event(now, actor, "directory.sync", "", res, found(snap))}
 	if p.massAllowed {
-		ev := s.event(now, actor, "directory.mass_change", "allowed by --allow-mass-change", res, len(snap.People))
+		ev := s.event(now, actor, "directory.mass_change", "allowed by --allow-mass-change", res, found(snap))
 		events = append(events, ev)
 	}
 	if ok, err := st.TryLockDirectory(ctx, name, holder, now, ttl); err != nil || !ok {
@@ -242,7 +262,7 @@ func (s *Syncer) valve(snap Snapshot, readErr error, state authn.DirectoryState,
 			}
 		}
 	}
-	n := len(snap.People)
+	n := found(snap)
 	if n == 0 && last > 0 {
 		return fmt.Sprintf("the directory gave no people, where the last good read found %d (lost read rights?)", last)
 	}
@@ -339,6 +359,9 @@ type personPlan struct {
 	enable   bool
 	delete   bool
 	conflict string // why her create or update is not applied
+	// untouched: an incremental run did not read her; she stays as she is
+	// (and in her groups).
+	untouched bool
 }
 
 func (x *personPlan) id() string { return x.want.ID }
@@ -447,6 +470,10 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 		x := byExt[users[i].ExternalID]
 		if x.p == nil {
 			all = append(all, x)
+			if snap.Incremental {
+				x.untouched = true // not read: unchanged, not gone
+				continue
+			}
 			if x.cur.Status == authn.StatusActive {
 				x.disable = ReasonNotFound
 			}
@@ -454,7 +481,7 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 	}
 	// Leavers the directory disabled before the grace period are deleted.
 	for _, x := range all {
-		if x.cur != nil && x.cur.Status == authn.StatusDisabled && x.cur.DisabledBy == authn.DisabledByDirectory &&
+		if !x.untouched && x.cur != nil && x.cur.Status == authn.StatusDisabled && x.cur.DisabledBy == authn.DisabledByDirectory &&
 			!x.enable && (x.p == nil || x.p.Inactive(now)) && !x.cur.DisabledAt.After(now.Add(-s.dir.GracePeriod)) {
 			x.delete = true
 		}
@@ -652,7 +679,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 		case x.delete:
 			ch.Delete = append(ch.Delete, x.want.ID)
 			res.Deleted = append(res.Deleted, status)
-		case x.cur != nil && x.conflict == "" && !x.renames() && len(x.fields) == 0:
+		case x.cur != nil && x.conflict == "" && !x.renames() && len(x.fields) == 0 && !x.untouched:
 			res.Unchanged++
 		}
 	}
@@ -798,4 +825,106 @@ func (s *Syncer) members(ch *authn.DirectoryChanges, groupID string, current, wa
 		}
 	}
 	return added, removed
+}
+
+// found is how many people the directory holds by the read: the people
+// read, or, for an incremental read, the people it counted.
+func found(snap Snapshot) int {
+	if snap.Incremental {
+		return snap.Found
+	}
+	return len(snap.People)
+}
+
+// syncMarkers are what the syncer keeps in DirectoryState.Markers.
+type syncMarkers struct {
+	// FullAt is when the last full run that held nobody back began.
+	FullAt time.Time `json:"full_at,omitzero"`
+	// Reader are the reader's change markers (Snapshot.Markers).
+	Reader string `json:"reader,omitempty"`
+}
+
+func decodeSyncMarkers(s string) syncMarkers {
+	var m syncMarkers
+	if s != "" && json.Unmarshal([]byte(s), &m) != nil {
+		return syncMarkers{} // unreadable: the next run is full
+	}
+	return m
+}
+
+func (m syncMarkers) encode() string {
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// read reads the directory: only its changes when opts ask for it and the
+// markers allow it (see RunOptions.Incremental), else in full. It also
+// returns the directory's people as the Store holds them, listed while the
+// directory is read (an incremental read asks whom Keyhall holds only at
+// its end). readErr is the read's error (the safety valve's), err the
+// Store's.
+func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts RunOptions) (snap Snapshot, users []authn.DirectoryUser, readErr, err error) {
+	readCtx, cancel := context.WithTimeout(ctx, s.dir.SyncDeadline)
+	defer cancel()
+	type listing struct {
+		users []authn.DirectoryUser
+		err   error
+		known map[string]bool
+	}
+	listed := make(chan listing, 1)
+	go func() {
+		users, err := s.cfg.Store.ListDirectoryUsers(ctx, s.dir.Name)
+		listed <- listing{users: users, err: err}
+	}()
+	var l *listing // set by wait
+	wait := func() *listing {
+		if l == nil {
+			v := <-listed
+			l = &v
+		}
+		return l
+	}
+	done := false // read, incrementally or (a ChangeReader's choice) in full
+	if opts.Incremental {
+		cr, ok := s.reader.(ChangeReader)
+		switch {
+		case !ok:
+			res.FullReason = "the reader reads no changes"
+		case marks.FullAt.IsZero():
+			res.FullReason = "no full sync yet"
+		case s.now().Sub(marks.FullAt) >= s.dir.FullInterval:
+			res.FullReason = fmt.Sprintf("the last full sync (%s) is older than directory.full_interval (%v)",
+				marks.FullAt.Format(time.RFC3339), s.dir.FullInterval)
+		default:
+			known := func(id string) bool {
+				l := wait()
+				if l.err != nil {
+					return true // the run fails below
+				}
+				if l.known == nil {
+					l.known = make(map[string]bool, len(l.users))
+					for _, u := range l.users {
+						l.known[u.ExternalID] = true
+					}
+				}
+				return l.known[id]
+			}
+			snap, readErr = cr.ReadChanges(readCtx, marks.Reader, known)
+			if errors.Is(readErr, ErrFullReadNeeded) {
+				res.FullReason, readErr = readErr.Error(), nil
+				s.log.Info("directory sync: a full sync instead of an incremental one", "reason", res.FullReason)
+			} else {
+				done = true
+				res.Incremental = readErr != nil || snap.Incremental
+			}
+		}
+	}
+	if !done {
+		snap, readErr = s.reader.Read(readCtx)
+		snap.Incremental = false
+	}
+	if l := wait(); l.err != nil {
+		return snap, nil, nil, l.err
+	}
+	return snap, l.users, readErr, nil
 }

@@ -38,6 +38,14 @@ type RunOptions struct {
 	// a read error.
 	AllowMassChange bool
 	Actor           string // audit actor, e.g. "system:sync", "cli:root"
+	// Incremental reads only what changed since the last sync (the change
+	// markers, read_changes.go) when it can: the reader is a ChangeReader,
+	// the last sync left markers, the directory's markers say it is the
+	// same (not restored) server, and the last full sync is younger than
+	// Directory.FullInterval. Otherwise the run is full; Result.FullReason
+	// says why. An incremental run never disables or deletes anybody for
+	// not being read.
+	Incremental bool
 }
 
 // Change is one person or group a run changed (or, dry, would change).
@@ -65,6 +73,11 @@ type Result struct {
 	Unchanged int           `json:"unchanged"`
 	Conflicts []Change      `json:"conflicts"`
 	Errors    []string      `json:"errors"`
+	// Incremental: only the people changed since the last sync were read
+	// (Unchanged counts those of them who were not changed). FullReason:
+	// why a run asked to be incremental was full.
+	Incremental bool   `json:"incremental"`
+	FullReason  string `json:"full_reason,omitempty"`
 	// Aborted: the safety valve stopped the run; nothing was disabled or
 	// deleted. AbortReason says why in plain words.
 	Aborted     bool   `json:"aborted"`

@@ -58,6 +58,16 @@ type Snapshot struct {
 	// whose id could be read carries it, so that the syncer can leave that
 	// person as she is instead of treating her as gone.
 	Skipped []Skipped
+	// Markers are the change markers (JSON, the reader's own) that the next
+	// incremental read starts from (ChangeReader); "" if there are none.
+	Markers string
+	// Incremental: People holds only the people changed since the markers
+	// ReadChanges was given (and unknown members of the mapped groups);
+	// Groups are complete. A person not in People is unchanged, not gone.
+	// Found is how many people the directory holds under the base DNs and
+	// the user filter (the safety valve's count).
+	Incremental bool
+	Found       int
 }
 
 // Skipped is one directory entry a read could not map, and why.

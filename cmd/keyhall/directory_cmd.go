@@ -79,17 +79,22 @@ func syncCommand() *command {
 			"would disable or delete more people than max_disable_fraction or\n" +
 			"max_disable_count allow holds them back until it is run with\n" +
 			"--allow-mass-change, which is audited. Exits with 1 when a sync failed, was\n" +
-			"aborted or held people back.",
+			"aborted or held people back. A sync reads the whole directory; with\n" +
+			"--incremental it reads only the people changed since the last sync (and every\n" +
+			"group), as serve does between its full syncs, and disables nobody for not\n" +
+			"being read.",
 		examples: []string{
 			"keyhall sync --config /etc/keyhall/keyhall.yaml --dry-run",
 			"keyhall sync --config /etc/keyhall/keyhall.yaml --directory kreis --json",
 			"keyhall sync --config /etc/keyhall/keyhall.yaml --allow-mass-change",
+			"keyhall sync --config /etc/keyhall/keyhall.yaml --incremental",
 		},
 		setup: func(fs *flag.FlagSet) action {
 			path := configFlag(fs)
 			name := directoryFlag(fs)
 			dry := fs.Bool("dry-run", false, "show what would change, and change nothing")
 			mass := fs.Bool("allow-mass-change", false, "disable or delete more people than the safety valve allows (audited); check a --dry-run first")
+			incremental := fs.Bool("incremental", false, "read only what changed since the last sync (a full sync when the directory's change markers do not allow it)")
 			asJSON := jsonFlag(fs)
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := wantArgs(args); err != nil {
@@ -106,7 +111,7 @@ func syncCommand() *command {
 				if err != nil {
 					return err
 				}
-				opts := ldapsync.RunOptions{DryRun: *dry, AllowMassChange: *mass, Actor: cliActor()}
+				opts := ldapsync.RunOptions{DryRun: *dry, AllowMassChange: *mass, Actor: cliActor(), Incremental: *incremental}
 				return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
 					return runSyncs(ctx, a, cfg, st, dirs, opts, *asJSON)
 				})
@@ -226,6 +231,12 @@ func printSyncReport(w io.Writer, rep syncReport) {
 		head += " (dry run: nothing was changed; this is what a sync would do)"
 	}
 	fmt.Fprintln(w, head+":")
+	switch {
+	case rep.Incremental:
+		fmt.Fprintln(w, "  incremental: only the people changed since the last sync were read")
+	case rep.FullReason != "":
+		fmt.Fprintf(w, "  full sync: %s\n", cell(rep.FullReason))
+	}
 	switch {
 	case rep.Aborted:
 		fmt.Fprintf(w, "  ABORTED: %s\n  Nobody was disabled or deleted; the previous state is kept.\n", cell(rep.AbortReason))

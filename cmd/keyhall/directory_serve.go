@@ -130,7 +130,8 @@ func startDirectorySyncs(ctx context.Context, bg *sync.WaitGroup, dirs []ldapsyn
 }
 
 // syncLoop syncs the directory d now and then every d.Interval until ctx
-// ends.
+// ends: incrementally, and in full every d.FullInterval (the syncer keeps
+// when the last full sync was, in the database, for every process).
 func syncLoop(ctx context.Context, d ldapsync.Config, st authn.Store, tools signedOut, m *directoryMetrics, logger *slog.Logger) {
 	log := logger.With("directory", d.Name) // the syncer adds it to its own lines
 	var s directorySyncer
@@ -175,7 +176,9 @@ func newDirectorySyncer(d ldapsync.Config, st authn.Store, tools signedOut, log 
 // syncRun runs one sync, logs it and records it in the metrics.
 func syncRun(ctx context.Context, name string, s directorySyncer, m *directoryMetrics, log *slog.Logger) {
 	start := time.Now()
-	res, err := s.Run(ctx, ldapsync.RunOptions{Actor: "system:sync"})
+	// Incremental every interval; the syncer makes it a full sync every
+	// full_interval, and whenever the change markers do not allow one.
+	res, err := s.Run(ctx, ldapsync.RunOptions{Actor: "system:sync", Incremental: true})
 	took := time.Since(start)
 	if ctx.Err() != nil && (err != nil || res.Aborted) {
 		log.Info("directory sync stopped: Keyhall is shutting down", "took", took)
@@ -186,7 +189,7 @@ func syncRun(ctx context.Context, name string, s directorySyncer, m *directoryMe
 		return
 	}
 	m.duration.WithLabelValues(name).Set(took.Seconds())
-	counts := []any{"took", took.Round(time.Millisecond), "created", len(res.Created), "updated", len(res.Updated),
+	counts := []any{"took", took.Round(time.Millisecond), "incremental", res.Incremental, "created", len(res.Created), "updated", len(res.Updated),
 		"renamed", len(res.Renamed), "disabled", len(res.Disabled), "enabled", len(res.Enabled), "deleted", len(res.Deleted),
 		"unchanged", res.Unchanged, "conflicts", len(res.Conflicts), "held_back", res.HeldBack, "errors", len(res.Errors)}
 	switch {

@@ -100,8 +100,8 @@ func TestServeSyncLoop(t *testing.T) {
 	waitUntil("second sync", func() bool { return testutil.ToFloat64(m.people.WithLabelValues("stadt", "unchanged")) == 11 })
 	runs, _ := rec.all()
 	for _, r := range runs {
-		if r.Actor != "system:sync" || r.DryRun || r.AllowMassChange {
-			t.Errorf("serve ran %+v; want system:sync, no dry run, no mass change", r)
+		if r.Actor != "system:sync" || r.DryRun || r.AllowMassChange || !r.Incremental {
+			t.Errorf("serve ran %+v; want system:sync, incremental (full when due), no dry run, no mass change", r)
 		}
 	}
 
