@@ -577,6 +577,11 @@ func (s *Samba) Pause(tb testing.TB) (resume func()) {
 	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		tb.Fatal(err)
 	}
+	for deadline := time.Now().Add(5 * time.Second); !allStopped(s.cmd.Process.Pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatal("pause samba: not stopped after 5 s")
+		}
+	}
 	s.paused = true
 	var once sync.Once
 	resume = func() {

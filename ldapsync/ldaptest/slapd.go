@@ -212,6 +212,35 @@ func (s *Slapd) Pause(tb testing.TB) {
 	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		tb.Fatalf("pause slapd: %v", err)
 	}
+	// The signal is delivered asynchronously: wait until every thread of
+	// slapd is stopped, so that no request is answered after Pause.
+	pid := s.cmd.Process.Pid
+	for deadline := time.Now().Add(5 * time.Second); !allStopped(pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("pause slapd: not stopped after 5 s")
+		}
+	}
+}
+
+// allStopped reports whether every thread of process pid is stopped
+// (state T in /proc/pid/task/*/stat).
+func allStopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state …: the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume continues a paused slapd.
