@@ -48,6 +48,9 @@ type realDir interface {
 	// and for AD also "0" (accountExpires 0 means never).
 	expiry(t *testing.T, p *entry, v string)
 	remove(t *testing.T, p *entry)
+	// restore brings a deleted person back with her id (AD: tombstone
+	// reanimation; OpenLDAP: added again with her entryUUID).
+	restore(t *testing.T, p *entry)
 	group(t *testing.T, name string, members ...string) *entry
 	addMembers(t *testing.T, g *entry, dns ...string)
 	removeMembers(t *testing.T, g *entry, dns ...string)
@@ -79,11 +82,29 @@ func (d *slapdDir) config() Config { return d.cfg }
 func (d *slapdDir) add(t *testing.T, parent, name string) *entry {
 	t.Helper()
 	dn := "uid=" + ldap.EscapeDN(name) + "," + parent
-	d.s.Add(t, dn, map[string][]string{
+	d.s.Add(t, dn, slapdAttrs(name))
+	return &entry{name: name, dn: dn, id: d.s.EntryUUID(t, dn)}
+}
+
+func slapdAttrs(name string) map[string][]string {
+	return map[string][]string{
 		"objectClass": {"inetOrgPerson", "shadowAccount"}, "uid": {name}, "cn": {"Name " + name}, "sn": {"S"},
 		"mail": {name + "@example.org"}, "userPassword": {"Passw0rd-" + name},
-	})
-	return &entry{name: name, dn: dn, id: d.s.EntryUUID(t, dn)}
+	}
+}
+
+// restore adds her again with her entryUUID (the Relax Rules control lets
+// the root DN set it), as a restore from a backup does.
+func (d *slapdDir) restore(t *testing.T, p *entry) {
+	t.Helper()
+	add := ldap.NewAddRequest(p.dn, []ldap.Control{ldap.NewControlString("1.3.6.1.4.1.4203.666.5.12", true, "")})
+	for k, v := range slapdAttrs(p.name) {
+		add.Attribute(k, v)
+	}
+	add.Attribute("entryUUID", []string{p.id})
+	if err := d.s.Root(t).Add(add); err != nil {
+		t.Fatalf("restore %s: %v", p.dn, err)
+	}
 }
 
 func (d *slapdDir) create(t *testing.T, name string) *entry {
@@ -259,6 +280,27 @@ func (d *sambaDir) expiry(t *testing.T, p *entry, v string) {
 
 func (d *sambaDir) remove(t *testing.T, p *entry) { d.s.Delete(t, p.dn) }
 
+// restore reanimates her tombstone (found by <GUID=…> with the show-deleted
+// control), as AD's recycle bin does: her objectGUID stays.
+func (d *sambaDir) restore(t *testing.T, p *entry) {
+	t.Helper()
+	showDeleted := ldap.NewControlString("1.2.840.113556.1.4.417", true, "")
+	d.s.Admin(t, func(c *ldap.Conn) error {
+		r, err := c.Search(ldap.NewSearchRequest("<GUID="+p.id+">", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 10, false,
+			"(objectClass=*)", []string{"1.1"}, []ldap.Control{showDeleted}))
+		if err != nil || len(r.Entries) != 1 {
+			return fmt.Errorf("find the tombstone of %s: %v", p.dn, err)
+		}
+		m := ldap.NewModifyRequest(r.Entries[0].DN, []ldap.Control{showDeleted})
+		m.Delete("isDeleted", nil)
+		m.Replace("distinguishedName", []string{p.dn})
+		if err := c.Modify(m); err != nil {
+			return fmt.Errorf("reanimate %s: %w", p.dn, err)
+		}
+		return nil
+	})
+}
+
 func (d *sambaDir) group(t *testing.T, name string, members ...string) *entry {
 	g := d.s.GroupAdd(t, d.base, d.Name(name))
 	if len(members) > 0 {
@@ -373,6 +415,7 @@ func TestSyncRealDirectory(t *testing.T) {
 		{"Disable", e2eDisable, ""},
 		{"Expire", e2eExpire, ""},
 		{"GoneAndBack", e2eGoneAndBack, ""},
+		{"DeletedAndRestored", e2eRestored, ""},
 		{"RecreatedSameName", e2eRecreated, ""},
 		{"Groups", e2eGroups, ""},
 		{"LocalConflict", e2eLocalConflict, ""},
@@ -553,6 +596,30 @@ func e2eGoneAndBack(t *testing.T, x *e2e) {
 	}
 }
 
+// e2eRestored: deleted in the directory she is disabled; restored (with
+// her id) within the grace period she is enabled with her key: no new
+// letter.
+func e2eRestored(t *testing.T, x *e2e) {
+	anna := x.dir.create(t, "anna")
+	x.sync()
+	u := x.byExternal(anna)
+	x.signIn(u)
+	x.dir.remove(t, anna)
+	res := x.sync()
+	if len(res.Disabled) != 1 || res.Disabled[0].ID != u.ID || res.Disabled[0].Reason != ReasonNotFound {
+		t.Fatalf("deleted: Disabled = %+v", res.Disabled)
+	}
+	x.now = x.now.Add(3 * 24 * time.Hour)
+	x.dir.restore(t, anna)
+	res = x.sync()
+	if len(res.Enabled) != 1 || res.Enabled[0].ID != u.ID {
+		t.Fatalf("restored: Enabled = %+v, Created = %v", res.Enabled, changeNames(res.Created))
+	}
+	if got := x.byExternal(anna); got.ID != u.ID || got.Status != authn.StatusActive || x.keys(u.ID) != 1 {
+		t.Errorf("anna restored: %+v with %d keys", got, x.keys(u.ID))
+	}
+}
+
 // e2eRecreated: deleted and created again under the same name, she is a
 // new person; the old one is disabled and keeps her key.
 func e2eRecreated(t *testing.T, x *e2e) {
@@ -642,14 +709,22 @@ func e2eLocalConflict(t *testing.T, x *e2e) {
 // her own name, and her password is checked by a bind as her DN, so that
 // another person's password does not sign her in.
 func e2eInjection(t *testing.T, x *e2e) {
-	names := []string{"*", "*)(uid=*", "x)(|(objectclass=*)"}
+	names := []string{"*", "*)(uid=*", "x)(|(objectclass=*)", `a,b+c`, `back\slash`, `"quoted"`, "#hash", "semi;colon<>"}
 	var es []*entry
+	var dns []string
 	for _, n := range names {
-		es = append(es, x.dir.create(t, n))
+		e := x.dir.create(t, n)
+		es = append(es, e)
+		dns = append(dns, e.dn)
 	}
+	x.mapGroup(x.dir.group(t, "rat", dns...), "rat")
 	res := x.sync()
-	if len(res.Created) != len(x.staff)+len(names) || x.count() != len(x.staff)+len(names) {
+	if len(res.Created) != len(x.staff)+len(names)+1 || x.count() != len(x.staff)+len(names) {
 		t.Errorf("created %v; %d people", changeNames(res.Created), x.count())
+	}
+	// Each is a member of the group by her DN, as the directory spells it.
+	if m := x.members("rat"); len(m) != len(names) {
+		t.Errorf("rat = %q, want all %d", m, len(names))
 	}
 	v, err := NewVerifier([]Config{x.cfg}, slog.New(slog.DiscardHandler))
 	if err != nil {
