@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +15,7 @@ import (
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 	"github.com/keyhall/keyhall/ldapsync/ldaptest"
+	"github.com/keyhall/keyhall/web"
 )
 
 // slapdSyncLDIF: anna and bert in the mapped group rat, ten staff so that
@@ -134,5 +139,76 @@ func TestSyncCommandBusy(t *testing.T) {
 	}
 	if n, err := openTestStore(t, dbURL).CountUsers(context.Background()); err != nil || n != 12 {
 		t.Errorf("%d people (%v), want 12", n, err)
+	}
+}
+
+// TestServeSyncsSlapdLeaver: `keyhall serve` with a real slapd in its
+// configuration syncs it on its interval; a person the directory locks for
+// good loses her session (within the interval and a second) and her OIDC
+// tokens, and the tool gets its back-channel logout.
+func TestServeSyncsSlapdLeaver(t *testing.T) {
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: slapdSyncLDIF()})
+	logouts := make(chan url.Values, 4)
+	tool := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		logouts <- r.PostForm
+	}))
+	defer tool.Close()
+	_, sum := web.NewOIDCClientSecret()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "keyhall.db")
+	cfg := slapdSyncConfig(t, dir, s, "sqlite://"+dbPath, fmt.Sprintf(`  interval: 1s
+oidc:
+  clients:
+    - id: wiki
+      secret_sha256: %s
+      redirect_uris: [https://wiki.stadt.example/cb]
+      backchannel_logout_uri: %s/backchannel
+`, hex.EncodeToString(sum[:]), tool.URL))
+	p := startKeyhall(t, dir, nil, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+	p.listening(t)
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	st := openSQLite(t, dbPath)
+	ctx := context.Background()
+	var anna authn.User
+	eventually(t, 30*time.Second, func() string {
+		u, err := st.GetUserByUsername(ctx, "anna")
+		if err != nil {
+			return fmt.Sprintf("anna not synced: %v", err)
+		}
+		anna = u
+		return ""
+	})
+	cookie, h := newSession(t, st, "anna")
+	now := time.Now()
+	tok := authn.OIDCToken{ID: authn.NewID(), Kind: authn.OIDCRefreshToken, Hash: authn.HashToken("rt-anna"), GrantID: authn.NewID(),
+		ClientID: "wiki", UserID: anna.ID, Session: h, Scopes: []string{"openid", "offline_access"}, AMR: []string{"hwk"},
+		ACR: "phrh", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	if err := st.CreateOIDCTokens(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, wantStatus(t, p.url("/api/session"), cookie, 200))
+
+	s.Modify(t, "uid=anna,ou=people,dc=example,dc=org", map[string][]string{"pwdAccountLockedTime": {"000001010000Z"}})
+	locked := time.Now()
+	eventually(t, 10*time.Second, wantStatus(t, p.url("/api/session"), cookie, 401))
+	took := time.Since(locked)
+	t.Logf("her session ended %v after the directory locked her", took.Round(time.Millisecond))
+	if took > 2500*time.Millisecond {
+		t.Errorf("her session ended %v after the directory locked her; want within the interval (1 s) and a second", took)
+	}
+	select {
+	case form := <-logouts:
+		if form.Get("logout_token") == "" {
+			t.Errorf("back-channel logout without a logout token: %v", form)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the tool was not told that anna left")
+	}
+	if got, err := st.GetOIDCToken(ctx, tok.ID); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("her refresh token after the sync: %+v, %v; want revoked", got, err)
+	}
+	if u, _ := st.GetUser(ctx, anna.ID); u.Status != authn.StatusDisabled {
+		t.Errorf("anna is %s", u.Status)
 	}
 }
