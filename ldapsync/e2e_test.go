@@ -9,6 +9,7 @@ package ldapsync
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -420,6 +421,7 @@ func TestSyncRealDirectory(t *testing.T) {
 		{"Groups", e2eGroups, ""},
 		{"LocalConflict", e2eLocalConflict, ""},
 		{"Injection", e2eInjection, "slapd"},
+		{"PrimaryGroup", e2ePrimaryGroup, "samba"},
 		{"Paused", e2ePaused, ""},
 		{"WrongBindPassword", e2eWrongBind, ""},
 	}
@@ -679,6 +681,27 @@ func e2eGroups(t *testing.T, x *e2e) {
 	}
 	if x.byExternal(carla).Status != authn.StatusActive {
 		t.Error("carla, out of the group, was disabled")
+	}
+}
+
+// e2ePrimaryGroup: in AD a person's primary group (primaryGroupID, the
+// group's RID; Domain Users for everyone by default) does not list her in
+// its member attribute; she is still a member of it in Keyhall.
+func e2ePrimaryGroup(t *testing.T, x *e2e) {
+	sd := x.dir.(*sambaDir)
+	dora, emil := x.dir.create(t, "dora"), x.dir.create(t, "emil")
+	kasse := x.dir.group(t, "kasse", dora.dn, emil.dn)
+	x.mapGroup(kasse, "kasse")
+	sid := []byte(sd.s.Attr(t, kasse.dn, "objectSid"))
+	rid := binary.LittleEndian.Uint32(sid[len(sid)-4:])
+	sd.s.Modify(t, dora.dn, map[string][]string{"primaryGroupID": {strconv.FormatUint(uint64(rid), 10)}})
+	if m := sd.s.Attr(t, kasse.dn, "member"); strings.Contains(m, "dora") {
+		t.Fatalf("the directory still lists dora in the member attribute: %q", m)
+	}
+	x.sync()
+	want := []string{strings.ToLower(dora.name), strings.ToLower(emil.name)}
+	if m := x.members("kasse"); !slices.Equal(m, want) {
+		t.Errorf("kasse = %v, want %v (dora by her primary group)", m, want)
 	}
 }
 

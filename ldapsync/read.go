@@ -266,6 +266,9 @@ func (d *Directory) personAttrs() []string {
 			out = append(out, n)
 		}
 	}
+	if d.cfg.Preset == PresetActiveDirectory {
+		out = append(out, adPrimaryGroupID)
+	}
 	return out
 }
 
@@ -306,6 +309,9 @@ func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error)
 	snap := Snapshot{Directory: d.cfg.Name}
 	people := map[string]string{} // DN key → ExternalID
 	ids := map[string]string{}    // ExternalID → DN, to catch one id twice
+	// AD: a person's primary group (primaryGroupID, the group's RID) does
+	// not list her in its member attribute: RID → the DN keys of its people.
+	primary := map[string][]string{}
 	attrs := d.personAttrs()
 	for _, base := range d.cfg.BaseDNs {
 		err := d.pagedSearch(ctx, conn, base, d.cfg.UserFilter, attrs, func(e *ldap.Entry) error {
@@ -326,6 +332,9 @@ func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error)
 			}
 			people[key] = p.ExternalID
 			ids[p.ExternalID] = p.DN
+			if rid := first(e, adPrimaryGroupID); rid != "" && d.cfg.Preset == PresetActiveDirectory {
+				primary[rid] = append(primary[rid], key)
+			}
 			snap.People = append(snap.People, p)
 			return nil
 		})
@@ -338,7 +347,7 @@ func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error)
 	if len(d.cfg.Groups) == 0 {
 		return snap, nil // no group is imported: no need to read any
 	}
-	groups, err := d.readGroups(ctx, conn, people)
+	groups, err := d.readGroups(ctx, conn, people, primary)
 	if err != nil {
 		return Snapshot{}, err
 	}
