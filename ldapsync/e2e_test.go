@@ -504,6 +504,14 @@ func e2eDisable(t *testing.T, x *e2e) {
 	x.sync()
 	u := x.byExternal(anna)
 	h := x.signIn(u)
+	if sd, ok := x.dir.(*slapdDir); ok {
+		// Locked by the password policy for now (wrong passwords): no
+		// leaver.
+		sd.s.Modify(t, anna.dn, map[string][]string{"pwdAccountLockedTime": {time.Now().UTC().Format("20060102150405Z")}})
+		if res := x.sync(); len(res.Disabled) != 0 || !x.sessionUsable(h) {
+			t.Fatalf("a lock by the password policy disabled her: %+v", res.Disabled)
+		}
+	}
 	x.dir.disable(t, anna)
 	res := x.sync()
 	if len(res.Disabled) != 1 || res.Disabled[0].ID != u.ID || res.Disabled[0].Reason != ReasonDisabled {
