@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ type entry struct {
 	name string // the username (uid, sAMAccountName)
 	dn   string
 	id   string // entryUUID or objectGUID, canonical
+	pw   string // her password
 }
 
 // realDir is a real directory, with what the cases do to it as an
@@ -84,7 +86,7 @@ func (d *slapdDir) add(t *testing.T, parent, name string) *entry {
 	t.Helper()
 	dn := "uid=" + ldap.EscapeDN(name) + "," + parent
 	d.s.Add(t, dn, slapdAttrs(name))
-	return &entry{name: name, dn: dn, id: d.s.EntryUUID(t, dn)}
+	return &entry{name: name, dn: dn, id: d.s.EntryUUID(t, dn), pw: "Passw0rd-" + name}
 }
 
 func slapdAttrs(name string) map[string][]string {
@@ -244,7 +246,7 @@ func (d *sambaDir) createIn(t *testing.T, parent, name string) *entry {
 	t.Helper()
 	u := d.s.CreateUserIn(t, parent, d.Name(name), "Passw0rd!"+name,
 		ldap.Attribute{Type: "displayName", Vals: []string{"Name " + name}})
-	return &entry{name: u.Name, dn: u.DN, id: u.GUID}
+	return &entry{name: u.Name, dn: u.DN, id: u.GUID, pw: "Passw0rd!" + name}
 }
 
 func (d *sambaDir) create(t *testing.T, name string) *entry { return d.createIn(t, d.base, name) }
@@ -493,6 +495,18 @@ func e2eCreateRenameMove(t *testing.T, x *e2e) {
 	}
 	if x.count() != len(x.staff)+1 {
 		t.Errorf("%d people in Keyhall, want %d", x.count(), len(x.staff)+1)
+	}
+	// Her password is still checked by a bind as her, found by her id.
+	v, err := NewVerifier([]Config{x.cfg}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.VerifyPassword(t.Context(), got, anna.pw); err != nil {
+		t.Errorf("her password after rename and move: %v", err)
+	}
+	if err := v.VerifyPassword(t.Context(), got, x.staff[0].pw); !errors.Is(err, authn.ErrWrongPassword) {
+		t.Errorf("another person's password after rename and move: %v", err)
 	}
 }
 
@@ -824,4 +838,40 @@ func e2eWrongBind(t *testing.T, x *e2e) {
 		t.Fatalf("a sync with a wrong bind password: %v (%+v)", err, res)
 	}
 	x.nothingLost(h, anna)
+}
+
+// TestSyncTwoRealDirectories: the city's slapd and the district's Samba AD
+// both have a person of the same username: the one synced first keeps it;
+// the other directory's is a conflict, reported, and neither is changed.
+func TestSyncTwoRealDirectories(t *testing.T) {
+	e := newSyncEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "keyhall.db"))
+	city := newE2E(t, e, newSlapdDir(t))
+	district := newSambaDir(t).(*sambaDir)
+	adAnna := district.create(t, "anna")
+	olAnna := city.dir.create(t, adAnna.name)
+	city.sync()
+	name := strings.ToLower(adAnna.name)
+	before := e.user(name)
+	if before.ExternalID != olAnna.id || before.Directory != "rathaus" {
+		t.Fatalf("%s after the city's sync: %+v", name, before)
+	}
+	cfg := district.config()
+	cfg.Name = "kreis"
+	s, err := NewSyncer(SyncConfig{Store: e.store, Directory: cfg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatalf("the district's sync: %v", err)
+	}
+	wantChanges(t, "Conflicts", res.Conflicts, "person:"+name)
+	after := e.user(name)
+	if after.ID != before.ID || after.ExternalID != olAnna.id || after.Directory != "rathaus" || after.Status != authn.StatusActive {
+		t.Errorf("the city's %s after the district's sync: %+v", name, after)
+	}
+	// The city's sync goes on as before.
+	if res := city.sync(); len(res.Disabled)+len(res.Updated)+len(res.Conflicts) != 0 {
+		t.Errorf("the city's next sync: %+v", res)
+	}
 }
