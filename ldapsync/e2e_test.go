@@ -424,6 +424,7 @@ func TestSyncRealDirectory(t *testing.T) {
 		{"LocalConflict", e2eLocalConflict, ""},
 		{"Injection", e2eInjection, "slapd"},
 		{"PrimaryGroup", e2ePrimaryGroup, "samba"},
+		{"SambaTool", e2eSambaTool, "samba"},
 		{"Paused", e2ePaused, ""},
 		{"WrongBindPassword", e2eWrongBind, ""},
 	}
@@ -725,6 +726,36 @@ func e2ePrimaryGroup(t *testing.T, x *e2e) {
 	if m := x.members("kasse"); !slices.Equal(m, want) {
 		t.Errorf("kasse = %v, want %v (dora by her primary group)", m, want)
 	}
+}
+
+// e2eSambaTool: what an AD administrator does with samba-tool (disable,
+// enable, setexpiry, move, delete) reaches Keyhall as it should.
+func e2eSambaTool(t *testing.T, x *e2e) {
+	sd := x.dir.(*sambaDir)
+	anna := x.dir.create(t, "anna")
+	x.sync()
+	u := x.byExternal(anna)
+	h := x.signIn(u)
+	step := func(what string, want authn.UserStatus, args ...string) {
+		t.Helper()
+		sd.s.Tool(t, args...)
+		x.sync()
+		if got := x.userByID(u.ID); got.Status != want {
+			t.Fatalf("after samba-tool %s: %s, want %s", what, got.Status, want)
+		}
+	}
+	step("user disable", authn.StatusDisabled, "user", "disable", anna.name)
+	if x.sessionUsable(h) {
+		t.Error("her session outlived samba-tool user disable")
+	}
+	step("user enable", authn.StatusActive, "user", "enable", anna.name)
+	step("user setexpiry --days=2", authn.StatusActive, "user", "setexpiry", anna.name, "--days=2")
+	step("user setexpiry --noexpiry", authn.StatusActive, "user", "setexpiry", anna.name, "--noexpiry")
+	step("user move", authn.StatusActive, "user", "move", anna.name, sd.moved)
+	if got := x.userByID(u.ID); got.Username != strings.ToLower(anna.name) || x.keys(u.ID) != 1 {
+		t.Errorf("after the move: %+v, %d keys", got, x.keys(u.ID))
+	}
+	step("user delete", authn.StatusDisabled, "user", "delete", anna.name)
 }
 
 // e2eLocalConflict: a directory person whose username a local person has
