@@ -105,3 +105,74 @@ func TestDirectoryLeaverEndsEverywhere(t *testing.T) {
 		t.Errorf("lena is %s", u.Status)
 	}
 }
+
+// TestDirectoryGroupLeaverForwardAuth: a person taken out of a mapped group
+// in a real directory (slapd) loses, within a second of the next sync, her
+// forward-auth access to the tool of that group, and keeps that to the
+// others; put back, she has it again.
+func TestDirectoryGroupLeaverForwardAuth(t *testing.T) {
+	var ldif strings.Builder
+	for _, uid := range []string{"lena", "s0", "s1"} {
+		fmt.Fprintf(&ldif, "dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: S\n\n", uid, uid, uid)
+	}
+	ldif.WriteString("dn: cn=Rat,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: Rat\nmember: uid=s0,ou=people,dc=example,dc=org\nmember: uid=lena,ou=people,dc=example,dc=org\n")
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: ldif.String()})
+	e := newOIDCEnvOn(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"), nil, func(c *Config) {
+		c.ForwardAuth = ForwardAuthConfig{CookieDomain: "stadt.example", Rules: []ForwardAuthRule{
+			{Host: "wiki.stadt.example"}, {Host: "ris.stadt.example", Groups: []string{"rat"}}}}
+	})
+	syncer, err := ldapsync.NewSyncer(ldapsync.SyncConfig{
+		Store: e.st, Logger: slog.New(slog.DiscardHandler),
+		Directory: ldapsync.Config{Name: "stadt", URL: s.URL, StartTLS: true, CAFile: s.CAFile,
+			BindDN: ldaptest.SlapdSyncDN, BindPassword: ldaptest.SlapdSyncPassword,
+			BaseDNs: []string{ldaptest.SlapdPeopleDN, ldaptest.SlapdGroupsDN}, Preset: ldapsync.PresetOpenLDAP,
+			Timeout: 3 * time.Second, Groups: []ldapsync.GroupMapping{{DN: "cn=Rat,ou=groups,dc=example,dc=org", Name: "rat"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync := func() {
+		t.Helper()
+		if _, err := syncer.Run(t.Context(), ldapsync.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync()
+	lena, err := e.st.GetUserByUsername(t.Context(), "lena")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.signIn(newBrowser(t), lena, "phrh", "hwk", "user", "mfa")
+	verify := func(host string) int {
+		req := httptest.NewRequest("GET", "http://localhost:8080/auth/verify", nil)
+		req.Header.Set("X-Original-URL", "https://"+host+"/")
+		req.Header.Set("Cookie", ForwardAuthCookie+"="+e.srv.sealForwardCookie(h))
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if w, r := verify("wiki.stadt.example"), verify("ris.stadt.example"); w != 200 || r != 200 {
+		t.Fatalf("in the council: wiki %d, ris %d; want 200 and 200", w, r)
+	}
+	// A change to her groups reaches forward-auth within a second (the
+	// person cache's identityTTL).
+	within := func(what, host string, want int) {
+		t.Helper()
+		start := time.Now()
+		for verify(host) != want {
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s: %s still answers %d after a second, want %d", what, host, verify(host), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	s.Modify(t, "cn=Rat,ou=groups,dc=example,dc=org", map[string][]string{"member": {"uid=s0,ou=people,dc=example,dc=org"}})
+	sync()
+	within("out of the council", "ris.stadt.example", http.StatusForbidden)
+	if w := verify("wiki.stadt.example"); w != 200 {
+		t.Errorf("out of the council: wiki %d, want 200", w)
+	}
+	s.Modify(t, "cn=Rat,ou=groups,dc=example,dc=org", map[string][]string{"member": {"uid=s0,ou=people,dc=example,dc=org", "uid=lena,ou=people,dc=example,dc=org"}})
+	sync()
+	within("back in the council", "ris.stadt.example", 200)
+}
