@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 	"github.com/keyhall/keyhall/ldapsync/ldaptest"
@@ -210,5 +212,66 @@ oidc:
 	}
 	if u, _ := st.GetUser(ctx, anna.ID); u.Status != authn.StatusDisabled {
 		t.Errorf("anna is %s", u.Status)
+	}
+}
+
+// TestSyncCommandSamba: `keyhall sync` against Samba AD over LDAPS with the
+// activedirectory preset's defaults (user and group filters, objectGUID,
+// sAMAccountName): people and a mapped nested group are taken; a disabled
+// account that Keyhall never saw is not created; the stored id is the
+// objectGUID in its canonical form.
+func TestSyncCommandSamba(t *testing.T) {
+	s := ldaptest.StartSamba(t)
+	ou := s.CreateOU(t, s.BaseDN, "Rathaus-cli")
+	anna := s.CreateUserIn(t, ou, "cli.anna", "Passw0rd!anna", ldap.Attribute{Type: "displayName", Vals: []string{"Anna Müller"}},
+		ldap.Attribute{Type: "mail", Vals: []string{"anna@stadt.example"}})
+	bert := s.CreateUserIn(t, ou, "cli.bert", "Passw0rd!bert")
+	gone := s.CreateUserIn(t, ou, "cli.gone", "Passw0rd!gone")
+	s.Disable(t, gone.DN)
+	inner := s.GroupAdd(t, ou, "cli-fraktion")
+	s.AddMembers(t, inner.DN, bert.DN)
+	rat := s.GroupAdd(t, ou, "cli-rat")
+	s.AddMembers(t, rat.DN, anna.DN, inner.DN)
+
+	dir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "keyhall.db")
+	setUpDatabase(t, dbURL)
+	pw := writeFile(t, dir, "ad-password", s.AdminPassword)
+	cfg := writeFile(t, dir, "keyhall.yaml", fmt.Sprintf(`storage: %s
+keys:
+  file: %s
+directory:
+  name: ad
+  preset: activedirectory
+  url: %s
+  ca_file: %s
+  bind_dn: %s
+  bind_password_file: %s
+  base_dns: ["%s"]
+  groups:
+    - dn: %s
+      name: rat
+`, dbURL, filepath.Join(dir, "keyhall.keys"), s.URL, s.CAFile, s.AdminDN, pw, ou, rat.DN))
+	out := mustRun(t, nil, 0, "sync", "--config", cfg)
+	for _, want := range []string{"created: 3\n", "    cli.anna\n", "    cli.bert\n", "    group rat"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "cli.gone") {
+		t.Errorf("the disabled account was taken:\n%s", out)
+	}
+	st := openTestStore(t, dbURL)
+	ctx := context.Background()
+	u, err := st.GetUserByUsername(ctx, "cli.anna")
+	if err != nil || u.ExternalID != anna.GUID || u.DisplayName != "Anna Müller" || u.Email != "anna@stadt.example" {
+		t.Errorf("cli.anna: %+v, %v; want objectGUID %s", u, err, anna.GUID)
+	}
+	g, err := st.GetGroupByName(ctx, "rat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := st.GroupMembers(ctx, g.ID); len(m) != 2 {
+		t.Errorf("rat has %d members, want cli.anna and cli.bert (by the nested group)", len(m))
 	}
 }
