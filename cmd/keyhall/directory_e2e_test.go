@@ -252,7 +252,14 @@ directory:
     - dn: %s
       name: rat
 `, dbURL, filepath.Join(dir, "keyhall.keys"), s.URL, s.CAFile, s.AdminDN, pw, ou, rat.DN))
-	out := mustRun(t, nil, 0, "sync", "--config", cfg)
+	out := mustRun(t, nil, 0, "directory", "check", "--config", cfg)
+	for _, want := range []string{"encryption: LDAPS\n", "signed in (bind) as " + s.AdminDN + ": yes\n", "under " + ou + ": 3 people",
+		"  person cli.anna\n    name:    Anna Müller\n", "group mapping dn " + rat.DN + ": 1 group(s)\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("directory check: no %q in\n%s", want, out)
+		}
+	}
+	out = mustRun(t, nil, 0, "sync", "--config", cfg)
 	for _, want := range []string{"created: 3\n", "    cli.anna\n", "    cli.bert\n", "    group rat"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
