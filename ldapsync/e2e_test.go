@@ -793,10 +793,21 @@ func e2eInjection(t *testing.T, x *e2e) {
 		es = append(es, e)
 		dns = append(dns, e.dn)
 	}
+	// A NUL byte in a uid: Keyhall refuses the name, the entry is left
+	// out (and logged), the rest of the read stands.
+	nul := "cn=nul," + ldaptest.SlapdPeopleDN
+	x.dir.(*slapdDir).s.Add(t, nul, map[string][]string{"objectClass": {"inetOrgPerson"}, "cn": {"nul"}, "sn": {"S"},
+		"uid": {"anna\x00admin"}, "userPassword": {"Passw0rd-nul"}})
+	dns = append(dns, nul)
 	x.mapGroup(x.dir.group(t, "rat", dns...), "rat")
 	res := x.sync()
 	if len(res.Created) != len(x.staff)+len(names)+1 || x.count() != len(x.staff)+len(names) {
 		t.Errorf("created %v; %d people", changeNames(res.Created), x.count())
+	}
+	for _, n := range []string{"anna", "annaadmin"} { // (the count above: nobody else)
+		if _, err := x.store.GetUserByUsername(t.Context(), n); !errors.Is(err, authn.ErrNotFound) {
+			t.Errorf("%q: %v", n, err)
+		}
 	}
 	// Each is a member of the group by her DN, as the directory spells it.
 	if m := x.members("rat"); len(m) != len(names) {
