@@ -15,6 +15,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore"
 	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 	"github.com/keyhall/keyhall/ldapsync/ldaptest"
 	"github.com/keyhall/keyhall/web"
@@ -120,11 +121,18 @@ func TestSyncCommandBusy(t *testing.T) {
 	setUpDatabase(t, dbURL)
 	cfg := slapdSyncConfig(t, dir, s, dbURL, "")
 
+	st := openTestStore(t, dbURL).(*sqlstore.Store)
 	s.Pause(t)
 	first := startKeyhall(t, dir, nil, "sync", "--config", cfg)
-	// The first holds the lease once it has begun its read; until then the
-	// second may win: wait for the first to be in the read.
-	time.Sleep(1500 * time.Millisecond)
+	// The first takes the lease before it reads (and hangs in the read):
+	// wait until it holds it.
+	eventually(t, 30*time.Second, func() string {
+		var n int
+		if err := st.DB().QueryRow("SELECT count(*) FROM directory_locks WHERE directory = 'stadt'").Scan(&n); err != nil || n != 1 {
+			return fmt.Sprintf("the first sync holds no lease (%d, %v)", n, err)
+		}
+		return ""
+	})
 	code, out, errOut := runKeyhall(t, nil, "sync", "--config", cfg)
 	s.Resume(t)
 	if code == 0 || !strings.Contains(out+errOut, "another process is syncing this directory") {
@@ -139,7 +147,7 @@ func TestSyncCommandBusy(t *testing.T) {
 	if first.code != 0 || !strings.Contains(first.out.String(), "created: 13\n") {
 		t.Errorf("the first sync: exit %d\n%s", first.code, first.out.String())
 	}
-	if n, err := openTestStore(t, dbURL).CountUsers(context.Background()); err != nil || n != 12 {
+	if n, err := st.CountUsers(context.Background()); err != nil || n != 12 {
 		t.Errorf("%d people (%v), want 12", n, err)
 	}
 }
