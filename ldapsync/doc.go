@@ -45,6 +45,9 @@
 //     that hold people resolves; nesting is walked in Keyhall, each group
 //     once (cycles are harmless). Member DNs are compared as DNs, without
 //     case. Groups are read in small pages (a group carries its members).
+//   - AD: a person's primary group (primaryGroupID, the group's RID) does
+//     not list her in member; she is counted as its member by the RID of
+//     the group's objectSid.
 //   - `keyhall directory check` calls Directory.Check: connect, bind, count,
 //     three samples, the group mappings, and each problem in plain words.
 //

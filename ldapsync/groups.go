@@ -31,13 +31,25 @@ func (d *Directory) memberAttrs() []string {
 	return []string{m}
 }
 
+// The AD attributes of primary groups: a person's primaryGroupID is the RID
+// (the last part of the objectSid) of her primary group, which does not
+// list her in its member attribute (Domain Users, by default, for all).
+const (
+	adPrimaryGroupID = "primaryGroupID"
+	adObjectSid      = "objectSid"
+)
+
 // readGroups reads all groups with their members, finds the mapped ones and
 // resolves their members to the people read (people: DN key → ExternalID),
-// nested groups included.
-func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[string]string) ([]Group, error) {
+// nested groups included. primary (AD) holds, by a group's RID, the people
+// whose primary group it is: its members too.
+func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[string]string, primary map[string][]string) ([]Group, error) {
 	a := d.cfg.Attributes
 	all := map[string]*dirGroup{} // DN key → group
 	attrs := append([]string{a.ID, a.GroupName, a.DisplayName}, d.memberAttrs()...)
+	if d.cfg.Preset == PresetActiveDirectory {
+		attrs = append(attrs, adObjectSid)
+	}
 	for _, base := range d.cfg.BaseDNs {
 		err := d.pagedSearchN(ctx, conn, groupPageSize, base, d.cfg.GroupFilter, attrs, func(e *ldap.Entry) error {
 			key := dnKey(e.DN)
@@ -49,6 +61,9 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 			members, err := d.members(ctx, conn, e)
 			if err != nil {
 				return fmt.Errorf("members of %s: %w", e.DN, err)
+			}
+			if rid, ok := sidRID(e.GetRawAttributeValue(adObjectSid)); ok && d.cfg.Preset == PresetActiveDirectory {
+				members = append(members, primary[rid]...)
 			}
 			g.members = members
 			all[key] = g

@@ -1,6 +1,7 @@
 package ldapsync
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -226,4 +227,15 @@ func parseRange(desc string) (attr string, low, high int, err error) {
 		return attr, 0, 0, errNoRange
 	}
 	return attr, low, high, nil
+}
+
+// sidRID returns the RID of a binary security identifier (MS-DTYP 2.4.2.2:
+// revision, count of sub-authorities, a 6-byte authority, then the
+// sub-authorities as little-endian uint32; the RID is the last one), in
+// decimal as primaryGroupID holds it.
+func sidRID(sid []byte) (string, bool) {
+	if len(sid) < 12 || sid[0] != 1 || sid[1] == 0 || len(sid) != 8+4*int(sid[1]) {
+		return "", false
+	}
+	return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(sid[len(sid)-4:])), 10), true
 }

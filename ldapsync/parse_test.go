@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"math"
 	"strconv"
 	"testing"
@@ -209,4 +210,17 @@ func FuzzParseRange(f *testing.F) {
 			t.Fatalf("parseRange(%q) = %d-%d", s, low, high)
 		}
 	})
+}
+
+func TestSIDRID(t *testing.T) {
+	// S-1-5-21-1606522144-2450830409-3030834854-1103, as Samba sent it.
+	sid, _ := hex.DecodeString("0105000000000005150000002095c15f49b41492a6daa6b44f040000")
+	if rid, ok := sidRID(sid); !ok || rid != "1103" {
+		t.Errorf("sidRID = %q, %t; want 1103", rid, ok)
+	}
+	for _, bad := range [][]byte{nil, sid[:27], append(sid, 0), {1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0}} {
+		if rid, ok := sidRID(bad); ok {
+			t.Errorf("sidRID(%x) = %q, want not ok", bad, rid)
+		}
+	}
 }

@@ -266,6 +266,9 @@ func (d *Directory) personAttrs() []string {
 			out = append(out, n)
 		}
 	}
+	if d.cfg.Preset == PresetActiveDirectory {
+		out = append(out, adPrimaryGroupID)
+	}
 	return out
 }
 
@@ -324,7 +327,7 @@ func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error)
 	sort.Slice(snap.People, func(i, j int) bool { return snap.People[i].Username < snap.People[j].Username })
 
 	if len(d.cfg.Groups) > 0 { // else no group is imported: no need to read any
-		groups, err := d.readGroups(ctx, conn, r.people)
+		groups, err := d.readGroups(ctx, conn, r.people, r.primary)
 		if err != nil {
 			return Snapshot{}, err
 		}
@@ -343,10 +346,15 @@ type peopleRead struct {
 	people   map[string]string // DN key → ExternalID
 	ids      map[string]string // ExternalID → DN, to catch one id twice
 	modified time.Time         // the newest modifyTimestamp seen
+	// primary (AD): a person's primary group (primaryGroupID, the group's
+	// RID) does not list her in its member attribute: RID → the DN keys
+	// of its people.
+	primary map[string][]string
 }
 
 func newPeopleRead(dir string) *peopleRead {
-	return &peopleRead{snap: Snapshot{Directory: dir}, people: map[string]string{}, ids: map[string]string{}}
+	return &peopleRead{snap: Snapshot{Directory: dir}, people: map[string]string{}, ids: map[string]string{},
+		primary: map[string][]string{}}
 }
 
 // readPeople reads the people under base that filter finds into r; an
@@ -386,6 +394,9 @@ func (r *peopleRead) add(d *Directory, e *ldap.Entry, mtime bool) error {
 	}
 	r.people[key] = p.ExternalID
 	r.ids[p.ExternalID] = p.DN
+	if rid := first(e, adPrimaryGroupID); rid != "" && d.cfg.Preset == PresetActiveDirectory {
+		r.primary[rid] = append(r.primary[rid], key)
+	}
 	r.snap.People = append(r.snap.People, p)
 	return nil
 }

@@ -221,14 +221,25 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 		changed = fmt.Sprintf("(&%s(%s>=%s))", d.cfg.UserFilter, ldap.EscapeFilter(d.cfg.Attributes.ChangeMarker), m.Since)
 	}
 
-	// Everybody's id, to resolve the groups' members.
-	index := map[string]string{} // DN key → ExternalID
-	dns := map[string]string{}   // ExternalID → DN
+	// Everybody's id, to resolve the groups' members, and (AD) her primary
+	// group, which does not list her as a member.
+	index := map[string]string{}     // DN key → ExternalID
+	dns := map[string]string{}       // ExternalID → DN
+	primary := map[string][]string{} // RID → DN keys (readGroups)
+	idAttrs := []string{d.cfg.Attributes.ID}
+	ad := d.cfg.Preset == PresetActiveDirectory
+	if ad {
+		idAttrs = append(idAttrs, adPrimaryGroupID)
+	}
 	for _, base := range d.cfg.BaseDNs {
-		err := d.pagedSearch(ctx, conn, base, d.cfg.UserFilter, []string{d.cfg.Attributes.ID}, func(e *ldap.Entry) error {
+		err := d.pagedSearch(ctx, conn, base, d.cfg.UserFilter, idAttrs, func(e *ldap.Entry) error {
 			if id, err := d.externalID(e); err == nil {
-				index[dnKey(e.DN)] = id
+				key := dnKey(e.DN)
+				index[key] = id
 				dns[id] = e.DN
+				if rid := first(e, adPrimaryGroupID); rid != "" && ad {
+					primary[rid] = append(primary[rid], key)
+				}
 			}
 			return nil
 		})
@@ -244,7 +255,7 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 		}
 	}
 	if len(d.cfg.Groups) > 0 {
-		groups, err := d.readGroups(ctx, conn, index)
+		groups, err := d.readGroups(ctx, conn, index, primary)
 		if err != nil {
 			return Snapshot{}, err
 		}

@@ -22,6 +22,12 @@ func enrollKey(t *testing.T, ctx context.Context, link, nickname, shotPrefix str
 	run(t, ctx, "invitation link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("enroll-start")))
 	shot(t, ctx, shotPrefix+"start")
 	run(t, ctx, "begin", chromedp.Click(chromedp.ID("enroll-start")), waitText("h1", "Womit möchten Sie sich anmelden?"))
+	registerKey(t, ctx, nickname, shotPrefix)
+}
+
+// registerKey goes from the choice of a factor to a registered key.
+func registerKey(t *testing.T, ctx context.Context, nickname, shotPrefix string) {
+	t.Helper()
 	shot(t, ctx, shotPrefix+"choose")
 	run(t, ctx, "choose the key", chromedp.Click(chromedp.ID("choose-key")), waitPath("/enroll/key"),
 		chromedp.WaitVisible(chromedp.ID("register-key")))

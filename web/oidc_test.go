@@ -62,9 +62,9 @@ func newOIDCEnv(t testing.TB, mutate func(*OIDCConfig)) *oidcEnv {
 }
 
 // newOIDCEnvOn is newOIDCEnv on the database at storage (a sqlite:// or
-// postgres:// URL). Its sign-in service works: SetStore must not refuse
-// the fixture's keys.
-func newOIDCEnvOn(t testing.TB, storage string, mutate func(*OIDCConfig)) *oidcEnv {
+// postgres:// URL); more may change the server's Config. Its sign-in
+// service works: SetStore must not refuse the fixture's keys.
+func newOIDCEnvOn(t testing.TB, storage string, mutate func(*OIDCConfig), more ...func(*Config)) *oidcEnv {
 	t.Helper()
 	e := &oidcEnv{t: t, clock: &testClock{t: time.Now().UTC()}, logouts: make(chan url.Values, 10)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -95,7 +95,11 @@ func newOIDCEnvOn(t testing.TB, storage string, mutate func(*OIDCConfig)) *oidcE
 	fake := make([]byte, 32)
 	rand.Read(fake)
 	signIn := authn.SignInConfig{EncryptionKey: cfg.EncryptionKey, FakeIDKey: fake, Argon2: testArgon2}
-	e.srv, err = New(Config{PublicURL: pub, Logger: quiet, Now: e.clock.Now, OIDC: cfg, SignIn: signIn})
+	sc := Config{PublicURL: pub, Logger: quiet, Now: e.clock.Now, OIDC: cfg, SignIn: signIn}
+	for _, m := range more {
+		m(&sc)
+	}
+	e.srv, err = New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}

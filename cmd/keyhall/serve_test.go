@@ -16,10 +16,12 @@ import (
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
 	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
+	"github.com/keyhall/keyhall/ldapsync/ldaptest"
 )
 
 func runTests(m *testing.M) int {
 	defer pgtest.StopShared()
+	defer ldaptest.StopSamba()
 	return m.Run()
 }
 

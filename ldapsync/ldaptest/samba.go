@@ -556,6 +556,27 @@ func (s *Samba) members(tb testing.TB, groupDN string, add bool, members []strin
 	})
 }
 
+// Tool runs samba-tool with args against s, as its administrator does
+// (e.g. "user", "disable", name), and returns its output; it fails the
+// test if samba-tool fails. Each run takes about a second (Python).
+func (s *Samba) Tool(tb testing.TB, args ...string) string {
+	tb.Helper()
+	args = append(args, "-s", filepath.Join(s.Dir, "etc", "smb.conf"), "-H", "ldap://"+s.Addr,
+		"-U", s.Domain+`\Administrator%`+s.AdminPassword)
+	out, err := exec.Command("/usr/bin/python3", append([]string{sambaToolPath()}, args...)...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("samba-tool %s: %v\n%s", strings.Join(args[:len(args)-6], " "), err, sambaTail(out))
+	}
+	return string(out)
+}
+
+func sambaToolPath() string {
+	if p, err := exec.LookPath("samba-tool"); err == nil {
+		return p
+	}
+	return "samba-tool"
+}
+
 // SetLockoutThreshold sets the domain's account lockout threshold (0 =
 // never locked), with a 30-minute lockout and observation window.
 func (s *Samba) SetLockoutThreshold(tb testing.TB, n int) {

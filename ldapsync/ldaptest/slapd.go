@@ -56,6 +56,10 @@ type SlapdOptions struct {
 	// CertHosts are the names the server's certificate is made out for;
 	// default 127.0.0.1 and localhost.
 	CertHosts []string
+	// ACL is slapd.conf access lines put before the fixture's last one
+	// ("access to * by * read"), e.g. to take read rights away from the
+	// sync account while slapd runs (by a group whose members may read).
+	ACL string
 }
 
 // Slapd is a running slapd.
@@ -125,7 +129,11 @@ func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 		tb.Fatal(err)
 	}
 	conf := filepath.Join(dir, "slapd.conf")
-	if err := os.WriteFile(conf, []byte(strings.ReplaceAll(slapdConf, "DIR", dir)), 0o600); err != nil {
+	confText := strings.ReplaceAll(slapdConf, "DIR", dir)
+	if opts.ACL != "" {
+		confText = strings.Replace(confText, "access to * by * read\n", opts.ACL+"\naccess to * by * read\n", 1)
+	}
+	if err := os.WriteFile(conf, []byte(confText), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	base := filepath.Join(dir, "base.ldif")
