@@ -28,7 +28,10 @@ type CheckReport struct {
 	// Samples are up to three people as Keyhall would map them.
 	Samples []Person
 	// Groups lists each group mapping and what it found.
-	Groups   []GroupCheck
+	Groups []GroupCheck
+	// InChain (Active Directory) compares each mapped group's members as
+	// Keyhall computes them with AD's in-chain rule.
+	InChain  []InChain
 	Problems []string
 	Notes    []string
 }
@@ -101,6 +104,9 @@ func (d *Directory) Check(ctx context.Context) (CheckReport, error) {
 	}
 	d.checkSamples(ctx, conn, &r)
 	d.checkGroups(ctx, conn, &r)
+	if d.cfg.Preset == PresetActiveDirectory && len(r.Problems) == 0 && len(d.cfg.Groups) > 0 {
+		d.checkInChain(ctx, conn, &r)
+	}
 	err = r.err()
 	return r, err
 }
@@ -290,6 +296,73 @@ func (d *Directory) checkGroups(ctx context.Context, conn *ldap.Conn, r *CheckRe
 			}
 		}
 		r.Groups = append(r.Groups, gc)
+	}
+}
+
+// inChainRule is AD's LDAP_MATCHING_RULE_IN_CHAIN: memberOf through any
+// depth of nested groups, computed by the domain controller.
+const inChainRule = "1.2.840.113556.1.4.1941"
+
+// InChain is one mapped group's members as Keyhall computes them (from the
+// groups' member attributes, nesting resolved in Keyhall, primary groups
+// added) and as AD's in-chain rule finds them, for a cross-check.
+type InChain struct {
+	Group   string // the Keyhall group name
+	DN      string
+	Keyhall int // members Keyhall computed
+	AD      int // people the in-chain rule finds under the base DNs and the user filter
+	// Missing and Extra name up to five people each that one count has and
+	// the other lacks (by DN). People whose primary group it is are in
+	// Keyhall's count only: AD's memberOf leaves them out.
+	Missing, Extra []string
+}
+
+// checkInChain reads the directory as a sync would and compares each mapped
+// group's members with what AD's in-chain rule finds; a difference that
+// primary groups do not explain is a note: Keyhall would give people other
+// groups than Windows does.
+func (d *Directory) checkInChain(ctx context.Context, conn *ldap.Conn, r *CheckReport) {
+	snap, err := d.read(ctx, conn)
+	if err != nil {
+		r.Problems = append(r.Problems, "a full read failed: "+explain(err))
+		return
+	}
+	dnOf := make(map[string]string, len(snap.People)) // ExternalID → DN
+	for _, p := range snap.People {
+		dnOf[p.ExternalID] = p.DN
+	}
+	for _, g := range snap.Groups {
+		ad := map[string]bool{} // DN keys
+		filter := fmt.Sprintf("(&%s(memberOf:%s:=%s))", d.cfg.UserFilter, inChainRule, ldap.EscapeFilter(g.DN))
+		for _, base := range d.cfg.BaseDNs {
+			err := d.pagedSearch(ctx, conn, base, filter, []string{"1.1"}, func(e *ldap.Entry) error {
+				ad[dnKey(e.DN)] = true
+				return nil
+			})
+			if err != nil {
+				r.Notes = append(r.Notes, fmt.Sprintf("the in-chain cross-check of %s failed: %s", g.DN, explain(err)))
+				return
+			}
+		}
+		c := InChain{Group: g.Name, DN: g.DN, Keyhall: len(g.Members), AD: len(ad)}
+		ours := map[string]bool{}
+		for _, id := range g.Members {
+			k := dnKey(dnOf[id])
+			ours[k] = true
+			if !ad[k] && len(c.Extra) < 5 {
+				c.Extra = append(c.Extra, dnOf[id])
+			}
+		}
+		for k := range ad {
+			if !ours[k] && len(c.Missing) < 5 {
+				c.Missing = append(c.Missing, k)
+			}
+		}
+		r.InChain = append(r.InChain, c)
+		if len(c.Missing) > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("group %s (%s): AD's in-chain rule finds %d members, Keyhall %d; Keyhall lacks e.g. %s",
+				g.Name, g.DN, c.AD, c.Keyhall, strings.Join(c.Missing, "; ")))
+		}
 	}
 }
 

@@ -126,6 +126,15 @@ func printCheckReport(w io.Writer, r checkReport) {
 			fmt.Fprintf(w, "    %s\n", cell(dn))
 		}
 	}
+	for _, c := range r.InChain {
+		fmt.Fprintf(w, "  group %s: %d members as Keyhall computes them, %d by AD's in-chain rule\n", cell(c.Group), c.Keyhall, c.AD)
+		for _, dn := range c.Missing {
+			fmt.Fprintf(w, "    only in AD's: %s\n", cell(dn))
+		}
+		for _, dn := range c.Extra {
+			fmt.Fprintf(w, "    only in Keyhall's (her primary group?): %s\n", cell(dn))
+		}
+	}
 	for _, p := range r.Samples {
 		fmt.Fprintf(w, "  person %s\n", cell(p.Username))
 		fmt.Fprintf(w, "    name:    %s\n    e-mail:  %s\n    phone:   %s\n    address: %s\n    id:      %s\n    DN:      %s\n",

@@ -273,7 +273,8 @@ directory:
 `, dbURL, filepath.Join(dir, "keyhall.keys"), s.URL, s.CAFile, s.AdminDN, pw, ou, rat.DN))
 	out := mustRun(t, nil, 0, "directory", "check", "--config", cfg)
 	for _, want := range []string{"encryption: LDAPS\n", "signed in (bind) as " + s.AdminDN + ": yes\n", "under " + ou + ": 3 people",
-		"  person cli.anna\n    name:    Anna Müller\n", "group mapping dn " + rat.DN + ": 1 group(s)\n"} {
+		"  person cli.anna\n    name:    Anna Müller\n", "group mapping dn " + rat.DN + ": 1 group(s)\n",
+		"  group rat: 2 members as Keyhall computes them, 2 by AD's in-chain rule\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("directory check: no %q in\n%s", want, out)
 		}
