@@ -808,7 +808,13 @@ func e2eInjection(t *testing.T, x *e2e) {
 		"uid": {"anna\x00admin"}, "userPassword": {"Passw0rd-nul"}})
 	dns = append(dns, nul)
 	x.mapGroup(x.dir.group(t, "rat", dns...), "rat")
-	res := x.sync()
+	res, err := x.try(RunOptions{Actor: "test"})
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0], nul+": skipped by the read") {
+		t.Errorf("errors = %q, want the skipped entry reported", res.Errors)
+	}
 	if len(res.Created) != len(x.staff)+len(names)+1 || x.count() != len(x.staff)+len(names) {
 		t.Errorf("created %v; %d people", changeNames(res.Created), x.count())
 	}

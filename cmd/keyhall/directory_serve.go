@@ -202,6 +202,10 @@ func syncRun(ctx context.Context, name string, s directorySyncer, m *directoryMe
 		log.Error("directory sync failed; nothing was disabled or deleted", append(counts, "err", err)...)
 		return
 	}
+	if len(res.Errors) == 0 {
+		// Before the counts, so that whoever sees these sees it too.
+		m.lastSuccess.WithLabelValues(name).Set(float64(time.Now().Unix()))
+	}
 	for outcome, n := range map[string]int{
 		"created": len(res.Created), "updated": len(res.Updated), "renamed": len(res.Renamed), "disabled": len(res.Disabled),
 		"enabled": len(res.Enabled), "deleted": len(res.Deleted), "unchanged": res.Unchanged, "conflict": len(res.Conflicts),
@@ -214,7 +218,6 @@ func syncRun(ctx context.Context, name string, s directorySyncer, m *directoryMe
 		log.Error("directory sync done with errors", append(counts, "first_error", res.Errors[0])...)
 		return
 	}
-	m.lastSuccess.WithLabelValues(name).Set(float64(time.Now().Unix()))
 	switch {
 	case res.HeldBack > 0:
 		log.Warn("directory sync held people back: more would be disabled or deleted than max_disable_fraction or max_disable_count allow; "+
