@@ -340,12 +340,18 @@ func (d *Directory) read(ctx context.Context, conn *ldap.Conn) (Snapshot, error)
 	return snap, nil
 }
 
+// maxClockSkew is how far the directory's clock may be ahead of Keyhall's
+// before a modifyTimestamp counts as in the future.
+const maxClockSkew = 10 * time.Minute
+
 // peopleRead collects the people of a read.
 type peopleRead struct {
 	snap     Snapshot
 	people   map[string]string // DN key → ExternalID
 	ids      map[string]string // ExternalID → DN, to catch one id twice
-	modified time.Time         // the newest modifyTimestamp seen
+	modified time.Time         // the newest modifyTimestamp seen, not in the future
+	// warnedFuture: a modifyTimestamp in the future was logged.
+	warnedFuture bool
 	// primary (AD): a person's primary group (primaryGroupID, the group's
 	// RID) does not list her in its member attribute: RID → the DN keys
 	// of its people.
@@ -377,7 +383,19 @@ func (r *peopleRead) add(d *Directory, e *ldap.Entry, mtime bool) error {
 		return nil // under two overlapping base DNs
 	}
 	if mtime {
-		if t, err := parseGeneralizedTime(first(e, d.cfg.Attributes.ChangeMarker)); err == nil && t.After(r.modified) {
+		t, err := parseGeneralizedTime(first(e, d.cfg.Attributes.ChangeMarker))
+		switch {
+		case err != nil || !t.After(r.modified):
+		case t.After(d.now().Add(maxClockSkew)):
+			// A time in the future (a clock that was ahead, an import
+			// that kept its times) would move the marker past every real
+			// change until then: it does not count.
+			if !r.warnedFuture {
+				r.warnedFuture = true
+				d.log.Warn("directory entry changed in the future; its time does not move the change marker",
+					"dn", e.DN, "modifyTimestamp", t)
+			}
+		default:
 			r.modified = t
 		}
 	}

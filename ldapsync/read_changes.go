@@ -231,12 +231,26 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 	if ad {
 		idAttrs = append(idAttrs, adPrimaryGroupID)
 	}
+	// The end of each account: passing it changes no marker.
+	expAttr, parseExp := d.cfg.Attributes.AccountExpires, parseFileTime
+	if !ad {
+		expAttr, parseExp = d.cfg.Attributes.ShadowExpire, parseShadowExpire
+	}
+	if expAttr != "" {
+		idAttrs = append(idAttrs, expAttr)
+	}
+	present := map[string]time.Time{}
 	for _, base := range d.cfg.BaseDNs {
 		err := d.pagedSearch(ctx, conn, base, d.cfg.UserFilter, idAttrs, func(e *ldap.Entry) error {
 			if id, err := d.externalID(e); err == nil {
 				key := dnKey(e.DN)
 				index[key] = id
 				dns[id] = e.DN
+				var end time.Time
+				if v := first(e, expAttr); expAttr != "" && v != "" {
+					end, _ = parseExp(v) // unreadable: the full read skips her; here she is present
+				}
+				present[id] = end
 				if rid := first(e, adPrimaryGroupID); rid != "" && ad {
 					primary[rid] = append(primary[rid], key)
 				}
@@ -281,7 +295,7 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 		}
 	}
 	snap := r.snap
-	snap.Incremental, snap.Found, snap.Markers = true, len(index), next.encode()
+	snap.Incremental, snap.Found, snap.Markers, snap.Present = true, len(index), next.encode(), present
 	return snap, nil
 }
 

@@ -38,8 +38,10 @@ package ldapsync
 //   - An incremental run (RunOptions.Incremental; read_changes.go) applies
 //     creates, updates, renames, disables and enables of the people it read
 //     and reconciles every mapped group; a person it did not read is
-//     unchanged: never disabled or deleted for not being read (the full
-//     run's job). It is a full run instead when no full run has been done,
+//     unchanged, except that she is disabled when she is no longer under
+//     the base DNs and the filter or her account's end passed
+//     (Snapshot.Present: no change marker shows either); nobody is deleted
+//     (the full run's job). It is a full run instead when no full run has been done,
 //     the last one is older than Directory.FullInterval, or the reader says
 //     the markers cannot be used. The safety valve counts the people the
 //     read found (Snapshot.Found). The markers (DirectoryState.Markers) and
@@ -471,7 +473,19 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 		if x.p == nil {
 			all = append(all, x)
 			if snap.Incremental {
-				x.untouched = true // not read: unchanged, not gone
+				// Not read: unchanged, unless she is no longer there or her
+				// account's end passed, which no change marker shows.
+				end, present := snap.Present[x.cur.ExternalID]
+				switch {
+				case x.cur.Status != authn.StatusActive:
+					x.untouched = true
+				case snap.Present != nil && !present:
+					x.disable = ReasonNotFound
+				case !end.IsZero() && !now.Before(end):
+					x.disable = ReasonExpired
+				default:
+					x.untouched = true
+				}
 				continue
 			}
 			if x.cur.Status == authn.StatusActive {
@@ -606,7 +620,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 			if h.renames() && h.claims() {
 				continue // she lets go of it
 			}
-			if h.disabledAfter() && (h.p == nil || h.p.Inactive(s.now())) {
+			if !h.untouched && h.disabledAfter() && (h.p == nil || h.p.Inactive(s.now())) {
 				release[h.id()] = h
 				continue
 			}

@@ -211,7 +211,7 @@ func TestIncrementalSlapd(t *testing.T) {
 	res = e.incremental()
 	wantNames(t, "created", personNames(res.Created), "neu", "zoe")
 	wantNames(t, "updated", personNames(res.Updated), "bert")
-	wantNames(t, "disabled", personNames(res.Disabled), "emil")
+	wantNames(t, "disabled", personNames(res.Disabled), "dora", "emil")
 	if res.Unchanged > 1 { // f4, see above
 		t.Errorf("%d people read and found unchanged: an incremental read reads only the changed ones", res.Unchanged)
 	}
@@ -222,12 +222,13 @@ func TestIncrementalSlapd(t *testing.T) {
 	if u := e.user("emil"); u.Status != authn.StatusDisabled {
 		t.Errorf("emil is %s, want disabled", u.Status)
 	}
-	if u := e.user("dora"); u.Status != authn.StatusActive {
-		t.Errorf("dora, deleted in the directory, is %s after an incremental run: it cannot see who is gone", u.Status)
+	// No marker shows that dora was deleted; the ids every incremental
+	// read takes do.
+	if u := e.user("dora"); u.Status != authn.StatusDisabled {
+		t.Errorf("dora, deleted in the directory, is %s after an incremental run", u.Status)
 	}
-	// The full sync sees that dora is gone.
 	res = e.run(false)
-	wantNames(t, "disabled by the full run", personNames(res.Disabled), "dora")
+	wantNames(t, "disabled by the full run", personNames(res.Disabled))
 
 	// After the grace period, an incremental run deletes nobody it did not
 	// read (dora; emil, read again as his change is recent, may go); the
@@ -301,14 +302,14 @@ func TestIncrementalSamba(t *testing.T) {
 	res := e.incremental()
 	wantNames(t, "rat", e.members("rat"), "incr.a1", "incr.a2")
 	wantNames(t, "updated", personNames(res.Updated), "incr.a3")
-	wantNames(t, "disabled", personNames(res.Disabled), "incr.a4")
+	wantNames(t, "disabled", personNames(res.Disabled), "incr.a4", "incr.a5")
 	if res.Unchanged > 1 { // a2, if Samba bumps a member's uSNChanged
 		t.Errorf("%d unchanged people read: an incremental read reads only the changed ones", res.Unchanged)
 	}
 	if u := e.user("incr.a3"); u.DisplayName != "Anna Drei" {
 		t.Errorf("a3's display name %q", u.DisplayName)
 	}
-	if u := e.user("incr.a5"); u.Status != authn.StatusActive {
+	if u := e.user("incr.a5"); u.Status != authn.StatusDisabled {
 		t.Errorf("a5, deleted in AD, is %s after an incremental run", u.Status)
 	}
 
@@ -353,4 +354,93 @@ func TestIncrementalSamba(t *testing.T) {
 	if u := e.user("incr.a5"); u.Status != authn.StatusDisabled {
 		t.Errorf("a5 after the full runs: %s, want disabled", u.Status)
 	}
+}
+
+// TestIncrementalLeavers: what no change marker shows is still seen by an
+// incremental run: an account's end passing (carla) and a person leaving
+// the user filter (anna, marked external) disable them at once, not a day
+// later with the full run.
+func TestIncrementalLeavers(t *testing.T) {
+	var ldif []string
+	tomorrow := time.Now().Add(36*time.Hour).Unix() / 86400
+	for i, uid := range []string{"anna", "bert", "carla", "dora", "emil", "f1", "f2", "f3", "f4", "f5"} {
+		extra := []string{oldTime(10 - i)}
+		if uid == "carla" {
+			extra = append(extra, fmt.Sprintf("shadowExpire: %d", tomorrow))
+		}
+		ldif = append(ldif, slapdPerson(uid, extra...))
+	}
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: strings.Join(ldif, "\n")})
+	cfg := slapdConfig(s)
+	cfg.Groups = nil
+	cfg.FullInterval = 7 * 24 * time.Hour
+	e := newIncrEnv(t, cfg)
+	e.run(true)
+	s.Modify(t, "uid=anna,ou=people,dc=example,dc=org", map[string][]string{"employeeType": {"external"}})
+	e.now = e.now.Add(48 * time.Hour) // carla's account ended, and nothing in the directory changed for it
+	res := e.incremental()
+	if !res.Incremental {
+		t.Fatalf("the run was full: %s", res.FullReason)
+	}
+	wantNames(t, "disabled", personNames(res.Disabled), "anna", "carla")
+	for _, c := range res.Disabled {
+		if want := map[string]string{"anna": ldapsync.ReasonNotFound, "carla": ldapsync.ReasonExpired}[c.Name]; c.Reason != want {
+			t.Errorf("%s disabled for %q, want %q", c.Name, c.Reason, want)
+		}
+	}
+}
+
+// TestIncrementalKeepsUntouchedName: a person an incremental run did not
+// read keeps her username, also when an administrator disabled her: a new
+// entry claiming it is a conflict, as in a full run.
+func TestIncrementalKeepsUntouchedName(t *testing.T) {
+	var ldif []string
+	for i, uid := range []string{"anna", "bert", "carla", "dora", "emil", "f1", "f2", "f3", "f4", "f5"} {
+		ldif = append(ldif, slapdPerson(uid, oldTime(10-i)))
+	}
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: strings.Join(ldif, "\n")})
+	cfg := slapdConfig(s)
+	cfg.Groups = nil
+	e := newIncrEnv(t, cfg)
+	e.run(true)
+	s.Modify(t, "uid=bert,ou=people,dc=example,dc=org", map[string][]string{"displayName": {"B"}})
+	e.incremental()
+	anna := e.user("anna")
+	if _, err := e.store.DisableUser(t.Context(), anna.ID, e.now, authn.AuditEvent{Time: e.now, Actor: "test", Action: "user.disable", Subject: "user:" + anna.ID}); err != nil {
+		t.Fatal(err)
+	}
+	s.AddLDIF(t, "dn: cn=anna2,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: anna\ncn: anna2\nsn: Zwei\n")
+	res := e.incremental()
+	if !res.Incremental || len(res.Created) != 0 || len(res.Conflicts) != 1 {
+		t.Errorf("incremental %t: created %v, conflicts %+v; want one conflict", res.Incremental, personNames(res.Created), res.Conflicts)
+	}
+	if u := e.user("anna"); u.ID != anna.ID {
+		t.Errorf("the username anna went to %s, not the disabled anna %s", u.ID, anna.ID)
+	}
+}
+
+// TestIncrementalFutureTimestamp: one entry changed "in the future" (a
+// clock that was ahead, an import that kept its times) does not move the
+// change marker past the changes that follow: bert, locked for good after
+// it, is disabled by the next incremental run.
+func TestIncrementalFutureTimestamp(t *testing.T) {
+	var ldif []string
+	for i, uid := range []string{"anna", "bert", "carla", "dora", "emil", "f1", "f2", "f3", "f4", "f5"} {
+		ts := oldTime(10 - i)
+		if uid == "f5" {
+			ts = "modifyTimestamp: 20300101000000Z"
+		}
+		ldif = append(ldif, slapdPerson(uid, ts))
+	}
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: strings.Join(ldif, "\n")})
+	cfg := slapdConfig(s)
+	cfg.Groups = nil
+	e := newIncrEnv(t, cfg)
+	e.run(true)
+	s.Modify(t, "uid=bert,ou=people,dc=example,dc=org", map[string][]string{"pwdAccountLockedTime": {"000001010000Z"}})
+	res := e.incremental()
+	if !res.Incremental {
+		t.Fatalf("the run was full: %s", res.FullReason)
+	}
+	wantNames(t, "disabled", personNames(res.Disabled), "bert")
 }

@@ -68,6 +68,12 @@ type Snapshot struct {
 	// the user filter (the safety valve's count).
 	Incremental bool
 	Found       int
+	// Present (incremental reads) holds everybody under the base DNs and
+	// the user filter, by ExternalID, with the end of her account (zero:
+	// never). No change marker shows a person who left the base DNs or the
+	// filter, was deleted, or whose account's end passed: the syncer finds
+	// those here.
+	Present map[string]time.Time
 }
 
 // Skipped is one directory entry a read could not map, and why.
