@@ -81,7 +81,8 @@ func (d delivery) printText(w io.Writer, inv enroll.Invitation, rep *authn.Reset
 	fmt.Fprintf(w, "Invitation for %q, valid until %s:\n  Link: %s\n  Code: %s\n",
 		inv.User.Username, formatTime(inv.ExpiresAt), inv.Link, inv.Code)
 	if inv.RequirePassword {
-		fmt.Fprintln(w, "  She must choose a password before her enrollment can finish.")
+		fmt.Fprintln(w, "  Her enrollment asks for a password after her first factor and does not finish without one;\n"+
+			"  if she leaves it before (her key is kept), 'users show' says so until she sets one on /account.")
 	}
 	if d.letter != "" {
 		fmt.Fprintf(w, "Letter written to %s.\n", d.letter)

@@ -362,7 +362,7 @@ func TestAdminInviteRequirePassword(t *testing.T) {
 	env, url := enrollEnvVars(t, nil)
 	mustRun(t, env, 0, "admin", "users", "add", "anna")
 	out := mustRun(t, env, 0, "admin", "invite", "anna", "--require-password")
-	if !strings.Contains(out, "must choose a password") {
+	if !strings.Contains(out, "does not finish without one") {
 		t.Errorf("invite --require-password printed:\n%s", out)
 	}
 	if out := mustRun(t, env, 0, "admin", "users", "show", "anna"); !strings.Contains(out, "required by her invitation, not set yet") {
