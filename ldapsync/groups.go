@@ -62,8 +62,8 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 			if err != nil {
 				return fmt.Errorf("members of %s: %w", e.DN, err)
 			}
-			if rid, ok := sidRID(e.GetRawAttributeValue(adObjectSid)); ok && d.cfg.Preset == PresetActiveDirectory {
-				members = append(members, primary[rid]...)
+			if k, ok := groupSIDKey(e.GetRawAttributeValue(adObjectSid)); ok && d.cfg.Preset == PresetActiveDirectory {
+				members = append(members, primary[k]...)
 			}
 			g.members = members
 			all[key] = g

@@ -229,13 +229,32 @@ func parseRange(desc string) (attr string, low, high int, err error) {
 	return attr, low, high, nil
 }
 
-// sidRID returns the RID of a binary security identifier (MS-DTYP 2.4.2.2:
-// revision, count of sub-authorities, a 6-byte authority, then the
-// sub-authorities as little-endian uint32; the RID is the last one), in
-// decimal as primaryGroupID holds it.
-func sidRID(sid []byte) (string, bool) {
+// groupSIDKey returns the key of a group's primary-group membership from
+// its binary security identifier (MS-DTYP 2.4.2.2: revision, count of
+// sub-authorities, a 6-byte authority, then the sub-authorities as
+// little-endian uint32; the RID is the last one): its domain part (the
+// authority and every sub-authority but the last, in hex) and its RID in
+// decimal, as primaryGroupID holds it.
+func groupSIDKey(sid []byte) (string, bool) {
 	if len(sid) < 12 || sid[0] != 1 || sid[1] == 0 || len(sid) != 8+4*int(sid[1]) {
 		return "", false
 	}
-	return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(sid[len(sid)-4:])), 10), true
+	rid := binary.LittleEndian.Uint32(sid[len(sid)-4:])
+	return hex.EncodeToString(sid[2:len(sid)-4]) + "/" + strconv.FormatUint(uint64(rid), 10), true
+}
+
+// primaryGroupKey is groupSIDKey of a person's primary group: her own
+// objectSid's domain part and her primaryGroupID. A RID is unique only
+// within its domain: with a Global Catalog, or several domains under the
+// base DNs, 513 is every domain's Domain Users.
+func primaryGroupKey(personSID []byte, primaryGroupID string) (string, bool) {
+	n, err := strconv.ParseUint(primaryGroupID, 10, 32)
+	if err != nil {
+		return "", false
+	}
+	own, ok := groupSIDKey(personSID)
+	if !ok {
+		return "", false
+	}
+	return own[:strings.IndexByte(own, '/')+1] + strconv.FormatUint(n, 10), true
 }

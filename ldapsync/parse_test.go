@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -212,15 +213,32 @@ func FuzzParseRange(f *testing.F) {
 	})
 }
 
-func TestSIDRID(t *testing.T) {
+func TestSIDKeys(t *testing.T) {
 	// S-1-5-21-1606522144-2450830409-3030834854-1103, as Samba sent it.
-	sid, _ := hex.DecodeString("0105000000000005150000002095c15f49b41492a6daa6b44f040000")
-	if rid, ok := sidRID(sid); !ok || rid != "1103" {
-		t.Errorf("sidRID = %q, %t; want 1103", rid, ok)
+	group, _ := hex.DecodeString("0105000000000005150000002095c15f49b41492a6daa6b44f040000")
+	gk, ok := groupSIDKey(group)
+	if !ok || !strings.HasSuffix(gk, "/1103") {
+		t.Fatalf("groupSIDKey = %q, %t; want …/1103", gk, ok)
 	}
-	for _, bad := range [][]byte{nil, sid[:27], append(sid, 0), {1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0}} {
-		if rid, ok := sidRID(bad); ok {
-			t.Errorf("sidRID(%x) = %q, want not ok", bad, rid)
+	// A person of the same domain (RID 1200) whose primary group is 1103.
+	person, _ := hex.DecodeString("0105000000000005150000002095c15f49b41492a6daa6b4b0040000")
+	if k, ok := primaryGroupKey(person, "1103"); !ok || k != gk {
+		t.Errorf("primaryGroupKey = %q, %t; want %q", k, ok, gk)
+	}
+	// The same RID in another domain (one sub-authority differs) is
+	// another group.
+	other, _ := hex.DecodeString("0105000000000005150000002195c15f49b41492a6daa6b4b0040000")
+	if k, ok := primaryGroupKey(other, "1103"); !ok || k == gk {
+		t.Errorf("primaryGroupKey of another domain = %q, %t; must differ from %q", k, ok, gk)
+	}
+	for _, bad := range [][]byte{nil, group[:27], append(group, 0), {1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0}} {
+		if k, ok := groupSIDKey(bad); ok {
+			t.Errorf("groupSIDKey(%x) = %q, want not ok", bad, k)
+		}
+	}
+	for _, rid := range []string{"", "x", "-1", "4294967296"} {
+		if k, ok := primaryGroupKey(person, rid); ok {
+			t.Errorf("primaryGroupKey(%q) = %q, want not ok", rid, k)
 		}
 	}
 }

@@ -267,7 +267,7 @@ func (d *Directory) personAttrs() []string {
 		}
 	}
 	if d.cfg.Preset == PresetActiveDirectory {
-		out = append(out, adPrimaryGroupID)
+		out = append(out, adPrimaryGroupID, adObjectSid)
 	}
 	return out
 }
@@ -353,8 +353,8 @@ type peopleRead struct {
 	// warnedFuture: a modifyTimestamp in the future was logged.
 	warnedFuture bool
 	// primary (AD): a person's primary group (primaryGroupID, the group's
-	// RID) does not list her in its member attribute: RID → the DN keys
-	// of its people.
+	// RID) does not list her in its member attribute: primaryGroupKey →
+	// the DN keys of its people.
 	primary map[string][]string
 }
 
@@ -412,8 +412,8 @@ func (r *peopleRead) add(d *Directory, e *ldap.Entry, mtime bool) error {
 	}
 	r.people[key] = p.ExternalID
 	r.ids[p.ExternalID] = p.DN
-	if rid := first(e, adPrimaryGroupID); rid != "" && d.cfg.Preset == PresetActiveDirectory {
-		r.primary[rid] = append(r.primary[rid], key)
+	if k, ok := primaryGroupKey(e.GetRawAttributeValue(adObjectSid), first(e, adPrimaryGroupID)); ok && d.cfg.Preset == PresetActiveDirectory {
+		r.primary[k] = append(r.primary[k], key)
 	}
 	r.snap.People = append(r.snap.People, p)
 	return nil

@@ -229,7 +229,7 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 	idAttrs := []string{d.cfg.Attributes.ID}
 	ad := d.cfg.Preset == PresetActiveDirectory
 	if ad {
-		idAttrs = append(idAttrs, adPrimaryGroupID)
+		idAttrs = append(idAttrs, adPrimaryGroupID, adObjectSid)
 	}
 	// The end of each account: passing it changes no marker.
 	expAttr, parseExp := d.cfg.Attributes.AccountExpires, parseFileTime
@@ -251,8 +251,8 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 					end, _ = parseExp(v) // unreadable: the full read skips her; here she is present
 				}
 				present[id] = end
-				if rid := first(e, adPrimaryGroupID); rid != "" && ad {
-					primary[rid] = append(primary[rid], key)
+				if k, ok := primaryGroupKey(e.GetRawAttributeValue(adObjectSid), first(e, adPrimaryGroupID)); ok && ad {
+					primary[k] = append(primary[k], key)
 				}
 			}
 			return nil
