@@ -84,6 +84,9 @@ func TestEnrollRequiredPassword(t *testing.T) {
 		!strings.Contains(body, "Passwort festlegen") {
 		t.Fatalf("finish without the required password: %d\n%s", res.StatusCode, body)
 	}
+	if n := strings.Count(body, "Ihr IT-Service verlangt ein Passwort"); n != 1 {
+		t.Errorf("the refusal says it %d times, want once", n)
+	}
 	res, body = b.get("/enroll/password")
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, `name="username" value="anna" autocomplete="username"`) ||
 		!strings.Contains(body, "Ihr IT-Service verlangt ein Passwort") {
