@@ -42,9 +42,21 @@ func (s *Server) recentSignIns(ctx context.Context, st authn.Store, userID, lang
 	for _, e := range evs {
 		recovery := e.Details["recovery_only"] == "true"
 		out = append(out, signInRow{Time: e.Time, ClientAddr: e.ClientAddr, ACR: inWords(lang, "acr.", e.Details["acr"]),
-			Method: methodWords(lang, strings.Fields(e.Details["amr"]), recovery), Tool: e.Details["tool"], RecoveryOnly: recovery})
+			Method: methodWords(lang, strings.Fields(e.Details["amr"]), recovery), Tool: s.toolName(e.Details["tool"]), RecoveryOnly: recovery})
 	}
 	return out, nil
+}
+
+// toolName is how people know the tool a sign-in recorded (toolOf): an
+// OIDC client's configured name, else what was recorded (a client id, a
+// forward-auth host).
+func (s *Server) toolName(tool string) string {
+	if s.oidc != nil {
+		if c, ok := s.oidc.clients[tool]; ok && c.c.Name != "" {
+			return c.c.Name
+		}
+	}
+	return tool
 }
 
 // sessionHandle names a session on /account and in the form that ends it:

@@ -98,7 +98,7 @@ func TestEndToEndCouncillor(t *testing.T) {
 	}
 	toolBase := "http://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
 	f := newFixture(t, func(c *Config) {
-		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "ratsinfo", SecretSHA256: sum[:],
+		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "ratsinfo", Name: "Ratsinformationssystem", SecretSHA256: sum[:],
 			RedirectURIs: []string{toolBase + "/callback"}, Groups: []string{"rat"}, Level: authn.LevelPhr}}}
 		rand.Read(c.OIDC.CryptoKey[:])
 		c.OIDC.EncryptionKey = c.SignIn.EncryptionKey
@@ -143,7 +143,7 @@ func TestEndToEndCouncillor(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, ctx, "her account", chromedp.Navigate(f.base+"/account"),
-		waitText("#signins", "Sicherheitsschlüssel mit PIN oder Fingerabdruck · für ratsinfo"),
+		waitText("#signins", "Sicherheitsschlüssel mit PIN oder Fingerabdruck · für Ratsinformationssystem"),
 		waitText("#account-factors", "Sicherheitsschlüssel: Dienstschlüssel"),
 		waitText("#account-factors", strconv.Itoa(left)+" unbenutzt übrig"))
 	shot(t, ctx, "e2e-account")

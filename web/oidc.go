@@ -63,6 +63,9 @@ type OIDCConfig struct {
 // OIDCClient is a tool registered with Keyhall.
 type OIDCClient struct {
 	ID string
+	// Name is how people know the tool ("Ratsinformationssystem"), shown
+	// on /account beside their sign-ins; "" shows ID.
+	Name string
 	// SecretSHA256 is the SHA-256 of the client's secret (NewOIDCClientSecret);
 	// nil for a public client (a native app or a browser app), which must
 	// use PKCE alone.

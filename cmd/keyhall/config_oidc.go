@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keyhall/keyhall/authn"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -19,6 +20,9 @@ import (
 type OIDCClient struct {
 	// ID is the client_id.
 	ID string `yaml:"id"`
+	// Name is how people know the tool, shown on /account beside their
+	// sign-ins ("Ratsinformationssystem"); empty: the id.
+	Name string `yaml:"name"`
 	// SecretSHA256 is the SHA-256 of the client's secret in hex, as
 	// "keyhall admin oidc-secret" prints it; empty for a public client.
 	SecretSHA256 string `yaml:"secret_sha256"`
@@ -106,6 +110,9 @@ func (cl OIDCClient) validate(v *validator, path string) {
 	case strings.ContainsFunc(cl.ID, func(r rune) bool { return r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) }):
 		// HTTP Basic authentication (RFC 6749 §2.3.1) splits at the colon.
 		v.add(path+".id", "%q must not contain spaces or colons", cl.ID)
+	}
+	if err := authn.CheckText(authn.TextDisplayName, cl.Name); err != nil {
+		v.add(path+".name", "%v", err)
 	}
 	v.check(path+".secret_sha256", checkSecretSHA256(cl.SecretSHA256))
 	if cl.Native && cl.SecretSHA256 != "" {

@@ -106,6 +106,7 @@ oidc:
       backchannel_logout_uri: "ftp://x"
       cors_origins: ["*", https://app.stadt.example/, HTTPS://APP.example, http://app.stadt.example]
     - id: ""
+      name: `+strings.Repeat("x", 201)+`
 `)
 	_, err := loadConfig(file, nil)
 	at := func(line, msg string) string { return file + ":" + line + ": " + msg }
@@ -136,6 +137,7 @@ oidc:
 		at("25", `oidc.clients[2].cors_origins[3]: "http://app.stadt.example": an origin must be https:// (http:// only for 127.0.0.1, [::1] and localhost)`),
 		at("26", "oidc.clients[3].id: must be set: it is the client_id the tool sends"),
 		at("26", "oidc.clients[3].redirect_uris: must list at least one address the code may be sent to"),
+		at("27", "oidc.clients[3].name: display name is too long: at most 200 characters are allowed"),
 	}
 	got := problems(t, err)
 	if !reflect.DeepEqual(got, want) {

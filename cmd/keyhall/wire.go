@@ -103,6 +103,7 @@ func oidcConfig(cfg Config, keys Keys) (web.OIDCConfig, error) {
 		}
 		oc.Clients = append(oc.Clients, web.OIDCClient{
 			ID:                     c.ID,
+			Name:                   c.Name,
 			SecretSHA256:           sum,
 			Native:                 c.Native,
 			RedirectURIs:           slices.Clone(c.RedirectURIs),
