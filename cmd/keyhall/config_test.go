@@ -143,7 +143,7 @@ func TestEnvNamesFromTags(t *testing.T) {
 	}
 	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp", "policy.groups.*.attestation", "policy.groups.*.aaguids",
 		"forward_auth.rules[].host", "forward_auth.rules[].path_prefix", "forward_auth.rules[].groups",
-		"forward_auth.rules[].level", "oidc.clients[].id", "oidc.clients[].secret_sha256", "oidc.clients[].native",
+		"forward_auth.rules[].level", "oidc.clients[].id", "oidc.clients[].name", "oidc.clients[].secret_sha256", "oidc.clients[].native",
 		"oidc.clients[].redirect_uris", "oidc.clients[].post_logout_redirect_uris", "oidc.clients[].groups",
 		"oidc.clients[].level", "oidc.clients[].access_token_lifetime", "oidc.clients[].id_token_lifetime",
 		"oidc.clients[].refresh_token_lifetime", "oidc.clients[].backchannel_logout_uri", "oidc.clients[].cors_origins",
