@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	sqlite3 "modernc.org/sqlite/lib"
 	"net"
 	"os"
 	"runtime"
@@ -79,7 +80,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxIdleTime(0)
 	wdb.SetConnMaxLifetime(0)
-	if err := wdb.PingContext(ctx); err != nil {
+	if err := pingWriter(ctx, wdb); err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, sqliteHint(err))
 	}
@@ -111,6 +112,26 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	}
 	guard.onGone = s.fileGone
 	return s, nil
+}
+
+// pingWriter opens the writer's connection, which sets its pragmas. Turning
+// a new database to WAL needs the file to itself, and SQLite answers
+// SQLITE_BUSY there without waiting for busy_timeout: when several
+// processes open a new database at once, the others try again for a while.
+func pingWriter(ctx context.Context, wdb *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := wdb.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // sqliteHint adds a hint to the errors a person can act on.
