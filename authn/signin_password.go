@@ -32,19 +32,12 @@ func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password 
 	if err != nil {
 		return Progress{}, err
 	}
-	keys := s.passwordKeys(p.Username, c.Addr)
-	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
-		return s.failStep(ctx, p, errors.Join(asErr(se), err))
-	}
-	user, err := s.store.GetUser(ctx, p.UserID)
-	if err != nil {
-		return Progress{}, fmt.Errorf("verify password: %w", err)
-	}
-	if err := s.checkPassword(ctx, user, password); err != nil {
-		if notTried(err) {
-			s.undo(ctx, keys)
-		}
-		return s.failStep(ctx, p, err)
+	user, keys, refused, err := s.tryPassword(ctx, p, password, c)
+	switch {
+	case err != nil:
+		return Progress{}, err
+	case refused != nil:
+		return s.failStep(ctx, p, refused)
 	}
 	return s.undoBeside(ctx, keys, func() (Progress, error) {
 		if user.Status != StatusActive {
@@ -55,6 +48,28 @@ func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password 
 	})
 }
 
+// tryPassword counts a password try of p under its throttle keys and
+// checks the password: the person and the keys it counted under, or
+// refused (a throttle or a wrong password; a try the directory never got
+// is taken back), or err when the person cannot be read.
+func (s *SignIn) tryPassword(ctx context.Context, p Pending, password string, c ClientInfo) (user User, keys []hitKey, refused, err error) {
+	keys = s.passwordKeys(p.Username, c.Addr)
+	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
+		return User{}, keys, errors.Join(asErr(se), err), nil
+	}
+	user, err = s.store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return User{}, keys, nil, fmt.Errorf("verify password: %w", err)
+	}
+	if err := s.checkPassword(ctx, user, password); err != nil {
+		if notTried(err) {
+			s.undo(ctx, keys)
+		}
+		return user, keys, err, nil
+	}
+	return user, keys, nil, nil
+}
+
 // passwordAfterCode is VerifyPassword after a recovery code: the pending
 // sign-in is read, not used, while the password is checked; then one
 // write uses it up with the code and stores the session.
@@ -63,19 +78,12 @@ func (s *SignIn) passwordAfterCode(ctx context.Context, pendingID []byte, passwo
 	if err != nil {
 		return Progress{}, err
 	}
-	keys := s.passwordKeys(p.Username, c.Addr)
-	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
-		return s.failPeeked(ctx, p, errors.Join(asErr(se), err))
-	}
-	user, err := s.store.GetUser(ctx, p.UserID)
-	if err != nil {
-		return Progress{}, fmt.Errorf("verify password: %w", err)
-	}
-	if err := s.checkPassword(ctx, user, password); err != nil {
-		if notTried(err) {
-			s.undo(ctx, keys)
-		}
-		return s.failPeeked(ctx, p, err)
+	user, keys, refused, err := s.tryPassword(ctx, p, password, c)
+	switch {
+	case err != nil:
+		return Progress{}, err
+	case refused != nil:
+		return s.failPeeked(ctx, p, refused)
 	}
 	s.undo(ctx, keys)
 	if user.Status != StatusActive {

@@ -112,24 +112,9 @@ func NewSyncer(cfg SyncConfig) (*Syncer, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("ldapsync: SyncConfig.Store is nil")
 	}
-	d := cfg.Directory
+	d := cfg.Directory.WithDefaults()
 	if d.Name == "" {
 		return nil, errors.New("ldapsync: the directory has no name")
-	}
-	if d.GracePeriod <= 0 {
-		d.GracePeriod = DefaultGracePeriod
-	}
-	if d.MaxDisableFraction <= 0 {
-		d.MaxDisableFraction = DefaultMaxDisableFraction
-	}
-	if d.MaxDisableCount <= 0 {
-		d.MaxDisableCount = DefaultMaxDisableCount
-	}
-	if d.SyncDeadline <= 0 {
-		d.SyncDeadline = DefaultSyncDeadline
-	}
-	if d.FullInterval <= 0 {
-		d.FullInterval = DefaultFullInterval
 	}
 	r := cfg.Reader
 	if r == nil {

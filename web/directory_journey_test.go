@@ -1,11 +1,8 @@
 package web
 
 import (
-	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -20,14 +17,9 @@ import (
 // (a bind as her; a wrong one is refused), registers a security key, and
 // signs in with the key and her directory password.
 func TestDirectoryPersonJourney(t *testing.T) {
-	var ldif strings.Builder
-	for _, uid := range []string{"lena", "s0", "s1"} {
-		fmt.Fprintf(&ldif, "dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s Beispiel\nsn: Beispiel\nuserPassword: Verz-%s-2026!\n\n", uid, uid, uid, uid)
-	}
-	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: ldif.String()})
-	dir := ldapsync.Config{Name: "stadt", URL: s.URL, StartTLS: true, CAFile: s.CAFile,
-		BindDN: ldaptest.SlapdSyncDN, BindPassword: ldaptest.SlapdSyncPassword,
-		BaseDNs: []string{ldaptest.SlapdPeopleDN}, Preset: ldapsync.PresetOpenLDAP, Timeout: 3 * time.Second}
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: peopleLDIF(func(uid string) string { return uid + " Beispiel" },
+		func(uid string) string { return "Verz-" + uid + "-2026!" }, "lena", "s0", "s1")})
+	dir := stadtDirectory(s)
 	v, err := ldapsync.NewVerifier([]ldapsync.Config{dir}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,10 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,19 +25,14 @@ import (
 // refresh token is refused at the token endpoint, and wiki has had its
 // back-channel logout.
 func TestDirectoryLeaverEndsEverywhere(t *testing.T) {
-	var ldif strings.Builder
-	for _, uid := range []string{"lena", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"} {
-		fmt.Fprintf(&ldif, "dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: S\n\n", uid, uid, uid)
-	}
-	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: ldif.String()})
+	same, none := func(uid string) string { return uid }, func(string) string { return "" }
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: peopleLDIF(same, none, "lena", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9")})
 	e := newOIDCEnvOn(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"), nil, func(c *Config) {
 		c.ForwardAuth = ForwardAuthConfig{CookieDomain: "stadt.example", Rules: []ForwardAuthRule{{Host: "wiki.stadt.example"}}}
 	})
 	syncer, err := ldapsync.NewSyncer(ldapsync.SyncConfig{
 		Store: e.st, Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now,
-		Directory: ldapsync.Config{Name: "stadt", URL: s.URL, StartTLS: true, CAFile: s.CAFile,
-			BindDN: ldaptest.SlapdSyncDN, BindPassword: ldaptest.SlapdSyncPassword,
-			BaseDNs: []string{ldaptest.SlapdPeopleDN}, Preset: ldapsync.PresetOpenLDAP, Timeout: 3 * time.Second},
+		Directory: stadtDirectory(s),
 		OnDisabled: func(ctx context.Context, ids []string) { // as cmd/keyhall's serve does
 			for _, id := range ids {
 				if err := e.srv.OIDCUserSignedOut(ctx, id); err != nil {
@@ -111,22 +104,20 @@ func TestDirectoryLeaverEndsEverywhere(t *testing.T) {
 // forward-auth access to the tool of that group, and keeps that to the
 // others; put back, she has it again.
 func TestDirectoryGroupLeaverForwardAuth(t *testing.T) {
-	var ldif strings.Builder
-	for _, uid := range []string{"lena", "s0", "s1"} {
-		fmt.Fprintf(&ldif, "dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: S\n\n", uid, uid, uid)
-	}
-	ldif.WriteString("dn: cn=Rat,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: Rat\nmember: uid=s0,ou=people,dc=example,dc=org\nmember: uid=lena,ou=people,dc=example,dc=org\n")
-	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: ldif.String()})
+	same, none := func(uid string) string { return uid }, func(string) string { return "" }
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: peopleLDIF(same, none, "lena", "s0", "s1") +
+		"dn: cn=Rat,ou=groups,dc=example,dc=org\nobjectClass: groupOfNames\ncn: Rat\nmember: uid=s0,ou=people,dc=example,dc=org\nmember: uid=lena,ou=people,dc=example,dc=org\n"})
 	e := newOIDCEnvOn(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"), nil, func(c *Config) {
 		c.ForwardAuth = ForwardAuthConfig{CookieDomain: "stadt.example", Rules: []ForwardAuthRule{
 			{Host: "wiki.stadt.example"}, {Host: "ris.stadt.example", Groups: []string{"rat"}}}}
 	})
 	syncer, err := ldapsync.NewSyncer(ldapsync.SyncConfig{
 		Store: e.st, Logger: slog.New(slog.DiscardHandler),
-		Directory: ldapsync.Config{Name: "stadt", URL: s.URL, StartTLS: true, CAFile: s.CAFile,
-			BindDN: ldaptest.SlapdSyncDN, BindPassword: ldaptest.SlapdSyncPassword,
-			BaseDNs: []string{ldaptest.SlapdPeopleDN, ldaptest.SlapdGroupsDN}, Preset: ldapsync.PresetOpenLDAP,
-			Timeout: 3 * time.Second, Groups: []ldapsync.GroupMapping{{DN: "cn=Rat,ou=groups,dc=example,dc=org", Name: "rat"}}},
+		Directory: func() ldapsync.Config {
+			c := stadtDirectory(s, ldaptest.SlapdPeopleDN, ldaptest.SlapdGroupsDN)
+			c.Groups = []ldapsync.GroupMapping{{DN: "cn=Rat,ou=groups,dc=example,dc=org", Name: "rat"}}
+			return c
+		}(),
 	})
 	if err != nil {
 		t.Fatal(err)

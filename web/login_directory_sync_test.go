@@ -20,14 +20,9 @@ import (
 // refused ("Ihr Zugang ist gesperrt") as soon as the verifier's answer of
 // a minute ago has run out, without another sync.
 func TestDirectoryKeySignInChecksLive(t *testing.T) {
-	var ldif strings.Builder
-	for _, uid := range []string{"lena", "s0", "s1"} {
-		fmt.Fprintf(&ldif, "dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: S\nuserPassword: pw-%s\n\n", uid, uid, uid, uid)
-	}
-	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: ldif.String()})
-	dir := ldapsync.Config{Name: "stadt", URL: s.URL, StartTLS: true, CAFile: s.CAFile,
-		BindDN: ldaptest.SlapdSyncDN, BindPassword: ldaptest.SlapdSyncPassword,
-		BaseDNs: []string{ldaptest.SlapdPeopleDN}, Preset: ldapsync.PresetOpenLDAP, Timeout: 3 * time.Second}
+	same := func(uid string) string { return uid }
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{LDIF: peopleLDIF(same, func(uid string) string { return "pw-" + uid }, "lena", "s0", "s1")})
+	dir := stadtDirectory(s)
 	v, err := ldapsync.NewVerifier([]ldapsync.Config{dir}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -82,4 +77,29 @@ func TestDirectoryKeySignInChecksLive(t *testing.T) {
 	if r.status == http.StatusOK || r.session || !strings.Contains(string(r.body), "Ihr Zugang ist gesperrt") {
 		t.Errorf("key sign-in after the directory locked her: %d (session %t) %s", r.status, r.session, r.body)
 	}
+}
+
+// peopleLDIF is the LDIF of the people uids under ou=people, each with cn
+// and sn from cn(uid) and, where password(uid) is not "", that password.
+func peopleLDIF(cn, password func(uid string) string, uids ...string) string {
+	var ldif strings.Builder
+	for _, uid := range uids {
+		fmt.Fprintf(&ldif, "dn: uid=%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: S\n", uid, uid, cn(uid))
+		if pw := password(uid); pw != "" {
+			fmt.Fprintf(&ldif, "userPassword: %s\n", pw)
+		}
+		ldif.WriteString("\n")
+	}
+	return ldif.String()
+}
+
+// stadtDirectory is the directory "stadt" on s, read by the sync account
+// over StartTLS under bases (default ou=people).
+func stadtDirectory(s *ldaptest.Slapd, bases ...string) ldapsync.Config {
+	if len(bases) == 0 {
+		bases = []string{ldaptest.SlapdPeopleDN}
+	}
+	return ldapsync.Config{Name: "stadt", URL: s.URL, StartTLS: true, CAFile: s.CAFile,
+		BindDN: ldaptest.SlapdSyncDN, BindPassword: ldaptest.SlapdSyncPassword,
+		BaseDNs: bases, Preset: ldapsync.PresetOpenLDAP, Timeout: 3 * time.Second}
 }

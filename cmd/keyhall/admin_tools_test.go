@@ -44,7 +44,28 @@ oidc:
 
 	st := openTestStore(t, dbURL)
 	ctx := context.Background()
-	u, err := st.GetUserByUsername(ctx, "anna")
+	tok := signedInToWiki(t, st, "anna")
+
+	mustRun(t, nil, 0, "admin", "users", "disable", "anna", "--reason", "left the council", "--config", cfg)
+	select {
+	case form := <-logouts:
+		if form.Get("logout_token") == "" {
+			t.Errorf("back-channel logout without a logout token: %v", form)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the tool was not told that anna's sessions ended")
+	}
+	if got, err := st.GetOIDCToken(ctx, tok.ID); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("anna's access token after disable: %+v, %v; want revoked", got, err)
+	}
+}
+
+// signedInToWiki gives the person username a session with a hardware key
+// and an access token of the tool "wiki" through it, and returns the token.
+func signedInToWiki(t *testing.T, st authn.Store, username string) authn.OIDCToken {
+	t.Helper()
+	ctx := context.Background()
+	u, err := st.GetUserByUsername(ctx, username)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +83,5 @@ oidc:
 	if err := st.CreateOIDCTokens(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-
-	mustRun(t, nil, 0, "admin", "users", "disable", "anna", "--reason", "left the council", "--config", cfg)
-	select {
-	case form := <-logouts:
-		if form.Get("logout_token") == "" {
-			t.Errorf("back-channel logout without a logout token: %v", form)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the tool was not told that anna's sessions ended")
-	}
-	if got, err := st.GetOIDCToken(ctx, tok.ID); err != nil || got.RevokedAt.IsZero() {
-		t.Errorf("anna's access token after disable: %+v, %v; want revoked", got, err)
-	}
+	return tok
 }

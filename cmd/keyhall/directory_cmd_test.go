@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -272,24 +271,7 @@ func TestSyncTellsTools(t *testing.T) {
 
 	st := openTestStore(t, dbURL)
 	ctx := context.Background()
-	u, err := st.GetUserByUsername(ctx, "anna")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := make([]byte, 32)
-	rand.Read(id)
-	now := time.Now()
-	s := authn.Session{Hash: authn.HashSessionID(id), UserID: u.ID, AMR: []string{"hwk", "user", "mfa"}, ACR: "phrh",
-		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := st.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	tok := authn.OIDCToken{ID: authn.NewID(), Kind: authn.OIDCAccessToken, GrantID: authn.NewID(), ClientID: "wiki",
-		UserID: u.ID, Session: s.Hash, Scopes: []string{"openid"}, AMR: s.AMR, ACR: s.ACR, AuthTime: now,
-		CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
-	if err := st.CreateOIDCTokens(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
+	tok := signedInToWiki(t, st, "anna")
 
 	useReader(t, snapshotReader{snap: ldapsync.Snapshot{Directory: "stadt", People: people[1:]}})
 	if out := mustRun(t, nil, 0, "sync", "--config", cfg); !strings.Contains(out, "  disabled: 1\n    anna: not found\n") {
