@@ -102,8 +102,13 @@ type Config struct {
 	// Approval are groups whose members' resets wait for a second person's
 	// approval (policy.groups[].reset_approval); admins always do.
 	Approval []string
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// AdminGroup is the bootstrap administrators' group (admin_group):
+	// its members are admins whatever Roles says.
+	AdminGroup string
+	// Sender is who letters come from and where to get help.
+	Sender enroll.Sender
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service is the IT desk.
