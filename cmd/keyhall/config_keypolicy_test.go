@@ -59,7 +59,10 @@ func TestCheckConfigWarnsUnreachablePhrh(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	notYubiKey := "12ded745-4bed-47d4-abaa-e713f51d6393"
+	// A port of its own: check-config checks that the address is free, and
+	// 8080 may be taken by a Keyhall the developer runs beside the tests.
 	file := writeFile(t, dir, "keyhall.yaml", `public_url: https://login.stadt.example
+listen: 127.0.0.1:0
 policy:
   groups:
     ausschuss:
@@ -120,7 +123,10 @@ oidc:
 func TestCheckConfigWarnsAppAtPhrh(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
+	// A port of its own: check-config checks that the address is free, and
+	// 8080 may be taken by a Keyhall the developer runs beside the tests.
 	file := writeFile(t, dir, "keyhall.yaml", `public_url: https://login.stadt.example
+listen: 127.0.0.1:0
 policy:
   groups:
     rat:
