@@ -54,31 +54,43 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	if o == nil {
 		return nil, storageFailure{errNoStore}
 	}
-	fresh, err := newSealedKey(p.cfg.EncryptionKey, p.srv.now())
+	priv, id, err := InstallationKey(ctx, o, p.cfg.EncryptionKey, p.srv.now())
 	if err != nil {
 		return nil, err
 	}
+	header, err := jwsHeader(id)
+	if err != nil {
+		return nil, fmt.Errorf("header for signing key %s: %w", id, err)
+	}
+	p.key = &signingKey{id: id, priv: priv, header: header}
+	return p.key, nil
+}
+
+// InstallationKey returns the installation's ES256 key and its id: the
+// provider's signing key (its kid in the JWKS), sealed in the store under
+// encKey, created there (in one statement that every process races for)
+// if there is none yet. The audit log's checkpoints are signed with it.
+func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, now time.Time) (*ecdsa.PrivateKey, string, error) {
+	fresh, err := newSealedKey(encKey, now)
+	if err != nil {
+		return nil, "", err
+	}
 	stored, err := o.EnsureOIDCSigningKey(ctx, fresh)
 	if err != nil {
-		return nil, fmt.Errorf("load signing key: %w", storageFailure{err})
+		return nil, "", fmt.Errorf("load signing key: %w", storageFailure{err})
 	}
-	der, err := authn.Open(p.cfg.EncryptionKey, stored.PrivateSealed, keyAAD(stored.ID))
+	der, err := authn.Open(encKey, stored.PrivateSealed, keyAAD(stored.ID))
 	if err != nil {
-		return nil, fmt.Errorf("open signing key %s (is keys.encryption_key the one it was sealed with?): %w", stored.ID, err)
+		return nil, "", fmt.Errorf("open signing key %s (is keys.encryption_key the one it was sealed with?): %w", stored.ID, err)
 	}
 	priv, err := x509.ParseECPrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("parse signing key %s: %w", stored.ID, err)
+		return nil, "", fmt.Errorf("parse signing key %s: %w", stored.ID, err)
 	}
 	if priv.Curve != elliptic.P256() { // ES256 (signJWT) is P-256 only
-		return nil, fmt.Errorf("signing key %s is on %s, not P-256", stored.ID, priv.Curve.Params().Name)
+		return nil, "", fmt.Errorf("signing key %s is on %s, not P-256", stored.ID, priv.Curve.Params().Name)
 	}
-	header, err := jwsHeader(stored.ID)
-	if err != nil {
-		return nil, fmt.Errorf("header for signing key %s: %w", stored.ID, err)
-	}
-	p.key = &signingKey{id: stored.ID, priv: priv, header: header}
-	return p.key, nil
+	return priv, stored.ID, nil
 }
 
 // newSealedKey makes a new P-256 key with its private part sealed.

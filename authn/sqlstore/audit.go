@@ -188,3 +188,16 @@ func (s *Store) CheckAuditHead(ctx context.Context) error {
 	}
 	return nil
 }
+
+// AuditHead returns the audit chain's head: the last event's Seq and hash
+// (0 and the zero hash for an empty log).
+func (s *Store) AuditHead(ctx context.Context) (int64, [32]byte, error) {
+	var (
+		seq  int64
+		hash [32]byte
+	)
+	if err := s.rdb.QueryRowContext(ctx, sqlReadAuditHead).Scan(&seq, hashCol{&hash}); err != nil {
+		return 0, hash, fmt.Errorf("read audit head: %w", dbErr(err))
+	}
+	return seq, hash, nil
+}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -17,4 +19,26 @@ func (s *Store) EnsureSetting(ctx context.Context, name, value string) (string, 
 		return "", fmt.Errorf("read setting %s: %w", name, dbErr(err))
 	}
 	return stored, nil
+}
+
+// Setting returns the value stored under name; ok is false when there is
+// none.
+func (s *Store) Setting(ctx context.Context, name string) (value string, ok bool, err error) {
+	err = s.wdb.QueryRowContext(ctx, "SELECT value FROM settings WHERE name = $1", name).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read setting %s: %w", name, dbErr(err))
+	}
+	return value, true, nil
+}
+
+// PutSetting stores value under name, replacing what was there.
+func (s *Store) PutSetting(ctx context.Context, name, value string) error {
+	if _, err := s.execRetry(ctx, "INSERT INTO settings (name, value) VALUES ($1, $2) "+
+		"ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value); err != nil {
+		return fmt.Errorf("store setting %s: %w", name, err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -38,24 +39,74 @@ func auditVerifyCommand() *command {
 			"takes that event's stored hash as the chain's new anchor and checks the events after\n" +
 			"it. So a log with one bad event (e.g. one written before Keyhall refused text that is\n" +
 			"not UTF-8, #17) can still be checked to its end. It lists every event it skipped and\n" +
-			"still exits 1: a log with a skipped event is never called intact.",
+			"still exits 1: a log with a skipped event is never called intact.\n\n" +
+			"Anyone who can write to the database can recompute the whole chain, so serve also\n" +
+			"writes every event as a log line and, every hour, the chain's head as a checkpoint\n" +
+			"signed with the installation's key (log message \"audit checkpoint\"). --checkpoint\n" +
+			"takes such a line from the city's log collector: the signature must verify with this\n" +
+			"installation's key, and the chain up to the checkpoint's event must end in its hash;\n" +
+			"otherwise events before the checkpoint were removed or changed.",
 		examples: []string{
 			"keyhall admin audit verify --config /etc/keyhall/keyhall.yaml",
 			"keyhall admin audit verify --skip-broken",
+			"keyhall admin audit verify --checkpoint 'keyhall-checkpoint.v1.4711.9f86d0…'",
 		},
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath := configFlag(fs)
 			skip := fs.Bool("skip-broken", false, "go on past events that do not fit the chain, list them, and still exit 1")
+			checkpoint := fs.String("checkpoint", "", "also check the chain against a signed checkpoint: `LINE` from the log (or just its keyhall-checkpoint.v1… token)")
 			return func(ctx context.Context, a *app, args []string) error {
 				if len(args) != 0 {
-					return usagef("audit verify takes no arguments")
+					return usagef("audit verify takes no arguments (quote the --checkpoint line)")
 				}
-				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+				if *checkpoint == "" {
+					return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+						return runAuditVerify(ctx, a, st, *skip)
+					})
+				}
+				if _, err := authn.ParseCheckpoint(*checkpoint); err != nil {
+					return usagef("--checkpoint: %v", err)
+				}
+				cfg, err := loadConfig(*cfgPath, a.env)
+				if err != nil {
+					return err
+				}
+				keys, err := loadKeys(cfg, newLogger(cfg, a.stderr))
+				if err != nil {
+					return err
+				}
+				return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
+					if err := runCheckpointVerify(ctx, a, st, keys, *checkpoint); err != nil {
+						return err
+					}
 					return runAuditVerify(ctx, a, st, *skip)
 				})
 			}
 		},
 	}
+}
+
+// runCheckpointVerify checks the chain up to the checkpoint in line.
+func runCheckpointVerify(ctx context.Context, a *app, st authn.Store, keys Keys, line string) error {
+	c, err := verifyCheckpoint(ctx, st, keys, line)
+	if err != nil {
+		return err
+	}
+	seq, hash, _, err := verifyAuditTo(ctx, st, false, c.Seq, func(*authn.ChainBreak) {})
+	switch {
+	case err != nil:
+		return &cliError{msg: fmt.Sprintf("the audit log is broken before the checkpoint's event %d: %v", c.Seq, err), err: err}
+	case seq < c.Seq:
+		return &cliError{msg: fmt.Sprintf("the audit log ends at event %d, but the checkpoint of %s vouches for %d events: "+
+			"events were removed", seq, c.Time.Format(time.RFC3339), c.Seq), err: errors.New("audit events removed")}
+	case hash != c.Hash:
+		return &cliError{msg: fmt.Sprintf("the audit chain up to event %d does not end in the hash the checkpoint of %s "+
+			"vouches for: events up to %d were changed, removed or replaced since", c.Seq, c.Time.Format(time.RFC3339), c.Seq),
+			err: errors.New("audit events changed")}
+	}
+	_, err = fmt.Fprintf(a.stdout, "checkpoint of %s (event %d) signed by this installation; the chain up to it is the one it vouches for\n",
+		c.Time.Format(time.RFC3339), c.Seq)
+	return err
 }
 
 func runAuditVerify(ctx context.Context, a *app, st authn.AuditStore, skip bool) error {
@@ -88,13 +139,24 @@ func runAuditVerify(ctx context.Context, a *app, st authn.AuditStore, skip bool)
 // the event's stored hash as the new anchor, goes on, and returns every
 // break it skipped.
 func verifyAudit(ctx context.Context, st authn.AuditStore, skip bool, report func(*authn.ChainBreak)) (int64, [32]byte, []authn.ChainBreak, error) {
+	return verifyAuditTo(ctx, st, skip, 0, report)
+}
+
+// verifyAuditTo is verifyAudit that stops after event upTo (0: at the end).
+func verifyAuditTo(ctx context.Context, st authn.AuditStore, skip bool, upTo int64, report func(*authn.ChainBreak)) (int64, [32]byte, []authn.ChainBreak, error) {
 	var (
 		prev   [32]byte
 		seq    int64
 		breaks []authn.ChainBreak
 	)
 	for {
-		page, err := st.ListAudit(ctx, authn.AuditFilter{AfterSeq: seq, Limit: auditPage})
+		limit := int64(auditPage)
+		if upTo > 0 {
+			if limit = min(limit, upTo-seq); limit <= 0 {
+				return seq, prev, breaks, nil
+			}
+		}
+		page, err := st.ListAudit(ctx, authn.AuditFilter{AfterSeq: seq, Limit: int(limit)})
 		if err != nil {
 			return seq, prev, breaks, fmt.Errorf("read the audit log after event %d: %w", seq, err)
 		}
