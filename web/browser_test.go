@@ -200,9 +200,19 @@ func js(expr string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// shot saves a full-page screenshot as DIR/name.png when KEYHALL_SHOTS=DIR
-// is set, for a person to look at.
+// shot checks the page a browser test reached for accessibility
+// (checkAccessible: axe-core, WCAG 2.1 A and AA) and saves a full-page
+// screenshot as DIR/name.png when KEYHALL_SHOTS=DIR is set, for a person to
+// look at.
 func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	checkAccessible(t, ctx, name)
+	saveShot(t, ctx, name)
+}
+
+// saveShot is shot without the accessibility check, for pages that are
+// not Keyhall's (a tool's).
+func saveShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("KEYHALL_SHOTS")
 	if dir == "" {

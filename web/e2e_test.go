@@ -126,7 +126,7 @@ func TestEndToEndCouncillor(t *testing.T) {
 	run(t, ctx, "username", chromedp.SendKeys(chromedp.ID("username"), "anna\r"), waitPath("/login/key"))
 	run(t, ctx, "touch the key (PIN on the key)", chromedp.Click(chromedp.ID("use-key")), waitPath("/callback"),
 		waitText("body", "Willkommen im Ratsinformationssystem, anna"))
-	shot(t, ctx, "e2e-tool")
+	saveShot(t, ctx, "e2e-tool") // the tool's page, not Keyhall's
 	select {
 	case c := <-claims:
 		if c.Sub != anna.ID || c.PreferredUsername != "anna" || c.ACR != "phr" || slices.Contains(c.AMR, "hwk") ||
