@@ -20,9 +20,9 @@ const auditPage = 1000
 func auditCommand() *command {
 	return &command{
 		name:    "audit",
-		summary: "check the audit log",
+		summary: "check and export the audit log",
 		help:    "Reads the audit log.",
-		subs:    []*command{auditVerifyCommand()},
+		subs:    []*command{auditVerifyCommand(), auditExportCommand()},
 	}
 }
 

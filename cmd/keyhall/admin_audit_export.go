@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/desk"
+)
+
+func auditExportCommand() *command {
+	return &command{
+		name:    "export",
+		summary: "write the audit log as CSV or JSON Lines",
+		help: "Writes the audit events, oldest first, as CSV (with a header line) or as JSON Lines\n" +
+			"(one object per event, with its hash and the hash before it, so that the chain can be\n" +
+			"checked outside Keyhall). The filters narrow it down; without them every event is\n" +
+			"written. In CSV, text that a spreadsheet would take for a formula starts with an\n" +
+			"apostrophe. Dates are UTC days (2026-12-01) or RFC 3339 times; --until is exclusive.",
+		examples: []string{
+			"keyhall admin audit export --format csv --output audit.csv",
+			"keyhall admin audit export --format jsonl --user anna.mueller --since 2026-11-01",
+			"keyhall admin audit export --action user.reset --since 2026-12-01 --until 2026-12-08",
+		},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath := configFlag(fs)
+			format := fs.String("format", desk.FormatCSV, "csv or jsonl")
+			output := fs.String("output", "", "write to `FILE` (mode 0600) instead of standard output")
+			username := fs.String("user", "", "only events about the person `USERNAME`")
+			actor := fs.String("actor", "", "only events by `ACTOR` (cli:NAME, user:ID, system)")
+			action := fs.String("action", "", "only `ACTION` (e.g. user.reset), or all starting with it when it ends in a dot (user.)")
+			since := fs.String("since", "", "only events at or after `TIME`")
+			until := fs.String("until", "", "only events before `TIME`")
+			return func(ctx context.Context, a *app, args []string) error {
+				if len(args) != 0 {
+					return usagef("audit export takes no arguments")
+				}
+				if *format != desk.FormatCSV && *format != desk.FormatJSONL {
+					return usagef("--format %q: csv or jsonl", *format)
+				}
+				q := desk.AuditQuery{Actor: *actor, Action: *action}
+				var err error
+				if q.Since, err = parseAuditTime("--since", *since); err != nil {
+					return err
+				}
+				if q.Until, err = parseAuditTime("--until", *until); err != nil {
+					return err
+				}
+				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+					if *username != "" {
+						name, err := canonical("username", *username)
+						if err != nil {
+							return err
+						}
+						u, err := findUser(ctx, st, name)
+						if err != nil {
+							return err
+						}
+						q.Subject = "user:" + u.ID
+					}
+					n, err := exportAudit(ctx, a, st, *format, *output, q)
+					if err != nil {
+						return err
+					}
+					// The export holds personal data: who took it is audited.
+					ev := auditEvent(time.Now().UTC(), "audit.export", q.Subject, "", map[string]string{
+						"format": *format, "events": fmt.Sprint(n), "actor_filter": q.Actor, "action_filter": q.Action,
+						"since": *since, "until": *until, "output": *output})
+					return st.AppendAudit(ctx, ev)
+				})
+			}
+		},
+	}
+}
+
+// exportAudit writes the export to output, or to stdout when it is "",
+// and returns how many events it wrote.
+func exportAudit(ctx context.Context, a *app, st authn.AuditStore, format, output string, q desk.AuditQuery) (int, error) {
+	if output == "" {
+		w := bufio.NewWriter(a.stdout)
+		n, err := desk.ExportAudit(ctx, st, w, format, q)
+		if err != nil {
+			return n, err
+		}
+		return n, w.Flush()
+	}
+	f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriter(f)
+	n, err := desk.ExportAudit(ctx, st, w, format, q)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("write %s: %w", output, err)
+	}
+	fmt.Fprintf(a.stderr, "%d audit events written to %s\n", n, output)
+	return n, nil
+}
+
+// parseAuditTime reads a day (2026-12-01, UTC) or an RFC 3339 time.
+func parseAuditTime(flagName, s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("%s %q is not a day (2026-12-01) or an RFC 3339 time (2026-12-01T08:00:00Z)", flagName, s)
+}
