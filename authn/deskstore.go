@@ -13,14 +13,14 @@ type Approval struct {
 	// RequestedBy is the requester as the audit log names her;
 	// RequesterID her user id ("" for the command line), with her
 	// directory and stable id there, if any.
-	RequestedBy, RequesterID             string
+	RequestedBy, RequesterID              string
 	RequesterDirectory, RequesterExternal string
-	Reason                               string
-	CheckMethod, CheckText               string // how her identity was checked
-	Delivery                             string // "letter" or "desk"
-	Validity                             time.Duration
-	RequirePassword                      bool
-	CreatedAt, ExpiresAt                 time.Time
+	Reason                                string
+	CheckMethod, CheckText                string // how her identity was checked
+	Delivery                              string // "letter" or "desk"
+	Validity                              time.Duration
+	RequirePassword                       bool
+	CreatedAt, ExpiresAt                  time.Time
 	// DecidedAt is zero while pending; DecidedBy names the approver as the
 	// audit log does; Decision is "approved".
 	DecidedAt           time.Time
