@@ -22,6 +22,11 @@ func TestTiers(t *testing.T) {
 	helgaOther := helga
 	helgaOther.UserID, helgaOther.Audit, helgaOther.Directory, helgaOther.ExternalID = "other", "user:other", "ad", "guid-helga"
 	must(t, f.setDirectoryID(t, "helga", "ad", "guid-helga"))
+	// helga's own account without a role, by her directory id: helga
+	// signed in with it in her Actor.
+	must(t, f.setDirectoryID(t, "nora", "ad2", "guid-helga2"))
+	helgaDir := helga
+	helgaDir.Directory, helgaDir.ExternalID = "ad2", "guid-helga2"
 
 	type try struct {
 		name   string
@@ -35,6 +40,7 @@ func TestTiers(t *testing.T) {
 		{"no role invites", nobody, "invite", "anna", desk.ErrForbidden},
 		{"helpdesk on herself", helga, "end_sessions", "helga", desk.ErrForbidden},
 		{"helpdesk on herself, other account", helgaOther, "lift_throttle", "helga", desk.ErrForbidden},
+		{"helpdesk on her account without a role", helgaDir, "end_sessions", "nora", desk.ErrForbidden},
 		{"helpdesk on helpdesk", helga, "reset", "hanna", desk.ErrForbidden},
 		{"helpdesk on admin", helga, "reset", "adam", desk.ErrForbidden},
 		{"helpdesk on bootstrap admin", helga, "revoke_factor", "anja", desk.ErrForbidden},
