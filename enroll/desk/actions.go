@@ -114,13 +114,13 @@ func (s *Service) invite(ctx context.Context, a Actor, p subject, in InviteReque
 		return Issued{}, err
 	}
 	reason := strings.TrimSpace(in.Reason)
-	if p.User, err = s.setAddress(ctx, a, p.User, in.Address, reason, "invite"); err != nil {
-		return Issued{}, err
-	}
 	if in.Delivery == DeliverLetter {
-		if err := s.canWriteLetter(ctx, p.User, false); err != nil {
+		if err := s.canWriteLetter(ctx, withAddress(p.User, in.Address), false); err != nil {
 			return Issued{}, err
 		}
+	}
+	if p.User, err = s.setAddress(ctx, a, p.User, in.Address, reason, "invite"); err != nil {
+		return Issued{}, err
 	}
 	inv, err := s.cfg.Enroll.IssueWith(ctx, p.ID, t, a.Audit, reason)
 	if err != nil {
@@ -157,8 +157,8 @@ func (s *Service) Reset(ctx context.Context, a Actor, userID string, in ResetReq
 	if err != nil {
 		return ResetOutcome{}, err
 	}
-	if in.Delivery == DeliverLetter && len(in.Address) == 0 {
-		if err := s.canWriteLetter(ctx, p.User, true); err != nil {
+	if in.Delivery == DeliverLetter {
+		if err := s.canWriteLetter(ctx, withAddress(p.User, in.Address), true); err != nil {
 			return ResetOutcome{}, err
 		}
 	}
@@ -205,11 +205,6 @@ func (s *Service) reset(ctx context.Context, a Actor, p subject, in ResetRequest
 	var err error
 	if p.User, err = s.setAddress(ctx, a, p.User, in.Address, reason, "reset"); err != nil {
 		return ResetOutcome{}, err
-	}
-	if in.Delivery == DeliverLetter && len(in.Address) > 0 {
-		if err := s.canWriteLetter(ctx, p.User, true); err != nil {
-			return ResetOutcome{}, err
-		}
 	}
 	t.Audit = checkDetails(in.Check, t.Audit)
 	if approved != nil {
@@ -492,4 +487,12 @@ func (s *Service) Enable(ctx context.Context, a Actor, userID, reason string) er
 			"She is not disabled by an administrator.")
 	}
 	return nil
+}
+
+// withAddress is u with the postal address lines, where given.
+func withAddress(u authn.User, lines []string) authn.User {
+	if len(lines) > 0 {
+		u.PostalAddress = lines
+	}
+	return u
 }
