@@ -196,3 +196,22 @@ func TestGroupLetters(t *testing.T) {
 	_, err = f.desk.GroupLetters(ctx, f.console(t, "helga"), "rat", desk.LettersRequest{Reason: "election"})
 	wantErr(t, "a helpdesk person's letters for a protected group", err, desk.ErrForbidden)
 }
+
+// TestEndSessions: her sessions end at once and the tools are told; with
+// none left, it is audited all the same.
+func TestEndSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	s1, s2 := f.signIn(t, "anna"), f.signIn(t, "anna")
+	n, err := f.desk.EndSessions(ctx, f.console(t, "helga"), f.id("anna"), "phone stolen")
+	must(t, err)
+	if n != 2 || f.sessionLive(t, s1) || f.sessionLive(t, s2) || !f.tools.saw(f.id("anna")) {
+		t.Errorf("EndSessions ended %d; live %v %v; tools told %v", n, f.sessionLive(t, s1), f.sessionLive(t, s2), f.tools.saw(f.id("anna")))
+	}
+	before := f.lastSeq(t)
+	n, err = f.desk.EndSessions(ctx, f.console(t, "helga"), f.id("anna"), "again")
+	must(t, err)
+	if got := actions(f.events(t, "anna", before)); n != 0 || !slices.Equal(got, []string{"user.revoke_sessions"}) {
+		t.Errorf("EndSessions without sessions: %d, audited %v", n, got)
+	}
+}
