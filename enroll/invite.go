@@ -142,6 +142,20 @@ type Terms struct {
 	// one (Finish). Refused for a directory person, whose password is the
 	// directory's.
 	RequirePassword bool
+	// Audit holds more details for the audit event (the IT desk's via,
+	// client address, identity check); they do not override the event's
+	// own.
+	Audit map[string]string
+}
+
+// withAudit adds t.Audit's details to d where d has none of that name.
+func (t Terms) withAudit(d map[string]string) map[string]string {
+	for k, v := range t.Audit {
+		if _, ok := d[k]; !ok && v != "" {
+			d[k] = v
+		}
+	}
+	return d
 }
 
 // Issue makes a new invitation for a person, valid for validity (0: 14
@@ -164,7 +178,7 @@ func (s *Service) IssueWith(ctx context.Context, userID string, t Terms, actor, 
 	}
 	ev := authn.AuditEvent{
 		Time: inv.CreatedAt, Actor: actor, Action: "invitation.create", Subject: "user:" + u.ID, Reason: reason,
-		Details: map[string]string{"invitation_id": inv.ID, "expires_at": inv.ExpiresAt.Format(time.RFC3339)},
+		Details: t.withAudit(map[string]string{"invitation_id": inv.ID, "expires_at": inv.ExpiresAt.Format(time.RFC3339)}),
 	}
 	if inv.RequirePassword {
 		ev.Details["require_password"] = "true"

@@ -139,31 +139,54 @@ const (
 // person's name and address in the window, the sender's block with the
 // date, the subject, its steps (three or four), the link as text and QR
 // code, the code, the expiry and where to get help.
-func WriteLetter(w io.Writer, l Letter) error {
-	if err := l.check(); err != nil {
-		return fmt.Errorf("write letter: %w", err)
+func WriteLetter(w io.Writer, l Letter) error { return WriteLetters(w, []Letter{l}) }
+
+// WriteLetters writes one PDF with one page per letter, each as
+// WriteLetter's: the letters for a group (after an election, say).
+func WriteLetters(w io.Writer, ls []Letter) error {
+	if len(ls) == 0 {
+		return errors.New("write letter: no letters")
 	}
-	if l.Date.IsZero() {
-		l.Date = time.Now()
-	}
-	if l.Location == nil {
-		l.Location = time.Local
-	}
-	p := newLetterPDF(l)
-	p.window(l)
-	p.infoBlock(l)
-	p.body(l)
-	if err := p.access(l); err != nil {
-		return fmt.Errorf("write letter: %w", err)
-	}
-	p.closing(l)
-	if p.f.GetY() > pageBottom {
-		return fmt.Errorf("write letter: the text (to %.0f mm) does not fit on one page; shorten the sender's lines or the public URL", p.f.GetY())
+	var p *letterPDF
+	for i, l := range ls {
+		if err := l.check(); err != nil {
+			return fmt.Errorf("write letter%s: %w", which(ls, i), err)
+		}
+		if l.Date.IsZero() {
+			l.Date = time.Now()
+		}
+		if l.Location == nil {
+			l.Location = time.Local
+		}
+		if p == nil {
+			p = newLetterPDF(l)
+		} else {
+			p.f.AddPage()
+		}
+		p.window(l)
+		p.infoBlock(l)
+		p.body(l)
+		if err := p.access(l); err != nil {
+			return fmt.Errorf("write letter%s: %w", which(ls, i), err)
+		}
+		p.closing(l)
+		if p.f.GetY() > pageBottom {
+			return fmt.Errorf("write letter%s: the text (to %.0f mm) does not fit on one page; shorten the sender's lines or the public URL",
+				which(ls, i), p.f.GetY())
+		}
 	}
 	if err := p.f.Output(w); err != nil {
 		return fmt.Errorf("write letter: %w", err)
 	}
 	return nil
+}
+
+// which names the letter i of several ("" for one letter alone).
+func which(ls []Letter, i int) string {
+	if len(ls) == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" %d (%s)", i+1, ls[i].Invitation.User.Username)
 }
 
 // check reports every missing or unprintable part of l.

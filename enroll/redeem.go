@@ -33,7 +33,7 @@ func (s *Service) Redeem(ctx context.Context, r Redemption) (Progress, error) {
 	var username string
 	if r.Token == "" {
 		username, _ = authn.CanonicalName(r.Username)
-		keys = append(keys, "enroll:u:"+username)
+		keys = append(keys, throttleCodeUser+username)
 	}
 	a, err := s.try(ctx, keys...)
 	if err != nil {

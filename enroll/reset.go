@@ -41,8 +41,8 @@ func (s *Service) ResetWith(ctx context.Context, userID string, t Terms, actor, 
 	}
 	ev := authn.AuditEvent{
 		Time: inv.CreatedAt, Actor: actor, Action: "user.reset", Subject: "user:" + u.ID, Reason: reason,
-		Details: map[string]string{"username": u.Username, "invitation_id": inv.ID,
-			"invitation_expires_at": inv.ExpiresAt.Format(time.RFC3339)},
+		Details: t.withAudit(map[string]string{"username": u.Username, "invitation_id": inv.ID,
+			"invitation_expires_at": inv.ExpiresAt.Format(time.RFC3339)}),
 	}
 	if inv.RequirePassword {
 		ev.Details["require_password"] = "true"
@@ -68,4 +68,18 @@ func (s *Service) RevokeCredential(ctx context.Context, userID, credID, actor, r
 		return fmt.Errorf("revoke credential: %w", err)
 	}
 	return nil
+}
+
+// Throttle key prefixes of the enrollment: wrong codes per username
+// (Redeem without a link) and wrong app codes per person (ConfirmTOTP).
+const (
+	throttleCodeUser = "enroll:u:"
+	throttleTOTPUser = "enroll:totp:"
+)
+
+// ThrottleKeys returns the enrollment's throttle keys of one person, for
+// the IT desk's lifting of a throttle (ResetThrottle on each); sign-in's
+// are authn.ThrottleKeys.
+func ThrottleKeys(userID, username string) []string {
+	return []string{throttleCodeUser + username, throttleTOTPUser + userID}
 }

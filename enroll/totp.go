@@ -160,7 +160,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id []byte, code, nickname str
 	if nickname, err = optionalNickname(nickname); err != nil {
 		return s.retry(ctx, p, err)
 	}
-	a, err := s.try(ctx, "enroll:totp:"+p.UserID)
+	a, err := s.try(ctx, throttleTOTPUser+p.UserID)
 	if err != nil {
 		return s.retry(ctx, p, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/desk"
 )
 
 // invitationJSON is the stable JSON form of an issued invitation.
@@ -133,34 +134,19 @@ func (e *enrollEnv) revoke(ctx context.Context, a *app, username, credID, reason
 	if err != nil {
 		return err
 	}
-	creds, err := e.st.ListCredentials(ctx, u.ID)
-	if err != nil {
-		return fmt.Errorf("list credentials of %q: %w", username, err)
-	}
-	label := ""
-	for _, c := range creds {
-		if c.ID == credID {
-			label = enroll.FactorLabel(c)
-		}
-	}
-	notFound := &cliError{msg: fmt.Sprintf("user %q has no credential %q", username, credID), err: authn.ErrNotFound}
-	if label == "" {
-		return notFound
-	}
-	err = e.svc.RevokeCredential(ctx, u.ID, credID, cliActor(), reason)
+	r, err := e.desk.RevokeFactorReport(ctx, desk.CLI(cliActor(), false), u.ID, credID, reason)
 	if errors.Is(err, authn.ErrNotFound) {
-		return notFound
+		return &cliError{msg: fmt.Sprintf("user %q has no credential %q", username, credID), err: authn.ErrNotFound}
 	}
 	if err != nil {
-		return fmt.Errorf("revoke credential of %q: %w", username, err)
+		return deskErr(err)
 	}
-	fmt.Fprintf(a.stdout, "Revoked %s of %q.\n", label, username)
-	to, err := e.notify(ctx, e.notices.FactorRemoved(u, label, time.Now()))
-	if err != nil {
-		fmt.Fprintf(a.stderr, "keyhall: warning: %s was not told by e-mail: %v\n", username, err)
+	fmt.Fprintf(a.stdout, "Revoked %s of %q.\n", r.Label, username)
+	if r.NoticeErr != nil {
+		fmt.Fprintf(a.stderr, "keyhall: warning: %s was not told by e-mail: %v\n", username, r.NoticeErr)
 		return nil
 	}
-	_, err = fmt.Fprintf(a.stdout, "Notice mailed to %s.\n", to)
+	_, err = fmt.Fprintf(a.stdout, "Notice mailed to %s.\n", r.Notified)
 	return err
 }
 

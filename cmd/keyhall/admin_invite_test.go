@@ -187,7 +187,7 @@ func TestAdminInviteLetterAndMail(t *testing.T) {
 
 	// After a reset the letter says her old keys are blocked.
 	resetLetter := filepath.Join(t.TempDir(), "anna-reset.pdf")
-	mustRun(t, env, 0, "admin", "reset", "anna.müller", "--reason", "keys lost", "--letter", resetLetter,
+	mustRun(t, env, 0, "admin", "reset", "anna.müller", "--identity-check", "callback", "--reason", "keys lost", "--letter", resetLetter,
 		"--address", `Große Straße 17\n48143 Münster`)
 	text, err = exec.Command(pdftotext, resetLetter, "-").CombinedOutput()
 	if err != nil {
@@ -200,7 +200,7 @@ func TestAdminInviteLetterAndMail(t *testing.T) {
 	in.take()
 
 	// Text output, without a letter or mail; a second invitation voids the first.
-	out = mustRun(t, env, 0, "admin", "invite", "anna.müller")
+	out = mustRun(t, env, 0, "admin", "invite", "anna.müller", "--reason", "ticket 1")
 	if !strings.Contains(out, "Link: https://login.stadt.example/enroll/") || !strings.Contains(out, "Code: ") ||
 		strings.Contains(out, got.Code) {
 		t.Errorf("invite printed:\n%s", out)
@@ -220,7 +220,8 @@ func TestAdminInviteRefusals(t *testing.T) {
 	}{
 		{[]string{"--expires", "100d"}, "--expires \"100d\""},
 		{[]string{"--expires", "soon"}, "--expires \"soon\""},
-		{[]string{"--letter", letter}, "no postal address"},
+		{[]string{"--letter", letter, "--reason", "x"}, "no postal address"},
+		{[]string{"--letter", letter}, "--reason is required"},
 	} {
 		if e := mustRun(t, env, 2, append([]string{"admin", "invite", "anna"}, tt.args...)...); !strings.Contains(e, tt.want) {
 			t.Errorf("invite %v: stderr %q, want %q", tt.args, e, tt.want)
@@ -229,18 +230,18 @@ func TestAdminInviteRefusals(t *testing.T) {
 	if _, err := os.Stat(letter); err == nil {
 		t.Error("a refused invite wrote a letter")
 	}
-	mustRun(t, env, 1, "admin", "invite", "nobody")
+	mustRun(t, env, 1, "admin", "invite", "nobody", "--reason", "ticket 1")
 	mustRun(t, env, 2, "admin", "reset", "anna")
 	mustRun(t, env, 2, "admin", "revoke-credential", "anna", "x")
 
 	// Without a sender or a help contact the letter is refused before
 	// anything is issued, naming the setting to add.
 	noSender := append(env[:len(env):len(env)], "KEYHALL_LETTER_SENDER_NAME=")
-	if e := mustRun(t, noSender, 2, "admin", "invite", "anna", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "letter.sender_name is not set") {
+	if e := mustRun(t, noSender, 2, "admin", "invite", "anna", "--letter", letter, "--address", "Weg 1|1 Ort", "--reason", "ticket 1"); !strings.Contains(e, "letter.sender_name is not set") {
 		t.Errorf("no sender: %q", e)
 	}
 	noHelp := append(env[:len(env):len(env)], "KEYHALL_LETTER_HELP_PHONE=", "KEYHALL_LETTER_HELP_EMAIL=")
-	if e := mustRun(t, noHelp, 2, "admin", "reset", "anna", "--reason", "x", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "letter.help_phone") || !strings.Contains(e, "letter.help_email") {
+	if e := mustRun(t, noHelp, 2, "admin", "reset", "anna", "--identity-check", "callback", "--reason", "x", "--letter", letter, "--address", "Weg 1|1 Ort"); !strings.Contains(e, "letter.help_phone") || !strings.Contains(e, "letter.help_email") {
 		t.Errorf("no help contact: %q", e)
 	}
 	st := openTestStore(t, url)
@@ -286,7 +287,7 @@ func TestAdminCredentialsRevokeReset(t *testing.T) {
 
 	addCredentials(t, st, u.ID)
 	var rj resetJSON
-	out = mustRun(t, env, 0, "admin", "reset", "anna", "--reason", "keys stolen", "--json")
+	out = mustRun(t, env, 0, "admin", "reset", "anna", "--identity-check", "callback", "--reason", "keys stolen", "--json")
 	if err := json.Unmarshal([]byte(out), &rj); err != nil {
 		t.Fatalf("reset --json printed %q: %v", out, err)
 	}
@@ -338,7 +339,7 @@ func TestAdminStoredAddress(t *testing.T) {
 	}
 	mustRun(t, env, 0, "admin", "users", "set-address", "bernd", "--address", `Prinzipalmarkt 10\n48143 Münster`)
 	letter := filepath.Join(t.TempDir(), "bernd.pdf")
-	mustRun(t, env, 0, "admin", "invite", "bernd", "--letter", letter)
+	mustRun(t, env, 0, "admin", "invite", "bernd", "--letter", letter, "--reason", "ticket 1")
 	text, err := exec.Command(pdftotext, "-layout", letter, "-").CombinedOutput()
 	if err != nil || !strings.Contains(string(text), "Prinzipalmarkt 10") || strings.Contains(string(text), "Steinweg") {
 		t.Errorf("the letter does not go to the stored (new) address: %v\n%s", err, text)
@@ -361,14 +362,14 @@ func TestAdminStoredAddress(t *testing.T) {
 func TestAdminInviteRequirePassword(t *testing.T) {
 	env, url := enrollEnvVars(t, nil)
 	mustRun(t, env, 0, "admin", "users", "add", "anna")
-	out := mustRun(t, env, 0, "admin", "invite", "anna", "--require-password")
+	out := mustRun(t, env, 0, "admin", "invite", "anna", "--require-password", "--reason", "ticket 1")
 	if !strings.Contains(out, "does not finish without one") {
 		t.Errorf("invite --require-password printed:\n%s", out)
 	}
 	if out := mustRun(t, env, 0, "admin", "users", "show", "anna"); !strings.Contains(out, "required by her invitation, not set yet") {
 		t.Errorf("users show after invite --require-password:\n%s", out)
 	}
-	mustRun(t, env, 0, "admin", "reset", "anna", "--reason", "lost key", "--require-password")
+	mustRun(t, env, 0, "admin", "reset", "anna", "--identity-check", "callback", "--reason", "lost key", "--require-password")
 	var shown userJSON
 	if err := json.Unmarshal([]byte(mustRun(t, env, 0, "admin", "users", "show", "anna", "--json")), &shown); err != nil {
 		t.Fatal(err)
@@ -376,7 +377,7 @@ func TestAdminInviteRequirePassword(t *testing.T) {
 	if shown.Enrollment == nil || !shown.Enrollment.PasswordRequired || shown.Enrollment.PasswordSet {
 		t.Errorf("users show --json after reset --require-password: %+v", shown.Enrollment)
 	}
-	mustRun(t, env, 0, "admin", "invite", "anna")
+	mustRun(t, env, 0, "admin", "invite", "anna", "--reason", "ticket 1")
 	if out := mustRun(t, env, 0, "admin", "users", "show", "anna"); !strings.Contains(out, "Password:") || strings.Contains(out, "required") {
 		t.Errorf("users show after an invitation without --require-password:\n%s", out)
 	}
@@ -404,8 +405,8 @@ func TestAdminInviteRequirePassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{
-		{"admin", "invite", "dora", "--require-password"},
-		{"admin", "reset", "dora", "--reason", "lost key", "--require-password"},
+		{"admin", "invite", "dora", "--require-password", "--reason", "ticket 1"},
+		{"admin", "reset", "dora", "--identity-check", "callback", "--reason", "lost key", "--require-password"},
 	} {
 		if e := mustRun(t, env, 2, args...); !strings.Contains(e, "--require-password") || !strings.Contains(e, "directory person") {
 			t.Errorf("%v: stderr %q", args, e)

@@ -20,7 +20,7 @@ func TestAdminUsersEnrollmentState(t *testing.T) {
 	for _, name := range []string{"anna", "bernd", "carla", "dora"} {
 		mustRun(t, env, 0, "admin", "users", "add", name)
 	}
-	mustRun(t, env, 0, "admin", "invite", "bernd", "--expires", "36h")
+	mustRun(t, env, 0, "admin", "invite", "bernd", "--expires", "36h", "--reason", "ticket 1")
 	st := openTestStore(t, url)
 	ctx := context.Background()
 	id := func(name string) string {
@@ -109,7 +109,7 @@ func TestAdminIssueStoresAddress(t *testing.T) {
 	if got := address(); !slices.Equal(got, []string{"Große Straße 17", "48143 Münster"}) {
 		t.Errorf("after invite --address, her address is %q", got)
 	}
-	mustRun(t, env, 0, "admin", "reset", "anna", "--reason", "moved, keys lost", "--address", `Prinzipalmarkt 10\n48143 Münster`)
+	mustRun(t, env, 0, "admin", "reset", "anna", "--identity-check", "callback", "--reason", "moved, keys lost", "--address", `Prinzipalmarkt 10\n48143 Münster`)
 	if got := address(); !slices.Equal(got, []string{"Prinzipalmarkt 10", "48143 Münster"}) {
 		t.Errorf("after reset --address, her address is %q", got)
 	}

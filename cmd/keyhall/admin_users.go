@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/desk"
 )
 
 func usersAddCommand() *command {
@@ -287,52 +288,37 @@ func usersDisableCommand() *command {
 				if strings.TrimSpace(*reason) == "" {
 					return usagef("--reason is required: say why, for the audit log")
 				}
-				cfg, err := loadConfig(*cfgPath, a.env)
-				if err != nil {
-					return err
-				}
-				return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
-					u, err := disableUser(ctx, st, a.stdout, username, strings.TrimSpace(*reason))
-					if err != nil {
-						return err
-					}
-					return tellTools(ctx, cfg, st, u.ID, a.stderr, newLogger(cfg, a.stderr))
+				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
+					return e.disable(ctx, a.stdout, username, strings.TrimSpace(*reason))
 				})
 			}
 		},
 	}
 }
 
-// disableUser disables a person (unless she is already) and revokes her
-// sessions, auditing both, and returns her.
-func disableUser(ctx context.Context, st authn.Store, w io.Writer, username, reason string) (authn.User, error) {
-	u, err := findUser(ctx, st, username)
+// disable disables a person through the desk (unless an administrator
+// had already), ends her sessions and tells the tools, and says so.
+func (e *enrollEnv) disable(ctx context.Context, w io.Writer, username, reason string) error {
+	u, err := findUser(ctx, e.st, username)
 	if err != nil {
-		return authn.User{}, err
+		return err
 	}
-	now := time.Now().UTC()
-	subject := "user:" + u.ID
-	// Also a person the directory disabled: then the directory's enabling
-	// her again does not enable her in Keyhall.
-	ev := auditEvent(now, "user.disable", subject, reason, map[string]string{"username": username})
-	changed, err := st.DisableUser(ctx, u.ID, now, ev)
+	d, err := e.desk.DisableReport(ctx, desk.CLI(cliActor(), false), u.ID, reason)
+	if err != nil {
+		return deskErr(err)
+	}
 	switch {
-	case err != nil:
-		return authn.User{}, fmt.Errorf("disable user %q: %w", username, err)
-	case changed && u.Status == authn.StatusDisabled:
+	case d.ByDirectory:
 		fmt.Fprintf(w, "User %q was disabled by the directory; now by an administrator too: a directory sync will not enable her again.\n", username)
-	case changed:
+	case d.Changed:
 		fmt.Fprintf(w, "Disabled user %q.\n", username)
 	default:
 		fmt.Fprintf(w, "User %q was disabled already.\n", username)
 	}
-	ev = auditEvent(now, "user.revoke_sessions", subject, reason, map[string]string{"username": username})
-	n, err := st.RevokeUserSessions(ctx, u.ID, now, ev)
-	if err != nil {
-		return authn.User{}, fmt.Errorf("revoke sessions of %q: %w", username, err)
+	if _, err := fmt.Fprintf(w, "Revoked %d session(s).\n", d.Sessions); err != nil {
+		return err
 	}
-	_, err = fmt.Fprintf(w, "Revoked %d session(s).\n", n)
-	return u, err
+	return d.ToolsErr
 }
 
 // withUser runs fn on the person named by the command's one USERNAME

@@ -61,6 +61,15 @@ type Config struct {
 	// AdminGroup is the canonical name of the group whose members may use
 	// the admin console.
 	AdminGroup string `yaml:"admin_group"`
+	// Admin says who may use the IT desk (keyhall admin and the /admin
+	// console): roles from groups (canonical names). admin_group's members
+	// are admins too.
+	Admin struct {
+		Roles struct {
+			Helpdesk []string `yaml:"helpdesk"`
+			Admin    []string `yaml:"admin"`
+		} `yaml:"roles"`
+	} `yaml:"admin"`
 	// BootstrapUser is the canonical username of the first administrator,
 	// created on an empty database.
 	BootstrapUser string `yaml:"bootstrap_user"`
@@ -149,6 +158,12 @@ type GroupPolicy struct {
 	// AAGUIDs, when set, admits only these authenticator models: AAGUIDs,
 	// or "yubikey" for every current YubiKey model.
 	AAGUIDs []string `yaml:"aaguids"`
+	// Protected: only an admin acts on the members on the IT desk, never
+	// the helpdesk.
+	Protected bool `yaml:"protected"`
+	// ResetApproval: a reset of a member waits for a second person's
+	// approval (dual control; admins' resets always do).
+	ResetApproval bool `yaml:"reset_approval"`
 }
 
 // setDefaults sets the values a group policy has when the file does not

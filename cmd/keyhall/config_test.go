@@ -136,12 +136,14 @@ func TestEnvNamesFromTags(t *testing.T) {
 		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN", "KEYHALL_LETTER_SENDER_ADDRESS", "KEYHALL_MAIL_SMTP_HOST",
 		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS", "KEYHALL_OIDC_CODE_LIFETIME", "KEYHALL_METRICS_LISTEN",
 		"KEYHALL_DIRECTORY_URL", "KEYHALL_DIRECTORY_BIND_PASSWORD_FILE", "KEYHALL_DIRECTORY_BASE_DNS",
-		"KEYHALL_DIRECTORY_MAX_DISABLE_FRACTION", "KEYHALL_DIRECTORY_ATTRIBUTES_CHANGE_MARKER"} {
+		"KEYHALL_DIRECTORY_MAX_DISABLE_FRACTION", "KEYHALL_DIRECTORY_ATTRIBUTES_CHANGE_MARKER",
+		"KEYHALL_ADMIN_ROLES_HELPDESK", "KEYHALL_ADMIN_ROLES_ADMIN"} {
 		if !names[want] {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
 	}
 	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp", "policy.groups.*.attestation", "policy.groups.*.aaguids",
+		"policy.groups.*.protected", "policy.groups.*.reset_approval",
 		"forward_auth.rules[].host", "forward_auth.rules[].path_prefix", "forward_auth.rules[].groups",
 		"forward_auth.rules[].level", "oidc.clients[].id", "oidc.clients[].name", "oidc.clients[].secret_sha256", "oidc.clients[].native",
 		"oidc.clients[].redirect_uris", "oidc.clients[].post_logout_redirect_uris", "oidc.clients[].groups",
@@ -156,8 +158,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 78 {
-		t.Errorf("%d settings, want 78: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 80 {
+		t.Errorf("%d settings, want 80: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 
@@ -470,6 +472,12 @@ func withEmptyLists(c Config) Config {
 	}
 	if c.Letter.SenderAddress == nil {
 		c.Letter.SenderAddress = []string{}
+	}
+	if c.Admin.Roles.Helpdesk == nil {
+		c.Admin.Roles.Helpdesk = []string{}
+	}
+	if c.Admin.Roles.Admin == nil {
+		c.Admin.Roles.Admin = []string{}
 	}
 	if c.Directory.BaseDNs == nil {
 		c.Directory.BaseDNs = DNList{}

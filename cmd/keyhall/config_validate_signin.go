@@ -75,6 +75,16 @@ func (c Config) validateSignIn(v *validator) {
 		v.add("passwords.max_concurrent", "must be 0 (2 × CPUs) or more, not %d", pw.MaxConcurrent)
 	}
 	c.validatePolicy(v)
+	c.validateRoles(v)
+}
+
+// validateRoles checks admin.roles: canonical group names.
+func (c Config) validateRoles(v *validator) {
+	for role, groups := range map[string][]string{"helpdesk": c.Admin.Roles.Helpdesk, "admin": c.Admin.Roles.Admin} {
+		for i, g := range groups {
+			v.check(fmt.Sprintf("admin.roles.%s[%d]", role, i), checkCanonical(g))
+		}
+	}
 }
 
 // checkRPName checks the name browsers and authenticators show.

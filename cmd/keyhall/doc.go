@@ -59,7 +59,12 @@
 // (wire_enroll.go: enrollService from the configuration and the keys, the
 // key policy from policy.groups, the mailer from mail.*) and audit each
 // change with the actor "cli:<os user>". A letter is checked before the
-// invitation is issued; a mail that fails only warns.
+// invitation is issued; a mail that fails only warns. invite, reset,
+// revoke-credential and users disable only parse, call the IT desk
+// (enroll/desk, built by deskConfig in wire_desk.go from admin.roles and
+// policy.groups.*.protected/reset_approval, as serve will) as desk.CLI,
+// and print: the rules (reason, identity check, dual control, notices,
+// tools told, audit) are the desk's, the same as the /admin console's.
 //
 // # Directory sync
 //

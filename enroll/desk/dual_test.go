@@ -1,0 +1,171 @@
+package desk_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/desk"
+)
+
+// TestDualControl: a reset of a councillor (rat) or of an admin waits for
+// a second person; nothing changes before. Neither the requester (nor her
+// other account with the same directory id) nor the person herself may
+// approve, a helpdesk person may not approve a protected person's, and an
+// approval counts once.
+func TestDualControl(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	// adam has a second account with his directory id (adamOther).
+	must(t, f.setDirectoryID(t, "adam", "ad", "guid-adam"))
+	adam, anja, helga := f.console(t, "adam"), f.console(t, "anja"), f.console(t, "helga")
+	session := f.signIn(t, "rita")
+	f.addKey(t, "rita")
+	before := f.lastSeq(t)
+	out, err := f.desk.Reset(ctx, adam, f.id("rita"), resetReq("ticket 3"))
+	must(t, err)
+	if out.Pending == nil || out.Invitation.Link != "" {
+		t.Fatalf("reset of a councillor: %+v, want it pending", out)
+	}
+	if !f.sessionLive(t, session) {
+		t.Error("a pending reset ended her session")
+	}
+	if creds, _ := f.st.ListCredentials(ctx, f.id("rita")); len(creds) != 1 {
+		t.Errorf("a pending reset changed her keys: %d", len(creds))
+	}
+	if got := actions(f.events(t, "rita", before)); len(got) != 1 || got[0] != "reset.requested" {
+		t.Errorf("a pending reset audited %v, want reset.requested", got)
+	}
+	pending, err := f.desk.Approvals(ctx, helga)
+	must(t, err)
+	if len(pending) != 1 || pending[0].ID != out.Pending.ID || pending[0].Username != "rita" ||
+		!pending[0].ExpiresAt.Equal(pending[0].CreatedAt.Add(24*time.Hour)) {
+		t.Errorf("Approvals = %+v", pending)
+	}
+	id := out.Pending.ID
+
+	adamOther := adam
+	adamOther.UserID, adamOther.Audit = "adam-other", "user:adam-other"
+	for name, a := range map[string]desk.Actor{"the requester": adam, "her other account": adamOther,
+		"a helpdesk person (protected)": helga} {
+		before := f.lastSeq(t)
+		_, err := f.desk.Approve(ctx, a, id)
+		wantErr(t, "approval by "+name, err, desk.ErrForbidden)
+		if got := actions(f.events(t, "rita", before)); len(got) != 1 || got[0] != "desk.refused" {
+			t.Errorf("approval by %s audited %v, want desk.refused", name, got)
+		}
+	}
+	if !f.sessionLive(t, session) {
+		t.Fatal("a refused approval ended her session")
+	}
+	before = f.lastSeq(t)
+	done, err := f.desk.Approve(ctx, anja, id)
+	must(t, err)
+	if done.Pending != nil || done.Invitation.Code == "" || done.Report.Keys != 1 || f.sessionLive(t, session) || !f.tools.saw(f.id("rita")) {
+		t.Errorf("approved reset: %+v; session live %v", done, f.sessionLive(t, session))
+	}
+	evs := f.events(t, "rita", before)
+	if got := actions(evs); len(got) < 2 || got[0] != "reset.approved" || got[1] != "user.reset" ||
+		evs[1].Details["approval_id"] != id || evs[1].Details["requested_by"] != adam.Audit || evs[1].Actor != anja.Audit {
+		t.Errorf("approval audited %v %+v", got, evs)
+	}
+	_, err = f.desk.Approve(ctx, f.console(t, "albert"), id)
+	wantErr(t, "a second approval", err, authn.ErrUsed)
+
+	// The person herself may not approve her own reset: anja asks to
+	// reset adam, an admin; adam may not approve it.
+	out, err = f.desk.Reset(ctx, anja, f.id("adam"), resetReq("ticket 4"))
+	must(t, err)
+	if out.Pending == nil {
+		t.Fatal("reset of an admin did not wait for approval")
+	}
+	_, err = f.desk.Approve(ctx, adam, out.Pending.ID)
+	wantErr(t, "approval by the person herself", err, desk.ErrForbidden)
+
+	// Expired after 24 hours.
+	f.clock.add(24*time.Hour + time.Minute)
+	_, err = f.desk.Approve(ctx, f.console(t, "albert"), out.Pending.ID)
+	wantErr(t, "approval after 24 hours", err, authn.ErrExpired)
+}
+
+// TestDualControlHelpdesk: a committee member's reset (approval, not
+// protected) is asked by one helpdesk person and approved by another.
+func TestDualControlHelpdesk(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	out, err := f.desk.Reset(ctx, f.console(t, "helga"), f.id("kurt"), resetReq("ticket 5"))
+	must(t, err)
+	if out.Pending == nil {
+		t.Fatal("reset of a committee member did not wait for approval")
+	}
+	_, err = f.desk.Approve(ctx, f.console(t, "helga"), out.Pending.ID)
+	wantErr(t, "approval by the requester", err, desk.ErrForbidden)
+	_, err = f.desk.Approve(ctx, f.console(t, "nora"), out.Pending.ID)
+	wantErr(t, "approval by someone without a role", err, desk.ErrForbidden)
+	done, err := f.desk.Approve(ctx, f.console(t, "hanna"), out.Pending.ID)
+	must(t, err)
+	if done.Invitation.Code == "" {
+		t.Errorf("approved reset issued no invitation: %+v", done)
+	}
+	if p, _ := f.desk.Approvals(ctx, f.console(t, "hanna")); len(p) != 0 {
+		t.Errorf("after approval, pending: %+v", p)
+	}
+}
+
+// TestApproveConcurrent: two people approving at once carry out one reset.
+func TestApproveConcurrent(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	out, err := f.desk.Reset(ctx, f.console(t, "adam"), f.id("rita"), resetReq("ticket 6"))
+	must(t, err)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, name := range []string{"anja", "albert"} {
+		a := f.console(t, name)
+		wg.Go(func() { _, errs[i] = f.desk.Approve(ctx, a, out.Pending.ID) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	resets := 0
+	for _, e := range f.events(t, "rita", 0) {
+		if e.Action == "user.reset" {
+			resets++
+		}
+	}
+	if ok != 1 || resets != 1 {
+		t.Errorf("two concurrent approvals: %v, %d resets; want one", errs, resets)
+	}
+}
+
+// TestBreakGlass: the server's command line with --break-glass resets a
+// councillor at once, audited as break-glass; the console cannot.
+func TestBreakGlass(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	session := f.signIn(t, "rita")
+	out, err := f.desk.Reset(ctx, desk.CLI("cli:root", false), f.id("rita"), resetReq("ticket 7"))
+	must(t, err)
+	if out.Pending == nil || !f.sessionLive(t, session) {
+		t.Fatalf("the command line without break-glass: %+v, want a pending approval", out)
+	}
+	before := f.lastSeq(t)
+	out, err = f.desk.Reset(ctx, desk.CLI("cli:root", true), f.id("rita"), resetReq("ticket 7, council meets in an hour"))
+	must(t, err)
+	if out.Pending != nil || f.sessionLive(t, session) {
+		t.Errorf("break-glass reset: %+v; session live %v", out, f.sessionLive(t, session))
+	}
+	evs := f.events(t, "rita", before)
+	if len(evs) == 0 || evs[0].Action != "user.reset" || evs[0].Details["break_glass"] != "true" || evs[0].Actor != "cli:root" {
+		t.Errorf("break-glass audited as %+v", evs)
+	}
+	glass := f.console(t, "adam")
+	glass.BreakGlass = true
+	_, err = f.desk.Reset(ctx, glass, f.id("rita"), resetReq("ticket 8"))
+	wantErr(t, "break-glass on the console", err, desk.ErrForbidden)
+}
