@@ -24,6 +24,7 @@ type Store interface {
 	EnrollStore
 	OIDCStore
 	DirectoryStore
+	FreezeStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
