@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/uuid"
+	"golang.org/x/oauth2"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -150,5 +152,51 @@ func TestVerifyRefusesFrozenAtOnce(t *testing.T) {
 	}
 	if rec := f.verify(req, cookie); rec.Code != 401 {
 		t.Errorf("a frozen person's session at forward-auth: %d, want 401 at once", rec.Code)
+	}
+}
+
+// TestOIDCFrozenByLink: freezing by the link revokes her tokens at once
+// and tells the tools by back-channel logout.
+func TestOIDCFrozenByLink(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	b := newBrowser(t)
+	e.signIn(b, e.anna, "phrh", "hwk")
+	r := e.rp("wiki", e.secret, wikiRedirect, oidc.ScopeOfflineAccess)
+	tok, err := r.conf.Exchange(t.Context(), e.code(b, r), oauth2.VerifierOption(r.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := enroll.NewFreezeToken()
+	now := time.Now()
+	if err := e.st.CreateFreezeToken(t.Context(), authn.FreezeToken{Hash: authn.HashToken(link), UserID: e.anna.ID,
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.PostForm(e.issuer+"/freeze/"+link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST /freeze: %d %s", res.StatusCode, readBody(t, res))
+	}
+	res.Body.Close()
+	var live int
+	if err := e.st.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM oidc_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+		e.anna.ID).Scan(&live); err != nil {
+		t.Fatal(err)
+	}
+	if live != 0 {
+		t.Errorf("%d OIDC tokens of hers not revoked after the freeze", live)
+	}
+	select {
+	case form := <-e.logouts:
+		if form.Get("logout_token") == "" {
+			t.Error("back-channel logout without a logout token")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no back-channel logout after the freeze")
+	}
+	if _, err := r.conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Error("her refresh token works after the freeze")
 	}
 }
