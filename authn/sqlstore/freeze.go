@@ -73,9 +73,14 @@ func (s *Store) ListSuspendedCredentials(ctx context.Context, userID string) ([]
 
 const freezeTokenCols = "hash, user_id, created_at, expires_at, used_at"
 
-// CreateFreezeToken stores t.
+// CreateFreezeToken stores t, and deletes the person's tokens that expired
+// before t was made.
 func (s *Store) CreateFreezeToken(ctx context.Context, t authn.FreezeToken) error {
 	err := s.batch.do(&writeOp{ctx: ctx, run: func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM freeze_tokens WHERE user_id = $1 AND expires_at < $2",
+			t.UserID, s.tv(t.CreatedAt)); err != nil {
+			return err
+		}
 		var exists bool
 		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", t.UserID).Scan(&exists); err != nil {
 			return err
@@ -238,7 +243,8 @@ func (s *Store) UnfreezeUser(ctx context.Context, userID string, ev authn.AuditE
 
 // ListFrozen lists the frozen people, the most recently frozen first.
 func (s *Store) ListFrozen(ctx context.Context) ([]authn.FrozenUser, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userCols+", frozen_at FROM users WHERE status = $1 ORDER BY frozen_at DESC, id",
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userCols+`, frozen_at FROM users
+		WHERE frozen_at IS NOT NULL AND status = $1 ORDER BY frozen_at DESC, id`,
 		authn.StatusFrozen)
 	if err != nil {
 		return nil, fmt.Errorf("list frozen people: %w", err)

@@ -254,6 +254,10 @@ func testFreezeTokenRefused(t *testing.T, s authn.Store) {
 	if n := auditCount(t, s); n != before {
 		t.Errorf("refused tokens wrote %d audit events", n-before)
 	}
+	// A new token for her deletes her expired ones.
+	must(t, "CreateFreezeToken", s.CreateFreezeToken(ctx, newFreezeToken(f.anna, 5, tok.ExpiresAt.Add(time.Second))))
+	_, err = s.GetFreezeToken(ctx, tok.Hash)
+	wantErr(t, "GetFreezeToken(expired, after a new one)", err, authn.ErrNotFound)
 }
 
 // testFreezeWithTokenConcurrent: of many uses of one token at once, one

@@ -27,6 +27,7 @@ CREATE TABLE suspended_credentials (
 CREATE INDEX suspended_credentials_user ON suspended_credentials (user_id);
 
 ALTER TABLE users ADD COLUMN frozen_at TIMESTAMPTZ;
+CREATE INDEX users_frozen ON users (frozen_at) WHERE frozen_at IS NOT NULL; -- the desk's overview
 
 CREATE TABLE freeze_tokens (
 	hash       BYTEA       NOT NULL PRIMARY KEY, -- SHA-256 of the token
