@@ -134,12 +134,14 @@ func (n Notices) Reset(u authn.User, rep authn.ResetReport, at time.Time) Messag
 		"Haben Sie das nicht veranlasst, wenden Sie sich bitte sofort an den IT-Service.",
 		"If you did not ask for this, please contact IT at once.")
 	return n.message(u, "Zugang zurückgesetzt / Account reset",
-		fmt.Sprintf("der IT-Service hat am %s Ihre Anmeldemittel zurückgesetzt: %d Sicherheitsschlüssel und %d Apps "+
-			"wurden gesperrt, %d Wiederherstellungscodes entfernt und %d Sitzungen beendet. Sie erhalten eine neue Einladung "+
-			"per Brief oder vom IT-Service.\n\n%s",
+		fmt.Sprintf("der IT-Service hat am %s Ihre Anmeldemittel zurückgesetzt: %d Sicherheitsschlüssel, %d Apps "+
+			"und %d Wiederherstellungscodes gelten nicht mehr, %d Sitzungen wurden beendet. Ihre alten Schlüssel und Apps "+
+			"sind gesperrt und werden gelöscht, sobald Sie ein neues Anmeldemittel eingerichtet haben. Sie erhalten eine neue "+
+			"Einladung per Brief oder vom IT-Service.\n\n%s",
 			de, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions, notMeDE),
-		fmt.Sprintf("IT reset your sign-in factors on %s: %d security keys and %d apps were suspended, %d recovery codes "+
-			"removed and %d sessions ended. You will get a new invitation by letter or from IT.\n\n%s",
+		fmt.Sprintf("IT reset your sign-in factors on %s: %d security keys, %d apps and %d recovery codes no longer "+
+			"work, and %d sessions were ended. Your old keys and apps are suspended and will be deleted once you have set up "+
+			"a new factor. You will get a new invitation by letter or from IT.\n\n%s",
 			en, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions, notMeEN))
 }
 
