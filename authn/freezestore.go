@@ -72,4 +72,8 @@ type FreezeStore interface {
 	// ListSuspendedCredentials lists the keys and apps an IT reset
 	// suspended and no new factor has deleted yet, oldest first.
 	ListSuspendedCredentials(ctx context.Context, userID string) ([]Credential, error)
+	// RestoreSuspendedCredentials gives the person her suspended keys and
+	// apps back (a reset found to be an attack), with ev, and returns how
+	// many. ErrNotFound if she has none suspended.
+	RestoreSuspendedCredentials(ctx context.Context, userID string, ev AuditEvent) (int, error)
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -69,6 +70,27 @@ func (s *Store) ListSuspendedCredentials(ctx context.Context, userID string) ([]
 		return nil, fmt.Errorf("list suspended credentials of user %s: %w", userID, err)
 	}
 	return out, nil
+}
+
+// RestoreSuspendedCredentials moves the person's suspended keys and apps
+// back, with ev.
+func (s *Store) RestoreSuspendedCredentials(ctx context.Context, userID string, ev authn.AuditEvent) (int, error) {
+	var n int
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO credentials ("+credentialCols+") SELECT "+credentialCols+
+			" FROM suspended_credentials WHERE user_id = $1", userID)
+		if err != nil {
+			return dbErr(err)
+		}
+		if n, err = rowsAffected(res); err != nil || n == 0 {
+			return cmp.Or(err, authn.ErrNotFound)
+		}
+		return deleteSuspendedTx(ctx, tx, userID)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("restore suspended credentials of user %s: %w", userID, err)
+	}
+	return n, nil
 }
 
 const freezeTokenCols = "hash, user_id, created_at, expires_at, used_at"

@@ -18,6 +18,7 @@ func RunFreeze(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	}{
 		{"ResetSuspendsFactors", testResetSuspendsFactors},
 		{"NewFactorDeletesSuspended", testNewFactorDeletesSuspended},
+		{"RestoreSuspended", testRestoreSuspended},
 		{"FreezeWithToken", testFreezeWithToken},
 		{"FreezeTokenRefused", testFreezeTokenRefused},
 		{"FreezeWithTokenConcurrent", testFreezeWithTokenConcurrent},
@@ -314,5 +315,37 @@ func testFreezeUser(t *testing.T, s authn.Store) {
 	must(t, "FreezeUser(disabled)", err)
 	if u, err := s.GetUser(ctx, cora.ID); err != nil || u.Status != authn.StatusDisabled {
 		t.Errorf("a disabled person frozen: %q, %v", u.Status, err)
+	}
+}
+
+// testRestoreSuspended: IT gives back what a reset suspended (the reset was
+// an attack): her key and app sign in again, as they were.
+func testRestoreSuspended(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna, key, app, _ := resetAnna(t, s)
+	bernd := mkUser(t, s, "bernd")
+	_, err := s.RestoreSuspendedCredentials(ctx, bernd.ID, ev("credential.restore", "user:"+bernd.ID))
+	wantErr(t, "RestoreSuspendedCredentials(none suspended)", err, authn.ErrNotFound)
+	before := auditCount(t, s)
+	n, err := s.RestoreSuspendedCredentials(ctx, anna.ID, ev("credential.restore", "user:"+anna.ID))
+	must(t, "RestoreSuspendedCredentials", err)
+	if n != 2 {
+		t.Errorf("restored %d, want 2", n)
+	}
+	if got := auditCount(t, s); got != before+1 {
+		t.Errorf("%d audit events for a restore, want 1", got-before)
+	}
+	creds, err := s.ListCredentials(ctx, anna.ID)
+	must(t, "ListCredentials", err)
+	if len(creds) != 2 {
+		t.Fatalf("credentials after the restore: %+v", creds)
+	}
+	same(t, "restored key", creds[0], key, normCredential)
+	same(t, "restored app", creds[1], app, normCredential)
+	if c, err := s.GetCredentialByWebAuthnID(ctx, key.WebAuthnID); err != nil || c.ID != key.ID {
+		t.Errorf("the restored key by its id: %+v, %v", c, err)
+	}
+	if sus, err := s.ListSuspendedCredentials(ctx, anna.ID); err != nil || len(sus) != 0 {
+		t.Errorf("suspended after the restore: %d, %v", len(sus), err)
 	}
 }
