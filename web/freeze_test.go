@@ -200,3 +200,51 @@ func TestOIDCFrozenByLink(t *testing.T) {
 		t.Error("her refresh token works after the freeze")
 	}
 }
+
+// TestFreezeLinkFromResetMail: the notice of an IT reset, as the desk and
+// the command line mail it, carries a freeze link; using it voids the
+// reset's new invitation, so whoever called the helpdesk cannot enroll.
+func TestFreezeLinkFromResetMail(t *testing.T) {
+	f := newFixture(t)
+	mb := startMailbox(t)
+	f.withMail(t, mb)
+	anna := f.withEmail(f.addUser("anna"), "anna@stadt.example")
+	k := newTestKey(t)
+	f.addKey(anna, &k, 0)
+	c := f.client()
+	c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now(), false).Value
+
+	ctx := context.Background()
+	inv, rep, err := f.srv.store.Load().enroll.Reset(ctx, anna.ID, 0, "cli:helpdesk", "Anruf: Schlüssel verloren")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailer, err := enroll.NewSMTPMailer(enroll.SMTPConfig{Host: "127.0.0.1", Port: mb.addr.Port, From: "keyhall@stadt.example",
+		StartTLS: enroll.StartTLSOff, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := url.Parse(f.base)
+	notices := enroll.Notices{PublicURL: pub, Sender: enroll.Sender{Name: "Stadt Musterstadt"}}
+	if err := enroll.Notify(ctx, mailer, f.srv.logger, notices.Reset(anna, rep, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	_, bodies := mb.wait(1)
+	if len(bodies) != 1 {
+		t.Fatalf("%d mails, want the reset notice", len(bodies))
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(f.base) + `/freeze/[A-Za-z0-9_-]+`).FindString(bodies[0])
+	if link == "" || strings.Contains(bodies[0], inv.Code) {
+		t.Fatalf("the reset notice has no freeze link, or holds the invitation's code:\n%s", bodies[0])
+	}
+	if res, page := f.client().form(strings.TrimPrefix(link, f.base), nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("POST the link: %d\n%s", res.StatusCode, page)
+	}
+	res, page := f.client().form("/enroll", url.Values{"username": {"anna"}, "code": {inv.Code}})
+	if res.StatusCode < 400 || strings.Contains(page, `id="choose-key"`) {
+		t.Errorf("the reset's code after the freeze: %d\n%s", res.StatusCode, page)
+	}
+	if u, err := f.store.GetUser(ctx, anna.ID); err != nil || u.Status != authn.StatusFrozen {
+		t.Errorf("anna after the link: %q, %v", u.Status, err)
+	}
+}
