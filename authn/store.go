@@ -21,10 +21,10 @@ type Store interface {
 	AuditStore
 	CredentialStore
 	PendingStore
+	FreezeStore
 	EnrollStore
 	OIDCStore
 	DirectoryStore
-	FreezeStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
