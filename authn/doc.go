@@ -82,7 +82,11 @@
 // ones padded with fake ones whose lengths (and, for an unknown name, whose
 // number) follow the installation's keys (Store.KeyStats), and none names
 // transports. A disabled person is told so
-// only after a correct possession factor.
+// only after a correct possession factor, and so is a frozen one
+// (StatusFrozen, ReasonFrozen: she said "this was not me" to a notice,
+// FreezeStore). The keys and apps an IT reset suspended are read by no
+// sign-in: to the key step they are unknown keys, to the app step wrong
+// codes.
 //
 // Security keys are verified by go-webauthn (WebAuthn L3 §7.2 steps 5–21);
 // SignIn adds the checks it leaves to the relying party: the key belongs to

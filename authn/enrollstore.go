@@ -78,13 +78,17 @@ type EnrollPending struct {
 	ExpiresAt   time.Time
 }
 
-// ResetReport tells what Reset revoked.
+// ResetReport tells what Reset took from the person: keys and apps
+// suspended, recovery codes removed, sessions ended.
 type ResetReport struct {
 	Keys          int
 	Apps          int
 	RecoveryCodes int
 	Sessions      int
-	CredentialIDs []string // the Credential.ID of each key and app removed
+	CredentialIDs []string // the Credential.ID of each key and app suspended
+	// FreezeLink is the "this was not me" link for the notice of the reset
+	// (set by enroll, not by the store).
+	FreezeLink string
 }
 
 // Keep says what a person removing one of her own factors must keep
@@ -137,8 +141,9 @@ type EnrollStore interface {
 	// credential with that ID, ErrLastFactor if it must stay. IT's revocation
 	// of a lost key, which may take the last one, is DeleteCredential.
 	RemoveCredential(ctx context.Context, userID, credentialID string, keep Keep, ev AuditEvent) (Credential, error)
-	// ResetUser removes every key, app and recovery code of a person,
-	// revokes her sessions at at, and stores inv with codeHash (voiding her
+	// ResetUser suspends every key and app of a person (FreezeStore: no
+	// sign-in sees them, and they are deleted when she stores a new one),
+	// removes her recovery codes, revokes her sessions at at, and stores inv with codeHash (voiding her
 	// open invitations), in one transaction with ev, to whose Details it
 	// adds what was revoked. ErrNotFound if the person does not exist.
 	ResetUser(ctx context.Context, userID string, at time.Time, inv Invitation, codeHash TokenHash, ev AuditEvent) (ResetReport, error)

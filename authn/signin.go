@@ -207,6 +207,9 @@ const (
 	ReasonThrottled     Reason = "throttled"      // too many tries: RetryAfter set
 	ReasonPolicy        Reason = "policy"         // the person's group needs a stronger factor
 	ReasonDisabled      Reason = "disabled"       // the account is disabled
+	// ReasonFrozen: she froze her account with a "this was not me" link;
+	// IT must look and lift it (StatusFrozen).
+	ReasonFrozen Reason = "frozen"
 	// ReasonKeyNotAdmitted: a right assertion, but the key does not meet
 	// what her groups ask of a key (their level, or their key policy:
 	// attestation, model, no synced passkey); IT must give her one that does.
@@ -235,6 +238,18 @@ func (e *SignInError) Error() string {
 }
 
 func (e *SignInError) Unwrap() error { return e.Err }
+
+// statusRefusal refuses a person who is not active: ReasonFrozen for a
+// frozen account, ReasonDisabled otherwise; nil for an active one.
+func statusRefusal(u User) *SignInError {
+	switch u.Status {
+	case StatusActive:
+		return nil
+	case StatusFrozen:
+		return refuse(ReasonFrozen, "user %s is frozen", u.ID)
+	}
+	return refuse(ReasonDisabled, "user %s is %s", u.ID, u.Status)
+}
 
 func refuse(r Reason, format string, args ...any) *SignInError {
 	return &SignInError{Reason: r, Err: fmt.Errorf(format, args...)}

@@ -61,7 +61,7 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	if right && (!pol.allowTOTP || !LevelMFA.Meets(pol.level)) {
 		err = refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP)
 	}
-	if right && err == nil && user.Status == StatusActive {
+	if right && err == nil && statusRefusal(user) == nil {
 		se, perr := s.needPassword(ctx, user)
 		if perr != nil {
 			return Progress{}, fmt.Errorf("verify app code: %w", perr)
@@ -87,10 +87,10 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	}
 	next := p
 	var refusal *SignInError
-	if user.Status != StatusActive {
+	if r := statusRefusal(user); r != nil {
 		// The code was right: its time step is used up, and the same step
 		// is offered again.
-		refusal, next.Ceremony = refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status), nil
+		refusal, next.Ceremony = r, nil
 	} else {
 		next.AMR, next.Next = []string{"otp"}, StepPassword
 	}
@@ -228,8 +228,8 @@ func (s *SignIn) VerifyRecoveryCode(ctx context.Context, pendingID []byte, code 
 	if err != nil {
 		return Progress{}, fmt.Errorf("check recovery code: %w", err)
 	}
-	if user.Status != StatusActive {
-		return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+	if r := statusRefusal(user); r != nil {
+		return s.retry(ctx, p, r)
 	}
 	if se, err := s.needPassword(ctx, user); se != nil || err != nil {
 		return s.failStep(ctx, p, errors.Join(asErr(se), err))

@@ -449,8 +449,8 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 // her status, her groups' level or their demand for user verification; nil
 // if nothing stands in the way.
 func (s *SignIn) keyRefusal(res keyResult) *SignInError {
-	if res.user.Status != StatusActive {
-		return refuse(ReasonDisabled, "user %s is %s", res.user.ID, res.user.Status)
+	if r := statusRefusal(res.user); r != nil {
+		return r
 	}
 	pol := s.policyOf(res.groups)
 	factor := keyFactor(res.cred)

@@ -40,8 +40,8 @@ func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password 
 		return s.failStep(ctx, p, refused)
 	}
 	return s.undoBeside(ctx, keys, func() (Progress, error) {
-		if user.Status != StatusActive {
-			return s.retry(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+		if r := statusRefusal(user); r != nil {
+			return s.retry(ctx, p, r)
 		}
 		p.AMR = append(p.AMR, "pwd")
 		return s.complete(ctx, p, user, c)
@@ -86,8 +86,8 @@ func (s *SignIn) passwordAfterCode(ctx context.Context, pendingID []byte, passwo
 		return s.failPeeked(ctx, p, refused)
 	}
 	s.undo(ctx, keys)
-	if user.Status != StatusActive {
-		return s.failPeeked(ctx, p, refuse(ReasonDisabled, "user %s is %s", user.ID, user.Status))
+	if r := statusRefusal(user); r != nil {
+		return s.failPeeked(ctx, p, r)
 	}
 	done := p
 	done.AMR = append(slices.Clone(p.AMR), "pwd")

@@ -21,6 +21,7 @@ type Store interface {
 	AuditStore
 	CredentialStore
 	PendingStore
+	FreezeStore
 	EnrollStore
 	OIDCStore
 	DirectoryStore

@@ -21,6 +21,10 @@ type UserStatus string
 const (
 	StatusActive   UserStatus = "active"
 	StatusDisabled UserStatus = "disabled"
+	// StatusFrozen: the person said "this was not me" to a reset or a new
+	// factor (FreezeStore); nobody signs in or enrolls until an
+	// administrator lifts it.
+	StatusFrozen UserStatus = "frozen"
 )
 
 // User is a person Keyhall knows.

@@ -106,9 +106,21 @@
 // only by KeepRecoveryCodes, when she confirms she stored them, so her old
 // sheet works until then. Only their hashes are kept
 // (authn.HashRecoveryCode).
-// Reset removes every key, app and recovery code of a person, revokes her
-// sessions and issues a new invitation, with one audit event naming who,
-// whom, why and what was revoked; RevokeCredential removes one lost key.
+// Reset suspends every key and app of a person (kept, but read by no
+// sign-in and not listed as hers; deleted in the transaction that stores
+// her next key or app), removes her recovery codes, revokes her sessions
+// and issues a new invitation, with one audit event naming who, whom, why
+// and what was taken; RevokeCredential removes one lost key.
+//
+// # "This was not me"
+//
+// The notice of a reset (ResetReport.FreezeLink) and of every factor added
+// carries a link /freeze/{token} (NewFreezeToken: 256 random bits, only its
+// hash stored, single use, authn.FreezeTokenTTL). FreezeTarget shows whom
+// it is for and changes nothing; Freeze freezes the account
+// (authn.StatusFrozen): her sessions end, her invitations are voided, and
+// sign-in and enrollment are refused (ReasonFrozen) until an administrator
+// lifts it (authn.FreezeStore.UnfreezeUser).
 //
 // # Self-service
 //

@@ -276,10 +276,14 @@ func TestNoticesTexts(t *testing.T) {
 		msg  enroll.Message
 		want []string
 	}{
-		{n.FactorAdded(u, "Büro (YubiKey 5 NFC)", at), []string{"hinzugefügt", "Büro (YubiKey 5 NFC)", "12.03.2026, 09:05 Uhr", "https://login.stadt.example/account", "was added"}},
+		{n.FactorAdded(u, "Büro (YubiKey 5 NFC)", at, ""), []string{"hinzugefügt", "Büro (YubiKey 5 NFC)", "12.03.2026, 09:05 Uhr", "https://login.stadt.example/account", "was added"}},
+		{n.FactorAdded(u, "Büro (YubiKey 5 NFC)", at, "https://login.stadt.example/freeze/abc"), []string{"sperren Sie Ihr Konto sofort mit diesem Link",
+			"freeze your account at once with this link", "    https://login.stadt.example/freeze/abc\n"}},
 		{n.FactorRemoved(u, "Authenticator-App", at), []string{"entfernt", "Authenticator-App", "was removed"}},
 		{n.RecoveryCodeUsed(u, 9, at), []string{"noch 9 Codes", "9 codes left"}},
 		{n.Reset(u, authn.ResetReport{Keys: 2, Apps: 1, RecoveryCodes: 10, Sessions: 3}, at), []string{"2 Sicherheitsschlüssel, 1 Apps", "3 Sitzungen", "2 security keys"}},
+		{n.Reset(u, authn.ResetReport{Keys: 1, FreezeLink: "https://login.stadt.example/freeze/xyz"}, at), []string{"sind gesperrt und werden gelöscht",
+			"sperren Sie Ihr Konto sofort mit diesem Link", "freeze your account at once", "    https://login.stadt.example/freeze/xyz\n"}},
 	}
 	for _, tt := range tests {
 		if tt.msg.To != u.Email {

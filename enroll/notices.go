@@ -49,16 +49,34 @@ func DefaultNickname(n string) bool {
 	return false
 }
 
-// FactorAdded tells a person that a key or app was added to her account.
-func (n Notices) FactorAdded(u authn.User, factor string, at time.Time) Message {
+// FactorAdded tells a person that a key or app was added to her account;
+// freezeLink ("" for none) is her "this was not me" link (Service makes one
+// for each such mail).
+func (n Notices) FactorAdded(u authn.User, factor string, at time.Time, freezeLink string) Message {
 	de, en := n.when(at)
+	notMeDE, notMeEN := notMe(freezeLink,
+		"Waren Sie das nicht, wenden Sie sich bitte sofort an den IT-Service.",
+		"If this was not you, please contact IT at once.")
 	return n.message(u, "Neues Anmeldemittel / New sign-in factor",
 		fmt.Sprintf("zu Ihrem Zugang wurde am %s ein Anmeldemittel hinzugefügt:\n\n    %s\n\n"+
-			"Waren Sie das nicht, wenden Sie sich bitte sofort an den IT-Service. Ihre Anmeldemittel sehen Sie unter:\n%s",
-			de, factor, n.link("account")),
+			"%s\n\nIhre Anmeldemittel sehen Sie unter:\n%s",
+			de, factor, notMeDE, n.link("account")),
 		fmt.Sprintf("a sign-in factor was added to your account on %s:\n\n    %s\n\n"+
-			"If this was not you, please contact IT at once. Your factors are listed at:\n%s",
-			en, factor, n.link("account")))
+			"%s\n\nYour factors are listed at:\n%s",
+			en, factor, notMeEN, n.link("account")))
+}
+
+// notMe is what a notice says to a person who did not do what it tells
+// of: with a freeze link, to freeze her account with it at once; else
+// de and en.
+func notMe(freezeLink, de, en string) (string, string) {
+	if freezeLink == "" {
+		return de, en
+	}
+	return "Waren Sie das nicht? Dann sperren Sie Ihr Konto sofort mit diesem Link (er gilt 30 Tage, einmal) " +
+			"und wenden Sie sich an den IT-Service:\n\n    " + freezeLink,
+		"Was this not you? Then freeze your account at once with this link (valid for 30 days, once) " +
+			"and contact IT:\n\n    " + freezeLink
 }
 
 // FactorRemoved tells a person that a key or app was removed.
@@ -105,20 +123,26 @@ func (n Notices) InvitationIssued(inv Invitation) Message {
 			inv.Link, n.link("enroll"), inv.User.Username, inv.Code, en))
 }
 
-// Reset tells a person that IT removed all her factors and ended her
-// sessions. The new invitation reaches her by letter or from IT, not in
-// this mail: whoever reads her mailbox must not be able to enroll.
+// Reset tells a person that IT suspended all her factors and ended her
+// sessions, with her "this was not me" link (rep.FreezeLink, which
+// Service.Reset makes). The new invitation reaches her by letter or from
+// IT, not in this mail: whoever reads her mailbox must not be able to
+// enroll.
 func (n Notices) Reset(u authn.User, rep authn.ResetReport, at time.Time) Message {
 	de, en := n.when(at)
+	notMeDE, notMeEN := notMe(rep.FreezeLink,
+		"Haben Sie das nicht veranlasst, wenden Sie sich bitte sofort an den IT-Service.",
+		"If you did not ask for this, please contact IT at once.")
 	return n.message(u, "Zugang zurückgesetzt / Account reset",
 		fmt.Sprintf("der IT-Service hat am %s Ihre Anmeldemittel zurückgesetzt: %d Sicherheitsschlüssel, %d Apps "+
-			"und %d Wiederherstellungscodes wurden entfernt und %d Sitzungen beendet. Sie erhalten eine neue Einladung "+
-			"per Brief oder vom IT-Service.\n\nHaben Sie das nicht veranlasst, wenden Sie sich bitte sofort an den IT-Service.",
-			de, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions),
-		fmt.Sprintf("IT reset your sign-in factors on %s: %d security keys, %d apps and %d recovery codes were "+
-			"removed and %d sessions ended. You will get a new invitation by letter or from IT.\n\n"+
-			"If you did not ask for this, please contact IT at once.",
-			en, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions))
+			"und %d Wiederherstellungscodes gelten nicht mehr, %d Sitzungen wurden beendet. Ihre alten Schlüssel und Apps "+
+			"sind gesperrt und werden gelöscht, sobald Sie ein neues Anmeldemittel eingerichtet haben. Sie erhalten eine neue "+
+			"Einladung per Brief oder vom IT-Service.\n\n%s",
+			de, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions, notMeDE),
+		fmt.Sprintf("IT reset your sign-in factors on %s: %d security keys, %d apps and %d recovery codes no longer "+
+			"work, and %d sessions were ended. Your old keys and apps are suspended and will be deleted once you have set up "+
+			"a new factor. You will get a new invitation by letter or from IT.\n\n%s",
+			en, rep.Keys, rep.Apps, rep.RecoveryCodes, rep.Sessions, notMeEN))
 }
 
 // message puts the two texts under greetings, German first, and adds where

@@ -236,8 +236,8 @@ func (s *Service) ChangePassword(ctx context.Context, sess authn.Session, pw str
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	if u.Status != authn.StatusActive {
-		return refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
+	if err := statusRefusal(u); err != nil {
+		return err
 	}
 	live, err := s.liveSession(ctx, sess.Hash, u.ID)
 	if err != nil {

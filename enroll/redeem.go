@@ -112,8 +112,8 @@ func (s *Service) invitationByCode(ctx context.Context, username, code string) (
 // a directory is configured, a wrong or empty directory password (an empty
 // one counts as a wrong try and never reaches the directory).
 func (s *Service) checkRedeemer(ctx context.Context, u authn.User, password string) error {
-	if u.Status != authn.StatusActive {
-		return refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
+	if err := statusRefusal(u); err != nil {
+		return err
 	}
 	if u.Source != authn.SourceDirectory || s.cfg.Directory == nil {
 		return nil

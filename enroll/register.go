@@ -258,8 +258,12 @@ func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c auth
 		return s.keepOn(ctx, p, fmt.Errorf("store %s credential: %w", c.Kind, err))
 	}
 	pr, err := s.progress(ctx, id, next)
-	if err == nil {
-		s.tell(ctx, pr.User, s.cfg.Notices.FactorAdded(pr.User, FactorLabel(c), c.CreatedAt))
+	if err == nil && s.cfg.Mailer != nil && pr.User.Email != "" {
+		link, lerr := s.freezeLink(ctx, pr.User.ID)
+		if lerr != nil {
+			s.log.Warn("no freeze link for the notice of a new factor", "user", pr.User.Username, "err", lerr)
+		}
+		s.tell(ctx, pr.User, s.cfg.Notices.FactorAdded(pr.User, FactorLabel(c), c.CreatedAt, link))
 	}
 	return pr, err
 }

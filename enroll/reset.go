@@ -17,11 +17,13 @@ var ErrNoReason = errors.New("a reason is required")
 // person, whose password is the directory's (Terms.RequirePassword).
 var ErrDirectoryPassword = errors.New("a directory person's password is the directory's: Keyhall cannot require her to choose one")
 
-// Reset is IT's answer to a lost or stolen set of factors: every key, app
-// and recovery code of the person is removed, every session revoked, and a
-// new invitation issued (voiding older ones), in one transaction with ONE
-// audit event that says who (actor), whom, why (reason) and what was
-// revoked.
+// Reset is IT's answer to a lost or stolen set of factors: every key and
+// app of the person is suspended (no sign-in sees them; they are deleted
+// when she stores a new one), her recovery codes removed, every session
+// revoked, and a new invitation issued (voiding older ones), in one
+// transaction with ONE audit event that says who (actor), whom, why
+// (reason) and what was taken. The report carries her "this was not me"
+// link (FreezeLink) for the notice (Notices.Reset).
 func (s *Service) Reset(ctx context.Context, userID string, validity time.Duration, actor, reason string) (Invitation, authn.ResetReport, error) {
 	return s.ResetWith(ctx, userID, Terms{Validity: validity}, actor, reason)
 }
@@ -47,10 +49,17 @@ func (s *Service) ResetWith(ctx context.Context, userID string, t Terms, actor, 
 	if inv.RequirePassword {
 		ev.Details["require_password"] = "true"
 	}
+	// The link first: a reset whose notice could not carry one does not
+	// happen (an unused token is harmless).
+	link, err := s.freezeLink(ctx, u.ID)
+	if err != nil {
+		return Invitation{}, authn.ResetReport{}, fmt.Errorf("reset %s: %w", u.Username, err)
+	}
 	rep, err := s.cfg.Store.ResetUser(ctx, u.ID, inv.CreatedAt, inv, codeHash, ev)
 	if err != nil {
 		return Invitation{}, authn.ResetReport{}, fmt.Errorf("reset %s: %w", u.Username, err)
 	}
+	rep.FreezeLink = link
 	s.log.Info("factors reset", "user", u.Username, "actor", actor, "keys", rep.Keys, "apps", rep.Apps,
 		"recovery_codes", rep.RecoveryCodes, "sessions", rep.Sessions)
 	return out, rep, nil

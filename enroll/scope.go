@@ -62,8 +62,8 @@ func (s *Service) Open(ctx context.Context, sess authn.Session, want authn.Enrol
 	if err != nil {
 		return Progress{}, fmt.Errorf("open enrollment: %w", err)
 	}
-	if u.Status != authn.StatusActive {
-		return Progress{}, refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
+	if err := statusRefusal(u); err != nil {
+		return Progress{}, err
 	}
 	live, err := s.liveSession(ctx, sess.Hash, u.ID)
 	if err != nil {
@@ -100,8 +100,8 @@ func (s *Service) step(ctx context.Context, id []byte, need authn.EnrollScope) (
 	if err != nil {
 		return p, Progress{}, fmt.Errorf("read person: %w", err)
 	}
-	if u.Status != authn.StatusActive {
-		return p, Progress{}, refuseMsg(ReasonDisabled, msgDisabled, fmt.Errorf("user %s is %s", u.Username, u.Status))
+	if err := statusRefusal(u); err != nil {
+		return p, Progress{}, err
 	}
 	var sess authn.Session
 	if p.Session != (authn.SessionHash{}) {

@@ -297,7 +297,7 @@ func (s *Server) enrollFailed(w http.ResponseWriter, r *http.Request, p enroll.P
 		wait := max(e.RetryAfter, time.Minute)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
 		msg = msgEnrollThrottled(int((wait + time.Minute - 1) / time.Minute))
-	case enroll.ReasonUsed, enroll.ReasonDisabled:
+	case enroll.ReasonUsed, enroll.ReasonDisabled, enroll.ReasonFrozen:
 		setEnrollCookie(w, nil)
 		s.enrollInvalid(w, r, status, msg, err)
 		return

@@ -23,7 +23,7 @@ var staticFS embed.FS
 
 // pageNames are the pages, one template file each, all drawn in layout.html.
 var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error",
-	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm"}
+	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze"}
 
 // view is what a page template sees.
 type view struct {

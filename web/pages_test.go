@@ -31,6 +31,7 @@ func TestPagesRender(t *testing.T) {
 			SignIns: []signInRow{{Time: time.Now(), ClientAddr: "192.0.2.7", ACR: "Schlüssel", RecoveryOnly: true}},
 		}},
 		"email_confirm": {Page: "email_confirm"},
+		"freeze":        {Page: "freeze", Username: "anna"},
 	}
 	maps.Copy(views, enrollTestViews())
 	if len(views) != len(pageNames) {

@@ -74,6 +74,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST /account/factors/recovery", s.accountRecoveryCodes)
 	s.handle(mux, "POST /account/password", s.accountPassword)
 
+	// "This was not me": the link in a notice of a reset or a new factor
+	// freezes the account (freeze.go).
+	s.handle(mux, "GET /freeze/{token}", s.freezePage)
+	s.handle(mux, "POST /freeze/{token}", s.freeze)
+
 	// Confirming an e-mail address by the link mailed to it (email.go).
 	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)
 	s.handle(mux, "POST /email/confirm/{token}", s.emailConfirm)

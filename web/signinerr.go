@@ -84,6 +84,8 @@ func refusal(se *authn.SignInError, page string) (int, message) {
 		return http.StatusForbidden, msgKeyNotAdmitted
 	case authn.ReasonDisabled:
 		return http.StatusForbidden, msgDisabled
+	case authn.ReasonFrozen:
+		return http.StatusForbidden, msgFrozen
 	case authn.ReasonDirectoryUnavailable:
 		return http.StatusServiceUnavailable, msgDirectoryUnavailable
 	case authn.ReasonAccountExpired:

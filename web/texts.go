@@ -76,6 +76,14 @@ var texts = map[string]message{
 	"email.confirm": {"Bestätigen", "Confirm"},
 	"email.account": {"Zu Ihrem Konto", "To your account"},
 
+	"freeze.title": {"Das war ich nicht: Konto sperren", "This was not me: freeze your account"},
+	"freeze.text": {"Sie haben eine Nachricht über eine Änderung an Ihrem Zugang erhalten. Haben Sie oder der IT-Service das nicht veranlasst, sperren Sie Ihr Konto hier: Alle Anmeldungen werden sofort beendet, offene Einladungen ungültig, und niemand kann sich anmelden oder Anmeldemittel einrichten, bis die IT die Sperre aufhebt.",
+		"You got a message about a change to your account. If neither you nor IT made it, freeze your account here: all sessions end at once, open invitations become invalid, and nobody can sign in or set up a sign-in factor until IT lifts the freeze."},
+	"freeze.account": {"Konto", "Account"},
+	"freeze.confirm": {"Konto jetzt sperren", "Freeze my account now"},
+	"freeze.done": {"Ihr Konto ist gesperrt und alle Anmeldungen sind beendet. Bitte wenden Sie sich an die IT; sie prüft den Vorfall und hebt die Sperre auf.",
+		"Your account is frozen and all sessions have ended. Please contact IT; they will look into it and lift the freeze."},
+
 	"webauthn.working": {"Bitte berühren Sie jetzt Ihren Sicherheitsschlüssel.", "Please touch your security key now."},
 	"webauthn.cancelled": {"Der Schlüssel hat nicht geantwortet oder der Vorgang wurde abgebrochen. Bitte drücken Sie noch einmal auf den Knopf.",
 		"The key did not answer or the request was cancelled. Please press the button again."},
@@ -167,6 +175,10 @@ var (
 	msgKeyNotAdmitted = message{
 		DE: "Ihr Sicherheitsschlüssel erfüllt nicht, was Ihre Gruppe verlangt (etwa einen von der IT zugelassenen Hardware-Schlüssel). Bitte wenden Sie sich an die IT: Sie richtet Ihnen einen passenden Schlüssel ein.",
 		EN: "Your security key does not meet what your group requires (for example a hardware key approved by IT). Please contact IT, who will set up a suitable key for you.",
+	}
+	msgFrozen = message{
+		DE: "Ihr Konto ist gesperrt, weil gemeldet wurde, dass eine Änderung daran nicht von Ihnen kam. Bitte wenden Sie sich an die IT; sie prüft den Vorfall und hebt die Sperre auf.",
+		EN: "Your account is frozen because a change to it was reported as not made by you. Please contact IT; they will look into it and lift the freeze.",
 	}
 	msgDisabled = message{
 		DE: "Ihr Zugang ist gesperrt. Bitte wenden Sie sich an die IT.",

@@ -197,7 +197,12 @@ func (s *Store) consumeInvitationTx(ctx context.Context, tx *sql.Tx, id, userID 
 	return authn.ErrExpired
 }
 
+// insertCredentialTx stores c and deletes the keys and apps a reset
+// suspended: she has a new one.
 func (s *Store) insertCredentialTx(ctx context.Context, tx *sql.Tx, c authn.Credential) error {
+	if err := deleteSuspendedTx(ctx, tx, c.UserID); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, "INSERT INTO credentials ("+credentialCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		c.ID, c.UserID, c.Kind, c.Nickname, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt),
@@ -227,7 +232,7 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, credentialID strin
 	return nil
 }
 
-// ResetUser removes the person's keys, apps and recovery codes, revokes her
+// ResetUser suspends the person's keys and apps, removes her recovery codes, revokes her
 // sessions and stores a new invitation, in one transaction with ev, whose
 // Details name what was revoked.
 func (s *Store) ResetUser(ctx context.Context, userID string, at time.Time, inv authn.Invitation, codeHash authn.TokenHash, ev authn.AuditEvent) (authn.ResetReport, error) {
@@ -259,8 +264,9 @@ func (s *Store) ResetUser(ctx context.Context, userID string, at time.Time, inv 
 	return rep, nil
 }
 
-// revokeFactorsTx deletes the person's credentials and recovery codes and
-// revokes her sessions, and counts what it did.
+// revokeFactorsTx suspends the person's keys and apps (they are deleted
+// when she stores a new one), deletes her recovery codes, revokes her
+// sessions, and counts what it did.
 func (s *Store) revokeFactorsTx(ctx context.Context, tx *sql.Tx, userID string, at time.Time) (authn.ResetReport, error) {
 	var rep authn.ResetReport
 	var exists bool
@@ -270,25 +276,7 @@ func (s *Store) revokeFactorsTx(ctx context.Context, tx *sql.Tx, userID string, 
 	if !exists {
 		return rep, authn.ErrNotFound
 	}
-	rows, err := tx.QueryContext(ctx, "DELETE FROM credentials WHERE user_id = $1 RETURNING id, kind", userID)
-	if err != nil {
-		return rep, err
-	}
-	for rows.Next() {
-		var id string
-		var kind authn.CredentialKind
-		if err := rows.Scan(&id, &kind); err != nil {
-			rows.Close()
-			return rep, err
-		}
-		rep.CredentialIDs = append(rep.CredentialIDs, id)
-		if kind == authn.KindTOTP {
-			rep.Apps++
-		} else {
-			rep.Keys++
-		}
-	}
-	if err := cmp.Or(rows.Err(), rows.Close()); err != nil {
+	if err := s.suspendCredentialsTx(ctx, tx, userID, at, &rep); err != nil {
 		return rep, err
 	}
 	steps := []struct {
