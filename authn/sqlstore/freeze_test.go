@@ -24,7 +24,7 @@ func TestMigrationFreeze(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.url(t)
 			ctx := t.Context()
-			db := openAtVersion(t, b.name, url, 14)
+			db := openAtVersion(t, b.name, url, 15)
 			var at any = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 			if b.name == dialectSQLite {
 				at = at.(time.Time).UnixMicro()

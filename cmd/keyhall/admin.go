@@ -31,9 +31,10 @@ func adminCommand() *command {
 		subs: []*command{
 			{
 				name:    "users",
-				summary: "add, list, show and disable people",
+				summary: "add, list, show, disable, enable, freeze and unfreeze people",
 				help:    "Manages people. Usernames are compared in canonical form: \"Anna.Müller\" is \"anna.müller\".",
 				subs: []*command{usersAddCommand(), usersListCommand(), usersShowCommand(), usersSetAddressCommand(), usersDisableCommand(),
+					usersEnableCommand(), usersFreezeCommand(), usersUnfreezeCommand(),
 					usersCredentialsCommand()},
 			},
 			{

@@ -496,3 +496,61 @@ func withAddress(u authn.User, lines []string) authn.User {
 	}
 	return u
 }
+
+// Freeze freezes the person at once (admins only): as her own "this was
+// not me" link does, her sessions end, her invitations are voided, the
+// tools are told, and she cannot sign in or enroll until an admin lifts it.
+func (s *Service) Freeze(ctx context.Context, a Actor, userID, reason string) (authn.FreezeReport, error) {
+	p, err := s.find(ctx, userID)
+	if err != nil {
+		return authn.FreezeReport{}, err
+	}
+	if err := s.authorize(ctx, a, "freeze", p, reason, true); err != nil {
+		return authn.FreezeReport{}, err
+	}
+	if err := needReason(reason); err != nil {
+		return authn.FreezeReport{}, err
+	}
+	ev := s.event(a, "user.frozen", p.User, reason, nil)
+	rep, err := s.cfg.Store.FreezeUser(ctx, p.ID, ev.Time, ev)
+	if err != nil {
+		return rep, fmt.Errorf("desk: freeze %s: %w", p.Username, storeErr(err))
+	}
+	_ = s.tellTools(ctx, p.ID) // logged; her sessions are revoked all the same
+	return rep, nil
+}
+
+// Unfreeze lifts a freeze (admins only) after an admin looked into it.
+// With restore, the keys and apps a reset suspended are given back too:
+// the reset was the attack, and her own factors are hers again.
+func (s *Service) Unfreeze(ctx context.Context, a Actor, userID, reason string, restore bool) (restored int, err error) {
+	p, err := s.find(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.authorize(ctx, a, "unfreeze", p, reason, true); err != nil {
+		return 0, err
+	}
+	if err := needReason(reason); err != nil {
+		return 0, err
+	}
+	if p.Status != authn.StatusFrozen {
+		return 0, invalid("Ihr Zugang ist nicht eingefroren.", "Her account is not frozen.")
+	}
+	ev := s.event(a, "user.unfrozen", p.User, reason, nil)
+	if err := s.cfg.Store.UnfreezeUser(ctx, p.ID, ev); err != nil {
+		return 0, fmt.Errorf("desk: unfreeze %s: %w", p.Username, storeErr(err))
+	}
+	if !restore {
+		return 0, nil
+	}
+	ev = s.event(a, "credential.restore", p.User, reason, nil)
+	n, err := s.cfg.Store.RestoreSuspendedCredentials(ctx, p.ID, ev)
+	if errors.Is(err, authn.ErrNotFound) {
+		return 0, nil // none suspended
+	}
+	if err != nil {
+		return 0, fmt.Errorf("desk: restore the factors of %s: %w", p.Username, err)
+	}
+	return n, nil
+}

@@ -31,7 +31,7 @@ func TestTiers(t *testing.T) {
 	type try struct {
 		name   string
 		actor  desk.Actor
-		action string // end_sessions, invite, reset, revoke_factor, lift_throttle, disable, enable
+		action string // end_sessions, invite, reset, revoke_factor, lift_throttle, disable, enable, freeze, unfreeze
 		whom   string
 		want   error // nil: allowed
 	}
@@ -57,6 +57,10 @@ func TestTiers(t *testing.T) {
 		{"admin on helpdesk", adam, "revoke_factor", "hanna", nil},
 		{"admin disables", adam, "disable", "bert", nil},
 		{"admin enables", adam, "enable", "bert", nil},
+		{"helpdesk freezes", helga, "freeze", "anna", desk.ErrForbidden},
+		{"admin freezes", adam, "freeze", "bert", nil},
+		{"helpdesk unfreezes", helga, "unfreeze", "bert", desk.ErrForbidden},
+		{"admin unfreezes", adam, "unfreeze", "bert", nil},
 	}
 	for _, tc := range tries {
 		before := f.lastSeq(t)
@@ -79,6 +83,10 @@ func TestTiers(t *testing.T) {
 			err = f.desk.Disable(ctx, tc.actor, uid, "ticket 1")
 		case "enable":
 			err = f.desk.Enable(ctx, tc.actor, uid, "ticket 1")
+		case "freeze":
+			_, err = f.desk.Freeze(ctx, tc.actor, uid, "ticket 1")
+		case "unfreeze":
+			_, err = f.desk.Unfreeze(ctx, tc.actor, uid, "ticket 1", false)
 		}
 		evs := f.events(t, tc.whom, before)
 		if tc.want == nil {
