@@ -24,6 +24,7 @@ type Store interface {
 	EnrollStore
 	OIDCStore
 	DirectoryStore
+	SearchStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
