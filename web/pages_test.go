@@ -33,6 +33,7 @@ func TestPagesRender(t *testing.T) {
 		"email_confirm": {Page: "email_confirm"},
 	}
 	maps.Copy(views, enrollTestViews())
+	maps.Copy(views, adminTestViews())
 	if len(views) != len(pageNames) {
 		t.Fatalf("test covers %d pages, there are %d", len(views), len(pageNames))
 	}
