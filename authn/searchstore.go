@@ -20,9 +20,10 @@ type SearchStore interface {
 	// empty q finds everyone. Writes that store a person keep her words
 	// current, the directory sync's too.
 	SearchUsers(ctx context.Context, q, after string, limit int) ([]User, error)
-	// FactorCounts counts the active people per group (by name; "" for all
-	// active people) with a security key, with only an app, with neither.
-	FactorCounts(ctx context.Context) ([]FactorCount, error)
+	// FactorCounts counts the active people with a security key, with only
+	// an app, with neither: first of all active people (Group ""), then of
+	// each group named (by canonical name; an unknown group counts none).
+	FactorCounts(ctx context.Context, groups ...string) ([]FactorCount, error)
 	// OpenInvitationAges counts the open invitations (neither used nor
 	// voided nor expired at now) by age: n[i] are those younger than
 	// bounds[i] (and not younger than bounds[i-1]); the last element counts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -75,28 +76,61 @@ func (s *Store) indexUnindexed(ctx context.Context) error {
 	}
 }
 
+// searchCap is how many word rows a search reads as candidates, at most:
+// a query with a word matched by fewer sorts its candidates; one whose
+// every word is that common walks the people in order of username and
+// stops at the page's end, which comes soon for common words.
+var searchCap = 5000 // a variable for the tests of both plans
+
 // SearchUsers finds people by the start of their words (see
 // authn.SearchStore).
 func (s *Store) SearchUsers(ctx context.Context, q, after string, limit int) ([]authn.User, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	var b strings.Builder
-	args := []any{after}
-	b.WriteString("SELECT " + userCols + " FROM users WHERE username > $1")
-	for _, spellings := range authn.SearchWords(q) {
-		b.WriteString(" AND id IN (SELECT user_id FROM user_search WHERE ")
-		for i, p := range spellings {
-			if i > 0 {
-				b.WriteString(" OR ")
-			}
-			args = append(args, p, p+termEnd)
-			fmt.Fprintf(&b, "(term >= $%d AND term < $%d)", len(args)-1, len(args))
+	words := authn.SearchWords(q)
+	// The word with the fewest rows, if it has fewer than searchCap.
+	best, bestN := -1, searchCap
+	for i, spellings := range words {
+		args := []any{}
+		cond := termCond(spellings, &args)
+		var n int
+		err := s.rdb.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM user_search WHERE %s LIMIT %d) c",
+			cond, searchCap), args...).Scan(&n)
+		if err != nil {
+			return nil, fmt.Errorf("search users: %w", err)
 		}
-		b.WriteString(")")
+		if n < bestN {
+			best, bestN = i, n
+		}
+	}
+	args := []any{after}
+	var b strings.Builder
+	switch {
+	case best >= 0 && s.dialect == dialectSQLite:
+		// Few candidates: read them, check the other words, sort.
+		fmt.Fprintf(&b, "WITH c AS MATERIALIZED (SELECT DISTINCT user_id FROM user_search WHERE %s) SELECT %s FROM c JOIN users u ON u.id = c.user_id WHERE u.username > $1",
+			termCond(words[best], &args), prefixed("u.", userCols))
+	case best >= 0:
+		// The same on PostgreSQL, where an array of ids makes the planner
+		// look each up by its key instead of hashing all people.
+		fmt.Fprintf(&b, "SELECT %s FROM users u WHERE u.id = ANY(ARRAY(SELECT DISTINCT user_id FROM user_search WHERE %s)) AND u.username > $1",
+			prefixed("u.", userCols), termCond(words[best], &args))
+	default:
+		fmt.Fprintf(&b, "SELECT %s FROM users u WHERE u.username > $1", prefixed("u.", userCols))
+	}
+	for i, spellings := range words {
+		if i == best {
+			continue
+		}
+		fmt.Fprintf(&b, " AND EXISTS (SELECT 1 FROM user_search t WHERE t.user_id = u.id AND %s)", termCond(spellings, &args))
 	}
 	args = append(args, limit)
-	fmt.Fprintf(&b, " ORDER BY username LIMIT $%d", len(args))
+	if best >= 0 {
+		fmt.Fprintf(&b, " ORDER BY u.username || '' LIMIT $%d", len(args)) // sort the candidates, not walk the index
+	} else {
+		fmt.Fprintf(&b, " ORDER BY u.username LIMIT $%d", len(args))
+	}
 	rows, err := s.rdb.QueryContext(ctx, b.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
@@ -104,38 +138,73 @@ func (s *Store) SearchUsers(ctx context.Context, q, after string, limit int) ([]
 	return collectUsers(rows)
 }
 
-// FactorCounts counts the active people per group by their factors (see
-// authn.SearchStore).
-func (s *Store) FactorCounts(ctx context.Context) ([]authn.FactorCount, error) {
-	const q = `WITH f AS (
-		SELECT u.id AS id,
-			MAX(CASE WHEN c.kind = 'webauthn' THEN 1 ELSE 0 END) AS k,
-			MAX(CASE WHEN c.kind = 'totp' THEN 1 ELSE 0 END) AS a
-		FROM users u LEFT JOIN credentials c ON c.user_id = u.id
-		WHERE u.status = 'active' GROUP BY u.id)
-	SELECT '' AS name, COALESCE(SUM(k), 0), COALESCE(SUM(CASE WHEN k = 0 AND a = 1 THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN k = 0 AND a = 0 THEN 1 ELSE 0 END), 0) FROM f
-	UNION ALL
-	SELECT g.name, SUM(k), SUM(CASE WHEN k = 0 AND a = 1 THEN 1 ELSE 0 END),
-		SUM(CASE WHEN k = 0 AND a = 0 THEN 1 ELSE 0 END)
-	FROM f JOIN memberships m ON m.user_id = f.id JOIN groups g ON g.id = m.group_id
-	GROUP BY g.name
-	ORDER BY 1`
-	rows, err := s.rdb.QueryContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("count factors: %w", err)
-	}
-	defer rows.Close()
-	var out []authn.FactorCount
-	for rows.Next() {
-		var c authn.FactorCount
-		if err := rows.Scan(&c.Group, &c.Key, &c.AppOnly, &c.None); err != nil {
-			return nil, fmt.Errorf("count factors: %w", err)
+// termCond returns the condition that term starts with one of spellings,
+// appending its arguments to args.
+func termCond(spellings []string, args *[]any) string {
+	var b strings.Builder
+	b.WriteString("(")
+	for i, p := range spellings {
+		if i > 0 {
+			b.WriteString(" OR ")
 		}
-		out = append(out, c)
+		*args = append(*args, p, p+termEnd)
+		fmt.Fprintf(&b, "(term >= $%d AND term < $%d)", len(*args)-1, len(*args))
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count factors: %w", err)
+	b.WriteString(")")
+	return b.String()
+}
+
+// prefixed returns the comma-separated columns cols, each with prefix.
+func prefixed(prefix, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = prefix + c
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FactorCounts counts the active people of groups by their factors (see
+// authn.SearchStore). The counts read index ranges only: the credentials
+// by (kind, user_id), a group's members by its key, and the few people who
+// are not active by a partial index, which are taken away; no person is
+// looked up one by one.
+func (s *Store) FactorCounts(ctx context.Context, groups ...string) ([]authn.FactorCount, error) {
+	const inactive = "(SELECT id FROM users WHERE status <> 'active')"
+	out := make([]authn.FactorCount, 0, len(groups)+1)
+	for i, g := range append([]string{""}, groups...) {
+		var q string
+		var args []any
+		if i == 0 {
+			q = "SELECT (SELECT COUNT(*) FROM users WHERE status = 'active'), "
+		} else {
+			var gid string
+			err := s.rdb.QueryRowContext(ctx, "SELECT id FROM groups WHERE name = $1", g).Scan(&gid)
+			if errors.Is(err, sql.ErrNoRows) {
+				out = append(out, authn.FactorCount{Group: g})
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("count factors of %q: %w", g, err)
+			}
+			args = []any{gid}
+			q = "SELECT (SELECT COUNT(*) FROM memberships WHERE group_id = $1 AND user_id NOT IN " + inactive + "), "
+		}
+		member := ""
+		if i > 0 {
+			member = " AND c.user_id IN (SELECT user_id FROM memberships WHERE group_id = $1)"
+		}
+		q += `(SELECT COUNT(DISTINCT c.user_id) FROM credentials c
+				WHERE c.kind = 'webauthn' AND c.user_id NOT IN ` + inactive + member + `),
+			(SELECT COUNT(DISTINCT c.user_id) FROM credentials c
+				WHERE c.kind = 'totp' AND c.user_id NOT IN ` + inactive + member + `
+				AND NOT EXISTS (SELECT 1 FROM credentials k WHERE k.kind = 'webauthn' AND k.user_id = c.user_id))`
+		var all int
+		c := authn.FactorCount{Group: g}
+		if err := s.rdb.QueryRowContext(ctx, q, args...).Scan(&all, &c.Key, &c.AppOnly); err != nil {
+			return nil, fmt.Errorf("count factors of %q: %w", g, err)
+		}
+		c.None = all - c.Key - c.AppOnly
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -197,7 +266,15 @@ func (s *Store) SearchAudit(ctx context.Context, f authn.AuditQuery) ([]authn.Au
 		cond("actor = $%d", f.Actor)
 	}
 	if f.Action != "" {
+		// One range of the (action, time) index, [a, a+"/"): the action
+		// and those below it ("a.…"; '/' follows '.'), byte order on
+		// both dialects; then the exact test.
 		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+		col := "action"
+		if s.dialect != dialectSQLite {
+			col = `action COLLATE "C"`
+		}
+		cond(col+" >= $%d AND "+col+" < $%d", f.Action, f.Action+"/")
 		cond(`(action = $%d OR action LIKE $%d ESCAPE '\')`, f.Action, r.Replace(f.Action)+".%")
 	}
 	if !f.From.IsZero() {
@@ -243,9 +320,13 @@ func (s *Store) SearchAudit(ctx context.Context, f authn.AuditQuery) ([]authn.Au
 // CountAudit counts events by action since a time (see authn.SearchStore).
 func (s *Store) CountAudit(ctx context.Context, since time.Time, actions ...string) (map[string]int, error) {
 	out := make(map[string]int, len(actions))
+	col := "action" // as the (action, time) index has it
+	if s.dialect != dialectSQLite {
+		col = `action COLLATE "C"`
+	}
 	for _, a := range actions {
 		var n int
-		err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_events WHERE action = $1 AND time >= $2",
+		err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_events WHERE "+col+" = $1 AND time >= $2",
 			a, s.tv(since)).Scan(&n)
 		if err != nil {
 			return nil, fmt.Errorf("count audit %s: %w", a, err)

@@ -128,9 +128,9 @@ func testFactorCounts(t *testing.T, s authn.Store) {
 	for _, u := range []authn.User{anna, carla, dora} {
 		must(t, "AddMember", s.AddMember(ctx, rat.ID, u.ID, ev("group.add", "")))
 	}
-	got, err := s.FactorCounts(ctx)
+	got, err := s.FactorCounts(ctx, "rat", "nope")
 	must(t, "FactorCounts", err)
-	want := []authn.FactorCount{{Group: "", Key: 1, AppOnly: 1, None: 1}, {Group: "rat", Key: 1, AppOnly: 0, None: 1}}
+	want := []authn.FactorCount{{Group: "", Key: 1, AppOnly: 1, None: 1}, {Group: "rat", Key: 1, AppOnly: 0, None: 1}, {Group: "nope"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("FactorCounts = %+v, want %+v", got, want)
 	}
@@ -172,6 +172,7 @@ func testSearchAudit(t *testing.T, s authn.Store) {
 		mk(1, "user:h", "user.reset", "user:a"),
 		mk(2, "user:h", "session.revoke_all", "user:b"),
 		mk(3, "user:x", "username", "user:a"), // not below "user"
+		mk(3, "user:x", "user-x", "user:a"),   // nor this
 		mk(4, "user:h", "admin.refused", "")))
 	all, err := s.SearchAudit(ctx, authn.AuditQuery{})
 	must(t, "SearchAudit", err)
@@ -182,22 +183,22 @@ func testSearchAudit(t *testing.T, s authn.Store) {
 		}
 		return out
 	}
-	if got := actions(all); !slices.Equal(got, []string{"admin.refused", "username", "session.revoke_all", "user.reset", "user.create"}) {
+	if got := actions(all); !slices.Equal(got, []string{"admin.refused", "user-x", "username", "session.revoke_all", "user.reset", "user.create"}) {
 		t.Errorf("SearchAudit{} = %q, want all, newest first", got)
 	}
 	for _, tc := range []struct {
 		q    authn.AuditQuery
 		want []string
 	}{
-		{authn.AuditQuery{Subject: "user:a"}, []string{"username", "user.reset", "user.create"}},
+		{authn.AuditQuery{Subject: "user:a"}, []string{"user-x", "username", "user.reset", "user.create"}},
 		{authn.AuditQuery{Actor: "user:h"}, []string{"admin.refused", "session.revoke_all", "user.reset"}},
 		{authn.AuditQuery{Action: "user"}, []string{"user.reset", "user.create"}},
 		{authn.AuditQuery{Action: "user.reset"}, []string{"user.reset"}},
 		{authn.AuditQuery{Action: "us%"}, nil},
 		{authn.AuditQuery{From: t0.Add(time.Minute), To: t0.Add(3 * time.Minute)}, []string{"session.revoke_all", "user.reset"}},
 		{authn.AuditQuery{Actor: "user:h", Subject: "user:a"}, []string{"user.reset"}},
-		{authn.AuditQuery{Limit: 2}, []string{"admin.refused", "username"}},
-		{authn.AuditQuery{Limit: 2, BeforeSeq: all[1].Seq}, []string{"session.revoke_all", "user.reset"}},
+		{authn.AuditQuery{Limit: 2}, []string{"admin.refused", "user-x"}},
+		{authn.AuditQuery{Limit: 2, BeforeSeq: all[2].Seq}, []string{"session.revoke_all", "user.reset"}},
 	} {
 		got, err := s.SearchAudit(ctx, tc.q)
 		must(t, "SearchAudit", err)

@@ -210,15 +210,15 @@ func (s *Service) Overview(ctx context.Context, a Actor) (Overview, error) {
 	}
 	now := s.now()
 	var o Overview
-	counts, err := s.cfg.Store.FactorCounts(ctx)
-	if err != nil {
-		return Overview{}, err
+	var groups []string
+	for g := range s.cfg.Policy.Groups {
+		groups = append(groups, g)
 	}
-	for _, c := range counts {
-		_, inPolicy := s.cfg.Policy.Groups[c.Group]
-		if c.Group == "" || inPolicy || slices.Contains(s.cfg.Protected, c.Group) || slices.Contains(s.cfg.Approval, c.Group) {
-			o.Groups = append(o.Groups, c)
-		}
+	groups = append(append(groups, s.cfg.Protected...), s.cfg.Approval...)
+	slices.Sort(groups)
+	var err error
+	if o.Groups, err = s.cfg.Store.FactorCounts(ctx, slices.Compact(groups)...); err != nil {
+		return Overview{}, err
 	}
 	if o.Invitations, err = s.cfg.Store.OpenInvitationAges(ctx, now, InvitationAgeBounds); err != nil {
 		return Overview{}, err

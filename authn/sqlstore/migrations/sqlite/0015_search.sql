@@ -11,5 +11,7 @@ CREATE TABLE user_search (
 CREATE INDEX user_search_user ON user_search (user_id);
 -- The audit page's filters and the overview's counts.
 CREATE INDEX audit_events_action ON audit_events (action, time);
+CREATE INDEX credentials_kind ON credentials (kind, user_id);
+CREATE INDEX users_inactive ON users (id) WHERE status <> 'active';
 CREATE INDEX audit_events_actor ON audit_events (actor, seq);
 CREATE INDEX invitations_open ON invitations (created_at) WHERE used_at IS NULL AND voided_at IS NULL;
