@@ -55,7 +55,7 @@ func seedCity(b *testing.B, st *sqlstore.Store) {
 		f, l := firstNames[i%len(firstNames)], lastNames[(i/len(firstNames))%len(lastNames)]
 		people[i] = authn.User{ID: fmt.Sprintf("u%05d", i), ExternalID: fmt.Sprintf("guid-%05d", i),
 			Username: fmt.Sprintf("p%05d", i), DisplayName: f + " " + l,
-			Email:  fmt.Sprintf("%s.%s%d@stadt.example", f, l, i), Phone: "+49 251 492-0",
+			Email: fmt.Sprintf("%s.%s%d@stadt.example", f, l, i), Phone: "+49 251 492-0",
 			Status: authn.StatusActive, Source: authn.SourceDirectory, Directory: "rathaus", CreatedAt: now, UpdatedAt: now}
 	}
 	if _, err := st.ApplyDirectorySync(ctx, "rathaus", authn.DirectoryChanges{At: now, Create: people},
