@@ -18,8 +18,8 @@ import (
 // every route (adminActor); what she may do to whom, by the desk.
 //
 //	no session, no role  → 404, as any unknown address (no hint)
-//	role, not a key (phrh) → the key sign-in, back here after it
-//	POST, sign-in older than adminFresh → the key sign-in again
+//	role, not a key (phrh) → her key sign-in again, back here after it
+//	POST, sign-in older than adminFresh → her key sign-in again
 //	POST from another origin → 403 (crossOrigin, before any handler)
 //
 // Refusals of a signed-in person are audited ("admin.refused"); an
@@ -127,6 +127,20 @@ func (s *Server) adminRefused(w http.ResponseWriter, r *http.Request, d *desk.Se
 		if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/admin/people/") {
 			back = "/admin/people/" + url.PathEscape(id)
 		}
+	}
+	// A key touch again, not a new login: her sign-in starts at the key
+	// page, her username known. Starting one stores nothing (the pending
+	// sign-in travels sealed in its cookie).
+	if ref := s.store.Load(); ref != nil && ref.signIn != nil {
+		p, err := ref.signIn.Start(r.Context(), a.Username, back, s.clientInfo(r))
+		if err == nil && p.Next != authn.StepKey {
+			p, err = ref.signIn.SwitchTo(r.Context(), p.PendingID, authn.StepKey)
+		}
+		if err == nil {
+			s.advance(w, r, p)
+			return
+		}
+		s.logger.Warn("console: start the key sign-in again", "err", err)
 	}
 	q := url.Values{"return_to": {back}, "need": {"key"}, "level": {string(authn.LevelPhrh)}}
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)

@@ -2,15 +2,19 @@ package web
 
 import (
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // TestBrowserAdminFindCouncillor: helga of the helpdesk signs in with her
 // hardware key (its attestation vouched for at registration) from the
 // console's address, lands on the console, finds the councillor by
 // "muller" by keyboard and opens her page, which shows the number for the
-// call-back.
+// call-back; an action eleven minutes after her sign-in asks for one key
+// touch and leads back to the page.
 func TestBrowserAdminFindCouncillor(t *testing.T) {
 	c := newConsole(t)
 	f := c.f
@@ -41,6 +45,17 @@ func TestBrowserAdminFindCouncillor(t *testing.T) {
 	if err != nil || heading != "Renate Müller" {
 		t.Errorf("the person page's heading is %q (%v)", heading, err)
 	}
+	// Eleven minutes later an action needs her key again, not a new
+	// login: the key page, her name known; one touch leads back.
+	stale := time.Now().Add(-11 * time.Minute).UnixMicro()
+	if _, err := f.store.DB().Exec("UPDATE sessions SET auth_time = $1 WHERE user_id = $2", stale, c.helga.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(authn.SessionCacheTTL + 100*time.Millisecond)
+	run(t, ctx, "stale action", chromedp.SendKeys(chromedp.ID("reason-end"), "INC-4711\r"), waitPath("/login/key"),
+		waitText("main", "helga"))
+	run(t, ctx, "touch the key again", chromedp.Click(chromedp.ID("use-key")), waitPath("/admin/people/"+c.renate.ID),
+		waitText("#phone", "+49 251 492-1234"))
 	// Every form field has a name a screen reader reads out.
 	unnamed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("main input, main select")]
 		.filter(e => e.type !== "hidden" && !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
