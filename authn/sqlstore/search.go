@@ -23,7 +23,8 @@ import (
 // after every character a search word holds.
 const termEnd = "\U0010FFFF"
 
-// insertSearchTerms stores the search words of new people.
+// insertSearchTerms stores the search words of new people (a word stored
+// already is skipped).
 func insertSearchTerms(ctx context.Context, tx *sql.Tx, users ...authn.User) error {
 	type row struct{ term, id string }
 	var rows []row
@@ -33,7 +34,7 @@ func insertSearchTerms(ctx context.Context, tx *sql.Tx, users ...authn.User) err
 		}
 	}
 	err := insertRows(ctx, tx, "INSERT INTO user_search (term, user_id) VALUES ", 2, len(rows),
-		func(i int) []any { return []any{rows[i].term, rows[i].id} }, "")
+		func(i int) []any { return []any{rows[i].term, rows[i].id} }, " ON CONFLICT DO NOTHING")
 	if err != nil {
 		return fmt.Errorf("store search words: %w", err)
 	}
@@ -49,8 +50,10 @@ func reindexUser(ctx context.Context, tx *sql.Tx, u authn.User) error {
 }
 
 // indexUnindexed stores the search words of every person who has none:
-// those stored before schema version 15. Run at open; one transaction of
-// at most a few thousand people at a time.
+// those stored before the migration that made user_search. Run at open,
+// one transaction of at most 2,000 people at a time; several processes
+// opening one database at once may do it together (a word stored twice
+// is skipped).
 func (s *Store) indexUnindexed(ctx context.Context) error {
 	for {
 		rows, err := s.wdb.QueryContext(ctx, "SELECT "+userCols+` FROM users u
