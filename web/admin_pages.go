@@ -99,6 +99,9 @@ func (s *Server) showPerson(w http.ResponseWriter, r *http.Request, d *desk.Serv
 		s.deskFail(w, r, err, nil)
 		return
 	}
+	for i := range p.Sessions {
+		p.Sessions[i].Device = deviceName(p.Sessions[i].Device) // as her account page names it
+	}
 	s.adminPage(w, r, status, "admin_person", &adminView{Actor: a, Tab: "people", Person: &p, Issued: issued}, notice, errText)
 }
 

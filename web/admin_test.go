@@ -330,7 +330,7 @@ func TestAdminPersonPage(t *testing.T) {
 			t.Fatalf("person page: %d\n%s", res.StatusCode, body)
 		}
 		for _, want := range []string{"Renate Müller", "rmueller", "251 492-1234", "rathaus", ">rat<", ">phrh<",
-			"Schlüsselbund", model.Name, "198.51.100.23", "iPhone", ">3<", "wiki", "cloned key", "203.0.113.9",
+			"Schlüsselbund", model.Name, "198.51.100.23", "Safari · iOS", ">3<", "wiki", "cloned key", "203.0.113.9",
 			`action="/admin/people/` + c.renate.ID + `/reset"`, `name="check" value="callback"`, `action="/admin/people/` + c.renate.ID + `/revoke"`,
 			`value="` + cred.ID + `"`, `id="form-end-sessions"`, `id="form-lift-throttle"`, `id="form-invite"`} {
 			if !strings.Contains(body, want) {
