@@ -99,10 +99,15 @@ func (s *Server) showPerson(w http.ResponseWriter, r *http.Request, d *desk.Serv
 		s.deskFail(w, r, err, nil)
 		return
 	}
-	for i := range p.Sessions {
-		p.Sessions[i].Device = deviceName(p.Sessions[i].Device) // as her account page names it
-	}
+	nameDevices(&p)
 	s.adminPage(w, r, status, "admin_person", &adminView{Actor: a, Tab: "people", Person: &p, Issued: issued}, notice, errText)
+}
+
+// nameDevices names her sessions' devices as her account page does.
+func nameDevices(p *desk.Person) {
+	for i := range p.Sessions {
+		p.Sessions[i].Device = deviceName(p.Sessions[i].Device)
+	}
 }
 
 // adminAudit shows the audit log with filters, 100 a page.
@@ -185,6 +190,7 @@ func (s *Server) actionHandler(act adminAction) adminHandler {
 				s.deskFail(w, r, perr, nil)
 				return
 			}
+			nameDevices(&p)
 			av := &adminView{Actor: a, Tab: "people", Person: &p}
 			av.IsAdmin = a.Role == desk.RoleAdmin
 			s.deskFail(w, r, err, &view{Page: "admin_person", Admin: av})
