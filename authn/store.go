@@ -26,6 +26,7 @@ type Store interface {
 	OIDCStore
 	DirectoryStore
 	DeskStore
+	SearchStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -89,4 +89,16 @@
 // /auth/verify for nginx, Traefik and Caddy; it fails closed and keeps no
 // state for a request without a session. See docs/oidc.md and
 // docs/forward-auth.md.
+//
+// # The IT console
+//
+// /admin (admin*.go) shows the IT desk (enroll/desk) to people with a desk
+// role: the overview, the search, a person's page with the desk's actions,
+// the audit log. Whoever has no session or no role gets the 404 of any
+// unknown address; a role needs a hardware-key session (phrh), and every
+// POST a sign-in of the last 10 minutes, else her own key sign-in starts
+// again (username known) and leads back. Refusals of a signed-in person
+// are audited as admin.refused. The pages show no secret: no public key,
+// app secret, code or session id. Config.Desk configures the desk, built
+// in SetStore with the store and the enrollment service.
 package web

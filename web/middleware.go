@@ -71,6 +71,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 		s.logger.Warn("cross-origin protection: public URL is not an origin", "origin", origin, "err", err)
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.adminRefusedCrossOrigin(r)
 		s.fail(w, r, http.StatusForbidden, msgCrossOrigin, errors.New("cross-origin request refused"))
 	}))
 	// Forward-auth only reads; a proxy asks it about any request, whatever

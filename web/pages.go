@@ -23,7 +23,8 @@ var staticFS embed.FS
 
 // pageNames are the pages, one template file each, all drawn in layout.html.
 var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error",
-	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze"}
+	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze",
+	"admin", "admin_people", "admin_person", "admin_audit"}
 
 // view is what a page template sees.
 type view struct {
@@ -43,6 +44,7 @@ type view struct {
 	NeedKey  bool // a tool asked for a key (step-up): the sign-in starts at the key
 	Account  *accountView
 	Enroll   *enrollView // enrollment pages and /account/factors (enroll*.go)
+	Admin    *adminView  // the IT console's pages (admin*.go)
 	// Next is, for a script, where to go after an error (JSON only).
 	Next string
 }
@@ -102,6 +104,9 @@ func translate(lang, key string) (string, error) {
 	m, ok := texts[key]
 	if !ok {
 		m, ok = enrollTexts[key]
+	}
+	if !ok {
+		m, ok = adminTexts[key]
 	}
 	if !ok {
 		return "", fmt.Errorf("no text %q", key)

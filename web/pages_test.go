@@ -34,6 +34,7 @@ func TestPagesRender(t *testing.T) {
 		"freeze":        {Page: "freeze", Username: "anna"},
 	}
 	maps.Copy(views, enrollTestViews())
+	maps.Copy(views, adminTestViews())
 	if len(views) != len(pageNames) {
 		t.Fatalf("test covers %d pages, there are %d", len(views), len(pageNames))
 	}

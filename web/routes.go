@@ -83,6 +83,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)
 	s.handle(mux, "POST /email/confirm/{token}", s.emailConfirm)
 
+	// The IT console (admin*.go): people, their factors, the desk's
+	// actions, the audit log; 404 for everyone without a desk role.
+	s.adminRoutes(mux)
+
 	// The address printed at start: her account, which leads to sign-in.
 	s.handle(mux, "GET /{$}", s.home)
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/desk"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	// Enroll configures the enrollment service built in SetStore, everything
 	// but its Store (enroll.go: newEnroll fills in the rest).
 	Enroll enroll.Config
+	// Desk configures the IT desk behind the console at /admin
+	// (admin.go), everything but its Store, Enroll, Tools, Logger and Now,
+	// which SetStore fills in.
+	Desk desk.Config
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -59,6 +64,7 @@ type Server struct {
 	lastSeen  atomic.Pointer[authn.LastSeen]
 	signIn    authn.SignInConfig // without Store: completed in SetStore
 	enrollCfg enroll.Config      // without Store: completed in SetStore
+	deskCfg   desk.Config        // without Store: completed in SetStore
 	sessions  *sessionStore
 	pages     *pages
 	oidc      *oidcProvider // nil: OIDC off
@@ -77,6 +83,7 @@ type storeRef struct {
 	authn.Store
 	signIn *authn.SignIn
 	enroll *enroll.Service // nil when it could not be built
+	desk   *desk.Service   // nil when it could not be built: /admin is 404
 }
 
 // HTTPServer is the HTTP server Keyhall serves h with: timeouts that keep
@@ -109,6 +116,7 @@ func New(cfg Config) (*Server, error) {
 		now:       cfg.Now,
 		signIn:    cfg.SignIn,
 		enrollCfg: cfg.Enroll,
+		deskCfg:   cfg.Desk,
 	}
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
@@ -184,7 +192,9 @@ func (s *Server) SetStore(st authn.Store, lastSeen *authn.LastSeen) error {
 		si = nil
 	}
 	s.lastSeen.Store(lastSeen)
-	s.store.Store(&storeRef{Store: st, signIn: si, enroll: s.newEnroll(st)})
+	ref := &storeRef{Store: st, signIn: si, enroll: s.newEnroll(st)}
+	ref.desk = s.newDesk(st, ref.enroll)
+	s.store.Store(ref)
 	return err
 }
 

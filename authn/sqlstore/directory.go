@@ -242,6 +242,9 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 			id, u.Username, searchText(u)); err != nil {
 			return err
 		}
+		if err := reindexUser(ctx, tx, u); err != nil {
+			return err
+		}
 	}
 	// Renames may swap names: every renamed person lets go of her old name
 	// before anyone takes a new one.
@@ -259,6 +262,9 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 			phone = $7, postal_address = $8, search_text = $9, updated_at = $10 WHERE id = $1 AND directory = $2`,
 			u.ID, dir, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Phone, strings.Join(u.PostalAddress, "\n"),
 			searchText(u), s.tv(u.UpdatedAt)); err != nil {
+			return err
+		}
+		if err := reindexUser(ctx, tx, u); err != nil {
 			return err
 		}
 	}
@@ -281,6 +287,9 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 		}, "")
 	if err != nil {
 		return fmt.Errorf("create people: %w", dbErr(err))
+	}
+	if err := insertSearchTerms(ctx, tx, ch.Create...); err != nil {
+		return err
 	}
 	for _, id := range ch.Enable {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $3, disabled_by = '', disabled_at = NULL, updated_at = $4

@@ -152,6 +152,9 @@ func (s *Store) start(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return fmt.Errorf("migrate %s database %s: %w", s.dialect, s.location, err)
 	}
+	if err := s.indexUnindexed(ctx); err != nil {
+		return fmt.Errorf("index people for search on %s: %w", s.location, err)
+	}
 	if err := s.prepare(ctx); err != nil {
 		return fmt.Errorf("prepare statements on %s: %w", s.location, err)
 	}

@@ -116,7 +116,10 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u authn.User) error 
 		u.ID, u.ExternalID, u.Username, u.DisplayName, u.Email, u.Status, u.Source,
 		s.tv(u.CreatedAt), s.tv(u.UpdatedAt), strings.Join(u.PostalAddress, "\n"), u.VerifiedEmail,
 		u.Directory, u.Phone, searchText(u))
-	return dbErr(err)
+	if err != nil {
+		return dbErr(err)
+	}
+	return insertSearchTerms(ctx, tx, u)
 }
 
 // CreateUser stores u with ev.
@@ -273,6 +276,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(authn.User) (
 			u.Directory, u.Phone)
 		if err != nil {
 			return dbErr(err)
+		}
+		if err := reindexUser(ctx, tx, u); err != nil {
+			return err
 		}
 		updated = u
 		if u.Status == old.Status {

@@ -27,6 +27,12 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 	if err != nil {
 		return web.Config{}, err
 	}
+	// The console's desk: the store, the enrollment service and the tools
+	// (the server itself) are added when the store is open (SetStore).
+	deskCfg, err := deskConfig(cfg, nil, nil, enrollCfg.Mailer, nil, logger)
+	if err != nil {
+		return web.Config{}, err
+	}
 	return web.Config{
 		PublicURL:      publicURL,
 		TrustedProxies: proxies,
@@ -51,6 +57,7 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 		ForwardAuth: forwardAuthConfig(cfg),
 		OIDC:        oidc,
 		Enroll:      enrollCfg,
+		Desk:        deskCfg,
 	}, nil
 }
 

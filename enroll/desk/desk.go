@@ -109,6 +109,9 @@ type Config struct {
 	Sender enroll.Sender
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Policy is the sign-in policy: a person's page shows the level she
+	// must reach (read.go).
+	Policy authn.Policy
 }
 
 // Service is the IT desk.

@@ -1,0 +1,267 @@
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+)
+
+// The read model: what the console (and the command line) shows of people,
+// the installation and the audit log. Every read needs a role; none shows a
+// secret (no public keys, app secrets, codes, session hashes).
+
+// SearchPageSize is how many people one page of a search holds.
+const SearchPageSize = 50
+
+// SearchPage is one page of people found.
+type SearchPage struct {
+	People []authn.User
+	// Next is the username the next page starts after; "" on the last.
+	Next string
+}
+
+// Factor is one key or app of a person, without its secret.
+type Factor struct {
+	ID                    string
+	Kind                  authn.CredentialKind
+	Nickname              string
+	Model                 string // the key's model from its AAGUID; "" when unknown
+	CreatedAt, LastUsedAt time.Time
+	Cloned                bool        // the key's sign count went backwards
+	Level                 authn.Level // the level a sign-in with the key reaches
+}
+
+// SessionInfo is one active session of a person, without its id.
+type SessionInfo struct {
+	Device     string // the browser's User-Agent
+	Addr       string
+	Level      authn.Level
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// OpenInvitation is a person's invitation that can still be used.
+type OpenInvitation struct {
+	CreatedAt, ExpiresAt time.Time
+	CreatedBy            string
+}
+
+// Person is what a person's page shows.
+type Person struct {
+	User   authn.User
+	Groups []authn.Group
+	// Level is the level her groups' policy asks of her sign-ins.
+	Level authn.Level
+	// LastSync is the last good sync of her directory (directory people).
+	LastSync time.Time
+	Keys     []Factor
+	Apps     []Factor
+	// RecoveryCodes is how many unused recovery codes she has.
+	RecoveryCodes int
+	Invitation    *OpenInvitation // nil: none open
+	Sessions      []SessionInfo
+	// SignIns are her last 20 sign-ins and refusals, newest first.
+	SignIns []authn.AuditEvent
+	// Protected: a member of a group whose people only an admin may act
+	// on; Approval: her reset waits for a second person.
+	Protected, Approval bool
+	// Role is her own role on the desk.
+	Role Role
+}
+
+// Overview is the console's first page.
+type Overview struct {
+	// Groups counts the active people by factor: all people first, then
+	// each group the policy names.
+	Groups []authn.FactorCount
+	// Invitations counts the open invitations younger than a day, a week,
+	// 30 days, and older (InvitationAgeBounds).
+	Invitations []int
+	// Refusals are the refused attempts of the last 24 hours, by action.
+	Refusals map[string]int
+	// LastSync is the newest directory sync event (sync or abort); nil
+	// when there was none.
+	LastSync *authn.AuditEvent
+	// Resets are the resets of the last 7 days, newest first.
+	Resets []authn.AuditEvent
+	// Cloned are the newest keys flagged as cloned.
+	Cloned []authn.AuditEvent
+	// Approvals are the pending approvals; ApprovalsErr why they could not
+	// be read.
+	Approvals    []Approval
+	ApprovalsErr error
+}
+
+// InvitationAgeBounds are the ages Overview.Invitations is counted by.
+var InvitationAgeBounds = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+
+// RefusalActions are the audit actions the overview counts as refusals.
+var RefusalActions = []string{"admin.refused", "signin.refused"}
+
+// mayRead refuses an actor without a role.
+func mayRead(a Actor) error {
+	if a.Role != RoleHelpdesk && a.Role != RoleAdmin {
+		return &Error{De: "Dafür fehlt Ihnen die Rolle.", En: "You do not have the role for this.", Err: ErrForbidden}
+	}
+	return nil
+}
+
+// Search finds people by the start of a word of their name, username or
+// e-mail (case and umlaut insensitive), SearchPageSize a page, the page
+// after the username after.
+func (s *Service) Search(ctx context.Context, a Actor, q, after string) (SearchPage, error) {
+	if err := mayRead(a); err != nil {
+		return SearchPage{}, err
+	}
+	people, err := s.cfg.Store.SearchUsers(ctx, q, after, SearchPageSize+1)
+	if err != nil {
+		return SearchPage{}, fmt.Errorf("search people: %w", err)
+	}
+	var p SearchPage
+	if len(people) > SearchPageSize {
+		people = people[:SearchPageSize]
+		p.Next = people[len(people)-1].Username
+	}
+	p.People = people
+	return p, nil
+}
+
+// Person reads what a person's page shows; an *Error wrapping
+// authn.ErrNotFound when there is no such person.
+func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, error) {
+	if err := mayRead(a); err != nil {
+		return Person{}, err
+	}
+	rec, err := s.cfg.Store.GetSignInRecord(ctx, userID)
+	if errors.Is(err, authn.ErrNotFound) {
+		return Person{}, &Error{De: "Diese Person gibt es nicht.", En: "There is no such person.", Err: err}
+	}
+	if err != nil {
+		return Person{}, fmt.Errorf("read person %s: %w", userID, err)
+	}
+	now := s.now()
+	p := Person{User: rec.User}
+	if p.Groups, err = s.cfg.Store.UserGroups(ctx, userID); err != nil {
+		return Person{}, fmt.Errorf("read groups of %s: %w", userID, err)
+	}
+	for _, g := range rec.Groups {
+		if gp, ok := s.cfg.Policy.Groups[g]; ok && !p.Level.Meets(gp.Level) {
+			p.Level = gp.Level
+		}
+		p.Protected = p.Protected || slices.Contains(s.cfg.Protected, g)
+		p.Approval = p.Approval || slices.Contains(s.cfg.Approval, g)
+	}
+	for _, c := range rec.Credentials {
+		f := Factor{ID: c.ID, Kind: c.Kind, Nickname: c.Nickname, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt, Cloned: c.Cloned}
+		if c.Kind == authn.KindWebAuthn {
+			var id uuid.UUID
+			copy(id[:], c.AAGUID)
+			f.Model, f.Level = enroll.ModelName(id), authn.KeyLevel(c)
+			p.Keys = append(p.Keys, f)
+		} else {
+			p.Apps = append(p.Apps, f)
+		}
+	}
+	if p.RecoveryCodes, err = s.cfg.Store.CountRecoveryCodes(ctx, userID); err != nil {
+		return Person{}, fmt.Errorf("count recovery codes of %s: %w", userID, err)
+	}
+	inv, err := s.cfg.Store.LatestInvitation(ctx, userID)
+	switch {
+	case err == nil && inv.UsedAt.IsZero() && inv.VoidedAt.IsZero() && now.Before(inv.ExpiresAt):
+		p.Invitation = &OpenInvitation{CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt, CreatedBy: inv.CreatedBy}
+	case err != nil && !errors.Is(err, authn.ErrNotFound):
+		return Person{}, fmt.Errorf("read invitation of %s: %w", userID, err)
+	}
+	sessions, err := s.cfg.Store.ListUserSessions(ctx, userID, now)
+	if err != nil {
+		return Person{}, fmt.Errorf("read sessions of %s: %w", userID, err)
+	}
+	for _, se := range sessions {
+		p.Sessions = append(p.Sessions, SessionInfo{Device: se.UserAgent, Addr: se.ClientAddr, Level: authn.Level(se.ACR),
+			CreatedAt: se.CreatedAt, LastSeenAt: se.LastSeenAt})
+	}
+	if p.SignIns, err = s.cfg.Store.SearchAudit(ctx, authn.AuditQuery{Subject: "user:" + userID, Action: "signin", Limit: 20}); err != nil {
+		return Person{}, fmt.Errorf("read sign-ins of %s: %w", userID, err)
+	}
+	if p.User.Directory != "" {
+		st, err := s.cfg.Store.GetDirectoryState(ctx, p.User.Directory)
+		if err != nil {
+			return Person{}, fmt.Errorf("read directory state of %s: %w", p.User.Directory, err)
+		}
+		p.LastSync = st.LastSuccessAt
+	}
+	if p.Role, err = s.RoleOf(ctx, userID); err != nil {
+		return Person{}, err
+	}
+	return p, nil
+}
+
+// Overview reads the console's first page.
+func (s *Service) Overview(ctx context.Context, a Actor) (Overview, error) {
+	if err := mayRead(a); err != nil {
+		return Overview{}, err
+	}
+	now := s.now()
+	var o Overview
+	var groups []string
+	for g := range s.cfg.Policy.Groups {
+		groups = append(groups, g)
+	}
+	groups = append(append(groups, s.cfg.Protected...), s.cfg.Approval...)
+	slices.Sort(groups)
+	var err error
+	if o.Groups, err = s.cfg.Store.FactorCounts(ctx, slices.Compact(groups)...); err != nil {
+		return Overview{}, err
+	}
+	if o.Invitations, err = s.cfg.Store.OpenInvitationAges(ctx, now, InvitationAgeBounds); err != nil {
+		return Overview{}, err
+	}
+	if o.Refusals, err = s.cfg.Store.CountAudit(ctx, now.Add(-24*time.Hour), RefusalActions...); err != nil {
+		return Overview{}, err
+	}
+	syncs, err := s.cfg.Store.SearchAudit(ctx, authn.AuditQuery{Action: "directory.sync", Limit: 1})
+	if err != nil {
+		return Overview{}, err
+	}
+	if len(syncs) == 1 {
+		o.LastSync = &syncs[0]
+	}
+	if o.Resets, err = s.cfg.Store.SearchAudit(ctx, authn.AuditQuery{Action: "user.reset", From: now.Add(-7 * 24 * time.Hour), Limit: 200}); err != nil {
+		return Overview{}, err
+	}
+	if o.Cloned, err = s.cfg.Store.SearchAudit(ctx, authn.AuditQuery{Action: "credential.cloned", Limit: 20}); err != nil {
+		return Overview{}, err
+	}
+	o.Approvals, o.ApprovalsErr = s.Approvals(ctx, a)
+	return o, nil
+}
+
+// AuditLog returns the audit events that match q, newest first.
+func (s *Service) AuditLog(ctx context.Context, a Actor, q authn.AuditQuery) ([]authn.AuditEvent, error) {
+	if err := mayRead(a); err != nil {
+		return nil, err
+	}
+	evs, err := s.cfg.Store.SearchAudit(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	return evs, nil
+}
+
+// Refused records a refused attempt at the desk (no role, no fresh
+// sign-in, another origin) as "admin.refused" with what was tried.
+func (s *Service) Refused(ctx context.Context, actor, clientAddr, what, why string) error {
+	ev := authn.AuditEvent{Time: s.now(), Actor: actor, Action: "admin.refused", ClientAddr: clientAddr,
+		Details: map[string]string{"what": what, "why": why}}
+	if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("audit a refusal: %w", err)
+	}
+	return nil
+}

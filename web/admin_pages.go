@@ -1,0 +1,296 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/desk"
+)
+
+// adminView is what the console's pages see.
+type adminView struct {
+	Actor   desk.Actor
+	IsAdmin bool
+	Tab     string // "overview", "people", "audit": the current one
+
+	Overview *desk.Overview
+	InvAges  []ageCount
+
+	Query  string
+	People []authn.User
+	Next   string // the next page's address; "" on the last
+
+	Person *desk.Person
+	Issued *desk.Issued // an invitation to read out at the desk
+
+	Filter     auditFilterView
+	Events     []authn.AuditEvent
+	NextEvents string
+}
+
+type ageCount struct {
+	Label string
+	N     int
+}
+
+type auditFilterView struct{ Person, Actor, Action, From, To string }
+
+func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, status int, page string, av *adminView, notice, errText string) {
+	av.IsAdmin = av.Actor.Role == desk.RoleAdmin
+	v := &view{Page: page, Admin: av, Notice: notice, Error: errText}
+	if err := s.render(w, r, status, v); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, msgInternal, err)
+	}
+}
+
+// adminOverview shows the first page: factors per group, open
+// invitations, refusals, the last sync, approvals, resets.
+func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	o, err := d.Overview(r.Context(), a)
+	if err != nil {
+		s.deskFail(w, r, err, nil)
+		return
+	}
+	av := &adminView{Actor: a, Tab: "overview", Overview: &o}
+	l := lang(r)
+	keys := []string{"admin.age.day", "admin.age.week", "admin.age.month", "admin.age.older"}
+	for i, n := range o.Invitations {
+		if i < len(keys) {
+			av.InvAges = append(av.InvAges, ageCount{Label: adminTexts[keys[i]].in(l), N: n})
+		}
+	}
+	s.adminPage(w, r, http.StatusOK, "admin", av, "", "")
+}
+
+// adminPeople searches people, 50 a page.
+func (s *Server) adminPeople(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	q := r.URL.Query()
+	query := strings.TrimSpace(q.Get("q"))
+	av := &adminView{Actor: a, Tab: "people", Query: query}
+	if query != "" || q.Has("after") {
+		p, err := d.Search(r.Context(), a, query, q.Get("after"))
+		if err != nil {
+			s.deskFail(w, r, err, nil)
+			return
+		}
+		av.People = p.People
+		if p.Next != "" {
+			av.Next = "/admin/people?" + url.Values{"q": {query}, "after": {p.Next}}.Encode()
+		}
+	}
+	s.adminPage(w, r, http.StatusOK, "admin_people", av, "", "")
+}
+
+// adminPerson shows a person's page.
+func (s *Server) adminPerson(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	s.showPerson(w, r, d, a, http.StatusOK, "", "", nil)
+}
+
+// showPerson draws the page of the person r names, with a notice or an
+// error of an action and an invitation to read out.
+func (s *Server) showPerson(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor, status int, notice, errText string, issued *desk.Issued) {
+	p, err := d.Person(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		s.deskFail(w, r, err, nil)
+		return
+	}
+	nameDevices(&p)
+	s.adminPage(w, r, status, "admin_person", &adminView{Actor: a, Tab: "people", Person: &p, Issued: issued}, notice, errText)
+}
+
+// nameDevices names her sessions' devices as her account page does.
+func nameDevices(p *desk.Person) {
+	for i := range p.Sessions {
+		p.Sessions[i].Device = deviceName(p.Sessions[i].Device)
+	}
+}
+
+// adminAudit shows the audit log with filters, 100 a page.
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	q := r.URL.Query()
+	f := auditFilterView{Person: strings.TrimSpace(q.Get("person")), Actor: strings.TrimSpace(q.Get("actor")),
+		Action: strings.TrimSpace(q.Get("action")), From: q.Get("from"), To: q.Get("to")}
+	av := &adminView{Actor: a, Tab: "audit", Filter: f}
+	aq := authn.AuditQuery{Action: f.Action, Limit: 100}
+	var bad []string
+	if f.Person != "" {
+		aq.Subject = "user:" + s.personID(r, f.Person)
+	}
+	if f.Actor != "" {
+		aq.Actor = f.Actor
+		if !strings.Contains(f.Actor, ":") {
+			aq.Actor = "user:" + s.personID(r, f.Actor)
+		}
+	}
+	for _, x := range []struct {
+		in  string
+		out *time.Time
+		add int
+	}{{f.From, &aq.From, 0}, {f.To, &aq.To, 1}} {
+		if x.in == "" {
+			continue
+		}
+		t, err := time.ParseInLocation("2006-01-02", x.in, time.Local)
+		if err != nil {
+			bad = append(bad, x.in)
+			continue
+		}
+		*x.out = t.AddDate(0, 0, x.add)
+	}
+	if b := q.Get("before"); b != "" {
+		aq.BeforeSeq, _ = strconv.ParseInt(b, 10, 64)
+	}
+	if len(bad) > 0 {
+		s.adminPage(w, r, http.StatusBadRequest, "admin_audit", av, "", msgAdminBadDate.in(lang(r)))
+		return
+	}
+	evs, err := d.AuditLog(r.Context(), a, aq)
+	if err != nil {
+		s.deskFail(w, r, err, nil)
+		return
+	}
+	av.Events = evs
+	if len(evs) == aq.Limit {
+		nq := url.Values{"person": {f.Person}, "actor": {f.Actor}, "action": {f.Action}, "from": {f.From}, "to": {f.To},
+			"before": {strconv.FormatInt(evs[len(evs)-1].Seq, 10)}}
+		av.NextEvents = "/admin/audit?" + nq.Encode()
+	}
+	s.adminPage(w, r, http.StatusOK, "admin_audit", av, "", "")
+}
+
+// personID is the id of the person with username name, or name itself when
+// there is none (an id typed in).
+func (s *Server) personID(r *http.Request, name string) string {
+	if c, err := authn.CanonicalName(name); err == nil {
+		if ref := s.store.Load(); ref != nil {
+			if u, err := ref.GetUserByUsername(r.Context(), c); err == nil {
+				return u.ID
+			}
+		}
+	}
+	return name
+}
+
+// adminAction is one action: it calls the desk and returns what to say.
+type adminAction func(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (notice message, issued *desk.Issued, letter []byte, err error)
+
+func (s *Server) actionHandler(act adminAction) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+		id := r.PathValue("id")
+		reason := strings.TrimSpace(r.PostFormValue("reason"))
+		notice, issued, letter, err := act(r, d, a, id, reason)
+		if err != nil {
+			p, perr := d.Person(r.Context(), a, id)
+			if perr != nil {
+				s.deskFail(w, r, perr, nil)
+				return
+			}
+			nameDevices(&p)
+			av := &adminView{Actor: a, Tab: "people", Person: &p}
+			av.IsAdmin = a.Role == desk.RoleAdmin
+			s.deskFail(w, r, err, &view{Page: "admin_person", Admin: av})
+			return
+		}
+		if letter != nil {
+			s.sendLetter(w, r, letter)
+			return
+		}
+		s.showPerson(w, r, d, a, http.StatusOK, notice.in(lang(r)), "", issued)
+	}
+}
+
+// sendLetter answers with the letter's PDF as a download, never cached.
+func (s *Server) sendLetter(w http.ResponseWriter, r *http.Request, pdf []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("Content-Disposition", `attachment; filename="keyhall-letter.pdf"`)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(pdf)
+}
+
+func deliveryOf(r *http.Request) desk.Delivery { return desk.Delivery(r.PostFormValue("delivery")) }
+
+func (s *Server) adminInvite(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	is, err := d.Invite(r.Context(), a, id, desk.InviteRequest{Reason: reason, Delivery: deliveryOf(r)})
+	if err != nil {
+		return message{}, nil, nil, err
+	}
+	return issuedNotice(is)
+}
+
+func issuedNotice(is desk.Issued) (message, *desk.Issued, []byte, error) {
+	switch {
+	case is.Letter != nil:
+		return message{}, nil, is.Letter, nil
+	case is.MailedTo != "" && is.MailErr == nil:
+		return msgAdminMailed, nil, nil, nil
+	case is.MailErr != nil:
+		return message{}, nil, nil, fmt.Errorf("mail the invitation: %w", is.MailErr)
+	}
+	return msgAdminIssued, &is, nil, nil
+}
+
+func (s *Server) adminReset(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	out, err := d.Reset(r.Context(), a, id, desk.ResetRequest{Reason: reason, Delivery: deliveryOf(r),
+		Check: desk.IdentityCheck{Method: r.PostFormValue("check"), Text: strings.TrimSpace(r.PostFormValue("check_text"))}})
+	return resetNotice(out, err)
+}
+
+func resetNotice(out desk.ResetOutcome, err error) (message, *desk.Issued, []byte, error) {
+	if err != nil {
+		return message{}, nil, nil, err
+	}
+	if out.Pending != nil {
+		return msgAdminPending, nil, nil, nil
+	}
+	m, is, letter, err := issuedNotice(out.Issued)
+	if err == nil && letter == nil {
+		m = msgAdminReset
+	}
+	return m, is, letter, err
+}
+
+func (s *Server) adminApprove(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	m, is, letter, err := resetNotice(d.Approve(r.Context(), a, r.PathValue("id")))
+	switch {
+	case err != nil:
+		s.deskFail(w, r, err, nil)
+	case letter != nil:
+		s.sendLetter(w, r, letter)
+	default:
+		o, oerr := d.Overview(r.Context(), a)
+		if oerr != nil {
+			s.deskFail(w, r, oerr, nil)
+			return
+		}
+		s.adminPage(w, r, http.StatusOK, "admin", &adminView{Actor: a, Tab: "overview", Overview: &o, Issued: is}, m.in(lang(r)), "")
+	}
+}
+
+func (s *Server) adminRevoke(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	_, err := d.RevokeFactor(r.Context(), a, id, r.PostFormValue("credential"), reason)
+	return msgAdminRevoked, nil, nil, err
+}
+
+func (s *Server) adminEndSessions(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	_, err := d.EndSessions(r.Context(), a, id, reason)
+	return msgAdminEnded, nil, nil, err
+}
+
+func (s *Server) adminLiftThrottle(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	return msgAdminLifted, nil, nil, d.LiftThrottle(r.Context(), a, id, reason)
+}
+
+func (s *Server) adminDisable(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	return msgAdminDisabled, nil, nil, d.Disable(r.Context(), a, id, reason)
+}
+
+func (s *Server) adminEnable(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	return msgAdminEnabled, nil, nil, d.Enable(r.Context(), a, id, reason)
+}
