@@ -143,9 +143,10 @@ type Terms struct {
 	// directory's.
 	RequirePassword bool
 	// Audit holds more details for the audit event (the IT desk's via,
-	// client address, identity check); they do not override the event's
-	// own.
+	// identity check); they do not override the event's own.
 	Audit map[string]string
+	// ClientAddr is the console's client address for the audit event.
+	ClientAddr string
 }
 
 // withAudit adds t.Audit's details to d where d has none of that name.
@@ -178,7 +179,8 @@ func (s *Service) IssueWith(ctx context.Context, userID string, t Terms, actor, 
 	}
 	ev := authn.AuditEvent{
 		Time: inv.CreatedAt, Actor: actor, Action: "invitation.create", Subject: "user:" + u.ID, Reason: reason,
-		Details: t.withAudit(map[string]string{"invitation_id": inv.ID, "expires_at": inv.ExpiresAt.Format(time.RFC3339)}),
+		ClientAddr: t.ClientAddr,
+		Details:    t.withAudit(map[string]string{"invitation_id": inv.ID, "expires_at": inv.ExpiresAt.Format(time.RFC3339)}),
 	}
 	if inv.RequirePassword {
 		ev.Details["require_password"] = "true"

@@ -43,6 +43,7 @@ func (s *Service) ResetWith(ctx context.Context, userID string, t Terms, actor, 
 	}
 	ev := authn.AuditEvent{
 		Time: inv.CreatedAt, Actor: actor, Action: "user.reset", Subject: "user:" + u.ID, Reason: reason,
+		ClientAddr: t.ClientAddr,
 		Details: t.withAudit(map[string]string{"username": u.Username, "invitation_id": inv.ID,
 			"invitation_expires_at": inv.ExpiresAt.Format(time.RFC3339)}),
 	}

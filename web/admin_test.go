@@ -32,6 +32,7 @@ func deskConfig(c *Config) {
 	c.Desk = desk.Config{
 		Roles:      map[desk.Role][]string{desk.RoleHelpdesk: {"it-helpdesk"}},
 		AdminGroup: "admins", Protected: []string{"rat"}, Approval: []string{"rat"},
+		Sender: enroll.Sender{Name: "Stadt Münster", Address: []string{"Klemensstraße 10", "48143 Münster"}, HelpPhone: "0251 492-1234"},
 	}
 }
 
@@ -39,6 +40,13 @@ func newConsole(t *testing.T) *console {
 	t.Helper()
 	f := newFixture(t, deskConfig)
 	c := &console{f: f, helga: f.addUser("helga"), adam: f.addUser("adam"), nora: f.addUser("nora")}
+	// Her letters go to the address the city stored.
+	if _, err := f.store.UpdateUser(context.Background(), c.nora.ID, func(u authn.User) (authn.User, error) {
+		u.PostalAddress = []string{"Prinzipalmarkt 1", "48143 Münster"}
+		return u, nil
+	}, f.audit("user.set_address")); err != nil {
+		t.Fatal(err)
+	}
 	f.addGroup(t, "it-helpdesk", c.helga)
 	f.addGroup(t, "admins", c.adam)
 	now := time.Now()

@@ -247,7 +247,8 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 	}
 	in := ResetRequest{Reason: ap.Reason, Check: IdentityCheck{Method: ap.CheckMethod, Text: ap.CheckText},
 		Delivery: Delivery(ap.Delivery)}
-	t := enroll.Terms{Validity: ap.Validity, RequirePassword: ap.RequirePassword, Audit: s.common(a, p.User)}
+	t := enroll.Terms{Validity: ap.Validity, RequirePassword: ap.RequirePassword, Audit: s.common(a, p.User),
+		ClientAddr: a.ClientAddr}
 	t.Audit["delivery"] = ap.Delivery
 	return s.reset(ctx, a, p, in, t, &ap)
 }

@@ -157,15 +157,12 @@ func (s *Service) event(a Actor, action string, p authn.User, reason string, det
 		}
 	}
 	return authn.AuditEvent{Time: s.now(), Actor: a.Audit, Action: action, Subject: "user:" + p.ID,
-		Reason: strings.TrimSpace(reason), Details: d}
+		Reason: strings.TrimSpace(reason), ClientAddr: a.ClientAddr, Details: d}
 }
 
 // common are the details of every desk event about p.
 func (s *Service) common(a Actor, p authn.User) map[string]string {
 	d := map[string]string{"username": p.Username, "via": a.Via}
-	if a.ClientAddr != "" {
-		d["client_addr"] = a.ClientAddr
-	}
 	if a.BreakGlass {
 		d["break_glass"] = "true"
 	}
@@ -202,7 +199,7 @@ func (s *Service) terms(a Actor, p authn.User, d Delivery, t enroll.Terms, reset
 		return t, invalid("Bei Personen aus dem Verzeichnis ist das Passwort das des Verzeichnisses.",
 			"A directory person's password is the directory's: Keyhall cannot require her to choose one.")
 	}
-	t.Audit = s.common(a, p)
+	t.Audit, t.ClientAddr = s.common(a, p), a.ClientAddr
 	t.Audit["delivery"] = string(d)
 	return t, nil
 }

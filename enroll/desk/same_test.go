@@ -46,8 +46,8 @@ func TestSameEventsCLIAndConsole(t *testing.T) {
 			if e.Actor != a.Audit || e.Details["via"] != a.Via || e.Reason != "r" {
 				t.Errorf("%s: event %s by %q via %q, reason %q", a.Via, e.Action, e.Actor, e.Details["via"], e.Reason)
 			}
-			if (e.Details["client_addr"] != "") != (a.ClientAddr != "") {
-				t.Errorf("%s: event %s has client address %q", a.Via, e.Action, e.Details["client_addr"])
+			if e.ClientAddr != a.ClientAddr {
+				t.Errorf("%s: event %s has client address %q, want %q", a.Via, e.Action, e.ClientAddr, a.ClientAddr)
 			}
 			s.actions = append(s.actions, e.Action)
 			s.keys = append(s.keys, sortedKeys(e.Details))

@@ -158,7 +158,7 @@ func TestReasonAndCheck(t *testing.T) {
 	last := evs[len(evs)-1]
 	if out.Pending != nil || last.Action != "user.reset" || last.Details["identity_check"] != "other" ||
 		last.Details["identity_check_text"] != "knew her staff number" || last.Details["via"] != "console" ||
-		last.Details["client_addr"] != "192.0.2.7" || last.Actor != adam.Audit {
+		last.ClientAddr != "192.0.2.7" || last.Actor != adam.Audit {
 		t.Errorf("reset audited as %+v", last)
 	}
 }
