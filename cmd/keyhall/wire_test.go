@@ -1,10 +1,12 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/desk"
 )
 
 // TestWebConfig checks what serve hands to web: the OIDC provider's keys
@@ -13,7 +15,9 @@ func TestWebConfig(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.WebAuthn.RPName = "Stadt Münster"
 	cfg.Letter.SenderName = "Stadt Münster"
-	cfg.Policy.Groups = map[string]GroupPolicy{"rat": {Level: "phrh"}}
+	cfg.Policy.Groups = map[string]GroupPolicy{"rat": {Level: "phrh", Protected: true, ResetApproval: true}, "it": {}}
+	cfg.Admin.Roles.Helpdesk = []string{"it"}
+	cfg.Admin.Roles.Admin = []string{"it-admins"}
 	cfg.OIDC.CodeLifetime = Duration(3 * time.Minute)
 	cfg.OIDC.Clients = []OIDCClient{{ID: "ris", SecretSHA256: sumHex, RedirectURIs: []string{"https://ris.example/cb"}}}
 	cfg.OIDC.Clients[0].setDefaults()
@@ -38,5 +42,13 @@ func TestWebConfig(t *testing.T) {
 	}
 	if _, ok := e.Mailer.(enroll.LogMailer); !ok {
 		t.Errorf("Enroll.Mailer without mail.smtp_host = %T, want enroll.LogMailer", e.Mailer)
+	}
+	// The console's desk: roles, protected groups, dual control, the
+	// letters' sender and the mail; the store comes when it is open.
+	d := wc.Desk
+	if !slices.Equal(d.Roles[desk.RoleHelpdesk], []string{"it"}) || !slices.Equal(d.Roles[desk.RoleAdmin], []string{"it-admins"}) ||
+		d.AdminGroup != "keyhall-admins" || !slices.Equal(d.Protected, []string{"rat"}) || !slices.Equal(d.Approval, []string{"rat"}) ||
+		d.Sender.Name != "Stadt Münster" || d.Mailer == nil || d.Store != nil {
+		t.Errorf("Desk: %+v", d)
 	}
 }
