@@ -102,6 +102,9 @@ func (s *Service) Invite(ctx context.Context, a Actor, userID string, in InviteR
 	if err := s.authorize(ctx, a, "invite", p, in.Reason, false); err != nil {
 		return Issued{}, err
 	}
+	if err := s.mayGiveFactor(ctx, a, "invite", p, in.Delivery, in.Reason); err != nil {
+		return Issued{}, err
+	}
 	return s.invite(ctx, a, p, in)
 }
 
@@ -145,6 +148,9 @@ func (s *Service) Reset(ctx context.Context, a Actor, userID string, in ResetReq
 		return ResetOutcome{}, err
 	}
 	if err := s.authorize(ctx, a, "reset", p, in.Reason, false); err != nil {
+		return ResetOutcome{}, err
+	}
+	if err := s.mustBeActive(ctx, a, "reset", p, in.Reason); err != nil {
 		return ResetOutcome{}, err
 	}
 	if err := needReason(in.Reason); err != nil {
@@ -236,6 +242,9 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 	if err := s.authorize(ctx, a, "approve", p, ap.Reason, false); err != nil {
 		return ResetOutcome{}, err
 	}
+	if err := s.mustBeActive(ctx, a, "approve", p, ap.Reason); err != nil {
+		return ResetOutcome{}, err
+	}
 	if err := s.secondPerson(ctx, a, ap, p); err != nil {
 		return ResetOutcome{}, err
 	}
@@ -243,6 +252,13 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 	ev := s.event(a, "reset.approved", p.User, ap.Reason, map[string]string{
 		"approval_id": ap.ID, "requested_by": ap.RequestedBy})
 	if _, err := s.cfg.Store.DecideApproval(ctx, ap.ID, a.Audit, "approved", now, ev); err != nil {
+		if errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrExpired) {
+			why := map[bool]string{true: "decided already", false: "expired"}[errors.Is(err, authn.ErrUsed)]
+			if aerr := s.cfg.Store.AppendAudit(ctx, s.event(a, "desk.refused", p.User, ap.Reason,
+				map[string]string{"tried": "approve", "why": why, "approval_id": ap.ID})); aerr != nil {
+				return ResetOutcome{}, fmt.Errorf("desk: audit a refusal: %w", aerr)
+			}
+		}
 		return ResetOutcome{}, storeErr(err)
 	}
 	in := ResetRequest{Reason: ap.Reason, Check: IdentityCheck{Method: ap.CheckMethod, Text: ap.CheckText},

@@ -122,7 +122,8 @@ func newFixture(t *testing.T) *fixture {
 		groups[g] = grp.ID
 	}
 	for name, group := range map[string]string{"helga": "it-helpdesk", "hanna": "it-helpdesk", "adam": "it-admins",
-		"anja": "admins", "albert": "it-admins", "rita": "rat", "kurt": "ausschuss", "anna": "", "bert": "", "nora": ""} {
+		"anja": "admins", "albert": "it-admins", "rita": "rat", "kurt": "ausschuss", "anna": "", "bert": "", "nora": "",
+		"ina": "", "vera": ""} {
 		u := authn.User{ID: authn.NewID(), Username: name, DisplayName: strings.ToUpper(name[:1]) + name[1:],
 			Email: name + "@example.org", PostalAddress: []string{"Prinzipalmarkt 1", "48143 Münster"},
 			Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: f.clock.now(), UpdatedAt: f.clock.now()}

@@ -64,6 +64,16 @@ func (s *Service) GroupLetters(ctx context.Context, a Actor, group string, in Le
 			out.Skipped = append(out.Skipped, p.Username)
 			continue
 		}
+		// With --all, those who have a factor get a letter only where an
+		// invitation may add one (mayGiveFactor); the others are left out,
+		// and the refusal audited.
+		var de *Error
+		if err := s.mayGiveFactor(ctx, a, "invite", p, DeliverLetter, in.Reason); errors.As(err, &de) {
+			out.Skipped = append(out.Skipped, p.Username)
+			continue
+		} else if err != nil {
+			return Letters{}, err
+		}
 		chosen = append(chosen, p)
 	}
 	if err := needReason(in.Reason); err != nil {

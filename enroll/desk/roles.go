@@ -24,14 +24,24 @@ func (s *Service) RoleOf(ctx context.Context, userID string) (Role, error) {
 	if err != nil {
 		return "", fmt.Errorf("role of %s: %w", userID, err)
 	}
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.Name
+	}
+	return s.roleByGroups(names), nil
+}
+
+// roleByGroups is the highest role the groups give, whatever the person's
+// status.
+func (s *Service) roleByGroups(groups []string) Role {
 	role := Role("")
 	for _, g := range groups {
 		switch {
-		case g.Name == s.cfg.AdminGroup && s.cfg.AdminGroup != "", slices.Contains(s.cfg.Roles[RoleAdmin], g.Name):
-			return RoleAdmin, nil
-		case slices.Contains(s.cfg.Roles[RoleHelpdesk], g.Name):
+		case g == s.cfg.AdminGroup && s.cfg.AdminGroup != "", slices.Contains(s.cfg.Roles[RoleAdmin], g):
+			return RoleAdmin
+		case slices.Contains(s.cfg.Roles[RoleHelpdesk], g):
 			role = RoleHelpdesk
 		}
 	}
-	return role, nil
+	return role
 }

@@ -83,9 +83,9 @@ func (s *Service) find(ctx context.Context, userID string) (subject, error) {
 	for _, g := range groups {
 		p.groups = append(p.groups, g.Name)
 	}
-	if p.role, err = s.RoleOf(ctx, userID); err != nil {
-		return subject{}, fmt.Errorf("desk: %w", err)
-	}
+	// Her tier comes from her groups whatever her status: a frozen or
+	// disabled admin is protected as an active one is.
+	p.role = s.roleByGroups(p.groups)
 	return p, nil
 }
 
@@ -139,12 +139,63 @@ func (s *Service) authorize(ctx context.Context, a Actor, action string, p subje
 	if refusal == nil {
 		return nil
 	}
+	return s.refuse(ctx, a, action, p, reason, why, refusal)
+}
+
+// refuse audits a refusal (desk.refused: what was tried and why) and
+// returns it.
+func (s *Service) refuse(ctx context.Context, a Actor, action string, p subject, reason, why string, refusal *Error) error {
 	ev := s.event(a, "desk.refused", p.User, reason, map[string]string{"tried": action, "why": why})
 	if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("desk: audit a refusal: %w", err)
 	}
 	s.log.Warn("desk action refused", "actor", a.Audit, "action", action, "user", p.Username, "why", why)
 	return refusal
+}
+
+// mustBeActive refuses to reset or invite a person who is disabled or
+// frozen: her account is looked into, and the freeze or disable lifted,
+// first (an invitation issued meanwhile would outlive the freeze).
+func (s *Service) mustBeActive(ctx context.Context, a Actor, action string, p subject, reason string) error {
+	if p.Status == authn.StatusActive {
+		return nil
+	}
+	return s.refuse(ctx, a, action, p, reason, "not active ("+string(p.Status)+")", forbidden(
+		"Ihr Zugang ist gesperrt oder eingefroren: Eine Administratorin oder ein Administrator muss ihn erst prüfen und freigeben.",
+		"Her account is disabled or frozen: an administrator must look into it and lift that first."))
+}
+
+// mayGiveFactor refuses what would let the desk put a new factor on an
+// account without the checks of a reset: an invitation adds a factor
+// beside hers, and the desk holds its code (read out, or in the letter's
+// PDF). So a person who is not active gets none (a frozen or disabled
+// account is looked into first); a person who has a key or app gets new
+// ones only by a reset (identity check, dual control) or by herself on
+// her account page, except from an admin where no dual control guards
+// her; and a person whose reset needs a second person's approval gets her
+// first invitation only by letter to her stored address, never read out
+// at the desk.
+func (s *Service) mayGiveFactor(ctx context.Context, a Actor, action string, p subject, d Delivery, reason string) error {
+	if err := s.mustBeActive(ctx, a, action, p, reason); err != nil {
+		return err
+	}
+	st, err := enroll.StateOf(ctx, s.cfg.Store, p.ID, s.now())
+	if err != nil {
+		return fmt.Errorf("desk: factors of %s: %w", p.Username, err)
+	}
+	if st.Keys+st.Apps > 0 && (a.Role != RoleAdmin || s.needsApproval(p)) {
+		return s.refuse(ctx, a, action, p, reason, "has factors", forbidden(
+			"Sie hat schon einen Sicherheitsschlüssel oder eine App. Eine Einladung gäbe ihr einen weiteren ohne Identitätsprüfung: "+
+				"Setzen Sie ihre Faktoren zurück, oder sie fügt selbst einen hinzu (Ihr Konto → Anmeldemethoden).",
+			"She has a security key or app already. An invitation would add another without an identity check: "+
+				"reset her factors, or she adds one herself (her account → sign-in methods)."))
+	}
+	if d == DeliverDesk && s.needsApproval(p) {
+		return s.refuse(ctx, a, action, p, reason, "desk delivery for dual control", forbidden(
+			"Für sie gibt es eine Einladung nur als Brief an ihre gespeicherte Anschrift.",
+			"Her invitation goes only by letter to her stored address."))
+	}
+	return nil
 }
 
 // event is an audit event of the actor about p, with the details every

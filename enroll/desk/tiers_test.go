@@ -50,7 +50,10 @@ func TestTiers(t *testing.T) {
 		{"helpdesk enables", helga, "enable", "anna", desk.ErrForbidden},
 		{"helpdesk ends sessions", helga, "end_sessions", "anna", nil},
 		{"helpdesk lifts throttle", helga, "lift_throttle", "anna", nil},
-		{"helpdesk invites", helga, "invite", "anna", nil},
+		{"helpdesk invites", helga, "invite", "ina", nil},
+		{"helpdesk invites a person with a key", helga, "invite", "anna", desk.ErrForbidden},
+		{"admin invites a person with a key", adam, "invite", "bert", nil},
+		{"admin invites a dual-control person with a key", adam, "invite", "kurt", desk.ErrForbidden},
 		{"helpdesk revokes a key", helga, "revoke_factor", "anna", nil},
 		{"helpdesk resets", helga, "reset", "anna", nil},
 		{"admin on protected", adam, "end_sessions", "rita", nil},
@@ -65,7 +68,10 @@ func TestTiers(t *testing.T) {
 	for _, tc := range tries {
 		before := f.lastSeq(t)
 		session := f.signIn(t, tc.whom)
-		key := f.addKey(t, tc.whom)
+		key := ""
+		if tc.whom != "ina" { // ina has no factor: her first invitation
+			key = f.addKey(t, tc.whom)
+		}
 		uid := f.id(tc.whom)
 		var err error
 		switch tc.action {
@@ -160,5 +166,50 @@ func TestReasonAndCheck(t *testing.T) {
 		last.Details["identity_check_text"] != "knew her staff number" || last.Details["via"] != "console" ||
 		last.ClientAddr != "192.0.2.7" || last.Actor != adam.Audit {
 		t.Errorf("reset audited as %+v", last)
+	}
+}
+
+// TestTiersHoldWhenNotActive (review of #14): a frozen or disabled admin is
+// protected from the helpdesk as an active one is, and nobody resets or
+// invites a frozen or disabled person (an invitation issued meanwhile
+// would outlive the freeze); both refusals are audited.
+func TestTiersHoldWhenNotActive(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	helga, adam := f.console(t, "helga"), f.console(t, "adam")
+	_, err := f.desk.Freeze(ctx, adam, f.id("albert"), "ticket 2")
+	must(t, err)
+	must(t, f.desk.Disable(ctx, adam, f.id("anja"), "ticket 2"))
+	_, err = f.desk.Freeze(ctx, adam, f.id("bert"), "ticket 2")
+	must(t, err)
+	for _, c := range []struct {
+		name  string
+		actor desk.Actor
+		whom  string
+		do    func(a desk.Actor, id string) error
+		why   string
+	}{
+		{"helpdesk resets a frozen admin", helga, "albert", func(a desk.Actor, id string) error {
+			_, err := f.desk.Reset(ctx, a, id, resetReq("ticket 3"))
+			return err
+		}, "subject has role admin"},
+		{"helpdesk invites a disabled admin", helga, "anja", func(a desk.Actor, id string) error {
+			_, err := f.desk.Invite(ctx, a, id, desk.InviteRequest{Reason: "ticket 3", Delivery: desk.DeliverLetter})
+			return err
+		}, "subject has role admin"},
+		{"admin resets a frozen person", adam, "bert", func(a desk.Actor, id string) error {
+			_, err := f.desk.Reset(ctx, a, id, resetReq("ticket 3"))
+			return err
+		}, "not active (frozen)"},
+		{"admin invites a frozen person", adam, "bert", func(a desk.Actor, id string) error {
+			_, err := f.desk.Invite(ctx, a, id, desk.InviteRequest{Reason: "ticket 3", Delivery: desk.DeliverLetter})
+			return err
+		}, "not active (frozen)"},
+	} {
+		before := f.lastSeq(t)
+		wantErr(t, c.name, c.do(c.actor, f.id(c.whom)), desk.ErrForbidden)
+		if evs := f.events(t, c.whom, before); len(evs) != 1 || evs[0].Action != "desk.refused" || evs[0].Details["why"] != c.why {
+			t.Errorf("%s: audited %v, want desk.refused because %q", c.name, evs, c.why)
+		}
 	}
 }
