@@ -14,31 +14,46 @@ import (
 
 // ListDirectoryUsers lists every person of directory dir, by username.
 func (s *Store) ListDirectoryUsers(ctx context.Context, dir string) ([]authn.DirectoryUser, error) {
+	out := []authn.DirectoryUser{}
+	err := s.EachDirectoryUser(ctx, dir, func(u authn.DirectoryUser) error {
+		out = append(out, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachDirectoryUser calls each with every person of directory dir, by
+// username, row by row.
+func (s *Store) EachDirectoryUser(ctx context.Context, dir string, each func(authn.DirectoryUser) error) error {
 	if dir == "" {
-		return nil, fmt.Errorf("list users of a directory: no directory named")
+		return fmt.Errorf("list users of a directory: no directory named")
 	}
 	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userCols+`, disabled_by, disabled_at
 		FROM users WHERE directory = $1 ORDER BY username`, dir)
 	if err != nil {
-		return nil, fmt.Errorf("list users of directory %s: %w", dir, err)
+		return fmt.Errorf("list users of directory %s: %w", dir, err)
 	}
 	defer rows.Close()
-	out := []authn.DirectoryUser{}
 	for rows.Next() {
 		var (
 			x  userRow
 			du authn.DirectoryUser
 		)
 		if err := rows.Scan(append(x.dest(), &du.DisabledBy, timeCol{&du.DisabledAt})...); err != nil {
-			return nil, fmt.Errorf("list users of directory %s: %w", dir, err)
+			return fmt.Errorf("list users of directory %s: %w", dir, err)
 		}
 		du.User = x.user()
-		out = append(out, du)
+		if err := each(du); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list users of directory %s: %w", dir, err)
+		return fmt.Errorf("list users of directory %s: %w", dir, err)
 	}
-	return out, nil
+	return nil
 }
 
 // ListDirectoryGroups lists the groups of directory dir, by name, with
@@ -67,14 +82,24 @@ func (s *Store) ListDirectoryGroups(ctx context.Context, dir string) ([]authn.Di
 		return nil, fmt.Errorf("list members of directory %s: %w", dir, err)
 	}
 	defer rows.Close()
+	// A person is in several groups: her id is kept once (a directory of
+	// 50,000 people in three groups each would hold 100,000 copies).
+	ids := map[string]string{}
+	var gid, uid sql.RawBytes
 	for rows.Next() {
-		var gid, uid string
 		if err := rows.Scan(&gid, &uid); err != nil {
 			return nil, fmt.Errorf("list members of directory %s: %w", dir, err)
 		}
-		if i, ok := index[gid]; ok {
-			out[i].Members = append(out[i].Members, uid)
+		i, ok := index[string(gid)]
+		if !ok {
+			continue
 		}
+		id, ok := ids[string(uid)]
+		if !ok {
+			id = string(uid)
+			ids[id] = id
+		}
+		out[i].Members = append(out[i].Members, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list members of directory %s: %w", dir, err)
