@@ -221,6 +221,31 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 		changed = fmt.Sprintf("(&%s(%s>=%s))", d.cfg.UserFilter, ldap.EscapeFilter(d.cfg.Attributes.ChangeMarker), m.Since)
 	}
 
+	// The groups are read on a connection of their own while everybody's id
+	// is read on this one: neither needs the other until the members are
+	// resolved, and the two take most of an incremental run's time.
+	var (
+		fetched  *fetchedGroups
+		fetchErr error
+	)
+	fetchDone := make(chan struct{})
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer func() { stopFetch(); <-fetchDone }()
+	if len(d.cfg.Groups) > 0 {
+		go func() {
+			defer close(fetchDone)
+			gconn, err := d.connect(fetchCtx)
+			if err != nil {
+				fetchErr = err
+				return
+			}
+			defer gconn.Close()
+			fetched, fetchErr = d.fetchGroups(fetchCtx, gconn)
+		}()
+	} else {
+		close(fetchDone)
+	}
+
 	// Everybody's id, to resolve the groups' members, and (AD) her primary
 	// group, which does not list her as a member.
 	index := map[string]string{}     // DN key → ExternalID
@@ -269,7 +294,11 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 		}
 	}
 	if len(d.cfg.Groups) > 0 {
-		groups, err := d.readGroups(ctx, conn, index, primary)
+		<-fetchDone
+		if fetchErr != nil {
+			return Snapshot{}, fetchErr
+		}
+		groups, err := fetched.resolve(index, primary)
 		if err != nil {
 			return Snapshot{}, err
 		}

@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"strings"
 	"time"
@@ -17,6 +18,9 @@ import (
 type stored struct {
 	people []storedPerson
 	byExt  map[string]int32 // ExternalID → index in people
+	// attrs: the hashes of the attributes are filled in (listStored,
+	// fillAttrs); else they are zero.
+	attrs bool
 }
 
 // storedPerson is one person Keyhall holds for the directory.
@@ -52,21 +56,48 @@ func hashAttrs(displayName, email, phone string, address []string) attrHashes {
 	}
 }
 
-// listStored reads the directory's people from the Store into a stored.
-func (s *Syncer) listStored(ctx context.Context) (*stored, error) {
-	h := &stored{byExt: map[string]int32{}}
-	err := s.cfg.Store.EachDirectoryUser(ctx, s.dir.Name, func(u authn.DirectoryUser) error {
+// listStored reads the directory's people from the Store. Without attrs
+// their attributes are not read (their hashes are left zero): an
+// incremental run reads them for the people it read only (fillAttrs).
+func (s *Syncer) listStored(ctx context.Context, attrs bool) (*stored, error) {
+	h := &stored{byExt: map[string]int32{}, attrs: attrs}
+	err := s.cfg.Store.EachDirectoryUser(ctx, s.dir.Name, attrs, func(u authn.DirectoryUser) error {
 		h.byExt[u.ExternalID] = int32(len(h.people))
-		h.people = append(h.people, storedPerson{id: u.ID, ext: u.ExternalID, username: u.Username,
+		p := storedPerson{id: u.ID, ext: u.ExternalID, username: u.Username,
 			status: intern(u.Status, authn.StatusActive, authn.StatusDisabled), disabledAt: u.DisabledAt,
-			disabledBy: intern(u.DisabledBy, authn.DisabledByDirectory, authn.DisabledByAdmin),
-			attrs:      hashAttrs(u.DisplayName, u.Email, u.Phone, u.PostalAddress)})
+			disabledBy: intern(u.DisabledBy, authn.DisabledByDirectory, authn.DisabledByAdmin)}
+		if attrs {
+			p.attrs = hashAttrs(u.DisplayName, u.Email, u.Phone, u.PostalAddress)
+		}
+		h.people = append(h.people, p)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// fillAttrs reads from the Store the attributes of the people of people
+// that h holds without them, one by one.
+func (h *stored) fillAttrs(ctx context.Context, st authn.Store, people []Person) error {
+	if h.attrs {
+		return nil
+	}
+	for i := range people {
+		j, ok := h.byExt[people[i].ExternalID]
+		if !ok {
+			continue
+		}
+		p := &h.people[j]
+		u, err := st.GetUser(ctx, p.id)
+		if err != nil {
+			return fmt.Errorf("read the attributes of %s: %w", p.username, err)
+		}
+		p.attrs = hashAttrs(u.DisplayName, u.Email, u.Phone, u.PostalAddress)
+	}
+	h.attrs = true
+	return nil
 }
 
 // intern returns the one of common that equals v, else v: each row's copy

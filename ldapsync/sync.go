@@ -908,9 +908,13 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 		h   *stored
 		err error
 	}
+	// An incremental run compares the attributes of the people it reads
+	// only: it lists the others without theirs.
+	cr, canIncr := s.reader.(ChangeReader)
+	incr := opts.Incremental && canIncr && !marks.FullAt.IsZero() && s.now().Sub(marks.FullAt) < s.dir.FullInterval
 	listed := make(chan listing, 1)
 	go func() {
-		h, err := s.listStored(ctx)
+		h, err := s.listStored(ctx, !incr)
 		listed <- listing{h: h, err: err}
 	}()
 	var l *listing // set by wait
@@ -923,9 +927,8 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 	}
 	done := false // read, incrementally or (a ChangeReader's choice) in full
 	if opts.Incremental {
-		cr, ok := s.reader.(ChangeReader)
 		switch {
-		case !ok:
+		case !canIncr:
 			res.FullReason = "the reader reads no changes"
 		case marks.FullAt.IsZero():
 			res.FullReason = "no full sync yet"
@@ -955,7 +958,15 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 		snap, readErr = s.reader.Read(readCtx)
 		snap.Incremental = false
 	}
-	if l := wait(); l.err != nil {
+	l = wait()
+	if l.err == nil && !l.h.attrs {
+		if done {
+			l.err = l.h.fillAttrs(ctx, s.cfg.Store, snap.People)
+		} else { // a full read after all: compare everybody
+			l.h, l.err = s.listStored(ctx, true)
+		}
+	}
+	if l.err != nil {
 		return snap, nil, nil, l.err, restoreGC
 	}
 	return snap, l.h, readErr, nil, restoreGC

@@ -15,7 +15,7 @@ import (
 // ListDirectoryUsers lists every person of directory dir, by username.
 func (s *Store) ListDirectoryUsers(ctx context.Context, dir string) ([]authn.DirectoryUser, error) {
 	out := []authn.DirectoryUser{}
-	err := s.EachDirectoryUser(ctx, dir, func(u authn.DirectoryUser) error {
+	err := s.EachDirectoryUser(ctx, dir, true, func(u authn.DirectoryUser) error {
 		out = append(out, u)
 		return nil
 	})
@@ -26,12 +26,16 @@ func (s *Store) ListDirectoryUsers(ctx context.Context, dir string) ([]authn.Dir
 }
 
 // EachDirectoryUser calls each with every person of directory dir, by
-// username, row by row.
-func (s *Store) EachDirectoryUser(ctx context.Context, dir string, each func(authn.DirectoryUser) error) error {
+// username, row by row; with attrs false, from fewer columns.
+func (s *Store) EachDirectoryUser(ctx context.Context, dir string, attrs bool, each func(authn.DirectoryUser) error) error {
 	if dir == "" {
 		return fmt.Errorf("list users of a directory: no directory named")
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userCols+`, disabled_by, disabled_at
+	cols := userCols
+	if !attrs {
+		cols = "id, external_id, username, status, source, directory"
+	}
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+cols+`, disabled_by, disabled_at
 		FROM users WHERE directory = $1 ORDER BY username`, dir)
 	if err != nil {
 		return fmt.Errorf("list users of directory %s: %w", dir, err)
@@ -39,10 +43,17 @@ func (s *Store) EachDirectoryUser(ctx context.Context, dir string, each func(aut
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			x  userRow
-			du authn.DirectoryUser
+			x    userRow
+			du   authn.DirectoryUser
+			dest []any
 		)
-		if err := rows.Scan(append(x.dest(), &du.DisabledBy, timeCol{&du.DisabledAt})...); err != nil {
+		if attrs {
+			dest = x.dest()
+		} else {
+			u := &x.u
+			dest = []any{&u.ID, &u.ExternalID, &u.Username, &u.Status, &u.Source, &u.Directory}
+		}
+		if err := rows.Scan(append(dest, &du.DisabledBy, timeCol{&du.DisabledAt})...); err != nil {
 			return fmt.Errorf("list users of directory %s: %w", dir, err)
 		}
 		du.User = x.user()

@@ -522,7 +522,9 @@ func testDirectoryAdminDisable(t *testing.T, s authn.Store) {
 }
 
 // EachDirectoryUser yields the people ListDirectoryUsers lists, in its
-// order, with their status; nobody else's; an error of the callback ends it.
+// order, with their status; nobody else's; without attrs only the fields
+// that match people and tell their status; an error of the callback ends
+// it.
 func testDirectoryEachUser(t *testing.T, s authn.Store) {
 	ctx := t.Context()
 	mkUser(t, s, "lena")
@@ -536,7 +538,7 @@ func testDirectoryEachUser(t *testing.T, s authn.Store) {
 	list, err := s.ListDirectoryUsers(ctx, testDir)
 	must(t, "ListDirectoryUsers", err)
 	var got []authn.DirectoryUser
-	must(t, "EachDirectoryUser", s.EachDirectoryUser(ctx, testDir, func(u authn.DirectoryUser) error {
+	must(t, "EachDirectoryUser", s.EachDirectoryUser(ctx, testDir, true, func(u authn.DirectoryUser) error {
 		got = append(got, u)
 		return nil
 	}))
@@ -560,9 +562,22 @@ func testDirectoryEachUser(t *testing.T, s authn.Store) {
 	if got[1].DisabledBy != authn.DisabledByDirectory || got[1].DisabledAt.IsZero() || got[1].Status != authn.StatusDisabled {
 		t.Errorf("bert: %+v, want disabled by the directory", got[1])
 	}
+	// Without the attributes: the fields that match people and tell their
+	// status, and no others.
+	var narrow []authn.DirectoryUser
+	must(t, "EachDirectoryUser(attrs false)", s.EachDirectoryUser(ctx, testDir, false, func(u authn.DirectoryUser) error {
+		narrow = append(narrow, u)
+		return nil
+	}))
+	want := slices.Clone(list)
+	for i, u := range want {
+		want[i].User = authn.User{ID: u.ID, ExternalID: u.ExternalID, Username: u.Username, Status: u.Status,
+			Source: u.Source, Directory: u.Directory}
+	}
+	same(t, "EachDirectoryUser(attrs false)", narrow, want, norm)
 	stop := errors.New("stop")
 	n := 0
-	err = s.EachDirectoryUser(ctx, testDir, func(authn.DirectoryUser) error { n++; return stop })
+	err = s.EachDirectoryUser(ctx, testDir, true, func(authn.DirectoryUser) error { n++; return stop })
 	if !errors.Is(err, stop) || n != 1 {
 		t.Errorf("EachDirectoryUser with a failing callback: %v after %d people, want stop after 1", err, n)
 	}
