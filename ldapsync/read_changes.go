@@ -29,8 +29,10 @@ package ldapsync
 // deleting her bumps no group), and the members of mapped groups Keyhall
 // does not know yet. To turn the groups' member DNs into people it reads the
 // id of every person under the base DNs and the filter (one attribute each;
-// Snapshot.Found counts them for the safety valve). It never says who is
-// gone: a person not read is unchanged, not a leaver (the full sync's job).
+// Snapshot.Found counts them for the safety valve), on a second connection
+// at the same time as the groups (the two reads take most of the run). It
+// never says who is gone: a person not read is unchanged, not a leaver (the
+// full sync's job).
 
 import (
 	"context"

@@ -190,13 +190,17 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 	if p.err != nil {
 		return res, p.err
 	}
+	// The changes hold what they need of the read; the rest is not kept
+	// through the transaction (a first sync's is the largest heap it has).
+	people := found(snap)
+	snap.People, snap.Groups, snap.Present, snap.Skipped = nil, nil, nil, nil
 	if opts.DryRun {
 		return res, nil
 	}
 
 	now := s.now().UTC()
 	newState := state
-	newState.LastGoodPeople, newState.LastSuccessAt, newState.LastRunAt = found(snap), now, now
+	newState.LastGoodPeople, newState.LastSuccessAt, newState.LastRunAt = people, now, now
 	newState.LastOutcome, newState.LastError = outcomeOK, ""
 	if res.HeldBack > 0 {
 		// The markers stay: the next run reads the held-back people again
@@ -210,9 +214,9 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 		newState.Markers = next.encode()
 	}
 	p.ch.Holder, p.ch.At, p.ch.DeleteBefore, p.ch.State = holder, now, now.Add(-s.dir.GracePeriod), &newState
-	events := []authn.AuditEvent{s.event(now, actor, "directory.sync", "", res, found(snap))}
+	events := []authn.AuditEvent{s.event(now, actor, "directory.sync", "", res, people)}
 	if p.massAllowed {
-		ev := s.event(now, actor, "directory.mass_change", "allowed by --allow-mass-change", res, found(snap))
+		ev := s.event(now, actor, "directory.mass_change", "allowed by --allow-mass-change", res, people)
 		events = append(events, ev)
 	}
 	if ok, err := st.TryLockDirectory(ctx, name, holder, now, ttl); err != nil || !ok {
@@ -382,7 +386,7 @@ func (x *personPlan) disabledAfter() bool {
 func (x *personPlan) user(dir string, now time.Time) authn.User {
 	p := x.p
 	u := authn.User{ID: x.id, ExternalID: p.ExternalID, Username: x.username, DisplayName: p.DisplayName, Email: p.Email,
-		Phone: p.Phone, PostalAddress: slices.Clone(p.PostalAddress), Status: authn.StatusActive, Source: authn.SourceDirectory,
+		Phone: p.Phone, PostalAddress: p.PostalAddress, Status: authn.StatusActive, Source: authn.SourceDirectory,
 		Directory: dir, CreatedAt: now, UpdatedAt: now}
 	if len(u.PostalAddress) == 0 {
 		u.PostalAddress = nil
@@ -417,8 +421,14 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 		}
 		return nil
 	}
-	var all []*personPlan            // in order: the read's people, then the vanished
-	news := map[string]*personPlan{} // the people read that Keyhall does not hold (nil: not created)
+	var all []*personPlan                    // in order: the read's people, then the vanished
+	news := map[string]*personPlan{}         // the people read that Keyhall does not hold (nil: not created)
+	anyone := func(ext string) *personPlan { // Keyhall's or new
+		if x := byExt(ext); x != nil {
+			return x
+		}
+		return news[ext]
+	}
 	for i := range snap.People {
 		p := &snap.People[i]
 		if p.ExternalID == "" {
@@ -527,7 +537,7 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 		if opts.AllowMassChange {
 			s.log.Warn("directory sync: mass change allowed", "reason", why)
 			res.HeldBackReason = why + "; allowed"
-			return s.finish(ctx, res, all, byName, byExt, snap.Groups, groups, held, true)
+			return s.finish(ctx, res, all, byName, anyone, snap.Groups, groups, held, true)
 		}
 		s.log.Error("directory sync: mass change held back; run keyhall sync --allow-mass-change if it is right", "reason", why)
 		res.HeldBack, res.HeldBackReason = leavers, why
@@ -538,7 +548,7 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 			}
 		}
 	}
-	return s.finish(ctx, res, all, byName, byExt, snap.Groups, groups, held, false)
+	return s.finish(ctx, res, all, byName, anyone, snap.Groups, groups, held, false)
 }
 
 // mapPerson sets her username after the run and lists the mapped
@@ -567,7 +577,7 @@ func mapPerson(x *personPlan, p *Person, username string) {
 // finish resolves who may take which username, reconciles the groups and
 // builds the changes.
 func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byName map[string]*personPlan,
-	byExt func(string) *personPlan, read []Group, groups []authn.DirectoryGroup, held map[string]bool, massAllowed bool) plan {
+	byExt func(ext string) *personPlan, read []Group, groups []authn.DirectoryGroup, held map[string]bool, massAllowed bool) plan {
 	var pl plan
 	pl.massAllowed = massAllowed
 	store := s.cfg.Store
@@ -647,7 +657,14 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 	}
 	slices.Sort(ch.Release)
 	now := s.now().UTC()
-	keep := map[string]string{} // ExternalID → Keyhall id of the group members Keyhall does not hold yet
+	creates := 0
+	for _, x := range all {
+		if x.cur == nil && x.conflict == "" {
+			creates++
+		}
+	}
+	ch.Create = make([]authn.User, 0, creates) // a first sync creates everybody: no copies while it grows
+	res.Created = slices.Grow(res.Created, creates+len(read))
 	for _, x := range all {
 		c := Change{Kind: kindPerson, Name: x.username, ID: x.id, Fields: x.fields}
 		if x.cur != nil {
@@ -664,12 +681,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 				continue // not created
 			}
 		}
-		if !x.delete {
-			x.kept = true
-			if x.cur == nil {
-				keep[x.p.ExternalID] = x.id
-			}
-		}
+		x.kept = !x.delete
 		switch {
 		case x.cur == nil:
 			c.Fields = nil
@@ -717,8 +729,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 		if x := byExt(ext); x != nil && x.kept {
 			return x.id, true
 		}
-		id, ok := keep[ext]
-		return id, ok
+		return "", false
 	}
 	if err := s.groups(ctx, res, &pl.ch, member, read, groups, held); err != nil {
 		pl.err = err
@@ -973,12 +984,12 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 }
 
 // fullReadGOGC is the garbage collector's target while a full sync runs:
-// it holds the whole directory, Keyhall's people and the plan at once (for
-// 50,000 people a live heap of about 60–70 MB) while it decodes the LDAP
-// messages and writes the transaction, and at Go's default of 100 the heap
-// grows to twice the live one before a collection, which took a 50k full
-// sync to 157 MB RSS against a target of 150. An incremental sync is small
-// and keeps the default.
+// it holds the whole directory, what it keeps of Keyhall's people
+// (stored.go) and the plan at once (for 50,000 people a live heap of about
+// 55–60 MB) while it decodes the LDAP messages and writes the transaction,
+// and at Go's default of 100 the heap grows to twice the live one before a
+// collection, which took a 50k full sync to 157 MB RSS against a target of
+// 150. An incremental sync keeps little and keeps the default.
 const fullReadGOGC = 50
 
 var gcLow struct {
