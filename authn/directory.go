@@ -112,6 +112,14 @@ type DirectoryStore interface {
 	// ListDirectoryUsers lists every person of directory dir, whatever her
 	// status, by username.
 	ListDirectoryUsers(ctx context.Context, dir string) ([]DirectoryUser, error)
+	// EachDirectoryUser calls each with every person of directory dir,
+	// whatever her status, by username, as they are read (a sync of a large
+	// directory keeps only what it needs of each). With attrs false only ID,
+	// ExternalID, Username, Status, Source, Directory, DisabledBy and
+	// DisabledAt are read (an incremental sync compares the attributes of the
+	// few people it read only). An error from each ends the listing and is
+	// returned.
+	EachDirectoryUser(ctx context.Context, dir string, attrs bool, each func(DirectoryUser) error) error
 	// ListDirectoryGroups lists the groups of directory dir, by name, with
 	// their members.
 	ListDirectoryGroups(ctx context.Context, dir string) ([]DirectoryGroup, error)

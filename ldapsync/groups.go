@@ -20,6 +20,7 @@ type dirGroup struct {
 	cn      string
 	display string
 	members []string // DN keys
+	rid     string   // AD: the RID key of its objectSid (groupSIDKey), for primary groups
 }
 
 // memberAttrs are the attributes that hold a group's members.
@@ -44,6 +45,28 @@ const (
 // nested groups included. primary (AD) holds, by a group's RID, the people
 // whose primary group it is: its members too.
 func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[string]string, primary map[string][]string) ([]Group, error) {
+	f, err := d.fetchGroups(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return f.resolve(people, primary)
+}
+
+// fetchedGroups are the groups as read, before their members are resolved
+// to people: readGroups' first half, which needs no people.
+type fetchedGroups struct {
+	all  map[string]*dirGroup // DN key → group
+	want []mappedGroup        // the mapped ones
+}
+
+// mappedGroup is a mapped group: its DN key and Keyhall name.
+type mappedGroup struct {
+	key, name string
+}
+
+// fetchGroups reads all groups with their members and finds the mapped
+// ones.
+func (d *Directory) fetchGroups(ctx context.Context, conn *ldap.Conn) (*fetchedGroups, error) {
 	a := d.cfg.Attributes
 	all := map[string]*dirGroup{} // DN key → group
 	attrs := append([]string{a.ID, a.GroupName, a.DisplayName}, d.memberAttrs()...)
@@ -63,7 +86,7 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 				return fmt.Errorf("members of %s: %w", e.DN, err)
 			}
 			if k, ok := groupSIDKey(e.GetRawAttributeValue(adObjectSid)); ok && d.cfg.Preset == PresetActiveDirectory {
-				members = append(members, primary[k]...)
+				g.rid = k
 			}
 			g.members = members
 			all[key] = g
@@ -75,17 +98,14 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 	}
 
 	// The mapped groups, each with its Keyhall name.
-	type mapped struct {
-		key, name string
-	}
-	var want []mapped
+	var want []mappedGroup
 	for i, m := range d.cfg.Groups {
 		if m.DN != "" {
 			key := dnKey(m.DN)
 			if _, ok := all[key]; !ok {
 				return nil, fmt.Errorf("directory.groups[%d]: the group %s is not under the base DNs or not found by directory.group_filter; the read is refused so that nobody loses this group by mistake", i, m.DN)
 			}
-			want = append(want, mapped{key, m.Name})
+			want = append(want, mappedGroup{key, m.Name})
 			continue
 		}
 		filter := "(&" + d.cfg.GroupFilter + m.Filter + ")"
@@ -106,7 +126,7 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 					}
 					name = n
 				}
-				want = append(want, mapped{key, name})
+				want = append(want, mappedGroup{key, name})
 				return nil
 			})
 			if err != nil {
@@ -115,6 +135,19 @@ func (d *Directory) readGroups(ctx context.Context, conn *ldap.Conn, people map[
 		}
 		if found == 0 {
 			d.log.Warn("group mapping finds no group", "mapping", i, "filter", m.Filter)
+		}
+	}
+	return &fetchedGroups{all: all, want: want}, nil
+}
+
+// resolve resolves the mapped groups' members to people (people: DN key →
+// ExternalID), nested groups included; primary (AD) holds, by a group's
+// RID, the people whose primary group it is.
+func (f *fetchedGroups) resolve(people map[string]string, primary map[string][]string) ([]Group, error) {
+	all, want := f.all, f.want
+	for _, g := range all {
+		if g.rid != "" {
+			g.members = append(g.members, primary[g.rid]...)
 		}
 	}
 

@@ -29,8 +29,10 @@ package ldapsync
 // deleting her bumps no group), and the members of mapped groups Keyhall
 // does not know yet. To turn the groups' member DNs into people it reads the
 // id of every person under the base DNs and the filter (one attribute each;
-// Snapshot.Found counts them for the safety valve). It never says who is
-// gone: a person not read is unchanged, not a leaver (the full sync's job).
+// Snapshot.Found counts them for the safety valve), on a second connection
+// at the same time as the groups (the two reads take most of the run). It
+// never says who is gone: a person not read is unchanged, not a leaver (the
+// full sync's job).
 
 import (
 	"context"
@@ -221,6 +223,31 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 		changed = fmt.Sprintf("(&%s(%s>=%s))", d.cfg.UserFilter, ldap.EscapeFilter(d.cfg.Attributes.ChangeMarker), m.Since)
 	}
 
+	// The groups are read on a connection of their own while everybody's id
+	// is read on this one: neither needs the other until the members are
+	// resolved, and the two take most of an incremental run's time.
+	var (
+		fetched  *fetchedGroups
+		fetchErr error
+	)
+	fetchDone := make(chan struct{})
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer func() { stopFetch(); <-fetchDone }()
+	if len(d.cfg.Groups) > 0 {
+		go func() {
+			defer close(fetchDone)
+			gconn, err := d.connect(fetchCtx)
+			if err != nil {
+				fetchErr = err
+				return
+			}
+			defer gconn.Close()
+			fetched, fetchErr = d.fetchGroups(fetchCtx, gconn)
+		}()
+	} else {
+		close(fetchDone)
+	}
+
 	// Everybody's id, to resolve the groups' members, and (AD) her primary
 	// group, which does not list her as a member.
 	index := map[string]string{}     // DN key → ExternalID
@@ -269,7 +296,11 @@ func (d *Directory) readChanges(ctx context.Context, conn *ldap.Conn, m changeMa
 		}
 	}
 	if len(d.cfg.Groups) > 0 {
-		groups, err := d.readGroups(ctx, conn, index, primary)
+		<-fetchDone
+		if fetchErr != nil {
+			return Snapshot{}, fetchErr
+		}
+		groups, err := fetched.resolve(index, primary)
 		if err != nil {
 			return Snapshot{}, err
 		}

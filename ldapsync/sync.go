@@ -173,12 +173,12 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 	}
 
 	marks := decodeSyncMarkers(state.Markers)
-	snap, users, readErr, err, restoreGC := s.read(ctx, &res, marks, opts)
+	snap, h, readErr, err, restoreGC := s.read(ctx, &res, marks, opts)
 	defer restoreGC()
 	if err != nil {
 		return res, err
 	}
-	if reason := s.valve(snap, readErr, state, users, opts); reason != "" {
+	if reason := s.valve(snap, readErr, state, h, opts); reason != "" {
 		return s.abort(ctx, &res, state, reason, readErr, actor, opts)
 	}
 	groups, err := st.ListDirectoryGroups(ctx, name)
@@ -186,17 +186,21 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 		return res, err
 	}
 
-	p := s.plan(ctx, &res, snap, users, groups, opts)
+	p := s.plan(ctx, &res, snap, h, groups, opts)
 	if p.err != nil {
 		return res, p.err
 	}
+	// The changes hold what they need of the read; the rest is not kept
+	// through the transaction (a first sync's is the largest heap it has).
+	people := found(snap)
+	snap.People, snap.Groups, snap.Present, snap.Skipped = nil, nil, nil, nil
 	if opts.DryRun {
 		return res, nil
 	}
 
 	now := s.now().UTC()
 	newState := state
-	newState.LastGoodPeople, newState.LastSuccessAt, newState.LastRunAt = found(snap), now, now
+	newState.LastGoodPeople, newState.LastSuccessAt, newState.LastRunAt = people, now, now
 	newState.LastOutcome, newState.LastError = outcomeOK, ""
 	if res.HeldBack > 0 {
 		// The markers stay: the next run reads the held-back people again
@@ -210,9 +214,9 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 		newState.Markers = next.encode()
 	}
 	p.ch.Holder, p.ch.At, p.ch.DeleteBefore, p.ch.State = holder, now, now.Add(-s.dir.GracePeriod), &newState
-	events := []authn.AuditEvent{s.event(now, actor, "directory.sync", "", res, found(snap))}
+	events := []authn.AuditEvent{s.event(now, actor, "directory.sync", "", res, people)}
 	if p.massAllowed {
-		ev := s.event(now, actor, "directory.mass_change", "allowed by --allow-mass-change", res, found(snap))
+		ev := s.event(now, actor, "directory.mass_change", "allowed by --allow-mass-change", res, people)
 		events = append(events, ev)
 	}
 	if ok, err := st.TryLockDirectory(ctx, name, holder, now, ttl); err != nil || !ok {
@@ -237,7 +241,7 @@ func (s *Syncer) Run(ctx context.Context, opts RunOptions) (res Result, err erro
 }
 
 // valve returns why a read must not be applied, or "".
-func (s *Syncer) valve(snap Snapshot, readErr error, state authn.DirectoryState, users []authn.DirectoryUser, opts RunOptions) string {
+func (s *Syncer) valve(snap Snapshot, readErr error, state authn.DirectoryState, h *stored, opts RunOptions) string {
 	if readErr != nil {
 		return "the directory could not be read completely: " + readErr.Error()
 	}
@@ -246,8 +250,8 @@ func (s *Syncer) valve(snap Snapshot, readErr error, state authn.DirectoryState,
 	}
 	last := state.LastGoodPeople
 	if last == 0 { // never synced (or its state is lost): the people it brought count
-		for _, u := range users {
-			if u.Status == authn.StatusActive {
+		for _, u := range h.people {
+			if u.status == authn.StatusActive {
 				last++
 			}
 		}
@@ -341,23 +345,24 @@ const (
 // personPlan is what a run does with one person of the directory, known to
 // Keyhall or new.
 type personPlan struct {
-	p        *Person              // nil: not in the read (vanished)
-	cur      *authn.DirectoryUser // nil: new
-	want     authn.User           // her row after the run
-	fields   []string             // the mapped attributes that change
-	disable  string               // reason, if she is disabled now
+	p        *Person       // nil: not in the read (vanished)
+	cur      *storedPerson // nil: new
+	id       string        // her Keyhall id (new: a new one)
+	username string        // her username after the run
+	fields   []string      // the mapped attributes that change
+	disable  string        // reason, if she is disabled now
 	enable   bool
 	delete   bool
 	conflict string // why her create or update is not applied
 	// untouched: an incremental run did not read her; she stays as she is
 	// (and in her groups).
 	untouched bool
+	// kept: she is a member of her groups after the run (set by finish).
+	kept bool
 }
 
-func (x *personPlan) id() string { return x.want.ID }
-
 // renames reports whether she takes a new username.
-func (x *personPlan) renames() bool { return x.cur != nil && x.want.Username != x.cur.Username }
+func (x *personPlan) renames() bool { return x.cur != nil && x.username != x.cur.username }
 
 // claims reports whether her create or rename needs a username.
 func (x *personPlan) claims() bool {
@@ -372,7 +377,24 @@ func (x *personPlan) disabledAfter() bool {
 	if x.disable != "" {
 		return true
 	}
-	return x.cur.Status == authn.StatusDisabled && !x.enable
+	return x.cur.status == authn.StatusDisabled && !x.enable
+}
+
+// user is her row as the run creates or updates it: the mapped attributes
+// of the read (the Store's update sets only those, her username, her
+// ExternalID and UpdatedAt).
+func (x *personPlan) user(dir string, now time.Time) authn.User {
+	p := x.p
+	u := authn.User{ID: x.id, ExternalID: p.ExternalID, Username: x.username, DisplayName: p.DisplayName, Email: p.Email,
+		Phone: p.Phone, PostalAddress: p.PostalAddress, Status: authn.StatusActive, Source: authn.SourceDirectory,
+		Directory: dir, CreatedAt: now, UpdatedAt: now}
+	if len(u.PostalAddress) == 0 {
+		u.PostalAddress = nil
+	}
+	if x.cur != nil {
+		u.ExternalID, u.Status, u.CreatedAt = x.cur.ext, x.cur.status, time.Time{}
+	}
+	return u
 }
 
 // plan is a run's difference.
@@ -384,62 +406,74 @@ type plan struct {
 
 // plan computes the difference between the read and the Store, fills res
 // and returns the changes to apply.
-func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []authn.DirectoryUser, groups []authn.DirectoryGroup, opts RunOptions) plan {
-	name := s.dir.Name
+func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored, groups []authn.DirectoryGroup, opts RunOptions) plan {
 	now := s.now().UTC()
-	byExt := make(map[string]*personPlan, len(users))
-	byName := make(map[string]*personPlan, len(users))
-	var all []*personPlan // in order: the read's people, then the vanished
-	for i := range users {
-		u := &users[i]
-		x := &personPlan{cur: u, want: u.User}
-		byExt[u.ExternalID] = x
-		byName[u.Username] = x
+	known := make([]personPlan, len(h.people)) // the people Keyhall holds, by h.people's index
+	byName := make(map[string]*personPlan, len(h.people))
+	for i := range h.people {
+		u := &h.people[i]
+		known[i] = personPlan{cur: u, id: u.id, username: u.username}
+		byName[u.username] = &known[i]
 	}
-	seen := make(map[string]bool, len(snap.People))
+	byExt := func(ext string) *personPlan {
+		if i, ok := h.byExt[ext]; ok {
+			return &known[i]
+		}
+		return nil
+	}
+	var all []*personPlan                    // in order: the read's people, then the vanished
+	news := map[string]*personPlan{}         // the people read that Keyhall does not hold (nil: not created)
+	anyone := func(ext string) *personPlan { // Keyhall's or new
+		if x := byExt(ext); x != nil {
+			return x
+		}
+		return news[ext]
+	}
 	for i := range snap.People {
 		p := &snap.People[i]
 		if p.ExternalID == "" {
 			res.Errors = append(res.Errors, fmt.Sprintf("a person without an id (%s) is skipped", p.DN))
 			continue
 		}
-		if seen[p.ExternalID] {
+		x := byExt(p.ExternalID)
+		if _, isNew := news[p.ExternalID]; isNew || x != nil && x.p != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("the id %s is read twice (%s); the second is skipped", p.ExternalID, p.DN))
 			continue
 		}
-		seen[p.ExternalID] = true
 		username, err := authn.CanonicalName(p.Username)
-		x := byExt[p.ExternalID]
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: username %q: %v; she is not changed", p.DN, p.Username, err))
 			if x != nil {
 				x.p = p // seen, so not a leaver; changed in no way
 				x.conflict = "invalid username"
 				all = append(all, x)
+			} else {
+				news[p.ExternalID] = nil
 			}
 			continue
 		}
 		active := !p.Inactive(now)
 		if x == nil {
+			news[p.ExternalID] = nil
 			if !active {
 				continue // not imported before she may sign in
 			}
-			x = &personPlan{p: p, want: authn.User{ID: authn.NewID(), ExternalID: p.ExternalID, Status: authn.StatusActive,
-				Source: authn.SourceDirectory, Directory: name, CreatedAt: now, UpdatedAt: now}}
+			x = &personPlan{id: authn.NewID()}
+			news[p.ExternalID] = x
 		}
 		x.p = p
 		all = append(all, x)
-		s.mapPerson(x, p, username, now)
+		mapPerson(x, p, username)
 		if x.cur == nil {
 			continue
 		}
 		switch {
-		case x.cur.Status == authn.StatusActive && !active:
+		case x.cur.status == authn.StatusActive && !active:
 			x.disable = ReasonExpired
 			if p.Disabled {
 				x.disable = ReasonDisabled
 			}
-		case x.cur.Status == authn.StatusDisabled && active && x.cur.DisabledBy == authn.DisabledByDirectory:
+		case x.cur.status == authn.StatusDisabled && active && x.cur.disabledBy == authn.DisabledByDirectory:
 			x.enable = true
 		}
 	}
@@ -449,23 +483,23 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 	held := map[string]bool{}
 	for _, sk := range snap.Skipped {
 		res.Errors = append(res.Errors, fmt.Sprintf("%s: skipped by the read (%s); she is not changed", sk.DN, sk.Reason))
-		if x := byExt[sk.ExternalID]; sk.ExternalID != "" && x != nil && x.p == nil {
+		if x := byExt(sk.ExternalID); sk.ExternalID != "" && x != nil && x.p == nil {
 			x.p = &Person{ExternalID: sk.ExternalID, DN: sk.DN}
 			x.conflict = "skipped by the read: " + sk.Reason
 			all = append(all, x)
-			held[x.id()] = true
+			held[x.id] = true
 		}
 	}
-	for i := range users {
-		x := byExt[users[i].ExternalID]
+	for i := range known {
+		x := &known[i]
 		if x.p == nil {
 			all = append(all, x)
 			if snap.Incremental {
 				// Not read: unchanged, unless she is no longer there or her
 				// account's end passed, which no change marker shows.
-				end, present := snap.Present[x.cur.ExternalID]
+				end, present := snap.Present[x.cur.ext]
 				switch {
-				case x.cur.Status != authn.StatusActive:
+				case x.cur.status != authn.StatusActive:
 					x.untouched = true
 				case snap.Present != nil && !present:
 					x.disable = ReasonNotFound
@@ -476,15 +510,15 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 				}
 				continue
 			}
-			if x.cur.Status == authn.StatusActive {
+			if x.cur.status == authn.StatusActive {
 				x.disable = ReasonNotFound
 			}
 		}
 	}
 	// Leavers the directory disabled before the grace period are deleted.
 	for _, x := range all {
-		if !x.untouched && x.cur != nil && x.cur.Status == authn.StatusDisabled && x.cur.DisabledBy == authn.DisabledByDirectory &&
-			!x.enable && (x.p == nil || x.p.Inactive(now)) && !x.cur.DisabledAt.After(now.Add(-s.dir.GracePeriod)) {
+		if !x.untouched && x.cur != nil && x.cur.status == authn.StatusDisabled && x.cur.disabledBy == authn.DisabledByDirectory &&
+			!x.enable && (x.p == nil || x.p.Inactive(now)) && !x.cur.disabledAt.After(now.Add(-s.dir.GracePeriod)) {
 			x.delete = true
 		}
 	}
@@ -496,55 +530,54 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, users []a
 			leavers++
 		}
 	}
-	limit := s.dir.MaxDisableFraction * float64(len(users))
+	limit := s.dir.MaxDisableFraction * float64(len(h.people))
 	if leavers > 0 && (float64(leavers) > limit || leavers > s.dir.MaxDisableCount) {
 		why := fmt.Sprintf("%d of the directory's %d people would be disabled or deleted, more than %g %% or %d",
-			leavers, len(users), s.dir.MaxDisableFraction*100, s.dir.MaxDisableCount)
+			leavers, len(h.people), s.dir.MaxDisableFraction*100, s.dir.MaxDisableCount)
 		if opts.AllowMassChange {
 			s.log.Warn("directory sync: mass change allowed", "reason", why)
 			res.HeldBackReason = why + "; allowed"
-			return s.finish(ctx, res, all, byName, snap.Groups, groups, held, true)
+			return s.finish(ctx, res, all, byName, anyone, snap.Groups, groups, held, true)
 		}
 		s.log.Error("directory sync: mass change held back; run keyhall sync --allow-mass-change if it is right", "reason", why)
 		res.HeldBack, res.HeldBackReason = leavers, why
 		for _, x := range all {
 			if x.disable != "" || x.delete {
-				held[x.id()] = true
+				held[x.id] = true
 				x.disable, x.delete = "", false
 			}
 		}
 	}
-	return s.finish(ctx, res, all, byName, snap.Groups, groups, held, false)
+	return s.finish(ctx, res, all, byName, anyone, snap.Groups, groups, held, false)
 }
 
-// mapPerson sets what Keyhall keeps of p into x.want and lists the fields
-// that change.
-func (s *Syncer) mapPerson(x *personPlan, p *Person, username string, now time.Time) {
-	w := &x.want
-	address := slices.Clone(p.PostalAddress)
-	if len(address) == 0 {
-		address = nil
+// mapPerson sets her username after the run and lists the mapped
+// attributes of p that differ from what Keyhall holds (for a new person:
+// those that are not empty).
+func mapPerson(x *personPlan, p *Person, username string) {
+	var old attrHashes
+	oldName := ""
+	if x.cur != nil {
+		old, oldName = x.cur.attrs, x.cur.username
+	} else {
+		old = hashAttrs("", "", "", nil)
 	}
-	check := func(field string, changed bool) {
-		if changed {
-			x.fields = append(x.fields, field)
+	if oldName != username {
+		x.fields = append(x.fields, "username")
+	}
+	now := hashAttrs(p.DisplayName, p.Email, p.Phone, p.PostalAddress)
+	for i := range now {
+		if now[i] != old[i] {
+			x.fields = append(x.fields, attrFields[i])
 		}
 	}
-	check("username", w.Username != username)
-	check("display_name", w.DisplayName != p.DisplayName)
-	check("email", w.Email != p.Email)
-	check("phone", w.Phone != p.Phone)
-	check("postal_address", !slices.Equal(w.PostalAddress, address))
-	w.Username, w.DisplayName, w.Email, w.Phone, w.PostalAddress = username, p.DisplayName, p.Email, p.Phone, address
-	if len(x.fields) > 0 {
-		w.UpdatedAt = now
-	}
+	x.username = username
 }
 
 // finish resolves who may take which username, reconciles the groups and
 // builds the changes.
 func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byName map[string]*personPlan,
-	read []Group, groups []authn.DirectoryGroup, held map[string]bool, massAllowed bool) plan {
+	byExt func(ext string) *personPlan, read []Group, groups []authn.DirectoryGroup, held map[string]bool, massAllowed bool) plan {
 	var pl plan
 	pl.massAllowed = massAllowed
 	store := s.cfg.Store
@@ -553,7 +586,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 	// conflict: neither is changed.
 	var claims []*personPlan
 	for _, x := range all {
-		if _, ours := byName[x.want.Username]; x.claims() && !ours {
+		if _, ours := byName[x.username]; x.claims() && !ours {
 			claims = append(claims, x)
 		}
 	}
@@ -572,7 +605,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 		}
 	}
 	for _, x := range claims {
-		other, err := lookup(x.want.Username)
+		other, err := lookup(x.username)
 		switch {
 		case errors.Is(err, authn.ErrNotFound):
 		case err != nil:
@@ -595,7 +628,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 			if !x.claims() {
 				continue
 			}
-			u := x.want.Username
+			u := x.username
 			if first := claimed[u]; first != nil {
 				x.conflict, changed = "the username is read for two people", true
 				continue
@@ -609,7 +642,7 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 				continue // she lets go of it
 			}
 			if !h.untouched && h.disabledAfter() && (h.p == nil || h.p.Inactive(s.now())) {
-				release[h.id()] = h
+				release[h.id] = h
 				continue
 			}
 			x.conflict, changed = "the username is held by another person of the directory", true
@@ -619,20 +652,28 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 	ch := &pl.ch
 	for _, h := range release {
 		if !h.renames() || !h.claims() { // she keeps the name but leaves
-			ch.Release = append(ch.Release, h.id())
+			ch.Release = append(ch.Release, h.id)
 		}
 	}
 	slices.Sort(ch.Release)
-	keep := map[string]string{} // ExternalID → Keyhall id, for group members
+	now := s.now().UTC()
+	creates := 0
 	for _, x := range all {
-		c := Change{Kind: kindPerson, Name: x.want.Username, ID: x.want.ID, Fields: x.fields}
+		if x.cur == nil && x.conflict == "" {
+			creates++
+		}
+	}
+	ch.Create = make([]authn.User, 0, creates) // a first sync creates everybody: no copies while it grows
+	res.Created = slices.Grow(res.Created, creates+len(read))
+	for _, x := range all {
+		c := Change{Kind: kindPerson, Name: x.username, ID: x.id, Fields: x.fields}
 		if x.cur != nil {
-			c.Name = x.cur.Username
+			c.Name = x.cur.username
 		}
 		if x.conflict != "" {
-			c.Name, c.Reason = x.want.Username, x.conflict
+			c.Name, c.Reason = x.username, x.conflict
 			if x.cur != nil {
-				c.OldName = x.cur.Username
+				c.OldName = x.cur.username
 			}
 			c.Fields = nil
 			res.Conflicts = append(res.Conflicts, c)
@@ -640,52 +681,57 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 				continue // not created
 			}
 		}
-		if !x.delete {
-			keep[x.want.ExternalID] = x.want.ID
-		}
+		x.kept = !x.delete
 		switch {
 		case x.cur == nil:
 			c.Fields = nil
-			ch.Create = append(ch.Create, x.want)
+			ch.Create = append(ch.Create, x.user(s.dir.Name, now))
 			res.Created = append(res.Created, c)
 		case x.conflict != "":
-		case release[x.id()] != nil: // she leaves and lets another have her name
+		case release[x.id] != nil: // she leaves and lets another have her name
 			if len(x.fields) > 0 {
-				x.want.Username = "~" + x.id()
-				ch.Update = append(ch.Update, x.want)
+				u := x.user(s.dir.Name, now)
+				u.Username = "~" + x.id
+				ch.Update = append(ch.Update, u)
 				res.Updated = append(res.Updated, c)
 			}
 		case x.renames():
-			c.Name, c.OldName = x.want.Username, x.cur.Username
-			ch.Update = append(ch.Update, x.want)
+			c.Name, c.OldName = x.username, x.cur.username
+			ch.Update = append(ch.Update, x.user(s.dir.Name, now))
 			res.Renamed = append(res.Renamed, c)
 		case len(x.fields) > 0:
-			ch.Update = append(ch.Update, x.want)
+			ch.Update = append(ch.Update, x.user(s.dir.Name, now))
 			res.Updated = append(res.Updated, c)
 		}
 		name := c.Name
 		if x.conflict == "" {
-			name = x.want.Username
+			name = x.username
 		} else if x.cur != nil {
-			name = x.cur.Username
+			name = x.cur.username
 		}
-		status := Change{Kind: kindPerson, Name: name, ID: x.want.ID}
+		status := Change{Kind: kindPerson, Name: name, ID: x.id}
 		switch {
 		case x.disable != "":
 			status.Reason = x.disable
-			ch.Disable = append(ch.Disable, authn.DirectoryDisable{UserID: x.want.ID, Reason: x.disable})
+			ch.Disable = append(ch.Disable, authn.DirectoryDisable{UserID: x.id, Reason: x.disable})
 			res.Disabled = append(res.Disabled, status)
 		case x.enable:
-			ch.Enable = append(ch.Enable, x.want.ID)
+			ch.Enable = append(ch.Enable, x.id)
 			res.Enabled = append(res.Enabled, status)
 		case x.delete:
-			ch.Delete = append(ch.Delete, x.want.ID)
+			ch.Delete = append(ch.Delete, x.id)
 			res.Deleted = append(res.Deleted, status)
 		case x.cur != nil && x.conflict == "" && !x.renames() && len(x.fields) == 0 && !x.untouched:
 			res.Unchanged++
 		}
 	}
-	if err := s.groups(ctx, res, &pl.ch, keep, read, groups, held); err != nil {
+	member := func(ext string) (string, bool) {
+		if x := byExt(ext); x != nil && x.kept {
+			return x.id, true
+		}
+		return "", false
+	}
+	if err := s.groups(ctx, res, &pl.ch, member, read, groups, held); err != nil {
 		pl.err = err
 	}
 	return pl
@@ -715,9 +761,9 @@ func (s *Syncer) allUsers(ctx context.Context) (map[string]authn.User, error) {
 // conflict and is left as it is: a directory never takes over a Keyhall
 // group (which may be "admins"). A group of the directory that the read no
 // longer has (its mapping was removed, or it was deleted) loses its members.
-// Members are the people the run keeps (keep: ExternalID → id); whoever the
+// Members are the people the run keeps (member: ExternalID → id); whoever the
 // mass-change valve held back keeps her memberships.
-func (s *Syncer) groups(ctx context.Context, res *Result, ch *authn.DirectoryChanges, keep map[string]string,
+func (s *Syncer) groups(ctx context.Context, res *Result, ch *authn.DirectoryChanges, member func(ext string) (string, bool),
 	read []Group, groups []authn.DirectoryGroup, held map[string]bool) error {
 	now := s.now().UTC()
 	have := make(map[string]*authn.DirectoryGroup, len(groups))
@@ -781,7 +827,7 @@ func (s *Syncer) groups(ctx context.Context, res *Result, ch *authn.DirectoryCha
 		}
 		var want []string
 		for _, ext := range g.Members {
-			if id, ok := keep[ext]; ok {
+			if id, ok := member(ext); ok {
 				want = append(want, id)
 			}
 		}
@@ -865,19 +911,22 @@ func (m syncMarkers) encode() string {
 // directory is read (an incremental read asks whom Keyhall holds only at
 // its end). readErr is the read's error (the safety valve's), err the
 // Store's.
-func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts RunOptions) (snap Snapshot, users []authn.DirectoryUser, readErr, err error, restoreGC func()) {
+func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts RunOptions) (snap Snapshot, h *stored, readErr, err error, restoreGC func()) {
 	restoreGC = func() {}
 	readCtx, cancel := context.WithTimeout(ctx, s.dir.SyncDeadline)
 	defer cancel()
 	type listing struct {
-		users []authn.DirectoryUser
-		err   error
-		known map[string]bool
+		h   *stored
+		err error
 	}
+	// An incremental run compares the attributes of the people it reads
+	// only: it lists the others without theirs.
+	cr, canIncr := s.reader.(ChangeReader)
+	incr := opts.Incremental && canIncr && !marks.FullAt.IsZero() && s.now().Sub(marks.FullAt) < s.dir.FullInterval
 	listed := make(chan listing, 1)
 	go func() {
-		users, err := s.cfg.Store.ListDirectoryUsers(ctx, s.dir.Name)
-		listed <- listing{users: users, err: err}
+		h, err := s.listStored(ctx, !incr)
+		listed <- listing{h: h, err: err}
 	}()
 	var l *listing // set by wait
 	wait := func() *listing {
@@ -889,9 +938,8 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 	}
 	done := false // read, incrementally or (a ChangeReader's choice) in full
 	if opts.Incremental {
-		cr, ok := s.reader.(ChangeReader)
 		switch {
-		case !ok:
+		case !canIncr:
 			res.FullReason = "the reader reads no changes"
 		case marks.FullAt.IsZero():
 			res.FullReason = "no full sync yet"
@@ -904,13 +952,7 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 				if l.err != nil {
 					return true // the run fails below
 				}
-				if l.known == nil {
-					l.known = make(map[string]bool, len(l.users))
-					for _, u := range l.users {
-						l.known[u.ExternalID] = true
-					}
-				}
-				return l.known[id]
+				return l.h.known(id)
 			}
 			snap, readErr = cr.ReadChanges(readCtx, marks.Reader, known)
 			if errors.Is(readErr, ErrFullReadNeeded) {
@@ -927,19 +969,27 @@ func (s *Syncer) read(ctx context.Context, res *Result, marks syncMarkers, opts 
 		snap, readErr = s.reader.Read(readCtx)
 		snap.Incremental = false
 	}
-	if l := wait(); l.err != nil {
+	l = wait()
+	if l.err == nil && !l.h.attrs {
+		if done {
+			l.err = l.h.fillAttrs(ctx, s.cfg.Store, snap.People)
+		} else { // a full read after all: compare everybody
+			l.h, l.err = s.listStored(ctx, true)
+		}
+	}
+	if l.err != nil {
 		return snap, nil, nil, l.err, restoreGC
 	}
-	return snap, l.users, readErr, nil, restoreGC
+	return snap, l.h, readErr, nil, restoreGC
 }
 
 // fullReadGOGC is the garbage collector's target while a full sync runs:
-// it holds the whole directory, Keyhall's people and the plan at once (for
-// 50,000 people a live heap of about 60–70 MB) while it decodes the LDAP
-// messages and writes the transaction, and at Go's default of 100 the heap
-// grows to twice the live one before a collection, which took a 50k full
-// sync to 157 MB RSS against a target of 150. An incremental sync is small
-// and keeps the default.
+// it holds the whole directory, what it keeps of Keyhall's people
+// (stored.go) and the plan at once (for 50,000 people a live heap of about
+// 55–60 MB) while it decodes the LDAP messages and writes the transaction,
+// and at Go's default of 100 the heap grows to twice the live one before a
+// collection, which took a 50k full sync to 157 MB RSS against a target of
+// 150. An incremental sync keeps little and keeps the default.
 const fullReadGOGC = 50
 
 var gcLow struct {

@@ -3,10 +3,13 @@ package ldapsync_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,9 +27,15 @@ import (
 // 50,000 people in 500 groups: the first full sync ≤ 30 s with a peak RSS
 // of the test process ≤ 150 MB (the SQLite engine runs inside it; slapd
 // and PostgreSQL are processes of their own), a full sync with nothing
-// changed ≤ 10 s, an incremental sync of 100 changes ≤ 2 s. Run with
+// changed ≤ 10 s, an incremental sync of 100 changes ≤ 2 s. The RSS limit
+// holds for each of them: the later ones hold Keyhall's people besides the
+// directory's. Run with
 //
 //	KEYHALL_LOAD=1 CI=true go test -count=1 -run TestSyncSlapd50kLoad -v ./ldapsync
+//
+// With KEYHALL_LOAD_CPUPROFILE=prefix each sync also writes a CPU profile,
+// with KEYHALL_LOAD_MEMPROFILE=prefix a heap profile taken at its peak live
+// heap, to prefix-<database>-<sync>.{cpu,heap}.prof (for go tool pprof).
 func TestSyncSlapd50kLoad(t *testing.T) {
 	if os.Getenv("KEYHALL_LOAD") != "1" {
 		t.Skip("set KEYHALL_LOAD=1 to run the load test")
@@ -55,9 +64,11 @@ func TestSyncSlapd50kLoad(t *testing.T) {
 			}
 			run := func(what string, incremental bool, limit time.Duration) ldapsync.Result {
 				t.Helper()
+				stopProfile := startCPUProfile(t, db.name+"-"+what)
 				start, cpu0 := time.Now(), cpuTime()
 				res, err := syncer.Run(context.Background(), ldapsync.RunOptions{Incremental: incremental, Actor: "test"})
 				took, cpu := time.Since(start), cpuTime()-cpu0
+				stopProfile()
 				if err != nil {
 					t.Fatalf("%s: %v", what, err)
 				}
@@ -73,24 +84,28 @@ func TestSyncSlapd50kLoad(t *testing.T) {
 				return res
 			}
 
-			runtime.GC()
-			resetPeakRSS()
-			t.Logf("RSS before the first sync: %d MB", peakRSS()>>20)
-			stop := sampleLiveHeap()
-			res := run("first full sync", false, 30*time.Second)
-			rss := peakRSS()
-			t.Logf("peak RSS of the first full sync: %d MB; peak live heap (after a GC) %d MB", rss>>20, stop()>>20)
-			if len(res.Created) != 50_000+500 {
+			// measure runs a sync and holds the process's peak RSS during
+			// it (from the RSS it starts with) to the 150 MB.
+			measure := func(what string, incremental bool, limit time.Duration) ldapsync.Result {
+				t.Helper()
+				runtime.GC()
+				resetPeakRSS()
+				before := peakRSS()
+				stop := sampleLiveHeap(t, db.name+"-"+what)
+				res := run(what, incremental, limit)
+				rss := peakRSS()
+				t.Logf("%s: peak RSS %d MB (%d MB before); peak live heap (after a GC) %d MB", what, rss>>20, before>>20, stop()>>20)
+				if rss > 150<<20 {
+					t.Errorf("%s: peak RSS %d MB, want ≤ 150 MB", what, rss>>20)
+				}
+				return res
+			}
+			if res := measure("first full sync", false, 30*time.Second); len(res.Created) != 50_000+500 {
 				t.Errorf("created %d, want 50,500 people and groups", len(res.Created))
 			}
-			if rss > 150<<20 {
-				t.Errorf("peak RSS %d MB, want ≤ 150 MB", rss>>20)
-			}
-			stop = sampleLiveHeap()
-			if res := run("full sync, nothing changed", false, 10*time.Second); res.Unchanged != 50_000 {
+			if res := measure("full sync, nothing changed", false, 10*time.Second); res.Unchanged != 50_000 {
 				t.Errorf("unchanged %d", res.Unchanged)
 			}
-			t.Logf("peak live heap of the unchanged full sync: %d MB", stop()>>20)
 
 			conn := s.Root(t)
 			for i := range 100 {
@@ -100,26 +115,32 @@ func TestSyncSlapd50kLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if res := run("incremental sync of 100 changes", true, 2*time.Second); len(res.Updated) != 100 {
+			if res := measure("incremental sync of 100 changes", true, 2*time.Second); len(res.Updated) != 100 {
 				t.Errorf("updated %d, want 100", len(res.Updated))
 			}
-			t.Logf("peak RSS of the test process over all three: %d MB", peakRSS()>>20)
 		})
 	}
 }
 
 // sampleLiveHeap samples the live heap (the heap the last GC found in use)
-// until the returned func is called, which returns its peak.
-func sampleLiveHeap() (stop func() uint64) {
+// until the returned func is called, which returns its peak. With
+// KEYHALL_LOAD_MEMPROFILE set it writes a heap profile at each new peak
+// (of at least 1 MB more), so the file holds the peak's.
+func sampleLiveHeap(t *testing.T, name string) (stop func() uint64) {
 	done := make(chan struct{})
 	peak := make(chan uint64)
+	prefix := os.Getenv("KEYHALL_LOAD_MEMPROFILE")
 	go func() {
 		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		var max uint64
+		var max, profiled uint64
 		for {
 			metrics.Read(s)
 			if v := s[0].Value.Uint64(); v > max {
 				max = v
+			}
+			if prefix != "" && max > profiled+1<<20 {
+				profiled = max
+				writeProfile(t, profileName(prefix, name, "heap"), pprof.Lookup("heap").WriteTo)
 			}
 			select {
 			case <-done:
@@ -130,6 +151,51 @@ func sampleLiveHeap() (stop func() uint64) {
 		}
 	}()
 	return func() uint64 { close(done); return <-peak }
+}
+
+// startCPUProfile starts a CPU profile named name if
+// KEYHALL_LOAD_CPUPROFILE is set; the returned func stops and writes it.
+func startCPUProfile(t *testing.T, name string) (stop func()) {
+	prefix := os.Getenv("KEYHALL_LOAD_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(profileName(prefix, name, "cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+		t.Logf("CPU profile: %s", f.Name())
+	}
+}
+
+// profileName is prefix-name.kind.prof with name's spaces and commas as
+// dashes.
+func profileName(prefix, name, kind string) string {
+	name = strings.NewReplacer(", ", "-", " ", "-").Replace(name)
+	return prefix + "-" + name + "." + kind + ".prof"
+}
+
+// writeProfile writes a profile to path.
+func writeProfile(t *testing.T, path string, write func(w io.Writer, debug int) error) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if err := write(f, 0); err != nil {
+		t.Error(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Error(err)
+	}
 }
 
 // cpuTime is the CPU time (user and system) this process has used.

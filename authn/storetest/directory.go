@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ func RunDirectory(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"DirectoryLock", testDirectoryLock},
 		{"DirectoryLockConcurrent", testDirectoryLockConcurrent},
 		{"DirectoryAdminDisable", testDirectoryAdminDisable},
+		{"DirectoryEachUser", testDirectoryEachUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -517,4 +519,66 @@ func testDirectoryAdminDisable(t *testing.T, s authn.Store) {
 	}
 	_, err = s.DisableUser(ctx, authn.NewID(), at, ev("user.disable", "user:x"))
 	wantErr(t, "DisableUser(unknown)", err, authn.ErrNotFound)
+}
+
+// EachDirectoryUser yields the people ListDirectoryUsers lists, in its
+// order, with their status; nobody else's; without attrs only the fields
+// that match people and tell their status; an error of the callback ends
+// it.
+func testDirectoryEachUser(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	mkUser(t, s, "lena")
+	other := newUser(t, "otto")
+	other.Source, other.Directory, other.ExternalID = authn.SourceDirectory, "kreis", "ext-otto"
+	must(t, "CreateUser", s.CreateUser(ctx, other, ev("user.create", "")))
+	anna, bert, cora := dirUser(t, "anna"), dirUser(t, "bert"), dirUser(t, "cora")
+	anna.PostalAddress = []string{"Prinzipalmarkt 10", "48143 Münster"}
+	apply(t, s, authn.DirectoryChanges{Create: []authn.User{cora, anna, bert}})
+	apply(t, s, authn.DirectoryChanges{Disable: []authn.DirectoryDisable{{UserID: bert.ID, Reason: "not found"}}})
+	list, err := s.ListDirectoryUsers(ctx, testDir)
+	must(t, "ListDirectoryUsers", err)
+	var got []authn.DirectoryUser
+	must(t, "EachDirectoryUser", s.EachDirectoryUser(ctx, testDir, true, func(u authn.DirectoryUser) error {
+		got = append(got, u)
+		return nil
+	}))
+	names := func(us []authn.DirectoryUser) (out []string) {
+		for _, u := range us {
+			out = append(out, u.Username)
+		}
+		return out
+	}
+	if !slices.Equal(names(got), []string{"anna", "bert", "cora"}) {
+		t.Fatalf("EachDirectoryUser gave %v, want anna, bert, cora", names(got))
+	}
+	norm := func(us []authn.DirectoryUser) []authn.DirectoryUser {
+		out := slices.Clone(us)
+		for i := range out {
+			out[i].User, out[i].DisabledAt = normUser(out[i].User), micro(out[i].DisabledAt)
+		}
+		return out
+	}
+	same(t, "EachDirectoryUser", got, list, norm)
+	if got[1].DisabledBy != authn.DisabledByDirectory || got[1].DisabledAt.IsZero() || got[1].Status != authn.StatusDisabled {
+		t.Errorf("bert: %+v, want disabled by the directory", got[1])
+	}
+	// Without the attributes: the fields that match people and tell their
+	// status, and no others.
+	var narrow []authn.DirectoryUser
+	must(t, "EachDirectoryUser(attrs false)", s.EachDirectoryUser(ctx, testDir, false, func(u authn.DirectoryUser) error {
+		narrow = append(narrow, u)
+		return nil
+	}))
+	want := slices.Clone(list)
+	for i, u := range want {
+		want[i].User = authn.User{ID: u.ID, ExternalID: u.ExternalID, Username: u.Username, Status: u.Status,
+			Source: u.Source, Directory: u.Directory}
+	}
+	same(t, "EachDirectoryUser(attrs false)", narrow, want, norm)
+	stop := errors.New("stop")
+	n := 0
+	err = s.EachDirectoryUser(ctx, testDir, true, func(authn.DirectoryUser) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("EachDirectoryUser with a failing callback: %v after %d people, want stop after 1", err, n)
+	}
 }
