@@ -64,7 +64,7 @@ func (s *Syncer) listStored(ctx context.Context, attrs bool) (*stored, error) {
 	err := s.cfg.Store.EachDirectoryUser(ctx, s.dir.Name, attrs, func(u authn.DirectoryUser) error {
 		h.byExt[u.ExternalID] = int32(len(h.people))
 		p := storedPerson{id: u.ID, ext: u.ExternalID, username: u.Username,
-			status: intern(u.Status, authn.StatusActive, authn.StatusDisabled), disabledAt: u.DisabledAt,
+			status: intern(u.Status, authn.StatusActive, authn.StatusDisabled, authn.StatusFrozen), disabledAt: u.DisabledAt,
 			disabledBy: intern(u.DisabledBy, authn.DisabledByDirectory, authn.DisabledByAdmin)}
 		if attrs {
 			p.attrs = hashAttrs(u.DisplayName, u.Email, u.Phone, u.PostalAddress)

@@ -251,7 +251,7 @@ func (s *Syncer) valve(snap Snapshot, readErr error, state authn.DirectoryState,
 	last := state.LastGoodPeople
 	if last == 0 { // never synced (or its state is lost): the people it brought count
 		for _, u := range h.people {
-			if u.status == authn.StatusActive {
+			if live(u.status) {
 				last++
 			}
 		}
@@ -468,7 +468,7 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 			continue
 		}
 		switch {
-		case x.cur.status == authn.StatusActive && !active:
+		case live(x.cur.status) && !active: // a frozen leaver too
 			x.disable = ReasonExpired
 			if p.Disabled {
 				x.disable = ReasonDisabled
@@ -499,7 +499,7 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 				// account's end passed, which no change marker shows.
 				end, present := snap.Present[x.cur.ext]
 				switch {
-				case x.cur.status != authn.StatusActive:
+				case !live(x.cur.status):
 					x.untouched = true
 				case snap.Present != nil && !present:
 					x.disable = ReasonNotFound
@@ -510,7 +510,7 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 				}
 				continue
 			}
-			if x.cur.status == authn.StatusActive {
+			if live(x.cur.status) {
 				x.disable = ReasonNotFound
 			}
 		}
@@ -1017,4 +1017,12 @@ func lowerGC() (restore func()) {
 			debug.SetGCPercent(gcLow.old)
 		}
 	})
+}
+
+// live reports whether a person of status may still sign in as far as the
+// directory is concerned: active, or frozen (a "this was not me" link; the
+// freeze is Keyhall's, so a leaver who is frozen is disabled all the same,
+// and keeps her freeze).
+func live(status authn.UserStatus) bool {
+	return status == authn.StatusActive || status == authn.StatusFrozen
 }

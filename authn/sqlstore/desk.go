@@ -105,9 +105,11 @@ func (s *Store) DecideApproval(ctx context.Context, id, by, decision string, now
 // conditional statement with ev.
 func (s *Store) EnableUser(ctx context.Context, id string, at time.Time, ev authn.AuditEvent) (bool, error) {
 	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $2, disabled_by = '', disabled_at = NULL, updated_at = $4
+		// Frozen again if she was: only an admin's unfreeze lifts that.
+		res, err := tx.ExecContext(ctx, `UPDATE users SET status = CASE WHEN frozen_at IS NULL THEN $2 ELSE $6 END,
+			disabled_by = '', disabled_at = NULL, updated_at = $4
 			WHERE id = $1 AND status = $3 AND disabled_by = $5`,
-			id, authn.StatusActive, authn.StatusDisabled, s.tv(at), authn.DisabledByAdmin)
+			id, authn.StatusActive, authn.StatusDisabled, s.tv(at), authn.DisabledByAdmin, authn.StatusFrozen)
 		if err != nil {
 			return dbErr(err)
 		}

@@ -240,9 +240,11 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 
 	// Disable first: the people who leave (and whose names may be released).
 	for _, d := range ch.Disable {
+		// A frozen leaver too: she keeps her freeze (frozen_at), which
+		// comes back if the directory enables her again.
 		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $3, disabled_by = $4, disabled_at = $5, updated_at = $5
-			WHERE id = $1 AND directory = $2 AND status = $6`,
-			d.UserID, dir, authn.StatusDisabled, authn.DisabledByDirectory, s.tv(ch.At), authn.StatusActive)
+			WHERE id = $1 AND directory = $2 AND status IN ($6, $7)`,
+			d.UserID, dir, authn.StatusDisabled, authn.DisabledByDirectory, s.tv(ch.At), authn.StatusActive, authn.StatusFrozen)
 		if err != nil {
 			return fmt.Errorf("disable %s: %w", d.UserID, err)
 		}
@@ -325,9 +327,12 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 		return err
 	}
 	for _, id := range ch.Enable {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $3, disabled_by = '', disabled_at = NULL, updated_at = $4
+		// Enabled again: frozen again if she was (the freeze is Keyhall's
+		// and only an admin lifts it).
+		res, err := tx.ExecContext(ctx, `UPDATE users SET status = CASE WHEN frozen_at IS NULL THEN $3 ELSE $7 END,
+			disabled_by = '', disabled_at = NULL, updated_at = $4
 			WHERE id = $1 AND directory = $2 AND status = $5 AND disabled_by = $6`,
-			id, dir, authn.StatusActive, s.tv(ch.At), authn.StatusDisabled, authn.DisabledByDirectory)
+			id, dir, authn.StatusActive, s.tv(ch.At), authn.StatusDisabled, authn.DisabledByDirectory, authn.StatusFrozen)
 		if err != nil {
 			return fmt.Errorf("enable %s: %w", id, err)
 		}

@@ -255,8 +255,10 @@ func (s *Store) freezeTx(ctx context.Context, who func(*sql.Tx) (string, error),
 
 // UnfreezeUser lifts the freeze, with ev.
 func (s *Store) UnfreezeUser(ctx context.Context, userID string, ev authn.AuditEvent) error {
-	err := s.auditedExec(ctx, ev, "UPDATE users SET status = $2, frozen_at = NULL WHERE id = $1 AND status = $3",
-		userID, authn.StatusActive, authn.StatusFrozen)
+	// A frozen person who is also disabled (by the directory or an admin)
+	// stays disabled: only the freeze is lifted.
+	err := s.auditedExec(ctx, ev, `UPDATE users SET status = CASE WHEN status = $3 THEN $2 ELSE status END, frozen_at = NULL
+		WHERE id = $1 AND frozen_at IS NOT NULL`, userID, authn.StatusActive, authn.StatusFrozen)
 	if err != nil {
 		return fmt.Errorf("unfreeze user %s: %w", userID, err)
 	}
@@ -266,8 +268,8 @@ func (s *Store) UnfreezeUser(ctx context.Context, userID string, ev authn.AuditE
 // ListFrozen lists the frozen people, the most recently frozen first.
 func (s *Store) ListFrozen(ctx context.Context) ([]authn.FrozenUser, error) {
 	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userCols+`, frozen_at FROM users
-		WHERE frozen_at IS NOT NULL AND status = $1 ORDER BY frozen_at DESC, id`,
-		authn.StatusFrozen)
+		WHERE frozen_at IS NOT NULL AND status IN ($1, $2) ORDER BY frozen_at DESC, id`,
+		authn.StatusFrozen, authn.StatusDisabled)
 	if err != nil {
 		return nil, fmt.Errorf("list frozen people: %w", err)
 	}

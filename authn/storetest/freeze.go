@@ -23,6 +23,7 @@ func RunFreeze(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"FreezeTokenRefused", testFreezeTokenRefused},
 		{"FreezeWithTokenConcurrent", testFreezeWithTokenConcurrent},
 		{"FreezeUser", testFreezeUser},
+		{"FreezeOutlivesDirectory", testFreezeOutlivesDirectory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -347,5 +348,49 @@ func testRestoreSuspended(t *testing.T, s authn.Store) {
 	}
 	if sus, err := s.ListSuspendedCredentials(ctx, anna.ID); err != nil || len(sus) != 0 {
 		t.Errorf("suspended after the restore: %d, %v", len(sus), err)
+	}
+}
+
+// testFreezeOutlivesDirectory (review of #14): the freeze is Keyhall's. A
+// frozen directory person who leaves is disabled all the same; when the
+// directory enables her again she is frozen again, not active; lifting
+// the freeze of a disabled person leaves her disabled; an admin's enable
+// of a frozen person who was disabled leaves her frozen.
+func testFreezeOutlivesDirectory(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna := dirUser(t, "anna")
+	apply(t, s, authn.DirectoryChanges{Create: []authn.User{anna}})
+	status := func(want authn.UserStatus, frozen int, when string) {
+		t.Helper()
+		u, err := s.GetUser(ctx, anna.ID)
+		must(t, "GetUser", err)
+		list, err := s.ListFrozen(ctx)
+		must(t, "ListFrozen", err)
+		if u.Status != want || len(list) != frozen {
+			t.Errorf("%s: status %q, %d listed frozen; want %q, %d", when, u.Status, len(list), want, frozen)
+		}
+	}
+	_, err := s.FreezeUser(ctx, anna.ID, t0, ev("user.frozen", ""))
+	must(t, "FreezeUser", err)
+	apply(t, s, authn.DirectoryChanges{At: t0.Add(time.Minute), Disable: []authn.DirectoryDisable{{UserID: anna.ID, Reason: "not found"}}})
+	status(authn.StatusDisabled, 1, "a frozen leaver")
+	apply(t, s, authn.DirectoryChanges{At: t0.Add(2 * time.Minute), Enable: []string{anna.ID}})
+	status(authn.StatusFrozen, 1, "enabled again by the directory")
+	apply(t, s, authn.DirectoryChanges{At: t0.Add(3 * time.Minute), Disable: []authn.DirectoryDisable{{UserID: anna.ID, Reason: "not found"}}})
+	must(t, "UnfreezeUser", s.UnfreezeUser(ctx, anna.ID, ev("user.unfrozen", "user:"+anna.ID)))
+	status(authn.StatusDisabled, 0, "a disabled leaver's freeze lifted")
+	wantErr(t, "UnfreezeUser(not frozen)", s.UnfreezeUser(ctx, anna.ID, ev("user.unfrozen", "user:"+anna.ID)), authn.ErrNotFound)
+
+	bert := mkUser(t, s, "bert")
+	_, err = s.FreezeUser(ctx, bert.ID, t0, ev("user.frozen", ""))
+	must(t, "FreezeUser", err)
+	if _, err := s.DisableUser(ctx, bert.ID, t0, ev("user.disable", "user:"+bert.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.EnableUser(ctx, bert.ID, t0, ev("user.enable", "user:"+bert.ID)); err != nil || !ok {
+		t.Fatalf("EnableUser: %v, %v", ok, err)
+	}
+	if u, err := s.GetUser(ctx, bert.ID); err != nil || u.Status != authn.StatusFrozen {
+		t.Errorf("a frozen person disabled and enabled by an admin: %q, %v; want frozen", u.Status, err)
 	}
 }

@@ -551,12 +551,13 @@ func (s *Service) Unfreeze(ctx context.Context, a Actor, userID, reason string, 
 	if err := needReason(reason); err != nil {
 		return 0, err
 	}
-	if p.Status != authn.StatusFrozen {
+	ev := s.event(a, "user.unfrozen", p.User, reason, nil)
+	err = s.cfg.Store.UnfreezeUser(ctx, p.ID, ev)
+	if errors.Is(err, authn.ErrNotFound) { // she exists (find): not frozen
 		return 0, invalid("Ihr Zugang ist nicht eingefroren.", "Her account is not frozen.")
 	}
-	ev := s.event(a, "user.unfrozen", p.User, reason, nil)
-	if err := s.cfg.Store.UnfreezeUser(ctx, p.ID, ev); err != nil {
-		return 0, fmt.Errorf("desk: unfreeze %s: %w", p.Username, storeErr(err))
+	if err != nil {
+		return 0, fmt.Errorf("desk: unfreeze %s: %w", p.Username, err)
 	}
 	if !restore {
 		return 0, nil
