@@ -298,6 +298,12 @@ func (s *Store) revokeFactorsTx(ctx context.Context, tx *sql.Tx, userID string, 
 			return rep, err
 		}
 	}
+	// Her tools' tokens end in the same transaction: telling the tools
+	// afterwards (web's OIDCUserSignedOut, which still finds the grants)
+	// may fail, a stolen refresh token must not outlive the reset.
+	if _, err := s.revokeUserTokensTx(ctx, tx, userID, at); err != nil {
+		return rep, err
+	}
 	return rep, nil
 }
 

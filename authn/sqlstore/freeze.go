@@ -227,6 +227,10 @@ func (s *Store) freezeTx(ctx context.Context, who func(*sql.Tx) (string, error),
 			return err
 		}
 	}
+	// Her tools' tokens end with her sessions (the tools are told after).
+	if _, err := s.revokeUserTokensTx(ctx, tx, userID, at); err != nil {
+		return err
+	}
 	if ev.Actor == "" {
 		ev.Actor = "user:" + userID
 	}

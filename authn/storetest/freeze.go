@@ -24,6 +24,7 @@ func RunFreeze(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"FreezeWithTokenConcurrent", testFreezeWithTokenConcurrent},
 		{"FreezeUser", testFreezeUser},
 		{"FreezeOutlivesDirectory", testFreezeOutlivesDirectory},
+		{"ResetAndFreezeEndTokens", testResetAndFreezeEndTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -392,5 +393,38 @@ func testFreezeOutlivesDirectory(t *testing.T, s authn.Store) {
 	}
 	if u, err := s.GetUser(ctx, bert.ID); err != nil || u.Status != authn.StatusFrozen {
 		t.Errorf("a frozen person disabled and enabled by an admin: %q, %v; want frozen", u.Status, err)
+	}
+}
+
+// testResetAndFreezeEndTokens (review of #14): a reset and a freeze end her
+// OIDC tokens in their own transaction, so a stolen refresh token does not
+// outlive them when telling the tools fails; the tools can still be told
+// afterwards (RevokeOIDCUserTokens names the grants).
+func testResetAndFreezeEndTokens(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	o := s.(authn.OIDCStore)
+	for _, how := range []string{"reset", "freeze"} {
+		anna := mkUser(t, s, "anna-"+how)
+		r := signedIn(t, o, anna, "code-"+how)
+		toks := newTokens(r, "rt-"+how)
+		must(t, "CreateOIDCTokens", o.CreateOIDCTokens(ctx, toks...))
+		var err error
+		if how == "reset" {
+			_, err = s.ResetUser(ctx, anna.ID, t0.Add(time.Hour), newInvitation(anna, "reset-"+how, t0.Add(time.Hour)), codeHash(9),
+				ev("user.reset", "user:"+anna.ID))
+		} else {
+			_, err = s.FreezeUser(ctx, anna.ID, t0.Add(time.Hour), ev("user.frozen", ""))
+		}
+		must(t, how, err)
+		for _, tok := range toks {
+			if !revoked(t, o, tok.ID) {
+				t.Errorf("after the %s her %s token is not revoked", how, tok.Kind)
+			}
+		}
+		refs, err := o.RevokeOIDCUserTokens(ctx, anna.ID, t0.Add(time.Hour))
+		must(t, "RevokeOIDCUserTokens", err)
+		if len(refs) != 1 {
+			t.Errorf("after the %s the tools could not be told: %+v", how, refs)
+		}
 	}
 }
