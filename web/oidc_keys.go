@@ -79,6 +79,13 @@ func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, no
 	if err != nil {
 		return nil, "", fmt.Errorf("load signing key: %w", storageFailure{err})
 	}
+	return OpenInstallationKey(stored, encKey)
+}
+
+// OpenInstallationKey opens a stored installation key with encKey: the
+// seal proves that it is the key this installation made, not one put into
+// the database.
+func OpenInstallationKey(stored authn.OIDCSigningKey, encKey [32]byte) (*ecdsa.PrivateKey, string, error) {
 	der, err := authn.Open(encKey, stored.PrivateSealed, keyAAD(stored.ID))
 	if err != nil {
 		return nil, "", fmt.Errorf("open signing key %s (is keys.encryption_key the one it was sealed with?): %w", stored.ID, err)

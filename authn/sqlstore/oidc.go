@@ -61,8 +61,14 @@ func (s *Store) EnsureOIDCSigningKey(ctx context.Context, k authn.OIDCSigningKey
 	if err != nil {
 		return authn.OIDCSigningKey{}, fmt.Errorf("store oidc signing key: %w", err)
 	}
+	return s.OIDCSigningKey(ctx)
+}
+
+// OIDCSigningKey reads the signing key without creating one:
+// authn.ErrNotFound when there is none.
+func (s *Store) OIDCSigningKey(ctx context.Context) (authn.OIDCSigningKey, error) {
 	var got authn.OIDCSigningKey
-	err = s.wdb.QueryRowContext(ctx, `SELECT id, algorithm, public_key, private_sealed, created_at
+	err := s.wdb.QueryRowContext(ctx, `SELECT id, algorithm, public_key, private_sealed, created_at
 		FROM oidc_signing_keys WHERE slot = 1`).
 		Scan(&got.ID, &got.Algorithm, &got.PublicKey, &got.PrivateSealed, timeCol{&got.CreatedAt})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -100,6 +101,22 @@ func (a *auditLog) writeLines(ctx context.Context) error {
 		return err
 	}
 	done, _ := strconv.ParseInt(v, 10, 64)
+	head, _, err := a.st.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	if done > head {
+		// Events the lines were written for are gone (or the mark was set
+		// ahead by hand, to silence the lines): say so, and write the
+		// whole log again, so that no event is missing from the lines.
+		a.logger.Error("audit log damaged: lines were written up to event "+strconv.FormatInt(done, 10)+
+			", but the chain ends at "+strconv.FormatInt(head, 10)+"; writing every event again; "+
+			"keyhall admin audit verify --checkpoint shows what changed", "written", done, "head", head)
+		done = 0
+		if err := a.st.PutSetting(ctx, auditLoggedSetting, strconv.FormatInt(done, 10)); err != nil {
+			return err
+		}
+	}
 	for {
 		events, err := a.st.ListAudit(ctx, authn.AuditFilter{AfterSeq: done, Limit: auditPage})
 		if err != nil || len(events) == 0 {
@@ -160,7 +177,23 @@ func verifyCheckpoint(ctx context.Context, st authn.Store, keys Keys, line strin
 	if err != nil {
 		return c, usagef("--checkpoint: %v", err)
 	}
-	key, id, err := web.InstallationKey(ctx, st, keys.Encryption, time.Now())
+	// Read, never made: a database whose key was removed must not get a
+	// new one that then calls every true checkpoint foreign.
+	sk, ok := st.(interface {
+		OIDCSigningKey(context.Context) (authn.OIDCSigningKey, error)
+	})
+	if !ok {
+		return c, fmt.Errorf("the store cannot read the installation's key")
+	}
+	stored, err := sk.OIDCSigningKey(ctx)
+	if errors.Is(err, authn.ErrNotFound) {
+		return c, fmt.Errorf("the database holds no installation key, though checkpoints were signed with key %s: "+
+			"it was removed from the database; restore the database from a backup", c.KeyID)
+	}
+	if err != nil {
+		return c, err
+	}
+	key, id, err := web.OpenInstallationKey(stored, keys.Encryption)
 	if err != nil {
 		return c, err
 	}

@@ -111,6 +111,33 @@ func testAuditLogLinesAndCheckpoints(t *testing.T, env []string, url string) {
 		!strings.Contains(e, "events were removed") {
 		t.Errorf("verify --checkpoint on a cut log: %q", e)
 	}
+
+	// The mark of what was written set ahead (to silence the lines): said
+	// loudly, and new events are written again.
+	if err := st.PutSetting(ctx, auditLoggedSetting, "999"); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, 0, "admin", "users", "add", "carla")
+	out.Reset()
+	if err := a.step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "audit log damaged") || !strings.Contains(got, `"action":"user.create"`) {
+		t.Errorf("with the mark ahead of the chain:\n%s", got)
+	}
+
+	// The installation key removed from the database: verify says so, and
+	// makes no new one.
+	if _, err := st.DB().ExecContext(ctx, "DELETE FROM oidc_signing_keys"); err != nil {
+		t.Fatal(err)
+	}
+	if e := mustRun(t, env, 1, "admin", "audit", "verify", "--checkpoint", cp); !strings.Contains(e, "holds no installation key") {
+		t.Errorf("verify without the key: %q", e)
+	}
+	var n int
+	if err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM oidc_signing_keys").Scan(&n); err != nil || n != 0 {
+		t.Errorf("verify made a key: %d, %v", n, err)
+	}
 }
 
 // logLines parses the JSON log lines in out.
