@@ -206,6 +206,13 @@ func TestAdminAuthorisation(t *testing.T) {
 				if rt.method == "POST" {
 					want, fv = a.post, form
 				}
+				// Each cell is a new try (TestAdminRefusalsBounded holds the
+				// bound on how many refusals of one person are audited).
+				for _, u := range []authn.User{c.nora, c.helga, c.adam} {
+					if err := f.store.ResetThrottle(context.Background(), "admin-refused:user:"+u.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
 				refusedBefore, totalBefore := f.auditCount("admin.refused"), f.auditTotal()
 				res, body := cl.send(rt.method, rt.path, fv, a.crossOrigin)
 				body = samePage(body)
@@ -452,6 +459,23 @@ func needActions(t *testing.T, c *console) {
 	if err := d.LiftThrottle(context.Background(), desk.CLI("cli:probe", false), c.adam.ID, "probe"); err != nil &&
 		err.Error() == "desk: not built yet" {
 		t.Skip("the desk's actions are not merged yet")
+	}
+}
+
+// TestAdminRefusalsBounded (review of #14): a signed-in person without a
+// role who reloads /admin gets 404 every time, but only the first few
+// refusals of a window are audited: she cannot fill the audit log.
+func TestAdminRefusalsBounded(t *testing.T) {
+	c := newConsole(t)
+	cl := c.as(c.nora, authn.LevelPhrh, 0)
+	before := c.f.auditCount("admin.refused")
+	for range 12 {
+		if res, _ := cl.send("GET", "/admin", nil, false); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET /admin without a role: %d", res.StatusCode)
+		}
+	}
+	if n := c.f.auditCount("admin.refused") - before; n != 5 {
+		t.Errorf("%d of 12 refusals audited, want 5", n)
 	}
 }
 

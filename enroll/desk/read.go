@@ -255,9 +255,25 @@ func (s *Service) AuditLog(ctx context.Context, a Actor, q authn.AuditQuery) ([]
 	return evs, nil
 }
 
+// Refusals of one actor audited per window (Refused).
+const (
+	refusedAudited = 5
+	refusedWindow  = 10 * time.Minute
+)
+
 // Refused records a refused attempt at the desk (no role, no fresh
 // sign-in, another origin) as "admin.refused" with what was tried.
 func (s *Service) Refused(ctx context.Context, actor, clientAddr, what, why string) error {
+	// At most refusedAudited a window per actor: a signed-in person
+	// without a role must not fill the audit log by reloading /admin.
+	n, err := s.cfg.Store.HitThrottle(ctx, "admin-refused:"+actor, s.now(), refusedWindow)
+	if err != nil {
+		return fmt.Errorf("audit a refusal: %w", err)
+	}
+	if n > refusedAudited {
+		s.log.Warn("console refusal not audited: too many", "actor", actor, "what", what, "why", why, "client", clientAddr)
+		return nil
+	}
 	ev := authn.AuditEvent{Time: s.now(), Actor: actor, Action: "admin.refused", ClientAddr: clientAddr,
 		Details: map[string]string{"what": what, "why": why}}
 	if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
