@@ -49,7 +49,7 @@ func newConsole(t *testing.T, opts ...func(*Config)) *console {
 	c.renate = authn.User{ID: authn.NewID(), ExternalID: "guid-renate", Username: "rmueller", DisplayName: "Renate Müller",
 		Email: "renate.mueller@stadt.example", Phone: "+49 251 492-1234", Status: authn.StatusActive,
 		PostalAddress: []string{"Ratsweg 5", "48143 Musterstadt"},
-		Source: authn.SourceDirectory, Directory: "rathaus", CreatedAt: now, UpdatedAt: now}
+		Source:        authn.SourceDirectory, Directory: "rathaus", CreatedAt: now, UpdatedAt: now}
 	if err := f.store.CreateUser(context.Background(), c.renate, f.audit("user.create")); err != nil {
 		t.Fatal(err)
 	}
