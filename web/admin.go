@@ -193,6 +193,17 @@ func (s *Server) newDesk(st authn.Store, en *enroll.Service) *desk.Service {
 	if cfg.Tools == nil {
 		cfg.Tools = s
 	}
+	// Notices name links on this server (a notice without its address
+	// would panic); mail goes as enrollment's does.
+	if cfg.Notices.PublicURL == nil {
+		cfg.Notices = s.enrollCfg.Notices
+		if cfg.Notices.PublicURL == nil {
+			cfg.Notices.PublicURL = s.publicURL
+		}
+	}
+	if cfg.Mailer == nil {
+		cfg.Mailer = s.enrollCfg.Mailer
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = s.logger
 	}

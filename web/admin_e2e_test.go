@@ -40,7 +40,7 @@ func toolsConsole(t *testing.T) (*console, string) {
 		rand.Read(cfg.OIDC.CryptoKey[:])
 		cfg.OIDC.EncryptionKey = cfg.SignIn.EncryptionKey
 		cfg.ForwardAuth = ForwardAuthConfig{CookieDomain: "stadt.example",
-			Rules: []ForwardAuthRule{{Host: "rat.stadt.example", Groups: []string{"rat"}}}}
+			Rules: []ForwardAuthRule{{Host: "rat.stadt.example", Groups: []string{"rat"}}, {Host: "wiki.stadt.example"}}}
 	})
 	return c, secret
 }

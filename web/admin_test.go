@@ -161,6 +161,8 @@ func TestAdminAuthorisation(t *testing.T) {
 		{"POST", "/admin/people/" + id + "/lift-throttle"},
 		{"POST", "/admin/people/" + id + "/disable"},
 		{"POST", "/admin/people/" + id + "/enable"},
+		{"POST", "/admin/people/" + id + "/freeze"},
+		{"POST", "/admin/people/" + id + "/unfreeze"},
 		{"POST", "/admin/approvals/nope/approve"},
 	}
 	// What an unknown address answers, by method: the console's 404 must
