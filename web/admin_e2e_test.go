@@ -183,7 +183,7 @@ func TestBrowserAdminResetCouncillor(t *testing.T) {
 	run(t, tab, "ask for the reset", chromedp.SendKeys(chromedp.ID("reason-reset"), "INC-4711"),
 		chromedp.Click(chromedp.ID("reset-check-callback")), chromedp.Click(chromedp.ID("reset-delivery-letter")),
 		chromedp.Click(chromedp.ID("do-reset")), waitText("main", msgAdminPending.DE), waitText("#pending", "INC-4711"),
-		waitText("#pending", "Eine zweite Person muss freigeben"))
+		waitText("#pending", "Freigeben muss eine zweite Person"))
 	shot(t, tab, "admin-reset-pending")
 	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#pending form").length`)); err != nil || n != 0 {
 		t.Errorf("the requester is offered to approve her own request (%d forms, %v)", n, err)

@@ -74,7 +74,7 @@ var adminTexts = map[string]message{
 	"admin.col.kind":           {"Art", "Kind"},
 	"admin.pending":            {"Zurücksetzung wartet auf Freigabe", "Reset waiting for approval"},
 	"admin.pending.by":         {"angefragt von", "requested by"},
-	"admin.pending.own":        {"Eine zweite Person muss freigeben.", "A second person must approve."},
+	"admin.pending.own":        {"Freigeben muss eine zweite Person, die dazu berechtigt ist.", "A second person entitled to it must approve."},
 	"admin.person.source":      {"Herkunft", "Source"},
 	"admin.source.local":       {"lokal in Keyhall", "local in Keyhall"},
 	"admin.source.directory":   {"Verzeichnis", "directory"},
