@@ -150,6 +150,9 @@ func TestAdminResetNeedsReasonAndCheck(t *testing.T) {
 			t.Errorf("her page shows %s", what)
 		}
 	}
+	if strings.Contains(page, "aus dem Verzeichnis)") {
+		t.Error("the page of a local person says her phone number is from the directory")
+	}
 	if _, en := helga.get("/admin/people/" + c.nora.ID + "?lang=en"); !strings.Contains(en, "suspended") || !strings.Contains(en, "0 minutes ago") {
 		t.Errorf("the English page lacks the suspended flag or the invitation's age")
 	}

@@ -80,6 +80,7 @@ var adminTexts = map[string]message{
 	"admin.source.directory":   {"Verzeichnis", "directory"},
 	"admin.person.lastsync":    {"letzter Abgleich", "last sync"},
 	"admin.person.phone":       {"Telefon (für den Rückruf, aus dem Verzeichnis)", "Telephone (for the call-back, from the directory)"},
+	"admin.person.phone.local": {"Telefon (in Keyhall gespeichert, nicht aus einem Verzeichnis)", "Telephone (stored in Keyhall, not from a directory)"},
 	"admin.person.groups":      {"Gruppen", "Groups"},
 	"admin.person.level":       {"Geforderte Stufe", "Level required"},
 	"admin.person.role":        {"Rolle in der IT-Konsole", "Role on the IT console"},
