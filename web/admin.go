@@ -43,6 +43,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	s.handle(mux, "POST /admin/people/{id}/lift-throttle", s.adminPost(s.actionHandler(s.adminLiftThrottle)))
 	s.handle(mux, "POST /admin/people/{id}/disable", s.adminPost(s.actionHandler(s.adminDisable)))
 	s.handle(mux, "POST /admin/people/{id}/enable", s.adminPost(s.actionHandler(s.adminEnable)))
+	s.handle(mux, "POST /admin/people/{id}/freeze", s.adminPost(s.actionHandler(s.adminFreeze)))
+	s.handle(mux, "POST /admin/people/{id}/unfreeze", s.adminPost(s.actionHandler(s.adminUnfreeze)))
 	s.handle(mux, "POST /admin/approvals/{id}/approve", s.adminPost(s.adminApprove))
 }
 
@@ -190,6 +192,17 @@ func (s *Server) newDesk(st authn.Store, en *enroll.Service) *desk.Service {
 	cfg.Store, cfg.Enroll = st, en
 	if cfg.Tools == nil {
 		cfg.Tools = s
+	}
+	// Notices name links on this server (a notice without its address
+	// would panic); mail goes as enrollment's does.
+	if cfg.Notices.PublicURL == nil {
+		cfg.Notices = s.enrollCfg.Notices
+		if cfg.Notices.PublicURL == nil {
+			cfg.Notices.PublicURL = s.publicURL
+		}
+	}
+	if cfg.Mailer == nil {
+		cfg.Mailer = s.enrollCfg.Mailer
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = s.logger

@@ -26,7 +26,9 @@ type adminView struct {
 	Next   string // the next page's address; "" on the last
 
 	Person *desk.Person
-	Issued *desk.Issued // an invitation to read out at the desk
+	// InvitationAge is how old her open invitation is, in words.
+	InvitationAge string
+	Issued        *desk.Issued // an invitation to read out at the desk
 
 	Filter     auditFilterView
 	Events     []authn.AuditEvent
@@ -100,7 +102,24 @@ func (s *Server) showPerson(w http.ResponseWriter, r *http.Request, d *desk.Serv
 		return
 	}
 	nameDevices(&p)
-	s.adminPage(w, r, status, "admin_person", &adminView{Actor: a, Tab: "people", Person: &p, Issued: issued}, notice, errText)
+	av := &adminView{Actor: a, Tab: "people", Person: &p, Issued: issued}
+	av.InvitationAge = invitationAge(p, s.now(), lang(r))
+	s.adminPage(w, r, status, "admin_person", av, notice, errText)
+}
+
+// invitationAge says how long ago her open invitation was issued.
+func invitationAge(p desk.Person, now time.Time, l string) string {
+	if p.Invitation == nil {
+		return ""
+	}
+	d := now.Sub(p.Invitation.CreatedAt)
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf(adminTexts["admin.age.minutes"].in(l), int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf(adminTexts["admin.age.hours"].in(l), int(d.Hours()))
+	}
+	return fmt.Sprintf(adminTexts["admin.age.days"].in(l), int(d.Hours()/24))
 }
 
 // nameDevices names her sessions' devices as her account page does.
@@ -193,6 +212,7 @@ func (s *Server) actionHandler(act adminAction) adminHandler {
 			nameDevices(&p)
 			av := &adminView{Actor: a, Tab: "people", Person: &p}
 			av.IsAdmin = a.Role == desk.RoleAdmin
+			av.InvitationAge = invitationAge(p, s.now(), lang(r))
 			s.deskFail(w, r, err, &view{Page: "admin_person", Admin: av})
 			return
 		}
@@ -293,4 +313,18 @@ func (s *Server) adminDisable(r *http.Request, d *desk.Service, a desk.Actor, id
 
 func (s *Server) adminEnable(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
 	return msgAdminEnabled, nil, nil, d.Enable(r.Context(), a, id, reason)
+}
+
+func (s *Server) adminFreeze(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	_, err := d.Freeze(r.Context(), a, id, reason)
+	return msgAdminFrozen, nil, nil, err
+}
+
+func (s *Server) adminUnfreeze(r *http.Request, d *desk.Service, a desk.Actor, id, reason string) (message, *desk.Issued, []byte, error) {
+	n, err := d.Unfreeze(r.Context(), a, id, reason, r.PostFormValue("restore") == "yes")
+	m := msgAdminUnfrozen
+	if n > 0 {
+		m = message{DE: fmt.Sprintf(msgAdminRestored.DE, n), EN: fmt.Sprintf(msgAdminRestored.EN, n)}
+	}
+	return m, nil, nil, err
 }

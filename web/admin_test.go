@@ -32,13 +32,16 @@ func deskConfig(c *Config) {
 	c.Desk = desk.Config{
 		Roles:      map[desk.Role][]string{desk.RoleHelpdesk: {"it-helpdesk"}},
 		AdminGroup: "admins", Protected: []string{"rat"}, Approval: []string{"rat"},
-		Sender: enroll.Sender{Name: "Stadt Münster", Address: []string{"Klemensstraße 10", "48143 Münster"}, HelpPhone: "0251 492-1234"},
+		Sender: enroll.Sender{Name: "Stadt Musterstadt", Address: []string{"IT-Service", "Markt 1", "48143 Musterstadt"},
+			HelpPhone: "0251 492-0"},
 	}
 }
 
-func newConsole(t *testing.T) *console {
+// newConsole starts the console; opts may change the Config after
+// deskConfig.
+func newConsole(t *testing.T, opts ...func(*Config)) *console {
 	t.Helper()
-	f := newFixture(t, deskConfig)
+	f := newFixture(t, append([]func(*Config){deskConfig}, opts...)...)
 	c := &console{f: f, helga: f.addUser("helga"), adam: f.addUser("adam"), nora: f.addUser("nora")}
 	// Her letters go to the address the city stored.
 	if _, err := f.store.UpdateUser(context.Background(), c.nora.ID, func(u authn.User) (authn.User, error) {
@@ -52,7 +55,8 @@ func newConsole(t *testing.T) *console {
 	now := time.Now()
 	c.renate = authn.User{ID: authn.NewID(), ExternalID: "guid-renate", Username: "rmueller", DisplayName: "Renate Müller",
 		Email: "renate.mueller@stadt.example", Phone: "+49 251 492-1234", Status: authn.StatusActive,
-		Source: authn.SourceDirectory, Directory: "rathaus", CreatedAt: now, UpdatedAt: now}
+		PostalAddress: []string{"Ratsweg 5", "48143 Musterstadt"},
+		Source:        authn.SourceDirectory, Directory: "rathaus", CreatedAt: now, UpdatedAt: now}
 	if err := f.store.CreateUser(context.Background(), c.renate, f.audit("user.create")); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +168,8 @@ func TestAdminAuthorisation(t *testing.T) {
 		{"POST", "/admin/people/" + id + "/lift-throttle"},
 		{"POST", "/admin/people/" + id + "/disable"},
 		{"POST", "/admin/people/" + id + "/enable"},
+		{"POST", "/admin/people/" + id + "/freeze"},
+		{"POST", "/admin/people/" + id + "/unfreeze"},
 		{"POST", "/admin/approvals/nope/approve"},
 	}
 	// What an unknown address answers, by method: the console's 404 must
@@ -484,6 +490,7 @@ func TestAdminRefusalsBounded(t *testing.T) {
 func TestAdminLetterDownload(t *testing.T) {
 	c := newConsole(t)
 	needActions(t, c)
+	c.f.withAddress(c.nora, "Marktstraße 3", "48143 Musterstadt")
 	res, body := c.as(c.helga, authn.LevelPhrh, 0).send("POST", "/admin/people/"+c.nora.ID+"/reset",
 		url.Values{"reason": {"INC-4711"}, "check": {"in_person"}, "delivery": {"letter"}}, false)
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/pdf" ||
@@ -491,6 +498,17 @@ func TestAdminLetterDownload(t *testing.T) {
 		!strings.HasPrefix(body, "%PDF") {
 		t.Errorf("reset by letter: %d %s %q %q", res.StatusCode, res.Header.Get("Content-Type"),
 			res.Header.Get("Content-Disposition"), res.Header.Get("Cache-Control"))
+	}
+}
+
+// withAddress stores u's postal address, as the directory sync does.
+func (f *fixture) withAddress(u authn.User, lines ...string) {
+	f.t.Helper()
+	if _, err := f.store.UpdateUser(context.Background(), u.ID, func(u authn.User) (authn.User, error) {
+		u.PostalAddress = lines
+		return u, nil
+	}, f.audit("user.update")); err != nil {
+		f.t.Fatal(err)
 	}
 }
 
@@ -506,6 +524,9 @@ func adminTestViews() map[string]*view {
 		Invitation: &desk.OpenInvitation{CreatedAt: now, ExpiresAt: now, CreatedBy: "cli:root"},
 		Sessions:   []desk.SessionInfo{{Device: "Firefox", Addr: "192.0.2.1", CreatedAt: now}},
 		SignIns:    []authn.AuditEvent{{Time: now, Action: "signin", Details: map[string]string{"tool": "wiki"}}},
+		Suspended:  []desk.Factor{{ID: "k0", Kind: authn.KindWebAuthn, Nickname: "Alter Schlüssel", CreatedAt: now}},
+		Pending: []desk.PendingReset{{Approval: desk.Approval{ID: "ap1", Reason: "INC-1", Check: desk.IdentityCheck{Method: desk.CheckCallback},
+			Delivery: desk.DeliverLetter, CreatedAt: now, ExpiresAt: now}, MayApprove: true}},
 	}
 	o := &desk.Overview{Groups: []authn.FactorCount{{Key: 1}, {Group: "rat", None: 2}}, Invitations: []int{1, 2, 3, 4},
 		Refusals: map[string]int{"admin.refused": 1}, LastSync: &authn.AuditEvent{Time: now, Action: "directory.sync.abort"},
@@ -547,7 +568,10 @@ func TestAdminEndSessions(t *testing.T) {
 		t.Errorf("nora's session still works")
 	}
 	evs, err := c.f.store.SearchAudit(context.Background(), authn.AuditQuery{Subject: "user:" + c.nora.ID, Actor: "user:" + c.helga.ID})
-	if err != nil || len(evs) == 0 || evs[0].Reason != "INC-4711" || evs[0].ClientAddr == "" {
+	// The desk records the console's client address in the event's
+	// details, as it does for every desk event (also those enroll writes).
+	if err != nil || len(evs) == 0 || evs[0].Action != "user.revoke_sessions" || evs[0].Reason != "INC-4711" ||
+		evs[0].ClientAddr != "127.0.0.1" || evs[0].Details["via"] != "console" {
 		t.Errorf("audit of the console's action: %+v, %v", evs, err)
 	}
 }

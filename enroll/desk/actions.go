@@ -273,15 +273,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 // or another account of the same person) or the person reset herself; the
 // refusal is audited.
 func (s *Service) secondPerson(ctx context.Context, a Actor, ap authn.Approval, p subject) error {
-	why := ""
-	switch {
-	case a.Audit == ap.RequestedBy, a.UserID != "" && a.UserID == ap.RequesterID:
-		why = "own request"
-	case ap.RequesterExternal != "" && a.Directory == ap.RequesterDirectory && a.ExternalID == ap.RequesterExternal:
-		why = "own request, another account"
-	case a.herself(p.User):
-		why = "herself"
-	}
+	why := notSecond(a, ap, p.User)
 	if why == "" {
 		return nil
 	}
@@ -294,6 +286,20 @@ func (s *Service) secondPerson(ctx context.Context, a Actor, ap authn.Approval, 
 	}
 	return forbidden("Eine zweite Person muss freigeben, nicht wer die Anfrage gestellt hat.",
 		"A second person must approve, not the one who asked.")
+}
+
+// notSecond says why a may not approve ap of p ("" when she may): she
+// asked for it (this or another account of hers), or it is about her.
+func notSecond(a Actor, ap authn.Approval, p authn.User) string {
+	switch {
+	case a.Audit == ap.RequestedBy, a.UserID != "" && a.UserID == ap.RequesterID:
+		return "own request"
+	case ap.RequesterExternal != "" && a.Directory == ap.RequesterDirectory && a.ExternalID == ap.RequesterExternal:
+		return "own request, another account"
+	case a.herself(p):
+		return "herself"
+	}
+	return ""
 }
 
 // Approvals lists the pending (not decided, not expired) approvals.

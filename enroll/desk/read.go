@@ -74,6 +74,20 @@ type Person struct {
 	Protected, Approval bool
 	// Role is her own role on the desk.
 	Role Role
+	// Suspended are the keys and apps a reset suspended, not yet deleted
+	// (they go when she enrolls a new factor; an unfreeze may restore them).
+	Suspended []Factor
+	// Pending are the resets of her that wait for approval.
+	Pending []PendingReset
+}
+
+// PendingReset is a reset waiting for approval, as the viewer of a
+// person's page sees it.
+type PendingReset struct {
+	Approval
+	// MayApprove: the viewer may approve it (another person than the one
+	// who asked, and allowed to act on her).
+	MayApprove bool
 }
 
 // Overview is the console's first page.
@@ -199,6 +213,32 @@ func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, e
 	}
 	if p.Role, err = s.RoleOf(ctx, userID); err != nil {
 		return Person{}, err
+	}
+	suspended, err := s.cfg.Store.ListSuspendedCredentials(ctx, userID)
+	if err != nil {
+		return Person{}, fmt.Errorf("read suspended factors of %s: %w", userID, err)
+	}
+	for _, c := range suspended {
+		f := Factor{ID: c.ID, Kind: c.Kind, Nickname: c.Nickname, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt, Cloned: c.Cloned}
+		if c.Kind == authn.KindWebAuthn {
+			var id uuid.UUID
+			copy(id[:], c.AAGUID)
+			f.Model, f.Level = enroll.ModelName(id), authn.KeyLevel(c)
+		}
+		p.Suspended = append(p.Suspended, f)
+	}
+	aps, err := s.cfg.Store.PendingApprovals(ctx, now)
+	if err != nil {
+		return Person{}, fmt.Errorf("read approvals: %w", err)
+	}
+	subj := subject{User: rec.User, groups: rec.Groups, role: p.Role}
+	for _, ap := range aps {
+		if ap.UserID != userID {
+			continue
+		}
+		_, refusal := s.tier(a, subj, false)
+		p.Pending = append(p.Pending, PendingReset{Approval: toApproval(ap, rec.User.Username),
+			MayApprove: refusal == nil && notSecond(a, ap, rec.User) == ""})
 	}
 	return p, nil
 }

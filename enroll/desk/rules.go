@@ -113,8 +113,15 @@ func (a Actor) herself(p authn.User) bool {
 // helpdesk person acting on herself, on a helpdesk or admin person or on a
 // member of a protected group.
 func (s *Service) authorize(ctx context.Context, a Actor, action string, p subject, reason string, adminOnly bool) error {
-	var refusal *Error
-	var why string
+	why, refusal := s.tier(a, p, adminOnly)
+	if refusal == nil {
+		return nil
+	}
+	return s.refuse(ctx, a, action, p, reason, why, refusal)
+}
+
+// tier says why a may not act on p (nil when she may); see authorize.
+func (s *Service) tier(a Actor, p subject, adminOnly bool) (why string, refusal *Error) {
 	switch {
 	case a.Role != RoleHelpdesk && a.Role != RoleAdmin:
 		why, refusal = "no role", forbidden("Sie haben keine Rolle am IT-Schalter.", "You have no role on the IT desk.")
@@ -136,10 +143,7 @@ func (s *Service) authorize(ctx context.Context, a Actor, action string, p subje
 			"Diese Person gehört zu einer geschützten Gruppe: Hier handelt nur eine Administratorin oder ein Administrator.",
 			"She is a member of a protected group: only an administrator may act on her.")
 	}
-	if refusal == nil {
-		return nil
-	}
-	return s.refuse(ctx, a, action, p, reason, why, refusal)
+	return why, refusal
 }
 
 // refuse audits a refusal (desk.refused: what was tried and why) and
