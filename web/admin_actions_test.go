@@ -118,6 +118,11 @@ func TestAdminResetNeedsReasonAndCheck(t *testing.T) {
 	if c.live(session) || c.keys(t, c.nora) != 0 {
 		t.Errorf("after the reset: session live %v, %d keys usable", c.live(session), c.keys(t, c.nora))
 	}
+	// The test server mails nothing (no SMTP server): the page says that
+	// she was not told, instead of hiding it.
+	if !strings.Contains(body, msgAdminNoNotice.DE) {
+		t.Errorf("the reset's page does not say that she was not told:\n%.600s", body)
+	}
 	e := c.lastEvent(t, c.nora, "user.reset")
 	consoleEvent(t, e, c.helga, c.nora, "INC-4711")
 	if e.Details["identity_check"] != "other" || e.Details["identity_check_text"] != "Dienstausweis per Video gezeigt" ||

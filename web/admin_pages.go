@@ -273,6 +273,16 @@ func resetNotice(out desk.ResetOutcome, err error) (message, *desk.Issued, []byt
 	if err == nil && letter == nil {
 		m = msgAdminReset
 	}
+	// What did not reach her or her tools is said, not hidden (a letter
+	// download has no page to say it on: the letter itself tells her).
+	for _, w := range []struct {
+		failed bool
+		msg    message
+	}{{out.NoticeErr != nil, msgAdminNoNotice}, {out.ToolsErr != nil, msgAdminToolsNotTold}} {
+		if w.failed {
+			m = message{DE: m.DE + " " + w.msg.DE, EN: m.EN + " " + w.msg.EN}
+		}
+	}
 	return m, is, letter, err
 }
 

@@ -165,5 +165,9 @@ var (
 	msgAdminEnabled  = message{"Das Konto ist entsperrt.", "The account is enabled."}
 	msgAdminFrozen   = message{"Das Konto ist eingefroren, alle Anmeldungen sind beendet.", "The account is frozen, all sessions ended."}
 	msgAdminUnfrozen = message{"Das Einfrieren ist aufgehoben.", "The freeze is lifted."}
+	msgAdminNoNotice = message{"Sie konnte nicht benachrichtigt werden (keine E-Mail-Adresse, oder die Mail ging nicht hinaus): Sagen Sie es ihr selbst, oder schicken Sie die Einladung als Brief.",
+		"She could not be told (no e-mail address, or the mail did not go out): tell her yourself, or send the invitation by letter."}
+	msgAdminToolsNotTold = message{"Nicht jedes angebundene Programm hat die Abmeldung bestätigt; ihre Tokens sind dennoch ungültig.",
+		"Not every connected tool confirmed the sign-out; her tokens are invalid all the same."}
 	msgAdminRestored = message{"Das Einfrieren ist aufgehoben; %d Anmeldemittel sind zurückgegeben.", "The freeze is lifted; %d factors are restored."}
 )
