@@ -87,6 +87,8 @@ func loadPages() (*pages, error) {
 		"t":      translate,
 		"static": p.staticURL,
 		"when":   formatTime,
+		// personID is the id in an audit subject "user:<id>".
+		"personID": func(subject string) string { return strings.TrimPrefix(subject, "user:") },
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")

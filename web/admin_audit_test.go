@@ -1,0 +1,109 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// waitRefusals waits until the refused sign-ins answered so far are in the
+// audit log (they are written beside the answer).
+func (f *fixture) waitRefusals() {
+	if ref := f.srv.store.Load(); ref != nil && ref.signIn != nil {
+		ref.signIn.WaitRefusals()
+	}
+}
+
+// TestAdminShowsSignInRefusals: a wrong app code and a wrong password at
+// the real sign-in pages show on her console page with their reasons and
+// count on the overview; a wrong code for a name nobody has leaves no
+// trace.
+func TestAdminShowsSignInRefusals(t *testing.T) {
+	c := newConsole(t)
+	f := c.f
+	otto := f.addUser("otto")
+	secret := f.addTOTP(otto)
+	f.setPassword(otto, "Rathaus am Markt 1")
+	for _, name := range []string{"otto", "niemand"} {
+		b := f.client()
+		if got := b.startAt(name); got != "/login/totp" {
+			if res, _ := b.form("/login/switch", url.Values{"to": {"totp"}}); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("switch to the app: %d", res.StatusCode)
+			}
+		}
+		if res, _ := b.form("/login/totp", url.Values{"code": {"000000"}}); res.StatusCode == http.StatusSeeOther {
+			t.Fatalf("a wrong app code for %s was taken", name)
+		}
+	}
+	b := f.client()
+	b.startAt("otto")
+	b.form("/login/switch", url.Values{"to": {"totp"}})
+	if res, _ := b.form("/login/totp", url.Values{"code": {totpCode(t, secret)}}); res.Header.Get("Location") != "/login/password" {
+		t.Fatalf("the right app code: %d → %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, _ := b.form("/login/password", url.Values{"password": {"falsch"}}); res.StatusCode == http.StatusSeeOther {
+		t.Fatal("a wrong password was taken")
+	}
+	f.waitRefusals()
+	if n := f.auditCount("signin.refused"); n != 2 {
+		t.Errorf("%d refusals audited, want 2 (otto's; none for a name nobody has)", n)
+	}
+	helga := c.as(c.helga, authn.LevelPhrh, 0)
+	res, body := helga.get("/admin/people/" + otto.ID)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("otto's page: %d", res.StatusCode)
+	}
+	_, signins, _ := strings.Cut(body, `id="signins"`)
+	for _, want := range []string{"signin.refused", "wrong_code", "wrong_password"} {
+		if !strings.Contains(signins, want) {
+			t.Errorf("her sign-ins on her page lack %q", want)
+		}
+	}
+	if _, body := helga.get("/admin"); !strings.Contains(body, "<dt>Anmeldungen</dt><dd>2</dd>") {
+		t.Errorf("the overview does not count 2 refused sign-ins:\n%s", between(body, `id="refusals"`, "</dl>"))
+	}
+}
+
+// between is body from start to the next end, for a message.
+func between(body, start, end string) string {
+	_, after, _ := strings.Cut(body, start)
+	s, _, _ := strings.Cut(after, end)
+	return s
+}
+
+// TestAdminOverviewFrozenAndCloned: the overview lists the frozen
+// accounts and the keys flagged as cloned, each with a link to the
+// person's page.
+func TestAdminOverviewFrozenAndCloned(t *testing.T) {
+	c := newConsole(t)
+	f := c.f
+	ctx := context.Background()
+	if _, err := f.store.FreezeUser(ctx, c.nora.ID, time.Now(), f.audit("user.frozen")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.AppendAudit(ctx, authn.AuditEvent{Time: time.Now(), Actor: "user:" + c.renate.ID, Action: "credential.cloned",
+		Subject: "user:" + c.renate.ID, Details: map[string]string{"credential": c.renateKey.credID}}); err != nil {
+		t.Fatal(err)
+	}
+	res, body := c.as(c.helga, authn.LevelPhrh, 0).get("/admin")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("overview: %d", res.StatusCode)
+	}
+	if frozen := between(body, `id="frozen"`, "</ul>"); !strings.Contains(frozen, `href="/admin/people/`+c.nora.ID+`"`) {
+		t.Errorf("the frozen accounts lack nora with a link:\n%s", frozen)
+	}
+	if cloned := between(body, `id="cloned"`, "</ul>"); !strings.Contains(cloned, `href="/admin/people/`+c.renate.ID+`"`) {
+		t.Errorf("the cloned keys lack renate's with a link:\n%s", cloned)
+	}
+	if err := f.store.UnfreezeUser(ctx, c.nora.ID, f.audit("user.unfrozen")); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := c.as(c.helga, authn.LevelPhrh, 0).get("/admin"); strings.Contains(body, `id="frozen"`) {
+		t.Errorf("nora is still listed as frozen after the freeze was lifted")
+	}
+}
