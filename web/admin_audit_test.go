@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,5 +106,71 @@ func TestAdminOverviewFrozenAndCloned(t *testing.T) {
 	}
 	if _, body := c.as(c.helga, authn.LevelPhrh, 0).get("/admin"); strings.Contains(body, `id="frozen"`) {
 		t.Errorf("nora is still listed as frozen after the freeze was lifted")
+	}
+}
+
+// TestAdminAuditExportAndChain: an admin downloads the audit page's
+// events (its filters) as CSV and as JSON Lines, never cached, each
+// export audited; she checks the chain on the page, which names where it
+// breaks once an event was changed. A helpdesk person can do neither (the
+// desk's 403) and is not shown the links.
+func TestAdminAuditExportAndChain(t *testing.T) {
+	c := newConsole(t)
+	f := c.f
+	c.as(c.nora, authn.LevelPhrh, 0).get("/admin") // a refusal by nora
+	helga := c.as(c.helga, authn.LevelPhrh, 0)
+	for _, path := range []string{"/admin/audit/export?format=csv", "/admin/audit/export?format=jsonl", "/admin/audit?verify=1"} {
+		res, _ := helga.get(path)
+		if res.StatusCode != http.StatusForbidden || res.Header.Get("Content-Disposition") != "" {
+			t.Errorf("helpdesk %s: %d %q, want 403 and no download", path, res.StatusCode, res.Header.Get("Content-Disposition"))
+		}
+	}
+	if _, body := helga.get("/admin/audit"); strings.Contains(body, "/admin/audit/export") || strings.Contains(body, `name="verify"`) {
+		t.Errorf("the helpdesk's audit page offers the export or the chain check")
+	}
+	if n := f.auditCount("audit.export"); n != 0 {
+		t.Errorf("refused exports audited as exports: %d", n)
+	}
+
+	adam := c.as(c.adam, authn.LevelPhrh, 0)
+	_, page := adam.get("/admin/audit?action=admin")
+	if !strings.Contains(page, `href="/admin/audit/export?format=csv&amp;action=admin&amp;`) {
+		t.Fatalf("the admin's audit page lacks the export link with its filters:\n%s", between(page, `id="export"`, "</ul>"))
+	}
+	res, body := adam.get("/admin/audit/export?format=csv&action=admin")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+		!strings.HasPrefix(res.Header.Get("Content-Disposition"), `attachment; filename="keyhall-audit-`) ||
+		res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("CSV export: %d %q %q %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Disposition"), res.Header.Get("Cache-Control"))
+	}
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "seq,time,actor,action") || !strings.Contains(lines[1], "admin.refused") ||
+		!strings.Contains(lines[1], "user:"+c.nora.ID) {
+		t.Errorf("CSV export of action=admin:\n%s", body)
+	}
+	res, body = adam.get("/admin/audit/export?format=jsonl&person=nora")
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/jsonl") ||
+		!strings.HasSuffix(res.Header.Get("Content-Disposition"), `.jsonl"`) || strings.Contains(body, "admin.refused") {
+		t.Errorf("JSON Lines export about nora (refusals by her are not about her): %d %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	evs, err := f.store.SearchAudit(context.Background(), authn.AuditQuery{Action: "audit.export"})
+	if err != nil || len(evs) != 2 || evs[1].Actor != "user:"+c.adam.ID || evs[1].Details["format"] != "csv" ||
+		evs[1].Details["events"] != "1" || evs[1].Details["action_filter"] != "admin" || evs[1].Details["via"] != "console" ||
+		evs[0].Subject != "user:"+c.nora.ID || evs[0].Details["format"] != "jsonl" {
+		t.Errorf("the exports audited as %+v, %v", evs, err)
+	}
+
+	_, body = adam.get("/admin/audit?verify=1")
+	n := f.auditTotal()
+	if chain := between(body, `id="chain"`, "</p>"); !strings.Contains(chain, fmt.Sprintf("%d Ereignisse, Kette intakt", n)) {
+		t.Errorf("chain check on an intact log (%d events): %q", n, chain)
+	}
+	if _, err := f.store.DB().Exec("UPDATE audit_events SET reason = 'geändert' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	_, body = adam.get("/admin/audit?verify=1")
+	if chain := between(body, `id="chain"`, "</p>"); !strings.Contains(chain, "bricht bei Ereignis 2 (nach 1 intakten") ||
+		!strings.Contains(chain, "geändert") || !strings.Contains(body, `class="warning"`) {
+		t.Errorf("chain check after event 2 was changed: %q", chain)
 	}
 }

@@ -27,6 +27,12 @@ var adminTexts = map[string]message{
 	"admin.frozen":             {"Gesperrte Konten („Das war ich nicht“)", "Frozen accounts (\"this was not me\")"},
 	"admin.frozen.since":       {"gesperrt seit", "frozen since"},
 	"admin.frozen.none":        {"Keine.", "None."},
+	"admin.audit.export":       {"Exportieren", "Export"},
+	"admin.audit.export.hint":  {"Die Ereignisse mit den Filtern oben, alle Seiten, die ältesten zuerst. Der Export wird protokolliert.", "The events with the filters above, every page, oldest first. The export is audited."},
+	"admin.audit.export.csv":   {"Als CSV herunterladen", "Download as CSV"},
+	"admin.audit.export.jsonl": {"Als JSON Lines herunterladen", "Download as JSON Lines"},
+	"admin.audit.chain":        {"Prüfkette", "Hash chain"},
+	"admin.audit.chain.check":  {"Kette jetzt prüfen", "Check the chain now"},
 	"admin.sync":               {"Letzter Verzeichnisabgleich", "Last directory sync"},
 	"admin.sync.ok":            {"erfolgreich", "succeeded"},
 	"admin.sync.aborted":       {"abgebrochen", "aborted"},
@@ -137,14 +143,22 @@ var adminTexts = map[string]message{
 
 // The console's notices and errors.
 var (
-	msgAdminBadDate  = message{"Bitte geben Sie einen Tag als JJJJ-MM-TT an.", "Please give a day as YYYY-MM-DD."}
-	msgAdminMailed   = message{"Die Einladung ist an die bekannte Adresse gesendet.", "The invitation was mailed to the known address."}
-	msgAdminIssued   = message{"Die Einladung ist ausgestellt. Lesen Sie Code und Link nur der Person selbst vor.", "The invitation is issued. Read code and link only to the person herself."}
-	msgAdminPending  = message{"Die Zurücksetzung wartet auf die Freigabe durch eine zweite Person.", "The reset waits for a second person's approval."}
-	msgAdminReset    = message{"Alle Anmeldemittel sind zurückgesetzt, alle Anmeldungen beendet.", "All factors are reset, all sessions ended."}
-	msgAdminRevoked  = message{"Das Anmeldemittel ist entfernt.", "The factor is removed."}
-	msgAdminEnded    = message{"Alle Anmeldungen sind beendet.", "All sessions are ended."}
-	msgAdminLifted   = message{"Die Sperre ist aufgehoben.", "The throttle is lifted."}
-	msgAdminDisabled = message{"Das Konto ist gesperrt.", "The account is disabled."}
-	msgAdminEnabled  = message{"Das Konto ist entsperrt.", "The account is enabled."}
+	msgAdminBadDate = message{"Bitte geben Sie einen Tag als JJJJ-MM-TT an.", "Please give a day as YYYY-MM-DD."}
+	// The chain check on the audit page.
+	msgAdminChainIntact  = message{"%d Ereignisse, Kette intakt.", "%d events, chain intact."}
+	msgAdminChainPartial = message{"Die ersten %d Ereignisse geprüft, bis dahin ist die Kette intakt; für den Rest reichte die Zeit nicht (vollständig: keyhall admin audit verify).",
+		"The first %d events checked, the chain is intact so far; there was no time for the rest (all of it: keyhall admin audit verify)."}
+	msgAdminChainBreak   = message{"Die Kette bricht bei Ereignis %d (nach %d intakten Ereignissen): %s.", "The chain breaks at event %d (after %d intact events): %s."}
+	msgAdminChainMissing = message{"ein Ereignis fehlt", "an event is missing"}
+	msgAdminChainLink    = message{"es verweist nicht auf das Ereignis davor", "it does not point to the event before it"}
+	msgAdminChainChanged = message{"es wurde nach dem Schreiben geändert", "it was changed after it was written"}
+	msgAdminMailed       = message{"Die Einladung ist an die bekannte Adresse gesendet.", "The invitation was mailed to the known address."}
+	msgAdminIssued       = message{"Die Einladung ist ausgestellt. Lesen Sie Code und Link nur der Person selbst vor.", "The invitation is issued. Read code and link only to the person herself."}
+	msgAdminPending      = message{"Die Zurücksetzung wartet auf die Freigabe durch eine zweite Person.", "The reset waits for a second person's approval."}
+	msgAdminReset        = message{"Alle Anmeldemittel sind zurückgesetzt, alle Anmeldungen beendet.", "All factors are reset, all sessions ended."}
+	msgAdminRevoked      = message{"Das Anmeldemittel ist entfernt.", "The factor is removed."}
+	msgAdminEnded        = message{"Alle Anmeldungen sind beendet.", "All sessions are ended."}
+	msgAdminLifted       = message{"Die Sperre ist aufgehoben.", "The throttle is lifted."}
+	msgAdminDisabled     = message{"Das Konto ist gesperrt.", "The account is disabled."}
+	msgAdminEnabled      = message{"Das Konto ist entsperrt.", "The account is enabled."}
 )

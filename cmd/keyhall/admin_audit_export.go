@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll/desk"
 )
 
@@ -51,27 +50,21 @@ func auditExportCommand() *command {
 				if q.Until, err = parseAuditTime("--until", *until); err != nil {
 					return err
 				}
-				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
 					if *username != "" {
 						name, err := canonical("username", *username)
 						if err != nil {
 							return err
 						}
-						u, err := findUser(ctx, st, name)
+						u, err := findUser(ctx, e.st, name)
 						if err != nil {
 							return err
 						}
 						q.Subject = "user:" + u.ID
 					}
-					n, err := exportAudit(ctx, a, st, *format, *output, q)
-					if err != nil {
-						return err
-					}
-					// The export holds personal data: who took it is audited.
-					ev := auditEvent(time.Now().UTC(), "audit.export", q.Subject, "", map[string]string{
-						"format": *format, "events": fmt.Sprint(n), "actor_filter": q.Actor, "action_filter": q.Action,
-						"since": *since, "until": *until, "output": *output})
-					return st.AppendAudit(ctx, ev)
+					// The desk audits the export (it holds personal data).
+					_, err := exportAudit(ctx, a, e.desk, *format, *output, q)
+					return deskErr(err)
 				})
 			}
 		},
@@ -80,10 +73,10 @@ func auditExportCommand() *command {
 
 // exportAudit writes the export to output, or to stdout when it is "",
 // and returns how many events it wrote.
-func exportAudit(ctx context.Context, a *app, st authn.AuditStore, format, output string, q desk.AuditQuery) (int, error) {
+func exportAudit(ctx context.Context, a *app, d *desk.Service, format, output string, q desk.AuditQuery) (int, error) {
 	if output == "" {
 		w := bufio.NewWriter(a.stdout)
-		n, err := desk.ExportAudit(ctx, st, w, format, q)
+		n, err := d.ExportAudit(ctx, desk.CLI(cliActor(), false), w, format, q)
 		if err != nil {
 			return n, err
 		}
@@ -94,7 +87,7 @@ func exportAudit(ctx context.Context, a *app, st authn.AuditStore, format, outpu
 		return 0, err
 	}
 	w := bufio.NewWriter(f)
-	n, err := desk.ExportAudit(ctx, st, w, format, q)
+	n, err := d.ExportAudit(ctx, desk.CLI(cliActor(), false), w, format, q)
 	if err == nil {
 		err = w.Flush()
 	}
