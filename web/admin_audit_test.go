@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
 )
 
 // waitRefusals waits until the refused sign-ins answered so far are in the
@@ -172,5 +173,58 @@ func TestAdminAuditExportAndChain(t *testing.T) {
 	if chain := between(body, `id="chain"`, "</p>"); !strings.Contains(chain, "bricht bei Ereignis 2 (nach 1 intakten") ||
 		!strings.Contains(chain, "geändert") || !strings.Contains(body, `class="warning"`) {
 		t.Errorf("chain check after event 2 was changed: %q", chain)
+	}
+}
+
+// TestAdminGroupLetters: the helpdesk asks for the letters of a group on
+// the console and downloads one PDF; each member without a factor gets
+// her own new invitation, those with a key are left out unless asked
+// for; without a reason nothing is issued and the page says why.
+func TestAdminGroupLetters(t *testing.T) {
+	c := newConsole(t, func(c *Config) {
+		c.Desk.Sender = enroll.Sender{Name: "Stadt Münster", Address: []string{"IT", "48143 Münster"}, HelpPhone: "0251 492-0"}
+	})
+	needActions(t, c)
+	f := c.f
+	otto, keyed := f.addUser("otto"), f.addUser("kira")
+	for _, u := range []authn.User{c.nora, otto, keyed} {
+		if _, err := f.store.UpdateUser(context.Background(), u.ID, func(u authn.User) (authn.User, error) {
+			u.PostalAddress = []string{u.DisplayName, "Prinzipalmarkt 1", "48143 Münster"}
+			return u, nil
+		}, f.audit("user.set_address")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := newTestKey(t)
+	f.addKey(keyed, &k, 0)
+	f.addGroup(t, "bezirk-mitte", c.nora, otto, keyed)
+	invited := func() int { return f.auditCount("invitation.create") }
+	helga := c.as(c.helga, authn.LevelPhrh, 0)
+	res, body := helga.get("/admin/letters")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `<option value="bezirk-mitte"`) || !strings.Contains(body, `id="letters-all"`) {
+		t.Fatalf("letters page: %d\n%s", res.StatusCode, between(body, "<main", "</main>"))
+	}
+	res, body = helga.send("POST", "/admin/letters", url.Values{"group": {"bezirk-mitte"}, "reason": {""}}, false)
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, `id="letters"`) || invited() != 0 {
+		t.Errorf("without a reason: %d, %d invitations; want 400 on the letters page and none", res.StatusCode, invited())
+	}
+	res, body = helga.send("POST", "/admin/letters", url.Values{"group": {"bezirk-mitte"}, "reason": {"Wahl 2026"}}, false)
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/pdf" ||
+		!strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") || res.Header.Get("Cache-Control") != "no-store" ||
+		!strings.HasPrefix(body, "%PDF") {
+		t.Fatalf("letters: %d %q %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Disposition"), between(body, "<main", "</form>"))
+	}
+	evs, err := f.store.SearchAudit(context.Background(), authn.AuditQuery{Action: "invitation.create"})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("invitations: %d, %v; want nora's and otto's", len(evs), err)
+	}
+	for _, ev := range evs {
+		if ev.Subject == "user:"+keyed.ID || ev.Actor != "user:"+c.helga.ID || ev.Reason != "Wahl 2026" || ev.Details["group"] != "bezirk-mitte" {
+			t.Errorf("invitation audited as %+v", ev)
+		}
+	}
+	res, _ = helga.send("POST", "/admin/letters", url.Values{"group": {"bezirk-mitte"}, "reason": {"Wahl 2026"}, "all": {"1"}}, false)
+	if res.StatusCode != http.StatusOK || invited() != 5 {
+		t.Errorf("with the members who have a key: %d, %d invitations; want 5 (kira's too)", res.StatusCode, invited())
 	}
 }

@@ -17,7 +17,7 @@ import (
 type adminView struct {
 	Actor   desk.Actor
 	IsAdmin bool
-	Tab     string // "overview", "people", "audit": the current one
+	Tab     string // "overview", "people", "audit", "letters": the current one
 
 	Overview *desk.Overview
 	InvAges  []ageCount
@@ -32,6 +32,8 @@ type adminView struct {
 	Filter     auditFilterView
 	Events     []authn.AuditEvent
 	NextEvents string
+	Letters *lettersForm // the letters page's form
+
 	// ExportCSV and ExportJSONL are the export links with the page's filters.
 	ExportCSV, ExportJSONL string
 	// Chain says what the chain check found, when she asked for it;

@@ -35,9 +35,9 @@ func deskConfig(c *Config) {
 	}
 }
 
-func newConsole(t *testing.T) *console {
+func newConsole(t *testing.T, opts ...func(*Config)) *console {
 	t.Helper()
-	f := newFixture(t, deskConfig)
+	f := newFixture(t, append([]func(*Config){deskConfig}, opts...)...)
 	c := &console{f: f, helga: f.addUser("helga"), adam: f.addUser("adam"), nora: f.addUser("nora")}
 	f.addGroup(t, "it-helpdesk", c.helga)
 	f.addGroup(t, "admins", c.adam)
@@ -150,6 +150,8 @@ func TestAdminAuthorisation(t *testing.T) {
 		{"GET", "/admin/people/" + id},
 		{"GET", "/admin/audit?action=admin"},
 		{"GET", "/admin/audit/export?format=csv"},
+		{"GET", "/admin/letters"},
+		{"POST", "/admin/letters"},
 		{"POST", "/admin/people/" + id + "/invite"},
 		{"POST", "/admin/people/" + id + "/reset"},
 		{"POST", "/admin/people/" + id + "/revoke"},
@@ -489,9 +491,10 @@ func adminTestViews() map[string]*view {
 		Approvals: []desk.Approval{{ID: "ap1", UserID: "u1", Username: "rmueller", Reason: "INC-1"}}}
 	issued := &desk.Issued{Invitation: enroll.Invitation{Code: "K7XM-4RPQ", Link: "http://x/enroll/t", ExpiresAt: now}}
 	return map[string]*view{
-		"admin":        {Page: "admin", Admin: &adminView{Actor: a, Tab: "overview", Overview: o, InvAges: []ageCount{{"x", 1}}, Issued: issued}},
-		"admin_people": {Page: "admin_people", Admin: &adminView{Actor: a, Tab: "people", Query: "mü", People: []authn.User{p.User}, Next: "/admin/people?after=x"}},
-		"admin_person": {Page: "admin_person", Admin: &adminView{Actor: a, IsAdmin: true, Tab: "people", Person: p, Issued: issued}},
+		"admin":         {Page: "admin", Admin: &adminView{Actor: a, Tab: "overview", Overview: o, InvAges: []ageCount{{"x", 1}}, Issued: issued}},
+		"admin_people":  {Page: "admin_people", Admin: &adminView{Actor: a, Tab: "people", Query: "mü", People: []authn.User{p.User}, Next: "/admin/people?after=x"}},
+		"admin_person":  {Page: "admin_person", Admin: &adminView{Actor: a, IsAdmin: true, Tab: "people", Person: p, Issued: issued}},
+		"admin_letters": {Page: "admin_letters", Admin: &adminView{Actor: a, Tab: "letters", Letters: &lettersForm{Groups: []string{"rat", "bezirk"}, Group: "rat", All: true}}},
 		"admin_audit": {Page: "admin_audit", Admin: &adminView{Actor: a, Tab: "audit", Events: []authn.AuditEvent{{Time: now, Action: "user.reset",
 			Details: map[string]string{"check": "callback"}}}, NextEvents: "/admin/audit?before=1"}},
 	}
