@@ -32,7 +32,7 @@ type adminView struct {
 	Filter     auditFilterView
 	Events     []authn.AuditEvent
 	NextEvents string
-	Letters *lettersForm // the letters page's form
+	Letters    *lettersForm // the letters page's form
 
 	// ExportCSV and ExportJSONL are the export links with the page's filters.
 	ExportCSV, ExportJSONL string
