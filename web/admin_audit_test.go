@@ -16,8 +16,8 @@ import (
 // waitRefusals waits until the refused sign-ins answered so far are in the
 // audit log (they are written beside the answer).
 func (f *fixture) waitRefusals() {
-	if ref := f.srv.store.Load(); ref != nil && ref.signIn != nil {
-		ref.signIn.WaitRefusals()
+	if err := f.srv.WaitSignInRefusals(context.Background()); err != nil {
+		f.t.Fatal(err)
 	}
 }
 
