@@ -1,6 +1,7 @@
 package authn_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -103,6 +104,29 @@ func TestSignInRefusalsAudited(t *testing.T) {
 			t.Errorf("refusals\n got %q\nwant %q", got, want)
 		}
 	})
+	t.Run("directory says locked or expired", func(t *testing.T) {
+		answer := authn.ErrAccountLocked
+		e := newEnv(t, func(c *authn.SignInConfig) { c.Directory = directoryAnswer{&answer} })
+		anna := e.user("anna", authn.SourceDirectory)
+		d := e.addKey(anna, false, false, 0)
+		for i, want := range []struct {
+			err    error
+			reason authn.Reason
+		}{{authn.ErrAccountLocked, authn.ReasonAccountLocked}, {authn.ErrAccountExpired, authn.ReasonAccountExpired}} {
+			answer = want.err
+			opts, p := e.beginKey(e.start("anna", authn.StepKey))
+			p, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, int64(i+1)), client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err = e.si.VerifyPassword(e.ctx(), p.PendingID, "Geheim!2025", client)
+			wantRefused(t, string(want.reason), p, err, want.reason)
+		}
+		want := []string{"user:" + anna.ID + " account_locked password", "user:" + anna.ID + " account_expired password"}
+		if got := e.refusals(); !slices.Equal(got, want) {
+			t.Errorf("refusals\n got %q\nwant %q", got, want)
+		}
+	})
 	t.Run("throttled once a window", func(t *testing.T) {
 		e := newEnv(t)
 		a := newAnnaWithEverything(e)
@@ -147,3 +171,8 @@ func TestSignInRefusalsAudited(t *testing.T) {
 		}
 	})
 }
+
+// directoryAnswer is a directory that answers every password with *err.
+type directoryAnswer struct{ err *error }
+
+func (d directoryAnswer) VerifyPassword(context.Context, authn.User, string) error { return *d.err }
