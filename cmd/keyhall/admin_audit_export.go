@@ -32,7 +32,7 @@ func auditExportCommand() *command {
 			output := fs.String("output", "", "write to `FILE` (mode 0600) instead of standard output")
 			username := fs.String("user", "", "only events about the person `USERNAME`")
 			actor := fs.String("actor", "", "only events by `ACTOR` (cli:NAME, user:ID, system)")
-			action := fs.String("action", "", "only `ACTION` (e.g. user.reset), or all starting with it when it ends in a dot (user.)")
+			action := fs.String("action", "", "only `ACTION` and those below it (user finds user.reset), as the console filters")
 			since := fs.String("since", "", "only events at or after `TIME`")
 			until := fs.String("until", "", "only events before `TIME`")
 			return func(ctx context.Context, a *app, args []string) error {
