@@ -165,6 +165,9 @@ func (s *Service) ExportAudit(ctx context.Context, a Actor, w io.Writer, format 
 		return 0, err
 	}
 	n, err := ExportAudit(ctx, s.cfg.Store, w, format, q)
+	if f, ok := w.(interface{ Flush() error }); ok && err == nil {
+		err = f.Flush() // a buffered writer's failure counts before the event says what was exported
+	}
 	var de *Error
 	if errors.As(err, &de) { // a bad format: nothing was exported
 		return n, err
