@@ -26,7 +26,9 @@
 // the change it records. The log is append-only and hash-chained: each event
 // carries the hash of the one before (see AuditEvent.ChainHash), so removing
 // or editing an entry breaks the chain at that point, which VerifyChain finds
-// (a *ChainBreak names the event and why). The store appends an event as
+// (a *ChainBreak names the event and why). A refused sign-in step of a
+// person who exists is recorded as "signin.refused" with its reason
+// (signin_refusal.go); one for an unknown username is not. The store appends an event as
 // AuditEvent.Seal returns it, so the hash covers exactly the text stored.
 //
 // Free text that people type (display names, nicknames, addresses, reasons)

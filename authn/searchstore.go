@@ -54,6 +54,24 @@ type AuditQuery struct {
 	Limit     int // ≤ 0 means 100
 }
 
+// Match reports whether e is one q selects (the fields SearchAudit
+// filters on; BeforeSeq and Limit are paging): the same rule for an export
+// that streams the whole log as for the console's page.
+func (q AuditQuery) Match(e AuditEvent) bool {
+	action := strings.TrimSuffix(q.Action, ".")
+	// Times as the store keeps them: to the microsecond.
+	from, to := q.From.Truncate(time.Microsecond), q.To.Truncate(time.Microsecond)
+	switch {
+	case q.Subject != "" && e.Subject != q.Subject,
+		q.Actor != "" && e.Actor != q.Actor,
+		action != "" && e.Action != action && !strings.HasPrefix(e.Action, action+"."),
+		!q.From.IsZero() && e.Time.Before(from),
+		!q.To.IsZero() && !e.Time.Before(to):
+		return false
+	}
+	return true
+}
+
 // SearchTerms returns the words a person is found by: each word of her
 // username, display name and e-mail, folded (SearchFold), and for a word
 // with ä, ö or ü also its spelling with ae, oe, ue ("Müller": muller,

@@ -116,6 +116,9 @@ type SignIn struct {
 	log        *slog.Logger
 	now        func() time.Time
 	dummyPHC   string // hashed with the configured parameters, checked when a person has no password
+	// refusals counts the refusals' audit events still being written
+	// (noteRefusal).
+	refusals sync.WaitGroup
 }
 
 // NewSignIn checks cfg and returns a SignIn.
@@ -228,6 +231,11 @@ type SignInError struct {
 	Reason     Reason
 	RetryAfter time.Duration // with ReasonThrottled: the longest wait that may be needed
 	Err        error
+	// who is the person refused when the step found her itself (a
+	// verified key); "" for the person the pending sign-in names.
+	who string
+	// quiet: not audited (a throttled try after the first of its window).
+	quiet bool
 }
 
 func (e *SignInError) Error() string {

@@ -16,17 +16,17 @@ var dummySecret = make([]byte, 20)
 // any counter is over its limit it returns the refusal, for right and wrong
 // answers alike (the caller must not compare).
 func (s *SignIn) throttled(ctx context.Context, keys []hitKey) (*SignInError, error) {
-	wait, err := s.hitThrottle(ctx, keys)
+	wait, first, err := s.hitThrottle(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
 	if wait > 0 {
-		return &SignInError{Reason: ReasonThrottled, RetryAfter: wait, Err: errors.New("too many tries")}, nil
+		return &SignInError{Reason: ReasonThrottled, RetryAfter: wait, Err: errors.New("too many tries"), quiet: !first}, nil
 	}
 	return nil, nil
 }
 
-// VerifyTOTP checks a code from the person's authenticator app (RFC 6238:
+// verifyTOTP checks a code from the person's authenticator app (RFC 6238:
 // SHA-1, 6 digits, 30-second steps, one step of drift either way). A time
 // step at or below the last one accepted is refused (RFC 6238 §5.2: "the
 // verifier MUST NOT accept the second attempt of the OTP"), in the store's
@@ -43,7 +43,7 @@ func (s *SignIn) throttled(ctx context.Context, keys []hitKey) (*SignInError, er
 // The pending sign-in is read, not used, while the code is checked; then
 // one write (CompleteFactorStep) uses it up, exactly once, with the time
 // step.
-func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
+func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepTOTP)
 	if err != nil {
 		return Progress{}, err
@@ -98,7 +98,9 @@ func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	var te *ThrottledError
 	switch {
 	case errors.As(err, &te):
-		return s.failPeeked(ctx, p, &SignInError{Reason: ReasonThrottled, RetryAfter: te.Wait, Err: err})
+		// Refused by the store's counters, which the wrong tries before took
+		// over their limit (and audited then): not audited again.
+		return s.failPeeked(ctx, p, &SignInError{Reason: ReasonThrottled, RetryAfter: te.Wait, Err: err, quiet: true})
 	case errors.Is(err, ErrNotForward):
 		return s.failPeeked(ctx, p, refuse(ReasonCodeReused, "app %s: step %d used before", cred.ID, step))
 	case errors.Is(err, ErrNotFound): // the app was removed meanwhile
@@ -194,7 +196,7 @@ func NormalizeRecoveryCode(code string) string {
 // so a fast hash suffices; their tries are throttled like app codes.
 func HashRecoveryCode(code string) TokenHash { return HashToken(NormalizeRecoveryCode(code)) }
 
-// VerifyRecoveryCode checks one of the person's recovery codes. It is a
+// verifyRecoveryCode checks one of the person's recovery codes. It is a
 // possession factor: the password follows, and the session is RecoveryOnly
 // (it may only enroll a new factor and never meets a phishing-resistant
 // policy). The code is not used up here: the pending sign-in carries its
@@ -202,7 +204,7 @@ func HashRecoveryCode(code string) TokenHash { return HashToken(NormalizeRecover
 // same write as the session and the audit event "recovery_code.use"
 // (VerifyPassword). So a wrong password leaves the code as it was, and of
 // two sign-ins with one code at most one completes.
-func (s *SignIn) VerifyRecoveryCode(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
+func (s *SignIn) verifyRecoveryCode(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
 	p, err := s.takeFor(ctx, pendingID, StepRecovery)
 	if err != nil {
 		return Progress{}, err

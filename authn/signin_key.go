@@ -373,7 +373,7 @@ type keyResult struct {
 	sign   uint32 // the assertion's signature counter
 }
 
-// FinishKey verifies the browser's assertion (the JSON body of
+// finishKey verifies the browser's assertion (the JSON body of
 // navigator.credentials.get()'s result, credential.toJSON()) against the
 // pending ceremony, following WebAuthn L3 §7.2: go-webauthn checks steps
 // 5–21 (challenge, origin, RP ID hash, flags, signature); this adds what it
@@ -390,7 +390,7 @@ type keyResult struct {
 // use; the other is told the sign-in expired. A sign count that does not
 // move forward fails that write (ErrNotForward) with the pending sign-in
 // still unused: then the key is flagged.
-func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c ClientInfo) (Progress, error) {
+func (s *SignIn) finishKey(ctx context.Context, pendingID, response []byte, c ClientInfo) (Progress, error) {
 	p, err := s.peekFor(ctx, pendingID, StepKey)
 	if err != nil {
 		return Progress{}, err
@@ -434,13 +434,13 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	}
 	switch {
 	case errors.Is(err, ErrNotForward): // not forward: cloned, or a race with another use of the key
-		return s.failPeeked(ctx, p, s.flagCloned(ctx, res, c))
+		return s.failPeeked(ctx, p, refusalOf(res.user, s.flagCloned(ctx, res, c)))
 	case errors.Is(err, ErrNotFound): // the key was removed meanwhile
-		return s.failPeeked(ctx, p, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID))
+		return s.failPeeked(ctx, p, refusalOf(res.user, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID)))
 	case err != nil:
 		return Progress{}, err
 	case refusal != nil:
-		return prog, refusal
+		return prog, refusalOf(res.user, refusal)
 	}
 	return prog, nil
 }

@@ -12,7 +12,7 @@ import (
 // cannot be checked.
 var errNoDirectory = errors.New("no directory is configured to check the password of a directory person")
 
-// VerifyPassword checks the password, which is asked only after a
+// verifyPassword checks the password, which is asked only after a
 // possession factor (so nobody can guess passwords, or run up the
 // directory's lockout counter, without the key or app in hand). Directory
 // people are checked by the Directory; local people against their argon2id
@@ -24,7 +24,7 @@ var errNoDirectory = errors.New("no directory is configured to check the passwor
 // session (CompleteFactorStep): a code used meanwhile by another sign-in
 // sends this one back to the recovery step, and a wrong password uses
 // nothing up but the pending id.
-func (s *SignIn) VerifyPassword(ctx context.Context, pendingID []byte, password string, c ClientInfo) (Progress, error) {
+func (s *SignIn) verifyPassword(ctx context.Context, pendingID []byte, password string, c ClientInfo) (Progress, error) {
 	if p, err := s.read(ctx, pendingID); err == nil && p.RecoveryOnly {
 		return s.passwordAfterCode(ctx, pendingID, password, c)
 	}

@@ -43,9 +43,13 @@ func (e *env) wantDone(p authn.Progress, err error, amr []string, acr authn.Leve
 	return p
 }
 
+// lastAudit is the newest event about the person other than a refused
+// sign-in (those are TestSignInRefusalsAudited's).
 func (e *env) lastAudit(userID string) authn.AuditEvent {
 	e.t.Helper()
+	e.si.WaitRefusals()
 	evs, err := e.store.ListAudit(e.ctx(), authn.AuditFilter{Subject: "user:" + userID, Limit: 1000})
+	evs = slices.DeleteFunc(evs, func(ev authn.AuditEvent) bool { return ev.Action == "signin.refused" })
 	if err != nil || len(evs) == 0 {
 		e.t.Fatalf("ListAudit: %v (%d events)", err, len(evs))
 	}

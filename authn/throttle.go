@@ -88,23 +88,25 @@ func throttleKeys(prefix, username, addr string) []hitKey {
 // so that parallel guesses are all counted, in one transaction. It returns
 // how long to wait when any counter is over its limit (0 when the try may go
 // ahead); then the caller must not compare at all, so right and wrong
-// answers look the same.
-func (s *SignIn) hitThrottle(ctx context.Context, keys []hitKey) (time.Duration, error) {
+// answers look the same. first tells that this try took a counter over its
+// limit (the first refused one of its window), so that a refusal is
+// audited once a window, not once a try.
+func (s *SignIn) hitThrottle(ctx context.Context, keys []hitKey) (wait time.Duration, first bool, err error) {
 	tk := make([]ThrottleKey, len(keys))
 	for i, k := range keys {
 		tk[i] = ThrottleKey{Key: k.key, Window: k.rule.window}
 	}
 	counts, err := s.store.HitThrottles(ctx, tk, s.now())
 	if err != nil {
-		return 0, fmt.Errorf("count try: %w", err)
+		return 0, false, fmt.Errorf("count try: %w", err)
 	}
-	var wait time.Duration
 	for i, k := range keys {
 		if counts[i] > k.rule.limit {
 			wait = max(wait, k.rule.window)
+			first = first || counts[i] == k.rule.limit+1
 		}
 	}
-	return wait, nil
+	return wait, first, nil
 }
 
 // undoThrottle takes back the hits of a right answer, so only failures count.

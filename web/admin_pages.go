@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,7 +17,7 @@ import (
 type adminView struct {
 	Actor   desk.Actor
 	IsAdmin bool
-	Tab     string // "overview", "people", "audit": the current one
+	Tab     string // "overview", "people", "audit", "letters": the current one
 
 	Overview *desk.Overview
 	InvAges  []ageCount
@@ -33,6 +34,14 @@ type adminView struct {
 	Filter     auditFilterView
 	Events     []authn.AuditEvent
 	NextEvents string
+	Letters    *lettersForm // the letters page's form
+
+	// ExportCSV and ExportJSONL are the export links with the page's filters.
+	ExportCSV, ExportJSONL string
+	// Chain says what the chain check found, when she asked for it;
+	// ChainBroken when it found a break.
+	Chain       string
+	ChainBroken bool
 }
 
 type ageCount struct {
@@ -129,44 +138,21 @@ func nameDevices(p *desk.Person) {
 	}
 }
 
-// adminAudit shows the audit log with filters, 100 a page.
+// adminAudit shows the audit log with filters, 100 a page, and for an
+// admin the export links and, on her asking (verify=1), the chain check.
 func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
-	q := r.URL.Query()
-	f := auditFilterView{Person: strings.TrimSpace(q.Get("person")), Actor: strings.TrimSpace(q.Get("actor")),
-		Action: strings.TrimSpace(q.Get("action")), From: q.Get("from"), To: q.Get("to")}
+	f, aq, ok := s.auditQuery(r)
 	av := &adminView{Actor: a, Tab: "audit", Filter: f}
-	aq := authn.AuditQuery{Action: f.Action, Limit: 100}
-	var bad []string
-	if f.Person != "" {
-		aq.Subject = "user:" + s.personID(r, f.Person)
-	}
-	if f.Actor != "" {
-		aq.Actor = f.Actor
-		if !strings.Contains(f.Actor, ":") {
-			aq.Actor = "user:" + s.personID(r, f.Actor)
-		}
-	}
-	for _, x := range []struct {
-		in  string
-		out *time.Time
-		add int
-	}{{f.From, &aq.From, 0}, {f.To, &aq.To, 1}} {
-		if x.in == "" {
-			continue
-		}
-		t, err := time.ParseInLocation("2006-01-02", x.in, time.Local)
-		if err != nil {
-			bad = append(bad, x.in)
-			continue
-		}
-		*x.out = t.AddDate(0, 0, x.add)
-	}
-	if b := q.Get("before"); b != "" {
-		aq.BeforeSeq, _ = strconv.ParseInt(b, 10, 64)
-	}
-	if len(bad) > 0 {
+	filters := url.Values{"person": {f.Person}, "actor": {f.Actor}, "action": {f.Action}, "from": {f.From}, "to": {f.To}}.Encode()
+	av.ExportCSV, av.ExportJSONL = "/admin/audit/export?format=csv&"+filters, "/admin/audit/export?format=jsonl&"+filters
+	if !ok {
 		s.adminPage(w, r, http.StatusBadRequest, "admin_audit", av, "", msgAdminBadDate.in(lang(r)))
 		return
+	}
+	q := r.URL.Query()
+	aq.Limit = 100
+	if b := q.Get("before"); b != "" {
+		aq.BeforeSeq, _ = strconv.ParseInt(b, 10, 64)
 	}
 	evs, err := d.AuditLog(r.Context(), a, aq)
 	if err != nil {
@@ -179,7 +165,122 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, d *desk.Serv
 			"before": {strconv.FormatInt(evs[len(evs)-1].Seq, 10)}}
 		av.NextEvents = "/admin/audit?" + nq.Encode()
 	}
+	if q.Get("verify") != "" {
+		// On her asking only, and bounded: a big log is checked as far as
+		// chainCheckBudget allows, and the page says how far.
+		c, err := d.VerifyAudit(r.Context(), a, chainCheckBudget)
+		if err != nil {
+			s.deskFail(w, r, err, nil)
+			return
+		}
+		av.Chain, av.ChainBroken = chainText(c, lang(r)), c.Break != nil
+	}
 	s.adminPage(w, r, http.StatusOK, "admin_audit", av, "", "")
+}
+
+// chainText says what a chain check found, in lang.
+func chainText(c desk.ChainCheck, lang string) string {
+	m := msgAdminChainIntact
+	switch {
+	case c.Break != nil:
+		why := map[string]message{authn.BreakMissing: msgAdminChainMissing, authn.BreakLink: msgAdminChainLink,
+			authn.BreakChanged: msgAdminChainChanged}[c.Break.Reason]
+		m = message{fmt.Sprintf(msgAdminChainBreak.DE, c.Break.Seq, c.Events, why.DE), fmt.Sprintf(msgAdminChainBreak.EN, c.Break.Seq, c.Events, why.EN)}
+		return m.in(lang)
+	case c.Partial:
+		m = msgAdminChainPartial
+	}
+	return fmt.Sprintf(m.in(lang), c.Events)
+}
+
+// chainCheckBudget bounds the chain check a console page runs.
+const chainCheckBudget = 20 * time.Second
+
+// auditQuery reads the audit page's filters; ok is false when a day is no
+// date.
+func (s *Server) auditQuery(r *http.Request) (auditFilterView, authn.AuditQuery, bool) {
+	q := r.URL.Query()
+	f := auditFilterView{Person: strings.TrimSpace(q.Get("person")), Actor: strings.TrimSpace(q.Get("actor")),
+		Action: strings.TrimSpace(q.Get("action")), From: q.Get("from"), To: q.Get("to")}
+	aq := authn.AuditQuery{Action: f.Action}
+	if f.Person != "" {
+		aq.Subject = "user:" + s.personID(r, f.Person)
+	}
+	if f.Actor != "" {
+		aq.Actor = f.Actor
+		if !strings.Contains(f.Actor, ":") {
+			aq.Actor = "user:" + s.personID(r, f.Actor)
+		}
+	}
+	ok := true
+	for _, x := range []struct {
+		in  string
+		out *time.Time
+		add int
+	}{{f.From, &aq.From, 0}, {f.To, &aq.To, 1}} {
+		if x.in == "" {
+			continue
+		}
+		t, err := time.ParseInLocation("2006-01-02", x.in, time.Local)
+		if err != nil {
+			ok = false
+			continue
+		}
+		*x.out = t.AddDate(0, 0, x.add)
+	}
+	return f, aq, ok
+}
+
+// adminAuditExport answers the audit page's events (its filters, every
+// page of them) as a CSV or JSON Lines download, for an admin; the desk
+// audits the export.
+func (s *Server) adminAuditExport(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	_, aq, ok := s.auditQuery(r)
+	if !ok {
+		s.failPage(w, r, http.StatusBadRequest, msgAdminBadDate, errors.New("console: export: a day is no date"), nil)
+		return
+	}
+	format := r.URL.Query().Get("format")
+	types := map[string]string{desk.FormatCSV: "text/csv; charset=utf-8", desk.FormatJSONL: "application/jsonl; charset=utf-8"}
+	if types[format] == "" {
+		format = desk.FormatCSV
+	}
+	name := "keyhall-audit-" + s.now().UTC().Format("20060102-150405") + "." + format
+	// The headers go out with the first byte: a refusal before it is
+	// still answered as a page.
+	out := &lazyDownload{w: w, header: func(h http.Header) {
+		h.Set("Content-Type", types[format])
+		h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		h.Set("Cache-Control", "no-store")
+	}}
+	n, err := d.ExportAudit(r.Context(), a, out, format,
+		authn.AuditQuery{Subject: aq.Subject, Actor: aq.Actor, Action: aq.Action, From: aq.From, To: aq.To})
+	switch {
+	case err != nil && !out.started:
+		s.deskFail(w, r, err, nil)
+	case err != nil:
+		// Too late for a page: the download ends short, the desk audited
+		// it as incomplete, the cause goes to the log.
+		s.logger.Error("console: audit export broke off", "events", n, "err", err)
+	case !out.started:
+		out.Write(nil)
+	}
+}
+
+// lazyDownload writes a download's headers at its first write.
+type lazyDownload struct {
+	w       http.ResponseWriter
+	header  func(http.Header)
+	started bool
+}
+
+func (l *lazyDownload) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.header(l.w.Header())
+		l.w.WriteHeader(http.StatusOK)
+	}
+	return l.w.Write(p)
 }
 
 // personID is the id of the person with username name, or name itself when

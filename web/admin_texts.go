@@ -24,6 +24,21 @@ var adminTexts = map[string]message{
 	"admin.refusals":           {"Abweisungen der letzten 24 Stunden", "Refusals in the last 24 hours"},
 	"admin.refusal.signin":     {"Anmeldungen", "Sign-ins"},
 	"admin.refusal.console":    {"IT-Konsole", "IT console"},
+	"admin.frozen":             {"Gesperrte Konten („Das war ich nicht“)", "Frozen accounts (\"this was not me\")"},
+	"admin.frozen.since":       {"gesperrt seit", "frozen since"},
+	"admin.frozen.none":        {"Keine.", "None."},
+	"admin.letters":            {"Briefe für eine Gruppe", "Letters for a group"},
+	"admin.letters.hint":       {"Ein PDF mit einem Brief für jedes Mitglied der Gruppe, das noch keinen Schlüssel und keine App hat, jeder mit einer eigenen neuen Einladung (30 Tage gültig). Jede Einladung wird protokolliert.", "One PDF with a letter for each member of the group who has no key and no app yet, each with her own new invitation (valid for 30 days). Each invitation is audited."},
+	"admin.letters.group":      {"Gruppe", "Group"},
+	"admin.letters.all":        {"Auch Mitglieder, die schon einen Schlüssel oder eine App haben", "Also members who already have a key or an app"},
+	"admin.letters.submit":     {"Briefe erstellen und herunterladen", "Make and download the letters"},
+	"admin.letters.nogroups":   {"Es gibt noch keine Gruppen.", "There are no groups yet."},
+	"admin.audit.export":       {"Exportieren", "Export"},
+	"admin.audit.export.hint":  {"Die Ereignisse mit den Filtern oben, alle Seiten, die ältesten zuerst. Der Export wird protokolliert.", "The events with the filters above, every page, oldest first. The export is audited."},
+	"admin.audit.export.csv":   {"Als CSV herunterladen", "Download as CSV"},
+	"admin.audit.export.jsonl": {"Als JSON Lines herunterladen", "Download as JSON Lines"},
+	"admin.audit.chain":        {"Prüfkette", "Hash chain"},
+	"admin.audit.chain.check":  {"Kette jetzt prüfen", "Check the chain now"},
 	"admin.sync":               {"Letzter Verzeichnisabgleich", "Last directory sync"},
 	"admin.sync.ok":            {"erfolgreich", "succeeded"},
 	"admin.sync.aborted":       {"abgebrochen", "aborted"},
@@ -170,4 +185,12 @@ var (
 	msgAdminToolsNotTold = message{"Nicht jedes angebundene Programm hat die Abmeldung bestätigt; ihre Tokens sind dennoch ungültig.",
 		"Not every connected tool confirmed the sign-out; her tokens are invalid all the same."}
 	msgAdminRestored = message{"Das Einfrieren ist aufgehoben; %d Anmeldemittel sind zurückgegeben.", "The freeze is lifted; %d factors are restored."}
+	// The chain check on the audit page.
+	msgAdminChainIntact  = message{"%d Ereignisse, Kette intakt.", "%d events, chain intact."}
+	msgAdminChainPartial = message{"Die ersten %d Ereignisse geprüft, bis dahin ist die Kette intakt; für den Rest reichte die Zeit nicht (vollständig: keyhall admin audit verify).",
+		"The first %d events checked, the chain is intact so far; there was no time for the rest (all of it: keyhall admin audit verify)."}
+	msgAdminChainBreak   = message{"Die Kette bricht bei Ereignis %d (nach %d intakten Ereignissen): %s.", "The chain breaks at event %d (after %d intact events): %s."}
+	msgAdminChainMissing = message{"ein Ereignis fehlt", "an event is missing"}
+	msgAdminChainLink    = message{"es verweist nicht auf das Ereignis davor", "it does not point to the event before it"}
+	msgAdminChainChanged = message{"es wurde nach dem Schreiben geändert", "it was changed after it was written"}
 )

@@ -24,7 +24,7 @@ var staticFS embed.FS
 // pageNames are the pages, one template file each, all drawn in layout.html.
 var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error",
 	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze",
-	"admin", "admin_people", "admin_person", "admin_audit"}
+	"admin", "admin_people", "admin_person", "admin_audit", "admin_letters"}
 
 // view is what a page template sees.
 type view struct {
@@ -87,6 +87,8 @@ func loadPages() (*pages, error) {
 		"t":      translate,
 		"static": p.staticURL,
 		"when":   formatTime,
+		// personID is the id in an audit subject "user:<id>".
+		"personID": func(subject string) string { return strings.TrimPrefix(subject, "user:") },
 	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")

@@ -205,6 +205,18 @@ func testSearchAudit(t *testing.T, s authn.Store) {
 		if !slices.Equal(actions(got), tc.want) {
 			t.Errorf("SearchAudit(%+v) = %q, want %q", tc.q, actions(got), tc.want)
 		}
+		// The exports filter a streamed log with Match: the same rule.
+		if tc.q.Limit == 0 {
+			var matched []authn.AuditEvent
+			for _, e := range all {
+				if tc.q.Match(e) {
+					matched = append(matched, e)
+				}
+			}
+			if !slices.Equal(actions(matched), tc.want) {
+				t.Errorf("AuditQuery(%+v).Match selects %q, SearchAudit %q", tc.q, actions(matched), tc.want)
+			}
+		}
 	}
 	n, err := s.CountAudit(ctx, t0.Add(time.Minute), "user.reset", "user.create", "admin.refused")
 	must(t, "CountAudit", err)

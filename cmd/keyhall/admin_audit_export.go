@@ -33,7 +33,7 @@ func auditExportCommand() *command {
 			output := fs.String("output", "", "write to `FILE` (mode 0600) instead of standard output")
 			username := fs.String("user", "", "only events about the person `USERNAME`")
 			actor := fs.String("actor", "", "only events by `ACTOR` (cli:NAME, user:ID, system)")
-			action := fs.String("action", "", "only `ACTION` (e.g. user.reset), or all starting with it when it ends in a dot (user.)")
+			action := fs.String("action", "", "only `ACTION` and those below it (user finds user.reset), as the console filters")
 			since := fs.String("since", "", "only events at or after `TIME`")
 			until := fs.String("until", "", "only events before `TIME`")
 			return func(ctx context.Context, a *app, args []string) error {
@@ -43,35 +43,29 @@ func auditExportCommand() *command {
 				if *format != desk.FormatCSV && *format != desk.FormatJSONL {
 					return usagef("--format %q: csv or jsonl", *format)
 				}
-				q := desk.AuditQuery{Actor: *actor, Action: *action}
+				q := authn.AuditQuery{Actor: *actor, Action: *action}
 				var err error
-				if q.Since, err = parseAuditTime("--since", *since); err != nil {
+				if q.From, err = parseAuditTime("--since", *since); err != nil {
 					return err
 				}
-				if q.Until, err = parseAuditTime("--until", *until); err != nil {
+				if q.To, err = parseAuditTime("--until", *until); err != nil {
 					return err
 				}
-				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
+				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
 					if *username != "" {
 						name, err := canonical("username", *username)
 						if err != nil {
 							return err
 						}
-						u, err := findUser(ctx, st, name)
+						u, err := findUser(ctx, e.st, name)
 						if err != nil {
 							return err
 						}
 						q.Subject = "user:" + u.ID
 					}
-					n, err := exportAudit(ctx, a, st, *format, *output, q)
-					if err != nil {
-						return err
-					}
-					// The export holds personal data: who took it is audited.
-					ev := auditEvent(time.Now().UTC(), "audit.export", q.Subject, "", map[string]string{
-						"format": *format, "events": fmt.Sprint(n), "actor_filter": q.Actor, "action_filter": q.Action,
-						"since": *since, "until": *until, "output": *output})
-					return st.AppendAudit(ctx, ev)
+					// The desk audits the export (it holds personal data).
+					_, err := exportAudit(ctx, a, e.desk, *format, *output, q)
+					return deskErr(err)
 				})
 			}
 		},
@@ -80,10 +74,10 @@ func auditExportCommand() *command {
 
 // exportAudit writes the export to output, or to stdout when it is "",
 // and returns how many events it wrote.
-func exportAudit(ctx context.Context, a *app, st authn.AuditStore, format, output string, q desk.AuditQuery) (int, error) {
+func exportAudit(ctx context.Context, a *app, d *desk.Service, format, output string, q authn.AuditQuery) (int, error) {
 	if output == "" {
 		w := bufio.NewWriter(a.stdout)
-		n, err := desk.ExportAudit(ctx, st, w, format, q)
+		n, err := d.ExportAudit(ctx, desk.CLI(cliActor(), false), w, format, q)
 		if err != nil {
 			return n, err
 		}
@@ -94,7 +88,7 @@ func exportAudit(ctx context.Context, a *app, st authn.AuditStore, format, outpu
 		return 0, err
 	}
 	w := bufio.NewWriter(f)
-	n, err := desk.ExportAudit(ctx, st, w, format, q)
+	n, err := d.ExportAudit(ctx, desk.CLI(cliActor(), false), w, format, q)
 	if err == nil {
 		err = w.Flush()
 	}

@@ -238,7 +238,8 @@ func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger
 
 // shutdown stops hs within grace: it waits for the requests in flight, then,
 // with what is left of grace, for the back-channel logout notices they
-// started, so that tools still learn of a sign-out made just before.
+// started, so that tools still learn of a sign-out made just before, and
+// for the audit events of refused sign-ins still being written.
 func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slog.Logger) {
 	logger.Info("shutting down", "grace", grace)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -248,6 +249,9 @@ func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slo
 	}
 	if err := srv.WaitOIDCLogouts(ctx); err != nil {
 		logger.Warn("back-channel logout notices still being sent at the end of the grace period were given up", "err", err)
+	}
+	if err := srv.WaitSignInRefusals(ctx); err != nil {
+		logger.Warn("refused sign-ins still being audited at the end of the grace period were given up", "err", err)
 	}
 }
 

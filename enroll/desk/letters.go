@@ -117,3 +117,16 @@ func (s *Service) GroupLetters(ctx context.Context, a Actor, group string, in Le
 	out.PDF = buf.Bytes()
 	return out, nil
 }
+
+// LetterGroups lists the groups letters can be asked for (every group),
+// by name, for the console's letters page.
+func (s *Service) LetterGroups(ctx context.Context, a Actor) ([]authn.Group, error) {
+	if err := mayRead(a); err != nil {
+		return nil, err
+	}
+	gs, err := s.cfg.Store.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("desk: list groups: %w", err)
+	}
+	return gs, nil
+}

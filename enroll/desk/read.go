@@ -107,6 +107,9 @@ type Overview struct {
 	Resets []authn.AuditEvent
 	// Cloned are the newest keys flagged as cloned.
 	Cloned []authn.AuditEvent
+	// Frozen are the people who froze their account with a "this was not
+	// me" link, the most recently frozen first: an admin must look.
+	Frozen []authn.FrozenUser
 	// Approvals are the pending approvals; ApprovalsErr why they could not
 	// be read.
 	Approvals    []Approval
@@ -278,6 +281,9 @@ func (s *Service) Overview(ctx context.Context, a Actor) (Overview, error) {
 	}
 	if o.Cloned, err = s.cfg.Store.SearchAudit(ctx, authn.AuditQuery{Action: "credential.cloned", Limit: 20}); err != nil {
 		return Overview{}, err
+	}
+	if o.Frozen, err = s.cfg.Store.ListFrozen(ctx); err != nil {
+		return Overview{}, fmt.Errorf("read frozen accounts: %w", err)
 	}
 	o.Approvals, o.ApprovalsErr = s.Approvals(ctx, a)
 	return o, nil
