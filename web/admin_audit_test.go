@@ -223,8 +223,15 @@ func TestAdminGroupLetters(t *testing.T) {
 			t.Errorf("invitation audited as %+v", ev)
 		}
 	}
+	// With the members who have a key: the helpdesk's invitation would add
+	// a factor beside kira's without a reset's identity check, so she is
+	// left out; an admin's letters include her.
 	res, _ = helga.send("POST", "/admin/letters", url.Values{"group": {"bezirk-mitte"}, "reason": {"Wahl 2026"}, "all": {"1"}}, false)
-	if res.StatusCode != http.StatusOK || invited() != 5 {
-		t.Errorf("with the members who have a key: %d, %d invitations; want 5 (kira's too)", res.StatusCode, invited())
+	if res.StatusCode != http.StatusOK || invited() != 4 {
+		t.Errorf("the helpdesk's letters with the members who have a key: %d, %d invitations; want 4 (not kira's)", res.StatusCode, invited())
+	}
+	res, _ = c.as(c.adam, authn.LevelPhrh, 0).send("POST", "/admin/letters", url.Values{"group": {"bezirk-mitte"}, "reason": {"Wahl 2026"}, "all": {"1"}}, false)
+	if res.StatusCode != http.StatusOK || invited() != 7 {
+		t.Errorf("an admin's letters with the members who have a key: %d, %d invitations; want 7 (kira's too)", res.StatusCode, invited())
 	}
 }

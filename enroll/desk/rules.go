@@ -176,9 +176,8 @@ func (s *Service) mustBeActive(ctx context.Context, a Actor, action string, p su
 // account is looked into first); a person who has a key or app gets new
 // ones only by a reset (identity check, dual control) or by herself on
 // her account page, except from an admin where no dual control guards
-// her; and a person whose reset needs a second person's approval gets her
-// first invitation only by letter to her stored address, never read out
-// at the desk.
+// her; and a person whose reset needs a second person's approval gets
+// none from the console at all (below).
 func (s *Service) mayGiveFactor(ctx context.Context, a Actor, action string, p subject, d Delivery, reason string) error {
 	if err := s.mustBeActive(ctx, a, action, p, reason); err != nil {
 		return err
@@ -194,10 +193,15 @@ func (s *Service) mayGiveFactor(ctx context.Context, a Actor, action string, p s
 			"She has a security key or app already. An invitation would add another without an identity check: "+
 				"reset her factors, or she adds one herself (her account → sign-in methods)."))
 	}
-	if d == DeliverDesk && s.needsApproval(p) {
-		return s.refuse(ctx, a, action, p, reason, "desk delivery for dual control", forbidden(
-			"Für sie gibt es eine Einladung nur als Brief an ihre gespeicherte Anschrift.",
-			"Her invitation goes only by letter to her stored address."))
+	// Whoever asks for an invitation holds its code (read out, or the
+	// letter's PDF): for a person whose reset needs a second person, one
+	// person alone gets none on the console. A reset (also of a person
+	// without any factor) is approved by a second person; a group's first
+	// letters after an election come from the server's command line.
+	if s.needsApproval(p) && a.Via != "cli" {
+		return s.refuse(ctx, a, action, p, reason, "dual control", forbidden(
+			"Eine Einladung für sie braucht eine zweite Person: Stellen Sie eine Zurücksetzung an, die eine zweite Person freigibt.",
+			"An invitation for her needs a second person: ask for a reset, which a second person approves."))
 	}
 	return nil
 }

@@ -174,7 +174,12 @@ func TestGroupLetters(t *testing.T) {
 		must(t, f.st.AddMember(ctx, g.ID, f.id(n), ev("group.add_member")))
 	}
 	f.addKey(t, "bert")
-	out, err := f.desk.GroupLetters(ctx, adam, "ausschuss", desk.LettersRequest{Reason: "election"})
+	// ausschuss's resets need a second person: on the console one person
+	// alone gets none of its letters; the server's command line does.
+	_, err = f.desk.GroupLetters(ctx, adam, "ausschuss", desk.LettersRequest{Reason: "election"})
+	wantErr(t, "a console's letters for a dual-control group", err, desk.ErrInvalid)
+	cli := desk.CLI("cli:root", false)
+	out, err := f.desk.GroupLetters(ctx, cli, "ausschuss", desk.LettersRequest{Reason: "election"})
 	must(t, err)
 	var names []string
 	for _, inv := range out.Issued {
@@ -191,7 +196,7 @@ func TestGroupLetters(t *testing.T) {
 	// With All, a member who has a key gets a letter only where an
 	// invitation may add one: not in a group whose resets need approval
 	// (ausschuss), and not from the helpdesk.
-	out, err = f.desk.GroupLetters(ctx, adam, "ausschuss", desk.LettersRequest{Reason: "election", All: true})
+	out, err = f.desk.GroupLetters(ctx, cli, "ausschuss", desk.LettersRequest{Reason: "election", All: true})
 	must(t, err)
 	if len(out.Issued) != 2 || !slices.Equal(out.Skipped, []string{"bert"}) {
 		t.Errorf("with All in a dual-control group: %d letters, skipped %v; want 2, bert", len(out.Issued), out.Skipped)
