@@ -110,7 +110,7 @@ func TestDualControlHelpdesk(t *testing.T) {
 	}
 	if p, _ := f.desk.Approvals(ctx, f.console(t, "hanna")); len(p) != 0 {
 		t.Errorf("after approval, pending: %+v", p)
-	}	// Her approved reset left her without a factor: the requester alone
+	} // Her approved reset left her without a factor: the requester alone
 	// still gets no invitation (and code) for her on the console, by
 	// letter or at the desk (second review of #14).
 	for _, d := range []desk.Delivery{desk.DeliverLetter, desk.DeliverDesk} {
