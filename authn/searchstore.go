@@ -95,18 +95,28 @@ func SearchTerms(u User) []string {
 // found when each word has a spelling that starts one of her SearchTerms.
 func SearchWords(q string) [][]string {
 	var out [][]string
+	seen := map[string]bool{}
 	for _, w := range splitWords(q) {
 		a, b := SearchFold(w), SearchFold(umlautSpelling(w))
-		switch {
-		case a == "":
-		case a == b:
+		if a == "" || seen[a] {
+			continue
+		}
+		seen[a] = true
+		if len(out) == MaxSearchWords { // each word costs the store a query
+			break
+		}
+		if a == b {
 			out = append(out, []string{a})
-		default:
+		} else {
 			out = append(out, []string{a, b})
 		}
 	}
 	return out
 }
+
+// MaxSearchWords is how many different words of a query a search uses;
+// the rest are left out (a name, a username and an address are fewer).
+const MaxSearchWords = 8
 
 // SearchFold folds a word for search: case-folded (ß is ss), accents and
 // umlaut dots dropped (ü is u), compatibility forms joined (NFKC).

@@ -130,12 +130,20 @@ func mayRead(a Actor) error {
 	return nil
 }
 
+// MaxSearchQuery bounds a search's text, in bytes (a name, a username or
+// an address is far shorter; each word costs the store a query).
+const MaxSearchQuery = 200
+
 // Search finds people by the start of a word of their name, username or
 // e-mail (case and umlaut insensitive), SearchPageSize a page, the page
 // after the username after.
 func (s *Service) Search(ctx context.Context, a Actor, q, after string) (SearchPage, error) {
 	if err := mayRead(a); err != nil {
 		return SearchPage{}, err
+	}
+	if len(q) > MaxSearchQuery || len(after) > MaxSearchQuery {
+		return SearchPage{}, invalid(fmt.Sprintf("Bitte suchen Sie mit höchstens %d Zeichen.", MaxSearchQuery),
+			fmt.Sprintf("Please search with at most %d characters.", MaxSearchQuery))
 	}
 	people, err := s.cfg.Store.SearchUsers(ctx, q, after, SearchPageSize+1)
 	if err != nil {
