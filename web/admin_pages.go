@@ -155,6 +155,12 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, d *desk.Serv
 		aq.BeforeSeq, _ = strconv.ParseInt(b, 10, 64)
 	}
 	evs, err := d.AuditLog(r.Context(), a, aq)
+	var de *desk.Error
+	if errors.As(err, &de) && errors.Is(err, desk.ErrForbidden) && a.Role == desk.RoleHelpdesk && q.Get("verify") == "" {
+		// The helpdesk's page without a person: the filters, and what to do.
+		s.adminPage(w, r, http.StatusOK, "admin_audit", av, "", message{DE: de.De, EN: de.En}.in(lang(r)))
+		return
+	}
 	if err != nil {
 		s.deskFail(w, r, err, nil)
 		return

@@ -444,7 +444,7 @@ func TestAdminAudit(t *testing.T) {
 		Action: "signin", Subject: "user:" + c.renate.ID}); err != nil {
 		t.Fatal(err)
 	}
-	cl := c.as(c.helga, authn.LevelPhrh, 0)
+	cl := c.as(c.adam, authn.LevelPhrh, 0) // the whole log is an admin's
 	today := time.Now().Format("2006-01-02")
 	for _, tc := range []struct {
 		q             string
@@ -460,6 +460,15 @@ func TestAdminAudit(t *testing.T) {
 		if res.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) || strings.Contains(body, tc.notWant) {
 			t.Errorf("audit?%s: %d, want %q and not %q", tc.q, res.StatusCode, tc.want, tc.notWant)
 		}
+	}
+	// The helpdesk reads one person's log, not the whole (second review).
+	helga := c.as(c.helga, authn.LevelPhrh, 0)
+	if res, body := helga.get("/admin/audit?action=admin.refused"); res.StatusCode != http.StatusOK ||
+		!strings.Contains(body, "Wählen Sie eine Person") || strings.Contains(body, "user:"+c.nora.ID) {
+		t.Errorf("the helpdesk's whole log: %d, want the page asking for a person, without events\n%s", res.StatusCode, between(body, "<main", "</main>"))
+	}
+	if res, body := helga.get("/admin/audit?person=rmueller"); res.StatusCode != http.StatusOK || !strings.Contains(body, "signin") {
+		t.Errorf("the helpdesk's log of one person: %d", res.StatusCode)
 	}
 	if res, _ := cl.get("/admin/audit?from=gestern"); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("a day that is no date: %d, want 400", res.StatusCode)

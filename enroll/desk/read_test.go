@@ -29,7 +29,10 @@ func TestReadNeedsRole(t *testing.T) {
 		"Search":   func(a desk.Actor) error { _, err := d.Search(ctx, a, "muller", ""); return err },
 		"Person":   func(a desk.Actor) error { _, err := d.Person(ctx, a, "nope"); return err },
 		"Overview": func(a desk.Actor) error { _, err := d.Overview(ctx, a); return err },
-		"AuditLog": func(a desk.Actor) error { _, err := d.AuditLog(ctx, a, authn.AuditQuery{}); return err },
+		"AuditLog": func(a desk.Actor) error {
+			_, err := d.AuditLog(ctx, a, authn.AuditQuery{Subject: "user:x"})
+			return err
+		},
 	}
 	for name, read := range reads {
 		err := read(nobody)
@@ -45,5 +48,10 @@ func TestReadNeedsRole(t *testing.T) {
 		} else if err != nil {
 			t.Errorf("%s as helpdesk: %v", name, err)
 		}
+	}
+	// The whole log is an administrator's; the helpdesk reads one
+	// person's (second review of #14).
+	if _, err := d.AuditLog(ctx, helpdesk, authn.AuditQuery{Action: "user"}); !errors.Is(err, desk.ErrForbidden) {
+		t.Errorf("the whole log as helpdesk: %v, want a refusal", err)
 	}
 }
