@@ -159,6 +159,14 @@ func (s *Service) approveRole(ctx context.Context, a Actor, ap authn.Approval, p
 	if err != nil {
 		return err
 	}
+	// Changed meanwhile (another approval, the command line): nothing to
+	// approve; the request stays undecided and expires.
+	if ap.DecidedAt.IsZero() && slices.Contains(p.groups, g.Name) == ap.Add {
+		if ap.Add {
+			return invalid("Sie ist schon Mitglied dieser Gruppe.", "She is a member of this group already.")
+		}
+		return invalid("Sie ist nicht Mitglied dieser Gruppe.", "She is not a member of this group.")
+	}
 	ev := s.event(a, "role.approved", p.User, ap.Reason, map[string]string{
 		"approval_id": ap.ID, "requested_by": ap.RequestedBy, "group": g.Name, "change": change(ap.Add)})
 	if err := s.decide(ctx, a, ap, p, ev); err != nil {

@@ -45,6 +45,8 @@ func TestChangeRole(t *testing.T) {
 		pending[0].Group != "it-helpdesk" || !pending[0].Add {
 		t.Fatalf("Approvals = %+v, want the role change", pending)
 	}
+	twin, err := f.desk.ChangeRole(ctx, adam, f.id("anna"), "it-helpdesk", true, "ticket 7, again")
+	must(t, err)
 	adamOther := adam
 	adamOther.UserID, adamOther.Audit = "adam-other", "user:adam-other"
 	annaAdmin := anja
@@ -75,6 +77,8 @@ func TestChangeRole(t *testing.T) {
 	}
 	_, err = f.desk.Approve(ctx, f.console(t, "albert"), ap.ID)
 	wantErr(t, "a second approval", err, authn.ErrUsed)
+	_, err = f.desk.Approve(ctx, f.console(t, "albert"), twin.ID)
+	wantErr(t, "approval of a change already made", err, desk.ErrInvalid)
 
 	// Removal: anja asks, adam approves.
 	ap, err = f.desk.ChangeRole(ctx, anja, f.id("anna"), "it-helpdesk", false, "ticket 8")
