@@ -79,6 +79,9 @@ func TestChangeRole(t *testing.T) {
 	wantErr(t, "a second approval", err, authn.ErrUsed)
 	_, err = f.desk.Approve(ctx, f.console(t, "albert"), twin.ID)
 	wantErr(t, "approval of a change already made", err, desk.ErrInvalid)
+	if still, err := f.desk.Approvals(ctx, anja); err != nil || len(still) != 1 || still[0].ID != twin.ID {
+		t.Errorf("a refused approval of a change already made was used up: pending %+v, %v", still, err)
+	}
 
 	// Removal: anja asks, adam approves.
 	ap, err = f.desk.ChangeRole(ctx, anja, f.id("anna"), "it-helpdesk", false, "ticket 8")
