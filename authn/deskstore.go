@@ -25,7 +25,19 @@ type Approval struct {
 	// audit log does; Decision is "approved".
 	DecidedAt           time.Time
 	DecidedBy, Decision string
+	// Kind is what waits: ApprovalReset ("" in rows from before) or
+	// ApprovalRole; for a role change, Group is the local group (canonical
+	// name) and Add whether she is added to it (else removed).
+	Kind  string
+	Group string
+	Add   bool
 }
+
+// Kinds of approval.
+const (
+	ApprovalReset = "reset"
+	ApprovalRole  = "role"
+)
 
 // DeskStore keeps what the IT desk needs beyond the other stores: pending
 // approvals, and enabling a person an administrator disabled.

@@ -48,6 +48,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	s.handle(mux, "POST /admin/people/{id}/enable", s.adminPost(s.actionHandler(s.adminEnable)))
 	s.handle(mux, "POST /admin/people/{id}/freeze", s.adminPost(s.actionHandler(s.adminFreeze)))
 	s.handle(mux, "POST /admin/people/{id}/unfreeze", s.adminPost(s.actionHandler(s.adminUnfreeze)))
+	s.handle(mux, "POST /admin/people/{id}/role", s.adminPost(s.actionHandler(s.adminRole)))
 	s.handle(mux, "POST /admin/approvals/{id}/approve", s.adminPost(s.adminApprove))
 }
 

@@ -30,6 +30,8 @@ type adminView struct {
 	// InvitationAge is how old her open invitation is, in words.
 	InvitationAge string
 	Issued        *desk.Issued // an invitation to read out at the desk
+	// RoleChoices are the role changes an admin may ask for on her page.
+	RoleChoices []roleChoice
 
 	Filter     auditFilterView
 	Events     []authn.AuditEvent
@@ -111,7 +113,7 @@ func (s *Server) showPerson(w http.ResponseWriter, r *http.Request, d *desk.Serv
 		return
 	}
 	nameDevices(&p)
-	av := &adminView{Actor: a, Tab: "people", Person: &p, Issued: issued}
+	av := &adminView{Actor: a, Tab: "people", Person: &p, Issued: issued, RoleChoices: roleChoices(d, a, &p)}
 	av.InvitationAge = invitationAge(p, s.now(), lang(r))
 	s.adminPage(w, r, status, "admin_person", av, notice, errText)
 }
@@ -317,7 +319,7 @@ func (s *Server) actionHandler(act adminAction) adminHandler {
 				return
 			}
 			nameDevices(&p)
-			av := &adminView{Actor: a, Tab: "people", Person: &p}
+			av := &adminView{Actor: a, Tab: "people", Person: &p, RoleChoices: roleChoices(d, a, &p)}
 			av.IsAdmin = a.Role == desk.RoleAdmin
 			av.InvitationAge = invitationAge(p, s.now(), lang(r))
 			s.deskFail(w, r, err, &view{Page: "admin_person", Admin: av})
@@ -394,7 +396,11 @@ func resetNotice(out desk.ResetOutcome, err error) (message, *desk.Issued, []byt
 }
 
 func (s *Server) adminApprove(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	kind := approvalKind(r, d, a, r.PathValue("id"))
 	m, is, letter, err := resetNotice(d.Approve(r.Context(), a, r.PathValue("id")))
+	if kind == authn.ApprovalRole && err == nil {
+		m, is = msgAdminRoleChanged, nil
+	}
 	switch {
 	case err != nil:
 		s.deskFail(w, r, err, nil)

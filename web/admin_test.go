@@ -173,6 +173,7 @@ func TestAdminAuthorisation(t *testing.T) {
 		{"POST", "/admin/people/" + id + "/enable"},
 		{"POST", "/admin/people/" + id + "/freeze"},
 		{"POST", "/admin/people/" + id + "/unfreeze"},
+		{"POST", "/admin/people/" + id + "/role"},
 		{"POST", "/admin/approvals/nope/approve"},
 	}
 	adminOnlyGET := map[string]bool{"/admin/audit/export?format=csv": true}

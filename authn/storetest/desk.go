@@ -20,6 +20,7 @@ func RunDesk(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"DecideApprovalOnce", testDecideApprovalOnce},
 		{"DecideApprovalConcurrent", testDecideApprovalConcurrent},
 		{"EnableUser", testEnableUser},
+		{"RoleApproval", testRoleApproval},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,7 +34,7 @@ func mkApproval(t *testing.T, s authn.Store, u authn.User, created time.Time) au
 	a := authn.Approval{ID: authn.NewID(), UserID: u.ID, RequestedBy: "user:helper", RequesterID: "helper",
 		RequesterDirectory: "ad", RequesterExternal: "guid-1", Reason: "ticket 4711",
 		CheckMethod: "other", CheckText: "knew the code word", Delivery: "letter", Validity: 14 * 24 * time.Hour,
-		RequirePassword: true, CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour)}
+		RequirePassword: true, CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour), Kind: authn.ApprovalReset}
 	before := auditCount(t, s)
 	must(t, "CreateApproval", s.CreateApproval(t.Context(), a, ev("reset.requested", "user:"+u.ID)))
 	if n := auditCount(t, s); n != before+1 {
@@ -160,4 +161,30 @@ func testEnableUser(t *testing.T, s authn.Store) {
 	}
 	_, err = s.EnableUser(ctx, "nope", t0, ev("user.enable", "user:nope"))
 	wantErr(t, "EnableUser of none", err, authn.ErrNotFound)
+}
+
+// testRoleApproval: a role change waiting for approval keeps its kind,
+// group and direction, pending and decided.
+func testRoleApproval(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna := mkUser(t, s, "anna")
+	for _, add := range []bool{true, false} {
+		a := authn.Approval{ID: authn.NewID(), UserID: anna.ID, RequestedBy: "user:first", RequesterID: "first",
+			Reason: "ticket 4712", CheckMethod: "", Delivery: "", CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour),
+			Kind: authn.ApprovalRole, Group: "keyhall-admins", Add: add}
+		must(t, "CreateApproval", s.CreateApproval(ctx, a, ev("role.requested", "user:"+anna.ID)))
+		got, err := s.GetApproval(ctx, a.ID)
+		must(t, "GetApproval", err)
+		same(t, "GetApproval of a role change", got, a, normApproval)
+		pending, err := s.PendingApprovals(ctx, t0.Add(time.Hour))
+		must(t, "PendingApprovals", err)
+		if len(pending) != 1 || pending[0].Kind != authn.ApprovalRole || pending[0].Group != "keyhall-admins" || pending[0].Add != add {
+			t.Errorf("PendingApprovals = %+v, want the role change only", pending)
+		}
+		decided, err := s.DecideApproval(ctx, a.ID, "user:second", "approved", t0.Add(time.Hour), ev("role.approved", "user:"+anna.ID))
+		must(t, "DecideApproval", err)
+		if decided.Kind != authn.ApprovalRole || decided.Group != "keyhall-admins" || decided.Add != add {
+			t.Errorf("DecideApproval = %+v, want the role change", decided)
+		}
+	}
 }

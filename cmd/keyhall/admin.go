@@ -41,7 +41,7 @@ func adminCommand() *command {
 				name:    "groups",
 				summary: "add and list groups, add members",
 				help:    "Manages local groups. Groups synced from the directory are changed there.",
-				subs:    []*command{groupsAddCommand(), groupsListCommand(), groupsAddMemberCommand()},
+				subs:    []*command{groupsAddCommand(), groupsListCommand(), groupsAddMemberCommand(), groupsRemoveMemberCommand()},
 			},
 			inviteCommand(),
 			confirmEmailCommand(),

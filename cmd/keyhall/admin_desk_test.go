@@ -98,7 +98,7 @@ func TestAdminResetSameEventAsConsole(t *testing.T) {
 		run(0, "admin", "users", "add", u, "--address", "Prinzipalmarkt 1|48143 Münster", "--email", u+"@stadt.example")
 	}
 	run(0, "admin", "groups", "add", "it-helpdesk")
-	run(0, "admin", "groups", "add-member", "it-helpdesk", "helga")
+	run(0, "admin", "groups", "add-member", "it-helpdesk", "helga", "--break-glass", "--reason", "setting up the helpdesk")
 	st := openTestStore(t, url)
 	for _, u := range []string{"anna", "bert"} {
 		p, _ := st.GetUserByUsername(t.Context(), u)

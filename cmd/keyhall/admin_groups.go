@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/desk"
 )
 
 func groupsAddCommand() *command {
@@ -95,15 +97,33 @@ func printGroups(w io.Writer, groups []authn.Group, asJSON bool) error {
 	return writeTable(w, rows)
 }
 
-func groupsAddMemberCommand() *command {
+func groupsAddMemberCommand() *command { return groupsMemberCommand(true) }
+
+func groupsRemoveMemberCommand() *command { return groupsMemberCommand(false) }
+
+// groupsMemberCommand is "groups add-member" (add) or "groups
+// remove-member". A group that gives a role (admin_group, admin.roles)
+// changes only with a second admin's approval on the console, or here
+// with --break-glass --reason (audited as such).
+func groupsMemberCommand(add bool) *command {
+	name, summary, verb := "add-member", "add a person to a local group", "Adds a person to"
+	if !add {
+		name, summary, verb = "remove-member", "remove a person from a local group", "Removes a person from"
+	}
 	return &command{
-		name:     "add-member",
-		args:     "GROUP USERNAME",
-		summary:  "add a person to a local group",
-		help:     "Adds a person to a local group. Members of directory groups are changed in the directory.",
-		examples: []string{"keyhall admin groups add-member keyhall-admins anna.mueller"},
+		name:    name,
+		args:    "GROUP USERNAME",
+		summary: summary,
+		help: verb + " a local group. Members of directory groups are changed in the directory.\n" +
+			"A group that gives a role on the IT desk (admin_group, admin.roles) changes only\n" +
+			"with a second admin's approval: ask for it on the console (the person's page, \"Rolle\n" +
+			"ändern\"). In an emergency --break-glass --reason … changes it at once, audited as such.",
+		examples: []string{"keyhall admin groups " + name + " rat anna.mueller",
+			"keyhall admin groups " + name + ` keyhall-admins anna.mueller --break-glass --reason "incident 12, no second admin"`},
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath := configFlag(fs)
+			reason := fs.String("reason", "", "why, for the audit log (required with --break-glass)")
+			breakGlass := fs.Bool("break-glass", false, "change a group that gives a role at once, without a second admin (audited; emergencies only)")
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := wantArgs(args, "GROUP", "USERNAME"); err != nil {
 					return err
@@ -116,12 +136,48 @@ func groupsAddMemberCommand() *command {
 				if err != nil {
 					return err
 				}
-				return withStore(ctx, a, *cfgPath, func(st authn.Store) error {
-					return addMember(ctx, st, a.stdout, group, username)
+				cfg, err := loadConfig(*cfgPath, a.env)
+				if err != nil {
+					return err
+				}
+				if givesRole(cfg, group) {
+					if !*breakGlass {
+						return &cliError{msg: fmt.Sprintf("group %q gives a role on the IT desk: a change needs a second admin's approval; "+
+							"ask for it on the console (the person's page, \"Rolle ändern\"), or in an emergency "+
+							"use --break-glass --reason … (audited)", group)}
+					}
+					if strings.TrimSpace(*reason) == "" {
+						return usagef("--reason is required with --break-glass: say why, for the audit log")
+					}
+					return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
+						u, err := findUser(ctx, e.st, username)
+						if err != nil {
+							return err
+						}
+						if _, err := e.desk.ChangeRole(ctx, desk.CLI(cliActor(), true), u.ID, group, add, *reason); err != nil {
+							return deskErr(err)
+						}
+						_, err = fmt.Fprintf(a.stdout, "%s user %q %s group %q (break-glass, audited).\n",
+							map[bool]string{true: "Added", false: "Removed"}[add], u.Username,
+							map[bool]string{true: "to", false: "from"}[add], group)
+						return err
+					})
+				}
+				return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
+					if add {
+						return addMember(ctx, st, a.stdout, group, username)
+					}
+					return removeMember(ctx, st, a.stdout, group, username)
 				})
 			}
 		},
 	}
+}
+
+// givesRole reports whether the group gives a role on the IT desk.
+func givesRole(cfg Config, group string) bool {
+	return group == cfg.AdminGroup && group != "" || slices.Contains(cfg.Admin.Roles.Admin, group) ||
+		slices.Contains(cfg.Admin.Roles.Helpdesk, group)
 }
 
 // addMember adds a person to a local group, audited.
@@ -150,5 +206,33 @@ func addMember(ctx context.Context, st authn.Store, w io.Writer, group, username
 		return fmt.Errorf("add %q to group %q: %w", username, group, err)
 	}
 	_, err = fmt.Fprintf(w, "Added user %q to group %q.\n", u.Username, g.Name)
+	return err
+}
+
+// removeMember removes a person from a local group, audited.
+func removeMember(ctx context.Context, st authn.Store, w io.Writer, group, username string) error {
+	g, err := st.GetGroupByName(ctx, group)
+	if errors.Is(err, authn.ErrNotFound) {
+		return &cliError{msg: fmt.Sprintf("group %q not found", group), err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("find group %q: %w", group, err)
+	}
+	if g.Source != authn.SourceLocal {
+		return &cliError{msg: fmt.Sprintf("group %q comes from the directory; change its members there", group)}
+	}
+	u, err := findUser(ctx, st, username)
+	if err != nil {
+		return err
+	}
+	ev := auditEvent(time.Now().UTC(), "group.remove_member", "group:"+g.ID, "",
+		map[string]string{"group": g.Name, "username": u.Username, "user_id": u.ID})
+	if err := st.RemoveMember(ctx, g.ID, u.ID, ev); err != nil {
+		if errors.Is(err, authn.ErrNotFound) {
+			return &cliError{msg: fmt.Sprintf("user %q is not a member of group %q", username, group), err: err}
+		}
+		return fmt.Errorf("remove %q from group %q: %w", username, group, err)
+	}
+	_, err = fmt.Fprintf(w, "Removed user %q from group %q.\n", u.Username, g.Name)
 	return err
 }

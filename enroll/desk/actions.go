@@ -91,6 +91,11 @@ type Approval struct {
 	RequesterDirectory   string
 	RequesterExternalID  string
 	Terms                enroll.Terms
+	// Kind is authn.ApprovalReset or authn.ApprovalRole; a role change adds
+	// her to (Add) or removes her from the local group Group.
+	Kind  string
+	Group string
+	Add   bool
 }
 
 // Invite issues a new invitation for the person userID.
@@ -239,6 +244,9 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 	if err != nil {
 		return ResetOutcome{}, err
 	}
+	if ap.Kind == authn.ApprovalRole {
+		return ResetOutcome{}, s.approveRole(ctx, a, ap, p)
+	}
 	if err := s.authorize(ctx, a, "approve", p, ap.Reason, false); err != nil {
 		return ResetOutcome{}, err
 	}
@@ -248,18 +256,10 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 	if err := s.secondPerson(ctx, a, ap, p); err != nil {
 		return ResetOutcome{}, err
 	}
-	now := s.now()
 	ev := s.event(a, "reset.approved", p.User, ap.Reason, map[string]string{
 		"approval_id": ap.ID, "requested_by": ap.RequestedBy})
-	if _, err := s.cfg.Store.DecideApproval(ctx, ap.ID, a.Audit, "approved", now, ev); err != nil {
-		if errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrExpired) {
-			why := map[bool]string{true: "decided already", false: "expired"}[errors.Is(err, authn.ErrUsed)]
-			if aerr := s.cfg.Store.AppendAudit(ctx, s.event(a, "desk.refused", p.User, ap.Reason,
-				map[string]string{"tried": "approve", "why": why, "approval_id": ap.ID})); aerr != nil {
-				return ResetOutcome{}, fmt.Errorf("desk: audit a refusal: %w", aerr)
-			}
-		}
-		return ResetOutcome{}, storeErr(err)
+	if err := s.decide(ctx, a, ap, p, ev); err != nil {
+		return ResetOutcome{}, err
 	}
 	in := ResetRequest{Reason: ap.Reason, Check: IdentityCheck{Method: ap.CheckMethod, Text: ap.CheckText},
 		Delivery: Delivery(ap.Delivery)}
@@ -267,6 +267,22 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 		ClientAddr: a.ClientAddr}
 	t.Audit["delivery"] = ap.Delivery
 	return s.reset(ctx, a, p, in, t, &ap)
+}
+
+// decide records the approval of ap with ev, once; a second decision or
+// one after expiry is refused, audited.
+func (s *Service) decide(ctx context.Context, a Actor, ap authn.Approval, p subject, ev authn.AuditEvent) error {
+	if _, err := s.cfg.Store.DecideApproval(ctx, ap.ID, a.Audit, "approved", s.now(), ev); err != nil {
+		if errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrExpired) {
+			why := map[bool]string{true: "decided already", false: "expired"}[errors.Is(err, authn.ErrUsed)]
+			if aerr := s.cfg.Store.AppendAudit(ctx, s.event(a, "desk.refused", p.User, ap.Reason,
+				map[string]string{"tried": "approve", "why": why, "approval_id": ap.ID})); aerr != nil {
+				return fmt.Errorf("desk: audit a refusal: %w", aerr)
+			}
+		}
+		return storeErr(err)
+	}
+	return nil
 }
 
 // secondPerson refuses an approver who is the requester (the same account
@@ -328,7 +344,8 @@ func toApproval(ap authn.Approval, username string) Approval {
 		Delivery: Delivery(ap.Delivery), CreatedAt: ap.CreatedAt, ExpiresAt: ap.ExpiresAt, DecidedAt: ap.DecidedAt,
 		DecidedBy: ap.DecidedBy, Decision: ap.Decision, RequesterDirectory: ap.RequesterDirectory,
 		RequesterExternalID: ap.RequesterExternal,
-		Terms:               enroll.Terms{Validity: ap.Validity, RequirePassword: ap.RequirePassword}}
+		Terms:               enroll.Terms{Validity: ap.Validity, RequirePassword: ap.RequirePassword},
+		Kind:                ap.Kind, Group: ap.Group, Add: ap.Add}
 }
 
 // Revoked is what RevokeFactorReport did.

@@ -247,7 +247,7 @@ func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, e
 		if ap.UserID != userID {
 			continue
 		}
-		_, refusal := s.tier(a, subj, false)
+		_, refusal := s.tier(a, subj, ap.Kind == authn.ApprovalRole)
 		p.Pending = append(p.Pending, PendingReset{Approval: toApproval(ap, rec.User.Username),
 			MayApprove: refusal == nil && notSecond(a, ap, rec.User) == ""})
 	}
