@@ -85,7 +85,7 @@ func (s *Service) PrintNoticeLetters(ctx context.Context, a Actor, w io.Writer) 
 		if len(u.PostalAddress) == 0 {
 			continue
 		}
-		link, err := s.cfg.Enroll.FreezeLink(ctx, u.ID)
+		link, err := s.cfg.Enroll.LetterFreezeLink(ctx, u.ID)
 		if err != nil {
 			return 0, err
 		}
