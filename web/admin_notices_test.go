@@ -10,6 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -93,5 +96,36 @@ func TestAdminNoticeLetters(t *testing.T) {
 	}
 	if u, err := f.store.GetUser(ctx, c.nora.ID); err != nil || u.Status != authn.StatusFrozen {
 		t.Errorf("nora after her letter's link: %q, %v; want frozen", u.Status, err)
+	}
+}
+
+// TestFactorAddedLetterWithoutMail: a key added by a person without an
+// e-mail address is told by a notice letter, queued for the desk; with
+// mail that reaches her, none is queued.
+func TestFactorAddedLetterWithoutMail(t *testing.T) {
+	f := newFixture(t)
+	mb := startMailbox(t)
+	f.withMail(t, mb)
+	otto := f.addUser("otto")
+	anna := f.withEmail(f.addUser("anna"), "anna@stadt.example")
+	for _, u := range []authn.User{otto, anna} {
+		old := newTestKey(t)
+		f.addKey(u, &old, 0)
+		c := f.client()
+		c.cookies[SessionCookie] = f.sessionCookie(u, time.Now(), false).Value
+		if res, body := c.form("/account/factors/add", url.Values{"kind": {"key"}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("add a key: %d %s", res.StatusCode, body)
+		}
+		res := c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}"))
+		options := readBody(t, res)
+		cred := noneRegistration(t, []byte(options), f.base, uuid.MustParse("ee882879-721c-4913-9775-3dfcce97072a"))
+		if res, body := c.form("/enroll/key", url.Values{"credential": {string(cred)}, "nickname": {"Fremder Schlüssel"}}); res.StatusCode != http.StatusOK {
+			t.Fatalf("finish: %d %s", res.StatusCode, body)
+		}
+	}
+	mb.wait(1)
+	ls, err := f.store.UnprintedNoticeLetters(context.Background())
+	if err != nil || len(ls) != 1 || ls[0].UserID != otto.ID || ls[0].Kind != authn.NoticeFactorAdded || !strings.Contains(ls[0].Detail, "Fremder Schlüssel") {
+		t.Fatalf("notice letters %+v, %v; want one for otto's new key", ls, err)
 	}
 }
