@@ -23,8 +23,7 @@ func (s *Server) adminNoticeLetters(w http.ResponseWriter, r *http.Request, d *d
 			s.deskFail(w, r, err, nil)
 			return
 		}
-		s.adminPage(w, r, http.StatusOK, "admin", &adminView{Actor: a, Tab: "overview", Overview: &o},
-			adminTexts["admin.notices.empty"].in(lang(r)), "")
+		s.adminPage(w, r, http.StatusOK, "admin", overviewView(r, a, &o), adminTexts["admin.notices.empty"].in(lang(r)), "")
 		return
 	}
 	h := w.Header()
