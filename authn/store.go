@@ -27,6 +27,7 @@ type Store interface {
 	DirectoryStore
 	DeskStore
 	SearchStore
+	NoticeLetterStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

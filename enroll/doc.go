@@ -122,6 +122,11 @@
 // sign-in and enrollment are refused (ReasonFrozen) until an administrator
 // lifts it (authn.FreezeStore.UnfreezeUser).
 //
+// A person whom no mail reaches (no address, no mailer, or the mail
+// failed) gets the notice by post: QueueNoticeLetter queues it
+// (authn.NoticeLetterStore), and the IT desk prints the queue
+// (WriteNoticeLetters), each letter with a new link (LetterFreezeLink).
+//
 // # Self-service
 //
 // A signed-in person manages her own factors. Open starts an enrollment

@@ -82,7 +82,12 @@ func ParseFreezeToken(s string) (authn.TokenHash, error) {
 
 // freezeLink stores a new freeze token for the person and returns its link.
 func (s *Service) freezeLink(ctx context.Context, userID string) (string, error) {
-	tok := NewFreezeToken()
+	return s.storeFreezeLink(ctx, userID, NewFreezeToken())
+}
+
+// storeFreezeLink stores tok as a freeze token for the person and returns
+// its link.
+func (s *Service) storeFreezeLink(ctx context.Context, userID, tok string) (string, error) {
 	now := s.now()
 	err := s.cfg.Store.CreateFreezeToken(ctx, authn.FreezeToken{Hash: authn.HashToken(tok), UserID: userID,
 		CreatedAt: now, ExpiresAt: now.Add(authn.FreezeTokenTTL)})

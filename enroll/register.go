@@ -258,12 +258,8 @@ func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c auth
 		return s.keepOn(ctx, p, fmt.Errorf("store %s credential: %w", c.Kind, err))
 	}
 	pr, err := s.progress(ctx, id, next)
-	if err == nil && s.cfg.Mailer != nil && pr.User.Email != "" {
-		link, lerr := s.freezeLink(ctx, pr.User.ID)
-		if lerr != nil {
-			s.log.Warn("no freeze link for the notice of a new factor", "user", pr.User.Username, "err", lerr)
-		}
-		s.tell(ctx, pr.User, s.cfg.Notices.FactorAdded(pr.User, FactorLabel(c), c.CreatedAt, link))
+	if err == nil {
+		s.factorAdded(ctx, pr.User, c)
 	}
 	return pr, err
 }
@@ -278,4 +274,20 @@ func (s *Service) keepOn(ctx context.Context, p authn.EnrollPending, err error) 
 		s.log.Warn("keep an enrollment open after a failed step", "user", p.UserID, "err", perr)
 	}
 	return pr, err
+}
+
+// factorAdded tells u that c was added: by mail with a freeze link, or,
+// without an address or mail or when the mail fails, by a notice letter
+// queued for the IT desk.
+func (s *Service) factorAdded(ctx context.Context, u authn.User, c authn.Credential) {
+	if s.cfg.Mailer != nil && u.Email != "" {
+		link, lerr := s.freezeLink(ctx, u.ID)
+		if lerr != nil {
+			s.log.Warn("no freeze link for the notice of a new factor", "user", u.Username, "err", lerr)
+		}
+		if Notify(context.WithoutCancel(ctx), s.cfg.Mailer, s.log, s.cfg.Notices.FactorAdded(u, FactorLabel(c), c.CreatedAt, link)) == nil {
+			return
+		}
+	}
+	s.QueueNoticeLetter(ctx, u, authn.NoticeFactorAdded, FactorLabel(c), c.CreatedAt)
 }

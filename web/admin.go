@@ -38,6 +38,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	s.handle(mux, "GET /admin/audit/export", s.adminGet(s.adminAuditExport))
 	s.handle(mux, "GET /admin/letters", s.adminGet(s.adminLetters))
 	s.handle(mux, "POST /admin/letters", s.adminPost(s.adminLettersPost))
+	s.handle(mux, "POST /admin/notice-letters", s.adminPost(s.adminNoticeLetters))
 	// A person's page's actions, each with a reason, each the desk's.
 	s.handle(mux, "POST /admin/people/{id}/invite", s.adminPost(s.actionHandler(s.adminInvite)))
 	s.handle(mux, "POST /admin/people/{id}/reset", s.adminPost(s.actionHandler(s.adminReset)))

@@ -69,7 +69,12 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request, d *desk.S
 		s.deskFail(w, r, err, nil)
 		return
 	}
-	av := &adminView{Actor: a, Tab: "overview", Overview: &o}
+	s.adminPage(w, r, http.StatusOK, "admin", overviewView(r, a, &o), "", "")
+}
+
+// overviewView is the overview page's view of o.
+func overviewView(r *http.Request, a desk.Actor, o *desk.Overview) *adminView {
+	av := &adminView{Actor: a, Tab: "overview", Overview: o}
 	l := lang(r)
 	keys := []string{"admin.age.day", "admin.age.week", "admin.age.month", "admin.age.older"}
 	for i, n := range o.Invitations {
@@ -77,7 +82,7 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request, d *desk.S
 			av.InvAges = append(av.InvAges, ageCount{Label: adminTexts[keys[i]].in(l), N: n})
 		}
 	}
-	s.adminPage(w, r, http.StatusOK, "admin", av, "", "")
+	return av
 }
 
 // adminPeople searches people, 50 a page.

@@ -164,6 +164,7 @@ func TestAdminAuthorisation(t *testing.T) {
 		{"GET", "/admin/audit/export?format=csv"},
 		{"GET", "/admin/letters"},
 		{"POST", "/admin/letters"},
+		{"POST", "/admin/notice-letters"},
 		{"POST", "/admin/people/" + id + "/invite"},
 		{"POST", "/admin/people/" + id + "/reset"},
 		{"POST", "/admin/people/" + id + "/revoke"},

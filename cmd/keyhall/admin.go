@@ -49,6 +49,7 @@ func adminCommand() *command {
 			revokeCredentialCommand(),
 			oidcSecretCommand(),
 			auditCommand(),
+			noticesCommand(),
 		},
 	}
 }

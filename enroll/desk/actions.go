@@ -231,6 +231,9 @@ func (s *Service) reset(ctx context.Context, a Actor, p subject, in ResetRequest
 		out.Letter, out.LetterErr = s.writeLetter(ctx, inv, true)
 	}
 	out.Notified, out.NoticeErr = s.notify(ctx, s.cfg.Notices.Reset(p.User, rep, s.now()))
+	if out.NoticeErr != nil { // no mail reached her: a notice letter (PrintNoticeLetters)
+		s.cfg.Enroll.QueueNoticeLetter(ctx, p.User, authn.NoticeReset, "", s.now())
+	}
 	return out, nil
 }
 

@@ -114,6 +114,11 @@ type Overview struct {
 	// be read.
 	Approvals    []Approval
 	ApprovalsErr error
+	// NoticeLetters counts the notice letters to print and send
+	// (PrintNoticeLetters); Unnotified are the people whom a notice could
+	// not reach at all: no mail and no postal address.
+	NoticeLetters int
+	Unnotified    []authn.User
 }
 
 // InvitationAgeBounds are the ages Overview.Invitations is counted by.
@@ -292,6 +297,9 @@ func (s *Service) Overview(ctx context.Context, a Actor) (Overview, error) {
 	}
 	if o.Frozen, err = s.cfg.Store.ListFrozen(ctx); err != nil {
 		return Overview{}, fmt.Errorf("read frozen accounts: %w", err)
+	}
+	if o.NoticeLetters, o.Unnotified, err = s.noticeQueue(ctx); err != nil {
+		return Overview{}, err
 	}
 	o.Approvals, o.ApprovalsErr = s.Approvals(ctx, a)
 	return o, nil
