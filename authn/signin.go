@@ -117,8 +117,9 @@ type SignIn struct {
 	now        func() time.Time
 	dummyPHC   string // hashed with the configured parameters, checked when a person has no password
 	// refusals counts the refusals' audit events still being written
-	// (noteRefusal).
-	refusals sync.WaitGroup
+	// (noteRefusal); refusalSlots bounds how many at once.
+	refusals     sync.WaitGroup
+	refusalSlots chan struct{}
 }
 
 // NewSignIn checks cfg and returns a SignIn.
@@ -162,7 +163,7 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
-	s := &SignIn{pendingAEAD: pendingAEAD,
+	s := &SignIn{pendingAEAD: pendingAEAD, refusalSlots: make(chan struct{}, refusalWrites),
 		store: cfg.Store, wa: wa, directory: cfg.Directory, dirStatus: cfg.DirectoryStatus, sealKey: cfg.EncryptionKey,
 		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, keyPolicy: cfg.KeyPolicy, toolOf: cfg.ToolOf, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
 	}

@@ -24,6 +24,19 @@ import (
 // refusalWriteTimeout bounds the write of one refusal's event.
 const refusalWriteTimeout = 10 * time.Second
 
+// A flood of refusals for one known person (a made-up key signature sent
+// in a loop: the key step has no throttle, a wrong signature costs the
+// sender nothing) must not fill the audit log or pile up writes: of one
+// person's refusals at most refusalsAudited a window are recorded (as many
+// as the app-code throttle lets through; the "throttled" one that follows
+// them is recorded all the same, once a window), and at most refusalWrites
+// are written at once; beyond that they are logged only.
+const (
+	refusalsAudited = 10
+	refusalWindow   = 10 * time.Minute
+	refusalWrites   = 32
+)
+
 // VerifyTOTP checks an app code (see verifyTOTP) and audits a refusal of a
 // known person.
 func (s *SignIn) VerifyTOTP(ctx context.Context, pendingID []byte, code string, c ClientInfo) (Progress, error) {
@@ -93,12 +106,30 @@ func (s *SignIn) noteRefusal(ctx context.Context, pendingID []byte, step Step, c
 	}
 	ev := AuditEvent{Time: s.now(), Actor: "user:" + who, Action: "signin.refused", Subject: "user:" + who,
 		ClientAddr: c.Addr, Details: map[string]string{"reason": string(se.Reason), "step": string(step)}}
+	select {
+	case s.refusalSlots <- struct{}{}:
+	default:
+		s.log.Warn("refused sign-in not audited: too many being written", "user", who, "reason", se.Reason)
+		return
+	}
 	s.refusals.Add(1)
 	go func() {
-		defer s.refusals.Done()
+		defer func() { <-s.refusalSlots; s.refusals.Done() }()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refusalWriteTimeout)
 		defer cancel()
-		if err := s.store.AppendAudit(ctx, ev); err != nil {
+		n := 0
+		var err error
+		if se.Reason != ReasonThrottled {
+			n, err = s.store.HitThrottle(ctx, "signin-refused:"+who, ev.Time, refusalWindow)
+		}
+		if err == nil && n > refusalsAudited {
+			s.log.Warn("refused sign-in not audited: too many for this person", "user", who, "reason", se.Reason)
+			return
+		}
+		if err == nil {
+			err = s.store.AppendAudit(ctx, ev)
+		}
+		if err != nil {
 			s.log.Warn("could not audit a refused sign-in", "user", who, "reason", se.Reason, "err", err)
 		}
 	}()

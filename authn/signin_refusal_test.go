@@ -76,6 +76,23 @@ func TestSignInRefusalsAudited(t *testing.T) {
 			t.Errorf("refusals\n got %q\nwant %q", got, want)
 		}
 	})
+	t.Run("a flood of refusals for one person", func(t *testing.T) {
+		// A made-up key signature sent in a loop (the key step has no
+		// throttle): only the first 10 of a window are recorded (second
+		// review of #14).
+		e := newEnv(t)
+		a := newAnnaWithEverything(e)
+		bernd := e.user("bernd", authn.SourceLocal)
+		other := e.addKey(bernd, false, true, 0)
+		for range 25 {
+			opts, p := e.beginKey(e.start("anna", authn.StepKey))
+			_, err := e.si.FinishKey(e.ctx(), p.PendingID, e.sign(other, replaceAllow(t, opts, other.rec.WebAuthnID), -1), client)
+			wantRefused(t, "someone else's key", p, err, authn.ReasonKeyRefused)
+		}
+		if got := e.refusals(); len(got) != 10 {
+			t.Errorf("25 refusals of %s recorded %d times, want 10", a.anna.Username, len(got))
+		}
+	})
 	t.Run("disabled and frozen", func(t *testing.T) {
 		e := newEnv(t)
 		a := newAnnaWithEverything(e)
