@@ -154,6 +154,24 @@ func TestAdminAuditExportAndChain(t *testing.T) {
 		!strings.HasSuffix(res.Header.Get("Content-Disposition"), `.jsonl"`) || strings.Contains(body, "admin.refused") {
 		t.Errorf("JSON Lines export about nora (refusals by her are not about her): %d %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
+	// A link to the export on another site (or another host of the city)
+	// does nothing (second review of #14).
+	for _, site := range []string{"cross-site", "same-site"} {
+		req, err := http.NewRequest("GET", adam.base+"/admin/audit/export?format=csv", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Sec-Fetch-Site", site)
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: adam.cookies[SessionCookie]})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden || res.Header.Get("Content-Disposition") != "" {
+			t.Errorf("export asked %s: %d %q, want 403", site, res.StatusCode, res.Header.Get("Content-Disposition"))
+		}
+	}
 	evs, err := f.store.SearchAudit(context.Background(), authn.AuditQuery{Action: "audit.export"})
 	if err != nil || len(evs) != 2 || evs[1].Actor != "user:"+c.adam.ID || evs[1].Details["format"] != "csv" ||
 		evs[1].Details["events"] != "1" || evs[1].Details["action_filter"] != "admin" || evs[1].Details["via"] != "console" ||

@@ -248,6 +248,13 @@ func (s *Server) auditQuery(r *http.Request) (auditFilterView, authn.AuditQuery,
 // page of them) as a CSV or JSON Lines download, for an admin; the desk
 // audits the export.
 func (s *Server) adminAuditExport(w http.ResponseWriter, r *http.Request, d *desk.Service, a desk.Actor) {
+	// A GET that writes an audit event and reads the whole log: only from
+	// the console's own page, never from a link on another site (also not
+	// one of the city's other hosts, which count as the same site).
+	if fs := r.Header.Get("Sec-Fetch-Site"); fs != "" && fs != "same-origin" {
+		s.failPage(w, r, http.StatusForbidden, msgCrossOrigin, fmt.Errorf("console: export asked from %s", fs), nil)
+		return
+	}
 	_, aq, ok := s.auditQuery(r)
 	if !ok {
 		s.failPage(w, r, http.StatusBadRequest, msgAdminBadDate, errors.New("console: export: a day is no date"), nil)
