@@ -131,26 +131,8 @@ func (s *Store) ListAudit(ctx context.Context, f authn.AuditFilter) ([]authn.Aud
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
-	defer rows.Close()
-	var out []authn.AuditEvent
-	for rows.Next() {
-		var (
-			ev      authn.AuditEvent
-			details string
-		)
-		err := rows.Scan(&ev.Seq, timeCol{&ev.Time}, &ev.Actor, &ev.Action, &ev.Subject, &ev.Reason,
-			&ev.ClientAddr, &details, hashCol{&ev.PrevHash}, hashCol{&ev.Hash})
-		if err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
-		}
-		if details != "{}" {
-			if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
-				return nil, fmt.Errorf("list audit: decode details of event %d: %w", ev.Seq, err)
-			}
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAudit(rows)
+	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
@@ -200,4 +182,30 @@ func (s *Store) AuditHead(ctx context.Context) (int64, [32]byte, error) {
 		return 0, hash, fmt.Errorf("read audit head: %w", dbErr(err))
 	}
 	return seq, hash, nil
+}
+
+// scanAudit reads audit events from rows (the columns seq, time, actor,
+// action, subject, reason, client_addr, details, prev_hash, hash) and
+// closes them.
+func scanAudit(rows *sql.Rows) ([]authn.AuditEvent, error) {
+	defer rows.Close()
+	var out []authn.AuditEvent
+	for rows.Next() {
+		var (
+			ev      authn.AuditEvent
+			details string
+		)
+		err := rows.Scan(&ev.Seq, timeCol{&ev.Time}, &ev.Actor, &ev.Action, &ev.Subject, &ev.Reason,
+			&ev.ClientAddr, &details, hashCol{&ev.PrevHash}, hashCol{&ev.Hash})
+		if err != nil {
+			return nil, err
+		}
+		if details != "{}" {
+			if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
+				return nil, fmt.Errorf("decode details of event %d: %w", ev.Seq, err)
+			}
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
 }

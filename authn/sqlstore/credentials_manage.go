@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -93,27 +92,12 @@ func (s *Store) RecentAudit(ctx context.Context, subject, action string, limit i
 	if err != nil {
 		return nil, fmt.Errorf("list recent %s of %s: %w", action, subject, err)
 	}
-	defer rows.Close()
-	out := []authn.AuditEvent{}
-	for rows.Next() {
-		var (
-			ev      authn.AuditEvent
-			details string
-		)
-		err := rows.Scan(&ev.Seq, timeCol{&ev.Time}, &ev.Actor, &ev.Action, &ev.Subject, &ev.Reason,
-			&ev.ClientAddr, &details, hashCol{&ev.PrevHash}, hashCol{&ev.Hash})
-		if err != nil {
-			return nil, fmt.Errorf("list recent %s of %s: %w", action, subject, err)
-		}
-		if details != "{}" {
-			if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
-				return nil, fmt.Errorf("list recent %s of %s: decode details of event %d: %w", action, subject, ev.Seq, err)
-			}
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAudit(rows)
+	if err != nil {
 		return nil, fmt.Errorf("list recent %s of %s: %w", action, subject, err)
+	}
+	if out == nil {
+		out = []authn.AuditEvent{}
 	}
 	return out, nil
 }

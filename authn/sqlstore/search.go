@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -295,26 +294,8 @@ func (s *Store) SearchAudit(ctx context.Context, f authn.AuditQuery) ([]authn.Au
 	if err != nil {
 		return nil, fmt.Errorf("search audit: %w", err)
 	}
-	defer rows.Close()
-	var out []authn.AuditEvent
-	for rows.Next() {
-		var (
-			ev      authn.AuditEvent
-			details string
-		)
-		err := rows.Scan(&ev.Seq, timeCol{&ev.Time}, &ev.Actor, &ev.Action, &ev.Subject, &ev.Reason,
-			&ev.ClientAddr, &details, hashCol{&ev.PrevHash}, hashCol{&ev.Hash})
-		if err != nil {
-			return nil, fmt.Errorf("search audit: %w", err)
-		}
-		if details != "{}" {
-			if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
-				return nil, fmt.Errorf("search audit: decode details of event %d: %w", ev.Seq, err)
-			}
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAudit(rows)
+	if err != nil {
 		return nil, fmt.Errorf("search audit: %w", err)
 	}
 	return out, nil
