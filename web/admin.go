@@ -153,7 +153,7 @@ func (s *Server) adminRefused(w http.ResponseWriter, r *http.Request, d *desk.Se
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
 }
 
-// adminRefusedCrossOrigin audits a console POST the cross-origin
+// adminRefusedCrossOrigin audits a console POST (or export) the cross-origin
 // protection refused, when it carries a session with a role.
 func (s *Server) adminRefusedCrossOrigin(r *http.Request) {
 	ref := s.store.Load()

@@ -252,6 +252,7 @@ func (s *Server) adminAuditExport(w http.ResponseWriter, r *http.Request, d *des
 	// the console's own page, never from a link on another site (also not
 	// one of the city's other hosts, which count as the same site).
 	if fs := r.Header.Get("Sec-Fetch-Site"); fs != "" && fs != "same-origin" {
+		s.adminRefusedCrossOrigin(r)
 		s.failPage(w, r, http.StatusForbidden, msgCrossOrigin, fmt.Errorf("console: export asked from %s", fs), nil)
 		return
 	}
