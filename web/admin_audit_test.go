@@ -202,7 +202,6 @@ func TestAdminGroupLetters(t *testing.T) {
 	c := newConsole(t, func(c *Config) {
 		c.Desk.Sender = enroll.Sender{Name: "Stadt Münster", Address: []string{"IT", "48143 Münster"}, HelpPhone: "0251 492-0"}
 	})
-	needActions(t, c)
 	f := c.f
 	otto, keyed := f.addUser("otto"), f.addUser("kira")
 	for _, u := range []authn.User{c.nora, otto, keyed} {

@@ -35,7 +35,6 @@ func TestAdminNoticeLetters(t *testing.T) {
 	c := newConsole(t, func(c *Config) {
 		c.Desk.Sender = enroll.Sender{Name: "Stadt Münster", Address: []string{"IT", "48143 Münster"}, HelpPhone: "0251 492-0"}
 	})
-	needActions(t, c)
 	f := c.f
 	ctx := context.Background()
 	otto := f.addUser("otto")

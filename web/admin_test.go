@@ -482,18 +482,6 @@ func TestAdminAudit(t *testing.T) {
 	}
 }
 
-// needActions skips a test of the console's actions while the desk's
-// actions are not built (they are written on another branch this session;
-// their bodies answer "desk: not built yet" until merged).
-func needActions(t *testing.T, c *console) {
-	t.Helper()
-	d := c.f.srv.store.Load().desk
-	if err := d.LiftThrottle(context.Background(), desk.CLI("cli:probe", false), c.adam.ID, "probe"); err != nil &&
-		err.Error() == "desk: not built yet" {
-		t.Skip("the desk's actions are not merged yet")
-	}
-}
-
 // TestAdminRefusalsBounded (review of #14): a signed-in person without a
 // role who reloads /admin gets 404 every time, but only the first few
 // refusals of a window are audited: she cannot fill the audit log.
@@ -515,7 +503,6 @@ func TestAdminRefusalsBounded(t *testing.T) {
 // download that is never cached.
 func TestAdminLetterDownload(t *testing.T) {
 	c := newConsole(t)
-	needActions(t, c)
 	c.f.withAddress(c.nora, "Marktstraße 3", "48143 Musterstadt")
 	res, body := c.as(c.helga, authn.LevelPhrh, 0).send("POST", "/admin/people/"+c.nora.ID+"/reset",
 		url.Values{"reason": {"INC-4711"}, "check": {"in_person"}, "delivery": {"letter"}}, false)
@@ -574,7 +561,6 @@ func adminTestViews() map[string]*view {
 // without a reason the desk refuses in words and nothing ends.
 func TestAdminEndSessions(t *testing.T) {
 	c := newConsole(t)
-	needActions(t, c)
 	nora := c.as(c.nora, authn.LevelPhrh, 0)
 	if res, _ := nora.get("/account"); res.StatusCode != http.StatusOK {
 		t.Fatalf("nora's session: %d", res.StatusCode)
