@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -140,7 +139,7 @@ func groupsMemberCommand(add bool) *command {
 				if err != nil {
 					return err
 				}
-				if givesRole(cfg, group) {
+				if (desk.Config{AdminGroup: cfg.AdminGroup, Roles: cfg.deskRoles()}).GivesRole(group) {
 					if !*breakGlass {
 						return &cliError{msg: fmt.Sprintf("group %q gives a role on the IT desk: a change needs a second admin's approval; "+
 							"ask for it on the console (the person's page, \"Rolle ändern\"), or in an emergency "+
@@ -174,30 +173,30 @@ func groupsMemberCommand(add bool) *command {
 	}
 }
 
-// givesRole reports whether the group gives a role on the IT desk.
-func givesRole(cfg Config, group string) bool {
-	return group == cfg.AdminGroup && group != "" || slices.Contains(cfg.Admin.Roles.Admin, group) ||
-		slices.Contains(cfg.Admin.Roles.Helpdesk, group)
+// localMember finds the local group and the person a membership command
+// names.
+func localMember(ctx context.Context, st authn.Store, group, username string) (authn.Group, authn.User, error) {
+	g, err := st.GetGroupByName(ctx, group)
+	if errors.Is(err, authn.ErrNotFound) {
+		return g, authn.User{}, &cliError{msg: fmt.Sprintf("group %q not found", group), err: err}
+	}
+	if err != nil {
+		return g, authn.User{}, fmt.Errorf("find group %q: %w", group, err)
+	}
+	if g.Source != authn.SourceLocal {
+		return g, authn.User{}, &cliError{msg: fmt.Sprintf("group %q comes from the directory; change its members there", group)}
+	}
+	u, err := findUser(ctx, st, username)
+	return g, u, err
 }
 
 // addMember adds a person to a local group, audited.
 func addMember(ctx context.Context, st authn.Store, w io.Writer, group, username string) error {
-	g, err := st.GetGroupByName(ctx, group)
-	if errors.Is(err, authn.ErrNotFound) {
-		return &cliError{msg: fmt.Sprintf("group %q not found", group), err: err}
-	}
-	if err != nil {
-		return fmt.Errorf("find group %q: %w", group, err)
-	}
-	if g.Source != authn.SourceLocal {
-		return &cliError{msg: fmt.Sprintf("group %q comes from the directory; change its members there", group)}
-	}
-	u, err := findUser(ctx, st, username)
+	g, u, err := localMember(ctx, st, group, username)
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	ev := auditEvent(now, "group.add_member", "group:"+g.ID, "",
+	ev := auditEvent(time.Now().UTC(), "group.add_member", "group:"+g.ID, "",
 		map[string]string{"group": g.Name, "username": u.Username, "user_id": u.ID})
 	if err := st.AddMember(ctx, g.ID, u.ID, ev); err != nil {
 		if errors.Is(err, authn.ErrAlreadyExists) {
@@ -211,17 +210,7 @@ func addMember(ctx context.Context, st authn.Store, w io.Writer, group, username
 
 // removeMember removes a person from a local group, audited.
 func removeMember(ctx context.Context, st authn.Store, w io.Writer, group, username string) error {
-	g, err := st.GetGroupByName(ctx, group)
-	if errors.Is(err, authn.ErrNotFound) {
-		return &cliError{msg: fmt.Sprintf("group %q not found", group), err: err}
-	}
-	if err != nil {
-		return fmt.Errorf("find group %q: %w", group, err)
-	}
-	if g.Source != authn.SourceLocal {
-		return &cliError{msg: fmt.Sprintf("group %q comes from the directory; change its members there", group)}
-	}
-	u, err := findUser(ctx, st, username)
+	g, u, err := localMember(ctx, st, group, username)
 	if err != nil {
 		return err
 	}

@@ -267,45 +267,21 @@ func passwordWords(u authn.User, e enroll.State) string {
 }
 
 func usersDisableCommand() *command {
-	return &command{
-		name:    "disable",
-		args:    "USERNAME",
-		summary: "disable a person and end her sessions",
-		help: "Disables a person, so she can no longer sign in, and revokes all her sessions.\n" +
+	return userActionCommand("disable", "disable a person and end her sessions",
+		"Disables a person, so she can no longer sign in, and revokes all her sessions.\n"+
 			"The reason is written to the audit log.",
-		examples: []string{`keyhall admin users disable anna.mueller --reason "left the council, ticket 4711"`},
-		setup: func(fs *flag.FlagSet) action {
-			cfgPath := configFlag(fs)
-			reason := fs.String("reason", "", "why, for the audit log (required)")
-			return func(ctx context.Context, a *app, args []string) error {
-				if err := wantArgs(args, "USERNAME"); err != nil {
-					return err
-				}
-				username, err := canonical("username", args[0])
-				if err != nil {
-					return err
-				}
-				if strings.TrimSpace(*reason) == "" {
-					return usagef("--reason is required: say why, for the audit log")
-				}
-				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
-					return e.disable(ctx, a.stdout, username, strings.TrimSpace(*reason))
-				})
-			}
-		},
-	}
+		`keyhall admin users disable anna.mueller --reason "left the council, ticket 4711"`, nil,
+		func(ctx context.Context, a *app, e *enrollEnv, id, username, reason string, _ bool) error {
+			return e.disable(ctx, a.stdout, id, username, reason)
+		})
 }
 
 // disable disables a person through the desk (unless an administrator
 // had already), ends her sessions and tells the tools, and says so.
-func (e *enrollEnv) disable(ctx context.Context, w io.Writer, username, reason string) error {
-	u, err := findUser(ctx, e.st, username)
+func (e *enrollEnv) disable(ctx context.Context, w io.Writer, userID, username, reason string) error {
+	d, err := e.desk.DisableReport(ctx, desk.CLI(cliActor(), false), userID, reason)
 	if err != nil {
 		return err
-	}
-	d, err := e.desk.DisableReport(ctx, desk.CLI(cliActor(), false), u.ID, reason)
-	if err != nil {
-		return deskErr(err)
 	}
 	switch {
 	case d.ByDirectory:

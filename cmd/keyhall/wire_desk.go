@@ -27,10 +27,7 @@ func deskConfig(cfg Config, st authn.Store, svc *enroll.Service, mailer enroll.M
 	}
 	dc := desk.Config{
 		Store: st, Enroll: svc, Mailer: mailer, Notices: notices, Tools: tools,
-		Roles: map[desk.Role][]string{
-			desk.RoleHelpdesk: slices.Clone(cfg.Admin.Roles.Helpdesk),
-			desk.RoleAdmin:    slices.Clone(cfg.Admin.Roles.Admin),
-		},
+		Roles:      cfg.deskRoles(),
 		AdminGroup: cfg.AdminGroup, Sender: cfg.sender(), Logger: logger,
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Policy.Groups)) {
@@ -43,6 +40,14 @@ func deskConfig(cfg Config, st authn.Store, svc *enroll.Service, mailer enroll.M
 		}
 	}
 	return dc, nil
+}
+
+// deskRoles are the groups that give each role on the desk (admin.roles).
+func (c Config) deskRoles() map[desk.Role][]string {
+	return map[desk.Role][]string{
+		desk.RoleHelpdesk: slices.Clone(c.Admin.Roles.Helpdesk),
+		desk.RoleAdmin:    slices.Clone(c.Admin.Roles.Admin),
+	}
 }
 
 // cliTools tells the tools from the command line (tellTools): the command

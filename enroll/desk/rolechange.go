@@ -13,14 +13,19 @@ import (
 
 // GivesRole reports whether the group (canonical name) gives a role: the
 // bootstrap administrators' group, or a group admin.roles names.
-func (s *Service) GivesRole(group string) bool {
+func (s *Service) GivesRole(group string) bool { return s.cfg.GivesRole(group) }
+
+// GivesRole reports whether the group gives a role (the bootstrap
+// administrators' group, or one Roles names): the rule the command line
+// checks before the store is open.
+func (c Config) GivesRole(group string) bool {
 	if group == "" {
 		return false
 	}
-	if group == s.cfg.AdminGroup {
+	if group == c.AdminGroup {
 		return true
 	}
-	for _, gs := range s.cfg.Roles {
+	for _, gs := range c.Roles {
 		if slices.Contains(gs, group) {
 			return true
 		}
