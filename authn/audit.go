@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -25,6 +26,21 @@ type AuditEvent struct {
 	Details    map[string]string
 	PrevHash   [32]byte
 	Hash       [32]byte
+	// Redacted: the event's personal data was removed after it was
+	// written, when the person was erased (DSGVO Art. 17) or the record's
+	// retention ended. Seq, Time, Action, PrevHash and Hash are as written;
+	// Actor and Subject name an erased person only by Pseudonym; Reason,
+	// ClientAddr and Details are empty. VerifyChain checks its place in the
+	// chain but cannot check its content against Hash.
+	Redacted bool
+}
+
+// Pseudonym is how a redacted audit event names the person with id:
+// "erased:" and the SHA-256 of "user:<id>" in hex. Whoever knows her id
+// can find her events; nobody can read her id from them.
+func Pseudonym(userID string) string {
+	sum := sha256.Sum256([]byte("user:" + userID))
+	return "erased:" + hex.EncodeToString(sum[:])
 }
 
 // ChainHash returns the hash of e chained to prev: SHA-256 over prev and an
@@ -143,6 +159,9 @@ const (
 // was prev (zero at the start of the log) and have consecutive sequence
 // numbers from prevSeq+1. It returns the last hash and Seq, to verify the
 // next page with, or a *ChainBreak naming the first event that does not fit.
+// A Redacted event's content is not checked (it was removed on purpose),
+// only its place: its Seq and PrevHash, and the next event's PrevHash,
+// which must be its Hash as written.
 func VerifyChain(prev [32]byte, prevSeq int64, events []AuditEvent) ([32]byte, int64, error) {
 	for _, e := range events {
 		reason := ""
@@ -151,7 +170,7 @@ func VerifyChain(prev [32]byte, prevSeq int64, events []AuditEvent) ([32]byte, i
 			reason = BreakMissing
 		case e.PrevHash != prev:
 			reason = BreakLink
-		case e.Hash != e.ChainHash(prev):
+		case !e.Redacted && e.Hash != e.ChainHash(prev):
 			reason = BreakChanged
 		}
 		if reason != "" {

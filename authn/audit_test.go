@@ -133,3 +133,43 @@ func TestChainHashKnownAnswer(t *testing.T) {
 		t.Error("the hash does not cover the previous event's hash")
 	}
 }
+
+// A redacted event (erasure, retention) keeps the chain verifiable: its
+// content is gone, its place is checked.
+func TestVerifyChainRedacted(t *testing.T) {
+	redact := func(e AuditEvent) AuditEvent {
+		e.Redacted = true
+		e.Actor, e.Subject = Pseudonym("x"), Pseudonym("x")
+		e.Reason, e.ClientAddr, e.Details = "", "", nil
+		return e
+	}
+	events := chain(4)
+	events[1] = redact(events[1])
+	if _, _, err := VerifyChain([32]byte{}, 0, events); err != nil {
+		t.Fatalf("a chain with a redacted event: %v", err)
+	}
+	// Not redacted, the same change breaks the chain.
+	changed := chain(4)
+	changed[1].Details = nil
+	if _, _, err := VerifyChain([32]byte{}, 0, changed); err == nil {
+		t.Fatal("an event whose details were removed without redaction verified")
+	}
+	// A redacted event out of place, or with another hash, is found.
+	for name, f := range map[string]func([]AuditEvent){
+		"its prev hash changed":          func(ev []AuditEvent) { ev[1].PrevHash[0] ^= 1 },
+		"its hash changed":               func(ev []AuditEvent) { ev[1].Hash[0] ^= 1 },
+		"the event before it removed":    func(ev []AuditEvent) { copy(ev[0:], ev[1:]); ev[len(ev)-1] = chain(5)[4] },
+		"its sequence number changed":    func(ev []AuditEvent) { ev[1].Seq = 7 },
+		"the first event redacted wrong": func(ev []AuditEvent) { ev[0] = redact(ev[0]); ev[0].PrevHash[5] ^= 1 },
+	} {
+		ev := chain(4)
+		ev[1] = redact(ev[1])
+		f(ev)
+		if _, _, err := VerifyChain([32]byte{}, 0, ev); err == nil {
+			t.Errorf("%s: verified", name)
+		}
+	}
+	if p := Pseudonym("x"); !strings.HasPrefix(p, "erased:") || strings.Contains(p, "x") && len(p) != len("erased:")+64 {
+		t.Errorf("Pseudonym(x) = %q", p)
+	}
+}

@@ -125,7 +125,7 @@ func (s *Store) ListAudit(ctx context.Context, f authn.AuditFilter) ([]authn.Aud
 	if limit <= 0 {
 		limit = 100
 	}
-	q := `SELECT seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash
+	q := `SELECT seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash, redacted
 		FROM audit_events WHERE seq > $1 AND ($2 = '' OR subject = $2) ORDER BY seq LIMIT $3`
 	rows, err := s.rdb.QueryContext(ctx, q, f.AfterSeq, f.Subject, limit)
 	if err != nil {
@@ -185,8 +185,8 @@ func (s *Store) AuditHead(ctx context.Context) (int64, [32]byte, error) {
 }
 
 // scanAudit reads audit events from rows (the columns seq, time, actor,
-// action, subject, reason, client_addr, details, prev_hash, hash) and
-// closes them.
+// action, subject, reason, client_addr, details, prev_hash, hash,
+// redacted) and closes them.
 func scanAudit(rows *sql.Rows) ([]authn.AuditEvent, error) {
 	defer rows.Close()
 	var out []authn.AuditEvent
@@ -196,7 +196,7 @@ func scanAudit(rows *sql.Rows) ([]authn.AuditEvent, error) {
 			details string
 		)
 		err := rows.Scan(&ev.Seq, timeCol{&ev.Time}, &ev.Actor, &ev.Action, &ev.Subject, &ev.Reason,
-			&ev.ClientAddr, &details, hashCol{&ev.PrevHash}, hashCol{&ev.Hash})
+			&ev.ClientAddr, &details, hashCol{&ev.PrevHash}, hashCol{&ev.Hash}, &ev.Redacted)
 		if err != nil {
 			return nil, err
 		}

@@ -87,7 +87,7 @@ func (s *Store) RecentAudit(ctx context.Context, subject, action string, limit i
 	if limit <= 0 {
 		limit = 10
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash
+	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash, redacted
 		FROM audit_events WHERE subject = $1 AND action = $2 ORDER BY seq DESC LIMIT $3`, subject, action, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list recent %s of %s: %w", action, subject, err)

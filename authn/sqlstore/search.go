@@ -251,7 +251,7 @@ func (s *Store) SearchAudit(ctx context.Context, f authn.AuditQuery) ([]authn.Au
 	}
 	var b strings.Builder
 	var args []any
-	b.WriteString(`SELECT seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash
+	b.WriteString(`SELECT seq, time, actor, action, subject, reason, client_addr, details, prev_hash, hash, redacted
 		FROM audit_events WHERE 1 = 1`)
 	cond := func(c string, vals ...any) {
 		args = append(args, vals...)

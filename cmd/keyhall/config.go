@@ -138,6 +138,31 @@ type Config struct {
 	// Not both. See docs/directory.md.
 	Directory   DirectoryConfig   `yaml:"directory"`
 	Directories []DirectoryConfig `yaml:"directories"`
+	// Citizens lets citizens register themselves at /register, sign in,
+	// see and download what Keyhall holds about them, and delete their
+	// account (docs/privacy.md). Off by default.
+	Citizens struct {
+		Enabled bool `yaml:"enabled"`
+		// Group is the canonical name of the group every registered
+		// citizen joins; its policy.groups entry, if any, applies to her.
+		Group string `yaml:"group"`
+		// InactiveAfter: a citizen account not used for this long is
+		// mailed a notice and deleted 30 days later.
+		InactiveAfter Duration `yaml:"inactive_after"`
+	} `yaml:"citizens"`
+	// Retention is how long Keyhall keeps records about people.
+	Retention struct {
+		// Signins: sign-in records (audit events "signin") older than this
+		// are removed, at a signed audit checkpoint.
+		Signins Duration `yaml:"signins"`
+	} `yaml:"retention"`
+	// Legal are the city's imprint (Impressum) and privacy notice
+	// (Datenschutzerklärung), linked from every page; both are required
+	// once citizens may register.
+	Legal struct {
+		ImprintURL string `yaml:"imprint_url"`
+		PrivacyURL string `yaml:"privacy_url"`
+	} `yaml:"legal"`
 }
 
 // GroupPolicy is what a group asks of its members' sign-ins: one element
@@ -164,6 +189,12 @@ type GroupPolicy struct {
 	// ResetApproval: a reset of a member waits for a second person's
 	// approval (dual control; admins' resets always do).
 	ResetApproval bool `yaml:"reset_approval"`
+	// EmailRecovery lets a member who lost every factor and her recovery
+	// codes enroll a new factor through a link mailed to her verified
+	// address; her old factors are removed 72 hours later unless she
+	// cancels. Refused for groups with a key policy (level phr or phrh,
+	// attestation, aaguids).
+	EmailRecovery bool `yaml:"email_recovery"`
 }
 
 // setDefaults sets the values a group policy has when the file does not
@@ -207,6 +238,9 @@ func defaultConfig() Config {
 	c.Mail.StartTLS = "auto"
 	c.Mail.Timeout = Duration(30 * time.Second)
 	c.Directory.Name = defaultDirectoryName
+	c.Citizens.Group = "buerger"
+	c.Citizens.InactiveAfter = Duration(2 * 365 * 24 * time.Hour)
+	c.Retention.Signins = Duration(90 * 24 * time.Hour)
 	return c
 }
 

@@ -91,6 +91,7 @@ func (c Config) Validate() error {
 	c.validateOIDC(&v)
 	c.validateLetterMail(&v)
 	c.validateDirectories(&v)
+	c.validateCitizens(&v)
 	return errors.Join(v.errs...)
 }
 
