@@ -28,6 +28,7 @@ type Store interface {
 	DeskStore
 	SearchStore
 	NoticeLetterStore
+	EraseStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

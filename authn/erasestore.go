@@ -1,0 +1,43 @@
+package authn
+
+import (
+	"context"
+	"time"
+)
+
+// Erasure is what EraseStore.EraseUser removes: a person, as she asked
+// (DSGVO Art. 17) or as retention ends her account.
+type Erasure struct {
+	UserID string
+	At     time.Time
+	// ThrottleKeys are the counters named after her (ThrottleKeys of her
+	// username, enrollment's), removed with her.
+	ThrottleKeys []string
+	// Audit is appended after her events are redacted, in the same
+	// transaction; it must name her only by Pseudonym(UserID).
+	Audit AuditEvent
+}
+
+// ErasedUser is what an erasure removed, for the caller to tell the tools
+// and the person.
+type ErasedUser struct {
+	User     User           // as she was stored
+	Grants   []OIDCGrantRef // the OIDC grants whose tokens ended, for back-channel logout
+	Redacted int            // audit events redacted
+}
+
+// EraseStore removes people with everything stored about them.
+type EraseStore interface {
+	// EraseUser removes the person e.UserID and every row about her, in
+	// one transaction: her profile, group memberships, keys, apps,
+	// recovery codes, password, sessions, OIDC tokens and requests,
+	// invitations, enrollments, pending sign-ins, e-mail confirmations,
+	// freeze tokens, approvals about her, notice letters, search words and
+	// the throttle counters e.ThrottleKeys. Every audit event that names
+	// her (actor or subject "user:<id>", or her id, username or e-mail
+	// address as a value of its details) is redacted (AuditEvent.Redacted:
+	// actor and subject that are hers become Pseudonym, reason, client
+	// address and details are emptied), so the chain still verifies. Then
+	// e.Audit is appended. ErrNotFound if there is no such person.
+	EraseUser(ctx context.Context, e Erasure) (ErasedUser, error)
+}

@@ -1,0 +1,95 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// EraseUser removes a person and every row about her, and redacts the
+// audit events that name her, in one transaction (see authn.EraseStore).
+// Rows with a foreign key to users go with her row (ON DELETE CASCADE);
+// the rest are removed or rewritten here by name.
+func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUser, error) {
+	var out authn.ErasedUser
+	err := s.adminTx(ctx, e.Audit, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+s.forNoKeyUpdate, e.UserID))
+		if err != nil {
+			return dbErr(err)
+		}
+		out.User = u
+		if out.Grants, err = s.revokeUserTokensTx(ctx, tx, u.ID, e.At); err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		if out.Redacted, err = s.redactPersonTx(ctx, tx, u); err != nil {
+			return fmt.Errorf("redact audit events: %w", err)
+		}
+		actor, pseudonym := "user:"+u.ID, authn.Pseudonym(u.ID)
+		for _, st := range []struct {
+			q    string
+			args []any
+		}{
+			{"DELETE FROM oidc_auth_requests WHERE user_id = $1 OR hint_subject = $1 OR login_hint = $2", []any{u.ID, u.Username}},
+			// What she did to others stays, naming her by pseudonym.
+			{"UPDATE invitations SET created_by = $2 WHERE created_by = $1", []any{actor, pseudonym}},
+			{"UPDATE approvals SET requested_by = $2, requester_id = '', requester_directory = '', requester_external = '' WHERE requester_id = $3 OR requested_by = $1", []any{actor, pseudonym, u.ID}},
+			{"UPDATE approvals SET decided_by = $2 WHERE decided_by = $1", []any{actor, pseudonym}},
+			{"DELETE FROM users WHERE id = $1", []any{u.ID}},
+		} {
+			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+				return fmt.Errorf("%s: %w", st.q, err)
+			}
+		}
+		for _, k := range e.ThrottleKeys {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE key = $1", k); err != nil {
+				return fmt.Errorf("remove throttle counter: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return authn.ErasedUser{}, fmt.Errorf("erase user %s: %w", e.UserID, err)
+	}
+	s.cache.dropUser(e.UserID)
+	return out, nil
+}
+
+// redactPersonTx redacts every audit event that names u: by "user:<id>"
+// as actor or subject, or by her id, username or e-mail address as a value
+// of its details (JSON strings, matched as encoded). Her actor and subject
+// become her pseudonym; reason, client address and details are emptied;
+// Seq, Time, Action and the hashes stay, so the chain still verifies.
+func (s *Store) redactPersonTx(ctx context.Context, tx *sql.Tx, u authn.User) (int, error) {
+	find := "instr(details, $%d) > 0"
+	truth := "1"
+	if s.dialect == dialectPostgres {
+		find, truth = "strpos(details, $%d) > 0", "TRUE"
+	}
+	actor := "user:" + u.ID
+	args := []any{actor, authn.Pseudonym(u.ID)}
+	cond := "actor = $1 OR subject = $1"
+	for _, v := range []string{u.ID, u.Username, u.Email, u.VerifiedEmail} {
+		if v == "" {
+			continue
+		}
+		b, err := json.Marshal(v) // as Seal encoded it
+		if err != nil {
+			return 0, err
+		}
+		args = append(args, string(b))
+		cond += " OR " + fmt.Sprintf(find, len(args))
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE audit_events SET redacted = `+truth+`,
+		actor = CASE WHEN actor = $1 THEN $2 ELSE actor END,
+		subject = CASE WHEN subject = $1 THEN $2 ELSE subject END,
+		reason = '', client_addr = '', details = '{}'
+		WHERE `+cond, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
