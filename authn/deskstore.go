@@ -27,10 +27,12 @@ type Approval struct {
 	DecidedBy, Decision string
 	// Kind is what waits: ApprovalReset ("" in rows from before) or
 	// ApprovalRole; for a role change, Group is the local group (canonical
-	// name) and Add whether she is added to it (else removed).
+	// name) and Add whether she is added to it (else removed); Role is
+	// the role the group gave when it was asked for ("helpdesk", "admin").
 	Kind  string
 	Group string
 	Add   bool
+	Role  string
 }
 
 // Kinds of approval.

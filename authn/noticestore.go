@@ -31,8 +31,10 @@ type NoticeLetterStore interface {
 	// UnprintedNoticeLetters lists the letters not yet printed, oldest
 	// first.
 	UnprintedNoticeLetters(ctx context.Context) ([]NoticeLetter, error)
-	// MarkNoticeLettersPrinted marks those of ids that are unprinted as
-	// printed at at, with ev, in one transaction; it returns how many it
-	// marked (a letter printed already is skipped, not printed twice).
-	MarkNoticeLettersPrinted(ctx context.Context, ids []string, at time.Time, ev AuditEvent) (int, error)
+	// MarkNoticeLettersPrinted claims the letters of events (by letter
+	// ID) that are still unprinted: it marks each printed at at and
+	// appends its event, in one transaction, and returns the IDs it
+	// claimed, in the order of ids. A letter printed already is skipped,
+	// so of two printings at once each letter goes to one of them.
+	MarkNoticeLettersPrinted(ctx context.Context, ids []string, at time.Time, events map[string]AuditEvent) ([]string, error)
 }

@@ -20,18 +20,24 @@ type Notices struct {
 	Location  *time.Location // of the times written; nil: time.Local
 }
 
+// FactorKind names a credential by what it is, without the nickname the
+// person chose: its model ("YubiKey 5 NFC"), or its kind.
+func FactorKind(c authn.Credential) string {
+	if c.Kind != authn.KindWebAuthn {
+		return "Authenticator-App"
+	}
+	if id, err := uuid.FromBytes(c.AAGUID); err == nil {
+		if name := ModelName(id); name != "" {
+			return name
+		}
+	}
+	return "Sicherheitsschlüssel / security key"
+}
+
 // FactorLabel names a credential for a person and for IT: its nickname
 // and model ("Büro (YubiKey 5 NFC)"), or its kind.
 func FactorLabel(c authn.Credential) string {
-	kind := "Authenticator-App"
-	if c.Kind == authn.KindWebAuthn {
-		kind = "Sicherheitsschlüssel / security key"
-		if id, err := uuid.FromBytes(c.AAGUID); err == nil {
-			if name := ModelName(id); name != "" {
-				kind = name
-			}
-		}
-	}
+	kind := FactorKind(c)
 	if DefaultNickname(c.Nickname) || c.Nickname == kind {
 		return kind
 	}

@@ -279,8 +279,10 @@ func (s *Service) keepOn(ctx context.Context, p authn.EnrollPending, err error) 
 // factorAdded tells u that c was added: by mail with a freeze link, or,
 // without an address or mail or when the mail fails, by a notice letter
 // queued for the IT desk.
+// LogMailer, without an SMTP server, delivers nothing: a letter goes.
 func (s *Service) factorAdded(ctx context.Context, u authn.User, c authn.Credential) {
-	if s.cfg.Mailer != nil && u.Email != "" {
+	_, logOnly := s.cfg.Mailer.(LogMailer)
+	if s.cfg.Mailer != nil && !logOnly && u.Email != "" {
 		link, lerr := s.freezeLink(ctx, u.ID)
 		if lerr != nil {
 			s.log.Warn("no freeze link for the notice of a new factor", "user", u.Username, "err", lerr)
@@ -289,5 +291,7 @@ func (s *Service) factorAdded(ctx context.Context, u authn.User, c authn.Credent
 			return
 		}
 	}
-	s.QueueNoticeLetter(ctx, u, authn.NoticeFactorAdded, FactorLabel(c), c.CreatedAt)
+	// The letter names the model or kind, not the nickname: whoever added
+	// the factor chose that, and it must not speak on the city's paper.
+	s.QueueNoticeLetter(ctx, u, authn.NoticeFactorAdded, FactorKind(c), c.CreatedAt)
 }

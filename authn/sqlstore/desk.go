@@ -14,7 +14,7 @@ var _ authn.DeskStore = (*Store)(nil)
 
 const approvalCols = `id, user_id, requested_by, requester_id, requester_directory, requester_external, reason,
 	check_method, check_text, delivery, validity_seconds, require_password, created_at, expires_at, decided_at,
-	decided_by, decision, kind, role_group, role_add`
+	decided_by, decision, kind, role_group, role_add, role`
 
 func scanApproval(row interface{ Scan(...any) error }) (authn.Approval, error) {
 	var a authn.Approval
@@ -22,7 +22,7 @@ func scanApproval(row interface{ Scan(...any) error }) (authn.Approval, error) {
 	err := row.Scan(&a.ID, &a.UserID, &a.RequestedBy, &a.RequesterID, &a.RequesterDirectory, &a.RequesterExternal,
 		&a.Reason, &a.CheckMethod, &a.CheckText, &a.Delivery, &secs, &a.RequirePassword,
 		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, timeCol{&a.DecidedAt}, &a.DecidedBy, &a.Decision,
-		&a.Kind, &a.Group, &a.Add)
+		&a.Kind, &a.Group, &a.Add, &a.Role)
 	a.Validity = time.Duration(secs) * time.Second
 	return a, err
 }
@@ -39,11 +39,11 @@ func approvalKind(k string) string {
 func (s *Store) CreateApproval(ctx context.Context, a authn.Approval, ev authn.AuditEvent) error {
 	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO approvals ("+approvalCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 			a.ID, a.UserID, a.RequestedBy, a.RequesterID, a.RequesterDirectory, a.RequesterExternal, a.Reason,
 			a.CheckMethod, a.CheckText, a.Delivery, int64(a.Validity/time.Second), a.RequirePassword,
 			s.tv(a.CreatedAt), s.tv(a.ExpiresAt), s.tvNull(a.DecidedAt), a.DecidedBy, a.Decision,
-			approvalKind(a.Kind), a.Group, a.Add)
+			approvalKind(a.Kind), a.Group, a.Add, a.Role)
 		return dbErr(err)
 	})
 	if err != nil {

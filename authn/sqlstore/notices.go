@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -43,26 +42,41 @@ func (s *Store) UnprintedNoticeLetters(ctx context.Context) ([]authn.NoticeLette
 	return out, nil
 }
 
-// MarkNoticeLettersPrinted marks the unprinted ones of ids printed, with ev.
-func (s *Store) MarkNoticeLettersPrinted(ctx context.Context, ids []string, at time.Time, ev authn.AuditEvent) (int, error) {
-	n := 0
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		for _, id := range ids {
-			res, err := tx.ExecContext(ctx, "UPDATE notice_letters SET printed_at = $1 WHERE id = $2 AND printed_at IS NULL",
-				s.tv(at), id)
-			if err != nil {
-				return err
-			}
-			k, err := rowsAffected(res)
-			if err != nil {
-				return err
-			}
-			n += k
-		}
-		return nil
-	})
+// MarkNoticeLettersPrinted claims the unprinted ones of ids, each with its
+// event, in one transaction.
+func (s *Store) MarkNoticeLettersPrinted(ctx context.Context, ids []string, at time.Time, events map[string]authn.AuditEvent) ([]string, error) {
+	var claimed []string
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("mark notice letters printed: %w", err)
+		return nil, fmt.Errorf("mark notice letters printed: %w", err)
 	}
-	return n, nil
+	defer tx.Rollback()
+	if err := s.lockAuditHead(ctx, tx); err != nil {
+		return nil, fmt.Errorf("mark notice letters printed: %w", err)
+	}
+	var evs []authn.AuditEvent
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, "UPDATE notice_letters SET printed_at = $1 WHERE id = $2 AND printed_at IS NULL",
+			s.tv(at), id)
+		if err != nil {
+			return nil, fmt.Errorf("mark notice letters printed: %w", err)
+		}
+		if k, err := rowsAffected(res); err != nil {
+			return nil, fmt.Errorf("mark notice letters printed: %w", err)
+		} else if k == 1 {
+			claimed = append(claimed, id)
+			if ev, ok := events[id]; ok {
+				evs = append(evs, ev)
+			}
+		}
+	}
+	if len(evs) > 0 {
+		if err := s.appendAudit(ctx, tx, evs...); err != nil {
+			return nil, fmt.Errorf("mark notice letters printed: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("mark notice letters printed: %w", err)
+	}
+	return claimed, nil
 }

@@ -38,22 +38,26 @@ func testNoticeLetters(t *testing.T, s authn.Store) {
 	same(t, "unprinted letters", got, []authn.NoticeLetter{b, a}, norm)
 
 	before := auditCount(t, s)
-	n, err := s.MarkNoticeLettersPrinted(ctx, []string{a.ID, b.ID}, time.Now(), ev("notice_letters.printed", ""))
+	evs := map[string]authn.AuditEvent{a.ID: ev("notice_letter.printed", "user:"+a.UserID), b.ID: ev("notice_letter.printed", "user:"+b.UserID)}
+	n, err := s.MarkNoticeLettersPrinted(ctx, []string{a.ID, b.ID}, time.Now(), evs)
 	must(t, "MarkNoticeLettersPrinted", err)
-	if n != 2 {
-		t.Errorf("MarkNoticeLettersPrinted marked %d, want 2", n)
+	if len(n) != 2 || n[0] != a.ID || n[1] != b.ID {
+		t.Errorf("MarkNoticeLettersPrinted claimed %v, want both", n)
 	}
-	if c := auditCount(t, s); c != before+1 {
-		t.Errorf("audit events %d after marking, want %d", c, before+1)
+	if c := auditCount(t, s); c != before+2 {
+		t.Errorf("audit events %d after marking, want %d (one per letter)", c, before+2)
 	}
 	got, err = s.UnprintedNoticeLetters(ctx)
 	must(t, "UnprintedNoticeLetters", err)
 	if len(got) != 0 {
 		t.Errorf("after printing %d letters are unprinted, want none", len(got))
 	}
-	n, err = s.MarkNoticeLettersPrinted(ctx, []string{a.ID}, time.Now(), ev("notice_letters.printed", ""))
+	n, err = s.MarkNoticeLettersPrinted(ctx, []string{a.ID}, time.Now(), evs)
 	must(t, "MarkNoticeLettersPrinted again", err)
-	if n != 0 {
-		t.Errorf("a printed letter was marked again (%d)", n)
+	if len(n) != 0 {
+		t.Errorf("a printed letter was claimed again (%v)", n)
+	}
+	if c := auditCount(t, s); c != before+2 {
+		t.Errorf("audit events %d after marking nothing, want %d", c, before+2)
 	}
 }

@@ -64,9 +64,9 @@ func usersFreezeCommand() *command {
 		"Freezes a person's account as her own 'this was not me' link does: her sessions and\n"+
 			"tokens end, the tools are told, open invitations are voided, and she cannot sign in or\n"+
 			"enroll until an administrator runs 'users unfreeze'.",
-		`keyhall admin users freeze anna.mueller --reason "reset she did not ask for, ticket 4721"`, nil,
-		func(ctx context.Context, a *app, e *enrollEnv, id, username, reason string, _ bool) error {
-			rep, err := e.desk.Freeze(ctx, desk.CLI(cliActor(), false), id, reason)
+		`keyhall admin users freeze anna.mueller --reason "reset she did not ask for, ticket 4721"`, breakGlassFlag("freeze"),
+		func(ctx context.Context, a *app, e *enrollEnv, id, username, reason string, breakGlass bool) error {
+			rep, err := e.desk.Freeze(ctx, desk.CLI(cliActor(), breakGlass), id, reason)
 			if err != nil {
 				return err
 			}
@@ -103,4 +103,13 @@ func usersUnfreezeCommand() *command {
 			_, err = fmt.Fprintln(a.stdout, msg)
 			return err
 		})
+}
+
+// breakGlassFlag adds --break-glass to a users command that a person with
+// a role on the desk needs it for: without a second admin, audited.
+func breakGlassFlag(verb string) func(fs *flag.FlagSet) func() bool {
+	return func(fs *flag.FlagSet) func() bool {
+		b := fs.Bool("break-glass", false, verb+" a person with a role on the IT desk at once, without a second admin removing her role first (audited; emergencies only)")
+		return func() bool { return *b }
+	}
 }

@@ -24,7 +24,7 @@ func noticeLettersCommand() *command {
 		summary: "write the notice letters still to send as one PDF",
 		help: "Writes every notice letter not yet printed to FILE (mode 0600) as one A4 PDF for window\n" +
 			"envelopes, each with a new \"this was not me\" link, and marks them printed (audited as\n" +
-			"notice_letters.printed), as the console's download does. With none to send, no file is\n" +
+			"notice_letter.printed, one per letter), as the console's download does. With none to send, no file is\n" +
 			"written. People with neither e-mail nor postal address are listed on the console's overview.",
 		examples: []string{"keyhall admin notices letters hinweise.pdf"},
 		setup: func(fs *flag.FlagSet) action {

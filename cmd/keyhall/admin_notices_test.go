@@ -31,8 +31,8 @@ func TestAdminNoticeLetters(t *testing.T) {
 		t.Fatalf("the notice letter: %v\n%s", err, text)
 	}
 	st := openTestStore(t, url)
-	evs, err := st.SearchAudit(context.Background(), authn.AuditQuery{Action: "notice_letters.printed"})
-	if err != nil || len(evs) != 1 || evs[0].Details["count"] != "1" || !strings.HasPrefix(evs[0].Actor, "cli:") {
+	evs, err := st.SearchAudit(context.Background(), authn.AuditQuery{Action: "notice_letter.printed"})
+	if err != nil || len(evs) != 1 || evs[0].Details["kind"] != authn.NoticeReset || !strings.HasPrefix(evs[0].Actor, "cli:") {
 		t.Errorf("printing audited as %+v, %v", evs, err)
 	}
 	again := filepath.Join(t.TempDir(), "again.pdf")

@@ -270,16 +270,16 @@ func usersDisableCommand() *command {
 	return userActionCommand("disable", "disable a person and end her sessions",
 		"Disables a person, so she can no longer sign in, and revokes all her sessions.\n"+
 			"The reason is written to the audit log.",
-		`keyhall admin users disable anna.mueller --reason "left the council, ticket 4711"`, nil,
-		func(ctx context.Context, a *app, e *enrollEnv, id, username, reason string, _ bool) error {
-			return e.disable(ctx, a.stdout, id, username, reason)
+		`keyhall admin users disable anna.mueller --reason "left the council, ticket 4711"`, breakGlassFlag("disable"),
+		func(ctx context.Context, a *app, e *enrollEnv, id, username, reason string, breakGlass bool) error {
+			return e.disable(ctx, a.stdout, id, username, reason, breakGlass)
 		})
 }
 
 // disable disables a person through the desk (unless an administrator
 // had already), ends her sessions and tells the tools, and says so.
-func (e *enrollEnv) disable(ctx context.Context, w io.Writer, userID, username, reason string) error {
-	d, err := e.desk.DisableReport(ctx, desk.CLI(cliActor(), false), userID, reason)
+func (e *enrollEnv) disable(ctx context.Context, w io.Writer, userID, username, reason string, breakGlass bool) error {
+	d, err := e.desk.DisableReport(ctx, desk.CLI(cliActor(), breakGlass), userID, reason)
 	if err != nil {
 		return err
 	}

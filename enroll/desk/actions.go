@@ -490,6 +490,9 @@ func (s *Service) DisableReport(ctx context.Context, a Actor, userID, reason str
 	if err := s.authorize(ctx, a, "disable", p, reason, true); err != nil {
 		return Disabled{}, err
 	}
+	if err := s.notRoleHolder(ctx, a, "disable", p, reason); err != nil {
+		return Disabled{}, err
+	}
 	if err := needReason(reason); err != nil {
 		return Disabled{}, err
 	}
@@ -549,6 +552,9 @@ func (s *Service) Freeze(ctx context.Context, a Actor, userID, reason string) (a
 		return authn.FreezeReport{}, err
 	}
 	if err := s.authorize(ctx, a, "freeze", p, reason, true); err != nil {
+		return authn.FreezeReport{}, err
+	}
+	if err := s.notRoleHolder(ctx, a, "freeze", p, reason); err != nil {
 		return authn.FreezeReport{}, err
 	}
 	if err := needReason(reason); err != nil {

@@ -81,15 +81,23 @@ func (s *Service) ChangeRole(ctx context.Context, a Actor, userID, group string,
 		}
 		return Approval{}, invalid("Sie ist nicht Mitglied dieser Gruppe.", "She is not a member of this group.")
 	}
+	// A role goes only to an active person: a frozen account is looked
+	// into first, or an unfreeze would bring the role with it.
+	if add {
+		if err := s.mustBeActive(ctx, a, "change_role", p, reason); err != nil {
+			return Approval{}, err
+		}
+	}
 	now := s.now()
 	ap := authn.Approval{ID: authn.NewID(), UserID: p.ID, RequestedBy: a.Audit, RequesterID: a.UserID,
 		RequesterDirectory: a.Directory, RequesterExternal: a.ExternalID, Reason: strings.TrimSpace(reason),
-		CreatedAt: now, ExpiresAt: now.Add(ApprovalTTL), Kind: authn.ApprovalRole, Group: g.Name, Add: add}
+		CreatedAt: now, ExpiresAt: now.Add(ApprovalTTL), Kind: authn.ApprovalRole, Group: g.Name, Add: add,
+		Role: string(s.roleByGroups([]string{g.Name}))}
 	if a.BreakGlass {
 		return toApproval(ap, p.Username), s.applyRole(ctx, a, p, g, add, reason, nil)
 	}
 	ev := s.event(a, "role.requested", p.User, reason, map[string]string{"approval_id": ap.ID, "group": g.Name,
-		"change": change(add), "expires_at": ap.ExpiresAt.Format(time.RFC3339)})
+		"role": ap.Role, "change": change(add), "expires_at": ap.ExpiresAt.Format(time.RFC3339)})
 	if err := s.cfg.Store.CreateApproval(ctx, ap, ev); err != nil {
 		return Approval{}, fmt.Errorf("desk: %w", err)
 	}
@@ -160,22 +168,54 @@ func (s *Service) approveRole(ctx context.Context, a Actor, ap authn.Approval, p
 	if err := s.secondPerson(ctx, a, ap, p); err != nil {
 		return err
 	}
+	if why, refusal := s.roleStillAsked(ctx, ap, p); refusal != nil && ap.DecidedAt.IsZero() {
+		return s.refuse(ctx, a, "approve", p, ap.Reason, why, refusal) // a decided one: decide says so
+	}
 	g, err := s.roleGroup(ctx, ap.Group)
 	if err != nil {
 		return err
 	}
-	// Changed meanwhile (another approval, the command line): nothing to
-	// approve; the request stays undecided and expires.
-	if ap.DecidedAt.IsZero() && slices.Contains(p.groups, g.Name) == ap.Add {
-		if ap.Add {
-			return invalid("Sie ist schon Mitglied dieser Gruppe.", "She is a member of this group already.")
-		}
-		return invalid("Sie ist nicht Mitglied dieser Gruppe.", "She is not a member of this group.")
-	}
 	ev := s.event(a, "role.approved", p.User, ap.Reason, map[string]string{
-		"approval_id": ap.ID, "requested_by": ap.RequestedBy, "group": g.Name, "change": change(ap.Add)})
+		"approval_id": ap.ID, "requested_by": ap.RequestedBy, "group": g.Name, "role": ap.Role, "change": change(ap.Add)})
 	if err := s.decide(ctx, a, ap, p, ev); err != nil {
 		return err
 	}
 	return s.applyRole(ctx, a, p, g, ap.Add, ap.Reason, &ap)
+}
+
+// roleStillAsked says why a role change ap of p can no longer be approved
+// as it was asked for (nil when it can): the group gives another role now
+// (or none, or is no longer local), she is already where the change would
+// put her, she is not active (for a role given), or the admin who asked
+// is no longer an active admin. Each is audited by the caller.
+func (s *Service) roleStillAsked(ctx context.Context, ap authn.Approval, p subject) (string, *Error) {
+	if got := string(s.roleByGroups([]string{ap.Group})); got != ap.Role || got == "" {
+		return "the group gives another role now (" + got + ", asked for " + ap.Role + ")", invalid(
+			"Diese Gruppe gibt inzwischen eine andere Rolle als bei der Anfrage: Bitte neu beantragen.",
+			"This group gives another role now than when it was asked for: please ask again.")
+	}
+	if g, err := s.cfg.Store.GetGroupByName(ctx, ap.Group); err != nil || g.Source != authn.SourceLocal {
+		return "the group is gone or no longer local", invalid(
+			"Diese Gruppe gibt es nicht mehr als lokale Gruppe: Bitte neu beantragen.",
+			"This group is no longer a local group: please ask again.")
+	}
+	if slices.Contains(p.groups, ap.Group) == ap.Add {
+		if ap.Add {
+			return "a member already", invalid("Sie ist schon Mitglied dieser Gruppe.", "She is a member of this group already.")
+		}
+		return "not a member", invalid("Sie ist nicht Mitglied dieser Gruppe.", "She is not a member of this group.")
+	}
+	if ap.Add && p.Status != authn.StatusActive {
+		return "not active (" + string(p.Status) + ")", forbidden(
+			"Ihr Zugang ist gesperrt oder eingefroren: Eine Administratorin oder ein Administrator muss ihn erst prüfen und freigeben.",
+			"Her account is disabled or frozen: an administrator must look into it and lift that first.")
+	}
+	if ap.RequesterID != "" {
+		if r, err := s.RoleOf(ctx, ap.RequesterID); err != nil || r != RoleAdmin {
+			return "the requester is no longer an active admin", forbidden(
+				"Wer die Änderung beantragt hat, ist keine aktive Administratorin und kein aktiver Administrator mehr.",
+				"The person who asked for it is no longer an active administrator.")
+		}
+	}
+	return "", nil
 }

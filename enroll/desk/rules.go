@@ -169,6 +169,21 @@ func (s *Service) mustBeActive(ctx context.Context, a Actor, action string, p su
 		"Her account is disabled or frozen: an administrator must look into it and lift that first."))
 }
 
+// notRoleHolder refuses to disable or freeze a person with a role on the
+// desk, herself included, except with break-glass on the server's command
+// line: either takes her role at once (RoleOf gives none to a person who
+// is not active), so one admin alone could lock every other admin out.
+// Her role is removed first, which a second admin approves; she can
+// freeze her own account with her "this was not me" link.
+func (s *Service) notRoleHolder(ctx context.Context, a Actor, action string, p subject, reason string) error {
+	if p.role == "" || a.BreakGlass {
+		return nil
+	}
+	return s.refuse(ctx, a, action, p, reason, "subject has role "+string(p.role), forbidden(
+		"Sie hat eine Rolle am IT-Schalter: Entziehen Sie ihr zuerst die Rolle (eine zweite Administratorin oder ein zweiter Administrator stimmt zu); im Notfall auf der Kommandozeile des Servers mit --break-glass.",
+		"She has a role on the IT desk: remove her role first (a second administrator approves); in an emergency, on the server's command line with --break-glass."))
+}
+
 // mayGiveFactor refuses what would let the desk put a new factor on an
 // account without the checks of a reset: an invitation adds a factor
 // beside hers, and the desk holds its code (read out, or in the letter's
