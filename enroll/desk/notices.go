@@ -3,8 +3,8 @@ package desk
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 
