@@ -57,30 +57,18 @@ func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUse
 	return out, nil
 }
 
-// redactPersonTx redacts every audit event that names u: by "user:<id>"
-// as actor or subject, or by her id, username or e-mail address as a value
-// of its details (JSON strings, matched as encoded). Her actor and subject
-// become her pseudonym; reason, client address and details are emptied;
-// Seq, Time, Action and the hashes stay, so the chain still verifies.
+// redactPersonTx redacts every audit event that names u (personAudit).
+// Her actor and subject become her pseudonym; reason, client address and
+// details are emptied; Seq, Time, Action and the hashes stay, so the chain
+// still verifies.
 func (s *Store) redactPersonTx(ctx context.Context, tx *sql.Tx, u authn.User) (int, error) {
-	find := "instr(details, $%d) > 0"
 	truth := "1"
 	if s.dialect == dialectPostgres {
-		find, truth = "strpos(details, $%d) > 0", "TRUE"
+		truth = "TRUE"
 	}
-	actor := "user:" + u.ID
-	args := []any{actor, authn.Pseudonym(u.ID)}
-	cond := "actor = $1 OR subject = $1"
-	for _, v := range []string{u.ID, u.Username, u.Email, u.VerifiedEmail} {
-		if v == "" {
-			continue
-		}
-		b, err := json.Marshal(v) // as Seal encoded it
-		if err != nil {
-			return 0, err
-		}
-		args = append(args, string(b))
-		cond += " OR " + fmt.Sprintf(find, len(args))
+	cond, args, err := s.personAudit(u, authn.Pseudonym(u.ID))
+	if err != nil {
+		return 0, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE audit_events SET redacted = `+truth+`,
 		actor = CASE WHEN actor = $1 THEN $2 ELSE actor END,
@@ -92,4 +80,30 @@ func (s *Store) redactPersonTx(ctx context.Context, tx *sql.Tx, u authn.User) (i
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// personAudit is the condition on audit_events that finds the events
+// naming u: by "user:<id>" as actor or subject, or by her id, username or
+// e-mail address as a value of the details (JSON strings, matched as
+// encoded). Its arguments begin with "user:<id>" ($1), then extra, then
+// the values; more may be appended after them.
+func (s *Store) personAudit(u authn.User, extra ...any) (string, []any, error) {
+	find := "instr(details, $%d) > 0"
+	if s.dialect == dialectPostgres {
+		find = "strpos(details, $%d) > 0"
+	}
+	args := append([]any{"user:" + u.ID}, extra...)
+	cond := "(actor = $1 OR subject = $1"
+	for _, v := range []string{u.ID, u.Username, u.Email, u.VerifiedEmail} {
+		if v == "" {
+			continue
+		}
+		b, err := json.Marshal(v) // as Seal encoded it
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, string(b))
+		cond += " OR " + fmt.Sprintf(find, len(args))
+	}
+	return cond + ")", args, nil
 }
