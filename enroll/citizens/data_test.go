@@ -89,7 +89,7 @@ func newDataEnv(t *testing.T, dsn string, adminGroups ...string) *dataEnv {
 	e := &dataEnv{store: st, tools: &toolsHeard{}, mail: &mailbox{}}
 	e.svc, err = New(Config{Store: st, Enroll: en, PublicURL: pub, Tools: e.tools, Mailer: e.mail, AdminGroups: adminGroups,
 		Notices: enroll.Notices{PublicURL: pub, Sender: enroll.Sender{Name: "Stadt Musterstadt", HelpPhone: "0251 492-0"}},
-		Logger: quiet, Now: func() time.Time { return e.now }})
+		Logger:  quiet, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
