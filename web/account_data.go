@@ -35,8 +35,6 @@ type accountData struct {
 	Groups      []string
 	Tools       []citizens.Tool
 	Invitations int
-	AuditEvents int
-	SignIns     int
 	// Refused is why she may not delete her account herself ("" if she
 	// may), in her language.
 	Refused string
@@ -65,12 +63,11 @@ func (s *Server) accountDataOf(ctx context.Context, u authn.User, lang string) (
 	if ref == nil || ref.citizens == nil {
 		return nil, nil
 	}
-	d, err := ref.citizens.Export(ctx, u.ID)
+	d, err := ref.citizens.Summary(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	a := &accountData{Profile: d.Profile, Groups: d.Groups, Tools: d.Tools, Invitations: len(d.Invitations),
-		AuditEvents: len(d.AuditEvents), SignIns: len(d.SignIns)}
+	a := &accountData{Profile: d.Profile, Groups: d.Groups, Tools: d.Tools, Invitations: len(d.Invitations)}
 	a.HasKey = slices.ContainsFunc(d.Factors, func(f citizens.Factor) bool { return f.Kind == "key" })
 	err = ref.citizens.MayDelete(ctx, u)
 	if refused, ok := errors.AsType[*citizens.DeleteRefused](err); ok {

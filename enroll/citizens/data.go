@@ -183,6 +183,17 @@ type ToolNamer interface {
 // Export returns everything Keyhall holds about the person userID
 // (authn.ErrNotFound if there is none).
 func (s *Service) Export(ctx context.Context, userID string) (Data, error) {
+	return s.export(ctx, userID, true)
+}
+
+// Summary is Export without the audit events (AuditEvents and SignIns
+// empty), for a page shown often: a person with a long log (an
+// administrator's every action) would have it all read each time.
+func (s *Service) Summary(ctx context.Context, userID string) (Data, error) {
+	return s.export(ctx, userID, false)
+}
+
+func (s *Service) export(ctx context.Context, userID string, audit bool) (Data, error) {
 	st := s.cfg.Store
 	u, err := st.GetUser(ctx, userID)
 	if err != nil {
@@ -235,6 +246,10 @@ func (s *Service) Export(ctx context.Context, userID string) (Data, error) {
 	for _, i := range invs {
 		d.Invitations = append(d.Invitations, Invitation{ID: i.ID, Purpose: string(i.Purpose), CreatedBy: i.CreatedBy,
 			CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt, UsedAt: i.UsedAt, VoidedAt: i.VoidedAt})
+	}
+	d.AuditEvents, d.SignIns = []AuditEvent{}, []SignIn{}
+	if !audit {
+		return d, nil
 	}
 	if err := s.auditOf(ctx, u, &d); err != nil {
 		return Data{}, fmt.Errorf("export data of %s: %w", userID, err)
@@ -303,7 +318,6 @@ const auditPage = 1000
 // auditOf reads every audit event that names u into d, and her sign-ins
 // among them.
 func (s *Service) auditOf(ctx context.Context, u authn.User, d *Data) error {
-	d.AuditEvents, d.SignIns = []AuditEvent{}, []SignIn{}
 	var after int64
 	for {
 		evs, err := s.cfg.Store.ListPersonAudit(ctx, u, after, auditPage)

@@ -194,6 +194,11 @@ func TestExportHasEverything(t *testing.T) {
 					t.Errorf("the export holds %q", f)
 				}
 			}
+			sum, err := e.svc.Summary(ctx, anna.ID)
+			if err != nil || len(sum.Factors) != 2 || len(sum.Sessions) != 2 || len(sum.Tools) != 1 || len(sum.AuditEvents) != 0 {
+				t.Errorf("Summary: %d factors, %d sessions, %d tools, %d audit events, %v; want Export's without the log",
+					len(sum.Factors), len(sum.Sessions), len(sum.Tools), len(sum.AuditEvents), err)
+			}
 			if _, err := e.svc.Export(ctx, "nobody"); !errors.Is(err, authn.ErrNotFound) {
 				t.Errorf("Export of nobody: %v, want ErrNotFound", err)
 			}
