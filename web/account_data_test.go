@@ -273,3 +273,28 @@ func TestAccountDataDownload(t *testing.T) {
 		t.Errorf("the download without a session: %d, want a redirect to sign in", res.StatusCode)
 	}
 }
+
+// TestAccountDeleteMailsConfirmation: after the deletion, a confirmation
+// reaches the address she had (the tests' SMTP server), naming her
+// account and where to turn if it was not her.
+func TestAccountDeleteMailsConfirmation(t *testing.T) {
+	f := newFixture(t)
+	mb := startMailbox(t)
+	f.withMail(t, mb)
+	anna := f.withEmail(f.addUser("anna"), "anna@stadt.example")
+	cl := f.signedInClient(anna, time.Now())
+	if res, _ := cl.form("/account/delete", url.Values{"confirm": {"yes"}}); res.Header.Get("Location") != "/account/deleted" {
+		t.Fatalf("POST /account/delete: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	heads, bodies := mb.wait(1)
+	if len(heads) != 1 {
+		t.Fatalf("%d mails after the deletion, want the confirmation", len(heads))
+	}
+	if to := heads[0].Header.Get("To"); !strings.Contains(to, "anna@stadt.example") {
+		t.Errorf("the confirmation went to %q", to)
+	}
+	if b := bodies[0]; !strings.Contains(b, "Konto anna") || !strings.Contains(b, "gelöscht") || !strings.Contains(b, "0251 492-0") ||
+		!strings.Contains(b, "account anna was deleted") {
+		t.Errorf("the confirmation says:\n%s", b)
+	}
+}
