@@ -21,6 +21,9 @@ func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUse
 			return dbErr(err)
 		}
 		out.User = u
+		if err := s.keepMemberTx(ctx, tx, u.ID, e.KeepMember); err != nil {
+			return err
+		}
 		if out.Grants, err = s.revokeUserTokensTx(ctx, tx, u.ID, e.At); err != nil {
 			return fmt.Errorf("revoke tokens: %w", err)
 		}
@@ -106,4 +109,35 @@ func (s *Store) personAudit(u authn.User, extra ...any) (string, []any, error) {
 		cond += " OR " + fmt.Sprintf(find, len(args))
 	}
 	return cond + ")", args, nil
+}
+
+// keepMemberTx returns authn.ErrLastMember when the person is in one of
+// the groups and no other active person is in any. adminTx holds the
+// audit head, which every erasure takes first, so erasures run one after
+// the other and each sees the ones before it.
+func (s *Store) keepMemberTx(ctx context.Context, tx *sql.Tx, userID string, groups []string) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	in, args := "", []any{userID}
+	for i, g := range groups {
+		if i > 0 {
+			in += ", "
+		}
+		args = append(args, g)
+		in += fmt.Sprintf("$%d", len(args))
+	}
+	var hers, others int
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM memberships m JOIN groups g ON g.id = m.group_id
+			WHERE m.user_id = $1 AND g.name IN (`+in+`)),
+		(SELECT count(*) FROM memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
+			WHERE m.user_id <> $1 AND u.status = 'active' AND g.name IN (`+in+`))`, args...).Scan(&hers, &others)
+	if err != nil {
+		return fmt.Errorf("count the members that must remain: %w", err)
+	}
+	if hers > 0 && others == 0 {
+		return authn.ErrLastMember
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ func RunErase(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"EraseRemovesEverything", testEraseRemovesEverything},
 		{"EraseUnknown", testEraseUnknown},
 		{"PersonData", testPersonData},
+		{"EraseKeepsLastMember", testEraseKeepsLastMember},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })

@@ -56,12 +56,12 @@ func ConfirmsDeletion(sess authn.Session, now time.Time) bool {
 func (s *Service) MayDelete(ctx context.Context, u authn.User) error {
 	switch {
 	case u.Source == authn.SourceDirectory:
-		help, helpEN := s.helpWords()
+		help := s.helpContact()
 		return &DeleteRefused{Reason: RefusedDirectory,
 			De: "Ihr Konto stammt aus dem Verzeichnis der Stadtverwaltung und würde beim nächsten Abgleich neu angelegt. " +
-				"Bitte bitten Sie den IT-Service, Sie dort zu löschen" + help + ".",
+				"Wenden Sie sich bitte an den IT-Service" + help + ": Er trägt Sie dort aus, dann wird Ihr Konto hier gelöscht.",
 			En: "Your account comes from the city's directory and would be made again by the next sync. " +
-				"Please ask IT to remove you there" + helpEN + "."}
+				"Please ask IT" + help + " to remove you there; then your account here is deleted."}
 	case u.Status != authn.StatusActive:
 		return &DeleteRefused{Reason: RefusedNotActive,
 			De: "Ihr Konto ist gesperrt. Bitte wenden Sie sich an den IT-Service.",
@@ -72,27 +72,32 @@ func (s *Service) MayDelete(ctx context.Context, u authn.User) error {
 		return fmt.Errorf("may %s delete her account: %w", u.ID, err)
 	}
 	if last {
-		return &DeleteRefused{Reason: RefusedLastAdmin,
-			De: "Sie sind die letzte Administratorin oder der letzte Administrator von Keyhall. Ernennen Sie zuerst eine " +
-				"weitere Person zur Administration; dann können Sie Ihr Konto löschen.",
-			En: "You are Keyhall's last administrator. Make another person an administrator first; then you can delete your account."}
+		return lastAdminRefused
 	}
 	return nil
 }
 
-// helpWords is ": <phone>, <e-mail>" of the IT service, where configured.
-func (s *Service) helpWords() (de, en string) {
+// lastAdminRefused is MayDelete's answer to the last administrator, and
+// Delete's when the erasure finds her the last (another administrator
+// was deleted meanwhile).
+var lastAdminRefused = &DeleteRefused{Reason: RefusedLastAdmin,
+	De: "Sie sind die letzte Administratorin oder der letzte Administrator von Keyhall. Ernennen Sie zuerst eine " +
+		"weitere Person zur Administration; dann können Sie Ihr Konto löschen.",
+	En: "You are Keyhall's last administrator. Make another person an administrator first; then you can delete your account."}
+
+// helpContact is " (<phone>, <e-mail>)" of the IT service, where
+// configured (letter.help_phone, letter.help_email), else "".
+func (s *Service) helpContact() string {
 	var how []string
-	if p := s.cfg.Notices.Sender.HelpPhone; p != "" {
-		how = append(how, p)
-	}
-	if m := s.cfg.Notices.Sender.HelpEmail; m != "" {
-		how = append(how, m)
+	for _, h := range []string{s.cfg.Notices.Sender.HelpPhone, s.cfg.Notices.Sender.HelpEmail} {
+		if h != "" {
+			how = append(how, h)
+		}
 	}
 	if len(how) == 0 {
-		return "", ""
+		return ""
 	}
-	return " (" + strings.Join(how, ", ") + ")", " (" + strings.Join(how, ", ") + ")"
+	return " (" + strings.Join(how, ", ") + ")"
 }
 
 // lastAdmin reports whether u is in an admin group and no other active
@@ -145,7 +150,11 @@ func (s *Service) Delete(ctx context.Context, userID, via, clientAddr string) er
 	if err := s.MayDelete(ctx, u); err != nil {
 		return err
 	}
-	gone, err := s.erase(ctx, u, eraseBy{Actor: authn.Pseudonym(u.ID), Reason: "asked by the person", Via: via, ClientAddr: clientAddr})
+	gone, err := s.erase(ctx, u, eraseBy{Actor: authn.Pseudonym(u.ID), Reason: "asked by the person", Via: via,
+		ClientAddr: clientAddr, KeepAdmin: true})
+	if errors.Is(err, authn.ErrLastMember) {
+		return lastAdminRefused
+	}
 	if err != nil {
 		return fmt.Errorf("delete account %s: %w", userID, err)
 	}
@@ -166,6 +175,9 @@ type eraseBy struct {
 	Reason     string // e.g. "asked by the person", "inactive for 2 years"
 	Via        string // e.g. "account", "retention"
 	ClientAddr string // "" for none
+	// KeepAdmin: refuse (authn.ErrLastMember) to erase the last active
+	// member of Config.AdminGroups, checked in the erasure's transaction.
+	KeepAdmin bool
 }
 
 // erase removes u with everything about her (authn.EraseStore.EraseUser,
@@ -179,7 +191,11 @@ func (s *Service) erase(ctx context.Context, u authn.User, by eraseBy) (authn.Er
 	ev := authn.AuditEvent{Time: at, Actor: by.Actor, Action: "user.erase", Subject: pseudonym, Reason: by.Reason,
 		ClientAddr: by.ClientAddr, Details: map[string]string{"via": by.Via, "source": string(u.Source)}}
 	keys := append(authn.ThrottleKeys(u.Username), enroll.ThrottleKeys(u.ID, u.Username)...)
-	gone, err := s.cfg.Store.EraseUser(ctx, authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys, Audit: ev})
+	e := authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys, Audit: ev}
+	if by.KeepAdmin {
+		e.KeepMember = s.cfg.AdminGroups
+	}
+	gone, err := s.cfg.Store.EraseUser(ctx, e)
 	if err != nil {
 		return authn.ErasedUser{}, err
 	}

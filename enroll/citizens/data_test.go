@@ -367,3 +367,50 @@ func TestConfirmsDeletion(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteTwoAdminsAtOnce: two administrators who each see the other
+// and delete themselves at the same moment do not leave Keyhall without
+// one: the erasure checks again in its transaction.
+func TestDeleteTwoAdminsAtOnce(t *testing.T) {
+	for _, b := range dataBackends {
+		t.Run(b.name, func(t *testing.T) {
+			e := newDataEnv(t, b.url(t), "keyhall-admins")
+			ctx := t.Context()
+			e.now = time.Now()
+			ev := authn.AuditEvent{Time: e.now, Actor: "test", Action: "test"}
+			g := authn.Group{ID: authn.NewID(), Name: "keyhall-admins", Source: authn.SourceLocal, CreatedAt: e.now}
+			if err := e.store.CreateGroup(ctx, g, ev); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, name := range []string{"anna", "bert"} {
+				u := authn.User{ID: authn.NewID(), Username: name, Status: authn.StatusActive, Source: authn.SourceLocal,
+					CreatedAt: e.now, UpdatedAt: e.now}
+				if err := e.store.CreateUser(ctx, u, ev); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.store.AddMember(ctx, g.ID, u.ID, ev); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, u.ID)
+			}
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Go(func() { errs[i] = e.svc.Delete(ctx, id, "account", "") })
+			}
+			wg.Wait()
+			refused := 0
+			for _, err := range errs {
+				if r, ok := errors.AsType[*DeleteRefused](err); ok && r.Reason == RefusedLastAdmin {
+					refused++
+				} else if err != nil {
+					t.Fatalf("Delete: %v", err)
+				}
+			}
+			if refused != 1 {
+				t.Errorf("two admins deleting themselves at once: %d refused, want 1", refused)
+			}
+		})
+	}
+}
