@@ -1,6 +1,9 @@
 package authn
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // PersonDataStore reads what is stored about one person beyond her
 // profile, factors and sessions, so that she can be given all of it
@@ -11,6 +14,10 @@ type PersonDataStore interface {
 	// ListUserOIDCTokens lists every OIDC token issued to the person,
 	// whatever its state, until DeleteOIDCBefore removes it; oldest first.
 	ListUserOIDCTokens(ctx context.Context, userID string) ([]OIDCToken, error)
+	// ListEndedSessions lists the person's sessions that ended (revoked
+	// or expired by now) and are still stored (until
+	// DeleteSessionsBefore removes them), newest first.
+	ListEndedSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// ListUserInvitations lists the person's invitations, whatever their
 	// state, oldest first.
 	ListUserInvitations(ctx context.Context, userID string) ([]Invitation, error)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -71,6 +72,30 @@ func (s *Store) ListPersonAudit(ctx context.Context, u authn.User, afterSeq int6
 	}
 	if out == nil {
 		out = []authn.AuditEvent{}
+	}
+	return out, nil
+}
+
+// ListEndedSessions lists the person's revoked or expired sessions, newest
+// first.
+func (s *Store) ListEndedSessions(ctx context.Context, userID string, now time.Time) ([]authn.Session, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+sessionCols+` FROM sessions
+		WHERE user_id = $1 AND (revoked_at IS NOT NULL OR expires_at <= $2)
+		ORDER BY created_at DESC, hash`, userID, s.tv(now))
+	if err != nil {
+		return nil, fmt.Errorf("list ended sessions of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	out := []authn.Session{}
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list ended sessions of %s: %w", userID, err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list ended sessions of %s: %w", userID, err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -23,6 +24,20 @@ func testPersonData(t *testing.T, s authn.Store) {
 		if tok.UserID != anna.ID || tok.ClientID != anna.Grant.ClientID || tok.GrantID != anna.Grant.ID {
 			t.Errorf("ListUserOIDCTokens gave %+v, not one of hers", tok)
 		}
+	}
+	// Her one session is active; once revoked, it is listed as ended
+	// (and no longer as active), bert's not at all.
+	if ended, err := s.ListEndedSessions(ctx, anna.ID, t0); err != nil || ended == nil || len(ended) != 0 {
+		t.Errorf("ListEndedSessions before any ended: %v, %v; want an empty list", ended, err)
+	}
+	must(t, "RevokeSession", s.RevokeSession(ctx, anna.Session.Hash, t0.Add(time.Minute)))
+	ended, err := s.ListEndedSessions(ctx, anna.ID, t0.Add(2*time.Minute))
+	must(t, "ListEndedSessions", err)
+	if len(ended) != 1 || ended[0].Hash != anna.Session.Hash || ended[0].RevokedAt.IsZero() {
+		t.Errorf("ListEndedSessions after the revocation: %+v, want her session, revoked", ended)
+	}
+	if expired, err := s.ListEndedSessions(ctx, bert.ID, bert.Session.ExpiresAt); err != nil || len(expired) != 1 {
+		t.Errorf("ListEndedSessions at bert's session's expiry: %d, %v; want it", len(expired), err)
 	}
 	invs, err := s.ListUserInvitations(ctx, anna.ID)
 	must(t, "ListUserInvitations", err)

@@ -56,8 +56,11 @@ type Data struct {
 	// codes themselves are stored only as hashes).
 	RecoveryCodesLeft int  `json:"recovery_codes_left"`
 	HasPassword       bool `json:"has_password"` // a local password (stored only as an argon2id hash)
-	// Sessions are her active sign-ins (browsers), newest first.
-	Sessions []Session `json:"sessions"`
+	// Sessions are her active sign-ins (browsers), newest first;
+	// EndedSessions those that ended (signed out, revoked, expired) and
+	// are kept a while (serve removes them 30 days after their end).
+	Sessions      []Session `json:"sessions"`
+	EndedSessions []Session `json:"ended_sessions"`
 	// SignIns are the stored records of her sign-ins (audit "signin"
 	// events; kept for retention.signins), newest first.
 	SignIns []SignIn `json:"signins"`
@@ -121,6 +124,9 @@ type Session struct {
 	Methods      []string  `json:"methods"` // RFC 8176 amr: hwk, swk, user, otp, pwd, …
 	Level        string    `json:"level,omitempty"`
 	RecoveryOnly bool      `json:"recovery_only"`
+	// EndedAt is when it was signed out or revoked, else its expiry; only
+	// for ended sessions.
+	EndedAt time.Time `json:"ended_at,omitzero"`
 }
 
 // SignIn is the record of one sign-in.
@@ -231,9 +237,19 @@ func (s *Service) export(ctx context.Context, userID string, audit bool) (Data, 
 	}
 	d.Sessions = make([]Session, 0, len(sessions))
 	for _, x := range sessions {
-		d.Sessions = append(d.Sessions, Session{ID: x.Hash.Handle(), CreatedAt: x.CreatedAt, SignedInAt: x.AuthTime,
-			LastSeenAt: x.LastSeenAt, ExpiresAt: x.ExpiresAt, ClientAddr: x.ClientAddr, UserAgent: x.UserAgent,
-			Methods: orEmpty(x.AMR), Level: x.ACR, RecoveryOnly: x.RecoveryOnly})
+		d.Sessions = append(d.Sessions, sessionOf(x))
+	}
+	ended, err := st.ListEndedSessions(ctx, u.ID, now)
+	if err != nil {
+		return Data{}, fmt.Errorf("export data of %s: %w", userID, err)
+	}
+	d.EndedSessions = make([]Session, 0, len(ended))
+	for _, x := range ended {
+		e := sessionOf(x)
+		if e.EndedAt = x.RevokedAt; e.EndedAt.IsZero() {
+			e.EndedAt = x.ExpiresAt
+		}
+		d.EndedSessions = append(d.EndedSessions, e)
 	}
 	if d.Tools, err = s.toolsOf(ctx, u.ID, now); err != nil {
 		return Data{}, fmt.Errorf("export data of %s: %w", userID, err)
@@ -261,6 +277,12 @@ func profileOf(u authn.User) Profile {
 	return Profile{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email,
 		EmailVerified: u.EmailVerified(), PostalAddress: u.PostalAddress, Phone: u.Phone, Source: string(u.Source),
 		Directory: u.Directory, Status: string(u.Status), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+func sessionOf(x authn.Session) Session {
+	return Session{ID: x.Hash.Handle(), CreatedAt: x.CreatedAt, SignedInAt: x.AuthTime, LastSeenAt: x.LastSeenAt,
+		ExpiresAt: x.ExpiresAt, ClientAddr: x.ClientAddr, UserAgent: x.UserAgent, Methods: orEmpty(x.AMR), Level: x.ACR,
+		RecoveryOnly: x.RecoveryOnly}
 }
 
 // factorOf describes a key or app without its secret or public key.

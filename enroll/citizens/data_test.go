@@ -110,7 +110,14 @@ func TestExportHasEverything(t *testing.T) {
 			second := authn.Session{Hash: authn.HashSessionID([]byte("annas tablet")), UserID: anna.ID, AMR: []string{"otp"},
 				ACR: "mfa", AuthTime: e.now, CreatedAt: e.now, LastSeenAt: e.now, ExpiresAt: e.now.Add(time.Hour),
 				ClientAddr: "203.0.113.7", UserAgent: "Mozilla/5.0 (iPad) Safari/605"}
-			if err := e.store.CreateSession(ctx, second); err != nil {
+			ended := second
+			ended.Hash, ended.ClientAddr = authn.HashSessionID([]byte("annas old phone")), "203.0.113.99"
+			for _, s := range []authn.Session{second, ended} {
+				if err := e.store.CreateSession(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.store.RevokeSession(ctx, ended.Hash, e.now); err != nil {
 				t.Fatal(err)
 			}
 			d, err := e.svc.Export(ctx, anna.ID)
@@ -142,6 +149,10 @@ func TestExportHasEverything(t *testing.T) {
 			if len(d.Sessions) != 2 || d.Sessions[0].ClientAddr != "203.0.113.7" || d.Sessions[0].UserAgent == "" ||
 				!slices.Equal(d.Sessions[0].Methods, []string{"otp"}) {
 				t.Errorf("export's sessions: %+v, want her two, newest first, with address, browser and method", d.Sessions)
+			}
+			if len(d.EndedSessions) != 1 || d.EndedSessions[0].ID != ended.Hash.Handle() || d.EndedSessions[0].ClientAddr != "203.0.113.99" ||
+				d.EndedSessions[0].EndedAt.IsZero() {
+				t.Errorf("export's ended sessions: %+v, want her revoked one with its end", d.EndedSessions)
 			}
 			p := d.Profile
 			if p.ID != anna.ID || p.Username != anna.Username || p.Email != anna.Email || p.DisplayName != anna.DisplayName ||
@@ -175,7 +186,7 @@ func TestExportHasEverything(t *testing.T) {
 			}
 			text := string(js)
 			for _, field := range []string{`"format":"keyhall.personal-data.v1"`, `"factors":`, `"sessions":`, `"signins":`,
-				`"tools":`, `"invitations":`, `"audit_events":`, `"email_verified":false`, `"recovery_codes_left":2`, `"has_password":true`} {
+				`"ended_sessions":`, `"tools":`, `"invitations":`, `"audit_events":`, `"email_verified":false`, `"recovery_codes_left":2`, `"has_password":true`} {
 				if !strings.Contains(text, field) {
 					t.Errorf("JSON lacks %s", field)
 				}
