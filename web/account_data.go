@@ -156,11 +156,15 @@ func (s *Server) accountDelete(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		return
 	}
-	if !citizens.ConfirmsDeletion(sess, s.now()) || r.PostFormValue("confirm") != "yes" {
+	// Who may not delete herself is told so before any confirmation.
+	err := svc.MayDelete(r.Context(), u)
+	if err == nil && (!citizens.ConfirmsDeletion(sess, s.now()) || r.PostFormValue("confirm") != "yes") {
 		s.confirmAgain(w, r, u)
 		return
 	}
-	err := svc.Delete(r.Context(), u.ID, "account", s.clientAddr(r))
+	if err == nil {
+		err = svc.Delete(r.Context(), u.ID, "account", s.clientAddr(r))
+	}
 	if refused, ok := errors.AsType[*citizens.DeleteRefused](err); ok {
 		s.showDeletePage(w, r, http.StatusConflict, sess, u, &message{DE: refused.De, EN: refused.En})
 		return

@@ -77,6 +77,13 @@ func TestAccountDeleteRefused(t *testing.T) {
 		if res.StatusCode != http.StatusConflict || !strings.Contains(page, c.says) {
 			t.Errorf("%s: POST /account/delete: %d, want 409 with the reason\n%s", c.u.Username, res.StatusCode, page)
 		}
+		// With a stale sign-in, she is not sent to confirm what she may not do.
+		stale := f.signedInClient(c.u, time.Now().Add(-time.Hour))
+		if res, page := stale.form("/account/delete", url.Values{"confirm": {"yes"}}); res.StatusCode != http.StatusConflict ||
+			!strings.Contains(page, c.says) {
+			t.Errorf("%s, stale sign-in: POST /account/delete: %d to %q, want 409 with the reason", c.u.Username,
+				res.StatusCode, res.Header.Get("Location"))
+		}
 		if _, err := f.store.GetUser(t.Context(), c.u.ID); err != nil {
 			t.Errorf("%s after the refusal: %v", c.u.Username, err)
 		}
