@@ -49,7 +49,7 @@ var dataTexts = map[string]message{
 	"delete.stays": {"Was bleibt", "What stays"},
 	"delete.stays.text": {"Die Einträge des Protokolls bleiben an ihrer Stelle, damit es überprüfbar bleibt – aber ohne Ihre Daten: Wo Sie genannt waren, steht ein Pseudonym (ein Prüfwert Ihrer Kennung). Dazu kommt ein Eintrag, dass ein Konto gelöscht wurde. Was Anwendungen selbst über Sie gespeichert haben, löscht Keyhall nicht; wenden Sie sich dafür an die jeweilige Anwendung.",
 		"The log's entries stay in their place, so that it can still be checked – but without your data: where you were named, a pseudonym (a check value of your id) stands instead. An entry that an account was deleted is added. What applications stored about you themselves is not deleted by Keyhall; please ask each application."},
-	"delete.mail": {"Eine Bestätigung geht an Ihre E-Mail-Adresse.", "A confirmation goes to your e-mail address."},
+	"delete.mail": {"Eine Bestätigung geht an Ihre E-Mail-Adresse", "A confirmation goes to your e-mail address"},
 	"delete.confirm.key": {"Zur Bestätigung berühren Sie gleich einen Ihrer Sicherheitsschlüssel (oder verwenden Ihren Passkey).",
 		"To confirm, you will touch one of your security keys (or use your passkey) in a moment."},
 	"delete.confirm.app": {"Zur Bestätigung geben Sie gleich einen aktuellen Code aus Ihrer Authenticator-App ein.",
