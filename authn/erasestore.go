@@ -2,8 +2,13 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrLastMember: the person is the last active member of the groups an
+// Erasure must keep a member of (Erasure.KeepMember); nothing was erased.
+var ErrLastMember = errors.New("the last active member of a group that must keep one")
 
 // Erasure is what EraseStore.EraseUser removes: a person, as she asked
 // (DSGVO Art. 17) or as retention ends her account.
@@ -16,6 +21,12 @@ type Erasure struct {
 	// Audit is appended after her events are redacted, in the same
 	// transaction; it must name her only by Pseudonym(UserID).
 	Audit AuditEvent
+	// KeepMember names groups (canonical names) that must keep an active
+	// member: if she is in one of them and no other active person is in
+	// any, EraseUser returns ErrLastMember and erases nothing. It is
+	// checked in the erasure's transaction: two people erased at once
+	// cannot both pass as "there is another".
+	KeepMember []string
 }
 
 // ErasedUser is what an erasure removed, for the caller to tell the tools

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,10 +61,7 @@ func (s *Server) toolName(tool string) string {
 // the first 16 hex digits of the SHA-256 of its hash. The hash itself is
 // what the store looks sessions up by and never leaves the server; the
 // handle is matched only against the person's own sessions.
-func sessionHandle(h authn.SessionHash) string {
-	sum := sha256.Sum256(h[:])
-	return hex.EncodeToString(sum[:8])
-}
+func sessionHandle(h authn.SessionHash) string { return h.Handle() }
 
 // accountRevokeSession ends one of the signed-in person's sessions ("Dort
 // abmelden"), named by its handle: revoked in the store, audited, and the

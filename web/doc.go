@@ -75,6 +75,10 @@
 // (after a fresh sign-in; a key only after a sign-in with a key or a
 // recovery code), rename and remove them (removing asks first, on a page:
 // no script), and set or change her password (enroll*.go, account*.go).
+// Its "Ihre Daten" section shows what Keyhall holds about her, downloads
+// all of it as JSON (/account/data.json) and deletes her account after a
+// fresh key touch or app code (account_data.go, the citizens service's
+// Export and Delete; DSGVO Art. 15, 17, 20).
 // /email/confirm/{token}, a link mailed by "keyhall admin confirm-email",
 // confirms the person's address with a button (email.go): then tools see
 // it as verified.

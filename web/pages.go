@@ -24,7 +24,8 @@ var staticFS embed.FS
 // pageNames are the pages, one template file each, all drawn in layout.html.
 var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error",
 	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze",
-	"admin", "admin_people", "admin_person", "admin_audit", "admin_letters"}
+	"admin", "admin_people", "admin_person", "admin_audit", "admin_letters",
+	"account_delete", "account_deleted"}
 
 // view is what a page template sees.
 type view struct {
@@ -109,6 +110,9 @@ func translate(lang, key string) (string, error) {
 	}
 	if !ok {
 		m, ok = adminTexts[key]
+	}
+	if !ok {
+		m, ok = dataTexts[key]
 	}
 	if !ok {
 		return "", fmt.Errorf("no text %q", key)

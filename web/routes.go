@@ -36,6 +36,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST /logout/everywhere", s.logoutEverywhere)
 	s.handle(mux, "POST /account/sessions/revoke", s.accountRevokeSession)
 	s.handle(mux, "GET /api/session", s.sessionInfo)
+	// Her data: the download, and deleting her account (account_data.go).
+	s.handle(mux, "GET /account/data.json", s.accountDataJSON)
+	s.handle(mux, "GET /account/delete", s.accountDeletePage)
+	s.handle(mux, "POST /account/delete", s.accountDelete)
+	s.handle(mux, "GET /account/deleted", s.accountDeleted)
 
 	// Forward-auth for reverse proxies (any method: the proxy asks about
 	// whatever request it guards).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/citizens"
 	"github.com/keyhall/keyhall/enroll/desk"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	// (admin.go), everything but its Store, Enroll, Tools, Logger and Now,
 	// which SetStore fills in.
 	Desk desk.Config
+	// Citizens configures the citizens' service (enroll/citizens),
+	// everything but its Store and Enroll, which SetStore fills in; its
+	// PublicURL, Tools, Mailer, Notices, AdminGroups, Logger and Now
+	// default to this server's (account_data.go: newCitizens).
+	Citizens citizens.Config
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -69,6 +75,9 @@ type Server struct {
 	pages     *pages
 	oidc      *oidcProvider // nil: OIDC off
 
+	// citizensCfg is Config.Citizens, without Store: completed in SetStore.
+	citizensCfg citizens.Config
+
 	fwd     *forwardAuth
 	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
 	people  identities  // short-lived cache of people and their groups
@@ -84,6 +93,9 @@ type storeRef struct {
 	signIn *authn.SignIn
 	enroll *enroll.Service // nil when it could not be built
 	desk   *desk.Service   // nil when it could not be built: /admin is 404
+
+	// citizens is nil when it could not be built: no data section.
+	citizens *citizens.Service
 }
 
 // HTTPServer is the HTTP server Keyhall serves h with: timeouts that keep
@@ -118,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 		enrollCfg: cfg.Enroll,
 		deskCfg:   cfg.Desk,
 	}
+	s.citizensCfg = cfg.Citizens
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -194,6 +207,7 @@ func (s *Server) SetStore(st authn.Store, lastSeen *authn.LastSeen) error {
 	s.lastSeen.Store(lastSeen)
 	ref := &storeRef{Store: st, signIn: si, enroll: s.newEnroll(st)}
 	ref.desk = s.newDesk(st, ref.enroll)
+	ref.citizens = s.newCitizens(st, ref.enroll)
 	s.store.Store(ref)
 	return err
 }

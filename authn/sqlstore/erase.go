@@ -21,6 +21,9 @@ func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUse
 			return dbErr(err)
 		}
 		out.User = u
+		if err := s.keepMemberTx(ctx, tx, u.ID, e.KeepMember); err != nil {
+			return err
+		}
 		if out.Grants, err = s.revokeUserTokensTx(ctx, tx, u.ID, e.At); err != nil {
 			return fmt.Errorf("revoke tokens: %w", err)
 		}
@@ -57,30 +60,18 @@ func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUse
 	return out, nil
 }
 
-// redactPersonTx redacts every audit event that names u: by "user:<id>"
-// as actor or subject, or by her id, username or e-mail address as a value
-// of its details (JSON strings, matched as encoded). Her actor and subject
-// become her pseudonym; reason, client address and details are emptied;
-// Seq, Time, Action and the hashes stay, so the chain still verifies.
+// redactPersonTx redacts every audit event that names u (personAudit).
+// Her actor and subject become her pseudonym; reason, client address and
+// details are emptied; Seq, Time, Action and the hashes stay, so the chain
+// still verifies.
 func (s *Store) redactPersonTx(ctx context.Context, tx *sql.Tx, u authn.User) (int, error) {
-	find := "instr(details, $%d) > 0"
 	truth := "1"
 	if s.dialect == dialectPostgres {
-		find, truth = "strpos(details, $%d) > 0", "TRUE"
+		truth = "TRUE"
 	}
-	actor := "user:" + u.ID
-	args := []any{actor, authn.Pseudonym(u.ID)}
-	cond := "actor = $1 OR subject = $1"
-	for _, v := range []string{u.ID, u.Username, u.Email, u.VerifiedEmail} {
-		if v == "" {
-			continue
-		}
-		b, err := json.Marshal(v) // as Seal encoded it
-		if err != nil {
-			return 0, err
-		}
-		args = append(args, string(b))
-		cond += " OR " + fmt.Sprintf(find, len(args))
+	cond, args, err := s.personAudit(u, authn.Pseudonym(u.ID))
+	if err != nil {
+		return 0, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE audit_events SET redacted = `+truth+`,
 		actor = CASE WHEN actor = $1 THEN $2 ELSE actor END,
@@ -92,4 +83,61 @@ func (s *Store) redactPersonTx(ctx context.Context, tx *sql.Tx, u authn.User) (i
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// personAudit is the condition on audit_events that finds the events
+// naming u: by "user:<id>" as actor or subject, or by her id, username or
+// e-mail address as a value of the details (JSON strings, matched as
+// encoded). Its arguments begin with "user:<id>" ($1), then extra, then
+// the values; more may be appended after them.
+func (s *Store) personAudit(u authn.User, extra ...any) (string, []any, error) {
+	find := "instr(details, $%d) > 0"
+	if s.dialect == dialectPostgres {
+		find = "strpos(details, $%d) > 0"
+	}
+	args := append([]any{"user:" + u.ID}, extra...)
+	cond := "(actor = $1 OR subject = $1"
+	for _, v := range []string{u.ID, u.Username, u.Email, u.VerifiedEmail} {
+		if v == "" {
+			continue
+		}
+		b, err := json.Marshal(v) // as Seal encoded it
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, string(b))
+		cond += " OR " + fmt.Sprintf(find, len(args))
+	}
+	return cond + ")", args, nil
+}
+
+// keepMemberTx returns authn.ErrLastMember when the person is in one of
+// the groups and no other active person is in any. adminTx holds the
+// audit head, which every erasure takes first, so erasures run one after
+// the other and each sees the ones before it.
+func (s *Store) keepMemberTx(ctx context.Context, tx *sql.Tx, userID string, groups []string) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	in, args := "", []any{userID}
+	for i, g := range groups {
+		if i > 0 {
+			in += ", "
+		}
+		args = append(args, g)
+		in += fmt.Sprintf("$%d", len(args))
+	}
+	var hers, others int
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM memberships m JOIN groups g ON g.id = m.group_id
+			WHERE m.user_id = $1 AND g.name IN (`+in+`)),
+		(SELECT count(*) FROM memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
+			WHERE m.user_id <> $1 AND u.status = 'active' AND g.name IN (`+in+`))`, args...).Scan(&hers, &others)
+	if err != nil {
+		return fmt.Errorf("count the members that must remain: %w", err)
+	}
+	if hers > 0 && others == 0 {
+		return authn.ErrLastMember
+	}
+	return nil
 }

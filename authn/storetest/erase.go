@@ -18,6 +18,8 @@ func RunErase(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	}{
 		{"EraseRemovesEverything", testEraseRemovesEverything},
 		{"EraseUnknown", testEraseUnknown},
+		{"PersonData", testPersonData},
+		{"EraseKeepsLastMember", testEraseKeepsLastMember},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -34,8 +36,9 @@ type Person struct {
 
 // FullPerson creates a person called name with a key, an app, recovery
 // codes, a password, a group, a session, an OIDC grant with tokens, an
-// invitation, a pending enrollment, a pending sign-in mark, throttle
-// counters, and audit events that name her by id, username and address.
+// invitation, a pending enrollment, a pending sign-in mark, an e-mail
+// confirmation, a freeze link, a notice letter, throttle counters, and
+// audit events that name her by id, username and address.
 func FullPerson(t *testing.T, s authn.Store, name string) Person {
 	t.Helper()
 	ctx := t.Context()
@@ -61,6 +64,16 @@ func FullPerson(t *testing.T, s authn.Store, name string) Person {
 	p.Grant, _ = s.GetOIDCAuthRequest(ctx, r.ID)
 	p.Tokens = newTokens(p.Grant, "refresh of "+u.ID)
 	must(t, "CreateOIDCTokens", s.CreateOIDCTokens(ctx, p.Tokens...))
+	// Rows that go with her by foreign key: a confirmation mailed to her
+	// address, a "this was not me" link, a notice letter to print.
+	if es, ok := s.(authn.EmailStore); ok {
+		must(t, "CreateEmailConfirmation", es.CreateEmailConfirmation(ctx, authn.EmailConfirmation{TokenHash: hashOf("confirm " + u.ID),
+			UserID: u.ID, Email: u.Email, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, ev("email.confirm_sent", "user:"+u.ID)))
+	}
+	must(t, "CreateFreezeToken", s.CreateFreezeToken(ctx, authn.FreezeToken{Hash: hashOf("freeze " + u.ID), UserID: u.ID,
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	must(t, "QueueNoticeLetter", s.QueueNoticeLetter(ctx, authn.NoticeLetter{ID: authn.NewID(), UserID: u.ID,
+		Kind: authn.NoticeFactorAdded, Detail: "Schlüssel von " + u.DisplayName, CreatedAt: t0}))
 	for _, k := range authn.ThrottleKeys(u.Username)[:1] {
 		if _, err := s.HitThrottle(ctx, k, t0, time.Hour); err != nil {
 			t.Fatal(err)

@@ -41,6 +41,10 @@ const (
 // back-channel logout). web.Server implements it (as for desk.Tools).
 type Tools interface {
 	OIDCUserSignedOut(ctx context.Context, userID string) error
+	// OIDCGrantsEnded tells the tools of grants whose tokens ended with
+	// an erasure (authn.ErasedUser.Grants): her tokens are gone with her,
+	// so OIDCUserSignedOut would find none to tell of.
+	OIDCGrantsEnded(ctx context.Context, grants []authn.OIDCGrantRef)
 }
 
 // Config is what the citizens' service works with.
@@ -50,6 +54,10 @@ type Config struct {
 	PublicURL *url.URL
 	// Group is the canonical name of the citizens' group (citizens.group).
 	Group string
+	// AdminGroups give the admin role (the desk's admin_group and
+	// admin.roles.admin): their last active member may not delete her
+	// own account (data.go).
+	AdminGroups []string
 	// EmailRecovery reports whether a member of the named groups may
 	// recover by e-mail (policy.groups[].email_recovery of every group
 	// of hers that has a policy, and never with a key policy).
