@@ -29,6 +29,7 @@ type Store interface {
 	SearchStore
 	NoticeLetterStore
 	EraseStore
+	RetentionStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
