@@ -122,6 +122,15 @@ func (s *Server) OIDCUserSignedOut(ctx context.Context, userID string) error {
 	})
 }
 
+// OIDCGrantsEnded tells the clients of refs, whose tokens were revoked
+// already (an erased person's: authn.ErasedUser.Grants), by back-channel
+// logout; nothing when there is no OIDC provider.
+func (s *Server) OIDCGrantsEnded(refs []authn.OIDCGrantRef) {
+	if p := s.oidc; p != nil {
+		p.notify(refs)
+	}
+}
+
 // endOIDCTokens revokes tokens with revoke and tells the clients that held
 // them (notify); nothing when there is no OIDC provider.
 func (s *Server) endOIDCTokens(revoke func(authn.OIDCStore) ([]authn.OIDCGrantRef, error)) error {
