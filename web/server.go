@@ -47,6 +47,16 @@ type Config struct {
 	// (admin.go), everything but its Store, Enroll, Tools, Logger and Now,
 	// which SetStore fills in.
 	Desk desk.Config
+	// Legal links the city's imprint and privacy notice from every page
+	// (legal.*); a link that is "" is not shown.
+	Legal LegalLinks
+}
+
+// LegalLinks are the city's imprint (Impressum) and privacy notice
+// (Datenschutzerklärung), required by German law once citizens register.
+type LegalLinks struct {
+	ImprintURL string
+	PrivacyURL string
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -68,6 +78,7 @@ type Server struct {
 	sessions  *sessionStore
 	pages     *pages
 	oidc      *oidcProvider // nil: OIDC off
+	legal     LegalLinks
 
 	fwd     *forwardAuth
 	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
@@ -117,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 		signIn:    cfg.SignIn,
 		enrollCfg: cfg.Enroll,
 		deskCfg:   cfg.Desk,
+		legal:     cfg.Legal,
 	}
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {

@@ -114,3 +114,21 @@ func testRetentionAtCheckpoint(t *testing.T, env []string, storeURL string) {
 		}
 	}
 }
+
+// TestWireLegal: legal.* reaches the pages' footer (web.Config.Legal).
+func TestWireLegal(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Legal.ImprintURL, cfg.Legal.PrivacyURL = "https://www.stadt.example/impressum", "https://www.stadt.example/datenschutz"
+	keys := Keys{Cookie: make([]byte, 64), Encryption: [32]byte{1}, OIDC: [32]byte{2}}
+	publicURL, err := cfg.parsedPublicURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, err := webConfig(cfg, keys, publicURL, nil, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wc.Legal.ImprintURL != cfg.Legal.ImprintURL || wc.Legal.PrivacyURL != cfg.Legal.PrivacyURL {
+		t.Errorf("web.Config.Legal = %+v", wc.Legal)
+	}
+}
