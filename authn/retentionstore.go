@@ -45,9 +45,10 @@ type RetentionStore interface {
 	// it and a checkpoint still vouches for the chain. A redacted event
 	// keeps Seq, Time, Action and its hashes; an actor or subject
 	// "user:<id>" becomes Pseudonym(id); reason, client address and
-	// details are emptied. When it redacted any, it appends ev with the
-	// number under Details["count"] and the checkpoint under
-	// Details["checkpoint"], in the same transaction.
+	// details are emptied. It works in transactions of a few people each,
+	// so that sign-ins go on meanwhile; each transaction that redacted
+	// any appends ev with the number it redacted under Details["count"]
+	// and the checkpoint under Details["checkpoint"].
 	RedactSignins(ctx context.Context, before time.Time, actions []string, ev AuditEvent) (SigninRedaction, error)
 	// InactiveMembers lists the local members of the group whose account
 	// was last used (InactiveUser.LastUsed) before before, or who have a

@@ -54,40 +54,64 @@ func (s *Store) notedCheckpoint(ctx context.Context, q interface {
 	return seq, nil
 }
 
+// redactBatch is how many people's (distinct actors' and subjects')
+// sign-in records one transaction of RedactSignins redacts: on SQLite the
+// writer lock is held for one batch, not the whole run, so sign-ins of
+// others go on in between.
+const redactBatch = 10
+
 // RedactSignins redacts old sign-in records up to the newest noted
 // checkpoint (see authn.RetentionStore). The pseudonyms are computed here
 // (SQLite has no SHA-256): one UPDATE for each distinct actor and subject
-// among the events, that is about one for each person.
+// among the events, that is about one for each person, redactBatch people
+// to a transaction, each transaction with its own record ev (its count).
 func (s *Store) RedactSignins(ctx context.Context, before time.Time, actions []string, ev authn.AuditEvent) (authn.SigninRedaction, error) {
 	var out authn.SigninRedaction
 	if len(actions) == 0 {
 		return out, nil
 	}
+	for {
+		n, seq, err := s.redactSigninBatch(ctx, before, actions, ev)
+		out.Redacted += n
+		if seq != 0 {
+			out.Checkpoint = seq
+		}
+		if err != nil || n == 0 {
+			return out, err
+		}
+	}
+}
+
+// redactSigninBatch redacts the records of up to redactBatch people in one
+// transaction and returns how many it redacted and the checkpoint.
+func (s *Store) redactSigninBatch(ctx context.Context, before time.Time, actions []string, ev authn.AuditEvent) (int, int64, error) {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return out, err
+		return 0, 0, err
 	}
 	defer tx.Rollback()
 	if err := s.lockAuditHead(ctx, tx); err != nil {
-		return out, err
+		return 0, 0, err
 	}
-	if out.Checkpoint, err = s.notedCheckpoint(ctx, tx); err != nil || out.Checkpoint == 0 {
-		return out, err
+	checkpoint, err := s.notedCheckpoint(ctx, tx)
+	if err != nil || checkpoint == 0 {
+		return 0, 0, err
 	}
 	truth, falsity := "1", "0"
 	if s.dialect == dialectPostgres {
 		truth, falsity = "TRUE", "FALSE"
 	}
-	args := []any{out.Checkpoint, s.tv(before)}
+	args := []any{checkpoint, s.tv(before)}
 	marks := make([]string, len(actions))
 	for i, a := range actions {
 		args = append(args, a)
 		marks[i] = "$" + strconv.Itoa(len(args))
 	}
 	where := "seq <= $1 AND time < $2 AND action IN (" + strings.Join(marks, ", ") + ") AND redacted = " + falsity
-	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT actor, subject FROM audit_events WHERE "+where, args...)
+	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT actor, subject FROM audit_events WHERE "+where+
+		" LIMIT "+strconv.Itoa(redactBatch), args...)
 	if err != nil {
-		return out, fmt.Errorf("find old sign-in records: %w", err)
+		return 0, checkpoint, fmt.Errorf("find old sign-in records: %w", err)
 	}
 	type pair struct{ actor, subject string }
 	var pairs []pair
@@ -95,41 +119,46 @@ func (s *Store) RedactSignins(ctx context.Context, before time.Time, actions []s
 		var p pair
 		if err := rows.Scan(&p.actor, &p.subject); err != nil {
 			rows.Close()
-			return out, err
+			return 0, checkpoint, err
 		}
 		pairs = append(pairs, p)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return out, err
+		return 0, checkpoint, err
 	}
 	n := len(args)
-	update := fmt.Sprintf(`UPDATE audit_events SET redacted = %s, actor = $%d, subject = $%d,
+	update, err := tx.PrepareContext(ctx, fmt.Sprintf(`UPDATE audit_events SET redacted = %s, actor = $%d, subject = $%d,
 		reason = '', client_addr = '', details = '{}' WHERE %s AND actor = $%d AND subject = $%d`,
-		truth, n+1, n+2, where, n+3, n+4)
+		truth, n+1, n+2, where, n+3, n+4))
+	if err != nil {
+		return 0, checkpoint, err
+	}
+	defer update.Close()
+	redacted := 0
 	for _, p := range pairs {
-		res, err := tx.ExecContext(ctx, update, append(args, pseudonymOf(p.actor), pseudonymOf(p.subject), p.actor, p.subject)...)
+		res, err := update.ExecContext(ctx, append(args, pseudonymOf(p.actor), pseudonymOf(p.subject), p.actor, p.subject)...)
 		if err != nil {
-			return out, fmt.Errorf("redact old sign-in records: %w", err)
+			return 0, checkpoint, fmt.Errorf("redact old sign-in records: %w", err)
 		}
 		k, err := res.RowsAffected()
 		if err != nil {
-			return out, err
+			return 0, checkpoint, err
 		}
-		out.Redacted += int(k)
+		redacted += int(k)
 	}
-	if out.Redacted == 0 {
-		return out, nil
+	if redacted == 0 {
+		return 0, checkpoint, nil
 	}
 	ev.Details = mergeDetails(ev.Details, map[string]string{
-		"count": strconv.Itoa(out.Redacted), "checkpoint": strconv.FormatInt(out.Checkpoint, 10)})
+		"count": strconv.Itoa(redacted), "checkpoint": strconv.FormatInt(checkpoint, 10)})
 	if err := s.appendAudit(ctx, tx, ev); err != nil {
-		return out, err
+		return 0, checkpoint, err
 	}
 	if err := tx.Commit(); err != nil {
-		return out, fmt.Errorf("redact old sign-in records: %w", err)
+		return 0, checkpoint, fmt.Errorf("redact old sign-in records: %w", err)
 	}
-	return out, nil
+	return redacted, checkpoint, nil
 }
 
 // pseudonymOf is how a redacted event names who it named: a person
