@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ func RunRetention(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"NoteCheckpoint", testNoteCheckpoint},
 		{"RedactSigninsAtCheckpoint", testRedactSigninsAtCheckpoint},
 		{"RedactSigninsWithoutCheckpoint", testRedactSigninsWithoutCheckpoint},
+		{"RedactSigninsManyPeople", testRedactSigninsManyPeople},
 		{"InactiveMembers", testInactiveMembers},
 	}
 	for _, tc := range tests {
@@ -225,5 +227,43 @@ func testInactiveMembers(t *testing.T, s authn.Store) {
 	must(t, "InactiveMembers", err)
 	if len(list) != 0 {
 		t.Errorf("InactiveMembers after dora's erasure = %v, want none", names(list))
+	}
+}
+
+// testRedactSigninsManyPeople: the records of many people (more than a
+// store redacts in one transaction, if it works in several) are all
+// redacted, and the retention's records add up to them.
+func testRedactSigninsManyPeople(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	var events []authn.AuditEvent
+	for i := range 75 {
+		u := authn.User{ID: authn.NewID()}
+		events = append(events, signinAt(u, "signin", t0.Add(time.Duration(i)*time.Second)), signinAt(u, "signin.refused", t0))
+	}
+	must(t, "AppendAudit", s.AppendAudit(ctx, events...))
+	all := allAudit(t, s)
+	must(t, "NoteCheckpoint", s.NoteCheckpoint(ctx, all[len(all)-1].Seq))
+	got, err := s.RedactSignins(ctx, t0.Add(time.Hour), authn.SigninActions, ev("audit.retention", ""))
+	must(t, "RedactSignins", err)
+	if got.Redacted != 150 {
+		t.Errorf("RedactSignins = %+v, want 150 redacted", got)
+	}
+	all = allAudit(t, s)
+	if _, _, err := authn.VerifyChain([32]byte{}, 0, all); err != nil {
+		t.Fatal(err)
+	}
+	redacted, counted := 0, 0
+	for _, e := range all {
+		if e.Redacted {
+			redacted++
+		}
+		if e.Action == "audit.retention" {
+			n := 0
+			fmt.Sscan(e.Details["count"], &n)
+			counted += n
+		}
+	}
+	if redacted != 150 || counted != 150 {
+		t.Errorf("%d events redacted, the retention's records count %d; want 150 each", redacted, counted)
 	}
 }
