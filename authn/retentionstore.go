@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// SigninActions are the audit events that record a sign-in or a refused
-// one: the records retention.signins removes (RetentionStore.RedactSignins).
-var SigninActions = []string{"signin", "signin.refused"}
+// SigninActions are the audit events that record a sign-in, a refused one,
+// or a sign-in with a recovery code: the records retention.signins removes
+// (RetentionStore.RedactSignins).
+var SigninActions = []string{"signin", "signin.refused", "recovery_code.use"}
 
 // SigninRedaction is what RetentionStore.RedactSignins did.
 type SigninRedaction struct {
