@@ -2,6 +2,7 @@ package citizens
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -112,6 +113,20 @@ type retFixture struct {
 	store *sqlstore.Store
 	clock *retClock
 	group authn.Group
+	tools *retTools
+}
+
+// retTools stands in for web.Server: it keeps the grants it was told of.
+type retTools struct {
+	mu    sync.Mutex // guards ended
+	ended []authn.OIDCGrantRef
+}
+
+func (r *retTools) OIDCUserSignedOut(context.Context, string) error { return nil }
+func (r *retTools) OIDCGrantsEnded(refs []authn.OIDCGrantRef) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = append(r.ended, refs...)
 }
 
 var retDialects = []struct {
@@ -134,7 +149,7 @@ func newRetFixture(t *testing.T, storeURL string, mailPort int) *retFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	fx := &retFixture{store: st, clock: &retClock{t: retStart}}
+	fx := &retFixture{store: st, clock: &retClock{t: retStart}, tools: &retTools{}}
 	pub, _ := url.Parse("https://login.stadt.example")
 	en, err := enroll.New(enroll.Config{Store: st, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: fx.clock.now,
 		Logger: slog.New(slog.DiscardHandler), Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
@@ -149,7 +164,7 @@ func newRetFixture(t *testing.T, storeURL string, mailPort int) *retFixture {
 	fx.svc, err = New(Config{Store: st, Enroll: en, PublicURL: pub, Group: "buerger", Mailer: mailer,
 		Notices:       enroll.Notices{PublicURL: pub, Sender: enroll.Sender{Name: "Stadt Musterstadt"}, Location: time.UTC},
 		InactiveAfter: 2 * 365 * 24 * time.Hour, SigninRetention: 90 * 24 * time.Hour,
-		Logger: slog.New(slog.DiscardHandler), Now: fx.clock.now})
+		Tools: fx.tools, Logger: slog.New(slog.DiscardHandler), Now: fx.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +290,18 @@ func TestRetainInactiveCitizens(t *testing.T) {
 			if rep := fx.retain(t); rep.Deleted != 0 {
 				t.Errorf("Retain before the date = %+v, want nobody deleted", rep)
 			}
+			// The city portal holds a refresh token of carla's: it is told.
+			grant := authn.OIDCToken{ID: authn.NewID(), Kind: authn.OIDCRefreshToken, Hash: [32]byte{7}, GrantID: authn.NewID(),
+				ClientID: "portal", UserID: carla.ID, Session: authn.SessionHash{9}, Scopes: []string{"openid"},
+				AuthTime: retStart, CreatedAt: retStart, ExpiresAt: deleteOn.Add(8 * time.Hour)}
+			if err := fx.store.CreateOIDCTokens(ctx, grant); err != nil {
+				t.Fatal(err)
+			}
 			fx.clock.t = deleteOn
 			rep = fx.retain(t)
+			if len(fx.tools.ended) != 1 || fx.tools.ended[0].ClientID != "portal" || fx.tools.ended[0].UserID != carla.ID {
+				t.Errorf("the tools were told of %+v, want carla's grant at the portal", fx.tools.ended)
+			}
 			if rep.Deleted != 2 {
 				t.Errorf("Retain on the date = %+v, want bert and carla deleted", rep)
 			}
