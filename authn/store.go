@@ -30,6 +30,7 @@ type Store interface {
 	NoticeLetterStore
 	EraseStore
 	PersonDataStore
+	RetentionStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

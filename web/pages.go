@@ -48,6 +48,8 @@ type view struct {
 	Admin    *adminView  // the IT console's pages (admin*.go)
 	// Next is, for a script, where to go after an error (JSON only).
 	Next string
+	// Legal are the links of every page's footer (render sets them).
+	Legal LegalLinks
 }
 
 // pages holds the parsed templates and the static files with their hashes.
@@ -153,6 +155,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v *v
 	v.OtherLang = map[string]string{"de": "en", "en": "de"}[v.Lang]
 	v.SwitchLang = switchLangURL(r, v.OtherLang)
 	v.HelpLine = s.helpLine(v.Lang)
+	v.Legal = s.legal
 	if v.LangPath != "" {
 		v.SwitchLang = v.LangPath + "?lang=" + v.OtherLang
 	}

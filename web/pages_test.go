@@ -17,6 +17,7 @@ var inlineCode = regexp.MustCompile(`(?i)<script(?:\s[^>]*)?>\s*[^<\s]|<script(?
 
 func TestPagesRender(t *testing.T) {
 	s := newTestServer(t, "http://localhost:8080")
+	s.legal = testLegal // every page links the city's legal pages (legal_test.go)
 	views := map[string]*view{
 		"login":    {Page: "login", ReturnTo: "/account", Notice: "x"},
 		"key":      {Page: "key", Username: "anna"},
@@ -56,6 +57,9 @@ func TestPagesRender(t *testing.T) {
 				}
 				if !strings.Contains(body, `role="alert"`) && name != "account" {
 					t.Errorf("page has no alert region")
+				}
+				if m := legalLinksMissing(body); m != "" {
+					t.Errorf("page's footer lacks %s", m)
 				}
 				if rec.Header().Get("Cache-Control") != "no-store" {
 					t.Errorf("page may be cached")

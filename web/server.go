@@ -53,6 +53,16 @@ type Config struct {
 	// PublicURL, Tools, Mailer, Notices, AdminGroups, Logger and Now
 	// default to this server's (account_data.go: newCitizens).
 	Citizens citizens.Config
+	// Legal links the city's imprint and privacy notice from every page
+	// (legal.*); a link that is "" is not shown.
+	Legal LegalLinks
+}
+
+// LegalLinks are the city's imprint (Impressum) and privacy notice
+// (Datenschutzerklärung), required by German law once citizens register.
+type LegalLinks struct {
+	ImprintURL string
+	PrivacyURL string
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -74,6 +84,7 @@ type Server struct {
 	sessions  *sessionStore
 	pages     *pages
 	oidc      *oidcProvider // nil: OIDC off
+	legal     LegalLinks
 
 	// citizensCfg is Config.Citizens, without Store: completed in SetStore.
 	citizensCfg citizens.Config
@@ -129,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		signIn:    cfg.SignIn,
 		enrollCfg: cfg.Enroll,
 		deskCfg:   cfg.Desk,
+		legal:     cfg.Legal,
 	}
 	s.citizensCfg = cfg.Citizens
 	s.sessions = &sessionStore{srv: s}

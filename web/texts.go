@@ -14,6 +14,11 @@ var texts = map[string]message{
 	"signin":    {"Anmelden", "Sign in"},
 	"signin.as": {"Anmeldung als", "Signing in as"},
 
+	// The footer's links to the city's legal pages (legal.*).
+	"legal.nav":     {"Rechtliches", "Legal"},
+	"legal.imprint": {"Impressum", "Imprint (Impressum)"},
+	"legal.privacy": {"Datenschutz", "Privacy"},
+
 	"login.title":         {"Anmelden", "Sign in"},
 	"login.username":      {"Benutzername", "Username"},
 	"login.username.hint": {"Ihr Benutzername bei der Stadt, zum Beispiel anna.mueller.", "Your username at the city, for example anna.mueller."},

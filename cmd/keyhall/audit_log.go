@@ -90,7 +90,9 @@ func (a *auditLog) step(ctx context.Context) error {
 	}
 	a.lastCheckpoint = a.now()
 	a.logger.Info("audit checkpoint", "seq", c.Seq, "hash", hex.EncodeToString(c.Hash[:]), "checkpoint", c.String())
-	return nil
+	// Logged: retention may now cut the chain's old sign-in records up to
+	// it (citizens.Retain).
+	return a.st.NoteCheckpoint(ctx, c.Seq)
 }
 
 // writeLines writes every event after the last one written, one line each,

@@ -175,6 +175,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
 		startDirectorySyncs(ctx, &bg, dirs, st, srv, dm, logger)
 		startAuditLog(ctx, &bg, st, keys, logger)
+		startRetention(ctx, &bg, cfg, keys, publicURL, st, srv, logger)
 		lastSync.use(st)
 	})
 

@@ -58,6 +58,7 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 		OIDC:        oidc,
 		Enroll:      enrollCfg,
 		Desk:        deskCfg,
+		Legal:       web.LegalLinks{ImprintURL: cfg.Legal.ImprintURL, PrivacyURL: cfg.Legal.PrivacyURL},
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -178,6 +179,8 @@ type eraseBy struct {
 	// KeepAdmin: refuse (authn.ErrLastMember) to erase the last active
 	// member of Config.AdminGroups, checked in the erasure's transaction.
 	KeepAdmin bool
+	// Details are added to the audit event's (they must not name her).
+	Details map[string]string
 }
 
 // erase removes u with everything about her (authn.EraseStore.EraseUser,
@@ -190,6 +193,7 @@ func (s *Service) erase(ctx context.Context, u authn.User, by eraseBy) (authn.Er
 	pseudonym := authn.Pseudonym(u.ID)
 	ev := authn.AuditEvent{Time: at, Actor: by.Actor, Action: "user.erase", Subject: pseudonym, Reason: by.Reason,
 		ClientAddr: by.ClientAddr, Details: map[string]string{"via": by.Via, "source": string(u.Source)}}
+	maps.Copy(ev.Details, by.Details)
 	keys := append(authn.ThrottleKeys(u.Username), enroll.ThrottleKeys(u.ID, u.Username)...)
 	e := authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys, Audit: ev}
 	if by.KeepAdmin {
