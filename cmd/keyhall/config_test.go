@@ -143,7 +143,7 @@ func TestEnvNamesFromTags(t *testing.T) {
 		}
 	}
 	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp", "policy.groups.*.attestation", "policy.groups.*.aaguids",
-		"policy.groups.*.protected", "policy.groups.*.reset_approval",
+		"policy.groups.*.protected", "policy.groups.*.reset_approval", "policy.groups.*.email_recovery",
 		"forward_auth.rules[].host", "forward_auth.rules[].path_prefix", "forward_auth.rules[].groups",
 		"forward_auth.rules[].level", "oidc.clients[].id", "oidc.clients[].name", "oidc.clients[].secret_sha256", "oidc.clients[].native",
 		"oidc.clients[].redirect_uris", "oidc.clients[].post_logout_redirect_uris", "oidc.clients[].groups",
@@ -158,8 +158,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 80 {
-		t.Errorf("%d settings, want 80: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 86 {
+		t.Errorf("%d settings, want 86: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 
