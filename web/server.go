@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/citizens"
 	"github.com/keyhall/keyhall/enroll/desk"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	// (admin.go), everything but its Store, Enroll, Tools, Logger and Now,
 	// which SetStore fills in.
 	Desk desk.Config
+	// Citizens, when set (citizens.enabled), lets citizens register at
+	// /register (register.go): everything but its Store and Enroll, which
+	// SetStore fills in, with the public URL, encryption key, mailer,
+	// logger and clock taken from here where unset.
+	Citizens *citizens.Config
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -60,14 +66,15 @@ type Server struct {
 	idle, max time.Duration
 	now       func() time.Time
 
-	store     atomic.Pointer[storeRef] // nil until SetStore
-	lastSeen  atomic.Pointer[authn.LastSeen]
-	signIn    authn.SignInConfig // without Store: completed in SetStore
-	enrollCfg enroll.Config      // without Store: completed in SetStore
-	deskCfg   desk.Config        // without Store: completed in SetStore
-	sessions  *sessionStore
-	pages     *pages
-	oidc      *oidcProvider // nil: OIDC off
+	store       atomic.Pointer[storeRef] // nil until SetStore
+	lastSeen    atomic.Pointer[authn.LastSeen]
+	signIn      authn.SignInConfig // without Store: completed in SetStore
+	enrollCfg   enroll.Config      // without Store: completed in SetStore
+	deskCfg     desk.Config        // without Store: completed in SetStore
+	citizensCfg *citizens.Config   // nil: citizens are off; without Store: completed in SetStore
+	sessions    *sessionStore
+	pages       *pages
+	oidc        *oidcProvider // nil: OIDC off
 
 	fwd     *forwardAuth
 	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
@@ -81,9 +88,10 @@ type Server struct {
 // the sign-in service built on it (nil when it could not be built).
 type storeRef struct {
 	authn.Store
-	signIn *authn.SignIn
-	enroll *enroll.Service // nil when it could not be built
-	desk   *desk.Service   // nil when it could not be built: /admin is 404
+	signIn   *authn.SignIn
+	enroll   *enroll.Service   // nil when it could not be built
+	desk     *desk.Service     // nil when it could not be built: /admin is 404
+	citizens *citizens.Service // nil when citizens are off or it could not be built
 }
 
 // HTTPServer is the HTTP server Keyhall serves h with: timeouts that keep
@@ -106,17 +114,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: public URL is missing")
 	}
 	s := &Server{
-		publicURL: cfg.PublicURL,
-		secure:    cfg.PublicURL.Scheme == "https",
-		proxies:   cfg.TrustedProxies,
-		logger:    cfg.Logger,
-		registry:  cfg.Registry,
-		idle:      cfg.SessionIdle,
-		max:       cfg.SessionMax,
-		now:       cfg.Now,
-		signIn:    cfg.SignIn,
-		enrollCfg: cfg.Enroll,
-		deskCfg:   cfg.Desk,
+		publicURL:   cfg.PublicURL,
+		secure:      cfg.PublicURL.Scheme == "https",
+		proxies:     cfg.TrustedProxies,
+		logger:      cfg.Logger,
+		registry:    cfg.Registry,
+		idle:        cfg.SessionIdle,
+		max:         cfg.SessionMax,
+		now:         cfg.Now,
+		signIn:      cfg.SignIn,
+		enrollCfg:   cfg.Enroll,
+		deskCfg:     cfg.Desk,
+		citizensCfg: cfg.Citizens,
 	}
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
@@ -194,6 +203,7 @@ func (s *Server) SetStore(st authn.Store, lastSeen *authn.LastSeen) error {
 	s.lastSeen.Store(lastSeen)
 	ref := &storeRef{Store: st, signIn: si, enroll: s.newEnroll(st)}
 	ref.desk = s.newDesk(st, ref.enroll)
+	ref.citizens = s.newCitizens(st, ref.enroll)
 	s.store.Store(ref)
 	return err
 }

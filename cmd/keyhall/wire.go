@@ -58,6 +58,7 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 		OIDC:        oidc,
 		Enroll:      enrollCfg,
 		Desk:        deskCfg,
+		Citizens:    citizensConfig(cfg, keys, publicURL, enrollCfg, logger),
 	}, nil
 }
 

@@ -349,26 +349,9 @@ func (s *Service) Confirm(ctx context.Context, token string, binding []byte, c a
 	if err != nil {
 		return enroll.Progress{}, err
 	}
-	l, raw, err := s.openLink(token)
-	switch {
-	case errors.Is(err, errLinkWrong):
-		return enroll.Progress{}, refuse(RegisterLinkWrong,
-			"Dieser Registrierungslink ist ungültig. Bitte prüfen Sie, ob Sie ihn vollständig kopiert haben, oder registrieren Sie sich neu.",
-			"This registration link is not valid. Please check that you copied all of it, or register again.", err)
-	case err != nil:
-		return enroll.Progress{}, fmt.Errorf("open registration link: %w", err)
-	case !s.now().Before(l.Expires):
-		return enroll.Progress{}, refuse(RegisterLinkExpired,
-			"Dieser Registrierungslink ist abgelaufen (er gilt 30 Minuten). Bitte registrieren Sie sich neu.",
-			"This registration link has expired (it is valid for 30 minutes). Please register again.",
-			fmt.Errorf("expired at %s", l.Expires))
-	}
-	want := bindingHash(binding)
-	if len(binding) == 0 || subtle.ConstantTimeCompare(want[:], l.Binding[:]) != 1 {
-		return enroll.Progress{}, refuse(RegisterOtherBrowser,
-			"Bitte öffnen Sie den Link in dem Browser, in dem Sie sich registriert haben (auf demselben Gerät). Aus Sicherheitsgründen gilt er nur dort.",
-			"Please open the link in the browser where you registered (on the same device). For your security it works only there.",
-			errors.New("the browser's binding does not match the link's"))
+	l, raw, err := s.checkLink(token, binding)
+	if err != nil {
+		return enroll.Progress{}, err
 	}
 	if err := s.cfg.Store.UsePending(ctx, authn.HashPendingID(raw), l.Expires); err != nil {
 		if errors.Is(err, authn.ErrUsed) {
@@ -391,6 +374,41 @@ func (s *Service) Confirm(ctx context.Context, token string, binding []byte, c a
 		return enroll.Progress{}, fmt.Errorf("register %s: %w", u.ID, err)
 	}
 	return s.cfg.Enroll.Redeem(ctx, enroll.Redemption{Token: path.Base(inv.Link), Client: c})
+}
+
+// CheckLink tells whether the registration link token may be opened in
+// the browser whose binding value is binding, without using it: nil, or
+// the refusal Confirm would give (but for a link used before, which only
+// Confirm finds).
+func (s *Service) CheckLink(ctx context.Context, token string, binding []byte) error {
+	_, _, err := s.checkLink(token, binding)
+	return err
+}
+
+// checkLink opens token and checks its expiry and browser.
+func (s *Service) checkLink(token string, binding []byte) (link, []byte, error) {
+	l, raw, err := s.openLink(token)
+	switch {
+	case errors.Is(err, errLinkWrong):
+		return link{}, nil, refuse(RegisterLinkWrong,
+			"Dieser Registrierungslink ist ungültig. Bitte prüfen Sie, ob Sie ihn vollständig kopiert haben, oder registrieren Sie sich neu.",
+			"This registration link is not valid. Please check that you copied all of it, or register again.", err)
+	case err != nil:
+		return link{}, nil, fmt.Errorf("open registration link: %w", err)
+	case !s.now().Before(l.Expires):
+		return link{}, nil, refuse(RegisterLinkExpired,
+			"Dieser Registrierungslink ist abgelaufen (er gilt 30 Minuten). Bitte registrieren Sie sich neu.",
+			"This registration link has expired (it is valid for 30 minutes). Please register again.",
+			fmt.Errorf("expired at %s", l.Expires))
+	}
+	want := bindingHash(binding)
+	if len(binding) == 0 || subtle.ConstantTimeCompare(want[:], l.Binding[:]) != 1 {
+		return link{}, nil, refuse(RegisterOtherBrowser,
+			"Bitte öffnen Sie den Link in dem Browser, in dem Sie sich registriert haben (auf demselben Gerät). Aus Sicherheitsgründen gilt er nur dort.",
+			"Please open the link in the browser where you registered (on the same device). For your security it works only there.",
+			errors.New("the browser's binding does not match the link's"))
+	}
+	return l, raw, nil
 }
 
 // errTaken is the refusal of an address that has an account.
