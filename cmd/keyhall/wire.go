@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/citizens"
 	"github.com/keyhall/keyhall/web"
 )
 
@@ -78,6 +79,10 @@ func signInPolicy(cfg Config) authn.Policy {
 			UserVerification: g.UserVerification,
 			AllowTOTP:        g.AllowTOTP,
 		}
+	}
+	if cfg.Citizens.Enabled { // citizens sign in without a password (wire_citizens.go)
+		gp, ok := p.Groups[cfg.Citizens.Group]
+		p.Groups[cfg.Citizens.Group] = citizens.SignInPolicy(gp, ok)
 	}
 	return p
 }

@@ -730,3 +730,26 @@ func (s *Service) mail(j regJob, subject, de, en string) enroll.Message {
 	}
 	return enroll.Message{To: j.email, Subject: subject, Body: b.String()}
 }
+
+// KeyPolicy is the citizens' group's key policy where the configuration
+// gives it none, or adds to the one it gives: any passkey (synced ones
+// too) or key that verifies the person, an app also alone, and no
+// password, ever (enroll.KeyPolicy.NoPassword).
+func KeyPolicy(configured enroll.KeyPolicy, given bool) enroll.KeyPolicy {
+	if !given {
+		configured = enroll.DefaultKeyPolicy()
+	}
+	configured.NoPassword, configured.RequireUV = true, true
+	return configured
+}
+
+// SignInPolicy is the citizens' group's sign-in policy, as KeyPolicy: a
+// key must verify the person, an app is admitted, and a code signs in
+// without a password (authn.GroupPolicy.NoPassword).
+func SignInPolicy(configured authn.GroupPolicy, given bool) authn.GroupPolicy {
+	if !given {
+		configured = authn.GroupPolicy{AllowTOTP: true}
+	}
+	configured.NoPassword, configured.UserVerification = true, true
+	return configured
+}

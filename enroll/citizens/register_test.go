@@ -87,7 +87,8 @@ func newFixture(t *testing.T, storeURL string) *fixture {
 	fx := &fixture{store: st, clock: &clock{t: time.Now().UTC()}, mail: &mailbox{ch: make(chan enroll.Message, 100)}}
 	pub, _ := url.Parse("http://localhost:8080")
 	en, err := enroll.New(enroll.Config{Store: st, PublicURL: pub, EncryptionKey: [32]byte{1, 2, 3}, Now: fx.clock.now,
-		Logger: slog.New(slog.DiscardHandler), Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()},
+		Logger: slog.New(slog.DiscardHandler), Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(),
+			Groups: map[string]enroll.KeyPolicy{"buerger": KeyPolicy(enroll.KeyPolicy{}, false)}},
 		Argon2: authn.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -145,10 +146,12 @@ func TestRegisterCreatesCitizen(t *testing.T) {
 		if err != nil || len(groups) != 1 || groups[0].Name != "buerger" || groups[0].Source != authn.SourceLocal {
 			t.Errorf("groups %+v, %v; want the local group buerger", groups, err)
 		}
-		// The ordinary enrollment: a key by default, an app too, no
-		// password asked before a factor is stored.
-		if !p.Offer.App || p.Rules.RequireUV() || p.Consumed {
-			t.Errorf("offer %+v", p.Offer)
+		// The ordinary enrollment under the citizens' policy: a key that
+		// verifies her (synced passkeys too), an app also alone, recovery
+		// codes, and never a password.
+		if !p.Offer.App || !p.Offer.RecoveryCodes || p.Offer.SetPassword || !p.Offer.NoPassword ||
+			!p.Rules.RequireUV() || !p.Rules.TOTPAlone() || p.Consumed {
+			t.Errorf("offer %+v, rules %+v", p.Offer, p.Rules)
 		}
 		for _, g := range p.Rules.Groups {
 			if g.RefuseSynced {
