@@ -259,3 +259,13 @@ func TestRegisterTiming(t *testing.T) {
 func trustLoopback(c *Config) {
 	c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 }
+
+// registerTestViews are the registration pages for TestPagesRender.
+func registerTestViews() map[string]*view {
+	return map[string]*view{
+		"register":         {Page: "register", Register: &registerView{Email: "anna@example.org", Name: "Anna", MaxName: 64}, Error: "x"},
+		"register_sent":    {Page: "register_sent"},
+		"register_confirm": {Page: "register_confirm", Register: &registerView{Token: "abc"}},
+		"register_invalid": {Page: "register_invalid", Error: "x"},
+	}
+}
