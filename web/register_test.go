@@ -22,7 +22,7 @@ func withCitizens(c *Config) { c.Citizens = &citizens.Config{Group: "buerger"} }
 
 // newRegisterFixture is a server with citizens on, mailing to a real SMTP
 // server in the test process.
-func newRegisterFixture(t *testing.T, opts ...func(*Config)) (*fixture, *mailbox) {
+func newRegisterFixture(t testing.TB, opts ...func(*Config)) (*fixture, *mailbox) {
 	t.Helper()
 	f := newFixture(t, append([]func(*Config){withCitizens}, opts...)...)
 	mb := startMailbox(t)
