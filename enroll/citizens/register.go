@@ -673,11 +673,15 @@ func (r *registrar) send(j regJob) {
 
 // addressTaken reports whether email has an account that is not an
 // unfinished registration.
+// It reads the same for a new address as for a known one (the second read
+// for an id that does not exist), so that the work it leaves on the
+// machine does not differ either.
 func (s *Service) addressTaken(ctx context.Context, email string) (bool, error) {
 	u, err := s.cfg.Store.GetUserByUsername(ctx, email)
+	known := err == nil
 	switch {
 	case errors.Is(err, authn.ErrNotFound):
-		return false, nil
+		u.ID = authn.NewID()
 	case err != nil:
 		return false, err
 	}
@@ -687,6 +691,8 @@ func (s *Service) addressTaken(ctx context.Context, email string) (bool, error) 
 	}
 	reg, err := rs.GetRegistration(ctx, u.ID)
 	switch {
+	case !known:
+		return false, nil
 	case errors.Is(err, authn.ErrNotFound):
 		return true, nil
 	case err != nil:
