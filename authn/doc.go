@@ -68,6 +68,11 @@
 // most one completes. A person whose factor needs a password after it and
 // who has none Keyhall can check is told so (ReasonNoPassword) after the
 // right factor, instead of being led to a password page she cannot pass.
+// A person all of whose groups with a policy have GroupPolicy.NoPassword
+// (citizens who registered themselves) has no password: her app code or
+// recovery code completes the sign-in alone (amr otp, no level; a recovery
+// code still gives a RecoveryOnly session, in one write that uses it up),
+// and her group's policy asks keys to verify her.
 //
 // Start leads to the person's strongest factor: key, else app (totp), else
 // the key step with fake options (a person with only recovery codes, as an

@@ -70,6 +70,11 @@ type GroupPolicy struct {
 	Level            Level // the lowest level a member may sign in with
 	UserVerification bool  // the key must verify the person (PIN/biometric)
 	AllowTOTP        bool  // may use an app at all; default true when no policy
+	// NoPassword: the group's members have no password (citizens who
+	// registered themselves, issue #15): an app code or a recovery code
+	// signs them in alone, at no level (amr "otp"), and a key must verify
+	// the person. Only when every group of hers with a policy says so.
+	NoPassword bool
 }
 
 // PasswordVerifier checks a directory person's password (LDAP bind).

@@ -61,7 +61,7 @@ func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	if right && (!pol.allowTOTP || !LevelMFA.Meets(pol.level)) {
 		err = refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP)
 	}
-	if right && err == nil && statusRefusal(user) == nil {
+	if right && err == nil && statusRefusal(user) == nil && !pol.noPassword {
 		se, perr := s.needPassword(ctx, user)
 		if perr != nil {
 			return Progress{}, fmt.Errorf("verify app code: %w", perr)
@@ -87,14 +87,18 @@ func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	}
 	next := p
 	var refusal *SignInError
-	if r := statusRefusal(user); r != nil {
+	var done *User // the person, when the code alone signs her in
+	switch r := statusRefusal(user); {
+	case r != nil:
 		// The code was right: its time step is used up, and the same step
 		// is offered again.
 		refusal, next.Ceremony = r, nil
-	} else {
+	case pol.noPassword:
+		next.AMR, done = []string{"otp"}, &user
+	default:
 		next.AMR, next.Next = []string{"otp"}, StepPassword
 	}
-	prog, err := s.commitFactor(ctx, st, next, nil, c)
+	prog, err := s.commitFactor(ctx, st, next, done, c)
 	var te *ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -226,12 +230,16 @@ func (s *SignIn) verifyRecoveryCode(ctx context.Context, pendingID []byte, code 
 		return s.retry(ctx, p, refuse(ReasonWrongCode, "no unused recovery code of %q matches", p.Username))
 	}
 	s.undo(ctx, keys)
-	user, err := s.store.GetUser(ctx, p.UserID)
+	rec, err := s.store.GetSignInRecord(ctx, p.UserID)
 	if err != nil {
 		return Progress{}, fmt.Errorf("check recovery code: %w", err)
 	}
+	user := rec.User
 	if r := statusRefusal(user); r != nil {
 		return s.retry(ctx, p, r)
+	}
+	if s.policyOf(rec.Groups).noPassword {
+		return s.codeAlone(ctx, p, user, h, c)
 	}
 	if se, err := s.needPassword(ctx, user); se != nil || err != nil {
 		return s.failStep(ctx, p, errors.Join(asErr(se), err))

@@ -312,20 +312,24 @@ func (s *SignIn) progress(p Pending, id []byte) Progress {
 
 // effectivePolicy is what a person's groups ask, the strictest of each.
 type effectivePolicy struct {
-	level     Level
-	uv        bool
-	allowTOTP bool
+	level      Level
+	uv         bool
+	allowTOTP  bool
+	noPassword bool // every group of hers with a policy has GroupPolicy.NoPassword (and one does)
 }
 
 // policyOf combines the policies of the groups a person is in (their
 // names).
 func (s *SignIn) policyOf(groups []string) effectivePolicy {
 	ep := effectivePolicy{allowTOTP: true}
+	first := true
 	for _, g := range groups {
 		gp, ok := s.policy.Groups[g]
 		if !ok {
 			continue
 		}
+		ep.noPassword = (first || ep.noPassword) && gp.NoPassword
+		first = false
 		if gp.Level.rank() > ep.level.rank() {
 			ep.level = gp.Level
 		}
@@ -338,13 +342,17 @@ func (s *SignIn) policyOf(groups []string) effectivePolicy {
 // amrACR returns the RFC 8176 methods of a sign-in with the factors done
 // ("mfa" added for two or more) and its level: phrh with an attested
 // hardware key (hwk), phr with a synced passkey (swk) or another key (pop),
-// else mfa.
+// none for a code alone (GroupPolicy.NoPassword), else mfa.
 func amrACR(factors []string) ([]string, Level) {
 	amr := slices.Clone(factors)
 	if len(amr) >= 2 {
 		amr = append(amr, "mfa")
 	}
 	switch {
+	case len(amr) == 1 && amr[0] == "otp":
+		// An app code or a recovery code alone (GroupPolicy.NoPassword):
+		// one factor, not phishing-resistant.
+		return amr, LevelNone
 	case slices.Contains(amr, "hwk"):
 		return amr, LevelPhrh
 	case slices.Contains(amr, "swk"), slices.Contains(amr, "pop"):

@@ -90,7 +90,11 @@
 // (Terms.RequirePassword, keyhall admin invite|reset --require-password;
 // refused for a directory person): then the invitation's enrollment does
 // not finish (Finish) while the local person has none, and Offer.
-// PasswordRequired tells the pages to say so.
+// PasswordRequired tells the pages to say so. A local person whose every
+// group's KeyPolicy.NoPassword is set (the citizens' group) is never asked
+// for one: her app and recovery codes sign her in alone
+// (authn.GroupPolicy.NoPassword), so both are offered without it
+// (Offer.NoPassword).
 //
 // # Apps, recovery codes, reset
 //

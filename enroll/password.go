@@ -98,6 +98,10 @@ type Offer struct {
 	// admit a factor that needs one after it (an app, a key without PIN, a
 	// recovery code): her enrollment asks her to choose one.
 	SetPassword bool
+	// NoPassword: her groups sign her in without a password
+	// (KeyPolicy.NoPassword): an app and codes are offered without one,
+	// and SetPassword is never set.
+	NoPassword bool
 	// PasswordRequired: SetPassword, in an invitation's enrollment whose
 	// invitation requires a password (Terms.RequirePassword): she cannot
 	// finish without one (Finish).
@@ -120,6 +124,10 @@ func (s *Service) offer(ctx context.Context, u authn.User, rules Rules) (Offer, 
 	}
 	// An app is followed by a password: offered where she has one, or
 	// (a local person) can choose one.
+	if rules.NoPassword() && u.Source == authn.SourceLocal {
+		// Codes and an app sign her in alone: nothing to choose.
+		return Offer{Password: pw, App: rules.AllowTOTP(), RecoveryCodes: true, NoPassword: true}, nil
+	}
 	o := Offer{Password: pw, App: rules.AllowTOTP() && (pw.Has || pw.Local), RecoveryCodes: pw.Has}
 	o.SetPassword = pw.Local && !pw.Has
 	return o, nil
@@ -263,9 +271,12 @@ func (s *Service) ChangePassword(ctx context.Context, sess authn.Session, pw str
 // In an invitation's enrollment a local person may add an app before
 // her password: the enrollment asks for it next (Offer.SetPassword).
 func (s *Service) needPassword(ctx context.Context, p authn.EnrollPending) error {
-	u, err := s.cfg.Store.GetUser(ctx, p.UserID)
+	u, rules, err := s.person(ctx, p.UserID)
 	if err != nil {
-		return fmt.Errorf("read person: %w", err)
+		return err
+	}
+	if rules.NoPassword() && u.Source == authn.SourceLocal {
+		return nil // codes and an app sign her in alone
 	}
 	state, err := s.PasswordState(ctx, u)
 	switch {

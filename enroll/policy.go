@@ -37,6 +37,12 @@ type KeyPolicy struct {
 	// RequireUV requires the key to verify the person (PIN, fingerprint)
 	// at registration: user verification "required" (WebAuthn L3 §5.4.6).
 	RequireUV bool
+	// NoPassword: the group's members have no password and are never
+	// asked to choose one (authn.GroupPolicy.NoPassword: an app code or a
+	// recovery code signs them in alone). Recovery codes and an app are
+	// offered without one; pair it with RequireUV, so that a key signs in
+	// alone too.
+	NoPassword bool
 	// SignInLevel is the lowest level the group's sign-ins must reach
 	// (authn.GroupPolicy.Level). An app signs in at mfa: where the level
 	// is phr or phrh, sign-in refuses it, so it is not offered either,
@@ -108,6 +114,10 @@ func (r Rules) all(f func(KeyPolicy) bool) bool {
 
 // RequireUV reports whether any group requires user verification.
 func (r Rules) RequireUV() bool { return !r.all(func(k KeyPolicy) bool { return !k.RequireUV }) }
+
+// NoPassword reports whether every group of hers says she has no
+// password (KeyPolicy.NoPassword).
+func (r Rules) NoPassword() bool { return r.all(func(k KeyPolicy) bool { return k.NoPassword }) }
 
 // AllowTOTP reports whether every group admits an authenticator app.
 // An app is never admitted where a group's sign-in level is phr or phrh.

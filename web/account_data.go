@@ -245,6 +245,9 @@ func (s *Server) newCitizens(st authn.Store, en *enroll.Service) *citizens.Servi
 	if cfg.Tools == nil {
 		cfg.Tools = s
 	}
+	if cfg.EncryptionKey == ([32]byte{}) {
+		cfg.EncryptionKey = s.signIn.EncryptionKey
+	}
 	if cfg.Mailer == nil {
 		cfg.Mailer = s.enrollCfg.Mailer
 	}

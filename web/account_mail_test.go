@@ -34,7 +34,7 @@ type mailbox struct {
 	body  []string // decoded bodies, by index of mails
 }
 
-func startMailbox(t *testing.T) *mailbox {
+func startMailbox(t testing.TB) *mailbox {
 	t.Helper()
 	mb := &mailbox{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailboxSession{mb: mb}, nil }))
@@ -95,7 +95,7 @@ func (s *mailboxSession) Data(r io.Reader) error {
 }
 
 // withMail rebuilds the fixture's enrollment service to send its mail to mb.
-func (f *fixture) withMail(t *testing.T, mb *mailbox) {
+func (f *fixture) withMail(t testing.TB, mb *mailbox) {
 	t.Helper()
 	m, err := enroll.NewSMTPMailer(enroll.SMTPConfig{Host: "127.0.0.1", Port: mb.addr.Port, From: "Stadt <keyhall@stadt.example>",
 		StartTLS: enroll.StartTLSOff, Timeout: 5 * time.Second})

@@ -102,7 +102,8 @@ func newTab(t *testing.T) context.Context {
 
 // authenticatorOpts says what the virtual security key can do.
 type authenticatorOpts struct {
-	uv bool // verifies the person itself (PIN or fingerprint) and does so
+	uv     bool // verifies the person itself (PIN or fingerprint) and does so
+	synced bool // its credentials are synced passkeys (BE and BS flags set)
 }
 
 // addAuthenticator plugs a virtual CTAP2 USB security key with resident
@@ -117,6 +118,8 @@ func addAuthenticator(t *testing.T, ctx context.Context, o authenticatorOpts) cd
 			HasUserVerification:         o.uv,
 			IsUserVerified:              o.uv,
 			AutomaticPresenceSimulation: true,
+			DefaultBackupEligibility:    o.synced,
+			DefaultBackupState:          o.synced,
 			// cdproto always sends addCredential's generateCmtgKeyOnNextOperation
 			// (no omitempty), which Chromium refuses unless the authenticator
 			// claims the cmtgKey extension.

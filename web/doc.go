@@ -83,6 +83,13 @@
 // confirms the person's address with a button (email.go): then tools see
 // it as verified.
 //
+// With citizens on (Config.Citizens), /register (register.go) takes a
+// citizen's e-mail address and name and answers alike whether the address
+// has an account (enroll/citizens queues the mail); the mailed link
+// /register/confirm/{token} works only in the browser whose cookie
+// (__Host-keyhall-register) asked for it, shows a button (mail scanners
+// open links), and leads into the ordinary enrollment at /enroll.
+//
 // # Tools: OpenID Connect and forward-auth
 //
 // oidc*.go is the OpenID Connect provider (zitadel/oidc's op, with our own

@@ -77,7 +77,7 @@ func (s *Server) factorsView(ctx context.Context, st authn.Store, u authn.User, 
 		if err != nil {
 			return nil, err
 		}
-		ev.AllowApp = ev.AllowApp && offer.App && offer.Password.Has
+		ev.AllowApp = ev.AllowApp && offer.App && (offer.Password.Has || offer.NoPassword)
 		ev.OfferCodes = offer.RecoveryCodes
 	}
 	ev.Factors = factorRowsOf(creds)

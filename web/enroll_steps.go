@@ -292,6 +292,7 @@ func (s *Server) enrollDone(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 			return
 		}
+		s.registrationDone(r, p.User.ID) // register.go
 	}
 	setEnrollCookie(w, nil)
 	if _, _, err := s.currentSession(r); err == nil {

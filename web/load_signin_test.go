@@ -64,7 +64,7 @@ func skipUnlessLoad(t *testing.T) {
 
 // logLoadAvg logs the machine's load average, as uptime shows it: another
 // build on the machine lowers every figure.
-func logLoadAvg(t *testing.T, when string) {
+func logLoadAvg(t testing.TB, when string) {
 	b, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("load average %s: %s", when, strings.TrimSpace(string(b)))
 }
@@ -220,7 +220,7 @@ func rssPeak() (stop func() int) {
 // runLoad runs op from loadWorkers goroutines, each with its worker index
 // and a running count, until d has passed (d > 0) or op reports that it has
 // no more work. It returns the operations done, per second, and their p99.
-func runLoad(t *testing.T, d time.Duration, op func(worker, i int) (bool, error)) (int, float64, time.Duration) {
+func runLoad(t testing.TB, d time.Duration, op func(worker, i int) (bool, error)) (int, float64, time.Duration) {
 	t.Helper()
 	var (
 		lat    latencies
@@ -269,7 +269,7 @@ type loadKey struct {
 
 // newLoadKey registers a key for u that verifies the person, so that the
 // key alone signs her in.
-func (f *fixture) newLoadKey(t *testing.T, u authn.User) *loadKey {
+func (f *fixture) newLoadKey(t testing.TB, u authn.User) *loadKey {
 	t.Helper()
 	var cred virtualwebauthn.Credential
 	var priv *ecdsa.PrivateKey
@@ -344,7 +344,7 @@ func councilPolicy(c *Config) {
 }
 
 // addGroup creates the local group name with members.
-func (f *fixture) addGroup(t *testing.T, name string, members ...authn.User) {
+func (f *fixture) addGroup(t testing.TB, name string, members ...authn.User) {
 	t.Helper()
 	ctx := context.Background()
 	g := authn.Group{ID: authn.NewID(), Name: name, DisplayName: name, Source: authn.SourceLocal, CreatedAt: time.Now()}
@@ -361,8 +361,8 @@ func (f *fixture) addGroup(t *testing.T, name string, members ...authn.User) {
 // councilKeys sets up the key runs: a server under the council policy and
 // 64 people in the council ("rat000"…), each with her own key that verifies
 // the person.
-func councilKeys(t *testing.T) (*fixture, []string, []*loadKey) {
-	f := newFixture(t, councilPolicy)
+func councilKeys(t testing.TB, opts ...func(*Config)) (*fixture, []string, []*loadKey) {
+	f := newFixture(t, append([]func(*Config){councilPolicy}, opts...)...)
 	names := make([]string, loadWorkers)
 	keys := make([]*loadKey, loadWorkers)
 	council := make([]authn.User, loadWorkers)

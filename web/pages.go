@@ -24,6 +24,7 @@ var staticFS embed.FS
 // pageNames are the pages, one template file each, all drawn in layout.html.
 var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error",
 	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze",
+	"register", "register_sent", "register_confirm", "register_invalid",
 	"admin", "admin_people", "admin_person", "admin_audit", "admin_letters",
 	"account_delete", "account_deleted"}
 
@@ -44,8 +45,11 @@ type view struct {
 	ReturnTo string
 	NeedKey  bool // a tool asked for a key (step-up): the sign-in starts at the key
 	Account  *accountView
-	Enroll   *enrollView // enrollment pages and /account/factors (enroll*.go)
-	Admin    *adminView  // the IT console's pages (admin*.go)
+	Enroll   *enrollView   // enrollment pages and /account/factors (enroll*.go)
+	Admin    *adminView    // the IT console's pages (admin*.go)
+	Register *registerView // the registration pages (register.go)
+	// RegisterOpen: citizens may register; the sign-in page links to it.
+	RegisterOpen bool
 	// Next is, for a script, where to go after an error (JSON only).
 	Next string
 	// Legal are the links of every page's footer (render sets them).
@@ -115,6 +119,9 @@ func translate(lang, key string) (string, error) {
 	}
 	if !ok {
 		m, ok = dataTexts[key]
+		if !ok {
+			m, ok = registerTexts[key]
+		}
 	}
 	if !ok {
 		return "", fmt.Errorf("no text %q", key)
@@ -156,6 +163,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v *v
 	v.SwitchLang = switchLangURL(r, v.OtherLang)
 	v.HelpLine = s.helpLine(v.Lang)
 	v.Legal = s.legal
+	v.RegisterOpen = s.register
 	if v.LangPath != "" {
 		v.SwitchLang = v.LangPath + "?lang=" + v.OtherLang
 	}

@@ -88,6 +88,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)
 	s.handle(mux, "POST /email/confirm/{token}", s.emailConfirm)
 
+	// Citizens register themselves (register.go), only where citizens.enabled.
+	if s.register {
+		s.handle(mux, "GET /register", s.registerPage)
+		s.handle(mux, "POST /register", s.registerSubmit)
+		s.handle(mux, "GET /register/confirm/{token}", s.registerConfirmPage)
+		s.handle(mux, "POST /register/confirm/{token}", s.registerConfirm)
+	}
+
 	// The IT console (admin*.go): people, their factors, the desk's
 	// actions, the audit log; 404 for everyone without a desk role.
 	s.adminRoutes(mux)

@@ -53,6 +53,9 @@ type Config struct {
 	// PublicURL, Tools, Mailer, Notices, AdminGroups, Logger and Now
 	// default to this server's (account_data.go: newCitizens).
 	Citizens citizens.Config
+	// Register (citizens.enabled) opens /register (register.go) with
+	// the same service.
+	Register bool
 	// Legal links the city's imprint and privacy notice from every page
 	// (legal.*); a link that is "" is not shown.
 	Legal LegalLinks
@@ -85,6 +88,7 @@ type Server struct {
 	pages     *pages
 	oidc      *oidcProvider // nil: OIDC off
 	legal     LegalLinks
+	register  bool // /register is open (Config.Register)
 
 	// citizensCfg is Config.Citizens, without Store: completed in SetStore.
 	citizensCfg citizens.Config
@@ -141,6 +145,7 @@ func New(cfg Config) (*Server, error) {
 		enrollCfg: cfg.Enroll,
 		deskCfg:   cfg.Desk,
 		legal:     cfg.Legal,
+		register:  cfg.Register,
 	}
 	s.citizensCfg = cfg.Citizens
 	s.sessions = &sessionStore{srv: s}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/citizens"
 	"github.com/keyhall/keyhall/web"
 )
 
@@ -59,6 +60,8 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 		Enroll:      enrollCfg,
 		Desk:        deskCfg,
 		Legal:       web.LegalLinks{ImprintURL: cfg.Legal.ImprintURL, PrivacyURL: cfg.Legal.PrivacyURL},
+		Citizens:    citizensConfig(cfg, keys, publicURL, enrollCfg, logger),
+		Register:    cfg.Citizens.Enabled,
 	}, nil
 }
 
@@ -78,6 +81,10 @@ func signInPolicy(cfg Config) authn.Policy {
 			UserVerification: g.UserVerification,
 			AllowTOTP:        g.AllowTOTP,
 		}
+	}
+	if cfg.Citizens.Enabled { // citizens sign in without a password (wire_citizens.go)
+		gp, ok := p.Groups[cfg.Citizens.Group]
+		p.Groups[cfg.Citizens.Group] = citizens.SignInPolicy(gp, ok)
 	}
 	return p
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/citizens"
 )
 
 // enrollService builds the enrollment service from the configuration, as
@@ -89,6 +90,10 @@ func enrollPolicy(cfg Config) enroll.Policy {
 			}
 		}
 		p.Groups[name] = kp
+	}
+	if cfg.Citizens.Enabled { // citizens sign in without a password (wire_citizens.go)
+		kp, ok := p.Groups[cfg.Citizens.Group]
+		p.Groups[cfg.Citizens.Group] = citizens.KeyPolicy(kp, ok)
 	}
 	return p
 }

@@ -71,12 +71,16 @@ type Config struct {
 	Tools           Tools // nil: no tool to tell
 	Logger          *slog.Logger
 	Now             func() time.Time
+	// EncryptionKey seals the registration links (register.go), under a
+	// key derived from it for that purpose alone.
+	EncryptionKey [32]byte
 }
 
 // Service is the citizens' side of Keyhall. It is safe for concurrent use.
 type Service struct {
 	cfg Config
 	log *slog.Logger
+	reg *registrar // register.go
 }
 
 // New checks cfg and returns a Service.
@@ -97,7 +101,9 @@ func New(cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{cfg: cfg, log: log}, nil
+	s := &Service{cfg: cfg, log: log}
+	s.reg = newRegistrar(s, registerQueueSize, registerWorkers)
+	return s, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
