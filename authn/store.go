@@ -28,6 +28,7 @@ type Store interface {
 	DeskStore
 	SearchStore
 	NoticeLetterStore
+	RecoveryStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
