@@ -29,6 +29,9 @@ type accountView struct {
 	// keeps; HasPassword: she has one. She sets or changes it here.
 	LocalPassword, HasPassword bool
 	MinPassword                int
+	// Recovery is her pending recovery by e-mail, which she may cancel
+	// (recover.go); nil when she has none.
+	Recovery *authn.Recovery
 }
 
 type sessionRow struct {
@@ -100,6 +103,10 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	}
 	a.MinPassword = authn.MinPasswordLength
 	if a.SignIns, err = s.recentSignIns(r.Context(), st, u.ID, l); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	if a.Recovery, err = s.pendingRecoveryOf(r, u.ID); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}

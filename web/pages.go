@@ -24,6 +24,7 @@ var staticFS embed.FS
 // pageNames are the pages, one template file each, all drawn in layout.html.
 var pageNames = []string{"login", "key", "totp", "recovery", "password", "account", "error",
 	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze",
+	"recover",
 	"admin", "admin_people", "admin_person", "admin_audit", "admin_letters"}
 
 // view is what a page template sees.
@@ -47,6 +48,10 @@ type view struct {
 	Admin    *adminView  // the IT console's pages (admin*.go)
 	// Next is, for a script, where to go after an error (JSON only).
 	Next string
+
+	Recover *recoverView // the recovery pages (recover.go)
+	// OfferRecover: /login and the recovery-code page link to /recover.
+	OfferRecover bool
 }
 
 // pages holds the parsed templates and the static files with their hashes.
@@ -111,6 +116,9 @@ func translate(lang, key string) (string, error) {
 		m, ok = adminTexts[key]
 	}
 	if !ok {
+		m, ok = recoverTexts[key]
+	}
+	if !ok {
 		return "", fmt.Errorf("no text %q", key)
 	}
 	return m.in(lang), nil
@@ -149,6 +157,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v *v
 	v.OtherLang = map[string]string{"de": "en", "en": "de"}[v.Lang]
 	v.SwitchLang = switchLangURL(r, v.OtherLang)
 	v.HelpLine = s.helpLine(v.Lang)
+	v.OfferRecover = s.recoverOn
 	if v.LangPath != "" {
 		v.SwitchLang = v.LangPath + "?lang=" + v.OtherLang
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/citizens"
 	"github.com/keyhall/keyhall/enroll/desk"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -47,6 +48,13 @@ type Config struct {
 	// (admin.go), everything but its Store, Enroll, Tools, Logger and Now,
 	// which SetStore fills in.
 	Desk desk.Config
+
+	// Citizens configures the citizens' service (enroll/citizens),
+	// everything but what SetStore fills in (recover.go: newCitizens).
+	Citizens citizens.Config
+	// RecoverByEmail serves /recover: citizens.enabled, or a group allows
+	// recovery by e-mail; otherwise it is 404.
+	RecoverByEmail bool
 }
 
 // Server holds the HTTP handlers and their dependencies.
@@ -69,6 +77,9 @@ type Server struct {
 	pages     *pages
 	oidc      *oidcProvider // nil: OIDC off
 
+	citizensCfg citizens.Config // without Store: completed in SetStore
+	recoverOn   bool            // /recover is served (Config.RecoverByEmail)
+
 	fwd     *forwardAuth
 	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
 	people  identities  // short-lived cache of people and their groups
@@ -84,6 +95,8 @@ type storeRef struct {
 	signIn *authn.SignIn
 	enroll *enroll.Service // nil when it could not be built
 	desk   *desk.Service   // nil when it could not be built: /admin is 404
+
+	citizens *citizens.Service // nil when it could not be built: /recover is 503
 }
 
 // HTTPServer is the HTTP server Keyhall serves h with: timeouts that keep
@@ -118,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		enrollCfg: cfg.Enroll,
 		deskCfg:   cfg.Desk,
 	}
+	s.citizensCfg, s.recoverOn = cfg.Citizens, cfg.RecoverByEmail
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -194,6 +208,7 @@ func (s *Server) SetStore(st authn.Store, lastSeen *authn.LastSeen) error {
 	s.lastSeen.Store(lastSeen)
 	ref := &storeRef{Store: st, signIn: si, enroll: s.newEnroll(st)}
 	ref.desk = s.newDesk(st, ref.enroll)
+	ref.citizens = s.newCitizens(st, ref.enroll)
 	s.store.Store(ref)
 	return err
 }

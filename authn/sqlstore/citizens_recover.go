@@ -234,6 +234,12 @@ func (s *Store) CancelRecovery(ctx context.Context, cancel authn.TokenHash, user
 			return "", err
 		}
 		r.EndedAt, r.Outcome = at, authn.RecoveryCancelled
+		if ev.Actor == "" {
+			ev.Actor = "user:" + r.UserID // the holder of her cancel link
+		}
+		if ev.Subject == "" {
+			ev.Subject = "user:" + r.UserID
+		}
 		rep = authn.RecoveryReport{Recovery: r, Credentials: n[0], RecoveryCodes: n[2], Sessions: n[3]}
 		ev.Details = withDetails(ev.Details, map[string]string{"recovery_id": r.ID, "removed_credentials": fmt.Sprint(n[0]),
 			"restored_recovery_codes": fmt.Sprint(n[2]), "revoked_sessions": fmt.Sprint(n[3])})

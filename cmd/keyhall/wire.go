@@ -58,6 +58,9 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 		OIDC:        oidc,
 		Enroll:      enrollCfg,
 		Desk:        deskCfg,
+		// wire_recover.go
+		Citizens:       citizensConfig(cfg, enrollCfg),
+		RecoverByEmail: recoverByEmail(cfg),
 	}, nil
 }
 

@@ -69,6 +69,7 @@ type Config struct {
 type Service struct {
 	cfg Config
 	log *slog.Logger
+	rec recoveryQueue // recover.go
 }
 
 // New checks cfg and returns a Service.
