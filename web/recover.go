@@ -178,7 +178,7 @@ func (s *Server) recoverStart(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, hostCookie(RecoverCookie, "", -1))
 	setEnrollCookie(w, p.ID)
-	s.page(w, r, &view{Page: "enroll_choose", Notice: texts["recover.started"].in(lang(r)), Enroll: chooseView(p)})
+	s.page(w, r, &view{Page: "enroll_choose", Notice: recoverTexts["recover.started"].in(lang(r)), Enroll: chooseView(p)})
 }
 
 // recoverCancelPage shows the button that cancels the recovery of the
