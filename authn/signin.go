@@ -70,6 +70,11 @@ type GroupPolicy struct {
 	Level            Level // the lowest level a member may sign in with
 	UserVerification bool  // the key must verify the person (PIN/biometric)
 	AllowTOTP        bool  // may use an app at all; default true when no policy
+	// AppAlone: an app code alone signs in a member who has no password
+	// Keyhall can check (a citizen, issue #15): one factor, level none.
+	// Only where every group of hers with a policy sets it and none asks
+	// a level; a member with a password is still asked for it.
+	AppAlone bool
 }
 
 // PasswordVerifier checks a directory person's password (LDAP bind).

@@ -61,12 +61,16 @@ func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	if right && (!pol.allowTOTP || !LevelMFA.Meets(pol.level)) {
 		err = refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP)
 	}
+	alone := false // the code alone signs her in (GroupPolicy.AppAlone, no password)
 	if right && err == nil && statusRefusal(user) == nil {
 		se, perr := s.needPassword(ctx, user)
 		if perr != nil {
 			return Progress{}, fmt.Errorf("verify app code: %w", perr)
 		}
-		if se != nil {
+		switch {
+		case se != nil && pol.appAlone && user.Source == SourceLocal:
+			alone = true
+		case se != nil:
 			err = se // the code is not used: nothing follows from it
 		}
 	}
@@ -94,7 +98,11 @@ func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	} else {
 		next.AMR, next.Next = []string{"otp"}, StepPassword
 	}
-	prog, err := s.commitFactor(ctx, st, next, nil, c)
+	var done *User // the code ends the sign-in
+	if alone && refusal == nil {
+		next.Next, done = StepDone, &user
+	}
+	prog, err := s.commitFactor(ctx, st, next, done, c)
 	var te *ThrottledError
 	switch {
 	case errors.As(err, &te):

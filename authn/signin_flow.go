@@ -315,16 +315,23 @@ type effectivePolicy struct {
 	level     Level
 	uv        bool
 	allowTOTP bool
+	appAlone  bool // GroupPolicy.AppAlone, of every group with a policy
 }
 
 // policyOf combines the policies of the groups a person is in (their
 // names).
 func (s *SignIn) policyOf(groups []string) effectivePolicy {
 	ep := effectivePolicy{allowTOTP: true}
+	alone := 0 // groups with a policy; -1 once one of them does not allow an app alone
 	for _, g := range groups {
 		gp, ok := s.policy.Groups[g]
 		if !ok {
 			continue
+		}
+		if gp.AppAlone && alone >= 0 {
+			alone++
+		} else {
+			alone = -1
 		}
 		if gp.Level.rank() > ep.level.rank() {
 			ep.level = gp.Level
@@ -332,13 +339,15 @@ func (s *SignIn) policyOf(groups []string) effectivePolicy {
 		ep.uv = ep.uv || gp.UserVerification
 		ep.allowTOTP = ep.allowTOTP && gp.AllowTOTP
 	}
+	ep.appAlone = alone > 0 && ep.allowTOTP && ep.level == LevelNone
 	return ep
 }
 
 // amrACR returns the RFC 8176 methods of a sign-in with the factors done
 // ("mfa" added for two or more) and its level: phrh with an attested
 // hardware key (hwk), phr with a synced passkey (swk) or another key (pop),
-// else mfa.
+// else mfa with two factors and none with one (an app code alone,
+// GroupPolicy.AppAlone).
 func amrACR(factors []string) ([]string, Level) {
 	amr := slices.Clone(factors)
 	if len(amr) >= 2 {
@@ -349,6 +358,8 @@ func amrACR(factors []string) ([]string, Level) {
 		return amr, LevelPhrh
 	case slices.Contains(amr, "swk"), slices.Contains(amr, "pop"):
 		return amr, LevelPhr
+	case len(factors) < 2:
+		return amr, LevelNone
 	}
 	return amr, LevelMFA
 }

@@ -152,3 +152,41 @@ func TestPasswordRehashedWhenParametersChange(t *testing.T) {
 		t.Errorf("hash after sign-in %q, want the configured parameters", phc)
 	}
 }
+
+// TestAppAlone: where every group of hers with a policy sets AppAlone (the
+// citizens' group), an app code alone signs in a local person without a
+// password (one factor, level none); one with a password is still asked
+// for it; a group that asks a level, or one without AppAlone, keeps the
+// password after the app.
+func TestAppAlone(t *testing.T) {
+	e := newEnv(t, withPolicy(map[string]authn.GroupPolicy{
+		"buerger": {AllowTOTP: true, AppAlone: true},
+		"stadt":   {Level: authn.LevelMFA, AllowTOTP: true},
+		"verein":  {AllowTOTP: true},
+	}))
+	try := func(name string, groups ...string) (authn.Progress, error) {
+		t.Helper()
+		u := e.user(name, authn.SourceLocal)
+		for _, g := range groups {
+			e.member(u, g)
+		}
+		secret, _ := e.addApp(u)
+		return e.si.VerifyTOTP(e.ctx(), e.start(name, authn.StepTOTP).PendingID, e.code(secret, t0), client)
+	}
+	p, err := try("anna@example.org", "buerger")
+	e.wantDone(p, err, []string{"otp"}, authn.LevelNone)
+
+	u := e.user("berta@example.org", authn.SourceLocal)
+	e.member(u, "buerger")
+	secret, _ := e.addApp(u)
+	e.setPassword(u, "korrekt Pferd Batterie", cheapArgon2)
+	if p, err := e.si.VerifyTOTP(e.ctx(), e.start("berta@example.org", authn.StepTOTP).PendingID, e.code(secret, t0), client); err != nil || p.Next != authn.StepPassword {
+		t.Errorf("a citizen with a password: %+v, %v; want the password next", p, err)
+	}
+	for name, groups := range map[string][]string{
+		"carla": {"buerger", "stadt"}, "dora": {"buerger", "verein"}, "erna": nil, "frida": {"verein"},
+	} {
+		p, err := try(name, groups...)
+		wantRefused(t, name+" in "+strings.Join(groups, "+"), p, err, authn.ReasonNoPassword)
+	}
+}

@@ -241,3 +241,16 @@ func TestRecoverBrowserCancelFromAccount(t *testing.T) {
 	run(t, ctx, "the recovery's session ended", chromedp.Navigate(f.base+"/account"), waitPath("/login"))
 	run(t, owner, "hers goes on", chromedp.Navigate(f.base+"/account"), waitText("h1", "Ihr Konto"))
 }
+
+// TestBrowserCitizenEmailAndAppCode: a citizen whose only factor is an
+// authenticator app, without a password, signs in with her e-mail address
+// as username and the app's code.
+func TestBrowserCitizenEmailAndAppCode(t *testing.T) {
+	f, _, _ := recoverFixture(t)
+	anna := f.addCitizen("anna@example.org", true, "buerger")
+	secret := f.addTOTP(anna)
+	ctx := newTab(t)
+	startSignIn(t, ctx, f, "Anna@Example.org", "/login/totp")
+	run(t, ctx, "the app's code", chromedp.SendKeys(chromedp.ID("code"), totpCode(t, secret)+"\r"), waitPath("/account"))
+	shot(t, ctx, "citizen-app-account")
+}

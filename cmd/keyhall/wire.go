@@ -81,6 +81,7 @@ func signInPolicy(cfg Config) authn.Policy {
 			AllowTOTP:        g.AllowTOTP,
 		}
 	}
+	citizensSignIn(cfg, p) // wire_recover.go
 	return p
 }
 

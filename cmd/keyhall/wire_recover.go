@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
 	"github.com/keyhall/keyhall/enroll/citizens"
 	"github.com/keyhall/keyhall/web"
@@ -30,6 +31,23 @@ func emailRecoveryRule(groups map[string]GroupPolicy) func([]string) bool {
 		}
 		return allowed
 	}
+}
+
+// citizensSignIn lets citizens sign in with their e-mail address and an
+// app code alone (issue #15): with citizens.enabled, the citizens' group
+// gets authn.GroupPolicy.AppAlone, unless its policy asks a level or
+// refuses apps. A citizen with a password is still asked for it, and one
+// who is also in another group with a policy is not affected.
+func citizensSignIn(cfg Config, p authn.Policy) {
+	if !cfg.Citizens.Enabled {
+		return
+	}
+	g, ok := p.Groups[cfg.Citizens.Group]
+	if !ok {
+		g = authn.GroupPolicy{AllowTOTP: true}
+	}
+	g.AppAlone = g.AllowTOTP && g.Level == authn.LevelNone
+	p.Groups[cfg.Citizens.Group] = g
 }
 
 // recoverByEmail reports whether /recover is served: citizens are
