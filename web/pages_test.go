@@ -35,6 +35,7 @@ func TestPagesRender(t *testing.T) {
 	}
 	maps.Copy(views, enrollTestViews())
 	maps.Copy(views, adminTestViews())
+	maps.Copy(views, recoverTestViews())
 	if len(views) != len(pageNames) {
 		t.Fatalf("test covers %d pages, there are %d", len(views), len(pageNames))
 	}

@@ -243,3 +243,8 @@ func FuzzParseRecoveryToken(f *testing.F) {
 		}
 	})
 }
+
+// recoverTestViews are the recovery pages for TestPagesRender.
+func recoverTestViews() map[string]*view {
+	return map[string]*view{"recover": {Page: "recover", Recover: &recoverView{Mode: "link", Token: "t", Name: "Anna"}}}
+}
