@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
@@ -132,14 +134,31 @@ func (s *Server) recoverAsk(w http.ResponseWriter, r *http.Request) {
 		s.recoverFailed(w, r, err, &recoverView{Mode: "ask", Email: email})
 		return
 	}
-	if err := s.render(w, r, http.StatusOK, &view{Page: "recover", Recover: &recoverView{Mode: "sent"}}); err != nil {
+	// The answer is out, whole (with its length, so the browser need not
+	// wait for the handler to end), before anybody is looked up.
+	page := &bufferedPage{ResponseWriter: w}
+	if err := s.render(page, r, http.StatusOK, &view{Page: "recover", Recover: &recoverView{Mode: "sent"}}); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, msgInternal, err)
 		return
 	}
-	// The answer is out before anybody is looked up.
+	lookup := svc.QueueRecovery(req)
+	w.Header().Set("Content-Length", strconv.Itoa(page.body.Len()))
+	w.WriteHeader(page.status)
+	w.Write(page.body.Bytes())
 	http.NewResponseController(w).Flush()
-	svc.QueueRecovery(req)
+	lookup()
 }
+
+// bufferedPage keeps a page's status and body (its headers go to the
+// ResponseWriter's) until they are written with their length.
+type bufferedPage struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedPage) WriteHeader(status int)      { b.status = status }
+func (b *bufferedPage) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // recoverLinkPage shows whose access the link recovers and the button
 // that starts it. Opening the link changes nothing (mail scanners open

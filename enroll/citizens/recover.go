@@ -41,6 +41,10 @@ const (
 	recoverWindow       = time.Hour
 	recoverAddressLimit = 3
 	recoverNetworkLimit = 30
+	// recoverLookupDelay: a lookup starts this long after its request
+	// was answered, so that its work (a read, a write, a mail) does not
+	// compete with the answer on its way out: the time taken tells nothing.
+	recoverLookupDelay = 20 * time.Millisecond
 	// recoverQueueMax bounds the lookups waiting or running; a request
 	// past it is dropped and logged (she may ask again).
 	recoverQueueMax = 256
@@ -201,24 +205,31 @@ func (s *Service) AskRecovery(ctx context.Context, email string, binding authn.T
 	return RecoveryRequest{Email: addr, Binding: binding, Client: client}, nil
 }
 
-// QueueRecovery looks the request's address up in the background and
-// mails a link to each person it belongs to whose verified address it is
-// and whose groups allow recovery by e-mail; nobody else gets any mail
-// (see lookupRecovery). Call it after the answer is sent.
-func (s *Service) QueueRecovery(req RecoveryRequest) {
+// QueueRecovery queues the lookup of the request's address: start, called
+// once the answer is sent, runs it in the background, which mails a link
+// to each person the address belongs to whose verified address it is and
+// whose groups allow recovery by e-mail; nobody else gets any mail (see
+// lookupRecovery). WaitRecoveries waits for it from the moment it is
+// queued.
+func (s *Service) QueueRecovery(req RecoveryRequest) (start func()) {
 	if s.rec.running.Add(1) > recoverQueueMax {
 		s.rec.running.Add(-1)
 		s.log.Warn("recovery request dropped: too many under way", "max", recoverQueueMax)
-		return
+		return func() {}
 	}
-	s.rec.wg.Go(func() {
-		defer s.rec.running.Add(-1)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.lookupRecovery(ctx, req); err != nil {
-			s.log.Error("recovery request failed", "err", err)
-		}
-	})
+	s.rec.wg.Add(1)
+	return func() {
+		go func() {
+			defer s.rec.wg.Done()
+			defer s.rec.running.Add(-1)
+			time.Sleep(recoverLookupDelay)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := s.lookupRecovery(ctx, req); err != nil {
+				s.log.Error("recovery request failed", "err", err)
+			}
+		}()
+	}
 }
 
 // WaitRecoveries waits until every queued lookup has ended.

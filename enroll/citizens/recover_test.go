@@ -98,7 +98,7 @@ func TestRecoveryTellsTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.QueueRecovery(req)
+	svc.QueueRecovery(req)()
 	svc.WaitRecoveries()
 	msgs := mail.take()
 	if len(msgs) != 1 || msgs[0].To != "anna@example.org" {
