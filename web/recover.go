@@ -269,6 +269,26 @@ func (s *Server) pendingRecoveryOf(r *http.Request, userID string) (*authn.Recov
 	return &rec, nil
 }
 
+// recoveryHolds answers 409 and reports true when a pending recovery of
+// the person holds what she is about to change (citizens.Service.CheckChange:
+// an old factor with credentialID, her password with "").
+func (s *Server) recoveryHolds(w http.ResponseWriter, r *http.Request, userID, credentialID, back string) bool {
+	ref := s.store.Load()
+	if !s.recoverOn || ref == nil || ref.citizens == nil {
+		return false
+	}
+	err := ref.citizens.CheckChange(r.Context(), userID, credentialID)
+	if err == nil {
+		return false
+	}
+	if e, ok := errors.AsType[*citizens.RecoveryError](err); ok {
+		s.failPage(w, r, http.StatusConflict, message{DE: e.DE, EN: e.EN}, err, &view{Page: "error", Next: back})
+		return true
+	}
+	s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	return true
+}
+
 // recoverFailed answers a refusal with its page and a status that fits;
 // any other error means the storage is unavailable.
 func (s *Server) recoverFailed(w http.ResponseWriter, r *http.Request, err error, rv *recoverView) {
@@ -285,6 +305,7 @@ func (s *Server) recoverFailed(w http.ResponseWriter, r *http.Request, err error
 		citizens.RecoverLinkExpired:  http.StatusGone,
 		citizens.RecoverOtherBrowser: http.StatusForbidden,
 		citizens.RecoverNotAllowed:   http.StatusForbidden,
+		citizens.RecoverPending:      http.StatusConflict,
 	}[e.Reason]
 	if status == 0 {
 		status = http.StatusBadRequest

@@ -295,3 +295,40 @@ func TestRecoverTiming(t *testing.T) {
 		t.Errorf("medians differ by %.0f %%: %v and %v", 100*diff, k, u)
 	}
 }
+
+// TestRecoverHoldsOldFactors: while a recovery is pending, nobody signed
+// in removes her old key or app or changes her password (a thief of her
+// mailbox would take her account over before the 72 hours are up); the
+// recovery's own new key may go.
+func TestRecoverHoldsOldFactors(t *testing.T) {
+	f, mb, _ := recoverFixture(t)
+	anna := f.addCitizen("anna@example.org", true, "buerger")
+	var oldKey, newKey testKey = newTestKey(t), newTestKey(t)
+	f.addKey(anna, &oldKey, 0)
+	f.addTOTP(anna)
+	f.setPassword(anna, testPassword)
+	asker := f.client()
+	f.askRecovery(asker, "anna@example.org")
+	_, mails := mb.wait(1)
+	if len(mails) != 1 {
+		t.Fatalf("%d mails", len(mails))
+	}
+	if res, body := asker.form(strings.TrimPrefix(recoverLinkRE.FindString(mails[0]), f.base), url.Values{}); res.StatusCode != http.StatusOK {
+		t.Fatalf("start: %d\n%s", res.StatusCode, body)
+	}
+	time.Sleep(2 * time.Millisecond) // the new key is made after the cut
+	f.addKey(anna, &newKey, 0)
+	b := f.browser(f.sessionCookie(anna, time.Now(), false))
+	if res, body := b.form("/account/factors/remove", url.Values{"id": {oldKey.credID}, "confirm": {"yes"}}); res.StatusCode != http.StatusConflict || !strings.Contains(body, "wiederhergestellt") {
+		t.Errorf("removing her old key during the recovery: %d\n%s", res.StatusCode, body)
+	}
+	if res, _ := b.form("/account/password", url.Values{"password": {"ein ganz neues Passwort"}, "password2": {"ein ganz neues Passwort"}}); res.StatusCode != http.StatusConflict {
+		t.Errorf("a new password during the recovery: %d, want 409", res.StatusCode)
+	}
+	if got := keyNames(t, f, anna.ID); got != "YubiKey, App, YubiKey" {
+		t.Errorf("she has %q, want her old key and app and the new key", got)
+	}
+	if res, body := b.form("/account/factors/remove", url.Values{"id": {newKey.credID}, "confirm": {"yes"}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("removing the recovery's new key: %d\n%s", res.StatusCode, body)
+	}
+}

@@ -62,6 +62,7 @@ const (
 	RecoverLinkExpired  RecoveryReason = "expired"
 	RecoverOtherBrowser RecoveryReason = "browser" // opened in a browser other than the one that asked
 	RecoverNotAllowed   RecoveryReason = "refused" // her account may not (any more) recover by e-mail
+	RecoverPending      RecoveryReason = "pending" // a recovery holds her old factors and password until it ends
 )
 
 // RecoveryError is a refusal a person can act on, German and English; Err
@@ -91,6 +92,8 @@ var recoverMsgs = map[RecoveryReason][2]string{
 		"This link has expired (it works for 30 minutes). Please ask for a new one at /recover."},
 	RecoverOtherBrowser: {"Bitte öffnen Sie den Link in dem Browser, in dem Sie ihn angefordert haben – oder fordern Sie in diesem Browser einen neuen an.",
 		"Please open the link in the browser in which you asked for it – or ask for a new one in this browser."},
+	RecoverPending: {"Ihr Zugang wird gerade per E-Mail wiederhergestellt. Bis die Wiederherstellung abgeschlossen oder abgebrochen ist, können Ihre bisherigen Anmeldemittel und Ihr Passwort nicht entfernt oder geändert werden.",
+		"Your access is being recovered by e-mail. Until the recovery is finished or cancelled, your previous sign-in factors and your password cannot be removed or changed."},
 	RecoverNotAllowed: {"Für Ihr Konto ist die Wiederherstellung per E-Mail nicht möglich. Bitte wenden Sie sich an den IT-Service.",
 		"Recovery by e-mail is not available for your account. Please contact the IT service."},
 }
@@ -445,6 +448,31 @@ func (s *Service) cancel(ctx context.Context, h authn.TokenHash, userID string, 
 		"credentials_removed", rep.Credentials, "sessions_ended", rep.Sessions)
 	s.toolsSignedOut(ctx, rep.Recovery.UserID)
 	return rep, nil
+}
+
+// CheckChange refuses, while a recovery of the person is pending, what
+// would let its new factor take her account over before the 72 hours are
+// up: removing one of her old keys or apps (credentialID), or changing
+// her password (credentialID ""), which a cancel would not undo. A
+// recovery's own new factors may go. nil when nothing holds them.
+func (s *Service) CheckChange(ctx context.Context, userID, credentialID string) error {
+	r, pending, err := s.PendingRecovery(ctx, userID)
+	if err != nil || !pending {
+		return err
+	}
+	if credentialID == "" {
+		return recoverRefusal(RecoverPending, fmt.Errorf("password of %s held by recovery %s", userID, r.ID))
+	}
+	creds, err := s.cfg.Store.ListCredentials(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("check change during recovery: %w", err)
+	}
+	for _, c := range creds {
+		if c.ID == credentialID && c.CreatedAt.Before(r.Since) {
+			return recoverRefusal(RecoverPending, fmt.Errorf("credential %s held by recovery %s", c.ID, r.ID))
+		}
+	}
+	return nil
 }
 
 // PendingRecovery returns the person's pending recovery, if any (for
