@@ -332,3 +332,29 @@ func TestRecoverHoldsOldFactors(t *testing.T) {
 		t.Errorf("removing the recovery's new key: %d\n%s", res.StatusCode, body)
 	}
 }
+
+// TestRecoverCrossSite: the recovery's forms refuse a cross-site POST, as
+// every form does, and change nothing.
+func TestRecoverCrossSite(t *testing.T) {
+	f, mb, _ := recoverFixture(t)
+	f.addCitizen("anna@example.org", true, "buerger")
+	for _, p := range []string{"/recover", "/recover/" + citizens.NewRecoveryToken(), "/recover/cancel/" + citizens.NewRecoveryToken(), "/account/recovery/cancel"} {
+		req, _ := http.NewRequest("POST", f.base+p, strings.NewReader("email=anna%40example.org"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Origin", "https://evil.example")
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", p, res.StatusCode)
+		}
+	}
+	f.srv.Citizens().WaitRecoveries()
+	time.Sleep(100 * time.Millisecond)
+	if _, mails := mb.take(); len(mails) != 0 {
+		t.Errorf("a cross-site request mailed %d links", len(mails))
+	}
+}
