@@ -122,12 +122,16 @@ func (s *Server) recoverAsk(w http.ResponseWriter, r *http.Request) {
 	if svc == nil || !s.parseForm(w, r) {
 		return
 	}
-	binding, ok := recoverBinding(r)
-	if !ok {
-		tok := citizens.NewRecoveryToken()
-		binding = authn.HashToken(tok)
-		http.SetCookie(w, hostCookie(RecoverCookie, tok, int(citizens.LinkValidity/time.Second)))
+	// The browser keeps its binding (an earlier link stays good in it),
+	// for as long as the newest link works.
+	tok := citizens.NewRecoveryToken()
+	if c, err := r.Cookie(RecoverCookie); err == nil {
+		if _, err := citizens.ParseRecoveryToken(c.Value); err == nil {
+			tok = c.Value
+		}
 	}
+	binding := authn.HashToken(tok)
+	http.SetCookie(w, hostCookie(RecoverCookie, tok, int(citizens.LinkValidity/time.Second)))
 	email := r.PostFormValue("email")
 	req, err := svc.AskRecovery(r.Context(), email, binding, s.clientInfo(r))
 	if err != nil {
