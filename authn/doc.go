@@ -60,6 +60,7 @@
 //	Start(username) ─► key ─┬─ UV done ─────────────────────────► done (hwk|pop|swk, user, mfa)
 //	BeginPasskey ───► key ──┘  no UV ─► password ─────────────────► done (hwk|pop|swk, pwd, mfa)
 //	                  totp ─────────────► password ─────────────────► done (otp, pwd, mfa)
+//	                  totp, NoPassword group ───────────────────────► done (otp), level none
 //	                  recovery ─────────► password ─────────────────► done (otp, pwd, mfa), RecoveryOnly
 //
 // A recovery code is checked at its step but used up only in the write

@@ -152,3 +152,33 @@ func TestPasswordRehashedWhenParametersChange(t *testing.T) {
 		t.Errorf("hash after sign-in %q, want the configured parameters", phc)
 	}
 }
+
+// TestNoPasswordGroups: where every group of hers with a policy sets
+// NoPassword (the citizens' group), an app code alone signs in a local
+// person (one factor, level none); where another group of hers has a
+// policy without it, or she is in none, the password stays after the app.
+func TestNoPasswordGroups(t *testing.T) {
+	e := newEnv(t, withPolicy(map[string]authn.GroupPolicy{
+		"buerger": {AllowTOTP: true, NoPassword: true},
+		"stadt":   {Level: authn.LevelMFA, AllowTOTP: true},
+		"verein":  {AllowTOTP: true},
+	}))
+	try := func(name string, groups ...string) (authn.Progress, error) {
+		t.Helper()
+		u := e.user(name, authn.SourceLocal)
+		for _, g := range groups {
+			e.member(u, g)
+		}
+		secret, _ := e.addApp(u)
+		return e.si.VerifyTOTP(e.ctx(), e.start(name, authn.StepTOTP).PendingID, e.code(secret, t0), client)
+	}
+	p, err := try("anna@example.org", "buerger")
+	e.wantDone(p, err, []string{"otp"}, authn.LevelNone)
+
+	for name, groups := range map[string][]string{
+		"carla": {"buerger", "stadt"}, "dora": {"buerger", "verein"}, "erna": nil, "frida": {"verein"},
+	} {
+		p, err := try(name, groups...)
+		wantRefused(t, name+" in "+strings.Join(groups, "+"), p, err, authn.ReasonNoPassword)
+	}
+}

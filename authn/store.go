@@ -31,6 +31,7 @@ type Store interface {
 	EraseStore
 	PersonDataStore
 	RetentionStore
+	RecoveryStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -32,6 +32,9 @@ type accountView struct {
 	// Data is the "Ihre Daten" section (account_data.go); nil without
 	// the citizens service.
 	Data *accountData
+	// Recovery is her pending recovery by e-mail, which she may cancel
+	// (recover.go); nil when she has none.
+	Recovery *authn.Recovery
 }
 
 type sessionRow struct {
@@ -107,6 +110,10 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.Data, err = s.accountDataOf(r.Context(), u, l); err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	if a.Recovery, err = s.pendingRecoveryOf(r, u.ID); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}

@@ -32,7 +32,7 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, _, ok := s.signedIn(w, r, "/account", true)
-	if !ok {
+	if !ok || s.recoveryHolds(w, r, sess.UserID, "", "/account") { // recover.go
 		return
 	}
 	back := &view{Page: "error", Next: "/account"}

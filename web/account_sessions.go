@@ -18,6 +18,8 @@ const recentSignInCount = 10
 var accountNotices = map[string]message{
 	"revoked":  msgSessionRevoked,
 	"password": msgPasswordChanged,
+	// recover.go
+	"recovery-cancelled": msgRecoverCancelled,
 }
 
 // signInRow is one of the person's recent sign-ins, from the audit log.

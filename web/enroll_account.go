@@ -204,7 +204,7 @@ func (s *Server) factorChange(w http.ResponseWriter, r *http.Request) (*enroll.S
 // (a page, not a script: the CSP allows no inline code).
 func (s *Server) accountRemoveFactor(w http.ResponseWriter, r *http.Request) {
 	svc, sess, u, ok := s.factorChange(w, r)
-	if !ok {
+	if !ok || s.recoveryHolds(w, r, u.ID, r.PostFormValue("id"), factorsPath) { // recover.go
 		return
 	}
 	if r.PostFormValue("confirm") != "yes" && !sess.RecoveryOnly { // a recovery-only session is refused below

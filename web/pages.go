@@ -26,7 +26,7 @@ var pageNames = []string{"login", "key", "totp", "recovery", "password", "accoun
 	"enroll", "enroll_choose", "enroll_key", "enroll_app", "enroll_added", "enroll_codes", "enroll_password", "enroll_done", "enroll_invalid", "account_factors", "email_confirm", "freeze",
 	"register", "register_sent", "register_confirm", "register_invalid",
 	"admin", "admin_people", "admin_person", "admin_audit", "admin_letters",
-	"account_delete", "account_deleted"}
+	"account_delete", "account_deleted", "recover"}
 
 // view is what a page template sees.
 type view struct {
@@ -54,6 +54,10 @@ type view struct {
 	Next string
 	// Legal are the links of every page's footer (render sets them).
 	Legal LegalLinks
+
+	Recover *recoverView // the recovery pages (recover.go)
+	// OfferRecover: /login and the recovery-code page link to /recover.
+	OfferRecover bool
 }
 
 // pages holds the parsed templates and the static files with their hashes.
@@ -122,6 +126,9 @@ func translate(lang, key string) (string, error) {
 		if !ok {
 			m, ok = registerTexts[key]
 		}
+		if !ok {
+			m, ok = recoverTexts[key]
+		}
 	}
 	if !ok {
 		return "", fmt.Errorf("no text %q", key)
@@ -164,6 +171,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v *v
 	v.HelpLine = s.helpLine(v.Lang)
 	v.Legal = s.legal
 	v.RegisterOpen = s.register
+	v.OfferRecover = s.recoverOn
 	if v.LangPath != "" {
 		v.SwitchLang = v.LangPath + "?lang=" + v.OtherLang
 	}

@@ -38,6 +38,7 @@ func TestPagesRender(t *testing.T) {
 	maps.Copy(views, adminTestViews())
 	maps.Copy(views, dataTestViews())
 	maps.Copy(views, registerTestViews())
+	maps.Copy(views, recoverTestViews())
 	if len(views) != len(pageNames) {
 		t.Fatalf("test covers %d pages, there are %d", len(views), len(pageNames))
 	}

@@ -84,6 +84,17 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /freeze/{token}", s.freezePage)
 	s.handle(mux, "POST /freeze/{token}", s.freeze)
 
+	// Recovery by e-mail (recover.go): the address, the mailed link (in
+	// the browser that asked), the notice's cancel link, and the cancel on
+	// /account; 404 unless a group allows it or citizens are enabled.
+	s.handle(mux, "GET /recover", s.recoverPage)
+	s.handle(mux, "POST /recover", s.recoverAsk)
+	s.handle(mux, "GET /recover/{token}", s.recoverLinkPage)
+	s.handle(mux, "POST /recover/{token}", s.recoverStart)
+	s.handle(mux, "GET /recover/cancel/{token}", s.recoverCancelPage)
+	s.handle(mux, "POST /recover/cancel/{token}", s.recoverCancel)
+	s.handle(mux, "POST /account/recovery/cancel", s.accountRecoveryCancel)
+
 	// Confirming an e-mail address by the link mailed to it (email.go).
 	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)
 	s.handle(mux, "POST /email/confirm/{token}", s.emailConfirm)

@@ -53,6 +53,9 @@ type Config struct {
 	// PublicURL, Tools, Mailer, Notices, AdminGroups, Logger and Now
 	// default to this server's (account_data.go: newCitizens).
 	Citizens citizens.Config
+	// RecoverByEmail serves /recover: citizens.enabled, or a group allows
+	// recovery by e-mail; otherwise it is 404.
+	RecoverByEmail bool
 	// Register (citizens.enabled) opens /register (register.go) with
 	// the same service.
 	Register bool
@@ -90,8 +93,8 @@ type Server struct {
 	legal     LegalLinks
 	register  bool // /register is open (Config.Register)
 
-	// citizensCfg is Config.Citizens, without Store: completed in SetStore.
-	citizensCfg citizens.Config
+	citizensCfg citizens.Config // without Store: completed in SetStore
+	recoverOn   bool            // /recover is served (Config.RecoverByEmail)
 
 	fwd     *forwardAuth
 	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
@@ -109,8 +112,7 @@ type storeRef struct {
 	enroll *enroll.Service // nil when it could not be built
 	desk   *desk.Service   // nil when it could not be built: /admin is 404
 
-	// citizens is nil when it could not be built: no data section.
-	citizens *citizens.Service
+	citizens *citizens.Service // nil when it could not be built: no data section, /register and /recover 503
 }
 
 // HTTPServer is the HTTP server Keyhall serves h with: timeouts that keep
@@ -147,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 		legal:     cfg.Legal,
 		register:  cfg.Register,
 	}
-	s.citizensCfg = cfg.Citizens
+	s.citizensCfg, s.recoverOn = cfg.Citizens, cfg.RecoverByEmail
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
 		s.logger = slog.Default()

@@ -55,13 +55,14 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 			Logger:        logger,
 			KeyPolicy:     enrollPolicy(cfg), // a group's key policy holds at sign-in too
 		},
-		ForwardAuth: forwardAuthConfig(cfg),
-		OIDC:        oidc,
-		Enroll:      enrollCfg,
-		Desk:        deskCfg,
-		Legal:       web.LegalLinks{ImprintURL: cfg.Legal.ImprintURL, PrivacyURL: cfg.Legal.PrivacyURL},
-		Citizens:    citizensConfig(cfg, keys, publicURL, enrollCfg, logger),
-		Register:    cfg.Citizens.Enabled,
+		ForwardAuth:    forwardAuthConfig(cfg),
+		OIDC:           oidc,
+		Enroll:         enrollCfg,
+		Desk:           deskCfg,
+		Legal:          web.LegalLinks{ImprintURL: cfg.Legal.ImprintURL, PrivacyURL: cfg.Legal.PrivacyURL},
+		Citizens:       citizensConfig(cfg, keys, publicURL, enrollCfg, logger),
+		Register:       cfg.Citizens.Enabled,
+		RecoverByEmail: recoverByEmail(cfg), // wire_recover.go
 	}, nil
 }
 

@@ -17,7 +17,7 @@ import (
 // when the store is open (web.Server.SetStore).
 func citizensConfig(cfg Config, keys Keys, publicURL *url.URL, ec enroll.Config, logger *slog.Logger) citizens.Config {
 	return citizens.Config{
-		PublicURL: publicURL, Group: cfg.Citizens.Group,
+		PublicURL: publicURL, Group: cfg.Citizens.Group, EmailRecovery: emailRecoveryRule(cfg.Policy.Groups),
 		InactiveAfter: time.Duration(cfg.Citizens.InactiveAfter), SigninRetention: time.Duration(cfg.Retention.Signins),
 		Mailer: ec.Mailer, Notices: ec.Notices, Logger: logger, EncryptionKey: keys.Encryption,
 	}

@@ -80,7 +80,8 @@ type Config struct {
 type Service struct {
 	cfg Config
 	log *slog.Logger
-	reg *registrar // register.go
+	reg *registrar    // register.go
+	rec recoveryQueue // recover.go
 }
 
 // New checks cfg and returns a Service.

@@ -754,17 +754,20 @@ func KeyPolicy(configured enroll.KeyPolicy, given bool) enroll.KeyPolicy {
 	if !given {
 		configured = enroll.DefaultKeyPolicy()
 	}
-	configured.NoPassword, configured.RequireUV = true, true
+	// A group that asks a level (mfa and up) keeps the password a code
+	// needs beside it, or an app-only citizen could not reach the level.
+	configured.NoPassword, configured.RequireUV = configured.SignInLevel == authn.LevelNone, true
 	return configured
 }
 
 // SignInPolicy is the citizens' group's sign-in policy, as KeyPolicy: a
 // key must verify the person, an app is admitted, and a code signs in
-// without a password (authn.GroupPolicy.NoPassword).
+// without a password (authn.GroupPolicy.NoPassword), unless the group's
+// policy asks a level (then the password stays, as enrollment asks it).
 func SignInPolicy(configured authn.GroupPolicy, given bool) authn.GroupPolicy {
 	if !given {
 		configured = authn.GroupPolicy{AllowTOTP: true}
 	}
-	configured.NoPassword, configured.UserVerification = true, true
+	configured.NoPassword, configured.UserVerification = configured.Level == authn.LevelNone, true
 	return configured
 }

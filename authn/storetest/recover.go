@@ -1,0 +1,359 @@
+package storetest
+
+import (
+	crand "crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// RunRecovery runs the conformance tests of authn.RecoveryStore.
+func RunRecovery(t *testing.T, newStore func(t *testing.T) authn.Store) {
+	t.Run("UsersByEmail", func(t *testing.T) { testUsersByEmail(t, newStore(t)) })
+	t.Run("StartRecovery", func(t *testing.T) { testStartRecovery(t, newStore(t)) })
+	t.Run("StartRecoveryConcurrent", func(t *testing.T) { testStartRecoveryConcurrent(t, newStore(t)) })
+	t.Run("CancelRecovery", func(t *testing.T) { testCancelRecovery(t, newStore(t)) })
+	t.Run("FinishRecovery", func(t *testing.T) { testFinishRecovery(t, newStore(t)) })
+	t.Run("RecoverySuperseded", func(t *testing.T) { testRecoverySuperseded(t, newStore(t)) })
+}
+
+func randHash() authn.TokenHash {
+	var h authn.TokenHash
+	crand.Read(h[:])
+	return h
+}
+
+// mkRecovery stores an unstarted recovery of u made at at.
+func mkRecovery(t *testing.T, s authn.Store, u authn.User, at time.Time) authn.Recovery {
+	t.Helper()
+	r := authn.Recovery{ID: authn.NewID(), UserID: u.ID, Link: randHash(), Binding: randHash(), Email: u.Email,
+		CreatedAt: at, LinkExpiresAt: at.Add(30 * time.Minute)}
+	must(t, "CreateRecovery", s.CreateRecovery(t.Context(), r))
+	return r
+}
+
+// recoveryStart is the start of r at at.
+func recoveryStart(r authn.Recovery, at time.Time) authn.RecoveryStart {
+	return authn.RecoveryStart{Link: r.Link, At: at, DueAt: at.Add(72 * time.Hour), Cancel: randHash(),
+		Invitation: authn.Invitation{ID: authn.NewID(), UserID: r.UserID, TokenHash: randHash(), Purpose: authn.PurposeEnroll,
+			CreatedBy: "user:" + r.UserID, CreatedAt: at, ExpiresAt: at.Add(30 * time.Minute)},
+		Event: ev("recovery.start", "user:"+r.UserID)}
+}
+
+func normRecovery(r authn.Recovery) authn.Recovery {
+	for _, p := range []*time.Time{&r.CreatedAt, &r.LinkExpiresAt, &r.StartedAt, &r.Since, &r.DueAt, &r.EndedAt} {
+		if !p.IsZero() {
+			*p = micro(*p)
+		}
+	}
+	return r
+}
+
+// testUsersByEmail: people are found by address whatever its case; an
+// unknown or empty address finds nobody.
+func testUsersByEmail(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna := mkUser(t, s, "anna")
+	mkUser(t, s, "berta")
+	for _, email := range []string{"anna@example.org", "Anna@Example.ORG"} {
+		got, err := s.UsersByEmail(ctx, email)
+		must(t, "UsersByEmail", err)
+		if len(got) != 1 || got[0].ID != anna.ID {
+			t.Errorf("UsersByEmail(%q) = %+v, want anna", email, got)
+		}
+	}
+	for _, email := range []string{"", "nobody@example.org", "anna@example.or"} {
+		got, err := s.UsersByEmail(ctx, email)
+		must(t, "UsersByEmail", err)
+		if len(got) != 0 {
+			t.Errorf("UsersByEmail(%q) = %+v, want nobody", email, got)
+		}
+	}
+}
+
+// testStartRecovery: a link is stored for an existing person only, once;
+// using it revokes her sessions, stores the invitation and is audited;
+// a used, expired or unknown link changes nothing.
+func testStartRecovery(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna := mkUser(t, s, "anna")
+	at := micro(time.Now())
+	r := mkRecovery(t, s, anna, at)
+	got, err := s.GetRecovery(ctx, r.Link)
+	must(t, "GetRecovery", err)
+	same(t, "stored recovery", got, r, normRecovery)
+	if got.Pending() {
+		t.Error("an unstarted recovery is pending")
+	}
+	wantErr(t, "CreateRecovery with a taken link", s.CreateRecovery(ctx, r), authn.ErrAlreadyExists)
+	nobody := r
+	nobody.ID, nobody.UserID, nobody.Link = authn.NewID(), "nobody", randHash()
+	wantErr(t, "CreateRecovery for nobody", s.CreateRecovery(ctx, nobody), authn.ErrNotFound)
+	_, err = s.GetRecovery(ctx, randHash())
+	wantErr(t, "GetRecovery unknown", err, authn.ErrNotFound)
+	_, err = s.PendingRecovery(ctx, anna.ID)
+	wantErr(t, "PendingRecovery before start", err, authn.ErrNotFound)
+
+	sess := mkSession(t, s, anna, at.Add(-time.Hour))
+	expired := mkRecovery(t, s, anna, at)
+	_, _, err = s.StartRecovery(ctx, recoveryStart(expired, at.Add(30*time.Minute)))
+	wantErr(t, "StartRecovery expired", err, authn.ErrExpired)
+	_, _, err = s.StartRecovery(ctx, recoveryStart(authn.Recovery{Link: randHash(), UserID: anna.ID}, at))
+	wantErr(t, "StartRecovery unknown", err, authn.ErrNotFound)
+	if !getSession(t, s, sess.Hash).RevokedAt.IsZero() {
+		t.Fatal("a refused start revoked her session")
+	}
+
+	before := auditCount(t, s)
+	st := recoveryStart(r, at.Add(time.Minute))
+	started, n, err := s.StartRecovery(ctx, st)
+	must(t, "StartRecovery", err)
+	if n != 1 || getSession(t, s, sess.Hash).RevokedAt.IsZero() {
+		t.Errorf("StartRecovery revoked %d sessions; her session revoked at %v", n, getSession(t, s, sess.Hash).RevokedAt)
+	}
+	if !started.Pending() || !started.Since.Equal(st.At) || !started.DueAt.Equal(st.DueAt) || started.Cancel != st.Cancel {
+		t.Errorf("started recovery %+v does not match the start %+v", started, st)
+	}
+	pending, err := s.PendingRecovery(ctx, anna.ID)
+	must(t, "PendingRecovery", err)
+	same(t, "pending recovery", pending, started, normRecovery)
+	inv, err := s.GetInvitation(ctx, st.Invitation.TokenHash)
+	must(t, "GetInvitation of the recovery", err)
+	if inv.UserID != anna.ID || !inv.UsedAt.IsZero() || !inv.VoidedAt.IsZero() {
+		t.Errorf("the recovery's invitation: %+v", inv)
+	}
+	if c := auditCount(t, s); c != before+1 {
+		t.Errorf("audit events %d after the start, want %d", c, before+1)
+	}
+	_, _, err = s.StartRecovery(ctx, recoveryStart(r, at.Add(2*time.Minute)))
+	wantErr(t, "StartRecovery again", err, authn.ErrUsed)
+}
+
+// testStartRecoveryConcurrent: of many uses of one link, one starts.
+func testStartRecoveryConcurrent(t *testing.T, s authn.Store) {
+	anna := mkUser(t, s, "anna")
+	at := micro(time.Now())
+	r := mkRecovery(t, s, anna, at)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, used := 0, 0
+	for range 8 {
+		wg.Go(func() {
+			_, _, err := s.StartRecovery(t.Context(), recoveryStart(r, at.Add(time.Second)))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, authn.ErrUsed):
+				used++
+			default:
+				t.Errorf("StartRecovery: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || used != 7 {
+		t.Errorf("8 concurrent starts: %d succeeded, %d used; want 1 and 7", ok, used)
+	}
+}
+
+// recoveryScene is a person with an old key, app and recovery codes and a
+// started recovery, after which she added a new key and new codes and
+// signed in twice.
+type recoveryScene struct {
+	anna               authn.User
+	r                  authn.Recovery
+	oldKey, oldApp     authn.Credential
+	newKey             authn.Credential
+	oldCode, newCode   authn.TokenHash
+	newSess, otherSess authn.Session
+}
+
+func mkRecoveryScene(t *testing.T, s authn.Store, at time.Time) recoveryScene {
+	t.Helper()
+	ctx := t.Context()
+	var sc recoveryScene
+	sc.anna = mkUser(t, s, "anna")
+	sc.oldKey = mkCredential(t, s, newKey(sc.anna, at.Add(-48*time.Hour)))
+	sc.oldApp = mkCredential(t, s, newApp(sc.anna, at.Add(-24*time.Hour)))
+	sc.oldCode, sc.newCode = randHash(), randHash()
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, sc.anna.ID, []authn.TokenHash{sc.oldCode, randHash()}, ev("codes", "")))
+	must(t, "UseRecoveryCode", s.UseRecoveryCode(ctx, sc.anna.ID, sc.oldCode, at.Add(-time.Hour), ev("code.use", "")))
+	mkSession(t, s, sc.anna, at.Add(-time.Hour))
+	r := mkRecovery(t, s, sc.anna, at)
+	var err error
+	sc.r, _, err = s.StartRecovery(ctx, recoveryStart(r, at.Add(time.Minute)))
+	must(t, "StartRecovery", err)
+	sc.newKey = mkCredential(t, s, newKey(sc.anna, at.Add(2*time.Minute)))
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, sc.anna.ID, []authn.TokenHash{sc.newCode}, ev("codes", "")))
+	sc.newSess = mkSession(t, s, sc.anna, at.Add(3*time.Minute))
+	sc.otherSess = mkSession(t, s, sc.anna, at.Add(4*time.Minute))
+	return sc
+}
+
+// credentialIDs lists the ids of the person's keys and apps.
+func credentialIDs(t *testing.T, s authn.Store, userID string) map[string]bool {
+	t.Helper()
+	cs, err := s.ListCredentials(t.Context(), userID)
+	must(t, "ListCredentials", err)
+	out := map[string]bool{}
+	for _, c := range cs {
+		out[c.ID] = true
+	}
+	return out
+}
+
+// testCancelRecovery: cancel by the notice's link removes the new key,
+// gives back the old recovery codes (the used one still used), revokes the
+// sessions since the recovery but the one kept, ends her enrollments and
+// invitations; once. Cancel by her id finds her pending recovery.
+func testCancelRecovery(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	_, err := s.CancelRecovery(ctx, randHash(), "", authn.SessionHash{}, at.Add(time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery unknown link", err, authn.ErrNotFound)
+	before := auditCount(t, s)
+	rep, err := s.CancelRecovery(ctx, sc.r.Cancel, "", sc.otherSess.Hash, at.Add(time.Hour), ev("recovery.cancel", "user:"+sc.anna.ID))
+	must(t, "CancelRecovery", err)
+	if rep.Credentials != 1 || rep.Sessions != 1 || rep.RecoveryCodes != 2 || rep.Recovery.Outcome != authn.RecoveryCancelled {
+		t.Errorf("CancelRecovery report %+v, want 1 credential, 1 session, 2 codes, cancelled", rep)
+	}
+	if c := auditCount(t, s); c != before+1 {
+		t.Errorf("audit events %d after the cancel, want %d", c, before+1)
+	}
+	ids := credentialIDs(t, s, sc.anna.ID)
+	if !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] || ids[sc.newKey.ID] || len(ids) != 2 {
+		t.Errorf("after the cancel she has %v; want her old key and app only", ids)
+	}
+	if ok, _ := s.HasRecoveryCode(ctx, sc.anna.ID, sc.newCode); ok {
+		t.Error("the recovery's new code survived the cancel")
+	}
+	if ok, _ := s.HasRecoveryCode(ctx, sc.anna.ID, sc.oldCode); ok {
+		t.Error("an old code used before the recovery is unused again")
+	}
+	if n, err := s.CountRecoveryCodes(ctx, sc.anna.ID); err != nil || n != 1 {
+		t.Errorf("after the cancel %d unused codes (%v), want her one old unused code", n, err)
+	}
+	if getSession(t, s, sc.newSess.Hash).RevokedAt.IsZero() || !getSession(t, s, sc.otherSess.Hash).RevokedAt.IsZero() {
+		t.Error("the cancel did not revoke the recovery's session, or revoked the one that cancelled")
+	}
+	inv, err := s.GetInvitation(ctx, recoveryStartInvitation(t, s, sc.anna.ID))
+	must(t, "GetInvitation", err)
+	if inv.VoidedAt.IsZero() {
+		t.Error("the recovery's invitation is still open after the cancel")
+	}
+	_, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery again", err, authn.ErrUsed)
+	_, err = s.PendingRecovery(ctx, sc.anna.ID)
+	wantErr(t, "PendingRecovery after cancel", err, authn.ErrNotFound)
+	_, err = s.FinishRecovery(ctx, sc.r.ID, at.Add(100*time.Hour), ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery after cancel", err, authn.ErrUsed)
+
+	// By her id, from her account.
+	berta := mkUser(t, s, "berta")
+	r := mkRecovery(t, s, berta, at)
+	_, _, err = s.StartRecovery(ctx, recoveryStart(r, at.Add(time.Minute)))
+	must(t, "StartRecovery", err)
+	_, err = s.CancelRecovery(ctx, authn.TokenHash{}, sc.anna.ID, authn.SessionHash{}, at.Add(time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery of anna, who has none pending", err, authn.ErrNotFound)
+	rep, err = s.CancelRecovery(ctx, authn.TokenHash{}, berta.ID, authn.SessionHash{}, at.Add(time.Hour), ev("recovery.cancel", ""))
+	must(t, "CancelRecovery by id", err)
+	if rep.Recovery.ID != r.ID {
+		t.Errorf("CancelRecovery by id cancelled %s, want %s", rep.Recovery.ID, r.ID)
+	}
+}
+
+// recoveryStartInvitation returns the hash of the person's newest invitation.
+func recoveryStartInvitation(t *testing.T, s authn.Store, userID string) authn.TokenHash {
+	t.Helper()
+	inv, err := s.LatestInvitation(t.Context(), userID)
+	must(t, "LatestInvitation", err)
+	return inv.TokenHash
+}
+
+// testFinishRecovery: not before it is due; then her old key, app and
+// codes go and the recovery's stay; once.
+func testFinishRecovery(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	due, err := s.DueRecoveries(ctx, sc.r.DueAt.Add(-time.Second), 10)
+	must(t, "DueRecoveries", err)
+	if len(due) != 0 {
+		t.Errorf("DueRecoveries before it is due: %+v", due)
+	}
+	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt.Add(-time.Second), ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery early", err, authn.ErrExpired)
+	_, err = s.FinishRecovery(ctx, "nothing", sc.r.DueAt, ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery unknown", err, authn.ErrNotFound)
+	due, err = s.DueRecoveries(ctx, sc.r.DueAt, 10)
+	must(t, "DueRecoveries", err)
+	if len(due) != 1 || due[0].ID != sc.r.ID {
+		t.Fatalf("DueRecoveries when due: %+v", due)
+	}
+	// Her old codes were replaced by the recovery's: put one back to see
+	// that the finish takes the old ones.
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, sc.anna.ID, []authn.TokenHash{sc.oldCode, sc.newCode}, ev("codes", "")))
+	before := auditCount(t, s)
+	rep, err := s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", "user:"+sc.anna.ID))
+	must(t, "FinishRecovery", err)
+	if rep.Credentials != 2 || rep.RecoveryCodes != 1 || rep.Recovery.Outcome != authn.RecoveryFinished {
+		t.Errorf("FinishRecovery report %+v, want 2 credentials and 1 code removed", rep)
+	}
+	if c := auditCount(t, s); c != before+1 {
+		t.Errorf("audit events %d after the finish, want %d", c, before+1)
+	}
+	ids := credentialIDs(t, s, sc.anna.ID)
+	if len(ids) != 1 || !ids[sc.newKey.ID] {
+		t.Errorf("after the finish she has %v; want the recovery's key only", ids)
+	}
+	if ok, _ := s.HasRecoveryCode(ctx, sc.anna.ID, sc.newCode); !ok {
+		t.Error("the recovery's code went with the finish")
+	}
+	if n, _ := s.CountRecoveryCodes(ctx, sc.anna.ID); n != 1 {
+		t.Errorf("after the finish %d codes, want the recovery's one", n)
+	}
+	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt.Add(time.Hour), ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery again", err, authn.ErrUsed)
+	_, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, sc.r.DueAt.Add(time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery after finish", err, authn.ErrUsed)
+	if !getSession(t, s, sc.newSess.Hash).RevokedAt.IsZero() {
+		t.Error("the finish revoked the session of her new factor")
+	}
+}
+
+// testRecoverySuperseded: a second recovery started while one is pending
+// ends it and keeps its cut, so the factors from before the first stay
+// old, and a cancel gives back the codes from before the first.
+func testRecoverySuperseded(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	r2 := mkRecovery(t, s, sc.anna, at.Add(time.Hour))
+	second, _, err := s.StartRecovery(ctx, recoveryStart(r2, at.Add(time.Hour+time.Minute)))
+	must(t, "StartRecovery second", err)
+	if !second.Since.Equal(sc.r.Since) {
+		t.Errorf("the second recovery's cut %v, want the first's %v", second.Since, sc.r.Since)
+	}
+	first, err := s.GetRecovery(ctx, sc.r.Link)
+	must(t, "GetRecovery first", err)
+	if first.Outcome != authn.RecoverySuperseded || first.Pending() {
+		t.Errorf("the first recovery after the second started: %+v", first)
+	}
+	_, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery of the superseded one", err, authn.ErrUsed)
+	rep, err := s.CancelRecovery(ctx, second.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
+	must(t, "CancelRecovery second", err)
+	ids := credentialIDs(t, s, sc.anna.ID)
+	if rep.Credentials != 1 || len(ids) != 2 || !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] {
+		t.Errorf("after cancelling the second recovery she has %v (%+v); want her old key and app", ids, rep)
+	}
+	if n, _ := s.CountRecoveryCodes(ctx, sc.anna.ID); n != 1 {
+		t.Errorf("after the cancel %d unused codes, want her old one", n)
+	}
+}

@@ -1,0 +1,134 @@
+package citizens_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/citizens"
+)
+
+// sentMail keeps the messages sent (a unit test's fake; the web tests
+// use a real SMTP server).
+type sentMail struct {
+	mu   sync.Mutex // guards msgs
+	msgs []enroll.Message
+}
+
+func (m *sentMail) Send(_ context.Context, msg enroll.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.msgs = append(m.msgs, msg)
+	return nil
+}
+
+func (m *sentMail) take() []enroll.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.msgs
+	m.msgs = nil
+	return out
+}
+
+// toldTools records whose sessions the tools were told ended.
+type toldTools struct {
+	mu    sync.Mutex // guards users
+	users []string
+}
+
+func (t *toldTools) OIDCUserSignedOut(_ context.Context, userID string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.users = append(t.users, userID)
+	return nil
+}
+
+func (t *toldTools) OIDCGrantsEnded(context.Context, []authn.OIDCGrantRef) {}
+
+var tokenRE = regexp.MustCompile(`/recover/(?:cancel/)?([A-Za-z0-9_-]{43})`)
+
+// TestRecoveryTellsTools: starting a recovery and cancelling it end her
+// OIDC tokens through Config.Tools (which tells the tools), and each ends
+// her sessions in the store.
+func TestRecoveryTellsTools(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "keyhall.db"), sqlstore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub, _ := url.Parse("https://id.stadt.example")
+	en, err := enroll.New(enroll.Config{Store: st, PublicURL: pub, EncryptionKey: [32]byte{1},
+		Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, tools := &sentMail{}, &toldTools{}
+	svc, err := citizens.New(citizens.Config{Store: st, Enroll: en, PublicURL: pub, Mailer: mail, Tools: tools,
+		EmailRecovery: func(groups []string) bool { return slices.Contains(groups, "buerger") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := authn.AuditEvent{Time: time.Now(), Actor: "test", Action: "test"}
+	anna := authn.User{ID: authn.NewID(), Username: "anna@example.org", Email: "anna@example.org", VerifiedEmail: "anna@example.org",
+		Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	g := authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: time.Now()}
+	for _, err := range []error{st.CreateUser(ctx, anna, ev), st.CreateGroup(ctx, g, ev), st.AddMember(ctx, g.ID, anna.ID, ev)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess := authn.Session{Hash: authn.HashSessionID([]byte("s1")), UserID: anna.ID, CreatedAt: time.Now(), LastSeenAt: time.Now(),
+		AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := st.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+
+	binding := authn.HashToken(citizens.NewRecoveryToken())
+	client := authn.ClientInfo{Addr: "192.0.2.7"}
+	req, err := svc.AskRecovery(ctx, " Anna@Example.org ", binding, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.QueueRecovery(req)()
+	svc.WaitRecoveries()
+	msgs := mail.take()
+	if len(msgs) != 1 || msgs[0].To != "anna@example.org" {
+		t.Fatalf("mails after the request: %+v", msgs)
+	}
+	p, err := svc.StartRecovery(ctx, tokenRE.FindStringSubmatch(msgs[0].Body)[1], binding, client)
+	if err != nil || len(p.ID) == 0 {
+		t.Fatalf("StartRecovery: %+v, %v", p, err)
+	}
+	if got, _ := st.GetSession(ctx, sess.Hash); got.RevokedAt.IsZero() {
+		t.Error("the start did not end her session")
+	}
+	if !slices.Equal(tools.users, []string{anna.ID}) {
+		t.Errorf("tools told of %v at the start, want anna", tools.users)
+	}
+	msgs = mail.take()
+	if len(msgs) != 1 || !tokenRE.MatchString(msgs[0].Body) {
+		t.Fatalf("the notice: %+v", msgs)
+	}
+	cancel := tokenRE.FindAllStringSubmatch(msgs[0].Body, -1)
+	rep, err := svc.CancelRecovery(ctx, cancel[0][1], client)
+	if err != nil || rep.Recovery.UserID != anna.ID {
+		t.Fatalf("CancelRecovery: %+v, %v", rep, err)
+	}
+	if !slices.Equal(tools.users, []string{anna.ID, anna.ID}) {
+		t.Errorf("tools told of %v after the cancel, want anna twice", tools.users)
+	}
+	if _, err := svc.CancelRecovery(ctx, cancel[0][1], client); !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) {
+		t.Errorf("the cancel link twice: %v", err)
+	}
+}

@@ -1,0 +1,272 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/citizens"
+)
+
+// Recovery by e-mail (issue #15; the rules are enroll/citizens/recover.go):
+// /recover asks for the address and answers the same for every address;
+// the mailed link /recover/{token} works in the browser that asked (the
+// binding cookie set here) and opens an ordinary enrollment; the notice's
+// /recover/cancel/{token} and the button on /account cancel it.
+
+// RecoverCookie binds a recovery link to the browser that asked for it:
+// the store keeps the hash of its value with the link.
+const RecoverCookie = "__Host-keyhall-recover"
+
+// recoverView is what the recovery pages show.
+type recoverView struct {
+	Mode  string // "ask", "sent", "link", "cancel", "cancelled"
+	Email string // as typed, on the form again after an error
+	Token string // the link's token, for its form
+	Name  string // whose access the link recovers
+}
+
+// recoveryFor returns the citizens' service, or answers 404 (recovery by
+// e-mail is off) or 503 and returns nil.
+func (s *Server) recoveryFor(w http.ResponseWriter, r *http.Request) *citizens.Service {
+	if !s.recoverOn {
+		s.fail(w, r, http.StatusNotFound, msgNotFound, nil)
+		return nil
+	}
+	ref := s.store.Load()
+	switch {
+	case ref == nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, errors.New("recovery not available: database not open yet"))
+		return nil
+	case ref.citizens == nil:
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, errors.New("recovery not available: it could not be set up (see the log of SetStore)"))
+		return nil
+	}
+	return ref.citizens
+}
+
+// recoverBinding returns the hash of the browser's binding cookie; ok is
+// false when it has none (or a malformed one).
+func recoverBinding(r *http.Request) (authn.TokenHash, bool) {
+	c, err := r.Cookie(RecoverCookie)
+	if err != nil {
+		return authn.TokenHash{}, false
+	}
+	h, err := citizens.ParseRecoveryToken(c.Value)
+	return h, err == nil
+}
+
+// recoverPage asks for the address.
+func (s *Server) recoverPage(w http.ResponseWriter, r *http.Request) {
+	if s.recoveryFor(w, r) == nil {
+		return
+	}
+	s.page(w, r, &view{Page: "recover", Recover: &recoverView{Mode: "ask"}})
+}
+
+// recoverAsk answers a request for a link: the same page, in the same
+// time, for every address; the address is looked up only after the page
+// is sent (citizens.Service.QueueRecovery).
+func (s *Server) recoverAsk(w http.ResponseWriter, r *http.Request) {
+	svc := s.recoveryFor(w, r)
+	if svc == nil || !s.parseForm(w, r) {
+		return
+	}
+	// The browser keeps its binding (an earlier link stays good in it),
+	// for as long as the newest link works.
+	tok := citizens.NewRecoveryToken()
+	if c, err := r.Cookie(RecoverCookie); err == nil {
+		if _, err := citizens.ParseRecoveryToken(c.Value); err == nil {
+			tok = c.Value
+		}
+	}
+	binding := authn.HashToken(tok)
+	http.SetCookie(w, hostCookie(RecoverCookie, tok, int(citizens.LinkValidity/time.Second)))
+	email := r.PostFormValue("email")
+	req, err := svc.AskRecovery(r.Context(), email, binding, s.clientInfo(r))
+	if err != nil {
+		s.recoverFailed(w, r, err, &recoverView{Mode: "ask", Email: email})
+		return
+	}
+	// The answer is out, whole (with its length, so the browser need not
+	// wait for the handler to end), before anybody is looked up.
+	page := &bufferedPage{ResponseWriter: w}
+	if err := s.render(page, r, http.StatusOK, &view{Page: "recover", Recover: &recoverView{Mode: "sent"}}); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, msgInternal, err)
+		return
+	}
+	lookup := svc.QueueRecovery(req)
+	w.Header().Set("Content-Length", strconv.Itoa(page.body.Len()))
+	w.WriteHeader(page.status)
+	w.Write(page.body.Bytes())
+	http.NewResponseController(w).Flush()
+	lookup()
+}
+
+// bufferedPage keeps a page's status and body (its headers go to the
+// ResponseWriter's) until they are written with their length.
+type bufferedPage struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedPage) WriteHeader(status int)      { b.status = status }
+func (b *bufferedPage) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// recoverLinkPage shows whose access the link recovers and the button
+// that starts it. Opening the link changes nothing (mail scanners open
+// links too).
+func (s *Server) recoverLinkPage(w http.ResponseWriter, r *http.Request) {
+	svc := s.recoveryFor(w, r)
+	if svc == nil {
+		return
+	}
+	binding, _ := recoverBinding(r)
+	token := r.PathValue("token")
+	u, err := svc.RecoveryTarget(r.Context(), token, binding)
+	if err != nil {
+		s.recoverFailed(w, r, err, &recoverView{Mode: "link"})
+		return
+	}
+	name := u.DisplayName
+	if name == "" {
+		name = u.Username
+	}
+	s.page(w, r, &view{Page: "recover", Recover: &recoverView{Mode: "link", Token: token, Name: name}})
+}
+
+// recoverStart uses the link: her sessions end, and the enrollment of a
+// new factor opens on the ordinary /enroll pages.
+func (s *Server) recoverStart(w http.ResponseWriter, r *http.Request) {
+	svc := s.recoveryFor(w, r)
+	if svc == nil || !s.parseForm(w, r) {
+		return
+	}
+	binding, _ := recoverBinding(r)
+	p, err := svc.StartRecovery(r.Context(), r.PathValue("token"), binding, s.clientInfo(r))
+	if err != nil {
+		s.recoverFailed(w, r, err, &recoverView{Mode: "link"})
+		return
+	}
+	http.SetCookie(w, hostCookie(RecoverCookie, "", -1))
+	setEnrollCookie(w, p.ID)
+	s.page(w, r, &view{Page: "enroll_choose", Notice: recoverTexts["recover.started"].in(lang(r)), Enroll: chooseView(p)})
+}
+
+// recoverCancelPage shows the button that cancels the recovery of the
+// notice's link; opening it changes nothing.
+func (s *Server) recoverCancelPage(w http.ResponseWriter, r *http.Request) {
+	if s.recoveryFor(w, r) == nil {
+		return
+	}
+	token := r.PathValue("token")
+	if _, err := citizens.ParseRecoveryToken(token); err != nil {
+		s.recoverFailed(w, r, &citizens.RecoveryError{Reason: citizens.RecoverLinkWrong, DE: msgRecoverCancelWrong.DE, EN: msgRecoverCancelWrong.EN, Err: err},
+			&recoverView{Mode: "cancel"})
+		return
+	}
+	s.page(w, r, &view{Page: "recover", Recover: &recoverView{Mode: "cancel", Token: token}})
+}
+
+// recoverCancel cancels the recovery of the notice's link.
+func (s *Server) recoverCancel(w http.ResponseWriter, r *http.Request) {
+	svc := s.recoveryFor(w, r)
+	if svc == nil || !s.parseForm(w, r) {
+		return
+	}
+	if _, err := svc.CancelRecovery(r.Context(), r.PathValue("token"), s.clientInfo(r)); err != nil {
+		if e, ok := errors.AsType[*citizens.RecoveryError](err); ok && e.Reason == citizens.RecoverLinkWrong {
+			e.DE, e.EN = msgRecoverCancelWrong.DE, msgRecoverCancelWrong.EN
+		} else if ok && e.Reason == citizens.RecoverLinkUsed {
+			e.DE, e.EN = msgRecoverCancelUsed.DE, msgRecoverCancelUsed.EN
+		}
+		s.recoverFailed(w, r, err, &recoverView{Mode: "cancel"})
+		return
+	}
+	s.page(w, r, &view{Page: "recover", Recover: &recoverView{Mode: "cancelled"}})
+}
+
+// accountRecoveryCancel cancels the signed-in person's pending recovery
+// from /account, keeping the session that does it.
+func (s *Server) accountRecoveryCancel(w http.ResponseWriter, r *http.Request) {
+	_, sess, u, ok := s.accountSession(w, r)
+	if !ok {
+		return
+	}
+	svc := s.recoveryFor(w, r)
+	if svc == nil || !s.parseForm(w, r) {
+		return
+	}
+	_, err := svc.CancelOwnRecovery(r.Context(), u.ID, sess.Hash, s.clientInfo(r))
+	if err != nil && !errors.Is(err, authn.ErrNotFound) && !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	http.Redirect(w, r, "/account?e=recovery-cancelled", http.StatusSeeOther)
+}
+
+// pendingRecoveryOf returns the person's pending recovery for /account,
+// or nil when she has none (or recovery by e-mail is off).
+func (s *Server) pendingRecoveryOf(r *http.Request, userID string) (*authn.Recovery, error) {
+	ref := s.store.Load()
+	if !s.recoverOn || ref == nil || ref.citizens == nil {
+		return nil, nil
+	}
+	rec, ok, err := ref.citizens.PendingRecovery(r.Context(), userID)
+	if err != nil {
+		return nil, fmt.Errorf("read pending recovery: %w", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return &rec, nil
+}
+
+// recoveryHolds answers 409 and reports true when a pending recovery of
+// the person holds what she is about to change (citizens.Service.CheckChange:
+// an old factor with credentialID, her password with "").
+func (s *Server) recoveryHolds(w http.ResponseWriter, r *http.Request, userID, credentialID, back string) bool {
+	ref := s.store.Load()
+	if !s.recoverOn || ref == nil || ref.citizens == nil {
+		return false
+	}
+	err := ref.citizens.CheckChange(r.Context(), userID, credentialID)
+	if err == nil {
+		return false
+	}
+	if e, ok := errors.AsType[*citizens.RecoveryError](err); ok {
+		s.failPage(w, r, http.StatusConflict, message{DE: e.DE, EN: e.EN}, err, &view{Page: "error", Next: back})
+		return true
+	}
+	s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+	return true
+}
+
+// recoverFailed answers a refusal with its page and a status that fits;
+// any other error means the storage is unavailable.
+func (s *Server) recoverFailed(w http.ResponseWriter, r *http.Request, err error, rv *recoverView) {
+	e, ok := errors.AsType[*citizens.RecoveryError](err)
+	if !ok {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	status := map[citizens.RecoveryReason]int{
+		citizens.RecoverBadAddress:   http.StatusBadRequest,
+		citizens.RecoverThrottled:    http.StatusTooManyRequests,
+		citizens.RecoverLinkWrong:    http.StatusNotFound,
+		citizens.RecoverLinkUsed:     http.StatusGone,
+		citizens.RecoverLinkExpired:  http.StatusGone,
+		citizens.RecoverOtherBrowser: http.StatusForbidden,
+		citizens.RecoverNotAllowed:   http.StatusForbidden,
+		citizens.RecoverPending:      http.StatusConflict,
+	}[e.Reason]
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	s.failPage(w, r, status, message{DE: e.DE, EN: e.EN}, err, &view{Page: "recover", Recover: rv})
+}

@@ -1,0 +1,47 @@
+package web
+
+// recoverTexts are the words on the recovery pages (recover.go), German
+// first; translate looks here after texts.
+var recoverTexts = map[string]message{
+	"recover.link":  {"Zugang verloren? Per E-Mail wiederherstellen", "Lost your access? Recover it by e-mail"},
+	"recover.title": {"Zugang per E-Mail wiederherstellen", "Recover your access by e-mail"},
+	"recover.intro": {"Haben Sie alle Anmeldemittel und Ihre Wiederherstellungscodes verloren, schicken wir Ihnen einen Link an Ihre bestätigte E-Mail-Adresse. Damit richten Sie ein neues Anmeldemittel ein. Das geht nur für Konten, bei denen die Stadt es erlaubt; für alle anderen hilft der IT-Service.",
+		"If you lost every sign-in factor and your recovery codes, we mail a link to your confirmed e-mail address. With it you set up a new sign-in factor. This works only for accounts where the city allows it; for all others, the IT service helps."},
+	"recover.email":      {"E-Mail-Adresse", "E-mail address"},
+	"recover.email.hint": {"Die Adresse, die Sie bei Ihrem Konto bestätigt haben.", "The address you confirmed for your account."},
+	"recover.send":       {"Link anfordern", "Send the link"},
+	"recover.sent.title": {"Bitte sehen Sie in Ihr Postfach", "Please check your mailbox"},
+	"recover.sent": {"Wenn zu dieser Adresse ein Konto gehört, das per E-Mail wiederhergestellt werden darf, haben wir einen Link dorthin geschickt. Er gilt 30 Minuten und nur in diesem Browser. Kommt keine E-Mail, wenden Sie sich bitte an den IT-Service.",
+		"If this address belongs to an account that may be recovered by e-mail, we have mailed a link to it. It works for 30 minutes and only in this browser. If no e-mail arrives, please contact the IT service."},
+	"recover.for": {"Wiederherstellung für", "Recovery for"},
+	"recover.what": {"Wenn Sie fortfahren, werden alle Ihre Sitzungen beendet, und Sie richten ein neues Anmeldemittel ein. Ihre bisherigen Anmeldemittel werden nach 72 Stunden entfernt; bis dahin können Sie die Wiederherstellung abbrechen (Link in der Benachrichtigung oder unter „Ihr Konto“).",
+		"If you go on, all your sessions end and you set up a new sign-in factor. Your previous factors are removed after 72 hours; until then you can cancel the recovery (link in the notice, or under “Your account”)."},
+	"recover.start": {"Neues Anmeldemittel einrichten", "Set up a new sign-in factor"},
+	"recover.started": {"Alle Ihre Sitzungen wurden beendet. Richten Sie jetzt Ihr neues Anmeldemittel ein.",
+		"All your sessions have ended. Now set up your new sign-in factor."},
+	"recover.cancel.title": {"Wiederherstellung abbrechen", "Cancel the recovery"},
+	"recover.cancel.text": {"Hier brechen Sie eine Wiederherstellung Ihres Zugangs per E-Mail ab: die dabei eingerichteten Anmeldemittel werden entfernt, die damit begonnenen Sitzungen beendet; Ihre bisherigen Anmeldemittel bleiben.",
+		"Here you cancel a recovery of your access by e-mail: the sign-in factors set up in it are removed, the sessions begun with them end; your previous factors stay."},
+	"recover.cancel.button": {"Wiederherstellung abbrechen", "Cancel the recovery"},
+	"recover.cancelled": {"Die Wiederherstellung ist abgebrochen. Ihre bisherigen Anmeldemittel gelten weiter; die neuen sind entfernt. Hat jemand anderes sie angefordert, wenden Sie sich bitte an den IT-Service.",
+		"The recovery is cancelled. Your previous factors keep working; the new ones are removed. If someone else asked for it, please contact the IT service."},
+	"recover.pending": {"Ihr Zugang wurde per E-Mail wiederhergestellt. Ihre bisherigen Anmeldemittel werden entfernt am",
+		"Your access was recovered by e-mail. Your previous factors will be removed on"},
+	"recover.pending.notme": {"Waren Sie das nicht? Dann brechen Sie ab: Die neuen Anmeldemittel werden entfernt, Ihre bisherigen bleiben.",
+		"Was this not you? Then cancel: the new factors are removed, your previous ones stay."},
+}
+
+var (
+	msgRecoverCancelled = message{
+		DE: "Die Wiederherstellung ist abgebrochen: Die dabei eingerichteten Anmeldemittel sind entfernt, Ihre bisherigen bleiben.",
+		EN: "The recovery is cancelled: the factors set up in it are removed, your previous ones stay.",
+	}
+	msgRecoverCancelWrong = message{
+		DE: "Dieser Abbruch-Link ist ungültig. Bitte öffnen Sie ihn genau so, wie er in der E-Mail steht, oder wenden Sie sich an den IT-Service.",
+		EN: "This cancel link is not valid. Please open it exactly as it is in the mail, or contact the IT service.",
+	}
+	msgRecoverCancelUsed = message{
+		DE: "Diese Wiederherstellung ist schon beendet: abgebrochen, abgeschlossen oder durch eine neuere ersetzt. Bitte wenden Sie sich an den IT-Service, wenn Sie sie nicht veranlasst haben.",
+		EN: "This recovery has ended already: cancelled, finished or replaced by a newer one. Please contact the IT service if you did not ask for it.",
+	}
+)
