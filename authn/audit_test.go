@@ -161,6 +161,8 @@ func TestVerifyChainRedacted(t *testing.T) {
 		"the event before it removed":    func(ev []AuditEvent) { copy(ev[0:], ev[1:]); ev[len(ev)-1] = chain(5)[4] },
 		"its sequence number changed":    func(ev []AuditEvent) { ev[1].Seq = 7 },
 		"the first event redacted wrong": func(ev []AuditEvent) { ev[0] = redact(ev[0]); ev[0].PrevHash[5] ^= 1 },
+		"marked redacted, details kept":  func(ev []AuditEvent) { ev[2].Redacted = true },
+		"marked redacted, reason forged": func(ev []AuditEvent) { ev[2] = redact(ev[2]); ev[2].Reason = "approved by mayor" },
 	} {
 		ev := chain(4)
 		ev[1] = redact(ev[1])

@@ -41,6 +41,10 @@ const (
 	RecoveryCancelled  = "cancelled"
 	RecoveryFinished   = "finished"
 	RecoverySuperseded = "superseded" // a newer recovery of hers started
+	// RecoveryAbandoned: due, but no key or app was added since it began:
+	// her old factors stay (review of #15: else a mailbox thief who only
+	// clicks the link would leave her with none).
+	RecoveryAbandoned = "abandoned"
 )
 
 // Pending reports whether the recovery is started and neither cancelled

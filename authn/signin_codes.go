@@ -61,7 +61,7 @@ func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	if right && (!pol.allowTOTP || !LevelMFA.Meets(pol.level)) {
 		err = refuse(ReasonPolicy, "policy (level %q, app allowed %t) refuses app codes", pol.level, pol.allowTOTP)
 	}
-	if right && err == nil && statusRefusal(user) == nil && !pol.noPassword {
+	if right && err == nil && statusRefusal(user) == nil && !pol.codeAlone(user) {
 		se, perr := s.needPassword(ctx, user)
 		if perr != nil {
 			return Progress{}, fmt.Errorf("verify app code: %w", perr)
@@ -93,7 +93,7 @@ func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, 
 		// The code was right: its time step is used up, and the same step
 		// is offered again.
 		refusal, next.Ceremony = r, nil
-	case pol.noPassword:
+	case pol.codeAlone(user):
 		next.AMR, done = []string{"otp"}, &user
 	default:
 		next.AMR, next.Next = []string{"otp"}, StepPassword
@@ -238,7 +238,7 @@ func (s *SignIn) verifyRecoveryCode(ctx context.Context, pendingID []byte, code 
 	if r := statusRefusal(user); r != nil {
 		return s.retry(ctx, p, r)
 	}
-	if s.policyOf(rec.Groups).noPassword {
+	if s.policyOf(rec.Groups).codeAlone(user) {
 		return s.codeAlone(ctx, p, user, h, c)
 	}
 	if se, err := s.needPassword(ctx, user); se != nil || err != nil {

@@ -315,17 +315,25 @@ type effectivePolicy struct {
 	level      Level
 	uv         bool
 	allowTOTP  bool
-	noPassword bool // every group of hers with a policy has GroupPolicy.NoPassword (and one does)
+	noPassword bool // every group of hers has a policy with GroupPolicy.NoPassword (and she has one)
 }
 
 // policyOf combines the policies of the groups a person is in (their
 // names).
+// codeAlone reports whether a code signs u in alone: her groups say so
+// (noPassword), and she is a local person; a directory person's password
+// is checked by the directory, which a code alone would skip.
+func (ep effectivePolicy) codeAlone(u User) bool { return ep.noPassword && u.Source == SourceLocal }
+
 func (s *SignIn) policyOf(groups []string) effectivePolicy {
 	ep := effectivePolicy{allowTOTP: true}
 	first := true
 	for _, g := range groups {
 		gp, ok := s.policy.Groups[g]
 		if !ok {
+			// A group without a policy (the admin group) is no citizens'
+			// group: its member keeps her password (review of #15).
+			ep.noPassword, first = false, false
 			continue
 		}
 		ep.noPassword = (first || ep.noPassword) && gp.NoPassword

@@ -177,6 +177,7 @@ func TestNoPasswordGroups(t *testing.T) {
 
 	for name, groups := range map[string][]string{
 		"carla": {"buerger", "stadt"}, "dora": {"buerger", "verein"}, "erna": nil, "frida": {"verein"},
+		"gerda": {"buerger", "keyhall-admins"}, // a group without a policy keeps the password (review of #15)
 	} {
 		p, err := try(name, groups...)
 		wantRefused(t, name+" in "+strings.Join(groups, "+"), p, err, authn.ReasonNoPassword)

@@ -82,6 +82,7 @@ func deleteAccount(t *testing.T, ctx context.Context, f *fixture, u authn.User, 
 func TestBrowserDataAndDeleteWithKey(t *testing.T) {
 	f, clk := dataFixture(t)
 	anna := f.withEmail(f.addUser("anna"), "anna@stadt.example")
+	f.addGroup(t, "buerger", anna)
 	k := newTestKey(t)
 	f.addKey(anna, &k, 0)
 	ctx := newTab(t)
@@ -106,6 +107,7 @@ func TestBrowserDataAndDeleteWithKey(t *testing.T) {
 func TestBrowserDataAndDeleteWithApp(t *testing.T) {
 	f, clk := dataFixture(t)
 	bert := f.addUser("bert")
+	f.addGroup(t, "buerger", bert)
 	secret := f.addTOTP(bert)
 	f.setPassword(bert, testPassword)
 	creds, err := f.store.ListCredentials(context.Background(), bert.ID)

@@ -56,13 +56,16 @@ func TestAccountDeleteRefused(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Desk.AdminGroup = "keyhall-admins" })
 	rat := f.addPerson("rat.mitglied", authn.SourceDirectory)
 	admin := f.addPerson("admin", authn.SourceLocal)
+	staff := f.addPerson("sachbearbeiterin", authn.SourceLocal)
 	f.addGroup(t, "keyhall-admins", admin)
+	f.addGroup(t, "buerger", rat, admin) // only citizens delete themselves
 	for _, c := range []struct {
 		u    authn.User
 		says string
 	}{
 		{rat, "Verzeichnis der Stadtverwaltung"},
 		{admin, "letzte Administratorin"},
+		{staff, "für Ihre Arbeit"},
 	} {
 		cl := f.signedInClient(c.u, time.Now())
 		res, page := cl.get("/account")
@@ -105,6 +108,7 @@ func TestAccountDeleteNeedsConfirmation(t *testing.T) {
 	f.addTOTP(anna)
 	bert := f.addUser("bert")
 	f.addTOTP(bert)
+	f.addGroup(t, "buerger", anna, bert)
 	for _, c := range []struct {
 		name string
 		u    authn.User
@@ -188,6 +192,13 @@ func TestAccountDeleteTellsTools(t *testing.T) {
 	if err := e.st.CreateUser(ctx, u, ev); err != nil {
 		t.Fatal(err)
 	}
+	g := authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: e.clock.Now()}
+	if err := e.st.CreateGroup(ctx, g, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.AddMember(ctx, g.ID, u.ID, ev); err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t)
 	e.signIn(b, u, "phr", "hwk")
 	r := e.rp("wiki", e.secret, wikiRedirect, oidc.ScopeOfflineAccess)
@@ -253,6 +264,7 @@ func decodeData(t *testing.T, body string) citizens.Data {
 func TestAccountDataDownload(t *testing.T) {
 	f := newFixture(t)
 	anna := f.withEmail(f.addUser("anna"), "anna@stadt.example")
+	f.addGroup(t, "buerger", anna)
 	k := newTestKey(t)
 	f.addKey(anna, &k, 0)
 	f.addTOTP(anna)
@@ -289,6 +301,7 @@ func TestAccountDeleteMailsConfirmation(t *testing.T) {
 	mb := startMailbox(t)
 	f.withMail(t, mb)
 	anna := f.withEmail(f.addUser("anna"), "anna@stadt.example")
+	f.addGroup(t, "buerger", anna)
 	cl := f.signedInClient(anna, time.Now())
 	if res, _ := cl.form("/account/delete", url.Values{"confirm": {"yes"}}); res.Header.Get("Location") != "/account/deleted" {
 		t.Fatalf("POST /account/delete: %d to %q", res.StatusCode, res.Header.Get("Location"))

@@ -22,9 +22,9 @@ func withCitizenPolicy(c *Config) {
 
 // newCitizenFixture is newRegisterFixture with the citizens' policies, as
 // serve sets them.
-func newCitizenFixture(t *testing.T) (*fixture, *mailbox) {
+func newCitizenFixture(t *testing.T, opts ...func(*Config)) (*fixture, *mailbox) {
 	t.Helper()
-	f, mb := newRegisterFixture(t, withCitizenPolicy)
+	f, mb := newRegisterFixture(t, append([]func(*Config){withCitizenPolicy}, opts...)...)
 	cfg := f.srv.enrollCfg
 	cfg.Policy.Groups = map[string]enroll.KeyPolicy{"buerger": citizens.KeyPolicy(enroll.KeyPolicy{}, false)}
 	f.withEnroll(cfg)

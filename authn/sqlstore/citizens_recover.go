@@ -267,6 +267,30 @@ func (s *Store) FinishRecovery(ctx context.Context, id string, at time.Time, ev 
 		if err := s.lockUserTx(ctx, tx, r.UserID); err != nil {
 			return "", err
 		}
+		var added int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM credentials WHERE user_id = $1 AND created_at >= $2",
+			r.UserID, s.tv(r.Since)).Scan(&added); err != nil {
+			return "", err
+		}
+		if added == 0 {
+			// Nothing replaced her factors: they stay.
+			abandon := []struct {
+				n     *int
+				query string
+				args  []any
+			}{
+				{new(int), "DELETE FROM recovery_kept_codes WHERE recovery_id = $1", []any{r.ID}},
+				{new(int), "UPDATE recoveries SET ended_at = $2, outcome = $3 WHERE id = $1", []any{r.ID, s.tv(at), authn.RecoveryAbandoned}},
+			}
+			if err := runSteps(ctx, tx, abandon); err != nil {
+				return "", err
+			}
+			r.EndedAt, r.Outcome = at, authn.RecoveryAbandoned
+			rep = authn.RecoveryReport{Recovery: r}
+			ev.Action = "recovery.abandoned"
+			ev.Details = withDetails(ev.Details, map[string]string{"recovery_id": r.ID})
+			return r.UserID, s.appendAudit(ctx, tx, ev)
+		}
 		var n [2]int
 		steps := []struct {
 			n     *int

@@ -84,7 +84,21 @@ func (s *Store) UnfinishedRegistrations(ctx context.Context, before time.Time, l
 // their codes, enrollments, credentials, sessions, tokens and search terms
 // with her) and her name from the audit log, in one transaction with ev.
 func (s *Store) EraseRegistration(ctx context.Context, userID string, ev authn.AuditEvent) error {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+	// A key or app stored finishes the registration, whether or not she
+	// came to its last page (review of #15: the cleanup erased a citizen
+	// who had closed the tab after her app).
+	res, err := s.wdb.ExecContext(ctx, `UPDATE registrations SET finished_at = $2
+		WHERE user_id = $1 AND finished_at IS NULL AND EXISTS (SELECT 1 FROM credentials WHERE user_id = $1)`,
+		userID, s.tv(ev.Time))
+	if err != nil {
+		return fmt.Errorf("erase registration of %s: %w", userID, err)
+	}
+	if n, err := rowsAffected(res); err != nil {
+		return fmt.Errorf("erase registration of %s: %w", userID, err)
+	} else if n > 0 {
+		return fmt.Errorf("erase registration of %s: she has a key or app: %w", userID, authn.ErrUsed)
+	}
+	err = s.adminTx(ctx, ev, func(tx *sql.Tx) error {
 		var finished time.Time
 		err := tx.QueryRowContext(ctx, "SELECT finished_at FROM registrations WHERE user_id = $1", userID).
 			Scan(timeCol{&finished})
@@ -95,6 +109,12 @@ func (s *Store) EraseRegistration(ctx context.Context, userID string, ev authn.A
 			return err
 		case !finished.IsZero():
 			return authn.ErrUsed
+		}
+		var factors int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM credentials WHERE user_id = $1", userID).Scan(&factors); err != nil {
+			return err
+		} else if factors > 0 {
+			return authn.ErrUsed // stored since the update above
 		}
 		subject, pseudonym := "user:"+userID, authn.Pseudonym(userID)
 		redacted := any(1)

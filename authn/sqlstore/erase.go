@@ -3,8 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -40,6 +41,7 @@ func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUse
 			{"UPDATE invitations SET created_by = $2 WHERE created_by = $1", []any{actor, pseudonym}},
 			{"UPDATE approvals SET requested_by = $2, requester_id = '', requester_directory = '', requester_external = '' WHERE requester_id = $3 OR requested_by = $1", []any{actor, pseudonym, u.ID}},
 			{"UPDATE approvals SET decided_by = $2 WHERE decided_by = $1", []any{actor, pseudonym}},
+			{"DELETE FROM registrations WHERE user_id = $1", []any{u.ID}}, // no foreign key: made before her row
 			{"DELETE FROM users WHERE id = $1", []any{u.ID}},
 		} {
 			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
@@ -86,30 +88,47 @@ func (s *Store) redactPersonTx(ctx context.Context, tx *sql.Tx, u authn.User) (i
 }
 
 // personAudit is the condition on audit_events that finds the events
-// naming u: by "user:<id>" as actor or subject, or by her id, username or
-// e-mail address as a value of the details (JSON strings, matched as
-// encoded). Its arguments begin with "user:<id>" ($1), then extra, then
+// naming u: by "user:<id>" as actor or subject, or in the details that
+// name a person, by key: her id (or "user:<id>") under personKeys, her
+// username under username and user, her address under email and to. Its arguments begin with "user:<id>" ($1), then extra, then
 // the values; more may be appended after them.
 func (s *Store) personAudit(u authn.User, extra ...any) (string, []any, error) {
-	find := "instr(details, $%d) > 0"
+	// A detail is read by its key, never searched as text: a username such
+	// as "admin" or "acr" is also another event's value or key.
+	field := "json_extract(details, '$.%s')"
 	if s.dialect == dialectPostgres {
-		find = "strpos(details, $%d) > 0"
+		field = "(details::jsonb ->> '%s')"
 	}
 	args := append([]any{"user:" + u.ID}, extra...)
 	cond := "(actor = $1 OR subject = $1"
-	for _, v := range []string{u.ID, u.Username, u.Email, u.VerifiedEmail} {
+	values := map[string][]string{}
+	add := func(v string, keys ...string) {
 		if v == "" {
-			continue
+			return
 		}
-		b, err := json.Marshal(v) // as Seal encoded it
-		if err != nil {
-			return "", nil, err
+		for _, k := range keys {
+			values[k] = append(values[k], v)
 		}
-		args = append(args, string(b))
-		cond += " OR " + fmt.Sprintf(find, len(args))
+	}
+	add(u.ID, personKeys...)
+	add("user:"+u.ID, personKeys...)
+	add(u.Username, "username", "user")
+	add(u.Email, "email", "to")
+	if u.VerifiedEmail != u.Email {
+		add(u.VerifiedEmail, "email", "to")
+	}
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		for _, v := range values[k] {
+			args = append(args, v)
+			cond += fmt.Sprintf(" OR "+field+" = $%d", k, len(args))
+		}
 	}
 	return cond + ")", args, nil
 }
+
+// personKeys are the audit details that name a person by her id (or as
+// "user:<id>"): the person acted on, who asked for it, who decided.
+var personKeys = []string{"user_id", "user", "requested_by", "decided_by", "approved_by", "requester"}
 
 // keepMemberTx returns authn.ErrLastMember when the person is in one of
 // the groups and no other active person is in any. adminTx holds the

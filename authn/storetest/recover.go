@@ -17,6 +17,7 @@ func RunRecovery(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	t.Run("StartRecoveryConcurrent", func(t *testing.T) { testStartRecoveryConcurrent(t, newStore(t)) })
 	t.Run("CancelRecovery", func(t *testing.T) { testCancelRecovery(t, newStore(t)) })
 	t.Run("FinishRecovery", func(t *testing.T) { testFinishRecovery(t, newStore(t)) })
+	t.Run("FinishRecoveryNothingAdded", func(t *testing.T) { testFinishRecoveryNothingAdded(t, newStore(t)) })
 	t.Run("RecoverySuperseded", func(t *testing.T) { testRecoverySuperseded(t, newStore(t)) })
 }
 
@@ -356,4 +357,25 @@ func testRecoverySuperseded(t *testing.T, s authn.Store) {
 	if n, _ := s.CountRecoveryCodes(ctx, sc.anna.ID); n != 1 {
 		t.Errorf("after the cancel %d unused codes, want her old one", n)
 	}
+}
+
+// testFinishRecoveryNothingAdded (review of #15): a recovery that is due
+// but added no key or app ends as abandoned, and her old factors stay:
+// whoever clicked the link and enrolled nothing leaves her with them.
+func testFinishRecoveryNothingAdded(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	must(t, "DeleteCredential", s.DeleteCredential(ctx, sc.anna.ID, sc.newKey.ID, ev("credential.delete", "")))
+	old := credentialIDs(t, s, sc.anna.ID)
+	rep, err := s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", "user:"+sc.anna.ID))
+	must(t, "FinishRecovery", err)
+	if rep.Recovery.Outcome != authn.RecoveryAbandoned || rep.Credentials != 0 {
+		t.Errorf("FinishRecovery report %+v, want abandoned, nothing removed", rep)
+	}
+	if ids := credentialIDs(t, s, sc.anna.ID); len(ids) != len(old) || len(ids) == 0 {
+		t.Errorf("after an abandoned recovery she has %v, want her old %v", ids, old)
+	}
+	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt.Add(time.Hour), ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery again", err, authn.ErrUsed)
 }

@@ -92,7 +92,8 @@ func runCheckpointVerify(ctx context.Context, a *app, st authn.Store, keys Keys,
 	if err != nil {
 		return err
 	}
-	seq, hash, _, err := verifyAuditTo(ctx, st, false, c.Seq, func(*authn.ChainBreak) {})
+	var redacted int
+	seq, hash, _, err := verifyAuditTo(ctx, st, false, c.Seq, func(*authn.ChainBreak) {}, &redacted)
 	switch {
 	case err != nil:
 		return &cliError{msg: fmt.Sprintf("the audit log is broken before the checkpoint's event %d: %v", c.Seq, err), err: err}
@@ -104,15 +105,16 @@ func runCheckpointVerify(ctx context.Context, a *app, st authn.Store, keys Keys,
 			"vouches for: events up to %d were changed, removed or replaced since", c.Seq, c.Time.Format(time.RFC3339), c.Seq),
 			err: errors.New("audit events changed")}
 	}
-	_, err = fmt.Fprintf(a.stdout, "checkpoint of %s (event %d) signed by this installation; the chain up to it is the one it vouches for\n",
-		c.Time.Format(time.RFC3339), c.Seq)
+	_, err = fmt.Fprintf(a.stdout, "checkpoint of %s (event %d) signed by this installation; the chain up to it is the one it vouches for\n%s",
+		c.Time.Format(time.RFC3339), c.Seq, redactedNote(redacted))
 	return err
 }
 
 func runAuditVerify(ctx context.Context, a *app, st authn.AuditStore, skip bool) error {
-	n, last, breaks, err := verifyAudit(ctx, st, skip, func(b *authn.ChainBreak) {
+	var redacted int
+	n, last, breaks, err := verifyAuditTo(ctx, st, skip, 0, func(b *authn.ChainBreak) {
 		fmt.Fprintf(a.stdout, "event %d (after %d): %s; skipped, checking on from its stored hash\n", b.Seq, b.After, b.Reason)
-	})
+	}, &redacted)
 	var cb *authn.ChainBreak
 	switch {
 	case errors.As(err, &cb):
@@ -129,21 +131,28 @@ func runAuditVerify(ctx context.Context, a *app, st authn.AuditStore, skip bool)
 			"%d events read, the others fit; last hash %s", len(breaks), strings.Join(seqs, ", "), n, hex.EncodeToString(last[:]))
 		return &cliError{msg: msg, err: errors.New("audit chain broken")}
 	}
-	_, err = fmt.Fprintf(a.stdout, "%d audit events, chain intact; last hash %s\n", n, hex.EncodeToString(last[:]))
+	_, err = fmt.Fprintf(a.stdout, "%d audit events, chain intact; last hash %s\n%s", n, hex.EncodeToString(last[:]), redactedNote(redacted))
 	return err
 }
 
-// verifyAudit checks the whole chain, page by page, and returns the Seq
-// and hash of the last event it read. At an event that does not fit it
-// stops with a *authn.ChainBreak; with skip, it reports the break, takes
-// the event's stored hash as the new anchor, goes on, and returns every
-// break it skipped.
-func verifyAudit(ctx context.Context, st authn.AuditStore, skip bool, report func(*authn.ChainBreak)) (int64, [32]byte, []authn.ChainBreak, error) {
-	return verifyAuditTo(ctx, st, skip, 0, report)
+// redactedNote says how many events were redacted (erasure, retention),
+// and what the chain cannot vouch for in them; "" when none were.
+func redactedNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of them redacted (a person erased, or sign-in records past retention.signins): "+
+		"their place in the chain is checked, their time, action, actor and subject cannot be; "+
+		"the log lines serve wrote of each event keep what it was\n", n)
 }
 
-// verifyAuditTo is verifyAudit that stops after event upTo (0: at the end).
-func verifyAuditTo(ctx context.Context, st authn.AuditStore, skip bool, upTo int64, report func(*authn.ChainBreak)) (int64, [32]byte, []authn.ChainBreak, error) {
+// verifyAuditTo checks the chain, page by page, up to event upTo (0: to
+// the end), and returns the Seq and hash of the last event it read, and
+// in *redacted how many of them were redacted. At an event that does not
+// fit it stops with a *authn.ChainBreak; with skip, it reports the break,
+// takes the event's stored hash as the new anchor, goes on, and returns
+// every break it skipped.
+func verifyAuditTo(ctx context.Context, st authn.AuditStore, skip bool, upTo int64, report func(*authn.ChainBreak), redacted *int) (int64, [32]byte, []authn.ChainBreak, error) {
 	var (
 		prev   [32]byte
 		seq    int64
@@ -162,6 +171,11 @@ func verifyAuditTo(ctx context.Context, st authn.AuditStore, skip bool, upTo int
 		}
 		if len(page) == 0 {
 			return seq, prev, breaks, nil
+		}
+		for _, e := range page {
+			if e.Redacted {
+				*redacted++
+			}
 		}
 		for len(page) > 0 {
 			prev, seq, err = authn.VerifyChain(prev, seq, page)

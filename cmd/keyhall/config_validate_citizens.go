@@ -44,9 +44,13 @@ func (c Config) validateCitizens(v *validator) {
 		if !g.EmailRecovery {
 			continue
 		}
-		if g.Level == "phr" || g.Level == "phrh" || g.Attestation != "" || len(g.AAGUIDs) > 0 {
-			v.add(mapKeyPath("policy.groups", name)+".email_recovery",
-				"cannot be true for a group with a key policy (level phr or phrh, attestation or aaguids): a mailbox must not replace a security key")
+		switch path := mapKeyPath("policy.groups", name) + ".email_recovery"; {
+		case g.Level == "phr" || g.Level == "phrh" || g.Attestation != "" || len(g.AAGUIDs) > 0:
+			v.add(path, "cannot be true for a group with a key policy (level phr or phrh, attestation or aaguids): a mailbox must not replace a security key")
+		case g.Protected || g.ResetApproval:
+			v.add(path, "cannot be true for a protected group or one whose resets need a second person: a mailbox would bypass that")
+		case name == c.AdminGroup || slices.Contains(c.Admin.Roles.Admin, name) || slices.Contains(c.Admin.Roles.Helpdesk, name):
+			v.add(path, "cannot be true for a group that gives a role on the IT desk: a mailbox must not open the console")
 		}
 	}
 }

@@ -104,7 +104,8 @@ func testRetentionAtCheckpoint(t *testing.T, env []string, storeURL string) {
 			t.Errorf("sign-in %d (checkpoint at %d): redacted %v", e.Seq, c.Seq, e.Redacted)
 		}
 	}
-	if got := mustRun(t, env, 0, "admin", "audit", "verify"); !strings.Contains(got, "chain intact") {
+	if got := mustRun(t, env, 0, "admin", "audit", "verify"); !strings.Contains(got, "chain intact") ||
+		!strings.Contains(got, "5 of them redacted") {
 		t.Errorf("verify after retention: %q", got)
 	}
 	for _, cp := range []string{older, newer} {
@@ -112,6 +113,15 @@ func testRetentionAtCheckpoint(t *testing.T, env []string, storeURL string) {
 			!strings.Contains(got, "chain intact") {
 			t.Errorf("verify --checkpoint after retention: %q", got)
 		}
+	}
+	// An event changed and marked redacted to hide it is found
+	// (review of #15): redaction leaves no details.
+	if _, err := st.DB().ExecContext(ctx, `UPDATE audit_events SET redacted = NOT redacted, actor = 'cli:innocent'
+		WHERE seq = (SELECT MIN(seq) FROM audit_events WHERE details <> '{}' AND NOT redacted)`); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRun(t, env, 1, "admin", "audit", "verify"); !strings.Contains(got, "not redacted by Keyhall") {
+		t.Errorf("verify after an event was changed and marked redacted: %q", got)
 	}
 }
 

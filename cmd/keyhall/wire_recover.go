@@ -9,24 +9,20 @@ import (
 )
 
 // emailRecoveryRule is citizens.Config.EmailRecovery from policy.groups:
-// a person may recover by e-mail when at least one of her groups has a
-// policy and every one of her groups that has a policy sets
-// email_recovery (which the configuration refuses for a key policy). A
-// person without any group with a policy may not.
+// a person may recover by e-mail only when she is in at least one group
+// and every group of hers has a policy that sets email_recovery (which
+// the configuration refuses for a key policy, the desk's role groups and
+// protected or dual-control groups). A group without a policy, such as
+// the admin group, is no citizens' group: its member may not (review of
+// #15: an admin who was also a citizen could be taken over by mail).
 func emailRecoveryRule(groups map[string]GroupPolicy) func([]string) bool {
 	return func(names []string) bool {
-		allowed := false
 		for _, n := range names {
-			g, ok := groups[n]
-			if !ok {
-				continue
-			}
-			if !g.EmailRecovery {
+			if g, ok := groups[n]; !ok || !g.EmailRecovery {
 				return false
 			}
-			allowed = true
 		}
-		return allowed
+		return len(names) > 0
 	}
 }
 

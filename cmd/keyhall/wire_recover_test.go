@@ -6,9 +6,9 @@ import (
 	"github.com/keyhall/keyhall/authn"
 )
 
-// TestEmailRecoveryRule: a person may recover by e-mail when a group of
-// hers with a policy allows it and none of her groups with a policy
-// refuses it; groups without a policy do not count.
+// TestEmailRecoveryRule: a person may recover by e-mail only when every
+// group of hers allows it; a group without a policy (the admin group)
+// refuses it (review of #15).
 func TestEmailRecoveryRule(t *testing.T) {
 	rule := emailRecoveryRule(map[string]GroupPolicy{
 		"buerger": {EmailRecovery: true, AllowTOTP: true},
@@ -20,7 +20,9 @@ func TestEmailRecoveryRule(t *testing.T) {
 		want   bool
 	}{
 		{[]string{"buerger"}, true},
-		{[]string{"buerger", "verein", "sport"}, true},
+		{[]string{"buerger", "verein"}, true},
+		{[]string{"buerger", "verein", "sport"}, false},
+		{[]string{"buerger", "keyhall-admins"}, false},
 		{[]string{"buerger", "rat"}, false},
 		{[]string{"rat", "buerger"}, false},
 		{[]string{"sport"}, false},

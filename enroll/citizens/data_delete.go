@@ -24,6 +24,12 @@ const (
 	// RefusedNotActive: she is disabled or frozen (and cannot sign in
 	// to ask anyway).
 	RefusedNotActive = "not_active"
+	// RefusedNotCitizen: she is not in the citizens' group: IT made her
+	// account for her work, and IT removes it.
+	RefusedNotCitizen = "not_citizen"
+	// RefusedRecovery: a recovery by e-mail of hers is pending; whoever
+	// holds her mailbox must not end the account before she can cancel.
+	RefusedRecovery = "recovery_pending"
 )
 
 // DeleteRefused is why a person may not delete her own account, with a
@@ -51,9 +57,11 @@ func ConfirmsDeletion(sess authn.Session, now time.Time) bool {
 }
 
 // MayDelete returns nil when u may delete her own account, else a
-// *DeleteRefused: directory people (IT removes them in the directory),
-// disabled or frozen people, and the last active member of the admin
-// groups (Config.AdminGroups) may not.
+// *DeleteRefused: only citizens (members of Config.Group) may; not
+// directory people (IT removes them in the directory), disabled or frozen
+// people, one whose recovery by e-mail is pending (review of #15: a
+// mailbox thief would end the account before she can cancel), nor the
+// last active member of the admin groups (Config.AdminGroups).
 func (s *Service) MayDelete(ctx context.Context, u authn.User) error {
 	switch {
 	case u.Source == authn.SourceDirectory:
@@ -67,6 +75,23 @@ func (s *Service) MayDelete(ctx context.Context, u authn.User) error {
 		return &DeleteRefused{Reason: RefusedNotActive,
 			De: "Ihr Konto ist gesperrt. Bitte wenden Sie sich an den IT-Service.",
 			En: "Your account is locked. Please contact IT."}
+	}
+	groups, err := s.cfg.Store.UserGroups(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("may %s delete her account: %w", u.ID, err)
+	}
+	if !slices.ContainsFunc(groups, func(g authn.Group) bool { return g.Name == s.cfg.Group }) {
+		help := s.helpContact()
+		return &DeleteRefused{Reason: RefusedNotCitizen,
+			De: "Ihr Konto hat der IT-Service für Ihre Arbeit eingerichtet. Um es zu löschen, wenden Sie sich bitte an den IT-Service" + help + ".",
+			En: "IT set up your account for your work. To delete it, please ask IT" + help + "."}
+	}
+	if _, err := s.cfg.Store.PendingRecovery(ctx, u.ID); err == nil {
+		return &DeleteRefused{Reason: RefusedRecovery,
+			De: "Für Ihr Konto läuft eine Wiederherstellung per E-Mail. Solange sie nicht abgeschlossen oder abgebrochen ist (höchstens 72 Stunden), kann das Konto nicht gelöscht werden.",
+			En: "A recovery by e-mail of your account is under way. Until it is finished or cancelled (72 hours at most), the account cannot be deleted."}
+	} else if !errors.Is(err, authn.ErrNotFound) {
+		return fmt.Errorf("may %s delete her account: %w", u.ID, err)
 	}
 	last, err := s.lastAdmin(ctx, u)
 	if err != nil {
@@ -195,6 +220,12 @@ func (s *Service) erase(ctx context.Context, u authn.User, by eraseBy) (authn.Er
 		ClientAddr: by.ClientAddr, Details: map[string]string{"via": by.Via, "source": string(u.Source)}}
 	maps.Copy(ev.Details, by.Details)
 	keys := append(authn.ThrottleKeys(u.Username), enroll.ThrottleKeys(u.ID, u.Username)...)
+	for _, a := range []string{u.Email, u.VerifiedEmail, u.Username} { // registration's and recovery's counters
+		if strings.Contains(a, "@") {
+			k := s.addressKey(strings.ToLower(a))
+			keys = append(keys, "register:mail:"+k, "recover:addr:"+k)
+		}
+	}
 	e := authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys, Audit: ev}
 	if by.KeepAdmin {
 		e.KeepMember = s.cfg.AdminGroups

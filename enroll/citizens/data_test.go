@@ -73,6 +73,27 @@ type dataEnv struct {
 
 // newDataEnv opens a store at url and a Service on it whose clock stands
 // a minute after FullPerson's sessions began.
+// citizen puts the people with ids in the citizens' group (made when
+// missing): only citizens delete their own account.
+func (e *dataEnv) citizen(t *testing.T, ids ...string) {
+	t.Helper()
+	ctx := t.Context()
+	ev := authn.AuditEvent{Time: time.Now(), Actor: "system", Action: "group.add_member"}
+	g, err := e.store.GetGroupByName(ctx, "buerger")
+	if errors.Is(err, authn.ErrNotFound) {
+		g = authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: time.Now()}
+		err = e.store.CreateGroup(ctx, g, ev)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := e.store.AddMember(ctx, g.ID, id, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func newDataEnv(t *testing.T, dsn string, adminGroups ...string) *dataEnv {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -228,6 +249,7 @@ func TestDeleteLeavesNothing(t *testing.T) {
 			ctx := t.Context()
 			anna := storetest.FullPerson(t, e.store, "anna")
 			bert := storetest.FullPerson(t, e.store, "bert")
+			e.citizen(t, anna.ID)
 			e.now = anna.Session.CreatedAt.Add(time.Minute)
 			for _, k := range enroll.ThrottleKeys(anna.ID, anna.Username) {
 				if _, err := e.store.HitThrottle(ctx, k, e.now, time.Hour); err != nil {
@@ -309,11 +331,13 @@ func TestDeleteRefused(t *testing.T) {
 	rat := mk("rat.mitglied", authn.SourceDirectory, authn.StatusActive)
 	admin := mk("admin", authn.SourceLocal, authn.StatusActive)
 	gone := mk("ehemalig", authn.SourceLocal, authn.StatusDisabled)
+	staff := mk("sachbearbeiterin", authn.SourceLocal, authn.StatusActive)
 	for _, u := range []authn.User{admin, gone} {
 		if err := e.store.AddMember(ctx, admins.ID, u.ID, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
+	e.citizen(t, rat.ID, admin.ID, gone.ID)
 	before, _ := e.store.ListAudit(ctx, authn.AuditFilter{Limit: 10000})
 	for _, c := range []struct {
 		u      authn.User
@@ -323,6 +347,7 @@ func TestDeleteRefused(t *testing.T) {
 		{rat, RefusedDirectory, "Verzeichnis"},
 		{admin, RefusedLastAdmin, "letzte Administratorin"},
 		{gone, RefusedNotActive, "gesperrt"},
+		{staff, RefusedNotCitizen, "IT-Service für Ihre Arbeit"},
 	} {
 		err := e.svc.Delete(ctx, c.u.ID, "account", "")
 		refused, ok := errors.AsType[*DeleteRefused](err)
@@ -403,6 +428,7 @@ func TestDeleteTwoAdminsAtOnce(t *testing.T) {
 				if err := e.store.AddMember(ctx, g.ID, u.ID, ev); err != nil {
 					t.Fatal(err)
 				}
+				e.citizen(t, u.ID)
 				ids = append(ids, u.ID)
 			}
 			errs := make([]error, 2)

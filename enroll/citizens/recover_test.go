@@ -2,6 +2,7 @@ package citizens_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/url"
@@ -120,6 +121,11 @@ func TestRecoveryTellsTools(t *testing.T) {
 	if len(msgs) != 1 || !tokenRE.MatchString(msgs[0].Body) {
 		t.Fatalf("the notice: %+v", msgs)
 	}
+	// While the recovery is pending, whoever holds her mailbox cannot end
+	// the account before she can cancel (review of #15).
+	if err := svc.Delete(ctx, anna.ID, "account", ""); !isRefused(err, citizens.RefusedRecovery) {
+		t.Errorf("Delete during a pending recovery: %v, want refused", err)
+	}
 	cancel := tokenRE.FindAllStringSubmatch(msgs[0].Body, -1)
 	rep, err := svc.CancelRecovery(ctx, cancel[0][1], client)
 	if err != nil || rep.Recovery.UserID != anna.ID {
@@ -131,4 +137,10 @@ func TestRecoveryTellsTools(t *testing.T) {
 	if _, err := svc.CancelRecovery(ctx, cancel[0][1], client); !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) {
 		t.Errorf("the cancel link twice: %v", err)
 	}
+}
+
+// isRefused reports whether err is a refusal to delete for reason.
+func isRefused(err error, reason string) bool {
+	r, ok := errors.AsType[*citizens.DeleteRefused](err)
+	return ok && r.Reason == reason
 }

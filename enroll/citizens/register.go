@@ -440,6 +440,11 @@ func (s *Service) registrations() (authn.RegistrationStore, error) {
 // there is one; an address with a finished account, or any other person's,
 // is refused.
 func (s *Service) replaceUnfinished(ctx context.Context, rs authn.RegistrationStore, email string) error {
+	if other, err := s.addressElsewhere(ctx, email); err != nil {
+		return fmt.Errorf("register: look up address: %w", err)
+	} else if other != "" {
+		return errTaken(fmt.Errorf("%s is the address of person %s", email, other))
+	}
 	u, err := s.cfg.Store.GetUserByUsername(ctx, email)
 	switch {
 	case errors.Is(err, authn.ErrNotFound):
@@ -677,6 +682,9 @@ func (r *registrar) send(j regJob) {
 // for an id that does not exist), so that the work it leaves on the
 // machine does not differ either.
 func (s *Service) addressTaken(ctx context.Context, email string) (bool, error) {
+	if other, err := s.addressElsewhere(ctx, email); err != nil || other != "" {
+		return other != "", err
+	}
 	u, err := s.cfg.Store.GetUserByUsername(ctx, email)
 	known := err == nil
 	switch {
@@ -770,4 +778,21 @@ func SignInPolicy(configured authn.GroupPolicy, given bool) authn.GroupPolicy {
 	}
 	configured.NoPassword, configured.UserVerification = configured.Level == authn.LevelNone, true
 	return configured
+}
+
+// addressElsewhere returns the id of a person whose e-mail address is
+// email but whose username is not (a councillor, staff): the address is
+// taken, or a mailbox thief would get a second account with it verified
+// that tools may link to hers (review of #15). "" when there is none.
+func (s *Service) addressElsewhere(ctx context.Context, email string) (string, error) {
+	people, err := s.cfg.Store.UsersByEmail(ctx, email)
+	if err != nil {
+		return "", err
+	}
+	for _, u := range people {
+		if u.Username != email {
+			return u.ID, nil
+		}
+	}
+	return "", nil
 }

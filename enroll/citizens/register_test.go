@@ -317,6 +317,17 @@ func TestRemoveUnfinished(t *testing.T) {
 			t.Fatal(err)
 		}
 		fx.finish(t, done.User.ID)
+		// Ida stored an app and closed the tab before the last page: her
+		// registration counts as finished (review of #15).
+		ida, err := fx.svc.Confirm(ctx, fx.register(t, "ida@example.org", browserA), browserA, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := authn.Credential{ID: authn.NewID(), UserID: ida.User.ID, Kind: authn.KindTOTP, Nickname: "App",
+			CreatedAt: fx.clock.now(), SecretSealed: []byte("sealed")}
+		if err := fx.store.CreateCredential(ctx, app, authn.AuditEvent{Time: fx.clock.now(), Actor: "test", Action: "credential.create"}); err != nil {
+			t.Fatal(err)
+		}
 		// Not yet: a day has not passed.
 		fx.clock.add(UnfinishedAfter - time.Minute)
 		if n, err := fx.svc.RemoveUnfinished(ctx); err != nil || n != 0 {
@@ -337,6 +348,9 @@ func TestRemoveUnfinished(t *testing.T) {
 		}
 		if _, err := fx.store.GetUser(ctx, done.User.ID); err != nil {
 			t.Errorf("the finished registration was removed: %v", err)
+		}
+		if _, err := fx.store.GetUser(ctx, ida.User.ID); err != nil {
+			t.Errorf("a registration with an app stored was removed: %v", err)
 		}
 		// The audit log names her only by her pseudonym, and its chain holds.
 		events, err := fx.store.ListAudit(ctx, authn.AuditFilter{Limit: 1000})
@@ -474,4 +488,34 @@ func TestStartQueueFull(t *testing.T) {
 	if busy != 3 {
 		t.Errorf("%d refused as busy (%v), want 3", busy, errs)
 	}
+}
+
+// TestRegisterAddressOfSomeoneElse (review of #15): an address that is a
+// staff member's or councillor's under another username is taken: the
+// mail says so, and a link made before her address was stored creates
+// nothing.
+func TestRegisterAddressOfSomeoneElse(t *testing.T) {
+	eachDialect(t, func(t *testing.T, fx *fixture) {
+		ctx := t.Context()
+		link := fx.register(t, "anna.mueller@example.org", browserA)
+		now := fx.clock.now()
+		err := fx.store.CreateUser(ctx, authn.User{ID: authn.NewID(), Username: "amueller", Email: "Anna.Mueller@example.org",
+			Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now},
+			authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.svc.Confirm(ctx, link, browserA, client); !IsRegisterReason(err, RegisterTaken) {
+			t.Fatalf("Confirm of an address a councillor has: %v, want taken", err)
+		}
+		if n := fx.people(t); n != 1 {
+			t.Errorf("%d people, want the councillor alone", n)
+		}
+		if err := fx.svc.Start(ctx, Request{Email: "anna.mueller@example.org", DisplayName: "Anna", Binding: browserA, Client: client}); err != nil {
+			t.Fatal(err)
+		}
+		if m := fx.mail.next(t); linkRE.MatchString(m.Body) || !strings.Contains(m.Subject, "bereits") {
+			t.Errorf("mail for the councillor's address: %+v, want the already-have-an-account mail", m)
+		}
+	})
 }
