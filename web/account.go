@@ -117,6 +117,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store") // her sign-ins, addresses and data: not kept by the browser (review of #15)
 	v := &view{Page: "account", Account: a}
 	if n, ok := accountNotices[r.URL.Query().Get("e")]; ok {
 		v.Notice = n.in(l)

@@ -131,6 +131,7 @@ func (s *Server) showDeletePage(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	a.Confirmed = citizens.ConfirmsDeletion(sess, s.now())
+	w.Header().Set("Cache-Control", "no-store")
 	v := &view{Page: "account_delete", Username: u.Username,
 		Account: &accountView{Username: u.Username, DisplayName: u.DisplayName, Data: a}}
 	if msg != nil {

@@ -274,6 +274,9 @@ func TestAccountDataDownload(t *testing.T) {
 		!strings.Contains(page, "anna@stadt.example (nicht bestätigt)") || !strings.Contains(page, `id="delete-account"`) {
 		t.Fatalf("/account: %d, no data section with the download and the deletion:\n%s", res.StatusCode, page)
 	}
+	if res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("/account may be kept by the browser: Cache-Control %q", res.Header.Get("Cache-Control"))
+	}
 	res, body := cl.get("/account/data.json")
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") ||
 		!strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") || res.Header.Get("Cache-Control") != "no-store" {
