@@ -116,16 +116,14 @@ func (s *Store) EraseRegistration(ctx context.Context, userID string, ev authn.A
 		} else if factors > 0 {
 			return authn.ErrUsed // stored since the update above
 		}
-		subject, pseudonym := "user:"+userID, authn.Pseudonym(userID)
-		redacted := any(1)
-		if s.dialect == dialectPostgres {
-			redacted = true
+		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1", userID))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			u = authn.User{ID: userID} // a registration whose person was never made
+		case err != nil:
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE audit_events SET
-			actor = CASE WHEN actor = $1 THEN $2 ELSE actor END,
-			subject = CASE WHEN subject = $1 THEN $2 ELSE subject END,
-			reason = '', client_addr = '', details = '{}', redacted = $3
-			WHERE subject = $1 OR actor = $1`, subject, pseudonym, redacted); err != nil {
+		if _, err := s.redactPersonTx(ctx, tx, u); err != nil { // as an erasure does
 			return fmt.Errorf("redact audit events: %w", err)
 		}
 		for _, q := range []string{"DELETE FROM users WHERE id = $1", "DELETE FROM registrations WHERE user_id = $1"} {

@@ -380,8 +380,7 @@ func startStore(ctx context.Context, bg *sync.WaitGroup, cfg Config, publicURL *
 	}
 	bg.Go(func() { lastSeen.Run(ctx, time.Second) })
 	bg.Go(func() { collectSessions(ctx, st, logger) })
-	bg.Go(func() { removeUnfinishedRegistrations(ctx, srv, logger) }) // wire_citizens.go
-	bg.Go(func() { finishRecoveries(ctx, srv, logger) })
+	bg.Go(func() { sweepCitizens(ctx, srv, logger) }) // wire_citizens.go
 }
 
 // collectedStore is what collectSessions cleans up: sessions, and the OIDC

@@ -23,15 +23,16 @@ func citizensConfig(cfg Config, keys Keys, publicURL *url.URL, ec enroll.Config,
 	}
 }
 
-// registrationSweep is how often serve removes the registrations not
-// finished within citizens.UnfinishedAfter.
-const registrationSweep = 10 * time.Minute
+// citizensSweep is how often serve removes the registrations not
+// finished within citizens.UnfinishedAfter and the old factors of the
+// recoveries by e-mail whose 72 hours have passed.
+const citizensSweep = 10 * time.Minute
 
-// removeUnfinishedRegistrations removes, every registrationSweep, the
-// self-registrations not finished within a day, with everything they
-// created (citizens.Service.RemoveUnfinished).
-func removeUnfinishedRegistrations(ctx context.Context, srv *web.Server, logger *slog.Logger) {
-	t := time.NewTicker(registrationSweep)
+// sweepCitizens runs, every citizensSweep until ctx ends, what the
+// citizens' service does by the clock: RemoveUnfinished and
+// FinishRecoveries.
+func sweepCitizens(ctx context.Context, srv *web.Server, logger *slog.Logger) {
+	t := time.NewTicker(citizensSweep)
 	defer t.Stop()
 	for {
 		select {
@@ -42,12 +43,19 @@ func removeUnfinishedRegistrations(ctx context.Context, srv *web.Server, logger 
 			if svc == nil {
 				continue
 			}
-			n, err := svc.RemoveUnfinished(ctx)
-			if err != nil && ctx.Err() == nil {
-				logger.Warn("remove unfinished registrations", "err", err)
-			}
-			if n > 0 {
-				logger.Info("removed unfinished registrations", "count", n)
+			for _, job := range []struct {
+				what string
+				run  func(context.Context) (int, error)
+			}{
+				{"remove unfinished registrations", svc.RemoveUnfinished},
+				{"finish recoveries by e-mail", svc.FinishRecoveries},
+			} {
+				n, err := job.run(ctx)
+				if err != nil && ctx.Err() == nil {
+					logger.Warn(job.what, "err", err)
+				} else if n > 0 {
+					logger.Info(job.what, "count", n)
+				}
 			}
 		}
 	}

@@ -1,13 +1,5 @@
 package main
 
-import (
-	"context"
-	"log/slog"
-	"time"
-
-	"github.com/keyhall/keyhall/web"
-)
-
 // emailRecoveryRule is citizens.Config.EmailRecovery from policy.groups:
 // a person may recover by e-mail only when she is in at least one group
 // and every group of hers has a policy that sets email_recovery (which
@@ -38,32 +30,4 @@ func recoverByEmail(cfg Config) bool {
 		}
 	}
 	return false
-}
-
-// finishRecoveriesEvery is how often serve removes the old factors of
-// recoveries whose 72 hours have passed.
-const finishRecoveriesEvery = 10 * time.Minute
-
-// finishRecoveries runs citizens.Service.FinishRecoveries every
-// finishRecoveriesEvery until ctx ends.
-func finishRecoveries(ctx context.Context, srv *web.Server, logger *slog.Logger) {
-	t := time.NewTicker(finishRecoveriesEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			svc := srv.Citizens()
-			if svc == nil {
-				continue
-			}
-			n, err := svc.FinishRecoveries(ctx)
-			if err != nil && ctx.Err() == nil {
-				logger.Warn("finish recoveries by e-mail", "err", err)
-			} else if n > 0 {
-				logger.Info("finished recoveries by e-mail: old factors removed", "count", n)
-			}
-		}
-	}
 }
