@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -77,6 +78,7 @@ func throttleKeys(prefix, username, addr string) []hitKey {
 		keys = append(keys, hitKey{prefix + username + r.suffix, r})
 	}
 	if addr != "" {
+		addr = addrBlock(addr)
 		for _, r := range addrRules {
 			keys = append(keys, hitKey{throttleAddr + addr + r.suffix, r})
 		}
@@ -119,4 +121,23 @@ func (s *SignIn) undoThrottle(ctx context.Context, keys []hitKey) error {
 		return fmt.Errorf("take back try: %w", err)
 	}
 	return nil
+}
+
+// addrBlock is the block a client address counts under: an IPv4 address
+// alone, an IPv6 address by its /64, which one subscriber holds whole
+// (review of #15: counted per /128, one attacker had 2^64 addresses to
+// spread guesses over). Anything else is kept as it is.
+func addrBlock(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if ip = ip.Unmap(); ip.Is4() {
+		return ip.String()
+	}
+	p, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }

@@ -248,6 +248,13 @@ func (s *Store) ResetUser(ctx context.Context, userID string, at time.Time, inv 
 	if rep, err = s.revokeFactorsTx(ctx, tx, userID, at); err != nil {
 		return rep, fmt.Errorf("reset user %s: %w", userID, err)
 	}
+	// A reset ends her pending recovery by e-mail: its cancel link must
+	// not take the factors IT's invitation adds, nor give back the codes
+	// the reset revoked (review of #15).
+	if _, err := tx.ExecContext(ctx, `UPDATE recoveries SET ended_at = $2, outcome = $3 WHERE user_id = $1 AND ended_at IS NULL`,
+		userID, s.tv(at), authn.RecoverySuperseded); err != nil {
+		return rep, fmt.Errorf("reset user %s: end pending recovery: %w", userID, err)
+	}
 	if err := s.insertInvitationWithCode(ctx, tx, inv, codeHash); err != nil {
 		return rep, fmt.Errorf("reset user %s: create invitation: %w", userID, err)
 	}

@@ -18,6 +18,7 @@ func RunRecovery(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	t.Run("CancelRecovery", func(t *testing.T) { testCancelRecovery(t, newStore(t)) })
 	t.Run("FinishRecovery", func(t *testing.T) { testFinishRecovery(t, newStore(t)) })
 	t.Run("FinishRecoveryNothingAdded", func(t *testing.T) { testFinishRecoveryNothingAdded(t, newStore(t)) })
+	t.Run("ResetEndsRecovery", func(t *testing.T) { testResetEndsRecovery(t, newStore(t)) })
 	t.Run("RecoverySuperseded", func(t *testing.T) { testRecoverySuperseded(t, newStore(t)) })
 }
 
@@ -378,4 +379,23 @@ func testFinishRecoveryNothingAdded(t *testing.T, s authn.Store) {
 	}
 	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt.Add(time.Hour), ev("recovery.finish", ""))
 	wantErr(t, "FinishRecovery again", err, authn.ErrUsed)
+}
+
+// testResetEndsRecovery (review of #15): an IT reset ends a pending
+// recovery, so that its cancel link cannot undo what the reset's
+// invitation adds, nor its finish run.
+func testResetEndsRecovery(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	_, err := s.ResetUser(ctx, sc.anna.ID, at.Add(time.Hour), newInvitation(sc.anna, "reset", at.Add(time.Hour)), codeHash(9),
+		ev("user.reset", "user:"+sc.anna.ID))
+	must(t, "ResetUser", err)
+	if _, err := s.PendingRecovery(ctx, sc.anna.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("PendingRecovery after a reset: %v, want none", err)
+	}
+	_, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery after a reset", err, authn.ErrUsed)
+	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery after a reset", err, authn.ErrUsed)
 }
