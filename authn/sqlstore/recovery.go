@@ -29,7 +29,11 @@ func (s *Store) replaceRecoveryCodesTx(ctx context.Context, tx *sql.Tx, userID s
 	if !exists {
 		return authn.ErrNotFound
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM recovery_codes WHERE user_id = $1", userID); err != nil {
+	// The codes a pending recovery by e-mail holds stay until it is
+	// finished (review of #15): with them she signs in to cancel.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1 AND hash NOT IN (
+		SELECT k.hash FROM recovery_kept_codes k JOIN recoveries r ON r.id = k.recovery_id
+		WHERE r.user_id = $1 AND r.started_at IS NOT NULL AND r.ended_at IS NULL)`, userID); err != nil {
 		return err
 	}
 	for _, h := range hashes {

@@ -298,14 +298,17 @@ func testFinishRecovery(t *testing.T, s authn.Store) {
 	if len(due) != 1 || due[0].ID != sc.r.ID {
 		t.Fatalf("DueRecoveries when due: %+v", due)
 	}
-	// Her old codes were replaced by the recovery's: put one back to see
-	// that the finish takes the old ones.
-	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, sc.anna.ID, []authn.TokenHash{sc.oldCode, sc.newCode}, ev("codes", "")))
+	// The recovery's enrollment shows new codes: her old ones stay until
+	// the finish (review of #15: with them she signs in to cancel).
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, sc.anna.ID, []authn.TokenHash{sc.newCode}, ev("codes", "")))
+	if n, _ := s.CountRecoveryCodes(ctx, sc.anna.ID); n != 2 {
+		t.Errorf("during the recovery %d unused codes, want her old unused one and the new one", n)
+	}
 	before := auditCount(t, s)
 	rep, err := s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", "user:"+sc.anna.ID))
 	must(t, "FinishRecovery", err)
-	if rep.Credentials != 2 || rep.RecoveryCodes != 1 || rep.Recovery.Outcome != authn.RecoveryFinished {
-		t.Errorf("FinishRecovery report %+v, want 2 credentials and 1 code removed", rep)
+	if rep.Credentials != 2 || rep.RecoveryCodes != 2 || rep.Recovery.Outcome != authn.RecoveryFinished {
+		t.Errorf("FinishRecovery report %+v, want 2 credentials and her 2 old codes removed", rep)
 	}
 	if c := auditCount(t, s); c != before+1 {
 		t.Errorf("audit events %d after the finish, want %d", c, before+1)
