@@ -34,6 +34,12 @@ const (
 //     sign in at a level this sign-in never reached, and new recovery codes
 //     would lead to a recovery sign-in, which may add a key: a phished
 //     password and app code add no key, not even in two steps.
+//   - with an app code alone (a citizen's group without passwords,
+//     authn.GroupPolicy.NoPassword: amr otp, no level): a key or an app,
+//     as a recovery code does. Her app is all she has; she adds a passkey
+//     to sign in phishing-resistant from then on (review of #15: she could
+//     not). Whoever phished such a code got her account already; the key
+//     added is told to her by mail with its "this was not me" link.
 //   - anything else: nothing.
 func ScopeOf(sess authn.Session) authn.EnrollScope {
 	level := authn.Level(sess.ACR)
@@ -44,6 +50,8 @@ func ScopeOf(sess authn.Session) authn.EnrollScope {
 		return authn.ScopeAll
 	case level.Meets(authn.LevelMFA):
 		return authn.ScopeApp
+	case level == authn.LevelNone && len(sess.AMR) == 1 && sess.AMR[0] == "otp":
+		return authn.ScopeKey | authn.ScopeApp
 	}
 	return 0
 }

@@ -40,6 +40,8 @@ func TestScopeOf(t *testing.T) {
 		{"app and password", authn.Session{ACR: "mfa", AMR: []string{"otp", "pwd", "mfa"}}, app},
 		{"recovery code and password", authn.Session{ACR: "mfa", AMR: []string{"otp", "pwd", "mfa"}, RecoveryOnly: true}, keyApp},
 		{"recovery-only, whatever its level says", authn.Session{ACR: "phrh", RecoveryOnly: true}, keyApp},
+		{"app code alone (a citizen: review of #15)", authn.Session{AMR: []string{"otp"}}, keyApp},
+		{"password alone", authn.Session{AMR: []string{"pwd"}}, 0},
 		{"no level", authn.Session{}, 0},
 		{"unknown level", authn.Session{ACR: "phrh+"}, 0},
 	}

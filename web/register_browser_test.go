@@ -140,4 +140,16 @@ func TestRegisterBrowserApp(t *testing.T) {
 	}
 	startSignIn(t, ctx, f, "bert@example.org", "/login/totp")
 	run(t, ctx, "sign in with the app", chromedp.SendKeys(chromedp.ID("code"), code+"\r"), waitPath("/account"))
+
+	// Signed in with her app alone, she adds a passkey (review of #15: she
+	// could not), and signs in with it from then on.
+	addAuthenticator(t, ctx, authenticatorOpts{uv: true, synced: true})
+	run(t, ctx, "factors", chromedp.Navigate(f.base+"/account/factors"), chromedp.WaitVisible(chromedp.ID("add-key")))
+	run(t, ctx, "add a passkey", chromedp.Click(chromedp.ID("add-key")), waitPath("/enroll/key"),
+		chromedp.WaitVisible(chromedp.ID("register-key")))
+	run(t, ctx, "register the passkey", chromedp.Click(chromedp.ID("register-key")), chromedp.WaitVisible(chromedp.ID("back-factors")))
+	run(t, ctx, "sign out", chromedp.Navigate(f.base+"/account"), chromedp.WaitVisible(chromedp.ID("logout")),
+		chromedp.Click(chromedp.ID("logout")), waitPath("/login"))
+	run(t, ctx, "passkey sign-in", chromedp.WaitVisible(chromedp.ID("passkey")), chromedp.Click(chromedp.ID("passkey")),
+		waitPath("/account"))
 }
