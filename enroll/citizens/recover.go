@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,24 +150,13 @@ type recoveryQueue struct {
 	running atomic.Int64   // how many
 }
 
-// canonicalEmail returns the address of s in lower case, or an error if s
-// is not one plain address.
-func canonicalEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
-		return "", fmt.Errorf("not an e-mail address: %q", s)
-	}
-	return strings.ToLower(s), nil
-}
-
 // AskRecovery checks a request at /recover: a plain address, and not too
 // many requests for it or from the client's network. It looks nobody up,
 // so it takes the same time for every address; QueueRecovery does the
 // rest after the answer. binding is the hash of the asking browser's
 // binding cookie.
 func (s *Service) AskRecovery(ctx context.Context, email string, binding authn.TokenHash, client authn.ClientInfo) (RecoveryRequest, error) {
-	addr, err := canonicalEmail(email)
+	addr, err := CanonicalEmail(email) // as registration makes usernames
 	if err != nil {
 		return RecoveryRequest{}, recoverRefusal(RecoverBadAddress, err)
 	}
