@@ -150,19 +150,49 @@ func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 		}
 	}
 
+	// The ports are free when chosen, and another process can take one
+	// before slapd binds it (CI runs packages side by side): then slapd
+	// exits at once, silently, and it is started again on new ports.
+	for attempt := 1; ; attempt++ {
+		err := s.start(tb, slapdBin, conf)
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !errors.Is(err, errSlapdExited) {
+			tb.Fatalf("%v", err)
+		}
+		tb.Logf("slapd attempt %d: %v; again on other ports", attempt, err)
+	}
+}
+
+// errSlapdExited: slapd exited before it answered.
+var errSlapdExited = errors.New("slapd exited at start")
+
+// start starts slapd on two free ports with conf and waits until it
+// answers; errSlapdExited (with its log) when it exits first.
+func (s *Slapd) start(tb testing.TB, slapdBin, conf string) error {
 	plain, ldaps := slapdFreePort(tb), slapdFreePort(tb)
 	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d/", plain)
 	s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d/", ldaps)
+	s.mu.Lock()
+	s.stderr.Reset()
+	s.mu.Unlock()
+	s.mu.Lock()
+	s.done = make(chan struct{})
+	s.mu.Unlock()
 	cmd := exec.Command(slapdBin, "-f", conf, "-h", s.URL+" "+s.LDAPSURL, "-d", "0")
 	cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
 	cmd.Stdout = cmd.Stderr
 	// slapd dies with the test binary, even when that is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start slapd: %v", err)
+		return fmt.Errorf("start slapd: %w", err)
 	}
+	s.mu.Lock()
 	s.cmd = cmd
-	go func() { cmd.Wait(); close(s.done) }()
+	done := s.done
+	s.mu.Unlock()
+	go func() { cmd.Wait(); close(done) }()
 	tb.Cleanup(s.Stop)
 
 	deadline := time.Now().Add(15 * time.Second)
@@ -173,16 +203,16 @@ func StartSlapd(tb testing.TB, opts SlapdOptions) *Slapd {
 			_, err = c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
 			c.Close()
 			if err == nil {
-				return s
+				return nil
 			}
 		}
 		select {
-		case <-s.done:
-			tb.Fatalf("slapd exited at start: %s", s.log())
+		case <-done:
+			return fmt.Errorf("%w: %s", errSlapdExited, s.log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("slapd does not answer on %s after 15 s: %v\n%s", s.URL, err, s.log())
+			return fmt.Errorf("slapd does not answer on %s after 15 s: %v\n%s", s.URL, err, s.log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -198,7 +228,7 @@ func (s *Slapd) log() string {
 // call more than once.
 func (s *Slapd) Stop() {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, done := s.cmd, s.done
 	s.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		return
@@ -206,10 +236,10 @@ func (s *Slapd) Stop() {
 	_ = cmd.Process.Signal(syscall.SIGCONT)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-done:
 	case <-time.After(5 * time.Second):
 		_ = cmd.Process.Kill()
-		<-s.done
+		<-done
 	}
 }
 
