@@ -26,26 +26,11 @@ func scanRecovery(row interface{ Scan(...any) error }) (authn.Recovery, error) {
 // UsersByEmail lists the people whose address is email, without regard to
 // case (the index users_email_lower).
 func (s *Store) UsersByEmail(ctx context.Context, email string) ([]authn.User, error) {
-	out := []authn.User{}
 	if email == "" {
-		return out, nil
+		return []authn.User{}, nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+userCols+" FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id", email)
-	if err != nil {
-		return nil, fmt.Errorf("find people by address: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("find people by address: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find people by address: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "find people by address", scanUser,
+		"SELECT "+userCols+" FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id", email)
 }
 
 // CreateRecovery stores r, unstarted, and deletes the person's recoveries
@@ -104,24 +89,8 @@ func (s *Store) PendingRecovery(ctx context.Context, userID string) (authn.Recov
 
 // DueRecoveries lists the pending recoveries due at at, oldest first.
 func (s *Store) DueRecoveries(ctx context.Context, at time.Time, limit int) ([]authn.Recovery, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+recoveryCols+` FROM recoveries
+	return queryAll(ctx, s, "list due recoveries", scanRecovery, "SELECT "+recoveryCols+` FROM recoveries
 		WHERE started_at IS NOT NULL AND ended_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`, s.tv(at), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list due recoveries: %w", err)
-	}
-	defer rows.Close()
-	out := []authn.Recovery{}
-	for rows.Next() {
-		r, err := scanRecovery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list due recoveries: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list due recoveries: %w", err)
-	}
-	return out, nil
 }
 
 // StartRecovery uses the link and starts its recovery, with st.Event.

@@ -64,24 +64,8 @@ func (s *Store) GetApproval(ctx context.Context, id string) (authn.Approval, err
 // PendingApprovals lists the approvals neither decided nor expired at now,
 // oldest first.
 func (s *Store) PendingApprovals(ctx context.Context, now time.Time) ([]authn.Approval, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+approvalCols+` FROM approvals
+	return queryAll(ctx, s, "list pending approvals", scanApproval, "SELECT "+approvalCols+` FROM approvals
 		WHERE decided_at IS NULL AND expires_at > $1 ORDER BY created_at, id`, s.tv(now))
-	if err != nil {
-		return nil, fmt.Errorf("list pending approvals: %w", err)
-	}
-	defer rows.Close()
-	out := []authn.Approval{}
-	for rows.Next() {
-		a, err := scanApproval(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list pending approvals: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list pending approvals: %w", err)
-	}
-	return out, nil
 }
 
 // DecideApproval records the decision in one conditional statement (a

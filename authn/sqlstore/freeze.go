@@ -52,24 +52,8 @@ func deleteSuspendedTx(ctx context.Context, tx *sql.Tx, userID string) error {
 // ListSuspendedCredentials lists the person's suspended keys and apps,
 // oldest first.
 func (s *Store) ListSuspendedCredentials(ctx context.Context, userID string) ([]authn.Credential, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+credentialCols+
-		" FROM suspended_credentials WHERE user_id = $1 ORDER BY created_at, id", userID)
-	if err != nil {
-		return nil, fmt.Errorf("list suspended credentials of user %s: %w", userID, err)
-	}
-	defer rows.Close()
-	out := []authn.Credential{}
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list suspended credentials of user %s: %w", userID, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list suspended credentials of user %s: %w", userID, err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list suspended credentials of user "+userID, scanCredential,
+		"SELECT "+credentialCols+" FROM suspended_credentials WHERE user_id = $1 ORDER BY created_at, id", userID)
 }
 
 // RestoreSuspendedCredentials moves the person's suspended keys and apps

@@ -10,44 +10,14 @@ import (
 
 // ListUserOIDCTokens lists every OIDC token of the person, oldest first.
 func (s *Store) ListUserOIDCTokens(ctx context.Context, userID string) ([]authn.OIDCToken, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+tokenCols+" FROM oidc_tokens WHERE user_id = $1 ORDER BY created_at, id", userID)
-	if err != nil {
-		return nil, fmt.Errorf("list oidc tokens of %s: %w", userID, err)
-	}
-	defer rows.Close()
-	out := []authn.OIDCToken{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list oidc tokens of %s: %w", userID, err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list oidc tokens of %s: %w", userID, err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list oidc tokens of "+userID, scanToken,
+		"SELECT "+tokenCols+" FROM oidc_tokens WHERE user_id = $1 ORDER BY created_at, id", userID)
 }
 
 // ListUserInvitations lists the person's invitations, oldest first.
 func (s *Store) ListUserInvitations(ctx context.Context, userID string) ([]authn.Invitation, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+invitationCols+" FROM invitations WHERE user_id = $1 ORDER BY created_at, id", userID)
-	if err != nil {
-		return nil, fmt.Errorf("list invitations of %s: %w", userID, err)
-	}
-	defer rows.Close()
-	out := []authn.Invitation{}
-	for rows.Next() {
-		inv, err := scanInvitation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list invitations of %s: %w", userID, err)
-		}
-		out = append(out, inv)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list invitations of %s: %w", userID, err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list invitations of "+userID, scanInvitation,
+		"SELECT "+invitationCols+" FROM invitations WHERE user_id = $1 ORDER BY created_at, id", userID)
 }
 
 // ListPersonAudit lists the audit events that name u, by the condition the

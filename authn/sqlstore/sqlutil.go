@@ -140,3 +140,29 @@ func (s *Store) execRetry(ctx context.Context, query string, args ...any) (int, 
 		return rowsAffected(res)
 	}
 }
+
+// row is what a scan function reads one row from: *sql.Row or *sql.Rows.
+type row = interface{ Scan(...any) error }
+
+// queryAll runs q with args on the read pool and scans every row with
+// scan, in order: an empty slice, not nil, when there is none. Errors
+// begin with what ("list due recoveries").
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(row) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
