@@ -46,6 +46,13 @@ func Notify(ctx context.Context, mailer Mailer, logger *slog.Logger, m Message) 
 	return nil
 }
 
+// Delivers reports whether m sends mail to people: not nil, and not the
+// LogMailer that stands in when no SMTP server is configured.
+func Delivers(m Mailer) bool {
+	_, logOnly := m.(LogMailer)
+	return m != nil && !logOnly
+}
+
 // LogMailer is the Mailer when no SMTP server is configured: it logs that
 // a mail would have gone out, with its recipient and subject but never its
 // body (which may hold an invitation's link and code).

@@ -281,8 +281,7 @@ func (s *Service) keepOn(ctx context.Context, p authn.EnrollPending, err error) 
 // queued for the IT desk.
 // LogMailer, without an SMTP server, delivers nothing: a letter goes.
 func (s *Service) factorAdded(ctx context.Context, u authn.User, c authn.Credential) {
-	_, logOnly := s.cfg.Mailer.(LogMailer)
-	if s.cfg.Mailer != nil && !logOnly && u.Email != "" {
+	if Delivers(s.cfg.Mailer) && u.Email != "" {
 		link, lerr := s.freezeLink(ctx, u.ID)
 		if lerr != nil {
 			s.log.Warn("no freeze link for the notice of a new factor", "user", u.Username, "err", lerr)

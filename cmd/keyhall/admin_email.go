@@ -27,7 +27,7 @@ func confirmEmailCommand() *command {
 					return usagef("confirm-email needs one USERNAME")
 				}
 				return withEnroll(ctx, a, *cfgPath, func(e *enrollEnv) error {
-					if _, ok := e.mailer.(enroll.LogMailer); ok {
+					if !enroll.Delivers(e.mailer) {
 						return usagef("no SMTP server is configured (mail.smtp_host): the link goes only by e-mail")
 					}
 					u, err := findUser(ctx, e.st, args[0])

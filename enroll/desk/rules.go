@@ -351,7 +351,7 @@ func (s *Service) notify(ctx context.Context, m enroll.Message) (string, error) 
 	if err := enroll.Notify(ctx, s.cfg.Mailer, s.log, m); err != nil {
 		return "", err
 	}
-	if _, ok := s.cfg.Mailer.(enroll.LogMailer); ok {
+	if !enroll.Delivers(s.cfg.Mailer) {
 		return "", errors.New("no SMTP server is configured (mail.smtp_host)")
 	}
 	return m.To, nil
