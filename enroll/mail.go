@@ -14,8 +14,10 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -98,10 +100,39 @@ type SMTPConfig struct {
 	Now       func() time.Time // nil: time.Now
 }
 
-// SMTPMailer sends mail through an SMTP server with net/smtp.
+// SMTPMailer sends mail through an SMTP server with net/smtp. It keeps
+// up to maxIdleConns connections open for idleConnTimeout after a mail
+// and sends the next mails over them (RFC 5321 §4.1.4: a new MAIL after a
+// finished transaction), as mail relays expect of a client that sends many:
+// a burst of registrations then costs one TCP and TLS handshake and one
+// AUTH per connection, not per mail.
 type SMTPMailer struct {
 	cfg  SMTPConfig
 	from *mail.Address
+
+	mu   sync.Mutex // guards idle
+	idle []*smtpConn
+}
+
+const (
+	// maxIdleConns is how many connections wait for the next mail.
+	maxIdleConns = 4
+	// idleConnTimeout is how long a connection waits for the next mail:
+	// well below the five minutes a server waits for a command (RFC 5321
+	// §4.5.3.2.7), so that Keyhall, not the server, ends it.
+	idleConnTimeout = 15 * time.Second
+	// maxMailsPerConn bounds the mails over one connection; relays count
+	// them (Postfix: smtpd_recipient_limit and rate limits per session).
+	maxMailsPerConn = 100
+)
+
+// smtpConn is an open, greeted (and, as configured, encrypted and
+// authenticated) connection to the server.
+type smtpConn struct {
+	conn  net.Conn
+	c     *smtp.Client
+	mails int
+	timer *time.Timer // ends the connection once it has waited idleConnTimeout
 }
 
 // NewSMTPMailer checks cfg and returns an SMTPMailer.
@@ -139,8 +170,11 @@ func NewSMTPMailer(cfg SMTPConfig) (*SMTPMailer, error) {
 	return &SMTPMailer{cfg: cfg, from: from}, nil
 }
 
-// Send delivers m: it connects, says EHLO, starts TLS as configured,
-// authenticates when a username is set, and sends the message.
+// Send delivers m, over a connection that waits from an earlier mail or
+// else a new one: it connects, says EHLO, starts TLS as configured,
+// authenticates when a username is set, and sends the message. A waiting
+// connection the server has meanwhile closed costs a second try on a new
+// one; no mail is sent twice, for the server has taken none of it then.
 func (s *SMTPMailer) Send(ctx context.Context, m Message) error {
 	to, err := mail.ParseAddress(m.To)
 	if err != nil || m.To == "" {
@@ -153,35 +187,60 @@ func (s *SMTPMailer) Send(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))
+	if sc := s.takeIdle(); sc != nil {
+		started, err := s.send(ctx, sc, to.Address, data)
+		if err == nil || started {
+			return s.sendErr(ctx, to.Address, addr, err)
+		}
+		// The server ended the waiting connection before MAIL was taken.
+	}
+	sc, err := s.dial(ctx, addr)
+	if err != nil {
+		return s.sendErr(ctx, to.Address, addr, err)
+	}
+	_, err = s.send(ctx, sc, to.Address, data)
+	return s.sendErr(ctx, to.Address, addr, err)
+}
+
+func (s *SMTPMailer) sendErr(ctx context.Context, to, addr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return fmt.Errorf("send mail to %s via %s: %w", to, addr, err)
+}
+
+// dial opens a connection and runs the dialogue up to the first MAIL.
+func (s *SMTPMailer) dial(ctx context.Context, addr string) (*smtpConn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("send mail to %s: connect: %w", to.Address, err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
-	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() }) // a stalled server ends with ctx
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	if err := s.exchange(conn, to.Address, data); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-		}
-		return fmt.Errorf("send mail to %s via %s: %w", to.Address, addr, err)
+	c, err := s.greet(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
-	return nil
+	return &smtpConn{conn: conn, c: c}, nil
 }
 
-// exchange runs the SMTP dialogue on conn (RFC 5321 §3.3).
-func (s *SMTPMailer) exchange(conn net.Conn, to string, data []byte) error {
+// greet says EHLO on conn, starts TLS and authenticates as configured
+// (RFC 5321 §3.2, RFC 3207, RFC 4954).
+func (s *SMTPMailer) greet(conn net.Conn) (*smtp.Client, error) {
 	c, err := smtp.NewClient(conn, s.cfg.Host)
 	if err != nil {
-		return fmt.Errorf("greeting: %w", err)
+		return nil, fmt.Errorf("greeting: %w", err)
 	}
-	defer c.Close()
 	if err := c.Hello(s.cfg.HelloName); err != nil {
-		return fmt.Errorf("ehlo: %w", err)
+		return nil, fmt.Errorf("ehlo: %w", err)
 	}
 	if s.cfg.StartTLS != StartTLSOff {
 		if ok, _ := c.Extension("STARTTLS"); ok {
@@ -190,27 +249,51 @@ func (s *SMTPMailer) exchange(conn net.Conn, to string, data []byte) error {
 				tc = &tls.Config{ServerName: s.cfg.Host, MinVersion: tls.VersionTLS12}
 			}
 			if err := c.StartTLS(tc); err != nil {
-				return fmt.Errorf("starttls: %w", err)
+				return nil, fmt.Errorf("starttls: %w", err)
 			}
 		} else if s.cfg.StartTLS == StartTLSRequired {
-			return errors.New("the server does not offer STARTTLS, and starttls is required")
+			return nil, errors.New("the server does not offer STARTTLS, and starttls is required")
 		}
 	}
 	if s.cfg.Username != "" {
 		if ok, _ := c.Extension("AUTH"); !ok {
-			return errors.New("the server offers no AUTH, but a username is configured")
+			return nil, errors.New("the server offers no AUTH, but a username is configured")
 		}
 		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host)); err != nil {
-			return fmt.Errorf("auth: %w", err)
+			return nil, fmt.Errorf("auth: %w", err)
 		}
 	}
-	if err := c.Mail(s.from.Address); err != nil {
+	return c, nil
+}
+
+// send runs one mail transaction on sc (RFC 5321 §3.3) and then leaves sc
+// waiting for the next mail, or ends it. started reports whether the
+// server took MAIL, after which a failure must not be tried again.
+func (s *SMTPMailer) send(ctx context.Context, sc *smtpConn, to string, data []byte) (started bool, err error) {
+	stop := context.AfterFunc(ctx, func() { sc.conn.Close() })
+	if dl, ok := ctx.Deadline(); ok {
+		sc.conn.SetDeadline(dl)
+	}
+	err = sc.transaction(s.from.Address, to, data, &started)
+	if !stop() || err != nil { // ctx ended the connection, or the dialogue failed
+		sc.conn.Close()
+		return started, err
+	}
+	sc.mails++
+	s.putIdle(sc)
+	return true, nil
+}
+
+func (sc *smtpConn) transaction(from, to string, data []byte, started *bool) error {
+	if err := sc.c.Mail(from); err != nil {
 		return fmt.Errorf("mail from: %w", err)
 	}
-	if err := c.Rcpt(to); err != nil {
+	*started = true
+	if err := sc.c.Rcpt(to); err != nil {
+		sc.c.Reset() // RSET: the connection may serve the next mail; it is closed anyway
 		return fmt.Errorf("rcpt to: %w", err)
 	}
-	w, err := c.Data()
+	w, err := sc.c.Data()
 	if err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
@@ -220,8 +303,74 @@ func (s *SMTPMailer) exchange(conn net.Conn, to string, data []byte) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
-	if err := c.Quit(); err != nil {
-		return fmt.Errorf("quit: %w", err)
+	return nil
+}
+
+// takeIdle returns a waiting connection, or nil. Being in idle, under mu,
+// is what makes a connection s's to take or to end: a timer that fired
+// meanwhile finds it gone and leaves it be.
+func (s *SMTPMailer) takeIdle() *smtpConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.idle)
+	if n == 0 {
+		return nil
+	}
+	sc := s.idle[n-1]
+	s.idle = s.idle[:n-1]
+	sc.timer.Stop()
+	return sc
+}
+
+// putIdle lets sc wait for the next mail, or ends it with QUIT when enough
+// connections wait or it has sent its share.
+func (s *SMTPMailer) putIdle(sc *smtpConn) {
+	s.mu.Lock()
+	if len(s.idle) >= maxIdleConns || sc.mails >= maxMailsPerConn {
+		s.mu.Unlock()
+		sc.quit()
+		return
+	}
+	sc.conn.SetDeadline(time.Time{})
+	if sc.timer == nil {
+		sc.timer = time.AfterFunc(idleConnTimeout, func() { s.expire(sc) })
+	} else {
+		sc.timer.Reset(idleConnTimeout)
+	}
+	s.idle = append(s.idle, sc)
+	s.mu.Unlock()
+}
+
+// expire ends sc after it waited idleConnTimeout.
+func (s *SMTPMailer) expire(sc *smtpConn) {
+	s.mu.Lock()
+	i := slices.Index(s.idle, sc)
+	if i >= 0 {
+		s.idle = slices.Delete(s.idle, i, i+1)
+	}
+	s.mu.Unlock()
+	if i >= 0 {
+		sc.quit()
+	}
+}
+
+// quit ends sc politely (QUIT), without waiting long for the answer.
+func (sc *smtpConn) quit() {
+	sc.conn.SetDeadline(time.Now().Add(2 * time.Second))
+	sc.c.Quit()
+	sc.conn.Close()
+}
+
+// Close ends the connections that wait for a mail. Send may still be
+// called afterwards; it opens a new connection.
+func (s *SMTPMailer) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, sc := range idle {
+		sc.timer.Stop()
+		sc.quit()
 	}
 	return nil
 }

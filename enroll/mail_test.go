@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -18,6 +19,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,9 +41,11 @@ type received struct {
 
 // mailServer is a real SMTP server (emersion/go-smtp) in the test process.
 type mailServer struct {
-	addr  *net.TCPAddr
-	mu    sync.Mutex // guards mails
-	mails []received
+	addr   *net.TCPAddr
+	mu     sync.Mutex // guards mails, conns, quits
+	mails  []received
+	conns  []*smtp.Conn // every connection, in order
+	closed int          // sessions ended (QUIT or closed)
 }
 
 // startMailServer starts an SMTP server on 127.0.0.1; with tlsConf it
@@ -50,6 +54,9 @@ func startMailServer(t *testing.T, tlsConf *tls.Config) *mailServer {
 	t.Helper()
 	ms := &mailServer{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		ms.mu.Lock()
+		ms.conns = append(ms.conns, c)
+		ms.mu.Unlock()
 		return &mailSession{ms: ms, conn: c}, nil
 	}))
 	srv.Domain = "mail.test"
@@ -101,8 +108,32 @@ func (s *mailSession) Data(r io.Reader) error {
 	s.ms.mu.Unlock()
 	return nil
 }
-func (s *mailSession) Reset()        {}
-func (s *mailSession) Logout() error { return nil }
+func (s *mailSession) Reset() {}
+func (s *mailSession) Logout() error {
+	s.ms.mu.Lock()
+	s.ms.closed++
+	s.ms.mu.Unlock()
+	return nil
+}
+
+// connections returns how many sessions the server began (one for each
+// connection without STARTTLS) and how many of them ended.
+func (ms *mailServer) connections() (conns, closed int) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return len(ms.conns), ms.closed
+}
+
+// dropAll closes every connection from the server's side, as a relay does
+// to a client that waited too long.
+func (ms *mailServer) dropAll() {
+	ms.mu.Lock()
+	conns := slices.Clone(ms.conns)
+	ms.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
 
 // testTLS returns a server certificate for 127.0.0.1 and a pool that
 // trusts it.
@@ -299,6 +330,71 @@ func TestNoticesTexts(t *testing.T) {
 		}
 		if de, en, _ := strings.Cut(tt.msg.Body, "----- English -----"); !strings.Contains(de, "Guten Tag") || !strings.Contains(en, "Hello") {
 			t.Errorf("%q is not German first, English below", tt.msg.Subject)
+		}
+	}
+}
+
+// Mails in a row go over one connection; one the server closed meanwhile
+// costs a new connection and no lost or doubled mail; Close ends the
+// waiting ones.
+func TestSMTPMailerReusesConnections(t *testing.T) {
+	ms := startMailServer(t, nil)
+	m, err := enroll.NewSMTPMailer(enroll.SMTPConfig{Host: "127.0.0.1", Port: ms.addr.Port, From: "keyhall@stadt.example", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	send := func(to string) {
+		t.Helper()
+		if err := m.Send(context.Background(), enroll.Message{To: to, Subject: "Hallo", Body: "Text"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		send(fmt.Sprintf("p%d@stadt.example", i))
+	}
+	if conns, _ := ms.connections(); conns != 1 {
+		t.Errorf("5 mails in a row took %d connections, want 1", conns)
+	}
+
+	ms.dropAll() // the relay ends the waiting connection
+	waitFor(t, func() bool { _, closed := ms.connections(); return closed == 1 })
+	send("after-drop@stadt.example")
+	if conns, _ := ms.connections(); conns != 2 {
+		t.Errorf("after the server closed the connection: %d connections, want 2", conns)
+	}
+	var to []string
+	for _, r := range ms.received() {
+		to = append(to, r.to)
+	}
+	if want := []string{"p0@stadt.example", "p1@stadt.example", "p2@stadt.example", "p3@stadt.example", "p4@stadt.example", "after-drop@stadt.example"}; !slices.Equal(to, want) {
+		t.Errorf("received for %v, want each once: %v", to, want)
+	}
+
+	// Several at once: each on a connection of its own, at most
+	// maxIdleConns of which wait afterwards; Close ends them all.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := m.Send(context.Background(), enroll.Message{To: fmt.Sprintf("q%d@stadt.example", i), Subject: "x", Body: "y"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(ms.received()); got != 14 {
+		t.Errorf("%d mails received, want 14", got)
+	}
+	m.Close()
+	waitFor(t, func() bool { conns, closed := ms.connections(); return conns == closed })
+}
+
+// waitFor polls cond for up to five seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
 		}
 	}
 }
