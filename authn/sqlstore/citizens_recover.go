@@ -23,14 +23,18 @@ func scanRecovery(row interface{ Scan(...any) error }) (authn.Recovery, error) {
 	return r, err
 }
 
+// sqlUsersByEmail finds the people with an address, in any case
+// (prepared; index users_email_lower).
+const sqlUsersByEmail = "SELECT " + userCols + " FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id"
+
 // UsersByEmail lists the people whose address is email, without regard to
 // case (the index users_email_lower).
 func (s *Store) UsersByEmail(ctx context.Context, email string) ([]authn.User, error) {
 	if email == "" {
 		return []authn.User{}, nil
 	}
-	return queryAll(ctx, s, "find people by address", scanUser,
-		"SELECT "+userCols+" FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id", email)
+	rows, err := s.stmt.usersByEmail.QueryContext(ctx, email)
+	return collect("find people by address", scanUser, rows, err)
 }
 
 // CreateRecovery stores r, unstarted, and deletes the person's recoveries

@@ -14,6 +14,9 @@ var _ authn.RegistrationStore = (*Store)(nil)
 
 const registrationCols = "user_id, email, created_at, finished_at"
 
+// sqlGetRegistration reads one person's registration (prepared).
+const sqlGetRegistration = "SELECT " + registrationCols + " FROM registrations WHERE user_id = $1"
+
 func scanRegistration(row interface{ Scan(...any) error }) (authn.Registration, error) {
 	var r authn.Registration
 	err := row.Scan(&r.UserID, &r.Email, timeCol{&r.CreatedAt}, timeCol{&r.FinishedAt})
@@ -32,8 +35,7 @@ func (s *Store) CreateRegistration(ctx context.Context, r authn.Registration) er
 
 // GetRegistration returns the registration of the person with userID.
 func (s *Store) GetRegistration(ctx context.Context, userID string) (authn.Registration, error) {
-	r, err := scanRegistration(s.rdb.QueryRowContext(ctx,
-		"SELECT "+registrationCols+" FROM registrations WHERE user_id = $1", userID))
+	r, err := scanRegistration(s.stmt.getRegistration.QueryRowContext(ctx, userID))
 	if err != nil {
 		return authn.Registration{}, fmt.Errorf("get registration of %s: %w", userID, dbErr(err))
 	}

@@ -149,6 +149,13 @@ type row = interface{ Scan(...any) error }
 // begin with what ("list due recoveries").
 func queryAll[T any](ctx context.Context, s *Store, what string, scan func(row) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	return collect(what, scan, rows, err)
+}
+
+// collect scans every row of rows (the answer of a query that returned
+// err) into a list, closing rows; queryAll's loop, for prepared
+// statements.
+func collect[T any](what string, scan func(row) (T, error), rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

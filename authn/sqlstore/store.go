@@ -93,6 +93,10 @@ type statements struct {
 	insertToken       *sql.Stmt // on wdb, used inside batches
 	refreshToken      *sql.Stmt // on rdb
 	rotateRefresh     *sql.Stmt // on wdb, used inside batches
+
+	// usersByEmail and getRegistration: each registration's mail reads
+	// them (citizens_recover.go, citizens_register.go).
+	usersByEmail, getRegistration *sql.Stmt // on rdb
 }
 
 // all lists the prepared statements, for Close.
@@ -103,7 +107,7 @@ func (st *statements) all() []*sql.Stmt {
 		st.getUser, st.getUserByUsername, st.userGroups, st.readAuditHead, st.insertAudit, st.moveAuditHead,
 		st.throttleCounts, st.getSignInRecord,
 		st.getSignInRecordByName, st.authRequestByCode, st.redeemCode, st.insertToken, st.refreshToken,
-		st.rotateRefresh}
+		st.rotateRefresh, st.usersByEmail, st.getRegistration}
 	list = append(list, st.hitThrottles[:]...)
 	return list
 }
@@ -209,6 +213,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		insertToken:       p(s.wdb, sqlInsertToken),
 		refreshToken:      p(s.rdb, sqlRefreshToken),
 		rotateRefresh:     p(s.wdb, sqlRotateRefresh),
+
+		usersByEmail:    p(s.rdb, sqlUsersByEmail),
+		getRegistration: p(s.rdb, sqlGetRegistration),
 	}
 	for n := range maxHitBatch {
 		s.stmt.hitThrottles[n] = p(s.wdb, sqlHitThrottles(s.dialect, n+1))
