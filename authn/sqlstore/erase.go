@@ -17,11 +17,24 @@ import (
 func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUser, error) {
 	var out authn.ErasedUser
 	err := s.adminTx(ctx, e.Audit, func(tx *sql.Tx) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+s.forNoKeyUpdate, e.UserID))
+		lock := s.forNoKeyUpdate
+		if !e.UnusedAfter.IsZero() {
+			lock = s.forUpdate // a new session or token (a key share of her row) waits
+		}
+		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+lock, e.UserID))
 		if err != nil {
 			return dbErr(err)
 		}
 		out.User = u
+		if !e.UnusedAfter.IsZero() {
+			last, err := s.lastUsedTx(ctx, tx, u.ID, u.CreatedAt)
+			if err != nil {
+				return err
+			}
+			if last.After(e.UnusedAfter) {
+				return authn.ErrUsedSince
+			}
+		}
 		if err := s.keepMemberTx(ctx, tx, u.ID, e.KeepMember); err != nil {
 			return err
 		}
