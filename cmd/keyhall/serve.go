@@ -240,7 +240,8 @@ func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger
 // shutdown stops hs within grace: it waits for the requests in flight, then,
 // with what is left of grace, for the back-channel logout notices they
 // started, so that tools still learn of a sign-out made just before, and
-// for the audit events of refused sign-ins still being written.
+// for the audit events of refused sign-ins still being written, and for
+// the registration mails still queued (citizens.Service.Drain).
 func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slog.Logger) {
 	logger.Info("shutting down", "grace", grace)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -253,6 +254,11 @@ func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slo
 	}
 	if err := srv.WaitSignInRefusals(ctx); err != nil {
 		logger.Warn("refused sign-ins still being audited at the end of the grace period were given up", "err", err)
+	}
+	if c := srv.Citizens(); c != nil {
+		if n := c.Drain(ctx); n > 0 {
+			logger.Warn("registration mails still queued at the end of the grace period were dropped; those people must register again", "count", n)
+		}
 	}
 }
 
