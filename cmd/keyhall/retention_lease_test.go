@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
 )
 
@@ -76,4 +78,41 @@ func TestRetentionLeaseRenewed(t *testing.T) {
 			t.Error("the lost lease was given up by its new holder")
 		}
 	})
+}
+
+// TestPurgeThrottles: serve's hourly collection deletes every throttle
+// counter whose window is over, batch after batch, and keeps the live one.
+func TestPurgeThrottles(t *testing.T) {
+	st, err := sqlstore.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "k.db"), sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	old := now.Add(-authn.ThrottleKeep - time.Hour)
+	keys := make([]authn.ThrottleKey, 0, 6)
+	for i := range throttlePurgeBatch*2 + 500 {
+		keys = append(keys, authn.ThrottleKey{Key: fmt.Sprintf("ip:192.0.2.%d/1d", i), Window: 24 * time.Hour})
+		if len(keys) == cap(keys) {
+			if _, err := st.HitThrottles(t.Context(), keys, old); err != nil {
+				t.Fatal(err)
+			}
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		if _, err := st.HitThrottles(t.Context(), keys, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.HitThrottle(t.Context(), "2fa:u:anna/30d", now.Add(-29*24*time.Hour), 30*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	n, err := purgeThrottles(t.Context(), st, now)
+	if err != nil || n != throttlePurgeBatch*2+500 {
+		t.Errorf("purgeThrottles = %d, %v; want %d", n, err, throttlePurgeBatch*2+500)
+	}
+	if c, err := st.ThrottleCount(t.Context(), "2fa:u:anna/30d", now, 30*24*time.Hour); err != nil || c != 1 {
+		t.Errorf("the live counter after the purge: %d, %v; want 1", c, err)
+	}
 }
