@@ -24,6 +24,7 @@ func TestRecoverPendingAtToolSignIn(t *testing.T) {
 		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "portal", Name: "Stadtportal", Native: true, RedirectURIs: []string{portalCB}}}}
 		rand.Read(c.OIDC.CryptoKey[:])
 		c.OIDC.EncryptionKey = c.SignIn.EncryptionKey
+		c.ForwardAuth = ForwardAuthConfig{CookieDomain: "stadt.example", Rules: []ForwardAuthRule{{Host: "wiki.stadt.example"}}}
 	})
 	anna := f.addCitizen("anna@example.org", true, "buerger")
 	secret := f.addTOTP(anna)
@@ -74,8 +75,13 @@ func TestRecoverPendingAtToolSignIn(t *testing.T) {
 		t.Fatalf("on to the tool: %d to %q, want the portal with a code", res.StatusCode, loc)
 	}
 
-	// The way on is checked as at sign-in: no other site.
-	for _, bad := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
+	// The way on is checked as at sign-in: a tool behind forward-auth,
+	// and no other site.
+	if _, body := c.get(recoverPendingPath + "?return_to=" + url.QueryEscape("https://wiki.stadt.example/seite")); !strings.Contains(body,
+		`id="recover-pending-continue" href="https://wiki.stadt.example/seite"`) {
+		t.Errorf("the way on to a forward-auth tool is lost:\n%s", body)
+	}
+	for _, bad := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "https://wiki.stadt.example.evil.example/"} {
 		_, body := c.get(recoverPendingPath + "?return_to=" + url.QueryEscape(bad))
 		if m := continueRE.FindStringSubmatch(body); m == nil || m[1] != defaultReturnTo {
 			t.Errorf("return_to %q: the way on is %v, want %s", bad, m, defaultReturnTo)
