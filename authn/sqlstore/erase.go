@@ -17,11 +17,7 @@ import (
 func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUser, error) {
 	var out authn.ErasedUser
 	err := s.adminTx(ctx, e.Audit, func(tx *sql.Tx) error {
-		lock := s.forNoKeyUpdate
-		if !e.UnusedAfter.IsZero() {
-			lock = s.forUpdate // a new session or token (a key share of her row) waits
-		}
-		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+lock, e.UserID))
+		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = $1"+s.forNoKeyUpdate, e.UserID))
 		if err != nil {
 			return dbErr(err)
 		}

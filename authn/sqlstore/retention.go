@@ -241,20 +241,28 @@ func (s *Store) DeleteInactiveNotice(ctx context.Context, userID string) error {
 }
 
 // lastUsedTx is InactiveUser.LastUsed of the person userID, read in tx
-// with her rows locked (on PostgreSQL; SQLite's writer lock serialises
-// writes): a sign-in or a refresh either committed before and is seen
-// here, or waits for tx and finds her gone. created is her account's
-// creation.
+// with the rows a use writes locked (on PostgreSQL; SQLite's writer lock
+// serialises writes): a sign-in (her factor's or code's row, her
+// session's), a session's activity or a tool's refresh (its old token's
+// row) either committed before and is seen here, or waits for tx and
+// finds her gone. Her own row is not locked more than for no key update,
+// so a sign-in that holds her factor's row and then adds a session (a key
+// share of her row) does not wait for tx while tx waits for it. created
+// is her account's creation.
 func (s *Store) lastUsedTx(ctx context.Context, tx *sql.Tx, userID string, created time.Time) (time.Time, error) {
 	last := created
 	for _, q := range []string{
 		"SELECT COALESCE(last_used_at, created_at) FROM credentials WHERE user_id = $1",
 		"SELECT COALESCE(last_used_at, created_at) FROM suspended_credentials WHERE user_id = $1",
-		"SELECT used_at FROM recovery_codes WHERE user_id = $1 AND used_at IS NOT NULL",
+		"SELECT COALESCE(used_at, $2) FROM recovery_codes WHERE user_id = $1", // unused ones locked too
 		"SELECT last_seen_at FROM sessions WHERE user_id = $1",
 		"SELECT created_at FROM oidc_tokens WHERE user_id = $1",
 	} {
-		rows, err := tx.QueryContext(ctx, q+s.forUpdate, userID)
+		args := []any{userID}
+		if strings.Contains(q, "$2") {
+			args = append(args, s.tv(created))
+		}
+		rows, err := tx.QueryContext(ctx, q+s.forUpdate, args...)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("read last use: %w", err)
 		}
