@@ -10,6 +10,10 @@ import (
 // Erasure must keep a member of (Erasure.KeepMember); nothing was erased.
 var ErrLastMember = errors.New("the last active member of a group that must keep one")
 
+// ErrUsedSince: the person used her account after Erasure.UnusedAfter;
+// nothing was erased.
+var ErrUsedSince = errors.New("the account was used since")
+
 // Erasure is what EraseStore.EraseUser removes: a person, as she asked
 // (DSGVO Art. 17) or as retention ends her account.
 type Erasure struct {
@@ -27,6 +31,12 @@ type Erasure struct {
 	// checked in the erasure's transaction: two people erased at once
 	// cannot both pass as "there is another".
 	KeepMember []string
+	// UnusedAfter, when set, erases her only if her account was not used
+	// after it (InactiveUser.LastUsed, read in the erasure's transaction
+	// with her rows locked): a sign-in or a tool's refresh that lands
+	// between retention's read and its erasure keeps her, and EraseUser
+	// returns ErrUsedSince.
+	UnusedAfter time.Time
 }
 
 // ErasedUser is what an erasure removed, for the caller to tell the tools
@@ -49,6 +59,7 @@ type EraseStore interface {
 	// address as a value of its details) is redacted (AuditEvent.Redacted:
 	// actor and subject that are hers become Pseudonym, reason, client
 	// address and details are emptied), so the chain still verifies. Then
-	// e.Audit is appended. ErrNotFound if there is no such person.
+	// e.Audit is appended. ErrNotFound if there is no such person;
+	// ErrLastMember and ErrUsedSince as Erasure says.
 	EraseUser(ctx context.Context, e Erasure) (ErasedUser, error)
 }

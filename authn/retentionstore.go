@@ -21,8 +21,9 @@ type SigninRedaction struct {
 type InactiveUser struct {
 	User User
 	// LastUsed is the newest of her account's creation, her factors'
-	// creation and last use, her used recovery codes, and her sessions'
-	// last activity.
+	// creation and last use, her used recovery codes, her sessions' last
+	// activity, and the tokens issued to her tools (a sign-in's, and each
+	// renewal with a refresh token).
 	LastUsed time.Time
 	// NoticeAt is when the notice of the coming deletion was recorded
 	// (zero: none).

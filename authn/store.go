@@ -155,7 +155,16 @@ type ThrottleStore interface {
 	// UndoThrottles takes back one hit under each key, as UndoThrottle
 	// does, in one transaction.
 	UndoThrottles(ctx context.Context, keys []string) error
+	// PurgeThrottles deletes up to limit counters whose window started
+	// before before (ThrottleKeep ago: none counts any more) and returns
+	// how many it deleted; serve calls it until fewer come back.
+	PurgeThrottles(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// ThrottleKeep is how long a throttle counter can count after its window
+// started: the longest window of any counter (accountRules' 30 days) and
+// a day more. PurgeThrottles is given now minus this.
+const ThrottleKeep = 31 * 24 * time.Hour
 
 // ThrottleKey names one throttle counter and the length of its window.
 type ThrottleKey struct {

@@ -37,6 +37,10 @@ var (
 		"Wiederherstellungscodes und die Authenticator-App brauchen bei der Anmeldung ein Passwort, und Keyhall kann Ihres nicht prüfen. Bitte registrieren Sie einen zweiten Sicherheitsschlüssel mit PIN als Ersatz.",
 		"Recovery codes and the authenticator app need a password at sign-in, and Keyhall cannot check yours. Please register a second security key with a PIN as a spare.",
 	}
+	msgPasswordNotUsed = [2]string{
+		"Sie melden sich ohne Passwort an (mit Ihrem Passkey oder Ihrer Authenticator-App); ein Passwort wird für Ihr Konto nicht verwendet.",
+		"You sign in without a password (with your passkey or your authenticator app); your account does not use one.",
+	}
 	msgPasswordRequired = [2]string{
 		"Ihr IT-Service verlangt ein Passwort: Bitte legen Sie jetzt Ihr Passwort fest. Ohne Passwort lässt sich die Einrichtung nicht abschließen.",
 		"Your IT service requires a password: please choose your password now. Without one, the setup cannot be finished.",
@@ -210,9 +214,9 @@ func (s *Service) SetPassword(ctx context.Context, id []byte, pw string, c authn
 	}
 	// A failed read or write ends nothing: she tries again where she was
 	// (keepOn), as at the factor steps.
-	u, err := s.cfg.Store.GetUser(ctx, p.UserID)
+	u, rules, err := s.person(ctx, p.UserID)
 	if err != nil {
-		return s.keepOn(ctx, p, fmt.Errorf("read person: %w", err))
+		return s.keepOn(ctx, p, err)
 	}
 	state, err := s.PasswordState(ctx, u)
 	switch {
@@ -220,6 +224,8 @@ func (s *Service) SetPassword(ctx context.Context, id []byte, pw string, c authn
 		return s.keepOn(ctx, p, err)
 	case !state.Local:
 		return s.retry(ctx, p, refuseMsg(ReasonNoLocalPassword, msgPasswordDirectory, fmt.Errorf("%s is a directory person", u.Username)))
+	case rules.NoPassword():
+		return s.retry(ctx, p, refuseMsg(ReasonScope, msgPasswordNotUsed, fmt.Errorf("%s signs in without a password (her groups' NoPassword)", u.Username)))
 	case p.Session != (authn.SessionHash{}) || state.Has:
 		return s.retry(ctx, p, refuseMsg(ReasonScope, msgNotThisEnrollment, fmt.Errorf("set a password in an enrollment (self-service %t, has one %t)", p.Session != (authn.SessionHash{}), state.Has)))
 	case p.InvitationID != "":
@@ -240,7 +246,7 @@ func (s *Service) SetPassword(ctx context.Context, id []byte, pw string, c authn
 // password must not lock the owner out). A person without a password (who
 // signs in with a key and its PIN) sets her first one the same way.
 func (s *Service) ChangePassword(ctx context.Context, sess authn.Session, pw string, c authn.ClientInfo) error {
-	u, err := s.cfg.Store.GetUser(ctx, sess.UserID)
+	u, rules, err := s.person(ctx, sess.UserID)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
@@ -259,6 +265,9 @@ func (s *Service) ChangePassword(ctx context.Context, sess authn.Session, pw str
 	}
 	if u.Source == authn.SourceDirectory {
 		return refuseMsg(ReasonNoLocalPassword, msgPasswordDirectory, fmt.Errorf("%s is a directory person", u.Username))
+	}
+	if rules.NoPassword() {
+		return refuseMsg(ReasonScope, msgPasswordNotUsed, fmt.Errorf("%s signs in without a password (her groups' NoPassword)", u.Username))
 	}
 	if err := checkNewPassword(pw); err != nil {
 		return err

@@ -11,15 +11,19 @@ import (
 
 // passwordOf reports whether u is a local person (whose password Keyhall
 // keeps) and whether she has one: the enrollment service's answer
-// (enroll.Service.PasswordState). Without that service she can set none
-// here, so the page offers none.
+// (enroll.Service.Offers). Without that service she can set none here,
+// and one whose groups sign her in without a password (the citizens,
+// Offer.NoPassword) has none to set: the page offers none to either.
 func (s *Server) passwordOf(ctx context.Context, u authn.User) (local, has bool, err error) {
 	ref := s.store.Load()
 	if ref == nil || ref.enroll == nil {
 		return false, false, nil
 	}
-	pw, err := ref.enroll.PasswordState(ctx, u)
-	return pw.Local, pw.Has, err
+	o, err := ref.enroll.Offers(ctx, u.ID)
+	if err != nil || o.NoPassword {
+		return false, false, err
+	}
+	return o.Password.Local, o.Password.Has, nil
 }
 
 // accountPassword sets or changes the signed-in local person's password,

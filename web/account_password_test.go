@@ -141,3 +141,25 @@ func TestEnrollWithoutAPasswordToGive(t *testing.T) {
 		t.Errorf("%d recovery codes stored (read: %v)", n, err)
 	}
 }
+
+// TestAccountPasswordNotForCitizens: a citizen (her group signs her in
+// without a password) is offered no password on /account, and a POST
+// that sets one anyway is refused and stores none.
+func TestAccountPasswordNotForCitizens(t *testing.T) {
+	f, _ := newCitizenFixture(t)
+	anna := f.addCitizen("anna@example.org", true, "buerger")
+	k := newTestKey(t)
+	f.addKey(anna, &k, 0)
+	fresh := f.sessionCookie(anna, time.Now(), false)
+	res, body := f.browser(fresh).get("/account")
+	if res.StatusCode != http.StatusOK || strings.Contains(body, `id="password-form"`) || strings.Contains(body, "Passwort festlegen") {
+		t.Errorf("/account of a citizen: %d, want no password offered\n%s", res.StatusCode, body)
+	}
+	res, body = f.browser(fresh).form("/account/password", url.Values{"password": {testPassword}, "password2": {testPassword}})
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "ohne Passwort an") {
+		t.Errorf("a citizen sets a password anyway: %d, want 403 saying she signs in without one\n%s", res.StatusCode, body)
+	}
+	if _, err := f.store.GetPasswordHash(context.Background(), anna.ID); err == nil {
+		t.Error("a password was stored for a citizen")
+	}
+}

@@ -237,7 +237,12 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p authn.Progre
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return "", false
 	}
-	return s.returnTo(p.ReturnTo), true
+	next, err := s.recoveryStop(r, p.User.ID, s.returnTo(p.ReturnTo)) // recover.go
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return "", false
+	}
+	return next, true
 }
 
 // recoveryCodeUsed tells the person by mail that one of her recovery codes

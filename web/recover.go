@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -24,10 +25,14 @@ const RecoverCookie = "__Host-keyhall-recover"
 
 // recoverView is what the recovery pages show.
 type recoverView struct {
-	Mode  string // "ask", "sent", "link", "cancel", "cancelled"
+	Mode  string // "ask", "sent", "link", "cancel", "cancelled", "pending", "pending-cancelled"
 	Email string // as typed, on the form again after an error
 	Token string // the link's token, for its form
 	Name  string // whose access the link recovers
+	// DueAt and Next are for the page after a sign-in ("pending"): when
+	// her old factors go, and where the sign-in was going (returnTo).
+	DueAt time.Time
+	Next  string
 }
 
 // recoveryFor returns the citizens' service, or answers 404 (recovery by
@@ -269,4 +274,66 @@ func (s *Server) recoverFailed(w http.ResponseWriter, r *http.Request, err error
 		status = http.StatusBadRequest
 	}
 	s.failPage(w, r, status, message{DE: e.DE, EN: e.EN}, err, &view{Page: "recover", Recover: rv})
+}
+
+// recoverPendingPath is the page a sign-in leads to first while a
+// recovery by e-mail of the person is pending (recoveryStop): she learns
+// of it at every sign-in, also one for a tool, and may cancel it before
+// she goes on.
+const recoverPendingPath = "/recover/pending"
+
+// recoveryStop returns where a completed sign-in of userID goes instead
+// of next: the page about her pending recovery, which leads on to next;
+// next itself when she has none.
+func (s *Server) recoveryStop(r *http.Request, userID, next string) (string, error) {
+	rec, err := s.pendingRecoveryOf(r, userID)
+	if err != nil || rec == nil {
+		return next, err
+	}
+	return recoverPendingPath + "?return_to=" + url.QueryEscape(next), nil
+}
+
+// recoverPendingPage tells the signed-in person that her account is
+// being recovered, with the cancel button and the way on to where her
+// sign-in was going (checked again as at sign-in: returnTo).
+func (s *Server) recoverPendingPage(w http.ResponseWriter, r *http.Request) {
+	next := s.returnTo(r.URL.Query().Get("return_to"))
+	_, u, ok := s.signedIn(w, r, next, false)
+	if !ok {
+		return
+	}
+	rec, err := s.pendingRecoveryOf(r, u.ID)
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	if rec == nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.page(w, r, &view{Page: "recover", Recover: &recoverView{Mode: "pending", DueAt: rec.DueAt, Next: next}})
+}
+
+// recoverPendingCancel cancels the signed-in person's pending recovery
+// from the page after her sign-in, with a fresh sign-in (an older one
+// signs in again and comes back), keeping the session that does it.
+func (s *Server) recoverPendingCancel(w http.ResponseWriter, r *http.Request) {
+	svc := s.recoveryFor(w, r)
+	if svc == nil || !s.parseForm(w, r) {
+		return
+	}
+	next := s.returnTo(r.PostFormValue("return_to"))
+	sess, u, ok := s.signedIn(w, r, recoverPendingPath+"?return_to="+url.QueryEscape(next), true)
+	if !ok {
+		return
+	}
+	_, err := svc.CancelOwnRecovery(r.Context(), u.ID, sess.Hash, s.clientInfo(r))
+	if err != nil && !errors.Is(err, authn.ErrNotFound) && !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.page(w, r, &view{Page: "recover", Notice: msgRecoverCancelled.in(lang(r)),
+		Recover: &recoverView{Mode: "pending-cancelled", Next: next}})
 }

@@ -91,8 +91,25 @@ func keyNames(t *testing.T, f *fixture, userID string) string {
 }
 
 // passkeySignIn signs in with a passkey without a username and reports
-// whether it led to /account.
+// whether it led to /account: past the page about a pending recovery,
+// when she has one, with its "continue".
 func passkeySignIn(t *testing.T, ctx context.Context, f *fixture) bool {
+	t.Helper()
+	switch passkeySignInTo(t, ctx, f) {
+	case "/account":
+		return true
+	case recoverPendingPath:
+		shot(t, ctx, "recover-pending-signin")
+		run(t, ctx, "on past the recovery's notice", chromedp.Click(chromedp.ID("recover-pending-continue")), waitPath("/account"))
+		return true
+	}
+	return false
+}
+
+// passkeySignInTo signs in with a passkey without a username and returns
+// the path it led to: /account, the page about a pending recovery, or ""
+// when it failed.
+func passkeySignInTo(t *testing.T, ctx context.Context, f *fixture) string {
 	t.Helper()
 	run(t, ctx, "sign-in page", chromedp.Navigate(f.base+"/login"), chromedp.WaitVisible(chromedp.ID("passkey")))
 	run(t, ctx, "passkey", chromedp.Click(chromedp.ID("passkey")))
@@ -101,15 +118,17 @@ func passkeySignIn(t *testing.T, ctx context.Context, f *fixture) bool {
 		if err != nil {
 			continue
 		}
-		if strings.HasPrefix(state, "/account|") {
-			return true
+		for _, p := range []string{"/account", recoverPendingPath} {
+			if strings.HasPrefix(state, p+"|") {
+				return p
+			}
 		}
 		if p, msg, _ := strings.Cut(state, "|"); p == "/login" && msg != "" {
-			return false
+			return ""
 		}
 	}
 	t.Fatal("the passkey sign-in neither succeeded nor failed")
-	return false
+	return ""
 }
 
 // TestRecoverBrowserJourney: a citizen whose only factor, a passkey, is
@@ -253,4 +272,30 @@ func TestBrowserCitizenEmailAndAppCode(t *testing.T) {
 	startSignIn(t, ctx, f, "Anna@Example.org", "/login/totp")
 	run(t, ctx, "the app's code", chromedp.SendKeys(chromedp.ID("code"), totpCode(t, secret)+"\r"), waitPath("/account"))
 	shot(t, ctx, "citizen-app-account")
+}
+
+// TestRecoverBrowserCancelAtSignIn: during the 72 hours, her sign-in
+// with her old passkey leads first to the page that says her account is
+// being recovered; she cancels there and goes on.
+func TestRecoverBrowserCancelAtSignIn(t *testing.T) {
+	f, mb, _, ctx, anna, oldKey := lostPasskeyCitizen(t)
+	recoverInBrowser(t, ctx, f, mb, "recover-signin-")
+	choosePassword(t, ctx, "recover-signin-")
+	finishEnrollment(t, ctx, f, "recover-signin-")
+
+	owner := newTab(t)
+	auth := addAuthenticator(t, owner, authenticatorOpts{uv: true})
+	putKey(t, owner, auth, oldKey, anna.ID, true, 100)
+	if got := passkeySignInTo(t, owner, f); got != recoverPendingPath {
+		t.Fatalf("her sign-in during the recovery led to %q, want the page about it", got)
+	}
+	run(t, owner, "the page about the recovery", waitText("h1", "Ihr Konto wird gerade wiederhergestellt"))
+	shot(t, owner, "recover-pending")
+	run(t, owner, "cancel there", chromedp.Click(chromedp.ID("recover-pending-cancel")), waitText("#notice", msgRecoverCancelled.DE))
+	shot(t, owner, "recover-pending-cancelled")
+	if got := keyNames(t, f, anna.ID); got != "YubiKey" {
+		t.Errorf("after the cancel she has %q, want her old key only", got)
+	}
+	run(t, owner, "on", chromedp.Click(chromedp.ID("recover-pending-continue")), waitPath("/account"))
+	run(t, ctx, "the recovery's session ended", chromedp.Navigate(f.base+"/account"), waitPath("/login"))
 }

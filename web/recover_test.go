@@ -35,11 +35,12 @@ func (c *offsetClock) Add(d time.Duration) {
 }
 
 // recoverFixture is a server whose group "buerger" allows recovery by
-// e-mail and "rat" does not, mailing to mb, on clock.
-func recoverFixture(t *testing.T) (*fixture, *mailbox, *offsetClock) {
+// e-mail and "rat" does not, mailing to mb, on clock; opts change its
+// Config further.
+func recoverFixture(t *testing.T, opts ...func(*Config)) (*fixture, *mailbox, *offsetClock) {
 	t.Helper()
 	clock := &offsetClock{}
-	f := newFixture(t, func(c *Config) {
+	f := newFixture(t, append([]func(*Config){func(c *Config) {
 		c.Now = clock.Now
 		// as cmd wires citizens.enabled: the citizens sign in with an app code alone
 		c.SignIn.Policy = authn.Policy{Groups: map[string]authn.GroupPolicy{"buerger": {AllowTOTP: true, NoPassword: true}}}
@@ -57,7 +58,7 @@ func recoverFixture(t *testing.T) (*fixture, *mailbox, *offsetClock) {
 			}
 			return allowed
 		}}
-	})
+	}}, opts...)...)
 	mb := startMailbox(t)
 	f.withMail(t, mb)
 	return f, mb, clock

@@ -27,6 +27,13 @@ var recoverTexts = map[string]message{
 		"The recovery is cancelled. Your previous factors keep working; the new ones are removed. If someone else asked for it, please contact the IT service."},
 	"recover.pending": {"Ihr Zugang wurde per E-Mail wiederhergestellt. Ihre bisherigen Anmeldemittel werden entfernt am",
 		"Your access was recovered by e-mail. Your previous factors will be removed on"},
+	"recover.signin.title": {"Ihr Konto wird gerade wiederhergestellt", "Your account is being recovered"},
+	"recover.signin.text": {"Ihr Zugang wurde per E-Mail wiederhergestellt und ein neues Anmeldemittel eingerichtet. Ihre bisherigen Anmeldemittel werden entfernt am",
+		"Your access was recovered by e-mail and a new sign-in factor was set up. Your previous factors will be removed on"},
+	"recover.signin.notme": {"Wenn Sie das nicht waren: Brechen Sie die Wiederherstellung ab. Die neuen Anmeldemittel werden entfernt, Ihre bisherigen bleiben.",
+		"If this was not you: cancel the recovery. The new factors are removed, your previous ones stay."},
+	"recover.signin.continue": {"Das war ich – weiter", "This was me – continue"},
+	"recover.signin.next":     {"Weiter", "Continue"},
 	"recover.pending.notme": {"Waren Sie das nicht? Dann brechen Sie ab: Die neuen Anmeldemittel werden entfernt, Ihre bisherigen bleiben.",
 		"Was this not you? Then cancel: the new factors are removed, your previous ones stay."},
 }

@@ -94,6 +94,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /recover/cancel/{token}", s.recoverCancelPage)
 	s.handle(mux, "POST /recover/cancel/{token}", s.recoverCancel)
 	s.handle(mux, "POST /account/recovery/cancel", s.accountRecoveryCancel)
+	s.handle(mux, "GET "+recoverPendingPath, s.recoverPendingPage)
+	s.handle(mux, "POST "+recoverPendingPath+"/cancel", s.recoverPendingCancel)
 
 	// Confirming an e-mail address by the link mailed to it (email.go).
 	s.handle(mux, "GET /email/confirm/{token}", s.emailConfirmPage)

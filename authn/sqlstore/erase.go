@@ -22,6 +22,15 @@ func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUse
 			return dbErr(err)
 		}
 		out.User = u
+		if !e.UnusedAfter.IsZero() {
+			last, err := s.lastUsedTx(ctx, tx, u.ID, u.CreatedAt)
+			if err != nil {
+				return err
+			}
+			if last.After(e.UnusedAfter) {
+				return authn.ErrUsedSince
+			}
+		}
 		if err := s.keepMemberTx(ctx, tx, u.ID, e.KeepMember); err != nil {
 			return err
 		}

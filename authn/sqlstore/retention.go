@@ -183,7 +183,8 @@ func mergeDetails(a, b map[string]string) map[string]string {
 }
 
 // InactiveMembers lists the group's local members unused since before,
-// or noticed (see authn.RetentionStore).
+// or noticed (see authn.RetentionStore). lastUsedTx reads the same for
+// one person in a transaction.
 func (s *Store) InactiveMembers(ctx context.Context, groupID string, before time.Time, limit int) ([]authn.InactiveUser, error) {
 	greatest := "max"
 	if s.dialect == dialectPostgres {
@@ -195,7 +196,8 @@ func (s *Store) InactiveMembers(ctx context.Context, groupID string, before time
 			COALESCE((SELECT MAX(COALESCE(c.last_used_at, c.created_at)) FROM credentials c WHERE c.user_id = u.id), u.created_at),
 			COALESCE((SELECT MAX(COALESCE(c.last_used_at, c.created_at)) FROM suspended_credentials c WHERE c.user_id = u.id), u.created_at),
 			COALESCE((SELECT MAX(r.used_at) FROM recovery_codes r WHERE r.user_id = u.id), u.created_at),
-			COALESCE((SELECT MAX(e.last_seen_at) FROM sessions e WHERE e.user_id = u.id), u.created_at)) AS last_used
+			COALESCE((SELECT MAX(e.last_seen_at) FROM sessions e WHERE e.user_id = u.id), u.created_at),
+			COALESCE((SELECT MAX(t.created_at) FROM oidc_tokens t WHERE t.user_id = u.id), u.created_at)) AS last_used
 			FROM users u JOIN memberships m ON m.user_id = u.id
 			WHERE m.group_id = $1 AND u.source = $2) x
 		JOIN users u ON u.id = x.id
@@ -236,4 +238,50 @@ func (s *Store) DeleteInactiveNotice(ctx context.Context, userID string) error {
 		return fmt.Errorf("forget inactive notice: %w", err)
 	}
 	return nil
+}
+
+// lastUsedTx is InactiveUser.LastUsed of the person userID, read in tx
+// with the rows a use writes locked (on PostgreSQL; SQLite's writer lock
+// serialises writes): a sign-in (her factor's or code's row, her
+// session's), a session's activity or a tool's refresh (its old token's
+// row) either committed before and is seen here, or waits for tx and
+// finds her gone. Her own row is not locked more than for no key update,
+// so a sign-in that holds her factor's row and then adds a session (a key
+// share of her row) does not wait for tx while tx waits for it. created
+// is her account's creation.
+func (s *Store) lastUsedTx(ctx context.Context, tx *sql.Tx, userID string, created time.Time) (time.Time, error) {
+	last := created
+	for _, q := range []string{
+		"SELECT COALESCE(last_used_at, created_at) FROM credentials WHERE user_id = $1",
+		"SELECT COALESCE(last_used_at, created_at) FROM suspended_credentials WHERE user_id = $1",
+		"SELECT COALESCE(used_at, $2) FROM recovery_codes WHERE user_id = $1", // unused ones locked too
+		"SELECT last_seen_at FROM sessions WHERE user_id = $1",
+		"SELECT created_at FROM oidc_tokens WHERE user_id = $1",
+	} {
+		args := []any{userID}
+		if strings.Contains(q, "$2") {
+			args = append(args, s.tv(created))
+		}
+		rows, err := tx.QueryContext(ctx, q+s.forUpdate, args...)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read last use: %w", err)
+		}
+		for rows.Next() {
+			var t time.Time
+			if err := rows.Scan(timeCol{&t}); err != nil {
+				rows.Close()
+				return time.Time{}, fmt.Errorf("read last use: %w", err)
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return time.Time{}, err
+		}
+		if err := rows.Err(); err != nil {
+			return time.Time{}, fmt.Errorf("read last use: %w", err)
+		}
+	}
+	return last, nil
 }

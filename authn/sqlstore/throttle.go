@@ -72,6 +72,17 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
+// PurgeThrottles deletes up to limit counters whose window started before
+// before; the key is the primary key, so one batch is one short write.
+func (s *Store) PurgeThrottles(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.execRetry(ctx, `DELETE FROM throttle WHERE key IN
+		(SELECT key FROM throttle WHERE window_start < $1 ORDER BY key LIMIT $2)`, s.tv(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge throttles: %w", err)
+	}
+	return n, nil
+}
+
 // UndoThrottle takes back one hit under key (never below 0). On SQLite it
 // goes through the batcher; on PostgreSQL it is one statement of its own.
 func (s *Store) UndoThrottle(ctx context.Context, key string) error {

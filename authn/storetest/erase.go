@@ -20,6 +20,7 @@ func RunErase(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"EraseUnknown", testEraseUnknown},
 		{"PersonData", testPersonData},
 		{"EraseKeepsLastMember", testEraseKeepsLastMember},
+		{"EraseUnusedAfter", testEraseUnusedAfter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -191,5 +192,28 @@ func testEraseUnknown(t *testing.T, s authn.Store) {
 	must(t, "ListAudit", err)
 	if len(after) != len(before) {
 		t.Errorf("EraseUser of nobody appended %d events", len(after)-len(before))
+	}
+}
+
+// testEraseUnusedAfter: an erasure with UnusedAfter erases nothing when
+// she used her account after it (here a sign-in's session two hours after
+// the rest of her), and erases her when she did not.
+func testEraseUnusedAfter(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna := FullPerson(t, s, "anna")
+	mkSession(t, s, anna.User, t0.Add(2*time.Hour))
+	_, err := s.EraseUser(ctx, authn.Erasure{UserID: anna.ID, At: t0.Add(3 * time.Hour), UnusedAfter: t0.Add(time.Hour),
+		Audit: ev("user.erase", authn.Pseudonym(anna.ID))})
+	if !errors.Is(err, authn.ErrUsedSince) {
+		t.Fatalf("EraseUser of one who used her account since: %v, want ErrUsedSince", err)
+	}
+	if _, err := s.GetUser(ctx, anna.ID); err != nil {
+		t.Fatalf("she is gone after a refused erasure: %v", err)
+	}
+	_, err = s.EraseUser(ctx, authn.Erasure{UserID: anna.ID, At: t0.Add(3 * time.Hour), UnusedAfter: t0.Add(2 * time.Hour),
+		Audit: ev("user.erase", authn.Pseudonym(anna.ID))})
+	must(t, "EraseUser unused since", err)
+	if _, err := s.GetUser(ctx, anna.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("GetUser after the erasure: %v, want ErrNotFound", err)
 	}
 }

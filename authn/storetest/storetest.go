@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"HitThrottles", testHitThrottles},
 		{"HitThrottlesConcurrent", testHitThrottlesConcurrent},
 		{"UndoThrottles", testUndoThrottles},
+		{"PurgeThrottles", testPurgeThrottles},
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditNotUTF8", testAuditNotUTF8},

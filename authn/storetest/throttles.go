@@ -131,3 +131,41 @@ func testUndoThrottles(t *testing.T, s authn.Store) {
 	}
 	must(t, "UndoThrottles(none)", s.UndoThrottles(ctx, nil))
 }
+
+// testPurgeThrottles checks that PurgeThrottles deletes the counters whose
+// window started before its time, in batches of at most limit, and keeps
+// the others counting.
+func testPurgeThrottles(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	day := 24 * time.Hour
+	for i := range 5 { // old: windows started 40 days ago
+		_, err := s.HitThrottle(ctx, fmt.Sprintf("2fa:u:old%d/30d", i), t0, 30*day)
+		must(t, "HitThrottle", err)
+	}
+	now := t0.Add(40 * day)
+	_, err := s.HitThrottle(ctx, "2fa:u:new/30d", now.Add(-time.Hour), 30*day)
+	must(t, "HitThrottle", err)
+	_, err = s.HitThrottle(ctx, "2fa:u:new/30d", now.Add(-time.Minute), 30*day)
+	must(t, "HitThrottle", err)
+	before := now.Add(-authn.ThrottleKeep)
+	var batches []int
+	for {
+		n, err := s.PurgeThrottles(ctx, before, 2)
+		must(t, "PurgeThrottles", err)
+		batches = append(batches, n)
+		if n < 2 || len(batches) > 10 {
+			break
+		}
+	}
+	if !slices.Equal(batches, []int{2, 2, 1}) {
+		t.Errorf("PurgeThrottles batches = %v, want [2 2 1]", batches)
+	}
+	for i := range 5 {
+		if n, err := s.ThrottleCount(ctx, fmt.Sprintf("2fa:u:old%d/30d", i), t0, 30*day); err != nil || n != 0 {
+			t.Errorf("old counter %d after purge: %d, %v; want 0 (deleted)", i, n, err)
+		}
+	}
+	if n, err := s.ThrottleCount(ctx, "2fa:u:new/30d", now, 30*day); err != nil || n != 2 {
+		t.Errorf("live counter after purge: %d, %v; want 2", n, err)
+	}
+}

@@ -240,7 +240,8 @@ func newWebServer(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger
 // shutdown stops hs within grace: it waits for the requests in flight, then,
 // with what is left of grace, for the back-channel logout notices they
 // started, so that tools still learn of a sign-out made just before, and
-// for the audit events of refused sign-ins still being written.
+// for the audit events of refused sign-ins still being written, and for
+// the registration mails still queued (citizens.Service.Drain).
 func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slog.Logger) {
 	logger.Info("shutting down", "grace", grace)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -253,6 +254,11 @@ func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slo
 	}
 	if err := srv.WaitSignInRefusals(ctx); err != nil {
 		logger.Warn("refused sign-ins still being audited at the end of the grace period were given up", "err", err)
+	}
+	if c := srv.Citizens(); c != nil {
+		if n := c.Drain(ctx); n > 0 {
+			logger.Warn("registration mails still queued at the end of the grace period were dropped; those people must register again", "count", n)
+		}
 	}
 }
 
@@ -383,15 +389,34 @@ func startStore(ctx context.Context, bg *sync.WaitGroup, cfg Config, publicURL *
 	bg.Go(func() { sweepCitizens(ctx, srv, logger) }) // wire_citizens.go
 }
 
-// collectedStore is what collectSessions cleans up: sessions, and the OIDC
-// requests and tokens issued through them.
+// collectedStore is what collectSessions cleans up: sessions, the OIDC
+// requests and tokens issued through them, and throttle counters.
 type collectedStore interface {
 	authn.SessionStore
 	authn.OIDCStore
+	authn.ThrottleStore
 }
 
-// collectSessions removes long-ended sessions, and OIDC authorization
-// requests and tokens that expired as long ago, once an hour.
+// throttlePurgeBatch is how many throttle counters one statement of
+// purgeThrottles deletes.
+const throttlePurgeBatch = 1000
+
+// purgeThrottles deletes the throttle counters that count nothing any
+// more (authn.ThrottleKeep), a batch at a time, and returns how many.
+func purgeThrottles(ctx context.Context, st authn.ThrottleStore, now time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := st.PurgeThrottles(ctx, now.Add(-authn.ThrottleKeep), throttlePurgeBatch)
+		total += n
+		if err != nil || n < throttlePurgeBatch {
+			return total, err
+		}
+	}
+}
+
+// collectSessions removes long-ended sessions, OIDC authorization
+// requests and tokens that expired as long ago, and throttle counters
+// whose windows are over, once an hour.
 func collectSessions(ctx context.Context, st collectedStore, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -412,6 +437,12 @@ func collectSessions(ctx context.Context, st collectedStore, logger *slog.Logger
 				logger.Warn("remove expired OIDC requests and tokens", "err", err)
 			} else if n > 0 {
 				logger.Info("removed expired OIDC requests and tokens", "count", n)
+			}
+			n, err = purgeThrottles(ctx, st, time.Now())
+			if err != nil && ctx.Err() == nil {
+				logger.Warn("remove old throttle counters", "err", err)
+			} else if n > 0 {
+				logger.Info("removed old throttle counters", "count", n)
 			}
 		}
 	}

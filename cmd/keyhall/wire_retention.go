@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -43,7 +44,8 @@ func retentionService(cfg Config, keys Keys, publicURL *url.URL, st *sqlstore.St
 }
 
 // retentionLease: with several processes on one database, the one that
-// holds it runs retention, so that a notice is mailed once.
+// holds it runs retention, so that a notice is mailed once. It is renewed
+// while a run goes on, and a run that loses it stops (runWithLease).
 const (
 	retentionLease = "retention" + " lease" // a space: no directory has this name
 	retentionTTL   = 30 * time.Minute
@@ -69,15 +71,18 @@ func startRetention(ctx context.Context, bg *sync.WaitGroup, cfg Config, keys Ke
 			case <-time.After(wait):
 			}
 			wait = citizens.RetainEvery
-			ok, err := st.TryLockDirectory(ctx, retentionLease, holder, time.Now(), retentionTTL)
-			if err != nil || !ok {
+			var rep citizens.Report
+			ran, err := runWithLease(ctx, st, retentionLease, holder, retentionTTL, time.Now, func(ctx context.Context) error {
+				var err error
+				rep, err = svc.Retain(ctx)
+				return err
+			})
+			if !ran {
 				if err != nil && ctx.Err() == nil {
 					logger.Warn("retention not run; trying again in an hour", "err", err)
 				}
 				continue
 			}
-			rep, err := svc.Retain(ctx)
-			_ = st.UnlockDirectory(context.WithoutCancel(ctx), retentionLease, holder)
 			if err != nil && ctx.Err() == nil {
 				logger.Warn("retention did not finish; trying again in an hour", "err", err)
 			}
@@ -87,4 +92,63 @@ func startRetention(ctx context.Context, bg *sync.WaitGroup, cfg Config, keys Ke
 			}
 		}
 	})
+}
+
+// leaseStore holds leases (authn.DirectoryStore's, under a name no
+// directory has).
+type leaseStore interface {
+	TryLockDirectory(ctx context.Context, dir, holder string, now time.Time, ttl time.Duration) (bool, error)
+	UnlockDirectory(ctx context.Context, dir, holder string) error
+}
+
+// errLeaseLost ends a run whose lease another process took, or that could
+// not be renewed before it ran out.
+var errLeaseLost = errors.New("the lease was lost during the run")
+
+// runWithLease runs fn if holder gets the lease name for ttl, renews it
+// every third of ttl while fn runs, and ends fn's context when a renewal
+// finds it taken or fails (fn must stop when its context ends); then it
+// gives the lease up. ran is false when the lease was not had; err is
+// fn's, or errLeaseLost when the lease was lost.
+func runWithLease(ctx context.Context, st leaseStore, name, holder string, ttl time.Duration, now func() time.Time,
+	fn func(context.Context) error) (ran bool, err error) {
+	ok, err := st.TryLockDirectory(ctx, name, holder, now(), ttl)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = st.UnlockDirectory(uctx, name, holder)
+		cancel()
+	}()
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			ok, err := st.TryLockDirectory(runCtx, name, holder, now(), ttl)
+			if err != nil || !ok {
+				cancel(errors.Join(errLeaseLost, err))
+				return
+			}
+		}
+	}()
+	err = fn(runCtx)
+	close(done)
+	<-renewed
+	if cause := context.Cause(runCtx); errors.Is(cause, errLeaseLost) {
+		return true, cause
+	}
+	return true, err
 }

@@ -206,6 +206,9 @@ type eraseBy struct {
 	KeepAdmin bool
 	// Details are added to the audit event's (they must not name her).
 	Details map[string]string
+	// UnusedAfter: erase only if she did not use her account after it
+	// (authn.Erasure.UnusedAfter); retention's re-check.
+	UnusedAfter time.Time
 }
 
 // erase removes u with everything about her (authn.EraseStore.EraseUser,
@@ -226,7 +229,7 @@ func (s *Service) erase(ctx context.Context, u authn.User, by eraseBy) (authn.Er
 			keys = append(keys, "register:mail:"+k, "recover:addr:"+k)
 		}
 	}
-	e := authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys, Audit: ev}
+	e := authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys, Audit: ev, UnusedAfter: by.UnusedAfter}
 	if by.KeepAdmin {
 		e.KeepMember = s.cfg.AdminGroups
 	}

@@ -37,6 +37,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -617,6 +618,11 @@ type registrar struct {
 	queue   chan regJob
 	workers int
 	once    sync.Once // starts the workers at the first job
+
+	mu      sync.Mutex     // guards closed and the adds to pending
+	closed  bool           // Drain began: no more jobs
+	pending sync.WaitGroup // jobs queued or being sent
+	left    atomic.Int64   // the same, counted for Drain's answer
 }
 
 func newRegistrar(s *Service, size, workers int) *registrar {
@@ -630,23 +636,59 @@ func (r *registrar) enqueue(j regJob) error {
 			go r.work()
 		}
 	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return r.busy(errors.New("the process is shutting down"))
+	}
+	r.pending.Add(1) // before a worker can take it and be done
+	r.left.Add(1)
 	select {
 	case r.queue <- j:
 		return nil
 	default:
-		e := refuse(RegisterBusy,
-			"Gerade registrieren sich sehr viele Menschen. Bitte versuchen Sie es in einer Minute noch einmal.",
-			"Very many people are registering right now. Please try again in a minute.",
-			fmt.Errorf("mail queue full (%d)", cap(r.queue)))
-		e.RetryAfter = time.Minute
-		return e
+		r.left.Add(-1)
+		r.pending.Done()
+		return r.busy(fmt.Errorf("mail queue full (%d)", cap(r.queue)))
 	}
+}
+
+// busy is the refusal of a registration whose mail cannot be queued.
+func (r *registrar) busy(cause error) error {
+	e := refuse(RegisterBusy,
+		"Gerade registrieren sich sehr viele Menschen. Bitte versuchen Sie es in einer Minute noch einmal.",
+		"Very many people are registering right now. Please try again in a minute.",
+		cause)
+	e.RetryAfter = time.Minute
+	return e
 }
 
 // work sends queued mails for as long as the process runs.
 func (r *registrar) work() {
 	for j := range r.queue {
 		r.send(j)
+		r.left.Add(-1)
+		r.pending.Done()
+	}
+}
+
+// Drain is for a graceful shutdown: it takes no more registrations (Start
+// refuses them as RegisterBusy) and waits until the registration mails
+// queued so far are sent, or ctx ends. It returns how many were not sent
+// by then (queued, or still being sent): they are lost with the process,
+// and the caller logs it; their people register again.
+func (s *Service) Drain(ctx context.Context) int {
+	r := s.reg
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return 0
+	case <-ctx.Done():
+		return int(r.left.Load())
 	}
 }
 

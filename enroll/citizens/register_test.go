@@ -519,3 +519,67 @@ func TestRegisterAddressOfSomeoneElse(t *testing.T) {
 		}
 	})
 }
+
+// slowMailer takes a while for each mail, as a slow mail server does.
+type slowMailer struct {
+	mu   sync.Mutex // guards sent
+	sent []string
+}
+
+func (m *slowMailer) Send(ctx context.Context, msg enroll.Message) error {
+	time.Sleep(100 * time.Millisecond)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg.To)
+	return nil
+}
+
+// TestDrainSendsQueuedMails: at a graceful shutdown, Drain waits for the
+// registration mails still queued, takes no new registration, and says
+// how many it could not send by its deadline.
+func TestDrainSendsQueuedMails(t *testing.T) {
+	fx := newFixture(t, dialects[0].url(t))
+	m := &slowMailer{}
+	fx.svc.cfg.Mailer = m
+	fx.svc.reg = newRegistrar(fx.svc, 20, 2)
+	start := func(i int) error {
+		return fx.svc.Start(t.Context(), Request{Email: fmt.Sprintf("r%d@example.org", i), DisplayName: "R", Binding: browserA,
+			Client: authn.ClientInfo{Addr: fmt.Sprintf("10.0.%d.1", i)}})
+	}
+	for i := range 10 {
+		if err := start(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if n := fx.svc.Drain(ctx); n != 0 {
+		t.Errorf("Drain: %d mails not sent, want 0", n)
+	}
+	m.mu.Lock()
+	sent := len(m.sent)
+	m.mu.Unlock()
+	if sent != 10 {
+		t.Errorf("%d mails sent when Drain returned, want all 10", sent)
+	}
+	if err := start(10); !IsRegisterReason(err, RegisterBusy) {
+		t.Errorf("Start after Drain: %v, want busy", err)
+	}
+
+	// A mail server that does not answer: Drain gives up at its deadline
+	// and counts what was not sent.
+	b := blockingMailer{release: make(chan struct{})}
+	defer close(b.release)
+	fx.svc.cfg.Mailer = b
+	fx.svc.reg = newRegistrar(fx.svc, 20, 2)
+	for i := range 5 {
+		if err := start(20 + i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel2 := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel2()
+	if n := fx.svc.Drain(short); n != 5 {
+		t.Errorf("Drain with the mail server stuck: %d not sent, want 5", n)
+	}
+}

@@ -29,8 +29,10 @@ import (
 //     DeletionNotice after the notice was recorded; the log says so.
 //
 // "Used" is the newest of: her account's creation, her factors' creation
-// and last use, her recovery codes' use, her sessions' last activity
-// (authn.InactiveUser.LastUsed). Sessions are deleted some days after they
+// and last use, her recovery codes' use, her sessions' last activity, the
+// tokens issued to her tools, each renewal with a refresh token included
+// (authn.InactiveUser.LastUsed); the erasure reads it again in its own
+// transaction, so a use between the read and the erasure keeps her. Sessions are deleted some days after they
 // end, but each sign-in also writes her factor's last use, so nothing is
 // lost with them; sign-in records are not used, as they are redacted after
 // SigninRetention, sooner than InactiveAfter.
@@ -114,11 +116,16 @@ func (s *Service) retainAccounts(ctx context.Context, rep *Report) error {
 			rep.Withdrawn++
 			s.log.Info("retention: account used again; its deletion is off", "user", iu.User.ID, "used", iu.LastUsed)
 		case !now.Before(iu.NoticeAt.Add(DeletionNotice)):
-			if err := s.eraseInactive(ctx, iu, now); err != nil {
+			erased, err := s.eraseInactive(ctx, iu)
+			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			rep.Deleted++
+			if erased {
+				rep.Deleted++
+			} else {
+				rep.Withdrawn++
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -148,20 +155,31 @@ func (s *Service) noticeInactive(ctx context.Context, u authn.User, now time.Tim
 	return nil
 }
 
-// eraseInactive deletes her account and tells the tools her sessions ended.
-func (s *Service) eraseInactive(ctx context.Context, iu authn.InactiveUser, now time.Time) error {
+// eraseInactive deletes her account and tells the tools her sessions
+// ended, if she did not use it since the notice: the erasure reads her
+// last use again in its transaction (authn.Erasure.UnusedAfter), so a
+// sign-in or a tool's refresh since InactiveMembers read it keeps her,
+// and her notice is withdrawn (false).
+func (s *Service) eraseInactive(ctx context.Context, iu authn.InactiveUser) (bool, error) {
 	u := iu.User
 	out, err := s.erase(ctx, u, eraseBy{Actor: "system", Reason: "inactive", Via: "retention", KeepAdmin: true,
-		Details: map[string]string{"last_used": iu.LastUsed.UTC().Format(time.RFC3339), "noticed": iu.NoticeAt.UTC().Format(time.RFC3339)}})
-	if errors.Is(err, authn.ErrNotFound) {
-		return nil // deleted meanwhile
-	}
-	if err != nil {
-		return fmt.Errorf("delete unused account %s: %w", u.ID, err)
+		UnusedAfter: iu.NoticeAt,
+		Details:     map[string]string{"last_used": iu.LastUsed.UTC().Format(time.RFC3339), "noticed": iu.NoticeAt.UTC().Format(time.RFC3339)}})
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return false, nil // deleted meanwhile
+	case errors.Is(err, authn.ErrUsedSince):
+		if err := s.cfg.Store.DeleteInactiveNotice(ctx, u.ID); err != nil {
+			return false, err
+		}
+		s.log.Info("retention: account used while it was being deleted; its deletion is off", "user", u.ID)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("delete unused account %s: %w", u.ID, err)
 	}
 	s.log.Info("retention: unused account deleted", "pseudonym", authn.Pseudonym(u.ID), "last_used", iu.LastUsed,
 		"noticed", iu.NoticeAt, "audit_redacted", out.Redacted)
-	return nil
+	return true, nil
 }
 
 // inactiveNotice is the mail that tells her the account will be deleted

@@ -417,3 +417,52 @@ func TestRetainSignins(t *testing.T) {
 		})
 	}
 }
+
+// retSignInBetween is the real store, with a sign-in of hers landing
+// right after InactiveMembers read that she was unused: between
+// retention's read and its erasure.
+type retSignInBetween struct {
+	authn.Store
+	signIn func()
+}
+
+func (s *retSignInBetween) InactiveMembers(ctx context.Context, groupID string, before time.Time, limit int) ([]authn.InactiveUser, error) {
+	list, err := s.Store.InactiveMembers(ctx, groupID, before, limit)
+	if err == nil && s.signIn != nil {
+		s.signIn()
+		s.signIn = nil
+	}
+	return list, err
+}
+
+// TestRetainSignInDuringErase: a citizen who signs in after retention
+// read her as unused, before it erases her, keeps her account (the
+// erasure reads her last use again in its transaction), and her notice is
+// withdrawn.
+func TestRetainSignInDuringErase(t *testing.T) {
+	for _, d := range retDialects {
+		t.Run(d.name, func(t *testing.T) {
+			fx := newRetFixture(t, d.url(t), startRetMailServer(t).port)
+			anna, annaKey := fx.citizen(t, "anna", "anna@example.org", true)
+			bert, _ := fx.citizen(t, "bert", "bert@example.org", true)
+			fx.clock.t = retStart.Add(2*365*24*time.Hour + time.Hour)
+			if rep := fx.retain(t); rep.Noticed != 2 {
+				t.Fatalf("Retain = %+v, want anna and bert noticed", rep)
+			}
+			fx.clock.add(DeletionNotice)
+			fx.svc.cfg.Store = &retSignInBetween{Store: fx.store, signIn: func() { fx.signIn(t, anna, annaKey, 7) }}
+			rep := fx.retain(t)
+			if !fx.exists(t, anna) {
+				t.Fatal("anna was deleted although she signed in before her erasure")
+			}
+			if fx.exists(t, bert) || rep.Deleted != 1 || rep.Withdrawn != 1 {
+				t.Errorf("Retain = %+v (bert exists: %v), want bert deleted and anna's notice withdrawn", rep, fx.exists(t, bert))
+			}
+			fx.svc.cfg.Store = fx.store
+			fx.clock.add(time.Hour)
+			if rep := fx.retain(t); rep.Deleted != 0 || !fx.exists(t, anna) {
+				t.Errorf("next Retain = %+v, want anna kept", rep)
+			}
+		})
+	}
+}
