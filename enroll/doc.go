@@ -102,7 +102,8 @@
 // the secret waits, sealed, in the enrollment until ConfirmTOTP gets a right
 // code (RFC 6238, one step of drift): a wrong code stores nothing, and
 // ShowTOTP shows the same secret again (after a wrong code, a language
-// switch). The app's entry is named TOTPIssuer. A group may forbid apps,
+// switch). The app's entry is named Config.Issuer (the site's name, as the
+// sign-in page names it; TOTPIssuer by default). A group may forbid apps,
 // or an app as the only factor. NewRecoveryCodes makes new codes that wait,
 // sealed, in the enrollment (ShowRecoveryCodes shows the same ones again).
 // Her first codes (she has none unused: a first enrollment, after a reset)
@@ -189,4 +190,8 @@
 // AUTH PLAIN, a timeout for the whole exchange), or LogMailer when no SMTP
 // server is configured. A mail that fails never fails the action it tells
 // of: Notify logs it and returns it for the caller to show.
+//
+// Letters and mail name the service Keyhall, or the city's own name
+// where Sender.Service (site.name) is set, in quotation marks („Stadt
+// Münster – Anmeldung“); the mail is then signed with it too.
 package enroll

@@ -37,9 +37,9 @@ const ResetSubject = "Ihr Zugang zu Keyhall wurde zurückgesetzt"
 
 func (l Letter) subject() string {
 	if l.Reset {
-		return ResetSubject
+		return l.Sender.name(ResetSubject)
 	}
-	return LetterSubject
+	return l.Sender.name(LetterSubject)
 }
 
 // Sender is the organisation that sends letters and mail: its name, its
@@ -49,7 +49,32 @@ type Sender struct {
 	Address   []string // lines under the name: department, street, postcode and city
 	HelpPhone string   // the IT service's phone number, as printed
 	HelpEmail string   // the IT service's e-mail address
+	// Service is the sign-in service's own name (site.name, "Stadt
+	// Münster – Anmeldung"), written where letters and mail name it;
+	// "": Keyhall.
+	Service string
 }
+
+// called is the service's name as a German sentence names it: Keyhall as
+// it is, a city's own name in quotation marks („Stadt Münster – Anmeldung“).
+func (s Sender) called() string {
+	if s.Service == "" || s.Service == TOTPIssuer {
+		return TOTPIssuer
+	}
+	return "„" + s.Service + "“"
+}
+
+// calledEN is called in English (“Stadt Münster – Anmeldung”).
+func (s Sender) calledEN() string {
+	if s.Service == "" || s.Service == TOTPIssuer {
+		return TOTPIssuer
+	}
+	return "“" + s.Service + "”"
+}
+
+// name puts the service's name (called) in place of "Keyhall" in one of
+// this package's own texts, such as LetterSubject.
+func (s Sender) name(text string) string { return strings.ReplaceAll(text, TOTPIssuer, s.called()) }
 
 // Letter is an enrollment letter for one person.
 type Letter struct {
@@ -313,7 +338,7 @@ func (p *letterPDF) body(l Letter) {
 	f := p.f
 	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
 	f.SetFont("sans", "B", 12)
-	f.CellFormat(textW, 6, l.subject(), "", 1, "L", false, 0, "")
+	f.MultiCell(textW, 6, l.subject(), "", "L", false) // a long site.name wraps
 	f.Ln(3)
 	f.SetFont("sans", "", 10)
 	p.para("Guten Tag " + l.recipient() + ",")
@@ -321,11 +346,11 @@ func (p *letterPDF) body(l Letter) {
 	steps := l.steps()
 	count := "in drei Schritten:"
 	if l.Reset {
-		p.para("der IT-Service hat Ihren Zugang zu Keyhall zurückgesetzt. Ihre bisherigen Sicherheitsschlüssel, " +
+		p.para("der IT-Service hat Ihren Zugang zu " + l.Sender.called() + " zurückgesetzt. Ihre bisherigen Sicherheitsschlüssel, " +
 			"Authenticator-Apps und Wiederherstellungscodes sind gesperrt und funktionieren nicht mehr. Mit diesem " +
 			"Brief richten Sie Ihren Zugang neu ein, auf Ihrem eigenen Gerät und ohne Termin – " + count)
 	} else {
-		p.para("für Sie ist ein Zugang zu Keyhall eingerichtet. Sie melden sich dort künftig mit einem " +
+		p.para("für Sie ist ein Zugang zu " + l.Sender.called() + " eingerichtet. Sie melden sich dort künftig mit einem " +
 			"Sicherheitsschlüssel (etwa einem YubiKey) oder einer Authenticator-App an. Den Zugang richten " +
 			"Sie selbst ein, auf Ihrem eigenen Gerät und ohne Termin – " + count)
 	}
@@ -369,7 +394,7 @@ func (l Letter) steps() [][2]string {
 	switch {
 	case l.ChoosePassword:
 		title = "Passwort festlegen und vorsorgen"
-		spare = "Danach wählen Sie ein Passwort (mindestens 12 Zeichen); Keyhall fragt es nur bei " +
+		spare = "Danach wählen Sie ein Passwort (mindestens 12 Zeichen); " + l.Sender.called() + " fragt es nur bei " +
 			"Authenticator-App, Wiederherstellungscode oder Schlüssel ohne PIN ab. "
 		if l.RequirePassword {
 			spare += "Ihr IT-Service verlangt es: Ohne Passwort lässt sich die Einrichtung nicht abschließen. "

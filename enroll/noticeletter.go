@@ -38,9 +38,9 @@ const (
 
 func (n NoticeLetter) subject() string {
 	if n.Kind == authn.NoticeReset {
-		return NoticeResetSubject
+		return n.Sender.name(NoticeResetSubject)
 	}
-	return NoticeFactorSubject
+	return n.Sender.name(NoticeFactorSubject)
 }
 
 // frame is the enrollment letter that carries n's window and sender's
@@ -109,18 +109,18 @@ func (p *letterPDF) notice(n NoticeLetter) error {
 	l := n.frame()
 	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
 	f.SetFont("sans", "B", 12)
-	f.CellFormat(textW, 6, n.subject(), "", 1, "L", false, 0, "")
+	f.MultiCell(textW, 6, n.subject(), "", "L", false) // a long site.name wraps
 	f.Ln(3)
 	f.SetFont("sans", "", 10)
 	p.para("Guten Tag " + l.recipient() + ",")
 	f.Ln(1)
 	when := GermanDateTime(n.At.In(n.Location))
 	if n.Kind == authn.NoticeReset {
-		p.para("der IT-Service hat am " + when + " Ihre Anmeldemittel bei Keyhall zurückgesetzt: Ihre bisherigen " +
+		p.para("der IT-Service hat am " + when + " Ihre Anmeldemittel bei " + n.Sender.called() + " zurückgesetzt: Ihre bisherigen " +
 			"Sicherheitsschlüssel, Authenticator-Apps und Wiederherstellungscodes gelten nicht mehr, und alle Ihre " +
 			"Sitzungen wurden beendet. Eine neue Einladung erhalten Sie mit einem eigenen Brief oder vom IT-Service.")
 	} else {
-		p.para("zu Ihrem Zugang bei Keyhall wurde am " + when + " ein Anmeldemittel hinzugefügt: " + n.Factor + ". " +
+		p.para("zu Ihrem Zugang bei " + n.Sender.called() + " wurde am " + when + " ein Anmeldemittel hinzugefügt: " + n.Factor + ". " +
 			"Damit kann man sich als Sie anmelden.")
 	}
 	f.Ln(2)

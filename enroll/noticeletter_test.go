@@ -79,3 +79,37 @@ func TestLetterFreezeLinkNoDash(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeLetterSiteName: with the site's name (Sender.Service) both
+// notice letters name it where they said Keyhall, a long name wrapping in
+// the subject rather than running off the page.
+func TestNoticeLetterSiteName(t *testing.T) {
+	pdftotext := needTool(t, "pdftotext", "poppler-utils")
+	const site = "Stadt Münster – Anmeldung für Rat, Bezirksvertretungen und Ausschüsse"
+	for _, kind := range []string{authn.NoticeReset, authn.NoticeFactorAdded} {
+		n := enroll.NoticeLetter{User: authn.User{Username: "rmueller", DisplayName: "Renate Müller"},
+			Address: []string{"Ratsweg 5", "48143 Münster"}, Kind: kind, Factor: "YubiKey 5 NFC", At: time.Now(),
+			Sender:     enroll.Sender{Name: "Stadt Münster", HelpPhone: "0251 492-4711", Service: site},
+			FreezeLink: "https://login.stadt.example/freeze/abc", Date: time.Now()}
+		var buf bytes.Buffer
+		if err := enroll.WriteNoticeLetters(&buf, []enroll.NoticeLetter{n}); err != nil {
+			t.Fatal(err)
+		}
+		pdf := filepath.Join(t.TempDir(), "notice.pdf")
+		if err := os.WriteFile(pdf, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(pdftotext, pdf, "-").CombinedOutput()
+		if err != nil {
+			t.Fatalf("pdftotext: %v\n%s", err, out)
+		}
+		flat := strings.Join(strings.Fields(string(out)), " ")
+		subject := "Neues Anmeldemittel für Ihren Zugang zu „" + site + "“"
+		if kind == authn.NoticeReset {
+			subject = "Ihr Zugang zu „" + site + "“ wurde zurückgesetzt – Hinweis"
+		}
+		if !strings.Contains(flat, subject) || strings.Count(flat, "„"+site+"“") < 2 || strings.Contains(flat, "Keyhall") {
+			t.Errorf("%s: the letter does not name the site in its subject and text:\n%s", kind, flat)
+		}
+	}
+}

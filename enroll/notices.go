@@ -117,13 +117,14 @@ func (n Notices) RecoveryCodeUsed(u authn.User, left int, at time.Time) Message 
 // username with the code, valid until the expiry.
 func (n Notices) InvitationIssued(inv Invitation) Message {
 	de, en := n.when(inv.ExpiresAt)
-	return n.message(inv.User, "Ihre Anmeldung bei Keyhall / Your Keyhall sign-in",
-		fmt.Sprintf("für Sie ist ein Zugang zu Keyhall eingerichtet. Öffnen Sie diesen Link auf dem Gerät, "+
+	de0, en0 := n.Sender.called(), n.Sender.calledEN()
+	return n.message(inv.User, "Ihre Anmeldung bei "+de0+" / Your "+en0+" sign-in",
+		fmt.Sprintf("für Sie ist ein Zugang zu "+de0+" eingerichtet. Öffnen Sie diesen Link auf dem Gerät, "+
 			"an dem Sie Ihren Sicherheitsschlüssel oder Ihre App einrichten wollen:\n\n    %s\n\n"+
 			"Oder öffnen Sie %s und geben Sie ein:\n\n    Benutzername: %s\n    Code:         %s\n\n"+
 			"Die Einladung gilt einmal und bis %s. Geben Sie Link und Code nicht weiter.",
 			inv.Link, n.link("enroll"), inv.User.Username, inv.Code, de),
-		fmt.Sprintf("an account on Keyhall is ready for you. Open this link on the device where you want to set up "+
+		fmt.Sprintf("an account on "+en0+" is ready for you. Open this link on the device where you want to set up "+
 			"your security key or app:\n\n    %s\n\nOr open %s and enter:\n\n    Username: %s\n    Code:     %s\n\n"+
 			"The invitation works once and until %s. Do not pass the link or the code on.",
 			inv.Link, n.link("enroll"), inv.User.Username, inv.Code, en))
@@ -168,10 +169,23 @@ func (n Notices) message(u authn.User, subject, de, en string) Message {
 	if h := n.help("Questions? IT service: ", "phone", "e-mail"); h != "" {
 		b.WriteString(h + "\n")
 	}
-	if n.Sender.Name != "" {
-		b.WriteString("\n-- \n" + n.Sender.Name + "\n")
+	if sig := n.signature(); sig != "" {
+		b.WriteString("\n-- \n" + sig)
 	}
 	return Message{To: u.Email, Subject: subject, Body: b.String()}
+}
+
+// signature is the mail's signature: the sender's name and the
+// service's, each on a line ("" when neither is configured).
+func (n Notices) signature() string {
+	var b strings.Builder
+	if n.Sender.Name != "" {
+		b.WriteString(n.Sender.Name + "\n")
+	}
+	if s := n.Sender.Service; s != "" && s != n.Sender.Name {
+		b.WriteString(s + " · " + n.PublicURL.String() + "\n")
+	}
+	return b.String()
 }
 
 // help returns the help line, or "" when no contact is configured.

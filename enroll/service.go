@@ -52,9 +52,13 @@ type PasswordChecker interface {
 
 // Config configures a Service.
 type Config struct {
-	Store         Store
-	PublicURL     *url.URL // the only source of links, the RP ID and the origin
-	RPName        string   // shown by the browser; "" = "Keyhall"
+	Store     Store
+	PublicURL *url.URL // the only source of links, the RP ID and the origin
+	RPName    string   // shown by the browser; "" = "Keyhall"
+	// Issuer names the entry in the person's authenticator app (the
+	// otpauth URI's issuer and label prefix): the site's name, as the
+	// sign-in page names it; "" = TOTPIssuer.
+	Issuer        string
 	Policy        Policy
 	EncryptionKey [32]byte           // seals app secrets and waiting recovery codes (authn.Seal)
 	Argon2        authn.Argon2Params // for the local passwords people set (zero: authn.DefaultArgon2Params)
@@ -108,6 +112,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.RPName == "" {
 		cfg.RPName = "Keyhall"
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = TOTPIssuer
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

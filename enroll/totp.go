@@ -118,16 +118,17 @@ func totpRefusal(g GroupRule, first bool) *Error {
 	return e
 }
 
-// TOTPIssuer is the name of the entry in the person's app: the name the
-// sign-in page and the letter use ("den Code für Keyhall"), whatever the
-// WebAuthn relying party's display name (Config.RPName) is.
+// TOTPIssuer is the name of the entry in the person's app when
+// Config.Issuer is not set: the name the sign-in page and the letter use
+// ("den Code für Keyhall"), whatever the WebAuthn relying party's display
+// name (Config.RPName) is.
 const TOTPIssuer = "Keyhall"
 
 // totpSetup renders the key URI (RFC 6238 parameters: SHA-1, 6 digits, 30
 // seconds) and its QR code.
 func (s *Service) totpSetup(u authn.User, secret []byte) (TOTPSetup, error) {
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: TOTPIssuer, AccountName: u.Username, Secret: secret,
+		Issuer: s.cfg.Issuer, AccountName: u.Username, Secret: secret,
 		Period: authn.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
 	})
 	if err != nil {

@@ -28,6 +28,16 @@
 // flag and (later) the OIDC issuer and WebAuthn origin. Nothing is built from
 // the request's Host or X-Forwarded-Host.
 //
+// # The city's own name
+//
+// Config.Site (site.go) puts the city's name in every page's header and
+// title, its logo (a PNG, or an SVG without script, served with a CSP of
+// its own) before it, and its colour in a stylesheet generated at start
+// and served like the embedded ones (/static/site.css?v=hash): no inline
+// style, the pages' CSP unchanged. New refuses a colour under 4.5:1
+// against white. The enrollment's app entry (enroll.Config.Issuer) is
+// named after the site, as the code page says.
+//
 // # Signing in
 //
 // The pages (templates/, German first, English by Accept-Language or the

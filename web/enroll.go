@@ -92,6 +92,9 @@ func (s *Server) newEnroll(st authn.Store) *enroll.Service {
 	if cfg.RPName == "" {
 		cfg.RPName = s.signIn.RPName
 	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = s.site.Name // the app's entry is named as the sign-in page names it (totp.instructions)
+	}
 	if cfg.EncryptionKey == ([32]byte{}) {
 		cfg.EncryptionKey = s.signIn.EncryptionKey // sign-in must open the app secrets enrollment seals
 	}

@@ -6,8 +6,8 @@ import "fmt"
 // German first; translate looks here after texts.
 var enrollTexts = map[string]message{
 	"enroll.title": {"Zugang einrichten", "Set up your access"},
-	"enroll.welcome": {"Willkommen bei Keyhall. Hier richten Sie Ihren Zugang ein: Sie bestätigen die Einladung und registrieren einen Sicherheitsschlüssel (oder eine App); je nach Zugang legen Sie danach ein Passwort fest und bewahren Wiederherstellungscodes auf.",
-		"Welcome to Keyhall. Set up your access here: confirm the invitation and register a security key (or an app); depending on your access, you then choose a password and keep recovery codes."},
+	"enroll.welcome": {"Willkommen bei %s. Hier richten Sie Ihren Zugang ein: Sie bestätigen die Einladung und registrieren einen Sicherheitsschlüssel (oder eine App); je nach Zugang legen Sie danach ein Passwort fest und bewahren Wiederherstellungscodes auf.",
+		"Welcome to %s. Set up your access here: confirm the invitation and register a security key (or an app); depending on your access, you then choose a password and keep recovery codes."},
 	"enroll.for":           {"Einladung für", "Invitation for"},
 	"enroll.start":         {"Einrichtung beginnen", "Begin set-up"},
 	"enroll.username":      {"Benutzername", "Username"},
@@ -86,7 +86,7 @@ var enrollTexts = map[string]message{
 		"With one of these codes you can reach your account when key and app are missing, and then set up a new key. Each code works once. Print the codes or write them down, and keep them apart from your key."},
 	"enroll.codes.once":   {"Die Codes werden nur dieses eine Mal angezeigt.", "The codes are shown this one time only."},
 	"enroll.codes.print":  {"Codes drucken", "Print codes"},
-	"enroll.codes.sheet":  {"Wiederherstellungscodes für Keyhall", "Recovery codes for Keyhall"},
+	"enroll.codes.sheet":  {"Wiederherstellungscodes für %s", "Recovery codes for %s"},
 	"enroll.codes.stored": {"Ich habe die Codes sicher aufbewahrt", "I have stored the codes safely"},
 	"enroll.codes.done":   {"Fertig", "Done"},
 

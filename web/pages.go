@@ -58,18 +58,22 @@ type view struct {
 	Recover *recoverView // the recovery pages (recover.go)
 	// OfferRecover: /login and the recovery-code page link to /recover.
 	OfferRecover bool
+	// Site is the city's name, logo and stylesheet (render sets it).
+	Site siteView
 }
 
 // pages holds the parsed templates and the static files with their hashes.
 type pages struct {
 	tmpl   map[string]*template.Template
 	static map[string]staticFile
+	logo   string // the site's logo among static ("" for none: site.go)
 }
 
 type staticFile struct {
 	body        []byte
 	hash        string // hex SHA-256, first 16 characters: the ETag and ?v=
 	contentType string
+	csp         string // a Content-Security-Policy of its own ("": the pages')
 }
 
 // loadPages parses every template and hashes every static file.
@@ -170,6 +174,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v *v
 	v.SwitchLang = switchLangURL(r, v.OtherLang)
 	v.HelpLine = s.helpLine(v.Lang)
 	v.Legal = s.legal
+	v.Site = s.site
 	v.RegisterOpen = s.register
 	v.OfferRecover = s.recoverOn
 	if v.LangPath != "" {
@@ -217,6 +222,9 @@ func (s *Server) staticFile(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", f.contentType)
+	if f.csp != "" {
+		h.Set("Content-Security-Policy", f.csp)
+	}
 	h.Set("ETag", `"`+f.hash+`"`)
 	if r.URL.Query().Get("v") == f.hash {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")

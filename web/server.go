@@ -62,6 +62,9 @@ type Config struct {
 	// Legal links the city's imprint and privacy notice from every page
 	// (legal.*); a link that is "" is not shown.
 	Legal LegalLinks
+	// Site is the city's name, logo and primary colour in every page's
+	// header (site.go); the zero Site is Keyhall's own.
+	Site Site
 }
 
 // LegalLinks are the city's imprint (Impressum) and privacy notice
@@ -91,7 +94,8 @@ type Server struct {
 	pages     *pages
 	oidc      *oidcProvider // nil: OIDC off
 	legal     LegalLinks
-	register  bool // /register is open (Config.Register)
+	site      siteView // every page's header (site.go)
+	register  bool     // /register is open (Config.Register)
 
 	citizensCfg citizens.Config // without Store: completed in SetStore
 	recoverOn   bool            // /recover is served (Config.RecoverByEmail)
@@ -175,6 +179,10 @@ func New(cfg Config) (*Server, error) {
 	if s.pages, err = loadPages(); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
+	if err := s.pages.addSiteFiles(cfg.Site); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	s.site = newSiteView(cfg.Site, s.pages)
 	s.completeSignInConfig()
 	if s.oidc, err = newOIDCProvider(s, cfg.OIDC); err != nil {
 		return nil, fmt.Errorf("web: %w", err)

@@ -38,8 +38,8 @@ var texts = map[string]message{
 	"alt.restart":  {"Mit einem anderen Benutzernamen anmelden", "Sign in with another username"},
 
 	"totp.title": {"Code aus der App", "Code from your app"},
-	"totp.instructions": {"Öffnen Sie Ihre Authenticator-App und geben Sie den sechsstelligen Code für Keyhall ein.",
-		"Open your authenticator app and enter the six-digit code for Keyhall."},
+	"totp.instructions": {"Öffnen Sie Ihre Authenticator-App und geben Sie den sechsstelligen Code für %s ein.",
+		"Open your authenticator app and enter the six-digit code for %s."},
 	"totp.label": {"Sechsstelliger Code", "Six-digit code"},
 
 	"recovery.title": {"Wiederherstellungscode", "Recovery code"},

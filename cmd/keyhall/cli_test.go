@@ -72,12 +72,12 @@ func TestUsageErrors(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := runKeyhall(t, nil, "version")
-	if code != 0 || !strings.HasPrefix(out, "keyhall ") || !strings.Contains(out, "go1.") {
+	if code != 0 || !strings.HasPrefix(out, "keyhall ") || !strings.Contains(out, "\ncommit: ") || !strings.Contains(out, "\ngo:     go1.") {
 		t.Errorf("version: exit %d, %q", code, out)
 	}
 	version = "v1.2.3"
 	defer func() { version = "" }()
-	if _, out, _ := runKeyhall(t, nil, "version"); !strings.HasPrefix(out, "keyhall v1.2.3 (") {
+	if _, out, _ := runKeyhall(t, nil, "version"); !strings.HasPrefix(out, "keyhall v1.2.3\n") {
 		t.Errorf("version with -X main.version: %q", out)
 	}
 }

@@ -112,49 +112,64 @@ func checkConfigCommand() *command {
 
 func versionCommand() *command {
 	return &command{
-		name:     "version",
-		summary:  "print the version",
-		help:     "Prints Keyhall's version, the Go version it was built with, and the platform.",
+		name:    "version",
+		summary: "print the version, the commit and the Go version",
+		help: "Prints Keyhall's version (set at build time with -ldflags \"-X main.version=v1.2.3\",\n" +
+			"else the module's), the commit it was built from (\"modified\" when the working\n" +
+			"tree had uncommitted changes) and the Go version and platform. See\n" +
+			"docs/branding.md for the reproducible build.",
 		examples: []string{"keyhall version"},
 		setup: func(fs *flag.FlagSet) action {
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := wantArgs(args); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "keyhall %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				b := readBuild()
+				fmt.Fprintf(a.stdout, "keyhall %s\ncommit: %s\ngo:     %s %s/%s\n", b.version, b.commit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 				return nil
 			}
 		},
 	}
 }
 
-// buildVersion returns the version set at link time, else the module's
-// version with the VCS revision if the build recorded one.
-func buildVersion() string {
-	if version != "" {
-		return version
+// build is what the binary knows of how it was built.
+type build struct {
+	version  string // main.version, else the module's version, else "(devel)"
+	revision string // vcs.revision: the commit, "" when not recorded
+	modified bool   // vcs.modified: built with uncommitted changes
+}
+
+// commit is the revision as version prints it.
+func (b build) commit() string {
+	switch {
+	case b.revision == "":
+		return "unknown (built without version control information: go build -buildvcs=false, or outside a git checkout)"
+	case b.modified:
+		return b.revision + " (modified: built from a working tree with uncommitted changes)"
 	}
-	v := "(devel)"
+	return b.revision
+}
+
+// readBuild reads the version set at link time and the build information
+// Go records in the binary (runtime/debug.ReadBuildInfo).
+func readBuild() build {
+	b := build{version: version}
 	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	if bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "+dirty"
+	if ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.revision = s.Value
+			case "vcs.modified":
+				b.modified = s.Value == "true"
 			}
 		}
 	}
-	if rev != "" && v == "(devel)" {
-		v = fmt.Sprintf("%s %.12s%s", v, rev, dirty)
+	if b.version == "" && ok && bi.Main.Version != "" {
+		b.version = bi.Main.Version
 	}
-	return v
+	if b.version == "" {
+		b.version = "(devel)"
+	}
+	return b
 }

@@ -163,6 +163,14 @@ type Config struct {
 		ImprintURL string `yaml:"imprint_url"`
 		PrivacyURL string `yaml:"privacy_url"`
 	} `yaml:"legal"`
+	// Site is the city's own name, logo and colour: in every page's
+	// header, the mail, the letters and the authenticator app's entry
+	// (docs/branding.md). Unset: Keyhall's own.
+	Site struct {
+		Name         string `yaml:"name"`          // "Stadt Münster – Anmeldung"
+		LogoFile     string `yaml:"logo_file"`     // a PNG or SVG file, read at start
+		PrimaryColor string `yaml:"primary_color"` // "#RRGGBB", at least 4.5:1 against white
+	} `yaml:"site"`
 }
 
 // GroupPolicy is what a group asks of its members' sign-ins: one element

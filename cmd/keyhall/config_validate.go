@@ -92,6 +92,7 @@ func (c Config) Validate() error {
 	c.validateLetterMail(&v)
 	c.validateDirectories(&v)
 	c.validateCitizens(&v)
+	c.validateSite(&v)
 	return errors.Join(v.errs...)
 }
 

@@ -53,6 +53,15 @@
 // notices; once an hour it removes long-ended sessions and expired OIDC
 // state.
 //
+// site.* (config_validate_site.go) becomes web.Config.Site, with the logo
+// file read and checked (web.CheckLogo) and the colour's contrast against
+// white checked (web.CheckPrimaryColor) by Validate, so check-config and
+// serve refuse the same; site.name is also the app entry's issuer, the
+// service named in letters and mail (enroll.Sender.Service) and the
+// sender's name where mail.from has none. version (commands.go) prints
+// main.version, the vcs.revision and vcs.modified Go recorded, and the Go
+// version.
+//
 // # Enrollment
 //
 // The enrollment commands build the enroll.Service exactly as serve does

@@ -34,6 +34,10 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 	if err != nil {
 		return web.Config{}, err
 	}
+	site, err := cfg.site()
+	if err != nil {
+		return web.Config{}, err
+	}
 	return web.Config{
 		PublicURL:      publicURL,
 		TrustedProxies: proxies,
@@ -60,6 +64,7 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 		Enroll:         enrollCfg,
 		Desk:           deskCfg,
 		Legal:          web.LegalLinks{ImprintURL: cfg.Legal.ImprintURL, PrivacyURL: cfg.Legal.PrivacyURL},
+		Site:           site,
 		Citizens:       citizensConfig(cfg, keys, publicURL, enrollCfg, logger),
 		Register:       cfg.Citizens.Enabled,
 		RecoverByEmail: recoverByEmail(cfg), // wire_recover.go

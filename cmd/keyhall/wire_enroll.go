@@ -36,7 +36,7 @@ func enrollService(cfg Config, keys Keys, st enroll.Store, dir enroll.PasswordCh
 // commands, which send their own mail.
 func enrollConfig(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger) enroll.Config {
 	return enroll.Config{
-		PublicURL: publicURL, RPName: cfg.WebAuthn.RPName, Policy: enrollPolicy(cfg),
+		PublicURL: publicURL, RPName: cfg.WebAuthn.RPName, Issuer: cfg.Site.Name, Policy: enrollPolicy(cfg),
 		EncryptionKey: keys.Encryption, Logger: logger,
 	}
 }
@@ -101,7 +101,8 @@ func enrollPolicy(cfg Config) enroll.Policy {
 // sender returns the organisation named in letter.*.
 func (c Config) sender() enroll.Sender {
 	l := c.Letter
-	return enroll.Sender{Name: l.SenderName, Address: l.SenderAddress, HelpPhone: l.HelpPhone, HelpEmail: l.HelpEmail}
+	return enroll.Sender{Name: l.SenderName, Address: l.SenderAddress, HelpPhone: l.HelpPhone, HelpEmail: l.HelpEmail,
+		Service: c.Site.Name}
 }
 
 // notices returns the mail texts for the configuration.
@@ -127,7 +128,7 @@ func newMailer(cfg Config, logger *slog.Logger) (m enroll.Mailer, configured boo
 		}
 	}
 	sm, err := enroll.NewSMTPMailer(enroll.SMTPConfig{
-		Host: mc.SMTPHost, Port: mc.SMTPPort, Username: mc.Username, Password: password, From: mc.From,
+		Host: mc.SMTPHost, Port: mc.SMTPPort, Username: mc.Username, Password: password, From: cfg.mailFrom(),
 		StartTLS: enroll.StartTLS(mc.StartTLS), Timeout: time.Duration(mc.Timeout),
 	})
 	if err != nil {
