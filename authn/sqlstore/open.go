@@ -67,12 +67,24 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		opts.Logger.Warn("the database file can be read by other users of this machine; it holds password hashes, "+
 			"sealed secrets and the audit log: chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
 	}
+	var lock *os.File
+	if !opts.Unlocked {
+		if lock, err = lockFile(path, false); err != nil {
+			return nil, fmt.Errorf("open sqlite database %s: %w: a restore is putting a database in its place; try again when it has finished", path, err)
+		}
+	}
 	guard := newFileGuard(path, fi)
 	// The file: URI form makes SQLite read mode=rw; % is its escape character.
 	uri := "file:" + strings.ReplaceAll(path, "%", "%25") + "?mode=rw&"
 
+	unlock := func() {
+		if lock != nil {
+			lock.Close()
+		}
+	}
 	wconn, err := sqlite.NewConnector(uri + sqliteWriterParams)
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	wdb := sql.OpenDB(guardedConnector{Connector: wconn, guard: guard, writer: true})
@@ -82,12 +94,14 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	wdb.SetConnMaxLifetime(0)
 	if err := pingWriter(ctx, wdb); err != nil {
 		wdb.Close()
+		unlock()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, sqliteHint(err))
 	}
 
 	rconn, err := sqlite.NewConnector(uri + sqliteReaderParams)
 	if err != nil {
 		wdb.Close()
+		unlock()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	rdb := sql.OpenDB(guardedConnector{Connector: rconn, guard: guard})
@@ -109,6 +123,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		rdb:      rdb,
 		location: path,
 		guard:    guard,
+		uri:      uri,
+		lock:     lock,
 	}
 	guard.onGone = s.fileGone
 	return s, nil
