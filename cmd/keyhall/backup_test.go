@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/descope/virtualwebauthn"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore/pgtest"
 	"github.com/keyhall/keyhall/web"
 )
 
@@ -543,4 +545,54 @@ func TestBackupPostgresPointsToPgDump(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBackupPostgresDocumented follows docs/backup.md on PostgreSQL: a
+// pg_dump -Fc of a running installation, pg_restore into an empty
+// database, keyhall admin audit verify, and serve on it with the key file:
+// the people are there and no new installation is set up.
+func TestBackupPostgresDocumented(t *testing.T) {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
+	if len(bins) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pg_dump is not installed (Debian package postgresql)")
+		}
+		t.Skip("pg_dump is not installed")
+	}
+	slices.Sort(bins) // the newest major version last, as pgtest picks it
+	bin := filepath.Dir(bins[len(bins)-1])
+	srv := pgtest.Shared(t)
+	dir := t.TempDir()
+	keys := "KEYHALL_KEYS_FILE=" + filepath.Join(dir, "keyhall.keys")
+	from, to := srv.NewDatabase(t), srv.NewDatabase(t)
+	p := startKeyhall(t, dir, []string{"KEYHALL_STORAGE=" + from, keys}, "serve", "--listen", "127.0.0.1:0")
+	p.listening(t)
+	eventually(t, 30*time.Second, wantStatus(t, p.url("/readyz"), "", 200))
+	st := openTestStore(t, from)
+	want := inventory(t, st)
+
+	dump := filepath.Join(t.TempDir(), "keyhall.dump")
+	for _, cmd := range [][]string{
+		{"pg_dump", "--format=custom", "--file=" + dump, "--dbname=" + from},
+		{"pg_restore", "--no-owner", "--dbname=" + to, dump},
+	} {
+		if out, err := exec.Command(filepath.Join(bin, cmd[0]), cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd, " "), err, out)
+		}
+	}
+	p.stop(t)
+	env := []string{"KEYHALL_STORAGE=" + to, keys}
+	if out := mustRun(t, env, 0, "admin", "audit", "verify"); !strings.Contains(out, "chain intact") {
+		t.Errorf("audit verify after pg_restore: %q", out)
+	}
+	p2 := startKeyhall(t, dir, env, "serve", "--listen", "127.0.0.1:0")
+	p2.listening(t)
+	eventually(t, 30*time.Second, wantStatus(t, p2.url("/readyz"), "", 200))
+	if len(p2.lines("created the first administrator")) != 0 {
+		t.Error("serve on the restored database set up a new installation")
+	}
+	if m := missing(want, inventory(t, openTestStore(t, to))); len(m) > 0 {
+		t.Errorf("not restored by pg_restore: %v", m)
+	}
+	p2.stop(t)
 }
