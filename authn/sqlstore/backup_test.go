@@ -76,6 +76,11 @@ func TestInspectBackupSchema(t *testing.T) {
 		t.Errorf("restored schema version %d, %v; want it migrated to %d", v, err, knownSchemaVersion(dialectSQLite))
 	}
 	db.Close()
+	// A database file copied while Keyhall was stopped is in WAL mode,
+	// without a -wal file: a backup as good as one Backup wrote.
+	if info, err := InspectBackup(ctx, strings.TrimPrefix(url, "sqlite://")); err != nil || info.SchemaVersion != v {
+		t.Errorf("InspectBackup of a stopped database in WAL mode: %+v, %v", info, err)
+	}
 
 	newer := filepath.Join(dir, "newer.db")
 	b, _ := os.ReadFile(old)

@@ -518,6 +518,18 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Fatal("a refused restore changed the database")
 	}
 
+	absent := filepath.Join(t.TempDir(), "keyhall.keys")
+	e = mustRun(t, []string{b.env[0], "KEYHALL_KEYS_FILE=" + absent}, 1, "admin", "restore", file)
+	if !strings.Contains(e, "does not exist") || !strings.Contains(e, a.readKeys(t).Fingerprint()) {
+		t.Errorf("restore without a key file should say so and name the backup's fingerprint: %q", e)
+	}
+	if _, err := os.Stat(absent); err == nil {
+		t.Error("restore made a key file of its own")
+	}
+	if s, now := fileSum(t, b.db); s != sum || !os.SameFile(fi, now) {
+		t.Fatal("a refused restore changed the database")
+	}
+
 	// After the crash, the restore goes ahead.
 	mustRun(t, b.env, 0, "admin", "restore", file)
 	if _, now := fileSum(t, b.db); os.SameFile(fi, now) {
