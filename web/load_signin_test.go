@@ -421,7 +421,14 @@ func TestLoadKeySignIn(t *testing.T) {
 	f, names, keys := councilKeys(t)
 	c := newLoadClient(f)
 	defer c.close()
-	measureLoad(t, "key sign-in with username (3 requests)", func(w, i int) (bool, error) {
+	measureLoad(t, "key sign-in with username (3 requests)", keySignIns(f, c, names, keys))
+}
+
+// keySignIns is the operation of TestLoadKeySignIn: worker w signs
+// names[w] in with keys[w] (POST /login, /login/key/begin, the key's
+// signature, /login/key/finish).
+func keySignIns(f *fixture, c *loadClient, names []string, keys []*loadKey) func(w, i int) (bool, error) {
+	return func(w, i int) (bool, error) {
 		r, err := c.form(w, "/login", url.Values{"username": {names[w]}, "return_to": {"/account"}}, "")
 		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/key" {
 			return false, fmt.Errorf("POST /login: %d → %s, %v", r.status, r.location, err)
@@ -439,7 +446,7 @@ func TestLoadKeySignIn(t *testing.T) {
 			return false, fmt.Errorf("POST /login/key/finish: %d %s (session cookie %t), %v", r.status, r.body, r.session, err)
 		}
 		return true, nil
-	})
+	}
 }
 
 // TestLoadPasskeySignIn runs the sign-in with the key alone, without a

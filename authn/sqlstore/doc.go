@@ -42,6 +42,20 @@
 // Ready reports whether the store can serve: a read and an in-place rewrite
 // of the settings row "ready_probe", probed at most every two seconds.
 //
+// # Backup and restore
+//
+// Every Store on a SQLite file holds a shared flock(2) on the file beside it
+// (keyhall.db.lock) while it is open. Backup copies one snapshot with
+// VACUUM INTO on a connection of its own (the readers are query_only),
+// records in the copy what it is a copy of (settings row "backup": schema
+// version, key fingerprint, audit head) and renames it into place.
+// InspectBackup checks a file before anything is changed (its size against
+// its header, quick_check, Keyhall's tables, the schema version). Restore
+// takes the lock exclusively, so it never replaces a database a process has
+// open; the kernel drops a crashed process's lock, so none goes stale. It
+// opens a copy beside the target as a Store for the caller's checks, then
+// removes the old -wal and -shm files and renames the copy into place.
+//
 // # Group commit
 //
 // A durable commit costs an fsync (about half a millisecond here), so the

@@ -29,11 +29,34 @@ const (
 )
 
 // openSQLite opens the file at path with a writer pool of one connection and
-// a reader pool of read-only connections.
+// a reader pool of read-only connections. Unless opts.Unlocked, it first
+// takes the shared lock beside the file (lockFile), before it looks at the
+// file, so that a file Restore puts in place is the one opened; it leaves
+// out the lock (and makes no lock file) when the file is not there and
+// must not be created.
 func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") {
 		return nil, fmt.Errorf("open sqlite database: %q is not a file path (want sqlite:///path/keyhall.db)", path)
 	}
+	var lock *os.File
+	if _, err := os.Lstat(path); !opts.Unlocked && (err == nil || !(opts.Existing || opts.Installed)) {
+		if lock, err = lockFile(path, false); err != nil {
+			return nil, fmt.Errorf("open sqlite database %s: %w: a restore is putting a database in its place; try again when it has finished", path, err)
+		}
+	}
+	s, err := openSQLiteFile(ctx, path, opts)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// openSQLiteFile opens the file at path for openSQLite.
+func openSQLiteFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	// Create the file ourselves so that it is private to this user; SQLite
 	// gives its -wal and -shm files the same permissions. SQLite itself
 	// never creates it (mode=rw below): a connection opened after the file
@@ -109,6 +132,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		rdb:      rdb,
 		location: path,
 		guard:    guard,
+		uri:      uri,
 	}
 	guard.onGone = s.fileGone
 	return s, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,10 @@ type Options struct {
 	// key file): a SQLite file that is missing or empty is then an error
 	// wrapping ErrNoDatabase instead of a new database.
 	Installed bool
+	// Unlocked leaves out the shared lock beside the SQLite file (see
+	// lockFile): for Restore, which opens a copy not yet in place while it
+	// holds the target's lock itself.
+	Unlocked bool
 }
 
 // Store implements authn.Store on database/sql, for SQLite and PostgreSQL.
@@ -48,6 +53,8 @@ type Store struct {
 	forNoKeyUpdate string
 	location       string     // the file or host, for error messages
 	guard          *fileGuard // SQLite: whether the file is still the one opened; nil on PostgreSQL
+	uri            string     // SQLite: the file: URI, ending in "&", for Backup's connection
+	lock           *os.File   // SQLite: the shared lock beside the file (lockFile); nil if Unlocked
 	ready          readiness  // the last readiness probe (Ready)
 
 	stmt      statements
@@ -270,6 +277,9 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, s.rdb.Close())
 	}
 	errs = append(errs, s.wdb.Close())
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // after the connections: then nobody uses the file
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close %s: %w", s.location, err)
 	}

@@ -75,6 +75,16 @@
 // and print: the rules (reason, identity check, dual control, notices,
 // tools told, audit) are the desk's, the same as the /admin console's.
 //
+// # Backup and restore
+//
+// admin backup (admin_backup.go) calls sqlstore's Backup on the running
+// database and audits backup.create; admin restore checks the backup
+// (sqlstore.InspectBackup), the key file's fingerprint against the one the
+// backup records (readKeys: it never makes a key file), and, inside
+// sqlstore.Restore, the copy's audit chain (verifyAuditTo), to which it
+// appends backup.restore before the copy is put in place. On PostgreSQL
+// both only point to pg_dump and pg_restore (docs/backup.md).
+//
 // # Directory sync
 //
 // directory: (or directories:) becomes ldapsync.Config
