@@ -31,6 +31,7 @@ const caddyfile = `
 		request_header -Remote-Email
 		request_header -Remote-Groups
 		request_header -X-Original-URL
+		request_header -X-Rewrite-URL
 		forward_auth 127.0.0.1:{{KEYHALL}} {
 			uri /auth/verify
 			# The tool's own name, whatever Host the client sent.

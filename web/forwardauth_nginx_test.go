@@ -52,6 +52,8 @@ const nginxServer = `
 			proxy_set_header Remote-Name   $keyhall_name;
 			proxy_set_header Remote-Email  $keyhall_email;
 			proxy_set_header Remote-Groups $keyhall_groups;
+			proxy_set_header X-Original-URL "";
+			proxy_set_header X-Rewrite-URL  "";
 			error_page 401 =302 http://localhost:{{KEYHALL}}/login?return_to=$scheme://$server_name$request_uri;
 			proxy_pass http://127.0.0.1:{{UPSTREAM}};
 		}

@@ -62,7 +62,7 @@ func newProxyRig(t *testing.T) *proxyRig {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// What a tool might believe besides Remote-*, sent back for the
 		// tests to see: the proxy passes response headers on.
-		for _, h := range []string{"X-Original-Url", "X-Forwarded-Uri", "X-Forwarded-Host"} {
+		for _, h := range []string{"X-Original-Url", "X-Rewrite-Url", "X-Forwarded-Uri", "X-Forwarded-Host"} {
 			w.Header()["Tool-Saw-"+h] = r.Header.Values(h)
 		}
 		for _, h := range []string{"Remote-User", "Remote-Name", "Remote-Email", "Remote-Groups"} {
@@ -173,6 +173,15 @@ func (r *proxyRig) checkDocumented(t *testing.T) {
 	want := "Remote-User=bob\nRemote-Name=Bob Müller\nRemote-Email=bob@stadt.example\nRemote-Groups=\n"
 	if body != want {
 		t.Errorf("upstream saw:\n%s\nwant:\n%s", body, want)
+	}
+	// Some tools route by X-Original-URL or X-Rewrite-URL (IIS's URL
+	// Rewrite, older Symfony and Zend): one the client sent would have the
+	// tool serve another page than the one Keyhall checked.
+	resp, _ = r.get(t, "wiki.stadt.example", bob, "X-Original-URL", "/geheim/x", "X-Rewrite-URL", "/geheim/x")
+	for _, h := range []string{"X-Original-Url", "X-Rewrite-Url"} {
+		if got := resp.Header.Values("Tool-Saw-" + h); len(got) > 0 && got[0] != "" {
+			t.Errorf("the tool got the client's %s %q", h, got)
+		}
 	}
 
 	// Bob is not of the council: no header he sends makes Keyhall check
