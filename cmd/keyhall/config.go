@@ -43,7 +43,7 @@ type Config struct {
 	} `yaml:"tls"`
 	Log struct {
 		Level  string `yaml:"level"`  // debug, info, warn or error
-		Format string `yaml:"format"` // text or json
+		Format string `yaml:"format"` // text, json or journal
 	} `yaml:"log"`
 	// ShutdownTimeout is how long serve waits for requests in flight.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -351,8 +351,11 @@ func newLogger(c Config, w io.Writer) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if c.Log.Format == "json" {
+	switch c.Log.Format {
+	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts))
+	case "journal":
+		return slog.New(newJournalHandler(journalSocket, level, slog.NewTextHandler(w, opts)))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }

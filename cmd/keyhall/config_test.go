@@ -219,7 +219,7 @@ func TestLoadConfigInvalid(t *testing.T) {
 		{"tls: {cert_file: " + key + ", key_file: " + cert + "}", "tls.cert_file: cannot load the certificate and key"},
 		{"tls: {cert_file: /nonexistent.pem, key_file: " + key + "}", "tls.cert_file: read file: stat /nonexistent.pem"},
 		{"log: {level: verbose}", "log.level: \"verbose\" is not one of debug, info, warn, error"},
-		{"log: {format: xml}", "log.format: \"xml\" is not one of text, json"},
+		{"log: {format: xml}", "log.format: \"xml\" is not one of text, json, journal"},
 		{"shutdown_timeout: 0s", "shutdown_timeout: must be longer than 0s"},
 		{"shutdown_timeout: soon", "shutdown_timeout: \"soon\" is not a duration"},
 		{"keys: {file: ''}", "keys.file: must be set"},

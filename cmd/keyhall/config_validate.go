@@ -76,9 +76,9 @@ func (c Config) Validate() error {
 		v.add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Log.Format {
-	case "text", "json":
+	case "text", "json", "journal":
 	default:
-		v.add("log.format", "%q is not one of text, json", c.Log.Format)
+		v.add("log.format", "%q is not one of text, json, journal", c.Log.Format)
 	}
 	if c.ShutdownTimeout <= 0 {
 		v.add("shutdown_timeout", "must be longer than 0s, not %s", c.ShutdownTimeout)

@@ -24,6 +24,9 @@ const childEnv = "RUN_AS_KEYHALL"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
+		if os.Getenv(sandboxEnv) == "1" {
+			enterSandbox() // systemd_test.go
+		}
 		main()
 		return
 	}
