@@ -156,8 +156,11 @@ type oidcProvider struct {
 	cors     *cors.Cors // nil when no client has CORS origins
 	insecure bool       // public URL is http (development and tests): zitadel/oidc must allow it
 
-	keyMu sync.Mutex  // guards key
-	key   *signingKey // loaded or created on first use
+	keyMu      sync.Mutex             // guards key, keyChecked, stored and storedRead
+	key        *signingKey            // loaded or created on first use, replaced after a rotation
+	keyChecked time.Time              // when the store last said key is the active one
+	stored     []authn.OIDCSigningKey // every stored key, public parts, for the JWKS
+	storedRead time.Time              // when stored was read
 
 	logouts sync.WaitGroup // back-channel deliveries in flight
 }

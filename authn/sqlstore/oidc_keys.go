@@ -49,7 +49,7 @@ func (s *Store) OIDCSigningKey(ctx context.Context) (authn.OIDCSigningKey, error
 // index, no sealed bytes.
 func (s *Store) ActiveOIDCSigningKeyID(ctx context.Context) (string, error) {
 	var id string
-	err := s.wdb.QueryRowContext(s.quick(ctx), `SELECT id FROM oidc_keys WHERE retired_at IS NULL`).Scan(&id)
+	err := s.rdb.QueryRowContext(s.quick(ctx), `SELECT id FROM oidc_keys WHERE retired_at IS NULL`).Scan(&id)
 	if err != nil {
 		return "", fmt.Errorf("read oidc signing key id: %w", dbErr(err))
 	}
@@ -58,7 +58,7 @@ func (s *Store) ActiveOIDCSigningKeyID(ctx context.Context) (string, error) {
 
 // OIDCSigningKeys reads every key, the most recently activated first.
 func (s *Store) OIDCSigningKeys(ctx context.Context) ([]authn.OIDCSigningKey, error) {
-	rows, err := s.wdb.QueryContext(ctx, `SELECT `+oidcKeyCols+` FROM oidc_keys ORDER BY activated_at DESC, id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+oidcKeyCols+` FROM oidc_keys ORDER BY activated_at DESC, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list oidc signing keys: %w", err)
 	}
