@@ -50,6 +50,7 @@ func adminCommand() *command {
 			oidcSecretCommand(),
 			auditCommand(),
 			noticesCommand(),
+			keysCommand(),
 		},
 	}
 }
