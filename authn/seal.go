@@ -26,6 +26,16 @@ func Seal(key [32]byte, plaintext, additionalData []byte) ([]byte, error) {
 	return aead.Seal(nonce, nonce, plaintext, additionalData), nil
 }
 
+// OpenRotated opens what Seal sealed under key or, during a rotation of
+// the encryption key, under previous (the zero key: none).
+func OpenRotated(key, previous [32]byte, sealed, additionalData []byte) ([]byte, error) {
+	plain, err := Open(key, sealed, additionalData)
+	if err != nil && previous != ([32]byte{}) {
+		return Open(previous, sealed, additionalData)
+	}
+	return plain, err
+}
+
 // Open decrypts what Seal sealed under key with the same additional data.
 func Open(key [32]byte, sealed, additionalData []byte) ([]byte, error) {
 	aead, err := newGCM(key)

@@ -34,7 +34,7 @@ func (s *Service) pendingCodes(p authn.EnrollPending) (codes []string, stored bo
 	if p.CodesSealed == nil {
 		return nil, false, nil
 	}
-	b, err := authn.Open(s.cfg.EncryptionKey, p.CodesSealed, codesAD(p.UserID))
+	b, err := authn.OpenRotated(s.cfg.EncryptionKey, s.cfg.PreviousEncryptionKey, p.CodesSealed, codesAD(p.UserID))
 	if err != nil {
 		return nil, false, fmt.Errorf("open recovery codes: %w", err)
 	}

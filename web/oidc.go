@@ -47,6 +47,9 @@ type OIDCConfig struct {
 	CryptoKey [32]byte
 	// EncryptionKey seals the signing key in the store: Keys.Encryption.
 	EncryptionKey [32]byte
+	// PreviousEncryptionKey is the key EncryptionKey replaced, during a
+	// rotation (zero: none): signing keys sealed under it still open.
+	PreviousEncryptionKey [32]byte
 	// CodeLifetime is how long an authorization code may be redeemed;
 	// 0 means one minute, and more than ten minutes is refused.
 	CodeLifetime time.Duration

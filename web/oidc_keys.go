@@ -89,7 +89,7 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 			return p.key, nil
 		}
 	}
-	priv, id, err := InstallationKey(ctx, o, p.cfg.EncryptionKey, p.srv.now())
+	priv, id, err := InstallationKey(ctx, o, p.cfg.EncryptionKey, p.srv.now(), p.cfg.PreviousEncryptionKey)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,9 @@ func NewSigningKey(encKey [32]byte, now time.Time) (authn.OIDCSigningKey, error)
 // provider's signing key (its kid in the JWKS), sealed in the store under
 // encKey, created there (in one statement that every process races for)
 // if there is none yet. The audit log's checkpoints are signed with it.
-func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, now time.Time) (*ecdsa.PrivateKey, string, error) {
+// During a rotation of the encryption key, previous opens a key sealed
+// under the key encKey replaced.
+func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, now time.Time, previous ...[32]byte) (*ecdsa.PrivateKey, string, error) {
 	fresh, err := newSealedKey(encKey, now)
 	if err != nil {
 		return nil, "", err
@@ -224,14 +226,19 @@ func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, no
 	if err != nil {
 		return nil, "", fmt.Errorf("load signing key: %w", storageFailure{err})
 	}
-	return OpenInstallationKey(stored, encKey)
+	return OpenInstallationKey(stored, encKey, previous...)
 }
 
 // OpenInstallationKey opens a stored installation key with encKey: the
 // seal proves that it is the key this installation made, not one put into
 // the database.
-func OpenInstallationKey(stored authn.OIDCSigningKey, encKey [32]byte) (*ecdsa.PrivateKey, string, error) {
+func OpenInstallationKey(stored authn.OIDCSigningKey, encKey [32]byte, previous ...[32]byte) (*ecdsa.PrivateKey, string, error) {
 	der, err := authn.Open(encKey, stored.PrivateSealed, keyAAD(stored.ID))
+	for _, p := range previous {
+		if err != nil && p != ([32]byte{}) {
+			der, err = authn.Open(p, stored.PrivateSealed, keyAAD(stored.ID))
+		}
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("open signing key %s (is keys.encryption_key the one it was sealed with?): %w", stored.ID, err)
 	}

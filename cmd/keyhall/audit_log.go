@@ -155,7 +155,7 @@ func auditAttrs(e authn.AuditEvent) []slog.Attr {
 // checkpoint signs the chain's head now, with the active key (read each
 // time: after a rotation, the new one).
 func (a *auditLog) checkpoint(ctx context.Context) (authn.Checkpoint, error) {
-	key, id, err := web.InstallationKey(ctx, a.st, a.keys.Encryption, a.now())
+	key, id, err := web.InstallationKey(ctx, a.st, a.keys.Encryption, a.now(), a.keys.PreviousEncryption)
 	if err != nil {
 		return authn.Checkpoint{}, err
 	}
@@ -194,7 +194,7 @@ func verifyCheckpoint(ctx context.Context, st authn.Store, keys Keys, line strin
 			stored = k
 		}
 	}
-	key, id, err := web.OpenInstallationKey(stored, keys.Encryption)
+	key, id, err := web.OpenInstallationKey(stored, keys.Encryption, keys.PreviousEncryption)
 	if err != nil {
 		return c, err
 	}
