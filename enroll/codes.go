@@ -106,3 +106,16 @@ func (s *Service) KeepRecoveryCodes(ctx context.Context, id []byte) (Progress, e
 	}
 	return s.storeCodes(ctx, p, codes)
 }
+
+// SealAD returns the additional data enroll seals a person's waiting
+// secrets with (kind authn.SealedEnrollApp or authn.SealedEnrollCodes),
+// for re-sealing them under a new encryption key; nil for another kind.
+func SealAD(kind, userID string) []byte {
+	switch kind {
+	case authn.SealedEnrollApp:
+		return totpAD(userID)
+	case authn.SealedEnrollCodes:
+		return codesAD(userID)
+	}
+	return nil
+}

@@ -50,6 +50,10 @@ var (
 // keyAAD binds a sealed signing key to its ID, so rows cannot be swapped.
 func keyAAD(id string) []byte { return []byte("keyhall oidc signing key " + id) }
 
+// SigningKeyAD is the additional data the signing key id is sealed with,
+// for re-sealing it under a new encryption key.
+func SigningKeyAD(id string) []byte { return keyAAD(id) }
+
 // keyPoll is how often a process asks the store which key is active: after
 // a rotation (keyhall admin keys rotate) every process signs with the new
 // key within keyPoll and the time of one query: half a second, so that all

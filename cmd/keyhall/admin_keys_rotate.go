@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/enroll"
 	"github.com/keyhall/keyhall/web"
 )
 
@@ -20,7 +21,7 @@ func keysCommand() *command {
 		summary: "rotate and list the signing keys",
 		help: "Manages the installation's ES256 signing keys (OIDC ID tokens, logout tokens, audit\n" +
 			"checkpoints). They live in the database, sealed under keys.encryption_key. See docs/keys.md.",
-		subs: []*command{keysRotateCommand(), keysListCommand()},
+		subs: []*command{keysRotateCommand(), keysListCommand(), keysRotateEncryptionCommand()},
 	}
 }
 
@@ -187,4 +188,84 @@ func printSigningKeys(w io.Writer, all []authn.OIDCSigningKey, asJSON bool) erro
 		}
 	}
 	return nil
+}
+
+func keysRotateEncryptionCommand() *command {
+	return &command{
+		name:    "rotate-encryption",
+		summary: "re-seal the stored secrets under a new encryption key",
+		help: "Re-seals every secret stored under the encryption key (apps' TOTP secrets, enrollments'\n" +
+			"waiting secrets, the signing keys) under keys.encryption_key, opening each with that\n" +
+			"key or keys.previous_encryption_key, in one transaction: if one does not open, nothing\n" +
+			"changes. The database then remembers the new keys, so a process with only the old ones\n" +
+			"is refused. Run it after every serve process was restarted with the new key and the\n" +
+			"old one as keys.previous_encryption_key; the steps are in docs/keys.md. Audited\n" +
+			"(keys.rotate_encryption).",
+		examples: []string{
+			"keyhall admin keys rotate-encryption --config /etc/keyhall/keyhall.yaml --reason 'yearly rotation'",
+		},
+		setup: func(fs *flag.FlagSet) action {
+			cfgPath := configFlag(fs)
+			reason := fs.String("reason", "", "why the key is rotated, for the audit log")
+			return func(ctx context.Context, a *app, args []string) error {
+				if err := wantArgs(args); err != nil {
+					return err
+				}
+				cfg, err := loadConfig(*cfgPath, a.env)
+				if err != nil {
+					return err
+				}
+				keys, err := loadKeys(cfg, newLogger(cfg, a.stderr))
+				if err != nil {
+					return err
+				}
+				if keys.PreviousEncryption == ([32]byte{}) {
+					return usagef("keys.previous_encryption_key is not set: give the key being replaced (docs/keys.md)")
+				}
+				return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
+					n, err := resealSecrets(ctx, st, keys, *reason, time.Now().UTC())
+					if err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(a.stdout, "Re-sealed %d secrets under the new encryption key.\n"+
+						"keys.previous_encryption_key can be removed once forward-auth cookies sealed under it\n"+
+						"have expired (session.max_age after the restart; without it, people are sent through\n"+
+						"the sign-in page once, still signed in), and every process restarted.\n", n)
+					return err
+				})
+			}
+		},
+	}
+}
+
+// resealSecrets re-seals the stored secrets under keys.Encryption, each
+// opened with it or keys.PreviousEncryption, and makes the database
+// remember keys (without previous keys) as the installation's.
+func resealSecrets(ctx context.Context, st authn.Store, keys Keys, reason string, now time.Time) (int, error) {
+	sq, ok := st.(*sqlstore.Store)
+	if !ok {
+		return 0, errors.New("the store cannot re-seal secrets")
+	}
+	prev, _ := keys.previous()
+	current := Keys{Cookie: keys.Cookie, Encryption: keys.Encryption, OIDC: keys.OIDC}
+	reseal := func(kind, id string, sealed []byte) ([]byte, error) {
+		var ad []byte
+		switch kind {
+		case authn.SealedCredential:
+			ad = []byte(id)
+		case authn.SealedSigningKey:
+			ad = web.SigningKeyAD(id)
+		default:
+			if ad = enroll.SealAD(kind, id); ad == nil {
+				return nil, fmt.Errorf("unknown kind of secret %q", kind)
+			}
+		}
+		plain, err := authn.OpenRotated(keys.Encryption, keys.PreviousEncryption, sealed, ad)
+		if err != nil {
+			return nil, fmt.Errorf("opens neither with keys.encryption_key nor with keys.previous_encryption_key: %w", err)
+		}
+		return authn.Seal(keys.Encryption, plain, ad)
+	}
+	ev := auditEvent(now, "keys.rotate_encryption", "keys", reason, map[string]string{"fingerprint": current.Fingerprint()})
+	return sq.ResealSecrets(ctx, reseal, prev.Fingerprint(), current.Fingerprint(), ev)
 }
