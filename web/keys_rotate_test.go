@@ -44,3 +44,38 @@ func TestEncryptionKeyRotationKeepsApps(t *testing.T) {
 		t.Errorf("a forward-auth cookie sealed after the rotation does not open")
 	}
 }
+
+// TestAccessTokenCryptoRotation: after keys.oidc_key is replaced and the
+// old one given as keys.previous_oidc_key, access tokens encrypted before
+// are still read; new ones are encrypted under the new key only.
+func TestAccessTokenCryptoRotation(t *testing.T) {
+	var old, cur [32]byte
+	rand.Read(old[:])
+	rand.Read(cur[:])
+	before, err := newAccessTokenCrypto(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := before.Encrypt("token-id:user-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := newAccessTokenCrypto(cur, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rotated.Decrypt(tok); err != nil || got != "token-id:user-id" {
+		t.Errorf("a token of the previous key: %q, %v", got, err)
+	}
+	fresh, err := rotated.Encrypt("t2:u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := before.Decrypt(fresh); err == nil {
+		t.Error("a token made after the rotation is encrypted under the previous key")
+	}
+	dropped, _ := newAccessTokenCrypto(cur)
+	if _, err := dropped.Decrypt(tok); err == nil {
+		t.Error("a token of a dropped key is still read")
+	}
+}

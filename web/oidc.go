@@ -45,6 +45,9 @@ type OIDCConfig struct {
 	Clients []OIDCClient
 	// CryptoKey encrypts access tokens (zitadel/oidc's CryptoKey): Keys.OIDC.
 	CryptoKey [32]byte
+	// PreviousCryptoKey is the key CryptoKey replaced, during a rotation
+	// (zero: none): access tokens encrypted under it are still read.
+	PreviousCryptoKey [32]byte
 	// EncryptionKey seals the signing key in the store: Keys.Encryption.
 	EncryptionKey [32]byte
 	// PreviousEncryptionKey is the key EncryptionKey replaced, during a
@@ -198,7 +201,7 @@ func newOIDCProvider(s *Server, cfg OIDCConfig) (*oidcProvider, error) {
 	if p.insecure {
 		opts = append(opts, op.WithAllowInsecure())
 	}
-	crypto, err := newAccessTokenCrypto(cfg.CryptoKey)
+	crypto, err := newAccessTokenCrypto(cfg.CryptoKey, cfg.PreviousCryptoKey)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}

@@ -63,6 +63,8 @@ type Config struct {
 		PreviousCookieKeyFile     string `yaml:"previous_cookie_key_file"`
 		PreviousEncryptionKey     string `yaml:"previous_encryption_key"`
 		PreviousEncryptionKeyFile string `yaml:"previous_encryption_key_file"`
+		PreviousOIDCKey           string `yaml:"previous_oidc_key"`
+		PreviousOIDCKeyFile       string `yaml:"previous_oidc_key_file"`
 	} `yaml:"keys"`
 	// AdminGroup is the canonical name of the group whose members may use
 	// the admin console.

@@ -48,6 +48,7 @@ type Keys struct {
 	// opening what was sealed under them, never used to seal.
 	PreviousCookie     []byte
 	PreviousEncryption [32]byte
+	PreviousOIDC       [32]byte
 }
 
 // previous returns the keys before the rotation: the previous ones where
@@ -61,7 +62,10 @@ func (k Keys) previous() (Keys, bool) {
 	if k.PreviousEncryption != ([32]byte{}) {
 		p.Encryption = k.PreviousEncryption
 	}
-	return p, k.PreviousCookie != nil || k.PreviousEncryption != ([32]byte{})
+	if k.PreviousOIDC != ([32]byte{}) {
+		p.OIDC = k.PreviousOIDC
+	}
+	return p, k.PreviousCookie != nil || k.PreviousEncryption != ([32]byte{}) || k.PreviousOIDC != ([32]byte{})
 }
 
 // errNoKeyFile reports that the key file is needed but does not exist yet.
@@ -98,6 +102,7 @@ func loadKeys(c Config, logger *slog.Logger) (Keys, error) {
 	}
 	k.PreviousCookie = prev["previous_cookie_key"]
 	copy(k.PreviousEncryption[:], prev["previous_encryption_key"])
+	copy(k.PreviousOIDC[:], prev["previous_oidc_key"])
 	return k, nil
 }
 
@@ -232,7 +237,7 @@ func parseKeyFile(b []byte) (map[string][]byte, error) {
 		case !ok:
 			return nil, fmt.Errorf("line %d: not \"name: base64-key\"", n)
 		case sizes[name] == nil:
-			return nil, fmt.Errorf("line %d: unknown key %q (known: cookie_key, encryption_key, oidc_key, previous_cookie_key, previous_encryption_key)", n, name)
+			return nil, fmt.Errorf("line %d: unknown key %q (known: cookie_key, encryption_key, oidc_key, previous_cookie_key, previous_encryption_key, previous_oidc_key)", n, name)
 		case keys[name] != nil:
 			return nil, fmt.Errorf("line %d: %s is given twice", n, name)
 		}

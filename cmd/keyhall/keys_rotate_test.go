@@ -36,9 +36,8 @@ func TestKeysRotationFingerprint(t *testing.T) {
 	if err := checkKeys(ctx, st, old); err != nil {
 		t.Fatal(err)
 	}
-	rotated := randomKeys()
-	rotated.OIDC = old.OIDC
-	rotated.PreviousCookie, rotated.PreviousEncryption = old.Cookie, old.Encryption
+	rotated := randomKeys() // all three replaced
+	rotated.PreviousCookie, rotated.PreviousEncryption, rotated.PreviousOIDC = old.Cookie, old.Encryption, old.OIDC
 	stranger := randomKeys()
 	stranger.PreviousCookie, stranger.PreviousEncryption = randomKeys().Cookie, randomKeys().Encryption
 	if err := checkKeys(ctx, st, stranger); err == nil || !strings.Contains(err.Error(), "other keys") {
@@ -53,7 +52,7 @@ func TestKeysRotationFingerprint(t *testing.T) {
 	if err := checkKeys(ctx, st, rotated); err != nil {
 		t.Errorf("the rotated process again: %v", err)
 	}
-	rotated.PreviousCookie, rotated.PreviousEncryption = nil, [32]byte{}
+	rotated.PreviousCookie, rotated.PreviousEncryption, rotated.PreviousOIDC = nil, [32]byte{}, [32]byte{}
 	if err := checkKeys(ctx, st, rotated); err != nil {
 		t.Errorf("the new keys once the previous ones are dropped: %v", err)
 	}

@@ -110,6 +110,7 @@ func oidcConfig(cfg Config, keys Keys) (web.OIDCConfig, error) {
 		CryptoKey:             keys.OIDC,
 		EncryptionKey:         keys.Encryption,
 		PreviousEncryptionKey: keys.PreviousEncryption,
+		PreviousCryptoKey:     keys.PreviousOIDC,
 		CodeLifetime:          time.Duration(cfg.OIDC.CodeLifetime),
 	}
 	for i, c := range cfg.OIDC.Clients {
