@@ -5,16 +5,37 @@ import (
 	"time"
 )
 
-// OIDCSigningKey is the one key every Keyhall process signs ID tokens and
-// logout tokens with (ES256). Its private part is sealed (Seal) under the
-// installation's encryption key, with the key's ID as additional data, so a
-// copy of the database holds no usable signing key.
+// OIDCSigningKey is a key Keyhall processes sign ID tokens, logout tokens
+// and audit checkpoints with (ES256). One at a time is active (RetiredAt
+// zero): every process signs with it. Its private part is sealed (Seal)
+// under the installation's encryption key, with the key's ID as additional
+// data, so a copy of the database holds no usable signing key.
 type OIDCSigningKey struct {
 	ID            string // the JWK "kid"
 	Algorithm     string // "ES256"
 	PublicKey     []byte // PKIX, DER
 	PrivateSealed []byte // SEC 1 EC private key, DER, sealed
 	CreatedAt     time.Time
+	ActivatedAt   time.Time // became the signing key
+	RetiredAt     time.Time // stopped signing; zero while it is the signing key
+}
+
+// OIDCKeyStore keeps the signing keys across rotations: the active one and
+// every retired one (never deleted: audit checkpoints they signed must
+// still verify).
+type OIDCKeyStore interface {
+	// ActiveOIDCSigningKeyID returns the active key's ID, cheaply: each
+	// process polls it to notice a rotation. ErrNotFound if there is none.
+	ActiveOIDCSigningKeyID(ctx context.Context) (string, error)
+	// OIDCSigningKey returns the active key; ErrNotFound if there is none.
+	OIDCSigningKey(ctx context.Context) (OIDCSigningKey, error)
+	// OIDCSigningKeys returns every key, the most recently activated first.
+	OIDCSigningKeys(ctx context.Context) ([]OIDCSigningKey, error)
+	// RotateOIDCSigningKey makes k the active key from k.ActivatedAt and
+	// retires the active one at the same time, with ev in the audit log,
+	// in one transaction. It returns the key it retired (the zero key if
+	// there was none).
+	RotateOIDCSigningKey(ctx context.Context, k OIDCSigningKey, ev AuditEvent) (OIDCSigningKey, error)
 }
 
 // OIDCAuthRequest is an OpenID Connect authorization request (OIDC Core
@@ -116,10 +137,11 @@ type OIDCGrantRef struct {
 // OIDCStore keeps the state of the OpenID Connect provider. It is composed
 // into Store; a Store that implements it is asserted to it.
 type OIDCStore interface {
-	// EnsureOIDCSigningKey stores k if no signing key exists and returns
+	// EnsureOIDCSigningKey stores k as the active key if there is none and returns
 	// the stored key: k, or the one another process stored first. Of many
 	// concurrent calls, also from several processes, all return the same key.
 	EnsureOIDCSigningKey(ctx context.Context, k OIDCSigningKey) (OIDCSigningKey, error)
+	OIDCKeyStore
 
 	// CreateOIDCAuthRequest stores r. ErrAlreadyExists if its ID is taken.
 	CreateOIDCAuthRequest(ctx context.Context, r OIDCAuthRequest) error

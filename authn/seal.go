@@ -26,6 +26,25 @@ func Seal(key [32]byte, plaintext, additionalData []byte) ([]byte, error) {
 	return aead.Seal(nonce, nonce, plaintext, additionalData), nil
 }
 
+// The kinds of sealed secrets a store keeps, as ResealSecrets names them:
+// the additional data of each names the id given with it.
+const (
+	SealedCredential  = "credential"   // an app's secret; additional data: the credential id
+	SealedEnrollApp   = "enroll_app"   // an app being enrolled; the person's id (enroll)
+	SealedEnrollCodes = "enroll_codes" // recovery codes waiting to be shown; the person's id (enroll)
+	SealedSigningKey  = "signing_key"  // a signing key's private part; the key id (web)
+)
+
+// OpenRotated opens what Seal sealed under key or, during a rotation of
+// the encryption key, under previous (the zero key: none).
+func OpenRotated(key, previous [32]byte, sealed, additionalData []byte) ([]byte, error) {
+	plain, err := Open(key, sealed, additionalData)
+	if err != nil && previous != ([32]byte{}) {
+		return Open(previous, sealed, additionalData)
+	}
+	return plain, err
+}
+
 // Open decrypts what Seal sealed under key with the same additional data.
 func Open(key [32]byte, sealed, additionalData []byte) ([]byte, error) {
 	aead, err := newGCM(key)

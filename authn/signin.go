@@ -34,11 +34,14 @@ type SignInConfig struct {
 	Argon2        Argon2Params     // for local passwords; zero = defaults (m=19456 KiB, t=2, p=1: OWASP)
 	MaxHashing    int              // concurrent argon2id hashes; 0 = 2*GOMAXPROCS
 	EncryptionKey [32]byte         // seals TOTP secrets
-	FakeIDKey     []byte           // HMAC key for fake credential ids of unknown usernames
-	Policy        Policy
-	SessionMax    time.Duration // absolute session lifetime; 0 = 12h
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// PreviousEncryptionKey is the key EncryptionKey replaced, during a
+	// rotation (zero: none): it still opens TOTP secrets sealed under it.
+	PreviousEncryptionKey [32]byte
+	FakeIDKey             []byte // HMAC key for fake credential ids of unknown usernames
+	Policy                Policy
+	SessionMax            time.Duration // absolute session lifetime; 0 = 12h
+	Logger                *slog.Logger
+	Now                   func() time.Time
 	// KeyPolicy checks a key against its owner's groups' key policies at
 	// every sign-in; nil admits every key the level admits.
 	KeyPolicy KeyPolicy
@@ -102,6 +105,7 @@ type SignIn struct {
 	dirStatus AccountChecker
 	pwdRule   throttleRule // the shortest window of password tries
 	sealKey   [32]byte
+	prevKey   [32]byte // opens what the key before sealKey sealed
 	// pendingAEAD seals pending sign-ins into their ids (pendingtoken.go).
 	pendingAEAD cipher.AEAD
 	// keyStats is how the keys are spread, for the fake ids of key
@@ -169,7 +173,7 @@ func NewSignIn(cfg SignInConfig) (*SignIn, error) {
 		return nil, fmt.Errorf("configure sign-in: %w", err)
 	}
 	s := &SignIn{pendingAEAD: pendingAEAD, refusalSlots: make(chan struct{}, refusalWrites),
-		store: cfg.Store, wa: wa, directory: cfg.Directory, dirStatus: cfg.DirectoryStatus, sealKey: cfg.EncryptionKey,
+		store: cfg.Store, wa: wa, directory: cfg.Directory, dirStatus: cfg.DirectoryStatus, sealKey: cfg.EncryptionKey, prevKey: cfg.PreviousEncryptionKey,
 		fakeKey: cfg.FakeIDKey, policy: cfg.Policy, keyPolicy: cfg.KeyPolicy, toolOf: cfg.ToolOf, sessionMax: cfg.SessionMax, log: cfg.Logger, now: cfg.Now,
 	}
 	n := cfg.MaxHashing

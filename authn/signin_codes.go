@@ -161,7 +161,7 @@ func (s *SignIn) matchApp(p Pending, creds []Credential, code string) (Credentia
 			continue
 		}
 		checked = true
-		secret, err := Open(s.sealKey, cr.SecretSealed, []byte(cr.ID))
+		secret, err := OpenRotated(s.sealKey, s.prevKey, cr.SecretSealed, []byte(cr.ID))
 		if err != nil {
 			s.log.Error("cannot open an app's secret (wrong encryption key?)", "credential", cr.ID, "err", err)
 			continue

@@ -34,7 +34,7 @@ func (s *Service) pendingCodes(p authn.EnrollPending) (codes []string, stored bo
 	if p.CodesSealed == nil {
 		return nil, false, nil
 	}
-	b, err := authn.Open(s.cfg.EncryptionKey, p.CodesSealed, codesAD(p.UserID))
+	b, err := authn.OpenRotated(s.cfg.EncryptionKey, s.cfg.PreviousEncryptionKey, p.CodesSealed, codesAD(p.UserID))
 	if err != nil {
 		return nil, false, fmt.Errorf("open recovery codes: %w", err)
 	}
@@ -105,4 +105,17 @@ func (s *Service) KeepRecoveryCodes(ctx context.Context, id []byte) (Progress, e
 		return s.put(ctx, p, IdleTTL, time.Time{})
 	}
 	return s.storeCodes(ctx, p, codes)
+}
+
+// SealAD returns the additional data enroll seals a person's waiting
+// secrets with (kind authn.SealedEnrollApp or authn.SealedEnrollCodes),
+// for re-sealing them under a new encryption key; nil for another kind.
+func SealAD(kind, userID string) []byte {
+	switch kind {
+	case authn.SealedEnrollApp:
+		return totpAD(userID)
+	case authn.SealedEnrollCodes:
+		return codesAD(userID)
+	}
+	return nil
 }

@@ -60,11 +60,14 @@ type Config struct {
 	// sign-in page names it; "" = TOTPIssuer.
 	Issuer        string
 	Policy        Policy
-	EncryptionKey [32]byte           // seals app secrets and waiting recovery codes (authn.Seal)
-	Argon2        authn.Argon2Params // for the local passwords people set (zero: authn.DefaultArgon2Params)
-	Directory     PasswordChecker    // nil: directory people redeem without a password
-	Logger        *slog.Logger       // nil: slog.Default()
-	Now           func() time.Time
+	EncryptionKey [32]byte // seals app secrets and waiting recovery codes (authn.Seal)
+	// PreviousEncryptionKey is the key EncryptionKey replaced, during a
+	// rotation (zero: none): it still opens what was sealed under it.
+	PreviousEncryptionKey [32]byte
+	Argon2                authn.Argon2Params // for the local passwords people set (zero: authn.DefaultArgon2Params)
+	Directory             PasswordChecker    // nil: directory people redeem without a password
+	Logger                *slog.Logger       // nil: slog.Default()
+	Now                   func() time.Time
 	// Mailer tells a person by mail when a key or app is added to or
 	// removed from her account by her own hand, or a recovery code of hers
 	// is used (nil: no mail; IT's Reset and RevokeCredential leave the mail

@@ -89,7 +89,7 @@ func (s *Service) ShowTOTP(ctx context.Context, id []byte) (TOTPSetup, Progress,
 	if err != nil {
 		return TOTPSetup{}, Progress{}, fmt.Errorf("read person: %w", err)
 	}
-	secret, err := authn.Open(s.cfg.EncryptionKey, p.TOTPSealed, totpAD(p.UserID))
+	secret, err := authn.OpenRotated(s.cfg.EncryptionKey, s.cfg.PreviousEncryptionKey, p.TOTPSealed, totpAD(p.UserID))
 	if err != nil {
 		return TOTPSetup{}, Progress{}, fmt.Errorf("open app secret: %w", err)
 	}
@@ -165,7 +165,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, id []byte, code, nickname str
 	if err != nil {
 		return s.retry(ctx, p, err)
 	}
-	secret, err := authn.Open(s.cfg.EncryptionKey, p.TOTPSealed, totpAD(p.UserID))
+	secret, err := authn.OpenRotated(s.cfg.EncryptionKey, s.cfg.PreviousEncryptionKey, p.TOTPSealed, totpAD(p.UserID))
 	if err != nil {
 		return Progress{}, a.end(ctx, fmt.Errorf("open app secret: %w", err))
 	}

@@ -70,6 +70,9 @@ func (s *Server) openForwardCookie(v string) (authn.SessionHash, bool) {
 	}
 	nonce, sealed := raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:]
 	plain, err := s.fwdAEAD.Open(h[:0], nonce, sealed, fwdCookieAAD)
+	if err != nil && s.fwdAEADPrev != nil {
+		plain, err = s.fwdAEADPrev.Open(h[:0], nonce, sealed, fwdCookieAAD)
+	}
 	if err != nil || len(plain) != len(h) {
 		return authn.SessionHash{}, false
 	}

@@ -45,8 +45,14 @@ type OIDCConfig struct {
 	Clients []OIDCClient
 	// CryptoKey encrypts access tokens (zitadel/oidc's CryptoKey): Keys.OIDC.
 	CryptoKey [32]byte
+	// PreviousCryptoKey is the key CryptoKey replaced, during a rotation
+	// (zero: none): access tokens encrypted under it are still read.
+	PreviousCryptoKey [32]byte
 	// EncryptionKey seals the signing key in the store: Keys.Encryption.
 	EncryptionKey [32]byte
+	// PreviousEncryptionKey is the key EncryptionKey replaced, during a
+	// rotation (zero: none): signing keys sealed under it still open.
+	PreviousEncryptionKey [32]byte
 	// CodeLifetime is how long an authorization code may be redeemed;
 	// 0 means one minute, and more than ten minutes is refused.
 	CodeLifetime time.Duration
@@ -156,8 +162,11 @@ type oidcProvider struct {
 	cors     *cors.Cors // nil when no client has CORS origins
 	insecure bool       // public URL is http (development and tests): zitadel/oidc must allow it
 
-	keyMu sync.Mutex  // guards key
-	key   *signingKey // loaded or created on first use
+	keyMu      sync.Mutex             // guards key, keyChecked, stored and storedRead
+	key        *signingKey            // loaded or created on first use, replaced after a rotation
+	keyChecked time.Time              // when the store last said key is the active one
+	stored     []authn.OIDCSigningKey // every stored key, public parts, for the JWKS
+	storedRead time.Time              // when stored was read
 
 	logouts sync.WaitGroup // back-channel deliveries in flight
 }
@@ -192,7 +201,7 @@ func newOIDCProvider(s *Server, cfg OIDCConfig) (*oidcProvider, error) {
 	if p.insecure {
 		opts = append(opts, op.WithAllowInsecure())
 	}
-	crypto, err := newAccessTokenCrypto(cfg.CryptoKey)
+	crypto, err := newAccessTokenCrypto(cfg.CryptoKey, cfg.PreviousCryptoKey)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}

@@ -20,15 +20,22 @@ type accessTokenCrypto struct {
 }
 
 // newAccessTokenCrypto returns the access token Crypto for key, the one
-// op.NewProvider would make from op.Config.CryptoKey.
-func newAccessTokenCrypto(key [32]byte) (*accessTokenCrypto, error) {
+// op.NewProvider would make from op.Config.CryptoKey. Tokens encrypted
+// under a previous key (a rotation; the zero key: none) are decrypted too.
+func newAccessTokenCrypto(key [32]byte, previous ...[32]byte) (*accessTokenCrypto, error) {
 	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.A256GCMKW, Key: key[:]}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("access token encrypter: %w", err)
 	}
 	gcm := op.NewAES256GCMCrypto(key, "")
+	decrypters := []op.Decrypter{gcm, op.NewAESDecrypter(key)}
+	for _, p := range previous {
+		if p != ([32]byte{}) {
+			decrypters = append(decrypters, op.NewAES256GCMCrypto(p, ""), op.NewAESDecrypter(p))
+		}
+	}
 	return &accessTokenCrypto{
-		Crypto: op.NewCompositeCrypto(gcm, []op.Decrypter{gcm, op.NewAESDecrypter(key)}),
+		Crypto: op.NewCompositeCrypto(gcm, decrypters),
 		enc:    enc,
 	}, nil
 }

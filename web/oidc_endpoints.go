@@ -42,7 +42,8 @@ func (p *oidcProvider) discovery(w http.ResponseWriter, r *http.Request) {
 	p.srv.writeJSONCached(w, doc)
 }
 
-// keys answers the JWKS with the one public signing key.
+// keys answers the JWKS: the signing key and the retired keys whose tokens
+// may still be valid (publishedKeys).
 func (p *oidcProvider) keys(w http.ResponseWriter, r *http.Request) {
 	if _, o := p.store(); o == nil {
 		p.srv.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, errNoStore)

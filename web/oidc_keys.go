@@ -6,7 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -28,10 +30,17 @@ func (k *signingKey) Key() any                                    { return k.pri
 func (k *signingKey) ID() string                                  { return k.id }
 func (k *signingKey) Use() string                                 { return "sig" }
 
-// publicKey is the key as published in the JWKS.
-type publicKey struct{ *signingKey }
+// publicKey is a key as published in the JWKS: the signing key, or a
+// retired one whose tokens may still be valid.
+type publicKey struct {
+	id  string
+	pub *ecdsa.PublicKey
+}
 
-func (k publicKey) Key() any { return &k.priv.PublicKey }
+func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.ES256 }
+func (k publicKey) Use() string                        { return "sig" }
+func (k publicKey) ID() string                         { return k.id }
+func (k publicKey) Key() any                           { return k.pub }
 
 var (
 	_ op.SigningKey = (*signingKey)(nil)
@@ -41,20 +50,50 @@ var (
 // keyAAD binds a sealed signing key to its ID, so rows cannot be swapped.
 func keyAAD(id string) []byte { return []byte("keyhall oidc signing key " + id) }
 
-// signingKey returns the signing key: the one in the store, created there
-// (in one statement that every process races for) if there is none yet.
-// It is read once per process.
+// SigningKeyAD is the additional data the signing key id is sealed with,
+// for re-sealing it under a new encryption key.
+func SigningKeyAD(id string) []byte { return keyAAD(id) }
+
+// keyPoll is how often a process asks the store which key is active: after
+// a rotation (keyhall admin keys rotate) every process signs with the new
+// key within keyPoll and the time of one query: half a second, so that all
+// switch within a second.
+const keyPoll = time.Second / 2
+
+// retiredKeyMargin is added to the longest token lifetime before a retired
+// key leaves the JWKS: for clocks that differ, and for processes that signed
+// with it until they noticed the rotation (keyPoll).
+const retiredKeyMargin = time.Minute
+
+// signingKey returns the active signing key: the one in the store, created
+// there (in one statement that every process races for) if there is none
+// yet. The key is kept; at most once per keyPoll the store is asked for the
+// active key's ID (one indexed row), and a new key is read and opened when
+// it changed. If that question fails, the kept key signs on: it is still
+// published, so its tokens verify.
 func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	p.keyMu.Lock()
 	defer p.keyMu.Unlock()
-	if p.key != nil {
+	if p.key != nil && time.Since(p.keyChecked) < keyPoll {
 		return p.key, nil
 	}
 	_, o := p.store()
 	if o == nil {
 		return nil, storageFailure{errNoStore}
 	}
-	priv, id, err := InstallationKey(ctx, o, p.cfg.EncryptionKey, p.srv.now())
+	if p.key != nil {
+		id, err := o.ActiveOIDCSigningKeyID(ctx)
+		if err != nil && !errors.Is(err, authn.ErrNotFound) {
+			p.srv.logger.Warn("oidc: cannot read which signing key is active; signing with the one it was", "kid", p.key.id, "err", err)
+			p.keyChecked = time.Now()
+			return p.key, nil
+		}
+		if err == nil && id == p.key.id {
+			p.keyChecked = time.Now()
+			return p.key, nil
+		}
+	}
+	priv, id, err := InstallationKey(ctx, o, p.cfg.EncryptionKey, p.srv.now(), p.cfg.PreviousEncryptionKey)
 	if err != nil {
 		return nil, err
 	}
@@ -62,15 +101,127 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("header for signing key %s: %w", id, err)
 	}
-	p.key = &signingKey{id: id, priv: priv, header: header}
+	if p.key != nil {
+		p.srv.logger.Info("oidc: signing with a new key", "kid", id, "before", p.key.id)
+	}
+	p.key, p.keyChecked = &signingKey{id: id, priv: priv, header: header}, time.Now()
 	return p.key, nil
+}
+
+// publishedKeys returns the keys of the JWKS: the active one and each
+// retired one whose tokens may still be valid at now (RetiredKeyGrace).
+// The stored keys are read at most once per keyPoll, or when the active key
+// is not among them; while the store fails, the keys known serve on, so
+// that a token Keyhall signed is still recognised (end_session's
+// id_token_hint) during a database outage.
+func (p *oidcProvider) publishedKeys(ctx context.Context) ([]op.Key, error) {
+	active, err := p.signingKey(ctx) // made on first use, so it is published before it signs
+	if err != nil {
+		return nil, err
+	}
+	all, err := p.storedKeys(ctx, active.id)
+	if err != nil {
+		return nil, err
+	}
+	now, grace := p.srv.now(), RetiredKeyGrace(p.cfg)
+	keys := []op.Key{publicKey{id: active.id, pub: &active.priv.PublicKey}}
+	for _, k := range all {
+		if k.ID == active.id || (!k.RetiredAt.IsZero() && !now.Before(k.RetiredAt.Add(grace))) {
+			continue
+		}
+		pub, err := parsePublicKey(k)
+		if err != nil {
+			p.srv.logger.Error("oidc: a stored signing key is left out of the JWKS", "kid", k.ID, "err", err)
+			continue
+		}
+		keys = append(keys, publicKey{id: k.ID, pub: pub})
+	}
+	return keys, nil
+}
+
+// storedKeys returns the stored keys, read at most once per keyPoll unless
+// active is not among those read.
+func (p *oidcProvider) storedKeys(ctx context.Context, active string) ([]authn.OIDCSigningKey, error) {
+	p.keyMu.Lock()
+	defer p.keyMu.Unlock()
+	known := slices.ContainsFunc(p.stored, func(k authn.OIDCSigningKey) bool { return k.ID == active })
+	if known && time.Since(p.storedRead) < keyPoll {
+		return p.stored, nil
+	}
+	_, o := p.store()
+	if o == nil {
+		return nil, storageFailure{errNoStore}
+	}
+	all, err := o.OIDCSigningKeys(ctx)
+	if err != nil {
+		// The active key is known (signingKey); retired ones are
+		// published as last read, if they were.
+		p.srv.logger.Warn("oidc: cannot read the signing keys; publishing those known", "err", err)
+		return p.stored, nil
+	}
+	for i := range all {
+		all[i].PrivateSealed = nil // the JWKS needs the public parts only
+	}
+	p.stored, p.storedRead = all, time.Now()
+	return all, nil
+}
+
+// RetiredKeyGrace is how long a retired signing key stays in the JWKS after
+// it stopped signing: the longest lifetime of anything signed with it (ID
+// tokens, access tokens, logout tokens, of any client), and a margin.
+func RetiredKeyGrace(cfg OIDCConfig) time.Duration {
+	longest := logoutTokenLifetime
+	for i := range cfg.Clients {
+		c := oidcClient{c: cfg.Clients[i]}
+		longest = max(longest, c.IDTokenLifetime(), c.accessLifetime())
+	}
+	return longest + retiredKeyMargin
+}
+
+// parsePublicKey reads a stored key's public part (P-256, PKIX).
+func parsePublicKey(k authn.OIDCSigningKey) (*ecdsa.PublicKey, error) {
+	pub, err := x509.ParsePKIXPublicKey(k.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("parse public key %s: %w", k.ID, err)
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("public key %s is not a P-256 key", k.ID)
+	}
+	return ec, nil
+}
+
+// StoredPublicKey returns the public key of the stored key with the given
+// id, active or retired, without opening its private part: audit
+// checkpoints it signed verify with it.
+func StoredPublicKey(ctx context.Context, o authn.OIDCKeyStore, id string) (*ecdsa.PublicKey, error) {
+	all, err := o.OIDCSigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range all {
+		if k.ID == id {
+			return parsePublicKey(k)
+		}
+	}
+	return nil, fmt.Errorf("key %s: %w", id, authn.ErrNotFound)
+}
+
+// NewSigningKey makes a new signing key, sealed under encKey, to be stored
+// as the active one from now (keyhall admin keys rotate).
+func NewSigningKey(encKey [32]byte, now time.Time) (authn.OIDCSigningKey, error) {
+	k, err := newSealedKey(encKey, now)
+	k.ActivatedAt = k.CreatedAt
+	return k, err
 }
 
 // InstallationKey returns the installation's ES256 key and its id: the
 // provider's signing key (its kid in the JWKS), sealed in the store under
 // encKey, created there (in one statement that every process races for)
 // if there is none yet. The audit log's checkpoints are signed with it.
-func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, now time.Time) (*ecdsa.PrivateKey, string, error) {
+// During a rotation of the encryption key, previous opens a key sealed
+// under the key encKey replaced.
+func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, now time.Time, previous ...[32]byte) (*ecdsa.PrivateKey, string, error) {
 	fresh, err := newSealedKey(encKey, now)
 	if err != nil {
 		return nil, "", err
@@ -79,14 +230,19 @@ func InstallationKey(ctx context.Context, o authn.OIDCStore, encKey [32]byte, no
 	if err != nil {
 		return nil, "", fmt.Errorf("load signing key: %w", storageFailure{err})
 	}
-	return OpenInstallationKey(stored, encKey)
+	return OpenInstallationKey(stored, encKey, previous...)
 }
 
 // OpenInstallationKey opens a stored installation key with encKey: the
 // seal proves that it is the key this installation made, not one put into
 // the database.
-func OpenInstallationKey(stored authn.OIDCSigningKey, encKey [32]byte) (*ecdsa.PrivateKey, string, error) {
+func OpenInstallationKey(stored authn.OIDCSigningKey, encKey [32]byte, previous ...[32]byte) (*ecdsa.PrivateKey, string, error) {
 	der, err := authn.Open(encKey, stored.PrivateSealed, keyAAD(stored.ID))
+	for _, p := range previous {
+		if err != nil && p != ([32]byte{}) {
+			der, err = authn.Open(p, stored.PrivateSealed, keyAAD(stored.ID))
+		}
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("open signing key %s (is keys.encryption_key the one it was sealed with?): %w", stored.ID, err)
 	}

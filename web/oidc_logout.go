@@ -201,6 +201,9 @@ func (p *oidcProvider) postLogout(ctx context.Context, uri, token string) error 
 // backchannelEvent is the event a logout token carries (§2.4).
 const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
 
+// logoutTokenLifetime is how long a logout token is valid.
+const logoutTokenLifetime = 2 * time.Minute
+
 // logoutToken makes the signed logout token of OpenID Back-Channel Logout
 // 1.0 §2.4: iss, aud, iat, exp, jti, sub, sid, events; no nonce; typ
 // logout+jwt.
@@ -211,7 +214,7 @@ func (p *oidcProvider) logoutToken(ctx context.Context, c *oidcClient, ref authn
 	}
 	now := p.srv.now()
 	claims := map[string]any{
-		"iss": p.issuer, "aud": c.c.ID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+		"iss": p.issuer, "aud": c.c.ID, "iat": now.Unix(), "exp": now.Add(logoutTokenLifetime).Unix(),
 		"jti": authn.NewID(), "sub": ref.UserID, "sid": sessionSID(ref.Session),
 		"events": map[string]any{backchannelEvent: map[string]any{}},
 	}

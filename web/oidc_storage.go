@@ -212,11 +212,7 @@ func (s *oidcStorage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgo
 }
 
 func (s *oidcStorage) KeySet(ctx context.Context) ([]op.Key, error) {
-	k, err := s.p.signingKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return []op.Key{publicKey{k}}, nil
+	return s.p.publishedKeys(ctx)
 }
 
 func (s *oidcStorage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {

@@ -102,8 +102,11 @@ type Server struct {
 
 	fwd     *forwardAuth
 	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
-	people  identities  // short-lived cache of people and their groups
-	handler http.Handler
+	// fwdAEADPrev opens forward-auth cookies sealed under the previous
+	// encryption key, during a rotation; nil when there is none.
+	fwdAEADPrev cipher.AEAD
+	people      identities // short-lived cache of people and their groups
+	handler     http.Handler
 	// verifyRoute is /auth/verify with its metrics (see ServeHTTP).
 	verifyRoute http.Handler
 }
@@ -190,6 +193,9 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	s.fwd = newForwardAuth(cfg.ForwardAuth)
 	if s.fwdAEAD, err = newFwdCookieAEAD(cfg.SignIn.EncryptionKey); err != nil {
+		return nil, fmt.Errorf("web: forward-auth cookie: %w", err)
+	}
+	if s.fwdAEADPrev, err = newFwdCookieAEAD(cfg.SignIn.PreviousEncryptionKey); err != nil {
 		return nil, fmt.Errorf("web: forward-auth cookie: %w", err)
 	}
 	if s.fwd.cfg.CookieDomain != "" && s.fwdAEAD == nil {

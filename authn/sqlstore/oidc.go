@@ -52,31 +52,6 @@ func hashOrNull(h [32]byte) any {
 	return h[:]
 }
 
-// EnsureOIDCSigningKey inserts k into the one slot unless it is taken, then
-// reads the slot back: every caller gets the key that won.
-func (s *Store) EnsureOIDCSigningKey(ctx context.Context, k authn.OIDCSigningKey) (authn.OIDCSigningKey, error) {
-	_, err := s.wdb.ExecContext(ctx, `INSERT INTO oidc_signing_keys
-		(slot, id, algorithm, public_key, private_sealed, created_at) VALUES (1, $1, $2, $3, $4, $5)
-		ON CONFLICT (slot) DO NOTHING`, k.ID, k.Algorithm, k.PublicKey, k.PrivateSealed, s.tv(k.CreatedAt))
-	if err != nil {
-		return authn.OIDCSigningKey{}, fmt.Errorf("store oidc signing key: %w", err)
-	}
-	return s.OIDCSigningKey(ctx)
-}
-
-// OIDCSigningKey reads the signing key without creating one:
-// authn.ErrNotFound when there is none.
-func (s *Store) OIDCSigningKey(ctx context.Context) (authn.OIDCSigningKey, error) {
-	var got authn.OIDCSigningKey
-	err := s.wdb.QueryRowContext(ctx, `SELECT id, algorithm, public_key, private_sealed, created_at
-		FROM oidc_signing_keys WHERE slot = 1`).
-		Scan(&got.ID, &got.Algorithm, &got.PublicKey, &got.PrivateSealed, timeCol{&got.CreatedAt})
-	if err != nil {
-		return authn.OIDCSigningKey{}, fmt.Errorf("read oidc signing key: %w", dbErr(err))
-	}
-	return got, nil
-}
-
 const authRequestCols = `id, client_id, redirect_uri, scopes, state, nonce, response_mode, code_challenge,
 	challenge_method, prompt, max_age_seconds, acr_values, login_hint, binding, created_at, expires_at,
 	user_id, amr, acr, auth_time, session_hash, done_at, code_hash, code_expires_at, code_used_at, hint_subject`

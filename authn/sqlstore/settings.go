@@ -42,3 +42,13 @@ func (s *Store) PutSetting(ctx context.Context, name, value string) error {
 	}
 	return nil
 }
+
+// SwapSetting replaces the value under name with value if it is old, in one
+// statement; it reports whether it did.
+func (s *Store) SwapSetting(ctx context.Context, name, old, value string) (bool, error) {
+	n, err := s.execRetry(ctx, "UPDATE settings SET value = $3 WHERE name = $1 AND value = $2", name, old, value)
+	if err != nil {
+		return false, fmt.Errorf("store setting %s: %w", name, err)
+	}
+	return n == 1, nil
+}

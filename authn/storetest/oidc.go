@@ -19,6 +19,7 @@ func RunOIDC(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		run  func(t *testing.T, s authn.Store, o authn.OIDCStore)
 	}{
 		{"SigningKeyConcurrent", testOIDCSigningKey},
+		{"SigningKeyRotation", testOIDCKeyRotation},
 		{"AuthRequest", testOIDCAuthRequest},
 		{"CompleteOnce", testOIDCCompleteOnce},
 		{"RedeemCodeConcurrent", testOIDCRedeemConcurrent},

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -42,8 +40,6 @@ type auditLog struct {
 	holder string
 	now    func() time.Time
 
-	key   *ecdsa.PrivateKey
-	keyID string
 	// lastCheckpoint is when this process last signed one.
 	lastCheckpoint time.Time
 }
@@ -156,24 +152,23 @@ func auditAttrs(e authn.AuditEvent) []slog.Attr {
 	return append(attrs, slog.String("hash", hex.EncodeToString(e.Hash[:])))
 }
 
-// checkpoint signs the chain's head now.
+// checkpoint signs the chain's head now, with the active key (read each
+// time: after a rotation, the new one).
 func (a *auditLog) checkpoint(ctx context.Context) (authn.Checkpoint, error) {
-	if a.key == nil {
-		key, id, err := web.InstallationKey(ctx, a.st, a.keys.Encryption, a.now())
-		if err != nil {
-			return authn.Checkpoint{}, err
-		}
-		a.key, a.keyID = key, id
+	key, id, err := web.InstallationKey(ctx, a.st, a.keys.Encryption, a.now(), a.keys.PreviousEncryption)
+	if err != nil {
+		return authn.Checkpoint{}, err
 	}
 	seq, hash, err := a.st.AuditHead(ctx)
 	if err != nil {
 		return authn.Checkpoint{}, err
 	}
-	return authn.SignCheckpoint(a.key, a.keyID, seq, hash, a.now())
+	return authn.SignCheckpoint(key, id, seq, hash, a.now())
 }
 
 // verifyCheckpoint checks line's checkpoint against the installation's key
-// and the audit log: the chain up to its event must end in its hash.
+// that signed it (active or retired) and the audit log: the chain up to its
+// event must end in its hash.
 func verifyCheckpoint(ctx context.Context, st authn.Store, keys Keys, line string) (authn.Checkpoint, error) {
 	c, err := authn.ParseCheckpoint(line)
 	if err != nil {
@@ -181,21 +176,25 @@ func verifyCheckpoint(ctx context.Context, st authn.Store, keys Keys, line strin
 	}
 	// Read, never made: a database whose key was removed must not get a
 	// new one that then calls every true checkpoint foreign.
-	sk, ok := st.(interface {
-		OIDCSigningKey(context.Context) (authn.OIDCSigningKey, error)
-	})
+	sk, ok := st.(authn.OIDCKeyStore)
 	if !ok {
 		return c, fmt.Errorf("the store cannot read the installation's key")
 	}
-	stored, err := sk.OIDCSigningKey(ctx)
-	if errors.Is(err, authn.ErrNotFound) {
-		return c, fmt.Errorf("the database holds no installation key, though checkpoints were signed with key %s: "+
-			"it was removed from the database; restore the database from a backup", c.KeyID)
-	}
+	all, err := sk.OIDCSigningKeys(ctx)
 	if err != nil {
 		return c, err
 	}
-	key, id, err := web.OpenInstallationKey(stored, keys.Encryption)
+	if len(all) == 0 {
+		return c, fmt.Errorf("the database holds no installation key, though checkpoints were signed with key %s: "+
+			"it was removed from the database; restore the database from a backup", c.KeyID)
+	}
+	stored := all[0]
+	for _, k := range all {
+		if k.ID == c.KeyID {
+			stored = k
+		}
+	}
+	key, id, err := web.OpenInstallationKey(stored, keys.Encryption, keys.PreviousEncryption)
 	if err != nil {
 		return c, err
 	}

@@ -128,14 +128,14 @@ func testAuditLogLinesAndCheckpoints(t *testing.T, env []string, url string) {
 
 	// The installation key removed from the database: verify says so, and
 	// makes no new one.
-	if _, err := st.DB().ExecContext(ctx, "DELETE FROM oidc_signing_keys"); err != nil {
+	if _, err := st.DB().ExecContext(ctx, "DELETE FROM oidc_keys"); err != nil {
 		t.Fatal(err)
 	}
 	if e := mustRun(t, env, 1, "admin", "audit", "verify", "--checkpoint", cp); !strings.Contains(e, "holds no installation key") {
 		t.Errorf("verify without the key: %q", e)
 	}
 	var n int
-	if err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM oidc_signing_keys").Scan(&n); err != nil || n != 0 {
+	if err := st.DB().QueryRowContext(ctx, "SELECT count(*) FROM oidc_keys").Scan(&n); err != nil || n != 0 {
 		t.Errorf("verify made a key: %d, %v", n, err)
 	}
 }

@@ -57,6 +57,14 @@ type Config struct {
 		EncryptionKeyFile string `yaml:"encryption_key_file"`
 		OIDCKey           string `yaml:"oidc_key"` // base64, 32 bytes
 		OIDCKeyFile       string `yaml:"oidc_key_file"`
+		// The keys replaced by a rotation (docs/keys.md): accepted for
+		// opening, never for sealing.
+		PreviousCookieKey         string `yaml:"previous_cookie_key"`
+		PreviousCookieKeyFile     string `yaml:"previous_cookie_key_file"`
+		PreviousEncryptionKey     string `yaml:"previous_encryption_key"`
+		PreviousEncryptionKeyFile string `yaml:"previous_encryption_key_file"`
+		PreviousOIDCKey           string `yaml:"previous_oidc_key"`
+		PreviousOIDCKeyFile       string `yaml:"previous_oidc_key_file"`
 	} `yaml:"keys"`
 	// AdminGroup is the canonical name of the group whose members may use
 	// the admin console.

@@ -138,7 +138,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 		"KEYHALL_DIRECTORY_URL", "KEYHALL_DIRECTORY_BIND_PASSWORD_FILE", "KEYHALL_DIRECTORY_BASE_DNS",
 		"KEYHALL_DIRECTORY_MAX_DISABLE_FRACTION", "KEYHALL_DIRECTORY_ATTRIBUTES_CHANGE_MARKER",
 		"KEYHALL_ADMIN_ROLES_HELPDESK", "KEYHALL_ADMIN_ROLES_ADMIN", "KEYHALL_SITE_NAME", "KEYHALL_SITE_LOGO_FILE",
-		"KEYHALL_SITE_PRIMARY_COLOR"} {
+		"KEYHALL_SITE_PRIMARY_COLOR",
+		"KEYHALL_KEYS_PREVIOUS_ENCRYPTION_KEY_FILE"} {
 		if !names[want] {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
@@ -159,8 +160,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 89 {
-		t.Errorf("%d settings, want 89: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 95 {
+		t.Errorf("%d settings, want 95: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 

@@ -84,6 +84,7 @@ func (c Config) Validate() error {
 		v.add("shutdown_timeout", "must be longer than 0s, not %s", c.ShutdownTimeout)
 	}
 	c.validateKeys(&v)
+	c.validatePreviousKeys(&v)
 	v.check("admin_group", checkCanonical(c.AdminGroup))
 	v.check("bootstrap_user", checkCanonical(c.BootstrapUser))
 	c.validateSignIn(&v)

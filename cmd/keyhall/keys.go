@@ -42,6 +42,30 @@ type Keys struct {
 	Encryption [32]byte
 	// OIDC is zitadel/oidc's CryptoKey, which encrypts its tokens.
 	OIDC [32]byte
+
+	// PreviousCookie and PreviousEncryption are the keys a rotation
+	// replaces (keys.previous_*; nil and zero when none): accepted for
+	// opening what was sealed under them, never used to seal.
+	PreviousCookie     []byte
+	PreviousEncryption [32]byte
+	PreviousOIDC       [32]byte
+}
+
+// previous returns the keys before the rotation: the previous ones where
+// given, the current ones otherwise; ok is false when no previous key is
+// given.
+func (k Keys) previous() (Keys, bool) {
+	p := Keys{Cookie: k.Cookie, Encryption: k.Encryption, OIDC: k.OIDC}
+	if k.PreviousCookie != nil {
+		p.Cookie = k.PreviousCookie
+	}
+	if k.PreviousEncryption != ([32]byte{}) {
+		p.Encryption = k.PreviousEncryption
+	}
+	if k.PreviousOIDC != ([32]byte{}) {
+		p.OIDC = k.PreviousOIDC
+	}
+	return p, k.PreviousCookie != nil || k.PreviousEncryption != ([32]byte{}) || k.PreviousOIDC != ([32]byte{})
 }
 
 // errNoKeyFile reports that the key file is needed but does not exist yet.
@@ -72,7 +96,50 @@ func loadKeys(c Config, logger *slog.Logger) (Keys, error) {
 	k.Cookie = got["cookie_key"]
 	copy(k.Encryption[:], got["encryption_key"])
 	copy(k.OIDC[:], got["oidc_key"])
+	prev, err := readPreviousKeys(c)
+	if err != nil {
+		return Keys{}, err
+	}
+	k.PreviousCookie = prev["previous_cookie_key"]
+	copy(k.PreviousEncryption[:], prev["previous_encryption_key"])
+	copy(k.PreviousOIDC[:], prev["previous_oidc_key"])
 	return k, nil
+}
+
+// readPreviousKeys returns the keys a rotation replaces that are given:
+// each from keys.previous_*, or else from a line of the key file if there
+// is one.
+func readPreviousKeys(c Config) (map[string][]byte, error) {
+	got := map[string][]byte{}
+	var inFile map[string][]byte
+	for _, k := range c.previousKeySettings() {
+		path := "keys." + k.name
+		var err error
+		switch {
+		case k.value != "" && k.file != "":
+			return nil, fmt.Errorf("load keys: %s and %s_file are both set; give one", path, path)
+		case k.value != "":
+			got[k.name], err = decodeKey(k.value, k.sizes)
+		case k.file != "":
+			var s string
+			if s, err = readSecretFile(k.file); err == nil {
+				got[k.name], err = decodeKey(s, k.sizes)
+			}
+		case c.Keys.File != "":
+			if inFile == nil {
+				if inFile, err = readKeyFile(c.Keys.File); errors.Is(err, fs.ErrNotExist) {
+					inFile, err = map[string][]byte{}, nil
+				}
+			}
+			if v := inFile[k.name]; v != nil {
+				got[k.name] = v
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load keys: %s: %w", path, err)
+		}
+	}
+	return got, nil
 }
 
 // readKeys returns the keys the configuration gives and, for the others
@@ -154,7 +221,7 @@ func readKeyFile(path string) (map[string][]byte, error) {
 // parseKeyFile parses the content of a key file.
 func parseKeyFile(b []byte) (map[string][]byte, error) {
 	sizes := map[string][]int{}
-	for _, k := range (Config{}).keySettings() {
+	for _, k := range append((Config{}).keySettings(), (Config{}).previousKeySettings()...) {
 		sizes[k.name] = k.sizes
 	}
 	keys := map[string][]byte{}
@@ -170,7 +237,7 @@ func parseKeyFile(b []byte) (map[string][]byte, error) {
 		case !ok:
 			return nil, fmt.Errorf("line %d: not \"name: base64-key\"", n)
 		case sizes[name] == nil:
-			return nil, fmt.Errorf("line %d: unknown key %q (known: cookie_key, encryption_key, oidc_key)", n, name)
+			return nil, fmt.Errorf("line %d: unknown key %q (known: cookie_key, encryption_key, oidc_key, previous_cookie_key, previous_encryption_key, previous_oidc_key)", n, name)
 		case keys[name] != nil:
 			return nil, fmt.Errorf("line %d: %s is given twice", n, name)
 		}

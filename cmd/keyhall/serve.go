@@ -200,17 +200,30 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 
 // checkKeys refuses a database that was set up with other keys: a process
 // with keys of its own would seal app secrets and sign tokens that the
-// others cannot read, and could not read theirs.
+// others cannot read, and could not read theirs. During a rotation
+// (docs/keys.md) a process whose previous keys (keys.previous_*) are the
+// database's takes them over: the database then remembers the new keys,
+// and a process with only the old ones is refused from then on.
 func checkKeys(ctx context.Context, st *sqlstore.Store, keys Keys) error {
 	mine := keys.Fingerprint()
 	stored, err := st.EnsureSetting(ctx, "keys_fingerprint", mine)
 	if err != nil {
 		return err
 	}
-	if stored != mine {
-		return fmt.Errorf("the database was set up with other keys (fingerprint %s, this process has %s): every Keyhall process of an installation must use the same keys; copy keys.file (or the keys.* settings) from the first one", stored, mine)
+	if stored == mine {
+		return nil
 	}
-	return nil
+	if prev, ok := keys.previous(); ok && stored == prev.Fingerprint() {
+		swapped, err := st.SwapSetting(ctx, "keys_fingerprint", stored, mine)
+		if err != nil {
+			return err
+		}
+		if swapped {
+			return nil
+		}
+		return checkKeys(ctx, st, Keys{Cookie: keys.Cookie, Encryption: keys.Encryption, OIDC: keys.OIDC})
+	}
+	return fmt.Errorf("the database was set up with other keys (fingerprint %s, this process has %s): every Keyhall process of an installation must use the same keys; copy keys.file (or the keys.* settings) from the first one", stored, mine)
 }
 
 // newWebServer builds the HTTP side from the configuration and the keys,

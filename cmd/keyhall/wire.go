@@ -54,10 +54,12 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 			MaxHashing:    cfg.Passwords.MaxConcurrent,
 			EncryptionKey: keys.Encryption,
 			FakeIDKey:     deriveKey(keys.Cookie, "keyhall fake credential ids"),
-			Policy:        signInPolicy(cfg),
-			SessionMax:    maxAge,
-			Logger:        logger,
-			KeyPolicy:     enrollPolicy(cfg), // a group's key policy holds at sign-in too
+			// During a rotation: TOTP secrets and forward-auth cookies sealed under the old key.
+			PreviousEncryptionKey: keys.PreviousEncryption,
+			Policy:                signInPolicy(cfg),
+			SessionMax:            maxAge,
+			Logger:                logger,
+			KeyPolicy:             enrollPolicy(cfg), // a group's key policy holds at sign-in too
 		},
 		ForwardAuth:    forwardAuthConfig(cfg),
 		OIDC:           oidc,
@@ -110,9 +112,11 @@ func forwardAuthConfig(cfg Config) web.ForwardAuthConfig {
 // key (keys.encryption_key) and encrypt tokens (keys.oidc_key).
 func oidcConfig(cfg Config, keys Keys) (web.OIDCConfig, error) {
 	oc := web.OIDCConfig{
-		CryptoKey:     keys.OIDC,
-		EncryptionKey: keys.Encryption,
-		CodeLifetime:  time.Duration(cfg.OIDC.CodeLifetime),
+		CryptoKey:             keys.OIDC,
+		EncryptionKey:         keys.Encryption,
+		PreviousEncryptionKey: keys.PreviousEncryption,
+		PreviousCryptoKey:     keys.PreviousOIDC,
+		CodeLifetime:          time.Duration(cfg.OIDC.CodeLifetime),
 	}
 	for i, c := range cfg.OIDC.Clients {
 		var sum []byte

@@ -37,7 +37,7 @@ func enrollService(cfg Config, keys Keys, st enroll.Store, dir enroll.PasswordCh
 func enrollConfig(cfg Config, keys Keys, publicURL *url.URL, logger *slog.Logger) enroll.Config {
 	return enroll.Config{
 		PublicURL: publicURL, RPName: cfg.WebAuthn.RPName, Issuer: cfg.Site.Name, Policy: enrollPolicy(cfg),
-		EncryptionKey: keys.Encryption, Logger: logger,
+		EncryptionKey: keys.Encryption, PreviousEncryptionKey: keys.PreviousEncryption, Logger: logger,
 	}
 }
 

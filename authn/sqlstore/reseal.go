@@ -1,0 +1,86 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// sealedColumns are the columns that hold secrets sealed under the
+// encryption key: the table, its key column, the column whose value the
+// seal's additional data names, the sealed column, and the kind ResealSecrets
+// reports.
+var sealedColumns = []struct{ table, key, adCol, col, kind string }{
+	{"credentials", "id", "id", "secret_sealed", authn.SealedCredential},
+	{"suspended_credentials", "id", "id", "secret_sealed", authn.SealedCredential},
+	{"pending_enrollments", "hash", "user_id", "totp_sealed", authn.SealedEnrollApp},
+	{"pending_enrollments", "hash", "user_id", "codes_sealed", authn.SealedEnrollCodes},
+	{"oidc_keys", "id", "id", "private_sealed", authn.SealedSigningKey},
+	{"oidc_signing_keys", "slot", "id", "private_sealed", authn.SealedSigningKey}, // before 0025
+}
+
+// ResealSecrets re-seals every stored secret in one transaction: reseal
+// gets each one's kind, the id its additional data names and its sealed
+// bytes, and returns them sealed anew. The stored keys fingerprint, if it
+// is fromFP or toFP, becomes toFP; any other is refused and nothing
+// changes. ev is audited in the same transaction. It
+// returns how many secrets it re-sealed.
+func (s *Store) ResealSecrets(ctx context.Context, reseal func(kind, id string, sealed []byte) ([]byte, error),
+	fromFP, toFP string, ev authn.AuditEvent) (int, error) {
+	n := 0
+	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+		var fp string
+		err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE name = 'keys_fingerprint'").Scan(&fp)
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if err == nil && fp != fromFP && fp != toFP {
+			return fmt.Errorf("the database was set up with other keys (fingerprint %s; the previous keys have %s, the new ones %s)",
+				fp, fromFP, toFP)
+		}
+		for _, c := range sealedColumns {
+			rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s, %s, %s FROM %s WHERE %s IS NOT NULL",
+				c.key, c.adCol, c.col, c.table, c.col))
+			if err != nil {
+				return fmt.Errorf("read %s.%s: %w", c.table, c.col, err)
+			}
+			type row struct {
+				key    any
+				id     string
+				sealed []byte
+			}
+			var all []row
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.key, &r.id, &r.sealed); err != nil {
+					rows.Close()
+					return err
+				}
+				all = append(all, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, r := range all {
+				b, err := reseal(c.kind, r.id, r.sealed)
+				if err != nil {
+					return fmt.Errorf("%s %s (%s.%s): %w", c.kind, r.id, c.table, c.col, err)
+				}
+				if _, err := tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE %s = $2", c.table, c.col, c.key), b, r.key); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO settings (name, value) VALUES ('keys_fingerprint', $1) "+
+			"ON CONFLICT (name) DO UPDATE SET value = excluded.value", toFP)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reseal secrets: %w", err)
+	}
+	return n, nil
+}
