@@ -207,7 +207,7 @@ func Entry(aaguid, description string, statuses ...string) map[string]any {
 func U2FEntry(description string) map[string]any {
 	return map[string]any{
 		"attestationCertificateKeyIdentifiers": []string{"bf7bcaa0d0c6187a8c6abbdd16a15640e7c7bde2"},
-		"metadataStatement": map[string]any{"description": description, "protocolFamily": "u2f", "schema": 3},
-		"statusReports":     []map[string]any{{"status": "FIDO_CERTIFIED", "effectiveDate": "2017-11-28"}},
+		"metadataStatement":                    map[string]any{"description": description, "protocolFamily": "u2f", "schema": 3},
+		"statusReports":                        []map[string]any{{"status": "FIDO_CERTIFIED", "effectiveDate": "2017-11-28"}},
 	}
 }
