@@ -50,6 +50,8 @@ func adminCommand() *command {
 			oidcSecretCommand(),
 			auditCommand(),
 			noticesCommand(),
+			mdsCommand(),
+			keysCommand(),
 		},
 	}
 }
