@@ -1,0 +1,81 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/mds"
+	"github.com/keyhall/keyhall/enroll/mds/mdstest"
+)
+
+// TestEnrollRefusesCompromisedModel: a person of a group that refuses
+// compromised models adds a key on /account: a key of a model the imported
+// FIDO metadata reports REVOKED is refused (403) with a page saying why
+// (German here; enroll tests the English), and not stored; a key of
+// another model is stored.
+func TestEnrollRefusesCompromisedModel(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(),
+		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true}}}})
+	revoked := uuid.MustParse("f7c558a0-f465-11e8-b568-0800200c9a66")
+	p := mdstest.NewPKI(t, mdstest.Options{})
+	p.Trust(t)
+	blob := p.Sign(t, mdstest.Payload(9, time.Now().AddDate(0, 1, 0),
+		mdstest.Entry(revoked.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED")))
+	if _, err := mds.Import(ctx, f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	anna := f.addUser("anna")
+	rat := authn.Group{ID: authn.NewID(), Name: "rat", Source: authn.SourceLocal, CreatedAt: time.Now()}
+	if err := f.store.CreateGroup(ctx, rat, f.audit("group.create")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.AddMember(ctx, rat.ID, anna.ID, f.audit("group.member.add")); err != nil {
+		t.Fatal(err)
+	}
+	old := newTestKey(t)
+	f.addKey(anna, &old, 0)
+	c := f.client()
+	c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now(), false).Value
+
+	register := func(model uuid.UUID) (*http.Response, string) {
+		t.Helper()
+		res, body := c.form("/account/factors/add", url.Values{"kind": {"key"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("add a key: %d %s", res.StatusCode, body)
+		}
+		res = c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}"))
+		options := readBody(t, res)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("begin: %d %s", res.StatusCode, options)
+		}
+		return c.form("/enroll/key", url.Values{"credential": {string(noneRegistration(t, []byte(options), f.base, model))}})
+	}
+	res, body := register(revoked)
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("revoked model: status %d, want 403", res.StatusCode)
+	}
+	for _, want := range []string{"Broken Key", "Die FIDO Alliance hat dieses Modell zurückgezogen", "IT-Service hilft Ihnen"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("refusal page (%d) lacks %q:\n%s", res.StatusCode, want, body)
+		}
+	}
+	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 1 {
+		t.Fatalf("%d keys stored, want only the old one", len(creds))
+	}
+	if res, body = register(uuid.MustParse("ee882879-721c-4913-9775-3dfcce97072a")); res.StatusCode != http.StatusOK {
+		t.Fatalf("another model: %d %s", res.StatusCode, body)
+	}
+	if creds, _ := f.store.ListCredentials(ctx, anna.ID); len(creds) != 2 {
+		t.Fatalf("%d keys stored, want 2", len(creds))
+	}
+}
