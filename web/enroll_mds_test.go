@@ -79,3 +79,45 @@ func TestEnrollRefusesCompromisedModel(t *testing.T) {
 		t.Fatalf("%d keys stored, want 2", len(creds))
 	}
 }
+
+// TestAdminPersonFlagsCompromisedModel: on a person's page in /admin, a
+// key of a model the imported FIDO metadata reports compromised is
+// flagged with the status, and models are named and rated as the blob
+// says, in place of the shipped list.
+func TestAdminPersonFlagsCompromisedModel(t *testing.T) {
+	c := newConsole(t)
+	f := c.f
+	ctx := context.Background()
+	revoked, yubi := uuid.MustParse("f7c558a0-f465-11e8-b568-0800200c9a66"), enroll.YubiKeyModels()[0].AAGUID
+	p := mdstest.NewPKI(t, mdstest.Options{})
+	p.Trust(t)
+	blob := p.Sign(t, mdstest.Payload(9, time.Now().AddDate(0, 1, 0),
+		mdstest.Entry(revoked.String(), "Broken Key", "FIDO_CERTIFIED_L1", "USER_KEY_REMOTE_COMPROMISE"),
+		mdstest.Entry(yubi.String(), "YubiKey 5 Series (FIDO MDS)", "FIDO_CERTIFIED_L2")))
+	if _, err := mds.Import(ctx, f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for i, model := range []uuid.UUID{revoked, yubi} {
+		k := newTestKey(t)
+		cred := authn.Credential{ID: authn.NewID(), UserID: c.renate.ID, Kind: authn.KindWebAuthn, Nickname: []string{"Alt", "Neu"}[i],
+			CreatedAt: time.Now(), WebAuthnID: k.id, PublicKey: k.cose, AAGUID: model[:], AttestationFmt: "packed"}
+		if err := f.store.CreateCredential(ctx, cred, f.audit("credential.create")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for l, flag := range map[string]string{"de": "Modell laut FIDO Alliance unsicher, bitte ersetzen: USER_KEY_REMOTE_COMPROMISE",
+		"en": "model unsafe according to the FIDO Alliance, please replace: USER_KEY_REMOTE_COMPROMISE"} {
+		res, body := c.as(c.helga, authn.LevelPhrh, 0).get("/admin/people/" + c.renate.ID + "?lang=" + l)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("person page: %d", res.StatusCode)
+		}
+		for _, want := range []string{"Broken Key (FIDO_CERTIFIED_L1) <strong class=\"warning\">" + flag, "YubiKey 5 Series (FIDO MDS) (FIDO_CERTIFIED_L2)</td>"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: the person page lacks %q", l, want)
+			}
+		}
+		if strings.Count(body, flag) != 1 {
+			t.Errorf("%s: %d flags, want 1", l, strings.Count(body, flag))
+		}
+	}
+}
