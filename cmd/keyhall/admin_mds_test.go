@@ -110,7 +110,7 @@ func TestAdminMDSImport(t *testing.T) {
 // TestAdminKeysReport: keys report counts, per compromised model, the keys
 // and their holders, and per group the people holding one (a person in
 // two groups in each, one with two keys once, people in no group under
-// "").
+// ""); users credentials names the blob's models and their compromise.
 func TestAdminKeysReport(t *testing.T) {
 	env, url := adminEnv(t)
 	out := mustRun(t, env, 0, "admin", "keys", "report")
@@ -162,6 +162,13 @@ func TestAdminKeysReport(t *testing.T) {
 		Groups: []groupHolderJSON{{Group: "", People: 1}, {Group: "rat", People: 1}, {Group: "verwaltung", People: 2}}}
 	if got, _ := json.Marshal(rep); string(got) != string(must(json.Marshal(want))) {
 		t.Errorf("report\n got %s\nwant %s", got, must(json.Marshal(want)))
+	}
+	var creds []credentialJSON
+	if err := json.Unmarshal([]byte(mustRun(t, env, 0, "admin", "users", "credentials", "anna", "--json")), &creds); err != nil {
+		t.Fatal(err)
+	}
+	if len(creds) != 2 || creds[0].Model != "Broken Key" || creds[0].Compromise != "REVOKED" || creds[1].Compromise != "USER_VERIFICATION_BYPASS" {
+		t.Errorf("anna's keys: %+v", creds)
 	}
 	out = mustRun(t, env, 0, "admin", "keys", "report")
 	if !strings.Contains(out, "Broken Key") || !strings.Contains(out, "verwaltung  2") {
