@@ -57,7 +57,8 @@ func TestAdminMDSImport(t *testing.T) {
 
 	out := mustRun(t, env, 0, "admin", "mds", "import", blob, "--crl", crl)
 	for _, want := range []string{"MDS blob no. 42, next update " + next.Format(time.DateOnly), "3 models (of 4 entries), 2 of them compromised",
-		"Not revoked (CRL given): CN=Test EV TLS CA 2025", "Revocation not checked (no CRL given): CN=mds.fidoalliance.org"} {
+		"Not revoked (CRL given): CN=Test EV TLS CA 2025", "Revocation not checked (no CRL given): CN=mds.fidoalliance.org",
+		"(its CRL: http://crl.test.example/ev-tls-ca-2025.crl)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

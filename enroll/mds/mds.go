@@ -102,7 +102,8 @@ type Blob struct {
 	// (aaid) entries are counted in Entries only.
 	Models []authn.KeyModel
 	// Checked names each certificate of the chain (below the root) that a
-	// CRL covered, and by which; Unchecked those no CRL given covered.
+	// CRL covered; Unchecked those no CRL given covered, each with the
+	// addresses of its CRL (its CRL distribution points), to download.
 	Checked, Unchecked []string
 }
 
@@ -274,7 +275,11 @@ func checkRevocation(chain []*x509.Certificate, o Options) (checked, unchecked [
 		if covered {
 			checked = append(checked, c.Subject.String())
 		} else {
-			unchecked = append(unchecked, c.Subject.String())
+			u := c.Subject.String()
+			if len(c.CRLDistributionPoints) > 0 {
+				u += " (its CRL: " + strings.Join(c.CRLDistributionPoints, ", ") + ")"
+			}
+			unchecked = append(unchecked, u)
 		}
 	}
 	for _, l := range lists {

@@ -95,9 +95,10 @@ func NewPKI(t testing.TB, o Options) *PKI {
 		o.SignerName = mds.SignerName
 	}
 	p.Signer = cert(t, &x509.Certificate{
-		Subject:   pkix.Name{CommonName: o.SignerName, Organization: []string{"Fido Alliance, Inc."}},
-		DNSNames:  []string{o.SignerName},
-		NotBefore: now.AddDate(-1, 0, 0), NotAfter: o.SignerNotAfter,
+		Subject:               pkix.Name{CommonName: o.SignerName, Organization: []string{"Fido Alliance, Inc."}},
+		DNSNames:              []string{o.SignerName},
+		CRLDistributionPoints: []string{"http://crl.test.example/ev-tls-ca-2025.crl"},
+		NotBefore:             now.AddDate(-1, 0, 0), NotAfter: o.SignerNotAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}, p.Intermediate, p.signerKey.Public(), p.interKey)
 	return p
