@@ -121,3 +121,29 @@ func TestAdminPersonFlagsCompromisedModel(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountNamesModelFromMDS: /account names a key she gave no name by
+// the model name of the imported MDS blob, where it has one.
+func TestAccountNamesModelFromMDS(t *testing.T) {
+	f := newFixture(t)
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	anna := f.addUser("anna")
+	yubi := enroll.YubiKeyModels()[0].AAGUID
+	k := newTestKey(t)
+	if err := f.store.CreateCredential(context.Background(), authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindWebAuthn,
+		Nickname: "Sicherheitsschlüssel", CreatedAt: time.Now(), WebAuthnID: k.id, PublicKey: k.cose, AAGUID: yubi[:]}, f.audit("credential.create")); err != nil {
+		t.Fatal(err)
+	}
+	p := mdstest.NewPKI(t, mdstest.Options{})
+	p.Trust(t)
+	blob := p.Sign(t, mdstest.Payload(3, time.Now().AddDate(0, 1, 0), mdstest.Entry(yubi.String(), "YubiKey 5 Series (FIDO MDS)", "FIDO_CERTIFIED_L2")))
+	if _, err := mds.Import(context.Background(), f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/account", "/account/factors"} {
+		w := serve(f.srv, "GET", path, nil, f.sessionCookie(anna, time.Now(), false))
+		if want := "Sicherheitsschlüssel: <strong>YubiKey 5 Series (FIDO MDS)</strong>"; !strings.Contains(w.Body.String(), want) {
+			t.Errorf("%s (%d) does not show %q", path, w.Code, want)
+		}
+	}
+}
