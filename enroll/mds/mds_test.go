@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -148,6 +149,35 @@ func FuzzVerify(f *testing.F) {
 		}
 		if b.No < 0 || b.Entries < len(b.Models) {
 			t.Fatalf("accepted %+v", b)
+		}
+	})
+}
+
+// FuzzPayload: any payload, signed as FIDO signs, is read or refused as
+// malformed, never crashes; what is read has one model per AAGUID.
+func FuzzPayload(f *testing.F) {
+	p := mdstest.NewPKI(f, mdstest.Options{})
+	old := mds.Roots
+	mds.Roots = append(mds.Roots, p.Root)
+	f.Cleanup(func() { mds.Roots = old })
+	seed, _ := json.Marshal(mdstest.Payload(3, time.Now().AddDate(0, 1, 0), entries()...))
+	f.Add(seed)
+	f.Add([]byte(`{"no":1,"nextUpdate":"2999-01-01","entries":[{"aaguid":"` + broken + `","statusReports":[{"status":"REVOKED"}]},{"aaguid":"` + broken + `"}]}`))
+	f.Add([]byte(`{"no":1e30,"nextUpdate":"2999-13-01"}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		b, err := mds.Verify(p.SignBytes(t, payload), mds.Options{Now: time.Now()})
+		if err != nil {
+			if !errors.Is(err, mds.ErrMalformed) && !errors.Is(err, mds.ErrStale) {
+				t.Fatalf("a signed payload refused for another reason: %v", err)
+			}
+			return
+		}
+		seen := map[[16]byte]bool{}
+		for _, m := range b.Models {
+			if seen[m.AAGUID] {
+				t.Fatalf("AAGUID %x twice", m.AAGUID)
+			}
+			seen[m.AAGUID] = true
 		}
 	})
 }

@@ -115,12 +115,19 @@ func (p *PKI) Trust(t testing.TB) {
 // as FIDO signs its blob.
 func (p *PKI) Sign(t testing.TB, payload any) []byte {
 	t.Helper()
-	std := base64.StdEncoding.EncodeToString
-	h, _ := json.Marshal(map[string]any{"alg": p.alg, "typ": "JWT", "x5c": []string{std(p.Signer.Raw), std(p.Intermediate.Raw)}})
 	body, err := json.Marshal(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p.SignBytes(t, body)
+}
+
+// SignBytes is Sign with the payload as it is, JSON or not.
+func (p *PKI) SignBytes(t testing.TB, body []byte) []byte {
+	t.Helper()
+	std := base64.StdEncoding.EncodeToString
+	h, _ := json.Marshal(map[string]any{"alg": p.alg, "typ": "JWT", "x5c": []string{std(p.Signer.Raw), std(p.Intermediate.Raw)}})
+	var err error
 	b64 := base64.RawURLEncoding.EncodeToString
 	input := b64(h) + "." + b64(body)
 	digest := sha256.Sum256([]byte(input))
