@@ -20,6 +20,7 @@ type Store interface {
 	ThrottleStore
 	AuditStore
 	CredentialStore
+	KeyModelStore
 	PendingStore
 	FreezeStore
 	EnrollStore

@@ -32,9 +32,13 @@ var oidFIDOAAGUID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
 
 // KeyInfo is what a registration response says about a new key.
 type KeyInfo struct {
-	Format         string    // attestation statement format: "packed", "fido-u2f", "none", …
-	AAGUID         uuid.UUID // the model, from authenticator data (zero for fido-u2f and many "none")
-	Model          string    // name of the model, "" when unknown
+	Format string    // attestation statement format: "packed", "fido-u2f", "none", …
+	AAGUID uuid.UUID // the model, from authenticator data (zero for fido-u2f and many "none")
+	Model  string    // name of the model, "" when unknown
+	// Compromise is what FIDO's Metadata Service reports against the
+	// model (authn.KeyModel.Compromise: REVOKED, …), "" when nothing or
+	// no blob was imported. Registration fills it in (Service.modelOf).
+	Compromise     string
 	CredentialID   []byte
 	PublicKey      []byte // COSE key
 	Algorithm      int64  // COSE algorithm of PublicKey
@@ -187,6 +191,8 @@ func (r Rules) CheckKey(k KeyInfo, now time.Time) error {
 // check returns why g refuses k, or "".
 func (g GroupRule) check(k KeyInfo, now time.Time) (Reason, error) {
 	switch {
+	case g.RefuseCompromised && k.Compromise != "":
+		return ReasonCompromised, fmt.Errorf("model %s: FIDO's metadata reports %s", k.AAGUID, k.Compromise)
 	case g.RequireUV && !k.UserVerified:
 		return ReasonUV, errors.New("user verification required, UV flag clear")
 	case g.RefuseSynced && k.BackupEligible:
@@ -316,6 +322,8 @@ var groupHints = map[Reason][2]string{
 		"its model is not on the list of admitted keys."},
 	ReasonSynced: {"Er ist ein synchronisierter Passkey; der geheime Schlüssel muss auf dem Gerät bleiben. Verwenden Sie einen Hardware-Schlüssel.",
 		"it is a synced passkey; the secret must stay on the device. Use a hardware key."},
+	ReasonCompromised: {"Die FIDO Alliance hat dieses Modell zurückgezogen oder eine Sicherheitslücke darin gemeldet. Bitte verwenden Sie einen anderen Schlüssel; der IT-Service hilft Ihnen.",
+		"the FIDO Alliance revoked this model or reported a security flaw in it. Please use another key; the IT service desk will help you."},
 	ReasonUV: {"Er hat Sie nicht mit PIN oder Fingerabdruck geprüft. Richten Sie am Schlüssel eine PIN ein und versuchen Sie es erneut.",
 		"it did not check you with a PIN or fingerprint. Set a PIN on the key and try again."},
 }

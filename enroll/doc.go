@@ -71,6 +71,17 @@
 // all. Policy.CheckStoredKey applies a group's roots, models and refusal
 // of synced passkeys to a stored key at every sign-in (authn.KeyPolicy).
 //
+// # Key models from FIDO's Metadata Service
+//
+// Package mds verifies, offline, an MDS3 blob the city downloaded, and
+// mds.Import stores its models (authn.KeyModelStore). Registration reads
+// the model of the new key there (Service.modelOf): its name replaces the
+// shipped list's (Models.Name, also on IT's pages), and a group with
+// KeyPolicy.RefuseCompromised refuses a model whose status reports name
+// one of authn.CompromiseStatuses (ReasonCompromised). Keys registered
+// before are not refused at sign-in; IT sees them flagged (desk, keyhall
+// admin keys report).
+//
 // # Passwords
 //
 // An app code, a recovery code and a key without PIN are followed at

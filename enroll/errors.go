@@ -15,6 +15,7 @@ const (
 	ReasonCertExpired   Reason = "cert-expired"   // the attestation certificate is outside its validity
 	ReasonModel         Reason = "model"          // AAGUID not on the group's list, or not matching the certificate
 	ReasonSynced        Reason = "synced"         // backup-eligible (synced passkey) where refused
+	ReasonCompromised   Reason = "compromised"    // FIDO's metadata reports the model compromised, where refused
 	ReasonUV            Reason = "uv"             // the key did not verify the person where required
 	ReasonDuplicate     Reason = "duplicate"      // credential id already registered
 	ReasonIDTooLong     Reason = "id-too-long"    // credential id longer than 1023 bytes

@@ -28,6 +28,10 @@ type KeyPolicy struct {
 	TrustedRoots []*x509.Certificate
 	// AAGUIDs, when not empty, lists the authenticator models admitted.
 	AAGUIDs []uuid.UUID
+	// RefuseCompromised refuses a key whose model FIDO's Metadata Service
+	// reports compromised (authn.KeyModel.Compromise, from the imported
+	// MDS3 blob). Keys registered before stay, flagged for IT.
+	RefuseCompromised bool
 	// RefuseSynced refuses synced passkeys (the backup-eligible flag BE,
 	// WebAuthn L3 §6.1): the secret must stay on the hardware key.
 	RefuseSynced bool

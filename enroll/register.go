@@ -185,6 +185,9 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 	if err != nil {
 		return k, authn.Credential{}, refuseMsg(ReasonInvalid, msgInvalid, err), nil
 	}
+	if err := s.modelOf(ctx, &k); err != nil {
+		return k, authn.Credential{}, nil, err
+	}
 	if err := rules.CheckKey(k, s.now()); err != nil {
 		return k, authn.Credential{}, asError(err), nil
 	}
@@ -201,6 +204,17 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 	c.Attested, c.AttestationChain = rules.attested(k, s.now())
 	k.Attested = c.Attested
 	return k, c, nil, nil
+}
+
+// modelOf names k's model and its compromise from the imported MDS3 blob,
+// where it knows the model (LoadModels).
+func (s *Service) modelOf(ctx context.Context, k *KeyInfo) error {
+	ms, err := LoadModels(ctx, s.cfg.Store, authn.Credential{Kind: authn.KindWebAuthn, AAGUID: k.AAGUID[:]})
+	if err != nil {
+		return err
+	}
+	k.Model, k.Compromise = ms.Name(k.AAGUID), ms.Compromise(k.AAGUID)
+	return nil
 }
 
 func asError(err error) *Error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll"
 )
 
 // accountView is what /account shows: who is signed in, since when and
@@ -89,7 +90,12 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("list credentials: %w", err))
 		return
 	}
-	a.Factors = factorRowsOf(creds)
+	models, err := enroll.LoadModels(r.Context(), st, creds...)
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+		return
+	}
+	a.Factors = factorRowsOf(creds, models)
 	if a.CodesLeft, err = st.CountRecoveryCodes(r.Context(), u.ID); err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("count recovery codes: %w", err))
 		return

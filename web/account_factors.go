@@ -14,13 +14,14 @@ import (
 // factorRowsOf turns a person's keys and apps into the rows /account and
 // /account/factors show: the method, and a name only where it says more
 // than the method (a nickname she gave, else the key's model from its
-// AAGUID); a key with neither is named by the day it was added.
-func factorRowsOf(creds []authn.Credential) []factorRow {
+// AAGUID, as the imported MDS blob or else the shipped list names it); a
+// key with neither is named by the day it was added.
+func factorRowsOf(creds []authn.Credential, models enroll.Models) []factorRow {
 	rows := make([]factorRow, 0, len(creds))
 	for _, c := range creds {
 		row := factorRow{ID: c.ID, App: c.Kind == authn.KindTOTP, Nickname: c.Nickname, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt}
 		if a, err := uuid.FromBytes(c.AAGUID); err == nil {
-			row.Model = enroll.ModelName(a)
+			row.Model = models.Name(a)
 		}
 		row.Name = c.Nickname
 		if enroll.DefaultNickname(c.Nickname) {

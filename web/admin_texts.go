@@ -58,6 +58,7 @@ var adminTexts = map[string]message{
 	"admin.cloned":             {"Als geklont markierte Schlüssel", "Keys flagged as cloned"},
 	"admin.cloned.none":        {"Keine.", "None."},
 	"admin.cloned.flag":        {"(möglicherweise geklont)", "(possibly cloned)"},
+	"admin.compromised.flag":   {"Modell laut FIDO Alliance unsicher, bitte ersetzen", "model unsafe according to the FIDO Alliance, please replace"},
 	"admin.search.label":       {"Name, Benutzername oder E-Mail", "Name, username or e-mail"},
 	"admin.search.hint":        {"Der Anfang eines Wortes genügt; Groß- und Kleinschreibung und Umlaute sind gleich („muller“ findet Müller).", "The start of a word is enough; case and umlauts do not matter (“muller” finds Müller)."},
 	"admin.search.button":      {"Suchen", "Search"},

@@ -80,7 +80,11 @@ func (s *Server) factorsView(ctx context.Context, st authn.Store, u authn.User, 
 		ev.AllowApp = ev.AllowApp && offer.App && (offer.Password.Has || offer.NoPassword)
 		ev.OfferCodes = offer.RecoveryCodes
 	}
-	ev.Factors = factorRowsOf(creds)
+	models, err := enroll.LoadModels(ctx, st, creds...)
+	if err != nil {
+		return nil, err
+	}
+	ev.Factors = factorRowsOf(creds, models)
 	if ev.CodesLeft, err = st.CountRecoveryCodes(ctx, u.ID); err != nil {
 		return nil, fmt.Errorf("count recovery codes: %w", err)
 	}

@@ -80,6 +80,8 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"CompleteFactorStepConcurrent", testCompleteFactorStepConcurrent},
 		{"RenameCredential", testRenameCredential},
 		{"RecentAudit", testRecentAudit},
+		{"KeyModels", testKeyModels},
+		{"CompromisedKeys", testCompromisedKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,6 +52,7 @@ func adminCommand() *command {
 			noticesCommand(),
 			backupCommand(),
 			restoreCommand(),
+			mdsCommand(),
 			keysCommand(),
 		},
 	}

@@ -161,16 +161,18 @@ type credentialJSON struct {
 	// Attested: a trusted root vouched for the key at registration, so
 	// it signs in as a hardware key (phrh); false for keys registered
 	// before schema 8, which kept no attestation.
-	Attested   bool      `json:"attested"`
+	Attested bool `json:"attested"`
+	// Compromise: FIDO's imported metadata reports the model so (REVOKED, …).
+	Compromise string    `json:"compromise,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
-func toCredentialJSON(c authn.Credential) credentialJSON {
+func toCredentialJSON(c authn.Credential, models enroll.Models) credentialJSON {
 	j := credentialJSON{ID: c.ID, Kind: string(c.Kind), Nickname: c.Nickname, Synced: c.BackupEligible, Attested: c.Attested,
 		CreatedAt: c.CreatedAt.UTC(), LastUsedAt: c.LastUsedAt.UTC()}
 	if id, err := uuid.FromBytes(c.AAGUID); err == nil && c.Kind == authn.KindWebAuthn {
-		j.AAGUID, j.Model = id.String(), enroll.ModelName(id)
+		j.AAGUID, j.Model, j.Compromise = id.String(), models.Name(id), models.Compromise(id)
 	}
 	return j
 }
@@ -190,24 +192,32 @@ func usersCredentialsCommand() *command {
 					if err != nil {
 						return fmt.Errorf("list credentials of %q: %w", u.Username, err)
 					}
-					return printCredentials(a.stdout, creds, *asJSON)
+					models, err := enroll.LoadModels(ctx, st, creds...)
+					if err != nil {
+						return err
+					}
+					return printCredentials(a.stdout, creds, models, *asJSON)
 				})
 			}
 		},
 	}
 }
 
-func printCredentials(w io.Writer, creds []authn.Credential, asJSON bool) error {
+func printCredentials(w io.Writer, creds []authn.Credential, models enroll.Models, asJSON bool) error {
 	out := make([]credentialJSON, 0, len(creds))
 	for _, c := range creds {
-		out = append(out, toCredentialJSON(c))
+		out = append(out, toCredentialJSON(c, models))
 	}
 	if asJSON {
 		return writeJSON(w, out)
 	}
 	rows := [][]string{{"ID", "KIND", "MODEL", "NICKNAME", "SYNCED", "ATTESTED", "ADDED", "LAST USED"}}
 	for i, c := range out {
-		rows = append(rows, []string{c.ID, c.Kind, cell(c.Model), cell(c.Nickname),
+		model := c.Model
+		if c.Compromise != "" {
+			model += " [" + c.Compromise + "]"
+		}
+		rows = append(rows, []string{c.ID, c.Kind, cell(model), cell(c.Nickname),
 			strconv.FormatBool(c.Synced), strconv.FormatBool(c.Attested), formatTime(creds[i].CreatedAt), formatTime(creds[i].LastUsedAt)})
 	}
 	return writeTable(w, rows)

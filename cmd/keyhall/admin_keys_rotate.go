@@ -14,14 +14,17 @@ import (
 	"github.com/keyhall/keyhall/web"
 )
 
-// keysCommand returns "keyhall admin keys": the installation's signing keys.
+// keysCommand returns "keyhall admin keys": the installation's signing keys
+// and a report on the security keys people registered.
 func keysCommand() *command {
 	return &command{
 		name:    "keys",
-		summary: "rotate and list the signing keys",
+		summary: "rotate and list the signing keys; report on people's security keys",
 		help: "Manages the installation's ES256 signing keys (OIDC ID tokens, logout tokens, audit\n" +
-			"checkpoints). They live in the database, sealed under keys.encryption_key. See docs/keys.md.",
-		subs: []*command{keysRotateCommand(), keysListCommand(), keysRotateEncryptionCommand()},
+			"checkpoints). They live in the database, sealed under keys.encryption_key. See docs/keys.md.\n" +
+			"'keys report' counts, per group, the people holding security keys of a model FIDO's\n" +
+			"metadata marks compromised (docs/keys-metadata.md).",
+		subs: []*command{keysRotateCommand(), keysListCommand(), keysRotateEncryptionCommand(), keysReportCommand()},
 	}
 }
 

@@ -199,6 +199,11 @@ type GroupPolicy struct {
 	// AAGUIDs, when set, admits only these authenticator models: AAGUIDs,
 	// or "yubikey" for every current YubiKey model.
 	AAGUIDs []string `yaml:"aaguids"`
+	// RefuseCompromisedModels refuses at registration a key whose model
+	// the imported FIDO MDS3 blob reports compromised (REVOKED,
+	// ATTESTATION_KEY_COMPROMISE, USER_VERIFICATION_BYPASS,
+	// USER_KEY_REMOTE_COMPROMISE: authn.CompromiseStatuses).
+	RefuseCompromisedModels bool `yaml:"refuse_compromised_models"`
 	// Protected: only an admin acts on the members on the IT desk, never
 	// the helpdesk.
 	Protected bool `yaml:"protected"`

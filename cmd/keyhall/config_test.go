@@ -144,7 +144,7 @@ func TestEnvNamesFromTags(t *testing.T) {
 			t.Errorf("no setting is named %s; have %v", want, names)
 		}
 	}
-	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp", "policy.groups.*.attestation", "policy.groups.*.aaguids",
+	wantInside := []string{"policy.groups.*.level", "policy.groups.*.user_verification", "policy.groups.*.allow_totp", "policy.groups.*.attestation", "policy.groups.*.aaguids", "policy.groups.*.refuse_compromised_models",
 		"policy.groups.*.protected", "policy.groups.*.reset_approval", "policy.groups.*.email_recovery",
 		"forward_auth.rules[].host", "forward_auth.rules[].path_prefix", "forward_auth.rules[].groups",
 		"forward_auth.rules[].level", "oidc.clients[].id", "oidc.clients[].name", "oidc.clients[].secret_sha256", "oidc.clients[].native",

@@ -176,6 +176,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 		startDirectorySyncs(ctx, &bg, dirs, st, srv, dm, logger)
 		startAuditLog(ctx, &bg, st, keys, logger)
 		startRetention(ctx, &bg, cfg, keys, publicURL, st, srv, logger)
+		startMDSCheck(ctx, &bg, cfg, st, reg, logger)
 		lastSync.use(st)
 	})
 

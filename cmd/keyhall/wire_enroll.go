@@ -68,11 +68,12 @@ func enrollPolicy(cfg Config) enroll.Policy {
 	for name, g := range cfg.Policy.Groups {
 		keyOnly := g.Level == "phr" || g.Level == "phrh"
 		kp := enroll.KeyPolicy{
-			RefuseSynced: g.Level == "phrh",
-			RequireUV:    g.UserVerification,
-			AllowTOTP:    g.AllowTOTP,
-			TOTPAlone:    g.AllowTOTP && !keyOnly,
-			SignInLevel:  authn.Level(g.Level), // an app is not offered at phr or phrh
+			RefuseSynced:      g.Level == "phrh",
+			RequireUV:         g.UserVerification,
+			AllowTOTP:         g.AllowTOTP,
+			TOTPAlone:         g.AllowTOTP && !keyOnly,
+			SignInLevel:       authn.Level(g.Level), // an app is not offered at phr or phrh
+			RefuseCompromised: g.RefuseCompromisedModels,
 		}
 		if kp.RefuseSynced {
 			kp.NeedDE, kp.NeedEN = "einen Hardware-Sicherheitsschlüssel (kein synchronisierter Passkey)",

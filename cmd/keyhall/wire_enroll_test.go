@@ -12,7 +12,7 @@ func TestEnrollPolicy(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Policy.Groups = map[string]GroupPolicy{
 		"rat":   {Level: "phrh", UserVerification: true},
-		"staff": {Level: "mfa", AllowTOTP: true},
+		"staff": {Level: "mfa", AllowTOTP: true, RefuseCompromisedModels: true},
 		"web":   {Level: "phr", AllowTOTP: true},
 	}
 	p := enrollPolicy(cfg)
@@ -20,7 +20,7 @@ func TestEnrollPolicy(t *testing.T) {
 	if !rat.RefuseSynced || !rat.RequireUV || rat.AllowTOTP || rat.NeedDE == "" {
 		t.Errorf("rat: %+v", rat)
 	}
-	if staff.RefuseSynced || !staff.AllowTOTP || !staff.TOTPAlone {
+	if staff.RefuseSynced || !staff.AllowTOTP || !staff.TOTPAlone || !staff.RefuseCompromised || rat.RefuseCompromised {
 		t.Errorf("staff: %+v", staff)
 	}
 	if !web.AllowTOTP || web.TOTPAlone {

@@ -29,10 +29,14 @@ type SearchPage struct {
 
 // Factor is one key or app of a person, without its secret.
 type Factor struct {
-	ID                    string
-	Kind                  authn.CredentialKind
-	Nickname              string
-	Model                 string // the key's model from its AAGUID; "" when unknown
+	ID       string
+	Kind     authn.CredentialKind
+	Nickname string
+	Model    string // the key's model from its AAGUID; "" when unknown
+	// Compromise is what FIDO's imported metadata reports against the
+	// key's model (REVOKED, …; authn.KeyModel.Compromise): IT replaces it.
+	Compromise            string
+	Certification         string // the model's highest FIDO certification level, "" when unknown
 	CreatedAt, LastUsedAt time.Time
 	Cloned                bool        // the key's sign count went backwards
 	Level                 authn.Level // the level a sign-in with the key reaches
@@ -188,12 +192,17 @@ func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, e
 		p.Protected = p.Protected || slices.Contains(s.cfg.Protected, g)
 		p.Approval = p.Approval || slices.Contains(s.cfg.Approval, g)
 	}
+	models, err := enroll.LoadModels(ctx, s.cfg.Store, rec.Credentials...)
+	if err != nil {
+		return Person{}, fmt.Errorf("read key models of %s: %w", userID, err)
+	}
 	for _, c := range rec.Credentials {
 		f := Factor{ID: c.ID, Kind: c.Kind, Nickname: c.Nickname, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt, Cloned: c.Cloned}
 		if c.Kind == authn.KindWebAuthn {
 			var id uuid.UUID
 			copy(id[:], c.AAGUID)
-			f.Model, f.Level = enroll.ModelName(id), authn.KeyLevel(c)
+			f.Model, f.Level = models.Name(id), authn.KeyLevel(c)
+			f.Compromise, f.Certification = models.Compromise(id), models.Certification(id)
 			p.Keys = append(p.Keys, f)
 		} else {
 			p.Apps = append(p.Apps, f)
