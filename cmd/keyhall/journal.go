@@ -5,8 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -48,6 +50,9 @@ type journalField struct{ name, key, value string }
 type journalSocketConn struct {
 	conn *net.UnixConn
 	addr *net.UnixAddr
+	// stuckUntil (Unix nanoseconds): after a send timed out, entries go
+	// to the fallback at once until then, not each after a timeout.
+	stuckUntil atomic.Int64
 }
 
 // newJournalHandler returns a handler sending to the journal at path, or
@@ -114,9 +119,30 @@ func (h *journalHandler) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 
+// journalSendTimeout bounds how long a log call waits for journald to take
+// an entry (a full socket buffer: journald is slow or stuck); after it the
+// entry goes to the fallback, and so do the entries of the next
+// journalStuckPause without trying, so that no request waits on the
+// journal.
+const (
+	journalSendTimeout = 50 * time.Millisecond
+	journalStuckPause  = time.Second
+)
+
+// errJournalStuck: the journal did not take the last entry in time.
+var errJournalStuck = errors.New("the journal takes no entries")
+
 // send sends one entry: as a datagram, or, too large for one, in a memfd.
 func (s *journalSocketConn) send(entry []byte) error {
+	now := time.Now()
+	if now.UnixNano() < s.stuckUntil.Load() {
+		return errJournalStuck
+	}
+	s.conn.SetWriteDeadline(now.Add(journalSendTimeout))
 	_, _, err := s.conn.WriteMsgUnix(entry, nil, s.addr)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.stuckUntil.Store(time.Now().Add(journalStuckPause).UnixNano())
+	}
 	if errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, syscall.ENOBUFS) {
 		return s.sendLarge(entry)
 	}

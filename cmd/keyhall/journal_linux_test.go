@@ -172,3 +172,26 @@ func TestLogFormatJournal(t *testing.T) {
 }
 
 func fcntlGetSeals(f *os.File) (int, error) { return unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0) }
+
+// A journal that takes nothing (journald stuck, its socket buffer full)
+// holds up no log call for long: the entries go to the fallback.
+func TestJournalHandlerFullSocket(t *testing.T) {
+	j := newFakeJournal(t) // never read
+	var fallback bytes.Buffer
+	log := slog.New(newJournalHandler(j.path, slog.LevelInfo, slog.NewTextHandler(&fallback, nil)))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			log.Info("request", "n", i)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("2000 log calls to a journal that reads nothing still blocked after 10 s")
+	}
+	if !strings.Contains(fallback.String(), "n=1999") {
+		t.Errorf("the last entry did not reach the fallback; it has %d bytes", fallback.Len())
+	}
+}
