@@ -68,10 +68,8 @@ func (s *Store) Backup(ctx context.Context, path string, replace bool) (BackupIn
 	if s.dialect != dialectSQLite {
 		return BackupInfo{}, errors.New("back up: only a SQLite database can be backed up by Keyhall; back up PostgreSQL with pg_dump")
 	}
-	if !replace {
-		if _, err := os.Lstat(path); err == nil {
-			return BackupInfo{}, fmt.Errorf("back up to %s: %w", path, fs.ErrExist)
-		}
+	if err := s.checkBackupTarget(path, replace); err != nil {
+		return BackupInfo{}, fmt.Errorf("back up to %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*") // mode 0600, empty: VACUUM INTO fills it
 	if err != nil {
@@ -101,6 +99,62 @@ func (s *Store) Backup(ctx context.Context, path string, replace bool) (BackupIn
 	syncDir(filepath.Dir(path))
 	return info, nil
 }
+
+// checkBackupTarget refuses a backup to path that would replace the
+// database itself or a file beside it that belongs to it (its -wal, -shm,
+// -journal or lock file), and, with replace, any file that is not a
+// SQLite database already (the key file, the configuration: a slip of the
+// shell's history must not turn them into a backup). Without replace, an
+// existing path is fs.ErrExist.
+func (s *Store) checkBackupTarget(path string, replace bool) error {
+	db, err := filepath.Abs(s.location)
+	if err != nil {
+		return err
+	}
+	target, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal", lockSuffix} {
+		if target == db+suffix {
+			return fmt.Errorf("%w: it is the database being backed up or one of its files; write the backup elsewhere", ErrBackupTarget)
+		}
+	}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !replace {
+		return fs.ErrExist
+	}
+	if dfi, err := os.Stat(db); err == nil && os.SameFile(fi, dfi) {
+		return fmt.Errorf("%w: it is the database being backed up (another name for it); write the backup elsewhere", ErrBackupTarget)
+	}
+	if !fi.Mode().IsRegular() || !hasSQLiteMagic(path) {
+		return fmt.Errorf("%w: it exists and is not a SQLite database (a key file? a configuration?), so --replace does not replace it", ErrBackupTarget)
+	}
+	return nil
+}
+
+// hasSQLiteMagic reports whether the file at path begins as a SQLite
+// database does.
+func hasSQLiteMagic(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [16]byte
+	_, err = io.ReadFull(f, h[:])
+	return err == nil && string(h[:]) == "SQLite format 3\x00"
+}
+
+// ErrBackupTarget: a backup's file would replace something that is not a
+// backup.
+var ErrBackupTarget = errors.New("not a place for a backup")
 
 // vacuumInto copies the database into the empty file at dst on a
 // connection of its own (the reader pool's are query_only, which refuses
@@ -190,6 +244,12 @@ func readInfo(ctx context.Context, db *sql.DB) (BackupInfo, error) {
 			return info, fmt.Errorf("%w: its backup record is not JSON: %v", ErrNotBackup, err)
 		}
 		info.Created, info.Recorded = r.Created, true
+		// The head the backup recorded when it was made: events removed
+		// or changed since (and the head moved to hide it) show here.
+		if r.AuditSeq != info.AuditSeq || r.AuditHash != info.AuditHash {
+			return info, fmt.Errorf("%w: its audit log was changed after the backup was made: it recorded event %d (hash %s) as the last, "+
+				"the file now ends at event %d (hash %s)", ErrNotBackup, r.AuditSeq, r.AuditHash, info.AuditSeq, info.AuditHash)
+		}
 	}
 	return info, nil
 }
@@ -201,6 +261,12 @@ func readInfo(ctx context.Context, db *sql.DB) (BackupInfo, error) {
 // lacks Keyhall's tables is an error wrapping ErrNotBackup; a newer schema
 // wraps authn.ErrSchemaTooNew.
 func InspectBackup(ctx context.Context, path string) (BackupInfo, error) {
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		// Read alone, the file lacks what its WAL holds: a copy of a live
+		// database, or of one whose Keyhall was killed.
+		return BackupInfo{}, fmt.Errorf("%s: %w: a -wal file lies beside it, so the file alone is not the whole database; "+
+			"make a backup with keyhall admin backup, or start and stop Keyhall on a copy of both files to fold the -wal in", path, ErrNotBackup)
+	}
 	if err := checkHeader(path); err != nil {
 		return BackupInfo{}, fmt.Errorf("%s: %w", path, err)
 	}

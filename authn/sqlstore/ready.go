@@ -133,8 +133,8 @@ func (c guardedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // opens the database again.
 func (s *Store) fileGone(err error) {
 	s.log.Error("the database file was deleted or replaced while Keyhall ran: every request that needs the database "+
-		"now gets 503 and nothing more is written; restore keyhall.db (with its -wal file) from the backup, "+
-		"then restart Keyhall (it does not take the file up again by itself)", "file", s.location, "err", err)
+		"now gets 503 and nothing more is written; stop Keyhall, restore the database from the backup "+
+		"(keyhall admin restore; docs/backup.md), then start Keyhall again (it does not take the file up again by itself)", "file", s.location, "err", err)
 	go func() {
 		s.wdb.SetMaxIdleConns(0)
 		s.rdb.SetMaxIdleConns(0)

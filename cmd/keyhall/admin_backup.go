@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -116,13 +117,22 @@ func restoreCommand() *command {
 				if !strings.HasPrefix(cfg.Storage, "sqlite://") {
 					return &cliError{msg: "storage is not a SQLite file. " + postgresBackupHint, err: errors.New("restore of postgres")}
 				}
-				return runRestore(ctx, a, cfg, args[0])
+				return runRestore(ctx, a, cfg, args[0], *storage != "")
 			}
 		},
 	}
 }
 
-func runRestore(ctx context.Context, a *app, cfg Config, file string) error {
+func runRestore(ctx context.Context, a *app, cfg Config, file string, newPlace bool) error {
+	target := absPath(strings.TrimPrefix(cfg.Storage, "sqlite://"))
+	if _, err := os.Stat(target); errors.Is(err, fs.ErrNotExist) && !newPlace {
+		// A relative storage path is relative to the working directory:
+		// run from elsewhere than serve, restore would make a database
+		// nobody serves, and call it done.
+		return &cliError{msg: fmt.Sprintf("restore refused, nothing was changed: the database the configuration names, %s, does not exist. "+
+			"Is this the configuration serve uses, and the directory it runs in (a relative storage path is relative to it)? "+
+			"To restore into a new place, name it: --storage sqlite://%s", target, target), err: err}
+	}
 	info, err := sqlstore.InspectBackup(ctx, file)
 	if err != nil {
 		return &cliError{msg: fmt.Sprintf("restore refused, nothing was changed: %v", err), err: err}
@@ -183,9 +193,8 @@ func runRestore(ctx context.Context, a *app, cfg Config, file string) error {
 	if err != nil {
 		return err
 	}
-	target := strings.TrimPrefix(cfg.Storage, "sqlite://")
 	_, err = fmt.Fprintf(a.stdout, "restored %s as %s: schema version %d, %d audit events, chain intact (the last is backup.restore)\n",
-		file, target, info.SchemaVersion, n)
+		absPath(file), target, info.SchemaVersion, n)
 	return err
 }
 

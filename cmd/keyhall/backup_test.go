@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,8 +10,10 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -375,7 +378,7 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 	if err != nil || os.WriteFile(b.keys, raw, 0o600) != nil {
 		t.Fatal(err)
 	}
-	if out := mustRun(t, b.env, 0, "admin", "restore", file); !strings.Contains(out, "chain intact") {
+	if out := mustRun(t, b.env, 0, "admin", "restore", "--storage", "sqlite://"+b.db, file); !strings.Contains(out, "chain intact") {
 		t.Errorf("admin restore said %q", out)
 	}
 	if out := mustRun(t, b.env, 0, "admin", "audit", "verify"); !strings.Contains(out, "chain intact") {
@@ -447,6 +450,25 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Errorf("backup onto an existing file: %q", e)
 	}
 	mustRun(t, a.env, 0, "admin", "backup", "--replace", file)
+	// --replace never replaces the live database, its files, or a file that
+	// is not a database (the key file), under any name (review of #16).
+	alias := filepath.Join(t.TempDir(), "alias.db")
+	if err := os.Symlink(a.db, alias); err != nil {
+		t.Fatal(err)
+	}
+	keysBefore, _ := os.ReadFile(a.keys)
+	for _, target := range []string{a.db, a.db + "-wal", a.db + "-shm", a.db + ".lock", a.keys, alias} {
+		_, before := fileSum(t, a.db)
+		if e := mustRun(t, a.env, 1, "admin", "backup", "--replace", target); !strings.Contains(e, "not a place for a backup") {
+			t.Errorf("backup --replace %s: %q", target, e)
+		}
+		if _, now := fileSum(t, a.db); !os.SameFile(before, now) {
+			t.Fatalf("backup --replace %s replaced the live database", target)
+		}
+	}
+	if keysAfter, _ := os.ReadFile(a.keys); !bytes.Equal(keysBefore, keysAfter) {
+		t.Fatal("backup --replace changed the key file")
+	}
 
 	// The target: a second installation restored from the backup, serving.
 	b := newBackupSite(t)
@@ -454,10 +476,19 @@ func TestRestoreRefuses(t *testing.T) {
 	if err != nil || os.WriteFile(b.keys, raw, 0o600) != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, b.env, 0, "admin", "restore", file)
+	// A database the configuration names that does not exist (a relative
+	// path, run from another directory) is not made up: the new place must
+	// be named (review of #16).
+	if e := mustRun(t, b.env, 1, "admin", "restore", file); !strings.Contains(e, "does not exist") || !strings.Contains(e, "--storage sqlite://"+b.db) {
+		t.Errorf("restore into a database that does not exist, not named: %q", e)
+	}
+	if _, err := os.Stat(b.db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused restore made %s: %v", b.db, err)
+	}
+	mustRun(t, b.env, 0, "admin", "restore", "--storage", "sqlite://"+b.db, file)
 	pb := b.serve(t)
 	_, fi := fileSum(t, b.db)
-	if e := mustRun(t, b.env, 1, "admin", "restore", file); !strings.Contains(e, "in use") || !strings.Contains(e, "stop it") {
+	if e := mustRun(t, b.env, 1, "admin", "restore", "--storage", "sqlite://"+b.db, file); !strings.Contains(e, "in use") || !strings.Contains(e, "stop it") {
 		t.Errorf("restore while serve runs on the target: %q", e)
 	}
 	if _, now := fileSum(t, b.db); !os.SameFile(fi, now) {
@@ -482,7 +513,7 @@ func TestRestoreRefuses(t *testing.T) {
 		if err := os.WriteFile(f, content, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if e := mustRun(t, b.env, 1, "admin", "restore", f); !strings.Contains(e, wantMsg[name]) || !strings.Contains(e, "nothing was changed") {
+		if e := mustRun(t, b.env, 1, "admin", "restore", "--storage", "sqlite://"+b.db, f); !strings.Contains(e, wantMsg[name]) || !strings.Contains(e, "nothing was changed") {
 			t.Errorf("restore of a %s file: %q, want it to say %q", name, e, wantMsg[name])
 		}
 	}
@@ -499,9 +530,33 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if e := mustRun(t, b.env, 1, "admin", "restore", tampered); !strings.Contains(e, "audit chain does not verify") || !strings.Contains(e, "nothing was changed") {
+	if e := mustRun(t, b.env, 1, "admin", "restore", "--storage", "sqlite://"+b.db, tampered); !strings.Contains(e, "audit chain does not verify") || !strings.Contains(e, "nothing was changed") {
 		t.Errorf("restore of a backup whose audit log was changed: %q", e)
+	} // A backup whose newest events were removed and its head moved back
+	// to match: the chain verifies, but it is not what the backup recorded.
+	cut := filepath.Join(t.TempDir(), "cut.db")
+	if err := os.WriteFile(cut, good, 0o600); err != nil {
+		t.Fatal(err)
 	}
+	db, err = sql.Open("sqlite", "file:"+cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events int
+	if err := db.QueryRow("SELECT COUNT(*) FROM audit_events").Scan(&events); err != nil || events < 2 {
+		t.Fatalf("the backup has %d audit events (%v): too few to cut one", events, err)
+	}
+	for _, q := range []string{"DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)",
+		"UPDATE audit_head SET seq = seq - 1, hash = (SELECT hash FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events))"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	if e := mustRun(t, b.env, 1, "admin", "restore", "--storage", "sqlite://"+b.db, cut); !strings.Contains(e, "changed after the backup was made") || !strings.Contains(e, "nothing was changed") {
+		t.Errorf("restore of a backup cut short of its recorded audit head: %q", e)
+	}
+
 	other := filepath.Join(t.TempDir(), "other.keys")
 	var oc Config
 	oc.Keys.File = other
@@ -510,7 +565,7 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrongEnv := []string{b.env[0], "KEYHALL_KEYS_FILE=" + other}
-	e := mustRun(t, wrongEnv, 1, "admin", "restore", file)
+	e := mustRun(t, wrongEnv, 1, "admin", "restore", "--storage", "sqlite://"+b.db, file)
 	if !strings.Contains(e, a.readKeys(t).Fingerprint()) || !strings.Contains(e, ok.Fingerprint()) || !strings.Contains(e, "key file") {
 		t.Errorf("restore with another key file should name both fingerprints and the key file: %q", e)
 	}
@@ -519,7 +574,7 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 
 	absent := filepath.Join(t.TempDir(), "keyhall.keys")
-	e = mustRun(t, []string{b.env[0], "KEYHALL_KEYS_FILE=" + absent}, 1, "admin", "restore", file)
+	e = mustRun(t, []string{b.env[0], "KEYHALL_KEYS_FILE=" + absent}, 1, "admin", "restore", "--storage", "sqlite://"+b.db, file)
 	if !strings.Contains(e, "does not exist") || !strings.Contains(e, a.readKeys(t).Fingerprint()) {
 		t.Errorf("restore without a key file should say so and name the backup's fingerprint: %q", e)
 	}
@@ -531,7 +586,7 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 
 	// After the crash, the restore goes ahead.
-	mustRun(t, b.env, 0, "admin", "restore", file)
+	mustRun(t, b.env, 0, "admin", "restore", "--storage", "sqlite://"+b.db, file)
 	if _, now := fileSum(t, b.db); os.SameFile(fi, now) {
 		t.Fatal("restore did not put the backup in place")
 	}

@@ -343,7 +343,7 @@ func openStore(ctx context.Context, cfg Config, password string, installed bool,
 		})
 		if errors.Is(err, sqlstore.ErrNoDatabase) {
 			return nil, fmt.Errorf("%w; but keys.file %s exists, so Keyhall was set up here before and this is not a first start. "+
-				"Restore the database (with its -wal file) from the backup; or, to set up a new installation with nobody in it, "+
+				"Restore the database from the backup (keyhall admin restore; docs/backup.md); or, to set up a new installation with nobody in it, "+
 				"move the key file away and start again", err, cfg.Keys.File)
 		}
 		if err == nil {
