@@ -36,6 +36,8 @@ const caddyfile = `
 			uri /auth/verify
 			# The tool's own name, whatever Host the client sent.
 			header_up X-Forwarded-Host {args.0}
+			# Keyhall's own name, not the tool's: a proxy in front of Keyhall routes by it.
+			header_up Host {upstream_hostport}
 			copy_headers Remote-User Remote-Name Remote-Email Remote-Groups
 		}
 		reverse_proxy 127.0.0.1:{{UPSTREAM}}
