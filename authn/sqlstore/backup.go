@@ -152,6 +152,11 @@ func hasSQLiteMagic(path string) bool {
 	return err == nil && string(h[:]) == "SQLite format 3\x00"
 }
 
+// BeforeRestoreSuffix names the database a restore replaced, kept beside
+// the restored one (keyhall.db.before-restore, with its -wal and -shm) until
+// the next restore.
+const BeforeRestoreSuffix = ".before-restore"
+
 // ErrBackupTarget: a backup's file would replace something that is not a
 // backup.
 var ErrBackupTarget = errors.New("not a place for a backup")
@@ -356,9 +361,10 @@ func checkHeader(path string) error {
 // (ErrInUse while any process has it open), copies the backup to a
 // temporary file beside it, opens the copy as a Store (which migrates an
 // older schema) and runs check on it (the caller verifies the audit chain
-// and appends its event there), then removes the target's old -wal and
-// -shm files (they belong to the old database) and renames the copy into
-// place. If anything fails before the rename, the target is untouched.
+// and appends its event there), then moves the database there aside with
+// its -wal and -shm files, as target+BeforeRestoreSuffix, and renames the
+// copy into place. If anything
+// fails before the moves, the target is untouched.
 // Call InspectBackup first.
 func Restore(ctx context.Context, backupPath, url string, opts Options, check func(context.Context, *Store) error) error {
 	target, ok := strings.CutPrefix(url, "sqlite://")
@@ -392,9 +398,18 @@ func Restore(ctx context.Context, backupPath, url string, opts Options, check fu
 	if _, err := os.Lstat(tmp + "-wal"); err == nil {
 		return fmt.Errorf("restore: the copy %s kept a -wal file after closing; nothing was replaced", tmp)
 	}
-	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
-		if err := os.Remove(target + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("restore: remove the old database's %s: %w", target+suffix, err)
+	// The database there, with its -wal (which may hold its newest
+	// writes) and -shm, moves aside whole, so that a crash before the
+	// rename below loses nothing and a restore can be undone.
+	aside := target + BeforeRestoreSuffix
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		if err := os.Remove(aside + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restore: remove the database an earlier restore replaced, %s: %w", aside+suffix, err)
+		}
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal", ""} { // the database file last
+		if err := os.Rename(target+suffix, aside+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restore: move the old database's %s aside: %w", target+suffix, err)
 		}
 	}
 	if err := os.Rename(tmp, target); err != nil {

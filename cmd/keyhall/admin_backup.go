@@ -195,6 +195,12 @@ func runRestore(ctx context.Context, a *app, cfg Config, file string, newPlace b
 	}
 	_, err = fmt.Fprintf(a.stdout, "restored %s as %s: schema version %d, %d audit events, chain intact (the last is backup.restore)\n",
 		absPath(file), target, info.SchemaVersion, n)
+	if err == nil {
+		if _, serr := os.Stat(target + sqlstore.BeforeRestoreSuffix); serr == nil {
+			_, err = fmt.Fprintf(a.stdout, "the database it replaced is kept as %s (with its -wal file, if any) until the next restore; remove it when all is well\n",
+				target+sqlstore.BeforeRestoreSuffix)
+		}
+	}
 	return err
 }
 

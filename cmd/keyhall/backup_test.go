@@ -585,10 +585,20 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Fatal("a refused restore changed the database")
 	}
 
-	// After the crash, the restore goes ahead.
-	mustRun(t, b.env, 0, "admin", "restore", "--storage", "sqlite://"+b.db, file)
+	// After the crash, the restore goes ahead; the crashed database moves
+	// aside whole, with its -wal (its newest writes), not deleted.
+	walBefore, _ := os.ReadFile(b.db + "-wal")
+	if out := mustRun(t, b.env, 0, "admin", "restore", "--storage", "sqlite://"+b.db, file); !strings.Contains(out, "keyhall.db.before-restore") {
+		t.Errorf("restore did not say where the database it replaced is: %q", out)
+	}
 	if _, now := fileSum(t, b.db); os.SameFile(fi, now) {
 		t.Fatal("restore did not put the backup in place")
+	}
+	if _, kept := fileSum(t, b.db+".before-restore"); !os.SameFile(fi, kept) {
+		t.Error("the database restore replaced is not kept as keyhall.db.before-restore")
+	}
+	if walAside, _ := os.ReadFile(b.db + ".before-restore-wal"); len(walBefore) > 0 && !bytes.Equal(walBefore, walAside) {
+		t.Error("the replaced database's -wal was not kept with it")
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if _, err := os.Stat(b.db + suffix); err == nil {
