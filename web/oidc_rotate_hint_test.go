@@ -1,13 +1,16 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
 
@@ -66,4 +69,36 @@ func TestOIDCRotationHintOutlivesJWKS(t *testing.T) {
 func containsParam(loc, k, v string) bool {
 	u, err := url.Parse(loc)
 	return err == nil && u.Query().Get(k) == v
+}
+
+// TestOIDCRotationPublishedEverywhereAtOnce: right after a rotation, the
+// JWKS of every process has the new key, also of one that has not yet
+// noticed the rotation, so a tool that meets the new kid and fetches the
+// JWKS again finds it whichever process answers.
+func TestOIDCRotationPublishedEverywhereAtOnce(t *testing.T) {
+	storage := "sqlite://" + t.TempDir() + "/keyhall.db"
+	e := newOIDCEnvOn(t, storage, nil)
+	other := secondProvider(t, e, storage)
+	jwksOfOther := func() []string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		other.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, e.issuer+oidcKeysPath, nil))
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(rec.Body.Bytes(), &set); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("JWKS of the second process: %d, %v", rec.Code, err)
+		}
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.KeyID)
+		}
+		return kids
+	}
+	before := jwksOfOther() // both processes have read the keys
+	if !slices.Equal(jwksKids(t, e.issuer), before) {
+		t.Fatalf("two processes publish different keys: %v and %v", jwksKids(t, e.issuer), before)
+	}
+	newKid := rotateKey(t, e.st, e.srv.oidc.cfg.EncryptionKey, e.clock.Now())
+	if got := jwksOfOther(); !slices.Contains(got, newKid) || !slices.Contains(got, before[0]) {
+		t.Errorf("JWKS of another process right after the rotation: %v, want the new key %s and the old %s", got, newKid, before[0])
+	}
 }
