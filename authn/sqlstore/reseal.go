@@ -21,6 +21,39 @@ var sealedColumns = []struct{ table, key, adCol, col, kind string }{
 	{"oidc_signing_keys", "slot", "id", "private_sealed", authn.SealedSigningKey}, // before 0025
 }
 
+// SealedSecrets calls fn with every stored secret sealed under the
+// encryption key: its kind, where it is (table and key), the id its seal's
+// additional data names, and the sealed bytes; it stops at fn's first
+// error. Read only: admin restore checks with it that the key file opens
+// a backup's secrets.
+func (s *Store) SealedSecrets(ctx context.Context, fn func(kind, table, key, id string, sealed []byte) error) error {
+	for _, c := range sealedColumns {
+		rows, err := s.rdb.QueryContext(ctx, fmt.Sprintf("SELECT %s, %s, %s FROM %s WHERE %s IS NOT NULL",
+			c.key, c.adCol, c.col, c.table, c.col))
+		if err != nil {
+			return fmt.Errorf("read %s.%s: %w", c.table, c.col, err)
+		}
+		for rows.Next() {
+			var key any
+			var id string
+			var sealed []byte
+			if err := rows.Scan(&key, &id, &sealed); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := fn(c.kind, c.table, fmt.Sprint(key), id, sealed); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ResealSecrets re-seals every stored secret in one transaction: reseal
 // gets each one's kind, the id its additional data names and its sealed
 // bytes, and returns them sealed anew. The stored keys fingerprint, if it

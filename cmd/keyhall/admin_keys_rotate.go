@@ -241,6 +241,20 @@ func keysRotateEncryptionCommand() *command {
 	}
 }
 
+// sealAD is the additional data a stored secret of the kind is sealed with.
+func sealAD(kind, id string) ([]byte, error) {
+	switch kind {
+	case authn.SealedCredential:
+		return []byte(id), nil
+	case authn.SealedSigningKey:
+		return web.SigningKeyAD(id), nil
+	}
+	if ad := enroll.SealAD(kind, id); ad != nil {
+		return ad, nil
+	}
+	return nil, fmt.Errorf("unknown kind of secret %q", kind)
+}
+
 // resealSecrets re-seals the stored secrets under keys.Encryption, each
 // opened with it or keys.PreviousEncryption, and makes the database
 // remember keys (without previous keys) as the installation's.
@@ -252,16 +266,9 @@ func resealSecrets(ctx context.Context, st authn.Store, keys Keys, reason string
 	prev, _ := keys.previous()
 	current := Keys{Cookie: keys.Cookie, Encryption: keys.Encryption, OIDC: keys.OIDC}
 	reseal := func(kind, id string, sealed []byte) ([]byte, error) {
-		var ad []byte
-		switch kind {
-		case authn.SealedCredential:
-			ad = []byte(id)
-		case authn.SealedSigningKey:
-			ad = web.SigningKeyAD(id)
-		default:
-			if ad = enroll.SealAD(kind, id); ad == nil {
-				return nil, fmt.Errorf("unknown kind of secret %q", kind)
-			}
+		ad, err := sealAD(kind, id)
+		if err != nil {
+			return nil, err
 		}
 		plain, err := authn.OpenRotated(keys.Encryption, keys.PreviousEncryption, sealed, ad)
 		if err != nil {
