@@ -276,6 +276,21 @@ func resealSecrets(ctx context.Context, st authn.Store, keys Keys, reason string
 		}
 		return authn.Seal(keys.Encryption, plain, ad)
 	}
+	// A process still running with the old keys could not open what is
+	// re-sealed, and would seal under the old key what no process can open
+	// once it is dropped.
+	procs, err := sq.ServeProcesses(ctx, heartbeatFresh)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range procs {
+		if p.Fingerprint != current.Fingerprint() {
+			return 0, &cliError{msg: fmt.Sprintf("rotate-encryption refused, nothing was changed: a serve process runs with other keys "+
+				"(fingerprint %s, heard of %v ago; the new keys have %s): restart every serve process with the new encryption_key "+
+				"and the old one as previous_encryption_key, then run this again (docs/keys.md)",
+				p.Fingerprint, p.Age.Round(time.Second), current.Fingerprint()), err: errors.New("a process runs with other keys")}
+		}
+	}
 	ev := auditEvent(now, "keys.rotate_encryption", "keys", reason, map[string]string{"fingerprint": current.Fingerprint()})
 	return sq.ResealSecrets(ctx, reseal, prev.Fingerprint(), current.Fingerprint(), ev)
 }

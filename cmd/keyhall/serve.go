@@ -168,6 +168,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 			stop(err)
 			return
 		}
+		startHeartbeat(ctx, &bg, st, keys, logger) // before it is ready (startStore)
 		// A broken audit log is for IT to look into; sign-in goes on.
 		if err := st.CheckAuditHead(ctx); err != nil {
 			logger.Error("audit log damaged", "err", err)
