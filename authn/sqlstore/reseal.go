@@ -98,14 +98,34 @@ func (s *Store) ResealSecrets(ctx context.Context, reseal func(kind, id string, 
 				return err
 			}
 			for _, r := range all {
-				b, err := reseal(c.kind, r.id, r.sealed)
-				if err != nil {
-					return fmt.Errorf("%s %s (%s.%s): %w", c.kind, r.id, c.table, c.col, err)
+				// Compare and swap: a process may replace the secret
+				// meanwhile (an app enrolled anew); then the newer one is
+				// read and re-sealed, not overwritten.
+				for try := 0; ; try++ {
+					b, err := reseal(c.kind, r.id, r.sealed)
+					if err != nil {
+						return fmt.Errorf("%s %s (table %s, row %v, column %s): %w", c.kind, r.id, c.table, r.key, c.col, err)
+					}
+					res, err := tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE %s = $2 AND %s = $3",
+						c.table, c.col, c.key, c.col), b, r.key, r.sealed)
+					if err != nil {
+						return err
+					}
+					if k, err := res.RowsAffected(); err != nil || k == 1 {
+						n++
+						break
+					}
+					if try == 10 {
+						return fmt.Errorf("%s %s (table %s, row %v): it keeps changing while it is re-sealed", c.kind, r.id, c.table, r.key)
+					}
+					err = tx.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = $1", c.col, c.table, c.key), r.key).Scan(&r.sealed)
+					if err == sql.ErrNoRows || err == nil && r.sealed == nil {
+						break // gone meanwhile (taken, deleted): nothing to re-seal
+					}
+					if err != nil {
+						return err
+					}
 				}
-				if _, err := tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE %s = $2", c.table, c.col, c.key), b, r.key); err != nil {
-					return err
-				}
-				n++
 			}
 		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO settings (name, value) VALUES ('keys_fingerprint', $1) "+
