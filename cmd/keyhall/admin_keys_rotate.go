@@ -104,7 +104,14 @@ func rotateSigningKey(ctx context.Context, st authn.Store, keys Keys, reason str
 	} else if !errors.Is(err, authn.ErrNotFound) {
 		return rotationJSON{}, err
 	}
-	k, err := web.NewSigningKey(keys.Encryption, now)
+	// The times that decide how long the retired key is published come from
+	// the database's clock, not this machine's: an admin host whose clock
+	// is behind would else drop the key from the JWKS early.
+	at, err := sq.Now(ctx)
+	if err != nil {
+		return rotationJSON{}, err
+	}
+	k, err := web.NewSigningKey(keys.Encryption, at)
 	if err != nil {
 		return rotationJSON{}, err
 	}
@@ -115,7 +122,7 @@ func rotateSigningKey(ctx context.Context, st authn.Store, keys Keys, reason str
 	}
 	r := rotationJSON{Active: k.ID, Retired: old.ID}
 	if old.ID != "" {
-		r.PublishedUntil = now.Add(grace).Truncate(time.Second)
+		r.PublishedUntil = at.Add(grace).Truncate(time.Second)
 	}
 	return r, nil
 }

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/web"
 )
 
 // TestRotateEncryptionWaitsForOldProcesses: while a serve process with
@@ -23,4 +28,46 @@ func TestRotateEncryptionWaitsForOldProcesses(t *testing.T) {
 	}
 	p.stop(t)
 	mustRun(t, env, 0, "admin", "keys", "rotate-encryption", "--reason", "test")
+}
+
+// TestRotateSigningKeyClockBehind: "admin keys rotate" on a machine whose
+// clock is an hour behind: the retired key is still published for the
+// whole grace (its retirement is the database's time), and the time printed
+// says so.
+func TestRotateSigningKeyClockBehind(t *testing.T) {
+	onBothBackends(t, func(t *testing.T, env []string, url string) {
+		ctx := context.Background()
+		st := openTestStore(t, url).(*sqlstore.Store)
+		keys := randomKeys()
+		if err := checkKeys(ctx, st, keys); err != nil {
+			t.Fatal(err)
+		}
+		_, first, err := web.InstallationKey(ctx, st, keys.Encryption, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		grace := 21 * time.Minute
+		r, err := rotateSigningKey(ctx, st, keys, "test", grace, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Retired != first {
+			t.Fatalf("rotation retired %q, want the first key %s", r.Retired, first)
+		}
+		all, err := st.OIDCSigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range all {
+			if k.ID != r.Retired {
+				continue
+			}
+			if until := k.RetiredAt.Add(grace); time.Until(until) < grace-time.Minute {
+				t.Errorf("the retired key leaves the JWKS at %v, %v from now, want about %v", until, time.Until(until), grace)
+			}
+		}
+		if time.Until(r.PublishedUntil) < grace-time.Minute {
+			t.Errorf("rotate says the retired key is published until %v, %v from now, want about %v", r.PublishedUntil, time.Until(r.PublishedUntil), grace)
+		}
+	})
 }
