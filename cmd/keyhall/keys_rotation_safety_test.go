@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
 	"github.com/keyhall/keyhall/web"
 )
@@ -70,4 +71,39 @@ func TestRotateSigningKeyClockBehind(t *testing.T) {
 			t.Errorf("rotate says the retired key is published until %v, %v from now, want about %v", r.PublishedUntil, time.Until(r.PublishedUntil), grace)
 		}
 	})
+}
+
+// TestKeysTwoPhaseRollout: docs/keys.md's step 1a — the new encryption key
+// given first as previous_encryption_key, the old one still sealing — is
+// let in and changes nothing in the database; step 1b (swapped) then takes
+// the new keys over, and a process of step 1a still opens what it seals.
+func TestKeysTwoPhaseRollout(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t, "sqlite://"+t.TempDir()+"/keyhall.db").(*sqlstore.Store)
+	old := randomKeys()
+	if err := checkKeys(ctx, st, old); err != nil {
+		t.Fatal(err)
+	}
+	fresh := randomKeys().Encryption
+	accept := Keys{Cookie: old.Cookie, Encryption: old.Encryption, OIDC: old.OIDC, PreviousEncryption: fresh}
+	if err := checkKeys(ctx, st, accept); err != nil {
+		t.Fatalf("step 1a (new key accepted only): %v", err)
+	}
+	if fp, _, _ := st.Setting(ctx, "keys_fingerprint"); fp != old.Fingerprint() {
+		t.Fatalf("step 1a changed the database's fingerprint to %s", fp)
+	}
+	sealing := Keys{Cookie: old.Cookie, Encryption: fresh, OIDC: old.OIDC, PreviousEncryption: old.Encryption}
+	if err := checkKeys(ctx, st, sealing); err != nil {
+		t.Fatalf("step 1b (new key seals): %v", err)
+	}
+	if fp, _, _ := st.Setting(ctx, "keys_fingerprint"); fp != sealing.Fingerprint() {
+		t.Fatalf("step 1b did not take the new keys over: %s", fp)
+	}
+	sealed, err := authn.Seal(sealing.Encryption, []byte("geheim"), []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := authn.OpenRotated(accept.Encryption, accept.PreviousEncryption, sealed, []byte("ad")); err != nil || string(got) != "geheim" {
+		t.Errorf("a process of step 1a opens what one of step 1b sealed: %q, %v", got, err)
+	}
 }
