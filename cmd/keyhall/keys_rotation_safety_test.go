@@ -2,6 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -106,4 +112,59 @@ func TestKeysTwoPhaseRollout(t *testing.T) {
 	if got, err := authn.OpenRotated(accept.Encryption, accept.PreviousEncryption, sealed, []byte("ad")); err != nil || string(got) != "geheim" {
 		t.Errorf("a process of step 1a opens what one of step 1b sealed: %q, %v", got, err)
 	}
+}
+
+// TestCookieKeyRotationKeepsMadeUpIDs: the key IDs Keyhall makes up for a
+// name nobody has stay the same across a rotation of the cookie key, as a
+// real person's do: comparing the sign-in page's answers before and after
+// does not tell which names have an account.
+func TestCookieKeyRotationKeepsMadeUpIDs(t *testing.T) {
+	s := newBackupSite(t)
+	madeUp := func(p *proc) string {
+		t.Helper()
+		r, err := postSignIn(p.url(""), "/login", formType, url.Values{"username": {"niemand"}}.Encode(), "")
+		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/key" {
+			t.Fatalf("POST /login: %d → %s, %v", r.status, r.location, err)
+		}
+		r, err = postSignIn(p.url(""), "/login/key/begin", "application/json", "{}", r.pending)
+		var opts struct {
+			PublicKey struct {
+				AllowCredentials []struct{ ID string } `json:"allowCredentials"`
+			} `json:"publicKey"`
+		}
+		if err != nil || r.status != http.StatusOK || json.Unmarshal(r.body, &opts) != nil || len(opts.PublicKey.AllowCredentials) == 0 {
+			t.Fatalf("POST /login/key/begin: %d %s, %v", r.status, r.body, err)
+		}
+		var ids []string
+		for _, c := range opts.PublicKey.AllowCredentials {
+			ids = append(ids, c.ID)
+		}
+		return strings.Join(ids, ",")
+	}
+	p := s.serve(t)
+	before := madeUp(p)
+	p.stop(t)
+	old := s.readKeys(t)
+	fresh := randomKeys().Cookie
+	b64 := base64.StdEncoding.EncodeToString
+	file := fmt.Sprintf("cookie_key: %s\nencryption_key: %s\noidc_key: %s\nprevious_cookie_key: %s\n",
+		b64(fresh), b64(old.Encryption[:]), b64(old.OIDC[:]), b64(old.Cookie))
+	if err := os.WriteFile(s.keys, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = s.serve(t)
+	if after := madeUp(p); after != before {
+		t.Errorf("made-up key IDs for an unknown name changed with the cookie key:\nbefore %s\nafter  %s", before, after)
+	}
+	p.stop(t)
+	// Without the previous cookie key, after the rotation: still the same.
+	file = fmt.Sprintf("cookie_key: %s\nencryption_key: %s\noidc_key: %s\n", b64(fresh), b64(old.Encryption[:]), b64(old.OIDC[:]))
+	if err := os.WriteFile(s.keys, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = s.serve(t)
+	if after := madeUp(p); after != before {
+		t.Errorf("made-up key IDs changed once the previous cookie key was removed:\nbefore %s\nafter  %s", before, after)
+	}
+	p.stop(t)
 }
