@@ -120,26 +120,34 @@ func TestKeysTwoPhaseRollout(t *testing.T) {
 // does not tell which names have an account.
 func TestCookieKeyRotationKeepsMadeUpIDs(t *testing.T) {
 	s := newBackupSite(t)
+	// madeUp returns, for a few names nobody has, the sign-in page's first
+	// step and, for a key, the key IDs offered.
 	madeUp := func(p *proc) string {
 		t.Helper()
-		r, err := postSignIn(p.url(""), "/login", formType, url.Values{"username": {"niemand"}}.Encode(), "")
-		if err != nil || r.status != http.StatusSeeOther || r.location != "/login/key" {
-			t.Fatalf("POST /login: %d → %s, %v", r.status, r.location, err)
+		var all []string
+		for _, name := range []string{"niemand", "keiner", "nobody", "xaver", "zora", "quentin"} {
+			r, err := postSignIn(p.url(""), "/login", formType, url.Values{"username": {name}}.Encode(), "")
+			if err != nil || r.status != http.StatusSeeOther {
+				t.Fatalf("POST /login: %d → %s, %v", r.status, r.location, err)
+			}
+			all = append(all, name+" "+r.location)
+			if r.location != "/login/key" {
+				continue
+			}
+			r, err = postSignIn(p.url(""), "/login/key/begin", "application/json", "{}", r.pending)
+			var opts struct {
+				PublicKey struct {
+					AllowCredentials []struct{ ID string } `json:"allowCredentials"`
+				} `json:"publicKey"`
+			}
+			if err != nil || r.status != http.StatusOK || json.Unmarshal(r.body, &opts) != nil {
+				t.Fatalf("POST /login/key/begin: %d %s, %v", r.status, r.body, err)
+			}
+			for _, c := range opts.PublicKey.AllowCredentials {
+				all = append(all, c.ID)
+			}
 		}
-		r, err = postSignIn(p.url(""), "/login/key/begin", "application/json", "{}", r.pending)
-		var opts struct {
-			PublicKey struct {
-				AllowCredentials []struct{ ID string } `json:"allowCredentials"`
-			} `json:"publicKey"`
-		}
-		if err != nil || r.status != http.StatusOK || json.Unmarshal(r.body, &opts) != nil || len(opts.PublicKey.AllowCredentials) == 0 {
-			t.Fatalf("POST /login/key/begin: %d %s, %v", r.status, r.body, err)
-		}
-		var ids []string
-		for _, c := range opts.PublicKey.AllowCredentials {
-			ids = append(ids, c.ID)
-		}
-		return strings.Join(ids, ",")
+		return strings.Join(all, " ")
 	}
 	p := s.serve(t)
 	before := madeUp(p)
