@@ -209,7 +209,8 @@ func keysRotateEncryptionCommand() *command {
 			"key or keys.previous_encryption_key, in one transaction: if one does not open, nothing\n" +
 			"changes. The database then remembers the new keys, so a process with only the old ones\n" +
 			"is refused. Run it after every serve process was restarted with the new key and the\n" +
-			"old one as keys.previous_encryption_key; the steps are in docs/keys.md. Audited\n" +
+			"old one as keys.previous_encryption_key: it is refused while a serve process with\n" +
+			"other keys was heard of in the last minute. The steps are in docs/keys.md. Audited\n" +
 			"(keys.rotate_encryption).",
 		examples: []string{
 			"keyhall admin keys rotate-encryption --config /etc/keyhall/keyhall.yaml --reason 'yearly rotation'",
