@@ -163,7 +163,9 @@ func (s *SignIn) matchApp(p Pending, creds []Credential, code string) (Credentia
 		checked = true
 		secret, err := OpenRotated(s.sealKey, s.prevKey, cr.SecretSealed, []byte(cr.ID))
 		if err != nil {
-			s.log.Error("cannot open an app's secret (wrong encryption key?)", "credential", cr.ID, "err", err)
+			s.log.Error("cannot open an app's secret: it is sealed under an encryption key this process does not have; "+
+				"if keyhall admin keys rotate-encryption ran, restart this process with the new keys.encryption_key (docs/keys.md)",
+				"credential", cr.ID, "err", err)
 			continue
 		}
 		step, ok, err := matchTOTP(secret, digits, now)

@@ -205,7 +205,7 @@ func newOIDCProvider(s *Server, cfg OIDCConfig) (*oidcProvider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	opts = append(opts, op.WithCrypto(crypto))
+	opts = append(opts, op.WithCrypto(crypto), op.WithIDTokenHintKeySet(hintKeySet{p}))
 	p.op, err = op.NewProvider(&op.Config{
 		CryptoKey:                  cfg.CryptoKey,
 		DefaultLogoutRedirectURI:   p.issuer + "/login",

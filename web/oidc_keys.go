@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/keyhall/keyhall/authn"
@@ -110,23 +111,45 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 
 // publishedKeys returns the keys of the JWKS: the active one and each
 // retired one whose tokens may still be valid at now (RetiredKeyGrace).
-// The stored keys are read at most once per keyPoll, or when the active key
-// is not among them; while the store fails, the keys known serve on, so
-// that a token Keyhall signed is still recognised (end_session's
-// id_token_hint) during a database outage.
+// The stored keys are read on each call (one query; tools cache the JWKS),
+// so that a key another process just made active is published here even
+// before this process signs with it. While the store fails, the keys known
+// serve on, so that a token Keyhall signed is still recognised during a
+// database outage.
 func (p *oidcProvider) publishedKeys(ctx context.Context) ([]op.Key, error) {
+	return p.keysRetiredWithin(ctx, RetiredKeyGrace(p.cfg), true)
+}
+
+// hintKeys returns the keys an id_token_hint (end_session, prompt=none) is
+// verified with: the active one and each retired one that may have signed
+// an ID token of a session still alive. A tool keeps a sign-in's ID token
+// for its logout as long as the session lives (session.max_age), far longer
+// than the JWKS publishes its key.
+func (p *oidcProvider) hintKeys(ctx context.Context, kid string) ([]op.Key, error) {
+	within := max(RetiredKeyGrace(p.cfg), p.srv.max+retiredKeyMargin)
+	keys, err := p.keysRetiredWithin(ctx, within, false)
+	if err != nil || slices.ContainsFunc(keys, func(k op.Key) bool { return k.ID() == kid }) {
+		return keys, err
+	}
+	return p.keysRetiredWithin(ctx, within, true) // made by another process just now?
+}
+
+// keysRetiredWithin returns the active key and each stored key retired less
+// than within ago; fresh reads the stored keys now, else they are read at
+// most once per keyPoll.
+func (p *oidcProvider) keysRetiredWithin(ctx context.Context, within time.Duration, fresh bool) ([]op.Key, error) {
 	active, err := p.signingKey(ctx) // made on first use, so it is published before it signs
 	if err != nil {
 		return nil, err
 	}
-	all, err := p.storedKeys(ctx, active.id)
+	all, err := p.storedKeys(ctx, active.id, fresh)
 	if err != nil {
 		return nil, err
 	}
-	now, grace := p.srv.now(), RetiredKeyGrace(p.cfg)
+	now := p.srv.now()
 	keys := []op.Key{publicKey{id: active.id, pub: &active.priv.PublicKey}}
 	for _, k := range all {
-		if k.ID == active.id || (!k.RetiredAt.IsZero() && !now.Before(k.RetiredAt.Add(grace))) {
+		if k.ID == active.id || (!k.RetiredAt.IsZero() && !now.Before(k.RetiredAt.Add(within))) {
 			continue
 		}
 		pub, err := parsePublicKey(k)
@@ -139,13 +162,34 @@ func (p *oidcProvider) publishedKeys(ctx context.Context) ([]op.Key, error) {
 	return keys, nil
 }
 
-// storedKeys returns the stored keys, read at most once per keyPoll unless
-// active is not among those read.
-func (p *oidcProvider) storedKeys(ctx context.Context, active string) ([]authn.OIDCSigningKey, error) {
+// hintKeySet verifies id_token_hints (zitadel/oidc's IDTokenHintVerifier)
+// with hintKeys instead of the JWKS.
+type hintKeySet struct{ p *oidcProvider }
+
+func (h hintKeySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
+	kid, alg := oidc.GetKeyIDAndAlg(jws)
+	keys, err := h.p.hintKeys(ctx, kid)
+	if err != nil {
+		return nil, fmt.Errorf("error fetching keys: %w", err)
+	}
+	webKeys := make([]jose.JSONWebKey, len(keys))
+	for i, k := range keys {
+		webKeys[i] = jose.JSONWebKey{Key: k.Key(), KeyID: k.ID(), Algorithm: string(k.Algorithm()), Use: k.Use()}
+	}
+	key, err := oidc.FindMatchingKey(kid, oidc.KeyUseSignature, alg, webKeys...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid signature: %w", err)
+	}
+	return jws.Verify(&key)
+}
+
+// storedKeys returns the stored keys: read now when fresh, else at most
+// once per keyPoll unless active is not among those read.
+func (p *oidcProvider) storedKeys(ctx context.Context, active string, fresh bool) ([]authn.OIDCSigningKey, error) {
 	p.keyMu.Lock()
 	defer p.keyMu.Unlock()
 	known := slices.ContainsFunc(p.stored, func(k authn.OIDCSigningKey) bool { return k.ID == active })
-	if known && time.Since(p.storedRead) < keyPoll {
+	if !fresh && known && time.Since(p.storedRead) < keyPoll {
 		return p.stored, nil
 	}
 	_, o := p.store()

@@ -224,6 +224,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
+// SetFakeIDKey replaces the key of the made-up key IDs answered for names
+// that do not exist (authn.SignInConfig.FakeIDKey); call it before SetStore.
+func (s *Server) SetFakeIDKey(k []byte) { s.signIn.FakeIDKey = k }
+
 // SetStore makes the database available to requests and builds the
 // sign-in service on it; lastSeen (may be nil) records session use. When
 // the sign-in service cannot be built, the error is logged and returned,

@@ -155,12 +155,20 @@ func runRestore(ctx context.Context, a *app, cfg Config, file string, newPlace b
 			"without it the backup's TOTP secrets and signing key cannot be read", info.KeysFingerprint, cfg.Keys.File, mine),
 			err: errors.New("keys fingerprint differs")}
 	}
+	prev, err := readPreviousKeys(cfg)
+	if err != nil {
+		return err
+	}
+	copy(keys.PreviousEncryption[:], prev["previous_encryption_key"])
 	if cfg.Log.Level == "info" {
 		cfg.Log.Level = "warn"
 	}
 	var n int64
 	err = sqlstore.Restore(ctx, file, cfg.Storage, sqlstore.Options{Logger: newLogger(cfg, a.stderr)},
 		func(ctx context.Context, st *sqlstore.Store) error {
+			if err := secretsOpen(ctx, st, keys); err != nil {
+				return err
+			}
 			var redacted int
 			seq, last, _, err := verifyAuditTo(ctx, st, false, 0, func(*authn.ChainBreak) {}, &redacted)
 			if err != nil {
@@ -201,6 +209,39 @@ func runRestore(ctx context.Context, a *app, cfg Config, file string, newPlace b
 				target+sqlstore.BeforeRestoreSuffix)
 		}
 	}
+	return err
+}
+
+// secretsOpen checks that every secret of the restored copy sealed under
+// the encryption key (TOTP secrets, enrollments' waiting secrets, the
+// signing keys) opens with keys.encryption_key or
+// keys.previous_encryption_key. A backup made during a rotation of the
+// encryption key, after the restart with the new key and before
+// rotate-encryption, has the new keys' fingerprint but secrets sealed under
+// the old key: restored with a key file that no longer holds it, nothing
+// would open.
+func secretsOpen(ctx context.Context, st *sqlstore.Store, keys Keys) error {
+	n := 0
+	err := st.SealedSecrets(ctx, func(kind, table, key, id string, sealed []byte) error {
+		ad, err := sealAD(kind, id)
+		if err == nil {
+			_, err = authn.OpenRotated(keys.Encryption, keys.PreviousEncryption, sealed, ad)
+		}
+		if err == nil {
+			n++
+			return nil
+		}
+		given := "keys.encryption_key"
+		if keys.PreviousEncryption != ([32]byte{}) {
+			given += " nor with keys.previous_encryption_key"
+		}
+		return &cliError{msg: fmt.Sprintf("restore refused, nothing was changed: the backup's secrets are sealed under an encryption key "+
+			"the key file does not hold (%s %s in %s opens neither with %s; %d opened before it). The backup was made during a "+
+			"rotation of the encryption key, before keyhall admin keys rotate-encryption: add the encryption key that was replaced "+
+			"then, kept with the backups made before it, to the key file as previous_encryption_key: (or keys.previous_encryption_key), "+
+			"restore again, and run rotate-encryption (docs/backup.md)", kind, key, table, given, n),
+			err: fmt.Errorf("%s %s: %w", table, key, err)}
+	})
 	return err
 }
 

@@ -104,7 +104,14 @@ func rotateSigningKey(ctx context.Context, st authn.Store, keys Keys, reason str
 	} else if !errors.Is(err, authn.ErrNotFound) {
 		return rotationJSON{}, err
 	}
-	k, err := web.NewSigningKey(keys.Encryption, now)
+	// The times that decide how long the retired key is published come from
+	// the database's clock, not this machine's: an admin host whose clock
+	// is behind would else drop the key from the JWKS early.
+	at, err := sq.Now(ctx)
+	if err != nil {
+		return rotationJSON{}, err
+	}
+	k, err := web.NewSigningKey(keys.Encryption, at)
 	if err != nil {
 		return rotationJSON{}, err
 	}
@@ -115,7 +122,7 @@ func rotateSigningKey(ctx context.Context, st authn.Store, keys Keys, reason str
 	}
 	r := rotationJSON{Active: k.ID, Retired: old.ID}
 	if old.ID != "" {
-		r.PublishedUntil = now.Add(grace).Truncate(time.Second)
+		r.PublishedUntil = at.Add(grace).Truncate(time.Second)
 	}
 	return r, nil
 }
@@ -202,7 +209,8 @@ func keysRotateEncryptionCommand() *command {
 			"key or keys.previous_encryption_key, in one transaction: if one does not open, nothing\n" +
 			"changes. The database then remembers the new keys, so a process with only the old ones\n" +
 			"is refused. Run it after every serve process was restarted with the new key and the\n" +
-			"old one as keys.previous_encryption_key; the steps are in docs/keys.md. Audited\n" +
+			"old one as keys.previous_encryption_key: it is refused while a serve process with\n" +
+			"other keys was heard of in the last minute. The steps are in docs/keys.md. Audited\n" +
 			"(keys.rotate_encryption).",
 		examples: []string{
 			"keyhall admin keys rotate-encryption --config /etc/keyhall/keyhall.yaml --reason 'yearly rotation'",
@@ -241,6 +249,20 @@ func keysRotateEncryptionCommand() *command {
 	}
 }
 
+// sealAD is the additional data a stored secret of the kind is sealed with.
+func sealAD(kind, id string) ([]byte, error) {
+	switch kind {
+	case authn.SealedCredential:
+		return []byte(id), nil
+	case authn.SealedSigningKey:
+		return web.SigningKeyAD(id), nil
+	}
+	if ad := enroll.SealAD(kind, id); ad != nil {
+		return ad, nil
+	}
+	return nil, fmt.Errorf("unknown kind of secret %q", kind)
+}
+
 // resealSecrets re-seals the stored secrets under keys.Encryption, each
 // opened with it or keys.PreviousEncryption, and makes the database
 // remember keys (without previous keys) as the installation's.
@@ -252,22 +274,30 @@ func resealSecrets(ctx context.Context, st authn.Store, keys Keys, reason string
 	prev, _ := keys.previous()
 	current := Keys{Cookie: keys.Cookie, Encryption: keys.Encryption, OIDC: keys.OIDC}
 	reseal := func(kind, id string, sealed []byte) ([]byte, error) {
-		var ad []byte
-		switch kind {
-		case authn.SealedCredential:
-			ad = []byte(id)
-		case authn.SealedSigningKey:
-			ad = web.SigningKeyAD(id)
-		default:
-			if ad = enroll.SealAD(kind, id); ad == nil {
-				return nil, fmt.Errorf("unknown kind of secret %q", kind)
-			}
+		ad, err := sealAD(kind, id)
+		if err != nil {
+			return nil, err
 		}
 		plain, err := authn.OpenRotated(keys.Encryption, keys.PreviousEncryption, sealed, ad)
 		if err != nil {
 			return nil, fmt.Errorf("opens neither with keys.encryption_key nor with keys.previous_encryption_key: %w", err)
 		}
 		return authn.Seal(keys.Encryption, plain, ad)
+	}
+	// A process still running with the old keys could not open what is
+	// re-sealed, and would seal under the old key what no process can open
+	// once it is dropped.
+	procs, err := sq.ServeProcesses(ctx, heartbeatFresh)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range procs {
+		if p.Fingerprint != current.Fingerprint() {
+			return 0, &cliError{msg: fmt.Sprintf("rotate-encryption refused, nothing was changed: a serve process runs with other keys "+
+				"(fingerprint %s, heard of %v ago; the new keys have %s): restart every serve process with the new encryption_key "+
+				"and the old one as previous_encryption_key, then run this again (docs/keys.md)",
+				p.Fingerprint, p.Age.Round(time.Second), current.Fingerprint()), err: errors.New("a process runs with other keys")}
+		}
 	}
 	ev := auditEvent(now, "keys.rotate_encryption", "keys", reason, map[string]string{"fingerprint": current.Fingerprint()})
 	return sq.ResealSecrets(ctx, reseal, prev.Fingerprint(), current.Fingerprint(), ev)

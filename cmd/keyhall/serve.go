@@ -168,6 +168,13 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 			stop(err)
 			return
 		}
+		startHeartbeat(ctx, &bg, st, keys, logger) // before it is ready (startStore)
+		fake, err := fakeIDKey(ctx, st, keys)
+		if err != nil {
+			stop(err)
+			return
+		}
+		srv.SetFakeIDKey(fake) // before SetStore (startStore)
 		// A broken audit log is for IT to look into; sign-in goes on.
 		if err := st.CheckAuditHead(ctx); err != nil {
 			logger.Error("audit log damaged", "err", err)

@@ -53,7 +53,7 @@ func webConfig(cfg Config, keys Keys, publicURL *url.URL, proxies []netip.Prefix
 			},
 			MaxHashing:    cfg.Passwords.MaxConcurrent,
 			EncryptionKey: keys.Encryption,
-			FakeIDKey:     deriveKey(keys.Cookie, "keyhall fake credential ids"),
+			FakeIDKey:     deriveKey(keys.Cookie, fakeIDPurpose), // serve replaces it with the stored one (fakeIDKey)
 			// During a rotation: TOTP secrets and forward-auth cookies sealed under the old key.
 			PreviousEncryptionKey: keys.PreviousEncryption,
 			Policy:                signInPolicy(cfg),

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/authn/sqlstore"
+	"github.com/keyhall/keyhall/web"
+)
+
+// TestRestoreBackupOfHalfRotatedKeys: a backup made during a rotation of
+// the encryption key, after the restart with the new key and before
+// rotate-encryption, holds secrets sealed under the old key. Restored with
+// a key file that no longer has the old key, it is refused, saying which
+// key is needed; with the old key as previous_encryption_key it goes ahead.
+func TestRestoreBackupOfHalfRotatedKeys(t *testing.T) {
+	t.Chdir(t.TempDir())
+	ctx := context.Background()
+	dir := t.TempDir()
+	url := "sqlite://" + filepath.Join(dir, "keyhall.db")
+	st := openTestStore(t, url).(*sqlstore.Store)
+	old := randomKeys()
+	now := time.Now().UTC()
+	ev := authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}
+	anna := authn.User{ID: authn.NewID(), Username: "anna", DisplayName: "Anna", Status: authn.StatusActive,
+		Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, anna, ev); err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 20)
+	rand.Read(secret)
+	app := authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindTOTP, Nickname: "App", CreatedAt: now}
+	var err error
+	if app.SecretSealed, err = authn.Seal(old.Encryption, secret, []byte(app.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateCredential(ctx, app, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := web.InstallationKey(ctx, st, old.Encryption, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkKeys(ctx, st, old); err != nil {
+		t.Fatal(err)
+	}
+	rotated := randomKeys()
+	rotated.Cookie, rotated.OIDC, rotated.PreviousEncryption = old.Cookie, old.OIDC, old.Encryption
+	if err := checkKeys(ctx, st, rotated); err != nil { // the restart with the new key: handed over
+		t.Fatal(err)
+	}
+	st.Close()
+	backup := filepath.Join(t.TempDir(), "keyhall.db.bak")
+	mustRun(t, keysEnv([]string{"KEYHALL_STORAGE=" + url}, rotated), 0, "admin", "backup", backup)
+
+	target := []string{"KEYHALL_STORAGE=sqlite://" + filepath.Join(t.TempDir(), "keyhall.db")}
+	onlyNew := Keys{Cookie: rotated.Cookie, Encryption: rotated.Encryption, OIDC: rotated.OIDC}
+	e := mustRun(t, keysEnv(target, onlyNew), 1, "admin", "restore", backup)
+	if !strings.Contains(e, "nothing was changed") || !strings.Contains(e, "previous_encryption_key") || !strings.Contains(e, "rotate-encryption") {
+		t.Errorf("restore of a backup whose secrets the key file cannot open: %q, want it refused, naming the key needed", e)
+	}
+	mustRun(t, keysEnv(target, rotated), 0, "admin", "restore", backup)
+}
