@@ -46,7 +46,7 @@ func TestUsageErrors(t *testing.T) {
 		{nil, "keyhall: missing command; one of: serve, check-config, admin, sync, directory, version\nRun 'keyhall --help' for usage.\n"},
 		{[]string{"serv"}, "keyhall: unknown command \"serv\" (did you mean serve?)\nRun 'keyhall --help' for usage.\n"},
 		{[]string{"--verbose"}, "keyhall: unknown flag --verbose before a command\n"},
-		{[]string{"admin"}, "keyhall: missing command; one of: users, groups, invite, confirm-email, reset, revoke-credential, oidc-secret, audit, notices, backup, restore\nRun 'keyhall admin --help' for usage.\n"},
+		{[]string{"admin"}, "keyhall: missing command; one of: users, groups, invite, confirm-email, reset, revoke-credential, oidc-secret, audit, notices, backup, restore, mds, keys\nRun 'keyhall admin --help' for usage.\n"},
 		{[]string{"admin", "users", "add"}, "keyhall: missing USERNAME\nRun 'keyhall admin users add --help' for usage.\n"},
 		{[]string{"admin", "users", "add", "a", "b"}, "keyhall: unexpected argument \"b\"\n"},
 		{[]string{"admin", "users", "add", "an na"}, "keyhall: username \"an na\": name contains a space"},
