@@ -58,6 +58,12 @@ const logoSVGPolicy = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 // footer's links stand.
 var ground = rgb{0xf1, 0xf3, 0xf5}
 
+// tints are the backgrounds of keyhall.css on which the primary colour
+// stands besides white: the pages' ground (footer, .secret), a secondary
+// button under the pointer, and the notice, warning and alert boxes
+// (--green-ground, --amber-ground, --red-ground).
+var tints = []rgb{ground, {0xee, 0xf4, 0xfa}, {0xe8, 0xf4, 0xec}, {0xff, 0xf4, 0xdc}, {0xfd, 0xec, 0xec}}
+
 type rgb struct{ r, g, b uint8 }
 
 // ParseColor reads a colour written "#RRGGBB" (hex digits in either
@@ -140,13 +146,18 @@ func CheckPrimaryColor(s string) error {
 	return nil
 }
 
-// darker is c mixed with black until it reaches MinContrast on the pages'
-// ground (and at least a fifth darker): the hover colour, and the
-// footer's links, which stand on the ground rather than on white.
+// darker is c mixed with black until it reaches MinContrast on each of
+// the tints (and at least a fifth darker): the hover colour, and the
+// colour wherever the primary colour stands on a tint rather than white
+// (siteCSS): a colour at 4.5:1 on white is less on them (review of #16).
 func (c rgb) darker() rgb {
 	for f := 0.8; ; f -= 0.05 {
 		d := rgb{uint8(float64(c.r) * f), uint8(float64(c.g) * f), uint8(float64(c.b) * f)}
-		if contrastRatio(d, ground) >= MinContrast || f <= 0 {
+		ok := true
+		for _, t := range tints {
+			ok = ok && contrastRatio(d, t) >= MinContrast
+		}
+		if ok || f <= 0 {
 			return d
 		}
 	}
@@ -165,7 +176,10 @@ func siteCSS(color string) ([]byte, error) {
 	c := rgb{r, g, b}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "/* site.primary_color */\n:root {\n  --blue: %s;\n  --blue-dark: %s;\n  --focus-on-blue: #ffffff;\n}\n", c, c.darker())
-	buf.WriteString(".legal a { color: var(--blue-dark); }\n")
+	// On a tint the primary colour may fall below 4.5:1: the darker shade.
+	buf.WriteString(".legal a, .notice a, .warning a, .alert a, .secret a,\n" +
+		".notice button.link, .warning button.link, .alert button.link, .secret button.link { color: var(--blue-dark); }\n")
+	buf.WriteString(".secondary:hover { color: var(--blue-dark); border-color: var(--blue-dark); }\n")
 	return buf.Bytes(), nil
 }
 
