@@ -100,7 +100,8 @@ type RecoveryStore interface {
 	// sessions created since the cut are revoked except keep (the session
 	// that cancels, if any), her open invitations are voided and her
 	// enrollments in progress end. ErrNotFound if there is no such
-	// recovery, ErrUsed if it is not pending. An ev without Actor or Subject
+	// recovery, ErrUsed if it is not pending (the report's Recovery then
+	// says how it ended, nothing else). An ev without Actor or Subject
 	// gets "user:<her id>".
 	CancelRecovery(ctx context.Context, cancel TokenHash, userID string, keep SessionHash, at time.Time, ev AuditEvent) (RecoveryReport, error)
 	// FinishRecovery ends the recovery with id if it is pending and due at

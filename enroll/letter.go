@@ -76,6 +76,30 @@ func (s Sender) calledEN() string {
 // this package's own texts, such as LetterSubject.
 func (s Sender) name(text string) string { return strings.ReplaceAll(text, TOTPIssuer, s.called()) }
 
+// maxNameInText is the longest service name (bytes) a letter's running
+// text repeats; a longer one is named in the subject only, and the text
+// says "this service" (inText), so that a letter with any
+// site.name the config accepts (up to 64 bytes) stays one page.
+const maxNameInText = 32
+
+// inText is the service's name for a letter's running text after "zu" or
+// "bei": called, or for a long name "dem oben genannten Dienst".
+func (s Sender) inText() string {
+	if len(s.Service) > maxNameInText {
+		return "diesem Dienst"
+	}
+	return s.called()
+}
+
+// inTextSubject is inText as the subject of a sentence: called, or "der
+// Dienst".
+func (s Sender) inTextSubject() string {
+	if len(s.Service) > maxNameInText {
+		return "der Dienst"
+	}
+	return s.called()
+}
+
 // Letter is an enrollment letter for one person.
 type Letter struct {
 	Invitation Invitation
@@ -336,21 +360,18 @@ func (p *letterPDF) infoBlock(l Letter) {
 // body draws the subject, the greeting, and the steps (Letter.steps).
 func (p *letterPDF) body(l Letter) {
 	f := p.f
-	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
-	f.SetFont("sans", "B", 12)
-	f.MultiCell(textW, 6, l.subject(), "", "L", false) // a long site.name wraps
-	f.Ln(3)
+	p.subject(l.subject())
 	f.SetFont("sans", "", 10)
 	p.para("Guten Tag " + l.recipient() + ",")
 	f.Ln(1)
 	steps := l.steps()
 	count := "in drei Schritten:"
 	if l.Reset {
-		p.para("der IT-Service hat Ihren Zugang zu " + l.Sender.called() + " zurückgesetzt. Ihre bisherigen Sicherheitsschlüssel, " +
+		p.para("der IT-Service hat Ihren Zugang zu " + l.Sender.inText() + " zurückgesetzt. Ihre bisherigen Sicherheitsschlüssel, " +
 			"Authenticator-Apps und Wiederherstellungscodes sind gesperrt und funktionieren nicht mehr. Mit diesem " +
 			"Brief richten Sie Ihren Zugang neu ein, auf Ihrem eigenen Gerät und ohne Termin – " + count)
 	} else {
-		p.para("für Sie ist ein Zugang zu " + l.Sender.called() + " eingerichtet. Sie melden sich dort künftig mit einem " +
+		p.para("für Sie ist ein Zugang zu " + l.Sender.inText() + " eingerichtet. Sie melden sich dort künftig mit einem " +
 			"Sicherheitsschlüssel (etwa einem YubiKey) oder einer Authenticator-App an. Den Zugang richten " +
 			"Sie selbst ein, auf Ihrem eigenen Gerät und ohne Termin – " + count)
 	}
@@ -394,7 +415,7 @@ func (l Letter) steps() [][2]string {
 	switch {
 	case l.ChoosePassword:
 		title = "Passwort festlegen und vorsorgen"
-		spare = "Danach wählen Sie ein Passwort (mindestens 12 Zeichen); " + l.Sender.called() + " fragt es nur bei " +
+		spare = "Danach wählen Sie ein Passwort (mindestens 12 Zeichen); " + l.Sender.inTextSubject() + " fragt es nur bei " +
 			"Authenticator-App, Wiederherstellungscode oder Schlüssel ohne PIN ab. "
 		if l.RequirePassword {
 			spare += "Ihr IT-Service verlangt es: Ohne Passwort lässt sich die Einrichtung nicht abschließen. "
@@ -405,6 +426,22 @@ func (l Letter) steps() [][2]string {
 		spare = "Registrieren Sie einen zweiten Schlüssel als Ersatz, und bewahren Sie ihn getrennt vom ersten auf."
 	}
 	return append(steps, [2]string{title, spare})
+}
+
+// subject draws a letter's subject below the sender's block: in bold, on
+// one line, in 12 pt or smaller down to 8 pt for a long site.name; only
+// a name too wide even then wraps.
+func (p *letterPDF) subject(s string) {
+	f := p.f
+	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
+	size := 12.0
+	f.SetFont("sans", "B", size)
+	for size > 8 && f.GetStringWidth(s) > textW-2*f.GetCellMargin() { // MultiCell keeps its margins
+		size -= 0.5
+		f.SetFontSize(size)
+	}
+	f.MultiCell(textW, size/2, s, "", "L", false)
+	f.Ln(3)
 }
 
 // para writes a paragraph across the text width.

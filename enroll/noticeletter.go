@@ -107,10 +107,7 @@ func WriteNoticeLetters(w io.Writer, ns []NoticeLetter) error {
 func (p *letterPDF) notice(n NoticeLetter) error {
 	f := p.f
 	l := n.frame()
-	f.SetXY(marginLeft, max(subjectY, f.GetY()+4))
-	f.SetFont("sans", "B", 12)
-	f.MultiCell(textW, 6, n.subject(), "", "L", false) // a long site.name wraps
-	f.Ln(3)
+	p.subject(n.subject())
 	f.SetFont("sans", "", 10)
 	p.para("Guten Tag " + l.recipient() + ",")
 	f.Ln(1)

@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -127,10 +128,7 @@ const TOTPIssuer = "Keyhall"
 // totpSetup renders the key URI (RFC 6238 parameters: SHA-1, 6 digits, 30
 // seconds) and its QR code.
 func (s *Service) totpSetup(u authn.User, secret []byte) (TOTPSetup, error) {
-	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: s.cfg.Issuer, AccountName: u.Username, Secret: secret,
-		Period: authn.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
-	})
+	key, err := otp.NewKeyFromURL(keyURI(s.cfg.Issuer, u.Username, secret))
 	if err != nil {
 		return TOTPSetup{}, fmt.Errorf("make app key: %w", err)
 	}
@@ -143,7 +141,28 @@ func (s *Service) totpSetup(u authn.User, secret []byte) (TOTPSetup, error) {
 		return TOTPSetup{}, fmt.Errorf("render QR code: %w", err)
 	}
 	b32 := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)
-	return TOTPSetup{Secret: FormatCode(b32), URI: key.URL(), QRPNG: buf.Bytes()}, nil
+	return TOTPSetup{Secret: FormatCode(b32), URI: key.String(), QRPNG: buf.Bytes()}, nil
+}
+
+// keyURI writes the otpauth URI of an app's entry (Google Authenticator's
+// Key URI Format): the label "issuer:account" and the parameters secret,
+// issuer, algorithm, digits, period. Every part is percent-encoded, a
+// space as %20 (pquerna/otp's totp.Generate left '&', '+' and ':' as
+// they are, so that an app showed "Rat " for "Rat & Verwaltung"). The
+// issuer parameter carries the name exactly, which apps show; in the
+// label, where a colon would split issuer from account, colons are left
+// out of it.
+func keyURI(issuer, account string, secret []byte) string {
+	esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	q := []string{
+		"secret=" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret),
+		"issuer=" + esc(issuer),
+		"algorithm=SHA1",
+		"digits=6",
+		"period=" + strconv.Itoa(authn.TOTPPeriod),
+	}
+	label := esc(strings.ReplaceAll(issuer, ":", "")) + ":" + esc(account)
+	return "otpauth://totp/" + label + "?" + strings.Join(q, "&")
 }
 
 // ConfirmTOTP checks a code from the app (RFC 6238 §5.2, one step of drift)

@@ -185,7 +185,13 @@ func (s *Server) recoverCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := svc.CancelRecovery(r.Context(), r.PathValue("token"), s.clientInfo(r)); err != nil {
-		if e, ok := errors.AsType[*citizens.RecoveryError](err); ok && e.Reason == citizens.RecoverLinkWrong {
+		if e, ok := errors.AsType[*citizens.RecoveryError](err); ok && e.Reason == citizens.RecoverCancelled {
+			// Cancelled already (by her, or by whoever signed in during
+			// it, which ended his session too): what she wanted is done.
+			s.logger.Info("recovery cancel link: cancelled already", "err", err)
+			s.page(w, r, &view{Page: "recover", Notice: message{DE: e.DE, EN: e.EN}.in(lang(r)), Recover: &recoverView{Mode: "cancelled"}})
+			return
+		} else if ok && e.Reason == citizens.RecoverLinkWrong {
 			e.DE, e.EN = msgRecoverCancelWrong.DE, msgRecoverCancelWrong.EN
 		} else if ok && e.Reason == citizens.RecoverLinkUsed {
 			e.DE, e.EN = msgRecoverCancelUsed.DE, msgRecoverCancelUsed.EN
@@ -197,9 +203,9 @@ func (s *Server) recoverCancel(w http.ResponseWriter, r *http.Request) {
 }
 
 // accountRecoveryCancel cancels the signed-in person's pending recovery
-// from /account, keeping the session that does it.
+// from /account; the session that does it ends too (cancelOwnRecovery).
 func (s *Server) accountRecoveryCancel(w http.ResponseWriter, r *http.Request) {
-	_, sess, u, ok := s.accountSession(w, r)
+	_, _, u, ok := s.accountSession(w, r)
 	if !ok {
 		return
 	}
@@ -207,12 +213,26 @@ func (s *Server) accountRecoveryCancel(w http.ResponseWriter, r *http.Request) {
 	if svc == nil || !s.parseForm(w, r) {
 		return
 	}
-	_, err := svc.CancelOwnRecovery(r.Context(), u.ID, sess.Hash, s.clientInfo(r))
-	if err != nil && !errors.Is(err, authn.ErrNotFound) && !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) {
+	s.cancelOwnRecovery(w, r, svc, u.ID, "/account")
+}
+
+// cancelOwnRecovery cancels the signed-in person's pending recovery and
+// answers with the page that asks her to sign in again: the cancel ends
+// every session signed in since the recovery began, the caller's too
+// (citizens.Service.CancelOwnRecovery), so that a mailbox thief signed in
+// with the recovery's new factor keeps nothing; she signs in again with
+// her old key or app, and then goes on to next.
+func (s *Server) cancelOwnRecovery(w http.ResponseWriter, r *http.Request, svc *citizens.Service, userID, next string) {
+	_, err := svc.CancelOwnRecovery(r.Context(), userID, s.clientInfo(r))
+	if err != nil && !errors.Is(err, authn.ErrNotFound) && !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) &&
+		!citizens.IsRecoveryReason(err, citizens.RecoverCancelled) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}
-	http.Redirect(w, r, "/account?e=recovery-cancelled", http.StatusSeeOther)
+	http.SetCookie(w, hostCookie(SessionCookie, "", -1))
+	w.Header().Set("Cache-Control", "no-store")
+	s.page(w, r, &view{Page: "recover", Notice: msgRecoverCancelled.in(lang(r)),
+		Recover: &recoverView{Mode: "pending-cancelled", Next: "/login?return_to=" + url.QueryEscape(next)}})
 }
 
 // pendingRecoveryOf returns the person's pending recovery for /account,
@@ -317,23 +337,17 @@ func (s *Server) recoverPendingPage(w http.ResponseWriter, r *http.Request) {
 
 // recoverPendingCancel cancels the signed-in person's pending recovery
 // from the page after her sign-in, with a fresh sign-in (an older one
-// signs in again and comes back), keeping the session that does it.
+// signs in again and comes back); the session that does it ends too
+// (cancelOwnRecovery).
 func (s *Server) recoverPendingCancel(w http.ResponseWriter, r *http.Request) {
 	svc := s.recoveryFor(w, r)
 	if svc == nil || !s.parseForm(w, r) {
 		return
 	}
 	next := s.returnTo(r.PostFormValue("return_to"))
-	sess, u, ok := s.signedIn(w, r, recoverPendingPath+"?return_to="+url.QueryEscape(next), true)
+	_, u, ok := s.signedIn(w, r, recoverPendingPath+"?return_to="+url.QueryEscape(next), true)
 	if !ok {
 		return
 	}
-	_, err := svc.CancelOwnRecovery(r.Context(), u.ID, sess.Hash, s.clientInfo(r))
-	if err != nil && !errors.Is(err, authn.ErrNotFound) && !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) {
-		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	s.page(w, r, &view{Page: "recover", Notice: msgRecoverCancelled.in(lang(r)),
-		Recover: &recoverView{Mode: "pending-cancelled", Next: next}})
+	s.cancelOwnRecovery(w, r, svc, u.ID, next)
 }

@@ -209,7 +209,7 @@ func TestRecoverBrowserCancel(t *testing.T) {
 	}
 	run(t, ctx, "the recovery's session ended", chromedp.Navigate(f.base+"/account"), waitPath("/login"))
 	run(t, owner, "the cancel link again", chromedp.Navigate(cancelLink), chromedp.Click(chromedp.ID("recover-cancel")),
-		waitText("#error", "schon beendet"))
+		waitText("#notice", "bereits abgebrochen"))
 	auth := addAuthenticator(t, owner, authenticatorOpts{uv: true})
 	putKey(t, owner, auth, oldKey, anna.ID, true, 100) // ahead of the stored counter
 	if !passkeySignIn(t, owner, f) {
@@ -232,7 +232,8 @@ func TestRecoverBrowserCancel(t *testing.T) {
 
 // TestRecoverBrowserCancelFromAccount: during the 72 hours her old passkey
 // still signs her in, /account offers the cancel, and cancelling there
-// removes the recovery's passkey and ends its session but not hers.
+// removes the recovery's passkey and ends its session and hers: she signs
+// in again with her old passkey.
 func TestRecoverBrowserCancelFromAccount(t *testing.T) {
 	f, mb, _, ctx, anna, oldKey := lostPasskeyCitizen(t)
 	recoverInBrowser(t, ctx, f, mb, "recover-account-")
@@ -249,16 +250,21 @@ func TestRecoverBrowserCancelFromAccount(t *testing.T) {
 		t.Fatal("her old passkey does not sign her in during the 72 hours")
 	}
 	run(t, owner, "cancel on /account", chromedp.WaitVisible(chromedp.ID("account-recovery-cancel")),
-		chromedp.Click(chromedp.ID("account-recovery-cancel")), waitPath("/account"), waitText("#notice", msgRecoverCancelled.DE))
+		chromedp.Click(chromedp.ID("account-recovery-cancel")), waitText("#notice", msgRecoverCancelled.DE))
 	shot(t, owner, "recover-account-cancelled")
 	if got := keyNames(t, f, anna.ID); got != "YubiKey" {
 		t.Errorf("after the cancel she has %q, want her old key only", got)
 	}
+	run(t, ctx, "the recovery's session ended", chromedp.Navigate(f.base+"/account"), waitPath("/login"))
+	// Hers ended too (every session since the recovery began does): she
+	// signs in again with her old passkey.
+	run(t, owner, "sign in again", chromedp.Click(chromedp.ID("recover-pending-continue")), waitPath("/login"))
+	if !passkeySignIn(t, owner, f) {
+		t.Fatal("her old passkey does not sign her in after the cancel")
+	}
 	if n, err := chromedp.Run(owner, chromedp.Evaluate[int](`document.querySelectorAll("#recovery-pending").length`)); err != nil || n != 0 {
 		t.Errorf("/account still offers the cancel (%d, %v)", n, err)
 	}
-	run(t, ctx, "the recovery's session ended", chromedp.Navigate(f.base+"/account"), waitPath("/login"))
-	run(t, owner, "hers goes on", chromedp.Navigate(f.base+"/account"), waitText("h1", "Ihr Konto"))
 }
 
 // TestBrowserCitizenEmailAndAppCode: a citizen whose only factor is an
@@ -296,6 +302,9 @@ func TestRecoverBrowserCancelAtSignIn(t *testing.T) {
 	if got := keyNames(t, f, anna.ID); got != "YubiKey" {
 		t.Errorf("after the cancel she has %q, want her old key only", got)
 	}
-	run(t, owner, "on", chromedp.Click(chromedp.ID("recover-pending-continue")), waitPath("/account"))
+	run(t, owner, "sign in again", chromedp.Click(chromedp.ID("recover-pending-continue")), waitPath("/login"))
 	run(t, ctx, "the recovery's session ended", chromedp.Navigate(f.base+"/account"), waitPath("/login"))
+	if !passkeySignIn(t, owner, f) {
+		t.Error("her old passkey does not sign her in after the cancel")
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 var continueRE = regexp.MustCompile(`id="recover-pending-continue" href="([^"]*)"`)
@@ -20,7 +22,7 @@ var continueRE = regexp.MustCompile(`id="recover-pending-continue" href="([^"]*)
 // address checks; the cancel needs a fresh sign-in and a same-site POST.
 func TestRecoverPendingAtToolSignIn(t *testing.T) {
 	const portalCB = "https://portal.stadt.example/callback"
-	f, mb, _ := recoverFixture(t, func(c *Config) {
+	f, mb, clk := recoverFixture(t, func(c *Config) {
 		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "portal", Name: "Stadtportal", Native: true, RedirectURIs: []string{portalCB}}}}
 		rand.Read(c.OIDC.CryptoKey[:])
 		c.OIDC.EncryptionKey = c.SignIn.EncryptionKey
@@ -109,13 +111,30 @@ func TestRecoverPendingAtToolSignIn(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, msgRecoverCancelled.DE) {
 		t.Fatalf("cancel: %d\n%s", res.StatusCode, body)
 	}
-	if m := continueRE.FindStringSubmatch(body); m == nil || html.UnescapeString(m[1]) != toTool {
-		t.Errorf("after the cancel the way on is %v, want %q", m, toTool)
+	// The cancel ended her session too (a thief's would end alike): the
+	// way on is to sign in again, and then to the tool.
+	if m := continueRE.FindStringSubmatch(body); m == nil || html.UnescapeString(m[1]) != "/login?return_to="+url.QueryEscape(toTool) {
+		t.Errorf("after the cancel the way on is %v, want to sign in again for %q", m, toTool)
+	}
+	if res, _ := c.get("/account"); res.StatusCode == http.StatusOK {
+		t.Errorf("her session outlives the cancel")
 	}
 	if _, ok, err := f.srv.Citizens().PendingRecovery(t.Context(), anna.ID); err != nil || ok {
 		t.Errorf("after the cancel the recovery is pending: %v, %v", ok, err)
 	}
 	// Without a pending recovery the page leads straight on.
+	res, body = c.form("/login", url.Values{"username": {"anna@example.org"}, "return_to": {toTool}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login/totp" {
+		t.Fatalf("POST /login again: %d to %q\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	clk.Add(30 * time.Second) // the next code: the first was used
+	code, err := authn.TOTPCode(secret, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, body := c.form("/login/totp", url.Values{"code": {code}}); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != toTool {
+		t.Fatalf("signed in again: %d to %q, want on to the tool\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
 	if res, _ := c.get(want); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != toTool {
 		t.Errorf("the page without a recovery: %d to %q, want on to %q", res.StatusCode, res.Header.Get("Location"), toTool)
 	}

@@ -33,15 +33,15 @@ var recoverTexts = map[string]message{
 	"recover.signin.notme": {"Wenn Sie das nicht waren: Brechen Sie die Wiederherstellung ab. Die neuen Anmeldemittel werden entfernt, Ihre bisherigen bleiben.",
 		"If this was not you: cancel the recovery. The new factors are removed, your previous ones stay."},
 	"recover.signin.continue": {"Das war ich – weiter", "This was me – continue"},
-	"recover.signin.next":     {"Weiter", "Continue"},
+	"recover.signin.next":     {"Erneut anmelden", "Sign in again"},
 	"recover.pending.notme": {"Waren Sie das nicht? Dann brechen Sie ab: Die neuen Anmeldemittel werden entfernt, Ihre bisherigen bleiben.",
 		"Was this not you? Then cancel: the new factors are removed, your previous ones stay."},
 }
 
 var (
 	msgRecoverCancelled = message{
-		DE: "Die Wiederherstellung ist abgebrochen: Die dabei eingerichteten Anmeldemittel sind entfernt, Ihre bisherigen bleiben.",
-		EN: "The recovery is cancelled: the factors set up in it are removed, your previous ones stay.",
+		DE: "Die Wiederherstellung ist abgebrochen: Die dabei eingerichteten Anmeldemittel sind entfernt, Ihre bisherigen bleiben. Zu Ihrer Sicherheit sind alle Sitzungen seit Beginn der Wiederherstellung beendet, auch diese: Bitte melden Sie sich erneut mit Ihrem bisherigen Schlüssel oder Ihrer App an.",
+		EN: "The recovery is cancelled: the factors set up in it are removed, your previous ones stay. For your safety every session since the recovery began has ended, this one too: please sign in again with your previous key or app.",
 	}
 	msgRecoverCancelWrong = message{
 		DE: "Dieser Abbruch-Link ist ungültig. Bitte öffnen Sie ihn genau so, wie er in der E-Mail steht, oder wenden Sie sich an den IT-Service.",

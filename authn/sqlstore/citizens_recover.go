@@ -180,6 +180,7 @@ func (s *Store) CancelRecovery(ctx context.Context, cancel authn.TokenHash, user
 		case err != nil:
 			return "", dbErr(err)
 		case !r.Pending():
+			rep.Recovery = r // how it ended, for the answer to a second cancel
 			return "", authn.ErrUsed
 		}
 		if err := s.lockUserTx(ctx, tx, r.UserID); err != nil {
@@ -219,7 +220,7 @@ func (s *Store) CancelRecovery(ctx context.Context, cancel authn.TokenHash, user
 		return r.UserID, s.appendAudit(ctx, tx, ev)
 	})
 	if err != nil {
-		return authn.RecoveryReport{}, fmt.Errorf("cancel recovery: %w", err)
+		return authn.RecoveryReport{Recovery: rep.Recovery}, fmt.Errorf("cancel recovery: %w", err)
 	}
 	return rep, nil
 }

@@ -249,8 +249,11 @@ func testCancelRecovery(t *testing.T, s authn.Store) {
 	if inv.VoidedAt.IsZero() {
 		t.Error("the recovery's invitation is still open after the cancel")
 	}
-	_, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
+	rep, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
 	wantErr(t, "CancelRecovery again", err, authn.ErrUsed)
+	if rep.Recovery.ID != sc.r.ID || rep.Recovery.Outcome != authn.RecoveryCancelled || rep.Credentials != 0 || rep.Sessions != 0 {
+		t.Errorf("CancelRecovery again reports %+v, want the recovery, cancelled, and nothing done", rep)
+	}
 	_, err = s.PendingRecovery(ctx, sc.anna.ID)
 	wantErr(t, "PendingRecovery after cancel", err, authn.ErrNotFound)
 	_, err = s.FinishRecovery(ctx, sc.r.ID, at.Add(100*time.Hour), ev("recovery.finish", ""))

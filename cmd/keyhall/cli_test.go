@@ -98,6 +98,9 @@ func TestCheckConfig(t *testing.T) {
 	badKeys := writeFile(t, dir, "badkeys.yaml", "keys:\n  file: "+filepath.Join(dir, "open.keys")+"\n")
 	writeFile(t, dir, "open.keys", "")
 	os.Chmod(filepath.Join(dir, "open.keys"), 0o644)
+	// Review of #16: unquoted, the colour is a YAML comment and the value empty.
+	colour := writeFile(t, dir, "colour.yaml", "public_url: https://login.example.org\nlisten: 127.0.0.1:0\nsite:\n  name: Stadt\n  primary_color: #a4161a\n")
+	colourOK := writeFile(t, dir, "colourok.yaml", "public_url: https://login.example.org\nlisten: 127.0.0.1:0\nsite:\n  name: Stadt # the city\n  primary_color: \"#a4161a\" # red\n  logo_file: # none yet\n")
 	partKeys := writeFile(t, dir, "partkeys.yaml", "keys:\n  file: "+writeFile(t, dir, "part.keys", "oidc_key: "+key32+"\n")+"\n")
 
 	tests := []struct {
@@ -118,6 +121,9 @@ func TestCheckConfig(t *testing.T) {
 		{"not UTF-8 in the environment", []string{"check-config", good}, []string{"KEYHALL_WEBAUTHN_RP_NAME=M\xfcnster"}, 2, "",
 			"environment KEYHALL_WEBAUTHN_RP_NAME: webauthn.rp_name: value is not valid UTF-8\n"},
 		{"too long", []string{"check-config", long}, nil, 2, "", long + ":3: webauthn.rp_name: value is too long: at most 65536 characters"},
+		{"unquoted colour", []string{"check-config", colour}, nil, 2, "",
+			colour + ":5: site.primary_color: the value is empty: an unquoted #colour is a YAML comment; put the colour in quotes"},
+		{"quoted colour", []string{"check-config", colourOK}, nil, 0, colourOK + ": ok\n", ""},
 		{"missing", []string{"check-config", filepath.Join(dir, "none.yaml")}, nil, 2, "", "no such file"},
 		{"open key file", []string{"check-config", badKeys}, nil, 2, "", "can be read by group or others"},
 		{"incomplete key file", []string{"check-config", partKeys}, nil, 2, "", "part.keys has no cookie_key"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -25,6 +26,7 @@ type yamlDecoder struct {
 	l       *loader
 	file    string
 	anchors map[string]ast.Node // &name → its value, as met in document order
+	lines   [][]byte            // the file's lines, to see what YAML took for a comment
 }
 
 // decodeYAML parses b, the content of file, and decodes it into l.cfg.
@@ -55,7 +57,7 @@ func (l *loader) decodeYAML(file string, b []byte) {
 	if body == nil { // an empty file sets nothing
 		return
 	}
-	d := &yamlDecoder{l: l, file: file, anchors: map[string]ast.Node{}}
+	d := &yamlDecoder{l: l, file: file, anchors: map[string]ast.Node{}, lines: bytes.Split(b, []byte("\n"))}
 	d.decode(reflect.ValueOf(&l.cfg).Elem(), body, place{})
 }
 
@@ -225,8 +227,30 @@ func (d *yamlDecoder) decodeEntry(v reflect.Value, mv *ast.MappingValueNode, at 
 		d.fail(mv.Key, full.path, "unknown setting%s", suggest(full.path, candidatesAt(at)))
 		return
 	}
+	if _, null := mv.Value.(*ast.NullNode); null && d.colourComment(mv) {
+		d.fail(mv, full.path, "the value is empty: an unquoted #colour is a YAML comment; put the colour in quotes (%s: \"#a4161a\")", key)
+		return
+	}
 	d.decode(f, mv.Value, full)
 	d.keyLine(full, mv)
+}
+
+// colourRE is a colour as CSS writes it, #rgb or #rrggbb, at the start of
+// what YAML read as a comment.
+var colourRE = regexp.MustCompile(`^\s*#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?(?:\s|$)`)
+
+// colourComment reports whether the entry mv, which has no value, is
+// followed on its line by a comment that looks like a colour:
+// "primary_color: #a4161a" unquoted, which YAML reads as an empty value
+// and a comment (review of #16: the colour was silently lost).
+func (d *yamlDecoder) colourComment(mv *ast.MappingValueNode) bool {
+	n := line(mv.Key)
+	if n < 1 || n > len(d.lines) {
+		return false
+	}
+	text := string(d.lines[n-1])
+	i := strings.Index(text, ":")
+	return i >= 0 && colourRE.MatchString(text[i+1:])
 }
 
 // key returns the text of mv's key in the mapping at, which must be plain

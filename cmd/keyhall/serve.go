@@ -278,7 +278,7 @@ func shutdown(hs *http.Server, srv *web.Server, grace time.Duration, logger *slo
 	}
 	if c := srv.Citizens(); c != nil {
 		if n := c.Drain(ctx); n > 0 {
-			logger.Warn("registration mails still queued at the end of the grace period were dropped; those people must register again", "count", n)
+			logger.Warn("registration and recovery mails still queued at the end of the grace period were dropped; those people must register or ask for a recovery link again", "count", n)
 		}
 	}
 }

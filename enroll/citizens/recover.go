@@ -61,6 +61,9 @@ const (
 	RecoverOtherBrowser RecoveryReason = "browser" // opened in a browser other than the one that asked
 	RecoverNotAllowed   RecoveryReason = "refused" // her account may not (any more) recover by e-mail
 	RecoverPending      RecoveryReason = "pending" // a recovery holds her old factors and password until it ends
+	// RecoverCancelled: the cancel link's recovery was cancelled already
+	// (by her from a signed-in page, or by this link): nothing left to do.
+	RecoverCancelled RecoveryReason = "cancelled"
 )
 
 // RecoveryError is a refusal a person can act on, German and English; Err
@@ -92,6 +95,8 @@ var recoverMsgs = map[RecoveryReason][2]string{
 		"Please open the link in the browser in which you asked for it – or ask for a new one in this browser."},
 	RecoverPending: {"Ihr Zugang wird gerade per E-Mail wiederhergestellt. Bis die Wiederherstellung abgeschlossen oder abgebrochen ist, können Ihre bisherigen Anmeldemittel und Ihr Passwort nicht entfernt oder geändert werden.",
 		"Your access is being recovered by e-mail. Until the recovery is finished or cancelled, your previous sign-in factors and your password cannot be removed or changed."},
+	RecoverCancelled: {"Diese Wiederherstellung ist bereits abgebrochen. Ihre bisherigen Anmeldemittel gelten weiter, die bei der Wiederherstellung eingerichteten sind entfernt, und alle seit ihrem Beginn angemeldeten Sitzungen sind beendet. Melden Sie sich mit Ihrem bisherigen Schlüssel oder Ihrer App an.",
+		"This recovery is cancelled already. Your previous factors keep working, the ones set up in the recovery are removed, and every session signed in since it began has ended. Sign in with your previous key or app."},
 	RecoverNotAllowed: {"Für Ihr Konto ist die Wiederherstellung per E-Mail nicht möglich. Bitte wenden Sie sich an den IT-Service.",
 		"Recovery by e-mail is not available for your account. Please contact the IT service."},
 }
@@ -380,31 +385,39 @@ func (s *Service) recoveryNotice(u authn.User, r authn.Recovery, cancelLink stri
 // keys and apps added since it started are removed, her recovery codes
 // are those from before, the sessions since end (and her OIDC tokens, the
 // tools told); audited. A wrong link, or one whose recovery ended, is a
-// *RecoveryError.
+// *RecoveryError (RecoverCancelled if it was cancelled already).
 func (s *Service) CancelRecovery(ctx context.Context, token string, client authn.ClientInfo) (authn.RecoveryReport, error) {
 	h, err := ParseRecoveryToken(token)
 	if err != nil {
 		return authn.RecoveryReport{}, recoverRefusal(RecoverLinkWrong, err)
 	}
-	return s.cancel(ctx, h, "", authn.SessionHash{}, client, "notice")
+	return s.cancel(ctx, h, "", client, "notice")
 }
 
-// CancelOwnRecovery cancels the person's pending recovery from /account,
-// keeping the session that cancels (keep). ErrNotFound when she has none.
-func (s *Service) CancelOwnRecovery(ctx context.Context, userID string, keep authn.SessionHash, client authn.ClientInfo) (authn.RecoveryReport, error) {
-	return s.cancel(ctx, authn.TokenHash{}, userID, keep, client, "account")
+// CancelOwnRecovery cancels the person's pending recovery from a signed-in
+// page (/account, the page after her sign-in) as CancelRecovery does,
+// ending the session that cancels too: every session of hers alive now
+// was signed in after the recovery began (its start ended all others),
+// with her old factors or a new one, and a mailbox thief signed in with
+// the recovery's new key must not keep his (review of #15). She signs in
+// again with her old key or app, which the cancel keeps. ErrNotFound when
+// she has none.
+func (s *Service) CancelOwnRecovery(ctx context.Context, userID string, client authn.ClientInfo) (authn.RecoveryReport, error) {
+	return s.cancel(ctx, authn.TokenHash{}, userID, client, "account")
 }
 
-func (s *Service) cancel(ctx context.Context, h authn.TokenHash, userID string, keep authn.SessionHash, client authn.ClientInfo, via string) (authn.RecoveryReport, error) {
+func (s *Service) cancel(ctx context.Context, h authn.TokenHash, userID string, client authn.ClientInfo, via string) (authn.RecoveryReport, error) {
 	ev := authn.AuditEvent{Time: s.now(), Action: "recovery.cancel", ClientAddr: client.Addr,
 		Details: map[string]string{"via": via}}
 	if userID != "" {
 		ev.Actor, ev.Subject = "user:"+userID, "user:"+userID
 	}
-	rep, err := s.cfg.Store.CancelRecovery(ctx, h, userID, keep, ev.Time, ev)
+	rep, err := s.cfg.Store.CancelRecovery(ctx, h, userID, authn.SessionHash{}, ev.Time, ev)
 	switch {
 	case errors.Is(err, authn.ErrNotFound) && userID == "":
 		return rep, recoverRefusal(RecoverLinkWrong, err)
+	case errors.Is(err, authn.ErrUsed) && rep.Recovery.Outcome == authn.RecoveryCancelled:
+		return rep, recoverRefusal(RecoverCancelled, err)
 	case errors.Is(err, authn.ErrUsed):
 		return rep, recoverRefusal(RecoverLinkUsed, err)
 	case err != nil:

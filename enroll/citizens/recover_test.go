@@ -134,7 +134,7 @@ func TestRecoveryTellsTools(t *testing.T) {
 	if !slices.Equal(tools.users, []string{anna.ID, anna.ID}) {
 		t.Errorf("tools told of %v after the cancel, want anna twice", tools.users)
 	}
-	if _, err := svc.CancelRecovery(ctx, cancel[0][1], client); !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) {
+	if _, err := svc.CancelRecovery(ctx, cancel[0][1], client); !citizens.IsRecoveryReason(err, citizens.RecoverCancelled) {
 		t.Errorf("the cancel link twice: %v", err)
 	}
 }

@@ -672,23 +672,25 @@ func (r *registrar) work() {
 	}
 }
 
-// Drain is for a graceful shutdown: it takes no more registrations (Start
-// refuses them as RegisterBusy) and waits until the registration mails
-// queued so far are sent, or ctx ends. It returns how many were not sent
-// by then (queued, or still being sent): they are lost with the process,
-// and the caller logs it; their people register again.
+// Drain is for a graceful shutdown, once the HTTP server has stopped: it
+// takes no more registrations (Start refuses them as RegisterBusy) and
+// waits until the registration mails queued so far are sent, and the
+// recovery lookups queued (QueueRecovery) have mailed their links, or ctx
+// ends. It returns how many were not done by then (queued, or still being
+// sent): they are lost with the process, and the caller logs it; their
+// people register or ask for a link again.
 func (s *Service) Drain(ctx context.Context) int {
 	r := s.reg
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
 	done := make(chan struct{})
-	go func() { r.pending.Wait(); close(done) }()
+	go func() { r.pending.Wait(); s.rec.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return 0
 	case <-ctx.Done():
-		return int(r.left.Load())
+		return int(r.left.Load() + s.rec.running.Load())
 	}
 }
 
