@@ -188,6 +188,7 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 	if err := s.modelOf(ctx, &k); err != nil {
 		return k, authn.Credential{}, nil, err
 	}
+	k.Attested, _ = rules.attested(k, s.now())
 	if err := rules.CheckKey(k, s.now()); err != nil {
 		return k, authn.Credential{}, asError(err), nil
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,8 +25,10 @@ import (
 func TestEnrollRefusesCompromisedModel(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
+	maker := newAttestCA(t)
 	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(),
-		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true}}}})
+		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true},
+			"pki": {TrustedRoots: []*x509.Certificate{maker.cert}}}}})
 	revoked := uuid.MustParse("f7c558a0-f465-11e8-b568-0800200c9a66")
 	p := mdstest.NewPKI(t, mdstest.Options{})
 	p.Trust(t)
@@ -58,7 +61,7 @@ func TestEnrollRefusesCompromisedModel(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("begin: %d %s", res.StatusCode, options)
 		}
-		return c.form("/enroll/key", url.Values{"credential": {string(noneRegistration(t, []byte(options), f.base, model))}})
+		return c.form("/enroll/key", url.Values{"credential": {string(packedRegistration(t, []byte(options), f.base, model, maker))}})
 	}
 	res, body := register(revoked)
 	if res.StatusCode != http.StatusForbidden {
