@@ -124,6 +124,9 @@ type heldModelJSON struct {
 	Compromise string `json:"compromise"`
 	Keys       int    `json:"keys"`
 	People     int    `json:"people"`
+	// Unverified: of Keys, those whose model only the key reported (no
+	// attestation by a trusted root proved it at registration).
+	Unverified int `json:"unverified"`
 }
 
 type groupHolderJSON struct {
@@ -177,7 +180,7 @@ func keysReport(ctx context.Context, st authn.KeyModelStore, now time.Time) (key
 	}
 	for _, h := range held.Models {
 		rep.Models = append(rep.Models, heldModelJSON{AAGUID: uuid.UUID(h.AAGUID).String(), Name: h.Name,
-			Compromise: h.Compromise, Keys: h.Keys, People: h.People})
+			Compromise: h.Compromise, Keys: h.Keys, People: h.People, Unverified: h.Unverified})
 	}
 	for _, g := range held.Groups {
 		rep.Groups = append(rep.Groups, groupHolderJSON{Group: g.Group, People: g.People})
@@ -198,13 +201,14 @@ func printKeysReport(w io.Writer, rep keysReportJSON) error {
 		_, err := fmt.Fprintln(w, "No registered key is of a model FIDO reports compromised.")
 		return err
 	}
-	rows := [][]string{{"MODEL", "AAGUID", "STATUS", "KEYS", "PEOPLE"}}
+	rows := [][]string{{"MODEL", "AAGUID", "STATUS", "KEYS", "NOT VERIFIED", "PEOPLE"}}
 	for _, m := range rep.Models {
-		rows = append(rows, []string{cell(m.Name), m.AAGUID, m.Compromise, strconv.Itoa(m.Keys), strconv.Itoa(m.People)})
+		rows = append(rows, []string{cell(m.Name), m.AAGUID, m.Compromise, strconv.Itoa(m.Keys), strconv.Itoa(m.Unverified), strconv.Itoa(m.People)})
 	}
 	if err := writeTable(w, rows); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "NOT VERIFIED: keys whose model only the key reported (no attestation by a trusted root);\nthe model may be another, and keys of a compromised model may hide under other models.")
 	fmt.Fprintln(w)
 	rows = [][]string{{"GROUP", "PEOPLE"}}
 	for _, g := range rep.Groups {
