@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -127,7 +128,7 @@ func Verify(blob []byte, o Options) (Blob, error) {
 	if err != nil {
 		return Blob{}, err
 	}
-	b := Blob{Signer: chain[0].Subject.String(), Root: verified[len(verified)-1].Subject.String()}
+	b := Blob{Signer: Printable(chain[0].Subject.String()), Root: Printable(verified[len(verified)-1].Subject.String())}
 	if b.Checked, b.Unchecked, err = checkRevocation(verified, o); err != nil {
 		return Blob{}, err
 	}
@@ -214,8 +215,10 @@ func verifyChain(chain []*x509.Certificate, now time.Time) ([]*x509.Certificate,
 				c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), now.UTC().Format(time.DateOnly))
 		}
 	}
+	// FIDO's signing certificate is a TLS server certificate: one GlobalSign
+	// issued for another use (client auth, code signing) is refused.
 	opts := x509.VerifyOptions{Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(), CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	for _, r := range Roots {
 		opts.Roots.AddCert(r)
 	}
@@ -224,9 +227,11 @@ func verifyChain(chain []*x509.Certificate, now time.Time) ([]*x509.Certificate,
 	}
 	chains, err := chain[0].Verify(opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
+		return nil, fmt.Errorf("%w: %s", ErrUntrusted, Printable(err.Error()))
 	}
-	if err := chain[0].VerifyHostname(SignerName); err != nil {
+	// The name itself among the certificate's DNS names: not a wildcard
+	// (*.fidoalliance.org), which VerifyHostname would take.
+	if !slices.ContainsFunc(chain[0].DNSNames, func(n string) bool { return strings.EqualFold(n, SignerName) }) {
 		return nil, fmt.Errorf("%w: the signing certificate %q is not for %s", ErrUntrusted, chain[0].Subject.String(), SignerName)
 	}
 	return chains[0], nil
@@ -273,11 +278,11 @@ func checkRevocation(chain []*x509.Certificate, o Options) (checked, unchecked [
 			}
 		}
 		if covered {
-			checked = append(checked, c.Subject.String())
+			checked = append(checked, Printable(c.Subject.String()))
 		} else {
-			u := c.Subject.String()
+			u := Printable(c.Subject.String())
 			if len(c.CRLDistributionPoints) > 0 {
-				u += " (its CRL: " + strings.Join(c.CRLDistributionPoints, ", ") + ")"
+				u += " (its CRL: " + Printable(strings.Join(c.CRLDistributionPoints, ", ")) + ")"
 			}
 			unchecked = append(unchecked, u)
 		}
@@ -288,6 +293,23 @@ func checkRevocation(chain []*x509.Certificate, o Options) (checked, unchecked [
 		}
 	}
 	return checked, unchecked, nil
+}
+
+// Printable is s with every rune that is not graphic (control and format
+// characters: ESC, BEL, U+202E, line separators) escaped as Go does
+// (\x1b, \u202e): names from certificates are shown on IT's terminal,
+// and before verification anyone may have written them.
+func Printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsGraphic(r) && !unicode.Is(unicode.Cf, r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\x1b', '\u202e'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 func serialHex(n *big.Int) string { return fmt.Sprintf("%X", n) }
