@@ -467,10 +467,12 @@ func cmpOr(a, b string) string {
 
 // clean keeps a text from the blob printable and short: it is shown on
 // pages (escaped) and at the terminal (where a control character could
-// rewrite the screen).
+// rewrite the screen), and becomes a key's nickname. Control and format
+// characters (a bidi override U+202E turns what follows around) and line
+// and paragraph separators go.
 func clean(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || r == unicode.ReplacementChar {
 			return -1
 		}
 		return r
