@@ -81,6 +81,9 @@ func shippedRoots() []*x509.Certificate {
 type Options struct {
 	Now  time.Time
 	CRLs []CRL // revocation lists the city downloaded with the blob
+	// AllowStale takes a blob past its nextUpdate (Blob.Stale) instead of
+	// refusing it: IT's choice when FIDO's next blob is late.
+	AllowStale bool
 }
 
 // CRL is one certificate revocation list, DER or PEM ("X509 CRL"), and the
@@ -106,6 +109,9 @@ type Blob struct {
 	// CRL covered; Unchecked those no CRL given covered, each with the
 	// addresses of its CRL (its CRL distribution points), to download.
 	Checked, Unchecked []string
+	// Stale: the blob is past its nextUpdate, taken with
+	// Options.AllowStale.
+	Stale bool
 }
 
 // Verify checks blob as the package comment says and returns it. It
@@ -114,7 +120,7 @@ type Blob struct {
 // not SignerName, a certificate outside its validity at o.Now or revoked
 // by one of o.CRLs, a CRL that is not the issuer's or is past its own
 // nextUpdate or covers no certificate of the chain, and a blob whose
-// nextUpdate is before o.Now's day.
+// nextUpdate is before o.Now's day (unless o.AllowStale).
 func Verify(blob []byte, o Options) (Blob, error) {
 	h, p, sig, input, err := split(blob)
 	if err != nil {
@@ -138,7 +144,7 @@ func Verify(blob []byte, o Options) (Blob, error) {
 	if err := b.read(p); err != nil {
 		return Blob{}, err
 	}
-	if day(o.Now).After(b.NextUpdate) {
+	if b.Stale = Stale(b.NextUpdate, o.Now); b.Stale && !o.AllowStale {
 		return b, fmt.Errorf("%w: nextUpdate %s, today %s: download the current blob", ErrStale,
 			b.NextUpdate.Format(time.DateOnly), o.Now.UTC().Format(time.DateOnly))
 	}
