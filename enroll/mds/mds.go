@@ -454,6 +454,9 @@ func model(id uuid.UUID, e entry) authn.KeyModel {
 		if m.Status == "" || !date.Before(m.StatusDate) {
 			m.Status, m.StatusDate = status, date
 		}
+		// Once compromised, always: a later report certifying the model
+		// again is for the firmware versions it names, and Keyhall does not
+		// know a key's firmware (docs/keys-metadata.md).
 		if authn.CompromiseStatus(status) && m.Compromise == "" {
 			m.Compromise = status
 		}
