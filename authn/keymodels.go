@@ -45,6 +45,10 @@ type KeyMetadata struct {
 type HeldModel struct {
 	KeyModel
 	Keys, People int
+	// Unverified counts the Keys whose model no attestation by a trusted
+	// root proved at registration (Credential.Attested false): their
+	// AAGUID is only the key's word, the model may be another.
+	Unverified int
 }
 
 // GroupHolders is how many people of a group hold a key of a compromised

@@ -47,9 +47,12 @@ type KeyInfo struct {
 	// Chain is the attestation certificate chain (attStmt x5c), leaf first;
 	// empty for "none" and for self attestation.
 	Chain []*x509.Certificate
-	// Attested: the attestation verified and Chain ends in a trusted root
-	// (Yubico's shipped ones or a group's), so the key will sign in as a
-	// hardware key (amr hwk, acr phrh). Set once the key is accepted.
+	// Attested: Chain ends in a trusted root (Yubico's shipped ones or a
+	// group's), so the key will sign in as a hardware key (amr hwk, acr
+	// phrh), and its AAGUID, hence Model and Compromise, is the maker's
+	// word, not only the key's. Set before the policy is checked (the
+	// attestation signature is go-webauthn's to check, before the key is
+	// stored).
 	Attested bool
 }
 
@@ -109,15 +112,16 @@ func CheckResponse(response []byte, rules Rules, now time.Time) (KeyInfo, error)
 	if err != nil {
 		return KeyInfo{}, refuseMsg(ReasonInvalid, msgInvalid, err)
 	}
+	k.Attested, _ = rules.attested(k, now)
 	if err := rules.CheckKey(k, now); err != nil {
 		return k, err
 	}
 	hash := sha256.Sum256(pcc.Raw.AttestationResponse.ClientDataJSON)
 	ao := pcc.Response.AttestationObject
 	if err := ao.VerifyAttestation(hash[:], nil, protocol.AttestationPolicy{}, protocol.SignaturePolicy{}); err != nil {
+		k.Attested = false
 		return k, refuseMsg(ReasonInvalid, msgInvalid, describe(err))
 	}
-	k.Attested, _ = rules.attested(k, now)
 	return k, nil
 }
 
@@ -191,6 +195,11 @@ func (r Rules) CheckKey(k KeyInfo, now time.Time) error {
 // check returns why g refuses k, or "".
 func (g GroupRule) check(k KeyInfo, now time.Time) (Reason, error) {
 	switch {
+	case g.RefuseCompromised && !k.Attested:
+		// The AAGUID of a key whose attestation no trusted root vouches
+		// for is whatever the key (or a browser, for "none": zero) says:
+		// a key of a compromised model would pass by claiming another.
+		return ReasonModelUnproven, fmt.Errorf("model %s not proven: attestation %q does not chain to a trusted root", k.AAGUID, k.Format)
 	case g.RefuseCompromised && k.Compromise != "":
 		return ReasonCompromised, fmt.Errorf("model %s: FIDO's metadata reports %s", k.AAGUID, k.Compromise)
 	case g.RequireUV && !k.UserVerified:
@@ -324,6 +333,8 @@ var groupHints = map[Reason][2]string{
 		"it is a synced passkey; the secret must stay on the device. Use a hardware key."},
 	ReasonCompromised: {"Die FIDO Alliance hat dieses Modell zurückgezogen oder eine Sicherheitslücke darin gemeldet. Bitte verwenden Sie einen anderen Schlüssel; der IT-Service hilft Ihnen.",
 		"the FIDO Alliance revoked this model or reported a security flaw in it. Please use another key; the IT service desk will help you."},
+	ReasonModelUnproven: {"Ihr Browser hat das Modell Ihres Schlüssels nicht übermittelt, oder der Schlüssel weist sein Modell nicht durch ein Zertifikat eines zugelassenen Herstellers aus. Erlauben Sie beim Einrichten, Marke und Modell des Schlüssels zu sehen, und versuchen Sie es erneut; sonst verwenden Sie einen anderen Schlüssel, der IT-Service hilft Ihnen.",
+		"your browser did not pass on your key's model, or the key does not prove its model with a certificate of an admitted maker. When setting it up, allow the site to see your key's make and model, and try again; else use another key, the IT service desk will help you."},
 	ReasonUV: {"Er hat Sie nicht mit PIN oder Fingerabdruck geprüft. Richten Sie am Schlüssel eine PIN ein und versuchen Sie es erneut.",
 		"it did not check you with a PIN or fingerprint. Set a PIN on the key and try again."},
 }

@@ -78,7 +78,9 @@
 // the model of the new key there (Service.modelOf): its name replaces the
 // shipped list's (Models.Name, also on IT's pages), and a group with
 // KeyPolicy.RefuseCompromised refuses a model whose status reports name
-// one of authn.CompromiseStatuses (ReasonCompromised). Keys registered
+// one of authn.CompromiseStatuses (ReasonCompromised), and a key whose
+// model no attestation chaining to a trusted root proves (ReasonModelUnproven:
+// its AAGUID is only its own word). Keys registered
 // before are not refused at sign-in; IT sees them flagged (desk, keyhall
 // admin keys report).
 //

@@ -11,11 +11,15 @@ type Reason string
 
 // Reasons a key or a step is refused.
 const (
-	ReasonUntrusted     Reason = "untrusted"      // no attestation, or not chaining to a trusted root
-	ReasonCertExpired   Reason = "cert-expired"   // the attestation certificate is outside its validity
-	ReasonModel         Reason = "model"          // AAGUID not on the group's list, or not matching the certificate
-	ReasonSynced        Reason = "synced"         // backup-eligible (synced passkey) where refused
-	ReasonCompromised   Reason = "compromised"    // FIDO's metadata reports the model compromised, where refused
+	ReasonUntrusted   Reason = "untrusted"    // no attestation, or not chaining to a trusted root
+	ReasonCertExpired Reason = "cert-expired" // the attestation certificate is outside its validity
+	ReasonModel       Reason = "model"        // AAGUID not on the group's list, or not matching the certificate
+	ReasonSynced      Reason = "synced"       // backup-eligible (synced passkey) where refused
+	ReasonCompromised Reason = "compromised"  // FIDO's metadata reports the model compromised, where refused
+	// ReasonModelUnproven: where compromised models are refused, the key's
+	// model was not proven by an attestation chaining to a trusted root
+	// ("none" or self attestation, or a maker no root vouches for).
+	ReasonModelUnproven Reason = "model-unproven"
 	ReasonUV            Reason = "uv"             // the key did not verify the person where required
 	ReasonDuplicate     Reason = "duplicate"      // credential id already registered
 	ReasonIDTooLong     Reason = "id-too-long"    // credential id longer than 1023 bytes

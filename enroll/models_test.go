@@ -32,8 +32,9 @@ func importBlob(t *testing.T, f *fixture) {
 	}
 }
 
-// TestRefuseCompromisedModel: in a group with RefuseCompromised, a key of
-// a model FIDO's imported metadata reports REVOKED is refused at
+// TestRefuseCompromisedModel: in a group with RefuseCompromised, a key
+// attested by a trusted root as of a model FIDO's imported metadata
+// reports REVOKED is refused at
 // registration, saying why in German and English, and the enrollment stays
 // open; outside such a group it is registered; a model the blob names is
 // called by the blob's name, not the shipped list's.
@@ -45,7 +46,8 @@ func TestRefuseCompromisedModel(t *testing.T) {
 
 	vera := f.user(t, "vera", "verwaltung")
 	pr := f.redeemOn(t, f.svc, vera)
-	_, pr, err := f.register(t, pr.ID, keyReg{aaguid: revokedModel, fmt: "none"})
+	broken := f.root.leaf(t, revokedModel, time.Now().AddDate(0, -1, 0), time.Now().AddDate(5, 0, 0))
+	_, pr, err := f.register(t, pr.ID, keyReg{aaguid: revokedModel, attest: &broken})
 	wantReason(t, "a key of a revoked model", err, enroll.ReasonCompromised)
 	var e *enroll.Error
 	if !errors.As(err, &e) || e.Group != "verwaltung" || !strings.Contains(e.DE, "Broken Key") ||
@@ -55,7 +57,8 @@ func TestRefuseCompromisedModel(t *testing.T) {
 	if pr.ID == nil || pr.Consumed {
 		t.Fatalf("a refused key must leave the enrollment open: %+v", pr)
 	}
-	key, _, err := f.register(t, pr.ID, keyReg{aaguid: yubiKey51, fmt: "none"})
+	yubi := f.root.leaf(t, yubiKey51, time.Now().AddDate(0, -1, 0), time.Now().AddDate(5, 0, 0))
+	key, _, err := f.register(t, pr.ID, keyReg{aaguid: yubiKey51, attest: &yubi})
 	must(t, err)
 	if key.Model != "YubiKey 5 Series (FIDO MDS)" || key.Credential.Nickname != key.Model {
 		t.Errorf("model %q, nickname %q: want the blob's name", key.Model, key.Credential.Nickname)

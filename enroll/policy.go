@@ -30,7 +30,9 @@ type KeyPolicy struct {
 	AAGUIDs []uuid.UUID
 	// RefuseCompromised refuses a key whose model FIDO's Metadata Service
 	// reports compromised (authn.KeyModel.Compromise, from the imported
-	// MDS3 blob). Keys registered before stay, flagged for IT.
+	// MDS3 blob), and a key whose model is not proven by an attestation
+	// chaining to a trusted root (Policy.TrustedRoots): its AAGUID would
+	// be only its own word. Keys registered before stay, flagged for IT.
 	RefuseCompromised bool
 	// RefuseSynced refuses synced passkeys (the backup-eligible flag BE,
 	// WebAuthn L3 §6.1): the secret must stay on the hardware key.

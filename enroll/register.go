@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
@@ -159,11 +162,27 @@ func (s *Service) FinishKey(ctx context.Context, id, response []byte, nickname s
 		pr, err := s.retry(ctx, p, refusal)
 		return NewKey{}, pr, err
 	}
-	c.Nickname = cmpOr(nickname, cmpOr(k.Model, "Sicherheitsschlüssel"))
+	c.Nickname = cmpOr(nickname, cmpOr(modelNickname(k.Model), "Sicherheitsschlüssel"))
 	ev := s.credentialEvent(p, c, map[string]string{"model": k.Model, "aaguid": k.AAGUID.String(),
 		"attestation": k.Format, "attested": strconv.FormatBool(c.Attested), "webauthn_id": hex.EncodeToString(c.WebAuthnID)})
 	pr, err = s.storeFactor(ctx, p, c, ev)
 	return NewKey{Credential: c, Model: k.Model}, pr, err
+}
+
+// modelNickname makes a model's name (from the MDS blob, written by its
+// maker) a nickname CheckNickname takes: without control and format
+// characters or line separators, at most MaxNicknameLength characters.
+func modelNickname(model string) string {
+	model = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, model))
+	if r := []rune(model); len(r) > MaxNicknameLength {
+		model = strings.TrimSpace(string(r[:MaxNicknameLength]))
+	}
+	return model
 }
 
 // verifyKey checks a registration response against the ceremony and the
@@ -188,6 +207,7 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 	if err := s.modelOf(ctx, &k); err != nil {
 		return k, authn.Credential{}, nil, err
 	}
+	k.Attested, _ = rules.attested(k, s.now())
 	if err := rules.CheckKey(k, s.now()); err != nil {
 		return k, authn.Credential{}, asError(err), nil
 	}

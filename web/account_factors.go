@@ -30,9 +30,11 @@ func factorRowsOf(creds []authn.Credential, models enroll.Models) []factorRow {
 		if row.Name == row.Model { // the model, named once
 			row.Model = ""
 		}
+		model := row.Model
 		if row.Name == "" && !row.App {
 			row.Name, row.Model = row.Model, ""
 		}
+		row.Unverified = !row.App && !c.Attested && model != "" && (row.Model != "" || row.Name == model)
 		rows = append(rows, row)
 	}
 	return rows

@@ -115,6 +115,7 @@ var adminTexts = map[string]message{
 	"admin.keys":               {"Sicherheitsschlüssel", "Security keys"},
 	"admin.keys.none":          {"Keine Sicherheitsschlüssel.", "No security keys."},
 	"admin.model.unknown":      {"unbekannt", "unknown"},
+	"admin.model.unverified":   {"(laut Schlüssel, nicht geprüft)", "(as the key reports it, not verified)"},
 	"admin.apps":               {"Authenticator-Apps", "Authenticator apps"},
 	"admin.apps.none":          {"Keine App.", "No app."},
 	"admin.sessions":           {"Aktive Anmeldungen", "Active sessions"},

@@ -18,11 +18,14 @@ const factorsPath = "/account/factors"
 
 // factorRow is one key or app on /account/factors.
 type factorRow struct {
-	ID         string
-	App        bool
-	Nickname   string // as stored, for the rename form
-	Name       string // what names it beside its method (factorRowsOf); "" for none
-	Model      string // "" when unknown or already its Name
+	ID       string
+	App      bool
+	Nickname string // as stored, for the rename form
+	Name     string // what names it beside its method (factorRowsOf); "" for none
+	Model    string // "" when unknown or already its Name
+	// Unverified: a model is named (as Name or Model) that only the key
+	// reported, no attestation by a trusted root proved it.
+	Unverified bool
 	CreatedAt  time.Time
 	LastUsedAt time.Time
 }

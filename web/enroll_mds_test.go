@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,8 +25,10 @@ import (
 func TestEnrollRefusesCompromisedModel(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
+	maker := newAttestCA(t)
 	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(),
-		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true}}}})
+		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true},
+			"pki": {TrustedRoots: []*x509.Certificate{maker.cert}}}}})
 	revoked := uuid.MustParse("f7c558a0-f465-11e8-b568-0800200c9a66")
 	p := mdstest.NewPKI(t, mdstest.Options{})
 	p.Trust(t)
@@ -58,7 +61,7 @@ func TestEnrollRefusesCompromisedModel(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("begin: %d %s", res.StatusCode, options)
 		}
-		return c.form("/enroll/key", url.Values{"credential": {string(noneRegistration(t, []byte(options), f.base, model))}})
+		return c.form("/enroll/key", url.Values{"credential": {string(packedRegistration(t, []byte(options), f.base, model, maker))}})
 	}
 	res, body := register(revoked)
 	if res.StatusCode != http.StatusForbidden {
@@ -83,7 +86,8 @@ func TestEnrollRefusesCompromisedModel(t *testing.T) {
 // TestAdminPersonFlagsCompromisedModel: on a person's page in /admin, a
 // key of a model the imported FIDO metadata reports compromised is
 // flagged with the status, and models are named and rated as the blob
-// says, in place of the shipped list.
+// says, in place of the shipped list; a model only the key reported (no
+// attestation by a trusted root) is marked so.
 func TestAdminPersonFlagsCompromisedModel(t *testing.T) {
 	c := newConsole(t)
 	f := c.f
@@ -100,18 +104,20 @@ func TestAdminPersonFlagsCompromisedModel(t *testing.T) {
 	for i, model := range []uuid.UUID{revoked, yubi} {
 		k := newTestKey(t)
 		cred := authn.Credential{ID: authn.NewID(), UserID: c.renate.ID, Kind: authn.KindWebAuthn, Nickname: []string{"Alt", "Neu"}[i],
-			CreatedAt: time.Now(), WebAuthnID: k.id, PublicKey: k.cose, AAGUID: model[:], AttestationFmt: "packed"}
+			CreatedAt: time.Now(), WebAuthnID: k.id, PublicKey: k.cose, AAGUID: model[:], AttestationFmt: "packed", Attested: i == 1}
 		if err := f.store.CreateCredential(ctx, cred, f.audit("credential.create")); err != nil {
 			t.Fatal(err)
 		}
 	}
+	unverified := map[string]string{"de": "(laut Schlüssel, nicht geprüft)", "en": "(as the key reports it, not verified)"}
 	for l, flag := range map[string]string{"de": "Modell laut FIDO Alliance unsicher, bitte ersetzen: USER_KEY_REMOTE_COMPROMISE",
 		"en": "model unsafe according to the FIDO Alliance, please replace: USER_KEY_REMOTE_COMPROMISE"} {
 		res, body := c.as(c.helga, authn.LevelPhrh, 0).get("/admin/people/" + c.renate.ID + "?lang=" + l)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("person page: %d", res.StatusCode)
 		}
-		for _, want := range []string{"Broken Key (FIDO_CERTIFIED_L1) <strong class=\"warning\">" + flag, "YubiKey 5 Series (FIDO MDS) (FIDO_CERTIFIED_L2)</td>"} {
+		for _, want := range []string{"Broken Key (FIDO_CERTIFIED_L1) <em class=\"unverified\">" + unverified[l] + "</em> <strong class=\"warning\">" + flag,
+			"YubiKey 5 Series (FIDO MDS) (FIDO_CERTIFIED_L2)</td>"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s: the person page lacks %q", l, want)
 			}
@@ -123,7 +129,8 @@ func TestAdminPersonFlagsCompromisedModel(t *testing.T) {
 }
 
 // TestAccountNamesModelFromMDS: /account names a key she gave no name by
-// the model name of the imported MDS blob, where it has one.
+// the model name of the imported MDS blob, where it has one, and marks a
+// model only the key reported (no attestation by a trusted root).
 func TestAccountNamesModelFromMDS(t *testing.T) {
 	f := newFixture(t)
 	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
@@ -140,10 +147,18 @@ func TestAccountNamesModelFromMDS(t *testing.T) {
 	if _, err := mds.Import(context.Background(), f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
 		t.Fatal(err)
 	}
+	k2 := newTestKey(t)
+	if err := f.store.CreateCredential(context.Background(), authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindWebAuthn,
+		Nickname: "Büro", CreatedAt: time.Now(), WebAuthnID: k2.id, PublicKey: k2.cose, AAGUID: yubi[:], Attested: true}, f.audit("credential.create")); err != nil {
+		t.Fatal(err)
+	}
 	for _, path := range []string{"/account", "/account/factors"} {
 		w := serve(f.srv, "GET", path, nil, f.sessionCookie(anna, time.Now(), false))
-		if want := "Sicherheitsschlüssel: <strong>YubiKey 5 Series (FIDO MDS)</strong>"; !strings.Contains(w.Body.String(), want) {
-			t.Errorf("%s (%d) does not show %q", path, w.Code, want)
+		for _, want := range []string{"Sicherheitsschlüssel: <strong>YubiKey 5 Series (FIDO MDS)</strong> <em class=\"unverified\">(Modell laut Schlüssel, nicht geprüft)</em>",
+			"Sicherheitsschlüssel: <strong>Büro</strong> · YubiKey 5 Series (FIDO MDS)</span>"} {
+			if !strings.Contains(w.Body.String(), want) {
+				t.Errorf("%s (%d) does not show %q", path, w.Code, want)
+			}
 		}
 	}
 }

@@ -116,14 +116,15 @@ var enrollTexts = map[string]message{
 		"To change anything, you are asked to sign in again when you signed in more than 5 minutes ago."},
 	"factors.account": {"Zurück zu Ihrem Konto", "Back to your account"},
 
-	"factors.addedon":     {"hinzugefügt am", "added on"},
-	"factors.codeslabel":  {"Wiederherstellungscodes", "Recovery codes"},
-	"factors.codesleft":   {"unbenutzt übrig", "unused left"},
-	"factors.codesnone":   {"keine mehr übrig", "none left"},
-	"factors.remove.ask":  {"Wirklich entfernen?", "Remove it?"},
-	"factors.remove.hint": {"Danach können Sie sich damit nicht mehr anmelden.", "You can no longer sign in with it afterwards."},
-	"factors.remove.yes":  {"Ja, entfernen", "Yes, remove"},
-	"factors.remove.no":   {"Abbrechen", "Cancel"},
+	"factors.addedon":          {"hinzugefügt am", "added on"},
+	"factors.model.unverified": {"(Modell laut Schlüssel, nicht geprüft)", "(model as the key reports it, not verified)"},
+	"factors.codeslabel":       {"Wiederherstellungscodes", "Recovery codes"},
+	"factors.codesleft":        {"unbenutzt übrig", "unused left"},
+	"factors.codesnone":        {"keine mehr übrig", "none left"},
+	"factors.remove.ask":       {"Wirklich entfernen?", "Remove it?"},
+	"factors.remove.hint":      {"Danach können Sie sich damit nicht mehr anmelden.", "You can no longer sign in with it afterwards."},
+	"factors.remove.yes":       {"Ja, entfernen", "Yes, remove"},
+	"factors.remove.no":        {"Abbrechen", "Cancel"},
 }
 
 // Messages of the enrollment pages.

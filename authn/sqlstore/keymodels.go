@@ -105,9 +105,9 @@ func (s *Store) CompromisedKeys(ctx context.Context) (authn.CompromisedKeys, err
 	out.Models, err = queryAll(ctx, s, "count keys of compromised models", func(r row) (authn.HeldModel, error) {
 		var h authn.HeldModel
 		var err error
-		h.KeyModel, err = scanKeyModel(r, &h.Keys, &h.People)
+		h.KeyModel, err = scanKeyModel(r, &h.Keys, &h.People, &h.Unverified)
 		return h, err
-	}, "SELECT "+keyModelCols+`, COUNT(*), COUNT(DISTINCT c.user_id)
+	}, "SELECT "+keyModelCols+`, COUNT(*), COUNT(DISTINCT c.user_id), SUM(CASE WHEN c.attested THEN 0 ELSE 1 END)
 		FROM key_models m JOIN credentials c ON c.aaguid = m.aaguid
 		WHERE m.compromise <> '' AND c.kind = 'webauthn'
 		GROUP BY `+keyModelCols+` ORDER BY m.name, m.aaguid`)

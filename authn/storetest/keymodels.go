@@ -54,7 +54,8 @@ func testKeyModels(t *testing.T, s authn.Store) {
 
 // testCompromisedKeys: the keys of compromised models are counted by model
 // and by group, each person once per group; other models, apps and people
-// in no group (counted under "") are told apart.
+// in no group (counted under "") are told apart, and the keys whose model
+// no attestation proved (Attested false) are counted.
 func testCompromisedKeys(t *testing.T, s authn.Store) {
 	ctx := t.Context()
 	bad := authn.KeyModel{AAGUID: [16]byte{9}, Name: "Bad Key", Status: "USER_VERIFICATION_BYPASS", Compromise: "USER_VERIFICATION_BYPASS"}
@@ -63,9 +64,11 @@ func testCompromisedKeys(t *testing.T, s authn.Store) {
 		[]authn.KeyModel{bad, fine}, ev("mds.import", "")))
 	rat := authn.Group{ID: authn.NewID(), Name: "rat", DisplayName: "Rat", Source: authn.SourceLocal, CreatedAt: t0}
 	must(t, "CreateGroup", s.CreateGroup(ctx, rat, ev("group.create", "")))
+	attested := false
 	key := func(u authn.User, model [16]byte) {
 		c := newKey(u, t0)
 		c.AAGUID = bytes.Clone(model[:])
+		c.Attested = attested
 		mkCredential(t, s, c)
 	}
 	anna, bernd, carla := mkUser(t, s, "anna"), mkUser(t, s, "bernd"), mkUser(t, s, "carla")
@@ -73,7 +76,9 @@ func testCompromisedKeys(t *testing.T, s authn.Store) {
 		must(t, "AddMember", s.AddMember(ctx, rat.ID, u.ID, ev("group.member.add", "")))
 	}
 	key(anna, bad.AAGUID)
-	key(anna, bad.AAGUID) // two keys, one person
+	attested = true
+	key(anna, bad.AAGUID) // two keys, one person; this one's model proven
+	attested = false
 	key(bernd, fine.AAGUID)
 	mkCredential(t, s, newApp(carla, t0))
 	dora := mkUser(t, s, "dora") // in no group
@@ -82,7 +87,7 @@ func testCompromisedKeys(t *testing.T, s authn.Store) {
 	got, err := s.CompromisedKeys(ctx)
 	must(t, "CompromisedKeys", err)
 	want := authn.CompromisedKeys{
-		Models: []authn.HeldModel{{KeyModel: bad, Keys: 3, People: 2}},
+		Models: []authn.HeldModel{{KeyModel: bad, Keys: 3, People: 2, Unverified: 2}},
 		Groups: []authn.GroupHolders{{Group: "", People: 1}, {Group: "rat", People: 1}},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -37,16 +37,18 @@ func mdsImportCommand() *command {
 		help: "Checks the blob FILE (a JWT) and stores its models, replacing those imported before:\n" +
 			"its signature, its certificate chain to the FIDO root shipped in Keyhall (GlobalSign\n" +
 			"Root R46) with a signing certificate for mds.fidoalliance.org, each certificate's\n" +
-			"validity, its nextUpdate (a blob past it is refused), and that its number is not\n" +
+			"validity, its nextUpdate (a blob past it is refused, unless --allow-stale), and that its number is not\n" +
 			"lower than the imported one's. Revocation of the chain's certificates is checked only\n" +
 			"against the CRLs given with --crl (DER or PEM, each signed by the certificate's\n" +
 			"issuer and not past its own next update); the certificates no CRL covers are named.",
 		examples: []string{
 			"keyhall admin mds import blob.jwt --config /etc/keyhall/keyhall.yaml",
 			"keyhall admin mds import blob.jwt --crl gsgccr46evtlsca2025.crl --crl root-r46.crl",
+			"keyhall admin mds import blob.jwt --allow-stale",
 		},
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath := configFlag(fs)
+			allowStale := fs.Bool("allow-stale", false, "import a blob past its nextUpdate anyway (when FIDO's next one is late); keyhall_mds_stale stays 1")
 			var crls []string
 			fs.Func("crl", "check revocation against the CRL in `FILE` (repeat for each)", func(s string) error {
 				crls = append(crls, s)
@@ -60,7 +62,7 @@ func mdsImportCommand() *command {
 				if err != nil {
 					return err
 				}
-				o := mds.Options{Now: time.Now()}
+				o := mds.Options{Now: time.Now(), AllowStale: *allowStale}
 				for _, name := range crls {
 					b, err := readLimited(name, mds.MaxSize)
 					if err != nil {
@@ -72,6 +74,10 @@ func mdsImportCommand() *command {
 					b, err := mds.Import(ctx, st, blob, o, cliActor())
 					if err != nil {
 						return &cliError{msg: fmt.Sprintf("%s: not imported: %v", args[0], err), err: err}
+					}
+					if b.Stale {
+						fmt.Fprintf(a.stderr, "Warning: %s is past its next update (%s): imported anyway (--allow-stale). Models FIDO revoked since are not known; keyhall_mds_stale stays 1 until a current blob is imported.\n",
+							args[0], b.NextUpdate.Format(time.DateOnly))
 					}
 					return printImport(a.stdout, args[0], b)
 				})
@@ -124,6 +130,9 @@ type heldModelJSON struct {
 	Compromise string `json:"compromise"`
 	Keys       int    `json:"keys"`
 	People     int    `json:"people"`
+	// Unverified: of Keys, those whose model only the key reported (no
+	// attestation by a trusted root proved it at registration).
+	Unverified int `json:"unverified"`
 }
 
 type groupHolderJSON struct {
@@ -177,7 +186,7 @@ func keysReport(ctx context.Context, st authn.KeyModelStore, now time.Time) (key
 	}
 	for _, h := range held.Models {
 		rep.Models = append(rep.Models, heldModelJSON{AAGUID: uuid.UUID(h.AAGUID).String(), Name: h.Name,
-			Compromise: h.Compromise, Keys: h.Keys, People: h.People})
+			Compromise: h.Compromise, Keys: h.Keys, People: h.People, Unverified: h.Unverified})
 	}
 	for _, g := range held.Groups {
 		rep.Groups = append(rep.Groups, groupHolderJSON{Group: g.Group, People: g.People})
@@ -198,13 +207,14 @@ func printKeysReport(w io.Writer, rep keysReportJSON) error {
 		_, err := fmt.Fprintln(w, "No registered key is of a model FIDO reports compromised.")
 		return err
 	}
-	rows := [][]string{{"MODEL", "AAGUID", "STATUS", "KEYS", "PEOPLE"}}
+	rows := [][]string{{"MODEL", "AAGUID", "STATUS", "KEYS", "NOT VERIFIED", "PEOPLE"}}
 	for _, m := range rep.Models {
-		rows = append(rows, []string{cell(m.Name), m.AAGUID, m.Compromise, strconv.Itoa(m.Keys), strconv.Itoa(m.People)})
+		rows = append(rows, []string{cell(m.Name), m.AAGUID, m.Compromise, strconv.Itoa(m.Keys), strconv.Itoa(m.Unverified), strconv.Itoa(m.People)})
 	}
 	if err := writeTable(w, rows); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "NOT VERIFIED: keys whose model only the key reported (no attestation by a trusted root);\nthe model may be another, and keys of a compromised model may hide under other models.")
 	fmt.Fprintln(w)
 	rows = [][]string{{"GROUP", "PEOPLE"}}
 	for _, g := range rep.Groups {

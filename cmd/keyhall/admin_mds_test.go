@@ -134,6 +134,7 @@ func TestAdminKeysReport(t *testing.T) {
 		mustRun(t, env, 0, "admin", "groups", "add-member", m[0], m[1])
 	}
 	st := openTestStore(t, url)
+	attested := false
 	key := func(username, aaguid string) {
 		u, err := st.GetUserByUsername(context.Background(), username)
 		if err != nil {
@@ -142,7 +143,7 @@ func TestAdminKeysReport(t *testing.T) {
 		id, wid := uuid.MustParse(aaguid), make([]byte, 32)
 		rand.Read(wid)
 		c := authn.Credential{ID: authn.NewID(), UserID: u.ID, Kind: authn.KindWebAuthn, Nickname: "Schlüssel", CreatedAt: time.Now(),
-			WebAuthnID: wid, PublicKey: []byte{1}, AAGUID: id[:], AttestationFmt: "packed"}
+			WebAuthnID: wid, PublicKey: []byte{1}, AAGUID: id[:], AttestationFmt: "packed", Attested: attested}
 		if err := st.CreateCredential(context.Background(), c, authn.AuditEvent{Time: time.Now(), Actor: "test", Action: "credential.create"}); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +151,9 @@ func TestAdminKeysReport(t *testing.T) {
 	key("anna", mdsRevoked)
 	key("anna", mdsBypass)
 	key("bernd", mdsYubiKey)
+	attested = true // carla's key was proven Broken Key's by its attestation
 	key("carla", mdsRevoked)
+	attested = false
 	key("dora", mdsBypass)
 
 	var rep keysReportJSON
@@ -158,8 +161,8 @@ func TestAdminKeysReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := keysReportJSON{Imported: true, No: 7, NextUpdate: time.Now().AddDate(0, 1, 0).Format(time.DateOnly),
-		Models: []heldModelJSON{{AAGUID: mdsRevoked, Name: "Broken Key", Compromise: "REVOKED", Keys: 2, People: 2},
-			{AAGUID: mdsBypass, Name: "Leaky Key", Compromise: "USER_VERIFICATION_BYPASS", Keys: 2, People: 2}},
+		Models: []heldModelJSON{{AAGUID: mdsRevoked, Name: "Broken Key", Compromise: "REVOKED", Keys: 2, People: 2, Unverified: 1},
+			{AAGUID: mdsBypass, Name: "Leaky Key", Compromise: "USER_VERIFICATION_BYPASS", Keys: 2, People: 2, Unverified: 2}},
 		Groups: []groupHolderJSON{{Group: "", People: 1}, {Group: "rat", People: 1}, {Group: "verwaltung", People: 2}}}
 	if got, _ := json.Marshal(rep); string(got) != string(must(json.Marshal(want))) {
 		t.Errorf("report\n got %s\nwant %s", got, must(json.Marshal(want)))
@@ -172,7 +175,7 @@ func TestAdminKeysReport(t *testing.T) {
 		t.Errorf("anna's keys: %+v", creds)
 	}
 	out = mustRun(t, env, 0, "admin", "keys", "report")
-	if !strings.Contains(out, "Broken Key") || !strings.Contains(out, "verwaltung  2") {
+	if !strings.Contains(out, "Broken Key") || !strings.Contains(out, "verwaltung  2") || !strings.Contains(out, "NOT VERIFIED: keys whose model only the key reported") {
 		t.Errorf("table:\n%s", out)
 	}
 }

@@ -202,7 +202,8 @@ type GroupPolicy struct {
 	// RefuseCompromisedModels refuses at registration a key whose model
 	// the imported FIDO MDS3 blob reports compromised (REVOKED,
 	// ATTESTATION_KEY_COMPROMISE, USER_VERIFICATION_BYPASS,
-	// USER_KEY_REMOTE_COMPROMISE: authn.CompromiseStatuses).
+	// USER_KEY_REMOTE_COMPROMISE: authn.CompromiseStatuses), and a key
+	// whose model no attestation chaining to a trusted root proves.
 	RefuseCompromisedModels bool `yaml:"refuse_compromised_models"`
 	// Protected: only an admin acts on the members on the IT desk, never
 	// the helpdesk.

@@ -35,8 +35,12 @@ type Factor struct {
 	Model    string // the key's model from its AAGUID; "" when unknown
 	// Compromise is what FIDO's imported metadata reports against the
 	// key's model (REVOKED, …; authn.KeyModel.Compromise): IT replaces it.
-	Compromise            string
-	Certification         string // the model's highest FIDO certification level, "" when unknown
+	Compromise    string
+	Certification string // the model's highest FIDO certification level, "" when unknown
+	// ModelVerified: an attestation chaining to a trusted root proved the
+	// model at registration (authn.Credential.Attested); else Model,
+	// Compromise and Certification are of the model the key claims.
+	ModelVerified         bool
 	CreatedAt, LastUsedAt time.Time
 	Cloned                bool        // the key's sign count went backwards
 	Level                 authn.Level // the level a sign-in with the key reaches
@@ -203,6 +207,7 @@ func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, e
 			copy(id[:], c.AAGUID)
 			f.Model, f.Level = models.Name(id), authn.KeyLevel(c)
 			f.Compromise, f.Certification = models.Compromise(id), models.Certification(id)
+			f.ModelVerified = c.Attested
 			p.Keys = append(p.Keys, f)
 		} else {
 			p.Apps = append(p.Apps, f)

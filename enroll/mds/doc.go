@@ -8,7 +8,7 @@
 //	blob ─ split header.payload.signature (base64url)
 //	     ─ header: alg RS256 or ES256, x5c present (x5u refused: nothing is fetched)
 //	     ─ x5c[0] valid at now, for mds.fidoalliance.org, chained through x5c[1:]
-//	       to one of Roots (GlobalSign Root R46, and Root CA - R3 used until 2026-08)
+//	       to one of Roots (GlobalSign Root R46)
 //	     ─ every certificate of the chain below the root against the CRLs given:
 //	       a CRL must be signed by the certificate's issuer and current
 //	     ─ the signature over header.payload with x5c[0]'s key

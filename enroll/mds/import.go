@@ -19,7 +19,8 @@ var ErrRollback = errors.New("blob older than the imported one")
 // "mds.import" by actor (its serial, nextUpdate, the models stored, the
 // compromised ones among them, and what the CRLs covered). A blob with a
 // lower number than the stored one is refused (ErrRollback), so that an
-// old blob, from before a model was revoked, cannot be put back.
+// old blob, from before a model was revoked, cannot be put back. A blob
+// past its nextUpdate taken with o.AllowStale is audited with stale "true".
 func Import(ctx context.Context, st authn.KeyModelStore, blob []byte, o Options, actor string) (Blob, error) {
 	b, err := Verify(blob, o)
 	if err != nil {
@@ -30,6 +31,9 @@ func Import(ctx context.Context, st authn.KeyModelStore, blob []byte, o Options,
 		"models": strconv.Itoa(len(b.Models)), "compromised": strconv.Itoa(b.Compromised()), "signer": b.Signer,
 		"crl_checked": strings.Join(b.Checked, "; "), "crl_unchecked": strings.Join(b.Unchecked, "; "),
 	}}
+	if b.Stale {
+		ev.Details["stale"] = "true"
+	}
 	for k, v := range ev.Details {
 		if v == "" {
 			delete(ev.Details, k)

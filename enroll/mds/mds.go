@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -80,6 +81,9 @@ func shippedRoots() []*x509.Certificate {
 type Options struct {
 	Now  time.Time
 	CRLs []CRL // revocation lists the city downloaded with the blob
+	// AllowStale takes a blob past its nextUpdate (Blob.Stale) instead of
+	// refusing it: IT's choice when FIDO's next blob is late.
+	AllowStale bool
 }
 
 // CRL is one certificate revocation list, DER or PEM ("X509 CRL"), and the
@@ -105,6 +109,9 @@ type Blob struct {
 	// CRL covered; Unchecked those no CRL given covered, each with the
 	// addresses of its CRL (its CRL distribution points), to download.
 	Checked, Unchecked []string
+	// Stale: the blob is past its nextUpdate, taken with
+	// Options.AllowStale.
+	Stale bool
 }
 
 // Verify checks blob as the package comment says and returns it. It
@@ -113,7 +120,7 @@ type Blob struct {
 // not SignerName, a certificate outside its validity at o.Now or revoked
 // by one of o.CRLs, a CRL that is not the issuer's or is past its own
 // nextUpdate or covers no certificate of the chain, and a blob whose
-// nextUpdate is before o.Now's day.
+// nextUpdate is before o.Now's day (unless o.AllowStale).
 func Verify(blob []byte, o Options) (Blob, error) {
 	h, p, sig, input, err := split(blob)
 	if err != nil {
@@ -127,7 +134,7 @@ func Verify(blob []byte, o Options) (Blob, error) {
 	if err != nil {
 		return Blob{}, err
 	}
-	b := Blob{Signer: chain[0].Subject.String(), Root: verified[len(verified)-1].Subject.String()}
+	b := Blob{Signer: Printable(chain[0].Subject.String()), Root: Printable(verified[len(verified)-1].Subject.String())}
 	if b.Checked, b.Unchecked, err = checkRevocation(verified, o); err != nil {
 		return Blob{}, err
 	}
@@ -137,7 +144,7 @@ func Verify(blob []byte, o Options) (Blob, error) {
 	if err := b.read(p); err != nil {
 		return Blob{}, err
 	}
-	if day(o.Now).After(b.NextUpdate) {
+	if b.Stale = Stale(b.NextUpdate, o.Now); b.Stale && !o.AllowStale {
 		return b, fmt.Errorf("%w: nextUpdate %s, today %s: download the current blob", ErrStale,
 			b.NextUpdate.Format(time.DateOnly), o.Now.UTC().Format(time.DateOnly))
 	}
@@ -214,8 +221,10 @@ func verifyChain(chain []*x509.Certificate, now time.Time) ([]*x509.Certificate,
 				c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), now.UTC().Format(time.DateOnly))
 		}
 	}
+	// FIDO's signing certificate is a TLS server certificate: one GlobalSign
+	// issued for another use (client auth, code signing) is refused.
 	opts := x509.VerifyOptions{Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(), CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	for _, r := range Roots {
 		opts.Roots.AddCert(r)
 	}
@@ -224,9 +233,11 @@ func verifyChain(chain []*x509.Certificate, now time.Time) ([]*x509.Certificate,
 	}
 	chains, err := chain[0].Verify(opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
+		return nil, fmt.Errorf("%w: %s", ErrUntrusted, Printable(err.Error()))
 	}
-	if err := chain[0].VerifyHostname(SignerName); err != nil {
+	// The name itself among the certificate's DNS names: not a wildcard
+	// (*.fidoalliance.org), which VerifyHostname would take.
+	if !slices.ContainsFunc(chain[0].DNSNames, func(n string) bool { return strings.EqualFold(n, SignerName) }) {
 		return nil, fmt.Errorf("%w: the signing certificate %q is not for %s", ErrUntrusted, chain[0].Subject.String(), SignerName)
 	}
 	return chains[0], nil
@@ -273,11 +284,11 @@ func checkRevocation(chain []*x509.Certificate, o Options) (checked, unchecked [
 			}
 		}
 		if covered {
-			checked = append(checked, c.Subject.String())
+			checked = append(checked, Printable(c.Subject.String()))
 		} else {
-			u := c.Subject.String()
+			u := Printable(c.Subject.String())
 			if len(c.CRLDistributionPoints) > 0 {
-				u += " (its CRL: " + strings.Join(c.CRLDistributionPoints, ", ") + ")"
+				u += " (its CRL: " + Printable(strings.Join(c.CRLDistributionPoints, ", ")) + ")"
 			}
 			unchecked = append(unchecked, u)
 		}
@@ -288,6 +299,23 @@ func checkRevocation(chain []*x509.Certificate, o Options) (checked, unchecked [
 		}
 	}
 	return checked, unchecked, nil
+}
+
+// Printable is s with every rune that is not graphic (control and format
+// characters: ESC, BEL, U+202E, line separators) escaped as Go does
+// (\x1b, \u202e): names from certificates are shown on IT's terminal,
+// and before verification anyone may have written them.
+func Printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsGraphic(r) && !unicode.Is(unicode.Cf, r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\x1b', '\u202e'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 func serialHex(n *big.Int) string { return fmt.Sprintf("%X", n) }
@@ -426,6 +454,9 @@ func model(id uuid.UUID, e entry) authn.KeyModel {
 		if m.Status == "" || !date.Before(m.StatusDate) {
 			m.Status, m.StatusDate = status, date
 		}
+		// Once compromised, always: a later report certifying the model
+		// again is for the firmware versions it names, and Keyhall does not
+		// know a key's firmware (docs/keys-metadata.md).
 		if authn.CompromiseStatus(status) && m.Compromise == "" {
 			m.Compromise = status
 		}
@@ -445,10 +476,12 @@ func cmpOr(a, b string) string {
 
 // clean keeps a text from the blob printable and short: it is shown on
 // pages (escaped) and at the terminal (where a control character could
-// rewrite the screen).
+// rewrite the screen), and becomes a key's nickname. Control and format
+// characters (a bidi override U+202E turns what follows around) and line
+// and paragraph separators go.
 func clean(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || r == unicode.ReplacementChar {
 			return -1
 		}
 		return r

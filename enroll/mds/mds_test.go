@@ -110,11 +110,11 @@ func TestVerifyRefuses(t *testing.T) {
 
 // TestShippedRoots: the embedded roots are GlobalSign Root R46 (byte for
 // byte go-webauthn's metadata.ProductionMDSRoot and Debian's
-// ca-certificates) and GlobalSign Root CA - R3, each self-signed.
+// ca-certificates), self-signed; no longer GlobalSign Root CA - R3, to which
+// no blob FIDO publishes since August 2026 chains (roots/README.md).
 func TestShippedRoots(t *testing.T) {
 	want := map[string]string{
 		"4fa3126d8d3a11d1c4855a4f807cbad6cf919d3a5a88b03bea2c6372d93c40c9": "CN=GlobalSign Root R46,O=GlobalSign nv-sa,C=BE",
-		"cbb522d7b7f127ad6a0113865bdf1cd4102e7d0759af635a7cf4720dc963c53b": "CN=GlobalSign,OU=GlobalSign Root CA - R3,O=GlobalSign",
 	}
 	roots := mds.ShippedRoots()
 	if len(roots) != len(want) {

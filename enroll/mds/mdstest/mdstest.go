@@ -36,6 +36,10 @@ type Options struct {
 	RSA            bool      // an RSA signing key (RS256, as FIDO's real blob), else P-256 (ES256)
 	SignerNotAfter time.Time // zero: a year from now
 	SignerName     string    // zero: mds.SignerName
+	SignerCN       string    // the signer's subject common name; zero: SignerName
+	// SignerEKU is the signer's extended key usage; nil: server auth,
+	// as a TLS certificate like FIDO's has.
+	SignerEKU []x509.ExtKeyUsage
 }
 
 var serial atomic.Int64
@@ -94,12 +98,18 @@ func NewPKI(t testing.TB, o Options) *PKI {
 	if o.SignerName == "" {
 		o.SignerName = mds.SignerName
 	}
+	if o.SignerCN == "" {
+		o.SignerCN = o.SignerName
+	}
+	if o.SignerEKU == nil {
+		o.SignerEKU = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
 	p.Signer = cert(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: o.SignerName, Organization: []string{"Fido Alliance, Inc."}},
+		Subject:               pkix.Name{CommonName: o.SignerCN, Organization: []string{"Fido Alliance, Inc."}},
 		DNSNames:              []string{o.SignerName},
 		CRLDistributionPoints: []string{"http://crl.test.example/ev-tls-ca-2025.crl"},
 		NotBefore:             now.AddDate(-1, 0, 0), NotAfter: o.SignerNotAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: o.SignerEKU,
 	}, p.Intermediate, p.signerKey.Public(), p.interKey)
 	return p
 }
