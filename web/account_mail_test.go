@@ -1,11 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/quotedprintable"
 	"net"
@@ -28,10 +30,9 @@ import (
 // mailbox is a real SMTP server (emersion/go-smtp) in the test process; it
 // keeps every mail it accepts.
 type mailbox struct {
-	addr  *net.TCPAddr
-	mu    sync.Mutex // guards mails
-	mails []*mail.Message
-	body  []string // decoded bodies, by index of mails
+	addr *net.TCPAddr
+	mu   sync.Mutex // guards raw
+	raw  [][]byte   // the mails received since the last take, as sent
 }
 
 func startMailbox(t testing.TB) *mailbox {
@@ -55,7 +56,7 @@ func startMailbox(t testing.TB) *mailbox {
 func (mb *mailbox) wait(n int) (heads []*mail.Message, bodies []string) {
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		mb.mu.Lock()
-		enough := len(mb.mails) >= n
+		enough := len(mb.raw) >= n
 		mb.mu.Unlock()
 		if enough || time.Now().After(deadline) {
 			return mb.take()
@@ -64,11 +65,27 @@ func (mb *mailbox) wait(n int) (heads []*mail.Message, bodies []string) {
 	}
 }
 
-// take returns the mails received since the last take.
+// take returns the mails received since the last take, parsed: their
+// headers and decoded bodies. The server only keeps them as sent, as a
+// relay takes mail, and the parsing is done here, outside the server: a
+// benchmark's SMTP server runs in its process, but a city's relay runs on
+// another machine.
 func (mb *mailbox) take() (heads []*mail.Message, bodies []string) {
 	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	heads, bodies, mb.mails, mb.body = mb.mails, mb.body, nil, nil
+	raw := mb.raw
+	mb.raw = nil
+	mb.mu.Unlock()
+	for _, r := range raw {
+		m, err := mail.ReadMessage(bytes.NewReader(r))
+		if err != nil {
+			panic(fmt.Sprintf("the test's mailbox received a mail it cannot parse: %v\n%s", err, r))
+		}
+		b, err := io.ReadAll(quotedprintable.NewReader(m.Body))
+		if err != nil {
+			panic(fmt.Sprintf("the test's mailbox received a body it cannot decode: %v\n%s", err, r))
+		}
+		heads, bodies = append(heads, m), append(bodies, string(b))
+	}
 	return heads, bodies
 }
 
@@ -79,18 +96,13 @@ func (s *mailboxSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (s *mailboxSession) Reset()                               {}
 func (s *mailboxSession) Logout() error                        { return nil }
 func (s *mailboxSession) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	b, err := io.ReadAll(quotedprintable.NewReader(m.Body))
+	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
 	s.mb.mu.Lock()
 	defer s.mb.mu.Unlock()
-	s.mb.mails = append(s.mb.mails, m)
-	s.mb.body = append(s.mb.body, string(b))
+	s.mb.raw = append(s.mb.raw, b)
 	return nil
 }
 
