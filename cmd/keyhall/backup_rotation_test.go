@@ -57,11 +57,12 @@ func TestRestoreBackupOfHalfRotatedKeys(t *testing.T) {
 	backup := filepath.Join(t.TempDir(), "keyhall.db.bak")
 	mustRun(t, keysEnv([]string{"KEYHALL_STORAGE=" + url}, rotated), 0, "admin", "backup", backup)
 
-	target := []string{"KEYHALL_STORAGE=sqlite://" + filepath.Join(t.TempDir(), "keyhall.db")}
+	into := "sqlite://" + filepath.Join(t.TempDir(), "keyhall.db")
+	target := []string{"KEYHALL_STORAGE=" + into}
 	onlyNew := Keys{Cookie: rotated.Cookie, Encryption: rotated.Encryption, OIDC: rotated.OIDC}
-	e := mustRun(t, keysEnv(target, onlyNew), 1, "admin", "restore", backup)
+	e := mustRun(t, keysEnv(target, onlyNew), 1, "admin", "restore", "--storage", into, backup)
 	if !strings.Contains(e, "nothing was changed") || !strings.Contains(e, "previous_encryption_key") || !strings.Contains(e, "rotate-encryption") {
 		t.Errorf("restore of a backup whose secrets the key file cannot open: %q, want it refused, naming the key needed", e)
 	}
-	mustRun(t, keysEnv(target, rotated), 0, "admin", "restore", backup)
+	mustRun(t, keysEnv(target, rotated), 0, "admin", "restore", "--storage", into, backup)
 }
