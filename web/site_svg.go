@@ -132,11 +132,18 @@ func checkSVG(b []byte) error {
 				}
 				root = false
 			}
+			if len(open) > 0 && open[len(open)-1] == "style" {
+				// A browser joins the style's text around an element in
+				// it: "@<g/>import" is "@import".
+				return fmt.Errorf("has a <%s> element inside <style>; an SVG logo's style must be text alone", t.Name.Local)
+			}
 			if err := checkSVGElement(t); err != nil {
 				return err
 			}
 			open = append(open, t.Name.Local)
-			style.Reset()
+			if t.Name.Local == "style" {
+				style.Reset()
+			}
 		case xml.EndElement:
 			if len(open) > 0 && open[len(open)-1] == "style" {
 				// The whole text, whatever comments or CDATA split it.

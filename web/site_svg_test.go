@@ -34,6 +34,8 @@ func TestCheckLogoAllowlist(t *testing.T) {
 		{"feImage", svg + `<filter id="f"><feImage href="https://evil.example/x.png"/></filter></svg>`, "<feImage> element"},
 		{"unknown attribute", svg + `<rect src="https://evil.example/x"/></svg>`, "attribute src"},
 		{"event handler", svg + `<rect onclick="alert(1)"/></svg>`, "event handler"},
+		{"element-split import", svg + `<style>@<g/>import "https://evil.example/x.css";</style></svg>`, "inside <style>"},
+		{"element-split url", svg + `<style>rect { fill: u<g/>rl(https://evil.example/x) }</style></svg>`, "inside <style>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := CheckLogo([]byte(tc.in))
