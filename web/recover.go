@@ -224,8 +224,20 @@ func (s *Server) accountRecoveryCancel(w http.ResponseWriter, r *http.Request) {
 // her old key or app, and then goes on to next.
 func (s *Server) cancelOwnRecovery(w http.ResponseWriter, r *http.Request, svc *citizens.Service, userID, next string) {
 	_, err := svc.CancelOwnRecovery(r.Context(), userID, s.clientInfo(r))
-	if err != nil && !errors.Is(err, authn.ErrNotFound) && !citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) &&
-		!citizens.IsRecoveryReason(err, citizens.RecoverCancelled) {
+	switch {
+	case err == nil:
+	case errors.Is(err, authn.ErrNotFound) || citizens.IsRecoveryReason(err, citizens.RecoverLinkUsed) ||
+		citizens.IsRecoveryReason(err, citizens.RecoverCancelled):
+		// Nothing pending to cancel: finished (her old factors are gone
+		// then, so she must not be sent to sign in with them) or cancelled
+		// already. Her session stays, and the page says what happened.
+		msg := msgRecoverNoneToCancel
+		if citizens.IsRecoveryReason(err, citizens.RecoverCancelled) {
+			msg = msgRecoverAlreadyCancelled
+		}
+		s.failPage(w, r, http.StatusConflict, msg, err, &view{Page: "error", Next: "/account"})
+		return
+	default:
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}

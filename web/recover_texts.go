@@ -39,6 +39,16 @@ var recoverTexts = map[string]message{
 }
 
 var (
+	msgRecoverNoneToCancel = message{
+		DE: "Für Ihr Konto läuft keine Wiederherstellung mehr: sie ist abgeschlossen, und die Anmeldemittel von davor sind entfernt. " +
+			"Haben Sie die Wiederherstellung nicht selbst begonnen, wenden Sie sich bitte sofort an die Stadt: sie kann Ihr Konto sperren.",
+		EN: "No recovery is running for your account any more: it has finished, and the sign-in methods from before it are removed. " +
+			"If you did not start the recovery yourself, please contact the city at once: it can freeze your account.",
+	}
+	msgRecoverAlreadyCancelled = message{
+		DE: "Diese Wiederherstellung ist bereits abgebrochen; Ihre bisherigen Anmeldemittel gelten weiter.",
+		EN: "This recovery has been cancelled already; your previous sign-in methods still work.",
+	}
 	msgRecoverCancelled = message{
 		DE: "Die Wiederherstellung ist abgebrochen: Die dabei eingerichteten Anmeldemittel sind entfernt, Ihre bisherigen bleiben. Zu Ihrer Sicherheit sind alle Sitzungen seit Beginn der Wiederherstellung beendet, auch diese: Bitte melden Sie sich erneut mit Ihrem bisherigen Schlüssel oder Ihrer App an.",
 		EN: "The recovery is cancelled: the factors set up in it are removed, your previous ones stay. For your safety every session since the recovery began has ended, this one too: please sign in again with your previous key or app.",

@@ -1,11 +1,16 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/citizens"
 )
 
 // TestRecoverThiefCancelEndsHisSession (review of #15): a thief of her
@@ -74,5 +79,51 @@ func TestRecoverThiefCancelEndsHisSession(t *testing.T) {
 				t.Errorf("in the end she has %q, want her old key only", got)
 			}
 		})
+	}
+}
+
+// TestRecoverCancelAfterFinish (second review of #15): her /account page,
+// opened before the 72 hours ran out, cancels after the recovery finished.
+// Her old factors are gone by then: she must keep her session and be told
+// that nothing was cancelled, not be signed out and sent to sign in with
+// what no longer exists.
+func TestRecoverCancelAfterFinish(t *testing.T) {
+	f, mb, clock := recoverFixture(t)
+	anna := f.addCitizen("anna@example.org", true, "buerger")
+	oldKey, newKey := newTestKey(t), newTestKey(t)
+	f.addKey(anna, &oldKey, 0)
+	asker := f.client()
+	f.askRecovery(asker, "anna@example.org")
+	_, mails := mb.wait(1)
+	if res, body := asker.form(strings.TrimPrefix(recoverLinkRE.FindString(mails[0]), f.base), url.Values{}); res.StatusCode != http.StatusOK {
+		t.Fatalf("start: %d\n%s", res.StatusCode, body)
+	}
+	time.Sleep(2 * time.Millisecond) // the new key is made after the cut
+	f.addKey(anna, &newKey, 0)
+	clock.Add(citizens.RecoveryDelay + time.Minute)
+	if n, err := f.srv.Citizens().FinishRecoveries(t.Context()); err != nil || n != 1 {
+		t.Fatalf("FinishRecoveries: %d, %v", n, err)
+	}
+	for _, path := range []string{recoverPendingPath + "/cancel", "/account/recovery/cancel"} {
+		id := make([]byte, 32)
+		rand.Read(id)
+		now := clock.Now() // the server's time, 72 hours on
+		if err := f.store.CreateSession(t.Context(), authn.Session{Hash: authn.HashSessionID(id), UserID: anna.ID,
+			AMR: []string{"hwk", "mfa"}, ACR: "phrh", AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		c := f.browser(&http.Cookie{Name: SessionCookie, Value: base64.RawURLEncoding.EncodeToString(id)})
+		res, body := c.form(path, url.Values{"return_to": {"/account"}})
+		if res.StatusCode != http.StatusConflict || !strings.Contains(body, "läuft keine Wiederherstellung mehr") {
+			t.Errorf("%s after the recovery finished: %d\n%s", path, res.StatusCode, body)
+		}
+		for _, ck := range res.Cookies() {
+			if ck.Name == SessionCookie && ck.MaxAge < 0 {
+				t.Errorf("%s after the recovery finished cleared her session cookie", path)
+			}
+		}
+		if res, _ := c.get("/account"); res.StatusCode != http.StatusOK {
+			t.Errorf("after %s her session has ended: GET /account %d", path, res.StatusCode)
+		}
 	}
 }
