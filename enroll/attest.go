@@ -195,11 +195,12 @@ func (r Rules) CheckKey(k KeyInfo, now time.Time) error {
 // check returns why g refuses k, or "".
 func (g GroupRule) check(k KeyInfo, now time.Time) (Reason, error) {
 	switch {
-	case g.RefuseCompromised && !k.Attested:
+	case g.RefuseCompromised && !modelProven(k):
 		// The AAGUID of a key whose attestation no trusted root vouches
 		// for is whatever the key (or a browser, for "none": zero) says:
 		// a key of a compromised model would pass by claiming another.
-		return ReasonModelUnproven, fmt.Errorf("model %s not proven: attestation %q does not chain to a trusted root", k.AAGUID, k.Format)
+		return ReasonModelUnproven, fmt.Errorf("model %s not proven: attestation %q does not chain to a trusted root, "+
+			"or its certificate does not name the model", k.AAGUID, k.Format)
 	case g.RefuseCompromised && k.Compromise != "":
 		return ReasonCompromised, fmt.Errorf("model %s: FIDO's metadata reports %s", k.AAGUID, k.Compromise)
 	case g.RequireUV && !k.UserVerified:
@@ -265,6 +266,20 @@ func attestation(k KeyInfo, roots []*x509.Certificate, now time.Time) (attested 
 	}
 	reason, _ := verifyChain(k, roots, now)
 	return reason == "", chain
+}
+
+// modelProven reports whether k's model (AAGUID) is vouched for: its
+// attestation chains to a trusted root, and the attestation certificate
+// itself names the model (id-fido-gen-ce-aaguid, which checkCertAAGUID has
+// matched to the authenticator data). A certificate without it (fido-u2f,
+// whose AAGUID is zero, or a packed one that leaves it out) proves only
+// that the key is some hardware key of that maker, not which model.
+func modelProven(k KeyInfo) bool {
+	if !k.Attested || k.AAGUID == (uuid.UUID{}) || len(k.Chain) == 0 {
+		return false
+	}
+	v, ok := certAAGUID(k.Chain[0])
+	return ok && v == k.AAGUID
 }
 
 // checkCertAAGUID: when the attestation certificate names a model
