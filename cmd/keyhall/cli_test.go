@@ -100,7 +100,7 @@ func TestCheckConfig(t *testing.T) {
 	os.Chmod(filepath.Join(dir, "open.keys"), 0o644)
 	// Review of #16: unquoted, the colour is a YAML comment and the value empty.
 	colour := writeFile(t, dir, "colour.yaml", "public_url: https://login.example.org\nlisten: 127.0.0.1:0\nsite:\n  name: Stadt\n  primary_color: #a4161a\n")
-	colourOK := writeFile(t, dir, "colourok.yaml", "public_url: https://login.example.org\nlisten: 127.0.0.1:0\nsite:\n  name: Stadt # the city\n  primary_color: \"#a4161a\" # red\n  logo_file: # none yet\n")
+	colourOK := writeFile(t, dir, "colourok.yaml", "public_url: https://login.example.org\nlisten: 127.0.0.1:0\nsite:\n  name: Stadt # the city\n  primary_color: \"#a4161a\" # red\n  logo_file: # none yet\nadmin:\n  roles:\n    helpdesk: #add later\n")
 	partKeys := writeFile(t, dir, "partkeys.yaml", "keys:\n  file: "+writeFile(t, dir, "part.keys", "oidc_key: "+key32+"\n")+"\n")
 
 	tests := []struct {

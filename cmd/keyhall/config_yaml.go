@@ -227,7 +227,7 @@ func (d *yamlDecoder) decodeEntry(v reflect.Value, mv *ast.MappingValueNode, at 
 		d.fail(mv.Key, full.path, "unknown setting%s", suggest(full.path, candidatesAt(at)))
 		return
 	}
-	if _, null := mv.Value.(*ast.NullNode); null && d.colourComment(mv) {
+	if _, null := mv.Value.(*ast.NullNode); null && strings.HasSuffix(key, "color") && d.colourComment(mv) {
 		d.fail(mv, full.path, "the value is empty: an unquoted #colour is a YAML comment; put the colour in quotes (%s: \"#a4161a\")", key)
 		return
 	}
@@ -239,8 +239,8 @@ func (d *yamlDecoder) decodeEntry(v reflect.Value, mv *ast.MappingValueNode, at 
 // what YAML read as a comment.
 var colourRE = regexp.MustCompile(`^\s*#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?(?:\s|$)`)
 
-// colourComment reports whether the entry mv, which has no value, is
-// followed on its line by a comment that looks like a colour:
+// colourComment reports whether the entry mv (a colour setting), which has
+// no value, is followed on its line by a comment that looks like a colour:
 // "primary_color: #a4161a" unquoted, which YAML reads as an empty value
 // and a comment (review of #16: the colour was silently lost).
 func (d *yamlDecoder) colourComment(mv *ast.MappingValueNode) bool {
