@@ -23,45 +23,12 @@ import (
 // (German here; enroll tests the English), and not stored; a key of
 // another model is stored.
 func TestEnrollRefusesCompromisedModel(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	maker := newAttestCA(t)
-	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(),
-		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true},
-			"pki": {TrustedRoots: []*x509.Certificate{maker.cert}}}}})
-	revoked := uuid.MustParse("f7c558a0-f465-11e8-b568-0800200c9a66")
-	p := mdstest.NewPKI(t, mdstest.Options{})
-	p.Trust(t)
-	blob := p.Sign(t, mdstest.Payload(9, time.Now().AddDate(0, 1, 0),
-		mdstest.Entry(revoked.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED")))
-	if _, err := mds.Import(ctx, f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	anna := f.addUser("anna")
-	rat := authn.Group{ID: authn.NewID(), Name: "rat", Source: authn.SourceLocal, CreatedAt: time.Now()}
-	if err := f.store.CreateGroup(ctx, rat, f.audit("group.create")); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.store.AddMember(ctx, rat.ID, anna.ID, f.audit("group.member.add")); err != nil {
-		t.Fatal(err)
-	}
-	old := newTestKey(t)
-	f.addKey(anna, &old, 0)
-	c := f.client()
-	c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now(), false).Value
-
+	r := newRefusingRig(t)
+	f, ctx, anna, maker := r.f, context.Background(), r.anna, r.maker
+	revoked := r.revoked
 	register := func(model uuid.UUID) (*http.Response, string) {
 		t.Helper()
-		res, body := c.form("/account/factors/add", url.Values{"kind": {"key"}})
-		if res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("add a key: %d %s", res.StatusCode, body)
-		}
-		res = c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}"))
-		options := readBody(t, res)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("begin: %d %s", res.StatusCode, options)
-		}
-		return c.form("/enroll/key", url.Values{"credential": {string(packedRegistration(t, []byte(options), f.base, model, maker))}})
+		return r.addKey(t, func(options []byte) []byte { return packedRegistration(t, options, f.base, model, maker) })
 	}
 	res, body := register(revoked)
 	if res.StatusCode != http.StatusForbidden {
@@ -161,4 +128,64 @@ func TestAccountNamesModelFromMDS(t *testing.T) {
 			}
 		}
 	}
+}
+
+// refusingRig is a person, anna, of a group ("rat") that refuses
+// compromised models, with a key already, signed in; FIDO metadata saying
+// the model revoked is REVOKED is imported, and maker's root is trusted
+// (group "pki").
+type refusingRig struct {
+	f       *fixture
+	c       *client
+	anna    authn.User
+	maker   attestCA
+	revoked uuid.UUID
+}
+
+func newRefusingRig(t *testing.T) *refusingRig {
+	t.Helper()
+	f := newFixture(t)
+	ctx := context.Background()
+	r := &refusingRig{f: f, maker: newAttestCA(t), revoked: uuid.MustParse("f7c558a0-f465-11e8-b568-0800200c9a66")}
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(),
+		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true},
+			"pki": {TrustedRoots: []*x509.Certificate{r.maker.cert}}}}})
+	p := mdstest.NewPKI(t, mdstest.Options{})
+	p.Trust(t)
+	blob := p.Sign(t, mdstest.Payload(9, time.Now().AddDate(0, 1, 0),
+		mdstest.Entry(r.revoked.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED")))
+	if _, err := mds.Import(ctx, f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r.anna = f.addUser("anna")
+	rat := authn.Group{ID: authn.NewID(), Name: "rat", Source: authn.SourceLocal, CreatedAt: time.Now()}
+	if err := f.store.CreateGroup(ctx, rat, f.audit("group.create")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.AddMember(ctx, rat.ID, r.anna.ID, f.audit("group.member.add")); err != nil {
+		t.Fatal(err)
+	}
+	old := newTestKey(t)
+	f.addKey(r.anna, &old, 0)
+	r.c = f.client()
+	r.c.cookies[SessionCookie] = f.sessionCookie(r.anna, time.Now(), false).Value
+	return r
+}
+
+// addKey adds a key on /account, answering the options with answer.
+func (r *refusingRig) addKey(t *testing.T, answer func(options []byte) []byte) (*http.Response, string) {
+	t.Helper()
+	res, body := r.c.form("/account/factors/add", url.Values{"kind": {"key"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add a key: %d %s", res.StatusCode, body)
+	}
+	res = r.c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}"))
+	options := readBody(t, res)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("begin: %d %s", res.StatusCode, options)
+	}
+	if !strings.Contains(options, `"attestation":"direct"`) {
+		t.Errorf("the options do not ask for direct attestation: %s", options)
+	}
+	return r.c.form("/enroll/key", url.Values{"credential": {string(answer([]byte(options)))}})
 }

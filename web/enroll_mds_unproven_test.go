@@ -14,18 +14,12 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/google/uuid"
-
-	"github.com/keyhall/keyhall/authn"
-	"github.com/keyhall/keyhall/enroll"
-	"github.com/keyhall/keyhall/enroll/mds"
-	"github.com/keyhall/keyhall/enroll/mds/mdstest"
 )
 
 // attestCA is a maker's attestation root made for a test.
@@ -105,47 +99,11 @@ func packedRegistration(t *testing.T, options []byte, origin string, aaguid uuid
 // attested by a trusted root is stored, and one of a revoked model so
 // attested is refused as compromised.
 func TestEnrollRefusesUnprovenModel(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	maker := newAttestCA(t)
-	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy(),
-		Groups: map[string]enroll.KeyPolicy{"rat": {RefuseCompromised: true},
-			"pki": {TrustedRoots: []*x509.Certificate{maker.cert}}}}})
-	revoked := uuid.MustParse("f7c558a0-f465-11e8-b568-0800200c9a66")
-	p := mdstest.NewPKI(t, mdstest.Options{})
-	p.Trust(t)
-	blob := p.Sign(t, mdstest.Payload(9, time.Now().AddDate(0, 1, 0),
-		mdstest.Entry(revoked.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED")))
-	if _, err := mds.Import(ctx, f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	anna := f.addUser("anna")
-	rat := authn.Group{ID: authn.NewID(), Name: "rat", Source: authn.SourceLocal, CreatedAt: time.Now()}
-	if err := f.store.CreateGroup(ctx, rat, f.audit("group.create")); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.store.AddMember(ctx, rat.ID, anna.ID, f.audit("group.member.add")); err != nil {
-		t.Fatal(err)
-	}
-	old := newTestKey(t)
-	f.addKey(anna, &old, 0)
-	c := f.client()
-	c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now(), false).Value
+	r := newRefusingRig(t)
+	f, ctx, anna, maker, revoked := r.f, context.Background(), r.anna, r.maker, r.revoked
 	register := func(answer func(options []byte) []byte) (*http.Response, string) {
 		t.Helper()
-		res, body := c.form("/account/factors/add", url.Values{"kind": {"key"}})
-		if res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("add a key: %d %s", res.StatusCode, body)
-		}
-		res = c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}"))
-		options := readBody(t, res)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("begin: %d %s", res.StatusCode, options)
-		}
-		if !strings.Contains(options, `"attestation":"direct"`) {
-			t.Errorf("the options do not ask for direct attestation: %s", options)
-		}
-		return c.form("/enroll/key", url.Values{"credential": {string(answer([]byte(options)))}})
+		return r.addKey(t, answer)
 	}
 	keys := func() int {
 		creds, _ := f.store.ListCredentials(ctx, anna.ID)
