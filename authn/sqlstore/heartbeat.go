@@ -44,7 +44,47 @@ func (s *Store) Heartbeat(ctx context.Context, id, fp string) error {
 	if err != nil {
 		return err
 	}
-	return s.PutSetting(ctx, heartbeatPrefix+id, fp+" "+strconv.FormatInt(now.UnixMicro(), 10))
+	if err := s.PutSetting(ctx, heartbeatPrefix+id, fp+" "+strconv.FormatInt(now.UnixMicro(), 10)); err != nil {
+		return err
+	}
+	return s.pruneHeartbeats(ctx, now)
+}
+
+// heartbeatKeep is how long the row of a process that stopped without
+// ending its heartbeat (a crash) stays: long past the minute in which
+// it counts.
+const heartbeatKeep = 24 * time.Hour
+
+// pruneHeartbeats removes the rows of processes not heard of for
+// heartbeatKeep, so that crashed processes' rows do not pile up in the
+// settings and in backups.
+func (s *Store) pruneHeartbeats(ctx context.Context, now time.Time) error {
+	rows, err := s.wdb.QueryContext(ctx, "SELECT name, value FROM settings WHERE name LIKE $1", heartbeatPrefix+"%")
+	if err != nil {
+		return fmt.Errorf("read heartbeats: %w", dbErr(err))
+	}
+	var stale []string
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			rows.Close()
+			return err
+		}
+		_, at, _ := strings.Cut(value, " ")
+		if us, err := strconv.ParseInt(at, 10, 64); err != nil || now.Sub(time.UnixMicro(us)) > heartbeatKeep {
+			stale = append(stale, name)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, name := range stale {
+		if _, err := s.execRetry(ctx, "DELETE FROM settings WHERE name = $1", name); err != nil {
+			return fmt.Errorf("remove an old heartbeat: %w", err)
+		}
+	}
+	return nil
 }
 
 // EndHeartbeat removes the serve process id's heartbeat: it stops.

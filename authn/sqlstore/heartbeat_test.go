@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -37,6 +38,21 @@ func TestHeartbeat(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 			if ps, err := s.ServeProcesses(ctx, time.Millisecond); err != nil || len(ps) != 0 {
 				t.Errorf("heartbeats older than asked: %+v, %v, want none", ps, err)
+			}
+			// A crashed process's row, two days old, goes at the next
+			// heartbeat of another.
+			old := now.Add(-48 * time.Hour).UnixMicro()
+			if err := s.PutSetting(ctx, heartbeatPrefix+"crashed", "fp-old "+strconv.FormatInt(old, 10)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Heartbeat(ctx, "p2", "fp-new"); err != nil {
+				t.Fatal(err)
+			}
+			if v, ok, err := s.Setting(ctx, heartbeatPrefix+"crashed"); err != nil || ok {
+				t.Errorf("a crashed process's heartbeat of two days ago is still there: %q, %v", v, err)
+			}
+			if ps, err := s.ServeProcesses(ctx, time.Minute); err != nil || len(ps) != 1 || ps[0].ID != "p2" {
+				t.Errorf("after the prune: %+v, %v, want p2", ps, err)
 			}
 		})
 	}
