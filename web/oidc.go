@@ -162,7 +162,8 @@ type oidcProvider struct {
 	cors     *cors.Cors // nil when no client has CORS origins
 	insecure bool       // public URL is http (development and tests): zitadel/oidc must allow it
 
-	keyMu      sync.Mutex             // guards key, keyChecked, stored and storedRead
+	keyMu      sync.Mutex             // guards key and keyChecked
+	storedMu   sync.Mutex             // guards stored and storedRead; never held over a query
 	key        *signingKey            // loaded or created on first use, replaced after a rotation
 	keyChecked time.Time              // when the store last said key is the active one
 	stored     []authn.OIDCSigningKey // every stored key, public parts, for the JWKS

@@ -184,29 +184,38 @@ func (h hintKeySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignat
 }
 
 // storedKeys returns the stored keys: read now when fresh, else at most
-// once per keyPoll unless active is not among those read.
+// once per keyPoll unless active is not among those read. No lock is held
+// while the store is asked, so that a slow database holds up neither
+// signing nor the other readers (the JWKS and hint checks need no sign-in:
+// anyone can ask for them).
 func (p *oidcProvider) storedKeys(ctx context.Context, active string, fresh bool) ([]authn.OIDCSigningKey, error) {
-	p.keyMu.Lock()
-	defer p.keyMu.Unlock()
-	known := slices.ContainsFunc(p.stored, func(k authn.OIDCSigningKey) bool { return k.ID == active })
-	if !fresh && known && time.Since(p.storedRead) < keyPoll {
-		return p.stored, nil
+	p.storedMu.Lock()
+	cached, read := p.stored, p.storedRead
+	p.storedMu.Unlock()
+	known := slices.ContainsFunc(cached, func(k authn.OIDCSigningKey) bool { return k.ID == active })
+	if !fresh && known && time.Since(read) < keyPoll {
+		return cached, nil
 	}
 	_, o := p.store()
 	if o == nil {
 		return nil, storageFailure{errNoStore}
 	}
+	started := time.Now()
 	all, err := o.OIDCSigningKeys(ctx)
 	if err != nil {
 		// The active key is known (signingKey); retired ones are
 		// published as last read, if they were.
 		p.srv.logger.Warn("oidc: cannot read the signing keys; publishing those known", "err", err)
-		return p.stored, nil
+		return cached, nil
 	}
 	for i := range all {
 		all[i].PrivateSealed = nil // the JWKS needs the public parts only
 	}
-	p.stored, p.storedRead = all, time.Now()
+	p.storedMu.Lock()
+	if started.After(p.storedRead) { // a read that began later may have finished first
+		p.stored, p.storedRead = all, started
+	}
+	p.storedMu.Unlock()
 	return all, nil
 }
 
