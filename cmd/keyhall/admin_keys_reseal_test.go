@@ -37,30 +37,7 @@ func testAdminKeysRotateEncryption(t *testing.T, env []string, url string) {
 	t.Chdir(t.TempDir())
 	ctx := context.Background()
 	st := openTestStore(t, url).(*sqlstore.Store)
-	old := randomKeys()
-	now := time.Now().UTC()
-	ev := authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}
-	anna := authn.User{ID: authn.NewID(), Username: "anna", DisplayName: "Anna", Status: authn.StatusActive,
-		Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateUser(ctx, anna, ev); err != nil {
-		t.Fatal(err)
-	}
-	secret := make([]byte, 20)
-	rand.Read(secret)
-	app := authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindTOTP, Nickname: "App", CreatedAt: now}
-	var err error
-	if app.SecretSealed, err = authn.Seal(old.Encryption, secret, []byte(app.ID)); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateCredential(ctx, app, ev); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := web.InstallationKey(ctx, st, old.Encryption, now); err != nil {
-		t.Fatal(err)
-	}
-	if err := checkKeys(ctx, st, old); err != nil {
-		t.Fatal(err)
-	}
+	old, anna, app, secret := sealedInstallation(t, st)
 	appOpensWith := func(k [32]byte) bool {
 		cs, err := st.ListCredentials(ctx, anna.ID)
 		if err != nil || len(cs) != 1 {
@@ -110,4 +87,37 @@ func testAdminKeysRotateEncryption(t *testing.T, env []string, url string) {
 	if err != nil || len(evs) != 1 || evs[0].Action != "keys.rotate_encryption" || evs[0].Reason != "yearly" {
 		t.Errorf("audit: %+v, %v", evs, err)
 	}
+}
+
+// sealedInstallation sets st up under new random keys (old, as the tests
+// call them): a person, anna, with an app whose secret is sealed under
+// old's encryption key, the signing key, and old's fingerprint.
+func sealedInstallation(t *testing.T, st *sqlstore.Store) (old Keys, anna authn.User, app authn.Credential, secret []byte) {
+	t.Helper()
+	ctx := context.Background()
+	old = randomKeys()
+	now := time.Now().UTC()
+	ev := authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}
+	anna = authn.User{ID: authn.NewID(), Username: "anna", DisplayName: "Anna", Status: authn.StatusActive,
+		Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, anna, ev); err != nil {
+		t.Fatal(err)
+	}
+	secret = make([]byte, 20)
+	rand.Read(secret)
+	app = authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindTOTP, Nickname: "App", CreatedAt: now}
+	var err error
+	if app.SecretSealed, err = authn.Seal(old.Encryption, secret, []byte(app.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateCredential(ctx, app, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := web.InstallationKey(ctx, st, old.Encryption, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkKeys(ctx, st, old); err != nil {
+		t.Fatal(err)
+	}
+	return old, anna, app, secret
 }

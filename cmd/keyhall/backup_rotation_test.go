@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/authn/sqlstore"
-	"github.com/keyhall/keyhall/web"
 )
 
 // TestRestoreBackupOfHalfRotatedKeys: a backup made during a rotation of
@@ -24,30 +20,7 @@ func TestRestoreBackupOfHalfRotatedKeys(t *testing.T) {
 	dir := t.TempDir()
 	url := "sqlite://" + filepath.Join(dir, "keyhall.db")
 	st := openTestStore(t, url).(*sqlstore.Store)
-	old := randomKeys()
-	now := time.Now().UTC()
-	ev := authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}
-	anna := authn.User{ID: authn.NewID(), Username: "anna", DisplayName: "Anna", Status: authn.StatusActive,
-		Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateUser(ctx, anna, ev); err != nil {
-		t.Fatal(err)
-	}
-	secret := make([]byte, 20)
-	rand.Read(secret)
-	app := authn.Credential{ID: authn.NewID(), UserID: anna.ID, Kind: authn.KindTOTP, Nickname: "App", CreatedAt: now}
-	var err error
-	if app.SecretSealed, err = authn.Seal(old.Encryption, secret, []byte(app.ID)); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateCredential(ctx, app, ev); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := web.InstallationKey(ctx, st, old.Encryption, now); err != nil {
-		t.Fatal(err)
-	}
-	if err := checkKeys(ctx, st, old); err != nil {
-		t.Fatal(err)
-	}
+	old, _, _, _ := sealedInstallation(t, st)
 	rotated := randomKeys()
 	rotated.Cookie, rotated.OIDC, rotated.PreviousEncryption = old.Cookie, old.OIDC, old.Encryption
 	if err := checkKeys(ctx, st, rotated); err != nil { // the restart with the new key: handed over
