@@ -52,19 +52,9 @@ func (s *Store) CreateRecovery(ctx context.Context, r authn.Recovery) error {
 		if !exists {
 			return soft(authn.ErrNotFound)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO recoveries (id, user_id, link_hash, binding_hash, email, created_at, link_expires_at)
+		return insertedOne(tx.ExecContext(ctx, `INSERT INTO recoveries (id, user_id, link_hash, binding_hash, email, created_at, link_expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-			r.ID, r.UserID, r.Link[:], r.Binding[:], r.Email, s.tv(r.CreatedAt), s.tv(r.LinkExpiresAt))
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			if err != nil {
-				return err
-			}
-			return soft(authn.ErrAlreadyExists)
-		}
-		return nil
+			r.ID, r.UserID, r.Link[:], r.Binding[:], r.Email, s.tv(r.CreatedAt), s.tv(r.LinkExpiresAt)))
 	}})
 	if err != nil {
 		return fmt.Errorf("create recovery for user %s: %w", r.UserID, dbErr(err))

@@ -94,19 +94,9 @@ func (s *Store) CreateFreezeToken(ctx context.Context, t authn.FreezeToken) erro
 		if !exists {
 			return soft(authn.ErrNotFound)
 		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO freeze_tokens ("+freezeTokenCols+`)
+		return insertedOne(tx.ExecContext(ctx, "INSERT INTO freeze_tokens ("+freezeTokenCols+`)
 			VALUES ($1, $2, $3, $4, NULL) ON CONFLICT (hash) DO NOTHING`,
-			t.Hash[:], t.UserID, s.tv(t.CreatedAt), s.tv(t.ExpiresAt))
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			if err != nil {
-				return err
-			}
-			return soft(authn.ErrAlreadyExists)
-		}
-		return nil
+			t.Hash[:], t.UserID, s.tv(t.CreatedAt), s.tv(t.ExpiresAt)))
 	}})
 	if err != nil {
 		return fmt.Errorf("create freeze token for user %s: %w", t.UserID, dbErr(err))

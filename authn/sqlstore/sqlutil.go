@@ -123,6 +123,20 @@ func rowsAffected(res sql.Result) (int, error) {
 	return int(n), err
 }
 
+// insertedOne is the outcome of an INSERT … ON CONFLICT DO NOTHING of one
+// row that res and err answered: soft ErrAlreadyExists when the row was
+// there already.
+func insertedOne(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := rowsAffected(res)
+	if err == nil && n == 0 {
+		return soft(authn.ErrAlreadyExists)
+	}
+	return err
+}
+
 // execRetry runs a multi-row write on the writer pool. On PostgreSQL two
 // transactions that lock the same rows in different orders (this one and a
 // batch touching sessions, say) can deadlock, and the server aborts one;
