@@ -28,14 +28,7 @@ func testAdminKeysRotate(t *testing.T, env []string, url string) {
 	t.Chdir(t.TempDir()) // the key file the commands create
 	ctx := context.Background()
 	mustRun(t, env, 0, "admin", "users", "add", "anna")
-	cfg, err := loadConfig("", env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := loadKeys(cfg, discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := commandKeys(t, env)
 	st := openTestStore(t, url).(*sqlstore.Store)
 	var out bytes.Buffer
 	a := &auditLog{st: st, keys: keys, logger: slog.New(slog.NewJSONHandler(&out, nil)), holder: "test", now: time.Now}

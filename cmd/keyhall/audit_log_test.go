@@ -35,14 +35,7 @@ func testAuditLogLinesAndCheckpoints(t *testing.T, env []string, url string) {
 	mustRun(t, env, 0, "admin", "groups", "add", "rat")
 	mustRun(t, env, 0, "admin", "groups", "add-member", "rat", "anna")
 
-	cfg, err := loadConfig("", env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := loadKeys(cfg, discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := commandKeys(t, env)
 	st := openTestStore(t, url).(*sqlstore.Store)
 	var out bytes.Buffer
 	a := &auditLog{st: st, keys: keys, logger: slog.New(slog.NewJSONHandler(&out, nil)), holder: "test", now: time.Now}
@@ -193,4 +186,19 @@ func rewrite(t *testing.T, st *sqlstore.Store, change func([]authn.AuditEvent) [
 	if _, err := db.ExecContext(ctx, "UPDATE audit_head SET seq = $1, hash = $2", last, prev[:]); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// commandKeys returns the keys the admin commands run with env use (the
+// key file they created in the working directory).
+func commandKeys(t *testing.T, env []string) Keys {
+	t.Helper()
+	cfg, err := loadConfig("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := loadKeys(cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
