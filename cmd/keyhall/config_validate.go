@@ -84,7 +84,6 @@ func (c Config) Validate() error {
 		v.add("shutdown_timeout", "must be longer than 0s, not %s", c.ShutdownTimeout)
 	}
 	c.validateKeys(&v)
-	c.validatePreviousKeys(&v)
 	v.check("admin_group", checkCanonical(c.AdminGroup))
 	v.check("bootstrap_user", checkCanonical(c.BootstrapUser))
 	c.validateSignIn(&v)
@@ -276,13 +275,13 @@ func (c Config) keySettings() []keySetting {
 	}
 }
 
-// validateKeys checks the key settings: a value or a file, not both, each
+// validateKeys checks the key settings, keys.previous_* too: a value or a file, not both, each
 // holding a base64 key of the right length. Messages never quote a key.
 func (c Config) validateKeys(v *validator) {
 	if c.Keys.File == "" {
 		v.add("keys.file", "must be set: the keys not given otherwise are kept there")
 	}
-	for _, k := range c.keySettings() {
+	for _, k := range append(c.keySettings(), c.previousKeySettings()...) {
 		path := "keys." + k.name
 		switch {
 		case k.value != "" && k.file != "":
