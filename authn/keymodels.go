@@ -22,6 +22,12 @@ type KeyModel struct {
 	// Certification is the highest FIDO certification level reported,
 	// e.g. FIDO_CERTIFIED_L2; "" when none.
 	Certification string
+	// Roots are the attestation root certificates the blob lists for the
+	// model (its metadata statement's attestationRootCertificates), DER
+	// one after the other as Credential.AttestationChain; nil when none.
+	// An attestation chaining to one of them proves the model (WebAuthn
+	// L3 §7.1 step 24, trust anchors from FIDO MDS).
+	Roots []byte
 }
 
 // CompromiseStatuses are the statuses that make a model one a group can
@@ -76,8 +82,8 @@ type KeyModelStore interface {
 	// KeyMetadata returns the imported blob's facts; ErrNotFound before
 	// the first import.
 	KeyMetadata(ctx context.Context) (KeyMetadata, error)
-	// KeyModels returns the stored models among aaguids, by AAGUID; those
-	// the blob does not know are absent.
+	// KeyModels returns the stored models among aaguids, by AAGUID, with
+	// their roots; those the blob does not know are absent.
 	KeyModels(ctx context.Context, aaguids [][16]byte) (map[[16]byte]KeyModel, error)
 	// CompromisedKeys counts the registered keys of compromised models.
 	CompromisedKeys(ctx context.Context) (CompromisedKeys, error)

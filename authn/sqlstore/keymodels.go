@@ -25,6 +25,17 @@ func scanKeyModel(r row, extra ...any) (authn.KeyModel, error) {
 	return m, err
 }
 
+// scanKeyModelRoots scans keyModelCols and m.roots (which the report,
+// CompromisedKeys, does not read).
+func scanKeyModelRoots(r row) (authn.KeyModel, error) {
+	var roots []byte
+	m, err := scanKeyModel(r, &roots)
+	if len(roots) > 0 {
+		m.Roots = roots
+	}
+	return m, err
+}
+
 // ImportKeyModels replaces the models and the blob's facts, unless a blob
 // with a higher number is stored.
 func (s *Store) ImportKeyModels(ctx context.Context, m authn.KeyMetadata, models []authn.KeyModel, ev authn.AuditEvent) error {
@@ -40,14 +51,14 @@ func (s *Store) ImportKeyModels(ctx context.Context, m authn.KeyMetadata, models
 		if _, err := tx.ExecContext(ctx, "DELETE FROM key_models"); err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO key_models (aaguid, name, status, status_date, compromise, certification)
-			VALUES ($1, $2, $3, $4, $5, $6)`)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO key_models (aaguid, name, status, status_date, compromise, certification, roots)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		for _, k := range models {
-			if _, err := ins.ExecContext(ctx, k.AAGUID[:], k.Name, k.Status, s.tvNull(k.StatusDate), k.Compromise, k.Certification); err != nil {
+			if _, err := ins.ExecContext(ctx, k.AAGUID[:], k.Name, k.Status, s.tvNull(k.StatusDate), k.Compromise, k.Certification, append([]byte{}, k.Roots...)); err != nil {
 				return fmt.Errorf("model %x: %w", k.AAGUID, dbErr(err))
 			}
 		}
@@ -86,8 +97,8 @@ func (s *Store) KeyModels(ctx context.Context, aaguids [][16]byte) (map[[16]byte
 	for i, a := range aaguids {
 		marks[i], args[i] = fmt.Sprintf("$%d", i+1), a[:]
 	}
-	ms, err := queryAll(ctx, s, "read key models", func(r row) (authn.KeyModel, error) { return scanKeyModel(r) },
-		"SELECT "+keyModelCols+" FROM key_models m WHERE m.aaguid IN ("+strings.Join(marks, ", ")+")", args...)
+	ms, err := queryAll(ctx, s, "read key models", scanKeyModelRoots,
+		"SELECT "+keyModelCols+", m.roots FROM key_models m WHERE m.aaguid IN ("+strings.Join(marks, ", ")+")", args...)
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,55 @@ func testKeyModels(t *testing.T, s authn.Store) {
 	}
 }
 
+// testKeyModelRoots: each model's attestation roots are stored as given
+// (DER one after the other, binary: every byte value), read back by
+// KeyModels, and replaced by the next import: a root the new blob no
+// longer lists for a model is gone, also when the model stays; a model
+// without roots has none (nil). The report does not need them.
+func testKeyModelRoots(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	binary := make([]byte, 256)
+	for i := range binary {
+		binary[i] = byte(i)
+	}
+	a := authn.KeyModel{AAGUID: [16]byte{0xa}, Name: "Key A", Status: "FIDO_CERTIFIED_L1", Roots: append([]byte{0x30, 0x82}, binary...)}
+	b := authn.KeyModel{AAGUID: [16]byte{0xb}, Name: "Key B", Status: "REVOKED", Compromise: "REVOKED", Roots: []byte{0x30, 0, 0xff}}
+	none := authn.KeyModel{AAGUID: [16]byte{0xc}, Name: "Key C", Status: "FIDO_CERTIFIED_L1"}
+	must(t, "ImportKeyModels", s.ImportKeyModels(ctx, authn.KeyMetadata{No: 1, NextUpdate: t0, ImportedAt: t0},
+		[]authn.KeyModel{a, b, none}, ev("mds.import", "")))
+	got, err := s.KeyModels(ctx, [][16]byte{a.AAGUID, b.AAGUID, none.AAGUID})
+	must(t, "KeyModels", err)
+	for _, want := range []authn.KeyModel{a, b, none} {
+		if g := got[want.AAGUID]; !bytes.Equal(g.Roots, want.Roots) || (want.Roots == nil) != (g.Roots == nil) {
+			t.Errorf("%s: roots %x, want %x", want.Name, g.Roots, want.Roots)
+		}
+	}
+
+	a.Roots = []byte{0x30, 1, 2} // FIDO lists another root for A now, and none for B
+	b.Roots = nil
+	must(t, "ImportKeyModels(again)", s.ImportKeyModels(ctx, authn.KeyMetadata{No: 2, NextUpdate: t0, ImportedAt: t0},
+		[]authn.KeyModel{a, b}, ev("mds.import", "")))
+	got, err = s.KeyModels(ctx, [][16]byte{a.AAGUID, b.AAGUID, none.AAGUID})
+	must(t, "KeyModels", err)
+	if !bytes.Equal(got[a.AAGUID].Roots, a.Roots) || got[b.AAGUID].Roots != nil || len(got) != 2 {
+		t.Errorf("after the next import: %+v", got)
+	}
+	// A rollback is refused and leaves the roots as they are.
+	err = s.ImportKeyModels(ctx, authn.KeyMetadata{No: 1, NextUpdate: t0, ImportedAt: t0},
+		[]authn.KeyModel{{AAGUID: a.AAGUID, Name: "Key A", Roots: []byte{0x30, 9}}}, ev("mds.import", ""))
+	wantErr(t, "ImportKeyModels(lower number)", err, authn.ErrNotForward)
+	if got, _ := s.KeyModels(ctx, [][16]byte{a.AAGUID}); !bytes.Equal(got[a.AAGUID].Roots, a.Roots) {
+		t.Errorf("a refused rollback changed the roots: %x", got[a.AAGUID].Roots)
+	}
+	held, err := s.CompromisedKeys(ctx)
+	must(t, "CompromisedKeys", err)
+	for _, h := range held.Models {
+		if h.Roots != nil {
+			t.Errorf("CompromisedKeys reads the roots of %s", h.Name)
+		}
+	}
+}
+
 // testCompromisedKeys: the keys of compromised models are counted by model
 // and by group, each person once per group; other models, apps and people
 // in no group (counted under "") are told apart, and the keys whose model

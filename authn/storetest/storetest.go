@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"RenameCredential", testRenameCredential},
 		{"RecentAudit", testRecentAudit},
 		{"KeyModels", testKeyModels},
+		{"KeyModelRoots", testKeyModelRoots},
 		{"CompromisedKeys", testCompromisedKeys},
 	}
 	for _, tc := range tests {
