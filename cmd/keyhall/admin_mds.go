@@ -110,6 +110,10 @@ func printImport(w io.Writer, file string, b mds.Blob) error {
 	for _, c := range b.Unchecked {
 		fmt.Fprintf(w, "Revocation not checked (no CRL given): %s\n", c)
 	}
+	fmt.Fprintf(w, "%d attestation roots of the models stored: a key chaining to one its model lists proves its model.\n", b.Roots)
+	for _, p := range b.RootProblems {
+		fmt.Fprintf(w, "Attestation root: %s\n", p)
+	}
 	_, err := fmt.Fprintln(w, "Run 'keyhall admin keys report' to see who holds keys of compromised models.")
 	return err
 }

@@ -58,7 +58,7 @@ func TestAdminMDSImport(t *testing.T) {
 	out := mustRun(t, env, 0, "admin", "mds", "import", blob, "--crl", crl)
 	for _, want := range []string{"MDS blob no. 42, next update " + next.Format(time.DateOnly), "3 models (of 4 entries), 2 of them compromised",
 		"Not revoked (CRL given): CN=Test EV TLS CA 2025", "Revocation not checked (no CRL given): CN=mds.fidoalliance.org",
-		"(its CRL: http://crl.test.example/ev-tls-ca-2025.crl)"} {
+		"(its CRL: http://crl.test.example/ev-tls-ca-2025.crl)", "3 attestation roots of the models stored"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -67,7 +67,7 @@ func TestAdminMDSImport(t *testing.T) {
 	ev := mustListAll(t, st)
 	last := ev[len(ev)-1]
 	if last.Action != "mds.import" || last.Details["no"] != "42" || last.Details["next_update"] != next.Format(time.DateOnly) ||
-		last.Details["models"] != "3" || last.Details["entries"] != "4" || last.Details["compromised"] != "2" || !strings.HasPrefix(last.Actor, "cli:") {
+		last.Details["models"] != "3" || last.Details["entries"] != "4" || last.Details["compromised"] != "2" || last.Details["roots"] != "3" || !strings.HasPrefix(last.Actor, "cli:") {
 		t.Errorf("audit event %+v", last)
 	}
 

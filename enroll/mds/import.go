@@ -17,7 +17,9 @@ var ErrRollback = errors.New("blob older than the imported one")
 // Import verifies blob (Verify) and stores its models, replacing those of
 // the blob imported before, in one transaction with the audit event
 // "mds.import" by actor (its serial, nextUpdate, the models stored, the
-// compromised ones among them, and what the CRLs covered). A blob with a
+// compromised ones among them, what the CRLs covered, and how many
+// attestation roots were stored and named in Blob.RootProblems). The
+// models' roots replace those of the blob before, with the models. A blob with a
 // lower number than the stored one is refused (ErrRollback), so that an
 // old blob, from before a model was revoked, cannot be put back. A blob
 // past its nextUpdate taken with o.AllowStale is audited with stale "true".
@@ -30,6 +32,7 @@ func Import(ctx context.Context, st authn.KeyModelStore, blob []byte, o Options,
 		"no": strconv.Itoa(b.No), "next_update": b.NextUpdate.Format(time.DateOnly), "entries": strconv.Itoa(b.Entries),
 		"models": strconv.Itoa(len(b.Models)), "compromised": strconv.Itoa(b.Compromised()), "signer": b.Signer,
 		"crl_checked": strings.Join(b.Checked, "; "), "crl_unchecked": strings.Join(b.Unchecked, "; "),
+		"roots": strconv.Itoa(b.Roots), "root_problems": strconv.Itoa(len(b.RootProblems)),
 	}}
 	if b.Stale {
 		ev.Details["stale"] = "true"

@@ -112,6 +112,13 @@ type Blob struct {
 	// Stale: the blob is past its nextUpdate, taken with
 	// Options.AllowStale.
 	Stale bool
+	// Roots counts the attestation roots stored with the models
+	// (KeyModel.Roots); RootProblems names each root of an entry that
+	// was left out (unreadable) or that proves no key from now on
+	// (expired), by entry, model and position. A bad root costs only
+	// itself: the entry's other roots and the other entries are kept.
+	Roots        int
+	RootProblems []string
 }
 
 // Verify checks blob as the package comment says and returns it. It
@@ -141,7 +148,7 @@ func Verify(blob []byte, o Options) (Blob, error) {
 	if err := checkSignature(h.Alg, chain[0], input, sig); err != nil {
 		return Blob{}, err
 	}
-	if err := b.read(p); err != nil {
+	if err := b.read(p, o.Now); err != nil {
 		return Blob{}, err
 	}
 	if b.Stale = Stale(b.NextUpdate, o.Now); b.Stale && !o.AllowStale {
@@ -391,6 +398,9 @@ type entry struct {
 	AAGUID            string `json:"aaguid"`
 	MetadataStatement struct {
 		Description string `json:"description"`
+		// AttestationRootCertificates are the model's trust anchors
+		// (FIDO MDS 3.1 §4 metadata statement): standard base64 DER.
+		AttestationRootCertificates []string `json:"attestationRootCertificates"`
 	} `json:"metadataStatement"`
 	StatusReports []struct {
 		Status        string `json:"status"`
@@ -405,8 +415,8 @@ var certRank = map[string]int{
 	"FIDO_CERTIFIED_L2plus": 5, "FIDO_CERTIFIED_L3": 6, "FIDO_CERTIFIED_L3plus": 7,
 }
 
-// read fills b from the payload.
-func (b *Blob) read(raw []byte) error {
+// read fills b from the payload; now is for the roots' validity.
+func (b *Blob) read(raw []byte, now time.Time) error {
 	var p payload
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return fmt.Errorf("%w: payload: %v", ErrMalformed, err)
@@ -429,8 +439,11 @@ func (b *Blob) read(raw []byte) error {
 			return fmt.Errorf("%w: entry %d: aaguid %q", ErrMalformed, i, e.AAGUID)
 		}
 		m := model(id, e)
+		roots, problems := entryRoots(i, m.Name, id, e.MetadataStatement.AttestationRootCertificates, now)
+		b.RootProblems = append(b.RootProblems, problems...)
 		if j, ok := byID[id]; ok { // the same model twice: keep what either says against it
 			old := &b.Models[j]
+			old.Roots = joinRoots(old.Roots, roots)
 			old.Compromise = cmpOr(old.Compromise, m.Compromise)
 			if certRank[m.Certification] > certRank[old.Certification] {
 				old.Certification = m.Certification
@@ -438,7 +451,13 @@ func (b *Blob) read(raw []byte) error {
 			continue
 		}
 		byID[id] = len(b.Models)
+		m.Roots = joinRoots(nil, roots)
 		b.Models = append(b.Models, m)
+	}
+	for _, m := range b.Models {
+		if n, err := x509.ParseCertificates(m.Roots); err == nil {
+			b.Roots += len(n)
+		}
 	}
 	return nil
 }

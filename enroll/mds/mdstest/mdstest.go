@@ -221,6 +221,26 @@ func Entry(aaguid, description string, statuses ...string) map[string]any {
 	}
 }
 
+// WithRoots sets the attestation root certificates of entry e (an Entry)
+// to roots, in place of the Feitian root Entry lists, and returns e.
+func WithRoots(e map[string]any, roots ...*x509.Certificate) map[string]any {
+	var enc []string
+	for _, r := range roots {
+		enc = append(enc, base64.StdEncoding.EncodeToString(r.Raw))
+	}
+	return WithRootsBase64(e, enc...)
+}
+
+// WithRootsBase64 sets e's attestationRootCertificates to enc as it is,
+// well-formed or not; none: an empty list.
+func WithRootsBase64(e map[string]any, enc ...string) map[string]any {
+	if enc == nil {
+		enc = []string{}
+	}
+	e["metadataStatement"].(map[string]any)["attestationRootCertificates"] = enc
+	return e
+}
+
 // U2FEntry is an entry of a U2F authenticator: no aaguid.
 func U2FEntry(description string) map[string]any {
 	return map[string]any{
