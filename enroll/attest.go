@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -47,10 +48,16 @@ type KeyInfo struct {
 	// Chain is the attestation certificate chain (attStmt x5c), leaf first;
 	// empty for "none" and for self attestation.
 	Chain []*x509.Certificate
+	// ModelRoots are the attestation roots the imported MDS3 blob lists
+	// for AAGUID (authn.KeyModel.Roots): a chain to one of them proves
+	// this model, and no other (GroupRule.modelProven). Registration
+	// fills them in (Service.modelOf); nil without a blob.
+	ModelRoots []*x509.Certificate
 	// Attested: Chain ends in a trusted root (Yubico's shipped ones or a
 	// group's), so the key will sign in as a hardware key (amr hwk, acr
-	// phrh), and its AAGUID, hence Model and Compromise, is the maker's
-	// word, not only the key's. Set before the policy is checked (the
+	// phrh). Whether its AAGUID, hence Model and Compromise, is the
+	// maker's word and not only the key's is GroupRule.modelProven's to
+	// say, for each group. Set before the policy is checked (the
 	// attestation signature is go-webauthn's to check, before the key is
 	// stored).
 	Attested bool
@@ -195,12 +202,12 @@ func (r Rules) CheckKey(k KeyInfo, now time.Time) error {
 // check returns why g refuses k, or "".
 func (g GroupRule) check(k KeyInfo, now time.Time) (Reason, error) {
 	switch {
-	case g.RefuseCompromised && !modelProven(k):
+	case g.RefuseCompromised && !g.modelProven(k, now):
 		// The AAGUID of a key whose attestation no trusted root vouches
 		// for is whatever the key (or a browser, for "none": zero) says:
 		// a key of a compromised model would pass by claiming another.
-		return ReasonModelUnproven, fmt.Errorf("model %s not proven: attestation %q does not chain to a trusted root, "+
-			"or its certificate does not name the model", k.AAGUID, k.Format)
+		return ReasonModelUnproven, fmt.Errorf("model %s not proven: attestation %q does not chain to a root FIDO's metadata lists "+
+			"for the model, to one of the group's or to Yubico's, or its certificate does not name the model", k.AAGUID, k.Format)
 	case g.RefuseCompromised && k.Compromise != "":
 		return ReasonCompromised, fmt.Errorf("model %s: FIDO's metadata reports %s", k.AAGUID, k.Compromise)
 	case g.RequireUV && !k.UserVerified:
@@ -268,19 +275,31 @@ func attestation(k KeyInfo, roots []*x509.Certificate, now time.Time) (attested 
 	return reason == "", chain
 }
 
-// modelProven reports whether k's model (AAGUID) is vouched for: its
-// attestation chains to a trusted root, and the attestation certificate
-// itself names the model (id-fido-gen-ce-aaguid, which checkCertAAGUID has
-// matched to the authenticator data). A certificate without it (fido-u2f,
-// whose AAGUID is zero, or a packed one that leaves it out) proves only
-// that the key is some hardware key of that maker, not which model.
-func modelProven(k KeyInfo) bool {
-	if !k.Attested || k.AAGUID == (uuid.UUID{}) || len(k.Chain) == 0 {
+// modelProven reports whether k's model (AAGUID) is vouched for, for
+// the group g (WebAuthn L3 §7.1 steps 23–24, FIDO MDS 3.1): the
+// attestation certificate itself names the model (id-fido-gen-ce-aaguid,
+// which checkCertAAGUID has matched to the authenticator data), and its
+// chain verifies at now to a trust anchor for that model: a root the
+// imported MDS blob lists for this AAGUID (k.ModelRoots, never another
+// model's), one of g's own TrustedRoots (not another group's: a root one
+// group trusts says nothing to another), or Yubico's shipped roots (so
+// that a YubiKey is proven without a blob). A certificate without the
+// extension (fido-u2f, whose AAGUID is zero, or a packed one that leaves
+// it out) proves only that the key is some hardware key of that maker,
+// not which model.
+func (g GroupRule) modelProven(k KeyInfo, now time.Time) bool {
+	if k.AAGUID == (uuid.UUID{}) || len(k.Chain) == 0 {
 		return false
 	}
-	v, ok := certAAGUID(k.Chain[0])
-	return ok && v == k.AAGUID
+	if v, ok := certAAGUID(k.Chain[0]); !ok || v != k.AAGUID {
+		return false
+	}
+	reason, _ := verifyChain(k, slices.Concat(k.ModelRoots, g.TrustedRoots, yubicoRoots()), now)
+	return reason == ""
 }
+
+// yubicoRoots are YubicoRoots parsed once, for modelProven: read only.
+var yubicoRoots = sync.OnceValue(YubicoRoots)
 
 // checkCertAAGUID: when the attestation certificate names a model
 // (extension 1.3.6.1.4.1.45724.1.1.4), it must be the one in the

@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -47,3 +48,13 @@ func (m Models) Compromise(id uuid.UUID) string { return m[id].Compromise }
 
 // Certification is the model's highest FIDO certification level, or "".
 func (m Models) Certification(id uuid.UUID) string { return m[id].Certification }
+
+// Roots are the attestation roots the blob lists for the model
+// (authn.KeyModel.Roots), parsed; nil when none.
+func (m Models) Roots(id uuid.UUID) ([]*x509.Certificate, error) {
+	roots, err := x509.ParseCertificates(m[id].Roots)
+	if err != nil {
+		return nil, fmt.Errorf("read attestation roots of model %s: %w", id, err)
+	}
+	return roots, nil
+}

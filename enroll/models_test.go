@@ -19,14 +19,15 @@ var (
 )
 
 // importBlob imports, through mds.Import, a blob in which revokedModel is
-// REVOKED and yubiKey51 is named by FIDO.
+// REVOKED and yubiKey51 is named by FIDO, both with f's test root as their
+// attestation root (so that f.root's certificates prove them).
 func importBlob(t *testing.T, f *fixture) {
 	t.Helper()
 	p := mdstest.NewPKI(t, mdstest.Options{})
 	p.Trust(t)
 	blob := p.Sign(t, mdstest.Payload(5, time.Now().AddDate(0, 1, 0),
-		mdstest.Entry(revokedModel.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED"),
-		mdstest.Entry(yubiKey51.String(), "YubiKey 5 Series (FIDO MDS)", "FIDO_CERTIFIED_L2")))
+		mdstest.WithRoots(mdstest.Entry(revokedModel.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED"), f.root.cert),
+		mdstest.WithRoots(mdstest.Entry(yubiKey51.String(), "YubiKey 5 Series (FIDO MDS)", "FIDO_CERTIFIED_L2"), f.root.cert)))
 	if _, err := mds.Import(t.Context(), f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
 		t.Fatal(err)
 	}

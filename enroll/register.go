@@ -227,13 +227,17 @@ func (s *Service) verifyKey(ctx context.Context, p authn.EnrollPending, response
 }
 
 // modelOf names k's model and its compromise from the imported MDS3 blob,
-// where it knows the model (LoadModels).
+// where it knows the model (LoadModels), and gives k the attestation roots
+// the blob lists for it: read with the model, in the same query.
 func (s *Service) modelOf(ctx context.Context, k *KeyInfo) error {
 	ms, err := LoadModels(ctx, s.cfg.Store, authn.Credential{Kind: authn.KindWebAuthn, AAGUID: k.AAGUID[:]})
 	if err != nil {
 		return err
 	}
 	k.Model, k.Compromise = ms.Name(k.AAGUID), ms.Compromise(k.AAGUID)
+	if k.ModelRoots, err = ms.Roots(k.AAGUID); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -132,8 +132,10 @@ func TestAccountNamesModelFromMDS(t *testing.T) {
 
 // refusingRig is a person, anna, of a group ("rat") that refuses
 // compromised models, with a key already, signed in; FIDO metadata saying
-// the model revoked is REVOKED is imported, and maker's root is trusted
-// (group "pki").
+// the model revoked is REVOKED is imported, listing maker's root as the
+// attestation root of that model and of a good one (goodModel), which
+// proves them; group "pki" trusts maker's root too, but its roots prove
+// nothing for "rat".
 type refusingRig struct {
 	f       *fixture
 	c       *client
@@ -141,6 +143,9 @@ type refusingRig struct {
 	maker   attestCA
 	revoked uuid.UUID
 }
+
+// goodModel is a model FIDO's metadata in refusingRig does not report.
+var goodModel = uuid.MustParse("ee882879-721c-4913-9775-3dfcce97072a")
 
 func newRefusingRig(t *testing.T) *refusingRig {
 	t.Helper()
@@ -153,7 +158,8 @@ func newRefusingRig(t *testing.T) *refusingRig {
 	p := mdstest.NewPKI(t, mdstest.Options{})
 	p.Trust(t)
 	blob := p.Sign(t, mdstest.Payload(9, time.Now().AddDate(0, 1, 0),
-		mdstest.Entry(r.revoked.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED")))
+		mdstest.WithRoots(mdstest.Entry(r.revoked.String(), "Broken Key", "FIDO_CERTIFIED_L1", "REVOKED"), r.maker.cert),
+		mdstest.WithRoots(mdstest.Entry(goodModel.String(), "YubiKey 5 Series", "FIDO_CERTIFIED_L1"), r.maker.cert)))
 	if _, err := mds.Import(ctx, f.store, blob, mds.Options{Now: time.Now()}, "test"); err != nil {
 		t.Fatal(err)
 	}
