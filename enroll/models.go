@@ -58,3 +58,35 @@ func (m Models) Roots(id uuid.UUID) ([]*x509.Certificate, error) {
 	}
 	return roots, nil
 }
+
+// Verified reports whether the model of the stored key c is proven, not
+// only what the key reported: a trusted root vouched for it at
+// registration (authn.Credential.Attested), or its stored attestation
+// chain names the model (id-fido-gen-ce-aaguid) and verifies, as at its
+// registration (c.CreatedAt), to a root the imported blob lists for that
+// model (m must hold c's model: LoadModels). So a key registered before
+// the blob, or before its maker's roots were used, counts once its chain
+// leads to the roots FIDO lists. For pages and reports: it changes
+// neither what the key signs in as nor a refusal.
+func (m Models) Verified(c authn.Credential) bool {
+	if c.Attested {
+		return true
+	}
+	id := storedAAGUID(c)
+	if c.Kind != authn.KindWebAuthn || id == (uuid.UUID{}) || len(c.AttestationChain) == 0 || len(m[id].Roots) == 0 {
+		return false
+	}
+	chain, err := x509.ParseCertificates(c.AttestationChain)
+	if err != nil || len(chain) == 0 {
+		return false
+	}
+	if v, ok := certAAGUID(chain[0]); !ok || v != id {
+		return false
+	}
+	roots, err := m.Roots(id)
+	if err != nil {
+		return false
+	}
+	reason, _ := verifyChain(KeyInfo{Format: c.AttestationFmt, Chain: chain}, roots, c.CreatedAt)
+	return reason == ""
+}

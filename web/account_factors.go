@@ -34,7 +34,7 @@ func factorRowsOf(creds []authn.Credential, models enroll.Models) []factorRow {
 		if row.Name == "" && !row.App {
 			row.Name, row.Model = row.Model, ""
 		}
-		row.Unverified = !row.App && !c.Attested && model != "" && (row.Model != "" || row.Name == model)
+		row.Unverified = !row.App && !models.Verified(c) && model != "" && (row.Model != "" || row.Name == model)
 		rows = append(rows, row)
 	}
 	return rows

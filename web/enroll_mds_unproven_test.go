@@ -42,6 +42,25 @@ func newAttestCA(t *testing.T) attestCA {
 	return attestCA{cert: c, key: key}
 }
 
+// leaf issues an attestation certificate for aaguid (with the AAGUID
+// extension, WebAuthn L3 §8.2.1), valid from a month ago for five years:
+// its DER and its key.
+func (ca attestCA) leaf(t *testing.T, aaguid uuid.UUID) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	attKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ext, _ := asn1.Marshal(aaguid[:])
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject: pkix.Name{Country: []string{"DE"}, Organization: []string{"Test Keys GmbH"},
+			OrganizationalUnit: []string{"Authenticator Attestation"}, CommonName: "Test Key Attestation"},
+		NotBefore: time.Now().AddDate(0, -1, 0), NotAfter: time.Now().AddDate(5, 0, 0), BasicConstraintsValid: true,
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}, Value: ext}}}
+	leaf, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &attKey.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf, attKey
+}
+
 // packedRegistration answers the registration options like
 // noneRegistration, but with "packed" attestation (WebAuthn L3 §8.2) by an
 // attestation certificate ca issues for aaguid (with the AAGUID extension).
@@ -56,17 +75,7 @@ func packedRegistration(t *testing.T, options []byte, origin string, aaguid uuid
 	if err := json.Unmarshal(options, &o); err != nil {
 		t.Fatal(err)
 	}
-	attKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ext, _ := asn1.Marshal(aaguid[:])
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject: pkix.Name{Country: []string{"DE"}, Organization: []string{"Test Keys GmbH"},
-			OrganizationalUnit: []string{"Authenticator Attestation"}, CommonName: "Test Key Attestation"},
-		NotBefore: time.Now().AddDate(0, -1, 0), NotAfter: time.Now().AddDate(5, 0, 0), BasicConstraintsValid: true,
-		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}, Value: ext}}}
-	leaf, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &attKey.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaf, attKey := ca.leaf(t, aaguid)
 	k := newTestKey(t)
 	rp := sha256.Sum256([]byte(o.PublicKey.RP.ID))
 	auth := append(rp[:], 0x45, 0, 0, 0, 0) // UP, UV, AT; sign count 0

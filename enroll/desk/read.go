@@ -38,8 +38,10 @@ type Factor struct {
 	Compromise    string
 	Certification string // the model's highest FIDO certification level, "" when unknown
 	// ModelVerified: an attestation chaining to a trusted root proved the
-	// model at registration (authn.Credential.Attested); else Model,
-	// Compromise and Certification are of the model the key claims.
+	// model at registration (authn.Credential.Attested), or its stored
+	// chain leads to a root the imported MDS blob lists for the model
+	// (enroll.Models.Verified); else Model, Compromise and Certification
+	// are of the model the key claims.
 	ModelVerified         bool
 	CreatedAt, LastUsedAt time.Time
 	Cloned                bool        // the key's sign count went backwards
@@ -207,7 +209,7 @@ func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, e
 			copy(id[:], c.AAGUID)
 			f.Model, f.Level = models.Name(id), authn.KeyLevel(c)
 			f.Compromise, f.Certification = models.Compromise(id), models.Certification(id)
-			f.ModelVerified = c.Attested
+			f.ModelVerified = models.Verified(c)
 			p.Keys = append(p.Keys, f)
 		} else {
 			p.Apps = append(p.Apps, f)
