@@ -79,8 +79,12 @@
 // shipped list's (Models.Name, also on IT's pages), and a group with
 // KeyPolicy.RefuseCompromised refuses a model whose status reports name
 // one of authn.CompromiseStatuses (ReasonCompromised), and a key whose
-// model no attestation chaining to a trusted root proves (ReasonModelUnproven:
-// its AAGUID is only its own word). Keys registered
+// model its attestation does not prove (ReasonModelUnproven: its AAGUID is
+// only its own word). A model is proven for a group (GroupRule.modelProven)
+// by an attestation certificate that names it and chains, at registration,
+// to a root the blob lists for that very model (authn.KeyModel.Roots, read
+// with the model), to one of the group's own roots, or to Yubico's shipped
+// ones; another group's roots prove nothing for it. Keys registered
 // before are not refused at sign-in; IT sees them flagged (desk, keyhall
 // admin keys report).
 //

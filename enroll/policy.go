@@ -31,8 +31,10 @@ type KeyPolicy struct {
 	// RefuseCompromised refuses a key whose model FIDO's Metadata Service
 	// reports compromised (authn.KeyModel.Compromise, from the imported
 	// MDS3 blob), and a key whose model is not proven by an attestation
-	// chaining to a trusted root (Policy.TrustedRoots): its AAGUID would
-	// be only its own word. Keys registered before stay, flagged for IT.
+	// naming it and chaining to a root the blob lists for that model, to
+	// one of this group's TrustedRoots or to Yubico's (GroupRule.modelProven):
+	// its AAGUID would be only its own word. Keys registered before stay,
+	// flagged for IT.
 	RefuseCompromised bool
 	// RefuseSynced refuses synced passkeys (the backup-eligible flag BE,
 	// WebAuthn L3 §6.1): the secret must stay on the hardware key.

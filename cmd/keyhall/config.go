@@ -203,7 +203,9 @@ type GroupPolicy struct {
 	// the imported FIDO MDS3 blob reports compromised (REVOKED,
 	// ATTESTATION_KEY_COMPROMISE, USER_VERIFICATION_BYPASS,
 	// USER_KEY_REMOTE_COMPROMISE: authn.CompromiseStatuses), and a key
-	// whose model no attestation chaining to a trusted root proves.
+	// whose model its attestation does not prove: a certificate naming the
+	// model that chains to a root the blob lists for that model, to this
+	// group's attestation roots, or to Yubico's.
 	RefuseCompromisedModels bool `yaml:"refuse_compromised_models"`
 	// Protected: only an admin acts on the members on the IT desk, never
 	// the helpdesk.
