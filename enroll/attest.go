@@ -109,7 +109,8 @@ func keyInfo(ao protocol.AttestationObject) (KeyInfo, error) {
 // without a ceremony: the attestation signature (WebAuthn L3 §7.1 step 21,
 // §8.2 packed, §8.6 fido-u2f) and CheckKey. It does not check challenge or
 // origin; registration does that. For tests with recorded responses and for
-// IT looking at a key.
+// IT looking at a key. It reads no store, so knows no roots of an imported
+// MDS blob (KeyInfo.ModelRoots): a model only those prove is unproven here.
 func CheckResponse(response []byte, rules Rules, now time.Time) (KeyInfo, error) {
 	pcc, err := parseResponse(response)
 	if err != nil {
