@@ -41,7 +41,11 @@ func (c *keyReadCounter) OIDCSigningKeys(ctx context.Context) ([]authn.OIDCSigni
 	keys, err := c.Store.OIDCSigningKeys(ctx)
 	c.reads.Add(1)
 	if gate != nil {
-		<-gate
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	return keys, err
 }
@@ -64,11 +68,12 @@ func (c *keyReadCounter) setGate() (open func()) {
 // store counts its key reads, served over HTTP; arrived counts the
 // requests that reached it.
 type keyReadsEnv struct {
-	e       *oidcEnv
-	counter *keyReadCounter
-	url     string
-	client  *http.Client
-	arrived atomic.Int64
+	e        *oidcEnv
+	counter  *keyReadCounter
+	url      string
+	client   *http.Client
+	arrived  atomic.Int64
+	answered atomic.Int64 // requests the second process has finished
 }
 
 func newKeyReadsEnv(t testing.TB, storage ...string) *keyReadsEnv {
@@ -86,6 +91,7 @@ func newKeyReadsEnv(t testing.TB, storage ...string) *keyReadsEnv {
 		k.arrived.Add(1)
 		r.Host = host // as the public URL names it
 		other.ServeHTTP(w, r)
+		k.answered.Add(1)
 	}))
 	t.Cleanup(ts.Close)
 	k.url = ts.URL
@@ -277,6 +283,41 @@ func TestOIDCJWKSNotOlderThanRequest(t *testing.T) {
 	<-early
 	if got := <-late; !slices.Contains(got, newKid) {
 		t.Errorf("JWKS asked for after a rotation, while an older read was in flight: %v, want the new key %s", got, newKid)
+	}
+}
+
+// TestOIDCJWKSWaitEndsWithRequest: a JWKS request that waits for a shared
+// read of a slow database stops waiting when it ends (its client gave up);
+// the read goes on and answers the others.
+func TestOIDCJWKSWaitEndsWithRequest(t *testing.T) {
+	k := newKeyReadsEnv(t)
+	k.kids(t)
+	open := k.counter.setGate()
+	defer func() {
+		if open != nil {
+			open()
+		}
+	}()
+	answered := k.answered.Load()
+	impatient := &http.Client{Transport: k.client.Transport, Timeout: 200 * time.Millisecond}
+	if resp, err := impatient.Get(k.url + oidcKeysPath); err == nil {
+		resp.Body.Close()
+		t.Fatalf("JWKS answered %d while the key read is held", resp.StatusCode)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for k.answered.Load() == answered && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if k.answered.Load() == answered {
+		t.Error("the JWKS request still waits for the key read 3 s after its client gave up")
+	}
+	waiting := make(chan []string, 1)
+	go func() { waiting <- k.kids(t) }()
+	time.Sleep(100 * time.Millisecond)
+	open()
+	open = nil
+	if got := <-waiting; len(got) == 0 {
+		t.Error("a JWKS request after the one that gave up got no keys")
 	}
 }
 
