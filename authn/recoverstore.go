@@ -68,6 +68,10 @@ type RecoveryReport struct {
 	Credentials   int // keys and apps removed
 	RecoveryCodes int // recovery codes removed (finish) or given back (cancel)
 	Sessions      int // sessions revoked (cancel)
+	// Superseded: the recovery whose cancel link was used, when a newer
+	// recovery of hers (Recovery, the one cancelled) had superseded it;
+	// zero otherwise.
+	Superseded Recovery
 }
 
 // RecoveryStore keeps recoveries by e-mail.
@@ -99,10 +103,13 @@ type RecoveryStore interface {
 	// are deleted, her recovery codes are those she had before it, her
 	// sessions created since the cut are revoked except keep (the session
 	// that cancels, if any), her open invitations are voided and her
-	// enrollments in progress end. ErrNotFound if there is no such
-	// recovery, ErrUsed if it is not pending (the report's Recovery then
-	// says how it ended, nothing else). An ev without Actor or Subject
-	// gets "user:<her id>".
+	// enrollments in progress end. The cancel link of a recovery that a
+	// newer one superseded cancels the newest of the chain (the one that
+	// kept its cut) if that is pending; the report's Superseded is then the
+	// link's recovery. ErrNotFound if there is no such recovery, ErrUsed if
+	// it is not pending and nothing pending follows it (the report's
+	// Recovery then says how it ended, nothing else). An ev without Actor
+	// or Subject gets "user:<her id>".
 	CancelRecovery(ctx context.Context, cancel TokenHash, userID string, keep SessionHash, at time.Time, ev AuditEvent) (RecoveryReport, error)
 	// FinishRecovery ends the recovery with id if it is pending and due at
 	// at, in one transaction with ev: the keys and apps created before its

@@ -168,6 +168,7 @@ type oidcProvider struct {
 	keyChecked time.Time              // when the store last said key is the active one
 	stored     []authn.OIDCSigningKey // every stored key, public parts, for the JWKS
 	storedRead time.Time              // when stored was read
+	reads      keyReads               // the reads of the stored keys, coalesced
 
 	logouts sync.WaitGroup // back-channel deliveries in flight
 }

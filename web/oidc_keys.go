@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -111,40 +112,46 @@ func (p *oidcProvider) signingKey(ctx context.Context) (*signingKey, error) {
 
 // publishedKeys returns the keys of the JWKS: the active one and each
 // retired one whose tokens may still be valid at now (RetiredKeyGrace).
-// The stored keys are read on each call (one query; tools cache the JWKS),
-// so that a key another process just made active is published here even
-// before this process signs with it. While the store fails, the keys known
-// serve on, so that a token Keyhall signed is still recognised during a
-// database outage.
+// The stored keys are read for each call, by a read that began after it
+// (storedKeys: concurrent calls share reads), so that a key another process
+// just made active is published here even before this process signs with
+// it. While the store fails, the keys known serve on, so that a token
+// Keyhall signed is still recognised during a database outage.
 func (p *oidcProvider) publishedKeys(ctx context.Context) ([]op.Key, error) {
-	return p.keysRetiredWithin(ctx, RetiredKeyGrace(p.cfg), true)
+	keys, _, err := p.keysRetiredWithin(ctx, RetiredKeyGrace(p.cfg), true)
+	return keys, err
 }
 
 // hintKeys returns the keys an id_token_hint (end_session, prompt=none) is
 // verified with: the active one and each retired one that may have signed
 // an ID token of a session still alive. A tool keeps a sign-in's ID token
 // for its logout as long as the session lives (session.max_age), far longer
-// than the JWKS publishes its key.
+// than the JWKS publishes its key. A kid not among the keys read before the
+// call is looked for once more in a read that began after it (made by
+// another process just now?); that read is shared like the JWKS's, so a
+// hint with a made-up kid costs no more than a JWKS request.
 func (p *oidcProvider) hintKeys(ctx context.Context, kid string) ([]op.Key, error) {
 	within := max(RetiredKeyGrace(p.cfg), p.srv.max+retiredKeyMargin)
-	keys, err := p.keysRetiredWithin(ctx, within, false)
-	if err != nil || slices.ContainsFunc(keys, func(k op.Key) bool { return k.ID() == kid }) {
+	keys, readNow, err := p.keysRetiredWithin(ctx, within, false)
+	if err != nil || readNow || slices.ContainsFunc(keys, func(k op.Key) bool { return k.ID() == kid }) {
 		return keys, err
 	}
-	return p.keysRetiredWithin(ctx, within, true) // made by another process just now?
+	keys, _, err = p.keysRetiredWithin(ctx, within, true)
+	return keys, err
 }
 
 // keysRetiredWithin returns the active key and each stored key retired less
 // than within ago; fresh reads the stored keys now, else they are read at
-// most once per keyPoll.
-func (p *oidcProvider) keysRetiredWithin(ctx context.Context, within time.Duration, fresh bool) ([]op.Key, error) {
+// most once per keyPoll. readNow says that they were read by a read that
+// began after the call.
+func (p *oidcProvider) keysRetiredWithin(ctx context.Context, within time.Duration, fresh bool) ([]op.Key, bool, error) {
 	active, err := p.signingKey(ctx) // made on first use, so it is published before it signs
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	all, err := p.storedKeys(ctx, active.id, fresh)
+	all, readNow, err := p.storedKeys(ctx, active.id, fresh)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := p.srv.now()
 	keys := []op.Key{publicKey{id: active.id, pub: &active.priv.PublicKey}}
@@ -159,7 +166,7 @@ func (p *oidcProvider) keysRetiredWithin(ctx context.Context, within time.Durati
 		}
 		keys = append(keys, publicKey{id: k.ID, pub: pub})
 	}
-	return keys, nil
+	return keys, readNow, nil
 }
 
 // hintKeySet verifies id_token_hints (zitadel/oidc's IDTokenHintVerifier)
@@ -183,40 +190,123 @@ func (h hintKeySet) VerifySignature(ctx context.Context, jws *jose.JSONWebSignat
 	return jws.Verify(&key)
 }
 
-// storedKeys returns the stored keys: read now when fresh, else at most
-// once per keyPoll unless active is not among those read. No lock is held
-// while the store is asked, so that a slow database holds up neither
-// signing nor the other readers (the JWKS and hint checks need no sign-in:
-// anyone can ask for them).
-func (p *oidcProvider) storedKeys(ctx context.Context, active string, fresh bool) ([]authn.OIDCSigningKey, error) {
+// storedKeys returns the stored keys: when fresh, those of a read that
+// began after the call; else those last read if that was less than keyPoll
+// ago and active is among them, and a new read's otherwise. readNow says
+// that a read began after the call. No lock is held while the store is
+// asked, so that a slow database holds up neither signing nor the other
+// readers. The JWKS and hint checks need no sign-in, anyone can ask for
+// them: the reads are coalesced (keyReads), so that however many ask at
+// once, at most one read is in flight and one waits to begin.
+func (p *oidcProvider) storedKeys(ctx context.Context, active string, fresh bool) (keys []authn.OIDCSigningKey, readNow bool, err error) {
 	p.storedMu.Lock()
 	cached, read := p.stored, p.storedRead
 	p.storedMu.Unlock()
 	known := slices.ContainsFunc(cached, func(k authn.OIDCSigningKey) bool { return k.ID == active })
 	if !fresh && known && time.Since(read) < keyPoll {
-		return cached, nil
+		return cached, false, nil
 	}
+	if _, o := p.store(); o == nil {
+		return nil, false, storageFailure{errNoStore}
+	}
+	rd := p.reads.join(ctx, p.readKeys)
+	select {
+	case <-rd.done:
+	case <-ctx.Done():
+		return nil, false, ctx.Err() // her request ended; the read goes on for the others
+	}
+	if rd.err != nil {
+		// The active key is known (signingKey); retired ones are
+		// published as last read, if they were (readKeys logged it).
+		p.storedMu.Lock()
+		cached = p.stored
+		p.storedMu.Unlock()
+		return cached, false, nil
+	}
+	return rd.keys, true, nil
+}
+
+// keyReadTimeout bounds one read of the stored keys. The read is shared,
+// so it does not end with the request that began it.
+const keyReadTimeout = 10 * time.Second
+
+// readKeys reads the stored keys (keyReads runs it) and keeps them.
+func (p *oidcProvider) readKeys(ctx context.Context) ([]authn.OIDCSigningKey, error) {
 	_, o := p.store()
 	if o == nil {
 		return nil, storageFailure{errNoStore}
 	}
+	ctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
+	defer cancel()
 	started := time.Now()
 	all, err := o.OIDCSigningKeys(ctx)
 	if err != nil {
-		// The active key is known (signingKey); retired ones are
-		// published as last read, if they were.
 		p.srv.logger.Warn("oidc: cannot read the signing keys; publishing those known", "err", err)
-		return cached, nil
+		return nil, err
 	}
 	for i := range all {
 		all[i].PrivateSealed = nil // the JWKS needs the public parts only
 	}
 	p.storedMu.Lock()
-	if started.After(p.storedRead) { // a read that began later may have finished first
-		p.stored, p.storedRead = all, started
-	}
+	p.stored, p.storedRead = all, started
 	p.storedMu.Unlock()
 	return all, nil
+}
+
+// keyReads coalesces the reads of the stored keys: at most one read is in
+// flight. A caller that joins while one is in flight waits for the next,
+// which begins when that one ends and which every caller that joined in
+// the meantime shares. So each caller gets a read that began after it
+// joined (as fresh as one of its own), and any number of concurrent callers
+// cost at most two reads.
+type keyReads struct {
+	mu      sync.Mutex
+	running bool     // a goroutine runs reads (run)
+	next    *keyRead // the read that begins next; nil when nobody waits for one
+}
+
+// keyRead is one read of the stored keys; done is closed when it ended.
+type keyRead struct {
+	done chan struct{}
+	keys []authn.OIDCSigningKey
+	err  error
+}
+
+// join returns the next read, which begins after join was called, and
+// starts running the reads with read if they are not running. The reads
+// run in a context of their own (the values of ctx, not its end): they are
+// shared, and a caller whose request ends stops waiting (storedKeys), not
+// the read of the others.
+func (r *keyReads) join(ctx context.Context, read func(context.Context) ([]authn.OIDCSigningKey, error)) *keyRead {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next == nil {
+		r.next = &keyRead{done: make(chan struct{})}
+	}
+	rd := r.next
+	if !r.running {
+		r.running = true
+		go r.run(context.WithoutCancel(ctx), read)
+	}
+	return rd
+}
+
+// run does the reads that callers wait for, one after the other, until
+// none waits.
+func (r *keyReads) run(ctx context.Context, read func(context.Context) ([]authn.OIDCSigningKey, error)) {
+	for {
+		r.mu.Lock()
+		rd := r.next
+		r.next = nil
+		if rd == nil {
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		rd.keys, rd.err = read(ctx)
+		close(rd.done)
+	}
 }
 
 // RetiredKeyGrace is how long a retired signing key stays in the JWKS after

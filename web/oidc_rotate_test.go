@@ -185,8 +185,9 @@ func TestOIDCKeyRotationProcesses(t *testing.T) {
 }
 
 // secondProvider is a second Keyhall server (a second serve process) on
-// the database at storage, with e's configuration and keys.
-func secondProvider(t *testing.T, e *oidcEnv, storage string) *Server {
+// the database at storage, with e's configuration and keys; wrap, if
+// given, wraps its store (to count what it asks).
+func secondProvider(t testing.TB, e *oidcEnv, storage string, wrap ...func(*sqlstore.Store) authn.Store) *Server {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	fake := make([]byte, 32)
@@ -203,7 +204,11 @@ func secondProvider(t *testing.T, e *oidcEnv, storage string) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.WaitOIDCLogouts(context.Background()); st.Close() })
-	if err := srv.SetStore(st, nil); err != nil {
+	var as authn.Store = st
+	for _, w := range wrap {
+		as = w(st)
+	}
+	if err := srv.SetStore(as, nil); err != nil {
 		t.Fatal(err)
 	}
 	return srv

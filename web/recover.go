@@ -184,7 +184,8 @@ func (s *Server) recoverCancel(w http.ResponseWriter, r *http.Request) {
 	if svc == nil || !s.parseForm(w, r) {
 		return
 	}
-	if _, err := svc.CancelRecovery(r.Context(), r.PathValue("token"), s.clientInfo(r)); err != nil {
+	rep, err := svc.CancelRecovery(r.Context(), r.PathValue("token"), s.clientInfo(r))
+	if err != nil {
 		if e, ok := errors.AsType[*citizens.RecoveryError](err); ok && e.Reason == citizens.RecoverCancelled {
 			// Cancelled already (by her, or by whoever signed in during
 			// it, which ended his session too): what she wanted is done.
@@ -199,7 +200,11 @@ func (s *Server) recoverCancel(w http.ResponseWriter, r *http.Request) {
 		s.recoverFailed(w, r, err, &recoverView{Mode: "cancel"})
 		return
 	}
-	s.page(w, r, &view{Page: "recover", Recover: &recoverView{Mode: "cancelled"}})
+	v := &view{Page: "recover", Recover: &recoverView{Mode: "cancelled"}}
+	if rep.Superseded.ID != "" {
+		v.Notice = msgRecoverCancelledNewer.in(lang(r))
+	}
+	s.page(w, r, v)
 }
 
 // accountRecoveryCancel cancels the signed-in person's pending recovery

@@ -53,6 +53,13 @@ var (
 		DE: "Die Wiederherstellung ist abgebrochen: Die dabei eingerichteten Anmeldemittel sind entfernt, Ihre bisherigen bleiben. Zu Ihrer Sicherheit sind alle Sitzungen seit Beginn der Wiederherstellung beendet, auch diese: Bitte melden Sie sich erneut mit Ihrem bisherigen Schlüssel oder Ihrer App an.",
 		EN: "The recovery is cancelled: the factors set up in it are removed, your previous ones stay. For your safety every session since the recovery began has ended, this one too: please sign in again with your previous key or app.",
 	}
+	// msgRecoverCancelledNewer: the notice's link was of a recovery that a
+	// newer one superseded; the newer one, still pending, is what the link
+	// cancelled (review of #15).
+	msgRecoverCancelledNewer = message{
+		DE: "Diese Wiederherstellung war durch eine neuere ersetzt worden, die noch lief. Die neuere ist jetzt abgebrochen: Die in beiden eingerichteten Anmeldemittel sind entfernt, Ihre bisherigen bleiben, und alle Sitzungen seit Beginn der ersten sind beendet.",
+		EN: "This recovery had been replaced by a newer one, which was still running. The newer one is cancelled now: the factors set up in either are removed, your previous ones stay, and every session since the first began has ended.",
+	}
 	msgRecoverCancelWrong = message{
 		DE: "Dieser Abbruch-Link ist ungültig. Bitte öffnen Sie ihn genau so, wie er in der E-Mail steht, oder wenden Sie sich an den IT-Service.",
 		EN: "This cancel link is not valid. Please open it exactly as it is in the mail, or contact the IT service.",

@@ -166,10 +166,27 @@ func (s *Store) CancelRecovery(ctx context.Context, cancel authn.TokenHash, user
 			r, err = scanRecovery(tx.QueryRowContext(ctx, "SELECT "+recoveryCols+` FROM recoveries
 				WHERE user_id = $1 AND started_at IS NOT NULL AND ended_at IS NULL`+s.forNoKeyUpdate, userID))
 		}
-		switch {
-		case err != nil:
+		if err != nil {
 			return "", dbErr(err)
-		case !r.Pending():
+		}
+		var superseded authn.Recovery
+		if r.Outcome == authn.RecoverySuperseded && !r.StartedAt.IsZero() {
+			// A newer recovery of hers took over its cut (StartRecovery):
+			// the link cancels the newest of that chain if it is pending,
+			// so that a takeover is not told over while it goes on. A reset
+			// (ResetUser) ends the chain: what begins after it has its own
+			// cut.
+			next, err := scanRecovery(tx.QueryRowContext(ctx, "SELECT "+recoveryCols+` FROM recoveries
+				WHERE user_id = $1 AND since_at = $2 AND started_at > $3 AND ended_at IS NULL`+s.forNoKeyUpdate,
+				r.UserID, s.tv(r.Since), s.tv(r.StartedAt)))
+			switch {
+			case err == nil:
+				superseded, r = r, next
+			case !errors.Is(err, sql.ErrNoRows):
+				return "", err
+			}
+		}
+		if !r.Pending() {
 			rep.Recovery = r // how it ended, for the answer to a second cancel
 			return "", authn.ErrUsed
 		}
@@ -204,9 +221,13 @@ func (s *Store) CancelRecovery(ctx context.Context, cancel authn.TokenHash, user
 		if ev.Subject == "" {
 			ev.Subject = "user:" + r.UserID
 		}
-		rep = authn.RecoveryReport{Recovery: r, Credentials: n[0], RecoveryCodes: n[2], Sessions: n[3]}
-		ev.Details = withDetails(ev.Details, map[string]string{"recovery_id": r.ID, "removed_credentials": fmt.Sprint(n[0]),
-			"restored_recovery_codes": fmt.Sprint(n[2]), "revoked_sessions": fmt.Sprint(n[3])})
+		rep = authn.RecoveryReport{Recovery: r, Credentials: n[0], RecoveryCodes: n[2], Sessions: n[3], Superseded: superseded}
+		details := map[string]string{"recovery_id": r.ID, "removed_credentials": fmt.Sprint(n[0]),
+			"restored_recovery_codes": fmt.Sprint(n[2]), "revoked_sessions": fmt.Sprint(n[3])}
+		if superseded.ID != "" {
+			details["superseded_recovery_id"] = superseded.ID // the recovery whose cancel link was used
+		}
+		ev.Details = withDetails(ev.Details, details)
 		return r.UserID, s.appendAudit(ctx, tx, ev)
 	})
 	if err != nil {

@@ -20,6 +20,8 @@ func RunRecovery(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	t.Run("FinishRecoveryNothingAdded", func(t *testing.T) { testFinishRecoveryNothingAdded(t, newStore(t)) })
 	t.Run("ResetEndsRecovery", func(t *testing.T) { testResetEndsRecovery(t, newStore(t)) })
 	t.Run("RecoverySuperseded", func(t *testing.T) { testRecoverySuperseded(t, newStore(t)) })
+	t.Run("RecoverySupersededCancelFollows", func(t *testing.T) { testRecoverySupersededCancelFollows(t, newStore(t)) })
+	t.Run("RecoverySupersededChainEnded", func(t *testing.T) { testRecoverySupersededChainEnded(t, newStore(t)) })
 }
 
 func randHash() authn.TokenHash {
@@ -353,8 +355,6 @@ func testRecoverySuperseded(t *testing.T, s authn.Store) {
 	if first.Outcome != authn.RecoverySuperseded || first.Pending() {
 		t.Errorf("the first recovery after the second started: %+v", first)
 	}
-	_, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
-	wantErr(t, "CancelRecovery of the superseded one", err, authn.ErrUsed)
 	rep, err := s.CancelRecovery(ctx, second.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
 	must(t, "CancelRecovery second", err)
 	ids := credentialIDs(t, s, sc.anna.ID)
@@ -364,6 +364,139 @@ func testRecoverySuperseded(t *testing.T, s authn.Store) {
 	if n, _ := s.CountRecoveryCodes(ctx, sc.anna.ID); n != 1 {
 		t.Errorf("after the cancel %d unused codes, want her old one", n)
 	}
+}
+
+// testRecoverySupersededCancelFollows (review of #15): the cancel link of
+// a recovery superseded by a second one, still pending, cancels the second:
+// whoever wants to stop a takeover from the first notice must not be told
+// it is over while it goes on. The effects are those of a cancel of the
+// second (its keys go, her codes from before the first come back, every
+// session since the first began ends), audited once, naming both.
+func testRecoverySupersededCancelFollows(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	r2 := mkRecovery(t, s, sc.anna, at.Add(time.Hour))
+	second, _, err := s.StartRecovery(ctx, recoveryStart(r2, at.Add(time.Hour+time.Minute)))
+	must(t, "StartRecovery second", err)
+	thiefKey := mkCredential(t, s, newKey(sc.anna, at.Add(time.Hour+2*time.Minute)))
+	thiefSess := mkSession(t, s, sc.anna, at.Add(time.Hour+3*time.Minute))
+
+	before := auditCount(t, s)
+	rep, err := s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
+	must(t, "CancelRecovery by the superseded one's link", err)
+	if rep.Recovery.ID != second.ID || rep.Recovery.Outcome != authn.RecoveryCancelled || rep.Superseded.ID != sc.r.ID {
+		t.Errorf("CancelRecovery by the first link reports %+v; want the second (%s) cancelled, reached from the first (%s)", rep, second.ID, sc.r.ID)
+	}
+	if _, err := s.PendingRecovery(ctx, sc.anna.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("PendingRecovery after the first link cancelled: %v, want none", err)
+	}
+	got, err := s.GetRecovery(ctx, r2.Link)
+	must(t, "GetRecovery second", err)
+	if got.Outcome != authn.RecoveryCancelled {
+		t.Errorf("the second recovery after the first link: %+v, want cancelled", got)
+	}
+	ids := credentialIDs(t, s, sc.anna.ID)
+	if len(ids) != 2 || !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] || ids[thiefKey.ID] || ids[sc.newKey.ID] {
+		t.Errorf("after the cancel she has %v; want her old key and app only", ids)
+	}
+	if n, _ := s.CountRecoveryCodes(ctx, sc.anna.ID); n != 1 {
+		t.Errorf("after the cancel %d unused codes, want her old one", n)
+	}
+	for name, h := range map[string]authn.SessionHash{"after the first": sc.newSess.Hash, "after the second": thiefSess.Hash} {
+		if getSession(t, s, h).RevokedAt.IsZero() {
+			t.Errorf("the session signed in %s recovery began is alive after the cancel", name)
+		}
+	}
+	events := verifyAudit(t, s, 500)
+	if len(events) != before+1 {
+		t.Fatalf("audit events %d after the cancel, want %d", len(events), before+1)
+	}
+	last := events[len(events)-1]
+	if last.Action != "recovery.cancel" || last.Details["recovery_id"] != second.ID || last.Details["superseded_recovery_id"] != sc.r.ID {
+		t.Errorf("the cancel is audited as %+v; want recovery.cancel of %s by the link of %s", last, second.ID, sc.r.ID)
+	}
+	_, err = s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(3*time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery by the first link again", err, authn.ErrUsed)
+	_, err = s.CancelRecovery(ctx, second.Cancel, "", authn.SessionHash{}, at.Add(3*time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery by the second link after", err, authn.ErrUsed)
+
+	// A chain of three: the first link reaches the third.
+	berta := mkUser(t, s, "berta")
+	var chain []authn.Recovery
+	for i := range 3 {
+		r := mkRecovery(t, s, berta, at.Add(time.Duration(i)*time.Hour))
+		started, _, err := s.StartRecovery(ctx, recoveryStart(r, at.Add(time.Duration(i)*time.Hour+time.Minute)))
+		must(t, "StartRecovery", err)
+		chain = append(chain, started)
+	}
+	rep, err = s.CancelRecovery(ctx, chain[0].Cancel, "", authn.SessionHash{}, at.Add(4*time.Hour), ev("recovery.cancel", ""))
+	must(t, "CancelRecovery by the first of three", err)
+	if rep.Recovery.ID != chain[2].ID || rep.Superseded.ID != chain[0].ID {
+		t.Errorf("the first of three links cancelled %s (from %s), want the third %s", rep.Recovery.ID, rep.Superseded.ID, chain[2].ID)
+	}
+}
+
+// testRecoverySupersededChainEnded: the cancel link of a superseded
+// recovery whose successor ended (cancelled, finished), or that an IT reset
+// ended, answers ErrUsed as before and changes nothing; it never reaches a
+// recovery begun after the chain ended.
+func testRecoverySupersededChainEnded(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	r2 := mkRecovery(t, s, sc.anna, at.Add(time.Hour))
+	second, _, err := s.StartRecovery(ctx, recoveryStart(r2, at.Add(time.Hour+time.Minute)))
+	must(t, "StartRecovery second", err)
+	_, err = s.CancelRecovery(ctx, second.Cancel, "", authn.SessionHash{}, at.Add(2*time.Hour), ev("recovery.cancel", ""))
+	must(t, "CancelRecovery second", err)
+	// A third recovery, begun after the chain ended, is not the first's.
+	r3 := mkRecovery(t, s, sc.anna, at.Add(3*time.Hour))
+	third, _, err := s.StartRecovery(ctx, recoveryStart(r3, at.Add(3*time.Hour+time.Minute)))
+	must(t, "StartRecovery third", err)
+	before := auditCount(t, s)
+	rep, err := s.CancelRecovery(ctx, sc.r.Cancel, "", authn.SessionHash{}, at.Add(4*time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery by the first link of a cancelled chain", err, authn.ErrUsed)
+	if rep.Recovery.ID != sc.r.ID || rep.Recovery.Outcome != authn.RecoverySuperseded {
+		t.Errorf("CancelRecovery by the first link of a cancelled chain reports %+v, want the first, superseded", rep)
+	}
+	if p, err := s.PendingRecovery(ctx, sc.anna.ID); err != nil || p.ID != third.ID {
+		t.Errorf("PendingRecovery after the first link: %+v, %v; want the third still pending", p, err)
+	}
+	if c := auditCount(t, s); c != before {
+		t.Errorf("audit events %d after a refused cancel, want %d", c, before)
+	}
+
+	// Ended by an IT reset: nothing pending follows from it.
+	berta := mkUser(t, s, "berta")
+	rb := mkRecovery(t, s, berta, at)
+	first, _, err := s.StartRecovery(ctx, recoveryStart(rb, at.Add(time.Minute)))
+	must(t, "StartRecovery berta", err)
+	_, err = s.ResetUser(ctx, berta.ID, at.Add(time.Hour), newInvitation(berta, "reset", at.Add(time.Hour)), codeHash(8),
+		ev("user.reset", "user:"+berta.ID))
+	must(t, "ResetUser", err)
+	rb2 := mkRecovery(t, s, berta, at.Add(2*time.Hour))
+	after, _, err := s.StartRecovery(ctx, recoveryStart(rb2, at.Add(2*time.Hour+time.Minute)))
+	must(t, "StartRecovery berta after the reset", err)
+	_, err = s.CancelRecovery(ctx, first.Cancel, "", authn.SessionHash{}, at.Add(3*time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery by a link that a reset ended", err, authn.ErrUsed)
+	if p, err := s.PendingRecovery(ctx, berta.ID); err != nil || p.ID != after.ID {
+		t.Errorf("PendingRecovery of berta: %+v, %v; want the one after the reset still pending", p, err)
+	}
+
+	// Finished: as today.
+	carla := mkUser(t, s, "carla")
+	rc := mkRecovery(t, s, carla, at)
+	c1, _, err := s.StartRecovery(ctx, recoveryStart(rc, at.Add(time.Minute)))
+	must(t, "StartRecovery carla", err)
+	rc2 := mkRecovery(t, s, carla, at.Add(time.Hour))
+	c2, _, err := s.StartRecovery(ctx, recoveryStart(rc2, at.Add(time.Hour+time.Minute)))
+	must(t, "StartRecovery carla second", err)
+	mkCredential(t, s, newKey(carla, at.Add(time.Hour+2*time.Minute)))
+	_, err = s.FinishRecovery(ctx, c2.ID, c2.DueAt, ev("recovery.finish", "user:"+carla.ID))
+	must(t, "FinishRecovery carla", err)
+	_, err = s.CancelRecovery(ctx, c1.Cancel, "", authn.SessionHash{}, c2.DueAt.Add(time.Hour), ev("recovery.cancel", ""))
+	wantErr(t, "CancelRecovery by the first link of a finished chain", err, authn.ErrUsed)
 }
 
 // testFinishRecoveryNothingAdded (review of #15): a recovery that is due

@@ -384,7 +384,9 @@ func (s *Service) recoveryNotice(u authn.User, r authn.Recovery, cancelLink stri
 // CancelRecovery cancels the recovery of the notice's cancel link: the
 // keys and apps added since it started are removed, her recovery codes
 // are those from before, the sessions since end (and her OIDC tokens, the
-// tools told); audited. A wrong link, or one whose recovery ended, is a
+// tools told); audited. The link of a recovery that a newer one superseded
+// cancels that one while it is pending (the report's Superseded says so).
+// A wrong link, or one whose recovery ended, is a
 // *RecoveryError (RecoverCancelled if it was cancelled already).
 func (s *Service) CancelRecovery(ctx context.Context, token string, client authn.ClientInfo) (authn.RecoveryReport, error) {
 	h, err := ParseRecoveryToken(token)
@@ -423,8 +425,8 @@ func (s *Service) cancel(ctx context.Context, h authn.TokenHash, userID string, 
 	case err != nil:
 		return rep, fmt.Errorf("cancel recovery: %w", err)
 	}
-	s.log.Info("recovery by e-mail cancelled", "user", rep.Recovery.UserID, "via", via,
-		"credentials_removed", rep.Credentials, "sessions_ended", rep.Sessions)
+	s.log.Info("recovery by e-mail cancelled", "user", rep.Recovery.UserID, "via", via, "recovery", rep.Recovery.ID,
+		"by_link_of_superseded", rep.Superseded.ID, "credentials_removed", rep.Credentials, "sessions_ended", rep.Sessions)
 	s.toolsSignedOut(ctx, rep.Recovery.UserID)
 	return rep, nil
 }
