@@ -80,12 +80,29 @@ func (s *oidcStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.T
 	now := s.p.srv.now()
 	at := newToken(g, authn.OIDCAccessToken, now, c.accessLifetime())
 	rt := newToken(g, authn.OIDCRefreshToken, now, c.refreshLifetime())
+	rt.ExpiresAt = s.p.familyEnd(req, g.AuthTime, rt.ExpiresAt)
 	refresh := newSecretToken()
 	rt.Hash = authn.HashToken(refresh)
 	if err := storeTokens(ctx, o, req, current, now, at, rt); err != nil {
 		return "", "", time.Time{}, err
 	}
 	return at.ID, refresh, at.ExpiresAt, nil
+}
+
+// familyEnd is when a new refresh token of req ends that would otherwise
+// end at end: a rotated one when the one it replaces does (the family
+// keeps the end of its first token: a tool refreshing before each end
+// would keep a sign-in alive for ever), and none later than the session's
+// max age after the sign-in it came from (authTime), however long
+// refresh_token_lifetime is.
+func (p *oidcProvider) familyEnd(req op.TokenRequest, authTime, end time.Time) time.Time {
+	if r, ok := req.(*refreshRequest); ok && r.t.ExpiresAt.Before(end) {
+		end = r.t.ExpiresAt
+	}
+	if last := authTime.Add(p.srv.max); !authTime.IsZero() && last.Before(end) {
+		end = last
+	}
+	return end
 }
 
 // storeTokens stores tokens in one transaction with what they are issued
