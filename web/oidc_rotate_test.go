@@ -185,14 +185,19 @@ func TestOIDCKeyRotationProcesses(t *testing.T) {
 }
 
 // secondProvider is a second Keyhall server (a second serve process) on
-// the database at storage, with e's configuration and keys.
-func secondProvider(t *testing.T, e *oidcEnv, storage string) *Server {
+// the database at storage, with e's configuration (changed by mutate)
+// and keys.
+func secondProvider(t *testing.T, e *oidcEnv, storage string, mutate ...func(*OIDCConfig)) *Server {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	fake := make([]byte, 32)
 	rand.Read(fake)
 	pub, _ := url.Parse(e.issuer)
 	cfg := e.srv.oidc.cfg
+	cfg.Clients = slices.Clone(cfg.Clients)
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	srv, err := New(Config{PublicURL: pub, Logger: quiet, Now: e.clock.Now, OIDC: cfg,
 		SignIn: authn.SignInConfig{EncryptionKey: cfg.EncryptionKey, FakeIDKey: fake, Argon2: testArgon2}})
 	if err != nil {
