@@ -99,6 +99,9 @@
 // /register/confirm/{token} works only in the browser whose cookie
 // (__Host-keyhall-register) asked for it, shows a button (mail scanners
 // open links), and leads into the ordinary enrollment at /enroll.
+// Citizens use only the tools (OIDC clients, forward-auth rules) whose
+// groups name their group; one without groups is for everyone else
+// (admission.go: Server.admits).
 //
 // # Tools: OpenID Connect and forward-auth
 //

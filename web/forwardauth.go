@@ -30,7 +30,8 @@ type ForwardAuthConfig struct {
 }
 
 // ForwardAuthRule admits members of Groups (any signed-in person when
-// empty) who signed in at Level or above to Host (exact, lower-case host
+// empty; with citizens on, not a citizen: Server.admits) who signed in at
+// Level or above to Host (exact, lower-case host
 // name) under PathPrefix ("/" when empty). The rule with the longest
 // matching prefix wins; a host without rules is refused.
 type ForwardAuthRule struct {
@@ -323,7 +324,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, rule := range rules {
-		if !admitted(rule.Groups, p.groups) {
+		if !s.admits(rule.Groups, p.groups) {
 			refuse(http.StatusForbidden, msgForwardNotAdmitted, nil)
 			return
 		}
@@ -388,22 +389,6 @@ func (s *Server) signInFirst(w http.ResponseWriter, r *http.Request, orig *url.U
 		q.Set("acr", string(level))
 	}
 	http.Redirect(w, r, s.publicURL.JoinPath("login").String()+"?"+q.Encode(), http.StatusFound)
-}
-
-// admitted reports whether a person in groups may pass a rule asking for
-// want (anyone signed in when want is empty).
-func admitted(want, groups []string) bool {
-	if len(want) == 0 {
-		return true
-	}
-	for _, w := range want {
-		for _, g := range groups {
-			if w == g {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // headerSafe drops characters that cannot stand in an HTTP header value

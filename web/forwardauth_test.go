@@ -33,8 +33,9 @@ func newFwdFixture(t testing.TB) *fwdFixture {
 	return newFwdFixtureAt(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
 }
 
-// newFwdFixtureAt is newFwdFixture on the database at dsn (sqlstore.Open).
-func newFwdFixtureAt(t testing.TB, dsn string) *fwdFixture {
+// newFwdFixtureAt is newFwdFixture on the database at dsn (sqlstore.Open);
+// more may change the server's Config.
+func newFwdFixtureAt(t testing.TB, dsn string, more ...func(*Config)) *fwdFixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
@@ -47,14 +48,18 @@ func newFwdFixtureAt(t testing.TB, dsn string) *fwdFixture {
 	rand.Read(key[:])
 	fake := make([]byte, 32)
 	rand.Read(fake)
-	srv, err := New(Config{PublicURL: u, SignIn: authn.SignInConfig{EncryptionKey: key, FakeIDKey: fake, Argon2: testArgon2}, ForwardAuth: ForwardAuthConfig{
+	cfg := Config{PublicURL: u, SignIn: authn.SignInConfig{EncryptionKey: key, FakeIDKey: fake, Argon2: testArgon2}, ForwardAuth: ForwardAuthConfig{
 		CookieDomain: "stadt.example",
 		Rules: []ForwardAuthRule{
 			{Host: "wiki.stadt.example"},
 			{Host: "rat.stadt.example", Groups: []string{"rat"}},
 			{Host: "rat.stadt.example", PathPrefix: "/geheim/", Groups: []string{"rat"}, Level: authn.LevelPhrh},
 		},
-	}})
+	}}
+	for _, m := range more {
+		m(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,8 @@ type OIDCClient struct {
 	// RedirectURIs are compared as strings, exactly.
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
-	// Groups may use the client (canonical names); empty: everyone.
+	// Groups may use the client (canonical names); empty: everyone but
+	// citizens, with citizens on (Server.admits).
 	Groups []string
 	// Level is the sign-in level the client needs; a weaker session is
 	// stepped up.

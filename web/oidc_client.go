@@ -99,11 +99,26 @@ func (c *oidcClient) secretMatches(secret string) bool {
 	return subtle.ConstantTimeCompare(sum[:], c.c.SecretSHA256) == 1
 }
 
-// redirectAllowed reports whether uri is one of the client's redirect URIs,
-// compared as strings. A native client's loopback IP redirect may differ in
-// its port only (RFC 8252 §7.3); "localhost" is compared exactly (§8.3).
+// redirectAllowed reports whether uri is one of the client's redirect URIs
+// (registeredURI).
 func (c *oidcClient) redirectAllowed(uri string) bool {
-	if slices.Contains(c.c.RedirectURIs, uri) {
+	return c.registeredURI(c.c.RedirectURIs, uri)
+}
+
+// postLogoutAllowed reports whether uri is one of the client's post-logout
+// redirect URIs, checked as redirect URIs are (registeredURI).
+// zitadel/oidc's own check (op.ValidateEndSessionPostLogoutRedirectURI)
+// lets a native client's loopback address differ in scheme, host and
+// port: https://localhost:4443/bye for a registered http://127.0.0.1/bye.
+func (c *oidcClient) postLogoutAllowed(uri string) bool {
+	return c.registeredURI(c.c.PostLogoutRedirectURIs, uri)
+}
+
+// registeredURI reports whether uri is one of registered, compared as
+// strings. A native client's loopback IP address may differ in its port
+// only (RFC 8252 §7.3); "localhost" is compared exactly (§8.3).
+func (c *oidcClient) registeredURI(registered []string, uri string) bool {
+	if slices.Contains(registered, uri) {
 		return true
 	}
 	if !c.c.Native {
@@ -113,12 +128,32 @@ func (c *oidcClient) redirectAllowed(uri string) bool {
 	if !ok {
 		return false
 	}
-	for _, reg := range c.c.RedirectURIs {
+	for _, reg := range registered {
 		if r, ok := loopbackWithoutPort(reg); ok && r == stripped {
 			return true
 		}
 	}
 	return false
+}
+
+// endSessionClient is a client as the end_session endpoint shows it to
+// zitadel/oidc: its post-logout redirect URIs are the registered ones and,
+// when postLogoutAllowed admits it, the one asked for (a loopback address
+// with another port); and it is not "native", so that zitadel/oidc
+// compares them exactly and not by its own loopback rule.
+type endSessionClient struct {
+	*oidcClient
+	asked string // the request's post_logout_redirect_uri
+}
+
+func (c endSessionClient) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
+
+func (c endSessionClient) PostLogoutRedirectURIs() []string {
+	uris := c.c.PostLogoutRedirectURIs
+	if c.asked != "" && !slices.Contains(uris, c.asked) && c.postLogoutAllowed(c.asked) {
+		uris = append(slices.Clip(uris), c.asked)
+	}
+	return uris
 }
 
 // loopbackWithoutPort returns an http URI on 127.0.0.1 or [::1] with its

@@ -134,21 +134,16 @@ func (p *oidcProvider) signInGoodEnough(w http.ResponseWriter, r *http.Request, 
 }
 
 // inClientGroups shows a clear page (for prompt=none: answers the client
-// access_denied) and returns false when the client is limited to groups
-// the person is in none of.
+// access_denied) and returns false when the client does not admit the
+// person (Server.admits).
 func (p *oidcProvider) inClientGroups(w http.ResponseWriter, r *http.Request, st authn.Store, ar authn.OIDCAuthRequest, c *oidcClient, u authn.User) bool {
-	if len(c.c.Groups) == 0 {
-		return true
-	}
-	groups, err := st.UserGroups(r.Context(), u.ID)
+	groups, err := groupNames(r.Context(), st, u.ID)
 	if err != nil {
 		p.srv.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return false
 	}
-	for _, g := range groups {
-		if slices.Contains(c.c.Groups, g.Name) {
-			return true
-		}
+	if p.srv.admits(c.c.Groups, groups) {
+		return true
 	}
 	if slices.Contains(ar.Prompt, oidc.PromptNone) {
 		p.redirectError(w, r, ar.RedirectURI, ar.State, oidc.ErrAccessDenied().WithDescription("the person may not use this client"))

@@ -17,10 +17,12 @@ import (
 )
 
 // endSessionState carries, through zitadel/oidc's EndSession, the
-// browser's session and whether it was ended (so its cookie is cleared).
+// browser's session and whether it was ended (so its cookie is cleared),
+// and the post_logout_redirect_uri asked for (endSessionClient checks it).
 type endSessionState struct {
-	session *authn.Session
-	ended   bool
+	session    *authn.Session
+	ended      bool
+	postLogout string
 }
 
 // endSession is RP-initiated logout (OpenID Connect RP-Initiated Logout
@@ -34,7 +36,7 @@ type endSessionState struct {
 // herself (§2: the OP asks the person when the request does not show that
 // she wants to). A browser without a session goes straight back.
 func (p *oidcProvider) endSession(w http.ResponseWriter, r *http.Request) {
-	state := &endSessionState{}
+	state := &endSessionState{postLogout: r.FormValue("post_logout_redirect_uri")}
 	sess, _, err := p.srv.currentSession(r)
 	switch {
 	case err == nil:

@@ -189,11 +189,22 @@ func TestOIDCKeyRotationProcesses(t *testing.T) {
 // given, wraps its store (to count what it asks).
 func secondProvider(t testing.TB, e *oidcEnv, storage string, wrap ...func(*sqlstore.Store) authn.Store) *Server {
 	t.Helper()
+	return secondProviderConfigured(t, e, storage, nil, wrap...)
+}
+
+// secondProviderConfigured is secondProvider with e's configuration
+// changed by mutate (if not nil).
+func secondProviderConfigured(t testing.TB, e *oidcEnv, storage string, mutate func(*OIDCConfig), wrap ...func(*sqlstore.Store) authn.Store) *Server {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	fake := make([]byte, 32)
 	rand.Read(fake)
 	pub, _ := url.Parse(e.issuer)
 	cfg := e.srv.oidc.cfg
+	cfg.Clients = slices.Clone(cfg.Clients)
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	srv, err := New(Config{PublicURL: pub, Logger: quiet, Now: e.clock.Now, OIDC: cfg,
 		SignIn: authn.SignInConfig{EncryptionKey: cfg.EncryptionKey, FakeIDKey: fake, Argon2: testArgon2}})
 	if err != nil {

@@ -215,10 +215,15 @@ func (s *oidcStorage) KeySet(ctx context.Context) ([]op.Key, error) {
 	return s.p.publishedKeys(ctx)
 }
 
-func (s *oidcStorage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+// GetClientByClientID returns the client; at the end_session endpoint, as
+// an endSessionClient.
+func (s *oidcStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, ok := s.p.clients[id]
 	if !ok {
 		return nil, notFound{"client"}
+	}
+	if state, ok := ctx.Value(endSessionKey).(*endSessionState); ok {
+		return endSessionClient{oidcClient: c, asked: state.postLogout}, nil
 	}
 	return c, nil
 }

@@ -80,12 +80,29 @@ func (s *oidcStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.T
 	now := s.p.srv.now()
 	at := newToken(g, authn.OIDCAccessToken, now, c.accessLifetime())
 	rt := newToken(g, authn.OIDCRefreshToken, now, c.refreshLifetime())
+	rt.ExpiresAt = s.p.familyEnd(req, g.AuthTime, rt.ExpiresAt)
 	refresh := newSecretToken()
 	rt.Hash = authn.HashToken(refresh)
 	if err := storeTokens(ctx, o, req, current, now, at, rt); err != nil {
 		return "", "", time.Time{}, err
 	}
 	return at.ID, refresh, at.ExpiresAt, nil
+}
+
+// familyEnd is when a new refresh token of req ends that would otherwise
+// end at end: a rotated one when the one it replaces does (the family
+// keeps the end of its first token: a tool refreshing before each end
+// would keep a sign-in alive for ever), and none later than the session's
+// max age after the sign-in it came from (authTime), however long
+// refresh_token_lifetime is.
+func (p *oidcProvider) familyEnd(req op.TokenRequest, authTime, end time.Time) time.Time {
+	if r, ok := req.(*refreshRequest); ok && r.t.ExpiresAt.Before(end) {
+		end = r.t.ExpiresAt
+	}
+	if last := authTime.Add(p.srv.max); !authTime.IsZero() && last.Before(end) {
+		end = last
+	}
+	return end
 }
 
 // storeTokens stores tokens in one transaction with what they are issued
@@ -112,7 +129,8 @@ func storeTokens(ctx context.Context, o authn.OIDCStore, req op.TokenRequest, cu
 }
 
 // TokenRequestByRefreshToken finds a usable refresh token of an active
-// person. A used one is a replay: its family is revoked.
+// person whom its client still admits. A used one is a replay: its family
+// is revoked.
 func (s *oidcStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	st, o, err := s.oidcStore()
 	if err != nil {
@@ -139,7 +157,34 @@ func (s *oidcStorage) TokenRequestByRefreshToken(ctx context.Context, token stri
 	if err != nil || u.Status != authn.StatusActive {
 		return nil, fmt.Errorf("refresh token of an unknown or disabled person: %w", cmpErr(err, authn.ErrNotFound))
 	}
+	if err := s.stillAdmitted(ctx, st, t, u); err != nil {
+		return nil, err
+	}
 	return &refreshRequest{t: t, scopes: t.Scopes, user: u}, nil
+}
+
+// stillAdmitted checks a refresh token against what the client asks of a
+// sign-in now, as an authorization would (continueAuth): the client is
+// still configured, admits the person (her groups as they are now: IT or
+// the directory sync may have taken her out), and the sign-in the token
+// came from meets its level (raised since, perhaps). A refusal is
+// invalid_grant: the tool sends her to sign in, and she is told there.
+func (s *oidcStorage) stillAdmitted(ctx context.Context, st authn.Store, t authn.OIDCToken, u authn.User) error {
+	c := s.p.clients[t.ClientID]
+	if c == nil {
+		return errors.New("refresh token of a client no longer configured")
+	}
+	groups, err := groupNames(ctx, st, u.ID)
+	if err != nil {
+		return fmt.Errorf("refresh token: %w", storageFailure{err})
+	}
+	if !s.p.srv.admits(c.c.Groups, groups) {
+		return errors.New("refresh token of a person the client no longer admits")
+	}
+	if !authn.Level(t.ACR).Meets(c.c.Level) {
+		return fmt.Errorf("refresh token of a sign-in at %q, below the client's level %q", t.ACR, c.c.Level)
+	}
+	return nil
 }
 
 // cmpErr returns err, or alt when err is nil.

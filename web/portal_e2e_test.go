@@ -145,7 +145,8 @@ func TestEndToEndCitizenPortal(t *testing.T) {
 	}
 	portalBase := "http://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
 	f, mb := newCitizenFixture(t, func(c *Config) {
-		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "portal", Name: "Stadtportal", Native: true,
+		// Citizens use only the tools that name their group.
+		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "portal", Name: "Stadtportal", Native: true, Groups: []string{"buerger"},
 			RedirectURIs: []string{portalBase + "/callback"}, CORSOrigins: []string{portalBase}}}}
 		rand.Read(c.OIDC.CryptoKey[:])
 		c.OIDC.EncryptionKey = c.SignIn.EncryptionKey

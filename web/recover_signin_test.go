@@ -23,7 +23,8 @@ var continueRE = regexp.MustCompile(`id="recover-pending-continue" href="([^"]*)
 func TestRecoverPendingAtToolSignIn(t *testing.T) {
 	const portalCB = "https://portal.stadt.example/callback"
 	f, mb, clk := recoverFixture(t, func(c *Config) {
-		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "portal", Name: "Stadtportal", Native: true, RedirectURIs: []string{portalCB}}}}
+		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "portal", Name: "Stadtportal", Native: true, RedirectURIs: []string{portalCB},
+			Groups: []string{"buerger"}}}}
 		rand.Read(c.OIDC.CryptoKey[:])
 		c.OIDC.EncryptionKey = c.SignIn.EncryptionKey
 		c.ForwardAuth = ForwardAuthConfig{CookieDomain: "stadt.example", Rules: []ForwardAuthRule{{Host: "wiki.stadt.example"}}}

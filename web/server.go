@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/cipher"
 	"errors"
@@ -98,7 +99,10 @@ type Server struct {
 	register  bool     // /register is open (Config.Register)
 
 	citizensCfg citizens.Config // without Store: completed in SetStore
-	recoverOn   bool            // /recover is served (Config.RecoverByEmail)
+	// citizensGroup is the citizens' group with citizens on (Config.Register),
+	// else "": its members use only the tools that name it (admission.go).
+	citizensGroup string
+	recoverOn     bool // /recover is served (Config.RecoverByEmail)
 
 	fwd     *forwardAuth
 	fwdAEAD cipher.AEAD // seals the forward-auth cookie (fwdcookie.go); nil without an encryption key
@@ -157,6 +161,9 @@ func New(cfg Config) (*Server, error) {
 		register:  cfg.Register,
 	}
 	s.citizensCfg, s.recoverOn = cfg.Citizens, cfg.RecoverByEmail
+	if cfg.Register {
+		s.citizensGroup = cmp.Or(cfg.Citizens.Group, citizens.DefaultGroup)
+	}
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
 		s.logger = slog.Default()

@@ -127,19 +127,28 @@ func (ss *sessionStore) setDomainCookie(w http.ResponseWriter, value string, max
 	http.SetCookie(w, c)
 }
 
-// signIn makes the request's session the one authn just created: it sets
-// the id and values and writes the cookie.
+// signIn makes the request's session the one authn just created: it ends
+// the browser's previous session with its OIDC tokens, sets the id and
+// values and writes the cookie.
 func (ss *sessionStore) signIn(r *http.Request, w http.ResponseWriter, id []byte, sess authn.Session, u authn.User) error {
 	gs, err := ss.Get(r, SessionCookie)
 	if err != nil && gs == nil {
 		return fmt.Errorf("read session: %w", err)
 	}
-	// A person signing in again on the same browser leaves no older session behind.
+	// A person signing in again on the same browser (a tool's step-up,
+	// prompt=login or max_age, or /login itself) leaves no older session
+	// behind, and no tokens of it either: the tools that got tokens
+	// through it hear of its end, as at sign-out, and come back for new
+	// ones through this session. Were they left, signing out would end
+	// this session's tokens only.
 	if old, ok := gs.Values[valSession].(authn.Session); ok && !gs.IsNew {
 		if ref := ss.srv.store.Load(); ref != nil {
 			err := ref.RevokeSession(r.Context(), old.Hash, ss.srv.now())
 			if err != nil && !errors.Is(err, authn.ErrNotFound) {
 				return fmt.Errorf("revoke previous session: %w", err)
+			}
+			if err := ss.srv.OIDCSessionEnded(r.Context(), old.Hash); err != nil {
+				ss.srv.logger.Warn("could not end the OIDC tokens of the session a new sign-in replaced", "err", err)
 			}
 		}
 	}

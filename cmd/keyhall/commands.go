@@ -81,9 +81,10 @@ func checkConfigCommand() *command {
 		summary: "check a configuration file without starting",
 		help: "Reads FILE and the KEYHALL_… variables as serve would, and reports every\n" +
 			"unknown or invalid setting with its line, and warns of settings that cannot work\n" +
-			"as meant (a level phrh no key can reach). Exits with 0 if the configuration is\n" +
-			"valid and 2 if not. It reads the key file if there is one, but creates nothing\n" +
-			"and does not open the database.",
+			"as meant (a level phrh no key can reach). With citizens on, it names the tools\n" +
+			"citizens may use (those whose groups name citizens.group). Exits with 0 if\n" +
+			"the configuration is valid and 2 if not. It reads the key file if there is one,\n" +
+			"but creates nothing and does not open the database.",
 		examples: []string{"keyhall check-config /etc/keyhall/keyhall.yaml"},
 		setup: func(fs *flag.FlagSet) action {
 			return func(ctx context.Context, a *app, args []string) error {
@@ -102,6 +103,9 @@ func checkConfigCommand() *command {
 				}
 				for _, w := range cfg.Warnings() {
 					fmt.Fprintf(a.stderr, "%s: warning: %s\n", args[0], w)
+				}
+				for _, n := range cfg.Notes() {
+					fmt.Fprintf(a.stdout, "%s: %s\n", args[0], n)
 				}
 				fmt.Fprintf(a.stdout, "%s: ok\n", args[0])
 				return nil

@@ -348,6 +348,7 @@ func (c Config) Warnings() []string {
 				i, strings.Join(cl.Groups, ", "), phrhHint))
 		}
 	}
+	out = append(out, c.citizensWarnings()...)
 	return append(out, c.directoryWarnings()...)
 }
 

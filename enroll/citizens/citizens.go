@@ -47,6 +47,9 @@ type Tools interface {
 	OIDCGrantsEnded(ctx context.Context, grants []authn.OIDCGrantRef)
 }
 
+// DefaultGroup is the citizens' group when citizens.group is not set.
+const DefaultGroup = "buerger"
+
 // Config is what the citizens' service works with.
 type Config struct {
 	Store     authn.Store
@@ -90,7 +93,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("citizens: Store, Enroll and PublicURL are required")
 	}
 	if cfg.Group == "" {
-		cfg.Group = "buerger"
+		cfg.Group = DefaultGroup
 	}
 	if cfg.EmailRecovery == nil {
 		cfg.EmailRecovery = func([]string) bool { return false }

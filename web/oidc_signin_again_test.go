@@ -1,0 +1,106 @@
+package web
+
+import (
+	"crypto/rand"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// TestOIDCSignInAgainEndsEarlierTokens: Anna uses the wiki (tokens through
+// session A). Later, in the same browser, she signs in again (a tool's
+// prompt=login, max_age or step-up, or just /login): session A ends, and
+// with it the wiki's tokens of A, which the wiki is told by back-channel
+// logout. The wiki gets new tokens through session B; when she signs out,
+// those end too. Signing out ends every grant made in that browser
+// (docs/oidc.md).
+func TestOIDCSignInAgainEndsEarlierTokens(t *testing.T) {
+	logouts := make(chan url.Values, 10)
+	rpLogout := newBackchannelReceiver(t, logouts)
+	secret, sum := NewOIDCClientSecret()
+	f := newFixture(t, func(c *Config) {
+		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "wiki", SecretSHA256: sum[:], RedirectURIs: []string{wikiRedirect},
+			BackchannelLogoutURI: rpLogout}}, BackchannelBackoff: 10 * time.Millisecond}
+		rand.Read(c.OIDC.CryptoKey[:])
+		rand.Read(c.OIDC.EncryptionKey[:])
+	})
+	anna := f.addUser("anna")
+	f.setPassword(anna, testPassword)
+	totp := f.addTOTP(anna)
+	c := f.client()
+	c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now(), false).Value // session A
+
+	p, err := oidc.NewProvider(t.Context(), f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: "wiki", ClientSecret: secret, RedirectURL: wikiRedirect, Endpoint: p.Endpoint(),
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+	// wikiSignIn is the wiki's authorization in her browser, answered
+	// without a page (she is signed in): its tokens and their sid.
+	wikiSignIn := func(step string) (*oauth2.Token, string) {
+		t.Helper()
+		verifier := oauth2.GenerateVerifier()
+		authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
+		res, _ := c.get(strings.TrimPrefix(authURL, f.base))
+		res, _ = c.get(res.Header.Get("Location"))
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		tok, err := conf.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("%s: exchange: %v (continue answered %d %s)", step, err, res.StatusCode, loc)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		sid, _ := claimsOf(t, raw)["sid"].(string)
+		return tok, sid
+	}
+	// toldOf waits for the back-channel logout of sid.
+	toldOf := func(step, sid string) {
+		t.Helper()
+		select {
+		case form := <-logouts:
+			raw := form.Get("logout_token")
+			if got, _ := claimsOf(t, raw)["sid"].(string); got != sid {
+				t.Errorf("%s: the wiki was told of the end of session %q, want %q", step, got, sid)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: the wiki got no back-channel logout for its session", step)
+		}
+	}
+	refused := func(step string, tok *oauth2.Token) {
+		t.Helper()
+		if _, err := conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+			t.Errorf("%s: the wiki's refresh token still gives tokens", step)
+		}
+	}
+	tokA, sidA := wikiSignIn("session A")
+
+	// She signs in again in the same browser: app code, then password.
+	if got := c.startAt("anna"); got != "/login/totp" {
+		t.Fatalf("sign-in starts at %s", got)
+	}
+	if res, body := c.form("/login/totp", url.Values{"code": {totpCode(t, totp)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("totp: %d %s", res.StatusCode, body)
+	}
+	if res, body := c.form("/login/password", url.Values{"password": {testPassword}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password: %d %s", res.StatusCode, body)
+	}
+	toldOf("signed in again", sidA)
+	refused("signed in again, session A's token", tokA)
+
+	// The wiki comes back for tokens through session B; she signs out.
+	tokB, sidB := wikiSignIn("session B")
+	if sidB == sidA {
+		t.Fatalf("the second sign-in kept the sid %s", sidA)
+	}
+	if res, _ := c.form("/logout", url.Values{}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", res.StatusCode)
+	}
+	toldOf("signed out", sidB)
+	refused("signed out, session B's token", tokB)
+	refused("signed out, session A's token", tokA)
+}
