@@ -511,7 +511,8 @@ func (s *Service) DisableReport(ctx context.Context, a Actor, userID, reason str
 	return d, nil
 }
 
-// Enable enables a person an administrator disabled (admins only).
+// Enable enables a person an administrator disabled (admins only); not
+// one the directory disables too: she is enabled there first.
 func (s *Service) Enable(ctx context.Context, a Actor, userID, reason string) error {
 	p, err := s.find(ctx, userID)
 	if err != nil {
@@ -525,6 +526,11 @@ func (s *Service) Enable(ctx context.Context, a Actor, userID, reason string) er
 	}
 	ev := s.event(a, "user.enable", p.User, reason, nil)
 	changed, err := s.cfg.Store.EnableUser(ctx, p.ID, ev.Time, ev)
+	if errors.Is(err, authn.ErrAccountDisabled) { // the directory's disable stays
+		return s.refuse(ctx, a, "enable", p, reason, "disabled by the directory too", invalid(
+			"Das Verzeichnis sperrt sie ebenfalls: Geben Sie sie zuerst im Verzeichnis frei, danach heben Sie hier die Sperre der Administration auf.",
+			"The directory disables her too: enable her in the directory first, then lift the administrator's disable here."))
+	}
 	if err != nil {
 		return fmt.Errorf("desk: enable %s: %w", p.Username, err)
 	}
