@@ -78,13 +78,13 @@ type ResetOutcome struct {
 
 // Approval is a reset that waits for a second person (dual control).
 type Approval struct {
-	ID                   string
-	UserID, Username     string // whom
-	RequestedBy          string // the requester as the audit log names her
-	RequesterID          string // her user id ("" for the command line)
+	ID               string
+	UserID, Username string // whom
+	RequestedBy      string // the requester as the audit log names her
+	RequesterID      string // her user id ("" for the command line)
 	// RequesterName is the requester as a person reads her: "Helga Hahn
 	// (helga)", or RequestedBy for the command line or an erased account.
-	RequesterName string
+	RequesterName        string
 	Reason               string
 	Check                IdentityCheck
 	Delivery             Delivery
