@@ -60,6 +60,8 @@ type DeskStore interface {
 	// EnableUser sets active a person an administrator disabled, with ev.
 	// It returns false, storing nothing, when she is not disabled by an
 	// administrator (active, or disabled by the directory sync only);
-	// ErrNotFound when there is no such person.
+	// ErrAccountDisabled, storing nothing, when the directory disables her
+	// too (DisabledByAdminAndDirectory: she is enabled in the directory
+	// first); ErrNotFound when there is no such person.
 	EnableUser(ctx context.Context, id string, at time.Time, ev AuditEvent) (bool, error)
 }

@@ -13,6 +13,12 @@ const (
 	// DisabledByDirectory: the directory sync, for a leaver. Only such a
 	// person is enabled again by the sync, or deleted after its grace period.
 	DisabledByDirectory = "directory"
+	// DisabledByAdminAndDirectory: both, each for her own reason. An
+	// administrator's enable does not lift the directory's disable
+	// (EnableUser refuses, ErrAccountDisabled): IT enables her in the
+	// directory, whose sync then leaves her disabled by the administrator.
+	// Nor does the directory's enabling her lift the administrator's.
+	DisabledByAdminAndDirectory = "admin+directory"
 )
 
 // ErrNotLocked: the caller does not hold the directory's sync lease (it
@@ -22,7 +28,7 @@ var ErrNotLocked = errors.New("directory sync lease not held")
 // DirectoryUser is a person of a directory with the state the sync needs.
 type DirectoryUser struct {
 	User
-	DisabledBy string    // "", DisabledByAdmin or DisabledByDirectory
+	DisabledBy string    // "", DisabledByAdmin, DisabledByDirectory or DisabledByAdminAndDirectory
 	DisabledAt time.Time // zero while active
 }
 
@@ -77,10 +83,13 @@ type DirectoryChanges struct {
 	// Renames may swap names among themselves.
 	Update []User
 	// Disable sets active people disabled (DisabledByDirectory, at At) and
-	// revokes their sessions and OIDC tokens.
+	// revokes their sessions and OIDC tokens. A person an administrator
+	// disabled becomes DisabledByAdminAndDirectory (DisabledAt At), so that
+	// the administrator's enable does not lift the directory's disable.
 	Disable []DirectoryDisable
 	// Enable sets active again the people the directory disabled (others
-	// are left as they are).
+	// are left as they are); a person disabled by both stays disabled, by
+	// the administrator (DisabledByAdmin).
 	Enable []string
 	// Delete removes people the directory disabled before DeleteBefore,
 	// with their factors, sessions and tokens (others are left; the audit

@@ -59,9 +59,11 @@ type UserStore interface {
 	UpdateUser(ctx context.Context, id string, fn func(User) (User, error), ev AuditEvent) (User, error)
 	// DisableUser marks the person disabled by an administrator at at, with
 	// ev, in one transaction: also a person the directory sync disabled
-	// already, so that the sync never enables her again. It returns false,
-	// storing nothing, when an administrator had disabled her already;
-	// ErrNotFound when there is no such person.
+	// already (DisabledByAdminAndDirectory, her DisabledAt kept), so that
+	// the sync never enables her again and the administrator's enable does
+	// not lift the directory's disable. It returns false, storing nothing,
+	// when an administrator had disabled her already; ErrNotFound when
+	// there is no such person.
 	DisableUser(ctx context.Context, id string, at time.Time, ev AuditEvent) (bool, error)
 }
 

@@ -65,7 +65,7 @@ func (s *Syncer) listStored(ctx context.Context, attrs bool) (*stored, error) {
 		h.byExt[u.ExternalID] = int32(len(h.people))
 		p := storedPerson{id: u.ID, ext: u.ExternalID, username: u.Username,
 			status: intern(u.Status, authn.StatusActive, authn.StatusDisabled, authn.StatusFrozen), disabledAt: u.DisabledAt,
-			disabledBy: intern(u.DisabledBy, authn.DisabledByDirectory, authn.DisabledByAdmin)}
+			disabledBy: intern(u.DisabledBy, authn.DisabledByDirectory, authn.DisabledByAdmin, authn.DisabledByAdminAndDirectory)}
 		if attrs {
 			p.attrs = hashAttrs(u.DisplayName, u.Email, u.Phone, u.PostalAddress)
 		}

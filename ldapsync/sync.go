@@ -353,7 +353,13 @@ type personPlan struct {
 	disable  string        // reason, if she is disabled now
 	enable   bool
 	delete   bool
-	conflict string // why her create or update is not applied
+	// alsoDisable: the reason the directory disables her too, whom an
+	// administrator disabled; alsoEnable: the directory enables again a
+	// person it and an administrator disabled. Her status stays; who
+	// disabled her changes (authn.DisabledByAdminAndDirectory).
+	alsoDisable string
+	alsoEnable  bool
+	conflict    string // why her create or update is not applied
 	// untouched: an incremental run did not read her; she stays as she is
 	// (and in her groups).
 	untouched bool
@@ -475,6 +481,13 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 			}
 		case x.cur.status == authn.StatusDisabled && active && x.cur.disabledBy == authn.DisabledByDirectory:
 			x.enable = true
+		case x.cur.status == authn.StatusDisabled && active && x.cur.disabledBy == authn.DisabledByAdminAndDirectory:
+			x.alsoEnable = true
+		case x.cur.status == authn.StatusDisabled && !active && x.cur.disabledBy == authn.DisabledByAdmin:
+			x.alsoDisable = ReasonExpired
+			if p.Disabled {
+				x.alsoDisable = ReasonDisabled
+			}
 		}
 	}
 	// Entries the reader found but could not map (Snapshot.Skipped) are
@@ -512,6 +525,8 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 			}
 			if live(x.cur.status) {
 				x.disable = ReasonNotFound
+			} else if x.cur.disabledBy == authn.DisabledByAdmin {
+				x.alsoDisable = ReasonNotFound
 			}
 		}
 	}
@@ -721,6 +736,10 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 		case x.delete:
 			ch.Delete = append(ch.Delete, x.id)
 			res.Deleted = append(res.Deleted, status)
+		case x.alsoDisable != "": // disabled she stays, by both
+			ch.Disable = append(ch.Disable, authn.DirectoryDisable{UserID: x.id, Reason: x.alsoDisable})
+		case x.alsoEnable: // disabled she stays, by the administrator
+			ch.Enable = append(ch.Enable, x.id)
 		case x.cur != nil && x.conflict == "" && !x.renames() && len(x.fields) == 0 && !x.untouched:
 			res.Unchanged++
 		}

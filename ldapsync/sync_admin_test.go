@@ -1,8 +1,10 @@
 package ldapsync
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -53,5 +55,77 @@ func TestSyncFrozenLeaver(t *testing.T) {
 	e.sync()
 	if got := e.userByID(u.ID).Status; got != authn.StatusFrozen {
 		t.Errorf("taken back by the directory: %q, want frozen", got)
+	}
+}
+
+// TestSyncAdminEnableKeepsDirectoryDisable: an administrator's enable
+// lifts her own disable, never the directory's. Whichever came first,
+// the directory's disable (a leaver locked in AD) or the administrator's,
+// "enable" of a person the directory disables is refused and she stays
+// disabled;
+// once the directory enables her, the administrator's enable works.
+func TestSyncAdminEnableKeepsDirectoryDisable(t *testing.T) {
+	ctx := t.Context()
+	for _, directoryFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "directory first", false: "administrator first"}[directoryFirst], func(t *testing.T) {
+			e := newSyncEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
+			people := staffPeople(20)
+			e.reader.set(people)
+			e.sync()
+			name := people[3].Username
+			u := e.user(name)
+			ev := authn.AuditEvent{Time: e.now, Actor: "user:admin", Action: "user.disable", Subject: "user:" + u.ID}
+			adminDisable := func() {
+				t.Helper()
+				if changed, err := e.store.DisableUser(ctx, u.ID, e.now, ev); err != nil || !changed {
+					t.Fatalf("DisableUser: changed %v, %v", changed, err)
+				}
+			}
+			directoryDisable := func() {
+				t.Helper()
+				e.reader.set(withPerson(people, name, func(p *Person) { p.Disabled = true }))
+				e.sync()
+			}
+			if directoryFirst {
+				directoryDisable()
+				adminDisable()
+			} else {
+				adminDisable()
+				directoryDisable()
+			}
+			enable := authn.AuditEvent{Time: e.now, Actor: "user:admin", Action: "user.enable", Subject: "user:" + u.ID}
+			changed, err := e.store.EnableUser(ctx, u.ID, e.now, enable)
+			if !errors.Is(err, authn.ErrAccountDisabled) || changed {
+				t.Errorf("enable of a person the directory disables: changed %v, err %v; want ErrAccountDisabled", changed, err)
+			}
+			if got := e.userByID(u.ID).Status; got != authn.StatusDisabled {
+				t.Fatalf("after the administrator's enable: %s, want disabled (the directory disables her)", got)
+			}
+			if n := len(e.audit("user.enable")); n != 0 {
+				t.Errorf("a refused enable wrote %d user.enable events", n)
+			}
+			// The directory keeps her disabled: a run changes nothing, and
+			// the leaver is not deleted while the administrator's disable
+			// holds too.
+			e.now = e.now.Add(e.cfg.GracePeriod + time.Hour)
+			e.sync()
+			if got := e.userByID(u.ID).Status; got != authn.StatusDisabled {
+				t.Fatalf("after a sync: %s, want disabled", got)
+			}
+			// The directory enables her: disabled still, by the
+			// administrator, whose enable now works.
+			e.reader.set(people)
+			e.sync()
+			if got := e.userByID(u.ID).Status; got != authn.StatusDisabled {
+				t.Fatalf("the directory's enable lifted the administrator's disable: %s", got)
+			}
+			enable.Time = e.now
+			if changed, err := e.store.EnableUser(ctx, u.ID, e.now, enable); err != nil || !changed {
+				t.Fatalf("enable once the directory enabled her: changed %v, %v", changed, err)
+			}
+			if got := e.userByID(u.ID).Status; got != authn.StatusActive {
+				t.Errorf("after both enabled her: %s, want active", got)
+			}
+		})
 	}
 }

@@ -442,6 +442,20 @@ func TestAdminPendingOnPersonPage(t *testing.T) {
 	if _, page := helga.get("/admin/people/" + c.renate.ID); !strings.Contains(page, "INC-16") || strings.Contains(page, button) {
 		t.Error("the requester's view: the pending reset missing, or an approve button")
 	}
+	// The overview: who asked, by name; the identity check and delivery;
+	// an approve button for a second person only.
+	asked := "angefragt von " + c.helga.DisplayName + " (" + c.helga.Username + ")"
+	for _, v := range []struct {
+		cl     *client
+		button bool
+	}{{helga, false}, {c.as(heike, authn.LevelPhrh, 0), true}} {
+		_, page := v.cl.get("/admin")
+		if !strings.Contains(page, "INC-16") || !strings.Contains(page, asked) || strings.Contains(page, "user:"+c.helga.ID) ||
+			!strings.Contains(page, "Persönlich mit Ausweis") || !strings.Contains(page, "Am Schalter vorlesen") ||
+			strings.Contains(page, button) != v.button {
+			t.Errorf("overview (approve button %v): want the reset asked by %q with its check and delivery:\n%s", v.button, asked, page)
+		}
+	}
 	if _, page := c.as(c.nora, authn.LevelPhrh, 0).get("/admin/people/" + c.renate.ID); strings.Contains(page, "INC-16") {
 		t.Error("a person without a role sees the pending reset")
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
+	"github.com/keyhall/keyhall/enroll/desk"
 )
 
 // waitRefusals waits until the refused sign-ins answered so far are in the
@@ -191,6 +192,35 @@ func TestAdminAuditExportAndChain(t *testing.T) {
 	if chain := between(body, `id="chain"`, "</p>"); !strings.Contains(chain, "bricht bei Ereignis 2 (nach 1 intakten") ||
 		!strings.Contains(chain, "geändert") || !strings.Contains(body, `class="warning"`) {
 		t.Errorf("chain check after event 2 was changed: %q", chain)
+	}
+	// Changed and marked redacted to hide it: the page names that too.
+	if _, err := f.store.DB().Exec("UPDATE audit_events SET redacted = TRUE WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	_, body = adam.get("/admin/audit?verify=1")
+	if chain := between(body, `id="chain"`, "</p>"); !strings.Contains(chain, "bricht bei Ereignis 2 (nach 1 intakten") ||
+		!strings.Contains(chain, "als geschwärzt markiert, wurde aber nicht von Keyhall geschwärzt") {
+		t.Errorf("chain check after event 2 was changed and marked redacted: %q", chain)
+	}
+}
+
+// TestAdminChainText: whatever the chain check found, the page says what
+// (for each kind of break, a reason) and that it did not compare the chain
+// against the signed checkpoints, which the command line does; German and
+// English.
+func TestAdminChainText(t *testing.T) {
+	checks := []desk.ChainCheck{{Events: 6}, {Events: 6, Partial: true}}
+	for _, why := range []string{authn.BreakMissing, authn.BreakLink, authn.BreakChanged, authn.BreakRedacted} {
+		checks = append(checks, desk.ChainCheck{Events: 6, Break: &authn.ChainBreak{Seq: 7, After: 6, Reason: why}})
+	}
+	checkpoint := map[string]string{"de": "signierten Prüfpunkten", "en": "signed checkpoints"}
+	for _, c := range checks {
+		for _, l := range []string{"de", "en"} {
+			got := chainText(c, l)
+			if strings.Contains(got, ": .") || !strings.Contains(got, checkpoint[l]) || !strings.Contains(got, "audit verify --checkpoint") {
+				t.Errorf("%+v, %s: %q; want a reason, and that the signed checkpoints are the command line's", c.Break, l, got)
+			}
+		}
 	}
 }
 

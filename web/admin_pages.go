@@ -191,19 +191,23 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, d *desk.Serv
 	s.adminPage(w, r, http.StatusOK, "admin_audit", av, "", "")
 }
 
-// chainText says what a chain check found, in lang.
+// chainText says what a chain check found, in lang, and that it did not
+// compare the chain against the signed checkpoints.
 func chainText(c desk.ChainCheck, lang string) string {
 	m := msgAdminChainIntact
 	switch {
 	case c.Break != nil:
-		why := map[string]message{authn.BreakMissing: msgAdminChainMissing, authn.BreakLink: msgAdminChainLink,
-			authn.BreakChanged: msgAdminChainChanged}[c.Break.Reason]
+		why, ok := map[string]message{authn.BreakMissing: msgAdminChainMissing, authn.BreakLink: msgAdminChainLink,
+			authn.BreakChanged: msgAdminChainChanged, authn.BreakRedacted: msgAdminChainRedacted}[c.Break.Reason]
+		if !ok {
+			why = message{c.Break.Reason, c.Break.Reason}
+		}
 		m = message{fmt.Sprintf(msgAdminChainBreak.DE, c.Break.Seq, c.Events, why.DE), fmt.Sprintf(msgAdminChainBreak.EN, c.Break.Seq, c.Events, why.EN)}
-		return m.in(lang)
+		return m.in(lang) + " " + msgAdminChainNoCheckpoint.in(lang)
 	case c.Partial:
 		m = msgAdminChainPartial
 	}
-	return fmt.Sprintf(m.in(lang), c.Events)
+	return fmt.Sprintf(m.in(lang), c.Events) + " " + msgAdminChainNoCheckpoint.in(lang)
 }
 
 // chainCheckBudget bounds the chain check a console page runs.

@@ -543,8 +543,10 @@ func adminTestViews() map[string]*view {
 	}
 	o := &desk.Overview{Groups: []authn.FactorCount{{Key: 1}, {Group: "rat", None: 2}}, Invitations: []int{1, 2, 3, 4},
 		Refusals: map[string]int{"admin.refused": 1}, LastSync: &authn.AuditEvent{Time: now, Action: "directory.sync.abort"},
-		Resets:    []authn.AuditEvent{{Time: now, Subject: "user:u1", Details: map[string]string{"break_glass": "true"}}},
-		Approvals: []desk.Approval{{ID: "ap1", UserID: "u1", Username: "rmueller", Reason: "INC-1"}}}
+		Resets: []authn.AuditEvent{{Time: now, Subject: "user:u1", Details: map[string]string{"break_glass": "true"}}},
+		Approvals: []desk.PendingReset{{Approval: desk.Approval{ID: "ap1", UserID: "u1", Username: "rmueller", Reason: "INC-1",
+			Kind: authn.ApprovalReset, Check: desk.IdentityCheck{Method: desk.CheckCallback}, Delivery: desk.DeliverLetter,
+			RequesterName: "Helga Hahn (helga)"}, MayApprove: true}}}
 	issued := &desk.Issued{Invitation: enroll.Invitation{Code: "K7XM-4RPQ", Link: "http://x/enroll/t", ExpiresAt: now}}
 	return map[string]*view{
 		"admin":         {Page: "admin", Admin: &adminView{Actor: a, Tab: "overview", Overview: o, InvAges: []ageCount{{"x", 1}}, Issued: issued}},

@@ -196,8 +196,14 @@ var (
 	msgAdminChainIntact  = message{"%d Ereignisse, Kette intakt.", "%d events, chain intact."}
 	msgAdminChainPartial = message{"Die ersten %d Ereignisse geprüft, bis dahin ist die Kette intakt; für den Rest reichte die Zeit nicht (vollständig: keyhall admin audit verify).",
 		"The first %d events checked, the chain is intact so far; there was no time for the rest (all of it: keyhall admin audit verify)."}
-	msgAdminChainBreak   = message{"Die Kette bricht bei Ereignis %d (nach %d intakten Ereignissen): %s.", "The chain breaks at event %d (after %d intact events): %s."}
-	msgAdminChainMissing = message{"ein Ereignis fehlt", "an event is missing"}
-	msgAdminChainLink    = message{"es verweist nicht auf das Ereignis davor", "it does not point to the event before it"}
-	msgAdminChainChanged = message{"es wurde nach dem Schreiben geändert", "it was changed after it was written"}
+	msgAdminChainBreak    = message{"Die Kette bricht bei Ereignis %d (nach %d intakten Ereignissen): %s.", "The chain breaks at event %d (after %d intact events): %s."}
+	msgAdminChainMissing  = message{"ein Ereignis fehlt", "an event is missing"}
+	msgAdminChainLink     = message{"es verweist nicht auf das Ereignis davor", "it does not point to the event before it"}
+	msgAdminChainChanged  = message{"es wurde nach dem Schreiben geändert", "it was changed after it was written"}
+	msgAdminChainRedacted = message{"es ist als geschwärzt markiert, wurde aber nicht von Keyhall geschwärzt",
+		"it is marked redacted but was not redacted by Keyhall"}
+	// Said after every chain check: the page does not have the signed
+	// checkpoints; the command line does.
+	msgAdminChainNoCheckpoint = message{"Verglichen mit den signierten Prüfpunkten im Log wird hier nicht: Das tut keyhall admin audit verify --checkpoint.",
+		"This check does not compare the chain against the signed checkpoints in the log: keyhall admin audit verify --checkpoint does."}
 )

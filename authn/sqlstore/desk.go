@@ -96,7 +96,7 @@ func (s *Store) DecideApproval(ctx context.Context, id, by, decision string, now
 }
 
 // EnableUser sets active a person an administrator disabled, in one
-// conditional statement with ev.
+// conditional statement with ev; not one the directory disables too.
 func (s *Store) EnableUser(ctx context.Context, id string, at time.Time, ev authn.AuditEvent) (bool, error) {
 	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
 		// Frozen again if she was: only an admin's unfreeze lifts that.
@@ -110,9 +110,12 @@ func (s *Store) EnableUser(ctx context.Context, id string, at time.Time, ev auth
 		if n, err := rowsAffected(res); err != nil || n == 1 {
 			return err
 		}
-		var one int
-		if err := tx.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = $1", id).Scan(&one); err != nil {
+		var by string
+		if err := tx.QueryRowContext(ctx, "SELECT disabled_by FROM users WHERE id = $1", id).Scan(&by); err != nil {
 			return dbErr(err)
+		}
+		if by == authn.DisabledByAdminAndDirectory {
+			return authn.ErrAccountDisabled // the directory's disable stays
 		}
 		return errUnchanged
 	})

@@ -252,7 +252,14 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 			if err != nil {
 				return err
 			}
-			continue // not active (any more): nothing to end
+			// Not active (any more): nothing to end. Disabled by an
+			// administrator: by both, from now on the directory's grace.
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled_by = $4, disabled_at = $5
+				WHERE id = $1 AND directory = $2 AND status = $3 AND disabled_by = $6`,
+				d.UserID, dir, authn.StatusDisabled, authn.DisabledByAdminAndDirectory, s.tv(ch.At), authn.DisabledByAdmin); err != nil {
+				return fmt.Errorf("disable %s: %w", d.UserID, err)
+			}
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
 			d.UserID, s.tv(ch.At)); err != nil {
@@ -340,6 +347,13 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 			return err
 		} else if n == 1 {
 			done.Enabled = append(done.Enabled, id)
+			continue
+		}
+		// Disabled by both: the administrator's disable stays.
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled_by = $5
+			WHERE id = $1 AND directory = $2 AND status = $3 AND disabled_by = $4`,
+			id, dir, authn.StatusDisabled, authn.DisabledByAdminAndDirectory, authn.DisabledByAdmin); err != nil {
+			return fmt.Errorf("enable %s: %w", id, err)
 		}
 	}
 	for _, id := range ch.Delete {

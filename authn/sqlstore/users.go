@@ -214,10 +214,13 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 func (s *Store) DisableUser(ctx context.Context, id string, at time.Time, ev authn.AuditEvent) (bool, error) {
 	changed := false
 	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $2, disabled_by = $3,
+		// Disabled by the directory already: by both (the directory's
+		// disable outlives the administrator's enable).
+		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $2,
+			disabled_by = CASE WHEN status = $2 AND disabled_by = $5 THEN $6 ELSE $3 END,
 			disabled_at = COALESCE(disabled_at, $4), updated_at = $4
-			WHERE id = $1 AND NOT (status = $2 AND disabled_by = $3)`,
-			id, authn.StatusDisabled, authn.DisabledByAdmin, s.tv(at))
+			WHERE id = $1 AND NOT (status = $2 AND disabled_by IN ($3, $6))`,
+			id, authn.StatusDisabled, authn.DisabledByAdmin, s.tv(at), authn.DisabledByDirectory, authn.DisabledByAdminAndDirectory)
 		if err != nil {
 			return dbErr(err)
 		}

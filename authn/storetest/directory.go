@@ -481,9 +481,12 @@ func testDirectoryLockConcurrent(t *testing.T, s authn.Store) {
 }
 
 // An administrator's disable (DisableUser) of a person the directory
-// disabled already makes her disabled by the administrator: the sync's
-// Enable no longer enables her. A second one stores nothing, not even an
-// audit event; an unknown person is ErrNotFound.
+// disabled already makes her disabled by both: the sync's Enable no longer
+// enables her, and the administrator's EnableUser does not lift the
+// directory's disable (ErrAccountDisabled, nothing stored) until the
+// directory enables her. The directory's Disable of a person an
+// administrator disabled does the same. A second DisableUser stores
+// nothing, not even an audit event; an unknown person is ErrNotFound.
 func testDirectoryAdminDisable(t *testing.T, s authn.Store) {
 	ctx := t.Context()
 	anna, bert := dirUser(t, "anna"), dirUser(t, "bert")
@@ -494,12 +497,17 @@ func testDirectoryAdminDisable(t *testing.T, s authn.Store) {
 	changed, err := s.DisableUser(ctx, anna.ID, at.Add(time.Hour), ev("user.disable", "user:"+anna.ID))
 	must(t, "DisableUser", err)
 	u := dirUsers(t, s)[anna.ID]
-	if !changed || u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdmin || !u.DisabledAt.Equal(micro(at)) {
+	if !changed || u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdminAndDirectory || !u.DisabledAt.Equal(micro(at)) {
 		t.Errorf("anna after DisableUser: changed %v, status %s by %q at %v", changed, u.Status, u.DisabledBy, u.DisabledAt)
 	}
+	enabled, err := s.EnableUser(ctx, anna.ID, at.Add(time.Hour), ev("user.enable", "user:"+anna.ID))
+	wantErr(t, "EnableUser(disabled by both)", err, authn.ErrAccountDisabled)
+	if u := dirUsers(t, s)[anna.ID]; enabled || u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdminAndDirectory {
+		t.Errorf("anna after EnableUser: changed %v, %s by %q, want disabled by both", enabled, u.Status, u.DisabledBy)
+	}
 	apply(t, s, authn.DirectoryChanges{At: at.Add(2 * time.Hour), Enable: []string{anna.ID}})
-	if u := dirUsers(t, s)[anna.ID]; u.Status != authn.StatusDisabled {
-		t.Errorf("the sync enabled anna, whom an administrator disabled: %s", u.Status)
+	if u := dirUsers(t, s)[anna.ID]; u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdmin {
+		t.Errorf("the sync's Enable of anna, whom an administrator disabled too: %s by %q, want disabled by admin", u.Status, u.DisabledBy)
 	}
 
 	before, err := s.ListAudit(ctx, authn.AuditFilter{Limit: 1000})
@@ -516,6 +524,21 @@ func testDirectoryAdminDisable(t *testing.T, s authn.Store) {
 	must(t, "DisableUser(bert)", err)
 	if u := dirUsers(t, s)[bert.ID]; !changed || u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdmin {
 		t.Errorf("bert after DisableUser: changed %v, %s by %q", changed, u.Status, u.DisabledBy)
+	}
+	// The directory disables bert too: by both, from then on.
+	later := at.Add(4 * time.Hour)
+	apply(t, s, authn.DirectoryChanges{At: later, Disable: []authn.DirectoryDisable{{UserID: bert.ID, Reason: "disabled in directory"}}})
+	if u := dirUsers(t, s)[bert.ID]; u.Status != authn.StatusDisabled || u.DisabledBy != authn.DisabledByAdminAndDirectory || !u.DisabledAt.Equal(micro(later)) {
+		t.Errorf("bert after the directory's Disable: %s by %q at %v, want by both at %v", u.Status, u.DisabledBy, u.DisabledAt, micro(later))
+	}
+	_, err = s.EnableUser(ctx, bert.ID, later, ev("user.enable", "user:"+bert.ID))
+	wantErr(t, "EnableUser(bert, disabled by both)", err, authn.ErrAccountDisabled)
+	apply(t, s, authn.DirectoryChanges{At: later, Enable: []string{bert.ID}})
+	if changed, err := s.EnableUser(ctx, bert.ID, later, ev("user.enable", "user:"+bert.ID)); err != nil || !changed {
+		t.Errorf("EnableUser(bert) once the directory enabled him: changed %v, %v", changed, err)
+	}
+	if u := dirUsers(t, s)[bert.ID]; u.Status != authn.StatusActive || u.DisabledBy != "" {
+		t.Errorf("bert enabled by both: %s by %q", u.Status, u.DisabledBy)
 	}
 	_, err = s.DisableUser(ctx, authn.NewID(), at, ev("user.disable", "user:x"))
 	wantErr(t, "DisableUser(unknown)", err, authn.ErrNotFound)

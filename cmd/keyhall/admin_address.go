@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
+	"github.com/keyhall/keyhall/enroll/desk"
 )
 
 // maxAddressLines is how many lines of a postal address fit the window of a
@@ -36,7 +37,8 @@ func usersSetAddressCommand() *command {
 		args:    "USERNAME",
 		summary: "set the postal address enrollment letters go to",
 		help: "Sets (or, with an empty --address, clears) the postal address of a person, which\n" +
-			"`admin invite --letter` and `admin reset --letter` print in the envelope's window.",
+			"`admin invite --letter` and `admin reset --letter` print in the envelope's window.\n" +
+			"A directory person's address comes from the directory: change it there.",
 		examples: []string{`keyhall admin users set-address anna.mueller --address "Große Straße 17|48143 Münster"`},
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath := configFlag(fs)
@@ -58,10 +60,14 @@ func usersSetAddressCommand() *command {
 	}
 }
 
-// storeAddress stores lines as u's postal address, audited
+// storeAddress stores lines as u's postal address (not for a directory
+// person: desk.AddressEditable), audited
 // (user.set_address, naming the command it came with and, when given, why),
 // and returns her as stored.
 func storeAddress(ctx context.Context, st authn.Store, u authn.User, lines []string, reason, via string) (authn.User, error) {
+	if err := desk.AddressEditable(u); err != nil {
+		return u, deskErr(err)
+	}
 	now := time.Now().UTC()
 	ev := auditEvent(now, "user.set_address", "user:"+u.ID, reason, map[string]string{"username": u.Username, "via": via})
 	u, err := st.UpdateUser(ctx, u.ID, func(old authn.User) (authn.User, error) {

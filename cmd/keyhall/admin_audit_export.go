@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,7 +24,9 @@ func auditExportCommand() *command {
 			"(one object per event, with its hash and the hash before it, so that the chain can be\n" +
 			"checked outside Keyhall). The filters narrow it down; without them every event is\n" +
 			"written. In CSV, text that a spreadsheet would take for a formula starts with an\n" +
-			"apostrophe. Dates are UTC days (2026-12-01) or RFC 3339 times; --until is exclusive.",
+			"apostrophe. Dates are UTC days (2026-12-01) or RFC 3339 times; --until is exclusive.\n" +
+			"--output writes a new file of mode 0600, whole or not at all; an existing one is\n" +
+			"replaced only with --replace.",
 		examples: []string{
 			"keyhall admin audit export --format csv --output audit.csv",
 			"keyhall admin audit export --format jsonl --user anna.mueller --since 2026-11-01",
@@ -31,6 +36,7 @@ func auditExportCommand() *command {
 			cfgPath := configFlag(fs)
 			format := fs.String("format", desk.FormatCSV, "csv or jsonl")
 			output := fs.String("output", "", "write to `FILE` (mode 0600) instead of standard output")
+			replace := fs.Bool("replace", false, "replace the --output file if it exists")
 			username := fs.String("user", "", "only events about the person `USERNAME`")
 			actor := fs.String("actor", "", "only events by `ACTOR` (cli:NAME, user:ID, system)")
 			action := fs.String("action", "", "only `ACTION` and those below it (user finds user.reset), as the console filters")
@@ -64,7 +70,7 @@ func auditExportCommand() *command {
 						q.Subject = "user:" + u.ID
 					}
 					// The desk audits the export (it holds personal data).
-					_, err := exportAudit(ctx, a, e.desk, *format, *output, q)
+					_, err := exportAudit(ctx, a, e.desk, *format, *output, *replace, q)
 					return deskErr(err)
 				})
 			}
@@ -73,8 +79,10 @@ func auditExportCommand() *command {
 }
 
 // exportAudit writes the export to output, or to stdout when it is "",
-// and returns how many events it wrote.
-func exportAudit(ctx context.Context, a *app, d *desk.Service, format, output string, q authn.AuditQuery) (int, error) {
+// and returns how many events it wrote. A file is written whole, mode
+// 0600, through a temporary file beside it; an existing one is replaced
+// only with replace, and refused before anything is exported otherwise.
+func exportAudit(ctx context.Context, a *app, d *desk.Service, format, output string, replace bool, q authn.AuditQuery) (int, error) {
 	if output == "" {
 		w := bufio.NewWriter(a.stdout)
 		n, err := d.ExportAudit(ctx, desk.CLI(cliActor(), false), w, format, q)
@@ -83,17 +91,34 @@ func exportAudit(ctx context.Context, a *app, d *desk.Service, format, output st
 		}
 		return n, w.Flush()
 	}
-	f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return 0, err
+	exists := func(err error) error {
+		return &cliError{msg: fmt.Sprintf("%s exists; give another name, or --replace to replace it", output), err: err}
 	}
-	w := bufio.NewWriter(f)
+	if _, err := os.Lstat(output); err == nil && !replace {
+		return 0, exists(fs.ErrExist)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp-*") // mode 0600
+	if err != nil {
+		return 0, fmt.Errorf("write %s: %w", output, err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
 	n, err := d.ExportAudit(ctx, desk.CLI(cliActor(), false), w, format, q)
 	if err == nil {
 		err = w.Flush()
 	}
-	if cerr := f.Close(); err == nil {
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && replace {
+		err = os.Rename(tmp.Name(), output)
+	} else if err == nil {
+		if err = os.Link(tmp.Name(), output); errors.Is(err, fs.ErrExist) {
+			return n, exists(err) // made meanwhile
+		}
 	}
 	if err != nil {
 		return n, fmt.Errorf("write %s: %w", output, err)

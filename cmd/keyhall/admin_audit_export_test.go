@@ -110,3 +110,55 @@ func testAdminAuditExport(t *testing.T, env []string, _ string) {
 		}
 	}
 }
+
+// TestAdminAuditExportFile: --output never overwrites a file by accident:
+// an existing one is refused (untouched, and nothing exported or audited)
+// unless --replace; the file written, new or replacing, has mode 0600
+// whatever the old one had, and no temporary file is left beside it.
+func TestAdminAuditExportFile(t *testing.T) {
+	env, url := adminEnv(t)
+	mustRun(t, env, 0, "admin", "users", "add", "anna")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "important.txt")
+	if err := os.WriteFile(out, []byte("precious data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := openTestStore(t, url)
+	exports := func() int {
+		evs, err := st.ListAudit(t.Context(), authn.AuditFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Action == "audit.export" {
+				n++
+			}
+		}
+		return n
+	}
+	if e := mustRun(t, env, 1, "admin", "audit", "export", "--output", out); !strings.Contains(e, "exists") || !strings.Contains(e, "--replace") {
+		t.Errorf("export to an existing file: %q", e)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "precious data\n" {
+		t.Errorf("the refused export changed the file: %q", b)
+	}
+	if n := exports(); n != 0 {
+		t.Errorf("the refused export was audited %d times", n)
+	}
+	mustRun(t, env, 0, "admin", "audit", "export", "--output", out, "--replace")
+	fresh := filepath.Join(dir, "new.csv")
+	mustRun(t, env, 0, "admin", "audit", "export", "--output", fresh)
+	for _, f := range []string{out, fresh} {
+		fi, err := os.Stat(f)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 0600", f, fi, err)
+		}
+		if b, _ := os.ReadFile(f); !strings.HasPrefix(string(b), "seq,time,actor,action") {
+			t.Errorf("%s holds %.60q, want the CSV export", f, b)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("files left beside the export: %v", entries)
+	}
+}

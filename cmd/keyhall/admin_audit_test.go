@@ -28,7 +28,7 @@ func TestAdminAuditVerify(t *testing.T) {
 	env, url := adminEnv(t)
 	mustRun(t, env, 0, "admin", "users", "add", "anna")
 	mustRun(t, env, 0, "admin", "groups", "add", "rat")
-	mustRun(t, env, 0, "admin", "groups", "add-member", "rat", "anna")
+	mustRun(t, env, 0, "admin", "groups", "add-member", "rat", "anna", "--reason", "ticket 1")
 	if out := mustRun(t, env, 0, "admin", "audit", "verify"); !strings.HasPrefix(out, "3 audit events, chain intact; last hash ") {
 		t.Errorf("audit verify printed %q", out)
 	}

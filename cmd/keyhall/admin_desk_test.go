@@ -156,7 +156,7 @@ func TestAdminResetDualControl(t *testing.T) {
 	}
 	run(0, "admin", "users", "add", "rita", "--address", "Prinzipalmarkt 1|48143 Münster")
 	run(0, "admin", "groups", "add", "rat")
-	run(0, "admin", "groups", "add-member", "rat", "rita")
+	run(0, "admin", "groups", "add-member", "rat", "rita", "--reason", "ticket 1")
 	st := openTestStore(t, url)
 	rita, _ := st.GetUserByUsername(t.Context(), "rita")
 	addCredentials(t, st, rita.ID)
@@ -215,7 +215,7 @@ func TestAdminInviteGroupLetters(t *testing.T) {
 	run(0, "admin", "groups", "add", "ausschuss")
 	for _, u := range []string{"anna", "bert", "carl"} {
 		run(0, "admin", "users", "add", u, "--address", "Prinzipalmarkt 1|48143 Münster")
-		run(0, "admin", "groups", "add-member", "ausschuss", u)
+		run(0, "admin", "groups", "add-member", "ausschuss", u, "--reason", "ticket 1")
 	}
 	st := openTestStore(t, url)
 	carl, _ := st.GetUserByUsername(t.Context(), "carl")

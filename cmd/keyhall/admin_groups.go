@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"time"
 
@@ -113,16 +114,20 @@ func groupsMemberCommand(add bool) *command {
 		name:    name,
 		args:    "GROUP USERNAME",
 		summary: summary,
-		help: verb + " a local group. Members of directory groups are changed in the directory.\n" +
+		help: verb + " a local group, with a reason for the audit log. Members of directory groups\n" +
+			"are changed in the directory.\n" +
 			"A group that gives a role on the IT desk (admin_group, admin.roles) changes only\n" +
 			"with a second admin's approval: ask for it on the console (the person's page, \"Rolle\n" +
-			"ändern\"). In an emergency --break-glass --reason … changes it at once, audited as such.",
-		examples: []string{"keyhall admin groups " + name + " rat anna.mueller",
+			"ändern\"). In an emergency --break-glass --reason … changes it at once, audited as such.\n" +
+			"Taking a person out of a protected or reset_approval group (policy.groups) lowers the\n" +
+			"protection of her account: it needs --break-glass too.",
+		examples: []string{"keyhall admin groups " + name + ` rat anna.mueller --reason "council elected 2026, ticket 4711"`,
 			"keyhall admin groups " + name + ` keyhall-admins anna.mueller --break-glass --reason "incident 12, no second admin"`},
 		setup: func(fs *flag.FlagSet) action {
 			cfgPath := configFlag(fs)
-			reason := fs.String("reason", "", "why, for the audit log (required with --break-glass)")
-			breakGlass := fs.Bool("break-glass", false, "change a group that gives a role at once, without a second admin (audited; emergencies only)")
+			reason := fs.String("reason", "", "why, for the audit log (required)")
+			breakGlass := fs.Bool("break-glass", false, "change a group that gives a role, or take a person out of a protected or reset_approval group, "+
+				"at once (audited; emergencies only)")
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := wantArgs(args, "GROUP", "USERNAME"); err != nil {
 					return err
@@ -139,6 +144,7 @@ func groupsMemberCommand(add bool) *command {
 				if err != nil {
 					return err
 				}
+				why := strings.TrimSpace(*reason)
 				if (desk.Config{AdminGroup: cfg.AdminGroup, Roles: cfg.deskRoles()}).GivesRole(group) {
 					if !*breakGlass {
 						return &cliError{msg: fmt.Sprintf("group %q gives a role on the IT desk: a change needs a second admin's approval; "+
@@ -162,11 +168,25 @@ func groupsMemberCommand(add bool) *command {
 						return err
 					})
 				}
+				gp := cfg.Policy.Groups[group]
+				lowers := !add && (gp.Protected || gp.ResetApproval)
+				if lowers && !*breakGlass {
+					return &cliError{msg: fmt.Sprintf("group %q is protected or needs a second person for resets (policy.groups): "+
+						"taking %q out of it lowers the protection of her account; in an emergency use --break-glass --reason … (audited)",
+						group, username)}
+				}
+				if why == "" {
+					return usagef("--reason is required: say why, for the audit log")
+				}
+				details := map[string]string{}
+				if lowers {
+					details["break_glass"] = "true"
+				}
 				return withConfigStore(ctx, a, cfg, func(st authn.Store) error {
 					if add {
-						return addMember(ctx, st, a.stdout, group, username)
+						return addMember(ctx, st, a.stdout, group, username, why, details)
 					}
-					return removeMember(ctx, st, a.stdout, group, username)
+					return removeMember(ctx, st, a.stdout, group, username, why, details)
 				})
 			}
 		},
@@ -190,14 +210,14 @@ func localMember(ctx context.Context, st authn.Store, group, username string) (a
 	return g, u, err
 }
 
-// addMember adds a person to a local group, audited.
-func addMember(ctx context.Context, st authn.Store, w io.Writer, group, username string) error {
+// addMember adds a person to a local group, audited with reason and
+// details.
+func addMember(ctx context.Context, st authn.Store, w io.Writer, group, username, reason string, details map[string]string) error {
 	g, u, err := localMember(ctx, st, group, username)
 	if err != nil {
 		return err
 	}
-	ev := auditEvent(time.Now().UTC(), "group.add_member", "group:"+g.ID, "",
-		map[string]string{"group": g.Name, "username": u.Username, "user_id": u.ID})
+	ev := auditEvent(time.Now().UTC(), "group.add_member", "group:"+g.ID, reason, memberDetails(g, u, details))
 	if err := st.AddMember(ctx, g.ID, u.ID, ev); err != nil {
 		if errors.Is(err, authn.ErrAlreadyExists) {
 			return &cliError{msg: fmt.Sprintf("user %q is a member of group %q already", username, group), err: err}
@@ -208,14 +228,14 @@ func addMember(ctx context.Context, st authn.Store, w io.Writer, group, username
 	return err
 }
 
-// removeMember removes a person from a local group, audited.
-func removeMember(ctx context.Context, st authn.Store, w io.Writer, group, username string) error {
+// removeMember removes a person from a local group, audited with reason
+// and details.
+func removeMember(ctx context.Context, st authn.Store, w io.Writer, group, username, reason string, details map[string]string) error {
 	g, u, err := localMember(ctx, st, group, username)
 	if err != nil {
 		return err
 	}
-	ev := auditEvent(time.Now().UTC(), "group.remove_member", "group:"+g.ID, "",
-		map[string]string{"group": g.Name, "username": u.Username, "user_id": u.ID})
+	ev := auditEvent(time.Now().UTC(), "group.remove_member", "group:"+g.ID, reason, memberDetails(g, u, details))
 	if err := st.RemoveMember(ctx, g.ID, u.ID, ev); err != nil {
 		if errors.Is(err, authn.ErrNotFound) {
 			return &cliError{msg: fmt.Sprintf("user %q is not a member of group %q", username, group), err: err}
@@ -224,4 +244,12 @@ func removeMember(ctx context.Context, st authn.Store, w io.Writer, group, usern
 	}
 	_, err = fmt.Fprintf(w, "Removed user %q from group %q.\n", u.Username, g.Name)
 	return err
+}
+
+// memberDetails are the details of a membership event: the group and the
+// person, with extra (break_glass).
+func memberDetails(g authn.Group, u authn.User, extra map[string]string) map[string]string {
+	d := map[string]string{"group": g.Name, "username": u.Username, "user_id": u.ID}
+	maps.Copy(d, extra)
+	return d
 }

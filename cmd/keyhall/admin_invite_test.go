@@ -355,6 +355,46 @@ func TestAdminStoredAddress(t *testing.T) {
 	}
 }
 
+// TestAdminAddressDirectoryPerson: a directory person's postal address
+// comes from her entry, and the sync sets it from there (empty if the
+// entry has none): set-address, invite --address and reset --address are
+// refused with a clear error, before anything changes, instead of storing
+// an address the next sync wipes unseen.
+func TestAdminAddressDirectoryPerson(t *testing.T) {
+	env, url := enrollEnvVars(t, nil)
+	st := openTestStore(t, url)
+	ctx := t.Context()
+	now := time.Now()
+	dora := authn.User{ID: authn.NewID(), Username: "dora", Status: authn.StatusActive, Source: authn.SourceDirectory,
+		Directory: "stadt", ExternalID: "uid=dora", CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, dora, authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"}); err != nil {
+		t.Fatal(err)
+	}
+	letter := filepath.Join(t.TempDir(), "dora.pdf")
+	for _, args := range [][]string{
+		{"admin", "users", "set-address", "dora", "--address", "Große Straße 17|48143 Münster"},
+		{"admin", "invite", "dora", "--letter", letter, "--address", "Große Straße 17|48143 Münster", "--reason", "ticket 1"},
+		{"admin", "reset", "dora", "--identity-check", "callback", "--reason", "lost key", "--address", "Große Straße 17|48143 Münster"},
+	} {
+		if e := mustRun(t, env, 2, args...); !strings.Contains(e, "comes from the directory; change it there") {
+			t.Errorf("%v: stderr %q", args, e)
+		}
+	}
+	if u, err := st.GetUser(ctx, dora.ID); err != nil || len(u.PostalAddress) != 0 {
+		t.Errorf("dora's address after the refusals: %v, %v", u.PostalAddress, err)
+	}
+	if _, err := st.LatestInvitation(ctx, dora.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("a refused --address issued an invitation: %v", err)
+	}
+	if _, err := os.Stat(letter); err == nil {
+		t.Error("a refused invite wrote a letter")
+	}
+	events, _ := st.ListAudit(ctx, authn.AuditFilter{Subject: "user:" + dora.ID})
+	if slices.ContainsFunc(events, func(e authn.AuditEvent) bool { return e.Action == "user.set_address" }) {
+		t.Error("a refused address was audited as set")
+	}
+}
+
 // TestAdminInviteRequirePassword: --require-password on invite and reset is
 // stored with the invitation and audited, and users show tells it; for a
 // directory person, whose password is the directory's, it is refused with

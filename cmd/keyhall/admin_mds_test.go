@@ -131,7 +131,7 @@ func TestAdminKeysReport(t *testing.T) {
 		mustRun(t, env, 0, "admin", "users", "add", u)
 	}
 	for _, m := range [][2]string{{"rat", "anna"}, {"verwaltung", "anna"}, {"rat", "bernd"}, {"verwaltung", "carla"}} {
-		mustRun(t, env, 0, "admin", "groups", "add-member", m[0], m[1])
+		mustRun(t, env, 0, "admin", "groups", "add-member", m[0], m[1], "--reason", "ticket 1")
 	}
 	st := openTestStore(t, url)
 	attested := false

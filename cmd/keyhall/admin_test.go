@@ -151,11 +151,11 @@ func TestAdminGroups(t *testing.T) {
 	}
 	mustRun(t, env, 0, "admin", "groups", "add", "helpdesk")
 	mustRun(t, env, 1, "admin", "groups", "add", "RAT")
-	mustRun(t, env, 0, "admin", "groups", "add-member", "rat", "Anna")
-	if e := mustRun(t, env, 1, "admin", "groups", "add-member", "rat", "anna"); !strings.Contains(e, "already") {
+	mustRun(t, env, 0, "admin", "groups", "add-member", "rat", "Anna", "--reason", "ticket 1")
+	if e := mustRun(t, env, 1, "admin", "groups", "add-member", "rat", "anna", "--reason", "ticket 1"); !strings.Contains(e, "already") {
 		t.Errorf("second add-member: %q", e)
 	}
-	if e := mustRun(t, env, 1, "admin", "groups", "add-member", "nope", "anna"); e != "keyhall: group \"nope\" not found\n" {
+	if e := mustRun(t, env, 1, "admin", "groups", "add-member", "nope", "anna", "--reason", "ticket 1"); e != "keyhall: group \"nope\" not found\n" {
 		t.Errorf("unknown group: %q", e)
 	}
 

@@ -33,7 +33,7 @@ func testAuditLogLinesAndCheckpoints(t *testing.T, env []string, url string) {
 	ctx := context.Background()
 	mustRun(t, env, 0, "admin", "users", "add", "anna")
 	mustRun(t, env, 0, "admin", "groups", "add", "rat")
-	mustRun(t, env, 0, "admin", "groups", "add-member", "rat", "anna")
+	mustRun(t, env, 0, "admin", "groups", "add-member", "rat", "anna", "--reason", "ticket 1")
 
 	keys := commandKeys(t, env)
 	st := openTestStore(t, url).(*sqlstore.Store)

@@ -17,8 +17,8 @@ func TestAuditVerifyAfterAccountDeletion(t *testing.T) {
 	mustRun(t, env, 0, "admin", "users", "add", "anna", "--email", "anna@stadt.example", "--name", "Anna Müller")
 	mustRun(t, env, 0, "admin", "users", "add", "bernd")
 	mustRun(t, env, 0, "admin", "groups", "add", "buerger")
-	mustRun(t, env, 0, "admin", "groups", "add-member", "buerger", "anna")
-	mustRun(t, env, 0, "admin", "groups", "add-member", "buerger", "bernd")
+	mustRun(t, env, 0, "admin", "groups", "add-member", "buerger", "anna", "--reason", "ticket 1")
+	mustRun(t, env, 0, "admin", "groups", "add-member", "buerger", "bernd", "--reason", "ticket 1")
 	st := openTestStore(t, dsn)
 	anna, err := st.GetUserByUsername(t.Context(), "anna")
 	if err != nil {

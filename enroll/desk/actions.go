@@ -78,10 +78,13 @@ type ResetOutcome struct {
 
 // Approval is a reset that waits for a second person (dual control).
 type Approval struct {
-	ID                   string
-	UserID, Username     string // whom
-	RequestedBy          string // the requester as the audit log names her
-	RequesterID          string // her user id ("" for the command line)
+	ID               string
+	UserID, Username string // whom
+	RequestedBy      string // the requester as the audit log names her
+	RequesterID      string // her user id ("" for the command line)
+	// RequesterName is the requester as a person reads her: "Helga Hahn
+	// (helga)", or RequestedBy for the command line or an erased account.
+	RequesterName        string
 	Reason               string
 	Check                IdentityCheck
 	Delivery             Delivery
@@ -259,6 +262,9 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 	if err := s.secondPerson(ctx, a, ap, p); err != nil {
 		return ResetOutcome{}, err
 	}
+	if why, refusal := s.requesterMayAsk(ctx, ap, p); refusal != nil && ap.DecidedAt.IsZero() {
+		return ResetOutcome{}, s.refuse(ctx, a, "approve", p, ap.Reason, why, refusal) // a decided one: decide says so
+	}
 	ev := s.event(a, "reset.approved", p.User, ap.Reason, map[string]string{
 		"approval_id": ap.ID, "requested_by": ap.RequestedBy})
 	if err := s.decide(ctx, a, ap, p, ev); err != nil {
@@ -270,6 +276,30 @@ func (s *Service) Approve(ctx context.Context, a Actor, approvalID string) (Rese
 		ClientAddr: a.ClientAddr}
 	t.Audit["delivery"] = ap.Delivery
 	return s.reset(ctx, a, p, in, t, &ap)
+}
+
+// requesterMayAsk says why the reset ap of p can no longer be carried out
+// on the requester's word (nil when it can): she asked for it, and made
+// the identity check it rests on, so she must still be someone who may ask
+// for it, an active person with the role it needs for p (tier). The
+// command line's requests (no RequesterID) stand.
+func (s *Service) requesterMayAsk(ctx context.Context, ap authn.Approval, p subject) (string, *Error) {
+	if ap.RequesterID == "" {
+		return "", nil
+	}
+	role, err := s.RoleOf(ctx, ap.RequesterID)
+	if err != nil {
+		role = "" // unreadable, or erased: her word no longer counts
+	}
+	requester := Actor{Audit: ap.RequestedBy, UserID: ap.RequesterID, Directory: ap.RequesterDirectory,
+		ExternalID: ap.RequesterExternal, Role: role, Via: "console"}
+	why, _ := s.tier(requester, p, false)
+	if why == "" {
+		return "", nil
+	}
+	return "the requester may no longer ask for it (" + why + ")", forbidden(
+		"Wer den Reset beantragt hat, darf ihn nicht mehr beantragen (keine Rolle mehr am IT-Schalter, oder nicht für diese Person): Bitte neu beantragen.",
+		"The person who asked for the reset may no longer ask for it (no role on the IT desk any more, or not for this person): please ask again.")
 }
 
 // decide records the approval of ap with ev, once; a second decision or
@@ -336,9 +366,24 @@ func (s *Service) Approvals(ctx context.Context, a Actor) ([]Approval, error) {
 		if u, err := s.cfg.Store.GetUser(ctx, ap.UserID); err == nil {
 			name = u.Username
 		}
-		out = append(out, toApproval(ap, name))
+		out = append(out, s.withRequester(ctx, toApproval(ap, name)))
 	}
 	return out, nil
+}
+
+// withRequester is ap with the requester's name (Approval.RequesterName).
+func (s *Service) withRequester(ctx context.Context, ap Approval) Approval {
+	ap.RequesterName = ap.RequestedBy
+	if ap.RequesterID == "" {
+		return ap
+	}
+	if u, err := s.cfg.Store.GetUser(ctx, ap.RequesterID); err == nil {
+		ap.RequesterName = u.Username
+		if u.DisplayName != "" {
+			ap.RequesterName = u.DisplayName + " (" + u.Username + ")"
+		}
+	}
+	return ap
 }
 
 func toApproval(ap authn.Approval, username string) Approval {
@@ -511,7 +556,8 @@ func (s *Service) DisableReport(ctx context.Context, a Actor, userID, reason str
 	return d, nil
 }
 
-// Enable enables a person an administrator disabled (admins only).
+// Enable enables a person an administrator disabled (admins only); not
+// one the directory disables too: she is enabled there first.
 func (s *Service) Enable(ctx context.Context, a Actor, userID, reason string) error {
 	p, err := s.find(ctx, userID)
 	if err != nil {
@@ -525,6 +571,11 @@ func (s *Service) Enable(ctx context.Context, a Actor, userID, reason string) er
 	}
 	ev := s.event(a, "user.enable", p.User, reason, nil)
 	changed, err := s.cfg.Store.EnableUser(ctx, p.ID, ev.Time, ev)
+	if errors.Is(err, authn.ErrAccountDisabled) { // the directory's disable stays
+		return s.refuse(ctx, a, "enable", p, reason, "disabled by the directory too", invalid(
+			"Das Verzeichnis sperrt sie ebenfalls: Geben Sie sie zuerst im Verzeichnis frei, danach heben Sie hier die Sperre der Administration auf.",
+			"The directory disables her too: enable her in the directory first, then lift the administrator's disable here."))
+	}
 	if err != nil {
 		return fmt.Errorf("desk: enable %s: %w", p.Username, err)
 	}

@@ -1,6 +1,7 @@
 package desk_test
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,4 +175,100 @@ func TestBreakGlass(t *testing.T) {
 	glass.BreakGlass = true
 	_, err = f.desk.Reset(ctx, glass, f.id("rita"), resetReq("ticket 8"))
 	wantErr(t, "break-glass on the console", err, desk.ErrForbidden)
+}
+
+// TestApproveRequesterGone: a pending reset rests on the requester's word
+// (she made the identity check). When she may no longer ask for it before
+// it is approved (disabled, her role gone, or an admin who is helpdesk
+// now and so may not act on a protected person), the approval is refused,
+// audited, and nothing happens to the person; as for a role change.
+func TestApproveRequesterGone(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		requester, whom, approver string
+		gone                      func(t *testing.T, f *fixture)
+	}{
+		{"requester disabled", "helga", "kurt", "hanna", func(t *testing.T, f *fixture) {
+			_, err := f.st.DisableUser(t.Context(), f.id("helga"), f.clock.now(), ev("user.disable"))
+			must(t, err)
+		}},
+		{"requester's role taken", "helga", "kurt", "hanna", func(t *testing.T, f *fixture) {
+			f.move(t, "helga", "it-helpdesk", "")
+		}},
+		{"admin now helpdesk, person protected", "adam", "rita", "anja", func(t *testing.T, f *fixture) {
+			f.move(t, "adam", "it-admins", "it-helpdesk")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := t.Context()
+			f.addKey(t, tc.whom)
+			session := f.signIn(t, tc.whom)
+			out, err := f.desk.Reset(ctx, f.console(t, tc.requester), f.id(tc.whom), resetReq("ticket 9"))
+			must(t, err)
+			if out.Pending == nil {
+				t.Fatalf("reset of %s: %+v, want it pending", tc.whom, out)
+			}
+			tc.gone(t, f)
+			before := f.lastSeq(t)
+			done, err := f.desk.Approve(ctx, f.console(t, tc.approver), out.Pending.ID)
+			wantErr(t, "approval of a request whose requester may no longer ask", err, desk.ErrForbidden)
+			if done.Invitation.Code != "" || !f.sessionLive(t, session) {
+				t.Errorf("the reset was carried out: %+v", done)
+			}
+			if creds, _ := f.st.ListCredentials(ctx, f.id(tc.whom)); len(creds) != 1 {
+				t.Errorf("her keys changed: %d", len(creds))
+			}
+			evs := f.events(t, tc.whom, before)
+			if got := actions(evs); len(got) != 1 || got[0] != "desk.refused" || evs[0].Details["tried"] != "approve" ||
+				!strings.Contains(evs[0].Details["why"], "requester") {
+				t.Errorf("refusal audited %v %+v, want one desk.refused naming the requester", got, evs)
+			}
+		})
+	}
+}
+
+// TestOverviewApprovals: the overview names who asked for a pending reset
+// (her name, not her account id), shows its identity check and delivery,
+// and offers to approve it only to a person who may.
+func TestOverviewApprovals(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	out, err := f.desk.Reset(ctx, f.console(t, "helga"), f.id("kurt"), resetReq("ticket 10"))
+	must(t, err)
+	for name, may := range map[string]bool{"helga": false, "hanna": true, "adam": true} {
+		o, err := f.desk.Overview(ctx, f.console(t, name))
+		must(t, err)
+		must(t, o.ApprovalsErr)
+		if len(o.Approvals) != 1 {
+			t.Fatalf("%s's overview: %d approvals", name, len(o.Approvals))
+		}
+		ap := o.Approvals[0]
+		if ap.ID != out.Pending.ID || ap.RequesterName != "Helga (helga)" || ap.Check.Method != desk.CheckCallback ||
+			ap.Delivery != desk.DeliverDesk || ap.MayApprove != may {
+			t.Errorf("%s's overview: %+v; want requester Helga (helga), callback, desk, may approve %v", name, ap, may)
+		}
+	}
+	p, err := f.desk.Person(ctx, f.console(t, "hanna"), f.id("kurt"))
+	must(t, err)
+	if len(p.Pending) != 1 || p.Pending[0].RequesterName != "Helga (helga)" {
+		t.Errorf("her page's pending reset: %+v", p.Pending)
+	}
+}
+
+// move takes name out of group from ("" for none) and into group to.
+func (f *fixture) move(t *testing.T, name, from, to string) {
+	t.Helper()
+	for g, add := range map[string]bool{from: false, to: true} {
+		if g == "" {
+			continue
+		}
+		grp, err := f.st.GetGroupByName(t.Context(), g)
+		must(t, err)
+		if add {
+			must(t, f.st.AddMember(t.Context(), grp.ID, f.id(name), ev("group.add_member")))
+		} else {
+			must(t, f.st.RemoveMember(t.Context(), grp.ID, f.id(name), ev("group.remove_member")))
+		}
+	}
 }

@@ -120,9 +120,9 @@ type Overview struct {
 	// Frozen are the people who froze their account with a "this was not
 	// me" link, the most recently frozen first: an admin must look.
 	Frozen []authn.FrozenUser
-	// Approvals are the pending approvals; ApprovalsErr why they could not
-	// be read.
-	Approvals    []Approval
+	// Approvals are the pending approvals, each saying whether the viewer
+	// may approve it; ApprovalsErr why they could not be read.
+	Approvals    []PendingReset
 	ApprovalsErr error
 	// NoticeLetters counts the notice letters to print and send
 	// (PrintNoticeLetters); Unnotified are the people whom a notice could
@@ -265,14 +265,36 @@ func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, e
 	}
 	subj := subject{User: rec.User, groups: rec.Groups, role: p.Role}
 	for _, ap := range aps {
-		if ap.UserID != userID {
-			continue
+		if ap.UserID == userID {
+			p.Pending = append(p.Pending, s.pending(ctx, a, ap, subj))
 		}
-		_, refusal := s.tier(a, subj, ap.Kind == authn.ApprovalRole)
-		p.Pending = append(p.Pending, PendingReset{Approval: toApproval(ap, rec.User.Username),
-			MayApprove: refusal == nil && notSecond(a, ap, rec.User) == ""})
 	}
 	return p, nil
+}
+
+// pending is ap of p as the viewer a sees it.
+func (s *Service) pending(ctx context.Context, a Actor, ap authn.Approval, p subject) PendingReset {
+	_, refusal := s.tier(a, p, ap.Kind == authn.ApprovalRole)
+	return PendingReset{Approval: s.withRequester(ctx, toApproval(ap, p.Username)),
+		MayApprove: refusal == nil && notSecond(a, ap, p.User) == ""}
+}
+
+// approvals are the pending approvals as the viewer a sees them.
+func (s *Service) approvals(ctx context.Context, a Actor) ([]PendingReset, error) {
+	aps, err := s.cfg.Store.PendingApprovals(ctx, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("desk: %w", err)
+	}
+	out := make([]PendingReset, 0, len(aps))
+	for _, ap := range aps {
+		p, err := s.find(ctx, ap.UserID)
+		if err != nil { // gone (or unreadable): shown, not offered
+			out = append(out, PendingReset{Approval: s.withRequester(ctx, toApproval(ap, ""))})
+			continue
+		}
+		out = append(out, s.pending(ctx, a, ap, p))
+	}
+	return out, nil
 }
 
 // Overview reads the console's first page.
@@ -317,7 +339,7 @@ func (s *Service) Overview(ctx context.Context, a Actor) (Overview, error) {
 	if o.NoticeLetters, o.Unnotified, err = s.noticeQueue(ctx); err != nil {
 		return Overview{}, err
 	}
-	o.Approvals, o.ApprovalsErr = s.Approvals(ctx, a)
+	o.Approvals, o.ApprovalsErr = s.approvals(ctx, a)
 	return o, nil
 }
 

@@ -278,6 +278,18 @@ func (s *Service) terms(a Actor, p authn.User, d Delivery, t enroll.Terms, reset
 	return t, nil
 }
 
+// AddressEditable refuses to store a postal address for a person of the
+// directory: the sync sets hers from her entry (empty if it has none) and
+// would overwrite, unseen, what IT stored here. It is changed in the
+// directory; the next sync brings it.
+func AddressEditable(u authn.User) error {
+	if u.Source != authn.SourceDirectory {
+		return nil
+	}
+	return invalid("Ihre Postanschrift kommt aus dem Verzeichnis: Ändern Sie sie dort, der nächste Abgleich übernimmt sie.",
+		"She is a directory person: her postal address comes from the directory; change it there, the next sync brings it.")
+}
+
 // setAddress stores the postal address the command line gave (audited)
 // where it differs; the console gives none: an invitation never goes to an
 // address the caller names.
@@ -288,6 +300,9 @@ func (s *Service) setAddress(ctx context.Context, a Actor, p authn.User, lines [
 	if a.Via != "cli" {
 		return p, invalid("Die Adresse kommt aus ihren gespeicherten Daten, nicht aus dem Anruf.",
 			"The address comes from her stored data, not from the caller.")
+	}
+	if err := AddressEditable(p); err != nil {
+		return p, err
 	}
 	ev := s.event(a, "user.set_address", p, reason, nil)
 	ev.Details["via"] = via // the command that stored it, as "users set-address" says
