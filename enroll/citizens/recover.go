@@ -469,7 +469,8 @@ func (s *Service) PendingRecovery(ctx context.Context, userID string) (authn.Rec
 
 // FinishRecoveries removes the old factors of every recovery whose
 // RecoveryDelay has passed without a cancel, and returns how many it
-// finished. It is one of serve's periodic jobs; several processes may run
+// finished. A person who is not active keeps hers (a freeze cancels her
+// recovery; a disabled person's waits until she is active again). It is one of serve's periodic jobs; several processes may run
 // it at once (a recovery finished by another is skipped).
 func (s *Service) FinishRecoveries(ctx context.Context) (int, error) {
 	done := 0
@@ -485,6 +486,11 @@ func (s *Service) FinishRecoveries(ctx context.Context) (int, error) {
 			rep, err := s.cfg.Store.FinishRecovery(ctx, r.ID, now, ev)
 			switch {
 			case errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrExpired) || errors.Is(err, authn.ErrNotFound):
+				continue
+			case errors.Is(err, authn.ErrNotActive):
+				// Frozen or disabled since it was listed: her factors stay;
+				// it finishes once she is active again.
+				s.log.Warn("recovery by e-mail not finished: account not active", "user", r.UserID, "err", err)
 				continue
 			case err != nil:
 				return done, fmt.Errorf("finish recoveries: %w", err)
