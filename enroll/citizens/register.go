@@ -50,9 +50,11 @@ import (
 
 // Limits of registration.
 const (
-	// registerAddrLimit mails may be asked for one address, and
-	// registerNetLimit registrations started from one client network (an
-	// IPv4 /24, an IPv6 /56), in registerWindow.
+	// registerAddrLimit mails may be asked for one address from one
+	// client network (an IPv4 /24, an IPv6 /56), and registerNetLimit
+	// registrations started from one network, in registerWindow; the
+	// mails to one address from all networks are bounded as throttle.go
+	// says.
 	registerAddrLimit = 5
 	registerNetLimit  = 30
 	registerWindow    = time.Hour
@@ -130,19 +132,15 @@ func (s *Service) Start(ctx context.Context, r Request) error {
 		return err
 	}
 	now := s.now()
-	keys := []authn.ThrottleKey{
-		{Key: "register:mail:" + s.addressKey(email), Window: registerWindow},
-		{Key: "register:net:" + clientNetwork(r.Client.Addr), Window: registerWindow},
-	}
-	counts, err := s.cfg.Store.HitThrottles(ctx, keys, now)
+	n, err := s.countAddressRequest(ctx, "register", "register:mail", email, r.Client.Addr, registerWindow)
 	if err != nil {
 		return fmt.Errorf("count registration: %w", err)
 	}
-	if counts[0] > registerAddrLimit || counts[1] > registerNetLimit {
+	if n.pair > registerAddrLimit || n.network > registerNetLimit {
 		e := refuse(RegisterThrottled,
-			"Für diese Adresse oder aus Ihrem Netz wurden zu viele Registrierungen begonnen. Bitte versuchen Sie es in einer Stunde wieder.",
-			"Too many registrations were started for this address or from your network. Please try again in an hour.",
-			fmt.Errorf("%d for the address, %d for network %s", counts[0], counts[1], clientNetwork(r.Client.Addr)))
+			"Aus Ihrem Netz wurden zu viele Registrierungen begonnen (für diese Adresse oder insgesamt). Bitte versuchen Sie es in einer Stunde wieder.",
+			"Too many registrations were started from your network (for this address or in all). Please try again in an hour.",
+			fmt.Errorf("%d for the address from network %s, %d from it in all", n.pair, clientNetwork(r.Client.Addr), n.network))
 		e.RetryAfter = registerWindow
 		return e
 	}
@@ -150,7 +148,8 @@ func (s *Service) Start(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	return s.reg.enqueue(regJob{email: email, link: RegisterLink(s.cfg.PublicURL.String(), token), expires: now.Add(LinkValidity)})
+	return s.reg.enqueue(regJob{email: email, link: RegisterLink(s.cfg.PublicURL.String(), token), expires: now.Add(LinkValidity),
+		client: r.Client.Addr, overCap: n.address > addressMailCap})
 }
 
 // checkRequest returns the canonical address and the trimmed name of r, or
@@ -609,6 +608,10 @@ func (s *Service) RemoveUnfinished(ctx context.Context) (int, error) {
 type regJob struct {
 	email, link string
 	expires     time.Time
+	client      string // the client address that asked
+	// overCap: more registrations for the address this hour than
+	// addressMailCap; mailed only from a network of hers (throttle.go).
+	overCap bool
 }
 
 // registrar sends the registration mails from a bounded queue, so that
@@ -709,6 +712,9 @@ func (r *registrar) send(j regJob) {
 		s.log.Error("registration mail not sent: cannot read whether the address has an account", "err", err)
 		return
 	}
+	if j.overCap && !s.ownAddressNetwork(ctx, j) {
+		return
+	}
 	m := s.linkMail(j)
 	if taken {
 		m = s.takenMail(j)
@@ -718,6 +724,30 @@ func (r *registrar) send(j regJob) {
 		return
 	}
 	enroll.Notify(ctx, s.cfg.Mailer, s.log, m)
+}
+
+// ownAddressNetwork reports whether j, over the address's hourly cap,
+// comes from a network one of the address's people signed in from; if
+// not, it logs that the mail is not sent.
+func (s *Service) ownAddressNetwork(ctx context.Context, j regJob) bool {
+	people, err := s.cfg.Store.UsersByEmail(ctx, j.email)
+	if err != nil {
+		s.log.Error("registration mail not sent: cannot read who has the address", "err", err)
+		return false
+	}
+	for _, u := range people {
+		own, err := s.ownNetwork(ctx, u.ID, j.client)
+		if err != nil {
+			s.log.Error("registration mail not sent: cannot read sign-in networks", "err", err)
+			return false
+		}
+		if own {
+			return true
+		}
+	}
+	s.log.Warn("registration mail not sent: too many registrations for the address this hour, and this one is not from a network of its account",
+		"network", clientNetwork(j.client), "cap", addressMailCap)
+	return false
 }
 
 // addressTaken reports whether email has an account that is not an

@@ -400,7 +400,7 @@ func TestStartRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.name, err, RegisterInvalid)
 		}
 	}
-	// Per address: registerAddrLimit an hour, from anywhere.
+	// Per address and network: registerAddrLimit an hour from one /24.
 	for i := range registerAddrLimit + 1 {
 		err := fx.svc.Start(ctx, Request{Email: "ida@example.org", DisplayName: "Ida", Binding: browserA,
 			Client: authn.ClientInfo{Addr: "198.51.100." + string(rune('1'+i))}})
