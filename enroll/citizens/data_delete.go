@@ -224,8 +224,8 @@ func (s *Service) erase(ctx context.Context, u authn.User, by eraseBy) (authn.Er
 	maps.Copy(ev.Details, by.Details)
 	keys := append(authn.ThrottleKeys(u.Username), enroll.ThrottleKeys(u.ID, u.Username)...)
 	for _, a := range []string{u.Email, u.VerifiedEmail, u.Username} { // registration's and recovery's counters
-		if strings.Contains(a, "@") {
-			k := s.addressKey(strings.ToLower(a))
+		if c, err := CanonicalEmail(a); err == nil { // as Start and AskRecovery name them
+			k := s.addressKey(c)
 			keys = append(keys, "register:mail:"+k, "recover:addr:"+k)
 		}
 	}

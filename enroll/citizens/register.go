@@ -43,6 +43,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -156,6 +158,11 @@ func (s *Service) Start(ctx context.Context, r Request) error {
 // a RegisterInvalid refusal.
 func checkRequest(r Request) (email, name string, err error) {
 	email, err = CanonicalEmail(r.Email)
+	if errors.Is(err, ErrFoldedAddress) {
+		return "", "", refuse(RegisterInvalid,
+			"Diese Adresse enthält ein Zeichen wie „ß“, das bei Benutzernamen nicht von „ss“ unterschieden wird; sie kann daher nicht Ihr Benutzername sein. Bitte geben Sie eine andere Adresse an.",
+			"This address holds a character such as \"ß\" that usernames do not tell apart from \"ss\"; so it cannot be your username. Please give another address.", err)
+	}
 	if err != nil {
 		return "", "", refuse(RegisterInvalid,
 			"Bitte geben Sie eine gültige E-Mail-Adresse an (höchstens 64 Zeichen, z. B. anna.mueller@example.org).",
@@ -179,9 +186,19 @@ func checkRequest(r Request) (email, name string, err error) {
 }
 
 // CanonicalEmail returns the form of an e-mail address that is a
-// citizen's username: a bare address (no name, no angle brackets), at
-// most authn.MaxNameLength characters, in authn.CanonicalName's form
-// (case-folded).
+// citizen's username and the address her mail goes to: a bare address (no
+// name, no angle brackets), at most authn.MaxNameLength characters; the
+// local part in NFC, lower-cased (Unicode simple lower case, never folded:
+// "ß" stays "ß"); the domain as IDNA gives it (golang.org/x/net/idna,
+// UTS #46 lookup, non-transitional), lower case, in Unicode, so that
+// "Müller.de" and "xn--mller-kva.de" are one domain.
+//
+// An address that case folding would change (a "ß", a final sigma, a
+// ligature, in its local part or its domain) is refused (ErrFoldedAddress):
+// usernames are compared folded (authn.CanonicalName), so "anna@straße.de"
+// and "anna@strasse.de", two mailboxes, would be one username, and mail
+// for the one would go to the other (review of #15). ASCII addresses are
+// only lower-cased, as before.
 func CanonicalEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	a, err := mail.ParseAddress(s)
@@ -195,8 +212,29 @@ func CanonicalEmail(s string) (string, error) {
 	if at <= 0 || !strings.Contains(a.Address[at+1:], ".") || strings.HasPrefix(a.Address[at+1:], "[") {
 		return "", errors.New("no domain name")
 	}
-	return authn.CanonicalName(a.Address)
+	local := strings.ToLower(norm.NFC.String(a.Address[:at]))
+	ascii, err := idna.Lookup.ToASCII(a.Address[at+1:])
+	if err != nil {
+		return "", fmt.Errorf("domain name: %w", err)
+	}
+	domain, err := idna.Lookup.ToUnicode(strings.ToLower(ascii))
+	if err != nil {
+		return "", fmt.Errorf("domain name: %w", err)
+	}
+	addr := local + "@" + domain
+	c, err := authn.CanonicalName(addr)
+	switch {
+	case err != nil:
+		return "", err
+	case c != addr:
+		return "", fmt.Errorf("%w: %q folds to %q", ErrFoldedAddress, addr, c)
+	}
+	return addr, nil
 }
+
+// ErrFoldedAddress: an address that case folding changes cannot be a
+// username (CanonicalEmail).
+var ErrFoldedAddress = errors.New("the address changes under case folding")
 
 // clientNetwork is the network a client address is counted under: its
 // /24 (IPv4) or /56 (IPv6); the address as it is if it does not parse.
