@@ -833,21 +833,27 @@ func (s *Service) linkMail(j regJob) enroll.Message {
 			"once. If you did not register, ignore this e-mail: without the link no account is created.")
 }
 
-// takenMail tells an address that has an account how to sign in.
+// takenMail tells an address that has an account how to sign in: as she
+// usually does. The account may be a citizen's, whose username is the
+// address, or a councillor's or staff member's, whose username is not
+// (review of #15); the mail says which is which without reading it.
 func (s *Service) takenMail(j regJob) enroll.Message {
 	login := strings.TrimSuffix(s.cfg.PublicURL.String(), "/") + "/login"
 	return s.mail(j, "Sie haben bereits einen Zugang / You already have an account",
 		"Jemand hat sich soeben mit dieser E-Mail-Adresse registrieren wollen. Sie haben bereits einen Zugang: "+
-			"melden Sie sich hier an, mit Ihrem Passkey oder mit dieser E-Mail-Adresse und dem Code Ihrer "+
-			"Authenticator-App:\n\n    "+login+"\n\nHaben Sie Ihren Passkey oder Ihre App verloren, wählen Sie "+
-			"dort einen Ihrer Wiederherstellungscodes; wo Ihre Stadt es zulässt, können Sie Ihren Zugang auch "+
-			"über diese E-Mail-Adresse wiederherstellen. Waren Sie es nicht, beachten Sie diese E-Mail nicht: "+
-			"an Ihrem Zugang hat sich nichts geändert.",
-		"Someone just tried to register with this e-mail address. You already have an account: sign in here, "+
-			"with your passkey or with this e-mail address and your authenticator app's code:\n\n    "+login+
-			"\n\nIf you lost your passkey or app, use one of your recovery codes there; where your city allows "+
-			"it, you can also recover your account through this e-mail address. If it was not you, ignore this "+
-			"e-mail: nothing changed in your account.")
+			"melden Sie sich hier an, wie Sie es gewohnt sind – mit Ihrem Passkey oder Sicherheitsschlüssel, oder "+
+			"mit Ihrem Benutzernamen und dem Code Ihrer Authenticator-App (haben Sie sich selbst registriert, ist Ihr "+
+			"Benutzername diese E-Mail-Adresse; sonst der, den Ihnen der IT-Service gab):\n\n    "+login+
+			"\n\nHaben Sie Ihren Passkey oder Ihre App verloren, wählen Sie dort einen Ihrer Wiederherstellungscodes "+
+			"oder wenden Sie sich an den IT-Service; wo Ihre Stadt es zulässt, können Sie Ihren Zugang auch über diese "+
+			"E-Mail-Adresse wiederherstellen. Waren Sie es nicht, beachten Sie diese E-Mail nicht: an Ihrem Zugang hat "+
+			"sich nichts geändert.",
+		"Someone just tried to register with this e-mail address. You already have an account: sign in here as you "+
+			"usually do – with your passkey or security key, or with your username and your authenticator app's code "+
+			"(if you registered yourself, your username is this e-mail address; otherwise it is the one the IT service "+
+			"gave you):\n\n    "+login+"\n\nIf you lost your passkey or app, use one of your recovery codes there or "+
+			"contact the IT service; where your city allows it, you can also recover your account through this e-mail "+
+			"address. If it was not you, ignore this e-mail: nothing changed in your account.")
 }
 
 // mail writes a registration mail, German first and English below. It

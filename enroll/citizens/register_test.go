@@ -514,8 +514,15 @@ func TestRegisterAddressOfSomeoneElse(t *testing.T) {
 		if err := fx.svc.Start(ctx, Request{Email: "anna.mueller@example.org", DisplayName: "Anna", Binding: browserA, Client: client}); err != nil {
 			t.Fatal(err)
 		}
-		if m := fx.mail.next(t); linkRE.MatchString(m.Body) || !strings.Contains(m.Subject, "bereits") {
+		m := fx.mail.next(t)
+		if linkRE.MatchString(m.Body) || !strings.Contains(m.Subject, "bereits") {
 			t.Errorf("mail for the councillor's address: %+v, want the already-have-an-account mail", m)
+		}
+		// Her username is not her address (review of #15): the mail
+		// tells her to sign in as she usually does, with her username.
+		if strings.Contains(m.Body, "mit dieser E-Mail-Adresse und dem Code") || !strings.Contains(m.Body, "Benutzernamen") ||
+			!strings.Contains(m.Body, "your username") {
+			t.Errorf("the mail to the councillor tells her to sign in with her address:\n%s", m.Body)
 		}
 	})
 }
