@@ -49,6 +49,8 @@ const (
 	recoverQueueMax = 256
 )
 
+var recoverLimits = limits{pair: recoverAddressLimit, network: recoverNetworkLimit, window: recoverWindow}
+
 // RecoveryReason tells why a recovery step was refused.
 type RecoveryReason string
 
@@ -170,11 +172,11 @@ func (s *Service) AskRecovery(ctx context.Context, email string, binding authn.T
 	if err != nil {
 		return RecoveryRequest{}, recoverRefusal(RecoverBadAddress, err)
 	}
-	n, err := s.countAddressRequest(ctx, "recover", "recover:addr", addr, client.Addr, recoverWindow)
+	n, err := s.countAddressRequest(ctx, "recover", "recover:addr", addr, client.Addr, recoverLimits)
 	if err != nil {
 		return RecoveryRequest{}, fmt.Errorf("count recovery request: %w", err)
 	}
-	if n.pair > recoverAddressLimit || n.network > recoverNetworkLimit {
+	if n.refused(recoverLimits) {
 		return RecoveryRequest{}, recoverRefusal(RecoverThrottled, fmt.Errorf("%d requests for the address from %s, %d from it in all",
 			n.pair, clientNetwork(client.Addr), n.network))
 	}

@@ -71,6 +71,8 @@ const (
 	removeBatch = 100
 )
 
+var registerLimits = limits{pair: registerAddrLimit, network: registerNetLimit, window: registerWindow}
+
 // RegisterReason tells why registration refused something.
 type RegisterReason string
 
@@ -134,11 +136,11 @@ func (s *Service) Start(ctx context.Context, r Request) error {
 		return err
 	}
 	now := s.now()
-	n, err := s.countAddressRequest(ctx, "register", "register:mail", email, r.Client.Addr, registerWindow)
+	n, err := s.countAddressRequest(ctx, "register", "register:mail", email, r.Client.Addr, registerLimits)
 	if err != nil {
 		return fmt.Errorf("count registration: %w", err)
 	}
-	if n.pair > registerAddrLimit || n.network > registerNetLimit {
+	if n.refused(registerLimits) {
 		e := refuse(RegisterThrottled,
 			"Aus Ihrem Netz wurden zu viele Registrierungen begonnen (für diese Adresse oder insgesamt). Bitte versuchen Sie es in einer Stunde wieder.",
 			"Too many registrations were started from your network (for this address or in all). Please try again in an hour.",

@@ -16,8 +16,9 @@ import (
 //     per-address counter that refuses, so requests from other networks
 //     cannot make hers refused;
 //   - per client network (<prefix>:net:<network>): refused over its limit;
-//   - per address from anywhere (register:mail:<HMAC>, recover:addr:<HMAC>):
-//     over addressMailCap the request is answered as any other, but its
+//   - per address from anywhere (register:mail:<HMAC>, recover:addr:<HMAC>),
+//     only requests the two above let through: over addressMailCap the
+//     request is answered as any other, but its
 //     mail goes out only if it comes from a network she signed in from
 //     recently (ownNetwork): the mails to her address are bounded, and her
 //     own request from home still gets its link. A new address (a
@@ -41,21 +42,38 @@ type addressCounts struct {
 	pair, network, address int
 }
 
+// limits are the refusing limits of one kind of request.
+type limits struct {
+	pair, network int
+	window        time.Duration
+}
+
+// refused reports whether the counts are over l.
+func (c addressCounts) refused(l limits) bool { return c.pair > l.pair || c.network > l.network }
+
 // countAddressRequest counts a request for addr (canonical) from client
-// under prefix ("register", "recover"), with the address counter's own
-// name (kept from before: "register:mail", "recover:addr").
-func (s *Service) countAddressRequest(ctx context.Context, prefix, addrKey, addr, client string, window time.Duration) (addressCounts, error) {
+// under prefix ("register", "recover"): per address and network, and per
+// network; only a request that passes those is counted per address (the
+// counter named addrKey, kept from before: "register:mail",
+// "recover:addr"), so that a stranger's refused requests do not use up
+// her address's mails.
+func (s *Service) countAddressRequest(ctx context.Context, prefix, addrKey, addr, client string, l limits) (addressCounts, error) {
 	netw := clientNetwork(client)
 	keys := []authn.ThrottleKey{
-		{Key: prefix + ":addrnet:" + s.addressKey(addr+"\n"+netw), Window: window},
-		{Key: prefix + ":net:" + netw, Window: window},
-		{Key: addrKey + ":" + s.addressKey(addr), Window: window},
+		{Key: prefix + ":addrnet:" + s.addressKey(addr+"\n"+netw), Window: l.window},
+		{Key: prefix + ":net:" + netw, Window: l.window},
 	}
-	n, err := s.cfg.Store.HitThrottles(ctx, keys, s.now())
+	now := s.now()
+	n, err := s.cfg.Store.HitThrottles(ctx, keys, now)
 	if err != nil {
 		return addressCounts{}, err
 	}
-	return addressCounts{pair: n[0], network: n[1], address: n[2]}, nil
+	c := addressCounts{pair: n[0], network: n[1]}
+	if c.refused(l) {
+		return c, nil
+	}
+	c.address, err = s.cfg.Store.HitThrottle(ctx, addrKey+":"+s.addressKey(addr), now, l.window)
+	return c, err
 }
 
 // ownNetwork reports whether client is in a network (clientNetwork) the
