@@ -25,6 +25,10 @@ var (
 	// the key or app she must keep (EnrollStore.RemoveCredential); nothing
 	// was removed.
 	ErrLastFactor = errors.New("the last factor that must remain")
+	// ErrNotActive: the person is frozen or disabled, and what was asked
+	// would change her factors (RecoveryStore.FinishRecovery); nothing
+	// changed.
+	ErrNotActive = errors.New("account not active")
 	// ErrSchemaTooNew: the database was migrated by a newer Keyhall.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 )

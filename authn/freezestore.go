@@ -39,7 +39,10 @@ type FrozenUser struct {
 //
 // A frozen person has StatusFrozen: every check that asks for StatusActive
 // (sign-in, enrollment, tokens) refuses her. Freezing revokes her sessions,
-// voids her open invitations and ends her enrollments in progress, in one
+// voids her open invitations and ends her enrollments in progress, and
+// cancels her pending recovery by e-mail as RecoveryStore.CancelRecovery
+// does (the keys and apps added since it began go, her recovery codes from
+// before it come back; the audit event's details name it), in one
 // transaction with its audit event; her OIDC tokens are the caller's to end
 // (web.Server.OIDCUserSignedOut), which also tells the tools.
 //

@@ -115,9 +115,10 @@ type RecoveryStore interface {
 	// at, in one transaction with ev: the keys and apps created before its
 	// cut are deleted, and so are her recovery codes from before it.
 	// ErrNotFound if there is none, ErrUsed if it is not pending, ErrExpired
-	// if it is not due yet.
+	// if it is not due yet, ErrNotActive if her account is not active (it
+	// stays pending).
 	FinishRecovery(ctx context.Context, id string, at time.Time, ev AuditEvent) (RecoveryReport, error)
-	// DueRecoveries lists the pending recoveries due at at, oldest first,
-	// at most limit.
+	// DueRecoveries lists the pending recoveries due at at of people who
+	// are active, oldest first, at most limit.
 	DueRecoveries(ctx context.Context, at time.Time, limit int) ([]Recovery, error)
 }

@@ -70,6 +70,11 @@ func (s *SignIn) FinishKey(ctx context.Context, pendingID, response []byte, c Cl
 	return p, err
 }
 
+// RefusalThrottleKey is the counter of a person's refused sign-ins whose
+// audit events are written (refusalsAudited a window); it names her id,
+// so her erasure removes it.
+func RefusalThrottleKey(userID string) string { return "signin-refused:" + userID }
+
 // WaitRefusals waits until the events of the refusals answered so far are
 // written (for a clean shutdown, and for tests that read them back).
 func (s *SignIn) WaitRefusals() { s.refusals.Wait() }
@@ -120,7 +125,7 @@ func (s *SignIn) noteRefusal(ctx context.Context, pendingID []byte, step Step, c
 		n := 0
 		var err error
 		if se.Reason != ReasonThrottled {
-			n, err = s.store.HitThrottle(ctx, "signin-refused:"+who, ev.Time, refusalWindow)
+			n, err = s.store.HitThrottle(ctx, RefusalThrottleKey(who), ev.Time, refusalWindow)
 		}
 		if err == nil && n > refusalsAudited {
 			s.log.Warn("refused sign-in not audited: too many for this person", "user", who, "reason", se.Reason)

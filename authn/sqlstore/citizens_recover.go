@@ -81,10 +81,13 @@ func (s *Store) PendingRecovery(ctx context.Context, userID string) (authn.Recov
 	return r, nil
 }
 
-// DueRecoveries lists the pending recoveries due at at, oldest first.
+// DueRecoveries lists the pending recoveries of active people due at at,
+// oldest first.
 func (s *Store) DueRecoveries(ctx context.Context, at time.Time, limit int) ([]authn.Recovery, error) {
 	return queryAll(ctx, s, "list due recoveries", scanRecovery, "SELECT "+recoveryCols+` FROM recoveries
-		WHERE started_at IS NOT NULL AND ended_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2`, s.tv(at), limit)
+		WHERE started_at IS NOT NULL AND ended_at IS NULL AND due_at <= $1
+		AND EXISTS (SELECT 1 FROM users WHERE users.id = recoveries.user_id AND users.status = 'active')
+		ORDER BY due_at, id LIMIT $2`, s.tv(at), limit)
 }
 
 // StartRecovery uses the link and starts its recovery, with st.Event.
@@ -193,25 +196,8 @@ func (s *Store) CancelRecovery(ctx context.Context, cancel authn.TokenHash, user
 		if err := s.lockUserTx(ctx, tx, r.UserID); err != nil {
 			return "", err
 		}
-		var n [5]int
-		steps := []struct {
-			n     *int
-			query string
-			args  []any
-		}{
-			{&n[0], "DELETE FROM credentials WHERE user_id = $1 AND created_at >= $2", []any{r.UserID, s.tv(r.Since)}},
-			{&n[1], "DELETE FROM recovery_codes WHERE user_id = $1", []any{r.UserID}},
-			{&n[2], `INSERT INTO recovery_codes (user_id, hash, used_at)
-				SELECT $1, hash, used_at FROM recovery_kept_codes WHERE recovery_id = $2`, []any{r.UserID, r.ID}},
-			{&n[3], "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND created_at >= $3 AND hash <> $4",
-				[]any{r.UserID, s.tv(at), s.tv(r.Since), keep[:]}},
-			{&n[4], "UPDATE invitations SET voided_at = $2 WHERE user_id = $1 AND used_at IS NULL AND voided_at IS NULL",
-				[]any{r.UserID, s.tv(at)}},
-			{new(int), "DELETE FROM pending_enrollments WHERE user_id = $1", []any{r.UserID}},
-			{new(int), "DELETE FROM recovery_kept_codes WHERE recovery_id = $1", []any{r.ID}},
-			{new(int), "UPDATE recoveries SET ended_at = $2, outcome = $3 WHERE id = $1", []any{r.ID, s.tv(at), authn.RecoveryCancelled}},
-		}
-		if err := runSteps(ctx, tx, steps); err != nil {
+		n, err := s.cancelRecoveryTx(ctx, tx, r, keep, at)
+		if err != nil {
 			return "", err
 		}
 		r.EndedAt, r.Outcome = at, authn.RecoveryCancelled
@@ -251,6 +237,15 @@ func (s *Store) FinishRecovery(ctx context.Context, id string, at time.Time, ev 
 		}
 		if err := s.lockUserTx(ctx, tx, r.UserID); err != nil {
 			return "", err
+		}
+		// Nothing of a person who is not active goes (review of #15: a
+		// frozen account kept only a mailbox thief's key).
+		var status authn.UserStatus
+		if err := tx.QueryRowContext(ctx, "SELECT status FROM users WHERE id = $1", r.UserID).Scan(&status); err != nil {
+			return "", dbErr(err)
+		}
+		if status != authn.StatusActive {
+			return "", fmt.Errorf("%w: account is %s", authn.ErrNotActive, status)
 		}
 		var added int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM credentials WHERE user_id = $1 AND created_at >= $2",
@@ -302,6 +297,35 @@ func (s *Store) FinishRecovery(ctx context.Context, id string, at time.Time, ev 
 		return authn.RecoveryReport{}, fmt.Errorf("finish recovery %s: %w", id, err)
 	}
 	return rep, nil
+}
+
+// cancelRecoveryTx ends the pending recovery r as cancelled at at: the
+// keys and apps created since its cut go, her recovery codes are those
+// from before it, her sessions since the cut but keep are revoked, her
+// open invitations and enrollments end. It returns how many credentials
+// it deleted, codes it deleted, codes it restored, sessions it revoked and
+// invitations it voided.
+func (s *Store) cancelRecoveryTx(ctx context.Context, tx *sql.Tx, r authn.Recovery, keep authn.SessionHash, at time.Time) ([5]int, error) {
+	var n [5]int
+	steps := []struct {
+		n     *int
+		query string
+		args  []any
+	}{
+		{&n[0], "DELETE FROM credentials WHERE user_id = $1 AND created_at >= $2", []any{r.UserID, s.tv(r.Since)}},
+		{&n[1], "DELETE FROM recovery_codes WHERE user_id = $1", []any{r.UserID}},
+		{&n[2], `INSERT INTO recovery_codes (user_id, hash, used_at)
+			SELECT $1, hash, used_at FROM recovery_kept_codes WHERE recovery_id = $2`, []any{r.UserID, r.ID}},
+		{&n[3], "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND created_at >= $3 AND hash <> $4",
+			[]any{r.UserID, s.tv(at), s.tv(r.Since), keep[:]}},
+		{&n[4], "UPDATE invitations SET voided_at = $2 WHERE user_id = $1 AND used_at IS NULL AND voided_at IS NULL",
+			[]any{r.UserID, s.tv(at)}},
+		{new(int), "DELETE FROM pending_enrollments WHERE user_id = $1", []any{r.UserID}},
+		{new(int), "DELETE FROM recovery_kept_codes WHERE recovery_id = $1", []any{r.ID}},
+		{new(int), "UPDATE recoveries SET ended_at = $2, outcome = $3 WHERE id = $1", []any{r.ID, s.tv(at), authn.RecoveryCancelled}},
+	}
+	err := runSteps(ctx, tx, steps)
+	return n, err
 }
 
 // recoveryTx runs fn in a transaction that holds the audit head, commits,

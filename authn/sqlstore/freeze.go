@@ -155,8 +155,8 @@ func (s *Store) FreezeUser(ctx context.Context, userID string, at time.Time, ev 
 
 // freezeTx finds the person with who and freezes her: status frozen (if
 // active), her sessions revoked, her open invitations voided, her
-// enrollments ended; in one transaction with ev. With an ev.Actor of "",
-// she is the actor.
+// enrollments ended, her pending recovery by e-mail cancelled; in one
+// transaction with ev. With an ev.Actor of "", she is the actor.
 func (s *Store) freezeTx(ctx context.Context, who func(*sql.Tx) (string, error), at time.Time, ev *authn.AuditEvent, rep *authn.FreezeReport) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -205,6 +205,13 @@ func (s *Store) freezeTx(ctx context.Context, who func(*sql.Tx) (string, error),
 	if _, err := s.revokeUserTokensTx(ctx, tx, userID, at); err != nil {
 		return err
 	}
+	// A pending recovery by e-mail ends as a cancel ends it: a freeze is
+	// "that was not me", and the recovery's finish must not delete her own
+	// factors and keep the new one, maybe a mailbox thief's (review of #15).
+	recovery, err := s.endRecoveryOnFreezeTx(ctx, tx, userID, at)
+	if err != nil {
+		return err
+	}
 	if ev.Actor == "" {
 		ev.Actor = "user:" + userID
 	}
@@ -218,6 +225,9 @@ func (s *Store) freezeTx(ctx context.Context, who func(*sql.Tx) (string, error),
 	if rep.Already {
 		d["already_frozen"] = "true"
 	}
+	for k, v := range recovery {
+		d[k] = v
+	}
 	ev.Details = d
 	if err := s.appendAudit(ctx, tx, *ev); err != nil {
 		return err
@@ -229,6 +239,27 @@ func (s *Store) freezeTx(ctx context.Context, who func(*sql.Tx) (string, error),
 		s.cache.dropUser(userID)
 	}
 	return nil
+}
+
+// endRecoveryOnFreezeTx cancels the person's pending recovery by e-mail,
+// if she has one: the keys and apps added since it began go, her recovery
+// codes from before it come back. It returns what to add to the freeze's
+// audit details (nothing when none was pending).
+func (s *Store) endRecoveryOnFreezeTx(ctx context.Context, tx *sql.Tx, userID string, at time.Time) (map[string]string, error) {
+	r, err := scanRecovery(tx.QueryRowContext(ctx, "SELECT "+recoveryCols+` FROM recoveries
+		WHERE user_id = $1 AND started_at IS NOT NULL AND ended_at IS NULL`+s.forNoKeyUpdate, userID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	n, err := s.cancelRecoveryTx(ctx, tx, r, authn.SessionHash{}, at)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"cancelled_recovery_id": r.ID, "removed_credentials": fmt.Sprint(n[0]),
+		"restored_recovery_codes": fmt.Sprint(n[2])}, nil
 }
 
 // UnfreezeUser lifts the freeze, with ev.

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -66,6 +68,52 @@ func (s *Store) ListEndedSessions(ctx context.Context, userID string, now time.T
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list ended sessions of %s: %w", userID, err)
+	}
+	return out, nil
+}
+
+// ListPersonRecords reads the person's registration, recoveries, notice
+// of deletion, e-mail confirmations, notice letters and freeze links,
+// without their hashes.
+func (s *Store) ListPersonRecords(ctx context.Context, userID string) (authn.PersonRecords, error) {
+	fail := func(err error) (authn.PersonRecords, error) {
+		return authn.PersonRecords{}, fmt.Errorf("list records of %s: %w", userID, err)
+	}
+	out := authn.PersonRecords{Registration: authn.Registration{UserID: userID}}
+	err := s.rdb.QueryRowContext(ctx, "SELECT email, created_at, finished_at FROM registrations WHERE user_id = $1", userID).
+		Scan(&out.Registration.Email, timeCol{&out.Registration.CreatedAt}, timeCol{&out.Registration.FinishedAt})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fail(err)
+	}
+	err = s.rdb.QueryRowContext(ctx, "SELECT noticed_at FROM inactive_notices WHERE user_id = $1", userID).
+		Scan(timeCol{&out.InactiveNotice})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fail(err)
+	}
+	if out.Recoveries, err = queryAll(ctx, s, "list recoveries", func(r row) (authn.Recovery, error) {
+		x, err := scanRecovery(r)
+		x.Link, x.Binding, x.Cancel = authn.TokenHash{}, authn.TokenHash{}, authn.TokenHash{}
+		return x, err
+	}, "SELECT "+recoveryCols+" FROM recoveries WHERE user_id = $1 ORDER BY created_at, id", userID); err != nil {
+		return fail(err)
+	}
+	if out.EmailConfirmations, err = queryAll(ctx, s, "list e-mail confirmations", func(r row) (authn.EmailConfirmation, error) {
+		c := authn.EmailConfirmation{UserID: userID}
+		return c, r.Scan(&c.Email, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt})
+	}, "SELECT email, created_at, expires_at, used_at FROM email_confirmations WHERE user_id = $1 ORDER BY created_at", userID); err != nil {
+		return fail(err)
+	}
+	if out.NoticeLetters, err = queryAll(ctx, s, "list notice letters", func(r row) (authn.NoticeLetter, error) {
+		l := authn.NoticeLetter{UserID: userID}
+		return l, r.Scan(&l.ID, &l.Kind, &l.Detail, timeCol{&l.CreatedAt}, timeCol{&l.PrintedAt})
+	}, "SELECT id, kind, detail, created_at, printed_at FROM notice_letters WHERE user_id = $1 ORDER BY created_at, id", userID); err != nil {
+		return fail(err)
+	}
+	if out.FreezeTokens, err = queryAll(ctx, s, "list freeze links", func(r row) (authn.FreezeToken, error) {
+		f := authn.FreezeToken{UserID: userID}
+		return f, r.Scan(timeCol{&f.CreatedAt}, timeCol{&f.ExpiresAt}, timeCol{&f.UsedAt})
+	}, "SELECT created_at, expires_at, used_at FROM freeze_tokens WHERE user_id = $1 ORDER BY created_at", userID); err != nil {
+		return fail(err)
 	}
 	return out, nil
 }

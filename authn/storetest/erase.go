@@ -19,6 +19,7 @@ func RunErase(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"EraseRemovesEverything", testEraseRemovesEverything},
 		{"EraseUnknown", testEraseUnknown},
 		{"PersonData", testPersonData},
+		{"PersonRecords", testPersonRecords},
 		{"EraseKeepsLastMember", testEraseKeepsLastMember},
 		{"EraseUnusedAfter", testEraseUnusedAfter},
 	}

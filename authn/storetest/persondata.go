@@ -84,3 +84,43 @@ func testPersonData(t *testing.T, s authn.Store) {
 		t.Errorf("ListPersonAudit after the erasure: %d events, %v; want none", len(left), err)
 	}
 }
+
+// testPersonRecords (review of #15): ListPersonRecords gives her
+// registration, her recoveries, the notice of deletion, her e-mail
+// confirmations, notice letters and freeze links, hers only, without
+// their hashes.
+func testPersonRecords(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	anna, bert := FullPerson(t, s, "anna"), FullPerson(t, s, "bert")
+	rec := mkRecovery(t, s, anna.User, t0)
+	mkRecovery(t, s, bert.User, t0)
+	must(t, "PutInactiveNotice", s.PutInactiveNotice(ctx, anna.ID, t0.Add(time.Hour)))
+	got, err := s.ListPersonRecords(ctx, anna.ID)
+	must(t, "ListPersonRecords", err)
+	if _, ok := s.(authn.RegistrationStore); ok && (got.Registration.Email != anna.Email || !got.Registration.CreatedAt.Equal(micro(t0))) {
+		t.Errorf("registration %+v, want hers", got.Registration)
+	}
+	if len(got.Recoveries) != 1 || got.Recoveries[0].ID != rec.ID || got.Recoveries[0].Email != anna.Email ||
+		got.Recoveries[0].Link != (authn.TokenHash{}) || got.Recoveries[0].Binding != (authn.TokenHash{}) {
+		t.Errorf("recoveries %+v, want her one, without hashes", got.Recoveries)
+	}
+	if !got.InactiveNotice.Equal(micro(t0.Add(time.Hour))) {
+		t.Errorf("notice of deletion %v, want %v", got.InactiveNotice, t0.Add(time.Hour))
+	}
+	if _, ok := s.(authn.EmailStore); ok && (len(got.EmailConfirmations) != 1 || got.EmailConfirmations[0].Email != anna.Email ||
+		got.EmailConfirmations[0].TokenHash != (authn.TokenHash{})) {
+		t.Errorf("e-mail confirmations %+v, want her one, without its hash", got.EmailConfirmations)
+	}
+	if len(got.NoticeLetters) != 1 || got.NoticeLetters[0].Kind != authn.NoticeFactorAdded || got.NoticeLetters[0].UserID != anna.ID {
+		t.Errorf("notice letters %+v, want her one", got.NoticeLetters)
+	}
+	if len(got.FreezeTokens) != 1 || got.FreezeTokens[0].Hash != (authn.TokenHash{}) || got.FreezeTokens[0].CreatedAt.IsZero() {
+		t.Errorf("freeze links %+v, want her one, without its hash", got.FreezeTokens)
+	}
+	none, err := s.ListPersonRecords(ctx, "nobody")
+	must(t, "ListPersonRecords of nobody", err)
+	if len(none.Recoveries)+len(none.EmailConfirmations)+len(none.NoticeLetters)+len(none.FreezeTokens) != 0 ||
+		!none.InactiveNotice.IsZero() || !none.Registration.CreatedAt.IsZero() {
+		t.Errorf("records of nobody: %+v", none)
+	}
+}

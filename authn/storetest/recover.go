@@ -22,6 +22,9 @@ func RunRecovery(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	t.Run("RecoverySuperseded", func(t *testing.T) { testRecoverySuperseded(t, newStore(t)) })
 	t.Run("RecoverySupersededCancelFollows", func(t *testing.T) { testRecoverySupersededCancelFollows(t, newStore(t)) })
 	t.Run("RecoverySupersededChainEnded", func(t *testing.T) { testRecoverySupersededChainEnded(t, newStore(t)) })
+	t.Run("FreezeCancelsRecovery", func(t *testing.T) { testFreezeCancelsRecovery(t, newStore(t), false) })
+	t.Run("FreezeWithTokenCancelsRecovery", func(t *testing.T) { testFreezeCancelsRecovery(t, newStore(t), true) })
+	t.Run("FinishRecoveryNotActive", func(t *testing.T) { testFinishRecoveryNotActive(t, newStore(t)) })
 }
 
 func randHash() authn.TokenHash {
@@ -537,4 +540,86 @@ func testResetEndsRecovery(t *testing.T, s authn.Store) {
 	wantErr(t, "CancelRecovery after a reset", err, authn.ErrUsed)
 	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", ""))
 	wantErr(t, "FinishRecovery after a reset", err, authn.ErrUsed)
+}
+
+// testFreezeCancelsRecovery (review of #15): freezing her account ("that
+// was not me") cancels her pending recovery: the key added since it began
+// goes, her old key, app and codes stay, and nothing is left to finish.
+func testFreezeCancelsRecovery(t *testing.T, s authn.Store, withToken bool) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	freezeAt := at.Add(time.Hour)
+	var err error
+	if withToken {
+		tok := authn.FreezeToken{Hash: randHash(), UserID: sc.anna.ID, CreatedAt: at, ExpiresAt: at.Add(authn.FreezeTokenTTL)}
+		must(t, "CreateFreezeToken", s.CreateFreezeToken(ctx, tok))
+		_, err = s.FreezeWithToken(ctx, tok.Hash, freezeAt, ev("user.frozen", ""))
+	} else {
+		_, err = s.FreezeUser(ctx, sc.anna.ID, freezeAt, ev("user.frozen", "user:"+sc.anna.ID))
+	}
+	must(t, "freeze", err)
+	ids := credentialIDs(t, s, sc.anna.ID)
+	if !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] || ids[sc.newKey.ID] || len(ids) != 2 {
+		t.Errorf("after the freeze she has %v; want her old key and app only", ids)
+	}
+	if n, _ := s.CountRecoveryCodes(ctx, sc.anna.ID); n != 1 {
+		t.Errorf("after the freeze %d unused codes, want her one old unused code", n)
+	}
+	if ok, _ := s.HasRecoveryCode(ctx, sc.anna.ID, sc.newCode); ok {
+		t.Error("the recovery's new code survived the freeze")
+	}
+	r, err := s.GetRecovery(ctx, sc.r.Link)
+	must(t, "GetRecovery", err)
+	if r.Pending() || r.Outcome != authn.RecoveryCancelled {
+		t.Errorf("the recovery after the freeze: %+v, want cancelled", r)
+	}
+	if _, err := s.PendingRecovery(ctx, sc.anna.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("PendingRecovery after the freeze: %v, want none", err)
+	}
+	events, err := s.RecentAudit(ctx, "user:"+sc.anna.ID, "user.frozen", 1)
+	must(t, "RecentAudit", err)
+	if len(events) != 1 || events[0].Details["cancelled_recovery_id"] != sc.r.ID || events[0].Details["removed_credentials"] != "1" {
+		t.Errorf("the freeze's audit event %+v does not name the cancelled recovery", events)
+	}
+	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery after the freeze", err, authn.ErrUsed)
+	must(t, "UnfreezeUser", s.UnfreezeUser(ctx, sc.anna.ID, ev("user.unfrozen", "")))
+	if ids := credentialIDs(t, s, sc.anna.ID); !ids[sc.oldKey.ID] || ids[sc.newKey.ID] {
+		t.Errorf("after the unfreeze she has %v; want her old factors", ids)
+	}
+}
+
+// testFinishRecoveryNotActive (review of #15): a due recovery of a person
+// who is not active is not listed and not finished; her factors stay, and
+// it finishes once she is active again.
+func testFinishRecoveryNotActive(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	setStatus := func(st authn.UserStatus) {
+		t.Helper()
+		_, err := s.UpdateUser(ctx, sc.anna.ID, func(u authn.User) (authn.User, error) { u.Status = st; return u, nil }, ev("user.update", ""))
+		must(t, "UpdateUser", err)
+	}
+	setStatus(authn.StatusDisabled)
+	due, err := s.DueRecoveries(ctx, sc.r.DueAt, 10)
+	must(t, "DueRecoveries", err)
+	if len(due) != 0 {
+		t.Errorf("DueRecoveries lists the recovery of a disabled person: %+v", due)
+	}
+	_, err = s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", ""))
+	wantErr(t, "FinishRecovery of a disabled person", err, authn.ErrNotActive)
+	if ids := credentialIDs(t, s, sc.anna.ID); !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] {
+		t.Errorf("her old factors went while she was disabled: %v", ids)
+	}
+	if _, err := s.PendingRecovery(ctx, sc.anna.ID); err != nil {
+		t.Errorf("PendingRecovery while disabled: %v, want it pending", err)
+	}
+	setStatus(authn.StatusActive)
+	rep, err := s.FinishRecovery(ctx, sc.r.ID, sc.r.DueAt, ev("recovery.finish", ""))
+	must(t, "FinishRecovery once active", err)
+	if rep.Recovery.Outcome != authn.RecoveryFinished {
+		t.Errorf("FinishRecovery once active: %+v", rep)
+	}
 }

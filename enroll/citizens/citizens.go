@@ -4,7 +4,10 @@
 // e-mail where the group allows it (recover.go), see, download and delete
 // what Keyhall holds about them (data.go, DSGVO Art. 15, 17, 20), and the
 // retention that removes unused accounts and old sign-in records
-// (retention.go). It knows nothing of HTTP: web translates.
+// (retention.go). How often a link is mailed to an address, so that a
+// stranger can neither flood her mailbox nor keep her from asking, is
+// throttle.go's; the canonical form of an address (her username) is
+// CanonicalEmail's. It knows nothing of HTTP: web translates.
 //
 // Enrollment itself is enroll's: a registration or a recovery opens an
 // ordinary enrollment (an invitation made for it and redeemed at once), so

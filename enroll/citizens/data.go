@@ -20,7 +20,9 @@ import (
 // downloaded as JSON; Delete removes her at her request.
 //
 //	Export  → Data (profile, groups, factors, sessions, sign-ins, tools,
-//	          invitations, audit events; no secret, no key material)
+//	          invitations, audit events, registration, recoveries, notice
+//	          of deletion, e-mail confirmations, notice letters, freeze
+//	          links; no secret, no key material)
 //	Delete  → MayDelete (local, active, not the last admin)
 //	        → erase: authn.EraseStore.EraseUser in one transaction (her
 //	          rows, sessions, tokens, throttle counters; her audit events
@@ -52,6 +54,10 @@ type Data struct {
 	// tools see them).
 	Groups  []string `json:"groups"`
 	Factors []Factor `json:"factors"` // keys and apps, oldest first
+	// SuspendedFactors are keys and apps an IT reset set aside (they
+	// sign nobody in; they are deleted when she sets up a new one, or
+	// given back by IT), oldest first.
+	SuspendedFactors []Factor `json:"suspended_factors"`
 	// RecoveryCodesLeft is how many unused recovery codes she has (the
 	// codes themselves are stored only as hashes).
 	RecoveryCodesLeft int  `json:"recovery_codes_left"`
@@ -72,6 +78,71 @@ type Data struct {
 	// subject, or by id, username or address in their details), in
 	// order; SignIns are among them.
 	AuditEvents []AuditEvent `json:"audit_events"`
+
+	// Registration is her self-registration at /register, if she
+	// registered herself.
+	Registration *Registration `json:"registration,omitempty"`
+	// Recoveries are her recoveries by e-mail (a link asked for, used,
+	// ended), oldest first.
+	Recoveries []Recovery `json:"recoveries"`
+	// InactiveNoticeAt is when she was told that her account, unused,
+	// will be deleted 30 days later unless she signs in (left out: not
+	// told).
+	InactiveNoticeAt time.Time `json:"inactive_notice_at,omitzero"`
+	// EmailConfirmations are the links mailed to confirm her address.
+	EmailConfirmations []EmailConfirmation `json:"email_confirmations"`
+	// NoticeLetters are the letters queued or printed for her (a reset,
+	// a factor added), for people without e-mail.
+	NoticeLetters []NoticeLetter `json:"notice_letters"`
+	// FreezeLinks are the "Das war ich nicht" links in her notices (the
+	// links themselves are stored only as hashes).
+	FreezeLinks []FreezeLink `json:"freeze_links"`
+}
+
+// Registration is her self-registration.
+type Registration struct {
+	Email      string    `json:"email"`
+	CreatedAt  time.Time `json:"created_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"` // left out: not finished (removed after 24 hours)
+}
+
+// Recovery is one recovery by e-mail: a link mailed to Email; used
+// (StartedAt), her old factors were due to go at DueAt unless cancelled;
+// Outcome tells how it ended (cancelled, finished, superseded, abandoned;
+// "" while open). The links are stored only as hashes.
+type Recovery struct {
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	AskedAt       time.Time `json:"asked_at"`
+	LinkExpiresAt time.Time `json:"link_expires_at"`
+	StartedAt     time.Time `json:"started_at,omitzero"`
+	DueAt         time.Time `json:"due_at,omitzero"`
+	EndedAt       time.Time `json:"ended_at,omitzero"`
+	Outcome       string    `json:"outcome,omitempty"`
+}
+
+// EmailConfirmation is a link mailed to confirm her address.
+type EmailConfirmation struct {
+	Email     string    `json:"email"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
+}
+
+// NoticeLetter is a notice letter for her.
+type NoticeLetter struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	Detail    string    `json:"detail,omitempty"` // the factor's name, for a factor added
+	CreatedAt time.Time `json:"created_at"`
+	PrintedAt time.Time `json:"printed_at,omitzero"`
+}
+
+// FreezeLink is a "this was not me" link of one of her notices.
+type FreezeLink struct {
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
 }
 
 // Profile is the person's own record.
@@ -222,6 +293,14 @@ func (s *Service) export(ctx context.Context, userID string, audit bool) (Data, 
 	for _, c := range creds {
 		d.Factors = append(d.Factors, factorOf(c))
 	}
+	suspended, err := st.ListSuspendedCredentials(ctx, u.ID)
+	if err != nil {
+		return Data{}, fmt.Errorf("export data of %s: %w", userID, err)
+	}
+	d.SuspendedFactors = make([]Factor, 0, len(suspended))
+	for _, c := range suspended {
+		d.SuspendedFactors = append(d.SuspendedFactors, factorOf(c))
+	}
 	if d.RecoveryCodesLeft, err = st.CountRecoveryCodes(ctx, u.ID); err != nil {
 		return Data{}, fmt.Errorf("export data of %s: %w", userID, err)
 	}
@@ -263,6 +342,9 @@ func (s *Service) export(ctx context.Context, userID string, audit bool) (Data, 
 		d.Invitations = append(d.Invitations, Invitation{ID: i.ID, Purpose: string(i.Purpose), CreatedBy: i.CreatedBy,
 			CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt, UsedAt: i.UsedAt, VoidedAt: i.VoidedAt})
 	}
+	if err := s.recordsOf(ctx, u.ID, &d); err != nil {
+		return Data{}, fmt.Errorf("export data of %s: %w", userID, err)
+	}
 	d.AuditEvents, d.SignIns = []AuditEvent{}, []SignIn{}
 	if !audit {
 		return d, nil
@@ -271,6 +353,38 @@ func (s *Service) export(ctx context.Context, userID string, audit bool) (Data, 
 		return Data{}, fmt.Errorf("export data of %s: %w", userID, err)
 	}
 	return d, nil
+}
+
+// recordsOf reads her registration, recoveries, notice of deletion,
+// e-mail confirmations, notice letters and freeze links into d.
+func (s *Service) recordsOf(ctx context.Context, userID string, d *Data) error {
+	r, err := s.cfg.Store.ListPersonRecords(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !r.Registration.CreatedAt.IsZero() {
+		d.Registration = &Registration{Email: r.Registration.Email, CreatedAt: r.Registration.CreatedAt, FinishedAt: r.Registration.FinishedAt}
+	}
+	d.InactiveNoticeAt = r.InactiveNotice
+	d.Recoveries = make([]Recovery, 0, len(r.Recoveries))
+	for _, x := range r.Recoveries {
+		d.Recoveries = append(d.Recoveries, Recovery{ID: x.ID, Email: x.Email, AskedAt: x.CreatedAt, LinkExpiresAt: x.LinkExpiresAt,
+			StartedAt: x.StartedAt, DueAt: x.DueAt, EndedAt: x.EndedAt, Outcome: x.Outcome})
+	}
+	d.EmailConfirmations = make([]EmailConfirmation, 0, len(r.EmailConfirmations))
+	for _, x := range r.EmailConfirmations {
+		d.EmailConfirmations = append(d.EmailConfirmations, EmailConfirmation{Email: x.Email, CreatedAt: x.CreatedAt,
+			ExpiresAt: x.ExpiresAt, UsedAt: x.UsedAt})
+	}
+	d.NoticeLetters = make([]NoticeLetter, 0, len(r.NoticeLetters))
+	for _, x := range r.NoticeLetters {
+		d.NoticeLetters = append(d.NoticeLetters, NoticeLetter{ID: x.ID, Kind: x.Kind, Detail: x.Detail, CreatedAt: x.CreatedAt, PrintedAt: x.PrintedAt})
+	}
+	d.FreezeLinks = make([]FreezeLink, 0, len(r.FreezeTokens))
+	for _, x := range r.FreezeTokens {
+		d.FreezeLinks = append(d.FreezeLinks, FreezeLink{CreatedAt: x.CreatedAt, ExpiresAt: x.ExpiresAt, UsedAt: x.UsedAt})
+	}
+	return nil
 }
 
 func profileOf(u authn.User) Profile {

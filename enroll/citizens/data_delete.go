@@ -212,7 +212,8 @@ type eraseBy struct {
 }
 
 // erase removes u with everything about her (authn.EraseStore.EraseUser,
-// with her sign-in's and enrollment's throttle counters) and appends the
+// with her sign-in's, her refused sign-ins' and enrollment's throttle
+// counters) and appends the
 // pseudonymous "user.erase" event in the same transaction; then it tells
 // the tools whose tokens ended (back-channel logout, in the background).
 // Retention calls it for accounts unused too long.
@@ -223,9 +224,10 @@ func (s *Service) erase(ctx context.Context, u authn.User, by eraseBy) (authn.Er
 		ClientAddr: by.ClientAddr, Details: map[string]string{"via": by.Via, "source": string(u.Source)}}
 	maps.Copy(ev.Details, by.Details)
 	keys := append(authn.ThrottleKeys(u.Username), enroll.ThrottleKeys(u.ID, u.Username)...)
+	keys = append(keys, authn.RefusalThrottleKey(u.ID))
 	for _, a := range []string{u.Email, u.VerifiedEmail, u.Username} { // registration's and recovery's counters
-		if strings.Contains(a, "@") {
-			k := s.addressKey(strings.ToLower(a))
+		if c, err := CanonicalEmail(a); err == nil { // as Start and AskRecovery name them
+			k := s.addressKey(c)
 			keys = append(keys, "register:mail:"+k, "recover:addr:"+k)
 		}
 	}

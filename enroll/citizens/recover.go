@@ -32,12 +32,13 @@ import (
 // /account and cancels it; were her old factors stopped at once, the only
 // cancel would be the notice's link, in the very mailbox the thief holds.
 
-// Throttles of /recover: per address and per client network, counted for
-// every request (the address need not exist), so that nobody floods a
-// person's mailbox or the mail server.
+// Throttles of /recover: per address and client network, per client
+// network, and per address from anywhere, counted for every request (the
+// address need not exist), so that nobody floods a person's mailbox or the
+// mail server, nor keeps her from asking (see throttle.go).
 const (
 	recoverWindow       = time.Hour
-	recoverAddressLimit = 3
+	recoverAddressLimit = 3 // per address and client network
 	recoverNetworkLimit = 30
 	// recoverLookupDelay: a lookup starts this long after its request
 	// was answered, so that its work (a read, a write, a mail) does not
@@ -48,13 +49,15 @@ const (
 	recoverQueueMax = 256
 )
 
+var recoverLimits = limits{pair: recoverAddressLimit, network: recoverNetworkLimit, window: recoverWindow}
+
 // RecoveryReason tells why a recovery step was refused.
 type RecoveryReason string
 
 // Why a recovery step was refused.
 const (
 	RecoverBadAddress   RecoveryReason = "address"   // not an e-mail address
-	RecoverThrottled    RecoveryReason = "throttled" // too many requests for the address or network
+	RecoverThrottled    RecoveryReason = "throttled" // too many requests from the network (for the address, or in all)
 	RecoverLinkWrong    RecoveryReason = "wrong"     // no such link
 	RecoverLinkUsed     RecoveryReason = "used"      // used, or its recovery ended
 	RecoverLinkExpired  RecoveryReason = "expired"
@@ -83,8 +86,8 @@ func (e *RecoveryError) Unwrap() error { return e.Err }
 var recoverMsgs = map[RecoveryReason][2]string{
 	RecoverBadAddress: {"Bitte geben Sie Ihre E-Mail-Adresse vollständig ein, zum Beispiel anna@beispiel.de.",
 		"Please enter your full e-mail address, for example anna@example.org."},
-	RecoverThrottled: {"Für diese Adresse oder aus Ihrem Netz wurde gerade zu oft ein Link angefordert. Bitte versuchen Sie es in einer Stunde noch einmal.",
-		"A link was asked for too often for this address or from your network. Please try again in an hour."},
+	RecoverThrottled: {"Aus Ihrem Netz wurde gerade zu oft ein Link angefordert (für diese Adresse oder insgesamt). Bitte versuchen Sie es in einer Stunde noch einmal.",
+		"A link was asked for too often from your network (for this address or in all). Please try again in an hour."},
 	RecoverLinkWrong: {"Dieser Link ist ungültig. Bitte öffnen Sie ihn genau so, wie er in der E-Mail steht, oder fordern Sie einen neuen an.",
 		"This link is not valid. Please open it exactly as it is in the mail, or ask for a new one."},
 	RecoverLinkUsed: {"Dieser Link wurde schon verwendet. Bitte fordern Sie unter /recover einen neuen an.",
@@ -147,6 +150,9 @@ type RecoveryRequest struct {
 	Email   string
 	Binding authn.TokenHash
 	Client  authn.ClientInfo
+	// overCap: more requests for the address this hour than
+	// addressMailCap; mailed only from her own network.
+	overCap bool
 }
 
 // recoveryQueue runs the lookups of requests answered already.
@@ -156,7 +162,8 @@ type recoveryQueue struct {
 }
 
 // AskRecovery checks a request at /recover: a plain address, and not too
-// many requests for it or from the client's network. It looks nobody up,
+// many requests for it from the client's network, nor from that network
+// (see throttle.go). It looks nobody up,
 // so it takes the same time for every address; QueueRecovery does the
 // rest after the answer. binding is the hash of the asking browser's
 // binding cookie.
@@ -165,18 +172,15 @@ func (s *Service) AskRecovery(ctx context.Context, email string, binding authn.T
 	if err != nil {
 		return RecoveryRequest{}, recoverRefusal(RecoverBadAddress, err)
 	}
-	limits := []authn.ThrottleKey{
-		{Key: "recover:addr:" + s.addressKey(addr), Window: recoverWindow}, // no address in the table
-		{Key: "recover:net:" + clientNetwork(client.Addr), Window: recoverWindow},
-	}
-	n, err := s.cfg.Store.HitThrottles(ctx, limits, s.now())
+	n, err := s.countAddressRequest(ctx, "recover", "recover:addr", addr, client.Addr, recoverLimits)
 	if err != nil {
 		return RecoveryRequest{}, fmt.Errorf("count recovery request: %w", err)
 	}
-	if n[0] > recoverAddressLimit || n[1] > recoverNetworkLimit {
-		return RecoveryRequest{}, recoverRefusal(RecoverThrottled, fmt.Errorf("%d requests for the address, %d from %s", n[0], n[1], limits[1].Key))
+	if n.refused(recoverLimits) {
+		return RecoveryRequest{}, recoverRefusal(RecoverThrottled, fmt.Errorf("%d requests for the address from %s, %d from it in all",
+			n.pair, clientNetwork(client.Addr), n.network))
 	}
-	return RecoveryRequest{Email: addr, Binding: binding, Client: client}, nil
+	return RecoveryRequest{Email: addr, Binding: binding, Client: client, overCap: n.address > addressMailCap}, nil
 }
 
 // QueueRecovery queues the lookup of the request's address: start, called
@@ -223,6 +227,17 @@ func (s *Service) lookupRecovery(ctx context.Context, req RecoveryRequest) error
 		if err := s.mayRecover(ctx, u); err != nil {
 			s.log.Info("no recovery link mailed", "user", u.ID, "why", err)
 			continue
+		}
+		if req.overCap {
+			own, err := s.ownNetwork(ctx, u.ID, req.Client.Addr)
+			if err != nil {
+				return fmt.Errorf("read her sign-in networks: %w", err)
+			}
+			if !own {
+				s.log.Warn("no recovery link mailed: too many requests for the address this hour, and this one is not from a network she signed in from",
+					"user", u.ID, "network", clientNetwork(req.Client.Addr), "cap", addressMailCap)
+				continue
+			}
 		}
 		if err := s.mailRecoveryLink(ctx, u, req); err != nil {
 			return err
@@ -471,7 +486,8 @@ func (s *Service) PendingRecovery(ctx context.Context, userID string) (authn.Rec
 
 // FinishRecoveries removes the old factors of every recovery whose
 // RecoveryDelay has passed without a cancel, and returns how many it
-// finished. It is one of serve's periodic jobs; several processes may run
+// finished. A person who is not active keeps hers (a freeze cancels her
+// recovery; a disabled person's waits until she is active again). It is one of serve's periodic jobs; several processes may run
 // it at once (a recovery finished by another is skipped).
 func (s *Service) FinishRecoveries(ctx context.Context) (int, error) {
 	done := 0
@@ -487,6 +503,11 @@ func (s *Service) FinishRecoveries(ctx context.Context) (int, error) {
 			rep, err := s.cfg.Store.FinishRecovery(ctx, r.ID, now, ev)
 			switch {
 			case errors.Is(err, authn.ErrUsed) || errors.Is(err, authn.ErrExpired) || errors.Is(err, authn.ErrNotFound):
+				continue
+			case errors.Is(err, authn.ErrNotActive):
+				// Frozen or disabled since it was listed: her factors stay;
+				// it finishes once she is active again.
+				s.log.Warn("recovery by e-mail not finished: account not active", "user", r.UserID, "err", err)
 				continue
 			case err != nil:
 				return done, fmt.Errorf("finish recoveries: %w", err)

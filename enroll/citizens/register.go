@@ -43,6 +43,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -50,9 +52,11 @@ import (
 
 // Limits of registration.
 const (
-	// registerAddrLimit mails may be asked for one address, and
-	// registerNetLimit registrations started from one client network (an
-	// IPv4 /24, an IPv6 /56), in registerWindow.
+	// registerAddrLimit mails may be asked for one address from one
+	// client network (an IPv4 /24, an IPv6 /56), and registerNetLimit
+	// registrations started from one network, in registerWindow; the
+	// mails to one address from all networks are bounded as throttle.go
+	// says.
 	registerAddrLimit = 5
 	registerNetLimit  = 30
 	registerWindow    = time.Hour
@@ -66,6 +70,8 @@ const (
 	// removeBatch registrations are read at a time by RemoveUnfinished.
 	removeBatch = 100
 )
+
+var registerLimits = limits{pair: registerAddrLimit, network: registerNetLimit, window: registerWindow}
 
 // RegisterReason tells why registration refused something.
 type RegisterReason string
@@ -130,19 +136,15 @@ func (s *Service) Start(ctx context.Context, r Request) error {
 		return err
 	}
 	now := s.now()
-	keys := []authn.ThrottleKey{
-		{Key: "register:mail:" + s.addressKey(email), Window: registerWindow},
-		{Key: "register:net:" + clientNetwork(r.Client.Addr), Window: registerWindow},
-	}
-	counts, err := s.cfg.Store.HitThrottles(ctx, keys, now)
+	n, err := s.countAddressRequest(ctx, "register", "register:mail", email, r.Client.Addr, registerLimits)
 	if err != nil {
 		return fmt.Errorf("count registration: %w", err)
 	}
-	if counts[0] > registerAddrLimit || counts[1] > registerNetLimit {
+	if n.refused(registerLimits) {
 		e := refuse(RegisterThrottled,
-			"Für diese Adresse oder aus Ihrem Netz wurden zu viele Registrierungen begonnen. Bitte versuchen Sie es in einer Stunde wieder.",
-			"Too many registrations were started for this address or from your network. Please try again in an hour.",
-			fmt.Errorf("%d for the address, %d for network %s", counts[0], counts[1], clientNetwork(r.Client.Addr)))
+			"Aus Ihrem Netz wurden zu viele Registrierungen begonnen (für diese Adresse oder insgesamt). Bitte versuchen Sie es in einer Stunde wieder.",
+			"Too many registrations were started from your network (for this address or in all). Please try again in an hour.",
+			fmt.Errorf("%d for the address from network %s, %d from it in all", n.pair, clientNetwork(r.Client.Addr), n.network))
 		e.RetryAfter = registerWindow
 		return e
 	}
@@ -150,13 +152,19 @@ func (s *Service) Start(ctx context.Context, r Request) error {
 	if err != nil {
 		return err
 	}
-	return s.reg.enqueue(regJob{email: email, link: RegisterLink(s.cfg.PublicURL.String(), token), expires: now.Add(LinkValidity)})
+	return s.reg.enqueue(regJob{email: email, link: RegisterLink(s.cfg.PublicURL.String(), token), expires: now.Add(LinkValidity),
+		client: r.Client.Addr, overCap: n.address > addressMailCap})
 }
 
 // checkRequest returns the canonical address and the trimmed name of r, or
 // a RegisterInvalid refusal.
 func checkRequest(r Request) (email, name string, err error) {
 	email, err = CanonicalEmail(r.Email)
+	if errors.Is(err, ErrFoldedAddress) {
+		return "", "", refuse(RegisterInvalid,
+			"Diese Adresse enthält ein Zeichen wie „ß“, das bei Benutzernamen nicht von „ss“ unterschieden wird; sie kann daher nicht Ihr Benutzername sein. Bitte geben Sie eine andere Adresse an.",
+			"This address holds a character such as \"ß\" that usernames do not tell apart from \"ss\"; so it cannot be your username. Please give another address.", err)
+	}
 	if err != nil {
 		return "", "", refuse(RegisterInvalid,
 			"Bitte geben Sie eine gültige E-Mail-Adresse an (höchstens 64 Zeichen, z. B. anna.mueller@example.org).",
@@ -180,9 +188,19 @@ func checkRequest(r Request) (email, name string, err error) {
 }
 
 // CanonicalEmail returns the form of an e-mail address that is a
-// citizen's username: a bare address (no name, no angle brackets), at
-// most authn.MaxNameLength characters, in authn.CanonicalName's form
-// (case-folded).
+// citizen's username and the address her mail goes to: a bare address (no
+// name, no angle brackets), at most authn.MaxNameLength characters; the
+// local part in NFC, lower-cased (Unicode simple lower case, never folded:
+// "ß" stays "ß"); the domain as IDNA gives it (golang.org/x/net/idna,
+// UTS #46 lookup, non-transitional), lower case, in Unicode, so that
+// "Müller.de" and "xn--mller-kva.de" are one domain.
+//
+// An address that case folding would change (a "ß", a final sigma, a
+// ligature, in its local part or its domain) is refused (ErrFoldedAddress):
+// usernames are compared folded (authn.CanonicalName), so "anna@straße.de"
+// and "anna@strasse.de", two mailboxes, would be one username, and mail
+// for the one would go to the other (review of #15). ASCII addresses are
+// only lower-cased, as before.
 func CanonicalEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	a, err := mail.ParseAddress(s)
@@ -196,8 +214,29 @@ func CanonicalEmail(s string) (string, error) {
 	if at <= 0 || !strings.Contains(a.Address[at+1:], ".") || strings.HasPrefix(a.Address[at+1:], "[") {
 		return "", errors.New("no domain name")
 	}
-	return authn.CanonicalName(a.Address)
+	local := strings.ToLower(norm.NFC.String(a.Address[:at]))
+	ascii, err := idna.Lookup.ToASCII(a.Address[at+1:])
+	if err != nil {
+		return "", fmt.Errorf("domain name: %w", err)
+	}
+	domain, err := idna.Lookup.ToUnicode(strings.ToLower(ascii))
+	if err != nil {
+		return "", fmt.Errorf("domain name: %w", err)
+	}
+	addr := local + "@" + domain
+	c, err := authn.CanonicalName(addr)
+	switch {
+	case err != nil:
+		return "", err
+	case c != addr:
+		return "", fmt.Errorf("%w: %q folds to %q", ErrFoldedAddress, addr, c)
+	}
+	return addr, nil
 }
+
+// ErrFoldedAddress: an address that case folding changes cannot be a
+// username (CanonicalEmail).
+var ErrFoldedAddress = errors.New("the address changes under case folding")
 
 // clientNetwork is the network a client address is counted under: its
 // /24 (IPv4) or /56 (IPv6); the address as it is if it does not parse.
@@ -609,6 +648,10 @@ func (s *Service) RemoveUnfinished(ctx context.Context) (int, error) {
 type regJob struct {
 	email, link string
 	expires     time.Time
+	client      string // the client address that asked
+	// overCap: more registrations for the address this hour than
+	// addressMailCap; mailed only from a network of hers (throttle.go).
+	overCap bool
 }
 
 // registrar sends the registration mails from a bounded queue, so that
@@ -709,6 +752,9 @@ func (r *registrar) send(j regJob) {
 		s.log.Error("registration mail not sent: cannot read whether the address has an account", "err", err)
 		return
 	}
+	if j.overCap && !s.ownAddressNetwork(ctx, j) {
+		return
+	}
 	m := s.linkMail(j)
 	if taken {
 		m = s.takenMail(j)
@@ -718,6 +764,30 @@ func (r *registrar) send(j regJob) {
 		return
 	}
 	enroll.Notify(ctx, s.cfg.Mailer, s.log, m)
+}
+
+// ownAddressNetwork reports whether j, over the address's hourly cap,
+// comes from a network one of the address's people signed in from; if
+// not, it logs that the mail is not sent.
+func (s *Service) ownAddressNetwork(ctx context.Context, j regJob) bool {
+	people, err := s.cfg.Store.UsersByEmail(ctx, j.email)
+	if err != nil {
+		s.log.Error("registration mail not sent: cannot read who has the address", "err", err)
+		return false
+	}
+	for _, u := range people {
+		own, err := s.ownNetwork(ctx, u.ID, j.client)
+		if err != nil {
+			s.log.Error("registration mail not sent: cannot read sign-in networks", "err", err)
+			return false
+		}
+		if own {
+			return true
+		}
+	}
+	s.log.Warn("registration mail not sent: too many registrations for the address this hour, and this one is not from a network of its account",
+		"network", clientNetwork(j.client), "cap", addressMailCap)
+	return false
 }
 
 // addressTaken reports whether email has an account that is not an
@@ -765,21 +835,27 @@ func (s *Service) linkMail(j regJob) enroll.Message {
 			"once. If you did not register, ignore this e-mail: without the link no account is created.")
 }
 
-// takenMail tells an address that has an account how to sign in.
+// takenMail tells an address that has an account how to sign in: as she
+// usually does. The account may be a citizen's, whose username is the
+// address, or a councillor's or staff member's, whose username is not
+// (review of #15); the mail says which is which without reading it.
 func (s *Service) takenMail(j regJob) enroll.Message {
 	login := strings.TrimSuffix(s.cfg.PublicURL.String(), "/") + "/login"
 	return s.mail(j, "Sie haben bereits einen Zugang / You already have an account",
 		"Jemand hat sich soeben mit dieser E-Mail-Adresse registrieren wollen. Sie haben bereits einen Zugang: "+
-			"melden Sie sich hier an, mit Ihrem Passkey oder mit dieser E-Mail-Adresse und dem Code Ihrer "+
-			"Authenticator-App:\n\n    "+login+"\n\nHaben Sie Ihren Passkey oder Ihre App verloren, wählen Sie "+
-			"dort einen Ihrer Wiederherstellungscodes; wo Ihre Stadt es zulässt, können Sie Ihren Zugang auch "+
-			"über diese E-Mail-Adresse wiederherstellen. Waren Sie es nicht, beachten Sie diese E-Mail nicht: "+
-			"an Ihrem Zugang hat sich nichts geändert.",
-		"Someone just tried to register with this e-mail address. You already have an account: sign in here, "+
-			"with your passkey or with this e-mail address and your authenticator app's code:\n\n    "+login+
-			"\n\nIf you lost your passkey or app, use one of your recovery codes there; where your city allows "+
-			"it, you can also recover your account through this e-mail address. If it was not you, ignore this "+
-			"e-mail: nothing changed in your account.")
+			"melden Sie sich hier an, wie Sie es gewohnt sind – mit Ihrem Passkey oder Sicherheitsschlüssel, oder "+
+			"mit Ihrem Benutzernamen und dem Code Ihrer Authenticator-App (haben Sie sich selbst registriert, ist Ihr "+
+			"Benutzername diese E-Mail-Adresse; sonst der, den Ihnen der IT-Service gab):\n\n    "+login+
+			"\n\nHaben Sie Ihren Passkey oder Ihre App verloren, wählen Sie dort einen Ihrer Wiederherstellungscodes "+
+			"oder wenden Sie sich an den IT-Service; wo Ihre Stadt es zulässt, können Sie Ihren Zugang auch über diese "+
+			"E-Mail-Adresse wiederherstellen. Waren Sie es nicht, beachten Sie diese E-Mail nicht: an Ihrem Zugang hat "+
+			"sich nichts geändert.",
+		"Someone just tried to register with this e-mail address. You already have an account: sign in here as you "+
+			"usually do – with your passkey or security key, or with your username and your authenticator app's code "+
+			"(if you registered yourself, your username is this e-mail address; otherwise it is the one the IT service "+
+			"gave you):\n\n    "+login+"\n\nIf you lost your passkey or app, use one of your recovery codes there or "+
+			"contact the IT service; where your city allows it, you can also recover your account through this e-mail "+
+			"address. If it was not you, ignore this e-mail: nothing changed in your account.")
 }
 
 // mail writes a registration mail, German first and English below. It

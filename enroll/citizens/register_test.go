@@ -400,7 +400,7 @@ func TestStartRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.name, err, RegisterInvalid)
 		}
 	}
-	// Per address: registerAddrLimit an hour, from anywhere.
+	// Per address and network: registerAddrLimit an hour from one /24.
 	for i := range registerAddrLimit + 1 {
 		err := fx.svc.Start(ctx, Request{Email: "ida@example.org", DisplayName: "Ida", Binding: browserA,
 			Client: authn.ClientInfo{Addr: "198.51.100." + string(rune('1'+i))}})
@@ -514,8 +514,15 @@ func TestRegisterAddressOfSomeoneElse(t *testing.T) {
 		if err := fx.svc.Start(ctx, Request{Email: "anna.mueller@example.org", DisplayName: "Anna", Binding: browserA, Client: client}); err != nil {
 			t.Fatal(err)
 		}
-		if m := fx.mail.next(t); linkRE.MatchString(m.Body) || !strings.Contains(m.Subject, "bereits") {
+		m := fx.mail.next(t)
+		if linkRE.MatchString(m.Body) || !strings.Contains(m.Subject, "bereits") {
 			t.Errorf("mail for the councillor's address: %+v, want the already-have-an-account mail", m)
+		}
+		// Her username is not her address (review of #15): the mail
+		// tells her to sign in as she usually does, with her username.
+		if strings.Contains(m.Body, "mit dieser E-Mail-Adresse und dem Code") || !strings.Contains(m.Body, "Benutzernamen") ||
+			!strings.Contains(m.Body, "your username") {
+			t.Errorf("the mail to the councillor tells her to sign in with her address:\n%s", m.Body)
 		}
 	})
 }
