@@ -90,9 +90,10 @@
 // ones padded with fake ones whose lengths (and, for an unknown name, whose
 // number) follow the installation's keys (Store.KeyStats) by a stable
 // draw: a key registered or removed among N changes a fake id with a
-// chance of about 1/N, each id on its own, so asking again later does not tell a real
-// name (whose real ids stay) from an unknown one; none names transports. A disabled person is told so
-// only after a correct possession factor, and so is a frozen one
+// chance of about 1/N, each id on its own, so asking again later does not
+// tell a real name (whose real ids stay) from an unknown one; none names
+// transports. A disabled person is told so only after a correct possession
+// factor, and so is a frozen one
 // (StatusFrozen, ReasonFrozen: she said "this was not me" to a notice,
 // FreezeStore). The keys and apps an IT reset suspended are read by no
 // sign-in: to the key step they are unknown keys, to the app step wrong
