@@ -103,7 +103,10 @@
 // SignIn adds the checks it leaves to the relying party: the key belongs to
 // the person (steps 6–7), its backup-eligible flag is the one registered,
 // and its sign count moves forward (step 22) or it is flagged as cloned and
-// refused from then on. App codes follow RFC 6238 (SHA-1, 6 digits, 30 s,
+// refused from then on, unless the count it did not pass was stored by a
+// sign-in with the key that ended after this ceremony began (her key
+// answered two tabs, the later answer arrived first): then only this
+// assertion is refused (ReasonExpired), and the key is not flagged. App codes follow RFC 6238 (SHA-1, 6 digits, 30 s,
 // one step of drift either way) and a time step at or below the last one
 // accepted is refused (§5.2). Both counters move in one conditional store
 // statement, so two processes racing cannot both win.

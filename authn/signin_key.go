@@ -407,7 +407,8 @@ type keyResult struct {
 // leaves to the relying party: the key belongs to the person signing in
 // (steps 6–7), its backup-eligible flag is the one registered, the sign
 // count moves forward (step 22: otherwise it is flagged as cloned and
-// audited), user verification where policy asks for it, the person's
+// audited, unless another sign-in with the key that ended after this
+// ceremony began stored the count: overtaken), user verification where policy asks for it, the person's
 // status and her groups' level.
 //
 // The pending sign-in is read, not used, while the assertion is checked;
@@ -461,6 +462,13 @@ func (s *SignIn) finishKey(ctx context.Context, pendingID, response []byte, c Cl
 	}
 	switch {
 	case errors.Is(err, ErrNotForward): // not forward: cloned, or a race with another use of the key
+		refused, err := s.overtaken(ctx, p, res)
+		if err != nil {
+			return Progress{}, err
+		}
+		if refused != nil {
+			return s.failPeeked(ctx, p, refusalOf(res.user, refused))
+		}
 		return s.failPeeked(ctx, p, refusalOf(res.user, s.flagCloned(ctx, res, c)))
 	case errors.Is(err, ErrNotFound): // the key was removed meanwhile
 		return s.failPeeked(ctx, p, refusalOf(res.user, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID)))
@@ -524,6 +532,32 @@ func (s *SignIn) failStep(ctx context.Context, p Pending, err error) (Progress, 
 		return s.retry(ctx, p, se)
 	}
 	return Progress{}, err
+}
+
+// overtaken returns a refusal (ReasonExpired: she tries again) when the
+// sign count the assertion of res did not move past was stored by a
+// sign-in with the key that ended after the ceremony of p began: her own
+// key answered two ceremonies (two tabs, a POST sent again) and the later
+// answer reached Keyhall first. Such a count proves no clone, and flagging
+// it would lock her out of her own key. A count lower than one stored
+// before the ceremony began (the key's last use is older than the
+// ceremony) is not overtaken: the key is flagged (flagCloned). Nil when
+// not overtaken; an error when the key cannot be read (nothing is flagged).
+func (s *SignIn) overtaken(ctx context.Context, p Pending, res keyResult) (refusal, err error) {
+	cur, err := s.store.GetCredentialByWebAuthnID(ctx, res.cred.WebAuthnID)
+	switch {
+	case errors.Is(err, ErrNotFound): // removed meanwhile
+		return refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID), nil
+	case err != nil:
+		return nil, fmt.Errorf("read key after a sign count not moving forward: %w", err)
+	case cur.ID != res.cred.ID || !cur.LastUsedAt.After(p.CreatedAt):
+		return nil, nil
+	}
+	s.log.Info("security key answered two ceremonies out of order: refused, not flagged",
+		"user", res.user.ID, "credential", res.cred.ID, "stored", cur.SignCount, "got", res.sign,
+		"ceremony_began", p.CreatedAt, "stored_at", cur.LastUsedAt)
+	return refuse(ReasonExpired, "key %s: sign count %d after %d stored at %v by a sign-in that ended after this ceremony began at %v",
+		res.cred.ID, res.sign, cur.SignCount, cur.LastUsedAt, p.CreatedAt), nil
 }
 
 // flagCloned marks the key of an assertion whose sign count did not move
