@@ -550,13 +550,13 @@ func (s *SignIn) overtaken(ctx context.Context, p Pending, res keyResult) (refus
 		return refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID), nil
 	case err != nil:
 		return nil, fmt.Errorf("read key after a sign count not moving forward: %w", err)
-	case cur.ID != res.cred.ID || !cur.LastUsedAt.After(p.CreatedAt):
+	case cur.ID != res.cred.ID || cur.LastUsedAt.Before(p.CreatedAt): // (the same instant counts as after: clocks are coarse)
 		return nil, nil
 	}
 	s.log.Info("security key answered two ceremonies out of order: refused, not flagged",
 		"user", res.user.ID, "credential", res.cred.ID, "stored", cur.SignCount, "got", res.sign,
 		"ceremony_began", p.CreatedAt, "stored_at", cur.LastUsedAt)
-	return refuse(ReasonExpired, "key %s: sign count %d after %d stored at %v by a sign-in that ended after this ceremony began at %v",
+	return refuse(ReasonExpired, "key %s: sign count %d after %d stored at %v by a sign-in that ended at or after this ceremony began at %v",
 		res.cred.ID, res.sign, cur.SignCount, cur.LastUsedAt, p.CreatedAt), nil
 }
 
