@@ -88,9 +88,12 @@
 // fake credential ids (WebAuthn L3 §14.6.2), and every later step fails.
 // Every key ceremony's allowCredentials has at least four entries, real
 // ones padded with fake ones whose lengths (and, for an unknown name, whose
-// number) follow the installation's keys (Store.KeyStats), and none names
-// transports. A disabled person is told so
-// only after a correct possession factor, and so is a frozen one
+// number) follow the installation's keys (Store.KeyStats) by a stable
+// draw: a key registered or removed among N changes a fake id with a
+// chance of about 1/N, each id on its own, so asking again later does not
+// tell a real name (whose real ids stay) from an unknown one; none names
+// transports. A disabled person is told so only after a correct possession
+// factor, and so is a frozen one
 // (StatusFrozen, ReasonFrozen: she said "this was not me" to a notice,
 // FreezeStore). The keys and apps an IT reset suspended are read by no
 // sign-in: to the key step they are unknown keys, to the app step wrong
@@ -100,7 +103,10 @@
 // SignIn adds the checks it leaves to the relying party: the key belongs to
 // the person (steps 6–7), its backup-eligible flag is the one registered,
 // and its sign count moves forward (step 22) or it is flagged as cloned and
-// refused from then on. App codes follow RFC 6238 (SHA-1, 6 digits, 30 s,
+// refused from then on, unless the count it did not pass was stored by a
+// sign-in with the key that ended after this ceremony began (her key
+// answered two tabs, the later answer arrived first): then only this
+// assertion is refused (ReasonExpired), and the key is not flagged. App codes follow RFC 6238 (SHA-1, 6 digits, 30 s,
 // one step of drift either way) and a time step at or below the last one
 // accepted is refused (§5.2). Both counters move in one conditional store
 // statement, so two processes racing cannot both win.

@@ -56,8 +56,10 @@ type EnrollPending struct {
 	// Session is the hash of the session a self-service enrollment belongs
 	// to: it ends with that session. Zero for an invitation.
 	Session SessionHash
-	// EndsAt is the absolute end of a self-service enrollment, which no
-	// step renews (ExpiresAt never passes it). Zero for an invitation.
+	// EndsAt is the absolute end of a self-service enrollment, or of an
+	// invitation's once its first factor used the invitation up, which no
+	// step renews (ExpiresAt never passes it). Zero for an invitation not
+	// used yet (its own expiry bounds it).
 	EndsAt time.Time
 	// Ceremony is the go-webauthn SessionData (JSON) while a key
 	// registration is open, else nil.
@@ -105,8 +107,9 @@ type Keep struct {
 // first factor; an IT reset).
 type EnrollStore interface {
 	// CreateInvitationWithCode stores inv and the hash of its short code,
-	// and voids every open invitation of the same person, in one
-	// transaction with ev. ErrAlreadyExists if the token hash is taken.
+	// voids every open invitation of the same person and deletes her
+	// enrollments in progress (as CreateInvitation), in one transaction
+	// with ev. ErrAlreadyExists if the token hash is taken.
 	CreateInvitationWithCode(ctx context.Context, inv Invitation, codeHash TokenHash, ev AuditEvent) error
 	// OpenInvitation returns a person's newest invitation that is neither
 	// used nor voided (expired or not) and the hash of its code (zero for an
@@ -118,7 +121,8 @@ type EnrollStore interface {
 	PutEnrollPending(ctx context.Context, p EnrollPending) error
 	// TakeEnrollPending deletes and returns the enrollment, exactly once
 	// under concurrency: ErrNotFound if none (or already taken), ErrExpired
-	// if now is not before ExpiresAt (it is deleted too).
+	// if now is not before ExpiresAt (it is deleted too, and returned, so
+	// that the refusal can tell how it ended).
 	TakeEnrollPending(ctx context.Context, h PendingHash, now time.Time) (EnrollPending, error)
 
 	// CompleteEnrollStep stores what a step of an enrollment adds together

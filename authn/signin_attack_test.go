@@ -325,3 +325,46 @@ func TestExpiredPending(t *testing.T) {
 	p, err = e.si.Restart(e.ctx(), []byte("short"))
 	wantRefused(t, "a malformed pending id", p, err, authn.ReasonExpired)
 }
+
+// TestKeyAnsweringTwoTabsOutOfOrderNotFlagged: she signs in from two tabs
+// (two ceremonies); her key answers tab A (count 11), then tab B (count
+// 12), and B's finish reaches Keyhall first (A's POST was slow, or sent
+// again). A's answer is refused (she tries again), but her key is not
+// flagged as cloned: nobody but her ever held it, and her next sign-in
+// with it works. A count lower than the one stored before a ceremony
+// began still flags the key (TestClonedKeyRefusedAndFlagged).
+func TestKeyAnsweringTwoTabsOutOfOrderNotFlagged(t *testing.T) {
+	e := newEnv(t)
+	anna := e.user("anna", authn.SourceLocal)
+	d := e.addKey(anna, false, true, 10)
+	optsA, pA := e.beginKey(e.start("anna", authn.StepKey))
+	e.clock.Add(time.Second)
+	optsB, pB := e.beginKey(e.start("anna", authn.StepKey))
+	respA := e.sign(d, optsA, 11)
+	respB := e.sign(d, optsB, 12)
+	e.clock.Add(time.Second)
+	if p, err := e.si.FinishKey(e.ctx(), pB.PendingID, respB, client); err != nil || p.Next != authn.StepDone {
+		t.Fatalf("tab B: %v %v", p.Next, err)
+	}
+	e.clock.Add(time.Second)
+	p, err := e.si.FinishKey(e.ctx(), pA.PendingID, respA, client)
+	wantRefused(t, "tab A (her key, count 11 after 12)", p, err, authn.ReasonExpired)
+	list, _ := e.store.ListCredentials(e.ctx(), anna.ID)
+	if list[0].Cloned || list[0].SignCount != 12 {
+		t.Errorf("her key after two tabs out of order: cloned %t, count %d; want not flagged, 12", list[0].Cloned, list[0].SignCount)
+	}
+	if ev := e.lastAudit(anna.ID); ev.Action == "credential.cloned" {
+		t.Errorf("audited %+v for her own key", ev)
+	}
+	opts, p := e.beginKey(e.start("anna", authn.StepKey))
+	if p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 13), client); err != nil || p.Next != authn.StepDone {
+		t.Errorf("her next sign-in with her own key (count 13): %v %v; want done", p.Next, err)
+	}
+
+	// A ceremony begun after her last sign-in, answered with a lower
+	// count: a clone; flagged.
+	e.clock.Add(time.Minute)
+	opts, p = e.beginKey(e.start("anna", authn.StepKey))
+	p, err = e.si.FinishKey(e.ctx(), p.PendingID, e.sign(d, opts, 12), client)
+	wantRefused(t, "count 12 after 13 stored before the ceremony began", p, err, authn.ReasonKeyCloned)
+}

@@ -198,8 +198,9 @@ func NormalizeRecoveryCode(code string) string {
 }
 
 // HashRecoveryCode returns the hash under which a recovery code is stored:
-// SHA-256 of its normal form. Recovery codes carry at least 80 random bits,
-// so a fast hash suffices; their tries are throttled like app codes.
+// SHA-256 of its normal form. Recovery codes carry about 79 random bits
+// (16 symbols of 31: enroll.NewCode), so a fast hash suffices; their tries
+// are throttled like app codes.
 func HashRecoveryCode(code string) TokenHash { return HashToken(NormalizeRecoveryCode(code)) }
 
 // verifyRecoveryCode checks one of the person's recovery codes. It is a

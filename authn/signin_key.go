@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -56,8 +57,9 @@ const allowListLen = 4
 // (fakeCredentialIDs), in an order derived from the ids, so that a real
 // key's place does not tell either. An unknown username or a person
 // without keys gets a stand-in with only fake ids, as many as a person
-// drawn (by the name) from the installation's people with keys has,
-// allowListLen at least. No entry names transports: a key's own would
+// drawn (by the name, with spread.draw, which a change of the
+// installation's keys moves for few names) from the installation's people
+// with keys has, allowListLen at least. No entry names transports: a key's own would
 // tell a real one from a fake one, and they are only hints (WebAuthn L3
 // §5.8.3); the browser then offers every transport.
 func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
@@ -73,7 +75,7 @@ func (s *SignIn) keyUser(p Pending, creds []Credential) *waUser {
 		// A stand-in id as long as a real one: the ceremony is sealed into
 		// the pending id, whose length must not tell.
 		u.id = []byte(fakeUserID(s.fakeKey, p.Username))
-		want = max(want, perPerson.draw(fakeMAC(s.fakeKey, "keys", p.Username, 0), 0))
+		want = max(want, perPerson.atLeast(allowListLen).draw(s.fakeKey, "keys", p.Username, 0, 0))
 	}
 	for _, id := range fakeCredentialIDs(s.fakeKey, p.Username, lengths, want-len(u.credentials)) {
 		u.credentials = append(u.credentials, webauthn.Credential{ID: id})
@@ -125,37 +127,62 @@ func spreadOf(counts map[int]int) spread {
 	return s
 }
 
-// draw picks a value of s, each as often as it occurs, by mac (a
-// deterministic draw); def when s is empty.
-func (s spread) draw(mac []byte, def int) int {
-	total := 0
+// draw picks a value of s for the draw (key, purpose, username, i), each
+// value as often as it occurs; def when s is empty. It is a weighted
+// rendezvous draw: every value gets the score -ln(u)/count, u uniform in
+// (0, 1] from fakeMAC(key, purpose ‖ value, username, i), and the lowest
+// score wins. So the draw of a name depends on the spread only as far as it
+// must: when the spread changes, a name's draw changes only to a value
+// whose share grew, from one whose share shrank, for no more of the names
+// than the shares moved (a key registered among N moves them by about
+// 1/N). A modulo of the total (the draw before) picked anew for almost
+// every name at each key registered or removed, while a person's real
+// keys stay: a watcher asking twice told real names from unknown ones.
+func (s spread) draw(key []byte, purpose, username string, i, def int) int {
+	best, bestScore := def, math.Inf(1)
 	for _, vc := range s {
-		total += vc.count
-	}
-	if total == 0 {
-		return def
-	}
-	pick := int(binary.BigEndian.Uint64(mac) % uint64(total))
-	for _, vc := range s {
-		if pick < vc.count {
-			return vc.value
+		if vc.count <= 0 {
+			continue
 		}
-		pick -= vc.count
+		mac := fakeMAC(key, fmt.Sprintf("%s\x00%d", purpose, vc.value), username, i)
+		u := (float64(binary.BigEndian.Uint64(mac)>>11) + 1) / (1 << 53) // (0, 1]
+		if score := -math.Log(u) / float64(vc.count); score < bestScore {
+			best, bestScore = vc.value, score
+		}
 	}
-	return def
+	return best
+}
+
+// atLeast is s with the values below n counted as n: a draw that only
+// matters from n on (a list has allowListLen entries at least) then does
+// not change when people's smaller numbers of keys do.
+func (s spread) atLeast(n int) spread {
+	out := spread{{value: n}}
+	for _, vc := range s {
+		if vc.value <= n {
+			out[0].count += vc.count
+		} else {
+			out = append(out, vc)
+		}
+	}
+	return out
 }
 
 // fakeCredentialIDs derives count credential ids from username, always the
 // same for the same name and lengths, so that asking twice gives the same
-// answer (WebAuthn L3 §14.6.2 "username enumeration"). The length of each
-// is drawn from lengths, the installation's keys' (fakeMAC "length"), so
-// that a real key of a rarer length among fake ones does not stand out;
+// answer (WebAuthn L3 §14.6.2 "username enumeration": deterministic). The
+// length of each is drawn from lengths, the installation's keys' (draw
+// "length"), so that a real key of a rarer length among fake ones does not
+// stand out; the draw is stable, so that a name's fake ids stay when keys
+// are registered or removed elsewhere, as a real person's real ids do
+// (an id's length changes only with a chance as large as the shares
+// moved, about 1/N for a key registered among N);
 // its bytes are HMAC-SHA256(key, username ‖ 0 ‖ i ‖ block), as many
 // blocks as it needs.
 func fakeCredentialIDs(key []byte, username string, lengths spread, count int) [][]byte {
 	ids := make([][]byte, max(count, 0))
 	for i := range ids {
-		n := lengths.draw(fakeMAC(key, "length", username, i+1), 32)
+		n := lengths.draw(key, "length", username, i+1, 32)
 		n = min(max(n, 16), 1023) // the lengths WebAuthn allows, and no less than 16
 		id := make([]byte, 0, n+sha256.Size)
 		for block := byte(0); len(id) < n; block++ {
@@ -380,7 +407,8 @@ type keyResult struct {
 // leaves to the relying party: the key belongs to the person signing in
 // (steps 6–7), its backup-eligible flag is the one registered, the sign
 // count moves forward (step 22: otherwise it is flagged as cloned and
-// audited), user verification where policy asks for it, the person's
+// audited, unless another sign-in with the key that ended after this
+// ceremony began stored the count: overtaken), user verification where policy asks for it, the person's
 // status and her groups' level.
 //
 // The pending sign-in is read, not used, while the assertion is checked;
@@ -434,6 +462,13 @@ func (s *SignIn) finishKey(ctx context.Context, pendingID, response []byte, c Cl
 	}
 	switch {
 	case errors.Is(err, ErrNotForward): // not forward: cloned, or a race with another use of the key
+		refused, err := s.overtaken(ctx, p, res)
+		if err != nil {
+			return Progress{}, err
+		}
+		if refused != nil {
+			return s.failPeeked(ctx, p, refusalOf(res.user, refused))
+		}
 		return s.failPeeked(ctx, p, refusalOf(res.user, s.flagCloned(ctx, res, c)))
 	case errors.Is(err, ErrNotFound): // the key was removed meanwhile
 		return s.failPeeked(ctx, p, refusalOf(res.user, refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID)))
@@ -497,6 +532,32 @@ func (s *SignIn) failStep(ctx context.Context, p Pending, err error) (Progress, 
 		return s.retry(ctx, p, se)
 	}
 	return Progress{}, err
+}
+
+// overtaken returns a refusal (ReasonExpired: she tries again) when the
+// sign count the assertion of res did not move past was stored by a
+// sign-in with the key that ended after the ceremony of p began: her own
+// key answered two ceremonies (two tabs, a POST sent again) and the later
+// answer reached Keyhall first. Such a count proves no clone, and flagging
+// it would lock her out of her own key. A count lower than one stored
+// before the ceremony began (the key's last use is older than the
+// ceremony) is not overtaken: the key is flagged (flagCloned). Nil when
+// not overtaken; an error when the key cannot be read (nothing is flagged).
+func (s *SignIn) overtaken(ctx context.Context, p Pending, res keyResult) (refusal, err error) {
+	cur, err := s.store.GetCredentialByWebAuthnID(ctx, res.cred.WebAuthnID)
+	switch {
+	case errors.Is(err, ErrNotFound): // removed meanwhile
+		return refuse(ReasonKeyRefused, "key %s removed during its sign-in", res.cred.ID), nil
+	case err != nil:
+		return nil, fmt.Errorf("read key after a sign count not moving forward: %w", err)
+	case cur.ID != res.cred.ID || cur.LastUsedAt.Before(p.CreatedAt): // (the same instant counts as after: clocks are coarse)
+		return nil, nil
+	}
+	s.log.Info("security key answered two ceremonies out of order: refused, not flagged",
+		"user", res.user.ID, "credential", res.cred.ID, "stored", cur.SignCount, "got", res.sign,
+		"ceremony_began", p.CreatedAt, "stored_at", cur.LastUsedAt)
+	return refuse(ReasonExpired, "key %s: sign count %d after %d stored at %v by a sign-in that ended at or after this ceremony began at %v",
+		res.cred.ID, res.sign, cur.SignCount, cur.LastUsedAt, p.CreatedAt), nil
 }
 
 // flagCloned marks the key of an assertion whose sign count did not move

@@ -53,3 +53,30 @@ func TestFakeCredentialIDLengths(t *testing.T) {
 		t.Errorf("fake id lengths %v: 16 bytes in %.3f of them, want about 0.25", got, share)
 	}
 }
+
+// TestFakeLengthDrawIsStable: when the keys' spread changes, the fake ids'
+// lengths change for no more of the names than the shares moved (here the
+// share of 16-byte ids from 6/32 to 10/40, about 6 %), not for almost
+// every name, so asking again after keys were registered does not tell an
+// unknown name from a real one.
+func TestFakeLengthDrawIsStable(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	before := spread{{value: 16, count: 6}, {value: 64, count: 26}}
+	after := spread{{value: 16, count: 10}, {value: 64, count: 30}}
+	const names = 4000
+	changed := 0
+	for i := range names {
+		name := fmt.Sprintf("niemand%d", i)
+		a, b := before.draw(key, "length", name, 1, 32), after.draw(key, "length", name, 1, 32)
+		switch {
+		case a == b:
+		case a == 64 && b == 16:
+			changed++
+		default:
+			t.Fatalf("%s: %d bytes, then %d: a length whose share shrank was drawn anew", name, a, b)
+		}
+	}
+	if share := float64(changed) / names; share > 0.08 {
+		t.Errorf("%d of %d names changed length (%.3f); want about 0.0625", changed, names, share)
+	}
+}

@@ -118,8 +118,10 @@ type SessionStore interface {
 
 // InvitationStore keeps invitations. Only a token's hash is ever stored.
 type InvitationStore interface {
-	// CreateInvitation stores inv and voids every open invitation of the
-	// same person, in one transaction with ev.
+	// CreateInvitation stores inv, voids every open invitation of the
+	// same person and deletes her enrollments in progress (EnrollPending:
+	// a tab left open adds nothing after a new letter), in one transaction
+	// with ev.
 	CreateInvitation(ctx context.Context, inv Invitation, ev AuditEvent) error
 	// GetInvitation finds an invitation by token hash, whatever its state.
 	GetInvitation(ctx context.Context, h TokenHash) (Invitation, error)

@@ -12,7 +12,8 @@
 // leaves out 0/O and 1/I/L: 79 bits).
 // The store keeps only hashes: the token's SHA-256, and the code's SHA-256
 // salted with the person's id. Issuing a new invitation voids the older
-// ones; the expiry is checked when the invitation is used. The first
+// ones and ends her enrollments in progress (in its audited transaction);
+// the expiry is checked when the invitation is used. The first
 // administrator's bootstrap invitation (Bootstrap) is a link without a code
 // and is redeemed the same way.
 //
@@ -38,6 +39,10 @@
 // replayed after success is refused. The same transaction stores the
 // enrollment's next step: a stored factor or new recovery codes always lead
 // on, and after an error past that write Progress still has the new ID.
+// Between steps an enrollment waits IdleTTL (30 minutes); once the first
+// factor used the invitation up, it ends InvitationEnrollTTL (an hour)
+// later, whatever its steps (the link leads nowhere then: she signs in and
+// goes on at /account), so a tab left open at a kiosk adds nothing later.
 // Failed tries at the link or code, the directory password and the app code
 // are throttled per person and per client address (10 in 15 minutes): only
 // failures count, each before its refusal is answered, while the tries in

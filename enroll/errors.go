@@ -179,6 +179,10 @@ var (
 		"Ihre Anmeldung ist beendet oder liegt zu lange zurück. Bitte melden Sie sich erneut an und beginnen Sie noch einmal.",
 		"Your sign-in has ended or is too long ago. Please sign in again and start over.",
 	}
+	msgEnrollmentEnded = [2]string{
+		"Diese Einrichtung ist beendet (eine Stunde nach Ihrem ersten Schlüssel oder Ihrer ersten App, oder nach 30 Minuten ohne Eingabe). Ihr Zugang ist eingerichtet: Bitte melden Sie sich mit Ihrem Schlüssel oder Ihrer App an und fahren Sie unter /account fort.",
+		"This setup has ended (an hour after your first key or app, or after 30 minutes without input). Your access is set up: please sign in with your key or app and continue at /account.",
+	}
 	msgSelfServiceEnded = [2]string{
 		"Das Hinzufügen hat zu lange gedauert. Bitte beginnen Sie auf der Seite Ihrer Anmeldemethoden neu.",
 		"Adding took too long. Please start again from the page of your sign-in methods.",

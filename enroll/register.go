@@ -274,7 +274,8 @@ func (s *Service) credentialEvent(p authn.EnrollPending, c authn.Credential, det
 }
 
 // storeFactor stores c: the first factor of an enrollment together with
-// consuming its invitation, later ones alone, and in the same transaction
+// consuming its invitation (which starts the enrollment's absolute end,
+// InvitationEnrollTTL), later ones alone, and in the same transaction
 // the enrollment's next step, so that a stored factor always leads on. On
 // success the person is told by mail and the enrollment goes on under a
 // new id; after it, Progress has the new id even with an error.
@@ -282,6 +283,11 @@ func (s *Service) storeFactor(ctx context.Context, p authn.EnrollPending, c auth
 	next := p
 	next.InvitationID, next.Ceremony, next.TOTPSealed = "", nil, nil
 	next.Factors++
+	if p.InvitationID != "" {
+		// The invitation is used up: from now on she could sign in, and
+		// the enrollment ends InvitationEnrollTTL later, whatever its steps.
+		next.EndsAt = s.now().Add(InvitationEnrollTTL)
+	}
 	id, next := s.nextStep(next, IdleTTL, time.Time{})
 	err := s.cfg.Store.CompleteEnrollStep(ctx, authn.EnrollStep{UserID: p.UserID, InvitationID: p.InvitationID,
 		At: s.now(), Credential: &c, Event: ev, Next: next})

@@ -94,9 +94,9 @@ func (s *Service) Open(ctx context.Context, sess authn.Session, want authn.Enrol
 }
 
 // step takes the enrollment with id (single use) for a step that adds
-// need, and admits it: the person is active, and, for a self-service
-// enrollment, its session is live and its absolute end not
-// reached. Then it must include need (need 0: anything); if not, it is put
+// need, and admits it: the person is active, for a self-service
+// enrollment its session is live, and its absolute end (EndsAt: a
+// self-service one's, or an invitation's once used) is not reached. Then it must include need (need 0: anything); if not, it is put
 // back under a new id (Progress) for what it may do, with a refusal
 // (ReasonScope). Any other refusal ends it.
 func (s *Service) step(ctx context.Context, id []byte, need authn.EnrollScope) (authn.EnrollPending, Progress, error) {
@@ -119,6 +119,8 @@ func (s *Service) step(ctx context.Context, id []byte, need authn.EnrollScope) (
 		if !s.now().Before(p.EndsAt) {
 			return p, Progress{}, refuseMsg(ReasonExpired, msgSelfServiceEnded, fmt.Errorf("self-service enrollment ended at %v", p.EndsAt))
 		}
+	} else if !p.EndsAt.IsZero() && !s.now().Before(p.EndsAt) {
+		return p, Progress{}, refuseMsg(ReasonExpired, msgEnrollmentEnded, fmt.Errorf("invitation's enrollment ended at %v", p.EndsAt))
 	}
 	if need != 0 && !p.Scope.Has(need) {
 		cause := scopeRefusal(sess, need)

@@ -23,6 +23,14 @@ const (
 	StepTTL = 5 * time.Minute
 	// IdleTTL is how long an enrollment waits between steps.
 	IdleTTL = 30 * time.Minute
+	// InvitationEnrollTTL is the absolute lifetime of an invitation's
+	// enrollment once its first factor used the invitation up: no step
+	// renews it (EnrollPending.EndsAt). An hour leaves her time for a
+	// second key, an app, her recovery codes and a password at the desk;
+	// afterwards she signs in and goes on at /account. Without it, a tab
+	// left open at a kiosk and kept alive could add a key (with a PIN,
+	// signing in as her) or show her first recovery codes days later.
+	InvitationEnrollTTL = time.Hour
 	// DefaultValidity is how long an invitation is valid when Issue is
 	// given no validity; MaxValidity is the longest allowed.
 	DefaultValidity = 14 * 24 * time.Hour
@@ -162,12 +170,21 @@ type Progress struct {
 func (s *Service) take(ctx context.Context, id []byte) (authn.EnrollPending, error) {
 	p, err := s.cfg.Store.TakeEnrollPending(ctx, authn.HashPendingID(id), s.now())
 	switch {
+	case errors.Is(err, authn.ErrExpired) && usedInvitation(p):
+		return p, refuseMsg(ReasonExpired, msgEnrollmentEnded, err)
 	case errors.Is(err, authn.ErrNotFound), errors.Is(err, authn.ErrExpired):
 		return p, refuseMsg(ReasonExpired, msgStepExpired, err)
 	case err != nil:
 		return p, fmt.Errorf("take enrollment: %w", err)
 	}
 	return p, nil
+}
+
+// usedInvitation reports whether p is an invitation's enrollment whose
+// invitation its first factor used up: its link leads nowhere any more,
+// and she signs in instead.
+func usedInvitation(p authn.EnrollPending) bool {
+	return p.UserID != "" && p.InvitationID == "" && p.Session == (authn.SessionHash{})
 }
 
 // put stores p under a new id, valid for ttl (at most until the invitation

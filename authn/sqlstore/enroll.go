@@ -160,7 +160,7 @@ func (s *Store) TakeEnrollPending(ctx context.Context, h authn.PendingHash, now 
 	p.Scope = authn.EnrollScope(scope)
 	copy(p.Session[:], session)
 	if !now.Before(p.ExpiresAt) {
-		return authn.EnrollPending{}, fmt.Errorf("take enrollment: %w", authn.ErrExpired)
+		return p, fmt.Errorf("take enrollment: %w", authn.ErrExpired)
 	}
 	return p, nil
 }

@@ -19,7 +19,9 @@ func scanInvitation(row interface{ Scan(...any) error }) (authn.Invitation, erro
 	return inv, err
 }
 
-// insertInvitation voids the person's open invitations and stores inv.
+// insertInvitation voids the person's open invitations, ends her
+// enrollments in progress (a tab left open, even one whose invitation was
+// used, adds nothing after a new letter), and stores inv.
 func (s *Store) insertInvitation(ctx context.Context, tx *sql.Tx, inv authn.Invitation) error {
 	voidAt := inv.CreatedAt
 	if voidAt.IsZero() {
@@ -29,6 +31,9 @@ func (s *Store) insertInvitation(ctx context.Context, tx *sql.Tx, inv authn.Invi
 		WHERE user_id = $1 AND used_at IS NULL AND voided_at IS NULL`, inv.UserID, s.tv(voidAt))
 	if err != nil {
 		return fmt.Errorf("void older invitations: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM pending_enrollments WHERE user_id = $1", inv.UserID); err != nil {
+		return fmt.Errorf("end enrollments in progress: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO invitations ("+invitationCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,

@@ -24,6 +24,7 @@ func RunEnroll(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"CompleteEnrollStepConcurrent", testCompleteEnrollStepConcurrent},
 		{"DeleteCredential", testDeleteCredential},
 		{"DeleteCredentialEndsEnrollments", testDeleteCredentialEndsEnrollments},
+		{"NewInvitationEndsEnrollments", testNewInvitationEndsEnrollments},
 		{"RemoveCredential", testRemoveCredential},
 		{"RemoveCredentialConcurrent", testRemoveCredentialConcurrent},
 		{"ResetUser", testResetUser},
@@ -81,6 +82,42 @@ func testInvitationCodes(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	wantErr(t, "CreateInvitationWithCode(same token)", err, authn.ErrAlreadyExists)
 }
 
+// testNewInvitationEndsEnrollments: a new invitation for a person (with
+// a code or without) deletes her enrollments in progress, an invitation's
+// whose invitation was used as well as a self-service one, and nobody
+// else's, in its audited transaction.
+func testNewInvitationEndsEnrollments(t *testing.T, s authn.Store, e authn.EnrollStore) {
+	ctx := t.Context()
+	anna, bert := mkUser(t, s, "anna"), mkUser(t, s, "bert")
+	for i, create := range []func(inv authn.Invitation) error{
+		func(inv authn.Invitation) error {
+			return e.CreateInvitationWithCode(ctx, inv, codeHash(10), ev("invitation.create", "user:"+inv.UserID))
+		},
+		func(inv authn.Invitation) error {
+			return s.CreateInvitation(ctx, inv, ev("invitation.create", "user:"+inv.UserID))
+		},
+	} {
+		used := newEnrollPending(anna, fmt.Sprint("used", i), t0.Add(time.Hour))
+		used.InvitationID, used.EndsAt = "", t0.Add(time.Hour)
+		self := newSelfService(anna, fmt.Sprint("self", i), t0.Add(time.Hour))
+		others := newEnrollPending(bert, fmt.Sprint("bert", i), t0.Add(time.Hour))
+		for _, p := range []authn.EnrollPending{used, self, others} {
+			must(t, "PutEnrollPending", e.PutEnrollPending(ctx, p))
+		}
+		before := auditCount(t, s)
+		must(t, "create invitation", create(newInvitation(anna, fmt.Sprint("new", i), t0.Add(time.Minute))))
+		if n := auditCount(t, s); n != before+1 {
+			t.Errorf("create %d: %d audit events added, want 1", i, n-before)
+		}
+		for _, p := range []authn.EnrollPending{used, self} {
+			_, err := e.TakeEnrollPending(ctx, p.Hash, t0.Add(2*time.Minute))
+			wantErr(t, fmt.Sprintf("create %d: her enrollment after a new invitation", i), err, authn.ErrNotFound)
+		}
+		_, err := e.TakeEnrollPending(ctx, others.Hash, t0.Add(2*time.Minute))
+		must(t, fmt.Sprintf("create %d: another person's enrollment", i), err)
+	}
+}
+
 func newEnrollPending(u authn.User, key string, expires time.Time) authn.EnrollPending {
 	return authn.EnrollPending{Hash: authn.HashPendingID([]byte(key)), UserID: u.ID, InvitationID: "inv-1",
 		Ceremony: []byte(`{"challenge":"x"}`), TOTPSealed: []byte("sealed"), CodesSealed: []byte("codes"), Factors: 2, CreatedAt: t0, ExpiresAt: expires,
@@ -121,8 +158,9 @@ func testEnrollPending(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	old := newEnrollPending(anna, "old", t0.Add(5*time.Minute))
 	old.Ceremony, old.TOTPSealed, old.CodesSealed = nil, nil, nil
 	must(t, "PutEnrollPending", e.PutEnrollPending(ctx, old))
-	_, err = e.TakeEnrollPending(ctx, old.Hash, t0.Add(5*time.Minute))
+	got, err = e.TakeEnrollPending(ctx, old.Hash, t0.Add(5*time.Minute))
 	wantErr(t, "TakeEnrollPending(expired)", err, authn.ErrExpired)
+	same(t, "TakeEnrollPending(expired) returns what ended", got, old, norm)
 	_, err = e.TakeEnrollPending(ctx, old.Hash, t0)
 	wantErr(t, "TakeEnrollPending(after expiry)", err, authn.ErrNotFound)
 }
@@ -366,6 +404,7 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 	now := t0.Add(time.Hour)
 	later := now.Add(30 * time.Minute)
 	taken := mkCredential(t, s, newKey(bernd, now))
+	binv := mkInvitation(t, s, bernd, "bernd", t0) // before his enrollment: a new invitation ends it
 	busy := newEnrollPending(bernd, "busy", later)
 	must(t, "PutEnrollPending", e.PutEnrollPending(ctx, busy))
 	first := func(c authn.Credential, next authn.EnrollPending) authn.EnrollStep {
@@ -404,7 +443,6 @@ func testCompleteEnrollStep(t *testing.T, s authn.Store, e authn.EnrollStore) {
 		t.Fatal("CompleteEnrollStep stored a next step of another person")
 	}
 	noTrace("a step with another person's next step", foreign.Next)
-	binv := mkInvitation(t, s, bernd, "bernd", t0)
 	theirs := first(newKey(anna, now), nextStep(anna, "theirs", later))
 	theirs.InvitationID = binv.ID
 	wantErr(t, "CompleteEnrollStep(another person's invitation)", e.CompleteEnrollStep(ctx, theirs), authn.ErrNotFound)
