@@ -35,7 +35,7 @@ var loginNotices = map[string]struct {
 
 // clientInfo is what authn records about the browser asking.
 func (s *Server) clientInfo(r *http.Request) authn.ClientInfo {
-	return authn.ClientInfo{Addr: s.clientAddr(r), UserAgent: r.UserAgent()}
+	return authn.ClientInfo{Addr: s.clientAddr(r), UserAgent: r.UserAgent(), Device: s.deviceMark(r)}
 }
 
 // parseForm reads a POSTed form of at most maxBody bytes.
@@ -237,6 +237,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p authn.Progre
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return "", false
 	}
+	s.setDeviceCookie(w, r, p.User.ID)
 	next, err := s.recoveryStop(r, p.User.ID, s.returnTo(p.ReturnTo)) // recover.go
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)

@@ -46,6 +46,7 @@ func (s *Server) stepFailed(w http.ResponseWriter, r *http.Request, page string,
 		msg = s.withHelp(msg)
 	}
 	if se.Reason == authn.ReasonThrottled {
+		msg = s.withHelp(msg)
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(se.RetryAfter, time.Second).Seconds())))
 	}
 	v := stepView(authn.Step(page), p)

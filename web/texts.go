@@ -212,16 +212,18 @@ var (
 )
 
 // msgThrottled asks the person to wait for retryMinutes, or to use her key,
-// which is never throttled per account.
+// which is never throttled per account, and says what else she can do:
+// a browser she signed in on before has counters of its own, and IT can
+// lift the lock (the caller adds where IT is reached).
 func msgThrottled(retryMinutes int) message {
-	if retryMinutes <= 1 {
-		return message{
-			DE: "Zu viele Versuche. Bitte warten Sie 1 Minute oder melden Sie sich mit Ihrem Sicherheitsschlüssel an.",
-			EN: "Too many attempts. Please wait 1 minute or sign in with your security key.",
-		}
+	wait := message{DE: "1 Minute", EN: "1 minute"}
+	if retryMinutes > 1 {
+		wait = message{DE: fmt.Sprintf("%d Minuten", retryMinutes), EN: fmt.Sprintf("%d minutes", retryMinutes)}
 	}
 	return message{
-		DE: fmt.Sprintf("Zu viele Versuche. Bitte warten Sie %d Minuten oder melden Sie sich mit Ihrem Sicherheitsschlüssel an.", retryMinutes),
-		EN: fmt.Sprintf("Too many attempts. Please wait %d minutes or sign in with your security key.", retryMinutes),
+		DE: "Zu viele Versuche. Bitte warten Sie " + wait.DE + " oder melden Sie sich mit Ihrem Sicherheitsschlüssel an. " +
+			"Ohne Schlüssel: Melden Sie sich auf einem Gerät an, auf dem Sie sich schon einmal angemeldet haben, oder bitten Sie die IT, die Sperre aufzuheben.",
+		EN: "Too many attempts. Please wait " + wait.EN + " or sign in with your security key. " +
+			"Without a key: sign in on a device you have signed in on before, or ask IT to lift the lock.",
 	}
 }
