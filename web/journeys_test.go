@@ -5,11 +5,14 @@ package web
 // the helpdesk person with a plain key.
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/keyhall/keyhall/authn"
 	"github.com/keyhall/keyhall/enroll"
@@ -125,5 +128,118 @@ func TestStrangerCannotLockHerOutOfHerOwnBrowser(t *testing.T) {
 	now = now.Add(24*time.Hour + time.Minute)
 	if res := tryApp(own, code()); res.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("a browser that failed 81 times itself takes the right code a day later: %d, want 429", res.StatusCode)
+	}
+}
+
+// recoverySignIn signs in with username, a recovery code and the password,
+// from the sign-in address login (as forward-auth or a tool sent her), and
+// returns where the last step leads.
+func recoverySignIn(t *testing.T, c *client, login *url.URL, username, code, password string) string {
+	t.Helper()
+	res, body := c.form("/login", url.Values{"username": {username}, "return_to": {login.Query().Get("return_to")}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /login: %d %s", res.StatusCode, body)
+	}
+	if res, _ = c.form("/login/switch", url.Values{"to": {"recovery"}}); res.Header.Get("Location") != "/login/recovery" {
+		t.Fatalf("switch to recovery: %d → %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, body = c.form("/login/recovery", url.Values{"code": {code}}); res.Header.Get("Location") != "/login/password" {
+		t.Fatalf("recovery code: %d → %s\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	res, body = c.form("/login/password", url.Values{"password": {password}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password: %d\n%s", res.StatusCode, body)
+	}
+	return res.Header.Get("Location")
+}
+
+// TestRecoveryCodeAtForwardAuthToolLeadsToFactors: anna lost her key and
+// opens the wiki behind the proxy. She signs in with a recovery code and
+// her password; the sign-in leads her to her factors (to add a key), the
+// wiki's address kept, not back to the wiki, which takes no recovery-only
+// session. Opening the wiki again leads to her factors too, with the word
+// why, and never to a new sign-in that would take another code; so does
+// /login, where nginx's 401 sends her.
+func TestRecoveryCodeAtForwardAuthToolLeadsToFactors(t *testing.T) {
+	f := newFixture(t, fwdWiki)
+	anna := f.addUser("anna")
+	k := newTestKey(t)
+	f.addKey(anna, &k, 0) // the key she lost
+	f.setPassword(anna, "Rathaus am Markt 1")
+	f.addRecoveryCodes(anna, "aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh", "jjjj-kkkk-mmmm-nnnn")
+	c := f.client()
+	wiki := "http://wiki.stadt.example/seite"
+	factors := "/account/factors?" + url.Values{"return_to": {wiki}}.Encode()
+
+	res := c.verifyAs("wiki.stadt.example", "/seite")
+	login, _ := url.Parse(res.Header.Get("Location"))
+	if next := recoverySignIn(t, c, login, "anna", "aaaa-bbbb-cccc-dddd", "Rathaus am Markt 1"); next != factors {
+		t.Errorf("a recovery-code sign-in for the wiki led to %s, want %s (add a key, the wiki's address kept)", next, factors)
+	}
+	res = c.verifyAs("wiki.stadt.example", "/seite")
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != f.base+factors {
+		t.Errorf("the wiki, meeting her recovery-only session: %d → %s, want %s", res.StatusCode, res.Header.Get("Location"), f.base+factors)
+	}
+	_, body := c.get(factors)
+	if !strings.Contains(body, "Sie haben sich mit einem Wiederherstellungscode angemeldet") {
+		t.Errorf("her factors page does not say why she is there:\n%s", body)
+	}
+	if res, _ := c.get("/login?" + url.Values{"return_to": {wiki}}.Encode()); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != factors {
+		t.Errorf("/login for the wiki (nginx's 401) with her recovery-only session: %d → %s, want %s",
+			res.StatusCode, res.Header.Get("Location"), factors)
+	}
+	if n, err := f.store.CountRecoveryCodes(context.Background(), anna.ID); err != nil || n != 2 {
+		t.Errorf("recovery codes left: %d, %v; want 2 (one used)", n, err)
+	}
+}
+
+// TestNewKeyAfterRecoveryCodeAsksToSignInWithIt: after a recovery-code
+// sign-in anna adds a new key. The page after it asks her to sign in with
+// it now, with a button that starts that sign-in; her factors page, where
+// the wiki sends her, does so with the wiki's address; /account no longer
+// asks her to set up a key.
+func TestNewKeyAfterRecoveryCodeAsksToSignInWithIt(t *testing.T) {
+	f := newFixture(t, fwdWiki)
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	anna := f.addUser("anna")
+	lost := newTestKey(t)
+	f.addKey(anna, &lost, 0)
+	f.setPassword(anna, "Rathaus am Markt 1")
+	f.addRecoveryCodes(anna, "aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh")
+	c := f.client()
+	res := c.verifyAs("wiki.stadt.example", "/seite")
+	login, _ := url.Parse(res.Header.Get("Location"))
+	recoverySignIn(t, c, login, "anna", "aaaa-bbbb-cccc-dddd", "Rathaus am Markt 1")
+
+	res, body := c.form("/account/factors/add", url.Values{"kind": {"key"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/enroll/key" {
+		t.Fatalf("add a key: %d %s", res.StatusCode, body)
+	}
+	res = c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}"))
+	options := readBody(t, res)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("begin: %d %s", res.StatusCode, options)
+	}
+	cred := noneRegistration(t, []byte(options), f.base, uuid.MustParse("ee882879-721c-4913-9775-3dfcce97072a"))
+	res, body = c.form("/enroll/key", url.Values{"credential": {string(cred)}, "nickname": {"Neuer Schlüssel"}})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("finish: %d %s", res.StatusCode, body)
+	}
+	if !strings.Contains(body, "Bitte melden Sie sich jetzt damit an") || !strings.Contains(body, `name="username" value="anna"`) {
+		t.Errorf("the page after the new key (recovery-only session) does not ask her to sign in with it:\n%s", body)
+	}
+	res = c.verifyAs("wiki.stadt.example", "/seite")
+	_, body = c.get(strings.TrimPrefix(res.Header.Get("Location"), f.base))
+	if !strings.Contains(body, "Bitte melden Sie sich jetzt damit an") ||
+		!strings.Contains(body, `name="return_to" value="http://wiki.stadt.example/seite"`) {
+		t.Errorf("the factors page the wiki sends her to does not offer the sign-in with her new key, on to the wiki:\n%s", body)
+	}
+	res, _ = c.form("/login", url.Values{"username": {"anna"}, "return_to": {"http://wiki.stadt.example/seite"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login/key" {
+		t.Errorf("its button starts no key sign-in: %d → %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	_, body = c.get("/account")
+	if strings.Contains(body, "bis dahin können Sie keine anderen Dienste nutzen") {
+		t.Errorf("/account still says to set up a new key, which she did")
 	}
 }

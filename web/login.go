@@ -56,6 +56,12 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	v := &view{Page: "login", ReturnTo: s.returnTo(q.Get("return_to")), NeedKey: needsKey(q)}
+	if sess, _, err := s.currentSession(r); err == nil && sess.RecoveryOnly && !strings.HasPrefix(v.ReturnTo, "/account") {
+		// A tool sent her (nginx's 401 leads here): not another code,
+		// her factors first (recoveryonly.go).
+		http.Redirect(w, r, factorsFirst(v.ReturnTo), http.StatusSeeOther)
+		return
+	}
 	if v.NeedKey {
 		v.Notice = msgKeyNeeded.in(lang(r))
 	}
@@ -238,7 +244,11 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p authn.Progre
 		return "", false
 	}
 	s.setDeviceCookie(w, r, p.User.ID)
-	next, err := s.recoveryStop(r, p.User.ID, s.returnTo(p.ReturnTo)) // recover.go
+	next := s.returnTo(p.ReturnTo)
+	if p.Session.RecoveryOnly {
+		next = factorsFirst(next) // recoveryonly.go
+	}
+	next, err := s.recoveryStop(r, p.User.ID, next) // recover.go
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return "", false

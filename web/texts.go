@@ -71,6 +71,11 @@ var texts = map[string]message{
 		"Ends all your sessions, on other devices too."},
 	"account.recoveryonly": {"Sie haben sich mit einem Wiederherstellungscode angemeldet. Bitte richten Sie jetzt einen neuen Sicherheitsschlüssel oder eine neue App ein; bis dahin können Sie keine anderen Dienste nutzen.",
 		"You signed in with a recovery code. Please set up a new security key or app now; until then you cannot use other services."},
+	"recoveryonly.signinagain": {"Ihr neuer Schlüssel bzw. Ihre neue App ist eingerichtet. Bitte melden Sie sich jetzt damit an: Mit dem Wiederherstellungscode allein können Sie keine anderen Dienste nutzen.",
+		"Your new key or app is set up. Please sign in with it now: with the recovery code alone you cannot use other services."},
+	"recoveryonly.signin":   {"Jetzt damit anmelden", "Sign in with it now"},
+	"recoveryonly.lastcode": {"Das war Ihr letzter Wiederherstellungscode. Richten Sie den neuen Schlüssel oder die App in den nächsten", "That was your last recovery code. Set up the new key or app within the next"},
+	"recoveryonly.minutes":  {"Minuten ein; danach hilft nur noch die IT.", "minutes; after that only IT can help."},
 
 	"error.title": {"Das hat nicht geklappt", "That did not work"},
 	"error.back":  {"Zur Anmeldung", "Back to sign-in"},
