@@ -243,3 +243,37 @@ func TestNewKeyAfterRecoveryCodeAsksToSignInWithIt(t *testing.T) {
 		t.Errorf("/account still says to set up a new key, which she did")
 	}
 }
+
+// TestExpiredSignInKeepsReturnTo: a person coming from a tool (here an
+// OIDC continue address, as loginURL makes it) takes longer than
+// PendingLifetime on her app step (she went to find her phone). The
+// expired step sends her to sign in again for the same tool, and that
+// sign-in ends in the tool, not on /account.
+func TestExpiredSignInKeepsReturnTo(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	f := newFixture(t, func(c *Config) { c.SignIn.Now = clock })
+	anna := f.addUser("anna")
+	secret := f.addTOTP(anna)
+	f.setPassword(anna, "Rathaus am Markt 1")
+	c := f.client()
+	back := oidcContinuePath + "?id=abc&n=1"
+	res, _ := c.form("/login", url.Values{"username": {"anna"}, "return_to": {back}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatal(res.StatusCode)
+	}
+	if loc := res.Header.Get("Location"); loc != "/login/totp" {
+		c.form("/login/switch", url.Values{"to": {"totp"}})
+	}
+	now = now.Add(authn.PendingLifetime + time.Second) // her phone was in the other room
+	res, _ = c.form("/login/totp", url.Values{"code": {totpCode(t, secret)}})
+	loc := res.Header.Get("Location")
+	want := "/login?e=expired&" + url.Values{"return_to": {back}}.Encode()
+	if loc != want {
+		t.Fatalf("an expired step sent her to %q, want %q: the tool's address is lost, she will land on /account", loc, want)
+	}
+	_, body := c.get(loc)
+	if !strings.Contains(body, `name="return_to" value="`+strings.ReplaceAll(back, "&", "&amp;")+`"`) {
+		t.Errorf("the sign-in page after the expired step does not carry the tool's address:\n%s", body)
+	}
+}
