@@ -277,3 +277,39 @@ func TestExpiredSignInKeepsReturnTo(t *testing.T) {
 		t.Errorf("the sign-in page after the expired step does not carry the tool's address:\n%s", body)
 	}
 }
+
+// TestCitizenRecoveryCodeAloneIsMailed: a citizen (group with NoPassword)
+// signs in with a recovery code alone, a whole sign-in; like a councillor
+// with code and password, she is mailed that a code was used.
+func TestCitizenRecoveryCodeAloneIsMailed(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.SignIn.Policy = authn.Policy{Groups: map[string]authn.GroupPolicy{"buerger": {AllowTOTP: true, NoPassword: true}}}
+	})
+	mb := startMailbox(t)
+	f.withMail(t, mb)
+	ctx := context.Background()
+	g := authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: time.Now()}
+	if err := f.store.CreateGroup(ctx, g, f.audit("group.create")); err != nil {
+		t.Fatal(err)
+	}
+	eva := f.withEmail(f.addUser("eva@example.org"), "eva@example.org")
+	if err := f.store.AddMember(ctx, g.ID, eva.ID, f.audit("group.add")); err != nil {
+		t.Fatal(err)
+	}
+	f.addTOTP(eva)
+	f.addRecoveryCodes(eva, "aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh")
+	c := f.client()
+	c.startAt("eva@example.org")
+	c.form("/login/switch", url.Values{"to": {"recovery"}})
+	res, body := c.form("/login/recovery", url.Values{"code": {"aaaa-bbbb-cccc-dddd"}})
+	if res.StatusCode != http.StatusSeeOther || c.cookies[SessionCookie] == "" {
+		t.Fatalf("recovery code alone: %d → %s\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	heads, bodies := mb.wait(1)
+	if len(heads) == 0 {
+		t.Fatal("a citizen signed in with a recovery code alone, and no mail told her")
+	}
+	if to := heads[0].Header.Get("To"); !strings.Contains(to, "eva@example.org") || !strings.Contains(bodies[0], "Sie haben noch 1 Codes") {
+		t.Errorf("the mail (to %s) does not tell her how many codes are left:\n%s", to, bodies[0])
+	}
+}

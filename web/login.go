@@ -203,9 +203,11 @@ func (s *Server) codeStep(step authn.Step, field string) http.HandlerFunc {
 			p, err = si.VerifyRecoveryCode(r.Context(), id, secret, c)
 		default:
 			p, err = si.VerifyPassword(r.Context(), id, secret, c)
-			if err == nil && p.Next == authn.StepDone && p.Session.RecoveryOnly {
-				s.recoveryCodeUsed(r, p) // the code is used up only now
-			}
+		}
+		if err == nil && p.Next == authn.StepDone && p.Session.RecoveryOnly {
+			// The code is used up only now: after the password, or at once
+			// when the code alone signs her in (a citizen).
+			s.recoveryCodeUsed(r, p)
 		}
 		if err != nil {
 			s.stepFailed(w, r, string(step), p, err)
