@@ -313,3 +313,50 @@ func TestCitizenRecoveryCodeAloneIsMailed(t *testing.T) {
 		t.Errorf("the mail (to %s) does not tell her how many codes are left:\n%s", to, bodies[0])
 	}
 }
+
+// TestHelpdeskWithPlainKeyIsToldWhy: helga has the helpdesk role and a
+// security key with PIN that no trusted root attests (registered with
+// "none" attestation, as Firefox sends it: level phr). /admin sends her to
+// the key sign-in; after it, /admin tells her which key the console needs
+// and to ask IT, instead of sending her to the same key again and again.
+func TestHelpdeskWithPlainKeyIsToldWhy(t *testing.T) {
+	c := newConsole(t)
+	f := c.f
+	k := f.newLoadKey(t, c.helga)
+	ctx := context.Background()
+	creds, _ := f.store.ListCredentials(ctx, c.helga.ID)
+	if err := f.store.DeleteCredential(ctx, c.helga.ID, creds[0].ID, f.audit("credential.delete")); err != nil {
+		t.Fatal(err)
+	}
+	cr := creds[0]
+	cr.ID, cr.Attested, cr.AttestationFmt = authn.NewID(), false, "none"
+	if err := f.store.CreateCredential(ctx, cr, f.audit("credential.create")); err != nil {
+		t.Fatal(err)
+	}
+	cl := f.client()
+	res, body := cl.form("/login", url.Values{"username": {"helga"}, "return_to": {"/admin"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login/key" {
+		t.Fatalf("POST /login: %d → %s\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	res = cl.do("POST", "/login/key/begin", "application/json", strings.NewReader("{}"))
+	options := readBody(t, res)
+	u, _ := url.Parse(f.base)
+	a, err := k.assert(u.Hostname(), f.base, []byte(options))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = cl.do("POST", "/login/key/finish", "application/json", strings.NewReader(string(a)))
+	if body = readBody(t, res); res.StatusCode != http.StatusOK || !strings.Contains(body, `"/admin"`) {
+		t.Fatalf("key sign-in: %d %s", res.StatusCode, body)
+	}
+	res, body = cl.get("/admin")
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("/admin after a sign-in with a key not attested: %d → %s, want 403 with the reason (a redirect sends her round again)",
+			res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, want := range []string{"Hardware-Sicherheitsschlüssel", "Attestierung", "IT"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the console's refusal does not say %q:\n%s", want, body)
+		}
+	}
+}
