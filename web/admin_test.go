@@ -187,11 +187,11 @@ func TestAdminAuthorisation(t *testing.T) {
 
 	type outcome int
 	const (
-		reached   outcome = iota // the console answered (the desk decides the action)
-		notFound                 // 404 like any unknown address
-		keySignIn                // 303 to the key sign-in
-		crossSite                // 403 of the cross-origin protection
-		keyTooWeak               // 403: the key just used is not attested as hardware
+		reached    outcome = iota // the console answered (the desk decides the action)
+		notFound                  // 404 like any unknown address
+		keySignIn                 // 303 to the key sign-in
+		crossSite                 // 403 of the cross-origin protection
+		keyTooWeak                // 403: the key just used is not attested as hardware
 	)
 	actors := []struct {
 		name        string
