@@ -360,3 +360,29 @@ func TestHelpdeskWithPlainKeyIsToldWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestCitizenAtMFAToolIsToldWhatItNeeds: a forward-auth rule asks for mfa
+// (the city's portal set to mfa). A citizen signed in with her app code
+// alone (level none) is sent to /login?acr=mfa, which says what the tool
+// needs and what she can do, instead of taking her app code again and
+// sending her back, round and round.
+func TestCitizenAtMFAToolIsToldWhatItNeeds(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.ForwardAuth = ForwardAuthConfig{Rules: []ForwardAuthRule{{Host: "portal.stadt.example", Level: authn.LevelMFA}}}
+	})
+	eva := f.addUser("eva@example.org")
+	c := f.client()
+	ck := f.sessionCookie(eva, time.Now(), false)
+	f.setACR(ck, authn.LevelNone)
+	c.cookies[SessionCookie] = ck.Value
+	res := c.verifyAs("portal.stadt.example", "/antrag")
+	if res.StatusCode != http.StatusFound {
+		t.Fatalf("verify: %d", res.StatusCode)
+	}
+	login, _ := url.Parse(res.Header.Get("Location"))
+	_, body := c.get(login.RequestURI())
+	if !strings.Contains(body, "Diese Anwendung verlangt eine Anmeldung mit zwei Faktoren") {
+		t.Errorf("a citizen signed in (level none) is sent to %s with no word that the tool needs a stronger sign-in:\n%s",
+			login.RequestURI(), body)
+	}
+}

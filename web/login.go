@@ -62,8 +62,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, factorsFirst(v.ReturnTo), http.StatusSeeOther)
 		return
 	}
-	if v.NeedKey {
-		v.Notice = msgKeyNeeded.in(lang(r))
+	if m, ok := s.levelNotice(q); ok { // login_level.go
+		v.Notice = m.in(lang(r))
 	}
 	if n, ok := loginNotices[q.Get("e")]; ok {
 		if n.alert {
