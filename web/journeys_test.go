@@ -386,3 +386,36 @@ func TestCitizenAtMFAToolIsToldWhatItNeeds(t *testing.T) {
 			login.RequestURI(), body)
 	}
 }
+
+// TestStaleSelfServiceEnrollmentLeadsBackToFactors: anna opens "add a
+// key" and the sign-in it belongs to ends before she finishes. The
+// page that says so leads to a sign-in that comes back to her factors,
+// not to a plain /login that ends on /account.
+func TestStaleSelfServiceEnrollmentLeadsBackToFactors(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	f := newFixture(t, func(c *Config) { c.Now = clock; c.SignIn.Now = clock })
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}, Now: clock})
+	anna := f.addUser("anna")
+	k := newTestKey(t)
+	f.addKey(anna, &k, 0)
+	c := f.client()
+	c.cookies[SessionCookie] = f.sessionCookie(anna, now, false).Value
+	if res, body := c.form("/account/factors/add", url.Values{"kind": {"key"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add a key: %d %s", res.StatusCode, body)
+	}
+	if res := c.do("POST", "/enroll/key/begin", "application/json", strings.NewReader("{}")); res.StatusCode != http.StatusOK {
+		t.Fatalf("begin: %d %s", res.StatusCode, readBody(t, res))
+	} else {
+		readBody(t, res)
+	}
+	// She signed out everywhere from her phone meanwhile.
+	if _, err := f.store.RevokeUserSessions(context.Background(), anna.ID, now, f.audit("session.revoke_all")); err != nil {
+		t.Fatal(err)
+	}
+	res, body := c.form("/enroll/key", url.Values{"credential": {"{}"}, "nickname": {"Neuer Schlüssel"}})
+	want := `href="/login?return_to=` + url.QueryEscape(factorsPath) + `"`
+	if !strings.Contains(body, want) {
+		t.Errorf("the stale sign-in's page (%d) does not lead to %s:\n%s", res.StatusCode, want, body)
+	}
+}
