@@ -419,3 +419,19 @@ func TestStaleSelfServiceEnrollmentLeadsBackToFactors(t *testing.T) {
 		t.Errorf("the stale sign-in's page (%d) does not lead to %s:\n%s", res.StatusCode, want, body)
 	}
 }
+
+// TestLastRecoveryCodeSaysMinutesLeft: anna signed in with her last
+// recovery code. Her factors page tells her it was the last one and how
+// many minutes her sign-in still lets her add a key or app.
+func TestLastRecoveryCodeSaysMinutesLeft(t *testing.T) {
+	f := newFixture(t)
+	f.withEnroll(enroll.Config{Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	anna := f.addUser("anna") // her key is lost and removed
+	c := f.client()
+	c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now().Add(-2*time.Minute), true).Value
+	_, body := c.get(factorsPath)
+	want := "Das war Ihr letzter Wiederherstellungscode. Richten Sie den neuen Schlüssel oder die App in den nächsten 3 Minuten ein"
+	if !strings.Contains(body, want) {
+		t.Errorf("her factors page after her last recovery code does not say %q:\n%s", want, body)
+	}
+}
