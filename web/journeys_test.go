@@ -6,6 +6,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -433,5 +435,34 @@ func TestLastRecoveryCodeSaysMinutesLeft(t *testing.T) {
 	want := "Das war Ihr letzter Wiederherstellungscode. Richten Sie den neuen Schlüssel oder die App in den nächsten 3 Minuten ein"
 	if !strings.Contains(body, want) {
 		t.Errorf("her factors page after her last recovery code does not say %q:\n%s", want, body)
+	}
+}
+
+// TestOIDCRecoveryOnlySessionLeadsToFactors: anna signed in with a
+// recovery code and opens a tool that signs in over OIDC. Keyhall sends
+// her to her factors, to add a key or app, with the tool's sign-in kept to
+// go on to, not to a dead end whose only button is a new sign-in that
+// would take another code.
+func TestOIDCRecoveryOnlySessionLeadsToFactors(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	b := newBrowser(t)
+	id := make([]byte, 32)
+	rand.Read(id)
+	now := e.clock.Now()
+	s := authn.Session{Hash: authn.HashSessionID(id), UserID: e.anna.ID, AMR: []string{"otp", "pwd"}, ACR: "mfa", RecoveryOnly: true,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(8 * time.Hour)}
+	if err := e.st.CreateSession(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	b.cookies[SessionCookie] = base64.RawURLEncoding.EncodeToString(id)
+	r := e.rp("wiki", e.secret, wikiRedirect, "profile")
+	status, cont := b.get(e.issuer, r.authURL())
+	if status != http.StatusFound || !strings.HasPrefix(cont, oidcContinuePath) {
+		t.Fatalf("authorize: %d → %s", status, cont)
+	}
+	status, loc := b.get(e.issuer, cont)
+	want := factorsPath + "?" + url.Values{"return_to": {cont}}.Encode()
+	if status != http.StatusFound || loc != want {
+		t.Errorf("the tool's sign-in with a recovery-only session: %d → %s, want %s", status, loc, want)
 	}
 }
