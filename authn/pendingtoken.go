@@ -73,6 +73,31 @@ func (s *SignIn) sealPending(p Pending) ([]byte, error) {
 // set: ErrNotFound wrapped if id was not sealed by this installation (or
 // was changed), ErrExpired if now is not before its expiry.
 func (s *SignIn) openPending(id []byte, now time.Time) (Pending, error) {
+	p, err := s.openSealed(id)
+	if err != nil {
+		return Pending{}, err
+	}
+	if !now.Before(p.ExpiresAt) {
+		return Pending{}, ErrExpired
+	}
+	return p, nil
+}
+
+// ReturnToOf returns where the sign-in with pendingID was going, also when
+// it has expired or was used (a person who took too long starts again for
+// the same tool); "" when id was not sealed by this installation. Only the
+// address is taken from an expired sign-in, and the caller checks it as
+// at the start of a sign-in.
+func (s *SignIn) ReturnToOf(pendingID []byte) string {
+	p, err := s.openSealed(pendingID)
+	if err != nil {
+		return ""
+	}
+	return p.ReturnTo
+}
+
+// openSealed opens the sealed pending sign-in id, whatever its expiry.
+func (s *SignIn) openSealed(id []byte) (Pending, error) {
 	if len(id) > MaxPendingIDLen {
 		return Pending{}, errors.Join(ErrNotFound, errBadPending)
 	}
@@ -87,9 +112,6 @@ func (s *SignIn) openPending(id []byte, now time.Time) (Pending, error) {
 	p, err := decodePending(plain)
 	if err != nil {
 		return Pending{}, errors.Join(ErrNotFound, err)
-	}
-	if !now.Before(p.ExpiresAt) {
-		return Pending{}, ErrExpired
 	}
 	p.Hash = HashPendingID(id)
 	return p, nil

@@ -22,7 +22,12 @@ const DefaultSessionMax = 12 * time.Hour
 
 // ClientInfo describes the browser a step comes from, for throttling per
 // address and for the session record.
-type ClientInfo struct{ Addr, UserAgent string }
+type ClientInfo struct {
+	Addr, UserAgent string
+	// Device is the browser's device cookie, opened (DeviceMark); zero
+	// without one.
+	Device DeviceMark
+}
 
 // SignInConfig configures NewSignIn.
 type SignInConfig struct {

@@ -48,7 +48,10 @@ func (s *SignIn) verifyTOTP(ctx context.Context, pendingID []byte, code string, 
 	if err != nil {
 		return Progress{}, err
 	}
-	keys := throttleKeys(throttle2FA, p.Username, c.Addr)
+	keys, err := s.codeKeys(ctx, throttle2FA, p, c)
+	if err != nil {
+		return Progress{}, fmt.Errorf("verify app code: %w", err)
+	}
 	// The person and her apps, in one read; for an unknown username ("")
 	// the same read finds no one.
 	rec, err := s.store.GetSignInRecord(ctx, p.UserID)
@@ -200,7 +203,8 @@ func NormalizeRecoveryCode(code string) string {
 // HashRecoveryCode returns the hash under which a recovery code is stored:
 // SHA-256 of its normal form. Recovery codes carry about 79 random bits
 // (16 symbols of 31: enroll.NewCode), so a fast hash suffices; their tries
-// are throttled like app codes.
+// are throttled like app codes, under counters of their own (a stranger's
+// wrong app codes do not block them).
 func HashRecoveryCode(code string) TokenHash { return HashToken(NormalizeRecoveryCode(code)) }
 
 // verifyRecoveryCode checks one of the person's recovery codes. It is a
@@ -216,7 +220,10 @@ func (s *SignIn) verifyRecoveryCode(ctx context.Context, pendingID []byte, code 
 	if err != nil {
 		return Progress{}, err
 	}
-	keys := throttleKeys(throttle2FA, p.Username, c.Addr)
+	keys, err := s.codeKeys(ctx, throttleRecovery, p, c)
+	if err != nil {
+		return Progress{}, fmt.Errorf("check recovery code: %w", err)
+	}
 	if se, err := s.throttled(ctx, keys); se != nil || err != nil {
 		return s.failStep(ctx, p, errors.Join(asErr(se), err))
 	}

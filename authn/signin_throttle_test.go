@@ -38,7 +38,7 @@ func TestThrottlePasswordAndRecoveryCode(t *testing.T) {
 		},
 		right: password, wrongOne: "falsches Pferd",
 	}, {
-		name: "recovery code", counter: "2fa:u:anna", wrong: authn.ReasonWrongCode,
+		name: "recovery code", counter: "rc:u:anna", wrong: authn.ReasonWrongCode,
 		at: func(e *env, _ *device) authn.Progress {
 			p, err := e.si.SwitchTo(e.ctx(), e.start("anna", authn.StepKey).PendingID, authn.StepRecovery)
 			if err != nil || p.Next != authn.StepRecovery {

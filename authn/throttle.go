@@ -17,7 +17,10 @@ type throttleRule struct {
 // Per account: at most 10 failed tries per 15 minutes, 30 per day and 80
 // per 30 days, so that a year of guessing yields at most 80 × 365/30 ≈ 973
 // tries (< 1,000), and the delays grow from 15 minutes to a day to a month.
-// Second-factor codes (app and recovery) and passwords count separately.
+// App codes, recovery codes and passwords count separately. App and
+// recovery codes count so only from browsers that are strangers to the
+// account; a browser she signed in on counts under its own device
+// counter, with the same windows (deviceKeys).
 var accountRules = []throttleRule{
 	{"", 15 * time.Minute, 10},
 	{"/1d", 24 * time.Hour, 30},
@@ -34,9 +37,14 @@ var addrRules = []throttleRule{
 // Throttle key prefixes. The key of the shortest window is the prefix and
 // the canonical username (or client address); longer windows add a suffix.
 const (
-	throttle2FA  = "2fa:u:" // app codes and recovery codes
-	throttlePwd  = "pwd:u:"
-	throttleAddr = "ip:"
+	throttle2FA      = "2fa:u:" // app codes
+	throttleRecovery = "rc:u:"  // recovery codes
+	throttlePwd      = "pwd:u:"
+	throttleAddr     = "ip:"
+	// A browser's own counters, by its device id (DeviceMark.ID), one per
+	// kind of code: they name no account (the cookie binds the id to one).
+	throttle2FADevice      = "2fa:d:"
+	throttleRecoveryDevice = "rc:d:"
 )
 
 // PasswordThrottleKey is the counter of a person's wrong passwords in the
@@ -48,7 +56,7 @@ func PasswordThrottleKey(username string) string { return throttlePwd + username
 // "unlock" (ResetThrottle on each).
 func ThrottleKeys(username string) []string {
 	var keys []string
-	for _, prefix := range []string{throttle2FA, throttlePwd} {
+	for _, prefix := range []string{throttle2FA, throttlePwd, throttleRecovery} {
 		for _, r := range accountRules {
 			keys = append(keys, prefix+username+r.suffix)
 		}
@@ -62,6 +70,44 @@ func (s *SignIn) passwordKeys(username, addr string) []hitKey {
 	keys := throttleKeys(throttlePwd, username, addr)
 	keys[0].rule = s.pwdRule
 	return keys
+}
+
+// DeviceMark is what a browser's device cookie says (OWASP, "Slow Down
+// Online Guessing Attacks with Device Cookies"): that this browser signed
+// in as the person with UserID before, under the random device id ID. web
+// seals it at each completed sign-in and hands it back, opened, with every
+// step (ClientInfo.Device); the zero DeviceMark is a browser without one.
+type DeviceMark struct{ UserID, ID string }
+
+// codeKeys returns the counters a try at an app code (prefix throttle2FA)
+// or a recovery code (throttleRecovery) of p from c counts under. A
+// browser that presents p's person's device mark counts under its own
+// counters, not the account's: a stranger's wrong codes, counted under
+// the account's, then never lock her out of the browsers she signed in on.
+// A device that is itself over a limit is no longer trusted: its tries
+// count under the account's counters, as a stranger's (and, from it, the
+// account's limits apply too).
+func (s *SignIn) codeKeys(ctx context.Context, prefix string, p Pending, c ClientInfo) ([]hitKey, error) {
+	d := c.Device
+	if d.ID == "" || p.UserID == "" || d.UserID != p.UserID {
+		return throttleKeys(prefix, p.Username, c.Addr), nil
+	}
+	devPrefix := throttle2FADevice
+	if prefix == throttleRecovery {
+		devPrefix = throttleRecoveryDevice
+	}
+	keys := throttleKeys(devPrefix, d.ID, c.Addr)
+	for _, k := range keys[:len(accountRules)] {
+		n, err := s.store.ThrottleCount(ctx, k.key, s.now(), k.rule.window)
+		if err != nil {
+			return nil, fmt.Errorf("count device's tries: %w", err)
+		}
+		if n >= k.rule.limit {
+			// Locked: counted as a stranger's, and still under its own.
+			return append(throttleKeys(prefix, p.Username, c.Addr), keys[:len(accountRules)]...), nil
+		}
+	}
+	return keys, nil
 }
 
 // hitKey is one counter of one try.

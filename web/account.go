@@ -21,6 +21,7 @@ type accountView struct {
 	Method       string // how she signed in, in plain words (methodWords)
 	ACR          string // in words
 	RecoveryOnly bool
+	AfterCode    *recoveryOnlyView // with RecoveryOnly: what to do next (recoveryonly.go)
 	Sessions     []sessionRow
 	SignIns      []signInRow
 	// Factors are her keys and apps, CodesLeft her unused recovery codes.
@@ -100,6 +101,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, fmt.Errorf("count recovery codes: %w", err))
 		return
 	}
+	a.AfterCode = s.recoveryOnlyOf(r, sess, u, creds, a.CodesLeft)
 	for _, o := range all {
 		a.Sessions = append(a.Sessions, sessionRow{
 			Handle: sessionHandle(o.Hash), Device: deviceName(o.UserAgent), ClientAddr: o.ClientAddr,

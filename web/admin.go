@@ -107,6 +107,8 @@ func (s *Server) adminActor(w http.ResponseWriter, r *http.Request) (*desk.Servi
 	switch {
 	case role == "" || sess.RecoveryOnly:
 		s.adminRefused(w, r, d, a, "no role", false)
+	case s.keyBelowConsole(sess): // admin_keylevel.go
+		s.adminKeyNotAttested(w, r, d, a)
 	case !authn.Level(sess.ACR).Meets(authn.LevelPhrh):
 		s.adminRefused(w, r, d, a, "not signed in with a hardware key", true)
 	case r.Method != http.MethodGet && s.now().Sub(sess.AuthTime) > adminFresh:

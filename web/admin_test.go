@@ -191,6 +191,7 @@ func TestAdminAuthorisation(t *testing.T) {
 		notFound                 // 404 like any unknown address
 		keySignIn                // 303 to the key sign-in
 		crossSite                // 403 of the cross-origin protection
+		plainKey                 // 403: the key just used is not attested as hardware
 	)
 	actors := []struct {
 		name        string
@@ -205,7 +206,8 @@ func TestAdminAuthorisation(t *testing.T) {
 		{"admin", func() *client { return c.as(c.adam, authn.LevelPhrh, 0) }, false, reached, reached, false},
 		{"helpdesk, signed in 11 minutes ago", func() *client { return c.as(c.helga, authn.LevelPhrh, 11*time.Minute) }, false, reached, keySignIn, true},
 		{"helpdesk, signed in with an app", func() *client { return c.as(c.helga, authn.LevelMFA, 0) }, false, keySignIn, keySignIn, true},
-		{"helpdesk, key but not hardware (phr)", func() *client { return c.as(c.helga, authn.LevelPhr, 0) }, false, keySignIn, keySignIn, true},
+		{"helpdesk, key but not hardware (phr)", func() *client { return c.as(c.helga, authn.LevelPhr, 0) }, false, plainKey, plainKey, true},
+		{"helpdesk, key but not hardware (phr), 11 minutes ago", func() *client { return c.as(c.helga, authn.LevelPhr, 11*time.Minute) }, false, keySignIn, keySignIn, true},
 		{"helpdesk, cross-origin", func() *client { return c.as(c.helga, authn.LevelPhrh, 0) }, true, reached, crossSite, true},
 		{"no role, cross-origin", func() *client { return c.as(c.nora, authn.LevelPhrh, 0) }, true, notFound, crossSite, true},
 	}
@@ -242,6 +244,8 @@ func TestAdminAuthorisation(t *testing.T) {
 					got = keySignIn
 				case res.StatusCode == http.StatusForbidden && strings.Contains(body, msgCrossOrigin.DE):
 					got = crossSite
+				case res.StatusCode == http.StatusForbidden && strings.Contains(body, msgConsoleKeyNotAttested.DE):
+					got = plainKey
 				default:
 					got = reached
 				}

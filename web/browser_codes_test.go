@@ -35,14 +35,15 @@ func TestBrowserAppAndPasswordNoReplay(t *testing.T) {
 }
 
 // TestBrowserRecoveryCode switches from the key to a recovery code, which
-// is followed by the password and gives a recovery-only session.
+// is followed by the password and gives a recovery-only session, which
+// leads to her factors, to add a new key.
 func TestBrowserRecoveryCode(t *testing.T) {
 	f, ctx, anna, _ := userWithKey(t, authenticatorOpts{uv: true}, false)
 	f.addRecoveryCodes(anna, "abcd-efgh-ijkl", "mnop-qrst-uvwx")
 	startSignIn(t, ctx, f, "anna", "/login/key")
 	run(t, ctx, "use a recovery code", chromedp.Click(chromedp.CSS(`button[value="recovery"]`)), waitPath("/login/recovery"))
 	run(t, ctx, "recovery code", chromedp.SendKeys(chromedp.ID("code"), "ABCD EFGH IJKL\r"), waitPath("/login/password"))
-	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account"),
+	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath(factorsPath),
 		waitText(".warning", "Wiederherstellungscode"))
 	n, err := f.store.CountRecoveryCodes(context.Background(), anna.ID)
 	if err != nil || n != 1 {

@@ -39,8 +39,11 @@ type enrollView struct {
 	Shown        time.Time    // when the codes were shown, on the printed codes
 	Factors      []factorRow
 	RecoveryOnly bool // the session came from a recovery code: only adding is allowed
-	Consumed     bool // a factor is stored: the person may go on to her recovery codes
-	SetPassword  bool // a local person without a password: her enrollment asks for one next
+	// AfterCode: a recovery-only session, and what it is to do next
+	// (recoveryonly.go).
+	AfterCode   *recoveryOnlyView
+	Consumed    bool // a factor is stored: the person may go on to her recovery codes
+	SetPassword bool // a local person without a password: her enrollment asks for one next
 	// PasswordRequired: SetPassword, and her invitation requires it: she
 	// cannot finish without one.
 	PasswordRequired bool

@@ -54,6 +54,14 @@ func (s *Server) accountFactors(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return
 	}
+	if sess.RecoveryOnly {
+		creds, err := st.ListCredentials(r.Context(), u.ID)
+		if err != nil {
+			s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
+			return
+		}
+		v.Enroll.AfterCode = s.recoveryOnlyOf(r, sess, u, creds, v.Enroll.CodesLeft)
+	}
 	if n, ok := factorNotices[r.URL.Query().Get("e")]; ok {
 		v.Notice = n.in(lang(r))
 	}

@@ -88,6 +88,10 @@ func (s *Server) enrollAdded(w http.ResponseWriter, r *http.Request, svc *enroll
 	ev.PasswordRequired = p.Offer.PasswordRequired
 	if p.SelfService {
 		ev.SelfService = true
+		if sess, u, err := s.currentSession(r); err == nil && sess.RecoveryOnly {
+			// She just added one: sign in with it now.
+			ev.AfterCode = &recoveryOnlyView{NewFactor: true, Username: u.Username}
+		}
 		if _, err := svc.Finish(r.Context(), p.ID); err != nil {
 			s.logger.Warn("end a self-service enrollment", "user", p.User.ID, "err", err)
 		}

@@ -318,6 +318,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	case err != nil && !errors.Is(err, errNoSession):
 		refuse(http.StatusServiceUnavailable, msgUnavailable, err)
 		return
+	case err == nil && sess.RecoveryOnly && redirect:
+		// Not a new sign-in, which would take another of her codes: her
+		// factors, to add a key or app and sign in with it (recoveryonly.go).
+		s.setSecurityHeaders(h)
+		http.Redirect(w, r, s.publicURL.String()+factorsFirst(orig.String()), http.StatusFound)
+		return
 	case errors.Is(err, errNoSession) || !authn.Level(sess.ACR).Meets(level) || sess.RecoveryOnly:
 		s.setSecurityHeaders(h)
 		s.signInFirst(w, r, orig, redirect, level)

@@ -35,7 +35,7 @@ var loginNotices = map[string]struct {
 
 // clientInfo is what authn records about the browser asking.
 func (s *Server) clientInfo(r *http.Request) authn.ClientInfo {
-	return authn.ClientInfo{Addr: s.clientAddr(r), UserAgent: r.UserAgent()}
+	return authn.ClientInfo{Addr: s.clientAddr(r), UserAgent: r.UserAgent(), Device: s.deviceMark(r)}
 }
 
 // parseForm reads a POSTed form of at most maxBody bytes.
@@ -56,8 +56,14 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	v := &view{Page: "login", ReturnTo: s.returnTo(q.Get("return_to")), NeedKey: needsKey(q)}
-	if v.NeedKey {
-		v.Notice = msgKeyNeeded.in(lang(r))
+	if sess, _, err := s.currentSession(r); err == nil && sess.RecoveryOnly && !strings.HasPrefix(v.ReturnTo, "/account") {
+		// A tool sent her (nginx's 401 leads here): not another code,
+		// her factors first (recoveryonly.go).
+		http.Redirect(w, r, factorsFirst(v.ReturnTo), http.StatusSeeOther)
+		return
+	}
+	if m, ok := s.levelNotice(q); ok { // login_level.go
+		v.Notice = m.in(lang(r))
 	}
 	if n, ok := loginNotices[q.Get("e")]; ok {
 		if n.alert {
@@ -197,9 +203,11 @@ func (s *Server) codeStep(step authn.Step, field string) http.HandlerFunc {
 			p, err = si.VerifyRecoveryCode(r.Context(), id, secret, c)
 		default:
 			p, err = si.VerifyPassword(r.Context(), id, secret, c)
-			if err == nil && p.Next == authn.StepDone && p.Session.RecoveryOnly {
-				s.recoveryCodeUsed(r, p) // the code is used up only now
-			}
+		}
+		if err == nil && p.Next == authn.StepDone && p.Session.RecoveryOnly {
+			// The code is used up only now: after the password, or at once
+			// when the code alone signs her in (a citizen).
+			s.recoveryCodeUsed(r, p)
 		}
 		if err != nil {
 			s.stepFailed(w, r, string(step), p, err)
@@ -237,7 +245,12 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p authn.Progre
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return "", false
 	}
-	next, err := s.recoveryStop(r, p.User.ID, s.returnTo(p.ReturnTo)) // recover.go
+	s.setDeviceCookie(w, r, p.User.ID)
+	next := s.returnTo(p.ReturnTo)
+	if p.Session.RecoveryOnly {
+		next = factorsFirst(next) // recoveryonly.go
+	}
+	next, err := s.recoveryStop(r, p.User.ID, next) // recover.go
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, msgUnavailable, err)
 		return "", false

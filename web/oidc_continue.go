@@ -33,10 +33,6 @@ var (
 		DE: "Diese Anwendung verlangt eine Anmeldung mit Sicherheitsschlüssel. Bitte melden Sie sich damit an oder wenden Sie sich an die IT.",
 		EN: "This application needs a sign-in with a security key. Please sign in with it or contact IT.",
 	}
-	msgOIDCRecoveryOnly = message{
-		DE: "Sie haben sich mit einem Wiederherstellungscode angemeldet. Bitte richten Sie zuerst einen neuen Schlüssel oder eine App ein.",
-		EN: "You signed in with a recovery code. Please set up a new key or app first.",
-	}
 )
 
 // maxLoginRounds bounds how often one request sends the person to sign in.
@@ -105,7 +101,9 @@ func (p *oidcProvider) signInGoodEnough(w http.ResponseWriter, r *http.Request, 
 			p.redirectError(w, r, ar.RedirectURI, ar.State, oidc.ErrInteractionRequired().WithDescription("the person must set up a new factor first"))
 			return false
 		}
-		p.srv.fail(w, r, http.StatusForbidden, msgOIDCRecoveryOnly, errors.New("recovery-only session"))
+		// Her factors, to add a key or app and sign in with it, then on
+		// here (recoveryonly.go): not a new sign-in with another code.
+		http.Redirect(w, r, factorsFirst(r.URL.RequestURI()), http.StatusFound)
 		return false
 	}
 	need := requiredLevel(c, ar.ACRValues)

@@ -109,8 +109,11 @@ type Server struct {
 	// fwdAEADPrev opens forward-auth cookies sealed under the previous
 	// encryption key, during a rotation; nil when there is none.
 	fwdAEADPrev cipher.AEAD
-	people      identities // short-lived cache of people and their groups
-	handler     http.Handler
+	// deviceAEAD and deviceAEADPrev seal and open device cookies
+	// (devicecookie.go), as fwdAEAD and fwdAEADPrev the forward-auth one.
+	deviceAEAD, deviceAEADPrev cipher.AEAD
+	people                     identities // short-lived cache of people and their groups
+	handler                    http.Handler
 	// verifyRoute is /auth/verify with its metrics (see ServeHTTP).
 	verifyRoute http.Handler
 }
@@ -204,6 +207,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.fwdAEADPrev, err = newFwdCookieAEAD(cfg.SignIn.PreviousEncryptionKey); err != nil {
 		return nil, fmt.Errorf("web: forward-auth cookie: %w", err)
+	}
+	if s.deviceAEAD, err = newDeviceAEAD(cfg.SignIn.EncryptionKey); err != nil {
+		return nil, fmt.Errorf("web: device cookie: %w", err)
+	}
+	if s.deviceAEADPrev, err = newDeviceAEAD(cfg.SignIn.PreviousEncryptionKey); err != nil {
+		return nil, fmt.Errorf("web: device cookie: %w", err)
 	}
 	if s.fwd.cfg.CookieDomain != "" && s.fwdAEAD == nil {
 		s.logger.Warn("forward_auth.cookie_domain is set but there is no encryption key: no forward-auth cookie is set")

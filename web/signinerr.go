@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -24,14 +25,15 @@ func (s *Server) stepFailed(w http.ResponseWriter, r *http.Request, page string,
 		return
 	}
 	if se.Reason == authn.ReasonExpired {
+		again := s.expiredAgain(r)
 		clearPendingCookie(w)
 		if wantsJSON(r) {
-			s.failPage(w, r, http.StatusUnauthorized, msgExpired, err, &view{Next: expiredURL})
+			s.failPage(w, r, http.StatusUnauthorized, msgExpired, err, &view{Next: again})
 			return
 		}
 		s.logger.Debug("sign-in expired", "route", r.Pattern, "client", s.clientAddr(r), "err", err)
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, expiredURL, http.StatusSeeOther)
+		http.Redirect(w, r, again, http.StatusSeeOther)
 		return
 	}
 	if len(p.PendingID) > 0 {
@@ -46,6 +48,7 @@ func (s *Server) stepFailed(w http.ResponseWriter, r *http.Request, page string,
 		msg = s.withHelp(msg)
 	}
 	if se.Reason == authn.ReasonThrottled {
+		msg = s.withHelp(msg)
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(se.RetryAfter, time.Second).Seconds())))
 	}
 	v := stepView(authn.Step(page), p)
@@ -53,6 +56,20 @@ func (s *Server) stepFailed(w http.ResponseWriter, r *http.Request, page string,
 		v.ReturnTo = s.returnTo(r.PostFormValue("return_to"))
 	}
 	s.failPage(w, r, status, msg, err, v)
+}
+
+// expiredAgain is where a browser whose sign-in expired starts again: the
+// sign-in page, for the address the expired sign-in was going to (checked
+// again as at its start), so that she still ends up in her tool.
+func (s *Server) expiredAgain(r *http.Request) string {
+	back := r.PostFormValue("return_to")
+	if ref := s.store.Load(); back == "" && ref != nil && ref.signIn != nil {
+		back = ref.signIn.ReturnToOf(pendingID(r))
+	}
+	if back = s.returnTo(back); back == "" || back == defaultReturnTo {
+		return expiredURL
+	}
+	return expiredURL + "&" + url.Values{"return_to": {back}}.Encode()
 }
 
 // refusal maps a refused step to a status and a message for page.

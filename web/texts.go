@@ -71,6 +71,11 @@ var texts = map[string]message{
 		"Ends all your sessions, on other devices too."},
 	"account.recoveryonly": {"Sie haben sich mit einem Wiederherstellungscode angemeldet. Bitte richten Sie jetzt einen neuen Sicherheitsschlüssel oder eine neue App ein; bis dahin können Sie keine anderen Dienste nutzen.",
 		"You signed in with a recovery code. Please set up a new security key or app now; until then you cannot use other services."},
+	"recoveryonly.signinagain": {"Ihr neuer Schlüssel bzw. Ihre neue App ist eingerichtet. Bitte melden Sie sich jetzt damit an: Mit dem Wiederherstellungscode allein können Sie keine anderen Dienste nutzen.",
+		"Your new key or app is set up. Please sign in with it now: with the recovery code alone you cannot use other services."},
+	"recoveryonly.signin":   {"Jetzt damit anmelden", "Sign in with it now"},
+	"recoveryonly.lastcode": {"Das war Ihr letzter Wiederherstellungscode. Richten Sie den neuen Schlüssel oder die App in den nächsten", "That was your last recovery code. Set up the new key or app within the next"},
+	"recoveryonly.minutes":  {"Minuten ein; danach hilft nur noch die IT.", "minutes; after that only IT can help."},
 
 	"error.title": {"Das hat nicht geklappt", "That did not work"},
 	"error.back":  {"Zur Anmeldung", "Back to sign-in"},
@@ -212,16 +217,18 @@ var (
 )
 
 // msgThrottled asks the person to wait for retryMinutes, or to use her key,
-// which is never throttled per account.
+// which is never throttled per account, and says what else she can do:
+// a browser she signed in on before has counters of its own, and IT can
+// lift the lock (the caller adds where IT is reached).
 func msgThrottled(retryMinutes int) message {
-	if retryMinutes <= 1 {
-		return message{
-			DE: "Zu viele Versuche. Bitte warten Sie 1 Minute oder melden Sie sich mit Ihrem Sicherheitsschlüssel an.",
-			EN: "Too many attempts. Please wait 1 minute or sign in with your security key.",
-		}
+	wait := message{DE: "1 Minute", EN: "1 minute"}
+	if retryMinutes > 1 {
+		wait = message{DE: fmt.Sprintf("%d Minuten", retryMinutes), EN: fmt.Sprintf("%d minutes", retryMinutes)}
 	}
 	return message{
-		DE: fmt.Sprintf("Zu viele Versuche. Bitte warten Sie %d Minuten oder melden Sie sich mit Ihrem Sicherheitsschlüssel an.", retryMinutes),
-		EN: fmt.Sprintf("Too many attempts. Please wait %d minutes or sign in with your security key.", retryMinutes),
+		DE: "Zu viele Versuche. Bitte warten Sie " + wait.DE + " oder melden Sie sich mit Ihrem Sicherheitsschlüssel an. " +
+			"Ohne Schlüssel: Melden Sie sich auf einem Gerät an, auf dem Sie sich schon einmal angemeldet haben, oder bitten Sie die IT, die Sperre aufzuheben.",
+		EN: "Too many attempts. Please wait " + wait.EN + " or sign in with your security key. " +
+			"Without a key: sign in on a device you have signed in on before, or ask IT to lift the lock.",
 	}
 }

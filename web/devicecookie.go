@@ -1,0 +1,98 @@
+package web
+
+import (
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/keyhall/keyhall/authn"
+)
+
+// The device cookie (OWASP, "Slow Down Online Guessing Attacks with Device
+// Cookies"): each completed sign-in hands the browser a cookie naming the
+// person and a random device id, sealed with XChaCha20-Poly1305 under a
+// key derived from keys.encryption_key. With it, the browser's wrong app
+// and recovery codes count under that device's own counters, not the
+// account's (authn.DeviceMark): a stranger who knows her username and
+// types wrong codes locks out strangers, not her own browsers.
+
+// DeviceCookie is the device cookie's name.
+const DeviceCookie = "__Host-keyhall-device"
+
+// deviceMaxAge is how long a browser keeps its device cookie; each sign-in
+// renews it.
+const deviceMaxAge = 400 * 24 * time.Hour
+
+// deviceCookieAAD binds a sealed device cookie to its purpose.
+var deviceCookieAAD = []byte("keyhall device cookie v1")
+
+// maxDeviceCookie caps what is opened: a user id, a device id and the seal.
+const maxDeviceCookie = 512
+
+// newDeviceAEAD returns the cipher of device cookies, or nil without an
+// encryption key (then there is no device cookie).
+func newDeviceAEAD(encryptionKey [32]byte) (cipher.AEAD, error) {
+	if encryptionKey == [32]byte{} {
+		return nil, nil
+	}
+	key, err := hkdf.Key(sha256.New, encryptionKey[:], nil, "keyhall device cookie", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	return chacha20poly1305.NewX(key)
+}
+
+// deviceMark opens the request's device cookie; the zero mark when there
+// is none or it is not one this installation sealed.
+func (s *Server) deviceMark(r *http.Request) authn.DeviceMark {
+	c, err := r.Cookie(DeviceCookie)
+	if err != nil || len(c.Value) > maxDeviceCookie {
+		return authn.DeviceMark{}
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(raw) < chacha20poly1305.NonceSizeX {
+		return authn.DeviceMark{}
+	}
+	nonce, sealed := raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:]
+	for _, a := range []cipher.AEAD{s.deviceAEAD, s.deviceAEADPrev} {
+		if a == nil {
+			continue
+		}
+		if plain, err := a.Open(nil, nonce, sealed, deviceCookieAAD); err == nil {
+			user, id, ok := strings.Cut(string(plain), "\x00")
+			if ok && user != "" && id != "" {
+				return authn.DeviceMark{UserID: user, ID: id}
+			}
+		}
+	}
+	return authn.DeviceMark{}
+}
+
+// setDeviceCookie hands the browser that just signed in as userID its
+// device cookie: the same device id as before when it had one for her, so
+// its counters stay its own, else a new random one.
+func (s *Server) setDeviceCookie(w http.ResponseWriter, r *http.Request, userID string) {
+	if s.deviceAEAD == nil || userID == "" {
+		return
+	}
+	id := ""
+	if m := s.deviceMark(r); m.UserID == userID {
+		id = m.ID
+	} else {
+		var b [16]byte
+		rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
+		id = hex.EncodeToString(b[:])
+	}
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	rand.Read(nonce)
+	v := s.deviceAEAD.Seal(nonce, nonce, []byte(userID+"\x00"+id), deviceCookieAAD)
+	http.SetCookie(w, hostCookie(DeviceCookie, base64.RawURLEncoding.EncodeToString(v), int(deviceMaxAge/time.Second)))
+}
