@@ -447,6 +447,11 @@ func (v *Verifier) CheckAccount(ctx context.Context, u authn.User) error {
 		return st.err
 	}
 	p, err := v.lookup(ctx, d, id)
+	if errors.Is(err, errADStateHidden) {
+		// Not an outage: the directory answers but hides whether she
+		// is enabled. No last known state stands in for that.
+		return err
+	}
 	if err != nil && !errors.Is(err, errNotFound) {
 		if known && st.err != nil && !st.at.Before(st.goodAt) {
 			// The newest answer she has refused her: an outage after it
@@ -543,7 +548,12 @@ func (v *Verifier) lookup(ctx context.Context, d *bindDir, id string) (person, e
 	case len(in) > 1:
 		return person{}, unavailable("find a person by her id", fmt.Errorf("%d entries have the id %s", len(in), id), false)
 	}
-	return d.read(in[0], v.now()), nil
+	p, err := d.read(in[0], v.now())
+	if err != nil {
+		v.log.Error("directory: a person's account state cannot be read; sign-ins are refused", "directory", d.cfg.Name, "err", err)
+		return person{}, fmt.Errorf("%w: read a person's account state: %w", authn.ErrDirectoryUnavailable, err)
+	}
+	return p, nil
 }
 
 // under reports whether dn lies under one of the base DNs.
@@ -560,10 +570,15 @@ func (d *bindDir) under(dn string) bool {
 	return false
 }
 
-// read maps the entry of a person.
-func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
+// read maps the entry of a person. An AD entry without userAccountControl
+// (which every AD account has) is an error: the service account may not
+// read it, and she cannot be told enabled.
+func (d *bindDir) read(e *ldap.Entry, now time.Time) (person, error) {
 	p := person{dn: e.DN}
 	if d.ad {
+		if len(e.GetEqualFoldRawAttributeValues(d.attrs[0])) == 0 {
+			return p, errADStateUnreadable(e.DN, d.attrs[0])
+		}
 		uac, _ := strconv.ParseInt(e.GetAttributeValue(d.attrs[0]), 10, 64)
 		p.disabled = uac&uacDisabled != 0
 		if v := e.GetAttributeValue(d.attrs[1]); v != "" {
@@ -577,7 +592,7 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
 			n, _ := strconv.ParseInt(e.GetAttributeValue(d.attrs[2]), 10, 64)
 			p.locked = n > 0
 		}
-		return p
+		return p, nil
 	}
 	// Locked by ppolicy for a while: for as long as the policy says, which
 	// is not read here; the attribute stays until her next successful bind,
@@ -592,7 +607,7 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
 		// such a person rather than guess.
 		p.expired = err != nil || (!exp.IsZero() && !now.Before(exp))
 	}
-	return p
+	return p, nil
 }
 
 // withService runs f on a connection bound as the service account, from

@@ -250,6 +250,10 @@ func (d *Directory) checkSamples(ctx context.Context, conn *ldap.Conn, r *CheckR
 	}
 	for _, e := range entries {
 		p, reason := d.mapPerson(e)
+		if reason == "" && d.adStateHidden(e) {
+			r.Problems = append(r.Problems, explain(errADStateUnreadable(e.DN, a.AccountControl)))
+			continue
+		}
 		if reason != "" {
 			if !missing {
 				r.Problems = append(r.Problems, fmt.Sprintf("sample %s cannot be taken: %s", e.DN, reason))
