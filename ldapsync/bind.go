@@ -537,8 +537,11 @@ func (v *Verifier) lookup(ctx context.Context, d *bindDir, id string) (person, e
 		return person{}, unavailable("find a person by her id", err, false)
 	}
 	var in []*ldap.Entry
+	seen := map[string]bool{}
 	for _, e := range found {
-		if d.under(e.DN) {
+		// The same entry found under two overlapping base DNs is one.
+		if k := dnKey(e.DN); d.under(e.DN) && !seen[k] {
+			seen[k] = true
 			in = append(in, e)
 		}
 	}
