@@ -37,6 +37,7 @@ type Config struct {
 	BindDN            string
 	BindPassword      string
 	BaseDNs           []string
+	GroupBaseDNs      []string      // where groups are read; empty: BaseDNs (a group mapped by DN: where it is)
 	UserFilter        string        // e.g. (&(objectClass=user)(objectCategory=person)); preset default
 	GroupFilter       string        // preset default
 	PageSize          int           // paged-results page size; default 500
@@ -270,6 +271,14 @@ func (c Config) Validate() error {
 	for _, o := range BaseDNOverlaps(c.BaseDNs, "directory.base_dns") {
 		bad("directory.base_dns[%d]: %s", o.Index, o.Problem)
 	}
+	for i, b := range c.GroupBaseDNs {
+		if d, err := ldap.ParseDN(b); err != nil || len(d.RDNs) == 0 {
+			bad("directory.group_base_dns[%d]: %q is not a DN", i, b)
+		}
+	}
+	for _, o := range BaseDNOverlaps(c.GroupBaseDNs, "directory.group_base_dns") {
+		bad("directory.group_base_dns[%d]: %s", o.Index, o.Problem)
+	}
 	for _, f := range []struct{ name, v string }{
 		{"directory.user_filter", c.UserFilter},
 		{"directory.group_filter", c.GroupFilter},
@@ -431,4 +440,13 @@ func BaseDNOverlaps(dns []string, name string) []BaseDNOverlap {
 		}
 	}
 	return out
+}
+
+// groupBases are the base DNs groups are read under: GroupBaseDNs, or
+// BaseDNs when it is empty.
+func (c Config) groupBases() []string {
+	if len(c.GroupBaseDNs) > 0 {
+		return c.GroupBaseDNs
+	}
+	return c.BaseDNs
 }

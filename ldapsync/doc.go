@@ -40,8 +40,9 @@
 //   - A group mapping by DN whose group is not found fails the whole read:
 //     otherwise every member would lose the group. A mapping by filter that
 //     finds nothing is logged.
-//   - Groups are read whole (every group under the base DNs, mapped or not,
-//     with its member values) so that a mapped group holding unmapped groups
+//   - Groups are read whole (every group under the group base DNs —
+//     Config.GroupBaseDNs, default the base DNs — mapped or not, and each
+//     group mapped by DN where it is, with its member values) so that a mapped group holding unmapped groups
 //     that hold people resolves; nesting is walked in Keyhall, each group
 //     once (cycles are harmless). Member DNs are compared as DNs, without
 //     case. Groups are read in small pages (a group carries its members).
