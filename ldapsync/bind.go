@@ -30,6 +30,10 @@ const (
 	// how many per person: typed again meanwhile, it is not sent again.
 	wrongTTL  = 5 * time.Minute
 	wrongKeep = 5
+	// expiredTTL is how long a password that bound on an OpenLDAP grace
+	// login (expired) is remembered: typed again meanwhile, it is refused
+	// without a bind, which would spend another of her grace logins.
+	expiredTTL = 24 * time.Hour
 	// statusTTL is how long a live check of an account (CheckAccount) is
 	// trusted before the directory is asked again.
 	statusTTL = time.Minute
@@ -94,10 +98,13 @@ type Verifier struct {
 	states map[string]accountStatus // by person (dirKey)
 }
 
-// wrongTry is a wrong password remembered: its keyed hash and when.
+// wrongTry is a wrong (or expired) password remembered: its keyed hash,
+// when, and for how long.
 type wrongTry struct {
-	mac [sha256.Size]byte
-	at  time.Time
+	mac     [sha256.Size]byte
+	at      time.Time
+	ttl     time.Duration
+	expired bool // it bound on a grace login: right, but expired
 }
 
 // accountStatus is the last live check of a person: its answer (nil or a
@@ -272,6 +279,10 @@ type person struct {
 	locked            bool // locked out for now
 }
 
+// errGraceLogin: the password bound on an OpenLDAP ppolicy grace login (it
+// has expired).
+var errGraceLogin = errors.New("bound on a grace login")
+
 // errNotFound: the directory has no such person (under its base DNs and
 // filter).
 var errNotFound = errors.New("not found in the directory")
@@ -306,7 +317,9 @@ func (v *Verifier) VerifyPassword(ctx context.Context, u authn.User, password st
 	}
 	who := d.cfg.Name + "\x00" + id
 	mac := v.mac(who, password)
-	if v.wrongBefore(who, mac) {
+	if tried, expired := v.wrongBefore(who, mac); tried && expired {
+		return fmt.Errorf("%w: the same expired password again (not sent again: a bind would spend a grace login)", authn.ErrPasswordMustChange)
+	} else if tried {
 		return fmt.Errorf("%w: the same wrong password again (not sent again)", authn.ErrWrongPassword)
 	}
 	p, err := v.lookup(ctx, d, id)
@@ -333,7 +346,9 @@ func (v *Verifier) VerifyPassword(ctx context.Context, u authn.User, password st
 		// (unless ppolicy_use_lockout); she was locked when looked up.
 		return fmt.Errorf("%w: %s (pwdAccountLockedTime set; %v)", authn.ErrAccountLocked, p.dn, err)
 	case errors.Is(err, authn.ErrWrongPassword):
-		v.rememberWrong(who, mac)
+		v.rememberWrong(who, mac, false)
+	case errors.Is(err, errGraceLogin):
+		v.rememberWrong(who, mac, true)
 	case err == nil:
 		v.mu.Lock()
 		delete(v.wrong, who)
@@ -384,37 +399,43 @@ func (v *Verifier) mac(who, password string) [sha256.Size]byte {
 }
 
 // wrongBefore reports whether mac was a wrong password of who within
-// wrongTTL.
-func (v *Verifier) wrongBefore(who string, mac [sha256.Size]byte) bool {
+// wrongTTL, or an expired one (bound on a grace login) within expiredTTL.
+func (v *Verifier) wrongBefore(who string, mac [sha256.Size]byte) (tried, expired bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.now()
 	for _, w := range v.wrong[who] {
-		if now.Sub(w.at) < wrongTTL && hmac.Equal(w.mac[:], mac[:]) {
-			return true
+		if now.Sub(w.at) < w.ttl && hmac.Equal(w.mac[:], mac[:]) {
+			return true, w.expired
 		}
 	}
-	return false
+	return false, false
 }
 
-func (v *Verifier) rememberWrong(who string, mac [sha256.Size]byte) {
+// rememberWrong remembers mac as a wrong password of who, or as an expired
+// one.
+func (v *Verifier) rememberWrong(who string, mac [sha256.Size]byte, expired bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.now()
 	var keep []wrongTry
 	for _, w := range v.wrong[who] {
-		if now.Sub(w.at) < wrongTTL {
+		if now.Sub(w.at) < w.ttl {
 			keep = append(keep, w)
 		}
 	}
-	keep = append(keep, wrongTry{mac: mac, at: now})
+	ttl := wrongTTL
+	if expired {
+		ttl = expiredTTL
+	}
+	keep = append(keep, wrongTry{mac: mac, at: now, ttl: ttl, expired: expired})
 	if len(keep) > wrongKeep {
 		keep = keep[len(keep)-wrongKeep:]
 	}
 	v.wrong[who] = keep
 	if len(v.wrong) > sweepAt {
 		for k, ws := range v.wrong {
-			if now.Sub(ws[len(ws)-1].at) >= wrongTTL {
+			if now.Sub(ws[len(ws)-1].at) >= ws[len(ws)-1].ttl {
 				delete(v.wrong, k)
 			}
 		}
@@ -728,6 +749,19 @@ func (v *Verifier) bind(ctx context.Context, d *bindDir, dn, password string) er
 		}
 		if pp != nil && pp.Error == 2 { // changeAfterReset
 			return fmt.Errorf("%w: %s (ppolicy: change after reset)", authn.ErrPasswordMustChange, dn)
+		}
+		if pp != nil && pp.Grace >= 0 {
+			// Expired, bound on one of her last grace logins: each
+			// Keyhall sign-in would spend one silently until she could
+			// not even change it. She is told to change it first.
+			v.log.Warn("directory: a password has expired; the sign-in is refused so that her grace logins are kept for changing it",
+				"directory", d.cfg.Name, "dn", dn, "grace_logins_left", pp.Grace)
+			return fmt.Errorf("%w: %s (ppolicy: password expired, bound on a grace login, %d left): %w",
+				authn.ErrPasswordMustChange, dn, pp.Grace, errGraceLogin)
+		}
+		if pp != nil && pp.Expire >= 0 {
+			v.log.Info("directory: a password expires soon", "directory", d.cfg.Name, "dn", dn,
+				"expires_in", time.Duration(pp.Expire)*time.Second)
 		}
 		return nil
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
