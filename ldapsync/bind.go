@@ -61,10 +61,6 @@ const (
 	uacLockout  = 0x10
 )
 
-// ppolicyLockedForGood is the pwdAccountLockedTime of an account an
-// administrator locked for good (OpenLDAP ppolicy).
-const ppolicyLockedForGood = "000001010000Z"
-
 // Verifier checks directory people's passwords by binding as them
 // (authn.PasswordVerifier), and whether a person may still sign in with her
 // key (authn.AccountChecker). It is safe for concurrent use.
@@ -623,7 +619,7 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) (person, error) {
 	// so VerifyPassword binds her all the same, and takes a refusal then
 	// for the lock.
 	locked := e.GetAttributeValue(d.attrs[0])
-	p.disabled = locked == ppolicyLockedForGood
+	p.disabled = lockedForGoodValue(locked) // as the reader reads it
 	p.locked = locked != "" && !p.disabled
 	if v := e.GetAttributeValue(d.attrs[1]); v != "" {
 		exp, err := parseShadowExpire(v)

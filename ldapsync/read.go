@@ -505,7 +505,7 @@ func (d *Directory) mapPerson(e *ldap.Entry) (p Person, reason string) {
 		// 000001010000Z: locked by an administrator for good, a leaver.
 		// Any other value: locked by the password policy for now. A value
 		// that cannot be read counts as locked for now (not a leaver).
-		if t, err := parseGeneralizedTime(v); err == nil && lockedForGood(t) {
+		if lockedForGoodValue(v) {
 			p.Disabled = true
 		} else {
 			p.Locked = true
