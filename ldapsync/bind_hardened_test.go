@@ -41,6 +41,10 @@ func TestHardenedADFailsClosed(t *testing.T) {
 		t.Errorf("the read's error does not name the cause and the remedy: %v", err)
 	}
 
+	if rep, err := d.Check(ctx); err == nil || !strings.Contains(strings.Join(rep.Problems, "\n"), "cannot read userAccountControl") {
+		t.Errorf("keyhall directory check does not name the cause: %v", err)
+	}
+
 	v := newVerifier(t, cfg)
 	for _, u := range []ldaptest.SambaUser{leaver, staying} {
 		if err := v.CheckAccount(ctx, dirUser(u)); !errors.Is(err, authn.ErrDirectoryUnavailable) {

@@ -248,10 +248,14 @@ func (d *Directory) checkSamples(ctx context.Context, conn *ldap.Conn, r *CheckR
 			r.Notes = append(r.Notes, msg)
 		}
 	}
+	hidden := false // an AD sample without userAccountControl was reported
 	for _, e := range entries {
 		p, reason := d.mapPerson(e)
 		if reason == "" && d.adStateHidden(e) {
-			r.Problems = append(r.Problems, explain(errADStateUnreadable(e.DN, a.AccountControl)))
+			if !hidden { // once: the same cause for every sample
+				hidden = true
+				r.Problems = append(r.Problems, errADStateUnreadable(e.DN, a.AccountControl).Error())
+			}
 			continue
 		}
 		if reason != "" {
