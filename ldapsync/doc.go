@@ -37,6 +37,10 @@
 //     accountExpires or shadowExpire) is left out of People and listed in
 //     Snapshot.Skipped with the reason and, where it could be read, its id;
 //     it is logged, and the rest of the read stands.
+//   - An AD account read without userAccountControl (every AD account has
+//     one) fails the whole read, and the Verifier refuses her as
+//     "directory unavailable": the service account may not read it (a
+//     hardened domain), and every leaver would look enabled.
 //   - A group mapping by DN whose group is not found fails the whole read:
 //     otherwise every member would lose the group. A mapping by filter that
 //     finds nothing is logged.
