@@ -445,7 +445,9 @@ func (v *Verifier) rememberWrong(who string, mac [sha256.Size]byte, expired bool
 // minute. When the directory does not answer, the last known state counts
 // if it is younger than Config.MaxStaleness — the Verifier's own last
 // successful check or bind of her, or the directory's last sync (LastSync);
-// else authn.ErrDirectoryUnavailable.
+// else authn.ErrDirectoryUnavailable. An AD directory that answers without
+// her userAccountControl (the service account may not read it) is
+// ErrDirectoryUnavailable at once: no last known state stands in for it.
 func (v *Verifier) CheckAccount(ctx context.Context, u authn.User) error {
 	d, err := v.dirOf(u)
 	if err != nil {
