@@ -30,6 +30,10 @@ const (
 	// how many per person: typed again meanwhile, it is not sent again.
 	wrongTTL  = 5 * time.Minute
 	wrongKeep = 5
+	// expiredTTL is how long a password that bound on an OpenLDAP grace
+	// login (expired) is remembered: typed again meanwhile, it is refused
+	// without a bind, which would spend another of her grace logins.
+	expiredTTL = 24 * time.Hour
 	// statusTTL is how long a live check of an account (CheckAccount) is
 	// trusted before the directory is asked again.
 	statusTTL = time.Minute
@@ -56,10 +60,6 @@ const (
 	uacDisabled = 0x2
 	uacLockout  = 0x10
 )
-
-// ppolicyLockedForGood is the pwdAccountLockedTime of an account an
-// administrator locked for good (OpenLDAP ppolicy).
-const ppolicyLockedForGood = "000001010000Z"
 
 // Verifier checks directory people's passwords by binding as them
 // (authn.PasswordVerifier), and whether a person may still sign in with her
@@ -94,10 +94,13 @@ type Verifier struct {
 	states map[string]accountStatus // by person (dirKey)
 }
 
-// wrongTry is a wrong password remembered: its keyed hash and when.
+// wrongTry is a wrong (or expired) password remembered: its keyed hash,
+// when, and for how long.
 type wrongTry struct {
-	mac [sha256.Size]byte
-	at  time.Time
+	mac     [sha256.Size]byte
+	at      time.Time
+	ttl     time.Duration
+	expired bool // it bound on a grace login: right, but expired
 }
 
 // accountStatus is the last live check of a person: its answer (nil or a
@@ -272,6 +275,10 @@ type person struct {
 	locked            bool // locked out for now
 }
 
+// errGraceLogin: the password bound on an OpenLDAP ppolicy grace login (it
+// has expired).
+var errGraceLogin = errors.New("bound on a grace login")
+
 // errNotFound: the directory has no such person (under its base DNs and
 // filter).
 var errNotFound = errors.New("not found in the directory")
@@ -306,7 +313,9 @@ func (v *Verifier) VerifyPassword(ctx context.Context, u authn.User, password st
 	}
 	who := d.cfg.Name + "\x00" + id
 	mac := v.mac(who, password)
-	if v.wrongBefore(who, mac) {
+	if tried, expired := v.wrongBefore(who, mac); tried && expired {
+		return fmt.Errorf("%w: the same expired password again (not sent again: a bind would spend a grace login)", authn.ErrPasswordMustChange)
+	} else if tried {
 		return fmt.Errorf("%w: the same wrong password again (not sent again)", authn.ErrWrongPassword)
 	}
 	p, err := v.lookup(ctx, d, id)
@@ -333,7 +342,9 @@ func (v *Verifier) VerifyPassword(ctx context.Context, u authn.User, password st
 		// (unless ppolicy_use_lockout); she was locked when looked up.
 		return fmt.Errorf("%w: %s (pwdAccountLockedTime set; %v)", authn.ErrAccountLocked, p.dn, err)
 	case errors.Is(err, authn.ErrWrongPassword):
-		v.rememberWrong(who, mac)
+		v.rememberWrong(who, mac, false)
+	case errors.Is(err, errGraceLogin):
+		v.rememberWrong(who, mac, true)
 	case err == nil:
 		v.mu.Lock()
 		delete(v.wrong, who)
@@ -384,37 +395,43 @@ func (v *Verifier) mac(who, password string) [sha256.Size]byte {
 }
 
 // wrongBefore reports whether mac was a wrong password of who within
-// wrongTTL.
-func (v *Verifier) wrongBefore(who string, mac [sha256.Size]byte) bool {
+// wrongTTL, or an expired one (bound on a grace login) within expiredTTL.
+func (v *Verifier) wrongBefore(who string, mac [sha256.Size]byte) (tried, expired bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.now()
 	for _, w := range v.wrong[who] {
-		if now.Sub(w.at) < wrongTTL && hmac.Equal(w.mac[:], mac[:]) {
-			return true
+		if now.Sub(w.at) < w.ttl && hmac.Equal(w.mac[:], mac[:]) {
+			return true, w.expired
 		}
 	}
-	return false
+	return false, false
 }
 
-func (v *Verifier) rememberWrong(who string, mac [sha256.Size]byte) {
+// rememberWrong remembers mac as a wrong password of who, or as an expired
+// one.
+func (v *Verifier) rememberWrong(who string, mac [sha256.Size]byte, expired bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.now()
 	var keep []wrongTry
 	for _, w := range v.wrong[who] {
-		if now.Sub(w.at) < wrongTTL {
+		if now.Sub(w.at) < w.ttl {
 			keep = append(keep, w)
 		}
 	}
-	keep = append(keep, wrongTry{mac: mac, at: now})
+	ttl := wrongTTL
+	if expired {
+		ttl = expiredTTL
+	}
+	keep = append(keep, wrongTry{mac: mac, at: now, ttl: ttl, expired: expired})
 	if len(keep) > wrongKeep {
 		keep = keep[len(keep)-wrongKeep:]
 	}
 	v.wrong[who] = keep
 	if len(v.wrong) > sweepAt {
 		for k, ws := range v.wrong {
-			if now.Sub(ws[len(ws)-1].at) >= wrongTTL {
+			if now.Sub(ws[len(ws)-1].at) >= ws[len(ws)-1].ttl {
 				delete(v.wrong, k)
 			}
 		}
@@ -428,7 +445,9 @@ func (v *Verifier) rememberWrong(who string, mac [sha256.Size]byte) {
 // minute. When the directory does not answer, the last known state counts
 // if it is younger than Config.MaxStaleness — the Verifier's own last
 // successful check or bind of her, or the directory's last sync (LastSync);
-// else authn.ErrDirectoryUnavailable.
+// else authn.ErrDirectoryUnavailable. An AD directory that answers without
+// her userAccountControl (the service account may not read it) is
+// ErrDirectoryUnavailable at once: no last known state stands in for it.
 func (v *Verifier) CheckAccount(ctx context.Context, u authn.User) error {
 	d, err := v.dirOf(u)
 	if err != nil {
@@ -447,6 +466,11 @@ func (v *Verifier) CheckAccount(ctx context.Context, u authn.User) error {
 		return st.err
 	}
 	p, err := v.lookup(ctx, d, id)
+	if errors.Is(err, errADStateHidden) {
+		// Not an outage: the directory answers but hides whether she
+		// is enabled. No last known state stands in for that.
+		return err
+	}
 	if err != nil && !errors.Is(err, errNotFound) {
 		if known && st.err != nil && !st.at.Before(st.goodAt) {
 			// The newest answer she has refused her: an outage after it
@@ -532,8 +556,11 @@ func (v *Verifier) lookup(ctx context.Context, d *bindDir, id string) (person, e
 		return person{}, unavailable("find a person by her id", err, false)
 	}
 	var in []*ldap.Entry
+	seen := map[string]bool{}
 	for _, e := range found {
-		if d.under(e.DN) {
+		// The same entry found under two overlapping base DNs is one.
+		if k := dnKey(e.DN); d.under(e.DN) && !seen[k] {
+			seen[k] = true
 			in = append(in, e)
 		}
 	}
@@ -543,7 +570,12 @@ func (v *Verifier) lookup(ctx context.Context, d *bindDir, id string) (person, e
 	case len(in) > 1:
 		return person{}, unavailable("find a person by her id", fmt.Errorf("%d entries have the id %s", len(in), id), false)
 	}
-	return d.read(in[0], v.now()), nil
+	p, err := d.read(in[0], v.now())
+	if err != nil {
+		v.log.Error("directory: a person's account state cannot be read; sign-ins are refused", "directory", d.cfg.Name, "err", err)
+		return person{}, fmt.Errorf("%w: read a person's account state: %w", authn.ErrDirectoryUnavailable, err)
+	}
+	return p, nil
 }
 
 // under reports whether dn lies under one of the base DNs.
@@ -560,10 +592,15 @@ func (d *bindDir) under(dn string) bool {
 	return false
 }
 
-// read maps the entry of a person.
-func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
+// read maps the entry of a person. An AD entry without userAccountControl
+// (which every AD account has) is an error: the service account may not
+// read it, and she cannot be told enabled.
+func (d *bindDir) read(e *ldap.Entry, now time.Time) (person, error) {
 	p := person{dn: e.DN}
 	if d.ad {
+		if len(e.GetEqualFoldRawAttributeValues(d.attrs[0])) == 0 {
+			return p, errADStateUnreadable(e.DN, d.attrs[0])
+		}
 		uac, _ := strconv.ParseInt(e.GetAttributeValue(d.attrs[0]), 10, 64)
 		p.disabled = uac&uacDisabled != 0
 		if v := e.GetAttributeValue(d.attrs[1]); v != "" {
@@ -577,14 +614,14 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
 			n, _ := strconv.ParseInt(e.GetAttributeValue(d.attrs[2]), 10, 64)
 			p.locked = n > 0
 		}
-		return p
+		return p, nil
 	}
 	// Locked by ppolicy for a while: for as long as the policy says, which
 	// is not read here; the attribute stays until her next successful bind,
 	// so VerifyPassword binds her all the same, and takes a refusal then
 	// for the lock.
 	locked := e.GetAttributeValue(d.attrs[0])
-	p.disabled = locked == ppolicyLockedForGood
+	p.disabled = lockedForGoodValue(locked) // as the reader reads it
 	p.locked = locked != "" && !p.disabled
 	if v := e.GetAttributeValue(d.attrs[1]); v != "" {
 		exp, err := parseShadowExpire(v)
@@ -592,7 +629,7 @@ func (d *bindDir) read(e *ldap.Entry, now time.Time) person {
 		// such a person rather than guess.
 		p.expired = err != nil || (!exp.IsZero() && !now.Before(exp))
 	}
-	return p
+	return p, nil
 }
 
 // withService runs f on a connection bound as the service account, from
@@ -710,6 +747,19 @@ func (v *Verifier) bind(ctx context.Context, d *bindDir, dn, password string) er
 		}
 		if pp != nil && pp.Error == 2 { // changeAfterReset
 			return fmt.Errorf("%w: %s (ppolicy: change after reset)", authn.ErrPasswordMustChange, dn)
+		}
+		if pp != nil && pp.Grace >= 0 {
+			// Expired, bound on one of her last grace logins: each
+			// Keyhall sign-in would spend one silently until she could
+			// not even change it. She is told to change it first.
+			v.log.Warn("directory: a password has expired; the sign-in is refused so that her grace logins are kept for changing it",
+				"directory", d.cfg.Name, "dn", dn, "grace_logins_left", pp.Grace)
+			return fmt.Errorf("%w: %s (ppolicy: password expired, bound on a grace login, %d left): %w",
+				authn.ErrPasswordMustChange, dn, pp.Grace, errGraceLogin)
+		}
+		if pp != nil && pp.Expire >= 0 {
+			v.log.Info("directory: a password expires soon", "directory", d.cfg.Name, "dn", dn,
+				"expires_in", time.Duration(pp.Expire)*time.Second)
 		}
 		return nil
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):

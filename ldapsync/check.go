@@ -248,8 +248,16 @@ func (d *Directory) checkSamples(ctx context.Context, conn *ldap.Conn, r *CheckR
 			r.Notes = append(r.Notes, msg)
 		}
 	}
+	hidden := false // an AD sample without userAccountControl was reported
 	for _, e := range entries {
 		p, reason := d.mapPerson(e)
+		if reason == "" && d.adStateHidden(e) {
+			if !hidden { // once: the same cause for every sample
+				hidden = true
+				r.Problems = append(r.Problems, errADStateUnreadable(e.DN, a.AccountControl).Error())
+			}
+			continue
+		}
 		if reason != "" {
 			if !missing {
 				r.Problems = append(r.Problems, fmt.Sprintf("sample %s cannot be taken: %s", e.DN, reason))
@@ -275,14 +283,12 @@ func (d *Directory) checkGroups(ctx context.Context, conn *ldap.Conn, r *CheckRe
 				r.Problems = append(r.Problems, fmt.Sprintf("directory.groups[%d].dn: %s: %s", i, m.DN, explain(err)))
 			case len(res.Entries) == 0:
 				r.Problems = append(r.Problems, fmt.Sprintf("directory.groups[%d].dn: %s is not found by directory.group_filter %s", i, m.DN, d.cfg.GroupFilter))
-			case !d.underBase(m.DN):
-				r.Problems = append(r.Problems, fmt.Sprintf("directory.groups[%d].dn: %s is not under any of directory.base_dns", i, m.DN))
 			default:
 				gc.Found = []string{res.Entries[0].DN}
 			}
 		} else {
 			gc.Mapping = "filter " + m.Filter
-			for _, base := range d.cfg.BaseDNs {
+			for _, base := range d.cfg.groupBases() {
 				err := d.pagedSearch(ctx, conn, base, "(&"+d.cfg.GroupFilter+m.Filter+")", []string{"1.1"}, func(e *ldap.Entry) error {
 					gc.Found = append(gc.Found, e.DN)
 					return nil
@@ -364,19 +370,4 @@ func (d *Directory) checkInChain(ctx context.Context, conn *ldap.Conn, r *CheckR
 				g.Name, g.DN, c.AD, c.Keyhall, strings.Join(c.Missing, "; ")))
 		}
 	}
-}
-
-// underBase reports whether dn is one of the base DNs or below one.
-func (d *Directory) underBase(dn string) bool {
-	p, err := ldap.ParseDN(dn)
-	if err != nil {
-		return false
-	}
-	for _, b := range d.cfg.BaseDNs {
-		bp, err := ldap.ParseDN(b)
-		if err == nil && (bp.EqualFold(p) || bp.AncestorOfFold(p)) {
-			return true
-		}
-	}
-	return false
 }

@@ -37,6 +37,7 @@ type Config struct {
 	BindDN            string
 	BindPassword      string
 	BaseDNs           []string
+	GroupBaseDNs      []string      // where groups are read; empty: BaseDNs (a group mapped by DN: where it is)
 	UserFilter        string        // e.g. (&(objectClass=user)(objectCategory=person)); preset default
 	GroupFilter       string        // preset default
 	PageSize          int           // paged-results page size; default 500
@@ -267,6 +268,17 @@ func (c Config) Validate() error {
 			bad("directory.base_dns[%d]: %q is not a DN", i, b)
 		}
 	}
+	for _, o := range BaseDNOverlaps(c.BaseDNs, "directory.base_dns") {
+		bad("directory.base_dns[%d]: %s", o.Index, o.Problem)
+	}
+	for i, b := range c.GroupBaseDNs {
+		if d, err := ldap.ParseDN(b); err != nil || len(d.RDNs) == 0 {
+			bad("directory.group_base_dns[%d]: %q is not a DN", i, b)
+		}
+	}
+	for _, o := range BaseDNOverlaps(c.GroupBaseDNs, "directory.group_base_dns") {
+		bad("directory.group_base_dns[%d]: %s", o.Index, o.Problem)
+	}
 	for _, f := range []struct{ name, v string }{
 		{"directory.user_filter", c.UserFilter},
 		{"directory.group_filter", c.GroupFilter},
@@ -387,4 +399,54 @@ func (c Config) validateURL() []error {
 	// The CA file is read by NewDirectory (and by cmd/keyhall at load),
 	// not here: Validate checks the settings, not the machine.
 	return errs
+}
+
+// BaseDNOverlap is a base DN that repeats another (compared as DNs,
+// without case) or lies under another: a person under it would be found
+// twice.
+type BaseDNOverlap struct {
+	Index   int    // of the base DN to remove
+	Problem string // in plain words, naming the other as name[j]
+}
+
+// BaseDNOverlaps names each base DN of dns that repeats an earlier one or
+// lies under another; name is the setting's name (directory.base_dns).
+// DNs that do not parse are left to the caller.
+func BaseDNOverlaps(dns []string, name string) []BaseDNOverlap {
+	parsed := make([]*ldap.DN, len(dns))
+	for i, b := range dns {
+		if d, err := ldap.ParseDN(b); err == nil && len(d.RDNs) > 0 {
+			parsed[i] = d
+		}
+	}
+	var out []BaseDNOverlap
+	for i, d := range parsed {
+		if d == nil {
+			continue
+		}
+		for j, o := range parsed {
+			switch {
+			case o == nil || i == j:
+				continue
+			case j < i && d.EqualFold(o):
+				out = append(out, BaseDNOverlap{i, fmt.Sprintf("%q is %s[%d] again; name each base DN once", dns[i], name, j)})
+			case o.AncestorOfFold(d):
+				out = append(out, BaseDNOverlap{i, fmt.Sprintf("%q lies under %s[%d] %q, which reads it already; "+
+					"remove one of them (a person under both would be found twice)", dns[i], name, j, dns[j])})
+			default:
+				continue
+			}
+			break
+		}
+	}
+	return out
+}
+
+// groupBases are the base DNs groups are read under: GroupBaseDNs, or
+// BaseDNs when it is empty.
+func (c Config) groupBases() []string {
+	if len(c.GroupBaseDNs) > 0 {
+		return c.GroupBaseDNs
+	}
+	return c.BaseDNs
 }

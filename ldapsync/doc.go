@@ -37,11 +37,16 @@
 //     accountExpires or shadowExpire) is left out of People and listed in
 //     Snapshot.Skipped with the reason and, where it could be read, its id;
 //     it is logged, and the rest of the read stands.
+//   - An AD account read without userAccountControl (every AD account has
+//     one) fails the whole read, and the Verifier refuses her as
+//     "directory unavailable": the service account may not read it (a
+//     hardened domain), and every leaver would look enabled.
 //   - A group mapping by DN whose group is not found fails the whole read:
 //     otherwise every member would lose the group. A mapping by filter that
 //     finds nothing is logged.
-//   - Groups are read whole (every group under the base DNs, mapped or not,
-//     with its member values) so that a mapped group holding unmapped groups
+//   - Groups are read whole (every group under the group base DNs —
+//     Config.GroupBaseDNs, default the base DNs — mapped or not, and each
+//     group mapped by DN where it is, with its member values) so that a mapped group holding unmapped groups
 //     that hold people resolves; nesting is walked in Keyhall, each group
 //     once (cycles are harmless). Member DNs are compared as DNs, without
 //     case. Groups are read in small pages (a group carries its members).

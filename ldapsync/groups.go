@@ -73,27 +73,48 @@ func (d *Directory) fetchGroups(ctx context.Context, conn *ldap.Conn) (*fetchedG
 	if d.cfg.Preset == PresetActiveDirectory {
 		attrs = append(attrs, adObjectSid)
 	}
-	for _, base := range d.cfg.BaseDNs {
-		err := d.pagedSearchN(ctx, conn, groupPageSize, base, d.cfg.GroupFilter, attrs, func(e *ldap.Entry) error {
-			key := dnKey(e.DN)
-			if _, seen := all[key]; seen {
-				return nil
-			}
-			g := &dirGroup{dn: e.DN, cn: first(e, a.GroupName), display: first(e, a.DisplayName)}
-			g.id, _ = d.externalID(e) // "" if unreadable; the syncer goes by name
-			members, err := d.members(ctx, conn, e)
-			if err != nil {
-				return fmt.Errorf("members of %s: %w", e.DN, err)
-			}
-			if k, ok := groupSIDKey(e.GetRawAttributeValue(adObjectSid)); ok && d.cfg.Preset == PresetActiveDirectory {
-				g.rid = k
-			}
-			g.members = members
-			all[key] = g
+	add := func(e *ldap.Entry) error {
+		key := dnKey(e.DN)
+		if _, seen := all[key]; seen {
 			return nil
-		})
+		}
+		g := &dirGroup{dn: e.DN, cn: first(e, a.GroupName), display: first(e, a.DisplayName)}
+		g.id, _ = d.externalID(e) // "" if unreadable; the syncer goes by name
+		members, err := d.members(ctx, conn, e)
 		if err != nil {
+			return fmt.Errorf("members of %s: %w", e.DN, err)
+		}
+		if k, ok := groupSIDKey(e.GetRawAttributeValue(adObjectSid)); ok && d.cfg.Preset == PresetActiveDirectory {
+			g.rid = k
+		}
+		g.members = members
+		all[key] = g
+		return nil
+	}
+	bases := d.cfg.groupBases()
+	for _, base := range bases {
+		if err := d.pagedSearchN(ctx, conn, groupPageSize, base, d.cfg.GroupFilter, attrs, add); err != nil {
 			return nil, &stepError{step: "read groups under " + base, err: err}
+		}
+	}
+	// A group mapped by DN outside the group base DNs is read where it is.
+	for i, m := range d.cfg.Groups {
+		if m.DN == "" {
+			continue
+		}
+		if _, ok := all[dnKey(m.DN)]; ok {
+			continue
+		}
+		res, err := conn.Search(ldap.NewSearchRequest(m.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			d.cfg.GroupFilter, attrs, nil))
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			continue // not found: refused below
+		}
+		if err == nil && len(res.Entries) == 1 {
+			err = add(res.Entries[0])
+		}
+		if err != nil {
+			return nil, &stepError{step: fmt.Sprintf("read the group of directory.groups[%d] %s", i, m.DN), err: err}
 		}
 	}
 
@@ -103,14 +124,14 @@ func (d *Directory) fetchGroups(ctx context.Context, conn *ldap.Conn) (*fetchedG
 		if m.DN != "" {
 			key := dnKey(m.DN)
 			if _, ok := all[key]; !ok {
-				return nil, fmt.Errorf("directory.groups[%d]: the group %s is not under the base DNs or not found by directory.group_filter; the read is refused so that nobody loses this group by mistake", i, m.DN)
+				return nil, fmt.Errorf("directory.groups[%d]: the group %s does not exist or is not found by directory.group_filter; the read is refused so that nobody loses this group by mistake", i, m.DN)
 			}
 			want = append(want, mappedGroup{key, m.Name})
 			continue
 		}
 		filter := "(&" + d.cfg.GroupFilter + m.Filter + ")"
 		found := 0
-		for _, base := range d.cfg.BaseDNs {
+		for _, base := range bases {
 			err := d.pagedSearch(ctx, conn, base, filter, []string{"1.1"}, func(e *ldap.Entry) error {
 				key := dnKey(e.DN)
 				g, ok := all[key]

@@ -181,6 +181,14 @@ func parseGeneralizedTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// lockedForGoodValue reports whether the text of a pwdAccountLockedTime
+// is ppolicy's "locked for good" (000001010000Z, in any form of that
+// generalized time). The reader and the Verifier both go by it.
+func lockedForGoodValue(v string) bool {
+	t, err := parseGeneralizedTime(v)
+	return err == nil && lockedForGood(t)
+}
+
 // lockedForGood reports whether a pwdAccountLockedTime value is ppolicy's
 // "locked by an administrator, no automatic unlock" value 000001010000Z.
 func lockedForGood(t time.Time) bool {

@@ -400,6 +400,12 @@ func (r *peopleRead) add(d *Directory, e *ldap.Entry, mtime bool) error {
 		}
 	}
 	p, skip := d.mapPerson(e)
+	if skip == "" && d.adStateHidden(e) {
+		// Every AD account has userAccountControl: without it the
+		// service account may not read it, and every leaver would look
+		// enabled and never expiring. The whole read fails.
+		return errADStateUnreadable(e.DN, d.cfg.Attributes.AccountControl)
+	}
 	if skip == "" {
 		if other, dup := r.ids[p.ExternalID]; dup {
 			skip = "its id " + p.ExternalID + " is also the id of " + other
@@ -417,6 +423,29 @@ func (r *peopleRead) add(d *Directory, e *ldap.Entry, mtime bool) error {
 	}
 	r.snap.People = append(r.snap.People, p)
 	return nil
+}
+
+// adStateHidden reports whether e, an AD account (it has a username),
+// comes without its userAccountControl: the service account may not read
+// it (a hardened domain).
+func (d *Directory) adStateHidden(e *ldap.Entry) bool {
+	a := d.cfg.Attributes
+	return d.cfg.Preset == PresetActiveDirectory && a.AccountControl != "" &&
+		len(e.GetEqualFoldRawAttributeValues(a.AccountControl)) == 0
+}
+
+// errADStateHidden: the service account cannot read an AD person's
+// userAccountControl.
+var errADStateHidden = errors.New("the service account cannot read userAccountControl")
+
+// errADStateUnreadable names the cause and the remedy of an AD account
+// read without its userAccountControl.
+func errADStateUnreadable(dn, attr string) error {
+	return fmt.Errorf("%w (%s of %s): every Active Directory account has one, so the service account may not read it "+
+		"(a hardened domain: Authenticated Users removed from \"Pre-Windows 2000 Compatible Access\"); "+
+		"let the service account read %s, accountExpires and lockoutTime of the people (delegate read access on the "+
+		"people's OU, or add it to \"Pre-Windows 2000 Compatible Access\"); nothing was changed",
+		errADStateHidden, attr, dn, attr)
 }
 
 // mapPerson maps one entry. A non-empty reason says why the entry is
@@ -476,7 +505,7 @@ func (d *Directory) mapPerson(e *ldap.Entry) (p Person, reason string) {
 		// 000001010000Z: locked by an administrator for good, a leaver.
 		// Any other value: locked by the password policy for now. A value
 		// that cannot be read counts as locked for now (not a leaver).
-		if t, err := parseGeneralizedTime(v); err == nil && lockedForGood(t) {
+		if lockedForGoodValue(v) {
 			p.Disabled = true
 		} else {
 			p.Locked = true

@@ -35,6 +35,7 @@ type DirectoryConfig struct {
 	BindDN            string   `yaml:"bind_dn"`
 	BindPasswordFile  string   `yaml:"bind_password_file"`
 	BaseDNs           DNList   `yaml:"base_dns"`
+	GroupBaseDNs      DNList   `yaml:"group_base_dns"` // where groups are read; empty: BaseDNs
 	UserFilter        string   `yaml:"user_filter"`
 	GroupFilter       string   `yaml:"group_filter"`
 	PageSize          int      `yaml:"page_size"`
@@ -269,6 +270,13 @@ func (d DirectoryConfig) validate(v *validator, path string) {
 			v.add(fmt.Sprintf("%s[%d]", p("base_dns"), i), "%q is not a DN: %v", dn, err)
 		}
 	}
+	for i, dn := range d.GroupBaseDNs {
+		if strings.TrimSpace(dn) == "" {
+			v.add(fmt.Sprintf("%s[%d]", p("group_base_dns"), i), "is empty")
+		} else if _, err := ldap.ParseDN(dn); err != nil {
+			v.add(fmt.Sprintf("%s[%d]", p("group_base_dns"), i), "%q is not a DN: %v", dn, err)
+		}
+	}
 	for _, f := range [][2]string{{"user_filter", d.UserFilter}, {"group_filter", d.GroupFilter}} {
 		if f[1] != "" {
 			v.check(p(f[0]), checkFilter(f[1]))
@@ -466,7 +474,8 @@ func (c Config) ldapConfigs() ([]ldapsync.Config, error) {
 func (d DirectoryConfig) ldapConfig(path string, noSecret bool) (ldapsync.Config, error) {
 	lc := ldapsync.Config{
 		Name: d.Name, URL: d.URL, StartTLS: d.StartTLS, InsecurePlaintext: d.InsecurePlaintext, CAFile: d.CAFile,
-		BindDN: d.BindDN, BaseDNs: append([]string(nil), d.BaseDNs...), UserFilter: d.UserFilter, GroupFilter: d.GroupFilter,
+		BindDN: d.BindDN, BaseDNs: append([]string(nil), d.BaseDNs...),
+		GroupBaseDNs: append([]string(nil), d.GroupBaseDNs...), UserFilter: d.UserFilter, GroupFilter: d.GroupFilter,
 		PageSize: d.PageSize, Timeout: time.Duration(d.Timeout), SyncDeadline: time.Duration(d.SyncDeadline),
 		Preset: ldapsync.Preset(d.Preset), Interval: time.Duration(d.Interval), FullInterval: time.Duration(d.FullInterval),
 		GracePeriod: time.Duration(d.GracePeriod), MaxDisableFraction: float64(d.MaxDisableFraction),

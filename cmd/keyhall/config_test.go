@@ -135,7 +135,7 @@ func TestEnvNamesFromTags(t *testing.T) {
 		"KEYHALL_SESSION_IDLE_TIMEOUT", "KEYHALL_WEBAUTHN_RP_NAME", "KEYHALL_PASSWORDS_ARGON2_MEMORY_KIB",
 		"KEYHALL_FORWARD_AUTH_COOKIE_DOMAIN", "KEYHALL_LETTER_SENDER_ADDRESS", "KEYHALL_MAIL_SMTP_HOST",
 		"KEYHALL_MAIL_PASSWORD_FILE", "KEYHALL_MAIL_STARTTLS", "KEYHALL_OIDC_CODE_LIFETIME", "KEYHALL_METRICS_LISTEN",
-		"KEYHALL_DIRECTORY_URL", "KEYHALL_DIRECTORY_BIND_PASSWORD_FILE", "KEYHALL_DIRECTORY_BASE_DNS",
+		"KEYHALL_DIRECTORY_URL", "KEYHALL_DIRECTORY_BIND_PASSWORD_FILE", "KEYHALL_DIRECTORY_BASE_DNS", "KEYHALL_DIRECTORY_GROUP_BASE_DNS",
 		"KEYHALL_DIRECTORY_MAX_DISABLE_FRACTION", "KEYHALL_DIRECTORY_ATTRIBUTES_CHANGE_MARKER",
 		"KEYHALL_ADMIN_ROLES_HELPDESK", "KEYHALL_ADMIN_ROLES_ADMIN", "KEYHALL_SITE_NAME", "KEYHALL_SITE_LOGO_FILE",
 		"KEYHALL_SITE_PRIMARY_COLOR",
@@ -160,8 +160,8 @@ func TestEnvNamesFromTags(t *testing.T) {
 	if !reflect.DeepEqual(inside, wantInside) {
 		t.Errorf("settings without a variable: %q, want %q", inside, wantInside)
 	}
-	if n := len(names); n != 95 {
-		t.Errorf("%d settings, want 95: a new Config field needs a test here and in keyhall.example.yaml", n)
+	if n := len(names); n != 96 {
+		t.Errorf("%d settings, want 96: a new Config field needs a test here and in keyhall.example.yaml", n)
 	}
 }
 
@@ -483,6 +483,9 @@ func withEmptyLists(c Config) Config {
 	}
 	if c.Directory.BaseDNs == nil {
 		c.Directory.BaseDNs = DNList{}
+	}
+	if c.Directory.GroupBaseDNs == nil {
+		c.Directory.GroupBaseDNs = DNList{}
 	}
 	if c.Directory.Groups == nil {
 		c.Directory.Groups = []DirectoryGroup{}

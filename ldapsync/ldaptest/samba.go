@@ -644,3 +644,32 @@ func (s *Samba) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "log", "samba.out"))
 	return sambaTail(b)
 }
+
+// Harden removes Authenticated Users from "Pre-Windows 2000 Compatible
+// Access", as PingCastle and ANSSI advise: an ordinary user (a service
+// account without delegated rights) can then no longer read other
+// people's userAccountControl, accountExpires or lockoutTime. The domain
+// is shared by the test binary: it is undone when tb ends.
+func (s *Samba) Harden(tb testing.TB) {
+	tb.Helper()
+	pre := "CN=Pre-Windows 2000 Compatible Access,CN=Builtin," + s.BaseDN
+	au := "CN=S-1-5-11,CN=ForeignSecurityPrincipals," + s.BaseDN
+	s.Admin(tb, func(c *ldap.Conn) error {
+		m := ldap.NewModifyRequest(pre, nil)
+		m.Delete("member", []string{au})
+		if err := c.Modify(m); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+			return fmt.Errorf("harden: %w", err)
+		}
+		return nil
+	})
+	tb.Cleanup(func() {
+		s.Admin(tb, func(c *ldap.Conn) error {
+			m := ldap.NewModifyRequest(pre, nil)
+			m.Add("member", []string{au})
+			if err := c.Modify(m); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) {
+				return fmt.Errorf("undo harden: %w", err)
+			}
+			return nil
+		})
+	})
+}
