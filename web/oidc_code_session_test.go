@@ -76,6 +76,9 @@ func TestOIDCCodeOfEndedSessionIsRefused(t *testing.T) {
 			if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 				t.Errorf("the wiki redeems a code of session A after %s: %v; want invalid_grant", tc.name, err)
 			}
+			if strings.Contains(f.logs.String(), "used twice") {
+				t.Errorf("a code of an ended session was logged as a replay:\n%s", f.logs.String())
+			}
 		})
 	}
 }

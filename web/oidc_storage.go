@@ -165,9 +165,10 @@ func (s *oidcStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRe
 // active person, read with the person in one query, whose session has not
 // ended: a code of a session she signed out of, or left by signing in
 // again, would give tokens that no later sign-out reaches (an ended
-// session's tokens are revoked when it ends, OIDCSessionEnded; its codes
-// are refused here). The code is used up when the tokens are stored
-// (storeTokens). A code used before is a
+// session's tokens are revoked and its codes used up when it ends,
+// OIDCSessionEnded; its codes are refused here too, also when its end
+// did not reach the store's codes). The code is used up when the tokens
+// are stored (storeTokens). A code used before is a
 // replay: redeeming it again revokes the tokens issued from it (RFC 6749
 // §4.1.2).
 func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
@@ -180,12 +181,15 @@ func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.Au
 	if err != nil {
 		return nil, fmt.Errorf("find code: %w", storageErr(err))
 	}
+	// A code of an ended session is refused first: its end used the code
+	// up (RevokeOIDCSessionTokens) and revoked every token of the session,
+	// so it is no replay to warn of.
+	if err := s.sessionAlive(ctx, r.Session, now); err != nil {
+		return nil, err
+	}
 	if r.CodeUsedAt.IsZero() && now.Before(r.CodeExpiresAt) {
 		if u.ID != r.UserID || u.Status != authn.StatusActive {
 			return nil, errors.New("code of an unknown or disabled person")
-		}
-		if err := s.sessionAlive(ctx, r.Session, now); err != nil {
-			return nil, err
 		}
 		return authRequest{r: r, code: h, user: &u}, nil
 	}
