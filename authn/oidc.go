@@ -186,7 +186,9 @@ type OIDCStore interface {
 	// RevokeOIDCGrant revokes every token of a family and returns how many.
 	RevokeOIDCGrant(ctx context.Context, grantID string, at time.Time) (int, error)
 	// RevokeOIDCSessionTokens revokes the tokens issued through a session
-	// and returns the clients that hold (or held) tokens for it.
+	// and returns the clients that hold (or held) tokens for it. Its codes
+	// not yet redeemed are used up in the same transaction: redeeming one
+	// later gets ErrUsed, so no token of the session outlives its end.
 	RevokeOIDCSessionTokens(ctx context.Context, h SessionHash, at time.Time) ([]OIDCGrantRef, error)
 	// RevokeOIDCUserTokens revokes every token of a person and returns the
 	// clients and sessions concerned.

@@ -40,4 +40,16 @@ type RegistrationStore interface {
 	// ErrNotFound if there is no such registration; ErrUsed (and nothing
 	// changes) if it finished meanwhile.
 	EraseRegistration(ctx context.Context, userID string, ev AuditEvent) error
+	// CountCitizensGroup compares the group named group (the citizens'
+	// group) with the people who registered themselves.
+	CountCitizensGroup(ctx context.Context, group string) (CitizensGroupCount, error)
+}
+
+// CitizensGroupCount tells whether the citizens' group holds the people
+// who registered themselves, and only them. Admission treats its members
+// as citizens (they use only the tools that name it).
+type CitizensGroupCount struct {
+	Members      int // members of the group (0 if there is no such group)
+	Unregistered int // of them, those who did not register themselves (from the directory, or added by IT)
+	Outside      int // people who registered themselves and are not members: they pass every tool without groups
 }

@@ -184,7 +184,7 @@ func TestAccountDeleteNeedsConfirmation(t *testing.T) {
 // gets a back-channel logout for her, and her refresh token (used by
 // go-oidc and x/oauth2, as a tool would) is refused afterwards.
 func TestAccountDeleteTellsTools(t *testing.T) {
-	e := newOIDCEnv(t, nil)
+	e := newOIDCEnv(t, wikiForCitizens) // she is a citizen
 	ctx := t.Context()
 	ev := authn.AuditEvent{Time: e.clock.Now(), Actor: "test", Action: "user.create"}
 	u := authn.User{ID: authn.NewID(), Username: "clara", DisplayName: "Clara", Email: "clara@stadt.example",

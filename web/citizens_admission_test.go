@@ -102,3 +102,32 @@ func TestForwardAuthCitizensOnlyWhereNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardAuthCitizensStayCitizensWithRegistrationClosed: a city ran
+// with citizens on, and Erika registered into "buerger". It then closes
+// registration (citizens.enabled: false: a spam wave, the end of a pilot).
+// Her account and passkey stay and she still signs in; she stays a
+// citizen: the staff wiki (a rule without groups) stays closed to her,
+// and open to staff.
+func TestForwardAuthCitizensStayCitizensWithRegistrationClosed(t *testing.T) {
+	f := newFwdFixtureAt(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db")) // citizens.enabled: false
+	ctx := context.Background()
+	now := time.Now().UTC()
+	ev := authn.AuditEvent{Time: now, Actor: "test", Action: "test"}
+	erika := authn.User{ID: authn.NewID(), Username: "erika@example.org", Email: "erika@example.org",
+		Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
+	buerger := authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: now}
+	for _, err := range []error{f.st.CreateUser(ctx, erika, ev), f.st.CreateGroup(ctx, buerger, ev), f.st.AddMember(ctx, buerger.ID, erika.ID, ev)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	citizen, _ := f.session(t, erika, authn.LevelPhr)
+	staff, _ := f.session(t, f.bob, authn.LevelPhr)
+	if rec := f.verify(nginxHeaders("https://wiki.stadt.example/"), citizen); rec.Code != http.StatusForbidden {
+		t.Errorf("a registered citizen at the staff wiki after registration was closed: %d, want 403", rec.Code)
+	}
+	if rec := f.verify(nginxHeaders("https://wiki.stadt.example/"), staff); rec.Code != http.StatusOK {
+		t.Errorf("staff at the wiki with registration closed: %d, want 200", rec.Code)
+	}
+}

@@ -30,7 +30,7 @@ type ForwardAuthConfig struct {
 }
 
 // ForwardAuthRule admits members of Groups (any signed-in person when
-// empty; with citizens on, not a citizen: Server.admits) who signed in at
+// empty; not a citizen, registration open or not: Server.admits) who signed in at
 // Level or above to Host (exact, lower-case host
 // name) under PathPrefix ("/" when empty). The rule with the longest
 // matching prefix wins; a host without rules is refused.

@@ -84,7 +84,7 @@ type OIDCClient struct {
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	// Groups may use the client (canonical names); empty: everyone but
-	// citizens, with citizens on (Server.admits).
+	// citizens, registration open or not (Server.admits).
 	Groups []string
 	// Level is the sign-in level the client needs; a weaker session is
 	// stepped up.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/keyhall/keyhall/authn"
 )
 
 // TestOIDCSignInAgainEndsEarlierTokens: Anna uses the wiki (tokens through
@@ -103,4 +106,44 @@ func TestOIDCSignInAgainEndsEarlierTokens(t *testing.T) {
 	toldOf("signed out", sidB)
 	refused("signed out, session B's token", tokB)
 	refused("signed out, session A's token", tokA)
+}
+
+// TestOIDCSignInAgainWhenTokensCannotEnd: when the earlier session's OIDC
+// tokens cannot be ended at a new sign-in (the database refuses), she is
+// still signed in, and IT reads an error naming the session (its handle,
+// as on /account): those tokens outlive her sign-out until they expire.
+func TestOIDCSignInAgainWhenTokensCannotEnd(t *testing.T) {
+	_, sum := NewOIDCClientSecret()
+	f := newFixture(t, func(c *Config) {
+		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "wiki", SecretSHA256: sum[:], RedirectURIs: []string{wikiRedirect}}}}
+		rand.Read(c.OIDC.CryptoKey[:])
+		rand.Read(c.OIDC.EncryptionKey[:])
+	})
+	anna := f.addUser("anna")
+	f.setPassword(anna, testPassword)
+	totp := f.addTOTP(anna)
+	c := f.client()
+	cookie := f.sessionCookie(anna, time.Now(), false) // session A
+	c.cookies[SessionCookie] = cookie.Value
+	id, _ := base64.RawURLEncoding.DecodeString(cookie.Value)
+	if _, err := f.store.DB().Exec("ALTER TABLE oidc_tokens RENAME TO oidc_tokens_away"); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := c.startAt("anna"); got != "/login/totp" {
+		t.Fatalf("sign-in starts at %s", got)
+	}
+	if res, body := c.form("/login/totp", url.Values{"code": {totpCode(t, totp)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("totp: %d %s", res.StatusCode, body)
+	}
+	if res, body := c.form("/login/password", url.Values{"password": {testPassword}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing in again while the earlier session's tokens cannot end: %d %s, want her signed in", res.StatusCode, body)
+	}
+	want := "session=" + authn.HashSessionID(id).Handle()
+	for line := range strings.SplitSeq(f.logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") && strings.Contains(line, want) {
+			return
+		}
+	}
+	t.Errorf("no error in the log naming the earlier session (%s):\n%s", want, f.logs.String())
 }

@@ -162,8 +162,13 @@ func (s *oidcStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRe
 }
 
 // AuthRequestByCode finds the request of an unused, unexpired code of an
-// active person, read with the person in one query; the code is used up
-// when the tokens are stored (storeTokens). A code used before is a
+// active person, read with the person in one query, whose session has not
+// ended: a code of a session she signed out of, or left by signing in
+// again, would give tokens that no later sign-out reaches (an ended
+// session's tokens are revoked and its codes used up when it ends,
+// OIDCSessionEnded; its codes are refused here too, also when its end
+// did not reach the store's codes). The code is used up when the tokens
+// are stored (storeTokens). A code used before is a
 // replay: redeeming it again revokes the tokens issued from it (RFC 6749
 // §4.1.2).
 func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
@@ -176,6 +181,12 @@ func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.Au
 	if err != nil {
 		return nil, fmt.Errorf("find code: %w", storageErr(err))
 	}
+	// A code of an ended session is refused first: its end used the code
+	// up (RevokeOIDCSessionTokens) and revoked every token of the session,
+	// so it is no replay to warn of.
+	if err := s.sessionAlive(ctx, r.Session, now); err != nil {
+		return nil, err
+	}
 	if r.CodeUsedAt.IsZero() && now.Before(r.CodeExpiresAt) {
 		if u.ID != r.UserID || u.Status != authn.StatusActive {
 			return nil, errors.New("code of an unknown or disabled person")
@@ -187,6 +198,26 @@ func (s *oidcStorage) AuthRequestByCode(ctx context.Context, code string) (op.Au
 		s.p.srv.logger.Warn("oidc: authorization code used twice; tokens issued from it revoked", "client", r.ClientID)
 	}
 	return nil, fmt.Errorf("redeem code: %w", storageErr(cmpErr(err, authn.ErrUsed)))
+}
+
+// sessionAlive refuses the code of a session that has ended (signed out,
+// replaced by a new sign-in, ended by IT, or expired); the client gets
+// invalid_grant.
+func (s *oidcStorage) sessionAlive(ctx context.Context, h authn.SessionHash, now time.Time) error {
+	st, _, err := s.oidcStore()
+	if err != nil {
+		return err
+	}
+	sess, err := st.GetSession(ctx, h)
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return errors.New("code of an unknown session")
+	case err != nil:
+		return fmt.Errorf("read session of code: %w", storageErr(err))
+	case !sess.Usable(now, 0):
+		return errors.New("code of a session that has ended")
+	}
+	return nil
 }
 
 // SaveAuthCode attaches a code made by zitadel/oidc (not used by Keyhall's

@@ -13,9 +13,10 @@ import (
 // TestRefreshCountsAsUse: a tool that renews its tokens with a refresh
 // token (the token endpoint's refresh grant) uses her account: retention
 // (authn.RetentionStore.InactiveMembers, which the deletion of unused
-// citizen accounts reads) sees the renewal as her last use.
+// citizen accounts reads) sees the renewal as her last use. The tool is
+// one for citizens: its groups name theirs.
 func TestRefreshCountsAsUse(t *testing.T) {
-	e := newOIDCEnv(t, nil)
+	e := newOIDCEnv(t, wikiForCitizens)
 	ctx := t.Context()
 	start := e.clock.Now()
 	ev := authn.AuditEvent{Time: start, Actor: "test", Action: "user.create", Subject: "erika"}
@@ -52,5 +53,16 @@ func TestRefreshCountsAsUse(t *testing.T) {
 	}
 	if got := list[0].LastUsed; got.Before(renewed.Truncate(time.Microsecond)) {
 		t.Errorf("her last use is %s (%s after the start), want the renewal at %s", got, got.Sub(start), renewed)
+	}
+}
+
+// wikiForCitizens makes the OIDC test environment's wiki a tool for
+// citizens: its groups name theirs ("buerger"), as a tool must for a
+// citizen to use it (Server.admits).
+func wikiForCitizens(c *OIDCConfig) {
+	for i := range c.Clients {
+		if c.Clients[i].ID == "wiki" {
+			c.Clients[i].Groups = []string{"buerger"}
+		}
 	}
 }

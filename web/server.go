@@ -99,8 +99,9 @@ type Server struct {
 	register  bool     // /register is open (Config.Register)
 
 	citizensCfg citizens.Config // without Store: completed in SetStore
-	// citizensGroup is the citizens' group with citizens on (Config.Register),
-	// else "": its members use only the tools that name it (admission.go).
+	// citizensGroup is the citizens' group (Config.Citizens.Group), whether
+	// or not registration is open: its members use only the tools that name
+	// it (admission.go).
 	citizensGroup string
 	recoverOn     bool // /recover is served (Config.RecoverByEmail)
 
@@ -164,9 +165,10 @@ func New(cfg Config) (*Server, error) {
 		register:  cfg.Register,
 	}
 	s.citizensCfg, s.recoverOn = cfg.Citizens, cfg.RecoverByEmail
-	if cfg.Register {
-		s.citizensGroup = cmp.Or(cfg.Citizens.Group, citizens.DefaultGroup)
-	}
+	// Who is a citizen does not hang on registration being open: closing it
+	// (citizens.enabled: false) leaves the citizens who registered, and they
+	// must not pass the staff's tools.
+	s.citizensGroup = cmp.Or(cfg.Citizens.Group, citizens.DefaultGroup)
 	s.sessions = &sessionStore{srv: s}
 	if s.logger == nil {
 		s.logger = slog.Default()

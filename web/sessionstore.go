@@ -148,7 +148,10 @@ func (ss *sessionStore) signIn(r *http.Request, w http.ResponseWriter, id []byte
 				return fmt.Errorf("revoke previous session: %w", err)
 			}
 			if err := ss.srv.OIDCSessionEnded(r.Context(), old.Hash); err != nil {
-				ss.srv.logger.Warn("could not end the OIDC tokens of the session a new sign-in replaced", "err", err)
+				// She is signed in all the same; the tokens of the old
+				// session last until they expire, past her sign-out.
+				ss.srv.logger.Error("could not end the OIDC tokens of the session a new sign-in replaced; they stay valid until they expire",
+					"session", sessionHandle(old.Hash), "user", old.UserID, "err", err)
 			}
 		}
 	}

@@ -140,3 +140,19 @@ func (s *Store) EraseRegistration(ctx context.Context, userID string, ev authn.A
 	}
 	return nil
 }
+
+// CountCitizensGroup compares the group named group with the people who
+// registered themselves (those who still exist), in one statement.
+func (s *Store) CountCitizensGroup(ctx context.Context, group string) (authn.CitizensGroupCount, error) {
+	const members = "SELECT m.user_id FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.name = $1"
+	var c authn.CitizensGroupCount
+	err := s.rdb.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM (`+members+`) AS mm),
+		(SELECT COUNT(*) FROM (`+members+`) AS mm WHERE NOT EXISTS (SELECT 1 FROM registrations r WHERE r.user_id = mm.user_id)),
+		(SELECT COUNT(*) FROM registrations r JOIN users u ON u.id = r.user_id
+			WHERE r.user_id NOT IN (`+members+`))`, group).Scan(&c.Members, &c.Unregistered, &c.Outside)
+	if err != nil {
+		return authn.CitizensGroupCount{}, fmt.Errorf("count citizens' group %s: %w", group, dbErr(err))
+	}
+	return c, nil
+}

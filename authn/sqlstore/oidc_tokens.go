@@ -167,9 +167,18 @@ func (s *Store) RevokeOIDCToken(ctx context.Context, id string, at time.Time) er
 	return nil
 }
 
-// RevokeOIDCSessionTokens revokes the tokens issued through a session.
+// sqlVoidSessionCodes uses up the codes of a session not yet redeemed, so
+// that none is redeemed into tokens after the session's tokens were
+// revoked. Run before the tokens are read: a redemption that commits
+// first has its tokens revoked, one that commits after finds its code
+// used (ErrUsed).
+const sqlVoidSessionCodes = `UPDATE oidc_auth_requests SET code_used_at = $2
+	WHERE session_hash = $1 AND code_hash IS NOT NULL AND code_used_at IS NULL`
+
+// RevokeOIDCSessionTokens revokes the tokens issued through a session, and
+// uses up its codes not yet redeemed.
 func (s *Store) RevokeOIDCSessionTokens(ctx context.Context, h authn.SessionHash, at time.Time) ([]authn.OIDCGrantRef, error) {
-	refs, err := s.revokeTokensWhere(ctx, "session_hash = $1", h[:], at)
+	refs, err := s.revokeTokensWhere(ctx, "session_hash = $1", h[:], at, sqlVoidSessionCodes)
 	if err != nil {
 		return nil, fmt.Errorf("revoke oidc tokens of a session: %w", err)
 	}
@@ -185,11 +194,17 @@ func (s *Store) RevokeOIDCUserTokens(ctx context.Context, userID string, at time
 	return refs, nil
 }
 
-// revokeTokensWhere lists the clients and sessions of the tokens matching
-// cond (with $1 = arg), then revokes those tokens, in one transaction.
-func (s *Store) revokeTokensWhere(ctx context.Context, cond string, arg any, at time.Time) ([]authn.OIDCGrantRef, error) {
+// revokeTokensWhere runs first (with $1 = arg, $2 = at), lists the clients
+// and sessions of the tokens matching cond (with $1 = arg), then revokes
+// those tokens, in one transaction.
+func (s *Store) revokeTokensWhere(ctx context.Context, cond string, arg any, at time.Time, first ...string) ([]authn.OIDCGrantRef, error) {
 	var refs []authn.OIDCGrantRef
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range first {
+			if _, err := tx.ExecContext(ctx, q, arg, s.tv(at)); err != nil {
+				return err
+			}
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT client_id, user_id, session_hash FROM oidc_tokens
 			WHERE `+cond+" ORDER BY client_id, user_id, session_hash", arg)
 		if err != nil {

@@ -70,7 +70,7 @@ func openSQLiteFile(ctx context.Context, path string, opts Options) (*Store, err
 		err = pe.Err // the path is in our message already
 	}
 	if opts.Existing && errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("open sqlite database %s: there is none (keyhall serve creates it: run this with the configuration serve uses, --config, or from its directory)", path)
+		return nil, noDatabase(fmt.Sprintf("open sqlite database %s: there is none (keyhall serve creates it: run this with the configuration serve uses, --config, or from its directory)", path))
 	}
 	if opts.Installed && errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open sqlite database %s: %w: there is no file", path, ErrNoDatabase)
@@ -228,3 +228,9 @@ func (s *Store) checkPostgresDurability(ctx context.Context) error {
 	}
 	return nil
 }
+
+// noDatabase is an error that reads as itself and is ErrNoDatabase.
+type noDatabase string
+
+func (e noDatabase) Error() string        { return string(e) }
+func (e noDatabase) Is(target error) bool { return target == ErrNoDatabase }

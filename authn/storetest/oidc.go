@@ -344,6 +344,19 @@ func testOIDCRevokeSessionAndUser(t *testing.T, s authn.Store, o authn.OIDCStore
 	if !revoked(t, o, ta[0].ID) || revoked(t, o, tb[0].ID) {
 		t.Error("RevokeOIDCSessionTokens revoked the wrong tokens")
 	}
+	// A code of the session not yet redeemed is used up with it; bert's
+	// (another session) is not.
+	ca, cb := signedIn(t, o, anna, "a-later"), signedIn(t, o, bert, "b-later")
+	if ca.Session != ra.Session {
+		t.Fatal("signedIn: the same person, another session")
+	}
+	_, err = o.RevokeOIDCSessionTokens(ctx, ra.Session, t0)
+	must(t, "RevokeOIDCSessionTokens", err)
+	wantErr(t, "RedeemOIDCCode(code of an ended session)", o.RedeemOIDCCode(ctx, hashOf("a-later"), t0, newTokens(ca, "ca")...), authn.ErrUsed)
+	if _, err := o.GetOIDCRefreshToken(ctx, hashOf("ca")); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("a code of an ended session was redeemed into tokens: %v", err)
+	}
+	must(t, "RedeemOIDCCode(code of another session)", o.RedeemOIDCCode(ctx, hashOf("b-later"), t0, newTokens(cb, "cb")...))
 	refs, err = o.RevokeOIDCUserTokens(ctx, bert.ID, t0)
 	must(t, "RevokeOIDCUserTokens", err)
 	if len(refs) != 1 || refs[0].UserID != bert.ID || refs[0].Session != rb.Session {

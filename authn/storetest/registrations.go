@@ -17,6 +17,7 @@ func RunRegistrations(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	}{
 		{"Registrations", testRegistrations},
 		{"EraseRegistration", testEraseRegistration},
+		{"CountCitizensGroup", testCountCitizensGroup},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,4 +137,39 @@ func testEraseRegistration(t *testing.T, s authn.Store, r authn.RegistrationStor
 	if n, _ := s.CountUsers(ctx); n != 1 {
 		t.Errorf("%d people left, want bert", n)
 	}
+}
+
+// testCountCitizensGroup: the citizens' group is compared with the people
+// who registered themselves: its members, those of them who did not
+// register (a directory group of the same name), and those who registered
+// and are not in it (the group was renamed); a person erased since does not
+// count, and a group that does not exist has no members.
+func testCountCitizensGroup(t *testing.T, s authn.Store, r authn.RegistrationStore) {
+	ctx := t.Context()
+	want := func(group string, c authn.CitizensGroupCount) {
+		t.Helper()
+		got, err := r.CountCitizensGroup(ctx, group)
+		must(t, "CountCitizensGroup", err)
+		if got != c {
+			t.Errorf("CountCitizensGroup(%s) = %+v, want %+v", group, got, c)
+		}
+	}
+	want("buerger", authn.CitizensGroupCount{})
+	anna, bert, carl, dora := mkUser(t, s, "anna"), mkUser(t, s, "bert"), mkUser(t, s, "carl"), mkUser(t, s, "dora")
+	g := authn.Group{ID: authn.NewID(), Name: "buerger", DisplayName: "Bürger", Source: authn.SourceLocal, CreatedAt: t0}
+	other := authn.Group{ID: authn.NewID(), Name: "rat", DisplayName: "Rat", Source: authn.SourceLocal, CreatedAt: t0}
+	must(t, "CreateGroup", s.CreateGroup(ctx, g, ev("group.create", "group:"+g.ID)))
+	must(t, "CreateGroup", s.CreateGroup(ctx, other, ev("group.create", "group:"+other.ID)))
+	for _, u := range []authn.User{anna, bert, carl} { // registered; carl not in the group
+		must(t, "CreateRegistration", r.CreateRegistration(ctx, authn.Registration{UserID: u.ID, Email: u.Email, CreatedAt: t0}))
+		must(t, "FinishRegistration", r.FinishRegistration(ctx, u.ID, t0))
+	}
+	must(t, "CreateRegistration(never created)", r.CreateRegistration(ctx, authn.Registration{UserID: authn.NewID(), Email: "x@example.org", CreatedAt: t0}))
+	for _, u := range []authn.User{anna, bert, dora} { // dora did not register
+		must(t, "AddMember", s.AddMember(ctx, g.ID, u.ID, ev("group.member.add", "user:"+u.ID)))
+	}
+	must(t, "AddMember", s.AddMember(ctx, other.ID, carl.ID, ev("group.member.add", "user:"+carl.ID)))
+	want("buerger", authn.CitizensGroupCount{Members: 3, Unregistered: 1, Outside: 1})
+	want("rat", authn.CitizensGroupCount{Members: 1, Outside: 2})
+	want("einwohner", authn.CitizensGroupCount{Outside: 3})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"time"
 )
 
 // version is the release, set when building with
@@ -81,10 +82,12 @@ func checkConfigCommand() *command {
 		summary: "check a configuration file without starting",
 		help: "Reads FILE and the KEYHALL_… variables as serve would, and reports every\n" +
 			"unknown or invalid setting with its line, and warns of settings that cannot work\n" +
-			"as meant (a level phrh no key can reach). With citizens on, it names the tools\n" +
-			"citizens may use (those whose groups name citizens.group). Exits with 0 if\n" +
-			"the configuration is valid and 2 if not. It reads the key file if there is one,\n" +
-			"but creates nothing and does not open the database.",
+			"as meant (a level phrh no key can reach). With citizens on, or when the\n" +
+			"citizens' group has members, it names the tools citizens may use (those whose\n" +
+			"groups name citizens.group), and warns when the group and the people who\n" +
+			"registered themselves disagree. Exits with 0 if the configuration is valid and\n" +
+			"2 if not. It reads the key file and the database if there are some, but\n" +
+			"creates nothing and changes nothing.",
 		examples: []string{"keyhall check-config /etc/keyhall/keyhall.yaml"},
 		setup: func(fs *flag.FlagSet) action {
 			return func(ctx context.Context, a *app, args []string) error {
@@ -101,10 +104,18 @@ func checkConfigCommand() *command {
 				if err := cfg.checkPlaces(true); err != nil {
 					return &configError{err: prefixLines(args[0], err)}
 				}
-				for _, w := range cfg.Warnings() {
+				warnings := cfg.Warnings()
+				dbCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				count, _, err := countCitizensGroup(dbCtx, a, cfg)
+				cancel()
+				if err != nil {
+					warnings = append(warnings, fmt.Sprintf("storage: the database was not read, so the citizens' group was not checked: %v", err))
+				}
+				warnings = append(warnings, cfg.citizensGroupWarnings(count)...)
+				for _, w := range warnings {
 					fmt.Fprintf(a.stderr, "%s: warning: %s\n", args[0], w)
 				}
-				for _, n := range cfg.Notes() {
+				for _, n := range cfg.Notes(count) {
 					fmt.Fprintf(a.stdout, "%s: %s\n", args[0], n)
 				}
 				fmt.Fprintf(a.stdout, "%s: ok\n", args[0])

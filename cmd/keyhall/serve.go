@@ -179,6 +179,7 @@ func serve(ctx context.Context, cfg Config, keys Keys, start serveStart, stdout,
 		if err := st.CheckAuditHead(ctx); err != nil {
 			logger.Error("audit log damaged", "err", err)
 		}
+		warnCitizensGroup(ctx, st, cfg, logger)
 		startStore(ctx, &bg, cfg, publicURL, st, srv, logger, stdout)
 		startDirectorySyncs(ctx, &bg, dirs, st, srv, dm, logger)
 		startAuditLog(ctx, &bg, st, keys, logger)
