@@ -54,8 +54,8 @@ func TestBrowserLostKey(t *testing.T) {
 	if n, err := f.store.CountRecoveryCodes(context.Background(), anna.ID); err != nil || n != enroll.RecoveryCodeCount {
 		t.Errorf("a wrong password used a recovery code up: %d left (read: %v)", n, err)
 	}
-	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account"),
-		waitText(".warning", "Wiederherstellungscode"))
+	run(t, ctx, "password", chromedp.SendKeys(chromedp.ID("password"), testPassword+"\r"), waitPath("/account/factors"),
+		waitText("#recovery-only", "Wiederherstellungscode"))
 	if n, err := f.store.CountRecoveryCodes(context.Background(), anna.ID); err != nil || n != enroll.RecoveryCodeCount-1 {
 		t.Errorf("after the sign-in %d recovery codes left, want %d (read: %v)", n, enroll.RecoveryCodeCount-1, err)
 	}
