@@ -530,9 +530,12 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 			}
 		}
 	}
-	// Leavers the directory disabled before the grace period are deleted.
+	// Leavers the directory disabled before the grace period are deleted,
+	// also those an administrator disabled too (disabled_at stays the
+	// directory's in either order: her grace does not restart).
 	for _, x := range all {
-		if !x.untouched && x.cur != nil && x.cur.status == authn.StatusDisabled && x.cur.disabledBy == authn.DisabledByDirectory &&
+		if !x.untouched && x.cur != nil && x.cur.status == authn.StatusDisabled &&
+			(x.cur.disabledBy == authn.DisabledByDirectory || x.cur.disabledBy == authn.DisabledByAdminAndDirectory) &&
 			!x.enable && (x.p == nil || x.p.Inactive(now)) && !x.cur.disabledAt.After(now.Add(-s.dir.GracePeriod)) {
 			x.delete = true
 		}

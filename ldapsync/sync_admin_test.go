@@ -104,10 +104,10 @@ func TestSyncAdminEnableKeepsDirectoryDisable(t *testing.T) {
 			if n := len(e.audit("user.enable")); n != 0 {
 				t.Errorf("a refused enable wrote %d user.enable events", n)
 			}
-			// The directory keeps her disabled: a run changes nothing, and
-			// the leaver is not deleted while the administrator's disable
-			// holds too.
-			e.now = e.now.Add(e.cfg.GracePeriod + time.Hour)
+			// The directory keeps her disabled: a run within the grace
+			// period changes nothing (after it she would be deleted, see
+			// TestSyncLeaverDisabledByAdminTooDeleted).
+			e.now = e.now.Add(time.Hour)
 			e.sync()
 			if got := e.userByID(u.ID).Status; got != authn.StatusDisabled {
 				t.Fatalf("after a sync: %s, want disabled", got)
@@ -125,6 +125,56 @@ func TestSyncAdminEnableKeepsDirectoryDisable(t *testing.T) {
 			}
 			if got := e.userByID(u.ID).Status; got != authn.StatusActive {
 				t.Errorf("after both enabled her: %s, want active", got)
+			}
+		})
+	}
+}
+
+// TestSyncLeaverDisabledByAdminTooDeleted: a person who leaves the
+// directory (her entry deleted) and whom an administrator disabled too,
+// before or after, is deleted like any leaver after grace_period
+// (docs/privacy.md), counted from the directory's disable: the
+// administrator's later disable does not restart it.
+func TestSyncLeaverDisabledByAdminTooDeleted(t *testing.T) {
+	ctx := t.Context()
+	for _, adminFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "admin first", false: "directory first"}[adminFirst], func(t *testing.T) {
+			e := newSyncEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
+			people := staffPeople(20)
+			e.reader.set(people)
+			e.sync()
+			both, control := e.user(people[3].Username), e.user(people[4].Username)
+			adminDisable := func() {
+				t.Helper()
+				ev := authn.AuditEvent{Time: e.now, Actor: "user:admin", Action: "user.disable", Subject: "user:" + both.ID}
+				if changed, err := e.store.DisableUser(ctx, both.ID, e.now, ev); err != nil || !changed {
+					t.Fatalf("DisableUser: %v %v", changed, err)
+				}
+			}
+			if adminFirst {
+				adminDisable()
+				e.now = e.now.Add(time.Hour)
+			}
+			left := e.now
+			e.reader.set(withoutPerson(withoutPerson(people, both.Username), control.Username))
+			e.sync() // both leave the directory
+			if !adminFirst {
+				e.now = e.now.Add(24 * time.Hour)
+				adminDisable() // the helpdesk disables the leaver in Keyhall too, to be sure
+			}
+			e.now = left.Add(e.cfg.GracePeriod - time.Hour)
+			e.sync()
+			if _, err := e.store.GetUser(ctx, both.ID); err != nil {
+				t.Fatalf("leaver disabled by the administrator too, within the grace period: %v, want kept", err)
+			}
+			e.now = left.Add(e.cfg.GracePeriod + time.Hour)
+			e.sync()
+			if _, err := e.store.GetUser(ctx, control.ID); !errors.Is(err, authn.ErrNotFound) {
+				t.Fatalf("leaver: %v, want deleted after the grace period", err)
+			}
+			if u, err := e.store.GetUser(ctx, both.ID); err == nil {
+				t.Errorf("leaver disabled by the administrator too: still stored (%s, %d keys) an hour after the grace period since she left",
+					u.Status, e.keys(u.ID))
 			}
 		})
 	}
