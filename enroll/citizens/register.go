@@ -35,6 +35,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -485,7 +486,7 @@ func (s *Service) replaceUnfinished(ctx context.Context, rs authn.RegistrationSt
 	} else if other != "" {
 		return errTaken(fmt.Errorf("%s is the address of person %s", email, other))
 	}
-	u, err := s.cfg.Store.GetUserByUsername(ctx, email)
+	u, err := s.userByAddress(ctx, email)
 	switch {
 	case errors.Is(err, authn.ErrNotFound):
 		return nil
@@ -770,7 +771,7 @@ func (r *registrar) send(j regJob) {
 // comes from a network one of the address's people signed in from; if
 // not, it logs that the mail is not sent.
 func (s *Service) ownAddressNetwork(ctx context.Context, j regJob) bool {
-	people, err := s.cfg.Store.UsersByEmail(ctx, j.email)
+	people, err := s.usersByEmail(ctx, j.email)
 	if err != nil {
 		s.log.Error("registration mail not sent: cannot read who has the address", "err", err)
 		return false
@@ -799,7 +800,7 @@ func (s *Service) addressTaken(ctx context.Context, email string) (bool, error) 
 	if other, err := s.addressElsewhere(ctx, email); err != nil || other != "" {
 		return other != "", err
 	}
-	u, err := s.cfg.Store.GetUserByUsername(ctx, email)
+	u, err := s.userByAddress(ctx, email)
 	known := err == nil
 	switch {
 	case errors.Is(err, authn.ErrNotFound):
@@ -905,12 +906,12 @@ func SignInPolicy(configured authn.GroupPolicy, given bool) authn.GroupPolicy {
 // taken, or a mailbox thief would get a second account with it verified
 // that tools may link to hers (review of #15). "" when there is none.
 func (s *Service) addressElsewhere(ctx context.Context, email string) (string, error) {
-	people, err := s.cfg.Store.UsersByEmail(ctx, email)
+	people, err := s.usersByEmail(ctx, email)
 	if err != nil {
 		return "", err
 	}
 	for _, u := range people {
-		if u.Username != email {
+		if !slices.Contains(addressForms(email), u.Username) {
 			return u.ID, nil
 		}
 	}
