@@ -16,7 +16,7 @@ import (
 func TestRegistrationMailGoesToHerDomain(t *testing.T) {
 	fx := newFixture(t, "sqlite://"+t.TempDir()+"/k.db")
 	ctx := t.Context()
-	for _, email := range []string{"anna@straße.de", "anna@xn--strae-oqa.de", "große@example.org"} {
+	for _, email := range []string{"anna@straße.de", "anna@xn--strae-oqa.de", "große@example.org", "ANNAİ@example.org", "annaİ@example.org"} {
 		err := fx.svc.Start(ctx, Request{Email: email, DisplayName: "Anna", Binding: browserA, Client: client})
 		if !IsRegisterReason(err, RegisterInvalid) {
 			t.Errorf("registration of %s: %v, want refused as invalid", email, err)

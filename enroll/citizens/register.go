@@ -197,7 +197,8 @@ func checkRequest(r Request) (email, name string, err error) {
 // "Müller.de" and "xn--mller-kva.de" are one domain.
 //
 // An address that case folding would change (a "ß", a final sigma, a
-// ligature, in its local part or its domain) is refused (ErrFoldedAddress):
+// ligature, in its local part or its domain), or whose local part lower
+// case turns into another letter ("İ" to "i"), is refused (ErrFoldedAddress):
 // usernames are compared folded (authn.CanonicalName), so "anna@straße.de"
 // and "anna@strasse.de", two mailboxes, would be one username, and mail
 // for the one would go to the other (review of #15). ASCII addresses are
@@ -215,7 +216,11 @@ func CanonicalEmail(s string) (string, error) {
 	if at <= 0 || !strings.Contains(a.Address[at+1:], ".") || strings.HasPrefix(a.Address[at+1:], "[") {
 		return "", errors.New("no domain name")
 	}
-	local := strings.ToLower(norm.NFC.String(a.Address[:at]))
+	local := norm.NFC.String(a.Address[:at])
+	if err := lowerKeepsLetters(local); err != nil {
+		return "", err
+	}
+	local = strings.ToLower(local)
 	ascii, err := idna.Lookup.ToASCII(a.Address[at+1:])
 	if err != nil {
 		return "", fmt.Errorf("domain name: %w", err)
@@ -233,6 +238,20 @@ func CanonicalEmail(s string) (string, error) {
 		return "", fmt.Errorf("%w: %q folds to %q", ErrFoldedAddress, addr, c)
 	}
 	return addr, nil
+}
+
+// lowerKeepsLetters refuses (ErrFoldedAddress) a local part whose lower
+// case is another letter, as folding "ß" to "ss" is: a letter outside
+// ASCII that becomes one inside ("İ" to "i", the Kelvin sign to "k"), or
+// a lower case of another length.
+func lowerKeepsLetters(local string) error {
+	for _, r := range local {
+		l := []rune(strings.ToLower(string(r)))
+		if len(l) != 1 || (r >= utf8.RuneSelf && l[0] < utf8.RuneSelf) {
+			return fmt.Errorf("%w: %q lower-cases to %q", ErrFoldedAddress, string(r), string(l))
+		}
+	}
+	return nil
 }
 
 // ErrFoldedAddress: an address that case folding changes cannot be a
