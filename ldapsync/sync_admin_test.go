@@ -3,6 +3,7 @@ package ldapsync
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,89 @@ func TestSyncLeaverDisabledByAdminTooDeleted(t *testing.T) {
 					u.Status, e.keys(u.ID))
 			}
 		})
+	}
+}
+
+// TestSyncAlsoDisabledReported: people an administrator disabled who
+// leave the directory become disabled by both (and so are deleted after
+// the grace period): the run lists them, its audit event names them, and
+// the mass-change valve counts them with the other leavers, so a wrong
+// read cannot mark many at once. When they come back, the run lists and
+// audits that the directory no longer disables them.
+func TestSyncAlsoDisabledReported(t *testing.T) {
+	ctx := t.Context()
+	e := newSyncEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
+	people := staffPeople(40)
+	e.reader.set(people)
+	e.sync()
+	var ids []string
+	gone := people
+	for _, p := range people[3:6] {
+		u := e.user(p.Username)
+		ids = append(ids, u.ID)
+		ev := authn.AuditEvent{Time: e.now, Actor: "user:admin", Action: "user.disable", Subject: "user:" + u.ID}
+		if changed, err := e.store.DisableUser(ctx, u.ID, e.now, ev); err != nil || !changed {
+			t.Fatalf("DisableUser: %v %v", changed, err)
+		}
+		gone = withoutPerson(gone, p.Username)
+	}
+	byWhom := func() (out []string) {
+		t.Helper()
+		all, err := e.store.ListDirectoryUsers(ctx, e.cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			for _, u := range all {
+				if u.ID == id {
+					out = append(out, u.DisabledBy)
+				}
+			}
+		}
+		return out
+	}
+	// 3 of 40 leave, more than the valve's 2: held back, nothing marked.
+	e.now = e.now.Add(time.Hour)
+	e.cfg.MaxDisableCount = 2
+	e.reader.set(gone)
+	if res := e.sync(); res.HeldBack != 3 || len(res.AlsoDisabled) != 0 {
+		t.Errorf("3 leavers an administrator disabled, valve at 2: held back %d, also disabled %v", res.HeldBack, res.AlsoDisabled)
+	}
+	for _, by := range byWhom() {
+		if by != authn.DisabledByAdmin {
+			t.Errorf("held back, yet disabled by %q", by)
+		}
+	}
+	e.cfg.MaxDisableCount = 100
+	res := e.sync()
+	if len(res.AlsoDisabled) != 3 || res.AlsoDisabled[0].Reason != ReasonNotFound {
+		t.Errorf("the run's AlsoDisabled: %+v, want the 3 leavers, not found", res.AlsoDisabled)
+	}
+	for _, by := range byWhom() {
+		if by != authn.DisabledByAdminAndDirectory {
+			t.Errorf("after the run, disabled by %q", by)
+		}
+	}
+	evs := e.audit("directory.sync")
+	last := evs[len(evs)-1].Details
+	for _, id := range ids {
+		if !strings.Contains(last["also_disabled_ids"], id) || last["also_disabled"] != "3" {
+			t.Errorf("the run's audit event %v does not name %s", last, id)
+		}
+	}
+	e.now = e.now.Add(time.Hour)
+	e.reader.set(people)
+	res = e.sync()
+	if len(res.AlsoEnabled) != 3 {
+		t.Errorf("back in the directory: AlsoEnabled %+v, want the 3", res.AlsoEnabled)
+	}
+	evs = e.audit("directory.sync")
+	if last := evs[len(evs)-1].Details; last["also_enabled"] != "3" || !strings.Contains(last["also_enabled_ids"], ids[0]) {
+		t.Errorf("the run's audit event %v does not name whom the directory enabled", last)
+	}
+	for _, by := range byWhom() {
+		if by != authn.DisabledByAdmin {
+			t.Errorf("back in the directory, disabled by %q, want the administrator", by)
+		}
 	}
 }
