@@ -327,6 +327,12 @@ func (s *Syncer) event(now time.Time, actor, action, reason string, res Result, 
 			"disabled_ids": ids(res.Disabled),
 			"enabled_ids":  ids(res.Enabled),
 			"deleted_ids":  ids(res.Deleted),
+			// disabled by an administrator, whose disable the directory
+			// now shares or no longer shares
+			"also_disabled":     strconv.Itoa(len(res.AlsoDisabled)),
+			"also_enabled":      strconv.Itoa(len(res.AlsoEnabled)),
+			"also_disabled_ids": ids(res.AlsoDisabled),
+			"also_enabled_ids":  ids(res.AlsoEnabled),
 		}}
 }
 
@@ -530,18 +536,23 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 			}
 		}
 	}
-	// Leavers the directory disabled before the grace period are deleted.
+	// Leavers the directory disabled before the grace period are deleted,
+	// also those an administrator disabled too (disabled_at stays the
+	// directory's in either order: her grace does not restart).
 	for _, x := range all {
-		if !x.untouched && x.cur != nil && x.cur.status == authn.StatusDisabled && x.cur.disabledBy == authn.DisabledByDirectory &&
+		if !x.untouched && x.cur != nil && x.cur.status == authn.StatusDisabled &&
+			(x.cur.disabledBy == authn.DisabledByDirectory || x.cur.disabledBy == authn.DisabledByAdminAndDirectory) &&
 			!x.enable && (x.p == nil || x.p.Inactive(now)) && !x.cur.disabledAt.After(now.Add(-s.dir.GracePeriod)) {
 			x.delete = true
 		}
 	}
 
-	// The mass-change valve: too many leavers at once are held back.
+	// The mass-change valve: too many leavers at once are held back, those
+	// an administrator disabled too among them (disabled by both, they are
+	// deleted after the grace period).
 	leavers := 0
 	for _, x := range all {
-		if x.disable != "" || x.delete {
+		if x.disable != "" || x.delete || x.alsoDisable != "" {
 			leavers++
 		}
 	}
@@ -557,9 +568,9 @@ func (s *Syncer) plan(ctx context.Context, res *Result, snap Snapshot, h *stored
 		s.log.Error("directory sync: mass change held back; run keyhall sync --allow-mass-change if it is right", "reason", why)
 		res.HeldBack, res.HeldBackReason = leavers, why
 		for _, x := range all {
-			if x.disable != "" || x.delete {
+			if x.disable != "" || x.delete || x.alsoDisable != "" {
 				held[x.id] = true
-				x.disable, x.delete = "", false
+				x.disable, x.delete, x.alsoDisable = "", false, ""
 			}
 		}
 	}
@@ -737,9 +748,12 @@ func (s *Syncer) finish(ctx context.Context, res *Result, all []*personPlan, byN
 			ch.Delete = append(ch.Delete, x.id)
 			res.Deleted = append(res.Deleted, status)
 		case x.alsoDisable != "": // disabled she stays, by both
+			status.Reason = x.alsoDisable
 			ch.Disable = append(ch.Disable, authn.DirectoryDisable{UserID: x.id, Reason: x.alsoDisable})
+			res.AlsoDisabled = append(res.AlsoDisabled, status)
 		case x.alsoEnable: // disabled she stays, by the administrator
 			ch.Enable = append(ch.Enable, x.id)
+			res.AlsoEnabled = append(res.AlsoEnabled, status)
 		case x.cur != nil && x.conflict == "" && !x.renames() && len(x.fields) == 0 && !x.untouched:
 			res.Unchanged++
 		}

@@ -3,6 +3,7 @@ package ldapsync
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,10 +105,10 @@ func TestSyncAdminEnableKeepsDirectoryDisable(t *testing.T) {
 			if n := len(e.audit("user.enable")); n != 0 {
 				t.Errorf("a refused enable wrote %d user.enable events", n)
 			}
-			// The directory keeps her disabled: a run changes nothing, and
-			// the leaver is not deleted while the administrator's disable
-			// holds too.
-			e.now = e.now.Add(e.cfg.GracePeriod + time.Hour)
+			// The directory keeps her disabled: a run within the grace
+			// period changes nothing (after it she would be deleted, see
+			// TestSyncLeaverDisabledByAdminTooDeleted).
+			e.now = e.now.Add(time.Hour)
 			e.sync()
 			if got := e.userByID(u.ID).Status; got != authn.StatusDisabled {
 				t.Fatalf("after a sync: %s, want disabled", got)
@@ -127,5 +128,139 @@ func TestSyncAdminEnableKeepsDirectoryDisable(t *testing.T) {
 				t.Errorf("after both enabled her: %s, want active", got)
 			}
 		})
+	}
+}
+
+// TestSyncLeaverDisabledByAdminTooDeleted: a person who leaves the
+// directory (her entry deleted) and whom an administrator disabled too,
+// before or after, is deleted like any leaver after grace_period
+// (docs/privacy.md), counted from the directory's disable: the
+// administrator's later disable does not restart it.
+func TestSyncLeaverDisabledByAdminTooDeleted(t *testing.T) {
+	ctx := t.Context()
+	for _, adminFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "admin first", false: "directory first"}[adminFirst], func(t *testing.T) {
+			e := newSyncEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
+			people := staffPeople(20)
+			e.reader.set(people)
+			e.sync()
+			both, control := e.user(people[3].Username), e.user(people[4].Username)
+			adminDisable := func() {
+				t.Helper()
+				ev := authn.AuditEvent{Time: e.now, Actor: "user:admin", Action: "user.disable", Subject: "user:" + both.ID}
+				if changed, err := e.store.DisableUser(ctx, both.ID, e.now, ev); err != nil || !changed {
+					t.Fatalf("DisableUser: %v %v", changed, err)
+				}
+			}
+			if adminFirst {
+				adminDisable()
+				e.now = e.now.Add(time.Hour)
+			}
+			left := e.now
+			e.reader.set(withoutPerson(withoutPerson(people, both.Username), control.Username))
+			e.sync() // both leave the directory
+			if !adminFirst {
+				e.now = e.now.Add(24 * time.Hour)
+				adminDisable() // the helpdesk disables the leaver in Keyhall too, to be sure
+			}
+			e.now = left.Add(e.cfg.GracePeriod - time.Hour)
+			e.sync()
+			if _, err := e.store.GetUser(ctx, both.ID); err != nil {
+				t.Fatalf("leaver disabled by the administrator too, within the grace period: %v, want kept", err)
+			}
+			e.now = left.Add(e.cfg.GracePeriod + time.Hour)
+			e.sync()
+			if _, err := e.store.GetUser(ctx, control.ID); !errors.Is(err, authn.ErrNotFound) {
+				t.Fatalf("leaver: %v, want deleted after the grace period", err)
+			}
+			if u, err := e.store.GetUser(ctx, both.ID); err == nil {
+				t.Errorf("leaver disabled by the administrator too: still stored (%s, %d keys) an hour after the grace period since she left",
+					u.Status, e.keys(u.ID))
+			}
+		})
+	}
+}
+
+// TestSyncAlsoDisabledReported: people an administrator disabled who
+// leave the directory become disabled by both (and so are deleted after
+// the grace period): the run lists them, its audit event names them, and
+// the mass-change valve counts them with the other leavers, so a wrong
+// read cannot mark many at once. When they come back, the run lists and
+// audits that the directory no longer disables them.
+func TestSyncAlsoDisabledReported(t *testing.T) {
+	ctx := t.Context()
+	e := newSyncEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
+	people := staffPeople(40)
+	e.reader.set(people)
+	e.sync()
+	var ids []string
+	gone := people
+	for _, p := range people[3:6] {
+		u := e.user(p.Username)
+		ids = append(ids, u.ID)
+		ev := authn.AuditEvent{Time: e.now, Actor: "user:admin", Action: "user.disable", Subject: "user:" + u.ID}
+		if changed, err := e.store.DisableUser(ctx, u.ID, e.now, ev); err != nil || !changed {
+			t.Fatalf("DisableUser: %v %v", changed, err)
+		}
+		gone = withoutPerson(gone, p.Username)
+	}
+	byWhom := func() (out []string) {
+		t.Helper()
+		all, err := e.store.ListDirectoryUsers(ctx, e.cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			for _, u := range all {
+				if u.ID == id {
+					out = append(out, u.DisabledBy)
+				}
+			}
+		}
+		return out
+	}
+	// 3 of 40 leave, more than the valve's 2: held back, nothing marked.
+	e.now = e.now.Add(time.Hour)
+	e.cfg.MaxDisableCount = 2
+	e.reader.set(gone)
+	if res := e.sync(); res.HeldBack != 3 || len(res.AlsoDisabled) != 0 {
+		t.Errorf("3 leavers an administrator disabled, valve at 2: held back %d, also disabled %v", res.HeldBack, res.AlsoDisabled)
+	}
+	for _, by := range byWhom() {
+		if by != authn.DisabledByAdmin {
+			t.Errorf("held back, yet disabled by %q", by)
+		}
+	}
+	e.cfg.MaxDisableCount = 100
+	res := e.sync()
+	if len(res.AlsoDisabled) != 3 || res.AlsoDisabled[0].Reason != ReasonNotFound {
+		t.Errorf("the run's AlsoDisabled: %+v, want the 3 leavers, not found", res.AlsoDisabled)
+	}
+	for _, by := range byWhom() {
+		if by != authn.DisabledByAdminAndDirectory {
+			t.Errorf("after the run, disabled by %q", by)
+		}
+	}
+	evs := e.audit("directory.sync")
+	last := evs[len(evs)-1].Details
+	for _, id := range ids {
+		if !strings.Contains(last["also_disabled_ids"], id) || last["also_disabled"] != "3" {
+			t.Errorf("the run's audit event %v does not name %s", last, id)
+		}
+	}
+	e.now = e.now.Add(time.Hour)
+	e.reader.set(people)
+	res = e.sync()
+	if len(res.AlsoEnabled) != 3 {
+		t.Errorf("back in the directory: AlsoEnabled %+v, want the 3", res.AlsoEnabled)
+	}
+	evs = e.audit("directory.sync")
+	if last := evs[len(evs)-1].Details; last["also_enabled"] != "3" || !strings.Contains(last["also_enabled_ids"], ids[0]) {
+		t.Errorf("the run's audit event %v does not name whom the directory enabled", last)
+	}
+	for _, by := range byWhom() {
+		if by != authn.DisabledByAdmin {
+			t.Errorf("back in the directory, disabled by %q, want the administrator", by)
+		}
 	}
 }

@@ -70,9 +70,16 @@ type Result struct {
 	Disabled  []Change      `json:"disabled"`
 	Enabled   []Change      `json:"enabled"`
 	Deleted   []Change      `json:"deleted"`
-	Unchanged int           `json:"unchanged"`
-	Conflicts []Change      `json:"conflicts"`
-	Errors    []string      `json:"errors"`
+	// AlsoDisabled: people an administrator disabled whom the directory
+	// now disables too (disabled by both from now on: a leaver among them
+	// is deleted after the grace period); AlsoEnabled: people disabled by
+	// both whom the directory enables again (the administrator's disable
+	// stays). Their access does not change.
+	AlsoDisabled []Change `json:"also_disabled"`
+	AlsoEnabled  []Change `json:"also_enabled"`
+	Unchanged    int      `json:"unchanged"`
+	Conflicts    []Change `json:"conflicts"`
+	Errors       []string `json:"errors"`
 	// Incremental: only the people changed since the last sync were read
 	// (Unchanged counts those of them who were not changed). FullReason:
 	// why a run asked to be incremental was full.

@@ -476,3 +476,33 @@ func TestAdminPendingOnPersonPage(t *testing.T) {
 		t.Error("a decided reset is still shown as pending")
 	}
 }
+
+// TestAdminPendingRequesterGone: a reset whose requester may no longer ask
+// for it (here: disabled) is not offered for approval on the overview nor
+// on her page, which say why instead.
+func TestAdminPendingRequesterGone(t *testing.T) {
+	c, _ := toolsConsole(t)
+	heike := c.f.addUser("heike")
+	c.f.join(t, "it-helpdesk", heike)
+	helga := c.as(c.helga, authn.LevelPhrh, 0)
+	if res, _ := helga.send("POST", "/admin/people/"+c.renate.ID+"/reset", url.Values{"reason": {"INC-17"}, "check": {"in_person"},
+		"delivery": {"desk"}}, false); res.StatusCode != http.StatusOK {
+		t.Fatalf("reset: %d", res.StatusCode)
+	}
+	aps, err := c.f.store.PendingApprovals(context.Background(), time.Now())
+	if err != nil || len(aps) != 1 {
+		t.Fatalf("approvals %v, %v", aps, err)
+	}
+	if _, err := c.f.store.DisableUser(context.Background(), c.helga.ID, time.Now(),
+		authn.AuditEvent{Time: time.Now(), Actor: "cli:root", Action: "user.disable", Subject: "user:" + c.helga.ID}); err != nil {
+		t.Fatal(err)
+	}
+	button := `action="/admin/approvals/` + aps[0].ID + `/approve"`
+	heikeCl := c.as(heike, authn.LevelPhrh, 0)
+	for _, path := range []string{"/admin", "/admin/people/" + c.renate.ID} {
+		if _, page := heikeCl.get(path); !strings.Contains(page, "INC-17") || strings.Contains(page, button) ||
+			!strings.Contains(page, "darf ihn nicht mehr beantragen") {
+			t.Errorf("%s: want the pending reset without an approve button, saying why:\n%s", path, page)
+		}
+	}
+}

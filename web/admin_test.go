@@ -550,7 +550,10 @@ func adminTestViews() map[string]*view {
 		Resets: []authn.AuditEvent{{Time: now, Subject: "user:u1", Details: map[string]string{"break_glass": "true"}}},
 		Approvals: []desk.PendingReset{{Approval: desk.Approval{ID: "ap1", UserID: "u1", Username: "rmueller", Reason: "INC-1",
 			Kind: authn.ApprovalReset, Check: desk.IdentityCheck{Method: desk.CheckCallback}, Delivery: desk.DeliverLetter,
-			RequesterName: "Helga Hahn (helga)"}, MayApprove: true}}}
+			RequesterName: "Helga Hahn (helga)"}, MayApprove: true},
+			{Approval: desk.Approval{ID: "ap2", UserID: "u1", Username: "rmueller", Reason: "INC-2", Kind: authn.ApprovalReset,
+				Check: desk.IdentityCheck{Method: desk.CheckCallback}, Delivery: desk.DeliverDesk, RequesterName: "Horst (horst)"},
+				Refused: &desk.Error{De: "Wer den Reset beantragt hat, darf ihn nicht mehr beantragen.", En: "The requester may no longer ask for it."}}}}
 	issued := &desk.Issued{Invitation: enroll.Invitation{Code: "K7XM-4RPQ", Link: "http://x/enroll/t", ExpiresAt: now}}
 	return map[string]*view{
 		"admin":         {Page: "admin", Admin: &adminView{Actor: a, Tab: "overview", Overview: o, InvAges: []ageCount{{"x", 1}}, Issued: issued}},

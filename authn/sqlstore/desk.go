@@ -98,7 +98,7 @@ func (s *Store) DecideApproval(ctx context.Context, id, by, decision string, now
 // EnableUser sets active a person an administrator disabled, in one
 // conditional statement with ev; not one the directory disables too.
 func (s *Store) EnableUser(ctx context.Context, id string, at time.Time, ev authn.AuditEvent) (bool, error) {
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+	err := s.adminTxEv(ctx, &ev, func(tx *sql.Tx) error {
 		// Frozen again if she was: only an admin's unfreeze lifts that.
 		res, err := tx.ExecContext(ctx, `UPDATE users SET status = CASE WHEN frozen_at IS NULL THEN $2 ELSE $6 END,
 			disabled_by = '', disabled_at = NULL, updated_at = $4
@@ -107,8 +107,12 @@ func (s *Store) EnableUser(ctx context.Context, id string, at time.Time, ev auth
 		if err != nil {
 			return dbErr(err)
 		}
-		if n, err := rowsAffected(res); err != nil || n == 1 {
+		if n, err := rowsAffected(res); err != nil {
 			return err
+		} else if n == 1 {
+			// Disabled before a disable cancelled it: her pending recovery
+			// ends now, before the job could finish it.
+			return s.cancelPendingRecoveryTx(ctx, tx, id, at, &ev)
 		}
 		var by string
 		if err := tx.QueryRowContext(ctx, "SELECT disabled_by FROM users WHERE id = $1", id).Scan(&by); err != nil {

@@ -357,9 +357,11 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 		}
 	}
 	for _, id := range ch.Delete {
+		// A leaver an administrator disabled too goes as well: disabled_at
+		// is the directory's disable in either order.
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND directory = $2 AND status = $3
-			AND disabled_by = $4 AND disabled_at <= $5`,
-			id, dir, authn.StatusDisabled, authn.DisabledByDirectory, s.tv(ch.DeleteBefore))
+			AND disabled_by IN ($4, $6) AND disabled_at <= $5`,
+			id, dir, authn.StatusDisabled, authn.DisabledByDirectory, s.tv(ch.DeleteBefore), authn.DisabledByAdminAndDirectory)
 		if err != nil {
 			return fmt.Errorf("delete %s: %w", id, err)
 		}

@@ -262,14 +262,45 @@ func (s *Store) endRecoveryOnFreezeTx(ctx context.Context, tx *sql.Tx, userID st
 		"restored_recovery_codes": fmt.Sprint(n[2])}, nil
 }
 
+// cancelPendingRecoveryTx cancels the person's pending recovery by e-mail,
+// if she has one, and names it in ev's details. A disable cancels it as a
+// freeze does; an enable and an unfreeze cancel one that is still there
+// (a person disabled or frozen before they did).
+func (s *Store) cancelPendingRecoveryTx(ctx context.Context, tx *sql.Tx, userID string, at time.Time, ev *authn.AuditEvent) error {
+	d, err := s.endRecoveryOnFreezeTx(ctx, tx, userID, at)
+	if err != nil || d == nil {
+		return err
+	}
+	ev.Details = withDetails(ev.Details, d)
+	return nil
+}
+
 // UnfreezeUser lifts the freeze, with ev.
 func (s *Store) UnfreezeUser(ctx context.Context, userID string, ev authn.AuditEvent) error {
 	// A frozen person who is also disabled (by the directory or an admin)
 	// stays disabled: only the freeze is lifted.
-	err := s.auditedExec(ctx, ev, `UPDATE users SET status = CASE WHEN status = $3 THEN $2 ELSE status END, frozen_at = NULL
-		WHERE id = $1 AND frozen_at IS NOT NULL`, userID, authn.StatusActive, authn.StatusFrozen)
+	err := s.adminTxEv(ctx, &ev, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET status = CASE WHEN status = $3 THEN $2 ELSE status END, frozen_at = NULL
+			WHERE id = $1 AND frozen_at IS NOT NULL`, userID, authn.StatusActive, authn.StatusFrozen)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return cmp.Or(err, authn.ErrNotFound)
+		}
+		// Frozen before a freeze cancelled it: her recovery ends now,
+		// before the job could finish it.
+		at := ev.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		return s.cancelPendingRecoveryTx(ctx, tx, userID, at, &ev)
+	})
 	if err != nil {
 		return fmt.Errorf("unfreeze user %s: %w", userID, err)
+	}
+	if s.cache != nil {
+		s.cache.dropUser(userID)
 	}
 	return nil
 }

@@ -42,6 +42,11 @@ func (s *Store) auditedExec(ctx context.Context, ev authn.AuditEvent, query stri
 // adminTx runs fn and appends ev in one writer transaction. The audit head
 // is locked first, as every appending transaction does (see lockAuditHead).
 func (s *Store) adminTx(ctx context.Context, ev authn.AuditEvent, fn func(tx *sql.Tx) error) error {
+	return s.adminTxEv(ctx, &ev, fn)
+}
+
+// adminTxEv is adminTx for an fn that adds to the event (its details).
+func (s *Store) adminTxEv(ctx context.Context, ev *authn.AuditEvent, fn func(tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -53,7 +58,7 @@ func (s *Store) adminTx(ctx context.Context, ev authn.AuditEvent, fn func(tx *sq
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := s.appendAudit(ctx, tx, ev); err != nil {
+	if err := s.appendAudit(ctx, tx, *ev); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -213,7 +218,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // authn.UserStore).
 func (s *Store) DisableUser(ctx context.Context, id string, at time.Time, ev authn.AuditEvent) (bool, error) {
 	changed := false
-	err := s.adminTx(ctx, ev, func(tx *sql.Tx) error {
+	err := s.adminTxEv(ctx, &ev, func(tx *sql.Tx) error {
 		// Disabled by the directory already: by both (the directory's
 		// disable outlives the administrator's enable).
 		res, err := tx.ExecContext(ctx, `UPDATE users SET status = $2,
@@ -228,7 +233,10 @@ func (s *Store) DisableUser(ctx context.Context, id string, at time.Time, ev aut
 			return err
 		} else if n == 1 {
 			changed = true
-			return nil
+			// A pending recovery by e-mail ends as a freeze ends it: else
+			// her enable lets the job finish it, deleting her own factors
+			// and keeping the new one, maybe a mailbox thief's.
+			return s.cancelPendingRecoveryTx(ctx, tx, id, at, &ev)
 		}
 		var one int
 		if err := tx.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = $1", id).Scan(&one); err != nil {
@@ -241,6 +249,9 @@ func (s *Store) DisableUser(ctx context.Context, id string, at time.Time, ev aut
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("disable user %s: %w", id, err)
+	}
+	if s.cache != nil {
+		s.cache.dropUser(id)
 	}
 	return changed, nil
 }

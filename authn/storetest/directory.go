@@ -542,6 +542,20 @@ func testDirectoryAdminDisable(t *testing.T, s authn.Store) {
 	}
 	_, err = s.DisableUser(ctx, authn.NewID(), at, ev("user.disable", "user:x"))
 	wantErr(t, "DisableUser(unknown)", err, authn.ErrNotFound)
+
+	// A leaver an administrator disabled too is deleted after the grace
+	// period, counted from the directory's disable.
+	cora := dirUser(t, "cora")
+	apply(t, s, authn.DirectoryChanges{At: at, Create: []authn.User{cora}})
+	apply(t, s, authn.DirectoryChanges{At: at, Disable: []authn.DirectoryDisable{{UserID: cora.ID, Reason: "not found"}}})
+	_, err = s.DisableUser(ctx, cora.ID, later, ev("user.disable", "user:"+cora.ID))
+	must(t, "DisableUser(cora)", err)
+	if done := apply(t, s, authn.DirectoryChanges{At: later, Delete: []string{cora.ID}, DeleteBefore: at.Add(-time.Second)}); len(done.Deleted) != 0 {
+		t.Errorf("cora, disabled by both, deleted before her grace: %v", done.Deleted)
+	}
+	if done := apply(t, s, authn.DirectoryChanges{At: later, Delete: []string{cora.ID}, DeleteBefore: at}); !slices.Equal(done.Deleted, []string{cora.ID}) {
+		t.Errorf("cora, disabled by both, after her grace: deleted %v, want her", done.Deleted)
+	}
 }
 
 // EachDirectoryUser yields the people ListDirectoryUsers lists, in its

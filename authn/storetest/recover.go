@@ -25,6 +25,7 @@ func RunRecovery(t *testing.T, newStore func(t *testing.T) authn.Store) {
 	t.Run("FreezeCancelsRecovery", func(t *testing.T) { testFreezeCancelsRecovery(t, newStore(t), false) })
 	t.Run("FreezeWithTokenCancelsRecovery", func(t *testing.T) { testFreezeCancelsRecovery(t, newStore(t), true) })
 	t.Run("FinishRecoveryNotActive", func(t *testing.T) { testFinishRecoveryNotActive(t, newStore(t)) })
+	t.Run("DisableCancelsRecovery", func(t *testing.T) { testDisableCancelsRecovery(t, newStore(t)) })
 }
 
 func randHash() authn.TokenHash {
@@ -621,5 +622,94 @@ func testFinishRecoveryNotActive(t *testing.T, s authn.Store) {
 	must(t, "FinishRecovery once active", err)
 	if rep.Recovery.Outcome != authn.RecoveryFinished {
 		t.Errorf("FinishRecovery once active: %+v", rep)
+	}
+}
+
+// testDisableCancelsRecovery: an administrator's disable cancels her
+// pending recovery by e-mail as a freeze does, in the disable's audit
+// event: enabled again later, the job does not delete her own key and app
+// and keep the new one, maybe a mailbox thief's.
+func testDisableCancelsRecovery(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	changed, err := s.DisableUser(ctx, sc.anna.ID, at.Add(time.Hour), ev("user.disable", "user:"+sc.anna.ID))
+	if err != nil || !changed {
+		t.Fatalf("DisableUser: %v %v", changed, err)
+	}
+	events, err := s.RecentAudit(ctx, "user:"+sc.anna.ID, "user.disable", 1)
+	must(t, "RecentAudit", err)
+	if len(events) != 1 || events[0].Details["cancelled_recovery_id"] != sc.r.ID || events[0].Details["removed_credentials"] != "1" {
+		t.Errorf("the disable's audit event %+v does not name the cancelled recovery", events)
+	}
+	if _, err := s.PendingRecovery(ctx, sc.anna.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("PendingRecovery after the disable: %v, want none", err)
+	}
+	later := sc.r.DueAt.Add(24 * time.Hour)
+	enabled, err := s.(authn.DeskStore).EnableUser(ctx, sc.anna.ID, later, ev("user.enable", "user:"+sc.anna.ID))
+	if err != nil || !enabled {
+		t.Fatalf("EnableUser: %v %v", enabled, err)
+	}
+	finishDue(t, s, later)
+	ids := credentialIDs(t, s, sc.anna.ID)
+	if !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] || ids[sc.newKey.ID] {
+		t.Errorf("disabled during her recovery and enabled after it was due, she has %v: old key %v, old app %v, the recovery's key %v",
+			ids, ids[sc.oldKey.ID], ids[sc.oldApp.ID], ids[sc.newKey.ID])
+	}
+}
+
+// finishDue runs the periodic job's part: it finishes the recoveries due
+// at at.
+func finishDue(t *testing.T, s authn.Store, at time.Time) {
+	t.Helper()
+	due, err := s.DueRecoveries(t.Context(), at, 10)
+	must(t, "DueRecoveries", err)
+	for _, r := range due {
+		if _, err := s.FinishRecovery(t.Context(), r.ID, at, ev("recovery.finish", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// RecoveryPendingFromBeforeUpgrade: a person disabled by an administrator
+// or frozen before a disable and a freeze cancelled a recovery by e-mail
+// keeps a pending one; her enable and her unfreeze cancel it, in their
+// audit event, so that the job does not finish it. mark sets her status as
+// the old version did (frozen, or disabled by an administrator), without
+// the store's methods.
+func RecoveryPendingFromBeforeUpgrade(t *testing.T, newStore func(t *testing.T) authn.Store, mark func(t *testing.T, s authn.Store, userID string, frozen bool)) {
+	for _, frozen := range []bool{false, true} {
+		t.Run(map[bool]string{false: "disabled", true: "frozen"}[frozen], func(t *testing.T) {
+			s := newStore(t)
+			ctx := t.Context()
+			at := micro(time.Now())
+			sc := mkRecoveryScene(t, s, at)
+			mark(t, s, sc.anna.ID, frozen)
+			if _, err := s.PendingRecovery(ctx, sc.anna.ID); err != nil {
+				t.Fatalf("PendingRecovery before the enable: %v", err)
+			}
+			later := sc.r.DueAt.Add(24 * time.Hour)
+			action := "user.unfrozen"
+			if frozen {
+				must(t, "UnfreezeUser", s.UnfreezeUser(ctx, sc.anna.ID, authn.AuditEvent{Time: later, Actor: "user:admin", Action: action, Subject: "user:" + sc.anna.ID}))
+			} else {
+				action = "user.enable"
+				enabled, err := s.(authn.DeskStore).EnableUser(ctx, sc.anna.ID, later, ev(action, "user:"+sc.anna.ID))
+				if err != nil || !enabled {
+					t.Fatalf("EnableUser: %v %v", enabled, err)
+				}
+			}
+			events, err := s.RecentAudit(ctx, "user:"+sc.anna.ID, action, 1)
+			must(t, "RecentAudit", err)
+			if len(events) != 1 || events[0].Details["cancelled_recovery_id"] != sc.r.ID {
+				t.Errorf("the %s event %+v does not name the cancelled recovery", action, events)
+			}
+			finishDue(t, s, later)
+			ids := credentialIDs(t, s, sc.anna.ID)
+			if !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] || ids[sc.newKey.ID] {
+				t.Errorf("after %s she has %v: old key %v, old app %v, the recovery's key %v",
+					action, ids, ids[sc.oldKey.ID], ids[sc.oldApp.ID], ids[sc.newKey.ID])
+			}
+		})
 	}
 }

@@ -213,7 +213,8 @@ func syncFailure(rep syncReport) string {
 // normalizeResult makes every list of r non-nil, so that --json prints []
 // rather than null: the shape scripts read does not change.
 func normalizeResult(r *ldapsync.Result) {
-	for _, l := range []*[]ldapsync.Change{&r.Created, &r.Updated, &r.Renamed, &r.Disabled, &r.Enabled, &r.Deleted, &r.Conflicts} {
+	for _, l := range []*[]ldapsync.Change{&r.Created, &r.Updated, &r.Renamed, &r.Disabled, &r.Enabled, &r.Deleted, &r.Conflicts,
+		&r.AlsoDisabled, &r.AlsoEnabled} {
 		if *l == nil {
 			*l = []ldapsync.Change{}
 		}
@@ -252,6 +253,13 @@ func printSyncReport(w io.Writer, rep syncReport) {
 		{"enabled", rep.Enabled}, {"deleted", rep.Deleted},
 	} {
 		printChanges(w, l.what, l.changes)
+	}
+	// People an administrator disabled: only when there are some.
+	if len(rep.AlsoDisabled) > 0 {
+		printChanges(w, "disabled by the directory too (an administrator disabled them)", rep.AlsoDisabled)
+	}
+	if len(rep.AlsoEnabled) > 0 {
+		printChanges(w, "no longer disabled by the directory (an administrator's disable stays)", rep.AlsoEnabled)
 	}
 	fmt.Fprintf(w, "  unchanged: %d\n", rep.Unchanged)
 	printChanges(w, "conflicts", rep.Conflicts)

@@ -1,6 +1,7 @@
 package citizens
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/keyhall/keyhall/authn"
@@ -15,7 +16,7 @@ import (
 func TestRegistrationMailGoesToHerDomain(t *testing.T) {
 	fx := newFixture(t, "sqlite://"+t.TempDir()+"/k.db")
 	ctx := t.Context()
-	for _, email := range []string{"anna@straße.de", "anna@xn--strae-oqa.de", "große@example.org"} {
+	for _, email := range []string{"anna@straße.de", "anna@xn--strae-oqa.de", "große@example.org", "ANNAİ@example.org", "annaİ@example.org"} {
 		err := fx.svc.Start(ctx, Request{Email: email, DisplayName: "Anna", Binding: browserA, Client: client})
 		if !IsRegisterReason(err, RegisterInvalid) {
 			t.Errorf("registration of %s: %v, want refused as invalid", email, err)
@@ -69,6 +70,39 @@ func FuzzCanonicalEmail(f *testing.F) {
 		}
 		if n, err := authn.CanonicalName(c); err != nil || n != c {
 			t.Fatalf("CanonicalEmail(%q) = %q; CanonicalName: %q, %v", s, c, n, err)
+		}
+	})
+}
+
+// TestRegisterAddressStoredInACE: a citizen who registered
+// "anna@xn--mller-kva.de" before CanonicalEmail gave domains in Unicode
+// has that username. Her address registered again, in either spelling,
+// gets the "you already have an account" mail, not a link to a second
+// account, and a link mailed before is refused.
+func TestRegisterAddressStoredInACE(t *testing.T) {
+	eachDialect(t, func(t *testing.T, fx *fixture) {
+		ctx := t.Context()
+		link := fx.register(t, "anna@müller.de", browserA) // before the upgrade's account is found
+		now := fx.clock.now()
+		err := fx.store.CreateUser(ctx, authn.User{ID: authn.NewID(), Username: "anna@xn--mller-kva.de", Email: "anna@xn--mller-kva.de",
+			VerifiedEmail: "anna@xn--mller-kva.de", Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now},
+			authn.AuditEvent{Time: now, Actor: "test", Action: "user.create"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, email := range []string{"anna@müller.de", "Anna@xn--mller-kva.de"} {
+			if err := fx.svc.Start(ctx, Request{Email: email, DisplayName: "Anna", Binding: browserA, Client: client}); err != nil {
+				t.Fatal(err)
+			}
+			if m := fx.mail.next(t); linkRE.MatchString(m.Body) || !strings.Contains(m.Subject, "bereits") {
+				t.Errorf("registration of %s, whose ACE form has an account: %q, want the already-have-an-account mail", email, m.Subject)
+			}
+		}
+		if _, err := fx.svc.Confirm(ctx, link, browserA, client); !IsRegisterReason(err, RegisterTaken) {
+			t.Errorf("Confirm of anna@müller.de, whose ACE form has an account: %v, want taken", err)
+		}
+		if n := fx.people(t); n != 1 {
+			t.Errorf("%d people, want her one account", n)
 		}
 	})
 }

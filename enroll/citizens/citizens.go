@@ -7,7 +7,9 @@
 // (retention.go). How often a link is mailed to an address, so that a
 // stranger can neither flood her mailbox nor keep her from asking, is
 // throttle.go's; the canonical form of an address (her username) is
-// CanonicalEmail's. It knows nothing of HTTP: web translates.
+// CanonicalEmail's, and the stored forms it is looked up under (a domain
+// in Unicode or in ACE) address_forms.go's. It knows nothing of HTTP: web
+// translates.
 //
 // Enrollment itself is enroll's: a registration or a recovery opens an
 // ordinary enrollment (an invitation made for it and redeemed at once), so

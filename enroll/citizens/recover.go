@@ -219,7 +219,7 @@ func (s *Service) WaitRecoveries() { s.rec.wg.Wait() }
 // will ("someone asked to recover your account") would teach the council
 // to expect such mails; the page at /recover says whom to ask instead.
 func (s *Service) lookupRecovery(ctx context.Context, req RecoveryRequest) error {
-	people, err := s.cfg.Store.UsersByEmail(ctx, req.Email)
+	people, err := s.usersByEmail(ctx, req.Email)
 	if err != nil {
 		return fmt.Errorf("look up recovery address: %w", err)
 	}

@@ -35,6 +35,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,7 +197,8 @@ func checkRequest(r Request) (email, name string, err error) {
 // "Müller.de" and "xn--mller-kva.de" are one domain.
 //
 // An address that case folding would change (a "ß", a final sigma, a
-// ligature, in its local part or its domain) is refused (ErrFoldedAddress):
+// ligature, in its local part or its domain), or whose local part lower
+// case turns into another letter ("İ" to "i"), is refused (ErrFoldedAddress):
 // usernames are compared folded (authn.CanonicalName), so "anna@straße.de"
 // and "anna@strasse.de", two mailboxes, would be one username, and mail
 // for the one would go to the other (review of #15). ASCII addresses are
@@ -214,7 +216,11 @@ func CanonicalEmail(s string) (string, error) {
 	if at <= 0 || !strings.Contains(a.Address[at+1:], ".") || strings.HasPrefix(a.Address[at+1:], "[") {
 		return "", errors.New("no domain name")
 	}
-	local := strings.ToLower(norm.NFC.String(a.Address[:at]))
+	local := norm.NFC.String(a.Address[:at])
+	if err := lowerKeepsLetters(local); err != nil {
+		return "", err
+	}
+	local = strings.ToLower(local)
 	ascii, err := idna.Lookup.ToASCII(a.Address[at+1:])
 	if err != nil {
 		return "", fmt.Errorf("domain name: %w", err)
@@ -232,6 +238,20 @@ func CanonicalEmail(s string) (string, error) {
 		return "", fmt.Errorf("%w: %q folds to %q", ErrFoldedAddress, addr, c)
 	}
 	return addr, nil
+}
+
+// lowerKeepsLetters refuses (ErrFoldedAddress) a local part whose lower
+// case is another letter, as folding "ß" to "ss" is: a letter outside
+// ASCII that becomes one inside ("İ" to "i", the Kelvin sign to "k"), or
+// a lower case of another length.
+func lowerKeepsLetters(local string) error {
+	for _, r := range local {
+		l := []rune(strings.ToLower(string(r)))
+		if len(l) != 1 || (r >= utf8.RuneSelf && l[0] < utf8.RuneSelf) {
+			return fmt.Errorf("%w: %q lower-cases to %q", ErrFoldedAddress, string(r), string(l))
+		}
+	}
+	return nil
 }
 
 // ErrFoldedAddress: an address that case folding changes cannot be a
@@ -485,7 +505,7 @@ func (s *Service) replaceUnfinished(ctx context.Context, rs authn.RegistrationSt
 	} else if other != "" {
 		return errTaken(fmt.Errorf("%s is the address of person %s", email, other))
 	}
-	u, err := s.cfg.Store.GetUserByUsername(ctx, email)
+	u, err := s.userByAddress(ctx, email)
 	switch {
 	case errors.Is(err, authn.ErrNotFound):
 		return nil
@@ -770,7 +790,7 @@ func (r *registrar) send(j regJob) {
 // comes from a network one of the address's people signed in from; if
 // not, it logs that the mail is not sent.
 func (s *Service) ownAddressNetwork(ctx context.Context, j regJob) bool {
-	people, err := s.cfg.Store.UsersByEmail(ctx, j.email)
+	people, err := s.usersByEmail(ctx, j.email)
 	if err != nil {
 		s.log.Error("registration mail not sent: cannot read who has the address", "err", err)
 		return false
@@ -799,7 +819,7 @@ func (s *Service) addressTaken(ctx context.Context, email string) (bool, error) 
 	if other, err := s.addressElsewhere(ctx, email); err != nil || other != "" {
 		return other != "", err
 	}
-	u, err := s.cfg.Store.GetUserByUsername(ctx, email)
+	u, err := s.userByAddress(ctx, email)
 	known := err == nil
 	switch {
 	case errors.Is(err, authn.ErrNotFound):
@@ -905,12 +925,12 @@ func SignInPolicy(configured authn.GroupPolicy, given bool) authn.GroupPolicy {
 // taken, or a mailbox thief would get a second account with it verified
 // that tools may link to hers (review of #15). "" when there is none.
 func (s *Service) addressElsewhere(ctx context.Context, email string) (string, error) {
-	people, err := s.cfg.Store.UsersByEmail(ctx, email)
+	people, err := s.usersByEmail(ctx, email)
 	if err != nil {
 		return "", err
 	}
 	for _, u := range people {
-		if u.Username != email {
+		if !slices.Contains(addressForms(email), u.Username) {
 			return u.ID, nil
 		}
 	}

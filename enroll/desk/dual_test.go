@@ -180,7 +180,8 @@ func TestBreakGlass(t *testing.T) {
 // TestApproveRequesterGone: a pending reset rests on the requester's word
 // (she made the identity check). When she may no longer ask for it before
 // it is approved (disabled, her role gone, or an admin who is helpdesk
-// now and so may not act on a protected person), the approval is refused,
+// now and so may not act on a protected person), the overview and her
+// page no longer offer to approve it and say why; the approval is refused,
 // audited, and nothing happens to the person; as for a role change.
 func TestApproveRequesterGone(t *testing.T) {
 	for _, tc := range []struct {
@@ -210,6 +211,19 @@ func TestApproveRequesterGone(t *testing.T) {
 				t.Fatalf("reset of %s: %+v, want it pending", tc.whom, out)
 			}
 			tc.gone(t, f)
+			// Not offered for approval, and the pages say why.
+			o, err := f.desk.Overview(ctx, f.console(t, tc.approver))
+			must(t, err)
+			page, err := f.desk.Person(ctx, f.console(t, tc.approver), f.id(tc.whom))
+			must(t, err)
+			if len(o.Approvals) != 1 || len(page.Pending) != 1 {
+				t.Fatalf("pending: overview %d, her page %d; want 1", len(o.Approvals), len(page.Pending))
+			}
+			for where, ap := range map[string]desk.PendingReset{"overview": o.Approvals[0], "her page": page.Pending[0]} {
+				if ap.MayApprove || ap.Refused == nil || !strings.Contains(ap.Refused.De, "neu beantragen") {
+					t.Errorf("%s offers the reset %+v, whose approval would be refused", where, ap)
+				}
+			}
 			before := f.lastSeq(t)
 			done, err := f.desk.Approve(ctx, f.console(t, tc.approver), out.Pending.ID)
 			wantErr(t, "approval of a request whose requester may no longer ask", err, desk.ErrForbidden)
@@ -251,7 +265,7 @@ func TestOverviewApprovals(t *testing.T) {
 	}
 	p, err := f.desk.Person(ctx, f.console(t, "hanna"), f.id("kurt"))
 	must(t, err)
-	if len(p.Pending) != 1 || p.Pending[0].RequesterName != "Helga (helga)" {
+	if len(p.Pending) != 1 || p.Pending[0].RequesterName != "Helga (helga)" || !p.Pending[0].MayApprove || p.Pending[0].Refused != nil {
 		t.Errorf("her page's pending reset: %+v", p.Pending)
 	}
 }

@@ -98,6 +98,9 @@ type PendingReset struct {
 	// MayApprove: the viewer may approve it (another person than the one
 	// who asked, and allowed to act on her).
 	MayApprove bool
+	// Refused says why nobody may approve it now (the requester may no
+	// longer ask for it, as Approve would refuse); nil when it stands.
+	Refused *Error
 }
 
 // Overview is the console's first page.
@@ -275,8 +278,15 @@ func (s *Service) Person(ctx context.Context, a Actor, userID string) (Person, e
 // pending is ap of p as the viewer a sees it.
 func (s *Service) pending(ctx context.Context, a Actor, ap authn.Approval, p subject) PendingReset {
 	_, refusal := s.tier(a, p, ap.Kind == authn.ApprovalRole)
-	return PendingReset{Approval: s.withRequester(ctx, toApproval(ap, p.Username)),
+	out := PendingReset{Approval: s.withRequester(ctx, toApproval(ap, p.Username)),
 		MayApprove: refusal == nil && notSecond(a, ap, p.User) == ""}
+	if ap.Kind != authn.ApprovalRole {
+		// Approve's re-check of the requester: not offered if it refuses.
+		if _, stale := s.requesterMayAsk(ctx, ap, p); stale != nil {
+			out.MayApprove, out.Refused = false, stale
+		}
+	}
+	return out
 }
 
 // approvals are the pending approvals as the viewer a sees them.
