@@ -39,3 +39,20 @@ func TestRecoveryPendingFromBeforeUpgrade(t *testing.T) {
 		})
 	}
 }
+
+func TestDirectoryDisableCancelsRecovery(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := openURL(t, b.url(t))
+			storetest.DirectoryDisableCancelsRecovery(t, s, func(t *testing.T, as authn.Store, userID, dir string) {
+				s := as.(*Store)
+				if _, err := s.wdb.ExecContext(t.Context(), `UPDATE users SET directory = $2, external_id = $1 WHERE id = $1`, userID, dir); err != nil {
+					t.Fatal(err)
+				}
+				if s.cache != nil {
+					s.cache.dropUser(userID)
+				}
+			})
+		})
+	}
+}

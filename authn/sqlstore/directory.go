@@ -271,6 +271,9 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 		}
 		done.Disabled = append(done.Disabled, d.UserID)
 		done.Logouts = append(done.Logouts, refs...)
+		if err := s.endRecoveryByDirectoryTx(ctx, tx, dir, d.UserID, ch.At, "the directory disabled her"); err != nil {
+			return err
+		}
 	}
 	for _, id := range ch.Release {
 		var u authn.User
@@ -347,6 +350,11 @@ func (s *Store) applyDirectorySync(ctx context.Context, tx *sql.Tx, dir string, 
 			return err
 		} else if n == 1 {
 			done.Enabled = append(done.Enabled, id)
+			// Disabled before a directory's disable cancelled it: her
+			// recovery ends now, before the job could finish it.
+			if err := s.endRecoveryByDirectoryTx(ctx, tx, dir, id, ch.At, "the directory enabled her; the recovery began before she was disabled"); err != nil {
+				return err
+			}
 			continue
 		}
 		// Disabled by both: the administrator's disable stays.
@@ -481,4 +489,16 @@ func insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols, n int, row
 		}
 	}
 	return nil
+}
+
+// endRecoveryByDirectoryTx cancels the person's pending recovery by e-mail,
+// if she has one, as an administrator's disable does (a directory's disable
+// may be IT's answer to a takeover), audited about her as recovery.cancel.
+func (s *Store) endRecoveryByDirectoryTx(ctx context.Context, tx *sql.Tx, dir, userID string, at time.Time, reason string) error {
+	d, err := s.endRecoveryOnFreezeTx(ctx, tx, userID, at)
+	if err != nil || d == nil {
+		return err
+	}
+	return s.appendAudit(ctx, tx, authn.AuditEvent{Time: at, Actor: "directory:" + dir, Action: "recovery.cancel",
+		Subject: "user:" + userID, Reason: reason, Details: d})
 }

@@ -713,3 +713,41 @@ func RecoveryPendingFromBeforeUpgrade(t *testing.T, newStore func(t *testing.T) 
 		})
 	}
 }
+
+// DirectoryDisableCancelsRecovery: a directory person with a pending
+// recovery by e-mail whom the directory disables (she left, or IT
+// disabled her there on suspicion) has the recovery cancelled at once, as
+// an administrator's disable does, audited about her; when the directory
+// enables her again after it was due, the job does not finish a thief's
+// recovery. toDirectory makes the person one of directory dir, as a sync
+// would have made her.
+func DirectoryDisableCancelsRecovery(t *testing.T, s authn.Store, toDirectory func(t *testing.T, s authn.Store, userID, dir string)) {
+	ctx := t.Context()
+	at := micro(time.Now())
+	sc := mkRecoveryScene(t, s, at)
+	toDirectory(t, s, sc.anna.ID, "corp")
+	ds := s.(authn.DirectoryStore)
+	if _, err := ds.ApplyDirectorySync(ctx, "corp", authn.DirectoryChanges{At: at.Add(time.Hour),
+		Disable: []authn.DirectoryDisable{{UserID: sc.anna.ID}}}, ev("directory.sync", "directory:corp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PendingRecovery(ctx, sc.anna.ID); !errors.Is(err, authn.ErrNotFound) {
+		t.Errorf("PendingRecovery after the directory disabled her: %v, want none", err)
+	}
+	events, err := s.RecentAudit(ctx, "user:"+sc.anna.ID, "recovery.cancel", 1)
+	must(t, "RecentAudit", err)
+	if len(events) != 1 || events[0].Details["cancelled_recovery_id"] != sc.r.ID {
+		t.Errorf("the cancel by the directory's disable is audited as %+v", events)
+	}
+	later := sc.r.DueAt.Add(24 * time.Hour)
+	if _, err := ds.ApplyDirectorySync(ctx, "corp", authn.DirectoryChanges{At: later, Enable: []string{sc.anna.ID}},
+		ev("directory.sync", "directory:corp")); err != nil {
+		t.Fatal(err)
+	}
+	finishDue(t, s, later)
+	ids := credentialIDs(t, s, sc.anna.ID)
+	if !ids[sc.oldKey.ID] || !ids[sc.oldApp.ID] || ids[sc.newKey.ID] {
+		t.Errorf("disabled by the directory during her recovery and enabled after it was due, she has %v: old key %v, old app %v, the recovery's key %v",
+			ids, ids[sc.oldKey.ID], ids[sc.oldApp.ID], ids[sc.newKey.ID])
+	}
+}
