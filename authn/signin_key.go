@@ -408,7 +408,7 @@ type keyResult struct {
 // (steps 6–7), its backup-eligible flag is the one registered, the sign
 // count moves forward (step 22: otherwise it is flagged as cloned and
 // audited, unless another sign-in with the key that ended after this
-// ceremony began stored the count: overtaken), user verification where policy asks for it, the person's
+// ceremony began stored the count: overtaken, once), user verification where policy asks for it, the person's
 // status and her groups' level.
 //
 // The pending sign-in is read, not used, while the assertion is checked;
@@ -462,7 +462,7 @@ func (s *SignIn) finishKey(ctx context.Context, pendingID, response []byte, c Cl
 	}
 	switch {
 	case errors.Is(err, ErrNotForward): // not forward: cloned, or a race with another use of the key
-		refused, err := s.overtaken(ctx, p, res)
+		refused, err := s.overtaken(ctx, p, res, c)
 		if err != nil {
 			return Progress{}, err
 		}
@@ -543,7 +543,13 @@ func (s *SignIn) failStep(ctx context.Context, p Pending, err error) (Progress, 
 // before the ceremony began (the key's last use is older than the
 // ceremony) is not overtaken: the key is flagged (flagCloned). Nil when
 // not overtaken; an error when the key cannot be read (nothing is flagged).
-func (s *SignIn) overtaken(ctx context.Context, p Pending, res keyResult) (refusal, err error) {
+//
+// Each overtaken refusal is audited ("credential.overtaken", about the
+// person). Her own key answering out of order is rare and happens once; a
+// clone signing in every few seconds overtakes each of her sign-ins. So a
+// second overtaken refusal of the same key within OvertakenWindow is not
+// excused: nil, and the key is flagged.
+func (s *SignIn) overtaken(ctx context.Context, p Pending, res keyResult, c ClientInfo) (refusal, err error) {
 	cur, err := s.store.GetCredentialByWebAuthnID(ctx, res.cred.WebAuthnID)
 	switch {
 	case errors.Is(err, ErrNotFound): // removed meanwhile
@@ -553,11 +559,50 @@ func (s *SignIn) overtaken(ctx context.Context, p Pending, res keyResult) (refus
 	case cur.ID != res.cred.ID || cur.LastUsedAt.Before(p.CreatedAt): // (the same instant counts as after: clocks are coarse)
 		return nil, nil
 	}
+	again, err := s.overtakenBefore(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	if again {
+		s.log.Warn("security key overtaken a second time: a clone racing its owner",
+			"user", res.user.ID, "credential", res.cred.ID, "stored", cur.SignCount, "got", res.sign)
+		return nil, nil
+	}
+	ev := AuditEvent{
+		Time: s.now(), Actor: "user:" + res.user.ID, Action: "credential.overtaken", Subject: "user:" + res.user.ID,
+		ClientAddr: c.Addr, Details: map[string]string{
+			"credential": res.cred.ID, "stored_count": fmt.Sprint(cur.SignCount), "count": fmt.Sprint(res.sign),
+		},
+	}
+	if err := s.store.AppendAudit(ctx, ev); err != nil {
+		return nil, fmt.Errorf("audit an overtaken key sign-in: %w", err)
+	}
 	s.log.Info("security key answered two ceremonies out of order: refused, not flagged",
 		"user", res.user.ID, "credential", res.cred.ID, "stored", cur.SignCount, "got", res.sign,
 		"ceremony_began", p.CreatedAt, "stored_at", cur.LastUsedAt)
 	return refuse(ReasonExpired, "key %s: sign count %d after %d stored at %v by a sign-in that ended at or after this ceremony began at %v",
 		res.cred.ID, res.sign, cur.SignCount, cur.LastUsedAt, p.CreatedAt), nil
+}
+
+// OvertakenWindow is how long an overtaken refusal of a key (see
+// overtaken) is remembered: a second one of the same key within it flags
+// the key as cloned.
+const OvertakenWindow = 10 * time.Minute
+
+// overtakenBefore reports whether the key of res had an overtaken refusal
+// audited within OvertakenWindow.
+func (s *SignIn) overtakenBefore(ctx context.Context, res keyResult) (bool, error) {
+	evs, err := s.store.RecentAudit(ctx, "user:"+res.user.ID, "credential.overtaken", 20)
+	if err != nil {
+		return false, fmt.Errorf("read overtaken key sign-ins: %w", err)
+	}
+	since := s.now().Add(-OvertakenWindow)
+	for _, ev := range evs {
+		if ev.Details["credential"] == res.cred.ID && ev.Time.After(since) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // flagCloned marks the key of an assertion whose sign count did not move

@@ -43,6 +43,11 @@
 // factor used the invitation up, it ends InvitationEnrollTTL (an hour)
 // later, whatever its steps (the link leads nowhere then: she signs in and
 // goes on at /account), so a tab left open at a kiosk adds nothing later.
+// One step outlives the hour: the password her invitation requires
+// (Terms.RequirePassword), while she lacks it (her app would not sign her
+// in without it); the 30 minutes between steps still apply. An ended
+// enrollment tells her to sign in only if her factors can sign her in, and
+// otherwise to ask IT for a new invitation.
 // Failed tries at the link or code, the directory password and the app code
 // are throttled per person and per client address (10 in 15 minutes): only
 // failures count, each before its refusal is answered, while the tries in

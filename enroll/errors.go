@@ -183,6 +183,10 @@ var (
 		"Diese Einrichtung ist beendet (eine Stunde nach Ihrem ersten Schlüssel oder Ihrer ersten App, oder nach 30 Minuten ohne Eingabe). Ihr Zugang ist eingerichtet: Bitte melden Sie sich mit Ihrem Schlüssel oder Ihrer App an und fahren Sie unter /account fort.",
 		"This setup has ended (an hour after your first key or app, or after 30 minutes without input). Your access is set up: please sign in with your key or app and continue at /account.",
 	}
+	msgEnrollmentEndedNoAccess = [2]string{
+		"Diese Einrichtung ist beendet (nach 30 Minuten ohne Eingabe, oder eine Stunde nach Ihrem ersten Schlüssel oder Ihrer ersten App). Mit dem, was Sie eingerichtet haben, können Sie sich noch nicht anmelden: Bitte wenden Sie sich an die IT und bitten Sie um eine neue Einladung.",
+		"This setup has ended (after 30 minutes without input, or an hour after your first key or app). What you have set up cannot sign you in yet: please ask IT for a new invitation.",
+	}
 	msgSelfServiceEnded = [2]string{
 		"Das Hinzufügen hat zu lange gedauert. Bitte beginnen Sie auf der Seite Ihrer Anmeldemethoden neu.",
 		"Adding took too long. Please start again from the page of your sign-in methods.",

@@ -120,7 +120,18 @@ func (s *Service) step(ctx context.Context, id []byte, need authn.EnrollScope) (
 			return p, Progress{}, refuseMsg(ReasonExpired, msgSelfServiceEnded, fmt.Errorf("self-service enrollment ended at %v", p.EndsAt))
 		}
 	} else if !p.EndsAt.IsZero() && !s.now().Before(p.EndsAt) {
-		return p, Progress{}, refuseMsg(ReasonExpired, msgEnrollmentEnded, fmt.Errorf("invitation's enrollment ended at %v", p.EndsAt))
+		// Past its end only the password her invitation requires may
+		// still be set (need ScopeAll: SetPassword; 0: its page), while
+		// she lacks it: without it her app does not sign her in.
+		missing := false
+		if need == 0 || need == authn.ScopeAll {
+			if missing, err = s.passwordMissing(ctx, p); err != nil {
+				return p, Progress{}, err
+			}
+		}
+		if !missing {
+			return p, Progress{}, s.ended(ctx, p, fmt.Errorf("invitation's enrollment ended at %v", p.EndsAt))
+		}
 	}
 	if need != 0 && !p.Scope.Has(need) {
 		cause := scopeRefusal(sess, need)

@@ -30,6 +30,8 @@ const (
 	// afterwards she signs in and goes on at /account. Without it, a tab
 	// left open at a kiosk and kept alive could add a key (with a PIN,
 	// signing in as her) or show her first recovery codes days later.
+	// Only the password her invitation requires may still be set after
+	// it, while she lacks it (Service.step).
 	InvitationEnrollTTL = time.Hour
 	// DefaultValidity is how long an invitation is valid when Issue is
 	// given no validity; MaxValidity is the longest allowed.
@@ -171,7 +173,7 @@ func (s *Service) take(ctx context.Context, id []byte) (authn.EnrollPending, err
 	p, err := s.cfg.Store.TakeEnrollPending(ctx, authn.HashPendingID(id), s.now())
 	switch {
 	case errors.Is(err, authn.ErrExpired) && usedInvitation(p):
-		return p, refuseMsg(ReasonExpired, msgEnrollmentEnded, err)
+		return p, s.ended(ctx, p, err)
 	case errors.Is(err, authn.ErrNotFound), errors.Is(err, authn.ErrExpired):
 		return p, refuseMsg(ReasonExpired, msgStepExpired, err)
 	case err != nil:
@@ -187,11 +189,61 @@ func usedInvitation(p authn.EnrollPending) bool {
 	return p.UserID != "" && p.InvitationID == "" && p.Session == (authn.SessionHash{})
 }
 
+// ended is the refusal of the used invitation's enrollment p that has
+// ended (cause): it tells her to sign in where her stored factors can sign
+// her in, and otherwise to ask IT for a new invitation.
+func (s *Service) ended(ctx context.Context, p authn.EnrollPending, cause error) error {
+	msg := msgEnrollmentEnded
+	if ok, err := s.canSignIn(ctx, p.UserID); err != nil {
+		s.log.Warn("read whether an ended enrollment's person can sign in", "user", p.UserID, "err", err)
+	} else if !ok {
+		msg = msgEnrollmentEndedNoAccess
+	}
+	return refuseMsg(ReasonExpired, msg, cause)
+}
+
+// canSignIn reports whether the factors of the person with userID can sign
+// her in: a password (hers or her directory's) or groups that need none
+// follow any factor, and a security key may sign in alone (with its PIN).
+func (s *Service) canSignIn(ctx context.Context, userID string) (bool, error) {
+	u, rules, err := s.person(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	pw, err := s.PasswordState(ctx, u)
+	if err != nil {
+		return false, err
+	}
+	if pw.Has || !pw.Local || rules.NoPassword() {
+		return true, nil
+	}
+	creds, err := s.cfg.Store.ListCredentials(ctx, userID)
+	if err != nil {
+		return false, fmt.Errorf("read factors: %w", err)
+	}
+	for _, c := range creds {
+		if c.Kind == authn.KindWebAuthn {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // put stores p under a new id, valid for ttl (at most until the invitation
-// expires while it is not used, and never past p.EndsAt), and returns the
-// Progress.
+// expires while it is not used, and never past p.EndsAt while she can
+// finish without more: an enrollment whose invitation requires a password
+// she still lacks stays open for it, see step), and returns the Progress.
 func (s *Service) put(ctx context.Context, p authn.EnrollPending, ttl time.Duration, invExpires time.Time) (Progress, error) {
+	ends := p.EndsAt
+	if usedInvitation(p) && !ends.IsZero() && ends.Before(s.now().Add(ttl)) {
+		if missing, err := s.passwordMissing(ctx, p); err != nil {
+			return Progress{}, err
+		} else if missing {
+			p.EndsAt = time.Time{}
+		}
+	}
 	id, p := s.nextStep(p, ttl, invExpires)
+	p.EndsAt = ends
 	if err := s.cfg.Store.PutEnrollPending(ctx, p); err != nil {
 		return Progress{}, fmt.Errorf("store enrollment: %w", err)
 	}
