@@ -77,3 +77,51 @@ func TestDeviceLiftThrottleFreesHerOwnBrowser(t *testing.T) {
 			res.StatusCode, res.Header.Get("Location"), body)
 	}
 }
+
+// TestDeviceCookieExpires: the device cookie holds the time it was sealed,
+// and the server trusts it for 400 days (its Max-Age), not for as long as
+// a browser, or a copy, keeps sending it. A stranger's 81 wrong codes lock
+// the account; 399 days after her sign-in her own browser still takes her
+// right code, 401 days after it counts as a stranger's and is refused.
+func TestDeviceCookieExpires(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	f := newFixture(t, func(c *Config) { c.Now = clock; c.SignIn.Now = clock })
+	anna := f.addUser("anna")
+	secret := f.addTOTP(anna)
+	f.setPassword(anna, "Rathaus am Markt 1")
+	tryApp := func(c *client) *http.Response {
+		t.Helper()
+		code, err := authn.TOTPCode(secret, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.startAt("anna"); got != "/login/totp" {
+			c.form("/login/switch", url.Values{"to": {"totp"}})
+		}
+		res, _ := c.form("/login/totp", url.Values{"code": {code}})
+		return res
+	}
+	own := f.client()
+	signInWithApp(t, f, own, "anna", secret)
+	if own.cookies[DeviceCookie] == "" {
+		t.Fatal("no device cookie")
+	}
+	now = now.Add(398 * 24 * time.Hour)
+	stranger := f.client()
+	stranger.startAt("anna")
+	for range 81 {
+		stranger.form("/login/totp", url.Values{"code": {"000000"}})
+		now = now.Add(2 * time.Second)
+	}
+	now = now.Add(24*time.Hour + time.Minute) // 399 days after her sign-in
+	if res := tryApp(own); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login/password" {
+		t.Fatalf("399 days after her sign-in, her right code on her own browser: %d → %s, want the password step",
+			res.StatusCode, res.Header.Get("Location"))
+	}
+	now = now.Add(2 * 24 * time.Hour) // 401 days: her cookie is too old; the account is still locked
+	if res := tryApp(own); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("401 days after her sign-in, her browser's expired device cookie: %d → %s, want 429 (a stranger's)",
+			res.StatusCode, res.Header.Get("Location"))
+	}
+}
