@@ -22,6 +22,9 @@ type Erasure struct {
 	// ThrottleKeys are the counters named after her (ThrottleKeys of her
 	// username, enrollment's), removed with her.
 	ThrottleKeys []string
+	// ThrottlePrefixes name more of her counters by the start of their
+	// keys (DeviceThrottlePrefixes: her browsers' device counters).
+	ThrottlePrefixes []string
 	// Audit is appended after her events are redacted, in the same
 	// transaction; it must name her only by Pseudonym(UserID).
 	Audit AuditEvent

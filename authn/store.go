@@ -154,6 +154,10 @@ type ThrottleStore interface {
 	ThrottleCount(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
 	// ResetThrottle forgets the counter under key.
 	ResetThrottle(ctx context.Context, key string) error
+	// ResetThrottlePrefix forgets every counter whose key begins with
+	// prefix (not empty: an empty prefix is an error), e.g. all of one
+	// person's device counters (DeviceThrottlePrefixes).
+	ResetThrottlePrefix(ctx context.Context, prefix string) error
 	// UndoThrottle takes back one hit (count-1, never below 0): used after
 	// a right answer, so only failures count. A missing key is no error.
 	UndoThrottle(ctx context.Context, key string) error

@@ -41,11 +41,21 @@ const (
 	throttleRecovery = "rc:u:"  // recovery codes
 	throttlePwd      = "pwd:u:"
 	throttleAddr     = "ip:"
-	// A browser's own counters, by its device id (DeviceMark.ID), one per
-	// kind of code: they name no account (the cookie binds the id to one).
+	// A browser's own counters, one per kind of code, by the person's id
+	// and its device id (DeviceMark): "2fa:d:<user id>:<device id>", so
+	// that IT's unlock and erasure find all of hers by the prefix
+	// (DeviceThrottlePrefixes). Counters of the first form, without the
+	// person ("2fa:d:<device id>"), are no longer read and lapse.
 	throttle2FADevice      = "2fa:d:"
 	throttleRecoveryDevice = "rc:d:"
 )
+
+// DeviceThrottlePrefixes returns the key prefixes of all counters of the
+// person with userID's browsers (ResetThrottlePrefix on each), for a
+// helpdesk "unlock" and erasure.
+func DeviceThrottlePrefixes(userID string) []string {
+	return []string{throttle2FADevice + userID + ":", throttleRecoveryDevice + userID + ":"}
+}
 
 // PasswordThrottleKey is the counter of a person's wrong passwords in the
 // shortest window, shared by sign-in and enrollment: a directory counts
@@ -53,7 +63,8 @@ const (
 func PasswordThrottleKey(username string) string { return throttlePwd + username }
 
 // ThrottleKeys returns every throttle key of an account, for a helpdesk
-// "unlock" (ResetThrottle on each).
+// "unlock" (ResetThrottle on each); her browsers' own counters are found
+// by DeviceThrottlePrefixes.
 func ThrottleKeys(username string) []string {
 	var keys []string
 	for _, prefix := range []string{throttle2FA, throttlePwd, throttleRecovery} {
@@ -96,7 +107,7 @@ func (s *SignIn) codeKeys(ctx context.Context, prefix string, p Pending, c Clien
 	if prefix == throttleRecovery {
 		devPrefix = throttleRecoveryDevice
 	}
-	keys := throttleKeys(devPrefix, d.ID, c.Addr)
+	keys := throttleKeys(devPrefix, d.UserID+":"+d.ID, c.Addr)
 	for _, k := range keys[:len(accountRules)] {
 		n, err := s.store.ThrottleCount(ctx, k.key, s.now(), k.rule.window)
 		if err != nil {

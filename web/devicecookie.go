@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 // The device cookie (OWASP, "Slow Down Online Guessing Attacks with Device
 // Cookies"): each completed sign-in hands the browser a cookie naming the
-// person and a random device id, sealed with XChaCha20-Poly1305 under a
+// person, a random device id and the time, sealed with XChaCha20-Poly1305 under a
 // key derived from keys.encryption_key. With it, the browser's wrong app
 // and recovery codes count under that device's own counters, not the
 // account's (authn.DeviceMark): a stranger who knows her username and
@@ -28,7 +29,9 @@ import (
 const DeviceCookie = "__Host-keyhall-device"
 
 // deviceMaxAge is how long a browser keeps its device cookie; each sign-in
-// renews it.
+// renews it. The sealed cookie holds the time it was sealed, and the
+// server refuses it once it is older (a browser that kept it longer, or a
+// copy of it).
 const deviceMaxAge = 400 * 24 * time.Hour
 
 // deviceCookieAAD binds a sealed device cookie to its purpose.
@@ -67,10 +70,17 @@ func (s *Server) deviceMark(r *http.Request) authn.DeviceMark {
 			continue
 		}
 		if plain, err := a.Open(nil, nonce, sealed, deviceCookieAAD); err == nil {
-			user, id, ok := strings.Cut(string(plain), "\x00")
-			if ok && user != "" && id != "" {
-				return authn.DeviceMark{UserID: user, ID: id}
+			// user id, device id, time sealed (Unix seconds); a cookie of
+			// the first form, without the time, is refused.
+			f := strings.Split(string(plain), "\x00")
+			if len(f) != 3 || f[0] == "" || f[1] == "" {
+				return authn.DeviceMark{}
 			}
+			sec, err := strconv.ParseInt(f[2], 10, 64)
+			if err != nil || s.now().Sub(time.Unix(sec, 0)) > deviceMaxAge {
+				return authn.DeviceMark{}
+			}
+			return authn.DeviceMark{UserID: f[0], ID: f[1]}
 		}
 	}
 	return authn.DeviceMark{}
@@ -93,6 +103,6 @@ func (s *Server) setDeviceCookie(w http.ResponseWriter, r *http.Request, userID 
 	}
 	nonce := make([]byte, chacha20poly1305.NonceSizeX)
 	rand.Read(nonce)
-	v := s.deviceAEAD.Seal(nonce, nonce, []byte(userID+"\x00"+id), deviceCookieAAD)
+	v := s.deviceAEAD.Seal(nonce, nonce, []byte(userID+"\x00"+id+"\x00"+strconv.FormatInt(s.now().Unix(), 10)), deviceCookieAAD)
 	http.SetCookie(w, hostCookie(DeviceCookie, base64.RawURLEncoding.EncodeToString(v), int(deviceMaxAge/time.Second)))
 }

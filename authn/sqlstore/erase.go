@@ -62,6 +62,15 @@ func (s *Store) EraseUser(ctx context.Context, e authn.Erasure) (authn.ErasedUse
 				return fmt.Errorf("remove throttle counter: %w", err)
 			}
 		}
+		for _, p := range e.ThrottlePrefixes {
+			q, args, err := s.throttlePrefixCond(p)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM throttle WHERE "+q, args...); err != nil {
+				return fmt.Errorf("remove throttle counters: %w", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {

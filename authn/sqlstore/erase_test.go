@@ -29,8 +29,8 @@ func TestEraseLeavesNoPersonalData(t *testing.T) {
 			anna := storetest.FullPerson(t, s, "anna")
 			bert := storetest.FullPerson(t, s, "bert")
 			_, err := s.EraseUser(t.Context(), authn.Erasure{UserID: anna.ID, At: time.Now(),
-				ThrottleKeys: authn.ThrottleKeys(anna.Username),
-				Audit:        authn.AuditEvent{Time: time.Now(), Actor: "system", Action: "user.erase", Subject: authn.Pseudonym(anna.ID)}})
+				ThrottleKeys: authn.ThrottleKeys(anna.Username), ThrottlePrefixes: authn.DeviceThrottlePrefixes(anna.ID),
+				Audit: authn.AuditEvent{Time: time.Now(), Actor: "system", Action: "user.erase", Subject: authn.Pseudonym(anna.ID)}})
 			if err != nil {
 				t.Fatal(err)
 			}

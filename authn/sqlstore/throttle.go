@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keyhall/keyhall/authn"
 )
@@ -70,6 +72,38 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 		return fmt.Errorf("reset throttle %q: %w", key, err)
 	}
 	return nil
+}
+
+// ResetThrottlePrefix forgets every counter whose key begins with prefix.
+func (s *Store) ResetThrottlePrefix(ctx context.Context, prefix string) error {
+	q, args, err := s.throttlePrefixCond(prefix)
+	if err != nil {
+		return err
+	}
+	if _, err := s.wdb.ExecContext(ctx, "DELETE FROM throttle WHERE "+q, args...); err != nil {
+		return fmt.Errorf("reset throttles %q…: %w", prefix, err)
+	}
+	return nil
+}
+
+// throttlePrefixCond is the condition "key begins with prefix", as a range
+// of keys (key >= prefix AND key < the next string after every key with
+// that prefix), not LIKE: no % or _ to escape, and SQLite's LIKE ignores
+// case. PostgreSQL compares bytewise only under the "C" collation.
+func (s *Store) throttlePrefixCond(prefix string) (string, []any, error) {
+	r, size := utf8.DecodeLastRuneInString(prefix)
+	if prefix == "" || r == utf8.RuneError || r == unicode.MaxRune {
+		return "", nil, fmt.Errorf("reset throttles: unusable key prefix %q", prefix)
+	}
+	next := r + 1
+	if next == 0xD800 { // surrogates are no runes
+		next = 0xE000
+	}
+	end := prefix[:len(prefix)-size] + string(next)
+	if s.dialect == dialectPostgres {
+		return `key COLLATE "C" >= $1 AND key COLLATE "C" < $2`, []any{prefix, end}, nil
+	}
+	return "key >= $1 AND key < $2", []any{prefix, end}, nil
 }
 
 // PurgeThrottles deletes up to limit counters whose window started before

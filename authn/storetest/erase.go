@@ -76,7 +76,7 @@ func FullPerson(t *testing.T, s authn.Store, name string) Person {
 		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
 	must(t, "QueueNoticeLetter", s.QueueNoticeLetter(ctx, authn.NoticeLetter{ID: authn.NewID(), UserID: u.ID,
 		Kind: authn.NoticeFactorAdded, Detail: "Schlüssel von " + u.DisplayName, CreatedAt: t0}))
-	for _, k := range authn.ThrottleKeys(u.Username)[:1] {
+	for _, k := range append(authn.ThrottleKeys(u.Username)[:1], authn.DeviceThrottlePrefixes(u.ID)[0]+"dev1") {
 		if _, err := s.HitThrottle(ctx, k, t0, time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,8 @@ func testEraseRemovesEverything(t *testing.T, s authn.Store) {
 	must(t, "AppendAudit", s.AppendAudit(ctx, collide, asked))
 	at := t0.Add(time.Hour)
 	erase := authn.AuditEvent{Time: at, Actor: authn.Pseudonym(anna.ID), Action: "user.erase", Subject: authn.Pseudonym(anna.ID)}
-	got, err := s.EraseUser(ctx, authn.Erasure{UserID: anna.ID, At: at, ThrottleKeys: authn.ThrottleKeys(anna.Username), Audit: erase})
+	got, err := s.EraseUser(ctx, authn.Erasure{UserID: anna.ID, At: at, ThrottleKeys: authn.ThrottleKeys(anna.Username),
+		ThrottlePrefixes: authn.DeviceThrottlePrefixes(anna.ID), Audit: erase})
 	must(t, "EraseUser", err)
 	if got.User.ID != anna.ID || got.User.Email != anna.Email {
 		t.Errorf("EraseUser returned %+v, want anna as stored", got.User)
@@ -130,7 +131,13 @@ func testEraseRemovesEverything(t *testing.T, s authn.Store) {
 	if n, err := s.ThrottleCount(ctx, authn.ThrottleKeys(anna.Username)[0], t0, time.Hour); err != nil || n != 0 {
 		t.Errorf("her throttle counter after erasure: %d, %v", n, err)
 	}
+	if n, err := s.ThrottleCount(ctx, authn.DeviceThrottlePrefixes(anna.ID)[0]+"dev1", t0, time.Hour); err != nil || n != 0 {
+		t.Errorf("her browser's throttle counter after erasure: %d, %v", n, err)
+	}
 	// Bert keeps everything.
+	if n, err := s.ThrottleCount(ctx, authn.DeviceThrottlePrefixes(bert.ID)[0]+"dev1", t0, time.Hour); err != nil || n != 1 {
+		t.Errorf("bert's browser's throttle counter after anna's erasure: %d, %v", n, err)
+	}
 	if _, err := s.GetSession(ctx, bert.Session.Hash); err != nil {
 		t.Errorf("bert's session after anna's erasure: %v", err)
 	}

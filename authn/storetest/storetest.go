@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) authn.Store) {
 		{"HitThrottlesConcurrent", testHitThrottlesConcurrent},
 		{"UndoThrottles", testUndoThrottles},
 		{"PurgeThrottles", testPurgeThrottles},
+		{"ResetThrottlePrefix", testResetThrottlePrefix},
 		{"Audit", testAudit},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditNotUTF8", testAuditNotUTF8},

@@ -132,6 +132,35 @@ func testUndoThrottles(t *testing.T, s authn.Store) {
 	must(t, "UndoThrottles(none)", s.UndoThrottles(ctx, nil))
 }
 
+// testResetThrottlePrefix checks that ResetThrottlePrefix forgets the
+// counters whose keys begin with the prefix, and only those: not a key
+// that merely sorts near it, nor one LIKE's % or _ or case would match.
+func testResetThrottlePrefix(t *testing.T, s authn.Store) {
+	ctx := t.Context()
+	const window = time.Hour
+	gone := []string{"2fa:d:u_1:dev1", "2fa:d:u_1:dev2/1d", "2fa:d:u_1:", "2fa:d:u_1:\u00e9"}
+	kept := []string{"2fa:d:u_1", "2fa:d:u_1;x", "2fa:d:u_10:dev1", "2fa:d:uX1:dev1", "2fa:d:U_1:dev1",
+		"2fa:d:u%1:dev1", "2fa:d:u_2:dev1", "2fa:u:u_1", "rc:d:u_1:dev1"}
+	for _, k := range append(slices.Clone(gone), kept...) {
+		_, err := s.HitThrottle(ctx, k, t0, window)
+		must(t, "HitThrottle", err)
+	}
+	must(t, "ResetThrottlePrefix", s.ResetThrottlePrefix(ctx, "2fa:d:u_1:"))
+	for _, k := range gone {
+		if n, err := s.ThrottleCount(ctx, k, t0, window); err != nil || n != 0 {
+			t.Errorf("after ResetThrottlePrefix(2fa:d:u_1:): ThrottleCount(%q) = %d, %v; want 0", k, n, err)
+		}
+	}
+	for _, k := range kept {
+		if n, err := s.ThrottleCount(ctx, k, t0, window); err != nil || n != 1 {
+			t.Errorf("after ResetThrottlePrefix(2fa:d:u_1:): ThrottleCount(%q) = %d, %v; want 1 (kept)", k, n, err)
+		}
+	}
+	if err := s.ResetThrottlePrefix(ctx, ""); err == nil {
+		t.Error("ResetThrottlePrefix(\"\") = nil, want an error (it would forget every counter)")
+	}
+}
+
 // testPurgeThrottles checks that PurgeThrottles deletes the counters whose
 // window started before its time, in batches of at most limit, and keeps
 // the others counting.

@@ -212,8 +212,8 @@ type eraseBy struct {
 }
 
 // erase removes u with everything about her (authn.EraseStore.EraseUser,
-// with her sign-in's, her refused sign-ins' and enrollment's throttle
-// counters) and appends the
+// with her sign-in's, her browsers', her refused sign-ins' and
+// enrollment's throttle counters) and appends the
 // pseudonymous "user.erase" event in the same transaction; then it tells
 // the tools whose tokens ended (back-channel logout, in the background).
 // Retention calls it for accounts unused too long.
@@ -231,7 +231,8 @@ func (s *Service) erase(ctx context.Context, u authn.User, by eraseBy) (authn.Er
 			keys = append(keys, "register:mail:"+k, "recover:addr:"+k)
 		}
 	}
-	e := authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys, Audit: ev, UnusedAfter: by.UnusedAfter}
+	e := authn.Erasure{UserID: u.ID, At: at, ThrottleKeys: keys,
+		ThrottlePrefixes: authn.DeviceThrottlePrefixes(u.ID), Audit: ev, UnusedAfter: by.UnusedAfter}
 	if by.KeepAdmin {
 		e.KeepMember = s.cfg.AdminGroups
 	}

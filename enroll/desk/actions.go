@@ -486,7 +486,8 @@ func (s *Service) endSessions(ctx context.Context, a Actor, p authn.User, reason
 	return n, nil
 }
 
-// LiftThrottle clears the person's sign-in and password throttles.
+// LiftThrottle clears the person's sign-in and password throttles, her
+// account's and those of each browser she signed in on.
 func (s *Service) LiftThrottle(ctx context.Context, a Actor, userID, reason string) error {
 	p, err := s.find(ctx, userID)
 	if err != nil {
@@ -502,6 +503,11 @@ func (s *Service) LiftThrottle(ctx context.Context, a Actor, userID, reason stri
 	for _, k := range keys {
 		if err := s.cfg.Store.ResetThrottle(ctx, k); err != nil {
 			return fmt.Errorf("desk: lift the throttle of %s: %w", p.Username, err)
+		}
+	}
+	for _, prefix := range authn.DeviceThrottlePrefixes(p.ID) { // her own browsers'
+		if err := s.cfg.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
+			return fmt.Errorf("desk: lift the throttle of %s's browsers: %w", p.Username, err)
 		}
 	}
 	if err := s.cfg.Store.AppendAudit(ctx, s.event(a, "user.lift_throttle", p.User, reason, nil)); err != nil {

@@ -134,7 +134,25 @@ func TestLiftThrottle(t *testing.T) {
 	}
 	_, err = f.st.HitThrottle(ctx, authn.PasswordThrottleKey("anna"), f.clock.now(), 15*time.Minute)
 	must(t, err)
+	// Her own browsers' counters (and bert's, which stay).
+	var devices []string
+	for _, p := range authn.DeviceThrottlePrefixes(f.id("anna")) {
+		devices = append(devices, p+"dev1", p+"dev2/1d")
+	}
+	bertDevice := authn.DeviceThrottlePrefixes(f.id("bert"))[0] + "dev3"
+	for _, k := range append(slices.Clone(devices), bertDevice) {
+		_, err = f.st.HitThrottle(ctx, k, f.clock.now(), 24*time.Hour)
+		must(t, err)
+	}
 	must(t, f.desk.LiftThrottle(ctx, f.console(t, "helga"), f.id("anna"), "ticket 9"))
+	for _, k := range devices {
+		if n, _ := f.st.ThrottleCount(ctx, k, f.clock.now(), 24*time.Hour); n != 0 {
+			t.Errorf("her browser's counter %s counts %d after lifting", k, n)
+		}
+	}
+	if n, _ := f.st.ThrottleCount(ctx, bertDevice, f.clock.now(), 24*time.Hour); n != 1 {
+		t.Errorf("bert's browser's counter counts %d after lifting anna's throttle, want 1", n)
+	}
 	_, err = f.enr.Redeem(ctx, enroll.Redemption{Username: "anna", Code: "WRONG", Client: authn.ClientInfo{Addr: "192.0.2.99"}})
 	if enroll.IsReason(err, enroll.ReasonThrottled) {
 		t.Errorf("after lifting the throttle: %v", err)
