@@ -1,17 +1,10 @@
 package citizens_test
 
 import (
-	"io"
-	"log/slog"
-	"net/url"
-	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/keyhall/keyhall/authn"
-	"github.com/keyhall/keyhall/authn/sqlstore"
-	"github.com/keyhall/keyhall/enroll"
 	"github.com/keyhall/keyhall/enroll/citizens"
 )
 
@@ -33,32 +26,8 @@ func TestRecoveryFindsStoredAddressForms(t *testing.T) {
 		stored := c.stored
 		t.Run(c.stored+" asked as "+c.asked, func(t *testing.T) {
 			ctx := t.Context()
-			st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "keyhall.db"), sqlstore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			pub, _ := url.Parse("https://id.stadt.example")
-			en, err := enroll.New(enroll.Config{Store: st, PublicURL: pub, EncryptionKey: [32]byte{1}, Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mail := &sentMail{}
-			svc, err := citizens.New(citizens.Config{Store: st, Enroll: en, PublicURL: pub, Mailer: mail, Logger: slog.New(slog.DiscardHandler),
-				EmailRecovery: func(groups []string) bool { return slices.Contains(groups, "buerger") }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			now := time.Now()
-			ev := authn.AuditEvent{Time: now, Actor: "test", Action: "test"}
-			anna := authn.User{ID: authn.NewID(), Username: "anna", Email: stored, VerifiedEmail: stored,
-				Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: now, UpdatedAt: now}
-			g := authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: now}
-			for _, err := range []error{st.CreateUser(ctx, anna, ev), st.CreateGroup(ctx, g, ev), st.AddMember(ctx, g.ID, anna.ID, ev)} {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			e := newRecoverEnv(t, "anna", stored, time.Now)
+			svc, mail := e.svc, e.mail
 			req, err := svc.AskRecovery(ctx, c.asked, authn.HashToken(citizens.NewRecoveryToken()), authn.ClientInfo{Addr: "192.0.2.1"})
 			if err != nil {
 				t.Fatalf("AskRecovery(%q): %v", c.asked, err)

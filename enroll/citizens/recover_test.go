@@ -3,7 +3,6 @@ package citizens_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -63,32 +62,8 @@ var tokenRE = regexp.MustCompile(`/recover/(?:cancel/)?([A-Za-z0-9_-]{43})`)
 // her sessions in the store.
 func TestRecoveryTellsTools(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "keyhall.db"), sqlstore.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pub, _ := url.Parse("https://id.stadt.example")
-	en, err := enroll.New(enroll.Config{Store: st, PublicURL: pub, EncryptionKey: [32]byte{1},
-		Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, tools := &sentMail{}, &toldTools{}
-	svc, err := citizens.New(citizens.Config{Store: st, Enroll: en, PublicURL: pub, Mailer: mail, Tools: tools,
-		EmailRecovery: func(groups []string) bool { return slices.Contains(groups, "buerger") }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := authn.AuditEvent{Time: time.Now(), Actor: "test", Action: "test"}
-	anna := authn.User{ID: authn.NewID(), Username: "anna@example.org", Email: "anna@example.org", VerifiedEmail: "anna@example.org",
-		Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	g := authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: time.Now()}
-	for _, err := range []error{st.CreateUser(ctx, anna, ev), st.CreateGroup(ctx, g, ev), st.AddMember(ctx, g.ID, anna.ID, ev)} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := newRecoverEnv(t, "anna@example.org", "anna@example.org", time.Now)
+	st, svc, mail, tools, anna := e.st, e.svc, e.mail, e.tools, e.anna
 	sess := authn.Session{Hash: authn.HashSessionID([]byte("s1")), UserID: anna.ID, CreatedAt: time.Now(), LastSeenAt: time.Now(),
 		AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 	if err := st.CreateSession(ctx, sess); err != nil {
@@ -137,6 +112,51 @@ func TestRecoveryTellsTools(t *testing.T) {
 	if _, err := svc.CancelRecovery(ctx, cancel[0][1], client); !citizens.IsRecoveryReason(err, citizens.RecoverCancelled) {
 		t.Errorf("the cancel link twice: %v", err)
 	}
+}
+
+// recoverEnv is a citizens' service on a new SQLite store whose group
+// "buerger" may recover by e-mail, and anna, a member of it since an hour
+// before now, with the username and address given.
+type recoverEnv struct {
+	st    *sqlstore.Store
+	svc   *citizens.Service
+	mail  *sentMail
+	tools *toldTools
+	anna  authn.User
+	ev    authn.AuditEvent // a test event at now
+}
+
+func newRecoverEnv(t *testing.T, username, email string, now func() time.Time) *recoverEnv {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "keyhall.db"), sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub, _ := url.Parse("https://id.stadt.example")
+	en, err := enroll.New(enroll.Config{Store: st, PublicURL: pub, EncryptionKey: [32]byte{1}, Now: now,
+		Policy: enroll.Policy{Default: enroll.DefaultKeyPolicy()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &recoverEnv{st: st, mail: &sentMail{}, tools: &toldTools{}}
+	e.svc, err = citizens.New(citizens.Config{Store: st, Enroll: en, PublicURL: pub, Mailer: e.mail, Tools: e.tools, Now: now,
+		Logger: slog.New(slog.DiscardHandler), EmailRecovery: func(groups []string) bool { return slices.Contains(groups, "buerger") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := now()
+	e.ev = authn.AuditEvent{Time: at, Actor: "test", Action: "test"}
+	e.anna = authn.User{ID: authn.NewID(), Username: username, Email: email, VerifiedEmail: email,
+		Status: authn.StatusActive, Source: authn.SourceLocal, CreatedAt: at.Add(-time.Hour), UpdatedAt: at}
+	g := authn.Group{ID: authn.NewID(), Name: "buerger", Source: authn.SourceLocal, CreatedAt: at}
+	for _, err := range []error{st.CreateUser(ctx, e.anna, e.ev), st.CreateGroup(ctx, g, e.ev), st.AddMember(ctx, g.ID, e.anna.ID, e.ev)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
 }
 
 // isRefused reports whether err is a refusal to delete for reason.
