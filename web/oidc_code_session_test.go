@@ -1,15 +1,12 @@
 package web
 
 import (
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
 
@@ -22,43 +19,18 @@ import (
 func TestOIDCCodeOfEndedSessionIsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		end  func(t *testing.T, c *client, totp []byte)
+		end  func(t *testing.T, w *wikiSession)
 	}{
-		{"she signs in again", func(t *testing.T, c *client, totp []byte) {
-			if got := c.startAt("anna"); got != "/login/totp" {
-				t.Fatalf("sign-in starts at %s", got)
-			}
-			if res, body := c.form("/login/totp", url.Values{"code": {totpCode(t, totp)}}); res.StatusCode != http.StatusSeeOther {
-				t.Fatalf("totp: %d %s", res.StatusCode, body)
-			}
-			if res, body := c.form("/login/password", url.Values{"password": {testPassword}}); res.StatusCode != http.StatusSeeOther {
-				t.Fatalf("password: %d %s", res.StatusCode, body)
-			}
-		}},
-		{"she signs out", func(t *testing.T, c *client, _ []byte) {
-			if res, _ := c.form("/logout", url.Values{}); res.StatusCode != http.StatusSeeOther {
+		{"she signs in again", func(t *testing.T, w *wikiSession) { w.signInAgain(t) }},
+		{"she signs out", func(t *testing.T, w *wikiSession) {
+			if res, _ := w.c.form("/logout", url.Values{}); res.StatusCode != http.StatusSeeOther {
 				t.Fatalf("logout: %d", res.StatusCode)
 			}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			secret, sum := NewOIDCClientSecret()
-			f := newFixture(t, func(c *Config) {
-				c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "wiki", SecretSHA256: sum[:], RedirectURIs: []string{wikiRedirect}}}}
-				rand.Read(c.OIDC.CryptoKey[:])
-				rand.Read(c.OIDC.EncryptionKey[:])
-			})
-			anna := f.addUser("anna")
-			f.setPassword(anna, testPassword)
-			totp := f.addTOTP(anna)
-			c := f.client()
-			c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now(), false).Value // session A
-			p, err := oidc.NewProvider(t.Context(), f.base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conf := oauth2.Config{ClientID: "wiki", ClientSecret: secret, RedirectURL: wikiRedirect, Endpoint: p.Endpoint(),
-				Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+			w := newWikiSession(t, nil)
+			f, c, conf := w.f, w.c, w.conf(t)
 			verifier := oauth2.GenerateVerifier()
 			authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))
 			res, _ := c.get(strings.TrimPrefix(authURL, f.base))
@@ -69,9 +41,9 @@ func TestOIDCCodeOfEndedSessionIsRefused(t *testing.T) {
 				t.Fatalf("no code: %s", loc)
 			}
 
-			tc.end(t, c, totp)
+			tc.end(t, w)
 			// The wiki redeems the code of session A now.
-			_, err = conf.Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
+			_, err := conf.Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
 			var re *oauth2.RetrieveError
 			if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 				t.Errorf("the wiki redeems a code of session A after %s: %v; want invalid_grant", tc.name, err)

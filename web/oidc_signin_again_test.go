@@ -25,25 +25,11 @@ import (
 func TestOIDCSignInAgainEndsEarlierTokens(t *testing.T) {
 	logouts := make(chan url.Values, 10)
 	rpLogout := newBackchannelReceiver(t, logouts)
-	secret, sum := NewOIDCClientSecret()
-	f := newFixture(t, func(c *Config) {
-		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "wiki", SecretSHA256: sum[:], RedirectURIs: []string{wikiRedirect},
-			BackchannelLogoutURI: rpLogout}}, BackchannelBackoff: 10 * time.Millisecond}
-		rand.Read(c.OIDC.CryptoKey[:])
-		rand.Read(c.OIDC.EncryptionKey[:])
+	w := newWikiSession(t, func(o *OIDCConfig) {
+		o.Clients[0].BackchannelLogoutURI = rpLogout
+		o.BackchannelBackoff = 10 * time.Millisecond
 	})
-	anna := f.addUser("anna")
-	f.setPassword(anna, testPassword)
-	totp := f.addTOTP(anna)
-	c := f.client()
-	c.cookies[SessionCookie] = f.sessionCookie(anna, time.Now(), false).Value // session A
-
-	p, err := oidc.NewProvider(t.Context(), f.base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := oauth2.Config{ClientID: "wiki", ClientSecret: secret, RedirectURL: wikiRedirect, Endpoint: p.Endpoint(),
-		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+	f, c, conf := w.f, w.c, w.conf(t)
 	// wikiSignIn is the wiki's authorization in her browser, answered
 	// without a page (she is signed in): its tokens and their sid.
 	wikiSignIn := func(step string) (*oauth2.Token, string) {
@@ -83,15 +69,7 @@ func TestOIDCSignInAgainEndsEarlierTokens(t *testing.T) {
 	tokA, sidA := wikiSignIn("session A")
 
 	// She signs in again in the same browser: app code, then password.
-	if got := c.startAt("anna"); got != "/login/totp" {
-		t.Fatalf("sign-in starts at %s", got)
-	}
-	if res, body := c.form("/login/totp", url.Values{"code": {totpCode(t, totp)}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("totp: %d %s", res.StatusCode, body)
-	}
-	if res, body := c.form("/login/password", url.Values{"password": {testPassword}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("password: %d %s", res.StatusCode, body)
-	}
+	w.signInAgain(t)
 	toldOf("signed in again", sidA)
 	refused("signed in again, session A's token", tokA)
 
@@ -113,32 +91,15 @@ func TestOIDCSignInAgainEndsEarlierTokens(t *testing.T) {
 // still signed in, and IT reads an error naming the session (its handle,
 // as on /account): those tokens outlive her sign-out until they expire.
 func TestOIDCSignInAgainWhenTokensCannotEnd(t *testing.T) {
-	_, sum := NewOIDCClientSecret()
-	f := newFixture(t, func(c *Config) {
-		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "wiki", SecretSHA256: sum[:], RedirectURIs: []string{wikiRedirect}}}}
-		rand.Read(c.OIDC.CryptoKey[:])
-		rand.Read(c.OIDC.EncryptionKey[:])
-	})
-	anna := f.addUser("anna")
-	f.setPassword(anna, testPassword)
-	totp := f.addTOTP(anna)
-	c := f.client()
-	cookie := f.sessionCookie(anna, time.Now(), false) // session A
-	c.cookies[SessionCookie] = cookie.Value
-	id, _ := base64.RawURLEncoding.DecodeString(cookie.Value)
+	w := newWikiSession(t, nil)
+	f := w.f
+	id, _ := base64.RawURLEncoding.DecodeString(w.cookie.Value) // session A
 	if _, err := f.store.DB().Exec("ALTER TABLE oidc_tokens RENAME TO oidc_tokens_away"); err != nil {
 		t.Fatal(err)
 	}
 
-	if got := c.startAt("anna"); got != "/login/totp" {
-		t.Fatalf("sign-in starts at %s", got)
-	}
-	if res, body := c.form("/login/totp", url.Values{"code": {totpCode(t, totp)}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("totp: %d %s", res.StatusCode, body)
-	}
-	if res, body := c.form("/login/password", url.Values{"password": {testPassword}}); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("signing in again while the earlier session's tokens cannot end: %d %s, want her signed in", res.StatusCode, body)
-	}
+	// Signing in again while the earlier session's tokens cannot end.
+	w.signInAgain(t)
 	want := "session=" + authn.HashSessionID(id).Handle()
 	for line := range strings.SplitSeq(f.logs.String(), "\n") {
 		if strings.Contains(line, "level=ERROR") && strings.Contains(line, want) {
@@ -146,4 +107,65 @@ func TestOIDCSignInAgainWhenTokensCannotEnd(t *testing.T) {
 		}
 	}
 	t.Errorf("no error in the log naming the earlier session (%s):\n%s", want, f.logs.String())
+}
+
+// wikiSession is a fixture with the OIDC client "wiki" (a secret,
+// wikiRedirect; changed by mutate) and anna, who has a password and an
+// app; c is her browser, signed in as session A (cookie).
+type wikiSession struct {
+	f      *fixture
+	c      *client
+	anna   authn.User
+	totp   []byte
+	secret string
+	cookie *http.Cookie
+}
+
+func newWikiSession(t *testing.T, mutate func(*OIDCConfig)) *wikiSession {
+	t.Helper()
+	w := &wikiSession{}
+	secret, sum := NewOIDCClientSecret()
+	w.secret = secret
+	w.f = newFixture(t, func(c *Config) {
+		c.OIDC = OIDCConfig{Clients: []OIDCClient{{ID: "wiki", SecretSHA256: sum[:], RedirectURIs: []string{wikiRedirect}}}}
+		rand.Read(c.OIDC.CryptoKey[:])
+		rand.Read(c.OIDC.EncryptionKey[:])
+		if mutate != nil {
+			mutate(&c.OIDC)
+		}
+	})
+	w.anna = w.f.addUser("anna")
+	w.f.setPassword(w.anna, testPassword)
+	w.totp = w.f.addTOTP(w.anna)
+	w.c = w.f.client()
+	w.cookie = w.f.sessionCookie(w.anna, time.Now(), false)
+	w.c.cookies[SessionCookie] = w.cookie.Value
+	return w
+}
+
+// conf is the wiki's OAuth 2.0 configuration, found through go-oidc's
+// discovery, with offline_access.
+func (w *wikiSession) conf(t *testing.T) oauth2.Config {
+	t.Helper()
+	p, err := oidc.NewProvider(t.Context(), w.f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return oauth2.Config{ClientID: "wiki", ClientSecret: w.secret, RedirectURL: wikiRedirect, Endpoint: p.Endpoint(),
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+}
+
+// signInAgain signs her in again in the same browser: app code, then
+// password; each step must go on (303).
+func (w *wikiSession) signInAgain(t *testing.T) {
+	t.Helper()
+	if got := w.c.startAt("anna"); got != "/login/totp" {
+		t.Fatalf("sign-in starts at %s", got)
+	}
+	if res, body := w.c.form("/login/totp", url.Values{"code": {totpCode(t, w.totp)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("totp: %d %s", res.StatusCode, body)
+	}
+	if res, body := w.c.form("/login/password", url.Values{"password": {testPassword}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password: %d %s; want her signed in", res.StatusCode, body)
+	}
 }
