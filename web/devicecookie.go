@@ -2,9 +2,7 @@ package web
 
 import (
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -39,19 +37,6 @@ var deviceCookieAAD = []byte("keyhall device cookie v1")
 
 // maxDeviceCookie caps what is opened: a user id, a device id and the seal.
 const maxDeviceCookie = 512
-
-// newDeviceAEAD returns the cipher of device cookies, or nil without an
-// encryption key (then there is no device cookie).
-func newDeviceAEAD(encryptionKey [32]byte) (cipher.AEAD, error) {
-	if encryptionKey == [32]byte{} {
-		return nil, nil
-	}
-	key, err := hkdf.Key(sha256.New, encryptionKey[:], nil, "keyhall device cookie", chacha20poly1305.KeySize)
-	if err != nil {
-		return nil, err
-	}
-	return chacha20poly1305.NewX(key)
-}
 
 // deviceMark opens the request's device cookie; the zero mark when there
 // is none or it is not one this installation sealed.

@@ -385,7 +385,7 @@ func TestDomainCookie(t *testing.T) {
 	}
 	// Another installation's key, or a changed byte, opens nothing.
 	other := &Server{}
-	other.fwdAEAD, _ = newFwdCookieAEAD([32]byte{1})
+	other.fwdAEAD, _ = newCookieAEAD([32]byte{1}, fwdCookiePurpose)
 	if _, ok := other.openForwardCookie(domainValue); ok {
 		t.Error("a forward-auth cookie opened under another key")
 	}

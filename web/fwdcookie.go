@@ -31,13 +31,20 @@ var fwdCookieEncoding = base64.RawURLEncoding.Strict()
 // fwdCookieLen is the length of a sealed forward-auth cookie's value.
 var fwdCookieLen = base64.RawURLEncoding.EncodedLen(chacha20poly1305.NonceSizeX + len(authn.SessionHash{}) + chacha20poly1305.Overhead)
 
-// newFwdCookieAEAD returns the cipher of forward-auth cookies, or nil
-// without an encryption key (then there is no such cookie).
-func newFwdCookieAEAD(encryptionKey [32]byte) (cipher.AEAD, error) {
+// Purposes of the cookie ciphers derived from the encryption key.
+const (
+	fwdCookiePurpose    = "keyhall forward-auth cookie"
+	deviceCookiePurpose = "keyhall device cookie"
+)
+
+// newCookieAEAD returns the XChaCha20-Poly1305 cipher of one kind of
+// cookie, its key derived from encryptionKey for purpose (HKDF-SHA256), or
+// nil without an encryption key (then there is no such cookie).
+func newCookieAEAD(encryptionKey [32]byte, purpose string) (cipher.AEAD, error) {
 	if encryptionKey == [32]byte{} {
 		return nil, nil
 	}
-	key, err := hkdf.Key(sha256.New, encryptionKey[:], nil, "keyhall forward-auth cookie", chacha20poly1305.KeySize)
+	key, err := hkdf.Key(sha256.New, encryptionKey[:], nil, purpose, chacha20poly1305.KeySize)
 	if err != nil {
 		return nil, err
 	}

@@ -204,16 +204,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.fwd = newForwardAuth(cfg.ForwardAuth)
-	if s.fwdAEAD, err = newFwdCookieAEAD(cfg.SignIn.EncryptionKey); err != nil {
+	if s.fwdAEAD, err = newCookieAEAD(cfg.SignIn.EncryptionKey, fwdCookiePurpose); err != nil {
 		return nil, fmt.Errorf("web: forward-auth cookie: %w", err)
 	}
-	if s.fwdAEADPrev, err = newFwdCookieAEAD(cfg.SignIn.PreviousEncryptionKey); err != nil {
+	if s.fwdAEADPrev, err = newCookieAEAD(cfg.SignIn.PreviousEncryptionKey, fwdCookiePurpose); err != nil {
 		return nil, fmt.Errorf("web: forward-auth cookie: %w", err)
 	}
-	if s.deviceAEAD, err = newDeviceAEAD(cfg.SignIn.EncryptionKey); err != nil {
+	if s.deviceAEAD, err = newCookieAEAD(cfg.SignIn.EncryptionKey, deviceCookiePurpose); err != nil {
 		return nil, fmt.Errorf("web: device cookie: %w", err)
 	}
-	if s.deviceAEADPrev, err = newDeviceAEAD(cfg.SignIn.PreviousEncryptionKey); err != nil {
+	if s.deviceAEADPrev, err = newCookieAEAD(cfg.SignIn.PreviousEncryptionKey, deviceCookiePurpose); err != nil {
 		return nil, fmt.Errorf("web: device cookie: %w", err)
 	}
 	if s.fwd.cfg.CookieDomain != "" && s.fwdAEAD == nil {
